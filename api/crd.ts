@@ -1,0 +1,71 @@
+/** CustomResourceDefinitions generated from the mesh API's own schemas (structural OpenAPI v3). */
+import type { Schema } from './schema';
+import { KINDS, SERVED_VERSIONS, STORAGE_VERSION, type MeshKind } from './resources';
+
+export type JsonSchemaProps = Record<string, unknown>;
+
+export function toOpenApi(schema: Schema, withDocs = false): JsonSchemaProps {
+  const doc = withDocs && schema.doc ? { description: schema.doc } : {};
+  switch (schema.type) {
+    case 'string':
+      return { type: 'string', ...doc };
+    case 'boolean':
+      return { type: 'boolean', ...doc };
+    case 'integer':
+      return { type: 'integer', format: 'int32', ...range(schema), ...doc };
+    case 'number':
+      return { type: 'number', format: 'double', ...range(schema), ...doc };
+    case 'int-or-string':
+      return { 'x-kubernetes-int-or-string': true, ...doc };
+    case 'enum':
+      return { type: 'string', enum: [...schema.values], ...doc };
+    case 'array':
+      return { type: 'array', items: toOpenApi(schema.items, withDocs), ...doc };
+    case 'map':
+      return { type: 'object', additionalProperties: toOpenApi(schema.values, withDocs), ...doc };
+    case 'object': {
+      const required = Object.entries(schema.fields).filter(([, f]) => f.required).map(([k]) => k);
+      const properties = Object.fromEntries(Object.entries(schema.fields).map(([k, f]) => [k, toOpenApi(f, withDocs)]));
+      return { type: 'object', properties, ...(required.length ? { required } : {}), ...doc };
+    }
+  }
+}
+
+const range = (s: { minimum?: number; maximum?: number }) => ({
+  ...(s.minimum !== undefined ? { minimum: s.minimum } : {}),
+  ...(s.maximum !== undefined ? { maximum: s.maximum } : {}),
+});
+
+/** The CRD manifest for one kind; every served version shares the schema, v1 is stored. */
+export function crdFor(kind: MeshKind): Record<string, unknown> {
+  const info = KINDS[kind];
+  const spec = { ...toOpenApi(info.spec, true), description: info.doc };
+  const schema = {
+    openAPIV3Schema: {
+      type: 'object',
+      properties: {
+        apiVersion: { type: 'string' },
+        kind: { type: 'string' },
+        metadata: { type: 'object' },
+        spec,
+        status: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
+      },
+      required: ['spec'],
+    },
+  };
+  return {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: `${info.plural}.${info.group}`, labels: { 'app.kubernetes.io/part-of': 'mast' } },
+    spec: {
+      group: info.group,
+      names: { kind, listKind: `${kind}List`, plural: info.plural, singular: kind.toLowerCase(), shortNames: [...info.shortNames], categories: ['mast', 'istio-io'] },
+      scope: 'Namespaced',
+      versions: SERVED_VERSIONS.map((name) => ({ name, served: true, storage: name === STORAGE_VERSION, schema, subresources: { status: {} } })),
+    },
+  };
+}
+
+export function allCrds(): Array<Record<string, unknown>> {
+  return (Object.keys(KINDS) as MeshKind[]).map(crdFor);
+}

@@ -1,0 +1,92 @@
+/** Findings: what validate() reports. Codes are stable: never renumber, only add. */
+
+export type Severity = 'Error' | 'Warning' | 'Info';
+
+export interface Finding {
+  /** Stable mast code, e.g. MAST0101. */
+  readonly code: string;
+  /** The matching `istioctl analyze` message code, where the meaning is the same. */
+  readonly istioCode?: string;
+  readonly severity: Severity;
+  readonly kind: string;
+  readonly namespace?: string;
+  readonly name: string;
+  /** Field path inside the resource, e.g. `spec.http[0].route[1].weight`. */
+  readonly path: string;
+  readonly message: string;
+  readonly file?: string;
+  readonly line?: number;
+}
+
+interface CodeInfo {
+  readonly severity: Severity;
+  readonly title: string;
+  readonly istioCode?: string;
+}
+
+/** Every code mast reports, with its default severity and Istio equivalent. */
+export const CODES = {
+  MAST0001: { severity: 'Error', title: 'Unknown field' },
+  MAST0002: { severity: 'Error', title: 'Field has the wrong type' },
+  MAST0003: { severity: 'Error', title: 'Required field missing' },
+  MAST0004: { severity: 'Error', title: 'Value not allowed' },
+  MAST0005: { severity: 'Error', title: 'Number out of range' },
+  MAST0006: { severity: 'Error', title: 'Unsupported kind or apiVersion in an Istio API group' },
+  MAST0007: { severity: 'Error', title: 'Invalid metadata (name, namespace)' },
+  MAST0008: { severity: 'Error', title: 'Invalid YAML document' },
+  MAST0009: { severity: 'Error', title: 'Duplicate resource' },
+  MAST0101: { severity: 'Error', title: 'All route weights are zero' },
+  MAST0102: { severity: 'Info', title: 'Route weights do not sum to 100 (they are relative)' },
+  MAST0103: { severity: 'Error', title: 'Route combines route, redirect and directResponse' },
+  MAST0104: { severity: 'Error', title: 'Percentage outside 0-100' },
+  MAST0105: { severity: 'Error', title: 'Invalid regular expression (RE2)' },
+  MAST0106: { severity: 'Error', title: 'Invalid duration' },
+  MAST0107: { severity: 'Error', title: 'String match must set exactly one of exact, prefix, regex' },
+  MAST0108: { severity: 'Error', title: 'HTTP route has no action' },
+  MAST0109: { severity: 'Error', title: 'Unknown port protocol' },
+  MAST0110: { severity: 'Error', title: 'Invalid host' },
+  MAST0111: { severity: 'Error', title: 'Duplicate name' },
+  MAST0112: { severity: 'Error', title: 'Conflicting ports' },
+  MAST0113: { severity: 'Error', title: 'Both mirror and mirrors set' },
+  MAST0114: { severity: 'Error', title: 'Gateway TLS settings incomplete' },
+  MAST0201: { severity: 'Error', title: 'Gateway not found', istioCode: 'IST0101' },
+  MAST0202: { severity: 'Error', title: 'Destination host not found', istioCode: 'IST0101' },
+  MAST0203: { severity: 'Error', title: 'Subset not found', istioCode: 'IST0101' },
+  MAST0204: { severity: 'Error', title: 'Conflicting VirtualService hosts on the mesh', istioCode: 'IST0109' },
+  MAST0205: { severity: 'Warning', title: 'Subset selects no workload', istioCode: 'IST0173' },
+  MAST0206: { severity: 'Warning', title: 'Gateway host has no VirtualService' },
+  MAST0207: { severity: 'Warning', title: 'VirtualService host not served by its gateway', istioCode: 'IST0132' },
+  MAST0208: { severity: 'Error', title: 'Conflicting gateways', istioCode: 'IST0145' },
+} as const satisfies Record<string, CodeInfo>;
+
+export type Code = keyof typeof CODES;
+
+/** Identifies the resource a finding is about. */
+export interface ResourceRef {
+  readonly kind: string;
+  readonly metadata?: { readonly name?: string; readonly namespace?: string };
+}
+
+export function finding(code: Code, resource: ResourceRef, path: string, message: string): Finding {
+  const info: CodeInfo = CODES[code];
+  return {
+    code,
+    ...(info.istioCode ? { istioCode: info.istioCode } : {}),
+    severity: info.severity,
+    kind: resource.kind,
+    namespace: resource.metadata?.namespace,
+    name: resource.metadata?.name ?? '(unnamed)',
+    path,
+    message,
+  };
+}
+
+export const isError = (f: Finding): boolean => f.severity === 'Error';
+
+/** One line per finding: `Error MAST0101 VirtualService default/reviews spec.http[0]: message (file:line)`. */
+export function formatFinding(f: Finding): string {
+  const id = f.namespace ? `${f.namespace}/${f.name}` : f.name;
+  const where = f.file ? ` (${f.file}${f.line ? `:${f.line}` : ''})` : '';
+  const istio = f.istioCode ? ` [${f.istioCode}]` : '';
+  return `${f.severity} ${f.code}${istio} ${f.kind} ${id} ${f.path}: ${f.message}${where}`;
+}

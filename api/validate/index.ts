@@ -1,0 +1,114 @@
+/**
+ * validate(): one pure function over a set of objects, in the spirit of
+ * `istioctl analyze`. Per-resource rules (shape, routes, ports) run on every
+ * mesh resource; set rules (references, conflicts, workloads) run on the set.
+ */
+import { CODES, finding, type Finding } from '../findings';
+import { isMeshKind, isMeshResource, KINDS, MESH_GROUPS, SERVED_VERSIONS, type AnyMeshResource, type DestinationRule, type Gateway, type KubeObject, type VirtualService } from '../resources';
+import { checkShape, isPlainObject } from '../shape';
+import { buildRegistry } from '../registry';
+import { sourceOf } from '../source';
+import { checkVirtualService } from './http-route';
+import { checkDestinationRule, checkGateway, checkServiceEntry } from './local';
+import { checkReferences, checkSubsetWorkloads, type MeshSet } from './references';
+import { checkConflictingGateways, checkGatewayHosts, checkMeshHostConflicts } from './conflicts';
+
+export interface ValidateOptions {
+  /** `resource`: only per-resource rules; `set`: only cross-resource rules; default both. */
+  readonly scope?: 'resource' | 'set' | 'all';
+}
+
+const DNS_1123 = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+
+/** Findings for one object alone: metadata, kind, field shapes and rules local to the resource. */
+export function validateResource(obj: KubeObject): Finding[] {
+  const out: Finding[] = [];
+  const name = obj.metadata?.name;
+  if (typeof name !== 'string' || !DNS_1123.test(name) || name.length > 253)
+    out.push(finding('MAST0007', obj, 'metadata.name', `${JSON.stringify(name)} is not a valid name (lowercase DNS-1123)`));
+  const ns = obj.metadata?.namespace;
+  if (ns !== undefined && (typeof ns !== 'string' || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(ns)))
+    out.push(finding('MAST0007', obj, 'metadata.namespace', `${JSON.stringify(ns)} is not a valid namespace`));
+  const [group, version] = String(obj.apiVersion).split('/');
+  if (!MESH_GROUPS.includes(group)) return out;
+  if (!isMeshKind(obj.kind) || KINDS[obj.kind].group !== group) {
+    out.push(finding('MAST0006', obj, 'kind', `${obj.kind} (${obj.apiVersion}) is not supported by mast; supported: ${Object.keys(KINDS).join(', ')}`));
+    return out;
+  }
+  if (!(SERVED_VERSIONS as readonly string[]).includes(version)) {
+    out.push(finding('MAST0006', obj, 'apiVersion', `"${obj.apiVersion}" is not served; use ${group}/v1`));
+    return out;
+  }
+  const shape = checkShape(KINDS[obj.kind].spec, obj.spec ?? {}, 'spec');
+  for (const key of Object.keys(obj)) if (!['apiVersion', 'kind', 'metadata', 'spec', 'status'].includes(key)) shape.push({ code: 'MAST0001', path: key, message: `unknown top-level field "${key}"` });
+  if (!isPlainObject(obj.spec)) shape.push({ code: 'MAST0003', path: 'spec', message: '"spec" is required' });
+  out.push(...shape.map((s) => finding(s.code, obj, s.path, s.message)));
+  if (shape.some((s) => CODES[s.code].severity === 'Error' && s.code !== 'MAST0001' && s.code !== 'MAST0106' && s.code !== 'MAST0105')) return out;
+  out.push(...localRules(obj as unknown as AnyMeshResource));
+  return out;
+}
+
+function localRules(r: AnyMeshResource): Finding[] {
+  switch (r.kind) {
+    case 'VirtualService':
+      return checkVirtualService(r);
+    case 'Gateway':
+      return checkGateway(r);
+    case 'DestinationRule':
+      return checkDestinationRule(r);
+    case 'ServiceEntry':
+      return checkServiceEntry(r);
+    default:
+      return [];
+  }
+}
+
+/** Findings across the set: duplicates, references, conflicts, workload selection. */
+export function validateSet(objects: readonly KubeObject[]): Finding[] {
+  const usable = objects.filter((o) => !validateResource(o).some(blocksSetRules));
+  const mesh: AnyMeshResource[] = (usable as unknown[]).filter(isMeshResource);
+  const set: MeshSet = {
+    gateways: mesh.filter((r): r is Gateway => r.kind === 'Gateway'),
+    virtualServices: mesh.filter((r): r is VirtualService => r.kind === 'VirtualService'),
+    destinationRules: mesh.filter((r): r is DestinationRule => r.kind === 'DestinationRule'),
+    registry: buildRegistry(usable),
+  };
+  return [
+    ...duplicates(objects),
+    ...checkReferences(set),
+    ...checkSubsetWorkloads(set),
+    ...checkMeshHostConflicts(set),
+    ...checkConflictingGateways(set),
+    ...checkGatewayHosts(set),
+  ];
+}
+
+/** Type errors make a resource unsafe to reason about; the set rules skip it. */
+const blocksSetRules = (f: Finding): boolean => ['MAST0002', 'MAST0003', 'MAST0006', 'MAST0007'].includes(f.code);
+
+export function validate(objects: readonly KubeObject[], options: ValidateOptions = {}): Finding[] {
+  const scope = options.scope ?? 'all';
+  const findings = [
+    ...(scope !== 'set' ? objects.flatMap(validateResource) : []),
+    ...(scope !== 'resource' ? validateSet(objects) : []),
+  ];
+  return findings.map((f) => withSource(f, objects));
+}
+
+function duplicates(objects: readonly KubeObject[]): Finding[] {
+  const seen = new Set<string>();
+  const out: Finding[] = [];
+  for (const o of objects) {
+    const key = `${o.apiVersion?.split('/')[0]}|${o.kind}|${o.metadata?.namespace ?? ''}|${o.metadata?.name}`;
+    if (seen.has(key)) out.push(finding('MAST0009', o, 'metadata.name', `${o.kind} "${o.metadata?.name}" is defined more than once`));
+    seen.add(key);
+  }
+  return out;
+}
+
+/** Adds file and line when the object came from the YAML loader. */
+function withSource(f: Finding, objects: readonly KubeObject[]): Finding {
+  const obj = objects.find((o) => o.kind === f.kind && o.metadata?.name === f.name && o.metadata?.namespace === f.namespace);
+  const source = obj && sourceOf(obj);
+  return source ? { ...f, file: source.file, line: source.lineOf(f.path) } : f;
+}
