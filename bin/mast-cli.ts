@@ -1,0 +1,53 @@
+/** `mast <command>`: a thin dispatcher; each command lives in lib/cli/. */
+import { runValidate } from '../lib/cli/validate';
+import { runSynth } from '../lib/cli/synth';
+import { MAST_VERSION } from '../constructs/version';
+
+type Command = { summary: string; usage: string; run: (args: string[]) => Promise<number> | number };
+
+const COMMANDS: Record<string, Command> = {
+  validate: {
+    summary: 'check mesh YAML the way `istioctl analyze` does; non-zero exit on errors',
+    usage: 'mast validate -f <file|dir> [-f ...] [--output text|json]',
+    run: runValidate,
+  },
+  synth: {
+    summary: 'synthesize Kubernetes manifests (CRDs, mastd, gateway, your resources) into a directory',
+    usage: 'mast synth -f <file|dir> [-f ...] [--out dist] [--gateway-service LoadBalancer|ClusterIP|NodePort]',
+    run: runSynth,
+  },
+  version: { summary: 'print the version', usage: 'mast version', run: () => (console.log(MAST_VERSION), 0) },
+};
+
+function help(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
+  return [
+    'mast: a service mesh declared as code',
+    '',
+    'Usage: mast <command> [options]',
+    '',
+    'Commands:',
+    ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}\n  ${' '.repeat(width)}  ${c.usage}`),
+    '',
+    'Run `mast <command> --help` for a command\'s options.',
+  ].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    console.log(help());
+    return 0;
+  }
+  if (name === '--version') return COMMANDS.version.run([]);
+  const command = COMMANDS[name];
+  if (!command) {
+    console.error(`mast: unknown command "${name}"\n\n${help()}`);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    console.log(`${command.summary}\n\nUsage: ${command.usage}`);
+    return 0;
+  }
+  return command.run(rest);
+}

@@ -1,0 +1,9 @@
+/** cdk8s constructs for the mesh. */
+export * from './mesh-resources';
+export * from './crds';
+export * from './control-plane';
+export * from './ingress-gateway';
+export * from './sidecar';
+export * from './mesh-workload';
+export * from './mesh';
+export { MAST_VERSION, DEFAULT_CONTROL_IMAGE, DEFAULT_PROXY_IMAGE, SYSTEM_NAMESPACE, PROXY_UID } from './version';

@@ -1,0 +1,181 @@
+/**
+ * IngressGateway: mast-proxy in gateway mode behind a Service whose type fits
+ * where traffic comes from: LoadBalancer (clouds, kind with a LB provider),
+ * ClusterIP (an outside load balancer targeting pod IPs, e.g. an NLB with a
+ * TargetGroupBinding) or NodePort (kind with extraPortMappings).
+ */
+import { ApiObject } from 'cdk8s';
+import { Construct } from 'constructs';
+import { DEFAULT_PROXY_IMAGE, PROXY_UID, SYSTEM_NAMESPACE } from './version';
+import { badProp, IDENTITY_ENV, RESTRICTED_POD, resourcesOf, restrictedContainer, type Resources } from './pod-security';
+
+export type GatewayServiceType = 'LoadBalancer' | 'ClusterIP' | 'NodePort';
+
+export interface GatewayPort {
+  /** Port name; `http*`/`https*`/`tls*`/`tcp*` tell the protocol. */
+  readonly name: string;
+  /** Port the Service exposes, and the number Gateway servers name. */
+  readonly port: number;
+  /** Port the proxy listens on in the pod (unprivileged). */
+  readonly targetPort: number;
+  /** Fixed node port for NodePort Services. @default - allocated by Kubernetes */
+  readonly nodePort?: number;
+}
+
+export interface IngressGatewayProps {
+  /** @default 'mast-ingressgateway' */
+  readonly name?: string;
+  /** @default 'mast-system' */
+  readonly namespace?: string;
+  /** Labels Gateway resources select this gateway by. @default { istio: 'ingressgateway' } */
+  readonly selectorLabels?: Record<string, string>;
+  /** @default http 80→8080, https 443→8443 */
+  readonly ports?: GatewayPort[];
+  /** @default 'LoadBalancer' */
+  readonly serviceType?: GatewayServiceType;
+  /** Image of mast-proxy. @default 'mast/proxy:<package version>' */
+  readonly image?: string;
+  /** @default 'IfNotPresent' */
+  readonly imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
+  /** Address of mastd's push server. @default 'mastd.mast-system.svc:15012' */
+  readonly controlPlaneAddress?: string;
+  /** Autoscaling bounds (HorizontalPodAutoscaler on CPU). @default { min: 2, max: 5, cpuUtilization: 80 } */
+  readonly replicas?: { readonly min: number; readonly max: number; readonly cpuUtilization?: number };
+  /** @default { cpu: '100m', memory: '128Mi', memoryLimit: '1Gi' } */
+  readonly resources?: Resources;
+  /** Expect PROXY protocol v2 on the listeners (an NLB sending client addresses). @default false */
+  readonly proxyProtocol?: boolean;
+  /** Seconds the proxy drains in-flight requests on SIGTERM. @default 30 */
+  readonly drainSeconds?: number;
+  /** Service annotations (e.g. for a cloud load balancer). @default - none */
+  readonly serviceAnnotations?: Record<string, string>;
+}
+
+export const GATEWAY_STATUS_PORT = 15021;
+export const GATEWAY_READY_PATH = '/healthz/ready';
+const PROMETHEUS_PORT = 15090;
+
+export class IngressGateway extends Construct {
+  readonly name: string;
+  readonly namespace: string;
+  readonly selectorLabels: Record<string, string>;
+  readonly ports: readonly GatewayPort[];
+  readonly serviceType: GatewayServiceType;
+  /** Readiness endpoint, for load balancer health checks. */
+  readonly readinessPort = GATEWAY_STATUS_PORT;
+  readonly readinessPath = GATEWAY_READY_PATH;
+
+  constructor(scope: Construct, id: string, props: IngressGatewayProps = {}) {
+    super(scope, id);
+    const name = (this.name = props.name ?? 'mast-ingressgateway');
+    const ns = (this.namespace = props.namespace ?? SYSTEM_NAMESPACE);
+    this.selectorLabels = props.selectorLabels ?? { istio: 'ingressgateway' };
+    this.ports = props.ports ?? [
+      { name: 'http', port: 80, targetPort: 8080 },
+      { name: 'https', port: 443, targetPort: 8443 },
+    ];
+    this.serviceType = props.serviceType ?? 'LoadBalancer';
+    const replicas = props.replicas ?? { min: 2, max: 5, cpuUtilization: 80 };
+    const drain = props.drainSeconds ?? 30;
+    this.node.addValidation({ validate: () => this.check(replicas, drain) });
+
+    const labels = { ...this.selectorLabels, app: name, 'app.kubernetes.io/name': name, 'app.kubernetes.io/part-of': 'mast' };
+    const meta = { name, namespace: ns, labels };
+    const portMap = this.ports.map((p) => `${p.port}=${p.targetPort}`).join(',');
+
+    new ApiObject(this, 'service-account', { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta });
+    new ApiObject(this, 'deployment', {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: meta,
+      spec: {
+        selector: { matchLabels: this.selectorLabels },
+        strategy: { rollingUpdate: { maxSurge: '100%', maxUnavailable: '25%' } },
+        template: {
+          metadata: { labels, annotations: { 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(PROMETHEUS_PORT), 'prometheus.io/path': '/stats/prometheus' } },
+          spec: {
+            serviceAccountName: name,
+            securityContext: RESTRICTED_POD,
+            terminationGracePeriodSeconds: drain + 5,
+            containers: [
+              {
+                name: 'mast-proxy',
+                image: props.image ?? DEFAULT_PROXY_IMAGE,
+                imagePullPolicy: props.imagePullPolicy ?? 'IfNotPresent',
+                args: [
+                  '--mode', 'gateway',
+                  '--control-plane', props.controlPlaneAddress ?? `mastd.${SYSTEM_NAMESPACE}.svc:15012`,
+                  '--port-map', portMap,
+                  '--status-port', String(GATEWAY_STATUS_PORT),
+                  '--drain-seconds', String(drain),
+                  ...(props.proxyProtocol ? ['--proxy-protocol'] : []),
+                ],
+                env: IDENTITY_ENV,
+                ports: [
+                  ...this.ports.map((p) => ({ name: p.name, containerPort: p.targetPort, protocol: 'TCP' })),
+                  { name: 'status-port', containerPort: GATEWAY_STATUS_PORT, protocol: 'TCP' },
+                  { name: 'http-envoy-prom', containerPort: PROMETHEUS_PORT, protocol: 'TCP' },
+                ],
+                readinessProbe: { httpGet: { path: GATEWAY_READY_PATH, port: GATEWAY_STATUS_PORT }, periodSeconds: 2, failureThreshold: 30 },
+                livenessProbe: { httpGet: { path: GATEWAY_READY_PATH, port: GATEWAY_STATUS_PORT }, periodSeconds: 10, failureThreshold: 6 },
+                resources: resourcesOf(props.resources ?? { cpu: '100m', memory: '128Mi', memoryLimit: '1Gi' }),
+                securityContext: restrictedContainer(PROXY_UID),
+              },
+            ],
+          },
+        },
+      },
+    });
+    new ApiObject(this, 'service', {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { ...meta, ...(props.serviceAnnotations ? { annotations: props.serviceAnnotations } : {}) },
+      spec: {
+        type: this.serviceType,
+        selector: this.selectorLabels,
+        ports: this.ports.map((p) => ({
+          name: p.name,
+          port: p.port,
+          targetPort: p.targetPort,
+          protocol: 'TCP',
+          ...(this.serviceType === 'NodePort' && p.nodePort ? { nodePort: p.nodePort } : {}),
+        })),
+        ...(this.serviceType === 'LoadBalancer' ? { externalTrafficPolicy: 'Local' } : {}),
+      },
+    });
+    new ApiObject(this, 'pdb', {
+      apiVersion: 'policy/v1',
+      kind: 'PodDisruptionBudget',
+      metadata: meta,
+      spec: { minAvailable: 1, selector: { matchLabels: this.selectorLabels } },
+    });
+    new ApiObject(this, 'hpa', {
+      apiVersion: 'autoscaling/v2',
+      kind: 'HorizontalPodAutoscaler',
+      metadata: meta,
+      spec: {
+        scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name },
+        minReplicas: replicas.min,
+        maxReplicas: replicas.max,
+        metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: replicas.cpuUtilization ?? 80 } } }],
+      },
+    });
+  }
+
+  private check(replicas: { min: number; max: number }, drain: number): string[] {
+    const errors: string[] = [];
+    if (!(Number.isInteger(replicas.min) && replicas.min >= 1 && replicas.max >= replicas.min))
+      errors.push(badProp('IngressGateway', 'replicas', replicas, 'min >= 1 and max >= min'));
+    if (!(drain >= 0)) errors.push(badProp('IngressGateway', 'drainSeconds', drain, 'a number >= 0'));
+    const seen = new Set<number>();
+    for (const p of this.ports) {
+      for (const [field, value] of [['port', p.port], ['targetPort', p.targetPort]] as const)
+        if (!(Number.isInteger(value) && value >= 1 && value <= 65535)) errors.push(badProp('IngressGateway', `ports[${p.name}].${field}`, value, 'an integer 1-65535'));
+      if (p.targetPort < 1024) errors.push(badProp('IngressGateway', `ports[${p.name}].targetPort`, p.targetPort, 'an unprivileged port (>= 1024): the proxy runs as non-root'));
+      if (p.targetPort === GATEWAY_STATUS_PORT || p.targetPort === PROMETHEUS_PORT) errors.push(badProp('IngressGateway', `ports[${p.name}].targetPort`, p.targetPort, 'a port other than the status and metrics ports'));
+      if (seen.has(p.port)) errors.push(badProp('IngressGateway', `ports[${p.name}].port`, p.port, 'a port not used by another entry'));
+      seen.add(p.port);
+    }
+    return errors;
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * MeshWorkload: an app in the mesh. One ServiceAccount (its mTLS identity), one
+ * Service, and a Deployment per version (labels `app` and `version`, which
+ * DestinationRule subsets select), each with the sidecar injected at synth.
+ */
+import { ApiObject } from 'cdk8s';
+import { Construct } from 'constructs';
+import { injectSidecar, SIDECAR_PORTS, type SidecarOptions } from './sidecar';
+import { badProp, RESTRICTED_POD, resourcesOf, type Resources } from './pod-security';
+
+export interface WorkloadVersion {
+  /** Value of the `version` label. */
+  readonly version: string;
+  /** @default - the workload's image */
+  readonly image?: string;
+  /** @default - the workload's replicas */
+  readonly replicas?: number;
+  /** Extra environment for this version. @default - none */
+  readonly env?: Record<string, string>;
+}
+
+export interface MeshWorkloadProps {
+  /** Service, ServiceAccount and `app` label. @default - the construct id */
+  readonly name?: string;
+  /** @default - the chart's namespace */
+  readonly namespace?: string;
+  /** The app's container image. */
+  readonly image: string;
+  /** Port the app listens on; the Service exposes it under the same number. */
+  readonly port: number;
+  /** Port name; its prefix tells the protocol (`http`, `grpc`, `tcp`...). @default 'http' */
+  readonly portName?: string;
+  /** @default [{ version: 'v1' }] */
+  readonly versions?: WorkloadVersion[];
+  /** @default 1 */
+  readonly replicas?: number;
+  /** @default - none */
+  readonly env?: Record<string, string>;
+  /** @default - the image's entrypoint */
+  readonly command?: string[];
+  /** @default - the image's arguments */
+  readonly args?: string[];
+  /** @default { cpu: '50m', memory: '64Mi' } */
+  readonly resources?: Resources;
+  /** Readiness probe path on the app port. @default - no probe */
+  readonly readinessPath?: string;
+  /** Inject the mast-proxy sidecar. @default true */
+  readonly inject?: boolean;
+  /** Sidecar settings (image, capture exclusions). @default - defaults of SidecarOptions */
+  readonly sidecar?: SidecarOptions;
+  /** Annotations for the ServiceAccount (e.g. `eks.amazonaws.com/role-arn` for IRSA). @default - none */
+  readonly serviceAccountAnnotations?: Record<string, string>;
+}
+
+const RESERVED_PORTS = new Set<number>(Object.values(SIDECAR_PORTS));
+
+export class MeshWorkload extends Construct {
+  readonly name: string;
+  readonly serviceAccountName: string;
+  readonly port: number;
+  readonly versions: readonly string[];
+
+  constructor(scope: Construct, id: string, props: MeshWorkloadProps) {
+    super(scope, id);
+    const name = (this.name = props.name ?? id);
+    this.serviceAccountName = name;
+    this.port = props.port;
+    const versions = props.versions ?? [{ version: 'v1' }];
+    this.versions = versions.map((v) => v.version);
+    this.node.addValidation({ validate: () => this.check(props, versions) });
+    const ns = props.namespace ? { namespace: props.namespace } : {};
+    const portName = props.portName ?? 'http';
+
+    new ApiObject(this, 'service-account', {
+      apiVersion: 'v1',
+      kind: 'ServiceAccount',
+      metadata: { name, ...ns, labels: { app: name }, ...(props.serviceAccountAnnotations ? { annotations: props.serviceAccountAnnotations } : {}) },
+    });
+    new ApiObject(this, 'service', {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name, ...ns, labels: { app: name, service: name } },
+      spec: { selector: { app: name }, ports: [{ name: portName, port: props.port, targetPort: props.port, protocol: 'TCP' }] },
+    });
+    for (const v of versions) {
+      const labels = { app: name, version: v.version };
+      const env = Object.entries({ ...props.env, ...v.env }).map(([k, value]) => ({ name: k, value }));
+      const app = {
+        name,
+        image: v.image ?? props.image,
+        imagePullPolicy: 'IfNotPresent',
+        ...(props.command ? { command: props.command } : {}),
+        ...(props.args ? { args: props.args } : {}),
+        ...(env.length ? { env } : {}),
+        ports: [{ name: portName, containerPort: props.port, protocol: 'TCP' }],
+        ...(props.readinessPath ? { readinessProbe: { httpGet: { path: props.readinessPath, port: props.port } } } : {}),
+        resources: resourcesOf(props.resources ?? { cpu: '50m', memory: '64Mi' }),
+        securityContext: { allowPrivilegeEscalation: false, runAsNonRoot: true, capabilities: { drop: ['ALL'] } },
+      };
+      const pod = { serviceAccountName: name, securityContext: RESTRICTED_POD, containers: [app] };
+      new ApiObject(this, `deployment-${v.version}`, {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: `${name}-${v.version}`, ...ns, labels },
+        spec: {
+          replicas: v.replicas ?? props.replicas ?? 1,
+          selector: { matchLabels: labels },
+          template: {
+            metadata: { labels, annotations: { 'sidecar.istio.io/inject': String(props.inject ?? true) } },
+            spec: props.inject === false ? pod : injectSidecar(pod, props.sidecar),
+          },
+        },
+      });
+    }
+  }
+
+  private check(props: MeshWorkloadProps, versions: WorkloadVersion[]): string[] {
+    const errors: string[] = [];
+    if (!(Number.isInteger(props.port) && props.port >= 1 && props.port <= 65535)) errors.push(badProp('MeshWorkload', 'port', props.port, 'an integer 1-65535'));
+    if (RESERVED_PORTS.has(props.port)) errors.push(badProp('MeshWorkload', 'port', props.port, `a port the sidecar does not use (${[...RESERVED_PORTS].join(', ')})`));
+    if (versions.length === 0) errors.push(badProp('MeshWorkload', 'versions', versions, 'at least one version'));
+    const seen = new Set<string>();
+    for (const v of versions) {
+      if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(v.version)) errors.push(badProp('MeshWorkload', 'versions[].version', v.version, 'a label value (lowercase letters, digits, - and .)'));
+      if (seen.has(v.version)) errors.push(badProp('MeshWorkload', 'versions[].version', v.version, 'unique'));
+      seen.add(v.version);
+    }
+    return errors;
+  }
+}

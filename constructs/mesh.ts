@@ -1,0 +1,79 @@
+/**
+ * Mesh: the whole mesh as three charts, in the order they must be applied:
+ * CRDs → control plane and ingress gateway (`mast-system`) → workloads and mesh
+ * resources. Charts need no AWS stack; image URIs may be CDK tokens.
+ */
+import { Chart } from 'cdk8s';
+import { Construct } from 'constructs';
+import { formatFinding, loadFiles, type KubeObject } from '../api';
+import { MeshCrds } from './crds';
+import { MeshControlPlane, type MeshControlPlaneProps } from './control-plane';
+import { IngressGateway, type IngressGatewayProps } from './ingress-gateway';
+import { MeshWorkload, type MeshWorkloadProps } from './mesh-workload';
+import { fromObject } from './mesh-resources';
+import type { SidecarOptions } from './sidecar';
+
+export interface MeshProps {
+  /** Namespace of the workloads and mesh resources that name none. @default 'default' */
+  readonly namespace?: string;
+  /** @default - MeshControlPlane defaults */
+  readonly controlPlane?: MeshControlPlaneProps;
+  /** The ingress gateway; `false` for none. @default - IngressGateway defaults */
+  readonly gateway?: IngressGatewayProps | false;
+  /** Proxy image for the gateway and every sidecar. @default 'mast/proxy:<package version>' */
+  readonly proxyImage?: string;
+  /** Defaults for every workload's sidecar. @default - SidecarOptions defaults */
+  readonly sidecar?: SidecarOptions;
+  /** Prefix of the chart ids (and file names). @default 'mast' */
+  readonly prefix?: string;
+}
+
+export class MeshInputError extends Error {
+  readonly code = 'MAST_INPUT_INVALID';
+}
+
+export class Mesh extends Construct {
+  readonly crds: MeshCrds;
+  readonly system: Chart;
+  readonly apps: Chart;
+  readonly controlPlane: MeshControlPlane;
+  readonly gateway?: IngressGateway;
+  private readonly sidecar: SidecarOptions;
+
+  constructor(scope: Construct, id: string, props: MeshProps = {}) {
+    super(scope, id);
+    const prefix = props.prefix ?? 'mast';
+    this.crds = new MeshCrds(scope, `${prefix}-0-crds`);
+    this.system = new Chart(scope, `${prefix}-1-system`);
+    this.apps = new Chart(scope, `${prefix}-2-apps`, { namespace: props.namespace ?? 'default' });
+    this.system.addDependency(this.crds);
+    this.apps.addDependency(this.system);
+    this.controlPlane = new MeshControlPlane(this.system, 'control-plane', props.controlPlane);
+    const controlPlaneAddress = this.controlPlane.address;
+    if (props.gateway !== false)
+      this.gateway = new IngressGateway(this.system, 'ingress-gateway', {
+        namespace: this.controlPlane.namespace,
+        controlPlaneAddress,
+        ...(props.proxyImage ? { image: props.proxyImage } : {}),
+        ...props.gateway,
+      });
+    this.sidecar = { controlPlaneAddress, ...(props.proxyImage ? { image: props.proxyImage } : {}), ...props.sidecar };
+  }
+
+  /** A workload with its Service, ServiceAccount and injected Deployments. */
+  addWorkload(id: string, props: MeshWorkloadProps): MeshWorkload {
+    return new MeshWorkload(this.apps, id, { ...props, sidecar: { ...this.sidecar, ...props.sidecar } });
+  }
+
+  /** Objects as loaded from YAML: mesh kinds become typed constructs, the rest pass through. */
+  addObjects(objects: readonly KubeObject[]): void {
+    objects.forEach((obj) => fromObject(this.apps, `${obj.kind}-${obj.metadata.namespace ?? ''}-${obj.metadata.name}`, obj));
+  }
+
+  /** Loads YAML files or directories into the mesh; a syntax error throws with file and line. */
+  addYaml(...paths: string[]): void {
+    const { objects, findings } = loadFiles(paths);
+    if (findings.length) throw new MeshInputError(findings.map(formatFinding).join('\n'));
+    this.addObjects(objects);
+  }
+}

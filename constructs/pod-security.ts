@@ -1,0 +1,41 @@
+/** Pod and container settings every mast component shares: non-root, read-only, no capabilities. */
+
+export function restrictedContainer(uid: number): Record<string, unknown> {
+  return {
+    runAsUser: uid,
+    runAsGroup: uid,
+    runAsNonRoot: true,
+    allowPrivilegeEscalation: false,
+    readOnlyRootFilesystem: true,
+    privileged: false,
+    capabilities: { drop: ['ALL'] },
+  };
+}
+
+export const RESTRICTED_POD = { seccompProfile: { type: 'RuntimeDefault' } };
+
+/** Downward-API environment a mesh process uses to identify itself to mastd. */
+export const IDENTITY_ENV = [
+  { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+  { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+  { name: 'SERVICE_ACCOUNT', valueFrom: { fieldRef: { fieldPath: 'spec.serviceAccountName' } } },
+  { name: 'INSTANCE_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+];
+
+export interface Resources {
+  readonly cpu?: string;
+  readonly memory?: string;
+  readonly cpuLimit?: string;
+  readonly memoryLimit?: string;
+}
+
+export function resourcesOf(r: Resources): Record<string, unknown> {
+  const requests = { ...(r.cpu ? { cpu: r.cpu } : {}), ...(r.memory ? { memory: r.memory } : {}) };
+  const limits = { ...(r.cpuLimit ? { cpu: r.cpuLimit } : {}), ...(r.memoryLimit ? { memory: r.memoryLimit } : {}) };
+  return { ...(Object.keys(requests).length ? { requests } : {}), ...(Object.keys(limits).length ? { limits } : {}) };
+}
+
+/** Validation error text in the cdk8s-plus style: the prop, the value, what is allowed. */
+export function badProp(construct: string, prop: string, value: unknown, expected: string): string {
+  return `${construct}: ${prop} ${JSON.stringify(value)} is invalid: ${expected}`;
+}

@@ -1,0 +1,85 @@
+/**
+ * Sidecar injection at synth time, as a pure function over a pod spec: a capture
+ * init container that installs the iptables rules, then mast-proxy as a native
+ * sidecar (an init container with `restartPolicy: Always`) so it starts before
+ * the app, stops after it, and lets Jobs complete.
+ */
+import { DEFAULT_PROXY_IMAGE, PROXY_UID, SYSTEM_NAMESPACE } from './version';
+import { IDENTITY_ENV, resourcesOf, restrictedContainer, type Resources } from './pod-security';
+
+export const SIDECAR_PORTS = { outbound: 15001, inbound: 15006, status: 15020, prometheus: 15090 } as const;
+
+/** Instance metadata (IMDS) and EKS Pod Identity, IPv4 and IPv6: never captured, or AWS credentials break. */
+export const METADATA_CIDRS = ['169.254.169.254/32', '169.254.170.23/32', 'fd00:ec2::254/128', 'fd00:ec2::23/128'];
+
+export interface SidecarOptions {
+  /** @default 'mast/proxy:<package version>' */
+  readonly image?: string;
+  /** @default 'IfNotPresent' */
+  readonly imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
+  /** @default 'mastd.mast-system.svc:15012' */
+  readonly controlPlaneAddress?: string;
+  /** Inbound ports not captured (reach the app directly). @default - none */
+  readonly excludeInboundPorts?: number[];
+  /** Outbound destination ports not captured. @default - none */
+  readonly excludeOutboundPorts?: number[];
+  /** Outbound CIDRs not captured, in addition to the metadata addresses. @default - none */
+  readonly excludeOutboundCidrs?: string[];
+  /** @default { cpu: '50m', memory: '64Mi', memoryLimit: '256Mi' } */
+  readonly resources?: Resources;
+}
+
+type PodSpec = Record<string, unknown> & { initContainers?: unknown[]; containers: unknown[] };
+
+export function injectSidecar(pod: PodSpec, options: SidecarOptions = {}): PodSpec {
+  const image = options.image ?? DEFAULT_PROXY_IMAGE;
+  const pullPolicy = options.imagePullPolicy ?? 'IfNotPresent';
+  const list = (xs: ReadonlyArray<number | string>) => xs.join(',');
+  const capture = {
+    name: 'mast-init',
+    image,
+    imagePullPolicy: pullPolicy,
+    command: ['mast-capture'],
+    args: [
+      '--proxy-uid', String(PROXY_UID),
+      '--outbound-port', String(SIDECAR_PORTS.outbound),
+      '--inbound-port', String(SIDECAR_PORTS.inbound),
+      '--exclude-inbound-ports', list([SIDECAR_PORTS.status, SIDECAR_PORTS.prometheus, ...(options.excludeInboundPorts ?? [])]),
+      '--exclude-outbound-ports', list(options.excludeOutboundPorts ?? []),
+      '--exclude-outbound-cidrs', list([...METADATA_CIDRS, ...(options.excludeOutboundCidrs ?? [])]),
+    ],
+    securityContext: {
+      runAsUser: 0,
+      runAsGroup: 0,
+      runAsNonRoot: false,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      privileged: false,
+      capabilities: { drop: ['ALL'], add: ['NET_ADMIN', 'NET_RAW'] },
+    },
+    resources: resourcesOf({ cpu: '10m', memory: '16Mi', memoryLimit: '64Mi' }),
+  };
+  const proxy = {
+    name: 'mast-proxy',
+    image,
+    imagePullPolicy: pullPolicy,
+    restartPolicy: 'Always',
+    args: [
+      '--mode', 'sidecar',
+      '--control-plane', options.controlPlaneAddress ?? `mastd.${SYSTEM_NAMESPACE}.svc:15012`,
+      '--outbound-port', String(SIDECAR_PORTS.outbound),
+      '--inbound-port', String(SIDECAR_PORTS.inbound),
+      '--status-port', String(SIDECAR_PORTS.status),
+    ],
+    env: IDENTITY_ENV,
+    ports: [
+      { name: 'status-port', containerPort: SIDECAR_PORTS.status, protocol: 'TCP' },
+      { name: 'http-envoy-prom', containerPort: SIDECAR_PORTS.prometheus, protocol: 'TCP' },
+    ],
+    startupProbe: { httpGet: { path: '/healthz/ready', port: SIDECAR_PORTS.status }, periodSeconds: 1, failureThreshold: 600 },
+    readinessProbe: { httpGet: { path: '/healthz/ready', port: SIDECAR_PORTS.status }, periodSeconds: 15, failureThreshold: 4 },
+    resources: resourcesOf(options.resources ?? { cpu: '50m', memory: '64Mi', memoryLimit: '256Mi' }),
+    securityContext: restrictedContainer(PROXY_UID),
+  };
+  return { ...pod, initContainers: [capture, proxy, ...(pod.initContainers ?? [])] };
+}

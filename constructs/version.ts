@@ -1,0 +1,8 @@
+/** Image tags default to the package version so synth output is pinned, never `latest`. */
+import { version } from '../package.json';
+
+export const MAST_VERSION: string = version;
+export const DEFAULT_PROXY_IMAGE = `mast/proxy:${MAST_VERSION}`;
+export const DEFAULT_CONTROL_IMAGE = `mast/control:${MAST_VERSION}`;
+export const SYSTEM_NAMESPACE = 'mast-system';
+export const PROXY_UID = 1337;

@@ -1,0 +1,33 @@
+/** `mast synth`: manifests for the YAML mesh given (CRDs, control plane, gateway, resources). */
+import { App, YamlOutputType } from 'cdk8s';
+import { formatFinding, InputNotFoundError, isError, loadFiles, validate } from '../../api';
+import { Mesh, type GatewayServiceType } from '../../constructs';
+import { parse, UsageError } from './args';
+
+const USAGE = 'mast synth -f <file|dir> [-f ...] [--out dist] [--gateway-service LoadBalancer|ClusterIP|NodePort]';
+const SERVICE_TYPES: GatewayServiceType[] = ['LoadBalancer', 'ClusterIP', 'NodePort'];
+
+export async function runSynth(args: string[]): Promise<number> {
+  try {
+    const opts = parse(args, { file: { type: 'string', short: 'f', multiple: true }, out: { type: 'string', default: 'dist' }, 'gateway-service': { type: 'string', default: 'LoadBalancer' } }, USAGE);
+    if (!opts.file?.length) throw new UsageError(`at least one -f <file|dir> is required\nUsage: ${USAGE}`);
+    const serviceType = opts['gateway-service'] as GatewayServiceType;
+    if (!SERVICE_TYPES.includes(serviceType)) throw new UsageError(`--gateway-service must be one of ${SERVICE_TYPES.join(', ')}, not "${serviceType}"`);
+    const loaded = loadFiles(opts.file);
+    const findings = [...loaded.findings, ...validate(loaded.objects)];
+    for (const f of findings) console.error(formatFinding(f));
+    if (findings.some(isError)) {
+      console.error(`mast synth: the mesh has ${findings.filter(isError).length} error(s); nothing was written`);
+      return 1;
+    }
+    const app = new App({ outdir: opts.out, yamlOutputType: YamlOutputType.FILE_PER_CHART });
+    new Mesh(app, 'mesh', { gateway: { serviceType } }).addObjects(loaded.objects);
+    app.synth();
+    console.log(`wrote ${app.charts.length} manifests to ${opts.out}/`);
+    return 0;
+  } catch (err) {
+    if (!(err instanceof UsageError || err instanceof InputNotFoundError)) throw err;
+    console.error(`mast synth: ${err.message}`);
+    return 2;
+  }
+}

@@ -1,0 +1,120 @@
+import { CODES, validate, type Finding } from '../../api';
+import { baseMesh, meshWith } from '../fixtures/mesh';
+
+const codes = (findings: Finding[]) => findings.map((f) => f.code);
+const only = (findings: Finding[], code: string) => findings.filter((f) => f.code === code);
+
+describe('validate()', () => {
+  test('the base mesh is clean', () => {
+    expect(validate(baseMesh())).toEqual([]);
+  });
+
+  // One case per code: an edit of the base mesh that must produce exactly that finding.
+  const cases: Array<[string, string, string, (o: any) => void, string, RegExp]> = [
+    ['MAST0001', 'VirtualService', 'reviews', (o) => (o.spec.http[1].timout = '1s'), 'spec.http[1].timout', /unknown field "timout" \(did you mean "timeout"\?\)/],
+    ['MAST0002', 'VirtualService', 'reviews', (o) => (o.spec.http[1].route[0].weight = '90'), 'spec.http[1].route[0].weight', /expected an integer, got a string "90"/],
+    ['MAST0003', 'DestinationRule', 'reviews', (o) => delete o.spec.host, 'spec.host', /"host" is required/],
+    ['MAST0004', 'DestinationRule', 'reviews', (o) => (o.spec.trafficPolicy = { loadBalancer: { simple: 'FASTEST' } }), 'spec.trafficPolicy.loadBalancer.simple', /"FASTEST" is not one of/],
+    ['MAST0005', 'VirtualService', 'reviews', (o) => (o.spec.http[1].route[0].weight = -1), 'spec.http[1].route[0].weight', /-1 is outside 0..inf/],
+    ['MAST0006', 'VirtualService', 'reviews', (o) => (o.kind = 'Sidecar'), 'kind', /Sidecar .* is not supported/],
+    ['MAST0007', 'VirtualService', 'reviews', (o) => (o.metadata.name = 'Reviews_VS'), 'metadata.name', /"Reviews_VS" is not a valid name/],
+    ['MAST0101', 'VirtualService', 'reviews', (o) => o.spec.http[1].route.forEach((r: any) => (r.weight = 0)), 'spec.http[1].route', /all 2 destination weights are 0/],
+    ['MAST0102', 'VirtualService', 'reviews', (o) => (o.spec.http[1].route[1].weight = 30), 'spec.http[1].route', /sum to 120; each destination gets weight\/120/],
+    ['MAST0103', 'VirtualService', 'reviews', (o) => (o.spec.http[1].redirect = { uri: '/x' }), 'spec.http[1]', /sets route and redirect/],
+    ['MAST0104', 'VirtualService', 'reviews', (o) => Object.assign(o.spec.http[1], { mirror: { host: 'reviews' }, mirrorPercentage: { value: 150 } }), 'spec.http[1].mirrorPercentage.value', /150 is outside 0-100/],
+    ['MAST0105', 'VirtualService', 'reviews', (o) => (o.spec.http[0].match[0].uri = { regex: '/api/(?!v1)' }), 'spec.http[0].match[0].uri.regex', /look-ahead is not supported by RE2/],
+    ['MAST0106', 'VirtualService', 'reviews', (o) => (o.spec.http[1].timeout = '10 seconds'), 'spec.http[1].timeout', /"10 seconds" is not a duration/],
+    ['MAST0107', 'VirtualService', 'reviews', (o) => (o.spec.http[0].match[0].uri = { exact: '/a', prefix: '/b' }), 'spec.http[0].match[0].uri', /sets exact and prefix/],
+    ['MAST0108', 'VirtualService', 'reviews', (o) => delete o.spec.http[0].route, 'spec.http[0]', /needs one of route, redirect, directResponse or delegate/],
+    ['MAST0109', 'Gateway', 'edge', (o) => (o.spec.servers[0].port.protocol = 'HTTP3'), 'spec.servers[0].port.protocol', /"HTTP3" is not a known protocol/],
+    ['MAST0110', 'VirtualService', 'reviews', (o) => o.spec.hosts.push('bad_host!'), 'spec.hosts[1]', /"bad_host!" is not a valid host name/],
+    ['MAST0111', 'DestinationRule', 'reviews', (o) => o.spec.subsets.push({ name: 'v1', labels: { version: 'v1' } }), 'spec.subsets[2].name', /subset "v1" is defined twice/],
+    ['MAST0112', 'Gateway', 'edge', (o) => o.spec.servers.push({ port: { number: 80, name: 'tcp', protocol: 'TCP' }, hosts: ['alpha.example.com'] }), 'spec.servers[1].port', /port 80 is TCP here but HTTP/],
+    ['MAST0113', 'VirtualService', 'reviews', (o) => Object.assign(o.spec.http[1], { mirror: { host: 'reviews' }, mirrors: [{ destination: { host: 'reviews' } }] }), 'spec.http[1].mirrors', /either mirror .* or mirrors/],
+    ['MAST0114', 'Gateway', 'edge', (o) => o.spec.servers.push({ port: { number: 443, name: 'https', protocol: 'HTTPS' }, hosts: ['alpha.example.com'], tls: { mode: 'SIMPLE' } }), 'spec.servers[1].tls.credentialName', /SIMPLE needs credentialName/],
+    ['MAST0201', 'VirtualService', 'edge', (o) => (o.spec.gateways = ['missing-gw']), 'spec.gateways[0]', /gateway "default\/missing-gw" does not exist/],
+    ['MAST0202', 'VirtualService', 'edge', (o) => (o.spec.http[0].route[0].destination.host = 'ratings'), 'spec.http[0].route[0].destination.host', /host "ratings" matches no Service or ServiceEntry \(looked for ratings.default.svc.cluster.local\)/],
+    ['MAST0203', 'VirtualService', 'reviews', (o) => (o.spec.http[0].route[0].destination.subset = 'v9'), 'spec.http[0].route[0].destination.subset', /subset "v9" of host "reviews" is not defined .* define v1, v2/],
+    ['MAST0205', 'DestinationRule', 'reviews', (o) => o.spec.subsets.push({ name: 'v3', labels: { version: 'v3' } }), 'spec.subsets[2].labels', /subset "v3" .* selects no workload/],
+    ['MAST0206', 'Gateway', 'edge', (o) => o.spec.servers[0].hosts.push('beta.example.com'), 'spec.servers[0].hosts[1]', /no VirtualService bound to this gateway serves "beta.example.com"/],
+    ['MAST0207', 'VirtualService', 'edge', (o) => o.spec.hosts.push('gamma.example.com'), 'spec.hosts[1]', /host "gamma.example.com" is not served by Gateway default\/edge/],
+  ];
+
+  test('every code has a case here (MAST0008 is the loader\'s, see load.test.ts)', () => {
+    const covered = new Set([...cases.map((c) => c[0]), 'MAST0204', 'MAST0208', 'MAST0009', 'MAST0008']);
+    expect(Object.keys(CODES).filter((c) => !covered.has(c))).toEqual([]);
+  });
+
+  test.each(cases)('%s: %s %s', (code, kind, name, edit, path, message) => {
+    const found = only(validate(meshWith(kind, name, edit)), code);
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatchObject({ code, severity: (CODES as Record<string, { severity: string }>)[code].severity, path });
+    expect(found[0].message).toMatch(message);
+    expect(found[0].name).toBeTruthy();
+  });
+
+  test('MAST0204: two VirtualServices for one host on the mesh conflict; on an ingress gateway they merge', () => {
+    const mesh = baseMesh();
+    const copy = JSON.parse(JSON.stringify(mesh.find((o) => o.kind === 'VirtualService' && o.metadata.name === 'reviews')));
+    copy.metadata.name = 'reviews-2';
+    copy.spec.hosts = ['reviews.default.svc.cluster.local'];
+    const findings = only(validate([...mesh, copy]), 'MAST0204');
+    expect(findings.map((f) => f.name).sort()).toEqual(['reviews', 'reviews-2']);
+    expect(findings[0]).toMatchObject({ istioCode: 'IST0109', severity: 'Error' });
+
+    const edge2 = JSON.parse(JSON.stringify(mesh.find((o) => o.kind === 'VirtualService' && o.metadata.name === 'edge')));
+    edge2.metadata.name = 'edge-2';
+    expect(only(validate([...mesh, edge2]), 'MAST0204')).toEqual([]);
+  });
+
+  test('MAST0208: two Gateways with one selector, port and host conflict', () => {
+    const mesh = baseMesh();
+    const gw = JSON.parse(JSON.stringify(mesh.find((o) => o.kind === 'Gateway')));
+    gw.metadata.name = 'edge-2';
+    expect(codes(validate([...mesh, gw]))).toEqual(expect.arrayContaining(['MAST0208']));
+  });
+
+  test('MAST0009: the same resource twice', () => {
+    const mesh = baseMesh();
+    expect(codes(validate([...mesh, mesh[4]]))).toContain('MAST0009');
+  });
+
+  test('weights not summing to 100 are only Info: Istio sends weight/sum', () => {
+    const [f] = only(validate(meshWith('VirtualService', 'reviews', (o) => (o.spec.http[1].route[1].weight = 30))), 'MAST0102');
+    expect(f.severity).toBe('Info');
+  });
+
+  test('a single destination without weight gets everything', () => {
+    expect(validate(meshWith('VirtualService', 'reviews', (o) => (o.spec.http[1].route = [{ destination: { host: 'reviews', subset: 'v1' } }])))).toEqual([]);
+  });
+
+  test('CDK tokens are opaque, never errors', () => {
+    const mesh = meshWith('VirtualService', 'edge', (o) => {
+      o.spec.http[0].route[0].destination.host = '${Token[TOKEN.123]}';
+      o.spec.http[0].route[0].weight = -1.8881545897087626e289;
+      o.spec.http[0].timeout = '${Token[TOKEN.77]}';
+    });
+    expect(validate(mesh)).toEqual([]);
+  });
+
+  test('older served versions (v1beta1, v1alpha3) validate like v1; unknown versions do not', () => {
+    expect(validate(meshWith('VirtualService', 'reviews', (o) => (o.apiVersion = 'networking.istio.io/v1alpha3')))).toEqual([]);
+    expect(codes(validate(meshWith('VirtualService', 'reviews', (o) => (o.apiVersion = 'networking.istio.io/v2'))))).toContain('MAST0006');
+  });
+
+  test('a type error stops the set rules from reasoning about that resource', () => {
+    const findings = validate(meshWith('VirtualService', 'reviews', (o) => (o.spec.http = 'oops')));
+    expect(codes(findings)).toEqual(['MAST0002']);
+  });
+
+  test('empty headers match means "present", as in Istio', () => {
+    expect(validate(meshWith('VirtualService', 'reviews', (o) => (o.spec.http[0].match[0].headers = { 'end-user': {} })))).toEqual([]);
+  });
+
+  test('ServiceEntry hosts, including wildcards, are in the registry', () => {
+    const se = { apiVersion: 'networking.istio.io/v1', kind: 'ServiceEntry', metadata: { name: 'ext', namespace: 'default' }, spec: { hosts: ['*.googleapis.com'], ports: [{ number: 443, name: 'tls', protocol: 'TLS' }], resolution: 'DNS' } };
+    const mesh = meshWith('VirtualService', 'edge', (o) => (o.spec.http[0].route[0].destination.host = 'storage.googleapis.com'));
+    expect(only(validate([...mesh, se]), 'MAST0202')).toEqual([]);
+    expect(only(validate(mesh), 'MAST0202')).toHaveLength(1);
+  });
+});
