@@ -1,0 +1,60 @@
+import Ajv from 'ajv';
+import { allCrds, crdFor, KINDS, loadFiles, SERVED_VERSIONS, type MeshKind } from '../../api';
+import { BOOKINFO_MESH_DIR } from '../../examples/bookinfo/bookinfo';
+
+type Props = Record<string, any>;
+const schemaOf = (kind: MeshKind, version = 'v1'): Props => (crdFor(kind) as any).spec.versions.find((v: any) => v.name === version).schema.openAPIV3Schema;
+
+/** Kubernetes "structural" rules: a type everywhere (but int-or-string), no properties beside additionalProperties. */
+function structuralProblems(node: Props, path: string): string[] {
+  const out: string[] = [];
+  if (!node.type && !node['x-kubernetes-int-or-string'] && !node['x-kubernetes-preserve-unknown-fields']) out.push(`${path}: no type`);
+  if (node.properties && node.additionalProperties) out.push(`${path}: properties and additionalProperties`);
+  for (const [k, v] of Object.entries(node.properties ?? {})) out.push(...structuralProblems(v as Props, `${path}.${k}`));
+  if (node.items) out.push(...structuralProblems(node.items, `${path}[]`));
+  if (typeof node.additionalProperties === 'object') out.push(...structuralProblems(node.additionalProperties, `${path}{}`));
+  return out;
+}
+
+function validator(kind: MeshKind) {
+  const ajv = new Ajv({ strict: false, validateFormats: false, allErrors: true });
+  return ajv.compile(schemaOf(kind));
+}
+
+describe('generated CRDs', () => {
+  test('one CRD per kind, named <plural>.<group>, serving v1 (stored), v1beta1 and v1alpha3 with one schema', () => {
+    const crds = allCrds() as any[];
+    expect(crds.map((c) => c.metadata.name).sort()).toEqual(Object.values(KINDS).map((k) => `${k.plural}.${k.group}`).sort());
+    for (const crd of crds) {
+      expect(crd.spec.versions.map((v: any) => [v.name, v.served, v.storage])).toEqual(SERVED_VERSIONS.map((v) => [v, true, v === 'v1']));
+      const schemas = new Set(crd.spec.versions.map((v: any) => JSON.stringify(v.schema)));
+      expect(schemas.size).toBe(1);
+    }
+  });
+
+  test.each(Object.keys(KINDS))('%s schema is structural', (kind) => {
+    expect(structuralProblems(schemaOf(kind as MeshKind), kind)).toEqual([]);
+  });
+
+  test.each(Object.keys(KINDS))('%s CRD stays under the 256 KiB client-side apply annotation limit', (kind) => {
+    expect(Buffer.byteLength(JSON.stringify(crdFor(kind as MeshKind)))).toBeLessThan(256 * 1024);
+  });
+
+  test('accepts every resource of the bundled example', () => {
+    const { objects } = loadFiles([BOOKINFO_MESH_DIR]);
+    expect(objects.length).toBeGreaterThan(5);
+    for (const obj of objects) {
+      const validate = validator(obj.kind as MeshKind);
+      expect({ name: obj.metadata.name, ok: validate(obj), errors: validate.errors }).toEqual({ name: obj.metadata.name, ok: true, errors: null });
+    }
+  });
+
+  test('rejects a mistyped VirtualService and an unknown load balancer', () => {
+    const vs = validator('VirtualService');
+    expect(vs({ apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'x' }, spec: { hosts: ['a'], http: [{ route: [{ destination: { host: 'a' }, weight: 'ninety' }] }] } })).toBe(false);
+    expect(vs.errors?.[0].instancePath).toBe('/spec/http/0/route/0/weight');
+    const dr = validator('DestinationRule');
+    expect(dr({ spec: { host: 'a', trafficPolicy: { loadBalancer: { simple: 'FASTEST' } } } })).toBe(false);
+    expect(dr({ spec: { trafficPolicy: {} } })).toBe(false); // host is required
+  });
+});

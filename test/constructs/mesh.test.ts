@@ -1,0 +1,96 @@
+import { Chart, Testing } from 'cdk8s';
+import { Mesh, MeshWorkload, VirtualService } from '../../constructs';
+import { addBookinfo } from '../../examples/bookinfo/bookinfo';
+
+function bookinfo() {
+  const app = Testing.app();
+  const mesh = new Mesh(app, 'mesh');
+  addBookinfo(mesh);
+  return { app, mesh };
+}
+
+const find = (objs: any[], kind: string, name?: string) => objs.filter((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
+
+describe('Mesh with the bookinfo example', () => {
+  test('synthesizes CRDs, system and apps charts (snapshots)', () => {
+    const { mesh } = bookinfo();
+    expect(Testing.synth(mesh.system)).toMatchSnapshot();
+    expect(Testing.synth(mesh.apps)).toMatchSnapshot();
+    expect(Testing.synth(mesh.crds).map((c: any) => c.metadata.name)).toMatchSnapshot();
+  });
+
+  test('charts are ordered CRDs → system → apps', () => {
+    const { app } = bookinfo();
+    expect(app.charts.map((c) => c.node.id)).toEqual(['mast-0-crds', 'mast-1-system', 'mast-2-apps']);
+  });
+
+  test('the example has its Gateway, VirtualServices and DestinationRules', () => {
+    const apps = Testing.synth(bookinfo().mesh.apps);
+    expect(find(apps, 'Gateway')).toHaveLength(1);
+    expect(find(apps, 'VirtualService').map((v) => v.metadata.name).sort()).toEqual(['bookinfo', 'details', 'ratings', 'reviews']);
+    expect(find(apps, 'DestinationRule', 'reviews')[0].spec.subsets.map((s: any) => s.name)).toEqual(['v1', 'v2', 'v3']);
+    expect(find(apps, 'Deployment').map((d) => d.metadata.name).sort()).toEqual(['details-v1', 'productpage-v1', 'ratings-v1', 'reviews-v1', 'reviews-v2', 'reviews-v3']);
+  });
+});
+
+describe('synth-time validation', () => {
+  test('a broken VirtualService fails synth with the finding code, resource, field and value', () => {
+    const { app, mesh } = bookinfo();
+    new VirtualService(mesh.apps, 'broken', {
+      metadata: { name: 'broken' },
+      spec: { hosts: ['details'], gateways: ['bookinfo-gateway'], http: [{ route: [{ destination: { host: 'details' }, weight: 0 }, { destination: { host: 'details' }, weight: 0 }] }] },
+    });
+    expect(() => app.synth()).toThrow(/MAST0101 VirtualService default\/broken spec\.http\[0\]\.route: all 2 destination weights are 0/);
+  });
+
+  test('references are checked across the whole app (a subset nobody defines)', () => {
+    const { app, mesh } = bookinfo();
+    new VirtualService(mesh.apps, 'bad-subset', { metadata: { name: 'ratings-canary' }, spec: { hosts: ['ratings.default.svc.cluster.local'], http: [{ route: [{ destination: { host: 'ratings', subset: 'v7' } }] }] } });
+    expect(() => app.synth()).toThrow(/MAST0203 \[IST0101\] VirtualService default\/ratings-canary .*subset "v7"/);
+  });
+
+  test('typed props catch what TypeScript cannot: an unknown field from untyped data', () => {
+    const app = Testing.app();
+    const chart = new Chart(app, 'c');
+    new VirtualService(chart, 'vs', { metadata: { name: 'x' }, spec: { hosts: ['x.example.com'], http: [{ directResponse: { status: 200 }, timout: '1s' } as any] } });
+    expect(() => app.synth()).toThrow(/MAST0001 VirtualService x spec\.http\[0\]\.timout: unknown field "timout" \(did you mean "timeout"\?\)/);
+  });
+
+  test('CDK tokens in image URIs and hosts pass through untouched', () => {
+    const app = Testing.app();
+    const mesh = new Mesh(app, 'mesh', { proxyImage: '${Token[Proxy.ImageUri.1]}' });
+    mesh.addWorkload('web', { image: '${Token[Web.ImageUri.2]}', port: 8080 });
+    const apps = Testing.synth(mesh.apps);
+    expect(find(apps, 'Deployment', 'web-v1')[0].spec.template.spec.initContainers[1].image).toBe('${Token[Proxy.ImageUri.1]}');
+  });
+
+  test('bad construct props name the prop and the value', () => {
+    const app = Testing.app();
+    const mesh = new Mesh(app, 'mesh', { gateway: { ports: [{ name: 'http', port: 80, targetPort: 80 }] } });
+    mesh.addWorkload('web', { image: 'web:1', port: 15001 });
+    expect(() => app.synth()).toThrow(/IngressGateway: ports\[http\]\.targetPort 80 is invalid: an unprivileged port/);
+    expect(() => app.synth()).toThrow(/MeshWorkload: port 15001 is invalid: a port the sidecar does not use/);
+  });
+});
+
+describe('MeshWorkload', () => {
+  test('one Service and ServiceAccount, a Deployment per version labelled app/version', () => {
+    const app = Testing.app();
+    const chart = new Chart(app, 'c', { namespace: 'shop' });
+    new MeshWorkload(chart, 'cart', { image: 'cart:1', port: 8080, versions: [{ version: 'v1' }, { version: 'v2', image: 'cart:2' }] });
+    const objs = Testing.synth(chart);
+    expect(find(objs, 'Service')).toHaveLength(1);
+    expect(find(objs, 'ServiceAccount')).toHaveLength(1);
+    const v2 = find(objs, 'Deployment', 'cart-v2')[0];
+    expect(v2.spec.template.metadata.labels).toEqual({ app: 'cart', version: 'v2' });
+    expect(v2.spec.template.spec.containers[0].image).toBe('cart:2');
+    expect(v2.spec.template.spec.serviceAccountName).toBe('cart');
+  });
+
+  test('inject: false leaves the pod alone', () => {
+    const app = Testing.app();
+    const chart = new Chart(app, 'c');
+    new MeshWorkload(chart, 'batch', { image: 'b:1', port: 8080, inject: false });
+    expect(find(Testing.synth(chart), 'Deployment')[0].spec.template.spec.initContainers).toBeUndefined();
+  });
+});

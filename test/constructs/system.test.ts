@@ -1,0 +1,62 @@
+import { Chart, Testing } from 'cdk8s';
+import { IngressGateway, MeshControlPlane } from '../../constructs';
+
+const synth = (build: (chart: Chart) => void) => {
+  const app = Testing.app();
+  const chart = new Chart(app, 'c');
+  build(chart);
+  return Testing.synth(chart) as any[];
+};
+const one = (objs: any[], kind: string) => objs.filter((o) => o.kind === kind);
+
+describe('MeshControlPlane RBAC is least privilege', () => {
+  const objs = synth((c) => new MeshControlPlane(c, 'cp'));
+  const clusterRules = one(objs, 'ClusterRole')[0].rules as any[];
+  const verbsFor = (group: string, resource: string) => clusterRules.filter((r) => r.apiGroups.includes(group) && r.resources.includes(resource)).flatMap((r) => r.verbs);
+
+  test('watches the mesh kinds, Services, EndpointSlices, Pods, Namespaces; writes nothing there', () => {
+    for (const [g, r] of [['networking.istio.io', 'virtualservices'], ['security.istio.io', 'authorizationpolicies'], ['', 'services'], ['discovery.k8s.io', 'endpointslices'], ['', 'pods'], ['', 'namespaces']])
+      expect(verbsFor(g, r).sort()).toEqual(['get', 'list', 'watch']);
+  });
+
+  test('cluster-wide it may only create TokenReviews and Events and update mesh status', () => {
+    expect(verbsFor('authentication.k8s.io', 'tokenreviews')).toEqual(['create']);
+    expect(verbsFor('', 'events').sort()).toEqual(['create', 'patch']);
+    expect(verbsFor('networking.istio.io', 'virtualservices/status').sort()).toEqual(['get', 'patch', 'update']);
+    expect(clusterRules.flatMap((r) => r.resources)).not.toContain('secrets');
+    expect(clusterRules.flatMap((r) => r.verbs)).not.toContain('*');
+  });
+
+  test('Secrets and Leases only in its own namespace', () => {
+    const role = one(objs, 'Role')[0];
+    expect(role.metadata.namespace).toBe('mast-system');
+    expect(role.rules.flatMap((r: any) => r.resources).sort()).toEqual(['leases', 'secrets']);
+  });
+
+  test('mastd runs non-root with probes', () => {
+    const pod = one(objs, 'Deployment')[0].spec.template.spec;
+    expect(pod.containers[0].securityContext.runAsNonRoot).toBe(true);
+    expect(pod.containers[0].readinessProbe.httpGet.path).toBe('/ready');
+  });
+});
+
+describe('IngressGateway', () => {
+  test.each(['LoadBalancer', 'ClusterIP', 'NodePort'] as const)('Service type %s', (serviceType) => {
+    const objs = synth((c) => new IngressGateway(c, 'gw', { serviceType, ports: [{ name: 'http', port: 80, targetPort: 8080, nodePort: 30080 }] }));
+    const svc = one(objs, 'Service')[0];
+    expect(svc.spec.type).toBe(serviceType);
+    expect(svc.spec.ports[0]).toMatchObject({ port: 80, targetPort: 8080 });
+    expect(svc.spec.ports[0].nodePort).toBe(serviceType === 'NodePort' ? 30080 : undefined);
+  });
+
+  test('PDB, HPA, readiness on the status port, graceful drain', () => {
+    const objs = synth((c) => new IngressGateway(c, 'gw', { drainSeconds: 20, proxyProtocol: true }));
+    expect(one(objs, 'PodDisruptionBudget')[0].spec.minAvailable).toBe(1);
+    expect(one(objs, 'HorizontalPodAutoscaler')[0].spec).toMatchObject({ minReplicas: 2, maxReplicas: 5 });
+    const pod = one(objs, 'Deployment')[0].spec.template.spec;
+    const proxy = pod.containers[0];
+    expect(proxy.readinessProbe.httpGet).toEqual({ path: '/healthz/ready', port: 15021 });
+    expect(pod.terminationGracePeriodSeconds).toBe(25);
+    expect(proxy.args).toEqual(expect.arrayContaining(['--mode', 'gateway', '--proxy-protocol', '--port-map', '80=8080,443=8443']));
+  });
+});
