@@ -57,6 +57,23 @@ export const CODES = {
   MAST0206: { severity: 'Warning', title: 'Gateway host has no VirtualService' },
   MAST0207: { severity: 'Warning', title: 'VirtualService host not served by its gateway', istioCode: 'IST0132' },
   MAST0208: { severity: 'Error', title: 'Conflicting gateways', istioCode: 'IST0145' },
+  MAST0209: { severity: 'Warning', title: 'Reference to a gateway generated from a Kubernetes Gateway', istioCode: 'IST0165' },
+  MAST0210: { severity: 'Error', title: 'Destination port not found on the service', istioCode: 'IST0101' },
+  MAST0211: { severity: 'Error', title: 'Destination port required: the service has several', istioCode: 'IST0112' },
+  MAST0212: { severity: 'Error', title: 'Gateway selector matches no workload', istioCode: 'IST0101' },
+  MAST0213: { severity: 'Warning', title: "Gateway port not defined on the gateway's Service", istioCode: 'IST0162' },
+  MAST0214: { severity: 'Warning', title: 'Same certificate on gateways for the same workloads', istioCode: 'IST0138' },
+  MAST0215: { severity: 'Error', title: 'Gateway credential Secret not found', istioCode: 'IST0101' },
+  MAST0216: { severity: 'Warning', title: 'Mesh route subsets do not apply to ingress traffic', istioCode: 'IST0140' },
+  MAST0217: { severity: 'Warning', title: 'Rule can never match', istioCode: 'IST0130' },
+  MAST0218: { severity: 'Info', title: 'Match already covered by an earlier one', istioCode: 'IST0131' },
+  MAST0219: { severity: 'Warning', title: 'DestinationRule TLS without CA verification', istioCode: 'IST0128' },
+  MAST0220: { severity: 'Warning', title: 'DestinationRule port TLS without CA verification', istioCode: 'IST0129' },
+  MAST0221: { severity: 'Warning', title: 'DestinationRule host matches no service', istioCode: 'IST0174' },
+  MAST0222: { severity: 'Warning', title: 'AuthorizationPolicy selects no workload', istioCode: 'IST0127' },
+  MAST0223: { severity: 'Warning', title: 'AuthorizationPolicy names a namespace that does not exist', istioCode: 'IST0101' },
+  MAST0224: { severity: 'Warning', title: 'ServiceEntry needs addresses for a TCP port', istioCode: 'IST0134' },
+  MAST0225: { severity: 'Warning', title: 'ServiceEntries declare one host and port with two protocols', istioCode: 'IST0177' },
 } as const satisfies Record<string, CodeInfo>;
 
 export type Code = keyof typeof CODES;

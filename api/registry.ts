@@ -1,20 +1,25 @@
 /**
  * The service registry an input set describes: Kubernetes Services and
- * ServiceEntries (hosts), and the workloads that back them (Pods, the pod
- * templates of Deployments and friends, WorkloadEntries, ServiceEntry endpoints).
+ * ServiceEntries (hosts, ports, exportTo), the workloads behind them (Pods with
+ * their Node's topology labels, pod templates of Deployments and friends,
+ * WorkloadEntries, ServiceEntry endpoints), Namespaces and Secrets.
  */
-import { fqdn, hostMatches, namespaceOf, selects } from './hosts';
+import { fqdn, namespaceOf } from './hosts';
 import { isPlainObject } from './shape';
 import type { KubeObject, ServiceEntry, WorkloadEntry } from './resources';
+import { exportScopes, type ExportScope } from './visibility';
 
 export interface RegisteredService {
   readonly host: string;
   readonly namespace: string;
   readonly source: 'Service' | 'ServiceEntry';
   readonly name: string;
-  readonly ports: ReadonlyArray<{ number: number; name?: string; protocol?: string }>;
+  readonly ports: ReadonlyArray<{ number: number; name?: string; protocol?: string; targetPort?: unknown }>;
   /** Labels selecting the service's workloads; undefined when it has none (external hosts). */
   readonly selector?: Record<string, string>;
+  /** Namespaces that see this service ('*' for all). */
+  readonly exportTo: ExportScope;
+  readonly addresses?: readonly string[];
 }
 
 export interface Workload {
@@ -23,49 +28,77 @@ export interface Workload {
   readonly source: string;
 }
 
-export interface Registry {
-  readonly services: RegisteredService[];
-  readonly workloads: Workload[];
-  /** Registered services whose host `host` names (wildcard-aware both ways). */
-  find(host: string, namespace: string): RegisteredService[];
-  /** Workloads of `namespace` carrying all of `labels`. */
-  select(namespace: string, labels: Record<string, string> | undefined): Workload[];
+export interface RegistryOptions {
+  /**
+   * Assume mast's default ingress gateway exists (namespace `mast-system`, labels
+   * `istio: ingressgateway`, Service ports 80 and 443), as `istioctl analyze` assumes
+   * Istio's when it has no cluster to look at.
+   */
+  readonly defaultIngressGateway?: boolean;
 }
 
 const POD_TEMPLATE_KINDS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job']);
+const TOPOLOGY_LABELS = ['topology.kubernetes.io/region', 'topology.kubernetes.io/zone', 'kubernetes.io/hostname'];
+export const DEFAULT_GATEWAY_NAMESPACE = 'mast-system';
+export const DEFAULT_GATEWAY_LABELS = { istio: 'ingressgateway' };
 
-export function buildRegistry(objects: readonly KubeObject[]): Registry {
-  const services: RegisteredService[] = [];
-  const workloads: Workload[] = [];
-  for (const obj of objects) {
-    const namespace = namespaceOf(obj);
-    const spec = isPlainObject(obj.spec) ? obj.spec : {};
-    if (obj.kind === 'Service' && obj.apiVersion === 'v1') {
-      const ports = Array.isArray(spec.ports) ? spec.ports.filter(isPlainObject).map((p) => ({ number: Number(p.port), name: p.name as string | undefined, protocol: p.protocol as string | undefined })) : [];
-      const selector = isPlainObject(spec.selector) ? (spec.selector as Record<string, string>) : undefined;
-      services.push({ host: fqdn(obj.metadata.name, namespace), namespace, source: 'Service', name: obj.metadata.name, ports, selector });
-    } else if (obj.kind === 'Pod' && obj.apiVersion === 'v1') {
-      workloads.push({ namespace, labels: obj.metadata.labels ?? {}, source: `Pod ${obj.metadata.name}` });
-    } else if (POD_TEMPLATE_KINDS.has(obj.kind)) {
-      const template = isPlainObject(spec.template) && isPlainObject(spec.template.metadata) ? spec.template.metadata : {};
-      workloads.push({ namespace, labels: (template.labels as Record<string, string>) ?? {}, source: `${obj.kind} ${obj.metadata.name}` });
-    } else if (obj.kind === 'ServiceEntry' && isPlainObject(obj.spec)) {
-      const se = obj as unknown as ServiceEntry;
-      for (const host of se.spec.hosts ?? [])
-        services.push({ host: host.toLowerCase(), namespace, source: 'ServiceEntry', name: obj.metadata.name, ports: se.spec.ports ?? [], selector: se.spec.workloadSelector?.labels });
-      for (const ep of se.spec.endpoints ?? []) workloads.push({ namespace, labels: ep.labels ?? {}, source: `ServiceEntry ${obj.metadata.name} endpoint` });
-    } else if (obj.kind === 'WorkloadEntry' && isPlainObject(obj.spec)) {
-      const we = obj as unknown as WorkloadEntry;
-      workloads.push({ namespace, labels: we.spec.labels ?? {}, source: `WorkloadEntry ${obj.metadata.name}` });
+export class Registry {
+  readonly services: RegisteredService[] = [];
+  readonly workloads: Workload[] = [];
+  readonly namespaces = new Set<string>();
+  readonly secrets = new Set<string>();
+  /** True when the input has any Service or ServiceEntry of the user's: only then can a host be "not found". */
+  readonly hasServices: boolean;
+
+  constructor(objects: readonly KubeObject[], options: RegistryOptions = {}) {
+    const nodes = new Map(objects.filter((o) => o.kind === 'Node').map((n) => [n.metadata.name, n.metadata.labels ?? {}]));
+    for (const obj of objects) this.add(obj, nodes);
+    // mast's own Services (control plane, gateway) say nothing about where the user's hosts live.
+    this.hasServices = objects.some((o) => (o.kind === 'Service' || o.kind === 'ServiceEntry') && o.metadata.labels?.['app.kubernetes.io/part-of'] !== 'mast');
+    if (options.defaultIngressGateway) {
+      const ns = DEFAULT_GATEWAY_NAMESPACE;
+      this.workloads.push({ namespace: ns, labels: { ...DEFAULT_GATEWAY_LABELS, app: 'mast-ingressgateway' }, source: 'default ingress gateway' });
+      this.services.push({ host: fqdn('mast-ingressgateway', ns), namespace: ns, source: 'Service', name: 'mast-ingressgateway', selector: DEFAULT_GATEWAY_LABELS, exportTo: '*', ports: [{ number: 80, name: 'http', protocol: 'TCP' }, { number: 443, name: 'https', protocol: 'TCP' }] });
     }
   }
-  return {
-    services,
-    workloads,
-    find: (host, namespace) => {
-      const wanted = fqdn(host, namespace);
-      return services.filter((s) => hostMatches(s.host, wanted) || hostMatches(wanted, s.host));
-    },
-    select: (namespace, labels) => workloads.filter((w) => w.namespace === namespace && selects(labels, w.labels)),
-  };
+
+  private add(obj: KubeObject, nodes: Map<string, Record<string, string>>): void {
+    const namespace = namespaceOf(obj);
+    if (obj.kind !== 'Namespace') this.namespaces.add(namespace);
+    const spec = isPlainObject(obj.spec) ? obj.spec : {};
+    if (obj.kind === 'Namespace') this.namespaces.add(obj.metadata.name);
+    else if (obj.kind === 'Secret' && obj.apiVersion === 'v1') this.secrets.add(`${namespace}/${obj.metadata.name}`);
+    else if (obj.kind === 'Service' && obj.apiVersion === 'v1') {
+      const ports = Array.isArray(spec.ports) ? spec.ports.filter(isPlainObject).map((p) => ({ number: Number(p.port), name: p.name as string | undefined, protocol: p.protocol as string | undefined, targetPort: p.targetPort })) : [];
+      const selector = isPlainObject(spec.selector) ? (spec.selector as Record<string, string>) : undefined;
+      const annotation = obj.metadata.annotations?.['networking.istio.io/exportTo'];
+      const exportTo = exportScopes(annotation ? annotation.split(',').map((s) => s.trim()) : undefined, namespace);
+      this.services.push({ host: fqdn(obj.metadata.name, namespace), namespace, source: 'Service', name: obj.metadata.name, ports, selector, exportTo });
+    } else if (obj.kind === 'Pod' && obj.apiVersion === 'v1') {
+      const node = typeof spec.nodeName === 'string' ? nodes.get(spec.nodeName) : undefined;
+      const topology = Object.fromEntries(TOPOLOGY_LABELS.filter((l) => node?.[l]).map((l) => [l, node![l]]));
+      this.workloads.push({ namespace, labels: { ...topology, ...obj.metadata.labels }, source: `Pod ${obj.metadata.name}` });
+    } else if (POD_TEMPLATE_KINDS.has(obj.kind)) {
+      const template = isPlainObject(spec.template) && isPlainObject(spec.template.metadata) ? spec.template.metadata : {};
+      this.workloads.push({ namespace, labels: (template.labels as Record<string, string>) ?? {}, source: `${obj.kind} ${obj.metadata.name}` });
+    } else if (obj.kind === 'ServiceEntry' && isPlainObject(obj.spec)) {
+      const se = obj as unknown as ServiceEntry;
+      const exportTo = exportScopes(se.spec.exportTo, namespace);
+      for (const host of se.spec.hosts ?? [])
+        this.services.push({ host: host.toLowerCase(), namespace, source: 'ServiceEntry', name: obj.metadata.name, ports: se.spec.ports ?? [], selector: se.spec.workloadSelector?.labels, exportTo, addresses: se.spec.addresses });
+      for (const ep of se.spec.endpoints ?? []) this.workloads.push({ namespace, labels: ep.labels ?? {}, source: `ServiceEntry ${obj.metadata.name} endpoint` });
+    } else if (obj.kind === 'WorkloadEntry' && isPlainObject(obj.spec)) {
+      const we = obj as unknown as WorkloadEntry;
+      this.workloads.push({ namespace, labels: we.spec.labels ?? {}, source: `WorkloadEntry ${obj.metadata.name}` });
+    }
+  }
+
+  /** Workloads of `namespace` (all namespaces when undefined) carrying all of `labels`. */
+  select(namespace: string | undefined, labels: Record<string, string> | undefined): Workload[] {
+    return this.workloads.filter((w) => (namespace === undefined || w.namespace === namespace) && Object.entries(labels ?? {}).every(([k, v]) => w.labels[k] === v));
+  }
+}
+
+export function buildRegistry(objects: readonly KubeObject[], options: RegistryOptions = {}): Registry {
+  return new Registry(objects, options);
 }

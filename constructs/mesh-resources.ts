@@ -15,10 +15,17 @@ export interface MeshResourceProps<S> {
 }
 
 const validatedRoots = new WeakSet<IConstruct>();
+const BRAND = Symbol.for('mast.MeshResource');
 
 export abstract class MeshResource<S> extends ApiObject {
+  /** True for the typed mesh constructs (`instanceof` is not reliable: cdk8s overrides it for ApiObject). */
+  static isMeshResource(x: unknown): x is MeshResource<unknown> {
+    return typeof x === 'object' && x !== null && (x as Record<symbol, unknown>)[BRAND] === true;
+  }
+
   constructor(scope: Construct, id: string, kind: api.MeshKind, props: MeshResourceProps<S>) {
     super(scope, id, { apiVersion: api.apiVersionOf(kind), kind, metadata: props.metadata, spec: props.spec });
+    Object.defineProperty(this, BRAND, { value: true });
     this.node.addValidation({ validate: () => errorsOf(api.validateResource(this.toJson())) });
     ensureSetValidation(this.node.root);
   }

@@ -4,18 +4,24 @@
  * mesh resource; set rules (references, conflicts, workloads) run on the set.
  */
 import { CODES, finding, type Finding } from '../findings';
-import { isMeshKind, isMeshResource, KINDS, MESH_GROUPS, SERVED_VERSIONS, type AnyMeshResource, type DestinationRule, type Gateway, type KubeObject, type VirtualService } from '../resources';
+import { isMeshKind, isMeshResource, KINDS, MESH_GROUPS, SERVED_VERSIONS, type AnyMeshResource, type KubeObject } from '../resources';
 import { checkShape, isPlainObject } from '../shape';
 import { buildRegistry } from '../registry';
+import { withDefaults } from '../normalize';
 import { sourceOf } from '../source';
 import { checkVirtualService } from './http-route';
 import { checkDestinationRule, checkGateway, checkServiceEntry } from './local';
-import { checkReferences, checkSubsetWorkloads, type MeshSet } from './references';
-import { checkConflictingGateways, checkGatewayHosts, checkMeshHostConflicts } from './conflicts';
+import { checkDestinations, checkIngressSubsets } from './destinations';
+import { checkConflictingGateways, checkCredentials, checkDuplicateCertificates, checkGatewayRefs, checkGatewayWorkloads, checkUnroutedGatewayHosts } from './gateways';
+import { boundToMesh, checkMeshHostConflicts } from './conflicts';
+import { checkMatches } from './matches';
+import { checkAuthorizationPolicy, checkDestinationRuleHost, checkServiceEntryAddresses, checkServiceEntryProtocols, checkSubsetWorkloads, checkTlsVerification } from './policies';
 
 export interface ValidateOptions {
   /** `resource`: only per-resource rules; `set`: only cross-resource rules; default both. */
   readonly scope?: 'resource' | 'set' | 'all';
+  /** Assume mast's default ingress gateway exists when the input has none (as `istioctl analyze` does). @default false */
+  readonly defaultIngressGateway?: boolean;
 }
 
 const DNS_1123 = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
@@ -63,38 +69,54 @@ function localRules(r: AnyMeshResource): Finding[] {
   }
 }
 
+/** Mesh resources with their missing required fields filled (the same object identity is not kept). */
+function normalized(obj: KubeObject): KubeObject {
+  if (!isMeshResource(obj)) return obj;
+  const spec = withDefaults(KINDS[obj.kind].spec, obj.spec);
+  return { ...obj, spec } as KubeObject;
+}
+
 /** Findings across the set: duplicates, references, conflicts, workload selection. */
-export function validateSet(objects: readonly KubeObject[]): Finding[] {
-  const usable = objects.filter((o) => !validateResource(o).some(blocksSetRules));
+export function validateSet(objects: readonly KubeObject[], options: ValidateOptions = {}): Finding[] {
+  const usable = objects.filter((o) => !validateResource(o).some(blocksSetRules)).map(normalized);
   const mesh: AnyMeshResource[] = (usable as unknown[]).filter(isMeshResource);
-  const set: MeshSet = {
-    gateways: mesh.filter((r): r is Gateway => r.kind === 'Gateway'),
-    virtualServices: mesh.filter((r): r is VirtualService => r.kind === 'VirtualService'),
-    destinationRules: mesh.filter((r): r is DestinationRule => r.kind === 'DestinationRule'),
-    registry: buildRegistry(usable),
-  };
+  const of = <K extends AnyMeshResource['kind']>(kind: K) => mesh.filter((r): r is Extract<AnyMeshResource, { kind: K }> => r.kind === kind);
+  const gateways = of('Gateway');
+  const virtualServices = of('VirtualService');
+  const destinationRules = of('DestinationRule');
+  const serviceEntries = of('ServiceEntry');
+  const registry = buildRegistry(usable, { defaultIngressGateway: options.defaultIngressGateway });
+  const gatewayRoutes = virtualServices.filter((vs) => !boundToMesh(vs));
   return [
     ...duplicates(objects),
-    ...checkReferences(set),
-    ...checkSubsetWorkloads(set),
-    ...checkMeshHostConflicts(set),
-    ...checkConflictingGateways(set),
-    ...checkGatewayHosts(set),
+    ...virtualServices.flatMap((vs) => [...checkGatewayRefs(vs, gateways), ...checkDestinations(vs, registry, destinationRules), ...checkMatches(vs)]),
+    ...checkIngressSubsets(gatewayRoutes, virtualServices.filter(boundToMesh)),
+    ...checkMeshHostConflicts(virtualServices),
+    ...gateways.flatMap((gw) => [...checkGatewayWorkloads(gw, registry), ...checkCredentials(gw, registry), ...checkUnroutedGatewayHosts(gw, virtualServices)]),
+    ...checkConflictingGateways(gateways, registry),
+    ...checkDuplicateCertificates(gateways),
+    ...destinationRules.flatMap((dr) => [...checkDestinationRuleHost(dr, registry), ...checkSubsetWorkloads(dr, registry), ...checkTlsVerification(dr)]),
+    ...of('AuthorizationPolicy').flatMap((ap) => checkAuthorizationPolicy(ap, registry)),
+    ...serviceEntries.flatMap(checkServiceEntryAddresses),
+    ...checkServiceEntryProtocols(serviceEntries),
   ];
 }
 
-/** Type errors make a resource unsafe to reason about; the set rules skip it. */
-const blocksSetRules = (f: Finding): boolean => ['MAST0002', 'MAST0003', 'MAST0006', 'MAST0007'].includes(f.code);
+/**
+ * Type errors make a resource unsafe to reason about; the set rules skip it. A missing
+ * required field does not: set rules read every required field defensively, as Istio's
+ * analyzers do with partial resources.
+ */
+const blocksSetRules = (f: Finding): boolean => ['MAST0002', 'MAST0006', 'MAST0007'].includes(f.code);
 
 export function validate(objects: readonly KubeObject[], options: ValidateOptions = {}): Finding[] {
   const scope = options.scope ?? 'all';
   const findings = [
     ...(scope !== 'set' ? objects.flatMap(validateResource) : []),
-    ...(scope !== 'resource' ? validateSet(objects) : []),
+    ...(scope !== 'resource' ? validateSet(objects, options) : []),
   ];
   return findings.map((f) => withSource(f, objects));
 }
-
 function duplicates(objects: readonly KubeObject[]): Finding[] {
   const seen = new Set<string>();
   const out: Finding[] = [];

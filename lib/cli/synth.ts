@@ -1,6 +1,6 @@
 /** `mast synth`: manifests for the YAML mesh given (CRDs, control plane, gateway, resources). */
-import { App, YamlOutputType } from 'cdk8s';
-import { formatFinding, InputNotFoundError, isError, loadFiles, validate } from '../../api';
+import { ApiObject, App, YamlOutputType } from 'cdk8s';
+import { formatFinding, InputNotFoundError, isError, loadFiles, validate, type KubeObject } from '../../api';
 import { Mesh, type GatewayServiceType } from '../../constructs';
 import { parse, UsageError } from './args';
 
@@ -14,14 +14,17 @@ export async function runSynth(args: string[]): Promise<number> {
     const serviceType = opts['gateway-service'] as GatewayServiceType;
     if (!SERVICE_TYPES.includes(serviceType)) throw new UsageError(`--gateway-service must be one of ${SERVICE_TYPES.join(', ')}, not "${serviceType}"`);
     const loaded = loadFiles(opts.file);
-    const findings = [...loaded.findings, ...validate(loaded.objects)];
+    const app = new App({ outdir: opts.out, yamlOutputType: YamlOutputType.FILE_PER_CHART });
+    const mesh = new Mesh(app, 'mesh', { gateway: { serviceType } });
+    mesh.addObjects(loaded.objects);
+    // Validate the user's objects (which keep their file and line) together with the generated gateway.
+    const generated = mesh.system.node.findAll().filter((c): c is ApiObject => c instanceof ApiObject).map((o) => o.toJson() as KubeObject);
+    const findings = [...loaded.findings, ...validate([...loaded.objects, ...generated])];
     for (const f of findings) console.error(formatFinding(f));
     if (findings.some(isError)) {
       console.error(`mast synth: the mesh has ${findings.filter(isError).length} error(s); nothing was written`);
       return 1;
     }
-    const app = new App({ outdir: opts.out, yamlOutputType: YamlOutputType.FILE_PER_CHART });
-    new Mesh(app, 'mesh', { gateway: { serviceType } }).addObjects(loaded.objects);
     app.synth();
     console.log(`wrote ${app.charts.length} manifests to ${opts.out}/`);
     return 0;

@@ -2,12 +2,12 @@
 import { formatFinding, InputNotFoundError, isError, loadFiles, validate, type Finding } from '../../api';
 import { parse, UsageError } from './args';
 
-const USAGE = 'mast validate -f <file|dir> [-f ...] [--output text|json]';
+const USAGE = 'mast validate -f <file|dir> [-f ...] [--output text|json] [--no-default-gateway]';
 
 export async function runValidate(args: string[]): Promise<number> {
   let opts;
   try {
-    opts = parse(args, { file: { type: 'string', short: 'f', multiple: true }, output: { type: 'string', short: 'o', default: 'text' } }, USAGE);
+    opts = parse(args, { file: { type: 'string', short: 'f', multiple: true }, output: { type: 'string', short: 'o', default: 'text' }, 'no-default-gateway': { type: 'boolean', default: false } }, USAGE);
     if (!opts.file?.length) throw new UsageError(`at least one -f <file|dir> is required\nUsage: ${USAGE}`);
     if (opts.output !== 'text' && opts.output !== 'json') throw new UsageError(`--output must be text or json, not "${opts.output}"`);
   } catch (err) {
@@ -19,7 +19,7 @@ export async function runValidate(args: string[]): Promise<number> {
   let count: number;
   try {
     const loaded = loadFiles(opts.file);
-    findings = [...loaded.findings, ...validate(loaded.objects)];
+    findings = [...loaded.findings, ...validate(loaded.objects, { defaultIngressGateway: !opts['no-default-gateway'] })];
     count = loaded.objects.length;
   } catch (err) {
     if (!(err instanceof InputNotFoundError)) throw err;

@@ -54,6 +54,7 @@ describe('mast CLI', () => {
   test('validate --output json gives the findings with code, istioCode, severity, kind, namespace, name, path, message', () => {
     const dir = tmp();
     writeFileSync(join(dir, 'vs.yaml'), BROKEN_VS);
+    writeFileSync(join(dir, 'svc.yaml'), 'apiVersion: v1\nkind: Service\nmetadata: {name: details, namespace: default}\nspec: {ports: [{port: 9080}]}\n');
     const r = mast('validate', '-f', dir, '--output', 'json');
     const { findings } = JSON.parse(r.stdout);
     const host = findings.find((f: any) => f.code === 'MAST0202');
@@ -68,10 +69,11 @@ describe('mast CLI', () => {
 
   test('synth writes CRDs, control plane, gateway and the resources; a broken mesh writes nothing', () => {
     const out = tmp();
-    const r = mast('synth', '-f', join(ROOT, 'examples', 'bookinfo', 'mesh'), '--out', out, '--gateway-service', 'ClusterIP');
-    // The example's routing refers to Services that only its workloads define.
+    const broken = tmp();
+    writeFileSync(join(broken, 'vs.yaml'), BROKEN_VS);
+    const r = mast('synth', '-f', broken, '--out', out);
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/MAST0202/);
+    expect(r.stderr).toMatch(/Error MAST0101 VirtualService default\/reviews spec\.http\[0\]\.route: .*vs\.yaml:9\)/);
     expect(readdirSync(out)).toEqual([]);
 
     const dir = tmp();
