@@ -1,6 +1,7 @@
 /** `mast <command>`: a thin dispatcher; each command lives in lib/cli/. */
 import { runValidate } from '../lib/cli/validate';
 import { runSynth } from '../lib/cli/synth';
+import { runDns } from '../lib/cli/dns';
 import { MAST_VERSION } from '../constructs/version';
 
 type Command = { summary: string; usage: string; run: (args: string[]) => Promise<number> | number };
@@ -15,6 +16,11 @@ const COMMANDS: Record<string, Command> = {
     summary: 'synthesize Kubernetes manifests (CRDs, mastd, gateway, your resources) into a directory',
     usage: 'mast synth -f <file|dir> [-f ...] [--out dist] [--gateway-service LoadBalancer|ClusterIP|NodePort]',
     run: runSynth,
+  },
+  dns: {
+    summary: 'after a deploy: check that every Gateway host has its Route 53 record pointing at the NLB',
+    usage: 'mast dns check -f <mesh file|dir> --zone-id <id> --nlb <NLB DNS name> [--region <region>]',
+    run: runDns,
   },
   version: { summary: 'print the version', usage: 'mast version', run: () => (console.log(MAST_VERSION), 0) },
 };

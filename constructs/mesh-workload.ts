@@ -3,7 +3,7 @@
  * Service, and a Deployment per version (labels `app` and `version`, which
  * DestinationRule subsets select), each with the sidecar injected at synth.
  */
-import { ApiObject } from 'cdk8s';
+import { ApiObject, Chart } from 'cdk8s';
 import { Construct } from 'constructs';
 import { injectSidecar, SIDECAR_PORTS, type SidecarOptions } from './sidecar';
 import { badProp, RESTRICTED_POD, resourcesOf, type Resources } from './pod-security';
@@ -57,6 +57,8 @@ const RESERVED_PORTS = new Set<number>(Object.values(SIDECAR_PORTS));
 export class MeshWorkload extends Construct {
   readonly name: string;
   readonly serviceAccountName: string;
+  /** Namespace of the workload's objects (its own prop, else its chart's, else `default`). */
+  readonly namespace: string;
   readonly port: number;
   readonly versions: readonly string[];
 
@@ -64,6 +66,7 @@ export class MeshWorkload extends Construct {
     super(scope, id);
     const name = (this.name = props.name ?? id);
     this.serviceAccountName = name;
+    this.namespace = props.namespace ?? Chart.of(this).namespace ?? 'default';
     this.port = props.port;
     const versions = props.versions ?? [{ version: 'v1' }];
     this.versions = versions.map((v) => v.version);

@@ -1,0 +1,112 @@
+/**
+ * One environment: alpha.example.com → Route 53 → NLB → ingress gateway pods in EKS → mesh.
+ * `cdk deploy` brings all of it up, the mesh included, in an explicit order:
+ * load balancer controller → CRDs → control plane and gateway → apps and TargetGroupBindings.
+ */
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import * as acm from 'aws-cdk-lib/aws-certificatemanager';
+import * as route53 from 'aws-cdk-lib/aws-route53';
+import { App as Cdk8sApp } from 'cdk8s';
+import type { Construct } from 'constructs';
+import { Mesh, type MeshProps } from '../constructs';
+import { DEFAULTS, type EnvironmentConfig } from './config';
+import { MeshCluster } from './mesh-cluster';
+import { MeshImages } from './images';
+import { Edge } from './edge';
+import { DnsRecords } from './dns-records';
+import { GatewayTls } from './edge-tls';
+import { gatewayHosts, planRecords, type RecordPlan } from './gateway-hosts';
+import { addChartInParts, chartObjects } from './manifests';
+
+export interface MeshEnvironmentStackProps extends StackProps {
+  readonly config: EnvironmentConfig;
+  /** Fills the mesh: workloads and routing (e.g. `addBookinfo`). */
+  readonly populate: (mesh: Mesh) => void;
+  /** Extra Mesh props (images come from the stack's assets). @default - none */
+  readonly mesh?: Omit<MeshProps, 'proxyImage'>;
+  /** Build images from `images/`; off in tests that do not need assets. @default true */
+  readonly buildImages?: boolean;
+}
+
+export class MeshEnvironmentStack extends Stack {
+  readonly cluster: MeshCluster;
+  readonly mesh: Mesh;
+  readonly edge: Edge;
+  readonly records: readonly RecordPlan[];
+
+  constructor(scope: Construct, id: string, props: MeshEnvironmentStackProps) {
+    super(scope, id, { ...props, env: props.env ?? (props.config.account ? { account: props.config.account, region: props.config.region } : undefined) });
+    const config = props.config;
+    this.cluster = new MeshCluster(this, 'Mesh', {
+      name: `mast-${config.envName}`,
+      kubernetesVersion: config.kubernetesVersion,
+      capacity: config.capacity,
+      maxAzs: config.maxAzs,
+      natGateways: config.natGateways,
+      admins: config.admins,
+    });
+    const images = props.buildImages === false ? undefined : new MeshImages(this, 'Images', { arm64: this.cluster.arm64 });
+    const tls = config.tls ?? DEFAULTS.tls;
+
+    // The mesh charts, synthesized in memory and added to the cluster as manifests.
+    const cdk8sApp = new Cdk8sApp();
+    this.mesh = new Mesh(cdk8sApp, 'mesh', {
+      ...props.mesh,
+      ...(images ? { proxyImage: images.proxy.imageUri, controlPlane: { ...props.mesh?.controlPlane, image: images.control.imageUri } } : {}),
+      gateway: { ...(props.mesh?.gateway || {}), serviceType: 'ClusterIP', proxyProtocol: config.proxyProtocol ?? DEFAULTS.proxyProtocol },
+    });
+    props.populate(this.mesh);
+    // A bad mesh fails `cdk synth` with its finding codes, as `cdk8s synth` would.
+    this.node.addValidation({ validate: () => cdk8sApp.node.findAll().flatMap((c) => c.node.validate()) });
+
+    const gateway = this.mesh.gateway!;
+    const hosts = gatewayHosts(chartObjects(this.mesh.apps) as never, gateway.selectorLabels);
+    this.records = planRecords(hosts, config.zoneName);
+
+    const cluster = this.cluster.cluster;
+    const controller = this.cluster.loadBalancerController;
+    const crds = addChartInParts(cluster, 'MeshCrds', this.mesh.crds, [controller]);
+    const system = addChartInParts(cluster, 'MeshSystem', this.mesh.system, [controller, ...crds]);
+    addChartInParts(cluster, 'MeshApps', this.mesh.apps, [controller, ...system]);
+
+    let certificateArn: string | undefined;
+    if (tls.mode === 'nlb') {
+      certificateArn = tls.certificateArn;
+      if (!certificateArn && config.zoneRoleArn) throw new Error('MAST_CONFIG_INVALID: tls.mode "nlb" with a zone in another account needs tls.certificateArn (ACM cannot validate there)');
+    }
+    this.edge = new Edge(this, 'Edge', {
+      vpc: this.cluster.vpc,
+      cluster,
+      gateway,
+      crossZone: config.crossZone,
+      proxyProtocol: config.proxyProtocol ?? DEFAULTS.proxyProtocol,
+      tlsCertificateArn: certificateArn ?? (tls.mode === 'nlb' ? this.acmCertificate(hosts, config) : undefined),
+      after: [controller, ...system],
+    });
+    const dns = new DnsRecords(this, 'Dns', {
+      zoneName: config.zoneName,
+      hostedZoneId: config.hostedZoneId,
+      nlb: this.edge.nlb,
+      records: this.records,
+      ttlSeconds: config.recordTtlSeconds,
+      zoneRoleArn: config.zoneRoleArn,
+    });
+    if (tls.mode === 'gateway')
+      new GatewayTls(this, 'GatewayTls', { cluster, hostedZoneId: config.hostedZoneId, hosts, namespace: gateway.namespace, email: tls.email, secretName: tls.secretName, staging: tls.staging, after: system });
+
+    new CfnOutput(this, 'NlbDnsName', { value: this.edge.nlb.loadBalancerDnsName, description: 'Where the Gateway hosts point' });
+    new CfnOutput(this, 'HostedZoneId', { value: dns.zone.hostedZoneId });
+    new CfnOutput(this, 'GatewayHosts', { value: hosts.join(',') });
+    new CfnOutput(this, 'ClusterName', { value: cluster.clusterName });
+  }
+
+  private acmCertificate(hosts: string[], config: EnvironmentConfig): string {
+    const zone = route53.HostedZone.fromHostedZoneAttributes(this, 'CertificateZone', { hostedZoneId: config.hostedZoneId, zoneName: config.zoneName });
+    const cert = new acm.Certificate(this, 'EdgeCertificate', {
+      domainName: hosts[0] ?? config.zoneName,
+      subjectAlternativeNames: hosts.slice(1),
+      validation: acm.CertificateValidation.fromDns(zone),
+    });
+    return cert.certificateArn;
+  }
+}
