@@ -23,6 +23,8 @@ export interface EdgeProps {
   readonly tlsCertificateArn?: string;
   /** Constructs the bindings must wait for (the controller, the gateway's Service). */
   readonly after: IConstruct[];
+  /** EKS Auto Mode's built-in controller takes TargetGroupBinding as eks.amazonaws.com/v1. @default false */
+  readonly autoMode?: boolean;
 }
 
 export class Edge extends Construct {
@@ -66,7 +68,7 @@ export class Edge extends Construct {
       });
       this.targetGroups.push({ port: servicePort, targetPort, targetGroup });
       const binding = cluster.addManifest(`TargetGroupBinding${p.port}`, {
-        apiVersion: 'elbv2.k8s.aws/v1beta1',
+        apiVersion: props.autoMode ? 'eks.amazonaws.com/v1' : 'elbv2.k8s.aws/v1beta1',
         kind: 'TargetGroupBinding',
         metadata: { name: `${gateway.name}-${p.port}`, namespace: gateway.namespace, labels: { 'app.kubernetes.io/part-of': 'mast' } },
         spec: { serviceRef: { name: gateway.name, port: servicePort }, targetGroupARN: targetGroup.targetGroupArn, targetType: 'ip' },

@@ -22,14 +22,20 @@ export interface MeshClusterProps {
 export class MeshCluster extends Construct {
   readonly vpc: ec2.Vpc;
   readonly cluster: eks.Cluster;
-  /** The AWS Load Balancer Controller: its webhook must be up before Services and TargetGroupBindings. */
+  /**
+   * What must be ready before Services and TargetGroupBindings: the AWS Load Balancer
+   * Controller (its webhook intercepts Services), or with Auto Mode the cluster and its
+   * built-in load balancing.
+   */
   readonly loadBalancerController: Construct;
   readonly arm64: boolean;
+  readonly autoMode: boolean;
 
   constructor(scope: Construct, id: string, props: MeshClusterProps) {
     super(scope, id);
     const capacity = props.capacity ?? DEFAULTS.capacity;
     this.arm64 = capacity.type === 'nodegroup' && !!capacity.arm64;
+    this.autoMode = capacity.type === 'automode';
     this.vpc = new ec2.Vpc(this, 'Vpc', {
       maxAzs: props.maxAzs ?? DEFAULTS.maxAzs,
       natGateways: props.natGateways ?? DEFAULTS.natGateways,
@@ -48,7 +54,8 @@ export class MeshCluster extends Construct {
       defaultCapacityType: capacity.type === 'automode' ? eks.DefaultCapacityType.AUTOMODE : eks.DefaultCapacityType.NODEGROUP,
       ...(capacity.type === 'automode' ? {} : { defaultCapacity: 0 }),
       clusterLogging: [eks.ClusterLoggingTypes.API, eks.ClusterLoggingTypes.AUDIT, eks.ClusterLoggingTypes.AUTHENTICATOR, eks.ClusterLoggingTypes.CONTROLLER_MANAGER, eks.ClusterLoggingTypes.SCHEDULER],
-      albController: { version: eks.AlbControllerVersion.V2_17_1 },
+      // Auto Mode brings its own load-balancer controller (TargetGroupBinding in eks.amazonaws.com/v1).
+      ...(this.autoMode ? {} : { albController: { version: eks.AlbControllerVersion.V2_17_1 } }),
     });
     if (capacity.type === 'nodegroup')
       this.cluster.addNodegroupCapacity('Nodes', {
@@ -64,6 +71,7 @@ export class MeshCluster extends Construct {
     );
     // The gateway's HorizontalPodAutoscaler needs resource metrics.
     new eks.Addon(this, 'MetricsServer', { cluster: this.cluster, addonName: 'metrics-server' });
-    this.loadBalancerController = this.cluster.albController!;
+    // With Auto Mode, the cluster resource itself (not the construct: its children include the manifests).
+    this.loadBalancerController = this.cluster.albController ?? (this.cluster.node.defaultChild as Construct);
   }
 }

@@ -82,6 +82,7 @@ export class MeshEnvironmentStack extends Stack {
       proxyProtocol: config.proxyProtocol ?? DEFAULTS.proxyProtocol,
       tlsCertificateArn: certificateArn ?? (tls.mode === 'nlb' ? this.acmCertificate(hosts, config) : undefined),
       after: [controller, ...system],
+      autoMode: this.cluster.autoMode,
     });
     const dns = new DnsRecords(this, 'Dns', {
       zoneName: config.zoneName,

@@ -161,5 +161,9 @@ describe('synth-time errors', () => {
     const prod = Template.fromStack(app.node.findChild('prod') as Stack);
     prod.resourceCountIs('AWS::EKS::Nodegroup', 0);
     prod.hasResourceProperties('AWS::EKS::Cluster', { Name: 'mast-prod', ComputeConfig: Match.objectLike({ Enabled: true }) });
+    // Auto Mode's own controller: no Load Balancer Controller chart, bindings in its API group.
+    const json = JSON.stringify(prod.toJSON());
+    expect(json).not.toMatch(/aws-load-balancer-controller/);
+    expect(json).toMatch(/eks.amazonaws.com\/v1\\",\\"kind\\":\\"TargetGroupBinding/);
   });
 });
