@@ -10,6 +10,8 @@ export * from './load-files';
 export * from './source';
 export * from './registry';
 export * from './crd';
+export { isPlainObject } from './shape';
+export * from './visibility';
 export { validate, validateResource, validateSet, type ValidateOptions } from './validate';
 export type { GatewaySpec, GatewayServer, ServerTlsSettings } from './gateway';
 export type { VirtualServiceSpec, HttpRoute, HttpMatchRequest, HttpRouteDestination, StringMatch } from './virtual-service';

@@ -1,0 +1,64 @@
+/** Clusters: one per (host, port, subset) a route uses, with the DestinationRule's policy and endpoints. */
+import { fqdn, hostMatches, namespaceOf, parseDuration, selects, type DestinationRule, type TrafficPolicy } from '../../api';
+import { DEFAULT_CONNECT_TIMEOUT_MS, clusterName, type ClusterConfig, type LbPolicy } from '../shared/proxy-config';
+import { endpointsOf, type ServicePort } from './endpoints';
+import { byKind, type Snapshot } from './snapshot';
+
+function ruleFor(s: Snapshot, host: string, clientNamespace: string): DestinationRule | undefined {
+  const rules = (byKind(s, 'DestinationRule') as DestinationRule[]).filter((dr) => hostMatches(fqdn(dr.spec.host, namespaceOf(dr)), host));
+  // The client's own namespace first, then the host's, then any (Istio's lookup order, simplified).
+  return rules.find((r) => namespaceOf(r) === clientNamespace) ?? rules.find((r) => host.includes(`.${namespaceOf(r)}.`)) ?? rules[0];
+}
+
+function lbOf(p: TrafficPolicy['loadBalancer']): LbPolicy {
+  const h = p?.consistentHash;
+  if (h) return { kind: 'hash', header: h.httpHeaderName?.toLowerCase(), cookie: h.httpCookie?.name, sourceIp: h.useSourceIp, queryParameter: h.httpQueryParameterName };
+  switch (p?.simple) {
+    case 'ROUND_ROBIN':
+      return { kind: 'round_robin' };
+    case 'RANDOM':
+      return { kind: 'random' };
+    case 'PASSTHROUGH':
+      return { kind: 'passthrough' };
+    default:
+      // LEAST_REQUEST is Istio's default; LEAST_CONN is its alias.
+      return { kind: 'least_request' };
+  }
+}
+
+/** Subset policy over port-level over top-level, field by field, as Istio merges them. */
+function policyFor(dr: DestinationRule | undefined, port: number, subset: string | undefined) {
+  const top = dr?.spec.trafficPolicy;
+  const sub = dr?.spec.subsets?.find((s) => s.name === subset)?.trafficPolicy;
+  const levels = [top, top?.portLevelSettings?.find((p) => p.port?.number === port), sub, sub?.portLevelSettings?.find((p) => p.port?.number === port)];
+  const pick = <K extends 'loadBalancer' | 'connectionPool' | 'outlierDetection' | 'tls'>(k: K) => levels.reduce<TrafficPolicy[K] | undefined>((acc, l) => (l?.[k] as TrafficPolicy[K]) ?? acc, undefined);
+  return { lb: pick('loadBalancer'), pool: pick('connectionPool'), outlier: pick('outlierDetection') };
+}
+
+export function compileCluster(s: Snapshot, port: ServicePort, subset: string | undefined, clientNamespace: string): ClusterConfig {
+  const dr = ruleFor(s, port.host, clientNamespace);
+  const { lb, pool, outlier } = policyFor(dr, port.number, subset);
+  const labels = subset ? dr?.spec.subsets?.find((x) => x.name === subset)?.labels : undefined;
+  const endpoints = endpointsOf(s, port).filter((e) => !subset || (labels !== undefined && selects(labels, e.labels)));
+  const ms = (d: string | undefined) => (d === undefined ? undefined : parseDuration(d));
+  return {
+    name: clusterName(port.number, subset, port.host),
+    host: port.host,
+    port: port.number,
+    subset,
+    endpoints,
+    lb: lbOf(lb),
+    connectTimeoutMs: ms(pool?.tcp?.connectTimeout) ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    maxConnections: pool?.tcp?.maxConnections,
+    maxPendingRequests: pool?.http?.http1MaxPendingRequests,
+    maxRequestsPerConnection: pool?.http?.maxRequestsPerConnection,
+    idleTimeoutMs: ms(pool?.http?.idleTimeout ?? pool?.tcp?.idleTimeout),
+    outlier: outlier && {
+      consecutive5xx: outlier.consecutive5xxErrors ?? outlier.consecutiveErrors ?? 5,
+      consecutiveGatewayErrors: outlier.consecutiveGatewayErrors,
+      intervalMs: ms(outlier.interval) ?? 10_000,
+      baseEjectionMs: ms(outlier.baseEjectionTime) ?? 30_000,
+      maxEjectionPercent: outlier.maxEjectionPercent ?? 10,
+    },
+  };
+}

@@ -1,0 +1,116 @@
+/** VirtualService http routes → RouteConfig: matches, actions, headers, faults, CORS, retries. */
+import { fqdn, parseDuration, type HttpRoute, type HttpMatchRequest, type StringMatch, type VirtualService } from '../../api';
+import { DEFAULT_RETRY, clusterName, type HeaderOpsConfig, type MatchConfig, type RouteConfig, type StringMatchConfig } from '../shared/proxy-config';
+import type { ServicePort } from './endpoints';
+
+export interface RouteContext {
+  /** The gateway this route is compiled for (`ns/name`), or 'mesh' for sidecars. */
+  readonly gateway: string;
+  readonly matchPort: number;
+  /** Resolves a destination to its service port (for the cluster name). */
+  readonly portOf: (host: string, port: number | undefined) => ServicePort | undefined;
+  /** Called for each cluster a route sends to. */
+  readonly useCluster: (host: string, port: ServicePort, subset: string | undefined) => void;
+}
+
+const sm = (m: StringMatch | undefined): StringMatchConfig | undefined =>
+  m === undefined ? undefined : m.exact !== undefined ? { exact: m.exact } : m.prefix !== undefined ? { prefix: m.prefix } : m.regex !== undefined ? { regex: m.regex } : { present: true };
+const pairs = (m: Record<string, StringMatch> | undefined, lower = true): Array<[string, StringMatchConfig]> | undefined =>
+  m && Object.entries(m).map(([k, v]) => [lower ? k.toLowerCase() : k, sm(v)!]);
+const ops = (h: { set?: Record<string, string>; add?: Record<string, string>; remove?: string[] } | undefined): HeaderOpsConfig | undefined =>
+  h && { set: h.set && Object.entries(h.set), add: h.add && Object.entries(h.add), remove: h.remove?.map((r) => r.toLowerCase()) };
+const ms = (d: string | undefined) => (d === undefined ? undefined : parseDuration(d));
+const fraction = (p: { value?: number } | undefined, fallbackPercent?: number) => (p?.value ?? fallbackPercent ?? 100) / 100;
+
+function compileMatch(m: HttpMatchRequest): MatchConfig {
+  return {
+    uri: sm(m.uri),
+    method: sm(m.method),
+    authority: sm(m.authority),
+    scheme: sm(m.scheme),
+    headers: pairs(m.headers),
+    withoutHeaders: pairs(m.withoutHeaders),
+    queryParams: pairs(m.queryParams, false),
+    port: m.port,
+    ignoreUriCase: m.ignoreUriCase,
+  };
+}
+
+/** Matches that apply here (their `gateways`/`port` allow it); undefined when none of a rule's do. */
+function applicableMatches(route: HttpRoute, ctx: RouteContext, vsNamespace: string): MatchConfig[] | undefined {
+  if (!route.match?.length) return [];
+  const kept = route.match.filter((m) => (!m.gateways?.length || m.gateways.some((g) => normalizeGateway(g, vsNamespace) === ctx.gateway)) && (m.port === undefined || m.port === ctx.matchPort));
+  return kept.length ? kept.map(compileMatch) : undefined;
+}
+
+export const normalizeGateway = (ref: string, namespace: string): string => (ref === 'mesh' ? 'mesh' : ref.includes('/') ? ref : `${namespace}/${ref}`);
+
+export function compileHttpRoutes(vs: VirtualService, ctx: RouteContext): RouteConfig[] {
+  const ns = vs.metadata.namespace ?? 'default';
+  const out: RouteConfig[] = [];
+  (vs.spec.http ?? []).forEach((route, i) => {
+    const matches = applicableMatches(route, ctx, ns);
+    if (matches === undefined) return;
+    const dest = (host: string, port: number | undefined, subset: string | undefined): string | undefined => {
+      const full = fqdn(host, ns);
+      const sp = ctx.portOf(full, port);
+      if (!sp) return undefined;
+      ctx.useCluster(full, sp, subset);
+      return clusterName(sp.number, subset, full);
+    };
+    const name = route.name ?? `${ns}/${vs.metadata.name}#${i}`;
+    const common = {
+      name,
+      matches,
+      requestHeaders: ops(route.headers?.request),
+      responseHeaders: ops(route.headers?.response),
+      fault: route.fault && {
+        delay: route.fault.delay?.fixedDelay ? { ms: ms(route.fault.delay.fixedDelay)!, fraction: fraction(route.fault.delay.percentage, route.fault.delay.percent) } : undefined,
+        abort: route.fault.abort?.httpStatus ? { status: route.fault.abort.httpStatus, fraction: fraction(route.fault.abort.percentage) } : undefined,
+      },
+      cors: route.corsPolicy && {
+        allowOrigins: (route.corsPolicy.allowOrigins ?? []).map((o) => sm(o)!),
+        allowMethods: route.corsPolicy.allowMethods,
+        allowHeaders: route.corsPolicy.allowHeaders,
+        exposeHeaders: route.corsPolicy.exposeHeaders,
+        maxAgeSeconds: route.corsPolicy.maxAge ? Math.round(ms(route.corsPolicy.maxAge)! / 1000) : undefined,
+        allowCredentials: route.corsPolicy.allowCredentials,
+      },
+    };
+    if (route.redirect) {
+      const r = route.redirect;
+      out.push({ ...common, action: { kind: 'redirect', uri: r.uri, authority: r.authority, scheme: r.scheme, port: r.port, status: r.redirectCode ?? 301 } });
+      return;
+    }
+    if (route.directResponse) {
+      out.push({ ...common, action: { kind: 'direct', status: route.directResponse.status, body: route.directResponse.body?.string ?? (route.directResponse.body?.bytes ? Buffer.from(route.directResponse.body.bytes, 'base64').toString('latin1') : undefined) } });
+      return;
+    }
+    const destinations = (route.route ?? []).flatMap((d) => {
+      const cluster = dest(d.destination.host, d.destination.port?.number, d.destination.subset);
+      return cluster ? [{ cluster, weight: d.weight ?? (route.route!.length === 1 ? 100 : 0), requestHeaders: ops(d.headers?.request), responseHeaders: ops(d.headers?.response) }] : [];
+    });
+    const mirrors = [
+      ...(route.mirror ? [{ d: route.mirror, f: fraction(route.mirrorPercentage) }] : []),
+      ...(route.mirrors ?? []).map((m) => ({ d: m.destination, f: fraction(m.percentage) })),
+    ].flatMap(({ d, f }) => {
+      const cluster = dest(d.host, d.port?.number, d.subset);
+      return cluster ? [{ cluster, fraction: f }] : [];
+    });
+    const retries = route.retries
+      ? { attempts: route.retries.attempts ?? DEFAULT_RETRY.attempts, perTryTimeoutMs: ms(route.retries.perTryTimeout), retryOn: route.retries.retryOn ? route.retries.retryOn.split(',').map((s) => s.trim()) : DEFAULT_RETRY.retryOn }
+      : DEFAULT_RETRY;
+    out.push({
+      ...common,
+      action: {
+        kind: 'forward',
+        destinations,
+        timeoutMs: ms(route.timeout) || undefined,
+        retries,
+        rewrite: route.rewrite && { uriPrefix: route.rewrite.uri, authority: route.rewrite.authority },
+        mirrors: mirrors.length ? mirrors : undefined,
+      },
+    });
+  });
+  return out;
+}

@@ -1,0 +1,130 @@
+/**
+ * compile(snapshot, proxy) → ProxyConfig: pure, no I/O. A gateway gets a listener per
+ * port of the Gateways selecting it, with the VirtualServices bound to them; a sidecar
+ * gets outbound routes for every service it can see (the mesh VirtualServices, or a
+ * default route) and an inbound listener to its app.
+ */
+import { exportScopes, fqdn, hostMatches, hostsOverlap, namespaceOf, selects, splitRef, stripNamespace, visibleIn, type Gateway, type VirtualService } from '../../api';
+import { PROXY_CONFIG_SCHEMA, clusterName, type ClusterConfig, type ListenerConfig, type ProxyConfig, type VirtualHostConfig } from '../shared/proxy-config';
+import { compileCluster } from './compile-clusters';
+import { compileHttpRoutes, normalizeGateway, type RouteContext } from './compile-routes';
+import { servicePorts, type ServicePort } from './endpoints';
+import { byKind, type Snapshot } from './snapshot';
+
+export interface ProxyIdentity {
+  readonly mode: 'gateway' | 'sidecar';
+  readonly namespace: string;
+  readonly labels: Record<string, string>;
+  readonly serviceAccount?: string;
+  /** Gateway: Service port → the port the proxy listens on (e.g. 80 → 8080). */
+  readonly portMap?: Record<number, number>;
+  /** Sidecar: the port outbound traffic reaches the proxy on (all service ports share it). */
+  readonly outboundPort?: number;
+  /** Sidecar: inbound listener port, and the app's port on localhost. */
+  readonly inbound?: { readonly port: number; readonly appPort: number };
+  /** Gateway: expect PROXY protocol v2. */
+  readonly proxyProtocol?: boolean;
+}
+
+const HTTP_PROTOCOLS = new Set(['HTTP', 'HTTP2', 'GRPC', 'GRPC-WEB', 'HTTPS']);
+
+class Clusters {
+  private readonly byName = new Map<string, ClusterConfig>();
+  constructor(private readonly s: Snapshot, private readonly ns: string) {}
+  use = (_host: string, port: ServicePort, subset: string | undefined) => {
+    const name = clusterName(port.number, subset, port.host);
+    if (!this.byName.has(name)) this.byName.set(name, compileCluster(this.s, port, subset, this.ns));
+  };
+  add = (cluster: ClusterConfig) => void this.byName.set(cluster.name, cluster);
+  all = () => [...this.byName.values()].sort((a, b) => a.name.localeCompare(b.name));
+}
+
+function portResolver(ports: readonly ServicePort[]) {
+  return (host: string, port: number | undefined) => {
+    const candidates = ports.filter((p) => p.host === host);
+    return port === undefined ? (candidates.length === 1 ? candidates[0] : candidates.find((p) => HTTP_PROTOCOLS.has((p.protocol ?? 'HTTP').toUpperCase())) ?? candidates[0]) : candidates.find((p) => p.number === port);
+  };
+}
+
+export function compile(s: Snapshot, proxy: ProxyIdentity): ProxyConfig {
+  const clusters = new Clusters(s, proxy.namespace);
+  const ports = servicePorts(s);
+  const listeners = proxy.mode === 'gateway' ? gatewayListeners(s, proxy, ports, clusters) : sidecarListeners(s, proxy, ports, clusters);
+  return { schema: PROXY_CONFIG_SCHEMA, version: s.version, listeners, clusters: clusters.all() };
+}
+
+function gatewayListeners(s: Snapshot, proxy: ProxyIdentity, ports: readonly ServicePort[], clusters: Clusters): ListenerConfig[] {
+  const gateways = (byKind(s, 'Gateway') as Gateway[]).filter((g) => selects(g.spec.selector ?? {}, proxy.labels));
+  const vss = byKind(s, 'VirtualService') as VirtualService[];
+  const numbers = [...new Set(gateways.flatMap((g) => g.spec.servers.map((sv) => sv.port.number)))].sort((a, b) => a - b);
+  return numbers.map((number) => {
+    const vhosts = new Map<string, VirtualHostConfig>();
+    let protocol: 'http' | 'tcp' = 'http';
+    for (const gw of gateways)
+      for (const server of gw.spec.servers.filter((sv) => sv.port.number === number)) {
+        if (!HTTP_PROTOCOLS.has(server.port.protocol.toUpperCase())) protocol = 'tcp';
+        const gwRef = `${namespaceOf(gw)}/${gw.metadata.name}`;
+        const ctx: RouteContext = { gateway: gwRef, matchPort: number, portOf: portResolver(ports), useCluster: clusters.use };
+        for (const vs of vss) {
+          if (!(vs.spec.gateways ?? []).some((g) => normalizeGateway(g, namespaceOf(vs)) === gwRef)) continue;
+          for (const vsHost of vs.spec.hosts ?? []) {
+            const serverHost = server.hosts.map((h) => ({ h, ...splitRef(h.includes('/') ? h : `*/${h}`, '*') })).find(({ namespace, name }) => (namespace === '*' || namespace === namespaceOf(vs) || (namespace === '.' && namespaceOf(vs) === namespaceOf(gw))) && hostsOverlap(name, vsHost));
+            if (!serverHost) continue;
+            // The narrower of the two names is what this virtual host answers.
+            const domain = hostMatches(stripNamespace(serverHost.h), vsHost) ? vsHost.toLowerCase() : stripNamespace(serverHost.h).toLowerCase();
+            const vhost = vhosts.get(domain) ?? { name: `${domain}:${number}`, domains: [domain], routes: [] };
+            vhost.routes.push(...compileHttpRoutes(vs, ctx));
+            vhosts.set(domain, vhost);
+          }
+        }
+      }
+    return { name: `0.0.0.0_${number}`, port: proxy.portMap?.[number] ?? number, matchPort: number, protocol, virtualHosts: [...vhosts.values()], proxyProtocol: proxy.proxyProtocol };
+  });
+}
+
+/** Names a client in `ns` may use for a service: FQDN, and the short forms Kubernetes DNS resolves. */
+function domainsFor(host: string, clientNs: string, port: number): string[] {
+  const names = [host];
+  const m = /^([^.]+)\.([^.]+)\.svc\.cluster\.local$/.exec(host);
+  if (m) {
+    names.push(`${m[1]}.${m[2]}.svc`, `${m[1]}.${m[2]}`);
+    if (m[2] === clientNs) names.push(m[1]);
+  }
+  return names.flatMap((n) => [n, `${n}:${port}`]);
+}
+
+function sidecarListeners(s: Snapshot, proxy: ProxyIdentity, ports: readonly ServicePort[], clusters: Clusters): ListenerConfig[] {
+  const ns = proxy.namespace;
+  const vss = (byKind(s, 'VirtualService') as VirtualService[]).filter((vs) => (!vs.spec.gateways?.length || vs.spec.gateways.includes('mesh')) && visibleIn(exportScopes(vs.spec.exportTo, namespaceOf(vs)), ns));
+  const visible = ports.filter((p) => {
+    const svc = s.registry.services.find((x) => x.host === p.host && x.namespace === p.namespace);
+    return !svc || visibleIn(svc.exportTo, ns);
+  });
+  const byPort = new Map<number, VirtualHostConfig[]>();
+  for (const p of visible) {
+    const ctx: RouteContext = { gateway: 'mesh', matchPort: p.number, portOf: portResolver(ports), useCluster: clusters.use };
+    const own = vss.filter((vs) => (vs.spec.hosts ?? []).some((h) => fqdn(h, namespaceOf(vs)) === p.host));
+    const routes = own.flatMap((vs) => compileHttpRoutes(vs, ctx));
+    if (routes.length === 0) {
+      clusters.use(p.host, p, undefined);
+      routes.push({ name: 'default', matches: [], action: { kind: 'forward', destinations: [{ cluster: clusterName(p.number, undefined, p.host), weight: 100 }], retries: { attempts: 2, retryOn: ['connect-failure', 'refused-stream', 'unavailable', 'cancelled', '503'] } } });
+    }
+    const list = byPort.get(p.number) ?? [];
+    list.push({ name: `${p.host}:${p.number}`, domains: domainsFor(p.host, ns, p.number), routes });
+    byPort.set(p.number, list);
+  }
+  const outbound: ListenerConfig[] = [...byPort.entries()].sort(([a], [b]) => a - b).map(([number, virtualHosts]) => ({ name: `outbound_${number}`, port: proxy.outboundPort ?? 15001, matchPort: number, protocol: 'http', virtualHosts }));
+  if (!proxy.inbound) return outbound;
+  const inbound = `inbound|${proxy.inbound.appPort}||`;
+  clusters.add({ name: inbound, host: '127.0.0.1', port: proxy.inbound.appPort, endpoints: [{ address: '127.0.0.1', port: proxy.inbound.appPort }], lb: { kind: 'round_robin' }, connectTimeoutMs: 1000 });
+  return [
+    ...outbound,
+    {
+      name: 'virtualInbound',
+      port: proxy.inbound.port,
+      matchPort: proxy.inbound.appPort,
+      protocol: 'http',
+      virtualHosts: [{ name: 'inbound|http', domains: ['*'], routes: [{ name: 'default', matches: [], action: { kind: 'forward', destinations: [{ cluster: inbound, weight: 100 }] } }] }],
+    },
+  ];
+}

@@ -1,0 +1,56 @@
+/**
+ * Endpoints of a service port, from the snapshot: ServiceEntry `endpoints`,
+ * WorkloadEntries its `workloadSelector` selects (their `ports` map a port name to
+ * the port the workload listens on), and Kubernetes EndpointSlices.
+ */
+import { fqdn, isPlainObject, namespaceOf, selects, type KubeObject, type ServiceEntry, type WorkloadEntry } from '../../api';
+import type { EndpointConfig } from '../shared/proxy-config';
+import { byKind, type Snapshot } from './snapshot';
+
+export interface ServicePort {
+  readonly host: string;
+  readonly namespace: string;
+  readonly number: number;
+  readonly name?: string;
+  readonly protocol?: string;
+  readonly targetPort?: number;
+}
+
+/** Every (host, port) the registry knows, with the port's name and protocol. */
+export function servicePorts(s: Snapshot): ServicePort[] {
+  const out: ServicePort[] = [];
+  for (const svc of s.registry.services) {
+    if (svc.host.startsWith('*')) continue;
+    for (const p of svc.ports) out.push({ host: svc.host, namespace: svc.namespace, number: p.number, name: p.name, protocol: p.protocol, targetPort: typeof p.targetPort === 'number' ? p.targetPort : undefined });
+  }
+  return out;
+}
+
+export function endpointsOf(s: Snapshot, port: ServicePort): EndpointConfig[] {
+  const out: EndpointConfig[] = [];
+  for (const se of byKind(s, 'ServiceEntry') as ServiceEntry[]) {
+    if (!se.spec.hosts.some((h) => h.toLowerCase() === port.host) || namespaceOf(se) !== port.namespace) continue;
+    const sePort = se.spec.ports?.find((p) => p.number === port.number);
+    for (const ep of se.spec.endpoints ?? []) if (ep.address) out.push({ address: ep.address, port: (sePort && ep.ports?.[sePort.name]) ?? sePort?.targetPort ?? port.number, labels: ep.labels ?? {} });
+    const selector = se.spec.workloadSelector?.labels;
+    if (selector)
+      for (const we of byKind(s, 'WorkloadEntry') as WorkloadEntry[]) {
+        if (namespaceOf(we) !== port.namespace || !selects(selector, we.spec.labels) || !we.spec.address) continue;
+        out.push({ address: we.spec.address, port: (sePort && we.spec.ports?.[sePort.name]) ?? sePort?.targetPort ?? port.number, labels: we.spec.labels ?? {} });
+      }
+  }
+  for (const slice of s.objects.filter((o) => o.kind === 'EndpointSlice')) out.push(...sliceEndpoints(slice, port));
+  return out;
+}
+
+function sliceEndpoints(slice: KubeObject, port: ServicePort): EndpointConfig[] {
+  const service = slice.metadata.labels?.['kubernetes.io/service-name'];
+  if (!service || fqdn(service, namespaceOf(slice)) !== port.host) return [];
+  const ports = Array.isArray(slice.ports) ? slice.ports.filter(isPlainObject) : [];
+  const match = ports.find((p) => p.name === (port.name ?? '')) ?? (ports.length === 1 ? ports[0] : undefined);
+  if (!match || typeof match.port !== 'number') return [];
+  const endpoints = Array.isArray(slice.endpoints) ? slice.endpoints.filter(isPlainObject) : [];
+  return endpoints
+    .filter((e) => (e.conditions as { ready?: boolean } | undefined)?.ready !== false)
+    .flatMap((e) => ((e.addresses as string[]) ?? []).map((address) => ({ address, port: match.port as number, labels: {} })));
+}

@@ -1,0 +1,147 @@
+/**
+ * ProxyConfig: the contract between mastd (which compiles it, one per proxy) and
+ * mast-proxy (which runs it). Plain JSON, versioned; everything a request needs is
+ * resolved here (clusters by name, durations in ms, percentages as fractions) so the
+ * proxy does no YAML-shaped lookups per request.
+ */
+
+export const PROXY_CONFIG_SCHEMA = 1;
+
+export interface ProxyConfig {
+  readonly schema: typeof PROXY_CONFIG_SCHEMA;
+  /** Opaque version; the proxy ACKs or NACKs each one. */
+  readonly version: string;
+  readonly listeners: ListenerConfig[];
+  readonly clusters: ClusterConfig[];
+}
+
+export interface ListenerConfig {
+  readonly name: string;
+  /** Port the proxy binds. */
+  readonly port: number;
+  /** Port the route matches see (a Gateway server's number; differs from `port` behind a Service). */
+  readonly matchPort: number;
+  readonly address?: string;
+  readonly protocol: 'http' | 'tcp';
+  /** HTTP: virtual hosts, first whose domains match the Host header wins (exact before wildcard). */
+  readonly virtualHosts?: VirtualHostConfig[];
+  /** TCP: the cluster every connection goes to. */
+  readonly tcpCluster?: string;
+  /** Expect a PROXY protocol v2 header on every connection. */
+  readonly proxyProtocol?: boolean;
+}
+
+export interface VirtualHostConfig {
+  readonly name: string;
+  /** Lowercase hosts without port: exact names, `*.suffix` wildcards, or `*`. */
+  readonly domains: string[];
+  readonly routes: RouteConfig[];
+}
+
+export type StringMatchConfig = { readonly exact: string } | { readonly prefix: string } | { readonly regex: string } | { readonly present: true };
+
+export interface MatchConfig {
+  readonly uri?: StringMatchConfig;
+  readonly method?: StringMatchConfig;
+  readonly authority?: StringMatchConfig;
+  readonly scheme?: StringMatchConfig;
+  /** Lowercase header names. */
+  readonly headers?: Array<[string, StringMatchConfig]>;
+  readonly withoutHeaders?: Array<[string, StringMatchConfig]>;
+  readonly queryParams?: Array<[string, StringMatchConfig]>;
+  readonly port?: number;
+  readonly ignoreUriCase?: boolean;
+}
+
+export interface HeaderOpsConfig {
+  readonly set?: Array<[string, string]>;
+  readonly add?: Array<[string, string]>;
+  readonly remove?: string[];
+}
+
+export interface WeightedCluster {
+  readonly cluster: string;
+  readonly weight: number;
+  readonly requestHeaders?: HeaderOpsConfig;
+  readonly responseHeaders?: HeaderOpsConfig;
+}
+
+export interface RetryConfig {
+  readonly attempts: number;
+  readonly perTryTimeoutMs?: number;
+  readonly retryOn: string[];
+}
+
+export interface FaultConfig {
+  readonly delay?: { readonly ms: number; readonly fraction: number };
+  readonly abort?: { readonly status: number; readonly fraction: number };
+}
+
+export interface CorsConfig {
+  readonly allowOrigins: StringMatchConfig[];
+  readonly allowMethods?: string[];
+  readonly allowHeaders?: string[];
+  readonly exposeHeaders?: string[];
+  readonly maxAgeSeconds?: number;
+  readonly allowCredentials?: boolean;
+}
+
+export type RouteAction =
+  | {
+      readonly kind: 'forward';
+      readonly destinations: WeightedCluster[];
+      readonly timeoutMs?: number;
+      readonly retries?: RetryConfig;
+      readonly rewrite?: { readonly uriPrefix?: string; readonly uri?: string; readonly authority?: string };
+      readonly mirrors?: Array<{ readonly cluster: string; readonly fraction: number }>;
+    }
+  | { readonly kind: 'redirect'; readonly uri?: string; readonly authority?: string; readonly scheme?: string; readonly port?: number; readonly status: number }
+  | { readonly kind: 'direct'; readonly status: number; readonly body?: string };
+
+export interface RouteConfig {
+  readonly name: string;
+  /** Any of these (OR); empty means every request. */
+  readonly matches: MatchConfig[];
+  readonly action: RouteAction;
+  readonly requestHeaders?: HeaderOpsConfig;
+  readonly responseHeaders?: HeaderOpsConfig;
+  readonly fault?: FaultConfig;
+  readonly cors?: CorsConfig;
+}
+
+export type LbPolicy =
+  | { readonly kind: 'least_request' }
+  | { readonly kind: 'round_robin' }
+  | { readonly kind: 'random' }
+  | { readonly kind: 'passthrough' }
+  | { readonly kind: 'hash'; readonly header?: string; readonly cookie?: string; readonly sourceIp?: boolean; readonly queryParameter?: string };
+
+export interface EndpointConfig {
+  readonly address: string;
+  readonly port: number;
+  readonly labels?: Record<string, string>;
+}
+
+export interface ClusterConfig {
+  /** `outbound|<port>|<subset>|<host>`, as Envoy names them. */
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  readonly subset?: string;
+  readonly endpoints: EndpointConfig[];
+  readonly lb: LbPolicy;
+  readonly connectTimeoutMs: number;
+  readonly maxConnections?: number;
+  readonly maxPendingRequests?: number;
+  readonly maxRequestsPerConnection?: number;
+  readonly idleTimeoutMs?: number;
+  readonly outlier?: { readonly consecutive5xx?: number; readonly consecutiveGatewayErrors?: number; readonly intervalMs: number; readonly baseEjectionMs: number; readonly maxEjectionPercent: number };
+}
+
+/** Istio's defaults where a rule is silent. */
+export const DEFAULT_RETRY: RetryConfig = { attempts: 2, retryOn: ['connect-failure', 'refused-stream', 'unavailable', 'cancelled', '503'] };
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+
+export function clusterName(port: number, subset: string | undefined, host: string): string {
+  return `outbound|${port}|${subset ?? ''}|${host}`;
+}

@@ -1,0 +1,180 @@
+/**
+ * Route selection, compiled once per config into closures: virtual host by Host, then
+ * the first route whose matches accept the request (Istio's precedence: rule order).
+ * Pure; the proxy and `simulate()` run this same code.
+ */
+import type { ListenerConfig, MatchConfig, RouteConfig, StringMatchConfig, VirtualHostConfig } from './proxy-config';
+
+/** What route matching looks at. Header names are lowercase. */
+export interface RequestView {
+  readonly method: string;
+  /** Path with query, as received. */
+  readonly target: string;
+  /** Host header, lowercase, without port. */
+  readonly host: string;
+  readonly port: number;
+  readonly scheme: string;
+  header(name: string): string | undefined;
+}
+
+type Predicate = (req: RequestView) => boolean;
+
+export interface CompiledRoute {
+  readonly config: RouteConfig;
+  readonly matches: (req: RequestView) => boolean;
+}
+
+export interface CompiledVirtualHost {
+  readonly config: VirtualHostConfig;
+  readonly routes: CompiledRoute[];
+}
+
+export interface RouteTable {
+  /** The virtual host for a Host, or undefined (404 NR). */
+  virtualHost(host: string): CompiledVirtualHost | undefined;
+  /** The route for a request, or undefined (404 NR). */
+  route(req: RequestView): { vhost: CompiledVirtualHost; route: CompiledRoute } | undefined;
+}
+
+export class RouteConfigError extends Error {
+  readonly code = 'MAST_PROXY_CONFIG_INVALID';
+}
+
+export function compileStringMatch(m: StringMatchConfig, ignoreCase = false): (value: string | undefined) => boolean {
+  if ('present' in m) return (v) => v !== undefined;
+  if ('exact' in m) {
+    const want = ignoreCase ? m.exact.toLowerCase() : m.exact;
+    return ignoreCase ? (v) => v !== undefined && v.toLowerCase() === want : (v) => v === want;
+  }
+  if ('prefix' in m) {
+    const want = ignoreCase ? m.prefix.toLowerCase() : m.prefix;
+    return ignoreCase ? (v) => v !== undefined && v.toLowerCase().startsWith(want) : (v) => v !== undefined && v.startsWith(want);
+  }
+  let re: RegExp;
+  try {
+    // RE2 semantics: the whole value must match.
+    re = new RegExp(`^(?:${m.regex.replace(/\(\?P</g, '(?<')})$`, ignoreCase ? 'i' : '');
+  } catch (err) {
+    throw new RouteConfigError(`invalid regex ${JSON.stringify(m.regex)}: ${(err as Error).message}`);
+  }
+  return (v) => v !== undefined && re.test(v);
+}
+
+const pathOf = (target: string): string => {
+  const q = target.indexOf('?');
+  return q < 0 ? target : target.slice(0, q);
+};
+
+/** Query parameter value (first occurrence, percent-decoded), or undefined. */
+export function queryParam(target: string, name: string): string | undefined {
+  const q = target.indexOf('?');
+  if (q < 0) return undefined;
+  for (const pair of target.slice(q + 1).split('&')) {
+    const eq = pair.indexOf('=');
+    const key = eq < 0 ? pair : pair.slice(0, eq);
+    if (safeDecode(key) === name) return eq < 0 ? '' : safeDecode(pair.slice(eq + 1));
+  }
+  return undefined;
+}
+
+const safeDecode = (s: string): string => {
+  try {
+    return decodeURIComponent(s.replace(/\+/g, ' '));
+  } catch {
+    return s;
+  }
+};
+
+function compileMatch(m: MatchConfig): Predicate {
+  const checks: Predicate[] = [];
+  if (m.uri) {
+    const f = compileStringMatch(m.uri, m.ignoreUriCase);
+    checks.push((r) => f(pathOf(r.target)));
+  }
+  if (m.method) {
+    const f = compileStringMatch(m.method);
+    checks.push((r) => f(r.method));
+  }
+  if (m.authority) {
+    const f = compileStringMatch(m.authority);
+    checks.push((r) => f(r.header('host')));
+  }
+  if (m.scheme) {
+    const f = compileStringMatch(m.scheme);
+    checks.push((r) => f(r.scheme));
+  }
+  if (m.port !== undefined) {
+    const port = m.port;
+    checks.push((r) => r.port === port);
+  }
+  for (const [name, sm] of m.headers ?? []) {
+    const f = compileStringMatch(sm);
+    checks.push((r) => f(r.header(name)));
+  }
+  for (const [name, sm] of m.withoutHeaders ?? []) {
+    const f = compileStringMatch(sm);
+    checks.push((r) => !f(r.header(name)));
+  }
+  for (const [name, sm] of m.queryParams ?? []) {
+    const f = compileStringMatch(sm);
+    checks.push((r) => f(queryParam(r.target, name)));
+  }
+  if (checks.length === 0) return () => true;
+  if (checks.length === 1) return checks[0];
+  return (r) => {
+    for (let i = 0; i < checks.length; i++) if (!checks[i](r)) return false;
+    return true;
+  };
+}
+
+function compileRoute(route: RouteConfig): CompiledRoute {
+  const any = route.matches.map(compileMatch);
+  const matches: Predicate = any.length === 0 ? () => true : any.length === 1 ? any[0] : (r) => any.some((f) => f(r));
+  return { config: route, matches };
+}
+
+export function compileRouteTable(listener: ListenerConfig): RouteTable {
+  const exact = new Map<string, CompiledVirtualHost>();
+  const wildcards: Array<{ suffix: string; vhost: CompiledVirtualHost }> = [];
+  let catchAll: CompiledVirtualHost | undefined;
+  for (const config of listener.virtualHosts ?? []) {
+    const vhost = { config, routes: config.routes.map(compileRoute) };
+    for (const domain of config.domains) {
+      const d = domain.toLowerCase();
+      if (d === '*') catchAll ??= vhost;
+      else if (d.startsWith('*')) wildcards.push({ suffix: d.slice(1), vhost });
+      else if (!exact.has(d)) exact.set(d, vhost);
+    }
+  }
+  // Longest wildcard suffix first: the most specific wins, as in Envoy.
+  wildcards.sort((a, b) => b.suffix.length - a.suffix.length);
+  const virtualHost = (host: string) => {
+    const hit = exact.get(host);
+    if (hit) return hit;
+    for (const w of wildcards) if (host.endsWith(w.suffix) && host.length > w.suffix.length) return w.vhost;
+    return catchAll;
+  };
+  return {
+    virtualHost,
+    route(req) {
+      const vhost = virtualHost(req.host);
+      if (!vhost) return undefined;
+      for (const route of vhost.routes) if (route.matches(req)) return { vhost, route };
+      return undefined;
+    },
+  };
+}
+
+/** Picks a destination by weight; `r` is uniform in [0, 1). Weights are relative (weight/sum). */
+export function pickWeighted<T extends { weight: number }>(items: readonly T[], r: number): T | undefined {
+  if (items.length === 1) return items[0];
+  let total = 0;
+  for (const it of items) total += it.weight;
+  if (total <= 0) return undefined;
+  let x = r * total;
+  for (const it of items) {
+    if (x < it.weight) return it;
+    x -= it.weight;
+  }
+  return items[items.length - 1];
+}

@@ -1,0 +1,50 @@
+import { validate } from '../../api';
+import { compile } from '../../runtime/control/compile';
+import { makeSnapshot } from '../../runtime/control/snapshot';
+import { simulate } from '../../runtime/shared/simulate';
+import { localMesh } from '../fixtures/local-mesh';
+
+const PORTS = { reviewsV1: 19001, reviewsV2: 19002, details: 19003 };
+const GATEWAY = { mode: 'gateway' as const, namespace: 'mast-system', labels: { istio: 'ingressgateway' }, portMap: { 80: 8080 } };
+
+describe('compile → simulate', () => {
+  const objects = localMesh(PORTS);
+  const config = compile(makeSnapshot(objects, 'v1'), GATEWAY);
+  const at = (host: string, path = '/', headers?: Record<string, string>, random = 0) => simulate(config, { port: 80, host, path, headers }, random);
+
+  test('the fixture mesh is valid', () => {
+    expect(validate(objects, { defaultIngressGateway: true }).filter((f) => f.severity === 'Error')).toEqual([]);
+  });
+
+  test('a gateway listener per Gateway port, listening on the mapped port', () => {
+    expect(config.listeners.map((l) => [l.name, l.port, l.matchPort])).toEqual([['0.0.0.0_80', 8080, 80]]);
+  });
+
+  test('header route: end-user jason → reviews v2', () => {
+    expect(at('alpha.example.com', '/', { 'end-user': 'jason' })).toMatchObject({ outcome: 'routed', route: 'jason', cluster: 'outbound|9080|v2|reviews.default.svc.cluster.local', endpoints: ['127.0.0.1:19002'] });
+  });
+
+  test('weights: the canary sends weight/sum to each subset', () => {
+    expect(at('alpha.example.com', '/', {}, 0.89)).toMatchObject({ cluster: 'outbound|9080|v1|reviews.default.svc.cluster.local' });
+    expect(at('alpha.example.com', '/', {}, 0.91)).toMatchObject({ cluster: 'outbound|9080|v2|reviews.default.svc.cluster.local' });
+  });
+
+  test('prefix match with rewrite, redirect, unknown host', () => {
+    expect(at('alpha.example.com', '/details/1')).toMatchObject({ route: 'details', action: { kind: 'forward', rewrite: { uriPrefix: '/api/details' } }, endpoints: ['127.0.0.1:19003'] });
+    expect(at('alpha.example.com', '/old')).toMatchObject({ route: 'old', action: { kind: 'redirect', uri: '/new', status: 302 } });
+    expect(at('beta.example.com')).toEqual({ outcome: 'no-route', listener: '0.0.0.0_80' });
+  });
+
+  test('clusters carry the DestinationRule policy and the subset endpoints', () => {
+    const v1 = config.clusters.find((c) => c.name === 'outbound|9080|v1|reviews.default.svc.cluster.local')!;
+    expect(v1.lb).toEqual({ kind: 'round_robin' });
+    expect(v1.endpoints).toEqual([{ address: '127.0.0.1', port: 19001, labels: { app: 'reviews', version: 'v1' } }]);
+    expect(config.clusters.find((c) => c.name.endsWith('|details.default.svc.cluster.local'))!.lb).toEqual({ kind: 'least_request' });
+  });
+
+  test('a sidecar sees every service by its short and long names, with default routes', () => {
+    const sidecar = compile(makeSnapshot(objects, 'v1'), { mode: 'sidecar', namespace: 'default', labels: { app: 'productpage' }, outboundPort: 15001 });
+    for (const host of ['details', 'details:9080', 'details.default', 'details.default.svc.cluster.local'])
+      expect(simulate(sidecar, { port: 9080, host })).toMatchObject({ outcome: 'routed', cluster: 'outbound|9080||details.default.svc.cluster.local' });
+  });
+});
