@@ -1,0 +1,34 @@
+/** Checks a ProxyConfig before it is applied; the reason becomes the NACK. */
+import { PROXY_CONFIG_SCHEMA, type ProxyConfig } from '../shared/proxy-config';
+
+export function checkConfig(c: ProxyConfig): string | undefined {
+  if (!c || typeof c !== 'object') return 'config is not an object';
+  if (c.schema !== PROXY_CONFIG_SCHEMA) return `unsupported config schema ${JSON.stringify((c as { schema?: unknown }).schema)} (this proxy reads ${PROXY_CONFIG_SCHEMA})`;
+  if (typeof c.version !== 'string' || !c.version) return 'config.version must be a non-empty string';
+  if (!Array.isArray(c.listeners) || !Array.isArray(c.clusters)) return 'config needs listeners and clusters arrays';
+  const clusters = new Set<string>();
+  for (const cl of c.clusters) {
+    if (typeof cl?.name !== 'string') return 'a cluster has no name';
+    if (clusters.has(cl.name)) return `cluster ${cl.name} is defined twice`;
+    clusters.add(cl.name);
+    if (!Array.isArray(cl.endpoints)) return `cluster ${cl.name}: endpoints must be an array`;
+    for (const e of cl.endpoints) if (typeof e.address !== 'string' || !Number.isInteger(e.port) || e.port < 1 || e.port > 65535) return `cluster ${cl.name}: bad endpoint ${JSON.stringify(e)}`;
+  }
+  const ports = new Map<number, string>();
+  for (const l of c.listeners) {
+    if (!Number.isInteger(l?.port) || l.port < 0 || l.port > 65535) return `listener ${l?.name}: bad port ${JSON.stringify(l?.port)}`;
+    // Several listeners may share a port (a sidecar's outbound ports); they must agree on the protocol.
+    if (l.port !== 0 && ports.has(l.port) && ports.get(l.port) !== l.protocol) return `listeners on port ${l.port} disagree on protocol`;
+    ports.set(l.port, l.protocol);
+    for (const vh of l.virtualHosts ?? [])
+      for (const r of vh.routes) {
+        if (r.action.kind !== 'forward') continue;
+        for (const d of r.action.destinations) {
+          if (!clusters.has(d.cluster)) return `route ${r.name} sends to unknown cluster ${d.cluster}`;
+          if (!(d.weight >= 0)) return `route ${r.name}: negative weight for ${d.cluster}`;
+        }
+        for (const m of r.action.mirrors ?? []) if (!clusters.has(m.cluster)) return `route ${r.name} mirrors to unknown cluster ${m.cluster}`;
+      }
+  }
+  return undefined;
+}

@@ -1,0 +1,181 @@
+/**
+ * One client connection, along the request path: read a head → route → (fault,
+ * redirect, direct response) → pick a cluster and endpoint → stream the request to a
+ * pooled upstream connection → relay the response. Keep-alive and pipelined requests
+ * are served one after another; bodies are forwarded chunk by chunk, never buffered whole.
+ */
+import type * as net from 'node:net';
+import { headEnd, HttpError, parseRequestHead, type RequestHead } from './http/head';
+import { BodyFraming } from './http/body';
+import { ChunkedError } from './http/chunked';
+import { localResponse } from './http/write';
+import type { RequestView } from '../shared/routing';
+import { Exchange } from './exchange';
+import type { ListenerRuntime, ProxyRuntime } from './runtime';
+
+const HEADER_TIMEOUT_MS = 15_000;
+const IDLE_TIMEOUT_MS = 60_000;
+
+export class DownstreamConn implements RequestView {
+  private pending: Buffer | null = null;
+  private exchange: Exchange | null = null;
+  private bodyFraming: BodyFraming | null = null;
+  private closed = false;
+  /** Set while this connection is a raw tunnel (after a 101 Switching Protocols). */
+  tunnel = false;
+  // RequestView of the request being routed.
+  method = '';
+  target = '';
+  host = '';
+  scheme = 'http';
+  head!: RequestHead;
+  port: number;
+  remoteAddress: string;
+
+  constructor(
+    readonly socket: net.Socket,
+    readonly listener: ListenerRuntime,
+    readonly proxy: ProxyRuntime,
+  ) {
+    this.port = listener.defaultPort;
+    this.remoteAddress = socket.remoteAddress ?? '';
+    socket.setNoDelay(true);
+    socket.setTimeout(HEADER_TIMEOUT_MS);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('timeout', () => this.onTimeout());
+    socket.on('error', () => this.abort());
+    socket.on('close', () => this.abort());
+    socket.on('drain', () => this.exchange?.resumeUpstream());
+    proxy.track(this);
+  }
+
+  header(name: string): string | undefined {
+    const h = this.head.headers;
+    for (let i = 0; i < h.length; i += 2) if (h[i] === name) return h[i + 1];
+    return undefined;
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.tunnel) return this.exchange?.tunnelToUpstream(chunk);
+    if (this.bodyFraming) return this.onBody(chunk, 0);
+    this.pending = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
+    if (!this.exchange) this.parseNext();
+    else if (this.pending.length > 1024 * 1024) this.socket.pause(); // pipelined requests pile up: stop reading
+  }
+
+  private parseNext(): void {
+    const buf = this.pending;
+    if (!buf || this.closed) return;
+    const end = headEnd(buf);
+    if (end < 0) {
+      if (buf.length > this.proxy.limits.maxHeadBytes) this.fail(new HttpError(431, 'head_too_large', 'request head too large'));
+      return;
+    }
+    let head: RequestHead;
+    try {
+      head = parseRequestHead(buf, 0, end, this.proxy.limits);
+    } catch (err) {
+      return this.fail(err instanceof HttpError ? err : new HttpError(400, 'bad_request', String(err)));
+    }
+    this.socket.setTimeout(0);
+    this.head = head;
+    this.method = head.method;
+    this.target = head.target;
+    // Absolute form (an app using the sidecar as its HTTP proxy): route by the URL's authority.
+    let authority = this.header('host') ?? '';
+    if (head.target.charCodeAt(0) !== 47 /* '/' */ && /^https?:\/\//i.test(head.target)) {
+      const url = /^(https?):\/\/([^/?#]*)(.*)$/i.exec(head.target)!;
+      authority = url[2];
+      this.target = url[3] || '/';
+      if (!head.headers.includes('host')) (head.headers as string[]).push('host', authority);
+    }
+    if (!authority && !head.http10) return this.fail(new HttpError(400, 'missing_host', 'missing Host header'));
+    const colon = authority.lastIndexOf(':');
+    const hasPort = colon > 0 && authority.indexOf(']') < colon;
+    this.host = (hasPort ? authority.slice(0, colon) : authority).toLowerCase();
+    // A request names its destination port in the authority; otherwise the listener's (or 80).
+    this.port = hasPort && this.listener.configs.length > 1 ? Number(authority.slice(colon + 1)) : this.listener.defaultPort;
+    this.pending = end < buf.length ? buf.subarray(end) : null;
+    this.bodyFraming = BodyFraming.forRequest(head);
+    if (this.bodyFraming.done) this.bodyFraming = null;
+    this.exchange = new Exchange(this, authority);
+    this.exchange.start();
+    if (this.bodyFraming && this.pending) {
+      const rest = this.pending;
+      this.pending = null;
+      this.onBody(rest, 0);
+    }
+  }
+
+  private onBody(buf: Buffer, start: number): void {
+    const framing = this.bodyFraming!;
+    let end: number;
+    try {
+      end = framing.consume(buf, start, buf.length);
+    } catch (err) {
+      if (err instanceof ChunkedError) return this.fail(new HttpError(400, 'bad_chunked', err.message));
+      throw err;
+    }
+    this.exchange?.requestBody(start === 0 && end === buf.length ? buf : buf.subarray(start, end), framing.done);
+    if (framing.done) {
+      this.bodyFraming = null;
+      if (end < buf.length) this.pending = this.pending ? Buffer.concat([this.pending, buf.subarray(end)]) : buf.subarray(end);
+    }
+  }
+
+  /** No request in progress and none half-read: safe to close when draining. */
+  get idle(): boolean {
+    return this.exchange === null && !this.pending;
+  }
+
+  /** Bytes of the current request's body are still to come. */
+  get bodyPending(): boolean {
+    return this.bodyFraming !== null;
+  }
+
+  write(data: string | Buffer): boolean {
+    if (this.closed) return true;
+    return typeof data === 'string' ? this.socket.write(data, 'latin1') : this.socket.write(data);
+  }
+
+  /** The exchange finished: next request on this connection, or close it. */
+  finished(keepAlive: boolean): void {
+    this.exchange = null;
+    if (!keepAlive || this.bodyFraming || this.proxy.draining) {
+      this.closed = true;
+      this.socket.end();
+      return;
+    }
+    this.socket.setTimeout(this.pending ? HEADER_TIMEOUT_MS : IDLE_TIMEOUT_MS);
+    if (this.socket.isPaused()) this.socket.resume();
+    if (this.pending) this.parseNext();
+  }
+
+  /** The client is idle or slow: 408 if a head was half read, else just close. */
+  private onTimeout(): void {
+    if (this.exchange) return;
+    if (this.pending && this.pending.length > 0) this.fail(new HttpError(408, 'timeout', 'request head not received in time'));
+    else this.close();
+  }
+
+  private fail(err: HttpError): void {
+    this.proxy.metrics.inc(`mast_downstream_rejected_total{reason="${err.code}"}`);
+    this.write(localResponse(err.status, `${err.message}\n`, false));
+    this.closed = true;
+    this.pending = null;
+    this.socket.end();
+    this.socket.destroySoon?.();
+  }
+
+  close(): void {
+    this.closed = true;
+    this.socket.destroy();
+  }
+
+  private abort(): void {
+    if (this.closed && !this.exchange) return;
+    this.closed = true;
+    this.exchange?.downstreamGone();
+    this.exchange = null;
+  }
+}

@@ -1,0 +1,324 @@
+/**
+ * One request through the proxy: route actions (fault, redirect, direct, CORS), then
+ * attempts against upstream endpoints with retries and timeouts, then the response
+ * relayed to the client. Response flags as Envoy names them: NR no route, UH no healthy
+ * upstream, UO overflow, UF connect failure, UC upstream reset, UT timeout, URX retries
+ * exhausted, DI delayed, FI fault abort, DC downstream gone.
+ */
+import { randomUUID } from 'node:crypto';
+import { pickWeighted } from '../shared/routing';
+import type { RouteConfig, WeightedCluster } from '../shared/proxy-config';
+import { headEnd, parseResponseHead, type ResponseHead } from './http/head';
+import { BodyFraming } from './http/body';
+import { downstreamResponseHead, localResponse, upstreamRequestHead } from './http/write';
+import type { Cluster, Endpoint } from './upstream/cluster';
+import type { ConnHandler, UpstreamConn } from './upstream/conn';
+import type { DownstreamConn } from './downstream';
+import { corsPreflight, corsResponseHeaders, redirectLocation, rewritePath, shouldRetry } from './route-actions';
+
+export class Exchange implements ConnHandler {
+  private readonly started = process.hrtime.bigint();
+  private route?: RouteConfig;
+  private destination?: WeightedCluster;
+  private cluster?: Cluster;
+  private endpoint?: Endpoint;
+  private conn?: UpstreamConn;
+  private body: Buffer[] = [];
+  private bodyDone: boolean;
+  private bodySent = false;
+  private bytesIn = 0;
+  private bytesOut = 0;
+  private attempts = 0;
+  private flags: string[] = [];
+  private status = 0;
+  private respHead?: ResponseHead;
+  private respBuf: Buffer | null = null;
+  private respFraming?: BodyFraming;
+  private committed = false;
+  private done = false;
+  private timer?: NodeJS.Timeout;
+  private tryTimer?: NodeJS.Timeout;
+  private requestId: string;
+
+  constructor(
+    private readonly down: DownstreamConn,
+    private readonly authority: string,
+  ) {
+    this.bodyDone = !down.bodyPending;
+    this.requestId = down.header('x-request-id') ?? '';
+  }
+
+  start(): void {
+    const table = this.down.listener.tableFor(this.down.port);
+    const hit = table?.route(this.down);
+    if (!hit) return this.reply(404, 'NR', 'no route\n');
+    const route = (this.route = hit.route.config);
+    if (route.cors) {
+      const preflight = corsPreflight(route.cors, this.down);
+      if (preflight) return this.replyWith(200, '', preflight);
+    }
+    const fault = route.fault;
+    if (fault?.abort && Math.random() < fault.abort.fraction) return this.reply(fault.abort.status, 'FI', 'fault filter abort\n');
+    if (fault?.delay && Math.random() < fault.delay.fraction) {
+      this.flags.push('DI');
+      this.timer = setTimeout(() => this.act(), fault.delay.ms);
+      return;
+    }
+    this.act();
+  }
+
+  private act(): void {
+    const route = this.route!;
+    const action = route.action;
+    if (action.kind === 'redirect') return this.replyWith(action.status, '', [['location', redirectLocation(action, this.down)]]);
+    if (action.kind === 'direct') return this.replyWith(action.status, action.body ?? '', []);
+    const dest = pickWeighted(action.destinations, Math.random());
+    if (!dest) return this.reply(503, 'UH', 'no healthy upstream\n');
+    this.destination = dest;
+    this.cluster = this.down.proxy.cluster(dest.cluster);
+    if (!this.cluster || this.cluster.endpoints.length === 0) return this.reply(503, 'UH', 'no healthy upstream\n');
+    if (!this.requestId) this.requestId = randomUUID();
+    if (action.timeoutMs) this.timer = setTimeout(() => this.onTimeout(), action.timeoutMs);
+    for (const m of action.mirrors ?? []) if (Math.random() < m.fraction && !this.down.bodyPending) this.down.proxy.mirror(m.cluster, this.down, this.requestHead(m.cluster));
+    this.attempt();
+  }
+
+  private attempt(): void {
+    const cluster = this.cluster!;
+    this.attempts++;
+    const endpoint = cluster.pick({ hashKey: this.hashKey() });
+    if (!endpoint) return this.reply(503, 'UH', 'no healthy upstream\n');
+    cluster.acquire(endpoint, (r) => {
+      if (this.done) {
+        if ('conn' in r) cluster.release(r.endpoint, r.conn, true);
+        return;
+      }
+      if ('error' in r) return r.error === 'overflow' ? this.reply(503, 'UO', 'upstream connect error or disconnect/reset before headers. reset reason: overflow\n') : this.reply(503, 'UH', 'no healthy upstream\n');
+      this.endpoint = r.endpoint;
+      this.conn = r.conn;
+      r.endpoint.active++;
+      r.endpoint.requests++;
+      r.conn.take(this);
+      const action = this.route!.action;
+      const perTry = action.kind === 'forward' ? action.retries?.perTryTimeoutMs : undefined;
+      if (perTry) this.tryTimer = setTimeout(() => this.onTryTimeout(), perTry);
+      r.conn.socket.write(this.requestHead(this.cluster!.config.host), 'latin1');
+      for (const chunk of this.body) r.conn.socket.write(chunk);
+      if (this.body.length) this.bodySent = true;
+      // Keep the body only while a retry could still resend it whole.
+      if (!this.bodyDone) this.body = [];
+    });
+  }
+
+  private requestHead(host: string): string {
+    const d = this.down;
+    const action = this.route!.action;
+    const rewrite = action.kind === 'forward' ? action.rewrite : undefined;
+    const path = rewrite?.uriPrefix !== undefined ? rewritePath(this.route!, d.target, rewrite.uriPrefix) : d.target;
+    const authority = rewrite?.authority ?? this.authority;
+    const xff = d.header('x-forwarded-for');
+    const extra = [`x-forwarded-for: ${xff ? `${xff}, ${d.remoteAddress}` : d.remoteAddress}\r\n`, `x-request-id: ${this.requestId}\r\n`];
+    if (!d.header('x-forwarded-proto')) extra.push(`x-forwarded-proto: ${d.scheme}\r\n`);
+    if (host !== this.cluster?.config.host) extra.push(`x-mast-mirror: true\r\n`);
+    const auth = host !== this.cluster?.config.host ? `${authority}-shadow` : authority;
+    return upstreamRequestHead(d.head, { path, authority: auth, extra, ops: [this.route!.requestHeaders, this.destination?.requestHeaders] });
+  }
+
+  private hashKey(): string | undefined {
+    const lb = this.cluster!.config.lb;
+    if (lb.kind !== 'hash') return undefined;
+    if (lb.header) return this.down.header(lb.header);
+    if (lb.cookie) return new RegExp(`(?:^|;\\s*)${lb.cookie}=([^;]*)`).exec(this.down.header('cookie') ?? '')?.[1];
+    if (lb.sourceIp) return this.down.remoteAddress;
+    return undefined;
+  }
+
+  /** Request body bytes from the client, in order. */
+  requestBody(chunk: Buffer, last: boolean): void {
+    this.bytesIn += chunk.length;
+    if (last) this.bodyDone = true;
+    if (this.conn && !this.done) {
+      this.bodySent = true;
+      if (!this.conn.socket.write(chunk)) {
+        this.down.socket.pause();
+        this.conn.socket.once('drain', () => this.down.socket.resume());
+      }
+    } else this.body.push(chunk);
+  }
+
+  // ---- upstream events (ConnHandler) ----
+
+  onData(chunk: Buffer): void {
+    if (this.down.tunnel) return void this.down.write(chunk);
+    if (this.respFraming) return this.relayBody(chunk, 0);
+    const buf = (this.respBuf = this.respBuf ? Buffer.concat([this.respBuf, chunk]) : chunk);
+    const end = headEnd(buf);
+    if (end < 0) return;
+    let head: ResponseHead;
+    try {
+      head = parseResponseHead(buf, 0, end);
+    } catch {
+      return this.upstreamFailed('UC', 502);
+    }
+    this.respBuf = null;
+    const rest = end < buf.length ? buf.subarray(end) : null;
+    if (head.status >= 100 && head.status < 200 && head.status !== 101) {
+      this.down.write(buf.subarray(0, end));
+      if (rest) this.onData(rest);
+      return;
+    }
+    clearTimeout(this.tryTimer);
+    this.cluster!.recordResult(this.endpoint!, head.status);
+    const action = this.route!.action;
+    if (action.kind === 'forward' && !this.bodySentPartially() && shouldRetry(action.retries, head.status, undefined) && this.attempts <= (action.retries?.attempts ?? 0)) {
+      this.flags = this.flags.filter((f) => f !== 'URX');
+      this.dropConn(false);
+      return this.attempt();
+    }
+    this.commit(head, rest);
+  }
+
+  private commit(head: ResponseHead, rest: Buffer | null): void {
+    this.committed = true;
+    this.respHead = head;
+    this.status = head.status;
+    this.respFraming = BodyFraming.forResponse(head, this.down.method);
+    const keepAlive = this.down.head.keepAlive && !this.respFraming.untilClose && head.status !== 101;
+    const extra = this.route?.cors ? corsResponseHeaders(this.route.cors, this.down) : [];
+    this.down.write(downstreamResponseHead(head, keepAlive, [this.route!.responseHeaders, this.destination?.responseHeaders], extra));
+    if (head.status === 101) {
+      this.down.tunnel = true;
+      if (rest) this.down.write(rest);
+      this.conn!.socket.on('end', () => this.down.socket.end());
+      this.down.socket.on('end', () => this.conn?.socket.end());
+      return;
+    }
+    if (this.respFraming.done) return this.complete();
+    if (rest) this.relayBody(rest, 0);
+  }
+
+  private relayBody(buf: Buffer, start: number): void {
+    let end: number;
+    try {
+      end = this.respFraming!.consume(buf, start, buf.length);
+    } catch {
+      return this.upstreamFailed('UC', 502);
+    }
+    this.bytesOut += end - start;
+    if (!this.down.write(start === 0 && end === buf.length ? buf : buf.subarray(start, end))) this.conn?.socket.pause();
+    if (this.respFraming!.done) this.complete();
+  }
+
+  resumeUpstream(): void {
+    this.conn?.socket.resume();
+  }
+
+  tunnelToUpstream(chunk: Buffer): void {
+    this.conn?.socket.write(chunk);
+  }
+
+  onEnd(): void {
+    if (this.respFraming?.untilClose) {
+      this.respFraming = undefined;
+      this.complete(false);
+    }
+  }
+
+  onError(err: Error, connected: boolean): void {
+    if (this.done) return;
+    if (this.down.tunnel) return this.down.close();
+    if (this.respFraming?.untilClose) return this.complete(false);
+    const code = (err as NodeJS.ErrnoException).code;
+    this.upstreamFailed(connected ? 'UC' : 'UF', 503, code === 'ECONNREFUSED' || !connected ? 'connect-failure' : 'reset');
+  }
+
+  private upstreamFailed(flag: string, status: number, reason: 'connect-failure' | 'reset' = 'reset'): void {
+    if (this.done) return;
+    this.dropConn(false);
+    if (this.committed) {
+      // Mid-response: nothing sensible can follow on this client connection.
+      this.flags.push(flag);
+      this.finish(false);
+      this.down.close();
+      return;
+    }
+    const action = this.route!.action;
+    if (action.kind === 'forward' && !this.bodySentPartially() && shouldRetry(action.retries, undefined, reason) && this.attempts <= (action.retries?.attempts ?? 0)) return this.attempt();
+    if (this.attempts > 1) this.flags.push('URX');
+    this.reply(status, flag, `upstream connect error or disconnect/reset before headers. reset reason: ${reason === 'connect-failure' ? 'connection failure' : 'connection termination'}\n`);
+  }
+
+  /** A body we could not resend whole was (partly) written: no retry. */
+  private bodySentPartially(): boolean {
+    return this.bodySent && !(this.bodyDone && this.body.length > 0);
+  }
+
+  private onTryTimeout(): void {
+    if (this.committed || this.done) return;
+    const action = this.route!.action;
+    this.dropConn(false);
+    if (action.kind === 'forward' && !this.bodySentPartially() && shouldRetry(action.retries, 504, 'reset') && this.attempts <= (action.retries?.attempts ?? 0)) return this.attempt();
+    this.reply(504, 'UT', 'upstream request timeout\n');
+  }
+
+  private onTimeout(): void {
+    if (this.done) return;
+    if (this.committed) {
+      this.flags.push('UT');
+      this.dropConn(false);
+      this.finish(false);
+      return this.down.close();
+    }
+    this.dropConn(false);
+    this.reply(504, 'UT', 'upstream request timeout\n');
+  }
+
+  private dropConn(reusable: boolean): void {
+    const conn = this.conn;
+    if (!conn) return;
+    this.conn = undefined;
+    this.endpoint!.active--;
+    conn.handler = undefined;
+    this.cluster!.release(this.endpoint!, conn, reusable);
+  }
+
+  private complete(reusable = true): void {
+    const res = this.respHead!;
+    this.dropConn(reusable && res.keepAlive && this.bodyDone && !this.respFraming?.untilClose);
+    this.finish(this.down.head.keepAlive && !(this.respFraming?.untilClose ?? false));
+  }
+
+  private reply(status: number, flag: string, body: string): void {
+    if (flag) this.flags.push(flag);
+    this.replyWith(status, body, []);
+  }
+
+  private replyWith(status: number, body: string, headers: Array<[string, string]>): void {
+    if (this.done) return;
+    this.status = status;
+    const keepAlive = this.down.head.keepAlive && !this.down.bodyPending;
+    this.bytesOut += Buffer.byteLength(body);
+    this.down.write(localResponse(status, body, keepAlive, headers));
+    this.finish(keepAlive);
+  }
+
+  private finish(keepAlive: boolean): void {
+    if (this.done) return;
+    this.done = true;
+    clearTimeout(this.timer);
+    clearTimeout(this.tryTimer);
+    const ms = Number(process.hrtime.bigint() - this.started) / 1e6;
+    this.down.proxy.recordRequest(this.down, { cluster: this.cluster?.config, status: this.status, flags: this.flags.join(',') || '-', ms, bytesIn: this.bytesIn, bytesOut: this.bytesOut, route: this.route?.name, upstream: this.endpoint?.key, requestId: this.requestId, authority: this.authority });
+    this.down.finished(keepAlive);
+  }
+
+  downstreamGone(): void {
+    if (this.done) return;
+    this.flags.push('DC');
+    this.status = this.status || 499;
+    this.dropConn(false);
+    this.done = true;
+    clearTimeout(this.timer);
+    clearTimeout(this.tryTimer);
+  }
+}

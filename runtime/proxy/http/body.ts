@@ -1,0 +1,42 @@
+/** How a message body ends: no body, a Content-Length, chunked, or the connection closing. */
+import { ChunkedScanner } from './chunked';
+import type { Head } from './head';
+
+export class BodyFraming {
+  private remaining: number;
+  private readonly scanner?: ChunkedScanner;
+  readonly untilClose: boolean;
+
+  constructor(kind: 'none' | 'length' | 'chunked' | 'close', length = 0) {
+    this.remaining = kind === 'length' ? length : 0;
+    if (kind === 'chunked') this.scanner = new ChunkedScanner();
+    this.untilClose = kind === 'close';
+  }
+
+  static forRequest(head: Head): BodyFraming {
+    if (head.chunked) return new BodyFraming('chunked');
+    return head.contentLength > 0 ? new BodyFraming('length', head.contentLength) : new BodyFraming('none');
+  }
+
+  /** Response framing (RFC 9112 §6.3): HEAD, 1xx, 204 and 304 have no body. */
+  static forResponse(head: Head & { status: number }, requestMethod: string): BodyFraming {
+    if (requestMethod === 'HEAD' || head.status < 200 || head.status === 204 || head.status === 304) return new BodyFraming('none');
+    if (head.chunked) return new BodyFraming('chunked');
+    if (head.contentLength >= 0) return head.contentLength > 0 ? new BodyFraming('length', head.contentLength) : new BodyFraming('none');
+    return new BodyFraming('close');
+  }
+
+  get done(): boolean {
+    if (this.scanner) return this.scanner.done;
+    return !this.untilClose && this.remaining === 0;
+  }
+
+  /** Index just past this body's bytes within buf[start..end). Throws on bad chunked framing. */
+  consume(buf: Buffer, start: number, end: number): number {
+    if (this.scanner) return this.scanner.scan(buf, start, end);
+    if (this.untilClose) return end;
+    const take = Math.min(this.remaining, end - start);
+    this.remaining -= take;
+    return start + take;
+  }
+}

@@ -1,0 +1,137 @@
+/**
+ * Strict HTTP/1.1 head parsing. The head is read once as a latin1 string and split;
+ * header names are lowercased, values trimmed. Anything ambiguous is refused rather
+ * than guessed: both Content-Length and Transfer-Encoding, differing Content-Lengths,
+ * obs-fold, bad characters (request smuggling defences).
+ */
+
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface Limits {
+  readonly maxHeadBytes: number;
+  readonly maxHeaders: number;
+}
+
+export const DEFAULT_LIMITS: Limits = { maxHeadBytes: 60 * 1024, maxHeaders: 100 };
+
+export interface Head {
+  /** Flat [name, value, name, value...], names lowercase. */
+  readonly headers: string[];
+  /** -1 when absent. */
+  readonly contentLength: number;
+  readonly chunked: boolean;
+  /** HTTP/1.1 without `connection: close`, or HTTP/1.0 with `keep-alive`. */
+  readonly keepAlive: boolean;
+  readonly upgrade: boolean;
+  readonly http10: boolean;
+}
+
+export interface RequestHead extends Head {
+  readonly method: string;
+  readonly target: string;
+  readonly expectContinue: boolean;
+}
+
+export interface ResponseHead extends Head {
+  readonly status: number;
+  readonly reason: string;
+}
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+// Visible ASCII, space, tab and obs-text; no CR, LF or NUL.
+const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+const TARGET = /^[\x21-\x7e\x80-\xff]+$/;
+
+/** End of the head (index after CRLFCRLF), -1 if incomplete. */
+export function headEnd(buf: Buffer, from = 0): number {
+  const i = buf.indexOf('\r\n\r\n', from, 'latin1');
+  return i < 0 ? -1 : i + 4;
+}
+
+function parseHeaders(lines: string[], limits: Limits): Omit<Head, 'http10'> & { http10: boolean } {
+  if (lines.length - 1 > limits.maxHeaders) throw new HttpError(431, 'too_many_headers', `more than ${limits.maxHeaders} headers`);
+  const headers: string[] = [];
+  let contentLength = -1;
+  let te: string | undefined;
+  let connection = '';
+  let upgrade = false;
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i];
+    if (line.length === 0) continue;
+    const c0 = line.charCodeAt(0);
+    if (c0 === 32 || c0 === 9) throw new HttpError(400, 'obs_fold', 'obsolete line folding is not accepted');
+    const colon = line.indexOf(':');
+    if (colon <= 0) throw new HttpError(400, 'bad_header', 'header line without a name');
+    const rawName = line.slice(0, colon);
+    if (!TOKEN.test(rawName)) throw new HttpError(400, 'bad_header', 'invalid header name');
+    const value = line.slice(colon + 1).trim();
+    if (!FIELD_VALUE.test(value)) throw new HttpError(400, 'bad_header', 'invalid header value');
+    const name = rawName.toLowerCase();
+    if (name === 'content-length') {
+      if (!/^\d{1,15}$/.test(value)) throw new HttpError(400, 'bad_content_length', 'invalid Content-Length');
+      const n = Number(value);
+      if (contentLength >= 0 && n !== contentLength) throw new HttpError(400, 'bad_content_length', 'conflicting Content-Length headers');
+      if (contentLength >= 0) continue;
+      contentLength = n;
+    } else if (name === 'transfer-encoding') {
+      te = te === undefined ? value.toLowerCase() : `${te}, ${value.toLowerCase()}`;
+    } else if (name === 'connection') {
+      connection += `${value.toLowerCase()},`;
+    } else if (name === 'upgrade') {
+      upgrade = true;
+    }
+    headers.push(name, value);
+  }
+  let chunked = false;
+  if (te !== undefined) {
+    if (contentLength >= 0) throw new HttpError(400, 'smuggling', 'both Content-Length and Transfer-Encoding');
+    // Only "chunked" as the final (and here only) coding is accepted.
+    if (te !== 'chunked') throw new HttpError(501, 'bad_transfer_encoding', `unsupported Transfer-Encoding "${te}"`);
+    chunked = true;
+  }
+  return { headers, contentLength, chunked, keepAlive: !connection.includes('close'), upgrade: upgrade && connection.includes('upgrade'), http10: false };
+}
+
+export function parseRequestHead(buf: Buffer, start: number, end: number, limits: Limits = DEFAULT_LIMITS): RequestHead {
+  if (end - start > limits.maxHeadBytes) throw new HttpError(431, 'head_too_large', 'request head too large');
+  const lines = buf.toString('latin1', start, end - 4).split('\r\n');
+  const first = lines[0];
+  const sp1 = first.indexOf(' ');
+  const sp2 = first.lastIndexOf(' ');
+  if (sp1 <= 0 || sp2 <= sp1) throw new HttpError(400, 'bad_request_line', 'malformed request line');
+  const method = first.slice(0, sp1);
+  const target = first.slice(sp1 + 1, sp2);
+  const version = first.slice(sp2 + 1);
+  if (!TOKEN.test(method) || !TARGET.test(target)) throw new HttpError(400, 'bad_request_line', 'malformed request line');
+  if (version !== 'HTTP/1.1' && version !== 'HTTP/1.0') throw new HttpError(version.startsWith('HTTP/') ? 505 : 400, 'bad_version', `unsupported version "${version}"`);
+  const h = parseHeaders(lines, limits);
+  const http10 = version === 'HTTP/1.0';
+  let expectContinue = false;
+  let keepAlive = h.keepAlive;
+  if (http10) keepAlive = findHeader(h.headers, 'connection')?.toLowerCase().includes('keep-alive') ?? false;
+  for (let i = 0; i < h.headers.length; i += 2) if (h.headers[i] === 'expect' && h.headers[i + 1].toLowerCase() === '100-continue') expectContinue = true;
+  return { ...h, keepAlive, http10, method, target, expectContinue };
+}
+
+export function parseResponseHead(buf: Buffer, start: number, end: number, limits: Limits = DEFAULT_LIMITS): ResponseHead {
+  if (end - start > limits.maxHeadBytes) throw new HttpError(502, 'upstream_head_too_large', 'upstream response head too large');
+  const lines = buf.toString('latin1', start, end - 4).split('\r\n');
+  const m = /^HTTP\/1\.([01]) (\d{3})(?: (.*))?$/.exec(lines[0]);
+  if (!m) throw new HttpError(502, 'bad_upstream_status', 'malformed upstream status line');
+  const h = parseHeaders(lines, { ...limits, maxHeaders: limits.maxHeaders * 2 });
+  const http10 = m[1] === '0';
+  return { ...h, http10, keepAlive: http10 ? false : h.keepAlive, status: Number(m[2]), reason: m[3] ?? '' };
+}
+
+export function findHeader(headers: readonly string[], name: string): string | undefined {
+  for (let i = 0; i < headers.length; i += 2) if (headers[i] === name) return headers[i + 1];
+  return undefined;
+}

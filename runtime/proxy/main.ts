@@ -1,0 +1,99 @@
+/**
+ * mast-proxy: `node mast-proxy.js --config proxy.json` (a compiled ProxyConfig), or
+ * `--mesh <dir>` to compile one from mesh YAML here. The control-plane push client
+ * (`--control-plane`) comes with mastd.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { loadFiles, formatFinding } from '../../api';
+import { compile } from '../control/compile';
+import { makeSnapshot } from '../control/snapshot';
+import type { ProxyConfig } from '../shared/proxy-config';
+import { Proxy } from './runtime';
+import { startAdmin } from './admin';
+
+const HELP = `mast-proxy: the mast data plane (gateway and sidecar)
+
+Usage: mast-proxy --config <proxy-config.json> [options]
+       mast-proxy --mesh <file|dir> --mode gateway|sidecar [options]
+
+Options:
+  --config <file>          a compiled ProxyConfig (JSON)
+  --mesh <file|dir>        mesh YAML to compile here (instead of --config)
+  --mode <gateway|sidecar> (default: gateway)
+  --labels <k=v,...>       this proxy's labels (default: istio=ingressgateway)
+  --namespace <ns>         (default: mast-system for gateways, default for sidecars)
+  --port-map <p=l,...>     gateway: Service port = listen port (e.g. 80=8080)
+  --admin-port <n>         admin/status port (default: 15000; 0 = any)
+  --access-log <-|off>     JSON access log to stdout (default: off)
+  --drain-seconds <n>      drain time on SIGTERM (default: 5)
+  --help                   this text`;
+
+function parsePairs(s: string | undefined): Record<string, string> {
+  return Object.fromEntries((s ?? '').split(',').filter(Boolean).map((kv) => kv.split('=') as [string, string]));
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const { values: o } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      config: { type: 'string' },
+      mesh: { type: 'string', multiple: true },
+      mode: { type: 'string', default: 'gateway' },
+      labels: { type: 'string' },
+      namespace: { type: 'string' },
+      'port-map': { type: 'string' },
+      'admin-port': { type: 'string', default: '15000' },
+      'access-log': { type: 'string', default: 'off' },
+      'drain-seconds': { type: 'string', default: '5' },
+      help: { type: 'boolean' },
+    },
+  });
+  if (o.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const mode = o.mode === 'sidecar' ? 'sidecar' : 'gateway';
+  const namespace = o.namespace ?? (mode === 'gateway' ? 'mast-system' : 'default');
+  const labels = o.labels ? parsePairs(o.labels) : { istio: 'ingressgateway' };
+  let config: ProxyConfig;
+  if (o.config) config = JSON.parse(readFileSync(o.config, 'utf8'));
+  else if (o.mesh) {
+    const loaded = loadFiles(o.mesh);
+    if (loaded.findings.length) {
+      loaded.findings.forEach((f) => console.error(formatFinding(f)));
+      return 1;
+    }
+    const portMap = Object.fromEntries(Object.entries(parsePairs(o['port-map'])).map(([k, v]) => [Number(k), Number(v)]));
+    config = compile(makeSnapshot(loaded.objects, 'file-1'), { mode, namespace, labels, portMap });
+  } else {
+    console.error('mast-proxy: --config or --mesh is required (see --help)');
+    return 2;
+  }
+  const proxy = new Proxy({ mode, workload: labels.app ?? (mode === 'gateway' ? 'mast-ingressgateway' : 'unknown'), namespace }, o['access-log'] === '-' ? process.stdout : undefined);
+  const result = await proxy.apply(config);
+  if (!result.ok) {
+    console.error(`mast-proxy: config ${result.version} rejected: ${result.error}`);
+    return 1;
+  }
+  const admin = await startAdmin(proxy, Number(o['admin-port']), { logLevel: 'info' });
+  const adminPort = (admin.address() as { port: number }).port;
+  console.error(`mast-proxy ${mode} ready: config ${result.version}, listeners ${config.listeners.map((l) => `${l.name}@${proxy.boundPort(l.name)}`).join(' ')}, admin ${adminPort}`);
+  const drainMs = Number(o['drain-seconds']) * 1000;
+  await new Promise<void>((resolve) => {
+    const stop = () => void proxy.drain(drainMs).then(() => admin.close(() => resolve()));
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+  return 0;
+}
+
+if (require.main === module)
+  main(process.argv.slice(2)).then(
+    (code) => (process.exitCode = code),
+    (err) => {
+      console.error(`mast-proxy: ${err instanceof Error ? err.message : err}`);
+      process.exitCode = 2;
+    },
+  );

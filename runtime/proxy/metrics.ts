@@ -1,0 +1,94 @@
+/**
+ * Istio-style telemetry kept as plain numbers keyed by a precomputed label tuple;
+ * rendered to Prometheus text only on scrape.
+ */
+
+const BUCKETS_MS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000];
+const BUCKETS_BYTES = [1, 10, 100, 1000, 10000, 100000, 1000000, 10000000];
+
+class Histogram {
+  readonly counts: Float64Array;
+  sum = 0;
+  n = 0;
+  constructor(readonly buckets: number[]) {
+    this.counts = new Float64Array(buckets.length);
+  }
+  observe(v: number): void {
+    this.sum += v;
+    this.n++;
+    const b = this.buckets;
+    for (let i = 0; i < b.length; i++) if (v <= b[i]) this.counts[i]++;
+  }
+}
+
+interface Series {
+  labels: string;
+  requests: number;
+  duration: Histogram;
+  requestBytes: Histogram;
+  responseBytes: Histogram;
+}
+
+export interface RequestLabels {
+  readonly reporter: 'source' | 'destination';
+  readonly sourceWorkload: string;
+  readonly sourceNamespace: string;
+  readonly destinationService: string;
+  readonly destinationServiceName: string;
+  readonly destinationVersion: string;
+  readonly responseCode: number;
+  readonly responseFlags: string;
+}
+
+const esc = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+
+export class Metrics {
+  private readonly series = new Map<string, Series>();
+  readonly counters = new Map<string, number>();
+
+  recordRequest(l: RequestLabels, durationMs: number, requestBytes: number, responseBytes: number): void {
+    const key = `${l.reporter}|${l.sourceWorkload}|${l.sourceNamespace}|${l.destinationService}|${l.destinationServiceName}|${l.destinationVersion}|${l.responseCode}|${l.responseFlags}`;
+    let s = this.series.get(key);
+    if (!s) {
+      const labels =
+        `reporter="${l.reporter}",source_workload="${esc(l.sourceWorkload)}",source_workload_namespace="${esc(l.sourceNamespace)}",` +
+        `destination_service="${esc(l.destinationService)}",destination_service_name="${esc(l.destinationServiceName)}",destination_version="${esc(l.destinationVersion)}",` +
+        `request_protocol="http",response_code="${l.responseCode}",response_flags="${esc(l.responseFlags)}"`;
+      s = { labels, requests: 0, duration: new Histogram(BUCKETS_MS), requestBytes: new Histogram(BUCKETS_BYTES), responseBytes: new Histogram(BUCKETS_BYTES) };
+      this.series.set(key, s);
+    }
+    s.requests++;
+    s.duration.observe(durationMs);
+    s.requestBytes.observe(requestBytes);
+    s.responseBytes.observe(responseBytes);
+  }
+
+  inc(name: string, by = 1): void {
+    this.counters.set(name, (this.counters.get(name) ?? 0) + by);
+  }
+
+  /** Total of istio_requests_total, optionally for one response code. */
+  requestCount(code?: number): number {
+    let n = 0;
+    for (const s of this.series.values()) if (code === undefined || s.labels.includes(`response_code="${code}"`)) n += s.requests;
+    return n;
+  }
+
+  render(): string {
+    const out: string[] = ['# TYPE istio_requests_total counter'];
+    for (const s of this.series.values()) out.push(`istio_requests_total{${s.labels}} ${s.requests}`);
+    const hist = (name: string, pick: (s: Series) => Histogram) => {
+      out.push(`# TYPE ${name} histogram`);
+      for (const s of this.series.values()) {
+        const h = pick(s);
+        h.buckets.forEach((b, i) => out.push(`${name}_bucket{${s.labels},le="${b}"} ${h.counts[i]}`));
+        out.push(`${name}_bucket{${s.labels},le="+Inf"} ${h.n}`, `${name}_sum{${s.labels}} ${h.sum}`, `${name}_count{${s.labels}} ${h.n}`);
+      }
+    };
+    hist('istio_request_duration_milliseconds', (s) => s.duration);
+    hist('istio_request_bytes', (s) => s.requestBytes);
+    hist('istio_response_bytes', (s) => s.responseBytes);
+    for (const [name, v] of this.counters) out.push(`# TYPE ${name} counter`, `${name} ${v}`);
+    return `${out.join('\n')}\n`;
+  }
+}

@@ -1,0 +1,277 @@
+/**
+ * The proxy process state: listeners bound to ports, the current config's route tables
+ * and clusters (swapped atomically: requests in flight keep the objects they started
+ * with), telemetry, mirroring and graceful drain.
+ */
+import * as net from 'node:net';
+import type { Writable } from 'node:stream';
+import { compileRouteTable, type RouteTable } from '../shared/routing';
+import type { ClusterConfig, ListenerConfig, ProxyConfig } from '../shared/proxy-config';
+import { Cluster } from './upstream/cluster';
+import { Metrics } from './metrics';
+import { DEFAULT_LIMITS, headEnd, parseResponseHead, type Limits } from './http/head';
+import { BodyFraming } from './http/body';
+import { DownstreamConn } from './downstream';
+import { checkConfig } from './config-check';
+
+/**
+ * A bound port. Usually one listener config; a sidecar's outbound port carries one per
+ * service port, told apart by the destination port of each request.
+ */
+export class ListenerRuntime {
+  private byMatchPort = new Map<number, { config: ListenerConfig; table: RouteTable }>();
+  server?: net.Server;
+  constructor(readonly port: number) {}
+
+  set(entries: Array<{ config: ListenerConfig; table: RouteTable }>): void {
+    this.byMatchPort = new Map(entries.map((e) => [e.config.matchPort, e]));
+  }
+
+  get configs(): ListenerConfig[] {
+    return [...this.byMatchPort.values()].map((e) => e.config);
+  }
+
+  /** The port requests are matched against when a request names none. */
+  get defaultPort(): number {
+    return this.byMatchPort.size === 1 ? this.byMatchPort.keys().next().value! : 80;
+  }
+
+  get inbound(): boolean {
+    return [...this.byMatchPort.values()].some((e) => e.config.name === 'virtualInbound');
+  }
+
+  tableFor(port: number): RouteTable | undefined {
+    return (this.byMatchPort.get(port) ?? (this.byMatchPort.size === 1 ? this.byMatchPort.values().next().value : undefined))?.table;
+  }
+}
+
+export interface RequestRecord {
+  readonly cluster?: ClusterConfig;
+  readonly status: number;
+  readonly flags: string;
+  readonly ms: number;
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+  readonly route?: string;
+  readonly upstream?: string;
+  readonly requestId: string;
+  readonly authority: string;
+}
+
+export interface ProxyIdentityInfo {
+  readonly mode: 'gateway' | 'sidecar';
+  readonly workload: string;
+  readonly namespace: string;
+}
+
+export interface ProxyRuntime {
+  readonly limits: Limits;
+  readonly metrics: Metrics;
+  readonly draining: boolean;
+  cluster(name: string): Cluster | undefined;
+  recordRequest(down: DownstreamConn, r: RequestRecord): void;
+  mirror(cluster: string, down: DownstreamConn, head: string): void;
+  track(conn: DownstreamConn): void;
+}
+
+export type ApplyResult = { readonly ok: true; readonly version: string } | { readonly ok: false; readonly version: string; readonly error: string };
+
+export class Proxy implements ProxyRuntime {
+  readonly limits: Limits = DEFAULT_LIMITS;
+  readonly metrics = new Metrics();
+  draining = false;
+  config?: ProxyConfig;
+  private clusters = new Map<string, Cluster>();
+  private readonly listeners = new Map<number, ListenerRuntime>();
+  private readonly conns = new Set<DownstreamConn>();
+  private logBuffer: string[] = [];
+  lastError?: string;
+
+  constructor(
+    readonly identity: ProxyIdentityInfo,
+    private readonly accessLog?: Writable,
+  ) {}
+
+  cluster(name: string): Cluster | undefined {
+    return this.clusters.get(name);
+  }
+
+  /** Validates and swaps in a config; a rejected one leaves the last good config running. */
+  async apply(config: ProxyConfig): Promise<ApplyResult> {
+    const problem = checkConfig(config);
+    if (problem) {
+      this.lastError = problem;
+      this.metrics.inc('mast_config_rejected_total');
+      return { ok: false, version: config.version, error: problem };
+    }
+    let tables: RouteTable[];
+    try {
+      tables = config.listeners.map(compileRouteTable);
+    } catch (err) {
+      this.lastError = (err as Error).message;
+      this.metrics.inc('mast_config_rejected_total');
+      return { ok: false, version: config.version, error: this.lastError };
+    }
+    const clusters = new Map(config.clusters.map((c) => [c.name, new Cluster(c, this.clusters.get(c.name))]));
+    for (const [name, old] of this.clusters) if (!clusters.has(name)) old.close();
+    this.clusters = clusters;
+    const byPort = new Map<number, Array<{ config: ListenerConfig; table: RouteTable }>>();
+    config.listeners.forEach((lc, i) => byPort.set(lc.port, [...(byPort.get(lc.port) ?? []), { config: lc, table: tables[i] }]));
+    for (const [port, l] of this.listeners)
+      if (!byPort.has(port)) {
+        l.server?.close();
+        this.listeners.delete(port);
+      }
+    const binds: Promise<void>[] = [];
+    for (const [port, entries] of byPort) {
+      let l = this.listeners.get(port);
+      if (!l) {
+        l = new ListenerRuntime(port);
+        this.listeners.set(port, l);
+        binds.push(this.bind(l, entries[0].config.address));
+      }
+      l.set(entries);
+    }
+    try {
+      await Promise.all(binds);
+    } catch (err) {
+      this.lastError = `cannot listen: ${(err as Error).message}`;
+      return { ok: false, version: config.version, error: this.lastError };
+    }
+    this.config = config;
+    this.lastError = undefined;
+    this.metrics.inc('mast_config_applied_total');
+    return { ok: true, version: config.version };
+  }
+
+  private bind(l: ListenerRuntime, address = '0.0.0.0'): Promise<void> {
+    const server = net.createServer({ noDelay: true }, (socket) => new DownstreamConn(socket, l, this));
+    l.server = server;
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ port: l.port, host: address }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  }
+
+  /** Ports actually bound (for port 0 in tests). */
+  boundPort(listenerName: string): number | undefined {
+    for (const l of this.listeners.values()) if (l.configs.some((c) => c.name === listenerName)) return (l.server?.address() as net.AddressInfo | null)?.port;
+    return undefined;
+  }
+
+  track(conn: DownstreamConn): void {
+    this.conns.add(conn);
+    conn.socket.once('close', () => this.conns.delete(conn));
+  }
+
+  recordRequest(down: DownstreamConn, r: RequestRecord): void {
+    const c = r.cluster;
+    this.metrics.recordRequest(
+      {
+        reporter: this.identity.mode === 'sidecar' && down.listener.inbound ? 'destination' : 'source',
+        sourceWorkload: this.identity.workload,
+        sourceNamespace: this.identity.namespace,
+        destinationService: c?.host ?? 'unknown',
+        destinationServiceName: c?.host.split('.')[0] ?? 'unknown',
+        destinationVersion: c?.subset ?? 'unknown',
+        responseCode: r.status,
+        responseFlags: r.flags,
+      },
+      r.ms,
+      r.bytesIn,
+      r.bytesOut,
+    );
+    if (!this.accessLog) return;
+    this.logBuffer.push(
+      JSON.stringify({
+        start_time: new Date(Date.now() - r.ms).toISOString(),
+        method: down.method,
+        path: down.target,
+        protocol: down.head.http10 ? 'HTTP/1.0' : 'HTTP/1.1',
+        response_code: r.status,
+        response_flags: r.flags,
+        bytes_received: r.bytesIn,
+        bytes_sent: r.bytesOut,
+        duration: Math.round(r.ms),
+        upstream_host: r.upstream ?? null,
+        upstream_cluster: c?.name ?? null,
+        route_name: r.route ?? null,
+        x_request_id: r.requestId || null,
+        authority: r.authority,
+        downstream_remote_address: down.remoteAddress,
+        traceparent: down.header('traceparent') ?? null,
+      }),
+    );
+    if (this.logBuffer.length === 1) setImmediate(() => this.flushLog());
+  }
+
+  private flushLog(): void {
+    const lines = this.logBuffer;
+    this.logBuffer = [];
+    this.accessLog?.write(`${lines.join('\n')}\n`);
+  }
+
+  /** Fire-and-forget copy of a bodiless request; its response is read and dropped. */
+  mirror(clusterName: string, down: DownstreamConn, head: string): void {
+    const cluster = this.clusters.get(clusterName);
+    const endpoint = cluster?.pick();
+    if (!cluster || !endpoint) return;
+    this.metrics.inc('mast_mirror_requests_total');
+    cluster.acquire(endpoint, (r) => {
+      if (!('conn' in r)) return;
+      let buf: Buffer | null = null;
+      let framing: BodyFraming | undefined;
+      const release = (ok: boolean) => {
+        r.conn.handler = undefined;
+        cluster.release(endpoint, r.conn, ok);
+      };
+      r.conn.take({
+        onData: (chunk) => {
+          if (!framing) {
+            buf = buf ? Buffer.concat([buf, chunk]) : chunk;
+            const end = headEnd(buf);
+            if (end < 0) return;
+            try {
+              framing = BodyFraming.forResponse(parseResponseHead(buf, 0, end), down.method);
+            } catch {
+              return release(false);
+            }
+            chunk = buf.subarray(end);
+          }
+          framing.consume(chunk, 0, chunk.length);
+          if (framing.done) release(!framing.untilClose);
+        },
+        onEnd: () => release(false),
+        onError: () => undefined,
+      });
+      r.conn.socket.write(head, 'latin1');
+    });
+  }
+
+  /** Stop accepting, let in-flight requests finish, close idle keep-alive connections; resolves when done or at the deadline. */
+  async drain(timeoutMs: number): Promise<void> {
+    this.draining = true;
+    for (const l of this.listeners.values()) l.server?.close();
+    const deadline = Date.now() + timeoutMs;
+    while (this.conns.size > 0 && Date.now() < deadline) {
+      for (const c of this.conns) if (c.idle) c.close();
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    for (const c of this.conns) c.close();
+    for (const c of this.clusters.values()) c.close();
+    if (this.logBuffer.length) this.flushLog();
+  }
+
+  clustersReport(): object[] {
+    const now = Date.now();
+    return [...this.clusters.values()].map((c) => ({
+      name: c.config.name,
+      lb: c.config.lb.kind,
+      overflows: c.overflows,
+      endpoints: c.endpoints.map((e) => ({ address: e.key, healthy: e.ejectedUntil <= now, active: e.active, connections: e.connections, idle: e.idle.length, requests: e.requests, ejections: e.ejections })),
+    }));
+  }
+}

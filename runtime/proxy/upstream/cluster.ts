@@ -1,0 +1,160 @@
+/**
+ * A cluster at run time: its endpoints with their keep-alive connection pools, load
+ * balancing (least request by power of two choices, round robin, random, consistent
+ * hash), connection limits with a bounded pending queue, and outlier ejection.
+ */
+import * as net from 'node:net';
+import type { ClusterConfig, EndpointConfig } from '../../shared/proxy-config';
+import { UpstreamConn } from './conn';
+
+export class Endpoint {
+  readonly key: string;
+  active = 0;
+  connections = 0;
+  readonly idle: UpstreamConn[] = [];
+  ejectedUntil = 0;
+  ejections = 0;
+  consecutive5xx = 0;
+  consecutiveGatewayErrors = 0;
+  requests = 0;
+  constructor(readonly config: EndpointConfig) {
+    this.key = `${config.address}:${config.port}`;
+  }
+}
+
+export type AcquireResult = { conn: UpstreamConn; endpoint: Endpoint } | { error: 'overflow' | 'no-healthy-upstream' };
+type Waiter = (r: AcquireResult) => void;
+
+export interface PickHints {
+  /** For consistent hashing: the request's hash key, if the policy has one. */
+  readonly hashKey?: string;
+}
+
+export class Cluster {
+  readonly endpoints: Endpoint[];
+  private rr = 0;
+  private connections = 0;
+  private readonly pending: Waiter[] = [];
+  overflows = 0;
+
+  constructor(readonly config: ClusterConfig, previous?: Cluster) {
+    // Keep pools of endpoints that survive a config change: no reconnect storm on every push.
+    const old = new Map(previous?.endpoints.map((e) => [e.key, e]));
+    this.endpoints = config.endpoints.map((e) => old.get(`${e.address}:${e.port}`) ?? new Endpoint(e));
+    if (previous) {
+      this.connections = this.endpoints.reduce((n, e) => n + e.connections, 0);
+      for (const e of previous.endpoints) if (!this.endpoints.includes(e)) for (const c of e.idle.splice(0)) c.socket.destroy();
+    }
+  }
+
+  /** Endpoints not ejected; all of them if ejection would leave none (panic mode, as Envoy). */
+  private healthy(now: number): Endpoint[] {
+    const ok = this.endpoints.filter((e) => e.ejectedUntil <= now);
+    return ok.length ? ok : this.endpoints;
+  }
+
+  pick(hints: PickHints = {}): Endpoint | undefined {
+    const list = this.healthy(Date.now());
+    if (list.length <= 1) return list[0];
+    const lb = this.config.lb;
+    switch (lb.kind) {
+      case 'round_robin':
+        return list[this.rr++ % list.length];
+      case 'random':
+        return list[(Math.random() * list.length) | 0];
+      case 'hash':
+        return hints.hashKey === undefined ? list[(Math.random() * list.length) | 0] : list[hash32(hints.hashKey) % list.length];
+      default: {
+        // Power of two choices on in-flight requests.
+        const a = list[(Math.random() * list.length) | 0];
+        const b = list[(Math.random() * list.length) | 0];
+        return a.active <= b.active ? a : b;
+      }
+    }
+  }
+
+  /** A connection to `endpoint`: an idle one, a new one under the limit, or a place in the bounded queue. */
+  acquire(endpoint: Endpoint, done: Waiter): void {
+    const idle = endpoint.idle.pop();
+    if (idle) return done({ conn: idle, endpoint });
+    const max = this.config.maxConnections ?? Infinity;
+    if (this.connections < max) return done({ conn: this.open(endpoint), endpoint });
+    const maxPending = this.config.maxPendingRequests ?? 1024;
+    if (this.pending.length >= maxPending) {
+      this.overflows++;
+      return done({ error: 'overflow' });
+    }
+    this.pending.push(done);
+  }
+
+  private open(endpoint: Endpoint): UpstreamConn {
+    this.connections++;
+    endpoint.connections++;
+    const socket = net.connect({ host: endpoint.config.address, port: endpoint.config.port });
+    const conn = new UpstreamConn(socket, this.config.connectTimeoutMs, this.config.idleTimeoutMs);
+    conn.onClose = () => {
+      this.connections--;
+      endpoint.connections--;
+      const i = endpoint.idle.indexOf(conn);
+      if (i >= 0) endpoint.idle.splice(i, 1);
+      this.drainPending(endpoint);
+    };
+    return conn;
+  }
+
+  /** Back to the pool (or closed when it cannot be reused). */
+  release(endpoint: Endpoint, conn: UpstreamConn, reusable: boolean): void {
+    const limit = this.config.maxRequestsPerConnection;
+    if (!reusable || conn.destroyed || (limit !== undefined && limit > 0 && conn.requests >= limit)) {
+      conn.socket.destroy();
+      return;
+    }
+    const waiter = this.pending.shift();
+    if (waiter) return waiter({ conn, endpoint });
+    conn.park();
+    endpoint.idle.push(conn);
+  }
+
+  private drainPending(endpoint: Endpoint): void {
+    const waiter = this.pending.shift();
+    if (waiter) waiter({ conn: this.open(endpoint), endpoint });
+  }
+
+  /** Outlier detection: consecutive 5xx / gateway errors eject an endpoint for baseEjection × times ejected. */
+  recordResult(endpoint: Endpoint, status: number): void {
+    const o = this.config.outlier;
+    if (!o) return;
+    if (status >= 500) {
+      endpoint.consecutive5xx++;
+      if (status >= 502 && status <= 504) endpoint.consecutiveGatewayErrors++;
+    } else {
+      endpoint.consecutive5xx = 0;
+      endpoint.consecutiveGatewayErrors = 0;
+      return;
+    }
+    const tripped = (o.consecutive5xx && endpoint.consecutive5xx >= o.consecutive5xx) || (o.consecutiveGatewayErrors && endpoint.consecutiveGatewayErrors >= o.consecutiveGatewayErrors);
+    if (!tripped) return;
+    const now = Date.now();
+    const ejected = this.endpoints.filter((e) => e.ejectedUntil > now).length;
+    if ((ejected + 1) * 100 > o.maxEjectionPercent * this.endpoints.length && ejected > 0) return;
+    endpoint.ejections++;
+    endpoint.ejectedUntil = now + o.baseEjectionMs * endpoint.ejections;
+    endpoint.consecutive5xx = 0;
+    endpoint.consecutiveGatewayErrors = 0;
+  }
+
+  close(): void {
+    for (const e of this.endpoints) for (const c of e.idle.splice(0)) c.socket.destroy();
+    for (const w of this.pending.splice(0)) w({ error: 'no-healthy-upstream' });
+  }
+}
+
+/** FNV-1a: stable across processes, so hash-based affinity survives restarts. */
+function hash32(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}

@@ -1,0 +1,61 @@
+/** One upstream TCP connection, reused across requests (HTTP/1.1 keep-alive). */
+import type * as net from 'node:net';
+
+export interface ConnHandler {
+  onData(chunk: Buffer): void;
+  onEnd(): void;
+  onError(err: Error, connected: boolean): void;
+}
+
+export class UpstreamConn {
+  connected = false;
+  destroyed = false;
+  requests = 0;
+  handler?: ConnHandler;
+  onClose?: () => void;
+  private connectTimer?: NodeJS.Timeout;
+
+  constructor(
+    readonly socket: net.Socket,
+    connectTimeoutMs: number,
+    private readonly idleTimeoutMs = 60_000,
+  ) {
+    socket.setNoDelay(true);
+    this.connectTimer = setTimeout(() => socket.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })), connectTimeoutMs);
+    socket.once('connect', () => {
+      this.connected = true;
+      clearTimeout(this.connectTimer);
+    });
+    socket.on('data', (chunk: Buffer) => {
+      if (this.handler) this.handler.onData(chunk);
+      // Bytes on an idle connection are a protocol error: never hand it out again.
+      else socket.destroy();
+    });
+    socket.on('end', () => {
+      this.handler?.onEnd();
+      socket.destroy();
+    });
+    socket.on('error', (err) => this.handler?.onError(err, this.connected));
+    socket.on('close', () => {
+      clearTimeout(this.connectTimer);
+      this.destroyed = true;
+      const h = this.handler;
+      this.handler = undefined;
+      h?.onError(Object.assign(new Error('upstream connection closed'), { code: 'ECONNRESET' }), this.connected);
+      this.onClose?.();
+    });
+    socket.on('timeout', () => socket.destroy());
+  }
+
+  /** Idle in the pool: no handler, an idle timeout. */
+  park(): void {
+    this.handler = undefined;
+    this.socket.setTimeout(this.idleTimeoutMs);
+  }
+
+  take(handler: ConnHandler): void {
+    this.socket.setTimeout(0);
+    this.handler = handler;
+    this.requests++;
+  }
+}
