@@ -13,9 +13,6 @@ import type { RequestView } from '../shared/routing';
 import { Exchange } from './exchange';
 import type { ListenerRuntime, ProxyRuntime } from './runtime';
 
-const HEADER_TIMEOUT_MS = 15_000;
-const IDLE_TIMEOUT_MS = 60_000;
-
 export class DownstreamConn implements RequestView {
   private pending: Buffer | null = null;
   private exchange: Exchange | null = null;
@@ -40,7 +37,7 @@ export class DownstreamConn implements RequestView {
     this.port = listener.defaultPort;
     this.remoteAddress = socket.remoteAddress ?? '';
     socket.setNoDelay(true);
-    socket.setTimeout(HEADER_TIMEOUT_MS);
+    socket.setTimeout(proxy.limits.headerTimeoutMs);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('timeout', () => this.onTimeout());
     socket.on('error', () => this.abort());
@@ -146,7 +143,7 @@ export class DownstreamConn implements RequestView {
       this.socket.end();
       return;
     }
-    this.socket.setTimeout(this.pending ? HEADER_TIMEOUT_MS : IDLE_TIMEOUT_MS);
+    this.socket.setTimeout(this.pending ? this.proxy.limits.headerTimeoutMs : this.proxy.limits.idleTimeoutMs);
     if (this.socket.isPaused()) this.socket.resume();
     if (this.pending) this.parseNext();
   }

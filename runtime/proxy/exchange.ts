@@ -16,6 +16,10 @@ import type { ConnHandler, UpstreamConn } from './upstream/conn';
 import type { DownstreamConn } from './downstream';
 import { corsPreflight, corsResponseHeaders, redirectLocation, rewritePath, shouldRetry } from './route-actions';
 
+/** Envoy prints response flags in its enum order. */
+const FLAG_ORDER = ['LH', 'UH', 'UT', 'LR', 'UR', 'UF', 'UC', 'UO', 'NR', 'DI', 'FI', 'RL', 'URX', 'DC'];
+const flagString = (flags: string[]) => (flags.length ? [...new Set(flags)].sort((a, b) => FLAG_ORDER.indexOf(a) - FLAG_ORDER.indexOf(b)).join(',') : '-');
+
 export class Exchange implements ConnHandler {
   private readonly started = process.hrtime.bigint();
   private route?: RouteConfig;
@@ -185,16 +189,21 @@ export class Exchange implements ConnHandler {
     this.respFraming = BodyFraming.forResponse(head, this.down.method);
     const keepAlive = this.down.head.keepAlive && !this.respFraming.untilClose && head.status !== 101;
     const extra = this.route?.cors ? corsResponseHeaders(this.route.cors, this.down) : [];
+    // Head and the body bytes already here leave in one writev: on loopback each write is a full trip through TCP.
+    const socket = this.down.socket;
+    socket.cork();
     this.down.write(downstreamResponseHead(head, keepAlive, [this.route!.responseHeaders, this.destination?.responseHeaders], extra));
     if (head.status === 101) {
+      socket.uncork();
       this.down.tunnel = true;
       if (rest) this.down.write(rest);
       this.conn!.socket.on('end', () => this.down.socket.end());
       this.down.socket.on('end', () => this.conn?.socket.end());
       return;
     }
-    if (this.respFraming.done) return this.complete();
-    if (rest) this.relayBody(rest, 0);
+    if (rest && !this.respFraming.done) this.relayBody(rest, 0);
+    socket.uncork();
+    if (this.respFraming.done && !this.done) this.complete();
   }
 
   private relayBody(buf: Buffer, start: number): void {
@@ -308,7 +317,7 @@ export class Exchange implements ConnHandler {
     clearTimeout(this.timer);
     clearTimeout(this.tryTimer);
     const ms = Number(process.hrtime.bigint() - this.started) / 1e6;
-    this.down.proxy.recordRequest(this.down, { cluster: this.cluster?.config, status: this.status, flags: this.flags.join(',') || '-', ms, bytesIn: this.bytesIn, bytesOut: this.bytesOut, route: this.route?.name, upstream: this.endpoint?.key, requestId: this.requestId, authority: this.authority });
+    this.down.proxy.recordRequest(this.down, { cluster: this.cluster?.config, status: this.status, flags: flagString(this.flags), ms, bytesIn: this.bytesIn, bytesOut: this.bytesOut, route: this.route?.name, upstream: this.endpoint?.key, requestId: this.requestId, authority: this.authority });
     this.down.finished(keepAlive);
   }
 

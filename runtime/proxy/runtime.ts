@@ -77,7 +77,6 @@ export interface ProxyRuntime {
 export type ApplyResult = { readonly ok: true; readonly version: string } | { readonly ok: false; readonly version: string; readonly error: string };
 
 export class Proxy implements ProxyRuntime {
-  readonly limits: Limits = DEFAULT_LIMITS;
   readonly metrics = new Metrics();
   draining = false;
   config?: ProxyConfig;
@@ -90,6 +89,7 @@ export class Proxy implements ProxyRuntime {
   constructor(
     readonly identity: ProxyIdentityInfo,
     private readonly accessLog?: Writable,
+    readonly limits: Limits = DEFAULT_LIMITS,
   ) {}
 
   cluster(name: string): Cluster | undefined {

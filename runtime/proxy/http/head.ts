@@ -18,9 +18,13 @@ export class HttpError extends Error {
 export interface Limits {
   readonly maxHeadBytes: number;
   readonly maxHeaders: number;
+  /** A client must send a whole head within this (slow clients get 408). */
+  readonly headerTimeoutMs: number;
+  /** Idle keep-alive connections are closed after this. */
+  readonly idleTimeoutMs: number;
 }
 
-export const DEFAULT_LIMITS: Limits = { maxHeadBytes: 60 * 1024, maxHeaders: 100 };
+export const DEFAULT_LIMITS: Limits = { maxHeadBytes: 60 * 1024, maxHeaders: 100, headerTimeoutMs: 15_000, idleTimeoutMs: 60_000 };
 
 export interface Head {
   /** Flat [name, value, name, value...], names lowercase. */

@@ -1,0 +1,208 @@
+// `npm run bench [-- --quick]`: mast-proxy side by side with nginx and haproxy (Debian packages,
+// installed here if missing) and a direct connection, in one run, on loopback, same backend
+// (an nginx serving a small response) and the same load generators. Prints ratios to nginx.
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const quick = process.argv.includes('--quick');
+const DURATION = quick ? 3 : 10;
+const RATE = 1000;
+const dir = mkdtempSync(join(tmpdir(), 'mast-bench-'));
+const children = [];
+const P = { backend: 18100, nginx: 18101, haproxy: 18102, gateway: 18103, sidecarOut: 18104, sidecarIn: 18105, admin: 18106 };
+
+function ensureTools() {
+  const missing = ['nginx', 'haproxy', 'wrk'].filter((t) => spawnSync('sh', ['-c', `command -v ${t} || test -x /usr/sbin/${t}`]).status !== 0);
+  if (!missing.length) return;
+  console.log(`installing ${missing.join(', ')} from Debian packages...`);
+  execFileSync('sh', ['-c', `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${missing.map((m) => (m === 'nginx' ? 'nginx-light' : m)).join(' ')} >/dev/null`], { stdio: 'inherit' });
+  spawnSync('sh', ['-c', 'service nginx stop 2>/dev/null; pkill -x nginx; true']);
+}
+
+function start(name, cmd, args, opts = {}) {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], ...opts });
+  child.stderr.on('data', (d) => process.env.BENCH_DEBUG && process.stderr.write(`[${name}] ${d}`));
+  children.push(child);
+  return child;
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function waitPort(port, host = 'alpha.example.com') {
+  for (let i = 0; i < 100; i++) {
+    const r = spawnSync('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-H', `Host: ${host}`, `http://127.0.0.1:${port}/api/v1/products`]);
+    if (r.stdout.toString() === '200') return;
+    await sleep(100);
+  }
+  throw new Error(`port ${port} never answered 200`);
+}
+
+/** CPU seconds (user+system) of a process and its children, from /proc. */
+function cpuSeconds(pid) {
+  const pids = [pid, ...spawnSync('pgrep', ['-P', String(pid)]).stdout.toString().split('\n').filter(Boolean).map(Number)];
+  let ticks = 0;
+  for (const p of pids) {
+    try {
+      const f = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ');
+      ticks += Number(f[11]) + Number(f[12]);
+    } catch {}
+  }
+  return ticks / 100;
+}
+
+function rssMb(pid) {
+  const pids = [pid, ...spawnSync('pgrep', ['-P', String(pid)]).stdout.toString().split('\n').filter(Boolean).map(Number)];
+  let kb = 0;
+  for (const p of pids) {
+    try {
+      kb += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))[1]);
+    } catch {}
+  }
+  return kb / 1024;
+}
+
+function wrk(port) {
+  const out = execFileSync('wrk', ['-t1', '-c50', `-d${DURATION}s`, '-H', 'Host: alpha.example.com', `http://127.0.0.1:${port}/api/v1/products`]).toString();
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)[1]);
+  const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? '0';
+  return { rps, errors: Number(errors) };
+}
+
+function fixedRate(port, host = 'alpha.example.com') {
+  const out = execFileSync(process.execPath, [join(ROOT, 'bench', 'fixed-rate.mjs'), String(port), host, String(RATE), String(DURATION)]).toString();
+  return JSON.parse(out);
+}
+
+async function measure(name, port, pids, host) {
+  await waitPort(port, host);
+  const cpu0 = pids.reduce((s, p) => s + cpuSeconds(p), 0);
+  const load = wrk(port);
+  const cpu1 = pids.reduce((s, p) => s + cpuSeconds(p), 0);
+  const requests = load.rps * DURATION;
+  const fixed = fixedRate(port, host);
+  const rss = pids.reduce((s, p) => s + rssMb(p), 0);
+  const r = { name, rps: load.rps, non2xx: load.errors, cpuUsPerReq: pids.length ? ((cpu1 - cpu0) * 1e6) / requests : 0, rssMb: rss, ...fixed };
+  console.log(`${name.padEnd(22)} rps ${r.rps.toFixed(0).padStart(7)}  cpu/req ${r.cpuUsPerReq.toFixed(1).padStart(6)} µs  p50 ${r.p50.toFixed(3)} ms  p90 ${r.p90.toFixed(3)} ms  p99 ${r.p99.toFixed(3)} ms  rss ${rss.toFixed(1)} MB  (fixed-rate ok ${r.ok}/${r.sent})`);
+  return r;
+}
+
+function meshYaml() {
+  // A Gateway, a VirtualService with 5 rules (the request matches the last) and a DestinationRule.
+  return `
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: { name: edge, namespace: default }
+spec:
+  selector: { istio: ingressgateway }
+  servers: [{ port: { number: 80, name: http, protocol: HTTP }, hosts: [alpha.example.com] }]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: edge, namespace: default }
+spec:
+  hosts: [alpha.example.com]
+  gateways: [edge]
+  http:
+    - { name: admin, match: [{ uri: { prefix: /admin } }], directResponse: { status: 403 } }
+    - { name: jason, match: [{ headers: { end-user: { exact: jason } } }], route: [{ destination: { host: backend, subset: v2 } }] }
+    - { name: legacy, match: [{ uri: { regex: "/legacy/[0-9]+" } }], redirect: { uri: /new } }
+    - { name: static, match: [{ uri: { prefix: /static }, method: { exact: GET } }], route: [{ destination: { host: backend, subset: v1 } }] }
+    - name: api
+      match: [{ uri: { prefix: /api/v1 } }]
+      route: [{ destination: { host: backend, subset: v1 }, weight: 100 }, { destination: { host: backend, subset: v2 }, weight: 0 }]
+      timeout: 10s
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: backend, namespace: default }
+spec:
+  host: backend
+  trafficPolicy: { loadBalancer: { simple: LEAST_REQUEST }, connectionPool: { tcp: { maxConnections: 1000 }, http: { http1MaxPendingRequests: 1000 } } }
+  subsets: [{ name: v1, labels: { version: v1 } }, { name: v2, labels: { version: v2 } }]
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: backend, namespace: default }
+spec:
+  hosts: [backend.default.svc.cluster.local]
+  ports: [{ number: 80, name: http, protocol: HTTP }]
+  resolution: STATIC
+  workloadSelector: { labels: { app: backend } }
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: { name: backend-v1, namespace: default }
+spec: { address: 127.0.0.1, ports: { http: ${P.backend} }, labels: { app: backend, version: v1 } }
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: { name: backend-v2, namespace: default }
+spec: { address: 127.0.0.1, ports: { http: ${P.backend} }, labels: { app: backend, version: v2 } }
+`;
+}
+
+/** Two sidecars in a chain: client → A (outbound) → B (inbound) → backend. */
+function sidecarConfigs() {
+  const cluster = (name, port) => ({ name, host: name, port, endpoints: [{ address: '127.0.0.1', port }], lb: { kind: 'least_request' }, connectTimeoutMs: 1000 });
+  const forward = (c) => [{ name: 'default', domains: ['*'], routes: [{ name: 'default', matches: [], action: { kind: 'forward', destinations: [{ cluster: c, weight: 100 }], retries: { attempts: 2, retryOn: ['connect-failure', 'refused-stream', 'unavailable', 'cancelled', '503'] } } }] }];
+  const a = { schema: 1, version: 'bench', listeners: [{ name: 'outbound_80', port: P.sidecarOut, matchPort: 80, protocol: 'http', virtualHosts: forward('outbound|80||backend') }], clusters: [cluster('outbound|80||backend', P.sidecarIn)] };
+  const b = { schema: 1, version: 'bench', listeners: [{ name: 'virtualInbound', port: P.sidecarIn, matchPort: 80, protocol: 'http', virtualHosts: forward('inbound|80||') }], clusters: [cluster('inbound|80||', P.backend)] };
+  return [a, b];
+}
+
+async function main() {
+  ensureTools();
+  if (!existsSync(join(ROOT, 'build', 'mast-proxy.js'))) execFileSync(process.execPath, [join(ROOT, 'scripts', 'bundle.mjs')], { cwd: ROOT, stdio: 'inherit' });
+  writeFileSync(join(dir, 'backend.conf'), `worker_processes 1; daemon off; pid ${dir}/backend.pid; error_log ${dir}/backend.err; events { worker_connections 4096; }
+http { access_log off; keepalive_requests 1000000; server { listen 127.0.0.1:${P.backend} reuseport; location / { return 200 "ok from backend\\n"; } } }`);
+  writeFileSync(join(dir, 'nginx.conf'), `worker_processes 1; daemon off; pid ${dir}/nginx.pid; error_log ${dir}/nginx.err; events { worker_connections 4096; }
+http { access_log off; keepalive_requests 1000000; upstream backend { server 127.0.0.1:${P.backend}; keepalive 128; }
+server { listen 127.0.0.1:${P.nginx}; location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header Host $host; } } }`);
+  writeFileSync(join(dir, 'haproxy.cfg'), `global\n  nbthread 1\n  maxconn 4000\ndefaults\n  mode http\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\n  http-reuse always\nfrontend f\n  bind 127.0.0.1:${P.haproxy}\n  default_backend b\nbackend b\n  server s1 127.0.0.1:${P.backend}\n`);
+  writeFileSync(join(dir, 'mesh.yaml'), meshYaml());
+  const [a, b] = sidecarConfigs();
+  writeFileSync(join(dir, 'a.json'), JSON.stringify(a));
+  writeFileSync(join(dir, 'b.json'), JSON.stringify(b));
+
+  start('backend', 'nginx', ['-c', join(dir, 'backend.conf')]);
+  const nginx = start('nginx', 'nginx', ['-c', join(dir, 'nginx.conf')]);
+  const haproxy = start('haproxy', 'haproxy', ['-db', '-f', join(dir, 'haproxy.cfg')]);
+  const proxy = join(ROOT, 'build', 'mast-proxy.js');
+  const gateway = start('mast', process.execPath, [proxy, '--mesh', join(dir, 'mesh.yaml'), '--port-map', `80=${P.gateway}`, '--admin-port', String(P.admin)]);
+  const sideB = start('sidecar-b', process.execPath, [proxy, '--config', join(dir, 'b.json'), '--mode', 'sidecar', '--admin-port', '0']);
+  const sideA = start('sidecar-a', process.execPath, [proxy, '--config', join(dir, 'a.json'), '--mode', 'sidecar', '--admin-port', '0']);
+  await sleep(800);
+
+  console.log(`mast bench (${quick ? 'quick' : 'full'}): wrk -t1 -c50 ${DURATION}s for rps and CPU; ${RATE} req/s fixed rate for latency; node ${process.version}`);
+  const direct = await measure('direct', P.backend, []);
+  const rn = await measure('nginx', P.nginx, [nginx.pid]);
+  const rh = await measure('haproxy', P.haproxy, [haproxy.pid]);
+  const rm = await measure('mast gateway', P.gateway, [gateway.pid]);
+  const rc = await measure('mast 2 sidecars', P.sidecarOut, [sideA.pid, sideB.pid]);
+
+  const added = (r) => r.p50 - direct.p50;
+  const added90 = (r) => r.p90 - direct.p90;
+  console.log('');
+  console.log(`ratio rps mast/nginx ${(rm.rps / rn.rps).toFixed(2)}`);
+  console.log(`ratio rps haproxy/nginx ${(rh.rps / rn.rps).toFixed(2)}`);
+  console.log(`ratio cpu-per-request mast/nginx ${(rm.cpuUsPerReq / rn.cpuUsPerReq).toFixed(2)}`);
+  console.log(`ratio added-p50 mast/nginx ${(added(rm) / Math.max(added(rn), 0.001)).toFixed(2)}`);
+  console.log(`ratio rss mast/nginx ${(rm.rssMb / rn.rssMb).toFixed(2)}`);
+  console.log(`added p50 per hop ms: nginx ${added(rn).toFixed(3)} haproxy ${added(rh).toFixed(3)} mast ${added(rm).toFixed(3)}`);
+  console.log(`two-sidecar added p90 ms ${added90(rc).toFixed(3)} (Istio publishes 0.23 ms for its two-Envoy path with mTLS)`);
+  console.log(`mast gateway rss MB ${rm.rssMb.toFixed(1)} (target <= 60 at ${RATE} req/s)`);
+  if (rm.non2xx || rm.errors) console.log(`WARNING: mast had ${rm.non2xx} non-2xx under load and ${rm.errors} fixed-rate errors`);
+}
+
+main()
+  .catch((err) => {
+    console.error(`bench failed: ${err.message}`);
+    process.exitCode = 1;
+  })
+  .finally(() => {
+    for (const c of children) c.kill('SIGKILL');
+  });
