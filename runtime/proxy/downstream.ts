@@ -26,6 +26,10 @@ export class DownstreamConn implements RequestView {
   host = '';
   scheme = 'http';
   head!: RequestHead;
+  /** The request head as received (request line to the blank line). */
+  headBytes!: Buffer;
+  /** True when the target was sent in absolute form (proxy style). */
+  absoluteForm = false;
   port: number;
   remoteAddress: string;
 
@@ -76,6 +80,8 @@ export class DownstreamConn implements RequestView {
     }
     this.socket.setTimeout(0);
     this.head = head;
+    this.headBytes = buf.subarray(0, end);
+    this.absoluteForm = false;
     this.method = head.method;
     this.target = head.target;
     // Absolute form (an app using the sidecar as its HTTP proxy): route by the URL's authority.
@@ -83,6 +89,7 @@ export class DownstreamConn implements RequestView {
     if (head.target.charCodeAt(0) !== 47 /* '/' */ && /^https?:\/\//i.test(head.target)) {
       const url = /^(https?):\/\/([^/?#]*)(.*)$/i.exec(head.target)!;
       authority = url[2];
+      this.absoluteForm = true;
       this.target = url[3] || '/';
       if (!head.headers.includes('host')) (head.headers as string[]).push('host', authority);
     }

@@ -106,7 +106,9 @@ export class Exchange implements ConnHandler {
       const action = this.route!.action;
       const perTry = action.kind === 'forward' ? action.retries?.perTryTimeoutMs : undefined;
       if (perTry) this.tryTimer = setTimeout(() => this.onTryTimeout(), perTry);
-      r.conn.socket.write(this.requestHead(this.cluster!.config.host), 'latin1');
+      const head = this.requestHead(this.cluster!.config.host);
+      if (typeof head === 'string') r.conn.socket.write(head, 'latin1');
+      else r.conn.socket.write(head);
       for (const chunk of this.body) r.conn.socket.write(chunk);
       if (this.body.length) this.bodySent = true;
       // Keep the body only while a retry could still resend it whole.
@@ -114,8 +116,10 @@ export class Exchange implements ConnHandler {
     });
   }
 
-  private requestHead(host: string): string {
+  private requestHead(host: string): string | Buffer {
     const d = this.down;
+    const fast = this.fastRequestHead(host);
+    if (fast) return fast;
     const action = this.route!.action;
     const rewrite = action.kind === 'forward' ? action.rewrite : undefined;
     const path = rewrite?.uriPrefix !== undefined ? rewritePath(this.route!, d.target, rewrite.uriPrefix) : d.target;
@@ -126,6 +130,33 @@ export class Exchange implements ConnHandler {
     if (host !== this.cluster?.config.host) extra.push(`x-mast-mirror: true\r\n`);
     const auth = host !== this.cluster?.config.host ? `${authority}-shadow` : authority;
     return upstreamRequestHead(d.head, { path, authority: auth, extra, ops: [this.route!.requestHeaders, this.destination?.requestHeaders] });
+  }
+
+  /**
+   * The common case needs no rebuilt head: no rewrite, no header operations, no hop-by-hop
+   * headers to strip, no forwarding headers to merge. Then the received bytes go upstream
+   * with our few lines appended.
+   */
+  private fastRequestHead(host: string): Buffer | undefined {
+    const d = this.down;
+    const action = this.route!.action;
+    if (d.absoluteForm || d.head.http10 || host !== this.cluster?.config.host || this.route!.requestHeaders || this.destination?.requestHeaders) return undefined;
+    if (action.kind === 'forward' && action.rewrite) return undefined;
+    const h = d.head.headers;
+    let extra = '';
+    let hasId = false;
+    let hasProto = false;
+    for (let i = 0; i < h.length; i += 2) {
+      const n = h[i];
+      if (n === 'connection' || n === 'keep-alive' || n === 'proxy-connection' || n === 'te' || n === 'upgrade' || n === 'x-forwarded-for' || n === 'trailer') return undefined;
+      if (n === 'x-request-id') hasId = true;
+      else if (n === 'x-forwarded-proto') hasProto = true;
+    }
+    extra = `x-forwarded-for: ${d.remoteAddress}\r\n`;
+    if (!hasId) extra += `x-request-id: ${this.requestId}\r\n`;
+    if (!hasProto) extra += `x-forwarded-proto: ${d.scheme}\r\n`;
+    const head = d.headBytes;
+    return Buffer.concat([head.subarray(0, head.length - 2), Buffer.from(`${extra}\r\n`, 'latin1')]);
   }
 
   private hashKey(): string | undefined {
@@ -179,10 +210,10 @@ export class Exchange implements ConnHandler {
       this.dropConn(false);
       return this.attempt();
     }
-    this.commit(head, rest);
+    this.commit(head, rest, buf.subarray(0, end));
   }
 
-  private commit(head: ResponseHead, rest: Buffer | null): void {
+  private commit(head: ResponseHead, rest: Buffer | null, headBytes?: Buffer): void {
     this.committed = true;
     this.respHead = head;
     this.status = head.status;
@@ -192,7 +223,10 @@ export class Exchange implements ConnHandler {
     // Head and the body bytes already here leave in one writev: on loopback each write is a full trip through TCP.
     const socket = this.down.socket;
     socket.cork();
-    this.down.write(downstreamResponseHead(head, keepAlive, [this.route!.responseHeaders, this.destination?.responseHeaders], extra));
+    const ops = this.route!.responseHeaders || this.destination?.responseHeaders;
+    // Nothing to change and the framing agrees with the client's connection: pass the head bytes through.
+    if (!ops && !extra.length && keepAlive === head.keepAlive && headBytes && head.status !== 101) this.down.write(headBytes);
+    else this.down.write(downstreamResponseHead(head, keepAlive, [this.route!.responseHeaders, this.destination?.responseHeaders], extra));
     if (head.status === 101) {
       socket.uncork();
       this.down.tunnel = true;

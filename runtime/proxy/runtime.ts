@@ -70,7 +70,7 @@ export interface ProxyRuntime {
   readonly draining: boolean;
   cluster(name: string): Cluster | undefined;
   recordRequest(down: DownstreamConn, r: RequestRecord): void;
-  mirror(cluster: string, down: DownstreamConn, head: string): void;
+  mirror(cluster: string, down: DownstreamConn, head: string | Buffer): void;
   track(conn: DownstreamConn): void;
 }
 
@@ -215,7 +215,7 @@ export class Proxy implements ProxyRuntime {
   }
 
   /** Fire-and-forget copy of a bodiless request; its response is read and dropped. */
-  mirror(clusterName: string, down: DownstreamConn, head: string): void {
+  mirror(clusterName: string, down: DownstreamConn, head: string | Buffer): void {
     const cluster = this.clusters.get(clusterName);
     const endpoint = cluster?.pick();
     if (!cluster || !endpoint) return;
@@ -247,7 +247,8 @@ export class Proxy implements ProxyRuntime {
         onEnd: () => release(false),
         onError: () => undefined,
       });
-      r.conn.socket.write(head, 'latin1');
+      if (typeof head === 'string') r.conn.socket.write(head, 'latin1');
+      else r.conn.socket.write(head);
     });
   }
 
