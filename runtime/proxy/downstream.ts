@@ -32,6 +32,11 @@ export class DownstreamConn implements RequestView {
   absoluteForm = false;
   port: number;
   remoteAddress: string;
+  /**
+   * When an idle or half-read connection gives up (ms since epoch). Checked by the proxy's
+   * sweep every few hundred ms: cheaper than re-arming a socket timer on every request.
+   */
+  deadline = 0;
 
   constructor(
     readonly socket: net.Socket,
@@ -41,9 +46,8 @@ export class DownstreamConn implements RequestView {
     this.port = listener.defaultPort;
     this.remoteAddress = socket.remoteAddress ?? '';
     socket.setNoDelay(true);
-    socket.setTimeout(proxy.limits.headerTimeoutMs);
+    this.deadline = Date.now() + proxy.limits.headerTimeoutMs;
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('timeout', () => this.onTimeout());
     socket.on('error', () => this.abort());
     socket.on('close', () => this.abort());
     socket.on('drain', () => this.exchange?.resumeUpstream());
@@ -78,7 +82,7 @@ export class DownstreamConn implements RequestView {
     } catch (err) {
       return this.fail(err instanceof HttpError ? err : new HttpError(400, 'bad_request', String(err)));
     }
-    this.socket.setTimeout(0);
+    this.deadline = 0;
     this.head = head;
     this.headBytes = buf.subarray(0, end);
     this.absoluteForm = false;
@@ -150,14 +154,14 @@ export class DownstreamConn implements RequestView {
       this.socket.end();
       return;
     }
-    this.socket.setTimeout(this.pending ? this.proxy.limits.headerTimeoutMs : this.proxy.limits.idleTimeoutMs);
+    this.deadline = Date.now() + (this.pending ? this.proxy.limits.headerTimeoutMs : this.proxy.limits.idleTimeoutMs);
     if (this.socket.isPaused()) this.socket.resume();
     if (this.pending) this.parseNext();
   }
 
-  /** The client is idle or slow: 408 if a head was half read, else just close. */
-  private onTimeout(): void {
-    if (this.exchange) return;
+  /** Called by the sweep: past the deadline, 408 if a head was half read, else just close. */
+  expire(now: number): void {
+    if (this.exchange || this.deadline === 0 || now < this.deadline || this.closed) return;
     if (this.pending && this.pending.length > 0) this.fail(new HttpError(408, 'timeout', 'request head not received in time'));
     else this.close();
   }

@@ -210,34 +210,45 @@ export class Exchange implements ConnHandler {
       this.dropConn(false);
       return this.attempt();
     }
-    this.commit(head, rest, buf.subarray(0, end));
+    this.commit(head, buf, end);
   }
 
-  private commit(head: ResponseHead, rest: Buffer | null, headBytes?: Buffer): void {
+  /** `buf[0..headEnd)` is the response head as received; what follows is the start of the body. */
+  private commit(head: ResponseHead, buf: Buffer, headEnd: number): void {
     this.committed = true;
     this.respHead = head;
     this.status = head.status;
-    this.respFraming = BodyFraming.forResponse(head, this.down.method);
-    const keepAlive = this.down.head.keepAlive && !this.respFraming.untilClose && head.status !== 101;
+    const framing = (this.respFraming = BodyFraming.forResponse(head, this.down.method));
+    const keepAlive = this.down.head.keepAlive && !framing.untilClose && head.status !== 101;
     const extra = this.route?.cors ? corsResponseHeaders(this.route.cors, this.down) : [];
-    // Head and the body bytes already here leave in one writev: on loopback each write is a full trip through TCP.
-    const socket = this.down.socket;
-    socket.cork();
     const ops = this.route!.responseHeaders || this.destination?.responseHeaders;
-    // Nothing to change and the framing agrees with the client's connection: pass the head bytes through.
-    if (!ops && !extra.length && keepAlive === head.keepAlive && headBytes && head.status !== 101) this.down.write(headBytes);
-    else this.down.write(downstreamResponseHead(head, keepAlive, [this.route!.responseHeaders, this.destination?.responseHeaders], extra));
     if (head.status === 101) {
-      socket.uncork();
+      this.down.write(downstreamResponseHead(head, keepAlive, [this.route!.responseHeaders, this.destination?.responseHeaders], extra));
       this.down.tunnel = true;
-      if (rest) this.down.write(rest);
+      if (headEnd < buf.length) this.down.write(buf.subarray(headEnd));
       this.conn!.socket.on('end', () => this.down.socket.end());
       this.down.socket.on('end', () => this.conn?.socket.end());
       return;
     }
-    if (rest && !this.respFraming.done) this.relayBody(rest, 0);
-    socket.uncork();
-    if (this.respFraming.done && !this.done) this.complete();
+    let bodyEnd = headEnd;
+    try {
+      if (!framing.done) bodyEnd = framing.consume(buf, headEnd, buf.length);
+    } catch {
+      return this.upstreamFailed('UC', 502);
+    }
+    this.bytesOut += bodyEnd - headEnd;
+    // Head and the body bytes already here leave in one write: on loopback each write is a full trip through TCP.
+    if (!ops && !extra.length && keepAlive === head.keepAlive) {
+      // Nothing to change and the framing agrees with the client's connection: the bytes go as received.
+      if (!this.down.write(bodyEnd === buf.length ? buf : buf.subarray(0, bodyEnd))) this.conn?.socket.pause();
+    } else {
+      const socket = this.down.socket;
+      socket.cork();
+      this.down.write(downstreamResponseHead(head, keepAlive, [this.route!.responseHeaders, this.destination?.responseHeaders], extra));
+      if (bodyEnd > headEnd) this.down.write(buf.subarray(headEnd, bodyEnd));
+      socket.uncork();
+    }
+    if (framing.done) this.complete();
   }
 
   private relayBody(buf: Buffer, start: number): void {

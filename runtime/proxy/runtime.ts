@@ -86,11 +86,24 @@ export class Proxy implements ProxyRuntime {
   private logBuffer: string[] = [];
   lastError?: string;
 
+  private readonly sweeper: NodeJS.Timeout;
+
   constructor(
     readonly identity: ProxyIdentityInfo,
     private readonly accessLog?: Writable,
     readonly limits: Limits = DEFAULT_LIMITS,
-  ) {}
+  ) {
+    // One timer for every idle deadline, instead of one re-armed per request.
+    const every = Math.max(20, Math.min(500, Math.floor(limits.headerTimeoutMs / 4)));
+    this.sweeper = setInterval(() => this.sweep(), every);
+    this.sweeper.unref();
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const c of this.conns) c.expire(now);
+    for (const c of this.clusters.values()) c.sweep(now);
+  }
 
   cluster(name: string): Cluster | undefined {
     return this.clusters.get(name);
@@ -263,6 +276,7 @@ export class Proxy implements ProxyRuntime {
     }
     for (const c of this.conns) c.close();
     for (const c of this.clusters.values()) c.close();
+    clearInterval(this.sweeper);
     if (this.logBuffer.length) this.flushLog();
   }
 

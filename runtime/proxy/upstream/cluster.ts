@@ -143,6 +143,13 @@ export class Cluster {
     endpoint.consecutiveGatewayErrors = 0;
   }
 
+  /** Closes pooled connections idle for longer than the idle timeout. */
+  sweep(now: number): void {
+    for (const e of this.endpoints)
+      for (let i = e.idle.length - 1; i >= 0; i--)
+        if (e.idle[i].idleTooLong(now)) e.idle.splice(i, 1)[0].socket.destroy();
+  }
+
   close(): void {
     for (const e of this.endpoints) for (const c of e.idle.splice(0)) c.socket.destroy();
     for (const w of this.pending.splice(0)) w({ error: 'no-healthy-upstream' });

@@ -44,18 +44,23 @@ export class UpstreamConn {
       h?.onError(Object.assign(new Error('upstream connection closed'), { code: 'ECONNRESET' }), this.connected);
       this.onClose?.();
     });
-    socket.on('timeout', () => socket.destroy());
   }
 
-  /** Idle in the pool: no handler, an idle timeout. */
+  /** When it went idle in the pool (0 while in use); the cluster's sweep closes long-idle ones. */
+  parkedAt = 0;
+
   park(): void {
     this.handler = undefined;
-    this.socket.setTimeout(this.idleTimeoutMs);
+    this.parkedAt = Date.now();
   }
 
   take(handler: ConnHandler): void {
-    this.socket.setTimeout(0);
+    this.parkedAt = 0;
     this.handler = handler;
     this.requests++;
+  }
+
+  idleTooLong(now: number): boolean {
+    return this.parkedAt > 0 && now - this.parkedAt > this.idleTimeoutMs;
   }
 }
