@@ -11,11 +11,16 @@ import { makeSnapshot } from '../control/snapshot';
 import type { ProxyConfig } from '../shared/proxy-config';
 import { Proxy } from './runtime';
 import { startAdmin } from './admin';
+import { spawnSync } from 'node:child_process';
+import { captureOptionsFromFlags, captureRules } from './capture';
 
 const HELP = `mast-proxy: the mast data plane (gateway and sidecar)
 
 Usage: mast-proxy --config <proxy-config.json> [options]
        mast-proxy --mesh <file|dir> --mode gateway|sidecar [options]
+       mast-proxy capture [--proxy-uid 1337] [--outbound-port 15001] [--inbound-port 15006]
+                  [--exclude-inbound-ports a,b] [--exclude-outbound-ports a,b]
+                  [--exclude-outbound-cidrs c,d] [--dry-run]   (the init container's iptables rules)
 
 Options:
   --config <file>          a compiled ProxyConfig (JSON)
@@ -33,7 +38,45 @@ function parsePairs(s: string | undefined): Record<string, string> {
   return Object.fromEntries((s ?? '').split(',').filter(Boolean).map((kv) => kv.split('=') as [string, string]));
 }
 
+/** Installs the capture rules (iptables-restore / ip6tables-restore), or prints them with --dry-run. */
+function capture(argv: string[]): number {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      'proxy-uid': { type: 'string' },
+      'outbound-port': { type: 'string' },
+      'inbound-port': { type: 'string' },
+      'exclude-inbound-ports': { type: 'string' },
+      'exclude-outbound-ports': { type: 'string' },
+      'exclude-outbound-cidrs': { type: 'string' },
+      'dry-run': { type: 'boolean' },
+    },
+  });
+  const { 'dry-run': _dry, ...flags } = values;
+  const options = captureOptionsFromFlags(flags);
+  for (const [family, tool] of [[4, 'iptables-restore'], [6, 'ip6tables-restore']] as const) {
+    const rules = captureRules(options, family);
+    if (values['dry-run']) {
+      process.stdout.write(`# ${tool}\n${rules}`);
+      continue;
+    }
+    const r = spawnSync(tool, ['--noflush'], { input: rules, encoding: 'utf8' });
+    if (r.error || r.status !== 0) {
+      // IPv6 may be absent from the pod network: only IPv4 is required.
+      if (family === 6) {
+        console.error(`mast-capture: ip6tables not applied (${r.error?.message ?? r.stderr.trim()}); IPv6 traffic is not captured`);
+        continue;
+      }
+      console.error(`mast-capture: ${tool} failed: ${r.error?.message ?? r.stderr.trim()}`);
+      return 1;
+    }
+  }
+  return 0;
+}
+
 export async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'capture') return capture(argv.slice(1));
   const { values: o } = parseArgs({
     args: argv,
     strict: true,
