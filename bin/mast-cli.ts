@@ -2,6 +2,7 @@
 import { runValidate } from '../lib/cli/validate';
 import { runSynth } from '../lib/cli/synth';
 import { runDns } from '../lib/cli/dns';
+import { runProxyStatus } from '../lib/cli/proxy-status';
 import { MAST_VERSION } from '../constructs/version';
 
 type Command = { summary: string; usage: string; run: (args: string[]) => Promise<number> | number };
@@ -21,6 +22,11 @@ const COMMANDS: Record<string, Command> = {
     summary: 'after a deploy: check that every Gateway host has its Route 53 record pointing at the NLB',
     usage: 'mast dns check -f <mesh file|dir> --zone-id <id> --nlb <NLB DNS name> [--region <region>]',
     run: runDns,
+  },
+  'proxy-status': {
+    summary: 'list the proxies connected to mastd with their config version: SYNCED, STALE or NACK',
+    usage: 'mast proxy-status [--mastd http://127.0.0.1:15014] [--output text|json]',
+    run: runProxyStatus,
   },
   version: { summary: 'print the version', usage: 'mast version', run: () => (console.log(MAST_VERSION), 0) },
 };

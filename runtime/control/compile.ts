@@ -7,24 +7,12 @@
 import { exportScopes, fqdn, hostMatches, hostsOverlap, namespaceOf, selects, splitRef, stripNamespace, visibleIn, type Gateway, type VirtualService } from '../../api';
 import { PROXY_CONFIG_SCHEMA, clusterName, type ClusterConfig, type ListenerConfig, type ProxyConfig, type VirtualHostConfig } from '../shared/proxy-config';
 import { compileCluster } from './compile-clusters';
+import type { ProxyIdentity } from '../shared/push-protocol';
 import { compileHttpRoutes, normalizeGateway, type RouteContext } from './compile-routes';
 import { servicePorts, type ServicePort } from './endpoints';
 import { byKind, type Snapshot } from './snapshot';
 
-export interface ProxyIdentity {
-  readonly mode: 'gateway' | 'sidecar';
-  readonly namespace: string;
-  readonly labels: Record<string, string>;
-  readonly serviceAccount?: string;
-  /** Gateway: Service port → the port the proxy listens on (e.g. 80 → 8080). */
-  readonly portMap?: Record<number, number>;
-  /** Sidecar: the port outbound traffic reaches the proxy on (all service ports share it). */
-  readonly outboundPort?: number;
-  /** Sidecar: inbound listener port, and the app's port on localhost. */
-  readonly inbound?: { readonly port: number; readonly appPort: number };
-  /** Gateway: expect PROXY protocol v2. */
-  readonly proxyProtocol?: boolean;
-}
+export type { ProxyIdentity };
 
 const HTTP_PROTOCOLS = new Set(['HTTP', 'HTTP2', 'GRPC', 'GRPC-WEB', 'HTTPS']);
 

@@ -11,6 +11,7 @@ import { makeSnapshot } from '../control/snapshot';
 import type { ProxyConfig } from '../shared/proxy-config';
 import { Proxy } from './runtime';
 import { startAdmin } from './admin';
+import { PushClient } from './push-client';
 import { spawnSync } from 'node:child_process';
 import { captureOptionsFromFlags, captureRules } from './capture';
 
@@ -23,6 +24,9 @@ Usage: mast-proxy --config <proxy-config.json> [options]
                   [--exclude-outbound-cidrs c,d] [--dry-run]   (the init container's iptables rules)
 
 Options:
+  --control-plane <h:p>    mastd's push server (the config comes from there)
+  --token <t>              bearer token for mastd
+  --id <name>              this proxy's name in proxy-status (default: mode-pid)
   --config <file>          a compiled ProxyConfig (JSON)
   --mesh <file|dir>        mesh YAML to compile here (instead of --config)
   --mode <gateway|sidecar> (default: gateway)
@@ -82,6 +86,9 @@ export async function main(argv: string[]): Promise<number> {
     strict: true,
     options: {
       config: { type: 'string' },
+      'control-plane': { type: 'string' },
+      token: { type: 'string' },
+      id: { type: 'string' },
       mesh: { type: 'string', multiple: true },
       mode: { type: 'string', default: 'gateway' },
       labels: { type: 'string' },
@@ -100,6 +107,21 @@ export async function main(argv: string[]): Promise<number> {
   const mode = o.mode === 'sidecar' ? 'sidecar' : 'gateway';
   const namespace = o.namespace ?? (mode === 'gateway' ? 'mast-system' : 'default');
   const labels = o.labels ? parsePairs(o.labels) : { istio: 'ingressgateway' };
+  const portMapOf = () => Object.fromEntries(Object.entries(parsePairs(o['port-map'])).map(([k, v]) => [Number(k), Number(v)]));
+  if (o['control-plane']) {
+    const proxy = new Proxy({ mode, workload: labels.app ?? (mode === 'gateway' ? 'mast-ingressgateway' : 'unknown'), namespace }, o['access-log'] === '-' ? process.stdout : undefined);
+    const admin = await startAdmin(proxy, Number(o['admin-port']), { logLevel: 'info' });
+    const log = (line: string) => console.error(`mast-proxy: ${line}`);
+    const client = new PushClient(proxy, { address: o['control-plane'], token: o.token, id: o.id ?? `${mode}-${process.pid}`, identity: { mode, namespace, labels, portMap: portMapOf() }, log });
+    client.start();
+    console.error(`mast-proxy ${mode} started: admin ${(admin.address() as { port: number }).port}, config from ${o['control-plane']}`);
+    await new Promise<void>((resolve) => {
+      const stop = () => (client.stop(), void proxy.drain(Number(o['drain-seconds']) * 1000).then(() => admin.close(() => resolve())));
+      process.once('SIGTERM', stop);
+      process.once('SIGINT', stop);
+    });
+    return 0;
+  }
   let config: ProxyConfig;
   if (o.config) config = JSON.parse(readFileSync(o.config, 'utf8'));
   else if (o.mesh) {
@@ -108,8 +130,7 @@ export async function main(argv: string[]): Promise<number> {
       loaded.findings.forEach((f) => console.error(formatFinding(f)));
       return 1;
     }
-    const portMap = Object.fromEntries(Object.entries(parsePairs(o['port-map'])).map(([k, v]) => [Number(k), Number(v)]));
-    config = compile(makeSnapshot(loaded.objects, 'file-1'), { mode, namespace, labels, portMap });
+    config = compile(makeSnapshot(loaded.objects, 'file-1'), { mode, namespace, labels, portMap: portMapOf() });
   } else {
     console.error('mast-proxy: --config or --mesh is required (see --help)');
     return 2;

@@ -1,0 +1,97 @@
+/**
+ * mastd wiring: a config source → validation on ingest → snapshot → the push server, plus
+ * the monitoring endpoints. Used by the `mastd` process and by tests in-process.
+ */
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Finding, KubeObject } from '../../api';
+import { compile } from './compile';
+import { ingest } from './ingest';
+import { makeSnapshot, type Snapshot } from './snapshot';
+import { PushServer } from './push-server';
+import type { ConfigSource } from './file-source';
+
+export interface MastdOptions {
+  readonly source: ConfigSource;
+  readonly token?: string;
+  readonly log?: (line: string) => void;
+  /** Local mode assumes the default ingress gateway exists, as `mast validate` does. */
+  readonly defaultIngressGateway?: boolean;
+}
+
+export class Mastd {
+  snapshot?: Snapshot;
+  findings: Finding[] = [];
+  rejected: Finding[] = [];
+  private lastGood = new Map<string, KubeObject>();
+  private version = 0;
+  readonly push: PushServer;
+  private monitoring?: http.Server;
+
+  constructor(private readonly options: MastdOptions) {
+    this.push = new PushServer({ token: options.token, log: options.log, compile: (identity) => (this.snapshot ? compile(this.snapshot, identity) : undefined) });
+  }
+
+  async start(pushPort: number, monitoringPort: number, host = '127.0.0.1'): Promise<{ pushPort: number; monitoringPort: number }> {
+    const push = await this.push.listen(pushPort, host);
+    this.monitoring = http.createServer((req, res) => this.serveMonitoring(req, res));
+    await new Promise<void>((r) => this.monitoring!.listen(monitoringPort, host, r));
+    this.options.source.start((update) => this.onUpdate(update.objects, update.findings));
+    return { pushPort: push, monitoringPort: (this.monitoring.address() as AddressInfo).port };
+  }
+
+  private onUpdate(objects: KubeObject[], loadFindings: Finding[]): void {
+    const result = ingest(objects, this.lastGood, { defaultIngressGateway: this.options.defaultIngressGateway });
+    this.lastGood = new Map(result.lastGood);
+    this.rejected = result.rejected;
+    this.findings = [...loadFindings, ...result.findings];
+    for (const f of [...loadFindings, ...result.rejected]) this.options.log?.(`rejected ${f.kind} ${f.namespace ?? ''}/${f.name} ${f.path}: ${f.code} ${f.message}`);
+    this.snapshot = makeSnapshot(result.objects, `v${++this.version}`);
+    this.options.log?.(`snapshot ${this.snapshot.version}: ${result.objects.length} objects, ${result.rejected.length} rejected`);
+    this.push.publish();
+  }
+
+  private serveMonitoring(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const json = (v: unknown) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(v, null, 2));
+    };
+    switch (new URL(req.url ?? '/', 'http://x').pathname) {
+      case '/ready':
+        res.writeHead(this.snapshot ? 200 : 503);
+        return void res.end(this.snapshot ? 'ready\n' : 'no snapshot yet\n');
+      case '/debug/analyze':
+        return json({ version: this.snapshot?.version ?? null, rejected: this.rejected, findings: this.findings });
+      case '/debug/syncz':
+        return json({ version: this.snapshot?.version ?? null, proxies: this.push.statuses() });
+      case '/metrics': {
+        const c = this.push.counters;
+        const conv = this.push.convergenceMs;
+        const lines = [
+          `mastd_pushes_total ${c.pushes}`,
+          `mastd_push_errors_total ${c.pushErrors}`,
+          `mastd_acks_total ${c.acks}`,
+          `mastd_nacks_total ${c.nacks}`,
+          `mastd_rejected_proxies_total ${c.rejectedPeers}`,
+          `mastd_connected_proxies ${this.push.statuses().length}`,
+          `mastd_rejected_resources ${this.rejected.length}`,
+          ...[10, 50, 100, 250, 500, 1000, 5000].map((le) => `mastd_convergence_ms_bucket{le="${le}"} ${conv.filter((v) => v <= le).length}`),
+          `mastd_convergence_ms_bucket{le="+Inf"} ${conv.length}`,
+          `mastd_convergence_ms_count ${conv.length}`,
+          `mastd_convergence_ms_sum ${conv.reduce((a, b) => a + b, 0)}`,
+        ];
+        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
+        return void res.end(`${lines.join('\n')}\n`);
+      }
+      default:
+        res.writeHead(404);
+        res.end('not found: /ready /metrics /debug/analyze /debug/syncz\n');
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.options.source.stop();
+    await this.push.close();
+    await new Promise<void>((r) => (this.monitoring ? this.monitoring.close(() => r()) : r()));
+  }
+}

@@ -1,0 +1,164 @@
+/**
+ * The push server: proxies hold one HTTP/2 stream each; every snapshot is compiled per proxy
+ * (cached per equivalent identity) and sent; each version is ACKed or NACKed. A slow proxy
+ * only ever has the newest config queued, so it never blocks the others.
+ */
+import * as http2 from 'node:http2';
+import type { AddressInfo } from 'node:net';
+import { PUSH_PATH, LineReader, checkHello, encode, type ProxyIdentity } from '../shared/push-protocol';
+import type { ProxyConfig } from '../shared/proxy-config';
+
+export interface ProxyStatus {
+  readonly id: string;
+  readonly identity: ProxyIdentity;
+  readonly connectedAt: string;
+  sent?: string;
+  acked?: string;
+  nacked?: { version: string; error: string };
+}
+
+export interface PushServerOptions {
+  /** Bearer token proxies must present (a local secret in `mast local`). */
+  readonly token?: string;
+  readonly compile: (identity: ProxyIdentity) => ProxyConfig | undefined;
+  readonly log?: (line: string) => void;
+}
+
+interface Peer {
+  readonly status: ProxyStatus;
+  readonly stream: http2.ServerHttp2Stream;
+  /** Newest config not yet written because the stream was backed up. */
+  queued?: ProxyConfig;
+}
+
+export class PushServer {
+  private readonly server = http2.createServer();
+  private readonly peers = new Set<Peer>();
+  private readonly sessions = new Set<http2.ServerHttp2Session>();
+  private readonly cache = new Map<string, ProxyConfig | undefined>();
+  readonly counters = { pushes: 0, pushErrors: 0, acks: 0, nacks: 0, rejectedPeers: 0 };
+  /** When the current snapshot was published, and how long until every proxy ACKed it. */
+  private publishedAt = 0;
+  convergenceMs: number[] = [];
+
+  constructor(private readonly options: PushServerOptions) {
+    this.server.on('stream', (stream, headers) => this.accept(stream, headers));
+    this.server.on('sessionError', () => undefined);
+    this.server.on('session', (session) => {
+      this.sessions.add(session);
+      session.on('close', () => this.sessions.delete(session));
+    });
+  }
+
+  listen(port: number, host = '127.0.0.1'): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => resolve((this.server.address() as AddressInfo).port));
+    });
+  }
+
+  private accept(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
+    const log = this.options.log ?? (() => undefined);
+    const reject = (status: number, why: string) => {
+      this.counters.rejectedPeers++;
+      log(`push: rejected a proxy: ${why}`);
+      if (!stream.headersSent) stream.respond({ ':status': status, 'content-type': 'text/plain' });
+      stream.end(`${why}\n`);
+    };
+    if (headers[':path'] !== PUSH_PATH || headers[':method'] !== 'POST') return reject(404, `no such stream ${headers[':method']} ${headers[':path']}`);
+    if (this.options.token && headers.authorization !== `Bearer ${this.options.token}`) return reject(401, 'missing or wrong token');
+    stream.respond({ ':status': 200, 'content-type': 'application/x-ndjson' });
+    const reader = new LineReader();
+    let peer: Peer | undefined;
+    stream.on('data', (chunk: Buffer) => {
+      try {
+        reader.push(chunk, (msg) => {
+          if (!peer) {
+            const problem = checkHello(msg);
+            if (problem) throw new Error(problem);
+            const hello = msg as { id: string; identity: ProxyIdentity };
+            peer = { stream, status: { id: hello.id, identity: hello.identity, connectedAt: new Date().toISOString() } };
+            this.peers.add(peer);
+            log(`push: ${hello.id} connected (${hello.identity.mode} ${hello.identity.namespace})`);
+            this.send(peer);
+            return;
+          }
+          this.onReply(peer, msg as { type?: string; version?: string; error?: string });
+        });
+      } catch (err) {
+        log(`push: ${peer?.status.id ?? 'a proxy'} sent garbage: ${(err as Error).message}; closing its stream`);
+        this.counters.pushErrors++;
+        stream.close(http2.constants.NGHTTP2_PROTOCOL_ERROR);
+      }
+    });
+    const gone = () => {
+      if (peer && this.peers.delete(peer)) log(`push: ${peer.status.id} disconnected`);
+    };
+    stream.on('close', gone);
+    stream.on('error', gone);
+    stream.on('drain', () => peer?.queued && this.send(peer));
+  }
+
+  private onReply(peer: Peer, msg: { type?: string; version?: string; error?: string }): void {
+    if (msg.type === 'ack' && typeof msg.version === 'string') {
+      this.counters.acks++;
+      peer.status.acked = msg.version;
+      peer.status.nacked = undefined;
+      this.checkConverged();
+    } else if (msg.type === 'nack' && typeof msg.version === 'string') {
+      this.counters.nacks++;
+      peer.status.nacked = { version: msg.version, error: String(msg.error ?? '') };
+      this.options.log?.(`push: ${peer.status.id} NACKed ${msg.version}: ${msg.error}`);
+    } else throw new Error(`unexpected message ${JSON.stringify(msg).slice(0, 80)}`);
+  }
+
+  private configFor(identity: ProxyIdentity): ProxyConfig | undefined {
+    const key = JSON.stringify(identity, Object.keys(identity).sort());
+    if (!this.cache.has(key)) this.cache.set(key, this.options.compile(identity));
+    return this.cache.get(key);
+  }
+
+  private send(peer: Peer): void {
+    const config = peer.queued ?? this.configFor(peer.status.identity);
+    peer.queued = undefined;
+    if (!config || peer.status.sent === config.version) return;
+    if (peer.stream.writableNeedDrain) {
+      peer.queued = config;
+      return;
+    }
+    peer.stream.write(encode({ type: 'config', version: config.version, config }));
+    peer.status.sent = config.version;
+    this.counters.pushes++;
+  }
+
+  /** A new snapshot: recompile (per equivalent proxy) and push to everyone. */
+  publish(): void {
+    this.cache.clear();
+    this.publishedAt = Date.now();
+    for (const peer of this.peers) this.send(peer);
+  }
+
+  private checkConverged(): void {
+    if (!this.publishedAt) return;
+    const all = [...this.peers].every((p) => !p.status.sent || p.status.acked === p.status.sent);
+    if (all) {
+      this.convergenceMs.push(Date.now() - this.publishedAt);
+      if (this.convergenceMs.length > 1000) this.convergenceMs.shift();
+      this.publishedAt = 0;
+    }
+  }
+
+  statuses(): ProxyStatus[] {
+    return [...this.peers].map((p) => ({ ...p.status }));
+  }
+
+  /** Stops accepting and drops every proxy's session (they reconnect to the next mastd). */
+  async close(): Promise<void> {
+    // The listening socket closes at once; sessions are destroyed rather than waited for.
+    this.server.close();
+    for (const s of this.sessions) s.destroy();
+    this.sessions.clear();
+    this.peers.clear();
+    await new Promise((r) => setImmediate(r));
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * The proxy's side of the push protocol: connect to mastd, say hello, apply each config and
+ * ACK or NACK it; on any disconnect keep serving the last good config and reconnect with
+ * exponential backoff (100 ms doubling to 5 s, with jitter).
+ */
+import * as http2 from 'node:http2';
+import { PUSH_PATH, LineReader, encode, type ProxyIdentity, type ServerMessage } from '../shared/push-protocol';
+import type { Proxy } from './runtime';
+
+export interface PushClientOptions {
+  /** host:port of mastd's push server. */
+  readonly address: string;
+  readonly id: string;
+  readonly identity: ProxyIdentity;
+  readonly token?: string;
+  readonly log?: (line: string) => void;
+}
+
+export class PushClient {
+  private session?: http2.ClientHttp2Session;
+  private backoff = 100;
+  private timer?: NodeJS.Timeout;
+  private stopped = false;
+  connected = false;
+
+  constructor(
+    private readonly proxy: Proxy,
+    private readonly options: PushClientOptions,
+  ) {}
+
+  start(): void {
+    this.connect();
+  }
+
+  private connect(): void {
+    if (this.stopped) return;
+    const log = this.options.log ?? (() => undefined);
+    const session = (this.session = http2.connect(`http://${this.options.address}`));
+    session.on('error', () => undefined);
+    const stream = session.request({ ':method': 'POST', ':path': PUSH_PATH, 'content-type': 'application/x-ndjson', ...(this.options.token ? { authorization: `Bearer ${this.options.token}` } : {}) }, { endStream: false });
+    stream.on('error', () => undefined);
+    stream.on('response', (headers) => {
+      if (headers[':status'] !== 200) log(`control plane refused the stream: HTTP ${headers[':status']}`);
+      else {
+        this.connected = true;
+        this.backoff = 100;
+        log(`connected to the control plane at ${this.options.address}`);
+      }
+    });
+    stream.write(encode({ type: 'hello', id: this.options.id, identity: this.options.identity }));
+    const reader = new LineReader();
+    // Configs are applied one at a time, in order.
+    let chain = Promise.resolve();
+    stream.on('data', (chunk: Buffer) => {
+      try {
+        reader.push(chunk, (msg) => {
+          const m = msg as ServerMessage;
+          if (m.type !== 'config') return;
+          chain = chain.then(async () => {
+            const result = await this.proxy.apply(m.config);
+            if (!stream.destroyed) stream.write(encode(result.ok ? { type: 'ack', version: result.version } : { type: 'nack', version: result.version, error: result.error }));
+            if (!result.ok) log(`config ${result.version} rejected, keeping ${this.proxy.config?.version ?? 'none'}: ${result.error}`);
+          });
+        });
+      } catch (err) {
+        log(`bad message from the control plane: ${(err as Error).message}`);
+        stream.close();
+      }
+    });
+    stream.on('close', () => {
+      this.connected = false;
+      session.close();
+      if (this.stopped) return;
+      const delay = Math.round(this.backoff * (0.8 + Math.random() * 0.4));
+      this.backoff = Math.min(this.backoff * 2, 5000);
+      log(`control plane stream closed; keeping config ${this.proxy.config?.version ?? 'none'}, reconnecting in ${delay} ms`);
+      this.timer = setTimeout(() => this.connect(), delay);
+    });
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.session?.destroy();
+  }
+}

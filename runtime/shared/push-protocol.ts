@@ -1,0 +1,74 @@
+/**
+ * The push protocol between mast-proxy and mastd (see docs/push-protocol.md): one HTTP/2
+ * stream per proxy, newline-delimited JSON both ways. The proxy says hello with its
+ * identity, mastd sends every config version, the proxy answers ACK or NACK for each.
+ */
+import type { ProxyConfig } from './proxy-config';
+
+export const PUSH_PATH = '/mast.v1.Push/Stream';
+export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+
+/** Who a proxy is: what its config is compiled for. */
+export interface ProxyIdentity {
+  readonly mode: 'gateway' | 'sidecar';
+  readonly namespace: string;
+  readonly labels: Record<string, string>;
+  readonly serviceAccount?: string;
+  /** Gateway: Service port → the port the proxy listens on (e.g. 80 → 8080). */
+  readonly portMap?: Record<number, number>;
+  /** Sidecar: the port outbound traffic reaches the proxy on. */
+  readonly outboundPort?: number;
+  /** Sidecar: inbound listener port, and the app's port on localhost. */
+  readonly inbound?: { readonly port: number; readonly appPort: number };
+  /** Gateway: expect PROXY protocol v2. */
+  readonly proxyProtocol?: boolean;
+}
+
+export type ProxyMessage =
+  | { readonly type: 'hello'; readonly id: string; readonly identity: ProxyIdentity }
+  | { readonly type: 'ack'; readonly version: string }
+  | { readonly type: 'nack'; readonly version: string; readonly error: string };
+
+export type ServerMessage = { readonly type: 'config'; readonly version: string; readonly config: ProxyConfig } | { readonly type: 'error'; readonly error: string };
+
+export class ProtocolError extends Error {
+  readonly code = 'MAST_PUSH_PROTOCOL';
+}
+
+/** Splits a byte stream into JSON lines; a line over the limit is a protocol error, not a memory leak. */
+export class LineReader {
+  private buf = '';
+  constructor(private readonly max = MAX_MESSAGE_BYTES) {}
+
+  push(chunk: Buffer | string, onMessage: (msg: unknown) => void): void {
+    this.buf += chunk.toString();
+    let nl: number;
+    while ((nl = this.buf.indexOf('\n')) >= 0) {
+      const line = this.buf.slice(0, nl);
+      this.buf = this.buf.slice(nl + 1);
+      if (line.trim() === '') continue;
+      let msg: unknown;
+      try {
+        msg = JSON.parse(line);
+      } catch {
+        throw new ProtocolError(`not JSON: ${JSON.stringify(line.slice(0, 80))}`);
+      }
+      onMessage(msg);
+    }
+    if (this.buf.length > this.max) throw new ProtocolError(`message longer than ${this.max} bytes`);
+  }
+}
+
+export const encode = (msg: ProxyMessage | ServerMessage): string => `${JSON.stringify(msg)}\n`;
+
+/** Checks a hello from an untrusted peer; returns the reason it is not acceptable. */
+export function checkHello(msg: unknown): string | undefined {
+  const m = msg as { type?: unknown; id?: unknown; identity?: Partial<ProxyIdentity> };
+  if (m?.type !== 'hello') return 'the first message must be a hello';
+  if (typeof m.id !== 'string' || !/^[\w.:@/-]{1,253}$/.test(m.id)) return 'hello.id must be a name';
+  const id = m.identity;
+  if (!id || (id.mode !== 'gateway' && id.mode !== 'sidecar')) return 'hello.identity.mode must be gateway or sidecar';
+  if (typeof id.namespace !== 'string' || !id.namespace) return 'hello.identity.namespace is required';
+  if (typeof id.labels !== 'object' || id.labels === null || Object.values(id.labels).some((v) => typeof v !== 'string')) return 'hello.identity.labels must map strings to strings';
+  return undefined;
+}

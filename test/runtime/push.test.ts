@@ -1,0 +1,124 @@
+import * as http2 from 'node:http2';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { Mastd } from '../../runtime/control/mastd';
+import { FileSource } from '../../runtime/control/file-source';
+import { PushClient } from '../../runtime/proxy/push-client';
+import { Proxy } from '../../runtime/proxy/runtime';
+import { PUSH_PATH } from '../../runtime/shared/push-protocol';
+import { localMesh } from '../fixtures/local-mesh';
+import { backend, get, type Backend } from './support';
+
+const TOKEN = 'local-secret';
+async function until(what: string, check: () => boolean, ms = 5000): Promise<void> {
+  const t0 = Date.now();
+  while (!check()) {
+    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('mastd → mast-proxy push, with ACK/NACK', () => {
+  let dir: string;
+  let v1: Backend, v2: Backend, details: Backend;
+  let mastd: Mastd;
+  let ports: { pushPort: number; monitoringPort: number };
+  let proxy: Proxy;
+  let client: PushClient;
+  const logs: string[] = [];
+  const writeMesh = (extra = '') => writeFileSync(join(dir, 'mesh.yaml'), localMesh({ reviewsV1: v1.port, reviewsV2: v2.port, details: details.port }, extra).map((o) => stringify(o)).join('---\n'));
+
+  beforeAll(async () => {
+    [v1, v2, details] = await Promise.all([backend('reviews-v1'), backend('reviews-v2'), backend('details')]);
+    dir = mkdtempSync(join(tmpdir(), 'mast-push-'));
+    writeMesh();
+    mastd = new Mastd({ source: new FileSource([dir], 50), token: TOKEN, log: (l) => logs.push(l), defaultIngressGateway: true });
+    ports = await mastd.start(0, 0);
+    proxy = new Proxy({ mode: 'gateway', workload: 'gw', namespace: 'mast-system' });
+    client = new PushClient(proxy, { address: `127.0.0.1:${ports.pushPort}`, id: 'gw-1', token: TOKEN, identity: { mode: 'gateway', namespace: 'mast-system', labels: { istio: 'ingressgateway' }, portMap: { 80: 0 } } });
+    client.start();
+    await until('first config', () => proxy.config !== undefined);
+  });
+
+  afterAll(async () => {
+    client.stop();
+    await proxy.drain(100);
+    await mastd.stop();
+    await Promise.all([v1, v2, details].map((b) => b.close()));
+  });
+
+  const gatewayPort = () => proxy.boundPort('0.0.0.0_80')!;
+  const status = () => mastd.push.statuses().find((s) => s.id === 'gw-1');
+
+  test('a connected proxy gets the compiled config, ACKs it, and serves it', async () => {
+    await until('ACK', () => status()?.acked === mastd.snapshot?.version);
+    expect(status()).toMatchObject({ identity: { mode: 'gateway' }, sent: 'v1', acked: 'v1' });
+    expect((await get(gatewayPort(), '/', { 'end-user': 'jason' })).body).toBe('reviews-v2 /');
+  });
+
+  test('an edit of the YAML is pushed and ACKed while the proxy serves', async () => {
+    writeMesh(`    - name: all-v1
+      match: [{ uri: { prefix: /pinned } }]
+      route: [{ destination: { host: reviews, subset: v1 } }]
+`);
+    await until('v2 ACKed', () => status()?.acked === 'v2');
+    expect((await get(gatewayPort(), '/pinned', { 'end-user': 'jason' })).body).toBe('reviews-v1 /pinned');
+    expect(mastd.push.convergenceMs.length).toBeGreaterThan(0);
+  });
+
+  test('an invalid edit is rejected; the last good version of that resource keeps serving', async () => {
+    writeMesh(`    - name: broken
+      match: [{ uri: { prefix: /pinned } }]
+      route: [{ destination: { host: reviews, subset: v1 }, weight: 0 }, { destination: { host: reviews, subset: v2 }, weight: 0 }]
+`);
+    await until('rejection', () => mastd.rejected.length > 0);
+    expect(mastd.rejected[0]).toMatchObject({ code: 'MAST0101', kind: 'VirtualService', name: 'edge' });
+    expect(logs.join('\n')).toMatch(/rejected VirtualService default\/edge spec.http\[0\].route: MAST0101/);
+    await until('ACK of the snapshot that kept the old edge', () => status()?.acked === mastd.snapshot?.version);
+    expect((await get(gatewayPort(), '/pinned', { 'end-user': 'jason' })).body).toBe('reviews-v1 /pinned');
+  });
+
+  test('a wrong token is refused; a peer sending garbage is cut off without disturbing the others', async () => {
+    const session = http2.connect(`http://127.0.0.1:${ports.pushPort}`);
+    const status401 = await new Promise<number>((resolve) => {
+      const s = session.request({ ':method': 'POST', ':path': PUSH_PATH, authorization: 'Bearer nope' });
+      s.on('response', (h) => resolve(Number(h[':status'])));
+      s.resume();
+      s.end();
+    });
+    expect(status401).toBe(401);
+    const garbage = session.request({ ':method': 'POST', ':path': PUSH_PATH, authorization: `Bearer ${TOKEN}` }, { endStream: false });
+    garbage.on('error', () => undefined);
+    const closed = new Promise((r) => garbage.on('close', r));
+    garbage.write('this is not json\n');
+    await closed;
+    session.destroy();
+    expect(logs.join('\n')).toMatch(/sent garbage: not JSON/);
+    expect((await get(gatewayPort(), '/')).status).toBe(200);
+  });
+
+  test('a NACK is recorded with its error', async () => {
+    const session = http2.connect(`http://127.0.0.1:${ports.pushPort}`);
+    const s = session.request({ ':method': 'POST', ':path': PUSH_PATH, authorization: `Bearer ${TOKEN}` }, { endStream: false });
+    s.write(`${JSON.stringify({ type: 'hello', id: 'picky', identity: { mode: 'sidecar', namespace: 'default', labels: { app: 'x' } } })}\n`);
+    await new Promise((r) => s.once('data', r));
+    s.write(`${JSON.stringify({ type: 'nack', version: mastd.snapshot!.version, error: 'cannot listen: EADDRINUSE' })}\n`);
+    await until('NACK recorded', () => mastd.push.statuses().some((p) => p.id === 'picky' && p.nacked !== undefined));
+    expect(mastd.push.statuses().find((p) => p.id === 'picky')!.nacked).toEqual({ version: mastd.snapshot!.version, error: 'cannot listen: EADDRINUSE' });
+    s.close();
+    session.destroy();
+  });
+
+  test('when mastd goes away the proxy keeps its config; when it returns the proxy reconnects and ACKs', async () => {
+    const version = proxy.config!.version;
+    await mastd.stop();
+    await until('disconnect', () => !client.connected);
+    expect((await get(gatewayPort(), '/')).status).toBe(200);
+    expect(proxy.config!.version).toBe(version);
+    mastd = new Mastd({ source: new FileSource([dir], 50), token: TOKEN, defaultIngressGateway: true });
+    await mastd.start(ports.pushPort, 0);
+    await until('reconnect and ACK', () => mastd.push.statuses().some((p) => p.id === 'gw-1' && p.acked === mastd.snapshot?.version), 8000);
+  });
+});
