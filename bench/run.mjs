@@ -196,6 +196,11 @@ server { listen 127.0.0.1:${P.nginx}; location / { proxy_pass http://backend; pr
   console.log(`two-sidecar added p90 ms ${added90(rc).toFixed(3)} (Istio publishes 0.23 ms for its two-Envoy path with mTLS)`);
   console.log(`mast gateway rss MB ${rm.rssMb.toFixed(1)} (target <= 60 at ${RATE} req/s)`);
   if (rm.non2xx || rm.errors) console.log(`WARNING: mast had ${rm.non2xx} non-2xx under load and ${rm.errors} fixed-rate errors`);
+  for (const c of children.splice(0)) c.kill('SIGKILL');
+
+  console.log('\ncontrol plane:');
+  execFileSync(join(ROOT, 'node_modules', '.bin', 'esbuild'), [join(ROOT, 'bench', 'control.ts'), '--bundle', '--platform=node', '--target=node20', `--outfile=${join(dir, 'control-bench.js')}`, '--log-level=warning']);
+  execFileSync(process.execPath, ['--expose-gc', join(dir, 'control-bench.js'), ...(quick ? ['--quick'] : [])], { stdio: 'inherit' });
 }
 
 main()

@@ -4,8 +4,25 @@ import { DEFAULT_CONNECT_TIMEOUT_MS, clusterName, type ClusterConfig, type LbPol
 import { endpointsOf, type ServicePort } from './endpoints';
 import { byKind, type Snapshot } from './snapshot';
 
+const ruleIndex = new WeakMap<Snapshot, { exact: Map<string, DestinationRule[]>; wildcard: DestinationRule[] }>();
+
+/** DestinationRules by the host they resolve to (wildcards kept aside), built once per snapshot. */
+function rulesFor(s: Snapshot, host: string): DestinationRule[] {
+  let idx = ruleIndex.get(s);
+  if (!idx) {
+    idx = { exact: new Map(), wildcard: [] };
+    for (const dr of byKind(s, 'DestinationRule') as DestinationRule[]) {
+      const h = fqdn(dr.spec.host, namespaceOf(dr));
+      if (h.includes('*')) idx.wildcard.push(dr);
+      else idx.exact.set(h, [...(idx.exact.get(h) ?? []), dr]);
+    }
+    ruleIndex.set(s, idx);
+  }
+  return [...(idx.exact.get(host) ?? []), ...idx.wildcard.filter((dr) => hostMatches(fqdn(dr.spec.host, namespaceOf(dr)), host))];
+}
+
 function ruleFor(s: Snapshot, host: string, clientNamespace: string): DestinationRule | undefined {
-  const rules = (byKind(s, 'DestinationRule') as DestinationRule[]).filter((dr) => hostMatches(fqdn(dr.spec.host, namespaceOf(dr)), host));
+  const rules = rulesFor(s, host);
   // The client's own namespace first, then the host's, then any (Istio's lookup order, simplified).
   return rules.find((r) => namespaceOf(r) === clientNamespace) ?? rules.find((r) => host.includes(`.${namespaceOf(r)}.`)) ?? rules[0];
 }

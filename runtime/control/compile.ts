@@ -28,10 +28,23 @@ class Clusters {
 }
 
 function portResolver(ports: readonly ServicePort[]) {
+  const byHost = new Map<string, ServicePort[]>();
+  for (const p of ports) byHost.set(p.host, [...(byHost.get(p.host) ?? []), p]);
   return (host: string, port: number | undefined) => {
-    const candidates = ports.filter((p) => p.host === host);
+    const candidates = byHost.get(host) ?? [];
     return port === undefined ? (candidates.length === 1 ? candidates[0] : candidates.find((p) => HTTP_PROTOCOLS.has((p.protocol ?? 'HTTP').toUpperCase())) ?? candidates[0]) : candidates.find((p) => p.number === port);
   };
+}
+
+/**
+ * Proxies with the same key get the same config, so the push server compiles once for all of
+ * them. A sidecar's config depends on its namespace and ports, not its labels (nothing here
+ * selects by source labels yet); a gateway's on its labels (which Gateways select it).
+ */
+export function equivalenceKey(p: ProxyIdentity): string {
+  const { labels, serviceAccount: _sa, ...rest } = p;
+  const key = p.mode === 'sidecar' ? rest : { ...rest, labels: Object.entries(labels).sort() };
+  return JSON.stringify(key, Object.keys(key).sort());
 }
 
 export function compile(s: Snapshot, proxy: ProxyIdentity): ProxyConfig {
@@ -84,14 +97,18 @@ function domainsFor(host: string, clientNs: string, port: number): string[] {
 function sidecarListeners(s: Snapshot, proxy: ProxyIdentity, ports: readonly ServicePort[], clusters: Clusters): ListenerConfig[] {
   const ns = proxy.namespace;
   const vss = (byKind(s, 'VirtualService') as VirtualService[]).filter((vs) => (!vs.spec.gateways?.length || vs.spec.gateways.includes('mesh')) && visibleIn(exportScopes(vs.spec.exportTo, namespaceOf(vs)), ns));
+  const services = new Map(s.registry.services.map((x) => [`${x.host}|${x.namespace}`, x]));
   const visible = ports.filter((p) => {
-    const svc = s.registry.services.find((x) => x.host === p.host && x.namespace === p.namespace);
+    const svc = services.get(`${p.host}|${p.namespace}`);
     return !svc || visibleIn(svc.exportTo, ns);
   });
   const byPort = new Map<number, VirtualHostConfig[]>();
+  const vsByHost = new Map<string, VirtualService[]>();
+  for (const vs of vss) for (const h of new Set((vs.spec.hosts ?? []).map((x) => fqdn(x, namespaceOf(vs))))) vsByHost.set(h, [...(vsByHost.get(h) ?? []), vs]);
+  const resolve = portResolver(ports);
   for (const p of visible) {
-    const ctx: RouteContext = { gateway: 'mesh', matchPort: p.number, portOf: portResolver(ports), useCluster: clusters.use };
-    const own = vss.filter((vs) => (vs.spec.hosts ?? []).some((h) => fqdn(h, namespaceOf(vs)) === p.host));
+    const ctx: RouteContext = { gateway: 'mesh', matchPort: p.number, portOf: resolve, useCluster: clusters.use };
+    const own = vsByHost.get(p.host) ?? [];
     const routes = own.flatMap((vs) => compileHttpRoutes(vs, ctx));
     if (routes.length === 0) {
       clusters.use(p.host, p, undefined);

@@ -5,7 +5,7 @@
  */
 import { fqdn, isPlainObject, namespaceOf, selects, type KubeObject, type ServiceEntry, type WorkloadEntry } from '../../api';
 import type { EndpointConfig } from '../shared/proxy-config';
-import { byKind, type Snapshot } from './snapshot';
+import type { Snapshot } from './snapshot';
 
 export interface ServicePort {
   readonly host: string;
@@ -28,18 +28,18 @@ export function servicePorts(s: Snapshot): ServicePort[] {
 
 export function endpointsOf(s: Snapshot, port: ServicePort): EndpointConfig[] {
   const out: EndpointConfig[] = [];
-  for (const se of byKind(s, 'ServiceEntry') as ServiceEntry[]) {
-    if (!se.spec.hosts.some((h) => h.toLowerCase() === port.host) || namespaceOf(se) !== port.namespace) continue;
+  for (const se of (s.index.serviceEntriesByHost.get(port.host) ?? []) as ServiceEntry[]) {
+    if (namespaceOf(se) !== port.namespace) continue;
     const sePort = se.spec.ports?.find((p) => p.number === port.number);
     for (const ep of se.spec.endpoints ?? []) if (ep.address) out.push({ address: ep.address, port: (sePort && ep.ports?.[sePort.name]) ?? sePort?.targetPort ?? port.number, labels: ep.labels ?? {} });
     const selector = se.spec.workloadSelector?.labels;
     if (selector)
-      for (const we of byKind(s, 'WorkloadEntry') as WorkloadEntry[]) {
-        if (namespaceOf(we) !== port.namespace || !selects(selector, we.spec.labels) || !we.spec.address) continue;
+      for (const we of (s.index.workloadEntriesByNamespace.get(port.namespace) ?? []) as WorkloadEntry[]) {
+        if (!selects(selector, we.spec.labels) || !we.spec.address) continue;
         out.push({ address: we.spec.address, port: (sePort && we.spec.ports?.[sePort.name]) ?? sePort?.targetPort ?? port.number, labels: we.spec.labels ?? {} });
       }
   }
-  for (const slice of s.objects.filter((o) => o.kind === 'EndpointSlice')) out.push(...sliceEndpoints(slice, port));
+  for (const slice of endpointSlices(s)) out.push(...sliceEndpoints(slice, port));
   return out;
 }
 
@@ -53,4 +53,11 @@ function sliceEndpoints(slice: KubeObject, port: ServicePort): EndpointConfig[] 
   return endpoints
     .filter((e) => (e.conditions as { ready?: boolean } | undefined)?.ready !== false)
     .flatMap((e) => ((e.addresses as string[]) ?? []).map((address) => ({ address, port: match.port as number, labels: {} })));
+}
+
+const slicesCache = new WeakMap<Snapshot, KubeObject[]>();
+function endpointSlices(s: Snapshot): KubeObject[] {
+  let slices = slicesCache.get(s);
+  if (!slices) slicesCache.set(s, (slices = s.objects.filter((o) => o.kind === 'EndpointSlice')));
+  return slices;
 }

@@ -5,7 +5,7 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Finding, KubeObject } from '../../api';
-import { compile } from './compile';
+import { compile, equivalenceKey } from './compile';
 import { ingest } from './ingest';
 import { makeSnapshot, type Snapshot } from './snapshot';
 import { PushServer } from './push-server';
@@ -29,7 +29,7 @@ export class Mastd {
   private monitoring?: http.Server;
 
   constructor(private readonly options: MastdOptions) {
-    this.push = new PushServer({ token: options.token, log: options.log, compile: (identity) => (this.snapshot ? compile(this.snapshot, identity) : undefined) });
+    this.push = new PushServer({ token: options.token, log: options.log, equivalenceKey, compile: (identity) => (this.snapshot ? compile(this.snapshot, identity) : undefined) });
   }
 
   async start(pushPort: number, monitoringPort: number, host = '127.0.0.1'): Promise<{ pushPort: number; monitoringPort: number }> {

@@ -21,6 +21,8 @@ export interface PushServerOptions {
   /** Bearer token proxies must present (a local secret in `mast local`). */
   readonly token?: string;
   readonly compile: (identity: ProxyIdentity) => ProxyConfig | undefined;
+  /** Identities with equal keys share one compiled config. @default - the whole identity */
+  readonly equivalenceKey?: (identity: ProxyIdentity) => string;
   readonly log?: (line: string) => void;
 }
 
@@ -36,6 +38,8 @@ export class PushServer {
   private readonly peers = new Set<Peer>();
   private readonly sessions = new Set<http2.ServerHttp2Session>();
   private readonly cache = new Map<string, ProxyConfig | undefined>();
+  /** Serialised once per config, however many proxies share it. */
+  private readonly encoded = new WeakMap<ProxyConfig, string>();
   readonly counters = { pushes: 0, pushErrors: 0, acks: 0, nacks: 0, rejectedPeers: 0 };
   /** When the current snapshot was published, and how long until every proxy ACKed it. */
   private publishedAt = 0;
@@ -113,7 +117,7 @@ export class PushServer {
   }
 
   private configFor(identity: ProxyIdentity): ProxyConfig | undefined {
-    const key = JSON.stringify(identity, Object.keys(identity).sort());
+    const key = this.options.equivalenceKey?.(identity) ?? JSON.stringify(identity, Object.keys(identity).sort());
     if (!this.cache.has(key)) this.cache.set(key, this.options.compile(identity));
     return this.cache.get(key);
   }
@@ -126,7 +130,9 @@ export class PushServer {
       peer.queued = config;
       return;
     }
-    peer.stream.write(encode({ type: 'config', version: config.version, config }));
+    let line = this.encoded.get(config);
+    if (!line) this.encoded.set(config, (line = encode({ type: 'config', version: config.version, config })));
+    peer.stream.write(line);
     peer.status.sent = config.version;
     this.counters.pushes++;
   }

@@ -6,14 +6,36 @@ export interface Snapshot {
   readonly objects: readonly KubeObject[];
   readonly mesh: readonly AnyMeshResource[];
   readonly registry: Registry;
+  /** Lookups the compiler makes per service, built once per snapshot (compile stays linear). */
+  readonly index: SnapshotIndex;
+}
+
+export interface SnapshotIndex {
+  readonly byKind: Map<string, AnyMeshResource[]>;
+  /** ServiceEntries by lowercase host. */
+  readonly serviceEntriesByHost: Map<string, AnyMeshResource[]>;
+  /** WorkloadEntries by namespace. */
+  readonly workloadEntriesByNamespace: Map<string, AnyMeshResource[]>;
+}
+
+function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
+  const list = m.get(k);
+  if (list) list.push(v);
+  else m.set(k, [v]);
 }
 
 export function makeSnapshot(objects: readonly KubeObject[], version: string): Snapshot {
   const frozen = objects.map((o) => Object.freeze(structuredClone(o)));
-  return { version, objects: frozen, mesh: (frozen as unknown[]).filter(isMeshResource), registry: buildRegistry(frozen) };
+  const mesh = (frozen as unknown[]).filter(isMeshResource);
+  const index: SnapshotIndex = { byKind: new Map(), serviceEntriesByHost: new Map(), workloadEntriesByNamespace: new Map() };
+  for (const r of mesh) {
+    push(index.byKind, r.kind, r);
+    if (r.kind === 'ServiceEntry') for (const h of r.spec.hosts ?? []) push(index.serviceEntriesByHost, h.toLowerCase(), r);
+    if (r.kind === 'WorkloadEntry') push(index.workloadEntriesByNamespace, namespaceOf(r), r);
+  }
+  return { version, objects: frozen, mesh, registry: buildRegistry(frozen), index };
 }
 
-export const byKind = <K extends AnyMeshResource['kind']>(s: Snapshot, kind: K) =>
-  s.mesh.filter((r): r is Extract<AnyMeshResource, { kind: K }> => r.kind === kind);
+export const byKind = <K extends AnyMeshResource['kind']>(s: Snapshot, kind: K) => (s.index.byKind.get(kind) ?? []) as Array<Extract<AnyMeshResource, { kind: K }>>;
 
 export { namespaceOf };

@@ -1,0 +1,131 @@
+/**
+ * Control-plane benchmark (part of `npm run bench`): compile time and memory for meshes of
+ * 100, 300 and 1,000 services (3 endpoints each) and 100 distinct proxies, and convergence of
+ * one VirtualService edit to 100 connected proxies on loopback. Bundled and run by run.mjs.
+ */
+import type { KubeObject } from '../api';
+import { compile } from '../runtime/control/compile';
+import { makeSnapshot } from '../runtime/control/snapshot';
+import { Mastd } from '../runtime/control/mastd';
+import type { ConfigSource, SourceUpdate } from '../runtime/control/file-source';
+import { PushClient } from '../runtime/proxy/push-client';
+import { checkConfig } from '../runtime/proxy/config-check';
+import { compileRouteTable } from '../runtime/shared/routing';
+import type { ProxyConfig } from '../runtime/shared/proxy-config';
+import type { ProxyIdentity } from '../runtime/shared/push-protocol';
+
+const NAMESPACES = 10;
+
+function mesh(services: number, weight = 90): KubeObject[] {
+  const out: KubeObject[] = [];
+  for (let i = 0; i < services; i++) {
+    const ns = `ns${i % NAMESPACES}`;
+    const name = `svc${i}`;
+    const host = `${name}.${ns}.svc.cluster.local`;
+    out.push({ apiVersion: 'networking.istio.io/v1', kind: 'ServiceEntry', metadata: { name, namespace: ns }, spec: { hosts: [host], ports: [{ number: 9080, name: 'http', protocol: 'HTTP' }], resolution: 'STATIC', workloadSelector: { labels: { app: name } } } });
+    for (let e = 0; e < 3; e++)
+      out.push({ apiVersion: 'networking.istio.io/v1', kind: 'WorkloadEntry', metadata: { name: `${name}-${e}`, namespace: ns }, spec: { address: `10.${(i >> 8) & 255}.${i & 255}.${e + 1}`, ports: { http: 9080 }, labels: { app: name, version: e === 0 ? 'v2' : 'v1' } } });
+    out.push({ apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name, namespace: ns }, spec: { host, subsets: [{ name: 'v1', labels: { version: 'v1' } }, { name: 'v2', labels: { version: 'v2' } }] } });
+    out.push({
+      apiVersion: 'networking.istio.io/v1',
+      kind: 'VirtualService',
+      metadata: { name, namespace: ns },
+      spec: { hosts: [host], http: [{ match: [{ headers: { 'end-user': { exact: 'jason' } } }], route: [{ destination: { host, subset: 'v2' } }] }, { route: [{ destination: { host, subset: 'v1' }, weight }, { destination: { host, subset: 'v2' }, weight: 100 - weight }] }] },
+    });
+  }
+  return out;
+}
+
+const identities = (n: number): ProxyIdentity[] =>
+  Array.from({ length: n }, (_, i) => ({ mode: 'sidecar' as const, namespace: `ns${i % NAMESPACES}`, labels: { app: `client${i}` }, outboundPort: 0 }));
+
+function scaling(): void {
+  console.log('services  proxies  snapshot ms  compile ms (100 proxies)  ms/proxy  heap MB');
+  for (const services of [100, 300, 1000]) {
+    const objects = mesh(services);
+    global.gc?.();
+    const heap0 = process.memoryUsage().heapUsed;
+    const t0 = performance.now();
+    const snapshot = makeSnapshot(objects, 'v1');
+    const t1 = performance.now();
+    const configs = identities(100).map((id) => compile(snapshot, id));
+    const t2 = performance.now();
+    const heap = (process.memoryUsage().heapUsed - heap0) / 1048576;
+    console.log(`${String(services).padStart(8)}  ${'100'.padStart(7)}  ${(t1 - t0).toFixed(0).padStart(11)}  ${(t2 - t1).toFixed(0).padStart(24)}  ${((t2 - t1) / 100).toFixed(1).padStart(8)}  ${heap.toFixed(0).padStart(7)}`);
+    void configs;
+  }
+}
+
+class MemorySource implements ConfigSource {
+  private onUpdate?: (u: SourceUpdate) => void;
+  constructor(private objects: KubeObject[]) {}
+  start(onUpdate: (u: SourceUpdate) => void): void {
+    this.onUpdate = onUpdate;
+    onUpdate({ objects: this.objects, findings: [] });
+  }
+  set(objects: KubeObject[]): void {
+    this.objects = objects;
+    this.onUpdate?.({ objects, findings: [] });
+  }
+  stop(): void {}
+}
+
+/** Applies like a proxy does (checks, compiles route tables) without binding ports. */
+function fakeProxy() {
+  return {
+    config: undefined as ProxyConfig | undefined,
+    async apply(config: ProxyConfig) {
+      const problem = checkConfig(config);
+      if (problem) return { ok: false as const, version: config.version, error: problem };
+      config.listeners.forEach(compileRouteTable);
+      this.config = config;
+      return { ok: true as const, version: config.version };
+    },
+  };
+}
+
+async function convergence(services: number, proxies: number): Promise<void> {
+  const source = new MemorySource(mesh(services));
+  const mastd = new Mastd({ source, token: 't' });
+  const { pushPort } = await mastd.start(0, 0);
+  const clients = identities(proxies).map((identity, i) => {
+    const proxy = fakeProxy();
+    const client = new PushClient(proxy as never, { address: `127.0.0.1:${pushPort}`, id: `p${i}`, identity, token: 't' });
+    client.start();
+    return { proxy, client };
+  });
+  const synced = (v: string) => mastd.push.statuses().filter((s) => s.acked === v).length === proxies;
+  const wait = async (v: string) => {
+    const t0 = Date.now();
+    while (!synced(v)) {
+      if (Date.now() - t0 > 60_000) throw new Error(`not converged on ${v}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  };
+  await wait('v1');
+  const samples: number[] = [];
+  for (let round = 2; round <= 6; round++) {
+    const t0 = performance.now();
+    source.set(mesh(services, 90 - round));
+    await wait(`v${round}`);
+    samples.push(performance.now() - t0);
+  }
+  samples.sort((a, b) => a - b);
+  console.log(`convergence of one edit to ${proxies} proxies (${services} services): p50 ${samples[2].toFixed(0)} ms, max ${samples[4].toFixed(0)} ms over ${samples.length} edits (target p99 <= 1000 ms)`);
+  for (const c of clients) c.client.stop();
+  await mastd.stop();
+}
+
+async function main(): Promise<void> {
+  scaling();
+  const quick = process.argv.includes('--quick');
+  await convergence(quick ? 300 : 1000, 100);
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(`control bench failed: ${err.message}`);
+    process.exit(1);
+  },
+);
