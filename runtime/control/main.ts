@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { runMain, untilSignal } from '../shared/process';
 import { FileSource } from './file-source';
 import { Mastd } from './mastd';
 
@@ -55,19 +56,8 @@ export async function main(argv: string[]): Promise<number> {
   const mastd = new Mastd({ source: new FileSource(watch, Number(o['debounce-ms'])), token, log, defaultIngressGateway: true });
   const ports = await mastd.start(Number(o['push-port']), Number(o['monitoring-port']), o.host as string);
   log(`mastd ready: push ${ports.pushPort}, monitoring ${ports.monitoringPort}`);
-  await new Promise<void>((resolve) => {
-    const stop = () => void mastd.stop().then(resolve);
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
-  });
+  await untilSignal(() => mastd.stop());
   return 0;
 }
 
-if (require.main === module)
-  main(process.argv.slice(2)).then(
-    (code) => (process.exitCode = code),
-    (err) => {
-      console.error(`mastd: ${err instanceof Error ? err.message : err}`);
-      process.exitCode = 2;
-    },
-  );
+if (require.main === module) runMain('mastd', main);

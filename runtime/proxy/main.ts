@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { runMain, untilSignal } from '../shared/process';
 import { loadFiles, formatFinding } from '../../api';
 import { compile } from '../control/compile';
 import { makeSnapshot } from '../control/snapshot';
@@ -115,10 +116,10 @@ export async function main(argv: string[]): Promise<number> {
     const client = new PushClient(proxy, { address: o['control-plane'], token: o.token, id: o.id ?? `${mode}-${process.pid}`, identity: { mode, namespace, labels, portMap: portMapOf() }, log });
     client.start();
     console.error(`mast-proxy ${mode} started: admin ${(admin.address() as { port: number }).port}, config from ${o['control-plane']}`);
-    await new Promise<void>((resolve) => {
-      const stop = () => (client.stop(), void proxy.drain(Number(o['drain-seconds']) * 1000).then(() => admin.close(() => resolve())));
-      process.once('SIGTERM', stop);
-      process.once('SIGINT', stop);
+    await untilSignal(async () => {
+      client.stop();
+      await proxy.drain(Number(o['drain-seconds']) * 1000);
+      await new Promise((r) => admin.close(r));
     });
     return 0;
   }
@@ -145,19 +146,11 @@ export async function main(argv: string[]): Promise<number> {
   const adminPort = (admin.address() as { port: number }).port;
   console.error(`mast-proxy ${mode} ready: config ${result.version}, listeners ${config.listeners.map((l) => `${l.name}@${proxy.boundPort(l.name)}`).join(' ')}, admin ${adminPort}`);
   const drainMs = Number(o['drain-seconds']) * 1000;
-  await new Promise<void>((resolve) => {
-    const stop = () => void proxy.drain(drainMs).then(() => admin.close(() => resolve()));
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
+  await untilSignal(async () => {
+    await proxy.drain(drainMs);
+    await new Promise((r) => admin.close(r));
   });
   return 0;
 }
 
-if (require.main === module)
-  main(process.argv.slice(2)).then(
-    (code) => (process.exitCode = code),
-    (err) => {
-      console.error(`mast-proxy: ${err instanceof Error ? err.message : err}`);
-      process.exitCode = 2;
-    },
-  );
+if (require.main === module) runMain('mast-proxy', main);
