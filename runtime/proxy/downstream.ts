@@ -9,6 +9,7 @@ import { headEnd, HttpError, parseRequestHead, type RequestHead } from './http/h
 import { BodyFraming } from './http/body';
 import { ChunkedError } from './http/chunked';
 import { localResponse } from './http/write';
+import { parseProxyV2, ProxyProtocolError } from './http/proxy-protocol';
 import type { RequestView } from '../shared/routing';
 import { Exchange } from './exchange';
 import type { ListenerRuntime, ProxyRuntime } from './runtime';
@@ -47,6 +48,7 @@ export class DownstreamConn implements RequestView {
     this.remoteAddress = socket.remoteAddress ?? '';
     socket.setNoDelay(true);
     this.deadline = Date.now() + proxy.limits.headerTimeoutMs;
+    this.expectProxyHeader = listener.configs.some((c) => c.proxyProtocol);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', () => this.abort());
     socket.on('close', () => this.abort());
@@ -60,12 +62,32 @@ export class DownstreamConn implements RequestView {
     return undefined;
   }
 
+  /** Still waiting for the PROXY protocol header (listeners behind an NLB). */
+  private expectProxyHeader = false;
+
   private onData(chunk: Buffer): void {
     if (this.tunnel) return this.exchange?.tunnelToUpstream(chunk);
+    if (this.expectProxyHeader) return this.onProxyHeader(chunk);
     if (this.bodyFraming) return this.onBody(chunk, 0);
     this.pending = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
     if (!this.exchange) this.parseNext();
     else if (this.pending.length > 1024 * 1024) this.socket.pause(); // pipelined requests pile up: stop reading
+  }
+
+  private onProxyHeader(chunk: Buffer): void {
+    const buf = (this.pending = this.pending ? Buffer.concat([this.pending, chunk]) : chunk);
+    try {
+      const h = parseProxyV2(buf);
+      if (!h.done) return;
+      this.expectProxyHeader = false;
+      if (h.source) this.remoteAddress = h.source.address;
+      this.pending = h.length < buf.length ? buf.subarray(h.length) : null;
+      if (this.pending) this.parseNext();
+    } catch (err) {
+      if (!(err instanceof ProxyProtocolError)) throw err;
+      this.proxy.metrics.inc('mast_downstream_rejected_total{reason="proxy_protocol"}');
+      this.close();
+    }
   }
 
   private parseNext(): void {

@@ -37,6 +37,7 @@ Options:
   --admin-port <n>         admin/status port (default: 15000; 0 = any)
   --access-log <-|off>     JSON access log to stdout (default: off)
   --drain-seconds <n>      drain time on SIGTERM (default: 5)
+  --proxy-protocol         gateway listeners expect PROXY protocol v2 (behind an NLB)
   --help                   this text`;
 
 function parsePairs(s: string | undefined): Record<string, string> {
@@ -98,6 +99,7 @@ export async function main(argv: string[]): Promise<number> {
       'admin-port': { type: 'string', default: '15000' },
       'access-log': { type: 'string', default: 'off' },
       'drain-seconds': { type: 'string', default: '5' },
+      'proxy-protocol': { type: 'boolean' },
       help: { type: 'boolean' },
     },
   });
@@ -113,7 +115,7 @@ export async function main(argv: string[]): Promise<number> {
     const proxy = new Proxy({ mode, workload: labels.app ?? (mode === 'gateway' ? 'mast-ingressgateway' : 'unknown'), namespace }, o['access-log'] === '-' ? process.stdout : undefined);
     const admin = await startAdmin(proxy, Number(o['admin-port']), { logLevel: 'info' });
     const log = (line: string) => console.error(`mast-proxy: ${line}`);
-    const client = new PushClient(proxy, { address: o['control-plane'], token: o.token, id: o.id ?? `${mode}-${process.pid}`, identity: { mode, namespace, labels, portMap: portMapOf() }, log });
+    const client = new PushClient(proxy, { address: o['control-plane'], token: o.token, id: o.id ?? `${mode}-${process.pid}`, identity: { mode, namespace, labels, portMap: portMapOf(), proxyProtocol: o['proxy-protocol'] }, log });
     client.start();
     console.error(`mast-proxy ${mode} started: admin ${(admin.address() as { port: number }).port}, config from ${o['control-plane']}`);
     await untilSignal(async () => {
@@ -131,7 +133,7 @@ export async function main(argv: string[]): Promise<number> {
       loaded.findings.forEach((f) => console.error(formatFinding(f)));
       return 1;
     }
-    config = compile(makeSnapshot(loaded.objects, 'file-1'), { mode, namespace, labels, portMap: portMapOf() });
+    config = compile(makeSnapshot(loaded.objects, 'file-1'), { mode, namespace, labels, portMap: portMapOf(), proxyProtocol: o['proxy-protocol'] });
   } else {
     console.error('mast-proxy: --config or --mesh is required (see --help)');
     return 2;

@@ -207,3 +207,19 @@ describe('configuration', () => {
     expect((await get(port)).body).toBe('b /');
   });
 });
+
+describe('PROXY protocol v2 (behind an NLB)', () => {
+  test('the client address comes from the header; a connection without it is refused', async () => {
+    const { proxyV2Header } = await import('../../runtime/proxy/http/proxy-protocol');
+    const a = await withBackend('a');
+    const cfg = config([forward('a')], [cluster('a', [a.port])]);
+    cfg.listeners[0] = { ...cfg.listeners[0], proxyProtocol: true };
+    const { port } = await proxyFor(cfg);
+    const header = proxyV2Header({ address: '203.0.113.7', port: 51234 }, { address: '10.0.0.5', port: 80 }).toString('latin1');
+    const reply = await raw(port, `${header}GET /pp HTTP/1.1\r\nHost: alpha.example.com\r\nConnection: close\r\n\r\n`);
+    expect(reply).toMatch(/^HTTP\/1.1 200 /);
+    expect(a.seen[0].headers['x-forwarded-for']).toBe('203.0.113.7');
+    expect(await raw(port, 'GET / HTTP/1.1\r\nHost: alpha.example.com\r\n\r\n')).toBe('');
+    expect(a.seen).toHaveLength(1);
+  });
+});
