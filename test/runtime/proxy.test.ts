@@ -223,3 +223,79 @@ describe('PROXY protocol v2 (behind an NLB)', () => {
     expect(a.seen).toHaveLength(1);
   });
 });
+
+describe('policies', () => {
+  test('outlier detection ejects an endpoint after consecutive 5xx; traffic moves to the healthy one', async () => {
+    const bad = await withBackend('bad', (_req, res) => {
+      res.statusCode = 500;
+      res.end('bad');
+    });
+    const good = await withBackend('good');
+    const outlier = { consecutive5xx: 2, intervalMs: 1000, baseEjectionMs: 30_000, maxEjectionPercent: 50 };
+    const { port, proxy } = await proxyFor(config([forward('c', { retries: { attempts: 0, retryOn: [] } })], [cluster('c', [bad.port, good.port], { outlier })]));
+    const bodies: string[] = [];
+    for (let i = 0; i < 12; i++) bodies.push((await get(port)).body);
+    expect(bad.seen.length).toBe(2);
+    expect(bodies.slice(-8).every((b) => b === 'good /')).toBe(true);
+    const endpoints = (proxy.clustersReport() as any[])[0].endpoints;
+    expect(endpoints.find((e: any) => e.address.endsWith(`:${bad.port}`))).toMatchObject({ healthy: false, ejections: 1 });
+  });
+
+  test('consistent hash on a header keeps a user on one endpoint', async () => {
+    const a = await withBackend('a');
+    const b = await withBackend('b');
+    const { port } = await proxyFor(config([forward('c')], [cluster('c', [a.port, b.port], { lb: { kind: 'hash', header: 'x-user' } })]));
+    for (const user of ['alice', 'bob', 'carol']) {
+      const seen = new Set<string>();
+      for (let i = 0; i < 10; i++) seen.add((await get(port, '/', { 'x-user': user })).body);
+      expect(seen.size).toBe(1);
+    }
+  });
+
+  test('CORS: an allowed preflight is answered here; responses carry the allow-origin header; others are forwarded untouched', async () => {
+    const a = await withBackend('a');
+    const cors = { allowOrigins: [{ exact: 'https://app.example.com' }], allowMethods: ['GET', 'POST'], allowHeaders: ['x-token'], maxAgeSeconds: 600, exposeHeaders: ['x-backend'] };
+    const { port } = await proxyFor(config([forward('a', {}, { cors })], [cluster('a', [a.port])]));
+    const pre = await get(port, '/', { origin: 'https://app.example.com', 'access-control-request-method': 'POST' }, 'OPTIONS');
+    expect(pre.status).toBe(200);
+    expect(pre.headers).toMatchObject({ 'access-control-allow-origin': 'https://app.example.com', 'access-control-allow-methods': 'GET,POST', 'access-control-max-age': '600' });
+    expect(a.seen).toHaveLength(0);
+    const r = await get(port, '/', { origin: 'https://app.example.com' });
+    expect(r.headers['access-control-allow-origin']).toBe('https://app.example.com');
+    expect(r.headers['access-control-expose-headers']).toBe('x-backend');
+    const other = await get(port, '/', { origin: 'https://evil.example' });
+    expect(other.headers['access-control-allow-origin']).toBeUndefined();
+  });
+});
+
+describe('upgrades', () => {
+  test('101 Switching Protocols turns the connection into a tunnel both ways', async () => {
+    const net = await import('node:net');
+    const echo = net.createServer((s) => {
+      let head = '';
+      const onHead = (d: Buffer) => {
+        head += d.toString('latin1');
+        if (!head.includes('\r\n\r\n')) return;
+        s.off('data', onHead);
+        s.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n');
+        s.on('data', (x) => s.write(x));
+      };
+      s.on('data', onHead);
+    });
+    await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise((r) => echo.close(() => r())));
+    const { port } = await proxyFor(config([forward('echo')], [cluster('echo', [(echo.address() as any).port])]));
+    const reply = await new Promise<string>((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => s.write('GET /ws HTTP/1.1\r\nHost: alpha.example.com\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n'));
+      let out = '';
+      s.on('data', (d) => {
+        out += d.toString('latin1');
+        if (out.includes('\r\n\r\n') && !out.includes('ping')) s.write('ping');
+        if (out.endsWith('ping')) (s.destroy(), resolve(out));
+      });
+      setTimeout(() => (s.destroy(), resolve(out)), 2000);
+    });
+    expect(reply).toMatch(/^HTTP\/1.1 101 /);
+    expect(reply.endsWith('ping')).toBe(true);
+  });
+});
