@@ -16,6 +16,9 @@ import type { ConnHandler, UpstreamConn } from './upstream/conn';
 import type { DownstreamConn } from './downstream';
 import { corsPreflight, corsResponseHeaders, redirectLocation, rewritePath, shouldRetry } from './route-actions';
 
+/** Request body bytes held while no upstream connection is ready. */
+const MAX_BUFFERED_BODY = 1024 * 1024;
+
 /** Envoy prints response flags in its enum order. */
 const FLAG_ORDER = ['LH', 'UH', 'UT', 'LR', 'UR', 'UF', 'UC', 'UO', 'NR', 'DI', 'FI', 'RL', 'URX', 'DC'];
 const flagString = (flags: string[]) => (flags.length ? [...new Set(flags)].sort((a, b) => FLAG_ORDER.indexOf(a) - FLAG_ORDER.indexOf(b)).join(',') : '-');
@@ -43,6 +46,7 @@ export class Exchange implements ConnHandler {
   private timer?: NodeJS.Timeout;
   private tryTimer?: NodeJS.Timeout;
   private requestId: string;
+  private buffered = 0;
 
   constructor(
     private readonly down: DownstreamConn,
@@ -111,6 +115,7 @@ export class Exchange implements ConnHandler {
       else r.conn.socket.write(head);
       for (const chunk of this.body) r.conn.socket.write(chunk);
       if (this.body.length) this.bodySent = true;
+      if (this.buffered > MAX_BUFFERED_BODY && this.down.socket.isPaused()) this.down.socket.resume();
       // Keep the body only while a retry could still resend it whole.
       if (!this.bodyDone) this.body = [];
     });
@@ -178,7 +183,12 @@ export class Exchange implements ConnHandler {
         this.down.socket.pause();
         this.conn.socket.once('drain', () => this.down.socket.resume());
       }
-    } else this.body.push(chunk);
+    } else {
+      this.body.push(chunk);
+      this.buffered += chunk.length;
+      // Waiting for an upstream connection (or a fault delay): stop reading rather than buffer without bound.
+      if (this.buffered > MAX_BUFFERED_BODY) this.down.socket.pause();
+    }
   }
 
   // ---- upstream events (ConnHandler) ----

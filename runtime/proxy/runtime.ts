@@ -125,31 +125,33 @@ export class Proxy implements ProxyRuntime {
       this.metrics.inc('mast_config_rejected_total');
       return { ok: false, version: config.version, error: this.lastError };
     }
+    const byPort = new Map<number, Array<{ config: ListenerConfig; table: RouteTable }>>();
+    config.listeners.forEach((lc, i) => byPort.set(lc.port, [...(byPort.get(lc.port) ?? []), { config: lc, table: tables[i] }]));
+    // Bind new ports first: if one fails, nothing of the new config has been applied.
+    const fresh = [...byPort.entries()].filter(([port]) => !this.listeners.has(port)).map(([port, entries]) => {
+      const l = new ListenerRuntime(port);
+      l.set(entries);
+      return { l, entries };
+    });
+    const bound = await Promise.allSettled(fresh.map(({ l, entries }) => this.bind(l, entries[0].config.address)));
+    const failed = bound.find((b): b is PromiseRejectedResult => b.status === 'rejected');
+    if (failed) {
+      for (const { l } of fresh) l.server?.close();
+      this.lastError = `cannot listen: ${(failed.reason as Error).message}`;
+      this.metrics.inc('mast_config_rejected_total');
+      return { ok: false, version: config.version, error: this.lastError };
+    }
     const clusters = new Map(config.clusters.map((c) => [c.name, new Cluster(c, this.clusters.get(c.name))]));
     for (const [name, old] of this.clusters) if (!clusters.has(name)) old.close();
     this.clusters = clusters;
-    const byPort = new Map<number, Array<{ config: ListenerConfig; table: RouteTable }>>();
-    config.listeners.forEach((lc, i) => byPort.set(lc.port, [...(byPort.get(lc.port) ?? []), { config: lc, table: tables[i] }]));
-    for (const [port, l] of this.listeners)
-      if (!byPort.has(port)) {
+    for (const { l } of fresh) this.listeners.set(l.port, l);
+    for (const [port, l] of this.listeners) {
+      const entries = byPort.get(port);
+      if (entries) l.set(entries);
+      else {
         l.server?.close();
         this.listeners.delete(port);
       }
-    const binds: Promise<void>[] = [];
-    for (const [port, entries] of byPort) {
-      let l = this.listeners.get(port);
-      if (!l) {
-        l = new ListenerRuntime(port);
-        this.listeners.set(port, l);
-        binds.push(this.bind(l, entries[0].config.address));
-      }
-      l.set(entries);
-    }
-    try {
-      await Promise.all(binds);
-    } catch (err) {
-      this.lastError = `cannot listen: ${(err as Error).message}`;
-      return { ok: false, version: config.version, error: this.lastError };
     }
     this.config = config;
     this.lastError = undefined;

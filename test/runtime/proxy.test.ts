@@ -198,6 +198,18 @@ describe('configuration', () => {
     expect((await get(port)).status).toBe(200);
   });
 
+  test('a config whose port cannot be bound is rejected whole: the old routes and clusters keep serving', async () => {
+    const a = await withBackend('a');
+    const b = await withBackend('b');
+    const { port, proxy } = await proxyFor(config([forward('a')], [cluster('a', [a.port])], 'v1'));
+    const busy = config([forward('b')], [cluster('b', [b.port])], 'v2');
+    busy.listeners.push({ ...busy.listeners[0], name: 'taken', port: b.port });
+    const result = await proxy.apply(busy);
+    expect(result).toMatchObject({ ok: false, version: 'v2', error: expect.stringMatching(/^cannot listen: .*EADDRINUSE/) });
+    expect(proxy.config?.version).toBe('v1');
+    expect((await get(port)).body).toBe('a /');
+  });
+
   test('a new config applies to the next request without dropping connections', async () => {
     const a = await withBackend('a');
     const b = await withBackend('b');
