@@ -10,6 +10,7 @@ import { BodyFraming } from './http/body';
 import { ChunkedError } from './http/chunked';
 import { localResponse } from './http/write';
 import { parseProxyV2, ProxyProtocolError } from './http/proxy-protocol';
+import { originalDestination } from './original-dst';
 import type { RequestView } from '../shared/routing';
 import { Exchange } from './exchange';
 import type { ListenerRuntime, ProxyRuntime } from './runtime';
@@ -33,6 +34,8 @@ export class DownstreamConn implements RequestView {
   absoluteForm = false;
   port: number;
   remoteAddress: string;
+  /** The destination port before iptables redirected the connection here, when known. */
+  private originalPort?: number;
   /**
    * When an idle or half-read connection gives up (ms since epoch). Checked by the proxy's
    * sweep every few hundred ms: cheaper than re-arming a socket timer on every request.
@@ -49,6 +52,11 @@ export class DownstreamConn implements RequestView {
     socket.setNoDelay(true);
     this.deadline = Date.now() + proxy.limits.headerTimeoutMs;
     this.expectProxyHeader = listener.configs.some((c) => c.proxyProtocol);
+    // Captured outbound traffic: the port the app dialled picks the listener's routes.
+    if (listener.configs.length > 1 || listener.configs[0]?.name.startsWith('outbound')) {
+      const dst = originalDestination(socket);
+      if (dst && dst.port !== listener.port) this.originalPort = dst.port;
+    }
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', () => this.abort());
     socket.on('close', () => this.abort());
@@ -124,7 +132,7 @@ export class DownstreamConn implements RequestView {
     const hasPort = colon > 0 && authority.indexOf(']') < colon;
     this.host = (hasPort ? authority.slice(0, colon) : authority).toLowerCase();
     // A request names its destination port in the authority; otherwise the listener's (or 80).
-    this.port = hasPort && this.listener.configs.length > 1 ? Number(authority.slice(colon + 1)) : this.listener.defaultPort;
+    this.port = this.originalPort ?? (hasPort && this.listener.configs.length > 1 ? Number(authority.slice(colon + 1)) : this.listener.defaultPort);
     this.pending = end < buf.length ? buf.subarray(end) : null;
     this.bodyFraming = BodyFraming.forRequest(head);
     if (this.bodyFraming.done) this.bodyFraming = null;

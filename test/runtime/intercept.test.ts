@@ -5,7 +5,7 @@
  * with apt when missing); skipped with the reason printed otherwise.
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -36,6 +36,7 @@ maybe('interception in a network namespace', () => {
 
   beforeAll(() => {
     execFileSync(process.execPath, [join(ROOT, 'scripts', 'bundle.mjs')], { cwd: ROOT });
+    execFileSync(process.execPath, [join(ROOT, 'scripts', 'build-addon.mjs')], { cwd: ROOT });
     execFileSync('ip', ['netns', 'add', NS]);
     execFileSync('ip', ['-n', NS, 'link', 'set', 'lo', 'up']);
     // A route for the "remote" service address, so the kernel gets as far as the NAT table.
@@ -51,14 +52,13 @@ maybe('interception in a network namespace', () => {
   });
 
   test('an app call to 10.99.0.1:80 is captured by the sidecar (uid 1337 not looped) and reaches the backend', async () => {
-    const backend = `require('http').createServer((q,s)=>s.end('backend saw '+q.headers.host+' '+q.url)).listen(9080,'127.0.0.1',()=>console.log('up'))`;
-    children.push(spawn('ip', ['netns', 'exec', NS, process.execPath, '-e', backend]));
-    const config = {
-      schema: 1,
-      version: 'intercept',
-      listeners: [{ name: 'outbound', port: 15001, matchPort: 80, protocol: 'http', virtualHosts: [{ name: 'all', domains: ['*'], routes: [{ name: 'r', matches: [], action: { kind: 'forward', destinations: [{ cluster: 'svc', weight: 100 }] } }] }] }],
-      clusters: [{ name: 'svc', host: 'svc', port: 80, endpoints: [{ address: '127.0.0.1', port: 9080 }], lb: { kind: 'round_robin' }, connectTimeoutMs: 1000 }],
-    };
+    const backend = (port: number, name: string) => `require('http').createServer((q,s)=>s.end('${name} saw '+q.headers.host+' '+q.url)).listen(${port},'127.0.0.1')`;
+    children.push(spawn('ip', ['netns', 'exec', NS, process.execPath, '-e', backend(9080, 'backend')]));
+    children.push(spawn('ip', ['netns', 'exec', NS, process.execPath, '-e', backend(9081, 'admin-backend')]));
+    // Two services on one captured port, told apart only by the port the app dialled (80 or 8080).
+    const listener = (matchPort: number, cluster: string) => ({ name: `outbound_${matchPort}`, port: 15001, matchPort, protocol: 'http', virtualHosts: [{ name: 'all', domains: ['*'], routes: [{ name: 'r', matches: [], action: { kind: 'forward', destinations: [{ cluster, weight: 100 }] } }] }] });
+    const cluster = (name: string, port: number) => ({ name, host: name, port, endpoints: [{ address: '127.0.0.1', port }], lb: { kind: 'round_robin' }, connectTimeoutMs: 1000 });
+    const config = { schema: 1, version: 'intercept', listeners: [listener(80, 'svc'), listener(8080, 'admin')], clusters: [cluster('svc', 9080), cluster('admin', 9081)] };
     writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
     chmodSync(join(dir, 'config.json'), 0o644);
     inNs(process.execPath, join(ROOT, 'build', 'mast-proxy.js'), 'capture', '--proxy-uid', '1337', '--exclude-outbound-cidrs', '169.254.169.254/32');
@@ -70,9 +70,14 @@ maybe('interception in a network namespace', () => {
       proxy.stderr!.on('data', (d) => ((err += d), /ready/.test(err) && resolve()));
       proxy.on('exit', () => reject(new Error(err)));
     });
-    const client = `require('http').get('http://10.99.0.1/hello',r=>{let b='';r.on('data',c=>b+=c);r.on('end',()=>console.log(r.statusCode+' '+b))}).on('error',e=>console.log('error '+e.message))`;
-    expect(inNs(process.execPath, '-e', client).trim()).toBe('200 backend saw 10.99.0.1 /hello');
+    const call = (url: string, host?: string) => `require('http').get('${url}',${host ? `{headers:{host:'${host}'}},` : ''}r=>{let b='';r.on('data',c=>b+=c);r.on('end',()=>console.log(r.statusCode+' '+b))}).on('error',e=>console.log('error '+e.message))`;
+    expect(inNs(process.execPath, '-e', call('http://10.99.0.1/hello')).trim()).toBe('200 backend saw 10.99.0.1 /hello');
+    // The Host header names no port: only SO_ORIGINAL_DST can tell that 8080 was dialled.
+    const addon = existsSync(join(ROOT, 'build', 'original_dst.node'));
+    if (!addon) console.log('SO_ORIGINAL_DST check skipped: the addon did not build here (scripts/build-addon.mjs says why)');
+    if (addon) expect(inNs(process.execPath, '-e', call('http://10.99.0.1:8080/stats', 'admin.internal')).trim()).toBe('200 admin-backend saw admin.internal /stats');
     const stats = inNs(process.execPath, '-e', `require('http').get('http://127.0.0.1:15000/stats/prometheus',r=>{let b='';r.on('data',c=>b+=c);r.on('end',()=>console.log(b))})`);
-    expect(stats).toMatch(/istio_requests_total\{[^}]*response_code="200"[^}]*\} 1/);
+    expect(stats).toMatch(/istio_requests_total\{[^}]*destination_service="svc"[^}]*response_code="200"[^}]*\} 1/);
+    if (addon) expect(stats).toMatch(/istio_requests_total\{[^}]*destination_service="admin"[^}]*response_code="200"[^}]*\} 1/);
   }, 60_000);
 });
