@@ -5,6 +5,7 @@ import { build } from 'esbuild';
 const entries = {
   'mast-proxy': 'runtime/proxy/main.ts',
   mastd: 'runtime/control/main.ts',
+  bookinfo: 'examples/bookinfo/app/server.ts',
 };
 const present = Object.entries(entries).filter(([, file]) => existsSync(file));
 for (const [name, file] of present) {

@@ -1,0 +1,64 @@
+/**
+ * One small app for every bookinfo service: it answers with its name and version, and calls the
+ * services in CALLS (productpage → details, reviews; reviews v2/v3 → ratings). Calls go through
+ * the sidecar when MAST_OUTBOUND (host:port of its outbound listener) is set: as an HTTP proxy,
+ * with the absolute URL in the request line, because Node's fetch ignores HTTP_PROXY unless
+ * NODE_USE_ENV_PROXY is set. Trace and routing headers are passed on.
+ */
+import * as http from 'node:http';
+
+export interface AppOptions {
+  readonly service: string;
+  readonly version: string;
+  readonly port: number;
+  /** URLs to call on each request, e.g. http://details:9080. */
+  readonly calls: string[];
+  /** host:port of the sidecar's outbound listener. @default - call directly */
+  readonly outbound?: string;
+  /** @default '0.0.0.0' */
+  readonly host?: string;
+}
+
+/** Headers a request carries on to the services it calls (tracing, and what routes depend on). */
+export const PROPAGATED = ['x-request-id', 'traceparent', 'tracestate', 'x-b3-traceid', 'x-b3-spanid', 'x-b3-parentspanid', 'x-b3-sampled', 'x-b3-flags', 'b3', 'end-user'];
+
+function call(url: string, headers: http.OutgoingHttpHeaders, outbound?: string): Promise<unknown> {
+  const target = new URL(url);
+  const [host, port] = outbound ? outbound.split(':') : [target.hostname, target.port || '80'];
+  return new Promise((resolve) => {
+    const req = http.request({ host, port: Number(port), path: outbound ? target.href : `${target.pathname}${target.search}`, headers: { ...headers, host: target.host }, timeout: 5000 }, (res) => {
+      let body = '';
+      res.on('data', (c) => (body += c));
+      res.on('end', () => {
+        try {
+          resolve({ status: res.statusCode, ...JSON.parse(body) });
+        } catch {
+          resolve({ status: res.statusCode, body });
+        }
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', (err) => resolve({ url, error: err.message }));
+    req.end();
+  });
+}
+
+export function startApp(o: AppOptions): Promise<http.Server> {
+  const server = http.createServer(async (req, res) => {
+    if (req.url === '/health') return void res.end('ok\n');
+    const headers: http.OutgoingHttpHeaders = {};
+    for (const name of PROPAGATED) if (req.headers[name] !== undefined) headers[name] = req.headers[name];
+    const calls = await Promise.all(o.calls.map((url) => call(`${url.replace(/\/$/, '')}${req.url}`, headers, o.outbound)));
+    const body = JSON.stringify({ service: o.service, version: o.version, path: req.url, ...(calls.length ? { calls } : {}) });
+    res.writeHead(200, { 'content-type': 'application/json', 'x-service': `${o.service}-${o.version}` });
+    res.end(body);
+  });
+  return new Promise((resolve) => server.listen(o.port, o.host ?? '0.0.0.0', () => resolve(server)));
+}
+
+if (require.main === module) {
+  const env = process.env;
+  startApp({ service: env.SERVICE ?? 'app', version: env.VERSION ?? 'v1', port: Number(env.PORT ?? 9080), calls: (env.CALLS ?? '').split(',').filter(Boolean), outbound: env.MAST_OUTBOUND, host: env.HOST }).then((s) =>
+    console.log(`${env.SERVICE ?? 'app'} ${env.VERSION ?? 'v1'} listening on ${(s.address() as { port: number }).port}`),
+  );
+}
