@@ -10,7 +10,7 @@ type Command = { summary: string; usage: string; run: (args: string[]) => Promis
 const COMMANDS: Record<string, Command> = {
   validate: {
     summary: 'check mesh YAML the way `istioctl analyze` does; non-zero exit on errors',
-    usage: 'mast validate -f <file|dir> [-f ...] [--output text|json]',
+    usage: 'mast validate -f <file|dir> [-f ...] [--output text|json] [--no-default-gateway]',
     run: runValidate,
   },
   synth: {
