@@ -15,6 +15,11 @@ export interface MeshResourceProps<S> {
 }
 
 const validatedRoots = new WeakSet<IConstruct>();
+
+/** The JSON of every ApiObject under `scope`, without running a cdk8s synth (no validation side effects). */
+export function apiObjectsOf(scope: IConstruct): api.KubeObject[] {
+  return scope.node.findAll().filter((c): c is ApiObject => c instanceof ApiObject).map((o) => o.toJson() as api.KubeObject);
+}
 const BRAND = Symbol.for('mast.MeshResource');
 
 export abstract class MeshResource<S> extends ApiObject {
@@ -41,8 +46,7 @@ function ensureSetValidation(root: IConstruct): void {
   validatedRoots.add(root);
   const validation: IValidation = {
     validate: () => {
-      const objects = root.node.findAll().filter((c): c is ApiObject => c instanceof ApiObject).map((o) => o.toJson() as api.KubeObject);
-      return errorsOf(api.validateSet(objects));
+      return errorsOf(api.validateSet(apiObjectsOf(root)));
     },
   };
   root.node.addValidation(validation);

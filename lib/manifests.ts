@@ -3,7 +3,8 @@
  * properties are inlined in the template and sent to a Lambda: keep each part well under
  * the 256 KB payload limit, and order the parts explicitly (each is applied on its own).
  */
-import { ApiObject, type Chart } from 'cdk8s';
+import type { Chart } from 'cdk8s';
+import { apiObjectsOf } from '../constructs';
 import type { ICluster, KubernetesManifest } from 'aws-cdk-lib/aws-eks-v2';
 import type { IConstruct } from 'constructs';
 
@@ -29,14 +30,10 @@ export function splitBySize<T>(objects: readonly T[], maxBytes = MAX_MANIFEST_BY
   return parts;
 }
 
-/** The chart's objects as JSON without running the cdk8s app's synth (no validation side effects here). */
-export function chartObjects(chart: Chart): Record<string, unknown>[] {
-  return chart.node.findAll().filter((c): c is ApiObject => c instanceof ApiObject).map((o) => o.toJson());
-}
 
 /** Adds a chart in size-bounded parts, each depending on `after`; returns the parts. */
 export function addChartInParts(cluster: ICluster, id: string, chart: Chart, after: IConstruct[]): KubernetesManifest[] {
-  return splitBySize(chartObjects(chart)).map((objects, i) => {
+  return splitBySize(apiObjectsOf(chart)).map((objects, i) => {
     const manifest = cluster.addManifest(`${id}-${i}`, ...objects);
     for (const dep of after) manifest.node.addDependency(dep);
     return manifest;

@@ -8,7 +8,7 @@ import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import { App as Cdk8sApp } from 'cdk8s';
 import type { Construct } from 'constructs';
-import { Mesh, type MeshProps } from '../constructs';
+import { apiObjectsOf, Mesh, type MeshProps } from '../constructs';
 import { DEFAULTS, type EnvironmentConfig } from './config';
 import { MeshCluster } from './mesh-cluster';
 import { MeshImages } from './images';
@@ -16,7 +16,7 @@ import { Edge } from './edge';
 import { DnsRecords } from './dns-records';
 import { GatewayTls } from './edge-tls';
 import { gatewayHosts, planRecords, type RecordPlan } from './gateway-hosts';
-import { addChartInParts, chartObjects } from './manifests';
+import { addChartInParts } from './manifests';
 
 export interface MeshEnvironmentStackProps extends StackProps {
   readonly config: EnvironmentConfig;
@@ -60,7 +60,7 @@ export class MeshEnvironmentStack extends Stack {
     this.node.addValidation({ validate: () => cdk8sApp.node.findAll().flatMap((c) => c.node.validate()) });
 
     const gateway = this.mesh.gateway!;
-    const hosts = gatewayHosts(chartObjects(this.mesh.apps) as never, gateway.selectorLabels);
+    const hosts = gatewayHosts(apiObjectsOf(this.mesh.apps), gateway.selectorLabels);
     this.records = planRecords(hosts, config.zoneName);
 
     const cluster = this.cluster.cluster;

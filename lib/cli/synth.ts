@@ -1,7 +1,7 @@
 /** `mast synth`: manifests for the YAML mesh given (CRDs, control plane, gateway, resources). */
-import { ApiObject, App, YamlOutputType } from 'cdk8s';
-import { formatFinding, InputNotFoundError, isError, loadFiles, validate, type KubeObject } from '../../api';
-import { Mesh, type GatewayServiceType } from '../../constructs';
+import { App, YamlOutputType } from 'cdk8s';
+import { formatFinding, InputNotFoundError, isError, loadFiles, validate } from '../../api';
+import { apiObjectsOf, Mesh, type GatewayServiceType } from '../../constructs';
 import { parse, UsageError } from './args';
 
 const USAGE = 'mast synth -f <file|dir> [-f ...] [--out dist] [--gateway-service LoadBalancer|ClusterIP|NodePort]';
@@ -18,7 +18,7 @@ export async function runSynth(args: string[]): Promise<number> {
     const mesh = new Mesh(app, 'mesh', { gateway: { serviceType } });
     mesh.addObjects(loaded.objects);
     // Validate the user's objects (which keep their file and line) together with the generated gateway.
-    const generated = mesh.system.node.findAll().filter((c): c is ApiObject => c instanceof ApiObject).map((o) => o.toJson() as KubeObject);
+    const generated = apiObjectsOf(mesh.system);
     const findings = [...loaded.findings, ...validate([...loaded.objects, ...generated])];
     for (const f of findings) console.error(formatFinding(f));
     if (findings.some(isError)) {

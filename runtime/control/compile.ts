@@ -5,7 +5,7 @@
  * default route) and an inbound listener to its app.
  */
 import { exportScopes, fqdn, hostMatches, hostsOverlap, namespaceOf, selects, splitRef, stripNamespace, visibleIn, type Gateway, type VirtualService } from '../../api';
-import { PROXY_CONFIG_SCHEMA, clusterName, type ClusterConfig, type ListenerConfig, type ProxyConfig, type VirtualHostConfig } from '../shared/proxy-config';
+import { DEFAULT_RETRY, PROXY_CONFIG_SCHEMA, clusterName, type ClusterConfig, type ListenerConfig, type ProxyConfig, type VirtualHostConfig } from '../shared/proxy-config';
 import { compileCluster } from './compile-clusters';
 import type { ProxyIdentity } from '../shared/push-protocol';
 import { compileHttpRoutes, normalizeGateway, type RouteContext } from './compile-routes';
@@ -112,7 +112,7 @@ function sidecarListeners(s: Snapshot, proxy: ProxyIdentity, ports: readonly Ser
     const routes = own.flatMap((vs) => compileHttpRoutes(vs, ctx));
     if (routes.length === 0) {
       clusters.use(p.host, p, undefined);
-      routes.push({ name: 'default', matches: [], action: { kind: 'forward', destinations: [{ cluster: clusterName(p.number, undefined, p.host), weight: 100 }], retries: { attempts: 2, retryOn: ['connect-failure', 'refused-stream', 'unavailable', 'cancelled', '503'] } } });
+      routes.push({ name: 'default', matches: [], action: { kind: 'forward', destinations: [{ cluster: clusterName(p.number, undefined, p.host), weight: 100 }], retries: DEFAULT_RETRY } });
     }
     const list = byPort.get(p.number) ?? [];
     list.push({ name: `${p.host}:${p.number}`, domains: domainsFor(p.host, ns, p.number), routes });

@@ -5,7 +5,7 @@
  * are served one after another; bodies are forwarded chunk by chunk, never buffered whole.
  */
 import type * as net from 'node:net';
-import { headEnd, HttpError, parseRequestHead, type RequestHead } from './http/head';
+import { findHeader, headEnd, HttpError, parseRequestHead, type RequestHead } from './http/head';
 import { BodyFraming } from './http/body';
 import { ChunkedError } from './http/chunked';
 import { localResponse } from './http/write';
@@ -65,9 +65,7 @@ export class DownstreamConn implements RequestView {
   }
 
   header(name: string): string | undefined {
-    const h = this.head.headers;
-    for (let i = 0; i < h.length; i += 2) if (h[i] === name) return h[i + 1];
-    return undefined;
+    return findHeader(this.head.headers, name);
   }
 
   /** Still waiting for the PROXY protocol header (listeners behind an NLB). */

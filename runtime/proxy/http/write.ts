@@ -1,6 +1,6 @@
 /** Heads written to the wire in one string each: the upstream request and the downstream response. */
 import type { HeaderOpsConfig } from '../../shared/proxy-config';
-import type { RequestHead, ResponseHead } from './head';
+import { findHeader, type RequestHead, type ResponseHead } from './head';
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'transfer-encoding', 'content-length', 'host']);
 
@@ -36,7 +36,7 @@ export function upstreamRequestHead(req: RequestHead, o: UpstreamHeadOptions): s
   let framing = '';
   if (req.chunked) framing = 'transfer-encoding: chunked\r\n';
   else if (req.contentLength >= 0) framing = `content-length: ${req.contentLength}\r\n`;
-  const upgrade = req.upgrade ? `connection: upgrade\r\nupgrade: ${headerOf(req.headers, 'upgrade')}\r\n` : 'connection: keep-alive\r\n';
+  const upgrade = req.upgrade ? `connection: upgrade\r\nupgrade: ${findHeader(req.headers, 'upgrade') ?? ''}\r\n` : 'connection: keep-alive\r\n';
   return `${req.method} ${o.path} HTTP/1.1\r\nhost: ${o.authority}\r\n${applyOps(o.extra, req.headers, o.ops)}${framing}${upgrade}\r\n`;
 }
 
@@ -44,13 +44,8 @@ export function downstreamResponseHead(res: ResponseHead, keepAlive: boolean, op
   let framing = '';
   if (res.chunked) framing = 'transfer-encoding: chunked\r\n';
   else if (res.contentLength >= 0) framing = `content-length: ${res.contentLength}\r\n`;
-  const conn = res.status === 101 ? `connection: upgrade\r\nupgrade: ${headerOf(res.headers, 'upgrade')}\r\n` : keepAlive ? '' : 'connection: close\r\n';
+  const conn = res.status === 101 ? `connection: upgrade\r\nupgrade: ${findHeader(res.headers, 'upgrade') ?? ''}\r\n` : keepAlive ? '' : 'connection: close\r\n';
   return `HTTP/1.1 ${res.status} ${res.reason || 'OK'}\r\n${applyOps(extra, res.headers, ops)}${framing}${conn}\r\n`;
-}
-
-function headerOf(headers: readonly string[], name: string): string {
-  for (let i = 0; i < headers.length; i += 2) if (headers[i] === name) return headers[i + 1];
-  return '';
 }
 
 const REASONS: Record<number, string> = { 200: 'OK', 204: 'No Content', 301: 'Moved Permanently', 302: 'Found', 303: 'See Other', 307: 'Temporary Redirect', 308: 'Permanent Redirect', 400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 408: 'Request Timeout', 413: 'Payload Too Large', 431: 'Request Header Fields Too Large', 500: 'Internal Server Error', 501: 'Not Implemented', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout', 505: 'HTTP Version Not Supported' };
