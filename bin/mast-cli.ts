@@ -3,6 +3,7 @@ import { runValidate } from '../lib/cli/validate';
 import { runSynth } from '../lib/cli/synth';
 import { runDns } from '../lib/cli/dns';
 import { runProxyStatus } from '../lib/cli/proxy-status';
+import { runLocal } from '../lib/cli/local';
 import { MAST_VERSION } from '../constructs/version';
 
 type Command = { summary: string; usage: string; run: (args: string[]) => Promise<number> | number };
@@ -17,6 +18,11 @@ const COMMANDS: Record<string, Command> = {
     summary: 'synthesize Kubernetes manifests (CRDs, mastd, gateway, your resources) into a directory',
     usage: 'mast synth -f <file|dir> [-f ...] [--out dist] [--gateway-service LoadBalancer|ClusterIP|NodePort]',
     run: runSynth,
+  },
+  local: {
+    summary: 'run the whole mesh on this machine: mastd, the ingress gateway, a sidecar per WorkloadEntry and its app',
+    usage: 'mast local -f <file|dir> [-f ...] [--gateway-port 8080] [--admin-port 15000] [--access-log] [--ready-timeout 60]',
+    run: runLocal,
   },
   dns: {
     summary: 'after a deploy: check that every Gateway host has its Route 53 record pointing at the NLB',

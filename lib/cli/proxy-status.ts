@@ -1,20 +1,11 @@
 /** `mast proxy-status`: every proxy connected to mastd, its config version and SYNCED / STALE / NACK. */
+import { syncState, type ProxyStatus } from '../../runtime/control/push-server';
 import { parse, UsageError } from './args';
+
+export { syncState };
 
 const USAGE = 'mast proxy-status [--mastd http://127.0.0.1:15014] [--output text|json]';
 
-interface Status {
-  id: string;
-  identity: { mode: string; namespace: string };
-  sent?: string;
-  acked?: string;
-  nacked?: { version: string; error: string };
-}
-
-export function syncState(p: Status, current: string | null): 'SYNCED' | 'STALE' | 'NACK' {
-  if (p.nacked && p.nacked.version === p.sent) return 'NACK';
-  return p.acked !== undefined && p.acked === p.sent && p.acked === current ? 'SYNCED' : 'STALE';
-}
 
 export async function runProxyStatus(args: string[]): Promise<number> {
   let opts;
@@ -25,7 +16,7 @@ export async function runProxyStatus(args: string[]): Promise<number> {
     console.error(`mast proxy-status: ${err.message}`);
     return 2;
   }
-  let body: { version: string | null; proxies: Status[] };
+  let body: { version: string | null; proxies: ProxyStatus[] };
   try {
     const res = await fetch(`${opts.mastd.replace(/\/$/, '')}/debug/syncz`);
     if (!res.ok) throw new Error(`HTTP ${res.status}`);

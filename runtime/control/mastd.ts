@@ -17,6 +17,11 @@ export interface MastdOptions {
   readonly log?: (line: string) => void;
   /** Local mode assumes the default ingress gateway exists, as `mast validate` does. */
   readonly defaultIngressGateway?: boolean;
+  /**
+   * Runs on the accepted objects before they become a snapshot (`mast local` starts the
+   * workloads' sidecars here and points their endpoints at them). Updates are applied in order.
+   */
+  readonly prepare?: (objects: KubeObject[]) => Promise<KubeObject[]>;
 }
 
 export class Mastd {
@@ -27,6 +32,7 @@ export class Mastd {
   private version = 0;
   readonly push: PushServer;
   private monitoring?: http.Server;
+  private updates = Promise.resolve();
 
   constructor(private readonly options: MastdOptions) {
     this.push = new PushServer({ token: options.token, log: options.log, equivalenceKey, compile: (identity) => (this.snapshot ? compile(this.snapshot, identity) : undefined) });
@@ -36,22 +42,31 @@ export class Mastd {
     const push = await this.push.listen(pushPort, host);
     this.monitoring = http.createServer((req, res) => this.serveMonitoring(req, res));
     await new Promise<void>((r) => this.monitoring!.listen(monitoringPort, host, r));
-    this.options.source.start((update) => this.onUpdate(update.objects, update.findings));
+    this.options.source.start((update) => {
+      this.updates = this.updates.then(() => this.onUpdate(update.objects, update.findings)).catch((err) => this.options.log?.(`update failed, keeping snapshot ${this.snapshot?.version ?? 'none'}: ${(err as Error).message}`));
+    });
     return { pushPort: push, monitoringPort: (this.monitoring.address() as AddressInfo).port };
   }
 
-  private onUpdate(objects: KubeObject[], loadFindings: Finding[]): void {
+  /** Resolves once the updates received so far are applied. */
+  settled(): Promise<void> {
+    return this.updates;
+  }
+
+  private async onUpdate(objects: KubeObject[], loadFindings: Finding[]): Promise<void> {
     const result = ingest(objects, this.lastGood, { defaultIngressGateway: this.options.defaultIngressGateway });
     this.lastGood = new Map(result.lastGood);
     this.rejected = result.rejected;
     this.findings = [...loadFindings, ...result.findings];
     for (const f of [...loadFindings, ...result.rejected]) this.options.log?.(`rejected ${f.kind} ${f.namespace ?? ''}/${f.name} ${f.path}: ${f.code} ${f.message}`);
-    this.snapshot = makeSnapshot(result.objects, `v${++this.version}`);
+    const prepared = this.options.prepare ? await this.options.prepare(result.objects) : result.objects;
+    this.snapshot = makeSnapshot(prepared, `v${++this.version}`);
     this.options.log?.(`snapshot ${this.snapshot.version}: ${result.objects.length} objects, ${result.rejected.length} rejected`);
     this.push.publish();
   }
 
-  private serveMonitoring(req: http.IncomingMessage, res: http.ServerResponse): void {
+  /** /ready /metrics /debug/analyze /debug/syncz (also served on `mast local`'s admin port). */
+  serveMonitoring(req: http.IncomingMessage, res: http.ServerResponse): void {
     const json = (v: unknown) => {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify(v, null, 2));
@@ -91,6 +106,7 @@ export class Mastd {
 
   async stop(): Promise<void> {
     this.options.source.stop();
+    await this.updates;
     await this.push.close();
     await new Promise<void>((r) => (this.monitoring ? this.monitoring.close(() => r()) : r()));
   }

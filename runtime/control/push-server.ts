@@ -17,6 +17,12 @@ export interface ProxyStatus {
   nacked?: { version: string; error: string };
 }
 
+/** As `istioctl proxy-status` says it: the proxy ACKed what mastd serves now, is behind, or rejected it. */
+export function syncState(p: Pick<ProxyStatus, 'sent' | 'acked' | 'nacked'>, current: string | null): 'SYNCED' | 'STALE' | 'NACK' {
+  if (p.nacked && p.nacked.version === p.sent) return 'NACK';
+  return p.acked !== undefined && p.acked === p.sent && p.acked === current ? 'SYNCED' : 'STALE';
+}
+
 export interface PushServerOptions {
   /** Bearer token proxies must present (a local secret in `mast local`). */
   readonly token?: string;

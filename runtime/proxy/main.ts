@@ -34,6 +34,9 @@ Options:
   --labels <k=v,...>       this proxy's labels (default: istio=ingressgateway)
   --namespace <ns>         (default: mast-system for gateways, default for sidecars)
   --port-map <p=l,...>     gateway: Service port = listen port (e.g. 80=8080)
+  --outbound-port <n>      sidecar: where outbound traffic reaches the proxy (default 15001)
+  --inbound-port <n>       sidecar: inbound listener in front of the app (with --app-port)
+  --app-port <n>           sidecar: the app's port on 127.0.0.1
   --admin-port <n>         admin/status port (default: 15000; 0 = any)
   --access-log <-|off>     JSON access log to stdout (default: off)
   --drain-seconds <n>      drain time on SIGTERM (default: 5)
@@ -96,6 +99,9 @@ export async function main(argv: string[]): Promise<number> {
       labels: { type: 'string' },
       namespace: { type: 'string' },
       'port-map': { type: 'string' },
+      'outbound-port': { type: 'string' },
+      'inbound-port': { type: 'string' },
+      'app-port': { type: 'string' },
       'admin-port': { type: 'string', default: '15000' },
       'access-log': { type: 'string', default: 'off' },
       'drain-seconds': { type: 'string', default: '5' },
@@ -111,11 +117,20 @@ export async function main(argv: string[]): Promise<number> {
   const namespace = o.namespace ?? (mode === 'gateway' ? 'mast-system' : 'default');
   const labels = o.labels ? parsePairs(o.labels) : { istio: 'ingressgateway' };
   const portMapOf = () => Object.fromEntries(Object.entries(parsePairs(o['port-map'])).map(([k, v]) => [Number(k), Number(v)]));
+  const identity = {
+    mode,
+    namespace,
+    labels,
+    portMap: portMapOf(),
+    proxyProtocol: o['proxy-protocol'],
+    ...(o['outbound-port'] ? { outboundPort: Number(o['outbound-port']) } : {}),
+    ...(o['inbound-port'] && o['app-port'] ? { inbound: { port: Number(o['inbound-port']), appPort: Number(o['app-port']) } } : {}),
+  } as const;
   if (o['control-plane']) {
     const proxy = new Proxy({ mode, workload: labels.app ?? (mode === 'gateway' ? 'mast-ingressgateway' : 'unknown'), namespace }, o['access-log'] === '-' ? process.stdout : undefined);
     const admin = await startAdmin(proxy, Number(o['admin-port']), { logLevel: 'info' });
     const log = (line: string) => console.error(`mast-proxy: ${line}`);
-    const client = new PushClient(proxy, { address: o['control-plane'], token: o.token, id: o.id ?? `${mode}-${process.pid}`, identity: { mode, namespace, labels, portMap: portMapOf(), proxyProtocol: o['proxy-protocol'] }, log });
+    const client = new PushClient(proxy, { address: o['control-plane'], token: o.token, id: o.id ?? `${mode}-${process.pid}`, identity, log });
     client.start();
     console.error(`mast-proxy ${mode} started: admin ${(admin.address() as { port: number }).port}, config from ${o['control-plane']}`);
     await untilSignal(async () => {
@@ -133,7 +148,7 @@ export async function main(argv: string[]): Promise<number> {
       loaded.findings.forEach((f) => console.error(formatFinding(f)));
       return 1;
     }
-    config = compile(makeSnapshot(loaded.objects, 'file-1'), { mode, namespace, labels, portMap: portMapOf(), proxyProtocol: o['proxy-protocol'] });
+    config = compile(makeSnapshot(loaded.objects, 'file-1'), identity);
   } else {
     console.error('mast-proxy: --config or --mesh is required (see --help)');
     return 2;

@@ -1,11 +1,32 @@
 /** Process plumbing shared by the mast-proxy and mastd entry points. */
 
-/** Resolves once SIGTERM or SIGINT arrived and `stop` finished (drain, close servers). */
+/**
+ * Set by a supervisor (`mast local`) that holds our stdin open: when it goes away, even by
+ * SIGKILL, stdin closes and we stop as if signalled, so no process outlives it.
+ */
+export const STOP_WITH_PARENT_ENV = 'MAST_STOP_WITH_PARENT';
+
+/** Resolves once SIGTERM or SIGINT arrived (or the supervisor went away) and `stop` finished. */
 export function untilSignal(stop: () => Promise<void>): Promise<void> {
   return new Promise((resolve) => {
-    const onSignal = () => void stop().then(resolve);
+    let stopping = false;
+    const onSignal = () => {
+      if (stopping) return;
+      stopping = true;
+      void stop().then(() => {
+        // A resumed stdin would keep the event loop, and so the process, alive.
+        if (process.env[STOP_WITH_PARENT_ENV] === '1') process.stdin.destroy();
+        resolve();
+      });
+    };
     process.once('SIGTERM', onSignal);
     process.once('SIGINT', onSignal);
+    if (process.env[STOP_WITH_PARENT_ENV] === '1') {
+      process.stdin.on('data', () => undefined);
+      process.stdin.once('end', onSignal);
+      process.stdin.once('close', onSignal);
+      process.stdin.resume();
+    }
   });
 }
 

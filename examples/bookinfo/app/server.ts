@@ -4,6 +4,11 @@
  * the sidecar when MAST_OUTBOUND (host:port of its outbound listener) is set: as an HTTP proxy,
  * with the absolute URL in the request line, because Node's fetch ignores HTTP_PROXY unless
  * NODE_USE_ENV_PROXY is set. Trace and routing headers are passed on.
+ *
+ * Two request headers make a service misbehave on purpose, for demos and end-to-end tests;
+ * they travel with the request like the trace headers: `x-bookinfo-fail: <service>[=<status>]`
+ * (that service answers 503 or the status) and `x-bookinfo-delay: <service>=<ms>` (it waits
+ * first, at most 30 s).
  */
 import * as http from 'node:http';
 
@@ -20,7 +25,16 @@ export interface AppOptions {
 }
 
 /** Headers a request carries on to the services it calls (tracing, and what routes depend on). */
-export const PROPAGATED = ['x-request-id', 'traceparent', 'tracestate', 'x-b3-traceid', 'x-b3-spanid', 'x-b3-parentspanid', 'x-b3-sampled', 'x-b3-flags', 'b3', 'end-user'];
+export const PROPAGATED = ['x-request-id', 'traceparent', 'tracestate', 'x-b3-traceid', 'x-b3-spanid', 'x-b3-parentspanid', 'x-b3-sampled', 'x-b3-flags', 'b3', 'end-user', 'x-bookinfo-fail', 'x-bookinfo-delay'];
+
+/** The value a `service=value` list header gives this service (`x-bookinfo-fail: reviews=500`). */
+function knob(header: string | string[] | undefined, service: string): string | undefined {
+  for (const item of String(header ?? '').split(',')) {
+    const [name, value] = item.trim().split('=');
+    if (name === service) return value ?? '';
+  }
+  return undefined;
+}
 
 function call(url: string, headers: http.OutgoingHttpHeaders, outbound?: string): Promise<unknown> {
   const target = new URL(url);
@@ -46,6 +60,13 @@ function call(url: string, headers: http.OutgoingHttpHeaders, outbound?: string)
 export function startApp(o: AppOptions): Promise<http.Server> {
   const server = http.createServer(async (req, res) => {
     if (req.url === '/health') return void res.end('ok\n');
+    const delay = Number(knob(req.headers['x-bookinfo-delay'], o.service));
+    if (delay > 0) await new Promise((r) => setTimeout(r, Math.min(delay, 30_000)));
+    const fail = knob(req.headers['x-bookinfo-fail'], o.service);
+    if (fail !== undefined) {
+      res.writeHead(Number(fail) >= 400 && Number(fail) <= 599 ? Number(fail) : 503, { 'content-type': 'application/json', 'x-service': `${o.service}-${o.version}` });
+      return void res.end(JSON.stringify({ service: o.service, version: o.version, error: 'failing on request (x-bookinfo-fail)' }));
+    }
     const headers: http.OutgoingHttpHeaders = {};
     for (const name of PROPAGATED) if (req.headers[name] !== undefined) headers[name] = req.headers[name];
     const calls = await Promise.all(o.calls.map((url) => call(`${url.replace(/\/$/, '')}${req.url}`, headers, o.outbound)));
@@ -58,6 +79,12 @@ export function startApp(o: AppOptions): Promise<http.Server> {
 
 if (require.main === module) {
   const env = process.env;
+  // Under `mast local`, stop when the supervisor does (it holds stdin open).
+  if (env.MAST_STOP_WITH_PARENT === '1') {
+    process.stdin.on('end', () => process.exit(0)).on('close', () => process.exit(0));
+    process.stdin.resume();
+  }
+  process.once('SIGTERM', () => process.exit(0));
   startApp({ service: env.SERVICE ?? 'app', version: env.VERSION ?? 'v1', port: Number(env.PORT ?? 9080), calls: (env.CALLS ?? '').split(',').filter(Boolean), outbound: env.MAST_OUTBOUND, host: env.HOST }).then((s) =>
     console.log(`${env.SERVICE ?? 'app'} ${env.VERSION ?? 'v1'} listening on ${(s.address() as { port: number }).port}`),
   );

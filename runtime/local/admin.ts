@@ -1,0 +1,89 @@
+/**
+ * The admin port of `mast local`: the service-graph page (`/`), its data (`/api/graph`), the
+ * gateway's `/stats/prometheus`, readiness of the whole mesh (`/ready`) and mastd's endpoints
+ * (`/metrics`, `/debug/analyze`, `/debug/syncz`, so `mast proxy-status --mastd` works against it).
+ */
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { formatFinding } from '../../api';
+import { syncState } from '../control/push-server';
+import { buildGraph, parseEdges, type Graph, type Scrape } from './graph';
+import type { LocalMesh } from './local-mesh';
+import { renderBody, renderPage, type PageModel } from './page';
+
+async function scrape(port: number): Promise<string> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/stats/prometheus`, { signal: AbortSignal.timeout(1000) });
+    return res.ok ? await res.text() : '';
+  } catch {
+    return '';
+  }
+}
+
+export class LocalAdmin {
+  private server?: http.Server;
+  private previous?: Scrape;
+  private latest?: Scrape;
+
+  constructor(private readonly mesh: LocalMesh) {}
+
+  async listen(port: number, host = '127.0.0.1'): Promise<number> {
+    this.server = http.createServer((req, res) => void this.serve(req, res).catch((err) => (res.headersSent ? res.destroy() : (res.writeHead(500), res.end(`${(err as Error).message}\n`)))));
+    await new Promise<void>((resolve, reject) => this.server!.once('error', reject).listen(port, host, resolve));
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  /** Scrapes every proxy; rates are over the time since the previous scrape at least a second older. */
+  async graph(): Promise<Graph> {
+    const texts = await Promise.all(this.mesh.proxies().map((p) => scrape(p.adminPort)));
+    const now: Scrape = { atMs: Date.now(), edges: parseEdges(texts) };
+    if (!this.latest || now.atMs - this.latest.atMs >= 1000) this.previous = this.latest;
+    this.latest = now;
+    const services = new Map<string, string[]>();
+    for (const r of this.mesh.workloads.values()) {
+      const name = r.workload.labels.app ?? r.workload.name;
+      services.set(name, [...(services.get(name) ?? []), r.workload.labels.version ?? ''].filter(Boolean).sort());
+    }
+    return buildGraph(services, now, this.previous);
+  }
+
+  async model(): Promise<PageModel> {
+    const version = this.mesh.mastd.snapshot?.version ?? null;
+    return {
+      graph: await this.graph(),
+      snapshot: version,
+      proxies: this.mesh.mastd.push
+        .statuses()
+        .map((s) => ({ id: s.id, mode: s.identity.mode, version: s.acked ?? '-', status: syncState(s, version) }))
+        .sort((a, b) => a.id.localeCompare(b.id)),
+      findings: [...this.mesh.mastd.rejected, ...this.mesh.mastd.findings].map(formatFinding),
+    };
+  }
+
+  private async serve(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const send = (status: number, body: string, type = 'text/plain; charset=utf-8') => {
+      res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
+      res.end(body);
+    };
+    switch (new URL(req.url ?? '/', 'http://admin').pathname) {
+      case '/':
+        return send(200, renderPage(await this.model()), 'text/html; charset=utf-8');
+      case '/body':
+        return send(200, renderBody(await this.model()), 'text/html; charset=utf-8');
+      case '/api/graph':
+        return send(200, JSON.stringify(await this.graph(), null, 2), 'application/json');
+      case '/stats/prometheus':
+        return send(200, await scrape(this.mesh.gatewayAdminPort), 'text/plain; version=0.0.4');
+      case '/ready': {
+        const missing = await this.mesh.notReady();
+        return send(missing.length ? 503 : 200, missing.length ? `${missing.join('\n')}\n` : 'ready\n');
+      }
+      default:
+        return this.mesh.mastd.serveMonitoring(req, res);
+    }
+  }
+
+  close(): Promise<void> {
+    return new Promise((r) => (this.server ? (this.server.closeAllConnections(), this.server.close(() => r())) : r()));
+  }
+}

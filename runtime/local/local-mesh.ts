@@ -1,0 +1,219 @@
+/**
+ * `mast local`: the whole mesh on one machine. mastd runs in this process on the file
+ * source; the ingress gateway, one inbound sidecar per local WorkloadEntry and the apps the
+ * WorkloadEntries name run as child processes. Every route reaches an app through its
+ * sidecar (the WorkloadEntry's port is rewritten to the sidecar's inbound port before
+ * compiling), and each app calls out through its own sidecar's outbound port (MAST_OUTBOUND).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import * as net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { selects, type Gateway, type KubeObject } from '../../api';
+import { FileSource } from '../control/file-source';
+import { Mastd } from '../control/mastd';
+import { Bundler, PROXY_ENTRY } from './bundles';
+import { Supervisor } from './supervisor';
+import { planLocal, throughSidecars, type LocalWorkload } from './workloads';
+
+export const GATEWAY_LABELS = { istio: 'ingressgateway' };
+export const GATEWAY_ID = 'mast-ingressgateway.mast-system';
+
+export interface LocalMeshOptions {
+  /** Mesh YAML files or directories. */
+  readonly paths: readonly string[];
+  /** Where the Gateways' HTTP server port is served. 0 picks a free port. @default 8080 */
+  readonly gatewayPort?: number;
+  /** Admin page, the gateway's stats, mastd's debug endpoints. 0 picks a free port. @default 15000 */
+  readonly adminPort?: number;
+  /** JSON access log lines from every proxy. @default false */
+  readonly accessLog?: boolean;
+  /** @default 100 */
+  readonly debounceMs?: number;
+  /** @default - stderr */
+  readonly log?: (line: string) => void;
+}
+
+/** A fronted workload: its ports and the names of its processes. */
+export interface RunningWorkload {
+  readonly workload: LocalWorkload;
+  readonly id: string;
+  readonly inboundPort: number;
+  readonly outboundPort: number;
+  readonly adminPort: number;
+}
+
+const taken = new Set<number>();
+/** A port nothing listens on now (bind 0, close), never handed out twice by this process. */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const s = net.createServer().once('error', reject);
+      s.listen(0, '127.0.0.1', () => {
+        const p = (s.address() as net.AddressInfo).port;
+        s.close(() => resolve(p));
+      });
+    });
+    if (!taken.has(port)) return taken.add(port), port;
+  }
+}
+
+const accepts = (port: number, host = '127.0.0.1') =>
+  new Promise<boolean>((resolve) => {
+    const s = net.connect(port, host);
+    s.once('connect', () => (s.destroy(), resolve(true)));
+    s.once('error', () => resolve(false));
+  });
+
+export class LocalMesh {
+  readonly mastd: Mastd;
+  readonly token = randomBytes(16).toString('hex');
+  readonly workloads = new Map<string, RunningWorkload>();
+  gatewayPorts: Record<number, number> = {};
+  gatewayAdminPort = 0;
+  private readonly dir = mkdtempSync(join(tmpdir(), 'mast-local-'));
+  private readonly bundler = new Bundler(this.dir);
+  private readonly supervisor: Supervisor;
+  private readonly log: (line: string) => void;
+  private readonly reported = new Set<string>();
+  private readonly retiring = new Set<Promise<void>>();
+  private pushPort = 0;
+
+  constructor(private readonly options: LocalMeshOptions) {
+    this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
+    this.supervisor = new Supervisor(this.log);
+    this.mastd = new Mastd({
+      source: new FileSource(options.paths, options.debounceMs ?? 100),
+      token: this.token,
+      log: (line) => (/^snapshot |connected|disconnected/.test(line) ? undefined : this.log(`mastd: ${line}`)),
+      defaultIngressGateway: true,
+      prepare: (objects) => this.prepare(objects),
+    });
+  }
+
+  /** Starts mastd, the workloads of the first snapshot and the gateway; returns the gateway's HTTP port. */
+  async start(): Promise<number> {
+    const { pushPort } = await this.mastd.start(0, 0);
+    this.pushPort = pushPort;
+    await this.mastd.settled();
+    if (!this.mastd.snapshot) throw new Error('mastd has no snapshot: the mesh could not be read');
+    await this.startGateway(this.mastd.snapshot.objects);
+    return this.gatewayPort;
+  }
+
+  get gatewayPort(): number {
+    return this.gatewayPorts[this.httpServerPort] ?? 0;
+  }
+
+  private httpServerPort = 80;
+
+  /** Every Gateway server port the gateway proxy will need; the HTTP one goes on `--gateway-port`. */
+  private async startGateway(objects: readonly KubeObject[]): Promise<void> {
+    const servers = objects.filter((o): o is KubeObject & Gateway => o.kind === 'Gateway').filter((g) => selects(g.spec.selector ?? {}, GATEWAY_LABELS)).flatMap((g) => g.spec.servers);
+    const http = servers.filter((s) => s.port.protocol.toUpperCase() === 'HTTP').map((s) => s.port.number);
+    this.httpServerPort = http.includes(80) ? 80 : (http.sort((a, b) => a - b)[0] ?? 80);
+    const wanted = this.options.gatewayPort ?? 8080;
+    this.gatewayPorts = { [this.httpServerPort]: wanted === 0 ? await freePort() : wanted };
+    for (const n of new Set(servers.map((s) => s.port.number))) if (!(n in this.gatewayPorts)) this.gatewayPorts[n] = await freePort();
+    this.gatewayAdminPort = await freePort();
+    const portMap = Object.entries(this.gatewayPorts).map(([k, v]) => `${k}=${v}`).join(',');
+    const proxy = await this.bundler.file(PROXY_ENTRY);
+    this.supervisor.start({
+      name: 'gateway',
+      args: [proxy, ...this.proxyFlags(GATEWAY_ID, this.gatewayAdminPort), '--mode', 'gateway', '--namespace', 'mast-system', '--labels', 'istio=ingressgateway', '--port-map', portMap],
+    });
+  }
+
+  private proxyFlags(id: string, adminPort: number): string[] {
+    return ['--control-plane', `127.0.0.1:${this.pushPort}`, '--token', this.token, '--id', id, '--admin-port', String(adminPort), '--drain-seconds', '1', '--access-log', this.options.accessLog ? '-' : 'off'];
+  }
+
+  /** Runs before each snapshot: start what is new, restart what changed, retire what went away. */
+  private async prepare(objects: KubeObject[]): Promise<KubeObject[]> {
+    const plan = planLocal(objects);
+    for (const line of plan.skipped) if (!this.reported.has(line)) (this.reported.add(line), this.log(line));
+    const wanted = new Map(plan.workloads.map((w) => [w.key, w]));
+    const gone: RunningWorkload[] = [];
+    for (const [key, r] of this.workloads) {
+      const next = wanted.get(key);
+      if (next?.fingerprint === r.workload.fingerprint) continue;
+      this.workloads.delete(key);
+      // A changed workload stops first (its app port is reused); a removed one after the routes moved away.
+      if (next) await this.retire(r);
+      else gone.push(r);
+    }
+    for (const w of plan.workloads) if (!this.workloads.has(w.key)) this.workloads.set(w.key, await this.launch(w));
+    if (gone.length) {
+      const done = new Promise<void>((r) => setTimeout(r, 500)).then(() => Promise.all(gone.map((g) => this.retire(g)))).then(() => undefined);
+      this.retiring.add(done);
+      void done.then(() => this.retiring.delete(done));
+    }
+    return throughSidecars(objects, (key) => this.workloads.get(key)?.inboundPort);
+  }
+
+  private async launch(w: LocalWorkload): Promise<RunningWorkload> {
+    const r: RunningWorkload = { workload: w, id: `${w.name}.${w.namespace}`, inboundPort: await freePort(), outboundPort: await freePort(), adminPort: await freePort() };
+    const labels = Object.entries(w.labels).map(([k, v]) => `${k}=${v}`).join(',');
+    const proxy = await this.bundler.file(PROXY_ENTRY);
+    this.supervisor.start({
+      name: `sidecar ${r.id}`,
+      args: [proxy, ...this.proxyFlags(r.id, r.adminPort), '--mode', 'sidecar', '--namespace', w.namespace, ...(labels ? ['--labels', labels] : []), '--outbound-port', String(r.outboundPort), '--inbound-port', String(r.inboundPort), '--app-port', String(w.appPort)],
+    });
+    if (w.run) {
+      try {
+        const app = await this.bundler.file(w.run);
+        const env = { PORT: String(w.appPort), HOST: w.address, SERVICE: w.labels.app ?? w.name, VERSION: w.labels.version ?? 'v1', MAST_OUTBOUND: `127.0.0.1:${r.outboundPort}`, ...w.env };
+        this.supervisor.start({ name: `app ${r.id}`, args: [app], env });
+      } catch (err) {
+        this.log(`WorkloadEntry ${w.key}: ${(err as Error).message}`);
+      }
+    }
+    return r;
+  }
+
+  private async retire(r: RunningWorkload): Promise<void> {
+    await Promise.all([this.supervisor.stop(`app ${r.id}`), this.supervisor.stop(`sidecar ${r.id}`)]);
+  }
+
+  /** What still stands between now and traffic flowing; empty once it can. */
+  async notReady(): Promise<string[]> {
+    const snapshot = this.mastd.snapshot;
+    if (!snapshot) return ['mastd has no snapshot yet'];
+    const statuses = new Map(this.mastd.push.statuses().map((s) => [s.id, s]));
+    const out: string[] = [];
+    for (const id of [GATEWAY_ID, ...[...this.workloads.values()].map((r) => r.id)]) {
+      const s = statuses.get(id);
+      if (!s) out.push(`${id}: not connected to mastd`);
+      else if (s.acked !== snapshot.version) out.push(`${id}: has ${s.acked ?? 'no config'}, not ${snapshot.version}${s.nacked ? ` (NACK: ${s.nacked.error})` : ''}`);
+    }
+    for (const r of this.workloads.values()) if (r.workload.run && !(await accepts(r.workload.appPort, r.workload.address))) out.push(`${r.workload.key}: app not listening on ${r.workload.address}:${r.workload.appPort}`);
+    return out;
+  }
+
+  /** Resolves when every proxy has ACKed the current snapshot and every app listens. */
+  async ready(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const missing = await this.notReady();
+      if (missing.length === 0) return;
+      if (Date.now() > deadline) throw new Error(`mast local: not ready after ${timeoutMs / 1000} s: ${missing.join('; ')}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /** Admin ports of every proxy, for scraping. */
+  proxies(): Array<{ id: string; adminPort: number }> {
+    return [{ id: GATEWAY_ID, adminPort: this.gatewayAdminPort }, ...[...this.workloads.values()].map((r) => ({ id: r.id, adminPort: r.adminPort }))];
+  }
+
+  /** Drains and stops every process (the gateway first: it stops accepting, and its in-flight requests still reach the apps), then mastd. */
+  async stop(): Promise<void> {
+    await this.supervisor.stop('gateway');
+    await Promise.all(this.retiring);
+    await Promise.all([...this.workloads.values()].map((r) => this.retire(r)));
+    await this.supervisor.stopAll();
+    await this.mastd.stop();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * The admin web page of `mast local`: the service graph as inline SVG (rendered here, so it
+ * shows without JavaScript), each proxy's sync state and the validation findings. A small
+ * script re-fetches the page body every two seconds. Pure.
+ */
+import type { Graph } from './graph';
+
+export interface PageProxy {
+  readonly id: string;
+  readonly mode: string;
+  readonly version: string;
+  readonly status: string;
+}
+
+export interface PageModel {
+  readonly graph: Graph;
+  readonly proxies: readonly PageProxy[];
+  readonly findings: readonly string[];
+  readonly snapshot: string | null;
+}
+
+/** Colours the screenshot test looks for. */
+export const COLORS = { gateway: '#1f6feb', service: '#2da44e', edge: '#57606a', error: '#cf222e' } as const;
+export const NODE_RADIUS = 34;
+
+const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+export function renderSvg(graph: Graph): string {
+  const at = new Map(graph.nodes.map((n) => [n.id, n]));
+  const width = Math.max(...graph.nodes.map((n) => n.x)) + 140;
+  const height = Math.max(...graph.nodes.map((n) => n.y)) + 90;
+  const edges = graph.edges.map((e) => {
+    const a = at.get(e.source);
+    const b = at.get(e.destination);
+    if (!a || !b) return '';
+    const color = e.errorRate > 0.05 ? COLORS.error : COLORS.edge;
+    const label = `${e.rps} rps · ${(e.errorRate * 100).toFixed(1)}% err · p99 ${e.p99Ms ?? '-'} ms`;
+    return `<g class="edge" data-source="${esc(e.source)}" data-destination="${esc(e.destination)}"><line x1="${a.x}" y1="${a.y}" x2="${b.x}" y2="${b.y}" stroke="${color}" stroke-width="3" marker-end="url(#arrow)"/><text x="${(a.x + b.x) / 2}" y="${(a.y + b.y) / 2 - 8}" text-anchor="middle" font-size="11" fill="${color}">${esc(label)}</text></g>`;
+  });
+  const nodes = graph.nodes.map(
+    (n) =>
+      `<g class="node" data-id="${esc(n.id)}"><circle cx="${n.x}" cy="${n.y}" r="${NODE_RADIUS}" fill="${n.kind === 'gateway' ? COLORS.gateway : COLORS.service}"/>` +
+      `<text x="${n.x}" y="${n.y + NODE_RADIUS + 16}" text-anchor="middle" font-size="13" font-weight="bold">${esc(n.id)}</text>` +
+      (n.versions.length ? `<text x="${n.x}" y="${n.y + NODE_RADIUS + 31}" text-anchor="middle" font-size="11">${esc(n.versions.join(' '))}</text>` : '') +
+      '</g>',
+  );
+  return (
+    `<svg id="graph" xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif">` +
+    `<defs><marker id="arrow" viewBox="0 0 10 10" refX="${NODE_RADIUS / 3 + 10}" refY="5" markerWidth="8" markerHeight="8" orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="${COLORS.edge}"/></marker></defs>` +
+    `${edges.join('')}${nodes.join('')}</svg>`
+  );
+}
+
+export function renderBody(m: PageModel): string {
+  const rows = m.proxies.map((p) => `<tr><td>${esc(p.id)}</td><td>${esc(p.mode)}</td><td>${esc(p.version)}</td><td class="${esc(p.status)}">${esc(p.status)}</td></tr>`).join('');
+  const findings = m.findings.length ? `<ul>${m.findings.map((f) => `<li>${esc(f)}</li>`).join('')}</ul>` : '<p>none</p>';
+  return (
+    `<h1>mast local</h1><p>snapshot ${esc(m.snapshot ?? 'none')}</p>${renderSvg(m.graph)}` +
+    `<h2>Proxies</h2><table><tr><th>name</th><th>mode</th><th>version</th><th>status</th></tr>${rows}</table>` +
+    `<h2>Findings</h2>${findings}`
+  );
+}
+
+export function renderPage(m: PageModel): string {
+  return `<!doctype html>
+<html><head><meta charset="utf-8"><title>mast local</title>
+<style>body{font-family:sans-serif;margin:24px;color:#24292f}table{border-collapse:collapse}td,th{border:1px solid #d0d7de;padding:4px 10px;text-align:left}.SYNCED{color:${COLORS.service}}.STALE,.NACK{color:${COLORS.error}}</style>
+</head><body><main id="body">${renderBody(m)}</main>
+<script>setInterval(async()=>{try{const r=await fetch('/body');if(r.ok)document.getElementById('body').innerHTML=await r.text()}catch{}},2000)</script>
+</body></html>
+`;
+}

@@ -1,0 +1,89 @@
+/**
+ * What `mast local` runs for a mesh: one entry per WorkloadEntry on a loopback address (its
+ * inbound sidecar, and its app when the `local.mast.dev/run` annotation names one), and the
+ * rewrite that sends every proxy to the sidecar instead of straight to the app. Pure.
+ */
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { namespaceOf, sourceOf, type KubeObject, type WorkloadEntry } from '../../api';
+
+/** A Node entry point (`.js`, or `.ts` bundled first), relative to the YAML file. */
+export const RUN_ANNOTATION = 'local.mast.dev/run';
+/** Extra environment for the app: `KEY=value` pairs separated by whitespace. */
+export const ENV_ANNOTATION = 'local.mast.dev/env';
+
+export interface LocalWorkload {
+  /** `namespace/name` of the WorkloadEntry. */
+  readonly key: string;
+  readonly namespace: string;
+  readonly name: string;
+  readonly address: string;
+  /** The WorkloadEntry's port name and the port its app listens on. */
+  readonly portName: string;
+  readonly appPort: number;
+  readonly labels: Record<string, string>;
+  /** Absolute path of the app's entry point. */
+  readonly run?: string;
+  readonly env: Record<string, string>;
+  /** Changes when anything that needs a restart changes. */
+  readonly fingerprint: string;
+}
+
+export interface LocalPlan {
+  readonly workloads: LocalWorkload[];
+  /** WorkloadEntries `mast local` cannot front with a sidecar, and why; they are reached directly. */
+  readonly skipped: string[];
+}
+
+const LOOPBACK = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|localhost)$/;
+
+export function parseEnv(value: string | undefined): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const pair of (value ?? '').split(/\s+/).filter(Boolean)) {
+    const eq = pair.indexOf('=');
+    if (eq > 0) env[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return env;
+}
+
+export function planLocal(objects: readonly KubeObject[], cwd = process.cwd()): LocalPlan {
+  const workloads: LocalWorkload[] = [];
+  const skipped: string[] = [];
+  for (const o of objects) {
+    if (o.kind !== 'WorkloadEntry') continue;
+    const we = o as unknown as WorkloadEntry;
+    const key = `${namespaceOf(we)}/${we.metadata.name}`;
+    const address = we.spec.address ?? '';
+    const ports = Object.entries(we.spec.ports ?? {});
+    if (!LOOPBACK.test(address)) {
+      skipped.push(`WorkloadEntry ${key}: address ${JSON.stringify(address)} is not a loopback address, so it is reached directly, without a sidecar`);
+      continue;
+    }
+    if (ports.length !== 1) {
+      skipped.push(`WorkloadEntry ${key}: spec.ports has ${ports.length} entries; mast local fronts exactly one port per workload, so it is reached directly, without a sidecar`);
+      continue;
+    }
+    const annotations = we.metadata.annotations ?? {};
+    const runPath = annotations[RUN_ANNOTATION];
+    const base = sourceOf(o) ? dirname(sourceOf(o)!.file) : cwd;
+    const run = runPath ? (isAbsolute(runPath) ? runPath : resolve(base, runPath)) : undefined;
+    const [portName, appPort] = ports[0];
+    const w = { key, namespace: namespaceOf(we), name: we.metadata.name, address, portName, appPort, labels: { ...(we.spec.labels ?? {}) }, run, env: parseEnv(annotations[ENV_ANNOTATION]) };
+    workloads.push({ ...w, fingerprint: JSON.stringify(w) });
+  }
+  return { workloads, skipped };
+}
+
+/**
+ * The objects every proxy is compiled from: each fronted WorkloadEntry's port points at its
+ * inbound sidecar, so no route reaches an app without passing through its sidecar.
+ */
+export function throughSidecars(objects: readonly KubeObject[], inboundPortOf: (key: string) => number | undefined): KubeObject[] {
+  return objects.map((o) => {
+    if (o.kind !== 'WorkloadEntry') return o;
+    const we = o as unknown as WorkloadEntry;
+    const inbound = inboundPortOf(`${namespaceOf(we)}/${we.metadata.name}`);
+    const ports = Object.keys(we.spec.ports ?? {});
+    if (inbound === undefined || ports.length !== 1) return o;
+    return { ...o, spec: { ...we.spec, ports: { [ports[0]]: inbound } } } as KubeObject;
+  });
+}
