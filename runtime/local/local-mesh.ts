@@ -42,6 +42,8 @@ export interface RunningWorkload {
   readonly inboundPort: number;
   readonly outboundPort: number;
   readonly adminPort: number;
+  /** Why its app could not start, if it could not. */
+  problem?: string;
 }
 
 const taken = new Set<number>();
@@ -160,13 +162,17 @@ export class LocalMesh {
       name: `sidecar ${r.id}`,
       args: [proxy, ...this.proxyFlags(r.id, r.adminPort), '--mode', 'sidecar', '--namespace', w.namespace, ...(labels ? ['--labels', labels] : []), '--outbound-port', String(r.outboundPort), '--inbound-port', String(r.inboundPort), '--app-port', String(w.appPort)],
     });
-    if (w.run) {
+    if (w.run && (await accepts(w.appPort, w.address))) {
+      r.problem = `${w.address}:${w.appPort} is already in use by another process (another mast local?), so its app was not started`;
+      this.log(`WorkloadEntry ${w.key}: ${r.problem}`);
+    } else if (w.run) {
       try {
         const app = await this.bundler.file(w.run);
         const env = { PORT: String(w.appPort), HOST: w.address, SERVICE: w.labels.app ?? w.name, VERSION: w.labels.version ?? 'v1', MAST_OUTBOUND: `127.0.0.1:${r.outboundPort}`, ...w.env };
         this.supervisor.start({ name: `app ${r.id}`, args: [app], env });
       } catch (err) {
-        this.log(`WorkloadEntry ${w.key}: ${(err as Error).message}`);
+        r.problem = (err as Error).message;
+        this.log(`WorkloadEntry ${w.key}: ${r.problem}`);
       }
     }
     return r;
@@ -187,7 +193,8 @@ export class LocalMesh {
       if (!s) out.push(`${id}: not connected to mastd`);
       else if (s.acked !== snapshot.version) out.push(`${id}: has ${s.acked ?? 'no config'}, not ${snapshot.version}${s.nacked ? ` (NACK: ${s.nacked.error})` : ''}`);
     }
-    for (const r of this.workloads.values()) if (r.workload.run && !(await accepts(r.workload.appPort, r.workload.address))) out.push(`${r.workload.key}: app not listening on ${r.workload.address}:${r.workload.appPort}`);
+    for (const r of this.workloads.values()) if (r.problem) out.push(`${r.workload.key}: ${r.problem}`);
+    for (const r of this.workloads.values()) if (r.workload.run && !r.problem && !(await accepts(r.workload.appPort, r.workload.address))) out.push(`${r.workload.key}: app not listening on ${r.workload.address}:${r.workload.appPort}`);
     return out;
   }
 

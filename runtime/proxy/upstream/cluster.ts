@@ -17,6 +17,8 @@ export class Endpoint {
   consecutive5xx = 0;
   consecutiveGatewayErrors = 0;
   requests = 0;
+  /** The cluster that now holds this endpoint (a config change hands it, with its pool, to a new one). */
+  owner?: Cluster;
   constructor(readonly config: EndpointConfig) {
     this.key = `${config.address}:${config.port}`;
   }
@@ -33,7 +35,6 @@ export interface PickHints {
 export class Cluster {
   readonly endpoints: Endpoint[];
   private rr = 0;
-  private connections = 0;
   private readonly pending: Waiter[] = [];
   overflows = 0;
 
@@ -41,10 +42,21 @@ export class Cluster {
     // Keep pools of endpoints that survive a config change: no reconnect storm on every push.
     const old = new Map(previous?.endpoints.map((e) => [e.key, e]));
     this.endpoints = config.endpoints.map((e) => old.get(`${e.address}:${e.port}`) ?? new Endpoint(e));
+    for (const e of this.endpoints) e.owner = this;
     if (previous) {
-      this.connections = this.endpoints.reduce((n, e) => n + e.connections, 0);
       for (const e of previous.endpoints) if (!this.endpoints.includes(e)) for (const c of e.idle.splice(0)) c.socket.destroy();
+      // A lower connection limit applies at once: idle connections over it are closed.
+      const max = config.maxConnections ?? Infinity;
+      let excess = this.connections - max;
+      for (const e of this.endpoints) while (excess > 0 && e.idle.length) (e.idle.pop()!.socket.destroy(), excess--);
     }
+  }
+
+  /** Open connections to every endpoint (a handful: counted, not tracked twice). */
+  private get connections(): number {
+    let n = 0;
+    for (const e of this.endpoints) n += e.connections;
+    return n;
   }
 
   /** Endpoints not ejected; all of them if ejection would leave none (panic mode, as Envoy). */
@@ -88,16 +100,14 @@ export class Cluster {
   }
 
   private open(endpoint: Endpoint): UpstreamConn {
-    this.connections++;
     endpoint.connections++;
     const socket = net.connect({ host: endpoint.config.address, port: endpoint.config.port });
     const conn = new UpstreamConn(socket, this.config.connectTimeoutMs, this.config.idleTimeoutMs);
     conn.onClose = () => {
-      this.connections--;
       endpoint.connections--;
       const i = endpoint.idle.indexOf(conn);
       if (i >= 0) endpoint.idle.splice(i, 1);
-      this.drainPending(endpoint);
+      (endpoint.owner ?? this).drainPending(endpoint);
     };
     return conn;
   }
@@ -115,7 +125,7 @@ export class Cluster {
     endpoint.idle.push(conn);
   }
 
-  private drainPending(endpoint: Endpoint): void {
+  drainPending(endpoint: Endpoint): void {
     const waiter = this.pending.shift();
     if (waiter) waiter({ conn: this.open(endpoint), endpoint });
   }

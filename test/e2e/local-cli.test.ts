@@ -1,0 +1,154 @@
+/** `mast local` as a user runs it: a process that prints `ready`, serves, and leaves nothing behind. */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import * as net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from '../../runtime/local/local-mesh';
+import { EXAMPLE, request } from './support';
+
+const MAST = join(__dirname, '..', '..', 'bin', 'mast');
+const dir = mkdtempSync(join(tmpdir(), 'mast-cli-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function writeMesh(): Promise<string> {
+  const file = join(dir, `mesh-${Date.now()}.yaml`);
+  writeFileSync(
+    file,
+    `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: { name: edge, namespace: default }
+spec:
+  selector: { istio: ingressgateway }
+  servers: [{ port: { number: 80, name: http, protocol: HTTP }, hosts: [hello.example.com] }]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: edge, namespace: default }
+spec:
+  hosts: [hello.example.com]
+  gateways: [edge]
+  http: [{ route: [{ destination: { host: hello } }] }]
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: hello, namespace: default }
+spec:
+  hosts: [hello.default.svc.cluster.local]
+  ports: [{ number: 9080, name: http, protocol: HTTP }]
+  resolution: STATIC
+  workloadSelector: { labels: { app: hello } }
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata:
+  name: hello-v1
+  namespace: default
+  annotations: { local.mast.dev/run: ${join(EXAMPLE, 'app', 'server.ts')} }
+spec: { address: 127.0.0.1, ports: { http: ${await freePort()} }, labels: { app: hello, version: v1 } }
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: { name: remote, namespace: default }
+spec: { address: 192.0.2.10, ports: { http: 80 }, labels: { app: elsewhere } }
+`,
+  );
+  return file;
+}
+
+/** Direct children, and theirs, of a process (from /proc). */
+function descendants(pid: number): number[] {
+  const parentOf = new Map<number, number>();
+  for (const entry of readdirSync('/proc').filter((e) => /^\d+$/.test(e)))
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      parentOf.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      /* gone meanwhile */
+    }
+  const out: number[] = [];
+  for (let frontier = [pid]; frontier.length; ) {
+    frontier = [...parentOf].filter(([, ppid]) => frontier.includes(ppid)).map(([p]) => p);
+    out.push(...frontier);
+  }
+  return out;
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+async function waitFor(check: () => boolean, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (!check() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  return check();
+}
+
+async function startCli(gatewayPort: number): Promise<{ child: ChildProcess; out: () => string }> {
+  const file = await writeMesh();
+  const child = spawn(process.execPath, [MAST, 'local', '-f', file, '--gateway-port', String(gatewayPort), '--admin-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const ready = await waitFor(() => /ready/.test(out) || child.exitCode !== null, 45_000);
+  if (!ready || child.exitCode !== null) {
+    child.kill('SIGKILL');
+    throw new Error(`mast local did not get ready:\n${out}`);
+  }
+  return { child, out: () => out };
+}
+
+describe('mast local (the command)', () => {
+  test('prints ready with the gateway URL, serves, and Ctrl-C stops every process it started', async () => {
+    const port = await freePort();
+    const { child, out } = await startCli(port);
+    try {
+      expect(out()).toMatch(new RegExp(`mast local ready: gateway http://127.0.0.1:${port}, admin http://127.0.0.1:\\d+/`));
+      expect(out()).toContain(`try: curl -H 'Host: hello.example.com' http://127.0.0.1:${port}/`);
+      // The WorkloadEntry that is not on this machine is said to be reached directly.
+      expect(out()).toMatch(/WorkloadEntry default\/remote: address "192.0.2.10" is not a loopback address/);
+      const page = await request(port, '/hi', { host: 'hello.example.com' });
+      expect(page).toMatchObject({ status: 200, body: { service: 'hello', version: 'v1', path: '/hi' } });
+      const children = descendants(child.pid!);
+      expect(children.length).toBeGreaterThanOrEqual(3); // gateway, sidecar, app
+      const exited = new Promise<number | null>((r) => child.once('exit', r));
+      child.kill('SIGINT');
+      expect(await exited).toBe(0);
+      expect(await waitFor(() => children.every((p) => !alive(p)), 5000)).toBe(true);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  test('killed outright (SIGKILL), it still leaves no process behind', async () => {
+    const { child } = await startCli(0);
+    const children = descendants(child.pid!);
+    expect(children.length).toBeGreaterThanOrEqual(3);
+    child.kill('SIGKILL');
+    expect(await waitFor(() => children.every((p) => !alive(p)), 8000)).toBe(true);
+  });
+
+  test('bad usage: a missing input or a taken port is one clear line and exit 2', async () => {
+    const missing = spawnSync(process.execPath, [MAST, 'local', '-f', join(dir, 'nope')], { encoding: 'utf8' });
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toContain(`mast local: no such file or directory: ${join(dir, 'nope')}`);
+    const busy = net.createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+    const taken = (busy.address() as net.AddressInfo).port;
+    const file = await writeMesh();
+    const result = await new Promise<{ code: number | null; err: string }>((resolve) => {
+      const c = spawn(process.execPath, [MAST, 'local', '-f', file, '--gateway-port', String(taken), '--admin-port', '0']);
+      let err = '';
+      c.stderr.on('data', (d) => (err += d));
+      c.on('exit', (code) => resolve({ code, err }));
+    });
+    busy.close();
+    expect(result.code).toBe(2);
+    expect(result.err).toContain(`mast local: --gateway-port ${taken} is not available (EADDRINUSE)`);
+  });
+});

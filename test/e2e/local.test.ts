@@ -1,0 +1,162 @@
+/**
+ * The request path end to end, on the bundled example run by `mast local`: client → gateway
+ * (Host) → VirtualService → productpage's inbound sidecar → app → its outbound sidecar →
+ * details / reviews sidecars → apps (→ ratings) and back. Real processes on loopback.
+ */
+import { adminOf, many, request, requestsOn, reviewsVersion, startExample, type Running } from './support';
+
+let mesh: Running;
+beforeAll(async () => {
+  mesh = await startExample();
+}, 60_000);
+afterAll(() => mesh?.stop());
+
+// productpage calls details, then reviews (CALLS in examples/bookinfo/local); a proxy's own error reply is not JSON, so calls are told apart by position.
+const [DETAILS, REVIEWS] = [0, 1];
+const inboundRequests = (workload: string, match: Record<string, string> = {}) => requestsOn(adminOf(mesh.mesh, workload), { reporter: 'destination', ...match });
+
+describe('mast local: the bookinfo request path', () => {
+  test('client → gateway → productpage → details and reviews, every hop through a sidecar', async () => {
+    const before = await Promise.all(['productpage-v1', 'details-v1'].map((w) => inboundRequests(w)));
+    const page = await request(mesh.port, '/productpage', { 'x-request-id': 'e2e-1' });
+    expect(page.status).toBe(200);
+    expect(page.body.service).toBe('productpage');
+    expect(page.body.calls?.map((c) => [c.service, c.status])).toEqual([
+      ['details', 200],
+      ['reviews', 200],
+    ]);
+    // The inbound sidecars counted it: no path reaches an app directly.
+    const after = await Promise.all(['productpage-v1', 'details-v1'].map((w) => inboundRequests(w)));
+    expect(after[0] - before[0]).toBe(1);
+    expect(after[1] - before[1]).toBe(1);
+    // productpage's own sidecar reported its two outbound calls.
+    expect(await requestsOn(adminOf(mesh.mesh, 'productpage-v1'), { reporter: 'source', destination_service_name: 'details' })).toBeGreaterThan(0);
+    // Every endpoint the gateway knows is a sidecar's inbound port, never an app port.
+    const clusters = (await (await fetch(`http://127.0.0.1:${mesh.mesh.gatewayAdminPort}/clusters`)).json()) as Array<{ name: string; endpoints: Array<{ address: string }> }>;
+    const inbound = new Set([...mesh.mesh.workloads.values()].map((r) => `127.0.0.1:${r.inboundPort}`));
+    const endpoints = clusters.flatMap((c) => c.endpoints.map((e) => e.address));
+    expect(endpoints.length).toBeGreaterThan(0);
+    for (const e of endpoints) expect(inbound.has(e)).toBe(true);
+  });
+
+  test('the gateway answers only for its Gateway hosts, and / redirects', async () => {
+    expect((await request(mesh.port, '/productpage', { host: 'other.example.com' })).status).toBe(404);
+    expect((await request(mesh.port, '/')).status).toBe(301);
+  });
+
+  test('header route: end-user jason sees reviews v2, which calls ratings', async () => {
+    for (let i = 0; i < 20; i++) {
+      const page = await request(mesh.port, '/productpage', { 'end-user': 'jason' });
+      const reviews = page.body.calls?.find((c) => c.service === 'reviews');
+      expect(reviews).toMatchObject({ status: 200, version: 'v2' });
+      expect(reviews?.calls).toEqual([expect.objectContaining({ service: 'ratings', status: 200 })]);
+    }
+  });
+
+  test('90/10 canary of reviews v1/v3 within ±3 % over 2,000 requests', async () => {
+    const pages = await many(2000, 16, () => request(mesh.port));
+    expect(pages.filter((p) => p.status !== 200)).toEqual([]);
+    const v3 = pages.filter((p) => reviewsVersion(p) === 'v3').length / pages.length;
+    const v1 = pages.filter((p) => reviewsVersion(p) === 'v1').length / pages.length;
+    expect(v1 + v3).toBe(1);
+    expect(Math.abs(v3 - 0.1)).toBeLessThanOrEqual(0.03);
+  });
+
+  test('blue/green: editing the route while traffic flows fails no request', async () => {
+    let flowing = true;
+    const seen: Array<string | undefined> = [];
+    const failures: unknown[] = [];
+    const traffic = (async () => {
+      while (flowing) {
+        const batch = await many(8, 8, () => request(mesh.port));
+        for (const p of batch) {
+          seen.push(reviewsVersion(p));
+          if (p.status !== 200 || p.body.calls?.some((c) => c.status !== 200)) failures.push(p);
+        }
+      }
+    })();
+    const toGreen = (t: string) => t.replace(/subset: v1\n {10}weight: 90\n(.*\n){3} {10}weight: 10/, 'subset: v2\n          weight: 100');
+    await new Promise((r) => setTimeout(r, 300));
+    await mesh.edit('mesh/routes.yaml', toGreen);
+    const switchedAt = seen.length;
+    await new Promise((r) => setTimeout(r, 500));
+    flowing = false;
+    await traffic;
+    expect(failures).toEqual([]);
+    expect(seen.slice(0, 20).every((v) => v === 'v1' || v === 'v3')).toBe(true);
+    // A request already in flight at the switch may still take the old route; what follows goes to green.
+    expect(seen.slice(switchedAt + 8).length).toBeGreaterThan(10);
+    expect(seen.slice(switchedAt + 8).every((v) => v === 'v2')).toBe(true);
+  });
+});
+
+describe('mast local: resilience features on the live mesh', () => {
+  test('fault injection: abort and delay at the gateway', async () => {
+    await mesh.edit('mesh/gateway.yaml', (t) =>
+      t.replace(
+        '  http:\n',
+        `  http:
+    - name: abort
+      match: [{ uri: { prefix: /fault/abort } }]
+      fault: { abort: { httpStatus: 418, percentage: { value: 100 } } }
+      route: [{ destination: { host: productpage, port: { number: 9080 } } }]
+    - name: delay
+      match: [{ uri: { prefix: /fault/delay } }]
+      fault: { delay: { fixedDelay: 400ms, percentage: { value: 100 } } }
+      route: [{ destination: { host: productpage, port: { number: 9080 } } }]
+`,
+      ),
+    );
+    expect((await request(mesh.port, '/fault/abort')).status).toBe(418);
+    const delayed = await request(mesh.port, '/fault/delay');
+    expect(delayed.status).toBe(200);
+    expect(delayed.ms).toBeGreaterThanOrEqual(390);
+    const fast = await request(mesh.port, '/productpage');
+    expect(fast.ms).toBeLessThan(390);
+    expect(await requestsOn(mesh.mesh.gatewayAdminPort, { response_code: '418', response_flags: 'FI' })).toBe(1);
+  });
+
+  test('timeout: a slow details answers 504 after the route timeout', async () => {
+    await mesh.edit('mesh/routes.yaml', (t) => t.replace('timeout: 3s', 'timeout: 300ms'));
+    const page = await request(mesh.port, '/productpage', { 'x-bookinfo-delay': 'details=2000' });
+    expect(page.status).toBe(200);
+    expect(page.body.calls?.[DETAILS]?.status).toBe(504);
+    expect(page.ms).toBeGreaterThanOrEqual(290);
+    expect(page.ms).toBeLessThan(1500);
+    expect(await requestsOn(adminOf(mesh.mesh, 'productpage-v1'), { reporter: 'source', response_code: '504', response_flags: 'UT' })).toBe(1);
+  });
+
+  test('retries: a failing reviews is tried 1 + 2 times, as its inbound sidecars count', async () => {
+    const reviews = ['reviews-v1', 'reviews-v2', 'reviews-v3'];
+    const count = async () => (await Promise.all(reviews.map((w) => inboundRequests(w, { response_code: '503' })))).reduce((a, b) => a + b, 0);
+    const before = await count();
+    const page = await request(mesh.port, '/productpage', { 'x-bookinfo-fail': 'reviews' });
+    expect(page.body.calls?.[REVIEWS]?.status).toBe(503);
+    expect((await count()) - before).toBe(3);
+  });
+
+  test('circuit breaking: maxConnections 1 and no pending requests overflow with 503 UO', async () => {
+    await mesh.edit('mesh/destination-rules.yaml', (t) =>
+      t.replace('  host: details\n  trafficPolicy:\n', '  host: details\n  trafficPolicy:\n    connectionPool:\n      tcp: { maxConnections: 1 }\n      http: { http1MaxPendingRequests: 0 }\n'),
+    );
+    const pages = await many(10, 10, () => request(mesh.port, '/productpage', { 'x-bookinfo-delay': 'details=200' }));
+    const details = pages.map((p) => p.body.calls?.[DETAILS]?.status);
+    expect(details.filter((s) => s === 200).length).toBeGreaterThanOrEqual(1);
+    expect(details.filter((s) => s === 503).length).toBeGreaterThanOrEqual(1);
+    expect(details.every((s) => s === 200 || s === 503)).toBe(true);
+    expect(await requestsOn(adminOf(mesh.mesh, 'productpage-v1'), { reporter: 'source', destination_service_name: 'details', response_flags: 'UO' })).toBe(details.filter((s) => s === 503).length);
+  });
+
+  test('mirroring: reviews v2 sees a copy of every request; the answers still come from the route', async () => {
+    await mesh.edit('mesh/routes.yaml', (t) =>
+      t.replace('    - name: canary\n      route:\n', '    - name: canary\n      mirror: { host: reviews, subset: v2 }\n      mirrorPercentage: { value: 100 }\n      route:\n'),
+    );
+    const before = await inboundRequests('reviews-v2');
+    const pages = await many(20, 4, () => request(mesh.port));
+    expect(pages.every((p) => p.status === 200 && reviewsVersion(p) !== undefined)).toBe(true);
+    // The blue/green edit sent everyone to v2; the mirror adds a copy of each.
+    const deadline = Date.now() + 2000;
+    while ((await inboundRequests('reviews-v2')) - before < 40 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect((await inboundRequests('reviews-v2')) - before).toBe(40);
+  });
+});

@@ -1,0 +1,127 @@
+/** A private copy of the bookinfo example run by `mast local` (real processes, loopback), and ways to poke it. */
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import * as http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, LocalMesh } from '../../runtime/local/local-mesh';
+
+export const EXAMPLE = join(__dirname, '..', '..', 'examples', 'bookinfo');
+
+export interface Running {
+  readonly mesh: LocalMesh;
+  readonly dir: string;
+  readonly port: number;
+  readonly logs: string[];
+  /** Rewrites a mesh file and waits until every proxy runs the snapshot that has it. */
+  edit(file: string, change: (text: string) => string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Copies examples/bookinfo (mesh, local workloads, app) so tests can edit it, and starts it. */
+export async function startExample(): Promise<Running> {
+  const dir = mkdtempSync(join(tmpdir(), 'mast-e2e-'));
+  for (const part of ['mesh', 'local', 'app']) cpSync(join(EXAMPLE, part), join(dir, part), { recursive: true });
+  // Free ports for the apps, so a `mast local` of the example running beside the tests does not interfere.
+  const workloads = join(dir, 'local', 'workloads.yaml');
+  let yaml = readFileSync(workloads, 'utf8');
+  for (const m of yaml.match(/http: 190\d\d/g) ?? []) yaml = yaml.replace(m, `http: ${await freePort()}`);
+  writeFileSync(workloads, yaml);
+  const logs: string[] = [];
+  const mesh = new LocalMesh({ paths: [join(dir, 'mesh'), join(dir, 'local')], gatewayPort: 0, adminPort: 0, debounceMs: 50, log: (l) => logs.push(l) });
+  const stop = async () => {
+    await mesh.stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    const port = await mesh.start();
+    await mesh.ready(30_000);
+    return {
+      mesh,
+      dir,
+      port,
+      logs,
+      stop,
+      async edit(file, change) {
+        const path = join(dir, file);
+        const before = mesh.mastd.snapshot?.version;
+        const text = readFileSync(path, 'utf8');
+        const next = change(text);
+        if (next === text) throw new Error(`edit of ${file} changed nothing`);
+        writeFileSync(path, next);
+        const deadline = Date.now() + 10_000;
+        while (mesh.mastd.snapshot?.version === before || (await mesh.notReady()).length) {
+          if (Date.now() > deadline) throw new Error(`edit of ${file} not applied: ${(await mesh.notReady()).join('; ')}\n${logs.slice(-10).join('\n')}`);
+          await new Promise((r) => setTimeout(r, 25));
+        }
+        if (mesh.mastd.rejected.length) throw new Error(`edit of ${file} rejected: ${mesh.mastd.rejected.map((f) => f.message).join('; ')}`);
+      },
+    };
+  } catch (err) {
+    await stop();
+    throw new Error(`${(err as Error).message}\n${logs.join('\n')}`);
+  }
+}
+
+export interface Page {
+  readonly status: number;
+  readonly ms: number;
+  readonly body: { service?: string; version?: string; calls?: Array<{ status: number; service?: string; version?: string; calls?: Array<{ status: number; service?: string }> }> };
+}
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
+
+/** GET through the gateway with the example's host. */
+export function request(port: number, path = '/productpage', headers: Record<string, string> = {}): Promise<Page> {
+  const t0 = performance.now();
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path, agent, headers: { host: 'alpha.example.com', ...headers } }, (res) => {
+      let data = '';
+      res.on('data', (c) => (data += c));
+      res.on('end', () => {
+        let body: Page['body'] = {};
+        try {
+          body = JSON.parse(data);
+        } catch {
+          /* not JSON: a proxy's own reply */
+        }
+        resolve({ status: res.statusCode!, ms: performance.now() - t0, body });
+      });
+    });
+    req.setTimeout(10_000, () => req.destroy(new Error(`timeout: GET ${path}`)));
+    req.on('error', reject);
+  });
+}
+
+/** `n` requests, `concurrency` at a time. */
+export async function many(n: number, concurrency: number, send: (i: number) => Promise<Page>): Promise<Page[]> {
+  const out: Page[] = new Array(n);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < n) {
+        const i = next++;
+        out[i] = await send(i);
+      }
+    }),
+  );
+  return out;
+}
+
+/** Sum of istio_requests_total on one proxy's admin port, for the series whose labels include all of `match`. */
+export async function requestsOn(adminPort: number, match: Record<string, string> = {}): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${adminPort}/stats/prometheus`)).text();
+  let n = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('istio_requests_total{')) continue;
+    if (Object.entries(match).every(([k, v]) => line.includes(`${k}="${v}"`))) n += Number(line.split(' ').pop());
+  }
+  return n;
+}
+
+export function adminOf(mesh: LocalMesh, workload: string): number {
+  const r = mesh.workloads.get(`default/${workload}`);
+  if (!r) throw new Error(`no workload ${workload}`);
+  return r.adminPort;
+}
+
+export const reviewsVersion = (p: Page) => p.body.calls?.find((c) => c.service === 'reviews')?.version;
