@@ -34,7 +34,9 @@ export class Supervisor {
 
   start(spec: ChildSpec): void {
     if (this.running.has(spec.name)) throw new Error(`${spec.name} is already running`);
-    const child = spawn(process.execPath, [...spec.args], { cwd: spec.cwd, env: { ...process.env, ...spec.env, [STOP_WITH_PARENT_ENV]: '1' }, stdio: ['pipe', 'pipe', 'pipe'] });
+    // Its own process group: a terminal's Ctrl-C reaches only `mast local`, which then stops
+    // the children in order (gateway first) instead of all of them at once.
+    const child = spawn(process.execPath, [...spec.args], { cwd: spec.cwd, env: { ...process.env, ...spec.env, [STOP_WITH_PARENT_ENV]: '1' }, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     const entry: Running = { child, stopping: false, exited: new Promise((r) => child.once('exit', () => r())) };
     for (const stream of [child.stdout!, child.stderr!]) {
       let partial = '';

@@ -3,6 +3,14 @@
  * (Host) → VirtualService → productpage's inbound sidecar → app → its outbound sidecar →
  * details / reviews sidecars → apps (→ ratings) and back. Real processes on loopback.
  */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PNG } from 'pngjs';
+import { LocalAdmin } from '../../runtime/local/admin';
+import { COLORS, NODE_RADIUS } from '../../runtime/local/page';
+import { ensureCommand } from '../support/apt';
 import { adminOf, many, request, requestsOn, reviewsVersion, startExample, type Running } from './support';
 
 let mesh: Running;
@@ -160,3 +168,66 @@ describe('mast local: resilience features on the live mesh', () => {
     expect((await inboundRequests('reviews-v2')) - before).toBe(40);
   });
 });
+
+describe('mast local: the admin page shows the mesh', () => {
+  const reason = ensureCommand('chromium', 'chromium');
+  if (reason) console.log(`admin page screenshot test skipped: ${reason}`);
+  let admin: LocalAdmin;
+  let url: string;
+  beforeAll(async () => {
+    admin = new LocalAdmin(mesh.mesh);
+    url = `http://127.0.0.1:${await admin.listen(0)}`;
+    await many(20, 4, () => request(mesh.port, '/productpage', { 'end-user': 'jason' }));
+  }, 600_000);
+  afterAll(() => admin?.close());
+
+  test('the page lists every service, the calls seen, each proxy SYNCED and no findings', async () => {
+    const html = await (await fetch(`${url}/`)).text();
+    for (const id of ['mast-ingressgateway', 'productpage', 'details', 'reviews', 'ratings']) expect(html).toContain(`class="node" data-id="${id}"`);
+    for (const [from, to] of [['mast-ingressgateway', 'productpage'], ['productpage', 'details'], ['productpage', 'reviews'], ['reviews', 'ratings']]) expect(html).toContain(`class="edge" data-source="${from}" data-destination="${to}"`);
+    expect(html.match(/<td class="SYNCED">/g)).toHaveLength(7);
+    expect(html).toContain('<h2>Findings</h2><p>none</p>');
+    // mast proxy-status reads the same admin port.
+    const syncz = (await (await fetch(`${url}/debug/syncz`)).json()) as { proxies: unknown[] };
+    expect(syncz.proxies).toHaveLength(7);
+    expect(await (await fetch(`${url}/stats/prometheus`)).text()).toContain('istio_requests_total{reporter="source",source_workload="mast-ingressgateway"');
+  });
+
+  (reason ? test.skip : test)('a headless Chromium screenshot shows the gateway and the four services as drawn nodes', async () => {
+    const png = join(mkdtempSync(join(tmpdir(), 'mast-shot-')), 'page.png');
+    // Not spawnSync: the admin page is served by this very process.
+    const chromium = spawn('chromium', ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--hide-scrollbars', '--window-size=1400,1000', `--screenshot=${png}`, `${url}/`], { timeout: 60_000 });
+    let stderr = '';
+    chromium.stderr.on('data', (d) => (stderr += d));
+    await new Promise((r) => chromium.on('close', r));
+    expect(existsSync(png) ? '' : stderr).toBe('');
+    const image = PNG.sync.read(readFileSync(png));
+    const blobs = (hex: string) => countBlobs(image, hex, Math.PI * NODE_RADIUS ** 2 * 0.6);
+    expect(blobs(COLORS.gateway)).toBe(1);
+    expect(blobs(COLORS.service)).toBe(4);
+  });
+});
+
+/** Connected regions of one colour at least `minArea` pixels big (the node circles; text and lines are thinner). */
+function countBlobs(image: PNG, hex: string, minArea: number): number {
+  const [r, g, b] = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
+  const { width, height, data } = image;
+  const hit = (p: number) => Math.abs(data[p * 4] - r) + Math.abs(data[p * 4 + 1] - g) + Math.abs(data[p * 4 + 2] - b) < 24;
+  const seen = new Uint8Array(width * height);
+  let count = 0;
+  for (let start = 0; start < width * height; start++) {
+    if (seen[start] || !hit(start)) continue;
+    let area = 0;
+    const stack = [start];
+    seen[start] = 1;
+    while (stack.length) {
+      const p = stack.pop()!;
+      area++;
+      const x = p % width;
+      for (const q of [p - width, p + width, x > 0 ? p - 1 : -1, x < width - 1 ? p + 1 : -1])
+        if (q >= 0 && q < width * height && !seen[q] && hit(q)) (seen[q] = 1), stack.push(q);
+    }
+    if (area >= minArea) count++;
+  }
+  return count;
+}

@@ -8,6 +8,7 @@ import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_pr
 import { chmodSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ensureCommand } from '../support/apt';
 
 const ROOT = join(__dirname, '..', '..');
 const NS = `mast-cap-${process.pid}`;
@@ -15,10 +16,8 @@ const NS = `mast-cap-${process.pid}`;
 function why(): string | undefined {
   if (process.getuid?.() !== 0) return 'not root';
   if (spawnSync('ip', ['netns', 'list']).status !== 0) return 'no `ip netns`';
-  if (spawnSync('sh', ['-c', 'command -v iptables-restore']).status !== 0) {
-    const r = spawnSync('sh', ['-c', 'apt-get update -qq >/dev/null 2>&1; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iptables >/dev/null 2>&1'], { timeout: 240_000 });
-    if (r.status !== 0 || spawnSync('sh', ['-c', 'command -v iptables-restore']).status !== 0) return 'iptables is not installed and apt-get could not install it';
-  }
+  const missing = ensureCommand('iptables-restore', 'iptables');
+  if (missing) return missing;
   const probe = spawnSync('ip', ['netns', 'add', `${NS}-probe`]);
   spawnSync('ip', ['netns', 'del', `${NS}-probe`]);
   return probe.status === 0 ? undefined : `cannot create network namespaces: ${probe.stderr}`;

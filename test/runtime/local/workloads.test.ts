@@ -1,0 +1,65 @@
+import { join } from 'node:path';
+import { loadYaml } from '../../../api';
+import { parseEnv, planLocal, throughSidecars } from '../../../runtime/local/workloads';
+
+const objects = loadYaml(
+  `
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata:
+  name: reviews-v2
+  namespace: shop
+  annotations: { local.mast.dev/run: ../app/server.ts, local.mast.dev/env: "CALLS=http://a:1,http://b:2  MODE=x" }
+spec: { address: 127.0.0.1, ports: { http: 19083 }, labels: { app: reviews, version: v2 } }
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: { name: vm, namespace: shop }
+spec: { address: 10.0.0.7, ports: { http: 80 } }
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: { name: two-ports, namespace: shop }
+spec: { address: ::1, ports: { http: 1, grpc: 2 } }
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: reviews, namespace: shop }
+spec: { hosts: [reviews.shop.svc.cluster.local], ports: [{ number: 9080, name: http, protocol: HTTP }], resolution: STATIC, workloadSelector: { labels: { app: reviews } } }
+`,
+  '/mesh/local/workloads.yaml',
+).objects;
+
+describe('mast local: which workloads get a sidecar', () => {
+  const plan = planLocal(objects);
+
+  test('a loopback WorkloadEntry with one port: its app path resolves next to the YAML file, its env is parsed', () => {
+    expect(plan.workloads).toEqual([
+      expect.objectContaining({ key: 'shop/reviews-v2', address: '127.0.0.1', portName: 'http', appPort: 19083, labels: { app: 'reviews', version: 'v2' }, run: join('/mesh', 'app', 'server.ts'), env: { CALLS: 'http://a:1,http://b:2', MODE: 'x' } }),
+    ]);
+  });
+
+  test('the others are reached directly, each with the reason', () => {
+    expect(plan.skipped).toEqual([
+      expect.stringMatching(/^WorkloadEntry shop\/vm: address "10.0.0.7" is not a loopback address/),
+      expect.stringMatching(/^WorkloadEntry shop\/two-ports: spec.ports has 2 entries; mast local fronts exactly one port/),
+    ]);
+  });
+
+  test('the fingerprint changes with what needs a restart', () => {
+    const edited = objects.map((o) => (o.metadata.name === 'reviews-v2' ? { ...o, spec: { ...(o.spec as object), labels: { app: 'reviews', version: 'v3' } } } : o));
+    expect(planLocal(edited).workloads[0].fingerprint).not.toBe(plan.workloads[0].fingerprint);
+  });
+
+  test('routes reach a fronted workload through its sidecar: its port becomes the inbound port; nothing else changes', () => {
+    const out = throughSidecars(objects, (key) => (key === 'shop/reviews-v2' ? 31000 : undefined));
+    expect((out[0].spec as { ports: object }).ports).toEqual({ http: 31000 });
+    expect(out.slice(1)).toEqual(objects.slice(1));
+    expect((objects[0].spec as { ports: object }).ports).toEqual({ http: 19083 });
+  });
+
+  test('env pairs: whitespace-separated KEY=value; anything else is ignored', () => {
+    expect(parseEnv(' A=1  B=x=y junk =z ')).toEqual({ A: '1', B: 'x=y' });
+    expect(parseEnv(undefined)).toEqual({});
+  });
+});
