@@ -4,6 +4,8 @@ import { runSynth } from '../lib/cli/synth';
 import { runDns } from '../lib/cli/dns';
 import { runProxyStatus } from '../lib/cli/proxy-status';
 import { runLocal } from '../lib/cli/local';
+import { runImages } from '../lib/cli/images';
+import { runKind } from '../lib/cli/kind';
 import { MAST_VERSION } from '../constructs/version';
 
 type Command = { summary: string; usage: string; run: (args: string[]) => Promise<number> | number };
@@ -23,6 +25,16 @@ const COMMANDS: Record<string, Command> = {
     summary: 'run the whole mesh on this machine: mastd, the ingress gateway, a sidecar per WorkloadEntry and its app',
     usage: 'mast local -f <file|dir> [-f ...] [--gateway-port 8080] [--admin-port 15000] [--access-log] [--ready-timeout 60]',
     run: runLocal,
+  },
+  images: {
+    summary: 'build the mast/proxy, mast/control and mast/bookinfo images (docker, podman or buildah; after npm run build)',
+    usage: 'mast images [--engine docker|podman|buildah] [--dry-run]',
+    run: runImages,
+  },
+  kind: {
+    summary: 'run the synthesized example on a local kind cluster (up), check it (smoke), remove it (down)',
+    usage: 'mast kind up|down|smoke [--name mast] [--dist dist] [--http-port 8080] [--engine ...] [--url ...] [--dry-run]',
+    run: runKind,
   },
   dns: {
     summary: 'after a deploy: check that every Gateway host has its Route 53 record pointing at the NLB',

@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
+import { smoke } from '../../lib/kind/smoke';
 import { LocalAdmin } from '../../runtime/local/admin';
 import { COLORS, NODE_RADIUS } from '../../runtime/local/page';
 import { ensureCommand } from '../support/apt';
@@ -50,6 +51,12 @@ describe('mast local: the bookinfo request path', () => {
   test('the gateway answers only for its Gateway hosts, and / redirects', async () => {
     expect((await request(mesh.port, '/productpage', { host: 'other.example.com' })).status).toBe(404);
     expect((await request(mesh.port, '/')).status).toBe(301);
+  });
+
+  test('`mast kind smoke` (the checks run against kind) passes against mast local', async () => {
+    const results = await smoke(`http://127.0.0.1:${mesh.port}`);
+    expect(results.filter((r) => !r.ok)).toEqual([]);
+    expect(results).toHaveLength(3);
   });
 
   test('header route: end-user jason sees reviews v2, which calls ratings', async () => {

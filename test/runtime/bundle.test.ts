@@ -1,8 +1,10 @@
-/** The one-file bundle the proxy image copies runs on its own: no node_modules next to it. */
+/** The one-file bundles the images copy run on their own: no node_modules next to them. */
 import { execFileSync, spawn } from 'node:child_process';
-import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { IMAGES } from '../../lib/kind/images';
+import { freePort } from '../../runtime/local/local-mesh';
 import { backend, cluster, config, forward, get } from './support';
 
 const ROOT = join(__dirname, '..', '..');
@@ -11,7 +13,26 @@ describe('mast-proxy bundle', () => {
   const dir = mkdtempSync(join(tmpdir(), 'mast-bundle-'));
   beforeAll(() => {
     execFileSync(process.execPath, [join(ROOT, 'scripts', 'bundle.mjs')], { cwd: ROOT });
-    copyFileSync(join(ROOT, 'build', 'mast-proxy.js'), join(dir, 'mast-proxy.js'));
+    for (const name of ['mast-proxy', 'mastd', 'bookinfo']) copyFileSync(join(ROOT, 'build', `${name}.js`), join(dir, `${name}.js`));
+  });
+
+  test('every bundle an image copies is built', () => {
+    for (const input of IMAGES.flatMap((i) => i.inputs).filter((f) => f.startsWith('build/'))) expect(existsSync(join(ROOT, input))).toBe(true);
+  });
+
+  test('mastd.js --help, and bookinfo.js serving, standalone', async () => {
+    expect(execFileSync(process.execPath, [join(dir, 'mastd.js'), '--help'], { cwd: dir }).toString()).toMatch(/^mastd: the mast control plane/);
+    const port = await freePort();
+    const app = spawn(process.execPath, [join(dir, 'bookinfo.js')], { cwd: dir, env: { PORT: String(port), HOST: '127.0.0.1', SERVICE: 'ratings', VERSION: 'v9' } });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        app.stdout.on('data', (d) => /listening/.test(String(d)) && resolve());
+        app.on('exit', (code) => reject(new Error(`bookinfo.js exited ${code}`)));
+      });
+      expect(JSON.parse((await get(port, '/x')).body)).toEqual({ service: 'ratings', version: 'v9', path: '/x' });
+    } finally {
+      app.kill('SIGKILL');
+    }
   });
 
   test('--help', () => {
