@@ -1,25 +1,35 @@
 /**
- * mastd: `node mastd.js --watch <dir> [--push-port 15012] [--monitoring-port 15014] [--token-file f]`.
- * The Kubernetes source (informers) is not built yet; files are (`mast local`, tests).
+ * mastd: `node mastd.js --source kubernetes` in a cluster (informers, a leader Lease, Events on
+ * rejected resources), or `--watch <dir>` on files (`mast local`, tests).
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { runMain, untilSignal } from '../shared/process';
+import { hostname } from 'node:os';
+import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeObject } from '../../api';
 import { FileSource } from './file-source';
+import { KubeSource } from './kube-source';
+import { LeaderElector, RejectionEvents } from './kube-status';
 import { Mastd } from './mastd';
 
 const HELP = `mastd: the mast control plane
 
-Usage: mastd --watch <file|dir> [--watch ...] [options]
+Usage: mastd --source kubernetes [--kubeconfig <file>] [options]
+       mastd --watch <file|dir> [--watch ...] [options]
 
 Options:
   --watch <file|dir>        mesh YAML to serve (re-read on change)
   --push-port <n>           push server for proxies (default 15012)
   --monitoring-port <n>     /ready /metrics /debug/analyze /debug/syncz (default 15014)
-  --host <addr>             listen address (default 127.0.0.1)
+  --host <addr>             listen address (default 127.0.0.1; 0.0.0.0 with --source kubernetes)
   --token <t> | --token-file <f>   bearer token proxies must present
   --debounce-ms <n>         batch edits within this window (default 100)
-  --source kubernetes       not available yet
+  --source kubernetes       watch the cluster (in-cluster config, or --kubeconfig / KUBECONFIG)
+  --kubeconfig <file>       kubeconfig for --source kubernetes
+  --watch-timeout-seconds <n>  the API server ends each watch after n s; twice that silent = dead (default 300)
+  --namespace <ns>          mastd's namespace, for its leader Lease (default $POD_NAMESPACE or mast-system)
+  --trust-domain <td>       SPIFFE trust domain (default cluster.local)
   --help`;
 
 export async function main(argv: string[]): Promise<number> {
@@ -30,11 +40,15 @@ export async function main(argv: string[]): Promise<number> {
       watch: { type: 'string', multiple: true },
       'push-port': { type: 'string', default: '15012' },
       'monitoring-port': { type: 'string', default: '15014' },
-      host: { type: 'string', default: '127.0.0.1' },
+      host: { type: 'string' },
       token: { type: 'string' },
       'token-file': { type: 'string' },
       'debounce-ms': { type: 'string', default: '100' },
       source: { type: 'string' },
+      kubeconfig: { type: 'string' },
+      'watch-timeout-seconds': { type: 'string', default: '300' },
+      namespace: { type: 'string' },
+      'trust-domain': { type: 'string', default: 'cluster.local' },
       help: { type: 'boolean' },
     },
   });
@@ -42,21 +56,47 @@ export async function main(argv: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  if (o.source === 'kubernetes') {
-    console.error('mastd: the Kubernetes source is not built yet (issue #6); use --watch <dir>');
-    return 2;
-  }
-  const watch = o.watch as string[] | undefined;
-  if (!watch?.length) {
-    console.error('mastd: --watch <file|dir> is required (see --help)');
-    return 2;
-  }
   const token = (o.token as string | undefined) ?? (o['token-file'] ? readFileSync(o['token-file'] as string, 'utf8').trim() : undefined);
   const log = (line: string) => console.error(`${new Date().toISOString()} ${line}`);
-  const mastd = new Mastd({ source: new FileSource(watch, Number(o['debounce-ms'])), token, log, defaultIngressGateway: true });
-  const ports = await mastd.start(Number(o['push-port']), Number(o['monitoring-port']), o.host as string);
-  log(`mastd ready: push ${ports.pushPort}, monitoring ${ports.monitoringPort}`);
-  await untilSignal(() => mastd.stop());
+  const debounceMs = Number(o['debounce-ms']);
+  let mastd: Mastd;
+  let stopExtra = () => undefined as void;
+  if (o.source === 'kubernetes') {
+    const kc = new KubeConfig();
+    if (o.kubeconfig) kc.loadFromFile(o.kubeconfig as string);
+    else kc.loadFromDefault();
+    const namespace = (o.namespace as string | undefined) ?? process.env.POD_NAMESPACE ?? 'mast-system';
+    const leader = new LeaderElector(kc, { namespace, identity: process.env.POD_NAME ?? `mastd-${hostname()}-${process.pid}`, log });
+    const events = new RejectionEvents(kc, () => leader.leader, log);
+    const source = new KubeSource(kc, { debounceMs, watchTimeoutSeconds: Number(o['watch-timeout-seconds']), log });
+    const byKey = (objects: readonly KubeObject[]) => new Map(objects.map((x) => [`${x.kind}/${x.metadata?.namespace ?? 'default'}/${x.metadata?.name}`, x]));
+    mastd = new Mastd({
+      source,
+      token,
+      log,
+      onRejected: (rejected, received) => {
+        const objects = byKey(received);
+        void events.report(rejected, (f) => objects.get(`${f.kind}/${f.namespace ?? 'default'}/${f.name}`));
+      },
+      extraMetrics: () => [`mastd_leader ${leader.leader ? 1 : 0}`, ...Object.entries(source.counters).map(([k, v]) => `mastd_kubernetes_${k}_total ${v}`)],
+    });
+    leader.start();
+    stopExtra = () => leader.stop();
+  } else {
+    const watch = o.watch as string[] | undefined;
+    if (!watch?.length) {
+      console.error('mastd: --watch <file|dir> or --source kubernetes is required (see --help)');
+      return 2;
+    }
+    mastd = new Mastd({ source: new FileSource(watch, debounceMs), token, log, defaultIngressGateway: true });
+  }
+  const host = (o.host as string | undefined) ?? (o.source === 'kubernetes' ? '0.0.0.0' : '127.0.0.1');
+  const ports = await mastd.start(Number(o['push-port']), Number(o['monitoring-port']), host);
+  log(`mastd started: push ${ports.pushPort}, monitoring ${ports.monitoringPort}${o.source === 'kubernetes' ? ' (ready once every kind has been listed)' : ''}`);
+  await untilSignal(async () => {
+    stopExtra();
+    await mastd.stop();
+  });
   return 0;
 }
 

@@ -22,6 +22,10 @@ export interface MastdOptions {
    * workloads' sidecars here and points their endpoints at them). Updates are applied in order.
    */
   readonly prepare?: (objects: KubeObject[]) => Promise<KubeObject[]>;
+  /** Told about the rejected resources after every update (in Kubernetes: Events on them), with the objects as received. */
+  /** More Prometheus lines for /metrics. */
+  readonly extraMetrics?: () => string[];
+  readonly onRejected?: (rejected: readonly Finding[], received: readonly KubeObject[]) => void;
 }
 
 export class Mastd {
@@ -59,6 +63,7 @@ export class Mastd {
     this.rejected = result.rejected;
     this.findings = [...loadFindings, ...result.findings];
     for (const f of [...loadFindings, ...result.rejected]) this.options.log?.(`rejected ${f.kind} ${f.namespace ?? ''}/${f.name} ${f.path}: ${f.code} ${f.message}`);
+    if (result.rejected.length) this.options.onRejected?.(result.rejected, objects);
     const prepared = this.options.prepare ? await this.options.prepare(result.objects) : result.objects;
     this.snapshot = makeSnapshot(prepared, `v${++this.version}`);
     this.options.log?.(`snapshot ${this.snapshot.version}: ${result.objects.length} objects, ${result.rejected.length} rejected`);
@@ -77,6 +82,8 @@ export class Mastd {
         return void res.end(this.snapshot ? 'ready\n' : 'no snapshot yet\n');
       case '/debug/analyze':
         return json({ version: this.snapshot?.version ?? null, rejected: this.rejected, findings: this.findings });
+      case '/debug/configz':
+        return json({ version: this.snapshot?.version ?? null, objects: (this.snapshot?.objects ?? []).map((x) => `${x.kind} ${x.metadata?.namespace ?? ''}/${x.metadata?.name}`) });
       case '/debug/syncz':
         return json({ version: this.snapshot?.version ?? null, proxies: this.push.statuses() });
       case '/metrics': {
@@ -94,13 +101,14 @@ export class Mastd {
           `mastd_convergence_ms_bucket{le="+Inf"} ${conv.length}`,
           `mastd_convergence_ms_count ${conv.length}`,
           `mastd_convergence_ms_sum ${conv.reduce((a, b) => a + b, 0)}`,
+          ...(this.options.extraMetrics?.() ?? []),
         ];
         res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
         return void res.end(`${lines.join('\n')}\n`);
       }
       default:
         res.writeHead(404);
-        res.end('not found: /ready /metrics /debug/analyze /debug/syncz\n');
+        res.end('not found: /ready /metrics /debug/analyze /debug/configz /debug/syncz\n');
     }
   }
 

@@ -1,0 +1,201 @@
+/**
+ * Config from the Kubernetes API: one @kubernetes/client-node informer per kind (the mesh
+ * CRDs, Services, EndpointSlices, Pods, Namespaces). What the library leaves to its users:
+ * - an informer that hits an error stops for good: it is restarted with backoff;
+ * - 410 Gone makes the informer relist (the library does it; tested);
+ * - a watch whose connection died without a FIN hangs forever (the library sets no timeout):
+ *   every watch asks the server to end it after `watchTimeoutSeconds`, so a healthy one
+ *   reconnects regularly, and one silent for twice that is replaced by a fresh informer
+ *   (a full list).
+ * The first update waits until every kind has listed once, so proxies never get a config
+ * compiled from half the cluster. A kind whose CRD is missing (404) counts as empty.
+ */
+import * as k8s from '@kubernetes/client-node';
+import { KINDS, STORAGE_VERSION, type KubeObject } from '../../api';
+import type { ConfigSource, SourceUpdate } from './file-source';
+
+export interface KubeSourceOptions {
+  /** @default 100 */
+  readonly debounceMs?: number;
+  /** The server ends each watch after this long; silence for twice as long means a dead watch. @default 300 */
+  readonly watchTimeoutSeconds?: number;
+  readonly log?: (line: string) => void;
+}
+
+interface Watched {
+  readonly kind: string;
+  readonly apiVersion: string;
+  readonly path: string;
+  readonly list: () => Promise<{ items: k8s.KubernetesObject[]; metadata?: { resourceVersion?: string } }>;
+}
+
+export function watchedKinds(kc: k8s.KubeConfig): Watched[] {
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const discovery = kc.makeApiClient(k8s.DiscoveryV1Api);
+  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+  return [
+    ...Object.entries(KINDS).map(([kind, k]) => ({
+      kind,
+      apiVersion: `${k.group}/${STORAGE_VERSION}`,
+      path: `/apis/${k.group}/${STORAGE_VERSION}/${k.plural}`,
+      list: () => custom.listClusterCustomObject({ group: k.group, version: STORAGE_VERSION, plural: k.plural }),
+    })),
+    { kind: 'Service', apiVersion: 'v1', path: '/api/v1/services', list: () => core.listServiceForAllNamespaces({}) },
+    { kind: 'Pod', apiVersion: 'v1', path: '/api/v1/pods', list: () => core.listPodForAllNamespaces({}) },
+    { kind: 'Namespace', apiVersion: 'v1', path: '/api/v1/namespaces', list: () => core.listNamespace({}) },
+    { kind: 'EndpointSlice', apiVersion: 'discovery.k8s.io/v1', path: '/apis/discovery.k8s.io/v1/endpointslices', list: () => discovery.listEndpointSliceForAllNamespaces({}) },
+  ];
+}
+
+interface Running {
+  readonly informer: k8s.Informer<k8s.KubernetesObject> & k8s.ObjectCache<k8s.KubernetesObject>;
+  /** Its first list succeeded. */
+  synced: boolean;
+  lastSeen: number;
+  failures: number;
+  retry?: NodeJS.Timeout;
+  /** The informer this one replaced, whose objects stand in until this one has listed. */
+  previous?: Running;
+}
+
+const statusOf = (err: unknown) => (err as { code?: number }).code ?? (err as { statusCode?: number }).statusCode;
+
+export class KubeSource implements ConfigSource {
+  readonly counters = { lists: 0, errors: 0, restarts: 0, stalls: 0 };
+  private readonly watched: Watched[];
+  private readonly running = new Map<string, Running>();
+  private readonly missing = new Set<string>();
+  private onUpdate?: (u: SourceUpdate) => void;
+  private timer?: NodeJS.Timeout;
+  private watchdog?: NodeJS.Timeout;
+  private stopped = false;
+
+  constructor(
+    private readonly kc: k8s.KubeConfig,
+    private readonly options: KubeSourceOptions = {},
+  ) {
+    this.watched = watchedKinds(kc);
+  }
+
+  private log(line: string): void {
+    this.options.log?.(`kubernetes: ${line}`);
+  }
+
+  start(onUpdate: (update: SourceUpdate) => void): void {
+    this.onUpdate = onUpdate;
+    const timeout = this.options.watchTimeoutSeconds ?? 300;
+    for (const w of this.watched) this.run(w, timeout);
+    this.watchdog = setInterval(() => this.checkStalls(timeout), Math.max(250, (timeout * 1000) / 2));
+  }
+
+  private run(w: Watched, timeoutSeconds: number, previous?: Running): void {
+    // Declared before the informer: its list function marks it synced.
+    const state = { synced: false, lastSeen: Date.now(), failures: 0, previous } as Running;
+    const listFn = async () => {
+      this.counters.lists++;
+      let list: Awaited<ReturnType<Watched['list']>>;
+      try {
+        list = await w.list();
+        this.missing.delete(w.kind);
+      } catch (err) {
+        // A mesh CRD that is not installed: no objects of that kind (looked for again on the next list).
+        if (statusOf(err) !== 404 || !(w.kind in KINDS)) throw err;
+        if (!this.missing.has(w.kind)) this.log(`${w.kind}: the CRD is not installed (404 on ${w.path}); treating it as empty`);
+        this.missing.add(w.kind);
+        list = { items: [], metadata: { resourceVersion: '' } };
+      }
+      // The informer stores the items right after this returns (and reports changes to known
+      // ones); the debounced emit reads them later. Only the first list of a kind is news by itself.
+      if (!state.synced || state.previous) this.changed();
+      state.synced = true;
+      state.previous = undefined;
+      state.failures = 0;
+      state.lastSeen = Date.now();
+      return list;
+    };
+    const informer = k8s.makeInformer(this.kc, `${w.path}?timeoutSeconds=${timeoutSeconds}`, listFn);
+    Object.assign(state, { informer });
+    const changed = () => {
+      state.lastSeen = Date.now();
+      this.changed();
+    };
+    informer.on('add', changed);
+    informer.on('update', changed);
+    informer.on('delete', changed);
+    // Fired before every list and watch request: a healthy watch, ended by the server's timeout, reconnects.
+    informer.on('connect', () => (state.lastSeen = Date.now()));
+    informer.on('error', (err) => {
+      this.counters.errors++;
+      state.failures++;
+      if (this.stopped || this.running.get(w.kind) !== state) return;
+      // A missing CRD is looked for again at the watch timeout's pace; anything else backs off from 200 ms to 5 s.
+      const delay = this.missing.has(w.kind) ? (this.options.watchTimeoutSeconds ?? 300) * 1000 : Math.min(100 * 2 ** Math.min(state.failures, 6), 5000);
+      if (this.missing.has(w.kind)) {
+        state.lastSeen = Date.now() + delay;
+        state.retry = setTimeout(() => ((state.retry = undefined), void informer.start()), delay);
+        return;
+      }
+      this.log(`${w.kind}: list/watch failed (${(err as Error)?.message ?? err}); restarting in ${delay} ms`);
+      state.retry = setTimeout(() => {
+        state.retry = undefined;
+        this.counters.restarts++;
+        void informer.start();
+      }, delay);
+    });
+    this.running.set(w.kind, state);
+    void informer.start();
+  }
+
+  /** A watch silent for twice the server-side timeout is dead: replace its informer with a fresh one (a full list). */
+  private checkStalls(timeoutSeconds: number): void {
+    const now = Date.now();
+    for (const w of this.watched) {
+      const state = this.running.get(w.kind);
+      if (!state || state.retry || now - state.lastSeen < timeoutSeconds * 2000) continue;
+      this.counters.stalls++;
+      this.log(`${w.kind}: no watch activity for ${Math.round((now - state.lastSeen) / 1000)} s; replacing the informer`);
+      void state.informer.stop();
+      this.run(w, timeoutSeconds, state.synced ? state : state.previous);
+    }
+  }
+
+  private changed(): void {
+    if (this.stopped) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.emit(), this.options.debounceMs ?? 100);
+  }
+
+  /** Every kind's objects, as plain JSON with kind and apiVersion (list items carry neither); undefined until all have listed. */
+  snapshotObjects(): KubeObject[] | undefined {
+    const out: KubeObject[] = [];
+    for (const w of this.watched) {
+      const state = this.running.get(w.kind);
+      const source = state?.synced ? state : state?.previous;
+      if (!source) return undefined;
+      for (const item of source.informer.list()) out.push({ ...(JSON.parse(JSON.stringify(item)) as KubeObject), kind: w.kind, apiVersion: w.apiVersion });
+    }
+    return out;
+  }
+
+  private lastEmitted = '';
+
+  private emit(): void {
+    const objects = this.snapshotObjects();
+    if (!objects) return;
+    // A relist that changed nothing is not a new snapshot.
+    const fingerprint = objects.map((o) => `${o.kind}/${o.metadata?.namespace}/${o.metadata?.name}@${(o.metadata as { resourceVersion?: string })?.resourceVersion}`).join('|');
+    if (fingerprint === this.lastEmitted) return;
+    this.lastEmitted = fingerprint;
+    this.onUpdate?.({ objects, findings: [] });
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    clearInterval(this.watchdog);
+    for (const state of this.running.values()) {
+      clearTimeout(state.retry);
+      void state.informer.stop();
+    }
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * What mastd writes back to the cluster: a Lease so that one replica leads, and, from the
+ * leader only, a Warning Event on every resource it rejected (once per distinct finding).
+ * Uses only what the control-plane chart's RBAC grants: leases get/create/update in its own
+ * namespace, events create.
+ */
+import * as k8s from '@kubernetes/client-node';
+import { formatFinding, type Finding } from '../../api';
+
+export interface LeaderOptions {
+  readonly namespace: string;
+  readonly name?: string;
+  readonly identity: string;
+  /** @default 15 */
+  readonly leaseSeconds?: number;
+  readonly log?: (line: string) => void;
+}
+
+/** A Lease-based leader election, as client-go's: renew while held, take it over once it expires. */
+export class LeaderElector {
+  leader = false;
+  private timer?: NodeJS.Timeout;
+  private readonly api: k8s.CoordinationV1Api;
+
+  constructor(
+    kc: k8s.KubeConfig,
+    private readonly o: LeaderOptions,
+  ) {
+    this.api = kc.makeApiClient(k8s.CoordinationV1Api);
+  }
+
+  start(): void {
+    const seconds = this.o.leaseSeconds ?? 15;
+    const tick = async () => {
+      const was = this.leader;
+      try {
+        this.leader = await this.tryAcquire(seconds);
+      } catch (err) {
+        this.leader = false;
+        this.o.log?.(`leader election: ${(err as Error).message}`);
+      }
+      if (was !== this.leader) this.o.log?.(this.leader ? `leader election: ${this.o.identity} now leads` : `leader election: ${this.o.identity} follows`);
+      this.timer = setTimeout(tick, (seconds * 1000) / 3);
+    };
+    void tick();
+  }
+
+  private async tryAcquire(seconds: number): Promise<boolean> {
+    const name = this.o.name ?? 'mastd-leader';
+    const now = new Date();
+    const spec = { holderIdentity: this.o.identity, leaseDurationSeconds: seconds, renewTime: now as unknown as k8s.V1MicroTime, acquireTime: now as unknown as k8s.V1MicroTime };
+    let lease: k8s.V1Lease;
+    try {
+      lease = await this.api.readNamespacedLease({ name, namespace: this.o.namespace });
+    } catch (err) {
+      if ((err as { code?: number }).code !== 404) throw err;
+      await this.api.createNamespacedLease({ namespace: this.o.namespace, body: { metadata: { name, namespace: this.o.namespace }, spec } });
+      return true;
+    }
+    const holder = lease.spec?.holderIdentity;
+    const renewed = lease.spec?.renewTime ? new Date(lease.spec.renewTime as unknown as string).getTime() : 0;
+    const expired = renewed + (lease.spec?.leaseDurationSeconds ?? seconds) * 1000 < now.getTime();
+    if (holder && holder !== this.o.identity && !expired) return false;
+    const acquireTime = holder === this.o.identity ? lease.spec?.acquireTime : spec.acquireTime;
+    // The resourceVersion makes this a compare-and-swap: a replica that lost the race gets 409.
+    await this.api.replaceNamespacedLease({ name, namespace: this.o.namespace, body: { ...lease, spec: { ...spec, acquireTime } } });
+    return true;
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
+  }
+}
+
+/** Posts one Warning Event per rejected resource and finding, while `shouldWrite()` (the leader). */
+export class RejectionEvents {
+  private readonly sent = new Set<string>();
+  private readonly api: k8s.CoreV1Api;
+
+  constructor(
+    kc: k8s.KubeConfig,
+    private readonly shouldWrite: () => boolean,
+    private readonly log?: (line: string) => void,
+    private readonly component = 'mastd',
+  ) {
+    this.api = kc.makeApiClient(k8s.CoreV1Api);
+  }
+
+  async report(rejected: readonly Finding[], objectOf: (f: Finding) => { apiVersion?: string; metadata?: object } | undefined): Promise<void> {
+    if (!this.shouldWrite()) return;
+    for (const f of rejected) {
+      const key = `${f.kind}/${f.namespace}/${f.name}|${f.code}|${f.path}|${f.message}`;
+      if (this.sent.has(key)) continue;
+      this.sent.add(key);
+      const namespace = f.namespace ?? 'default';
+      const now = new Date();
+      const obj = objectOf(f);
+      try {
+        await this.api.createNamespacedEvent({
+          namespace,
+          body: {
+            metadata: { generateName: `${f.name}.`, namespace },
+            involvedObject: { kind: f.kind, name: f.name, namespace, apiVersion: obj?.apiVersion, uid: (obj?.metadata as { uid?: string } | undefined)?.uid },
+            type: 'Warning',
+            reason: 'Rejected',
+            message: `${formatFinding(f)} (the last good version of this resource stays in effect)`,
+            source: { component: this.component },
+            reportingComponent: this.component,
+            firstTimestamp: now,
+            lastTimestamp: now,
+            count: 1,
+          },
+        });
+      } catch (err) {
+        this.sent.delete(key);
+        this.log?.(`could not write an Event for ${f.kind} ${namespace}/${f.name}: ${(err as Error).message}`);
+      }
+    }
+  }
+}

@@ -1,0 +1,175 @@
+/**
+ * mastd on the Kubernetes source against a fake API server (test/support/fake-kube.ts): the
+ * bundled mastd process, its informers, and what goes wrong with watches in real clusters.
+ * @kubernetes/client-node is ESM-only, so mastd runs as its esbuild bundle, as in the image.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Bundler } from '../../runtime/local/bundles';
+import { freePort } from '../../runtime/local/local-mesh';
+import { FakeKube } from '../support/fake-kube';
+
+const ROOT = join(__dirname, '..', '..');
+const dir = mkdtempSync(join(tmpdir(), 'mast-kube-'));
+const VS = '/apis/networking.istio.io/v1/virtualservices';
+const GW = '/apis/networking.istio.io/v1/gateways';
+const SVC = '/api/v1/services';
+const SLICES = '/apis/discovery.k8s.io/v1/endpointslices';
+const AP = '/apis/security.istio.io/v1/authorizationpolicies';
+
+const vs = (name: string, weights = [100]) => ({
+  apiVersion: 'networking.istio.io/v1',
+  kind: 'VirtualService',
+  metadata: { name, namespace: 'default' },
+  spec: { hosts: [name], http: [{ route: weights.map((weight, i) => ({ destination: { host: 'reviews', subset: undefined, port: { number: 9080 } }, weight, ...(i > 0 ? {} : {}) })) }] },
+});
+const service = (name: string) => ({ apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'default' }, spec: { selector: { app: name }, ports: [{ name: 'http', port: 9080, targetPort: 9080 }] } });
+
+interface Mastd {
+  child: ChildProcess;
+  port: number;
+  log: () => string;
+}
+
+let bundle: string;
+const children: ChildProcess[] = [];
+beforeAll(async () => {
+  bundle = await new Bundler(dir).file(join(ROOT, 'runtime', 'control', 'main.ts'));
+}, 60_000);
+afterAll(() => children.forEach((c) => c.kill('SIGKILL')));
+
+async function startMastd(kube: FakeKube, name: string): Promise<Mastd> {
+  const config = join(dir, `kubeconfig-${kube.port}`);
+  writeFileSync(config, kube.kubeconfig());
+  const port = await freePort();
+  const child = spawn(process.execPath, [bundle, '--source', 'kubernetes', '--kubeconfig', config, '--push-port', '0', '--monitoring-port', String(port), '--host', '127.0.0.1', '--debounce-ms', '20', '--watch-timeout-seconds', '1', '--namespace', 'mast-system'], {
+    env: { ...process.env, POD_NAME: name },
+  });
+  children.push(child);
+  let log = '';
+  child.stderr!.on('data', (d) => (log += d));
+  return { child, port, log: () => log };
+}
+
+async function get(m: Mastd, path: string): Promise<{ status: number; text: string }> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${m.port}${path}`);
+    return { status: res.status, text: await res.text() };
+  } catch {
+    return { status: 0, text: '' };
+  }
+}
+
+async function until(m: Mastd, what: string, check: () => Promise<boolean> | boolean, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${m.log().slice(-3000)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const configz = async (m: Mastd) => (JSON.parse((await get(m, '/debug/configz')).text || '{"objects":[]}') as { objects: string[] }).objects;
+const metric = async (m: Mastd, name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec((await get(m, '/metrics')).text)?.[1] ?? NaN);
+
+describe('mastd --source kubernetes', () => {
+  const kube = new FakeKube();
+  let m: Mastd;
+  beforeAll(async () => {
+    await kube.start();
+    kube.put(GW, { apiVersion: 'networking.istio.io/v1', kind: 'Gateway', metadata: { name: 'edge', namespace: 'default' }, spec: { selector: { istio: 'ingressgateway' }, servers: [{ port: { number: 80, name: 'http', protocol: 'HTTP' }, hosts: ['*'] }] } });
+    kube.put(SVC, service('reviews'));
+    kube.put(SLICES, { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 'reviews-abc', namespace: 'default', labels: { 'kubernetes.io/service-name': 'reviews' } }, addressType: 'IPv4', ports: [{ name: 'http', port: 9080 }], endpoints: [{ addresses: ['10.0.0.7'], conditions: { ready: true } }] });
+    kube.put(VS, vs('reviews'));
+    kube.notFound.add(AP);
+    m = await startMastd(kube, 'mastd-a');
+  });
+  afterAll(async () => {
+    m?.child.kill('SIGKILL');
+    await kube.stop();
+  });
+
+  test('lists every kind, then is ready with all of them in one snapshot; a missing CRD counts as empty', async () => {
+    await until(m, 'ready', async () => (await get(m, '/ready')).status === 200);
+    expect(await configz(m)).toEqual(expect.arrayContaining(['Gateway default/edge', 'VirtualService default/reviews', 'Service default/reviews', 'EndpointSlice default/reviews-abc']));
+    for (const path of [VS, GW, SVC, SLICES, '/api/v1/pods', '/api/v1/namespaces']) expect(kube.requests).toContainEqual({ verb: 'list', path });
+    expect(m.log()).toContain('AuthorizationPolicy: the CRD is not installed (404 on /apis/security.istio.io/v1/authorizationpolicies)');
+    // Looked for again at the watch-timeout pace (1 s here), not in a tight loop; and no snapshot churn.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(kube.requests.filter((r) => r.path === AP).length).toBeLessThanOrEqual(4);
+    expect((m.log().match(/snapshot v\d+/g) ?? []).length).toBe(1);
+  });
+
+  test('watch events apply: an added VirtualService appears, a deleted one goes', async () => {
+    kube.put(VS, vs('ratings'));
+    await until(m, 'ratings added', async () => (await configz(m)).includes('VirtualService default/ratings'));
+    kube.remove(VS, 'default', 'ratings');
+    await until(m, 'ratings deleted', async () => !(await configz(m)).includes('VirtualService default/ratings'));
+  });
+
+  test('a rejected resource keeps its last good version and gets a Warning Event from the leader', async () => {
+    await until(m, 'leadership', async () => (await metric(m, 'mastd_leader')) === 1);
+    kube.put(VS, vs('reviews', [0, 0]));
+    await until(m, 'the rejection', async () => /MAST0101/.test((await get(m, '/debug/analyze')).text));
+    expect(await configz(m)).toContain('VirtualService default/reviews');
+    await until(m, 'the Event', () => kube.events.length > 0);
+    expect(kube.events[0]).toMatchObject({ type: 'Warning', reason: 'Rejected', involvedObject: { kind: 'VirtualService', name: 'reviews', namespace: 'default', apiVersion: 'networking.istio.io/v1' } });
+    expect(String(kube.events[0].message)).toMatch(/^Error MAST0101 VirtualService default\/reviews spec.http\[0\].route: .* \(the last good version of this resource stays in effect\)$/);
+    expect((kube.events[0].involvedObject as { uid?: string }).uid).toMatch(/^uid-/);
+    kube.put(VS, vs('reviews'));
+  });
+
+  test('410 Gone after a compaction: the informer relists, and sees what changed meanwhile', async () => {
+    const lists = kube.requests.filter((r) => r.verb === 'list' && r.path === VS).length;
+    kube.holdWatches();
+    kube.dropWatches();
+    kube.put(VS, vs('details'));
+    kube.compact();
+    kube.resume();
+    await until(m, 'details after the relist', async () => (await configz(m)).includes('VirtualService default/details'));
+    await until(m, 'a relist', () => kube.requests.filter((r) => r.verb === 'list' && r.path === VS).length > lists);
+    expect(kube.gone).toContain(VS);
+  });
+
+  test('the API server going away: the last snapshot keeps serving; on return, the gap is caught up', async () => {
+    const version = JSON.parse((await get(m, '/debug/configz')).text).version;
+    const port = kube.port;
+    await kube.stop();
+    await new Promise((r) => setTimeout(r, 800));
+    expect((await get(m, '/ready')).status).toBe(200);
+    expect(JSON.parse((await get(m, '/debug/configz')).text).version).toBe(version);
+    kube.remove(VS, 'default', 'details');
+    kube.put(VS, vs('productpage'));
+    await kube.start(port);
+    await until(m, 'catch-up', async () => {
+      const objects = await configz(m);
+      return objects.includes('VirtualService default/productpage') && !objects.includes('VirtualService default/details');
+    }, 15_000);
+    expect(m.log()).toMatch(/list\/watch failed .*; restarting in \d+ ms/);
+  });
+
+  test('a watch that goes silent (dead connection) is replaced by a fresh informer', async () => {
+    kube.hang = true;
+    kube.dropWatches();
+    await until(m, 'a stall', async () => (await metric(m, 'mastd_kubernetes_stalls_total')) > 0, 15_000);
+    kube.hang = false;
+    kube.put(VS, vs('late'));
+    await until(m, 'the change after the stall', async () => (await configz(m)).includes('VirtualService default/late'), 15_000);
+    expect(m.log()).toMatch(/no watch activity for \d+ s; replacing the informer/);
+  });
+
+  test('a second replica follows: only one leader writes Events', async () => {
+    const b = await startMastd(kube, 'mastd-b');
+    await until(b, 'b ready', async () => (await get(b, '/ready')).status === 200);
+    await until(b, 'b follows', async () => (await metric(b, 'mastd_leader')) === 0);
+    expect(await metric(m, 'mastd_leader')).toBe(1);
+    const before = kube.events.length;
+    kube.put(VS, vs('broken', [0]));
+    await until(b, 'both rejected it', async () => /broken/.test((await get(b, '/debug/analyze')).text) && /broken/.test((await get(m, '/debug/analyze')).text));
+    await until(m, 'the Event', () => kube.events.length > before);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(kube.events.length - before).toBe(1);
+    b.child.kill('SIGTERM');
+  });
+});

@@ -1,0 +1,187 @@
+/**
+ * A small Kubernetes API server for tests, on loopback: cluster-wide list and watch of any
+ * resource path (with resourceVersions, a bounded event history, 410 Gone once compacted, and
+ * the `timeoutSeconds` watch limit), Events and Leases. Faults on demand: drop every watch, stop
+ * answering entirely, or accept watches and then say nothing (a dead connection).
+ */
+import * as http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+
+interface Obj {
+  apiVersion?: string;
+  kind?: string;
+  metadata: { name: string; namespace?: string; resourceVersion?: string; uid?: string; labels?: Record<string, string> };
+  [k: string]: unknown;
+}
+
+interface Event {
+  rv: number;
+  path: string;
+  type: 'ADDED' | 'MODIFIED' | 'DELETED';
+  object: Obj;
+}
+
+export class FakeKube {
+  port = 0;
+  rv = 1;
+  /** `list` and `watch` requests per resource path. */
+  readonly requests: Array<{ verb: 'list' | 'watch'; path: string }> = [];
+  readonly events: Obj[] = [];
+  /** Watches answered 410 Gone, by path. */
+  readonly gone: string[] = [];
+  readonly leases = new Map<string, Obj>();
+  /** Resource paths answering 404 (a CRD that is not installed). */
+  readonly notFound = new Set<string>();
+  /** Accept watches but never write to or close them. */
+  hang = false;
+  /** Hold new watch requests until resume(). */
+  private held: Array<() => void> | undefined;
+  private objects = new Map<string, Map<string, Obj>>();
+  private history: Event[] = [];
+  private oldest = 1;
+  private watchers = new Set<{ path: string; res: http.ServerResponse }>();
+  private sockets = new Set<Socket>();
+  private server?: http.Server;
+
+  async start(port = 0): Promise<number> {
+    this.server = http.createServer((req, res) => this.handle(req, res));
+    this.server.on('connection', (s) => (this.sockets.add(s), s.on('close', () => this.sockets.delete(s))));
+    await new Promise<void>((r) => this.server!.listen(port, '127.0.0.1', r));
+    return (this.port = (this.server.address() as AddressInfo).port);
+  }
+
+  /** Stops answering: every connection is cut. */
+  async stop(): Promise<void> {
+    for (const w of this.watchers) w.res.destroy();
+    this.watchers.clear();
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+  }
+
+  kubeconfig(): string {
+    return `apiVersion: v1
+kind: Config
+clusters: [{ name: fake, cluster: { server: "http://127.0.0.1:${this.port}", insecure-skip-tls-verify: true } }]
+users: [{ name: u, user: { token: test } }]
+contexts: [{ name: c, context: { cluster: fake, user: u } }]
+current-context: c
+`;
+  }
+
+  put(path: string, object: Obj): void {
+    const key = `${object.metadata.namespace ?? ''}/${object.metadata.name}`;
+    const items = this.objects.get(path) ?? new Map<string, Obj>();
+    this.objects.set(path, items);
+    const type = items.has(key) ? 'MODIFIED' : 'ADDED';
+    const stored = { ...object, metadata: { ...object.metadata, uid: items.get(key)?.metadata.uid ?? `uid-${this.rv}`, resourceVersion: String(++this.rv) } };
+    items.set(key, stored);
+    this.record({ rv: this.rv, path, type, object: stored });
+  }
+
+  remove(path: string, namespace: string | undefined, name: string): void {
+    const items = this.objects.get(path);
+    const old = items?.get(`${namespace ?? ''}/${name}`);
+    if (!items || !old) return;
+    items.delete(`${namespace ?? ''}/${name}`);
+    this.record({ rv: ++this.rv, path, type: 'DELETED', object: { ...old, metadata: { ...old.metadata, resourceVersion: String(this.rv) } } });
+  }
+
+  /** Forgets the event history: a watch from an older resourceVersion now gets 410 Gone. */
+  compact(): void {
+    this.history = [];
+    this.oldest = this.rv + 1;
+  }
+
+  /** New watch requests wait unanswered until resume(): time to change things behind a client's back. */
+  holdWatches(): void {
+    this.held = [];
+  }
+
+  resume(): void {
+    const held = this.held ?? [];
+    this.held = undefined;
+    held.forEach((answer) => answer());
+  }
+
+  /** Ends every open watch (as an API server restart or a load balancer would). */
+  dropWatches(): void {
+    for (const w of this.watchers) w.res.destroy();
+    this.watchers.clear();
+  }
+
+  private record(e: Event): void {
+    this.history.push(e);
+    for (const w of this.watchers) if (w.path === e.path && !this.hang) w.res.write(`${JSON.stringify({ type: e.type, object: e.object })}\n`);
+  }
+
+  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const url = new URL(req.url ?? '/', 'http://fake');
+    const send = (status: number, body: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+    };
+    const notFound = () => send(404, { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'NotFound', code: 404 });
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      const event = /^\/api\/v1\/namespaces\/([^/]+)\/events$/.exec(url.pathname);
+      if (event && req.method === 'POST') {
+        const e = JSON.parse(body) as Obj;
+        this.events.push(e);
+        return send(201, { ...e, metadata: { ...e.metadata, name: `${e.metadata.name ?? 'e'}${this.events.length}` } });
+      }
+      const lease = /^\/apis\/coordination\.k8s\.io\/v1\/namespaces\/([^/]+)\/leases(?:\/([^/]+))?$/.exec(url.pathname);
+      if (lease) return this.lease(req.method!, `${lease[1]}/${lease[2] ?? ''}`, body, send, notFound);
+      if (req.method !== 'GET') return notFound();
+      const path = url.pathname;
+      if (this.notFound.has(path)) return notFound();
+      if (url.searchParams.get('watch') !== 'true') {
+        this.requests.push({ verb: 'list', path });
+        return send(200, { kind: 'List', apiVersion: 'v1', metadata: { resourceVersion: String(this.rv) }, items: [...(this.objects.get(path)?.values() ?? [])] });
+      }
+      if (this.held) return void this.held.push(() => this.watch(url, path, res));
+      this.watch(url, path, res);
+    });
+  }
+
+  private watch(url: URL, path: string, res: http.ServerResponse): void {
+    {
+      this.requests.push({ verb: 'watch', path });
+      const from = Number(url.searchParams.get('resourceVersion') ?? 0);
+      res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
+      if (this.hang) return void res.flushHeaders();
+      if (from + 1 < this.oldest) {
+        this.gone.push(path);
+        res.end(`${JSON.stringify({ type: 'ERROR', object: { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'Expired', code: 410, message: `too old resource version: ${from}` } })}\n`);
+        return;
+      }
+      for (const e of this.history) if (e.path === path && e.rv > from) res.write(`${JSON.stringify({ type: e.type, object: e.object })}\n`);
+      const watcher = { path, res };
+      this.watchers.add(watcher);
+      const timeout = Number(url.searchParams.get('timeoutSeconds') ?? 0);
+      const timer = timeout > 0 ? setTimeout(() => res.end(), timeout * 1000) : undefined;
+      res.on('close', () => (clearTimeout(timer), this.watchers.delete(watcher)));
+    }
+  }
+
+  private lease(method: string, key: string, body: string, send: (s: number, b: unknown) => void, notFound: () => void): void {
+    const current = this.leases.get(key);
+    if (method === 'GET') return current ? send(200, current) : notFound();
+    const incoming = JSON.parse(body) as Obj;
+    if (method === 'POST') {
+      const k = `${key}${incoming.metadata.name}`;
+      if (this.leases.has(k)) return send(409, { kind: 'Status', code: 409, reason: 'AlreadyExists' });
+      const stored = { ...incoming, metadata: { ...incoming.metadata, resourceVersion: String(++this.rv) } };
+      this.leases.set(k, stored);
+      return send(201, stored);
+    }
+    if (method === 'PUT') {
+      if (!current) return notFound();
+      if (incoming.metadata.resourceVersion !== current.metadata.resourceVersion) return send(409, { kind: 'Status', code: 409, reason: 'Conflict' });
+      const stored = { ...incoming, metadata: { ...incoming.metadata, resourceVersion: String(++this.rv) } };
+      this.leases.set(key, stored);
+      return send(200, stored);
+    }
+    notFound();
+  }
+}
