@@ -110,7 +110,7 @@ export class MeshWorkload extends Construct {
           selector: { matchLabels: labels },
           template: {
             metadata: { labels, annotations: { 'sidecar.istio.io/inject': String(props.inject ?? true) } },
-            spec: props.inject === false ? pod : injectSidecar(pod, props.sidecar),
+            spec: props.inject === false ? pod : injectSidecar(pod, { labels, ...props.sidecar }),
           },
         },
       });

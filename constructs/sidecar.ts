@@ -27,6 +27,8 @@ export interface SidecarOptions {
   readonly excludeOutboundCidrs?: string[];
   /** @default { cpu: '50m', memory: '64Mi', memoryLimit: '256Mi' } */
   readonly resources?: Resources;
+  /** The pod's labels, given to the proxy (its workload name and version in metrics). @default - none */
+  readonly labels?: Record<string, string>;
 }
 
 type PodSpec = Record<string, unknown> & { initContainers?: unknown[]; containers: unknown[] };
@@ -70,6 +72,7 @@ export function injectSidecar(pod: PodSpec, options: SidecarOptions = {}): PodSp
       '--outbound-port', String(SIDECAR_PORTS.outbound),
       '--inbound-port', String(SIDECAR_PORTS.inbound),
       '--status-port', String(SIDECAR_PORTS.status),
+      ...(options.labels && Object.keys(options.labels).length ? ['--labels', Object.entries(options.labels).map(([k, v]) => `${k}=${v}`).join(',')] : []),
     ],
     env: IDENTITY_ENV,
     ports: [

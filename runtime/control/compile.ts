@@ -120,14 +120,16 @@ function sidecarListeners(s: Snapshot, proxy: ProxyIdentity, ports: readonly Ser
   }
   const outbound: ListenerConfig[] = [...byPort.entries()].sort(([a], [b]) => a - b).map(([number, virtualHosts]) => ({ name: `outbound_${number}`, port: proxy.outboundPort ?? 15001, matchPort: number, protocol: 'http', virtualHosts }));
   if (!proxy.inbound) return outbound;
-  const inbound = `inbound|${proxy.inbound.appPort}||`;
-  clusters.add({ name: inbound, host: '127.0.0.1', port: proxy.inbound.appPort, endpoints: [{ address: '127.0.0.1', port: proxy.inbound.appPort }], lb: { kind: 'round_robin' }, connectTimeoutMs: 1000 });
+  const appPort = proxy.inbound.appPort;
+  // In a pod the app's port is the one each captured connection was sent to (original destination).
+  const inbound = appPort ? `inbound|${appPort}||` : 'inbound|passthrough||';
+  clusters.add(appPort ? { name: inbound, host: '127.0.0.1', port: appPort, endpoints: [{ address: '127.0.0.1', port: appPort }], lb: { kind: 'round_robin' }, connectTimeoutMs: 1000 } : { name: inbound, host: '127.0.0.1', port: 0, endpoints: [], lb: { kind: 'passthrough' }, connectTimeoutMs: 1000 });
   return [
     ...outbound,
     {
       name: 'virtualInbound',
       port: proxy.inbound.port,
-      matchPort: proxy.inbound.appPort,
+      matchPort: appPort ?? 0,
       protocol: 'http',
       virtualHosts: [{ name: 'inbound|http', domains: ['*'], routes: [{ name: 'default', matches: [], action: { kind: 'forward', destinations: [{ cluster: inbound, weight: 100 }] } }] }],
     },

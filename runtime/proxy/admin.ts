@@ -40,3 +40,23 @@ export function startAdmin(proxy: Proxy, port: number, state: AdminState, host =
     server.listen(port, host, () => resolve(server));
   });
 }
+
+/** The status port: only readiness and stats, on every interface (kubelet probes the pod IP; Prometheus scrapes it). */
+export function startStatus(proxy: Proxy, port: number, host = '0.0.0.0'): Promise<http.Server> {
+  const server = http.createServer((req, res) => {
+    const path = new URL(req.url ?? '/', 'http://status').pathname;
+    const ready = proxy.config && !proxy.draining;
+    const [status, body, type] =
+      path === '/healthz/ready' || path === '/ready'
+        ? [ready ? 200 : 503, ready ? 'LIVE\n' : proxy.draining ? 'DRAINING\n' : 'NO CONFIG\n', 'text/plain']
+        : path === '/stats/prometheus'
+          ? [200, proxy.metrics.render(), 'text/plain; version=0.0.4']
+          : [404, 'not found: /healthz/ready /stats/prometheus\n', 'text/plain'];
+    res.writeHead(status, { 'content-type': type });
+    res.end(body);
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve(server));
+  });
+}

@@ -35,7 +35,7 @@ export class DownstreamConn implements RequestView {
   port: number;
   remoteAddress: string;
   /** The destination port before iptables redirected the connection here, when known. */
-  private originalPort?: number;
+  originalPort?: number;
   /**
    * When an idle or half-read connection gives up (ms since epoch). Checked by the proxy's
    * sweep every few hundred ms: cheaper than re-arming a socket timer on every request.
@@ -52,8 +52,8 @@ export class DownstreamConn implements RequestView {
     socket.setNoDelay(true);
     this.deadline = Date.now() + proxy.limits.headerTimeoutMs;
     this.expectProxyHeader = listener.configs.some((c) => c.proxyProtocol);
-    // Captured outbound traffic: the port the app dialled picks the listener's routes.
-    if (listener.configs.length > 1 || listener.configs[0]?.name.startsWith('outbound')) {
+    // Captured traffic: the port the app dialled picks the outbound routes; inbound, the app's port.
+    if (listener.configs.length > 1 || listener.configs[0]?.name.startsWith('outbound') || listener.inbound) {
       const dst = originalDestination(socket);
       if (dst && dst.port !== listener.port) this.originalPort = dst.port;
     }

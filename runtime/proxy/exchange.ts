@@ -84,7 +84,7 @@ export class Exchange implements ConnHandler {
     if (!dest) return this.reply(503, 'UH', 'no healthy upstream\n');
     this.destination = dest;
     this.cluster = this.down.proxy.cluster(dest.cluster);
-    if (!this.cluster || this.cluster.endpoints.length === 0) return this.reply(503, 'UH', 'no healthy upstream\n');
+    if (!this.cluster || (this.cluster.endpoints.length === 0 && this.cluster.config.lb.kind !== 'passthrough')) return this.reply(503, 'UH', 'no healthy upstream\n');
     if (!this.requestId) this.requestId = randomUUID();
     if (action.timeoutMs) this.timer = setTimeout(() => this.onTimeout(), action.timeoutMs);
     for (const m of action.mirrors ?? []) if (Math.random() < m.fraction && !this.down.bodyPending) this.down.proxy.mirror(m.cluster, this.down, this.requestHead(m.cluster));
@@ -94,7 +94,7 @@ export class Exchange implements ConnHandler {
   private attempt(): void {
     const cluster = this.cluster!;
     this.attempts++;
-    const endpoint = cluster.pick({ hashKey: this.hashKey() });
+    const endpoint = cluster.pick({ hashKey: this.hashKey(), originalPort: this.down.originalPort });
     if (!endpoint) return this.reply(503, 'UH', 'no healthy upstream\n');
     cluster.acquire(endpoint, (r) => {
       if (this.done) {

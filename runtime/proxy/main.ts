@@ -11,7 +11,7 @@ import { compile } from '../control/compile';
 import { makeSnapshot } from '../control/snapshot';
 import type { ProxyConfig } from '../shared/proxy-config';
 import { Proxy } from './runtime';
-import { startAdmin } from './admin';
+import { startAdmin, startStatus } from './admin';
 import { PushClient } from './push-client';
 import { spawnSync } from 'node:child_process';
 import { captureOptionsFromFlags, captureRules } from './capture';
@@ -27,17 +27,18 @@ Usage: mast-proxy --config <proxy-config.json> [options]
 Options:
   --control-plane <h:p>    mastd's push server (the config comes from there)
   --token <t>              bearer token for mastd
-  --id <name>              this proxy's name in proxy-status (default: mode-pid)
+  --id <name>              this proxy's name in proxy-status (default: $POD_NAME.<namespace>, else mode-pid)
   --config <file>          a compiled ProxyConfig (JSON)
   --mesh <file|dir>        mesh YAML to compile here (instead of --config)
   --mode <gateway|sidecar> (default: gateway)
-  --labels <k=v,...>       this proxy's labels (default: istio=ingressgateway)
-  --namespace <ns>         (default: mast-system for gateways, default for sidecars)
+  --labels <k=v,...>       this proxy's labels (default: istio=ingressgateway for gateways)
+  --namespace <ns>         (default: $POD_NAMESPACE, else mast-system for gateways, default for sidecars)
   --port-map <p=l,...>     gateway: Service port = listen port (e.g. 80=8080)
   --outbound-port <n>      sidecar: where outbound traffic reaches the proxy (default 15001)
   --inbound-port <n>       sidecar: inbound listener in front of the app (with --app-port)
   --app-port <n>           sidecar: the app's port on 127.0.0.1
-  --admin-port <n>         admin/status port (default: 15000; 0 = any)
+  --admin-port <n>         admin port on 127.0.0.1 (default: 15000; 0 = any)
+  --status-port <n>        /healthz/ready and /stats/prometheus on all interfaces (kubelet probes, scrapes)
   --access-log <-|off>     JSON access log to stdout (default: off)
   --drain-seconds <n>      drain time on SIGTERM (default: 5)
   --proxy-protocol         gateway listeners expect PROXY protocol v2 (behind an NLB)
@@ -103,6 +104,7 @@ export async function main(argv: string[]): Promise<number> {
       'inbound-port': { type: 'string' },
       'app-port': { type: 'string' },
       'admin-port': { type: 'string', default: '15000' },
+      'status-port': { type: 'string' },
       'access-log': { type: 'string', default: 'off' },
       'drain-seconds': { type: 'string', default: '5' },
       'proxy-protocol': { type: 'boolean' },
@@ -114,29 +116,35 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const mode = o.mode === 'sidecar' ? 'sidecar' : 'gateway';
-  const namespace = o.namespace ?? (mode === 'gateway' ? 'mast-system' : 'default');
-  const labels = o.labels ? parsePairs(o.labels) : { istio: 'ingressgateway' };
+  // In a pod, the downward API gives these (constructs/pod-security.ts IDENTITY_ENV).
+  const env = process.env;
+  const namespace = o.namespace ?? env.POD_NAMESPACE ?? (mode === 'gateway' ? 'mast-system' : 'default');
+  const labels = o.labels ? parsePairs(o.labels) : mode === 'gateway' ? { istio: 'ingressgateway' } : {};
+  const id = o.id ?? (env.POD_NAME ? `${env.POD_NAME}.${namespace}` : `${mode}-${process.pid}`);
   const portMapOf = () => Object.fromEntries(Object.entries(parsePairs(o['port-map'])).map(([k, v]) => [Number(k), Number(v)]));
   const identity = {
     mode,
     namespace,
     labels,
+    ...(env.SERVICE_ACCOUNT ? { serviceAccount: env.SERVICE_ACCOUNT } : {}),
     portMap: portMapOf(),
     proxyProtocol: o['proxy-protocol'],
     ...(o['outbound-port'] ? { outboundPort: Number(o['outbound-port']) } : {}),
-    ...(o['inbound-port'] && o['app-port'] ? { inbound: { port: Number(o['inbound-port']), appPort: Number(o['app-port']) } } : {}),
+    ...(o['inbound-port'] ? { inbound: { port: Number(o['inbound-port']), ...(o['app-port'] ? { appPort: Number(o['app-port']) } : {}) } } : {}),
   } as const;
+  const newProxy = () => new Proxy({ mode, workload: labels.app ?? (mode === 'gateway' ? 'mast-ingressgateway' : 'unknown'), namespace }, o['access-log'] === '-' ? process.stdout : undefined);
   if (o['control-plane']) {
-    const proxy = new Proxy({ mode, workload: labels.app ?? (mode === 'gateway' ? 'mast-ingressgateway' : 'unknown'), namespace }, o['access-log'] === '-' ? process.stdout : undefined);
+    const proxy = newProxy();
     const admin = await startAdmin(proxy, Number(o['admin-port']), { logLevel: 'info' });
     const log = (line: string) => console.error(`mast-proxy: ${line}`);
-    const client = new PushClient(proxy, { address: o['control-plane'], token: o.token, id: o.id ?? `${mode}-${process.pid}`, identity, log });
+    const client = new PushClient(proxy, { address: o['control-plane'], token: o.token, id, identity, log });
     client.start();
+    const status = o['status-port'] ? await startStatus(proxy, Number(o['status-port'])) : undefined;
     console.error(`mast-proxy ${mode} started: admin ${(admin.address() as { port: number }).port}, config from ${o['control-plane']}`);
     await untilSignal(async () => {
       client.stop();
       await proxy.drain(Number(o['drain-seconds']) * 1000);
-      await new Promise((r) => admin.close(r));
+      await Promise.all([admin, status].map((s) => new Promise((r) => (s ? s.close(r) : r(undefined)))));
     });
     return 0;
   }
@@ -153,19 +161,20 @@ export async function main(argv: string[]): Promise<number> {
     console.error('mast-proxy: --config or --mesh is required (see --help)');
     return 2;
   }
-  const proxy = new Proxy({ mode, workload: labels.app ?? (mode === 'gateway' ? 'mast-ingressgateway' : 'unknown'), namespace }, o['access-log'] === '-' ? process.stdout : undefined);
+  const proxy = newProxy();
   const result = await proxy.apply(config);
   if (!result.ok) {
     console.error(`mast-proxy: config ${result.version} rejected: ${result.error}`);
     return 1;
   }
   const admin = await startAdmin(proxy, Number(o['admin-port']), { logLevel: 'info' });
+  const status = o['status-port'] ? await startStatus(proxy, Number(o['status-port'])) : undefined;
   const adminPort = (admin.address() as { port: number }).port;
   console.error(`mast-proxy ${mode} ready: config ${result.version}, listeners ${config.listeners.map((l) => `${l.name}@${proxy.boundPort(l.name)}`).join(' ')}, admin ${adminPort}`);
   const drainMs = Number(o['drain-seconds']) * 1000;
   await untilSignal(async () => {
     await proxy.drain(drainMs);
-    await new Promise((r) => admin.close(r));
+    await Promise.all([admin, status].map((s) => new Promise((r) => (s ? s.close(r) : r(undefined)))));
   });
   return 0;
 }

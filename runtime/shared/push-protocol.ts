@@ -18,8 +18,11 @@ export interface ProxyIdentity {
   readonly portMap?: Record<number, number>;
   /** Sidecar: the port outbound traffic reaches the proxy on. */
   readonly outboundPort?: number;
-  /** Sidecar: inbound listener port, and the app's port on localhost. */
-  readonly inbound?: { readonly port: number; readonly appPort: number };
+  /**
+   * Sidecar: inbound listener port, and the app's port on localhost (`mast local`). Without
+   * `appPort` (in a pod) each connection goes to 127.0.0.1 on the port it was sent to.
+   */
+  readonly inbound?: { readonly port: number; readonly appPort?: number };
   /** Gateway: expect PROXY protocol v2. */
   readonly proxyProtocol?: boolean;
 }

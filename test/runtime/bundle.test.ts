@@ -44,13 +44,18 @@ describe('mast-proxy bundle', () => {
     const cfg = config([forward('a')], [cluster('a', [a.port])]);
     cfg.listeners[0] = { ...cfg.listeners[0], port: 18231 };
     writeFileSync(join(dir, 'proxy.json'), JSON.stringify(cfg));
-    const child = spawn(process.execPath, [join(dir, 'mast-proxy.js'), '--config', join(dir, 'proxy.json'), '--admin-port', '0', '--drain-seconds', '1'], { cwd: dir });
+    const statusPort = await freePort();
+    const child = spawn(process.execPath, [join(dir, 'mast-proxy.js'), '--config', join(dir, 'proxy.json'), '--admin-port', '0', '--status-port', String(statusPort), '--drain-seconds', '1'], { cwd: dir });
     let stderr = '';
     await new Promise<void>((resolve, reject) => {
       child.stderr.on('data', (d) => ((stderr += d), /ready/.test(stderr) && resolve()));
       child.on('exit', () => reject(new Error(stderr)));
     });
     expect(await get(18231, '/hello')).toMatchObject({ status: 200, body: 'a /hello' });
+    // The status port (kubelet's probes, Prometheus) answers readiness and stats, and nothing else.
+    expect(await get(statusPort, '/healthz/ready')).toMatchObject({ status: 200, body: 'LIVE\n' });
+    expect((await get(statusPort, '/stats/prometheus')).body).toContain('istio_requests_total{reporter="source"');
+    expect((await get(statusPort, '/config_dump')).status).toBe(404);
     const exited = new Promise<number | null>((r) => child.on('exit', r));
     child.kill('SIGTERM');
     expect(await exited).toBe(0);

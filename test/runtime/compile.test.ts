@@ -47,4 +47,13 @@ describe('compile → simulate', () => {
     for (const host of ['details', 'details:9080', 'details.default', 'details.default.svc.cluster.local'])
       expect(simulate(sidecar, { port: 9080, host })).toMatchObject({ outcome: 'routed', cluster: 'outbound|9080||details.default.svc.cluster.local' });
   });
+
+  test('inbound: to the app port in mast local; in a pod, to whatever port each connection was sent to', () => {
+    const local = compile(makeSnapshot(objects, 'v1'), { mode: 'sidecar', namespace: 'default', labels: {}, inbound: { port: 31000, appPort: 19001 } });
+    expect(local.listeners.at(-1)).toMatchObject({ name: 'virtualInbound', port: 31000, matchPort: 19001 });
+    expect(local.clusters.find((c) => c.name === 'inbound|19001||')).toMatchObject({ endpoints: [{ address: '127.0.0.1', port: 19001 }] });
+    const pod = compile(makeSnapshot(objects, 'v1'), { mode: 'sidecar', namespace: 'default', labels: {}, inbound: { port: 15006 } });
+    expect(pod.listeners.at(-1)).toMatchObject({ name: 'virtualInbound', port: 15006 });
+    expect(pod.clusters.find((c) => c.name === 'inbound|passthrough||')).toMatchObject({ host: '127.0.0.1', endpoints: [], lb: { kind: 'passthrough' } });
+  });
 });

@@ -12,6 +12,7 @@ import { ensureCommand } from '../support/apt';
 
 const ROOT = join(__dirname, '..', '..');
 const NS = `mast-cap-${process.pid}`;
+const CLIENT_NS = `mast-cli-${process.pid}`;
 
 function why(): string | undefined {
   if (process.getuid?.() !== 0) return 'not root';
@@ -42,12 +43,17 @@ maybe('interception in a network namespace', () => {
     execFileSync('ip', ['-n', NS, 'link', 'add', 'v0', 'type', 'veth', 'peer', 'name', 'v1']);
     execFileSync('ip', ['-n', NS, 'addr', 'add', '10.99.0.2/24', 'dev', 'v0']);
     execFileSync('ip', ['-n', NS, 'link', 'set', 'v0', 'up']);
-    execFileSync('ip', ['-n', NS, 'link', 'set', 'v1', 'up']);
+    // The other end in a second namespace: a client elsewhere on the pod network, for inbound capture.
+    execFileSync('ip', ['netns', 'add', CLIENT_NS]);
+    execFileSync('ip', ['-n', NS, 'link', 'set', 'v1', 'netns', CLIENT_NS]);
+    execFileSync('ip', ['-n', CLIENT_NS, 'addr', 'add', '10.99.0.3/24', 'dev', 'v1']);
+    execFileSync('ip', ['-n', CLIENT_NS, 'link', 'set', 'v1', 'up']);
   });
 
   afterAll(() => {
     for (const c of children) c.kill('SIGKILL');
     spawnSync('ip', ['netns', 'del', NS]);
+    spawnSync('ip', ['netns', 'del', CLIENT_NS]);
   });
 
   test('an app call to 10.99.0.1:80 is captured by the sidecar (uid 1337 not looped) and reaches the backend', async () => {
@@ -57,7 +63,10 @@ maybe('interception in a network namespace', () => {
     // Two services on one captured port, told apart only by the port the app dialled (80 or 8080).
     const listener = (matchPort: number, cluster: string) => ({ name: `outbound_${matchPort}`, port: 15001, matchPort, protocol: 'http', virtualHosts: [{ name: 'all', domains: ['*'], routes: [{ name: 'r', matches: [], action: { kind: 'forward', destinations: [{ cluster, weight: 100 }] } }] }] });
     const cluster = (name: string, port: number) => ({ name, host: name, port, endpoints: [{ address: '127.0.0.1', port }], lb: { kind: 'round_robin' }, connectTimeoutMs: 1000 });
-    const config = { schema: 1, version: 'intercept', listeners: [listener(80, 'svc'), listener(8080, 'admin')], clusters: [cluster('svc', 9080), cluster('admin', 9081)] };
+    // Inbound as in a pod: whatever port a connection was sent to, on 127.0.0.1 (compile() makes this for a sidecar without --app-port).
+    const inbound = { name: 'virtualInbound', port: 15006, matchPort: 0, protocol: 'http', virtualHosts: [{ name: 'inbound|http', domains: ['*'], routes: [{ name: 'default', matches: [], action: { kind: 'forward', destinations: [{ cluster: 'inbound|passthrough||', weight: 100 }] } }] }] };
+    const passthrough = { name: 'inbound|passthrough||', host: '127.0.0.1', port: 0, endpoints: [], lb: { kind: 'passthrough' }, connectTimeoutMs: 1000 };
+    const config = { schema: 1, version: 'intercept', listeners: [listener(80, 'svc'), listener(8080, 'admin'), inbound], clusters: [cluster('svc', 9080), cluster('admin', 9081), passthrough] };
     writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
     chmodSync(join(dir, 'config.json'), 0o644);
     inNs(process.execPath, join(ROOT, 'build', 'mast-proxy.js'), 'capture', '--proxy-uid', '1337', '--exclude-outbound-cidrs', '169.254.169.254/32');
@@ -78,5 +87,12 @@ maybe('interception in a network namespace', () => {
     const stats = inNs(process.execPath, '-e', `require('http').get('http://127.0.0.1:15000/stats/prometheus',r=>{let b='';r.on('data',c=>b+=c);r.on('end',()=>console.log(b))})`);
     expect(stats).toMatch(/istio_requests_total\{[^}]*destination_service="svc"[^}]*response_code="200"[^}]*\} 1/);
     if (addon) expect(stats).toMatch(/istio_requests_total\{[^}]*destination_service="admin"[^}]*response_code="200"[^}]*\} 1/);
+    // Inbound: a client in another namespace calls the pod's address; the apps listen on 127.0.0.1
+    // only, so an answer proves the capture and the proxy's forward to the port that was dialled.
+    if (addon) {
+      const inClient = (code: string) => execFileSync('ip', ['netns', 'exec', CLIENT_NS, process.execPath, '-e', code], { encoding: 'utf8' }).trim();
+      expect(inClient(call('http://10.99.0.2:9080/in'))).toBe('200 backend saw 10.99.0.2:9080 /in');
+      expect(inClient(call('http://10.99.0.2:9081/in'))).toBe('200 admin-backend saw 10.99.0.2:9081 /in');
+    }
   }, 60_000);
 });

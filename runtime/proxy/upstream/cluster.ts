@@ -30,6 +30,8 @@ type Waiter = (r: AcquireResult) => void;
 export interface PickHints {
   /** For consistent hashing: the request's hash key, if the policy has one. */
   readonly hashKey?: string;
+  /** For passthrough clusters: the port the connection was originally sent to. */
+  readonly originalPort?: number;
 }
 
 export class Cluster {
@@ -65,7 +67,20 @@ export class Cluster {
     return ok.length ? ok : this.endpoints;
   }
 
+  /** A passthrough cluster's endpoints appear as connections name their original port. */
+  private passthrough(port: number | undefined): Endpoint | undefined {
+    if (!port) return undefined;
+    let e = this.endpoints.find((x) => x.config.port === port);
+    if (!e) {
+      e = new Endpoint({ address: this.config.host, port });
+      e.owner = this;
+      this.endpoints.push(e);
+    }
+    return e;
+  }
+
   pick(hints: PickHints = {}): Endpoint | undefined {
+    if (this.config.lb.kind === 'passthrough') return this.passthrough(hints.originalPort);
     const list = this.healthy(Date.now());
     if (list.length <= 1) return list[0];
     const lb = this.config.lb;
