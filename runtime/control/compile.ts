@@ -6,6 +6,7 @@
  */
 import { exportScopes, fqdn, hostMatches, hostsOverlap, namespaceOf, selects, splitRef, stripNamespace, visibleIn, type Gateway, type VirtualService } from '../../api';
 import { DEFAULT_RETRY, PROXY_CONFIG_SCHEMA, clusterName, type ClusterConfig, type ListenerConfig, type ProxyConfig, type VirtualHostConfig } from '../shared/proxy-config';
+import { authzFor } from './compile-authz';
 import { compileCluster } from './compile-clusters';
 import type { ProxyIdentity } from '../shared/push-protocol';
 import { compileHttpRoutes, normalizeGateway, type RouteContext } from './compile-routes';
@@ -38,12 +39,12 @@ function portResolver(ports: readonly ServicePort[]) {
 
 /**
  * Proxies with the same key get the same config, so the push server compiles once for all of
- * them. A sidecar's config depends on its namespace and ports, not its labels (nothing here
- * selects by source labels yet); a gateway's on its labels (which Gateways select it).
+ * them (the replicas of a workload): it depends on namespace, ports and labels (which Gateways
+ * and AuthorizationPolicies select it), not on the proxy's name or service account.
  */
 export function equivalenceKey(p: ProxyIdentity): string {
   const { labels, serviceAccount: _sa, ...rest } = p;
-  const key = p.mode === 'sidecar' ? rest : { ...rest, labels: Object.entries(labels).sort() };
+  const key = { ...rest, labels: Object.entries(labels).sort() };
   return JSON.stringify(key, Object.keys(key).sort());
 }
 
@@ -79,9 +80,14 @@ function gatewayListeners(s: Snapshot, proxy: ProxyIdentity, ports: readonly Ser
           }
         }
       }
-    return { name: `0.0.0.0_${number}`, port: proxy.portMap?.[number] ?? number, matchPort: number, protocol, virtualHosts: [...vhosts.values()], proxyProtocol: proxy.proxyProtocol };
+    return { name: `0.0.0.0_${number}`, port: proxy.portMap?.[number] ?? number, matchPort: number, protocol, virtualHosts: [...vhosts.values()], proxyProtocol: proxy.proxyProtocol, ...authzOf(s, proxy) };
   });
 }
+
+const authzOf = (s: Snapshot, proxy: ProxyIdentity) => {
+  const authz = authzFor(s, proxy);
+  return authz ? { authz } : {};
+};
 
 /** Names a client in `ns` may use for a service: FQDN, and the short forms Kubernetes DNS resolves. */
 function domainsFor(host: string, clientNs: string, port: number): string[] {
@@ -130,6 +136,7 @@ function sidecarListeners(s: Snapshot, proxy: ProxyIdentity, ports: readonly Ser
       name: 'virtualInbound',
       port: proxy.inbound.port,
       matchPort: appPort ?? 0,
+      ...authzOf(s, proxy),
       protocol: 'http',
       virtualHosts: [{ name: 'inbound|http', domains: ['*'], routes: [{ name: 'default', matches: [], action: { kind: 'forward', destinations: [{ cluster: inbound, weight: 100 }] } }] }],
     },

@@ -14,6 +14,7 @@ import { downstreamResponseHead, localResponse, upstreamRequestHead } from './ht
 import type { Cluster, Endpoint } from './upstream/cluster';
 import type { ConnHandler, UpstreamConn } from './upstream/conn';
 import type { DownstreamConn } from './downstream';
+import { authorize } from '../shared/authz';
 import { corsPreflight, corsResponseHeaders, redirectLocation, rewritePath, shouldRetry } from './route-actions';
 
 /** Request body bytes held while no upstream connection is ready. */
@@ -46,6 +47,8 @@ export class Exchange implements ConnHandler {
   private timer?: NodeJS.Timeout;
   private tryTimer?: NodeJS.Timeout;
   private requestId: string;
+  /** The policy rule that denied this request (access log `response_code_details`). */
+  denied?: string;
   private buffered = 0;
 
   constructor(
@@ -57,6 +60,15 @@ export class Exchange implements ConnHandler {
   }
 
   start(): void {
+    const authz = this.down.listener.configFor(this.down.port)?.authz;
+    if (authz) {
+      const d = this.down;
+      const decision = authorize(authz, { method: d.method, path: d.target, host: d.host, port: d.port, sourceIp: d.remoteAddress, remoteIp: d.remoteAddress, header: (name) => d.header(name) });
+      if (!decision.allowed) {
+        this.denied = decision.policy;
+        return this.reply(403, '', 'RBAC: access denied\n');
+      }
+    }
     const table = this.down.listener.tableFor(this.down.port);
     const hit = table?.route(this.down);
     if (!hit) return this.reply(404, 'NR', 'no route\n');
@@ -372,7 +384,7 @@ export class Exchange implements ConnHandler {
     clearTimeout(this.timer);
     clearTimeout(this.tryTimer);
     const ms = Number(process.hrtime.bigint() - this.started) / 1e6;
-    this.down.proxy.recordRequest(this.down, { cluster: this.cluster?.config, status: this.status, flags: flagString(this.flags), ms, bytesIn: this.bytesIn, bytesOut: this.bytesOut, route: this.route?.name, upstream: this.endpoint?.key, requestId: this.requestId, authority: this.authority });
+    this.down.proxy.recordRequest(this.down, { cluster: this.cluster?.config, status: this.status, flags: flagString(this.flags), ms, bytesIn: this.bytesIn, bytesOut: this.bytesOut, route: this.route?.name, upstream: this.endpoint?.key, requestId: this.requestId, authority: this.authority, ...(this.denied ? { details: `rbac_access_denied_matched_policy[${this.denied}]` } : {}) });
     this.down.finished(keepAlive);
   }
 

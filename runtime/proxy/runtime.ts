@@ -40,6 +40,11 @@ export class ListenerRuntime {
     return [...this.byMatchPort.values()].some((e) => e.config.name === 'virtualInbound');
   }
 
+  /** The listener config requests to `port` are served by. */
+  configFor(port: number): ListenerConfig | undefined {
+    return (this.byMatchPort.get(port) ?? (this.byMatchPort.size === 1 ? this.byMatchPort.values().next().value : undefined))?.config;
+  }
+
   tableFor(port: number): RouteTable | undefined {
     return (this.byMatchPort.get(port) ?? (this.byMatchPort.size === 1 ? this.byMatchPort.values().next().value : undefined))?.table;
   }
@@ -56,6 +61,8 @@ export interface RequestRecord {
   readonly upstream?: string;
   readonly requestId: string;
   readonly authority: string;
+  /** Why the proxy answered itself, e.g. `rbac_access_denied_matched_policy[ns/name[0]]`. */
+  readonly details?: string;
 }
 
 export interface ProxyIdentityInfo {
@@ -214,6 +221,7 @@ export class Proxy implements ProxyRuntime {
         upstream_host: r.upstream ?? null,
         upstream_cluster: c?.name ?? null,
         route_name: r.route ?? null,
+        response_code_details: r.details ?? null,
         x_request_id: r.requestId || null,
         authority: r.authority,
         downstream_remote_address: down.remoteAddress,

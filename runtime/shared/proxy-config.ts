@@ -5,6 +5,8 @@
  * proxy does no YAML-shaped lookups per request.
  */
 
+import type { AuthzConfig } from './authz';
+
 export const PROXY_CONFIG_SCHEMA = 1;
 
 export interface ProxyConfig {
@@ -29,6 +31,8 @@ export interface ListenerConfig {
   readonly tcpCluster?: string;
   /** Expect a PROXY protocol v2 header on every connection. */
   readonly proxyProtocol?: boolean;
+  /** AuthorizationPolicies that apply here (gateway listeners, a sidecar's inbound); absent: none. */
+  readonly authz?: AuthzConfig;
 }
 
 export interface VirtualHostConfig {

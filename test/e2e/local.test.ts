@@ -176,6 +176,43 @@ describe('mast local: resilience features on the live mesh', () => {
   });
 });
 
+describe('mast local: authorization at the inbound sidecars', () => {
+  test('DENY: reviews refuses one path with 403 (its inbound sidecar decides); details still answers', async () => {
+    await mesh.edit('mesh/authz.yaml', () => `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: reviews-no-products-api, namespace: default }
+spec:
+  selector: { matchLabels: { app: reviews } }
+  action: DENY
+  rules: [{ to: [{ operation: { paths: ["/api/v1/products/*"] } }] }]
+`);
+    const before = await inboundRequests('reviews-v2', { response_code: '403' });
+    const page = await request(mesh.port, '/api/v1/products/1');
+    expect(page.status).toBe(200);
+    expect(page.body.calls?.map((c) => c.status)).toEqual([200, 403]);
+    expect(page.body.calls?.[REVIEWS]).toMatchObject({ body: 'RBAC: access denied\n' });
+    // The request and its mirrored copy (the mirroring test left the mirror to v2 on): both denied.
+    expect((await inboundRequests('reviews-v2', { response_code: '403' })) - before).toBe(2);
+    expect((await request(mesh.port, '/productpage')).body.calls?.map((c) => c.status)).toEqual([200, 200]);
+  });
+
+  test('ALLOW: ratings only answers requests from end-user jason', async () => {
+    await mesh.edit('mesh/authz.yaml', (t) => `${t}---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: ratings-jason-only, namespace: default }
+spec:
+  selector: { matchLabels: { app: ratings } }
+  rules: [{ when: [{ key: "request.headers[end-user]", values: [jason] }] }]
+`);
+    const ratingsStatus = (p: Awaited<ReturnType<typeof request>>) => p.body.calls?.[REVIEWS]?.calls?.[0]?.status;
+    // Every request goes to reviews v2 since the blue/green switch; v2 calls ratings.
+    expect(ratingsStatus(await request(mesh.port, '/productpage', { 'end-user': 'jason' }))).toBe(200);
+    expect(ratingsStatus(await request(mesh.port, '/productpage', { 'end-user': 'bob' }))).toBe(403);
+    expect(ratingsStatus(await request(mesh.port, '/productpage'))).toBe(403);
+  });
+});
+
 describe('mast local: the admin page shows the mesh', () => {
   const reason = ensureCommand('chromium', 'chromium');
   if (reason) console.log(`admin page screenshot test skipped: ${reason}`);

@@ -1,5 +1,5 @@
 /** A private copy of the bookinfo example run by `mast local` (real processes, loopback), and ways to poke it. */
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +12,7 @@ export interface Running {
   readonly dir: string;
   readonly port: number;
   readonly logs: string[];
-  /** Rewrites a mesh file and waits until every proxy runs the snapshot that has it. */
+  /** Rewrites (or creates) a mesh file and waits until every proxy runs the snapshot that has it. */
   edit(file: string, change: (text: string) => string): Promise<void>;
   stop(): Promise<void>;
 }
@@ -44,7 +44,7 @@ export async function startExample(): Promise<Running> {
       async edit(file, change) {
         const path = join(dir, file);
         const before = mesh.mastd.snapshot?.version;
-        const text = readFileSync(path, 'utf8');
+        const text = existsSync(path) ? readFileSync(path, 'utf8') : '';
         const next = change(text);
         if (next === text) throw new Error(`edit of ${file} changed nothing`);
         writeFileSync(path, next);

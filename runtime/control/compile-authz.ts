@@ -1,0 +1,33 @@
+/**
+ * The AuthorizationPolicies that apply to one proxy, compiled for its listeners: those in the
+ * root namespaces (mast-system, istio-system) for the whole mesh, those in its own namespace,
+ * each either without a selector or selecting the proxy's labels. CUSTOM (external authorizers)
+ * is not supported and fails closed: its rules deny. AUDIT changes no decision. Pure.
+ */
+import { namespaceOf, selects, type AuthorizationPolicy } from '../../api';
+import type { AuthzConfig, AuthzRule } from '../shared/authz';
+import type { ProxyIdentity } from '../shared/push-protocol';
+import { byKind, type Snapshot } from './snapshot';
+
+export const ROOT_NAMESPACES = ['mast-system', 'istio-system'];
+
+export function authzFor(s: Snapshot, proxy: ProxyIdentity): AuthzConfig | undefined {
+  const policies = (byKind(s, 'AuthorizationPolicy') as AuthorizationPolicy[])
+    .filter((p) => ROOT_NAMESPACES.includes(namespaceOf(p)) || namespaceOf(p) === proxy.namespace)
+    .filter((p) => !p.spec.selector?.matchLabels || selects(p.spec.selector.matchLabels, proxy.labels))
+    .sort((a, b) => `${namespaceOf(a)}/${a.metadata.name}`.localeCompare(`${namespaceOf(b)}/${b.metadata.name}`));
+  if (policies.length === 0) return undefined;
+  const rulesOf = (p: AuthorizationPolicy): AuthzRule[] =>
+    (p.spec.rules ?? []).map((r, i) => ({
+      name: `${namespaceOf(p)}/${p.metadata.name}[${i}]`,
+      ...(r.from ? { from: r.from.map((f) => ({ ...f.source })) } : {}),
+      ...(r.to ? { to: r.to.map((t) => ({ ...t.operation })) } : {}),
+      ...(r.when ? { when: r.when.map((w) => ({ ...w })) } : {}),
+    }));
+  const action = (p: AuthorizationPolicy) => p.spec.action ?? 'ALLOW';
+  const allows = policies.filter((p) => action(p) === 'ALLOW');
+  return {
+    deny: policies.filter((p) => action(p) === 'DENY' || action(p) === 'CUSTOM').flatMap(rulesOf),
+    ...(allows.length ? { allow: allows.flatMap(rulesOf) } : {}),
+  };
+}
