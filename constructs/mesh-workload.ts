@@ -109,7 +109,8 @@ export class MeshWorkload extends Construct {
           replicas: v.replicas ?? props.replicas ?? 1,
           selector: { matchLabels: labels },
           template: {
-            metadata: { labels, annotations: { 'sidecar.istio.io/inject': String(props.inject ?? true) } },
+            // Pods with a sidecar are labelled as Istio labels them, so other proxies use mTLS to them.
+            metadata: { labels: props.inject === false ? labels : { ...labels, 'security.istio.io/tlsMode': 'istio' }, annotations: { 'sidecar.istio.io/inject': String(props.inject ?? true) } },
             spec: props.inject === false ? pod : injectSidecar(pod, { labels, ...props.sidecar }),
           },
         },

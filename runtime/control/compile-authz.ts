@@ -4,7 +4,7 @@
  * each either without a selector or selecting the proxy's labels. CUSTOM (external authorizers)
  * is not supported and fails closed: its rules deny. AUDIT changes no decision. Pure.
  */
-import { namespaceOf, selects, type AuthorizationPolicy } from '../../api';
+import { namespaceOf, selects, type AuthorizationPolicy, type PeerAuthentication } from '../../api';
 import type { AuthzConfig, AuthzRule } from '../shared/authz';
 import type { ProxyIdentity } from '../shared/push-protocol';
 import { byKind, type Snapshot } from './snapshot';
@@ -30,4 +30,24 @@ export function authzFor(s: Snapshot, proxy: ProxyIdentity): AuthzConfig | undef
     deny: policies.filter((p) => action(p) === 'DENY' || action(p) === 'CUSTOM').flatMap(rulesOf),
     ...(allows.length ? { allow: allows.flatMap(rulesOf) } : {}),
   };
+}
+
+/**
+ * The mTLS mode of a sidecar's inbound, from PeerAuthentication as Istio resolves it: a policy
+ * selecting the workload, else its namespace's, else the root namespace's, else PERMISSIVE; UNSET
+ * inherits; `portLevelMtls` for the app port wins where the port is known (`mast local`). In a pod
+ * one inbound listener serves every port, so port-level modes do not apply there yet.
+ */
+export function mtlsFor(s: Snapshot, proxy: ProxyIdentity): 'STRICT' | 'PERMISSIVE' | 'DISABLE' {
+  const all = byKind(s, 'PeerAuthentication') as PeerAuthentication[];
+  const inNs = (ns: string) => all.filter((p) => namespaceOf(p) === ns);
+  const workload = inNs(proxy.namespace).find((p) => p.spec.selector?.matchLabels && selects(p.spec.selector.matchLabels, proxy.labels));
+  const namespace = inNs(proxy.namespace).find((p) => !p.spec.selector?.matchLabels);
+  const root = ROOT_NAMESPACES.flatMap(inNs).find((p) => !p.spec.selector?.matchLabels);
+  const port = proxy.inbound?.appPort;
+  for (const p of [workload, namespace, root]) {
+    const mode = (port !== undefined ? p?.spec.portLevelMtls?.[String(port)]?.mode : undefined) ?? p?.spec.mtls?.mode;
+    if (mode && mode !== 'UNSET') return mode;
+  }
+  return 'PERMISSIVE';
 }

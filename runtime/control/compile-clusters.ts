@@ -49,12 +49,12 @@ function policyFor(dr: DestinationRule | undefined, port: number, subset: string
   const sub = dr?.spec.subsets?.find((s) => s.name === subset)?.trafficPolicy;
   const levels = [top, top?.portLevelSettings?.find((p) => p.port?.number === port), sub, sub?.portLevelSettings?.find((p) => p.port?.number === port)];
   const pick = <K extends 'loadBalancer' | 'connectionPool' | 'outlierDetection' | 'tls'>(k: K) => levels.reduce<TrafficPolicy[K] | undefined>((acc, l) => (l?.[k] as TrafficPolicy[K]) ?? acc, undefined);
-  return { lb: pick('loadBalancer'), pool: pick('connectionPool'), outlier: pick('outlierDetection') };
+  return { lb: pick('loadBalancer'), pool: pick('connectionPool'), outlier: pick('outlierDetection'), tls: pick('tls') };
 }
 
 export function compileCluster(s: Snapshot, port: ServicePort, subset: string | undefined, clientNamespace: string): ClusterConfig {
   const dr = ruleFor(s, port.host, clientNamespace);
-  const { lb, pool, outlier } = policyFor(dr, port.number, subset);
+  const { lb, pool, outlier, tls } = policyFor(dr, port.number, subset);
   const labels = subset ? dr?.spec.subsets?.find((x) => x.name === subset)?.labels : undefined;
   const endpoints = endpointsOf(s, port).filter((e) => !subset || (labels !== undefined && selects(labels, e.labels)));
   const ms = (d: string | undefined) => (d === undefined ? undefined : parseDuration(d));
@@ -70,6 +70,8 @@ export function compileCluster(s: Snapshot, port: ServicePort, subset: string | 
     maxPendingRequests: pool?.http?.http1MaxPendingRequests,
     maxRequestsPerConnection: pool?.http?.maxRequestsPerConnection,
     idleTimeoutMs: ms(pool?.http?.idleTimeout ?? pool?.tcp?.idleTimeout),
+    // SIMPLE and MUTUAL (TLS with your own certificates) are not originated yet: auto mTLS applies.
+    ...(tls?.mode === 'ISTIO_MUTUAL' || tls?.mode === 'DISABLE' ? { tls: tls.mode } : {}),
     outlier: outlier && {
       consecutive5xx: outlier.consecutive5xxErrors ?? outlier.consecutiveErrors ?? 5,
       consecutiveGatewayErrors: outlier.consecutiveGatewayErrors,

@@ -6,7 +6,7 @@
  */
 import { exportScopes, fqdn, hostMatches, hostsOverlap, namespaceOf, selects, splitRef, stripNamespace, visibleIn, type Gateway, type VirtualService } from '../../api';
 import { DEFAULT_RETRY, PROXY_CONFIG_SCHEMA, clusterName, type ClusterConfig, type ListenerConfig, type ProxyConfig, type VirtualHostConfig } from '../shared/proxy-config';
-import { authzFor } from './compile-authz';
+import { authzFor, mtlsFor } from './compile-authz';
 import { compileCluster } from './compile-clusters';
 import type { ProxyIdentity } from '../shared/push-protocol';
 import { compileHttpRoutes, normalizeGateway, type RouteContext } from './compile-routes';
@@ -137,6 +137,7 @@ function sidecarListeners(s: Snapshot, proxy: ProxyIdentity, ports: readonly Ser
       port: proxy.inbound.port,
       matchPort: appPort ?? 0,
       ...authzOf(s, proxy),
+      mtls: mtlsFor(s, proxy),
       protocol: 'http',
       virtualHosts: [{ name: 'inbound|http', domains: ['*'], routes: [{ name: 'default', matches: [], action: { kind: 'forward', destinations: [{ cluster: inbound, weight: 100 }] } }] }],
     },

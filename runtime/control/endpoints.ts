@@ -39,11 +39,22 @@ export function endpointsOf(s: Snapshot, port: ServicePort): EndpointConfig[] {
         out.push({ address: we.spec.address, port: (sePort && we.spec.ports?.[sePort.name]) ?? sePort?.targetPort ?? port.number, labels: we.spec.labels ?? {} });
       }
   }
-  for (const slice of endpointSlices(s)) out.push(...sliceEndpoints(slice, port));
+  for (const slice of endpointSlices(s)) out.push(...sliceEndpoints(slice, port, podLabels(s)));
   return out;
 }
 
-function sliceEndpoints(slice: KubeObject, port: ServicePort): EndpointConfig[] {
+/** Pod labels by `namespace/name`: an endpoint's labels are its pod's (subsets, `security.istio.io/tlsMode`). */
+const podLabelsCache = new WeakMap<Snapshot, Map<string, Record<string, string>>>();
+function podLabels(s: Snapshot): Map<string, Record<string, string>> {
+  let m = podLabelsCache.get(s);
+  if (!m) {
+    m = new Map(s.objects.filter((o) => o.kind === 'Pod').map((p) => [`${namespaceOf(p)}/${p.metadata.name}`, p.metadata.labels ?? {}]));
+    podLabelsCache.set(s, m);
+  }
+  return m;
+}
+
+function sliceEndpoints(slice: KubeObject, port: ServicePort, pods: Map<string, Record<string, string>>): EndpointConfig[] {
   const service = slice.metadata.labels?.['kubernetes.io/service-name'];
   if (!service || fqdn(service, namespaceOf(slice)) !== port.host) return [];
   const ports = Array.isArray(slice.ports) ? slice.ports.filter(isPlainObject) : [];
@@ -52,7 +63,11 @@ function sliceEndpoints(slice: KubeObject, port: ServicePort): EndpointConfig[] 
   const endpoints = Array.isArray(slice.endpoints) ? slice.endpoints.filter(isPlainObject) : [];
   return endpoints
     .filter((e) => (e.conditions as { ready?: boolean } | undefined)?.ready !== false)
-    .flatMap((e) => ((e.addresses as string[]) ?? []).map((address) => ({ address, port: match.port as number, labels: {} })));
+    .flatMap((e) => {
+      const ref = e.targetRef as { kind?: string; name?: string; namespace?: string } | undefined;
+      const labels = ref?.kind === 'Pod' ? (pods.get(`${ref.namespace ?? namespaceOf(slice)}/${ref.name}`) ?? {}) : {};
+      return ((e.addresses as string[]) ?? []).map((address) => ({ address, port: match.port as number, labels }));
+    });
 }
 
 const slicesCache = new WeakMap<Snapshot, KubeObject[]>();

@@ -118,3 +118,30 @@ export class RejectionEvents {
     }
   }
 }
+
+/**
+ * The root CA shared by every replica: the `mastd-ca` Secret in mastd's namespace (tls.crt,
+ * tls.key), created by whichever replica gets there first; a replica that loses the race reads
+ * the winner's.
+ */
+export async function sharedCaSecret(kc: k8s.KubeConfig, namespace: string, generate: () => Promise<{ cert: string; key: string }>, name = 'mastd-ca'): Promise<{ cert: string; key: string }> {
+  const api = kc.makeApiClient(k8s.CoreV1Api);
+  const read = async () => {
+    const secret = await api.readNamespacedSecret({ name, namespace });
+    const data = secret.data ?? {};
+    return { cert: Buffer.from(data['tls.crt'] ?? '', 'base64').toString(), key: Buffer.from(data['tls.key'] ?? '', 'base64').toString() };
+  };
+  try {
+    return await read();
+  } catch (err) {
+    if ((err as { code?: number }).code !== 404) throw err;
+  }
+  const fresh = await generate();
+  try {
+    await api.createNamespacedSecret({ namespace, body: { metadata: { name, namespace, labels: { 'app.kubernetes.io/part-of': 'mast' } }, type: 'kubernetes.io/tls', data: { 'tls.crt': Buffer.from(fresh.cert).toString('base64'), 'tls.key': Buffer.from(fresh.key).toString('base64') } } });
+    return fresh;
+  } catch (err) {
+    if ((err as { code?: number }).code === 409) return read();
+    throw err;
+  }
+}

@@ -10,7 +10,8 @@ import { KubeConfig } from '@kubernetes/client-node';
 import type { KubeObject } from '../../api';
 import { FileSource } from './file-source';
 import { KubeSource } from './kube-source';
-import { LeaderElector, RejectionEvents } from './kube-status';
+import { LeaderElector, RejectionEvents, sharedCaSecret } from './kube-status';
+import { CertificateAuthority } from './ca';
 import { Mastd } from './mastd';
 
 const HELP = `mastd: the mast control plane
@@ -30,6 +31,9 @@ Options:
   --watch-timeout-seconds <n>  the API server ends each watch after n s; twice that silent = dead (default 300)
   --namespace <ns>          mastd's namespace, for its leader Lease (default $POD_NAMESPACE or mast-system)
   --trust-domain <td>       SPIFFE trust domain (default cluster.local)
+  --ca-cert <f> --ca-key <f>  root CA to sign workload certificates with (default: the mastd-ca
+                            Secret in a cluster, created if missing; a fresh one with --watch)
+  --cert-ttl-hours <n>      workload certificate lifetime (default 24)
   --help`;
 
 export async function main(argv: string[]): Promise<number> {
@@ -49,6 +53,9 @@ export async function main(argv: string[]): Promise<number> {
       'watch-timeout-seconds': { type: 'string', default: '300' },
       namespace: { type: 'string' },
       'trust-domain': { type: 'string', default: 'cluster.local' },
+      'ca-cert': { type: 'string' },
+      'ca-key': { type: 'string' },
+      'cert-ttl-hours': { type: 'string', default: '24' },
       help: { type: 'boolean' },
     },
   });
@@ -59,6 +66,14 @@ export async function main(argv: string[]): Promise<number> {
   const token = (o.token as string | undefined) ?? (o['token-file'] ? readFileSync(o['token-file'] as string, 'utf8').trim() : undefined);
   const log = (line: string) => console.error(`${new Date().toISOString()} ${line}`);
   const debounceMs = Number(o['debounce-ms']);
+  const trustDomain = o['trust-domain'] as string;
+  const certificateTtlMs = Number(o['cert-ttl-hours']) * 3_600_000;
+  const fromFiles = o['ca-cert'] && o['ca-key'] ? { cert: readFileSync(o['ca-cert'] as string, 'utf8'), key: readFileSync(o['ca-key'] as string, 'utf8') } : undefined;
+  const generate = async () => {
+    const ca = await CertificateAuthority.generate(trustDomain);
+    return { cert: ca.rootPem, key: ca.rootKeyPem };
+  };
+  let caPem: Promise<{ cert: string; key: string }> = fromFiles ? Promise.resolve(fromFiles) : generate();
   let mastd: Mastd;
   let stopExtra = () => undefined as void;
   if (o.source === 'kubernetes') {
@@ -66,6 +81,7 @@ export async function main(argv: string[]): Promise<number> {
     if (o.kubeconfig) kc.loadFromFile(o.kubeconfig as string);
     else kc.loadFromDefault();
     const namespace = (o.namespace as string | undefined) ?? process.env.POD_NAMESPACE ?? 'mast-system';
+    if (!fromFiles) caPem = sharedCaSecret(kc, namespace, generate);
     const leader = new LeaderElector(kc, { namespace, identity: process.env.POD_NAME ?? `mastd-${hostname()}-${process.pid}`, log });
     const events = new RejectionEvents(kc, () => leader.leader, log);
     const source = new KubeSource(kc, { debounceMs, watchTimeoutSeconds: Number(o['watch-timeout-seconds']), log });
@@ -74,6 +90,7 @@ export async function main(argv: string[]): Promise<number> {
       source,
       token,
       log,
+      certificateTtlMs,
       onRejected: (rejected, received) => {
         const objects = byKey(received);
         void events.report(rejected, (f) => objects.get(`${f.kind}/${f.namespace ?? 'default'}/${f.name}`));
@@ -88,8 +105,16 @@ export async function main(argv: string[]): Promise<number> {
       console.error('mastd: --watch <file|dir> or --source kubernetes is required (see --help)');
       return 2;
     }
-    mastd = new Mastd({ source: new FileSource(watch, debounceMs), token, log, defaultIngressGateway: true });
+    mastd = new Mastd({ source: new FileSource(watch, debounceMs), token, log, defaultIngressGateway: true, certificateTtlMs });
   }
+  // Certificates are signed once the root is here; configs flow meanwhile.
+  caPem
+    .then(async ({ cert, key }) => {
+      if (!cert.trim() || !key.trim()) throw new Error('the CA has no certificate or key (tls.crt / tls.key)');
+      mastd.ca = await CertificateAuthority.load(trustDomain, cert, key);
+      log(`certificate authority ready (trust domain ${trustDomain})`);
+    })
+    .catch((err: Error) => log(`no certificate authority: ${err.message}; proxies get no certificates`));
   const host = (o.host as string | undefined) ?? (o.source === 'kubernetes' ? '0.0.0.0' : '127.0.0.1');
   const ports = await mastd.start(Number(o['push-port']), Number(o['monitoring-port']), host);
   log(`mastd started: push ${ports.pushPort}, monitoring ${ports.monitoringPort}${o.source === 'kubernetes' ? ' (ready once every kind has been listed)' : ''}`);

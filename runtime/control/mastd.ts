@@ -9,6 +9,7 @@ import { compile, equivalenceKey } from './compile';
 import { ingest } from './ingest';
 import { makeSnapshot, type Snapshot } from './snapshot';
 import { PushServer } from './push-server';
+import type { CertificateAuthority } from './ca';
 import type { ConfigSource } from './file-source';
 
 export interface MastdOptions {
@@ -23,6 +24,8 @@ export interface MastdOptions {
    */
   readonly prepare?: (objects: KubeObject[]) => Promise<KubeObject[]>;
   /** Told about the rejected resources after every update (in Kubernetes: Events on them), with the objects as received. */
+  /** Lifetime of workload certificates. @default 24 h */
+  readonly certificateTtlMs?: number;
   /** More Prometheus lines for /metrics. */
   readonly extraMetrics?: () => string[];
   readonly onRejected?: (rejected: readonly Finding[], received: readonly KubeObject[]) => void;
@@ -35,11 +38,22 @@ export class Mastd {
   private lastGood = new Map<string, KubeObject>();
   private version = 0;
   readonly push: PushServer;
+  /** Signs workload certificates once set (generated or loaded at start-up). */
+  ca?: CertificateAuthority;
   private monitoring?: http.Server;
   private updates = Promise.resolve();
 
   constructor(private readonly options: MastdOptions) {
-    this.push = new PushServer({ token: options.token, log: options.log, equivalenceKey, compile: (identity) => (this.snapshot ? compile(this.snapshot, identity) : undefined) });
+    this.push = new PushServer({
+      token: options.token,
+      log: options.log,
+      equivalenceKey,
+      compile: (identity) => (this.snapshot ? compile(this.snapshot, identity) : undefined),
+      sign: async (identity, csr) => {
+        if (!this.ca) throw new Error('the certificate authority is not ready');
+        return this.ca.sign(csr, { namespace: identity.namespace, serviceAccount: identity.serviceAccount ?? 'default' }, options.certificateTtlMs);
+      },
+    });
   }
 
   async start(pushPort: number, monitoringPort: number, host = '127.0.0.1'): Promise<{ pushPort: number; monitoringPort: number }> {
@@ -82,6 +96,8 @@ export class Mastd {
         return void res.end(this.snapshot ? 'ready\n' : 'no snapshot yet\n');
       case '/debug/analyze':
         return json({ version: this.snapshot?.version ?? null, rejected: this.rejected, findings: this.findings });
+      case '/debug/ca':
+        return json(this.ca ? { trustDomain: this.ca.trustDomain, root: this.ca.rootPem } : { trustDomain: null, root: null });
       case '/debug/configz':
         return json({ version: this.snapshot?.version ?? null, objects: (this.snapshot?.objects ?? []).map((x) => `${x.kind} ${x.metadata?.namespace ?? ''}/${x.metadata?.name}`) });
       case '/debug/syncz':
@@ -95,6 +111,7 @@ export class Mastd {
           `mastd_acks_total ${c.acks}`,
           `mastd_nacks_total ${c.nacks}`,
           `mastd_rejected_proxies_total ${c.rejectedPeers}`,
+          `mastd_certificates_issued_total ${c.certificates}`,
           `mastd_connected_proxies ${this.push.statuses().length}`,
           `mastd_rejected_resources ${this.rejected.length}`,
           ...[10, 50, 100, 250, 500, 1000, 5000].map((le) => `mastd_convergence_ms_bucket{le="${le}"} ${conv.filter((v) => v <= le).length}`),

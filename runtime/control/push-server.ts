@@ -15,6 +15,8 @@ export interface ProxyStatus {
   sent?: string;
   acked?: string;
   nacked?: { version: string; error: string };
+  /** When the workload certificate last issued to it expires. */
+  certificateExpires?: string;
 }
 
 /** As `istioctl proxy-status` says it: the proxy ACKed what mastd serves now, is behind, or rejected it. */
@@ -30,6 +32,8 @@ export interface PushServerOptions {
   /** Identities with equal keys share one compiled config. @default - the whole identity */
   readonly equivalenceKey?: (identity: ProxyIdentity) => string;
   readonly log?: (line: string) => void;
+  /** Signs a proxy's certificate request for its identity; absent: no certificates are issued. */
+  readonly sign?: (identity: ProxyIdentity, csr: string) => Promise<{ certificate: string; root: string; expiresAt: string }>;
 }
 
 interface Peer {
@@ -46,7 +50,7 @@ export class PushServer {
   private readonly cache = new Map<string, ProxyConfig | undefined>();
   /** Serialised once per config, however many proxies share it. */
   private readonly encoded = new WeakMap<ProxyConfig, string>();
-  readonly counters = { pushes: 0, pushErrors: 0, acks: 0, nacks: 0, rejectedPeers: 0 };
+  readonly counters = { pushes: 0, pushErrors: 0, acks: 0, nacks: 0, rejectedPeers: 0, certificates: 0 };
   /** When the current snapshot was published, and how long until every proxy ACKed it. */
   private publishedAt = 0;
   convergenceMs: number[] = [];
@@ -109,7 +113,8 @@ export class PushServer {
     stream.on('drain', () => peer?.queued && this.send(peer));
   }
 
-  private onReply(peer: Peer, msg: { type?: string; version?: string; error?: string }): void {
+  private onReply(peer: Peer, msg: { type?: string; version?: string; error?: string; csr?: unknown }): void {
+    if (msg.type === 'csr' && typeof msg.csr === 'string') return this.issue(peer, msg.csr);
     if (msg.type === 'ack' && typeof msg.version === 'string') {
       this.counters.acks++;
       peer.status.acked = msg.version;
@@ -120,6 +125,25 @@ export class PushServer {
       peer.status.nacked = { version: msg.version, error: String(msg.error ?? '') };
       this.options.log?.(`push: ${peer.status.id} NACKed ${msg.version}: ${msg.error}`);
     } else throw new Error(`unexpected message ${JSON.stringify(msg).slice(0, 80)}`);
+  }
+
+  /** A certificate for the identity the proxy said hello with (in a cluster, to be checked against its token: not done yet). */
+  private issue(peer: Peer, csr: string): void {
+    const sign = this.options.sign;
+    const reply = (msg: object) => !peer.stream.destroyed && peer.stream.write(`${JSON.stringify(msg)}\n`);
+    if (!sign) return void reply({ type: 'error', error: 'this mastd issues no certificates' });
+    sign(peer.status.identity, csr).then(
+      (cert) => {
+        this.counters.certificates++;
+        peer.status.certificateExpires = cert.expiresAt;
+        reply({ type: 'certificate', ...cert });
+      },
+      (err: Error) => {
+        this.counters.pushErrors++;
+        this.options.log?.(`push: no certificate for ${peer.status.id}: ${err.message}`);
+        reply({ type: 'error', error: `certificate refused: ${err.message}` });
+      },
+    );
   }
 
   private configFor(identity: ProxyIdentity): ProxyConfig | undefined {

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { selects, type Gateway, type KubeObject } from '../../api';
 import { FileSource } from '../control/file-source';
+import { CertificateAuthority } from '../control/ca';
 import { Mastd } from '../control/mastd';
 import { Bundler, PROXY_ENTRY } from './bundles';
 import { Supervisor } from './supervisor';
@@ -96,6 +97,8 @@ export class LocalMesh {
 
   /** Starts mastd, the workloads of the first snapshot and the gateway; returns the gateway's HTTP port. */
   async start(): Promise<number> {
+    // A fresh root per run: every proxy gets a workload certificate from it, so sidecars talk mTLS.
+    this.mastd.ca = await CertificateAuthority.generate('cluster.local');
     const { pushPort } = await this.mastd.start(0, 0);
     this.pushPort = pushPort;
     await this.mastd.settled();
@@ -123,7 +126,7 @@ export class LocalMesh {
     const proxy = await this.bundler.file(PROXY_ENTRY);
     this.supervisor.start({
       name: 'gateway',
-      args: [proxy, ...this.proxyFlags(GATEWAY_ID, this.gatewayAdminPort), '--mode', 'gateway', '--namespace', 'mast-system', '--labels', 'istio=ingressgateway', '--port-map', portMap],
+      args: [proxy, ...this.proxyFlags(GATEWAY_ID, this.gatewayAdminPort), '--mode', 'gateway', '--namespace', 'mast-system', '--service-account', 'mast-ingressgateway', '--labels', 'istio=ingressgateway', '--port-map', portMap],
     });
   }
 
@@ -160,7 +163,7 @@ export class LocalMesh {
     const proxy = await this.bundler.file(PROXY_ENTRY);
     this.supervisor.start({
       name: `sidecar ${r.id}`,
-      args: [proxy, ...this.proxyFlags(r.id, r.adminPort), '--mode', 'sidecar', '--namespace', w.namespace, ...(labels ? ['--labels', labels] : []), '--outbound-port', String(r.outboundPort), '--inbound-port', String(r.inboundPort), '--app-port', String(w.appPort)],
+      args: [proxy, ...this.proxyFlags(r.id, r.adminPort), '--mode', 'sidecar', '--namespace', w.namespace, '--service-account', w.serviceAccount, ...(labels ? ['--labels', labels] : []), '--outbound-port', String(r.outboundPort), '--inbound-port', String(r.inboundPort), '--app-port', String(w.appPort)],
     });
     if (w.run && (await accepts(w.appPort, w.address))) {
       r.problem = `${w.address}:${w.appPort} is already in use by another process (another mast local?), so its app was not started`;
@@ -192,6 +195,7 @@ export class LocalMesh {
       const s = statuses.get(id);
       if (!s) out.push(`${id}: not connected to mastd`);
       else if (s.acked !== snapshot.version) out.push(`${id}: has ${s.acked ?? 'no config'}, not ${snapshot.version}${s.nacked ? ` (NACK: ${s.nacked.error})` : ''}`);
+      else if (this.mastd.ca && !s.certificateExpires) out.push(`${id}: no workload certificate yet`);
     }
     for (const r of this.workloads.values()) if (r.problem) out.push(`${r.workload.key}: ${r.problem}`);
     for (const r of this.workloads.values()) if (r.workload.run && !r.problem && !(await accepts(r.workload.appPort, r.workload.address))) out.push(`${r.workload.key}: app not listening on ${r.workload.address}:${r.workload.appPort}`);

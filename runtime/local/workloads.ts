@@ -5,6 +5,7 @@
  */
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { namespaceOf, sourceOf, type KubeObject, type WorkloadEntry } from '../../api';
+import { TLS_MODE_LABEL } from '../shared/proxy-config';
 
 /** A Node entry point (`.js`, or `.ts` bundled first), relative to the YAML file. */
 export const RUN_ANNOTATION = 'local.mast.dev/run';
@@ -21,6 +22,8 @@ export interface LocalWorkload {
   readonly portName: string;
   readonly appPort: number;
   readonly labels: Record<string, string>;
+  /** Its identity (SPIFFE): `spec.serviceAccount`, else the `app` label, else its name. */
+  readonly serviceAccount: string;
   /** Absolute path of the app's entry point. */
   readonly run?: string;
   readonly env: Record<string, string>;
@@ -67,7 +70,8 @@ export function planLocal(objects: readonly KubeObject[], cwd = process.cwd()): 
     const base = sourceOf(o) ? dirname(sourceOf(o)!.file) : cwd;
     const run = runPath ? (isAbsolute(runPath) ? runPath : resolve(base, runPath)) : undefined;
     const [portName, appPort] = ports[0];
-    const w = { key, namespace: namespaceOf(we), name: we.metadata.name, address, portName, appPort, labels: { ...(we.spec.labels ?? {}) }, run, env: parseEnv(annotations[ENV_ANNOTATION]) };
+    const labels = { ...(we.spec.labels ?? {}) };
+    const w = { key, namespace: namespaceOf(we), name: we.metadata.name, address, portName, appPort, labels, serviceAccount: we.spec.serviceAccount ?? labels.app ?? we.metadata.name, run, env: parseEnv(annotations[ENV_ANNOTATION]) };
     workloads.push({ ...w, fingerprint: JSON.stringify(w) });
   }
   return { workloads, skipped };
@@ -84,6 +88,7 @@ export function throughSidecars(objects: readonly KubeObject[], inboundPortOf: (
     const inbound = inboundPortOf(`${namespaceOf(we)}/${we.metadata.name}`);
     const ports = Object.keys(we.spec.ports ?? {});
     if (inbound === undefined || ports.length !== 1) return o;
-    return { ...o, spec: { ...we.spec, ports: { [ports[0]]: inbound } } } as KubeObject;
+    // Labelled as Istio's injector labels pods with a sidecar: other proxies then talk mTLS to it.
+    return { ...o, spec: { ...we.spec, ports: { [ports[0]]: inbound }, labels: { ...we.spec.labels, [TLS_MODE_LABEL]: 'istio' } } } as KubeObject;
   });
 }

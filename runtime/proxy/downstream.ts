@@ -46,15 +46,18 @@ export class DownstreamConn implements RequestView {
     readonly socket: net.Socket,
     readonly listener: ListenerRuntime,
     readonly proxy: ProxyRuntime,
+    /** Over mTLS: the TCP socket under the TLS one, and the peer's SPIFFE identity. */
+    readonly peer?: { readonly raw: net.Socket; readonly principal?: string; readonly namespace?: string },
   ) {
     this.port = listener.defaultPort;
-    this.remoteAddress = socket.remoteAddress ?? '';
+    const raw = peer?.raw ?? socket;
+    this.remoteAddress = raw.remoteAddress ?? '';
     socket.setNoDelay(true);
     this.deadline = Date.now() + proxy.limits.headerTimeoutMs;
     this.expectProxyHeader = listener.configs.some((c) => c.proxyProtocol);
     // Captured traffic: the port the app dialled picks the outbound routes; inbound, the app's port.
     if (listener.configs.length > 1 || listener.configs[0]?.name.startsWith('outbound') || listener.inbound) {
-      const dst = originalDestination(socket);
+      const dst = originalDestination(raw);
       if (dst && dst.port !== listener.port) this.originalPort = dst.port;
     }
     socket.on('data', (chunk: Buffer) => this.onData(chunk));

@@ -32,6 +32,7 @@ Options:
   --mesh <file|dir>        mesh YAML to compile here (instead of --config)
   --mode <gateway|sidecar> (default: gateway)
   --labels <k=v,...>       this proxy's labels (default: istio=ingressgateway for gateways)
+  --service-account <sa>   the identity in its certificate (default: $SERVICE_ACCOUNT, else default)
   --namespace <ns>         (default: $POD_NAMESPACE, else mast-system for gateways, default for sidecars)
   --port-map <p=l,...>     gateway: Service port = listen port (e.g. 80=8080)
   --outbound-port <n>      sidecar: where outbound traffic reaches the proxy (default 15001)
@@ -99,6 +100,7 @@ export async function main(argv: string[]): Promise<number> {
       mode: { type: 'string', default: 'gateway' },
       labels: { type: 'string' },
       namespace: { type: 'string' },
+      'service-account': { type: 'string' },
       'port-map': { type: 'string' },
       'outbound-port': { type: 'string' },
       'inbound-port': { type: 'string' },
@@ -126,7 +128,7 @@ export async function main(argv: string[]): Promise<number> {
     mode,
     namespace,
     labels,
-    ...(env.SERVICE_ACCOUNT ? { serviceAccount: env.SERVICE_ACCOUNT } : {}),
+    ...((o['service-account'] ?? env.SERVICE_ACCOUNT) ? { serviceAccount: o['service-account'] ?? env.SERVICE_ACCOUNT } : {}),
     portMap: portMapOf(),
     proxyProtocol: o['proxy-protocol'],
     ...(o['outbound-port'] ? { outboundPort: Number(o['outbound-port']) } : {}),

@@ -5,6 +5,7 @@
  */
 import * as http2 from 'node:http2';
 import { PUSH_PATH, LineReader, encode, type ProxyIdentity, type ServerMessage } from '../shared/push-protocol';
+import { certificateRequest, generateKeys, privateKeyPem } from '../shared/x509';
 import type { Proxy } from './runtime';
 
 export interface PushClientOptions {
@@ -21,6 +22,7 @@ export class PushClient {
   private backoff = 100;
   private timer?: NodeJS.Timeout;
   private stopped = false;
+  private renewTimer?: NodeJS.Timeout;
   connected = false;
 
   constructor(
@@ -30,6 +32,26 @@ export class PushClient {
 
   start(): void {
     this.connect();
+  }
+
+  private pendingKey?: string;
+
+  /** A fresh key and a request for it; the certificate comes back on the same stream. */
+  private async requestCertificate(stream: http2.ClientHttp2Stream): Promise<void> {
+    const keys = await generateKeys();
+    this.pendingKey = await privateKeyPem(keys);
+    const csr = await certificateRequest(keys);
+    if (!stream.destroyed) stream.write(encode({ type: 'csr', csr }));
+  }
+
+  /** Installs it, and asks for the next one halfway through its life (as Istio rotates). */
+  private onCertificate(m: Extract<ServerMessage, { type: 'certificate' }>, stream: http2.ClientHttp2Stream): void {
+    if (!this.pendingKey) return;
+    this.proxy.setCertificate({ key: this.pendingKey, certificate: m.certificate, root: m.root, expiresAt: m.expiresAt });
+    this.pendingKey = undefined;
+    const remaining = Date.parse(m.expiresAt) - Date.now();
+    clearTimeout(this.renewTimer);
+    this.renewTimer = setTimeout(() => void this.requestCertificate(stream), Math.max(1000, remaining / 2));
   }
 
   private connect(): void {
@@ -45,6 +67,7 @@ export class PushClient {
         this.connected = true;
         this.backoff = 100;
         log(`connected to the control plane at ${this.options.address}`);
+        void this.requestCertificate(stream);
       }
     });
     stream.write(encode({ type: 'hello', id: this.options.id, identity: this.options.identity }));
@@ -55,6 +78,8 @@ export class PushClient {
       try {
         reader.push(chunk, (msg) => {
           const m = msg as ServerMessage;
+          if (m.type === 'certificate') return void this.onCertificate(m, stream);
+          if (m.type === 'error') return log(`control plane: ${m.error}`);
           if (m.type !== 'config') return;
           chain = chain.then(async () => {
             const result = await this.proxy.apply(m.config);
@@ -69,6 +94,7 @@ export class PushClient {
     });
     stream.on('close', () => {
       this.connected = false;
+      clearTimeout(this.renewTimer);
       session.close();
       if (this.stopped) return;
       const delay = Math.round(this.backoff * (0.8 + Math.random() * 0.4));
@@ -81,6 +107,7 @@ export class PushClient {
   stop(): void {
     this.stopped = true;
     clearTimeout(this.timer);
+    clearTimeout(this.renewTimer);
     this.session?.destroy();
   }
 }

@@ -4,6 +4,9 @@
  * with), telemetry, mirroring and graceful drain.
  */
 import * as net from 'node:net';
+import * as tls from 'node:tls';
+import { Duplex } from 'node:stream';
+import { peerIdentity } from '../shared/x509';
 import type { Writable } from 'node:stream';
 import { compileRouteTable, type RouteTable } from '../shared/routing';
 import type { ClusterConfig, ListenerConfig, ProxyConfig } from '../shared/proxy-config';
@@ -71,6 +74,13 @@ export interface ProxyIdentityInfo {
   readonly namespace: string;
 }
 
+export interface WorkloadCertificate {
+  readonly key: string;
+  readonly certificate: string;
+  readonly root: string;
+  readonly expiresAt: string;
+}
+
 export interface ProxyRuntime {
   readonly limits: Limits;
   readonly metrics: Metrics;
@@ -92,6 +102,9 @@ export class Proxy implements ProxyRuntime {
   private readonly conns = new Set<DownstreamConn>();
   private logBuffer: string[] = [];
   lastError?: string;
+  /** The workload certificate mastd issued (mTLS both ways), and its TLS context. */
+  certificate?: WorkloadCertificate;
+  private tlsContext?: tls.SecureContext;
 
   private readonly sweeper: NodeJS.Timeout;
 
@@ -114,6 +127,55 @@ export class Proxy implements ProxyRuntime {
 
   cluster(name: string): Cluster | undefined {
     return this.clusters.get(name);
+  }
+
+  /** New connections use it at once; existing ones keep theirs until they close. */
+  setCertificate(c: WorkloadCertificate): void {
+    this.tlsContext = tls.createSecureContext({ key: c.key, cert: c.certificate, ca: c.root });
+    this.certificate = c;
+    this.metrics.inc('mast_certificates_installed_total');
+  }
+
+  /**
+   * A connection to an inbound listener: with a certificate and unless mTLS is DISABLEd, a first
+   * byte of 0x16 (a TLS handshake) makes it mTLS, anything else plaintext, which STRICT refuses.
+   */
+  private accept(socket: net.Socket, l: ListenerRuntime): void {
+    const mode = l.configs[0]?.mtls;
+    if (!mode || mode === 'DISABLE' || !this.tlsContext) {
+      if (mode === 'STRICT') return void socket.destroy();
+      return void new DownstreamConn(socket, l, this);
+    }
+    const context = this.tlsContext;
+    socket.once('data', (first: Buffer) => {
+      if (first[0] !== 0x16) {
+        if (mode === 'STRICT') {
+          this.metrics.inc('mast_inbound_plaintext_refused_total');
+          return void socket.destroy();
+        }
+        new DownstreamConn(socket, l, this);
+        socket.emit('data', first);
+        return;
+      }
+      // TLS over a stream that replays the first bytes (a socket with a handle cannot be un-read).
+      const replay = new Duplex({
+        read: () => void socket.resume(),
+        write: (chunk, encoding, done) => void socket.write(chunk, encoding, done),
+        final: (done) => (socket.end(), done()),
+        destroy: (err, done) => (socket.destroy(err ?? undefined), done(err)),
+      });
+      replay.push(first);
+      socket.on('data', (chunk: Buffer) => replay.push(chunk) || socket.pause());
+      socket.on('end', () => replay.push(null));
+      socket.on('error', (err) => replay.destroy(err));
+      socket.on('close', () => replay.destroy());
+      const secure = new tls.TLSSocket(replay, { isServer: true, secureContext: context, requestCert: true, rejectUnauthorized: true });
+      secure.on('error', () => secure.destroy());
+      secure.once('secure', () => {
+        this.metrics.inc('mast_inbound_mtls_connections_total');
+        new DownstreamConn(secure as unknown as net.Socket, l, this, { raw: socket, ...peerIdentity(secure.getPeerX509Certificate()?.subjectAltName) });
+      });
+    });
   }
 
   /** Validates and swaps in a config; a rejected one leaves the last good config running. */
@@ -148,7 +210,7 @@ export class Proxy implements ProxyRuntime {
       this.metrics.inc('mast_config_rejected_total');
       return { ok: false, version: config.version, error: this.lastError };
     }
-    const clusters = new Map(config.clusters.map((c) => [c.name, new Cluster(c, this.clusters.get(c.name))]));
+    const clusters = new Map(config.clusters.map((c) => [c.name, new Cluster(c, this.clusters.get(c.name), () => this.tlsContext)]));
     for (const [name, old] of this.clusters) if (!clusters.has(name)) old.close();
     this.clusters = clusters;
     for (const { l } of fresh) this.listeners.set(l.port, l);
@@ -167,7 +229,7 @@ export class Proxy implements ProxyRuntime {
   }
 
   private bind(l: ListenerRuntime, address = '0.0.0.0'): Promise<void> {
-    const server = net.createServer({ noDelay: true }, (socket) => new DownstreamConn(socket, l, this));
+    const server = net.createServer({ noDelay: true }, (socket) => (l.inbound ? this.accept(socket, l) : new DownstreamConn(socket, l, this)));
     l.server = server;
     return new Promise((resolve, reject) => {
       server.once('error', reject);

@@ -33,6 +33,11 @@ export interface ListenerConfig {
   readonly proxyProtocol?: boolean;
   /** AuthorizationPolicies that apply here (gateway listeners, a sidecar's inbound); absent: none. */
   readonly authz?: AuthzConfig;
+  /**
+   * A sidecar's inbound, from PeerAuthentication: STRICT takes only mTLS, PERMISSIVE (the
+   * default) both (told apart by the first byte), DISABLE only plaintext.
+   */
+  readonly mtls?: 'STRICT' | 'PERMISSIVE' | 'DISABLE';
 }
 
 export interface VirtualHostConfig {
@@ -139,12 +144,19 @@ export interface ClusterConfig {
   readonly maxPendingRequests?: number;
   readonly maxRequestsPerConnection?: number;
   readonly idleTimeoutMs?: number;
+  /**
+   * ISTIO_MUTUAL: always mTLS with the workload certificate; DISABLE: never; absent (auto, as
+   * Istio): mTLS to endpoints labelled `security.istio.io/tlsMode: istio` (they have a sidecar).
+   */
+  readonly tls?: 'ISTIO_MUTUAL' | 'DISABLE';
   readonly outlier?: { readonly consecutive5xx?: number; readonly consecutiveGatewayErrors?: number; readonly intervalMs: number; readonly baseEjectionMs: number; readonly maxEjectionPercent: number };
 }
 
 /** Istio's defaults where a rule is silent. */
 export const DEFAULT_RETRY: RetryConfig = { attempts: 2, retryOn: ['connect-failure', 'refused-stream', 'unavailable', 'cancelled', '503'] };
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+
+export const TLS_MODE_LABEL = 'security.istio.io/tlsMode';
 
 export function clusterName(port: number, subset: string | undefined, host: string): string {
   return `outbound|${port}|${subset ?? ''}|${host}`;

@@ -30,9 +30,15 @@ export interface ProxyIdentity {
 export type ProxyMessage =
   | { readonly type: 'hello'; readonly id: string; readonly identity: ProxyIdentity }
   | { readonly type: 'ack'; readonly version: string }
-  | { readonly type: 'nack'; readonly version: string; readonly error: string };
+  | { readonly type: 'nack'; readonly version: string; readonly error: string }
+  /** A PKCS#10 request (PEM) for this proxy's workload certificate. */
+  | { readonly type: 'csr'; readonly csr: string };
 
-export type ServerMessage = { readonly type: 'config'; readonly version: string; readonly config: ProxyConfig } | { readonly type: 'error'; readonly error: string };
+export type ServerMessage =
+  | { readonly type: 'config'; readonly version: string; readonly config: ProxyConfig }
+  /** The signed certificate (PEM) for the proxy's identity, the root to trust, and when it expires (ISO). */
+  | { readonly type: 'certificate'; readonly certificate: string; readonly root: string; readonly expiresAt: string }
+  | { readonly type: 'error'; readonly error: string };
 
 export class ProtocolError extends Error {
   readonly code = 'MAST_PUSH_PROTOCOL';

@@ -82,7 +82,8 @@ describe('MeshWorkload', () => {
     expect(find(objs, 'Service')).toHaveLength(1);
     expect(find(objs, 'ServiceAccount')).toHaveLength(1);
     const v2 = find(objs, 'Deployment', 'cart-v2')[0];
-    expect(v2.spec.template.metadata.labels).toEqual({ app: 'cart', version: 'v2' });
+    expect(v2.spec.template.metadata.labels).toEqual({ app: 'cart', version: 'v2', 'security.istio.io/tlsMode': 'istio' });
+    expect(v2.spec.selector.matchLabels).toEqual({ app: 'cart', version: 'v2' });
     expect(v2.spec.template.spec.containers[0].image).toBe('cart:2');
     expect(v2.spec.template.spec.serviceAccountName).toBe('cart');
   });

@@ -170,6 +170,11 @@ describe('mastd --source kubernetes', () => {
     await until(m, 'the Event', () => kube.events.length > before);
     await new Promise((r) => setTimeout(r, 300));
     expect(kube.events.length - before).toBe(1);
+    // Both sign with the root the first one stored in the mastd-ca Secret.
+    const root = async (x: Mastd) => (JSON.parse((await get(x, '/debug/ca')).text || '{}') as { root?: string }).root;
+    await until(b, 'b has the CA', async () => Boolean(await root(b)));
+    expect(await root(b)).toBe(await root(m));
+    expect(kube.secrets.has('mast-system/mastd-ca')).toBe(true);
     b.child.kill('SIGTERM');
   });
 });

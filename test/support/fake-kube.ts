@@ -30,6 +30,7 @@ export class FakeKube {
   /** Watches answered 410 Gone, by path. */
   readonly gone: string[] = [];
   readonly leases = new Map<string, Obj>();
+  readonly secrets = new Map<string, Obj>();
   /** Resource paths answering 404 (a CRD that is not installed). */
   readonly notFound = new Set<string>();
   /** Accept watches but never write to or close them. */
@@ -129,6 +130,15 @@ current-context: c
         const e = JSON.parse(body) as Obj;
         this.events.push(e);
         return send(201, { ...e, metadata: { ...e.metadata, name: `${e.metadata.name ?? 'e'}${this.events.length}` } });
+      }
+      const secret = /^\/api\/v1\/namespaces\/([^/]+)\/secrets(?:\/([^/]+))?$/.exec(url.pathname);
+      if (secret) {
+        if (req.method === 'GET') return this.secrets.has(`${secret[1]}/${secret[2]}`) ? send(200, this.secrets.get(`${secret[1]}/${secret[2]}`)) : notFound();
+        const s = JSON.parse(body) as Obj;
+        const key = `${secret[1]}/${s.metadata.name}`;
+        if (this.secrets.has(key)) return send(409, { kind: 'Status', code: 409, reason: 'AlreadyExists' });
+        this.secrets.set(key, s);
+        return send(201, s);
       }
       const lease = /^\/apis\/coordination\.k8s\.io\/v1\/namespaces\/([^/]+)\/leases(?:\/([^/]+))?$/.exec(url.pathname);
       if (lease) return this.lease(req.method!, `${lease[1]}/${lease[2] ?? ''}`, body, send, notFound);

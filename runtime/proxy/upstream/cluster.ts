@@ -4,7 +4,9 @@
  * hash), connection limits with a bounded pending queue, and outlier ejection.
  */
 import * as net from 'node:net';
-import type { ClusterConfig, EndpointConfig } from '../../shared/proxy-config';
+import * as tls from 'node:tls';
+import { TLS_MODE_LABEL, type ClusterConfig, type EndpointConfig } from '../../shared/proxy-config';
+import { peerIdentity } from '../../shared/x509';
 import { UpstreamConn } from './conn';
 
 export class Endpoint {
@@ -40,7 +42,12 @@ export class Cluster {
   private readonly pending: Waiter[] = [];
   overflows = 0;
 
-  constructor(readonly config: ClusterConfig, previous?: Cluster) {
+  constructor(
+    readonly config: ClusterConfig,
+    previous?: Cluster,
+    /** The proxy's workload certificate, for mTLS to sidecars (absent until mastd issued one). */
+    private readonly workloadTls: () => tls.SecureContext | undefined = () => undefined,
+  ) {
     // Keep pools of endpoints that survive a config change: no reconnect storm on every push.
     const old = new Map(previous?.endpoints.map((e) => [e.key, e]));
     this.endpoints = config.endpoints.map((e) => old.get(`${e.address}:${e.port}`) ?? new Endpoint(e));
@@ -116,7 +123,7 @@ export class Cluster {
 
   private open(endpoint: Endpoint): UpstreamConn {
     endpoint.connections++;
-    const socket = net.connect({ host: endpoint.config.address, port: endpoint.config.port });
+    const socket = this.mutualTls(endpoint) ?? net.connect({ host: endpoint.config.address, port: endpoint.config.port });
     const conn = new UpstreamConn(socket, this.config.connectTimeoutMs, this.config.idleTimeoutMs);
     conn.onClose = () => {
       endpoint.connections--;
@@ -125,6 +132,21 @@ export class Cluster {
       (endpoint.owner ?? this).drainPending(endpoint);
     };
     return conn;
+  }
+
+  /** An mTLS connection when this endpoint gets one (and a certificate is here); the peer must be a SPIFFE identity from our root. */
+  private mutualTls(endpoint: Endpoint): net.Socket | undefined {
+    const mode = this.config.tls;
+    if (mode === 'DISABLE' || (mode !== 'ISTIO_MUTUAL' && endpoint.config.labels?.[TLS_MODE_LABEL] !== 'istio')) return undefined;
+    const secureContext = this.workloadTls();
+    if (!secureContext) return undefined;
+    return tls.connect({
+      host: endpoint.config.address,
+      port: endpoint.config.port,
+      secureContext,
+      rejectUnauthorized: true,
+      checkServerIdentity: (_host, cert) => (peerIdentity(cert.subjectaltname) ? undefined : new Error('the peer certificate has no SPIFFE identity')),
+    });
   }
 
   /** Back to the pool (or closed when it cannot be reused). */
