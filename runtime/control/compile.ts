@@ -42,16 +42,26 @@ function portResolver(ports: readonly ServicePort[]) {
  * them (the replicas of a workload): it depends on namespace, ports and labels (which Gateways
  * and AuthorizationPolicies select it), not on the proxy's name or service account.
  */
-export function equivalenceKey(p: ProxyIdentity): string {
+export function equivalenceKey(p: ProxyIdentity, s?: Snapshot): string {
   const { labels, serviceAccount: _sa, ...rest } = p;
-  const key = { ...rest, labels: Object.entries(labels).sort() };
+  // A sidecar's labels matter only through the policies that select it: sidecars of different
+  // workloads that no policy tells apart share one config (with the snapshot to look them up).
+  const selectedBy = s && p.mode === 'sidecar' ? policiesSelecting(s, p) : undefined;
+  const key = { ...rest, labels: selectedBy ?? Object.entries(labels).sort() };
   return JSON.stringify(key, Object.keys(key).sort());
 }
 
+function policiesSelecting(s: Snapshot, p: ProxyIdentity): string[] {
+  return [...byKind(s, 'AuthorizationPolicy'), ...byKind(s, 'PeerAuthentication')]
+    .filter((x) => x.spec.selector?.matchLabels && namespaceOf(x) === p.namespace && selects(x.spec.selector.matchLabels, p.labels))
+    .map((x) => `${x.kind}/${x.metadata.name}`)
+    .sort();
+}
+
 export function compile(s: Snapshot, proxy: ProxyIdentity): ProxyConfig {
+  if (proxy.mode === 'sidecar') return compileSidecar(s, proxy);
   const clusters = new Clusters(s, proxy.namespace);
-  const ports = servicePorts(s);
-  const listeners = proxy.mode === 'gateway' ? gatewayListeners(s, proxy, ports, clusters) : sidecarListeners(s, proxy, ports, clusters);
+  const listeners = gatewayListeners(s, proxy, servicePorts(s), clusters);
   return { schema: PROXY_CONFIG_SCHEMA, version: s.version, listeners, clusters: clusters.all() };
 }
 
@@ -100,8 +110,20 @@ function domainsFor(host: string, clientNs: string, port: number): string[] {
   return names.flatMap((n) => [n, `${n}:${port}`]);
 }
 
-function sidecarListeners(s: Snapshot, proxy: ProxyIdentity, ports: readonly ServicePort[], clusters: Clusters): ListenerConfig[] {
-  const ns = proxy.namespace;
+/**
+ * What every sidecar of a namespace sees is the same (visibility, short names and DestinationRule
+ * lookup depend on the namespace alone): computed once per snapshot and namespace, so compile
+ * time grows with services × namespaces, not services × proxies.
+ */
+const outboundCache = new WeakMap<Snapshot, Map<string, { listeners: ListenerConfig[]; clusters: ClusterConfig[] }>>();
+
+function sidecarOutbound(s: Snapshot, ns: string): { listeners: ListenerConfig[]; clusters: ClusterConfig[] } {
+  let byNs = outboundCache.get(s);
+  if (!byNs) outboundCache.set(s, (byNs = new Map()));
+  const cached = byNs.get(ns);
+  if (cached) return cached;
+  const clusters = new Clusters(s, ns);
+  const ports = servicePorts(s);
   const vss = (byKind(s, 'VirtualService') as VirtualService[]).filter((vs) => (!vs.spec.gateways?.length || vs.spec.gateways.includes('mesh')) && visibleIn(exportScopes(vs.spec.exportTo, namespaceOf(vs)), ns));
   const services = new Map(s.registry.services.map((x) => [`${x.host}|${x.namespace}`, x]));
   const visible = ports.filter((p) => {
@@ -124,22 +146,31 @@ function sidecarListeners(s: Snapshot, proxy: ProxyIdentity, ports: readonly Ser
     list.push({ name: `${p.host}:${p.number}`, domains: domainsFor(p.host, ns, p.number), routes });
     byPort.set(p.number, list);
   }
-  const outbound: ListenerConfig[] = [...byPort.entries()].sort(([a], [b]) => a - b).map(([number, virtualHosts]) => ({ name: `outbound_${number}`, port: proxy.outboundPort ?? 15001, matchPort: number, protocol: 'http', virtualHosts }));
-  if (!proxy.inbound) return outbound;
+  const listeners: ListenerConfig[] = [...byPort.entries()].sort(([a], [b]) => a - b).map(([number, virtualHosts]) => ({ name: `outbound_${number}`, port: 0, matchPort: number, protocol: 'http', virtualHosts }));
+  const result = { listeners, clusters: clusters.all() };
+  byNs.set(ns, result);
+  return result;
+}
+
+function compileSidecar(s: Snapshot, proxy: ProxyIdentity): ProxyConfig {
+  const shared = sidecarOutbound(s, proxy.namespace);
+  const outboundPort = proxy.outboundPort ?? 15001;
+  const listeners = shared.listeners.map((l) => ({ ...l, port: outboundPort }));
+  if (!proxy.inbound) return { schema: PROXY_CONFIG_SCHEMA, version: s.version, listeners, clusters: shared.clusters };
   const appPort = proxy.inbound.appPort;
   // In a pod the app's port is the one each captured connection was sent to (original destination).
   const inbound = appPort ? `inbound|${appPort}||` : 'inbound|passthrough||';
-  clusters.add(appPort ? { name: inbound, host: '127.0.0.1', port: appPort, endpoints: [{ address: '127.0.0.1', port: appPort }], lb: { kind: 'round_robin' }, connectTimeoutMs: 1000 } : { name: inbound, host: '127.0.0.1', port: 0, endpoints: [], lb: { kind: 'passthrough' }, connectTimeoutMs: 1000 });
-  return [
-    ...outbound,
-    {
-      name: 'virtualInbound',
-      port: proxy.inbound.port,
-      matchPort: appPort ?? 0,
-      ...authzOf(s, proxy),
-      mtls: mtlsFor(s, proxy),
-      protocol: 'http',
-      virtualHosts: [{ name: 'inbound|http', domains: ['*'], routes: [{ name: 'default', matches: [], action: { kind: 'forward', destinations: [{ cluster: inbound, weight: 100 }] } }] }],
-    },
-  ];
+  const inboundCluster: ClusterConfig = appPort
+    ? { name: inbound, host: '127.0.0.1', port: appPort, endpoints: [{ address: '127.0.0.1', port: appPort }], lb: { kind: 'round_robin' }, connectTimeoutMs: 1000 }
+    : { name: inbound, host: '127.0.0.1', port: 0, endpoints: [], lb: { kind: 'passthrough' }, connectTimeoutMs: 1000 };
+  listeners.push({
+    name: 'virtualInbound',
+    port: proxy.inbound.port,
+    matchPort: appPort ?? 0,
+    ...authzOf(s, proxy),
+    mtls: mtlsFor(s, proxy),
+    protocol: 'http',
+    virtualHosts: [{ name: 'inbound|http', domains: ['*'], routes: [{ name: 'default', matches: [], action: { kind: 'forward', destinations: [{ cluster: inbound, weight: 100 }] } }] }],
+  });
+  return { schema: PROXY_CONFIG_SCHEMA, version: s.version, listeners, clusters: [...shared.clusters, inboundCluster].sort((a, b) => a.name.localeCompare(b.name)) };
 }

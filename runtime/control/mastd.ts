@@ -47,7 +47,7 @@ export class Mastd {
     this.push = new PushServer({
       token: options.token,
       log: options.log,
-      equivalenceKey,
+      equivalenceKey: (identity) => equivalenceKey(identity, this.snapshot),
       compile: (identity) => (this.snapshot ? compile(this.snapshot, identity) : undefined),
       sign: async (identity, csr) => {
         if (!this.ca) throw new Error('the certificate authority is not ready');
