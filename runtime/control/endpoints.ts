@@ -34,7 +34,7 @@ export function endpointsOf(s: Snapshot, port: ServicePort): EndpointConfig[] {
     for (const ep of se.spec.endpoints ?? []) if (ep.address) out.push({ address: ep.address, port: (sePort && ep.ports?.[sePort.name]) ?? sePort?.targetPort ?? port.number, labels: ep.labels ?? {} });
     const selector = se.spec.workloadSelector?.labels;
     if (selector)
-      for (const we of (s.index.workloadEntriesByNamespace.get(port.namespace) ?? []) as WorkloadEntry[]) {
+      for (const we of candidates(s, port.namespace, selector)) {
         if (!selects(selector, we.spec.labels) || !we.spec.address) continue;
         out.push({ address: we.spec.address, port: (sePort && we.spec.ports?.[sePort.name]) ?? sePort?.targetPort ?? port.number, labels: we.spec.labels ?? {} });
       }
@@ -52,6 +52,13 @@ function podLabels(s: Snapshot): Map<string, Record<string, string>> {
     podLabelsCache.set(s, m);
   }
   return m;
+}
+
+/** WorkloadEntries that may match a selector: those sharing its rarest label (all of the namespace for an empty one). */
+function candidates(s: Snapshot, namespace: string, selector: Record<string, string>): WorkloadEntry[] {
+  const lists = Object.entries(selector).map(([k, v]) => s.index.workloadEntriesByLabel.get(`${namespace}|${k}=${v}`) ?? []);
+  if (lists.length === 0) return (s.index.workloadEntriesByNamespace.get(namespace) ?? []) as WorkloadEntry[];
+  return lists.reduce((a, b) => (b.length < a.length ? b : a)) as WorkloadEntry[];
 }
 
 function sliceEndpoints(slice: KubeObject, port: ServicePort, pods: Map<string, Record<string, string>>): EndpointConfig[] {

@@ -12,13 +12,13 @@ export interface IngestResult {
   readonly objects: KubeObject[];
   /** Per-resource errors that caused a rejection. */
   readonly rejected: Finding[];
-  /** Everything validate() reports on the accepted set (warnings included), as `/debug/analyze` shows. */
+  /** Everything validate() reports on the accepted set (warnings included), as `/debug/analyze` shows; empty with `analyze: false`. */
   readonly findings: Finding[];
   /** The last good version of every resource, for the next ingest. */
   readonly lastGood: ReadonlyMap<string, KubeObject>;
 }
 
-export function ingest(objects: readonly KubeObject[], lastGood: ReadonlyMap<string, KubeObject> = new Map(), options: { defaultIngressGateway?: boolean } = {}): IngestResult {
+export function ingest(objects: readonly KubeObject[], lastGood: ReadonlyMap<string, KubeObject> = new Map(), options: { defaultIngressGateway?: boolean; analyze?: boolean } = {}): IngestResult {
   const good = new Map<string, KubeObject>();
   const rejected: Finding[] = [];
   for (const obj of objects) {
@@ -32,7 +32,7 @@ export function ingest(objects: readonly KubeObject[], lastGood: ReadonlyMap<str
     }
   }
   const accepted = [...good.values()];
-  return { objects: accepted, rejected, findings: validate(accepted, options), lastGood: good };
+  return { objects: accepted, rejected, findings: options.analyze === false ? [] : validate(accepted, options), lastGood: good };
 }
 
 export const describeRejections = (r: IngestResult): string[] => r.rejected.map((f) => `rejected: ${formatFinding(f)}`);

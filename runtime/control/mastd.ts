@@ -4,7 +4,7 @@
  */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Finding, KubeObject } from '../../api';
+import { validate, type Finding, type KubeObject } from '../../api';
 import { compile, equivalenceKey } from './compile';
 import { ingest } from './ingest';
 import { makeSnapshot, type Snapshot } from './snapshot';
@@ -24,6 +24,8 @@ export interface MastdOptions {
    */
   readonly prepare?: (objects: KubeObject[]) => Promise<KubeObject[]>;
   /** Told about the rejected resources after every update (in Kubernetes: Events on them), with the objects as received. */
+  /** Quiet time after an update before the whole-mesh analysis runs. @default 250 */
+  readonly analysisDelayMs?: number;
   /** Lifetime of workload certificates. @default 24 h */
   readonly certificateTtlMs?: number;
   /** More Prometheus lines for /metrics. */
@@ -71,17 +73,38 @@ export class Mastd {
     return this.updates;
   }
 
+  /** The set-level analysis of the latest snapshot (like `istioctl analyze`): run after the push, off the convergence path. */
+  private analysis: Promise<void> = Promise.resolve();
+
   private async onUpdate(objects: KubeObject[], loadFindings: Finding[]): Promise<void> {
-    const result = ingest(objects, this.lastGood, { defaultIngressGateway: this.options.defaultIngressGateway });
+    // Per-resource validation decides what is rejected, before the push; the whole-mesh analysis only reports.
+    const result = ingest(objects, this.lastGood, { defaultIngressGateway: this.options.defaultIngressGateway, analyze: false });
     this.lastGood = new Map(result.lastGood);
     this.rejected = result.rejected;
-    this.findings = [...loadFindings, ...result.findings];
     for (const f of [...loadFindings, ...result.rejected]) this.options.log?.(`rejected ${f.kind} ${f.namespace ?? ''}/${f.name} ${f.path}: ${f.code} ${f.message}`);
     if (result.rejected.length) this.options.onRejected?.(result.rejected, objects);
     const prepared = this.options.prepare ? await this.options.prepare(result.objects) : result.objects;
     this.snapshot = makeSnapshot(prepared, `v${++this.version}`);
     this.options.log?.(`snapshot ${this.snapshot.version}: ${result.objects.length} objects, ${result.rejected.length} rejected`);
     this.push.publish();
+    this.scheduleAnalysis(result.objects, loadFindings);
+  }
+
+  private analysisTimer?: NodeJS.Timeout;
+  private analysisDone?: () => void;
+
+  /**
+   * The whole-mesh analysis takes seconds on a large mesh: it waits until edits pause (so it never
+   * delays a push or the ACKs that follow), and /debug/analyze waits for it.
+   */
+  private scheduleAnalysis(objects: KubeObject[], loadFindings: Finding[]): void {
+    clearTimeout(this.analysisTimer);
+    if (!this.analysisDone) this.analysis = new Promise((resolve) => (this.analysisDone = resolve));
+    this.analysisTimer = setTimeout(() => {
+      this.findings = [...loadFindings, ...validate(objects, { defaultIngressGateway: this.options.defaultIngressGateway })];
+      this.analysisDone?.();
+      this.analysisDone = undefined;
+    }, this.options.analysisDelayMs ?? 250);
   }
 
   /** /ready /metrics /debug/analyze /debug/syncz (also served on `mast local`'s admin port). */
@@ -95,7 +118,7 @@ export class Mastd {
         res.writeHead(this.snapshot ? 200 : 503);
         return void res.end(this.snapshot ? 'ready\n' : 'no snapshot yet\n');
       case '/debug/analyze':
-        return json({ version: this.snapshot?.version ?? null, rejected: this.rejected, findings: this.findings });
+        return void this.analysis.then(() => json({ version: this.snapshot?.version ?? null, rejected: this.rejected, findings: this.findings }));
       case '/debug/ca':
         return json(this.ca ? { trustDomain: this.ca.trustDomain, root: this.ca.rootPem } : { trustDomain: null, root: null });
       case '/debug/configz':
@@ -132,6 +155,8 @@ export class Mastd {
   async stop(): Promise<void> {
     this.options.source.stop();
     await this.updates;
+    clearTimeout(this.analysisTimer);
+    this.analysisDone?.();
     await this.push.close();
     await new Promise<void>((r) => (this.monitoring ? this.monitoring.close(() => r()) : r()));
   }

@@ -16,6 +16,8 @@ export interface SnapshotIndex {
   readonly serviceEntriesByHost: Map<string, AnyMeshResource[]>;
   /** WorkloadEntries by namespace. */
   readonly workloadEntriesByNamespace: Map<string, AnyMeshResource[]>;
+  /** WorkloadEntries by `namespace|label=value`, so a selector looks at its candidates only. */
+  readonly workloadEntriesByLabel: Map<string, AnyMeshResource[]>;
 }
 
 function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
@@ -27,11 +29,14 @@ function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
 export function makeSnapshot(objects: readonly KubeObject[], version: string): Snapshot {
   const frozen = objects.map((o) => Object.freeze(structuredClone(o)));
   const mesh = (frozen as unknown[]).filter(isMeshResource);
-  const index: SnapshotIndex = { byKind: new Map(), serviceEntriesByHost: new Map(), workloadEntriesByNamespace: new Map() };
+  const index: SnapshotIndex = { byKind: new Map(), serviceEntriesByHost: new Map(), workloadEntriesByNamespace: new Map(), workloadEntriesByLabel: new Map() };
   for (const r of mesh) {
     push(index.byKind, r.kind, r);
     if (r.kind === 'ServiceEntry') for (const h of r.spec.hosts ?? []) push(index.serviceEntriesByHost, h.toLowerCase(), r);
-    if (r.kind === 'WorkloadEntry') push(index.workloadEntriesByNamespace, namespaceOf(r), r);
+    if (r.kind === 'WorkloadEntry') {
+      push(index.workloadEntriesByNamespace, namespaceOf(r), r);
+      for (const [k, v] of Object.entries(r.spec.labels ?? {})) push(index.workloadEntriesByLabel, `${namespaceOf(r)}|${k}=${v}`, r);
+    }
   }
   return { version, objects: frozen, mesh, registry: buildRegistry(frozen), index };
 }

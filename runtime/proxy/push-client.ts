@@ -8,6 +8,8 @@ import { PUSH_PATH, LineReader, encode, type ProxyIdentity, type ServerMessage }
 import { certificateRequest, generateKeys, privateKeyPem } from '../shared/x509';
 import type { Proxy } from './runtime';
 
+const WINDOW = 16 * 1024 * 1024;
+
 export interface PushClientOptions {
   /** host:port of mastd's push server. */
   readonly address: string;
@@ -57,7 +59,9 @@ export class PushClient {
   private connect(): void {
     if (this.stopped) return;
     const log = this.options.log ?? (() => undefined);
-    const session = (this.session = http2.connect(`http://${this.options.address}`));
+    // A config is megabytes on a large mesh: a 64 KB flow-control window would make it dozens of round trips.
+    const session = (this.session = http2.connect(`http://${this.options.address}`, { settings: { initialWindowSize: WINDOW } }));
+    session.once('connect', () => session.setLocalWindowSize(WINDOW));
     session.on('error', () => undefined);
     const stream = session.request({ ':method': 'POST', ':path': PUSH_PATH, 'content-type': 'application/x-ndjson', ...(this.options.token ? { authorization: `Bearer ${this.options.token}` } : {}) }, { endStream: false });
     stream.on('error', () => undefined);

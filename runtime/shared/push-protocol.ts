@@ -44,17 +44,24 @@ export class ProtocolError extends Error {
   readonly code = 'MAST_PUSH_PROTOCOL';
 }
 
-/** Splits a byte stream into JSON lines; a line over the limit is a protocol error, not a memory leak. */
+/**
+ * Splits a byte stream into JSON lines; a line over the limit is a protocol error, not a memory
+ * leak. Bytes are kept as received and searched only once for the newline (a config line is
+ * megabytes that arrive in 16 KB chunks), and decoded whole (a chunk may split a UTF-8 character).
+ */
 export class LineReader {
-  private buf = '';
+  private parts: Buffer[] = [];
+  private size = 0;
   constructor(private readonly max = MAX_MESSAGE_BYTES) {}
 
   push(chunk: Buffer | string, onMessage: (msg: unknown) => void): void {
-    this.buf += chunk.toString();
+    let buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     let nl: number;
-    while ((nl = this.buf.indexOf('\n')) >= 0) {
-      const line = this.buf.slice(0, nl);
-      this.buf = this.buf.slice(nl + 1);
+    while ((nl = buf.indexOf(10)) >= 0) {
+      const line = (this.size ? Buffer.concat([...this.parts, buf.subarray(0, nl)]) : buf.subarray(0, nl)).toString('utf8');
+      this.parts = [];
+      this.size = 0;
+      buf = buf.subarray(nl + 1);
       if (line.trim() === '') continue;
       let msg: unknown;
       try {
@@ -64,7 +71,11 @@ export class LineReader {
       }
       onMessage(msg);
     }
-    if (this.buf.length > this.max) throw new ProtocolError(`message longer than ${this.max} bytes`);
+    if (buf.length) {
+      this.parts.push(buf);
+      this.size += buf.length;
+    }
+    if (this.size > this.max) throw new ProtocolError(`message longer than ${this.max} bytes`);
   }
 }
 
