@@ -23,7 +23,7 @@ const COMMANDS: Record<string, Command> = {
   },
   local: {
     summary: 'run the whole mesh on this machine: mastd, the ingress gateway, a sidecar per WorkloadEntry and its app',
-    usage: 'mast local -f <file|dir> [-f ...] [--gateway-port 8080] [--admin-port 15000] [--access-log] [--ready-timeout 60]',
+    usage: 'mast local -f <file|dir> [-f ...] [--gateway-port 8080] [--admin-port 15000] [--access-log] [--ready-timeout 60] [--intercept]',
     run: runLocal,
   },
   images: {

@@ -11,7 +11,7 @@ import { GATEWAY_LABELS, LocalMesh } from '../../runtime/local/local-mesh';
 import { untilSignal } from '../../runtime/shared/process';
 import { parse, UsageError } from './args';
 
-const USAGE = 'mast local -f <file|dir> [-f ...] [--gateway-port 8080] [--admin-port 15000] [--access-log] [--ready-timeout 60]';
+const USAGE = 'mast local -f <file|dir> [-f ...] [--gateway-port 8080] [--admin-port 15000] [--access-log] [--ready-timeout 60] [--intercept]';
 
 function portFlag(name: string, value: string): number {
   const n = Number(value);
@@ -41,7 +41,7 @@ export async function runLocal(args: string[]): Promise<number> {
   let gatewayPort: number;
   let adminPort: number;
   try {
-    opts = parse(args, { file: { type: 'string', short: 'f', multiple: true }, 'gateway-port': { type: 'string', default: '8080' }, 'admin-port': { type: 'string', default: '15000' }, 'access-log': { type: 'boolean', default: false }, 'ready-timeout': { type: 'string', default: '60' } }, USAGE);
+    opts = parse(args, { file: { type: 'string', short: 'f', multiple: true }, 'gateway-port': { type: 'string', default: '8080' }, 'admin-port': { type: 'string', default: '15000' }, 'access-log': { type: 'boolean', default: false }, 'ready-timeout': { type: 'string', default: '60' }, intercept: { type: 'boolean', default: false } }, USAGE);
     if (!opts.file?.length) throw new UsageError(`at least one -f <file|dir> is required\nUsage: ${USAGE}`);
     const missing = opts.file.find((f) => !existsSync(f));
     if (missing) throw new UsageError(`no such file or directory: ${missing}`);
@@ -54,7 +54,13 @@ export async function runLocal(args: string[]): Promise<number> {
     console.error(`mast local: ${err.message}`);
     return 2;
   }
-  const mesh = new LocalMesh({ paths: opts.file, gatewayPort, adminPort, accessLog: opts['access-log'] });
+  let mesh: LocalMesh;
+  try {
+    mesh = new LocalMesh({ paths: opts.file, gatewayPort, adminPort, accessLog: opts['access-log'], intercept: opts.intercept });
+  } catch (err) {
+    console.error(`mast local: ${(err as Error).message}`);
+    return 2;
+  }
   const admin = new LocalAdmin(mesh);
   const stop = async () => {
     console.error('mast local: stopping (draining the gateway, then the workloads)');

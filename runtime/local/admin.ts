@@ -11,9 +11,9 @@ import { buildGraph, parseEdges, type Graph, type Scrape } from './graph';
 import type { LocalMesh } from './local-mesh';
 import { renderBody, renderPage, type PageModel } from './page';
 
-async function scrape(port: number): Promise<string> {
+async function scrape(port: number, host = '127.0.0.1'): Promise<string> {
   try {
-    const res = await fetch(`http://127.0.0.1:${port}/stats/prometheus`, { signal: AbortSignal.timeout(1000) });
+    const res = await fetch(`http://${host}:${port}/stats/prometheus`, { signal: AbortSignal.timeout(1000) });
     return res.ok ? await res.text() : '';
   } catch {
     return '';
@@ -35,7 +35,7 @@ export class LocalAdmin {
 
   /** Scrapes every proxy; rates are over the time since the previous scrape at least a second older. */
   async graph(): Promise<Graph> {
-    const texts = await Promise.all(this.mesh.proxies().map((p) => scrape(p.adminPort)));
+    const texts = await Promise.all(this.mesh.proxies().map((p) => scrape(p.adminPort, p.host)));
     const now: Scrape = { atMs: Date.now(), edges: parseEdges(texts) };
     if (!this.latest || now.atMs - this.latest.atMs >= 1000) this.previous = this.latest;
     this.latest = now;

@@ -6,17 +6,19 @@
  * compiling), and each app calls out through its own sidecar's outbound port (MAST_OUTBOUND).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { selects, type Gateway, type KubeObject } from '../../api';
+import { buildRegistry, selects, type Gateway, type KubeObject } from '../../api';
 import { FileSource } from '../control/file-source';
 import { CertificateAuthority } from '../control/ca';
 import { Mastd } from '../control/mastd';
 import { Bundler, PROXY_ENTRY } from './bundles';
 import { Supervisor } from './supervisor';
-import { planLocal, throughSidecars, type LocalWorkload } from './workloads';
+import { interceptUnavailable, NetnsTopology, serviceAddresses, type Netns } from './netns';
+import { planLocal, throughNamespaces, throughSidecars, type LocalWorkload } from './workloads';
 
 export const GATEWAY_LABELS = { istio: 'ingressgateway' };
 export const GATEWAY_ID = 'mast-ingressgateway.mast-system';
@@ -34,6 +36,8 @@ export interface LocalMeshOptions {
   readonly debounceMs?: number;
   /** @default - stderr */
   readonly log?: (line: string) => void;
+  /** A network namespace per workload with iptables capture, as in a pod (root only). @default false */
+  readonly intercept?: boolean;
 }
 
 /** A fronted workload: its ports and the names of its processes. */
@@ -43,6 +47,10 @@ export interface RunningWorkload {
   readonly inboundPort: number;
   readonly outboundPort: number;
   readonly adminPort: number;
+  /** Where its sidecar's admin/stats answer (127.0.0.1, or its namespace's address with --intercept). */
+  readonly adminHost: string;
+  /** With --intercept: its network namespace. */
+  readonly netns?: Netns;
   /** Why its app could not start, if it could not. */
   problem?: string;
 }
@@ -60,6 +68,18 @@ export async function freePort(): Promise<number> {
     });
     if (!taken.has(port)) return taken.add(port), port;
   }
+}
+
+/** The addon `npm run build` makes (built here if missing), copied into `dir`. */
+function originalDstAddon(dir: string): string {
+  const root = join(__dirname, '..', '..');
+  const built = join(root, 'build', 'original_dst.node');
+  if (!existsSync(built)) spawnSync(process.execPath, [join(root, 'scripts', 'build-addon.mjs')], { cwd: root, stdio: 'ignore' });
+  if (!existsSync(built)) throw new Error('--intercept needs the SO_ORIGINAL_DST addon, and it could not be built here (run `node scripts/build-addon.mjs` to see why)');
+  const copy = join(dir, 'original_dst.node');
+  copyFileSync(built, copy);
+  chmodSync(copy, 0o755);
+  return copy;
 }
 
 const accepts = (port: number, host = '127.0.0.1') =>
@@ -82,9 +102,23 @@ export class LocalMesh {
   private readonly reported = new Set<string>();
   private readonly retiring = new Set<Promise<void>>();
   private pushPort = 0;
+  private readonly topology?: NetnsTopology;
+  private serviceHosts: string[] = [];
+  /** The SO_ORIGINAL_DST addon the sidecars need in a namespace (copied where uid 1337 can read it). */
+  private readonly addon?: string;
+  /** Ports inside a namespace, as in a pod. */
+  static readonly POD_PORTS = { outbound: 15001, inbound: 15006, admin: 15000, status: 15020 } as const;
 
   constructor(private readonly options: LocalMeshOptions) {
     this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
+    if (options.intercept) {
+      const why = interceptUnavailable();
+      if (why) throw new Error(`--intercept ${why}`);
+      this.topology = new NetnsTopology();
+      // The proxy runs as uid 1337 inside the namespaces: it must be able to read the bundles.
+      chmodSync(this.dir, 0o755);
+      this.addon = originalDstAddon(this.dir);
+    }
     this.supervisor = new Supervisor(this.log);
     this.mastd = new Mastd({
       source: new FileSource(options.paths, options.debounceMs ?? 100),
@@ -99,7 +133,8 @@ export class LocalMesh {
   async start(): Promise<number> {
     // A fresh root per run: every proxy gets a workload certificate from it, so sidecars talk mTLS.
     this.mastd.ca = await CertificateAuthority.generate('cluster.local');
-    const { pushPort } = await this.mastd.start(0, 0);
+    // With --intercept the sidecars reach mastd from their namespaces, through the veth links.
+    const { pushPort } = await this.mastd.start(0, 0, this.topology ? '0.0.0.0' : '127.0.0.1');
     this.pushPort = pushPort;
     await this.mastd.settled();
     if (!this.mastd.snapshot) throw new Error('mastd has no snapshot: the mesh could not be read');
@@ -130,13 +165,14 @@ export class LocalMesh {
     });
   }
 
-  private proxyFlags(id: string, adminPort: number): string[] {
-    return ['--control-plane', `127.0.0.1:${this.pushPort}`, '--token', this.token, '--id', id, '--admin-port', String(adminPort), '--drain-seconds', '1', '--access-log', this.options.accessLog ? '-' : 'off'];
+  private proxyFlags(id: string, adminPort: number, controlPlane = '127.0.0.1'): string[] {
+    return ['--control-plane', `${controlPlane}:${this.pushPort}`, '--token', this.token, '--id', id, '--admin-port', String(adminPort), '--drain-seconds', '1', '--access-log', this.options.accessLog ? '-' : 'off'];
   }
 
   /** Runs before each snapshot: start what is new, restart what changed, retire what went away. */
   private async prepare(objects: KubeObject[]): Promise<KubeObject[]> {
     const plan = planLocal(objects);
+    this.serviceHosts = buildRegistry(objects).services.map((svc) => svc.host).filter((h) => !h.startsWith('*'));
     for (const line of plan.skipped) if (!this.reported.has(line)) (this.reported.add(line), this.log(line));
     const wanted = new Map(plan.workloads.map((w) => [w.key, w]));
     const gone: RunningWorkload[] = [];
@@ -154,11 +190,17 @@ export class LocalMesh {
       this.retiring.add(done);
       void done.then(() => this.retiring.delete(done));
     }
+    if (this.topology) {
+      // Service names resolve in every namespace, to addresses only iptables ever sees (as ClusterIPs).
+      for (const r of this.workloads.values()) if (r.netns) this.topology.hosts(r.netns, serviceAddresses(this.serviceHosts, r.workload.namespace));
+      return throughNamespaces(objects, (key) => this.workloads.get(key)?.netns?.address);
+    }
     return throughSidecars(objects, (key) => this.workloads.get(key)?.inboundPort);
   }
 
   private async launch(w: LocalWorkload): Promise<RunningWorkload> {
-    const r: RunningWorkload = { workload: w, id: `${w.name}.${w.namespace}`, inboundPort: await freePort(), outboundPort: await freePort(), adminPort: await freePort() };
+    if (this.topology) return this.launchInNamespace(w, this.topology);
+    const r: RunningWorkload = { workload: w, id: `${w.name}.${w.namespace}`, inboundPort: await freePort(), outboundPort: await freePort(), adminPort: await freePort(), adminHost: '127.0.0.1' };
     const labels = Object.entries(w.labels).map(([k, v]) => `${k}=${v}`).join(',');
     const proxy = await this.bundler.file(PROXY_ENTRY);
     this.supervisor.start({
@@ -168,21 +210,52 @@ export class LocalMesh {
     if (w.run && (await accepts(w.appPort, w.address))) {
       r.problem = `${w.address}:${w.appPort} is already in use by another process (another mast local?), so its app was not started`;
       this.log(`WorkloadEntry ${w.key}: ${r.problem}`);
-    } else if (w.run) {
-      try {
-        const app = await this.bundler.file(w.run);
-        const env = { PORT: String(w.appPort), HOST: w.address, SERVICE: w.labels.app ?? w.name, VERSION: w.labels.version ?? 'v1', MAST_OUTBOUND: `127.0.0.1:${r.outboundPort}`, ...w.env };
-        this.supervisor.start({ name: `app ${r.id}`, args: [app], env });
-      } catch (err) {
-        r.problem = (err as Error).message;
-        this.log(`WorkloadEntry ${w.key}: ${r.problem}`);
-      }
+    } else if (w.run) await this.startApp(r, { MAST_OUTBOUND: `127.0.0.1:${r.outboundPort}`, HOST: w.address });
+    return r;
+  }
+
+  private async startApp(r: RunningWorkload, extraEnv: Record<string, string>, wrap: (argv: string[]) => string[] = (a) => a): Promise<void> {
+    const w = r.workload;
+    try {
+      const app = await this.bundler.file(w.run!);
+      const env = { PORT: String(w.appPort), SERVICE: w.labels.app ?? w.name, VERSION: w.labels.version ?? 'v1', ...extraEnv, ...w.env };
+      const [command, ...args] = wrap([process.execPath, app]);
+      this.supervisor.start({ name: `app ${r.id}`, command, args, env });
+    } catch (err) {
+      r.problem = (err as Error).message;
+      this.log(`WorkloadEntry ${w.key}: ${r.problem}`);
     }
+  }
+
+  /**
+   * As in a pod: the capture rules installed in the workload's namespace, the sidecar as uid 1337
+   * on the pod ports, and the app, which calls services by name, with nothing but iptables
+   * between it and its sidecar.
+   */
+  private async launchInNamespace(w: LocalWorkload, topology: NetnsTopology): Promise<RunningWorkload> {
+    const P = LocalMesh.POD_PORTS;
+    const netns = topology.add();
+    const r: RunningWorkload = { workload: w, id: `${w.name}.${w.namespace}`, inboundPort: P.inbound, outboundPort: P.outbound, adminPort: P.status, adminHost: netns.address, netns };
+    // Before anything starts in it: `ip netns exec` mounts the hosts file only if it exists then.
+    topology.hosts(netns, serviceAddresses(this.serviceHosts, w.namespace));
+    const proxy = await this.bundler.file(PROXY_ENTRY);
+    const [ipCmd, ...capture] = topology.exec(netns, [process.execPath, proxy, 'capture', '--proxy-uid', '1337', '--outbound-port', String(P.outbound), '--inbound-port', String(P.inbound), '--exclude-inbound-ports', `${P.status},${P.admin}`]);
+    const installed = spawnSync(ipCmd, capture, { encoding: 'utf8' });
+    if (installed.status !== 0) throw new Error(`capture rules for ${w.key} failed: ${installed.stderr.trim()}`);
+    const labels = Object.entries(w.labels).map(([k, v]) => `${k}=${v}`).join(',');
+    const [command, ...args] = topology.exec(
+      netns,
+      [process.execPath, proxy, ...this.proxyFlags(r.id, P.admin, netns.gateway), '--status-port', String(P.status), '--mode', 'sidecar', '--namespace', w.namespace, '--service-account', w.serviceAccount, ...(labels ? ['--labels', labels] : []), '--outbound-port', String(P.outbound), '--inbound-port', String(P.inbound)],
+      1337,
+    );
+    this.supervisor.start({ name: `sidecar ${r.id}`, command, args, env: { MAST_ORIGINAL_DST_ADDON: this.addon! } });
+    if (w.run) await this.startApp(r, { HOST: '0.0.0.0' }, (argv) => topology.exec(netns, argv));
     return r;
   }
 
   private async retire(r: RunningWorkload): Promise<void> {
     await Promise.all([this.supervisor.stop(`app ${r.id}`), this.supervisor.stop(`sidecar ${r.id}`)]);
+    if (r.netns) this.topology?.remove(r.netns);
   }
 
   /** What still stands between now and traffic flowing; empty once it can. */
@@ -198,7 +271,7 @@ export class LocalMesh {
       else if (this.mastd.ca && !s.certificateExpires) out.push(`${id}: no workload certificate yet`);
     }
     for (const r of this.workloads.values()) if (r.problem) out.push(`${r.workload.key}: ${r.problem}`);
-    for (const r of this.workloads.values()) if (r.workload.run && !r.problem && !(await accepts(r.workload.appPort, r.workload.address))) out.push(`${r.workload.key}: app not listening on ${r.workload.address}:${r.workload.appPort}`);
+    for (const r of this.workloads.values()) if (r.workload.run && !r.problem && !(await accepts(r.workload.appPort, r.netns?.address ?? r.workload.address))) out.push(`${r.workload.key}: app not listening on ${r.workload.address}:${r.workload.appPort}`);
     return out;
   }
 
@@ -214,8 +287,8 @@ export class LocalMesh {
   }
 
   /** Admin ports of every proxy, for scraping. */
-  proxies(): Array<{ id: string; adminPort: number }> {
-    return [{ id: GATEWAY_ID, adminPort: this.gatewayAdminPort }, ...[...this.workloads.values()].map((r) => ({ id: r.id, adminPort: r.adminPort }))];
+  proxies(): Array<{ id: string; host: string; adminPort: number }> {
+    return [{ id: GATEWAY_ID, host: '127.0.0.1', adminPort: this.gatewayAdminPort }, ...[...this.workloads.values()].map((r) => ({ id: r.id, host: r.adminHost, adminPort: r.adminPort }))];
   }
 
   /** Drains and stops every process (the gateway first: it stops accepting, and its in-flight requests still reach the apps), then mastd. */
@@ -224,6 +297,7 @@ export class LocalMesh {
     await Promise.all(this.retiring);
     await Promise.all([...this.workloads.values()].map((r) => this.retire(r)));
     await this.supervisor.stopAll();
+    this.topology?.teardown();
     await this.mastd.stop();
     rmSync(this.dir, { recursive: true, force: true });
   }

@@ -9,6 +9,8 @@ import { STOP_WITH_PARENT_ENV } from '../shared/process';
 
 export interface ChildSpec {
   readonly name: string;
+  /** @default node (this process's) */
+  readonly command?: string;
   readonly args: readonly string[];
   readonly env?: Record<string, string>;
   readonly cwd?: string;
@@ -36,7 +38,7 @@ export class Supervisor {
     if (this.running.has(spec.name)) throw new Error(`${spec.name} is already running`);
     // Its own process group: a terminal's Ctrl-C reaches only `mast local`, which then stops
     // the children in order (gateway first) instead of all of them at once.
-    const child = spawn(process.execPath, [...spec.args], { cwd: spec.cwd, env: { ...process.env, ...spec.env, [STOP_WITH_PARENT_ENV]: '1' }, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    const child = spawn(spec.command ?? process.execPath, [...spec.args], { cwd: spec.cwd, env: { ...process.env, ...spec.env, [STOP_WITH_PARENT_ENV]: '1' }, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     const entry: Running = { child, stopping: false, exited: new Promise((r) => child.once('exit', () => r())) };
     for (const stream of [child.stdout!, child.stderr!]) {
       let partial = '';

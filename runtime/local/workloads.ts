@@ -92,3 +92,14 @@ export function throughSidecars(objects: readonly KubeObject[], inboundPortOf: (
     return { ...o, spec: { ...we.spec, ports: { [ports[0]]: inbound }, labels: { ...we.spec.labels, [TLS_MODE_LABEL]: 'istio' } } } as KubeObject;
   });
 }
+
+/** With --intercept: each fronted WorkloadEntry's address becomes its namespace's; its port stays the app's (captured inbound, as in a pod). */
+export function throughNamespaces(objects: readonly KubeObject[], addressOf: (key: string) => string | undefined): KubeObject[] {
+  return objects.map((o) => {
+    if (o.kind !== 'WorkloadEntry') return o;
+    const we = o as unknown as WorkloadEntry;
+    const address = addressOf(`${namespaceOf(we)}/${we.metadata.name}`);
+    if (!address) return o;
+    return { ...o, spec: { ...we.spec, address, labels: { ...we.spec.labels, [TLS_MODE_LABEL]: 'istio' } } } as KubeObject;
+  });
+}

@@ -18,7 +18,7 @@ export interface Running {
 }
 
 /** Copies examples/bookinfo (mesh, local workloads, app) so tests can edit it, and starts it. */
-export async function startExample(): Promise<Running> {
+export async function startExample(options: { intercept?: boolean } = {}): Promise<Running> {
   const dir = mkdtempSync(join(tmpdir(), 'mast-e2e-'));
   for (const part of ['mesh', 'local', 'app']) cpSync(join(EXAMPLE, part), join(dir, part), { recursive: true });
   // Free ports for the apps, so a `mast local` of the example running beside the tests does not interfere.
@@ -27,7 +27,7 @@ export async function startExample(): Promise<Running> {
   for (const m of yaml.match(/http: 190\d\d/g) ?? []) yaml = yaml.replace(m, `http: ${await freePort()}`);
   writeFileSync(workloads, yaml);
   const logs: string[] = [];
-  const mesh = new LocalMesh({ paths: [join(dir, 'mesh'), join(dir, 'local')], gatewayPort: 0, adminPort: 0, debounceMs: 50, log: (l) => logs.push(l) });
+  const mesh = new LocalMesh({ paths: [join(dir, 'mesh'), join(dir, 'local')], gatewayPort: 0, adminPort: 0, debounceMs: 50, log: (l) => logs.push(l), intercept: options.intercept });
   const stop = async () => {
     await mesh.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -108,8 +108,8 @@ export async function many(n: number, concurrency: number, send: (i: number) => 
 }
 
 /** Sum of istio_requests_total on one proxy's admin port, for the series whose labels include all of `match`. */
-export async function requestsOn(adminPort: number, match: Record<string, string> = {}): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${adminPort}/stats/prometheus`)).text();
+export async function requestsOn(adminPort: number, match: Record<string, string> = {}, host = '127.0.0.1'): Promise<number> {
+  const text = await (await fetch(`http://${host}:${adminPort}/stats/prometheus`)).text();
   let n = 0;
   for (const line of text.split('\n')) {
     if (!line.startsWith('istio_requests_total{')) continue;
