@@ -145,3 +145,26 @@ export async function sharedCaSecret(kc: k8s.KubeConfig, namespace: string, gene
     throw err;
   }
 }
+
+/**
+ * A proxy's identity checked with a TokenReview: the bearer token must be the service account
+ * token of the namespace and service account the proxy says it runs as. Answers are cached for a
+ * minute per token and identity.
+ */
+export function tokenReviewVerifier(kc: k8s.KubeConfig, audience?: string): (bearer: string | undefined, identity: { namespace: string; serviceAccount?: string }) => Promise<string | undefined> {
+  const api = kc.makeApiClient(k8s.AuthenticationV1Api);
+  const cache = new Map<string, { at: number; answer: string | undefined }>();
+  return async (bearer, identity) => {
+    if (!bearer) return 'no service account token';
+    const expected = `system:serviceaccount:${identity.namespace}:${identity.serviceAccount ?? 'default'}`;
+    const key = `${expected}|${bearer}`;
+    const hit = cache.get(key);
+    if (hit && Date.now() - hit.at < 60_000) return hit.answer;
+    const review = await api.createTokenReview({ body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token: bearer, ...(audience ? { audiences: [audience] } : {}) } } });
+    const user = review.status?.user?.username;
+    const answer = !review.status?.authenticated ? `the token is not valid (${review.status?.error ?? 'not authenticated'})` : user !== expected ? `the token is ${user}'s, not ${expected}'s` : undefined;
+    cache.set(key, { at: Date.now(), answer });
+    if (cache.size > 10_000) cache.clear();
+    return answer;
+  };
+}

@@ -10,7 +10,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import type { KubeObject } from '../../api';
 import { FileSource } from './file-source';
 import { KubeSource } from './kube-source';
-import { LeaderElector, RejectionEvents, sharedCaSecret } from './kube-status';
+import { LeaderElector, RejectionEvents, sharedCaSecret, tokenReviewVerifier } from './kube-status';
 import { CertificateAuthority } from './ca';
 import { Mastd } from './mastd';
 
@@ -91,6 +91,8 @@ export async function main(argv: string[]): Promise<number> {
       token,
       log,
       certificateTtlMs,
+      // Without --token, each proxy proves its identity with its service-account token.
+      ...(token ? {} : { verify: tokenReviewVerifier(kc) }),
       onRejected: (rejected, received) => {
         const objects = byKey(received);
         void events.report(rejected, (f) => objects.get(`${f.kind}/${f.namespace ?? 'default'}/${f.name}`));

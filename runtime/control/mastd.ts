@@ -10,6 +10,7 @@ import { ingest } from './ingest';
 import { makeSnapshot, type Snapshot } from './snapshot';
 import { PushServer } from './push-server';
 import type { CertificateAuthority } from './ca';
+import type { ProxyIdentity } from '../shared/push-protocol';
 import type { ConfigSource } from './file-source';
 
 export interface MastdOptions {
@@ -24,6 +25,8 @@ export interface MastdOptions {
    */
   readonly prepare?: (objects: KubeObject[]) => Promise<KubeObject[]>;
   /** Told about the rejected resources after every update (in Kubernetes: Events on them), with the objects as received. */
+  /** Checks each proxy's identity against its credentials (TokenReview in a cluster). */
+  readonly verify?: (bearer: string | undefined, identity: ProxyIdentity) => Promise<string | undefined>;
   /** Quiet time after an update before the whole-mesh analysis runs. @default 250 */
   readonly analysisDelayMs?: number;
   /** Lifetime of workload certificates. @default 24 h */
@@ -48,6 +51,7 @@ export class Mastd {
   constructor(private readonly options: MastdOptions) {
     this.push = new PushServer({
       token: options.token,
+      verify: options.verify,
       log: options.log,
       equivalenceKey: (identity) => equivalenceKey(identity, this.snapshot),
       compile: (identity) => (this.snapshot ? compile(this.snapshot, identity) : undefined),

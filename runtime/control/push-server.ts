@@ -32,6 +32,11 @@ export interface PushServerOptions {
   /** Identities with equal keys share one compiled config. @default - the whole identity */
   readonly equivalenceKey?: (identity: ProxyIdentity) => string;
   readonly log?: (line: string) => void;
+  /**
+   * Checks that the proxy owns the identity of its hello (in a cluster: its service-account token,
+   * by TokenReview); answers why not, or undefined. Absent: only `token` is checked.
+   */
+  readonly verify?: (bearer: string | undefined, identity: ProxyIdentity) => Promise<string | undefined>;
   /** Signs a proxy's certificate request for its identity; absent: no certificates are issued. */
   readonly sign?: (identity: ProxyIdentity, csr: string) => Promise<{ certificate: string; root: string; expiresAt: string }>;
 }
@@ -84,25 +89,53 @@ export class PushServer {
     stream.respond({ ':status': 200, 'content-type': 'application/x-ndjson' });
     const reader = new LineReader();
     let peer: Peer | undefined;
+    /** Messages that came while the hello's identity was being verified. */
+    let waiting: unknown[] | undefined;
+    const garbage = (err: Error) => {
+      log(`push: ${peer?.status.id ?? 'a proxy'} sent garbage: ${err.message}; closing its stream`);
+      this.counters.pushErrors++;
+      stream.close(http2.constants.NGHTTP2_PROTOCOL_ERROR);
+    };
+    const admit = (hello: { id: string; identity: ProxyIdentity }) => {
+      peer = { stream, status: { id: hello.id, identity: hello.identity, connectedAt: new Date().toISOString() } };
+      this.peers.add(peer);
+      log(`push: ${hello.id} connected (${hello.identity.mode} ${hello.identity.namespace})`);
+      this.send(peer);
+      const queued = waiting ?? [];
+      waiting = undefined;
+      try {
+        for (const m of queued) this.onReply(peer, m as { type?: string });
+      } catch (err) {
+        garbage(err as Error);
+      }
+    };
     stream.on('data', (chunk: Buffer) => {
       try {
         reader.push(chunk, (msg) => {
-          if (!peer) {
-            const problem = checkHello(msg);
-            if (problem) throw new Error(problem);
-            const hello = msg as { id: string; identity: ProxyIdentity };
-            peer = { stream, status: { id: hello.id, identity: hello.identity, connectedAt: new Date().toISOString() } };
-            this.peers.add(peer);
-            log(`push: ${hello.id} connected (${hello.identity.mode} ${hello.identity.namespace})`);
-            this.send(peer);
-            return;
-          }
-          this.onReply(peer, msg as { type?: string; version?: string; error?: string });
+          if (peer) return this.onReply(peer, msg as { type?: string; version?: string; error?: string });
+          if (waiting) return void waiting.push(msg);
+          const problem = checkHello(msg);
+          if (problem) throw new Error(problem);
+          const hello = msg as { id: string; identity: ProxyIdentity };
+          if (!this.options.verify) return admit(hello);
+          waiting = [];
+          const bearer = /^Bearer (.+)$/.exec(headers.authorization ?? '')?.[1];
+          this.options.verify(bearer, hello.identity).then(
+            (refused) => {
+              if (stream.destroyed) return;
+              if (!refused) return admit(hello);
+              this.counters.rejectedPeers++;
+              log(`push: refused ${hello.id}: ${refused}`);
+              stream.end(`${JSON.stringify({ type: 'error', error: `identity refused: ${refused}` })}\n`);
+            },
+            (err: Error) => {
+              log(`push: could not verify ${hello.id}: ${err.message}`);
+              stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+            },
+          );
         });
       } catch (err) {
-        log(`push: ${peer?.status.id ?? 'a proxy'} sent garbage: ${(err as Error).message}; closing its stream`);
-        this.counters.pushErrors++;
-        stream.close(http2.constants.NGHTTP2_PROTOCOL_ERROR);
+        garbage(err as Error);
       }
     });
     const gone = () => {

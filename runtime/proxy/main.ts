@@ -3,7 +3,7 @@
  * `--mesh <dir>` to compile one from mesh YAML here. The control-plane push client
  * (`--control-plane`) comes with mastd.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { runMain, untilSignal } from '../shared/process';
 import { loadFiles, formatFinding } from '../../api';
@@ -27,6 +27,8 @@ Usage: mast-proxy --config <proxy-config.json> [options]
 Options:
   --control-plane <h:p>    mastd's push server (the config comes from there)
   --token <t>              bearer token for mastd
+  --token-file <f>         read it from a file on each connection (default in a pod: the
+                           service-account token, which mastd checks with a TokenReview)
   --id <name>              this proxy's name in proxy-status (default: $POD_NAME.<namespace>, else mode-pid)
   --config <file>          a compiled ProxyConfig (JSON)
   --mesh <file|dir>        mesh YAML to compile here (instead of --config)
@@ -44,6 +46,16 @@ Options:
   --drain-seconds <n>      drain time on SIGTERM (default: 5)
   --proxy-protocol         gateway listeners expect PROXY protocol v2 (behind an NLB)
   --help                   this text`;
+
+const SA_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+
+function readToken(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
 
 function parsePairs(s: string | undefined): Record<string, string> {
   return Object.fromEntries((s ?? '').split(',').filter(Boolean).map((kv) => kv.split('=') as [string, string]));
@@ -95,6 +107,7 @@ export async function main(argv: string[]): Promise<number> {
       config: { type: 'string' },
       'control-plane': { type: 'string' },
       token: { type: 'string' },
+      'token-file': { type: 'string' },
       id: { type: 'string' },
       mesh: { type: 'string', multiple: true },
       mode: { type: 'string', default: 'gateway' },
@@ -139,7 +152,9 @@ export async function main(argv: string[]): Promise<number> {
     const proxy = newProxy();
     const admin = await startAdmin(proxy, Number(o['admin-port']), { logLevel: 'info' });
     const log = (line: string) => console.error(`mast-proxy: ${line}`);
-    const client = new PushClient(proxy, { address: o['control-plane'], token: o.token, id, identity, log });
+    const tokenFile = o['token-file'] ?? (env.KUBERNETES_SERVICE_HOST && existsSync(SA_TOKEN) ? SA_TOKEN : undefined);
+    const token = o.token ?? (tokenFile ? () => readToken(tokenFile) : undefined);
+    const client = new PushClient(proxy, { address: o['control-plane'], token, id, identity, log });
     client.start();
     const status = o['status-port'] ? await startStatus(proxy, Number(o['status-port'])) : undefined;
     console.error(`mast-proxy ${mode} started: admin ${(admin.address() as { port: number }).port}, config from ${o['control-plane']}`);

@@ -15,7 +15,8 @@ export interface PushClientOptions {
   readonly address: string;
   readonly id: string;
   readonly identity: ProxyIdentity;
-  readonly token?: string;
+  /** Bearer token, or where to read it on each connection (a projected service-account token rotates). */
+  readonly token?: string | (() => string | undefined);
   readonly log?: (line: string) => void;
 }
 
@@ -34,6 +35,11 @@ export class PushClient {
 
   start(): void {
     this.connect();
+  }
+
+  private bearer(): string | undefined {
+    const t = this.options.token;
+    return typeof t === 'function' ? t() : t;
   }
 
   private pendingKey?: string;
@@ -63,7 +69,7 @@ export class PushClient {
     const session = (this.session = http2.connect(`http://${this.options.address}`, { settings: { initialWindowSize: WINDOW } }));
     session.once('connect', () => session.setLocalWindowSize(WINDOW));
     session.on('error', () => undefined);
-    const stream = session.request({ ':method': 'POST', ':path': PUSH_PATH, 'content-type': 'application/x-ndjson', ...(this.options.token ? { authorization: `Bearer ${this.options.token}` } : {}) }, { endStream: false });
+    const stream = session.request({ ':method': 'POST', ':path': PUSH_PATH, 'content-type': 'application/x-ndjson', ...(this.bearer() ? { authorization: `Bearer ${this.bearer()}` } : {}) }, { endStream: false });
     stream.on('error', () => undefined);
     stream.on('response', (headers) => {
       if (headers[':status'] !== 200) log(`control plane refused the stream: HTTP ${headers[':status']}`);

@@ -8,6 +8,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Bundler } from '../../runtime/local/bundles';
+import { PushClient } from '../../runtime/proxy/push-client';
 import { freePort } from '../../runtime/local/local-mesh';
 import { FakeKube } from '../support/fake-kube';
 
@@ -157,6 +158,27 @@ describe('mastd --source kubernetes', () => {
     kube.put(VS, vs('late'));
     await until(m, 'the change after the stall', async () => (await configz(m)).includes('VirtualService default/late'), 15_000);
     expect(m.log()).toMatch(/no watch activity for \d+ s; replacing the informer/);
+  });
+
+  test('a proxy must own the identity it claims: its service-account token, checked by TokenReview', async () => {
+    kube.tokens.set('reviews-token', 'system:serviceaccount:default:reviews');
+    const pushPort = Number(/push (\d+)/.exec(m.log())?.[1]);
+    const fake = { config: undefined, apply: async (c: { version: string }) => ({ ok: true as const, version: c.version }), setCertificate: () => undefined };
+    const connect = (id: string, serviceAccount: string, token?: string) => {
+      const client = new PushClient(fake as never, { address: `127.0.0.1:${pushPort}`, id, token, identity: { mode: 'sidecar', namespace: 'default', labels: { app: 'reviews' }, serviceAccount } });
+      client.start();
+      return client;
+    };
+    const clients = [connect('honest', 'reviews', 'reviews-token'), connect('impostor', 'admin', 'reviews-token'), connect('anonymous', 'reviews')];
+    try {
+      const ids = async () => (JSON.parse((await get(m, '/debug/syncz')).text) as { proxies: Array<{ id: string }> }).proxies.map((p) => p.id);
+      await until(m, 'the honest proxy', async () => (await ids()).includes('honest'));
+      await until(m, 'both refusals', () => /refused impostor: the token is system:serviceaccount:default:reviews's, not system:serviceaccount:default:admin's/.test(m.log()) && /refused anonymous: no service account token/.test(m.log()));
+      expect(await ids()).not.toContain('impostor');
+      expect(await ids()).not.toContain('anonymous');
+    } finally {
+      clients.forEach((c) => c.stop());
+    }
   });
 
   test('a second replica follows: only one leader writes Events', async () => {

@@ -31,6 +31,8 @@ export class FakeKube {
   readonly gone: string[] = [];
   readonly leases = new Map<string, Obj>();
   readonly secrets = new Map<string, Obj>();
+  /** Service-account tokens TokenReview knows: token → username. */
+  readonly tokens = new Map<string, string>();
   /** Resource paths answering 404 (a CRD that is not installed). */
   readonly notFound = new Set<string>();
   /** Accept watches but never write to or close them. */
@@ -130,6 +132,11 @@ current-context: c
         const e = JSON.parse(body) as Obj;
         this.events.push(e);
         return send(201, { ...e, metadata: { ...e.metadata, name: `${e.metadata.name ?? 'e'}${this.events.length}` } });
+      }
+      if (url.pathname === '/apis/authentication.k8s.io/v1/tokenreviews' && req.method === 'POST') {
+        const review = JSON.parse(body) as { spec: { token: string } };
+        const username = this.tokens.get(review.spec.token);
+        return send(201, { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: review.spec, status: username ? { authenticated: true, user: { username } } : { authenticated: false, error: 'invalid bearer token' } });
       }
       const secret = /^\/api\/v1\/namespaces\/([^/]+)\/secrets(?:\/([^/]+))?$/.exec(url.pathname);
       if (secret) {
