@@ -384,7 +384,7 @@ export class Exchange implements ConnHandler {
     clearTimeout(this.timer);
     clearTimeout(this.tryTimer);
     const ms = Number(process.hrtime.bigint() - this.started) / 1e6;
-    this.down.proxy.recordRequest(this.down, { cluster: this.cluster?.config, status: this.status, flags: flagString(this.flags), ms, bytesIn: this.bytesIn, bytesOut: this.bytesOut, route: this.route?.name, upstream: this.endpoint?.key, requestId: this.requestId, authority: this.authority, ...(this.denied ? { details: `rbac_access_denied_matched_policy[${this.denied}]` } : {}) });
+    this.down.proxy.recordRequest(this.down, { cluster: this.cluster?.config, status: this.status, flags: flagString(this.flags), ms, bytesIn: this.bytesIn, bytesOut: this.bytesOut, route: this.route?.name, upstream: this.endpoint?.key, requestId: this.requestId, authority: this.authority, details: this.denied && `rbac_access_denied_matched_policy[${this.denied}]` });
     this.down.finished(keepAlive);
   }
 
