@@ -71,6 +71,15 @@ export class DownstreamConn implements RequestView {
     return findHeader(this.head.headers, name);
   }
 
+  /** The original client: the peer (or the PROXY protocol source), or past N trusted hops, the Nth x-forwarded-for entry from the right. */
+  clientAddress(): string {
+    const hops = this.proxy.limits.trustedHops ?? 0;
+    const xff = hops > 0 ? this.header('x-forwarded-for') : undefined;
+    if (!xff) return this.remoteAddress;
+    const entries = xff.split(',').map((e) => e.trim()).filter(Boolean);
+    return entries[Math.max(0, entries.length - hops)] ?? this.remoteAddress;
+  }
+
   /** Still waiting for the PROXY protocol header (listeners behind an NLB). */
   private expectProxyHeader = false;
 

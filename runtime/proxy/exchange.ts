@@ -63,7 +63,7 @@ export class Exchange implements ConnHandler {
     const authz = this.down.listener.configFor(this.down.port)?.authz;
     if (authz) {
       const d = this.down;
-      const decision = authorize(authz, { method: d.method, path: d.target, host: d.host, port: d.port, sourceIp: d.remoteAddress, remoteIp: d.remoteAddress, principal: d.peer?.principal, namespace: d.peer?.namespace, header: (name) => d.header(name) });
+      const decision = authorize(authz, { method: d.method, path: d.target, host: d.host, port: d.port, sourceIp: d.remoteAddress, remoteIp: d.clientAddress(), principal: d.peer?.principal, namespace: d.peer?.namespace, header: (name) => d.header(name) });
       if (!decision.allowed) {
         this.denied = decision.policy;
         return this.reply(403, '', 'RBAC: access denied\n');
@@ -181,7 +181,7 @@ export class Exchange implements ConnHandler {
     if (lb.kind !== 'hash') return undefined;
     if (lb.header) return this.down.header(lb.header);
     if (lb.cookie) return new RegExp(`(?:^|;\\s*)${lb.cookie}=([^;]*)`).exec(this.down.header('cookie') ?? '')?.[1];
-    if (lb.sourceIp) return this.down.remoteAddress;
+    if (lb.sourceIp) return this.down.clientAddress();
     return undefined;
   }
 

@@ -11,6 +11,7 @@ import { compile } from '../control/compile';
 import { makeSnapshot } from '../control/snapshot';
 import type { ProxyConfig } from '../shared/proxy-config';
 import { Proxy } from './runtime';
+import { DEFAULT_LIMITS } from './http/head';
 import { startAdmin, startStatus } from './admin';
 import { PushClient } from './push-client';
 import { spawnSync } from 'node:child_process';
@@ -45,6 +46,9 @@ Options:
   --access-log <-|off>     JSON access log to stdout (default: off)
   --drain-seconds <n>      drain time on SIGTERM (default: 5)
   --proxy-protocol         gateway listeners expect PROXY protocol v2 (behind an NLB)
+  --trusted-hops <n>       proxies in front whose x-forwarded-for entries are trusted: the client
+                           (authorization remote.ip, source-IP hashing, access log) is the nth
+                           entry from the right (default 0: the peer, or the PROXY protocol source)
   --help                   this text`;
 
 const SA_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
@@ -123,6 +127,7 @@ export async function main(argv: string[]): Promise<number> {
       'access-log': { type: 'string', default: 'off' },
       'drain-seconds': { type: 'string', default: '5' },
       'proxy-protocol': { type: 'boolean' },
+      'trusted-hops': { type: 'string', default: '0' },
       help: { type: 'boolean' },
     },
   });
@@ -147,7 +152,13 @@ export async function main(argv: string[]): Promise<number> {
     ...(o['outbound-port'] ? { outboundPort: Number(o['outbound-port']) } : {}),
     ...(o['inbound-port'] ? { inbound: { port: Number(o['inbound-port']), ...(o['app-port'] ? { appPort: Number(o['app-port']) } : {}) } } : {}),
   } as const;
-  const newProxy = () => new Proxy({ mode, workload: labels.app ?? (mode === 'gateway' ? 'mast-ingressgateway' : 'unknown'), namespace }, o['access-log'] === '-' ? process.stdout : undefined);
+  const trustedHops = Number(o['trusted-hops']);
+  if (!Number.isInteger(trustedHops) || trustedHops < 0) {
+    console.error(`mast-proxy: --trusted-hops must be a whole number of proxies (0 or more), not "${o['trusted-hops']}"`);
+    return 2;
+  }
+  const limits = { ...DEFAULT_LIMITS, trustedHops };
+  const newProxy = () => new Proxy({ mode, workload: labels.app ?? (mode === 'gateway' ? 'mast-ingressgateway' : 'unknown'), namespace }, o['access-log'] === '-' ? process.stdout : undefined, limits);
   if (o['control-plane']) {
     const proxy = newProxy();
     const admin = await startAdmin(proxy, Number(o['admin-port']), { logLevel: 'info' });

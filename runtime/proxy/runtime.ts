@@ -287,6 +287,7 @@ export class Proxy implements ProxyRuntime {
         x_request_id: r.requestId || null,
         authority: r.authority,
         downstream_remote_address: down.remoteAddress,
+        client_address: down.clientAddress(),
         traceparent: down.header('traceparent') ?? null,
       }),
     );

@@ -37,3 +37,28 @@ test('one JSON line per request: route, cluster, upstream, flags, request id, an
     await a.close();
   }
 });
+
+test('trusted hops: the client is the Nth x-forwarded-for entry from the right, for authorization and the log', async () => {
+  const a = await backend('a');
+  const cfg = config([forward('a')], [cluster('a', [a.port])]);
+  const authz = { deny: [{ name: 'default/no-internal[0]', from: [{ remoteIpBlocks: ['10.0.0.0/8'] }] }] };
+  const run = async (trustedHops: number) => {
+    const log = new PassThrough();
+    let text = '';
+    log.on('data', (d) => (text += d));
+    const proxy = new Proxy({ mode: 'gateway', workload: 'gw', namespace: 'mast-system' }, log, { ...DEFAULT_LIMITS, trustedHops });
+    await proxy.apply({ ...cfg, listeners: [{ ...cfg.listeners[0], authz }] });
+    const status = (await get(proxy.boundPort('l')!, '/', { 'x-forwarded-for': '203.0.113.9, 10.0.0.5' })).status;
+    await new Promise((r) => setTimeout(r, 30));
+    await proxy.drain(50);
+    return { status, client: JSON.parse(text.trim()).client_address };
+  };
+  try {
+    // No trusted hop: the header is the client's own claim; the client is the peer.
+    expect(await run(0)).toEqual({ status: 200, client: '127.0.0.1' });
+    expect(await run(1)).toEqual({ status: 403, client: '10.0.0.5' });
+    expect(await run(2)).toEqual({ status: 200, client: '203.0.113.9' });
+  } finally {
+    await a.close();
+  }
+});

@@ -22,6 +22,11 @@ export interface Limits {
   readonly headerTimeoutMs: number;
   /** Idle keep-alive connections are closed after this. */
   readonly idleTimeoutMs: number;
+  /**
+   * Proxies in front of this one whose x-forwarded-for entries are trusted (Envoy's
+   * xff_num_trusted_hops): the client is the Nth entry from the right; with 0, the peer itself.
+   */
+  readonly trustedHops?: number;
 }
 
 export const DEFAULT_LIMITS: Limits = { maxHeadBytes: 60 * 1024, maxHeaders: 100, headerTimeoutMs: 15_000, idleTimeoutMs: 60_000 };
