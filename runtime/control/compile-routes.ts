@@ -1,6 +1,6 @@
 /** VirtualService http routes → RouteConfig: matches, actions, headers, faults, CORS, retries. */
 import { fqdn, parseDuration, type HttpRoute, type HttpMatchRequest, type StringMatch, type VirtualService } from '../../api';
-import { DEFAULT_RETRY, clusterName, type HeaderOpsConfig, type MatchConfig, type RouteConfig, type StringMatchConfig } from '../shared/proxy-config';
+import { DEFAULT_RETRY, clusterName, type HeaderOpsConfig, type MatchConfig, type RouteConfig, type StringMatchConfig, type WeightedCluster } from '../shared/proxy-config';
 import type { ServicePort } from './endpoints';
 
 export interface RouteContext {
@@ -113,4 +113,21 @@ export function compileHttpRoutes(vs: VirtualService, ctx: RouteContext): RouteC
     });
   });
   return out;
+}
+
+/**
+ * A VirtualService's first `tcp` route that applies here (its match names this port and gateway,
+ * or has no match), as weighted clusters; undefined when none does.
+ */
+export function compileTcpRoute(vs: VirtualService, ctx: RouteContext): WeightedCluster[] | undefined {
+  const ns = vs.metadata.namespace ?? 'default';
+  const route = (vs.spec.tcp ?? []).find((r) => !r.match?.length || r.match.some((m) => (m.port === undefined || m.port === ctx.matchPort) && (!m.gateways?.length || m.gateways.some((g) => normalizeGateway(g, ns) === ctx.gateway))));
+  if (!route) return undefined;
+  return (route.route ?? []).flatMap((d) => {
+    const full = fqdn(d.destination.host, ns);
+    const sp = ctx.portOf(full, d.destination.port?.number);
+    if (!sp) return [];
+    ctx.useCluster(full, sp, d.destination.subset);
+    return [{ cluster: clusterName(sp.number, d.destination.subset, full), weight: d.weight ?? (route.route!.length === 1 ? 100 : 0) }];
+  });
 }

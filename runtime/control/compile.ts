@@ -9,7 +9,7 @@ import { DEFAULT_RETRY, PROXY_CONFIG_SCHEMA, clusterName, type ClusterConfig, ty
 import { authzFor, mtlsFor } from './compile-authz';
 import { compileCluster } from './compile-clusters';
 import type { ProxyIdentity } from '../shared/push-protocol';
-import { compileHttpRoutes, normalizeGateway, type RouteContext } from './compile-routes';
+import { compileHttpRoutes, compileTcpRoute, normalizeGateway, type RouteContext } from './compile-routes';
 import { servicePorts, type ServicePort } from './endpoints';
 import { byKind, type Snapshot } from './snapshot';
 
@@ -72,6 +72,7 @@ function gatewayListeners(s: Snapshot, proxy: ProxyIdentity, ports: readonly Ser
   return numbers.map((number) => {
     const vhosts = new Map<string, VirtualHostConfig>();
     let protocol: 'http' | 'tcp' = 'http';
+    let tcpDestinations: ListenerConfig['tcpDestinations'];
     for (const gw of gateways)
       for (const server of gw.spec.servers.filter((sv) => sv.port.number === number)) {
         if (!HTTP_PROTOCOLS.has(server.port.protocol.toUpperCase())) protocol = 'tcp';
@@ -79,6 +80,10 @@ function gatewayListeners(s: Snapshot, proxy: ProxyIdentity, ports: readonly Ser
         const ctx: RouteContext = { gateway: gwRef, matchPort: number, portOf: portResolver(ports), useCluster: clusters.use };
         for (const vs of vss) {
           if (!(vs.spec.gateways ?? []).some((g) => normalizeGateway(g, namespaceOf(vs)) === gwRef)) continue;
+          if (protocol === 'tcp') {
+            tcpDestinations ??= compileTcpRoute(vs, ctx);
+            continue;
+          }
           for (const vsHost of vs.spec.hosts ?? []) {
             const serverHost = server.hosts.map((h) => ({ h, ...splitRef(h.includes('/') ? h : `*/${h}`, '*') })).find(({ namespace, name }) => (namespace === '*' || namespace === namespaceOf(vs) || (namespace === '.' && namespaceOf(vs) === namespaceOf(gw))) && hostsOverlap(name, vsHost));
             if (!serverHost) continue;
@@ -90,7 +95,8 @@ function gatewayListeners(s: Snapshot, proxy: ProxyIdentity, ports: readonly Ser
           }
         }
       }
-    return { name: `0.0.0.0_${number}`, port: proxy.portMap?.[number] ?? number, matchPort: number, protocol, virtualHosts: [...vhosts.values()], proxyProtocol: proxy.proxyProtocol, ...authzOf(s, proxy) };
+    const body = protocol === 'tcp' ? { tcpDestinations: tcpDestinations ?? [] } : { virtualHosts: [...vhosts.values()] };
+    return { name: `0.0.0.0_${number}`, port: proxy.portMap?.[number] ?? number, matchPort: number, protocol, ...body, proxyProtocol: proxy.proxyProtocol, ...authzOf(s, proxy) };
   });
 }
 
@@ -134,7 +140,21 @@ function sidecarOutbound(s: Snapshot, ns: string): { listeners: ListenerConfig[]
   const vsByHost = new Map<string, VirtualService[]>();
   for (const vs of vss) for (const h of new Set((vs.spec.hosts ?? []).map((x) => fqdn(x, namespaceOf(vs))))) vsByHost.set(h, [...(vsByHost.get(h) ?? []), vs]);
   const resolve = portResolver(ports);
+  // Non-HTTP ports are proxied as TCP, told apart by destination port only (mast has no service
+  // addresses to tell two TCP services on one port apart: such a port is left unproxied).
+  const tcpPorts = new Map<number, ServicePort[]>();
+  for (const p of visible) if (!HTTP_PROTOCOLS.has((p.protocol ?? 'HTTP').toUpperCase())) tcpPorts.set(p.number, [...(tcpPorts.get(p.number) ?? []), p]);
+  const tcpListeners: ListenerConfig[] = [];
+  for (const [number, candidates] of tcpPorts) {
+    if (candidates.length !== 1) continue;
+    const p = candidates[0];
+    const ctx: RouteContext = { gateway: 'mesh', matchPort: number, portOf: resolve, useCluster: clusters.use };
+    const fromVs = (vsByHost.get(p.host) ?? []).map((vs) => compileTcpRoute(vs, ctx)).find(Boolean);
+    if (!fromVs) clusters.use(p.host, p, undefined);
+    tcpListeners.push({ name: `outbound_${number}_tcp`, port: 0, matchPort: number, protocol: 'tcp', tcpDestinations: fromVs ?? [{ cluster: clusterName(p.number, undefined, p.host), weight: 100 }] });
+  }
   for (const p of visible) {
+    if (tcpPorts.has(p.number) && !HTTP_PROTOCOLS.has((p.protocol ?? 'HTTP').toUpperCase())) continue;
     const ctx: RouteContext = { gateway: 'mesh', matchPort: p.number, portOf: resolve, useCluster: clusters.use };
     const own = vsByHost.get(p.host) ?? [];
     const routes = own.flatMap((vs) => compileHttpRoutes(vs, ctx));
@@ -146,7 +166,7 @@ function sidecarOutbound(s: Snapshot, ns: string): { listeners: ListenerConfig[]
     list.push({ name: `${p.host}:${p.number}`, domains: domainsFor(p.host, ns, p.number), routes });
     byPort.set(p.number, list);
   }
-  const listeners: ListenerConfig[] = [...byPort.entries()].sort(([a], [b]) => a - b).map(([number, virtualHosts]) => ({ name: `outbound_${number}`, port: 0, matchPort: number, protocol: 'http', virtualHosts }));
+  const listeners: ListenerConfig[] = [...[...byPort.entries()].map(([number, virtualHosts]) => ({ name: `outbound_${number}`, port: 0, matchPort: number, protocol: 'http' as const, virtualHosts })), ...tcpListeners.filter((t) => !byPort.has(t.matchPort))].sort((a, b) => a.matchPort - b.matchPort);
   const result = { listeners, clusters: clusters.all() };
   byNs.set(ns, result);
   return result;

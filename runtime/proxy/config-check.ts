@@ -14,12 +14,13 @@ export function checkConfig(c: ProxyConfig): string | undefined {
     if (!Array.isArray(cl.endpoints)) return `cluster ${cl.name}: endpoints must be an array`;
     for (const e of cl.endpoints) if (typeof e.address !== 'string' || !Number.isInteger(e.port) || e.port < 1 || e.port > 65535) return `cluster ${cl.name}: bad endpoint ${JSON.stringify(e)}`;
   }
-  const ports = new Map<number, string>();
+  const ports = new Set<string>();
   for (const l of c.listeners) {
     if (!Number.isInteger(l?.port) || l.port < 0 || l.port > 65535) return `listener ${l?.name}: bad port ${JSON.stringify(l?.port)}`;
-    // Several listeners may share a port (a sidecar's outbound ports); they must agree on the protocol.
-    if (l.port !== 0 && ports.has(l.port) && ports.get(l.port) !== l.protocol) return `listeners on port ${l.port} disagree on protocol`;
-    ports.set(l.port, l.protocol);
+    // Several listeners may share a port (a sidecar's outbound ports), told apart by the destination port.
+    if (l.port !== 0 && ports.has(`${l.port}|${l.matchPort}`)) return `two listeners on port ${l.port} for destination port ${l.matchPort}`;
+    ports.add(`${l.port}|${l.matchPort}`);
+    if (l.protocol === 'tcp') for (const d of l.tcpDestinations ?? []) if (!clusters.has(d.cluster)) return `listener ${l.name} sends to unknown cluster ${d.cluster}`;
     for (const vh of l.virtualHosts ?? [])
       for (const r of vh.routes) {
         if (r.action.kind !== 'forward') continue;

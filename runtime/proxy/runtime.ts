@@ -7,6 +7,8 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { Duplex } from 'node:stream';
 import { peerIdentity } from '../shared/x509';
+import { originalDestination } from './original-dst';
+import { looksLikeHttp, proxyTcp } from './tcp';
 import type { Writable } from 'node:stream';
 import { compileRouteTable, type RouteTable } from '../shared/routing';
 import type { ClusterConfig, ListenerConfig, ProxyConfig } from '../shared/proxy-config';
@@ -28,7 +30,14 @@ export class ListenerRuntime {
 
   set(entries: Array<{ config: ListenerConfig; table: RouteTable }>): void {
     this.byMatchPort = new Map(entries.map((e) => [e.config.matchPort, e]));
+    this.hasTcp = entries.some((e) => e.config.protocol === 'tcp');
+    this.inbound = entries.some((e) => e.config.name === 'virtualInbound');
   }
+
+  /** Some destination port here is proxied as TCP. */
+  hasTcp = false;
+  /** A sidecar's inbound listener. */
+  inbound = false;
 
   get configs(): ListenerConfig[] {
     return [...this.byMatchPort.values()].map((e) => e.config);
@@ -39,9 +48,7 @@ export class ListenerRuntime {
     return this.byMatchPort.size === 1 ? this.byMatchPort.keys().next().value! : 80;
   }
 
-  get inbound(): boolean {
-    return [...this.byMatchPort.values()].some((e) => e.config.name === 'virtualInbound');
-  }
+
 
   /** The listener config requests to `port` are served by. */
   configFor(port: number): ListenerConfig | undefined {
@@ -136,6 +143,39 @@ export class Proxy implements ProxyRuntime {
     this.metrics.inc('mast_certificates_installed_total');
   }
 
+  /** The first bytes of a connection, within the header timeout (a silent client is closed, not kept). */
+  private firstChunk(socket: net.Socket, then: (first: Buffer) => void): void {
+    socket.setTimeout(this.limits.headerTimeoutMs, () => socket.destroy());
+    socket.once('data', (first: Buffer) => {
+      socket.setTimeout(0);
+      then(first);
+    });
+  }
+
+  /** Inbound bytes that are HTTP go through the HTTP path; anything else is proxied as TCP to the app's port. */
+  private serveInbound(socket: net.Socket, l: ListenerRuntime, first: Buffer, peer?: ConstructorParameters<typeof DownstreamConn>[3]): void {
+    if (looksLikeHttp(first)) {
+      new DownstreamConn(socket, l, this, peer);
+      socket.emit('data', first);
+      return;
+    }
+    const raw = peer?.raw ?? socket;
+    const dst = originalDestination(raw);
+    const config = l.configs[0];
+    const route = config?.virtualHosts?.[0]?.routes[0]?.action;
+    const destinations = route?.kind === 'forward' ? route.destinations : [];
+    proxyTcp(this, socket, destinations, dst && dst.port !== l.port ? dst.port : undefined, first);
+  }
+
+  /** A listener with TCP services: the destination port (original, or the listener's own) says which. */
+  private acceptTcp(socket: net.Socket, l: ListenerRuntime): void {
+    const dst = originalDestination(socket);
+    const port = dst && dst.port !== l.port ? dst.port : l.defaultPort;
+    const config = l.configFor(port);
+    if (config?.protocol === 'tcp') return proxyTcp(this, socket, config.tcpDestinations ?? [], port);
+    new DownstreamConn(socket, l, this);
+  }
+
   /**
    * A connection to an inbound listener: with a certificate and unless mTLS is DISABLEd, a first
    * byte of 0x16 (a TLS handshake) makes it mTLS, anything else plaintext, which STRICT refuses.
@@ -144,18 +184,16 @@ export class Proxy implements ProxyRuntime {
     const mode = l.configs[0]?.mtls;
     if (!mode || mode === 'DISABLE' || !this.tlsContext) {
       if (mode === 'STRICT') return void socket.destroy();
-      return void new DownstreamConn(socket, l, this);
+      return this.firstChunk(socket, (first) => this.serveInbound(socket, l, first));
     }
     const context = this.tlsContext;
-    socket.once('data', (first: Buffer) => {
+    this.firstChunk(socket, (first: Buffer) => {
       if (first[0] !== 0x16) {
         if (mode === 'STRICT') {
           this.metrics.inc('mast_inbound_plaintext_refused_total');
           return void socket.destroy();
         }
-        new DownstreamConn(socket, l, this);
-        socket.emit('data', first);
-        return;
+        return this.serveInbound(socket, l, first);
       }
       // TLS over a stream that replays the first bytes (a socket with a handle cannot be un-read).
       const replay = new Duplex({
@@ -173,7 +211,8 @@ export class Proxy implements ProxyRuntime {
       secure.on('error', () => secure.destroy());
       secure.once('secure', () => {
         this.metrics.inc('mast_inbound_mtls_connections_total');
-        new DownstreamConn(secure as unknown as net.Socket, l, this, { raw: socket, ...peerIdentity(secure.getPeerX509Certificate()?.subjectAltName) });
+        const peer = { raw: socket, ...peerIdentity(secure.getPeerX509Certificate()?.subjectAltName) };
+        secure.once('data', (inner: Buffer) => this.serveInbound(secure as unknown as net.Socket, l, inner, peer));
       });
     });
   }
@@ -229,7 +268,7 @@ export class Proxy implements ProxyRuntime {
   }
 
   private bind(l: ListenerRuntime, address = '0.0.0.0'): Promise<void> {
-    const server = net.createServer({ noDelay: true }, (socket) => (l.inbound ? this.accept(socket, l) : new DownstreamConn(socket, l, this)));
+    const server = net.createServer({ noDelay: true }, (socket) => (l.inbound ? this.accept(socket, l) : l.hasTcp ? this.acceptTcp(socket, l) : new DownstreamConn(socket, l, this)));
     l.server = server;
     return new Promise((resolve, reject) => {
       server.once('error', reject);

@@ -27,8 +27,8 @@ export interface ListenerConfig {
   readonly protocol: 'http' | 'tcp';
   /** HTTP: virtual hosts, first whose domains match the Host header wins (exact before wildcard). */
   readonly virtualHosts?: VirtualHostConfig[];
-  /** TCP: the cluster every connection goes to. */
-  readonly tcpCluster?: string;
+  /** TCP: where each connection goes (weighted, as a VirtualService `tcp` route). */
+  readonly tcpDestinations?: WeightedCluster[];
   /** Expect a PROXY protocol v2 header on every connection. */
   readonly proxyProtocol?: boolean;
   /** AuthorizationPolicies that apply here (gateway listeners, a sidecar's inbound); absent: none. */

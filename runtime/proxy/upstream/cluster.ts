@@ -121,9 +121,14 @@ export class Cluster {
     this.pending.push(done);
   }
 
+  /** A new connection to an endpoint (mTLS when it gets one): for the pool, or for a TCP proxy. */
+  connect(endpoint: Endpoint): net.Socket {
+    return this.mutualTls(endpoint) ?? net.connect({ host: endpoint.config.address, port: endpoint.config.port });
+  }
+
   private open(endpoint: Endpoint): UpstreamConn {
     endpoint.connections++;
-    const socket = this.mutualTls(endpoint) ?? net.connect({ host: endpoint.config.address, port: endpoint.config.port });
+    const socket = this.connect(endpoint);
     const conn = new UpstreamConn(socket, this.config.connectTimeoutMs, this.config.idleTimeoutMs);
     conn.onClose = () => {
       endpoint.connections--;

@@ -1,0 +1,53 @@
+/**
+ * Plain TCP proxying: a connection to a TCP listener (a Gateway TCP server, a sidecar's
+ * non-HTTP service port, an inbound connection that is not HTTP) is joined byte for byte to one
+ * endpoint of its weighted destination; mTLS to a sidecar when the cluster says so.
+ */
+import type * as net from 'node:net';
+import { pickWeighted } from '../shared/routing';
+import type { WeightedCluster } from '../shared/proxy-config';
+import type { Cluster } from './upstream/cluster';
+import type { Metrics } from './metrics';
+
+export interface TcpContext {
+  readonly metrics: Metrics;
+  cluster(name: string): Cluster | undefined;
+}
+
+/** Joins `down` to an upstream; `first` holds bytes already read from it (a sniffed first chunk). */
+export function proxyTcp(ctx: TcpContext, down: net.Socket, destinations: readonly WeightedCluster[], originalPort?: number, first?: Buffer): void {
+  const dest = pickWeighted(destinations, Math.random());
+  const cluster = dest && ctx.cluster(dest.cluster);
+  const endpoint = cluster?.pick({ originalPort });
+  const service = cluster?.config.host ?? 'unknown';
+  if (!cluster || !endpoint) {
+    ctx.metrics.inc(`istio_tcp_connections_refused_total{destination_service="${service}",response_flags="UH"}`);
+    return void down.destroy();
+  }
+  const labels = `{reporter="source",destination_service="${service}"}`;
+  ctx.metrics.inc(`istio_tcp_connections_opened_total${labels}`);
+  const up = cluster.connect(endpoint);
+  down.setNoDelay(true);
+  if (first) up.write(first);
+  let sent = first?.length ?? 0;
+  let received = 0;
+  down.on('data', (c: Buffer) => (sent += c.length));
+  up.on('data', (c: Buffer) => (received += c.length));
+  down.pipe(up);
+  up.pipe(down);
+  let closed = false;
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    down.destroy();
+    up.destroy();
+    ctx.metrics.inc(`istio_tcp_connections_closed_total${labels}`);
+    ctx.metrics.inc(`istio_tcp_sent_bytes_total${labels}`, sent);
+    ctx.metrics.inc(`istio_tcp_received_bytes_total${labels}`, received);
+  };
+  down.on('error', close).on('close', close);
+  up.on('error', close).on('close', close);
+}
+
+/** Whether the first bytes of a connection look like an HTTP/1 request line (a method, a space). */
+export const looksLikeHttp = (first: Buffer): boolean => /^[A-Z]{3,10} /.test(first.subarray(0, 11).toString('latin1'));
