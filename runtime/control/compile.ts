@@ -175,7 +175,7 @@ function sidecarOutbound(s: Snapshot, ns: string): { listeners: ListenerConfig[]
 function compileSidecar(s: Snapshot, proxy: ProxyIdentity): ProxyConfig {
   const shared = sidecarOutbound(s, proxy.namespace);
   const outboundPort = proxy.outboundPort ?? 15001;
-  const listeners = shared.listeners.map((l) => ({ ...l, port: outboundPort }));
+  const listeners: ListenerConfig[] = shared.listeners.map((l) => ({ ...l, port: outboundPort, passthrough: true }));
   if (!proxy.inbound) return { schema: PROXY_CONFIG_SCHEMA, version: s.version, listeners, clusters: shared.clusters };
   const appPort = proxy.inbound.appPort;
   // In a pod the app's port is the one each captured connection was sent to (original destination).

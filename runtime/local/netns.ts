@@ -7,7 +7,7 @@
  * iptables to capture, exactly as ClusterIPs in a pod. Needs root, `ip` and iptables.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 
 export interface Netns {
   readonly name: string;
@@ -37,9 +37,21 @@ export class NetnsTopology {
   private static made = 0;
 
   constructor(id = process.pid) {
+    NetnsTopology.removeOrphans();
     const run = NetnsTopology.made++;
     this.prefix = `mast${id % 100000}${run ? `x${run}` : ''}`;
     this.block = 100 + ((id + run) % 100);
+  }
+
+  /** Namespaces left by a run that was killed outright (its process is gone): removed before starting. */
+  static removeOrphans(): void {
+    const listed = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout ?? '';
+    for (const name of listed.split('\n').map((l) => l.split(' ')[0])) {
+      const owner = /^mast(\d+)(?:x\d+)?-\d+$/.exec(name)?.[1];
+      if (!owner || owner === String(process.pid % 100000) || existsSync(`/proc/${owner}`)) continue;
+      spawnSync('ip', ['netns', 'del', name]);
+      rmSync(`/etc/netns/${name}`, { recursive: true, force: true });
+    }
   }
 
   /** A namespace for one workload, linked to this one. */

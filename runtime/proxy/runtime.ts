@@ -8,7 +8,7 @@ import * as tls from 'node:tls';
 import { Duplex } from 'node:stream';
 import { peerIdentity } from '../shared/x509';
 import { originalDestination } from './original-dst';
-import { looksLikeHttp, proxyTcp } from './tcp';
+import { looksLikeHttp, passthroughTcp, proxyTcp } from './tcp';
 import type { Writable } from 'node:stream';
 import { compileRouteTable, type RouteTable } from '../shared/routing';
 import type { ClusterConfig, ListenerConfig, ProxyConfig } from '../shared/proxy-config';
@@ -31,6 +31,7 @@ export class ListenerRuntime {
   set(entries: Array<{ config: ListenerConfig; table: RouteTable }>): void {
     this.byMatchPort = new Map(entries.map((e) => [e.config.matchPort, e]));
     this.hasTcp = entries.some((e) => e.config.protocol === 'tcp');
+    this.passthrough = entries.some((e) => e.config.passthrough);
     this.inbound = entries.some((e) => e.config.name === 'virtualInbound');
   }
 
@@ -38,6 +39,12 @@ export class ListenerRuntime {
   hasTcp = false;
   /** A sidecar's inbound listener. */
   inbound = false;
+  /** Connections to destination ports nothing here knows go on to their original destination. */
+  passthrough = false;
+
+  knows(port: number): boolean {
+    return this.byMatchPort.has(port);
+  }
 
   get configs(): ListenerConfig[] {
     return [...this.byMatchPort.values()].map((e) => e.config);
@@ -170,6 +177,7 @@ export class Proxy implements ProxyRuntime {
   /** A listener with TCP services: the destination port (original, or the listener's own) says which. */
   private acceptTcp(socket: net.Socket, l: ListenerRuntime): void {
     const dst = originalDestination(socket);
+    if (dst && dst.port !== l.port && l.passthrough && !l.knows(dst.port)) return passthroughTcp(this, socket, dst);
     const port = dst && dst.port !== l.port ? dst.port : l.defaultPort;
     const config = l.configFor(port);
     if (config?.protocol === 'tcp') return proxyTcp(this, socket, config.tcpDestinations ?? [], port);
@@ -268,7 +276,7 @@ export class Proxy implements ProxyRuntime {
   }
 
   private bind(l: ListenerRuntime, address = '0.0.0.0'): Promise<void> {
-    const server = net.createServer({ noDelay: true }, (socket) => (l.inbound ? this.accept(socket, l) : l.hasTcp ? this.acceptTcp(socket, l) : new DownstreamConn(socket, l, this)));
+    const server = net.createServer({ noDelay: true }, (socket) => (l.inbound ? this.accept(socket, l) : l.hasTcp || l.passthrough ? this.acceptTcp(socket, l) : new DownstreamConn(socket, l, this)));
     l.server = server;
     return new Promise((resolve, reject) => {
       server.once('error', reject);

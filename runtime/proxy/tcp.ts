@@ -3,7 +3,7 @@
  * non-HTTP service port, an inbound connection that is not HTTP) is joined byte for byte to one
  * endpoint of its weighted destination; mTLS to a sidecar when the cluster says so.
  */
-import type * as net from 'node:net';
+import * as net from 'node:net';
 import { pickWeighted } from '../shared/routing';
 import type { WeightedCluster } from '../shared/proxy-config';
 import type { Cluster } from './upstream/cluster';
@@ -14,19 +14,9 @@ export interface TcpContext {
   cluster(name: string): Cluster | undefined;
 }
 
-/** Joins `down` to an upstream; `first` holds bytes already read from it (a sniffed first chunk). */
-export function proxyTcp(ctx: TcpContext, down: net.Socket, destinations: readonly WeightedCluster[], originalPort?: number, first?: Buffer): void {
-  const dest = pickWeighted(destinations, Math.random());
-  const cluster = dest && ctx.cluster(dest.cluster);
-  const endpoint = cluster?.pick({ originalPort });
-  const service = cluster?.config.host ?? 'unknown';
-  if (!cluster || !endpoint) {
-    ctx.metrics.inc(`istio_tcp_connections_refused_total{destination_service="${service}",response_flags="UH"}`);
-    return void down.destroy();
-  }
-  const labels = `{reporter="source",destination_service="${service}"}`;
+/** Joins two sockets both ways, counting bytes; either side closing closes both. */
+function join(ctx: TcpContext, down: net.Socket, up: net.Socket, labels: string, first?: Buffer): void {
   ctx.metrics.inc(`istio_tcp_connections_opened_total${labels}`);
-  const up = cluster.connect(endpoint);
   down.setNoDelay(true);
   if (first) up.write(first);
   let sent = first?.length ?? 0;
@@ -47,6 +37,24 @@ export function proxyTcp(ctx: TcpContext, down: net.Socket, destinations: readon
   };
   down.on('error', close).on('close', close);
   up.on('error', close).on('close', close);
+}
+
+/** A captured connection to somewhere outside the mesh, sent on where the app meant it to go (Istio's PassthroughCluster). */
+export function passthroughTcp(ctx: TcpContext, down: net.Socket, dst: { address: string; port: number }): void {
+  join(ctx, down, net.connect({ host: dst.address, port: dst.port }), '{reporter="source",destination_service="PassthroughCluster"}');
+}
+
+/** Joins `down` to an upstream; `first` holds bytes already read from it (a sniffed first chunk). */
+export function proxyTcp(ctx: TcpContext, down: net.Socket, destinations: readonly WeightedCluster[], originalPort?: number, first?: Buffer): void {
+  const dest = pickWeighted(destinations, Math.random());
+  const cluster = dest && ctx.cluster(dest.cluster);
+  const endpoint = cluster?.pick({ originalPort });
+  const service = cluster?.config.host ?? 'unknown';
+  if (!cluster || !endpoint) {
+    ctx.metrics.inc(`istio_tcp_connections_refused_total{destination_service="${service}",response_flags="UH"}`);
+    return void down.destroy();
+  }
+  join(ctx, down, cluster.connect(endpoint), `{reporter="source",destination_service="${service}"}`, first);
 }
 
 /** Whether the first bytes of a connection look like an HTTP/1 request line (a method, a space). */

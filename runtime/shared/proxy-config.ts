@@ -27,6 +27,11 @@ export interface ListenerConfig {
   readonly protocol: 'http' | 'tcp';
   /** HTTP: virtual hosts, first whose domains match the Host header wins (exact before wildcard). */
   readonly virtualHosts?: VirtualHostConfig[];
+  /**
+   * A sidecar's outbound (Istio's default `outboundTrafficPolicy: ALLOW_ANY`): a captured
+   * connection to a port no listener config knows goes on, as TCP, to its original destination.
+   */
+  readonly passthrough?: boolean;
   /** TCP: where each connection goes (weighted, as a VirtualService `tcp` route). */
   readonly tcpDestinations?: WeightedCluster[];
   /** Expect a PROXY protocol v2 header on every connection. */

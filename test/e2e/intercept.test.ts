@@ -4,7 +4,9 @@
  * settings at all. Needs root, `ip netns`, iptables (installed with apt when missing) and setpriv;
  * skipped with the reason printed otherwise.
  */
+import { execFile } from 'node:child_process';
 import { readdirSync } from 'node:fs';
+import * as http from 'node:http';
 import { interceptUnavailable, serviceAddresses } from '../../runtime/local/netns';
 import { ensureCommand } from '../support/apt';
 import { request, requestsOn, startExample, type Running } from './support';
@@ -42,6 +44,23 @@ test('service names resolve to capture-only addresses: FQDN, .svc, name.ns, and 
     expect(await requestsOn(pp.adminPort, { reporter: 'destination' }, pp.adminHost)).toBeGreaterThan(0);
     const stats = await (await fetch(`http://${pp.adminHost}:${pp.adminPort}/stats/prometheus`)).text();
     expect(stats).toMatch(/mast_inbound_mtls_connections_total [1-9]/);
+  });
+
+  test('a call to somewhere outside the mesh is captured and passed through to where it was going', async () => {
+    const pp = mesh.mesh.workloads.get('default/productpage-v1')!;
+    const outside = http.createServer((_req, res) => res.end('outside'));
+    await new Promise<void>((r) => outside.listen(0, pp.netns!.gateway, r));
+    const port = (outside.address() as { port: number }).port;
+    try {
+      const code = `require('http').get('http://${pp.netns!.gateway}:${port}/',r=>{let b='';r.on('data',c=>b+=c);r.on('end',()=>console.log(r.statusCode+' '+b))}).on('error',e=>console.log('error '+e.message))`;
+      // Not execFileSync: the outside server lives in this process.
+      const out = await new Promise<string>((resolve, reject) => execFile('ip', ['netns', 'exec', pp.netns!.name, process.execPath, '-e', code], { timeout: 10_000 }, (err, stdout) => (err ? reject(err) : resolve(stdout))));
+      expect(out.trim()).toBe('200 outside');
+      const stats = await (await fetch(`http://${pp.adminHost}:${pp.adminPort}/stats/prometheus`)).text();
+      expect(stats).toMatch(/istio_tcp_connections_opened_total\{reporter="source",destination_service="PassthroughCluster"\} [1-9]/);
+    } finally {
+      outside.close();
+    }
   });
 
   test('stopping removes every namespace it made', async () => {
