@@ -73,9 +73,15 @@ function gatewayListeners(s: Snapshot, proxy: ProxyIdentity, ports: readonly Ser
     const vhosts = new Map<string, VirtualHostConfig>();
     let protocol: 'http' | 'tcp' = 'http';
     let tcpDestinations: ListenerConfig['tcpDestinations'];
+    let tls: ListenerConfig['tls'];
+    let httpsRedirect = false;
     for (const gw of gateways)
       for (const server of gw.spec.servers.filter((sv) => sv.port.number === number)) {
         if (!HTTP_PROTOCOLS.has(server.port.protocol.toUpperCase())) protocol = 'tcp';
+        const t = server.tls;
+        if (server.port.protocol.toUpperCase() === 'HTTPS' && t && (t.mode ?? 'SIMPLE') === 'SIMPLE')
+          tls ??= t.serverCertificate && t.privateKey ? { certificateFile: t.serverCertificate, keyFile: t.privateKey } : { credentialName: t.credentialName ?? t.credentialNames?.[0] };
+        if (t?.httpsRedirect) httpsRedirect = true;
         const gwRef = `${namespaceOf(gw)}/${gw.metadata.name}`;
         const ctx: RouteContext = { gateway: gwRef, matchPort: number, portOf: portResolver(ports), useCluster: clusters.use };
         for (const vs of vss) {
@@ -96,7 +102,7 @@ function gatewayListeners(s: Snapshot, proxy: ProxyIdentity, ports: readonly Ser
         }
       }
     const body = protocol === 'tcp' ? { tcpDestinations: tcpDestinations ?? [] } : { virtualHosts: [...vhosts.values()] };
-    return { name: `0.0.0.0_${number}`, port: proxy.portMap?.[number] ?? number, matchPort: number, protocol, ...body, proxyProtocol: proxy.proxyProtocol, ...authzOf(s, proxy) };
+    return { name: `0.0.0.0_${number}`, port: proxy.portMap?.[number] ?? number, matchPort: number, protocol, ...body, proxyProtocol: proxy.proxyProtocol, ...authzOf(s, proxy), ...(tls ? { tls } : {}), ...(httpsRedirect ? { httpsRedirect } : {}) };
   });
 }
 

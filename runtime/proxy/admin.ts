@@ -20,7 +20,7 @@ export function startAdmin(proxy: Proxy, port: number, state: AdminState, host =
       case '/stats/prometheus':
         return send(200, proxy.metrics.render(), 'text/plain; version=0.0.4');
       case '/config_dump':
-        return send(200, JSON.stringify({ identity: proxy.identity, version: proxy.config?.version ?? null, lastError: proxy.lastError ?? null, config: proxy.config ?? null }, null, 2), 'application/json');
+        return send(200, JSON.stringify({ identity: proxy.identity, version: proxy.config?.version ?? null, lastError: proxy.lastError ?? null, skippedListeners: proxy.skipped, config: proxy.config ?? null }, null, 2), 'application/json');
       case '/clusters':
         return send(200, JSON.stringify(proxy.clustersReport(), null, 2), 'application/json');
       case '/logging': {

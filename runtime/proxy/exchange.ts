@@ -60,7 +60,9 @@ export class Exchange implements ConnHandler {
   }
 
   start(): void {
-    const authz = this.down.listener.configFor(this.down.port)?.authz;
+    const listener = this.down.listener.configFor(this.down.port);
+    if (listener?.httpsRedirect) return this.replyWith(301, '', [['location', `https://${this.down.host}${this.down.target}`]]);
+    const authz = listener?.authz;
     if (authz) {
       const d = this.down;
       const decision = authorize(authz, { method: d.method, path: d.target, host: d.host, port: d.port, sourceIp: d.remoteAddress, remoteIp: d.clientAddress(), principal: d.peer?.principal, namespace: d.peer?.namespace, header: (name) => d.header(name) });

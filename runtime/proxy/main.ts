@@ -195,6 +195,7 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`mast-proxy: config ${result.version} rejected: ${result.error}`);
     return 1;
   }
+  for (const line of proxy.skipped) console.error(`mast-proxy: listener skipped: ${line}`);
   const admin = await startAdmin(proxy, Number(o['admin-port']), { logLevel: 'info' });
   const status = o['status-port'] ? await startStatus(proxy, Number(o['status-port'])) : undefined;
   const adminPort = (admin.address() as { port: number }).port;

@@ -95,6 +95,7 @@ export class PushClient {
             const result = await this.proxy.apply(m.config);
             if (!stream.destroyed) stream.write(encode(result.ok ? { type: 'ack', version: result.version } : { type: 'nack', version: result.version, error: result.error }));
             if (!result.ok) log(`config ${result.version} rejected, keeping ${this.proxy.config?.version ?? 'none'}: ${result.error}`);
+            else for (const line of this.proxy.skipped ?? []) log(`config ${result.version}: listener skipped: ${line}`);
           });
         });
       } catch (err) {

@@ -5,6 +5,7 @@
  */
 import * as net from 'node:net';
 import * as tls from 'node:tls';
+import { readFileSync } from 'node:fs';
 import { Duplex } from 'node:stream';
 import { peerIdentity } from '../shared/x509';
 import { originalDestination } from './original-dst';
@@ -28,8 +29,12 @@ export class ListenerRuntime {
   server?: net.Server;
   constructor(readonly port: number) {}
 
-  set(entries: Array<{ config: ListenerConfig; table: RouteTable }>): void {
+  /** HTTPS termination (a gateway's TLS server), loaded when the config was applied. */
+  secureContext?: tls.SecureContext;
+
+  set(entries: Array<{ config: ListenerConfig; table: RouteTable; secureContext?: tls.SecureContext }>): void {
     this.byMatchPort = new Map(entries.map((e) => [e.config.matchPort, e]));
+    this.secureContext = entries[0]?.secureContext;
     this.hasTcp = entries.some((e) => e.config.protocol === 'tcp');
     this.passthrough = entries.some((e) => e.config.passthrough);
     this.inbound = entries.some((e) => e.config.name === 'virtualInbound');
@@ -116,6 +121,8 @@ export class Proxy implements ProxyRuntime {
   private readonly conns = new Set<DownstreamConn>();
   private logBuffer: string[] = [];
   lastError?: string;
+  /** Listeners of the current config that are not served, and why. */
+  skipped: string[] = [];
   /** The workload certificate mastd issued (mTLS both ways), and its TLS context. */
   certificate?: WorkloadCertificate;
   private tlsContext?: tls.SecureContext;
@@ -172,6 +179,17 @@ export class Proxy implements ProxyRuntime {
     const route = config?.virtualHosts?.[0]?.routes[0]?.action;
     const destinations = route?.kind === 'forward' ? route.destinations : [];
     proxyTcp(this, socket, destinations, dst && dst.port !== l.port ? dst.port : undefined, first);
+  }
+
+  /** A gateway's HTTPS port: TLS terminated here, then HTTP as on any port (scheme https). */
+  private acceptTls(socket: net.Socket, l: ListenerRuntime): void {
+    const secure = new tls.TLSSocket(socket, { isServer: true, secureContext: l.secureContext });
+    secure.on('error', () => secure.destroy());
+    socket.setTimeout(this.limits.headerTimeoutMs, () => socket.destroy());
+    secure.once('secure', () => {
+      socket.setTimeout(0);
+      new DownstreamConn(secure as unknown as net.Socket, l, this, { raw: socket }).scheme = 'https';
+    });
   }
 
   /** A listener with TCP services: the destination port (original, or the listener's own) says which. */
@@ -241,8 +259,28 @@ export class Proxy implements ProxyRuntime {
       this.metrics.inc('mast_config_rejected_total');
       return { ok: false, version: config.version, error: this.lastError };
     }
-    const byPort = new Map<number, Array<{ config: ListenerConfig; table: RouteTable }>>();
-    config.listeners.forEach((lc, i) => byPort.set(lc.port, [...(byPort.get(lc.port) ?? []), { config: lc, table: tables[i] }]));
+    const byPort = new Map<number, Array<{ config: ListenerConfig; table: RouteTable; secureContext?: tls.SecureContext }>>();
+    const skipped: string[] = [];
+    for (const [i, lc] of config.listeners.entries()) {
+      let secureContext: tls.SecureContext | undefined;
+      if (lc.tls) {
+        // Never serve a TLS port in plaintext: without its certificate the listener is left out.
+        if (!lc.tls.certificateFile || !lc.tls.keyFile) {
+          skipped.push(`${lc.name}: TLS with credentialName ${JSON.stringify(lc.tls.credentialName ?? null)} is not supported yet (mount the certificate and set serverCertificate and privateKey); not listening`);
+          continue;
+        }
+        try {
+          secureContext = tls.createSecureContext({ cert: readFileSync(lc.tls.certificateFile), key: readFileSync(lc.tls.keyFile) });
+        } catch (err) {
+          this.lastError = `listener ${lc.name}: cannot load its certificate: ${(err as Error).message}`;
+          this.metrics.inc('mast_config_rejected_total');
+          return { ok: false, version: config.version, error: this.lastError };
+        }
+      }
+      byPort.set(lc.port, [...(byPort.get(lc.port) ?? []), { config: lc, table: tables[i], secureContext }]);
+    }
+    this.skipped = skipped;
+    if (skipped.length) this.metrics.inc('mast_listeners_skipped_total', skipped.length);
     // Bind new ports first: if one fails, nothing of the new config has been applied.
     const fresh = [...byPort.entries()].filter(([port]) => !this.listeners.has(port)).map(([port, entries]) => {
       const l = new ListenerRuntime(port);
@@ -276,7 +314,7 @@ export class Proxy implements ProxyRuntime {
   }
 
   private bind(l: ListenerRuntime, address = '0.0.0.0'): Promise<void> {
-    const server = net.createServer({ noDelay: true }, (socket) => (l.inbound ? this.accept(socket, l) : l.hasTcp || l.passthrough ? this.acceptTcp(socket, l) : new DownstreamConn(socket, l, this)));
+    const server = net.createServer({ noDelay: true }, (socket) => (l.secureContext ? this.acceptTls(socket, l) : l.inbound ? this.accept(socket, l) : l.hasTcp || l.passthrough ? this.acceptTcp(socket, l) : new DownstreamConn(socket, l, this)));
     l.server = server;
     return new Promise((resolve, reject) => {
       server.once('error', reject);

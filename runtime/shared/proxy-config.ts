@@ -32,6 +32,14 @@ export interface ListenerConfig {
    * connection to a port no listener config knows goes on, as TCP, to its original destination.
    */
   readonly passthrough?: boolean;
+  /**
+   * HTTPS termination at a gateway (Gateway `tls.mode: SIMPLE`): PEM files on the gateway's disk.
+   * `credentialName` (a Secret mastd would have to deliver) is not supported yet: such a
+   * listener is skipped, never served in plaintext.
+   */
+  readonly tls?: { readonly certificateFile?: string; readonly keyFile?: string; readonly credentialName?: string };
+  /** Gateway `tls.httpsRedirect`: every request is answered 301 to https. */
+  readonly httpsRedirect?: boolean;
   /** TCP: where each connection goes (weighted, as a VirtualService `tcp` route). */
   readonly tcpDestinations?: WeightedCluster[];
   /** Expect a PROXY protocol v2 header on every connection. */

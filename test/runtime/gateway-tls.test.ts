@@ -1,0 +1,71 @@
+/** HTTPS at the gateway: Gateway `tls.mode: SIMPLE` with certificate files, `httpsRedirect`, and a credentialName that is not served in plaintext. */
+import * as https from 'node:https';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadYaml } from '../../api';
+import { CertificateAuthority } from '../../runtime/control/ca';
+import { compile } from '../../runtime/control/compile';
+import { makeSnapshot } from '../../runtime/control/snapshot';
+import { Proxy } from '../../runtime/proxy/runtime';
+import { freePort } from '../../runtime/local/local-mesh';
+import { certificateRequest, generateKeys, privateKeyPem } from '../../runtime/shared/x509';
+import { backend, get } from './support';
+
+test('HTTPS terminated with the Gateway certificate files; HTTP redirected; a credentialName server is skipped, not served in plaintext', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mast-gw-tls-'));
+  const ca = await CertificateAuthority.generate('cluster.local');
+  const keys = await generateKeys();
+  const issued = await ca.sign(await certificateRequest(keys), { namespace: 'mast-system', serviceAccount: 'gw' });
+  writeFileSync(join(dir, 'cert.pem'), issued.certificate);
+  writeFileSync(join(dir, 'key.pem'), await privateKeyPem(keys));
+  const web = await backend('web');
+  const mesh = loadYaml(`
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: { name: edge, namespace: default }
+spec:
+  selector: { istio: ingressgateway }
+  servers:
+    - { port: { number: 80, name: http, protocol: HTTP }, hosts: [alpha.example.com], tls: { httpsRedirect: true } }
+    - { port: { number: 443, name: https, protocol: HTTPS }, hosts: [alpha.example.com], tls: { mode: SIMPLE, serverCertificate: ${join(dir, 'cert.pem')}, privateKey: ${join(dir, 'key.pem')} } }
+    - { port: { number: 8443, name: https-2, protocol: HTTPS }, hosts: [alpha.example.com], tls: { mode: SIMPLE, credentialName: alpha-cert } }
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: edge, namespace: default }
+spec: { hosts: [alpha.example.com], gateways: [edge], http: [{ route: [{ destination: { host: web } }] }] }
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: web, namespace: default }
+spec: { hosts: [web.default.svc.cluster.local], ports: [{ number: 80, name: http, protocol: HTTP }], resolution: STATIC, endpoints: [{ address: 127.0.0.1, ports: { http: ${web.port} } }] }
+`).objects;
+  const config = compile(makeSnapshot(mesh, 'v1'), { mode: 'gateway', namespace: 'mast-system', labels: { istio: 'ingressgateway' }, portMap: { 80: await freePort(), 443: await freePort(), 8443: await freePort() } });
+  const proxy = new Proxy({ mode: 'gateway', workload: 'gw', namespace: 'mast-system' });
+  const applied = await proxy.apply(config);
+  expect(applied).toMatchObject({ ok: true });
+  try {
+    expect(proxy.skipped).toEqual([expect.stringMatching(/^0\.0\.0\.0_8443: TLS with credentialName "alpha-cert" is not supported yet/)]);
+    expect(proxy.boundPort('0.0.0.0_8443')).toBeUndefined();
+    const plain = await get(proxy.boundPort('0.0.0.0_80')!, '/page?x=1');
+    expect(plain).toMatchObject({ status: 301, headers: { location: 'https://alpha.example.com/page?x=1' } });
+    const secure = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = https.get({ host: '127.0.0.1', port: proxy.boundPort('0.0.0.0_443'), path: '/hello', headers: { host: 'alpha.example.com' }, ca: issued.root, checkServerIdentity: () => undefined, agent: false }, (res) => {
+        let body = '';
+        res.on('data', (c) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode!, body }));
+      });
+      req.on('error', reject);
+    });
+    expect(secure).toEqual({ status: 200, body: 'web /hello' });
+    expect(web.seen.at(-1)?.headers['x-forwarded-proto']).toBe('https');
+    // A certificate file that cannot be read is a NACK that names the listener: the last good config stays.
+    const broken = { ...config, version: 'v2', listeners: config.listeners.map((l) => (l.tls?.certificateFile ? { ...l, tls: { ...l.tls, certificateFile: join(dir, 'missing.pem') } } : l)) };
+    expect(await proxy.apply(broken)).toMatchObject({ ok: false, error: expect.stringMatching(/^listener 0\.0\.0\.0_443: cannot load its certificate: ENOENT/) });
+    expect(proxy.config?.version).toBe('v1');
+  } finally {
+    await proxy.drain(50);
+    await web.close();
+  }
+});
