@@ -6,10 +6,7 @@
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { readFileSync } from 'node:fs';
-import { Duplex } from 'node:stream';
-import { peerIdentity } from '../shared/x509';
-import { originalDestination } from './original-dst';
-import { looksLikeHttp, passthroughTcp, proxyTcp } from './tcp';
+import { acceptConnection } from './accept';
 import type { Writable } from 'node:stream';
 import { compileRouteTable, type RouteTable } from '../shared/routing';
 import type { ClusterConfig, ListenerConfig, ProxyConfig } from '../shared/proxy-config';
@@ -157,91 +154,11 @@ export class Proxy implements ProxyRuntime {
     this.metrics.inc('mast_certificates_installed_total');
   }
 
-  /** The first bytes of a connection, within the header timeout (a silent client is closed, not kept). */
-  private firstChunk(socket: net.Socket, then: (first: Buffer) => void): void {
-    socket.setTimeout(this.limits.headerTimeoutMs, () => socket.destroy());
-    socket.once('data', (first: Buffer) => {
-      socket.setTimeout(0);
-      then(first);
-    });
+  /** The workload certificate's TLS context (mTLS), once mastd has issued one. */
+  get workloadTls(): tls.SecureContext | undefined {
+    return this.tlsContext;
   }
 
-  /** Inbound bytes that are HTTP go through the HTTP path; anything else is proxied as TCP to the app's port. */
-  private serveInbound(socket: net.Socket, l: ListenerRuntime, first: Buffer, peer?: ConstructorParameters<typeof DownstreamConn>[3]): void {
-    if (looksLikeHttp(first)) {
-      new DownstreamConn(socket, l, this, peer);
-      socket.emit('data', first);
-      return;
-    }
-    const raw = peer?.raw ?? socket;
-    const dst = originalDestination(raw);
-    const config = l.configs[0];
-    const route = config?.virtualHosts?.[0]?.routes[0]?.action;
-    const destinations = route?.kind === 'forward' ? route.destinations : [];
-    proxyTcp(this, socket, destinations, dst && dst.port !== l.port ? dst.port : undefined, first);
-  }
-
-  /** A gateway's HTTPS port: TLS terminated here, then HTTP as on any port (scheme https). */
-  private acceptTls(socket: net.Socket, l: ListenerRuntime): void {
-    const secure = new tls.TLSSocket(socket, { isServer: true, secureContext: l.secureContext });
-    secure.on('error', () => secure.destroy());
-    socket.setTimeout(this.limits.headerTimeoutMs, () => socket.destroy());
-    secure.once('secure', () => {
-      socket.setTimeout(0);
-      new DownstreamConn(secure as unknown as net.Socket, l, this, { raw: socket }).scheme = 'https';
-    });
-  }
-
-  /** A listener with TCP services: the destination port (original, or the listener's own) says which. */
-  private acceptTcp(socket: net.Socket, l: ListenerRuntime): void {
-    const dst = originalDestination(socket);
-    if (dst && dst.port !== l.port && l.passthrough && !l.knows(dst.port)) return passthroughTcp(this, socket, dst);
-    const port = dst && dst.port !== l.port ? dst.port : l.defaultPort;
-    const config = l.configFor(port);
-    if (config?.protocol === 'tcp') return proxyTcp(this, socket, config.tcpDestinations ?? [], port);
-    new DownstreamConn(socket, l, this);
-  }
-
-  /**
-   * A connection to an inbound listener: with a certificate and unless mTLS is DISABLEd, a first
-   * byte of 0x16 (a TLS handshake) makes it mTLS, anything else plaintext, which STRICT refuses.
-   */
-  private accept(socket: net.Socket, l: ListenerRuntime): void {
-    const mode = l.configs[0]?.mtls;
-    if (!mode || mode === 'DISABLE' || !this.tlsContext) {
-      if (mode === 'STRICT') return void socket.destroy();
-      return this.firstChunk(socket, (first) => this.serveInbound(socket, l, first));
-    }
-    const context = this.tlsContext;
-    this.firstChunk(socket, (first: Buffer) => {
-      if (first[0] !== 0x16) {
-        if (mode === 'STRICT') {
-          this.metrics.inc('mast_inbound_plaintext_refused_total');
-          return void socket.destroy();
-        }
-        return this.serveInbound(socket, l, first);
-      }
-      // TLS over a stream that replays the first bytes (a socket with a handle cannot be un-read).
-      const replay = new Duplex({
-        read: () => void socket.resume(),
-        write: (chunk, encoding, done) => void socket.write(chunk, encoding, done),
-        final: (done) => (socket.end(), done()),
-        destroy: (err, done) => (socket.destroy(err ?? undefined), done(err)),
-      });
-      replay.push(first);
-      socket.on('data', (chunk: Buffer) => replay.push(chunk) || socket.pause());
-      socket.on('end', () => replay.push(null));
-      socket.on('error', (err) => replay.destroy(err));
-      socket.on('close', () => replay.destroy());
-      const secure = new tls.TLSSocket(replay, { isServer: true, secureContext: context, requestCert: true, rejectUnauthorized: true });
-      secure.on('error', () => secure.destroy());
-      secure.once('secure', () => {
-        this.metrics.inc('mast_inbound_mtls_connections_total');
-        const peer = { raw: socket, ...peerIdentity(secure.getPeerX509Certificate()?.subjectAltName) };
-        secure.once('data', (inner: Buffer) => this.serveInbound(secure as unknown as net.Socket, l, inner, peer));
-      });
-    });
-  }
 
   /** Validates and swaps in a config; a rejected one leaves the last good config running. */
   async apply(config: ProxyConfig): Promise<ApplyResult> {
@@ -314,7 +231,7 @@ export class Proxy implements ProxyRuntime {
   }
 
   private bind(l: ListenerRuntime, address = '0.0.0.0'): Promise<void> {
-    const server = net.createServer({ noDelay: true }, (socket) => (l.secureContext ? this.acceptTls(socket, l) : l.inbound ? this.accept(socket, l) : l.hasTcp || l.passthrough ? this.acceptTcp(socket, l) : new DownstreamConn(socket, l, this)));
+    const server = net.createServer({ noDelay: true }, (socket) => acceptConnection(this, socket, l));
     l.server = server;
     return new Promise((resolve, reject) => {
       server.once('error', reject);

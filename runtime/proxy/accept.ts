@@ -1,0 +1,106 @@
+/**
+ * What a new connection is, before any HTTP parsing: a gateway's HTTPS port (TLS terminated), a
+ * sidecar's inbound (mTLS or plaintext told apart by the first byte; HTTP or plain TCP by the
+ * first bytes), a port with TCP services or passthrough (by original destination), or HTTP.
+ */
+import type * as net from 'node:net';
+import * as tls from 'node:tls';
+import { Duplex } from 'node:stream';
+import { peerIdentity } from '../shared/x509';
+import { DownstreamConn } from './downstream';
+import { originalDestination } from './original-dst';
+import type { ListenerRuntime, ProxyRuntime } from './runtime';
+import { looksLikeHttp, passthroughTcp, proxyTcp, type TcpContext } from './tcp';
+
+export type AcceptContext = ProxyRuntime & TcpContext & { readonly workloadTls?: tls.SecureContext };
+
+export function acceptConnection(proxy: AcceptContext, socket: net.Socket, l: ListenerRuntime): void {
+  if (l.secureContext) return acceptTls(proxy, socket, l);
+  if (l.inbound) return acceptInbound(proxy, socket, l);
+  if (l.hasTcp || l.passthrough) return acceptTcp(proxy, socket, l);
+  new DownstreamConn(socket, l, proxy);
+}
+
+/** The first bytes of a connection, within the header timeout (a silent client is closed, not kept). */
+function firstChunk(proxy: AcceptContext, socket: net.Socket, then: (first: Buffer) => void): void {
+  socket.setTimeout(proxy.limits.headerTimeoutMs, () => socket.destroy());
+  socket.once('data', (first: Buffer) => {
+    socket.setTimeout(0);
+    then(first);
+  });
+}
+
+/** Inbound bytes that are HTTP go through the HTTP path; anything else is proxied as TCP to the app's port. */
+function serveInbound(proxy: AcceptContext, socket: net.Socket, l: ListenerRuntime, first: Buffer, peer?: DownstreamConn['peer']): void {
+  if (looksLikeHttp(first)) {
+    new DownstreamConn(socket, l, proxy, peer);
+    socket.emit('data', first);
+    return;
+  }
+  const dst = originalDestination(peer?.raw ?? socket);
+  const route = l.configs[0]?.virtualHosts?.[0]?.routes[0]?.action;
+  const destinations = route?.kind === 'forward' ? route.destinations : [];
+  proxyTcp(proxy, socket, destinations, dst && dst.port !== l.port ? dst.port : undefined, first);
+}
+
+/** A gateway's HTTPS port: TLS terminated here, then HTTP as on any port (scheme https). */
+function acceptTls(proxy: AcceptContext, socket: net.Socket, l: ListenerRuntime): void {
+  const secure = new tls.TLSSocket(socket, { isServer: true, secureContext: l.secureContext });
+  secure.on('error', () => secure.destroy());
+  socket.setTimeout(proxy.limits.headerTimeoutMs, () => socket.destroy());
+  secure.once('secure', () => {
+    socket.setTimeout(0);
+    new DownstreamConn(secure as unknown as net.Socket, l, proxy, { raw: socket }).scheme = 'https';
+  });
+}
+
+/** A listener with TCP services or passthrough: the destination port (original, or the listener's own) says which. */
+function acceptTcp(proxy: AcceptContext, socket: net.Socket, l: ListenerRuntime): void {
+  const dst = originalDestination(socket);
+  if (dst && dst.port !== l.port && l.passthrough && !l.knows(dst.port)) return passthroughTcp(proxy, socket, dst);
+  const port = dst && dst.port !== l.port ? dst.port : l.defaultPort;
+  const config = l.configFor(port);
+  if (config?.protocol === 'tcp') return proxyTcp(proxy, socket, config.tcpDestinations ?? [], port);
+  new DownstreamConn(socket, l, proxy);
+}
+
+/**
+ * A sidecar's inbound: with a certificate and unless mTLS is DISABLEd, a first byte of 0x16 (a
+ * TLS handshake) makes it mTLS, anything else plaintext, which STRICT refuses.
+ */
+function acceptInbound(proxy: AcceptContext, socket: net.Socket, l: ListenerRuntime): void {
+  const mode = l.configs[0]?.mtls;
+  const context = proxy.workloadTls;
+  if (!mode || mode === 'DISABLE' || !context) {
+    if (mode === 'STRICT') return void socket.destroy();
+    return firstChunk(proxy, socket, (first) => serveInbound(proxy, socket, l, first));
+  }
+  firstChunk(proxy, socket, (first) => {
+    if (first[0] !== 0x16) {
+      if (mode === 'STRICT') {
+        proxy.metrics.inc('mast_inbound_plaintext_refused_total');
+        return void socket.destroy();
+      }
+      return serveInbound(proxy, socket, l, first);
+    }
+    // TLS over a stream that replays the first bytes (a socket with a handle cannot be un-read).
+    const replay = new Duplex({
+      read: () => void socket.resume(),
+      write: (chunk, encoding, done) => void socket.write(chunk, encoding, done),
+      final: (done) => (socket.end(), done()),
+      destroy: (err, done) => (socket.destroy(err ?? undefined), done(err)),
+    });
+    replay.push(first);
+    socket.on('data', (chunk: Buffer) => replay.push(chunk) || socket.pause());
+    socket.on('end', () => replay.push(null));
+    socket.on('error', (err) => replay.destroy(err));
+    socket.on('close', () => replay.destroy());
+    const secure = new tls.TLSSocket(replay, { isServer: true, secureContext: context, requestCert: true, rejectUnauthorized: true });
+    secure.on('error', () => secure.destroy());
+    secure.once('secure', () => {
+      proxy.metrics.inc('mast_inbound_mtls_connections_total');
+      const peer = { raw: socket, ...peerIdentity(secure.getPeerX509Certificate()?.subjectAltName) };
+      secure.once('data', (inner: Buffer) => serveInbound(proxy, secure as unknown as net.Socket, l, inner, peer));
+    });
+  });
+}
