@@ -10,14 +10,18 @@ export interface SmokeResult {
   readonly detail: string;
 }
 
-interface Page {
-  status: number;
-  body: { calls?: Array<{ status: number; service?: string; version?: string; calls?: Array<{ status: number; service?: string }> }> };
+/** A bookinfo page as the example's apps answer: who answered, and what it called. */
+export interface Page {
+  readonly status: number;
+  readonly ms: number;
+  readonly body: { service?: string; version?: string; calls?: Array<{ status: number; service?: string; version?: string; body?: string; calls?: Array<{ status: number; service?: string }> }> };
 }
 
-function get(base: URL, host: string, path: string, headers: Record<string, string> = {}): Promise<Page> {
+/** GET through a gateway with a Host header; a body that is not JSON (a proxy's own reply) reads as `{}`. */
+export function getPage(o: { address: string; port: number; host: string; path: string; headers?: Record<string, string>; agent?: http.Agent | false }): Promise<Page> {
+  const t0 = performance.now();
   return new Promise((resolve, reject) => {
-    const req = http.get({ host: base.hostname, port: base.port || 80, path, headers: { host, ...headers }, agent: false, timeout: 10_000 }, (res) => {
+    const req = http.get({ host: o.address, port: o.port, path: o.path, headers: { host: o.host, ...o.headers }, agent: o.agent ?? false }, (res) => {
       let data = '';
       res.on('data', (c) => (data += c));
       res.on('end', () => {
@@ -27,13 +31,15 @@ function get(base: URL, host: string, path: string, headers: Record<string, stri
         } catch {
           /* a proxy's own reply */
         }
-        resolve({ status: res.statusCode!, body });
+        resolve({ status: res.statusCode!, ms: performance.now() - t0, body });
       });
     });
-    req.on('timeout', () => req.destroy(new Error(`timeout: GET ${path}`)));
+    req.setTimeout(10_000, () => req.destroy(new Error(`timeout: GET ${o.path}`)));
     req.on('error', reject);
   });
 }
+
+const get = (base: URL, host: string, path: string, headers: Record<string, string> = {}) => getPage({ address: base.hostname, port: Number(base.port || 80), host, path, headers });
 
 const call = (p: Page, service: string) => p.body.calls?.find((c) => c.service === service);
 

@@ -3,7 +3,10 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } 
 import * as http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { getPage, type Page } from '../../lib/kind/smoke';
 import { freePort, LocalMesh } from '../../runtime/local/local-mesh';
+
+export type { Page };
 
 export const EXAMPLE = join(__dirname, '..', '..', 'examples', 'bookinfo');
 
@@ -62,35 +65,10 @@ export async function startExample(options: { intercept?: boolean } = {}): Promi
   }
 }
 
-export interface Page {
-  readonly status: number;
-  readonly ms: number;
-  readonly body: { service?: string; version?: string; calls?: Array<{ status: number; service?: string; version?: string; calls?: Array<{ status: number; service?: string }> }> };
-}
-
 const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
 
-/** GET through the gateway with the example's host. */
-export function request(port: number, path = '/productpage', headers: Record<string, string> = {}): Promise<Page> {
-  const t0 = performance.now();
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path, agent, headers: { host: 'alpha.example.com', ...headers } }, (res) => {
-      let data = '';
-      res.on('data', (c) => (data += c));
-      res.on('end', () => {
-        let body: Page['body'] = {};
-        try {
-          body = JSON.parse(data);
-        } catch {
-          /* not JSON: a proxy's own reply */
-        }
-        resolve({ status: res.statusCode!, ms: performance.now() - t0, body });
-      });
-    });
-    req.setTimeout(10_000, () => req.destroy(new Error(`timeout: GET ${path}`)));
-    req.on('error', reject);
-  });
-}
+/** GET through the gateway with the example's host (a keep-alive pool, as a browser would). */
+export const request = (port: number, path = '/productpage', headers: Record<string, string> = {}): Promise<Page> => getPage({ address: '127.0.0.1', port, host: 'alpha.example.com', path, headers: { host: 'alpha.example.com', ...headers }, agent });
 
 /** `n` requests, `concurrency` at a time. */
 export async function many(n: number, concurrency: number, send: (i: number) => Promise<Page>): Promise<Page[]> {
