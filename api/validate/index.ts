@@ -27,6 +27,9 @@ export interface ValidateOptions {
 const DNS_1123 = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 
 /** Findings for one object alone: metadata, kind, field shapes and rules local to the resource. */
+/** etcd's default limit on one stored object (1.5 MiB). */
+export const MAX_RESOURCE_BYTES = 1_572_864;
+
 export function validateResource(obj: KubeObject): Finding[] {
   const out: Finding[] = [];
   const name = obj.metadata?.name;
@@ -43,6 +46,12 @@ export function validateResource(obj: KubeObject): Finding[] {
   }
   if (!(SERVED_VERSIONS as readonly string[]).includes(version)) {
     out.push(finding('MAST0006', obj, 'apiVersion', `"${obj.apiVersion}" is not served; use ${group}/v1`));
+    return out;
+  }
+  // Kubernetes stores no object over 1.5 MiB; a file source would otherwise push it to every proxy.
+  const size = Buffer.byteLength(JSON.stringify(obj));
+  if (size > MAX_RESOURCE_BYTES) {
+    out.push(finding('MAST0010', obj, 'metadata', `the resource is ${size.toLocaleString('en-US')} bytes; Kubernetes stores at most ${MAX_RESOURCE_BYTES.toLocaleString('en-US')} per object`));
     return out;
   }
   const shape = checkShape(KINDS[obj.kind].spec, obj.spec ?? {}, 'spec');

@@ -80,6 +80,19 @@ describe('mastd → mast-proxy push, with ACK/NACK', () => {
     expect((await get(gatewayPort(), '/pinned', { 'end-user': 'jason' })).body).toBe('reviews-v1 /pinned');
   });
 
+  test('a huge resource (over 1.5 MiB) is rejected; the last good version keeps serving', async () => {
+    writeMesh(`    - name: huge
+      match: [{ uri: { prefix: /${'x'.repeat(1_600_000)} } }]
+      route: [{ destination: { host: reviews, subset: v2 } }]
+`);
+    await until('rejection', () => mastd.rejected.some((f) => f.code === 'MAST0010'));
+    expect(mastd.rejected.find((f) => f.code === 'MAST0010')).toMatchObject({ kind: 'VirtualService', name: 'edge', path: 'metadata' });
+    await until('ACK of the snapshot that kept the old edge', () => status()?.acked === mastd.snapshot?.version);
+    expect((await get(gatewayPort(), '/x', { 'end-user': 'jason' })).status).toBe(200);
+    writeMesh();
+    await until('recovery', () => mastd.rejected.length === 0);
+  });
+
   test('a wrong token is refused; a peer sending garbage is cut off without disturbing the others', async () => {
     const session = http2.connect(`http://127.0.0.1:${ports.pushPort}`);
     const status401 = await new Promise<number>((resolve) => {
