@@ -16,6 +16,7 @@ import { byKind, type Snapshot } from './snapshot';
 export type { ProxyIdentity };
 
 const HTTP_PROTOCOLS = new Set(['HTTP', 'HTTP2', 'GRPC', 'GRPC-WEB', 'HTTPS']);
+const isHttp = (p: ServicePort) => HTTP_PROTOCOLS.has((p.protocol ?? 'HTTP').toUpperCase());
 
 class Clusters {
   private readonly byName = new Map<string, ClusterConfig>();
@@ -24,7 +25,6 @@ class Clusters {
     const name = clusterName(port.number, subset, port.host);
     if (!this.byName.has(name)) this.byName.set(name, compileCluster(this.s, port, subset, this.ns));
   };
-  add = (cluster: ClusterConfig) => void this.byName.set(cluster.name, cluster);
   all = () => [...this.byName.values()].sort((a, b) => a.name.localeCompare(b.name));
 }
 
@@ -33,7 +33,7 @@ function portResolver(ports: readonly ServicePort[]) {
   for (const p of ports) byHost.set(p.host, [...(byHost.get(p.host) ?? []), p]);
   return (host: string, port: number | undefined) => {
     const candidates = byHost.get(host) ?? [];
-    return port === undefined ? (candidates.length === 1 ? candidates[0] : candidates.find((p) => HTTP_PROTOCOLS.has((p.protocol ?? 'HTTP').toUpperCase())) ?? candidates[0]) : candidates.find((p) => p.number === port);
+    return port === undefined ? (candidates.length === 1 ? candidates[0] : candidates.find(isHttp) ?? candidates[0]) : candidates.find((p) => p.number === port);
   };
 }
 
@@ -149,7 +149,7 @@ function sidecarOutbound(s: Snapshot, ns: string): { listeners: ListenerConfig[]
   // Non-HTTP ports are proxied as TCP, told apart by destination port only (mast has no service
   // addresses to tell two TCP services on one port apart: such a port is left unproxied).
   const tcpPorts = new Map<number, ServicePort[]>();
-  for (const p of visible) if (!HTTP_PROTOCOLS.has((p.protocol ?? 'HTTP').toUpperCase())) tcpPorts.set(p.number, [...(tcpPorts.get(p.number) ?? []), p]);
+  for (const p of visible) if (!isHttp(p)) tcpPorts.set(p.number, [...(tcpPorts.get(p.number) ?? []), p]);
   const tcpListeners: ListenerConfig[] = [];
   for (const [number, candidates] of tcpPorts) {
     if (candidates.length !== 1) continue;
@@ -160,7 +160,7 @@ function sidecarOutbound(s: Snapshot, ns: string): { listeners: ListenerConfig[]
     tcpListeners.push({ name: `outbound_${number}_tcp`, port: 0, matchPort: number, protocol: 'tcp', tcpDestinations: fromVs ?? [{ cluster: clusterName(p.number, undefined, p.host), weight: 100 }] });
   }
   for (const p of visible) {
-    if (tcpPorts.has(p.number) && !HTTP_PROTOCOLS.has((p.protocol ?? 'HTTP').toUpperCase())) continue;
+    if (!isHttp(p)) continue;
     const ctx: RouteContext = { gateway: 'mesh', matchPort: p.number, portOf: resolve, useCluster: clusters.use };
     const own = vsByHost.get(p.host) ?? [];
     const routes = own.flatMap((vs) => compileHttpRoutes(vs, ctx));

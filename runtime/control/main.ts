@@ -73,7 +73,7 @@ export async function main(argv: string[]): Promise<number> {
     const ca = await CertificateAuthority.generate(trustDomain);
     return { cert: ca.rootPem, key: ca.rootKeyPem };
   };
-  let caPem: Promise<{ cert: string; key: string }> = fromFiles ? Promise.resolve(fromFiles) : generate();
+  let caPem: Promise<{ cert: string; key: string }>;
   let mastd: Mastd;
   let stopExtra = () => undefined as void;
   if (o.source === 'kubernetes') {
@@ -81,7 +81,7 @@ export async function main(argv: string[]): Promise<number> {
     if (o.kubeconfig) kc.loadFromFile(o.kubeconfig as string);
     else kc.loadFromDefault();
     const namespace = (o.namespace as string | undefined) ?? process.env.POD_NAMESPACE ?? 'mast-system';
-    if (!fromFiles) caPem = sharedCaSecret(kc, namespace, generate);
+    caPem = fromFiles ? Promise.resolve(fromFiles) : sharedCaSecret(kc, namespace, generate);
     const leader = new LeaderElector(kc, { namespace, identity: process.env.POD_NAME ?? `mastd-${hostname()}-${process.pid}`, log });
     const events = new RejectionEvents(kc, () => leader.leader, log);
     const source = new KubeSource(kc, { debounceMs, watchTimeoutSeconds: Number(o['watch-timeout-seconds']), log });
@@ -107,6 +107,7 @@ export async function main(argv: string[]): Promise<number> {
       console.error('mastd: --watch <file|dir> or --source kubernetes is required (see --help)');
       return 2;
     }
+    caPem = fromFiles ? Promise.resolve(fromFiles) : generate();
     mastd = new Mastd({ source: new FileSource(watch, debounceMs), token, log, defaultIngressGateway: true, certificateTtlMs });
   }
   // Certificates are signed once the root is here; configs flow meanwhile.

@@ -82,6 +82,13 @@ function originalDstAddon(dir: string): string {
   return copy;
 }
 
+/** A workload's sidecar: its identity and its ports. */
+function sidecarFlags(r: RunningWorkload): string[] {
+  const w = r.workload;
+  const labels = Object.entries(w.labels).map(([k, v]) => `${k}=${v}`).join(',');
+  return ['--mode', 'sidecar', '--namespace', w.namespace, '--service-account', w.serviceAccount, ...(labels ? ['--labels', labels] : []), '--outbound-port', String(r.outboundPort), '--inbound-port', String(r.inboundPort)];
+}
+
 const accepts = (port: number, host = '127.0.0.1') =>
   new Promise<boolean>((resolve) => {
     const s = net.connect(port, host);
@@ -201,12 +208,8 @@ export class LocalMesh {
   private async launch(w: LocalWorkload): Promise<RunningWorkload> {
     if (this.topology) return this.launchInNamespace(w, this.topology);
     const r: RunningWorkload = { workload: w, id: `${w.name}.${w.namespace}`, inboundPort: await freePort(), outboundPort: await freePort(), adminPort: await freePort(), adminHost: '127.0.0.1' };
-    const labels = Object.entries(w.labels).map(([k, v]) => `${k}=${v}`).join(',');
     const proxy = await this.bundler.file(PROXY_ENTRY);
-    this.supervisor.start({
-      name: `sidecar ${r.id}`,
-      args: [proxy, ...this.proxyFlags(r.id, r.adminPort), '--mode', 'sidecar', '--namespace', w.namespace, '--service-account', w.serviceAccount, ...(labels ? ['--labels', labels] : []), '--outbound-port', String(r.outboundPort), '--inbound-port', String(r.inboundPort), '--app-port', String(w.appPort)],
-    });
+    this.supervisor.start({ name: `sidecar ${r.id}`, args: [proxy, ...this.proxyFlags(r.id, r.adminPort), ...sidecarFlags(r), '--app-port', String(w.appPort)] });
     if (w.run && (await accepts(w.appPort, w.address))) {
       r.problem = `${w.address}:${w.appPort} is already in use by another process (another mast local?), so its app was not started`;
       this.log(`WorkloadEntry ${w.key}: ${r.problem}`);
@@ -242,12 +245,7 @@ export class LocalMesh {
     const [ipCmd, ...capture] = topology.exec(netns, [process.execPath, proxy, 'capture', '--proxy-uid', '1337', '--outbound-port', String(P.outbound), '--inbound-port', String(P.inbound), '--exclude-inbound-ports', `${P.status},${P.admin}`]);
     const installed = spawnSync(ipCmd, capture, { encoding: 'utf8' });
     if (installed.status !== 0) throw new Error(`capture rules for ${w.key} failed: ${installed.stderr.trim()}`);
-    const labels = Object.entries(w.labels).map(([k, v]) => `${k}=${v}`).join(',');
-    const [command, ...args] = topology.exec(
-      netns,
-      [process.execPath, proxy, ...this.proxyFlags(r.id, P.admin, netns.gateway), '--status-port', String(P.status), '--mode', 'sidecar', '--namespace', w.namespace, '--service-account', w.serviceAccount, ...(labels ? ['--labels', labels] : []), '--outbound-port', String(P.outbound), '--inbound-port', String(P.inbound)],
-      1337,
-    );
+    const [command, ...args] = topology.exec(netns, [process.execPath, proxy, ...this.proxyFlags(r.id, P.admin, netns.gateway), ...sidecarFlags(r), '--status-port', String(P.status)], 1337);
     this.supervisor.start({ name: `sidecar ${r.id}`, command, args, env: { MAST_ORIGINAL_DST_ADDON: this.addon! } });
     if (w.run) await this.startApp(r, { HOST: '0.0.0.0' }, (argv) => topology.exec(netns, argv));
     return r;

@@ -57,8 +57,6 @@ export class ListenerRuntime {
     return this.byMatchPort.size === 1 ? this.byMatchPort.keys().next().value! : 80;
   }
 
-
-
   /** The listener config requests to `port` are served by. */
   configFor(port: number): ListenerConfig | undefined {
     return (this.byMatchPort.get(port) ?? (this.byMatchPort.size === 1 ? this.byMatchPort.values().next().value : undefined))?.config;
@@ -120,8 +118,7 @@ export class Proxy implements ProxyRuntime {
   lastError?: string;
   /** Listeners of the current config that are not served, and why. */
   skipped: string[] = [];
-  /** The workload certificate mastd issued (mTLS both ways), and its TLS context. */
-  certificate?: WorkloadCertificate;
+  /** The TLS context of the workload certificate mastd issued (mTLS both ways). */
   private tlsContext?: tls.SecureContext;
 
   private readonly sweeper: NodeJS.Timeout;
@@ -150,7 +147,6 @@ export class Proxy implements ProxyRuntime {
   /** New connections use it at once; existing ones keep theirs until they close. */
   setCertificate(c: WorkloadCertificate): void {
     this.tlsContext = tls.createSecureContext({ key: c.key, cert: c.certificate, ca: c.root });
-    this.certificate = c;
     this.metrics.inc('mast_certificates_installed_total');
   }
 
@@ -158,7 +154,6 @@ export class Proxy implements ProxyRuntime {
   get workloadTls(): tls.SecureContext | undefined {
     return this.tlsContext;
   }
-
 
   /** Validates and swaps in a config; a rejected one leaves the last good config running. */
   async apply(config: ProxyConfig): Promise<ApplyResult> {
