@@ -95,7 +95,41 @@ export class Registry {
 
   /** Workloads of `namespace` (all namespaces when undefined) carrying all of `labels`. */
   select(namespace: string | undefined, labels: Record<string, string> | undefined): Workload[] {
-    return this.workloads.filter((w) => (namespace === undefined || w.namespace === namespace) && Object.entries(labels ?? {}).every(([k, v]) => w.labels[k] === v));
+    const wanted = Object.entries(labels ?? {});
+    // Only the workloads carrying the rarest wanted label are looked at (the analysis stays linear).
+    let candidates: readonly Workload[] = this.workloads;
+    for (const [k, v] of wanted) {
+      const list = this.index().workloadsByLabel.get(`${k}=${v}`) ?? [];
+      if (list.length < candidates.length) candidates = list;
+    }
+    return candidates.filter((w) => (namespace === undefined || w.namespace === namespace) && wanted.every(([k, v]) => w.labels[k] === v));
+  }
+
+  /** Services whose host is exactly `host`. */
+  withHost(host: string): RegisteredService[] {
+    return this.index().servicesByHost.get(host) ?? [];
+  }
+
+  /** Services with a wildcard host (`*.example.com`). */
+  wildcardServices(): RegisteredService[] {
+    return this.index().wildcards;
+  }
+
+  private lookups?: { servicesByHost: Map<string, RegisteredService[]>; wildcards: RegisteredService[]; workloadsByLabel: Map<string, Workload[]> };
+
+  /** Built on first use, once the registry is complete. */
+  private index() {
+    if (this.lookups) return this.lookups;
+    const servicesByHost = new Map<string, RegisteredService[]>();
+    const workloadsByLabel = new Map<string, Workload[]>();
+    for (const s of this.services) servicesByHost.set(s.host, [...(servicesByHost.get(s.host) ?? []), s]);
+    for (const w of this.workloads)
+      for (const [k, v] of Object.entries(w.labels)) {
+        const list = workloadsByLabel.get(`${k}=${v}`);
+        if (list) list.push(w);
+        else workloadsByLabel.set(`${k}=${v}`, [w]);
+      }
+    return (this.lookups = { servicesByHost, wildcards: this.services.filter((s) => s.host.startsWith('*')), workloadsByLabel });
   }
 }
 

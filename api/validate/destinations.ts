@@ -31,7 +31,7 @@ export function destinationsOf(vs: VirtualService): Array<[Destination, string]>
 
 export function lookupHost(registry: Registry, host: string, sourceNs: string, exportTo: readonly string[] | undefined): RegisteredService | undefined {
   const target = fqdn(host, sourceNs);
-  const exact = registry.services.filter((s) => s.host === target);
+  const exact = registry.withHost(target);
   const everywhere = exact.find((s) => s.exportTo === '*');
   if (everywhere) return everywhere;
   const audiences = exportTo?.length ? exportTo.map((e) => (e === '.' ? sourceNs : e)) : [sourceNs];
@@ -40,7 +40,7 @@ export function lookupHost(registry: Registry, host: string, sourceNs: string, e
     if (found) return found;
   }
   const bare = target.replace(/^\*/, '');
-  return registry.services.find((s) => s.host.startsWith('*') && visibleIn(s.exportTo, sourceNs) && bare.endsWith(s.host.slice(1)));
+  return registry.wildcardServices().find((s) => visibleIn(s.exportTo, sourceNs) && bare.endsWith(s.host.slice(1)));
 }
 
 export function checkDestinations(vs: VirtualService, registry: Registry, rules: readonly DestinationRule[]): Finding[] {
@@ -69,9 +69,27 @@ function checkPort(vs: VirtualService, dest: Destination, path: string, service:
   }
 }
 
+const ruleIndexes = new WeakMap<readonly DestinationRule[], { exact: Map<string, DestinationRule[]>; wildcard: DestinationRule[] }>();
+
+/** The rules whose host matches `host`, in their order; exact hosts looked up, not scanned. */
+function rulesMatching(rules: readonly DestinationRule[], host: string): DestinationRule[] {
+  let idx = ruleIndexes.get(rules);
+  if (!idx) {
+    idx = { exact: new Map(), wildcard: [] };
+    for (const dr of rules) {
+      const h = fqdn(dr.spec.host, namespaceOf(dr));
+      if (h.includes('*')) idx.wildcard.push(dr);
+      else idx.exact.set(h, [...(idx.exact.get(h) ?? []), dr]);
+    }
+    ruleIndexes.set(rules, idx);
+  }
+  const hits = [...(idx.exact.get(host.toLowerCase()) ?? []), ...idx.wildcard.filter((dr) => hostMatches(fqdn(dr.spec.host, namespaceOf(dr)), host))];
+  return hits.length > 1 ? rules.filter((r) => hits.includes(r)) : hits;
+}
+
 function checkSubset(vs: VirtualService, dest: Destination, path: string, ns: string, rules: readonly DestinationRule[], out: Finding[]): void {
   const host = fqdn(dest.host, ns);
-  const matching = rules.filter((dr) => hostMatches(fqdn(dr.spec.host, namespaceOf(dr)), host));
+  const matching = rulesMatching(rules, host);
   if (matching.some((dr) => dr.spec.subsets?.some((s) => s.name === dest.subset))) return;
   const defined = matching.flatMap((r) => r.spec.subsets?.map((s) => s.name) ?? []);
   const hint = matching.length ? ` (${matching.map((r) => r.metadata.name).join(', ')} define ${defined.join(', ') || 'none'})` : '';

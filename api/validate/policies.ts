@@ -1,4 +1,5 @@
 /** DestinationRules, AuthorizationPolicies and ServiceEntries against the registry. */
+import { hostNeighbours } from './host-pairs';
 import { finding, type Finding } from '../findings';
 import { fqdn, hostMatches, namespaceOf } from '../hosts';
 import type { Registry } from '../registry';
@@ -80,8 +81,9 @@ export function checkServiceEntryAddresses(se: ServiceEntry): Finding[] {
 /** One host and port declared with two protocols by ServiceEntries visible together. */
 export function checkServiceEntryProtocols(entries: readonly ServiceEntry[]): Finding[] {
   const out: Finding[] = [];
+  const neighbours = hostNeighbours(entries, (se) => (Array.isArray(se.spec.hosts) ? se.spec.hosts : []));
   for (const a of entries)
-    for (const b of entries) {
+    for (const b of neighbours(a)) {
       if (a === b || !scopesOverlap(exportScopes(a.spec.exportTo, namespaceOf(a)), exportScopes(b.spec.exportTo, namespaceOf(b)))) continue;
       const clash = (a.spec.ports ?? []).find((pa) =>
         (b.spec.ports ?? []).some((pb) => pa.number === pb.number && (pa.protocol ?? '').toUpperCase() !== (pb.protocol ?? '').toUpperCase()),

@@ -52,8 +52,23 @@ function policyFor(dr: DestinationRule | undefined, port: number, subset: string
   return { lb: pick('loadBalancer'), pool: pick('connectionPool'), outlier: pick('outlierDetection'), tls: pick('tls') };
 }
 
+const clusterCache = new WeakMap<Snapshot, Map<string, ClusterConfig>>();
+
+/**
+ * A cluster depends on the client's namespace only through which DestinationRule applies: the
+ * same cluster under the same rule is compiled once per snapshot and shared by every namespace.
+ */
 export function compileCluster(s: Snapshot, port: ServicePort, subset: string | undefined, clientNamespace: string): ClusterConfig {
   const dr = ruleFor(s, port.host, clientNamespace);
+  let bySnapshot = clusterCache.get(s);
+  if (!bySnapshot) clusterCache.set(s, (bySnapshot = new Map()));
+  const key = `${clusterName(port.number, subset, port.host)}|${port.namespace}|${dr ? `${namespaceOf(dr)}/${dr.metadata.name}` : ''}`;
+  let cluster = bySnapshot.get(key);
+  if (!cluster) bySnapshot.set(key, (cluster = buildCluster(s, port, subset, dr)));
+  return cluster;
+}
+
+function buildCluster(s: Snapshot, port: ServicePort, subset: string | undefined, dr: DestinationRule | undefined): ClusterConfig {
   const { lb, pool, outlier, tls } = policyFor(dr, port.number, subset);
   const labels = subset ? dr?.spec.subsets?.find((x) => x.name === subset)?.labels : undefined;
   const endpoints = endpointsOf(s, port).filter((e) => !subset || (labels !== undefined && selects(labels, e.labels)));

@@ -5,7 +5,7 @@
  * default route) and an inbound listener to its app.
  */
 import { exportScopes, fqdn, hostMatches, hostsOverlap, namespaceOf, selects, splitRef, stripNamespace, visibleIn, type Gateway, type VirtualService } from '../../api';
-import { DEFAULT_RETRY, PROXY_CONFIG_SCHEMA, clusterName, type ClusterConfig, type ListenerConfig, type ProxyConfig, type VirtualHostConfig } from '../shared/proxy-config';
+import { DEFAULT_RETRY, PROXY_CONFIG_SCHEMA, clusterName, type ClusterConfig, type ListenerConfig, type ProxyConfig, type RouteConfig, type VirtualHostConfig } from '../shared/proxy-config';
 import { authzFor, mtlsFor } from './compile-authz';
 import { compileCluster } from './compile-clusters';
 import type { ProxyIdentity } from '../shared/push-protocol';
@@ -161,13 +161,8 @@ function sidecarOutbound(s: Snapshot, ns: string): { listeners: ListenerConfig[]
   }
   for (const p of visible) {
     if (!isHttp(p)) continue;
-    const ctx: RouteContext = { gateway: 'mesh', matchPort: p.number, portOf: resolve, useCluster: clusters.use };
-    const own = vsByHost.get(p.host) ?? [];
-    const routes = own.flatMap((vs) => compileHttpRoutes(vs, ctx));
-    if (routes.length === 0) {
-      clusters.use(p.host, p, undefined);
-      routes.push({ name: 'default', matches: [], action: { kind: 'forward', destinations: [{ cluster: clusterName(p.number, undefined, p.host), weight: 100 }], retries: DEFAULT_RETRY } });
-    }
+    const { routes, uses } = meshRoutes(s, p, vsByHost.get(p.host) ?? [], resolve);
+    for (const [host, port, subset] of uses) clusters.use(host, port, subset);
     const list = byPort.get(p.number) ?? [];
     list.push({ name: `${p.host}:${p.number}`, domains: domainsFor(p.host, ns, p.number), routes });
     byPort.set(p.number, list);
@@ -175,6 +170,32 @@ function sidecarOutbound(s: Snapshot, ns: string): { listeners: ListenerConfig[]
   const listeners: ListenerConfig[] = [...[...byPort.entries()].map(([number, virtualHosts]) => ({ name: `outbound_${number}`, port: 0, matchPort: number, protocol: 'http' as const, virtualHosts })), ...tcpListeners.filter((t) => !byPort.has(t.matchPort))].sort((a, b) => a.matchPort - b.matchPort);
   const result = { listeners, clusters: clusters.all() };
   byNs.set(ns, result);
+  return result;
+}
+
+type ClusterUse = [host: string, port: ServicePort, subset: string | undefined];
+const routesCache = new WeakMap<Snapshot, Map<string, { routes: RouteConfig[]; uses: ClusterUse[] }>>();
+
+/**
+ * A service port's mesh routes depend on the VirtualServices a namespace sees for it, not on the
+ * namespace: compiled once per snapshot and shared (so configs of one snapshot share their parts,
+ * which also makes comparing them for a delta push cheap).
+ */
+function meshRoutes(s: Snapshot, p: ServicePort, vss: readonly VirtualService[], resolve: RouteContext['portOf']): { routes: RouteConfig[]; uses: ClusterUse[] } {
+  let bySnapshot = routesCache.get(s);
+  if (!bySnapshot) routesCache.set(s, (bySnapshot = new Map()));
+  const key = `${p.host}|${p.number}|${vss.map((vs) => `${namespaceOf(vs)}/${vs.metadata.name}`).join(',')}`;
+  const hit = bySnapshot.get(key);
+  if (hit) return hit;
+  const uses: ClusterUse[] = [];
+  const ctx: RouteContext = { gateway: 'mesh', matchPort: p.number, portOf: resolve, useCluster: (host, port, subset) => void uses.push([host, port, subset]) };
+  const routes = vss.flatMap((vs) => compileHttpRoutes(vs, ctx));
+  if (routes.length === 0) {
+    uses.push([p.host, p, undefined]);
+    routes.push({ name: 'default', matches: [], action: { kind: 'forward', destinations: [{ cluster: clusterName(p.number, undefined, p.host), weight: 100 }], retries: DEFAULT_RETRY } });
+  }
+  const result = { routes, uses };
+  bySnapshot.set(key, result);
   return result;
 }
 

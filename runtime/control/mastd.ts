@@ -6,8 +6,8 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { validate, type Finding, type KubeObject } from '../../api';
 import { compile, equivalenceKey } from './compile';
-import { ingest } from './ingest';
-import { makeSnapshot, type Snapshot } from './snapshot';
+import { ingest, type IngestMemo } from './ingest';
+import { makeSnapshot, seal, type Snapshot } from './snapshot';
 import { PushServer } from './push-server';
 import type { CertificateAuthority } from './ca';
 import type { ProxyIdentity } from '../shared/push-protocol';
@@ -41,6 +41,7 @@ export class Mastd {
   findings: Finding[] = [];
   rejected: Finding[] = [];
   private lastGood = new Map<string, KubeObject>();
+  private readonly ingestMemo: IngestMemo = new Map();
   private version = 0;
   readonly push: PushServer;
   /** Signs workload certificates once set (generated or loaded at start-up). */
@@ -82,7 +83,7 @@ export class Mastd {
 
   private async onUpdate(objects: KubeObject[], loadFindings: Finding[]): Promise<void> {
     // Per-resource validation decides what is rejected, before the push; the whole-mesh analysis only reports.
-    const result = ingest(objects, this.lastGood, { defaultIngressGateway: this.options.defaultIngressGateway, analyze: false });
+    const result = ingest(objects, this.lastGood, { defaultIngressGateway: this.options.defaultIngressGateway, analyze: false, memo: this.ingestMemo, seal });
     this.lastGood = new Map(result.lastGood);
     this.rejected = result.rejected;
     for (const f of [...loadFindings, ...result.rejected]) this.options.log?.(`rejected ${f.kind} ${f.namespace ?? ''}/${f.name} ${f.path}: ${f.code} ${f.message}`);
@@ -104,11 +105,16 @@ export class Mastd {
   private scheduleAnalysis(objects: KubeObject[], loadFindings: Finding[]): void {
     clearTimeout(this.analysisTimer);
     if (!this.analysisDone) this.analysis = new Promise((resolve) => (this.analysisDone = resolve));
-    this.analysisTimer = setTimeout(() => {
+    const delay = this.options.analysisDelayMs ?? 250;
+    const since = Date.now();
+    const run = () => {
+      // It blocks the event loop: not while ACKs of a push are still coming in (for at most 10 s).
+      if (this.push.converging && Date.now() - since < 10_000) return void (this.analysisTimer = setTimeout(run, delay));
       this.findings = [...loadFindings, ...validate(objects, { defaultIngressGateway: this.options.defaultIngressGateway })];
       this.analysisDone?.();
       this.analysisDone = undefined;
-    }, this.options.analysisDelayMs ?? 250);
+    };
+    this.analysisTimer = setTimeout(run, delay);
   }
 
   /** /ready /metrics /debug/analyze /debug/syncz (also served on `mast local`'s admin port). */

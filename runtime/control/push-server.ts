@@ -7,6 +7,7 @@ import * as http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { PUSH_PATH, LineReader, checkHello, encode, type ProxyIdentity } from '../shared/push-protocol';
 import type { ProxyConfig } from '../shared/proxy-config';
+import { diffConfig } from '../shared/config-delta';
 
 export interface ProxyStatus {
   readonly id: string;
@@ -46,6 +47,12 @@ interface Peer {
   readonly stream: http2.ServerHttp2Stream;
   /** Newest config not yet written because the stream was backed up. */
   queued?: ProxyConfig;
+  /** The proxy applies deltas (said so in its hello). */
+  readonly delta: boolean;
+  /** The last config sent and not NACKed: the next one goes as a delta against it. */
+  basis?: ProxyConfig;
+  /** Version last sent as a delta (a NACK of it means: send the whole config). */
+  deltaVersion?: string;
 }
 
 export class PushServer {
@@ -55,6 +62,8 @@ export class PushServer {
   private readonly cache = new Map<string, ProxyConfig | undefined>();
   /** Serialised once per config, however many proxies share it. */
   private readonly encoded = new WeakMap<ProxyConfig, string>();
+  /** Serialised deltas, once per (base, next) pair. */
+  private readonly deltas = new WeakMap<ProxyConfig, { next: ProxyConfig; line: string | undefined }>();
   readonly counters = { pushes: 0, pushErrors: 0, acks: 0, nacks: 0, rejectedPeers: 0, certificates: 0 };
   /** When the current snapshot was published, and how long until every proxy ACKed it. */
   private publishedAt = 0;
@@ -96,8 +105,8 @@ export class PushServer {
       this.counters.pushErrors++;
       stream.close(http2.constants.NGHTTP2_PROTOCOL_ERROR);
     };
-    const admit = (hello: { id: string; identity: ProxyIdentity }) => {
-      peer = { stream, status: { id: hello.id, identity: hello.identity, connectedAt: new Date().toISOString() } };
+    const admit = (hello: { id: string; identity: ProxyIdentity; features?: string[] }) => {
+      peer = { stream, delta: hello.features?.includes('delta') ?? false, status: { id: hello.id, identity: hello.identity, connectedAt: new Date().toISOString() } };
       this.peers.add(peer);
       log(`push: ${hello.id} connected (${hello.identity.mode} ${hello.identity.namespace})`);
       this.send(peer);
@@ -116,7 +125,7 @@ export class PushServer {
           if (waiting) return void waiting.push(msg);
           const problem = checkHello(msg);
           if (problem) throw new Error(problem);
-          const hello = msg as { id: string; identity: ProxyIdentity };
+          const hello = msg as { id: string; identity: ProxyIdentity; features?: string[] };
           if (!this.options.verify) return admit(hello);
           waiting = [];
           const bearer = /^Bearer (.+)$/.exec(headers.authorization ?? '')?.[1];
@@ -154,6 +163,14 @@ export class PushServer {
       peer.status.nacked = undefined;
       this.checkConverged();
     } else if (msg.type === 'nack' && typeof msg.version === 'string') {
+      if (peer.basis?.version === msg.version) peer.basis = undefined;
+      if (peer.deltaVersion === msg.version && peer.status.sent === msg.version) {
+        // The proxy could not apply the delta (it runs another version): send the whole config.
+        this.options.log?.(`push: ${peer.status.id} could not apply delta ${msg.version} (${msg.error}); sending the whole config`);
+        peer.deltaVersion = undefined;
+        peer.status.sent = undefined;
+        return this.send(peer);
+      }
       this.counters.nacks++;
       peer.status.nacked = { version: msg.version, error: String(msg.error ?? '') };
       this.options.log?.(`push: ${peer.status.id} NACKed ${msg.version}: ${msg.error}`);
@@ -193,11 +210,23 @@ export class PushServer {
       peer.queued = config;
       return;
     }
-    let line = this.encoded.get(config);
+    const delta = peer.delta && peer.basis ? this.deltaLine(peer.basis, config) : undefined;
+    let line = delta ?? this.encoded.get(config);
     if (!line) this.encoded.set(config, (line = encode({ type: 'config', version: config.version, config })));
     peer.stream.write(line);
     peer.status.sent = config.version;
+    peer.deltaVersion = delta ? config.version : undefined;
+    peer.basis = config;
     this.counters.pushes++;
+  }
+
+  private deltaLine(base: ProxyConfig, next: ProxyConfig): string | undefined {
+    const hit = this.deltas.get(base);
+    if (hit?.next === next) return hit.line;
+    const delta = diffConfig(base, next);
+    const line = delta && encode({ type: 'delta', version: next.version, delta });
+    this.deltas.set(base, { next, line });
+    return line;
   }
 
   /** A new snapshot: recompile (per equivalent proxy) and push to everyone. */
@@ -205,6 +234,11 @@ export class PushServer {
     this.cache.clear();
     this.publishedAt = Date.now();
     for (const peer of this.peers) this.send(peer);
+  }
+
+  /** True from a publish until every proxy ACKed it. */
+  get converging(): boolean {
+    return this.publishedAt !== 0;
   }
 
   private checkConverged(): void {

@@ -1,5 +1,5 @@
 /** An immutable view of the mesh config and registry that the compiler reads. */
-import { buildRegistry, isMeshResource, namespaceOf, type AnyMeshResource, type KubeObject, type Registry } from '../../api';
+import { buildRegistry, isMeshResource, namespaceOf, setSource, sourceOf, type AnyMeshResource, type KubeObject, type Registry } from '../../api';
 
 export interface Snapshot {
   readonly version: string;
@@ -26,8 +26,27 @@ function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
   else m.set(k, [v]);
 }
 
+/** Objects already cloned and frozen (all the way down) for a snapshot: reused as they are. */
+const sealed = new WeakSet<object>();
+
+/** A private, deeply frozen copy: nothing the source does later can change a snapshot. */
+export function seal(o: KubeObject): KubeObject {
+  if (sealed.has(o)) return o;
+  const copy = structuredClone(o);
+  const freeze = (x: unknown) => {
+    if (typeof x !== 'object' || x === null || Object.isFrozen(x)) return;
+    Object.freeze(x);
+    for (const v of Object.values(x)) freeze(v);
+  };
+  freeze(copy);
+  const source = sourceOf(o);
+  if (source) setSource(copy, source);
+  sealed.add(copy);
+  return copy;
+}
+
 export function makeSnapshot(objects: readonly KubeObject[], version: string): Snapshot {
-  const frozen = objects.map((o) => Object.freeze(structuredClone(o)));
+  const frozen = objects.map(seal);
   const mesh = (frozen as unknown[]).filter(isMeshResource);
   const index: SnapshotIndex = { byKind: new Map(), serviceEntriesByHost: new Map(), workloadEntriesByNamespace: new Map(), workloadEntriesByLabel: new Map() };
   for (const r of mesh) {

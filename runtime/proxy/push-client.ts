@@ -5,6 +5,8 @@
  */
 import * as http2 from 'node:http2';
 import { PUSH_PATH, LineReader, encode, type ProxyIdentity, type ServerMessage } from '../shared/push-protocol';
+import { applyDelta } from '../shared/config-delta';
+import type { ProxyConfig } from '../shared/proxy-config';
 import { certificateRequest, generateKeys, privateKeyPem } from '../shared/x509';
 import type { Proxy } from './runtime';
 
@@ -80,7 +82,7 @@ export class PushClient {
         void this.requestCertificate(stream);
       }
     });
-    stream.write(encode({ type: 'hello', id: this.options.id, identity: this.options.identity }));
+    stream.write(encode({ type: 'hello', id: this.options.id, identity: this.options.identity, features: ['delta'] }));
     const reader = new LineReader();
     // Configs are applied one at a time, in order.
     let chain = Promise.resolve();
@@ -90,9 +92,17 @@ export class PushClient {
           const m = msg as ServerMessage;
           if (m.type === 'certificate') return void this.onCertificate(m, stream);
           if (m.type === 'error') return log(`control plane: ${m.error}`);
-          if (m.type !== 'config') return;
+          if (m.type !== 'config' && m.type !== 'delta') return;
           chain = chain.then(async () => {
-            const result = await this.proxy.apply(m.config);
+            let config: ProxyConfig;
+            try {
+              // A delta is read against the config running when its turn comes (the previous one applied or rejected).
+              config = m.type === 'config' ? m.config : applyDelta(this.proxy.config, m.version, m.delta);
+            } catch (err) {
+              if (!stream.destroyed) stream.write(encode({ type: 'nack', version: m.version, error: (err as Error).message }));
+              return;
+            }
+            const result = await this.proxy.apply(config);
             if (!stream.destroyed) stream.write(encode(result.ok ? { type: 'ack', version: result.version } : { type: 'nack', version: result.version, error: result.error }));
             if (!result.ok) log(`config ${result.version} rejected, keeping ${this.proxy.config?.version ?? 'none'}: ${result.error}`);
             else for (const line of this.proxy.skipped ?? []) log(`config ${result.version}: listener skipped: ${line}`);

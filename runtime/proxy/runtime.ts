@@ -207,7 +207,13 @@ export class Proxy implements ProxyRuntime {
       this.metrics.inc('mast_config_rejected_total');
       return { ok: false, version: config.version, error: this.lastError };
     }
-    const clusters = new Map(config.clusters.map((c) => [c.name, new Cluster(c, this.clusters.get(c.name), () => this.tlsContext)]));
+    const clusters = new Map(
+      config.clusters.map((c) => {
+        const old = this.clusters.get(c.name);
+        // A delta push shares the unchanged cluster objects: those keep running as they are.
+        return [c.name, old?.config === c ? old : new Cluster(c, old, () => this.tlsContext)];
+      }),
+    );
     for (const [name, old] of this.clusters) if (!clusters.has(name)) old.close();
     this.clusters = clusters;
     for (const { l } of fresh) this.listeners.set(l.port, l);

@@ -3,6 +3,7 @@
  * stream per proxy, newline-delimited JSON both ways. The proxy says hello with its
  * identity, mastd sends every config version, the proxy answers ACK or NACK for each.
  */
+import type { ConfigDelta } from './config-delta';
 import type { ProxyConfig } from './proxy-config';
 
 export const PUSH_PATH = '/mast.v1.Push/Stream';
@@ -28,7 +29,8 @@ export interface ProxyIdentity {
 }
 
 export type ProxyMessage =
-  | { readonly type: 'hello'; readonly id: string; readonly identity: ProxyIdentity }
+  /** `features: ['delta']`: the proxy applies `delta` messages. */
+  | { readonly type: 'hello'; readonly id: string; readonly identity: ProxyIdentity; readonly features?: string[] }
   | { readonly type: 'ack'; readonly version: string }
   | { readonly type: 'nack'; readonly version: string; readonly error: string }
   /** A PKCS#10 request (PEM) for this proxy's workload certificate. */
@@ -36,6 +38,8 @@ export type ProxyMessage =
 
 export type ServerMessage =
   | { readonly type: 'config'; readonly version: string; readonly config: ProxyConfig }
+  /** The version as changes to the config the proxy runs (`delta.base`); a proxy that runs another NACKs it and gets the whole config. */
+  | { readonly type: 'delta'; readonly version: string; readonly delta: ConfigDelta }
   /** The signed certificate (PEM) for the proxy's identity, the root to trust, and when it expires (ISO). */
   | { readonly type: 'certificate'; readonly certificate: string; readonly root: string; readonly expiresAt: string }
   | { readonly type: 'error'; readonly error: string };
@@ -83,12 +87,13 @@ export const encode = (msg: ProxyMessage | ServerMessage): string => `${JSON.str
 
 /** Checks a hello from an untrusted peer; returns the reason it is not acceptable. */
 export function checkHello(msg: unknown): string | undefined {
-  const m = msg as { type?: unknown; id?: unknown; identity?: Partial<ProxyIdentity> };
+  const m = msg as { type?: unknown; id?: unknown; identity?: Partial<ProxyIdentity>; features?: unknown };
   if (m?.type !== 'hello') return 'the first message must be a hello';
   if (typeof m.id !== 'string' || !/^[\w.:@/-]{1,253}$/.test(m.id)) return 'hello.id must be a name';
   const id = m.identity;
   if (!id || (id.mode !== 'gateway' && id.mode !== 'sidecar')) return 'hello.identity.mode must be gateway or sidecar';
   if (typeof id.namespace !== 'string' || !id.namespace) return 'hello.identity.namespace is required';
   if (typeof id.labels !== 'object' || id.labels === null || Object.values(id.labels).some((v) => typeof v !== 'string')) return 'hello.identity.labels must map strings to strings';
+  if (m.features !== undefined && !(Array.isArray(m.features) && m.features.every((f) => typeof f === 'string'))) return 'hello.features must be a list of strings';
   return undefined;
 }

@@ -133,12 +133,21 @@ function compileRoute(route: RouteConfig): CompiledRoute {
   return { config: route, matches };
 }
 
+/** Compiled once per virtual host object: a delta push keeps the unchanged ones, so only changes are compiled. */
+const compiledHosts = new WeakMap<VirtualHostConfig, CompiledVirtualHost>();
+
+function compileVirtualHost(config: VirtualHostConfig): CompiledVirtualHost {
+  let vhost = compiledHosts.get(config);
+  if (!vhost) compiledHosts.set(config, (vhost = { config, routes: config.routes.map(compileRoute) }));
+  return vhost;
+}
+
 export function compileRouteTable(listener: ListenerConfig): RouteTable {
   const exact = new Map<string, CompiledVirtualHost>();
   const wildcards: Array<{ suffix: string; vhost: CompiledVirtualHost }> = [];
   let catchAll: CompiledVirtualHost | undefined;
   for (const config of listener.virtualHosts ?? []) {
-    const vhost = { config, routes: config.routes.map(compileRoute) };
+    const vhost = compileVirtualHost(config);
     for (const domain of config.domains) {
       const d = domain.toLowerCase();
       if (d === '*') catchAll ??= vhost;

@@ -108,6 +108,19 @@ describe('validate()', () => {
     expect(only(validate([...mesh, edge2]), 'MAST0204')).toEqual([]);
   });
 
+  test('pair checks look only at resources whose hosts can overlap, wildcards included', () => {
+    // Among many unrelated hosts (bucketed by host), a wildcard still meets the exact host it covers.
+    const many = Array.from({ length: 200 }, (_, i) => se(`s${i}`, `s${i}.example.com`, 'HTTP'));
+    const found = only(validate([...many, se('wild', '*.example.com', 'HTTPS')]), 'MAST0225');
+    // One finding on each side of each pair: every exact entry, and the wildcard once per entry.
+    expect(found).toHaveLength(400);
+    expect(new Set(found.map((f) => f.name))).toEqual(new Set([...many.map((m) => m.metadata.name), 'wild']));
+    const vss = Array.from({ length: 200 }, (_, i) => vs(`v${i}`, { hosts: [`v${i}.example.com`], http: [{ directResponse: { status: 200 } }] }));
+    const conflicts = only(validate([...vss, vs('wild', { hosts: ['*.example.com'], http: [{ directResponse: { status: 200 } }] })]), 'MAST0204');
+    expect(conflicts).toHaveLength(400);
+    expect(only(validate(vss), 'MAST0204')).toEqual([]);
+  });
+
   test('MAST0208: two Gateways with one selector, port and host conflict', () => {
     const mesh = baseMesh();
     const gw = JSON.parse(JSON.stringify(mesh.find((o) => o.kind === 'Gateway')));

@@ -7,7 +7,8 @@ import { Mastd } from '../../runtime/control/mastd';
 import { FileSource } from '../../runtime/control/file-source';
 import { PushClient } from '../../runtime/proxy/push-client';
 import { Proxy } from '../../runtime/proxy/runtime';
-import { PUSH_PATH } from '../../runtime/shared/push-protocol';
+import { LineReader, PUSH_PATH, type ServerMessage } from '../../runtime/shared/push-protocol';
+import { compile } from '../../runtime/control/compile';
 import { localMesh } from '../fixtures/local-mesh';
 import { backend, get, type Backend } from './support';
 
@@ -65,6 +66,8 @@ describe('mastd → mast-proxy push, with ACK/NACK', () => {
 `);
     await until('v2 ACKed', () => status()?.acked === 'v2');
     expect((await get(gatewayPort(), '/pinned', { 'end-user': 'jason' })).body).toBe('reviews-v1 /pinned');
+    // It came as a delta (the proxy says it takes them); applied, it is exactly what mastd compiled.
+    expect(proxy.config).toEqual(compile(mastd.snapshot!, status()!.identity));
     expect(mastd.push.convergenceMs.length).toBeGreaterThan(0);
   });
 
@@ -110,6 +113,38 @@ describe('mastd → mast-proxy push, with ACK/NACK', () => {
     session.destroy();
     expect(logs.join('\n')).toMatch(/sent garbage: not JSON/);
     expect((await get(gatewayPort(), '/')).status).toBe(200);
+  });
+
+  test('a proxy that takes deltas gets only the changes; one that cannot apply a delta gets the whole config', async () => {
+    const session = http2.connect(`http://127.0.0.1:${ports.pushPort}`);
+    const s = session.request({ ':method': 'POST', ':path': PUSH_PATH, authorization: `Bearer ${TOKEN}` }, { endStream: false });
+    const inbox: ServerMessage[] = [];
+    const reader = new LineReader();
+    s.on('data', (chunk: Buffer) => reader.push(chunk, (m) => inbox.push(m as ServerMessage)));
+    s.write(`${JSON.stringify({ type: 'hello', id: 'delta-taker', identity: { mode: 'gateway', namespace: 'mast-system', labels: { istio: 'ingressgateway' }, portMap: { 80: 0 } }, features: ['delta'] })}\n`);
+    const next = async (type: string) => {
+      await until(`a ${type} message`, () => inbox.some((m) => m.type === type));
+      return inbox.splice(inbox.findIndex((m) => m.type === type), 1)[0];
+    };
+    const first = (await next('config')) as Extract<ServerMessage, { type: 'config' }>;
+    s.write(`${JSON.stringify({ type: 'ack', version: first.version })}\n`);
+    writeMesh(`    - name: delta
+      match: [{ uri: { prefix: /delta } }]
+      route: [{ destination: { host: reviews, subset: v1 } }]
+`);
+    const delta = (await next('delta')) as Extract<ServerMessage, { type: 'delta' }>;
+    expect(delta.delta.base).toBe(first.version);
+    // Only the changed virtual host travels; the clusters did not change.
+    expect(delta.delta.clusters).toEqual({ set: [], remove: [] });
+    expect(JSON.stringify(delta).length).toBeLessThan(JSON.stringify(first).length);
+    s.write(`${JSON.stringify({ type: 'nack', version: delta.version, error: 'delta for v0 but the running config is v9' })}\n`);
+    const whole = (await next('config')) as Extract<ServerMessage, { type: 'config' }>;
+    expect(whole.version).toBe(delta.version);
+    expect(logs.join('\n')).toMatch(/delta-taker could not apply delta/);
+    s.close();
+    session.destroy();
+    writeMesh();
+    await until('gateway back on the plain mesh', () => status()?.acked === mastd.snapshot?.version);
   });
 
   test('a NACK is recorded with its error', async () => {
