@@ -25,7 +25,7 @@ const FLAG_ORDER = ['LH', 'UH', 'UT', 'LR', 'UR', 'UF', 'UC', 'UO', 'NR', 'DI', 
 const flagString = (flags: string[]) => (flags.length ? [...new Set(flags)].sort((a, b) => FLAG_ORDER.indexOf(a) - FLAG_ORDER.indexOf(b)).join(',') : '-');
 
 export class Exchange implements ConnHandler {
-  private readonly started = process.hrtime.bigint();
+  private readonly started = performance.now();
   private route?: RouteConfig;
   private destination?: WeightedCluster;
   private cluster?: Cluster;
@@ -174,8 +174,12 @@ export class Exchange implements ConnHandler {
     extra = `x-forwarded-for: ${d.remoteAddress}\r\n`;
     if (!hasId) extra += `x-request-id: ${this.requestId}\r\n`;
     if (!hasProto) extra += `x-forwarded-proto: ${d.scheme}\r\n`;
+    // The received head without its blank line, our lines, the blank line: one buffer, one write.
     const head = d.headBytes;
-    return Buffer.concat([head.subarray(0, head.length - 2), Buffer.from(`${extra}\r\n`, 'latin1')]);
+    const out = Buffer.allocUnsafe(head.length + extra.length);
+    head.copy(out, 0, 0, head.length - 2);
+    out.write(`${extra}\r\n`, head.length - 2, 'latin1');
+    return out;
   }
 
   private hashKey(): string | undefined {
@@ -385,7 +389,7 @@ export class Exchange implements ConnHandler {
     this.done = true;
     clearTimeout(this.timer);
     clearTimeout(this.tryTimer);
-    const ms = Number(process.hrtime.bigint() - this.started) / 1e6;
+    const ms = performance.now() - this.started;
     this.down.proxy.recordRequest(this.down, { cluster: this.cluster?.config, status: this.status, flags: flagString(this.flags), ms, bytesIn: this.bytesIn, bytesOut: this.bytesOut, route: this.route?.name, upstream: this.endpoint?.key, requestId: this.requestId, authority: this.authority, details: this.denied && `rbac_access_denied_matched_policy[${this.denied}]` });
     this.down.finished(keepAlive);
   }

@@ -46,7 +46,31 @@ export class Metrics {
   private readonly series = new Map<string, Series>();
   readonly counters = new Map<string, number>();
 
+  /** Series by a caller's group object (e.g. the cluster), then reporter, code and flags: no label strings per request. */
+  private readonly byGroup = new WeakMap<object, Map<string, Series>>();
+
+  /** Records a request; `labels` is called only the first time its series is seen in `group`. */
+  recordIn(group: object, reporter: string, code: number, flags: string, labels: () => RequestLabels, durationMs: number, requestBytes: number, responseBytes: number): void {
+    let inGroup = this.byGroup.get(group);
+    if (!inGroup) this.byGroup.set(group, (inGroup = new Map()));
+    const key = flags === '-' ? (code === 200 ? reporter : `${reporter}${code}`) : `${reporter}${code}${flags}`;
+    let s = inGroup.get(key);
+    if (!s) inGroup.set(key, (s = this.seriesFor(labels())));
+    this.observe(s, durationMs, requestBytes, responseBytes);
+  }
+
   recordRequest(l: RequestLabels, durationMs: number, requestBytes: number, responseBytes: number): void {
+    this.observe(this.seriesFor(l), durationMs, requestBytes, responseBytes);
+  }
+
+  private observe(s: Series, durationMs: number, requestBytes: number, responseBytes: number): void {
+    s.requests++;
+    s.duration.observe(durationMs);
+    s.requestBytes.observe(requestBytes);
+    s.responseBytes.observe(responseBytes);
+  }
+
+  private seriesFor(l: RequestLabels): Series {
     const key = `${l.reporter}|${l.sourceWorkload}|${l.sourceNamespace}|${l.destinationService}|${l.destinationServiceName}|${l.destinationVersion}|${l.responseCode}|${l.responseFlags}`;
     let s = this.series.get(key);
     if (!s) {
@@ -57,10 +81,7 @@ export class Metrics {
       s = { labels, requests: 0, duration: new Histogram(BUCKETS_MS), requestBytes: new Histogram(BUCKETS_BYTES), responseBytes: new Histogram(BUCKETS_BYTES) };
       this.series.set(key, s);
     }
-    s.requests++;
-    s.duration.observe(durationMs);
-    s.requestBytes.observe(requestBytes);
-    s.responseBytes.observe(responseBytes);
+    return s;
   }
 
   inc(name: string, by = 1): void {

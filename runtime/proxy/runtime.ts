@@ -67,6 +67,9 @@ export class ListenerRuntime {
   }
 }
 
+/** The metrics group of requests answered without a cluster (no route, denied, direct responses). */
+const NO_CLUSTER = {};
+
 export interface RequestRecord {
   readonly cluster?: ClusterConfig;
   readonly status: number;
@@ -256,21 +259,18 @@ export class Proxy implements ProxyRuntime {
 
   recordRequest(down: DownstreamConn, r: RequestRecord): void {
     const c = r.cluster;
-    this.metrics.recordRequest(
-      {
-        reporter: this.identity.mode === 'sidecar' && down.listener.inbound ? 'destination' : 'source',
-        sourceWorkload: this.identity.workload,
-        sourceNamespace: this.identity.namespace,
-        destinationService: c?.host ?? 'unknown',
-        destinationServiceName: c?.host.split('.')[0] ?? 'unknown',
-        destinationVersion: c?.subset ?? 'unknown',
-        responseCode: r.status,
-        responseFlags: r.flags,
-      },
-      r.ms,
-      r.bytesIn,
-      r.bytesOut,
-    );
+    const reporter = this.identity.mode === 'sidecar' && down.listener.inbound ? 'destination' : 'source';
+    const labels = () => ({
+      reporter,
+      sourceWorkload: this.identity.workload,
+      sourceNamespace: this.identity.namespace,
+      destinationService: c?.host ?? 'unknown',
+      destinationServiceName: c?.host.split('.')[0] ?? 'unknown',
+      destinationVersion: c?.subset ?? 'unknown',
+      responseCode: r.status,
+      responseFlags: r.flags,
+    } as const);
+    this.metrics.recordIn(c ?? NO_CLUSTER, reporter, r.status, r.flags, labels, r.ms, r.bytesIn, r.bytesOut);
     if (!this.accessLog) return;
     this.logBuffer.push(
       JSON.stringify({

@@ -65,13 +65,37 @@ export function headEnd(buf: Buffer, from = 0): number {
   return i < 0 ? -1 : i + 4;
 }
 
-function parseHeaders(lines: string[], limits: Limits): Omit<Head, 'http10'> & { http10: boolean } {
+/** Header names seen before, validated and lowercased (a client sends the same few names on every request). */
+const knownNames = new Map<string, string>();
+
+interface ParsedHeaders {
+  headers: string[];
+  contentLength: number;
+  chunked: boolean;
+  keepAlive: boolean;
+  upgrade: boolean;
+  expectContinue: boolean;
+  /** `connection` values, lowercase, comma-terminated (HTTP/1.0 keep-alive is decided from them). */
+  connection: string;
+}
+
+function headerName(raw: string): string {
+  let name = knownNames.get(raw);
+  if (name !== undefined) return name;
+  if (!TOKEN.test(raw)) throw new HttpError(400, 'bad_header', 'invalid header name');
+  name = raw.toLowerCase();
+  if (knownNames.size < 512) knownNames.set(raw, name);
+  return name;
+}
+
+function parseHeaders(lines: string[], limits: Limits): ParsedHeaders {
   if (lines.length - 1 > limits.maxHeaders) throw new HttpError(431, 'too_many_headers', `more than ${limits.maxHeaders} headers`);
   const headers: string[] = [];
   let contentLength = -1;
   let te: string | undefined;
   let connection = '';
   let upgrade = false;
+  let expectContinue = false;
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i];
     if (line.length === 0) continue;
@@ -79,11 +103,9 @@ function parseHeaders(lines: string[], limits: Limits): Omit<Head, 'http10'> & {
     if (c0 === 32 || c0 === 9) throw new HttpError(400, 'obs_fold', 'obsolete line folding is not accepted');
     const colon = line.indexOf(':');
     if (colon <= 0) throw new HttpError(400, 'bad_header', 'header line without a name');
-    const rawName = line.slice(0, colon);
-    if (!TOKEN.test(rawName)) throw new HttpError(400, 'bad_header', 'invalid header name');
+    const name = headerName(line.slice(0, colon));
     const value = line.slice(colon + 1).trim();
     if (!FIELD_VALUE.test(value)) throw new HttpError(400, 'bad_header', 'invalid header value');
-    const name = rawName.toLowerCase();
     if (name === 'content-length') {
       if (!/^\d{1,15}$/.test(value)) throw new HttpError(400, 'bad_content_length', 'invalid Content-Length');
       const n = Number(value);
@@ -96,6 +118,8 @@ function parseHeaders(lines: string[], limits: Limits): Omit<Head, 'http10'> & {
       connection += `${value.toLowerCase()},`;
     } else if (name === 'upgrade') {
       upgrade = true;
+    } else if (name === 'expect') {
+      if (value.toLowerCase() === '100-continue') expectContinue = true;
     }
     headers.push(name, value);
   }
@@ -106,7 +130,7 @@ function parseHeaders(lines: string[], limits: Limits): Omit<Head, 'http10'> & {
     if (te !== 'chunked') throw new HttpError(501, 'bad_transfer_encoding', `unsupported Transfer-Encoding "${te}"`);
     chunked = true;
   }
-  return { headers, contentLength, chunked, keepAlive: !connection.includes('close'), upgrade: upgrade && connection.includes('upgrade'), http10: false };
+  return { headers, contentLength, chunked, keepAlive: !connection.includes('close'), upgrade: upgrade && connection.includes('upgrade'), expectContinue, connection };
 }
 
 export function parseRequestHead(buf: Buffer, start: number, end: number, limits: Limits = DEFAULT_LIMITS): RequestHead {
@@ -123,11 +147,18 @@ export function parseRequestHead(buf: Buffer, start: number, end: number, limits
   if (version !== 'HTTP/1.1' && version !== 'HTTP/1.0') throw new HttpError(version.startsWith('HTTP/') ? 505 : 400, 'bad_version', `unsupported version "${version}"`);
   const h = parseHeaders(lines, limits);
   const http10 = version === 'HTTP/1.0';
-  let expectContinue = false;
-  let keepAlive = h.keepAlive;
-  if (http10) keepAlive = findHeader(h.headers, 'connection')?.toLowerCase().includes('keep-alive') ?? false;
-  for (let i = 0; i < h.headers.length; i += 2) if (h.headers[i] === 'expect' && h.headers[i + 1].toLowerCase() === '100-continue') expectContinue = true;
-  return { ...h, keepAlive, http10, method, target, expectContinue };
+  // One object literal of a fixed shape: the hot path sees a single hidden class.
+  return {
+    headers: h.headers,
+    contentLength: h.contentLength,
+    chunked: h.chunked,
+    keepAlive: http10 ? h.connection.includes('keep-alive') : h.keepAlive,
+    upgrade: h.upgrade,
+    http10,
+    method,
+    target,
+    expectContinue: h.expectContinue,
+  };
 }
 
 export function parseResponseHead(buf: Buffer, start: number, end: number, limits: Limits = DEFAULT_LIMITS): ResponseHead {
@@ -135,10 +166,13 @@ export function parseResponseHead(buf: Buffer, start: number, end: number, limit
   const lines = buf.toString('latin1', start, end - 4).split('\r\n');
   const m = /^HTTP\/1\.([01]) (\d{3})(?: (.*))?$/.exec(lines[0]);
   if (!m) throw new HttpError(502, 'bad_upstream_status', 'malformed upstream status line');
-  const h = parseHeaders(lines, { ...limits, maxHeaders: limits.maxHeaders * 2 });
+  const h = parseHeaders(lines, limits.maxHeaders === DEFAULT_LIMITS.maxHeaders ? RESPONSE_LIMITS : { ...limits, maxHeaders: limits.maxHeaders * 2 });
   const http10 = m[1] === '0';
-  return { ...h, http10, keepAlive: http10 ? false : h.keepAlive, status: Number(m[2]), reason: m[3] ?? '' };
+  return { headers: h.headers, contentLength: h.contentLength, chunked: h.chunked, keepAlive: http10 ? false : h.keepAlive, upgrade: h.upgrade, http10, status: Number(m[2]), reason: m[3] ?? '' };
 }
+
+/** Upstream responses may carry more headers than clients may send. */
+const RESPONSE_LIMITS: Limits = { ...DEFAULT_LIMITS, maxHeaders: DEFAULT_LIMITS.maxHeaders * 2 };
 
 export function findHeader(headers: readonly string[], name: string): string | undefined {
   for (let i = 0; i < headers.length; i += 2) if (headers[i] === name) return headers[i + 1];
