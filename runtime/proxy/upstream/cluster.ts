@@ -161,6 +161,9 @@ export class Cluster {
       conn.socket.destroy();
       return;
     }
+    // An exchange may have paused it (its client was slow, or gone) and finished before a 'drain':
+    // handed out paused, it would never read the next response.
+    if (conn.socket.isPaused()) conn.socket.resume();
     const waiter = this.pending.shift();
     if (waiter) return waiter({ conn, endpoint });
     conn.park();
