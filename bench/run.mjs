@@ -13,7 +13,7 @@ const DURATION = quick ? 3 : 10;
 const RATE = 1000;
 const dir = mkdtempSync(join(tmpdir(), 'mast-bench-'));
 const children = [];
-const P = { backend: 18100, nginx: 18101, haproxy: 18102, gateway: 18103, sidecarOut: 18104, sidecarIn: 18105, admin: 18106 };
+const P = { backend: 18100, nginx: 18101, haproxy: 18102, gateway: 18103, sidecarOut: 18104, sidecarIn: 18105, admin: 18106, pipe: 18107 };
 
 function ensureTools() {
   const missing = ['nginx', 'haproxy', 'wrk'].filter((t) => spawnSync('sh', ['-c', `command -v ${t} || test -x /usr/sbin/${t}`]).status !== 0);
@@ -74,7 +74,10 @@ function wrk(port) {
 
 function fixedRate(port, host = 'alpha.example.com') {
   const out = execFileSync(process.execPath, [join(ROOT, 'bench', 'fixed-rate.mjs'), String(port), host, String(RATE), String(DURATION)]).toString();
-  return JSON.parse(out);
+  const r = JSON.parse(out);
+  // No answer at all leaves no latency (JSON null): shown as NaN, and the run says so below.
+  for (const k of ['p50', 'p90', 'p99']) r[k] ??= NaN;
+  return r;
 }
 
 async function measure(name, port, pids, host) {
@@ -174,6 +177,7 @@ server { listen 127.0.0.1:${P.nginx}; location / { proxy_pass http://backend; pr
   const proxy = join(ROOT, 'build', 'mast-proxy.js');
   const gateway = start('mast', process.execPath, [proxy, '--mesh', join(dir, 'mesh.yaml'), '--port-map', `80=${P.gateway}`, '--admin-port', String(P.admin)]);
   const sideB = start('sidecar-b', process.execPath, [proxy, '--config', join(dir, 'b.json'), '--mode', 'sidecar', '--admin-port', '0']);
+  const pipe = start('node-pipe', process.execPath, [join(ROOT, 'bench', 'pipe-proxy.mjs'), String(P.pipe), String(P.backend)]);
   const sideA = start('sidecar-a', process.execPath, [proxy, '--config', join(dir, 'a.json'), '--mode', 'sidecar', '--admin-port', '0']);
   await sleep(800);
 
@@ -181,6 +185,7 @@ server { listen 127.0.0.1:${P.nginx}; location / { proxy_pass http://backend; pr
   const direct = await measure('direct', P.backend, []);
   const rn = await measure('nginx', P.nginx, [nginx.pid]);
   const rh = await measure('haproxy', P.haproxy, [haproxy.pid]);
+  const rp = await measure('node pipe (floor)', P.pipe, [pipe.pid]);
   const rm = await measure('mast gateway', P.gateway, [gateway.pid]);
   const rc = await measure('mast 2 sidecars', P.sidecarOut, [sideA.pid, sideB.pid]);
 
@@ -189,13 +194,15 @@ server { listen 127.0.0.1:${P.nginx}; location / { proxy_pass http://backend; pr
   console.log('');
   console.log(`ratio rps mast/nginx ${(rm.rps / rn.rps).toFixed(2)}`);
   console.log(`ratio rps haproxy/nginx ${(rh.rps / rn.rps).toFixed(2)}`);
+  console.log(`ratio rps node-pipe/nginx ${(rp.rps / rn.rps).toFixed(2)} (a Node.js proxy that does nothing but copy bytes: the ceiling for mast here)`);
+  console.log(`ratio cpu-per-request node-pipe/nginx ${(rp.cpuUsPerReq / rn.cpuUsPerReq).toFixed(2)}`);
   console.log(`ratio cpu-per-request mast/nginx ${(rm.cpuUsPerReq / rn.cpuUsPerReq).toFixed(2)}`);
   console.log(`ratio added-p50 mast/nginx ${(added(rm) / Math.max(added(rn), 0.001)).toFixed(2)}`);
   console.log(`ratio rss mast/nginx ${(rm.rssMb / rn.rssMb).toFixed(2)}`);
   console.log(`added p50 per hop ms: nginx ${added(rn).toFixed(3)} haproxy ${added(rh).toFixed(3)} mast ${added(rm).toFixed(3)}`);
   console.log(`two-sidecar added p90 ms ${added90(rc).toFixed(3)} (Istio publishes 0.23 ms for its two-Envoy path with mTLS)`);
   console.log(`mast gateway rss MB ${rm.rssMb.toFixed(1)} (target <= 60 at ${RATE} req/s)`);
-  if (rm.non2xx || rm.errors) console.log(`WARNING: mast had ${rm.non2xx} non-2xx under load and ${rm.errors} fixed-rate errors`);
+  for (const r of [rm, rc]) if (r.non2xx || r.errors || r.ok < r.sent) console.log(`WARNING: ${r.name} had ${r.non2xx} non-2xx under load, ${r.errors} fixed-rate errors and ${r.sent - r.ok} fixed-rate requests unanswered`);
   for (const c of children.splice(0)) c.kill('SIGKILL');
 
   console.log('\ncontrol plane:');
