@@ -13,6 +13,8 @@ const DURATION = quick ? 3 : 10;
 const RATE = 1000;
 const dir = mkdtempSync(join(tmpdir(), 'mast-bench-'));
 const children = [];
+// As runtime/shared/process.ts PROXY_NODE_FLAGS (the image's entrypoint).
+const PROXY_NODE_FLAGS = ['--max-semi-space-size=2'];
 const P = { backend: 18100, nginx: 18101, haproxy: 18102, gateway: 18103, sidecarOut: 18104, sidecarIn: 18105, admin: 18106, pipe: 18107 };
 
 function ensureTools() {
@@ -175,10 +177,10 @@ server { listen 127.0.0.1:${P.nginx}; location / { proxy_pass http://backend; pr
   const nginx = start('nginx', 'nginx', ['-c', join(dir, 'nginx.conf')]);
   const haproxy = start('haproxy', 'haproxy', ['-db', '-f', join(dir, 'haproxy.cfg')]);
   const proxy = join(ROOT, 'build', 'mast-proxy.js');
-  const gateway = start('mast', process.execPath, [proxy, '--mesh', join(dir, 'mesh.yaml'), '--port-map', `80=${P.gateway}`, '--admin-port', String(P.admin)]);
-  const sideB = start('sidecar-b', process.execPath, [proxy, '--config', join(dir, 'b.json'), '--mode', 'sidecar', '--admin-port', '0']);
+  const gateway = start('mast', process.execPath, [...PROXY_NODE_FLAGS, proxy, '--mesh', join(dir, 'mesh.yaml'), '--port-map', `80=${P.gateway}`, '--admin-port', String(P.admin)]);
+  const sideB = start('sidecar-b', process.execPath, [...PROXY_NODE_FLAGS, proxy, '--config', join(dir, 'b.json'), '--mode', 'sidecar', '--admin-port', '0']);
   const pipe = start('node-pipe', process.execPath, [join(ROOT, 'bench', 'pipe-proxy.mjs'), String(P.pipe), String(P.backend)]);
-  const sideA = start('sidecar-a', process.execPath, [proxy, '--config', join(dir, 'a.json'), '--mode', 'sidecar', '--admin-port', '0']);
+  const sideA = start('sidecar-a', process.execPath, [...PROXY_NODE_FLAGS, proxy, '--config', join(dir, 'a.json'), '--mode', 'sidecar', '--admin-port', '0']);
   await sleep(800);
 
   console.log(`mast bench (${quick ? 'quick' : 'full'}): wrk -t1 -c50 ${DURATION}s for rps and CPU; ${RATE} req/s fixed rate for latency; node ${process.version}`);

@@ -19,6 +19,7 @@ import { Bundler, PROXY_ENTRY } from './bundles';
 import { Supervisor } from './supervisor';
 import { interceptUnavailable, NetnsTopology, serviceAddresses, type Netns } from './netns';
 import { planLocal, throughNamespaces, throughSidecars, type LocalWorkload } from './workloads';
+import { PROXY_NODE_FLAGS } from '../shared/process';
 
 export const GATEWAY_LABELS = { istio: 'ingressgateway' };
 export const GATEWAY_ID = 'mast-ingressgateway.mast-system';
@@ -168,7 +169,7 @@ export class LocalMesh {
     const proxy = await this.bundler.file(PROXY_ENTRY);
     this.supervisor.start({
       name: 'gateway',
-      args: [proxy, ...this.proxyFlags(GATEWAY_ID, this.gatewayAdminPort), '--mode', 'gateway', '--namespace', 'mast-system', '--service-account', 'mast-ingressgateway', '--labels', 'istio=ingressgateway', '--port-map', portMap],
+      args: [...PROXY_NODE_FLAGS, proxy, ...this.proxyFlags(GATEWAY_ID, this.gatewayAdminPort), '--mode', 'gateway', '--namespace', 'mast-system', '--service-account', 'mast-ingressgateway', '--labels', 'istio=ingressgateway', '--port-map', portMap],
     });
   }
 
@@ -209,7 +210,7 @@ export class LocalMesh {
     if (this.topology) return this.launchInNamespace(w, this.topology);
     const r: RunningWorkload = { workload: w, id: `${w.name}.${w.namespace}`, inboundPort: await freePort(), outboundPort: await freePort(), adminPort: await freePort(), adminHost: '127.0.0.1' };
     const proxy = await this.bundler.file(PROXY_ENTRY);
-    this.supervisor.start({ name: `sidecar ${r.id}`, args: [proxy, ...this.proxyFlags(r.id, r.adminPort), ...sidecarFlags(r), '--app-port', String(w.appPort)] });
+    this.supervisor.start({ name: `sidecar ${r.id}`, args: [...PROXY_NODE_FLAGS, proxy, ...this.proxyFlags(r.id, r.adminPort), ...sidecarFlags(r), '--app-port', String(w.appPort)] });
     if (w.run && (await accepts(w.appPort, w.address))) {
       r.problem = `${w.address}:${w.appPort} is already in use by another process (another mast local?), so its app was not started`;
       this.log(`WorkloadEntry ${w.key}: ${r.problem}`);
@@ -245,7 +246,7 @@ export class LocalMesh {
     const [ipCmd, ...capture] = topology.exec(netns, [process.execPath, proxy, 'capture', '--proxy-uid', '1337', '--outbound-port', String(P.outbound), '--inbound-port', String(P.inbound), '--exclude-inbound-ports', `${P.status},${P.admin}`]);
     const installed = spawnSync(ipCmd, capture, { encoding: 'utf8' });
     if (installed.status !== 0) throw new Error(`capture rules for ${w.key} failed: ${installed.stderr.trim()}`);
-    const [command, ...args] = topology.exec(netns, [process.execPath, proxy, ...this.proxyFlags(r.id, P.admin, netns.gateway), ...sidecarFlags(r), '--status-port', String(P.status)], 1337);
+    const [command, ...args] = topology.exec(netns, [process.execPath, ...PROXY_NODE_FLAGS, proxy, ...this.proxyFlags(r.id, P.admin, netns.gateway), ...sidecarFlags(r), '--status-port', String(P.status)], 1337);
     this.supervisor.start({ name: `sidecar ${r.id}`, command, args, env: { MAST_ORIGINAL_DST_ADDON: this.addon! } });
     if (w.run) await this.startApp(r, { HOST: '0.0.0.0' }, (argv) => topology.exec(netns, argv));
     return r;

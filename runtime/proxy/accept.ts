@@ -6,7 +6,7 @@
 import type * as net from 'node:net';
 import * as tls from 'node:tls';
 import { Duplex } from 'node:stream';
-import { peerIdentity } from '../shared/x509';
+import { peerIdentity } from '../shared/spiffe';
 import { DownstreamConn } from './downstream';
 import { originalDestination } from './original-dst';
 import type { ListenerRuntime, ProxyRuntime } from './runtime';

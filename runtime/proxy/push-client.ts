@@ -7,7 +7,6 @@ import * as http2 from 'node:http2';
 import { PUSH_PATH, LineReader, encode, type ProxyIdentity, type ServerMessage } from '../shared/push-protocol';
 import { applyDelta } from '../shared/config-delta';
 import type { ProxyConfig } from '../shared/proxy-config';
-import { certificateRequest, generateKeys, privateKeyPem } from '../shared/x509';
 import type { Proxy } from './runtime';
 
 const WINDOW = 16 * 1024 * 1024;
@@ -48,6 +47,8 @@ export class PushClient {
 
   /** A fresh key and a request for it; the certificate comes back on the same stream. */
   private async requestCertificate(stream: http2.ClientHttp2Stream): Promise<void> {
+    // The X.509 library costs ~13 MB of memory: loaded when the first certificate is requested, not at start.
+    const { certificateRequest, generateKeys, privateKeyPem } = await import('../shared/x509');
     const keys = await generateKeys();
     this.pendingKey = await privateKeyPem(keys);
     const csr = await certificateRequest(keys);

@@ -1,6 +1,13 @@
 /** Process plumbing shared by the mast-proxy and mastd entry points. */
 
 /**
+ * Node flags mast-proxy runs with (image entrypoint, `mast local`, the bench): a 2 MB young
+ * generation instead of 16 MB keeps the proxy's memory ~10 MB lower under load at no measured
+ * CPU cost (its per-request garbage dies young either way).
+ */
+export const PROXY_NODE_FLAGS = ['--max-semi-space-size=2'];
+
+/**
  * Set by a supervisor (`mast local`) that holds our stdin open: when it goes away, even by
  * SIGKILL, stdin closes and we stop as if signalled, so no process outlives it.
  */

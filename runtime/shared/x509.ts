@@ -26,11 +26,4 @@ export async function certificateRequest(keys: KeyPair): Promise<string> {
   return (await x509.Pkcs10CertificateRequestGenerator.create({ name: 'O=mast', keys: keys as never, signingAlgorithm: KEY_ALGORITHM })).toString('pem');
 }
 
-export const spiffeId = (trustDomain: string, namespace: string, serviceAccount: string) => `spiffe://${trustDomain}/ns/${namespace}/sa/${serviceAccount}`;
-
-/** `spiffe://td/ns/x/sa/y` → the principal as AuthorizationPolicy writes it (`td/ns/x/sa/y`) and the namespace. */
-export function peerIdentity(subjectAltName: string | undefined): { principal: string; namespace: string } | undefined {
-  const uri = /URI:spiffe:\/\/([^,\s]+)/.exec(subjectAltName ?? '')?.[1];
-  const ns = uri && /^[^/]+\/ns\/([^/]+)\/sa\/[^/]+$/.exec(uri)?.[1];
-  return uri && ns ? { principal: uri, namespace: ns } : undefined;
-}
+export { spiffeId, peerIdentity } from './spiffe';

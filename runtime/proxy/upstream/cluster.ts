@@ -6,7 +6,7 @@
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { TLS_MODE_LABEL, type ClusterConfig, type EndpointConfig } from '../../shared/proxy-config';
-import { peerIdentity } from '../../shared/x509';
+import { peerIdentity } from '../../shared/spiffe';
 import { UpstreamConn } from './conn';
 
 export class Endpoint {
