@@ -16,6 +16,8 @@ import type { ProxyConfig } from '../runtime/shared/proxy-config';
 import type { ProxyIdentity } from '../runtime/shared/push-protocol';
 
 const NAMESPACES = 10;
+/** Edits timed in the convergence run. */
+const ROUNDS = 10;
 
 /** `edited`: the one service whose VirtualService weight is `weight` (every other one stays at 90). */
 function mesh(services: number, weight = 90, edited = 0): KubeObject[] {
@@ -113,7 +115,7 @@ async function convergence(services: number, proxies: number): Promise<void> {
   };
   await wait('v1');
   const samples: number[] = [];
-  for (let round = 2; round <= 6; round++) {
+  for (let round = 2; round <= ROUNDS + 1; round++) {
     const t0 = (editAt = performance.now());
     source.set(mesh(services, 90 - round, round));
     await wait(`v${round}`);
@@ -121,8 +123,10 @@ async function convergence(services: number, proxies: number): Promise<void> {
   }
   samples.sort((a, b) => a - b);
   published.sort((a, b) => a - b);
-  console.log(`mastd: edit → snapshot validated and published in p50 ${published[2].toFixed(0)} ms (the rest is compiling, sending and the proxies applying ${(JSON.stringify(compile(mastd.snapshot!, identities(1)[0])).length / 1e6).toFixed(1)} MB configs)`);
-  console.log(`convergence of one edit to ${proxies} proxies in ${WORKERS} processes (${services} services): p50 ${samples[2].toFixed(0)} ms, max ${samples[4].toFixed(0)} ms over ${samples.length} edits (target p99 <= 1000 ms)`);
+  const q = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.floor(p * xs.length))];
+  const full = JSON.stringify(compile(mastd.snapshot!, identities(1)[0])).length;
+  console.log(`mastd: edit → snapshot validated and published in p50 ${q(published, 0.5).toFixed(0)} ms; then compile per namespace, a delta per proxy (the full config is ${(full / 1e6).toFixed(1)} MB) and the proxies applying it`);
+  console.log(`convergence of one edit to ${proxies} proxies in ${WORKERS} processes (${services} services): p50 ${q(samples, 0.5).toFixed(0)} ms, p90 ${q(samples, 0.9).toFixed(0)} ms, max ${samples[samples.length - 1].toFixed(0)} ms over ${samples.length} edits (target p99 <= 1000 ms); all, sorted: ${samples.map((x) => x.toFixed(0)).join(' ')}`);
   for (const c of children) c.kill('SIGKILL');
   await mastd.stop();
 }

@@ -30,7 +30,17 @@ const DNS_1123 = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 /** etcd's default limit on one stored object (1.5 MiB). */
 export const MAX_RESOURCE_BYTES = 1_572_864;
 
+/** Findings of frozen objects, by identity: a frozen object cannot change (mastd freezes what it ingests). */
+const resourceFindings = new WeakMap<object, Finding[]>();
+
 export function validateResource(obj: KubeObject): Finding[] {
+  if (!Object.isFrozen(obj)) return checkResource(obj);
+  let found = resourceFindings.get(obj);
+  if (!found) resourceFindings.set(obj, (found = checkResource(obj)));
+  return [...found];
+}
+
+function checkResource(obj: KubeObject): Finding[] {
   const out: Finding[] = [];
   const name = obj.metadata?.name;
   if (typeof name !== 'string' || !DNS_1123.test(name) || name.length > 253)
@@ -81,9 +91,14 @@ function localRules(r: AnyMeshResource): Finding[] {
 /** Mesh resources with their missing required fields filled (the same object identity is not kept). */
 function normalized(obj: KubeObject): KubeObject {
   if (!isMeshResource(obj)) return obj;
+  const cached = normalizedCache.get(obj);
+  if (cached) return cached;
   const spec = withDefaults(KINDS[obj.kind].spec, obj.spec);
-  return { ...obj, spec } as KubeObject;
+  const out = { ...obj, spec } as KubeObject;
+  if (Object.isFrozen(obj)) normalizedCache.set(obj, out);
+  return out;
 }
+const normalizedCache = new WeakMap<object, KubeObject>();
 
 /** Findings across the set: duplicates, references, conflicts, workload selection. */
 export function validateSet(objects: readonly KubeObject[], options: ValidateOptions = {}): Finding[] {

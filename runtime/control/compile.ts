@@ -5,7 +5,7 @@
  * default route) and an inbound listener to its app.
  */
 import { exportScopes, fqdn, hostMatches, hostsOverlap, namespaceOf, selects, splitRef, stripNamespace, visibleIn, type Gateway, type VirtualService } from '../../api';
-import { DEFAULT_RETRY, PROXY_CONFIG_SCHEMA, clusterName, type ClusterConfig, type ListenerConfig, type ProxyConfig, type RouteConfig, type VirtualHostConfig } from '../shared/proxy-config';
+import { DEFAULT_RETRY, PROXY_CONFIG_SCHEMA, byClusterName, clusterName, type ClusterConfig, type ListenerConfig, type ProxyConfig, type RouteConfig, type VirtualHostConfig } from '../shared/proxy-config';
 import { authzFor, mtlsFor } from './compile-authz';
 import { compileCluster } from './compile-clusters';
 import type { ProxyIdentity } from '../shared/push-protocol';
@@ -25,7 +25,7 @@ class Clusters {
     const name = clusterName(port.number, subset, port.host);
     if (!this.byName.has(name)) this.byName.set(name, compileCluster(this.s, port, subset, this.ns));
   };
-  all = () => [...this.byName.values()].sort((a, b) => a.name.localeCompare(b.name));
+  all = () => [...this.byName.values()].sort(byClusterName);
 }
 
 function portResolver(ports: readonly ServicePort[]) {
@@ -219,5 +219,5 @@ function compileSidecar(s: Snapshot, proxy: ProxyIdentity): ProxyConfig {
     protocol: 'http',
     virtualHosts: [{ name: 'inbound|http', domains: ['*'], routes: [{ name: 'default', matches: [], action: { kind: 'forward', destinations: [{ cluster: inbound, weight: 100 }] } }] }],
   });
-  return { schema: PROXY_CONFIG_SCHEMA, version: s.version, listeners, clusters: [...shared.clusters, inboundCluster].sort((a, b) => a.name.localeCompare(b.name)) };
+  return { schema: PROXY_CONFIG_SCHEMA, version: s.version, listeners, clusters: [...shared.clusters, inboundCluster].sort(byClusterName) };
 }

@@ -4,7 +4,7 @@
  * mesh one VirtualService edit changes one virtual host of one listener; the full config is
  * megabytes that every proxy would otherwise parse and recompile. Pure.
  */
-import type { ClusterConfig, ListenerConfig, ProxyConfig, VirtualHostConfig } from './proxy-config';
+import { byClusterName, type ClusterConfig, type ListenerConfig, type ProxyConfig, type VirtualHostConfig } from './proxy-config';
 
 /** A listener that changed; its `virtualHosts` entries may name unchanged ones of the base listener of the same name. */
 export type DeltaListener = Omit<ListenerConfig, 'virtualHosts'> & { readonly virtualHosts?: Array<string | VirtualHostConfig> };
@@ -126,5 +126,5 @@ export function applyDelta(base: ProxyConfig | undefined, version: string, delta
   const clusters = new Map(base.clusters.map((c) => [c.name, c]));
   for (const name of delta.clusters.remove) clusters.delete(name);
   for (const c of delta.clusters.set) clusters.set(c?.name, c);
-  return { schema: base.schema, version, listeners, clusters: [...clusters.values()].sort((a, b) => a.name.localeCompare(b.name)) };
+  return { schema: base.schema, version, listeners, clusters: [...clusters.values()].sort(byClusterName) };
 }

@@ -174,3 +174,6 @@ export const TLS_MODE_LABEL = 'security.istio.io/tlsMode';
 export function clusterName(port: number, subset: string | undefined, host: string): string {
   return `outbound|${port}|${subset ?? ''}|${host}`;
 }
+
+/** The order clusters are listed in a ProxyConfig: by name, by code point (cheaper than a locale compare on thousands). */
+export const byClusterName = (a: { readonly name: string }, b: { readonly name: string }): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
