@@ -52,20 +52,29 @@ function policyFor(dr: DestinationRule | undefined, port: number, subset: string
   return { lb: pick('loadBalancer'), pool: pick('connectionPool'), outlier: pick('outlierDetection'), tls: pick('tls') };
 }
 
-const clusterCache = new WeakMap<Snapshot, Map<string, ClusterConfig>>();
-
 /**
- * A cluster depends on the client's namespace only through which DestinationRule applies: the
- * same cluster under the same rule is compiled once per snapshot and shared by every namespace.
+ * A cluster depends on the client's namespace only through which DestinationRule applies (the
+ * client's own first): per snapshot, the cluster under the rule every other namespace gets is
+ * built once and shared, and only namespaces with a rule of their own for the host get theirs.
  */
-export function compileCluster(s: Snapshot, port: ServicePort, subset: string | undefined, clientNamespace: string): ClusterConfig {
-  const dr = ruleFor(s, port.host, clientNamespace);
+interface ClusterChoices {
+  /** Namespaces with a DestinationRule of their own for the host. */
+  readonly owners: ReadonlySet<string>;
+  fallback?: ClusterConfig;
+  readonly byNamespace: Map<string, ClusterConfig>;
+}
+
+const clusterCache = new WeakMap<Snapshot, Map<string, ClusterChoices>>();
+
+export function compileCluster(s: Snapshot, port: ServicePort, subset: string | undefined, clientNamespace: string, key = `${clusterName(port.number, subset, port.host)}|${port.namespace}`): ClusterConfig {
   let bySnapshot = clusterCache.get(s);
   if (!bySnapshot) clusterCache.set(s, (bySnapshot = new Map()));
-  const key = `${clusterName(port.number, subset, port.host)}|${port.namespace}|${dr ? `${namespaceOf(dr)}/${dr.metadata.name}` : ''}`;
-  let cluster = bySnapshot.get(key);
-  if (!cluster) bySnapshot.set(key, (cluster = buildCluster(s, port, subset, dr)));
-  return cluster;
+  let choices = bySnapshot.get(key);
+  if (!choices) bySnapshot.set(key, (choices = { owners: new Set(rulesFor(s, port.host).map(namespaceOf)), byNamespace: new Map() }));
+  if (!choices.owners.has(clientNamespace)) return (choices.fallback ??= buildCluster(s, port, subset, ruleFor(s, port.host, clientNamespace)));
+  let own = choices.byNamespace.get(clientNamespace);
+  if (!own) choices.byNamespace.set(clientNamespace, (own = buildCluster(s, port, subset, ruleFor(s, port.host, clientNamespace))));
+  return own;
 }
 
 function buildCluster(s: Snapshot, port: ServicePort, subset: string | undefined, dr: DestinationRule | undefined): ClusterConfig {

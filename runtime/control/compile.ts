@@ -4,7 +4,7 @@
  * gets outbound routes for every service it can see (the mesh VirtualServices, or a
  * default route) and an inbound listener to its app.
  */
-import { exportScopes, fqdn, hostMatches, hostsOverlap, namespaceOf, selects, splitRef, stripNamespace, visibleIn, type Gateway, type VirtualService } from '../../api';
+import { exportScopes, fqdn, hostMatches, type ExportScope, hostsOverlap, namespaceOf, selects, splitRef, stripNamespace, visibleIn, type Gateway, type VirtualService } from '../../api';
 import { DEFAULT_RETRY, PROXY_CONFIG_SCHEMA, byClusterName, clusterName, type ClusterConfig, type ListenerConfig, type ProxyConfig, type RouteConfig, type VirtualHostConfig } from '../shared/proxy-config';
 import { authzFor, mtlsFor } from './compile-authz';
 import { compileCluster } from './compile-clusters';
@@ -24,6 +24,10 @@ class Clusters {
   use = (_host: string, port: ServicePort, subset: string | undefined) => {
     const name = clusterName(port.number, subset, port.host);
     if (!this.byName.has(name)) this.byName.set(name, compileCluster(this.s, port, subset, this.ns));
+  };
+  /** A use recorded once per snapshot, its name and cache key already built. */
+  add = (u: ClusterUse) => {
+    if (!this.byName.has(u.name)) this.byName.set(u.name, compileCluster(this.s, u.port, u.subset, this.ns, u.key));
   };
   all = () => [...this.byName.values()].sort(byClusterName);
 }
@@ -127,6 +131,41 @@ function domainsFor(host: string, clientNs: string, port: number): string[] {
  * lookup depend on the namespace alone): computed once per snapshot and namespace, so compile
  * time grows with services × namespaces, not services × proxies.
  */
+const NONE: readonly VirtualService[] = [];
+
+interface MeshIndex {
+  /** The registered service of each port (for its exportTo). */
+  readonly serviceOf: Map<ServicePort, { readonly exportTo: ExportScope }>;
+  /** Mesh-bound VirtualServices by the FQDN of each host they name. */
+  readonly vsByHost: Map<string, VirtualService[]>;
+  readonly scopes: Map<VirtualService, ExportScope>;
+  readonly resolve: RouteContext['portOf'];
+}
+const meshIndexes = new WeakMap<Snapshot, MeshIndex>();
+
+/** What every namespace's outbound compile looks up, built once per snapshot. */
+function meshIndex(s: Snapshot): MeshIndex {
+  const hit = meshIndexes.get(s);
+  if (hit) return hit;
+  const ports = servicePorts(s);
+  const services = new Map(s.registry.services.map((x) => [`${x.host}|${x.namespace}`, x]));
+  const serviceOf = new Map<ServicePort, { readonly exportTo: ExportScope }>();
+  for (const p of ports) {
+    const svc = services.get(`${p.host}|${p.namespace}`);
+    if (svc) serviceOf.set(p, svc);
+  }
+  const vsByHost = new Map<string, VirtualService[]>();
+  const scopes = new Map<VirtualService, ExportScope>();
+  for (const vs of byKind(s, 'VirtualService') as VirtualService[]) {
+    if (vs.spec.gateways?.length && !vs.spec.gateways.includes('mesh')) continue;
+    scopes.set(vs, exportScopes(vs.spec.exportTo, namespaceOf(vs)));
+    for (const h of new Set((vs.spec.hosts ?? []).map((x) => fqdn(x, namespaceOf(vs))))) vsByHost.set(h, [...(vsByHost.get(h) ?? []), vs]);
+  }
+  const index = { serviceOf, vsByHost, scopes, resolve: portResolver(ports) };
+  meshIndexes.set(s, index);
+  return index;
+}
+
 const outboundCache = new WeakMap<Snapshot, Map<string, { listeners: ListenerConfig[]; clusters: ClusterConfig[] }>>();
 
 function sidecarOutbound(s: Snapshot, ns: string): { listeners: ListenerConfig[]; clusters: ClusterConfig[] } {
@@ -136,16 +175,18 @@ function sidecarOutbound(s: Snapshot, ns: string): { listeners: ListenerConfig[]
   if (cached) return cached;
   const clusters = new Clusters(s, ns);
   const ports = servicePorts(s);
-  const vss = (byKind(s, 'VirtualService') as VirtualService[]).filter((vs) => (!vs.spec.gateways?.length || vs.spec.gateways.includes('mesh')) && visibleIn(exportScopes(vs.spec.exportTo, namespaceOf(vs)), ns));
-  const services = new Map(s.registry.services.map((x) => [`${x.host}|${x.namespace}`, x]));
+  const mesh = meshIndex(s);
   const visible = ports.filter((p) => {
-    const svc = services.get(`${p.host}|${p.namespace}`);
+    const svc = mesh.serviceOf.get(p);
     return !svc || visibleIn(svc.exportTo, ns);
   });
   const byPort = new Map<number, VirtualHostConfig[]>();
-  const vsByHost = new Map<string, VirtualService[]>();
-  for (const vs of vss) for (const h of new Set((vs.spec.hosts ?? []).map((x) => fqdn(x, namespaceOf(vs))))) vsByHost.set(h, [...(vsByHost.get(h) ?? []), vs]);
-  const resolve = portResolver(ports);
+  /** The mesh VirtualServices for a host that this namespace sees (the shared list itself when it sees them all). */
+  const vsFor = (host: string): readonly VirtualService[] => {
+    const all = mesh.vsByHost.get(host) ?? NONE;
+    return all.every((vs) => visibleIn(mesh.scopes.get(vs)!, ns)) ? all : all.filter((vs) => visibleIn(mesh.scopes.get(vs)!, ns));
+  };
+  const resolve = mesh.resolve;
   // Non-HTTP ports are proxied as TCP, told apart by destination port only (mast has no service
   // addresses to tell two TCP services on one port apart: such a port is left unproxied).
   const tcpPorts = new Map<number, ServicePort[]>();
@@ -155,16 +196,16 @@ function sidecarOutbound(s: Snapshot, ns: string): { listeners: ListenerConfig[]
     if (candidates.length !== 1) continue;
     const p = candidates[0];
     const ctx: RouteContext = { gateway: 'mesh', matchPort: number, portOf: resolve, useCluster: clusters.use };
-    const fromVs = (vsByHost.get(p.host) ?? []).map((vs) => compileTcpRoute(vs, ctx)).find(Boolean);
+    const fromVs = vsFor(p.host).map((vs) => compileTcpRoute(vs, ctx)).find(Boolean);
     if (!fromVs) clusters.use(p.host, p, undefined);
     tcpListeners.push({ name: `outbound_${number}_tcp`, port: 0, matchPort: number, protocol: 'tcp', tcpDestinations: fromVs ?? [{ cluster: clusterName(p.number, undefined, p.host), weight: 100 }] });
   }
   for (const p of visible) {
     if (!isHttp(p)) continue;
-    const { routes, uses } = meshRoutes(s, p, vsByHost.get(p.host) ?? [], resolve);
-    for (const [host, port, subset] of uses) clusters.use(host, port, subset);
+    const routes = meshRoutes(s, p, vsFor(p.host), resolve);
+    for (const u of routes.uses) clusters.add(u);
     const list = byPort.get(p.number) ?? [];
-    list.push({ name: `${p.host}:${p.number}`, domains: domainsFor(p.host, ns, p.number), routes });
+    list.push(virtualHostFor(routes, p, ns));
     byPort.set(p.number, list);
   }
   const listeners: ListenerConfig[] = [...[...byPort.entries()].map(([number, virtualHosts]) => ({ name: `outbound_${number}`, port: 0, matchPort: number, protocol: 'http' as const, virtualHosts })), ...tcpListeners.filter((t) => !byPort.has(t.matchPort))].sort((a, b) => a.matchPort - b.matchPort);
@@ -173,29 +214,54 @@ function sidecarOutbound(s: Snapshot, ns: string): { listeners: ListenerConfig[]
   return result;
 }
 
-type ClusterUse = [host: string, port: ServicePort, subset: string | undefined];
-const routesCache = new WeakMap<Snapshot, Map<string, { routes: RouteConfig[]; uses: ClusterUse[] }>>();
+interface ClusterUse {
+  readonly port: ServicePort;
+  readonly subset: string | undefined;
+  readonly name: string;
+  readonly key: string;
+}
+const clusterUse = (port: ServicePort, subset: string | undefined): ClusterUse => {
+  const name = clusterName(port.number, subset, port.host);
+  return { port, subset, name, key: `${name}|${port.namespace}` };
+};
+interface MeshRoutes {
+  readonly routes: RouteConfig[];
+  readonly uses: ClusterUse[];
+  /** The virtual host as clients in the service's own namespace see it (short name too), and as all others do. */
+  own?: VirtualHostConfig;
+  other?: VirtualHostConfig;
+}
+const routesCache = new WeakMap<Snapshot, WeakMap<ServicePort, Array<{ vss: readonly VirtualService[]; result: MeshRoutes }>>>();
+
+/** Every namespace but the service's own sees the same virtual host: one object, shared. */
+function virtualHostFor(mesh: MeshRoutes, p: ServicePort, ns: string): VirtualHostConfig {
+  const own = /^[^.]+\.([^.]+)\.svc\.cluster\.local$/.exec(p.host)?.[1] === ns;
+  const make = () => ({ name: `${p.host}:${p.number}`, domains: domainsFor(p.host, ns, p.number), routes: mesh.routes });
+  return own ? (mesh.own ??= make()) : (mesh.other ??= make());
+}
 
 /**
  * A service port's mesh routes depend on the VirtualServices a namespace sees for it, not on the
  * namespace: compiled once per snapshot and shared (so configs of one snapshot share their parts,
  * which also makes comparing them for a delta push cheap).
  */
-function meshRoutes(s: Snapshot, p: ServicePort, vss: readonly VirtualService[], resolve: RouteContext['portOf']): { routes: RouteConfig[]; uses: ClusterUse[] } {
-  let bySnapshot = routesCache.get(s);
-  if (!bySnapshot) routesCache.set(s, (bySnapshot = new Map()));
-  const key = `${p.host}|${p.number}|${vss.map((vs) => `${namespaceOf(vs)}/${vs.metadata.name}`).join(',')}`;
-  const hit = bySnapshot.get(key);
-  if (hit) return hit;
+function meshRoutes(s: Snapshot, p: ServicePort, vss: readonly VirtualService[], resolve: RouteContext['portOf']): MeshRoutes {
+  let byPort = routesCache.get(s);
+  if (!byPort) routesCache.set(s, (byPort = new WeakMap()));
+  let entries = byPort.get(p);
+  if (!entries) byPort.set(p, (entries = []));
+  // Namespaces that see the same VirtualServices for this port share one entry.
+  const hit = entries.find((e) => e.vss.length === vss.length && e.vss.every((v, i) => v === vss[i]));
+  if (hit) return hit.result;
   const uses: ClusterUse[] = [];
-  const ctx: RouteContext = { gateway: 'mesh', matchPort: p.number, portOf: resolve, useCluster: (host, port, subset) => void uses.push([host, port, subset]) };
+  const ctx: RouteContext = { gateway: 'mesh', matchPort: p.number, portOf: resolve, useCluster: (_host, port, subset) => void uses.push(clusterUse(port, subset)) };
   const routes = vss.flatMap((vs) => compileHttpRoutes(vs, ctx));
   if (routes.length === 0) {
-    uses.push([p.host, p, undefined]);
+    uses.push(clusterUse(p, undefined));
     routes.push({ name: 'default', matches: [], action: { kind: 'forward', destinations: [{ cluster: clusterName(p.number, undefined, p.host), weight: 100 }], retries: DEFAULT_RETRY } });
   }
-  const result = { routes, uses };
-  bySnapshot.set(key, result);
+  const result: MeshRoutes = { routes, uses };
+  entries.push({ vss, result });
   return result;
 }
 

@@ -16,8 +16,16 @@ export interface ServicePort {
   readonly targetPort?: number;
 }
 
-/** Every (host, port) the registry knows, with the port's name and protocol. */
-export function servicePorts(s: Snapshot): ServicePort[] {
+const portsCache = new WeakMap<Snapshot, readonly ServicePort[]>();
+
+/** Every (host, port) the registry knows, with the port's name and protocol: the same objects for one snapshot. */
+export function servicePorts(s: Snapshot): readonly ServicePort[] {
+  let ports = portsCache.get(s);
+  if (!ports) portsCache.set(s, (ports = listPorts(s)));
+  return ports;
+}
+
+function listPorts(s: Snapshot): ServicePort[] {
   const out: ServicePort[] = [];
   for (const svc of s.registry.services) {
     if (svc.host.startsWith('*')) continue;
