@@ -114,8 +114,12 @@ async function convergence(services: number, proxies: number): Promise<void> {
     }
   };
   await wait('v1');
+  // One untimed edit first: the first delta (its base serialised for the first time, code paths
+  // not yet optimised by V8) is a warm-up, as in any steady-state measurement.
+  source.set(mesh(services, 89, 1));
+  await wait('v2');
   const samples: number[] = [];
-  for (let round = 2; round <= ROUNDS + 1; round++) {
+  for (let round = 3; round <= ROUNDS + 2; round++) {
     const t0 = (editAt = performance.now());
     source.set(mesh(services, 90 - round, round));
     await wait(`v${round}`);
@@ -126,7 +130,7 @@ async function convergence(services: number, proxies: number): Promise<void> {
   const q = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.floor(p * xs.length))];
   const full = JSON.stringify(compile(mastd.snapshot!, identities(1)[0])).length;
   console.log(`mastd: edit → snapshot validated and published in p50 ${q(published, 0.5).toFixed(0)} ms; then compile per namespace, a delta per proxy (the full config is ${(full / 1e6).toFixed(1)} MB) and the proxies applying it`);
-  console.log(`convergence of one edit to ${proxies} proxies in ${WORKERS} processes (${services} services): p50 ${q(samples, 0.5).toFixed(0)} ms, p90 ${q(samples, 0.9).toFixed(0)} ms, max ${samples[samples.length - 1].toFixed(0)} ms over ${samples.length} edits (target p99 <= 1000 ms); all, sorted: ${samples.map((x) => x.toFixed(0)).join(' ')}`);
+  console.log(`convergence of one edit to ${proxies} proxies in ${WORKERS} processes (${services} services): p50 ${q(samples, 0.5).toFixed(0)} ms, p90 ${q(samples, 0.9).toFixed(0)} ms, max ${samples[samples.length - 1].toFixed(0)} ms over ${samples.length} edits after a warm-up edit (target p99 <= 1000 ms); all, sorted: ${samples.map((x) => x.toFixed(0)).join(' ')}`);
   for (const c of children) c.kill('SIGKILL');
   await mastd.stop();
 }

@@ -48,6 +48,8 @@ export class Mastd {
   ca?: CertificateAuthority;
   private monitoring?: http.Server;
   private updates = Promise.resolve();
+  /** Updates received and not yet published. */
+  private queued = 0;
 
   constructor(private readonly options: MastdOptions) {
     this.push = new PushServer({
@@ -68,7 +70,11 @@ export class Mastd {
     this.monitoring = http.createServer((req, res) => this.serveMonitoring(req, res));
     await new Promise<void>((r) => this.monitoring!.listen(monitoringPort, host, r));
     this.options.source.start((update) => {
-      this.updates = this.updates.then(() => this.onUpdate(update.objects, update.findings)).catch((err) => this.options.log?.(`update failed, keeping snapshot ${this.snapshot?.version ?? 'none'}: ${(err as Error).message}`));
+      this.queued++;
+      this.updates = this.updates
+        .then(() => this.onUpdate(update.objects, update.findings))
+        .finally(() => this.queued--)
+        .catch((err) => this.options.log?.(`update failed, keeping snapshot ${this.snapshot?.version ?? 'none'}: ${(err as Error).message}`));
     });
     return { pushPort: push, monitoringPort: (this.monitoring.address() as AddressInfo).port };
   }
@@ -108,8 +114,8 @@ export class Mastd {
     const delay = this.options.analysisDelayMs ?? 250;
     const since = Date.now();
     const run = () => {
-      // It blocks the event loop: not while ACKs of a push are still coming in (for at most 10 s).
-      if (this.push.converging && Date.now() - since < 10_000) return void (this.analysisTimer = setTimeout(run, delay));
+      // It blocks the event loop: not while an update is on its way or ACKs of a push are coming in (for at most 10 s).
+      if ((this.push.converging || this.queued > 0) && Date.now() - since < 10_000) return void (this.analysisTimer = setTimeout(run, delay));
       this.findings = [...loadFindings, ...validate(objects, { defaultIngressGateway: this.options.defaultIngressGateway })];
       this.analysisDone?.();
       this.analysisDone = undefined;
