@@ -36,6 +36,8 @@ export class DownstreamConn implements RequestView {
   remoteAddress: string;
   /** The destination port before iptables redirected the connection here, when known. */
   originalPort?: number;
+  /** And the address (a service outside the mesh, for Istio's ALLOW_ANY passthrough). */
+  originalAddress?: string;
   /**
    * When an idle or half-read connection gives up (ms since epoch). Checked by the proxy's
    * sweep every few hundred ms: cheaper than re-arming a socket timer on every request.
@@ -58,7 +60,10 @@ export class DownstreamConn implements RequestView {
     // Captured traffic: the port the app dialled picks the outbound routes; inbound, the app's port.
     if (listener.configs.length > 1 || listener.configs[0]?.name.startsWith('outbound') || listener.inbound) {
       const dst = originalDestination(raw);
-      if (dst && dst.port !== listener.port) this.originalPort = dst.port;
+      if (dst && dst.port !== listener.port) {
+        this.originalPort = dst.port;
+        this.originalAddress = dst.address;
+      }
     }
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', () => this.abort());

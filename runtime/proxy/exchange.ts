@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { pickWeighted } from '../shared/routing';
-import type { RouteConfig, WeightedCluster } from '../shared/proxy-config';
+import { PASSTHROUGH_CLUSTER, type RouteConfig, type WeightedCluster } from '../shared/proxy-config';
 import { headEnd, parseResponseHead, type ResponseHead } from './http/head';
 import { BodyFraming } from './http/body';
 import { downstreamResponseHead, localResponse, upstreamRequestHead } from './http/write';
@@ -23,6 +23,9 @@ const MAX_BUFFERED_BODY = 1024 * 1024;
 /** Envoy prints response flags in its enum order. */
 const FLAG_ORDER = ['LH', 'UH', 'UT', 'LR', 'UR', 'UF', 'UC', 'UO', 'NR', 'DI', 'FI', 'RL', 'URX', 'DC'];
 const flagString = (flags: string[]) => (flags.length ? [...new Set(flags)].sort((a, b) => FLAG_ORDER.indexOf(a) - FLAG_ORDER.indexOf(b)).join(',') : '-');
+
+/** The route of a request passed through to its original destination (no retries: the request may not be idempotent to a service we know nothing of). */
+const PASSTHROUGH_ROUTE: RouteConfig = { name: 'allow_any', matches: [], action: { kind: 'forward', destinations: [{ cluster: PASSTHROUGH_CLUSTER, weight: 100 }], retries: { attempts: 0, retryOn: [] } } };
 
 export class Exchange implements ConnHandler {
   private readonly started = performance.now();
@@ -73,8 +76,11 @@ export class Exchange implements ConnHandler {
     }
     const table = this.down.listener.tableFor(this.down.port);
     const hit = table?.route(this.down);
-    if (!hit) return this.reply(404, 'NR', 'no route\n');
-    const route = (this.route = hit.route.config);
+    // A sidecar's captured request for a host the mesh does not know goes where the app sent it
+    // (Istio's default outboundTrafficPolicy ALLOW_ANY), as it would without a sidecar.
+    const passthrough = !hit && listener?.passthrough && this.down.originalAddress ? PASSTHROUGH_ROUTE : undefined;
+    if (!hit && !passthrough) return this.reply(404, 'NR', 'no route\n');
+    const route = (this.route = hit?.route.config ?? passthrough!);
     if (route.cors) {
       const preflight = corsPreflight(route.cors, this.down);
       if (preflight) return this.replyWith(200, '', preflight);
@@ -108,7 +114,7 @@ export class Exchange implements ConnHandler {
   private attempt(): void {
     const cluster = this.cluster!;
     this.attempts++;
-    const endpoint = cluster.pick({ hashKey: this.hashKey(), originalPort: this.down.originalPort });
+    const endpoint = cluster.pick({ hashKey: this.hashKey(), originalPort: this.down.originalPort, originalAddress: this.down.originalAddress });
     if (!endpoint) return this.reply(503, 'UH', 'no healthy upstream\n');
     cluster.acquire(endpoint, (r) => {
       if (this.done) {

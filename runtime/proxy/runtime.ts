@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { acceptConnection } from './accept';
 import type { Writable } from 'node:stream';
 import { compileRouteTable, type RouteTable } from '../shared/routing';
-import type { ClusterConfig, ListenerConfig, ProxyConfig } from '../shared/proxy-config';
+import { PASSTHROUGH_CLUSTER, type ClusterConfig, type ListenerConfig, type ProxyConfig } from '../shared/proxy-config';
 import { Cluster } from './upstream/cluster';
 import { Metrics } from './metrics';
 import { DEFAULT_LIMITS, headEnd, parseResponseHead, type Limits } from './http/head';
@@ -66,6 +66,9 @@ export class ListenerRuntime {
     return (this.byMatchPort.get(port) ?? (this.byMatchPort.size === 1 ? this.byMatchPort.values().next().value : undefined))?.table;
   }
 }
+
+/** Where a sidecar sends requests for hosts outside the mesh: each to its original destination. */
+const PASSTHROUGH: ClusterConfig = { name: PASSTHROUGH_CLUSTER, host: '', port: 0, endpoints: [], lb: { kind: 'passthrough' }, connectTimeoutMs: 10_000 };
 
 /** The metrics group of requests answered without a cluster (no route, denied, direct responses). */
 const NO_CLUSTER = {};
@@ -210,8 +213,10 @@ export class Proxy implements ProxyRuntime {
       this.metrics.inc('mast_config_rejected_total');
       return { ok: false, version: config.version, error: this.lastError };
     }
+    // Requests for hosts the mesh does not know go to their original destination (ALLOW_ANY).
+    const builtIn = config.listeners.some((l) => l.passthrough) && !config.clusters.some((c) => c.name === PASSTHROUGH_CLUSTER) ? [PASSTHROUGH] : [];
     const clusters = new Map(
-      config.clusters.map((c) => {
+      [...config.clusters, ...builtIn].map((c) => {
         const old = this.clusters.get(c.name);
         // A delta push shares the unchanged cluster objects: those keep running as they are.
         return [c.name, old?.config === c ? old : new Cluster(c, old, () => this.tlsContext)];
@@ -264,8 +269,8 @@ export class Proxy implements ProxyRuntime {
       reporter,
       sourceWorkload: this.identity.workload,
       sourceNamespace: this.identity.namespace,
-      destinationService: c?.host ?? 'unknown',
-      destinationServiceName: c?.host.split('.')[0] ?? 'unknown',
+      destinationService: c ? c.host || c.name : 'unknown',
+      destinationServiceName: c ? (c.host || c.name).split('.')[0] : 'unknown',
       destinationVersion: c?.subset ?? 'unknown',
       responseCode: r.status,
       responseFlags: r.flags,

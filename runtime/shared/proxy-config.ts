@@ -177,3 +177,9 @@ export function clusterName(port: number, subset: string | undefined, host: stri
 
 /** The order clusters are listed in a ProxyConfig: by name, by code point (cheaper than a locale compare on thousands). */
 export const byClusterName = (a: { readonly name: string }, b: { readonly name: string }): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+
+/**
+ * The cluster a sidecar sends requests for unknown hosts to, at their original destination (as
+ * Envoy names it); the proxy makes it itself when a listener has `passthrough`.
+ */
+export const PASSTHROUGH_CLUSTER = 'PassthroughCluster';

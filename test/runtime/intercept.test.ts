@@ -61,12 +61,13 @@ maybe('interception in a network namespace', () => {
     children.push(spawn('ip', ['netns', 'exec', NS, process.execPath, '-e', backend(9080, 'backend')]));
     children.push(spawn('ip', ['netns', 'exec', NS, process.execPath, '-e', backend(9081, 'admin-backend')]));
     // Two services on one captured port, told apart only by the port the app dialled (80 or 8080).
-    const listener = (matchPort: number, cluster: string) => ({ name: `outbound_${matchPort}`, port: 15001, matchPort, protocol: 'http', virtualHosts: [{ name: 'all', domains: ['*'], routes: [{ name: 'r', matches: [], action: { kind: 'forward', destinations: [{ cluster, weight: 100 }] } }] }] });
+    // Outbound as mastd compiles it for a sidecar: hosts it knows, the rest passed through (ALLOW_ANY).
+    const listener = (matchPort: number, cluster: string, domains: string[]) => ({ name: `outbound_${matchPort}`, port: 15001, matchPort, protocol: 'http', passthrough: true, virtualHosts: [{ name: 'known', domains, routes: [{ name: 'r', matches: [], action: { kind: 'forward', destinations: [{ cluster, weight: 100 }] } }] }] });
     const cluster = (name: string, port: number) => ({ name, host: name, port, endpoints: [{ address: '127.0.0.1', port }], lb: { kind: 'round_robin' }, connectTimeoutMs: 1000 });
     // Inbound as in a pod: whatever port a connection was sent to, on 127.0.0.1 (compile() makes this for a sidecar without --app-port).
     const inbound = { name: 'virtualInbound', port: 15006, matchPort: 0, protocol: 'http', virtualHosts: [{ name: 'inbound|http', domains: ['*'], routes: [{ name: 'default', matches: [], action: { kind: 'forward', destinations: [{ cluster: 'inbound|passthrough||', weight: 100 }] } }] }] };
     const passthrough = { name: 'inbound|passthrough||', host: '127.0.0.1', port: 0, endpoints: [], lb: { kind: 'passthrough' }, connectTimeoutMs: 1000 };
-    const config = { schema: 1, version: 'intercept', listeners: [listener(80, 'svc'), listener(8080, 'admin'), inbound], clusters: [cluster('svc', 9080), cluster('admin', 9081), passthrough] };
+    const config = { schema: 1, version: 'intercept', listeners: [listener(80, 'svc', ['10.99.0.1']), listener(8080, 'admin', ['admin.internal']), inbound], clusters: [cluster('svc', 9080), cluster('admin', 9081), passthrough] };
     writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
     chmodSync(join(dir, 'config.json'), 0o644);
     inNs(process.execPath, join(ROOT, 'build', 'mast-proxy.js'), 'capture', '--proxy-uid', '1337', '--exclude-outbound-cidrs', '169.254.169.254/32');
@@ -87,6 +88,15 @@ maybe('interception in a network namespace', () => {
     const stats = inNs(process.execPath, '-e', `require('http').get('http://127.0.0.1:15000/stats/prometheus',r=>{let b='';r.on('data',c=>b+=c);r.on('end',()=>console.log(b))})`);
     expect(stats).toMatch(/istio_requests_total\{[^}]*destination_service="svc"[^}]*response_code="200"[^}]*\} 1/);
     if (addon) expect(stats).toMatch(/istio_requests_total\{[^}]*destination_service="admin"[^}]*response_code="200"[^}]*\} 1/);
+    // A host the mesh does not know, on a port it proxies: the request goes where the app sent it
+    // (a server in the other namespace), through the sidecar (uid 1337 is not captured again).
+    if (addon) {
+      children.push(spawn('ip', ['netns', 'exec', CLIENT_NS, process.execPath, '-e', `require('http').createServer((q,s)=>s.end('outside saw '+q.headers.host+' '+q.url)).listen(80,'10.99.0.3')`]));
+      await new Promise((r) => setTimeout(r, 500));
+      expect(inNs(process.execPath, '-e', call('http://10.99.0.3/ext', 'api.example.org')).trim()).toBe('200 outside saw api.example.org /ext');
+      const after = inNs(process.execPath, '-e', `require('http').get('http://127.0.0.1:15000/stats/prometheus',r=>{let b='';r.on('data',c=>b+=c);r.on('end',()=>console.log(b))})`);
+      expect(after).toMatch(/istio_requests_total\{[^}]*destination_service="PassthroughCluster"[^}]*response_code="200"[^}]*\} 1/);
+    }
     // Inbound: a client in another namespace calls the pod's address; the apps listen on 127.0.0.1
     // only, so an answer proves the capture and the proxy's forward to the port that was dialled.
     if (addon) {

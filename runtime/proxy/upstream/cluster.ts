@@ -34,6 +34,8 @@ export interface PickHints {
   readonly hashKey?: string;
   /** For passthrough clusters: the port the connection was originally sent to. */
   readonly originalPort?: number;
+  /** And its address, for a passthrough cluster without a host of its own (outside the mesh). */
+  readonly originalAddress?: string;
 }
 
 export class Cluster {
@@ -74,12 +76,16 @@ export class Cluster {
     return ok.length ? ok : this.endpoints;
   }
 
-  /** A passthrough cluster's endpoints appear as connections name their original port. */
-  private passthrough(port: number | undefined): Endpoint | undefined {
-    if (!port) return undefined;
-    let e = this.endpoints.find((x) => x.config.port === port);
+  /**
+   * A passthrough cluster's endpoints appear as connections name their original destination: the
+   * port on the cluster's host (an inbound's 127.0.0.1), or address and port when it has none.
+   */
+  private passthrough(port: number | undefined, originalAddress: string | undefined): Endpoint | undefined {
+    const address = this.config.host || originalAddress;
+    if (!port || !address) return undefined;
+    let e = this.endpoints.find((x) => x.config.port === port && x.config.address === address);
     if (!e) {
-      e = new Endpoint({ address: this.config.host, port });
+      e = new Endpoint({ address, port });
       e.owner = this;
       this.endpoints.push(e);
     }
@@ -87,7 +93,7 @@ export class Cluster {
   }
 
   pick(hints: PickHints = {}): Endpoint | undefined {
-    if (this.config.lb.kind === 'passthrough') return this.passthrough(hints.originalPort);
+    if (this.config.lb.kind === 'passthrough') return this.passthrough(hints.originalPort, hints.originalAddress);
     const list = this.healthy(Date.now());
     if (list.length <= 1) return list[0];
     const lb = this.config.lb;
@@ -198,11 +204,12 @@ export class Cluster {
     endpoint.consecutiveGatewayErrors = 0;
   }
 
-  /** Closes pooled connections idle for longer than the idle timeout. */
+  /** Closes pooled connections idle for longer than the idle timeout; a passthrough cluster forgets destinations with none left. */
   sweep(now: number): void {
     for (const e of this.endpoints)
       for (let i = e.idle.length - 1; i >= 0; i--)
         if (e.idle[i].idleTooLong(now)) e.idle.splice(i, 1)[0].socket.destroy();
+    if (this.config.lb.kind === 'passthrough') for (let i = this.endpoints.length - 1; i >= 0; i--) if (this.endpoints[i].connections === 0 && this.endpoints[i].active === 0) this.endpoints.splice(i, 1);
   }
 
   close(): void {
