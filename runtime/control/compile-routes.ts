@@ -115,6 +115,23 @@ export function compileHttpRoutes(vs: VirtualService, ctx: RouteContext): RouteC
   return out;
 }
 
+/** A VirtualService's `tls` routes that apply at this gateway port, by server name (TLS PASSTHROUGH). */
+export function compileTlsRoutes(vs: VirtualService, ctx: RouteContext): Array<{ sniHosts: string[]; destinations: WeightedCluster[] }> {
+  const ns = vs.metadata.namespace ?? 'default';
+  return (vs.spec.tls ?? []).flatMap((route) => {
+    const matches = (route.match ?? []).filter((m) => (m.port === undefined || m.port === ctx.matchPort) && (!m.gateways?.length || m.gateways.some((g) => normalizeGateway(g, ns) === ctx.gateway)));
+    if (!matches.length) return [];
+    const destinations = (route.route ?? []).flatMap((d) => {
+      const full = fqdn(d.destination.host, ns);
+      const sp = ctx.portOf(full, d.destination.port?.number);
+      if (!sp) return [];
+      ctx.useCluster(full, sp, d.destination.subset);
+      return [{ cluster: clusterName(sp.number, d.destination.subset, full), weight: d.weight ?? (route.route!.length === 1 ? 100 : 0) }];
+    });
+    return [{ sniHosts: matches.flatMap((m) => m.sniHosts.map((h) => h.toLowerCase())), destinations }];
+  });
+}
+
 /**
  * A VirtualService's first `tcp` route that applies here (its match names this port and gateway,
  * or has no match), as weighted clusters; undefined when none does.

@@ -5,11 +5,11 @@
  * default route) and an inbound listener to its app.
  */
 import { exportScopes, fqdn, hostMatches, type ExportScope, hostsOverlap, namespaceOf, selects, splitRef, stripNamespace, visibleIn, type Gateway, type VirtualService } from '../../api';
-import { DEFAULT_RETRY, PROXY_CONFIG_SCHEMA, byClusterName, clusterName, type ClusterConfig, type ListenerConfig, type ProxyConfig, type RouteConfig, type VirtualHostConfig } from '../shared/proxy-config';
+import { DEFAULT_RETRY, PROXY_CONFIG_SCHEMA, byClusterName, clusterName, type ClusterConfig, type ListenerConfig, type ProxyConfig, type RouteConfig, type VirtualHostConfig, type WeightedCluster } from '../shared/proxy-config';
 import { authzFor, mtlsFor } from './compile-authz';
 import { compileCluster } from './compile-clusters';
 import type { ProxyIdentity } from '../shared/push-protocol';
-import { compileHttpRoutes, compileTcpRoute, normalizeGateway, type RouteContext } from './compile-routes';
+import { compileHttpRoutes, compileTcpRoute, compileTlsRoutes, normalizeGateway, type RouteContext } from './compile-routes';
 import { servicePorts, type ServicePort } from './endpoints';
 import { byKind, type Snapshot } from './snapshot';
 
@@ -77,19 +77,33 @@ function gatewayListeners(s: Snapshot, proxy: ProxyIdentity, ports: readonly Ser
     const vhosts = new Map<string, VirtualHostConfig>();
     let protocol: 'http' | 'tcp' = 'http';
     let tcpDestinations: ListenerConfig['tcpDestinations'];
+    let sniRoutes: Array<{ sniHosts: string[]; destinations: WeightedCluster[] }> | undefined;
     let tls: ListenerConfig['tls'];
     let httpsRedirect = false;
     for (const gw of gateways)
       for (const server of gw.spec.servers.filter((sv) => sv.port.number === number)) {
-        if (!HTTP_PROTOCOLS.has(server.port.protocol.toUpperCase())) protocol = 'tcp';
         const t = server.tls;
-        if (server.port.protocol.toUpperCase() === 'HTTPS' && t && (t.mode ?? 'SIMPLE') === 'SIMPLE')
-          tls ??= t.serverCertificate && t.privateKey ? { certificateFile: t.serverCertificate, keyFile: t.privateKey } : { credentialName: t.credentialName ?? t.credentialNames?.[0] };
+        const passthroughTls = t?.mode === 'PASSTHROUGH';
+        if (!HTTP_PROTOCOLS.has(server.port.protocol.toUpperCase()) || passthroughTls) protocol = 'tcp';
+        if (passthroughTls) sniRoutes ??= [];
+        const mode = t?.mode ?? 'SIMPLE';
+        if (server.port.protocol.toUpperCase() === 'HTTPS' && t && (mode === 'SIMPLE' || mode === 'MUTUAL')) {
+          const mutual = mode === 'MUTUAL' ? { mode: 'MUTUAL' as const, caFile: t.caCertificates } : {};
+          tls ??= t.serverCertificate && t.privateKey ? { certificateFile: t.serverCertificate, keyFile: t.privateKey, ...mutual } : { credentialName: t.credentialName ?? t.credentialNames?.[0], ...mutual };
+        }
         if (t?.httpsRedirect) httpsRedirect = true;
         const gwRef = `${namespaceOf(gw)}/${gw.metadata.name}`;
         const ctx: RouteContext = { gateway: gwRef, matchPort: number, portOf: portResolver(ports), useCluster: clusters.use };
         for (const vs of vss) {
           if (!(vs.spec.gateways ?? []).some((g) => normalizeGateway(g, namespaceOf(vs)) === gwRef)) continue;
+          if (passthroughTls) {
+            // Server names this server answers for (its hosts), each routed by the VirtualService's tls routes.
+            for (const r of compileTlsRoutes(vs, ctx)) {
+              const sniHosts = r.sniHosts.filter((h) => server.hosts.some((sh) => hostsOverlap(stripNamespace(sh), h)));
+              if (sniHosts.length) sniRoutes!.push({ sniHosts, destinations: r.destinations });
+            }
+            continue;
+          }
           if (protocol === 'tcp') {
             tcpDestinations ??= compileTcpRoute(vs, ctx);
             continue;
@@ -105,7 +119,7 @@ function gatewayListeners(s: Snapshot, proxy: ProxyIdentity, ports: readonly Ser
           }
         }
       }
-    const body = protocol === 'tcp' ? { tcpDestinations: tcpDestinations ?? [] } : { virtualHosts: [...vhosts.values()] };
+    const body = sniRoutes ? { sniRoutes } : protocol === 'tcp' ? { tcpDestinations: tcpDestinations ?? [] } : { virtualHosts: [...vhosts.values()] };
     return { name: `0.0.0.0_${number}`, port: proxy.portMap?.[number] ?? number, matchPort: number, protocol, ...body, proxyProtocol: proxy.proxyProtocol, ...authzOf(s, proxy), ...(tls ? { tls } : {}), ...(httpsRedirect ? { httpsRedirect } : {}) };
   });
 }

@@ -6,7 +6,9 @@
 import type * as net from 'node:net';
 import * as tls from 'node:tls';
 import { Duplex } from 'node:stream';
+import { hostMatches } from '../../api/hosts';
 import { peerIdentity } from '../shared/spiffe';
+import { readSni } from './http/sni';
 import { DownstreamConn } from './downstream';
 import { originalDestination } from './original-dst';
 import type { ListenerRuntime, ProxyRuntime } from './runtime';
@@ -15,6 +17,7 @@ import { looksLikeHttp, passthroughTcp, proxyTcp, type TcpContext } from './tcp'
 export type AcceptContext = ProxyRuntime & TcpContext & { readonly workloadTls?: tls.SecureContext };
 
 export function acceptConnection(proxy: AcceptContext, socket: net.Socket, l: ListenerRuntime): void {
+  if (l.sniRoutes) return acceptBySni(proxy, socket, l.sniRoutes);
   if (l.secureContext) return acceptTls(proxy, socket, l);
   if (l.inbound) return acceptInbound(proxy, socket, l);
   if (l.hasTcp || l.passthrough) return acceptTcp(proxy, socket, l);
@@ -43,9 +46,37 @@ function serveInbound(proxy: AcceptContext, socket: net.Socket, l: ListenerRunti
   proxyTcp(proxy, socket, destinations, dst && dst.port !== l.port ? dst.port : undefined, first);
 }
 
+/**
+ * A gateway's TLS PASSTHROUGH port: the ClientHello's server name picks the route (exact names,
+ * then `*.` wildcards, in route order), the bytes go on untouched. No name, no route, or not TLS
+ * within the header timeout: closed.
+ */
+function acceptBySni(proxy: AcceptContext, socket: net.Socket, routes: NonNullable<ListenerRuntime['sniRoutes']>): void {
+  let buf = Buffer.alloc(0);
+  socket.setTimeout(proxy.limits.headerTimeoutMs, () => socket.destroy());
+  const onData = (chunk: Buffer) => {
+    buf = Buffer.concat([buf, chunk]);
+    const hello = readSni(buf);
+    if (!hello.done) return;
+    socket.off('data', onData);
+    socket.pause();
+    socket.setTimeout(0);
+    const name = 'serverName' in hello ? hello.serverName : undefined;
+    const route = name === undefined ? undefined : (routes.find((r) => r.sniHosts.includes(name)) ?? routes.find((r) => r.sniHosts.some((h) => hostMatches(h, name))));
+    if (!route) {
+      proxy.metrics.inc(`istio_tcp_connections_refused_total{destination_service="unknown",response_flags="NR"}`);
+      return void socket.destroy();
+    }
+    proxyTcp(proxy, socket, route.destinations, undefined, buf);
+  };
+  socket.on('data', onData);
+  socket.on('error', () => socket.destroy());
+}
+
 /** A gateway's HTTPS port: TLS terminated here, then HTTP as on any port (scheme https). */
 function acceptTls(proxy: AcceptContext, socket: net.Socket, l: ListenerRuntime): void {
-  const secure = new tls.TLSSocket(socket, { isServer: true, secureContext: l.secureContext });
+  // MUTUAL: a client without a certificate from the listener's CAs fails the handshake.
+  const secure = new tls.TLSSocket(socket, { isServer: true, secureContext: l.secureContext, requestCert: l.mutualTls, rejectUnauthorized: l.mutualTls });
   secure.on('error', () => secure.destroy());
   socket.setTimeout(proxy.limits.headerTimeoutMs, () => socket.destroy());
   secure.once('secure', () => {

@@ -20,7 +20,7 @@ export function checkConfig(c: ProxyConfig): string | undefined {
     // Several listeners may share a port (a sidecar's outbound ports), told apart by the destination port.
     if (l.port !== 0 && ports.has(`${l.port}|${l.matchPort}`)) return `two listeners on port ${l.port} for destination port ${l.matchPort}`;
     ports.add(`${l.port}|${l.matchPort}`);
-    if (l.protocol === 'tcp') for (const d of l.tcpDestinations ?? []) if (!clusters.has(d.cluster)) return `listener ${l.name} sends to unknown cluster ${d.cluster}`;
+    if (l.protocol === 'tcp') for (const d of [...(l.tcpDestinations ?? []), ...(l.sniRoutes ?? []).flatMap((r) => r.destinations)]) if (!clusters.has(d.cluster)) return `listener ${l.name} sends to unknown cluster ${d.cluster}`;
     for (const vh of l.virtualHosts ?? [])
       for (const r of vh.routes) {
         if (r.action.kind !== 'forward') continue;

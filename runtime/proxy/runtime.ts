@@ -32,11 +32,17 @@ export class ListenerRuntime {
   set(entries: Array<{ config: ListenerConfig; table: RouteTable; secureContext?: tls.SecureContext }>): void {
     this.byMatchPort = new Map(entries.map((e) => [e.config.matchPort, e]));
     this.secureContext = entries[0]?.secureContext;
+    this.mutualTls = entries[0]?.config.tls?.mode === 'MUTUAL';
+    this.sniRoutes = entries.find((e) => e.config.sniRoutes)?.config.sniRoutes;
     this.hasTcp = entries.some((e) => e.config.protocol === 'tcp');
     this.passthrough = entries.some((e) => e.config.passthrough);
     this.inbound = entries.some((e) => e.config.name === 'virtualInbound');
   }
 
+  /** Clients must present a certificate the listener's CAs signed (Gateway `tls.mode: MUTUAL`). */
+  mutualTls = false;
+  /** TLS PASSTHROUGH: connections routed by the server name of their ClientHello. */
+  sniRoutes?: ListenerConfig['sniRoutes'];
   /** Some destination port here is proxied as TCP. */
   hasTcp = false;
   /** A sidecar's inbound listener. */
@@ -187,8 +193,13 @@ export class Proxy implements ProxyRuntime {
           skipped.push(`${lc.name}: TLS with credentialName ${JSON.stringify(lc.tls.credentialName ?? null)} is not supported yet (mount the certificate and set serverCertificate and privateKey); not listening`);
           continue;
         }
+        if (lc.tls.mode === 'MUTUAL' && !lc.tls.caFile) {
+          skipped.push(`${lc.name}: TLS MUTUAL without caCertificates cannot verify clients; not listening`);
+          continue;
+        }
         try {
-          secureContext = tls.createSecureContext({ cert: readFileSync(lc.tls.certificateFile), key: readFileSync(lc.tls.keyFile) });
+          const ca = lc.tls.mode === 'MUTUAL' ? { ca: readFileSync(lc.tls.caFile!) } : {};
+          secureContext = tls.createSecureContext({ cert: readFileSync(lc.tls.certificateFile), key: readFileSync(lc.tls.keyFile), ...ca });
         } catch (err) {
           this.lastError = `listener ${lc.name}: cannot load its certificate: ${(err as Error).message}`;
           this.metrics.inc('mast_config_rejected_total');

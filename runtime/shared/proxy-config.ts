@@ -37,7 +37,19 @@ export interface ListenerConfig {
    * `credentialName` (a Secret mastd would have to deliver) is not supported yet: such a
    * listener is skipped, never served in plaintext.
    */
-  readonly tls?: { readonly certificateFile?: string; readonly keyFile?: string; readonly credentialName?: string };
+  readonly tls?: {
+    readonly certificateFile?: string;
+    readonly keyFile?: string;
+    readonly credentialName?: string;
+    /** MUTUAL: clients must present a certificate that chains to these CAs (`caCertificates`). */
+    readonly mode?: 'SIMPLE' | 'MUTUAL';
+    readonly caFile?: string;
+  };
+  /**
+   * A gateway's TLS PASSTHROUGH port: each connection goes by the server name in its ClientHello
+   * (first matching VirtualService `tls` route), TLS untouched; no match closes it.
+   */
+  readonly sniRoutes?: Array<{ readonly sniHosts: string[]; readonly destinations: WeightedCluster[] }>;
   /** Gateway `tls.httpsRedirect`: every request is answered 301 to https. */
   readonly httpsRedirect?: boolean;
   /** TCP: where each connection goes (weighted, as a VirtualService `tcp` route). */

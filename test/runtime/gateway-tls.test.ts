@@ -9,6 +9,7 @@ import { compile } from '../../runtime/control/compile';
 import { makeSnapshot } from '../../runtime/control/snapshot';
 import { Proxy } from '../../runtime/proxy/runtime';
 import { freePort } from '../../runtime/local/local-mesh';
+import type { AddressInfo } from 'node:net';
 import { certificateRequest, generateKeys, privateKeyPem } from '../../runtime/shared/x509';
 import { backend, get } from './support';
 
@@ -67,5 +68,94 @@ spec: { hosts: [web.default.svc.cluster.local], ports: [{ number: 80, name: http
   } finally {
     await proxy.drain(50);
     await web.close();
+  }
+});
+
+test('MUTUAL: only clients with a certificate from caCertificates get through; PASSTHROUGH: routed by server name, TLS untouched', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mast-gw-mtls-'));
+  const ca = await CertificateAuthority.generate('cluster.local');
+  const issue = async (name: string) => {
+    const keys = await generateKeys();
+    const cert = await ca.sign(await certificateRequest(keys), { namespace: 'default', serviceAccount: name });
+    writeFileSync(join(dir, `${name}.pem`), cert.certificate);
+    writeFileSync(join(dir, `${name}-key.pem`), await privateKeyPem(keys));
+    return { cert: cert.certificate, key: await privateKeyPem(keys), root: cert.root };
+  };
+  const server = await issue('gw');
+  const client = await issue('client');
+  writeFileSync(join(dir, 'ca.pem'), server.root);
+  const web = await backend('web');
+  // Behind the passthrough port: a TLS server of its own, which the gateway never decrypts.
+  const innerPair = await issue('inner2');
+  const inner = https.createServer({ cert: innerPair.cert, key: innerPair.key }, (_req, res) => res.end('inner, end to end'));
+  await new Promise<void>((r) => inner.listen(0, '127.0.0.1', r));
+  const innerPort = (inner.address() as AddressInfo).port;
+  const mesh = loadYaml(`
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: { name: edge, namespace: default }
+spec:
+  selector: { istio: ingressgateway }
+  servers:
+    - { port: { number: 443, name: https, protocol: HTTPS }, hosts: [alpha.example.com], tls: { mode: MUTUAL, serverCertificate: ${join(dir, 'gw.pem')}, privateKey: ${join(dir, 'gw-key.pem')}, caCertificates: ${join(dir, 'ca.pem')} } }
+    - { port: { number: 9443, name: tls, protocol: TLS }, hosts: [secure.example.com], tls: { mode: PASSTHROUGH } }
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: edge, namespace: default }
+spec: { hosts: [alpha.example.com], gateways: [edge], http: [{ route: [{ destination: { host: web } }] }] }
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: secure, namespace: default }
+spec:
+  hosts: [secure.example.com]
+  gateways: [edge]
+  tls: [{ match: [{ port: 9443, sniHosts: [secure.example.com] }], route: [{ destination: { host: inner.default.svc.cluster.local, port: { number: 443 } } }] }]
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: web, namespace: default }
+spec: { hosts: [web.default.svc.cluster.local], ports: [{ number: 80, name: http, protocol: HTTP }], resolution: STATIC, endpoints: [{ address: 127.0.0.1, ports: { http: ${web.port} } }] }
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: inner, namespace: default }
+spec: { hosts: [inner.default.svc.cluster.local], ports: [{ number: 443, name: tls, protocol: TLS }], resolution: STATIC, endpoints: [{ address: 127.0.0.1, ports: { tls: ${innerPort} } }] }
+`).objects;
+  const config = compile(makeSnapshot(mesh, 'v1'), { mode: 'gateway', namespace: 'mast-system', labels: { istio: 'ingressgateway' }, portMap: { 443: await freePort(), 9443: await freePort() } });
+  expect(config.listeners.find((l) => l.matchPort === 9443)).toMatchObject({ protocol: 'tcp', sniRoutes: [{ sniHosts: ['secure.example.com'], destinations: [{ cluster: 'outbound|443||inner.default.svc.cluster.local', weight: 100 }] }] });
+  const proxy = new Proxy({ mode: 'gateway', workload: 'gw', namespace: 'mast-system' });
+  expect(await proxy.apply(config)).toMatchObject({ ok: true });
+  const call = (port: number, options: https.RequestOptions) =>
+    new Promise<string>((resolve) => {
+      const req = https.get({ host: '127.0.0.1', port, path: '/', headers: { host: 'alpha.example.com' }, checkServerIdentity: () => undefined, agent: false, ...options }, (res) => {
+        let body = '';
+        res.on('data', (c) => (body += c));
+        res.on('end', () => resolve(`${res.statusCode} ${body}`));
+      });
+      req.on('error', (err) => resolve(`error ${(err as NodeJS.ErrnoException).code ?? err.message}`));
+    });
+  try {
+    const mutualPort = proxy.boundPort('0.0.0.0_443')!;
+    expect(await call(mutualPort, { ca: server.root })).toMatch(/^error /);
+    expect(await call(mutualPort, { ca: server.root, cert: client.cert, key: client.key })).toBe('200 web /');
+    const sniPort = proxy.boundPort('0.0.0.0_9443')!;
+    // The certificate the client sees is the inner server's own: the gateway did not terminate TLS.
+    const seen = await new Promise<string>((resolve) => {
+      const req = https.get({ host: '127.0.0.1', port: sniPort, servername: 'secure.example.com', path: '/', ca: server.root, checkServerIdentity: () => undefined, agent: false }, (res) => {
+        const peer = (res.socket as import('node:tls').TLSSocket).getPeerCertificate();
+        let body = '';
+        res.on('data', (c) => (body += c));
+        res.on('end', () => resolve(`${body} (${peer.subjectaltname})`));
+      });
+      req.on('error', (err) => resolve(`error ${err.message}`));
+    });
+    expect(seen).toBe('inner, end to end (URI:spiffe://cluster.local/ns/default/sa/inner2)');
+    expect(await call(sniPort, { servername: 'other.example.com', ca: server.root })).toMatch(/^error /);
+  } finally {
+    await proxy.drain(50);
+    await web.close();
+    inner.close();
   }
 });
