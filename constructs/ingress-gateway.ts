@@ -4,7 +4,7 @@
  * ClusterIP (an outside load balancer targeting pod IPs, e.g. an NLB with a
  * TargetGroupBinding) or NodePort (kind with extraPortMappings).
  */
-import { ApiObject } from 'cdk8s';
+import { ApiObject, Lazy } from 'cdk8s';
 import { Construct } from 'constructs';
 import { DEFAULT_PROXY_IMAGE, PROXY_UID, SYSTEM_NAMESPACE } from './version';
 import { badProp, IDENTITY_ENV, RESTRICTED_POD, resourcesOf, restrictedContainer, type Resources } from './pod-security';
@@ -49,7 +49,17 @@ export interface IngressGatewayProps {
   readonly drainSeconds?: number;
   /** Service annotations (e.g. for a cloud load balancer). @default - none */
   readonly serviceAnnotations?: Record<string, string>;
+  /**
+   * TLS Secrets (in the gateway's namespace) Gateways name as `credentialName`: each is mounted
+   * read-only at `/etc/mast/credentials/<name>`, optional (the pod starts before cert-manager
+   * issues it; the proxy serves it once it appears, and its renewals). `Mesh` adds the ones its
+   * Gateways name. @default - none
+   */
+  readonly credentials?: string[];
 }
+
+/** Where the proxy looks for `credentialName` Secrets (mast-proxy `--credentials-dir`). */
+export const CREDENTIALS_DIR = '/etc/mast/credentials';
 
 export const GATEWAY_STATUS_PORT = 15021;
 export const GATEWAY_READY_PATH = '/healthz/ready';
@@ -79,7 +89,12 @@ export class IngressGateway extends Construct {
     const drain = props.drainSeconds ?? 30;
     this.node.addValidation({ validate: () => this.check(replicas, drain) });
 
+    for (const c of props.credentials ?? []) this.addCredential(c);
     const labels = { ...this.selectorLabels, app: name, 'app.kubernetes.io/name': name, 'app.kubernetes.io/part-of': 'mast' };
+    // Known at synth: Gateways are usually added after the gateway itself.
+    const credentials = () => [...new Set([...this.credentials, ...this.credentialSources.flatMap((f) => f())])].sort();
+    const volumes = Lazy.any({ produce: () => (credentials().length ? credentials().map((c, i) => ({ name: `credential-${i}`, secret: { secretName: c, optional: true } })) : undefined) });
+    const volumeMounts = Lazy.any({ produce: () => (credentials().length ? credentials().map((c, i) => ({ name: `credential-${i}`, mountPath: `${CREDENTIALS_DIR}/${c}`, readOnly: true })) : undefined) });
     const meta = { name, namespace: ns, labels };
     const portMap = this.ports.map((p) => `${p.port}=${p.targetPort}`).join(',');
 
@@ -97,6 +112,7 @@ export class IngressGateway extends Construct {
             serviceAccountName: name,
             securityContext: RESTRICTED_POD,
             terminationGracePeriodSeconds: drain + 5,
+            volumes,
             containers: [
               {
                 name: 'mast-proxy',
@@ -120,6 +136,7 @@ export class IngressGateway extends Construct {
                 livenessProbe: { httpGet: { path: GATEWAY_READY_PATH, port: GATEWAY_STATUS_PORT }, periodSeconds: 10, failureThreshold: 6 },
                 resources: resourcesOf(props.resources ?? { cpu: '100m', memory: '128Mi', memoryLimit: '1Gi' }),
                 securityContext: restrictedContainer(PROXY_UID),
+                volumeMounts,
               },
             ],
           },
@@ -162,11 +179,21 @@ export class IngressGateway extends Construct {
     });
   }
 
+  private readonly credentials = new Set<string>();
+  private readonly credentialSources: Array<() => string[]> = [];
+
+  /** Mounts a TLS Secret of the gateway's namespace for Gateways that name it as `credentialName`. */
+  addCredential(secretName: string | (() => string[])): void {
+    if (typeof secretName === 'function') this.credentialSources.push(secretName);
+    else this.credentials.add(secretName);
+  }
+
   private check(replicas: { min: number; max: number }, drain: number): string[] {
     const errors: string[] = [];
     if (!(Number.isInteger(replicas.min) && replicas.min >= 1 && replicas.max >= replicas.min))
       errors.push(badProp('IngressGateway', 'replicas', replicas, 'min >= 1 and max >= min'));
     if (!(drain >= 0)) errors.push(badProp('IngressGateway', 'drainSeconds', drain, 'a number >= 0'));
+    for (const c of this.credentials) if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(c) || c.length > 253) errors.push(badProp('IngressGateway', 'credentials', c, 'a Secret name (lowercase DNS-1123)'));
     const seen = new Set<number>();
     for (const p of this.ports) {
       for (const [field, value] of [['port', p.port], ['targetPort', p.targetPort]] as const)

@@ -3,7 +3,7 @@
  * CRDs → control plane and ingress gateway (`mast-system`) → workloads and mesh
  * resources. Charts need no AWS stack; image URIs may be CDK tokens.
  */
-import { Chart } from 'cdk8s';
+import { ApiObject, Chart } from 'cdk8s';
 import { Construct } from 'constructs';
 import { formatFinding, loadFiles, type KubeObject } from '../api';
 import { MeshCrds } from './crds';
@@ -57,6 +57,9 @@ export class Mesh extends Construct {
         ...(props.proxyImage ? { image: props.proxyImage } : {}),
         ...props.gateway,
       });
+    // The Secrets its Gateways name as credentialName, mounted into the gateway (read at synth).
+    const gateway = this.gateway;
+    gateway?.addCredential(() => credentialNames(this.apps, gateway.selectorLabels));
     this.sidecar = { controlPlaneAddress, ...(props.proxyImage ? { image: props.proxyImage } : {}), ...props.sidecar };
   }
 
@@ -76,4 +79,16 @@ export class Mesh extends Construct {
     if (findings.length) throw new MeshInputError(findings.map(formatFinding).join('\n'));
     this.addObjects(objects);
   }
+}
+
+/** `credentialName`s of the Gateways in `chart` that select a gateway with `labels` (Secrets of the gateway's namespace, as Istio reads them). */
+function credentialNames(chart: Chart, labels: Record<string, string>): string[] {
+  const names: string[] = [];
+  for (const c of chart.node.findAll()) {
+    if (!(c instanceof ApiObject) || c.kind !== 'Gateway' || !c.apiVersion.startsWith('networking.istio.io/')) continue;
+    const spec = (c.toJson() as { spec?: { selector?: Record<string, string>; servers?: Array<{ tls?: { credentialName?: string; credentialNames?: string[] } }> } }).spec;
+    if (!Object.entries(spec?.selector ?? {}).every(([k, v]) => labels[k] === v)) continue;
+    for (const server of spec?.servers ?? []) names.push(...[server.tls?.credentialName, ...(server.tls?.credentialNames ?? [])].filter((n): n is string => !!n && !n.includes('/')));
+  }
+  return names;
 }

@@ -45,6 +45,9 @@ Options:
   --status-port <n>        /healthz/ready and /stats/prometheus on all interfaces (kubelet probes, scrapes)
   --access-log <-|off>     JSON access log to stdout (default: off)
   --drain-seconds <n>      drain time on SIGTERM (default: 5)
+  --credentials-dir <d>    gateway: where credentialName Secrets are mounted, one directory each
+                           with tls.crt, tls.key (and ca.crt for MUTUAL); re-read every 30 s
+                           (default: /etc/mast/credentials)
   --proxy-protocol         gateway listeners expect PROXY protocol v2 (behind an NLB)
   --trusted-hops <n>       proxies in front whose x-forwarded-for entries are trusted: the client
                            (authorization remote.ip, source-IP hashing, access log) is the nth
@@ -126,6 +129,7 @@ export async function main(argv: string[]): Promise<number> {
       'status-port': { type: 'string' },
       'access-log': { type: 'string', default: 'off' },
       'drain-seconds': { type: 'string', default: '5' },
+      'credentials-dir': { type: 'string' },
       'proxy-protocol': { type: 'boolean' },
       'trusted-hops': { type: 'string', default: '0' },
       help: { type: 'boolean' },
@@ -158,7 +162,11 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const limits = { ...DEFAULT_LIMITS, trustedHops };
-  const newProxy = () => new Proxy({ mode, workload: labels.app ?? (mode === 'gateway' ? 'mast-ingressgateway' : 'unknown'), namespace }, o['access-log'] === '-' ? process.stdout : undefined, limits);
+  const newProxy = () => {
+    const proxy = new Proxy({ mode, workload: labels.app ?? (mode === 'gateway' ? 'mast-ingressgateway' : 'unknown'), namespace }, o['access-log'] === '-' ? process.stdout : undefined, limits);
+    if (o['credentials-dir']) proxy.credentialsDir = o['credentials-dir'];
+    return proxy;
+  };
   if (o['control-plane']) {
     const proxy = newProxy();
     const admin = await startAdmin(proxy, Number(o['admin-port']), { logLevel: 'info' });

@@ -5,7 +5,8 @@
  */
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { acceptConnection } from './accept';
 import type { Writable } from 'node:stream';
 import { compileRouteTable, type RouteTable } from '../shared/routing';
@@ -16,6 +17,36 @@ import { DEFAULT_LIMITS, headEnd, parseResponseHead, type Limits } from './http/
 import { BodyFraming } from './http/body';
 import { DownstreamConn } from './downstream';
 import { checkConfig } from './config-check';
+
+/** Where a gateway finds the Secrets its Gateways name as `credentialName`, one directory each (`tls.crt`, `tls.key`, `ca.crt`): the IngressGateway construct mounts them there. */
+export const DEFAULT_CREDENTIALS_DIR = '/etc/mast/credentials';
+
+type ListenerEntry = { config: ListenerConfig; table: RouteTable; secureContext?: tls.SecureContext; tlsFiles?: LoadedTls };
+type TlsFiles = { readonly cert: string; readonly key: string; readonly ca?: string };
+type LoadedTls = TlsFiles & { readonly context: tls.SecureContext; readonly contents: string };
+
+/** The files a TLS listener serves from: the Gateway's own paths, or its credentialName's mounted Secret. */
+function tlsFiles(lc: ListenerConfig, credentialsDir: string): TlsFiles | { skip: string } {
+  const t = lc.tls!;
+  const mutual = t.mode === 'MUTUAL';
+  if (t.certificateFile && t.keyFile) {
+    if (mutual && !t.caFile) return { skip: 'TLS MUTUAL without caCertificates cannot verify clients' };
+    return { cert: t.certificateFile, key: t.keyFile, ...(mutual ? { ca: t.caFile } : {}) };
+  }
+  if (!t.credentialName) return { skip: 'TLS without serverCertificate/privateKey or credentialName' };
+  const dir = join(credentialsDir, t.credentialName);
+  const files = { cert: join(dir, 'tls.crt'), key: join(dir, 'tls.key'), ...(mutual ? { ca: t.caFile ?? join(dir, 'ca.crt') } : {}) };
+  const missing = [files.cert, files.key, ...(files.ca ? [files.ca] : [])].filter((f) => !existsSync(f));
+  if (missing.length) return { skip: `TLS credentialName ${JSON.stringify(t.credentialName)}: the Secret is not mounted (${missing.join(', ')} missing; the IngressGateway construct mounts the Secrets its Gateways name)` };
+  return files;
+}
+
+function loadTls(f: TlsFiles): LoadedTls {
+  const cert = readFileSync(f.cert);
+  const key = readFileSync(f.key);
+  const ca = f.ca ? readFileSync(f.ca) : undefined;
+  return { ...f, context: tls.createSecureContext({ cert, key, ...(ca ? { ca } : {}) }), contents: `${cert}${key}${ca ?? ''}` };
+}
 
 /**
  * A bound port. Usually one listener config; a sidecar's outbound port carries one per
@@ -29,9 +60,13 @@ export class ListenerRuntime {
   /** HTTPS termination (a gateway's TLS server), loaded when the config was applied. */
   secureContext?: tls.SecureContext;
 
-  set(entries: Array<{ config: ListenerConfig; table: RouteTable; secureContext?: tls.SecureContext }>): void {
+  /** The certificate files behind `secureContext` and what they held when loaded (re-read for rotation). */
+  tlsFiles?: LoadedTls;
+
+  set(entries: ListenerEntry[]): void {
     this.byMatchPort = new Map(entries.map((e) => [e.config.matchPort, e]));
     this.secureContext = entries[0]?.secureContext;
+    this.tlsFiles = entries[0]?.tlsFiles;
     this.mutualTls = entries[0]?.config.tls?.mode === 'MUTUAL';
     this.sniRoutes = entries.find((e) => e.config.sniRoutes)?.config.sniRoutes;
     this.hasTcp = entries.some((e) => e.config.protocol === 'tcp');
@@ -132,8 +167,11 @@ export class Proxy implements ProxyRuntime {
   skipped: string[] = [];
   /** The TLS context of the workload certificate mastd issued (mTLS both ways). */
   private tlsContext?: tls.SecureContext;
+  /** Where `credentialName` Secrets are mounted (`--credentials-dir`). */
+  credentialsDir = DEFAULT_CREDENTIALS_DIR;
 
   private readonly sweeper: NodeJS.Timeout;
+  private readonly reloader: NodeJS.Timeout;
 
   constructor(
     readonly identity: ProxyIdentityInfo,
@@ -144,6 +182,36 @@ export class Proxy implements ProxyRuntime {
     const every = Math.max(20, Math.min(500, Math.floor(limits.headerTimeoutMs / 4)));
     this.sweeper = setInterval(() => this.sweep(), every);
     this.sweeper.unref();
+    this.reloader = setInterval(() => void this.reloadCredentials(), 30_000);
+    this.reloader.unref();
+  }
+
+  /**
+   * Certificates are renewed on disk (kubelet updates a mounted Secret; cert-manager renews it):
+   * new connections get the new certificate. A listener skipped for want of its Secret is bound
+   * once the Secret appears. Called every 30 s; answers whether anything changed.
+   */
+  async reloadCredentials(): Promise<boolean> {
+    let changed = false;
+    for (const l of this.listeners.values()) {
+      const f = l.tlsFiles;
+      if (!f) continue;
+      try {
+        const next = loadTls(f);
+        if (next.contents === f.contents) continue;
+        l.secureContext = next.context;
+        l.tlsFiles = next;
+        changed = true;
+        this.metrics.inc('mast_certificates_reloaded_total');
+      } catch {
+        // Half-written (a Secret update in progress): keep serving the last good one, try again later.
+      }
+    }
+    const config = this.config;
+    if (config && this.skipped.length && config.listeners.some((lc) => lc.tls && !('skip' in tlsFiles(lc, this.credentialsDir)) && this.skipped.some((s) => s.startsWith(`${lc.name}:`)))) {
+      changed = (await this.apply(config)).ok || changed;
+    }
+    return changed;
   }
 
   private sweep(): void {
@@ -183,30 +251,26 @@ export class Proxy implements ProxyRuntime {
       this.metrics.inc('mast_config_rejected_total');
       return { ok: false, version: config.version, error: this.lastError };
     }
-    const byPort = new Map<number, Array<{ config: ListenerConfig; table: RouteTable; secureContext?: tls.SecureContext }>>();
+    const byPort = new Map<number, ListenerEntry[]>();
     const skipped: string[] = [];
     for (const [i, lc] of config.listeners.entries()) {
-      let secureContext: tls.SecureContext | undefined;
+      let secure: LoadedTls | undefined;
       if (lc.tls) {
         // Never serve a TLS port in plaintext: without its certificate the listener is left out.
-        if (!lc.tls.certificateFile || !lc.tls.keyFile) {
-          skipped.push(`${lc.name}: TLS with credentialName ${JSON.stringify(lc.tls.credentialName ?? null)} is not supported yet (mount the certificate and set serverCertificate and privateKey); not listening`);
-          continue;
-        }
-        if (lc.tls.mode === 'MUTUAL' && !lc.tls.caFile) {
-          skipped.push(`${lc.name}: TLS MUTUAL without caCertificates cannot verify clients; not listening`);
+        const files = tlsFiles(lc, this.credentialsDir);
+        if ('skip' in files) {
+          skipped.push(`${lc.name}: ${files.skip}; not listening`);
           continue;
         }
         try {
-          const ca = lc.tls.mode === 'MUTUAL' ? { ca: readFileSync(lc.tls.caFile!) } : {};
-          secureContext = tls.createSecureContext({ cert: readFileSync(lc.tls.certificateFile), key: readFileSync(lc.tls.keyFile), ...ca });
+          secure = loadTls(files);
         } catch (err) {
           this.lastError = `listener ${lc.name}: cannot load its certificate: ${(err as Error).message}`;
           this.metrics.inc('mast_config_rejected_total');
           return { ok: false, version: config.version, error: this.lastError };
         }
       }
-      byPort.set(lc.port, [...(byPort.get(lc.port) ?? []), { config: lc, table: tables[i], secureContext }]);
+      byPort.set(lc.port, [...(byPort.get(lc.port) ?? []), { config: lc, table: tables[i], secureContext: secure?.context, tlsFiles: secure }]);
     }
     this.skipped = skipped;
     if (skipped.length) this.metrics.inc('mast_listeners_skipped_total', skipped.length);
@@ -369,6 +433,7 @@ export class Proxy implements ProxyRuntime {
     for (const c of this.conns) c.close();
     for (const c of this.clusters.values()) c.close();
     clearInterval(this.sweeper);
+    clearInterval(this.reloader);
     if (this.logBuffer.length) this.flushLog();
   }
 

@@ -1,5 +1,5 @@
 import { Chart, Testing } from 'cdk8s';
-import { IngressGateway, MeshControlPlane } from '../../constructs';
+import { IngressGateway, Mesh, MeshControlPlane } from '../../constructs';
 
 const synth = (build: (chart: Chart) => void) => {
   const app = Testing.app();
@@ -59,4 +59,32 @@ describe('IngressGateway', () => {
     expect(pod.terminationGracePeriodSeconds).toBe(25);
     expect(proxy.args).toEqual(expect.arrayContaining(['--mode', 'gateway', '--proxy-protocol', '--port-map', '80=8080,443=8443']));
   });
+
+  test('the TLS Secrets its Gateways name as credentialName are mounted read-only, optional, where the proxy reads them', () => {
+    const app = Testing.app();
+    const mesh = new Mesh(app, 'm');
+    const gateway = (name: string, selector: Record<string, string>, credentialName: string) => ({
+      apiVersion: 'networking.istio.io/v1',
+      kind: 'Gateway',
+      metadata: { name, namespace: 'default' },
+      spec: { selector, servers: [{ port: { number: 443, name: 'https', protocol: 'HTTPS' }, hosts: [`${name}.example.com`], tls: { mode: 'SIMPLE', credentialName } }] },
+    });
+    mesh.addObjects([gateway('alpha', { istio: 'ingressgateway' }, 'alpha-cert')]);
+    mesh.gateway!.addCredential('extra-cert');
+    const deployment = (Testing.synth(mesh.system) as any[]).find((o) => o.kind === 'Deployment' && o.metadata.name === 'mast-ingressgateway');
+    const pod = deployment.spec.template.spec;
+    expect(pod.volumes).toEqual([
+      { name: 'credential-0', secret: { secretName: 'alpha-cert', optional: true } },
+      { name: 'credential-1', secret: { secretName: 'extra-cert', optional: true } },
+    ]);
+    expect(pod.containers[0].volumeMounts).toEqual([
+      { name: 'credential-0', mountPath: '/etc/mast/credentials/alpha-cert', readOnly: true },
+      { name: 'credential-1', mountPath: '/etc/mast/credentials/extra-cert', readOnly: true },
+    ]);
+  });
+
+  test('a credential that is not a Secret name fails synth, naming it', () => {
+    expect(() => synth((c) => new IngressGateway(c, 'gw', { credentials: ['Not_A_Name'] }))).toThrow(/IngressGateway.*credentials.*"Not_A_Name"/s);
+  });
 });
+

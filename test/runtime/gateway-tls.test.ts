@@ -1,6 +1,7 @@
 /** HTTPS at the gateway: Gateway `tls.mode: SIMPLE` with certificate files, `httpsRedirect`, and a credentialName that is not served in plaintext. */
 import * as https from 'node:https';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { connect as tlsConnect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadYaml } from '../../api';
@@ -13,7 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { certificateRequest, generateKeys, privateKeyPem } from '../../runtime/shared/x509';
 import { backend, get } from './support';
 
-test('HTTPS terminated with the Gateway certificate files; HTTP redirected; a credentialName server is skipped, not served in plaintext', async () => {
+test('HTTPS terminated with the Gateway certificate files; HTTP redirected; a credentialName server waits for its Secret (never plaintext), then serves it and its renewals', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'mast-gw-tls-'));
   const ca = await CertificateAuthority.generate('cluster.local');
   const keys = await generateKeys();
@@ -44,10 +45,11 @@ spec: { hosts: [web.default.svc.cluster.local], ports: [{ number: 80, name: http
 `).objects;
   const config = compile(makeSnapshot(mesh, 'v1'), { mode: 'gateway', namespace: 'mast-system', labels: { istio: 'ingressgateway' }, portMap: { 80: await freePort(), 443: await freePort(), 8443: await freePort() } });
   const proxy = new Proxy({ mode: 'gateway', workload: 'gw', namespace: 'mast-system' });
+  proxy.credentialsDir = join(dir, 'credentials');
   const applied = await proxy.apply(config);
   expect(applied).toMatchObject({ ok: true });
   try {
-    expect(proxy.skipped).toEqual([expect.stringMatching(/^0\.0\.0\.0_8443: TLS with credentialName "alpha-cert" is not supported yet/)]);
+    expect(proxy.skipped).toEqual([expect.stringMatching(/^0\.0\.0\.0_8443: TLS credentialName "alpha-cert": the Secret is not mounted \(.*credentials\/alpha-cert\/tls\.crt.* missing/)]);
     expect(proxy.boundPort('0.0.0.0_8443')).toBeUndefined();
     const plain = await get(proxy.boundPort('0.0.0.0_80')!, '/page?x=1');
     expect(plain).toMatchObject({ status: 301, headers: { location: 'https://alpha.example.com/page?x=1' } });
@@ -60,6 +62,34 @@ spec: { hosts: [web.default.svc.cluster.local], ports: [{ number: 80, name: http
       req.on('error', reject);
     });
     expect(secure).toEqual({ status: 200, body: 'web /hello' });
+    // The credentialName Secret, mounted as kubelet does (tls.crt, tls.key): the listener comes up.
+    const certOf = async (name: string) => {
+      const k = await generateKeys();
+      const c = await ca.sign(await certificateRequest(k), { namespace: 'mast-system', serviceAccount: name });
+      return { cert: c.certificate, key: await privateKeyPem(k) };
+    };
+    const mount = (pair: { cert: string; key: string }) => {
+      mkdirSync(join(dir, 'credentials', 'alpha-cert'), { recursive: true });
+      writeFileSync(join(dir, 'credentials', 'alpha-cert', 'tls.crt'), pair.cert);
+      writeFileSync(join(dir, 'credentials', 'alpha-cert', 'tls.key'), pair.key);
+    };
+    const servedBy = () =>
+      new Promise<string>((resolve, reject) => {
+        const s = tlsConnect({ host: '127.0.0.1', port: proxy.boundPort('0.0.0.0_8443')!, servername: 'alpha.example.com', ca: issued.root, checkServerIdentity: () => undefined }, () => {
+          resolve(s.getPeerCertificate().subjectaltname ?? '');
+          s.destroy();
+        });
+        s.on('error', reject);
+      });
+    mount(await certOf('first'));
+    expect(await proxy.reloadCredentials()).toBe(true);
+    expect(proxy.skipped).toEqual([]);
+    expect(await servedBy()).toBe('URI:spiffe://cluster.local/ns/mast-system/sa/first');
+    // Renewed on disk (cert-manager, kubelet): new connections get the new certificate.
+    mount(await certOf('renewed'));
+    expect(await proxy.reloadCredentials()).toBe(true);
+    expect(await servedBy()).toBe('URI:spiffe://cluster.local/ns/mast-system/sa/renewed');
+    expect(await proxy.reloadCredentials()).toBe(false);
     expect(web.seen.at(-1)?.headers['x-forwarded-proto']).toBe('https');
     // A certificate file that cannot be read is a NACK that names the listener: the last good config stays.
     const broken = { ...config, version: 'v2', listeners: config.listeners.map((l) => (l.tls?.certificateFile ? { ...l, tls: { ...l.tls, certificateFile: join(dir, 'missing.pem') } } : l)) };
