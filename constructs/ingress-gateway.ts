@@ -56,6 +56,11 @@ export interface IngressGatewayProps {
    * Gateways name. @default - none
    */
   readonly credentials?: string[];
+  /**
+   * Proxy processes per pod, sharing the listener ports with SO_REUSEPORT (mast-proxy
+   * `--workers`; give the pod as many CPUs). @default 1
+   */
+  readonly workers?: number;
 }
 
 /** Where the proxy looks for `credentialName` Secrets (mast-proxy `--credentials-dir`). */
@@ -87,7 +92,7 @@ export class IngressGateway extends Construct {
     this.serviceType = props.serviceType ?? 'LoadBalancer';
     const replicas = props.replicas ?? { min: 2, max: 5, cpuUtilization: 80 };
     const drain = props.drainSeconds ?? 30;
-    this.node.addValidation({ validate: () => this.check(replicas, drain) });
+    this.node.addValidation({ validate: () => [...this.check(replicas, drain), ...(props.workers === undefined || (Number.isInteger(props.workers) && props.workers >= 1 && props.workers <= 64) ? [] : [badProp('IngressGateway', 'workers', props.workers, 'a whole number from 1 to 64')])] });
 
     for (const c of props.credentials ?? []) this.addCredential(c);
     const labels = { ...this.selectorLabels, app: name, 'app.kubernetes.io/name': name, 'app.kubernetes.io/part-of': 'mast' };
@@ -125,6 +130,7 @@ export class IngressGateway extends Construct {
                   '--status-port', String(GATEWAY_STATUS_PORT),
                   '--drain-seconds', String(drain),
                   ...(props.proxyProtocol ? ['--proxy-protocol'] : []),
+                  ...(props.workers && props.workers > 1 ? ['--workers', String(props.workers)] : []),
                 ],
                 env: IDENTITY_ENV,
                 ports: [

@@ -18,7 +18,7 @@ export function startAdmin(proxy: Proxy, port: number, state: AdminState, host =
       case '/healthz/ready':
         return proxy.config && !proxy.draining ? send(200, 'LIVE\n') : send(503, proxy.draining ? 'DRAINING\n' : 'NO CONFIG\n');
       case '/stats/prometheus':
-        return send(200, proxy.metrics.render(), 'text/plain; version=0.0.4');
+        return send(200, proxy.renderMetrics(), 'text/plain; version=0.0.4');
       case '/config_dump':
         return send(200, JSON.stringify({ identity: proxy.identity, version: proxy.config?.version ?? null, lastError: proxy.lastError ?? null, skippedListeners: proxy.skipped, config: proxy.config ?? null }, null, 2), 'application/json');
       case '/clusters':
@@ -50,7 +50,7 @@ export function startStatus(proxy: Proxy, port: number, host = '0.0.0.0'): Promi
       path === '/healthz/ready' || path === '/ready'
         ? [ready ? 200 : 503, ready ? 'LIVE\n' : proxy.draining ? 'DRAINING\n' : 'NO CONFIG\n', 'text/plain']
         : path === '/stats/prometheus'
-          ? [200, proxy.metrics.render(), 'text/plain; version=0.0.4']
+          ? [200, proxy.renderMetrics(), 'text/plain; version=0.0.4']
           : [404, 'not found: /healthz/ready /stats/prometheus\n', 'text/plain'];
     res.writeHead(status, { 'content-type': type });
     res.end(body);

@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { runMain, untilSignal } from '../shared/process';
+import { reusePortSupported, runWorker, WorkerPool, WORKER_ENV } from './workers';
 import { loadFiles, formatFinding } from '../../api';
 import { compile } from '../control/compile';
 import { makeSnapshot } from '../control/snapshot';
@@ -45,6 +46,8 @@ Options:
   --status-port <n>        /healthz/ready and /stats/prometheus on all interfaces (kubelet probes, scrapes)
   --access-log <-|off>     JSON access log to stdout (default: off)
   --drain-seconds <n>      drain time on SIGTERM (default: 5)
+  --workers <n>            gateway: n processes on the same ports (SO_REUSEPORT, Node >= 22.12;
+                           one process on older Node, with a log line saying so) (default: 1)
   --credentials-dir <d>    gateway: where credentialName Secrets are mounted, one directory each
                            with tls.crt, tls.key (and ca.crt for MUTUAL); re-read every 30 s
                            (default: /etc/mast/credentials)
@@ -130,6 +133,7 @@ export async function main(argv: string[]): Promise<number> {
       'access-log': { type: 'string', default: 'off' },
       'drain-seconds': { type: 'string', default: '5' },
       'credentials-dir': { type: 'string' },
+      workers: { type: 'string', default: '1' },
       'proxy-protocol': { type: 'boolean' },
       'trusted-hops': { type: 'string', default: '0' },
       help: { type: 'boolean' },
@@ -162,15 +166,34 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const limits = { ...DEFAULT_LIMITS, trustedHops };
+  let workers = Number(o.workers);
+  if (!Number.isInteger(workers) || workers < 1 || workers > 64) {
+    console.error(`mast-proxy: --workers must be a whole number from 1 to 64, not "${o.workers}"`);
+    return 2;
+  }
+  if (workers > 1 && mode !== 'gateway') {
+    console.error('mast-proxy: --workers is for gateways (a sidecar serves one pod: one process)');
+    return 2;
+  }
+  if (workers > 1 && !reusePortSupported()) {
+    console.error(`mast-proxy: --workers ${workers} needs SO_REUSEPORT in Node >= 22.12 (this is ${process.version}); serving with one process`);
+    workers = 1;
+  }
   const newProxy = () => {
     const proxy = new Proxy({ mode, workload: labels.app ?? (mode === 'gateway' ? 'mast-ingressgateway' : 'unknown'), namespace }, o['access-log'] === '-' ? process.stdout : undefined, limits);
     if (o['credentials-dir']) proxy.credentialsDir = o['credentials-dir'];
     return proxy;
   };
+  const log = (line: string) => console.error(`mast-proxy: ${line}`);
+  if (process.env[WORKER_ENV] && process.send) {
+    // A worker of a gateway: configs and certificates come from the first process.
+    await runWorker(newProxy(), log);
+    return 0;
+  }
   if (o['control-plane']) {
     const proxy = newProxy();
+    const pool = workers > 1 ? new WorkerPool(proxy, workers - 1, log) : undefined;
     const admin = await startAdmin(proxy, Number(o['admin-port']), { logLevel: 'info' });
-    const log = (line: string) => console.error(`mast-proxy: ${line}`);
     const tokenFile = o['token-file'] ?? (env.KUBERNETES_SERVICE_HOST && existsSync(SA_TOKEN) ? SA_TOKEN : undefined);
     const token = o.token ?? (tokenFile ? () => readToken(tokenFile) : undefined);
     const client = new PushClient(proxy, { address: o['control-plane'], token, id, identity, log });
@@ -179,7 +202,7 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`mast-proxy ${mode} started: admin ${(admin.address() as { port: number }).port}, config from ${o['control-plane']}`);
     await untilSignal(async () => {
       client.stop();
-      await proxy.drain(Number(o['drain-seconds']) * 1000);
+      await Promise.all([proxy.drain(Number(o['drain-seconds']) * 1000), pool?.drain(Number(o['drain-seconds']) * 1000)]);
       await Promise.all([admin, status].map((s) => new Promise((r) => (s ? s.close(r) : r(undefined)))));
     });
     return 0;
@@ -198,6 +221,7 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const proxy = newProxy();
+  proxy.reusePort = workers > 1;
   const result = await proxy.apply(config);
   if (!result.ok) {
     console.error(`mast-proxy: config ${result.version} rejected: ${result.error}`);
@@ -209,8 +233,10 @@ export async function main(argv: string[]): Promise<number> {
   const adminPort = (admin.address() as { port: number }).port;
   console.error(`mast-proxy ${mode} ready: config ${result.version}, listeners ${config.listeners.map((l) => `${l.name}@${proxy.boundPort(l.name)}`).join(' ')}, admin ${adminPort}`);
   const drainMs = Number(o['drain-seconds']) * 1000;
+  const pool = workers > 1 ? new WorkerPool(proxy, workers - 1, log) : undefined;
+  if (pool) log(`${workers} processes on the listener ports`);
   await untilSignal(async () => {
-    await proxy.drain(drainMs);
+    await Promise.all([proxy.drain(drainMs), pool?.drain(drainMs)]);
     await Promise.all([admin, status].map((s) => new Promise((r) => (s ? s.close(r) : r(undefined)))));
   });
   return 0;

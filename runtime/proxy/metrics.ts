@@ -95,12 +95,25 @@ export class Metrics {
     return n;
   }
 
-  render(): string {
+  /** Plain data, for another process to merge (a gateway's workers report to the first process). */
+  snapshot(): MetricsSnapshot {
+    const h = (x: Histogram) => ({ counts: [...x.counts], sum: x.sum, n: x.n });
+    return {
+      series: [...this.series.values()].map((s) => ({ labels: s.labels, requests: s.requests, duration: h(s.duration), requestBytes: h(s.requestBytes), responseBytes: h(s.responseBytes) })),
+      counters: [...this.counters.entries()],
+    };
+  }
+
+  /** Prometheus text; with `others`, their series and counters are added to this process's. */
+  render(others: readonly MetricsSnapshot[] = []): string {
+    const merged = others.length ? mergedSeries(this, others) : this.series;
+    const counters = new Map(this.counters);
+    for (const o of others) for (const [name, v] of o.counters) counters.set(name, (counters.get(name) ?? 0) + v);
     const out: string[] = ['# TYPE istio_requests_total counter'];
-    for (const s of this.series.values()) out.push(`istio_requests_total{${s.labels}} ${s.requests}`);
+    for (const s of merged.values()) out.push(`istio_requests_total{${s.labels}} ${s.requests}`);
     const hist = (name: string, pick: (s: Series) => Histogram) => {
       out.push(`# TYPE ${name} histogram`);
-      for (const s of this.series.values()) {
+      for (const s of merged.values()) {
         const h = pick(s);
         h.buckets.forEach((b, i) => out.push(`${name}_bucket{${s.labels},le="${b}"} ${h.counts[i]}`));
         out.push(`${name}_bucket{${s.labels},le="+Inf"} ${h.n}`, `${name}_sum{${s.labels}} ${h.sum}`, `${name}_count{${s.labels}} ${h.n}`);
@@ -109,7 +122,32 @@ export class Metrics {
     hist('istio_request_duration_milliseconds', (s) => s.duration);
     hist('istio_request_bytes', (s) => s.requestBytes);
     hist('istio_response_bytes', (s) => s.responseBytes);
-    for (const [name, v] of this.counters) out.push(`# TYPE ${name} counter`, `${name} ${v}`);
+    for (const [name, v] of counters) out.push(`# TYPE ${name} counter`, `${name} ${v}`);
     return `${out.join('\n')}\n`;
   }
+}
+
+type HistogramData = { counts: number[]; sum: number; n: number };
+export interface MetricsSnapshot {
+  readonly series: Array<{ labels: string; requests: number; duration: HistogramData; requestBytes: HistogramData; responseBytes: HistogramData }>;
+  readonly counters: Array<[string, number]>;
+}
+
+export const totalRequests = (m: MetricsSnapshot): number => m.series.reduce((n, s) => n + s.requests, 0);
+
+/** This process's series plus others', summed by label set (fresh objects: nothing of ours is changed). */
+function mergedSeries(own: Metrics, others: readonly MetricsSnapshot[]): Map<string, Series> {
+  const out = new Map<string, Series>();
+  const add = (labels: string, requests: number, parts: Array<[keyof Pick<Series, 'duration' | 'requestBytes' | 'responseBytes'>, HistogramData]>) => {
+    let s = out.get(labels);
+    if (!s) out.set(labels, (s = { labels, requests: 0, duration: new Histogram(BUCKETS_MS), requestBytes: new Histogram(BUCKETS_BYTES), responseBytes: new Histogram(BUCKETS_BYTES) }));
+    s.requests += requests;
+    for (const [k, h] of parts) {
+      s[k].sum += h.sum;
+      s[k].n += h.n;
+      h.counts.forEach((c, i) => (s![k].counts[i] += c));
+    }
+  };
+  for (const m of [own.snapshot(), ...others]) for (const s of m.series) add(s.labels, s.requests, [['duration', s.duration], ['requestBytes', s.requestBytes], ['responseBytes', s.responseBytes]]);
+  return out;
 }

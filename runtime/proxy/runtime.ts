@@ -12,7 +12,7 @@ import type { Writable } from 'node:stream';
 import { compileRouteTable, type RouteTable } from '../shared/routing';
 import { PASSTHROUGH_CLUSTER, type ClusterConfig, type ListenerConfig, type ProxyConfig } from '../shared/proxy-config';
 import { Cluster } from './upstream/cluster';
-import { Metrics } from './metrics';
+import { Metrics, totalRequests, type MetricsSnapshot } from './metrics';
 import { DEFAULT_LIMITS, headEnd, parseResponseHead, type Limits } from './http/head';
 import { BodyFraming } from './http/body';
 import { DownstreamConn } from './downstream';
@@ -227,6 +227,7 @@ export class Proxy implements ProxyRuntime {
   /** New connections use it at once; existing ones keep theirs until they close. */
   setCertificate(c: WorkloadCertificate): void {
     this.tlsContext = tls.createSecureContext({ key: c.key, cert: c.certificate, ca: c.root });
+    this.onCertificate?.(c);
     this.metrics.inc('mast_certificates_installed_total');
   }
 
@@ -311,7 +312,26 @@ export class Proxy implements ProxyRuntime {
     this.config = config;
     this.lastError = undefined;
     this.metrics.inc('mast_config_applied_total');
+    this.onApplied?.(config);
     return { ok: true, version: config.version };
+  }
+
+  /** Told of every config applied (a gateway's first process hands it on to its workers). */
+  onApplied?: (config: ProxyConfig) => void;
+  /** Told of every workload certificate installed. */
+  onCertificate?: (c: WorkloadCertificate) => void;
+  /** Bind with SO_REUSEPORT (several worker processes on one port; Node ≥ 22.12). */
+  reusePort = false;
+  /** Metrics of other processes serving the same ports, rendered with this one's. */
+  peerMetrics?: () => Array<{ worker: number; metrics: MetricsSnapshot }>;
+
+  /** Prometheus text for this proxy and its workers, if any. */
+  renderMetrics(): string {
+    const peers = this.peerMetrics?.() ?? [];
+    if (!peers.length) return this.metrics.render();
+    const own = this.metrics.snapshot();
+    const lines = [own, ...peers.map((p) => p.metrics)].map((m, worker) => `mast_worker_requests_total{worker="${worker}"} ${totalRequests(m)}`);
+    return `${this.metrics.render(peers.map((p) => p.metrics))}# TYPE mast_worker_requests_total counter\n${lines.join('\n')}\n`;
   }
 
   private bind(l: ListenerRuntime, address = '0.0.0.0'): Promise<void> {
@@ -319,7 +339,8 @@ export class Proxy implements ProxyRuntime {
     l.server = server;
     return new Promise((resolve, reject) => {
       server.once('error', reject);
-      server.listen({ port: l.port, host: address }, () => {
+      // reusePort is an option of Node >= 22.12 (older versions ignore it; main.ts never asks them to).
+      server.listen({ port: l.port, host: address, ...(this.reusePort ? { reusePort: true } : {}) }, () => {
         server.off('error', reject);
         resolve();
       });

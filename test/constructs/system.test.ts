@@ -83,6 +83,12 @@ describe('IngressGateway', () => {
     ]);
   });
 
+  test('several proxy processes per pod on request; a bad count fails synth', () => {
+    const args = one(synth((c) => new IngressGateway(c, 'gw', { workers: 4 })), 'Deployment')[0].spec.template.spec.containers[0].args;
+    expect(args).toEqual(expect.arrayContaining(['--workers', '4']));
+    expect(() => synth((c) => new IngressGateway(c, 'gw', { workers: 0 }))).toThrow(/IngressGateway.*workers.*0/s);
+  });
+
   test('a credential that is not a Secret name fails synth, naming it', () => {
     expect(() => synth((c) => new IngressGateway(c, 'gw', { credentials: ['Not_A_Name'] }))).toThrow(/IngressGateway.*credentials.*"Not_A_Name"/s);
   });
