@@ -7,9 +7,6 @@ import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { runMain, untilSignal } from '../shared/process';
 import { reusePortSupported, runWorker, WorkerPool, WORKER_ENV } from './workers';
-import { loadFiles, formatFinding } from '../../api';
-import { compile } from '../control/compile';
-import { makeSnapshot } from '../control/snapshot';
 import type { ProxyConfig } from '../shared/proxy-config';
 import { Proxy } from './runtime';
 import { DEFAULT_LIMITS } from './http/head';
@@ -210,12 +207,12 @@ export async function main(argv: string[]): Promise<number> {
   let config: ProxyConfig;
   if (o.config) config = JSON.parse(readFileSync(o.config, 'utf8'));
   else if (o.mesh) {
-    const loaded = loadFiles(o.mesh);
-    if (loaded.findings.length) {
-      loaded.findings.forEach((f) => console.error(formatFinding(f)));
+    const compiled = (await import('./mesh-file')).configFromMesh(o.mesh, identity);
+    if ('errors' in compiled) {
+      compiled.errors.forEach((line) => console.error(line));
       return 1;
     }
-    config = compile(makeSnapshot(loaded.objects, 'file-1'), identity);
+    config = compiled.config;
   } else {
     console.error('mast-proxy: --config or --mesh is required (see --help)');
     return 2;
