@@ -12,7 +12,7 @@ export * from './registry';
 export * from './crd';
 export { isPlainObject } from './shape';
 export * from './visibility';
-export { validate, validateResource, validateSet, type ValidateOptions } from './validate';
+export { locateFindings, validate, validateResource, validateSet, type ValidateOptions } from './validate';
 export type { GatewaySpec, GatewayServer, ServerTlsSettings } from './gateway';
 export type { VirtualServiceSpec, HttpRoute, HttpMatchRequest, HttpRouteDestination, StringMatch } from './virtual-service';
 export type { DestinationRuleSpec, TrafficPolicy, Subset } from './destination-rule';

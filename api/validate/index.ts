@@ -153,6 +153,11 @@ function duplicates(objects: readonly KubeObject[]): Finding[] {
 }
 
 /** Adds file and line when the object came from the YAML loader. */
+/** Findings with the file and line of their resource, where it was loaded from a file (for findings made elsewhere, e.g. on a worker thread). */
+export function locateFindings(findings: readonly Finding[], objects: readonly KubeObject[]): Finding[] {
+  return findings.map((f) => withSource(f, objects));
+}
+
 function withSource(f: Finding, objects: readonly KubeObject[]): Finding {
   const obj = objects.find((o) => o.kind === f.kind && o.metadata?.name === f.name && o.metadata?.namespace === f.namespace);
   const source = obj && sourceOf(obj);

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { runMain, untilSignal } from '../shared/process';
+import { isAnalysisWorker, serveAnalysis, workerAnalyzer } from './analysis-worker';
 import { hostname } from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { KubeObject } from '../../api';
@@ -37,6 +38,9 @@ Options:
   --help`;
 
 export async function main(argv: string[]): Promise<number> {
+  // The bundle (one .js file) runs its analysis on a worker thread started from itself; from sources, in-process.
+  const analyze = __filename.endsWith('.js') ? workerAnalyzer(__filename) : undefined;
+  const analyzerMetrics = () => (analyze ? [`mastd_analyses_on_worker_total ${analyze.done()}`] : []);
   const { values: o } = parseArgs({
     args: argv,
     strict: false,
@@ -87,6 +91,7 @@ export async function main(argv: string[]): Promise<number> {
     const source = new KubeSource(kc, { debounceMs, watchTimeoutSeconds: Number(o['watch-timeout-seconds']), log });
     const byKey = (objects: readonly KubeObject[]) => new Map(objects.map((x) => [`${x.kind}/${x.metadata?.namespace ?? 'default'}/${x.metadata?.name}`, x]));
     mastd = new Mastd({
+      analyze,
       source,
       token,
       log,
@@ -97,7 +102,7 @@ export async function main(argv: string[]): Promise<number> {
         const objects = byKey(received);
         void events.report(rejected, (f) => objects.get(`${f.kind}/${f.namespace ?? 'default'}/${f.name}`));
       },
-      extraMetrics: () => [`mastd_leader ${leader.leader ? 1 : 0}`, ...Object.entries(source.counters).map(([k, v]) => `mastd_kubernetes_${k}_total ${v}`)],
+      extraMetrics: () => [...analyzerMetrics(), `mastd_leader ${leader.leader ? 1 : 0}`, ...Object.entries(source.counters).map(([k, v]) => `mastd_kubernetes_${k}_total ${v}`)],
     });
     leader.start();
     stopExtra = () => leader.stop();
@@ -108,7 +113,7 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     caPem = fromFiles ? Promise.resolve(fromFiles) : generate();
-    mastd = new Mastd({ source: new FileSource(watch, debounceMs), token, log, defaultIngressGateway: true, certificateTtlMs });
+    mastd = new Mastd({ source: new FileSource(watch, debounceMs), token, log, defaultIngressGateway: true, certificateTtlMs, analyze, extraMetrics: () => analyzerMetrics() });
   }
   // Certificates are signed once the root is here; configs flow meanwhile.
   caPem
@@ -124,8 +129,10 @@ export async function main(argv: string[]): Promise<number> {
   await untilSignal(async () => {
     stopExtra();
     await mastd.stop();
+    await analyze?.close();
   });
   return 0;
 }
 
-if (require.main === module) runMain('mastd', main);
+if (isAnalysisWorker()) serveAnalysis();
+else if (require.main === module) runMain('mastd', main);

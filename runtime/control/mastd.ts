@@ -4,7 +4,8 @@
  */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { validate, type Finding, type KubeObject } from '../../api';
+import { locateFindings, validate, type Finding, type KubeObject } from '../../api';
+import type { Analyzer } from './analysis-worker';
 import { compile, equivalenceKey } from './compile';
 import { ingest, type IngestMemo } from './ingest';
 import { makeSnapshot, seal, type Snapshot } from './snapshot';
@@ -34,6 +35,8 @@ export interface MastdOptions {
   /** More Prometheus lines for /metrics. */
   readonly extraMetrics?: () => string[];
   readonly onRejected?: (rejected: readonly Finding[], received: readonly KubeObject[]) => void;
+  /** Runs the whole-mesh analysis (the bundled mastd: on a worker thread). @default - in-process */
+  readonly analyze?: Analyzer;
 }
 
 export class Mastd {
@@ -102,6 +105,7 @@ export class Mastd {
   }
 
   private analysisTimer?: NodeJS.Timeout;
+  private analysisRound = 0;
   private analysisDone?: () => void;
 
   /**
@@ -114,11 +118,26 @@ export class Mastd {
     const delay = this.options.analysisDelayMs ?? 250;
     const since = Date.now();
     const run = () => {
-      // It blocks the event loop: not while an update is on its way or ACKs of a push are coming in (for at most 10 s).
+      // It takes CPU (in-process: the event loop): not while an update is on its way or ACKs of a push are coming in (for at most 10 s).
       if ((this.push.converging || this.queued > 0) && Date.now() - since < 10_000) return void (this.analysisTimer = setTimeout(run, delay));
-      this.findings = [...loadFindings, ...validate(objects, { defaultIngressGateway: this.options.defaultIngressGateway })];
-      this.analysisDone?.();
-      this.analysisDone = undefined;
+      const round = ++this.analysisRound;
+      const options = { defaultIngressGateway: this.options.defaultIngressGateway };
+      const analyze = this.options.analyze ?? (async (o: readonly KubeObject[], opts: typeof options) => validate(o, opts));
+      analyze(objects, options).then(
+        (found) => {
+          // A newer analysis may have been asked for meanwhile: only the newest one's answer counts.
+          if (round !== this.analysisRound) return;
+          this.findings = [...loadFindings, ...locateFindings(found, objects)];
+          this.analysisDone?.();
+          this.analysisDone = undefined;
+        },
+        (err: Error) => {
+          this.options.log?.(`analysis failed: ${err.message}`);
+          if (round !== this.analysisRound) return;
+          this.analysisDone?.();
+          this.analysisDone = undefined;
+        },
+      );
     };
     this.analysisTimer = setTimeout(run, delay);
   }

@@ -234,6 +234,8 @@ export class PushServer {
     this.cache.clear();
     this.publishedAt = Date.now();
     for (const peer of this.peers) this.send(peer);
+    // With no proxy connected (or none sent anything) there is nothing to wait for.
+    if (![...this.peers].some((p) => p.status.sent && p.status.acked !== p.status.sent)) this.publishedAt = 0;
   }
 
   /** True from a publish until every proxy ACKed it. */

@@ -20,6 +20,46 @@ describe('mast-proxy bundle', () => {
     for (const input of IMAGES.flatMap((i) => i.inputs).filter((f) => f.startsWith('build/'))) expect(existsSync(join(ROOT, input))).toBe(true);
   });
 
+  test('mastd.js on a directory of YAML: the whole-mesh analysis runs on its worker thread, findings keep file and line', async () => {
+    const mesh = mkdtempSync(join(tmpdir(), 'mast-bundle-mesh-'));
+    // Valid alone, wrong together: a route to a subset no DestinationRule defines (MAST0203).
+    writeFileSync(
+      join(mesh, 'mesh.yaml'),
+      `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: reviews, namespace: default }
+spec: { host: reviews, subsets: [{ name: v1, labels: { version: v1 } }] }
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: reviews, namespace: default }
+spec:
+  hosts: [reviews]
+  http:
+    - route: [{ destination: { host: reviews, subset: v9 } }]
+`,
+    );
+    const [push, monitoring] = [await freePort(), await freePort()];
+    const mastd = spawn(process.execPath, [join(dir, 'mastd.js'), '--watch', mesh, '--push-port', String(push), '--monitoring-port', String(monitoring), '--token', 't'], { cwd: dir });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        let err = '';
+        mastd.stderr.on('data', (d) => ((err += d), /mastd started/.test(err) && resolve()));
+        mastd.on('exit', (code) => reject(new Error(`mastd.js exited ${code}: ${err}`)));
+      });
+      const report = JSON.parse((await get(monitoring, '/debug/analyze')).body);
+      expect(report.findings).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ code: 'MAST0203', kind: 'VirtualService', name: 'reviews', file: join(mesh, 'mesh.yaml'), line: 12 }),
+          expect.objectContaining({ code: 'MAST0221', kind: 'DestinationRule', name: 'reviews', line: 4 }),
+        ]),
+      );
+      expect((await get(monitoring, '/metrics')).body).toMatch(/^mastd_analyses_on_worker_total 1$/m);
+    } finally {
+      mastd.kill('SIGKILL');
+    }
+  });
+
   test('mastd.js --help, and bookinfo.js serving, standalone', async () => {
     expect(execFileSync(process.execPath, [join(dir, 'mastd.js'), '--help'], { cwd: dir }).toString()).toMatch(/^mastd: the mast control plane/);
     const port = await freePort();
