@@ -2,7 +2,7 @@
 // installed here if missing) and a direct connection, in one run, on loopback, same backend
 // (an nginx serving a small response) and the same load generators. Prints ratios to nginx.
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,7 +15,7 @@ const dir = mkdtempSync(join(tmpdir(), 'mast-bench-'));
 const children = [];
 // As runtime/shared/process.ts PROXY_NODE_FLAGS (the image's entrypoint).
 const PROXY_NODE_FLAGS = ['--max-semi-space-size=2'];
-const P = { backend: 18100, nginx: 18101, haproxy: 18102, gateway: 18103, sidecarOut: 18104, sidecarIn: 18105, admin: 18106, pipe: 18107 };
+const P = { backend: 18100, nginx: 18101, haproxy: 18102, gateway: 18103, sidecarOut: 18104, sidecarIn: 18105, admin: 18106, pipe: 18107, mtlsOut: 18108, mtlsIn: 18109, mastdPush: 18110, mastdMon: 18111, mtlsAdmin: 18112 };
 
 function ensureTools() {
   const missing = ['nginx', 'haproxy', 'wrk'].filter((t) => spawnSync('sh', ['-c', `command -v ${t} || test -x /usr/sbin/${t}`]).status !== 0);
@@ -67,8 +67,8 @@ function rssMb(pid) {
   return kb / 1024;
 }
 
-function wrk(port) {
-  const out = execFileSync('wrk', ['-t1', '-c50', `-d${DURATION}s`, '-H', 'Host: alpha.example.com', `http://127.0.0.1:${port}/api/v1/products`]).toString();
+function wrk(port, host = 'alpha.example.com') {
+  const out = execFileSync('wrk', ['-t1', '-c50', `-d${DURATION}s`, '-H', `Host: ${host}`, `http://127.0.0.1:${port}/api/v1/products`]).toString();
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)[1]);
   const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? '0';
   return { rps, errors: Number(errors) };
@@ -85,7 +85,7 @@ function fixedRate(port, host = 'alpha.example.com') {
 async function measure(name, port, pids, host) {
   await waitPort(port, host);
   const cpu0 = pids.reduce((s, p) => s + cpuSeconds(p), 0);
-  const load = wrk(port);
+  const load = wrk(port, host);
   const cpu1 = pids.reduce((s, p) => s + cpuSeconds(p), 0);
   const requests = load.rps * DURATION;
   const fixed = fixedRate(port, host);
@@ -150,6 +150,42 @@ spec: { address: 127.0.0.1, ports: { http: ${P.backend} }, labels: { app: backen
 `;
 }
 
+/**
+ * The mesh path as a cluster runs it, for the line next to Istio's two-Envoy figure: mastd (the
+ * bundle) serving this mesh and issuing certificates, sidecar A (the client's outbound) and
+ * sidecar B (in front of the backend); the backend's endpoint is labelled for Istio's auto mTLS.
+ */
+function mtlsMeshYaml() {
+  return `
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: backend, namespace: default }
+spec:
+  hosts: [backend.default.svc.cluster.local]
+  ports: [{ number: 80, name: http, protocol: HTTP }]
+  resolution: STATIC
+  workloadSelector: { labels: { app: backend } }
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: { name: backend-1, namespace: default }
+spec: { address: 127.0.0.1, ports: { http: ${P.mtlsIn} }, labels: { app: backend, security.istio.io/tlsMode: istio } }
+`;
+}
+
+/** Both sidecars of the mTLS chain hold a certificate and the config (mastd's /debug/syncz). */
+async function waitMeshReady() {
+  for (let i = 0; i < 100; i++) {
+    const r = spawnSync('curl', ['-s', `http://127.0.0.1:${P.mastdMon}/debug/syncz`]);
+    try {
+      const proxies = JSON.parse(r.stdout.toString()).proxies;
+      if (proxies.length === 2 && proxies.every((p) => p.certificateExpires && p.acked && p.acked === p.sent)) return;
+    } catch {}
+    await sleep(100);
+  }
+  throw new Error('the mTLS sidecars never got their certificates and config from mastd');
+}
+
 /** Two sidecars in a chain: client → A (outbound) → B (inbound) → backend. */
 function sidecarConfigs() {
   const cluster = (name, port) => ({ name, host: name, port, endpoints: [{ address: '127.0.0.1', port }], lb: { kind: 'least_request' }, connectTimeoutMs: 1000 });
@@ -181,7 +217,14 @@ server { listen 127.0.0.1:${P.nginx}; location / { proxy_pass http://backend; pr
   const sideB = start('sidecar-b', process.execPath, [...PROXY_NODE_FLAGS, proxy, '--config', join(dir, 'b.json'), '--mode', 'sidecar', '--admin-port', '0']);
   const pipe = start('node-pipe', process.execPath, [join(ROOT, 'bench', 'pipe-proxy.mjs'), String(P.pipe), String(P.backend)]);
   const sideA = start('sidecar-a', process.execPath, [...PROXY_NODE_FLAGS, proxy, '--config', join(dir, 'a.json'), '--mode', 'sidecar', '--admin-port', '0']);
+  mkdirSync(join(dir, 'mtls'));
+  writeFileSync(join(dir, 'mtls', 'mesh.yaml'), mtlsMeshYaml());
+  start('mastd', process.execPath, [join(ROOT, 'build', 'mastd.js'), '--watch', join(dir, 'mtls'), '--push-port', String(P.mastdPush), '--monitoring-port', String(P.mastdMon), '--token', 'bench']);
+  const plane = ['--control-plane', `127.0.0.1:${P.mastdPush}`, '--token', 'bench', '--mode', 'sidecar', '--namespace', 'default', '--admin-port', '0'];
+  const mtlsB = start('mtls-b', process.execPath, [...PROXY_NODE_FLAGS, proxy, ...plane, '--id', 'backend-1', '--labels', 'app=backend', '--inbound-port', String(P.mtlsIn), '--app-port', String(P.backend), '--outbound-port', '0', '--admin-port', String(P.mtlsAdmin)]);
+  const mtlsA = start('mtls-a', process.execPath, [...PROXY_NODE_FLAGS, proxy, ...plane, '--id', 'client-1', '--labels', 'app=client', '--outbound-port', String(P.mtlsOut)]);
   await sleep(800);
+  await waitMeshReady();
 
   console.log(`mast bench (${quick ? 'quick' : 'full'}): wrk -t1 -c50 ${DURATION}s for rps and CPU; ${RATE} req/s fixed rate for latency; node ${process.version}`);
   const direct = await measure('direct', P.backend, []);
@@ -190,6 +233,9 @@ server { listen 127.0.0.1:${P.nginx}; location / { proxy_pass http://backend; pr
   const rp = await measure('node pipe (floor)', P.pipe, [pipe.pid]);
   const rm = await measure('mast gateway', P.gateway, [gateway.pid]);
   const rc = await measure('mast 2 sidecars', P.sidecarOut, [sideA.pid, sideB.pid]);
+  const rt = await measure('mast 2 sidecars mTLS', P.mtlsOut, [mtlsA.pid, mtlsB.pid], 'backend');
+  const mtlsConnections = Number(/mast_inbound_mtls_connections_total (\d+)/.exec(spawnSync('curl', ['-s', `http://127.0.0.1:${P.mtlsAdmin}/stats/prometheus`]).stdout.toString())?.[1] ?? 0);
+  if (!mtlsConnections) console.log('WARNING: the mTLS chain carried no mTLS connection (sidecar B counted none)');
 
   const added = (r) => r.p50 - direct.p50;
   const added90 = (r) => r.p90 - direct.p90;
@@ -202,9 +248,9 @@ server { listen 127.0.0.1:${P.nginx}; location / { proxy_pass http://backend; pr
   console.log(`ratio added-p50 mast/nginx ${(added(rm) / Math.max(added(rn), 0.001)).toFixed(2)}`);
   console.log(`ratio rss mast/nginx ${(rm.rssMb / rn.rssMb).toFixed(2)}`);
   console.log(`added p50 per hop ms: nginx ${added(rn).toFixed(3)} haproxy ${added(rh).toFixed(3)} mast ${added(rm).toFixed(3)}`);
-  console.log(`two-sidecar added p90 ms ${added90(rc).toFixed(3)} (Istio publishes 0.23 ms for its two-Envoy path with mTLS)`);
+  console.log(`two-sidecar added p90 ms ${added90(rt).toFixed(3)} with mTLS, ${added90(rc).toFixed(3)} without (Istio publishes 0.23 ms for its two-Envoy path with mTLS)`);
   console.log(`mast gateway rss MB ${rm.rssMb.toFixed(1)} (target <= 60 at ${RATE} req/s)`);
-  for (const r of [rm, rc]) if (r.non2xx || r.errors || r.ok < r.sent) console.log(`WARNING: ${r.name} had ${r.non2xx} non-2xx under load, ${r.errors} fixed-rate errors and ${r.sent - r.ok} fixed-rate requests unanswered`);
+  for (const r of [rm, rc, rt]) if (r.non2xx || r.errors || r.ok < r.sent) console.log(`WARNING: ${r.name} had ${r.non2xx} non-2xx under load, ${r.errors} fixed-rate errors and ${r.sent - r.ok} fixed-rate requests unanswered`);
   for (const c of children.splice(0)) c.kill('SIGKILL');
 
   console.log('\ncontrol plane:');
