@@ -11,8 +11,8 @@ import type { ProxyConfig } from '../shared/proxy-config';
 import { Proxy } from './runtime';
 import { DEFAULT_LIMITS } from './http/head';
 import { startAdmin, startStatus } from './admin';
-import { PushClient } from './push-client';
-import { spawnSync } from 'node:child_process';
+import { makeCsrHere, PushClient, type KeyAndCsr } from './push-client';
+import { execFile, spawnSync } from 'node:child_process';
 import { captureOptionsFromFlags, captureRules } from './capture';
 
 const HELP = `mast-proxy: the mast data plane (gateway and sidecar)
@@ -55,6 +55,23 @@ Options:
   --help                   this text`;
 
 const SA_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+
+/**
+ * The bundle makes its key and certificate request in a short-lived process of itself (`csr`):
+ * the X.509 library then never takes its ~13 MB in a proxy that runs for days.
+ */
+function csrInHelper(): Promise<KeyAndCsr> {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [__filename, 'csr'], { timeout: 30_000, maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
+      if (err) return reject(new Error(`${err.message} ${stderr}`.trim()));
+      try {
+        resolve(JSON.parse(stdout) as KeyAndCsr);
+      } catch {
+        reject(new Error(`unreadable answer: ${stdout.slice(0, 80)}`));
+      }
+    });
+  });
+}
 
 function readToken(file: string): string | undefined {
   try {
@@ -107,6 +124,11 @@ function capture(argv: string[]): number {
 
 export async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'capture') return capture(argv.slice(1));
+  if (argv[0] === 'csr') {
+    // A key and its certificate request as JSON on stdout, for the proxy that started this process.
+    process.stdout.write(`${JSON.stringify(await makeCsrHere())}\n`);
+    return 0;
+  }
   const { values: o } = parseArgs({
     args: argv,
     strict: true,
@@ -193,7 +215,7 @@ export async function main(argv: string[]): Promise<number> {
     const admin = await startAdmin(proxy, Number(o['admin-port']), { logLevel: 'info' });
     const tokenFile = o['token-file'] ?? (env.KUBERNETES_SERVICE_HOST && existsSync(SA_TOKEN) ? SA_TOKEN : undefined);
     const token = o.token ?? (tokenFile ? () => readToken(tokenFile) : undefined);
-    const client = new PushClient(proxy, { address: o['control-plane'], token, id, identity, log });
+    const client = new PushClient(proxy, { address: o['control-plane'], token, id, identity, log, ...(__filename.endsWith('.js') ? { makeCsr: csrInHelper } : {}) });
     client.start();
     const status = o['status-port'] ? await startStatus(proxy, Number(o['status-port'])) : undefined;
     console.error(`mast-proxy ${mode} started: admin ${(admin.address() as { port: number }).port}, config from ${o['control-plane']}`);

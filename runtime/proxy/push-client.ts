@@ -18,7 +18,22 @@ export interface PushClientOptions {
   readonly identity: ProxyIdentity;
   /** Bearer token, or where to read it on each connection (a projected service-account token rotates). */
   readonly token?: string | (() => string | undefined);
+  /** Makes a fresh key and its certificate request. @default - in this process (the X.509 library loads then) */
+  readonly makeCsr?: () => Promise<KeyAndCsr>;
   readonly log?: (line: string) => void;
+}
+
+export interface KeyAndCsr {
+  /** PKCS#8 PEM; it never leaves the proxy. */
+  readonly key: string;
+  readonly csr: string;
+}
+
+/** In this process: the X.509 library (~13 MB resident) loads with the first request, not at start. */
+export async function makeCsrHere(): Promise<KeyAndCsr> {
+  const { certificateRequest, generateKeys, privateKeyPem } = await import('../shared/x509');
+  const keys = await generateKeys();
+  return { key: await privateKeyPem(keys), csr: await certificateRequest(keys) };
 }
 
 export class PushClient {
@@ -47,12 +62,15 @@ export class PushClient {
 
   /** A fresh key and a request for it; the certificate comes back on the same stream. */
   private async requestCertificate(stream: http2.ClientHttp2Stream): Promise<void> {
-    // The X.509 library costs ~13 MB of memory: loaded when the first certificate is requested, not at start.
-    const { certificateRequest, generateKeys, privateKeyPem } = await import('../shared/x509');
-    const keys = await generateKeys();
-    this.pendingKey = await privateKeyPem(keys);
-    const csr = await certificateRequest(keys);
-    if (!stream.destroyed) stream.write(encode({ type: 'csr', csr }));
+    let made: KeyAndCsr;
+    try {
+      made = await (this.options.makeCsr ?? makeCsrHere)();
+    } catch (err) {
+      this.options.log?.(`could not make a certificate request: ${(err as Error).message}`);
+      return;
+    }
+    this.pendingKey = made.key;
+    if (!stream.destroyed) stream.write(encode({ type: 'csr', csr: made.csr }));
   }
 
   /** Installs it, and asks for the next one halfway through its life (as Istio rotates). */

@@ -3,7 +3,9 @@ import { execFileSync, spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { IMAGES } from '../../lib/kind/images';
+import { x509 } from '../../runtime/shared/x509';
 import { freePort } from '../../runtime/local/local-mesh';
 import { backend, cluster, config, forward, get } from './support';
 
@@ -77,6 +79,14 @@ spec:
 
   test('--help', () => {
     expect(execFileSync(process.execPath, [join(dir, 'mast-proxy.js'), '--help'], { cwd: dir }).toString()).toMatch(/^mast-proxy: the mast data plane/);
+  });
+
+  test('`csr`: a fresh key and its certificate request (the short-lived helper a mastd-fed proxy runs, so the X.509 library never stays in it)', async () => {
+    const made = JSON.parse(execFileSync(process.execPath, [join(dir, 'mast-proxy.js'), 'csr'], { cwd: dir }).toString());
+    expect(made.key).toMatch(/^-----BEGIN PRIVATE KEY-----/);
+    const request = new x509.Pkcs10CertificateRequest(made.csr);
+    expect(await request.verify()).toBe(true);
+    expect(createPublicKey(createPrivateKey(made.key)).export({ format: 'der', type: 'spki' }).equals(Buffer.from(request.publicKey.rawData))).toBe(true);
   });
 
   test('serves a static config from --config, and drains on SIGTERM', async () => {
