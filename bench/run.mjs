@@ -95,6 +95,16 @@ async function measure(name, port, pids, host) {
   return r;
 }
 
+/** The backend as a mesh service, its endpoints selected by `app: backend`. */
+const BACKEND_SERVICE = `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: backend, namespace: default }
+spec:
+  hosts: [backend.default.svc.cluster.local]
+  ports: [{ number: 80, name: http, protocol: HTTP }]
+  resolution: STATIC
+  workloadSelector: { labels: { app: backend } }`;
+
 function meshYaml() {
   // A Gateway, a VirtualService with 5 rules (the request matches the last) and a DestinationRule.
   return `
@@ -129,14 +139,7 @@ spec:
   trafficPolicy: { loadBalancer: { simple: LEAST_REQUEST }, connectionPool: { tcp: { maxConnections: 1000 }, http: { http1MaxPendingRequests: 1000 } } }
   subsets: [{ name: v1, labels: { version: v1 } }, { name: v2, labels: { version: v2 } }]
 ---
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: backend, namespace: default }
-spec:
-  hosts: [backend.default.svc.cluster.local]
-  ports: [{ number: 80, name: http, protocol: HTTP }]
-  resolution: STATIC
-  workloadSelector: { labels: { app: backend } }
+${BACKEND_SERVICE}
 ---
 apiVersion: networking.istio.io/v1
 kind: WorkloadEntry
@@ -157,14 +160,7 @@ spec: { address: 127.0.0.1, ports: { http: ${P.backend} }, labels: { app: backen
  */
 function mtlsMeshYaml() {
   return `
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: backend, namespace: default }
-spec:
-  hosts: [backend.default.svc.cluster.local]
-  ports: [{ number: 80, name: http, protocol: HTTP }]
-  resolution: STATIC
-  workloadSelector: { labels: { app: backend } }
+${BACKEND_SERVICE}
 ---
 apiVersion: networking.istio.io/v1
 kind: WorkloadEntry

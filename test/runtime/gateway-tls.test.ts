@@ -14,6 +14,17 @@ import type { AddressInfo } from 'node:net';
 import { certificateRequest, generateKeys, privateKeyPem } from '../../runtime/shared/x509';
 import { backend, get } from './support';
 
+/** The alpha.example.com routes bound to the `edge` Gateway: everything to the `web` service. */
+const edgeRoutes = `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: edge, namespace: default }
+spec: { hosts: [alpha.example.com], gateways: [edge], http: [{ route: [{ destination: { host: web } }] }] }`;
+
+const webService = (port: number) => `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: web, namespace: default }
+spec: { hosts: [web.default.svc.cluster.local], ports: [{ number: 80, name: http, protocol: HTTP }], resolution: STATIC, endpoints: [{ address: 127.0.0.1, ports: { http: ${port} } }] }`;
+
 test('HTTPS terminated with the Gateway certificate files; HTTP redirected; a credentialName server waits for its Secret (never plaintext), then serves it and its renewals', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'mast-gw-tls-'));
   const ca = await CertificateAuthority.generate('cluster.local');
@@ -33,15 +44,9 @@ spec:
     - { port: { number: 443, name: https, protocol: HTTPS }, hosts: [alpha.example.com], tls: { mode: SIMPLE, serverCertificate: ${join(dir, 'cert.pem')}, privateKey: ${join(dir, 'key.pem')} } }
     - { port: { number: 8443, name: https-2, protocol: HTTPS }, hosts: [alpha.example.com], tls: { mode: SIMPLE, credentialName: alpha-cert } }
 ---
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: { name: edge, namespace: default }
-spec: { hosts: [alpha.example.com], gateways: [edge], http: [{ route: [{ destination: { host: web } }] }] }
+${edgeRoutes}
 ---
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: web, namespace: default }
-spec: { hosts: [web.default.svc.cluster.local], ports: [{ number: 80, name: http, protocol: HTTP }], resolution: STATIC, endpoints: [{ address: 127.0.0.1, ports: { http: ${web.port} } }] }
+${webService(web.port)}
 `).objects;
   const config = compile(makeSnapshot(mesh, 'v1'), { mode: 'gateway', namespace: 'mast-system', labels: { istio: 'ingressgateway' }, portMap: { 80: await freePort(), 443: await freePort(), 8443: await freePort() } });
   const proxy = new Proxy({ mode: 'gateway', workload: 'gw', namespace: 'mast-system' });
@@ -130,10 +135,7 @@ spec:
     - { port: { number: 443, name: https, protocol: HTTPS }, hosts: [alpha.example.com], tls: { mode: MUTUAL, serverCertificate: ${join(dir, 'gw.pem')}, privateKey: ${join(dir, 'gw-key.pem')}, caCertificates: ${join(dir, 'ca.pem')} } }
     - { port: { number: 9443, name: tls, protocol: TLS }, hosts: [secure.example.com], tls: { mode: PASSTHROUGH } }
 ---
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: { name: edge, namespace: default }
-spec: { hosts: [alpha.example.com], gateways: [edge], http: [{ route: [{ destination: { host: web } }] }] }
+${edgeRoutes}
 ---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -143,10 +145,7 @@ spec:
   gateways: [edge]
   tls: [{ match: [{ port: 9443, sniHosts: [secure.example.com] }], route: [{ destination: { host: inner.default.svc.cluster.local, port: { number: 443 } } }] }]
 ---
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: web, namespace: default }
-spec: { hosts: [web.default.svc.cluster.local], ports: [{ number: 80, name: http, protocol: HTTP }], resolution: STATIC, endpoints: [{ address: 127.0.0.1, ports: { http: ${web.port} } }] }
+${webService(web.port)}
 ---
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry
