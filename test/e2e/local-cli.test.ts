@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../runtime/local/local-mesh';
 import { EXAMPLE, request } from './support';
+import { alive } from '../support/process';
 
 const MAST = join(__dirname, '..', '..', 'bin', 'mast');
 const dir = mkdtempSync(join(tmpdir(), 'mast-cli-'));
@@ -74,14 +75,6 @@ function descendants(pid: number): number[] {
   return out;
 }
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 async function waitFor(check: () => boolean, ms: number): Promise<boolean> {
   const deadline = Date.now() + ms;

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { freePort } from '../../runtime/local/local-mesh';
 import { reusePortSupported } from '../../runtime/proxy/workers';
 import { nodeAtLeast } from '../support/node-version';
+import { alive } from '../support/process';
 
 const ROOT = join(__dirname, '..', '..');
 const BUNDLE = join(ROOT, 'build', 'mast-proxy.js');
@@ -26,14 +27,6 @@ const get = (port: number, path = '/') =>
     }).on('error', reject);
   });
 const children = (pid: number) => (spawnSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' }).stdout ?? '').split('\n').map(Number).filter(Boolean);
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 async function until<T>(what: string, check: () => T | Promise<T>, ms = 10_000): Promise<T> {
   const t0 = Date.now();
   for (;;) {
