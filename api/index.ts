@@ -12,6 +12,7 @@ export * from './registry';
 export * from './crd';
 export { isPlainObject } from './shape';
 export * from './visibility';
+export { rulesForHost } from './rule-index';
 export { locateFindings, validate, validateResource, validateSet, type ValidateOptions } from './validate';
 export type { GatewaySpec, GatewayServer, ServerTlsSettings } from './gateway';
 export type { VirtualServiceSpec, HttpRoute, HttpMatchRequest, HttpRouteDestination, StringMatch } from './virtual-service';

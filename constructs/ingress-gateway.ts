@@ -92,14 +92,21 @@ export class IngressGateway extends Construct {
     this.serviceType = props.serviceType ?? 'LoadBalancer';
     const replicas = props.replicas ?? { min: 2, max: 5, cpuUtilization: 80 };
     const drain = props.drainSeconds ?? 30;
-    this.node.addValidation({ validate: () => [...this.check(replicas, drain), ...(props.workers === undefined || (Number.isInteger(props.workers) && props.workers >= 1 && props.workers <= 64) ? [] : [badProp('IngressGateway', 'workers', props.workers, 'a whole number from 1 to 64')])] });
+    this.node.addValidation({ validate: () => this.check(replicas, drain, props.workers) });
 
     for (const c of props.credentials ?? []) this.addCredential(c);
     const labels = { ...this.selectorLabels, app: name, 'app.kubernetes.io/name': name, 'app.kubernetes.io/part-of': 'mast' };
     // Known at synth: Gateways are usually added after the gateway itself.
     const credentials = () => [...new Set([...this.credentials, ...this.credentialSources.flatMap((f) => f())])].sort();
-    const volumes = Lazy.any({ produce: () => (credentials().length ? credentials().map((c, i) => ({ name: `credential-${i}`, secret: { secretName: c, optional: true } })) : undefined) });
-    const volumeMounts = Lazy.any({ produce: () => (credentials().length ? credentials().map((c, i) => ({ name: `credential-${i}`, mountPath: `${CREDENTIALS_DIR}/${c}`, readOnly: true })) : undefined) });
+    const perCredential = (entry: (name: string, volume: string) => object) =>
+      Lazy.any({
+        produce: () => {
+          const names = credentials();
+          return names.length ? names.map((c, i) => entry(c, `credential-${i}`)) : undefined;
+        },
+      });
+    const volumes = perCredential((c, volume) => ({ name: volume, secret: { secretName: c, optional: true } }));
+    const volumeMounts = perCredential((c, volume) => ({ name: volume, mountPath: `${CREDENTIALS_DIR}/${c}`, readOnly: true }));
     const meta = { name, namespace: ns, labels };
     const portMap = this.ports.map((p) => `${p.port}=${p.targetPort}`).join(',');
 
@@ -194,8 +201,9 @@ export class IngressGateway extends Construct {
     else this.credentials.add(secretName);
   }
 
-  private check(replicas: { min: number; max: number }, drain: number): string[] {
+  private check(replicas: { min: number; max: number }, drain: number, workers: number | undefined): string[] {
     const errors: string[] = [];
+    if (workers !== undefined && !(Number.isInteger(workers) && workers >= 1 && workers <= 64)) errors.push(badProp('IngressGateway', 'workers', workers, 'a whole number from 1 to 64'));
     if (!(Number.isInteger(replicas.min) && replicas.min >= 1 && replicas.max >= replicas.min))
       errors.push(badProp('IngressGateway', 'replicas', replicas, 'min >= 1 and max >= min'));
     if (!(drain >= 0)) errors.push(badProp('IngressGateway', 'drainSeconds', drain, 'a number >= 0'));

@@ -5,7 +5,7 @@
  */
 import { ApiObject, Chart } from 'cdk8s';
 import { Construct } from 'constructs';
-import { formatFinding, loadFiles, type KubeObject } from '../api';
+import { formatFinding, loadFiles, selects, type KubeObject } from '../api';
 import { MeshCrds } from './crds';
 import { MeshControlPlane, type MeshControlPlaneProps } from './control-plane';
 import { IngressGateway, type IngressGatewayProps } from './ingress-gateway';
@@ -87,7 +87,7 @@ function credentialNames(chart: Chart, labels: Record<string, string>): string[]
   for (const c of chart.node.findAll()) {
     if (!(c instanceof ApiObject) || c.kind !== 'Gateway' || !c.apiVersion.startsWith('networking.istio.io/')) continue;
     const spec = (c.toJson() as { spec?: { selector?: Record<string, string>; servers?: Array<{ tls?: { credentialName?: string; credentialNames?: string[] } }> } }).spec;
-    if (!Object.entries(spec?.selector ?? {}).every(([k, v]) => labels[k] === v)) continue;
+    if (!selects(spec?.selector ?? {}, labels)) continue;
     for (const server of spec?.servers ?? []) names.push(...[server.tls?.credentialName, ...(server.tls?.credentialNames ?? [])].filter((n): n is string => !!n && !n.includes('/')));
   }
   return names;

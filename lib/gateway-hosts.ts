@@ -3,7 +3,7 @@
  * of truth): every server host, `namespace/` stripped. Each becomes a DNS record in
  * the zone: a CNAME to the NLB, or an alias at the zone apex, where a CNAME is illegal.
  */
-import { isToken, stripNamespace, type KubeObject } from '../api';
+import { isToken, selects, stripNamespace, type KubeObject } from '../api';
 
 export type RecordPlan = { readonly host: string; readonly type: 'CNAME' | 'ALIAS' };
 
@@ -19,8 +19,7 @@ export function gatewayHosts(objects: readonly KubeObject[], gatewayLabels: Reco
   for (const obj of objects) {
     if (obj.kind !== 'Gateway' || !String(obj.apiVersion).startsWith('networking.istio.io/')) continue;
     const spec = obj.spec as { selector?: Record<string, string>; servers?: Array<{ hosts?: string[] }> } | undefined;
-    const selector = spec?.selector ?? {};
-    if (!Object.entries(selector).every(([k, v]) => gatewayLabels[k] === v)) continue;
+    if (!selects(spec?.selector ?? {}, gatewayLabels)) continue;
     for (const server of spec?.servers ?? []) for (const h of server.hosts ?? []) hosts.push(stripNamespace(h).toLowerCase());
   }
   return [...new Set(hosts)];

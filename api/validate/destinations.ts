@@ -4,7 +4,8 @@
  * follows Istio: a route exported to namespace N needs a service visible in N.
  */
 import { finding, type Finding } from '../findings';
-import { fqdn, hostMatches, namespaceOf } from '../hosts';
+import { fqdn, namespaceOf } from '../hosts';
+import { rulesForHost } from '../rule-index';
 import type { RegisteredService, Registry } from '../registry';
 import type { DestinationRule, VirtualService } from '../resources';
 import { isToken } from '../tokens';
@@ -69,21 +70,10 @@ function checkPort(vs: VirtualService, dest: Destination, path: string, service:
   }
 }
 
-const ruleIndexes = new WeakMap<readonly DestinationRule[], { exact: Map<string, DestinationRule[]>; wildcard: DestinationRule[] }>();
-
-/** The rules whose host matches `host`, in their order; exact hosts looked up, not scanned. */
+/** The rules whose host matches `host`, in their order. */
 function rulesMatching(rules: readonly DestinationRule[], host: string): DestinationRule[] {
-  let idx = ruleIndexes.get(rules);
-  if (!idx) {
-    idx = { exact: new Map(), wildcard: [] };
-    for (const dr of rules) {
-      const h = fqdn(dr.spec.host, namespaceOf(dr));
-      if (h.includes('*')) idx.wildcard.push(dr);
-      else idx.exact.set(h, [...(idx.exact.get(h) ?? []), dr]);
-    }
-    ruleIndexes.set(rules, idx);
-  }
-  const hits = [...(idx.exact.get(host.toLowerCase()) ?? []), ...idx.wildcard.filter((dr) => hostMatches(fqdn(dr.spec.host, namespaceOf(dr)), host))];
+  const { exact, wildcard } = rulesForHost(rules, host);
+  const hits = [...exact, ...wildcard];
   return hits.length > 1 ? rules.filter((r) => hits.includes(r)) : hits;
 }
 

@@ -1,24 +1,13 @@
 /** Clusters: one per (host, port, subset) a route uses, with the DestinationRule's policy and endpoints. */
-import { fqdn, hostMatches, namespaceOf, parseDuration, selects, type DestinationRule, type TrafficPolicy } from '../../api';
+import { namespaceOf, parseDuration, rulesForHost, selects, type DestinationRule, type TrafficPolicy } from '../../api';
 import { DEFAULT_CONNECT_TIMEOUT_MS, clusterName, type ClusterConfig, type LbPolicy } from '../shared/proxy-config';
 import { endpointsOf, type ServicePort } from './endpoints';
-import { byKind, type Snapshot } from './snapshot';
+import { byKind, perSnapshot, type Snapshot } from './snapshot';
 
-const ruleIndex = new WeakMap<Snapshot, { exact: Map<string, DestinationRule[]>; wildcard: DestinationRule[] }>();
-
-/** DestinationRules by the host they resolve to (wildcards kept aside), built once per snapshot. */
+/** DestinationRules for a host: exact ones first, then wildcards (a snapshot's rule list is indexed once). */
 function rulesFor(s: Snapshot, host: string): DestinationRule[] {
-  let idx = ruleIndex.get(s);
-  if (!idx) {
-    idx = { exact: new Map(), wildcard: [] };
-    for (const dr of byKind(s, 'DestinationRule') as DestinationRule[]) {
-      const h = fqdn(dr.spec.host, namespaceOf(dr));
-      if (h.includes('*')) idx.wildcard.push(dr);
-      else idx.exact.set(h, [...(idx.exact.get(h) ?? []), dr]);
-    }
-    ruleIndex.set(s, idx);
-  }
-  return [...(idx.exact.get(host) ?? []), ...idx.wildcard.filter((dr) => hostMatches(fqdn(dr.spec.host, namespaceOf(dr)), host))];
+  const { exact, wildcard } = rulesForHost(byKind(s, 'DestinationRule') as DestinationRule[], host);
+  return [...exact, ...wildcard];
 }
 
 function ruleFor(s: Snapshot, host: string, clientNamespace: string): DestinationRule | undefined {
@@ -64,11 +53,10 @@ interface ClusterChoices {
   readonly byNamespace: Map<string, ClusterConfig>;
 }
 
-const clusterCache = new WeakMap<Snapshot, Map<string, ClusterChoices>>();
+const clusterChoices = perSnapshot(() => new Map<string, ClusterChoices>());
 
 export function compileCluster(s: Snapshot, port: ServicePort, subset: string | undefined, clientNamespace: string, key = `${clusterName(port.number, subset, port.host)}|${port.namespace}`): ClusterConfig {
-  let bySnapshot = clusterCache.get(s);
-  if (!bySnapshot) clusterCache.set(s, (bySnapshot = new Map()));
+  const bySnapshot = clusterChoices(s);
   let choices = bySnapshot.get(key);
   if (!choices) bySnapshot.set(key, (choices = { owners: new Set(rulesFor(s, port.host).map(namespaceOf)), byNamespace: new Map() }));
   if (!choices.owners.has(clientNamespace)) return (choices.fallback ??= buildCluster(s, port, subset, ruleFor(s, port.host, clientNamespace)));

@@ -39,8 +39,26 @@ function compileMatch(m: HttpMatchRequest): MatchConfig {
 /** Matches that apply here (their `gateways`/`port` allow it); undefined when none of a rule's do. */
 function applicableMatches(route: HttpRoute, ctx: RouteContext, vsNamespace: string): MatchConfig[] | undefined {
   if (!route.match?.length) return [];
-  const kept = route.match.filter((m) => (!m.gateways?.length || m.gateways.some((g) => normalizeGateway(g, vsNamespace) === ctx.gateway)) && (m.port === undefined || m.port === ctx.matchPort));
+  const kept = route.match.filter((m) => appliesHere(m, vsNamespace, ctx));
   return kept.length ? kept.map(compileMatch) : undefined;
+}
+
+/** A destination of a `tcp` or `tls` route (the same shape). */
+type RouteDestination = NonNullable<NonNullable<VirtualService['spec']['tcp']>[number]['route']>[number];
+
+/** A match of any route kind applies at this port and gateway (or names neither). */
+const appliesHere = (m: { port?: number; gateways?: string[] }, vsNamespace: string, ctx: RouteContext): boolean =>
+  (m.port === undefined || m.port === ctx.matchPort) && (!m.gateways?.length || m.gateways.some((g) => normalizeGateway(g, vsNamespace) === ctx.gateway));
+
+/** A `tcp` or `tls` route's destinations as weighted clusters (a lone destination weighs 100), each cluster used. */
+function weightedClusters(route: readonly RouteDestination[] | undefined, vsNamespace: string, ctx: RouteContext): WeightedCluster[] {
+  return (route ?? []).flatMap((d) => {
+    const full = fqdn(d.destination.host, vsNamespace);
+    const sp = ctx.portOf(full, d.destination.port?.number);
+    if (!sp) return [];
+    ctx.useCluster(full, sp, d.destination.subset);
+    return [{ cluster: clusterName(sp.number, d.destination.subset, full), weight: d.weight ?? (route!.length === 1 ? 100 : 0) }];
+  });
 }
 
 export const normalizeGateway = (ref: string, namespace: string): string => (ref === 'mesh' ? 'mesh' : ref.includes('/') ? ref : `${namespace}/${ref}`);
@@ -119,16 +137,9 @@ export function compileHttpRoutes(vs: VirtualService, ctx: RouteContext): RouteC
 export function compileTlsRoutes(vs: VirtualService, ctx: RouteContext): Array<{ sniHosts: string[]; destinations: WeightedCluster[] }> {
   const ns = vs.metadata.namespace ?? 'default';
   return (vs.spec.tls ?? []).flatMap((route) => {
-    const matches = (route.match ?? []).filter((m) => (m.port === undefined || m.port === ctx.matchPort) && (!m.gateways?.length || m.gateways.some((g) => normalizeGateway(g, ns) === ctx.gateway)));
+    const matches = (route.match ?? []).filter((m) => appliesHere(m, ns, ctx));
     if (!matches.length) return [];
-    const destinations = (route.route ?? []).flatMap((d) => {
-      const full = fqdn(d.destination.host, ns);
-      const sp = ctx.portOf(full, d.destination.port?.number);
-      if (!sp) return [];
-      ctx.useCluster(full, sp, d.destination.subset);
-      return [{ cluster: clusterName(sp.number, d.destination.subset, full), weight: d.weight ?? (route.route!.length === 1 ? 100 : 0) }];
-    });
-    return [{ sniHosts: matches.flatMap((m) => m.sniHosts.map((h) => h.toLowerCase())), destinations }];
+    return [{ sniHosts: matches.flatMap((m) => m.sniHosts.map((h) => h.toLowerCase())), destinations: weightedClusters(route.route, ns, ctx) }];
   });
 }
 
@@ -138,13 +149,6 @@ export function compileTlsRoutes(vs: VirtualService, ctx: RouteContext): Array<{
  */
 export function compileTcpRoute(vs: VirtualService, ctx: RouteContext): WeightedCluster[] | undefined {
   const ns = vs.metadata.namespace ?? 'default';
-  const route = (vs.spec.tcp ?? []).find((r) => !r.match?.length || r.match.some((m) => (m.port === undefined || m.port === ctx.matchPort) && (!m.gateways?.length || m.gateways.some((g) => normalizeGateway(g, ns) === ctx.gateway))));
-  if (!route) return undefined;
-  return (route.route ?? []).flatMap((d) => {
-    const full = fqdn(d.destination.host, ns);
-    const sp = ctx.portOf(full, d.destination.port?.number);
-    if (!sp) return [];
-    ctx.useCluster(full, sp, d.destination.subset);
-    return [{ cluster: clusterName(sp.number, d.destination.subset, full), weight: d.weight ?? (route.route!.length === 1 ? 100 : 0) }];
-  });
+  const route = (vs.spec.tcp ?? []).find((r) => !r.match?.length || r.match.some((m) => appliesHere(m, ns, ctx)));
+  return route && weightedClusters(route.route, ns, ctx);
 }

@@ -11,7 +11,7 @@ import { compileCluster } from './compile-clusters';
 import type { ProxyIdentity } from '../shared/push-protocol';
 import { compileHttpRoutes, compileTcpRoute, compileTlsRoutes, normalizeGateway, type RouteContext } from './compile-routes';
 import { servicePorts, type ServicePort } from './endpoints';
-import { byKind, type Snapshot } from './snapshot';
+import { byKind, perSnapshot, type Snapshot } from './snapshot';
 
 export type { ProxyIdentity };
 
@@ -21,11 +21,8 @@ const isHttp = (p: ServicePort) => HTTP_PROTOCOLS.has((p.protocol ?? 'HTTP').toU
 class Clusters {
   private readonly byName = new Map<string, ClusterConfig>();
   constructor(private readonly s: Snapshot, private readonly ns: string) {}
-  use = (_host: string, port: ServicePort, subset: string | undefined) => {
-    const name = clusterName(port.number, subset, port.host);
-    if (!this.byName.has(name)) this.byName.set(name, compileCluster(this.s, port, subset, this.ns));
-  };
-  /** A use recorded once per snapshot, its name and cache key already built. */
+  use = (_host: string, port: ServicePort, subset: string | undefined) => this.add(clusterUse(port, subset));
+  /** A use (one recorded once per snapshot comes with its name and cache key already built). */
   add = (u: ClusterUse) => {
     if (!this.byName.has(u.name)) this.byName.set(u.name, compileCluster(this.s, u.port, u.subset, this.ns, u.key));
   };
@@ -129,22 +126,23 @@ const authzOf = (s: Snapshot, proxy: ProxyIdentity) => {
   return authz ? { authz } : {};
 };
 
+/** `name.namespace.svc.cluster.local` → its parts; other hosts have no short names. */
+function kubernetesService(host: string): { name: string; namespace: string } | undefined {
+  const m = /^([^.]+)\.([^.]+)\.svc\.cluster\.local$/.exec(host);
+  return m ? { name: m[1], namespace: m[2] } : undefined;
+}
+
 /** Names a client in `ns` may use for a service: FQDN, and the short forms Kubernetes DNS resolves. */
 function domainsFor(host: string, clientNs: string, port: number): string[] {
   const names = [host];
-  const m = /^([^.]+)\.([^.]+)\.svc\.cluster\.local$/.exec(host);
+  const m = kubernetesService(host);
   if (m) {
-    names.push(`${m[1]}.${m[2]}.svc`, `${m[1]}.${m[2]}`);
-    if (m[2] === clientNs) names.push(m[1]);
+    names.push(`${m.name}.${m.namespace}.svc`, `${m.name}.${m.namespace}`);
+    if (m.namespace === clientNs) names.push(m.name);
   }
   return names.flatMap((n) => [n, `${n}:${port}`]);
 }
 
-/**
- * What every sidecar of a namespace sees is the same (visibility, short names and DestinationRule
- * lookup depend on the namespace alone): computed once per snapshot and namespace, so compile
- * time grows with services × namespaces, not services × proxies.
- */
 const NONE: readonly VirtualService[] = [];
 
 interface MeshIndex {
@@ -155,12 +153,8 @@ interface MeshIndex {
   readonly scopes: Map<VirtualService, ExportScope>;
   readonly resolve: RouteContext['portOf'];
 }
-const meshIndexes = new WeakMap<Snapshot, MeshIndex>();
-
 /** What every namespace's outbound compile looks up, built once per snapshot. */
-function meshIndex(s: Snapshot): MeshIndex {
-  const hit = meshIndexes.get(s);
-  if (hit) return hit;
+const meshIndex = perSnapshot((s): MeshIndex => {
   const ports = servicePorts(s);
   const services = new Map(s.registry.services.map((x) => [`${x.host}|${x.namespace}`, x]));
   const serviceOf = new Map<ServicePort, { readonly exportTo: ExportScope }>();
@@ -175,16 +169,18 @@ function meshIndex(s: Snapshot): MeshIndex {
     scopes.set(vs, exportScopes(vs.spec.exportTo, namespaceOf(vs)));
     for (const h of new Set((vs.spec.hosts ?? []).map((x) => fqdn(x, namespaceOf(vs))))) vsByHost.set(h, [...(vsByHost.get(h) ?? []), vs]);
   }
-  const index = { serviceOf, vsByHost, scopes, resolve: portResolver(ports) };
-  meshIndexes.set(s, index);
-  return index;
-}
+  return { serviceOf, vsByHost, scopes, resolve: portResolver(ports) };
+});
 
-const outboundCache = new WeakMap<Snapshot, Map<string, { listeners: ListenerConfig[]; clusters: ClusterConfig[] }>>();
+/**
+ * What every sidecar of a namespace sees is the same (visibility, short names and DestinationRule
+ * lookup depend on the namespace alone): computed once per snapshot and namespace, so compile
+ * time grows with services × namespaces, not services × proxies.
+ */
+const outboundByNamespace = perSnapshot(() => new Map<string, { listeners: ListenerConfig[]; clusters: ClusterConfig[] }>());
 
 function sidecarOutbound(s: Snapshot, ns: string): { listeners: ListenerConfig[]; clusters: ClusterConfig[] } {
-  let byNs = outboundCache.get(s);
-  if (!byNs) outboundCache.set(s, (byNs = new Map()));
+  const byNs = outboundByNamespace(s);
   const cached = byNs.get(ns);
   if (cached) return cached;
   const clusters = new Clusters(s, ns);
@@ -245,11 +241,11 @@ interface MeshRoutes {
   own?: VirtualHostConfig;
   other?: VirtualHostConfig;
 }
-const routesCache = new WeakMap<Snapshot, WeakMap<ServicePort, Array<{ vss: readonly VirtualService[]; result: MeshRoutes }>>>();
+const routesByPort = perSnapshot(() => new WeakMap<ServicePort, Array<{ vss: readonly VirtualService[]; result: MeshRoutes }>>());
 
 /** Every namespace but the service's own sees the same virtual host: one object, shared. */
 function virtualHostFor(mesh: MeshRoutes, p: ServicePort, ns: string): VirtualHostConfig {
-  const own = /^[^.]+\.([^.]+)\.svc\.cluster\.local$/.exec(p.host)?.[1] === ns;
+  const own = kubernetesService(p.host)?.namespace === ns;
   const make = () => ({ name: `${p.host}:${p.number}`, domains: domainsFor(p.host, ns, p.number), routes: mesh.routes });
   return own ? (mesh.own ??= make()) : (mesh.other ??= make());
 }
@@ -260,8 +256,7 @@ function virtualHostFor(mesh: MeshRoutes, p: ServicePort, ns: string): VirtualHo
  * which also makes comparing them for a delta push cheap).
  */
 function meshRoutes(s: Snapshot, p: ServicePort, vss: readonly VirtualService[], resolve: RouteContext['portOf']): MeshRoutes {
-  let byPort = routesCache.get(s);
-  if (!byPort) routesCache.set(s, (byPort = new WeakMap()));
+  const byPort = routesByPort(s);
   let entries = byPort.get(p);
   if (!entries) byPort.set(p, (entries = []));
   // Namespaces that see the same VirtualServices for this port share one entry.

@@ -5,7 +5,7 @@
  */
 import { fqdn, isPlainObject, namespaceOf, selects, type KubeObject, type ServiceEntry, type WorkloadEntry } from '../../api';
 import type { EndpointConfig } from '../shared/proxy-config';
-import type { Snapshot } from './snapshot';
+import { perSnapshot, type Snapshot } from './snapshot';
 
 export interface ServicePort {
   readonly host: string;
@@ -16,14 +16,8 @@ export interface ServicePort {
   readonly targetPort?: number;
 }
 
-const portsCache = new WeakMap<Snapshot, readonly ServicePort[]>();
-
 /** Every (host, port) the registry knows, with the port's name and protocol: the same objects for one snapshot. */
-export function servicePorts(s: Snapshot): readonly ServicePort[] {
-  let ports = portsCache.get(s);
-  if (!ports) portsCache.set(s, (ports = listPorts(s)));
-  return ports;
-}
+export const servicePorts: (s: Snapshot) => readonly ServicePort[] = perSnapshot(listPorts);
 
 function listPorts(s: Snapshot): ServicePort[] {
   const out: ServicePort[] = [];
@@ -52,15 +46,7 @@ export function endpointsOf(s: Snapshot, port: ServicePort): EndpointConfig[] {
 }
 
 /** Pod labels by `namespace/name`: an endpoint's labels are its pod's (subsets, `security.istio.io/tlsMode`). */
-const podLabelsCache = new WeakMap<Snapshot, Map<string, Record<string, string>>>();
-function podLabels(s: Snapshot): Map<string, Record<string, string>> {
-  let m = podLabelsCache.get(s);
-  if (!m) {
-    m = new Map(s.objects.filter((o) => o.kind === 'Pod').map((p) => [`${namespaceOf(p)}/${p.metadata.name}`, p.metadata.labels ?? {}]));
-    podLabelsCache.set(s, m);
-  }
-  return m;
-}
+const podLabels = perSnapshot((s) => new Map(s.objects.filter((o) => o.kind === 'Pod').map((p) => [`${namespaceOf(p)}/${p.metadata.name}`, p.metadata.labels ?? {}])));
 
 /** WorkloadEntries that may match a selector: those sharing its rarest label (all of the namespace for an empty one). */
 function candidates(s: Snapshot, namespace: string, selector: Record<string, string>): WorkloadEntry[] {

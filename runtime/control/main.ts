@@ -113,7 +113,7 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     caPem = fromFiles ? Promise.resolve(fromFiles) : generate();
-    mastd = new Mastd({ source: new FileSource(watch, debounceMs), token, log, defaultIngressGateway: true, certificateTtlMs, analyze, extraMetrics: () => analyzerMetrics() });
+    mastd = new Mastd({ source: new FileSource(watch, debounceMs), token, log, defaultIngressGateway: true, certificateTtlMs, analyze, extraMetrics: analyzerMetrics });
   }
   // Certificates are signed once the root is here; configs flow meanwhile.
   caPem

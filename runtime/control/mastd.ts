@@ -123,21 +123,18 @@ export class Mastd {
       const round = ++this.analysisRound;
       const options = { defaultIngressGateway: this.options.defaultIngressGateway };
       const analyze = this.options.analyze ?? (async (o: readonly KubeObject[], opts: typeof options) => validate(o, opts));
-      analyze(objects, options).then(
-        (found) => {
-          // A newer analysis may have been asked for meanwhile: only the newest one's answer counts.
-          if (round !== this.analysisRound) return;
-          this.findings = [...loadFindings, ...locateFindings(found, objects)];
+      // A newer analysis may have been asked for meanwhile: only the newest one's answer counts.
+      const newest = () => round === this.analysisRound;
+      void analyze(objects, options)
+        .then(
+          (found) => void (newest() && (this.findings = [...loadFindings, ...locateFindings(found, objects)])),
+          (err: Error) => this.options.log?.(`analysis failed: ${err.message}`),
+        )
+        .finally(() => {
+          if (!newest()) return;
           this.analysisDone?.();
           this.analysisDone = undefined;
-        },
-        (err: Error) => {
-          this.options.log?.(`analysis failed: ${err.message}`);
-          if (round !== this.analysisRound) return;
-          this.analysisDone?.();
-          this.analysisDone = undefined;
-        },
-      );
+        });
     };
     this.analysisTimer = setTimeout(run, delay);
   }

@@ -60,6 +60,19 @@ export function makeSnapshot(objects: readonly KubeObject[], version: string): S
   return { version, objects: frozen, mesh, registry: buildRegistry(frozen), index };
 }
 
+/**
+ * `build(s)` once per snapshot, remembered while the snapshot lives: the compiler's indexes and
+ * the parts configs of one snapshot share.
+ */
+export function perSnapshot<T>(build: (s: Snapshot) => T): (s: Snapshot) => T {
+  const cache = new WeakMap<Snapshot, T>();
+  return (s) => {
+    let v = cache.get(s);
+    if (v === undefined) cache.set(s, (v = build(s)));
+    return v;
+  };
+}
+
 export const byKind = <K extends AnyMeshResource['kind']>(s: Snapshot, kind: K) => (s.index.byKind.get(kind) ?? []) as Array<Extract<AnyMeshResource, { kind: K }>>;
 
 export { namespaceOf };

@@ -204,6 +204,7 @@ export async function main(argv: string[]): Promise<number> {
     return proxy;
   };
   const log = (line: string) => console.error(`mast-proxy: ${line}`);
+  const drainMs = Number(o['drain-seconds']) * 1000;
   if (process.env[WORKER_ENV] && process.send) {
     // A worker of a gateway: configs and certificates come from the first process.
     await runWorker(newProxy(), log);
@@ -221,7 +222,7 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`mast-proxy ${mode} started: admin ${(admin.address() as { port: number }).port}, config from ${o['control-plane']}`);
     await untilSignal(async () => {
       client.stop();
-      await Promise.all([proxy.drain(Number(o['drain-seconds']) * 1000), pool?.drain(Number(o['drain-seconds']) * 1000)]);
+      await Promise.all([proxy.drain(drainMs), pool?.drain(drainMs)]);
       await Promise.all([admin, status].map((s) => new Promise((r) => (s ? s.close(r) : r(undefined)))));
     });
     return 0;
@@ -251,7 +252,6 @@ export async function main(argv: string[]): Promise<number> {
   const status = o['status-port'] ? await startStatus(proxy, Number(o['status-port'])) : undefined;
   const adminPort = (admin.address() as { port: number }).port;
   console.error(`mast-proxy ${mode} ready: config ${result.version}, listeners ${config.listeners.map((l) => `${l.name}@${proxy.boundPort(l.name)}`).join(' ')}, admin ${adminPort}`);
-  const drainMs = Number(o['drain-seconds']) * 1000;
   const pool = workers > 1 ? new WorkerPool(proxy, workers - 1, log) : undefined;
   if (pool) log(`${workers} processes on the listener ports`);
   await untilSignal(async () => {

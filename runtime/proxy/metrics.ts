@@ -59,10 +59,6 @@ export class Metrics {
     this.observe(s, durationMs, requestBytes, responseBytes);
   }
 
-  recordRequest(l: RequestLabels, durationMs: number, requestBytes: number, responseBytes: number): void {
-    this.observe(this.seriesFor(l), durationMs, requestBytes, responseBytes);
-  }
-
   private observe(s: Series, durationMs: number, requestBytes: number, responseBytes: number): void {
     s.requests++;
     s.duration.observe(durationMs);

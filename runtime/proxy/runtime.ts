@@ -329,8 +329,7 @@ export class Proxy implements ProxyRuntime {
   renderMetrics(): string {
     const peers = this.peerMetrics?.() ?? [];
     if (!peers.length) return this.metrics.render();
-    const own = this.metrics.snapshot();
-    const lines = [own, ...peers.map((p) => p.metrics)].map((m, worker) => `mast_worker_requests_total{worker="${worker}"} ${totalRequests(m)}`);
+    const lines = [[0, this.metrics.requestCount()], ...peers.map((p) => [p.worker, totalRequests(p.metrics)])].map(([worker, n]) => `mast_worker_requests_total{worker="${worker}"} ${n}`);
     return `${this.metrics.render(peers.map((p) => p.metrics))}# TYPE mast_worker_requests_total counter\n${lines.join('\n')}\n`;
   }
 
