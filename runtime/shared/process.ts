@@ -1,11 +1,13 @@
 /** Process plumbing shared by the mast-proxy and mastd entry points. */
 
 /**
- * Node flags mast-proxy runs with (image entrypoint, `mast local`, the bench): a 2 MB young
- * generation instead of 16 MB keeps the proxy's memory ~10 MB lower under load at no measured
- * CPU cost (its per-request garbage dies young either way).
+ * Node flags mast-proxy runs with (image entrypoint, `mast local`, the bench), each worth a few
+ * MB of resident memory at no measured CPU cost (bench/RESULTS.md):
+ * - a 2 MB young generation instead of 16 MB: per-request garbage dies young either way;
+ * - one V8 platform thread instead of one per core (four at most): a proxy's event loop is one
+ *   thread, and every extra thread brings its own stack and malloc arena.
  */
-export const PROXY_NODE_FLAGS = ['--max-semi-space-size=2'];
+export const PROXY_NODE_FLAGS = ['--max-semi-space-size=2', '--v8-pool-size=1'];
 
 /**
  * Set by a supervisor (`mast local`) that holds our stdin open: when it goes away, even by

@@ -9,6 +9,7 @@ import { synthKindExample } from '../../lib/kind/example';
 import { IMAGES } from '../../lib/kind/images';
 import { describeStep, GATEWAY_NODE_PORTS, kindConfig } from '../../lib/kind/plan';
 import { MAST_VERSION } from '../../constructs/version';
+import { PROXY_NODE_FLAGS } from '../../runtime/shared/process';
 
 const ROOT = join(__dirname, '..', '..');
 const dist = mkdtempSync(join(tmpdir(), 'mast-kind-dist-'));
@@ -125,6 +126,11 @@ describe('images', () => {
       }
     }
   });
+});
+
+test('the proxy image starts mast-proxy with the node flags mast local and the bench use', () => {
+  const entrypoint = /^ENTRYPOINT (.*)$/m.exec(readFileSync(join(ROOT, 'images', 'proxy', 'Dockerfile'), 'utf8'))![1];
+  expect(JSON.parse(entrypoint)).toEqual(['node', ...PROXY_NODE_FLAGS, '/app/mast-proxy.js']);
 });
 
 describe('mast kind smoke', () => {

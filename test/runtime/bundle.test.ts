@@ -1,6 +1,6 @@
 /** The one-file bundles the images copy run on their own: no node_modules next to them. */
 import { execFileSync, spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
@@ -75,6 +75,10 @@ spec:
     } finally {
       app.kill('SIGKILL');
     }
+  });
+
+  test('each bundle is one-byte text (a wider character would make V8 hold the whole script as two-byte)', () => {
+    for (const name of ['mast-proxy', 'mastd', 'bookinfo']) expect(readFileSync(join(dir, `${name}.js`), 'utf8')).toMatch(/^[\x00-\xff]*$/);
   });
 
   test('--help', () => {
