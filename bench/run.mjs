@@ -27,9 +27,21 @@ function ensureTools() {
 
 function start(name, cmd, args, opts = {}) {
   const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], ...opts });
-  child.stderr.on('data', (d) => process.env.BENCH_DEBUG && process.stderr.write(`[${name}] ${d}`));
+  child.name = name;
+  child.stderrTail = '';
+  child.stderr.on('data', (d) => {
+    child.stderrTail = (child.stderrTail + d).slice(-500);
+    if (process.env.BENCH_DEBUG) process.stderr.write(`[${name}] ${d}`);
+  });
   children.push(child);
   return child;
+}
+
+/** Every server of the run is still up: one that exited (a port taken by a stray process, say) would have another process measured in its place. */
+async function checkAlive() {
+  await sleep(100); // the loop must turn for exits to be seen: the measurements block it (execFileSync)
+  const dead = children.filter((c) => c.exitCode !== null || c.signalCode !== null);
+  if (dead.length) throw new Error(dead.map((c) => `${c.name} exited (${c.exitCode ?? c.signalCode}): ${c.stderrTail.trim() || 'no output'}`).join('; '));
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -220,6 +232,7 @@ server { listen 127.0.0.1:${P.nginx}; location / { proxy_pass http://backend; pr
   const mtlsB = start('mtls-b', process.execPath, [...PROXY_NODE_FLAGS, proxy, ...plane, '--id', 'backend-1', '--labels', 'app=backend', '--inbound-port', String(P.mtlsIn), '--app-port', String(P.backend), '--outbound-port', '0', '--admin-port', String(P.mtlsAdmin)]);
   const mtlsA = start('mtls-a', process.execPath, [...PROXY_NODE_FLAGS, proxy, ...plane, '--id', 'client-1', '--labels', 'app=client', '--outbound-port', String(P.mtlsOut)]);
   await sleep(800);
+  await checkAlive();
   await waitMeshReady();
 
   console.log(`mast bench (${quick ? 'quick' : 'full'}): wrk -t1 -c50 ${DURATION}s for rps and CPU; ${RATE} req/s fixed rate for latency; node ${process.version}`);
@@ -230,6 +243,7 @@ server { listen 127.0.0.1:${P.nginx}; location / { proxy_pass http://backend; pr
   const rm = await measure('mast gateway', P.gateway, [gateway.pid]);
   const rc = await measure('mast 2 sidecars', P.sidecarOut, [sideA.pid, sideB.pid]);
   const rt = await measure('mast 2 sidecars mTLS', P.mtlsOut, [mtlsA.pid, mtlsB.pid], 'backend');
+  await checkAlive();
   const mtlsConnections = Number(/mast_inbound_mtls_connections_total (\d+)/.exec(spawnSync('curl', ['-s', `http://127.0.0.1:${P.mtlsAdmin}/stats/prometheus`]).stdout.toString())?.[1] ?? 0);
   if (!mtlsConnections) console.log('WARNING: the mTLS chain carried no mTLS connection (sidecar B counted none)');
 
