@@ -47,7 +47,12 @@ function tick() {
     sent++;
   }
   if (sent < total) setTimeout(tick, 1);
-  else setTimeout(finish, 1000);
+  else settle(Date.now() + 1000);
+}
+/** Done when every request is answered, or a second after the last one was sent. */
+function settle(deadline) {
+  if (ok + errors >= sent || Date.now() > deadline) finish();
+  else setTimeout(() => settle(deadline), 5);
 }
 function finish() {
   lat.sort((a, b) => a - b);

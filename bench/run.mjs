@@ -10,6 +10,9 @@ import { fileURLToPath } from 'node:url';
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const quick = process.argv.includes('--quick');
 const DURATION = quick ? 3 : 10;
+// Seconds of load per target, in ROUNDS turns of SLICE seconds each.
+const ROUNDS = quick ? 3 : 5;
+const SLICE = DURATION / ROUNDS;
 const RATE = 1000;
 const dir = mkdtempSync(join(tmpdir(), 'mast-bench-'));
 const children = [];
@@ -26,7 +29,8 @@ function ensureTools() {
 }
 
 function start(name, cmd, args, opts = {}) {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], ...opts });
+  // Its own process group: nginx's workers must go with their master (they keep the port otherwise).
+  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true, ...opts });
   child.name = name;
   child.stderrTail = '';
   child.stderr.on('data', (d) => {
@@ -35,6 +39,12 @@ function start(name, cmd, args, opts = {}) {
   });
   children.push(child);
   return child;
+}
+
+function stop(child) {
+  try {
+    process.kill(-child.pid, 'SIGKILL');
+  } catch {}
 }
 
 /** Every server of the run is still up: one that exited (a port taken by a stray process, say) would have another process measured in its place. */
@@ -80,31 +90,56 @@ function rssMb(pid) {
 }
 
 function wrk(port, host = 'alpha.example.com') {
-  const out = execFileSync('wrk', ['-t1', '-c50', `-d${DURATION}s`, '-H', `Host: ${host}`, `http://127.0.0.1:${port}/api/v1/products`]).toString();
+  const out = execFileSync('wrk', ['-t1', '-c50', `-d${SLICE}s`, '-H', `Host: ${host}`, `http://127.0.0.1:${port}/api/v1/products`]).toString();
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)[1]);
+  const requests = Number(/(\d+) requests in/.exec(out)[1]);
   const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? '0';
-  return { rps, errors: Number(errors) };
+  return { rps, requests, errors: Number(errors) };
 }
 
 function fixedRate(port, host = 'alpha.example.com') {
-  const out = execFileSync(process.execPath, [join(ROOT, 'bench', 'fixed-rate.mjs'), String(port), host, String(RATE), String(DURATION)]).toString();
+  const out = execFileSync(process.execPath, [join(ROOT, 'bench', 'fixed-rate.mjs'), String(port), host, String(RATE), String(SLICE)]).toString();
   const r = JSON.parse(out);
   // No answer at all leaves no latency (JSON null): shown as NaN, and the run says so below.
   for (const k of ['p50', 'p90', 'p99']) r[k] ??= NaN;
   return r;
 }
 
-async function measure(name, port, pids, host) {
-  await waitPort(port, host);
-  const cpu0 = pids.reduce((s, p) => s + cpuSeconds(p), 0);
-  const load = wrk(port, host);
-  const cpu1 = pids.reduce((s, p) => s + cpuSeconds(p), 0);
-  const requests = load.rps * DURATION;
-  const fixed = fixedRate(port, host);
-  const rss = pids.reduce((s, p) => s + rssMb(p), 0);
-  const r = { name, rps: load.rps, non2xx: load.errors, cpuUsPerReq: pids.length ? ((cpu1 - cpu0) * 1e6) / requests : 0, rssMb: rss, ...fixed };
-  console.log(`${name.padEnd(22)} rps ${r.rps.toFixed(0).padStart(7)}  cpu/req ${r.cpuUsPerReq.toFixed(1).padStart(6)} µs  p50 ${r.p50.toFixed(3)} ms  p90 ${r.p90.toFixed(3)} ms  p99 ${r.p99.toFixed(3)} ms  rss ${rss.toFixed(1)} MB  (fixed-rate ok ${r.ok}/${r.sent})`);
-  return r;
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+
+/**
+ * Every target in turn, ROUNDS times over (load, then latency), each figure the median of its
+ * rounds: a burst of noise from the machine's neighbours lands on one round of each target
+ * instead of on the whole measurement of one of them.
+ */
+async function measureAll(targets) {
+  for (const t of targets) await waitPort(t.port, t.host);
+  const cpuOf = (t) => t.pids.reduce((s, p) => s + cpuSeconds(p), 0);
+  const runs = targets.map(() => ({ rps: [], cpu: [], non2xx: 0, p50: [], p90: [], p99: [], sent: 0, ok: 0, errors: 0 }));
+  for (const t of targets) wrk(t.port, t.host); // untimed warm-up: JIT, pools
+  for (let round = 0; round < ROUNDS; round++) {
+    targets.forEach((t, i) => {
+      const cpu0 = cpuOf(t);
+      const load = wrk(t.port, t.host);
+      runs[i].cpu.push(t.pids.length ? ((cpuOf(t) - cpu0) * 1e6) / load.requests : 0);
+      runs[i].rps.push(load.rps);
+      runs[i].non2xx += load.errors;
+    });
+  }
+  for (let round = 0; round < ROUNDS; round++) {
+    targets.forEach((t, i) => {
+      const f = fixedRate(t.port, t.host);
+      for (const k of ['p50', 'p90', 'p99']) runs[i][k].push(f[k]);
+      for (const k of ['sent', 'ok', 'errors']) runs[i][k] += f[k];
+    });
+  }
+  return targets.map((t, i) => {
+    const x = runs[i];
+    const rss = t.pids.reduce((s, p) => s + rssMb(p), 0);
+    const r = { name: t.name, rps: median(x.rps), non2xx: x.non2xx, cpuUsPerReq: median(x.cpu), rssMb: rss, p50: median(x.p50), p90: median(x.p90), p99: median(x.p99), sent: x.sent, ok: x.ok, errors: x.errors };
+    console.log(`${t.name.padEnd(22)} rps ${r.rps.toFixed(0).padStart(7)}  cpu/req ${r.cpuUsPerReq.toFixed(1).padStart(6)} µs  p50 ${r.p50.toFixed(3)} ms  p90 ${r.p90.toFixed(3)} ms  p99 ${r.p99.toFixed(3)} ms  rss ${rss.toFixed(1)} MB  (fixed-rate ok ${r.ok}/${r.sent})`);
+    return r;
+  });
 }
 
 /** The backend as a mesh service, its endpoints selected by `app: backend`. */
@@ -235,14 +270,16 @@ server { listen 127.0.0.1:${P.nginx}; location / { proxy_pass http://backend; pr
   await checkAlive();
   await waitMeshReady();
 
-  console.log(`mast bench (${quick ? 'quick' : 'full'}): wrk -t1 -c50 ${DURATION}s for rps and CPU; ${RATE} req/s fixed rate for latency; node ${process.version}`);
-  const direct = await measure('direct', P.backend, []);
-  const rn = await measure('nginx', P.nginx, [nginx.pid]);
-  const rh = await measure('haproxy', P.haproxy, [haproxy.pid]);
-  const rp = await measure('node pipe (floor)', P.pipe, [pipe.pid]);
-  const rm = await measure('mast gateway', P.gateway, [gateway.pid]);
-  const rc = await measure('mast 2 sidecars', P.sidecarOut, [sideA.pid, sideB.pid]);
-  const rt = await measure('mast 2 sidecars mTLS', P.mtlsOut, [mtlsA.pid, mtlsB.pid], 'backend');
+  console.log(`mast bench (${quick ? 'quick' : 'full'}): wrk -t1 -c50 for rps and CPU, then ${RATE} req/s fixed rate for latency, ${DURATION}s of each per target in ${ROUNDS} rounds taken in turn (figures: the median round); node ${process.version}`);
+  const [direct, rn, rh, rp, rm, rc, rt] = await measureAll([
+    { name: 'direct', port: P.backend, pids: [] },
+    { name: 'nginx', port: P.nginx, pids: [nginx.pid] },
+    { name: 'haproxy', port: P.haproxy, pids: [haproxy.pid] },
+    { name: 'node pipe (floor)', port: P.pipe, pids: [pipe.pid] },
+    { name: 'mast gateway', port: P.gateway, pids: [gateway.pid] },
+    { name: 'mast 2 sidecars', port: P.sidecarOut, pids: [sideA.pid, sideB.pid] },
+    { name: 'mast 2 sidecars mTLS', port: P.mtlsOut, pids: [mtlsA.pid, mtlsB.pid], host: 'backend' },
+  ]);
   await checkAlive();
   const mtlsConnections = Number(/mast_inbound_mtls_connections_total (\d+)/.exec(spawnSync('curl', ['-s', `http://127.0.0.1:${P.mtlsAdmin}/stats/prometheus`]).stdout.toString())?.[1] ?? 0);
   if (!mtlsConnections) console.log('WARNING: the mTLS chain carried no mTLS connection (sidecar B counted none)');
@@ -261,7 +298,7 @@ server { listen 127.0.0.1:${P.nginx}; location / { proxy_pass http://backend; pr
   console.log(`two-sidecar added p90 ms ${added90(rt).toFixed(3)} with mTLS, ${added90(rc).toFixed(3)} without (Istio publishes 0.23 ms for its two-Envoy path with mTLS)`);
   console.log(`mast gateway rss MB ${rm.rssMb.toFixed(1)} (target <= 60 at ${RATE} req/s)`);
   for (const r of [rm, rc, rt]) if (r.non2xx || r.errors || r.ok < r.sent) console.log(`WARNING: ${r.name} had ${r.non2xx} non-2xx under load, ${r.errors} fixed-rate errors and ${r.sent - r.ok} fixed-rate requests unanswered`);
-  for (const c of children.splice(0)) c.kill('SIGKILL');
+  for (const c of children.splice(0)) stop(c);
 
   console.log('\ncontrol plane:');
   execFileSync(join(ROOT, 'node_modules', '.bin', 'esbuild'), [join(ROOT, 'bench', 'control.ts'), '--bundle', '--platform=node', '--target=node20', `--outfile=${join(dir, 'control-bench.js')}`, '--log-level=warning']);
@@ -274,5 +311,5 @@ main()
     process.exitCode = 1;
   })
   .finally(() => {
-    for (const c of children) c.kill('SIGKILL');
+    for (const c of children) stop(c);
   });
