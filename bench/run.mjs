@@ -46,6 +46,13 @@ function stop(child) {
     process.kill(-child.pid, 'SIGKILL');
   } catch {}
 }
+// Their own groups do not get the terminal's Ctrl-C: take them down with us.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(signal, () => {
+    for (const c of children) stop(c);
+    process.exit(130);
+  });
+}
 
 /** Every server of the run is still up: one that exited (a port taken by a stray process, say) would have another process measured in its place. */
 async function checkAlive() {
