@@ -293,6 +293,7 @@ server { listen 127.0.0.1:${P.nginx}; location / { proxy_pass http://backend; pr
 
   const added = (r) => r.p50 - direct.p50;
   const added90 = (r) => r.p90 - direct.p90;
+  const added99 = (r) => r.p99 - direct.p99;
   console.log('');
   console.log(`ratio rps mast/nginx ${(rm.rps / rn.rps).toFixed(2)}`);
   console.log(`ratio rps haproxy/nginx ${(rh.rps / rn.rps).toFixed(2)}`);
@@ -301,7 +302,9 @@ server { listen 127.0.0.1:${P.nginx}; location / { proxy_pass http://backend; pr
   console.log(`ratio cpu-per-request mast/nginx ${(rm.cpuUsPerReq / rn.cpuUsPerReq).toFixed(2)}`);
   console.log(`ratio added-p50 mast/nginx ${(added(rm) / Math.max(added(rn), 0.001)).toFixed(2)}`);
   console.log(`ratio rss mast/nginx ${(rm.rssMb / rn.rssMb).toFixed(2)}`);
+  console.log(`ratio added-p99 mast/nginx ${(added99(rm) / Math.max(added99(rn), 0.001)).toFixed(2)}`);
   console.log(`added p50 per hop ms: nginx ${added(rn).toFixed(3)} haproxy ${added(rh).toFixed(3)} mast ${added(rm).toFixed(3)}`);
+  console.log(`added p99 per hop ms: nginx ${added99(rn).toFixed(3)} haproxy ${added99(rh).toFixed(3)} mast ${added99(rm).toFixed(3)}`);
   console.log(`two-sidecar added p90 ms ${added90(rt).toFixed(3)} with mTLS, ${added90(rc).toFixed(3)} without (Istio publishes 0.23 ms for its two-Envoy path with mTLS)`);
   console.log(`mast gateway rss MB ${rm.rssMb.toFixed(1)} (target <= 60 at ${RATE} req/s)`);
   for (const r of [rm, rc, rt]) if (r.non2xx || r.errors || r.ok < r.sent) console.log(`WARNING: ${r.name} had ${r.non2xx} non-2xx under load, ${r.errors} fixed-rate errors and ${r.sent - r.ok} fixed-rate requests unanswered`);
