@@ -13,6 +13,7 @@ import { BodyFraming } from './http/body';
 import { downstreamResponseHead, localResponse, upstreamRequestHead } from './http/write';
 import type { Cluster, Endpoint } from './upstream/cluster';
 import type { ConnHandler, UpstreamConn } from './upstream/conn';
+import { cookieValue, queryValue } from './upstream/hash-ring';
 import type { DownstreamConn } from './downstream';
 import { authorize } from '../shared/authz';
 import { corsPreflight, corsResponseHeaders, redirectLocation, rewritePath, shouldRetry } from './route-actions';
@@ -34,9 +35,15 @@ export class Exchange implements ConnHandler {
   private cluster?: Cluster;
   private endpoint?: Endpoint;
   private conn?: UpstreamConn;
+  /**
+   * The request body: chunks waiting for an upstream connection, and once sent, kept for a retry
+   * as long as they fit in MAX_BUFFERED_BODY (Envoy buffers a retried request's body the same way).
+   */
   private body: Buffer[] = [];
   private bodyDone: boolean;
   private bodySent = false;
+  /** More body than a retry may keep went upstream: this request cannot be retried. */
+  private bodyStreamed = false;
   private bytesIn = 0;
   private bytesOut = 0;
   private attempts = 0;
@@ -135,9 +142,10 @@ export class Exchange implements ConnHandler {
       else r.conn.socket.write(head);
       for (const chunk of this.body) r.conn.socket.write(chunk);
       if (this.body.length) this.bodySent = true;
-      if (this.buffered > MAX_BUFFERED_BODY && this.down.socket.isPaused()) this.down.socket.resume();
-      // Keep the body only while a retry could still resend it whole.
-      if (!this.bodyDone) this.body = [];
+      if (this.buffered > MAX_BUFFERED_BODY) {
+        this.dropRetryBody();
+        if (this.down.socket.isPaused()) this.down.socket.resume();
+      }
     });
   }
 
@@ -192,8 +200,9 @@ export class Exchange implements ConnHandler {
     const lb = this.cluster!.config.lb;
     if (lb.kind !== 'hash') return undefined;
     if (lb.header) return this.down.header(lb.header);
-    if (lb.cookie) return new RegExp(`(?:^|;\\s*)${lb.cookie}=([^;]*)`).exec(this.down.header('cookie') ?? '')?.[1];
+    if (lb.cookie) return cookieValue(this.down.header('cookie'), lb.cookie);
     if (lb.sourceIp) return this.down.clientAddress();
+    if (lb.queryParameter) return queryValue(this.down.target, lb.queryParameter);
     return undefined;
   }
 
@@ -203,6 +212,12 @@ export class Exchange implements ConnHandler {
     if (last) this.bodyDone = true;
     if (this.conn && !this.done) {
       this.bodySent = true;
+      if (this.bodyStreamed) {
+        // Past the retry buffer already.
+      } else if (this.buffered + chunk.length <= MAX_BUFFERED_BODY) {
+        this.body.push(chunk);
+        this.buffered += chunk.length;
+      } else this.dropRetryBody();
       if (!this.conn.socket.write(chunk)) {
         this.down.socket.pause();
         this.conn.socket.once('drain', () => this.down.socket.resume());
@@ -338,7 +353,13 @@ export class Exchange implements ConnHandler {
 
   /** A body we could not resend whole was (partly) written: no retry. */
   private bodySentPartially(): boolean {
-    return this.bodySent && !(this.bodyDone && this.body.length > 0);
+    return this.bodySent && (this.bodyStreamed || !this.bodyDone);
+  }
+
+  private dropRetryBody(): void {
+    this.bodyStreamed = true;
+    this.body = [];
+    this.buffered = 0;
   }
 
   private onTryTimeout(): void {

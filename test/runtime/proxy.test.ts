@@ -1,19 +1,6 @@
-import { backend, cluster, config, forward, get, raw, startProxy, type Backend } from './support';
+import { cluster, config, forward, get, raw, stoppedAfterEach } from './support';
 
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-async function withBackend(name: string, handler?: Parameters<typeof backend>[1]): Promise<Backend> {
-  const b = await backend(name, handler);
-  cleanups.push(() => b.close());
-  return b;
-}
-async function proxyFor(...args: Parameters<typeof startProxy>) {
-  const p = await startProxy(...args);
-  cleanups.push(() => p.stop());
-  return p;
-}
+const { withBackend, proxyFor, stopAfter } = stoppedAfterEach();
 
 describe('routing', () => {
   test('host, header and prefix matches in rule order; unknown host is 404 NR', async () => {
@@ -295,7 +282,7 @@ describe('upgrades', () => {
       s.on('data', onHead);
     });
     await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
-    cleanups.push(() => new Promise((r) => echo.close(() => r())));
+    stopAfter(() => new Promise((r) => echo.close(() => r())));
     const { port } = await proxyFor(config([forward('echo')], [cluster('echo', [(echo.address() as any).port])]));
     const reply = await new Promise<string>((resolve) => {
       const s = net.connect(port, '127.0.0.1', () => s.write('GET /ws HTTP/1.1\r\nHost: alpha.example.com\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n'));

@@ -56,6 +56,30 @@ export async function startProxy(cfg: ProxyConfig, limits: Partial<Limits> = {})
   return { proxy, port: proxy.boundPort('l')!, stop: () => proxy.drain(100) };
 }
 
+/** Backends and proxies started by a test, stopped after it: call once at a test file's top level. */
+export function stoppedAfterEach() {
+  const cleanups: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
+  return {
+    /** Anything else to stop after the test. */
+    stopAfter(stop: () => Promise<void>): void {
+      cleanups.push(stop);
+    },
+    async withBackend(name: string, handler?: Handler): Promise<Backend> {
+      const b = await backend(name, handler);
+      cleanups.push(() => b.close());
+      return b;
+    },
+    async proxyFor(...args: Parameters<typeof startProxy>) {
+      const p = await startProxy(...args);
+      cleanups.push(() => p.stop());
+      return p;
+    },
+  };
+}
+
 export interface Reply {
   status: number;
   headers: Record<string, string>;

@@ -8,6 +8,7 @@ import * as tls from 'node:tls';
 import { TLS_MODE_LABEL, type ClusterConfig, type EndpointConfig } from '../../shared/proxy-config';
 import { peerIdentity } from '../../shared/spiffe';
 import { UpstreamConn } from './conn';
+import { HashRing } from './hash-ring';
 
 export class Endpoint {
   readonly key: string;
@@ -41,6 +42,8 @@ export interface PickHints {
 export class Cluster {
   readonly endpoints: Endpoint[];
   private rr = 0;
+  /** consistentHash: the ring of the healthy endpoints it was built for. */
+  private ring?: HashRing<Endpoint>;
   private readonly pending: Waiter[] = [];
   overflows = 0;
 
@@ -103,7 +106,9 @@ export class Cluster {
       case 'random':
         return list[(Math.random() * list.length) | 0];
       case 'hash':
-        return hints.hashKey === undefined ? list[(Math.random() * list.length) | 0] : list[hash32(hints.hashKey) % list.length];
+        if (hints.hashKey === undefined) return list[(Math.random() * list.length) | 0];
+        if (!this.ring?.sameMembers(list)) this.ring = new HashRing(list);
+        return this.ring.pick(hints.hashKey);
       default: {
         // Power of two choices on in-flight requests.
         const a = list[(Math.random() * list.length) | 0];
@@ -216,14 +221,4 @@ export class Cluster {
     for (const e of this.endpoints) for (const c of e.idle.splice(0)) c.socket.destroy();
     for (const w of this.pending.splice(0)) w({ error: 'no-healthy-upstream' });
   }
-}
-
-/** FNV-1a: stable across processes, so hash-based affinity survives restarts. */
-function hash32(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
 }

@@ -1,0 +1,215 @@
+/** DestinationRule and retry policies through a real proxy on loopback: what each backend sees. */
+import * as http from 'node:http';
+import type { LbPolicy } from '../../runtime/shared/proxy-config';
+import { cluster, config, forward, get, raw, stoppedAfterEach } from './support';
+
+const { withBackend, proxyFor } = stoppedAfterEach();
+const NO_RETRY = { retries: { attempts: 0, retryOn: [] } };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('load balancing', () => {
+  test('ROUND_ROBIN takes the endpoints in turn', async () => {
+    const bs = [await withBackend('a'), await withBackend('b'), await withBackend('c')];
+    const { port } = await proxyFor(config([forward('c')], [cluster('c', bs.map((b) => b.port), { lb: { kind: 'round_robin' } })]));
+    for (let i = 0; i < 30; i++) await get(port);
+    expect(bs.map((b) => b.seen.length)).toEqual([10, 10, 10]);
+  });
+
+  test('RANDOM spreads 400 requests over two endpoints within ±15%', async () => {
+    const a = await withBackend('a');
+    const b = await withBackend('b');
+    const { port } = await proxyFor(config([forward('c')], [cluster('c', [a.port, b.port], { lb: { kind: 'random' } })]));
+    for (let i = 0; i < 20; i++) await Promise.all(Array.from({ length: 20 }, () => get(port)));
+    expect(a.seen.length + b.seen.length).toBe(400);
+    expect(a.seen.length / 400).toBeGreaterThan(0.35);
+    expect(a.seen.length / 400).toBeLessThan(0.65);
+  });
+
+  test('LEAST_REQUEST sends new requests away from an endpoint still busy with earlier ones', async () => {
+    const slow = await withBackend('slow', (_req, res) => setTimeout(() => res.end('slow'), 600));
+    const fast = await withBackend('fast');
+    const { port } = await proxyFor(config([forward('c', NO_RETRY)], [cluster('c', [slow.port, fast.port], { lb: { kind: 'least_request' } })]));
+    const replies = [];
+    for (let i = 0; i < 20; i++) {
+      replies.push(get(port));
+      await sleep(15);
+    }
+    await Promise.all(replies);
+    // Round robin would give the slow one 10. Two random choices (with replacement, as Envoy)
+    // pick it only when both draws land on it, or while it is as idle as the other.
+    expect(slow.seen.length).toBeLessThanOrEqual(7);
+    expect(fast.seen.length).toBeGreaterThanOrEqual(13);
+  });
+});
+
+describe('consistent hash', () => {
+  async function spread(lb: LbPolicy, request: (user: string) => [string, Record<string, string>]) {
+    const bs = [await withBackend('a'), await withBackend('b'), await withBackend('c')];
+    const { port } = await proxyFor(config([forward('c')], [cluster('c', bs.map((b) => b.port), { lb })]));
+    const endpointOf = new Map<string, string>();
+    for (let u = 0; u < 12; u++) {
+      const user = `user-${u}`;
+      const seen = new Set<string>();
+      for (let i = 0; i < 4; i++) seen.add((await get(port, ...request(user))).body.split(' ')[0]);
+      expect(seen.size).toBe(1); // one user, one endpoint
+      endpointOf.set(user, [...seen][0]);
+    }
+    return new Set(endpointOf.values());
+  }
+
+  test('on a cookie: each user stays on one endpoint, users spread', async () => {
+    expect((await spread({ kind: 'hash', cookie: 'session' }, (u) => ['/', { cookie: `theme=dark; session=${u}` }])).size).toBeGreaterThan(1);
+  });
+
+  test('on a query parameter', async () => {
+    expect((await spread({ kind: 'hash', queryParameter: 'user' }, (u) => [`/items?page=2&user=${u}`, {}])).size).toBeGreaterThan(1);
+  });
+
+  test('on the source IP: one client, one endpoint', async () => {
+    const bs = [await withBackend('a'), await withBackend('b'), await withBackend('c')];
+    const { port } = await proxyFor(config([forward('c')], [cluster('c', bs.map((b) => b.port), { lb: { kind: 'hash', sourceIp: true } })]));
+    for (let i = 0; i < 9; i++) await get(port);
+    expect(bs.map((b) => b.seen.length).sort()).toEqual([0, 0, 9]);
+  });
+});
+
+describe('retry policies', () => {
+  const failFirst = (status: number) => (_req: http.IncomingMessage, res: http.ServerResponse, n: number) => {
+    res.statusCode = n === 1 ? status : 200;
+    res.end(n === 1 ? 'fail' : 'ok');
+  };
+
+  test.each([
+    ['gateway-error', 502],
+    ['gateway-error', 504],
+    ['5xx', 500],
+    ['retriable-4xx', 409],
+    ['503', 503],
+  ])('retryOn %s retries a %i once; the client gets the success', async (on, status) => {
+    const a = await withBackend('a', failFirst(status));
+    const { port } = await proxyFor(config([forward('a', { retries: { attempts: 2, retryOn: [on] } })], [cluster('a', [a.port])]));
+    const r = await get(port);
+    expect([r.status, r.body, a.seen.length]).toEqual([200, 'ok', 2]);
+  });
+
+  test.each([
+    ['5xx', 404],
+    ['gateway-error', 500],
+    ['retriable-4xx', 404],
+  ])('retryOn %s does not retry a %i', async (on, status) => {
+    const a = await withBackend('a', failFirst(status));
+    const { port } = await proxyFor(config([forward('a', { retries: { attempts: 2, retryOn: [on] } })], [cluster('a', [a.port])]));
+    expect((await get(port)).status).toBe(status);
+    expect(a.seen).toHaveLength(1);
+  });
+
+  test('retryOn reset: a connection reset before the response is retried; without it, 503 UC', async () => {
+    const resetFirst = (req: http.IncomingMessage, res: http.ServerResponse, n: number) => (n === 1 ? req.socket.destroy() : res.end('ok'));
+    const a = await withBackend('a', resetFirst);
+    const { port } = await proxyFor(config([forward('a', { retries: { attempts: 1, retryOn: ['reset'] } })], [cluster('a', [a.port])]));
+    expect((await get(port)).body).toBe('ok');
+    const b = await withBackend('b', resetFirst);
+    const { port: port2, proxy } = await proxyFor(config([forward('b', NO_RETRY)], [cluster('b', [b.port])]));
+    expect((await get(port2)).status).toBe(503);
+    expect(proxy.metrics.render()).toMatch(/response_code="503",response_flags="UC"/);
+  });
+
+  test('perTryTimeout: a hung attempt is abandoned and retried; the client gets the second answer', async () => {
+    const a = await withBackend('a', (_req, res, n) => (n === 1 ? setTimeout(() => res.end('late'), 1500) : res.end('ok')));
+    const { port } = await proxyFor(config([forward('a', { timeoutMs: 5000, retries: { attempts: 2, perTryTimeoutMs: 150, retryOn: ['5xx'] } })], [cluster('a', [a.port])]));
+    const r = await get(port);
+    expect(r.body).toBe('ok');
+    expect(r.ms).toBeLessThan(1200);
+  });
+
+  test('a request whose body was streamed (beyond what is kept for a retry) is not retried', async () => {
+    const a = await withBackend('a', (_req, res) => {
+      res.statusCode = 503;
+      res.end('busy');
+    });
+    const { port } = await proxyFor(config([forward('a', { retries: { attempts: 2, retryOn: ['503'] } })], [cluster('a', [a.port])]));
+    const big = 'x'.repeat(3 * 1024 * 1024);
+    const r = await get(port, '/upload', { 'content-type': 'text/plain' }, 'POST', big);
+    expect(r.status).toBe(503);
+    expect(a.seen).toHaveLength(1);
+    expect(a.seen[0].body.length).toBe(big.length);
+    // A small body is kept and resent whole.
+    const small = await get(port, '/upload', {}, 'POST', 'hello');
+    expect(small.status).toBe(503);
+    expect(a.seen.slice(1).map((s) => s.body)).toEqual(['hello', 'hello', 'hello']);
+  });
+});
+
+describe('upstream connection pool', () => {
+  /** The backend's view: which client port (upstream connection) carried each request. */
+  async function portsSeen(extra: Parameters<typeof cluster>[2], requests: number, pauseMs = 0) {
+    const ports: number[] = [];
+    const a = await withBackend('a', (req, res) => (ports.push(req.socket.remotePort!), res.end('ok')));
+    const { port } = await proxyFor(config([forward('a')], [cluster('a', [a.port], extra)]));
+    for (let i = 0; i < requests; i++) {
+      await get(port);
+      if (pauseMs) await sleep(pauseMs);
+    }
+    return ports;
+  }
+
+  test('keep-alive reuses one upstream connection for sequential requests', async () => {
+    expect(new Set(await portsSeen({}, 6)).size).toBe(1);
+  });
+
+  test('maxRequestsPerConnection 2: a connection carries two requests, then a new one is opened', async () => {
+    const ports = await portsSeen({ maxRequestsPerConnection: 2 }, 6);
+    expect(new Set(ports).size).toBe(3);
+    expect(ports[0]).toBe(ports[1]);
+    expect(ports[2]).not.toBe(ports[1]);
+  });
+
+  test('idleTimeout: a connection idle longer than it is closed, the next request opens another', async () => {
+    const ports = await portsSeen({ idleTimeoutMs: 100 }, 3, 1500);
+    expect(new Set(ports).size).toBe(3);
+  });
+});
+
+describe('HTTP/1.1 details', () => {
+  test('Expect: 100-continue: the interim 100 reaches the client before it sends the body', async () => {
+    const a = await withBackend('a', (_req, res, n) => res.end(`got body ${n}`));
+    const { port } = await proxyFor(config([forward('a')], [cluster('a', [a.port])]));
+    const reply = await new Promise<{ continued: boolean; status: number; body: string }>((resolve, reject) => {
+      let continued = false;
+      const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/up', agent: false, headers: { host: 'alpha.example.com', expect: '100-continue', 'content-length': '5' } }, (res) => {
+        let body = '';
+        res.on('data', (c) => (body += c));
+        res.on('end', () => resolve({ continued, status: res.statusCode!, body }));
+      });
+      req.on('continue', () => {
+        continued = true;
+        req.end('hello');
+      });
+      req.on('error', reject);
+      req.flushHeaders();
+    });
+    expect(reply).toEqual({ continued: true, status: 200, body: 'got body 1' });
+    expect(a.seen[0].body).toBe('hello');
+  });
+
+  test('W3C and B3 trace headers reach the backend untouched; x-request-id is kept when sent, x-forwarded-for appended to', async () => {
+    const a = await withBackend('a');
+    const { port } = await proxyFor(config([forward('a')], [cluster('a', [a.port])]));
+    const trace = {
+      traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+      tracestate: 'vendor=opaque',
+      'x-b3-traceid': '80f198ee56343ba864fe8b2a57d3eff7',
+      'x-b3-spanid': 'e457b5a2e4d86bd1',
+      'x-b3-parentspanid': '05e3ac9a4f6e3b90',
+      'x-b3-sampled': '1',
+      b3: '80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1',
+      'x-request-id': 'req-42',
+    };
+    // A Connection header takes the path where the head is rebuilt; without one, the received head is reused.
+    await get(port, '/', { ...trace, 'x-forwarded-for': '203.0.113.7', connection: 'close' });
+    await raw(port, `GET / HTTP/1.1\r\nhost: alpha.example.com\r\n${Object.entries(trace).map(([n, v]) => `${n}: ${v}\r\n`).join('')}\r\n`, 300);
+    for (const seen of a.seen) expect(seen.headers).toMatchObject(trace);
+    expect(a.seen[0].headers['x-forwarded-for']).toBe('203.0.113.7, 127.0.0.1');
+    expect(a.seen).toHaveLength(2);
+  });
+});
