@@ -33,9 +33,10 @@ export interface ListenerConfig {
    */
   readonly passthrough?: boolean;
   /**
-   * HTTPS termination at a gateway (Gateway `tls.mode: SIMPLE`): PEM files on the gateway's disk.
-   * `credentialName` (a Secret mastd would have to deliver) is not supported yet: such a
-   * listener is skipped, never served in plaintext.
+   * HTTPS termination at a gateway (Gateway `tls.mode: SIMPLE` or `MUTUAL`): PEM files on the
+   * gateway's disk, or a `credentialName` Secret mounted in the gateway's credentials directory
+   * (never sent over mastd's stream); until its files are there the listener is skipped, never
+   * served in plaintext.
    */
   readonly tls?: {
     readonly certificateFile?: string;
