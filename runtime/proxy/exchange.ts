@@ -6,14 +6,14 @@
  * exhausted, DI delayed, FI fault abort, DC downstream gone.
  */
 import { randomUUID } from 'node:crypto';
-import { pickWeighted } from '../shared/routing';
+import { pickWeighted, queryParam } from '../shared/routing';
 import { PASSTHROUGH_CLUSTER, type RouteConfig, type WeightedCluster } from '../shared/proxy-config';
 import { headEnd, parseResponseHead, type ResponseHead } from './http/head';
 import { BodyFraming } from './http/body';
 import { downstreamResponseHead, localResponse, upstreamRequestHead } from './http/write';
 import type { Cluster, Endpoint } from './upstream/cluster';
 import type { ConnHandler, UpstreamConn } from './upstream/conn';
-import { cookieValue, queryValue } from './upstream/hash-ring';
+import { cookieValue } from './upstream/hash-ring';
 import type { DownstreamConn } from './downstream';
 import { authorize } from '../shared/authz';
 import { corsPreflight, corsResponseHeaders, redirectLocation, rewritePath, shouldRetry } from './route-actions';
@@ -202,7 +202,7 @@ export class Exchange implements ConnHandler {
     if (lb.header) return this.down.header(lb.header);
     if (lb.cookie) return cookieValue(this.down.header('cookie'), lb.cookie);
     if (lb.sourceIp) return this.down.clientAddress();
-    if (lb.queryParameter) return queryValue(this.down.target, lb.queryParameter);
+    if (lb.queryParameter) return queryParam(this.down.target, lb.queryParameter);
     return undefined;
   }
 

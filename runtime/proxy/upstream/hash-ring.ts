@@ -2,7 +2,7 @@
  * Consistent hashing for DestinationRule `consistentHash` (Envoy's RING_HASH, Istio's default):
  * each endpoint owns many points on a 32-bit ring and a key goes to the first point at or after
  * its hash. When an endpoint leaves (ejected, scaled down), only the keys it held move; the
- * others keep their endpoint. Plus the key extractors: cookie and query parameter values.
+ * others keep their endpoint. Plus the cookie key extractor (query parameters: routing's queryParam).
  */
 
 /** FNV-1a: stable across processes, so hash-based affinity survives restarts. */
@@ -66,18 +66,6 @@ export function cookieValue(header: string | undefined, name: string): string | 
   for (const part of header.split(';')) {
     const eq = part.indexOf('=');
     if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
-  }
-  return undefined;
-}
-
-/** The first value of a query parameter in a request target (`/p?a=1&b=2`), as sent; undefined when absent. */
-export function queryValue(target: string, name: string): string | undefined {
-  const q = target.indexOf('?');
-  if (q < 0) return undefined;
-  const end = target.indexOf('#', q);
-  for (const pair of target.slice(q + 1, end < 0 ? undefined : end).split('&')) {
-    const eq = pair.indexOf('=');
-    if ((eq < 0 ? pair : pair.slice(0, eq)) === name) return eq < 0 ? '' : pair.slice(eq + 1);
   }
   return undefined;
 }
