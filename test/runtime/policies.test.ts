@@ -140,6 +140,19 @@ describe('retry policies', () => {
   });
 });
 
+describe('outlier detection', () => {
+  test('consecutive gateway errors eject an endpoint; maxEjectionPercent 50 keeps one of two serving', async () => {
+    const bad = (_req: http.IncomingMessage, res: http.ServerResponse) => ((res.statusCode = 502), res.end('bad'));
+    const a = await withBackend('a', bad);
+    const b = await withBackend('b', bad);
+    const outlier = { consecutiveGatewayErrors: 2, intervalMs: 1000, baseEjectionMs: 30_000, maxEjectionPercent: 50 };
+    const { port, proxy } = await proxyFor(config([forward('c', NO_RETRY)], [cluster('c', [a.port, b.port], { outlier })]));
+    for (let i = 0; i < 12; i++) expect((await get(port)).status).toBe(502);
+    const endpoints = (proxy.clustersReport() as Array<{ endpoints: Array<{ healthy: boolean }> }>)[0].endpoints;
+    expect(endpoints.map((e) => e.healthy).sort()).toEqual([false, true]);
+  });
+});
+
 describe('upstream connection pool', () => {
   /** The backend's view: which client port (upstream connection) carried each request. */
   async function portsSeen(extra: Parameters<typeof cluster>[2], requests: number, pauseMs = 0) {
