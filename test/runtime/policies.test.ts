@@ -219,6 +219,21 @@ describe('HTTP/1.1 details', () => {
     expect(a.seen[0].body).toBe('hello');
   });
 
+  test('responses without a body (HEAD, 204, 304) end at their head; the connection goes on to the next request', async () => {
+    const a = await withBackend('a', (req, res) => {
+      if (req.url === '/204') res.statusCode = 204;
+      else if (req.url === '/304') res.statusCode = 304;
+      else res.setHeader('content-length', '10');
+      res.end(req.method === 'HEAD' || res.statusCode !== 200 ? undefined : '0123456789');
+    });
+    const { port } = await proxyFor(config([forward('a')], [cluster('a', [a.port])]));
+    const req = (method: string, path: string) => `${method} ${path} HTTP/1.1\r\nhost: alpha.example.com\r\n\r\n`;
+    // Pipelined on one connection: a proxy waiting for a body that never comes would stop at the first.
+    const out = await raw(port, req('HEAD', '/') + req('GET', '/204') + req('GET', '/304') + req('GET', '/'), 800);
+    expect(out.match(/^HTTP\/1\.1 \d+/gm)).toEqual(['HTTP/1.1 200', 'HTTP/1.1 204', 'HTTP/1.1 304', 'HTTP/1.1 200']);
+    expect(out.endsWith('0123456789')).toBe(true);
+  });
+
   test('W3C and B3 trace headers reach the backend untouched; x-request-id is kept when sent, x-forwarded-for appended to', async () => {
     const a = await withBackend('a');
     const { port } = await proxyFor(config([forward('a')], [cluster('a', [a.port])]));
