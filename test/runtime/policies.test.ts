@@ -3,7 +3,7 @@ import * as http from 'node:http';
 import type { LbPolicy } from '../../runtime/shared/proxy-config';
 import { cluster, config, forward, get, raw, stoppedAfterEach } from './support';
 
-const { withBackend, proxyFor } = stoppedAfterEach();
+const { withBackend, proxyFor, stopAfter } = stoppedAfterEach();
 const NO_RETRY = { retries: { attempts: 0, retryOn: [] } };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -179,6 +179,27 @@ describe('upstream connection pool', () => {
     }
     return ports;
   }
+
+  test('connectTimeout: an endpoint that never completes the handshake gives 503 UF at the timeout', async () => {
+    const { spawn } = await import('node:child_process');
+    const net = await import('node:net');
+    // A listener whose process is stopped: once its accept queue is full the kernel drops further SYNs.
+    const child = spawn(process.execPath, ['-e', "require('net').createServer().listen({ port: 0, host: '127.0.0.1', backlog: 1 }, function () { console.log(this.address().port) })"]);
+    const fillers: import('node:net').Socket[] = [];
+    stopAfter(async () => {
+      fillers.forEach((f) => f.destroy());
+      child.kill('SIGKILL');
+    });
+    const blackhole = await new Promise<number>((resolve) => child.stdout.once('data', (d) => resolve(Number(String(d).trim()))));
+    child.kill('SIGSTOP');
+    for (let i = 0; i < 4; i++) fillers.push(net.connect(blackhole, '127.0.0.1').on('error', () => undefined));
+    await sleep(200);
+    const { port, proxy } = await proxyFor(config([forward('c', NO_RETRY)], [cluster('c', [blackhole], { connectTimeoutMs: 300 })]));
+    const r = await get(port);
+    expect(r.status).toBe(503);
+    expect(r.ms).toBeGreaterThanOrEqual(250); // waited for the timeout: not refused at once
+    expect(proxy.metrics.render()).toMatch(/response_code="503",response_flags="UF"/);
+  });
 
   test('keep-alive reuses one upstream connection for sequential requests', async () => {
     expect(new Set(await portsSeen({}, 6)).size).toBe(1);
