@@ -154,6 +154,31 @@ describe('retry policies', () => {
   });
 });
 
+describe('percentages', () => {
+  test('fault abort and mirroring apply to their fraction of requests (400 each, within ±12%)', async () => {
+    const main = await withBackend('main');
+    const shadow = await withBackend('shadow');
+    const { port } = await proxyFor(
+      config(
+        [
+          forward('main', {}, { name: 'abort', matches: [{ uri: { prefix: '/abort' } }], fault: { abort: { status: 503, fraction: 0.3 } } }),
+          forward('main', { mirrors: [{ cluster: 'shadow', fraction: 0.5 }] }, { name: 'mirror' }),
+        ],
+        [cluster('main', [main.port]), cluster('shadow', [shadow.port])],
+      ),
+    );
+    let aborted = 0;
+    for (let i = 0; i < 20; i++) aborted += (await Promise.all(Array.from({ length: 20 }, () => get(port, '/abort')))).filter((r) => r.status === 503).length;
+    expect(aborted / 400).toBeGreaterThan(0.18);
+    expect(aborted / 400).toBeLessThan(0.42);
+    expect(main.seen).toHaveLength(400 - aborted);
+    for (let i = 0; i < 20; i++) await Promise.all(Array.from({ length: 20 }, () => get(port, '/m')));
+    await sleep(300); // mirrored requests are fire-and-forget: let the last ones land
+    expect(shadow.seen.length / 400).toBeGreaterThan(0.38);
+    expect(shadow.seen.length / 400).toBeLessThan(0.62);
+  });
+});
+
 describe('outlier detection', () => {
   test('consecutive gateway errors eject an endpoint; maxEjectionPercent 50 keeps one of two serving', async () => {
     const bad = (_req: http.IncomingMessage, res: http.ServerResponse) => ((res.statusCode = 502), res.end('bad'));
