@@ -212,12 +212,12 @@ export class Exchange implements ConnHandler {
     if (last) this.bodyDone = true;
     if (this.conn && !this.done) {
       this.bodySent = true;
-      if (this.bodyStreamed) {
-        // Past the retry buffer already.
-      } else if (this.buffered + chunk.length <= MAX_BUFFERED_BODY) {
+      // Kept for a retry until the body outgrows the buffer.
+      if (!this.bodyStreamed && this.buffered + chunk.length > MAX_BUFFERED_BODY) this.dropRetryBody();
+      else if (!this.bodyStreamed) {
         this.body.push(chunk);
         this.buffered += chunk.length;
-      } else this.dropRetryBody();
+      }
       if (!this.conn.socket.write(chunk)) {
         this.down.socket.pause();
         this.conn.socket.once('drain', () => this.down.socket.resume());

@@ -88,10 +88,15 @@ describe('consistent hash', () => {
 });
 
 describe('retry policies', () => {
-  const failFirst = (status: number) => (_req: http.IncomingMessage, res: http.ServerResponse, n: number) => {
-    res.statusCode = n === 1 ? status : 200;
-    res.end(n === 1 ? 'fail' : 'ok');
-  };
+  /** A backend that answers `status` once, then 200, behind a route that retries on `on`. */
+  async function failingOnce(on: string, status: number) {
+    const a = await withBackend('a', (_req, res, n) => {
+      res.statusCode = n === 1 ? status : 200;
+      res.end(n === 1 ? 'fail' : 'ok');
+    });
+    const { port } = await proxyFor(config([forward('a', { retries: { attempts: 2, retryOn: [on] } })], [cluster('a', [a.port])]));
+    return { a, port };
+  }
 
   test.each([
     ['gateway-error', 502],
@@ -100,8 +105,7 @@ describe('retry policies', () => {
     ['retriable-4xx', 409],
     ['503', 503],
   ])('retryOn %s retries a %i once; the client gets the success', async (on, status) => {
-    const a = await withBackend('a', failFirst(status));
-    const { port } = await proxyFor(config([forward('a', { retries: { attempts: 2, retryOn: [on] } })], [cluster('a', [a.port])]));
+    const { a, port } = await failingOnce(on, status);
     const r = await get(port);
     expect([r.status, r.body, a.seen.length]).toEqual([200, 'ok', 2]);
   });
@@ -111,8 +115,7 @@ describe('retry policies', () => {
     ['gateway-error', 500],
     ['retriable-4xx', 404],
   ])('retryOn %s does not retry a %i', async (on, status) => {
-    const a = await withBackend('a', failFirst(status));
-    const { port } = await proxyFor(config([forward('a', { retries: { attempts: 2, retryOn: [on] } })], [cluster('a', [a.port])]));
+    const { a, port } = await failingOnce(on, status);
     expect((await get(port)).status).toBe(status);
     expect(a.seen).toHaveLength(1);
   });
