@@ -57,9 +57,16 @@ describe('load balancing', () => {
 });
 
 describe('consistent hash', () => {
-  async function spread(lb: LbPolicy, request: (user: string) => [string, Record<string, string>]) {
+  /** Three endpoints behind a hashing cluster. */
+  async function behindHash(lb: LbPolicy) {
     const bs = [await withBackend('a'), await withBackend('b'), await withBackend('c')];
     const { port } = await proxyFor(config([forward('c')], [cluster('c', bs.map((b) => b.port), { lb })]));
+    return { bs, port };
+  }
+
+  /** The endpoints 12 users land on, each checked to stay on one over 4 requests. */
+  async function spread(lb: LbPolicy, request: (user: string) => [string, Record<string, string>]) {
+    const { port } = await behindHash(lb);
     const endpointOf = new Map<string, string>();
     for (let u = 0; u < 12; u++) {
       const user = `user-${u}`;
@@ -71,7 +78,11 @@ describe('consistent hash', () => {
     return new Set(endpointOf.values());
   }
 
-  test('on a cookie: each user stays on one endpoint, users spread', async () => {
+  test('on a header: each user stays on one endpoint, users spread', async () => {
+    expect((await spread({ kind: 'hash', header: 'x-user' }, (u) => ['/', { 'x-user': u }])).size).toBeGreaterThan(1);
+  });
+
+  test('on a cookie', async () => {
     expect((await spread({ kind: 'hash', cookie: 'session' }, (u) => ['/', { cookie: `theme=dark; session=${u}` }])).size).toBeGreaterThan(1);
   });
 
@@ -80,8 +91,7 @@ describe('consistent hash', () => {
   });
 
   test('on the source IP: one client, one endpoint', async () => {
-    const bs = [await withBackend('a'), await withBackend('b'), await withBackend('c')];
-    const { port } = await proxyFor(config([forward('c')], [cluster('c', bs.map((b) => b.port), { lb: { kind: 'hash', sourceIp: true } })]));
+    const { bs, port } = await behindHash({ kind: 'hash', sourceIp: true });
     for (let i = 0; i < 9; i++) await get(port);
     expect(bs.map((b) => b.seen.length).sort()).toEqual([0, 0, 9]);
   });
