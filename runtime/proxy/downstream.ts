@@ -5,7 +5,7 @@
  * are served one after another; bodies are forwarded chunk by chunk, never buffered whole.
  */
 import type * as net from 'node:net';
-import { findHeader, headEnd, HttpError, parseRequestHead, type RequestHead } from './http/head';
+import { headEnd, HttpError, parseRequestHead, type RequestHead } from './http/head';
 import { BodyFraming } from './http/body';
 import { ChunkedError } from './http/chunked';
 import { localResponse } from './http/write';
@@ -73,7 +73,7 @@ export class DownstreamConn implements RequestView {
   }
 
   header(name: string): string | undefined {
-    return findHeader(this.head.headers, name);
+    return this.head.header(name);
   }
 
   /** The original client: the peer (or the PROXY protocol source), or past N trusted hops, the Nth x-forwarded-for entry from the right. */
@@ -140,7 +140,7 @@ export class DownstreamConn implements RequestView {
       authority = url[2];
       this.absoluteForm = true;
       this.target = url[3] || '/';
-      if (!head.headers.includes('host')) (head.headers as string[]).push('host', authority);
+      if (head.header('host') === undefined) head.headers.push('host', authority);
     }
     if (!authority && !head.http10) return this.fail(new HttpError(400, 'missing_host', 'missing Host header'));
     const colon = authority.lastIndexOf(':');

@@ -175,12 +175,12 @@ export class Exchange implements ConnHandler {
     const action = this.route!.action;
     if (d.absoluteForm || d.head.http10 || host !== this.cluster?.config.host || this.route!.requestHeaders || this.destination?.requestHeaders) return undefined;
     if (action.kind === 'forward' && action.rewrite) return undefined;
-    const h = d.head.headers;
+    const names = d.head.names;
     let extra = '';
     let hasId = false;
     let hasProto = false;
-    for (let i = 0; i < h.length; i += 2) {
-      const n = h[i];
+    for (let i = 0; i < names.length; i++) {
+      const n = names[i];
       if (n === 'connection' || n === 'keep-alive' || n === 'proxy-connection' || n === 'te' || n === 'upgrade' || n === 'x-forwarded-for' || n === 'trailer') return undefined;
       if (n === 'x-request-id') hasId = true;
       else if (n === 'x-forwarded-proto') hasProto = true;

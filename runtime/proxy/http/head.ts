@@ -1,6 +1,6 @@
 /**
- * Strict HTTP/1.1 head parsing. The head is read once as a latin1 string and split;
- * header names are lowercased, values trimmed. Anything ambiguous is refused rather
+ * Strict HTTP/1.1 head parsing in one pass over the bytes; header names are lowercased,
+ * values trimmed of spaces and tabs. Anything ambiguous is refused rather
  * than guessed: both Content-Length and Transfer-Encoding, differing Content-Lengths,
  * obs-fold, bad characters (request smuggling defences).
  */
@@ -32,8 +32,12 @@ export interface Limits {
 export const DEFAULT_LIMITS: Limits = { maxHeadBytes: 60 * 1024, maxHeaders: 100, headerTimeoutMs: 15_000, idleTimeoutMs: 60_000 };
 
 export interface Head {
-  /** Flat [name, value, name, value...], names lowercase. */
+  /** Flat [name, value, name, value...], names lowercase (values made into strings on first use). */
   readonly headers: string[];
+  /** The lowercase names alone, in order. */
+  readonly names: readonly string[];
+  /** The first value of a header (lowercase name). */
+  header(name: string): string | undefined;
   /** -1 when absent. */
   readonly contentLength: number;
   readonly chunked: boolean;
@@ -54,125 +58,301 @@ export interface ResponseHead extends Head {
   readonly reason: string;
 }
 
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-// Visible ASCII, space, tab and obs-text; no CR, LF or NUL.
-const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
-const TARGET = /^[\x21-\x7e\x80-\xff]+$/;
+/** Byte classes: 1 = a token character (method, header name); 2 = allowed in a field value (HTAB, SP, VCHAR, obs-text); 4 = allowed in a request target. */
+const CLASS = new Uint8Array(256);
+for (let b = 0; b < 256; b++) {
+  const token = (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || "!#$%&'*+-.^_`|~".includes(String.fromCharCode(b));
+  const value = b === 9 || (b >= 0x20 && b !== 0x7f);
+  const target = (b > 0x20 && b !== 0x7f);
+  CLASS[b] = (token ? 1 : 0) | (value ? 2 : 0) | (target ? 4 : 0);
+}
+const CR = 13;
+const LF = 10;
+const SP = 32;
+const HT = 9;
+const COLON = 58;
+const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
 
 /** End of the head (index after CRLFCRLF), -1 if incomplete. */
 export function headEnd(buf: Buffer, from = 0): number {
-  const i = buf.indexOf('\r\n\r\n', from, 'latin1');
-  return i < 0 ? -1 : i + 4;
+  const n = buf.length;
+  // A head is short: a byte loop beats a call into the native search (and its string argument).
+  if (n - from > 2048) {
+    const i = buf.indexOf(CRLFCRLF, from);
+    return i < 0 ? -1 : i + 4;
+  }
+  for (let i = from + 3; i < n; i++) {
+    if (buf[i] !== LF) continue;
+    if (buf[i - 1] === CR && buf[i - 2] === LF && buf[i - 3] === CR) return i + 1;
+  }
+  return -1;
 }
+/** Header names as a client or server usually sends them, recognised from their bytes without a string made for each line. */
+const COMMON_NAMES = [
+  'host', 'user-agent', 'accept', 'accept-encoding', 'accept-language', 'content-length', 'content-type', 'connection', 'transfer-encoding',
+  'keep-alive', 'upgrade', 'expect', 'te', 'trailer', 'date', 'server', 'cookie', 'set-cookie', 'authorization', 'cache-control', 'origin',
+  'referer', 'location', 'etag', 'last-modified', 'vary', 'x-request-id', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host',
+  'traceparent', 'tracestate', 'x-b3-traceid', 'x-b3-spanid', 'x-b3-parentspanid', 'x-b3-sampled', 'b3', 'end-user', 'proxy-connection',
+];
+const NAMES_BY_LENGTH: string[][] = [];
+for (const name of COMMON_NAMES) (NAMES_BY_LENGTH[name.length] ??= []).push(name);
 
-/** Header names seen before, validated and lowercased (a client sends the same few names on every request). */
+/** Other names seen before, lowercased (a client sends the same few names on every request). */
 const knownNames = new Map<string, string>();
 
-interface ParsedHeaders {
-  headers: string[];
-  contentLength: number;
-  chunked: boolean;
-  keepAlive: boolean;
-  upgrade: boolean;
-  expectContinue: boolean;
-  /** `connection` values, lowercase, comma-terminated (HTTP/1.0 keep-alive is decided from them). */
-  connection: string;
-}
-
-function headerName(raw: string): string {
-  let name = knownNames.get(raw);
-  if (name !== undefined) return name;
-  if (!TOKEN.test(raw)) throw new HttpError(400, 'bad_header', 'invalid header name');
-  name = raw.toLowerCase();
+/** The lowercase name of the (already validated) token buf[s..e). */
+function headerName(buf: Buffer, s: number, e: number): string {
+  const candidates = NAMES_BY_LENGTH[e - s];
+  if (candidates !== undefined) {
+    for (let k = 0; k < candidates.length; k++) if (sameToken(buf, s, e, candidates[k])) return candidates[k];
+  }
+  const raw = buf.toString('latin1', s, e);
+  const known = knownNames.get(raw);
+  if (known !== undefined) return known;
+  const name = raw.toLowerCase();
   if (knownNames.size < 512) knownNames.set(raw, name);
   return name;
 }
 
-function parseHeaders(lines: string[], limits: Limits): ParsedHeaders {
-  if (lines.length - 1 > limits.maxHeaders) throw new HttpError(431, 'too_many_headers', `more than ${limits.maxHeaders} headers`);
-  const headers: string[] = [];
-  let contentLength = -1;
-  let te: string | undefined;
-  let connection = '';
-  let upgrade = false;
-  let expectContinue = false;
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i];
-    if (line.length === 0) continue;
-    const c0 = line.charCodeAt(0);
-    if (c0 === 32 || c0 === 9) throw new HttpError(400, 'obs_fold', 'obsolete line folding is not accepted');
-    const colon = line.indexOf(':');
-    if (colon <= 0) throw new HttpError(400, 'bad_header', 'header line without a name');
-    const name = headerName(line.slice(0, colon));
-    const value = line.slice(colon + 1).trim();
-    if (!FIELD_VALUE.test(value)) throw new HttpError(400, 'bad_header', 'invalid header value');
-    if (name === 'content-length') {
-      if (!/^\d{1,15}$/.test(value)) throw new HttpError(400, 'bad_content_length', 'invalid Content-Length');
-      const n = Number(value);
-      if (contentLength >= 0 && n !== contentLength) throw new HttpError(400, 'bad_content_length', 'conflicting Content-Length headers');
-      if (contentLength >= 0) continue;
-      contentLength = n;
-    } else if (name === 'transfer-encoding') {
-      te = te === undefined ? value.toLowerCase() : `${te}, ${value.toLowerCase()}`;
-    } else if (name === 'connection') {
-      connection += `${value.toLowerCase()},`;
-    } else if (name === 'upgrade') {
-      upgrade = true;
-    } else if (name === 'expect') {
-      if (value.toLowerCase() === '100-continue') expectContinue = true;
-    }
-    headers.push(name, value);
+/**
+ * Header lines as offsets into the received bytes: a value becomes a string only when something
+ * asks for it (most requests are routed on a header or two; most responses pass through whole).
+ */
+class Headers {
+  readonly names: string[] = [];
+  /** The k-th value is buf[spans[2k], spans[2k+1]). */
+  private readonly spans: number[] = [];
+  private flat: string[] | undefined = undefined;
+  contentLength = -1;
+  te: string | undefined = undefined;
+  /** The `connection` tokens seen: CLOSE, KEEP_ALIVE, UPGRADE bits. */
+  connection = 0;
+  upgradeHeader = false;
+  expectContinue = false;
+
+  constructor(private readonly buf: Buffer) {}
+
+  add(name: string, vs: number, ve: number): void {
+    this.names.push(name);
+    this.spans.push(vs, ve);
   }
-  let chunked = false;
-  if (te !== undefined) {
-    if (contentLength >= 0) throw new HttpError(400, 'smuggling', 'both Content-Length and Transfer-Encoding');
+
+  get headers(): string[] {
+    if (this.flat) return this.flat;
+    const flat: string[] = [];
+    for (let k = 0; k < this.names.length; k++) flat.push(this.names[k], this.value(k));
+    return (this.flat = flat);
+  }
+
+  header(name: string): string | undefined {
+    if (this.flat) return findHeader(this.flat, name);
+    const k = this.names.indexOf(name);
+    return k < 0 ? undefined : this.value(k);
+  }
+
+  private value(k: number): string {
+    return this.buf.toString('latin1', this.spans[2 * k], this.spans[2 * k + 1]);
+  }
+
+  get chunked(): boolean {
+    if (this.te === undefined) return false;
+    if (this.contentLength >= 0) throw new HttpError(400, 'smuggling', 'both Content-Length and Transfer-Encoding');
     // Only "chunked" as the final (and here only) coding is accepted.
-    if (te !== 'chunked') throw new HttpError(501, 'bad_transfer_encoding', `unsupported Transfer-Encoding "${te}"`);
-    chunked = true;
+    if (this.te !== 'chunked') throw new HttpError(501, 'bad_transfer_encoding', `unsupported Transfer-Encoding "${this.te}"`);
+    return true;
   }
-  return { headers, contentLength, chunked, keepAlive: !connection.includes('close'), upgrade: upgrade && connection.includes('upgrade'), expectContinue, connection };
+
+  get upgrade(): boolean {
+    return this.upgradeHeader && (this.connection & UPGRADE) !== 0;
+  }
 }
+
+const CLOSE = 1;
+const KEEP_ALIVE = 2;
+const UPGRADE = 4;
+const CONNECTION_TOKENS: Array<[string, number]> = [['close', CLOSE], ['keep-alive', KEEP_ALIVE], ['upgrade', UPGRADE]];
+
+/** Whether buf[s..e) is `lower` in any case. */
+function sameToken(buf: Buffer, s: number, e: number, lower: string): boolean {
+  if (e - s !== lower.length) return false;
+  for (let j = 0; j < lower.length; j++) {
+    let b = buf[s + j];
+    if (b >= 0x41 && b <= 0x5a) b |= 0x20;
+    if (b !== lower.charCodeAt(j)) return false;
+  }
+  return true;
+}
+
+/** The tokens of a `connection` value at buf[s..e) (a comma-separated list) that matter here, as bits. */
+function connectionTokens(buf: Buffer, s: number, e: number): number {
+  let bits = 0;
+  let i = s;
+  while (i < e) {
+    while (i < e && (buf[i] === SP || buf[i] === HT || buf[i] === 0x2c)) i++;
+    const ts = i;
+    while (i < e && buf[i] !== 0x2c) i++;
+    let te = i;
+    while (te > ts && (buf[te - 1] === SP || buf[te - 1] === HT)) te--;
+    for (const [token, bit] of CONNECTION_TOKENS) if (sameToken(buf, ts, te, token)) bits |= bit;
+  }
+  return bits;
+}
+
+/** Content-Length digits at buf[s..e) (1 to 15 of them): the number, or -1. */
+function lengthValue(buf: Buffer, s: number, e: number): number {
+  if (e <= s || e - s > 15) return -1;
+  let n = 0;
+  for (let i = s; i < e; i++) {
+    const d = buf[i] - 0x30;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
+}
+
+/**
+ * Header lines from `i` (the start of the first one) to `end` (just past the blank line), one
+ * pass over the bytes: names must be tokens, values visible characters, space, tab or obs-text;
+ * a line starting with whitespace (obs-fold) or without a colon is refused.
+ */
+function scanHeaders(buf: Buffer, i: number, end: number, maxHeaders: number): Headers {
+  const out = new Headers(buf);
+  const last = end - 2;
+  let count = 0;
+  while (i < last) {
+    const c0 = buf[i];
+    if (c0 === SP || c0 === HT) throw new HttpError(400, 'obs_fold', 'obsolete line folding is not accepted');
+    if (++count > maxHeaders) throw new HttpError(431, 'too_many_headers', `more than ${maxHeaders} headers`);
+    const ns = i;
+    while (CLASS[buf[i]] & 1) i++;
+    if (buf[i] !== COLON || i === ns) {
+      let colon = i;
+      while (colon < last && buf[colon] !== COLON && buf[colon] !== LF) colon++;
+      throw new HttpError(400, 'bad_header', colon > ns && buf[colon] === COLON ? 'invalid header name' : 'header line without a name');
+    }
+    const name = headerName(buf, ns, i);
+    i++;
+    while (buf[i] === SP || buf[i] === HT) i++;
+    const vs = i;
+    while (CLASS[buf[i]] & 2) i++;
+    if (buf[i] !== CR || buf[i + 1] !== LF) throw new HttpError(400, 'bad_header', 'invalid header value');
+    let ve = i;
+    while (ve > vs && (buf[ve - 1] === SP || buf[ve - 1] === HT)) ve--;
+    i += 2;
+    if (name === 'content-length') {
+      const n = lengthValue(buf, vs, ve);
+      if (n < 0) throw new HttpError(400, 'bad_content_length', 'invalid Content-Length');
+      if (out.contentLength >= 0 && n !== out.contentLength) throw new HttpError(400, 'bad_content_length', 'conflicting Content-Length headers');
+      if (out.contentLength >= 0) continue;
+      out.contentLength = n;
+    } else if (name === 'transfer-encoding') {
+      const value = buf.toString('latin1', vs, ve).toLowerCase();
+      out.te = out.te === undefined ? value : `${out.te}, ${value}`;
+    } else if (name === 'connection') {
+      out.connection |= connectionTokens(buf, vs, ve);
+    } else if (name === 'upgrade') {
+      out.upgradeHeader = true;
+    } else if (name === 'expect') {
+      if (sameToken(buf, vs, ve, '100-continue')) out.expectContinue = true;
+    }
+    out.add(name, vs, ve);
+  }
+  return out;
+}
+
+/** `HTTP/1.` then `0` or `1` at buf[i..i+8): the minor version, or -1. */
+function httpVersion(buf: Buffer, i: number): number {
+  if (buf[i] !== 0x48 || buf[i + 1] !== 0x54 || buf[i + 2] !== 0x54 || buf[i + 3] !== 0x50 || buf[i + 4] !== 0x2f || buf[i + 5] !== 0x31 || buf[i + 6] !== 0x2e) return -1;
+  const minor = buf[i + 7];
+  return minor === 0x30 ? 0 : minor === 0x31 ? 1 : -1;
+}
+
+const badRequestLine = () => new HttpError(400, 'bad_request_line', 'malformed request line');
 
 export function parseRequestHead(buf: Buffer, start: number, end: number, limits: Limits = DEFAULT_LIMITS): RequestHead {
   if (end - start > limits.maxHeadBytes) throw new HttpError(431, 'head_too_large', 'request head too large');
-  const lines = buf.toString('latin1', start, end - 4).split('\r\n');
-  const first = lines[0];
-  const sp1 = first.indexOf(' ');
-  const sp2 = first.lastIndexOf(' ');
-  if (sp1 <= 0 || sp2 <= sp1) throw new HttpError(400, 'bad_request_line', 'malformed request line');
-  const method = first.slice(0, sp1);
-  const target = first.slice(sp1 + 1, sp2);
-  const version = first.slice(sp2 + 1);
-  if (!TOKEN.test(method) || !TARGET.test(target)) throw new HttpError(400, 'bad_request_line', 'malformed request line');
-  if (version !== 'HTTP/1.1' && version !== 'HTTP/1.0') throw new HttpError(version.startsWith('HTTP/') ? 505 : 400, 'bad_version', `unsupported version "${version}"`);
-  const h = parseHeaders(lines, limits);
-  const http10 = version === 'HTTP/1.0';
-  // One object literal of a fixed shape: the hot path sees a single hidden class.
-  return {
-    headers: h.headers,
-    contentLength: h.contentLength,
-    chunked: h.chunked,
-    keepAlive: http10 ? h.connection.includes('keep-alive') : h.keepAlive,
-    upgrade: h.upgrade,
-    http10,
-    method,
-    target,
-    expectContinue: h.expectContinue,
-  };
+  // Request line: method SP target SP version CRLF.
+  let i = start;
+  while (CLASS[buf[i]] & 1) i++;
+  if (i === start || buf[i] !== SP) throw badRequestLine();
+  const ts = i + 1;
+  i = ts;
+  while (CLASS[buf[i]] & 4) i++;
+  if (i === ts || buf[i] !== SP) throw badRequestLine();
+  const te = i;
+  const vs = i + 1;
+  let eol = vs;
+  while (eol < end && buf[eol] !== CR) eol++;
+  if (buf[eol + 1] !== LF) throw badRequestLine();
+  const minor = eol - vs === 8 ? httpVersion(buf, vs) : -1;
+  if (minor < 0) {
+    const version = buf.toString('latin1', vs, eol);
+    if (version.includes(' ')) throw badRequestLine();
+    throw new HttpError(version.startsWith('HTTP/') ? 505 : 400, 'bad_version', `unsupported version "${version}"`);
+  }
+  const h = scanHeaders(buf, eol + 2, end, limits.maxHeaders);
+  return new ParsedRequest(h, minor === 0, buf.toString('latin1', start, ts - 1), buf.toString('latin1', ts, te));
 }
+
+class ParsedHead implements Head {
+  readonly contentLength: number;
+  readonly chunked: boolean;
+  readonly upgrade: boolean;
+  constructor(
+    protected readonly h: Headers,
+    readonly http10: boolean,
+    readonly keepAlive: boolean,
+  ) {
+    this.contentLength = h.contentLength;
+    this.chunked = h.chunked;
+    this.upgrade = h.upgrade;
+  }
+  get headers(): string[] {
+    return this.h.headers;
+  }
+  get names(): readonly string[] {
+    return this.h.names;
+  }
+  header(name: string): string | undefined {
+    return this.h.header(name);
+  }
+}
+
+class ParsedRequest extends ParsedHead implements RequestHead {
+  readonly expectContinue: boolean;
+  constructor(h: Headers, http10: boolean, readonly method: string, readonly target: string) {
+    super(h, http10, http10 ? (h.connection & KEEP_ALIVE) !== 0 : (h.connection & CLOSE) === 0);
+    this.expectContinue = h.expectContinue;
+  }
+}
+
+class ParsedResponse extends ParsedHead implements ResponseHead {
+  constructor(h: Headers, http10: boolean, readonly status: number, private readonly buf: Buffer, private readonly reasonStart: number, private readonly reasonEnd: number) {
+    super(h, http10, !http10 && (h.connection & CLOSE) === 0);
+  }
+  get reason(): string {
+    return this.reasonEnd > this.reasonStart ? this.buf.toString('latin1', this.reasonStart, this.reasonEnd) : '';
+  }
+}
+
+const badStatusLine = () => new HttpError(502, 'bad_upstream_status', 'malformed upstream status line');
+const isDigit = (b: number) => b >= 0x30 && b <= 0x39;
 
 export function parseResponseHead(buf: Buffer, start: number, end: number, limits: Limits = DEFAULT_LIMITS): ResponseHead {
   if (end - start > limits.maxHeadBytes) throw new HttpError(502, 'upstream_head_too_large', 'upstream response head too large');
-  const lines = buf.toString('latin1', start, end - 4).split('\r\n');
-  const m = /^HTTP\/1\.([01]) (\d{3})(?: (.*))?$/.exec(lines[0]);
-  if (!m) throw new HttpError(502, 'bad_upstream_status', 'malformed upstream status line');
-  const h = parseHeaders(lines, limits.maxHeaders === DEFAULT_LIMITS.maxHeaders ? RESPONSE_LIMITS : { ...limits, maxHeaders: limits.maxHeaders * 2 });
-  const http10 = m[1] === '0';
-  return { headers: h.headers, contentLength: h.contentLength, chunked: h.chunked, keepAlive: http10 ? false : h.keepAlive, upgrade: h.upgrade, http10, status: Number(m[2]), reason: m[3] ?? '' };
+  // Status line: HTTP/1.x SP 3DIGIT [SP reason] CRLF.
+  const minor = httpVersion(buf, start);
+  const d = start + 9;
+  if (minor < 0 || buf[start + 8] !== SP || !isDigit(buf[d]) || !isDigit(buf[d + 1]) || !isDigit(buf[d + 2])) throw badStatusLine();
+  let eol = d + 3;
+  const hasReason = buf[eol] === SP;
+  if (hasReason) while (eol < end && buf[eol] !== CR && buf[eol] !== LF) eol++;
+  if (buf[eol] !== CR || buf[eol + 1] !== LF) throw badStatusLine();
+  // Upstream responses may carry more headers than clients may send.
+  const h = scanHeaders(buf, eol + 2, end, limits.maxHeaders * 2);
+  const status = (buf[d] - 0x30) * 100 + (buf[d + 1] - 0x30) * 10 + (buf[d + 2] - 0x30);
+  return new ParsedResponse(h, minor === 0, status, buf, d + 4, hasReason ? eol : d + 4);
 }
-
-/** Upstream responses may carry more headers than clients may send. */
-const RESPONSE_LIMITS: Limits = { ...DEFAULT_LIMITS, maxHeaders: DEFAULT_LIMITS.maxHeaders * 2 };
 
 export function findHeader(headers: readonly string[], name: string): string | undefined {
   for (let i = 0; i < headers.length; i += 2) if (headers[i] === name) return headers[i + 1];

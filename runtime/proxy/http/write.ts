@@ -1,6 +1,6 @@
 /** Heads written to the wire in one string each: the upstream request and the downstream response. */
 import type { HeaderOpsConfig } from '../../shared/proxy-config';
-import { findHeader, type RequestHead, type ResponseHead } from './head';
+import { type RequestHead, type ResponseHead } from './head';
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'transfer-encoding', 'content-length', 'host']);
 
@@ -37,7 +37,7 @@ export function upstreamRequestHead(req: RequestHead, o: UpstreamHeadOptions): s
   let framing = '';
   if (req.chunked) framing = 'transfer-encoding: chunked\r\n';
   else if (req.contentLength >= 0) framing = `content-length: ${req.contentLength}\r\n`;
-  const upgrade = req.upgrade ? `connection: upgrade\r\nupgrade: ${findHeader(req.headers, 'upgrade') ?? ''}\r\n` : 'connection: keep-alive\r\n';
+  const upgrade = req.upgrade ? `connection: upgrade\r\nupgrade: ${req.header('upgrade') ?? ''}\r\n` : 'connection: keep-alive\r\n';
   return `${req.method} ${o.path} HTTP/1.1\r\nhost: ${o.authority}\r\n${applyOps(o.extra, req.headers, o.ops)}${framing}${upgrade}\r\n`;
 }
 
@@ -45,7 +45,7 @@ export function downstreamResponseHead(res: ResponseHead, keepAlive: boolean, op
   let framing = '';
   if (res.chunked) framing = 'transfer-encoding: chunked\r\n';
   else if (res.contentLength >= 0) framing = `content-length: ${res.contentLength}\r\n`;
-  const conn = res.status === 101 ? `connection: upgrade\r\nupgrade: ${findHeader(res.headers, 'upgrade') ?? ''}\r\n` : keepAlive ? '' : 'connection: close\r\n';
+  const conn = res.status === 101 ? `connection: upgrade\r\nupgrade: ${res.header('upgrade') ?? ''}\r\n` : keepAlive ? '' : 'connection: close\r\n';
   return `HTTP/1.1 ${res.status} ${res.reason || 'OK'}\r\n${applyOps(extra, res.headers, ops)}${framing}${conn}\r\n`;
 }
 
