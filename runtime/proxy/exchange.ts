@@ -5,7 +5,7 @@
  * upstream, UO overflow, UF connect failure, UC upstream reset, UT timeout, URX retries
  * exhausted, DI delayed, FI fault abort, DC downstream gone.
  */
-import { randomUUID } from 'node:crypto';
+import { RequestIds } from './request-id';
 import { pickWeighted, queryParam } from '../shared/routing';
 import { PASSTHROUGH_CLUSTER, type RouteConfig, type WeightedCluster } from '../shared/proxy-config';
 import { headEnd, parseResponseHead, type ResponseHead } from './http/head';
@@ -17,6 +17,8 @@ import { cookieValue } from './upstream/hash-ring';
 import type { DownstreamConn } from './downstream';
 import { authorize } from '../shared/authz';
 import { corsPreflight, corsResponseHeaders, redirectLocation, rewritePath, shouldRetry } from './route-actions';
+
+const REQUEST_IDS = new RequestIds();
 
 /** Request body bytes held while no upstream connection is ready. */
 const MAX_BUFFERED_BODY = 1024 * 1024;
@@ -112,7 +114,7 @@ export class Exchange implements ConnHandler {
     this.destination = dest;
     this.cluster = this.down.proxy.cluster(dest.cluster);
     if (!this.cluster || (this.cluster.endpoints.length === 0 && this.cluster.config.lb.kind !== 'passthrough')) return this.reply(503, 'UH', 'no healthy upstream\n');
-    if (!this.requestId) this.requestId = randomUUID();
+    if (!this.requestId) this.requestId = REQUEST_IDS.next();
     if (action.timeoutMs) this.timer = setTimeout(() => this.onTimeout(), action.timeoutMs);
     for (const m of action.mirrors ?? []) if (Math.random() < m.fraction && !this.down.bodyPending) this.down.proxy.mirror(m.cluster, this.down, this.requestHead(m.cluster));
     this.attempt();
@@ -170,7 +172,7 @@ export class Exchange implements ConnHandler {
    * headers to strip, no forwarding headers to merge. Then the received bytes go upstream
    * with our few lines appended.
    */
-  private fastRequestHead(host: string): Buffer | undefined {
+  private fastRequestHead(host: string): string | undefined {
     const d = this.down;
     const action = this.route!.action;
     if (d.absoluteForm || d.head.http10 || host !== this.cluster?.config.host || this.route!.requestHeaders || this.destination?.requestHeaders) return undefined;
@@ -188,12 +190,10 @@ export class Exchange implements ConnHandler {
     extra = `x-forwarded-for: ${d.remoteAddress}\r\n`;
     if (!hasId) extra += `x-request-id: ${this.requestId}\r\n`;
     if (!hasProto) extra += `x-forwarded-proto: ${d.scheme}\r\n`;
-    // The received head without its blank line, our lines, the blank line: one buffer, one write.
+    // The received head without its blank line, our lines, the blank line: one string, one write
+    // (a short string is written from the stack, no Buffer made for it).
     const head = d.headBytes;
-    const out = Buffer.allocUnsafe(head.length + extra.length);
-    head.copy(out, 0, 0, head.length - 2);
-    out.write(`${extra}\r\n`, head.length - 2, 'latin1');
-    return out;
+    return `${head.toString('latin1', 0, head.length - 2)}${extra}\r\n`;
   }
 
   private hashKey(): string | undefined {

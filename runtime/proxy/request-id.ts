@@ -1,0 +1,38 @@
+/**
+ * `x-request-id` values for requests that come without one, in UUID version 4 form (as Envoy's):
+ * 74 random bits drawn once per process, then a counter that starts at a random value. Unique
+ * within a process by the counter and across processes by the random part; not secrets (a
+ * request id never is), and one short string per request instead of a random draw and a format.
+ */
+import { randomBytes } from 'node:crypto';
+
+/** Three hex digits for every 12-bit value: four lookups format the counter (Number#toString(16) is slow). */
+const HEX3 = Array.from({ length: 4096 }, (_, i) => i.toString(16).padStart(3, '0'));
+const SPAN24 = 2 ** 24;
+
+export class RequestIds {
+  private readonly prefix: string;
+  /** The counter's high and low 24 bits. */
+  private high: number;
+  private low: number;
+
+  constructor(random: Buffer = randomBytes(16)) {
+    const hex = random.toString('hex');
+    // Version nibble 4; variant bits 10 (the first hex digit of the fourth group is 8, 9, a or b).
+    const variant = ((parseInt(hex[15], 16) & 0x3) | 0x8).toString(16);
+    this.prefix = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(12, 15)}-${variant}${hex.slice(16, 19)}-`;
+    this.high = random.readUIntBE(10, 3);
+    this.low = random.readUIntBE(13, 3);
+  }
+
+  next(): string {
+    const { high, low } = this;
+    const id = this.prefix + HEX3[high >>> 12] + HEX3[high & 0xfff] + HEX3[low >>> 12] + HEX3[low & 0xfff];
+    if (low + 1 < SPAN24) this.low = low + 1;
+    else {
+      this.low = 0;
+      this.high = (high + 1) % SPAN24;
+    }
+    return id;
+  }
+}
