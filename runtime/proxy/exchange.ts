@@ -6,6 +6,7 @@
  * exhausted, DI delayed, FI fault abort, DC downstream gone.
  */
 import { RequestIds } from './request-id';
+import { Deadline, Deadlines } from './deadlines';
 import { pickWeighted, queryParam } from '../shared/routing';
 import { PASSTHROUGH_CLUSTER, type RouteConfig, type WeightedCluster } from '../shared/proxy-config';
 import { headEnd, parseResponseHead, type ResponseHead } from './http/head';
@@ -19,6 +20,7 @@ import { authorize } from '../shared/authz';
 import { corsPreflight, corsResponseHeaders, redirectLocation, rewritePath, shouldRetry } from './route-actions';
 
 const REQUEST_IDS = new RequestIds();
+const DEADLINES = new Deadlines();
 
 /** Request body bytes held while no upstream connection is ready. */
 const MAX_BUFFERED_BODY = 1024 * 1024;
@@ -56,8 +58,11 @@ export class Exchange implements ConnHandler {
   private respFraming?: BodyFraming;
   private committed = false;
   private done = false;
-  private timer?: NodeJS.Timeout;
-  private tryTimer?: NodeJS.Timeout;
+  /** A fault delay (rare: a Node timer). */
+  private delayTimer?: NodeJS.Timeout;
+  /** The route's timeout and the current attempt's (per-try) timeout. */
+  private timeout?: Deadline;
+  private tryTimeout?: Deadline;
   private requestId: string;
   /** The policy rule that denied this request (access log `response_code_details`). */
   denied?: string;
@@ -98,7 +103,7 @@ export class Exchange implements ConnHandler {
     if (fault?.abort && Math.random() < fault.abort.fraction) return this.reply(fault.abort.status, 'FI', 'fault filter abort\n');
     if (fault?.delay && Math.random() < fault.delay.fraction) {
       this.flags.push('DI');
-      this.timer = setTimeout(() => this.act(), fault.delay.ms);
+      this.delayTimer = setTimeout(() => this.act(), fault.delay.ms);
       return;
     }
     this.act();
@@ -115,7 +120,7 @@ export class Exchange implements ConnHandler {
     this.cluster = this.down.proxy.cluster(dest.cluster);
     if (!this.cluster || (this.cluster.endpoints.length === 0 && this.cluster.config.lb.kind !== 'passthrough')) return this.reply(503, 'UH', 'no healthy upstream\n');
     if (!this.requestId) this.requestId = REQUEST_IDS.next();
-    if (action.timeoutMs) this.timer = setTimeout(() => this.onTimeout(), action.timeoutMs);
+    if (action.timeoutMs) DEADLINES.set((this.timeout = new Deadline(() => this.onTimeout())), action.timeoutMs);
     for (const m of action.mirrors ?? []) if (Math.random() < m.fraction && !this.down.bodyPending) this.down.proxy.mirror(m.cluster, this.down, this.requestHead(m.cluster));
     this.attempt();
   }
@@ -138,7 +143,7 @@ export class Exchange implements ConnHandler {
       r.conn.take(this);
       const action = this.route!.action;
       const perTry = action.kind === 'forward' ? action.retries?.perTryTimeoutMs : undefined;
-      if (perTry) this.tryTimer = setTimeout(() => this.onTryTimeout(), perTry);
+      if (perTry) DEADLINES.set((this.tryTimeout ??= new Deadline(() => this.onTryTimeout())), perTry);
       const head = this.requestHead(this.cluster!.config.host);
       if (typeof head === 'string') r.conn.socket.write(head, 'latin1');
       else r.conn.socket.write(head);
@@ -251,7 +256,7 @@ export class Exchange implements ConnHandler {
       if (rest) this.onData(rest);
       return;
     }
-    clearTimeout(this.tryTimer);
+    if (this.tryTimeout) DEADLINES.cancel(this.tryTimeout);
     this.cluster!.recordResult(this.endpoint!, head.status);
     const action = this.route!.action;
     if (action.kind === 'forward' && !this.bodySentPartially() && shouldRetry(action.retries, head.status, undefined) && this.attempts <= (action.retries?.attempts ?? 0)) {
@@ -414,11 +419,16 @@ export class Exchange implements ConnHandler {
   private finish(keepAlive: boolean): void {
     if (this.done) return;
     this.done = true;
-    clearTimeout(this.timer);
-    clearTimeout(this.tryTimer);
+    this.stopTimers();
     const ms = performance.now() - this.started;
     this.down.proxy.recordRequest(this.down, { cluster: this.cluster?.config, status: this.status, flags: flagString(this.flags), ms, bytesIn: this.bytesIn, bytesOut: this.bytesOut, route: this.route?.name, upstream: this.endpoint?.key, requestId: this.requestId, authority: this.authority, details: this.denied && `rbac_access_denied_matched_policy[${this.denied}]` });
     this.down.finished(keepAlive);
+  }
+
+  private stopTimers(): void {
+    clearTimeout(this.delayTimer);
+    if (this.timeout) DEADLINES.cancel(this.timeout);
+    if (this.tryTimeout) DEADLINES.cancel(this.tryTimeout);
   }
 
   downstreamGone(): void {
@@ -427,7 +437,6 @@ export class Exchange implements ConnHandler {
     this.status = this.status || 499;
     this.dropConn(false);
     this.done = true;
-    clearTimeout(this.timer);
-    clearTimeout(this.tryTimer);
+    this.stopTimers();
   }
 }

@@ -1,0 +1,70 @@
+/**
+ * Request timeouts without a Node timer per request. Timeouts of one duration fall due in the
+ * order they were set, so each duration keeps a plain linked list and one timer armed for its
+ * head: setting and cancelling a timeout are a few pointer moves (a Node timer is an object
+ * of its own, and an emptied list of Node's re-arms the loop's timer on the next request).
+ */
+export class Deadline {
+  /** When it falls due (performance.now() ms); 0 while not set. */
+  due = 0;
+  prev: Deadline | null = null;
+  next: Deadline | null = null;
+  lane: Lane | null = null;
+  constructor(readonly fire: () => void) {}
+
+  get pending(): boolean {
+    return this.lane !== null;
+  }
+}
+
+class Lane {
+  head: Deadline | null = null;
+  tail: Deadline | null = null;
+  timer: NodeJS.Timeout | undefined = undefined;
+  constructor(readonly ms: number) {}
+}
+
+export class Deadlines {
+  private readonly lanes = new Map<number, Lane>();
+
+  /** (Re)starts `d`: it fires `ms` from now unless cancelled. */
+  set(d: Deadline, ms: number): void {
+    if (d.lane) this.cancel(d);
+    let lane = this.lanes.get(ms);
+    if (!lane) this.lanes.set(ms, (lane = new Lane(ms)));
+    d.due = performance.now() + ms;
+    d.lane = lane;
+    d.prev = lane.tail;
+    if (lane.tail) lane.tail.next = d;
+    else lane.head = d;
+    lane.tail = d;
+    if (!lane.timer) this.arm(lane, ms);
+  }
+
+  cancel(d: Deadline): void {
+    const lane = d.lane;
+    if (!lane) return;
+    if (d.prev) d.prev.next = d.next;
+    else lane.head = d.next;
+    if (d.next) d.next.prev = d.prev;
+    else lane.tail = d.prev;
+    d.prev = d.next = d.lane = null;
+    d.due = 0;
+  }
+
+  private arm(lane: Lane, ms: number): void {
+    lane.timer = setTimeout(() => this.expire(lane), Math.max(1, Math.ceil(ms)));
+    lane.timer.unref();
+  }
+
+  /** Fires what is due; the lane's timer is armed again for the next one, if any. */
+  private expire(lane: Lane): void {
+    lane.timer = undefined;
+    const now = performance.now();
+    for (let d = lane.head; d && d.due <= now; d = lane.head) {
+      this.cancel(d);
+      d.fire();
+    }
+    if (lane.head) this.arm(lane, lane.head.due - now);
+  }
+}
