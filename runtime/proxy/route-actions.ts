@@ -29,25 +29,46 @@ export function redirectLocation(a: Extract<RouteAction, { kind: 'redirect' }>, 
   return `${scheme}://${host}${a.uri ?? req.target}`;
 }
 
-const GATEWAY_ERRORS = new Set([502, 503, 504]);
+/** A retry policy's `retryOn` as the statuses and failure kinds it covers (compiled once per policy). */
+interface RetryRules {
+  readonly statuses: ReadonlySet<number>;
+  readonly any5xx: boolean;
+  readonly connectFailure: boolean;
+  readonly reset: boolean;
+}
+
+const compiledRetries = new WeakMap<RetryConfig, RetryRules>();
+
+function retryRules(policy: RetryConfig): RetryRules {
+  let rules = compiledRetries.get(policy);
+  if (rules) return rules;
+  const statuses = new Set<number>();
+  let any5xx = false;
+  let connectFailure = false;
+  let reset = false;
+  for (const on of policy.retryOn) {
+    if (on === '5xx') any5xx = reset = connectFailure = true;
+    else if (on === 'gateway-error') {
+      [502, 503, 504].forEach((s) => statuses.add(s));
+      reset = connectFailure = true;
+    } else if (on === 'unavailable' || on === '503') statuses.add(503);
+    else if (on === 'retriable-4xx') statuses.add(409);
+    else if (on === 'connect-failure' || on === 'refused-stream') connectFailure = true;
+    else if (on === 'reset') reset = connectFailure = true;
+    else if (/^\d{3}$/.test(on)) statuses.add(Number(on));
+  }
+  rules = { statuses, any5xx, connectFailure, reset };
+  compiledRetries.set(policy, rules);
+  return rules;
+}
 
 /** Does `retryOn` cover this outcome (a status, or a connection failure kind)? */
 export function shouldRetry(policy: RetryConfig | undefined, status: number | undefined, failure: 'connect-failure' | 'reset' | undefined): boolean {
   if (!policy || policy.attempts <= 0) return false;
-  for (const on of policy.retryOn) {
-    if (status !== undefined) {
-      if (on === '5xx' && status >= 500) return true;
-      if (on === 'gateway-error' && GATEWAY_ERRORS.has(status)) return true;
-      if ((on === 'unavailable' || on === '503') && status === 503) return true;
-      if (on === 'retriable-4xx' && status === 409) return true;
-      if (/^\d{3}$/.test(on) && Number(on) === status) return true;
-    }
-    if (failure !== undefined) {
-      if (on === 'connect-failure' && failure === 'connect-failure') return true;
-      if ((on === 'reset' || on === '5xx' || on === 'gateway-error') && (failure === 'reset' || failure === 'connect-failure')) return true;
-      if (on === 'refused-stream' && failure === 'connect-failure') return true;
-    }
-  }
+  const rules = retryRules(policy);
+  if (status !== undefined && ((rules.any5xx && status >= 500) || rules.statuses.has(status))) return true;
+  if (failure === 'connect-failure') return rules.connectFailure;
+  if (failure === 'reset') return rules.reset;
   return false;
 }
 
