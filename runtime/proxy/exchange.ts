@@ -9,7 +9,7 @@ import { RequestIds } from './request-id';
 import { Deadline, Deadlines } from './deadlines';
 import { pickWeighted, queryParam } from '../shared/routing';
 import { PASSTHROUGH_CLUSTER, type RouteConfig, type WeightedCluster } from '../shared/proxy-config';
-import { headEnd, parseResponseHead, type ResponseHead } from './http/head';
+import { headEnd, latin1, parseResponseHead, type ResponseHead } from './http/head';
 import { BodyFraming } from './http/body';
 import { downstreamResponseHead, localResponse, upstreamRequestHead } from './http/write';
 import type { Cluster, Endpoint } from './upstream/cluster';
@@ -198,7 +198,7 @@ export class Exchange implements ConnHandler {
     // The received head without its blank line, our lines, the blank line: one string, one write
     // (a short string is written from the stack, no Buffer made for it).
     const head = d.headBytes;
-    return `${head.toString('latin1', 0, head.length - 2)}${extra}\r\n`;
+    return `${latin1(head, 0, head.length - 2)}${extra}\r\n`;
   }
 
   private hashKey(): string | undefined {

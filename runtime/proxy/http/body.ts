@@ -13,16 +13,19 @@ export class BodyFraming {
     this.untilClose = kind === 'close';
   }
 
+  /** No body: one shared instance (nothing in it changes). */
+  static readonly NONE = new BodyFraming('none');
+
   static forRequest(head: Head): BodyFraming {
     if (head.chunked) return new BodyFraming('chunked');
-    return head.contentLength > 0 ? new BodyFraming('length', head.contentLength) : new BodyFraming('none');
+    return head.contentLength > 0 ? new BodyFraming('length', head.contentLength) : BodyFraming.NONE;
   }
 
   /** Response framing (RFC 9112 §6.3): HEAD, 1xx, 204 and 304 have no body. */
   static forResponse(head: Head & { status: number }, requestMethod: string): BodyFraming {
-    if (requestMethod === 'HEAD' || head.status < 200 || head.status === 204 || head.status === 304) return new BodyFraming('none');
+    if (requestMethod === 'HEAD' || head.status < 200 || head.status === 204 || head.status === 304) return BodyFraming.NONE;
     if (head.chunked) return new BodyFraming('chunked');
-    if (head.contentLength >= 0) return head.contentLength > 0 ? new BodyFraming('length', head.contentLength) : new BodyFraming('none');
+    if (head.contentLength >= 0) return head.contentLength > 0 ? new BodyFraming('length', head.contentLength) : BodyFraming.NONE;
     return new BodyFraming('close');
   }
 

@@ -87,6 +87,28 @@ export function headEnd(buf: Buffer, from = 0): number {
   }
   return -1;
 }
+/**
+ * buf[s..e) as a one-byte string. Buffer#toString checks its arguments and picks the encoding on
+ * every call; the latin1 slice it ends in is called directly where Node has it (every version so far).
+ */
+type Latin1Slicing = Buffer & { latin1Slice?: (start: number, end: number) => string };
+export const latin1: (buf: Buffer, s: number, e: number) => string =
+  typeof (Buffer.prototype as Latin1Slicing).latin1Slice === 'function' ? (buf, s, e) => (buf as Latin1Slicing).latin1Slice!(s, e) : (buf, s, e) => buf.toString('latin1', s, e);
+
+/** The usual methods as constant strings: no string made per request for them. */
+const METHODS = ['GET', 'POST', 'PUT', 'HEAD', 'DELETE', 'PATCH', 'OPTIONS'];
+
+function method(buf: Buffer, s: number, e: number): string {
+  for (let k = 0; k < METHODS.length; k++) {
+    const m = METHODS[k];
+    if (e - s !== m.length) continue;
+    let j = 0;
+    while (j < m.length && buf[s + j] === m.charCodeAt(j)) j++;
+    if (j === m.length) return m;
+  }
+  return latin1(buf, s, e);
+}
+
 /** Header names as a client or server usually sends them, recognised from their bytes without a string made for each line. */
 const COMMON_NAMES = [
   'host', 'user-agent', 'accept', 'accept-encoding', 'accept-language', 'content-length', 'content-type', 'connection', 'transfer-encoding',
@@ -106,7 +128,7 @@ function headerName(buf: Buffer, s: number, e: number): string {
   if (candidates !== undefined) {
     for (let k = 0; k < candidates.length; k++) if (sameToken(buf, s, e, candidates[k])) return candidates[k];
   }
-  const raw = buf.toString('latin1', s, e);
+  const raw = latin1(buf, s, e);
   const known = knownNames.get(raw);
   if (known !== undefined) return known;
   const name = raw.toLowerCase();
@@ -151,7 +173,7 @@ class Headers {
   }
 
   private value(k: number): string {
-    return this.buf.toString('latin1', this.spans[2 * k], this.spans[2 * k + 1]);
+    return latin1(this.buf, this.spans[2 * k], this.spans[2 * k + 1]);
   }
 
   get chunked(): boolean {
@@ -246,7 +268,7 @@ function scanHeaders(buf: Buffer, i: number, end: number, maxHeaders: number): H
       if (out.contentLength >= 0) continue;
       out.contentLength = n;
     } else if (name === 'transfer-encoding') {
-      const value = buf.toString('latin1', vs, ve).toLowerCase();
+      const value = latin1(buf, vs, ve).toLowerCase();
       out.te = out.te === undefined ? value : `${out.te}, ${value}`;
     } else if (name === 'connection') {
       out.connection |= connectionTokens(buf, vs, ve);
@@ -286,12 +308,12 @@ export function parseRequestHead(buf: Buffer, start: number, end: number, limits
   if (buf[eol + 1] !== LF) throw badRequestLine();
   const minor = eol - vs === 8 ? httpVersion(buf, vs) : -1;
   if (minor < 0) {
-    const version = buf.toString('latin1', vs, eol);
+    const version = latin1(buf, vs, eol);
     if (version.includes(' ')) throw badRequestLine();
     throw new HttpError(version.startsWith('HTTP/') ? 505 : 400, 'bad_version', `unsupported version "${version}"`);
   }
   const h = scanHeaders(buf, eol + 2, end, limits.maxHeaders);
-  return new ParsedRequest(h, minor === 0, buf.toString('latin1', start, ts - 1), buf.toString('latin1', ts, te));
+  return new ParsedRequest(h, minor === 0, method(buf, start, ts - 1), latin1(buf, ts, te));
 }
 
 class ParsedHead implements Head {
@@ -331,7 +353,7 @@ class ParsedResponse extends ParsedHead implements ResponseHead {
     super(h, http10, !http10 && (h.connection & CLOSE) === 0);
   }
   get reason(): string {
-    return this.reasonEnd > this.reasonStart ? this.buf.toString('latin1', this.reasonStart, this.reasonEnd) : '';
+    return this.reasonEnd > this.reasonStart ? latin1(this.buf, this.reasonStart, this.reasonEnd) : '';
   }
 }
 

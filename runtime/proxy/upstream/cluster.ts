@@ -56,7 +56,10 @@ export class Cluster {
     // Keep pools of endpoints that survive a config change: no reconnect storm on every push.
     const old = new Map(previous?.endpoints.map((e) => [e.key, e]));
     this.endpoints = config.endpoints.map((e) => old.get(`${e.address}:${e.port}`) ?? new Endpoint(e));
-    for (const e of this.endpoints) e.owner = this;
+    for (const e of this.endpoints) {
+      e.owner = this;
+      this.ejectionsEnd = Math.max(this.ejectionsEnd, e.ejectedUntil);
+    }
     if (previous) {
       for (const e of previous.endpoints) if (!this.endpoints.includes(e)) for (const c of e.idle.splice(0)) c.socket.destroy();
       // A lower connection limit applies at once: idle connections over it are closed.
@@ -75,9 +78,14 @@ export class Cluster {
 
   /** Endpoints not ejected; all of them if ejection would leave none (panic mode, as Envoy). */
   private healthy(now: number): Endpoint[] {
+    // The common case (nothing ejected now): the endpoints themselves, no list made per request.
+    if (now >= this.ejectionsEnd) return this.endpoints;
     const ok = this.endpoints.filter((e) => e.ejectedUntil <= now);
     return ok.length ? ok : this.endpoints;
   }
+
+  /** When the last ejection of these endpoints ends (0: none was ever ejected). */
+  private ejectionsEnd = 0;
 
   /**
    * A passthrough cluster's endpoints appear as connections name their original destination: the
@@ -97,7 +105,7 @@ export class Cluster {
 
   pick(hints: PickHints = {}): Endpoint | undefined {
     if (this.config.lb.kind === 'passthrough') return this.passthrough(hints.originalPort, hints.originalAddress);
-    const list = this.healthy(Date.now());
+    const list = this.ejectionsEnd === 0 ? this.endpoints : this.healthy(Date.now());
     if (list.length <= 1) return list[0];
     const lb = this.config.lb;
     switch (lb.kind) {
@@ -205,6 +213,7 @@ export class Cluster {
     if ((ejected + 1) * 100 > o.maxEjectionPercent * this.endpoints.length && ejected > 0) return;
     endpoint.ejections++;
     endpoint.ejectedUntil = now + o.baseEjectionMs * endpoint.ejections;
+    this.ejectionsEnd = Math.max(this.ejectionsEnd, endpoint.ejectedUntil);
     endpoint.consecutive5xx = 0;
     endpoint.consecutiveGatewayErrors = 0;
   }
