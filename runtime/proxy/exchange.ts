@@ -130,30 +130,38 @@ export class Exchange implements ConnHandler {
     this.attempts++;
     const endpoint = cluster.pick({ hashKey: this.hashKey(), originalPort: this.down.originalPort, originalAddress: this.down.originalAddress });
     if (!endpoint) return this.reply(503, 'UH', 'no healthy upstream\n');
+    // An idle pooled connection (the common case) is used at once; otherwise the cluster calls back.
+    const idle = endpoint.idle.pop();
+    if (idle) return this.send(endpoint, idle);
     cluster.acquire(endpoint, (r) => {
       if (this.done) {
         if ('conn' in r) cluster.release(r.endpoint, r.conn, true);
         return;
       }
       if ('error' in r) return r.error === 'overflow' ? this.reply(503, 'UO', 'upstream connect error or disconnect/reset before headers. reset reason: overflow\n') : this.reply(503, 'UH', 'no healthy upstream\n');
-      this.endpoint = r.endpoint;
-      this.conn = r.conn;
-      r.endpoint.active++;
-      r.endpoint.requests++;
-      r.conn.take(this);
-      const action = this.route!.action;
-      const perTry = action.kind === 'forward' ? action.retries?.perTryTimeoutMs : undefined;
-      if (perTry) DEADLINES.set((this.tryTimeout ??= new Deadline(() => this.onTryTimeout())), perTry);
-      const head = this.requestHead(this.cluster!.config.host);
-      if (typeof head === 'string') r.conn.socket.write(head, 'latin1');
-      else r.conn.socket.write(head);
-      for (const chunk of this.body) r.conn.socket.write(chunk);
-      if (this.body.length) this.bodySent = true;
-      if (this.buffered > MAX_BUFFERED_BODY) {
-        this.dropRetryBody();
-        if (this.down.socket.isPaused()) this.down.socket.resume();
-      }
+      this.send(r.endpoint, r.conn);
     });
+  }
+
+  /** The request (head, and the body so far) onto an upstream connection. */
+  private send(endpoint: Endpoint, conn: UpstreamConn): void {
+    this.endpoint = endpoint;
+    this.conn = conn;
+    endpoint.active++;
+    endpoint.requests++;
+    conn.take(this);
+    const action = this.route!.action;
+    const perTry = action.kind === 'forward' ? action.retries?.perTryTimeoutMs : undefined;
+    if (perTry) DEADLINES.set((this.tryTimeout ??= new Deadline(() => this.onTryTimeout())), perTry);
+    const head = this.requestHead(this.cluster!.config.host);
+    if (typeof head === 'string') conn.socket.write(head, 'latin1');
+    else conn.socket.write(head);
+    for (const chunk of this.body) conn.socket.write(chunk);
+    if (this.body.length) this.bodySent = true;
+    if (this.buffered > MAX_BUFFERED_BODY) {
+      this.dropRetryBody();
+      if (this.down.socket.isPaused()) this.down.socket.resume();
+    }
   }
 
   private requestHead(host: string): string | Buffer {

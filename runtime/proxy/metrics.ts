@@ -7,6 +7,7 @@ const BUCKETS_MS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 1000
 const BUCKETS_BYTES = [1, 10, 100, 1000, 10000, 100000, 1000000, 10000000];
 
 class Histogram {
+  /** Per bucket, not cumulative (one increment per observation); cumulated when rendered. */
   readonly counts: Float64Array;
   sum = 0;
   n = 0;
@@ -17,7 +18,11 @@ class Histogram {
     this.sum += v;
     this.n++;
     const b = this.buckets;
-    for (let i = 0; i < b.length; i++) if (v <= b[i]) this.counts[i]++;
+    for (let i = 0; i < b.length; i++)
+      if (v <= b[i]) {
+        this.counts[i]++;
+        return;
+      }
   }
 }
 
@@ -111,7 +116,8 @@ export class Metrics {
       out.push(`# TYPE ${name} histogram`);
       for (const s of merged.values()) {
         const h = pick(s);
-        h.buckets.forEach((b, i) => out.push(`${name}_bucket{${s.labels},le="${b}"} ${h.counts[i]}`));
+        let cumulative = 0;
+        h.buckets.forEach((b, i) => out.push(`${name}_bucket{${s.labels},le="${b}"} ${(cumulative += h.counts[i])}`));
         out.push(`${name}_bucket{${s.labels},le="+Inf"} ${h.n}`, `${name}_sum{${s.labels}} ${h.sum}`, `${name}_count{${s.labels}} ${h.n}`);
       }
     };
