@@ -334,10 +334,8 @@ export class Exchange implements ConnHandler {
   }
 
   onEnd(): void {
-    if (this.respFraming?.untilClose) {
-      this.respFraming = undefined;
-      this.complete(false);
-    }
+    // The body ran until the upstream closed: so must the client's connection (it was told so).
+    if (this.respFraming?.untilClose) this.complete(false);
   }
 
   onError(err: Error, connected: boolean): void {

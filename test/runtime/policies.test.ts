@@ -1,11 +1,21 @@
 /** DestinationRule and retry policies through a real proxy on loopback: what each backend sees. */
 import * as http from 'node:http';
+import * as net from 'node:net';
 import type { LbPolicy } from '../../runtime/shared/proxy-config';
 import { cluster, config, forward, get, raw, stoppedAfterEach } from './support';
 
 const { withBackend, proxyFor, stopAfter } = stoppedAfterEach();
 const NO_RETRY = { retries: { attempts: 0, retryOn: [] } };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The whole reply to `request`; resolves only when the proxy closes the connection (else the test times out). */
+const untilClosed = (port: number, request: string) =>
+  new Promise<string>((resolve) => {
+    const s = net.connect(port, '127.0.0.1', () => s.write(request));
+    let out = '';
+    s.on('data', (d) => (out += d.toString('latin1')));
+    s.on('close', () => resolve(out));
+  });
 
 describe('load balancing', () => {
   test('ROUND_ROBIN takes the endpoints in turn', async () => {
@@ -220,10 +230,9 @@ describe('upstream connection pool', () => {
 
   test('connectTimeout: an endpoint that never completes the handshake gives 503 UF at the timeout', async () => {
     const { spawn } = await import('node:child_process');
-    const net = await import('node:net');
     // A listener whose process is stopped: once its accept queue is full the kernel drops further SYNs.
     const child = spawn(process.execPath, ['-e', "require('net').createServer().listen({ port: 0, host: '127.0.0.1', backlog: 1 }, function () { console.log(this.address().port) })"]);
-    const fillers: import('node:net').Socket[] = [];
+    const fillers: net.Socket[] = [];
     stopAfter(async () => {
       fillers.forEach((f) => f.destroy());
       child.kill('SIGKILL');
@@ -296,17 +305,22 @@ describe('HTTP/1.1 details', () => {
   test('HTTP/1.0 without keep-alive, and Connection: close, get their answer and the connection closed', async () => {
     const a = await withBackend('a');
     const { port } = await proxyFor(config([forward('a')], [cluster('a', [a.port])]));
-    const net = await import('node:net');
-    // Resolves only when the proxy closes the connection (else the test times out).
-    const untilClosed = (request: string) =>
-      new Promise<string>((resolve) => {
-        const s = net.connect(port, '127.0.0.1', () => s.write(request));
-        let out = '';
-        s.on('data', (d) => (out += d.toString('latin1')));
-        s.on('close', () => resolve(out));
-      });
     for (const request of ['GET /ten HTTP/1.0\r\nhost: alpha.example.com\r\n\r\n', 'GET /close HTTP/1.1\r\nhost: alpha.example.com\r\nconnection: close\r\n\r\n'])
-      expect(await untilClosed(request)).toMatch(/^HTTP\/1\.1 200 [^]*\r\nconnection: close\r\n[^]*a \/(ten|close)$/i);
+      expect(await untilClosed(port, request)).toMatch(/^HTTP\/1\.1 200 [^]*\r\nconnection: close\r\n[^]*a \/(ten|close)$/i);
+  });
+
+  test('a response delimited by the upstream closing (no length, not chunked) arrives whole, and the client connection is closed after it', async () => {
+    const upstream = net.createServer((s) =>
+      s.once('data', () => {
+        s.write('HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n\r\nfirst part, ');
+        setTimeout(() => s.end('then the rest until close'), 50);
+      }),
+    );
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+    stopAfter(() => new Promise((r) => upstream.close(() => r())));
+    const { port } = await proxyFor(config([forward('u', NO_RETRY)], [cluster('u', [(upstream.address() as { port: number }).port])]));
+    const reply = await untilClosed(port, 'GET / HTTP/1.1\r\nhost: alpha.example.com\r\n\r\n');
+    expect(reply).toMatch(/^HTTP\/1\.1 200 [^]*\r\nconnection: close\r\n\r\nfirst part, then the rest until close$/i);
   });
 
   test('an 8 MB response arrives whole through the proxy (backpressure on the way)', async () => {
