@@ -7,7 +7,7 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { TLS_MODE_LABEL, type ClusterConfig, type EndpointConfig } from '../../shared/proxy-config';
 import { peerIdentity } from '../../shared/spiffe';
-import { UpstreamConn } from './conn';
+import { readInto, UpstreamConn } from './conn';
 import { HashRing } from './hash-ring';
 
 export class Endpoint {
@@ -147,8 +147,9 @@ export class Cluster {
 
   private open(endpoint: Endpoint): UpstreamConn {
     endpoint.connections++;
-    const socket = this.connect(endpoint);
-    const conn = new UpstreamConn(socket, this.config.connectTimeoutMs, this.config.idleTimeoutMs);
+    let conn: UpstreamConn | undefined;
+    const socket = this.mutualTls(endpoint) ?? net.connect({ host: endpoint.config.address, port: endpoint.config.port, onread: readInto(() => conn) });
+    conn = new UpstreamConn(socket, this.config.connectTimeoutMs, this.config.idleTimeoutMs);
     conn.onClose = () => {
       endpoint.connections--;
       const i = endpoint.idle.indexOf(conn);

@@ -1,6 +1,26 @@
 /** One upstream TCP connection, reused across requests (HTTP/1.1 keep-alive). */
 import type * as net from 'node:net';
 
+/**
+ * Where every plain upstream socket reads into (Node's `onread`): the bytes are copied out at
+ * once, so one buffer serves them all (a read and its callback run together on the one thread).
+ * Node otherwise makes a 64 KB buffer for each read and passes it through the stream machinery.
+ */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+
+/** `net.connect` options for a socket whose reads go to `conn()` (known once the socket is made). */
+export function readInto(conn: () => UpstreamConn | undefined): net.OnReadOpts {
+  return {
+    buffer: READ_BUFFER,
+    callback: (n: number, buf: Uint8Array) => {
+      const chunk = Buffer.allocUnsafe(n);
+      chunk.set(buf.subarray(0, n));
+      conn()?.data(chunk);
+      return true;
+    },
+  };
+}
+
 export interface ConnHandler {
   onData(chunk: Buffer): void;
   onEnd(): void;
@@ -26,11 +46,8 @@ export class UpstreamConn {
       this.connected = true;
       clearTimeout(this.connectTimer);
     });
-    socket.on('data', (chunk: Buffer) => {
-      if (this.handler) this.handler.onData(chunk);
-      // Bytes on an idle connection are a protocol error: never hand it out again.
-      else socket.destroy();
-    });
+    // Plain sockets deliver through `onread` (see readInto); TLS ones as 'data' events.
+    socket.on('data', (chunk: Buffer) => this.data(chunk));
     socket.on('end', () => {
       this.handler?.onEnd();
       socket.destroy();
@@ -44,6 +61,12 @@ export class UpstreamConn {
       h?.onError(Object.assign(new Error('upstream connection closed'), { code: 'ECONNRESET' }), this.connected);
       this.onClose?.();
     });
+  }
+
+  data(chunk: Buffer): void {
+    if (this.handler) this.handler.onData(chunk);
+    // Bytes on an idle connection are a protocol error: never hand it out again.
+    else this.socket.destroy();
   }
 
   /** When it went idle in the pool (0 while in use); the cluster's sweep closes long-idle ones. */
