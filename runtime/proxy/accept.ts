@@ -10,6 +10,7 @@ import { hostMatches } from '../../api/hosts';
 import { peerIdentity } from '../shared/spiffe';
 import { readSni } from './http/sni';
 import { DownstreamConn } from './downstream';
+import { acceptedWithOnRead } from './read-buffer';
 import { originalDestination } from './original-dst';
 import type { ListenerRuntime, ProxyRuntime } from './runtime';
 import { looksLikeHttp, passthroughTcp, proxyTcp, type TcpContext } from './tcp';
@@ -21,7 +22,14 @@ export function acceptConnection(proxy: AcceptContext, socket: net.Socket, l: Li
   if (l.secureContext) return acceptTls(proxy, socket, l);
   if (l.inbound) return acceptInbound(proxy, socket, l);
   if (l.hasTcp || l.passthrough) return acceptTcp(proxy, socket, l);
-  new DownstreamConn(socket, l, proxy);
+  serveHttp(proxy, socket, l);
+}
+
+/** Plain HTTP (no TLS, no bytes to peek at first): the connection reads through the shared read buffer. */
+function serveHttp(proxy: AcceptContext, accepted: net.Socket, l: ListenerRuntime): void {
+  let conn: DownstreamConn | undefined;
+  const socket = acceptedWithOnRead(accepted, () => conn && ((chunk) => conn!.received(chunk)));
+  conn = new DownstreamConn(socket, l, proxy);
 }
 
 /** The first bytes of a connection, within the header timeout (a silent client is closed, not kept). */
@@ -92,7 +100,7 @@ function acceptTcp(proxy: AcceptContext, socket: net.Socket, l: ListenerRuntime)
   const port = dst && dst.port !== l.port ? dst.port : l.defaultPort;
   const config = l.configFor(port);
   if (config?.protocol === 'tcp') return proxyTcp(proxy, socket, config.tcpDestinations ?? [], port);
-  new DownstreamConn(socket, l, proxy);
+  serveHttp(proxy, socket, l);
 }
 
 /**

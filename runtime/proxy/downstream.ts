@@ -65,7 +65,7 @@ export class DownstreamConn implements RequestView {
         this.originalAddress = dst.address;
       }
     }
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('data', (chunk: Buffer) => this.received(chunk));
     socket.on('error', () => this.abort());
     socket.on('close', () => this.abort());
     socket.on('drain', () => this.exchange?.resumeUpstream());
@@ -88,7 +88,8 @@ export class DownstreamConn implements RequestView {
   /** Still waiting for the PROXY protocol header (listeners behind an NLB). */
   private expectProxyHeader = false;
 
-  private onData(chunk: Buffer): void {
+  /** Bytes from the client: as 'data' events, or from the shared read buffer (see read-buffer.ts). */
+  received(chunk: Buffer): void {
     if (this.tunnel) return this.exchange?.tunnelToUpstream(chunk);
     if (this.expectProxyHeader) return this.onProxyHeader(chunk);
     if (this.bodyFraming) return this.onBody(chunk, 0);

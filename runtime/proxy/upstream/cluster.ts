@@ -7,7 +7,8 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { TLS_MODE_LABEL, type ClusterConfig, type EndpointConfig } from '../../shared/proxy-config';
 import { peerIdentity } from '../../shared/spiffe';
-import { readInto, UpstreamConn } from './conn';
+import { UpstreamConn } from './conn';
+import { readInto } from '../read-buffer';
 import { HashRing } from './hash-ring';
 
 export class Endpoint {
@@ -148,7 +149,7 @@ export class Cluster {
   private open(endpoint: Endpoint): UpstreamConn {
     endpoint.connections++;
     let conn: UpstreamConn | undefined;
-    const socket = this.mutualTls(endpoint) ?? net.connect({ host: endpoint.config.address, port: endpoint.config.port, onread: readInto(() => conn) });
+    const socket = this.mutualTls(endpoint) ?? net.connect({ host: endpoint.config.address, port: endpoint.config.port, onread: readInto(() => conn && ((chunk) => conn!.data(chunk))) });
     conn = new UpstreamConn(socket, this.config.connectTimeoutMs, this.config.idleTimeoutMs);
     conn.onClose = () => {
       endpoint.connections--;

@@ -1,26 +1,6 @@
 /** One upstream TCP connection, reused across requests (HTTP/1.1 keep-alive). */
 import type * as net from 'node:net';
 
-/**
- * Where every plain upstream socket reads into (Node's `onread`): the bytes are copied out at
- * once, so one buffer serves them all (a read and its callback run together on the one thread).
- * Node otherwise makes a 64 KB buffer for each read and passes it through the stream machinery.
- */
-const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
-
-/** `net.connect` options for a socket whose reads go to `conn()` (known once the socket is made). */
-export function readInto(conn: () => UpstreamConn | undefined): net.OnReadOpts {
-  return {
-    buffer: READ_BUFFER,
-    callback: (n: number, buf: Uint8Array) => {
-      const chunk = Buffer.allocUnsafe(n);
-      chunk.set(buf.subarray(0, n));
-      conn()?.data(chunk);
-      return true;
-    },
-  };
-}
-
 export interface ConnHandler {
   onData(chunk: Buffer): void;
   onEnd(): void;
