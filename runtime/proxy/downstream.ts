@@ -28,8 +28,9 @@ export class DownstreamConn implements RequestView {
   host = '';
   scheme = 'http';
   head!: RequestHead;
-  /** The request head as received (request line to the blank line). */
-  headBytes!: Buffer;
+  /** The request head as received: headBuffer[0, headLength), request line to the blank line. */
+  headBuffer!: Buffer;
+  headLength = 0;
   /** True when the target was sent in absolute form (proxy style). */
   absoluteForm = false;
   port: number;
@@ -130,7 +131,8 @@ export class DownstreamConn implements RequestView {
     }
     this.deadline = 0;
     this.head = head;
-    this.headBytes = buf.subarray(0, end);
+    this.headBuffer = buf;
+    this.headLength = end;
     this.absoluteForm = false;
     this.method = head.method;
     this.target = head.target;

@@ -205,8 +205,7 @@ export class Exchange implements ConnHandler {
     if (!hasProto) extra += `x-forwarded-proto: ${d.scheme}\r\n`;
     // The received head without its blank line, our lines, the blank line: one string, one write
     // (a short string is written from the stack, no Buffer made for it).
-    const head = d.headBytes;
-    return `${latin1(head, 0, head.length - 2)}${extra}\r\n`;
+    return `${latin1(d.headBuffer, 0, d.headLength - 2)}${extra}\r\n`;
   }
 
   private hashKey(): string | undefined {

@@ -13,9 +13,9 @@ const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 export function readInto(deliver: () => ((chunk: Buffer) => void) | undefined): net.OnReadOpts {
   return {
     buffer: READ_BUFFER,
-    callback: (n: number, buf: Uint8Array) => {
+    callback: (n: number) => {
       const chunk = Buffer.allocUnsafe(n);
-      chunk.set(buf.subarray(0, n));
+      chunk.set(READ_BUFFER.subarray(0, n));
       deliver()?.(chunk);
       return true;
     },
