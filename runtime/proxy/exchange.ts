@@ -9,7 +9,7 @@ import { RequestIds } from './request-id';
 import { Deadline, Deadlines } from './deadlines';
 import { pickWeighted, queryParam } from '../shared/routing';
 import { PASSTHROUGH_CLUSTER, type RouteConfig, type WeightedCluster } from '../shared/proxy-config';
-import { headEnd, latin1, parseResponseHead, type ResponseHead } from './http/head';
+import { headEnd, latin1, parseResponseHead, SEEN_HOP_BY_HOP, SEEN_X_FORWARDED_FOR, SEEN_X_FORWARDED_PROTO, SEEN_X_REQUEST_ID, type ResponseHead } from './http/head';
 import { BodyFraming } from './http/body';
 import { downstreamResponseHead, localResponse, upstreamRequestHead } from './http/write';
 import type { Cluster, Endpoint } from './upstream/cluster';
@@ -73,7 +73,7 @@ export class Exchange implements ConnHandler {
     private readonly authority: string,
   ) {
     this.bodyDone = !down.bodyPending;
-    this.requestId = down.header('x-request-id') ?? '';
+    this.requestId = down.head.seen & SEEN_X_REQUEST_ID ? (down.header('x-request-id') ?? '') : '';
   }
 
   start(): void {
@@ -190,19 +190,11 @@ export class Exchange implements ConnHandler {
     const action = this.route!.action;
     if (d.absoluteForm || d.head.http10 || host !== this.cluster?.config.host || this.route!.requestHeaders || this.destination?.requestHeaders) return undefined;
     if (action.kind === 'forward' && action.rewrite) return undefined;
-    const names = d.head.names;
-    let extra = '';
-    let hasId = false;
-    let hasProto = false;
-    for (let i = 0; i < names.length; i++) {
-      const n = names[i];
-      if (n === 'connection' || n === 'keep-alive' || n === 'proxy-connection' || n === 'te' || n === 'upgrade' || n === 'x-forwarded-for' || n === 'trailer') return undefined;
-      if (n === 'x-request-id') hasId = true;
-      else if (n === 'x-forwarded-proto') hasProto = true;
-    }
-    extra = `x-forwarded-for: ${d.remoteAddress}\r\n`;
-    if (!hasId) extra += `x-request-id: ${this.requestId}\r\n`;
-    if (!hasProto) extra += `x-forwarded-proto: ${d.scheme}\r\n`;
+    const seen = d.head.seen;
+    if (seen & (SEEN_HOP_BY_HOP | SEEN_X_FORWARDED_FOR)) return undefined;
+    let extra = `x-forwarded-for: ${d.remoteAddress}\r\n`;
+    if (!(seen & SEEN_X_REQUEST_ID)) extra += `x-request-id: ${this.requestId}\r\n`;
+    if (!(seen & SEEN_X_FORWARDED_PROTO)) extra += `x-forwarded-proto: ${d.scheme}\r\n`;
     // The received head without its blank line, our lines, the blank line: one string, one write
     // (a short string is written from the stack, no Buffer made for it).
     return `${latin1(d.headBuffer, 0, d.headLength - 2)}${extra}\r\n`;

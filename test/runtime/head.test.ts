@@ -3,7 +3,7 @@
  * and which heads are refused, with which status and code. The proxy tests cover the same
  * refusals over sockets; these pin every branch of the parser itself.
  */
-import { DEFAULT_LIMITS, headEnd, HttpError, parseRequestHead, parseResponseHead, type Limits } from '../../runtime/proxy/http/head';
+import { DEFAULT_LIMITS, headEnd, HttpError, parseRequestHead, parseResponseHead, SEEN_HOP_BY_HOP, SEEN_X_FORWARDED_FOR, SEEN_X_FORWARDED_PROTO, SEEN_X_REQUEST_ID, type Limits } from '../../runtime/proxy/http/head';
 
 const bytes = (s: string) => Buffer.from(s, 'latin1');
 const request = (s: string, limits: Limits = DEFAULT_LIMITS) => {
@@ -48,6 +48,26 @@ describe('request heads', () => {
     expect(h).toMatchObject({ method: 'GET', target: '/api/v1/products?x=1', http10: false, keepAlive: true, contentLength: -1, chunked: false, upgrade: false, expectContinue: false });
     expect(h.headers).toEqual(['host', 'alpha.example.com', 'x-request-id', 'req-1', 'end-user', 'jason', 'x-empty', '']);
   });
+
+  test('a header by its lowercase name, whatever case it was sent in; the first of several; names alone, in order', () => {
+    const h = request('GET / HTTP/1.1\r\nHOST: a\r\nX-Many: 1\r\nx-many: 2\r\nUser-Agent: t\r\nX-Custom-Thing: z\r\n\r\n');
+    expect(h.header('host')).toBe('a');
+    expect(h.header('x-many')).toBe('1');
+    expect(h.header('x-custom-thing')).toBe('z');
+    expect(h.header('missing')).toBeUndefined();
+    expect(h.names).toEqual(['host', 'x-many', 'x-many', 'user-agent', 'x-custom-thing']);
+  });
+
+  test.each([
+    ['nothing a proxy adds to', 'GET / HTTP/1.1\r\nHost: a\r\nAccept: */*\r\n\r\n', 0],
+    ['Connection', 'GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive\r\n\r\n', SEEN_HOP_BY_HOP],
+    ['Keep-Alive', 'GET / HTTP/1.1\r\nHost: a\r\nKeep-Alive: timeout=5\r\n\r\n', SEEN_HOP_BY_HOP],
+    ['TE', 'GET / HTTP/1.1\r\nHost: a\r\nTE: trailers\r\n\r\n', SEEN_HOP_BY_HOP],
+    ['Trailer', 'GET / HTTP/1.1\r\nHost: a\r\nTrailer: x\r\n\r\n', SEEN_HOP_BY_HOP],
+    ['Upgrade', 'GET / HTTP/1.1\r\nHost: a\r\nUpgrade: h2c\r\n\r\n', SEEN_HOP_BY_HOP],
+    ['Proxy-Connection', 'GET / HTTP/1.1\r\nHost: a\r\nProxy-Connection: close\r\n\r\n', SEEN_HOP_BY_HOP],
+    ['the forwarding headers', 'GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 1.2.3.4\r\nx-request-id: r\r\nX-Forwarded-Proto: https\r\n\r\n', SEEN_X_FORWARDED_FOR | SEEN_X_REQUEST_ID | SEEN_X_FORWARDED_PROTO],
+  ])('seen: %s', (_what, head, seen) => expect(request(head).seen).toBe(seen));
 
   test.each([
     ['HTTP/1.1 by default', 'GET / HTTP/1.1\r\nHost: a\r\n\r\n', true],

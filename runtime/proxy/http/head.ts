@@ -38,6 +38,8 @@ export interface Head {
   readonly names: readonly string[];
   /** The first value of a header (lowercase name). */
   header(name: string): string | undefined;
+  /** Which of the headers a proxy cares about were present (SEEN_* bits). */
+  readonly seen: number;
   /** -1 when absent. */
   readonly contentLength: number;
   readonly chunked: boolean;
@@ -136,14 +138,21 @@ function headerName(buf: Buffer, s: number, e: number): string {
   return name;
 }
 
+/** Headers a head is checked for while it is scanned (`Head.seen`): hop-by-hop ones and the forwarding ones a proxy adds to. */
+export const SEEN_HOP_BY_HOP = 1;
+export const SEEN_X_FORWARDED_FOR = 2;
+export const SEEN_X_REQUEST_ID = 4;
+export const SEEN_X_FORWARDED_PROTO = 8;
+
 /**
- * Header lines as offsets into the received bytes: a value becomes a string only when something
- * asks for it (most requests are routed on a header or two; most responses pass through whole).
+ * Header lines as offsets into the received bytes: a name or a value becomes a string only when
+ * something asks for it (most requests are routed on a header or two; most responses pass
+ * through whole, read only for their framing).
  */
 class Headers {
-  readonly names: string[] = [];
-  /** The k-th value is buf[spans[2k], spans[2k+1]). */
+  /** The k-th line's name is buf[spans[4k], spans[4k+1]), its value buf[spans[4k+2], spans[4k+3]). */
   private readonly spans: number[] = [];
+  private lowerNames: string[] | undefined = undefined;
   private flat: string[] | undefined = undefined;
   contentLength = -1;
   te: string | undefined = undefined;
@@ -151,29 +160,39 @@ class Headers {
   connection = 0;
   upgradeHeader = false;
   expectContinue = false;
+  /** SEEN_* bits. */
+  seen = 0;
 
   constructor(private readonly buf: Buffer) {}
 
-  add(name: string, vs: number, ve: number): void {
-    this.names.push(name);
-    this.spans.push(vs, ve);
+  add(ns: number, ne: number, vs: number, ve: number): void {
+    this.spans.push(ns, ne, vs, ve);
+  }
+
+  get names(): string[] {
+    if (this.lowerNames) return this.lowerNames;
+    const names: string[] = [];
+    for (let k = 0; k < this.spans.length; k += 4) names.push(headerName(this.buf, this.spans[k], this.spans[k + 1]));
+    return (this.lowerNames = names);
   }
 
   get headers(): string[] {
     if (this.flat) return this.flat;
+    const names = this.names;
     const flat: string[] = [];
-    for (let k = 0; k < this.names.length; k++) flat.push(this.names[k], this.value(k));
+    for (let k = 0; k < names.length; k++) flat.push(names[k], this.value(k));
     return (this.flat = flat);
   }
 
   header(name: string): string | undefined {
     if (this.flat) return findHeader(this.flat, name);
-    const k = this.names.indexOf(name);
-    return k < 0 ? undefined : this.value(k);
+    const spans = this.spans;
+    for (let k = 0; k < spans.length; k += 4) if (sameToken(this.buf, spans[k], spans[k + 1], name)) return this.value(k / 4);
+    return undefined;
   }
 
   private value(k: number): string {
-    return latin1(this.buf, this.spans[2 * k], this.spans[2 * k + 1]);
+    return latin1(this.buf, this.spans[4 * k + 2], this.spans[4 * k + 3]);
   }
 
   get chunked(): boolean {
@@ -252,7 +271,7 @@ function scanHeaders(buf: Buffer, i: number, end: number, maxHeaders: number): H
       while (colon < last && buf[colon] !== COLON && buf[colon] !== LF) colon++;
       throw new HttpError(400, 'bad_header', colon > ns && buf[colon] === COLON ? 'invalid header name' : 'header line without a name');
     }
-    const name = headerName(buf, ns, i);
+    const ne = i;
     i++;
     while (buf[i] === SP || buf[i] === HT) i++;
     const vs = i;
@@ -261,23 +280,52 @@ function scanHeaders(buf: Buffer, i: number, end: number, maxHeaders: number): H
     let ve = i;
     while (ve > vs && (buf[ve - 1] === SP || buf[ve - 1] === HT)) ve--;
     i += 2;
-    if (name === 'content-length') {
-      const n = lengthValue(buf, vs, ve);
-      if (n < 0) throw new HttpError(400, 'bad_content_length', 'invalid Content-Length');
-      if (out.contentLength >= 0 && n !== out.contentLength) throw new HttpError(400, 'bad_content_length', 'conflicting Content-Length headers');
-      if (out.contentLength >= 0) continue;
-      out.contentLength = n;
-    } else if (name === 'transfer-encoding') {
-      const value = latin1(buf, vs, ve).toLowerCase();
-      out.te = out.te === undefined ? value : `${out.te}, ${value}`;
-    } else if (name === 'connection') {
-      out.connection |= connectionTokens(buf, vs, ve);
-    } else if (name === 'upgrade') {
-      out.upgradeHeader = true;
-    } else if (name === 'expect') {
-      if (sameToken(buf, vs, ve, '100-continue')) out.expectContinue = true;
+    // The names that matter here, told apart by length before any comparison.
+    switch (ne - ns) {
+      case 14:
+        if (sameToken(buf, ns, ne, 'content-length')) {
+          const n = lengthValue(buf, vs, ve);
+          if (n < 0) throw new HttpError(400, 'bad_content_length', 'invalid Content-Length');
+          if (out.contentLength >= 0 && n !== out.contentLength) throw new HttpError(400, 'bad_content_length', 'conflicting Content-Length headers');
+          if (out.contentLength >= 0) continue;
+          out.contentLength = n;
+        }
+        break;
+      case 17:
+        if (sameToken(buf, ns, ne, 'transfer-encoding')) {
+          const value = latin1(buf, vs, ve).toLowerCase();
+          out.te = out.te === undefined ? value : `${out.te}, ${value}`;
+        } else if (sameToken(buf, ns, ne, 'x-forwarded-proto')) out.seen |= SEEN_X_FORWARDED_PROTO;
+        break;
+      case 10:
+        if (sameToken(buf, ns, ne, 'connection')) {
+          out.connection |= connectionTokens(buf, vs, ve);
+          out.seen |= SEEN_HOP_BY_HOP;
+        } else if (sameToken(buf, ns, ne, 'keep-alive')) out.seen |= SEEN_HOP_BY_HOP;
+        break;
+      case 7:
+        if (sameToken(buf, ns, ne, 'upgrade')) {
+          out.upgradeHeader = true;
+          out.seen |= SEEN_HOP_BY_HOP;
+        } else if (sameToken(buf, ns, ne, 'trailer')) out.seen |= SEEN_HOP_BY_HOP;
+        break;
+      case 6:
+        if (sameToken(buf, ns, ne, 'expect') && sameToken(buf, vs, ve, '100-continue')) out.expectContinue = true;
+        break;
+      case 2:
+        if (sameToken(buf, ns, ne, 'te')) out.seen |= SEEN_HOP_BY_HOP;
+        break;
+      case 16:
+        if (sameToken(buf, ns, ne, 'proxy-connection')) out.seen |= SEEN_HOP_BY_HOP;
+        break;
+      case 15:
+        if (sameToken(buf, ns, ne, 'x-forwarded-for')) out.seen |= SEEN_X_FORWARDED_FOR;
+        break;
+      case 12:
+        if (sameToken(buf, ns, ne, 'x-request-id')) out.seen |= SEEN_X_REQUEST_ID;
+        break;
     }
-    out.add(name, vs, ve);
+    out.add(ns, ne, vs, ve);
   }
   return out;
 }
@@ -320,6 +368,7 @@ class ParsedHead implements Head {
   readonly contentLength: number;
   readonly chunked: boolean;
   readonly upgrade: boolean;
+  readonly seen: number;
   constructor(
     protected readonly h: Headers,
     readonly http10: boolean,
@@ -328,6 +377,7 @@ class ParsedHead implements Head {
     this.contentLength = h.contentLength;
     this.chunked = h.chunked;
     this.upgrade = h.upgrade;
+    this.seen = h.seen;
   }
   get headers(): string[] {
     return this.h.headers;
