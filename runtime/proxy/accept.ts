@@ -25,11 +25,12 @@ export function acceptConnection(proxy: AcceptContext, socket: net.Socket, l: Li
   serveHttp(proxy, socket, l);
 }
 
-/** Plain HTTP (no TLS, no bytes to peek at first): the connection reads through the shared read buffer. */
-function serveHttp(proxy: AcceptContext, accepted: net.Socket, l: ListenerRuntime): void {
+/** Plain HTTP (no TLS): the connection reads through the shared read buffer; `first`, bytes already read from it. */
+function serveHttp(proxy: AcceptContext, accepted: net.Socket, l: ListenerRuntime, first?: Buffer): void {
   let conn: DownstreamConn | undefined;
   const socket = acceptedWithOnRead(accepted, () => conn && ((chunk) => conn!.received(chunk)));
   conn = new DownstreamConn(socket, l, proxy);
+  if (first) conn.received(first);
 }
 
 /** The first bytes of a connection, within the header timeout (a silent client is closed, not kept). */
@@ -44,6 +45,7 @@ function firstChunk(proxy: AcceptContext, socket: net.Socket, then: (first: Buff
 /** Inbound bytes that are HTTP go through the HTTP path; anything else is proxied as TCP to the app's port. */
 function serveInbound(proxy: AcceptContext, socket: net.Socket, l: ListenerRuntime, first: Buffer, peer?: DownstreamConn['peer']): void {
   if (looksLikeHttp(first)) {
+    if (!peer) return serveHttp(proxy, socket, l, first);
     new DownstreamConn(socket, l, proxy, peer);
     socket.emit('data', first);
     return;
