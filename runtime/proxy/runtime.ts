@@ -65,6 +65,10 @@ export class ListenerRuntime {
 
   set(entries: ListenerEntry[]): void {
     this.byMatchPort = new Map(entries.map((e) => [e.config.matchPort, e]));
+    // Read on every request: worked out once per config.
+    this.configs = [...this.byMatchPort.values()].map((e) => e.config);
+    this.only = this.byMatchPort.size === 1 ? this.byMatchPort.values().next().value : undefined;
+    this.defaultPort = this.only ? this.only.config.matchPort : 80;
     this.secureContext = entries[0]?.secureContext;
     this.tlsFiles = entries[0]?.tlsFiles;
     this.mutualTls = entries[0]?.config.tls?.mode === 'MUTUAL';
@@ -89,22 +93,19 @@ export class ListenerRuntime {
     return this.byMatchPort.has(port);
   }
 
-  get configs(): ListenerConfig[] {
-    return [...this.byMatchPort.values()].map((e) => e.config);
-  }
-
+  configs: ListenerConfig[] = [];
+  /** The one entry, when there is one (it serves every destination port). */
+  private only?: { config: ListenerConfig; table: RouteTable };
   /** The port requests are matched against when a request names none. */
-  get defaultPort(): number {
-    return this.byMatchPort.size === 1 ? this.byMatchPort.keys().next().value! : 80;
-  }
+  defaultPort = 80;
 
   /** The listener config requests to `port` are served by. */
   configFor(port: number): ListenerConfig | undefined {
-    return (this.byMatchPort.get(port) ?? (this.byMatchPort.size === 1 ? this.byMatchPort.values().next().value : undefined))?.config;
+    return (this.byMatchPort.get(port) ?? this.only)?.config;
   }
 
   tableFor(port: number): RouteTable | undefined {
-    return (this.byMatchPort.get(port) ?? (this.byMatchPort.size === 1 ? this.byMatchPort.values().next().value : undefined))?.table;
+    return (this.byMatchPort.get(port) ?? this.only)?.table;
   }
 }
 
