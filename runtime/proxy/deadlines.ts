@@ -27,12 +27,12 @@ class Lane {
 export class Deadlines {
   private readonly lanes = new Map<number, Lane>();
 
-  /** (Re)starts `d`: it fires `ms` from now unless cancelled. */
-  set(d: Deadline, ms: number): void {
+  /** (Re)starts `d`: it fires `ms` from `now` (performance.now(), if the caller has it) unless cancelled. */
+  set(d: Deadline, ms: number, now = performance.now()): void {
     if (d.lane) this.cancel(d);
     let lane = this.lanes.get(ms);
     if (!lane) this.lanes.set(ms, (lane = new Lane(ms)));
-    d.due = performance.now() + ms;
+    d.due = now + ms;
     d.lane = lane;
     d.prev = lane.tail;
     if (lane.tail) lane.tail.next = d;

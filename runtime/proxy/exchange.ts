@@ -120,7 +120,8 @@ export class Exchange implements ConnHandler {
     this.cluster = this.down.proxy.cluster(dest.cluster);
     if (!this.cluster || (this.cluster.endpoints.length === 0 && this.cluster.config.lb.kind !== 'passthrough')) return this.reply(503, 'UH', 'no healthy upstream\n');
     if (!this.requestId) this.requestId = REQUEST_IDS.next();
-    if (action.timeoutMs) DEADLINES.set((this.timeout = new Deadline(() => this.onTimeout())), action.timeoutMs);
+    // The route's timeout counts from the head's arrival (the time taken already), or from the end of a fault delay (Envoy's router runs after the fault filter).
+    if (action.timeoutMs) DEADLINES.set((this.timeout = new Deadline(() => this.onTimeout())), action.timeoutMs, this.delayTimer ? performance.now() : this.started);
     for (const m of action.mirrors ?? []) if (Math.random() < m.fraction && !this.down.bodyPending) this.down.proxy.mirror(m.cluster, this.down, this.requestHead(m.cluster));
     this.attempt();
   }
