@@ -18,7 +18,10 @@ function ruleFor(s: Snapshot, host: string, clientNamespace: string): Destinatio
 
 function lbOf(p: TrafficPolicy['loadBalancer']): LbPolicy {
   const h = p?.consistentHash;
-  if (h) return { kind: 'hash', header: h.httpHeaderName?.toLowerCase(), cookie: h.httpCookie?.name, sourceIp: h.useSourceIp, queryParameter: h.httpQueryParameterName };
+  if (h) {
+    const ttl = h.httpCookie?.ttl === undefined ? undefined : parseDuration(h.httpCookie.ttl);
+    return { kind: 'hash', header: h.httpHeaderName?.toLowerCase(), cookie: h.httpCookie?.name, cookieTtlMs: ttl, cookiePath: h.httpCookie?.path, sourceIp: h.useSourceIp, queryParameter: h.httpQueryParameterName };
+  }
   switch (p?.simple) {
     case 'ROUND_ROBIN':
       return { kind: 'round_robin' };

@@ -14,7 +14,7 @@ import { BodyFraming } from './http/body';
 import { downstreamResponseHead, localResponse, upstreamRequestHead } from './http/write';
 import type { Cluster, Endpoint } from './upstream/cluster';
 import type { ConnHandler, UpstreamConn } from './upstream/conn';
-import { cookieValue } from './upstream/hash-ring';
+import { cookieValue, hash32 } from './upstream/hash-ring';
 import type { DownstreamConn } from './downstream';
 import { authorize } from '../shared/authz';
 import { corsPreflight, corsResponseHeaders, redirectLocation, rewritePath, shouldRetry } from './route-actions';
@@ -31,6 +31,17 @@ const flagString = (flags: string[]) => (flags.length ? [...new Set(flags)].sort
 
 /** The route of a request passed through to its original destination (no retries: the request may not be idempotent to a service we know nothing of). */
 const PASSTHROUGH_ROUTE: RouteConfig = { name: 'allow_any', matches: [], action: { kind: 'forward', destinations: [{ cluster: PASSTHROUGH_CLUSTER, weight: 100 }], retries: { attempts: 0, retryOn: [] } } };
+
+/**
+ * The cookie Envoy makes for a consistent-hash policy on a cookie with a ttl, when the request has
+ * none: its value a hash of the client connection's address and port (every request on the
+ * connection gets the same one), `Max-Age` the ttl (none for 0: a session cookie), `HttpOnly`.
+ */
+function generatedCookie(name: string, ttlMs: number, path: string | undefined, down: DownstreamConn): { value: string; header: string } {
+  const value = hash32(`${down.remoteAddress}:${down.socket.remotePort ?? 0}`).toString(16).padStart(8, '0');
+  const maxAge = ttlMs > 0 ? `; Max-Age=${Math.max(1, Math.floor(ttlMs / 1000))}` : '';
+  return { value, header: `${name}="${value}"${maxAge}${path ? `; Path=${path}` : ''}; HttpOnly` };
+}
 
 export class Exchange implements ConnHandler {
   private readonly started = performance.now();
@@ -64,6 +75,8 @@ export class Exchange implements ConnHandler {
   private timeout?: Deadline;
   private tryTimeout?: Deadline;
   private requestId: string;
+  /** The hash cookie made for a client that had none (consistentHash httpCookie with a ttl), set on the response. */
+  private generatedCookie?: { value: string; header: string };
   /** The policy rule that denied this request (access log `response_code_details`). */
   denied?: string;
   private buffered = 0;
@@ -205,7 +218,11 @@ export class Exchange implements ConnHandler {
     const lb = this.cluster!.config.lb;
     if (lb.kind !== 'hash') return undefined;
     if (lb.header) return this.down.header(lb.header);
-    if (lb.cookie) return cookieValue(this.down.header('cookie'), lb.cookie);
+    if (lb.cookie) {
+      const value = cookieValue(this.down.header('cookie'), lb.cookie);
+      if (value !== undefined || lb.cookieTtlMs === undefined) return value;
+      return (this.generatedCookie = generatedCookie(lb.cookie, lb.cookieTtlMs, lb.cookiePath, this.down)).value;
+    }
     if (lb.sourceIp) return this.down.clientAddress();
     if (lb.queryParameter) return queryParam(this.down.target, lb.queryParameter);
     return undefined;
@@ -275,6 +292,7 @@ export class Exchange implements ConnHandler {
     const framing = (this.respFraming = BodyFraming.forResponse(head, this.down.method));
     const keepAlive = this.down.head.keepAlive && !framing.untilClose && head.status !== 101;
     const extra = this.route?.cors ? corsResponseHeaders(this.route.cors, this.down) : [];
+    if (this.generatedCookie) extra.push(`set-cookie: ${this.generatedCookie.header}\r\n`);
     const ops = this.route!.responseHeaders || this.destination?.responseHeaders;
     if (head.status === 101) {
       this.down.write(downstreamResponseHead(head, keepAlive, [this.route!.responseHeaders, this.destination?.responseHeaders], extra));

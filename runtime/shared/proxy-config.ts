@@ -149,7 +149,16 @@ export type LbPolicy =
   | { readonly kind: 'round_robin' }
   | { readonly kind: 'random' }
   | { readonly kind: 'passthrough' }
-  | { readonly kind: 'hash'; readonly header?: string; readonly cookie?: string; readonly sourceIp?: boolean; readonly queryParameter?: string };
+  | {
+      readonly kind: 'hash';
+      readonly header?: string;
+      readonly cookie?: string;
+      /** httpCookie `ttl`: when set, a request without the cookie gets one generated (0: a session cookie). */
+      readonly cookieTtlMs?: number;
+      readonly cookiePath?: string;
+      readonly sourceIp?: boolean;
+      readonly queryParameter?: string;
+    };
 
 export interface EndpointConfig {
   readonly address: string;

@@ -42,6 +42,12 @@ describe('compile → simulate', () => {
     expect(config.clusters.find((c) => c.name.endsWith('|details.default.svc.cluster.local'))!.lb).toEqual({ kind: 'least_request' });
   });
 
+  test('consistentHash on an httpCookie carries its ttl and path (the proxy makes the cookie for clients without one)', () => {
+    const rule = { apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'details', namespace: 'default' }, spec: { host: 'details', trafficPolicy: { loadBalancer: { consistentHash: { httpCookie: { name: 'user', ttl: '1h', path: '/' } } } } } };
+    const withCookie = compile(makeSnapshot([...objects, rule as (typeof objects)[number]], 'v2'), GATEWAY);
+    expect(withCookie.clusters.find((c) => c.name.endsWith('|details.default.svc.cluster.local'))!.lb).toEqual({ kind: 'hash', cookie: 'user', cookieTtlMs: 3_600_000, cookiePath: '/' });
+  });
+
   test('a sidecar sees every service by its short and long names, with default routes', () => {
     const sidecar = compile(makeSnapshot(objects, 'v1'), { mode: 'sidecar', namespace: 'default', labels: { app: 'productpage' }, outboundPort: 15001 });
     for (const host of ['details', 'details:9080', 'details.default', 'details.default.svc.cluster.local'])

@@ -56,6 +56,8 @@ describe('hash keys', () => {
     ['theme=dark;session=abc', 'session', 'abc'],
     ['xsession=abc', 'session', undefined],
     ['session=', 'session', ''],
+    ['route="5f3e9a01"; theme=dark', 'route', '5f3e9a01'],
+    ['route="', 'route', '"'],
     [undefined, 'session', undefined],
   ])('cookie %p, %p → %p', (header, name, value) => expect(cookieValue(header, name)).toBe(value));
 

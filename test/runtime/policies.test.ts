@@ -96,6 +96,31 @@ describe('consistent hash', () => {
     expect((await spread({ kind: 'hash', cookie: 'session' }, (u) => ['/', { cookie: `theme=dark; session=${u}` }])).size).toBeGreaterThan(1);
   });
 
+  test('on a cookie with a ttl: a client without it gets one made (beside the app\'s own cookies), and sending it back keeps it on one endpoint', async () => {
+    const bs = [0, 1, 2].map(async (i) => withBackend(`e${i}`, (_req, res) => res.setHeader('set-cookie', 'app=1').end(`e${i}`)));
+    const ports = (await Promise.all(bs)).map((b) => b.port);
+    const { port } = await proxyFor(config([forward('c')], [cluster('c', ports, { lb: { kind: 'hash', cookie: 'route', cookieTtlMs: 3_600_000, cookiePath: '/shop' } })]));
+    const first = await get(port);
+    const cookies = first.headers['set-cookie'] as unknown as string[];
+    expect(cookies).toContain('app=1');
+    const made = cookies.find((c) => c.startsWith('route='))!;
+    expect(made).toMatch(/^route="[0-9a-f]{8}"; Max-Age=3600; Path=\/shop; HttpOnly$/);
+    const value = made.slice('route='.length, made.indexOf(';'));
+    const endpoints = new Set<string>([first.body]);
+    for (let i = 0; i < 8; i++) {
+      const again = await get(port, '/', { cookie: `route=${value}` });
+      endpoints.add(again.body);
+      expect(again.headers['set-cookie']).toEqual(['app=1']); // sent back: none made again
+    }
+    expect(endpoints.size).toBe(1);
+  });
+
+  test('on a cookie with a ttl of 0: the cookie made is a session cookie (no Max-Age)', async () => {
+    const a = await withBackend('a');
+    const { port } = await proxyFor(config([forward('c')], [cluster('c', [a.port], { lb: { kind: 'hash', cookie: 'route', cookieTtlMs: 0 } })]));
+    expect((await get(port)).headers['set-cookie']).toEqual([expect.stringMatching(/^route="[0-9a-f]{8}"; HttpOnly$/)]);
+  });
+
   test('on a query parameter', async () => {
     expect((await spread({ kind: 'hash', queryParameter: 'user' }, (u) => [`/items?page=2&user=${u}`, {}])).size).toBeGreaterThan(1);
   });

@@ -4,9 +4,12 @@ import { type RequestHead, type ResponseHead } from './head';
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'transfer-encoding', 'content-length', 'host']);
 
-/** The received headers under the route's operations, then `lines` (ours: each replaces a received header of its name). */
+/**
+ * The received headers under the route's operations, then `lines` (ours: each replaces a received
+ * header of its name, but a set-cookie of ours goes beside the upstream's own).
+ */
 function applyOps(lines: string[], headers: readonly string[], ops: readonly (HeaderOpsConfig | undefined)[]): string {
-  const removed = new Set<string>(lines.map((l) => l.slice(0, l.indexOf(':')).toLowerCase()));
+  const removed = new Set<string>(lines.map((l) => l.slice(0, l.indexOf(':')).toLowerCase()).filter((n) => n !== 'set-cookie'));
   const setNames = new Set<string>();
   for (const o of ops) {
     o?.remove?.forEach((n) => removed.add(n));
