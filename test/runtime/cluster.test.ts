@@ -24,4 +24,25 @@ describe('upstream connection pool', () => {
     c.close();
     first.conn.socket.destroy();
   });
+
+  test('PASSTHROUGH: each connection goes to its original destination, an endpoint made per destination and forgotten once unused', async () => {
+    // An inbound passthrough cluster has a host (the app's address); one outside the mesh has none.
+    const inbound = new Cluster(cluster('inbound|passthrough||', [], { host: '127.0.0.1', lb: { kind: 'passthrough' } }));
+    expect(inbound.pick({})).toBeUndefined(); // no original destination, nowhere to go
+    const e = inbound.pick({ originalPort: b.port, originalAddress: '10.9.9.9' })!;
+    expect(e.key).toBe(`127.0.0.1:${b.port}`);
+    expect(inbound.pick({ originalPort: b.port })).toBe(e);
+    const got = await new Promise<AcquireResult>((resolve) => inbound.acquire(e, resolve));
+    expect('conn' in got && got.endpoint).toBe(e);
+    if ('conn' in got) got.conn.socket.destroy();
+    await new Promise((r) => setTimeout(r, 50));
+    inbound.sweep(Date.now());
+    expect(inbound.endpoints).toEqual([]);
+
+    const outside = new Cluster(cluster('PassthroughCluster', [], { host: '', lb: { kind: 'passthrough' } }));
+    expect(outside.pick({ originalPort: 443, originalAddress: '93.184.216.34' })!.key).toBe('93.184.216.34:443');
+    expect(outside.pick({ originalPort: 443 })).toBeUndefined();
+    inbound.close();
+    outside.close();
+  });
 });
