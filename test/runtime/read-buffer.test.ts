@@ -59,4 +59,18 @@ describe('accepted sockets reading through the shared buffer', () => {
     moved!.destroy();
     await new Promise((r) => server.close(r));
   });
+
+  test('where Node keeps no such fields, the accepted socket is used as it is', async () => {
+    let same: boolean | undefined;
+    const server = net.createServer((accepted) => {
+      delete (accepted as unknown as { _server?: unknown })._server;
+      same = acceptedWithOnRead(accepted, () => undefined) === accepted;
+      accepted.destroy();
+    });
+    const port = await listening(server);
+    const client = net.connect(port, '127.0.0.1').on('error', () => undefined);
+    await new Promise((r) => client.on('close', r));
+    expect(same).toBe(true);
+    await new Promise((r) => server.close(r));
+  });
 });
