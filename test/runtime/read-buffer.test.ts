@@ -63,8 +63,11 @@ describe('accepted sockets reading through the shared buffer', () => {
   test('where Node keeps no such fields, the accepted socket is used as it is', async () => {
     let same: boolean | undefined;
     const server = net.createServer((accepted) => {
-      delete (accepted as unknown as { _server?: unknown })._server;
+      const fields = accepted as unknown as { _server?: unknown };
+      const kept = fields._server;
+      delete fields._server;
       same = acceptedWithOnRead(accepted, () => undefined) === accepted;
+      fields._server = kept; // for the server's own count, so that it can close
       accepted.destroy();
     });
     const port = await listening(server);
