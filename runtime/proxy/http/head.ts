@@ -195,6 +195,11 @@ class Headers {
     return latin1(this.buf, this.spans[4 * k + 2], this.spans[4 * k + 3]);
   }
 
+  /** Other bytes of the same head, e.g. a reason phrase. */
+  text(start: number, end: number): string {
+    return latin1(this.buf, start, end);
+  }
+
   get chunked(): boolean {
     if (this.te === undefined) return false;
     if (this.contentLength >= 0) throw new HttpError(400, 'smuggling', 'both Content-Length and Transfer-Encoding');
@@ -361,23 +366,38 @@ export function parseRequestHead(buf: Buffer, start: number, end: number, limits
     throw new HttpError(version.startsWith('HTTP/') ? 505 : 400, 'bad_version', `unsupported version "${version}"`);
   }
   const h = scanHeaders(buf, eol + 2, end, limits.maxHeaders);
-  return new ParsedRequest(h, minor === 0, method(buf, start, ts - 1), latin1(buf, ts, te));
+  const http10 = minor === 0;
+  const keepAlive = http10 ? (h.connection & KEEP_ALIVE) !== 0 : (h.connection & CLOSE) === 0;
+  return new ParsedHead(h, http10, keepAlive, method(buf, start, ts - 1), latin1(buf, ts, te), 0, 0, 0);
 }
 
-class ParsedHead implements Head {
+/**
+ * A parsed request or response head: one class for both (one hidden class where code reads
+ * either, e.g. body framing), the fields of the other kind left empty.
+ */
+class ParsedHead implements RequestHead, ResponseHead {
   readonly contentLength: number;
   readonly chunked: boolean;
   readonly upgrade: boolean;
   readonly seen: number;
+  readonly expectContinue: boolean;
   constructor(
-    protected readonly h: Headers,
+    private readonly h: Headers,
     readonly http10: boolean,
     readonly keepAlive: boolean,
+    /** Request: the method and target ('' for a response). */
+    readonly method: string,
+    readonly target: string,
+    /** Response: the status (0 for a request), and where its reason phrase lies in `buf`. */
+    readonly status: number,
+    private readonly reasonStart: number,
+    private readonly reasonEnd: number,
   ) {
     this.contentLength = h.contentLength;
     this.chunked = h.chunked;
     this.upgrade = h.upgrade;
     this.seen = h.seen;
+    this.expectContinue = h.expectContinue;
   }
   get headers(): string[] {
     return this.h.headers;
@@ -388,22 +408,8 @@ class ParsedHead implements Head {
   header(name: string): string | undefined {
     return this.h.header(name);
   }
-}
-
-class ParsedRequest extends ParsedHead implements RequestHead {
-  readonly expectContinue: boolean;
-  constructor(h: Headers, http10: boolean, readonly method: string, readonly target: string) {
-    super(h, http10, http10 ? (h.connection & KEEP_ALIVE) !== 0 : (h.connection & CLOSE) === 0);
-    this.expectContinue = h.expectContinue;
-  }
-}
-
-class ParsedResponse extends ParsedHead implements ResponseHead {
-  constructor(h: Headers, http10: boolean, readonly status: number, private readonly buf: Buffer, private readonly reasonStart: number, private readonly reasonEnd: number) {
-    super(h, http10, !http10 && (h.connection & CLOSE) === 0);
-  }
   get reason(): string {
-    return this.reasonEnd > this.reasonStart ? latin1(this.buf, this.reasonStart, this.reasonEnd) : '';
+    return this.reasonEnd > this.reasonStart ? this.h.text(this.reasonStart, this.reasonEnd) : '';
   }
 }
 
@@ -423,7 +429,8 @@ export function parseResponseHead(buf: Buffer, start: number, end: number, limit
   // Upstream responses may carry more headers than clients may send.
   const h = scanHeaders(buf, eol + 2, end, limits.maxHeaders * 2);
   const status = (buf[d] - 0x30) * 100 + (buf[d + 1] - 0x30) * 10 + (buf[d + 2] - 0x30);
-  return new ParsedResponse(h, minor === 0, status, buf, d + 4, hasReason ? eol : d + 4);
+  const http10 = minor === 0;
+  return new ParsedHead(h, http10, !http10 && (h.connection & CLOSE) === 0, '', '', status, d + 4, hasReason ? eol : d + 4);
 }
 
 export function findHeader(headers: readonly string[], name: string): string | undefined {
