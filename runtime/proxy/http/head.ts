@@ -144,6 +144,21 @@ export const SEEN_X_FORWARDED_FOR = 2;
 export const SEEN_X_REQUEST_ID = 4;
 export const SEEN_X_FORWARDED_PROTO = 8;
 
+/** Names that mark a SEEN_* bit, by length (a line's name is compared only with those of its length). */
+const SEEN_BY_LENGTH: Array<Array<[string, number]>> = [];
+for (const [name, bit] of [
+  ['connection', SEEN_HOP_BY_HOP],
+  ['keep-alive', SEEN_HOP_BY_HOP],
+  ['proxy-connection', SEEN_HOP_BY_HOP],
+  ['te', SEEN_HOP_BY_HOP],
+  ['trailer', SEEN_HOP_BY_HOP],
+  ['upgrade', SEEN_HOP_BY_HOP],
+  ['x-forwarded-for', SEEN_X_FORWARDED_FOR],
+  ['x-request-id', SEEN_X_REQUEST_ID],
+  ['x-forwarded-proto', SEEN_X_FORWARDED_PROTO],
+] as Array<[string, number]>)
+  (SEEN_BY_LENGTH[name.length] ??= []).push([name, bit]);
+
 /**
  * Header lines as offsets into the received bytes: a name or a value becomes a string only when
  * something asks for it (most requests are routed on a header or two; most responses pass
@@ -285,51 +300,22 @@ function scanHeaders(buf: Buffer, i: number, end: number, maxHeaders: number): H
     let ve = i;
     while (ve > vs && (buf[ve - 1] === SP || buf[ve - 1] === HT)) ve--;
     i += 2;
-    // The names that matter here, told apart by length before any comparison.
-    switch (ne - ns) {
-      case 14:
-        if (sameToken(buf, ns, ne, 'content-length')) {
-          const n = lengthValue(buf, vs, ve);
-          if (n < 0) throw new HttpError(400, 'bad_content_length', 'invalid Content-Length');
-          if (out.contentLength >= 0 && n !== out.contentLength) throw new HttpError(400, 'bad_content_length', 'conflicting Content-Length headers');
-          if (out.contentLength >= 0) continue;
-          out.contentLength = n;
-        }
-        break;
-      case 17:
-        if (sameToken(buf, ns, ne, 'transfer-encoding')) {
-          const value = latin1(buf, vs, ve).toLowerCase();
-          out.te = out.te === undefined ? value : `${out.te}, ${value}`;
-        } else if (sameToken(buf, ns, ne, 'x-forwarded-proto')) out.seen |= SEEN_X_FORWARDED_PROTO;
-        break;
-      case 10:
-        if (sameToken(buf, ns, ne, 'connection')) {
-          out.connection |= connectionTokens(buf, vs, ve);
-          out.seen |= SEEN_HOP_BY_HOP;
-        } else if (sameToken(buf, ns, ne, 'keep-alive')) out.seen |= SEEN_HOP_BY_HOP;
-        break;
-      case 7:
-        if (sameToken(buf, ns, ne, 'upgrade')) {
-          out.upgradeHeader = true;
-          out.seen |= SEEN_HOP_BY_HOP;
-        } else if (sameToken(buf, ns, ne, 'trailer')) out.seen |= SEEN_HOP_BY_HOP;
-        break;
-      case 6:
-        if (sameToken(buf, ns, ne, 'expect') && sameToken(buf, vs, ve, '100-continue')) out.expectContinue = true;
-        break;
-      case 2:
-        if (sameToken(buf, ns, ne, 'te')) out.seen |= SEEN_HOP_BY_HOP;
-        break;
-      case 16:
-        if (sameToken(buf, ns, ne, 'proxy-connection')) out.seen |= SEEN_HOP_BY_HOP;
-        break;
-      case 15:
-        if (sameToken(buf, ns, ne, 'x-forwarded-for')) out.seen |= SEEN_X_FORWARDED_FOR;
-        break;
-      case 12:
-        if (sameToken(buf, ns, ne, 'x-request-id')) out.seen |= SEEN_X_REQUEST_ID;
-        break;
-    }
+    // Names are compared only when their length matches one that matters here.
+    const len = ne - ns;
+    const marks = SEEN_BY_LENGTH[len];
+    if (marks !== undefined) for (let k = 0; k < marks.length; k++) if (sameToken(buf, ns, ne, marks[k][0])) out.seen |= marks[k][1];
+    if (len === 14 && sameToken(buf, ns, ne, 'content-length')) {
+      const n = lengthValue(buf, vs, ve);
+      if (n < 0) throw new HttpError(400, 'bad_content_length', 'invalid Content-Length');
+      if (out.contentLength >= 0 && n !== out.contentLength) throw new HttpError(400, 'bad_content_length', 'conflicting Content-Length headers');
+      if (out.contentLength >= 0) continue;
+      out.contentLength = n;
+    } else if (len === 17 && sameToken(buf, ns, ne, 'transfer-encoding')) {
+      const value = latin1(buf, vs, ve).toLowerCase();
+      out.te = out.te === undefined ? value : `${out.te}, ${value}`;
+    } else if (len === 10 && sameToken(buf, ns, ne, 'connection')) out.connection |= connectionTokens(buf, vs, ve);
+    else if (len === 7 && sameToken(buf, ns, ne, 'upgrade')) out.upgradeHeader = true;
+    else if (len === 6 && sameToken(buf, ns, ne, 'expect') && sameToken(buf, vs, ve, '100-continue')) out.expectContinue = true;
     out.add(ns, ne, vs, ve);
   }
   return out;
