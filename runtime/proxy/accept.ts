@@ -28,7 +28,7 @@ export function acceptConnection(proxy: AcceptContext, socket: net.Socket, l: Li
 /** Plain HTTP (no TLS): the connection reads through the shared read buffer; `first`, bytes already read from it. */
 function serveHttp(proxy: AcceptContext, accepted: net.Socket, l: ListenerRuntime, first?: Buffer): void {
   let conn: DownstreamConn | undefined;
-  const socket = acceptedWithOnRead(accepted, () => conn && ((chunk) => conn!.received(chunk)));
+  const socket = acceptedWithOnRead(accepted, (chunk) => conn?.received(chunk));
   conn = new DownstreamConn(socket, l, proxy);
   if (first) conn.received(first);
 }

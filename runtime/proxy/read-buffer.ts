@@ -9,14 +9,14 @@ import * as net from 'node:net';
 
 const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 
-/** Socket options whose reads go to `deliver` (looked up per read: the reader may not exist yet when the socket is made). */
-export function readInto(deliver: () => ((chunk: Buffer) => void) | undefined): net.OnReadOpts {
+/** Socket options whose reads go to `deliver`. */
+export function readInto(deliver: (chunk: Buffer) => void): net.OnReadOpts {
   return {
     buffer: READ_BUFFER,
     callback: (n: number) => {
       const chunk = Buffer.allocUnsafe(n);
       chunk.set(READ_BUFFER.subarray(0, n));
-      deliver()?.(chunk);
+      deliver(chunk);
       return true;
     },
   };
@@ -35,7 +35,7 @@ interface AcceptedSocket {
  * it (kept by `_server`). Where that is not possible (no handle to move), the accepted socket
  * itself, reading as usual: `deliver` then gets nothing and its owner must listen for 'data'.
  */
-export function acceptedWithOnRead(accepted: net.Socket, deliver: () => ((chunk: Buffer) => void) | undefined): net.Socket {
+export function acceptedWithOnRead(accepted: net.Socket, deliver: (chunk: Buffer) => void): net.Socket {
   const shell = accepted as unknown as AcceptedSocket;
   // Node's own fields: where they are not as expected (another Node), no move; the socket reads as usual.
   if (!shell._handle || accepted.destroyed || !('_server' in accepted) || shell._server === undefined) return accepted;

@@ -10,7 +10,7 @@ describe('accepted sockets reading through the shared buffer', () => {
     const chunks: Buffer[] = [];
     let moved: net.Socket | undefined;
     const server = net.createServer((accepted) => {
-      moved = acceptedWithOnRead(accepted, () => (chunk) => {
+      moved = acceptedWithOnRead(accepted, (chunk) => {
         chunks.push(chunk);
         if (Buffer.concat(chunks).length === 200_000) moved!.end('got it all');
       });
@@ -40,7 +40,7 @@ describe('accepted sockets reading through the shared buffer', () => {
     let moved: net.Socket | undefined;
     const got: string[] = [];
     const server = net.createServer((accepted) => {
-      moved = acceptedWithOnRead(accepted, () => (chunk) => {
+      moved = acceptedWithOnRead(accepted, (chunk) => {
         got.push(chunk.toString());
         moved!.pause();
         setTimeout(() => moved!.resume(), 30);

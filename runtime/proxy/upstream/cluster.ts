@@ -149,7 +149,7 @@ export class Cluster {
   private open(endpoint: Endpoint): UpstreamConn {
     endpoint.connections++;
     let conn: UpstreamConn | undefined;
-    const socket = this.mutualTls(endpoint) ?? net.connect({ host: endpoint.config.address, port: endpoint.config.port, onread: readInto(() => conn && ((chunk) => conn!.data(chunk))) });
+    const socket = this.mutualTls(endpoint) ?? net.connect({ host: endpoint.config.address, port: endpoint.config.port, onread: readInto((chunk) => conn?.data(chunk)) });
     conn = new UpstreamConn(socket, this.config.connectTimeoutMs, this.config.idleTimeoutMs);
     conn.onClose = () => {
       endpoint.connections--;
