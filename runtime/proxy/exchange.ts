@@ -145,7 +145,7 @@ export class Exchange implements ConnHandler {
     const endpoint = cluster.pick({ hashKey: this.hashKey(), originalPort: this.down.originalPort, originalAddress: this.down.originalAddress });
     if (!endpoint) return this.reply(503, 'UH', 'no healthy upstream\n');
     // An idle pooled connection (the common case) is used at once; otherwise the cluster calls back.
-    const idle = endpoint.idle.pop();
+    const idle = cluster.takeIdle(endpoint);
     if (idle) return this.send(endpoint, idle);
     cluster.acquire(endpoint, (r) => {
       if (this.done) {
@@ -167,9 +167,7 @@ export class Exchange implements ConnHandler {
     const action = this.route!.action;
     const perTry = action.kind === 'forward' ? action.retries?.perTryTimeoutMs : undefined;
     if (perTry) DEADLINES.set((this.tryTimeout ??= new Deadline(() => this.onTryTimeout())), perTry);
-    const head = this.requestHead(this.cluster!.config.host);
-    if (typeof head === 'string') conn.socket.write(head, 'latin1');
-    else conn.socket.write(head);
+    conn.socket.write(this.requestHead(this.cluster!.config.host), 'latin1');
     for (const chunk of this.body) conn.socket.write(chunk);
     if (this.body.length) this.bodySent = true;
     if (this.buffered > MAX_BUFFERED_BODY) {
@@ -178,7 +176,7 @@ export class Exchange implements ConnHandler {
     }
   }
 
-  private requestHead(host: string): string | Buffer {
+  private requestHead(host: string): string {
     const d = this.down;
     const fast = this.fastRequestHead(host);
     if (fast) return fast;

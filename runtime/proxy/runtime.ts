@@ -149,7 +149,7 @@ export interface ProxyRuntime {
   readonly draining: boolean;
   cluster(name: string): Cluster | undefined;
   recordRequest(down: DownstreamConn, r: RequestRecord): void;
-  mirror(cluster: string, down: DownstreamConn, head: string | Buffer): void;
+  mirror(cluster: string, down: DownstreamConn, head: string): void;
   track(conn: DownstreamConn): void;
 }
 
@@ -405,7 +405,7 @@ export class Proxy implements ProxyRuntime {
   }
 
   /** Fire-and-forget copy of a bodiless request; its response is read and dropped. */
-  mirror(clusterName: string, down: DownstreamConn, head: string | Buffer): void {
+  mirror(clusterName: string, down: DownstreamConn, head: string): void {
     const cluster = this.clusters.get(clusterName);
     const endpoint = cluster?.pick();
     if (!cluster || !endpoint) return;
@@ -437,8 +437,7 @@ export class Proxy implements ProxyRuntime {
         onEnd: () => release(false),
         onError: () => undefined,
       });
-      if (typeof head === 'string') r.conn.socket.write(head, 'latin1');
-      else r.conn.socket.write(head);
+      r.conn.socket.write(head, 'latin1');
     });
   }
 
