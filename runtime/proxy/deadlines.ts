@@ -21,7 +21,6 @@ class Lane {
   head: Deadline | null = null;
   tail: Deadline | null = null;
   timer: NodeJS.Timeout | undefined = undefined;
-  constructor(readonly ms: number) {}
 }
 
 export class Deadlines {
@@ -31,7 +30,7 @@ export class Deadlines {
   set(d: Deadline, ms: number, now = performance.now()): void {
     if (d.lane) this.cancel(d);
     let lane = this.lanes.get(ms);
-    if (!lane) this.lanes.set(ms, (lane = new Lane(ms)));
+    if (!lane) this.lanes.set(ms, (lane = new Lane()));
     d.due = now + ms;
     d.lane = lane;
     d.prev = lane.tail;

@@ -419,7 +419,7 @@ export function parseResponseHead(buf: Buffer, start: number, end: number, limit
   return new ParsedHead(h, http10, !http10 && (h.connection & CLOSE) === 0, '', '', status, d + 4, hasReason ? eol : d + 4);
 }
 
-export function findHeader(headers: readonly string[], name: string): string | undefined {
+function findHeader(headers: readonly string[], name: string): string | undefined {
   for (let i = 0; i < headers.length; i += 2) if (headers[i] === name) return headers[i + 1];
   return undefined;
 }

@@ -127,9 +127,14 @@ export class Cluster {
     }
   }
 
+  /** An idle pooled connection to `endpoint`, if there is one (the common case: no callback needed). */
+  takeIdle(endpoint: Endpoint): UpstreamConn | undefined {
+    return endpoint.idle.pop();
+  }
+
   /** A connection to `endpoint`: an idle one, a new one under the limit, or a place in the bounded queue. */
   acquire(endpoint: Endpoint, done: Waiter): void {
-    const idle = endpoint.idle.pop();
+    const idle = this.takeIdle(endpoint);
     if (idle) return done({ conn: idle, endpoint });
     const max = this.config.maxConnections ?? Infinity;
     if (this.connections < max) return done({ conn: this.open(endpoint), endpoint });
