@@ -297,8 +297,8 @@ server { listen 127.0.0.1:${P.nginx}; location / { proxy_pass http://backend; pr
   console.log('');
   console.log(`ratio rps mast/nginx ${(rm.rps / rn.rps).toFixed(2)}`);
   console.log(`ratio rps haproxy/nginx ${(rh.rps / rn.rps).toFixed(2)}`);
-  console.log(`ratio rps node-pipe/nginx ${(rp.rps / rn.rps).toFixed(2)} (a Node.js proxy that does nothing but copy bytes through plain sockets: about the most a Node.js proxy reaches here)`);
-  console.log(`ratio rps mast/node-pipe ${(rm.rps / rp.rps).toFixed(2)} (how close mast comes to that copy, whatever the machine's load did to both)`);
+  console.log(`ratio rps node-pipe/nginx ${(rp.rps / rn.rps).toFixed(2)} (a Node.js proxy that does nothing but copy bytes, reading as mast does: about the most a Node.js proxy reaches here)`);
+  console.log(`ratio rps mast/node-pipe ${(rm.rps / rp.rps).toFixed(2)} (how close mast comes to that copy, whatever the machine's load did to both; the rest is mast's own JavaScript)`);
   console.log(`ratio cpu-per-request node-pipe/nginx ${(rp.cpuUsPerReq / rn.cpuUsPerReq).toFixed(2)}`);
   console.log(`ratio cpu-per-request mast/nginx ${(rm.cpuUsPerReq / rn.cpuUsPerReq).toFixed(2)}`);
   console.log(`ratio added-p50 mast/nginx ${(added(rm) / Math.max(added(rn), 0.001)).toFixed(2)}`);
