@@ -40,6 +40,19 @@ describe('headEnd', () => {
     const two = bytes('GET /a HTTP/1.1\r\nHost: a\r\n\r\nGET /b HTTP/1.1\r\nHost: a\r\n\r\n');
     expect(headEnd(two, 28)).toBe(two.length);
   });
+
+  test('agrees with a plain search for CRLFCRLF on bytes made mostly of CR, LF and one other', () => {
+    // The scan skips bytes that cannot end the head; runs of CR and LF are where a skip could go wrong.
+    let seed = 7;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2147483648);
+    const alphabet = [13, 10, 13, 10, 97];
+    for (let n = 0; n < 2000; n++) {
+      const b = Buffer.from(Array.from({ length: next() % 40 }, () => alphabet[next() % alphabet.length]));
+      const from = b.length > 0 ? next() % b.length : 0;
+      const i = b.indexOf('\r\n\r\n', from, 'latin1');
+      expect([b.toString('hex'), from, headEnd(b, from)]).toEqual([b.toString('hex'), from, i < 0 ? -1 : i + 4]);
+    }
+  });
 });
 
 describe('request heads', () => {

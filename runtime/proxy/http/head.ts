@@ -83,9 +83,17 @@ export function headEnd(buf: Buffer, from = 0): number {
     const i = buf.indexOf(CRLFCRLF, from);
     return i < 0 ? -1 : i + 4;
   }
-  for (let i = from + 3; i < n; i++) {
-    if (buf[i] !== LF) continue;
-    if (buf[i - 1] === CR && buf[i - 2] === LF && buf[i - 3] === CR) return i + 1;
+  // Not every byte is looked at: i is where the blank line's LF could be. A byte that is neither CR
+  // nor LF is in no CRLFCRLF, so the next possible end is four on; a CR could only be the pattern's
+  // first or third byte (an end one or three on); an LF that does not end it, only its second (two on).
+  let i = from + 3;
+  while (i < n) {
+    const b = buf[i];
+    if (b === LF) {
+      if (buf[i - 1] === CR && buf[i - 2] === LF && buf[i - 3] === CR) return i + 1;
+      i += 2;
+    } else if (b === CR) i += 1;
+    else i += 4;
   }
   return -1;
 }
@@ -231,7 +239,6 @@ class Headers {
 const CLOSE = 1;
 const KEEP_ALIVE = 2;
 const UPGRADE = 4;
-const CONNECTION_TOKENS: Array<[string, number]> = [['close', CLOSE], ['keep-alive', KEEP_ALIVE], ['upgrade', UPGRADE]];
 
 /** Whether buf[s..e) is `lower` in any case. */
 function sameToken(buf: Buffer, s: number, e: number, lower: string): boolean {
@@ -254,7 +261,10 @@ function connectionTokens(buf: Buffer, s: number, e: number): number {
     while (i < e && buf[i] !== 0x2c) i++;
     let te = i;
     while (te > ts && (buf[te - 1] === SP || buf[te - 1] === HT)) te--;
-    for (const [token, bit] of CONNECTION_TOKENS) if (sameToken(buf, ts, te, token)) bits |= bit;
+    const len = te - ts;
+    if (len === 5 && sameToken(buf, ts, te, 'close')) bits |= CLOSE;
+    else if (len === 10 && sameToken(buf, ts, te, 'keep-alive')) bits |= KEEP_ALIVE;
+    else if (len === 7 && sameToken(buf, ts, te, 'upgrade')) bits |= UPGRADE;
   }
   return bits;
 }
