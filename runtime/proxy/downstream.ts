@@ -26,6 +26,10 @@ export class DownstreamConn implements RequestView {
   method = '';
   target = '';
   host = '';
+  /** The authority the host and port were last taken from, and that port. */
+  private authority: string | undefined = undefined;
+  private authorityPort = 0;
+  private authorityConfigs: unknown = undefined;
   scheme = 'http';
   head!: RequestHead;
   /** The request head as received: headBuffer[0, headLength), request line to the blank line. */
@@ -146,11 +150,19 @@ export class DownstreamConn implements RequestView {
       if (head.header('host') === undefined) head.headers.push('host', authority);
     }
     if (!authority && !head.http10) return this.fail(new HttpError(400, 'missing_host', 'missing Host header'));
-    const colon = authority.lastIndexOf(':');
-    const hasPort = colon > 0 && authority.indexOf(']') < colon;
-    this.host = (hasPort ? authority.slice(0, colon) : authority).toLowerCase();
-    // A request names its destination port in the authority; otherwise the listener's (or 80).
-    this.port = this.originalPort ?? (hasPort && this.listener.configs.length > 1 ? Number(authority.slice(colon + 1)) : this.listener.defaultPort);
+    // A client sends the same authority on every request of a connection, as a rule: its host (a
+    // lowercase string whose hash the route lookup has computed already) and port are kept, until
+    // the authority or the listener's config (the ports it serves) changes.
+    if (authority !== this.authority || this.listener.configs !== this.authorityConfigs) {
+      const colon = authority.lastIndexOf(':');
+      const hasPort = colon > 0 && authority.indexOf(']') < colon;
+      this.authority = authority;
+      this.authorityConfigs = this.listener.configs;
+      this.host = (hasPort ? authority.slice(0, colon) : authority).toLowerCase();
+      // A request names its destination port in the authority; otherwise the listener's (or 80).
+      this.authorityPort = this.originalPort ?? (hasPort && this.listener.configs.length > 1 ? Number(authority.slice(colon + 1)) : this.listener.defaultPort);
+    }
+    this.port = this.authorityPort;
     this.pending = end < buf.length ? buf.subarray(end) : null;
     this.bodyFraming = BodyFraming.forRequest(head);
     if (this.bodyFraming.done) this.bodyFraming = null;

@@ -24,6 +24,15 @@ describe('routing', () => {
     expect(proxy.metrics.render()).toMatch(/response_code="404",response_flags="NR"\} 1/);
   });
 
+  test('each request on a keep-alive connection is routed by its own Host, whatever the one before named', async () => {
+    const a = await withBackend('a');
+    const { port } = await proxyFor(config([forward('a')], [cluster('a', [a.port])]));
+    const request = (host: string, path: string) => `GET ${path} HTTP/1.1\r\nHost: ${host}\r\n\r\n`;
+    const reply = await raw(port, request('alpha.example.com', '/1') + request('beta.example.com', '/2') + request('ALPHA.example.com:80', '/3') + request('alpha.example.com', '/4'));
+    expect(reply.match(/HTTP\/1\.1 \d{3}/g)).toEqual(['HTTP/1.1 200', 'HTTP/1.1 404', 'HTTP/1.1 200', 'HTTP/1.1 200']);
+    expect(a.seen.map((r) => r.url)).toEqual(['/1', '/3', '/4']);
+  });
+
   test('weights: 90/10 within ±3% over 2000 requests, with keep-alive upstream connections', async () => {
     const v1 = await withBackend('v1');
     const v2 = await withBackend('v2');
