@@ -1,14 +1,14 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Testing } from 'cdk8s';
 import { Mesh } from '../../constructs';
 import { addBookinfo } from '../../examples/bookinfo/bookinfo';
+import { tempDir } from '../support/temp-dir';
 
 /** Runs the ESM-only upstream models in a child process (see test/support/upstream-schema.mjs). */
 function checkUpstream(objects: unknown[]): { checked: number; errors: Array<{ kind: string; name: string; message: string }> } {
-  const file = join(mkdtempSync(join(tmpdir(), 'mast-upstream-')), 'objects.json');
+  const file = join(tempDir('mast-upstream-'), 'objects.json');
   writeFileSync(file, JSON.stringify(objects));
   const out = execFileSync(process.execPath, [join(__dirname, '..', 'support', 'upstream-schema.mjs'), file], { encoding: 'utf8' });
   return JSON.parse(out);

@@ -5,8 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import * as http from 'node:http';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { smoke } from '../../lib/kind/smoke';
@@ -14,6 +13,7 @@ import { LocalAdmin } from '../../runtime/local/admin';
 import { COLORS, NODE_RADIUS } from '../../runtime/local/page';
 import { ensureCommand } from '../support/apt';
 import { adminOf, many, request, requestsOn, reviewsVersion, startExample, type Running } from './support';
+import { tempDir } from '../support/temp-dir';
 
 let mesh: Running;
 beforeAll(async () => {
@@ -286,7 +286,7 @@ describe('mast local: the admin page shows the mesh', () => {
   });
 
   (reason ? test.skip : test)('a headless Chromium screenshot shows the gateway and the four services as drawn nodes', async () => {
-    const png = join(mkdtempSync(join(tmpdir(), 'mast-shot-')), 'page.png');
+    const png = join(tempDir('mast-shot-'), 'page.png');
     // Not spawnSync: the admin page is served by this very process.
     const chromium = spawn('chromium', ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--hide-scrollbars', '--window-size=1400,1000', `--screenshot=${png}`, `${url}/`], { timeout: 60_000 });
     let stderr = '';

@@ -1,11 +1,11 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { tempDir } from '../support/temp-dir';
 
 const ROOT = join(__dirname, '..', '..');
 const mast = (...args: string[]) => spawnSync(process.execPath, [join(ROOT, 'bin', 'mast'), ...args], { cwd: ROOT, encoding: 'utf8' });
-const tmp = () => mkdtempSync(join(tmpdir(), 'mast-cli-'));
+const tmp = () => tempDir('mast-cli-');
 
 const BROKEN_VS = `apiVersion: networking.istio.io/v1
 kind: VirtualService

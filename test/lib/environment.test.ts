@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { App, Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
@@ -7,11 +8,18 @@ import { MeshEnvironmentStack, type MeshEnvironmentStackProps } from '../../lib/
 import { acknowledgeNagFindings } from '../../lib/nag';
 import { MAX_MANIFEST_BYTES } from '../../lib/manifests';
 import type { EnvironmentConfig } from '../../lib/config';
+import { tempDir } from '../support/temp-dir';
+
+// Each synthesized assembly (about 57 MB with the EKS handlers' assets) goes under one directory,
+// removed after this file's tests: an App without an outdir leaves a new cdk.out* in /tmp per synth.
+const OUTDIR = tempDir('mast-environment-test-');
+let apps = 0;
+const newApp = () => new App({ outdir: join(OUTDIR, String(apps++)) });
 
 const CONFIG: EnvironmentConfig = { envName: 'test', zoneName: 'example.com', hostedZoneId: 'Z0TEST' };
 
 function synth(config: Partial<EnvironmentConfig> = {}, extra: Partial<MeshEnvironmentStackProps> = {}) {
-  const app = new App();
+  const app = newApp();
   const stack = new MeshEnvironmentStack(app, 'Env', { config: { ...CONFIG, ...config }, populate: addBookinfo, ...extra });
   return { app, stack, template: Template.fromStack(stack) };
 }
@@ -105,7 +113,7 @@ describe('MeshEnvironmentStack', () => {
   });
 
   test('cdk-nag AwsSolutions passes with the acknowledged findings', () => {
-    const app = new App();
+    const app = newApp();
     const s = new MeshEnvironmentStack(app, 'Nagged', { config: CONFIG, populate: addBookinfo });
     acknowledgeNagFindings(s);
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
@@ -156,7 +164,7 @@ describe('synth-time errors', () => {
   });
 
   test('Auto Mode capacity and several environments from one app', () => {
-    const app = new App();
+    const app = newApp();
     for (const envName of ['staging', 'prod']) new MeshEnvironmentStack(app, envName, { config: { ...CONFIG, envName, capacity: { type: 'automode' } }, populate: addBookinfo });
     const prod = Template.fromStack(app.node.findChild('prod') as Stack);
     prod.resourceCountIs('AWS::EKS::Nodegroup', 0);

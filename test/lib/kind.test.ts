@@ -1,5 +1,5 @@
 /** From synth to kind, checked here without kind or a container engine: the generated config, the recorded command plan, the images' build context. */
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { planFor, readManifests } from '../../lib/cli/kind';
@@ -10,9 +10,10 @@ import { IMAGES } from '../../lib/kind/images';
 import { describeStep, GATEWAY_NODE_PORTS, kindConfig } from '../../lib/kind/plan';
 import { MAST_VERSION } from '../../constructs/version';
 import { PROXY_NODE_FLAGS } from '../../runtime/shared/process';
+import { tempDir } from '../support/temp-dir';
 
 const ROOT = join(__dirname, '..', '..');
-const dist = mkdtempSync(join(tmpdir(), 'mast-kind-dist-'));
+const dist = tempDir('mast-kind-dist-');
 beforeAll(() => synthKindExample(dist));
 
 /** A machine where the listed commands answer. */

@@ -1,18 +1,18 @@
 /** The one-file bundles the images copy run on their own: no node_modules next to them. */
 import { execFileSync, spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { IMAGES } from '../../lib/kind/images';
 import { x509 } from '../../runtime/shared/x509';
 import { freePort } from '../../runtime/local/local-mesh';
 import { backend, cluster, config, forward, get } from './support';
+import { tempDir } from '../support/temp-dir';
 
 const ROOT = join(__dirname, '..', '..');
 
 describe('mast-proxy bundle', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'mast-bundle-'));
+  const dir = tempDir('mast-bundle-');
   beforeAll(() => {
     execFileSync(process.execPath, [join(ROOT, 'scripts', 'bundle.mjs')], { cwd: ROOT });
     for (const name of ['mast-proxy', 'mastd', 'bookinfo']) copyFileSync(join(ROOT, 'build', `${name}.js`), join(dir, `${name}.js`));
@@ -23,7 +23,7 @@ describe('mast-proxy bundle', () => {
   });
 
   test('mastd.js on a directory of YAML: the whole-mesh analysis runs on its worker thread, findings keep file and line', async () => {
-    const mesh = mkdtempSync(join(tmpdir(), 'mast-bundle-mesh-'));
+    const mesh = tempDir('mast-bundle-mesh-');
     // Valid alone, wrong together: a route to a subset no DestinationRule defines (MAST0203).
     writeFileSync(
       join(mesh, 'mesh.yaml'),

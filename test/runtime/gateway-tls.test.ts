@@ -1,8 +1,7 @@
 /** HTTPS at the gateway: Gateway `tls.mode: SIMPLE` with certificate files, `httpsRedirect`, and a credentialName that is not served in plaintext. */
 import * as https from 'node:https';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { connect as tlsConnect } from 'node:tls';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadYaml } from '../../api';
 import { CertificateAuthority } from '../../runtime/control/ca';
@@ -13,6 +12,7 @@ import { freePort } from '../../runtime/local/local-mesh';
 import type { AddressInfo } from 'node:net';
 import { certificateRequest, generateKeys, privateKeyPem } from '../../runtime/shared/x509';
 import { backend, get } from './support';
+import { tempDir } from '../support/temp-dir';
 
 /** The alpha.example.com routes bound to the `edge` Gateway: everything to the `web` service. */
 const edgeRoutes = `apiVersion: networking.istio.io/v1
@@ -26,7 +26,7 @@ metadata: { name: web, namespace: default }
 spec: { hosts: [web.default.svc.cluster.local], ports: [{ number: 80, name: http, protocol: HTTP }], resolution: STATIC, endpoints: [{ address: 127.0.0.1, ports: { http: ${port} } }] }`;
 
 test('HTTPS terminated with the Gateway certificate files; HTTP redirected; a credentialName server waits for its Secret (never plaintext), then serves it and its renewals', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'mast-gw-tls-'));
+  const dir = tempDir('mast-gw-tls-');
   const ca = await CertificateAuthority.generate('cluster.local');
   const keys = await generateKeys();
   const issued = await ca.sign(await certificateRequest(keys), { namespace: 'mast-system', serviceAccount: 'gw' });
@@ -107,7 +107,7 @@ ${webService(web.port)}
 });
 
 test('MUTUAL: only clients with a certificate from caCertificates get through; PASSTHROUGH: routed by server name, TLS untouched', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'mast-gw-mtls-'));
+  const dir = tempDir('mast-gw-mtls-');
   const ca = await CertificateAuthority.generate('cluster.local');
   const issue = async (name: string) => {
     const keys = await generateKeys();

@@ -5,10 +5,10 @@
  * with apt when missing); skipped with the reason printed otherwise.
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureCommand } from '../support/apt';
+import { tempDir } from '../support/temp-dir';
 
 const ROOT = join(__dirname, '..', '..');
 const NS = `mast-cap-${process.pid}`;
@@ -30,7 +30,7 @@ const maybe = reason ? describe.skip : describe;
 
 maybe('interception in a network namespace', () => {
   const children: ChildProcess[] = [];
-  const dir = mkdtempSync(join(tmpdir(), 'mast-intercept-'));
+  const dir = tempDir('mast-intercept-');
   chmodSync(dir, 0o755);
   const inNs = (...args: string[]) => execFileSync('ip', ['netns', 'exec', NS, ...args], { encoding: 'utf8' });
 

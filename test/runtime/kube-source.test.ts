@@ -4,16 +4,16 @@
  * @kubernetes/client-node is ESM-only, so mastd runs as its esbuild bundle, as in the image.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Bundler } from '../../runtime/local/bundles';
 import { PushClient } from '../../runtime/proxy/push-client';
 import { freePort } from '../../runtime/local/local-mesh';
 import { FakeKube } from '../support/fake-kube';
+import { tempDir } from '../support/temp-dir';
 
 const ROOT = join(__dirname, '..', '..');
-const dir = mkdtempSync(join(tmpdir(), 'mast-kube-'));
+const dir = tempDir('mast-kube-');
 const VS = '/apis/networking.istio.io/v1/virtualservices';
 const GW = '/apis/networking.istio.io/v1/gateways';
 const SVC = '/api/v1/services';

@@ -1,6 +1,5 @@
 import * as http2 from 'node:http2';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { Mastd } from '../../runtime/control/mastd';
@@ -11,6 +10,7 @@ import { LineReader, PUSH_PATH, type ServerMessage } from '../../runtime/shared/
 import { compile } from '../../runtime/control/compile';
 import { localMesh } from '../fixtures/local-mesh';
 import { backend, get, type Backend } from './support';
+import { tempDir } from '../support/temp-dir';
 
 const TOKEN = 'local-secret';
 async function until(what: string, check: () => boolean, ms = 5000): Promise<void> {
@@ -33,7 +33,7 @@ describe('mastd → mast-proxy push, with ACK/NACK', () => {
 
   beforeAll(async () => {
     [v1, v2, details] = await Promise.all([backend('reviews-v1'), backend('reviews-v2'), backend('details')]);
-    dir = mkdtempSync(join(tmpdir(), 'mast-push-'));
+    dir = tempDir('mast-push-');
     writeMesh();
     mastd = new Mastd({ source: new FileSource([dir], 50), token: TOKEN, log: (l) => logs.push(l), defaultIngressGateway: true });
     ports = await mastd.start(0, 0);

@@ -4,14 +4,14 @@
  * worker comes back, SIGTERM drains them all. Real processes of the bundle on loopback.
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import * as http from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../runtime/local/local-mesh';
 import { reusePortSupported } from '../../runtime/proxy/workers';
 import { nodeAtLeast } from '../support/node-version';
 import { alive } from '../support/process';
+import { tempDir } from '../support/temp-dir';
 
 const ROOT = join(__dirname, '..', '..');
 const BUNDLE = join(ROOT, 'build', 'mast-proxy.js');
@@ -38,7 +38,7 @@ async function until<T>(what: string, check: () => T | Promise<T>, ms = 10_000):
 }
 
 describe('gateway workers', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'mast-workers-'));
+  const dir = tempDir('mast-workers-');
   let port: number;
   let admin: number;
   const procs: ChildProcess[] = [];
