@@ -2,7 +2,7 @@
 // installed here if missing) and a direct connection, in one run, on loopback, same backend
 // (an nginx serving a small response) and the same load generators. Prints ratios to nginx.
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -50,6 +50,7 @@ function stop(child) {
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   process.on(signal, () => {
     for (const c of children) stop(c);
+    rmSync(dir, { recursive: true, force: true });
     process.exit(130);
   });
 }
@@ -323,4 +324,5 @@ main()
   })
   .finally(() => {
     for (const c of children) stop(c);
+    rmSync(dir, { recursive: true, force: true });
   });

@@ -2,7 +2,7 @@
 // outside the project): Istio's analyzer corpus must agree case by case, and every Bookinfo traffic
 // rule must validate without errors together with the workloads, gateway and subsets it refers to.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -19,7 +19,8 @@ const base = { workloads: 'bookinfo-workloads.k8s.yaml', gateway: 'bookinfo-gate
 const kindsIn = (file) => new Set([...readFileSync(join(dir, file), 'utf8').matchAll(/^kind:\s*(\S+)/gm)].map((m) => m[1]));
 // certmanager-gateway.yaml routes ACME challenges to the Service cert-manager creates for its HTTP-01
 // solver; it is not part of Bookinfo, so it is declared here as that file's environment.
-const solver = join(mkdtempSync(join(tmpdir(), 'mast-conformance-')), 'cert-manager-solver.yaml');
+const scratch = mkdtempSync(join(tmpdir(), 'mast-conformance-'));
+const solver = join(scratch, 'cert-manager-solver.yaml');
 writeFileSync(solver, 'apiVersion: v1\nkind: Service\nmetadata: {name: cert-manager-resolver, namespace: istio-system}\nspec: {ports: [{name: http, port: 8089}]}\n');
 const environment = { 'certmanager-gateway.yaml': [solver] };
 let failed = 0;
@@ -42,4 +43,5 @@ for (const file of files) {
   for (const e of errors) console.log(`     ${e.code} ${e.kind} ${e.name} ${e.path}: ${e.message}`);
 }
 console.log(`bookinfo traffic rules: ${files.length - failed}/${files.length} validate without errors`);
+rmSync(scratch, { recursive: true, force: true });
 process.exit(istio.status === 0 && failed === 0 ? 0 : 1);
