@@ -22,6 +22,9 @@ import { corsPreflight, corsResponseHeaders, redirectLocation, rewritePath, shou
 const REQUEST_IDS = new RequestIds();
 const DEADLINES = new Deadlines();
 
+/** No extra response lines (the common case: no array made per response). */
+const NO_LINES: readonly string[] = [];
+
 /** Request body bytes held while no upstream connection is ready. */
 const MAX_BUFFERED_BODY = 1024 * 1024;
 
@@ -135,14 +138,17 @@ export class Exchange implements ConnHandler {
     if (!this.requestId) this.requestId = REQUEST_IDS.next();
     // The route's timeout counts from the head's arrival (the time taken already), or from the end of a fault delay (Envoy's router runs after the fault filter).
     if (action.timeoutMs) DEADLINES.set((this.timeout = new Deadline(() => this.onTimeout())), action.timeoutMs, this.delayTimer ? performance.now() : this.started);
-    for (const m of action.mirrors ?? []) if (Math.random() < m.fraction && !this.down.bodyPending) this.down.proxy.mirror(m.cluster, this.down, this.requestHead(m.cluster));
+    const mirrors = action.mirrors;
+    if (mirrors) for (const m of mirrors) if (Math.random() < m.fraction && !this.down.bodyPending) this.down.proxy.mirror(m.cluster, this.down, this.requestHead(m.cluster));
     this.attempt();
   }
 
   private attempt(): void {
     const cluster = this.cluster!;
     this.attempts++;
-    const endpoint = cluster.pick({ hashKey: this.hashKey(), originalPort: this.down.originalPort, originalAddress: this.down.originalAddress });
+    const lb = cluster.config.lb.kind;
+    // Only a hash or a passthrough policy reads the hints: the others get none made for them.
+    const endpoint = cluster.pick(lb === 'hash' || lb === 'passthrough' ? { hashKey: this.hashKey(), originalPort: this.down.originalPort, originalAddress: this.down.originalAddress } : undefined);
     if (!endpoint) return this.reply(503, 'UH', 'no healthy upstream\n');
     // An idle pooled connection (the common case) is used at once; otherwise the cluster calls back.
     const idle = cluster.takeIdle(endpoint);
@@ -289,8 +295,12 @@ export class Exchange implements ConnHandler {
     this.status = head.status;
     const framing = (this.respFraming = BodyFraming.forResponse(head, this.down.method));
     const keepAlive = this.down.head.keepAlive && !framing.untilClose && head.status !== 101;
-    const extra = this.route?.cors ? corsResponseHeaders(this.route.cors, this.down) : [];
-    if (this.generatedCookie) extra.push(`set-cookie: ${this.generatedCookie.header}\r\n`);
+    let extra = NO_LINES;
+    if (this.route?.cors || this.generatedCookie) {
+      const lines = this.route?.cors ? corsResponseHeaders(this.route.cors, this.down) : [];
+      if (this.generatedCookie) lines.push(`set-cookie: ${this.generatedCookie.header}\r\n`);
+      extra = lines;
+    }
     const ops = this.route!.responseHeaders || this.destination?.responseHeaders;
     if (head.status === 101) {
       this.down.write(downstreamResponseHead(head, keepAlive, [this.route!.responseHeaders, this.destination?.responseHeaders], extra));

@@ -8,7 +8,7 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te'
  * The received headers under the route's operations, then `lines` (ours: each replaces a received
  * header of its name, but a set-cookie of ours goes beside the upstream's own).
  */
-function applyOps(lines: string[], headers: readonly string[], ops: readonly (HeaderOpsConfig | undefined)[]): string {
+function applyOps(lines: readonly string[], headers: readonly string[], ops: readonly (HeaderOpsConfig | undefined)[]): string {
   const removed = new Set<string>(lines.map((l) => l.slice(0, l.indexOf(':')).toLowerCase()).filter((n) => n !== 'set-cookie'));
   const setNames = new Set<string>();
   for (const o of ops) {
@@ -44,7 +44,7 @@ export function upstreamRequestHead(req: RequestHead, o: UpstreamHeadOptions): s
   return `${req.method} ${o.path} HTTP/1.1\r\nhost: ${o.authority}\r\n${applyOps(o.extra, req.headers, o.ops)}${framing}${upgrade}\r\n`;
 }
 
-export function downstreamResponseHead(res: ResponseHead, keepAlive: boolean, ops: readonly (HeaderOpsConfig | undefined)[], extra: string[] = []): string {
+export function downstreamResponseHead(res: ResponseHead, keepAlive: boolean, ops: readonly (HeaderOpsConfig | undefined)[], extra: readonly string[] = []): string {
   let framing = '';
   if (res.chunked) framing = 'transfer-encoding: chunked\r\n';
   else if (res.contentLength >= 0) framing = `content-length: ${res.contentLength}\r\n`;

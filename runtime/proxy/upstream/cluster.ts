@@ -40,6 +40,8 @@ export interface PickHints {
   readonly originalAddress?: string;
 }
 
+const NO_HINTS: PickHints = {};
+
 export class Cluster {
   readonly endpoints: Endpoint[];
   private rr = 0;
@@ -104,7 +106,7 @@ export class Cluster {
     return e;
   }
 
-  pick(hints: PickHints = {}): Endpoint | undefined {
+  pick(hints: PickHints = NO_HINTS): Endpoint | undefined {
     if (this.config.lb.kind === 'passthrough') return this.passthrough(hints.originalPort, hints.originalAddress);
     const list = this.ejectionsEnd === 0 ? this.endpoints : this.healthy(Date.now());
     if (list.length <= 1) return list[0];
