@@ -144,7 +144,7 @@ async function measureAll(targets) {
   return targets.map((t, i) => {
     const x = runs[i];
     const rss = t.pids.reduce((s, p) => s + rssMb(p), 0);
-    const r = { name: t.name, rps: median(x.rps), non2xx: x.non2xx, cpuUsPerReq: median(x.cpu), rssMb: rss, p50: median(x.p50), p90: median(x.p90), p99: median(x.p99), sent: x.sent, ok: x.ok, errors: x.errors };
+    const r = { name: t.name, rounds: x.rps, rps: median(x.rps), non2xx: x.non2xx, cpuUsPerReq: median(x.cpu), rssMb: rss, p50: median(x.p50), p90: median(x.p90), p99: median(x.p99), sent: x.sent, ok: x.ok, errors: x.errors };
     console.log(`${t.name.padEnd(22)} rps ${r.rps.toFixed(0).padStart(7)}  cpu/req ${r.cpuUsPerReq.toFixed(1).padStart(6)} µs  p50 ${r.p50.toFixed(3)} ms  p90 ${r.p90.toFixed(3)} ms  p99 ${r.p99.toFixed(3)} ms  rss ${rss.toFixed(1)} MB  (fixed-rate ok ${r.ok}/${r.sent})`);
     return r;
   });
@@ -297,6 +297,8 @@ server { listen 127.0.0.1:${P.nginx}; location / { proxy_pass http://backend; pr
   const added99 = (r) => r.p99 - direct.p99;
   console.log('');
   console.log(`ratio rps mast/nginx ${(rm.rps / rn.rps).toFixed(2)}`);
+  // Each round measured mast and nginx within a minute of each other: the spread of these shows how much the machine moved the median above.
+  console.log(`rounds rps mast/nginx ${rm.rounds.map((x, i) => (x / rn.rounds[i]).toFixed(2)).join(' ')}`);
   console.log(`ratio rps haproxy/nginx ${(rh.rps / rn.rps).toFixed(2)}`);
   console.log(`ratio rps node-pipe/nginx ${(rp.rps / rn.rps).toFixed(2)} (a Node.js proxy that does nothing but copy bytes, reading as mast does: about the most a Node.js proxy reaches here)`);
   console.log(`ratio rps mast/node-pipe ${(rm.rps / rp.rps).toFixed(2)} (how close mast comes to that copy, whatever the machine's load did to both; the rest is mast's own JavaScript)`);
