@@ -61,6 +61,13 @@ export async function runLocal(args: string[]): Promise<number> {
     console.error(`mast local: ${(err as Error).message}`);
     return 2;
   }
+  // Interrupted while starting, it exits at once, as before, but first removes what it made.
+  const abort = (signal: NodeJS.Signals) => {
+    mesh.discard();
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', abort);
+  process.once('SIGTERM', abort);
   const admin = new LocalAdmin(mesh);
   const stop = async () => {
     console.error('mast local: stopping (draining the gateway, then the workloads)');
@@ -78,6 +85,9 @@ export async function runLocal(args: string[]): Promise<number> {
     console.error(`mast local: ${(err as Error).message}`);
     await stop();
     return 1;
+  } finally {
+    process.off('SIGINT', abort);
+    process.off('SIGTERM', abort);
   }
   await untilSignal(stop);
   return 0;

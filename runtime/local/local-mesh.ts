@@ -290,6 +290,16 @@ export class LocalMesh {
     return [{ id: GATEWAY_ID, host: '127.0.0.1', adminPort: this.gatewayAdminPort }, ...[...this.workloads.values()].map((r) => ({ id: r.id, host: r.adminHost, adminPort: r.adminPort }))];
   }
 
+  /**
+   * What only this process holds, removed at once (its scratch directory, the interception
+   * namespaces): for an exit before `stop` could run. The processes it started stop by themselves
+   * when it exits (their stdin closes).
+   */
+  discard(): void {
+    this.topology?.teardown();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
   /** Drains and stops every process (the gateway first: it stops accepting, and its in-flight requests still reach the apps), then mastd. */
   async stop(): Promise<void> {
     await this.supervisor.stop('gateway');

@@ -118,6 +118,29 @@ describe('mast local (the command)', () => {
     }
   });
 
+  test('Ctrl-C while it is still starting: it exits at once and leaves no scratch directory or process behind', async () => {
+    const tmp = mkdtempSync(join(dir, 'tmp-'));
+    const file = await writeMesh();
+    const child = spawn(process.execPath, [MAST, 'local', '-f', file, '--gateway-port', '0', '--admin-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TMPDIR: tmp } });
+    let out = '';
+    child.stdout!.on('data', (d) => (out += d));
+    child.stderr!.on('data', (d) => (out += d));
+    try {
+      // Its scratch directory appears as the mesh is made, before anything is started.
+      const scratch = () => readdirSync(tmp).filter((f) => f.startsWith('mast-local-'));
+      expect(await waitFor(() => scratch().length > 0 || child.exitCode !== null, 30_000)).toBe(true);
+      expect(out).not.toMatch(/ready/);
+      const children = descendants(child.pid!);
+      const exited = new Promise<number | null>((r) => child.once('exit', r));
+      child.kill('SIGINT');
+      expect(await exited).toBe(130);
+      expect(scratch()).toEqual([]);
+      expect(await waitFor(() => children.every((p) => !alive(p)), 8000)).toBe(true);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
   test('killed outright (SIGKILL), it still leaves no process behind', async () => {
     const { child } = await startCli(0);
     const children = descendants(child.pid!);
