@@ -246,6 +246,11 @@ function sidecarConfigs() {
   return [a, b];
 }
 
+/** A TypeScript program of bench/ as one script in the run's directory (it imports the project's own code). */
+function bundle(entry, out) {
+  execFileSync(join(ROOT, 'node_modules', '.bin', 'esbuild'), [join(ROOT, 'bench', entry), '--bundle', '--platform=node', '--target=node20', `--outfile=${join(dir, out)}`, '--log-level=warning']);
+}
+
 async function main() {
   ensureTools();
   if (!existsSync(join(ROOT, 'build', 'mast-proxy.js'))) execFileSync(process.execPath, [join(ROOT, 'scripts', 'bundle.mjs')], { cwd: ROOT, stdio: 'inherit' });
@@ -266,7 +271,8 @@ server { listen 127.0.0.1:${P.nginx}; location / { proxy_pass http://backend; pr
   const proxy = join(ROOT, 'build', 'mast-proxy.js');
   const gateway = start('mast', process.execPath, [...PROXY_NODE_FLAGS, proxy, '--mesh', join(dir, 'mesh.yaml'), '--port-map', `80=${P.gateway}`, '--admin-port', String(P.admin)]);
   const sideB = start('sidecar-b', process.execPath, [...PROXY_NODE_FLAGS, proxy, '--config', join(dir, 'b.json'), '--mode', 'sidecar', '--admin-port', '0']);
-  const pipe = start('node-pipe', process.execPath, [join(ROOT, 'bench', 'pipe-proxy.mjs'), String(P.pipe), String(P.backend)]);
+  bundle('pipe-proxy.ts', 'pipe-proxy.js');
+  const pipe = start('node-pipe', process.execPath, [join(dir, 'pipe-proxy.js'), String(P.pipe), String(P.backend)]);
   const sideA = start('sidecar-a', process.execPath, [...PROXY_NODE_FLAGS, proxy, '--config', join(dir, 'a.json'), '--mode', 'sidecar', '--admin-port', '0']);
   mkdirSync(join(dir, 'mtls'));
   writeFileSync(join(dir, 'mtls', 'mesh.yaml'), mtlsMeshYaml());
@@ -315,7 +321,7 @@ server { listen 127.0.0.1:${P.nginx}; location / { proxy_pass http://backend; pr
   for (const c of children.splice(0)) stop(c);
 
   console.log('\ncontrol plane:');
-  execFileSync(join(ROOT, 'node_modules', '.bin', 'esbuild'), [join(ROOT, 'bench', 'control.ts'), '--bundle', '--platform=node', '--target=node20', `--outfile=${join(dir, 'control-bench.js')}`, '--log-level=warning']);
+  bundle('control.ts', 'control-bench.js');
   execFileSync(process.execPath, ['--expose-gc', join(dir, 'control-bench.js'), ...(quick ? ['--quick'] : [])], { stdio: 'inherit' });
 }
 
