@@ -306,8 +306,7 @@ export class LocalMesh {
     await Promise.all(this.retiring);
     await Promise.all([...this.workloads.values()].map((r) => this.retire(r)));
     await this.supervisor.stopAll();
-    this.topology?.teardown();
     await this.mastd.stop();
-    rmSync(this.dir, { recursive: true, force: true });
+    this.discard();
   }
 }
