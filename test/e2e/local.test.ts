@@ -127,8 +127,9 @@ describe('mast local: resilience features on the live mesh', () => {
     const delayed = await request(mesh.port, '/fault/delay');
     expect(delayed.status).toBe(200);
     expect(delayed.ms).toBeGreaterThanOrEqual(390);
-    const fast = await request(mesh.port, '/productpage');
-    expect(fast.ms).toBeLessThan(390);
+    expect((await request(mesh.port, '/productpage')).status).toBe(200);
+    // Only the matching request was delayed (counted by its flag: a wall-clock bound would flake on a busy machine).
+    expect(await requestsOn(mesh.mesh.gatewayAdminPort, { response_flags: 'DI' })).toBe(1);
     expect(await requestsOn(mesh.mesh.gatewayAdminPort, { response_code: '418', response_flags: 'FI' })).toBe(1);
   });
 
