@@ -129,7 +129,7 @@ export class DownstreamConn implements RequestView {
     }
     let head: RequestHead;
     try {
-      head = parseRequestHead(buf, 0, end, this.proxy.limits);
+      head = parseRequestHead(buf, 0, end, this.proxy.limits, this.head?.target);
     } catch (err) {
       return this.fail(err instanceof HttpError ? err : new HttpError(400, 'bad_request', String(err)));
     }
@@ -141,7 +141,7 @@ export class DownstreamConn implements RequestView {
     this.method = head.method;
     this.target = head.target;
     // Absolute form (an app using the sidecar as its HTTP proxy): route by the URL's authority.
-    let authority = this.header('host') ?? '';
+    let authority = head.header('host', this.authority) ?? '';
     if (head.target.charCodeAt(0) !== 47 /* '/' */ && /^https?:\/\//i.test(head.target)) {
       const url = /^(https?):\/\/([^/?#]*)(.*)$/i.exec(head.target)!;
       authority = url[2];

@@ -71,6 +71,22 @@ describe('request heads', () => {
     expect(h.names).toEqual(['host', 'x-many', 'x-many', 'user-agent', 'x-custom-thing']);
   });
 
+  test('the value a connection had last time, offered as likely, is taken only when the bytes are the same', () => {
+    const b = bytes('GET /api/v2 HTTP/1.1\r\nHost:  Alpha.example.com \r\n\r\n');
+    const likely = (target: string) => parseRequestHead(b, 0, headEnd(b), DEFAULT_LIMITS, target);
+    expect(likely('/api/v2').target).toBe('/api/v2');
+    // Same length, other bytes; other length; another case: the request's own target, not the hint.
+    expect(likely('/api/v1').target).toBe('/api/v2');
+    expect(likely('/api').target).toBe('/api/v2');
+    expect(likely('/API/V2').target).toBe('/api/v2');
+    const h = likely('/');
+    expect(h.header('host', 'Alpha.example.com')).toBe('Alpha.example.com');
+    expect(h.header('host', 'alpha.example.com')).toBe('Alpha.example.com');
+    expect(h.header('host', 'Alpha.example.co')).toBe('Alpha.example.com');
+    expect(h.header('host', 'Alpha.example.org')).toBe('Alpha.example.com');
+    expect(h.header('missing', 'x')).toBeUndefined();
+  });
+
   test.each([
     ['nothing a proxy adds to', 'GET / HTTP/1.1\r\nHost: a\r\nAccept: */*\r\n\r\n', 0],
     ['Connection', 'GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive\r\n\r\n', SEEN_HOP_BY_HOP],

@@ -36,8 +36,11 @@ export interface Head {
   readonly headers: string[];
   /** The lowercase names alone, in order. */
   readonly names: readonly string[];
-  /** The first value of a header (lowercase name). */
-  header(name: string): string | undefined;
+  /**
+   * The first value of a header (lowercase name). Given `likely` (e.g. the value the previous
+   * request on the connection had), that same string when the bytes are equal: none is made.
+   */
+  header(name: string, likely?: string): string | undefined;
   /** Which of the headers a proxy cares about were present (SEEN_* bits). */
   readonly seen: number;
   /** -1 when absent. */
@@ -207,10 +210,13 @@ class Headers {
     return (this.flat = flat);
   }
 
-  header(name: string): string | undefined {
+  header(name: string, likely?: string): string | undefined {
     if (this.flat) return findHeader(this.flat, name);
     const spans = this.spans;
-    for (let k = 0; k < spans.length; k += 4) if (sameToken(this.buf, spans[k], spans[k + 1], name)) return this.value(k / 4);
+    for (let k = 0; k < spans.length; k += 4) {
+      if (!sameToken(this.buf, spans[k], spans[k + 1], name)) continue;
+      return likely !== undefined && sameBytes(this.buf, spans[k + 2], spans[k + 3], likely) ? likely : this.value(k / 4);
+    }
     return undefined;
   }
 
@@ -248,6 +254,13 @@ function sameToken(buf: Buffer, s: number, e: number, lower: string): boolean {
     if (b >= 0x41 && b <= 0x5a) b |= 0x20;
     if (b !== lower.charCodeAt(j)) return false;
   }
+  return true;
+}
+
+/** Whether buf[s..e) is exactly `str` (a one-byte string). */
+function sameBytes(buf: Buffer, s: number, e: number, str: string): boolean {
+  if (e - s !== str.length) return false;
+  for (let j = 0; j < str.length; j++) if (buf[s + j] !== str.charCodeAt(j)) return false;
   return true;
 }
 
@@ -340,7 +353,8 @@ function httpVersion(buf: Buffer, i: number): number {
 
 const badRequestLine = () => new HttpError(400, 'bad_request_line', 'malformed request line');
 
-export function parseRequestHead(buf: Buffer, start: number, end: number, limits: Limits = DEFAULT_LIMITS): RequestHead {
+/** `likelyTarget`: the target string to reuse if this request's is the same (a client repeating a request on a connection). */
+export function parseRequestHead(buf: Buffer, start: number, end: number, limits: Limits = DEFAULT_LIMITS, likelyTarget?: string): RequestHead {
   if (end - start > limits.maxHeadBytes) throw new HttpError(431, 'head_too_large', 'request head too large');
   // Request line: method SP target SP version CRLF.
   let i = start;
@@ -364,7 +378,8 @@ export function parseRequestHead(buf: Buffer, start: number, end: number, limits
   const h = scanHeaders(buf, eol + 2, end, limits.maxHeaders);
   const http10 = minor === 0;
   const keepAlive = http10 ? (h.connection & KEEP_ALIVE) !== 0 : (h.connection & CLOSE) === 0;
-  return new ParsedHead(h, http10, keepAlive, method(buf, start, ts - 1), latin1(buf, ts, te), 0, 0, 0);
+  const target = likelyTarget !== undefined && sameBytes(buf, ts, te, likelyTarget) ? likelyTarget : latin1(buf, ts, te);
+  return new ParsedHead(h, http10, keepAlive, method(buf, start, ts - 1), target, 0, 0, 0);
 }
 
 /**
@@ -401,8 +416,8 @@ class ParsedHead implements RequestHead, ResponseHead {
   get names(): readonly string[] {
     return this.h.names;
   }
-  header(name: string): string | undefined {
-    return this.h.header(name);
+  header(name: string, likely?: string): string | undefined {
+    return this.h.header(name, likely);
   }
   get reason(): string {
     return this.reasonEnd > this.reasonStart ? this.h.text(this.reasonStart, this.reasonEnd) : '';
