@@ -30,7 +30,7 @@ export class DownstreamConn implements RequestView {
   private authority: string | undefined = undefined;
   private authorityPort = 0;
   private authorityConfigs: unknown = undefined;
-  scheme = 'http';
+  scheme: 'http' | 'https' = 'http';
   head!: RequestHead;
   /** The request head as received: headBuffer[0, headLength), request line to the blank line. */
   headBuffer!: Buffer;
@@ -44,8 +44,9 @@ export class DownstreamConn implements RequestView {
   /** And the address (a service outside the mesh, for Istio's ALLOW_ANY passthrough). */
   originalAddress?: string;
   /**
-   * When an idle or half-read connection gives up (ms since epoch). Checked by the proxy's
-   * sweep every few hundred ms: cheaper than re-arming a socket timer on every request.
+   * When an idle or half-read connection gives up (performance.now() ms: a clock that never
+   * jumps). Checked by the proxy's sweep every few hundred ms: cheaper than re-arming a socket
+   * timer on every request.
    */
   deadline = 0;
 
@@ -60,7 +61,7 @@ export class DownstreamConn implements RequestView {
     const raw = peer?.raw ?? socket;
     this.remoteAddress = raw.remoteAddress ?? '';
     socket.setNoDelay(true);
-    this.deadline = Date.now() + proxy.limits.headerTimeoutMs;
+    this.deadline = performance.now() + proxy.limits.headerTimeoutMs;
     this.expectProxyHeader = listener.configs.some((c) => c.proxyProtocol);
     // Captured traffic: the port the app dialled picks the outbound routes; inbound, the app's port.
     if (listener.configs.length > 1 || listener.configs[0]?.name.startsWith('outbound') || listener.inbound) {
@@ -80,6 +81,13 @@ export class DownstreamConn implements RequestView {
   header(name: string): string | undefined {
     return this.head.header(name);
   }
+
+  /** `x-forwarded-for: <peer>` as a line: made when the peer is first asked for, not per request. */
+  forwardedForLine(): string {
+    if (this.forwardedFor?.address !== this.remoteAddress) this.forwardedFor = { address: this.remoteAddress, line: `x-forwarded-for: ${this.remoteAddress}\r\n` };
+    return this.forwardedFor.line;
+  }
+  private forwardedFor: { readonly address: string; readonly line: string } | undefined = undefined;
 
   /** The original client: the peer (or the PROXY protocol source), or past N trusted hops, the Nth x-forwarded-for entry from the right. */
   clientAddress(): string {
@@ -206,15 +214,15 @@ export class DownstreamConn implements RequestView {
     return typeof data === 'string' ? this.socket.write(data, 'latin1') : this.socket.write(data);
   }
 
-  /** The exchange finished: next request on this connection, or close it. */
-  finished(keepAlive: boolean): void {
+  /** The exchange finished (at `now`, performance.now()): next request on this connection, or close it. */
+  finished(keepAlive: boolean, now: number): void {
     this.exchange = null;
     if (!keepAlive || this.bodyFraming || this.proxy.draining) {
       this.closed = true;
       this.socket.end();
       return;
     }
-    this.deadline = Date.now() + (this.pending ? this.proxy.limits.headerTimeoutMs : this.proxy.limits.idleTimeoutMs);
+    this.deadline = now + (this.pending ? this.proxy.limits.headerTimeoutMs : this.proxy.limits.idleTimeoutMs);
     if (this.socket.isPaused()) this.socket.resume();
     if (this.pending) this.parseNext();
   }

@@ -22,15 +22,25 @@ import { corsPreflight, corsResponseHeaders, redirectLocation, rewritePath, shou
 const REQUEST_IDS = new RequestIds();
 const DEADLINES = new Deadlines();
 
+const PROTO_HTTP = 'x-forwarded-proto: http\r\n';
+const PROTO_HTTPS = 'x-forwarded-proto: https\r\n';
+
 /** No extra response lines (the common case: no array made per response). */
 const NO_LINES: readonly string[] = [];
 
 /** Request body bytes held while no upstream connection is ready. */
 const MAX_BUFFERED_BODY = 1024 * 1024;
 
-/** Envoy prints response flags in its enum order. */
-const FLAG_ORDER = ['LH', 'UH', 'UT', 'LR', 'UR', 'UF', 'UC', 'UO', 'NR', 'DI', 'FI', 'RL', 'URX', 'DC'];
-const flagString = (flags: string[]) => (flags.length ? [...new Set(flags)].sort((a, b) => FLAG_ORDER.indexOf(a) - FLAG_ORDER.indexOf(b)).join(',') : '-');
+/** Envoy prints response flags in its enum order; an exchange keeps them as bits in that order. */
+const FLAG_ORDER = ['LH', 'UH', 'UT', 'LR', 'UR', 'UF', 'UC', 'UO', 'NR', 'DI', 'FI', 'RL', 'URX', 'DC'] as const;
+type Flag = (typeof FLAG_ORDER)[number];
+const flagBit = (flag: Flag) => 1 << FLAG_ORDER.indexOf(flag);
+function flagString(bits: number): string {
+  if (bits === 0) return '-';
+  const names: string[] = [];
+  for (let i = 0; i < FLAG_ORDER.length; i++) if (bits & (1 << i)) names.push(FLAG_ORDER[i]);
+  return names.join(',');
+}
 
 /** The route of a request passed through to its original destination (no retries: the request may not be idempotent to a service we know nothing of). */
 const PASSTHROUGH_ROUTE: RouteConfig = { name: 'allow_any', matches: [], action: { kind: 'forward', destinations: [{ cluster: PASSTHROUGH_CLUSTER, weight: 100 }], retries: { attempts: 0, retryOn: [] } } };
@@ -57,7 +67,7 @@ export class Exchange implements ConnHandler {
    * The request body: chunks waiting for an upstream connection, and once sent, kept for a retry
    * as long as they fit in MAX_BUFFERED_BODY (Envoy buffers a retried request's body the same way).
    */
-  private body: Buffer[] = [];
+  private body: Buffer[] | null = null;
   private bodyDone: boolean;
   private bodySent = false;
   /** More body than a retry may keep went upstream: this request cannot be retried. */
@@ -65,7 +75,7 @@ export class Exchange implements ConnHandler {
   private bytesIn = 0;
   private bytesOut = 0;
   private attempts = 0;
-  private flags: string[] = [];
+  private flags = 0;
   private status = 0;
   private respHead?: ResponseHead;
   private respBuf: Buffer | null = null;
@@ -118,7 +128,7 @@ export class Exchange implements ConnHandler {
     const fault = route.fault;
     if (fault?.abort && Math.random() < fault.abort.fraction) return this.reply(fault.abort.status, 'FI', 'fault filter abort\n');
     if (fault?.delay && Math.random() < fault.delay.fraction) {
-      this.flags.push('DI');
+      this.flags |= flagBit('DI');
       this.delayTimer = setTimeout(() => this.act(), fault.delay.ms);
       return;
     }
@@ -174,8 +184,11 @@ export class Exchange implements ConnHandler {
     const perTry = action.kind === 'forward' ? action.retries?.perTryTimeoutMs : undefined;
     if (perTry) DEADLINES.set((this.tryTimeout ??= new Deadline(() => this.onTryTimeout())), perTry);
     conn.socket.write(this.requestHead(this.cluster!.config.host), 'latin1');
-    for (const chunk of this.body) conn.socket.write(chunk);
-    if (this.body.length) this.bodySent = true;
+    const body = this.body;
+    if (body) {
+      for (let i = 0; i < body.length; i++) conn.socket.write(body[i]);
+      this.bodySent = body.length > 0;
+    }
     if (this.buffered > MAX_BUFFERED_BODY) {
       this.dropRetryBody();
       if (this.down.socket.isPaused()) this.down.socket.resume();
@@ -210,9 +223,9 @@ export class Exchange implements ConnHandler {
     if (action.kind === 'forward' && action.rewrite) return undefined;
     const seen = d.head.seen;
     if (seen & (SEEN_HOP_BY_HOP | SEEN_X_FORWARDED_FOR)) return undefined;
-    let extra = `x-forwarded-for: ${d.remoteAddress}\r\n`;
+    let extra = d.forwardedForLine();
     if (!(seen & SEEN_X_REQUEST_ID)) extra += `x-request-id: ${this.requestId}\r\n`;
-    if (!(seen & SEEN_X_FORWARDED_PROTO)) extra += `x-forwarded-proto: ${d.scheme}\r\n`;
+    if (!(seen & SEEN_X_FORWARDED_PROTO)) extra += d.scheme === 'https' ? PROTO_HTTPS : PROTO_HTTP;
     // The received head without its blank line, our lines, the blank line: one string, one write
     // (a short string is written from the stack, no Buffer made for it).
     return `${latin1(d.headBuffer, 0, d.headLength - 2)}${extra}\r\n`;
@@ -241,7 +254,7 @@ export class Exchange implements ConnHandler {
       // Kept for a retry until the body outgrows the buffer.
       if (!this.bodyStreamed && this.buffered + chunk.length > MAX_BUFFERED_BODY) this.dropRetryBody();
       else if (!this.bodyStreamed) {
-        this.body.push(chunk);
+        (this.body ??= []).push(chunk);
         this.buffered += chunk.length;
       }
       if (!this.conn.socket.write(chunk)) {
@@ -249,7 +262,7 @@ export class Exchange implements ConnHandler {
         this.conn.socket.once('drain', () => this.down.socket.resume());
       }
     } else {
-      this.body.push(chunk);
+      (this.body ??= []).push(chunk);
       this.buffered += chunk.length;
       // Waiting for an upstream connection (or a fault delay): stop reading rather than buffer without bound.
       if (this.buffered > MAX_BUFFERED_BODY) this.down.socket.pause();
@@ -281,7 +294,7 @@ export class Exchange implements ConnHandler {
     this.cluster!.recordResult(this.endpoint!, head.status);
     const action = this.route!.action;
     if (action.kind === 'forward' && !this.bodySentPartially() && shouldRetry(action.retries, head.status, undefined) && this.attempts <= (action.retries?.attempts ?? 0)) {
-      this.flags = this.flags.filter((f) => f !== 'URX');
+      this.flags &= ~flagBit('URX');
       this.dropConn(false);
       return this.attempt();
     }
@@ -364,19 +377,19 @@ export class Exchange implements ConnHandler {
     this.upstreamFailed(connected ? 'UC' : 'UF', 503, code === 'ECONNREFUSED' || !connected ? 'connect-failure' : 'reset');
   }
 
-  private upstreamFailed(flag: string, status: number, reason: 'connect-failure' | 'reset' = 'reset'): void {
+  private upstreamFailed(flag: Flag, status: number, reason: 'connect-failure' | 'reset' = 'reset'): void {
     if (this.done) return;
     this.dropConn(false);
     if (this.committed) {
       // Mid-response: nothing sensible can follow on this client connection.
-      this.flags.push(flag);
+      this.flags |= flagBit(flag);
       this.finish(false);
       this.down.close();
       return;
     }
     const action = this.route!.action;
     if (action.kind === 'forward' && !this.bodySentPartially() && shouldRetry(action.retries, undefined, reason) && this.attempts <= (action.retries?.attempts ?? 0)) return this.attempt();
-    if (this.attempts > 1) this.flags.push('URX');
+    if (this.attempts > 1) this.flags |= flagBit('URX');
     this.reply(status, flag, `upstream connect error or disconnect/reset before headers. reset reason: ${reason === 'connect-failure' ? 'connection failure' : 'connection termination'}\n`);
   }
 
@@ -387,7 +400,7 @@ export class Exchange implements ConnHandler {
 
   private dropRetryBody(): void {
     this.bodyStreamed = true;
-    this.body = [];
+    this.body = null;
     this.buffered = 0;
   }
 
@@ -402,7 +415,7 @@ export class Exchange implements ConnHandler {
   private onTimeout(): void {
     if (this.done) return;
     if (this.committed) {
-      this.flags.push('UT');
+      this.flags |= flagBit('UT');
       this.dropConn(false);
       this.finish(false);
       return this.down.close();
@@ -426,8 +439,8 @@ export class Exchange implements ConnHandler {
     this.finish(this.down.head.keepAlive && !(this.respFraming?.untilClose ?? false));
   }
 
-  private reply(status: number, flag: string, body: string): void {
-    if (flag) this.flags.push(flag);
+  private reply(status: number, flag: Flag | '', body: string): void {
+    if (flag) this.flags |= flagBit(flag);
     this.replyWith(status, body, []);
   }
 
@@ -444,9 +457,10 @@ export class Exchange implements ConnHandler {
     if (this.done) return;
     this.done = true;
     this.stopTimers();
-    const ms = performance.now() - this.started;
+    const now = performance.now();
+    const ms = now - this.started;
     this.down.proxy.recordRequest(this.down, { cluster: this.cluster?.config, status: this.status, flags: flagString(this.flags), ms, bytesIn: this.bytesIn, bytesOut: this.bytesOut, route: this.route?.name, upstream: this.endpoint?.key, requestId: this.requestId, authority: this.authority, details: this.denied && `rbac_access_denied_matched_policy[${this.denied}]` });
-    this.down.finished(keepAlive);
+    this.down.finished(keepAlive, now);
   }
 
   private stopTimers(): void {
@@ -457,7 +471,7 @@ export class Exchange implements ConnHandler {
 
   downstreamGone(): void {
     if (this.done) return;
-    this.flags.push('DC');
+    this.flags |= flagBit('DC');
     this.status = this.status || 499;
     this.dropConn(false);
     this.done = true;

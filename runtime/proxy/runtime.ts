@@ -216,9 +216,9 @@ export class Proxy implements ProxyRuntime {
   }
 
   private sweep(): void {
-    const now = Date.now();
+    const now = performance.now();
     for (const c of this.conns) c.expire(now);
-    for (const c of this.clusters.values()) c.sweep(now);
+    for (const c of this.clusters.values()) c.sweep(Date.now());
   }
 
   cluster(name: string): Cluster | undefined {
