@@ -187,7 +187,7 @@ export class Exchange implements ConnHandler {
     const body = this.body;
     if (body) {
       for (let i = 0; i < body.length; i++) conn.socket.write(body[i]);
-      this.bodySent = body.length > 0;
+      if (body.length) this.bodySent = true;
     }
     if (this.buffered > MAX_BUFFERED_BODY) {
       this.dropRetryBody();
