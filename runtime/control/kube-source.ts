@@ -124,6 +124,15 @@ export class KubeSource implements ConfigSource {
     informer.on('delete', changed);
     // Fired before every list and watch request: a healthy watch, ended by the server's timeout, reconnects.
     informer.on('connect', () => (state.lastSeen = Date.now()));
+    // Restarted after a delay, unless replaced (a stall) or the source stopped meanwhile.
+    const restartIn = (delay: number, counted: boolean) => {
+      state.retry = setTimeout(() => {
+        state.retry = undefined;
+        if (this.stopped || this.running.get(w.kind) !== state) return;
+        if (counted) this.counters.restarts++;
+        void informer.start();
+      }, delay);
+    };
     informer.on('error', (err) => {
       this.counters.errors++;
       state.failures++;
@@ -132,15 +141,10 @@ export class KubeSource implements ConfigSource {
       const delay = this.missing.has(w.kind) ? (this.options.watchTimeoutSeconds ?? 300) * 1000 : Math.min(100 * 2 ** Math.min(state.failures, 6), 5000);
       if (this.missing.has(w.kind)) {
         state.lastSeen = Date.now() + delay;
-        state.retry = setTimeout(() => ((state.retry = undefined), void informer.start()), delay);
-        return;
+        return restartIn(delay, false);
       }
       this.log(`${w.kind}: list/watch failed (${(err as Error)?.message ?? err}); restarting in ${delay} ms`);
-      state.retry = setTimeout(() => {
-        state.retry = undefined;
-        this.counters.restarts++;
-        void informer.start();
-      }, delay);
+      restartIn(delay, true);
     });
     this.running.set(w.kind, state);
     void informer.start();
@@ -154,8 +158,10 @@ export class KubeSource implements ConfigSource {
       if (!state || state.retry || now - state.lastSeen < timeoutSeconds * 2000) continue;
       this.counters.stalls++;
       this.log(`${w.kind}: no watch activity for ${Math.round((now - state.lastSeen) / 1000)} s; replacing the informer`);
-      void state.informer.stop();
+      // The new one is running before the old one stops: the old one's abort error (reported at
+      // once) then finds itself replaced and is not retried.
       this.run(w, timeoutSeconds, state.synced ? state : state.previous);
+      void state.informer.stop();
     }
   }
 

@@ -106,6 +106,13 @@ current-context: c
     held.forEach((answer) => answer());
   }
 
+  /** Watches of one resource path open now (answered, not yet ended). */
+  openWatches(path: string): number {
+    let n = 0;
+    for (const w of this.watchers) if (w.path === path) n++;
+    return n;
+  }
+
   /** Ends every open watch (as an API server restart or a load balancer would). */
   dropWatches(): void {
     for (const w of this.watchers) w.res.destroy();
