@@ -53,6 +53,8 @@ interface Running {
   synced: boolean;
   lastSeen: number;
   failures: number;
+  /** Started again by a retry (its next connect is that retry's, not a watch ending cleanly). */
+  retried?: boolean;
   retry?: NodeJS.Timeout;
   /** The informer this one replaced, whose objects stand in until this one has listed. */
   previous?: Running;
@@ -122,14 +124,20 @@ export class KubeSource implements ConfigSource {
     informer.on('add', changed);
     informer.on('update', changed);
     informer.on('delete', changed);
-    // Fired before every list and watch request: a healthy watch, ended by the server's timeout, reconnects.
-    informer.on('connect', () => (state.lastSeen = Date.now()));
+    // Fired before every list and watch request: a healthy watch, ended by the server's timeout,
+    // reconnects (and then the backoff starts over: the server is answering again).
+    informer.on('connect', () => {
+      state.lastSeen = Date.now();
+      if (state.retried) state.retried = false;
+      else state.failures = 0;
+    });
     // Restarted after a delay, unless replaced (a stall) or the source stopped meanwhile.
     const restartIn = (delay: number, counted: boolean) => {
       state.retry = setTimeout(() => {
         state.retry = undefined;
         if (this.stopped || this.running.get(w.kind) !== state) return;
         if (counted) this.counters.restarts++;
+        state.retried = true;
         void informer.start();
       }, delay);
     };

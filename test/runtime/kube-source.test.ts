@@ -150,6 +150,18 @@ describe('mastd --source kubernetes', () => {
     expect(m.log()).toMatch(/list\/watch failed .*; restarting in \d+ ms/);
   });
 
+  test('once a watch has run its course again after the outage, a failure backs off from the start (200 ms)', async () => {
+    const watches = () => kube.requests.filter((r) => r.verb === 'watch' && r.path === VS).length;
+    const n = watches();
+    // The next watch request follows one that the server ended at its timeout: a clean cycle.
+    await until(m, 'a clean watch cycle', () => watches() > n);
+    const logged = m.log().length;
+    kube.dropWatches();
+    await until(m, 'the failure', () => /VirtualService: list\/watch failed/.test(m.log().slice(logged)));
+    expect(m.log().slice(logged)).toMatch(/VirtualService: list\/watch failed \([^)]*\); restarting in 200 ms/);
+    await until(m, 'the watch back', () => kube.openWatches(VS) > 0);
+  });
+
   test('a proxy must own the identity it claims: its service-account token, checked by TokenReview', async () => {
     kube.tokens.set('reviews-token', 'system:serviceaccount:default:reviews');
     const pushPort = Number(/push (\d+)/.exec(m.log())?.[1]);
