@@ -232,7 +232,7 @@ describe('mastd --source kubernetes, a dead watch', () => {
     kube.put(VS, vs('late'));
     await until(m, 'the change after the stall', async () => (await configz(m)).includes('VirtualService default/late'), 15_000);
     expect(m.log()).toMatch(/no watch activity for \d+ s; replacing the informer/);
-    // The replaced informer stays stopped: one watch per kind, never two (sampled past the
+    // The replaced informer stays stopped: one VirtualService watch, never two (sampled past the
     // replaced one's retry backoff, when a wrongly restarted one would be watching again).
     let most = 0;
     for (const end = Date.now() + 6000; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) most = Math.max(most, kube.openWatches(VS));
