@@ -51,6 +51,7 @@ interface Running {
   readonly informer: k8s.Informer<k8s.KubernetesObject> & k8s.ObjectCache<k8s.KubernetesObject>;
   /** Its first list succeeded. */
   synced: boolean;
+  /** The last sign of life of its list or watch (performance.now(): a wall-clock step is no stall). */
   lastSeen: number;
   failures: number;
   /** Started again by a retry (its next connect is that retry's, not a watch ending cleanly). */
@@ -92,7 +93,7 @@ export class KubeSource implements ConfigSource {
 
   private run(w: Watched, timeoutSeconds: number, previous?: Running): void {
     // Declared before the informer: its list function marks it synced.
-    const state = { synced: false, lastSeen: Date.now(), failures: 0, previous } as Running;
+    const state = { synced: false, lastSeen: performance.now(), failures: 0, previous } as Running;
     const listFn = async () => {
       this.counters.lists++;
       let list: Awaited<ReturnType<Watched['list']>>;
@@ -112,13 +113,13 @@ export class KubeSource implements ConfigSource {
       state.synced = true;
       state.previous = undefined;
       state.failures = 0;
-      state.lastSeen = Date.now();
+      state.lastSeen = performance.now();
       return list;
     };
     const informer = k8s.makeInformer(this.kc, `${w.path}?timeoutSeconds=${timeoutSeconds}`, listFn);
     Object.assign(state, { informer });
     const changed = () => {
-      state.lastSeen = Date.now();
+      state.lastSeen = performance.now();
       this.changed();
     };
     informer.on('add', changed);
@@ -127,7 +128,7 @@ export class KubeSource implements ConfigSource {
     // Fired before every list and watch request: a healthy watch, ended by the server's timeout,
     // reconnects (and then the backoff starts over: the server is answering again).
     informer.on('connect', () => {
-      state.lastSeen = Date.now();
+      state.lastSeen = performance.now();
       if (state.retried) state.retried = false;
       else state.failures = 0;
     });
@@ -148,7 +149,7 @@ export class KubeSource implements ConfigSource {
       // A missing CRD is looked for again at the watch timeout's pace; anything else backs off from 200 ms to 5 s.
       const delay = this.missing.has(w.kind) ? (this.options.watchTimeoutSeconds ?? 300) * 1000 : Math.min(100 * 2 ** Math.min(state.failures, 6), 5000);
       if (this.missing.has(w.kind)) {
-        state.lastSeen = Date.now() + delay;
+        state.lastSeen = performance.now() + delay;
         return restartIn(delay, false);
       }
       this.log(`${w.kind}: list/watch failed (${(err as Error)?.message ?? err}); restarting in ${delay} ms`);
@@ -160,7 +161,7 @@ export class KubeSource implements ConfigSource {
 
   /** A watch silent for twice the server-side timeout is dead: replace its informer with a fresh one (a full list). */
   private checkStalls(timeoutSeconds: number): void {
-    const now = Date.now();
+    const now = performance.now();
     for (const w of this.watched) {
       const state = this.running.get(w.kind);
       if (!state || state.retry || now - state.lastSeen < timeoutSeconds * 2000) continue;
