@@ -216,9 +216,10 @@ export class Proxy implements ProxyRuntime {
   }
 
   private sweep(): void {
+    // Idle and ejection times are on the monotonic clock: a wall-clock step changes none of them.
     const now = performance.now();
     for (const c of this.conns) c.expire(now);
-    for (const c of this.clusters.values()) c.sweep(Date.now());
+    for (const c of this.clusters.values()) c.sweep(now);
   }
 
   cluster(name: string): Cluster | undefined {
@@ -445,8 +446,8 @@ export class Proxy implements ProxyRuntime {
   async drain(timeoutMs: number): Promise<void> {
     this.draining = true;
     for (const l of this.listeners.values()) l.server?.close();
-    const deadline = Date.now() + timeoutMs;
-    while (this.conns.size > 0 && Date.now() < deadline) {
+    const deadline = performance.now() + timeoutMs;
+    while (this.conns.size > 0 && performance.now() < deadline) {
       for (const c of this.conns) if (c.idle) c.close();
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -458,7 +459,7 @@ export class Proxy implements ProxyRuntime {
   }
 
   clustersReport(): object[] {
-    const now = Date.now();
+    const now = performance.now();
     return [...this.clusters.values()].map((c) => ({
       name: c.config.name,
       lb: c.config.lb.kind,

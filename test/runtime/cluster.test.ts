@@ -36,7 +36,7 @@ describe('upstream connection pool', () => {
     expect('conn' in got && got.endpoint).toBe(e);
     if ('conn' in got) got.conn.socket.destroy();
     await new Promise((r) => setTimeout(r, 50));
-    inbound.sweep(Date.now());
+    inbound.sweep(performance.now());
     expect(inbound.endpoints).toEqual([]);
 
     const outside = new Cluster(cluster('PassthroughCluster', [], { host: '', lb: { kind: 'passthrough' } }));

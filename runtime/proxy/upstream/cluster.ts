@@ -108,7 +108,7 @@ export class Cluster {
 
   pick(hints: PickHints = NO_HINTS): Endpoint | undefined {
     if (this.config.lb.kind === 'passthrough') return this.passthrough(hints.originalPort, hints.originalAddress);
-    const list = this.ejectionsEnd === 0 ? this.endpoints : this.healthy(Date.now());
+    const list = this.ejectionsEnd === 0 ? this.endpoints : this.healthy(performance.now());
     if (list.length <= 1) return list[0];
     const lb = this.config.lb;
     switch (lb.kind) {
@@ -217,7 +217,7 @@ export class Cluster {
     }
     const tripped = (o.consecutive5xx && endpoint.consecutive5xx >= o.consecutive5xx) || (o.consecutiveGatewayErrors && endpoint.consecutiveGatewayErrors >= o.consecutiveGatewayErrors);
     if (!tripped) return;
-    const now = Date.now();
+    const now = performance.now();
     const ejected = this.endpoints.filter((e) => e.ejectedUntil > now).length;
     if ((ejected + 1) * 100 > o.maxEjectionPercent * this.endpoints.length && ejected > 0) return;
     endpoint.ejections++;

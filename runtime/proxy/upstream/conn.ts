@@ -49,12 +49,12 @@ export class UpstreamConn {
     else this.socket.destroy();
   }
 
-  /** When it went idle in the pool (0 while in use); the cluster's sweep closes long-idle ones. */
+  /** When it went idle in the pool (performance.now(); 0 while in use); the cluster's sweep closes long-idle ones. */
   parkedAt = 0;
 
   park(): void {
     this.handler = undefined;
-    this.parkedAt = Date.now();
+    this.parkedAt = performance.now();
   }
 
   take(handler: ConnHandler): void {
