@@ -25,6 +25,23 @@ describe('upstream connection pool', () => {
     first.conn.socket.destroy();
   });
 
+  test('an ejection lasts its time whatever the wall clock does (NTP steps forward or back)', () => {
+    const c = new Cluster(cluster('b', [b.port, b.port + 1], { outlier: { consecutive5xx: 1, intervalMs: 1000, baseEjectionMs: 30_000, maxEjectionPercent: 100 } }));
+    const [bad, good] = c.endpoints;
+    c.recordResult(bad, 503);
+    const realNow = Date.now();
+    const picked = () => new Set(Array.from({ length: 8 }, () => c.pick()?.key));
+    try {
+      for (const step of [0, 3_600_000, -3_600_000]) {
+        jest.spyOn(Date, 'now').mockReturnValue(realNow + step);
+        expect(picked()).toEqual(new Set([good.key]));
+      }
+    } finally {
+      jest.restoreAllMocks();
+      c.close();
+    }
+  });
+
   test('PASSTHROUGH: each connection goes to its original destination, an endpoint made per destination and forgotten once unused', async () => {
     // An inbound passthrough cluster has a host (the app's address); one outside the mesh has none.
     const inbound = new Cluster(cluster('inbound|passthrough||', [], { host: '127.0.0.1', lb: { kind: 'passthrough' } }));
