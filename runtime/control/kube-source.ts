@@ -132,11 +132,13 @@ export class KubeSource implements ConfigSource {
       if (state.retried) state.retried = false;
       else state.failures = 0;
     });
-    // Restarted after a delay, unless replaced (a stall) or the source stopped meanwhile.
+    // Neither replaced (a stall) nor the source stopped.
+    const current = () => !this.stopped && this.running.get(w.kind) === state;
+    // Restarted after a delay, if still current then.
     const restartIn = (delay: number, counted: boolean) => {
       state.retry = setTimeout(() => {
         state.retry = undefined;
-        if (this.stopped || this.running.get(w.kind) !== state) return;
+        if (!current()) return;
         if (counted) this.counters.restarts++;
         state.retried = true;
         void informer.start();
@@ -145,7 +147,7 @@ export class KubeSource implements ConfigSource {
     informer.on('error', (err) => {
       this.counters.errors++;
       state.failures++;
-      if (this.stopped || this.running.get(w.kind) !== state) return;
+      if (!current()) return;
       // A missing CRD is looked for again at the watch timeout's pace; anything else backs off from 200 ms to 5 s.
       const delay = this.missing.has(w.kind) ? (this.options.watchTimeoutSeconds ?? 300) * 1000 : Math.min(100 * 2 ** Math.min(state.failures, 6), 5000);
       if (this.missing.has(w.kind)) {
