@@ -112,13 +112,7 @@ export const latin1: (buf: Buffer, s: number, e: number) => string =
 const METHODS = ['GET', 'POST', 'PUT', 'HEAD', 'DELETE', 'PATCH', 'OPTIONS'];
 
 function method(buf: Buffer, s: number, e: number): string {
-  for (let k = 0; k < METHODS.length; k++) {
-    const m = METHODS[k];
-    if (e - s !== m.length) continue;
-    let j = 0;
-    while (j < m.length && buf[s + j] === m.charCodeAt(j)) j++;
-    if (j === m.length) return m;
-  }
+  for (let k = 0; k < METHODS.length; k++) if (sameBytes(buf, s, e, METHODS[k])) return METHODS[k];
   return latin1(buf, s, e);
 }
 
