@@ -6,6 +6,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { imageNode } from './image-node.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const quick = process.argv.includes('--quick');
@@ -14,11 +15,13 @@ const DURATION = quick ? 3 : 10;
 const ROUNDS = quick ? 3 : 5;
 const SLICE = DURATION / ROUNDS;
 const RATE = 1000;
+// mast's processes (proxies, the byte pipe, mastd) run on the images' Node; wrk and the fixed-rate client on whatever runs this.
+const NODE = imageNode(ROOT);
 const dir = mkdtempSync(join(tmpdir(), 'mast-bench-'));
 const children = [];
 // As runtime/shared/process.ts PROXY_NODE_FLAGS (the image's entrypoint).
 const PROXY_NODE_FLAGS = ['--max-semi-space-size=2', '--v8-pool-size=1', '--single-threaded', '--no-maglev'];
-const P = { backend: 18100, nginx: 18101, haproxy: 18102, gateway: 18103, sidecarOut: 18104, sidecarIn: 18105, admin: 18106, pipe: 18107, mtlsOut: 18108, mtlsIn: 18109, mastdPush: 18110, mastdMon: 18111, mtlsAdmin: 18112 };
+const P = { backend: 18100, nginx: 18101, haproxy: 18102, gateway: 18103, sidecarOut: 18104, sidecarIn: 18105, admin: 18106, pipe: 18107, mtlsOut: 18108, mtlsIn: 18109, mastdPush: 18110, mastdMon: 18111, mtlsAdmin: 18112, gatewayHere: 18113 };
 
 function ensureTools() {
   const missing = ['nginx', 'haproxy', 'wrk'].filter((t) => spawnSync('sh', ['-c', `command -v ${t} || test -x /usr/sbin/${t}`]).status !== 0);
@@ -86,15 +89,19 @@ function cpuSeconds(pid) {
   return ticks / 100;
 }
 
+/** Resident MB of a process and its children: all of it, and the private part (RssAnon: not the pages of the binary, which every process running it shares). */
 function rssMb(pid) {
   const pids = [pid, ...spawnSync('pgrep', ['-P', String(pid)]).stdout.toString().split('\n').filter(Boolean).map(Number)];
   let kb = 0;
+  let anonKb = 0;
   for (const p of pids) {
     try {
-      kb += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))[1]);
+      const status = readFileSync(`/proc/${p}/status`, 'utf8');
+      kb += Number(/VmRSS:\s+(\d+)/.exec(status)[1]);
+      anonKb += Number(/RssAnon:\s+(\d+)/.exec(status)[1]);
     } catch {}
   }
-  return kb / 1024;
+  return { rss: kb / 1024, anon: anonKb / 1024 };
 }
 
 function wrk(port, host = 'alpha.example.com') {
@@ -143,9 +150,11 @@ async function measureAll(targets) {
   }
   return targets.map((t, i) => {
     const x = runs[i];
-    const rss = t.pids.reduce((s, p) => s + rssMb(p), 0);
-    const r = { name: t.name, rounds: x.rps, rps: median(x.rps), non2xx: x.non2xx, cpuUsPerReq: median(x.cpu), rssMb: rss, p50: median(x.p50), p90: median(x.p90), p99: median(x.p99), sent: x.sent, ok: x.ok, errors: x.errors };
-    console.log(`${t.name.padEnd(22)} rps ${r.rps.toFixed(0).padStart(7)}  cpu/req ${r.cpuUsPerReq.toFixed(1).padStart(6)} µs  p50 ${r.p50.toFixed(3)} ms  p90 ${r.p90.toFixed(3)} ms  p99 ${r.p99.toFixed(3)} ms  rss ${rss.toFixed(1)} MB  (fixed-rate ok ${r.ok}/${r.sent})`);
+    const mem = t.pids.map(rssMb);
+    const rss = mem.reduce((s, m) => s + m.rss, 0);
+    const anon = mem.reduce((s, m) => s + m.anon, 0);
+    const r = { name: t.name, rounds: x.rps, rps: median(x.rps), non2xx: x.non2xx, cpuUsPerReq: median(x.cpu), rssMb: rss, anonMb: anon, p50: median(x.p50), p90: median(x.p90), p99: median(x.p99), sent: x.sent, ok: x.ok, errors: x.errors };
+    console.log(`${t.name.padEnd(22)} rps ${r.rps.toFixed(0).padStart(7)}  cpu/req ${r.cpuUsPerReq.toFixed(1).padStart(6)} µs  p50 ${r.p50.toFixed(3)} ms  p90 ${r.p90.toFixed(3)} ms  p99 ${r.p99.toFixed(3)} ms  rss ${rss.toFixed(1)} MB (private ${anon.toFixed(1)})  (fixed-rate ok ${r.ok}/${r.sent})`);
     return r;
   });
 }
@@ -269,23 +278,25 @@ server { listen 127.0.0.1:${P.nginx}; location / { proxy_pass http://backend; pr
   const nginx = start('nginx', 'nginx', ['-c', join(dir, 'nginx.conf')]);
   const haproxy = start('haproxy', 'haproxy', ['-db', '-f', join(dir, 'haproxy.cfg')]);
   const proxy = join(ROOT, 'build', 'mast-proxy.js');
-  const gateway = start('mast', process.execPath, [...PROXY_NODE_FLAGS, proxy, '--mesh', join(dir, 'mesh.yaml'), '--port-map', `80=${P.gateway}`, '--admin-port', String(P.admin)]);
-  const sideB = start('sidecar-b', process.execPath, [...PROXY_NODE_FLAGS, proxy, '--config', join(dir, 'b.json'), '--mode', 'sidecar', '--admin-port', '0']);
+  const gateway = start('mast', NODE.path, [...PROXY_NODE_FLAGS, proxy, '--mesh', join(dir, 'mesh.yaml'), '--port-map', `80=${P.gateway}`, '--admin-port', String(P.admin)]);
+  // The same gateway on the Node running the bench, where that is not the images' (figures comparable with earlier runs).
+  const gatewayHere = NODE.path === process.execPath ? undefined : start('mast-here', process.execPath, [...PROXY_NODE_FLAGS, proxy, '--mesh', join(dir, 'mesh.yaml'), '--port-map', `80=${P.gatewayHere}`, '--admin-port', '0']);
+  const sideB = start('sidecar-b', NODE.path, [...PROXY_NODE_FLAGS, proxy, '--config', join(dir, 'b.json'), '--mode', 'sidecar', '--admin-port', '0']);
   bundle('pipe-proxy.ts', 'pipe-proxy.js');
-  const pipe = start('node-pipe', process.execPath, [join(dir, 'pipe-proxy.js'), String(P.pipe), String(P.backend)]);
-  const sideA = start('sidecar-a', process.execPath, [...PROXY_NODE_FLAGS, proxy, '--config', join(dir, 'a.json'), '--mode', 'sidecar', '--admin-port', '0']);
+  const pipe = start('node-pipe', NODE.path, [join(dir, 'pipe-proxy.js'), String(P.pipe), String(P.backend)]);
+  const sideA = start('sidecar-a', NODE.path, [...PROXY_NODE_FLAGS, proxy, '--config', join(dir, 'a.json'), '--mode', 'sidecar', '--admin-port', '0']);
   mkdirSync(join(dir, 'mtls'));
   writeFileSync(join(dir, 'mtls', 'mesh.yaml'), mtlsMeshYaml());
-  start('mastd', process.execPath, [join(ROOT, 'build', 'mastd.js'), '--watch', join(dir, 'mtls'), '--push-port', String(P.mastdPush), '--monitoring-port', String(P.mastdMon), '--token', 'bench']);
+  start('mastd', NODE.path, [join(ROOT, 'build', 'mastd.js'), '--watch', join(dir, 'mtls'), '--push-port', String(P.mastdPush), '--monitoring-port', String(P.mastdMon), '--token', 'bench']);
   const plane = ['--control-plane', `127.0.0.1:${P.mastdPush}`, '--token', 'bench', '--mode', 'sidecar', '--namespace', 'default', '--admin-port', '0'];
-  const mtlsB = start('mtls-b', process.execPath, [...PROXY_NODE_FLAGS, proxy, ...plane, '--id', 'backend-1', '--labels', 'app=backend', '--inbound-port', String(P.mtlsIn), '--app-port', String(P.backend), '--outbound-port', '0', '--admin-port', String(P.mtlsAdmin)]);
-  const mtlsA = start('mtls-a', process.execPath, [...PROXY_NODE_FLAGS, proxy, ...plane, '--id', 'client-1', '--labels', 'app=client', '--outbound-port', String(P.mtlsOut)]);
+  const mtlsB = start('mtls-b', NODE.path, [...PROXY_NODE_FLAGS, proxy, ...plane, '--id', 'backend-1', '--labels', 'app=backend', '--inbound-port', String(P.mtlsIn), '--app-port', String(P.backend), '--outbound-port', '0', '--admin-port', String(P.mtlsAdmin)]);
+  const mtlsA = start('mtls-a', NODE.path, [...PROXY_NODE_FLAGS, proxy, ...plane, '--id', 'client-1', '--labels', 'app=client', '--outbound-port', String(P.mtlsOut)]);
   await sleep(800);
   await checkAlive();
   await waitMeshReady();
 
-  console.log(`mast bench (${quick ? 'quick' : 'full'}): wrk -t1 -c50 for rps and CPU, then ${RATE} req/s fixed rate for latency, ${DURATION}s of each per target in ${ROUNDS} rounds taken in turn (figures: the median round); node ${process.version}`);
-  const [direct, rn, rh, rp, rm, rc, rt] = await measureAll([
+  console.log(`mast bench (${quick ? 'quick' : 'full'}): wrk -t1 -c50 for rps and CPU, then ${RATE} req/s fixed rate for latency, ${DURATION}s of each per target in ${ROUNDS} rounds taken in turn (figures: the median round); mast on node ${execFileSync(NODE.path, ['--version']).toString().trim()}${NODE.note ? ` (not the images' Node: ${NODE.note})` : ''}`);
+  const [direct, rn, rh, rp, rm, rc, rt, rv] = await measureAll([
     { name: 'direct', port: P.backend, pids: [] },
     { name: 'nginx', port: P.nginx, pids: [nginx.pid] },
     { name: 'haproxy', port: P.haproxy, pids: [haproxy.pid] },
@@ -293,6 +304,7 @@ server { listen 127.0.0.1:${P.nginx}; location / { proxy_pass http://backend; pr
     { name: 'mast gateway', port: P.gateway, pids: [gateway.pid] },
     { name: 'mast 2 sidecars', port: P.sidecarOut, pids: [sideA.pid, sideB.pid] },
     { name: 'mast 2 sidecars mTLS', port: P.mtlsOut, pids: [mtlsA.pid, mtlsB.pid], host: 'backend' },
+    ...(gatewayHere ? [{ name: `mast gateway ${process.version}`, port: P.gatewayHere, pids: [gatewayHere.pid] }] : []),
   ]);
   await checkAlive();
   const mtlsConnections = Number(/mast_inbound_mtls_connections_total (\d+)/.exec(spawnSync('curl', ['-s', `http://127.0.0.1:${P.mtlsAdmin}/stats/prometheus`]).stdout.toString())?.[1] ?? 0);
@@ -316,13 +328,14 @@ server { listen 127.0.0.1:${P.nginx}; location / { proxy_pass http://backend; pr
   console.log(`added p50 per hop ms: nginx ${added(rn).toFixed(3)} haproxy ${added(rh).toFixed(3)} mast ${added(rm).toFixed(3)}`);
   console.log(`added p99 per hop ms: nginx ${added99(rn).toFixed(3)} haproxy ${added99(rh).toFixed(3)} mast ${added99(rm).toFixed(3)}`);
   console.log(`two-sidecar added p90 ms ${added90(rt).toFixed(3)} with mTLS, ${added90(rc).toFixed(3)} without (Istio publishes 0.23 ms for its two-Envoy path with mTLS)`);
-  console.log(`mast gateway rss MB ${rm.rssMb.toFixed(1)} (target <= 60 at ${RATE} req/s)`);
-  for (const r of [rm, rc, rt]) if (r.non2xx || r.errors || r.ok < r.sent) console.log(`WARNING: ${r.name} had ${r.non2xx} non-2xx under load, ${r.errors} fixed-rate errors and ${r.sent - r.ok} fixed-rate requests unanswered`);
+  console.log(`mast gateway rss MB ${rm.rssMb.toFixed(1)} (target <= 60 at ${RATE} req/s; private ${rm.anonMb.toFixed(1)}, the rest the pages of the node binary)`);
+  if (rv) console.log(`ratio rps mast-on-${process.version}/nginx ${(rv.rps / rn.rps).toFixed(2)}, cpu-per-request ${(rv.cpuUsPerReq / rn.cpuUsPerReq).toFixed(2)}, rss MB ${rv.rssMb.toFixed(1)} (private ${rv.anonMb.toFixed(1)}): the gateway on the Node running this bench, not the images'`);
+  for (const r of [rm, rc, rt, rv].filter(Boolean)) if (r.non2xx || r.errors || r.ok < r.sent) console.log(`WARNING: ${r.name} had ${r.non2xx} non-2xx under load, ${r.errors} fixed-rate errors and ${r.sent - r.ok} fixed-rate requests unanswered`);
   for (const c of children.splice(0)) stop(c);
 
   console.log('\ncontrol plane:');
   bundle('control.ts', 'control-bench.js');
-  execFileSync(process.execPath, ['--expose-gc', join(dir, 'control-bench.js'), ...(quick ? ['--quick'] : [])], { stdio: 'inherit' });
+  execFileSync(NODE.path, ['--expose-gc', join(dir, 'control-bench.js'), ...(quick ? ['--quick'] : [])], { stdio: 'inherit' });
 }
 
 main()
