@@ -4,12 +4,13 @@
  * first bytes), a port with TCP services or passthrough (by original destination), or HTTP.
  */
 import type * as net from 'node:net';
-import * as tls from 'node:tls';
+import type * as tls from 'node:tls';
 import { Duplex } from 'node:stream';
 import { hostMatches } from '../../api/hosts';
 import { peerIdentity } from '../shared/spiffe';
 import { readSni } from './http/sni';
 import { DownstreamConn } from './downstream';
+import { tlsModule } from '../shared/lazy-tls';
 import { acceptedWithOnRead } from './read-buffer';
 import { originalDestination } from './original-dst';
 import type { ListenerRuntime, ProxyRuntime } from './runtime';
@@ -86,7 +87,7 @@ function acceptBySni(proxy: AcceptContext, socket: net.Socket, routes: NonNullab
 /** A gateway's HTTPS port: TLS terminated here, then HTTP as on any port (scheme https). */
 function acceptTls(proxy: AcceptContext, socket: net.Socket, l: ListenerRuntime): void {
   // MUTUAL: a client without a certificate from the listener's CAs fails the handshake.
-  const secure = new tls.TLSSocket(socket, { isServer: true, secureContext: l.secureContext, requestCert: l.mutualTls, rejectUnauthorized: l.mutualTls });
+  const secure = new (tlsModule().TLSSocket)(socket, { isServer: true, secureContext: l.secureContext, requestCert: l.mutualTls, rejectUnauthorized: l.mutualTls });
   secure.on('error', () => secure.destroy());
   socket.setTimeout(proxy.limits.headerTimeoutMs, () => socket.destroy());
   secure.once('secure', () => {
@@ -136,7 +137,7 @@ function acceptInbound(proxy: AcceptContext, socket: net.Socket, l: ListenerRunt
     socket.on('end', () => replay.push(null));
     socket.on('error', (err) => replay.destroy(err));
     socket.on('close', () => replay.destroy());
-    const secure = new tls.TLSSocket(replay, { isServer: true, secureContext: context, requestCert: true, rejectUnauthorized: true });
+    const secure = new (tlsModule().TLSSocket)(replay, { isServer: true, secureContext: context, requestCert: true, rejectUnauthorized: true });
     secure.on('error', () => secure.destroy());
     secure.once('secure', () => {
       proxy.metrics.inc('mast_inbound_mtls_connections_total');

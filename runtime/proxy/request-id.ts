@@ -4,11 +4,29 @@
  * within a process by the counter and across processes by the random part; not secrets (a
  * request id never is), and one short string per request instead of a random draw and a format.
  */
-import { randomBytes } from 'node:crypto';
+import { closeSync, openSync, readSync } from 'node:fs';
 
 /** Three hex digits for every 12-bit value: four lookups format the counter (Number#toString(16) is slow). */
 const HEX3 = Array.from({ length: 4096 }, (_, i) => i.toString(16).padStart(3, '0'));
 const SPAN24 = 2 ** 24;
+
+/**
+ * 16 bytes from the kernel's random source, read directly: \`node:crypto\` would bring OpenSSL's
+ * start-up into every proxy (≈ 2 MB resident) for one draw; `crypto` where there is no /dev/urandom.
+ */
+export function kernelRandom(): Buffer {
+  const bytes = Buffer.alloc(16);
+  let fd: number | undefined;
+  try {
+    fd = openSync('/dev/urandom', 'r');
+    if (readSync(fd, bytes, 0, 16, null) === 16) return bytes;
+  } catch {
+    // not Linux: below
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+  return (require('node:crypto') as typeof import('node:crypto')).randomBytes(16);
+}
 
 export class RequestIds {
   private readonly prefix: string;
@@ -16,7 +34,7 @@ export class RequestIds {
   private high: number;
   private low: number;
 
-  constructor(random: Buffer = randomBytes(16)) {
+  constructor(random: Buffer = kernelRandom()) {
     const hex = random.toString('hex');
     // Version nibble 4; variant bits 10 (the first hex digit of the fourth group is 8, 9, a or b).
     const variant = ((parseInt(hex[15], 16) & 0x3) | 0x8).toString(16);

@@ -4,7 +4,8 @@
  * with), telemetry, mirroring and graceful drain.
  */
 import * as net from 'node:net';
-import * as tls from 'node:tls';
+import type * as tls from 'node:tls';
+import { tlsModule } from '../shared/lazy-tls';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { acceptConnection } from './accept';
@@ -45,7 +46,7 @@ function loadTls(f: TlsFiles): LoadedTls {
   const cert = readFileSync(f.cert);
   const key = readFileSync(f.key);
   const ca = f.ca ? readFileSync(f.ca) : undefined;
-  return { ...f, context: tls.createSecureContext({ cert, key, ...(ca ? { ca } : {}) }), contents: `${cert}${key}${ca ?? ''}` };
+  return { ...f, context: tlsModule().createSecureContext({ cert, key, ...(ca ? { ca } : {}) }), contents: `${cert}${key}${ca ?? ''}` };
 }
 
 /**
@@ -228,7 +229,7 @@ export class Proxy implements ProxyRuntime {
 
   /** New connections use it at once; existing ones keep theirs until they close. */
   setCertificate(c: WorkloadCertificate): void {
-    this.tlsContext = tls.createSecureContext({ key: c.key, cert: c.certificate, ca: c.root });
+    this.tlsContext = tlsModule().createSecureContext({ key: c.key, cert: c.certificate, ca: c.root });
     this.onCertificate?.(c);
     this.metrics.inc('mast_certificates_installed_total');
   }

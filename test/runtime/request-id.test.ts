@@ -1,4 +1,4 @@
-import { RequestIds } from '../../runtime/proxy/request-id';
+import { kernelRandom, RequestIds } from '../../runtime/proxy/request-id';
 
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -22,5 +22,11 @@ describe('request ids', () => {
     expect(ids.next()).toBe('ffffffff-ffff-4fff-bfff-ffffffffffff');
     expect(ids.next()).toBe('ffffffff-ffff-4fff-bfff-000000000000');
     expect(new RequestIds(Buffer.alloc(16, 0)).next()).toBe('00000000-0000-4000-8000-000000000000');
+  });
+
+  test('their random part comes from the kernel, 16 bytes a draw', () => {
+    const [a, b] = [kernelRandom(), kernelRandom()];
+    expect([a.length, b.length]).toEqual([16, 16]);
+    expect(a.equals(b)).toBe(false);
   });
 });

@@ -4,7 +4,8 @@
  * hash), connection limits with a bounded pending queue, and outlier ejection.
  */
 import * as net from 'node:net';
-import * as tls from 'node:tls';
+import type * as tls from 'node:tls';
+import { tlsModule } from '../../shared/lazy-tls';
 import { TLS_MODE_LABEL, type ClusterConfig, type EndpointConfig } from '../../shared/proxy-config';
 import { peerIdentity } from '../../shared/spiffe';
 import { UpstreamConn } from './conn';
@@ -173,7 +174,7 @@ export class Cluster {
     if (mode === 'DISABLE' || (mode !== 'ISTIO_MUTUAL' && endpoint.config.labels?.[TLS_MODE_LABEL] !== 'istio')) return undefined;
     const secureContext = this.workloadTls();
     if (!secureContext) return undefined;
-    return tls.connect({
+    return tlsModule().connect({
       host: endpoint.config.address,
       port: endpoint.config.port,
       secureContext,
