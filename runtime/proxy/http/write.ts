@@ -55,8 +55,8 @@ export function downstreamResponseHead(res: ResponseHead, keepAlive: boolean, op
 const REASONS: Record<number, string> = { 200: 'OK', 204: 'No Content', 301: 'Moved Permanently', 302: 'Found', 303: 'See Other', 307: 'Temporary Redirect', 308: 'Permanent Redirect', 400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 408: 'Request Timeout', 413: 'Payload Too Large', 431: 'Request Header Fields Too Large', 500: 'Internal Server Error', 501: 'Not Implemented', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout', 505: 'HTTP Version Not Supported' };
 
 /** A complete local reply (error pages, redirects, direct responses). */
-export function localResponse(status: number, body: string, keepAlive: boolean, headers: Array<[string, string]> = []): string {
+export function localResponse(status: number, body: string, keepAlive: boolean, headers: Array<[string, string]> = [], contentType = 'text/plain'): string {
   const len = Buffer.byteLength(body);
   const extra = headers.map(([n, v]) => `${n}: ${v}\r\n`).join('');
-  return `HTTP/1.1 ${status} ${REASONS[status] ?? 'Unknown'}\r\ncontent-length: ${len}\r\ncontent-type: text/plain\r\n${extra}${keepAlive ? '' : 'connection: close\r\n'}\r\n${body}`;
+  return `HTTP/1.1 ${status} ${REASONS[status] ?? 'Unknown'}\r\ncontent-length: ${len}\r\ncontent-type: ${contentType}\r\n${extra}${keepAlive ? '' : 'connection: close\r\n'}\r\n${body}`;
 }
