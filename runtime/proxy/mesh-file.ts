@@ -1,16 +1,26 @@
 /**
  * `mast-proxy --mesh <yaml>`: the config compiled here from mesh YAML, as mastd would. Loaded only
- * for that flag: the validator, the compiler and the YAML parser cost a proxy fed by mastd memory.
+ * for that flag (in a short-lived process of the bundle): the validator, the compiler and the YAML
+ * parser cost a proxy fed by mastd memory.
  */
-import { formatFinding, loadFiles } from '../../api';
+import { formatFinding, isError, loadFiles, validate } from '../../api';
 import { compile } from '../control/compile';
 import { makeSnapshot } from '../control/snapshot';
 import type { ProxyConfig } from '../shared/proxy-config';
 import type { ProxyIdentity } from '../shared/push-protocol';
 
-/** The compiled config, or the findings that stop it (formatted, one per line). */
-export function configFromMesh(paths: string[], identity: ProxyIdentity): { config: ProxyConfig } | { errors: string[] } {
+/**
+ * The compiled config, or the findings that stop it (formatted, one per line). As mastd does, a
+ * resource with errors of its own is refused (here the whole start is: there is no last good
+ * version to keep), and errors across resources (a route to a subset nothing defines) are
+ * reported beside a config that is served. The default ingress gateway counts as there, as
+ * `mast validate` counts it.
+ */
+export function configFromMesh(paths: string[], identity: ProxyIdentity): { config: ProxyConfig; warnings: string[] } | { errors: string[] } {
   const loaded = loadFiles(paths);
   if (loaded.findings.length) return { errors: loaded.findings.map(formatFinding) };
-  return { config: compile(makeSnapshot(loaded.objects, 'file-1'), identity) };
+  const own = validate(loaded.objects, { scope: 'resource' }).filter(isError);
+  if (own.length) return { errors: own.map(formatFinding) };
+  const across = validate(loaded.objects, { scope: 'set', defaultIngressGateway: true }).filter(isError);
+  return { config: compile(makeSnapshot(loaded.objects, 'file-1'), identity), warnings: across.map(formatFinding) };
 }

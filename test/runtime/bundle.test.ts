@@ -1,5 +1,5 @@
 /** The one-file bundles the images copy run on their own: no node_modules next to them. */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
@@ -91,6 +91,51 @@ spec:
     const request = new x509.Pkcs10CertificateRequest(made.csr);
     expect(await request.verify()).toBe(true);
     expect(createPublicKey(createPrivateKey(made.key)).export({ format: 'der', type: 'spki' }).equals(Buffer.from(request.publicKey.rawData))).toBe(true);
+  });
+
+  test('--mesh: compiles mesh YAML (in a helper process of itself) and serves it; a resource with errors stops the start with its finding', async () => {
+    const a = await backend('a');
+    const port = await freePort();
+    writeFileSync(
+      join(dir, 'mesh.yaml'),
+      `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: { name: edge, namespace: default }
+spec:
+  selector: { istio: ingressgateway }
+  servers: [{ port: { number: 80, name: http, protocol: HTTP }, hosts: [alpha.example.com] }]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: edge, namespace: default }
+spec:
+  hosts: [alpha.example.com]
+  gateways: [edge]
+  http: [{ route: [{ destination: { host: a } }] }]
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: a, namespace: default }
+spec: { hosts: [a.default.svc.cluster.local], ports: [{ number: 80, name: http, protocol: HTTP }], resolution: STATIC, endpoints: [{ address: 127.0.0.1, ports: { http: ${a.port} } }] }
+`,
+    );
+    const child = spawn(process.execPath, [join(dir, 'mast-proxy.js'), '--mesh', join(dir, 'mesh.yaml'), '--port-map', `80=${port}`, '--admin-port', '0'], { cwd: dir });
+    try {
+      let stderr = '';
+      await new Promise<void>((resolve, reject) => {
+        child.stderr.on('data', (d) => ((stderr += d), /ready/.test(stderr) && resolve()));
+        child.on('exit', () => reject(new Error(stderr)));
+      });
+      expect(stderr).toMatch(/^mast-proxy gateway ready: config file-1, listeners 0\.0\.0\.0_80@\d+/);
+      expect(await get(port, '/x', { host: 'alpha.example.com' })).toMatchObject({ status: 200, body: 'a /x' });
+    } finally {
+      child.kill('SIGKILL');
+      await a.close();
+    }
+    writeFileSync(join(dir, 'bad.yaml'), 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: { name: x }\nspec: { hosts: [x], http: [{ route: [{ destination: { host: a, port: { number: 99999 } } }] }] }\n');
+    const bad = spawnSync(process.execPath, [join(dir, 'mast-proxy.js'), '--mesh', join(dir, 'bad.yaml'), '--admin-port', '0'], { cwd: dir, encoding: 'utf8', timeout: 20_000 });
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain(`Error MAST0005 VirtualService x spec.http[0].route[0].destination.port.number: 99999 is outside 1..65535 (${join(dir, 'bad.yaml')}:4)`);
   });
 
   test('serves a static config from --config, and drains on SIGTERM', async () => {
