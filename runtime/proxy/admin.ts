@@ -66,10 +66,10 @@ export function statusHandler(proxy: Proxy): Handler {
 }
 
 /** One request, one answer, then the connection closes; a malformed or oversized head gets its 4xx. */
-function answerOne(socket: net.Socket, handle: Handler): void {
+function answerOne(socket: net.Socket, handle: Handler, quietMs: number): void {
   let buf: Buffer = Buffer.alloc(0);
   const reply = ([status, body, type]: Answer) => socket.end(localResponse(status, body, false, [], type));
-  socket.setTimeout(QUIET_TIMEOUT_MS, () => socket.destroy());
+  socket.setTimeout(quietMs, () => socket.destroy());
   socket.on('error', () => socket.destroy());
   const onData = (chunk: Buffer) => {
     buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
@@ -87,12 +87,12 @@ function answerOne(socket: net.Socket, handle: Handler): void {
   socket.on('data', onData);
 }
 
-function serve(handle: Handler, port: number, host: string): Promise<net.Server> {
+function serve(handle: Handler, port: number, host: string, quietMs: number): Promise<net.Server> {
   const open = new Set<net.Socket>();
   const server = net.createServer((socket) => {
     open.add(socket);
     socket.once('close', () => open.delete(socket));
-    answerOne(socket, handle);
+    answerOne(socket, handle, quietMs);
   });
   // Closing the port also ends the connections still sending their request (a drain does not wait on them).
   const close = server.close.bind(server);
@@ -106,11 +106,11 @@ function serve(handle: Handler, port: number, host: string): Promise<net.Server>
   });
 }
 
-export function startAdmin(proxy: Proxy, port: number, state: AdminState, host = '127.0.0.1'): Promise<net.Server> {
-  return serve(adminHandler(proxy, state), port, host);
+export function startAdmin(proxy: Proxy, port: number, state: AdminState, host = '127.0.0.1', quietMs = QUIET_TIMEOUT_MS): Promise<net.Server> {
+  return serve(adminHandler(proxy, state), port, host, quietMs);
 }
 
 /** The status port: only readiness and stats, on every interface (kubelet probes the pod IP; Prometheus scrapes it). */
-export function startStatus(proxy: Proxy, port: number, host = '0.0.0.0'): Promise<net.Server> {
-  return serve(statusHandler(proxy), port, host);
+export function startStatus(proxy: Proxy, port: number, host = '0.0.0.0', quietMs = QUIET_TIMEOUT_MS): Promise<net.Server> {
+  return serve(statusHandler(proxy), port, host, quietMs);
 }

@@ -101,6 +101,27 @@ describe('admin port', () => {
     await new Promise((r) => server.close(r));
     await closed;
   });
+
+  it('drops a connection quiet for too long: a head never finished, or a client that never closes after its answer', async () => {
+    const proxy = new Proxy({ mode: 'gateway', workload: 'gw', namespace: 'mast-system' });
+    const server = await startAdmin(proxy, 0, { logLevel: 'info' }, '127.0.0.1', 100);
+    stopAfter(() => new Promise((r) => server.close(() => r())));
+    const port = (server.address() as net.AddressInfo).port;
+    const half = net.connect(port, '127.0.0.1');
+    const closed = new Promise((r) => half.once('close', r));
+    half.write('GET /ready HTTP/1.1\r\n');
+    await closed;
+    // allowHalfOpen: this client reads the answer and its end, and never closes its own side.
+    const lingering = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true }, () => lingering.write('GET /ready HTTP/1.1\r\n\r\n'));
+    let answer = '';
+    lingering.on('data', (d) => (answer += d));
+    await new Promise((r) => lingering.once('end', r));
+    expect(answer).toMatch(/^HTTP\/1\.1 503 Service Unavailable\r\n[\s\S]*NO CONFIG\n$/);
+    const open = () => new Promise<number>((r) => server.getConnections((_e, n) => r(n)));
+    for (let i = 0; i < 100 && (await open()) > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(await open()).toBe(0);
+    lingering.destroy();
+  });
 });
 
 describe('status port', () => {
