@@ -59,15 +59,15 @@ Options:
 const SA_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 
 /**
- * The bundle makes its key and certificate request in a short-lived process of itself (`csr`):
- * the X.509 library then never takes its ~13 MB in a proxy that runs for days.
+ * A command of the bundle run in a short-lived process of itself, its JSON answer on stdout: what
+ * it loads (a library, a compiler) then never stays in a proxy that runs for days.
  */
-function csrInHelper(): Promise<KeyAndCsr> {
+function inHelper<T>(args: string[], timeoutMs: number): Promise<T> {
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, [__filename, 'csr'], { timeout: 30_000, maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [__filename, ...args], { timeout: timeoutMs, maxBuffer: 1 << 30 }, (err, stdout, stderr) => {
       if (err) return reject(new Error(`${err.message} ${stderr}`.trim()));
       try {
-        resolve(JSON.parse(stdout) as KeyAndCsr);
+        resolve(JSON.parse(stdout) as T);
       } catch {
         reject(new Error(`unreadable answer: ${stdout.slice(0, 80)}`));
       }
@@ -75,19 +75,18 @@ function csrInHelper(): Promise<KeyAndCsr> {
   });
 }
 
+/** The key and certificate request (`csr`): the X.509 library would take ~13 MB. */
+const csrInHelper = () => inHelper<KeyAndCsr>(['csr'], 30_000);
+
 /**
- * `--mesh` compiled in a short-lived process of the bundle (`mesh-config`), as mastd would compile
- * it: the YAML parser, the validator and the compiler then never stay in the proxy (≈ 2.6 MB
- * resident at start, ≈ 0.5 MB after load once V8 has grown its heap; measured on Node 24). In
- * place where this is not the bundle (tests).
+ * `--mesh` compiled as mastd would compile it (`mesh-config`): the YAML parser, the validator and
+ * the compiler would take ≈ 2.6 MB at start, ≈ 0.5 MB after load once V8 has grown its heap
+ * (measured on Node 24). In place where this is not the bundle (tests).
  */
 async function meshConfig(paths: string[], identity: ProxyIdentity): Promise<ReturnType<typeof configFromMesh>> {
   if (!__filename.endsWith('.js')) return (await import('./mesh-file')).configFromMesh(paths, identity);
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, [__filename, 'mesh-config', JSON.stringify(identity), ...paths], { timeout: 60_000, maxBuffer: 1 << 30 }, (err, stdout, stderr) => {
-      if (err) return reject(new Error(`compiling ${paths.join(', ')} failed: ${err.message} ${stderr}`.trim()));
-      resolve(JSON.parse(stdout) as ReturnType<typeof configFromMesh>);
-    });
+  return inHelper<ReturnType<typeof configFromMesh>>(['mesh-config', JSON.stringify(identity), ...paths], 60_000).catch((e: Error) => {
+    throw new Error(`compiling ${paths.join(', ')} failed: ${e.message}`);
   });
 }
 
