@@ -117,7 +117,8 @@ describe('images', () => {
     const allowed = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n').filter((l) => l.startsWith('!')).map((l) => l.slice(1));
     for (const image of IMAGES) {
       const dockerfile = readFileSync(join(ROOT, image.dockerfile), 'utf8');
-      expect(dockerfile).toMatch(/^FROM node:24/m);
+      // Node pinned to the release the bench measures mast on (bench/image-node.mjs fetches it).
+      for (const from of dockerfile.match(/^FROM .*$/gm)!) expect(from).toMatch(new RegExp(`^FROM node:${BENCH_NODE.replace(/\./g, '\\.')}(-slim)?( AS \\w+)?$`));
       expect(dockerfile).toMatch(/^USER \d+:\d+$/m);
       const copies = dockerfile.split('\n').filter((l) => /^COPY /.test(l) && !l.includes('--from=')).flatMap((l) => l.split(/\s+/).slice(1, -1));
       expect(copies.length).toBeGreaterThan(0);
@@ -128,6 +129,9 @@ describe('images', () => {
     }
   });
 });
+
+/** The Node release the bench runs mast on, as bench/image-node.mjs pins it. */
+const BENCH_NODE = /^const VERSION = '([\d.]+)';$/m.exec(readFileSync(join(ROOT, 'bench', 'image-node.mjs'), 'utf8'))![1];
 
 test('the proxy image starts mast-proxy with the node flags mast local and the bench use', () => {
   const entrypoint = /^ENTRYPOINT (.*)$/m.exec(readFileSync(join(ROOT, 'images', 'proxy', 'Dockerfile'), 'utf8'))![1];
