@@ -11,7 +11,7 @@ const HEX3 = Array.from({ length: 4096 }, (_, i) => i.toString(16).padStart(3, '
 const SPAN24 = 2 ** 24;
 
 /**
- * 16 bytes from the kernel's random source, read directly: \`node:crypto\` would bring OpenSSL's
+ * 16 bytes from the kernel's random source, read directly: `node:crypto` would bring OpenSSL's
  * start-up into every proxy (≈ 2 MB resident) for one draw; `crypto` where there is no /dev/urandom.
  */
 export function kernelRandom(): Buffer {
