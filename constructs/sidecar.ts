@@ -29,14 +29,53 @@ export interface SidecarOptions {
   readonly resources?: Resources;
   /** The pod's labels, given to the proxy (its workload name and version in metrics). @default - none */
   readonly labels?: Record<string, string>;
+  /**
+   * Send the app containers' `httpGet` and `tcpSocket` probes through the proxy's status port, so
+   * that they pass under STRICT mTLS (as Istio's `rewriteAppHTTPProbers`). @default true
+   */
+  readonly rewriteAppProbes?: boolean;
 }
 
+/** The proxy's environment variable with the app's original probes (runtime/proxy/app-probe.ts). */
+export const APP_PROBERS_ENV = 'MAST_APP_PROBERS';
+const PROBE_KINDS = { livenessProbe: 'livez', readinessProbe: 'readyz', startupProbe: 'startupz' } as const;
+
 type PodSpec = Record<string, unknown> & { initContainers?: unknown[]; containers: unknown[] };
+type Container = Record<string, any> & { name: string; ports?: Array<{ name?: string; containerPort: number }> };
+
+/**
+ * The app containers with their captured `httpGet`/`tcpSocket` probes pointed at the proxy's status
+ * port, and the original probes keyed by their new path. Left as they are: `exec` and `grpc`
+ * probes, probes to another host, to a port that is not captured, or to a named port the container
+ * does not declare.
+ */
+export function rewriteAppProbes(containers: readonly unknown[], excludedPorts: readonly number[]): { containers: unknown[]; probers: Record<string, unknown> } {
+  const probers: Record<string, unknown> = {};
+  const rewritten = containers.map((raw) => {
+    const c = raw as Container;
+    const out: Container = { ...c };
+    for (const [field, kind] of Object.entries(PROBE_KINDS)) {
+      const probe = c[field];
+      const action = probe?.httpGet ?? probe?.tcpSocket;
+      if (!action || action.host) continue;
+      const port = typeof action.port === 'number' ? action.port : c.ports?.find((p) => p.name === action.port)?.containerPort;
+      if (port === undefined || excludedPorts.includes(port)) continue;
+      const path = `/app-health/${c.name}/${kind}`;
+      probers[path] = { ...(probe.httpGet ? { httpGet: { ...probe.httpGet, port } } : { tcpSocket: { ...probe.tcpSocket, port } }), ...(probe.timeoutSeconds ? { timeoutSeconds: probe.timeoutSeconds } : {}) };
+      const { httpGet: _h, tcpSocket: _t, ...rest } = probe;
+      out[field] = { ...rest, httpGet: { path, port: SIDECAR_PORTS.status } };
+    }
+    return out;
+  });
+  return { containers: rewritten, probers };
+}
 
 export function injectSidecar(pod: PodSpec, options: SidecarOptions = {}): PodSpec {
   const image = options.image ?? DEFAULT_PROXY_IMAGE;
   const pullPolicy = options.imagePullPolicy ?? 'IfNotPresent';
   const list = (xs: ReadonlyArray<number | string>) => xs.join(',');
+  const { containers, probers } = options.rewriteAppProbes === false ? { containers: pod.containers, probers: {} } : rewriteAppProbes(pod.containers, options.excludeInboundPorts ?? []);
+  const probersEnv = Object.keys(probers).length ? [{ name: APP_PROBERS_ENV, value: JSON.stringify(probers) }] : [];
   const capture = {
     name: 'mast-init',
     image,
@@ -74,7 +113,7 @@ export function injectSidecar(pod: PodSpec, options: SidecarOptions = {}): PodSp
       '--status-port', String(SIDECAR_PORTS.status),
       ...(options.labels && Object.keys(options.labels).length ? ['--labels', Object.entries(options.labels).map(([k, v]) => `${k}=${v}`).join(',')] : []),
     ],
-    env: IDENTITY_ENV,
+    env: [...IDENTITY_ENV, ...probersEnv],
     ports: [
       { name: 'status-port', containerPort: SIDECAR_PORTS.status, protocol: 'TCP' },
       { name: 'http-envoy-prom', containerPort: SIDECAR_PORTS.prometheus, protocol: 'TCP' },
@@ -84,5 +123,5 @@ export function injectSidecar(pod: PodSpec, options: SidecarOptions = {}): PodSp
     resources: resourcesOf(options.resources ?? { cpu: '50m', memory: '64Mi', memoryLimit: '256Mi' }),
     securityContext: restrictedContainer(PROXY_UID),
   };
-  return { ...pod, initContainers: [capture, proxy, ...(pod.initContainers ?? [])] };
+  return { ...pod, containers, initContainers: [capture, proxy, ...(pod.initContainers ?? [])] };
 }

@@ -11,6 +11,7 @@ import * as net from 'node:net';
 import type { Proxy } from './runtime';
 import { DEFAULT_LIMITS, headEnd, HttpError, parseRequestHead } from './http/head';
 import { localResponse } from './http/write';
+import { probeApp, type AppProbers } from './app-probe';
 
 export interface AdminState {
   logLevel: 'debug' | 'info' | 'warn' | 'error';
@@ -18,7 +19,7 @@ export interface AdminState {
 
 /** status, body, content type */
 type Answer = readonly [number, string, string];
-type Handler = (method: string, url: URL) => Answer;
+type Handler = (method: string, url: URL) => Answer | Promise<Answer>;
 
 /** A connection quiet for this long is closed: a head that never completes, a client that never closes after its answer. */
 const QUIET_TIMEOUT_MS = 10_000;
@@ -57,11 +58,13 @@ export function adminHandler(proxy: Proxy, state: AdminState): Handler {
   };
 }
 
-export function statusHandler(proxy: Proxy): Handler {
+export function statusHandler(proxy: Proxy, probers: AppProbers): Handler {
   return (_method, url) => {
     if (url.pathname === '/healthz/ready' || url.pathname === '/ready') return readiness(proxy);
     if (url.pathname === '/stats/prometheus') return [200, proxy.renderMetrics(), PROMETHEUS];
-    return [404, 'not found: /healthz/ready /stats/prometheus\n', TEXT];
+    const prober = probers.get(url.pathname);
+    if (prober) return probeApp(prober).then(({ status, body }) => [status, body, TEXT] as const);
+    return [404, `not found: /healthz/ready /stats/prometheus${[...probers.keys()].map((p) => ` ${p}`).join('')}\n`, TEXT];
   };
 }
 
@@ -79,7 +82,9 @@ function answerOne(socket: net.Socket, handle: Handler, quietMs: number): void {
     try {
       if (end < 0) throw new HttpError(431, 'head_too_large', 'request head too large');
       const head = parseRequestHead(buf, 0, end);
-      reply(handle(head.method, new URL(head.target, 'http://admin')));
+      const answer = handle(head.method, new URL(head.target, 'http://admin'));
+      if (!Array.isArray(answer)) socket.setTimeout(0); // an app probe: bounded by its own timeout
+      Promise.resolve(answer).then(reply, () => reply([500, 'internal error\n', TEXT]));
     } catch (e) {
       reply(e instanceof HttpError ? [e.status, `${e.message}\n`, TEXT] : [400, 'bad request\n', TEXT]);
     }
@@ -110,7 +115,10 @@ export function startAdmin(proxy: Proxy, port: number, state: AdminState, host =
   return serve(adminHandler(proxy, state), port, host, quietMs);
 }
 
-/** The status port: only readiness and stats, on every interface (kubelet probes the pod IP; Prometheus scrapes it). */
-export function startStatus(proxy: Proxy, port: number, host = '0.0.0.0', quietMs = QUIET_TIMEOUT_MS): Promise<net.Server> {
-  return serve(statusHandler(proxy), port, host, quietMs);
+/**
+ * The status port, on every interface (kubelet probes the pod IP; Prometheus scrapes it): readiness,
+ * stats, and the app's own probes as injection rewrote them (app-probe.ts).
+ */
+export function startStatus(proxy: Proxy, port: number, opts: { host?: string; quietMs?: number; probers?: AppProbers } = {}): Promise<net.Server> {
+  return serve(statusHandler(proxy, opts.probers ?? new Map()), port, opts.host ?? '0.0.0.0', opts.quietMs ?? QUIET_TIMEOUT_MS);
 }

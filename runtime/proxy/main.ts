@@ -13,6 +13,7 @@ import type { configFromMesh } from './mesh-file';
 import { Proxy } from './runtime';
 import { DEFAULT_LIMITS } from './http/head';
 import { startAdmin, startStatus } from './admin';
+import { APP_PROBERS_ENV, parseAppProbers, type AppProbers } from './app-probe';
 import { makeCsrHere, PushClient, type KeyAndCsr } from './push-client';
 import { execFile, spawnSync } from 'node:child_process';
 import { captureOptionsFromFlags, captureRules } from './capture';
@@ -42,7 +43,9 @@ Options:
   --inbound-port <n>       sidecar: inbound listener in front of the app (with --app-port)
   --app-port <n>           sidecar: the app's port on 127.0.0.1
   --admin-port <n>         admin port on 127.0.0.1 (default: 15000; 0 = any)
-  --status-port <n>        /healthz/ready and /stats/prometheus on all interfaces (kubelet probes, scrapes)
+  --status-port <n>        /healthz/ready and /stats/prometheus on all interfaces (kubelet probes, scrapes),
+                           and the app's probes at /app-health/<container>/<livez|readyz|startupz>
+                           as $MAST_APP_PROBERS gives them (JSON; sidecar injection writes it)
   --access-log <-|off>     JSON access log to stdout (default: off)
   --drain-seconds <n>      drain time on SIGTERM (default: 5)
   --workers <n>            gateway: n processes on the same ports (SO_REUSEPORT, Node >= 22.12;
@@ -207,6 +210,14 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const limits = { ...DEFAULT_LIMITS, trustedHops };
+  let probers: AppProbers;
+  try {
+    probers = parseAppProbers(env[APP_PROBERS_ENV]);
+  } catch (e) {
+    console.error(`mast-proxy: ${(e as Error).message}`);
+    return 2;
+  }
+  const startStatusPort = (proxy: Proxy) => (o['status-port'] ? startStatus(proxy, Number(o['status-port']), { probers }) : undefined);
   let workers = Number(o.workers);
   if (!Number.isInteger(workers) || workers < 1 || workers > 64) {
     console.error(`mast-proxy: --workers must be a whole number from 1 to 64, not "${o.workers}"`);
@@ -240,7 +251,7 @@ export async function main(argv: string[]): Promise<number> {
     const token = o.token ?? (tokenFile ? () => readToken(tokenFile) : undefined);
     const client = new PushClient(proxy, { address: o['control-plane'], token, id, identity, log, ...(__filename.endsWith('.js') ? { makeCsr: csrInHelper } : {}) });
     client.start();
-    const status = o['status-port'] ? await startStatus(proxy, Number(o['status-port'])) : undefined;
+    const status = await startStatusPort(proxy);
     console.error(`mast-proxy ${mode} started: admin ${(admin.address() as { port: number }).port}, config from ${o['control-plane']}`);
     await untilSignal(async () => {
       client.stop();
@@ -272,7 +283,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   for (const line of proxy.skipped) console.error(`mast-proxy: listener skipped: ${line}`);
   const admin = await startAdmin(proxy, Number(o['admin-port']), { logLevel: 'info' });
-  const status = o['status-port'] ? await startStatus(proxy, Number(o['status-port'])) : undefined;
+  const status = await startStatusPort(proxy);
   const adminPort = (admin.address() as { port: number }).port;
   console.error(`mast-proxy ${mode} ready: config ${result.version}, listeners ${config.listeners.map((l) => `${l.name}@${proxy.boundPort(l.name)}`).join(' ')}, admin ${adminPort}`);
   const pool = workers > 1 ? new WorkerPool(proxy, workers - 1, log) : undefined;

@@ -1,4 +1,5 @@
-import { injectSidecar, METADATA_CIDRS, PROXY_UID } from '../../constructs';
+import { APP_PROBERS_ENV, injectSidecar, METADATA_CIDRS, PROXY_UID } from '../../constructs';
+import { APP_PROBERS_ENV as RUNTIME_APP_PROBERS_ENV, parseAppProbers } from '../../runtime/proxy/app-probe';
 
 const pod = () => ({ containers: [{ name: 'app', image: 'app:1' }], initContainers: [{ name: 'migrate', image: 'm:1' }] });
 const arg = (args: string[], flag: string) => args[args.indexOf(flag) + 1];
@@ -32,5 +33,59 @@ describe('injectSidecar', () => {
     const input = pod();
     injectSidecar(input);
     expect(input).toEqual(pod());
+  });
+});
+
+describe('app probes under injection', () => {
+  const app = {
+    name: 'web',
+    image: 'web:1',
+    ports: [{ name: 'http', containerPort: 8080 }],
+    readinessProbe: { httpGet: { path: '/ready', port: 'http', httpHeaders: [{ name: 'X-Probe', value: '1' }] }, periodSeconds: 3, timeoutSeconds: 2 },
+    livenessProbe: { tcpSocket: { port: 8080 }, failureThreshold: 5 },
+    startupProbe: { exec: { command: ['true'] } },
+  };
+  const inject = (options: Parameters<typeof injectSidecar>[1] = {}) => {
+    const spec = injectSidecar({ containers: [app] }, options);
+    const proxy = (spec.initContainers as any[])[1];
+    const env = proxy.env.find((e: { name: string }) => e.name === APP_PROBERS_ENV);
+    return { container: (spec.containers as any[])[0], probers: env ? JSON.parse(env.value) : undefined };
+  };
+
+  test('httpGet and tcpSocket probes go to the status port; the originals, named ports resolved, go to the proxy', () => {
+    const { container, probers } = inject();
+    expect(container.readinessProbe).toEqual({ httpGet: { path: '/app-health/web/readyz', port: 15020 }, periodSeconds: 3, timeoutSeconds: 2 });
+    expect(container.livenessProbe).toEqual({ httpGet: { path: '/app-health/web/livez', port: 15020 }, failureThreshold: 5 });
+    expect(probers).toEqual({
+      '/app-health/web/readyz': { httpGet: { path: '/ready', port: 8080, httpHeaders: [{ name: 'X-Probe', value: '1' }] }, timeoutSeconds: 2 },
+      '/app-health/web/livez': { tcpSocket: { port: 8080 } },
+    });
+    // The proxy reads back exactly what injection wrote.
+    expect(parseAppProbers(JSON.stringify(probers))).toEqual(
+      new Map<string, unknown>([
+        ['/app-health/web/livez', { tcpSocket: { port: 8080 }, timeoutSeconds: 1 }],
+        ['/app-health/web/readyz', { httpGet: { path: '/ready', port: 8080, scheme: 'HTTP', httpHeaders: [{ name: 'X-Probe', value: '1' }] }, timeoutSeconds: 2 }],
+      ]),
+    );
+  });
+
+  test('exec probes, probes to an uncaptured port or another host, and unknown named ports are left alone', () => {
+    expect(inject().container.startupProbe).toEqual(app.startupProbe);
+    const excluded = inject({ excludeInboundPorts: [8080] });
+    expect(excluded.container).toEqual(app);
+    expect(excluded.probers).toBeUndefined();
+    const other = { ...app, readinessProbe: { httpGet: { path: '/', port: 'metrics' } }, livenessProbe: { httpGet: { path: '/', port: 80, host: '10.0.0.1' } } };
+    const spec = injectSidecar({ containers: [other] });
+    expect((spec.containers as any[])[0]).toEqual(other);
+  });
+
+  test('can be turned off', () => {
+    const { container, probers } = inject({ rewriteAppProbes: false });
+    expect(container).toEqual(app);
+    expect(probers).toBeUndefined();
+  });
+
+  test('the proxy and the constructs agree on the environment variable', () => {
+    expect(APP_PROBERS_ENV).toBe(RUNTIME_APP_PROBERS_ENV);
   });
 });

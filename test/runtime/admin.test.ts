@@ -128,7 +128,7 @@ describe('status port', () => {
   it('has readiness and stats only', async () => {
     const proxy = new Proxy({ mode: 'gateway', workload: 'gw', namespace: 'mast-system' });
     await proxy.apply(config([forward('backend')], [cluster('backend', [1])]));
-    const server = await startStatus(proxy, 0, '127.0.0.1');
+    const server = await startStatus(proxy, 0, { host: '127.0.0.1' });
     stopAfter(async () => {
       await new Promise((r) => server.close(r));
       await proxy.drain(50);

@@ -85,6 +85,11 @@ spec:
     expect(execFileSync(process.execPath, [join(dir, 'mast-proxy.js'), '--help'], { cwd: dir }).toString()).toMatch(/^mast-proxy: the mast data plane/);
   });
 
+  test("the app's probes it is given are checked before it starts", () => {
+    const run = spawnSync(process.execPath, [join(dir, 'mast-proxy.js'), '--config', 'none.json', '--mode', 'sidecar'], { cwd: dir, encoding: 'utf8', env: { ...process.env, MAST_APP_PROBERS: '{"/app-health/web/readyz":{"tcpSocket":{"port":"http"}}}' } });
+    expect([run.status, run.stderr]).toEqual([2, 'mast-proxy: MAST_APP_PROBERS "/app-health/web/readyz".tcpSocket.port: "http" is not a port number 1-65535 (named ports are resolved at injection)\n']);
+  });
+
   test('`csr`: a fresh key and its certificate request (the short-lived helper a mastd-fed proxy runs, so the X.509 library never stays in it)', async () => {
     const made = JSON.parse(execFileSync(process.execPath, [join(dir, 'mast-proxy.js'), 'csr'], { cwd: dir }).toString());
     expect(made.key).toMatch(/^-----BEGIN PRIVATE KEY-----/);

@@ -48,7 +48,25 @@ maybe('interception in a network namespace', () => {
     execFileSync('ip', ['-n', NS, 'link', 'set', 'v1', 'netns', CLIENT_NS]);
     execFileSync('ip', ['-n', CLIENT_NS, 'addr', 'add', '10.99.0.3/24', 'dev', 'v1']);
     execFileSync('ip', ['-n', CLIENT_NS, 'link', 'set', 'v1', 'up']);
+    // The rules the capture init container installs, the status port excluded as injection excludes it.
+    inNs(process.execPath, join(ROOT, 'build', 'mast-proxy.js'), 'capture', '--proxy-uid', '1337', '--exclude-outbound-cidrs', '169.254.169.254/32', '--exclude-inbound-ports', '15020');
   });
+
+  /** The proxy as in a pod: uid 1337 in the namespace, with a config file (and flags, environment). */
+  async function startProxy(config: object, args: string[] = [], env: Record<string, string> = {}): Promise<ChildProcess> {
+    const file = join(dir, `config-${children.length}.json`);
+    writeFileSync(file, JSON.stringify(config));
+    chmodSync(file, 0o644);
+    const proxy = spawn('ip', ['netns', 'exec', NS, 'setpriv', '--reuid=1337', '--regid=1337', '--clear-groups', process.execPath, join(ROOT, 'build', 'mast-proxy.js'), '--config', file, '--mode', 'sidecar', '--admin-port', '15000', ...args], { env: { ...process.env, ...env } });
+    children.push(proxy);
+    await new Promise<void>((resolve, reject) => {
+      let err = '';
+      proxy.stderr!.on('data', (d) => ((err += d), /ready/.test(err) && resolve()));
+      proxy.on('exit', () => reject(new Error(err)));
+    });
+    return proxy;
+  }
+  const stop = (proxy: ChildProcess) => new Promise((r) => (proxy.once('exit', r), proxy.kill('SIGKILL')));
 
   afterAll(() => {
     for (const c of children) c.kill('SIGKILL');
@@ -68,17 +86,8 @@ maybe('interception in a network namespace', () => {
     const inbound = { name: 'virtualInbound', port: 15006, matchPort: 0, protocol: 'http', virtualHosts: [{ name: 'inbound|http', domains: ['*'], routes: [{ name: 'default', matches: [], action: { kind: 'forward', destinations: [{ cluster: 'inbound|passthrough||', weight: 100 }] } }] }] };
     const passthrough = { name: 'inbound|passthrough||', host: '127.0.0.1', port: 0, endpoints: [], lb: { kind: 'passthrough' }, connectTimeoutMs: 1000 };
     const config = { schema: 1, version: 'intercept', listeners: [listener(80, 'svc', ['10.99.0.1']), listener(8080, 'admin', ['admin.internal']), inbound], clusters: [cluster('svc', 9080), cluster('admin', 9081), passthrough] };
-    writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
-    chmodSync(join(dir, 'config.json'), 0o644);
-    inNs(process.execPath, join(ROOT, 'build', 'mast-proxy.js'), 'capture', '--proxy-uid', '1337', '--exclude-outbound-cidrs', '169.254.169.254/32');
     expect(inNs('iptables-save', '-t', 'nat')).toMatch(/--uid-owner 1337 -j RETURN/);
-    const proxy = spawn('ip', ['netns', 'exec', NS, 'setpriv', '--reuid=1337', '--regid=1337', '--clear-groups', process.execPath, join(ROOT, 'build', 'mast-proxy.js'), '--config', join(dir, 'config.json'), '--mode', 'sidecar', '--admin-port', '15000']);
-    children.push(proxy);
-    await new Promise<void>((resolve, reject) => {
-      let err = '';
-      proxy.stderr!.on('data', (d) => ((err += d), /ready/.test(err) && resolve()));
-      proxy.on('exit', () => reject(new Error(err)));
-    });
+    const proxy = await startProxy(config);
     const call = (url: string, host?: string) => `require('http').get('${url}',${host ? `{headers:{host:'${host}'}},` : ''}r=>{let b='';r.on('data',c=>b+=c);r.on('end',()=>console.log(r.statusCode+' '+b))}).on('error',e=>console.log('error '+e.message))`;
     expect(inNs(process.execPath, '-e', call('http://10.99.0.1/hello')).trim()).toBe('200 backend saw 10.99.0.1 /hello');
     // The Host header names no port: only SO_ORIGINAL_DST can tell that 8080 was dialled.
@@ -104,5 +113,25 @@ maybe('interception in a network namespace', () => {
       expect(inClient(call('http://10.99.0.2:9080/in'))).toBe('200 backend saw 10.99.0.2:9080 /in');
       expect(inClient(call('http://10.99.0.2:9081/in'))).toBe('200 admin-backend saw 10.99.0.2:9081 /in');
     }
+    await stop(proxy);
   }, 60_000);
+
+  test("under STRICT mTLS the kubelet's plain-text probe of the app is refused, and the rewritten one on the status port passes", async () => {
+    const config = {
+      schema: 1,
+      version: 'strict',
+      listeners: [{ name: 'virtualInbound', port: 15006, matchPort: 0, protocol: 'http', mtls: 'STRICT', virtualHosts: [{ name: 'inbound|http', domains: ['*'], routes: [{ name: 'default', matches: [], action: { kind: 'forward', destinations: [{ cluster: 'inbound|passthrough||', weight: 100 }] } }] }] }],
+      clusters: [{ name: 'inbound|passthrough||', host: '127.0.0.1', port: 0, endpoints: [], lb: { kind: 'passthrough' }, connectTimeoutMs: 1000 }],
+    };
+    const app = spawn('ip', ['netns', 'exec', NS, process.execPath, '-e', `require('http').createServer((q,s)=>s.end('web '+q.url)).listen(9090,'127.0.0.1',()=>console.log('listening'))`]);
+    children.push(app);
+    await new Promise((r) => app.stdout!.once('data', r));
+    // What injection writes for an app whose readiness probe is GET /health on 9090.
+    const probers = { '/app-health/web/readyz': { httpGet: { path: '/health', port: 9090 } } };
+    const proxy = await startProxy(config, ['--status-port', '15020'], { MAST_APP_PROBERS: JSON.stringify(probers) });
+    const kubelet = (url: string) => execFileSync('ip', ['netns', 'exec', CLIENT_NS, process.execPath, '-e', `require('http').get('${url}',r=>{let b='';r.on('data',c=>b+=c);r.on('end',()=>console.log(r.statusCode+' '+b.trim()))}).on('error',e=>console.log('error '+e.code))`], { encoding: 'utf8' }).trim();
+    expect(kubelet('http://10.99.0.2:9090/health')).toBe('error ECONNRESET');
+    expect(kubelet('http://10.99.0.2:15020/app-health/web/readyz')).toBe('200 the app answered 200');
+    await stop(proxy);
+  }, 30_000);
 });
