@@ -30,7 +30,7 @@ export interface SidecarOptions {
   /** The pod's labels, given to the proxy (its workload name and version in metrics). @default - none */
   readonly labels?: Record<string, string>;
   /**
-   * Send the app containers' `httpGet` and `tcpSocket` probes through the proxy's status port, so
+   * Send the app containers' `httpGet`, `tcpSocket` and `grpc` probes through the proxy's status port, so
    * that they pass under STRICT mTLS (as Istio's `rewriteAppHTTPProbers`). @default true
    */
   readonly rewriteAppProbes?: boolean;
@@ -44,10 +44,10 @@ type PodSpec = Record<string, unknown> & { initContainers?: unknown[]; container
 type Container = Record<string, any> & { name: string; ports?: Array<{ name?: string; containerPort: number }> };
 
 /**
- * The app containers with their captured `httpGet`/`tcpSocket` probes pointed at the proxy's status
- * port, and the original probes keyed by their new path. Left as they are: `exec` and `grpc`
- * probes, probes to another host, to a port that is not captured, or to a named port the container
- * does not declare.
+ * The app containers with their captured `httpGet`/`tcpSocket`/`grpc` probes pointed at the
+ * proxy's status port, and the original probes keyed by their new path. Left as they are: `exec`
+ * probes, probes to another host, to a port that is not captured, or to a named port the
+ * container does not declare.
  */
 export function rewriteAppProbes(containers: readonly unknown[], excludedPorts: readonly number[]): { containers: unknown[]; probers: Record<string, unknown> } {
   const probers: Record<string, unknown> = {};
@@ -56,13 +56,14 @@ export function rewriteAppProbes(containers: readonly unknown[], excludedPorts: 
     const out: Container = { ...c };
     for (const [field, kind] of Object.entries(PROBE_KINDS)) {
       const probe = c[field];
-      const action = probe?.httpGet ?? probe?.tcpSocket;
+      const handler = (['httpGet', 'tcpSocket', 'grpc'] as const).find((h) => probe?.[h]);
+      const action = handler && probe[handler];
       if (!action || action.host) continue;
       const port = typeof action.port === 'number' ? action.port : c.ports?.find((p) => p.name === action.port)?.containerPort;
       if (port === undefined || excludedPorts.includes(port)) continue;
       const path = `/app-health/${c.name}/${kind}`;
-      probers[path] = { ...(probe.httpGet ? { httpGet: { ...probe.httpGet, port } } : { tcpSocket: { ...probe.tcpSocket, port } }), ...(probe.timeoutSeconds ? { timeoutSeconds: probe.timeoutSeconds } : {}) };
-      const { httpGet: _h, tcpSocket: _t, ...rest } = probe;
+      probers[path] = { [handler]: { ...action, port }, ...(probe.timeoutSeconds ? { timeoutSeconds: probe.timeoutSeconds } : {}) };
+      const { [handler]: _original, ...rest } = probe;
       out[field] = { ...rest, httpGet: { path, port: SIDECAR_PORTS.status } };
     }
     return out;

@@ -1,6 +1,6 @@
 /**
  * The app's kubelet probes, sent by the sidecar. Injection (constructs/sidecar.ts) rewrites an
- * app container's `httpGet` and `tcpSocket` probes to the proxy's status port at
+ * app container's `httpGet`, `tcpSocket` and `grpc` probes to the proxy's status port at
  * `/app-health/<container>/<livez|readyz|startupz>` and gives the proxy the original probes in
  * `MAST_APP_PROBERS` (JSON, keyed by that path). The kubelet's plain-text probe would otherwise be
  * captured into the inbound listener and refused there under STRICT mTLS; the proxy runs as the
@@ -8,6 +8,7 @@
  * `ISTIO_KUBE_APP_PROBERS`.
  */
 import * as net from 'node:net';
+import type * as Http2 from 'node:http2';
 import { tlsModule } from '../shared/lazy-tls';
 
 export const APP_PROBERS_ENV = 'MAST_APP_PROBERS';
@@ -24,6 +25,8 @@ export interface HttpGetProbe {
 export interface AppProber {
   readonly httpGet?: HttpGetProbe;
   readonly tcpSocket?: { readonly port: number; readonly host?: string };
+  /** The standard gRPC health check (grpc.health.v1), over plain-text HTTP/2 as the kubelet sends it. */
+  readonly grpc?: { readonly port: number; readonly service: string; readonly host?: string };
   /** Kubernetes' default: 1 s. */
   readonly timeoutSeconds: number;
 }
@@ -65,7 +68,9 @@ export function parseAppProbers(text: string | undefined): AppProbers {
       if (h !== undefined && (typeof h !== 'string' || !/^[0-9A-Za-z.:-]+$/.test(h))) throw bad(field, h, 'a host name or address');
       return h === undefined || h === '' ? {} : { host: h as string };
     };
-    if (isObject(value.httpGet) && value.tcpSocket === undefined) {
+    const handlers = ['httpGet', 'tcpSocket', 'grpc'].filter((h) => value[h] !== undefined);
+    if (handlers.length !== 1 || !isObject(value[handlers[0]])) throw bad('', value, 'an object with one of httpGet, tcpSocket or grpc');
+    if (isObject(value.httpGet)) {
       const g = value.httpGet;
       const path = g.path ?? '/';
       if (typeof path !== 'string' || !PATH.test(path)) throw bad('httpGet.path', g.path, 'a path starting with / without spaces or control characters');
@@ -81,10 +86,12 @@ export function parseAppProbers(text: string | undefined): AppProbers {
         httpGet: { path, port: port('httpGet.port', g.port), ...host('httpGet.host', g.host), scheme, httpHeaders: headers as HttpGetProbe['httpHeaders'] },
         timeoutSeconds,
       });
-    } else if (isObject(value.tcpSocket) && value.httpGet === undefined) {
+    } else if (isObject(value.tcpSocket)) {
       probers.set(key, { tcpSocket: { port: port('tcpSocket.port', value.tcpSocket.port), ...host('tcpSocket.host', value.tcpSocket.host) }, timeoutSeconds });
     } else {
-      throw bad('', value, 'an object with one of httpGet or tcpSocket');
+      const service = value.grpc.service ?? '';
+      if (typeof service !== 'string' || !PRINTABLE.test(service)) throw bad('grpc.service', value.grpc.service, 'a service name');
+      probers.set(key, { grpc: { port: port('grpc.port', value.grpc.port), service, ...host('grpc.host', value.grpc.host) }, timeoutSeconds });
     }
   }
   return probers;
@@ -101,6 +108,7 @@ export function probeApp(prober: AppProber): Promise<ProbeResult> {
     const { port, host = '127.0.0.1' } = prober.tcpSocket;
     return attempt(ms, `tcp ${host}:${port}`, (done) => net.connect({ port, host }, () => done({ status: 200, body: `connected to ${host}:${port}\n` })));
   }
+  if (prober.grpc) return grpcHealth(prober.grpc, ms);
   const g = prober.httpGet!;
   const host = g.host ?? '127.0.0.1';
   const names = new Set(g.httpHeaders.map((h) => h.name.toLowerCase()));
@@ -135,11 +143,82 @@ export function probeApp(prober: AppProber): Promise<ProbeResult> {
   });
 }
 
-type Start = (done: (r: ProbeResult) => void, fail: (why: string) => void) => net.Socket;
+/** The health states of grpc.health.v1.HealthCheckResponse, by number. */
+const SERVING_STATUS = ['UNKNOWN', 'SERVING', 'NOT_SERVING', 'SERVICE_UNKNOWN'];
+
+/**
+ * grpc.health.v1.Health/Check: the request is one length-prefixed message with the service name
+ * as field 1; the answer's field 1 is the status. `node:http2` loads with the first gRPC probe.
+ */
+function grpcHealth(probe: NonNullable<AppProber['grpc']>, ms: number): Promise<ProbeResult> {
+  const host = probe.host ?? '127.0.0.1';
+  const target = `grpc ${host}:${probe.port}${probe.service ? ` service "${probe.service}"` : ''}`;
+  return attempt(ms, target, (done, fail) => {
+    const http2 = require('node:http2') as typeof Http2;
+    const session = http2.connect(`http://${host.includes(':') ? `[${host}]` : host}:${probe.port}`);
+    const name = Buffer.from(probe.service, 'utf8');
+    const message = name.length ? Buffer.concat([Buffer.from([0x0a]), varint(name.length), name]) : Buffer.alloc(0);
+    const prefix = Buffer.alloc(5);
+    prefix.writeUInt32BE(message.length, 1);
+    const call = session.request({ ':method': 'POST', ':path': '/grpc.health.v1.Health/Check', 'content-type': 'application/grpc', te: 'trailers', 'user-agent': 'kube-probe/mast' });
+    // A stream cancelled by its session's failure carries that failure as its cause.
+    call.on('error', (e) => fail(reason((e.cause as Error | undefined) ?? e)));
+    call.end(Buffer.concat([prefix, message]));
+    const chunks: Buffer[] = [];
+    let grpcStatus: string | undefined;
+    call.on('response', (headers) => (grpcStatus = headers['grpc-status'] as string | undefined));
+    call.on('trailers', (trailers) => (grpcStatus = trailers['grpc-status'] as string | undefined));
+    call.on('data', (chunk: Buffer) => chunks.push(chunk));
+    call.on('end', () => {
+      if (grpcStatus !== '0') return fail(`the app answered grpc-status ${grpcStatus ?? '(none)'}`);
+      const status = SERVING_STATUS[healthStatus(Buffer.concat(chunks))] ?? 'an unknown status';
+      if (status === 'SERVING') done({ status: 200, body: 'the app is SERVING\n' });
+      else fail(`the app is ${status}`);
+    });
+    return session;
+  });
+}
+
+function varint(n: number): Buffer {
+  const bytes: number[] = [];
+  for (; n > 0x7f; n >>>= 7) bytes.push((n & 0x7f) | 0x80);
+  bytes.push(n);
+  return Buffer.from(bytes);
+}
+
+/** Field 1 (a varint) of the first message in a gRPC response body; 0 (UNKNOWN) when absent, as protobuf defaults it. */
+function healthStatus(body: Buffer): number {
+  let i = 5;
+  const end = Math.min(body.length, 5 + (body.length >= 5 ? body.readUInt32BE(1) : 0));
+  const read = () => {
+    let value = 0;
+    for (let shift = 0; i < end && shift < 35; shift += 7) {
+      const b = body[i++];
+      value += (b & 0x7f) * 2 ** shift;
+      if (b < 0x80) break;
+    }
+    return value;
+  };
+  while (i < end) {
+    const tag = read();
+    if (tag === 0x08) return read();
+    const wire = tag & 7;
+    if (wire === 0) read();
+    else if (wire === 2) i += read();
+    else if (wire === 5) i += 4;
+    else if (wire === 1) i += 8;
+    else return 0;
+  }
+  return 0;
+}
+
+type Start = (done: (r: ProbeResult) => void, fail: (why: string) => void) => { destroy(): void; on(event: 'error', listener: (e: Error) => void): unknown };
+
+const reason = (e: Error) => (e as NodeJS.ErrnoException).code ?? e.message;
 
 function attempt(ms: number, target: string, start: Start): Promise<ProbeResult> {
   return new Promise((resolve) => {
-    let socket: net.Socket | undefined;
+    let socket: ReturnType<Start> | undefined;
     const finish = (r: ProbeResult) => {
       clearTimeout(timer);
       socket?.destroy();
@@ -148,6 +227,6 @@ function attempt(ms: number, target: string, start: Start): Promise<ProbeResult>
     const fail = (why: string) => finish({ status: 503, body: `probe of ${target} failed: ${why}\n` });
     const timer = setTimeout(() => fail(`no answer within ${ms / 1000} s`), ms);
     socket = start(finish, fail);
-    socket.on('error', (e) => fail((e as NodeJS.ErrnoException).code ?? e.message));
+    socket.on('error', (e) => fail(reason(e)));
   });
 }

@@ -79,6 +79,14 @@ describe('app probes under injection', () => {
     expect((spec.containers as any[])[0]).toEqual(other);
   });
 
+  test('grpc probes too, with their service', () => {
+    const grpcApp = { name: 'ratings', image: 'r:1', livenessProbe: { grpc: { port: 9090, service: 'ratings' }, periodSeconds: 10 } };
+    const spec = injectSidecar({ containers: [grpcApp] });
+    expect((spec.containers as any[])[0].livenessProbe).toEqual({ httpGet: { path: '/app-health/ratings/livez', port: 15020 }, periodSeconds: 10 });
+    const env = (spec.initContainers as any[])[1].env.find((e: { name: string }) => e.name === APP_PROBERS_ENV);
+    expect(parseAppProbers(env.value).get('/app-health/ratings/livez')).toEqual({ grpc: { port: 9090, service: 'ratings' }, timeoutSeconds: 1 });
+  });
+
   test('can be turned off', () => {
     const { container, probers } = inject({ rewriteAppProbes: false });
     expect(container).toEqual(app);

@@ -1,5 +1,7 @@
 /** The app's kubelet probes, sent by the sidecar from its status port (what injection rewrote them to). */
 import * as https from 'node:https';
+import * as grpc from '@grpc/grpc-js';
+import { HealthImplementation } from 'grpc-health-check';
 import * as net from 'node:net';
 import { startStatus } from '../../runtime/proxy/admin';
 import { parseAppProbers, probeApp, type AppProber } from '../../runtime/proxy/app-probe';
@@ -47,7 +49,8 @@ describe('MAST_APP_PROBERS', () => {
     ['{"/app-health/web/readyz":{"httpGet":{"port":1,"scheme":"FTP"}}}', /\.httpGet\.scheme: "FTP" is not HTTP or HTTPS$/],
     ['{"/app-health/web/readyz":{"httpGet":{"port":1,"httpHeaders":[{"name":"X","value":"a\\r\\nEvil: 1"}]}}}', /\.httpGet\.httpHeaders\[0\]\.value: "a\\r\\nEvil: 1" is not a header value without line breaks$/],
     ['{"/app-health/web/readyz":{"httpGet":{"port":1,"httpHeaders":[{"name":"X Y","value":"1"}]}}}', /\.httpGet\.httpHeaders\[0\]\.name: "X Y" is not a header name$/],
-    ['{"/app-health/web/readyz":{"httpGet":{"port":1},"tcpSocket":{"port":1}}}', /"\/app-health\/web\/readyz": .* is not an object with one of httpGet or tcpSocket$/],
+    ['{"/app-health/web/readyz":{"httpGet":{"port":1},"tcpSocket":{"port":1}}}', /"\/app-health\/web\/readyz": .* is not an object with one of httpGet, tcpSocket or grpc$/],
+    ['{"/app-health/web/readyz":{"grpc":{"port":1,"service":7}}}', /\.grpc\.service: 7 is not a service name$/],
     ['{"/app-health/web/readyz":{"tcpSocket":{"port":1},"timeoutSeconds":0}}', /\.timeoutSeconds: 0 is not a number of seconds above 0/],
   ])('%s is refused, naming the path, the field and the value', (text, message) => {
     expect(() => parseAppProbers(text)).toThrow(message);
@@ -99,6 +102,35 @@ describe('a tcpSocket probe', () => {
     expect(await probeApp({ tcpSocket: { port: open }, timeoutSeconds: 1 })).toEqual({ status: 200, body: `connected to 127.0.0.1:${open}\n` });
     const closed = await freePort();
     expect((await probeApp({ tcpSocket: { port: closed }, timeoutSeconds: 1 })).status).toBe(503);
+  });
+});
+
+describe('a grpc probe (grpc.health.v1, against grpc-js and its health service)', () => {
+  async function grpcApp(statuses: Record<string, 'SERVING' | 'NOT_SERVING'>): Promise<number> {
+    const server = new grpc.Server();
+    new HealthImplementation(statuses).addToServer(server);
+    const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+    stopAfter(() => new Promise((r) => server.tryShutdown(() => r())));
+    return port;
+  }
+  const probe = (port: number, service = '') => probeApp({ grpc: { port, service }, timeoutSeconds: 2 });
+
+  test('SERVING passes; NOT_SERVING, an unknown service, or no server fail with the reason', async () => {
+    const port = await grpcApp({ '': 'SERVING', ratings: 'SERVING', reviews: 'NOT_SERVING' });
+    expect(await probe(port)).toEqual({ status: 200, body: 'the app is SERVING\n' });
+    expect(await probe(port, 'ratings')).toEqual({ status: 200, body: 'the app is SERVING\n' });
+    expect(await probe(port, 'reviews')).toEqual({ status: 503, body: `probe of grpc 127.0.0.1:${port} service "reviews" failed: the app is NOT_SERVING\n` });
+    // grpc-status 5, NOT_FOUND: the health service does not know it.
+    expect(await probe(port, 'details')).toEqual({ status: 503, body: `probe of grpc 127.0.0.1:${port} service "details" failed: the app answered grpc-status 5\n` });
+    const closed = await freePort();
+    expect(await probe(closed)).toEqual({ status: 503, body: `probe of grpc 127.0.0.1:${closed} failed: ECONNREFUSED\n` });
+  });
+
+  test('a gRPC server without the health service fails (UNIMPLEMENTED)', async () => {
+    const server = new grpc.Server();
+    const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+    stopAfter(() => new Promise((r) => server.tryShutdown(() => r())));
+    expect((await probe(port)).body).toMatch(/failed: the app answered grpc-status 12\n$/);
   });
 });
 

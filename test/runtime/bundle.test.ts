@@ -169,6 +169,6 @@ spec: { hosts: [a.default.svc.cluster.local], ports: [{ number: 80, name: http, 
     // With no TLS listener and no workload certificate, OpenSSL's ≈ 5 MB and node:http's ≈ 1 MB are never taken.
     const loaded = readFileSync(join(dir, 'modules.txt'), 'utf8').split('\n');
     expect(loaded).toContain('NativeModule net');
-    expect(loaded.filter((m) => /^NativeModule (tls|crypto|http|_http_\w+)$/.test(m))).toEqual([]);
+    expect(loaded.filter((m) => /^NativeModule (tls|crypto|http|http2|_http_\w+)$/.test(m))).toEqual([]);
   });
 });
