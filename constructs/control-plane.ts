@@ -1,13 +1,14 @@
 /**
  * MeshControlPlane: mastd in `mast-system` with least-privilege RBAC: watch the
  * mesh kinds, Services, EndpointSlices, Pods and Namespaces; create TokenReviews
- * and Events; its own Secrets (CA root, gateway credentials) and Leases only.
+ * and Events; write its root certificate ConfigMap in each namespace; its own
+ * Secrets (CA root, gateway credentials) and Leases only.
  */
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import { KINDS } from '../api';
 import { DEFAULT_CONTROL_IMAGE, PROXY_UID, SYSTEM_NAMESPACE } from './version';
-import { badProp, IDENTITY_ENV, RESTRICTED_POD, resourcesOf, restrictedContainer, type Resources } from './pod-security';
+import { badProp, IDENTITY_ENV, RESTRICTED_POD, resourcesOf, restrictedContainer, ROOT_CONFIGMAP, type Resources } from './pod-security';
 
 export const PUSH_PORT = 15012;
 export const MONITORING_PORT = 15014;
@@ -60,6 +61,9 @@ export class MeshControlPlane extends Construct {
         { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['get', 'list', 'watch'] },
         { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
         { apiGroups: ['', 'events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
+        // The root certificate in each namespace; it reads and replaces no other ConfigMap.
+        { apiGroups: [''], resources: ['configmaps'], verbs: ['create'] },
+        { apiGroups: [''], resources: ['configmaps'], resourceNames: [ROOT_CONFIGMAP], verbs: ['get', 'update'] },
       ],
     });
     new ApiObject(this, 'cluster-role-binding', {
@@ -105,6 +109,7 @@ export class MeshControlPlane extends Construct {
                 name: 'mastd',
                 image: props.image ?? DEFAULT_CONTROL_IMAGE,
                 imagePullPolicy: props.imagePullPolicy ?? 'IfNotPresent',
+                // The push port serves TLS (the default in a cluster); proxies verify it with the root mastd writes into each namespace.
                 args: ['--source', 'kubernetes', '--push-port', String(PUSH_PORT), '--monitoring-port', String(MONITORING_PORT), '--trust-domain', props.trustDomain ?? 'cluster.local'],
                 env: IDENTITY_ENV,
                 ports: [

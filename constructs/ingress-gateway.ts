@@ -7,7 +7,7 @@
 import { ApiObject, Lazy } from 'cdk8s';
 import { Construct } from 'constructs';
 import { DEFAULT_PROXY_IMAGE, PROXY_UID, SYSTEM_NAMESPACE } from './version';
-import { badProp, IDENTITY_ENV, RESTRICTED_POD, resourcesOf, restrictedContainer, type Resources } from './pod-security';
+import { badProp, CONTROL_PLANE_TRUST, IDENTITY_ENV, RESTRICTED_POD, resourcesOf, restrictedContainer, type Resources } from './pod-security';
 
 export type GatewayServiceType = 'LoadBalancer' | 'ClusterIP' | 'NodePort';
 
@@ -98,15 +98,10 @@ export class IngressGateway extends Construct {
     const labels = { ...this.selectorLabels, app: name, 'app.kubernetes.io/name': name, 'app.kubernetes.io/part-of': 'mast' };
     // Known at synth: Gateways are usually added after the gateway itself.
     const credentials = () => [...new Set([...this.credentials, ...this.credentialSources.flatMap((f) => f())])].sort();
-    const perCredential = (entry: (name: string, volume: string) => object) =>
-      Lazy.any({
-        produce: () => {
-          const names = credentials();
-          return names.length ? names.map((c, i) => entry(c, `credential-${i}`)) : undefined;
-        },
-      });
-    const volumes = perCredential((c, volume) => ({ name: volume, secret: { secretName: c, optional: true } }));
-    const volumeMounts = perCredential((c, volume) => ({ name: volume, mountPath: `${CREDENTIALS_DIR}/${c}`, readOnly: true }));
+    // mastd's root (to verify its push port), then one Secret per credentialName the Gateways use.
+    const withCredentials = (first: object, entry: (name: string, volume: string) => object) => Lazy.any({ produce: () => [first, ...credentials().map((c, i) => entry(c, `credential-${i}`))] });
+    const volumes = withCredentials(CONTROL_PLANE_TRUST.volume, (c, volume) => ({ name: volume, secret: { secretName: c, optional: true } }));
+    const volumeMounts = withCredentials(CONTROL_PLANE_TRUST.volumeMount, (c, volume) => ({ name: volume, mountPath: `${CREDENTIALS_DIR}/${c}`, readOnly: true }));
     const meta = { name, namespace: ns, labels };
     const portMap = this.ports.map((p) => `${p.port}=${p.targetPort}`).join(',');
 
@@ -133,6 +128,7 @@ export class IngressGateway extends Construct {
                 args: [
                   '--mode', 'gateway',
                   '--control-plane', props.controlPlaneAddress ?? `mastd.${SYSTEM_NAMESPACE}.svc:15012`,
+                  ...CONTROL_PLANE_TRUST.args,
                   '--port-map', portMap,
                   '--status-port', String(GATEWAY_STATUS_PORT),
                   '--drain-seconds', String(drain),

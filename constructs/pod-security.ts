@@ -39,3 +39,14 @@ export function resourcesOf(r: Resources): Record<string, unknown> {
 export function badProp(construct: string, prop: string, value: unknown, expected: string): string {
   return `${construct}: ${prop} ${JSON.stringify(value)} is invalid: ${expected}`;
 }
+
+/** The ConfigMap mastd writes into every namespace with its root certificate (runtime/control/root-configmaps.ts). */
+export const ROOT_CONFIGMAP = 'mast-ca-root-cert';
+const ROOT_DIR = '/var/run/mast/root';
+
+/** What a proxy's pod needs to verify mastd's push port: the root ConfigMap mounted, and the flag naming it. */
+export const CONTROL_PLANE_TRUST = {
+  volume: { name: 'mast-ca-root', configMap: { name: ROOT_CONFIGMAP } },
+  volumeMount: { name: 'mast-ca-root', mountPath: ROOT_DIR, readOnly: true },
+  args: ['--control-plane-ca', `${ROOT_DIR}/root-cert.pem`],
+} as const;

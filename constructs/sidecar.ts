@@ -5,7 +5,7 @@
  * the app, stops after it, and lets Jobs complete.
  */
 import { DEFAULT_PROXY_IMAGE, PROXY_UID, SYSTEM_NAMESPACE } from './version';
-import { IDENTITY_ENV, resourcesOf, restrictedContainer, type Resources } from './pod-security';
+import { CONTROL_PLANE_TRUST, IDENTITY_ENV, resourcesOf, restrictedContainer, type Resources } from './pod-security';
 
 export const SIDECAR_PORTS = { outbound: 15001, inbound: 15006, status: 15020, prometheus: 15090 } as const;
 
@@ -109,6 +109,7 @@ export function injectSidecar(pod: PodSpec, options: SidecarOptions = {}): PodSp
     args: [
       '--mode', 'sidecar',
       '--control-plane', options.controlPlaneAddress ?? `mastd.${SYSTEM_NAMESPACE}.svc:15012`,
+      ...CONTROL_PLANE_TRUST.args,
       '--outbound-port', String(SIDECAR_PORTS.outbound),
       '--inbound-port', String(SIDECAR_PORTS.inbound),
       '--status-port', String(SIDECAR_PORTS.status),
@@ -123,6 +124,8 @@ export function injectSidecar(pod: PodSpec, options: SidecarOptions = {}): PodSp
     readinessProbe: { httpGet: { path: '/healthz/ready', port: SIDECAR_PORTS.status }, periodSeconds: 15, failureThreshold: 4 },
     resources: resourcesOf(options.resources ?? { cpu: '50m', memory: '64Mi', memoryLimit: '256Mi' }),
     securityContext: restrictedContainer(PROXY_UID),
+    volumeMounts: [CONTROL_PLANE_TRUST.volumeMount],
   };
-  return { ...pod, containers, initContainers: [capture, proxy, ...(pod.initContainers ?? [])] };
+  const volumes = [...((pod.volumes as unknown[] | undefined) ?? []), CONTROL_PLANE_TRUST.volume];
+  return { ...pod, containers, volumes, initContainers: [capture, proxy, ...(pod.initContainers ?? [])] };
 }

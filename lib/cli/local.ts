@@ -54,20 +54,23 @@ export async function runLocal(args: string[]): Promise<number> {
     console.error(`mast local: ${err.message}`);
     return 2;
   }
-  let mesh: LocalMesh;
-  try {
-    mesh = new LocalMesh({ paths: opts.file, gatewayPort, adminPort, accessLog: opts['access-log'], intercept: opts.intercept });
-  } catch (err) {
-    console.error(`mast local: ${(err as Error).message}`);
-    return 2;
-  }
   // Interrupted while starting, it exits at once, as before, but first removes what it made.
+  // Listening before the mesh is made: making it creates its scratch directory.
+  let mesh: LocalMesh | undefined;
   const abort = (signal: NodeJS.Signals) => {
-    mesh.discard();
+    mesh?.discard();
     process.exit(signal === 'SIGINT' ? 130 : 143);
   };
   process.once('SIGINT', abort);
   process.once('SIGTERM', abort);
+  try {
+    mesh = new LocalMesh({ paths: opts.file, gatewayPort, adminPort, accessLog: opts['access-log'], intercept: opts.intercept });
+  } catch (err) {
+    process.off('SIGINT', abort);
+    process.off('SIGTERM', abort);
+    console.error(`mast local: ${(err as Error).message}`);
+    return 2;
+  }
   const admin = new LocalAdmin(mesh);
   const stop = async () => {
     console.error('mast local: stopping (draining the gateway, then the workloads)');

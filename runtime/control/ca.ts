@@ -60,6 +60,21 @@ export class CertificateAuthority {
       throw new CertificateError(`not a certificate request: ${(err as Error).message}`);
     }
     if (!(await csr.verify())) throw new CertificateError('the certificate request is not signed by its own key');
+    return this.issue(csr.publicKey, [{ type: 'url', value: spiffeId(this.trustDomain, identity.namespace, identity.serviceAccount) }], ttlMs);
+  }
+
+  /**
+   * mastd's own certificate for its push port: a fresh key, the DNS names and addresses proxies
+   * reach it by, server use only.
+   */
+  async serving(names: readonly string[], addresses: readonly string[], ttlMs = 86_400_000): Promise<IssuedCertificate & { key: string }> {
+    const keys = await generateKeys();
+    const sans = [...names.map((value) => ({ type: 'dns' as const, value })), ...addresses.map((value) => ({ type: 'ip' as const, value }))];
+    const issued = await this.issue(keys.publicKey, sans, ttlMs, [x509.ExtendedKeyUsage.serverAuth]);
+    return { ...issued, key: await privateKeyPem(keys) };
+  }
+
+  private async issue(publicKey: x509.PublicKey | webcrypto.CryptoKey, sans: x509.JsonGeneralNames, ttlMs: number, usages = [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]): Promise<IssuedCertificate> {
     const notAfter = new Date(Math.min(Date.now() + ttlMs, this.root.notAfter.getTime()));
     const cert = await x509.X509CertificateGenerator.create({
       serialNumber: serial(),
@@ -68,12 +83,12 @@ export class CertificateAuthority {
       notBefore: new Date(Date.now() - 60_000),
       notAfter,
       signingKey: this.key as never,
-      publicKey: csr.publicKey,
+      publicKey: publicKey as never,
       signingAlgorithm: KEY_ALGORITHM,
       extensions: [
-        new x509.SubjectAlternativeNameExtension([{ type: 'url', value: spiffeId(this.trustDomain, identity.namespace, identity.serviceAccount) }], true),
+        new x509.SubjectAlternativeNameExtension(sans, true),
         new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
-        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
+        new x509.ExtendedKeyUsageExtension(usages),
         new x509.BasicConstraintsExtension(false, undefined, true),
       ],
     });

@@ -14,6 +14,9 @@ import { KubeSource } from './kube-source';
 import { LeaderElector, RejectionEvents, sharedCaSecret, tokenReviewVerifier } from './kube-status';
 import { CertificateAuthority } from './ca';
 import { Mastd } from './mastd';
+import { pushNames } from './push-names';
+import { RootConfigMaps } from './root-configmaps';
+import { rootNamespaces } from './root-namespaces';
 
 const HELP = `mastd: the mast control plane
 
@@ -34,7 +37,13 @@ Options:
   --trust-domain <td>       SPIFFE trust domain (default cluster.local)
   --ca-cert <f> --ca-key <f>  root CA to sign workload certificates with (default: the mastd-ca
                             Secret in a cluster, created if missing; a fresh one with --watch)
-  --cert-ttl-hours <n>      workload certificate lifetime (default 24)
+  --cert-ttl-hours <n>      workload certificate lifetime (default 24; at most 8760)
+  --push-tls <on|off>       serve the push port over TLS, its certificate from the CA for the
+                            names below (default: on with --source kubernetes, off with --watch);
+                            proxies then need --control-plane-ca
+  --push-names <n,...>      more DNS names or addresses for that certificate (always: mastd,
+                            mastd.<ns>, mastd.<ns>.svc, mastd.<ns>.svc.cluster.local, localhost,
+                            127.0.0.1, ::1)
   --help`;
 
 export async function main(argv: string[]): Promise<number> {
@@ -60,6 +69,8 @@ export async function main(argv: string[]): Promise<number> {
       'ca-cert': { type: 'string' },
       'ca-key': { type: 'string' },
       'cert-ttl-hours': { type: 'string', default: '24' },
+      'push-tls': { type: 'string' },
+      'push-names': { type: 'string' },
       help: { type: 'boolean' },
     },
   });
@@ -71,7 +82,25 @@ export async function main(argv: string[]): Promise<number> {
   const log = (line: string) => console.error(`${new Date().toISOString()} ${line}`);
   const debounceMs = Number(o['debounce-ms']);
   const trustDomain = o['trust-domain'] as string;
-  const certificateTtlMs = Number(o['cert-ttl-hours']) * 3_600_000;
+  const ttlHours = Number(o['cert-ttl-hours']);
+  if (!(ttlHours > 0 && ttlHours <= 8760)) {
+    console.error(`mastd: --cert-ttl-hours must be a number of hours above 0, at most 8760, not "${o['cert-ttl-hours']}"`);
+    return 2;
+  }
+  const certificateTtlMs = ttlHours * 3_600_000;
+  const pushTlsFlag = (o['push-tls'] as string | undefined) ?? (o.source === 'kubernetes' ? 'on' : 'off');
+  if (pushTlsFlag !== 'on' && pushTlsFlag !== 'off') {
+    console.error(`mastd: --push-tls must be on or off, not "${pushTlsFlag}"`);
+    return 2;
+  }
+  const ownNamespace = (o.namespace as string | undefined) ?? process.env.POD_NAMESPACE ?? 'mast-system';
+  let pushTls: ReturnType<typeof pushNames> | undefined;
+  try {
+    if (pushTlsFlag === 'on') pushTls = pushNames(ownNamespace, o['push-names'] as string | undefined);
+  } catch (err) {
+    console.error(`mastd: ${(err as Error).message}`);
+    return 2;
+  }
   const fromFiles = o['ca-cert'] && o['ca-key'] ? { cert: readFileSync(o['ca-cert'] as string, 'utf8'), key: readFileSync(o['ca-key'] as string, 'utf8') } : undefined;
   const generate = async () => {
     const ca = await CertificateAuthority.generate(trustDomain);
@@ -84,7 +113,7 @@ export async function main(argv: string[]): Promise<number> {
     const kc = new KubeConfig();
     if (o.kubeconfig) kc.loadFromFile(o.kubeconfig as string);
     else kc.loadFromDefault();
-    const namespace = (o.namespace as string | undefined) ?? process.env.POD_NAMESPACE ?? 'mast-system';
+    const namespace = ownNamespace;
     caPem = fromFiles ? Promise.resolve(fromFiles) : sharedCaSecret(kc, namespace, generate);
     const leader = new LeaderElector(kc, { namespace, identity: process.env.POD_NAME ?? `mastd-${hostname()}-${process.pid}`, log });
     const events = new RejectionEvents(kc, () => leader.leader, log);
@@ -92,6 +121,7 @@ export async function main(argv: string[]): Promise<number> {
     const byKey = (objects: readonly KubeObject[]) => new Map(objects.map((x) => [`${x.kind}/${x.metadata?.namespace ?? 'default'}/${x.metadata?.name}`, x]));
     mastd = new Mastd({
       analyze,
+      pushTls,
       source,
       token,
       log,
@@ -105,7 +135,15 @@ export async function main(argv: string[]): Promise<number> {
       extraMetrics: () => [...analyzerMetrics(), `mastd_leader ${leader.leader ? 1 : 0}`, ...Object.entries(source.counters).map(([k, v]) => `mastd_kubernetes_${k}_total ${v}`)],
     });
     leader.start();
-    stopExtra = () => leader.stop();
+    // Every namespace gets mastd's root (the proxies there verify the push port with it): checked
+    // every 2 s against what was written, read back from the API server every 5 minutes.
+    const roots = new RootConfigMaps(kc, { isLeader: () => leader.leader, log });
+    let ticks = 0;
+    const distribute = setInterval(() => {
+      if (++ticks % 150 === 0) roots.resync();
+      if (mastd.ca && mastd.snapshot) void roots.publish(rootNamespaces(mastd.snapshot.objects), mastd.ca.rootPem);
+    }, 2000);
+    stopExtra = () => (leader.stop(), clearInterval(distribute));
   } else {
     const watch = o.watch as string[] | undefined;
     if (!watch?.length) {
@@ -113,19 +151,19 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     caPem = fromFiles ? Promise.resolve(fromFiles) : generate();
-    mastd = new Mastd({ source: new FileSource(watch, debounceMs), token, log, defaultIngressGateway: true, certificateTtlMs, analyze, extraMetrics: analyzerMetrics });
+    mastd = new Mastd({ source: new FileSource(watch, debounceMs), token, log, defaultIngressGateway: true, certificateTtlMs, analyze, extraMetrics: analyzerMetrics, pushTls });
   }
   // Certificates are signed once the root is here; configs flow meanwhile.
   caPem
     .then(async ({ cert, key }) => {
       if (!cert.trim() || !key.trim()) throw new Error('the CA has no certificate or key (tls.crt / tls.key)');
-      mastd.ca = await CertificateAuthority.load(trustDomain, cert, key);
-      log(`certificate authority ready (trust domain ${trustDomain})`);
+      await mastd.useCa(await CertificateAuthority.load(trustDomain, cert, key));
+      log(`certificate authority ready (trust domain ${trustDomain})${pushTls ? `; push port serving TLS for ${[...pushTls.names, ...pushTls.addresses].join(', ')}` : ''}`);
     })
     .catch((err: Error) => log(`no certificate authority: ${err.message}; proxies get no certificates`));
   const host = (o.host as string | undefined) ?? (o.source === 'kubernetes' ? '0.0.0.0' : '127.0.0.1');
   const ports = await mastd.start(Number(o['push-port']), Number(o['monitoring-port']), host);
-  log(`mastd started: push ${ports.pushPort}, monitoring ${ports.monitoringPort}${o.source === 'kubernetes' ? ' (ready once every kind has been listed)' : ''}`);
+  log(`mastd started: push ${ports.pushPort}${pushTls ? ' (TLS, once the CA is ready)' : ' (plain text)'}, monitoring ${ports.monitoringPort}${o.source === 'kubernetes' ? ' (ready once every kind has been listed)' : ''}`);
   await untilSignal(async () => {
     stopExtra();
     await mastd.stop();

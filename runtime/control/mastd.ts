@@ -11,6 +11,7 @@ import { ingest, type IngestMemo } from './ingest';
 import { makeSnapshot, seal, type Snapshot } from './snapshot';
 import { PushServer } from './push-server';
 import type { CertificateAuthority } from './ca';
+import { renewalDelayMs } from '../shared/renewal';
 import type { ProxyIdentity } from '../shared/push-protocol';
 import type { ConfigSource } from './file-source';
 
@@ -25,7 +26,6 @@ export interface MastdOptions {
    * workloads' sidecars here and points their endpoints at them). Updates are applied in order.
    */
   readonly prepare?: (objects: KubeObject[]) => Promise<KubeObject[]>;
-  /** Told about the rejected resources after every update (in Kubernetes: Events on them), with the objects as received. */
   /** Checks each proxy's identity against its credentials (TokenReview in a cluster). */
   readonly verify?: (bearer: string | undefined, identity: ProxyIdentity) => Promise<string | undefined>;
   /** Quiet time after an update before the whole-mesh analysis runs. @default 250 */
@@ -34,9 +34,15 @@ export interface MastdOptions {
   readonly certificateTtlMs?: number;
   /** More Prometheus lines for /metrics. */
   readonly extraMetrics?: () => string[];
+  /** Told about the rejected resources after every update (in Kubernetes: Events on them), with the objects as received. */
   readonly onRejected?: (rejected: readonly Finding[], received: readonly KubeObject[]) => void;
   /** Runs the whole-mesh analysis (the bundled mastd: on a worker thread). @default - in-process */
   readonly analyze?: Analyzer;
+  /**
+   * Serve the push port over TLS, with a certificate from the CA for these names and addresses
+   * (issued when `useCa` is called, renewed at half its life). @default - plain-text HTTP/2
+   */
+  readonly pushTls?: { readonly names: readonly string[]; readonly addresses: readonly string[] };
 }
 
 export class Mastd {
@@ -47,8 +53,9 @@ export class Mastd {
   private readonly ingestMemo: IngestMemo = new Map();
   private version = 0;
   readonly push: PushServer;
-  /** Signs workload certificates once set (generated or loaded at start-up). */
+  /** Signs workload certificates (and the push port's) once `useCa` gave it. */
   ca?: CertificateAuthority;
+  private servingRenewal?: NodeJS.Timeout;
   private monitoring?: http.Server;
   private updates = Promise.resolve();
   /** Updates received and not yet published. */
@@ -61,11 +68,25 @@ export class Mastd {
       log: options.log,
       equivalenceKey: (identity) => equivalenceKey(identity, this.snapshot),
       compile: (identity) => (this.snapshot ? compile(this.snapshot, identity) : undefined),
+      tls: options.pushTls !== undefined,
       sign: async (identity, csr) => {
         if (!this.ca) throw new Error('the certificate authority is not ready');
         return this.ca.sign(csr, { namespace: identity.namespace, serviceAccount: identity.serviceAccount ?? 'default' }, options.certificateTtlMs);
       },
     });
+  }
+
+  /** The certificate authority (generated or loaded at start-up); with `pushTls`, the push port's certificate comes from it. */
+  async useCa(ca: CertificateAuthority): Promise<void> {
+    this.ca = ca;
+    clearTimeout(this.servingRenewal);
+    const tls = this.options.pushTls;
+    if (!tls) return;
+    const serving = await ca.serving(tls.names, tls.addresses, this.options.certificateTtlMs);
+    if (this.ca !== ca) return;
+    this.push.setCredentials(serving.certificate, serving.key);
+    this.servingRenewal = setTimeout(() => void this.useCa(ca).catch((err: Error) => this.options.log?.(`push port certificate not renewed: ${err.message}`)), renewalDelayMs(serving.expiresAt));
+    this.servingRenewal.unref();
   }
 
   async start(pushPort: number, monitoringPort: number, host = '127.0.0.1'): Promise<{ pushPort: number; monitoringPort: number }> {
@@ -186,6 +207,7 @@ export class Mastd {
 
   async stop(): Promise<void> {
     this.options.source.stop();
+    clearTimeout(this.servingRenewal);
     await this.updates;
     clearTimeout(this.analysisTimer);
     this.analysisDone?.();

@@ -38,6 +38,11 @@ export interface PushServerOptions {
    * by TokenReview); answers why not, or undefined. Absent: only `token` is checked.
    */
   readonly verify?: (bearer: string | undefined, identity: ProxyIdentity) => Promise<string | undefined>;
+  /**
+   * Serve TLS (HTTP/2 with ALPN h2): no handshake completes until `setCredentials` gives the
+   * certificate. @default false (plain-text HTTP/2)
+   */
+  readonly tls?: boolean;
   /** Signs a proxy's certificate request for its identity; absent: no certificates are issued. */
   readonly sign?: (identity: ProxyIdentity, csr: string) => Promise<{ certificate: string; root: string; expiresAt: string }>;
 }
@@ -56,7 +61,7 @@ interface Peer {
 }
 
 export class PushServer {
-  private readonly server = http2.createServer();
+  private readonly server: http2.Http2Server | http2.Http2SecureServer;
   private readonly peers = new Set<Peer>();
   private readonly sessions = new Set<http2.ServerHttp2Session>();
   private readonly cache = new Map<string, ProxyConfig | undefined>();
@@ -70,12 +75,19 @@ export class PushServer {
   convergenceMs: number[] = [];
 
   constructor(private readonly options: PushServerOptions) {
+    this.server = options.tls ? http2.createSecureServer({ allowHTTP1: false }) : http2.createServer();
     this.server.on('stream', (stream, headers) => this.accept(stream, headers));
     this.server.on('sessionError', () => undefined);
     this.server.on('session', (session) => {
       this.sessions.add(session);
       session.on('close', () => this.sessions.delete(session));
     });
+  }
+
+  /** The push port's certificate (TLS only); connections already open keep theirs. */
+  setCredentials(cert: string, key: string): void {
+    if (!('setSecureContext' in this.server)) throw new Error('the push server is not serving TLS');
+    this.server.setSecureContext({ cert, key });
   }
 
   listen(port: number, host = '127.0.0.1'): Promise<number> {

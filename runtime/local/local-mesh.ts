@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +15,7 @@ import { buildRegistry, selects, type Gateway, type KubeObject } from '../../api
 import { FileSource } from '../control/file-source';
 import { CertificateAuthority } from '../control/ca';
 import { Mastd } from '../control/mastd';
+import { pushNames } from '../control/push-names';
 import { Bundler, PROXY_ENTRY } from './bundles';
 import { Supervisor } from './supervisor';
 import { interceptUnavailable, NetnsTopology, serviceAddresses, type Netns } from './netns';
@@ -110,6 +111,8 @@ export class LocalMesh {
   private readonly reported = new Set<string>();
   private readonly retiring = new Set<Promise<void>>();
   private pushPort = 0;
+  /** mastd's root, which the proxies verify its push port with. */
+  private readonly rootFile = join(this.dir, 'mastd-root.pem');
   private readonly topology?: NetnsTopology;
   private serviceHosts: string[] = [];
   /** The SO_ORIGINAL_DST addon the sidecars need in a namespace (copied where uid 1337 can read it). */
@@ -134,13 +137,16 @@ export class LocalMesh {
       log: (line) => (/^snapshot |connected|disconnected/.test(line) ? undefined : this.log(`mastd: ${line}`)),
       defaultIngressGateway: true,
       prepare: (objects) => this.prepare(objects),
+      // As in a cluster: the push port speaks TLS, and proxies verify it as mastd.mast-system.svc.
+      pushTls: pushNames('mast-system'),
     });
   }
 
   /** Starts mastd, the workloads of the first snapshot and the gateway; returns the gateway's HTTP port. */
   async start(): Promise<number> {
     // A fresh root per run: every proxy gets a workload certificate from it, so sidecars talk mTLS.
-    this.mastd.ca = await CertificateAuthority.generate('cluster.local');
+    await this.mastd.useCa(await CertificateAuthority.generate('cluster.local'));
+    writeFileSync(this.rootFile, this.mastd.ca!.rootPem, { mode: 0o644 });
     // With --intercept the sidecars reach mastd from their namespaces, through the veth links.
     const { pushPort } = await this.mastd.start(0, 0, this.topology ? '0.0.0.0' : '127.0.0.1');
     this.pushPort = pushPort;
@@ -174,7 +180,7 @@ export class LocalMesh {
   }
 
   private proxyFlags(id: string, adminPort: number, controlPlane = '127.0.0.1'): string[] {
-    return ['--control-plane', `${controlPlane}:${this.pushPort}`, '--token', this.token, '--id', id, '--admin-port', String(adminPort), '--drain-seconds', '1', '--access-log', this.options.accessLog ? '-' : 'off'];
+    return ['--control-plane', `${controlPlane}:${this.pushPort}`, '--control-plane-ca', this.rootFile, '--control-plane-name', 'mastd.mast-system.svc', '--token', this.token, '--id', id, '--admin-port', String(adminPort), '--drain-seconds', '1', '--access-log', this.options.accessLog ? '-' : 'off'];
   }
 
   /** Runs before each snapshot: start what is new, restart what changed, retire what went away. */

@@ -28,6 +28,9 @@ Usage: mast-proxy --config <proxy-config.json> [options]
 
 Options:
   --control-plane <h:p>    mastd's push server (the config comes from there)
+  --control-plane-ca <f>   reach it over TLS, verifying its certificate with this root (PEM,
+                           re-read on each connection); without it, plain-text HTTP/2
+  --control-plane-name <n> the name its certificate must carry (default: the --control-plane host)
   --token <t>              bearer token for mastd
   --token-file <f>         read it from a file on each connection (default in a pod: the
                            service-account token, which mastd checks with a TokenReview)
@@ -160,6 +163,8 @@ export async function main(argv: string[]): Promise<number> {
     options: {
       config: { type: 'string' },
       'control-plane': { type: 'string' },
+      'control-plane-ca': { type: 'string' },
+      'control-plane-name': { type: 'string' },
       token: { type: 'string' },
       'token-file': { type: 'string' },
       id: { type: 'string' },
@@ -249,10 +254,12 @@ export async function main(argv: string[]): Promise<number> {
     const admin = await startAdmin(proxy, Number(o['admin-port']), { logLevel: 'info' });
     const tokenFile = o['token-file'] ?? (env.KUBERNETES_SERVICE_HOST && existsSync(SA_TOKEN) ? SA_TOKEN : undefined);
     const token = o.token ?? (tokenFile ? () => readToken(tokenFile) : undefined);
-    const client = new PushClient(proxy, { address: o['control-plane'], token, id, identity, log, ...(__filename.endsWith('.js') ? { makeCsr: csrInHelper } : {}) });
+    const rootFile = o['control-plane-ca'];
+    const tls = rootFile ? { tls: { root: () => readFileSync(rootFile, 'utf8'), ...(o['control-plane-name'] ? { servername: o['control-plane-name'] } : {}) } } : {};
+    const client = new PushClient(proxy, { address: o['control-plane'], token, id, identity, log, ...tls, ...(__filename.endsWith('.js') ? { makeCsr: csrInHelper } : {}) });
     client.start();
     const status = await startStatusPort(proxy);
-    console.error(`mast-proxy ${mode} started: admin ${(admin.address() as { port: number }).port}, config from ${o['control-plane']}`);
+    console.error(`mast-proxy ${mode} started: admin ${(admin.address() as { port: number }).port}, config from ${o['control-plane']}${rootFile ? ' (TLS)' : ''}`);
     await untilSignal(async () => {
       client.stop();
       await Promise.all([proxy.drain(drainMs), pool?.drain(drainMs)]);

@@ -8,6 +8,7 @@ import { PUSH_PATH, LineReader, encode, type ProxyIdentity, type ServerMessage }
 import { applyDelta } from '../shared/config-delta';
 import type { ProxyConfig } from '../shared/proxy-config';
 import type { Proxy } from './runtime';
+import { renewalDelayMs } from '../shared/renewal';
 
 const WINDOW = 16 * 1024 * 1024;
 
@@ -21,6 +22,11 @@ export interface PushClientOptions {
   /** Makes a fresh key and its certificate request. @default - in this process (the X.509 library loads then) */
   readonly makeCsr?: () => Promise<KeyAndCsr>;
   readonly log?: (line: string) => void;
+  /**
+   * Reach mastd over TLS, verifying its certificate against this root (read on each connection:
+   * the mounted root may be replaced) and for this name. @default - plain-text HTTP/2
+   */
+  readonly tls?: { readonly root: () => string; readonly servername?: string };
 }
 
 export interface KeyAndCsr {
@@ -35,6 +41,8 @@ export async function makeCsrHere(): Promise<KeyAndCsr> {
   const keys = await generateKeys();
   return { key: await privateKeyPem(keys), csr: await certificateRequest(keys) };
 }
+
+const reasonOf = (err: NodeJS.ErrnoException) => err.code ?? err.message;
 
 export class PushClient {
   private session?: http2.ClientHttp2Session;
@@ -78,9 +86,8 @@ export class PushClient {
     if (!this.pendingKey) return;
     this.proxy.setCertificate({ key: this.pendingKey, certificate: m.certificate, root: m.root, expiresAt: m.expiresAt });
     this.pendingKey = undefined;
-    const remaining = Date.parse(m.expiresAt) - Date.now();
     clearTimeout(this.renewTimer);
-    this.renewTimer = setTimeout(() => void this.requestCertificate(stream), Math.max(1000, remaining / 2));
+    this.renewTimer = setTimeout(() => void this.requestCertificate(stream), renewalDelayMs(m.expiresAt));
   }
 
   private connect(): void {
@@ -89,12 +96,26 @@ export class PushClient {
     // A config is megabytes on a large mesh: a 64 KB flow-control window would make it dozens of round trips.
     // Loaded here, not at start: a proxy serving a file config never needs HTTP/2 (≈ 0.6 MB of resident memory, measured).
     const { connect } = require('node:http2') as typeof http2;
-    const session = (this.session = connect(`http://${this.options.address}`, { settings: { initialWindowSize: WINDOW } }));
+    const tls = this.options.tls;
+    let ca: string | undefined;
+    try {
+      ca = tls?.root();
+    } catch (err) {
+      return this.retry(`cannot read the control plane's root certificate: ${(err as Error).message}`);
+    }
+    const secure = tls ? { ca, ...(tls.servername ? { servername: tls.servername } : {}) } : {};
+    const session = (this.session = connect(`${tls ? 'https' : 'http'}://${this.options.address}`, { settings: { initialWindowSize: WINDOW }, ...secure }));
     session.once('connect', () => session.setLocalWindowSize(WINDOW));
-    session.on('error', () => undefined);
+    // Why the connection failed (refused, a certificate not verified), for the reconnect line; a
+    // stream cancelled by its session's failure carries that failure as its cause.
+    let failure: string | undefined;
+    const failed = (err: NodeJS.ErrnoException) => (failure ??= err.code === 'ERR_HTTP2_STREAM_CANCEL' && err.cause ? reasonOf(err.cause as NodeJS.ErrnoException) : reasonOf(err));
+    session.on('error', failed);
     const stream = session.request({ ':method': 'POST', ':path': PUSH_PATH, 'content-type': 'application/x-ndjson', ...(this.bearer() ? { authorization: `Bearer ${this.bearer()}` } : {}) }, { endStream: false });
-    stream.on('error', () => undefined);
+    stream.on('error', failed);
+    let answered = false;
     stream.on('response', (headers) => {
+      answered = true;
       if (headers[':status'] !== 200) log(`control plane refused the stream: HTTP ${headers[':status']}`);
       else {
         this.connected = true;
@@ -138,12 +159,17 @@ export class PushClient {
       this.connected = false;
       clearTimeout(this.renewTimer);
       session.close();
-      if (this.stopped) return;
-      const delay = Math.round(this.backoff * (0.8 + Math.random() * 0.4));
-      this.backoff = Math.min(this.backoff * 2, 5000);
-      log(`control plane stream closed; keeping config ${this.proxy.config?.version ?? 'none'}, reconnecting in ${delay} ms`);
-      this.timer = setTimeout(() => this.connect(), delay);
+      if (!answered) failure ??= tls ? 'no answer' : 'no answer: is mastd serving TLS? then give --control-plane-ca';
+      this.retry(`control plane stream closed${failure ? ` (${failure})` : ''}`);
     });
+  }
+
+  private retry(why: string): void {
+    if (this.stopped) return;
+    const delay = Math.round(this.backoff * (0.8 + Math.random() * 0.4));
+    this.backoff = Math.min(this.backoff * 2, 5000);
+    this.options.log?.(`${why}; keeping config ${this.proxy.config?.version ?? 'none'}, reconnecting in ${delay} ms`);
+    this.timer = setTimeout(() => this.connect(), delay);
   }
 
   stop(): void {

@@ -1,4 +1,5 @@
-import { APP_PROBERS_ENV, injectSidecar, METADATA_CIDRS, PROXY_UID } from '../../constructs';
+import { APP_PROBERS_ENV, injectSidecar, METADATA_CIDRS, PROXY_UID, ROOT_CONFIGMAP } from '../../constructs';
+import { ROOT_CONFIGMAP as RUNTIME_ROOT_CONFIGMAP, ROOT_CONFIGMAP_KEY } from '../../runtime/control/root-namespaces';
 import { APP_PROBERS_ENV as RUNTIME_APP_PROBERS_ENV, parseAppProbers } from '../../runtime/proxy/app-probe';
 
 const pod = () => ({ containers: [{ name: 'app', image: 'app:1' }], initContainers: [{ name: 'migrate', image: 'm:1' }] });
@@ -27,6 +28,15 @@ describe('injectSidecar', () => {
     expect(cidrs).toEqual(expect.arrayContaining(['169.254.169.254/32', '169.254.170.23/32', '10.0.0.0/8', ...METADATA_CIDRS]));
     expect(arg(capture.args, '--exclude-outbound-ports')).toBe('5432');
     expect(arg(capture.args, '--exclude-inbound-ports').split(',')).toEqual(['15020', '15090', '9000']);
+  });
+
+  test("the proxy verifies mastd's push port with the root ConfigMap mastd writes into the namespace", () => {
+    expect(arg(proxy.args, '--control-plane')).toBe('mastd.mast-system.svc:15012');
+    expect(arg(proxy.args, '--control-plane-ca')).toBe('/var/run/mast/root/root-cert.pem');
+    expect(proxy.volumeMounts).toEqual([{ name: 'mast-ca-root', mountPath: '/var/run/mast/root', readOnly: true }]);
+    expect(injectSidecar({ ...pod(), volumes: [{ name: 'data', emptyDir: {} }] }).volumes).toEqual([{ name: 'data', emptyDir: {} }, { name: 'mast-ca-root', configMap: { name: ROOT_CONFIGMAP } }]);
+    // The name and key mastd writes (runtime/control/root-configmaps.ts).
+    expect([ROOT_CONFIGMAP, `/var/run/mast/root/${ROOT_CONFIGMAP_KEY}`]).toEqual([RUNTIME_ROOT_CONFIGMAP, arg(proxy.args, '--control-plane-ca')]);
   });
 
   test('is pure: the input pod is not changed', () => {

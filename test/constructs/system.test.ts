@@ -19,8 +19,13 @@ describe('MeshControlPlane RBAC is least privilege', () => {
       expect(verbsFor(g, r).sort()).toEqual(['get', 'list', 'watch']);
   });
 
-  test('cluster-wide it may only create TokenReviews and Events and update mesh status', () => {
+  test('cluster-wide it may only create TokenReviews and Events, update mesh status, and write its root ConfigMap', () => {
     expect(verbsFor('authentication.k8s.io', 'tokenreviews')).toEqual(['create']);
+    // ConfigMaps: create any (Kubernetes cannot limit create by name), read and replace only mast-ca-root-cert.
+    expect(clusterRules.filter((r) => r.resources.includes('configmaps'))).toEqual([
+      { apiGroups: [''], resources: ['configmaps'], verbs: ['create'] },
+      { apiGroups: [''], resources: ['configmaps'], resourceNames: ['mast-ca-root-cert'], verbs: ['get', 'update'] },
+    ]);
     expect(verbsFor('', 'events').sort()).toEqual(['create', 'patch']);
     expect(verbsFor('networking.istio.io', 'virtualservices/status').sort()).toEqual(['get', 'patch', 'update']);
     expect(clusterRules.flatMap((r) => r.resources)).not.toContain('secrets');
@@ -31,6 +36,12 @@ describe('MeshControlPlane RBAC is least privilege', () => {
     const role = one(objs, 'Role')[0];
     expect(role.metadata.namespace).toBe('mast-system');
     expect(role.rules.flatMap((r: any) => r.resources).sort()).toEqual(['leases', 'secrets']);
+  });
+
+  test('serves its push port over TLS (the default with --source kubernetes)', () => {
+    const args = one(objs, 'Deployment')[0].spec.template.spec.containers[0].args as string[];
+    expect(args).toEqual(expect.arrayContaining(['--source', 'kubernetes']));
+    expect(args).not.toContain('--push-tls');
   });
 
   test('mastd runs non-root with probes', () => {
@@ -74,13 +85,22 @@ describe('IngressGateway', () => {
     const deployment = (Testing.synth(mesh.system) as any[]).find((o) => o.kind === 'Deployment' && o.metadata.name === 'mast-ingressgateway');
     const pod = deployment.spec.template.spec;
     expect(pod.volumes).toEqual([
+      { name: 'mast-ca-root', configMap: { name: 'mast-ca-root-cert' } },
       { name: 'credential-0', secret: { secretName: 'alpha-cert', optional: true } },
       { name: 'credential-1', secret: { secretName: 'extra-cert', optional: true } },
     ]);
     expect(pod.containers[0].volumeMounts).toEqual([
+      { name: 'mast-ca-root', mountPath: '/var/run/mast/root', readOnly: true },
       { name: 'credential-0', mountPath: '/etc/mast/credentials/alpha-cert', readOnly: true },
       { name: 'credential-1', mountPath: '/etc/mast/credentials/extra-cert', readOnly: true },
     ]);
+  });
+
+  test("verifies mastd's push port with the root mastd writes into its namespace", () => {
+    const pod = one(synth((c) => new IngressGateway(c, 'gw')), 'Deployment')[0].spec.template.spec;
+    expect(pod.volumes).toEqual([{ name: 'mast-ca-root', configMap: { name: 'mast-ca-root-cert' } }]);
+    expect(pod.containers[0].volumeMounts).toEqual([{ name: 'mast-ca-root', mountPath: '/var/run/mast/root', readOnly: true }]);
+    expect(pod.containers[0].args).toEqual(expect.arrayContaining(['--control-plane-ca', '/var/run/mast/root/root-cert.pem']));
   });
 
   test('several proxy processes per pod on request; a bad count fails synth', () => {

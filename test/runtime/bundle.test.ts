@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { IMAGES } from '../../lib/kind/images';
 import { x509 } from '../../runtime/shared/x509';
+import { CertificateAuthority } from '../../runtime/control/ca';
 import { freePort } from '../../runtime/local/local-mesh';
 import { backend, cluster, config, forward, get } from './support';
 import { tempDir } from '../support/temp-dir';
@@ -62,6 +63,37 @@ spec:
     }
   });
 
+  test('mastd.js --push-tls on with its root from files; mast-proxy.js verifies the push port with --control-plane-ca and gets its config', async () => {
+    const mesh = tempDir('mast-bundle-tls-');
+    const ca = await CertificateAuthority.generate('cluster.local');
+    writeFileSync(join(mesh, 'ca.crt'), ca.rootPem);
+    writeFileSync(join(mesh, 'ca.key'), ca.rootKeyPem);
+    writeFileSync(join(mesh, 'mesh.yaml'), 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: { name: web, namespace: default }\nspec: { hosts: [web.example.com], gateways: [mast-system/mast-ingressgateway], http: [{ route: [{ destination: { host: web } }] }] }\n');
+    const [push, monitoring, admin] = [await freePort(), await freePort(), await freePort()];
+    const started = (child: ReturnType<typeof spawn>, ready: RegExp) =>
+      new Promise<void>((resolve, reject) => {
+        let err = '';
+        child.stderr!.on('data', (d) => ((err += d), ready.test(err) && resolve()));
+        child.on('exit', (code) => reject(new Error(`exited ${code}: ${err}`)));
+      });
+    const mastd = spawn(process.execPath, [join(dir, 'mastd.js'), '--watch', join(mesh, 'mesh.yaml'), '--push-port', String(push), '--monitoring-port', String(monitoring), '--token', 't', '--push-tls', 'on', '--ca-cert', join(mesh, 'ca.crt'), '--ca-key', join(mesh, 'ca.key')], { cwd: dir });
+    const proxy = spawn(process.execPath, [join(dir, 'mast-proxy.js'), '--control-plane', `127.0.0.1:${push}`, '--control-plane-ca', join(mesh, 'ca.crt'), '--control-plane-name', 'mastd.mast-system.svc', '--token', 't', '--port-map', '80=0', '--admin-port', String(admin)], { cwd: dir });
+    try {
+      await started(mastd, /push port serving TLS for mastd, mastd\.mast-system, mastd\.mast-system\.svc, .*127\.0\.0\.1/);
+      await started(proxy, /connected to the control plane at 127\.0\.0\.1:\d+/);
+      const deadline = Date.now() + 10_000;
+      let dump: { version: string | null } = { version: null };
+      while (!dump.version && Date.now() < deadline) {
+        dump = JSON.parse((await get(admin, '/config_dump')).body);
+        if (!dump.version) await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(dump.version).toBe('v1');
+    } finally {
+      mastd.kill('SIGKILL');
+      proxy.kill('SIGKILL');
+    }
+  });
+
   test('mastd.js --help, and bookinfo.js serving, standalone', async () => {
     expect(execFileSync(process.execPath, [join(dir, 'mastd.js'), '--help'], { cwd: dir }).toString()).toMatch(/^mastd: the mast control plane/);
     const port = await freePort();
@@ -75,6 +107,16 @@ spec:
     } finally {
       app.kill('SIGKILL');
     }
+  });
+
+  test.each([
+    [['--push-tls', 'yes'], 'mastd: --push-tls must be on or off, not "yes"'],
+    [['--cert-ttl-hours', '0'], 'mastd: --cert-ttl-hours must be a number of hours above 0, at most 8760, not "0"'],
+    [['--cert-ttl-hours', 'day'], 'mastd: --cert-ttl-hours must be a number of hours above 0, at most 8760, not "day"'],
+    [['--push-tls', 'on', '--push-names', 'a_b'], 'mastd: --push-names: "a_b" is not a DNS name or an IP address'],
+  ])('mastd.js %j is refused before it starts', (args, message) => {
+    const run = spawnSync(process.execPath, [join(dir, 'mastd.js'), '--watch', dir, ...args], { cwd: dir, encoding: 'utf8', timeout: 20_000 });
+    expect([run.status, run.stderr]).toEqual([2, `${message}\n`]);
   });
 
   test('each bundle is one-byte text (a wider character would make V8 hold the whole script as two-byte)', () => {

@@ -19,6 +19,7 @@ const GW = '/apis/networking.istio.io/v1/gateways';
 const SVC = '/api/v1/services';
 const SLICES = '/apis/discovery.k8s.io/v1/endpointslices';
 const AP = '/apis/security.istio.io/v1/authorizationpolicies';
+const NS = '/api/v1/namespaces';
 
 const vs = (name: string, weights = [100]) => ({
   apiVersion: 'networking.istio.io/v1',
@@ -83,6 +84,8 @@ describe('mastd --source kubernetes', () => {
     kube.put(SVC, service('reviews'));
     kube.put(SLICES, { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 'reviews-abc', namespace: 'default', labels: { 'kubernetes.io/service-name': 'reviews' } }, addressType: 'IPv4', ports: [{ name: 'http', port: 9080 }], endpoints: [{ addresses: ['10.0.0.7'], conditions: { ready: true } }] });
     kube.put(VS, vs('reviews'));
+    for (const ns of ['default', 'mast-system', 'kube-system']) kube.put(NS, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+    kube.put(NS, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'leaving' }, status: { phase: 'Terminating' } } as never);
     kube.notFound.add(AP);
     m = await startMastd(kube, 'mastd-a');
   });
@@ -162,12 +165,34 @@ describe('mastd --source kubernetes', () => {
     await until(m, 'the watch back', () => kube.openWatches(VS) > 0);
   });
 
-  test('a proxy must own the identity it claims: its service-account token, checked by TokenReview', async () => {
+  const rootIn = (namespace: string) => kube.configMaps.get(`${namespace}/mast-ca-root-cert`)?.data?.['root-cert.pem'];
+
+  test("the leader writes mastd's root into every namespace (not Kubernetes' own, nor one being deleted), once", async () => {
+    const root = async () => (JSON.parse((await get(m, '/debug/ca')).text || '{}') as { root?: string }).root;
+    await until(m, 'the CA', async () => Boolean(await root()));
+    await until(m, 'the root ConfigMaps', () => Boolean(rootIn('default') && rootIn('mast-system')));
+    expect(rootIn('default')).toBe(await root());
+    expect(rootIn('mast-system')).toBe(await root());
+    expect([...kube.configMaps.keys()].sort()).toEqual(['default/mast-ca-root-cert', 'mast-system/mast-ca-root-cert']);
+    // A namespace created later gets it too; the others are not written again.
+    kube.put(NS, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop' } });
+    await until(m, 'shop', () => Boolean(rootIn('shop')));
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(kube.configMapWrites).toEqual([
+      { verb: 'create', key: 'default/mast-ca-root-cert' },
+      { verb: 'create', key: 'mast-system/mast-ca-root-cert' },
+      { verb: 'create', key: 'shop/mast-ca-root-cert' },
+    ]);
+  });
+
+  test('a proxy must own the identity it claims: its service-account token, checked by TokenReview (over TLS, verified with the root in its namespace)', async () => {
     kube.tokens.set('reviews-token', 'system:serviceaccount:default:reviews');
     const pushPort = Number(/push (\d+)/.exec(m.log())?.[1]);
+    await until(m, 'the root in default', () => Boolean(rootIn('default')));
     const fake = { config: undefined, apply: async (c: { version: string }) => ({ ok: true as const, version: c.version }), setCertificate: () => undefined };
     const connect = (id: string, serviceAccount: string, token?: string) => {
-      const client = new PushClient(fake as never, { address: `127.0.0.1:${pushPort}`, id, token, identity: { mode: 'sidecar', namespace: 'default', labels: { app: 'reviews' }, serviceAccount } });
+      const tls = { root: () => rootIn('default')!, servername: 'mastd.mast-system.svc' };
+      const client = new PushClient(fake as never, { address: `127.0.0.1:${pushPort}`, id, token, tls, identity: { mode: 'sidecar', namespace: 'default', labels: { app: 'reviews' }, serviceAccount } });
       client.start();
       return client;
     };

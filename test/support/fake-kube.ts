@@ -31,6 +31,9 @@ export class FakeKube {
   readonly gone: string[] = [];
   readonly leases = new Map<string, Obj>();
   readonly secrets = new Map<string, Obj>();
+  /** ConfigMaps by namespace/name, and every write to them (create, replace). */
+  readonly configMaps = new Map<string, Obj & { data?: Record<string, string> }>();
+  readonly configMapWrites: Array<{ verb: 'create' | 'replace'; key: string }> = [];
   /** Service-account tokens TokenReview knows: token → username. */
   readonly tokens = new Map<string, string>();
   /** Resource paths answering 404 (a CRD that is not installed). */
@@ -154,6 +157,8 @@ current-context: c
         this.secrets.set(key, s);
         return send(201, s);
       }
+      const configMap = /^\/api\/v1\/namespaces\/([^/]+)\/configmaps(?:\/([^/]+))?$/.exec(url.pathname);
+      if (configMap) return this.configMap(req.method!, configMap[1], configMap[2], body, send, notFound);
       const lease = /^\/apis\/coordination\.k8s\.io\/v1\/namespaces\/([^/]+)\/leases(?:\/([^/]+))?$/.exec(url.pathname);
       if (lease) return this.lease(req.method!, `${lease[1]}/${lease[2] ?? ''}`, body, send, notFound);
       if (req.method !== 'GET') return notFound();
@@ -166,6 +171,23 @@ current-context: c
       if (this.held) return void this.held.push(() => this.watch(url, path, res));
       this.watch(url, path, res);
     });
+  }
+
+  /** get, create (409 if it exists), replace (409 on a stale resourceVersion), as the API server does. */
+  private configMap(method: string, namespace: string, name: string | undefined, body: string, send: (status: number, body: unknown) => void, notFound: () => void): void {
+    const conflict = (reason: string) => send(409, { kind: 'Status', code: 409, reason });
+    if (method === 'GET') return name && this.configMaps.has(`${namespace}/${name}`) ? send(200, this.configMaps.get(`${namespace}/${name}`)) : notFound();
+    const cm = JSON.parse(body) as Obj & { data?: Record<string, string> };
+    const key = `${namespace}/${cm.metadata.name}`;
+    const old = this.configMaps.get(key);
+    if (method === 'POST' && old) return conflict('AlreadyExists');
+    if (method === 'PUT' && !old) return notFound();
+    if (method === 'PUT' && cm.metadata.resourceVersion !== old!.metadata.resourceVersion) return conflict('Conflict');
+    if (method !== 'POST' && method !== 'PUT') return notFound();
+    const stored = { ...cm, metadata: { ...cm.metadata, namespace, resourceVersion: String(++this.rv) } };
+    this.configMaps.set(key, stored);
+    this.configMapWrites.push({ verb: method === 'POST' ? 'create' : 'replace', key });
+    send(method === 'POST' ? 201 : 200, stored);
   }
 
   private watch(url: URL, path: string, res: http.ServerResponse): void {
