@@ -18,9 +18,9 @@ export function checkTlsVerification(dr: DestinationRule): Finding[] {
   const unverified = (tls: Tls) => (tls?.mode === 'SIMPLE' || tls?.mode === 'MUTUAL') && !verifies(tls);
   const out: Finding[] = [];
   const policy = dr.spec.trafficPolicy;
-  if (unverified(policy?.tls)) out.push(finding('MAST0219', dr, 'spec.trafficPolicy.tls', `mode ${policy!.tls!.mode} without caCertificates: the server's certificate is not verified`));
+  if (unverified(policy?.tls)) out.push(finding('MAST0219', dr, 'spec.trafficPolicy.tls', `mode ${policy!.tls!.mode} without caCertificates: Istio does not verify the server's certificate (mast-proxy checks it against the system roots)`));
   policy?.portLevelSettings?.forEach((p, i) => {
-    if (unverified(p.tls)) out.push(finding('MAST0220', dr, `spec.trafficPolicy.portLevelSettings[${i}].tls`, `mode ${p.tls!.mode} on port ${p.port?.number} without caCertificates: the server's certificate is not verified`));
+    if (unverified(p.tls)) out.push(finding('MAST0220', dr, `spec.trafficPolicy.portLevelSettings[${i}].tls`, `mode ${p.tls!.mode} on port ${p.port?.number} without caCertificates: Istio does not verify the server's certificate (mast-proxy checks it against the system roots)`));
   });
   return out;
 }

@@ -85,8 +85,21 @@ function buildCluster(s: Snapshot, port: ServicePort, subset: string | undefined
     maxPendingRequests: pool?.http?.http1MaxPendingRequests,
     maxRequestsPerConnection: pool?.http?.maxRequestsPerConnection,
     idleTimeoutMs: ms(pool?.http?.idleTimeout ?? pool?.tcp?.idleTimeout),
-    // SIMPLE and MUTUAL (TLS with your own certificates) are not originated yet: auto mTLS applies.
     ...(tls?.mode === 'ISTIO_MUTUAL' || tls?.mode === 'DISABLE' ? { tls: tls.mode } : {}),
+    // TLS origination: the SNI is the rule's, else the service host (Istio's auto SNI for a host name).
+    ...(tls?.mode === 'SIMPLE' || tls?.mode === 'MUTUAL'
+      ? {
+          originate: {
+            mode: tls.mode,
+            sni: tls.sni ?? port.host,
+            ...(tls.caCertificates ? { caCertificates: tls.caCertificates } : {}),
+            ...(tls.mode === 'MUTUAL' && tls.clientCertificate ? { clientCertificate: tls.clientCertificate } : {}),
+            ...(tls.mode === 'MUTUAL' && tls.privateKey ? { privateKey: tls.privateKey } : {}),
+            ...(tls.subjectAltNames?.length ? { subjectAltNames: tls.subjectAltNames } : {}),
+            ...(tls.insecureSkipVerify ? { insecureSkipVerify: true } : {}),
+          },
+        }
+      : {}),
     outlier: outlier && {
       consecutive5xx: outlier.consecutive5xxErrors ?? outlier.consecutiveErrors ?? 5,
       consecutiveGatewayErrors: outlier.consecutiveGatewayErrors,

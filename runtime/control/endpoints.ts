@@ -1,5 +1,6 @@
 /**
- * Endpoints of a service port, from the snapshot: ServiceEntry `endpoints`,
+ * Endpoints of a service port, from the snapshot: ServiceEntry `endpoints` (or, resolved by DNS
+ * without endpoints, its host),
  * WorkloadEntries its `workloadSelector` selects (their `ports` map a port name to
  * the port the workload listens on), and Kubernetes EndpointSlices.
  */
@@ -34,6 +35,9 @@ export function endpointsOf(s: Snapshot, port: ServicePort): EndpointConfig[] {
     if (namespaceOf(se) !== port.namespace) continue;
     const sePort = se.spec.ports?.find((p) => p.number === port.number);
     for (const ep of se.spec.endpoints ?? []) if (ep.address) out.push({ address: ep.address, port: (sePort && ep.ports?.[sePort.name]) ?? sePort?.targetPort ?? port.number, labels: ep.labels ?? {} });
+    // DNS resolution without endpoints: the host itself, resolved by the proxy on each new connection.
+    const dns = se.spec.resolution === 'DNS' || se.spec.resolution === 'DNS_ROUND_ROBIN';
+    if (dns && !se.spec.endpoints?.length && !se.spec.workloadSelector) out.push({ address: port.host, port: sePort?.targetPort ?? port.number, labels: {} });
     const selector = se.spec.workloadSelector?.labels;
     if (selector)
       for (const we of candidates(s, port.namespace, selector)) {

@@ -184,7 +184,24 @@ export interface ClusterConfig {
    * Istio): mTLS to endpoints labelled `security.istio.io/tlsMode: istio` (they have a sidecar).
    */
   readonly tls?: 'ISTIO_MUTUAL' | 'DISABLE';
+  /**
+   * DestinationRule `tls.mode: SIMPLE` or `MUTUAL`: the proxy opens TLS to every endpoint (TLS
+   * origination), with these PEM files (paths on the proxy's filesystem) and this SNI; the
+   * server certificate is verified against `caCertificates` (else the system roots) for
+   * `subjectAltNames` (else the SNI), unless `insecureSkipVerify`.
+   */
+  readonly originate?: OriginateTls;
   readonly outlier?: { readonly consecutive5xx?: number; readonly consecutiveGatewayErrors?: number; readonly intervalMs: number; readonly baseEjectionMs: number; readonly maxEjectionPercent: number };
+}
+
+export interface OriginateTls {
+  readonly mode: 'SIMPLE' | 'MUTUAL';
+  readonly sni: string;
+  readonly caCertificates?: string;
+  readonly clientCertificate?: string;
+  readonly privateKey?: string;
+  readonly subjectAltNames?: readonly string[];
+  readonly insecureSkipVerify?: boolean;
 }
 
 /** Istio's defaults where a rule is silent. */

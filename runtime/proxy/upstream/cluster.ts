@@ -4,6 +4,7 @@
  * hash), connection limits with a bounded pending queue, and outlier ejection.
  */
 import * as net from 'node:net';
+import { readFileSync } from 'node:fs';
 import type * as tls from 'node:tls';
 import { tlsModule } from '../../shared/lazy-tls';
 import { TLS_MODE_LABEL, type ClusterConfig, type EndpointConfig } from '../../shared/proxy-config';
@@ -151,13 +152,13 @@ export class Cluster {
 
   /** A new connection to an endpoint (mTLS when it gets one): for the pool, or for a TCP proxy. */
   connect(endpoint: Endpoint): net.Socket {
-    return this.mutualTls(endpoint) ?? net.connect({ host: endpoint.config.address, port: endpoint.config.port });
+    return this.originated(endpoint) ?? this.mutualTls(endpoint) ?? net.connect({ host: endpoint.config.address, port: endpoint.config.port });
   }
 
   private open(endpoint: Endpoint): UpstreamConn {
     endpoint.connections++;
     let conn: UpstreamConn | undefined;
-    const socket = this.mutualTls(endpoint) ?? net.connect({ host: endpoint.config.address, port: endpoint.config.port, onread: readInto((chunk) => conn?.data(chunk)) });
+    const socket = this.originated(endpoint) ?? this.mutualTls(endpoint) ?? net.connect({ host: endpoint.config.address, port: endpoint.config.port, onread: readInto((chunk) => conn?.data(chunk)) });
     conn = new UpstreamConn(socket, this.config.connectTimeoutMs, this.config.idleTimeoutMs);
     conn.onClose = () => {
       endpoint.connections--;
@@ -166,6 +167,45 @@ export class Cluster {
       (endpoint.owner ?? this).drainPending(endpoint);
     };
     return conn;
+  }
+
+  /** The PEM files of a TLS-originating cluster, read once per config. */
+  private originContext?: tls.SecureContext;
+
+  /**
+   * TLS to the endpoint with the DestinationRule's own settings (`tls.mode: SIMPLE`/`MUTUAL`). A
+   * file that cannot be read fails the connection (503 `UF`), and is tried again on the next.
+   */
+  private originated(endpoint: Endpoint): net.Socket | undefined {
+    const o = this.config.originate;
+    if (!o) return undefined;
+    const tlsApi = tlsModule();
+    try {
+      this.originContext ??= tlsApi.createSecureContext({
+        ...(o.caCertificates ? { ca: readFileSync(o.caCertificates) } : {}),
+        ...(o.clientCertificate ? { cert: readFileSync(o.clientCertificate) } : {}),
+        ...(o.privateKey ? { key: readFileSync(o.privateKey) } : {}),
+      });
+    } catch (err) {
+      const failed = new net.Socket();
+      process.nextTick(() => failed.destroy(err as Error));
+      return failed;
+    }
+    const names = o.subjectAltNames;
+    return tlsApi.connect({
+      host: endpoint.config.address,
+      port: endpoint.config.port,
+      secureContext: this.originContext,
+      ...(net.isIP(o.sni) ? {} : { servername: o.sni }),
+      rejectUnauthorized: !o.insecureSkipVerify,
+      // The certificate must name the SNI host, or one of the rule's subjectAltNames (host names, or URIs such as SPIFFE ids).
+      checkServerIdentity: (_host, cert) => {
+        if (!names) return tlsApi.checkServerIdentity(o.sni, cert);
+        const uris = (cert.subjectaltname ?? '').split(', ').filter((n) => n.startsWith('URI:')).map((n) => n.slice(4));
+        const named = (n: string) => (n.includes('://') ? uris.includes(n) : tlsApi.checkServerIdentity(n, cert) === undefined);
+        return names.some(named) ? undefined : new Error(`the server certificate names none of ${names.join(', ')}`);
+      },
+    });
   }
 
   /** An mTLS connection when this endpoint gets one (and a certificate is here); the peer must be a SPIFFE identity from our root. */
