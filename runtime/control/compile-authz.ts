@@ -38,16 +38,39 @@ export function authzFor(s: Snapshot, proxy: ProxyIdentity): AuthzConfig | undef
  * inherits; `portLevelMtls` for the app port wins where the port is known (`mast local`). In a pod
  * one inbound listener serves every port, so port-level modes do not apply there yet.
  */
-export function mtlsFor(s: Snapshot, proxy: ProxyIdentity): 'STRICT' | 'PERMISSIVE' | 'DISABLE' {
+type MtlsMode = 'STRICT' | 'PERMISSIVE' | 'DISABLE';
+
+/** The PeerAuthentications that apply to a proxy, most specific first: its workload's, its namespace's, the root namespace's. */
+function peerAuthChain(s: Snapshot, proxy: ProxyIdentity): Array<PeerAuthentication | undefined> {
   const all = byKind(s, 'PeerAuthentication') as PeerAuthentication[];
   const inNs = (ns: string) => all.filter((p) => namespaceOf(p) === ns);
   const workload = inNs(proxy.namespace).find((p) => p.spec.selector?.matchLabels && selects(p.spec.selector.matchLabels, proxy.labels));
   const namespace = inNs(proxy.namespace).find((p) => !p.spec.selector?.matchLabels);
   const root = ROOT_NAMESPACES.flatMap(inNs).find((p) => !p.spec.selector?.matchLabels);
-  const port = proxy.inbound?.appPort;
-  for (const p of [workload, namespace, root]) {
+  return [workload, namespace, root];
+}
+
+function modeFor(chain: ReadonlyArray<PeerAuthentication | undefined>, port: number | undefined): MtlsMode {
+  for (const p of chain) {
     const mode = (port !== undefined ? p?.spec.portLevelMtls?.[String(port)]?.mode : undefined) ?? p?.spec.mtls?.mode;
     if (mode && mode !== 'UNSET') return mode;
   }
   return 'PERMISSIVE';
+}
+
+export function mtlsFor(s: Snapshot, proxy: ProxyIdentity): MtlsMode {
+  return modeFor(peerAuthChain(s, proxy), proxy.inbound?.appPort);
+}
+
+/**
+ * In a pod (no single app port): the mode of each port a `portLevelMtls` names, where it differs
+ * from the pod's; the proxy picks it by the port each connection was sent to.
+ */
+export function mtlsByPortFor(s: Snapshot, proxy: ProxyIdentity): Record<string, MtlsMode> | undefined {
+  if (!proxy.inbound || proxy.inbound.appPort !== undefined) return undefined;
+  const chain = peerAuthChain(s, proxy);
+  const fallback = modeFor(chain, undefined);
+  const ports = [...new Set(chain.flatMap((p) => Object.keys(p?.spec.portLevelMtls ?? {})))].sort((a, b) => Number(a) - Number(b));
+  const byPort = Object.fromEntries(ports.map((port) => [port, modeFor(chain, Number(port))] as const).filter(([, mode]) => mode !== fallback));
+  return Object.keys(byPort).length ? byPort : undefined;
 }

@@ -6,7 +6,7 @@
  */
 import { exportScopes, fqdn, hostMatches, type ExportScope, hostsOverlap, namespaceOf, selects, splitRef, stripNamespace, visibleIn, type Gateway, type VirtualService } from '../../api';
 import { DEFAULT_RETRY, PROXY_CONFIG_SCHEMA, byClusterName, clusterName, type ClusterConfig, type ListenerConfig, type ProxyConfig, type RouteConfig, type VirtualHostConfig, type WeightedCluster } from '../shared/proxy-config';
-import { authzFor, mtlsFor } from './compile-authz';
+import { authzFor, mtlsByPortFor, mtlsFor } from './compile-authz';
 import { compileCluster } from './compile-clusters';
 import type { ProxyIdentity } from '../shared/push-protocol';
 import { compileHttpRoutes, compileTcpRoute, compileTlsRoutes, normalizeGateway, type RouteContext } from './compile-routes';
@@ -282,6 +282,7 @@ function compileSidecar(s: Snapshot, proxy: ProxyIdentity): ProxyConfig {
   const appPort = proxy.inbound.appPort;
   // In a pod the app's port is the one each captured connection was sent to (original destination).
   const inbound = appPort ? `inbound|${appPort}||` : 'inbound|passthrough||';
+  const mtlsByPort = mtlsByPortFor(s, proxy);
   const inboundCluster: ClusterConfig = appPort
     ? { name: inbound, host: '127.0.0.1', port: appPort, endpoints: [{ address: '127.0.0.1', port: appPort }], lb: { kind: 'round_robin' }, connectTimeoutMs: 1000 }
     : { name: inbound, host: '127.0.0.1', port: 0, endpoints: [], lb: { kind: 'passthrough' }, connectTimeoutMs: 1000 };
@@ -291,6 +292,7 @@ function compileSidecar(s: Snapshot, proxy: ProxyIdentity): ProxyConfig {
     matchPort: appPort ?? 0,
     ...authzOf(s, proxy),
     mtls: mtlsFor(s, proxy),
+    ...(mtlsByPort ? { mtlsByPort } : {}),
     protocol: 'http',
     virtualHosts: [{ name: 'inbound|http', domains: ['*'], routes: [{ name: 'default', matches: [], action: { kind: 'forward', destinations: [{ cluster: inbound, weight: 100 }] } }] }],
   });

@@ -108,10 +108,13 @@ function acceptTcp(proxy: AcceptContext, socket: net.Socket, l: ListenerRuntime)
 
 /**
  * A sidecar's inbound: with a certificate and unless mTLS is DISABLEd, a first byte of 0x16 (a
- * TLS handshake) makes it mTLS, anything else plaintext, which STRICT refuses.
+ * TLS handshake) makes it mTLS, anything else plaintext, which STRICT refuses. In a pod the mode
+ * may be set per port (`portLevelMtls`): the port the connection was sent to picks it.
  */
 function acceptInbound(proxy: AcceptContext, socket: net.Socket, l: ListenerRuntime): void {
-  const mode = l.configs[0]?.mtls;
+  const byPort = l.configs[0]?.mtlsByPort;
+  const sentTo = byPort ? originalDestination(socket)?.port : undefined;
+  const mode = (sentTo !== undefined ? byPort?.[String(sentTo)] : undefined) ?? l.configs[0]?.mtls;
   const context = proxy.workloadTls;
   if (!mode || mode === 'DISABLE' || !context) {
     if (mode === 'STRICT') return void socket.destroy();

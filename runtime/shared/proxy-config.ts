@@ -64,6 +64,8 @@ export interface ListenerConfig {
    * default) both (told apart by the first byte), DISABLE only plaintext.
    */
   readonly mtls?: 'STRICT' | 'PERMISSIVE' | 'DISABLE';
+  /** A pod's inbound: PeerAuthentication `portLevelMtls`, by the port each connection was sent to (overrides `mtls`). */
+  readonly mtlsByPort?: Readonly<Record<string, 'STRICT' | 'PERMISSIVE' | 'DISABLE'>>;
 }
 
 export interface VirtualHostConfig {

@@ -116,14 +116,15 @@ maybe('interception in a network namespace', () => {
     await stop(proxy);
   }, 60_000);
 
-  test("under STRICT mTLS the kubelet's plain-text probe of the app is refused, and the rewritten one on the status port passes", async () => {
+  test("under STRICT mTLS the kubelet's plain-text probe of the app is refused, and the rewritten one on the status port passes; a PERMISSIVE port (portLevelMtls) takes plain text", async () => {
     const config = {
       schema: 1,
       version: 'strict',
-      listeners: [{ name: 'virtualInbound', port: 15006, matchPort: 0, protocol: 'http', mtls: 'STRICT', virtualHosts: [{ name: 'inbound|http', domains: ['*'], routes: [{ name: 'default', matches: [], action: { kind: 'forward', destinations: [{ cluster: 'inbound|passthrough||', weight: 100 }] } }] }] }],
+      // portLevelMtls: one port of the pod takes plain text (told apart by SO_ORIGINAL_DST).
+      listeners: [{ name: 'virtualInbound', port: 15006, matchPort: 0, protocol: 'http', mtls: 'STRICT', mtlsByPort: { '9091': 'PERMISSIVE' }, virtualHosts: [{ name: 'inbound|http', domains: ['*'], routes: [{ name: 'default', matches: [], action: { kind: 'forward', destinations: [{ cluster: 'inbound|passthrough||', weight: 100 }] } }] }] }],
       clusters: [{ name: 'inbound|passthrough||', host: '127.0.0.1', port: 0, endpoints: [], lb: { kind: 'passthrough' }, connectTimeoutMs: 1000 }],
     };
-    const app = spawn('ip', ['netns', 'exec', NS, process.execPath, '-e', `require('http').createServer((q,s)=>s.end('web '+q.url)).listen(9090,'127.0.0.1',()=>console.log('listening'))`]);
+    const app = spawn('ip', ['netns', 'exec', NS, process.execPath, '-e', `for(const p of [9090,9091])require('http').createServer((q,s)=>s.end('web '+p+' '+q.url)).listen(p,'127.0.0.1',()=>p===9091&&console.log('listening'))`]);
     children.push(app);
     await new Promise((r) => app.stdout!.once('data', r));
     // What injection writes for an app whose readiness probe is GET /health on 9090.
@@ -132,6 +133,7 @@ maybe('interception in a network namespace', () => {
     const kubelet = (url: string) => execFileSync('ip', ['netns', 'exec', CLIENT_NS, process.execPath, '-e', `require('http').get('${url}',r=>{let b='';r.on('data',c=>b+=c);r.on('end',()=>console.log(r.statusCode+' '+b.trim()))}).on('error',e=>console.log('error '+e.code))`], { encoding: 'utf8' }).trim();
     expect(kubelet('http://10.99.0.2:9090/health')).toBe('error ECONNRESET');
     expect(kubelet('http://10.99.0.2:15020/app-health/web/readyz')).toBe('200 the app answered 200');
+    if (existsSync(join(ROOT, 'build', 'original_dst.node'))) expect(kubelet('http://10.99.0.2:9091/open')).toBe('200 web 9091 /open');
     await stop(proxy);
   }, 30_000);
 });
