@@ -1,5 +1,5 @@
 /** networking.istio.io/v1 VirtualService: how requests for a host are routed. */
-import { arr, bool, duration, int, labels, obj, oneOf, req, str, strs, type Infer } from './schema';
+import { arr, bool, duration, int, labels, obj, oneOf, regex, req, str, strs, type Infer } from './schema';
 import { destination, exportTo, headers, percent, stringMatch, stringMatches, stringMatchMap } from './common';
 
 export const httpMatch = obj({
@@ -38,7 +38,7 @@ export const httpDirectResponse = obj({
 export const httpRewrite = obj({
   uri: str(),
   authority: str(),
-  uriRegexRewrite: obj({ match: req(str()), rewrite: req(str()) }),
+  uriRegexRewrite: obj({ match: req(regex()), rewrite: req(str()) }),
 });
 
 export const httpRetry = obj({

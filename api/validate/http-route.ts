@@ -25,6 +25,7 @@ function checkHttpRoute(vs: VirtualService, route: HttpRoute, path: string, out:
   const actions = (['route', 'redirect', 'directResponse', 'delegate'] as const).filter((k) => route[k] !== undefined && !(k === 'route' && route.route?.length === 0));
   if (actions.length === 0) out.push(finding('MAST0108', vs, path, 'an HTTP route needs one of route, redirect, directResponse or delegate'));
   if (actions.length > 1) out.push(finding('MAST0103', vs, path, `route sets ${actions.join(' and ')}; only one of route, redirect, directResponse, delegate may be set`));
+  if (route.rewrite?.uri !== undefined && route.rewrite.uriRegexRewrite) out.push(finding('MAST0004', vs, `${path}.rewrite`, 'set either rewrite.uri or rewrite.uriRegexRewrite, not both'));
   if (route.mirror && route.mirrors) out.push(finding('MAST0113', vs, `${path}.mirrors`, 'set either mirror (with mirrorPercentage) or mirrors, not both'));
   checkWeights(vs, route.route ?? [], path, out);
   checkPercent(vs, route.mirrorPercentage, `${path}.mirrorPercentage`, out);

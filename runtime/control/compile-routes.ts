@@ -125,7 +125,7 @@ export function compileHttpRoutes(vs: VirtualService, ctx: RouteContext): RouteC
         destinations,
         timeoutMs: ms(route.timeout) || undefined,
         retries,
-        rewrite: route.rewrite && { uriPrefix: route.rewrite.uri, authority: route.rewrite.authority },
+        rewrite: route.rewrite && { uriPrefix: route.rewrite.uri, authority: route.rewrite.authority, ...(route.rewrite.uriRegexRewrite ? { uriRegex: regexRewrite(route.rewrite.uriRegexRewrite) } : {}) },
         mirrors: mirrors.length ? mirrors : undefined,
       },
     });
@@ -151,4 +151,17 @@ export function compileTcpRoute(vs: VirtualService, ctx: RouteContext): Weighted
   const ns = vs.metadata.namespace ?? 'default';
   const route = (vs.spec.tcp ?? []).find((r) => !r.match?.length || r.match.some((m) => appliesHere(m, ns, ctx)));
   return route && weightedClusters(route.route, ns, ctx);
+}
+
+/**
+ * Istio's `uriRegexRewrite` (RE2, as Envoy's regex_rewrite: every match replaced, `\1` for a
+ * group) in JavaScript's terms: named groups `(?P<n>` → `(?<n>`, leading flags `(?i)` → flags,
+ * `\N` → `$N`, a literal `$` → `$$`.
+ */
+export function regexRewrite(r: { match: string; rewrite: string }): { pattern: string; flags: string; replacement: string } {
+  const lead = /^\(\?([imsU]+)\)/.exec(r.match);
+  const flags = `g${[...new Set((lead?.[1] ?? '').replace(/U/g, ''))].join('')}`;
+  const pattern = r.match.slice(lead?.[0].length ?? 0).replace(/\(\?P</g, '(?<');
+  const replacement = r.rewrite.replace(/\$/g, '$$$$').replace(/\\(\d)/g, '$$$1');
+  return { pattern, flags, replacement };
 }

@@ -17,7 +17,7 @@ import type { ConnHandler, UpstreamConn } from './upstream/conn';
 import { cookieValue, hash32 } from './upstream/hash-ring';
 import type { DownstreamConn } from './downstream';
 import { authorize } from '../shared/authz';
-import { corsPreflight, corsResponseHeaders, redirectLocation, rewritePath, shouldRetry } from './route-actions';
+import { corsPreflight, corsResponseHeaders, redirectLocation, regexRewritePath, rewritePath, shouldRetry } from './route-actions';
 
 const REQUEST_IDS = new RequestIds();
 const DEADLINES = new Deadlines();
@@ -201,7 +201,7 @@ export class Exchange implements ConnHandler {
     if (fast) return fast;
     const action = this.route!.action;
     const rewrite = action.kind === 'forward' ? action.rewrite : undefined;
-    const path = rewrite?.uriPrefix !== undefined ? rewritePath(this.route!, d.target, rewrite.uriPrefix) : d.target;
+    const path = rewrite?.uriRegex ? regexRewritePath(d.target, rewrite.uriRegex) : rewrite?.uriPrefix !== undefined ? rewritePath(this.route!, d.target, rewrite.uriPrefix) : d.target;
     const authority = rewrite?.authority ?? this.authority;
     const xff = d.header('x-forwarded-for');
     const extra = [`x-forwarded-for: ${xff ? `${xff}, ${d.remoteAddress}` : d.remoteAddress}\r\n`, `x-request-id: ${this.requestId}\r\n`];

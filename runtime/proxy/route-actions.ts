@@ -22,6 +22,17 @@ export function rewritePath(route: RouteConfig, target: string, replacement: str
   return `${replacement}${query}`;
 }
 
+const rewriteRegexes = new WeakMap<object, RegExp>();
+
+/** `uriRegexRewrite`: every match in the path replaced (the query is kept). */
+export function regexRewritePath(target: string, r: { readonly pattern: string; readonly flags: string; readonly replacement: string }): string {
+  let re = rewriteRegexes.get(r);
+  if (!re) rewriteRegexes.set(r, (re = new RegExp(r.pattern, r.flags)));
+  const q = target.indexOf('?');
+  const path = q < 0 ? target : target.slice(0, q);
+  return `${path.replace(re, r.replacement)}${q < 0 ? '' : target.slice(q)}`;
+}
+
 export function redirectLocation(a: Extract<RouteAction, { kind: 'redirect' }>, req: Req): string {
   const scheme = a.scheme ?? req.scheme;
   const authority = a.authority ?? req.header('host') ?? req.host;
