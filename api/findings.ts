@@ -75,6 +75,7 @@ export const CODES = {
   MAST0223: { severity: 'Warning', title: 'AuthorizationPolicy names a namespace that does not exist', istioCode: 'IST0101' },
   MAST0224: { severity: 'Warning', title: 'ServiceEntry needs addresses for a TCP port', istioCode: 'IST0134' },
   MAST0225: { severity: 'Warning', title: 'ServiceEntries declare one host and port with two protocols', istioCode: 'IST0177' },
+  MAST0301: { severity: 'Warning', title: 'Istio field not applied by mast-proxy yet' },
 } as const satisfies Record<string, CodeInfo>;
 
 export type Code = keyof typeof CODES;

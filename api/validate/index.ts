@@ -10,6 +10,7 @@ import { buildRegistry } from '../registry';
 import { withDefaults } from '../normalize';
 import { sourceOf } from '../source';
 import { checkVirtualService } from './http-route';
+import { checkRuntimeSupport } from './runtime-support';
 import { checkDestinationRule, checkGateway, checkServiceEntry } from './local';
 import { checkDestinations, checkIngressSubsets } from './destinations';
 import { checkConflictingGateways, checkCredentials, checkDuplicateCertificates, checkGatewayRefs, checkGatewayWorkloads, checkUnroutedGatewayHosts } from './gateways';
@@ -69,7 +70,7 @@ function checkResource(obj: KubeObject): Finding[] {
   if (!isPlainObject(obj.spec)) shape.push({ code: 'MAST0003', path: 'spec', message: '"spec" is required' });
   out.push(...shape.map((s) => finding(s.code, obj, s.path, s.message)));
   if (shape.some((s) => CODES[s.code].severity === 'Error' && s.code !== 'MAST0001' && s.code !== 'MAST0106' && s.code !== 'MAST0105')) return out;
-  out.push(...localRules(obj as unknown as AnyMeshResource));
+  out.push(...localRules(obj as unknown as AnyMeshResource), ...checkRuntimeSupport(obj as unknown as AnyMeshResource));
   return out;
 }
 

@@ -1,0 +1,64 @@
+/**
+ * Istio fields the API takes but mast-proxy does not apply yet: a Warning for each one set
+ * (MAST0301), naming what happens instead, so a rule that would behave otherwise than under
+ * Istio never passes in silence. Pure; the README's "Supported fields" table says the same.
+ */
+import { finding, type Finding } from '../findings';
+import type { AnyMeshResource, DestinationRule } from '../resources';
+import { boundToMesh } from './conflicts';
+
+type Policy = NonNullable<DestinationRule['spec']['trafficPolicy']>;
+
+export function checkRuntimeSupport(r: AnyMeshResource): Finding[] {
+  const out: Finding[] = [];
+  const warn = (path: string, what: string) => out.push(finding('MAST0301', r, path, `${what} (not applied by mast-proxy yet)`));
+  switch (r.kind) {
+    case 'VirtualService':
+      r.spec.http?.forEach((route, i) => {
+        if (route.delegate) warn(`spec.http[${i}].delegate`, 'delegation: this route sends nothing');
+        route.match?.forEach((m, j) => {
+          for (const field of ['sourceLabels', 'sourceNamespace'] as const) if (m[field] !== undefined) warn(`spec.http[${i}].match[${j}].${field}`, `${field}: the match ignores it and applies to every source`);
+        });
+      });
+      if (boundToMesh(r)) r.spec.tls?.forEach((_, i) => warn(`spec.tls[${i}]`, 'tls routes for sidecars: only a gateway PASSTHROUGH server routes by SNI'));
+      r.spec.tcp?.forEach((route, i) =>
+        route.match?.forEach((m, j) => {
+          for (const field of ['sourceLabels', 'sourceNamespace', 'sourceSubnet', 'destinationSubnets'] as const) if (m[field] !== undefined) warn(`spec.tcp[${i}].match[${j}].${field}`, `${field}: the match ignores it`);
+        }),
+      );
+      break;
+    case 'Gateway':
+      r.spec.servers.forEach((server, i) => {
+        if (server.bind !== undefined) warn(`spec.servers[${i}].bind`, 'bind: the server listens on every address');
+        const tls = server.tls;
+        if (tls?.mode === 'AUTO_PASSTHROUGH' || tls?.mode === 'OPTIONAL_MUTUAL' || tls?.mode === 'ISTIO_MUTUAL') warn(`spec.servers[${i}].tls.mode`, `mode ${tls.mode}: the server is not listened on`);
+        for (const field of ['verifyCertificateSpki', 'verifyCertificateHash', 'caCrl'] as const) if (tls?.[field] !== undefined) warn(`spec.servers[${i}].tls.${field}`, `${field}: client certificates are checked against caCertificates only`);
+      });
+      break;
+    case 'DestinationRule': {
+      const policy = (p: Policy | undefined, at: string) => {
+        if (p?.loadBalancer?.warmupDurationSecs !== undefined) warn(`${at}.loadBalancer.warmupDurationSecs`, 'warmup: new endpoints get their full share at once');
+        if (p?.tls?.credentialName !== undefined) warn(`${at}.tls.credentialName`, 'credentialName for TLS origination: give the files (caCertificates, clientCertificate, privateKey)');
+        if (p?.tls?.caCrl !== undefined) warn(`${at}.tls.caCrl`, 'caCrl: revoked server certificates are not refused');
+      };
+      const top = r.spec.trafficPolicy;
+      policy(top, 'spec.trafficPolicy');
+      top?.portLevelSettings?.forEach((p, i) => policy(p as Policy, `spec.trafficPolicy.portLevelSettings[${i}]`));
+      r.spec.subsets?.forEach((s, i) => {
+        policy(s.trafficPolicy, `spec.subsets[${i}].trafficPolicy`);
+        s.trafficPolicy?.portLevelSettings?.forEach((p, j) => policy(p as Policy, `spec.subsets[${i}].trafficPolicy.portLevelSettings[${j}]`));
+      });
+      break;
+    }
+    case 'ServiceEntry':
+      r.spec.endpoints?.forEach((e, i) => e.weight !== undefined && warn(`spec.endpoints[${i}].weight`, 'endpoint weight: endpoints share traffic equally'));
+      break;
+    case 'WorkloadEntry':
+      if (r.spec.weight !== undefined) warn('spec.weight', 'weight: endpoints share traffic equally');
+      break;
+    case 'AuthorizationPolicy':
+      if (r.spec.action === 'CUSTOM') warn('spec.action', 'CUSTOM (an external authorizer): it fails closed, its rules deny');
+      break;
+  }
+  return out;
+}
