@@ -13,9 +13,13 @@ export function checkVirtualService(vs: VirtualService): Finding[] {
   (spec.hosts ?? []).forEach((host, i) => {
     if (!isToken(host) && !isValidHost(host)) out.push(finding('MAST0110', vs, `spec.hosts[${i}]`, `"${host}" is not a valid host name`));
   });
-  if (!spec.hosts?.length && !vs.spec.http?.some((r) => r.delegate))
-    out.push(finding('MAST0003', vs, 'spec.hosts', '"hosts" is required (only a delegate VirtualService may omit it)'));
-  (spec.http ?? []).forEach((route, i) => checkHttpRoute(vs, route, `spec.http[${i}]`, out));
+  // Without hosts it is a delegate (Istio): reached through a root's `delegate`, one level deep, with the root's gateways.
+  const delegate = !spec.hosts?.length;
+  if (delegate && spec.gateways?.length) out.push(finding('MAST0004', vs, 'spec.gateways', 'a delegate VirtualService (no hosts) takes the gateways of the VirtualService delegating to it; leave gateways empty'));
+  (spec.http ?? []).forEach((route, i) => {
+    checkHttpRoute(vs, route, `spec.http[${i}]`, out);
+    if (delegate && route.delegate) out.push(finding('MAST0004', vs, `spec.http[${i}].delegate`, 'a delegate VirtualService (no hosts) cannot delegate again: one level, as in Istio'));
+  });
   for (const [section, routes] of [['tcp', spec.tcp], ['tls', spec.tls]] as const)
     (routes ?? []).forEach((route, i) => checkWeights(vs, route.route ?? [], `spec.${section}[${i}]`, out));
   return out;

@@ -15,7 +15,6 @@ export function checkRuntimeSupport(r: AnyMeshResource): Finding[] {
   switch (r.kind) {
     case 'VirtualService':
       r.spec.http?.forEach((route, i) => {
-        if (route.delegate) warn(`spec.http[${i}].delegate`, 'delegation: this route sends nothing');
         route.match?.forEach((m, j) => {
           for (const field of ['sourceLabels', 'sourceNamespace'] as const) if (m[field] !== undefined) warn(`spec.http[${i}].match[${j}].${field}`, `${field}: the match ignores it and applies to every source`);
         });

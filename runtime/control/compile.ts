@@ -6,6 +6,7 @@
  */
 import { exportScopes, fqdn, hostMatches, type ExportScope, hostsOverlap, namespaceOf, selects, splitRef, stripNamespace, visibleIn, type Gateway, type VirtualService } from '../../api';
 import { DEFAULT_RETRY, PROXY_CONFIG_SCHEMA, byClusterName, clusterName, type ClusterConfig, type ListenerConfig, type ProxyConfig, type RouteConfig, type VirtualHostConfig, type WeightedCluster } from '../shared/proxy-config';
+import { expandDelegates } from './delegates';
 import { authzFor, mtlsByPortFor, mtlsFor } from './compile-authz';
 import { compileCluster } from './compile-clusters';
 import type { ProxyIdentity } from '../shared/push-protocol';
@@ -43,6 +44,9 @@ function portResolver(ports: readonly ServicePort[]) {
  * them (the replicas of a workload): it depends on namespace, ports and labels (which Gateways
  * and AuthorizationPolicies select it), not on the proxy's name or service account.
  */
+/** The VirtualServices that route: delegation expanded into the roots (delegates.ts), once per snapshot. */
+const routableVirtualServices = perSnapshot((s) => expandDelegates(byKind(s, 'VirtualService') as VirtualService[]));
+
 export function equivalenceKey(p: ProxyIdentity, s?: Snapshot): string {
   const { labels, serviceAccount: _sa, ...rest } = p;
   // A sidecar's labels matter only through the policies that select it: sidecars of different
@@ -68,7 +72,7 @@ export function compile(s: Snapshot, proxy: ProxyIdentity): ProxyConfig {
 
 function gatewayListeners(s: Snapshot, proxy: ProxyIdentity, ports: readonly ServicePort[], clusters: Clusters): ListenerConfig[] {
   const gateways = (byKind(s, 'Gateway') as Gateway[]).filter((g) => selects(g.spec.selector ?? {}, proxy.labels));
-  const vss = byKind(s, 'VirtualService') as VirtualService[];
+  const vss = routableVirtualServices(s);
   const numbers = [...new Set(gateways.flatMap((g) => g.spec.servers.map((sv) => sv.port.number)))].sort((a, b) => a - b);
   return numbers.map((number) => {
     const vhosts = new Map<string, VirtualHostConfig>();
@@ -164,7 +168,7 @@ const meshIndex = perSnapshot((s): MeshIndex => {
   }
   const vsByHost = new Map<string, VirtualService[]>();
   const scopes = new Map<VirtualService, ExportScope>();
-  for (const vs of byKind(s, 'VirtualService') as VirtualService[]) {
+  for (const vs of routableVirtualServices(s)) {
     if (vs.spec.gateways?.length && !vs.spec.gateways.includes('mesh')) continue;
     scopes.set(vs, exportScopes(vs.spec.exportTo, namespaceOf(vs)));
     for (const h of new Set((vs.spec.hosts ?? []).map((x) => fqdn(x, namespaceOf(vs))))) vsByHost.set(h, [...(vsByHost.get(h) ?? []), vs]);
