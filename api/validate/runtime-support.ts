@@ -14,15 +14,10 @@ export function checkRuntimeSupport(r: AnyMeshResource): Finding[] {
   const warn = (path: string, what: string) => out.push(finding('MAST0301', r, path, `${what} (not applied by mast-proxy yet)`));
   switch (r.kind) {
     case 'VirtualService':
-      r.spec.http?.forEach((route, i) => {
-        route.match?.forEach((m, j) => {
-          for (const field of ['sourceLabels', 'sourceNamespace'] as const) if (m[field] !== undefined) warn(`spec.http[${i}].match[${j}].${field}`, `${field}: the match ignores it and applies to every source`);
-        });
-      });
       if (boundToMesh(r)) r.spec.tls?.forEach((_, i) => warn(`spec.tls[${i}]`, 'tls routes for sidecars: only a gateway PASSTHROUGH server routes by SNI'));
       r.spec.tcp?.forEach((route, i) =>
         route.match?.forEach((m, j) => {
-          for (const field of ['sourceLabels', 'sourceNamespace', 'sourceSubnet', 'destinationSubnets'] as const) if (m[field] !== undefined) warn(`spec.tcp[${i}].match[${j}].${field}`, `${field}: the match ignores it`);
+          for (const field of ['sourceSubnet', 'destinationSubnets'] as const) if (m[field] !== undefined) warn(`spec.tcp[${i}].match[${j}].${field}`, `${field}: the match ignores it`);
         }),
       );
       break;

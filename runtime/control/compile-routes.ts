@@ -1,5 +1,5 @@
 /** VirtualService http routes → RouteConfig: matches, actions, headers, faults, CORS, retries. */
-import { fqdn, parseDuration, type HttpRoute, type HttpMatchRequest, type StringMatch, type VirtualService } from '../../api';
+import { fqdn, parseDuration, selects, type HttpRoute, type HttpMatchRequest, type StringMatch, type VirtualService } from '../../api';
 import { DEFAULT_RETRY, clusterName, type HeaderOpsConfig, type MatchConfig, type RouteConfig, type StringMatchConfig, type WeightedCluster } from '../shared/proxy-config';
 import type { ServicePort } from './endpoints';
 
@@ -11,6 +11,8 @@ export interface RouteContext {
   readonly portOf: (host: string, port: number | undefined) => ServicePort | undefined;
   /** Called for each cluster a route sends to. */
   readonly useCluster: (host: string, port: ServicePort, subset: string | undefined) => void;
+  /** The proxy the routes are for: a match with `sourceLabels` / `sourceNamespace` applies only to its own. */
+  readonly source?: { readonly labels: Readonly<Record<string, string>>; readonly namespace: string };
 }
 
 const sm = (m: StringMatch | undefined): StringMatchConfig | undefined =>
@@ -47,8 +49,17 @@ function applicableMatches(route: HttpRoute, ctx: RouteContext, vsNamespace: str
 type RouteDestination = NonNullable<NonNullable<VirtualService['spec']['tcp']>[number]['route']>[number];
 
 /** A match of any route kind applies at this port and gateway (or names neither). */
-const appliesHere = (m: { port?: number; gateways?: string[] }, vsNamespace: string, ctx: RouteContext): boolean =>
-  (m.port === undefined || m.port === ctx.matchPort) && (!m.gateways?.length || m.gateways.some((g) => normalizeGateway(g, vsNamespace) === ctx.gateway));
+const appliesHere = (m: { port?: number; gateways?: string[]; sourceLabels?: Record<string, string>; sourceNamespace?: string }, vsNamespace: string, ctx: RouteContext): boolean =>
+  (m.port === undefined || m.port === ctx.matchPort) &&
+  (!m.gateways?.length || m.gateways.some((g) => normalizeGateway(g, vsNamespace) === ctx.gateway)) &&
+  (m.sourceLabels === undefined || (ctx.source !== undefined && selects(m.sourceLabels, ctx.source.labels))) &&
+  (m.sourceNamespace === undefined || ctx.source?.namespace === m.sourceNamespace);
+
+/** Whether any VirtualService routes by its client (`sourceLabels` / `sourceNamespace`): then sidecars of one namespace no longer share routes. */
+export function routesBySource(vss: readonly VirtualService[]): boolean {
+  const bySource = (m: { sourceLabels?: unknown; sourceNamespace?: unknown }) => m.sourceLabels !== undefined || m.sourceNamespace !== undefined;
+  return vss.some((vs) => [...(vs.spec.http ?? []), ...(vs.spec.tcp ?? []), ...(vs.spec.tls ?? [])].some((r) => (r.match ?? []).some(bySource)));
+}
 
 /** A `tcp` or `tls` route's destinations as weighted clusters (a lone destination weighs 100), each cluster used. */
 function weightedClusters(route: readonly RouteDestination[] | undefined, vsNamespace: string, ctx: RouteContext): WeightedCluster[] {

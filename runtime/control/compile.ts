@@ -10,7 +10,7 @@ import { expandDelegates } from './delegates';
 import { authzFor, mtlsByPortFor, mtlsFor } from './compile-authz';
 import { compileCluster } from './compile-clusters';
 import type { ProxyIdentity } from '../shared/push-protocol';
-import { compileHttpRoutes, compileTcpRoute, compileTlsRoutes, normalizeGateway, type RouteContext } from './compile-routes';
+import { compileHttpRoutes, compileTcpRoute, compileTlsRoutes, normalizeGateway, routesBySource, type RouteContext } from './compile-routes';
 import { servicePorts, type ServicePort } from './endpoints';
 import { byKind, perSnapshot, type Snapshot } from './snapshot';
 
@@ -46,12 +46,14 @@ function portResolver(ports: readonly ServicePort[]) {
  */
 /** The VirtualServices that route: delegation expanded into the roots (delegates.ts), once per snapshot. */
 const routableVirtualServices = perSnapshot((s) => expandDelegates(byKind(s, 'VirtualService') as VirtualService[]));
+/** Some route is for some clients only (`sourceLabels`, `sourceNamespace`): sidecars are compiled per workload, not per namespace. */
+const bySource = perSnapshot((s) => routesBySource(routableVirtualServices(s)));
 
 export function equivalenceKey(p: ProxyIdentity, s?: Snapshot): string {
   const { labels, serviceAccount: _sa, ...rest } = p;
   // A sidecar's labels matter only through the policies that select it: sidecars of different
   // workloads that no policy tells apart share one config (with the snapshot to look them up).
-  const selectedBy = s && p.mode === 'sidecar' ? policiesSelecting(s, p) : undefined;
+  const selectedBy = s && p.mode === 'sidecar' && !bySource(s) ? policiesSelecting(s, p) : undefined;
   const key = { ...rest, labels: selectedBy ?? Object.entries(labels).sort() };
   return JSON.stringify(key, Object.keys(key).sort());
 }
@@ -94,7 +96,7 @@ function gatewayListeners(s: Snapshot, proxy: ProxyIdentity, ports: readonly Ser
         }
         if (t?.httpsRedirect) httpsRedirect = true;
         const gwRef = `${namespaceOf(gw)}/${gw.metadata.name}`;
-        const ctx: RouteContext = { gateway: gwRef, matchPort: number, portOf: portResolver(ports), useCluster: clusters.use };
+        const ctx: RouteContext = { gateway: gwRef, matchPort: number, portOf: portResolver(ports), useCluster: clusters.use, source: { labels: proxy.labels, namespace: proxy.namespace } };
         for (const vs of vss) {
           if (!(vs.spec.gateways ?? []).some((g) => normalizeGateway(g, namespaceOf(vs)) === gwRef)) continue;
           if (passthroughTls) {
@@ -183,9 +185,11 @@ const meshIndex = perSnapshot((s): MeshIndex => {
  */
 const outboundByNamespace = perSnapshot(() => new Map<string, { listeners: ListenerConfig[]; clusters: ClusterConfig[] }>());
 
-function sidecarOutbound(s: Snapshot, ns: string): { listeners: ListenerConfig[]; clusters: ClusterConfig[] } {
+function sidecarOutbound(s: Snapshot, ns: string, labels: Readonly<Record<string, string>>): { listeners: ListenerConfig[]; clusters: ClusterConfig[] } {
+  const source = bySource(s) ? { labels, namespace: ns } : undefined;
+  const key = source ? `${ns}|${JSON.stringify(Object.entries(labels).sort())}` : ns;
   const byNs = outboundByNamespace(s);
-  const cached = byNs.get(ns);
+  const cached = byNs.get(key);
   if (cached) return cached;
   const clusters = new Clusters(s, ns);
   const ports = servicePorts(s);
@@ -209,14 +213,14 @@ function sidecarOutbound(s: Snapshot, ns: string): { listeners: ListenerConfig[]
   for (const [number, candidates] of tcpPorts) {
     if (candidates.length !== 1) continue;
     const p = candidates[0];
-    const ctx: RouteContext = { gateway: 'mesh', matchPort: number, portOf: resolve, useCluster: clusters.use };
+    const ctx: RouteContext = { gateway: 'mesh', matchPort: number, portOf: resolve, useCluster: clusters.use, source };
     const fromVs = vsFor(p.host).map((vs) => compileTcpRoute(vs, ctx)).find(Boolean);
     if (!fromVs) clusters.use(p.host, p, undefined);
     tcpListeners.push({ name: `outbound_${number}_tcp`, port: 0, matchPort: number, protocol: 'tcp', tcpDestinations: fromVs ?? [{ cluster: clusterName(p.number, undefined, p.host), weight: 100 }] });
   }
   for (const p of visible) {
     if (!isHttp(p)) continue;
-    const routes = meshRoutes(s, p, vsFor(p.host), resolve);
+    const routes = meshRoutes(s, p, vsFor(p.host), resolve, source);
     for (const u of routes.uses) clusters.add(u);
     const list = byPort.get(p.number) ?? [];
     list.push(virtualHostFor(routes, p, ns));
@@ -224,7 +228,7 @@ function sidecarOutbound(s: Snapshot, ns: string): { listeners: ListenerConfig[]
   }
   const listeners: ListenerConfig[] = [...[...byPort.entries()].map(([number, virtualHosts]) => ({ name: `outbound_${number}`, port: 0, matchPort: number, protocol: 'http' as const, virtualHosts })), ...tcpListeners.filter((t) => !byPort.has(t.matchPort))].sort((a, b) => a.matchPort - b.matchPort);
   const result = { listeners, clusters: clusters.all() };
-  byNs.set(ns, result);
+  byNs.set(key, result);
   return result;
 }
 
@@ -245,7 +249,7 @@ interface MeshRoutes {
   own?: VirtualHostConfig;
   other?: VirtualHostConfig;
 }
-const routesByPort = perSnapshot(() => new WeakMap<ServicePort, Array<{ vss: readonly VirtualService[]; result: MeshRoutes }>>());
+const routesByPort = perSnapshot(() => new WeakMap<ServicePort, Array<{ vss: readonly VirtualService[]; source: RouteContext['source']; result: MeshRoutes }>>());
 
 /** Every namespace but the service's own sees the same virtual host: one object, shared. */
 function virtualHostFor(mesh: MeshRoutes, p: ServicePort, ns: string): VirtualHostConfig {
@@ -259,27 +263,27 @@ function virtualHostFor(mesh: MeshRoutes, p: ServicePort, ns: string): VirtualHo
  * namespace: compiled once per snapshot and shared (so configs of one snapshot share their parts,
  * which also makes comparing them for a delta push cheap).
  */
-function meshRoutes(s: Snapshot, p: ServicePort, vss: readonly VirtualService[], resolve: RouteContext['portOf']): MeshRoutes {
+function meshRoutes(s: Snapshot, p: ServicePort, vss: readonly VirtualService[], resolve: RouteContext['portOf'], source?: RouteContext['source']): MeshRoutes {
   const byPort = routesByPort(s);
   let entries = byPort.get(p);
   if (!entries) byPort.set(p, (entries = []));
   // Namespaces that see the same VirtualServices for this port share one entry.
-  const hit = entries.find((e) => e.vss.length === vss.length && e.vss.every((v, i) => v === vss[i]));
+  const hit = entries.find((e) => e.source === source && e.vss.length === vss.length && e.vss.every((v, i) => v === vss[i]));
   if (hit) return hit.result;
   const uses: ClusterUse[] = [];
-  const ctx: RouteContext = { gateway: 'mesh', matchPort: p.number, portOf: resolve, useCluster: (_host, port, subset) => void uses.push(clusterUse(port, subset)) };
+  const ctx: RouteContext = { gateway: 'mesh', matchPort: p.number, portOf: resolve, useCluster: (_host, port, subset) => void uses.push(clusterUse(port, subset)), source };
   const routes = vss.flatMap((vs) => compileHttpRoutes(vs, ctx));
   if (routes.length === 0) {
     uses.push(clusterUse(p, undefined));
     routes.push({ name: 'default', matches: [], action: { kind: 'forward', destinations: [{ cluster: clusterName(p.number, undefined, p.host), weight: 100 }], retries: DEFAULT_RETRY } });
   }
   const result: MeshRoutes = { routes, uses };
-  entries.push({ vss, result });
+  entries.push({ vss, source, result });
   return result;
 }
 
 function compileSidecar(s: Snapshot, proxy: ProxyIdentity): ProxyConfig {
-  const shared = sidecarOutbound(s, proxy.namespace);
+  const shared = sidecarOutbound(s, proxy.namespace, proxy.labels);
   const outboundPort = proxy.outboundPort ?? 15001;
   const listeners: ListenerConfig[] = shared.listeners.map((l) => ({ ...l, port: outboundPort, passthrough: true }));
   if (!proxy.inbound) return { schema: PROXY_CONFIG_SCHEMA, version: s.version, listeners, clusters: shared.clusters };

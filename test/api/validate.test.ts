@@ -49,7 +49,7 @@ describe('validate()', () => {
     ['MAST0219', 'DestinationRule', 'reviews', (o) => (o.spec.trafficPolicy = { tls: { mode: 'SIMPLE' } }), 'spec.trafficPolicy.tls', /mode SIMPLE without caCertificates/],
     ['MAST0220', 'DestinationRule', 'reviews', (o) => (o.spec.trafficPolicy = { portLevelSettings: [{ port: { number: 9080 }, tls: { mode: 'MUTUAL' } }] }), 'spec.trafficPolicy.portLevelSettings[0].tls', /mode MUTUAL on port 9080 without caCertificates/],
     ['MAST0221', 'DestinationRule', 'reviews', (o) => (o.spec.host = 'nothing.example.com'), 'spec.host', /host "nothing.example.com" .* matches no Service or ServiceEntry/],
-    ['MAST0301', 'VirtualService', 'reviews', (o) => (o.spec.http[0].match[0].sourceLabels = { app: 'productpage' }), 'spec.http[0].match[0].sourceLabels', /^sourceLabels: the match ignores it and applies to every source \(not applied by mast-proxy yet\)$/],
+    ['MAST0301', 'DestinationRule', 'reviews', (o) => (o.spec.trafficPolicy = { loadBalancer: { simple: 'ROUND_ROBIN', warmupDurationSecs: '30s' } }), 'spec.trafficPolicy.loadBalancer.warmupDurationSecs', /^warmup: new endpoints get their full share at once \(not applied by mast-proxy yet\)$/],
   ];
 
   test('every code has a case here (MAST0008 is the loader\'s, see load.test.ts)', () => {

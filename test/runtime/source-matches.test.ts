@@ -1,0 +1,41 @@
+/** `sourceLabels` / `sourceNamespace` matches: a route for some clients only, compiled into those clients' proxies. */
+import type { KubeObject } from '../../api';
+import { compile, equivalenceKey } from '../../runtime/control/compile';
+import { makeSnapshot } from '../../runtime/control/snapshot';
+import type { ProxyIdentity } from '../../runtime/shared/push-protocol';
+import { simulate } from '../../runtime/shared/simulate';
+import { localMesh } from '../fixtures/local-mesh';
+
+const REVIEWS = 'reviews.default.svc.cluster.local';
+const routes: KubeObject = {
+  apiVersion: 'networking.istio.io/v1',
+  kind: 'VirtualService',
+  metadata: { name: 'reviews-by-client', namespace: 'default' },
+  spec: {
+    hosts: ['reviews'],
+    http: [
+      { name: 'from-productpage', match: [{ sourceLabels: { app: 'productpage' } }], route: [{ destination: { host: 'reviews', subset: 'v2' } }] },
+      { name: 'from-shop', match: [{ sourceNamespace: 'shop' }], route: [{ destination: { host: 'reviews', subset: 'v2' } }] },
+      { name: 'everyone', route: [{ destination: { host: 'reviews', subset: 'v1' } }] },
+    ],
+  },
+} as KubeObject;
+const snapshot = makeSnapshot([...localMesh({ reviewsV1: 19001, reviewsV2: 19002, details: 19003 }), routes], 'v1');
+const sidecar = (labels: Record<string, string>, namespace = 'default'): ProxyIdentity => ({ mode: 'sidecar', namespace, labels });
+const call = (proxy: ProxyIdentity) => simulate(compile(snapshot, proxy), { port: 9080, host: REVIEWS, path: '/' }, 0);
+
+test('the route for productpage is in productpage’s sidecar only', () => {
+  expect(call(sidecar({ app: 'productpage', version: 'v1' }))).toMatchObject({ route: 'from-productpage', cluster: `outbound|9080|v2|${REVIEWS}` });
+  expect(call(sidecar({ app: 'ratings' }))).toMatchObject({ route: 'everyone', cluster: `outbound|9080|v1|${REVIEWS}` });
+});
+
+test('the route for namespace shop is in the sidecars of shop only', () => {
+  expect(call(sidecar({ app: 'cart' }, 'shop'))).toMatchObject({ route: 'from-shop' });
+  expect(call(sidecar({ app: 'cart' }, 'default'))).toMatchObject({ route: 'everyone' });
+});
+
+test('sidecars that such a route tells apart do not share a config; without one, a namespace’s sidecars do', () => {
+  expect(equivalenceKey(sidecar({ app: 'productpage' }), snapshot)).not.toBe(equivalenceKey(sidecar({ app: 'ratings' }), snapshot));
+  const plain = makeSnapshot(localMesh({ reviewsV1: 19001, reviewsV2: 19002, details: 19003 }), 'v1');
+  expect(equivalenceKey(sidecar({ app: 'productpage' }), plain)).toBe(equivalenceKey(sidecar({ app: 'ratings' }), plain));
+});
