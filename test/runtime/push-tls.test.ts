@@ -12,14 +12,7 @@ import { Proxy } from '../../runtime/proxy/runtime';
 import { renewalDelayMs } from '../../runtime/shared/renewal';
 import { localMesh } from '../fixtures/local-mesh';
 import { tempDir } from '../support/temp-dir';
-
-async function until(what: string, check: () => boolean, ms = 8000): Promise<void> {
-  const t0 = Date.now();
-  while (!check()) {
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+import { until } from './support';
 
 describe('the push port over TLS', () => {
   let mastd: Mastd;
@@ -54,7 +47,7 @@ describe('the push port over TLS', () => {
   test("a proxy with mastd's root gets its config, by address or by the Service name it verifies", async () => {
     const byAddress = connect('by-address', { root: () => ca.rootPem });
     const byName = connect('by-name', { root: () => ca.rootPem, servername: 'mastd.mast-system.svc' });
-    await until('both configs', () => byAddress.proxy.config !== undefined && byName.proxy.config !== undefined);
+    await until('both configs', () => byAddress.proxy.config !== undefined && byName.proxy.config !== undefined, 8000);
     expect(byName.logs).toContain(`connected to the control plane at 127.0.0.1:${port}`);
   });
 
@@ -64,7 +57,7 @@ describe('the push port over TLS', () => {
     const wrongName = connect('wrong-name', { root: () => ca.rootPem, servername: 'mastd.elsewhere.svc' });
     const plain = connect('plain');
     const noRoot = connect('no-root', { root: () => { throw new Error('ENOENT: /var/run/mast/root-cert.pem'); } });
-    await until('each tried twice', () => [wrongRoot, wrongName, plain, noRoot].every((c) => c.logs.length >= 2));
+    await until('each tried twice', () => [wrongRoot, wrongName, plain, noRoot].every((c) => c.logs.length >= 2), 8000);
     for (const c of [wrongRoot, wrongName, plain, noRoot]) expect(c.proxy.config).toBeUndefined();
     expect(wrongRoot.logs[0]).toMatch(/^control plane stream closed \((CERT_SIGNATURE_FAILURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE)\); keeping config none, reconnecting in \d+ ms$/);
     expect(wrongName.logs[0]).toMatch(/^control plane stream closed \(ERR_TLS_CERT_ALTNAME_INVALID\)/);

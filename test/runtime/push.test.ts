@@ -9,17 +9,10 @@ import { Proxy } from '../../runtime/proxy/runtime';
 import { LineReader, PUSH_PATH, type ServerMessage } from '../../runtime/shared/push-protocol';
 import { compile } from '../../runtime/control/compile';
 import { localMesh } from '../fixtures/local-mesh';
-import { backend, get, type Backend } from './support';
+import { backend, get, until, type Backend } from './support';
 import { tempDir } from '../support/temp-dir';
 
 const TOKEN = 'local-secret';
-async function until(what: string, check: () => boolean, ms = 5000): Promise<void> {
-  const t0 = Date.now();
-  while (!check()) {
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('mastd → mast-proxy push, with ACK/NACK', () => {
   let dir: string;

@@ -113,3 +113,14 @@ export function raw(port: number, bytes: string, ms = 1000): Promise<string> {
     s.on('error', done);
   });
 }
+
+/** Polls `check` until it gives a truthy value (returned), or fails after `ms` naming what it waited for. */
+export async function until<T>(what: string, check: () => T | Promise<T>, ms = 5000): Promise<T> {
+  const t0 = Date.now();
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

@@ -12,6 +12,7 @@ import { reusePortSupported } from '../../runtime/proxy/workers';
 import { nodeAtLeast } from '../support/node-version';
 import { alive } from '../support/process';
 import { tempDir } from '../support/temp-dir';
+import { until } from './support';
 
 const ROOT = join(__dirname, '..', '..');
 const BUNDLE = join(ROOT, 'build', 'mast-proxy.js');
@@ -27,15 +28,6 @@ const get = (port: number, path = '/') =>
     }).on('error', reject);
   });
 const children = (pid: number) => (spawnSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' }).stdout ?? '').split('\n').map(Number).filter(Boolean);
-async function until<T>(what: string, check: () => T | Promise<T>, ms = 10_000): Promise<T> {
-  const t0 = Date.now();
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('gateway workers', () => {
   const dir = tempDir('mast-workers-');
@@ -61,7 +53,7 @@ describe('gateway workers', () => {
 
   (('node' in found) ? test : test.skip)('three processes share the port; the first counts all requests; a killed worker comes back; SIGTERM stops them all', async () => {
     const { p, log } = start((found as { node: string }).node, '--workers', '3', '--drain-seconds', '1');
-    await until('both workers serving', () => (log().match(/worker \d serving config w1/g) ?? []).length === 2);
+    await until('both workers serving', () => (log().match(/worker \d serving config w1/g) ?? []).length === 2, 10_000);
     const workers = children(p.pid!);
     expect(workers).toHaveLength(2);
     const replies = [];
@@ -71,13 +63,13 @@ describe('gateway workers', () => {
     const stats = await until('all requests counted', async () => {
       const text = await get(admin, '/stats/prometheus');
       return /response_code="200",response_flags="-"\} 90\b/.test(text) ? text : '';
-    });
+    }, 10_000);
     const shares = [...stats.matchAll(/mast_worker_requests_total\{worker="(\d)"\} (\d+)/g)].map((m) => Number(m[2]));
     expect(shares).toHaveLength(3);
     for (const n of shares) expect(n).toBeGreaterThan(0);
     // A worker killed outright is started again and serves.
     process.kill(workers[0], 'SIGKILL');
-    await until('a new worker', () => (log().match(/worker \d serving config w1/g) ?? []).length === 3);
+    await until('a new worker', () => (log().match(/worker \d serving config w1/g) ?? []).length === 3, 10_000);
     expect(children(p.pid!)).toHaveLength(2);
     const now = children(p.pid!);
     const exited = new Promise<number | null>((r) => p.once('exit', (code) => r(code)));
@@ -91,7 +83,7 @@ describe('gateway workers', () => {
     expect(reusePortSupported('22.12.0') && reusePortSupported('23.1.0') && reusePortSupported('24.0.0')).toBe(true);
     if (!reusePortSupported()) {
       const { p, log } = start(process.execPath, '--workers', '2');
-      await until('ready', () => /ready/.test(log()));
+      await until('ready', () => /ready/.test(log()), 10_000);
       expect(log()).toMatch(/--workers 2 needs SO_REUSEPORT in Node >= 22\.12 \(this is v[\d.]+\); serving with one process/);
       expect(children(p.pid!)).toEqual([]);
       expect(await get(port)).toBe('200 hi');
