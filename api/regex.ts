@@ -10,12 +10,21 @@ const NOT_RE2: Array<[RegExp, string]> = [
   [/\\k</, 'named back-references are not supported by RE2'],
 ];
 
+/**
+ * An RE2 pattern in JavaScript's terms: named groups `(?P<n>` → `(?<n>`, and leading flags such
+ * as `(?i)` → RegExp flags (`U`, ungreedy, has no JavaScript form and is dropped).
+ */
+export function re2ToJs(pattern: string): { source: string; flags: string } {
+  const lead = /^\(\?([imsU]+)\)/.exec(pattern);
+  const flags = [...new Set((lead?.[1] ?? '').replace(/U/g, ''))].join('');
+  return { source: pattern.slice(lead?.[0].length ?? 0).replace(/\(\?P</g, '(?<'), flags };
+}
+
 /** The reason a pattern is not valid RE2, or undefined when it is. */
 export function checkRe2(pattern: string): string | undefined {
-  // RE2-only syntax that JavaScript spells differently: named groups and leading flags.
-  const js = pattern.replace(/\(\?P</g, '(?<').replace(/^\(\?[imsU]+\)/, '');
+  const js = re2ToJs(pattern);
   try {
-    new RegExp(js);
+    new RegExp(js.source, js.flags);
   } catch (err) {
     return (err as Error).message;
   }

@@ -2,6 +2,7 @@
 import { fqdn, parseDuration, selects, type HttpRoute, type HttpMatchRequest, type StringMatch, type VirtualService } from '../../api';
 import { DEFAULT_RETRY, clusterName, type HeaderOpsConfig, type MatchConfig, type RouteConfig, type StringMatchConfig, type WeightedCluster } from '../shared/proxy-config';
 import type { ServicePort } from './endpoints';
+import { re2ToJs } from '../../api/regex';
 
 export interface RouteContext {
   /** The gateway this route is compiled for (`ns/name`), or 'mesh' for sidecars. */
@@ -166,13 +167,10 @@ export function compileTcpRoute(vs: VirtualService, ctx: RouteContext): Weighted
 
 /**
  * Istio's `uriRegexRewrite` (RE2, as Envoy's regex_rewrite: every match replaced, `\1` for a
- * group) in JavaScript's terms: named groups `(?P<n>` → `(?<n>`, leading flags `(?i)` → flags,
- * `\N` → `$N`, a literal `$` → `$$`.
+ * group) in JavaScript's terms (re2ToJs, plus the g flag); `\N` → `$N`, a literal `$` → `$$`.
  */
 export function regexRewrite(r: { match: string; rewrite: string }): { pattern: string; flags: string; replacement: string } {
-  const lead = /^\(\?([imsU]+)\)/.exec(r.match);
-  const flags = `g${[...new Set((lead?.[1] ?? '').replace(/U/g, ''))].join('')}`;
-  const pattern = r.match.slice(lead?.[0].length ?? 0).replace(/\(\?P</g, '(?<');
+  const { source, flags } = re2ToJs(r.match);
   const replacement = r.rewrite.replace(/\$/g, '$$$$').replace(/\\(\d)/g, '$$$1');
-  return { pattern, flags, replacement };
+  return { pattern: source, flags: `g${flags}`, replacement };
 }

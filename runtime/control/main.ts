@@ -113,9 +113,8 @@ export async function main(argv: string[]): Promise<number> {
     const kc = new KubeConfig();
     if (o.kubeconfig) kc.loadFromFile(o.kubeconfig as string);
     else kc.loadFromDefault();
-    const namespace = ownNamespace;
-    caPem = fromFiles ? Promise.resolve(fromFiles) : sharedCaSecret(kc, namespace, generate);
-    const leader = new LeaderElector(kc, { namespace, identity: process.env.POD_NAME ?? `mastd-${hostname()}-${process.pid}`, log });
+    caPem = fromFiles ? Promise.resolve(fromFiles) : sharedCaSecret(kc, ownNamespace, generate);
+    const leader = new LeaderElector(kc, { namespace: ownNamespace, identity: process.env.POD_NAME ?? `mastd-${hostname()}-${process.pid}`, log });
     const events = new RejectionEvents(kc, () => leader.leader, log);
     const source = new KubeSource(kc, { debounceMs, watchTimeoutSeconds: Number(o['watch-timeout-seconds']), log });
     const byKey = (objects: readonly KubeObject[]) => new Map(objects.map((x) => [`${x.kind}/${x.metadata?.namespace ?? 'default'}/${x.metadata?.name}`, x]));

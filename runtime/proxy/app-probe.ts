@@ -10,6 +10,7 @@
 import * as net from 'node:net';
 import type * as Http2 from 'node:http2';
 import { tlsModule } from '../shared/lazy-tls';
+import { failureReason } from '../shared/failure-reason';
 
 export const APP_PROBERS_ENV = 'MAST_APP_PROBERS';
 export const APP_HEALTH_PATH = /^\/app-health\/[a-z0-9]([-a-z0-9]*[a-z0-9])?\/(livez|readyz|startupz)$/;
@@ -57,7 +58,7 @@ export function parseAppProbers(text: string | undefined): AppProbers {
   for (const [key, value] of Object.entries(raw)) {
     const bad = (field: string, got: unknown, want: string) => new Error(`${APP_PROBERS_ENV} "${key}"${field ? `.${field}` : ''}: ${JSON.stringify(got)} is not ${want}`);
     if (!APP_HEALTH_PATH.test(key)) throw bad('', key, 'a path /app-health/<container>/<livez|readyz|startupz>');
-    if (!isObject(value)) throw bad('', value, 'an object with httpGet or tcpSocket');
+    if (!isObject(value)) throw bad('', value, 'an object with one of httpGet, tcpSocket or grpc');
     const timeoutSeconds = value.timeoutSeconds ?? 1;
     if (typeof timeoutSeconds !== 'number' || !(timeoutSeconds > 0 && timeoutSeconds <= 3600)) throw bad('timeoutSeconds', value.timeoutSeconds, 'a number of seconds above 0, at most 3600');
     const port = (field: string, p: unknown) => {
@@ -97,6 +98,9 @@ export function parseAppProbers(text: string | undefined): AppProbers {
   return probers;
 }
 
+/** host:port, an IPv6 address in brackets. */
+const authority = (host: string, port: number) => `${host.includes(':') ? `[${host}]` : host}:${port}`;
+
 function isObject(v: unknown): v is Record<string, any> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -114,7 +118,7 @@ export function probeApp(prober: AppProber): Promise<ProbeResult> {
   const names = new Set(g.httpHeaders.map((h) => h.name.toLowerCase()));
   const lines = [
     `GET ${g.path} HTTP/1.1`,
-    ...(names.has('host') ? [] : [`Host: ${host.includes(':') ? `[${host}]` : host}:${g.port}`]),
+    ...(names.has('host') ? [] : [`Host: ${authority(host, g.port)}`]),
     ...(names.has('user-agent') ? [] : ['User-Agent: kube-probe/mast']),
     ...(names.has('accept') ? [] : ['Accept: */*']),
     ...g.httpHeaders.map((h) => `${h.name}: ${h.value}`),
@@ -155,14 +159,13 @@ function grpcHealth(probe: NonNullable<AppProber['grpc']>, ms: number): Promise<
   const target = `grpc ${host}:${probe.port}${probe.service ? ` service "${probe.service}"` : ''}`;
   return attempt(ms, target, (done, fail) => {
     const http2 = require('node:http2') as typeof Http2;
-    const session = http2.connect(`http://${host.includes(':') ? `[${host}]` : host}:${probe.port}`);
+    const session = http2.connect(`http://${authority(host, probe.port)}`);
     const name = Buffer.from(probe.service, 'utf8');
     const message = name.length ? Buffer.concat([Buffer.from([0x0a]), varint(name.length), name]) : Buffer.alloc(0);
     const prefix = Buffer.alloc(5);
     prefix.writeUInt32BE(message.length, 1);
     const call = session.request({ ':method': 'POST', ':path': '/grpc.health.v1.Health/Check', 'content-type': 'application/grpc', te: 'trailers', 'user-agent': 'kube-probe/mast' });
-    // A stream cancelled by its session's failure carries that failure as its cause.
-    call.on('error', (e) => fail(reason((e.cause as Error | undefined) ?? e)));
+    call.on('error', (e) => fail(failureReason(e)));
     call.end(Buffer.concat([prefix, message]));
     const chunks: Buffer[] = [];
     let grpcStatus: string | undefined;
@@ -214,8 +217,6 @@ function healthStatus(body: Buffer): number {
 
 type Start = (done: (r: ProbeResult) => void, fail: (why: string) => void) => { destroy(): void; on(event: 'error', listener: (e: Error) => void): unknown };
 
-const reason = (e: Error) => (e as NodeJS.ErrnoException).code ?? e.message;
-
 function attempt(ms: number, target: string, start: Start): Promise<ProbeResult> {
   return new Promise((resolve) => {
     let socket: ReturnType<Start> | undefined;
@@ -227,6 +228,6 @@ function attempt(ms: number, target: string, start: Start): Promise<ProbeResult>
     const fail = (why: string) => finish({ status: 503, body: `probe of ${target} failed: ${why}\n` });
     const timer = setTimeout(() => fail(`no answer within ${ms / 1000} s`), ms);
     socket = start(finish, fail);
-    socket.on('error', (e) => fail(reason(e)));
+    socket.on('error', (e) => fail(failureReason(e)));
   });
 }

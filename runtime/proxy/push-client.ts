@@ -9,6 +9,7 @@ import { applyDelta } from '../shared/config-delta';
 import type { ProxyConfig } from '../shared/proxy-config';
 import type { Proxy } from './runtime';
 import { renewalDelayMs } from '../shared/renewal';
+import { failureReason } from '../shared/failure-reason';
 
 const WINDOW = 16 * 1024 * 1024;
 
@@ -41,8 +42,6 @@ export async function makeCsrHere(): Promise<KeyAndCsr> {
   const keys = await generateKeys();
   return { key: await privateKeyPem(keys), csr: await certificateRequest(keys) };
 }
-
-const reasonOf = (err: NodeJS.ErrnoException) => err.code ?? err.message;
 
 export class PushClient {
   private session?: http2.ClientHttp2Session;
@@ -106,10 +105,9 @@ export class PushClient {
     const secure = tls ? { ca, ...(tls.servername ? { servername: tls.servername } : {}) } : {};
     const session = (this.session = connect(`${tls ? 'https' : 'http'}://${this.options.address}`, { settings: { initialWindowSize: WINDOW }, ...secure }));
     session.once('connect', () => session.setLocalWindowSize(WINDOW));
-    // Why the connection failed (refused, a certificate not verified), for the reconnect line; a
-    // stream cancelled by its session's failure carries that failure as its cause.
+    // Why the connection failed (refused, a certificate not verified), for the reconnect line.
     let failure: string | undefined;
-    const failed = (err: NodeJS.ErrnoException) => (failure ??= err.code === 'ERR_HTTP2_STREAM_CANCEL' && err.cause ? reasonOf(err.cause as NodeJS.ErrnoException) : reasonOf(err));
+    const failed = (err: Error) => (failure ??= failureReason(err));
     session.on('error', failed);
     const stream = session.request({ ':method': 'POST', ':path': PUSH_PATH, 'content-type': 'application/x-ndjson', ...(this.bearer() ? { authorization: `Bearer ${this.bearer()}` } : {}) }, { endStream: false });
     stream.on('error', failed);

@@ -10,11 +10,15 @@ interface Req {
   header(name: string): string | undefined;
 }
 
+/** A request target's path and its query (with the `?`, or empty). */
+function splitTarget(target: string): [string, string] {
+  const q = target.indexOf('?');
+  return q < 0 ? [target, ''] : [target.slice(0, q), target.slice(q)];
+}
+
 /** Istio: a prefix match's prefix is replaced; otherwise the whole path (the query is kept). */
 export function rewritePath(route: RouteConfig, target: string, replacement: string): string {
-  const q = target.indexOf('?');
-  const path = q < 0 ? target : target.slice(0, q);
-  const query = q < 0 ? '' : target.slice(q);
+  const [path, query] = splitTarget(target);
   for (const m of route.matches) {
     const uri = m.uri;
     if (uri && 'prefix' in uri && path.startsWith(uri.prefix)) return `${replacement}${path.slice(uri.prefix.length)}${query}` || '/';
@@ -28,9 +32,8 @@ const rewriteRegexes = new WeakMap<object, RegExp>();
 export function regexRewritePath(target: string, r: { readonly pattern: string; readonly flags: string; readonly replacement: string }): string {
   let re = rewriteRegexes.get(r);
   if (!re) rewriteRegexes.set(r, (re = new RegExp(r.pattern, r.flags)));
-  const q = target.indexOf('?');
-  const path = q < 0 ? target : target.slice(0, q);
-  return `${path.replace(re, r.replacement)}${q < 0 ? '' : target.slice(q)}`;
+  const [path, query] = splitTarget(target);
+  return `${path.replace(re, r.replacement)}${query}`;
 }
 
 export function redirectLocation(a: Extract<RouteAction, { kind: 'redirect' }>, req: Req): string {

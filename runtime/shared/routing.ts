@@ -3,6 +3,7 @@
  * the first route whose matches accept the request (Istio's precedence: rule order).
  * Pure; the proxy and `simulate()` run this same code.
  */
+import { re2ToJs } from '../../api/regex';
 import type { ListenerConfig, MatchConfig, RouteConfig, StringMatchConfig, VirtualHostConfig } from './proxy-config';
 
 /** What route matching looks at. Header names are lowercase. */
@@ -52,8 +53,9 @@ export function compileStringMatch(m: StringMatchConfig, ignoreCase = false): (v
   }
   let re: RegExp;
   try {
-    // RE2 semantics: the whole value must match.
-    re = new RegExp(`^(?:${m.regex.replace(/\(\?P</g, '(?<')})$`, ignoreCase ? 'i' : '');
+    // RE2 semantics: the whole value must match; a leading (?i) becomes the i flag.
+    const { source, flags } = re2ToJs(m.regex);
+    re = new RegExp(`^(?:${source})$`, ignoreCase && !flags.includes('i') ? `${flags}i` : flags);
   } catch (err) {
     throw new RouteConfigError(`invalid regex ${JSON.stringify(m.regex)}: ${(err as Error).message}`);
   }

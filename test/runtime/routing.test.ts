@@ -37,6 +37,8 @@ describe('match kinds', () => {
     ['uri prefix with ignoreUriCase', { uri: { prefix: '/api' }, ignoreUriCase: true }, { target: '/API/v1' }, 'm'],
     ['uri regex matches the whole path', { uri: { regex: '/legacy/[0-9]+' } }, { target: '/legacy/42' }, 'm'],
     ['uri regex is anchored', { uri: { regex: '/legacy/[0-9]+' } }, { target: '/x/legacy/42' }, 'rest'],
+    ['uri regex with RE2 flags: (?i) ignores case', { uri: { regex: '(?i)/legacy/[a-z]+' } }, { target: '/LEGACY/Old' }, 'm'],
+    ['uri regex with RE2 named groups', { uri: { regex: '/items/(?P<id>[0-9]+)' } }, { target: '/items/7' }, 'm'],
     ['method exact', { method: { exact: 'POST' } }, { method: 'POST' }, 'm'],
     ['method exact, other method', { method: { exact: 'POST' } }, { method: 'GET' }, 'rest'],
     ['authority prefix', { authority: { prefix: 'alpha.' } }, {}, 'm'],
