@@ -1,5 +1,5 @@
 // Builds the SO_ORIGINAL_DST addon (runtime/proxy/native) with node-gyp and puts it next to the
-// bundle (build/original_dst.node). Optional: without it the proxy routes captured traffic by Host.
+// bundle (build/original_dst.node, or `--outdir <dir>`). Optional: without it the proxy routes captured traffic by Host.
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -7,6 +7,8 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dir = join(ROOT, 'runtime', 'proxy', 'native');
+const at = process.argv.indexOf('--outdir');
+const outDir = at > 0 ? process.argv[at + 1] : join(ROOT, 'build');
 const npmDir = spawnSync('npm', ['prefix', '-g'], { encoding: 'utf8' }).stdout.trim();
 const gyp = [join(npmDir, 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'), join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js')].find(existsSync);
 if (!gyp) {
@@ -21,6 +23,6 @@ if (r.status !== 0) {
   console.log(`original_dst addon not built (node-gyp failed): ${(r.stderr || r.stdout).split('\n').slice(-3).join(' ')}`);
   process.exit(0);
 }
-mkdirSync(join(ROOT, 'build'), { recursive: true });
-copyFileSync(join(dir, 'build', 'Release', 'original_dst.node'), join(ROOT, 'build', 'original_dst.node'));
-console.log('built build/original_dst.node');
+mkdirSync(outDir, { recursive: true });
+copyFileSync(join(dir, 'build', 'Release', 'original_dst.node'), join(outDir, 'original_dst.node'));
+console.log(`built ${join(outDir, 'original_dst.node')}`);

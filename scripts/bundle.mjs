@@ -1,6 +1,11 @@
-// Bundles the runtime entry points (one file each, for the images) with esbuild into build/.
+// Bundles the runtime entry points (one file each, for the images) with esbuild into build/
+// (or `--outdir <dir>`: the tests bundle once per run into a directory of their own).
 import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { build } from 'esbuild';
+
+const at = process.argv.indexOf('--outdir');
+const outDir = at > 0 ? process.argv[at + 1] : 'build';
 
 const entries = {
   'mast-proxy': 'runtime/proxy/main.ts',
@@ -9,7 +14,7 @@ const entries = {
 };
 const present = Object.entries(entries).filter(([, file]) => existsSync(file));
 for (const [name, file] of present) {
-  const outfile = `build/${name}.js`;
+  const outfile = join(outDir, `${name}.js`);
   // Whitespace and syntax minified (names kept, for stack traces; the source map has the rest):
   // a process keeps its script's source in memory for as long as it runs.
   await build({ entryPoints: [file], bundle: true, platform: 'node', target: 'node20', outfile, minifyWhitespace: true, minifySyntax: true, charset: 'ascii', sourcemap: 'linked', legalComments: 'none' });

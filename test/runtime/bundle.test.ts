@@ -1,6 +1,6 @@
 /** The one-file bundles the images copy run on their own: no node_modules next to them. */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { IMAGES } from '../../lib/kind/images';
@@ -9,18 +9,17 @@ import { CertificateAuthority } from '../../runtime/control/ca';
 import { freePort } from '../../runtime/local/local-mesh';
 import { backend, cluster, config, forward, get } from './support';
 import { tempDir } from '../support/temp-dir';
+import { builtFile } from '../support/build';
 
-const ROOT = join(__dirname, '..', '..');
 
 describe('mast-proxy bundle', () => {
   const dir = tempDir('mast-bundle-');
   beforeAll(() => {
-    execFileSync(process.execPath, [join(ROOT, 'scripts', 'bundle.mjs')], { cwd: ROOT });
-    for (const name of ['mast-proxy', 'mastd', 'bookinfo']) copyFileSync(join(ROOT, 'build', `${name}.js`), join(dir, `${name}.js`));
+    for (const name of ['mast-proxy', 'mastd', 'bookinfo']) copyFileSync(builtFile(`${name}.js`), join(dir, `${name}.js`));
   });
 
-  test('every bundle an image copies is built', () => {
-    for (const input of IMAGES.flatMap((i) => i.inputs).filter((f) => f.startsWith('build/'))) expect(existsSync(join(ROOT, input))).toBe(true);
+  test('every bundle an image copies is built by `npm run build` (the same scripts, into build/)', () => {
+    for (const input of IMAGES.flatMap((i) => i.inputs).filter((f) => f.startsWith('build/'))) expect(() => builtFile(input.slice('build/'.length))).not.toThrow();
   });
 
   test('mastd.js on a directory of YAML: the whole-mesh analysis runs on its worker thread, findings keep file and line', async () => {

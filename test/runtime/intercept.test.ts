@@ -5,12 +5,12 @@
  * with apt when missing); skipped with the reason printed otherwise.
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, writeFileSync } from 'node:fs';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureCommand } from '../support/apt';
 import { tempDir } from '../support/temp-dir';
+import { builtAddon, builtFile } from '../support/build';
 
-const ROOT = join(__dirname, '..', '..');
 const NS = `mast-cap-${process.pid}`;
 const CLIENT_NS = `mast-cli-${process.pid}`;
 
@@ -35,8 +35,6 @@ maybe('interception in a network namespace', () => {
   const inNs = (...args: string[]) => execFileSync('ip', ['netns', 'exec', NS, ...args], { encoding: 'utf8' });
 
   beforeAll(() => {
-    execFileSync(process.execPath, [join(ROOT, 'scripts', 'bundle.mjs')], { cwd: ROOT });
-    execFileSync(process.execPath, [join(ROOT, 'scripts', 'build-addon.mjs')], { cwd: ROOT });
     execFileSync('ip', ['netns', 'add', NS]);
     execFileSync('ip', ['-n', NS, 'link', 'set', 'lo', 'up']);
     // A route for the "remote" service address, so the kernel gets as far as the NAT table.
@@ -49,7 +47,7 @@ maybe('interception in a network namespace', () => {
     execFileSync('ip', ['-n', CLIENT_NS, 'addr', 'add', '10.99.0.3/24', 'dev', 'v1']);
     execFileSync('ip', ['-n', CLIENT_NS, 'link', 'set', 'v1', 'up']);
     // The rules the capture init container installs, the status port excluded as injection excludes it.
-    inNs(process.execPath, join(ROOT, 'build', 'mast-proxy.js'), 'capture', '--proxy-uid', '1337', '--exclude-outbound-cidrs', '169.254.169.254/32', '--exclude-inbound-ports', '15020');
+    inNs(process.execPath, builtFile('mast-proxy.js'), 'capture', '--proxy-uid', '1337', '--exclude-outbound-cidrs', '169.254.169.254/32', '--exclude-inbound-ports', '15020');
   });
 
   /** The proxy as in a pod: uid 1337 in the namespace, with a config file (and flags, environment). */
@@ -57,7 +55,7 @@ maybe('interception in a network namespace', () => {
     const file = join(dir, `config-${children.length}.json`);
     writeFileSync(file, JSON.stringify(config));
     chmodSync(file, 0o644);
-    const proxy = spawn('ip', ['netns', 'exec', NS, 'setpriv', '--reuid=1337', '--regid=1337', '--clear-groups', process.execPath, join(ROOT, 'build', 'mast-proxy.js'), '--config', file, '--mode', 'sidecar', '--admin-port', '15000', ...args], { env: { ...process.env, ...env } });
+    const proxy = spawn('ip', ['netns', 'exec', NS, 'setpriv', '--reuid=1337', '--regid=1337', '--clear-groups', process.execPath, builtFile('mast-proxy.js'), '--config', file, '--mode', 'sidecar', '--admin-port', '15000', ...args], { env: { ...process.env, ...env } });
     children.push(proxy);
     await new Promise<void>((resolve, reject) => {
       let err = '';
@@ -91,7 +89,7 @@ maybe('interception in a network namespace', () => {
     const call = (url: string, host?: string) => `require('http').get('${url}',${host ? `{headers:{host:'${host}'}},` : ''}r=>{let b='';r.on('data',c=>b+=c);r.on('end',()=>console.log(r.statusCode+' '+b))}).on('error',e=>console.log('error '+e.message))`;
     expect(inNs(process.execPath, '-e', call('http://10.99.0.1/hello')).trim()).toBe('200 backend saw 10.99.0.1 /hello');
     // The Host header names no port: only SO_ORIGINAL_DST can tell that 8080 was dialled.
-    const addon = existsSync(join(ROOT, 'build', 'original_dst.node'));
+    const addon = builtAddon() !== undefined;
     if (!addon) console.log('SO_ORIGINAL_DST check skipped: the addon did not build here (scripts/build-addon.mjs says why)');
     if (addon) expect(inNs(process.execPath, '-e', call('http://10.99.0.1:8080/stats', 'admin.internal')).trim()).toBe('200 admin-backend saw admin.internal /stats');
     const stats = inNs(process.execPath, '-e', `require('http').get('http://127.0.0.1:15000/stats/prometheus',r=>{let b='';r.on('data',c=>b+=c);r.on('end',()=>console.log(b))})`);
@@ -133,7 +131,7 @@ maybe('interception in a network namespace', () => {
     const kubelet = (url: string) => execFileSync('ip', ['netns', 'exec', CLIENT_NS, process.execPath, '-e', `require('http').get('${url}',r=>{let b='';r.on('data',c=>b+=c);r.on('end',()=>console.log(r.statusCode+' '+b.trim()))}).on('error',e=>console.log('error '+e.code))`], { encoding: 'utf8' }).trim();
     expect(kubelet('http://10.99.0.2:9090/health')).toBe('error ECONNRESET');
     expect(kubelet('http://10.99.0.2:15020/app-health/web/readyz')).toBe('200 the app answered 200');
-    if (existsSync(join(ROOT, 'build', 'original_dst.node'))) expect(kubelet('http://10.99.0.2:9091/open')).toBe('200 web 9091 /open');
+    if (builtAddon() !== undefined) expect(kubelet('http://10.99.0.2:9091/open')).toBe('200 web 9091 /open');
     await stop(proxy);
   }, 30_000);
 });

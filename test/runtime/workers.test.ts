@@ -3,7 +3,7 @@
  * 24): the kernel spreads connections, the first process counts everyone's requests, a dead
  * worker comes back, SIGTERM drains them all. Real processes of the bundle on loopback.
  */
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import * as http from 'node:http';
 import { join } from 'node:path';
@@ -12,10 +12,10 @@ import { reusePortSupported } from '../../runtime/proxy/workers';
 import { nodeAtLeast } from '../support/node-version';
 import { alive } from '../support/process';
 import { tempDir } from '../support/temp-dir';
+import { builtFile } from '../support/build';
 import { until } from './support';
 
-const ROOT = join(__dirname, '..', '..');
-const BUNDLE = join(ROOT, 'build', 'mast-proxy.js');
+const BUNDLE = builtFile('mast-proxy.js');
 const found = nodeAtLeast('22.12.0', reusePortSupported);
 if ('why' in found) console.log(`workers test skipped: ${found.why}`);
 
@@ -36,7 +36,6 @@ describe('gateway workers', () => {
   const procs: ChildProcess[] = [];
 
   beforeAll(async () => {
-    execFileSync(process.execPath, [join(ROOT, 'scripts', 'bundle.mjs')], { cwd: ROOT });
     [port, admin] = [await freePort(), await freePort()];
     const config = { schema: 1, version: 'w1', listeners: [{ name: '0.0.0.0_80', port, matchPort: 80, protocol: 'http', virtualHosts: [{ name: 'all', domains: ['*'], routes: [{ name: 'hi', matches: [], action: { kind: 'direct', status: 200, body: 'hi' } }] }] }], clusters: [] };
     writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
