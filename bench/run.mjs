@@ -19,7 +19,7 @@ const RATE = 1000;
 const NODE = imageNode(ROOT);
 const dir = mkdtempSync(join(tmpdir(), 'mast-bench-'));
 const children = [];
-// The node flags of the proxy image's entrypoint (test/lib/kind.test.ts holds them equal to PROXY_NODE_FLAGS, which mast local uses).
+// The node flags of the proxy image's entrypoint (test/cli/kind.test.ts holds them equal to PROXY_NODE_FLAGS, which mast local uses).
 const PROXY_NODE_FLAGS = JSON.parse(/^ENTRYPOINT (.*)$/m.exec(readFileSync(join(ROOT, 'images', 'proxy', 'Dockerfile'), 'utf8'))[1]).slice(1, -1);
 const P = { backend: 18100, nginx: 18101, haproxy: 18102, gateway: 18103, sidecarOut: 18104, sidecarIn: 18105, admin: 18106, pipe: 18107, mtlsOut: 18108, mtlsIn: 18109, mastdPush: 18110, mastdMon: 18111, mtlsAdmin: 18112, gatewayHere: 18113 };
 

@@ -1,6 +1,6 @@
 /** Synthesizes the bundled example for a local kind cluster into dist/ (`npm run synth`). */
 import { BOOKINFO_HOST } from '../examples/bookinfo/bookinfo';
-import { synthKindExample } from '../lib/kind/example';
+import { synthKindExample } from '../cli/kind/example';
 
 const outdir = process.argv[2] ?? 'dist';
 const app = synthKindExample(outdir);

@@ -1,11 +1,11 @@
-/** `mast <command>`: a thin dispatcher; each command lives in lib/cli/. */
-import { runValidate } from '../lib/cli/validate';
-import { runSynth } from '../lib/cli/synth';
-import { runDns } from '../lib/cli/dns';
-import { runProxyStatus } from '../lib/cli/proxy-status';
-import { runLocal } from '../lib/cli/local';
-import { runImages } from '../lib/cli/images';
-import { runKind } from '../lib/cli/kind';
+/** `mast <command>`: a thin dispatcher; each command lives in cli/. */
+import { runValidate } from '../cli/validate';
+import { runSynth } from '../cli/synth';
+import { runDns } from '../cli/dns';
+import { runProxyStatus } from '../cli/proxy-status';
+import { runLocal } from '../cli/local';
+import { runImages } from '../cli/images';
+import { runKind } from '../cli/kind';
 import { MAST_VERSION } from '../constructs/version';
 
 type Command = { summary: string; usage: string; run: (args: string[]) => Promise<number> | number };

@@ -8,7 +8,7 @@ import * as http from 'node:http';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
-import { smoke } from '../../lib/kind/smoke';
+import { smoke } from '../../cli/kind/smoke';
 import { LocalAdmin } from '../../runtime/local/admin';
 import { COLORS, NODE_RADIUS } from '../../runtime/local/page';
 import { ensureCommand } from '../support/apt';

@@ -3,7 +3,7 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } 
 import * as http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { getPage, type Page } from '../../lib/kind/smoke';
+import { getPage, type Page } from '../../cli/kind/smoke';
 import { freePort, LocalMesh } from '../../runtime/local/local-mesh';
 
 export type { Page };

@@ -3,7 +3,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
-import { IMAGES } from '../../lib/kind/images';
+import { IMAGES } from '../../cli/kind/images';
 import { x509 } from '../../runtime/shared/x509';
 import { CertificateAuthority } from '../../runtime/control/ca';
 import { freePort } from '../../runtime/local/local-mesh';

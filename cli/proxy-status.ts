@@ -1,5 +1,5 @@
 /** `mast proxy-status`: every proxy connected to mastd, its config version and SYNCED / STALE / NACK. */
-import { syncState, type ProxyStatus } from '../../runtime/control/push-server';
+import { syncState, type ProxyStatus } from '../runtime/control/push-server';
 import { parse, UsageError } from './args';
 
 export { syncState };

@@ -1,5 +1,5 @@
 /** `mast validate`: load, validate, print findings; exit 1 on errors, 2 on bad usage or input. */
-import { formatFinding, InputNotFoundError, isError, loadFiles, validate, type Finding } from '../../api';
+import { formatFinding, InputNotFoundError, isError, loadFiles, validate, type Finding } from '../api';
 import { parse, UsageError } from './args';
 
 const USAGE = 'mast validate -f <file|dir> [-f ...] [--output text|json] [--no-default-gateway]';

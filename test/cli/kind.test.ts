@@ -2,12 +2,12 @@
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { planFor, readManifests } from '../../lib/cli/kind';
-import { imagePlan } from '../../lib/cli/images';
-import { detectEngine, type Probe } from '../../lib/kind/engine';
-import { synthKindExample } from '../../lib/kind/example';
-import { IMAGES } from '../../lib/kind/images';
-import { describeStep, GATEWAY_NODE_PORTS, kindConfig } from '../../lib/kind/plan';
+import { planFor, readManifests } from '../../cli/kind';
+import { imagePlan } from '../../cli/images';
+import { detectEngine, type Probe } from '../../cli/kind/engine';
+import { synthKindExample } from '../../cli/kind/example';
+import { IMAGES } from '../../cli/kind/images';
+import { describeStep, GATEWAY_NODE_PORTS, kindConfig } from '../../cli/kind/plan';
 import { MAST_VERSION } from '../../constructs/version';
 import { PROXY_NODE_FLAGS } from '../../runtime/shared/process';
 import { tempDir } from '../support/temp-dir';
@@ -143,7 +143,7 @@ describe('mast kind smoke', () => {
     const http = await import('node:http');
     const server = http.createServer((_req, res) => res.end(JSON.stringify({ service: 'productpage', calls: [{ status: 503 }, { status: 200, service: 'reviews', version: 'v1' }] })));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const { smoke } = await import('../../lib/kind/smoke');
+    const { smoke } = await import('../../cli/kind/smoke');
     const results = await smoke(`http://127.0.0.1:${(server.address() as { port: number }).port}`, 'alpha.example.com', 20);
     server.close();
     expect(results.map((r) => [r.ok, r.detail])).toEqual([

@@ -1,8 +1,8 @@
 import { ListResourceRecordSetsCommand, NoSuchHostedZone, Route53Client } from '@aws-sdk/client-route-53';
 import { mockClient } from 'aws-sdk-client-mock';
 import { join } from 'node:path';
-import { checkDns, normalizeName } from '../../lib/dns/check';
-import { runDns } from '../../lib/cli/dns';
+import { checkDns, normalizeName } from '../../cli/dns/check';
+import { runDns } from '../../cli/dns';
 
 const NLB = 'mast-Nlb-123.elb.us-east-1.amazonaws.com';
 const route53 = mockClient(Route53Client);

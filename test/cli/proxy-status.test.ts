@@ -1,4 +1,4 @@
-import { syncState } from '../../lib/cli/proxy-status';
+import { syncState } from '../../cli/proxy-status';
 
 const p = (sent?: string, acked?: string, nacked?: string) => ({ id: 'x', identity: { mode: 'gateway', namespace: 'n' }, sent, acked, nacked: nacked ? { version: nacked, error: 'e' } : undefined });
 

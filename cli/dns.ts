@@ -1,9 +1,9 @@
 /** `mast dns check`: exit 0 when every Gateway host points at the NLB, 1 on drift, 2 on errors. */
 import { Route53Client } from '@aws-sdk/client-route-53';
-import { InputNotFoundError, loadFiles } from '../../api';
-import { DEFAULT_GATEWAY_LABELS } from '../../api/registry';
-import { checkDns, type HostStatus } from '../dns/check';
-import { gatewayHosts } from '../gateway-hosts';
+import { InputNotFoundError, loadFiles } from '../api';
+import { DEFAULT_GATEWAY_LABELS } from '../api/registry';
+import { checkDns, type HostStatus } from './dns/check';
+import { gatewayHosts } from '../lib/gateway-hosts';
 import { parse, UsageError } from './args';
 
 const USAGE = 'mast dns check -f <mesh file|dir> --zone-id <id> --nlb <NLB DNS name> [--region <region>]';

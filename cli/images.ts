@@ -1,8 +1,8 @@
 /** `mast images`: builds the proxy, control-plane and example images with docker, podman or buildah, whichever is here. */
 import { existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import { detectEngine, probeHere, type Probe } from '../kind/engine';
-import { IMAGES, buildCommand } from '../kind/images';
+import { detectEngine, probeHere, type Probe } from './kind/engine';
+import { IMAGES, buildCommand } from './kind/images';
 import { parse, UsageError } from './args';
 
 const USAGE = 'mast images [--engine docker|podman|buildah] [--dry-run]';

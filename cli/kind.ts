@@ -5,11 +5,11 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadYaml } from '../../api';
-import { detectEngine, probeHere, type Probe } from '../kind/engine';
-import { describeStep, kindDownPlan, kindUpPlan, type Manifest, type Step } from '../kind/plan';
-import { runSteps, StepFailed } from '../kind/run';
-import { smoke } from '../kind/smoke';
+import { loadYaml } from '../api';
+import { detectEngine, probeHere, type Probe } from './kind/engine';
+import { describeStep, kindDownPlan, kindUpPlan, type Manifest, type Step } from './kind/plan';
+import { runSteps, StepFailed } from './kind/run';
+import { smoke } from './kind/smoke';
 import { parse, UsageError } from './args';
 
 const USAGE = 'mast kind up|down|smoke [--name mast] [--dist dist] [--http-port 8080] [--engine docker|podman|buildah] [--url http://127.0.0.1:8080] [--dry-run]';

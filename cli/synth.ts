@@ -1,7 +1,7 @@
 /** `mast synth`: manifests for the YAML mesh given (CRDs, control plane, gateway, resources). */
 import { App, YamlOutputType } from 'cdk8s';
-import { formatFinding, InputNotFoundError, isError, loadFiles, validate } from '../../api';
-import { apiObjectsOf, Mesh, type GatewayServiceType } from '../../constructs';
+import { formatFinding, InputNotFoundError, isError, loadFiles, validate } from '../api';
+import { apiObjectsOf, Mesh, type GatewayServiceType } from '../constructs';
 import { parse, UsageError } from './args';
 
 const USAGE = 'mast synth -f <file|dir> [-f ...] [--out dist] [--gateway-service LoadBalancer|ClusterIP|NodePort]';
