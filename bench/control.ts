@@ -5,8 +5,8 @@
  */
 import { fork } from 'node:child_process';
 import type { KubeObject } from '../api';
-import { compile } from '../runtime/control/compile';
-import { makeSnapshot } from '../runtime/control/snapshot';
+import { compile } from '../runtime/compile/compile';
+import { makeSnapshot } from '../runtime/compile/snapshot';
 import { Mastd } from '../runtime/control/mastd';
 import { isAnalysisWorker, serveAnalysis, workerAnalyzer } from '../runtime/control/analysis-worker';
 import type { ConfigSource, SourceUpdate } from '../runtime/control/file-source';

@@ -4,8 +4,8 @@
  * parser cost a proxy fed by mastd memory.
  */
 import { formatFinding, isError, loadFiles, validate } from '../../api';
-import { compile } from '../control/compile';
-import { makeSnapshot } from '../control/snapshot';
+import { compile } from '../compile/compile';
+import { makeSnapshot } from '../compile/snapshot';
 import type { ProxyConfig } from '../shared/proxy-config';
 import type { ProxyIdentity } from '../shared/push-protocol';
 

@@ -2,8 +2,8 @@ import type * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadYaml } from '../../api';
 import { startApp } from '../../examples/bookinfo/app/server';
-import { compile } from '../../runtime/control/compile';
-import { makeSnapshot } from '../../runtime/control/snapshot';
+import { compile } from '../../runtime/compile/compile';
+import { makeSnapshot } from '../../runtime/compile/snapshot';
 import { Proxy } from '../../runtime/proxy/runtime';
 import { get } from '../runtime/support';
 

@@ -1,6 +1,6 @@
 import { loadYaml } from '../../api';
-import { authzFor } from '../../runtime/control/compile-authz';
-import { makeSnapshot } from '../../runtime/control/snapshot';
+import { authzFor } from '../../runtime/compile/authz';
+import { makeSnapshot } from '../../runtime/compile/snapshot';
 import { authorize, matchesPattern, type AuthzConfig, type AuthzRequest } from '../../runtime/shared/authz';
 
 const request = (over: Partial<AuthzRequest> = {}, headers: Record<string, string> = {}): AuthzRequest => ({

@@ -1,6 +1,6 @@
 import { validate } from '../../api';
-import { compile } from '../../runtime/control/compile';
-import { makeSnapshot } from '../../runtime/control/snapshot';
+import { compile } from '../../runtime/compile/compile';
+import { makeSnapshot } from '../../runtime/compile/snapshot';
 import { simulate } from '../../runtime/shared/simulate';
 import { localMesh } from '../fixtures/local-mesh';
 

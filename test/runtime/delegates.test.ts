@@ -1,8 +1,8 @@
 /** VirtualService delegation: a root's route stands for a delegate's routes, each match within the root's. */
 import { validate, type KubeObject } from '../../api';
-import { compile } from '../../runtime/control/compile';
-import { mergeMatch } from '../../runtime/control/delegates';
-import { makeSnapshot } from '../../runtime/control/snapshot';
+import { compile } from '../../runtime/compile/compile';
+import { mergeMatch } from '../../runtime/compile/delegates';
+import { makeSnapshot } from '../../runtime/compile/snapshot';
 import { simulate } from '../../runtime/shared/simulate';
 import { localMesh } from '../fixtures/local-mesh';
 

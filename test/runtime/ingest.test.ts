@@ -1,5 +1,5 @@
 import { ingest, type IngestMemo } from '../../runtime/control/ingest';
-import { makeSnapshot, seal } from '../../runtime/control/snapshot';
+import { makeSnapshot, seal } from '../../runtime/compile/snapshot';
 import { localMesh } from '../fixtures/local-mesh';
 import { setSource, sourceOf } from '../../api';
 

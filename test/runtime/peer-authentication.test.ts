@@ -1,7 +1,7 @@
 /** PeerAuthentication compiled into a sidecar's inbound: workload → namespace → root namespace, and per port. */
 import { loadYaml } from '../../api';
-import { compile } from '../../runtime/control/compile';
-import { makeSnapshot } from '../../runtime/control/snapshot';
+import { compile } from '../../runtime/compile/compile';
+import { makeSnapshot } from '../../runtime/compile/snapshot';
 import type { ProxyIdentity } from '../../runtime/shared/push-protocol';
 
 const pa = (name: string, namespace: string, spec: string) => `apiVersion: security.istio.io/v1

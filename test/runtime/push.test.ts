@@ -7,7 +7,7 @@ import { FileSource } from '../../runtime/control/file-source';
 import { PushClient } from '../../runtime/proxy/push-client';
 import { Proxy } from '../../runtime/proxy/runtime';
 import { LineReader, PUSH_PATH, type ServerMessage } from '../../runtime/shared/push-protocol';
-import { compile } from '../../runtime/control/compile';
+import { compile } from '../../runtime/compile/compile';
 import { localMesh } from '../fixtures/local-mesh';
 import { backend, get, until, type Backend } from './support';
 import { tempDir } from '../support/temp-dir';

@@ -1,6 +1,6 @@
 /** VirtualService `rewrite.uriRegexRewrite`: validated as RE2, compiled to JavaScript, applied to the path by the proxy. */
 import { loadYaml, validate } from '../../api';
-import { regexRewrite } from '../../runtime/control/compile-routes';
+import { regexRewrite } from '../../runtime/compile/routes';
 import { regexRewritePath } from '../../runtime/proxy/route-actions';
 import { cluster, config, forward, get, stoppedAfterEach } from './support';
 

@@ -1,7 +1,7 @@
 /** `sourceLabels` / `sourceNamespace` matches: a route for some clients only, compiled into those clients' proxies. */
 import type { KubeObject } from '../../api';
-import { compile, equivalenceKey } from '../../runtime/control/compile';
-import { makeSnapshot } from '../../runtime/control/snapshot';
+import { compile, equivalenceKey } from '../../runtime/compile/compile';
+import { makeSnapshot } from '../../runtime/compile/snapshot';
 import type { ProxyIdentity } from '../../runtime/shared/push-protocol';
 import { simulate } from '../../runtime/shared/simulate';
 import { localMesh } from '../fixtures/local-mesh';

@@ -1,8 +1,8 @@
 /** Non-HTTP traffic: TCP listeners joined byte for byte to an endpoint, and non-HTTP inbound connections passed through. */
 import * as net from 'node:net';
 import { loadYaml } from '../../api';
-import { compile } from '../../runtime/control/compile';
-import { makeSnapshot } from '../../runtime/control/snapshot';
+import { compile } from '../../runtime/compile/compile';
+import { makeSnapshot } from '../../runtime/compile/snapshot';
 import { Proxy } from '../../runtime/proxy/runtime';
 import type { ProxyConfig } from '../../runtime/shared/proxy-config';
 import { backend, cluster, get } from './support';

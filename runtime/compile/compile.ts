@@ -7,10 +7,10 @@
 import { exportScopes, fqdn, hostMatches, type ExportScope, hostsOverlap, namespaceOf, selects, splitRef, stripNamespace, visibleIn, type Gateway, type VirtualService } from '../../api';
 import { DEFAULT_RETRY, PROXY_CONFIG_SCHEMA, byClusterName, clusterName, type ClusterConfig, type ListenerConfig, type ProxyConfig, type RouteConfig, type VirtualHostConfig, type WeightedCluster } from '../shared/proxy-config';
 import { expandDelegates } from './delegates';
-import { authzFor, mtlsByPortFor, mtlsFor } from './compile-authz';
-import { compileCluster } from './compile-clusters';
+import { authzFor, mtlsByPortFor, mtlsFor } from './authz';
+import { compileCluster } from './clusters';
 import type { ProxyIdentity } from '../shared/push-protocol';
-import { compileHttpRoutes, compileTcpRoute, compileTlsRoutes, normalizeGateway, routesBySource, type RouteContext } from './compile-routes';
+import { compileHttpRoutes, compileTcpRoute, compileTlsRoutes, normalizeGateway, routesBySource, type RouteContext } from './routes';
 import { servicePorts, type ServicePort } from './endpoints';
 import { byKind, perSnapshot, type Snapshot } from './snapshot';
 
