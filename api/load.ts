@@ -11,15 +11,55 @@ export interface LoadResult {
   readonly findings: Finding[];
 }
 
+/**
+ * Kubernetes stores no object over 1.5 MiB, and the YAML text of one is at most about twice its
+ * JSON (indentation, comments). A longer document is refused before it is parsed: parsing holds
+ * tens of times the text in memory, and a control plane reading a watched directory must not be
+ * made to hold gigabytes by one file.
+ */
+export const MAX_DOCUMENT_BYTES = 3 * 1024 * 1024;
+
+/** YAML documents start at a `---` line; the spec forbids that marker at column 0 inside any scalar. */
+const DOCUMENT_START = /^---(?=[ \t\r\n]|$)/gm;
+
+/** The text cut at its document markers, each part with the line it starts on. */
+function documentTexts(text: string): Array<{ text: string; line: number }> {
+  if (text.length <= MAX_DOCUMENT_BYTES) return [{ text, line: 1 }];
+  const starts = [0, ...[...text.matchAll(DOCUMENT_START)].map((m) => m.index!).filter((i) => i > 0), text.length];
+  const parts: Array<{ text: string; line: number }> = [];
+  let line = 1;
+  for (let k = 0; k + 1 < starts.length; k++) {
+    const part = text.slice(starts[k], starts[k + 1]);
+    parts.push({ text: part, line });
+    for (let i = part.indexOf('\n'); i >= 0; i = part.indexOf('\n', i + 1)) line++;
+  }
+  return parts;
+}
+
 export function loadYaml(text: string, file = '<input>'): LoadResult {
-  const lines = new LineCounter();
   const objects: KubeObject[] = [];
   const findings: Finding[] = [];
-  for (const doc of parseAllDocuments(text, { lineCounter: lines, uniqueKeys: true })) {
+  for (const part of documentTexts(text)) {
+    const bytes = Buffer.byteLength(part.text);
+    if (bytes > MAX_DOCUMENT_BYTES) {
+      const message = `a YAML document of ${bytes.toLocaleString('en-US')} bytes was not read: at most ${MAX_DOCUMENT_BYTES.toLocaleString('en-US')} (a resource is stored in at most 1.5 MiB)`;
+      findings.push({ ...finding('MAST0010', { kind: 'YAML' }, '', message), name: file, file, line: part.line });
+      continue;
+    }
+    loadDocuments(part.text, file, part.line - 1, objects, findings);
+  }
+  return { objects, findings };
+}
+
+/** The documents of `text` (which starts on line `offset + 1` of the file) into `objects` and `findings`. */
+function loadDocuments(text: string, file: string, offset: number, objects: KubeObject[], findings: Finding[]): void {
+  const counter = new LineCounter();
+  const lines = { linePos: (at: number) => ({ line: counter.linePos(at).line + offset }) };
+  for (const doc of parseAllDocuments(text, { lineCounter: counter, uniqueKeys: true })) {
     const line = doc.contents ? lines.linePos(doc.contents.range[0]).line : 1;
     const bad = (message: string, at = line) => findings.push({ ...finding('MAST0008', { kind: 'YAML' }, '', message), name: file, file, line: at });
     if (doc.errors.length) {
-      for (const e of doc.errors) bad(e.message.split('\n')[0], e.linePos?.[0].line ?? line);
+      for (const e of doc.errors) bad(e.message.split('\n')[0], e.linePos ? e.linePos[0].line + offset : line);
       continue;
     }
     const value: unknown = doc.toJS();
@@ -48,10 +88,9 @@ export function loadYaml(text: string, file = '<input>'): LoadResult {
       objects.push(obj);
     }
   }
-  return { objects, findings };
 }
 
-function lineAt(doc: Document, lines: LineCounter, path: Array<string | number>): number | undefined {
+function lineAt(doc: Document, lines: { linePos(at: number): { line: number } }, path: Array<string | number>): number | undefined {
   const node = path.length ? (doc.getIn(path, true) as Node | undefined) : (doc.contents as Node | null);
   if (!node || !node.range) return undefined;
   // For a key's value, report the line of the key rather than of a nested block's first line.

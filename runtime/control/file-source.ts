@@ -5,7 +5,7 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { dirname } from 'node:path';
 import { statSync } from 'node:fs';
-import { loadFiles, yamlFilesIn, type Finding, type KubeObject } from '../../api';
+import { loadFiles, yamlFilesIn, type Finding, type KubeObject, type LoadResult } from '../../api';
 
 export interface SourceUpdate {
   readonly objects: KubeObject[];
@@ -21,6 +21,8 @@ export interface ConfigSource {
 export class FileSource implements ConfigSource {
   private watchers: FSWatcher[] = [];
   private timer?: NodeJS.Timeout;
+  /** Each file as last read whole: kept while an edit makes it too large to read. */
+  private readonly lastGood = new Map<string, LoadResult>();
 
   constructor(
     private readonly paths: readonly string[],
@@ -30,7 +32,7 @@ export class FileSource implements ConfigSource {
   start(onUpdate: (update: SourceUpdate) => void): void {
     const read = () => {
       try {
-        onUpdate(loadFiles(this.paths));
+        onUpdate(loadFiles(this.paths, this.lastGood));
       } catch (err) {
         onUpdate({ objects: [], findings: [{ code: 'MAST0008', severity: 'Error', kind: 'YAML', name: String(this.paths), path: '', message: (err as Error).message }] });
       }

@@ -5,7 +5,7 @@
  */
 import * as http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import { PUSH_PATH, LineReader, checkHello, encode, type ProxyIdentity } from '../shared/push-protocol';
+import { MAX_PROXY_MESSAGE_BYTES, PUSH_PATH, LineReader, checkHello, encode, type ProxyIdentity } from '../shared/push-protocol';
 import type { ProxyConfig } from '../shared/proxy-config';
 import { diffConfig } from '../shared/config-delta';
 
@@ -108,7 +108,7 @@ export class PushServer {
     if (headers[':path'] !== PUSH_PATH || headers[':method'] !== 'POST') return reject(404, `no such stream ${headers[':method']} ${headers[':path']}`);
     if (this.options.token && headers.authorization !== `Bearer ${this.options.token}`) return reject(401, 'missing or wrong token');
     stream.respond({ ':status': 200, 'content-type': 'application/x-ndjson' });
-    const reader = new LineReader();
+    const reader = new LineReader(MAX_PROXY_MESSAGE_BYTES);
     let peer: Peer | undefined;
     /** Messages that came while the hello's identity was being verified. */
     let waiting: unknown[] | undefined;

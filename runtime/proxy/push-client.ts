@@ -4,7 +4,7 @@
  * exponential backoff (100 ms doubling to 5 s, with jitter).
  */
 import type * as http2 from 'node:http2';
-import { PUSH_PATH, LineReader, encode, type ProxyIdentity, type ServerMessage } from '../shared/push-protocol';
+import { MAX_NACK_REASON, PUSH_PATH, LineReader, encode, type ProxyIdentity, type ServerMessage } from '../shared/push-protocol';
 import { applyDelta } from '../shared/config-delta';
 import type { ProxyConfig } from '../shared/proxy-config';
 import type { Proxy } from './runtime';
@@ -139,11 +139,11 @@ export class PushClient {
               // A delta is read against the config running when its turn comes (the previous one applied or rejected).
               config = m.type === 'config' ? m.config : applyDelta(this.proxy.config, m.version, m.delta);
             } catch (err) {
-              if (!stream.destroyed) stream.write(encode({ type: 'nack', version: m.version, error: (err as Error).message }));
+              if (!stream.destroyed) stream.write(encode({ type: 'nack', version: m.version, error: (err as Error).message.slice(0, MAX_NACK_REASON) }));
               return;
             }
             const result = await this.proxy.apply(config);
-            if (!stream.destroyed) stream.write(encode(result.ok ? { type: 'ack', version: result.version } : { type: 'nack', version: result.version, error: result.error }));
+            if (!stream.destroyed) stream.write(encode(result.ok ? { type: 'ack', version: result.version } : { type: 'nack', version: result.version, error: result.error.slice(0, MAX_NACK_REASON) }));
             if (!result.ok) log(`config ${result.version} rejected, keeping ${this.proxy.config?.version ?? 'none'}: ${result.error}`);
             else for (const line of this.proxy.skipped ?? []) log(`config ${result.version}: listener skipped: ${line}`);
           });

@@ -7,7 +7,15 @@ import type { ConfigDelta } from './config-delta';
 import type { ProxyConfig } from './proxy-config';
 
 export const PUSH_PATH = '/mast.v1.Push/Stream';
+/** The longest line mastd sends (a whole config of a large mesh). */
 export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+/**
+ * The longest line a proxy sends: a hello, an ACK, a NACK's reason, a certificate request are a
+ * few kilobytes. mastd reads every proxy's stream, so it holds at most this much of each.
+ */
+export const MAX_PROXY_MESSAGE_BYTES = 256 * 1024;
+/** A NACK's reason is cut to this many characters, well inside MAX_PROXY_MESSAGE_BYTES. */
+export const MAX_NACK_REASON = 4096;
 
 /** Who a proxy is: what its config is compiled for. */
 export interface ProxyIdentity {

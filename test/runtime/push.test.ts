@@ -108,6 +108,26 @@ describe('mastd → mast-proxy push, with ACK/NACK', () => {
     expect((await get(gatewayPort(), '/')).status).toBe(200);
   });
 
+  test('a peer sending an endless line (no newline) is cut off once it passes 256 KiB: mastd holds no more of it', async () => {
+    const session = http2.connect(`http://127.0.0.1:${ports.pushPort}`);
+    const endless = session.request({ ':method': 'POST', ':path': PUSH_PATH, authorization: `Bearer ${TOKEN}` }, { endStream: false });
+    endless.on('error', () => undefined);
+    const closed = new Promise((r) => endless.on('close', r));
+    const chunk = 'x'.repeat(64 * 1024);
+    let sent = 0;
+    // Bounded: 8 MiB at most; the stream must close long before.
+    const write = () => {
+      while (!endless.destroyed && sent < 8 * 1024 * 1024 && endless.write(chunk)) sent += chunk.length;
+      if (!endless.destroyed && sent < 8 * 1024 * 1024) endless.once('drain', write);
+    };
+    write();
+    await closed;
+    session.destroy();
+    expect(sent).toBeLessThan(8 * 1024 * 1024);
+    expect(logs.join('\n')).toMatch(/sent garbage: message longer than 262144 bytes/);
+    expect((await get(gatewayPort(), '/')).status).toBe(200);
+  });
+
   test('a proxy that takes deltas gets only the changes; one that cannot apply a delta gets the whole config', async () => {
     const session = http2.connect(`http://127.0.0.1:${ports.pushPort}`);
     const s = session.request({ ':method': 'POST', ':path': PUSH_PATH, authorization: `Bearer ${TOKEN}` }, { endStream: false });
