@@ -336,6 +336,10 @@ server { listen 127.0.0.1:${P.nginx}; location / { proxy_pass http://backend; pr
   console.log('\ncontrol plane:');
   bundle('control.ts', 'control-bench.js');
   execFileSync(NODE.path, ['--expose-gc', join(dir, 'control-bench.js'), ...(quick ? ['--quick'] : [])], { stdio: 'inherit' });
+
+  console.log('\nroute tables:');
+  bundle('routes.ts', 'routes-bench.js');
+  execFileSync(NODE.path, [join(dir, 'routes-bench.js'), ...(quick ? ['--quick'] : [])], { stdio: 'inherit' });
 }
 
 main()

@@ -144,6 +144,72 @@ function compileVirtualHost(config: VirtualHostConfig): CompiledVirtualHost {
   return vhost;
 }
 
+/** Below this many routes a virtual host is scanned in order: an index would cost more than it saves. */
+const INDEX_FROM = 16;
+
+/**
+ * Which routes can match a path, found without trying them all: routes whose every match names an
+ * exact path or a path prefix are filed under it; the others are tried for every request. The
+ * candidates are then tried in rule order, so the first route that matches wins, as without it.
+ */
+class PathIndex {
+  private readonly exact = new Map<string, number[]>();
+  private readonly prefixes = new Map<string, number[]>();
+  /** The lengths of the prefixes filed, longest first: a path is looked up once per length. */
+  private readonly prefixLengths: number[];
+  private readonly others: number[] = [];
+
+  constructor(routes: readonly CompiledRoute[]) {
+    const file = (m: Map<string, number[]>, key: string, i: number) => {
+      const list = m.get(key);
+      if (!list) m.set(key, [i]);
+      else if (list[list.length - 1] !== i) list.push(i);
+    };
+    routes.forEach((route, i) => {
+      const matches = route.config.matches;
+      const keyed = matches.length > 0 && matches.every((m) => m.uri && !m.ignoreUriCase && ('exact' in m.uri || 'prefix' in m.uri));
+      if (!keyed) return void this.others.push(i);
+      for (const m of matches) {
+        const uri = m.uri!;
+        if ('exact' in uri) file(this.exact, uri.exact, i);
+        else if ('prefix' in uri) file(this.prefixes, uri.prefix, i);
+      }
+    });
+    this.prefixLengths = [...new Set([...this.prefixes.keys()].map((k) => k.length))].sort((a, b) => b - a);
+  }
+
+  /** Indexes of the routes that may match `path`, ascending (a filed list itself when only one applies: no copy). */
+  candidates(path: string): readonly number[] {
+    let one: number[] | undefined = this.others.length ? this.others : undefined;
+    let more: number[][] | undefined;
+    const take = (list: number[] | undefined) => {
+      if (!list) return;
+      if (!one) one = list;
+      else (more ??= [one]).push(list);
+    };
+    take(this.exact.get(path));
+    for (const length of this.prefixLengths) if (length <= path.length) take(this.prefixes.get(length === path.length ? path : path.slice(0, length)));
+    if (!more) return one ?? NO_ROUTES;
+    return more.flat().sort((a, b) => a - b);
+  }
+}
+
+const NO_ROUTES: readonly number[] = [];
+
+const pathIndexes = new WeakMap<CompiledVirtualHost, PathIndex>();
+
+function firstMatch(vhost: CompiledVirtualHost, req: RequestView): CompiledRoute | undefined {
+  const routes = vhost.routes;
+  if (routes.length < INDEX_FROM) {
+    for (let i = 0; i < routes.length; i++) if (routes[i].matches(req)) return routes[i];
+    return undefined;
+  }
+  let index = pathIndexes.get(vhost);
+  if (!index) pathIndexes.set(vhost, (index = new PathIndex(routes)));
+  for (const i of index.candidates(pathOf(req.target))) if (routes[i].matches(req)) return routes[i];
+  return undefined;
+}
+
 export function compileRouteTable(listener: ListenerConfig): RouteTable {
   const exact = new Map<string, CompiledVirtualHost>();
   const wildcards: Array<{ suffix: string; vhost: CompiledVirtualHost }> = [];
@@ -170,8 +236,8 @@ export function compileRouteTable(listener: ListenerConfig): RouteTable {
     route(req) {
       const vhost = virtualHost(req.host);
       if (!vhost) return undefined;
-      for (const route of vhost.routes) if (route.matches(req)) return { vhost, route };
-      return undefined;
+      const route = firstMatch(vhost, req);
+      return route ? { vhost, route } : undefined;
     },
   };
 }

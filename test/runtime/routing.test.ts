@@ -101,3 +101,52 @@ describe('weights', () => {
     expect(pickWeighted([{ cluster: 'a', weight: 0 }], 0.5)?.cluster).toBe('a');
   });
 });
+
+describe('large route tables (indexed by path from 16 routes on)', () => {
+  /** A small seeded generator: the same tables and requests on every run. */
+  function seeded(seed: number) {
+    return () => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed / 0x80000000;
+    };
+  }
+  const pick = <T>(r: () => number, xs: readonly T[]) => xs[Math.floor(r() * xs.length)];
+  const SEGMENTS = ['a', 'b', 'api', 'v1', 'x'];
+  const path = (r: () => number) => `/${Array.from({ length: 1 + Math.floor(r() * 3) }, () => pick(r, SEGMENTS)).join('/')}`;
+  function randomMatch(r: () => number): MatchConfig {
+    const kind = r();
+    const uri = kind < 0.4 ? { exact: path(r) } : kind < 0.8 ? { prefix: path(r).slice(0, 1 + Math.floor(r() * 6)) } : { regex: `${path(r)}.*` };
+    const m: MatchConfig = { uri, ...(r() < 0.1 ? { ignoreUriCase: true } : {}) };
+    return r() < 0.2 ? { ...m, method: { exact: pick(r, ['GET', 'POST']) } } : r() < 0.1 ? { method: { exact: 'PUT' } } : m;
+  }
+  /** What a scan of every route in order selects: the reference the index must agree with. */
+  const scanned = (routes: RouteConfig[], req: RequestView) => {
+    for (const rc of routes) {
+      const one = compileRouteTable(listener([rc])).route(req);
+      if (one) return rc.name;
+    }
+    return undefined;
+  };
+
+  test('the first route that matches wins, as in a scan: 20 random tables of 40 routes, 100 requests each', () => {
+    const r = seeded(7);
+    for (let t = 0; t < 20; t++) {
+      const routes = Array.from({ length: 40 }, (_, i) => route(`r${i}`, Array.from({ length: 1 + Math.floor(r() * 2) }, () => randomMatch(r))));
+      if (r() < 0.5) routes.push(route('catch-all', []));
+      const table = compileRouteTable(listener(routes));
+      for (let q = 0; q < 100; q++) {
+        const req = view({ target: `${path(r)}${r() < 0.3 ? '/' + pick(r, SEGMENTS) : ''}${r() < 0.2 ? '?q=1' : ''}`, method: pick(r, ['GET', 'POST', 'PUT']) });
+        expect(table.route(req)?.route.config.name).toBe(scanned(routes, req));
+      }
+    }
+  });
+
+  test('5,000 exact and prefix routes: the last one is found, and a miss falls to the catch-all', () => {
+    const routes = Array.from({ length: 5000 }, (_, i) => route(`r${i}`, [i % 2 ? { uri: { exact: `/svc/${i}` } } : { uri: { prefix: `/p${i}/` } }]));
+    routes.push(route('catch-all', []));
+    const table = compileRouteTable(listener(routes));
+    expect(table.route(view({ target: '/svc/4999' }))?.route.config.name).toBe('r4999');
+    expect(table.route(view({ target: '/p4998/x?y' }))?.route.config.name).toBe('r4998');
+    expect(table.route(view({ target: '/p4998' }))?.route.config.name).toBe('catch-all');
+  });
+});
