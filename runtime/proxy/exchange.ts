@@ -219,7 +219,8 @@ export class Exchange implements ConnHandler {
   private fastRequestHead(host: string): string | undefined {
     const d = this.down;
     const action = this.route!.action;
-    if (d.absoluteForm || d.head.http10 || host !== this.cluster?.config.host || this.route!.requestHeaders || this.destination?.requestHeaders) return undefined;
+    // A normalized path (d.target no longer the received one) needs the head rebuilt.
+    if (d.absoluteForm || d.target !== d.head.target || d.head.http10 || host !== this.cluster?.config.host || this.route!.requestHeaders || this.destination?.requestHeaders) return undefined;
     if (action.kind === 'forward' && action.rewrite) return undefined;
     const seen = d.head.seen;
     if (seen & (SEEN_HOP_BY_HOP | SEEN_X_FORWARDED_FOR)) return undefined;

@@ -63,12 +63,15 @@ export interface ResponseHead extends Head {
   readonly reason: string;
 }
 
-/** Byte classes: 1 = a token character (method, header name); 2 = allowed in a field value (HTAB, SP, VCHAR, obs-text); 4 = allowed in a request target. */
+/**
+ * Byte classes: 1 = a token character (method, header name); 2 = allowed in a field value (HTAB,
+ * SP, VCHAR, obs-text); 4 = allowed in a request target (no `#`: a fragment is never sent, RFC 9112 §3.2).
+ */
 const CLASS = new Uint8Array(256);
 for (let b = 0; b < 256; b++) {
   const token = (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || "!#$%&'*+-.^_`|~".includes(String.fromCharCode(b));
   const value = b === 9 || (b >= 0x20 && b !== 0x7f);
-  const target = (b > 0x20 && b !== 0x7f);
+  const target = b > 0x20 && b !== 0x7f && b !== 0x23;
   CLASS[b] = (token ? 1 : 0) | (value ? 2 : 0) | (target ? 4 : 0);
 }
 const CR = 13;
@@ -357,7 +360,7 @@ export function parseRequestHead(buf: Buffer, start: number, end: number, limits
   const ts = i + 1;
   i = ts;
   while (CLASS[buf[i]] & 4) i++;
-  if (i === ts || buf[i] !== SP) throw badRequestLine();
+  if (i === ts || buf[i] !== SP) throw buf[i] === 0x23 ? new HttpError(400, 'fragment_in_target', 'a fragment (#) in the request target') : badRequestLine();
   const te = i;
   const vs = i + 1;
   let eol = vs;
