@@ -203,7 +203,8 @@ export class DownstreamConn implements RequestView {
       if (err instanceof ChunkedError) return this.fail(new HttpError(400, 'bad_chunked', err.message));
       throw err;
     }
-    this.exchange?.requestBody(start === 0 && end === buf.length ? buf : buf.subarray(start, end), framing.done);
+    // Validated bytes only, chunk extensions and trailers left out (see chunked.ts).
+    this.exchange?.requestBody(framing.forwarded(buf, start, end), framing.done);
     if (framing.done) {
       this.bodyFraming = null;
       if (end < buf.length) this.pending = this.pending ? Buffer.concat([this.pending, buf.subarray(end)]) : buf.subarray(end);

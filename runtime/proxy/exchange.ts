@@ -81,6 +81,8 @@ export class Exchange implements ConnHandler {
   private respBuf: Buffer | null = null;
   private respFraming?: BodyFraming;
   private committed = false;
+  /** The upstream sent bytes past its response's end: its connection is not reused (they would answer the next request). */
+  private overrun = false;
   private done = false;
   /** A fault delay (rare: a Node timer). */
   private delayTimer?: NodeJS.Timeout;
@@ -284,6 +286,8 @@ export class Exchange implements ConnHandler {
     } catch {
       return this.upstreamFailed('UC', 502);
     }
+    // 101 to a request that asked for no upgrade: tunnelling would hand the client's next requests to the upstream unparsed.
+    if (head.status === 101 && !this.down.head.upgrade) return this.upstreamFailed('UC', 502);
     this.respBuf = null;
     const rest = end < buf.length ? buf.subarray(end) : null;
     if (head.status >= 100 && head.status < 200 && head.status !== 101) {
@@ -328,18 +332,21 @@ export class Exchange implements ConnHandler {
     try {
       if (!framing.done) bodyEnd = framing.consume(buf, headEnd, buf.length);
     } catch {
+      // Nothing of this response has reached the client yet: it gets a 502, not a closed connection.
+      this.committed = false;
       return this.upstreamFailed('UC', 502);
     }
     this.bytesOut += bodyEnd - headEnd;
+    if (framing.done && bodyEnd < buf.length) this.overrun = true;
     // Head and the body bytes already here leave in one write: on loopback each write is a full trip through TCP.
-    if (!ops && !extra.length && keepAlive === head.keepAlive) {
+    if (!ops && !extra.length && keepAlive === head.keepAlive && framing.asReceived) {
       // Nothing to change and the framing agrees with the client's connection: the bytes go as received.
       if (!this.down.write(bodyEnd === buf.length ? buf : buf.subarray(0, bodyEnd))) this.conn?.socket.pause();
     } else {
       const socket = this.down.socket;
       socket.cork();
       this.down.write(downstreamResponseHead(head, keepAlive, [this.route!.responseHeaders, this.destination?.responseHeaders], extra));
-      if (bodyEnd > headEnd) this.down.write(buf.subarray(headEnd, bodyEnd));
+      if (bodyEnd > headEnd) this.down.write(framing.forwarded(buf, headEnd, bodyEnd));
       socket.uncork();
     }
     if (framing.done) this.complete();
@@ -353,7 +360,8 @@ export class Exchange implements ConnHandler {
       return this.upstreamFailed('UC', 502);
     }
     this.bytesOut += end - start;
-    if (!this.down.write(start === 0 && end === buf.length ? buf : buf.subarray(start, end))) this.conn?.socket.pause();
+    if (end < buf.length) this.overrun = true;
+    if (!this.down.write(this.respFraming!.forwarded(buf, start, end))) this.conn?.socket.pause();
     if (this.respFraming!.done) this.complete();
   }
 
@@ -436,7 +444,7 @@ export class Exchange implements ConnHandler {
 
   private complete(reusable = true): void {
     const res = this.respHead!;
-    this.dropConn(reusable && res.keepAlive && this.bodyDone && !this.respFraming?.untilClose);
+    this.dropConn(reusable && res.keepAlive && this.bodyDone && !this.respFraming?.untilClose && !this.overrun);
     this.finish(this.down.head.keepAlive && !(this.respFraming?.untilClose ?? false));
   }
 
