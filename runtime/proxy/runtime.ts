@@ -145,6 +145,7 @@ export interface WorkloadCertificate {
 }
 
 export interface ProxyRuntime {
+  readonly identity: ProxyIdentityInfo;
   readonly limits: Limits;
   /** The current config's `pathNormalization` (BASE when it names none). */
   readonly pathNormalization: PathNormalization;

@@ -161,6 +161,7 @@ for (const [name, bit] of [
   ['te', SEEN_HOP_BY_HOP],
   ['trailer', SEEN_HOP_BY_HOP],
   ['upgrade', SEEN_HOP_BY_HOP],
+  ['http2-settings', SEEN_HOP_BY_HOP],
   ['x-forwarded-for', SEEN_X_FORWARDED_FOR],
   ['x-request-id', SEEN_X_REQUEST_ID],
   ['x-forwarded-proto', SEEN_X_FORWARDED_PROTO],
@@ -185,6 +186,8 @@ class Headers {
   expectContinue = false;
   /** SEEN_* bits. */
   seen = 0;
+  /** Host lines seen (a request must have at most one, RFC 9112 §3.2). */
+  hosts = 0;
 
   constructor(private readonly buf: Buffer) {}
 
@@ -334,7 +337,11 @@ function scanHeaders(buf: Buffer, i: number, end: number, maxHeaders: number): H
       const value = latin1(buf, vs, ve).toLowerCase();
       out.te = out.te === undefined ? value : `${out.te}, ${value}`;
     } else if (len === 10 && sameToken(buf, ns, ne, 'connection')) out.connection |= connectionTokens(buf, vs, ve);
-    else if (len === 7 && sameToken(buf, ns, ne, 'upgrade')) out.upgradeHeader = true;
+    // h2c is never an upgrade here (as Envoy's HTTP/1 codec): the request goes on as plain HTTP/1.1,
+    // its Upgrade and HTTP2-Settings dropped as hop-by-hop; an upstream that switched anyway would
+    // take the client's later bytes unparsed.
+    else if (len === 7 && sameToken(buf, ns, ne, 'upgrade')) out.upgradeHeader ||= !sameToken(buf, vs, ve, 'h2c');
+    else if (len === 4 && sameToken(buf, ns, ne, 'host')) out.hosts++;
     else if (len === 6 && sameToken(buf, ns, ne, 'expect') && sameToken(buf, vs, ve, '100-continue')) out.expectContinue = true;
     out.add(ns, ne, vs, ve);
   }
@@ -373,6 +380,7 @@ export function parseRequestHead(buf: Buffer, start: number, end: number, limits
     throw new HttpError(version.startsWith('HTTP/') ? 505 : 400, 'bad_version', `unsupported version "${version}"`);
   }
   const h = scanHeaders(buf, eol + 2, end, limits.maxHeaders);
+  if (h.hosts > 1) throw new HttpError(400, 'duplicate_host', 'more than one Host header');
   const http10 = minor === 0;
   const keepAlive = http10 ? (h.connection & KEEP_ALIVE) !== 0 : (h.connection & CLOSE) === 0;
   const target = likelyTarget !== undefined && sameBytes(buf, ts, te, likelyTarget) ? likelyTarget : latin1(buf, ts, te);
