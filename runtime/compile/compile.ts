@@ -7,6 +7,7 @@
 import { exportScopes, fqdn, hostMatches, type ExportScope, hostsOverlap, namespaceOf, selects, splitRef, stripNamespace, visibleIn, type Gateway, type VirtualService } from '../../api';
 import { DEFAULT_RETRY, PROXY_CONFIG_SCHEMA, byClusterName, clusterName, type ClusterConfig, type ListenerConfig, type ProxyConfig, type RouteConfig, type VirtualHostConfig, type WeightedCluster } from '../shared/proxy-config';
 import { expandDelegates } from './delegates';
+import { meshSettings } from './mesh-config';
 import { authzFor, mtlsByPortFor, mtlsFor } from './authz';
 import { compileCluster } from './clusters';
 import type { ProxyIdentity } from '../shared/push-protocol';
@@ -69,7 +70,7 @@ export function compile(s: Snapshot, proxy: ProxyIdentity): ProxyConfig {
   if (proxy.mode === 'sidecar') return compileSidecar(s, proxy);
   const clusters = new Clusters(s, proxy.namespace);
   const listeners = gatewayListeners(s, proxy, servicePorts(s), clusters);
-  return { schema: PROXY_CONFIG_SCHEMA, version: s.version, listeners, clusters: clusters.all() };
+  return { schema: PROXY_CONFIG_SCHEMA, version: s.version, listeners, clusters: clusters.all(), ...meshSettings(s) };
 }
 
 function gatewayListeners(s: Snapshot, proxy: ProxyIdentity, ports: readonly ServicePort[], clusters: Clusters): ListenerConfig[] {
@@ -286,7 +287,7 @@ function compileSidecar(s: Snapshot, proxy: ProxyIdentity): ProxyConfig {
   const shared = sidecarOutbound(s, proxy.namespace, proxy.labels);
   const outboundPort = proxy.outboundPort ?? 15001;
   const listeners: ListenerConfig[] = shared.listeners.map((l) => ({ ...l, port: outboundPort, passthrough: true }));
-  if (!proxy.inbound) return { schema: PROXY_CONFIG_SCHEMA, version: s.version, listeners, clusters: shared.clusters };
+  if (!proxy.inbound) return { schema: PROXY_CONFIG_SCHEMA, version: s.version, listeners, clusters: shared.clusters, ...meshSettings(s) };
   const appPort = proxy.inbound.appPort;
   // In a pod the app's port is the one each captured connection was sent to (original destination).
   const inbound = appPort ? `inbound|${appPort}||` : 'inbound|passthrough||';
@@ -304,5 +305,5 @@ function compileSidecar(s: Snapshot, proxy: ProxyIdentity): ProxyConfig {
     protocol: 'http',
     virtualHosts: [{ name: 'inbound|http', domains: ['*'], routes: [{ name: 'default', matches: [], action: { kind: 'forward', destinations: [{ cluster: inbound, weight: 100 }] } }] }],
   });
-  return { schema: PROXY_CONFIG_SCHEMA, version: s.version, listeners, clusters: [...shared.clusters, inboundCluster].sort(byClusterName) };
+  return { schema: PROXY_CONFIG_SCHEMA, version: s.version, listeners, clusters: [...shared.clusters, inboundCluster].sort(byClusterName), ...meshSettings(s) };
 }

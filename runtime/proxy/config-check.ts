@@ -1,11 +1,12 @@
 /** Checks a ProxyConfig before it is applied; the reason becomes the NACK. */
-import { PROXY_CONFIG_SCHEMA, type ProxyConfig } from '../shared/proxy-config';
+import { PATH_NORMALIZATIONS, PROXY_CONFIG_SCHEMA, type ProxyConfig } from '../shared/proxy-config';
 
 export function checkConfig(c: ProxyConfig): string | undefined {
   if (!c || typeof c !== 'object') return 'config is not an object';
   if (c.schema !== PROXY_CONFIG_SCHEMA) return `unsupported config schema ${JSON.stringify((c as { schema?: unknown }).schema)} (this proxy reads ${PROXY_CONFIG_SCHEMA})`;
   if (typeof c.version !== 'string' || !c.version) return 'config.version must be a non-empty string';
   if (!Array.isArray(c.listeners) || !Array.isArray(c.clusters)) return 'config needs listeners and clusters arrays';
+  if (c.pathNormalization !== undefined && !PATH_NORMALIZATIONS.includes(c.pathNormalization)) return `unknown pathNormalization ${JSON.stringify(c.pathNormalization)} (one of ${PATH_NORMALIZATIONS.join(', ')})`;
   const clusters = new Set<string>();
   for (const cl of c.clusters) {
     if (typeof cl?.name !== 'string') return 'a cluster has no name';

@@ -10,6 +10,8 @@ import { BodyFraming } from './http/body';
 import { ChunkedError } from './http/chunked';
 import { localResponse } from './http/write';
 import { parseProxyV2, ProxyProtocolError } from './http/proxy-protocol';
+import { nonOriginTarget } from './http/request-target';
+import { normalizePath } from './http/normalize-path';
 import { originalDestination } from './original-dst';
 import type { RequestView } from '../shared/routing';
 import { Exchange } from './exchange';
@@ -147,16 +149,25 @@ export class DownstreamConn implements RequestView {
     this.headLength = end;
     this.absoluteForm = false;
     this.method = head.method;
-    this.target = head.target;
-    // Absolute form (an app using the sidecar as its HTTP proxy): route by the URL's authority.
     let authority = head.header('host', this.authority) ?? '';
-    if (head.target.charCodeAt(0) !== 47 /* '/' */ && /^https?:\/\//i.test(head.target)) {
-      const url = /^(https?):\/\/([^/?#]*)(.*)$/i.exec(head.target)!;
-      authority = url[2];
-      this.absoluteForm = true;
-      this.target = url[3] || '/';
-      if (head.header('host') === undefined) head.headers.push('host', authority);
+    let target = head.target;
+    try {
+      if (target.charCodeAt(0) !== 47 /* '/' */) {
+        const t = nonOriginTarget(head.method, target);
+        // Absolute form (an app using the sidecar as its HTTP proxy): the URL's authority replaces Host (RFC 9112 §3.2.2).
+        if (t.authority !== undefined) {
+          authority = t.authority;
+          this.absoluteForm = true;
+          if (head.header('host') === undefined) head.headers.push('host', authority);
+        }
+        target = t.path;
+      }
+      // Normalized once, before routing and authorization; the same path goes upstream (Istio's pathNormalization).
+      if (target !== '*') target = normalizePath(target, this.proxy.pathNormalization);
+    } catch (err) {
+      return this.fail(err instanceof HttpError ? err : new HttpError(400, 'bad_target', String(err)));
     }
+    this.target = target;
     if (!authority && !head.http10) return this.fail(new HttpError(400, 'missing_host', 'missing Host header'));
     // A client sends the same authority on every request of a connection, as a rule: its host (a
     // lowercase string whose hash the route lookup has computed already) and port are kept, until
@@ -192,7 +203,8 @@ export class DownstreamConn implements RequestView {
       if (err instanceof ChunkedError) return this.fail(new HttpError(400, 'bad_chunked', err.message));
       throw err;
     }
-    this.exchange?.requestBody(start === 0 && end === buf.length ? buf : buf.subarray(start, end), framing.done);
+    // Validated bytes only, chunk extensions and trailers left out (see chunked.ts).
+    this.exchange?.requestBody(framing.forwarded(buf, start, end), framing.done);
     if (framing.done) {
       this.bodyFraming = null;
       if (end < buf.length) this.pending = this.pending ? Buffer.concat([this.pending, buf.subarray(end)]) : buf.subarray(end);

@@ -81,6 +81,8 @@ export class Exchange implements ConnHandler {
   private respBuf: Buffer | null = null;
   private respFraming?: BodyFraming;
   private committed = false;
+  /** The upstream sent bytes past its response's end: its connection is not reused (they would answer the next request). */
+  private overrun = false;
   private done = false;
   /** A fault delay (rare: a Node timer). */
   private delayTimer?: NodeJS.Timeout;
@@ -93,13 +95,18 @@ export class Exchange implements ConnHandler {
   /** The policy rule that denied this request (access log `response_code_details`). */
   denied?: string;
   private buffered = 0;
+  /** The client is external (a gateway's): x-request-id and x-forwarded-proto are ours, not its. */
+  private readonly edge: boolean;
 
   constructor(
     private readonly down: DownstreamConn,
     private readonly authority: string,
   ) {
     this.bodyDone = !down.bodyPending;
-    this.requestId = down.head.seen & SEEN_X_REQUEST_ID ? (down.header('x-request-id') ?? '') : '';
+    // A gateway's clients are external (Envoy's use_remote_address, no internal addresses, as Istio
+    // sets it for gateways): their x-request-id is not trusted (preserve_external_request_id off); a sidecar keeps it.
+    this.edge = down.proxy.identity.mode === 'gateway';
+    this.requestId = !this.edge && down.head.seen & SEEN_X_REQUEST_ID ? (down.header('x-request-id') ?? '') : '';
   }
 
   start(): void {
@@ -205,7 +212,7 @@ export class Exchange implements ConnHandler {
     const authority = rewrite?.authority ?? this.authority;
     const xff = d.header('x-forwarded-for');
     const extra = [`x-forwarded-for: ${xff ? `${xff}, ${d.remoteAddress}` : d.remoteAddress}\r\n`, `x-request-id: ${this.requestId}\r\n`];
-    if (!d.header('x-forwarded-proto')) extra.push(`x-forwarded-proto: ${d.scheme}\r\n`);
+    if (this.edge || !d.header('x-forwarded-proto')) extra.push(`x-forwarded-proto: ${d.scheme}\r\n`);
     if (host !== this.cluster?.config.host) extra.push(`x-mast-mirror: true\r\n`);
     const auth = host !== this.cluster?.config.host ? `${authority}-shadow` : authority;
     return upstreamRequestHead(d.head, { path, authority: auth, extra, ops: [this.route!.requestHeaders, this.destination?.requestHeaders] });
@@ -219,10 +226,13 @@ export class Exchange implements ConnHandler {
   private fastRequestHead(host: string): string | undefined {
     const d = this.down;
     const action = this.route!.action;
-    if (d.absoluteForm || d.head.http10 || host !== this.cluster?.config.host || this.route!.requestHeaders || this.destination?.requestHeaders) return undefined;
+    // A normalized path (d.target no longer the received one) needs the head rebuilt.
+    if (d.absoluteForm || d.target !== d.head.target || d.head.http10 || host !== this.cluster?.config.host || this.route!.requestHeaders || this.destination?.requestHeaders) return undefined;
     if (action.kind === 'forward' && action.rewrite) return undefined;
     const seen = d.head.seen;
     if (seen & (SEEN_HOP_BY_HOP | SEEN_X_FORWARDED_FOR)) return undefined;
+    // At the edge the client's own x-request-id or x-forwarded-proto must be replaced: the head is rebuilt.
+    if (this.edge && seen & (SEEN_X_REQUEST_ID | SEEN_X_FORWARDED_PROTO)) return undefined;
     let extra = d.forwardedForLine();
     if (!(seen & SEEN_X_REQUEST_ID)) extra += `x-request-id: ${this.requestId}\r\n`;
     if (!(seen & SEEN_X_FORWARDED_PROTO)) extra += d.scheme === 'https' ? PROTO_HTTPS : PROTO_HTTP;
@@ -283,6 +293,8 @@ export class Exchange implements ConnHandler {
     } catch {
       return this.upstreamFailed('UC', 502);
     }
+    // 101 to a request that asked for no upgrade: tunnelling would hand the client's next requests to the upstream unparsed.
+    if (head.status === 101 && !this.down.head.upgrade) return this.upstreamFailed('UC', 502);
     this.respBuf = null;
     const rest = end < buf.length ? buf.subarray(end) : null;
     if (head.status >= 100 && head.status < 200 && head.status !== 101) {
@@ -327,18 +339,21 @@ export class Exchange implements ConnHandler {
     try {
       if (!framing.done) bodyEnd = framing.consume(buf, headEnd, buf.length);
     } catch {
+      // Nothing of this response has reached the client yet: it gets a 502, not a closed connection.
+      this.committed = false;
       return this.upstreamFailed('UC', 502);
     }
     this.bytesOut += bodyEnd - headEnd;
+    if (framing.done && bodyEnd < buf.length) this.overrun = true;
     // Head and the body bytes already here leave in one write: on loopback each write is a full trip through TCP.
-    if (!ops && !extra.length && keepAlive === head.keepAlive) {
+    if (!ops && !extra.length && keepAlive === head.keepAlive && framing.asReceived) {
       // Nothing to change and the framing agrees with the client's connection: the bytes go as received.
       if (!this.down.write(bodyEnd === buf.length ? buf : buf.subarray(0, bodyEnd))) this.conn?.socket.pause();
     } else {
       const socket = this.down.socket;
       socket.cork();
       this.down.write(downstreamResponseHead(head, keepAlive, [this.route!.responseHeaders, this.destination?.responseHeaders], extra));
-      if (bodyEnd > headEnd) this.down.write(buf.subarray(headEnd, bodyEnd));
+      if (bodyEnd > headEnd) this.down.write(framing.forwarded(buf, headEnd, bodyEnd));
       socket.uncork();
     }
     if (framing.done) this.complete();
@@ -352,7 +367,8 @@ export class Exchange implements ConnHandler {
       return this.upstreamFailed('UC', 502);
     }
     this.bytesOut += end - start;
-    if (!this.down.write(start === 0 && end === buf.length ? buf : buf.subarray(start, end))) this.conn?.socket.pause();
+    if (end < buf.length) this.overrun = true;
+    if (!this.down.write(this.respFraming!.forwarded(buf, start, end))) this.conn?.socket.pause();
     if (this.respFraming!.done) this.complete();
   }
 
@@ -435,7 +451,7 @@ export class Exchange implements ConnHandler {
 
   private complete(reusable = true): void {
     const res = this.respHead!;
-    this.dropConn(reusable && res.keepAlive && this.bodyDone && !this.respFraming?.untilClose);
+    this.dropConn(reusable && res.keepAlive && this.bodyDone && !this.respFraming?.untilClose && !this.overrun);
     this.finish(this.down.head.keepAlive && !(this.respFraming?.untilClose ?? false));
   }
 

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { acceptConnection } from './accept';
 import type { Writable } from 'node:stream';
 import { compileRouteTable, type RouteTable } from '../shared/routing';
-import { PASSTHROUGH_CLUSTER, type ClusterConfig, type ListenerConfig, type ProxyConfig } from '../shared/proxy-config';
+import { PASSTHROUGH_CLUSTER, type ClusterConfig, type ListenerConfig, type PathNormalization, type ProxyConfig } from '../shared/proxy-config';
 import { Cluster } from './upstream/cluster';
 import { Metrics, totalRequests, type MetricsSnapshot } from './metrics';
 import { DEFAULT_LIMITS, headEnd, parseResponseHead, type Limits } from './http/head';
@@ -145,7 +145,10 @@ export interface WorkloadCertificate {
 }
 
 export interface ProxyRuntime {
+  readonly identity: ProxyIdentityInfo;
   readonly limits: Limits;
+  /** The current config's `pathNormalization` (BASE when it names none). */
+  readonly pathNormalization: PathNormalization;
   readonly metrics: Metrics;
   readonly draining: boolean;
   cluster(name: string): Cluster | undefined;
@@ -160,6 +163,7 @@ export class Proxy implements ProxyRuntime {
   readonly metrics = new Metrics();
   draining = false;
   config?: ProxyConfig;
+  pathNormalization: PathNormalization = 'BASE';
   private clusters = new Map<string, Cluster>();
   private readonly listeners = new Map<number, ListenerRuntime>();
   private readonly conns = new Set<DownstreamConn>();
@@ -313,6 +317,7 @@ export class Proxy implements ProxyRuntime {
       }
     }
     this.config = config;
+    this.pathNormalization = config.pathNormalization ?? 'BASE';
     this.lastError = undefined;
     this.metrics.inc('mast_config_applied_total');
     this.onApplied?.(config);

@@ -15,7 +15,16 @@ export interface ProxyConfig {
   readonly version: string;
   readonly listeners: ListenerConfig[];
   readonly clusters: ClusterConfig[];
+  /**
+   * Istio's mesh-wide `pathNormalization.normalization` (mesh config): how request paths are
+   * normalized before routing and authorization (and sent upstream so). Absent: BASE, Istio's default.
+   */
+  readonly pathNormalization?: PathNormalization;
 }
+
+/** Istio `MeshConfig.ProxyPathNormalization.NormalizationType` (its DEFAULT is BASE). */
+export type PathNormalization = 'NONE' | 'BASE' | 'MERGE_SLASHES' | 'DECODE_AND_MERGE_SLASHES';
+export const PATH_NORMALIZATIONS: readonly PathNormalization[] = ['NONE', 'BASE', 'MERGE_SLASHES', 'DECODE_AND_MERGE_SLASHES'];
 
 export interface ListenerConfig {
   readonly name: string;

@@ -23,7 +23,10 @@ test('one JSON line per request: route, cluster, upstream, flags, request id, an
     await new Promise((r) => setTimeout(r, 50));
     const lines = text.trim().split('\n').map((l) => JSON.parse(l));
     expect(lines).toHaveLength(4);
-    expect(lines[0]).toMatchObject({ method: 'GET', path: '/a/1?x=1', protocol: 'HTTP/1.1', response_code: 200, response_flags: '-', route_name: 'to-a', upstream_cluster: 'a', upstream_host: `127.0.0.1:${a.port}`, x_request_id: 'req-7', authority: 'alpha.example.com', response_code_details: null });
+    expect(lines[0]).toMatchObject({ method: 'GET', path: '/a/1?x=1', protocol: 'HTTP/1.1', response_code: 200, response_flags: '-', route_name: 'to-a', upstream_cluster: 'a', upstream_host: `127.0.0.1:${a.port}`, authority: 'alpha.example.com', response_code_details: null });
+    // A gateway's client is external: its own x-request-id is replaced (Istio: use_remote_address, preserve_external_request_id off).
+    expect(lines[0].x_request_id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(a.seen[0].headers['x-request-id']).toBe(lines[0].x_request_id);
     expect(lines[0].duration).toEqual(expect.any(Number));
     expect(lines[0].bytes_sent).toBeGreaterThan(0);
     expect(Date.parse(lines[0].start_time)).not.toBeNaN();

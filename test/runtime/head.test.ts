@@ -117,6 +117,11 @@ describe('request heads', () => {
   test('Upgrade counts only with Connection: upgrade; Expect: 100-continue is seen', () => {
     expect(request('GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n').upgrade).toBe(true);
     expect(request('GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n').upgrade).toBe(false);
+    // h2c is never an upgrade (as Envoy's HTTP/1 codec): the request is plain HTTP/1.1, its Upgrade and HTTP2-Settings hop-by-hop.
+    const h2c = request('GET / HTTP/1.1\r\nHost: a\r\nUpgrade: H2C\r\nConnection: Upgrade, HTTP2-Settings\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n');
+    expect(h2c.upgrade).toBe(false);
+    expect(h2c.seen & SEEN_HOP_BY_HOP).toBe(SEEN_HOP_BY_HOP);
+    expect(request('GET / HTTP/1.1\r\nHost: a\r\nHTTP2-Settings: x\r\n\r\n').seen & SEEN_HOP_BY_HOP).toBe(SEEN_HOP_BY_HOP);
     expect(request('PUT / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nExpect: 100-Continue\r\n\r\n').expectContinue).toBe(true);
   });
 
@@ -134,6 +139,8 @@ describe('request heads', () => {
     ['a space inside the target', 'GET /a b HTTP/1.1\r\nHost: a\r\n\r\n', 400, 'bad_request_line'],
     ['a control character in the target', 'GET /a\x01 HTTP/1.1\r\nHost: a\r\n\r\n', 400, 'bad_request_line'],
     ['a method that is not a token', 'G(T / HTTP/1.1\r\nHost: a\r\n\r\n', 400, 'bad_request_line'],
+    ['a fragment in the target', 'GET /a#b HTTP/1.1\r\nHost: a\r\n\r\n', 400, 'fragment_in_target'],
+    ['two Host headers', 'GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n', 400, 'duplicate_host'],
     ['HTTP/2.0', 'GET / HTTP/2.0\r\nHost: a\r\n\r\n', 505, 'bad_version'],
     ['a version that is not HTTP', 'GET / FOO/1.1\r\nHost: a\r\n\r\n', 400, 'bad_version'],
     ['obs-fold with a space', 'GET / HTTP/1.1\r\nHost: a\r\nX-A: b\r\n  folded\r\n\r\n', 400, 'obs_fold'],

@@ -42,4 +42,26 @@ export class BodyFraming {
     this.remaining -= take;
     return start + take;
   }
+
+  /** The last `consume` dropped nothing: its bytes go on exactly as received. */
+  get asReceived(): boolean {
+    return !this.scanner || this.scanner.dropped.length === 0;
+  }
+
+  /**
+   * What to forward of buf[start..end), the span the last `consume` took: those bytes as they
+   * came (no copy), unless chunk extensions or trailers were in it (dropped: see chunked.ts).
+   */
+  forwarded(buf: Buffer, start: number, end: number): Buffer {
+    const dropped = this.scanner?.dropped;
+    if (!dropped || dropped.length === 0) return start === 0 && end === buf.length ? buf : buf.subarray(start, end);
+    const parts: Buffer[] = [];
+    let from = start;
+    for (let k = 0; k < dropped.length; k += 2) {
+      if (dropped[k] > from) parts.push(buf.subarray(from, dropped[k]));
+      from = dropped[k + 1];
+    }
+    if (end > from) parts.push(buf.subarray(from, end));
+    return Buffer.concat(parts);
+  }
 }

@@ -63,12 +63,15 @@ export interface ResponseHead extends Head {
   readonly reason: string;
 }
 
-/** Byte classes: 1 = a token character (method, header name); 2 = allowed in a field value (HTAB, SP, VCHAR, obs-text); 4 = allowed in a request target. */
+/**
+ * Byte classes: 1 = a token character (method, header name); 2 = allowed in a field value (HTAB,
+ * SP, VCHAR, obs-text); 4 = allowed in a request target (no `#`: a fragment is never sent, RFC 9112 §3.2).
+ */
 const CLASS = new Uint8Array(256);
 for (let b = 0; b < 256; b++) {
   const token = (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || "!#$%&'*+-.^_`|~".includes(String.fromCharCode(b));
   const value = b === 9 || (b >= 0x20 && b !== 0x7f);
-  const target = (b > 0x20 && b !== 0x7f);
+  const target = b > 0x20 && b !== 0x7f && b !== 0x23;
   CLASS[b] = (token ? 1 : 0) | (value ? 2 : 0) | (target ? 4 : 0);
 }
 const CR = 13;
@@ -158,6 +161,7 @@ for (const [name, bit] of [
   ['te', SEEN_HOP_BY_HOP],
   ['trailer', SEEN_HOP_BY_HOP],
   ['upgrade', SEEN_HOP_BY_HOP],
+  ['http2-settings', SEEN_HOP_BY_HOP],
   ['x-forwarded-for', SEEN_X_FORWARDED_FOR],
   ['x-request-id', SEEN_X_REQUEST_ID],
   ['x-forwarded-proto', SEEN_X_FORWARDED_PROTO],
@@ -182,6 +186,8 @@ class Headers {
   expectContinue = false;
   /** SEEN_* bits. */
   seen = 0;
+  /** Host lines seen (a request must have at most one, RFC 9112 §3.2). */
+  hosts = 0;
 
   constructor(private readonly buf: Buffer) {}
 
@@ -331,7 +337,11 @@ function scanHeaders(buf: Buffer, i: number, end: number, maxHeaders: number): H
       const value = latin1(buf, vs, ve).toLowerCase();
       out.te = out.te === undefined ? value : `${out.te}, ${value}`;
     } else if (len === 10 && sameToken(buf, ns, ne, 'connection')) out.connection |= connectionTokens(buf, vs, ve);
-    else if (len === 7 && sameToken(buf, ns, ne, 'upgrade')) out.upgradeHeader = true;
+    // h2c is never an upgrade here (as Envoy's HTTP/1 codec): the request goes on as plain HTTP/1.1,
+    // its Upgrade and HTTP2-Settings dropped as hop-by-hop; an upstream that switched anyway would
+    // take the client's later bytes unparsed.
+    else if (len === 7 && sameToken(buf, ns, ne, 'upgrade')) out.upgradeHeader ||= !sameToken(buf, vs, ve, 'h2c');
+    else if (len === 4 && sameToken(buf, ns, ne, 'host')) out.hosts++;
     else if (len === 6 && sameToken(buf, ns, ne, 'expect') && sameToken(buf, vs, ve, '100-continue')) out.expectContinue = true;
     out.add(ns, ne, vs, ve);
   }
@@ -357,7 +367,7 @@ export function parseRequestHead(buf: Buffer, start: number, end: number, limits
   const ts = i + 1;
   i = ts;
   while (CLASS[buf[i]] & 4) i++;
-  if (i === ts || buf[i] !== SP) throw badRequestLine();
+  if (i === ts || buf[i] !== SP) throw buf[i] === 0x23 ? new HttpError(400, 'fragment_in_target', 'a fragment (#) in the request target') : badRequestLine();
   const te = i;
   const vs = i + 1;
   let eol = vs;
@@ -370,6 +380,7 @@ export function parseRequestHead(buf: Buffer, start: number, end: number, limits
     throw new HttpError(version.startsWith('HTTP/') ? 505 : 400, 'bad_version', `unsupported version "${version}"`);
   }
   const h = scanHeaders(buf, eol + 2, end, limits.maxHeaders);
+  if (h.hosts > 1) throw new HttpError(400, 'duplicate_host', 'more than one Host header');
   const http10 = minor === 0;
   const keepAlive = http10 ? (h.connection & KEEP_ALIVE) !== 0 : (h.connection & CLOSE) === 0;
   const target = likelyTarget !== undefined && sameBytes(buf, ts, te, likelyTarget) ? likelyTarget : latin1(buf, ts, te);

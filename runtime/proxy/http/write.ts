@@ -2,7 +2,7 @@
 import type { HeaderOpsConfig } from '../../shared/proxy-config';
 import { type RequestHead, type ResponseHead } from './head';
 
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'transfer-encoding', 'content-length', 'host']);
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'http2-settings', 'transfer-encoding', 'content-length', 'host']);
 
 /**
  * The received headers under the route's operations, then `lines` (ours: each replaces a received

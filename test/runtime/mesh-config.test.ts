@@ -1,0 +1,35 @@
+/** Istio's mesh config (`istio` ConfigMap, key `mesh`) reaches the compiled ProxyConfig: pathNormalization. */
+import { compile } from '../../runtime/compile/compile';
+import { makeSnapshot } from '../../runtime/compile/snapshot';
+import { localMesh } from '../fixtures/local-mesh';
+
+const GATEWAY = { mode: 'gateway' as const, namespace: 'mast-system', labels: { istio: 'ingressgateway' }, portMap: { 80: 8080 } };
+const SIDECAR = { mode: 'sidecar' as const, namespace: 'default', labels: { app: 'productpage' }, outboundPort: 15001 };
+const meshConfigMap = (namespace: string, mesh: string) => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'istio', namespace }, data: { mesh } });
+const objects = localMesh({ reviewsV1: 19001, reviewsV2: 19002, details: 19003 });
+
+describe('mesh config: pathNormalization', () => {
+  test('absent: BASE, and the ProxyConfig names none (Istio default)', () => {
+    const config = compile(makeSnapshot(objects, 'v1'), GATEWAY);
+    expect(config.pathNormalization).toBeUndefined();
+  });
+
+  test.each(['NONE', 'MERGE_SLASHES', 'DECODE_AND_MERGE_SLASHES'])('%s in the istio ConfigMap reaches gateways and sidecars', (mode) => {
+    for (const ns of ['istio-system', 'mast-system']) {
+      const s = makeSnapshot([...objects, meshConfigMap(ns, `pathNormalization:\n  normalization: ${mode}\n`)], 'v1');
+      expect(compile(s, GATEWAY).pathNormalization).toBe(mode);
+      expect(compile(s, SIDECAR).pathNormalization).toBe(mode);
+    }
+  });
+
+  test.each([
+    ['DEFAULT', 'pathNormalization:\n  normalization: DEFAULT\n'],
+    ['BASE', 'pathNormalization:\n  normalization: BASE\n'],
+    ['an unknown value', 'pathNormalization:\n  normalization: SOMETHING\n'],
+    ['broken YAML', 'pathNormalization: [\n'],
+    ['another ConfigMap namespace', ''],
+  ])('%s: BASE', (_what, mesh) => {
+    const cm = mesh ? meshConfigMap('istio-system', mesh) : meshConfigMap('default', 'pathNormalization:\n  normalization: NONE\n');
+    expect(compile(makeSnapshot([...objects, cm], 'v1'), GATEWAY).pathNormalization).toBeUndefined();
+  });
+});
