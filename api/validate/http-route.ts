@@ -4,6 +4,7 @@ import type { VirtualService } from '../resources';
 import type { HttpRoute, StringMatch } from '../virtual-service';
 import { isToken } from '../tokens';
 import { isValidHost } from '../hosts';
+import { checkRe2Rewrite } from '../regex';
 
 type Percent = { value?: number } | undefined;
 
@@ -30,6 +31,9 @@ function checkHttpRoute(vs: VirtualService, route: HttpRoute, path: string, out:
   if (actions.length === 0) out.push(finding('MAST0108', vs, path, 'an HTTP route needs one of route, redirect, directResponse or delegate'));
   if (actions.length > 1) out.push(finding('MAST0103', vs, path, `route sets ${actions.join(' and ')}; only one of route, redirect, directResponse, delegate may be set`));
   if (route.rewrite?.uri !== undefined && route.rewrite.uriRegexRewrite) out.push(finding('MAST0004', vs, `${path}.rewrite`, 'set either rewrite.uri or rewrite.uriRegexRewrite, not both'));
+  const rr = route.rewrite?.uriRegexRewrite;
+  const badRewrite = rr && typeof rr.match === 'string' && typeof rr.rewrite === 'string' ? checkRe2Rewrite(rr.match, rr.rewrite) : undefined;
+  if (badRewrite) out.push(finding('MAST0105', vs, `${path}.rewrite.uriRegexRewrite.rewrite`, badRewrite));
   if (route.mirror && route.mirrors) out.push(finding('MAST0113', vs, `${path}.mirrors`, 'set either mirror (with mirrorPercentage) or mirrors, not both'));
   checkWeights(vs, route.route ?? [], path, out);
   checkPercent(vs, route.mirrorPercentage, `${path}.mirrorPercentage`, out);

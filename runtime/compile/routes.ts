@@ -2,7 +2,6 @@
 import { fqdn, parseDuration, selects, type HttpRoute, type HttpMatchRequest, type StringMatch, type VirtualService } from '../../api';
 import { DEFAULT_RETRY, clusterName, type HeaderOpsConfig, type MatchConfig, type RouteConfig, type StringMatchConfig, type WeightedCluster } from '../shared/proxy-config';
 import type { ServicePort } from './endpoints';
-import { re2ToJs } from '../../api/regex';
 
 export interface RouteContext {
   /** The gateway this route is compiled for (`ns/name`), or 'mesh' for sidecars. */
@@ -166,11 +165,9 @@ export function compileTcpRoute(vs: VirtualService, ctx: RouteContext): Weighted
 }
 
 /**
- * Istio's `uriRegexRewrite` (RE2, as Envoy's regex_rewrite: every match replaced, `\1` for a
- * group) in JavaScript's terms (re2ToJs, plus the g flag); `\N` → `$N`, a literal `$` → `$$`.
+ * Istio's `uriRegexRewrite`, passed on as written: the proxy runs it with RE2 semantics
+ * (api/regex.ts: every match replaced, `\1` for a group, as Envoy's regex_rewrite).
  */
-export function regexRewrite(r: { match: string; rewrite: string }): { pattern: string; flags: string; replacement: string } {
-  const { source, flags } = re2ToJs(r.match);
-  const replacement = r.rewrite.replace(/\$/g, '$$$$').replace(/\\(\d)/g, '$$$1');
-  return { pattern: source, flags: `g${flags}`, replacement };
+export function regexRewrite(r: { match: string; rewrite: string }): { pattern: string; replacement: string } {
+  return { pattern: r.match, replacement: r.rewrite };
 }

@@ -1,5 +1,5 @@
 /** Pure pieces of route actions: rewrite, redirect, retry policy, CORS. */
-import { compileStringMatch } from '../shared/routing';
+import { originMatchers, regexRewriter } from '../shared/routing';
 import type { CorsConfig, RetryConfig, RouteAction, RouteConfig } from '../shared/proxy-config';
 
 interface Req {
@@ -26,14 +26,10 @@ export function rewritePath(route: RouteConfig, target: string, replacement: str
   return `${replacement}${query}`;
 }
 
-const rewriteRegexes = new WeakMap<object, RegExp>();
-
 /** `uriRegexRewrite`: every match in the path replaced (the query is kept). */
-export function regexRewritePath(target: string, r: { readonly pattern: string; readonly flags: string; readonly replacement: string }): string {
-  let re = rewriteRegexes.get(r);
-  if (!re) rewriteRegexes.set(r, (re = new RegExp(r.pattern, r.flags)));
+export function regexRewritePath(target: string, r: { readonly pattern: string; readonly replacement: string }): string {
   const [path, query] = splitTarget(target);
-  return `${path.replace(re, r.replacement)}${query}`;
+  return `${regexRewriter(r)(path)}${query}`;
 }
 
 export function redirectLocation(a: Extract<RouteAction, { kind: 'redirect' }>, req: Req): string {
@@ -87,7 +83,7 @@ export function shouldRetry(policy: RetryConfig | undefined, status: number | un
 }
 
 function allowedOrigin(cors: CorsConfig, origin: string | undefined): boolean {
-  return origin !== undefined && cors.allowOrigins.some((m) => compileStringMatch(m)(origin));
+  return origin !== undefined && originMatchers(cors).some((f) => f(origin));
 }
 
 /** A CORS preflight answered here, or undefined to forward the request. */

@@ -138,8 +138,8 @@ export type RouteAction =
       readonly destinations: WeightedCluster[];
       readonly timeoutMs?: number;
       readonly retries?: RetryConfig;
-      /** `uriRegex`: every match of `pattern` (JavaScript syntax, `flags`) in the path replaced by `replacement` (`$1` style). */
-      readonly rewrite?: { readonly uriPrefix?: string; readonly uri?: string; readonly authority?: string; readonly uriRegex?: { readonly pattern: string; readonly flags: string; readonly replacement: string } };
+      /** `uriRegex`: every match of `pattern` (RE2) in the path replaced by `replacement` (RE2's rewrite syntax: `\1` for a group), as Istio's uriRegexRewrite. */
+      readonly rewrite?: { readonly uriPrefix?: string; readonly uri?: string; readonly authority?: string; readonly uriRegex?: { readonly pattern: string; readonly replacement: string } };
       readonly mirrors?: Array<{ readonly cluster: string; readonly fraction: number }>;
     }
   | { readonly kind: 'redirect'; readonly uri?: string; readonly authority?: string; readonly scheme?: string; readonly port?: number; readonly status: number }

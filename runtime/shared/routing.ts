@@ -3,8 +3,8 @@
  * the first route whose matches accept the request (Istio's precedence: rule order).
  * Pure; the proxy and `simulate()` run this same code.
  */
-import { re2ToJs } from '../../api/regex';
-import type { ListenerConfig, MatchConfig, RouteConfig, StringMatchConfig, VirtualHostConfig } from './proxy-config';
+import { compileRe2 } from '../../api/regex';
+import type { CorsConfig, ListenerConfig, MatchConfig, RouteConfig, StringMatchConfig, VirtualHostConfig } from './proxy-config';
 
 /** What route matching looks at. Header names are lowercase. */
 export interface RequestView {
@@ -51,15 +51,14 @@ export function compileStringMatch(m: StringMatchConfig, ignoreCase = false): (v
     const want = ignoreCase ? m.prefix.toLowerCase() : m.prefix;
     return ignoreCase ? (v) => v !== undefined && v.toLowerCase().startsWith(want) : (v) => v !== undefined && v.startsWith(want);
   }
-  let re: RegExp;
+  let re: ReturnType<typeof compileRe2>;
   try {
-    // RE2 semantics: the whole value must match; a leading (?i) becomes the i flag.
-    const { source, flags } = re2ToJs(m.regex);
-    re = new RegExp(`^(?:${source})$`, ignoreCase && !flags.includes('i') ? `${flags}i` : flags);
+    // RE2, linear time, whole value (api/regex.ts); ignoreUriCase is RE2's case-insensitive flag.
+    re = compileRe2(m.regex, { ignoreCase });
   } catch (err) {
     throw new RouteConfigError(`invalid regex ${JSON.stringify(m.regex)}: ${(err as Error).message}`);
   }
-  return (v) => v !== undefined && re.test(v);
+  return (v) => v !== undefined && re.matchesWhole(v);
 }
 
 const pathOf = (target: string): string => {
@@ -129,7 +128,38 @@ function compileMatch(m: MatchConfig): Predicate {
   };
 }
 
+type UriRegexRewrite = { readonly pattern: string; readonly replacement: string };
+const compiledRewrites = new WeakMap<UriRegexRewrite, (path: string) => string>();
+
+/** `uriRegexRewrite` as a function of the path (compiled once per config object). */
+export function regexRewriter(r: UriRegexRewrite): (path: string) => string {
+  let f = compiledRewrites.get(r);
+  if (!f) {
+    let re: ReturnType<typeof compileRe2>;
+    try {
+      re = compileRe2(r.pattern);
+    } catch (err) {
+      throw new RouteConfigError(`invalid uriRegexRewrite ${JSON.stringify(r.pattern)}: ${(err as Error).message}`);
+    }
+    compiledRewrites.set(r, (f = (path) => re.replaceAll(path, r.replacement)));
+  }
+  return f;
+}
+
+const compiledOrigins = new WeakMap<CorsConfig, Array<(origin: string | undefined) => boolean>>();
+
+/** A CORS policy's `allowOrigins` as predicates (compiled once per config object). */
+export function originMatchers(cors: CorsConfig): Array<(origin: string | undefined) => boolean> {
+  let fs = compiledOrigins.get(cors);
+  if (!fs) compiledOrigins.set(cors, (fs = cors.allowOrigins.map((m) => compileStringMatch(m))));
+  return fs;
+}
+
 function compileRoute(route: RouteConfig): CompiledRoute {
+  // Every pattern of a route is compiled with the table, so a bad one fails the config (a NACK),
+  // never a request.
+  if (route.action.kind === 'forward' && route.action.rewrite?.uriRegex) regexRewriter(route.action.rewrite.uriRegex);
+  if (route.cors) originMatchers(route.cors);
   const any = route.matches.map(compileMatch);
   const matches: Predicate = any.length === 0 ? () => true : any.length === 1 ? any[0] : (r) => any.some((f) => f(r));
   return { config: route, matches };

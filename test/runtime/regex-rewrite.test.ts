@@ -1,4 +1,4 @@
-/** VirtualService `rewrite.uriRegexRewrite`: validated as RE2, compiled to JavaScript, applied to the path by the proxy. */
+/** VirtualService `rewrite.uriRegexRewrite`: validated as RE2, run by the proxy with RE2 (api/regex.ts) on the path. */
 import { loadYaml, validate } from '../../api';
 import { regexRewrite } from '../../runtime/compile/routes';
 import { regexRewritePath } from '../../runtime/proxy/route-actions';
@@ -18,6 +18,11 @@ test("RE2 spellings: named groups, a leading (?i), and a literal $ in the replac
   expect(rewrite('^/(?P<id>\\d+)$', '/items/\\1', '/42')).toBe('/items/42');
   expect(rewrite('(?i)^/API', '/api', '/Api/v1')).toBe('/api/v1');
   expect(rewrite('^/price', '/$5', '/price/x')).toBe('/$5/x');
+});
+
+test("RE2's GlobalReplace: an empty match where the previous one ended is skipped; \\\\ is a backslash", () => {
+  expect(rewrite('a*', '-', '/baaab')).toBe('-/-b-b-');
+  expect(rewrite('^/x', '/\\\\y', '/x')).toBe('/\\y');
 });
 
 test('the proxy sends the rewritten path upstream', async () => {
@@ -43,6 +48,13 @@ spec: { hosts: [r.example.com], http: [{ rewrite: ${rewriteYaml}, route: [{ dest
 
   test('uri and uriRegexRewrite together are refused', () => {
     expect(vs("{ uri: /a, uriRegexRewrite: { match: '^/b', rewrite: '/c' } }")).toEqual([expect.objectContaining({ code: 'MAST0004', path: 'spec.http[0].rewrite', message: 'set either rewrite.uri or rewrite.uriRegexRewrite, not both' })]);
+  });
+
+  test('a rewrite naming a group the pattern lacks, or a stray backslash, is MAST0105 at the rewrite', () => {
+    expect(vs("{ uriRegexRewrite: { match: '^/v1/(.*)$', rewrite: '/api/\\2' } }")).toEqual([
+      expect.objectContaining({ code: 'MAST0105', path: 'spec.http[0].rewrite.uriRegexRewrite.rewrite', message: expect.stringMatching(/group the pattern does not have/) }),
+    ]);
+    expect(vs("{ uriRegexRewrite: { match: '^/v1/(.*)$', rewrite: '/api/\\x' } }")).toEqual([expect.objectContaining({ code: 'MAST0105' })]);
   });
 
   test('a valid one passes', () => {

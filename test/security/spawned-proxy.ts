@@ -1,0 +1,69 @@
+/**
+ * mast-proxy as users run it: the one-file bundle in its own process. An attack that stalls or
+ * kills the process shows here as a stalled or dead child, where an in-process proxy would stall
+ * or kill the test runner itself, or hide an exit behind jest's own handlers.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+import { PROXY_NODE_FLAGS } from '../../runtime/shared/process';
+import type { ProxyConfig } from '../../runtime/shared/proxy-config';
+import { tempDir } from '../support/temp-dir';
+
+const ROOT = join(__dirname, '..', '..');
+
+/**
+ * Bundles runtime/proxy/main.ts into a scratch directory of this test file (as scripts/bundle.mjs
+ * does for build/, but never writing build/, which other suites bundle into at the same time).
+ */
+export async function bundleProxy(): Promise<string> {
+  const outfile = join(tempDir('mast-security-bundle-'), 'mast-proxy.js');
+  await build({ entryPoints: [join(ROOT, 'runtime', 'proxy', 'main.ts')], bundle: true, platform: 'node', target: 'node20', outfile, logLevel: 'silent' });
+  return outfile;
+}
+
+export interface SpawnedProxy {
+  readonly child: ChildProcess;
+  /** Bound port of a listener, by name (from the proxy's ready line). */
+  port(listener: string): number;
+  /** Everything the proxy wrote to stderr so far. */
+  stderr(): string;
+  /** The exit code or signal once it exited, else undefined. */
+  exited(): string | undefined;
+  stop(): Promise<void>;
+}
+
+/** Starts the bundle on a config file (`--config`); resolves once it says it is ready. */
+export async function spawnProxy(bundle: string, cfg: ProxyConfig, args: string[] = []): Promise<SpawnedProxy> {
+  const file = join(tempDir('mast-security-config-'), 'config.json');
+  writeFileSync(file, JSON.stringify(cfg));
+  const child = spawn(process.execPath, [...PROXY_NODE_FLAGS, bundle, '--config', file, '--mode', 'gateway', '--admin-port', '0', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  let exit: string | undefined;
+  child.stderr!.on('data', (d) => (err += d));
+  const ended = new Promise<void>((resolve) => child.once('exit', (code, signal) => ((exit = signal ?? String(code)), resolve())));
+  const ready = await Promise.race([
+    new Promise<RegExpExecArray>((resolve) => {
+      const check = () => {
+        const m = /ready: config \S+, listeners (.*), admin/.exec(err);
+        if (m) resolve(m);
+        else child.stderr!.once('data', check);
+      };
+      check();
+    }),
+    ended.then(() => undefined),
+  ]);
+  if (!ready) throw new Error(`mast-proxy exited ${exit} before it was ready: ${err}`);
+  const ports = new Map(ready[1].split(' ').map((l) => [l.slice(0, l.lastIndexOf('@')), Number(l.slice(l.lastIndexOf('@') + 1))]));
+  return {
+    child,
+    port: (listener) => ports.get(listener) ?? Number.NaN,
+    stderr: () => err,
+    exited: () => exit,
+    async stop() {
+      if (exit === undefined) child.kill('SIGKILL');
+      await ended;
+    },
+  };
+}
