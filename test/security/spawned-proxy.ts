@@ -6,21 +6,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { build } from 'esbuild';
 import { PROXY_NODE_FLAGS } from '../../runtime/shared/process';
 import type { ProxyConfig } from '../../runtime/shared/proxy-config';
 import { tempDir } from '../support/temp-dir';
+import { builtFile } from '../support/build';
 
-const ROOT = join(__dirname, '..', '..');
 
-/**
- * Bundles runtime/proxy/main.ts into a scratch directory of this test file (as scripts/bundle.mjs
- * does for build/, but never writing build/, which other suites bundle into at the same time).
- */
+/** The bundle of this test run (built once by jest's global setup, test/support/build.ts). */
 export async function bundleProxy(): Promise<string> {
-  const outfile = join(tempDir('mast-security-bundle-'), 'mast-proxy.js');
-  await build({ entryPoints: [join(ROOT, 'runtime', 'proxy', 'main.ts')], bundle: true, platform: 'node', target: 'node20', outfile, logLevel: 'silent' });
-  return outfile;
+  return builtFile('mast-proxy.js');
 }
 
 export interface SpawnedProxy {
