@@ -41,6 +41,11 @@ const POD_TEMPLATE_KINDS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'R
 const TOPOLOGY_LABELS = ['topology.kubernetes.io/region', 'topology.kubernetes.io/zone', 'kubernetes.io/hostname'];
 export const DEFAULT_GATEWAY_NAMESPACE = 'mast-system';
 export const DEFAULT_GATEWAY_LABELS = { istio: 'ingressgateway' };
+/**
+ * The labels of the default ingress gateway's pods: Istio's two (policies and Gateways written for
+ * Istio select its gateway by either), `istio` also being the Deployment's selector.
+ */
+export const GATEWAY_POD_LABELS: Readonly<Record<string, string>> = { ...DEFAULT_GATEWAY_LABELS, app: 'istio-ingressgateway' };
 
 export class Registry {
   readonly services: RegisteredService[] = [];
@@ -57,7 +62,7 @@ export class Registry {
     this.hasServices = objects.some((o) => (o.kind === 'Service' || o.kind === 'ServiceEntry') && o.metadata.labels?.['app.kubernetes.io/part-of'] !== 'mast');
     if (options.defaultIngressGateway) {
       const ns = DEFAULT_GATEWAY_NAMESPACE;
-      this.workloads.push({ namespace: ns, labels: { ...DEFAULT_GATEWAY_LABELS, app: 'mast-ingressgateway' }, source: 'default ingress gateway' });
+      this.workloads.push({ namespace: ns, labels: { ...GATEWAY_POD_LABELS }, source: 'default ingress gateway' });
       this.services.push({ host: fqdn('mast-ingressgateway', ns), namespace: ns, source: 'Service', name: 'mast-ingressgateway', selector: DEFAULT_GATEWAY_LABELS, exportTo: '*', ports: [{ number: 80, name: 'http', protocol: 'TCP' }, { number: 443, name: 'https', protocol: 'TCP' }] });
     }
   }

@@ -1,7 +1,7 @@
 /** `mast dns check`: exit 0 when every Gateway host points at the NLB, 1 on drift, 2 on errors. */
 import { Route53Client } from '@aws-sdk/client-route-53';
 import { InputNotFoundError, loadFiles } from '../api';
-import { DEFAULT_GATEWAY_LABELS } from '../api/registry';
+import { GATEWAY_POD_LABELS } from '../api/registry';
 import { checkDns, type HostStatus } from './dns/check';
 import { gatewayHosts } from '../lib/gateway-hosts';
 import { parse, UsageError } from './args';
@@ -15,7 +15,7 @@ export async function runDns(args: string[], client?: Route53Client): Promise<nu
     const opts = parse(rest, { file: { type: 'string', short: 'f', multiple: true }, 'zone-id': { type: 'string' }, nlb: { type: 'string' }, region: { type: 'string' } }, USAGE);
     if (!opts.file?.length || !opts['zone-id'] || !opts.nlb) throw new UsageError(`-f, --zone-id and --nlb are required (the NLB name is the stack output NlbDnsName)\nUsage: ${USAGE}`);
     const loaded = loadFiles(opts.file);
-    const hosts = gatewayHosts(loaded.objects, DEFAULT_GATEWAY_LABELS);
+    const hosts = gatewayHosts(loaded.objects, GATEWAY_POD_LABELS);
     if (hosts.length === 0) throw new UsageError(`no Gateway hosts in ${opts.file.join(', ')}`);
     const results = await checkDns({ client: client ?? new Route53Client({ region: opts.region ?? 'us-east-1' }), hostedZoneId: opts['zone-id'], hosts, nlbDnsName: opts.nlb });
     for (const r of results) console.log(describe(r));

@@ -6,6 +6,7 @@
  */
 import { ApiObject, Lazy } from 'cdk8s';
 import { Construct } from 'constructs';
+import { GATEWAY_POD_LABELS } from '../api';
 import { DEFAULT_PROXY_IMAGE, PROXY_UID, SYSTEM_NAMESPACE } from './version';
 import { badProp, CONTROL_PLANE_TRUST, IDENTITY_ENV, RESTRICTED_POD, resourcesOf, restrictedContainer, type Resources } from './pod-security';
 
@@ -27,8 +28,14 @@ export interface IngressGatewayProps {
   readonly name?: string;
   /** @default 'mast-system' */
   readonly namespace?: string;
-  /** Labels Gateway resources select this gateway by. @default { istio: 'ingressgateway' } */
+  /** Labels Gateway resources select this gateway by (the Deployment's selector). @default { istio: 'ingressgateway' } */
   readonly selectorLabels?: Record<string, string>;
+  /**
+   * The pods' `app` label. Istio's ingress gateway carries `app: istio-ingressgateway` beside
+   * `istio: ingressgateway`, and policies written for Istio select it by either; with only one,
+   * such a policy would select nothing and protect nothing. @default 'istio-ingressgateway'
+   */
+  readonly appLabel?: string;
   /** @default http 80→8080, https 443→8443 */
   readonly ports?: GatewayPort[];
   /** @default 'LoadBalancer' */
@@ -74,6 +81,8 @@ export class IngressGateway extends Construct {
   readonly name: string;
   readonly namespace: string;
   readonly selectorLabels: Record<string, string>;
+  /** Every label of the gateway's pods: what Gateways and AuthorizationPolicies select it by (the proxy announces them to mastd). */
+  readonly labels: Record<string, string>;
   readonly ports: readonly GatewayPort[];
   readonly serviceType: GatewayServiceType;
   /** Readiness endpoint, for load balancer health checks. */
@@ -95,7 +104,8 @@ export class IngressGateway extends Construct {
     this.node.addValidation({ validate: () => this.check(replicas, drain, props.workers) });
 
     for (const c of props.credentials ?? []) this.addCredential(c);
-    const labels = { ...this.selectorLabels, app: name, 'app.kubernetes.io/name': name, 'app.kubernetes.io/part-of': 'mast' };
+    // The selector's labels last: the pods must carry them whatever else is set.
+    const labels = (this.labels = { app: props.appLabel ?? GATEWAY_POD_LABELS.app, 'app.kubernetes.io/name': name, 'app.kubernetes.io/part-of': 'mast', ...this.selectorLabels });
     // Known at synth: Gateways are usually added after the gateway itself.
     const credentials = () => [...new Set([...this.credentials, ...this.credentialSources.flatMap((f) => f())])].sort();
     // mastd's root (to verify its push port), then one Secret per credentialName the Gateways use.
@@ -130,6 +140,8 @@ export class IngressGateway extends Construct {
                   '--control-plane', props.controlPlaneAddress ?? `mastd.${SYSTEM_NAMESPACE}.svc:15012`,
                   ...CONTROL_PLANE_TRUST.args,
                   '--port-map', portMap,
+                  // mastd compiles for the labels a proxy announces: the pod's own, so policies selecting any of them apply.
+                  '--labels', Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(','),
                   '--status-port', String(GATEWAY_STATUS_PORT),
                   '--drain-seconds', String(drain),
                   ...(props.proxyProtocol ? ['--proxy-protocol'] : []),

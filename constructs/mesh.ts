@@ -59,7 +59,7 @@ export class Mesh extends Construct {
       });
     // The Secrets its Gateways name as credentialName, mounted into the gateway (read at synth).
     const gateway = this.gateway;
-    gateway?.addCredential(() => credentialNames(this.apps, gateway.selectorLabels));
+    gateway?.addCredential(() => credentialNames(this.apps, gateway.labels));
     this.sidecar = { controlPlaneAddress, ...(props.proxyImage ? { image: props.proxyImage } : {}), ...props.sidecar };
   }
 

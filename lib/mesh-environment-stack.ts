@@ -60,7 +60,7 @@ export class MeshEnvironmentStack extends Stack {
     this.node.addValidation({ validate: () => cdk8sApp.node.findAll().flatMap((c) => c.node.validate()) });
 
     const gateway = this.mesh.gateway!;
-    const hosts = gatewayHosts(apiObjectsOf(this.mesh.apps), gateway.selectorLabels);
+    const hosts = gatewayHosts(apiObjectsOf(this.mesh.apps), gateway.labels);
     this.records = planRecords(hosts, config.zoneName);
 
     const cluster = this.cluster.cluster;

@@ -11,7 +11,7 @@ import { chmodSync, copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildRegistry, selects, type Gateway, type KubeObject } from '../../api';
+import { buildRegistry, GATEWAY_POD_LABELS, selects, type Gateway, type KubeObject } from '../../api';
 import { FileSource } from '../control/file-source';
 import { CertificateAuthority } from '../control/ca';
 import { Mastd } from '../control/mastd';
@@ -22,7 +22,8 @@ import { interceptUnavailable, NetnsTopology, serviceAddresses, type Netns } fro
 import { planLocal, throughNamespaces, throughSidecars, type LocalWorkload } from './workloads';
 import { PROXY_NODE_FLAGS } from '../shared/process';
 
-export const GATEWAY_LABELS = { istio: 'ingressgateway' };
+/** The gateway's labels, as its pods carry them in a cluster (Istio's two). */
+export const GATEWAY_LABELS = GATEWAY_POD_LABELS;
 export const GATEWAY_ID = 'mast-ingressgateway.mast-system';
 
 export interface LocalMeshOptions {
@@ -175,7 +176,7 @@ export class LocalMesh {
     const proxy = await this.bundler.file(PROXY_ENTRY);
     this.supervisor.start({
       name: 'gateway',
-      args: [...PROXY_NODE_FLAGS, proxy, ...this.proxyFlags(GATEWAY_ID, this.gatewayAdminPort), '--mode', 'gateway', '--namespace', 'mast-system', '--service-account', 'mast-ingressgateway', '--labels', 'istio=ingressgateway', '--port-map', portMap],
+      args: [...PROXY_NODE_FLAGS, proxy, ...this.proxyFlags(GATEWAY_ID, this.gatewayAdminPort), '--mode', 'gateway', '--namespace', 'mast-system', '--service-account', 'mast-ingressgateway', '--labels', Object.entries(GATEWAY_LABELS).map(([k, v]) => `${k}=${v}`).join(','), '--port-map', portMap],
     });
   }
 

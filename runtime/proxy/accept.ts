@@ -15,11 +15,12 @@ import { acceptedWithOnRead } from './read-buffer';
 import { originalDestination } from './original-dst';
 import type { ListenerRuntime, ProxyRuntime } from './runtime';
 import { looksLikeHttp, passthroughTcp, proxyTcp, type TcpContext } from './tcp';
+import { admitConnection, gateConnection } from './connection-authz';
 
 export type AcceptContext = ProxyRuntime & TcpContext & { readonly workloadTls?: tls.SecureContext };
 
 export function acceptConnection(proxy: AcceptContext, socket: net.Socket, l: ListenerRuntime): void {
-  if (l.sniRoutes) return acceptBySni(proxy, socket, l.sniRoutes);
+  if (l.sniRoutes) return acceptBySni(proxy, socket, l, l.sniRoutes);
   if (l.secureContext) return acceptTls(proxy, socket, l);
   if (l.inbound) return acceptInbound(proxy, socket, l);
   if (l.hasTcp || l.passthrough) return acceptTcp(proxy, socket, l);
@@ -51,10 +52,16 @@ function serveInbound(proxy: AcceptContext, socket: net.Socket, l: ListenerRunti
     socket.emit('data', first);
     return;
   }
-  const dst = originalDestination(peer?.raw ?? socket);
+  const raw = peer?.raw ?? socket;
+  const dst = originalDestination(raw);
+  const sentTo = dst && dst.port !== l.port ? dst.port : undefined;
+  // Not HTTP: L4 authorization (Istio's rules for TCP) before a byte goes to the app.
+  const client = raw.remoteAddress ?? '';
+  const c = { port: sentTo ?? l.configs[0]?.matchPort ?? 0, sourceIp: client, remoteIp: client, principal: peer?.principal, namespace: peer?.namespace };
+  if (!admitConnection(proxy, [socket, raw], l.configs[0]?.authz, c)) return;
   const route = l.configs[0]?.virtualHosts?.[0]?.routes[0]?.action;
   const destinations = route?.kind === 'forward' ? route.destinations : [];
-  proxyTcp(proxy, socket, destinations, dst && dst.port !== l.port ? dst.port : undefined, first);
+  proxyTcp(proxy, socket, destinations, sentTo, first);
 }
 
 /**
@@ -62,8 +69,13 @@ function serveInbound(proxy: AcceptContext, socket: net.Socket, l: ListenerRunti
  * then `*.` wildcards, in route order), the bytes go on untouched. No name, no route, or not TLS
  * within the header timeout: closed.
  */
-function acceptBySni(proxy: AcceptContext, socket: net.Socket, routes: NonNullable<ListenerRuntime['sniRoutes']>): void {
-  let buf = Buffer.alloc(0);
+function acceptBySni(proxy: AcceptContext, socket: net.Socket, l: ListenerRuntime, routes: NonNullable<ListenerRuntime['sniRoutes']>): void {
+  const config = l.configs[0];
+  gateConnection(proxy, socket, config, config?.matchPort ?? l.defaultPort, (first) => readHello(proxy, socket, routes, first));
+}
+
+function readHello(proxy: AcceptContext, socket: net.Socket, routes: NonNullable<ListenerRuntime['sniRoutes']>, first?: Buffer): void {
+  let buf = first ?? Buffer.alloc(0);
   socket.setTimeout(proxy.limits.headerTimeoutMs, () => socket.destroy());
   const onData = (chunk: Buffer) => {
     buf = Buffer.concat([buf, chunk]);
@@ -82,6 +94,9 @@ function acceptBySni(proxy: AcceptContext, socket: net.Socket, routes: NonNullab
   };
   socket.on('data', onData);
   socket.on('error', () => socket.destroy());
+  // Bytes read past a PROXY header may hold the hello already; otherwise read on (the gate paused it).
+  if (buf.length) onData(Buffer.alloc(0));
+  if (socket.listeners('data').includes(onData)) socket.resume();
 }
 
 /** A gateway's HTTPS port: TLS terminated here, then HTTP as on any port (scheme https). */
@@ -102,7 +117,7 @@ function acceptTcp(proxy: AcceptContext, socket: net.Socket, l: ListenerRuntime)
   if (dst && dst.port !== l.port && l.passthrough && !l.knows(dst.port)) return passthroughTcp(proxy, socket, dst);
   const port = dst && dst.port !== l.port ? dst.port : l.defaultPort;
   const config = l.configFor(port);
-  if (config?.protocol === 'tcp') return proxyTcp(proxy, socket, config.tcpDestinations ?? [], port);
+  if (config?.protocol === 'tcp') return gateConnection(proxy, socket, config, port, (first) => proxyTcp(proxy, socket, config.tcpDestinations ?? [], port, first));
   serveHttp(proxy, socket, l);
 }
 

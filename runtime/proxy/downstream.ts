@@ -40,7 +40,10 @@ export class DownstreamConn implements RequestView {
   /** True when the target was sent in absolute form (proxy style). */
   absoluteForm = false;
   port: number;
+  /** The client: the peer, or the source a PROXY protocol header names (access log, x-forwarded-for). */
   remoteAddress: string;
+  /** The direct peer, whatever a PROXY header says (AuthorizationPolicy `ipBlocks`, as Envoy's direct_remote_ip). */
+  readonly peerAddress: string;
   /** The destination port before iptables redirected the connection here, when known. */
   originalPort?: number;
   /** And the address (a service outside the mesh, for Istio's ALLOW_ANY passthrough). */
@@ -61,7 +64,7 @@ export class DownstreamConn implements RequestView {
   ) {
     this.port = listener.defaultPort;
     const raw = peer?.raw ?? socket;
-    this.remoteAddress = raw.remoteAddress ?? '';
+    this.remoteAddress = this.peerAddress = raw.remoteAddress ?? '';
     socket.setNoDelay(true);
     this.deadline = performance.now() + proxy.limits.headerTimeoutMs;
     this.expectProxyHeader = listener.configs.some((c) => c.proxyProtocol);

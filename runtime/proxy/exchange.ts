@@ -115,7 +115,7 @@ export class Exchange implements ConnHandler {
     const authz = listener?.authz;
     if (authz) {
       const d = this.down;
-      const decision = authorize(authz, { method: d.method, path: d.target, host: d.host, port: d.port, sourceIp: d.remoteAddress, remoteIp: d.clientAddress(), principal: d.peer?.principal, namespace: d.peer?.namespace, header: (name) => d.header(name) });
+      const decision = authorize(authz, { method: d.method, path: d.target, host: d.host, port: d.port, sourceIp: d.peerAddress, remoteIp: d.clientAddress(), principal: d.peer?.principal, namespace: d.peer?.namespace, header: (name) => d.header(name) });
       if (!decision.allowed) {
         this.denied = decision.policy;
         return this.reply(403, '', 'RBAC: access denied\n');

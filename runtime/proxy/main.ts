@@ -12,6 +12,7 @@ import type { ProxyIdentity } from '../shared/push-protocol';
 import type { configFromMesh } from './mesh-file';
 import { Proxy } from './runtime';
 import { DEFAULT_LIMITS } from './http/head';
+import { GATEWAY_POD_LABELS } from '../../api/registry';
 import { startAdmin, startStatus } from './admin';
 import { APP_PROBERS_ENV, parseAppProbers, type AppProbers } from './app-probe';
 import { makeCsrHere, PushClient, type KeyAndCsr } from './push-client';
@@ -38,7 +39,8 @@ Options:
   --config <file>          a compiled ProxyConfig (JSON)
   --mesh <file|dir>        mesh YAML to compile here (instead of --config)
   --mode <gateway|sidecar> (default: gateway)
-  --labels <k=v,...>       this proxy's labels (default: istio=ingressgateway for gateways)
+  --labels <k=v,...>       this proxy's labels, as its pod carries them (default for gateways:
+                           istio=ingressgateway,app=istio-ingressgateway, Istio's)
   --service-account <sa>   the identity in its certificate (default: $SERVICE_ACCOUNT, else default)
   --namespace <ns>         (default: $POD_NAMESPACE, else mast-system for gateways, default for sidecars)
   --port-map <p=l,...>     gateway: Service port = listen port (e.g. 80=8080)
@@ -196,7 +198,7 @@ export async function main(argv: string[]): Promise<number> {
   // In a pod, the downward API gives these (constructs/pod-security.ts IDENTITY_ENV).
   const env = process.env;
   const namespace = o.namespace ?? env.POD_NAMESPACE ?? (mode === 'gateway' ? 'mast-system' : 'default');
-  const labels = o.labels ? parsePairs(o.labels) : mode === 'gateway' ? { istio: 'ingressgateway' } : {};
+  const labels = o.labels ? parsePairs(o.labels) : mode === 'gateway' ? { ...GATEWAY_POD_LABELS } : {};
   const id = o.id ?? (env.POD_NAME ? `${env.POD_NAME}.${namespace}` : `${mode}-${process.pid}`);
   const portMapOf = () => Object.fromEntries(Object.entries(parsePairs(o['port-map'])).map(([k, v]) => [Number(k), Number(v)]));
   const identity = {
@@ -236,8 +238,9 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`mast-proxy: --workers ${workers} needs SO_REUSEPORT in Node >= 22.12 (this is ${process.version}); serving with one process`);
     workers = 1;
   }
+  // A gateway's workload (metrics) is its Deployment, named by app.kubernetes.io/name: its `app` label is Istio's shared one.
   const newProxy = () => {
-    const proxy = new Proxy({ mode, workload: labels.app ?? (mode === 'gateway' ? 'mast-ingressgateway' : 'unknown'), namespace }, o['access-log'] === '-' ? process.stdout : undefined, limits);
+    const proxy = new Proxy({ mode, workload: mode === 'gateway' ? (labels['app.kubernetes.io/name'] ?? 'mast-ingressgateway') : (labels.app ?? 'unknown'), namespace }, o['access-log'] === '-' ? process.stdout : undefined, limits);
     if (o['credentials-dir']) proxy.credentialsDir = o['credentials-dir'];
     return proxy;
   };

@@ -3,6 +3,13 @@
  * otherwise, with no ALLOW policy everything is allowed, and with some, only a request matching
  * one of their rules is. A rule matches when one of its sources, one of its operations and all
  * of its conditions match (a missing list matches anything). Pure: the proxy and simulate() run it.
+ *
+ * A rule is first cut down to what this proxy can evaluate for the traffic at hand (`applicable`):
+ * on TCP the HTTP-only fields (hosts, methods, paths, request headers), and on both the fields mast
+ * does not evaluate at all (request principals and `request.auth.*`, fields of newer Istio
+ * versions, keys it does not know). Istio's rule, which fails closed: an ALLOW rule with such a
+ * field matches nothing (the rule is dropped, not the field); a DENY rule matches with the field
+ * ignored (it denies more, never less).
  */
 import { BlockList, isIPv6 } from 'node:net';
 
@@ -48,20 +55,27 @@ export interface AuthzConfig {
   readonly allow?: AuthzRule[];
 }
 
-export interface AuthzRequest {
+/** What a connection shows before (or without) any HTTP: enough for L4 authorization. */
+export interface AuthzConnection {
+  /** The destination port (the app's, the Gateway server's). */
+  readonly port: number;
+  /** The direct peer's address (`ipBlocks`, `source.ip`): the socket's, never a header's. */
+  readonly sourceIp: string;
+  /** The original client (PROXY protocol source, trusted x-forwarded-for hop), else the peer (`remoteIpBlocks`). */
+  readonly remoteIp: string;
+  /** The peer's SPIFFE identity without the scheme (`td/ns/x/sa/y`), from a verified chain; absent without mTLS. */
+  readonly principal?: string;
+  readonly namespace?: string;
+}
+
+export interface AuthzRequest extends AuthzConnection {
   readonly method: string;
   readonly path: string;
   readonly host: string;
-  readonly port: number;
-  /** The peer's address (the previous hop). */
-  readonly sourceIp: string;
-  /** The original client (x-forwarded-for / PROXY protocol), when known. */
-  readonly remoteIp: string;
-  /** The peer's SPIFFE identity without the scheme (`td/ns/x/sa/y`); absent without mTLS. */
-  readonly principal?: string;
-  readonly namespace?: string;
   header(name: string): string | undefined;
 }
+
+export type AuthzProtocol = 'http' | 'tcp';
 
 export type AuthzDecision = { readonly allowed: true } | { readonly allowed: false; readonly policy: string };
 
@@ -96,7 +110,87 @@ function field(values: string[] | undefined, notValues: string[] | undefined, te
   return (!values || values.some(test)) && (!notValues || !notValues.some(test));
 }
 
-function sourceMatches(s: SourceMatch, r: AuthzRequest): boolean {
+/** Source fields this proxy evaluates, on any traffic (all from the socket or the verified peer certificate). */
+const SOURCE_FIELDS = new Set(['principals', 'notPrincipals', 'namespaces', 'notNamespaces', 'ipBlocks', 'notIpBlocks', 'remoteIpBlocks', 'notRemoteIpBlocks']);
+/** Operation fields by traffic: on TCP only the port is known. */
+const OPERATION_FIELDS: Record<AuthzProtocol, ReadonlySet<string>> = {
+  tcp: new Set(['ports', 'notPorts']),
+  http: new Set(['ports', 'notPorts', 'hosts', 'notHosts', 'methods', 'notMethods', 'paths', 'notPaths']),
+};
+/** `when` keys by traffic (request headers only on HTTP); any other key is not evaluated here. */
+const CONNECTION_KEYS = new Set(['source.ip', 'remote.ip', 'source.namespace', 'source.principal', 'destination.port']);
+const HEADER_KEY = /^request\.headers\[(.+)\]$/;
+const conditionApplies = (key: string, protocol: AuthzProtocol) => CONNECTION_KEYS.has(key) || (protocol === 'http' && HEADER_KEY.test(key));
+
+/** An empty list is no list (Istio reads `methods: []` as absent). */
+const present = (v: unknown): boolean => !Array.isArray(v) || v.length > 0;
+
+/**
+ * Keeps the fields of `match` that `known` holds; `dropped` says whether a field (with values)
+ * was left out. Empty lists are dropped silently (they say nothing).
+ */
+function keep<T extends object>(match: T | undefined, known: ReadonlySet<string>): { kept: T; dropped: boolean } {
+  let dropped = false;
+  const kept: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(match ?? {})) {
+    if (v === undefined || v === null || !present(v)) continue;
+    if (known.has(k)) kept[k] = v;
+    else dropped = true;
+  }
+  return { kept: kept as T, dropped };
+}
+
+/**
+ * The rule as this proxy evaluates it for `protocol`: an ALLOW rule with anything it cannot
+ * evaluate is undefined (matches nothing); a DENY rule loses those fields (matches more).
+ */
+export function applicable(rule: AuthzRule, protocol: AuthzProtocol, action: 'ALLOW' | 'DENY'): AuthzRule | undefined {
+  let dropped = false;
+  const from = rule.from?.map((s) => {
+    const r = keep(s, SOURCE_FIELDS);
+    dropped ||= r.dropped;
+    return r.kept;
+  });
+  const to = rule.to?.map((o) => {
+    const r = keep(o, OPERATION_FIELDS[protocol]);
+    dropped ||= r.dropped;
+    return r.kept;
+  });
+  const when = rule.when?.filter((c) => {
+    if (!c.values?.length && !c.notValues?.length) return false; // says nothing: matches anything, as in Istio
+    if (conditionApplies(c.key, protocol)) return true;
+    dropped = true;
+    return false;
+  });
+  if (dropped && action === 'ALLOW') return undefined;
+  return {
+    name: rule.name,
+    ...(from && from.length ? { from } : {}),
+    ...(to && to.length ? { to } : {}),
+    ...(when && when.length ? { when } : {}),
+  };
+}
+
+/** The rules of a config as evaluated for one protocol, worked out once per config object. */
+interface Prepared {
+  readonly deny: AuthzRule[];
+  readonly allow?: AuthzRule[];
+}
+const prepared: Record<AuthzProtocol, WeakMap<AuthzConfig, Prepared>> = { http: new WeakMap(), tcp: new WeakMap() };
+export function prepare(cfg: AuthzConfig, protocol: AuthzProtocol): Prepared {
+  let p = prepared[protocol].get(cfg);
+  if (!p) {
+    const only = (rules: AuthzRule[], action: 'ALLOW' | 'DENY') => rules.map((r) => applicable(r, protocol, action)).filter((r): r is AuthzRule => r !== undefined);
+    p = { deny: only(cfg.deny, 'DENY'), ...(cfg.allow ? { allow: only(cfg.allow, 'ALLOW') } : {}) };
+    prepared[protocol].set(cfg, p);
+  }
+  return p;
+}
+
+// Below, a rule has only fields that apply: HTTP fields are read from a request only when present.
+type Attributes = AuthzConnection & Partial<Omit<AuthzRequest, keyof AuthzConnection>>;
+
+function sourceMatches(s: SourceMatch, r: Attributes): boolean {
   return (
     field(s.principals, s.notPrincipals, (p) => matchesPattern(p, r.principal)) &&
     field(s.namespaces, s.notNamespaces, (n) => matchesPattern(n, r.namespace)) &&
@@ -107,19 +201,19 @@ function sourceMatches(s: SourceMatch, r: AuthzRequest): boolean {
   );
 }
 
-function operationMatches(o: OperationMatch, r: AuthzRequest): boolean {
+function operationMatches(o: OperationMatch, r: Attributes): boolean {
   return (
-    field(o.hosts, o.notHosts, (h) => matchesPattern(h.toLowerCase(), r.host.toLowerCase())) &&
     field(o.ports, o.notPorts, (p) => Number(p) === r.port) &&
+    field(o.hosts, o.notHosts, (h) => matchesPattern(h.toLowerCase(), r.host?.toLowerCase())) &&
     field(o.methods, o.notMethods, (m) => m === r.method) &&
-    field(o.paths, o.notPaths, (p) => matchesPattern(p, r.path.split('?')[0]))
+    field(o.paths, o.notPaths, (p) => matchesPattern(p, r.path?.split('?')[0]))
   );
 }
 
-/** The value of a `when` key; undefined for keys this proxy does not know (they never match). */
-function attribute(key: string, r: AuthzRequest): string | undefined {
-  const header = /^request\.headers\[(.+)\]$/.exec(key);
-  if (header) return r.header(header[1].toLowerCase());
+/** The value of a `when` key (only keys that apply reach here). */
+function attribute(key: string, r: Attributes): string | undefined {
+  const header = HEADER_KEY.exec(key);
+  if (header) return r.header?.(header[1].toLowerCase());
   switch (key) {
     case 'source.ip':
       return r.sourceIp;
@@ -136,19 +230,30 @@ function attribute(key: string, r: AuthzRequest): string | undefined {
   }
 }
 
-function conditionMatches(c: ConditionMatch, r: AuthzRequest): boolean {
+function conditionMatches(c: ConditionMatch, r: Attributes): boolean {
   const value = attribute(c.key, r);
   if (c.key === 'source.ip' || c.key === 'remote.ip') return (!c.values || (value !== undefined && inBlocks(c.values, value))) && (!c.notValues || value === undefined || !inBlocks(c.notValues, value));
   return field(c.values, c.notValues, (v) => matchesPattern(v, value));
 }
 
-export function ruleMatches(rule: AuthzRule, r: AuthzRequest): boolean {
+/** Whether a rule (already cut down by `applicable`) matches. */
+export function ruleMatches(rule: AuthzRule, r: Attributes): boolean {
   return (!rule.from || rule.from.some((s) => sourceMatches(s, r))) && (!rule.to || rule.to.some((o) => operationMatches(o, r))) && (!rule.when || rule.when.every((c) => conditionMatches(c, r)));
 }
 
-export function authorize(cfg: AuthzConfig, r: AuthzRequest): AuthzDecision {
-  const denied = cfg.deny.find((rule) => ruleMatches(rule, r));
+function decide(p: Prepared, r: Attributes): AuthzDecision {
+  const denied = p.deny.find((rule) => ruleMatches(rule, r));
   if (denied) return { allowed: false, policy: denied.name };
-  if (!cfg.allow) return { allowed: true };
-  return cfg.allow.some((rule) => ruleMatches(rule, r)) ? { allowed: true } : { allowed: false, policy: 'no ALLOW rule matched' };
+  if (!p.allow) return { allowed: true };
+  return p.allow.some((rule) => ruleMatches(rule, r)) ? { allowed: true } : { allowed: false, policy: 'no ALLOW rule matched' };
+}
+
+/** An HTTP request (L7): CUSTOM and DENY rules (compiled together into `deny`), then ALLOW. */
+export function authorize(cfg: AuthzConfig, r: AuthzRequest): AuthzDecision {
+  return decide(prepare(cfg, 'http'), r);
+}
+
+/** A connection that is not HTTP (L4): the same order, with the rules as they apply to TCP. */
+export function authorizeConnection(cfg: AuthzConfig, c: AuthzConnection): AuthzDecision {
+  return decide(prepare(cfg, 'tcp'), c);
 }

@@ -1,5 +1,8 @@
 import { Chart, Testing } from 'cdk8s';
 import { IngressGateway, Mesh, MeshControlPlane } from '../../constructs';
+import type { KubeObject } from '../../api';
+import { authzFor } from '../../runtime/compile/authz';
+import { makeSnapshot } from '../../runtime/compile/snapshot';
 
 const synth = (build: (chart: Chart) => void) => {
   const app = Testing.app();
@@ -107,6 +110,33 @@ describe('IngressGateway', () => {
     const args = one(synth((c) => new IngressGateway(c, 'gw', { workers: 4 })), 'Deployment')[0].spec.template.spec.containers[0].args;
     expect(args).toEqual(expect.arrayContaining(['--workers', '4']));
     expect(() => synth((c) => new IngressGateway(c, 'gw', { workers: 0 }))).toThrow(/IngressGateway.*workers.*0/s);
+  });
+
+  test("carries Istio's labels and announces them: a policy written for Istio's gateway selects it (issue 19, finding 6)", () => {
+    const objs = synth((c) => new IngressGateway(c, 'gw'));
+    const deployment = one(objs, 'Deployment')[0];
+    expect(deployment.spec.template.metadata.labels).toMatchObject({ istio: 'ingressgateway', app: 'istio-ingressgateway' });
+    expect(deployment.spec.selector.matchLabels).toEqual({ istio: 'ingressgateway' });
+    // mastd compiles for what the proxy announces: the pod's labels, not a fixed default.
+    const args: string[] = deployment.spec.template.spec.containers[0].args;
+    const announced = Object.fromEntries(args[args.indexOf('--labels') + 1].split(',').map((kv) => kv.split('=') as [string, string]));
+    expect(announced).toEqual(deployment.spec.template.metadata.labels);
+    const policy = { apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'ingress-policy', namespace: 'istio-system' }, spec: { selector: { matchLabels: { app: 'istio-ingressgateway' } }, action: 'ALLOW', rules: [{ from: [{ source: { ipBlocks: ['1.2.3.4'] } }] }] } };
+    expect(authzFor(makeSnapshot([policy as KubeObject], 'v1'), { mode: 'gateway', namespace: 'mast-system', labels: announced })?.allow?.map((r) => r.name)).toEqual(['istio-system/ingress-policy[0]']);
+  });
+
+  test('selector labels win over the app label: the pods always match their Deployment', () => {
+    const deployment = one(synth((c) => new IngressGateway(c, 'gw', { selectorLabels: { app: 'edge' }, appLabel: 'ignored' })), 'Deployment')[0];
+    expect(deployment.spec.template.metadata.labels.app).toBe('edge');
+    expect(one(synth((c) => new IngressGateway(c, 'gw', { appLabel: 'internal-gateway' })), 'Deployment')[0].spec.template.metadata.labels.app).toBe('internal-gateway');
+  });
+
+  test('a Gateway selecting app: istio-ingressgateway gets its credential mounted', () => {
+    const app = Testing.app();
+    const mesh = new Mesh(app, 'm');
+    mesh.addObjects([{ apiVersion: 'networking.istio.io/v1', kind: 'Gateway', metadata: { name: 'beta', namespace: 'default' }, spec: { selector: { app: 'istio-ingressgateway' }, servers: [{ port: { number: 443, name: 'https', protocol: 'HTTPS' }, hosts: ['beta.example.com'], tls: { mode: 'SIMPLE', credentialName: 'beta-cert' } }] } }]);
+    const deployment = (Testing.synth(mesh.system) as any[]).find((o) => o.kind === 'Deployment' && o.metadata.name === 'mast-ingressgateway');
+    expect(deployment.spec.template.spec.volumes).toContainEqual({ name: 'credential-0', secret: { secretName: 'beta-cert', optional: true } });
   });
 
   test('a credential that is not a Secret name fails synth, naming it', () => {

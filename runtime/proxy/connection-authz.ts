@@ -1,0 +1,68 @@
+/**
+ * L4 authorization: a connection that is not HTTP (a sidecar's inbound TCP, a gateway's TCP or TLS
+ * passthrough port) is checked against its listener's AuthorizationPolicies before a byte of it
+ * goes upstream; a denied one is closed and counted. On a listener behind a load balancer that
+ * sends PROXY protocol, the header is read (and taken off the stream) first: its source is the
+ * original client that `remoteIpBlocks` match.
+ */
+import type * as net from 'node:net';
+import { authorizeConnection, type AuthzConfig, type AuthzConnection } from '../shared/authz';
+import type { ListenerConfig } from '../shared/proxy-config';
+import { parseProxyV2 } from './http/proxy-protocol';
+import type { Metrics } from './metrics';
+
+export interface GateContext {
+  readonly metrics: Metrics;
+  readonly limits: { readonly headerTimeoutMs: number };
+}
+
+/** Whether the connection may go on; a denied one is destroyed here (and its TLS layer with it). */
+export function admitConnection(ctx: GateContext, sockets: readonly net.Socket[], authz: AuthzConfig | undefined, c: AuthzConnection): boolean {
+  if (!authz) return true;
+  const decision = authorizeConnection(authz, c);
+  if (decision.allowed) return true;
+  ctx.metrics.inc(`mast_tcp_connections_denied_total{destination_port="${c.port}",policy="${decision.policy}"}`);
+  for (const s of sockets) s.destroy();
+  return false;
+}
+
+/**
+ * A gateway's TCP-level listener: the PROXY header when one is expected, then authorization;
+ * `then` gets the bytes read past the header (the socket is paused, its consumer resumes it).
+ */
+export function gateConnection(ctx: GateContext, socket: net.Socket, config: ListenerConfig | undefined, port: number, then: (first?: Buffer) => void): void {
+  const peer = socket.remoteAddress ?? '';
+  const check = (client: string, first?: Buffer) => {
+    if (admitConnection(ctx, [socket], config?.authz, { port, sourceIp: peer, remoteIp: client })) then(first);
+  };
+  if (!config?.proxyProtocol) return check(peer);
+  readProxyHeader(ctx, socket, (source, rest) => check(source ?? peer, rest));
+}
+
+/** Reads a PROXY protocol v2 header off `socket`; a connection without one is refused (as on HTTP ports). */
+function readProxyHeader(ctx: GateContext, socket: net.Socket, then: (source: string | undefined, rest: Buffer | undefined) => void): void {
+  let buf = Buffer.alloc(0);
+  socket.setTimeout(ctx.limits.headerTimeoutMs, () => socket.destroy());
+  const fail = () => {
+    ctx.metrics.inc('mast_downstream_rejected_total{reason="proxy_protocol"}');
+    socket.destroy();
+  };
+  const onData = (chunk: Buffer) => {
+    buf = Buffer.concat([buf, chunk]);
+    let header: ReturnType<typeof parseProxyV2>;
+    try {
+      header = parseProxyV2(buf);
+    } catch {
+      // Not a header (ProxyProtocolError), or anything else a peer's bytes provoke: this connection only.
+      socket.off('data', onData);
+      return fail();
+    }
+    if (!header.done) return;
+    socket.off('data', onData);
+    socket.pause();
+    socket.setTimeout(0);
+    then(header.source?.address, header.length < buf.length ? buf.subarray(header.length) : undefined);
+  };
+  socket.on('data', onData);
+  socket.on('error', () => socket.destroy());
+}
