@@ -52,7 +52,11 @@ export interface IngressGatewayProps {
   readonly resources?: Resources;
   /** Expect PROXY protocol v2 on the listeners (an NLB sending client addresses). @default false */
   readonly proxyProtocol?: boolean;
-  /** Seconds the proxy drains in-flight requests on SIGTERM. @default 30 */
+  /**
+   * Seconds the proxy keeps accepting after SIGTERM while telling clients to close (readiness is
+   * false meanwhile; match the load balancer's deregistration delay), after which in-flight requests
+   * get half as long again. @default 30
+   */
   readonly drainSeconds?: number;
   /** Service annotations (e.g. for a cloud load balancer). @default - none */
   readonly serviceAnnotations?: Record<string, string>;
@@ -128,7 +132,8 @@ export class IngressGateway extends Construct {
           spec: {
             serviceAccountName: name,
             securityContext: RESTRICTED_POD,
-            terminationGracePeriodSeconds: drain + 5,
+            // The proxy accepts for the drain period, then gives in-flight requests half as long again.
+            terminationGracePeriodSeconds: Math.ceil(drain * 1.5) + 5,
             volumes,
             containers: [
               {

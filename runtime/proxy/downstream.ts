@@ -263,6 +263,13 @@ export class DownstreamConn implements RequestView {
     this.socket.destroy();
   }
 
+  /** Closed between requests (a drain): FIN after whatever was written, so the client reconnects rather than sees a reset. */
+  end(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.socket.end();
+  }
+
   private abort(): void {
     if (this.closed && !this.exchange) return;
     this.closed = true;

@@ -319,7 +319,8 @@ export class Exchange implements ConnHandler {
     this.respHead = head;
     this.status = head.status;
     const framing = (this.respFraming = BodyFraming.forResponse(head, this.down.method));
-    const keepAlive = this.down.head.keepAlive && !framing.untilClose && head.status !== 101;
+    // Draining: the response says close, and the client takes its next request elsewhere.
+    const keepAlive = this.down.head.keepAlive && !framing.untilClose && head.status !== 101 && !this.down.proxy.draining;
     let extra = NO_LINES;
     if (this.route?.cors || this.generatedCookie) {
       const lines = this.route?.cors ? corsResponseHeaders(this.route.cors, this.down) : [];
@@ -463,7 +464,7 @@ export class Exchange implements ConnHandler {
   private replyWith(status: number, body: string, headers: Array<[string, string]>): void {
     if (this.done) return;
     this.status = status;
-    const keepAlive = this.down.head.keepAlive && !this.down.bodyPending;
+    const keepAlive = this.down.head.keepAlive && !this.down.bodyPending && !this.down.proxy.draining;
     this.bytesOut += Buffer.byteLength(body);
     this.down.write(localResponse(status, body, keepAlive, headers));
     this.finish(keepAlive);

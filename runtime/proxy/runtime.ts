@@ -448,14 +448,23 @@ export class Proxy implements ProxyRuntime {
     });
   }
 
-  /** Stop accepting, let in-flight requests finish, close idle keep-alive connections; resolves when done or at the deadline. */
+  /**
+   * Drain as Envoy does on SIGTERM: readiness turns false at once (a load balancer stops sending),
+   * yet the listeners keep accepting for the drain period and every response says
+   * `Connection: close`, so clients move to other replicas without an error. Idle keep-alive
+   * connections are not cut while clients may still be sending on them (that race is a reset);
+   * they are ended (FIN) when the period is over and the listeners close. Requests still in flight
+   * then get up to half the period again to finish before what is left is closed.
+   */
   async drain(timeoutMs: number): Promise<void> {
     this.draining = true;
+    await new Promise((r) => setTimeout(r, timeoutMs));
     for (const l of this.listeners.values()) l.server?.close();
-    const deadline = performance.now() + timeoutMs;
-    while (this.conns.size > 0 && performance.now() < deadline) {
-      for (const c of this.conns) if (c.idle) c.close();
-      await new Promise((r) => setTimeout(r, 50));
+    const finishing = performance.now() + timeoutMs / 2;
+    for (;;) {
+      for (const c of this.conns) if (c.idle) c.end();
+      if (this.conns.size === 0 || performance.now() >= finishing) break;
+      await new Promise((r) => setTimeout(r, 20));
     }
     for (const c of this.conns) c.close();
     for (const c of this.clusters.values()) c.close();

@@ -70,7 +70,7 @@ describe('IngressGateway', () => {
     const pod = one(objs, 'Deployment')[0].spec.template.spec;
     const proxy = pod.containers[0];
     expect(proxy.readinessProbe.httpGet).toEqual({ path: '/healthz/ready', port: 15021 });
-    expect(pod.terminationGracePeriodSeconds).toBe(25);
+    expect(pod.terminationGracePeriodSeconds).toBe(35); // 20 s accepting, 10 s for requests in flight, 5 s to spare
     expect(proxy.args).toEqual(expect.arrayContaining(['--mode', 'gateway', '--proxy-protocol', '--port-map', '80=8080,443=8443']));
   });
 
