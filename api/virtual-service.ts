@@ -46,6 +46,8 @@ export const httpRetry = obj({
   perTryTimeout: duration(),
   retryOn: str('Comma-separated conditions: 5xx, gateway-error, connect-failure, reset, retriable-4xx...'),
   retryRemoteLocalities: bool(),
+  retryIgnorePreviousHosts: bool(),
+  backoff: duration(),
 });
 
 export const httpFault = obj({

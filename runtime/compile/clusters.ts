@@ -106,6 +106,7 @@ function buildCluster(s: Snapshot, port: ServicePort, subset: string | undefined
       intervalMs: ms(outlier.interval) ?? 10_000,
       baseEjectionMs: ms(outlier.baseEjectionTime) ?? 30_000,
       maxEjectionPercent: outlier.maxEjectionPercent ?? 10,
+      minHealthPercent: outlier.minHealthPercent ?? 0,
     },
   };
 }

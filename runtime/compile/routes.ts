@@ -127,7 +127,13 @@ export function compileHttpRoutes(vs: VirtualService, ctx: RouteContext): RouteC
       return cluster ? [{ cluster, fraction: f }] : [];
     });
     const retries = route.retries
-      ? { attempts: route.retries.attempts ?? DEFAULT_RETRY.attempts, perTryTimeoutMs: ms(route.retries.perTryTimeout), retryOn: route.retries.retryOn ? route.retries.retryOn.split(',').map((s) => s.trim()) : DEFAULT_RETRY.retryOn }
+      ? {
+          attempts: route.retries.attempts ?? DEFAULT_RETRY.attempts,
+          perTryTimeoutMs: ms(route.retries.perTryTimeout),
+          retryOn: route.retries.retryOn ? route.retries.retryOn.split(',').map((s) => s.trim()) : DEFAULT_RETRY.retryOn,
+          ...(route.retries.retryIgnorePreviousHosts === false ? { previousHosts: false } : {}),
+          ...(route.retries.backoff ? { backoffBaseMs: ms(route.retries.backoff) } : {}),
+        }
       : DEFAULT_RETRY;
     out.push({
       ...common,

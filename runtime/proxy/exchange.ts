@@ -75,6 +75,10 @@ export class Exchange implements ConnHandler {
   private bytesIn = 0;
   private bytesOut = 0;
   private attempts = 0;
+  /** Endpoints this request was sent to, when it may be retried: a retry picks another (previous_hosts). */
+  private tried?: Endpoint[];
+  /** The back-off before the next attempt (a Node timer: retries are rare). */
+  private backoffTimer?: NodeJS.Timeout;
   private flags = 0;
   private status = 0;
   private respHead?: ResponseHead;
@@ -165,7 +169,8 @@ export class Exchange implements ConnHandler {
     this.attempts++;
     const lb = cluster.config.lb.kind;
     // Only a hash or a passthrough policy reads the hints: the others get none made for them.
-    const endpoint = cluster.pick(lb === 'hash' || lb === 'passthrough' ? { hashKey: this.hashKey(), originalPort: this.down.originalPort, originalAddress: this.down.originalAddress } : undefined);
+    const hints = lb === 'hash' || lb === 'passthrough' ? { hashKey: this.hashKey(), originalPort: this.down.originalPort, originalAddress: this.down.originalAddress } : undefined;
+    const endpoint = cluster.pick(hints, lb === 'hash' ? undefined : this.tried);
     if (!endpoint) return this.reply(503, 'UH', 'no healthy upstream\n');
     // An idle pooled connection (the common case) is used at once; otherwise the cluster calls back.
     const idle = cluster.takeIdle(endpoint);
@@ -183,6 +188,8 @@ export class Exchange implements ConnHandler {
   /** The request (head, and the body so far) onto an upstream connection. */
   private send(endpoint: Endpoint, conn: UpstreamConn): void {
     this.endpoint = endpoint;
+    const retries = this.route!.action.kind === 'forward' ? this.route!.action.retries : undefined;
+    if (retries && retries.attempts > 0 && retries.previousHosts !== false) (this.tried ??= []).push(endpoint);
     this.conn = conn;
     endpoint.active++;
     endpoint.requests++;
@@ -304,11 +311,9 @@ export class Exchange implements ConnHandler {
     }
     if (this.tryTimeout) DEADLINES.cancel(this.tryTimeout);
     this.cluster!.recordResult(this.endpoint!, head.status);
-    const action = this.route!.action;
-    if (action.kind === 'forward' && !this.bodySentPartially() && shouldRetry(action.retries, head.status, undefined) && this.attempts <= (action.retries?.attempts ?? 0)) {
-      this.flags &= ~flagBit('URX');
+    if (this.mayRetry(head.status, undefined)) {
       this.dropConn(false);
-      return this.attempt();
+      return this.retry();
     }
     this.commit(head, buf, end);
   }
@@ -404,10 +409,32 @@ export class Exchange implements ConnHandler {
       this.down.close();
       return;
     }
-    const action = this.route!.action;
-    if (action.kind === 'forward' && !this.bodySentPartially() && shouldRetry(action.retries, undefined, reason) && this.attempts <= (action.retries?.attempts ?? 0)) return this.attempt();
+    // A connect failure or reset counts against the endpoint as a 503 would (outlier detection).
+    if (this.endpoint) this.cluster!.recordResult(this.endpoint, 503);
+    if (this.mayRetry(undefined, reason)) return this.retry();
     if (this.attempts > 1) this.flags |= flagBit('URX');
     this.reply(status, flag, `upstream connect error or disconnect/reset before headers. reset reason: ${reason === 'connect-failure' ? 'connection failure' : 'connection termination'}\n`);
+  }
+
+  /** The one place that says whether this outcome is retried: the route's policy, attempts left, and a body that can be sent again. */
+  private mayRetry(status: number | undefined, failure: 'connect-failure' | 'reset' | undefined): boolean {
+    const action = this.route!.action;
+    return action.kind === 'forward' && !this.bodySentPartially() && this.attempts <= (action.retries?.attempts ?? 0) && shouldRetry(action.retries, status, failure);
+  }
+
+  /**
+   * The next attempt after Envoy's back-off: uniformly random up to (2^n - 1) × base for the n-th
+   * retry, at most 10 × base (base 25 ms unless the route sets `retries.backoff`).
+   */
+  private retry(): void {
+    this.flags &= ~flagBit('URX');
+    const action = this.route!.action;
+    const base = (action.kind === 'forward' && action.retries?.backoffBaseMs) || 25;
+    const ms = Math.random() * Math.min(base * (2 ** this.attempts - 1), 10 * base);
+    this.backoffTimer = setTimeout(() => {
+      this.backoffTimer = undefined;
+      if (!this.done) this.attempt();
+    }, ms);
   }
 
   /** A body we could not resend whole was (partly) written: no retry. */
@@ -423,9 +450,9 @@ export class Exchange implements ConnHandler {
 
   private onTryTimeout(): void {
     if (this.committed || this.done) return;
-    const action = this.route!.action;
     this.dropConn(false);
-    if (action.kind === 'forward' && !this.bodySentPartially() && shouldRetry(action.retries, 504, 'reset') && this.attempts <= (action.retries?.attempts ?? 0)) return this.attempt();
+    if (this.endpoint) this.cluster!.recordResult(this.endpoint, 504);
+    if (this.mayRetry(504, 'reset')) return this.retry();
     this.reply(504, 'UT', 'upstream request timeout\n');
   }
 
@@ -482,6 +509,7 @@ export class Exchange implements ConnHandler {
 
   private stopTimers(): void {
     clearTimeout(this.delayTimer);
+    clearTimeout(this.backoffTimer);
     if (this.timeout) DEADLINES.cancel(this.timeout);
     if (this.tryTimeout) DEADLINES.cancel(this.tryTimeout);
   }

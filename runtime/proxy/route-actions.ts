@@ -61,11 +61,13 @@ function retryRules(policy: RetryConfig): RetryRules {
     else if (on === 'gateway-error') {
       [502, 503, 504].forEach((s) => statuses.add(s));
       reset = connectFailure = true;
-    } else if (on === 'unavailable' || on === '503') statuses.add(503);
-    else if (on === 'retriable-4xx') statuses.add(409);
-    else if (on === 'connect-failure' || on === 'refused-stream') connectFailure = true;
+    } else if (on === 'retriable-4xx') statuses.add(409);
+    else if (on === 'connect-failure') connectFailure = true;
     else if (on === 'reset') reset = connectFailure = true;
     else if (/^\d{3}$/.test(on)) statuses.add(Number(on));
+    // refused-stream (an HTTP/2 stream refused), the gRPC statuses (unavailable, cancelled,
+    // deadline-exceeded, internal, resource-exhausted) and retriable-status-codes (the numbers
+    // listed beside it) name nothing else an HTTP/1.1 exchange can meet: a 503 is not `unavailable`.
   }
   rules = { statuses, any5xx, connectFailure, reset };
   compiledRetries.set(policy, rules);

@@ -116,6 +116,13 @@ export interface RetryConfig {
   readonly attempts: number;
   readonly perTryTimeoutMs?: number;
   readonly retryOn: string[];
+  /**
+   * A retry goes to another endpoint than those tried (Envoy's previous_hosts predicate, up to 5
+   * picks), except under consistent hashing. @default true
+   */
+  readonly previousHosts?: boolean;
+  /** Base of the jittered exponential back-off between attempts (at most 10 times it). @default 25 */
+  readonly backoffBaseMs?: number;
 }
 
 export interface FaultConfig {
@@ -203,7 +210,12 @@ export interface ClusterConfig {
    * `subjectAltNames` (else the SNI), unless `insecureSkipVerify`.
    */
   readonly originate?: OriginateTls;
-  readonly outlier?: { readonly consecutive5xx?: number; readonly consecutiveGatewayErrors?: number; readonly intervalMs: number; readonly baseEjectionMs: number; readonly maxEjectionPercent: number };
+  /**
+   * Outlier detection (Envoy's, as Istio configures it): connect failures, resets and timeouts count
+   * as 503/504 towards both consecutive counts; at least one endpoint may always be ejected; below
+   * `minHealthPercent` healthy endpoints the ejections are ignored (panic), 0 (Istio's default): never.
+   */
+  readonly outlier?: { readonly consecutive5xx?: number; readonly consecutiveGatewayErrors?: number; readonly intervalMs: number; readonly baseEjectionMs: number; readonly maxEjectionPercent: number; readonly minHealthPercent?: number };
 }
 
 export interface OriginateTls {
@@ -217,7 +229,12 @@ export interface OriginateTls {
 }
 
 /** Istio's defaults where a rule is silent. */
-export const DEFAULT_RETRY: RetryConfig = { attempts: 2, retryOn: ['connect-failure', 'refused-stream', 'unavailable', 'cancelled', '503'] };
+/**
+ * Istio's default when a route sets no retries: 2 attempts on connect failures (refused-stream,
+ * unavailable and cancelled are HTTP/2 and gRPC conditions; retriable-status-codes lists no code,
+ * so a 503 response is passed on, not retried), each to another endpoint.
+ */
+export const DEFAULT_RETRY: RetryConfig = { attempts: 2, retryOn: ['connect-failure', 'refused-stream', 'unavailable', 'cancelled', 'retriable-status-codes'] };
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
 export const TLS_MODE_LABEL = 'security.istio.io/tlsMode';

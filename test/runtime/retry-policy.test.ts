@@ -1,5 +1,6 @@
 /** Which outcomes each `retryOn` kind retries (Envoy's x-envoy-retry-on semantics), as a pure table. */
 import { shouldRetry } from '../../runtime/proxy/route-actions';
+import { DEFAULT_RETRY } from '../../runtime/shared/proxy-config';
 
 const policy = (...retryOn: string[]) => ({ attempts: 2, retryOn });
 type Outcome = [status: number | undefined, failure: 'connect-failure' | 'reset' | undefined];
@@ -18,11 +19,12 @@ describe('retryOn', () => {
   test.each([
     ['5xx', ['500', '502', '503', '504', 'connect failure', 'reset']],
     ['gateway-error', ['502', '503', '504', 'connect failure', 'reset']],
-    ['unavailable', ['503']],
+    ['unavailable', []],
     ['503', ['503']],
     ['retriable-4xx', ['409']],
     ['connect-failure', ['connect failure']],
-    ['refused-stream', ['connect failure']],
+    ['refused-stream', []],
+    ['retriable-status-codes', []],
     ['reset', ['connect failure', 'reset']],
     ['cancelled', []],
     ['409', ['409']],
@@ -33,9 +35,9 @@ describe('retryOn', () => {
     expect(got).toEqual(retried);
   });
 
-  test("Istio's default policy retries connect failures, refused streams and 503, not resets or other statuses", () => {
-    const istio = policy('connect-failure', 'refused-stream', 'unavailable', 'cancelled', '503');
-    expect(shouldRetry(istio, 503, undefined)).toBe(true);
+  test("Istio's default policy retries connect failures only: not a 503 response, not resets or other statuses", () => {
+    const istio = DEFAULT_RETRY;
+    expect(shouldRetry(istio, 503, undefined)).toBe(false);
     expect(shouldRetry(istio, undefined, 'connect-failure')).toBe(true);
     expect(shouldRetry(istio, 502, undefined)).toBe(false);
     expect(shouldRetry(istio, undefined, 'reset')).toBe(false);

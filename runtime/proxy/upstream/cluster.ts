@@ -81,12 +81,16 @@ export class Cluster {
     return n;
   }
 
-  /** Endpoints not ejected; all of them if ejection would leave none (panic mode, as Envoy). */
+  /**
+   * Endpoints not ejected. Panic mode (all of them, ejections ignored) only below the outlier
+   * policy's minHealthPercent, which Istio leaves at 0: with every endpoint ejected, none is picked.
+   */
   private healthy(now: number): Endpoint[] {
     // The common case (nothing ejected now): the endpoints themselves, no list made per request.
     if (now >= this.ejectionsEnd) return this.endpoints;
     const ok = this.endpoints.filter((e) => e.ejectedUntil <= now);
-    return ok.length ? ok : this.endpoints;
+    const panicBelow = this.config.outlier?.minHealthPercent ?? 0;
+    return ok.length * 100 < panicBelow * this.endpoints.length ? this.endpoints : ok;
   }
 
   /** When the last ejection of these endpoints ends (0: none was ever ejected). */
@@ -108,7 +112,17 @@ export class Cluster {
     return e;
   }
 
-  pick(hints: PickHints = NO_HINTS): Endpoint | undefined {
+  /**
+   * An endpoint for a request. `avoid` (the endpoints a request already tried): the pick is made
+   * again, up to 5 times, while it lands on one of them (Envoy's previous_hosts retry predicate).
+   */
+  pick(hints: PickHints = NO_HINTS, avoid?: readonly Endpoint[]): Endpoint | undefined {
+    let e = this.pickOnce(hints);
+    if (avoid && avoid.length) for (let i = 1; i < 5 && e && avoid.includes(e); i++) e = this.pickOnce(hints);
+    return e;
+  }
+
+  private pickOnce(hints: PickHints): Endpoint | undefined {
     if (this.config.lb.kind === 'passthrough') return this.passthrough(hints.originalPort, hints.originalAddress);
     const list = this.ejectionsEnd === 0 ? this.endpoints : this.healthy(performance.now());
     if (list.length <= 1) return list[0];
@@ -244,7 +258,11 @@ export class Cluster {
     if (waiter) waiter({ conn: this.open(endpoint), endpoint });
   }
 
-  /** Outlier detection: consecutive 5xx / gateway errors eject an endpoint for baseEjection × times ejected. */
+  /**
+   * Outlier detection: consecutive 5xx / gateway errors eject an endpoint for baseEjection × times
+   * ejected. A connect failure or reset counts as a 503 and a timeout as a 504 (Envoy, with local
+   * and external errors not split: Istio's default), so a dead endpoint is ejected like a failing one.
+   */
   recordResult(endpoint: Endpoint, status: number): void {
     const o = this.config.outlier;
     if (!o) return;
