@@ -12,6 +12,7 @@
  * ignored (it denies more, never less).
  */
 import { BlockList, isIPv6 } from 'node:net';
+import { conditionEvaluated, EVALUATED_OPERATION_FIELDS, EVALUATED_SOURCE_FIELDS, HEADER_KEY, type AuthzProtocol } from '../../api/authorization-fields';
 
 export interface SourceMatch {
   readonly principals?: string[];
@@ -75,7 +76,7 @@ export interface AuthzRequest extends AuthzConnection {
   header(name: string): string | undefined;
 }
 
-export type AuthzProtocol = 'http' | 'tcp';
+export type { AuthzProtocol };
 
 export type AuthzDecision = { readonly allowed: true } | { readonly allowed: false; readonly policy: string };
 
@@ -110,18 +111,6 @@ function field(values: string[] | undefined, notValues: string[] | undefined, te
   return (!values || values.some(test)) && (!notValues || !notValues.some(test));
 }
 
-/** Source fields this proxy evaluates, on any traffic (all from the socket or the verified peer certificate). */
-const SOURCE_FIELDS = new Set(['principals', 'notPrincipals', 'namespaces', 'notNamespaces', 'ipBlocks', 'notIpBlocks', 'remoteIpBlocks', 'notRemoteIpBlocks']);
-/** Operation fields by traffic: on TCP only the port is known. */
-const OPERATION_FIELDS: Record<AuthzProtocol, ReadonlySet<string>> = {
-  tcp: new Set(['ports', 'notPorts']),
-  http: new Set(['ports', 'notPorts', 'hosts', 'notHosts', 'methods', 'notMethods', 'paths', 'notPaths']),
-};
-/** `when` keys by traffic (request headers only on HTTP); any other key is not evaluated here. */
-const CONNECTION_KEYS = new Set(['source.ip', 'remote.ip', 'source.namespace', 'source.principal', 'destination.port']);
-const HEADER_KEY = /^request\.headers\[(.+)\]$/;
-const conditionApplies = (key: string, protocol: AuthzProtocol) => CONNECTION_KEYS.has(key) || (protocol === 'http' && HEADER_KEY.test(key));
-
 /** An empty list is no list (Istio reads `methods: []` as absent). */
 const present = (v: unknown): boolean => !Array.isArray(v) || v.length > 0;
 
@@ -147,18 +136,18 @@ function keep<T extends object>(match: T | undefined, known: ReadonlySet<string>
 export function applicable(rule: AuthzRule, protocol: AuthzProtocol, action: 'ALLOW' | 'DENY'): AuthzRule | undefined {
   let dropped = false;
   const from = rule.from?.map((s) => {
-    const r = keep(s, SOURCE_FIELDS);
+    const r = keep(s, EVALUATED_SOURCE_FIELDS);
     dropped ||= r.dropped;
     return r.kept;
   });
   const to = rule.to?.map((o) => {
-    const r = keep(o, OPERATION_FIELDS[protocol]);
+    const r = keep(o, EVALUATED_OPERATION_FIELDS[protocol]);
     dropped ||= r.dropped;
     return r.kept;
   });
   const when = rule.when?.filter((c) => {
     if (!c.values?.length && !c.notValues?.length) return false; // says nothing: matches anything, as in Istio
-    if (conditionApplies(c.key, protocol)) return true;
+    if (conditionEvaluated(c.key, protocol)) return true;
     dropped = true;
     return false;
   });
