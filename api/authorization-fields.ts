@@ -7,7 +7,7 @@
 export type AuthzProtocol = 'http' | 'tcp';
 
 /** `from.source` fields: all from the socket or the verified peer certificate, so on any traffic. */
-export const EVALUATED_SOURCE_FIELDS: ReadonlySet<string> = new Set(['principals', 'notPrincipals', 'namespaces', 'notNamespaces', 'ipBlocks', 'notIpBlocks', 'remoteIpBlocks', 'notRemoteIpBlocks']);
+export const EVALUATED_SOURCE_FIELDS: ReadonlySet<string> = new Set(['principals', 'notPrincipals', 'namespaces', 'notNamespaces', 'serviceAccounts', 'notServiceAccounts', 'ipBlocks', 'notIpBlocks', 'remoteIpBlocks', 'notRemoteIpBlocks']);
 
 /** `to.operation` fields: on TCP only the port is known (hosts, methods and paths are Istio's HTTP-only fields). */
 export const EVALUATED_OPERATION_FIELDS: Readonly<Record<AuthzProtocol, ReadonlySet<string>>> = {

@@ -19,6 +19,9 @@ export interface SourceMatch {
   readonly notPrincipals?: string[];
   readonly namespaces?: string[];
   readonly notNamespaces?: string[];
+  /** `namespace/name` (mastd qualifies a bare name with the policy's namespace). */
+  readonly serviceAccounts?: string[];
+  readonly notServiceAccounts?: string[];
   readonly ipBlocks?: string[];
   readonly notIpBlocks?: string[];
   readonly remoteIpBlocks?: string[];
@@ -179,10 +182,17 @@ export function prepare(cfg: AuthzConfig, protocol: AuthzProtocol): Prepared {
 // Below, a rule has only fields that apply: HTTP fields are read from a request only when present.
 type Attributes = AuthzConnection & Partial<Omit<AuthzRequest, keyof AuthzConnection>>;
 
+/** `ns/sa` of a SPIFFE principal `td/ns/<ns>/sa/<sa>` (the only form a verified peer has here). */
+function serviceAccountOf(principal: string | undefined): string | undefined {
+  const parts = principal?.split('/');
+  return parts && parts.length === 5 && parts[1] === 'ns' && parts[3] === 'sa' ? `${parts[2]}/${parts[4]}` : undefined;
+}
+
 function sourceMatches(s: SourceMatch, r: Attributes): boolean {
   return (
     field(s.principals, s.notPrincipals, (p) => matchesPattern(p, r.principal)) &&
     field(s.namespaces, s.notNamespaces, (n) => matchesPattern(n, r.namespace)) &&
+    field(s.serviceAccounts, s.notServiceAccounts, (sa) => sa === serviceAccountOf(r.principal)) &&
     (!s.ipBlocks || inBlocks(s.ipBlocks, r.sourceIp)) &&
     (!s.notIpBlocks || !inBlocks(s.notIpBlocks, r.sourceIp)) &&
     (!s.remoteIpBlocks || inBlocks(s.remoteIpBlocks, r.remoteIp)) &&
