@@ -244,6 +244,31 @@ describe('L4 authorization at a gateway (Istio "Ingress Gateway Access Control")
     expect(app.received).toBe('client');
   });
 
+  test('PROXY protocol on a TLS PASSTHROUGH server: the header is read and taken off, the ClientHello routed by its name', async () => {
+    const app = await recorder();
+    const gw = await gateway(app, ingressPolicy('ALLOW', '{ remoteIpBlocks: ["203.0.113.0/24"] }'), true);
+    const hello = (address: string) =>
+      new Promise<void>((resolve) => {
+        const raw = net.connect(gw.tls, '127.0.0.1', () => {
+          // Header and hello in one write: the bytes read past the header already hold the hello.
+          raw.cork();
+          raw.write(proxyV2Header({ address, port: 40000 }, { address: '10.0.0.1', port: 8443 }));
+          const s = tls.connect({ socket: raw, servername: 'db.example.com', rejectUnauthorized: false });
+          s.on('error', () => undefined);
+          setTimeout(() => raw.uncork(), 20);
+        });
+        const done = () => (clearTimeout(t), raw.destroy(), resolve());
+        const t = setTimeout(done, 400);
+        raw.on('close', done);
+        raw.on('error', done);
+      });
+    await hello('198.51.100.1');
+    expect(app.connections).toBe(0);
+    await hello('203.0.113.7');
+    await until('the hello at the app', () => app.received.length > 0);
+    expect(app.received.charCodeAt(0)).toBe(0x16);
+  });
+
   test('PROXY protocol on an HTTP server: ipBlocks see the direct peer, not the header\'s source', async () => {
     const web = await backend('web');
     cleanups.push(() => web.close());
