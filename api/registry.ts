@@ -54,10 +54,16 @@ export class Registry {
   readonly secrets = new Set<string>();
   /** True when the input has any Service or ServiceEntry of the user's: only then can a host be "not found". */
   readonly hasServices: boolean;
+  /**
+   * True when the input describes some workload (Pods, pod templates, WorkloadEntries, ServiceEntry
+   * endpoints), the assumed default gateway aside: only then can a selector be said to match none.
+   */
+  readonly knowsWorkloads: boolean;
 
   constructor(objects: readonly KubeObject[], options: RegistryOptions = {}) {
     const nodes = new Map(objects.filter((o) => o.kind === 'Node').map((n) => [n.metadata.name, n.metadata.labels ?? {}]));
     for (const obj of objects) this.add(obj, nodes);
+    this.knowsWorkloads = this.workloads.length > 0;
     // mast's own Services (control plane, gateway) say nothing about where the user's hosts live.
     this.hasServices = objects.some((o) => (o.kind === 'Service' || o.kind === 'ServiceEntry') && o.metadata.labels?.['app.kubernetes.io/part-of'] !== 'mast');
     if (options.defaultIngressGateway) {

@@ -17,6 +17,8 @@ const source = obj({
   notRequestPrincipals: strs(),
   namespaces: strs(),
   notNamespaces: strs(),
+  serviceAccounts: strs(),
+  notServiceAccounts: strs(),
   ipBlocks: strs(),
   notIpBlocks: strs(),
   remoteIpBlocks: strs(),

@@ -52,13 +52,31 @@ export function checkSubsetWorkloads(dr: DestinationRule, registry: Registry): F
 const globMatches = (pattern: string, ns: string) =>
   pattern === '*' || pattern === ns || (pattern.startsWith('*') && ns.endsWith(pattern.slice(1))) || (pattern.endsWith('*') && ns.startsWith(pattern.slice(0, -1)));
 
+/** What a policy's rules would have done, for a finding that says it does nothing: `DENY (to ports 9000; from ipBlocks 1.2.3.4)`. */
+function whatItEnforces(ap: AuthorizationPolicy): string {
+  const action = ap.spec.action ?? 'ALLOW';
+  const rules = ap.spec.rules ?? [];
+  if (rules.length === 0) return action === 'ALLOW' ? 'ALLOW with no rules (deny all)' : `${action} with no rules`;
+  const fields = (o: object | undefined) => Object.entries(o ?? {}).filter(([, v]) => Array.isArray(v) && v.length).map(([k, v]) => `${k} ${(v as string[]).join(', ')}`);
+  const parts = rules.flatMap((r) => [
+    ...(r.from ?? []).flatMap((f) => fields(f.source)).map((s) => `from ${s}`),
+    ...(r.to ?? []).flatMap((t) => fields(t.operation)).map((s) => `to ${s}`),
+    ...(r.when ?? []).map((w) => `when ${w.key}`),
+  ]);
+  const shown = [...new Set(parts)];
+  return `${action}${shown.length ? ` (${shown.slice(0, 4).join('; ')}${shown.length > 4 ? '; …' : ''})` : ' (every request)'}`;
+}
+
 export function checkAuthorizationPolicy(ap: AuthorizationPolicy, registry: Registry): Finding[] {
   const out: Finding[] = [];
   const ns = namespaceOf(ap);
   const meshWide = ROOT_NAMESPACES.includes(ns);
   const labels = ap.spec.selector?.matchLabels;
-  if (!(meshWide && !labels) && registry.select(meshWide ? undefined : ns, labels).length === 0)
-    out.push(finding('MAST0222', ap, labels ? 'spec.selector' : 'metadata.namespace', labels ? `selector ${JSON.stringify(labels)} matches no workload${meshWide ? ' in the mesh' : ` in ${ns}`}` : `namespace ${ns} has no workloads`));
+  // Only an input that describes workloads can show that a selector matches none of them.
+  if (registry.knowsWorkloads && !(meshWide && !labels) && registry.select(meshWide ? undefined : ns, labels).length === 0) {
+    const where = labels ? `selector ${JSON.stringify(labels)} matches no workload${meshWide ? ' in the mesh' : ` in ${ns}`}` : `namespace ${ns} has no workloads`;
+    out.push(finding('MAST0222', ap, labels ? 'spec.selector' : 'metadata.namespace', `${where}: nothing enforces its ${whatItEnforces(ap)} on the workloads it was written for`));
+  }
   ap.spec.rules?.forEach((rule, r) =>
     rule.from?.forEach((from, f) => {
       for (const field of ['namespaces', 'notNamespaces'] as const)

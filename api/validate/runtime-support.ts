@@ -6,6 +6,7 @@
 import { finding, type Finding } from '../findings';
 import type { AnyMeshResource, DestinationRule } from '../resources';
 import { boundToMesh } from './conflicts';
+import { conditionEvaluated, EVALUATED_SOURCE_FIELDS } from '../authorization-fields';
 
 type Policy = NonNullable<DestinationRule['spec']['trafficPolicy']>;
 
@@ -52,6 +53,16 @@ export function checkRuntimeSupport(r: AnyMeshResource): Finding[] {
       break;
     case 'AuthorizationPolicy':
       if (r.spec.action === 'CUSTOM') warn('spec.action', 'CUSTOM (an external authorizer): it fails closed, its rules deny');
+      r.spec.rules?.forEach((rule, i) => {
+        // Fields the proxy does not evaluate fail closed (api/authorization-fields.ts): say what that does here.
+        const effect = r.spec.action === 'DENY' || r.spec.action === 'CUSTOM' ? 'this DENY rule matches with it ignored (it denies more)' : r.spec.action === 'AUDIT' ? 'AUDIT decides nothing' : 'this ALLOW rule matches nothing';
+        rule.from?.forEach((f, j) => {
+          for (const [field, v] of Object.entries(f.source ?? {})) if (Array.isArray(v) && v.length && !EVALUATED_SOURCE_FIELDS.has(field)) warn(`spec.rules[${i}].from[${j}].source.${field}`, `${field}: ${field.endsWith('equestPrincipals') ? 'mast has no request authentication (JWT)' : 'mast-proxy does not evaluate it'}; ${effect}`);
+        });
+        rule.when?.forEach((c, j) => {
+          if (!conditionEvaluated(c.key, 'http')) warn(`spec.rules[${i}].when[${j}].key`, `condition "${c.key}": ${effect}`);
+        });
+      });
       break;
   }
   return out;

@@ -11,6 +11,12 @@ import { byKind, type Snapshot } from './snapshot';
 
 export const ROOT_NAMESPACES = ['mast-system', 'istio-system'];
 
+/** `serviceAccounts: [name]` means the policy's namespace (Istio): the proxy matches `ns/name`. */
+function qualifyServiceAccounts<T extends { serviceAccounts?: string[]; notServiceAccounts?: string[] }>(source: T, ns: string): T {
+  const qualify = (list?: string[]) => list?.map((sa) => (sa.includes('/') ? sa : `${ns}/${sa}`));
+  return { ...source, ...(source.serviceAccounts ? { serviceAccounts: qualify(source.serviceAccounts) } : {}), ...(source.notServiceAccounts ? { notServiceAccounts: qualify(source.notServiceAccounts) } : {}) };
+}
+
 export function authzFor(s: Snapshot, proxy: ProxyIdentity): AuthzConfig | undefined {
   const policies = (byKind(s, 'AuthorizationPolicy') as AuthorizationPolicy[])
     .filter((p) => ROOT_NAMESPACES.includes(namespaceOf(p)) || namespaceOf(p) === proxy.namespace)
@@ -20,7 +26,7 @@ export function authzFor(s: Snapshot, proxy: ProxyIdentity): AuthzConfig | undef
   const rulesOf = (p: AuthorizationPolicy): AuthzRule[] =>
     (p.spec.rules ?? []).map((r, i) => ({
       name: `${namespaceOf(p)}/${p.metadata.name}[${i}]`,
-      ...(r.from ? { from: r.from.map((f) => ({ ...f.source })) } : {}),
+      ...(r.from ? { from: r.from.map((f) => qualifyServiceAccounts({ ...f.source }, namespaceOf(p))) } : {}),
       ...(r.to ? { to: r.to.map((t) => ({ ...t.operation })) } : {}),
       ...(r.when ? { when: r.when.map((w) => ({ ...w })) } : {}),
     }));

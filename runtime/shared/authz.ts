@@ -12,12 +12,16 @@
  * ignored (it denies more, never less).
  */
 import { BlockList, isIPv6 } from 'node:net';
+import { conditionEvaluated, EVALUATED_OPERATION_FIELDS, EVALUATED_SOURCE_FIELDS, HEADER_KEY, type AuthzProtocol } from '../../api/authorization-fields';
 
 export interface SourceMatch {
   readonly principals?: string[];
   readonly notPrincipals?: string[];
   readonly namespaces?: string[];
   readonly notNamespaces?: string[];
+  /** `namespace/name` (mastd qualifies a bare name with the policy's namespace). */
+  readonly serviceAccounts?: string[];
+  readonly notServiceAccounts?: string[];
   readonly ipBlocks?: string[];
   readonly notIpBlocks?: string[];
   readonly remoteIpBlocks?: string[];
@@ -75,7 +79,7 @@ export interface AuthzRequest extends AuthzConnection {
   header(name: string): string | undefined;
 }
 
-export type AuthzProtocol = 'http' | 'tcp';
+export type { AuthzProtocol };
 
 export type AuthzDecision = { readonly allowed: true } | { readonly allowed: false; readonly policy: string };
 
@@ -110,18 +114,6 @@ function field(values: string[] | undefined, notValues: string[] | undefined, te
   return (!values || values.some(test)) && (!notValues || !notValues.some(test));
 }
 
-/** Source fields this proxy evaluates, on any traffic (all from the socket or the verified peer certificate). */
-const SOURCE_FIELDS = new Set(['principals', 'notPrincipals', 'namespaces', 'notNamespaces', 'ipBlocks', 'notIpBlocks', 'remoteIpBlocks', 'notRemoteIpBlocks']);
-/** Operation fields by traffic: on TCP only the port is known. */
-const OPERATION_FIELDS: Record<AuthzProtocol, ReadonlySet<string>> = {
-  tcp: new Set(['ports', 'notPorts']),
-  http: new Set(['ports', 'notPorts', 'hosts', 'notHosts', 'methods', 'notMethods', 'paths', 'notPaths']),
-};
-/** `when` keys by traffic (request headers only on HTTP); any other key is not evaluated here. */
-const CONNECTION_KEYS = new Set(['source.ip', 'remote.ip', 'source.namespace', 'source.principal', 'destination.port']);
-const HEADER_KEY = /^request\.headers\[(.+)\]$/;
-const conditionApplies = (key: string, protocol: AuthzProtocol) => CONNECTION_KEYS.has(key) || (protocol === 'http' && HEADER_KEY.test(key));
-
 /** An empty list is no list (Istio reads `methods: []` as absent). */
 const present = (v: unknown): boolean => !Array.isArray(v) || v.length > 0;
 
@@ -147,18 +139,18 @@ function keep<T extends object>(match: T | undefined, known: ReadonlySet<string>
 export function applicable(rule: AuthzRule, protocol: AuthzProtocol, action: 'ALLOW' | 'DENY'): AuthzRule | undefined {
   let dropped = false;
   const from = rule.from?.map((s) => {
-    const r = keep(s, SOURCE_FIELDS);
+    const r = keep(s, EVALUATED_SOURCE_FIELDS);
     dropped ||= r.dropped;
     return r.kept;
   });
   const to = rule.to?.map((o) => {
-    const r = keep(o, OPERATION_FIELDS[protocol]);
+    const r = keep(o, EVALUATED_OPERATION_FIELDS[protocol]);
     dropped ||= r.dropped;
     return r.kept;
   });
   const when = rule.when?.filter((c) => {
     if (!c.values?.length && !c.notValues?.length) return false; // says nothing: matches anything, as in Istio
-    if (conditionApplies(c.key, protocol)) return true;
+    if (conditionEvaluated(c.key, protocol)) return true;
     dropped = true;
     return false;
   });
@@ -190,10 +182,17 @@ export function prepare(cfg: AuthzConfig, protocol: AuthzProtocol): Prepared {
 // Below, a rule has only fields that apply: HTTP fields are read from a request only when present.
 type Attributes = AuthzConnection & Partial<Omit<AuthzRequest, keyof AuthzConnection>>;
 
+/** `ns/sa` of a SPIFFE principal `td/ns/<ns>/sa/<sa>` (the only form a verified peer has here). */
+function serviceAccountOf(principal: string | undefined): string | undefined {
+  const parts = principal?.split('/');
+  return parts && parts.length === 5 && parts[1] === 'ns' && parts[3] === 'sa' ? `${parts[2]}/${parts[4]}` : undefined;
+}
+
 function sourceMatches(s: SourceMatch, r: Attributes): boolean {
   return (
     field(s.principals, s.notPrincipals, (p) => matchesPattern(p, r.principal)) &&
     field(s.namespaces, s.notNamespaces, (n) => matchesPattern(n, r.namespace)) &&
+    field(s.serviceAccounts, s.notServiceAccounts, (sa) => sa === serviceAccountOf(r.principal)) &&
     (!s.ipBlocks || inBlocks(s.ipBlocks, r.sourceIp)) &&
     (!s.notIpBlocks || !inBlocks(s.notIpBlocks, r.sourceIp)) &&
     (!s.remoteIpBlocks || inBlocks(s.remoteIpBlocks, r.remoteIp)) &&

@@ -70,7 +70,7 @@ describe('validate()', () => {
     MAST0211: [[{ apiVersion: 'v1', kind: 'Service', metadata: { name: 'two' }, spec: { ports: [{ port: 80 }, { port: 443 }] } }, vs('a', { hosts: ['two'], http: [{ route: [{ destination: { host: 'two' } }] }] })], 'spec.http[0].route[0].destination.port', /host "two" has several ports \(80, 443\)/],
     MAST0214: [[gw('a', { credentialName: 'cert' }), gw('b', { credentialName: 'cert' })], 'spec.servers', /same certificate as Gateway default\/b/],
     MAST0215: [[gw('a', { credentialName: 'missing' }), { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'other', namespace: 'default' } }], 'spec.servers[0].tls.credentialName', /Secret "missing" not found in mast-system/],
-    MAST0222: [[{ apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'p', namespace: 'default' }, spec: { selector: { matchLabels: { app: 'ghost' } } } }], 'spec.selector', /selector \{"app":"ghost"\} matches no workload in default/],
+    MAST0222: [[{ apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'p', namespace: 'default' }, spec: { selector: { matchLabels: { app: 'ghost' } } } }], 'spec.selector', /selector \{"app":"ghost"\} matches no workload in default: nothing enforces its ALLOW with no rules \(deny all\)/],
     MAST0223: [[{ apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'p', namespace: 'default' }, spec: { rules: [{ from: [{ source: { namespaces: ['prod-*'] } }] }] } }], 'spec.rules[0].from[0].source.namespaces[0]', /no namespace matches "prod-\*"/],
     MAST0224: [[se('a', 'example.com', 'TCP')], 'spec.ports[0].protocol', /port 5432 is TCP and the entry has no addresses/],
     MAST0225: [[se('a', 'example.com', 'HTTP'), se('b', 'example.com', 'HTTPS')], 'spec.ports', /host "example.com" port 5432 is HTTP here but another protocol in ServiceEntry default\/b/],
@@ -83,6 +83,17 @@ describe('validate()', () => {
     const found = only(validate([...baseMesh(), ...objects], { defaultIngressGateway: true }), code);
     expect(found[0]).toMatchObject({ code, path });
     expect(found[0].message).toMatch(message);
+  });
+
+  test('MAST0222 (IST0127): a policy selecting no workload says what it would have enforced; only when the input describes workloads', () => {
+    const policy = (namespace: string, matchLabels: Record<string, string>) => ({ apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'ingress-policy', namespace }, spec: { selector: { matchLabels }, action: 'DENY', rules: [{ from: [{ source: { ipBlocks: ['1.2.3.4'] } }], to: [{ operation: { ports: ['9000'] } }] }] } });
+    const ghost = only(validate([...baseMesh(), policy('default', { app: 'ghost' })]), 'MAST0222');
+    expect(ghost.map((f) => f.message)).toEqual(['selector {"app":"ghost"} matches no workload in default: nothing enforces its DENY (from ipBlocks 1.2.3.4; to ports 9000) on the workloads it was written for']);
+    // Without a workload in the input nothing can be said (a directory of policies alone; the assumed default gateway is no evidence).
+    expect(only(validate([policy('default', { app: 'ghost' })]), 'MAST0222')).toEqual([]);
+    expect(only(validate([policy('default', { app: 'ghost' })], { defaultIngressGateway: true }), 'MAST0222')).toEqual([]);
+    // Istio's ingress gateway labels: the default gateway carries both.
+    for (const labels of [{ app: 'istio-ingressgateway' }, { istio: 'ingressgateway' }] as Array<Record<string, string>>) expect(only(validate([...baseMesh(), policy('istio-system', labels)], { defaultIngressGateway: true }), 'MAST0222')).toEqual([]);
   });
 
   test('with no Services or ServiceEntries in the input, destination hosts are not judged; with no DestinationRules, subsets are not', () => {

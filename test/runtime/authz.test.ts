@@ -137,7 +137,11 @@ describe('authorization: the same policies on HTTP and on TCP (fail closed)', ()
     ['DENY on notRemoteIpBlocks', '{ action: DENY, rules: [{ from: [{ source: { notRemoteIpBlocks: ["203.0.113.0/24"] } }] }] }', { remoteIp: '198.51.100.1' }, false],
     ['when destination.port and source.ip apply on TCP', '{ action: ALLOW, rules: [{ when: [{ key: destination.port, values: ["9000"] }, { key: source.ip, values: ["10.0.0.0/8"] }] }] }', {}, true],
     ['ALLOW with a key mast does not evaluate (connection.sni): dropped', '{ action: ALLOW, rules: [{ when: [{ key: connection.sni, values: ["*"] }] }] }', {}, false],
-    ['ALLOW with a field of a newer Istio (serviceAccounts): dropped', '{ action: ALLOW, rules: [{ from: [{ source: { serviceAccounts: [sleep] } }] }] }', { principal: SLEEP }, false],
+    ['ALLOW with a field of a newer Istio (trustDomains): dropped', '{ action: ALLOW, rules: [{ from: [{ source: { trustDomains: [cluster.local] } }] }] }', { principal: SLEEP }, false],
+    ['ALLOW serviceAccounts: a bare name is in the policy\'s namespace', '{ action: ALLOW, rules: [{ from: [{ source: { serviceAccounts: [sleep] } }] }] }', { principal: SLEEP, namespace: 'foo' }, true],
+    ['ALLOW serviceAccounts: the same name in another namespace', '{ action: ALLOW, rules: [{ from: [{ source: { serviceAccounts: [sleep] } }] }] }', { principal: 'cluster.local/ns/bar/sa/sleep', namespace: 'bar' }, false],
+    ['ALLOW serviceAccounts: ns/name', '{ action: ALLOW, rules: [{ from: [{ source: { serviceAccounts: [bar/sleep] } }] }] }', { principal: 'cluster.local/ns/bar/sa/sleep', namespace: 'bar' }, true],
+    ['DENY notServiceAccounts: a peer without identity has no service account', '{ action: DENY, rules: [{ from: [{ source: { notServiceAccounts: [sleep] } }] }] }', {}, false],
     ['DENY with an empty list: the list says nothing (Istio reads [] as absent)', '{ action: DENY, rules: [{ to: [{ operation: { methods: [], ports: ["9000"] } }] }] }', {}, false],
     ['ALLOW without rules: denies all', '{ action: ALLOW }', {}, false],
     ['DENY without rules: denies nothing', '{ action: DENY }', {}, true],
@@ -154,8 +158,8 @@ describe('authorization: the same policies on HTTP and on TCP (fail closed)', ()
     ['DENY with requestPrincipals and a path: other paths pass', '{ action: DENY, rules: [{ from: [{ source: { requestPrincipals: ["*"] } }], to: [{ operation: { paths: ["/admin*"] } }] }] }', { path: '/public' }, true],
     ['DENY with an empty methods list: the list says nothing, the path still denies (it used to match nothing)', '{ action: DENY, rules: [{ to: [{ operation: { methods: [], paths: ["/admin"] } }] }] }', { path: '/admin' }, false],
     ['ALLOW with methods: HTTP fields apply on HTTP', '{ action: ALLOW, rules: [{ to: [{ operation: { methods: [GET], ports: ["9000"] } }] }] }', {}, true],
-    ['ALLOW with a field of a newer Istio (serviceAccounts): dropped', '{ action: ALLOW, rules: [{ from: [{ source: { serviceAccounts: [sleep] } }] }] }', { principal: SLEEP }, false],
-    ['DENY with a field of a newer Istio: ignored, denies', '{ action: DENY, rules: [{ from: [{ source: { serviceAccounts: [sleep] } }], to: [{ operation: { methods: [DELETE] } }] }] }', { method: 'DELETE' }, false],
+    ['ALLOW with a field of a newer Istio (trustDomains): dropped', '{ action: ALLOW, rules: [{ from: [{ source: { trustDomains: [cluster.local] } }] }] }', { principal: SLEEP }, false],
+    ['DENY with a field of a newer Istio: ignored, denies', '{ action: DENY, rules: [{ from: [{ source: { trustDomains: [cluster.local] } }], to: [{ operation: { methods: [DELETE] } }] }] }', { method: 'DELETE' }, false],
   ] as Array<[string, string, Partial<AuthzRequest>, boolean]>)('HTTP: %s', (_what, spec, over, allowed) => {
     expect(http(spec, over)).toBe(allowed);
   });

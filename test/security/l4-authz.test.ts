@@ -10,6 +10,8 @@ import { compile, type ProxyIdentity } from '../../runtime/compile/compile';
 import { makeSnapshot } from '../../runtime/compile/snapshot';
 import { proxyV2Header } from '../../runtime/proxy/http/proxy-protocol';
 import { Proxy } from '../../runtime/proxy/runtime';
+import { CertificateAuthority } from '../../runtime/control/ca';
+import { certificateRequest, generateKeys, privateKeyPem } from '../../runtime/shared/x509';
 import { freePort } from '../../runtime/local/local-mesh';
 import { backend, until } from '../runtime/support';
 import { tcpRecorder, tcpTalk, type TcpRecorder } from './tcp-recorder';
@@ -108,6 +110,54 @@ describe('L4 authorization at a sidecar (Istio "Authorization for TCP traffic")'
   });
 });
 
+/** A TLS client with a workload certificate: what it got back before the proxy closed (or 400 ms). */
+function mtlsTalk(port: number, id: { key: string; certificate: string; root: string }, bytes: string): Promise<{ reply: string; closed: boolean }> {
+  return new Promise((resolve) => {
+    let reply = '';
+    // The server's certificate names a SPIFFE identity, not a host: the chain is what matters here.
+    const s = tls.connect({ port, host: '127.0.0.1', key: id.key, cert: id.certificate, ca: id.root, checkServerIdentity: () => undefined }, () => s.write(bytes));
+    const done = (closed: boolean) => (clearTimeout(t), s.destroy(), resolve({ reply, closed }));
+    const t = setTimeout(() => done(false), 400);
+    s.on('data', (d) => (reply += d.toString('latin1')));
+    s.on('close', () => done(true));
+    s.on('error', () => done(true));
+  });
+}
+
+describe('L4 authorization on mTLS: principals and namespaces from the peer certificate', () => {
+  let ca: CertificateAuthority;
+  const workload = async (namespace: string, serviceAccount: string) => {
+    const keys = await generateKeys();
+    const issued = await ca.sign(await certificateRequest(keys), { namespace, serviceAccount });
+    return { ...issued, key: await privateKeyPem(keys) };
+  };
+  beforeAll(async () => {
+    ca = await CertificateAuthority.generate('cluster.local');
+  });
+
+  test('ALLOW principals: the named workload gets through, another one of the mesh does not', async () => {
+    const app = await recorder();
+    const yaml = policy('sleep-only', `{ selector: { matchLabels: { app: tcp-echo } }, action: ALLOW, rules: [{ from: [{ source: { principals: ["cluster.local/ns/foo/sa/sleep"] } }], to: [{ operation: { ports: ["${app.port}"] } }] }] }`, 'foo');
+    const proxy = await proxyFor(yaml, { mode: 'sidecar', namespace: 'foo', labels: { app: 'tcp-echo' }, inbound: { port: 0, appPort: app.port } }, (n) => n === 'virtualInbound');
+    proxy.setCertificate(await workload('foo', 'tcp-echo'));
+    const port = proxy.boundPort('virtualInbound')!;
+    expect(await mtlsTalk(port, await workload('foo', 'sleep'), 'from sleep')).toEqual({ reply: 'ok:from sleep', closed: false });
+    expect(denied(await mtlsTalk(port, await workload('foo', 'curl'), 'from curl'))).toBe(true);
+    expect(app.received).toBe('from sleep');
+  });
+
+  test('DENY notNamespaces: a workload of another namespace is closed before any byte reaches the app', async () => {
+    const app = await recorder();
+    const yaml = policy('ns-only', `{ action: DENY, rules: [{ from: [{ source: { notNamespaces: [foo] } }] }] }`, 'foo');
+    const proxy = await proxyFor(yaml, { mode: 'sidecar', namespace: 'foo', labels: { app: 'tcp-echo' }, inbound: { port: 0, appPort: app.port } }, (n) => n === 'virtualInbound');
+    proxy.setCertificate(await workload('foo', 'tcp-echo'));
+    const port = proxy.boundPort('virtualInbound')!;
+    expect(denied(await mtlsTalk(port, await workload('bar', 'sleep'), 'from bar'))).toBe(true);
+    expect(await mtlsTalk(port, await workload('foo', 'sleep'), 'from foo')).toEqual({ reply: 'ok:from foo', closed: false });
+    expect(app.received).toBe('from foo');
+  });
+});
+
 /** A gateway with a TCP server on 31400 and a TLS PASSTHROUGH server on 8443, both to `app`. */
 function gatewayYaml(app: TcpRecorder, policies: string): string {
   return `
@@ -192,6 +242,31 @@ describe('L4 authorization at a gateway (Istio "Ingress Gateway Access Control")
     const direct = await gateway(app, ingressPolicy('ALLOW', '{ ipBlocks: ["203.0.113.7"] }'), true);
     expect(denied(await tcpTalk(direct.tcp, Buffer.concat([from('203.0.113.7'), Buffer.from('spoof')])))).toBe(true);
     expect(app.received).toBe('client');
+  });
+
+  test('PROXY protocol on a TLS PASSTHROUGH server: the header is read and taken off, the ClientHello routed by its name', async () => {
+    const app = await recorder();
+    const gw = await gateway(app, ingressPolicy('ALLOW', '{ remoteIpBlocks: ["203.0.113.0/24"] }'), true);
+    const hello = (address: string) =>
+      new Promise<void>((resolve) => {
+        const raw = net.connect(gw.tls, '127.0.0.1', () => {
+          // Header and hello in one write: the bytes read past the header already hold the hello.
+          raw.cork();
+          raw.write(proxyV2Header({ address, port: 40000 }, { address: '10.0.0.1', port: 8443 }));
+          const s = tls.connect({ socket: raw, servername: 'db.example.com', rejectUnauthorized: false });
+          s.on('error', () => undefined);
+          setTimeout(() => raw.uncork(), 20);
+        });
+        const done = () => (clearTimeout(t), raw.destroy(), resolve());
+        const t = setTimeout(done, 400);
+        raw.on('close', done);
+        raw.on('error', done);
+      });
+    await hello('198.51.100.1');
+    expect(app.connections).toBe(0);
+    await hello('203.0.113.7');
+    await until('the hello at the app', () => app.received.length > 0);
+    expect(app.received.charCodeAt(0)).toBe(0x16);
   });
 
   test('PROXY protocol on an HTTP server: ipBlocks see the direct peer, not the header\'s source', async () => {
