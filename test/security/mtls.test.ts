@@ -1,0 +1,142 @@
+/**
+ * Attacks on peer verification (issue 19, finding 1): a sidecar's inbound mTLS and a Gateway's
+ * `tls.mode: MUTUAL` take only clients whose chain verifies against the mesh root (sidecar) or the
+ * Gateway's `caCertificates`; a certificate from another CA, a self-signed one, an expired one or
+ * none is closed before any byte reaches the app, and AuthorizationPolicy sees only verified
+ * identities. Each case: real proxies on loopback, a backend that records every request line.
+ */
+import * as tls from 'node:tls';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Proxy } from '../../runtime/proxy/runtime';
+import type { AuthzConfig } from '../../runtime/shared/authz';
+import type { ListenerConfig, ProxyConfig } from '../../runtime/shared/proxy-config';
+import { tempDir } from '../support/temp-dir';
+import { lenientBackend, type LenientBackend } from './support';
+import { foreignCa, meshCa, selfSigned, workload, type KeyPair } from './pki';
+
+const FRONT = 'spiffe://cluster.local/ns/shop/sa/front';
+
+/** One request over TLS with this client certificate (or none): the raw reply, or how the connection ended. */
+function request(port: number, client: Partial<KeyPair>, ca: string, path = '/orders', extra = ''): Promise<string> {
+  return new Promise((resolve) => {
+    let out = '';
+    const s = tls.connect({ host: '127.0.0.1', port, ca, key: client.key, cert: client.cert, checkServerIdentity: () => undefined }, () => {
+      s.write(`GET ${path} HTTP/1.1\r\nhost: cart\r\n${extra}connection: close\r\n\r\n`);
+    });
+    const t = setTimeout(() => s.destroy(), 2000);
+    s.on('data', (d) => (out += d.toString('latin1')));
+    s.on('error', (err: NodeJS.ErrnoException) => (out ||= `error ${err.code ?? err.message}`));
+    s.on('close', () => (clearTimeout(t), resolve(out || 'closed')));
+  });
+}
+
+const refused = (reply: string) => !reply.startsWith('HTTP/1.1 200');
+
+/** A sidecar's inbound to `app`, under `mtls`, with these policies. */
+function inboundConfig(appPort: number, mtls: ListenerConfig['mtls'], authz?: AuthzConfig): ProxyConfig {
+  const route = { name: 'default', matches: [], action: { kind: 'forward' as const, destinations: [{ cluster: 'inbound', weight: 100 }] } };
+  const listener: ListenerConfig = { name: 'virtualInbound', port: 0, matchPort: appPort, protocol: 'http', mtls, virtualHosts: [{ name: 'in', domains: ['*'], routes: [route] }], ...(authz ? { authz } : {}) };
+  return { schema: 1, version: 'v1', listeners: [listener], clusters: [{ name: 'inbound', host: '127.0.0.1', port: appPort, endpoints: [{ address: '127.0.0.1', port: appPort }], lb: { kind: 'round_robin' }, connectTimeoutMs: 1000 }] };
+}
+
+let dir: string;
+let app: LenientBackend;
+let ca: Awaited<ReturnType<typeof meshCa>>;
+const stops: Array<() => Promise<void>> = [];
+
+beforeAll(async () => {
+  dir = tempDir('mast-mtls-attack-');
+  ca = await meshCa();
+});
+beforeEach(async () => {
+  app = await lenientBackend();
+});
+afterEach(async () => {
+  for (const stop of stops.splice(0)) await stop();
+  await app.close();
+});
+
+async function sidecar(config: ProxyConfig): Promise<number> {
+  const proxy = new Proxy({ mode: 'sidecar', workload: 'cart', namespace: 'shop' });
+  proxy.setCertificate(await workload(ca, 'shop', 'cart'));
+  expect(await proxy.apply(config)).toMatchObject({ ok: true });
+  stops.push(() => proxy.drain(50));
+  return proxy.boundPort('virtualInbound')!;
+}
+
+describe('sidecar inbound mTLS', () => {
+  const onlyFront: AuthzConfig = { deny: [], allow: [{ name: 'shop/front-only[0]', from: [{ principals: ['cluster.local/ns/shop/sa/front'] }] }] };
+
+  test('a peer with a mesh certificate gets through, and AuthorizationPolicy sees its verified identity', async () => {
+    const port = await sidecar(inboundConfig(app.port, 'STRICT', onlyFront));
+    expect(await request(port, await workload(ca, 'shop', 'front'), ca.rootPem)).toMatch(/^HTTP\/1\.1 200/);
+    // A mesh identity the policy does not name is denied by the policy (403), not by TLS.
+    expect(await request(port, await workload(ca, 'shop', 'other'), ca.rootPem)).toMatch(/^HTTP\/1\.1 403/);
+    expect(app.lines()).toEqual(['GET /orders HTTP/1.1']);
+  });
+
+  test.each(['STRICT', 'PERMISSIVE'] as const)('%s: a certificate from a foreign CA, a self-signed one, an expired one or none reach nothing', async (mode) => {
+    const port = await sidecar(inboundConfig(app.port, mode, onlyFront));
+    const attacker = foreignCa(dir).issue(`foreign-${mode}`, FRONT);
+    const forged = selfSigned(dir, `self-${mode}`, FRONT);
+    const expired = await workload(ca, 'shop', 'front', -30_000);
+    // An attacker's own "mesh CA": the same subject as the mesh root (it is no secret), another key.
+    const lookalike = await workload(await meshCa(), 'shop', 'front');
+    // The attacker trusts its own CA and sends it along as the chain: still not the mesh root.
+    expect(refused(await request(port, { key: attacker.key, cert: attacker.cert + foreignCa(dir).cert }, ca.rootPem))).toBe(true);
+    expect(refused(await request(port, attacker, ca.rootPem))).toBe(true);
+    expect(refused(await request(port, forged, ca.rootPem))).toBe(true);
+    expect(refused(await request(port, expired, ca.rootPem))).toBe(true);
+    expect(refused(await request(port, lookalike, ca.rootPem))).toBe(true);
+    expect(refused(await request(port, {}, ca.rootPem))).toBe(true);
+    expect(app.seen).toEqual([]);
+    // And the proxy is still there for its mesh peers.
+    expect(await request(port, await workload(ca, 'shop', 'front'), ca.rootPem)).toMatch(/^HTTP\/1\.1 200/);
+  });
+
+  test('without any policy, a forged identity is still refused (the chain, not the policy, decides)', async () => {
+    const port = await sidecar(inboundConfig(app.port, 'STRICT'));
+    expect(refused(await request(port, selfSigned(dir, 'self-nopolicy', FRONT), ca.rootPem))).toBe(true);
+    expect(await request(port, await workload(ca, 'shop', 'anyone'), ca.rootPem)).toMatch(/^HTTP\/1\.1 200/);
+    expect(app.lines()).toEqual(['GET /orders HTTP/1.1']);
+  });
+});
+
+describe('gateway tls.mode', () => {
+  async function gateway(mode: 'SIMPLE' | 'MUTUAL'): Promise<{ port: number; server: KeyPair }> {
+    const server = await workload(ca, 'mast-system', 'gw');
+    writeFileSync(join(dir, 'gw.pem'), server.cert);
+    writeFileSync(join(dir, 'gw-key.pem'), server.key);
+    writeFileSync(join(dir, 'clients-ca.pem'), ca.rootPem);
+    const tlsConfig = { certificateFile: join(dir, 'gw.pem'), keyFile: join(dir, 'gw-key.pem'), mode, ...(mode === 'MUTUAL' ? { caFile: join(dir, 'clients-ca.pem') } : {}) };
+    const route = { name: 'r', matches: [], action: { kind: 'forward' as const, destinations: [{ cluster: 'app', weight: 100 }] } };
+    const config: ProxyConfig = {
+      schema: 1,
+      version: 'v1',
+      listeners: [{ name: 'l', port: 0, matchPort: 443, protocol: 'http', tls: tlsConfig, virtualHosts: [{ name: 'vh', domains: ['*'], routes: [route] }] }],
+      clusters: [{ name: 'app', host: 'app.default.svc.cluster.local', port: 80, endpoints: [{ address: '127.0.0.1', port: app.port }], lb: { kind: 'round_robin' }, connectTimeoutMs: 1000 }],
+    };
+    const proxy = new Proxy({ mode: 'gateway', workload: 'gw', namespace: 'mast-system' });
+    expect(await proxy.apply(config)).toMatchObject({ ok: true });
+    stops.push(() => proxy.drain(50));
+    return { port: proxy.boundPort('l')!, server };
+  }
+
+  test('MUTUAL: a client certificate from caCertificates gets through; a foreign, self-signed, expired one or none do not', async () => {
+    const { port } = await gateway('MUTUAL');
+    expect(await request(port, await workload(ca, 'partners', 'acme'), ca.rootPem)).toMatch(/^HTTP\/1\.1 200/);
+    expect(refused(await request(port, foreignCa(dir).issue('gw-foreign', FRONT), ca.rootPem))).toBe(true);
+    expect(refused(await request(port, selfSigned(dir, 'gw-self', FRONT), ca.rootPem))).toBe(true);
+    expect(refused(await request(port, await workload(ca, 'partners', 'acme', -30_000), ca.rootPem))).toBe(true);
+    expect(refused(await request(port, await workload(await meshCa(), 'partners', 'acme'), ca.rootPem))).toBe(true);
+    expect(refused(await request(port, {}, ca.rootPem))).toBe(true);
+    expect(app.lines()).toEqual(['GET /orders HTTP/1.1']);
+  });
+
+  test('SIMPLE: no client certificate asked for', async () => {
+    const { port } = await gateway('SIMPLE');
+    expect(await request(port, {}, ca.rootPem)).toMatch(/^HTTP\/1\.1 200/);
+    expect(app.lines()).toEqual(['GET /orders HTTP/1.1']);
+  });
+});
