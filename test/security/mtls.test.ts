@@ -101,6 +101,20 @@ describe('sidecar inbound mTLS', () => {
     expect(await request(port, await workload(ca, 'shop', 'anyone'), ca.rootPem)).toMatch(/^HTTP\/1\.1 200/);
     expect(app.lines()).toEqual(['GET /orders HTTP/1.1']);
   });
+
+  test('after a root rotation (a bundle of old and new roots) peers of either root get through, others not', async () => {
+    const next = await meshCa();
+    const proxy = new Proxy({ mode: 'sidecar', workload: 'cart', namespace: 'shop' });
+    const own = await workload(next, 'shop', 'cart');
+    proxy.setCertificate({ ...own, root: `${ca.rootPem}\n${next.rootPem}\n` });
+    expect(await proxy.apply(inboundConfig(app.port, 'STRICT'))).toMatchObject({ ok: true });
+    stops.push(() => proxy.drain(50));
+    const port = proxy.boundPort('virtualInbound')!;
+    expect(await request(port, await workload(ca, 'shop', 'old'), next.rootPem)).toMatch(/^HTTP\/1\.1 200/);
+    expect(await request(port, await workload(next, 'shop', 'new'), next.rootPem)).toMatch(/^HTTP\/1\.1 200/);
+    expect(refused(await request(port, await workload(await meshCa(), 'shop', 'stranger'), next.rootPem))).toBe(true);
+    expect(app.seen).toHaveLength(2);
+  });
 });
 
 describe('gateway tls.mode', () => {
