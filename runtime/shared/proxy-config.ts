@@ -188,6 +188,12 @@ export interface ClusterConfig {
    */
   readonly tls?: 'ISTIO_MUTUAL' | 'DISABLE';
   /**
+   * Over that mTLS, the identities the server may present, as SPIFFE paths `ns/<namespace>/sa/<account>`
+   * (the trust domain is the mesh root's): its endpoints' service accounts, as Istio checks a service's
+   * SANs. Absent (no endpoint names one): any identity the mesh root signed.
+   */
+  readonly identities?: readonly string[];
+  /**
    * DestinationRule `tls.mode: SIMPLE` or `MUTUAL`: the proxy opens TLS to every endpoint (TLS
    * origination), with these PEM files (paths on the proxy's filesystem) and this SNI; the
    * server certificate is verified against `caCertificates` (else the system roots) for

@@ -8,10 +8,14 @@
 import * as tls from 'node:tls';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { loadYaml } from '../../api';
+import { compile } from '../../runtime/control/compile';
+import { makeSnapshot } from '../../runtime/control/snapshot';
 import { Proxy } from '../../runtime/proxy/runtime';
 import type { AuthzConfig } from '../../runtime/shared/authz';
 import type { ListenerConfig, ProxyConfig } from '../../runtime/shared/proxy-config';
 import { tempDir } from '../support/temp-dir';
+import { get } from '../runtime/support';
 import { lenientBackend, type LenientBackend } from './support';
 import { foreignCa, meshCa, selfSigned, workload, type KeyPair } from './pki';
 
@@ -152,5 +156,91 @@ describe('gateway tls.mode', () => {
     const { port } = await gateway('SIMPLE');
     expect(await request(port, {}, ca.rootPem)).toMatch(/^HTTP\/1\.1 200/);
     expect(app.lines()).toEqual(['GET /orders HTTP/1.1']);
+  });
+});
+
+describe('sidecar outbound mTLS: the server must be the destination', () => {
+  const CART = 'outbound|80||cart.shop.svc.cluster.local';
+
+  /** A sidecar whose app calls cart: ISTIO_MUTUAL to `serverPort`, expecting these identities. */
+  async function client(serverPort: number, identities?: string[]): Promise<number> {
+    const route = { name: 'r', matches: [], action: { kind: 'forward' as const, destinations: [{ cluster: CART, weight: 100 }] } };
+    const cluster = { name: CART, host: 'cart.shop.svc.cluster.local', port: 80, endpoints: [{ address: '127.0.0.1', port: serverPort }], lb: { kind: 'round_robin' as const }, connectTimeoutMs: 1000, tls: 'ISTIO_MUTUAL' as const, ...(identities ? { identities } : {}) };
+    const config: ProxyConfig = { schema: 1, version: 'v1', listeners: [{ name: 'l', port: 0, matchPort: 80, protocol: 'http', virtualHosts: [{ name: 'vh', domains: ['*'], routes: [route] }] }], clusters: [cluster] };
+    const proxy = new Proxy({ mode: 'sidecar', workload: 'front', namespace: 'shop' });
+    proxy.setCertificate(await workload(ca, 'shop', 'front'));
+    expect(await proxy.apply(config)).toMatchObject({ ok: true });
+    stops.push(() => proxy.drain(50));
+    return proxy.boundPort('l')!;
+  }
+
+  /** The server side: a real sidecar in front of the app, with this certificate (and the mesh root). */
+  async function server(certificate: KeyPair): Promise<number> {
+    const proxy = new Proxy({ mode: 'sidecar', workload: 'cart', namespace: 'shop' });
+    proxy.setCertificate({ key: certificate.key, certificate: certificate.cert, root: ca.rootPem, expiresAt: new Date(Date.now() + 3_600_000).toISOString() });
+    expect(await proxy.apply(inboundConfig(app.port, 'STRICT'))).toMatchObject({ ok: true });
+    stops.push(() => proxy.drain(50));
+    return proxy.boundPort('virtualInbound')!;
+  }
+
+  const call = async (port: number) => (await get(port, '/orders')).status;
+
+  test('the destination’s own identity: the request goes through', async () => {
+    expect(await call(await client(await server(await workload(ca, 'shop', 'cart')), ['ns/shop/sa/cart']))).toBe(200);
+    expect(app.lines()).toEqual(['GET /orders HTTP/1.1']);
+  });
+
+  test('a mesh certificate of another service account, a foreign CA’s or a self-signed one claiming cart: 503, nothing sent', async () => {
+    const cartId = 'spiffe://cluster.local/ns/shop/sa/cart';
+    expect(await call(await client(await server(await workload(ca, 'shop', 'evil')), ['ns/shop/sa/cart']))).toBe(503);
+    expect(await call(await client(await server(foreignCa(dir).issue('srv-foreign', cartId)), ['ns/shop/sa/cart']))).toBe(503);
+    expect(await call(await client(await server(selfSigned(dir, 'srv-self', cartId)), ['ns/shop/sa/cart']))).toBe(503);
+    // Without identities (no endpoint names a service account, as Istio) the chain alone decides.
+    expect(await call(await client(await server(foreignCa(dir).issue('srv-foreign2', cartId))))).toBe(503);
+    expect(app.seen).toEqual([]);
+  });
+});
+
+describe('the identities compiled for a cluster', () => {
+  const yaml = (extra: string) => `
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: cart, namespace: shop }
+spec:
+  hosts: [cart.shop.svc.cluster.local]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  ports: [{ number: 80, name: http, protocol: HTTP }]
+${extra}`;
+  const identities = (extra: string, more: object[] = []) => {
+    const objects = [...loadYaml(yaml(extra)).objects, ...(more as never[])];
+    const config = compile(makeSnapshot(objects, 'v1'), { mode: 'sidecar', namespace: 'shop', labels: { app: 'front' } });
+    return config.clusters.find((c) => c.name === 'outbound|80||cart.shop.svc.cluster.local')?.identities;
+  };
+
+  test.each([
+    ['endpoints with service accounts', `  endpoints: [{ address: 10.0.0.1, serviceAccount: cart }, { address: 10.0.0.2, serviceAccount: cart-v2 }]`, ['ns/shop/sa/cart', 'ns/shop/sa/cart-v2']],
+    ['SPIFFE subjectAltNames (any trust domain prefix dropped)', `  endpoints: [{ address: 10.0.0.1 }]\n  subjectAltNames: [spiffe://cluster.local/ns/shop/sa/cart, cart.example.com]`, ['ns/shop/sa/cart']],
+    ['none named: unchecked, as Istio', `  endpoints: [{ address: 10.0.0.1 }]`, undefined],
+  ])('%s', (_name, extra, expected) => {
+    expect(identities(extra)).toEqual(expected);
+  });
+
+  test('WorkloadEntries and Pods behind EndpointSlices', () => {
+    const we = { apiVersion: 'networking.istio.io/v1', kind: 'WorkloadEntry', metadata: { name: 'vm', namespace: 'shop' }, spec: { address: '10.0.0.3', labels: { app: 'cart' }, serviceAccount: 'cart-vm' } };
+    expect(identities('  workloadSelector: { labels: { app: cart } }', [we])).toEqual(['ns/shop/sa/cart-vm']);
+    const service = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'cart', namespace: 'shop' }, spec: { ports: [{ name: 'http', port: 80 }] } };
+    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'cart-1', namespace: 'shop', labels: { app: 'cart' } }, spec: { serviceAccountName: 'cart-sa' } };
+    const podDefault = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'cart-2', namespace: 'shop', labels: { app: 'cart' } }, spec: {} };
+    const slice = {
+      apiVersion: 'discovery.k8s.io/v1',
+      kind: 'EndpointSlice',
+      metadata: { name: 'cart-abc', namespace: 'shop', labels: { 'kubernetes.io/service-name': 'cart' } },
+      ports: [{ name: 'http', port: 8080 }],
+      endpoints: [{ addresses: ['10.0.0.4'], targetRef: { kind: 'Pod', name: 'cart-1' } }, { addresses: ['10.0.0.5'], targetRef: { kind: 'Pod', name: 'cart-2' } }],
+    };
+    const objects = [service, pod, podDefault, slice] as never[];
+    const config = compile(makeSnapshot(objects, 'v1'), { mode: 'sidecar', namespace: 'shop', labels: { app: 'front' } });
+    expect(config.clusters.find((c) => c.host === 'cart.shop.svc.cluster.local')?.identities).toEqual(['ns/shop/sa/cart-sa', 'ns/shop/sa/default']);
   });
 });
