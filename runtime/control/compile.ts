@@ -123,9 +123,12 @@ function gatewayListeners(s: Snapshot, proxy: ProxyIdentity, ports: readonly Ser
         }
       }
     const body = sniRoutes ? { sniRoutes } : protocol === 'tcp' ? { tcpDestinations: tcpDestinations ?? [] } : { virtualHosts: [...vhosts.values()] };
-    return { name: `0.0.0.0_${number}`, port: proxy.portMap?.[number] ?? number, matchPort: number, protocol, ...body, proxyProtocol: proxy.proxyProtocol, ...authzOf(s, proxy), ...(tls ? { tls } : {}), ...(httpsRedirect ? { httpsRedirect } : {}) };
+    return { name: `0.0.0.0_${number}`, port: proxy.portMap?.[number] ?? number, matchPort: number, protocol, ...body, proxyProtocol: proxy.proxyProtocol, forwardClientCert: gatewayXfcc(proxy), ...authzOf(s, proxy), ...(tls ? { tls } : {}), ...(httpsRedirect ? { httpsRedirect } : {}) };
   });
 }
+
+/** Istio's gateway default: SANITIZE_SET, the element with the client's certificate (`Cert`). */
+const gatewayXfcc = (proxy: ProxyIdentity) => ({ mode: proxy.gatewayTopology?.forwardClientCertDetails ?? 'SANITIZE_SET', cert: true }) as const;
 
 const authzOf = (s: Snapshot, proxy: ProxyIdentity) => {
   const authz = authzFor(s, proxy);
@@ -301,6 +304,8 @@ function compileSidecar(s: Snapshot, proxy: ProxyIdentity): ProxyConfig {
     ...authzOf(s, proxy),
     mtls: mtlsFor(s, proxy),
     ...(mtlsByPort ? { mtlsByPort } : {}),
+    // As Istio's sidecars: the verified peer is added to x-forwarded-client-cert (By, Hash, Subject, URI, DNS).
+    forwardClientCert: { mode: 'APPEND_FORWARD' },
     protocol: 'http',
     virtualHosts: [{ name: 'inbound|http', domains: ['*'], routes: [{ name: 'default', matches: [], action: { kind: 'forward', destinations: [{ cluster: inbound, weight: 100 }] } }] }],
   });

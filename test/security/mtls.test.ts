@@ -5,7 +5,6 @@
  * none is closed before any byte reaches the app, and AuthorizationPolicy sees only verified
  * identities. Each case: real proxies on loopback, a backend that records every request line.
  */
-import * as tls from 'node:tls';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadYaml } from '../../api';
@@ -17,23 +16,9 @@ import type { ListenerConfig, ProxyConfig } from '../../runtime/shared/proxy-con
 import { tempDir } from '../support/temp-dir';
 import { get } from '../runtime/support';
 import { lenientBackend, type LenientBackend } from './support';
-import { foreignCa, meshCa, selfSigned, workload, type KeyPair } from './pki';
+import { foreignCa, meshCa, selfSigned, tlsRequest, workload, type KeyPair } from './pki';
 
 const FRONT = 'spiffe://cluster.local/ns/shop/sa/front';
-
-/** One request over TLS with this client certificate (or none): the raw reply, or how the connection ended. */
-function request(port: number, client: Partial<KeyPair>, ca: string, path = '/orders', extra = ''): Promise<string> {
-  return new Promise((resolve) => {
-    let out = '';
-    const s = tls.connect({ host: '127.0.0.1', port, ca, key: client.key, cert: client.cert, checkServerIdentity: () => undefined }, () => {
-      s.write(`GET ${path} HTTP/1.1\r\nhost: cart\r\n${extra}connection: close\r\n\r\n`);
-    });
-    const t = setTimeout(() => s.destroy(), 2000);
-    s.on('data', (d) => (out += d.toString('latin1')));
-    s.on('error', (err: NodeJS.ErrnoException) => (out ||= `error ${err.code ?? err.message}`));
-    s.on('close', () => (clearTimeout(t), resolve(out || 'closed')));
-  });
-}
 
 const refused = (reply: string) => !reply.startsWith('HTTP/1.1 200');
 
@@ -74,9 +59,9 @@ describe('sidecar inbound mTLS', () => {
 
   test('a peer with a mesh certificate gets through, and AuthorizationPolicy sees its verified identity', async () => {
     const port = await sidecar(inboundConfig(app.port, 'STRICT', onlyFront));
-    expect(await request(port, await workload(ca, 'shop', 'front'), ca.rootPem)).toMatch(/^HTTP\/1\.1 200/);
+    expect(await tlsRequest(port, await workload(ca, 'shop', 'front'), ca.rootPem)).toMatch(/^HTTP\/1\.1 200/);
     // A mesh identity the policy does not name is denied by the policy (403), not by TLS.
-    expect(await request(port, await workload(ca, 'shop', 'other'), ca.rootPem)).toMatch(/^HTTP\/1\.1 403/);
+    expect(await tlsRequest(port, await workload(ca, 'shop', 'other'), ca.rootPem)).toMatch(/^HTTP\/1\.1 403/);
     expect(app.lines()).toEqual(['GET /orders HTTP/1.1']);
   });
 
@@ -88,21 +73,21 @@ describe('sidecar inbound mTLS', () => {
     // An attacker's own "mesh CA": the same subject as the mesh root (it is no secret), another key.
     const lookalike = await workload(await meshCa(), 'shop', 'front');
     // The attacker trusts its own CA and sends it along as the chain: still not the mesh root.
-    expect(refused(await request(port, { key: attacker.key, cert: attacker.cert + foreignCa(dir).cert }, ca.rootPem))).toBe(true);
-    expect(refused(await request(port, attacker, ca.rootPem))).toBe(true);
-    expect(refused(await request(port, forged, ca.rootPem))).toBe(true);
-    expect(refused(await request(port, expired, ca.rootPem))).toBe(true);
-    expect(refused(await request(port, lookalike, ca.rootPem))).toBe(true);
-    expect(refused(await request(port, {}, ca.rootPem))).toBe(true);
+    expect(refused(await tlsRequest(port, { key: attacker.key, cert: attacker.cert + foreignCa(dir).cert }, ca.rootPem))).toBe(true);
+    expect(refused(await tlsRequest(port, attacker, ca.rootPem))).toBe(true);
+    expect(refused(await tlsRequest(port, forged, ca.rootPem))).toBe(true);
+    expect(refused(await tlsRequest(port, expired, ca.rootPem))).toBe(true);
+    expect(refused(await tlsRequest(port, lookalike, ca.rootPem))).toBe(true);
+    expect(refused(await tlsRequest(port, {}, ca.rootPem))).toBe(true);
     expect(app.seen).toEqual([]);
     // And the proxy is still there for its mesh peers.
-    expect(await request(port, await workload(ca, 'shop', 'front'), ca.rootPem)).toMatch(/^HTTP\/1\.1 200/);
+    expect(await tlsRequest(port, await workload(ca, 'shop', 'front'), ca.rootPem)).toMatch(/^HTTP\/1\.1 200/);
   });
 
   test('without any policy, a forged identity is still refused (the chain, not the policy, decides)', async () => {
     const port = await sidecar(inboundConfig(app.port, 'STRICT'));
-    expect(refused(await request(port, selfSigned(dir, 'self-nopolicy', FRONT), ca.rootPem))).toBe(true);
-    expect(await request(port, await workload(ca, 'shop', 'anyone'), ca.rootPem)).toMatch(/^HTTP\/1\.1 200/);
+    expect(refused(await tlsRequest(port, selfSigned(dir, 'self-nopolicy', FRONT), ca.rootPem))).toBe(true);
+    expect(await tlsRequest(port, await workload(ca, 'shop', 'anyone'), ca.rootPem)).toMatch(/^HTTP\/1\.1 200/);
     expect(app.lines()).toEqual(['GET /orders HTTP/1.1']);
   });
 
@@ -114,9 +99,9 @@ describe('sidecar inbound mTLS', () => {
     expect(await proxy.apply(inboundConfig(app.port, 'STRICT'))).toMatchObject({ ok: true });
     stops.push(() => proxy.drain(50));
     const port = proxy.boundPort('virtualInbound')!;
-    expect(await request(port, await workload(ca, 'shop', 'old'), next.rootPem)).toMatch(/^HTTP\/1\.1 200/);
-    expect(await request(port, await workload(next, 'shop', 'new'), next.rootPem)).toMatch(/^HTTP\/1\.1 200/);
-    expect(refused(await request(port, await workload(await meshCa(), 'shop', 'stranger'), next.rootPem))).toBe(true);
+    expect(await tlsRequest(port, await workload(ca, 'shop', 'old'), next.rootPem)).toMatch(/^HTTP\/1\.1 200/);
+    expect(await tlsRequest(port, await workload(next, 'shop', 'new'), next.rootPem)).toMatch(/^HTTP\/1\.1 200/);
+    expect(refused(await tlsRequest(port, await workload(await meshCa(), 'shop', 'stranger'), next.rootPem))).toBe(true);
     expect(app.seen).toHaveLength(2);
   });
 });
@@ -143,18 +128,18 @@ describe('gateway tls.mode', () => {
 
   test('MUTUAL: a client certificate from caCertificates gets through; a foreign, self-signed, expired one or none do not', async () => {
     const { port } = await gateway('MUTUAL');
-    expect(await request(port, await workload(ca, 'partners', 'acme'), ca.rootPem)).toMatch(/^HTTP\/1\.1 200/);
-    expect(refused(await request(port, foreignCa(dir).issue('gw-foreign', FRONT), ca.rootPem))).toBe(true);
-    expect(refused(await request(port, selfSigned(dir, 'gw-self', FRONT), ca.rootPem))).toBe(true);
-    expect(refused(await request(port, await workload(ca, 'partners', 'acme', -30_000), ca.rootPem))).toBe(true);
-    expect(refused(await request(port, await workload(await meshCa(), 'partners', 'acme'), ca.rootPem))).toBe(true);
-    expect(refused(await request(port, {}, ca.rootPem))).toBe(true);
+    expect(await tlsRequest(port, await workload(ca, 'partners', 'acme'), ca.rootPem)).toMatch(/^HTTP\/1\.1 200/);
+    expect(refused(await tlsRequest(port, foreignCa(dir).issue('gw-foreign', FRONT), ca.rootPem))).toBe(true);
+    expect(refused(await tlsRequest(port, selfSigned(dir, 'gw-self', FRONT), ca.rootPem))).toBe(true);
+    expect(refused(await tlsRequest(port, await workload(ca, 'partners', 'acme', -30_000), ca.rootPem))).toBe(true);
+    expect(refused(await tlsRequest(port, await workload(await meshCa(), 'partners', 'acme'), ca.rootPem))).toBe(true);
+    expect(refused(await tlsRequest(port, {}, ca.rootPem))).toBe(true);
     expect(app.lines()).toEqual(['GET /orders HTTP/1.1']);
   });
 
   test('SIMPLE: no client certificate asked for', async () => {
     const { port } = await gateway('SIMPLE');
-    expect(await request(port, {}, ca.rootPem)).toMatch(/^HTTP\/1\.1 200/);
+    expect(await tlsRequest(port, {}, ca.rootPem)).toMatch(/^HTTP\/1\.1 200/);
     expect(app.lines()).toEqual(['GET /orders HTTP/1.1']);
   });
 });

@@ -4,6 +4,7 @@
  * claiming a mesh SPIFFE identity.
  */
 import { execFileSync } from 'node:child_process';
+import * as tls from 'node:tls';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CertificateAuthority } from '../../runtime/control/ca';
@@ -46,4 +47,18 @@ export function foreignCa(dir: string): { readonly cert: string; issue(name: str
 export function selfSigned(dir: string, name: string, uri: string): KeyPair {
   openssl(dir, ['req', '-x509', ...ecKey, '-keyout', `${name}.key`, '-out', `${name}.pem`, '-subj', '/O=mast', '-days', '1', '-addext', `subjectAltName=URI:${uri}`]);
   return { key: readFileSync(join(dir, `${name}.key`), 'utf8'), cert: readFileSync(join(dir, `${name}.pem`), 'utf8') };
+}
+
+/** One request over TLS with this client certificate (or none): the raw reply, or how the connection ended. */
+export function tlsRequest(port: number, client: Partial<KeyPair>, ca: string, path = '/orders', extra = ''): Promise<string> {
+  return new Promise((resolve) => {
+    let out = '';
+    const s = tls.connect({ host: '127.0.0.1', port, ca, key: client.key, cert: client.cert, checkServerIdentity: () => undefined }, () => {
+      s.write(`GET ${path} HTTP/1.1\r\nhost: cart\r\n${extra}connection: close\r\n\r\n`);
+    });
+    const t = setTimeout(() => s.destroy(), 2000);
+    s.on('data', (d) => (out += d.toString('latin1')));
+    s.on('error', (err: NodeJS.ErrnoException) => (out ||= `error ${err.code ?? err.message}`));
+    s.on('close', () => (clearTimeout(t), resolve(out || 'closed')));
+  });
 }
