@@ -229,3 +229,18 @@ ${extra}`;
     expect(config.clusters.find((c) => c.host === 'cart.shop.svc.cluster.local')?.identities).toEqual(['ns/shop/sa/cart-sa', 'ns/shop/sa/default']);
   });
 });
+
+test('a port with a SIMPLE and a MUTUAL server (in that order) is MUTUAL: no host of the MUTUAL server without a client certificate', () => {
+  const mesh = loadYaml(`
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: { name: edge, namespace: default }
+spec:
+  selector: { istio: ingressgateway }
+  servers:
+    - { port: { number: 443, name: https-a, protocol: HTTPS }, hosts: [a.example.com], tls: { mode: SIMPLE, credentialName: a-cert } }
+    - { port: { number: 443, name: https-b, protocol: HTTPS }, hosts: [b.example.com], tls: { mode: MUTUAL, credentialName: b-cert } }
+`).objects;
+  const config = compile(makeSnapshot(mesh, 'v1'), { mode: 'gateway', namespace: 'mast-system', labels: { istio: 'ingressgateway' } });
+  expect(config.listeners.find((l) => l.matchPort === 443)?.tls).toEqual({ credentialName: 'b-cert', mode: 'MUTUAL', caFile: undefined });
+});
