@@ -53,6 +53,13 @@ export interface IngressGatewayProps {
   /** Expect PROXY protocol v2 on the listeners (an NLB sending client addresses). @default false */
   readonly proxyProtocol?: boolean;
   /**
+   * What the gateway sends upstream as `x-forwarded-client-cert`, as Istio's ProxyConfig
+   * `gatewayTopology.forwardClientCertDetails`: a client's own header is never trusted except with
+   * ALWAYS_FORWARD_ONLY (or FORWARD_ONLY/APPEND_FORWARD over mTLS).
+   * @default 'SANITIZE_SET' (over MUTUAL TLS, this hop's verified client certificate; otherwise none)
+   */
+  readonly forwardClientCertDetails?: 'SANITIZE' | 'FORWARD_ONLY' | 'APPEND_FORWARD' | 'SANITIZE_SET' | 'ALWAYS_FORWARD_ONLY';
+  /**
    * Seconds the proxy keeps accepting after SIGTERM while telling clients to close (readiness is
    * false meanwhile; match the load balancer's deregistration delay), after which in-flight requests
    * get half as long again. @default 30
@@ -150,6 +157,7 @@ export class IngressGateway extends Construct {
                   '--status-port', String(GATEWAY_STATUS_PORT),
                   '--drain-seconds', String(drain),
                   ...(props.proxyProtocol ? ['--proxy-protocol'] : []),
+                  ...(props.forwardClientCertDetails ? ['--forward-client-cert', props.forwardClientCertDetails] : []),
                   ...(props.workers && props.workers > 1 ? ['--workers', String(props.workers)] : []),
                 ],
                 env: IDENTITY_ENV,

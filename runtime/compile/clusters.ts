@@ -71,7 +71,9 @@ export function compileCluster(s: Snapshot, port: ServicePort, subset: string | 
 function buildCluster(s: Snapshot, port: ServicePort, subset: string | undefined, dr: DestinationRule | undefined): ClusterConfig {
   const { lb, pool, outlier, tls } = policyFor(dr, port.number, subset);
   const labels = subset ? dr?.spec.subsets?.find((x) => x.name === subset)?.labels : undefined;
-  const endpoints = endpointsOf(s, port).filter((e) => !subset || (labels !== undefined && selects(labels, e.labels)));
+  // The identities mTLS servers of this service may present: every endpoint's, subsets or not (as Istio's SAN list).
+  const identities = new Set<string>();
+  const endpoints = endpointsOf(s, port, identities).filter((e) => !subset || (labels !== undefined && selects(labels, e.labels)));
   const ms = (d: string | undefined) => (d === undefined ? undefined : parseDuration(d));
   return {
     name: clusterName(port.number, subset, port.host),
@@ -86,6 +88,7 @@ function buildCluster(s: Snapshot, port: ServicePort, subset: string | undefined
     maxRequestsPerConnection: pool?.http?.maxRequestsPerConnection,
     idleTimeoutMs: ms(pool?.http?.idleTimeout ?? pool?.tcp?.idleTimeout),
     ...(tls?.mode === 'ISTIO_MUTUAL' || tls?.mode === 'DISABLE' ? { tls: tls.mode } : {}),
+    ...(identities.size && tls?.mode !== 'DISABLE' ? { identities: [...identities].sort() } : {}),
     // TLS origination: the SNI is the rule's, else the service host (Istio's auto SNI for a host name).
     ...(tls?.mode === 'SIMPLE' || tls?.mode === 'MUTUAL'
       ? {

@@ -93,7 +93,10 @@ function gatewayListeners(s: Snapshot, proxy: ProxyIdentity, ports: readonly Ser
         const mode = t?.mode ?? 'SIMPLE';
         if (server.port.protocol.toUpperCase() === 'HTTPS' && t && (mode === 'SIMPLE' || mode === 'MUTUAL')) {
           const mutual = mode === 'MUTUAL' ? { mode: 'MUTUAL' as const, caFile: t.caCertificates } : {};
-          tls ??= t.serverCertificate && t.privateKey ? { certificateFile: t.serverCertificate, keyFile: t.privateKey, ...mutual } : { credentialName: t.credentialName ?? t.credentialNames?.[0], ...mutual };
+          const own = t.serverCertificate && t.privateKey ? { certificateFile: t.serverCertificate, keyFile: t.privateKey, ...mutual } : { credentialName: t.credentialName ?? t.credentialNames?.[0], ...mutual };
+          // One TLS setting per port (no per-server SNI selection yet): a MUTUAL server's wins over SIMPLE
+          // ones, so no host of a MUTUAL server is ever served without a verified client certificate.
+          if (!tls || (mode === 'MUTUAL' && tls.mode !== 'MUTUAL')) tls = own;
         }
         if (t?.httpsRedirect) httpsRedirect = true;
         const gwRef = `${namespaceOf(gw)}/${gw.metadata.name}`;
@@ -124,9 +127,12 @@ function gatewayListeners(s: Snapshot, proxy: ProxyIdentity, ports: readonly Ser
         }
       }
     const body = sniRoutes ? { sniRoutes } : protocol === 'tcp' ? { tcpDestinations: tcpDestinations ?? [] } : { virtualHosts: [...vhosts.values()] };
-    return { name: `0.0.0.0_${number}`, port: proxy.portMap?.[number] ?? number, matchPort: number, protocol, ...body, proxyProtocol: proxy.proxyProtocol, ...authzOf(s, proxy), ...(tls ? { tls } : {}), ...(httpsRedirect ? { httpsRedirect } : {}) };
+    return { name: `0.0.0.0_${number}`, port: proxy.portMap?.[number] ?? number, matchPort: number, protocol, ...body, proxyProtocol: proxy.proxyProtocol, forwardClientCert: gatewayXfcc(proxy), ...authzOf(s, proxy), ...(tls ? { tls } : {}), ...(httpsRedirect ? { httpsRedirect } : {}) };
   });
 }
+
+/** Istio's gateway default: SANITIZE_SET, the element with the client's certificate (`Cert`). */
+const gatewayXfcc = (proxy: ProxyIdentity) => ({ mode: proxy.gatewayTopology?.forwardClientCertDetails ?? 'SANITIZE_SET', cert: true }) as const;
 
 const authzOf = (s: Snapshot, proxy: ProxyIdentity) => {
   const authz = authzFor(s, proxy);
@@ -302,6 +308,8 @@ function compileSidecar(s: Snapshot, proxy: ProxyIdentity): ProxyConfig {
     ...authzOf(s, proxy),
     mtls: mtlsFor(s, proxy),
     ...(mtlsByPort ? { mtlsByPort } : {}),
+    // As Istio's sidecars: the verified peer is added to x-forwarded-client-cert (By, Hash, Subject, URI, DNS).
+    forwardClientCert: { mode: 'APPEND_FORWARD' },
     protocol: 'http',
     virtualHosts: [{ name: 'inbound|http', domains: ['*'], routes: [{ name: 'default', matches: [], action: { kind: 'forward', destinations: [{ cluster: inbound, weight: 100 }] } }] }],
   });

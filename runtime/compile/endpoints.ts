@@ -29,12 +29,25 @@ function listPorts(s: Snapshot): ServicePort[] {
   return out;
 }
 
-export function endpointsOf(s: Snapshot, port: ServicePort): EndpointConfig[] {
+/** A workload's identity as mTLS peers check it: the SPIFFE id's path, without the trust domain (the mesh root signs one). */
+export const identityOf = (namespace: string, serviceAccount: string) => `ns/${namespace}/sa/${serviceAccount}`;
+
+/**
+ * The endpoints of a service port; `identities`, when given, collects the identities they run as
+ * (Pods' service accounts, `serviceAccount` of WorkloadEntries and ServiceEntry endpoints, a
+ * ServiceEntry's SPIFFE `subjectAltNames`), as Istio collects a service's accounts.
+ */
+export function endpointsOf(s: Snapshot, port: ServicePort, identities?: Set<string>): EndpointConfig[] {
   const out: EndpointConfig[] = [];
   for (const se of (s.index.serviceEntriesByHost.get(port.host) ?? []) as ServiceEntry[]) {
     if (namespaceOf(se) !== port.namespace) continue;
     const sePort = se.spec.ports?.find((p) => p.number === port.number);
-    for (const ep of se.spec.endpoints ?? []) if (ep.address) out.push({ address: ep.address, port: (sePort && ep.ports?.[sePort.name]) ?? sePort?.targetPort ?? port.number, labels: ep.labels ?? {} });
+    for (const san of se.spec.subjectAltNames ?? []) if (san.startsWith('spiffe://')) identities?.add(san.slice('spiffe://'.length).replace(/^[^/]*\//, ''));
+    for (const ep of se.spec.endpoints ?? []) {
+      if (!ep.address) continue;
+      out.push({ address: ep.address, port: (sePort && ep.ports?.[sePort.name]) ?? sePort?.targetPort ?? port.number, labels: ep.labels ?? {} });
+      if (ep.serviceAccount) identities?.add(identityOf(port.namespace, ep.serviceAccount));
+    }
     // DNS resolution without endpoints: the host itself, resolved by the proxy on each new connection.
     const dns = se.spec.resolution === 'DNS' || se.spec.resolution === 'DNS_ROUND_ROBIN';
     if (dns && !se.spec.endpoints?.length && !se.spec.workloadSelector) out.push({ address: port.host, port: sePort?.targetPort ?? port.number, labels: {} });
@@ -43,14 +56,25 @@ export function endpointsOf(s: Snapshot, port: ServicePort): EndpointConfig[] {
       for (const we of candidates(s, port.namespace, selector)) {
         if (!selects(selector, we.spec.labels) || !we.spec.address) continue;
         out.push({ address: we.spec.address, port: (sePort && we.spec.ports?.[sePort.name]) ?? sePort?.targetPort ?? port.number, labels: we.spec.labels ?? {} });
+        if (we.spec.serviceAccount) identities?.add(identityOf(namespaceOf(we), we.spec.serviceAccount));
       }
   }
-  for (const slice of endpointSlices(s)) out.push(...sliceEndpoints(slice, port, podLabels(s)));
+  for (const slice of endpointSlices(s)) out.push(...sliceEndpoints(slice, port, pods(s), identities));
   return out;
 }
 
-/** Pod labels by `namespace/name`: an endpoint's labels are its pod's (subsets, `security.istio.io/tlsMode`). */
-const podLabels = perSnapshot((s) => new Map(s.objects.filter((o) => o.kind === 'Pod').map((p) => [`${namespaceOf(p)}/${p.metadata.name}`, p.metadata.labels ?? {}])));
+/** Pods by `namespace/name`: an endpoint's labels are its pod's (subsets, `security.istio.io/tlsMode`), its identity the pod's service account. */
+const pods = perSnapshot(
+  (s) =>
+    new Map(
+      s.objects
+        .filter((o) => o.kind === 'Pod')
+        .map((p) => {
+          const account = (p as { spec?: { serviceAccountName?: unknown } }).spec?.serviceAccountName;
+          return [`${namespaceOf(p)}/${p.metadata.name}`, { labels: p.metadata.labels ?? {}, identity: identityOf(namespaceOf(p), typeof account === 'string' ? account : 'default') }];
+        }),
+    ),
+);
 
 /** WorkloadEntries that may match a selector: those sharing its rarest label (all of the namespace for an empty one). */
 function candidates(s: Snapshot, namespace: string, selector: Record<string, string>): WorkloadEntry[] {
@@ -59,7 +83,7 @@ function candidates(s: Snapshot, namespace: string, selector: Record<string, str
   return lists.reduce((a, b) => (b.length < a.length ? b : a)) as WorkloadEntry[];
 }
 
-function sliceEndpoints(slice: KubeObject, port: ServicePort, pods: Map<string, Record<string, string>>): EndpointConfig[] {
+function sliceEndpoints(slice: KubeObject, port: ServicePort, pods: Map<string, { labels: Record<string, string>; identity: string }>, identities?: Set<string>): EndpointConfig[] {
   const service = slice.metadata.labels?.['kubernetes.io/service-name'];
   if (!service || fqdn(service, namespaceOf(slice)) !== port.host) return [];
   const ports = Array.isArray(slice.ports) ? slice.ports.filter(isPlainObject) : [];
@@ -70,7 +94,9 @@ function sliceEndpoints(slice: KubeObject, port: ServicePort, pods: Map<string, 
     .filter((e) => (e.conditions as { ready?: boolean } | undefined)?.ready !== false)
     .flatMap((e) => {
       const ref = e.targetRef as { kind?: string; name?: string; namespace?: string } | undefined;
-      const labels = ref?.kind === 'Pod' ? (pods.get(`${ref.namespace ?? namespaceOf(slice)}/${ref.name}`) ?? {}) : {};
+      const pod = ref?.kind === 'Pod' ? pods.get(`${ref.namespace ?? namespaceOf(slice)}/${ref.name}`) : undefined;
+      if (pod) identities?.add(pod.identity);
+      const labels = pod?.labels ?? {};
       return ((e.addresses as string[]) ?? []).map((address) => ({ address, port: match.port as number, labels }));
     });
 }

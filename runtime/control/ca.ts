@@ -40,7 +40,12 @@ export class CertificateAuthority {
       notAfter: new Date(Date.now() + validDays * 86_400_000),
       keys: keys as never,
       signingAlgorithm: KEY_ALGORITHM,
-      extensions: [new x509.BasicConstraintsExtension(true, undefined, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true)],
+      // Every mast root of a trust domain has the same subject: the key identifier tells them apart (a rotation's bundle of two roots).
+      extensions: [
+        new x509.BasicConstraintsExtension(true, undefined, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+        await x509.SubjectKeyIdentifierExtension.create(keys.publicKey as never),
+      ],
     });
     return new CertificateAuthority(trustDomain, root, keys.privateKey, await privateKeyPem(keys));
   }
@@ -90,6 +95,8 @@ export class CertificateAuthority {
         new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
         new x509.ExtendedKeyUsageExtension(usages),
         new x509.BasicConstraintsExtension(false, undefined, true),
+        // Which root signed it: without it, a verifier holding two roots of the same subject may try the wrong one and refuse the peer.
+        await x509.AuthorityKeyIdentifierExtension.create(this.root.publicKey),
       ],
     });
     return { certificate: cert.toString('pem'), root: this.rootPem, expiresAt: notAfter.toISOString() };

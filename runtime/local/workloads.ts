@@ -37,6 +37,9 @@ export interface LocalPlan {
   readonly skipped: string[];
 }
 
+/** The identity `mast local` has mastd issue to a workload's sidecar: `spec.serviceAccount`, else the `app` label, else its name. */
+const accountOf = (we: WorkloadEntry): string => we.spec.serviceAccount ?? we.spec.labels?.app ?? we.metadata.name;
+
 const LOOPBACK = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|localhost)$/;
 
 export function parseEnv(value: string | undefined): Record<string, string> {
@@ -71,7 +74,7 @@ export function planLocal(objects: readonly KubeObject[], cwd = process.cwd()): 
     const run = runPath ? (isAbsolute(runPath) ? runPath : resolve(base, runPath)) : undefined;
     const [portName, appPort] = ports[0];
     const labels = { ...(we.spec.labels ?? {}) };
-    const w = { key, namespace: namespaceOf(we), name: we.metadata.name, address, portName, appPort, labels, serviceAccount: we.spec.serviceAccount ?? labels.app ?? we.metadata.name, run, env: parseEnv(annotations[ENV_ANNOTATION]) };
+    const w = { key, namespace: namespaceOf(we), name: we.metadata.name, address, portName, appPort, labels, serviceAccount: accountOf(we), run, env: parseEnv(annotations[ENV_ANNOTATION]) };
     workloads.push({ ...w, fingerprint: JSON.stringify(w) });
   }
   return { workloads, skipped };
@@ -88,8 +91,10 @@ export function throughSidecars(objects: readonly KubeObject[], inboundPortOf: (
     const inbound = inboundPortOf(`${namespaceOf(we)}/${we.metadata.name}`);
     const ports = Object.keys(we.spec.ports ?? {});
     if (inbound === undefined || ports.length !== 1) return o;
-    // Labelled as Istio's injector labels pods with a sidecar: other proxies then talk mTLS to it.
-    return { ...o, spec: { ...we.spec, ports: { [ports[0]]: inbound }, labels: { ...we.spec.labels, [TLS_MODE_LABEL]: 'istio' } } } as KubeObject;
+    // Labelled as Istio's injector labels pods with a sidecar: other proxies then talk mTLS to it, and
+    // check it presents the identity its sidecar was issued.
+    const spec = { ...we.spec, ports: { [ports[0]]: inbound }, serviceAccount: accountOf(we), labels: { ...we.spec.labels, [TLS_MODE_LABEL]: 'istio' } };
+    return { ...o, spec } as KubeObject;
   });
 }
 
@@ -100,6 +105,6 @@ export function throughNamespaces(objects: readonly KubeObject[], addressOf: (ke
     const we = o as unknown as WorkloadEntry;
     const address = addressOf(`${namespaceOf(we)}/${we.metadata.name}`);
     if (!address) return o;
-    return { ...o, spec: { ...we.spec, address, labels: { ...we.spec.labels, [TLS_MODE_LABEL]: 'istio' } } } as KubeObject;
+    return { ...o, spec: { ...we.spec, address, serviceAccount: accountOf(we), labels: { ...we.spec.labels, [TLS_MODE_LABEL]: 'istio' } } } as KubeObject;
   });
 }

@@ -5,12 +5,11 @@
  */
 import type * as net from 'node:net';
 import type * as tls from 'node:tls';
-import { Duplex } from 'node:stream';
 import { hostMatches } from '../../api/hosts';
 import { peerIdentity } from '../shared/spiffe';
 import { readSni } from './http/sni';
 import { DownstreamConn } from './downstream';
-import { tlsModule } from '../shared/lazy-tls';
+import { serveTls } from './peer-tls';
 import { acceptedWithOnRead } from './read-buffer';
 import { originalDestination } from './original-dst';
 import type { ListenerRuntime, ProxyRuntime } from './runtime';
@@ -101,13 +100,11 @@ function readHello(proxy: AcceptContext, socket: net.Socket, routes: NonNullable
 
 /** A gateway's HTTPS port: TLS terminated here, then HTTP as on any port (scheme https). */
 function acceptTls(proxy: AcceptContext, socket: net.Socket, l: ListenerRuntime): void {
-  // MUTUAL: a client without a certificate from the listener's CAs fails the handshake.
-  const secure = new (tlsModule().TLSSocket)(socket, { isServer: true, secureContext: l.secureContext, requestCert: l.mutualTls, rejectUnauthorized: l.mutualTls });
-  secure.on('error', () => secure.destroy());
-  socket.setTimeout(proxy.limits.headerTimeoutMs, () => socket.destroy());
-  secure.once('secure', () => {
-    socket.setTimeout(0);
-    new DownstreamConn(secure as unknown as net.Socket, l, proxy, { raw: socket }).scheme = 'https';
+  // MUTUAL: a client without a certificate that chains to the listener's CAs is closed unread.
+  const refused = () => proxy.metrics.inc('mast_downstream_rejected_total{reason="client_certificate"}');
+  const options = { context: l.secureContext!, verifyClient: l.mutualTls, handshakeTimeoutMs: proxy.limits.headerTimeoutMs, onRefused: refused };
+  serveTls(socket, options, (secure, certificate) => {
+    new DownstreamConn(secure as unknown as net.Socket, l, proxy, { raw: socket, certificate }).scheme = 'https';
   });
 }
 
@@ -143,23 +140,14 @@ function acceptInbound(proxy: AcceptContext, socket: net.Socket, l: ListenerRunt
       }
       return serveInbound(proxy, socket, l, first);
     }
-    // TLS over a stream that replays the first bytes (a socket with a handle cannot be un-read).
-    const replay = new Duplex({
-      read: () => void socket.resume(),
-      write: (chunk, encoding, done) => void socket.write(chunk, encoding, done),
-      final: (done) => (socket.end(), done()),
-      destroy: (err, done) => (socket.destroy(err ?? undefined), done(err)),
-    });
-    replay.push(first);
-    socket.on('data', (chunk: Buffer) => replay.push(chunk) || socket.pause());
-    socket.on('end', () => replay.push(null));
-    socket.on('error', (err) => replay.destroy(err));
-    socket.on('close', () => replay.destroy());
-    const secure = new (tlsModule().TLSSocket)(replay, { isServer: true, secureContext: context, requestCert: true, rejectUnauthorized: true });
-    secure.on('error', () => secure.destroy());
-    secure.once('secure', () => {
+    // The first bytes go back into the socket, where the TLS socket made next reads them first (see serveTls).
+    socket.pause();
+    socket.unshift(first);
+    // The identity authorization sees is the verified chain's (mesh root), never one merely claimed.
+    const refused = () => proxy.metrics.inc('mast_inbound_mtls_refused_total');
+    serveTls(socket, { context, verifyClient: true, handshakeTimeoutMs: proxy.limits.headerTimeoutMs, onRefused: refused }, (secure, certificate) => {
       proxy.metrics.inc('mast_inbound_mtls_connections_total');
-      const peer = { raw: socket, ...peerIdentity(secure.getPeerX509Certificate()?.subjectAltName) };
+      const peer = { raw: socket, certificate, ...peerIdentity(certificate?.subjectAltName) };
       secure.once('data', (inner: Buffer) => serveInbound(proxy, secure as unknown as net.Socket, l, inner, peer));
     });
   });

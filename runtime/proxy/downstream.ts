@@ -5,6 +5,7 @@
  * are served one after another; bodies are forwarded chunk by chunk, never buffered whole.
  */
 import type * as net from 'node:net';
+import type { X509Certificate } from 'node:crypto';
 import { headEnd, HttpError, parseRequestHead, type RequestHead } from './http/head';
 import { BodyFraming } from './http/body';
 import { ChunkedError } from './http/chunked';
@@ -59,8 +60,8 @@ export class DownstreamConn implements RequestView {
     readonly socket: net.Socket,
     readonly listener: ListenerRuntime,
     readonly proxy: ProxyRuntime,
-    /** Over mTLS: the TCP socket under the TLS one, and the peer's SPIFFE identity. */
-    readonly peer?: { readonly raw: net.Socket; readonly principal?: string; readonly namespace?: string },
+    /** Over TLS: the TCP socket under the TLS one; with a verified client certificate, it and its SPIFFE identity. */
+    readonly peer?: { readonly raw: net.Socket; readonly certificate?: X509Certificate; readonly principal?: string; readonly namespace?: string },
   ) {
     this.port = listener.defaultPort;
     const raw = peer?.raw ?? socket;

@@ -16,6 +16,7 @@ import type { Cluster, Endpoint } from './upstream/cluster';
 import type { ConnHandler, UpstreamConn } from './upstream/conn';
 import { cookieValue, hash32 } from './upstream/hash-ring';
 import type { DownstreamConn } from './downstream';
+import { DROP_XFCC, forwardedClientCert } from './xfcc';
 import { authorize } from '../shared/authz';
 import { corsPreflight, corsResponseHeaders, redirectLocation, regexRewritePath, rewritePath, shouldRetry } from './route-actions';
 
@@ -222,7 +223,11 @@ export class Exchange implements ConnHandler {
     if (this.edge || !d.header('x-forwarded-proto')) extra.push(`x-forwarded-proto: ${d.scheme}\r\n`);
     if (host !== this.cluster?.config.host) extra.push(`x-mast-mirror: true\r\n`);
     const auth = host !== this.cluster?.config.host ? `${authority}-shadow` : authority;
-    return upstreamRequestHead(d.head, { path, authority: auth, extra, ops: [this.route!.requestHeaders, this.destination?.requestHeaders] });
+    // A line in `extra` replaces the client's header of that name; DROP_XFCC removes it.
+    const xfcc = forwardedClientCert(d, d.listener.configFor(d.port));
+    if (xfcc.line) extra.push(xfcc.line);
+    const ops = [this.route!.requestHeaders, this.destination?.requestHeaders, xfcc.drop && !xfcc.line ? DROP_XFCC : undefined];
+    return upstreamRequestHead(d.head, { path, authority: auth, extra, ops });
   }
 
   /**
@@ -240,7 +245,9 @@ export class Exchange implements ConnHandler {
     if (seen & (SEEN_HOP_BY_HOP | SEEN_X_FORWARDED_FOR)) return undefined;
     // At the edge the client's own x-request-id or x-forwarded-proto must be replaced: the head is rebuilt.
     if (this.edge && seen & (SEEN_X_REQUEST_ID | SEEN_X_FORWARDED_PROTO)) return undefined;
-    let extra = d.forwardedForLine();
+    const xfcc = forwardedClientCert(d, d.listener.configFor(d.port));
+    if (xfcc.drop) return undefined;
+    let extra = d.forwardedForLine() + xfcc.line;
     if (!(seen & SEEN_X_REQUEST_ID)) extra += `x-request-id: ${this.requestId}\r\n`;
     if (!(seen & SEEN_X_FORWARDED_PROTO)) extra += d.scheme === 'https' ? PROTO_HTTPS : PROTO_HTTP;
     // The received head without its blank line, our lines, the blank line: one string, one write

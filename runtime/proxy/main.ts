@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { runMain, untilSignal } from '../shared/process';
 import { reusePortSupported, runWorker, WorkerPool, WORKER_ENV } from './workers';
-import type { ProxyConfig } from '../shared/proxy-config';
+import { FORWARD_CLIENT_CERT_DETAILS, type ForwardClientCertDetails, type ProxyConfig } from '../shared/proxy-config';
 import type { ProxyIdentity } from '../shared/push-protocol';
 import type { configFromMesh } from './mesh-file';
 import { Proxy } from './runtime';
@@ -59,6 +59,9 @@ Options:
                            with tls.crt, tls.key (and ca.crt for MUTUAL); re-read every 30 s
                            (default: /etc/mast/credentials)
   --proxy-protocol         gateway listeners expect PROXY protocol v2 (behind an NLB)
+  --forward-client-cert <m> gateway: what goes upstream as x-forwarded-client-cert (Istio's
+                           gatewayTopology.forwardClientCertDetails): SANITIZE, FORWARD_ONLY,
+                           APPEND_FORWARD, SANITIZE_SET or ALWAYS_FORWARD_ONLY (default: SANITIZE_SET)
   --trusted-hops <n>       proxies in front whose x-forwarded-for entries are trusted: the client
                            (authorization remote.ip, source-IP hashing, access log) is the nth
                            entry from the right (default 0: the peer, or the PROXY protocol source)
@@ -186,6 +189,7 @@ export async function main(argv: string[]): Promise<number> {
       'credentials-dir': { type: 'string' },
       workers: { type: 'string', default: '1' },
       'proxy-protocol': { type: 'boolean' },
+      'forward-client-cert': { type: 'string' },
       'trusted-hops': { type: 'string', default: '0' },
       help: { type: 'boolean' },
     },
@@ -208,9 +212,15 @@ export async function main(argv: string[]): Promise<number> {
     ...((o['service-account'] ?? env.SERVICE_ACCOUNT) ? { serviceAccount: o['service-account'] ?? env.SERVICE_ACCOUNT } : {}),
     portMap: portMapOf(),
     proxyProtocol: o['proxy-protocol'],
+    ...(o['forward-client-cert'] ? { gatewayTopology: { forwardClientCertDetails: o['forward-client-cert'] as ForwardClientCertDetails } } : {}),
     ...(o['outbound-port'] ? { outboundPort: Number(o['outbound-port']) } : {}),
     ...(o['inbound-port'] ? { inbound: { port: Number(o['inbound-port']), ...(o['app-port'] ? { appPort: Number(o['app-port']) } : {}) } } : {}),
   } as const;
+  const xfcc = o['forward-client-cert'];
+  if (xfcc !== undefined && !FORWARD_CLIENT_CERT_DETAILS.includes(xfcc as ForwardClientCertDetails)) {
+    console.error(`mast-proxy: --forward-client-cert must be one of ${FORWARD_CLIENT_CERT_DETAILS.join(', ')}, not "${xfcc}"`);
+    return 2;
+  }
   const trustedHops = Number(o['trusted-hops']);
   if (!Number.isInteger(trustedHops) || trustedHops < 0) {
     console.error(`mast-proxy: --trusted-hops must be a whole number of proxies (0 or more), not "${o['trusted-hops']}"`);

@@ -75,7 +75,22 @@ export interface ListenerConfig {
   readonly mtls?: 'STRICT' | 'PERMISSIVE' | 'DISABLE';
   /** A pod's inbound: PeerAuthentication `portLevelMtls`, by the port each connection was sent to (overrides `mtls`). */
   readonly mtlsByPort?: Readonly<Record<string, 'STRICT' | 'PERMISSIVE' | 'DISABLE'>>;
+  /**
+   * The x-forwarded-client-cert header, as Envoy's `forward_client_cert_details`: a gateway's from
+   * its `gatewayTopology.forwardClientCertDetails` (default SANITIZE_SET, with the client's
+   * certificate as `Cert`), a sidecar's inbound APPEND_FORWARD. Absent: SANITIZE (never sent on).
+   */
+  readonly forwardClientCert?: { readonly mode: ForwardClientCertDetails; readonly cert?: boolean };
 }
+
+/**
+ * Istio's `ForwardClientCertDetails` (Envoy's names): SANITIZE drops the header; FORWARD_ONLY passes
+ * it on over mTLS; APPEND_FORWARD adds this hop's element to it over mTLS; SANITIZE_SET replaces it
+ * with this hop's element over mTLS; ALWAYS_FORWARD_ONLY passes it on always. Without a verified
+ * client certificate every mode but ALWAYS_FORWARD_ONLY drops it.
+ */
+export type ForwardClientCertDetails = 'SANITIZE' | 'FORWARD_ONLY' | 'APPEND_FORWARD' | 'SANITIZE_SET' | 'ALWAYS_FORWARD_ONLY';
+export const FORWARD_CLIENT_CERT_DETAILS: readonly ForwardClientCertDetails[] = ['SANITIZE', 'FORWARD_ONLY', 'APPEND_FORWARD', 'SANITIZE_SET', 'ALWAYS_FORWARD_ONLY'];
 
 export interface VirtualHostConfig {
   readonly name: string;
@@ -203,6 +218,12 @@ export interface ClusterConfig {
    * Istio): mTLS to endpoints labelled `security.istio.io/tlsMode: istio` (they have a sidecar).
    */
   readonly tls?: 'ISTIO_MUTUAL' | 'DISABLE';
+  /**
+   * Over that mTLS, the identities the server may present, as SPIFFE paths `ns/<namespace>/sa/<account>`
+   * (the trust domain is the mesh root's): its endpoints' service accounts, as Istio checks a service's
+   * SANs. Absent (no endpoint names one): any identity the mesh root signed.
+   */
+  readonly identities?: readonly string[];
   /**
    * DestinationRule `tls.mode: SIMPLE` or `MUTUAL`: the proxy opens TLS to every endpoint (TLS
    * origination), with these PEM files (paths on the proxy's filesystem) and this SNI; the

@@ -4,7 +4,7 @@
  * identity, mastd sends every config version, the proxy answers ACK or NACK for each.
  */
 import type { ConfigDelta } from './config-delta';
-import type { ProxyConfig } from './proxy-config';
+import type { ForwardClientCertDetails, ProxyConfig } from './proxy-config';
 
 export const PUSH_PATH = '/mast.v1.Push/Stream';
 /** The longest line mastd sends (a whole config of a large mesh). */
@@ -34,6 +34,8 @@ export interface ProxyIdentity {
   readonly inbound?: { readonly port: number; readonly appPort?: number };
   /** Gateway: expect PROXY protocol v2. */
   readonly proxyProtocol?: boolean;
+  /** Gateway: Istio's ProxyConfig `gatewayTopology` (what mast applies of it). */
+  readonly gatewayTopology?: { readonly forwardClientCertDetails?: ForwardClientCertDetails };
 }
 
 export type ProxyMessage =

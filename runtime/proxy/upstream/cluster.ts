@@ -222,7 +222,10 @@ export class Cluster {
     });
   }
 
-  /** An mTLS connection when this endpoint gets one (and a certificate is here); the peer must be a SPIFFE identity from our root. */
+  /**
+   * An mTLS connection when this endpoint gets one (and a certificate is here): the server's chain
+   * must verify against the mesh root, and its SPIFFE identity be one the cluster names (if any).
+   */
   private mutualTls(endpoint: Endpoint): net.Socket | undefined {
     const mode = this.config.tls;
     if (mode === 'DISABLE' || (mode !== 'ISTIO_MUTUAL' && endpoint.config.labels?.[TLS_MODE_LABEL] !== 'istio')) return undefined;
@@ -233,7 +236,7 @@ export class Cluster {
       port: endpoint.config.port,
       secureContext,
       rejectUnauthorized: true,
-      checkServerIdentity: (_host, cert) => (peerIdentity(cert.subjectaltname) ? undefined : new Error('the peer certificate has no SPIFFE identity')),
+      checkServerIdentity: (_host, cert) => serverIdentityError(cert.subjectaltname, this.config.identities),
     });
   }
 
@@ -298,4 +301,17 @@ export class Cluster {
     for (const e of this.endpoints) for (const c of e.idle.splice(0)) c.socket.destroy();
     for (const w of this.pending.splice(0)) w({ error: 'no-healthy-upstream' });
   }
+}
+
+export class ServerIdentityError extends Error {
+  readonly code = 'MAST_SERVER_IDENTITY';
+}
+
+/** Why a mesh server's certificate (its chain already verified) is not the destination's, or undefined when it is. */
+export function serverIdentityError(subjectAltName: string | undefined, expected: readonly string[] | undefined): Error | undefined {
+  const principal = peerIdentity(subjectAltName)?.principal;
+  if (!principal) return new ServerIdentityError('the server certificate has no SPIFFE identity');
+  if (!expected) return undefined;
+  const path = principal.slice(principal.indexOf('/') + 1);
+  return expected.includes(path) ? undefined : new ServerIdentityError(`the server is spiffe://${principal}, not one of ${expected.join(', ')}`);
 }

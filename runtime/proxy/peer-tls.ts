@@ -1,0 +1,77 @@
+/**
+ * The server side of TLS on a connection the proxy accepted (a gateway's HTTPS port, a sidecar's
+ * inbound mTLS), with the client's certificate verified before any byte of the connection is read.
+ *
+ * Node checks `requestCert`/`rejectUnauthorized` only inside `tls.Server`'s own connection handler:
+ * on a `TLSSocket` built by hand the handshake completes with any certificate (only "no
+ * certificate" fails) and `authorized` stays false. A `tls.Server` fed with
+ * `emit('connection', stream)` would check, but hands back a socket that cannot be tied to the
+ * accepted connection (its original destination, its replayed first bytes), and one server per
+ * connection costs a secure context (≈ 3 ms). So the socket is built here and asked for the same
+ * verdict that `tls.Server` asks for: OpenSSL's result of verifying the chain against the context's
+ * CAs (the mesh root, or a Gateway's `caCertificates`), which covers signature, validity dates and
+ * CA constraints. Where that verdict cannot be read (a Node without it), every peer is refused.
+ */
+import type * as net from 'node:net';
+import type * as tls from 'node:tls';
+import type { X509Certificate } from 'node:crypto';
+import { tlsModule } from '../shared/lazy-tls';
+
+export class PeerVerificationError extends Error {
+  readonly code = 'MAST_PEER_UNVERIFIED';
+  constructor(readonly reason: string) {
+    super(`the peer certificate is not trusted: ${reason}`);
+  }
+}
+
+/** What `tls.Server` reads after the handshake (`TLSSocket.ssl`, the TLSWrap handle). */
+type VerifyHandle = { verifyError?: () => (Error & { code?: string }) | null };
+
+/** The verified certificate of the peer, or why it is refused. */
+export function verifiedPeerCertificate(secure: tls.TLSSocket): X509Certificate | PeerVerificationError {
+  const handle = (secure as unknown as { ssl?: VerifyHandle | null }).ssl;
+  if (typeof handle?.verifyError !== 'function') return new PeerVerificationError('this Node cannot report the verification result');
+  const error = handle.verifyError();
+  if (error) return new PeerVerificationError(error.code ?? error.message);
+  return secure.getPeerX509Certificate() ?? new PeerVerificationError('no certificate');
+}
+
+export interface ServerTlsOptions {
+  readonly context: tls.SecureContext;
+  /** Ask for a client certificate and refuse a peer without one that chains to the context's CAs. */
+  readonly verifyClient: boolean;
+  /** Closes a peer that has not finished the handshake in time. */
+  readonly handshakeTimeoutMs: number;
+  /** A peer refused (metrics); the connection is already being closed. */
+  readonly onRefused?: (err: PeerVerificationError) => void;
+}
+
+/**
+ * TLS over the accepted socket; `onSecure` runs once the handshake is done and, with
+ * `verifyClient`, the client's chain verified (its certificate passed). A refused peer is closed
+ * before its first byte is read.
+ *
+ * Bytes already read from `raw` (a sidecar reads the first ones to tell TLS from plain text) are
+ * handed back with `raw.unshift()` before this call: Node feeds a socket's buffered bytes to the
+ * new TLS socket, then reads the socket's handle itself. (A JavaScript stream replaying them instead
+ * crashes the process: a peer whose certificate names the mesh root as issuer but is signed by
+ * another key makes OpenSSL fail in the middle of a read, and the TLS layer then throws from a
+ * native callback, where no `try` can catch it.)
+ */
+export function serveTls(raw: net.Socket, o: ServerTlsOptions, onSecure: (secure: tls.TLSSocket, peer?: X509Certificate) => void): void {
+  const secure = new (tlsModule().TLSSocket)(raw, { isServer: true, secureContext: o.context, requestCert: o.verifyClient, rejectUnauthorized: o.verifyClient });
+  secure.on('error', () => secure.destroy());
+  raw.setTimeout(o.handshakeTimeoutMs, () => raw.destroy());
+  secure.once('secure', () => {
+    raw.setTimeout(0);
+    if (!o.verifyClient) return onSecure(secure);
+    const peer = verifiedPeerCertificate(secure);
+    if (peer instanceof PeerVerificationError) {
+      o.onRefused?.(peer);
+      // Nothing reads `secure` (no 'data' listener): closed on the next tick, outside the TLS read that emitted 'secure'.
+      process.nextTick(() => (secure.destroy(), raw.destroy()));
+      return;
+    }
+    onSecure(secure, peer);
+  });
+}

@@ -1,0 +1,79 @@
+/**
+ * x-forwarded-client-cert (XFCC): what goes upstream about the client's certificate, as Envoy's
+ * `forward_client_cert_details` does it. Only a verified peer certificate (the connection's, see
+ * peer-tls.ts) is ever described; on a connection without one the client's own header is dropped
+ * (unless ALWAYS_FORWARD_ONLY): a plaintext client cannot pass itself off as someone else.
+ */
+import type { X509Certificate } from 'node:crypto';
+import type * as tls from 'node:tls';
+import type { ForwardClientCertDetails, HeaderOpsConfig, ListenerConfig } from '../shared/proxy-config';
+import type { DownstreamConn } from './downstream';
+
+export const XFCC = 'x-forwarded-client-cert';
+
+/** What a request carries upstream: `line` (with its CRLF) replaces the client's header; `drop` alone removes it. */
+export interface XfccDecision {
+  readonly line: string;
+  readonly drop: boolean;
+}
+
+const NOTHING: XfccDecision = { line: '', drop: false };
+const DROP: XfccDecision = { line: '', drop: true };
+/** The header operation that removes the client's header (slow path). */
+export const DROP_XFCC: HeaderOpsConfig = { remove: [XFCC] };
+
+/** Entries of Node's `subjectAltName` of one type; entries Node had to quote (commas, quotes, control bytes) are left out. */
+function sans(subjectAltName: string | undefined, type: 'URI' | 'DNS'): string[] {
+  if (!subjectAltName) return [];
+  const prefix = `${type}:`;
+  return subjectAltName
+    .split(', ')
+    .filter((e) => e.startsWith(prefix) && e[prefix.length] !== '"')
+    .map((e) => e.slice(prefix.length));
+}
+
+/** A value inside the header's double quotes: printable ASCII, quotes escaped (no CR/LF can get in). */
+const quoted = (v: string) => `"${v.replace(/[\\"]/g, (c) => `\\${c}`).replace(/[^\x20-\x7e]/g, (c) => encodeURIComponent(c))}"`;
+
+/** The subject as RFC 2253 writes it (most specific RDN first), as Envoy prints it. */
+const subjectOf = (cert: X509Certificate) => cert.subject.split('\n').filter(Boolean).reverse().join(',');
+
+/** Envoy's URL encoding of a PEM certificate (newlines, spaces, `+`, `/`, `=`). */
+const urlEncodedPem = (pem: string) => pem.replace(/[\n +/=]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
+
+/** One XFCC element for this connection: By (our URIs), Hash, Cert (gateways), Subject, URI, DNS — Envoy's order. */
+export function xfccElement(own: X509Certificate | undefined, peer: X509Certificate, withCert: boolean): string {
+  const parts = sans(own?.subjectAltName, 'URI').map((u) => `By=${u}`);
+  parts.push(`Hash=${peer.fingerprint256.replace(/:/g, '').toLowerCase()}`);
+  if (withCert) parts.push(`Cert="${urlEncodedPem(peer.toString())}"`);
+  parts.push(`Subject=${quoted(subjectOf(peer))}`);
+  const uris = sans(peer.subjectAltName, 'URI');
+  parts.push(...(uris.length ? uris.map((u) => `URI=${u}`) : ['URI=']));
+  parts.push(...sans(peer.subjectAltName, 'DNS').map((d) => `DNS=${d}`));
+  return parts.join(';');
+}
+
+/** Per connection: the element is the same for every request on it, made on first use. */
+const elements = new WeakMap<DownstreamConn, string>();
+
+function elementFor(d: DownstreamConn, peer: X509Certificate, withCert: boolean): string {
+  let e = elements.get(d);
+  if (e === undefined) {
+    const own = (d.socket as unknown as Partial<tls.TLSSocket>).getX509Certificate?.();
+    elements.set(d, (e = xfccElement(own, peer, withCert)));
+  }
+  return e;
+}
+
+/** What this request sends upstream as XFCC, by its listener's `forwardClientCert` (absent: SANITIZE). */
+export function forwardedClientCert(d: DownstreamConn, config: ListenerConfig | undefined): XfccDecision {
+  const mode: ForwardClientCertDetails = config?.forwardClientCert?.mode ?? 'SANITIZE';
+  if (mode === 'ALWAYS_FORWARD_ONLY') return NOTHING;
+  const received = d.header(XFCC);
+  const peer = d.peer?.certificate;
+  if (mode === 'SANITIZE' || !peer) return received === undefined ? NOTHING : DROP;
+  if (mode === 'FORWARD_ONLY') return NOTHING;
+  const element = elementFor(d, peer, config?.forwardClientCert?.cert === true);
+  const value = mode === 'APPEND_FORWARD' && received !== undefined ? `${received},${element}` : element;
+  return { line: `${XFCC}: ${value}\r\n`, drop: received !== undefined };
+}

@@ -1,0 +1,246 @@
+/**
+ * Attacks on peer verification (issue 19, finding 1): a sidecar's inbound mTLS and a Gateway's
+ * `tls.mode: MUTUAL` take only clients whose chain verifies against the mesh root (sidecar) or the
+ * Gateway's `caCertificates`; a certificate from another CA, a self-signed one, an expired one or
+ * none is closed before any byte reaches the app, and AuthorizationPolicy sees only verified
+ * identities. Each case: real proxies on loopback, a backend that records every request line.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadYaml } from '../../api';
+import { compile } from '../../runtime/compile/compile';
+import { makeSnapshot } from '../../runtime/compile/snapshot';
+import { Proxy } from '../../runtime/proxy/runtime';
+import type { AuthzConfig } from '../../runtime/shared/authz';
+import type { ListenerConfig, ProxyConfig } from '../../runtime/shared/proxy-config';
+import { tempDir } from '../support/temp-dir';
+import { get } from '../runtime/support';
+import { lenientBackend, type LenientBackend } from './support';
+import { foreignCa, meshCa, selfSigned, tlsRequest, workload, type KeyPair } from './pki';
+
+const FRONT = 'spiffe://cluster.local/ns/shop/sa/front';
+
+const refused = (reply: string) => !reply.startsWith('HTTP/1.1 200');
+
+/** A sidecar's inbound to `app`, under `mtls`, with these policies. */
+function inboundConfig(appPort: number, mtls: ListenerConfig['mtls'], authz?: AuthzConfig): ProxyConfig {
+  const route = { name: 'default', matches: [], action: { kind: 'forward' as const, destinations: [{ cluster: 'inbound', weight: 100 }] } };
+  const listener: ListenerConfig = { name: 'virtualInbound', port: 0, matchPort: appPort, protocol: 'http', mtls, virtualHosts: [{ name: 'in', domains: ['*'], routes: [route] }], ...(authz ? { authz } : {}) };
+  return { schema: 1, version: 'v1', listeners: [listener], clusters: [{ name: 'inbound', host: '127.0.0.1', port: appPort, endpoints: [{ address: '127.0.0.1', port: appPort }], lb: { kind: 'round_robin' }, connectTimeoutMs: 1000 }] };
+}
+
+let dir: string;
+let app: LenientBackend;
+let ca: Awaited<ReturnType<typeof meshCa>>;
+const stops: Array<() => Promise<void>> = [];
+
+beforeAll(async () => {
+  dir = tempDir('mast-mtls-attack-');
+  ca = await meshCa();
+});
+beforeEach(async () => {
+  app = await lenientBackend();
+});
+afterEach(async () => {
+  for (const stop of stops.splice(0)) await stop();
+  await app.close();
+});
+
+async function sidecar(config: ProxyConfig): Promise<number> {
+  const proxy = new Proxy({ mode: 'sidecar', workload: 'cart', namespace: 'shop' });
+  proxy.setCertificate(await workload(ca, 'shop', 'cart'));
+  expect(await proxy.apply(config)).toMatchObject({ ok: true });
+  stops.push(() => proxy.drain(50));
+  return proxy.boundPort('virtualInbound')!;
+}
+
+describe('sidecar inbound mTLS', () => {
+  const onlyFront: AuthzConfig = { deny: [], allow: [{ name: 'shop/front-only[0]', from: [{ principals: ['cluster.local/ns/shop/sa/front'] }] }] };
+
+  test('a peer with a mesh certificate gets through, and AuthorizationPolicy sees its verified identity', async () => {
+    const port = await sidecar(inboundConfig(app.port, 'STRICT', onlyFront));
+    expect(await tlsRequest(port, await workload(ca, 'shop', 'front'), ca.rootPem)).toMatch(/^HTTP\/1\.1 200/);
+    // A mesh identity the policy does not name is denied by the policy (403), not by TLS.
+    expect(await tlsRequest(port, await workload(ca, 'shop', 'other'), ca.rootPem)).toMatch(/^HTTP\/1\.1 403/);
+    expect(app.lines()).toEqual(['GET /orders HTTP/1.1']);
+  });
+
+  test.each(['STRICT', 'PERMISSIVE'] as const)('%s: a certificate from a foreign CA, a self-signed one, an expired one or none reach nothing', async (mode) => {
+    const port = await sidecar(inboundConfig(app.port, mode, onlyFront));
+    const attacker = foreignCa(dir).issue(`foreign-${mode}`, FRONT);
+    const forged = selfSigned(dir, `self-${mode}`, FRONT);
+    const expired = await workload(ca, 'shop', 'front', -30_000);
+    // An attacker's own "mesh CA": the same subject as the mesh root (it is no secret), another key.
+    const lookalike = await workload(await meshCa(), 'shop', 'front');
+    // The attacker trusts its own CA and sends it along as the chain: still not the mesh root.
+    expect(refused(await tlsRequest(port, { key: attacker.key, cert: attacker.cert + foreignCa(dir).cert }, ca.rootPem))).toBe(true);
+    expect(refused(await tlsRequest(port, attacker, ca.rootPem))).toBe(true);
+    expect(refused(await tlsRequest(port, forged, ca.rootPem))).toBe(true);
+    expect(refused(await tlsRequest(port, expired, ca.rootPem))).toBe(true);
+    expect(refused(await tlsRequest(port, lookalike, ca.rootPem))).toBe(true);
+    expect(refused(await tlsRequest(port, {}, ca.rootPem))).toBe(true);
+    expect(app.seen).toEqual([]);
+    // And the proxy is still there for its mesh peers.
+    expect(await tlsRequest(port, await workload(ca, 'shop', 'front'), ca.rootPem)).toMatch(/^HTTP\/1\.1 200/);
+  });
+
+  test('without any policy, a forged identity is still refused (the chain, not the policy, decides)', async () => {
+    const port = await sidecar(inboundConfig(app.port, 'STRICT'));
+    expect(refused(await tlsRequest(port, selfSigned(dir, 'self-nopolicy', FRONT), ca.rootPem))).toBe(true);
+    expect(await tlsRequest(port, await workload(ca, 'shop', 'anyone'), ca.rootPem)).toMatch(/^HTTP\/1\.1 200/);
+    expect(app.lines()).toEqual(['GET /orders HTTP/1.1']);
+  });
+
+  test('after a root rotation (a bundle of old and new roots) peers of either root get through, others not', async () => {
+    const next = await meshCa();
+    const proxy = new Proxy({ mode: 'sidecar', workload: 'cart', namespace: 'shop' });
+    const own = await workload(next, 'shop', 'cart');
+    proxy.setCertificate({ ...own, root: `${ca.rootPem}\n${next.rootPem}\n` });
+    expect(await proxy.apply(inboundConfig(app.port, 'STRICT'))).toMatchObject({ ok: true });
+    stops.push(() => proxy.drain(50));
+    const port = proxy.boundPort('virtualInbound')!;
+    expect(await tlsRequest(port, await workload(ca, 'shop', 'old'), next.rootPem)).toMatch(/^HTTP\/1\.1 200/);
+    expect(await tlsRequest(port, await workload(next, 'shop', 'new'), next.rootPem)).toMatch(/^HTTP\/1\.1 200/);
+    expect(refused(await tlsRequest(port, await workload(await meshCa(), 'shop', 'stranger'), next.rootPem))).toBe(true);
+    expect(app.seen).toHaveLength(2);
+  });
+});
+
+describe('gateway tls.mode', () => {
+  async function gateway(mode: 'SIMPLE' | 'MUTUAL'): Promise<{ port: number; server: KeyPair }> {
+    const server = await workload(ca, 'mast-system', 'gw');
+    writeFileSync(join(dir, 'gw.pem'), server.cert);
+    writeFileSync(join(dir, 'gw-key.pem'), server.key);
+    writeFileSync(join(dir, 'clients-ca.pem'), ca.rootPem);
+    const tlsConfig = { certificateFile: join(dir, 'gw.pem'), keyFile: join(dir, 'gw-key.pem'), mode, ...(mode === 'MUTUAL' ? { caFile: join(dir, 'clients-ca.pem') } : {}) };
+    const route = { name: 'r', matches: [], action: { kind: 'forward' as const, destinations: [{ cluster: 'app', weight: 100 }] } };
+    const config: ProxyConfig = {
+      schema: 1,
+      version: 'v1',
+      listeners: [{ name: 'l', port: 0, matchPort: 443, protocol: 'http', tls: tlsConfig, virtualHosts: [{ name: 'vh', domains: ['*'], routes: [route] }] }],
+      clusters: [{ name: 'app', host: 'app.default.svc.cluster.local', port: 80, endpoints: [{ address: '127.0.0.1', port: app.port }], lb: { kind: 'round_robin' }, connectTimeoutMs: 1000 }],
+    };
+    const proxy = new Proxy({ mode: 'gateway', workload: 'gw', namespace: 'mast-system' });
+    expect(await proxy.apply(config)).toMatchObject({ ok: true });
+    stops.push(() => proxy.drain(50));
+    return { port: proxy.boundPort('l')!, server };
+  }
+
+  test('MUTUAL: a client certificate from caCertificates gets through; a foreign, self-signed, expired one or none do not', async () => {
+    const { port } = await gateway('MUTUAL');
+    expect(await tlsRequest(port, await workload(ca, 'partners', 'acme'), ca.rootPem)).toMatch(/^HTTP\/1\.1 200/);
+    expect(refused(await tlsRequest(port, foreignCa(dir).issue('gw-foreign', FRONT), ca.rootPem))).toBe(true);
+    expect(refused(await tlsRequest(port, selfSigned(dir, 'gw-self', FRONT), ca.rootPem))).toBe(true);
+    expect(refused(await tlsRequest(port, await workload(ca, 'partners', 'acme', -30_000), ca.rootPem))).toBe(true);
+    expect(refused(await tlsRequest(port, await workload(await meshCa(), 'partners', 'acme'), ca.rootPem))).toBe(true);
+    expect(refused(await tlsRequest(port, {}, ca.rootPem))).toBe(true);
+    expect(app.lines()).toEqual(['GET /orders HTTP/1.1']);
+  });
+
+  test('SIMPLE: no client certificate asked for', async () => {
+    const { port } = await gateway('SIMPLE');
+    expect(await tlsRequest(port, {}, ca.rootPem)).toMatch(/^HTTP\/1\.1 200/);
+    expect(app.lines()).toEqual(['GET /orders HTTP/1.1']);
+  });
+});
+
+describe('sidecar outbound mTLS: the server must be the destination', () => {
+  const CART = 'outbound|80||cart.shop.svc.cluster.local';
+
+  /** A sidecar whose app calls cart: ISTIO_MUTUAL to `serverPort`, expecting these identities. */
+  async function client(serverPort: number, identities?: string[]): Promise<number> {
+    const route = { name: 'r', matches: [], action: { kind: 'forward' as const, destinations: [{ cluster: CART, weight: 100 }] } };
+    const cluster = { name: CART, host: 'cart.shop.svc.cluster.local', port: 80, endpoints: [{ address: '127.0.0.1', port: serverPort }], lb: { kind: 'round_robin' as const }, connectTimeoutMs: 1000, tls: 'ISTIO_MUTUAL' as const, ...(identities ? { identities } : {}) };
+    const config: ProxyConfig = { schema: 1, version: 'v1', listeners: [{ name: 'l', port: 0, matchPort: 80, protocol: 'http', virtualHosts: [{ name: 'vh', domains: ['*'], routes: [route] }] }], clusters: [cluster] };
+    const proxy = new Proxy({ mode: 'sidecar', workload: 'front', namespace: 'shop' });
+    proxy.setCertificate(await workload(ca, 'shop', 'front'));
+    expect(await proxy.apply(config)).toMatchObject({ ok: true });
+    stops.push(() => proxy.drain(50));
+    return proxy.boundPort('l')!;
+  }
+
+  /** The server side: a real sidecar in front of the app, with this certificate (and the mesh root). */
+  async function server(certificate: KeyPair): Promise<number> {
+    const proxy = new Proxy({ mode: 'sidecar', workload: 'cart', namespace: 'shop' });
+    proxy.setCertificate({ key: certificate.key, certificate: certificate.cert, root: ca.rootPem, expiresAt: new Date(Date.now() + 3_600_000).toISOString() });
+    expect(await proxy.apply(inboundConfig(app.port, 'STRICT'))).toMatchObject({ ok: true });
+    stops.push(() => proxy.drain(50));
+    return proxy.boundPort('virtualInbound')!;
+  }
+
+  const call = async (port: number) => (await get(port, '/orders')).status;
+
+  test('the destination’s own identity: the request goes through', async () => {
+    expect(await call(await client(await server(await workload(ca, 'shop', 'cart')), ['ns/shop/sa/cart']))).toBe(200);
+    expect(app.lines()).toEqual(['GET /orders HTTP/1.1']);
+  });
+
+  test('a mesh certificate of another service account, a foreign CA’s or a self-signed one claiming cart: 503, nothing sent', async () => {
+    const cartId = 'spiffe://cluster.local/ns/shop/sa/cart';
+    expect(await call(await client(await server(await workload(ca, 'shop', 'evil')), ['ns/shop/sa/cart']))).toBe(503);
+    expect(await call(await client(await server(foreignCa(dir).issue('srv-foreign', cartId)), ['ns/shop/sa/cart']))).toBe(503);
+    expect(await call(await client(await server(selfSigned(dir, 'srv-self', cartId)), ['ns/shop/sa/cart']))).toBe(503);
+    // Without identities (no endpoint names a service account, as Istio) the chain alone decides.
+    expect(await call(await client(await server(foreignCa(dir).issue('srv-foreign2', cartId))))).toBe(503);
+    expect(app.seen).toEqual([]);
+  });
+});
+
+describe('the identities compiled for a cluster', () => {
+  const yaml = (extra: string) => `
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: cart, namespace: shop }
+spec:
+  hosts: [cart.shop.svc.cluster.local]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  ports: [{ number: 80, name: http, protocol: HTTP }]
+${extra}`;
+  const identities = (extra: string, more: object[] = []) => {
+    const objects = [...loadYaml(yaml(extra)).objects, ...(more as never[])];
+    const config = compile(makeSnapshot(objects, 'v1'), { mode: 'sidecar', namespace: 'shop', labels: { app: 'front' } });
+    return config.clusters.find((c) => c.name === 'outbound|80||cart.shop.svc.cluster.local')?.identities;
+  };
+
+  test.each([
+    ['endpoints with service accounts', `  endpoints: [{ address: 10.0.0.1, serviceAccount: cart }, { address: 10.0.0.2, serviceAccount: cart-v2 }]`, ['ns/shop/sa/cart', 'ns/shop/sa/cart-v2']],
+    ['SPIFFE subjectAltNames (any trust domain prefix dropped)', `  endpoints: [{ address: 10.0.0.1 }]\n  subjectAltNames: [spiffe://cluster.local/ns/shop/sa/cart, cart.example.com]`, ['ns/shop/sa/cart']],
+    ['none named: unchecked, as Istio', `  endpoints: [{ address: 10.0.0.1 }]`, undefined],
+  ])('%s', (_name, extra, expected) => {
+    expect(identities(extra)).toEqual(expected);
+  });
+
+  test('WorkloadEntries and Pods behind EndpointSlices', () => {
+    const we = { apiVersion: 'networking.istio.io/v1', kind: 'WorkloadEntry', metadata: { name: 'vm', namespace: 'shop' }, spec: { address: '10.0.0.3', labels: { app: 'cart' }, serviceAccount: 'cart-vm' } };
+    expect(identities('  workloadSelector: { labels: { app: cart } }', [we])).toEqual(['ns/shop/sa/cart-vm']);
+    const service = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'cart', namespace: 'shop' }, spec: { ports: [{ name: 'http', port: 80 }] } };
+    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'cart-1', namespace: 'shop', labels: { app: 'cart' } }, spec: { serviceAccountName: 'cart-sa' } };
+    const podDefault = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'cart-2', namespace: 'shop', labels: { app: 'cart' } }, spec: {} };
+    const slice = {
+      apiVersion: 'discovery.k8s.io/v1',
+      kind: 'EndpointSlice',
+      metadata: { name: 'cart-abc', namespace: 'shop', labels: { 'kubernetes.io/service-name': 'cart' } },
+      ports: [{ name: 'http', port: 8080 }],
+      endpoints: [{ addresses: ['10.0.0.4'], targetRef: { kind: 'Pod', name: 'cart-1' } }, { addresses: ['10.0.0.5'], targetRef: { kind: 'Pod', name: 'cart-2' } }],
+    };
+    const objects = [service, pod, podDefault, slice] as never[];
+    const config = compile(makeSnapshot(objects, 'v1'), { mode: 'sidecar', namespace: 'shop', labels: { app: 'front' } });
+    expect(config.clusters.find((c) => c.host === 'cart.shop.svc.cluster.local')?.identities).toEqual(['ns/shop/sa/cart-sa', 'ns/shop/sa/default']);
+  });
+});
+
+test('a port with a SIMPLE and a MUTUAL server (in that order) is MUTUAL: no host of the MUTUAL server without a client certificate', () => {
+  const mesh = loadYaml(`
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: { name: edge, namespace: default }
+spec:
+  selector: { istio: ingressgateway }
+  servers:
+    - { port: { number: 443, name: https-a, protocol: HTTPS }, hosts: [a.example.com], tls: { mode: SIMPLE, credentialName: a-cert } }
+    - { port: { number: 443, name: https-b, protocol: HTTPS }, hosts: [b.example.com], tls: { mode: MUTUAL, credentialName: b-cert } }
+`).objects;
+  const config = compile(makeSnapshot(mesh, 'v1'), { mode: 'gateway', namespace: 'mast-system', labels: { istio: 'ingressgateway' } });
+  expect(config.listeners.find((l) => l.matchPort === 443)?.tls).toEqual({ credentialName: 'b-cert', mode: 'MUTUAL', caFile: undefined });
+});
