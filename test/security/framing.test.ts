@@ -74,6 +74,8 @@ describe('request bodies: strict chunked framing', () => {
     ['a NUL in a chunk extension', `5;a=\0\r\nhello\r\n0\r\n\r\n${SMUGGLED}`],
     ['a control byte in a quoted chunk extension', `5;a="\x01"\r\nhello\r\n0\r\n\r\n${SMUGGLED}`],
     ['an extension that is not a token', `5;=x\r\nhello\r\n0\r\n\r\n${SMUGGLED}`],
+    ['whitespace before a chunk extension (llhttp refuses it)', `5 ;a\r\nhello\r\n0\r\n\r\n${SMUGGLED}`],
+    ['whitespace around = in a chunk extension', `5;a = b\r\nhello\r\n0\r\n\r\n${SMUGGLED}`],
     ['an unterminated quoted extension', `5;a="x\r\nhello\r\n0\r\n\r\n${SMUGGLED}`],
     ['a 0x prefix on the size', `0x5\r\nhello\r\n0\r\n\r\n${SMUGGLED}`],
     ['a sign on the size', `+5\r\nhello\r\n0\r\n\r\n${SMUGGLED}`],
@@ -112,7 +114,7 @@ describe('request bodies: strict chunked framing', () => {
       if (received.endsWith('0\r\n\r\n')) s.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
     });
     const port = await proxyTo(backend.port);
-    const body = '5;name=value ; q="a \\" b"\r\nhello\r\n6;x\r\n world\r\n0;last=1\r\nX-Checksum: abc\r\nX-Other:  d e \r\n\r\n';
+    const body = '5;name=value;q="a \\" b"\r\nhello\r\n6;x\r\n world\r\n0;last=1\r\nX-Checksum: abc\r\nX-Other:  d e \r\n\r\n';
     const reply = await raw(port, `${POST.replace('Host:', 'Trailer: X-Checksum\r\nHost:')}${body}`, 500);
     expect(statusOf(reply)).toBe(200);
     const sent = backend.connections.join('');
