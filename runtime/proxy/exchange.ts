@@ -95,8 +95,12 @@ export class Exchange implements ConnHandler {
   /** The policy rule that denied this request (access log `response_code_details`). */
   denied?: string;
   private buffered = 0;
-  /** The client is external (a gateway's): x-request-id and x-forwarded-proto are ours, not its. */
+  /**
+   * The client is external (a gateway's): its x-request-id is replaced, and so is its
+   * x-forwarded-proto unless a trusted proxy is in front (Envoy keeps that one's with xff_num_trusted_hops > 0).
+   */
   private readonly edge: boolean;
+  private readonly ownProto: boolean;
 
   constructor(
     private readonly down: DownstreamConn,
@@ -106,6 +110,7 @@ export class Exchange implements ConnHandler {
     // A gateway's clients are external (Envoy's use_remote_address, no internal addresses, as Istio
     // sets it for gateways): their x-request-id is not trusted (preserve_external_request_id off); a sidecar keeps it.
     this.edge = down.proxy.identity.mode === 'gateway';
+    this.ownProto = this.edge && !(down.proxy.limits.trustedHops ?? 0);
     this.requestId = !this.edge && down.head.seen & SEEN_X_REQUEST_ID ? (down.header('x-request-id') ?? '') : '';
   }
 
@@ -212,7 +217,7 @@ export class Exchange implements ConnHandler {
     const authority = rewrite?.authority ?? this.authority;
     const xff = d.header('x-forwarded-for');
     const extra = [`x-forwarded-for: ${xff ? `${xff}, ${d.remoteAddress}` : d.remoteAddress}\r\n`, `x-request-id: ${this.requestId}\r\n`];
-    if (this.edge || !d.header('x-forwarded-proto')) extra.push(`x-forwarded-proto: ${d.scheme}\r\n`);
+    if (this.ownProto || !d.header('x-forwarded-proto')) extra.push(`x-forwarded-proto: ${d.scheme}\r\n`);
     if (host !== this.cluster?.config.host) extra.push(`x-mast-mirror: true\r\n`);
     const auth = host !== this.cluster?.config.host ? `${authority}-shadow` : authority;
     return upstreamRequestHead(d.head, { path, authority: auth, extra, ops: [this.route!.requestHeaders, this.destination?.requestHeaders] });
@@ -232,7 +237,7 @@ export class Exchange implements ConnHandler {
     const seen = d.head.seen;
     if (seen & (SEEN_HOP_BY_HOP | SEEN_X_FORWARDED_FOR)) return undefined;
     // At the edge the client's own x-request-id or x-forwarded-proto must be replaced: the head is rebuilt.
-    if (this.edge && seen & (SEEN_X_REQUEST_ID | SEEN_X_FORWARDED_PROTO)) return undefined;
+    if ((this.edge && seen & SEEN_X_REQUEST_ID) || (this.ownProto && seen & SEEN_X_FORWARDED_PROTO)) return undefined;
     let extra = d.forwardedForLine();
     if (!(seen & SEEN_X_REQUEST_ID)) extra += `x-request-id: ${this.requestId}\r\n`;
     if (!(seen & SEEN_X_FORWARDED_PROTO)) extra += d.scheme === 'https' ? PROTO_HTTPS : PROTO_HTTP;
