@@ -109,6 +109,8 @@ describe('the other pathNormalization modes', () => {
   test('NONE: the raw path (as Envoy with normalize_path off), so a DENY is walked around — the mode is opt-in only', async () => {
     const { port, app } = await setUp(DENY_ADMIN, 'NONE');
     expect(statusOf(await raw(port, request('/public/../admin'), 2000))).toBe(200);
+    // %00 is refused under every mode (Istio: always 400).
+    expect(statusOf(await raw(port, request('/public/x%00'), 2000))).toBe(400);
     expect(app.lines()).toEqual(['GET /public/../admin HTTP/1.1']);
   });
 });
