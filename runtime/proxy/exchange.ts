@@ -303,6 +303,9 @@ export class Exchange implements ConnHandler {
     this.respBuf = null;
     const rest = end < buf.length ? buf.subarray(end) : null;
     if (head.status >= 100 && head.status < 200 && head.status !== 101) {
+      // Relayed as received: one that says the connection ends (HTTP/1.0, Connection: close) would tell the
+      // client so while the final response still follows (llhttp then refuses it): an upstream error instead.
+      if (!head.keepAlive) return this.upstreamFailed('UC', 502);
       this.down.write(buf.subarray(0, end));
       if (rest) this.onData(rest);
       return;

@@ -156,6 +156,15 @@ describe('responses: an upstream cannot desync the client connection', () => {
     expect(backend.connections.join('')).not.toContain('/admin/users');
   });
 
+  test('a 1xx that says the connection closes (HTTP/1.0, Connection: close) is not relayed before the final response: 502', async () => {
+    const backend = await rawBackend((received, s) => {
+      if (received.endsWith('\r\n\r\n')) s.write('HTTP/1.1 100 Continue\r\nConnection: close\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+    });
+    const port = await proxyTo(backend.port);
+    const reply = await raw(port, 'GET /a HTTP/1.1\r\nHost: alpha.example.com\r\nConnection: close\r\n\r\n', 1000);
+    expect(reply.match(/HTTP\/1\.1 \d+/g)).toEqual(['HTTP/1.1 502']);
+  });
+
   test('bytes after the end of a response: that upstream connection is not used again', async () => {
     const backend = await rawBackend((received, s) => {
       if (received.endsWith('\r\n\r\n')) s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\npoison');

@@ -1,7 +1,8 @@
 /**
  * Differential fuzz of the HTTP/1.1 head and chunked parsers against Node's llhttp (see
  * http1-fuzz.ts): every generated input llhttp rejects, mast does not accept, and where both
- * accept they read the same requests. Bounded here (fixed seed, a few thousand cases); `npm run
+ * accept they read the same requests. The same for upstream responses (http1-response-fuzz.ts,
+ * llhttp as Node's HTTP client reads them): none reaches a client that llhttp could not read. Bounded here (fixed seed, a few thousand cases); `npm run
  * fuzz` runs it long with FUZZ_CASES and FUZZ_SEED (a random seed, printed, when `random`).
  *
  * Deliberate exceptions, where llhttp rejects and mast accepts: none. Where only mast refuses
@@ -14,6 +15,7 @@
  * accepts empty lines there).
  */
 import { fuzz, LlhttpOracle } from './http1-fuzz';
+import { fuzzResponses } from './http1-response-fuzz';
 
 const CASES = Number(process.env.FUZZ_CASES ?? 3000);
 const SEED = process.env.FUZZ_SEED === 'random' ? Math.floor(Math.random() * 2 ** 31) : Number(process.env.FUZZ_SEED ?? 19);
@@ -32,4 +34,13 @@ test(`mast rejects every input llhttp rejects, and reads the same requests where
   } finally {
     oracle.close();
   }
+}, Math.max(60_000, CASES * 5));
+
+test(`no upstream response llhttp cannot read whole is passed on by mast; where both read it, the same status and body length (seed ${SEED}, ${CASES} cases)`, async () => {
+  const report = await fuzzResponses(SEED, CASES);
+  if (process.env.FUZZ_CASES) console.log(JSON.stringify({ seed: SEED, responses: true, ...report, failures: report.failures.length, mismatches: report.mismatches.length }, null, 1));
+  expect(report.failures.slice(0, 5)).toEqual([]);
+  expect(report.mismatches.slice(0, 5)).toEqual([]);
+  expect(report.bothReject).toBeGreaterThan(CASES / 10);
+  expect(report.bothAccept).toBeGreaterThan(CASES / 20);
 }, Math.max(60_000, CASES * 5));

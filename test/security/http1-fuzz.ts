@@ -35,7 +35,7 @@ export interface Verdict {
 }
 
 /** The length of a body as mast forwards it (its own chunked framing: sizes and data only). */
-function dechunkedLength(bytes: Buffer): number {
+export function dechunkedLength(bytes: Buffer): number {
   let n = 0;
   let i = 0;
   for (;;) {
@@ -175,9 +175,9 @@ export function rng(seed: number): () => number {
   };
 }
 
-const pick = <T>(r: () => number, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)];
+export const pick = <T>(r: () => number, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)];
 
-function chunkedBody(r: () => number): string {
+export function chunkedBody(r: () => number): string {
   let body = '';
   const n = 1 + Math.floor(r() * 3);
   for (let k = 0; k < n; k++) {
@@ -232,7 +232,7 @@ export function generate(r: () => number): Buffer {
   return Buffer.from(s, 'latin1');
 }
 
-function mutate(r: () => number, s: string): string {
+export function mutate(r: () => number, s: string): string {
   const at = Math.floor(r() * (s.length + 1));
   switch (Math.floor(r() * 10)) {
     case 0: {
