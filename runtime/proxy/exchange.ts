@@ -347,8 +347,9 @@ export class Exchange implements ConnHandler {
     try {
       if (!framing.done) bodyEnd = framing.consume(buf, headEnd, buf.length);
     } catch {
-      // Nothing of this response has reached the client yet: it gets a 502, not a closed connection.
+      // Nothing of this response has reached the client yet: it gets a 502 (or a retry), not a closed connection.
       this.committed = false;
+      this.respFraming = undefined;
       return this.upstreamFailed('UC', 502);
     }
     this.bytesOut += bodyEnd - headEnd;
@@ -452,6 +453,8 @@ export class Exchange implements ConnHandler {
     const conn = this.conn;
     if (!conn) return;
     this.conn = undefined;
+    // A partial response head from this connection must not prefix the next attempt's.
+    this.respBuf = null;
     this.endpoint!.active--;
     conn.handler = undefined;
     this.cluster!.release(this.endpoint!, conn, reusable);

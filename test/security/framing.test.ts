@@ -156,6 +156,19 @@ describe('responses: an upstream cannot desync the client connection', () => {
     expect(backend.connections.join('')).not.toContain('/admin/users');
   });
 
+  test('a badly framed response retried (retryOn reset) gets the next attempt\'s response, read afresh', async () => {
+    const backend = await rawBackend((received, s, n) => {
+      if (!received.endsWith('\r\n\r\n')) return;
+      s.write(n === 0 ? 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX: y\n\r\n' : 'HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ngood');
+    });
+    const base = config([forward('app', { retries: { attempts: 1, retryOn: ['reset'] } })], [cluster('app', [backend.port])]);
+    const { port } = await proxyFor(base);
+    const reply = await raw(port, 'GET /a HTTP/1.1\r\nHost: alpha.example.com\r\nConnection: close\r\n\r\n', 1000);
+    expect(statusOf(reply)).toBe(200);
+    expect(reply.endsWith('\r\n\r\ngood')).toBe(true);
+    expect(backend.connections).toHaveLength(2);
+  });
+
   test('a 1xx that says the connection closes (HTTP/1.0, Connection: close) is not relayed before the final response: 502', async () => {
     const backend = await rawBackend((received, s) => {
       if (received.endsWith('\r\n\r\n')) s.write('HTTP/1.1 100 Continue\r\nConnection: close\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
