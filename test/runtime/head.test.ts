@@ -213,6 +213,7 @@ describe('response heads', () => {
     ['HTTP/2', 'HTTP/2 200 OK\r\n\r\n', 502, 'bad_upstream_status'],
     ['a two-digit status', 'HTTP/1.1 20 OK\r\n\r\n', 502, 'bad_upstream_status'],
     ['a four-digit status', 'HTTP/1.1 2000 OK\r\n\r\n', 502, 'bad_upstream_status'],
+    ['a status below 100 (llhttp reads 000 as a final response)', 'HTTP/1.1 000 Continue\r\n\r\n', 502, 'bad_upstream_status'],
     ['no space after the version', 'HTTP/1.1200 OK\r\n\r\n', 502, 'bad_upstream_status'],
     ['a bare CR in the reason', 'HTTP/1.1 200 O\rK\r\n\r\n', 502, 'bad_upstream_status'],
     ['both Content-Length and Transfer-Encoding', 'HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n', 400, 'smuggling'],

@@ -169,6 +169,16 @@ describe('responses: an upstream cannot desync the client connection', () => {
     expect(backend.connections).toHaveLength(2);
   });
 
+  test('a status below 100 is a 502, not a bodyless response that leaves the next one queued', async () => {
+    const backend = await rawBackend((received, s) => {
+      if (received.endsWith('\r\n\r\n')) s.write('HTTP/1.1 000 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nsmuggled');
+    });
+    const port = await proxyTo(backend.port);
+    const reply = await raw(port, 'GET /a HTTP/1.1\r\nHost: alpha.example.com\r\nConnection: close\r\n\r\n', 1000);
+    expect(reply.match(/HTTP\/1\.1 \d+/g)).toEqual(['HTTP/1.1 502']);
+    expect(reply).not.toContain('smuggled');
+  });
+
   test('a 1xx that says the connection closes (HTTP/1.0, Connection: close) is not relayed before the final response: 502', async () => {
     const backend = await rawBackend((received, s) => {
       if (received.endsWith('\r\n\r\n')) s.write('HTTP/1.1 100 Continue\r\nConnection: close\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');

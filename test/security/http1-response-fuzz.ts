@@ -19,7 +19,7 @@ export interface ResponseVerdict {
   readonly bodyLength?: number;
 }
 
-/** mast: 1xx skipped, a 101 nobody asked for refused (502), the final response framed strictly. */
+/** mast, as Exchange.onData: 1xx skipped, a 101 nobody asked for refused (502), the final response framed strictly. */
 export function mastResponseVerdict(input: Buffer, method: string): ResponseVerdict {
   let buf = input;
   try {

@@ -470,6 +470,8 @@ export function parseResponseHead(buf: Buffer, start: number, end: number, limit
   // Upstream responses may carry more headers than clients may send.
   const h = scanHeaders(buf, eol + 2, end, limits.maxHeaders * 2);
   const status = (buf[d] - 0x30) * 100 + (buf[d + 1] - 0x30) * 10 + (buf[d + 2] - 0x30);
+  // 000-099 is no status (RFC 9110 §15); read as a final response without a body, it would leave the real one behind as the next.
+  if (status < 100) throw badStatusLine();
   const http10 = minor === 0;
   return new ParsedHead(h, http10, !http10 && (h.connection & CLOSE) === 0, '', '', status, d + 4, hasReason ? eol : d + 4);
 }
