@@ -162,7 +162,11 @@ export class DownstreamConn implements RequestView {
         if (t.authority !== undefined) {
           authority = t.authority;
           this.absoluteForm = true;
-          if (head.header('host') === undefined) head.headers.push('host', authority);
+          // Host is still required of an HTTP/1.1 request (RFC 9112 §3.2: 400 without one), even in absolute form.
+          if (head.header('host') === undefined) {
+            if (!head.http10) throw new HttpError(400, 'missing_host', 'missing Host header');
+            head.headers.push('host', authority);
+          }
         }
         target = t.path;
       }

@@ -100,8 +100,12 @@ export class Exchange implements ConnHandler {
   /** The policy rule that denied this request (access log `response_code_details`). */
   denied?: string;
   private buffered = 0;
-  /** The client is external (a gateway's): x-request-id and x-forwarded-proto are ours, not its. */
+  /**
+   * The client is external (a gateway's): its x-request-id is replaced, and so is its
+   * x-forwarded-proto unless a trusted proxy is in front (Envoy keeps that one's with xff_num_trusted_hops > 0).
+   */
   private readonly edge: boolean;
+  private readonly ownProto: boolean;
 
   constructor(
     private readonly down: DownstreamConn,
@@ -111,6 +115,7 @@ export class Exchange implements ConnHandler {
     // A gateway's clients are external (Envoy's use_remote_address, no internal addresses, as Istio
     // sets it for gateways): their x-request-id is not trusted (preserve_external_request_id off); a sidecar keeps it.
     this.edge = down.proxy.identity.mode === 'gateway';
+    this.ownProto = this.edge && !(down.proxy.limits.trustedHops ?? 0);
     this.requestId = !this.edge && down.head.seen & SEEN_X_REQUEST_ID ? (down.header('x-request-id') ?? '') : '';
   }
 
@@ -220,7 +225,7 @@ export class Exchange implements ConnHandler {
     const authority = rewrite?.authority ?? this.authority;
     const xff = d.header('x-forwarded-for');
     const extra = [`x-forwarded-for: ${xff ? `${xff}, ${d.remoteAddress}` : d.remoteAddress}\r\n`, `x-request-id: ${this.requestId}\r\n`];
-    if (this.edge || !d.header('x-forwarded-proto')) extra.push(`x-forwarded-proto: ${d.scheme}\r\n`);
+    if (this.ownProto || !d.header('x-forwarded-proto')) extra.push(`x-forwarded-proto: ${d.scheme}\r\n`);
     if (host !== this.cluster?.config.host) extra.push(`x-mast-mirror: true\r\n`);
     const auth = host !== this.cluster?.config.host ? `${authority}-shadow` : authority;
     // A line in `extra` replaces the client's header of that name; DROP_XFCC removes it.
@@ -244,7 +249,7 @@ export class Exchange implements ConnHandler {
     const seen = d.head.seen;
     if (seen & (SEEN_HOP_BY_HOP | SEEN_X_FORWARDED_FOR)) return undefined;
     // At the edge the client's own x-request-id or x-forwarded-proto must be replaced: the head is rebuilt.
-    if (this.edge && seen & (SEEN_X_REQUEST_ID | SEEN_X_FORWARDED_PROTO)) return undefined;
+    if ((this.edge && seen & SEEN_X_REQUEST_ID) || (this.ownProto && seen & SEEN_X_FORWARDED_PROTO)) return undefined;
     const xfcc = forwardedClientCert(d, d.listener.configFor(d.port));
     if (xfcc.drop) return undefined;
     let extra = d.forwardedForLine() + xfcc.line;
@@ -312,6 +317,9 @@ export class Exchange implements ConnHandler {
     this.respBuf = null;
     const rest = end < buf.length ? buf.subarray(end) : null;
     if (head.status >= 100 && head.status < 200 && head.status !== 101) {
+      // Relayed as received: one that says the connection ends (HTTP/1.0, Connection: close) would tell the
+      // client so while the final response still follows (llhttp then refuses it): an upstream error instead.
+      if (!head.keepAlive) return this.upstreamFailed('UC', 502);
       this.down.write(buf.subarray(0, end));
       if (rest) this.onData(rest);
       return;
@@ -352,8 +360,9 @@ export class Exchange implements ConnHandler {
     try {
       if (!framing.done) bodyEnd = framing.consume(buf, headEnd, buf.length);
     } catch {
-      // Nothing of this response has reached the client yet: it gets a 502, not a closed connection.
+      // Nothing of this response has reached the client yet: it gets a 502 (or a retry), not a closed connection.
       this.committed = false;
+      this.respFraming = undefined;
       return this.upstreamFailed('UC', 502);
     }
     this.bytesOut += bodyEnd - headEnd;
@@ -479,6 +488,8 @@ export class Exchange implements ConnHandler {
     const conn = this.conn;
     if (!conn) return;
     this.conn = undefined;
+    // A partial response head from this connection must not prefix the next attempt's.
+    this.respBuf = null;
     this.endpoint!.active--;
     conn.handler = undefined;
     this.cluster!.release(this.endpoint!, conn, reusable);

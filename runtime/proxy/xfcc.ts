@@ -7,7 +7,13 @@
 import type { X509Certificate } from 'node:crypto';
 import type * as tls from 'node:tls';
 import type { ForwardClientCertDetails, HeaderOpsConfig, ListenerConfig } from '../shared/proxy-config';
-import type { DownstreamConn } from './downstream';
+
+/** What the header is made from: the client connection's own certificate, the verified peer's, the header received. */
+export interface XfccSource {
+  readonly socket: object;
+  readonly peer?: { readonly certificate?: X509Certificate };
+  header(name: string): string | undefined;
+}
 
 export const XFCC = 'x-forwarded-client-cert';
 
@@ -54,9 +60,9 @@ export function xfccElement(own: X509Certificate | undefined, peer: X509Certific
 }
 
 /** Per connection: the element is the same for every request on it, made on first use. */
-const elements = new WeakMap<DownstreamConn, string>();
+const elements = new WeakMap<XfccSource, string>();
 
-function elementFor(d: DownstreamConn, peer: X509Certificate, withCert: boolean): string {
+function elementFor(d: XfccSource, peer: X509Certificate, withCert: boolean): string {
   let e = elements.get(d);
   if (e === undefined) {
     const own = (d.socket as unknown as Partial<tls.TLSSocket>).getX509Certificate?.();
@@ -66,7 +72,7 @@ function elementFor(d: DownstreamConn, peer: X509Certificate, withCert: boolean)
 }
 
 /** What this request sends upstream as XFCC, by its listener's `forwardClientCert` (absent: SANITIZE). */
-export function forwardedClientCert(d: DownstreamConn, config: ListenerConfig | undefined): XfccDecision {
+export function forwardedClientCert(d: XfccSource, config: ListenerConfig | undefined): XfccDecision {
   const mode: ForwardClientCertDetails = config?.forwardClientCert?.mode ?? 'SANITIZE';
   if (mode === 'ALWAYS_FORWARD_ONLY') return NOTHING;
   const received = d.header(XFCC);

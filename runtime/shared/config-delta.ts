@@ -60,12 +60,15 @@ function byUniqueName<T extends { name: string }>(items: readonly T[]): Map<stri
   return m;
 }
 
+/** A config's fields besides its version, listeners and clusters (e.g. pathNormalization): a delta carries none of them. */
+const settingsOf = ({ version: _v, listeners: _l, clusters: _c, ...rest }: ProxyConfig): string => JSON.stringify(rest);
+
 /**
  * `next` relative to `base`, or undefined when names do not identify parts (duplicates) or the
- * schema changed: then the full config is sent.
+ * schema or another mesh-wide setting changed: then the full config is sent.
  */
 export function diffConfig(base: ProxyConfig, next: ProxyConfig): ConfigDelta | undefined {
-  if (base.schema !== next.schema) return undefined;
+  if (base.schema !== next.schema || settingsOf(base) !== settingsOf(next)) return undefined;
   const baseListeners = byUniqueName(base.listeners);
   const baseClusters = byUniqueName(base.clusters);
   const nextClusters = byUniqueName(next.clusters);
@@ -126,5 +129,6 @@ export function applyDelta(base: ProxyConfig | undefined, version: string, delta
   const clusters = new Map(base.clusters.map((c) => [c.name, c]));
   for (const name of delta.clusters.remove) clusters.delete(name);
   for (const c of delta.clusters.set) clusters.set(c?.name, c);
-  return { schema: base.schema, version, listeners, clusters: [...clusters.values()].sort(byClusterName) };
+  // The mesh-wide settings are the base's: a delta is only sent when they did not change.
+  return { ...base, version, listeners, clusters: [...clusters.values()].sort(byClusterName) };
 }

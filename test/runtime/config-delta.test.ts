@@ -57,4 +57,12 @@ describe('config deltas (incremental pushes)', () => {
     expect(() => applyDelta(base, 'v2', { ...delta, listeners: ['nope'] })).toThrow(/listener "nope"/);
     expect(() => applyDelta(base, 'v2', { ...delta, listeners: [{ ...base.listeners[0], virtualHosts: ['x:9080'] }] })).toThrow(/virtual host "x:9080"/);
   });
+
+  test('mesh-wide settings (pathNormalization) ride on every delta, and a change of one sends the full config', () => {
+    const merging: ProxyConfig = { ...base, pathNormalization: 'MERGE_SLASHES' };
+    const next: ProxyConfig = { ...config('v2', [vhost('a', a), vhost('b', b, 50)], [cluster(a), cluster(b)]), pathNormalization: 'MERGE_SLASHES' };
+    expect(applyDelta(merging, 'v2', diffConfig(merging, next)!)).toEqual(next);
+    expect(diffConfig(base, next)).toBeUndefined();
+    expect(diffConfig(merging, { ...next, pathNormalization: undefined })).toBeUndefined();
+  });
 });

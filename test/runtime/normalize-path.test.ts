@@ -74,6 +74,11 @@ describe('normalizePath BASE (RFC 3986 §6, Istio default)', () => {
 
   test('%00 in the query is not the path', () => {
     expect(normalizePath('/a?x=%00', 'BASE')).toBe('/a?x=%00');
+    expect(normalizePath('/a?x=%00', 'NONE')).toBe('/a?x=%00');
+  });
+
+  test.each(['NONE', 'MERGE_SLASHES', 'DECODE_AND_MERGE_SLASHES'] as const)('%%00 is refused under %s too (Istio: always 400)', (mode) => {
+    expect(() => normalizePath('/a/%00/b', mode)).toThrow(HttpError);
   });
 });
 

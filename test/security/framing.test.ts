@@ -74,6 +74,8 @@ describe('request bodies: strict chunked framing', () => {
     ['a NUL in a chunk extension', `5;a=\0\r\nhello\r\n0\r\n\r\n${SMUGGLED}`],
     ['a control byte in a quoted chunk extension', `5;a="\x01"\r\nhello\r\n0\r\n\r\n${SMUGGLED}`],
     ['an extension that is not a token', `5;=x\r\nhello\r\n0\r\n\r\n${SMUGGLED}`],
+    ['whitespace before a chunk extension (llhttp refuses it)', `5 ;a\r\nhello\r\n0\r\n\r\n${SMUGGLED}`],
+    ['whitespace around = in a chunk extension', `5;a = b\r\nhello\r\n0\r\n\r\n${SMUGGLED}`],
     ['an unterminated quoted extension', `5;a="x\r\nhello\r\n0\r\n\r\n${SMUGGLED}`],
     ['a 0x prefix on the size', `0x5\r\nhello\r\n0\r\n\r\n${SMUGGLED}`],
     ['a sign on the size', `+5\r\nhello\r\n0\r\n\r\n${SMUGGLED}`],
@@ -112,7 +114,7 @@ describe('request bodies: strict chunked framing', () => {
       if (received.endsWith('0\r\n\r\n')) s.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
     });
     const port = await proxyTo(backend.port);
-    const body = '5;name=value ; q="a \\" b"\r\nhello\r\n6;x\r\n world\r\n0;last=1\r\nX-Checksum: abc\r\nX-Other:  d e \r\n\r\n';
+    const body = '5;name=value;q="a \\" b"\r\nhello\r\n6;x\r\n world\r\n0;last=1\r\nX-Checksum: abc\r\nX-Other:  d e \r\n\r\n';
     const reply = await raw(port, `${POST.replace('Host:', 'Trailer: X-Checksum\r\nHost:')}${body}`, 500);
     expect(statusOf(reply)).toBe(200);
     const sent = backend.connections.join('');
@@ -152,6 +154,38 @@ describe('responses: an upstream cannot desync the client connection', () => {
     const reply = await raw(port, `GET /a HTTP/1.1\r\nHost: alpha.example.com\r\n\r\n${SMUGGLED}`, 1000);
     expect(statusOf(reply)).toBe(502);
     expect(backend.connections.join('')).not.toContain('/admin/users');
+  });
+
+  test('a badly framed response retried (retryOn reset) gets the next attempt\'s response, read afresh', async () => {
+    const backend = await rawBackend((received, s, n) => {
+      if (!received.endsWith('\r\n\r\n')) return;
+      s.write(n === 0 ? 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX: y\n\r\n' : 'HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ngood');
+    });
+    const base = config([forward('app', { retries: { attempts: 1, retryOn: ['reset'] } })], [cluster('app', [backend.port])]);
+    const { port } = await proxyFor(base);
+    const reply = await raw(port, 'GET /a HTTP/1.1\r\nHost: alpha.example.com\r\nConnection: close\r\n\r\n', 1000);
+    expect(statusOf(reply)).toBe(200);
+    expect(reply.endsWith('\r\n\r\ngood')).toBe(true);
+    expect(backend.connections).toHaveLength(2);
+  });
+
+  test('a status below 100 is a 502, not a bodyless response that leaves the next one queued', async () => {
+    const backend = await rawBackend((received, s) => {
+      if (received.endsWith('\r\n\r\n')) s.write('HTTP/1.1 000 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nsmuggled');
+    });
+    const port = await proxyTo(backend.port);
+    const reply = await raw(port, 'GET /a HTTP/1.1\r\nHost: alpha.example.com\r\nConnection: close\r\n\r\n', 1000);
+    expect(reply.match(/HTTP\/1\.1 \d+/g)).toEqual(['HTTP/1.1 502']);
+    expect(reply).not.toContain('smuggled');
+  });
+
+  test('a 1xx that says the connection closes (HTTP/1.0, Connection: close) is not relayed before the final response: 502', async () => {
+    const backend = await rawBackend((received, s) => {
+      if (received.endsWith('\r\n\r\n')) s.write('HTTP/1.1 100 Continue\r\nConnection: close\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+    });
+    const port = await proxyTo(backend.port);
+    const reply = await raw(port, 'GET /a HTTP/1.1\r\nHost: alpha.example.com\r\nConnection: close\r\n\r\n', 1000);
+    expect(reply.match(/HTTP\/1\.1 \d+/g)).toEqual(['HTTP/1.1 502']);
   });
 
   test('bytes after the end of a response: that upstream connection is not used again', async () => {

@@ -60,6 +60,15 @@ describe('at a gateway the client is external: x-forwarded-proto and x-request-i
     expect(app.seen[0].headers['x-request-id']).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   });
 
+  test('behind a trusted proxy (numTrustedProxies, --trusted-hops 1) the x-forwarded-proto it set is kept; the request id is still replaced', async () => {
+    const app = await lenientBackend();
+    stopAfter(() => app.close());
+    const { port } = await proxyFor(config([forward('app')], [cluster('app', [app.port])]), { trustedHops: 1 });
+    await raw(port, 'GET /a HTTP/1.1\r\nHost: alpha.example.com\r\nX-Forwarded-For: 203.0.113.7\r\nX-Forwarded-Proto: https\r\nX-Request-Id: chosen\r\nConnection: close\r\n\r\n', 2000);
+    expect(app.seen[0].headers['x-forwarded-proto']).toBe('https');
+    expect(app.seen[0].headers['x-request-id']).not.toBe('chosen');
+  });
+
   test('a sidecar (clients inside the mesh) keeps them, as Istio does', async () => {
     const { app, port } = await sidecar();
     const reply = await raw(port, 'GET /a HTTP/1.1\r\nHost: alpha.example.com\r\nX-Forwarded-Proto: https\r\nX-Request-Id: req-42\r\nConnection: close\r\n\r\n', 2000);

@@ -61,10 +61,12 @@ describe('path normalization (BASE, the default) in front of authorization', () 
     ['* with GET', request('*'), 400],
     ['a relative target', request('admin'), 400],
     ['a backslash target', request('\\admin'), 400],
-    ['authority form', request('alpha.example.com:80', 'CONNECT'), 400],
+    ['authority form (CONNECT: 501, mast tunnels none)', request('alpha.example.com:80', 'CONNECT'), 501],
+    ['a non-ASCII byte in the path', request('/public/caf\xe9/../../admin'), 400],
+    ['a backslash in an absolute URL authority', request('http://alpha.example.com\\@evil/public/x'), 400],
     ['an absolute URL of another scheme', request('ftp://alpha.example.com/admin'), 400],
     ['userinfo in an absolute URL', request('http://user@alpha.example.com/public/x'), 400],
-  ])('%s: 400, nothing reaches the app', async (_what, bytes, status) => {
+  ])('%s: refused, nothing reaches the app', async (_what, bytes, status) => {
     const { port, app } = await setUp(DENY_ADMIN);
     expect(statusOf(await raw(port, bytes, 2000))).toBe(status);
     expect(app.lines()).toEqual([]);
@@ -74,6 +76,12 @@ describe('path normalization (BASE, the default) in front of authorization', () 
     const { port, app } = await setUp(DENY_ADMIN);
     expect(statusOf(await raw(port, request('*', 'OPTIONS'), 2000))).toBe(200);
     expect(app.lines()).toEqual(['OPTIONS * HTTP/1.1']);
+  });
+
+  test('absolute form without a Host header: 400 (RFC 9112 §3.2)', async () => {
+    const { port, app } = await setUp(DENY_ADMIN);
+    expect(statusOf(await raw(port, 'GET http://alpha.example.com/public/x HTTP/1.1\r\nConnection: close\r\n\r\n', 2000))).toBe(400);
+    expect(app.lines()).toEqual([]);
   });
 
   test('absolute form: normalized, and its authority replaces Host', async () => {
@@ -101,6 +109,8 @@ describe('the other pathNormalization modes', () => {
   test('NONE: the raw path (as Envoy with normalize_path off), so a DENY is walked around — the mode is opt-in only', async () => {
     const { port, app } = await setUp(DENY_ADMIN, 'NONE');
     expect(statusOf(await raw(port, request('/public/../admin'), 2000))).toBe(200);
+    // %00 is refused under every mode (Istio: always 400).
+    expect(statusOf(await raw(port, request('/public/x%00'), 2000))).toBe(400);
     expect(app.lines()).toEqual(['GET /public/../admin HTTP/1.1']);
   });
 });

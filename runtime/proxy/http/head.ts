@@ -65,13 +65,14 @@ export interface ResponseHead extends Head {
 
 /**
  * Byte classes: 1 = a token character (method, header name); 2 = allowed in a field value (HTAB,
- * SP, VCHAR, obs-text); 4 = allowed in a request target (no `#`: a fragment is never sent, RFC 9112 §3.2).
+ * SP, VCHAR, obs-text); 4 = allowed in a request target (visible ASCII: a URI has no other bytes, and no
+ * `#`: a fragment is never sent, RFC 9112 §3.2).
  */
 const CLASS = new Uint8Array(256);
 for (let b = 0; b < 256; b++) {
   const token = (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || "!#$%&'*+-.^_`|~".includes(String.fromCharCode(b));
   const value = b === 9 || (b >= 0x20 && b !== 0x7f);
-  const target = b > 0x20 && b !== 0x7f && b !== 0x23;
+  const target = b > 0x20 && b < 0x7f && b !== 0x23;
   CLASS[b] = (token ? 1 : 0) | (value ? 2 : 0) | (target ? 4 : 0);
 }
 const CR = 13;
@@ -114,9 +115,21 @@ export const latin1: (buf: Buffer, s: number, e: number) => string =
 /** The usual methods as constant strings: no string made per request for them. */
 const METHODS = ['GET', 'POST', 'PUT', 'HEAD', 'DELETE', 'PATCH', 'OPTIONS'];
 
+/**
+ * The other methods a request may have: Node's llhttp knows these and no others (its
+ * `http.METHODS`), and Envoy refuses methods outside its standard set unless
+ * `allow_custom_methods`; a method only the proxy or only the app understood would be a
+ * request the two read differently.
+ */
+const OTHER_METHODS = new Set(['ACL', 'BIND', 'CHECKOUT', 'CONNECT', 'COPY', 'LINK', 'LOCK', 'M-SEARCH', 'MERGE', 'MKACTIVITY', 'MKCALENDAR', 'MKCOL', 'MOVE', 'NOTIFY', 'PROPFIND', 'PROPPATCH', 'PURGE', 'QUERY', 'REBIND', 'REPORT', 'SEARCH', 'SOURCE', 'SUBSCRIBE', 'TRACE', 'UNBIND', 'UNLINK', 'UNLOCK', 'UNSUBSCRIBE']);
+
 function method(buf: Buffer, s: number, e: number): string {
   for (let k = 0; k < METHODS.length; k++) if (sameBytes(buf, s, e, METHODS[k])) return METHODS[k];
-  return latin1(buf, s, e);
+  const m = latin1(buf, s, e);
+  // mast tunnels no CONNECT (Istio configures Envoy for none by default).
+  if (m === 'CONNECT') throw new HttpError(501, 'connect_unsupported', 'CONNECT is not supported');
+  if (!OTHER_METHODS.has(m)) throw new HttpError(400, 'unknown_method', `unknown method "${m}"`);
+  return m;
 }
 
 /** Header names as a client or server usually sends them, recognised from their bytes without a string made for each line. */
@@ -328,12 +341,14 @@ function scanHeaders(buf: Buffer, i: number, end: number, maxHeaders: number): H
     const marks = SEEN_BY_LENGTH[len];
     if (marks !== undefined) for (let k = 0; k < marks.length; k++) if (sameToken(buf, ns, ne, marks[k][0])) out.seen |= marks[k][1];
     if (len === 14 && sameToken(buf, ns, ne, 'content-length')) {
+      if (tabAfter(buf, ve, i - 2)) throw new HttpError(400, 'bad_content_length', 'invalid Content-Length');
       const n = lengthValue(buf, vs, ve);
       if (n < 0) throw new HttpError(400, 'bad_content_length', 'invalid Content-Length');
-      if (out.contentLength >= 0 && n !== out.contentLength) throw new HttpError(400, 'bad_content_length', 'conflicting Content-Length headers');
-      if (out.contentLength >= 0) continue;
+      // Even an equal repeat is refused (as llhttp does): a recipient that joined them as "7, 7" would not see a length at all.
+      if (out.contentLength >= 0) throw new HttpError(400, 'bad_content_length', 'more than one Content-Length header');
       out.contentLength = n;
     } else if (len === 17 && sameToken(buf, ns, ne, 'transfer-encoding')) {
+      if (tabAfter(buf, ve, i - 2)) throw new HttpError(400, 'bad_transfer_encoding', 'invalid Transfer-Encoding');
       const value = latin1(buf, vs, ve).toLowerCase();
       out.te = out.te === undefined ? value : `${out.te}, ${value}`;
     } else if (len === 10 && sameToken(buf, ns, ne, 'connection')) out.connection |= connectionTokens(buf, vs, ve);
@@ -346,6 +361,16 @@ function scanHeaders(buf: Buffer, i: number, end: number, maxHeaders: number): H
     out.add(ns, ne, vs, ve);
   }
   return out;
+}
+
+/**
+ * A tab in the whitespace after a framing header's value (buf[s..e)). RFC 9110 allows it as OWS,
+ * but llhttp refuses it after Content-Length and Transfer-Encoding: a server behind us might too,
+ * or read the value differently, and framing is where a disagreement becomes smuggling.
+ */
+function tabAfter(buf: Buffer, s: number, e: number): boolean {
+  for (let j = s; j < e; j++) if (buf[j] === HT) return true;
+  return false;
 }
 
 /** `HTTP/1.` then `0` or `1` at buf[i..i+8): the minor version, or -1. */
@@ -445,6 +470,8 @@ export function parseResponseHead(buf: Buffer, start: number, end: number, limit
   // Upstream responses may carry more headers than clients may send.
   const h = scanHeaders(buf, eol + 2, end, limits.maxHeaders * 2);
   const status = (buf[d] - 0x30) * 100 + (buf[d + 1] - 0x30) * 10 + (buf[d + 2] - 0x30);
+  // 000-099 is no status (RFC 9110 §15); read as a final response without a body, it would leave the real one behind as the next.
+  if (status < 100) throw badStatusLine();
   const http10 = minor === 0;
   return new ParsedHead(h, http10, !http10 && (h.connection & CLOSE) === 0, '', '', status, d + 4, hasReason ? eol : d + 4);
 }

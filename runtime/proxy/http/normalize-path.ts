@@ -9,9 +9,10 @@
  * - MERGE_SLASHES: BASE, then runs of slashes merged into one.
  * - DECODE_AND_MERGE_SLASHES: `%2F`/`%5C` decoded first (Envoy's UNESCAPE_AND_FORWARD), then MERGE_SLASHES.
  *
- * `%00` in the path is refused under every mode that decodes (a NUL reaching an app written in C
- * ends the path early there, and nowhere else). The query is never touched. Pure; the one
- * normalized path feeds routing, authorization and the upstream request alike.
+ * `%00` in the path is refused under every mode, NONE included, as Istio documents (a NUL
+ * reaching an app written in C ends the path early there, and nowhere else). The query is
+ * never touched. Pure; the one normalized path feeds routing, authorization and the upstream
+ * request alike. (Istio's table of these: its "Authorization Policy Normalization" page.)
  */
 import { HttpError } from './head';
 import type { PathNormalization } from '../../shared/proxy-config';
@@ -26,6 +27,8 @@ const QUESTION = 0x3f;
 const UNRESERVED = new Uint8Array(128);
 for (let b = 0; b < 128; b++) UNRESERVED[b] = /[A-Za-z0-9\-._~]/.test(String.fromCharCode(b)) ? 1 : 0;
 
+const nulInPath = () => new HttpError(400, 'bad_path', 'NUL (%00) in the request path');
+
 function hexValue(c: number): number {
   if (c >= 0x30 && c <= 0x39) return c - 0x30;
   const l = c | 0x20;
@@ -38,7 +41,11 @@ function hexValue(c: number): number {
  * Throws HttpError 400 `bad_path` for a `%00`.
  */
 export function normalizePath(target: string, mode: PathNormalization): string {
-  if (mode === 'NONE') return target;
+  if (mode === 'NONE') {
+    const nul = target.indexOf('%00');
+    if (nul >= 0 && !(target.lastIndexOf('?', nul) >= 0)) throw nulInPath();
+    return target;
+  }
   const merge = mode !== 'BASE';
   // Fast path: a path with no escape, no backslash, no segment starting with a dot (and, when
   // merging, no empty segment) is already normal. `/.well-known` takes the slow path: correct, rare.
@@ -79,7 +86,7 @@ function decode(path: string, slashes: boolean): string {
     const lo = hexValue(path.charCodeAt(i + 2));
     if (hi < 0 || lo < 0) continue; // not an escape: the `%` stays as sent (as Envoy)
     const v = hi * 16 + lo;
-    if (v === 0) throw new HttpError(400, 'bad_path', 'NUL (%00) in the request path');
+    if (v === 0) throw nulInPath();
     if ((v < 128 && UNRESERVED[v] === 1) || (slashes && (v === SLASH || v === BACKSLASH))) {
       out += path.slice(from, i) + String.fromCharCode(v);
       from = i + 3;

@@ -17,6 +17,8 @@ export interface NonOriginTarget {
 }
 
 const ABSOLUTE = /^https?:\/\/([^/?]*)(.*)$/i;
+/** RFC 3986 authority without userinfo: an IP literal or a reg-name (unreserved, sub-delims, escapes), then an optional port. */
+const AUTHORITY = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]+)(?::[0-9]*)?$/;
 
 const badTarget = (why: string) => new HttpError(400, 'bad_target', why);
 
@@ -32,6 +34,7 @@ export function nonOriginTarget(method: string, target: string): NonOriginTarget
   if (!authority) throw badTarget('absolute URL without a host');
   // RFC 9110 §4.2.4: userinfo in an http(s) URI is deprecated; a sender must not send it.
   if (authority.includes('@')) throw badTarget('userinfo in the request target');
+  if (!AUTHORITY.test(authority)) throw badTarget('bad authority in the request target');
   const rest = m[2];
   return { authority, path: rest === '' ? '/' : rest.charCodeAt(0) === 0x3f /* ? */ ? `/${rest}` : rest };
 }
