@@ -197,7 +197,8 @@ describe('mast-proxy fed garbage from every side', () => {
 
   test('300 mutated upstream responses (fixed seed), to the request and to its mirror', async () => {
     for (let i = 0; i < 150; i += 15) {
-      const batch = Array.from({ length: 15 }, (_, k) => i + k).flatMap((n) => ['evil', 'mirrored'].map((p) => `GET /${p}/random-${n} HTTP/1.1\r\nHost: alpha.example.com\r\nConnection: close\r\n\r\n`));
+      const request = (prefix: string, n: number) => `GET /${prefix}/random-${n} HTTP/1.1\r\nHost: alpha.example.com\r\nConnection: close\r\n\r\n`;
+      const batch = Array.from({ length: 15 }, (_, k) => i + k).flatMap((n) => [request('evil', n), request('mirrored', n)]);
       await Promise.all(batch.map((bytes) => raw(proxy.port('http'), bytes, 1000)));
       await stillServing();
     }
@@ -219,7 +220,13 @@ describe('mast-proxy fed garbage from every side', () => {
     const rnd = random(9);
     const sig = '\r\n\r\n\0\r\nQUIT\n';
     const inputs = {
-      pp: ['PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\nGET / HTTP/1.1\r\n\r\n', `${sig}\x21\x11\xff\xff`, `${sig}\x21\x11\x00\x0c\x01\x02`, `${sig}\x2f\x99\x00\x00GET /good HTTP/1.1\r\n\r\n`, '\x00'.repeat(64)],
+      pp: [
+        'PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\nGET / HTTP/1.1\r\n\r\n',
+        `${sig}\x21\x11\xff\xff`,
+        `${sig}\x21\x11\x00\x0c\x01\x02`,
+        `${sig}\x2f\x99\x00\x00GET /good HTTP/1.1\r\n\r\n`,
+        '\x00'.repeat(64),
+      ],
       sni: ['\x16\x03\x01\xff\xff\x01', '\x16\x03\x01\x00\x05\x01\xff\xff\xff\xff', `\x16\x03\x01\x00\x30\x01${'\xff'.repeat(47)}`, 'GET / HTTP/1.1\r\n\r\n'],
       tcp: ['\x00\xff garbage both ways', 'GET /evil/binary HTTP/1.1\r\n\r\n'],
     };
@@ -264,7 +271,16 @@ describe('the line behind the parsers (contain.ts)', () => {
 
 describe('a control plane sending junk to mast-proxy', () => {
   test('the push client drops the stream and keeps running (and reconnecting)', async () => {
-    const lines = ['not json\n', 'null\n', '[]\n', '{"type":"config","config":null}\n', '{"type":"config","version":"x","config":{"listeners":"no"}}\n', '{"type":"delta","version":"y","delta":{"base":"none"}}\n', '{"type":"certificate","certificate":7}\n', `${'x'.repeat(100_000)}`];
+    const lines = [
+      'not json\n',
+      'null\n',
+      '[]\n',
+      '{"type":"config","config":null}\n',
+      '{"type":"config","version":"x","config":{"listeners":"no"}}\n',
+      '{"type":"delta","version":"y","delta":{"base":"none"}}\n',
+      '{"type":"certificate","certificate":7}\n',
+      'x'.repeat(100_000),
+    ];
     let streams = 0;
     const server = http2.createServer();
     server.on('stream', (stream) => {
@@ -276,7 +292,9 @@ describe('a control plane sending junk to mast-proxy', () => {
     const admin = await freePort();
     const dir = tempDir('mast-crash-push-');
     writeFileSync(join(dir, 'token'), 't', { mode: 0o600 });
-    const child = spawn(process.execPath, [await bundleProxy(), '--control-plane', `127.0.0.1:${(server.address() as AddressInfo).port}`, '--token-file', join(dir, 'token'), '--port-map', '80=0', '--admin-port', String(admin)], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const plane = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const args = ['--control-plane', plane, '--token-file', join(dir, 'token'), '--port-map', '80=0', '--admin-port', String(admin)];
+    const child = spawn(process.execPath, [await bundleProxy(), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
     let exited: number | null | undefined;
     child.on('exit', (code) => (exited = code));
     try {
@@ -294,10 +312,14 @@ describe('mastd fed garbage by push-stream peers', () => {
   test('raw bytes, HTTP/1, broken HTTP/2 frames and junk messages on the push port; mastd stays up and ready', async () => {
     const dir = tempDir('mast-crash-mastd-');
     mkdirSync(join(dir, 'mesh'));
-    writeFileSync(join(dir, 'mesh', 'mesh.yaml'), 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: { name: web, namespace: default }\nspec: { hosts: [web.example.com], gateways: [mast-system/mast-ingressgateway], http: [{ route: [{ destination: { host: web } }] }] }\n');
+    writeFileSync(
+      join(dir, 'mesh', 'mesh.yaml'),
+      'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: { name: web, namespace: default }\nspec: { hosts: [web.example.com], http: [{ route: [{ destination: { host: web } }] }] }\n',
+    );
     writeFileSync(join(dir, 'token'), 't', { mode: 0o600 });
     const [push, monitoring] = [await freePort(), await freePort()];
-    const mastd = spawn(process.execPath, [await bundleMastd(), '--watch', join(dir, 'mesh'), '--push-port', String(push), '--monitoring-port', String(monitoring), '--token-file', join(dir, 'token')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const args = ['--watch', join(dir, 'mesh'), '--push-port', String(push), '--monitoring-port', String(monitoring), '--token-file', join(dir, 'token')];
+    const mastd = spawn(process.execPath, [await bundleMastd(), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
     let exited: number | null | undefined;
     let err = '';
     mastd.stderr!.on('data', (d) => (err += d));
@@ -316,7 +338,15 @@ describe('mastd fed garbage by push-stream peers', () => {
       ];
       await Promise.all([...frames, ...Array.from({ length: 30 }, () => mutate(frames[2 + Math.floor(rnd() * 4)], rnd))].map((bytes) => raw(push, bytes, 500)));
       // Well-formed HTTP/2, then junk where the push protocol's messages go, with and without the token.
-      const junk = ['not json\n', 'null\n', '{"type":"hello"}\n', '{"type":"hello","id":"x","identity":{"mode":7}}\n', '{"type":"csr","csr":"junk"}\n', `${'{'.repeat(10_000)}\n`, `${'x'.repeat(200_000)}`];
+      const junk = [
+        'not json\n',
+        'null\n',
+        '{"type":"hello"}\n',
+        '{"type":"hello","id":"x","identity":{"mode":7}}\n',
+        '{"type":"csr","csr":"junk"}\n',
+        `${'{'.repeat(10_000)}\n`,
+        'x'.repeat(200_000),
+      ];
       const peers = junk.flatMap((body) => ['Bearer t', 'Bearer wrong', undefined].map((authorization) => ({ body, authorization })));
       await Promise.all(
         peers.map(async ({ body, authorization }) => {
