@@ -126,7 +126,7 @@ describe('mast-proxy fed garbage from every side', () => {
   beforeAll(async () => {
     [good, broken, admin, status] = await Promise.all([backend('good'), brokenUpstream(), freePort(), freePort()]);
     // Listeners on one port are one listener: each gets its own.
-    const [httpPort, ppPort, sniPort, tcpPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+    const [httpPort, ppPort, sniPort, tcpPort, tcpPpPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
     const cfg: ProxyConfig = {
       schema: 1,
       version: 'crash',
@@ -151,6 +151,7 @@ describe('mast-proxy fed garbage from every side', () => {
         { name: 'pp', port: ppPort, matchPort: 81, protocol: 'http', proxyProtocol: true, virtualHosts: [{ name: 'all', domains: ['*'], routes: [forward('good')] }] },
         { name: 'sni', port: sniPort, matchPort: 443, protocol: 'tcp', sniRoutes: [{ sniHosts: ['good.example.com'], destinations: [{ cluster: 'broken', weight: 100 }] }] },
         { name: 'tcp', port: tcpPort, matchPort: 9000, protocol: 'tcp', tcpDestinations: [{ cluster: 'broken', weight: 100 }] },
+        { name: 'tcp-pp', port: tcpPpPort, matchPort: 9001, protocol: 'tcp', proxyProtocol: true, tcpDestinations: [{ cluster: 'broken', weight: 100 }] },
       ],
       clusters: [cluster('good', [good.port]), cluster('broken', [broken.port])],
     };
@@ -216,10 +217,10 @@ describe('mast-proxy fed garbage from every side', () => {
     await stillServing();
   }, 120_000);
 
-  test('garbage on the PROXY protocol, TLS passthrough (SNI) and TCP listeners', async () => {
+  test('garbage on the PROXY protocol (HTTP and TCP), TLS passthrough (SNI) and TCP listeners', async () => {
     const rnd = random(9);
     const sig = '\r\n\r\n\0\r\nQUIT\n';
-    const inputs = {
+    const inputs: Record<string, string[]> = {
       pp: [
         'PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\nGET / HTTP/1.1\r\n\r\n',
         `${sig}\x21\x11\xff\xff`,
@@ -230,6 +231,7 @@ describe('mast-proxy fed garbage from every side', () => {
       sni: ['\x16\x03\x01\xff\xff\x01', '\x16\x03\x01\x00\x05\x01\xff\xff\xff\xff', `\x16\x03\x01\x00\x30\x01${'\xff'.repeat(47)}`, 'GET / HTTP/1.1\r\n\r\n'],
       tcp: ['\x00\xff garbage both ways', 'GET /evil/binary HTTP/1.1\r\n\r\n'],
     };
+    inputs['tcp-pp'] = [...inputs.pp, `${sig}\x21\x11\x00\x0c\x7f\x00\x00\x01\x7f\x00\x00\x01\x00\x01\x00\x02\x00\xffgarbage`];
     for (const [listener, list] of Object.entries(inputs)) {
       const all = [...list, ...Array.from({ length: 30 }, () => mutate(list[Math.floor(rnd() * list.length)], rnd))];
       await Promise.all(all.map((bytes) => raw(proxy.port(listener), bytes, 500)));
