@@ -287,8 +287,10 @@ server { listen 127.0.0.1:${P.nginx}; location / { proxy_pass http://backend; pr
   const sideA = start('sidecar-a', NODE.path, [...PROXY_NODE_FLAGS, proxy, '--config', join(dir, 'a.json'), '--mode', 'sidecar', '--admin-port', '0']);
   mkdirSync(join(dir, 'mtls'));
   writeFileSync(join(dir, 'mtls', 'mesh.yaml'), mtlsMeshYaml());
-  start('mastd', NODE.path, [join(ROOT, 'build', 'mastd.js'), '--watch', join(dir, 'mtls'), '--push-port', String(P.mastdPush), '--monitoring-port', String(P.mastdMon), '--token', 'bench']);
-  const plane = ['--control-plane', `127.0.0.1:${P.mastdPush}`, '--token', 'bench', '--mode', 'sidecar', '--namespace', 'default', '--admin-port', '0'];
+  // The push token in a file, never on a command line (mastd and mast-proxy refuse --token).
+  writeFileSync(join(dir, 'push-token'), 'bench', { mode: 0o600 });
+  start('mastd', NODE.path, [join(ROOT, 'build', 'mastd.js'), '--watch', join(dir, 'mtls'), '--push-port', String(P.mastdPush), '--monitoring-port', String(P.mastdMon), '--token-file', join(dir, 'push-token')]);
+  const plane = ['--control-plane', `127.0.0.1:${P.mastdPush}`, '--token-file', join(dir, 'push-token'), '--mode', 'sidecar', '--namespace', 'default', '--admin-port', '0'];
   const mtlsB = start('mtls-b', NODE.path, [...PROXY_NODE_FLAGS, proxy, ...plane, '--id', 'backend-1', '--labels', 'app=backend', '--inbound-port', String(P.mtlsIn), '--app-port', String(P.backend), '--outbound-port', '0', '--admin-port', String(P.mtlsAdmin)]);
   const mtlsA = start('mtls-a', NODE.path, [...PROXY_NODE_FLAGS, proxy, ...plane, '--id', 'client-1', '--labels', 'app=client', '--outbound-port', String(P.mtlsOut)]);
   await sleep(800);

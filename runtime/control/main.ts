@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { runMain, untilSignal } from '../shared/process';
+import { runMain, SECRET_ON_ARGV, untilSignal } from '../shared/process';
 import { isAnalysisWorker, serveAnalysis, workerAnalyzer } from './analysis-worker';
 import { hostname } from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -28,7 +28,7 @@ Options:
   --push-port <n>           push server for proxies (default 15012)
   --monitoring-port <n>     /ready /metrics /debug/analyze /debug/syncz (default 15014)
   --host <addr>             listen address (default 127.0.0.1; 0.0.0.0 with --source kubernetes)
-  --token <t> | --token-file <f>   bearer token proxies must present
+  --token-file <f>          bearer token proxies must present, read from this file (--token is refused)
   --debounce-ms <n>         batch edits within this window (default 100)
   --source kubernetes       watch the cluster (in-cluster config, or --kubeconfig / KUBECONFIG)
   --kubeconfig <file>       kubeconfig for --source kubernetes
@@ -78,7 +78,11 @@ export async function main(argv: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  const token = (o.token as string | undefined) ?? (o['token-file'] ? readFileSync(o['token-file'] as string, 'utf8').trim() : undefined);
+  if (o.token !== undefined) {
+    console.error(`mastd: ${SECRET_ON_ARGV}`);
+    return 2;
+  }
+  const token = o['token-file'] ? readFileSync(o['token-file'] as string, 'utf8').trim() : undefined;
   const log = (line: string) => console.error(`${new Date().toISOString()} ${line}`);
   const debounceMs = Number(o['debounce-ms']);
   const trustDomain = o['trust-domain'] as string;
@@ -125,7 +129,7 @@ export async function main(argv: string[]): Promise<number> {
       token,
       log,
       certificateTtlMs,
-      // Without --token, each proxy proves its identity with its service-account token.
+      // Without --token-file, each proxy proves its identity with its service-account token.
       ...(token ? {} : { verify: tokenReviewVerifier(kc) }),
       onRejected: (rejected, received) => {
         const objects = byKey(received);

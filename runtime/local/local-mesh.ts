@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -114,6 +114,11 @@ export class LocalMesh {
   private pushPort = 0;
   /** mastd's root, which the proxies verify its push port with. */
   private readonly rootFile = join(this.dir, 'mastd-root.pem');
+  /**
+   * The push token, for the proxies to read (`--token-file`): on their command line any local user
+   * could read it in /proc/<pid>/cmdline and have mastd sign a certificate for any identity.
+   */
+  private readonly tokenFile = join(this.dir, 'push-token');
   private readonly topology?: NetnsTopology;
   private serviceHosts: string[] = [];
   /** The SO_ORIGINAL_DST addon the sidecars need in a namespace (copied where uid 1337 can read it). */
@@ -131,6 +136,9 @@ export class LocalMesh {
       chmodSync(this.dir, 0o755);
       this.addon = originalDstAddon(this.dir);
     }
+    writeFileSync(this.tokenFile, this.token, { mode: 0o600 });
+    // The sidecars in namespaces run as uid 1337, as in a pod: the file is theirs (we are root here).
+    if (this.topology) chownSync(this.tokenFile, 1337, 1337);
     this.supervisor = new Supervisor(this.log);
     this.mastd = new Mastd({
       source: new FileSource(options.paths, options.debounceMs ?? 100),
@@ -181,7 +189,7 @@ export class LocalMesh {
   }
 
   private proxyFlags(id: string, adminPort: number, controlPlane = '127.0.0.1'): string[] {
-    return ['--control-plane', `${controlPlane}:${this.pushPort}`, '--control-plane-ca', this.rootFile, '--control-plane-name', 'mastd.mast-system.svc', '--token', this.token, '--id', id, '--admin-port', String(adminPort), '--drain-seconds', '1', '--access-log', this.options.accessLog ? '-' : 'off'];
+    return ['--control-plane', `${controlPlane}:${this.pushPort}`, '--control-plane-ca', this.rootFile, '--control-plane-name', 'mastd.mast-system.svc', '--token-file', this.tokenFile, '--id', id, '--admin-port', String(adminPort), '--drain-seconds', '1', '--access-log', this.options.accessLog ? '-' : 'off'];
   }
 
   /** Runs before each snapshot: start what is new, restart what changed, retire what went away. */

@@ -11,6 +11,7 @@ import { readSni } from './http/sni';
 import { DownstreamConn } from './downstream';
 import { serveTls } from './peer-tls';
 import { acceptedWithOnRead } from './read-buffer';
+import { containPeerInput } from './contain';
 import { originalDestination } from './original-dst';
 import type { ListenerRuntime, ProxyRuntime } from './runtime';
 import { looksLikeHttp, passthroughTcp, proxyTcp, type TcpContext } from './tcp';
@@ -39,7 +40,7 @@ function firstChunk(proxy: AcceptContext, socket: net.Socket, then: (first: Buff
   socket.setTimeout(proxy.limits.headerTimeoutMs, () => socket.destroy());
   socket.once('data', (first: Buffer) => {
     socket.setTimeout(0);
-    then(first);
+    containPeerInput('accept', () => socket.destroy(), () => then(first));
   });
 }
 
@@ -76,7 +77,8 @@ function acceptBySni(proxy: AcceptContext, socket: net.Socket, l: ListenerRuntim
 function readHello(proxy: AcceptContext, socket: net.Socket, routes: NonNullable<ListenerRuntime['sniRoutes']>, first?: Buffer): void {
   let buf = first ?? Buffer.alloc(0);
   socket.setTimeout(proxy.limits.headerTimeoutMs, () => socket.destroy());
-  const onData = (chunk: Buffer) => {
+  const onData = (chunk: Buffer) => containPeerInput('accept', () => socket.destroy(), () => sniff(chunk));
+  const sniff = (chunk: Buffer) => {
     buf = Buffer.concat([buf, chunk]);
     const hello = readSni(buf);
     if (!hello.done) return;

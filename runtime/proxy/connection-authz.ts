@@ -9,6 +9,7 @@ import type * as net from 'node:net';
 import { authorizeConnection, type AuthzConfig, type AuthzConnection } from '../shared/authz';
 import type { ListenerConfig } from '../shared/proxy-config';
 import { parseProxyV2 } from './http/proxy-protocol';
+import { containPeerInput } from './contain';
 import type { Metrics } from './metrics';
 
 export interface GateContext {
@@ -61,7 +62,9 @@ function readProxyHeader(ctx: GateContext, socket: net.Socket, then: (source: st
     socket.off('data', onData);
     socket.pause();
     socket.setTimeout(0);
-    then(header.source?.address, header.length < buf.length ? buf.subarray(header.length) : undefined);
+    const rest = header.length < buf.length ? buf.subarray(header.length) : undefined;
+    // What follows (authorization, the first bytes' routing) runs on the peer's bytes too (contain.ts).
+    containPeerInput('accept', () => socket.destroy(), () => then(header.source?.address, rest));
   };
   socket.on('data', onData);
   socket.on('error', () => socket.destroy());

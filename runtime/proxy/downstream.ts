@@ -17,6 +17,7 @@ import { originalDestination } from './original-dst';
 import type { RequestView } from '../shared/routing';
 import { Exchange } from './exchange';
 import type { ListenerRuntime, ProxyRuntime } from './runtime';
+import { containPeerInput } from './contain';
 
 export class DownstreamConn implements RequestView {
   private pending: Buffer | null = null;
@@ -109,6 +110,11 @@ export class DownstreamConn implements RequestView {
 
   /** Bytes from the client: as 'data' events, or from the shared read buffer (see read-buffer.ts). */
   received(chunk: Buffer): void {
+    // Whatever the client sent, a throw ends this connection, not the proxy (contain.ts).
+    containPeerInput('downstream', () => this.close(), () => this.receive(chunk));
+  }
+
+  private receive(chunk: Buffer): void {
     if (this.tunnel) return this.exchange?.tunnelToUpstream(chunk);
     if (this.expectProxyHeader) return this.onProxyHeader(chunk);
     if (this.bodyFraming) return this.onBody(chunk, 0);

@@ -305,7 +305,8 @@ export class Exchange implements ConnHandler {
     if (this.respFraming) return this.relayBody(chunk, 0);
     const buf = (this.respBuf = this.respBuf ? Buffer.concat([this.respBuf, chunk]) : chunk);
     const end = headEnd(buf);
-    if (end < 0) return;
+    // A head that never ends would grow without bound: as large as a request head may be, then 502.
+    if (end < 0) return buf.length > this.down.proxy.limits.maxHeadBytes ? this.upstreamFailed('UC', 502) : undefined;
     let head: ResponseHead;
     try {
       head = parseResponseHead(buf, 0, end);

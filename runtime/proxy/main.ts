@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { runMain, untilSignal } from '../shared/process';
+import { runMain, SECRET_ON_ARGV, untilSignal } from '../shared/process';
 import { reusePortSupported, runWorker, WorkerPool, WORKER_ENV } from './workers';
 import { FORWARD_CLIENT_CERT_DETAILS, type ForwardClientCertDetails, type ProxyConfig } from '../shared/proxy-config';
 import type { ProxyIdentity } from '../shared/push-protocol';
@@ -32,9 +32,9 @@ Options:
   --control-plane-ca <f>   reach it over TLS, verifying its certificate with this root (PEM,
                            re-read on each connection); without it, plain-text HTTP/2
   --control-plane-name <n> the name its certificate must carry (default: the --control-plane host)
-  --token <t>              bearer token for mastd
-  --token-file <f>         read it from a file on each connection (default in a pod: the
-                           service-account token, which mastd checks with a TokenReview)
+  --token-file <f>         bearer token for mastd, read from this file on each connection (default
+                           in a pod: the service-account token, which mastd checks with a
+                           TokenReview); never on the command line (--token is refused)
   --id <name>              this proxy's name in proxy-status (default: $POD_NAME.<namespace>, else mode-pid)
   --config <file>          a compiled ProxyConfig (JSON)
   --mesh <file|dir>        mesh YAML to compile here (instead of --config)
@@ -198,6 +198,10 @@ export async function main(argv: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
+  if (o.token !== undefined) {
+    console.error(`mast-proxy: ${SECRET_ON_ARGV}`);
+    return 2;
+  }
   const mode = o.mode === 'sidecar' ? 'sidecar' : 'gateway';
   // In a pod, the downward API gives these (constructs/pod-security.ts IDENTITY_ENV).
   const env = process.env;
@@ -266,7 +270,7 @@ export async function main(argv: string[]): Promise<number> {
     const pool = workers > 1 ? new WorkerPool(proxy, workers - 1, log) : undefined;
     const admin = await startAdmin(proxy, Number(o['admin-port']), { logLevel: 'info' });
     const tokenFile = o['token-file'] ?? (env.KUBERNETES_SERVICE_HOST && existsSync(SA_TOKEN) ? SA_TOKEN : undefined);
-    const token = o.token ?? (tokenFile ? () => readToken(tokenFile) : undefined);
+    const token = tokenFile ? () => readToken(tokenFile) : undefined;
     const rootFile = o['control-plane-ca'];
     const tls = rootFile ? { tls: { root: () => readFileSync(rootFile, 'utf8'), ...(o['control-plane-name'] ? { servername: o['control-plane-name'] } : {}) } } : {};
     const client = new PushClient(proxy, { address: o['control-plane'], token, id, identity, log, ...tls, ...(__filename.endsWith('.js') ? { makeCsr: csrInHelper } : {}) });

@@ -18,6 +18,7 @@ import { DEFAULT_LIMITS, headEnd, parseResponseHead, type Limits } from './http/
 import { BodyFraming } from './http/body';
 import { DownstreamConn } from './downstream';
 import { checkConfig } from './config-check';
+import { peerInputChannel, type ContainedPeerError } from './contain';
 
 /** Where a gateway finds the Secrets its Gateways name as `credentialName`, one directory each (`tls.crt`, `tls.key`, `ca.crt`): the IngressGateway construct mounts them there. */
 export const DEFAULT_CREDENTIALS_DIR = '/etc/mast/credentials';
@@ -178,6 +179,8 @@ export class Proxy implements ProxyRuntime {
 
   private readonly sweeper: NodeJS.Timeout;
   private readonly reloader: NodeJS.Timeout;
+  /** Errors a peer's input caused, each contained to its connection (contain.ts), counted here. */
+  private readonly onPeerInputError = (m: unknown): void => this.metrics.inc(`mast_peer_input_errors_total{side="${(m as ContainedPeerError).side}"}`);
 
   constructor(
     readonly identity: ProxyIdentityInfo,
@@ -190,6 +193,7 @@ export class Proxy implements ProxyRuntime {
     this.sweeper.unref();
     this.reloader = setInterval(() => void this.reloadCredentials(), 30_000);
     this.reloader.unref();
+    peerInputChannel.subscribe(this.onPeerInputError);
   }
 
   /**
@@ -427,18 +431,24 @@ export class Proxy implements ProxyRuntime {
       };
       r.conn.take({
         onData: (chunk) => {
-          if (!framing) {
-            buf = buf ? Buffer.concat([buf, chunk]) : chunk;
-            const end = headEnd(buf);
-            if (end < 0) return;
-            try {
+          // The shadow's answer is the mirror target's to get wrong: a bad or endless head, bad
+          // chunked framing, all end this connection only (it was consumed outside any try once).
+          try {
+            if (!framing) {
+              buf = buf ? Buffer.concat([buf, chunk]) : chunk;
+              const end = headEnd(buf);
+              if (end < 0) {
+                if (buf.length > this.limits.maxHeadBytes) release(false);
+                return;
+              }
               framing = BodyFraming.forResponse(parseResponseHead(buf, 0, end), down.method);
-            } catch {
-              return release(false);
+              chunk = buf.subarray(end);
             }
-            chunk = buf.subarray(end);
+            framing.consume(chunk, 0, chunk.length);
+          } catch {
+            this.metrics.inc('mast_mirror_bad_responses_total');
+            return release(false);
           }
-          framing.consume(chunk, 0, chunk.length);
           if (framing.done) release(!framing.untilClose);
         },
         onEnd: () => release(false),
@@ -470,6 +480,7 @@ export class Proxy implements ProxyRuntime {
     for (const c of this.clusters.values()) c.close();
     clearInterval(this.sweeper);
     clearInterval(this.reloader);
+    peerInputChannel.unsubscribe(this.onPeerInputError);
     if (this.logBuffer.length) this.flushLog();
   }
 

@@ -14,6 +14,14 @@
 export const PROXY_NODE_FLAGS = ['--max-semi-space-size=2', '--v8-pool-size=1', '--single-threaded', '--no-maglev'];
 
 /**
+ * Why `--token <t>` is refused (mast-proxy and mastd): every local user can read a process's
+ * command line in /proc/<pid>/cmdline, and with the push token any of them could have mastd sign a
+ * certificate for the gateway's identity. Refused rather than warned about: a warning still leaks.
+ */
+export const SECRET_ON_ARGV =
+  '--token is refused: a secret on the command line is readable by every local user (/proc/<pid>/cmdline); write it to a file only you can read (mode 0600) and pass --token-file <file>';
+
+/**
  * Set by a supervisor (`mast local`) that holds our stdin open: when it goes away, even by
  * SIGKILL, stdin closes and we stop as if signalled, so no process outlives it.
  */

@@ -14,8 +14,10 @@ import { builtFile } from '../support/build';
 
 describe('mast-proxy bundle', () => {
   const dir = tempDir('mast-bundle-');
+  const tokenFile = join(dir, 'push-token');
   beforeAll(() => {
     for (const name of ['mast-proxy', 'mastd', 'bookinfo']) copyFileSync(builtFile(`${name}.js`), join(dir, `${name}.js`));
+    writeFileSync(tokenFile, 't', { mode: 0o600 });
   });
 
   test('every bundle an image copies is built by `npm run build` (the same scripts, into build/)', () => {
@@ -42,7 +44,7 @@ spec:
 `,
     );
     const [push, monitoring] = [await freePort(), await freePort()];
-    const mastd = spawn(process.execPath, [join(dir, 'mastd.js'), '--watch', mesh, '--push-port', String(push), '--monitoring-port', String(monitoring), '--token', 't'], { cwd: dir });
+    const mastd = spawn(process.execPath, [join(dir, 'mastd.js'), '--watch', mesh, '--push-port', String(push), '--monitoring-port', String(monitoring), '--token-file', tokenFile], { cwd: dir });
     try {
       await new Promise<void>((resolve, reject) => {
         let err = '';
@@ -75,8 +77,8 @@ spec:
         child.stderr!.on('data', (d) => ((err += d), ready.test(err) && resolve()));
         child.on('exit', (code) => reject(new Error(`exited ${code}: ${err}`)));
       });
-    const mastd = spawn(process.execPath, [join(dir, 'mastd.js'), '--watch', join(mesh, 'mesh.yaml'), '--push-port', String(push), '--monitoring-port', String(monitoring), '--token', 't', '--push-tls', 'on', '--ca-cert', join(mesh, 'ca.crt'), '--ca-key', join(mesh, 'ca.key')], { cwd: dir });
-    const proxy = spawn(process.execPath, [join(dir, 'mast-proxy.js'), '--control-plane', `127.0.0.1:${push}`, '--control-plane-ca', join(mesh, 'ca.crt'), '--control-plane-name', 'mastd.mast-system.svc', '--token', 't', '--port-map', '80=0', '--admin-port', String(admin)], { cwd: dir });
+    const mastd = spawn(process.execPath, [join(dir, 'mastd.js'), '--watch', join(mesh, 'mesh.yaml'), '--push-port', String(push), '--monitoring-port', String(monitoring), '--token-file', tokenFile, '--push-tls', 'on', '--ca-cert', join(mesh, 'ca.crt'), '--ca-key', join(mesh, 'ca.key')], { cwd: dir });
+    const proxy = spawn(process.execPath, [join(dir, 'mast-proxy.js'), '--control-plane', `127.0.0.1:${push}`, '--control-plane-ca', join(mesh, 'ca.crt'), '--control-plane-name', 'mastd.mast-system.svc', '--token-file', tokenFile, '--port-map', '80=0', '--admin-port', String(admin)], { cwd: dir });
     try {
       await started(mastd, /push port serving TLS for mastd, mastd\.mast-system, mastd\.mast-system\.svc, .*127\.0\.0\.1/);
       await started(proxy, /connected to the control plane at 127\.0\.0\.1:\d+/);

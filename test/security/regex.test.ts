@@ -77,7 +77,8 @@ spec: { hosts: [r.example.com], http: [{ match: [{ uri: { regex: ${JSON.stringif
     ).filter((f) => f.severity === 'Error');
   const proxyCompiles = (regex: string, ignoreUriCase: boolean): boolean => {
     try {
-      compileRouteTable({ name: 'l', port: 0, matchPort: 80, protocol: 'http', virtualHosts: [{ name: 'v', domains: ['*'], routes: [{ name: 'r', matches: [{ uri: { regex }, ignoreUriCase }], action: { kind: 'direct', status: 200 } }] }] });
+      const routes: RouteConfig[] = [{ name: 'r', matches: [{ uri: { regex }, ignoreUriCase }], action: { kind: 'direct', status: 200 } }];
+      compileRouteTable({ name: 'l', port: 0, matchPort: 80, protocol: 'http', virtualHosts: [{ name: 'v', domains: ['*'], routes }] });
       return true;
     } catch {
       return false;

@@ -11,10 +11,13 @@ import type { ProxyConfig } from '../../runtime/shared/proxy-config';
 import { tempDir } from '../support/temp-dir';
 import { builtFile } from '../support/build';
 
-
-/** The bundle of this test run (built once by jest's global setup, test/support/build.ts). */
+/** The bundles of this test run (built once by jest's global setup, test/support/build.ts). */
 export async function bundleProxy(): Promise<string> {
   return builtFile('mast-proxy.js');
+}
+
+export async function bundleMastd(): Promise<string> {
+  return builtFile('mastd.js');
 }
 
 export interface SpawnedProxy {
@@ -29,10 +32,11 @@ export interface SpawnedProxy {
 }
 
 /** Starts the bundle on a config file (`--config`); resolves once it says it is ready. */
-export async function spawnProxy(bundle: string, cfg: ProxyConfig, args: string[] = []): Promise<SpawnedProxy> {
+export async function spawnProxy(bundle: string, cfg: ProxyConfig, args: string[] = [], env: Record<string, string> = {}): Promise<SpawnedProxy> {
   const file = join(tempDir('mast-security-config-'), 'config.json');
   writeFileSync(file, JSON.stringify(cfg));
-  const child = spawn(process.execPath, [...PROXY_NODE_FLAGS, bundle, '--config', file, '--mode', 'gateway', '--admin-port', '0', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const argv = [...PROXY_NODE_FLAGS, bundle, '--config', file, '--mode', 'gateway', '--admin-port', '0', ...args];
+  const child = spawn(process.execPath, argv, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
   let err = '';
   let exit: string | undefined;
   child.stderr!.on('data', (d) => (err += d));

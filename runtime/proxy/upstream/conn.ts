@@ -1,5 +1,6 @@
 /** One upstream TCP connection, reused across requests (HTTP/1.1 keep-alive). */
 import type * as net from 'node:net';
+import { containPeerInput } from '../contain';
 
 export interface ConnHandler {
   onData(chunk: Buffer): void;
@@ -29,7 +30,7 @@ export class UpstreamConn {
     // Plain sockets deliver through `onread` (see readInto); TLS ones as 'data' events.
     socket.on('data', (chunk: Buffer) => this.data(chunk));
     socket.on('end', () => {
-      this.handler?.onEnd();
+      containPeerInput('upstream', () => undefined, () => this.handler?.onEnd());
       socket.destroy();
     });
     socket.on('error', (err) => this.handler?.onError(err, this.connected));
@@ -44,9 +45,11 @@ export class UpstreamConn {
   }
 
   data(chunk: Buffer): void {
-    if (this.handler) this.handler.onData(chunk);
+    const handler = this.handler;
     // Bytes on an idle connection are a protocol error: never hand it out again.
-    else this.socket.destroy();
+    if (!handler) return void this.socket.destroy();
+    // Whatever the upstream sent, a throw ends this connection (its handler hears of it as a reset), not the proxy.
+    containPeerInput('upstream', () => this.socket.destroy(), () => handler.onData(chunk));
   }
 
   /** When it went idle in the pool (performance.now(); 0 while in use); the cluster's sweep closes long-idle ones. */

@@ -1,0 +1,40 @@
+/**
+ * No input from a peer terminates the process. A peer's bytes reach the proxy in socket callbacks
+ * (Node's `onread` or 'data'), and an exception thrown from one would reach the event loop and end
+ * the process, and with it every other connection. The parsers answer bad input with a 400/502 of
+ * their own; this is the line behind them: each callback that takes a peer's bytes runs inside
+ * `containPeerInput`, so a throw nobody foresaw ends that one connection.
+ *
+ * There is deliberately no process-wide `uncaughtException` handler: it could not tell which
+ * connection to end, and would keep a process whose state is unknown serving.
+ */
+import { channel } from 'node:diagnostics_channel';
+
+/** Where a peer's input came in. */
+export type PeerSide = 'downstream' | 'upstream' | 'mirror' | 'accept';
+
+/** What `peerInputChannel` publishes: an error contained to one connection. */
+export interface ContainedPeerError {
+  readonly code: 'MAST_PROXY_PEER_INPUT';
+  readonly side: PeerSide;
+  readonly error: unknown;
+}
+
+/** Observability hook (the proxy counts these as `mast_peer_input_errors_total{side}`). */
+export const peerInputChannel = channel('mast-proxy:peer-input-error');
+
+/**
+ * Runs `handle` (a socket callback taking a peer's bytes); if it throws, `end` closes that peer's
+ * connection and the error is published, never rethrown.
+ */
+export function containPeerInput(side: PeerSide, end: () => void, handle: () => void): void {
+  try {
+    handle();
+  } catch (error) {
+    try {
+      end();
+    } finally {
+      if (peerInputChannel.hasSubscribers) peerInputChannel.publish({ code: 'MAST_PROXY_PEER_INPUT', side, error } satisfies ContainedPeerError);
+    }
+  }
+}
