@@ -46,13 +46,10 @@ Options:
                             127.0.0.1, ::1)
   --help`;
 
-export async function main(argv: string[]): Promise<number> {
-  // The bundle (one .js file) runs its analysis on a worker thread started from itself; from sources, in-process.
-  const analyze = __filename.endsWith('.js') ? workerAnalyzer(__filename) : undefined;
-  const analyzerMetrics = () => (analyze ? [`mastd_analyses_on_worker_total ${analyze.done()}`] : []);
-  const { values: o } = parseArgs({
+function parseOptions(argv: string[]) {
+  return parseArgs({
     args: argv,
-    strict: false,
+    strict: true,
     options: {
       watch: { type: 'string', multiple: true },
       'push-port': { type: 'string', default: '15012' },
@@ -74,6 +71,21 @@ export async function main(argv: string[]): Promise<number> {
       help: { type: 'boolean' },
     },
   });
+}
+
+export async function main(argv: string[]): Promise<number> {
+  // The bundle (one .js file) runs its analysis on a worker thread started from itself; from sources, in-process.
+  const analyze = __filename.endsWith('.js') ? workerAnalyzer(__filename) : undefined;
+  const analyzerMetrics = () => (analyze ? [`mastd_analyses_on_worker_total ${analyze.done()}`] : []);
+  let parsed: ReturnType<typeof parseOptions>;
+  try {
+    parsed = parseOptions(argv);
+  } catch (err) {
+    // An unknown or misspelt flag (say, --token-fil) must not start a mastd without what it meant.
+    console.error(`mastd: ${(err as Error).message} (see --help)`);
+    return 2;
+  }
+  const { values: o } = parsed;
   if (o.help) {
     console.log(HELP);
     return 0;
@@ -151,6 +163,11 @@ export async function main(argv: string[]): Promise<number> {
     const watch = o.watch as string[] | undefined;
     if (!watch?.length) {
       console.error('mastd: --watch <file|dir> or --source kubernetes is required (see --help)');
+      return 2;
+    }
+    if (!token) {
+      // In a cluster each proxy proves its identity by TokenReview; on files only a shared token can.
+      console.error('mastd: --watch needs --token-file: without it any process that reaches the push port could take a workload certificate for any identity');
       return 2;
     }
     caPem = fromFiles ? Promise.resolve(fromFiles) : generate();

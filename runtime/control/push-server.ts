@@ -9,6 +9,11 @@ import { MAX_PROXY_MESSAGE_BYTES, PUSH_PATH, LineReader, checkHello, encode, typ
 import type { ProxyConfig } from '../shared/proxy-config';
 import { diffConfig } from '../shared/config-delta';
 
+/** A push server made without any way to authenticate proxies. */
+export class PushAuthError extends Error {
+  readonly code = 'MAST_PUSH_UNAUTHENTICATED';
+}
+
 export interface ProxyStatus {
   readonly id: string;
   readonly identity: ProxyIdentity;
@@ -75,6 +80,9 @@ export class PushServer {
   convergenceMs: number[] = [];
 
   constructor(private readonly options: PushServerOptions) {
+    // Every stream can ask for a workload certificate: a push port that checks nobody would sign
+    // any identity for anyone who can reach it.
+    if (!options.token && !options.verify) throw new PushAuthError('the push server needs a token or an identity check (verify): it signs workload certificates');
     this.server = options.tls ? http2.createSecureServer({ allowHTTP1: false }) : http2.createServer();
     this.server.on('stream', (stream, headers) => this.accept(stream, headers));
     this.server.on('sessionError', () => undefined);

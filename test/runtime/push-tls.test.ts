@@ -23,7 +23,7 @@ describe('the push port over TLS', () => {
   beforeAll(async () => {
     const dir = tempDir('mast-push-tls-');
     writeFileSync(join(dir, 'mesh.yaml'), localMesh({ reviewsV1: 1, reviewsV2: 2, details: 3 }).map((o) => stringify(o)).join('---\n'));
-    mastd = new Mastd({ source: new FileSource([dir], 50), defaultIngressGateway: true, pushTls: pushNames('mast-system') });
+    mastd = new Mastd({ source: new FileSource([dir], 50), token: 'push-tls-test', defaultIngressGateway: true, pushTls: pushNames('mast-system') });
     ca = await CertificateAuthority.generate('cluster.local');
     await mastd.useCa(ca);
     ({ pushPort: port } = await mastd.start(0, 0));
@@ -38,7 +38,7 @@ describe('the push port over TLS', () => {
     const logs: string[] = [];
     // Gateways on any free port: several can run side by side.
     const proxy = new Proxy({ mode: 'gateway', workload: 'gw', namespace: 'mast-system' });
-    const client = new PushClient(proxy, { address: `127.0.0.1:${port}`, id, identity: { mode: 'gateway', namespace: 'mast-system', labels: { istio: 'ingressgateway' }, portMap: { 80: 0 } }, log: (l) => logs.push(l), ...(tls ? { tls } : {}) });
+    const client = new PushClient(proxy, { address: `127.0.0.1:${port}`, id, identity: { mode: 'gateway', namespace: 'mast-system', labels: { istio: 'ingressgateway' }, portMap: { 80: 0 } }, token: 'push-tls-test', log: (l) => logs.push(l), ...(tls ? { tls } : {}) });
     clients.push({ client, proxy });
     client.start();
     return { client, proxy, logs };

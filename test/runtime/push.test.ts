@@ -164,10 +164,14 @@ describe('mastd → mast-proxy push, with ACK/NACK', () => {
     const session = http2.connect(`http://127.0.0.1:${ports.pushPort}`);
     const s = session.request({ ':method': 'POST', ':path': PUSH_PATH, authorization: `Bearer ${TOKEN}` }, { endStream: false });
     s.write(`${JSON.stringify({ type: 'hello', id: 'picky', identity: { mode: 'sidecar', namespace: 'default', labels: { app: 'x' } } })}\n`);
-    await new Promise((r) => s.once('data', r));
-    s.write(`${JSON.stringify({ type: 'nack', version: mastd.snapshot!.version, error: 'cannot listen: EADDRINUSE' })}\n`);
+    // The version NACKed is the one this proxy was sent (a late file event may publish another meanwhile).
+    const inbox: ServerMessage[] = [];
+    const reader = new LineReader();
+    s.on('data', (chunk: Buffer) => reader.push(chunk, (m) => inbox.push(m as ServerMessage)));
+    const sent = (await until('a config', () => inbox.find((m) => m.type === 'config'))) as Extract<ServerMessage, { type: 'config' }>;
+    s.write(`${JSON.stringify({ type: 'nack', version: sent.version, error: 'cannot listen: EADDRINUSE' })}\n`);
     await until('NACK recorded', () => mastd.push.statuses().some((p) => p.id === 'picky' && p.nacked !== undefined));
-    expect(mastd.push.statuses().find((p) => p.id === 'picky')!.nacked).toEqual({ version: mastd.snapshot!.version, error: 'cannot listen: EADDRINUSE' });
+    expect(mastd.push.statuses().find((p) => p.id === 'picky')!.nacked).toEqual({ version: sent.version, error: 'cannot listen: EADDRINUSE' });
     s.close();
     session.destroy();
   });
