@@ -16,12 +16,14 @@ if (!present) console.log(`conformance tests skipped: ${REFERENCE} not found`);
 const maybe = present ? describe : describe.skip;
 
 maybe('conformance with the reference data', () => {
+  // About 70 starts of the CLI (the corpus's own check runs `npx mast validate` once per case): a
+  // few minutes on an idle 2-core machine, more on a loaded one; the bound is for a hang, not speed.
   test('npm run conformance: all Istio analyzer cases agree and every Bookinfo rule validates', () => {
-    const r = spawnSync(process.execPath, [join(ROOT, 'scripts', 'conformance.mjs')], { cwd: ROOT, encoding: 'utf8', timeout: 300_000 });
+    const r = spawnSync(process.execPath, [join(ROOT, 'scripts', 'conformance.mjs')], { cwd: ROOT, encoding: 'utf8', timeout: 900_000 });
     expect(r.stdout).toMatch(/istio analyzer corpus: 49\/49 cases agree/);
     expect(r.stdout).toMatch(/bookinfo traffic rules: (\d+)\/\1 validate without errors/);
     expect(r.status).toBe(0);
-  }, 300_000);
+  }, 900_000);
 
   test('every Bookinfo file converts into typed constructs', () => {
     const dir = join(REFERENCE, 'bookinfo-networking');
