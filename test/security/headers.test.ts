@@ -103,3 +103,34 @@ describe('Upgrade: h2c', () => {
     expect(app.seen[0].headers.connection).toMatch(/upgrade/i);
   });
 });
+
+describe('headers a Connection header names are hop-by-hop (RFC 9110 §7.6.1)', () => {
+  test('a client naming a header in Connection: that header does not reach the app; others do', async () => {
+    const { app, port } = await gateway();
+    const reply = await raw(port, 'GET /a HTTP/1.1\r\nHost: alpha.example.com\r\nConnection: keep-alive, X-Hop\r\nX-Hop: secret\r\nX-Kept: 1\r\n\r\n', 1000);
+    expect(statusOf(reply)).toBe(200);
+    expect(app.seen).toHaveLength(1);
+    expect(app.seen[0].headers['x-hop']).toBeUndefined();
+    expect(app.seen[0].headers['x-kept']).toBe('1');
+  });
+
+  test('an upstream naming a header in Connection: that header does not reach the client', async () => {
+    const { port } = await proxyFor(config([forward('c')], [cluster('c', [(await withHopBackend()).port])]));
+    const reply = await raw(port, 'GET / HTTP/1.1\r\nHost: alpha.example.com\r\nConnection: close\r\n\r\n', 1000);
+    expect(statusOf(reply)).toBe(200);
+    expect(reply.toLowerCase()).not.toContain('x-internal');
+    expect(reply.toLowerCase()).toContain('x-public: 1');
+  });
+});
+
+/** A backend whose responses name a header of theirs as hop-by-hop. */
+async function withHopBackend() {
+  const net = await import('node:net');
+  const server = net.createServer((s) => {
+    s.on('error', () => s.destroy());
+    s.once('data', () => s.end('HTTP/1.1 200 OK\r\nConnection: X-Internal\r\nX-Internal: token\r\nX-Public: 1\r\nContent-Length: 2\r\n\r\nok'));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  stopAfter(() => new Promise((r) => server.close(() => r())));
+  return { port: (server.address() as import('node:net').AddressInfo).port };
+}

@@ -11,6 +11,8 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te'
 function applyOps(lines: readonly string[], headers: readonly string[], ops: readonly (HeaderOpsConfig | undefined)[]): string {
   const removed = new Set<string>(lines.map((l) => l.slice(0, l.indexOf(':')).toLowerCase()).filter((n) => n !== 'set-cookie'));
   const setNames = new Set<string>();
+  // Headers the sender's Connection header names are hop-by-hop too (RFC 9110 §7.6.1): they end here.
+  for (let i = 0; i < headers.length; i += 2) if (headers[i] === 'connection') for (const n of headers[i + 1].split(',')) removed.add(n.trim().toLowerCase());
   for (const o of ops) {
     o?.remove?.forEach((n) => removed.add(n));
     o?.set?.forEach(([n]) => setNames.add(n.toLowerCase()));
