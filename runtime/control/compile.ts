@@ -92,7 +92,10 @@ function gatewayListeners(s: Snapshot, proxy: ProxyIdentity, ports: readonly Ser
         const mode = t?.mode ?? 'SIMPLE';
         if (server.port.protocol.toUpperCase() === 'HTTPS' && t && (mode === 'SIMPLE' || mode === 'MUTUAL')) {
           const mutual = mode === 'MUTUAL' ? { mode: 'MUTUAL' as const, caFile: t.caCertificates } : {};
-          const own = t.serverCertificate && t.privateKey ? { certificateFile: t.serverCertificate, keyFile: t.privateKey, ...mutual } : { credentialName: t.credentialName ?? t.credentialNames?.[0], ...mutual };
+          const own =
+            t.serverCertificate && t.privateKey
+              ? { certificateFile: t.serverCertificate, keyFile: t.privateKey, ...mutual }
+              : { credentialName: t.credentialName ?? t.credentialNames?.[0], ...mutual };
           // One TLS setting per port (no per-server SNI selection yet): a MUTUAL server's wins over SIMPLE
           // ones, so no host of a MUTUAL server is ever served without a verified client certificate.
           if (!tls || (mode === 'MUTUAL' && tls.mode !== 'MUTUAL')) tls = own;
@@ -126,7 +129,18 @@ function gatewayListeners(s: Snapshot, proxy: ProxyIdentity, ports: readonly Ser
         }
       }
     const body = sniRoutes ? { sniRoutes } : protocol === 'tcp' ? { tcpDestinations: tcpDestinations ?? [] } : { virtualHosts: [...vhosts.values()] };
-    return { name: `0.0.0.0_${number}`, port: proxy.portMap?.[number] ?? number, matchPort: number, protocol, ...body, proxyProtocol: proxy.proxyProtocol, forwardClientCert: gatewayXfcc(proxy), ...authzOf(s, proxy), ...(tls ? { tls } : {}), ...(httpsRedirect ? { httpsRedirect } : {}) };
+    return {
+      name: `0.0.0.0_${number}`,
+      port: proxy.portMap?.[number] ?? number,
+      matchPort: number,
+      protocol,
+      ...body,
+      proxyProtocol: proxy.proxyProtocol,
+      forwardClientCert: gatewayXfcc(proxy),
+      ...authzOf(s, proxy),
+      ...(tls ? { tls } : {}),
+      ...(httpsRedirect ? { httpsRedirect } : {}),
+    };
   });
 }
 

@@ -59,7 +59,8 @@ export interface ServerTlsOptions {
  * native callback, where no `try` can catch it.)
  */
 export function serveTls(raw: net.Socket, o: ServerTlsOptions, onSecure: (secure: tls.TLSSocket, peer?: X509Certificate) => void): void {
-  const secure = new (tlsModule().TLSSocket)(raw, { isServer: true, secureContext: o.context, requestCert: o.verifyClient, rejectUnauthorized: o.verifyClient });
+  const verify = o.verifyClient;
+  const secure = new (tlsModule().TLSSocket)(raw, { isServer: true, secureContext: o.context, requestCert: verify, rejectUnauthorized: verify });
   secure.on('error', () => secure.destroy());
   raw.setTimeout(o.handshakeTimeoutMs, () => raw.destroy());
   secure.once('secure', () => {
