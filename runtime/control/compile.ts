@@ -72,10 +72,19 @@ export function compile(s: Snapshot, proxy: ProxyIdentity): ProxyConfig {
   return { schema: PROXY_CONFIG_SCHEMA, version: s.version, listeners, clusters: clusters.all() };
 }
 
+/** TLS modes a gateway does not terminate (`mast validate` says so): such a server is not listened on. */
+const UNSERVED_TLS: ReadonlySet<string> = new Set(['ISTIO_MUTUAL', 'OPTIONAL_MUTUAL', 'AUTO_PASSTHROUGH']);
+
+/** A server mast serves. Never one in plain text that asked for TLS: not an unserved mode, not HTTPS without TLS settings. */
+function listened(server: Gateway['spec']['servers'][number]): boolean {
+  if (server.tls?.mode && UNSERVED_TLS.has(server.tls.mode)) return false;
+  return server.port.protocol.toUpperCase() !== 'HTTPS' || server.tls !== undefined;
+}
+
 function gatewayListeners(s: Snapshot, proxy: ProxyIdentity, ports: readonly ServicePort[], clusters: Clusters): ListenerConfig[] {
   const gateways = (byKind(s, 'Gateway') as Gateway[]).filter((g) => selects(g.spec.selector ?? {}, proxy.labels));
   const vss = routableVirtualServices(s);
-  const numbers = [...new Set(gateways.flatMap((g) => g.spec.servers.map((sv) => sv.port.number)))].sort((a, b) => a - b);
+  const numbers = [...new Set(gateways.flatMap((g) => g.spec.servers.filter(listened).map((sv) => sv.port.number)))].sort((a, b) => a - b);
   return numbers.map((number) => {
     const vhosts = new Map<string, VirtualHostConfig>();
     let protocol: 'http' | 'tcp' = 'http';
@@ -84,7 +93,7 @@ function gatewayListeners(s: Snapshot, proxy: ProxyIdentity, ports: readonly Ser
     let tls: ListenerConfig['tls'];
     let httpsRedirect = false;
     for (const gw of gateways)
-      for (const server of gw.spec.servers.filter((sv) => sv.port.number === number)) {
+      for (const server of gw.spec.servers.filter((sv) => sv.port.number === number && listened(sv))) {
         const t = server.tls;
         const passthroughTls = t?.mode === 'PASSTHROUGH';
         if (!HTTP_PROTOCOLS.has(server.port.protocol.toUpperCase()) || passthroughTls) protocol = 'tcp';

@@ -251,3 +251,21 @@ spec:
   const config = compile(makeSnapshot(mesh, 'v1'), { mode: 'gateway', namespace: 'mast-system', labels: { istio: 'ingressgateway' } });
   expect(config.listeners.find((l) => l.matchPort === 443)?.tls).toEqual({ credentialName: 'b-cert', mode: 'MUTUAL', caFile: undefined });
 });
+
+test('a Gateway server mast does not terminate (ISTIO_MUTUAL, OPTIONAL_MUTUAL, HTTPS without tls) is not listened on, never served in plain text', () => {
+  const server = (port: number, tls: string) => `    - { port: { number: ${port}, name: s${port}, protocol: HTTPS }, hosts: ['*']${tls} }`;
+  const mesh = loadYaml(`
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: { name: edge, namespace: default }
+spec:
+  selector: { istio: ingressgateway }
+  servers:
+${server(8443, ', tls: { mode: ISTIO_MUTUAL }')}
+${server(9443, ', tls: { mode: OPTIONAL_MUTUAL, credentialName: c }')}
+${server(10443, '')}
+${server(443, ', tls: { mode: SIMPLE, credentialName: c }')}
+`).objects;
+  const config = compile(makeSnapshot(mesh, 'v1'), { mode: 'gateway', namespace: 'mast-system', labels: { istio: 'ingressgateway' } });
+  expect(config.listeners.map((l) => [l.matchPort, l.tls?.mode ?? 'SIMPLE'])).toEqual([[443, 'SIMPLE']]);
+});
