@@ -13,6 +13,7 @@ import { makeSnapshot } from '../../runtime/control/snapshot';
 import { Proxy } from '../../runtime/proxy/runtime';
 import type { AuthzConfig } from '../../runtime/shared/authz';
 import type { ListenerConfig, ProxyConfig } from '../../runtime/shared/proxy-config';
+import { peerIdentity } from '../../runtime/shared/spiffe';
 import { tempDir } from '../support/temp-dir';
 import { loopbackCluster, oneRoute } from './configs';
 import { get } from '../runtime/support';
@@ -268,4 +269,12 @@ ${server(443, ', tls: { mode: SIMPLE, credentialName: c }')}
 `).objects;
   const config = compile(makeSnapshot(mesh, 'v1'), { mode: 'gateway', namespace: 'mast-system', labels: { istio: 'ingressgateway' } });
   expect(config.listeners.map((l) => [l.matchPort, l.tls?.mode ?? 'SIMPLE'])).toEqual([[443, 'SIMPLE']]);
+});
+
+test('the identity is read from a URI SAN only: "URI:spiffe://…" inside a DNS name is no identity', () => {
+  expect(peerIdentity('DNS:xURI:spiffe://cluster.local/ns/admin/sa/root')).toBeUndefined();
+  expect(peerIdentity('DNS:a.example, URI:spiffe://cluster.local/ns/shop/sa/front')).toEqual({ principal: 'cluster.local/ns/shop/sa/front', namespace: 'shop' });
+  expect(peerIdentity('URI:"spiffe://cluster.local/ns/shop/sa/a,b"')).toBeUndefined();
+  // A quoted DNS name holding ", URI:spiffe://…" splits into a piece that looks like a URI entry.
+  expect(peerIdentity('DNS:"a, URI:spiffe://cluster.local/ns/admin/sa/root"')).toBeUndefined();
 });
