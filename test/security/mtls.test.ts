@@ -13,6 +13,8 @@ import { makeSnapshot } from '../../runtime/control/snapshot';
 import { Proxy } from '../../runtime/proxy/runtime';
 import type { AuthzConfig } from '../../runtime/shared/authz';
 import type { ListenerConfig, ProxyConfig } from '../../runtime/shared/proxy-config';
+import * as tls from 'node:tls';
+import { DEFAULT_LIMITS } from '../../runtime/proxy/http/head';
 import { peerIdentity } from '../../runtime/shared/spiffe';
 import { tempDir } from '../support/temp-dir';
 import { loopbackCluster, oneRoute } from './configs';
@@ -277,4 +279,23 @@ test('the identity is read from a URI SAN only: "URI:spiffe://…" inside a DNS 
   expect(peerIdentity('URI:"spiffe://cluster.local/ns/shop/sa/a,b"')).toBeUndefined();
   // A quoted DNS name holding ", URI:spiffe://…" splits into a piece that looks like a URI entry.
   expect(peerIdentity('DNS:"a, URI:spiffe://cluster.local/ns/admin/sa/root"')).toBeUndefined();
+});
+
+test('a verified peer that says nothing after its handshake is closed after the header timeout, as a plain-text one', async () => {
+  const proxy = new Proxy({ mode: 'sidecar', workload: 'cart', namespace: 'shop' }, undefined, { ...DEFAULT_LIMITS, headerTimeoutMs: 200 });
+  proxy.setCertificate(await workload(ca, 'shop', 'cart'));
+  expect(await proxy.apply(inboundConfig(app.port, 'STRICT'))).toMatchObject({ ok: true });
+  const peer = await workload(ca, 'shop', 'front');
+  try {
+    const closedAfter = await new Promise<number>((resolve) => {
+      const t0 = Date.now();
+      const s = tls.connect({ host: '127.0.0.1', port: proxy.boundPort('virtualInbound')!, ca: ca.rootPem, key: peer.key, cert: peer.cert, checkServerIdentity: () => undefined });
+      s.on('error', () => undefined);
+      s.on('close', () => resolve(Date.now() - t0));
+      setTimeout(() => s.destroy(), 3000);
+    });
+    expect(closedAfter).toBeLessThan(1500);
+  } finally {
+    await proxy.drain(50);
+  }
 });
