@@ -73,10 +73,19 @@ export function compile(s: Snapshot, proxy: ProxyIdentity): ProxyConfig {
   return { schema: PROXY_CONFIG_SCHEMA, version: s.version, listeners, clusters: clusters.all(), ...meshSettings(s) };
 }
 
+/** TLS modes a gateway does not terminate (`mast validate` says so): such a server is not listened on. */
+const UNSERVED_TLS: ReadonlySet<string> = new Set(['ISTIO_MUTUAL', 'OPTIONAL_MUTUAL', 'AUTO_PASSTHROUGH']);
+
+/** A server mast serves. Never one in plain text that asked for TLS: not an unserved mode, not HTTPS without TLS settings. */
+function listened(server: Gateway['spec']['servers'][number]): boolean {
+  if (server.tls?.mode && UNSERVED_TLS.has(server.tls.mode)) return false;
+  return server.port.protocol.toUpperCase() !== 'HTTPS' || server.tls !== undefined;
+}
+
 function gatewayListeners(s: Snapshot, proxy: ProxyIdentity, ports: readonly ServicePort[], clusters: Clusters): ListenerConfig[] {
   const gateways = (byKind(s, 'Gateway') as Gateway[]).filter((g) => selects(g.spec.selector ?? {}, proxy.labels));
   const vss = routableVirtualServices(s);
-  const numbers = [...new Set(gateways.flatMap((g) => g.spec.servers.map((sv) => sv.port.number)))].sort((a, b) => a - b);
+  const numbers = [...new Set(gateways.flatMap((g) => g.spec.servers.filter(listened).map((sv) => sv.port.number)))].sort((a, b) => a - b);
   return numbers.map((number) => {
     const vhosts = new Map<string, VirtualHostConfig>();
     let protocol: 'http' | 'tcp' = 'http';
@@ -85,7 +94,7 @@ function gatewayListeners(s: Snapshot, proxy: ProxyIdentity, ports: readonly Ser
     let tls: ListenerConfig['tls'];
     let httpsRedirect = false;
     for (const gw of gateways)
-      for (const server of gw.spec.servers.filter((sv) => sv.port.number === number)) {
+      for (const server of gw.spec.servers.filter((sv) => sv.port.number === number && listened(sv))) {
         const t = server.tls;
         const passthroughTls = t?.mode === 'PASSTHROUGH';
         if (!HTTP_PROTOCOLS.has(server.port.protocol.toUpperCase()) || passthroughTls) protocol = 'tcp';
@@ -93,7 +102,10 @@ function gatewayListeners(s: Snapshot, proxy: ProxyIdentity, ports: readonly Ser
         const mode = t?.mode ?? 'SIMPLE';
         if (server.port.protocol.toUpperCase() === 'HTTPS' && t && (mode === 'SIMPLE' || mode === 'MUTUAL')) {
           const mutual = mode === 'MUTUAL' ? { mode: 'MUTUAL' as const, caFile: t.caCertificates } : {};
-          const own = t.serverCertificate && t.privateKey ? { certificateFile: t.serverCertificate, keyFile: t.privateKey, ...mutual } : { credentialName: t.credentialName ?? t.credentialNames?.[0], ...mutual };
+          const own =
+            t.serverCertificate && t.privateKey
+              ? { certificateFile: t.serverCertificate, keyFile: t.privateKey, ...mutual }
+              : { credentialName: t.credentialName ?? t.credentialNames?.[0], ...mutual };
           // One TLS setting per port (no per-server SNI selection yet): a MUTUAL server's wins over SIMPLE
           // ones, so no host of a MUTUAL server is ever served without a verified client certificate.
           if (!tls || (mode === 'MUTUAL' && tls.mode !== 'MUTUAL')) tls = own;
@@ -127,7 +139,18 @@ function gatewayListeners(s: Snapshot, proxy: ProxyIdentity, ports: readonly Ser
         }
       }
     const body = sniRoutes ? { sniRoutes } : protocol === 'tcp' ? { tcpDestinations: tcpDestinations ?? [] } : { virtualHosts: [...vhosts.values()] };
-    return { name: `0.0.0.0_${number}`, port: proxy.portMap?.[number] ?? number, matchPort: number, protocol, ...body, proxyProtocol: proxy.proxyProtocol, forwardClientCert: gatewayXfcc(proxy), ...authzOf(s, proxy), ...(tls ? { tls } : {}), ...(httpsRedirect ? { httpsRedirect } : {}) };
+    return {
+      name: `0.0.0.0_${number}`,
+      port: proxy.portMap?.[number] ?? number,
+      matchPort: number,
+      protocol,
+      ...body,
+      proxyProtocol: proxy.proxyProtocol,
+      forwardClientCert: gatewayXfcc(proxy),
+      ...authzOf(s, proxy),
+      ...(tls ? { tls } : {}),
+      ...(httpsRedirect ? { httpsRedirect } : {}),
+    };
   });
 }
 

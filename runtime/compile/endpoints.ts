@@ -71,7 +71,8 @@ const pods = perSnapshot(
         .filter((o) => o.kind === 'Pod')
         .map((p) => {
           const account = (p as { spec?: { serviceAccountName?: unknown } }).spec?.serviceAccountName;
-          return [`${namespaceOf(p)}/${p.metadata.name}`, { labels: p.metadata.labels ?? {}, identity: identityOf(namespaceOf(p), typeof account === 'string' ? account : 'default') }];
+          const identity = identityOf(namespaceOf(p), typeof account === 'string' ? account : 'default');
+          return [`${namespaceOf(p)}/${p.metadata.name}`, { labels: p.metadata.labels ?? {}, identity }];
         }),
     ),
 );
@@ -83,7 +84,9 @@ function candidates(s: Snapshot, namespace: string, selector: Record<string, str
   return lists.reduce((a, b) => (b.length < a.length ? b : a)) as WorkloadEntry[];
 }
 
-function sliceEndpoints(slice: KubeObject, port: ServicePort, pods: Map<string, { labels: Record<string, string>; identity: string }>, identities?: Set<string>): EndpointConfig[] {
+type PodFacts = { readonly labels: Record<string, string>; readonly identity: string };
+
+function sliceEndpoints(slice: KubeObject, port: ServicePort, pods: Map<string, PodFacts>, identities?: Set<string>): EndpointConfig[] {
   const service = slice.metadata.labels?.['kubernetes.io/service-name'];
   if (!service || fqdn(service, namespaceOf(slice)) !== port.host) return [];
   const ports = Array.isArray(slice.ports) ? slice.ports.filter(isPlainObject) : [];

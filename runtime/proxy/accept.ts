@@ -150,7 +150,12 @@ function acceptInbound(proxy: AcceptContext, socket: net.Socket, l: ListenerRunt
     serveTls(socket, { context, verifyClient: true, handshakeTimeoutMs: proxy.limits.headerTimeoutMs, onRefused: refused }, (secure, certificate) => {
       proxy.metrics.inc('mast_inbound_mtls_connections_total');
       const peer = { raw: socket, certificate, ...peerIdentity(certificate?.subjectAltName) };
-      secure.once('data', (inner: Buffer) => serveInbound(proxy, secure as unknown as net.Socket, l, inner, peer));
+      // As in plain text (firstChunk): a peer silent after its handshake is closed, not kept.
+      socket.setTimeout(proxy.limits.headerTimeoutMs, () => socket.destroy());
+      secure.once('data', (inner: Buffer) => {
+        socket.setTimeout(0);
+        serveInbound(proxy, secure as unknown as net.Socket, l, inner, peer);
+      });
     });
   });
 }

@@ -5,9 +5,10 @@
  * Node checks `requestCert`/`rejectUnauthorized` only inside `tls.Server`'s own connection handler:
  * on a `TLSSocket` built by hand the handshake completes with any certificate (only "no
  * certificate" fails) and `authorized` stays false. A `tls.Server` fed with
- * `emit('connection', stream)` would check, but hands back a socket that cannot be tied to the
- * accepted connection (its original destination, its replayed first bytes), and one server per
- * connection costs a secure context (≈ 3 ms). So the socket is built here and asked for the same
+ * `emit('connection', socket)` would check, but its 'secureConnection' socket cannot be tied back to
+ * the accepted connection (whose raw socket gives the original destination) without Node
+ * internals, and one server per connection costs a secure context (≈ 3 ms measured here, Node 20).
+ * So the socket is built here and asked for the same
  * verdict that `tls.Server` asks for: OpenSSL's result of verifying the chain against the context's
  * CAs (the mesh root, or a Gateway's `caCertificates`), which covers signature, validity dates and
  * CA constraints. Where that verdict cannot be read (a Node without it), every peer is refused.
@@ -54,12 +55,13 @@ export interface ServerTlsOptions {
  * Bytes already read from `raw` (a sidecar reads the first ones to tell TLS from plain text) are
  * handed back with `raw.unshift()` before this call: Node feeds a socket's buffered bytes to the
  * new TLS socket, then reads the socket's handle itself. (A JavaScript stream replaying them instead
- * crashes the process: a peer whose certificate names the mesh root as issuer but is signed by
- * another key makes OpenSSL fail in the middle of a read, and the TLS layer then throws from a
- * native callback, where no `try` can catch it.)
+ * crashes the process on Node 20, `tls.Server` or not: a peer whose certificate names the mesh root
+ * as issuer but is signed by another key makes OpenSSL fail in the middle of a read, and the TLS
+ * layer then throws from a native callback, where no `try` can catch it. Node 24 survives it.)
  */
 export function serveTls(raw: net.Socket, o: ServerTlsOptions, onSecure: (secure: tls.TLSSocket, peer?: X509Certificate) => void): void {
-  const secure = new (tlsModule().TLSSocket)(raw, { isServer: true, secureContext: o.context, requestCert: o.verifyClient, rejectUnauthorized: o.verifyClient });
+  const verify = o.verifyClient;
+  const secure = new (tlsModule().TLSSocket)(raw, { isServer: true, secureContext: o.context, requestCert: verify, rejectUnauthorized: verify });
   secure.on('error', () => secure.destroy());
   raw.setTimeout(o.handshakeTimeoutMs, () => raw.destroy());
   secure.once('secure', () => {

@@ -34,7 +34,7 @@ function sans(subjectAltName: string | undefined, type: 'URI' | 'DNS'): string[]
   const prefix = `${type}:`;
   return subjectAltName
     .split(', ')
-    .filter((e) => e.startsWith(prefix) && e[prefix.length] !== '"')
+    .filter((e) => e.startsWith(prefix) && !/["\\]/.test(e))
     .map((e) => e.slice(prefix.length));
 }
 

@@ -90,7 +90,13 @@ export interface ListenerConfig {
  * client certificate every mode but ALWAYS_FORWARD_ONLY drops it.
  */
 export type ForwardClientCertDetails = 'SANITIZE' | 'FORWARD_ONLY' | 'APPEND_FORWARD' | 'SANITIZE_SET' | 'ALWAYS_FORWARD_ONLY';
-export const FORWARD_CLIENT_CERT_DETAILS: readonly ForwardClientCertDetails[] = ['SANITIZE', 'FORWARD_ONLY', 'APPEND_FORWARD', 'SANITIZE_SET', 'ALWAYS_FORWARD_ONLY'];
+export const FORWARD_CLIENT_CERT_DETAILS: readonly ForwardClientCertDetails[] = [
+  'SANITIZE',
+  'FORWARD_ONLY',
+  'APPEND_FORWARD',
+  'SANITIZE_SET',
+  'ALWAYS_FORWARD_ONLY',
+];
 
 export interface VirtualHostConfig {
   readonly name: string;

@@ -13,7 +13,11 @@ import { makeSnapshot } from '../../runtime/compile/snapshot';
 import { Proxy } from '../../runtime/proxy/runtime';
 import type { AuthzConfig } from '../../runtime/shared/authz';
 import type { ListenerConfig, ProxyConfig } from '../../runtime/shared/proxy-config';
+import * as tls from 'node:tls';
+import { DEFAULT_LIMITS } from '../../runtime/proxy/http/head';
+import { peerIdentity } from '../../runtime/shared/spiffe';
 import { tempDir } from '../support/temp-dir';
+import { loopbackCluster, oneRoute } from './configs';
 import { get } from '../runtime/support';
 import { lenientBackend, type LenientBackend } from './support';
 import { foreignCa, meshCa, selfSigned, tlsRequest, workload, type KeyPair } from './pki';
@@ -24,9 +28,8 @@ const refused = (reply: string) => !reply.startsWith('HTTP/1.1 200');
 
 /** A sidecar's inbound to `app`, under `mtls`, with these policies. */
 function inboundConfig(appPort: number, mtls: ListenerConfig['mtls'], authz?: AuthzConfig): ProxyConfig {
-  const route = { name: 'default', matches: [], action: { kind: 'forward' as const, destinations: [{ cluster: 'inbound', weight: 100 }] } };
-  const listener: ListenerConfig = { name: 'virtualInbound', port: 0, matchPort: appPort, protocol: 'http', mtls, virtualHosts: [{ name: 'in', domains: ['*'], routes: [route] }], ...(authz ? { authz } : {}) };
-  return { schema: 1, version: 'v1', listeners: [listener], clusters: [{ name: 'inbound', host: '127.0.0.1', port: appPort, endpoints: [{ address: '127.0.0.1', port: appPort }], lb: { kind: 'round_robin' }, connectTimeoutMs: 1000 }] };
+  const listener = { name: 'virtualInbound', port: 0, matchPort: appPort, mtls, ...(authz ? { authz } : {}) };
+  return oneRoute(listener, loopbackCluster('inbound', '127.0.0.1', appPort));
 }
 
 let dir: string;
@@ -112,14 +115,9 @@ describe('gateway tls.mode', () => {
     writeFileSync(join(dir, 'gw.pem'), server.cert);
     writeFileSync(join(dir, 'gw-key.pem'), server.key);
     writeFileSync(join(dir, 'clients-ca.pem'), ca.rootPem);
-    const tlsConfig = { certificateFile: join(dir, 'gw.pem'), keyFile: join(dir, 'gw-key.pem'), mode, ...(mode === 'MUTUAL' ? { caFile: join(dir, 'clients-ca.pem') } : {}) };
-    const route = { name: 'r', matches: [], action: { kind: 'forward' as const, destinations: [{ cluster: 'app', weight: 100 }] } };
-    const config: ProxyConfig = {
-      schema: 1,
-      version: 'v1',
-      listeners: [{ name: 'l', port: 0, matchPort: 443, protocol: 'http', tls: tlsConfig, virtualHosts: [{ name: 'vh', domains: ['*'], routes: [route] }] }],
-      clusters: [{ name: 'app', host: 'app.default.svc.cluster.local', port: 80, endpoints: [{ address: '127.0.0.1', port: app.port }], lb: { kind: 'round_robin' }, connectTimeoutMs: 1000 }],
-    };
+    const clientCas = mode === 'MUTUAL' ? { caFile: join(dir, 'clients-ca.pem') } : {};
+    const tls = { certificateFile: join(dir, 'gw.pem'), keyFile: join(dir, 'gw-key.pem'), mode, ...clientCas };
+    const config = oneRoute({ name: 'l', port: 0, matchPort: 443, tls }, loopbackCluster('app', 'app.default.svc.cluster.local', app.port));
     const proxy = new Proxy({ mode: 'gateway', workload: 'gw', namespace: 'mast-system' });
     expect(await proxy.apply(config)).toMatchObject({ ok: true });
     stops.push(() => proxy.drain(50));
@@ -149,9 +147,8 @@ describe('sidecar outbound mTLS: the server must be the destination', () => {
 
   /** A sidecar whose app calls cart: ISTIO_MUTUAL to `serverPort`, expecting these identities. */
   async function client(serverPort: number, identities?: string[]): Promise<number> {
-    const route = { name: 'r', matches: [], action: { kind: 'forward' as const, destinations: [{ cluster: CART, weight: 100 }] } };
-    const cluster = { name: CART, host: 'cart.shop.svc.cluster.local', port: 80, endpoints: [{ address: '127.0.0.1', port: serverPort }], lb: { kind: 'round_robin' as const }, connectTimeoutMs: 1000, tls: 'ISTIO_MUTUAL' as const, ...(identities ? { identities } : {}) };
-    const config: ProxyConfig = { schema: 1, version: 'v1', listeners: [{ name: 'l', port: 0, matchPort: 80, protocol: 'http', virtualHosts: [{ name: 'vh', domains: ['*'], routes: [route] }] }], clusters: [cluster] };
+    const cluster = loopbackCluster(CART, 'cart.shop.svc.cluster.local', serverPort, { port: 80, tls: 'ISTIO_MUTUAL', ...(identities ? { identities } : {}) });
+    const config = oneRoute({ name: 'l', port: 0, matchPort: 80 }, cluster);
     const proxy = new Proxy({ mode: 'sidecar', workload: 'front', namespace: 'shop' });
     proxy.setCertificate(await workload(ca, 'shop', 'front'));
     expect(await proxy.apply(config)).toMatchObject({ ok: true });
@@ -204,25 +201,38 @@ ${extra}`;
   };
 
   test.each([
-    ['endpoints with service accounts', `  endpoints: [{ address: 10.0.0.1, serviceAccount: cart }, { address: 10.0.0.2, serviceAccount: cart-v2 }]`, ['ns/shop/sa/cart', 'ns/shop/sa/cart-v2']],
-    ['SPIFFE subjectAltNames (any trust domain prefix dropped)', `  endpoints: [{ address: 10.0.0.1 }]\n  subjectAltNames: [spiffe://cluster.local/ns/shop/sa/cart, cart.example.com]`, ['ns/shop/sa/cart']],
+    [
+      'endpoints with service accounts',
+      '  endpoints: [{ address: 10.0.0.1, serviceAccount: cart }, { address: 10.0.0.2, serviceAccount: v2 }]',
+      ['ns/shop/sa/cart', 'ns/shop/sa/v2'],
+    ],
+    [
+      'SPIFFE subjectAltNames (the trust domain dropped)',
+      '  endpoints: [{ address: 10.0.0.1 }]\n  subjectAltNames: [spiffe://td/ns/shop/sa/cart, a.example]',
+      ['ns/shop/sa/cart'],
+    ],
     ['none named: unchecked, as Istio', `  endpoints: [{ address: 10.0.0.1 }]`, undefined],
   ])('%s', (_name, extra, expected) => {
     expect(identities(extra)).toEqual(expected);
   });
 
   test('WorkloadEntries and Pods behind EndpointSlices', () => {
-    const we = { apiVersion: 'networking.istio.io/v1', kind: 'WorkloadEntry', metadata: { name: 'vm', namespace: 'shop' }, spec: { address: '10.0.0.3', labels: { app: 'cart' }, serviceAccount: 'cart-vm' } };
+    const spec = { address: '10.0.0.3', labels: { app: 'cart' }, serviceAccount: 'cart-vm' };
+    const we = { apiVersion: 'networking.istio.io/v1', kind: 'WorkloadEntry', metadata: { name: 'vm', namespace: 'shop' }, spec };
     expect(identities('  workloadSelector: { labels: { app: cart } }', [we])).toEqual(['ns/shop/sa/cart-vm']);
     const service = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'cart', namespace: 'shop' }, spec: { ports: [{ name: 'http', port: 80 }] } };
-    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'cart-1', namespace: 'shop', labels: { app: 'cart' } }, spec: { serviceAccountName: 'cart-sa' } };
-    const podDefault = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'cart-2', namespace: 'shop', labels: { app: 'cart' } }, spec: {} };
+    const podNamed = (name: string, spec: object) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'shop', labels: { app: 'cart' } }, spec });
+    const pod = podNamed('cart-1', { serviceAccountName: 'cart-sa' });
+    const podDefault = podNamed('cart-2', {});
     const slice = {
       apiVersion: 'discovery.k8s.io/v1',
       kind: 'EndpointSlice',
       metadata: { name: 'cart-abc', namespace: 'shop', labels: { 'kubernetes.io/service-name': 'cart' } },
       ports: [{ name: 'http', port: 8080 }],
-      endpoints: [{ addresses: ['10.0.0.4'], targetRef: { kind: 'Pod', name: 'cart-1' } }, { addresses: ['10.0.0.5'], targetRef: { kind: 'Pod', name: 'cart-2' } }],
+      endpoints: [
+        { addresses: ['10.0.0.4'], targetRef: { kind: 'Pod', name: 'cart-1' } },
+        { addresses: ['10.0.0.5'], targetRef: { kind: 'Pod', name: 'cart-2' } },
+      ],
     };
     const objects = [service, pod, podDefault, slice] as never[];
     const config = compile(makeSnapshot(objects, 'v1'), { mode: 'sidecar', namespace: 'shop', labels: { app: 'front' } });
@@ -243,4 +253,51 @@ spec:
 `).objects;
   const config = compile(makeSnapshot(mesh, 'v1'), { mode: 'gateway', namespace: 'mast-system', labels: { istio: 'ingressgateway' } });
   expect(config.listeners.find((l) => l.matchPort === 443)?.tls).toEqual({ credentialName: 'b-cert', mode: 'MUTUAL', caFile: undefined });
+});
+
+test('a Gateway server mast does not terminate (ISTIO_MUTUAL, OPTIONAL_MUTUAL, HTTPS without tls) is not listened on, never served in plain text', () => {
+  const server = (port: number, tls: string) => `    - { port: { number: ${port}, name: s${port}, protocol: HTTPS }, hosts: ['*']${tls} }`;
+  const mesh = loadYaml(`
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: { name: edge, namespace: default }
+spec:
+  selector: { istio: ingressgateway }
+  servers:
+${server(8443, ', tls: { mode: ISTIO_MUTUAL }')}
+${server(9443, ', tls: { mode: OPTIONAL_MUTUAL, credentialName: c }')}
+${server(10443, '')}
+${server(443, ', tls: { mode: SIMPLE, credentialName: c }')}
+`).objects;
+  const config = compile(makeSnapshot(mesh, 'v1'), { mode: 'gateway', namespace: 'mast-system', labels: { istio: 'ingressgateway' } });
+  expect(config.listeners.map((l) => [l.matchPort, l.tls?.mode ?? 'SIMPLE'])).toEqual([[443, 'SIMPLE']]);
+});
+
+test('the identity is read from a URI SAN only: "URI:spiffe://…" inside a DNS name is no identity', () => {
+  expect(peerIdentity('DNS:xURI:spiffe://cluster.local/ns/admin/sa/root')).toBeUndefined();
+  const front = { principal: 'cluster.local/ns/shop/sa/front', namespace: 'shop' };
+  expect(peerIdentity('DNS:a.example, URI:spiffe://cluster.local/ns/shop/sa/front')).toEqual(front);
+  expect(peerIdentity('URI:"spiffe://cluster.local/ns/shop/sa/a,b"')).toBeUndefined();
+  // A quoted DNS name holding ", URI:spiffe://…" splits into a piece that looks like a URI entry.
+  expect(peerIdentity('DNS:"a, URI:spiffe://cluster.local/ns/admin/sa/root"')).toBeUndefined();
+});
+
+test('a verified peer that says nothing after its handshake is closed after the header timeout, as a plain-text one', async () => {
+  const proxy = new Proxy({ mode: 'sidecar', workload: 'cart', namespace: 'shop' }, undefined, { ...DEFAULT_LIMITS, headerTimeoutMs: 200 });
+  proxy.setCertificate(await workload(ca, 'shop', 'cart'));
+  expect(await proxy.apply(inboundConfig(app.port, 'STRICT'))).toMatchObject({ ok: true });
+  const peer = await workload(ca, 'shop', 'front');
+  try {
+    const closedAfter = await new Promise<number>((resolve) => {
+      const t0 = Date.now();
+      const port = proxy.boundPort('virtualInbound')!;
+      const s = tls.connect({ host: '127.0.0.1', port, ca: ca.rootPem, key: peer.key, cert: peer.cert, checkServerIdentity: () => undefined });
+      s.on('error', () => undefined);
+      s.on('close', () => resolve(Date.now() - t0));
+      setTimeout(() => s.destroy(), 3000);
+    });
+    expect(closedAfter).toBeLessThan(1500);
+  } finally {
+    await proxy.drain(50);
+  }
 });

@@ -37,7 +37,8 @@ export function foreignCa(dir: string): { readonly cert: string; issue(name: str
     issue(name, uri) {
       openssl(dir, ['req', ...ecKey, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', '/O=mast']);
       writeFileSync(join(dir, `${name}.ext`), `subjectAltName=URI:${uri}\nextendedKeyUsage=clientAuth,serverAuth\n`);
-      openssl(dir, ['x509', '-req', '-in', `${name}.csr`, '-CA', 'foreign-ca.pem', '-CAkey', 'foreign-ca.key', '-CAcreateserial', '-out', `${name}.pem`, '-days', '1', '-extfile', `${name}.ext`]);
+      const ca = ['-CA', 'foreign-ca.pem', '-CAkey', 'foreign-ca.key', '-CAcreateserial'];
+      openssl(dir, ['x509', '-req', '-in', `${name}.csr`, ...ca, '-out', `${name}.pem`, '-days', '1', '-extfile', `${name}.ext`]);
       return { key: readFileSync(join(dir, `${name}.key`), 'utf8'), cert: readFileSync(join(dir, `${name}.pem`), 'utf8') };
     },
   };
@@ -45,7 +46,8 @@ export function foreignCa(dir: string): { readonly cert: string; issue(name: str
 
 /** A self-signed certificate claiming `uri` (a SPIFFE id of the mesh). */
 export function selfSigned(dir: string, name: string, uri: string): KeyPair {
-  openssl(dir, ['req', '-x509', ...ecKey, '-keyout', `${name}.key`, '-out', `${name}.pem`, '-subj', '/O=mast', '-days', '1', '-addext', `subjectAltName=URI:${uri}`]);
+  const san = ['-addext', `subjectAltName=URI:${uri}`];
+  openssl(dir, ['req', '-x509', ...ecKey, '-keyout', `${name}.key`, '-out', `${name}.pem`, '-subj', '/O=mast', '-days', '1', ...san]);
   return { key: readFileSync(join(dir, `${name}.key`), 'utf8'), cert: readFileSync(join(dir, `${name}.pem`), 'utf8') };
 }
 

@@ -12,10 +12,11 @@ import { compile } from '../../runtime/compile/compile';
 import { makeSnapshot } from '../../runtime/compile/snapshot';
 import { Proxy } from '../../runtime/proxy/runtime';
 import { xfccElement } from '../../runtime/proxy/xfcc';
-import type { ListenerConfig, ProxyConfig } from '../../runtime/shared/proxy-config';
+import type { ProxyConfig } from '../../runtime/shared/proxy-config';
 import { tempDir } from '../support/temp-dir';
 import { get } from '../runtime/support';
 import { lenientBackend, type LenientBackend } from './support';
+import { loopbackCluster, oneRoute } from './configs';
 import { meshCa, tlsRequest, workload } from './pki';
 
 const FORGED = 'By=spiffe://cluster.local/ns/shop/sa/cart;Hash=00;Subject="";URI=spiffe://cluster.local/ns/admin/sa/root';
@@ -42,13 +43,6 @@ async function started(proxy: Proxy, config: ProxyConfig, listener: string): Pro
   return proxy.boundPort(listener)!;
 }
 
-const toApp = (listener: Omit<ListenerConfig, 'virtualHosts' | 'protocol'>): ProxyConfig => ({
-  schema: 1,
-  version: 'v1',
-  listeners: [{ ...listener, protocol: 'http', virtualHosts: [{ name: 'vh', domains: ['*'], routes: [{ name: 'r', matches: [], action: { kind: 'forward', destinations: [{ cluster: 'app', weight: 100 }] } }] }] }],
-  clusters: [{ name: 'app', host: '127.0.0.1', port: app.port, endpoints: [{ address: '127.0.0.1', port: app.port }], lb: { kind: 'round_robin' }, connectTimeoutMs: 1000 }],
-});
-
 describe('gateway', () => {
   /** The gateway's listeners as mastd compiles them (so the default is Istio's), with these TLS files. */
   async function gateway(mode: 'plain' | 'MUTUAL', topology?: 'ALWAYS_FORWARD_ONLY'): Promise<number> {
@@ -57,12 +51,14 @@ describe('gateway', () => {
     writeFileSync(join(dir, 'gw.pem'), server.cert);
     writeFileSync(join(dir, 'gw-key.pem'), server.key);
     writeFileSync(join(dir, 'ca.pem'), ca.rootPem);
-    const tls = mode === 'MUTUAL' ? `, tls: { mode: MUTUAL, serverCertificate: ${join(dir, 'gw.pem')}, privateKey: ${join(dir, 'gw-key.pem')}, caCertificates: ${join(dir, 'ca.pem')} }` : '';
+    const files = `serverCertificate: ${join(dir, 'gw.pem')}, privateKey: ${join(dir, 'gw-key.pem')}, caCertificates: ${join(dir, 'ca.pem')}`;
+    const tls = mode === 'MUTUAL' ? `, tls: { mode: MUTUAL, ${files} }` : '';
+    const protocol = mode === 'plain' ? 'HTTP' : 'HTTPS';
     const mesh = loadYaml(`
 apiVersion: networking.istio.io/v1
 kind: Gateway
 metadata: { name: edge, namespace: default }
-spec: { selector: { istio: ingressgateway }, servers: [{ port: { number: 443, name: web, protocol: ${mode === 'plain' ? 'HTTP' : 'HTTPS'} }, hosts: ['*']${tls} }] }
+spec: { selector: { istio: ingressgateway }, servers: [{ port: { number: 443, name: web, protocol: ${protocol} }, hosts: ['*']${tls} }] }
 ---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -72,9 +68,14 @@ spec: { hosts: ['*'], gateways: [edge], http: [{ route: [{ destination: { host: 
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry
 metadata: { name: app, namespace: default }
-spec: { hosts: [app.default.svc.cluster.local], ports: [{ number: 80, name: http, protocol: HTTP }], resolution: STATIC, endpoints: [{ address: 127.0.0.1, ports: { http: ${app.port} } }] }
+spec:
+  hosts: [app.default.svc.cluster.local]
+  ports: [{ number: 80, name: http, protocol: HTTP }]
+  resolution: STATIC
+  endpoints: [{ address: 127.0.0.1, ports: { http: ${app.port} } }]
 `).objects;
-    const identity = { mode: 'gateway' as const, namespace: 'mast-system', labels: { istio: 'ingressgateway' }, portMap: { 443: 0 }, ...(topology ? { gatewayTopology: { forwardClientCertDetails: topology } } : {}) };
+    const gatewayTopology = topology ? { gatewayTopology: { forwardClientCertDetails: topology } } : {};
+    const identity = { mode: 'gateway' as const, namespace: 'mast-system', labels: { istio: 'ingressgateway' }, portMap: { 443: 0 }, ...gatewayTopology };
     const config = compile(makeSnapshot(mesh, 'v1'), identity);
     return started(new Proxy({ mode: 'gateway', workload: 'gw', namespace: 'mast-system' }), config, '0.0.0.0_443');
   }
@@ -92,7 +93,8 @@ spec: { hosts: [app.default.svc.cluster.local], ports: [{ number: 80, name: http
     // Envoy's URL encoding of the PEM (newline, space, +, /, =) is encodeURIComponent's for PEM text.
     const cert = encodeURIComponent(new X509Certificate(client.cert).toString());
     const seen = app.seen[0].headers['x-forwarded-client-cert'];
-    expect(seen).toBe(`By=spiffe://cluster.local/ns/mast-system/sa/gw;Hash=${hashOf(client.cert)};Cert="${cert}";Subject="O=mast";URI=spiffe://cluster.local/ns/partners/sa/acme`);
+    const uri = 'spiffe://cluster.local/ns/partners/sa/acme';
+    expect(seen).toBe(`By=spiffe://cluster.local/ns/mast-system/sa/gw;Hash=${hashOf(client.cert)};Cert="${cert}";Subject="O=mast";URI=${uri}`);
   });
 
   test('gatewayTopology.forwardClientCertDetails ALWAYS_FORWARD_ONLY (a trusted proxy in front): passed on as sent', async () => {
@@ -106,7 +108,8 @@ describe('sidecar', () => {
   async function inbound(): Promise<number> {
     const proxy = new Proxy({ mode: 'sidecar', workload: 'cart', namespace: 'shop' });
     proxy.setCertificate(await workload(ca, 'shop', 'cart'));
-    const config = compile(makeSnapshot([], 'v1'), { mode: 'sidecar', namespace: 'shop', labels: { app: 'cart' }, inbound: { port: 0, appPort: app.port }, outboundPort: 0 });
+    const identity = { mode: 'sidecar' as const, namespace: 'shop', labels: { app: 'cart' }, inbound: { port: 0, appPort: app.port }, outboundPort: 0 };
+    const config = compile(makeSnapshot([], 'v1'), identity);
     return started(proxy, config, 'virtualInbound');
   }
 
@@ -128,13 +131,15 @@ describe('sidecar', () => {
   });
 
   test('outbound: the app cannot send one on (SANITIZE, the default)', async () => {
-    const port = await started(new Proxy({ mode: 'sidecar', workload: 'front', namespace: 'shop' }), toApp({ name: 'l', port: 0, matchPort: 80 }), 'l');
+    const front = new Proxy({ mode: 'sidecar', workload: 'front', namespace: 'shop' });
+    const port = await started(front, oneRoute({ name: 'l', port: 0, matchPort: 80 }, loopbackCluster('app', '127.0.0.1', app.port)), 'l');
     expect((await get(port, '/orders', { 'x-forwarded-client-cert': FORGED })).status).toBe(200);
     expect(app.seen[0].headers['x-forwarded-client-cert']).toBeUndefined();
   });
 });
 
 test('the element quotes what it must: no CR/LF or quote from a certificate reaches the header', () => {
-  const peer = { subject: 'O=a"b\nCN=x\ry', subjectAltName: 'URI:"spiffe://evil\\r\\nx: y", URI:spiffe://cluster.local/ns/a/sa/b, DNS:a.example', fingerprint256: 'AB:CD', toString: () => '' };
-  expect(xfccElement(undefined, peer as unknown as X509Certificate, false)).toBe('Hash=abcd;Subject="CN=x%0Dy,O=a\\"b";URI=spiffe://cluster.local/ns/a/sa/b;DNS=a.example');
+  const subjectAltName = 'URI:"spiffe://evil\\r\\nx: y", URI:spiffe://cluster.local/ns/a/sa/b, DNS:a.example';
+  const peer = { subject: 'O=a"b\nCN=x\ry', subjectAltName, fingerprint256: 'AB:CD', toString: () => '' } as unknown as X509Certificate;
+  expect(xfccElement(undefined, peer, false)).toBe('Hash=abcd;Subject="CN=x%0Dy,O=a\\"b";URI=spiffe://cluster.local/ns/a/sa/b;DNS=a.example');
 });
