@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { loadYaml } from '../../api';
 import { compile } from '../../runtime/compile/compile';
 import { makeSnapshot } from '../../runtime/compile/snapshot';
-import { Proxy } from '../../runtime/proxy/runtime';
+import { MeshProxy } from '../../runtime/proxy/mesh-proxy';
 import type { AuthzConfig } from '../../runtime/shared/authz';
 import type { ListenerConfig, ProxyConfig } from '../../runtime/shared/proxy-config';
 import { tempDir } from '../support/temp-dir';
@@ -25,7 +25,7 @@ const refused = (reply: string) => !reply.startsWith('HTTP/1.1 200');
 /** A sidecar's inbound to `app`, under `mtls`, with these policies. */
 function inboundConfig(appPort: number, mtls: ListenerConfig['mtls'], authz?: AuthzConfig): ProxyConfig {
   const route = { name: 'default', matches: [], action: { kind: 'forward' as const, destinations: [{ cluster: 'inbound', weight: 100 }] } };
-  const listener: ListenerConfig = { name: 'virtualInbound', port: 0, matchPort: appPort, protocol: 'http', mtls, virtualHosts: [{ name: 'in', domains: ['*'], routes: [route] }], ...(authz ? { authz } : {}) };
+  const listener: ListenerConfig = { name: 'virtualInbound', trafficDirection: 'INBOUND', port: 0, matchPort: appPort, protocol: 'http', mtls, virtualHosts: [{ name: 'in', domains: ['*'], routes: [route] }], ...(authz ? { authz } : {}) };
   return { schema: 1, version: 'v1', listeners: [listener], clusters: [{ name: 'inbound', host: '127.0.0.1', port: appPort, endpoints: [{ address: '127.0.0.1', port: appPort }], lb: { kind: 'round_robin' }, connectTimeoutMs: 1000 }] };
 }
 
@@ -47,7 +47,7 @@ afterEach(async () => {
 });
 
 async function sidecar(config: ProxyConfig): Promise<number> {
-  const proxy = new Proxy({ mode: 'sidecar', workload: 'cart', namespace: 'shop' });
+  const proxy = new MeshProxy({ mode: 'sidecar', workload: 'cart', namespace: 'shop' });
   proxy.setCertificate(await workload(ca, 'shop', 'cart'));
   expect(await proxy.apply(config)).toMatchObject({ ok: true });
   stops.push(() => proxy.drain(50));
@@ -93,7 +93,7 @@ describe('sidecar inbound mTLS', () => {
 
   test('after a root rotation (a bundle of old and new roots) peers of either root get through, others not', async () => {
     const next = await meshCa();
-    const proxy = new Proxy({ mode: 'sidecar', workload: 'cart', namespace: 'shop' });
+    const proxy = new MeshProxy({ mode: 'sidecar', workload: 'cart', namespace: 'shop' });
     const own = await workload(next, 'shop', 'cart');
     proxy.setCertificate({ ...own, root: `${ca.rootPem}\n${next.rootPem}\n` });
     expect(await proxy.apply(inboundConfig(app.port, 'STRICT'))).toMatchObject({ ok: true });
@@ -120,7 +120,7 @@ describe('gateway tls.mode', () => {
       listeners: [{ name: 'l', port: 0, matchPort: 443, protocol: 'http', tls: tlsConfig, virtualHosts: [{ name: 'vh', domains: ['*'], routes: [route] }] }],
       clusters: [{ name: 'app', host: 'app.default.svc.cluster.local', port: 80, endpoints: [{ address: '127.0.0.1', port: app.port }], lb: { kind: 'round_robin' }, connectTimeoutMs: 1000 }],
     };
-    const proxy = new Proxy({ mode: 'gateway', workload: 'gw', namespace: 'mast-system' });
+    const proxy = new MeshProxy({ mode: 'gateway', workload: 'gw', namespace: 'mast-system' });
     expect(await proxy.apply(config)).toMatchObject({ ok: true });
     stops.push(() => proxy.drain(50));
     return { port: proxy.boundPort('l')!, server };
@@ -152,7 +152,7 @@ describe('sidecar outbound mTLS: the server must be the destination', () => {
     const route = { name: 'r', matches: [], action: { kind: 'forward' as const, destinations: [{ cluster: CART, weight: 100 }] } };
     const cluster = { name: CART, host: 'cart.shop.svc.cluster.local', port: 80, endpoints: [{ address: '127.0.0.1', port: serverPort }], lb: { kind: 'round_robin' as const }, connectTimeoutMs: 1000, tls: 'ISTIO_MUTUAL' as const, ...(identities ? { identities } : {}) };
     const config: ProxyConfig = { schema: 1, version: 'v1', listeners: [{ name: 'l', port: 0, matchPort: 80, protocol: 'http', virtualHosts: [{ name: 'vh', domains: ['*'], routes: [route] }] }], clusters: [cluster] };
-    const proxy = new Proxy({ mode: 'sidecar', workload: 'front', namespace: 'shop' });
+    const proxy = new MeshProxy({ mode: 'sidecar', workload: 'front', namespace: 'shop' });
     proxy.setCertificate(await workload(ca, 'shop', 'front'));
     expect(await proxy.apply(config)).toMatchObject({ ok: true });
     stops.push(() => proxy.drain(50));
@@ -161,7 +161,7 @@ describe('sidecar outbound mTLS: the server must be the destination', () => {
 
   /** The server side: a real sidecar in front of the app, with this certificate (and the mesh root). */
   async function server(certificate: KeyPair): Promise<number> {
-    const proxy = new Proxy({ mode: 'sidecar', workload: 'cart', namespace: 'shop' });
+    const proxy = new MeshProxy({ mode: 'sidecar', workload: 'cart', namespace: 'shop' });
     proxy.setCertificate({ key: certificate.key, certificate: certificate.cert, root: ca.rootPem, expiresAt: new Date(Date.now() + 3_600_000).toISOString() });
     expect(await proxy.apply(inboundConfig(app.port, 'STRICT'))).toMatchObject({ ok: true });
     stops.push(() => proxy.drain(50));

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { loadYaml } from '../../api';
 import { compile } from '../../runtime/compile/compile';
 import { makeSnapshot } from '../../runtime/compile/snapshot';
-import { Proxy } from '../../runtime/proxy/runtime';
+import { MeshProxy } from '../../runtime/proxy/mesh-proxy';
 import { xfccElement } from '../../runtime/proxy/xfcc';
 import type { ListenerConfig, ProxyConfig } from '../../runtime/shared/proxy-config';
 import { tempDir } from '../support/temp-dir';
@@ -36,7 +36,7 @@ afterEach(async () => {
   await app.close();
 });
 
-async function started(proxy: Proxy, config: ProxyConfig, listener: string): Promise<number> {
+async function started(proxy: MeshProxy, config: ProxyConfig, listener: string): Promise<number> {
   expect(await proxy.apply(config)).toMatchObject({ ok: true });
   stops.push(() => proxy.drain(50));
   return proxy.boundPort(listener)!;
@@ -76,7 +76,7 @@ spec: { hosts: [app.default.svc.cluster.local], ports: [{ number: 80, name: http
 `).objects;
     const identity = { mode: 'gateway' as const, namespace: 'mast-system', labels: { istio: 'ingressgateway' }, portMap: { 443: 0 }, ...(topology ? { gatewayTopology: { forwardClientCertDetails: topology } } : {}) };
     const config = compile(makeSnapshot(mesh, 'v1'), identity);
-    return started(new Proxy({ mode: 'gateway', workload: 'gw', namespace: 'mast-system' }), config, '0.0.0.0_443');
+    return started(new MeshProxy({ mode: 'gateway', workload: 'gw', namespace: 'mast-system' }), config, '0.0.0.0_443');
   }
 
   test('plain HTTP: a client-sent header never reaches the app (default SANITIZE_SET)', async () => {
@@ -104,7 +104,7 @@ spec: { hosts: [app.default.svc.cluster.local], ports: [{ number: 80, name: http
 
 describe('sidecar', () => {
   async function inbound(): Promise<number> {
-    const proxy = new Proxy({ mode: 'sidecar', workload: 'cart', namespace: 'shop' });
+    const proxy = new MeshProxy({ mode: 'sidecar', workload: 'cart', namespace: 'shop' });
     proxy.setCertificate(await workload(ca, 'shop', 'cart'));
     const config = compile(makeSnapshot([], 'v1'), { mode: 'sidecar', namespace: 'shop', labels: { app: 'cart' }, inbound: { port: 0, appPort: app.port }, outboundPort: 0 });
     return started(proxy, config, 'virtualInbound');
@@ -128,7 +128,7 @@ describe('sidecar', () => {
   });
 
   test('outbound: the app cannot send one on (SANITIZE, the default)', async () => {
-    const port = await started(new Proxy({ mode: 'sidecar', workload: 'front', namespace: 'shop' }), toApp({ name: 'l', port: 0, matchPort: 80 }), 'l');
+    const port = await started(new MeshProxy({ mode: 'sidecar', workload: 'front', namespace: 'shop' }), toApp({ name: 'l', port: 0, matchPort: 80 }), 'l');
     expect((await get(port, '/orders', { 'x-forwarded-client-cert': FORGED })).status).toBe(200);
     expect(app.seen[0].headers['x-forwarded-client-cert']).toBeUndefined();
   });

@@ -1,0 +1,95 @@
+/**
+ * Upstream tries, one at a time: an endpoint picked (by the request's hash key under a hash policy,
+ * by the original destination for a passthrough; on a retry, one not tried yet), a connection to it
+ * (an idle pooled one at once, else when the cluster has one), then the head and the body so far
+ * written on it. What that connection answers goes to the relay.
+ */
+import type { Cluster, Endpoint } from '../upstream/cluster';
+import type { UpstreamConn } from '../upstream/conn';
+import type { Client } from './client';
+import { hashKey, type GeneratedCookie } from './hash-key';
+import type { Relay } from './relay';
+import type { RequestBody } from './request-body';
+import { upstreamHead, type HeadInputs } from './upstream-head';
+
+/** What a try reads of, and reports to, its exchange. */
+export interface AttemptOwner extends HeadInputs {
+  readonly done: boolean;
+  generatedCookie?: GeneratedCookie;
+  /** No endpoint, or no connection to it (`UO`: the pool is full): the exchange answers 503. */
+  refused(flag: 'UH' | 'UO'): void;
+  /** A connection is ready and the request about to go on it (the per-try timeout starts). */
+  sending(): void;
+}
+
+export class Attempts {
+  /** Tries made so far. */
+  count = 0;
+  /** The current (or last) try's endpoint and its connection, while the try lasts. */
+  endpoint?: Endpoint;
+  conn?: UpstreamConn;
+  /** Endpoints tried, when a retry avoids them (previous_hosts). */
+  private tried?: Endpoint[];
+
+  constructor(
+    readonly cluster: Cluster,
+    private readonly x: AttemptOwner,
+    private readonly client: Client,
+    private readonly relay: Relay,
+    private readonly body: RequestBody | undefined,
+    private readonly avoidTried: boolean,
+  ) {}
+
+  next(): void {
+    const { cluster, client } = this;
+    this.count++;
+    const lb = cluster.config.lb;
+    // Only a hash or a passthrough policy reads the hints: the others get none made for them.
+    const hints =
+      lb.kind === 'hash' || lb.kind === 'passthrough'
+        ? { hashKey: lb.kind === 'hash' ? hashKey(lb, client, this.x) : undefined, originalPort: client.originalPort, originalAddress: client.originalAddress }
+        : undefined;
+    const endpoint = cluster.pick(hints, lb.kind === 'hash' ? undefined : this.tried);
+    if (!endpoint) return this.x.refused('UH');
+    // An idle pooled connection (the common case) is used at once; otherwise the cluster calls back.
+    const idle = cluster.takeIdle(endpoint);
+    if (idle) return this.send(endpoint, idle);
+    cluster.acquire(endpoint, (r) => {
+      if (this.x.done) {
+        if ('conn' in r) cluster.release(r.endpoint, r.conn, true);
+        return;
+      }
+      if ('error' in r) return this.x.refused(r.error === 'overflow' ? 'UO' : 'UH');
+      this.send(r.endpoint, r.conn);
+    });
+  }
+
+  /** The request (head, and the body so far) onto an upstream connection. */
+  private send(endpoint: Endpoint, conn: UpstreamConn): void {
+    this.endpoint = endpoint;
+    if (this.avoidTried) (this.tried ??= []).push(endpoint);
+    this.conn = conn;
+    endpoint.active++;
+    endpoint.requests++;
+    conn.take(this.relay);
+    this.x.sending();
+    conn.socket.write(upstreamHead(this.client, this.x), 'latin1');
+    this.body?.sendOn(conn.socket);
+  }
+
+  /** Outlier detection hears of the try's outcome (a failure counts as the status given). */
+  record(status: number): void {
+    if (this.endpoint) this.cluster.recordResult(this.endpoint, status);
+  }
+
+  /** The try is over: its connection back to the pool when `reusable`, else closed. */
+  drop(reusable: boolean): void {
+    const conn = this.conn;
+    if (!conn) return;
+    this.conn = undefined;
+    this.relay.forget();
+    this.endpoint!.active--;
+    conn.handler = undefined;
+    this.cluster.release(this.endpoint!, conn, reusable);
+  }
+}
