@@ -18,7 +18,7 @@ import { DEFAULT_LIMITS, type Limits } from './http/head';
 import { listen, ListenerRuntime, type ListenerSetup } from './listeners';
 import { Metrics, type MetricsSnapshot } from './metrics';
 import { mirror } from './mirror';
-import type { ExchangeContext } from './request/exchange';
+import type { ExchangeContext } from './request/context';
 import { Telemetry, type ProxyIdentityInfo } from './telemetry';
 import { Cluster } from './upstream/cluster';
 

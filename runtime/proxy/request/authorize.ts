@@ -5,7 +5,7 @@
  */
 import { authorize } from '../../shared/authz';
 import type { ListenerConfig } from '../../shared/proxy-config';
-import type { ClientRequest } from './client';
+import type { ClientRequest } from './context';
 
 export type Refusal = { readonly kind: 'https-redirect'; readonly location: string } | { readonly kind: 'denied'; readonly policy?: string };
 

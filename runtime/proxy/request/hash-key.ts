@@ -6,7 +6,7 @@
 import { queryParam } from '../../shared/routing';
 import type { LbPolicy } from '../../shared/proxy-config';
 import { cookieValue, hash32 } from '../upstream/hash-ring';
-import type { ClientRequest } from './client';
+import type { ClientRequest } from './context';
 
 export interface GeneratedCookie {
   readonly value: string;

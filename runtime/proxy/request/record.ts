@@ -5,7 +5,7 @@
  */
 import { channel } from 'node:diagnostics_channel';
 import type { ClusterConfig } from '../../shared/proxy-config';
-import type { ClientRequest } from './client';
+import type { ClientRequest } from './context';
 
 /**
  * Response flags as Envoy names them: NR no route, UH no healthy upstream, UO overflow, UF connect

@@ -10,7 +10,7 @@ import { headEnd, parseResponseHead, type ResponseHead } from '../http/head';
 import { BodyFraming } from '../http/body';
 import { downstreamResponseHead } from '../http/write';
 import type { ConnHandler, UpstreamConn } from '../upstream/conn';
-import type { Client } from './client';
+import type { Client } from './context';
 import { corsResponseHeaders } from './cors';
 import type { GeneratedCookie } from './hash-key';
 import type { Flag } from './record';
@@ -25,8 +25,6 @@ export interface RelayOwner {
   readonly route?: RouteConfig;
   readonly destination?: WeightedCluster;
   readonly generatedCookie?: GeneratedCookie;
-  /** The current try's connection. */
-  readonly conn: UpstreamConn | undefined;
   /** A final response head arrived: true when the exchange tries again instead (this response is dropped). */
   finalHead(status: number): boolean;
   upstreamFailed(flag: Flag, status: number, reason?: Failure): void;
@@ -47,6 +45,8 @@ export class Relay implements ConnHandler {
   /** The upstream sent bytes past its response's end: its connection is not reused (they would answer the next request). */
   overrun = false;
   bytesOut = 0;
+  /** The current try's connection (attempt.ts sets it). */
+  conn?: UpstreamConn;
   /** A response head not yet complete. */
   private buf: Buffer | null = null;
 
@@ -58,6 +58,7 @@ export class Relay implements ConnHandler {
 
   /** The try's connection was dropped: a partial head from it must not prefix the next try's. */
   forget(): void {
+    this.conn = undefined;
     this.buf = null;
   }
 
@@ -109,9 +110,9 @@ export class Relay implements ConnHandler {
     const ops = route.responseHeaders || x.destination?.responseHeaders;
     if (head.status === 101) {
       client.write(downstreamResponseHead(head, keepAlive, [route.responseHeaders, x.destination?.responseHeaders], extra));
-      client.openTunnel(() => x.conn?.socket.end());
+      client.openTunnel(() => this.conn?.socket.end());
       if (headEnd < buf.length) client.write(buf.subarray(headEnd));
-      x.conn!.socket.on('end', () => client.endTunnel());
+      this.conn!.socket.on('end', () => client.endTunnel());
       return;
     }
     let bodyEnd = headEnd;
@@ -128,7 +129,7 @@ export class Relay implements ConnHandler {
     // Head and the body bytes already here leave in one write: on loopback each write is a full trip through TCP.
     if (!ops && !extra.length && keepAlive === head.keepAlive && framing.asReceived) {
       // Nothing to change and the framing agrees with the client's connection: the bytes go as received.
-      if (!client.write(bodyEnd === buf.length ? buf : buf.subarray(0, bodyEnd))) x.conn?.socket.pause();
+      if (!client.write(bodyEnd === buf.length ? buf : buf.subarray(0, bodyEnd))) this.conn?.socket.pause();
     } else {
       client.cork();
       client.write(downstreamResponseHead(head, keepAlive, [route.responseHeaders, x.destination?.responseHeaders], extra));
@@ -148,7 +149,7 @@ export class Relay implements ConnHandler {
     }
     this.bytesOut += end - start;
     if (end < buf.length) this.overrun = true;
-    if (!this.client.write(framing.forwarded(buf, start, end))) this.x.conn?.socket.pause();
+    if (!this.client.write(framing.forwarded(buf, start, end))) this.conn?.socket.pause();
     if (framing.done) this.x.complete(true);
   }
 

@@ -4,7 +4,7 @@
  * retried request's body the same way). Holding more than that stops reading the client.
  */
 import type * as net from 'node:net';
-import type { Client } from './client';
+import type { Client } from './context';
 
 /** Request body bytes held while no upstream connection is ready, or kept for a retry. */
 const MAX_BUFFERED_BODY = 1024 * 1024;

@@ -9,7 +9,7 @@ import type { ListenerConfig, RouteConfig, WeightedCluster } from '../../shared/
 import { latin1, SEEN_HOP_BY_HOP, SEEN_X_FORWARDED_FOR, SEEN_X_FORWARDED_PROTO, SEEN_X_REQUEST_ID } from '../http/head';
 import { upstreamRequestHead } from '../http/write';
 import { DROP_XFCC, forwardedClientCert } from '../xfcc';
-import type { ClientRequest } from './client';
+import type { ClientRequest } from './context';
 
 const PROTO_HTTP = 'x-forwarded-proto: http\r\n';
 const PROTO_HTTPS = 'x-forwarded-proto: https\r\n';

@@ -1,10 +1,12 @@
 /**
- * What the request layers see of the client connection (downstream.ts implements it): the request
- * as parsed and normalized there, and the few things done to the connection. Nothing in request/
- * knows the connection's class, its parser or its socket.
+ * What the request layers see of what is around them: the client connection (downstream.ts
+ * implements `Client`: the request as parsed and normalized there, and the few things done to the
+ * connection) and the proxy (mesh-proxy.ts implements `ExchangeContext`). Nothing in request/
+ * knows the connection's class, its parser or its socket, nor the proxy's.
  */
 import type { RequestView } from '../../shared/routing';
-import type { RequestHead } from '../http/head';
+import type { Limits, RequestHead } from '../http/head';
+import type { Cluster } from '../upstream/cluster';
 import type { XfccSource } from '../xfcc';
 
 /** One request, read-only: what routing, authorization, hashing and the upstream head read. */
@@ -53,4 +55,15 @@ export interface Client extends ClientRequest {
   close(): void;
   /** The exchange is over (at `now`, performance.now()): the next request on this connection, or close it. */
   finished(keepAlive: boolean, now: number): void;
+}
+
+/** What a request needs of the proxy it goes through. */
+export interface ExchangeContext {
+  readonly identity: { readonly mode: 'gateway' | 'sidecar' };
+  readonly limits: Limits;
+  /** Responses say `Connection: close` (the proxy is draining). */
+  readonly draining: boolean;
+  cluster(name: string): Cluster | undefined;
+  /** A fire-and-forget copy of a bodiless request (mirror.ts). */
+  mirror(cluster: string, method: string, head: string): void;
 }
