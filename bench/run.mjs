@@ -250,8 +250,8 @@ async function waitMeshReady() {
 function sidecarConfigs() {
   const cluster = (name, port) => ({ name, host: name, port, endpoints: [{ address: '127.0.0.1', port }], lb: { kind: 'least_request' }, connectTimeoutMs: 1000 });
   const forward = (c) => [{ name: 'default', domains: ['*'], routes: [{ name: 'default', matches: [], action: { kind: 'forward', destinations: [{ cluster: c, weight: 100 }], retries: { attempts: 2, retryOn: ['connect-failure', 'refused-stream', 'unavailable', 'cancelled', '503'] } } }] }];
-  const a = { schema: 1, version: 'bench', listeners: [{ name: 'outbound_80', port: P.sidecarOut, matchPort: 80, protocol: 'http', virtualHosts: forward('outbound|80||backend') }], clusters: [cluster('outbound|80||backend', P.sidecarIn)] };
-  const b = { schema: 1, version: 'bench', listeners: [{ name: 'virtualInbound', port: P.sidecarIn, matchPort: 80, protocol: 'http', virtualHosts: forward('inbound|80||') }], clusters: [cluster('inbound|80||', P.backend)] };
+  const a = { schema: 1, version: 'bench', listeners: [{ name: 'outbound_80', trafficDirection: 'OUTBOUND', port: P.sidecarOut, matchPort: 80, protocol: 'http', virtualHosts: forward('outbound|80||backend') }], clusters: [cluster('outbound|80||backend', P.sidecarIn)] };
+  const b = { schema: 1, version: 'bench', listeners: [{ name: 'virtualInbound', trafficDirection: 'INBOUND', port: P.sidecarIn, matchPort: 80, protocol: 'http', virtualHosts: forward('inbound|80||') }], clusters: [cluster('inbound|80||', P.backend)] };
   return [a, b];
 }
 

@@ -141,11 +141,8 @@ describe('architecture', () => {
     expect(circles([a, b], [{ from: a, to: b, spec: './b' }, { from: b, to: a, spec: './a' }])).toEqual([[a, b]]);
   });
 
-  test('no import circles but the one being taken apart', () => {
-    // The request path is still one circle of four files (connection → exchange → proxy → accept):
-    // the request/ layers of issue #21 remove it, and this list with it. Any other circle fails.
-    const known = ['runtime/proxy/accept.ts ⇄ runtime/proxy/downstream.ts ⇄ runtime/proxy/exchange.ts ⇄ runtime/proxy/runtime.ts'];
-    expect(circles(files, edges).map((c) => c.join(' ⇄ '))).toEqual(known);
+  test('no import circles', () => {
+    expect(circles(files, edges).map((c) => c.join(' ⇄ '))).toEqual([]);
   });
 });
 

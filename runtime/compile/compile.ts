@@ -315,7 +315,7 @@ function meshRoutes(s: Snapshot, p: ServicePort, vss: readonly VirtualService[],
 function compileSidecar(s: Snapshot, proxy: ProxyIdentity): ProxyConfig {
   const shared = sidecarOutbound(s, proxy.namespace, proxy.labels);
   const outboundPort = proxy.outboundPort ?? 15001;
-  const listeners: ListenerConfig[] = shared.listeners.map((l) => ({ ...l, port: outboundPort, passthrough: true }));
+  const listeners: ListenerConfig[] = shared.listeners.map((l) => ({ ...l, port: outboundPort, passthrough: true, trafficDirection: 'OUTBOUND' as const }));
   if (!proxy.inbound) return { schema: PROXY_CONFIG_SCHEMA, version: s.version, listeners, clusters: shared.clusters, ...meshSettings(s) };
   const appPort = proxy.inbound.appPort;
   // In a pod the app's port is the one each captured connection was sent to (original destination).
@@ -326,6 +326,7 @@ function compileSidecar(s: Snapshot, proxy: ProxyIdentity): ProxyConfig {
     : { name: inbound, host: '127.0.0.1', port: 0, endpoints: [], lb: { kind: 'passthrough' }, connectTimeoutMs: 1000 };
   listeners.push({
     name: 'virtualInbound',
+    trafficDirection: 'INBOUND',
     port: proxy.inbound.port,
     matchPort: appPort ?? 0,
     ...authzOf(s, proxy),

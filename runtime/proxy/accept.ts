@@ -8,16 +8,17 @@ import type * as tls from 'node:tls';
 import { hostMatches } from '../../api/hosts';
 import { peerIdentity } from '../shared/spiffe';
 import { readSni } from './http/sni';
-import { DownstreamConn } from './downstream';
+import { DownstreamConn, type ConnContext } from './downstream';
 import { serveTls } from './peer-tls';
 import { acceptedWithOnRead } from './read-buffer';
 import { containPeerInput } from './contain';
 import { originalDestination } from './original-dst';
-import type { ListenerRuntime, ProxyRuntime } from './runtime';
+import type { ListenerRuntime } from './listeners';
 import { looksLikeHttp, passthroughTcp, proxyTcp, type TcpContext } from './tcp';
 import { admitConnection, gateConnection } from './connection-authz';
 
-export type AcceptContext = ProxyRuntime & TcpContext & { readonly workloadTls?: tls.SecureContext };
+/** What accepting a connection needs of the proxy: what its HTTP requests need, TCP proxying, and the workload certificate (mTLS). */
+export type AcceptContext = ConnContext & TcpContext & { readonly workloadTls?: tls.SecureContext };
 
 export function acceptConnection(proxy: AcceptContext, socket: net.Socket, l: ListenerRuntime): void {
   if (l.sniRoutes) return acceptBySni(proxy, socket, l, l.sniRoutes);

@@ -8,7 +8,7 @@
  * in a gateway on Node 24 after load), and nothing else in a proxy uses it.
  */
 import * as net from 'node:net';
-import type { Proxy } from './runtime';
+import type { MeshProxy } from './mesh-proxy';
 import { DEFAULT_LIMITS, headEnd, HttpError, parseRequestHead } from './http/head';
 import { localResponse } from './http/write';
 import { probeApp, type AppProbers } from './app-probe';
@@ -27,12 +27,12 @@ const TEXT = 'text/plain; charset=utf-8';
 const PROMETHEUS = 'text/plain; version=0.0.4';
 const JSON_TYPE = 'application/json';
 
-function readiness(proxy: Proxy): Answer {
+function readiness(proxy: MeshProxy): Answer {
   if (proxy.config && !proxy.draining) return [200, 'LIVE\n', TEXT];
   return [503, proxy.draining ? 'DRAINING\n' : 'NO CONFIG\n', TEXT];
 }
 
-export function adminHandler(proxy: Proxy, state: AdminState): Handler {
+export function adminHandler(proxy: MeshProxy, state: AdminState): Handler {
   return (method, url) => {
     switch (url.pathname) {
       case '/ready':
@@ -58,7 +58,7 @@ export function adminHandler(proxy: Proxy, state: AdminState): Handler {
   };
 }
 
-export function statusHandler(proxy: Proxy, probers: AppProbers): Handler {
+export function statusHandler(proxy: MeshProxy, probers: AppProbers): Handler {
   return (_method, url) => {
     if (url.pathname === '/healthz/ready' || url.pathname === '/ready') return readiness(proxy);
     if (url.pathname === '/stats/prometheus') return [200, proxy.renderMetrics(), PROMETHEUS];
@@ -111,7 +111,7 @@ function serve(handle: Handler, port: number, host: string, quietMs: number): Pr
   });
 }
 
-export function startAdmin(proxy: Proxy, port: number, state: AdminState, host = '127.0.0.1', quietMs = QUIET_TIMEOUT_MS): Promise<net.Server> {
+export function startAdmin(proxy: MeshProxy, port: number, state: AdminState, host = '127.0.0.1', quietMs = QUIET_TIMEOUT_MS): Promise<net.Server> {
   return serve(adminHandler(proxy, state), port, host, quietMs);
 }
 
@@ -119,6 +119,6 @@ export function startAdmin(proxy: Proxy, port: number, state: AdminState, host =
  * The status port, on every interface (kubelet probes the pod IP; Prometheus scrapes it): readiness,
  * stats, and the app's own probes as injection rewrote them (app-probe.ts).
  */
-export function startStatus(proxy: Proxy, port: number, opts: { host?: string; quietMs?: number; probers?: AppProbers } = {}): Promise<net.Server> {
+export function startStatus(proxy: MeshProxy, port: number, opts: { host?: string; quietMs?: number; probers?: AppProbers } = {}): Promise<net.Server> {
   return serve(statusHandler(proxy, opts.probers ?? new Map()), port, opts.host ?? '0.0.0.0', opts.quietMs ?? QUIET_TIMEOUT_MS);
 }

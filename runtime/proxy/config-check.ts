@@ -21,6 +21,10 @@ export function checkConfig(c: ProxyConfig): string | undefined {
     // Several listeners may share a port (a sidecar's outbound ports), told apart by the destination port.
     if (l.port !== 0 && ports.has(`${l.port}|${l.matchPort}`)) return `two listeners on port ${l.port} for destination port ${l.matchPort}`;
     ports.add(`${l.port}|${l.matchPort}`);
+    // PeerAuthentication is enforced where connections come in for the app: on any other listener it
+    // would be ignored in silence (a STRICT port serving plain text), so the config is refused instead.
+    const mtls = l.mtls !== undefined || l.mtlsByPort !== undefined;
+    if (mtls && l.trafficDirection !== 'INBOUND') return `listener ${l.name}: mtls is for a sidecar's inbound listener (trafficDirection INBOUND)`;
     if (l.protocol === 'tcp') for (const d of [...(l.tcpDestinations ?? []), ...(l.sniRoutes ?? []).flatMap((r) => r.destinations)]) if (!clusters.has(d.cluster)) return `listener ${l.name} sends to unknown cluster ${d.cluster}`;
     for (const vh of l.virtualHosts ?? [])
       for (const r of vh.routes) {

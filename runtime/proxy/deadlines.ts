@@ -67,3 +67,6 @@ export class Deadlines {
     if (lane.head) this.arm(lane, lane.head.due - now);
   }
 }
+
+/** The request path's: its route and per-try timeouts of one duration share a lane (and a timer). */
+export const requestDeadlines = new Deadlines();

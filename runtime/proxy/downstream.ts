@@ -1,8 +1,8 @@
 /**
- * One client connection, along the request path: read a head → route → (fault,
- * redirect, direct response) → pick a cluster and endpoint → stream the request to a
- * pooled upstream connection → relay the response. Keep-alive and pipelined requests
- * are served one after another; bodies are forwarded chunk by chunk, never buffered whole.
+ * One client connection: a PROXY protocol header if one is expected, then HTTP/1.1 requests one
+ * after another (keep-alive, pipelined): each head parsed and its target normalized here, once,
+ * then handed with its body, chunk by chunk, to an `Exchange` (request/), which sees this
+ * connection only as a `Client`. Idle and half-read connections expire (the proxy's sweep).
  */
 import type * as net from 'node:net';
 import type { X509Certificate } from 'node:crypto';
@@ -14,12 +14,23 @@ import { parseProxyV2, ProxyProtocolError } from './http/proxy-protocol';
 import { nonOriginTarget } from './http/request-target';
 import { normalizePath } from './http/normalize-path';
 import { originalDestination } from './original-dst';
-import type { RequestView } from '../shared/routing';
-import { Exchange } from './exchange';
-import type { ListenerRuntime, ProxyRuntime } from './runtime';
+import { Exchange } from './request/exchange';
+import type { Client, ExchangeContext } from './request/context';
+import type { ListenerRuntime } from './listeners';
 import { containPeerInput } from './contain';
+import type { Metrics } from './metrics';
+import type { PathNormalization } from '../shared/proxy-config';
 
-export class DownstreamConn implements RequestView {
+/** What a client connection needs of the proxy. */
+export interface ConnContext extends ExchangeContext {
+  /** The current config's `pathNormalization` (BASE when it names none). */
+  readonly pathNormalization: PathNormalization;
+  readonly metrics: Metrics;
+  /** Keeps the connection for the idle sweep and the drain, until it closes. */
+  track(conn: DownstreamConn): void;
+}
+
+export class DownstreamConn implements Client {
   private pending: Buffer | null = null;
   private exchange: Exchange | null = null;
   private bodyFraming: BodyFraming | null = null;
@@ -59,8 +70,8 @@ export class DownstreamConn implements RequestView {
 
   constructor(
     readonly socket: net.Socket,
-    readonly listener: ListenerRuntime,
-    readonly proxy: ProxyRuntime,
+    private readonly listener: ListenerRuntime,
+    private readonly proxy: ConnContext,
     /** Over TLS: the TCP socket under the TLS one; with a verified client certificate, it and its SPIFFE identity. */
     readonly peer?: { readonly raw: net.Socket; readonly certificate?: X509Certificate; readonly principal?: string; readonly namespace?: string },
   ) {
@@ -71,7 +82,7 @@ export class DownstreamConn implements RequestView {
     this.deadline = performance.now() + proxy.limits.headerTimeoutMs;
     this.expectProxyHeader = listener.configs.some((c) => c.proxyProtocol);
     // Captured traffic: the port the app dialled picks the outbound routes; inbound, the app's port.
-    if (listener.configs.length > 1 || listener.configs[0]?.name.startsWith('outbound') || listener.inbound) {
+    if (listener.captured) {
       const dst = originalDestination(raw);
       if (dst && dst.port !== listener.port) {
         this.originalPort = dst.port;
@@ -199,7 +210,7 @@ export class DownstreamConn implements RequestView {
     this.pending = end < buf.length ? buf.subarray(end) : null;
     this.bodyFraming = BodyFraming.forRequest(head);
     if (this.bodyFraming.done) this.bodyFraming = null;
-    this.exchange = new Exchange(this, authority);
+    this.exchange = new Exchange(this, this.proxy, this.listener.entryFor(this.port), authority);
     this.exchange.start();
     if (this.bodyFraming && this.pending) {
       const rest = this.pending;
@@ -235,9 +246,38 @@ export class DownstreamConn implements RequestView {
     return this.bodyFraming !== null;
   }
 
+  get remotePort(): number {
+    return this.socket.remotePort ?? 0;
+  }
+
   write(data: string | Buffer): boolean {
     if (this.closed) return true;
     return typeof data === 'string' ? this.socket.write(data, 'latin1') : this.socket.write(data);
+  }
+
+  cork(): void {
+    this.socket.cork();
+  }
+
+  uncork(): void {
+    this.socket.uncork();
+  }
+
+  pauseReading(): void {
+    this.socket.pause();
+  }
+
+  resumeReading(): void {
+    if (this.socket.isPaused()) this.socket.resume();
+  }
+
+  openTunnel(clientEnded: () => void): void {
+    this.tunnel = true;
+    this.socket.on('end', clientEnded);
+  }
+
+  endTunnel(): void {
+    this.socket.end();
   }
 
   /** The exchange finished (at `now`, performance.now()): next request on this connection, or close it. */

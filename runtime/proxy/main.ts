@@ -10,7 +10,7 @@ import { reusePortSupported, runWorker, WorkerPool, WORKER_ENV } from './workers
 import { FORWARD_CLIENT_CERT_DETAILS, type ForwardClientCertDetails, type ProxyConfig } from '../shared/proxy-config';
 import type { ProxyIdentity } from '../shared/push-protocol';
 import type { configFromMesh } from './mesh-file';
-import { Proxy } from './runtime';
+import { MeshProxy } from './mesh-proxy';
 import { DEFAULT_LIMITS } from './http/head';
 import { GATEWAY_POD_LABELS } from '../../api/registry';
 import { startAdmin, startStatus } from './admin';
@@ -238,7 +238,7 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`mast-proxy: ${(e as Error).message}`);
     return 2;
   }
-  const startStatusPort = (proxy: Proxy) => (o['status-port'] ? startStatus(proxy, Number(o['status-port']), { probers }) : undefined);
+  const startStatusPort = (proxy: MeshProxy) => (o['status-port'] ? startStatus(proxy, Number(o['status-port']), { probers }) : undefined);
   let workers = Number(o.workers);
   if (!Number.isInteger(workers) || workers < 1 || workers > 64) {
     console.error(`mast-proxy: --workers must be a whole number from 1 to 64, not "${o.workers}"`);
@@ -254,7 +254,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   // A gateway's workload (metrics) is its Deployment, named by app.kubernetes.io/name: its `app` label is Istio's shared one.
   const newProxy = () => {
-    const proxy = new Proxy({ mode, workload: mode === 'gateway' ? (labels['app.kubernetes.io/name'] ?? 'mast-ingressgateway') : (labels.app ?? 'unknown'), namespace }, o['access-log'] === '-' ? process.stdout : undefined, limits);
+    const proxy = new MeshProxy({ mode, workload: mode === 'gateway' ? (labels['app.kubernetes.io/name'] ?? 'mast-ingressgateway') : (labels.app ?? 'unknown'), namespace }, o['access-log'] === '-' ? process.stdout : undefined, limits);
     if (o['credentials-dir']) proxy.credentialsDir = o['credentials-dir'];
     return proxy;
   };

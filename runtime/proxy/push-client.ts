@@ -7,7 +7,7 @@ import type * as http2 from 'node:http2';
 import { MAX_NACK_REASON, PUSH_PATH, LineReader, encode, type ProxyIdentity, type ServerMessage } from '../shared/push-protocol';
 import { applyDelta } from '../shared/config-delta';
 import type { ProxyConfig } from '../shared/proxy-config';
-import type { Proxy } from './runtime';
+import type { MeshProxy } from './mesh-proxy';
 import { renewalDelayMs } from '../shared/renewal';
 import { failureReason } from '../shared/failure-reason';
 
@@ -52,7 +52,7 @@ export class PushClient {
   connected = false;
 
   constructor(
-    private readonly proxy: Proxy,
+    private readonly proxy: MeshProxy,
     private readonly options: PushClientOptions,
   ) {}
 

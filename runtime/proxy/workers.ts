@@ -9,7 +9,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import type { ProxyConfig } from '../shared/proxy-config';
 import type { MetricsSnapshot } from './metrics';
-import type { Proxy, WorkloadCertificate } from './runtime';
+import type { MeshProxy, WorkloadCertificate } from './mesh-proxy';
 
 /** Set in the environment of the worker processes. */
 export const WORKER_ENV = 'MAST_PROXY_WORKER';
@@ -30,7 +30,7 @@ export class WorkerPool {
   private certificate?: WorkloadCertificate;
 
   constructor(
-    proxy: Proxy,
+    proxy: MeshProxy,
     count: number,
     private readonly log: (line: string) => void,
     /** The command line the first process was started with (workers run the same). */
@@ -93,7 +93,7 @@ export class WorkerPool {
 }
 
 /** The worker side: apply what the first process sends, report metrics, drain when told or when it is gone. */
-export function runWorker(proxy: Proxy, log: (line: string) => void): Promise<void> {
+export function runWorker(proxy: MeshProxy, log: (line: string) => void): Promise<void> {
   proxy.reusePort = true;
   const send = (m: FromWorker) => process.connected && process.send!(m);
   const report = setInterval(() => send({ type: 'metrics', metrics: proxy.metrics.snapshot() }), 1000);

@@ -34,6 +34,12 @@ export interface ListenerConfig {
   readonly matchPort: number;
   readonly address?: string;
   readonly protocol: 'http' | 'tcp';
+  /**
+   * A sidecar's listener, as Envoy's `traffic_direction`: OUTBOUND takes what the app sends out,
+   * INBOUND what comes in for the app (both captured by iptables: the original destination is read).
+   * Absent: neither (a gateway's listener).
+   */
+  readonly trafficDirection?: 'INBOUND' | 'OUTBOUND';
   /** HTTP: virtual hosts, first whose domains match the Host header wins (exact before wildcard). */
   readonly virtualHosts?: VirtualHostConfig[];
   /**

@@ -4,7 +4,7 @@ import { loadYaml } from '../../api';
 import { startApp } from '../../examples/bookinfo/app/server';
 import { compile } from '../../runtime/compile/compile';
 import { makeSnapshot } from '../../runtime/compile/snapshot';
-import { Proxy } from '../../runtime/proxy/runtime';
+import { MeshProxy } from '../../runtime/proxy/mesh-proxy';
 import { get } from '../runtime/support';
 
 const servers: http.Server[] = [];
@@ -68,7 +68,7 @@ spec:
       route: [{ destination: { host: reviews, subset: v2 } }]
     - route: [{ destination: { host: reviews, subset: v1 } }]
 `).objects;
-    const sidecar = new Proxy({ mode: 'sidecar', workload: 'productpage', namespace: 'default' });
+    const sidecar = new MeshProxy({ mode: 'sidecar', workload: 'productpage', namespace: 'default' });
     const result = await sidecar.apply(compile(makeSnapshot(mesh, 'v1'), { mode: 'sidecar', namespace: 'default', labels: { app: 'productpage' }, outboundPort: 0 }));
     expect(result.ok).toBe(true);
     const outbound = `127.0.0.1:${sidecar.boundPort('outbound_9080')}`;

@@ -1,6 +1,6 @@
 /** The JSON access log: one line per request, with what Envoy's default format says about it. */
 import { PassThrough } from 'node:stream';
-import { Proxy } from '../../runtime/proxy/runtime';
+import { MeshProxy } from '../../runtime/proxy/mesh-proxy';
 import { DEFAULT_LIMITS } from '../../runtime/proxy/http/head';
 import { backend, cluster, config, forward, get } from './support';
 
@@ -11,7 +11,7 @@ test('one JSON line per request: route, cluster, upstream, flags, request id, an
   const log = new PassThrough();
   let text = '';
   log.on('data', (d) => (text += d));
-  const proxy = new Proxy({ mode: 'gateway', workload: 'gw', namespace: 'mast-system' }, log, DEFAULT_LIMITS);
+  const proxy = new MeshProxy({ mode: 'gateway', workload: 'gw', namespace: 'mast-system' }, log, DEFAULT_LIMITS);
   const applied = await proxy.apply(withAuthz);
   expect(applied.ok).toBe(true);
   const port = proxy.boundPort('l')!;
@@ -49,7 +49,7 @@ test('trusted hops: the client is the Nth x-forwarded-for entry from the right, 
     const log = new PassThrough();
     let text = '';
     log.on('data', (d) => (text += d));
-    const proxy = new Proxy({ mode: 'gateway', workload: 'gw', namespace: 'mast-system' }, log, { ...DEFAULT_LIMITS, trustedHops });
+    const proxy = new MeshProxy({ mode: 'gateway', workload: 'gw', namespace: 'mast-system' }, log, { ...DEFAULT_LIMITS, trustedHops });
     await proxy.apply({ ...cfg, listeners: [{ ...cfg.listeners[0], authz }] });
     const status = (await get(proxy.boundPort('l')!, '/', { 'x-forwarded-for': '203.0.113.9, 10.0.0.5' })).status;
     await new Promise((r) => setTimeout(r, 30));

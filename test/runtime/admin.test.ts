@@ -1,7 +1,7 @@
 /** The admin and status ports: what probes, scrapes and operators ask them, and what they do with bad requests. */
 import * as net from 'node:net';
 import { startAdmin, startStatus, type AdminState } from '../../runtime/proxy/admin';
-import { Proxy } from '../../runtime/proxy/runtime';
+import { MeshProxy } from '../../runtime/proxy/mesh-proxy';
 import { cluster, config, forward, stoppedAfterEach } from './support';
 
 const { stopAfter } = stoppedAfterEach();
@@ -18,7 +18,7 @@ function exchange(port: number, text: string): Promise<string> {
 }
 
 async function admin(withConfig = true) {
-  const proxy = new Proxy({ mode: 'gateway', workload: 'gw', namespace: 'mast-system' });
+  const proxy = new MeshProxy({ mode: 'gateway', workload: 'gw', namespace: 'mast-system' });
   if (withConfig) {
     const r = await proxy.apply(config([forward('backend')], [cluster('backend', [1])], 'v7'));
     if (!r.ok) throw new Error(r.error);
@@ -93,7 +93,7 @@ describe('admin port', () => {
     });
     expect(answer).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nLIVE\n$/);
 
-    const proxy = new Proxy({ mode: 'gateway', workload: 'gw', namespace: 'mast-system' });
+    const proxy = new MeshProxy({ mode: 'gateway', workload: 'gw', namespace: 'mast-system' });
     const server = await startAdmin(proxy, 0, { logLevel: 'info' });
     const silent = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
     await new Promise((r) => silent.once('connect', r));
@@ -103,7 +103,7 @@ describe('admin port', () => {
   });
 
   it('drops a connection quiet for too long: a head never finished, or a client that never closes after its answer', async () => {
-    const proxy = new Proxy({ mode: 'gateway', workload: 'gw', namespace: 'mast-system' });
+    const proxy = new MeshProxy({ mode: 'gateway', workload: 'gw', namespace: 'mast-system' });
     const server = await startAdmin(proxy, 0, { logLevel: 'info' }, '127.0.0.1', 100);
     stopAfter(() => new Promise((r) => server.close(() => r())));
     const port = (server.address() as net.AddressInfo).port;
@@ -126,7 +126,7 @@ describe('admin port', () => {
 
 describe('status port', () => {
   it('has readiness and stats only', async () => {
-    const proxy = new Proxy({ mode: 'gateway', workload: 'gw', namespace: 'mast-system' });
+    const proxy = new MeshProxy({ mode: 'gateway', workload: 'gw', namespace: 'mast-system' });
     await proxy.apply(config([forward('backend')], [cluster('backend', [1])]));
     const server = await startStatus(proxy, 0, { host: '127.0.0.1' });
     stopAfter(async () => {

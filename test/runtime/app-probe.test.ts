@@ -5,7 +5,7 @@ import { HealthImplementation } from 'grpc-health-check';
 import * as net from 'node:net';
 import { startStatus } from '../../runtime/proxy/admin';
 import { parseAppProbers, probeApp, type AppProber } from '../../runtime/proxy/app-probe';
-import { Proxy } from '../../runtime/proxy/runtime';
+import { MeshProxy } from '../../runtime/proxy/mesh-proxy';
 import { CertificateAuthority } from '../../runtime/control/ca';
 import { certificateRequest, generateKeys, privateKeyPem } from '../../runtime/shared/x509';
 import { freePort } from '../../runtime/local/local-mesh';
@@ -136,7 +136,7 @@ describe('a grpc probe (grpc.health.v1, against grpc-js and its health service)'
 
 describe('the status port', () => {
   async function status(probers: string, quietMs?: number) {
-    const proxy = new Proxy({ mode: 'sidecar', workload: 'web', namespace: 'default' });
+    const proxy = new MeshProxy({ mode: 'sidecar', workload: 'web', namespace: 'default' });
     const server = await startStatus(proxy, 0, { host: '127.0.0.1', probers: parseAppProbers(probers), ...(quietMs ? { quietMs } : {}) });
     stopAfter(() => new Promise((r) => server.close(() => r())));
     return (server.address() as net.AddressInfo).port;

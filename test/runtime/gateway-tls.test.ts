@@ -7,7 +7,7 @@ import { loadYaml } from '../../api';
 import { CertificateAuthority } from '../../runtime/control/ca';
 import { compile } from '../../runtime/compile/compile';
 import { makeSnapshot } from '../../runtime/compile/snapshot';
-import { Proxy } from '../../runtime/proxy/runtime';
+import { MeshProxy } from '../../runtime/proxy/mesh-proxy';
 import { freePort } from '../../runtime/local/local-mesh';
 import type { AddressInfo } from 'node:net';
 import { certificateRequest, generateKeys, privateKeyPem } from '../../runtime/shared/x509';
@@ -49,7 +49,7 @@ ${edgeRoutes}
 ${webService(web.port)}
 `).objects;
   const config = compile(makeSnapshot(mesh, 'v1'), { mode: 'gateway', namespace: 'mast-system', labels: { istio: 'ingressgateway' }, portMap: { 80: await freePort(), 443: await freePort(), 8443: await freePort() } });
-  const proxy = new Proxy({ mode: 'gateway', workload: 'gw', namespace: 'mast-system' });
+  const proxy = new MeshProxy({ mode: 'gateway', workload: 'gw', namespace: 'mast-system' });
   proxy.credentialsDir = join(dir, 'credentials');
   const applied = await proxy.apply(config);
   expect(applied).toMatchObject({ ok: true });
@@ -154,7 +154,7 @@ spec: { hosts: [inner.default.svc.cluster.local], ports: [{ number: 443, name: t
 `).objects;
   const config = compile(makeSnapshot(mesh, 'v1'), { mode: 'gateway', namespace: 'mast-system', labels: { istio: 'ingressgateway' }, portMap: { 443: await freePort(), 9443: await freePort() } });
   expect(config.listeners.find((l) => l.matchPort === 9443)).toMatchObject({ protocol: 'tcp', sniRoutes: [{ sniHosts: ['secure.example.com'], destinations: [{ cluster: 'outbound|443||inner.default.svc.cluster.local', weight: 100 }] }] });
-  const proxy = new Proxy({ mode: 'gateway', workload: 'gw', namespace: 'mast-system' });
+  const proxy = new MeshProxy({ mode: 'gateway', workload: 'gw', namespace: 'mast-system' });
   expect(await proxy.apply(config)).toMatchObject({ ok: true });
   const call = (port: number, options: https.RequestOptions) =>
     new Promise<string>((resolve) => {

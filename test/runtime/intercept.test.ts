@@ -78,10 +78,10 @@ maybe('interception in a network namespace', () => {
     children.push(spawn('ip', ['netns', 'exec', NS, process.execPath, '-e', backend(9081, 'admin-backend')]));
     // Two services on one captured port, told apart only by the port the app dialled (80 or 8080).
     // Outbound as mastd compiles it for a sidecar: hosts it knows, the rest passed through (ALLOW_ANY).
-    const listener = (matchPort: number, cluster: string, domains: string[]) => ({ name: `outbound_${matchPort}`, port: 15001, matchPort, protocol: 'http', passthrough: true, virtualHosts: [{ name: 'known', domains, routes: [{ name: 'r', matches: [], action: { kind: 'forward', destinations: [{ cluster, weight: 100 }] } }] }] });
+    const listener = (matchPort: number, cluster: string, domains: string[]) => ({ name: `outbound_${matchPort}`, trafficDirection: 'OUTBOUND', port: 15001, matchPort, protocol: 'http', passthrough: true, virtualHosts: [{ name: 'known', domains, routes: [{ name: 'r', matches: [], action: { kind: 'forward', destinations: [{ cluster, weight: 100 }] } }] }] });
     const cluster = (name: string, port: number) => ({ name, host: name, port, endpoints: [{ address: '127.0.0.1', port }], lb: { kind: 'round_robin' }, connectTimeoutMs: 1000 });
     // Inbound as in a pod: whatever port a connection was sent to, on 127.0.0.1 (compile() makes this for a sidecar without --app-port).
-    const inbound = { name: 'virtualInbound', port: 15006, matchPort: 0, protocol: 'http', virtualHosts: [{ name: 'inbound|http', domains: ['*'], routes: [{ name: 'default', matches: [], action: { kind: 'forward', destinations: [{ cluster: 'inbound|passthrough||', weight: 100 }] } }] }] };
+    const inbound = { name: 'virtualInbound', trafficDirection: 'INBOUND', port: 15006, matchPort: 0, protocol: 'http', virtualHosts: [{ name: 'inbound|http', domains: ['*'], routes: [{ name: 'default', matches: [], action: { kind: 'forward', destinations: [{ cluster: 'inbound|passthrough||', weight: 100 }] } }] }] };
     const passthrough = { name: 'inbound|passthrough||', host: '127.0.0.1', port: 0, endpoints: [], lb: { kind: 'passthrough' }, connectTimeoutMs: 1000 };
     const config = { schema: 1, version: 'intercept', listeners: [listener(80, 'svc', ['10.99.0.1']), listener(8080, 'admin', ['admin.internal']), inbound], clusters: [cluster('svc', 9080), cluster('admin', 9081), passthrough] };
     expect(inNs('iptables-save', '-t', 'nat')).toMatch(/--uid-owner 1337 -j RETURN/);
@@ -119,7 +119,7 @@ maybe('interception in a network namespace', () => {
       schema: 1,
       version: 'strict',
       // portLevelMtls: one port of the pod takes plain text (told apart by SO_ORIGINAL_DST).
-      listeners: [{ name: 'virtualInbound', port: 15006, matchPort: 0, protocol: 'http', mtls: 'STRICT', mtlsByPort: { '9091': 'PERMISSIVE' }, virtualHosts: [{ name: 'inbound|http', domains: ['*'], routes: [{ name: 'default', matches: [], action: { kind: 'forward', destinations: [{ cluster: 'inbound|passthrough||', weight: 100 }] } }] }] }],
+      listeners: [{ name: 'virtualInbound', trafficDirection: 'INBOUND', port: 15006, matchPort: 0, protocol: 'http', mtls: 'STRICT', mtlsByPort: { '9091': 'PERMISSIVE' }, virtualHosts: [{ name: 'inbound|http', domains: ['*'], routes: [{ name: 'default', matches: [], action: { kind: 'forward', destinations: [{ cluster: 'inbound|passthrough||', weight: 100 }] } }] }] }],
       clusters: [{ name: 'inbound|passthrough||', host: '127.0.0.1', port: 0, endpoints: [], lb: { kind: 'passthrough' }, connectTimeoutMs: 1000 }],
     };
     const app = spawn('ip', ['netns', 'exec', NS, process.execPath, '-e', `for(const p of [9090,9091])require('http').createServer((q,s)=>s.end('web '+p+' '+q.url)).listen(p,'127.0.0.1',()=>p===9091&&console.log('listening'))`]);

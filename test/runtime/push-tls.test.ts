@@ -8,7 +8,7 @@ import { FileSource } from '../../runtime/control/file-source';
 import { Mastd } from '../../runtime/control/mastd';
 import { pushNames } from '../../runtime/control/push-names';
 import { PushClient } from '../../runtime/proxy/push-client';
-import { Proxy } from '../../runtime/proxy/runtime';
+import { MeshProxy } from '../../runtime/proxy/mesh-proxy';
 import { renewalDelayMs } from '../../runtime/shared/renewal';
 import { localMesh } from '../fixtures/local-mesh';
 import { tempDir } from '../support/temp-dir';
@@ -18,7 +18,7 @@ describe('the push port over TLS', () => {
   let mastd: Mastd;
   let ca: CertificateAuthority;
   let port: number;
-  const clients: Array<{ client: PushClient; proxy: Proxy }> = [];
+  const clients: Array<{ client: PushClient; proxy: MeshProxy }> = [];
 
   beforeAll(async () => {
     const dir = tempDir('mast-push-tls-');
@@ -37,7 +37,7 @@ describe('the push port over TLS', () => {
   function connect(id: string, tls?: { root: () => string; servername?: string }) {
     const logs: string[] = [];
     // Gateways on any free port: several can run side by side.
-    const proxy = new Proxy({ mode: 'gateway', workload: 'gw', namespace: 'mast-system' });
+    const proxy = new MeshProxy({ mode: 'gateway', workload: 'gw', namespace: 'mast-system' });
     const client = new PushClient(proxy, { address: `127.0.0.1:${port}`, id, identity: { mode: 'gateway', namespace: 'mast-system', labels: { istio: 'ingressgateway' }, portMap: { 80: 0 } }, token: 'push-tls-test', log: (l) => logs.push(l), ...(tls ? { tls } : {}) });
     clients.push({ client, proxy });
     client.start();

@@ -5,7 +5,7 @@ import { stringify } from 'yaml';
 import { Mastd } from '../../runtime/control/mastd';
 import { FileSource } from '../../runtime/control/file-source';
 import { PushClient } from '../../runtime/proxy/push-client';
-import { Proxy } from '../../runtime/proxy/runtime';
+import { MeshProxy } from '../../runtime/proxy/mesh-proxy';
 import { LineReader, PUSH_PATH, type ServerMessage } from '../../runtime/shared/push-protocol';
 import { compile } from '../../runtime/compile/compile';
 import { localMesh } from '../fixtures/local-mesh';
@@ -19,7 +19,7 @@ describe('mastd → mast-proxy push, with ACK/NACK', () => {
   let v1: Backend, v2: Backend, details: Backend;
   let mastd: Mastd;
   let ports: { pushPort: number; monitoringPort: number };
-  let proxy: Proxy;
+  let proxy: MeshProxy;
   let client: PushClient;
   const logs: string[] = [];
   const writeMesh = (extra = '') => writeFileSync(join(dir, 'mesh.yaml'), localMesh({ reviewsV1: v1.port, reviewsV2: v2.port, details: details.port }, extra).map((o) => stringify(o)).join('---\n'));
@@ -30,7 +30,7 @@ describe('mastd → mast-proxy push, with ACK/NACK', () => {
     writeMesh();
     mastd = new Mastd({ source: new FileSource([dir], 50), token: TOKEN, log: (l) => logs.push(l), defaultIngressGateway: true });
     ports = await mastd.start(0, 0);
-    proxy = new Proxy({ mode: 'gateway', workload: 'gw', namespace: 'mast-system' });
+    proxy = new MeshProxy({ mode: 'gateway', workload: 'gw', namespace: 'mast-system' });
     client = new PushClient(proxy, { address: `127.0.0.1:${ports.pushPort}`, id: 'gw-1', token: TOKEN, identity: { mode: 'gateway', namespace: 'mast-system', labels: { istio: 'ingressgateway' }, portMap: { 80: 0 } } });
     client.start();
     await until('first config', () => proxy.config !== undefined);

@@ -1,7 +1,7 @@
 /** VirtualService `rewrite.uriRegexRewrite`: validated as RE2, run by the proxy with RE2 (api/regex.ts) on the path. */
 import { loadYaml, validate } from '../../api';
 import { regexRewrite } from '../../runtime/compile/routes';
-import { regexRewritePath } from '../../runtime/proxy/route-actions';
+import { regexRewritePath } from '../../runtime/proxy/request/upstream-head';
 import { cluster, config, forward, get, stoppedAfterEach } from './support';
 
 const { withBackend, proxyFor } = stoppedAfterEach();

@@ -1,5 +1,5 @@
 /** Which outcomes each `retryOn` kind retries (Envoy's x-envoy-retry-on semantics), as a pure table. */
-import { shouldRetry } from '../../runtime/proxy/route-actions';
+import { shouldRetry } from '../../runtime/proxy/request/retry';
 import { DEFAULT_RETRY } from '../../runtime/shared/proxy-config';
 
 const policy = (...retryOn: string[]) => ({ attempts: 2, retryOn });

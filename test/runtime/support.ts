@@ -2,7 +2,7 @@
 import * as http from 'node:http';
 import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { Proxy } from '../../runtime/proxy/runtime';
+import { MeshProxy } from '../../runtime/proxy/mesh-proxy';
 import { DEFAULT_LIMITS, type Limits } from '../../runtime/proxy/http/head';
 import type { ClusterConfig, ProxyConfig, RouteConfig } from '../../runtime/shared/proxy-config';
 
@@ -49,8 +49,8 @@ export function forward(cluster: string, more: Partial<Extract<RouteConfig['acti
   return { name: route.name ?? 'r', matches: [], ...route, action: { kind: 'forward', destinations: [{ cluster, weight: 100 }], ...more } };
 }
 
-export async function startProxy(cfg: ProxyConfig, limits: Partial<Limits> = {}): Promise<{ proxy: Proxy; port: number; stop(): Promise<void> }> {
-  const proxy = new Proxy({ mode: 'gateway', workload: 'test-gateway', namespace: 'mast-system' }, undefined, { ...DEFAULT_LIMITS, ...limits });
+export async function startProxy(cfg: ProxyConfig, limits: Partial<Limits> = {}): Promise<{ proxy: MeshProxy; port: number; stop(): Promise<void> }> {
+  const proxy = new MeshProxy({ mode: 'gateway', workload: 'test-gateway', namespace: 'mast-system' }, undefined, { ...DEFAULT_LIMITS, ...limits });
   const result = await proxy.apply(cfg);
   if (!result.ok) throw new Error(result.error);
   return { proxy, port: proxy.boundPort('l')!, stop: () => proxy.drain(100) };

@@ -3,7 +3,7 @@ import * as net from 'node:net';
 import { loadYaml } from '../../api';
 import { compile } from '../../runtime/compile/compile';
 import { makeSnapshot } from '../../runtime/compile/snapshot';
-import { Proxy } from '../../runtime/proxy/runtime';
+import { MeshProxy } from '../../runtime/proxy/mesh-proxy';
 import type { ProxyConfig } from '../../runtime/shared/proxy-config';
 import { backend, cluster, get } from './support';
 
@@ -21,10 +21,10 @@ function talk(port: number, text: string): Promise<string> {
   });
 }
 
-const proxies: Proxy[] = [];
+const proxies: MeshProxy[] = [];
 afterAll(() => Promise.all(proxies.map((p) => p.drain(50))));
-async function start(cfg: ProxyConfig): Promise<Proxy> {
-  const p = new Proxy({ mode: 'gateway', workload: 'gw', namespace: 'mast-system' });
+async function start(cfg: ProxyConfig): Promise<MeshProxy> {
+  const p = new MeshProxy({ mode: 'gateway', workload: 'gw', namespace: 'mast-system' });
   const r = await p.apply(cfg);
   if (!r.ok) throw new Error(r.error);
   proxies.push(p);
@@ -48,7 +48,7 @@ describe('TCP proxying', () => {
   test('an inbound connection that is not HTTP goes to the app as TCP; HTTP still takes the HTTP path', async () => {
     const app = await echo('app');
     const web = await backend('web');
-    const inbound = (appPort: number) => ({ schema: 1 as const, version: 'v1', listeners: [{ name: 'virtualInbound', port: 0, matchPort: appPort, protocol: 'http' as const, virtualHosts: [{ name: 'in', domains: ['*'], routes: [{ name: 'default', matches: [], action: { kind: 'forward' as const, destinations: [{ cluster: 'inbound', weight: 100 }] } }] }] }], clusters: [{ ...cluster('inbound', [appPort]), host: '127.0.0.1' }] });
+    const inbound = (appPort: number) => ({ schema: 1 as const, version: 'v1', listeners: [{ name: 'virtualInbound', trafficDirection: 'INBOUND' as const, port: 0, matchPort: appPort, protocol: 'http' as const, virtualHosts: [{ name: 'in', domains: ['*'], routes: [{ name: 'default', matches: [], action: { kind: 'forward' as const, destinations: [{ cluster: 'inbound', weight: 100 }] } }] }] }], clusters: [{ ...cluster('inbound', [appPort]), host: '127.0.0.1' }] });
     const tcp = await start(inbound(app.port));
     expect(await talk(tcp.boundPort('virtualInbound')!, '\x00binary')).toBe('app:\x00binary');
     const http = await start(inbound(web.port));

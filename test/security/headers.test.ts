@@ -6,7 +6,7 @@
  * parse. Raw bytes as an attacker sends them; the backend records every request it receives.
  */
 import { DEFAULT_LIMITS } from '../../runtime/proxy/http/head';
-import { Proxy } from '../../runtime/proxy/runtime';
+import { MeshProxy } from '../../runtime/proxy/mesh-proxy';
 import type { AuthzConfig } from '../../runtime/shared/authz';
 import type { ProxyConfig } from '../../runtime/shared/proxy-config';
 import { cluster, config, forward, raw, stoppedAfterEach } from '../runtime/support';
@@ -28,7 +28,7 @@ async function gateway(authz?: AuthzConfig) {
 async function sidecar() {
   const app = await lenientBackend();
   stopAfter(() => app.close());
-  const proxy = new Proxy({ mode: 'sidecar', workload: 'w', namespace: 'default' }, undefined, DEFAULT_LIMITS);
+  const proxy = new MeshProxy({ mode: 'sidecar', workload: 'w', namespace: 'default' }, undefined, DEFAULT_LIMITS);
   expect((await proxy.apply(config([forward('app')], [cluster('app', [app.port])]))).ok).toBe(true);
   stopAfter(() => proxy.drain(100));
   return { app, port: proxy.boundPort('l')! };

@@ -1,6 +1,6 @@
 /**
  * The response side of the differential fuzz: upstream responses (generated, mutated) read by
- * mast as Exchange.onData reads them and by Node's llhttp as an HTTP client (`http.request`
+ * mast as the relay (runtime/proxy/request/relay.ts) reads them and by Node's llhttp as an HTTP client (`http.request`
  * over an in-memory socket). What an upstream sends must never reach the client as something
  * llhttp would have refused: every response llhttp fails to read whole, mast refuses too, and
  * where both read it they agree on status and body length.
@@ -19,7 +19,7 @@ export interface ResponseVerdict {
   readonly bodyLength?: number;
 }
 
-/** mast, as Exchange.onData: 1xx skipped, a 101 nobody asked for refused (502), the final response framed strictly. */
+/** mast, as Relay.onData: 1xx skipped, a 101 nobody asked for refused (502), the final response framed strictly. */
 export function mastResponseVerdict(input: Buffer, method: string): ResponseVerdict {
   let buf = input;
   try {
@@ -39,7 +39,7 @@ export function mastResponseVerdict(input: Buffer, method: string): ResponseVerd
       if (framing.untilClose) return { kind: 'accept', status: head.status, bodyLength: buf.length };
       if (!framing.done) return { kind: 'incomplete' };
       const forwarded = framing.forwarded(buf, 0, e);
-      // Bytes after the response (e < buf.length) are not forwarded: the connection is retired (Exchange.overrun).
+      // Bytes after the response (e < buf.length) are not forwarded: the connection is retired (Relay.overrun).
       return { kind: 'accept', status: head.status, bodyLength: head.chunked ? dechunkedLength(forwarded) : forwarded.length };
     }
   } catch (err) {

@@ -9,7 +9,7 @@ import { loadYaml } from '../../api';
 import { compile, type ProxyIdentity } from '../../runtime/compile/compile';
 import { makeSnapshot } from '../../runtime/compile/snapshot';
 import { proxyV2Header } from '../../runtime/proxy/http/proxy-protocol';
-import { Proxy } from '../../runtime/proxy/runtime';
+import { MeshProxy } from '../../runtime/proxy/mesh-proxy';
 import { CertificateAuthority } from '../../runtime/control/ca';
 import { certificateRequest, generateKeys, privateKeyPem } from '../../runtime/shared/x509';
 import { freePort } from '../../runtime/local/local-mesh';
@@ -28,9 +28,9 @@ async function recorder(): Promise<TcpRecorder> {
 }
 
 /** A proxy running what mastd compiles for `identity` from `yaml`; only `keep` listeners are bound. */
-async function proxyFor(yaml: string, identity: ProxyIdentity, keep: (name: string) => boolean): Promise<Proxy> {
+async function proxyFor(yaml: string, identity: ProxyIdentity, keep: (name: string) => boolean): Promise<MeshProxy> {
   const compiled = compile(makeSnapshot(loadYaml(yaml).objects, 'v1'), identity);
-  const proxy = new Proxy({ mode: identity.mode, workload: identity.labels.app ?? 'x', namespace: identity.namespace });
+  const proxy = new MeshProxy({ mode: identity.mode, workload: identity.labels.app ?? 'x', namespace: identity.namespace });
   const result = await proxy.apply({ ...compiled, listeners: compiled.listeners.filter((l) => keep(l.name)) });
   if (!result.ok) throw new Error(result.error);
   cleanups.push(() => proxy.drain(50));
@@ -189,7 +189,7 @@ ${policies}`;
 /** Istio's ingress gateway labels: policies written for Istio select it by either. */
 const GATEWAY_LABELS = { istio: 'ingressgateway', app: 'istio-ingressgateway' };
 
-async function gateway(app: TcpRecorder, policies: string, proxyProtocol = false): Promise<{ tcp: number; tls: number; proxy: Proxy }> {
+async function gateway(app: TcpRecorder, policies: string, proxyProtocol = false): Promise<{ tcp: number; tls: number; proxy: MeshProxy }> {
   // Two listeners: two ports (port 0 for both would make them one listener).
   const identity: ProxyIdentity = { mode: 'gateway', namespace: 'istio-system', labels: GATEWAY_LABELS, portMap: { 31400: await freePort(), 8443: await freePort() }, ...(proxyProtocol ? { proxyProtocol } : {}) };
   const proxy = await proxyFor(gatewayYaml(app, policies), identity, () => true);

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { loadYaml } from '../../api';
 import { compile } from '../../runtime/compile/compile';
 import { makeSnapshot } from '../../runtime/compile/snapshot';
-import { Proxy } from '../../runtime/proxy/runtime';
+import { MeshProxy } from '../../runtime/proxy/mesh-proxy';
 import type { AuthzConfig } from '../../runtime/shared/authz';
 import type { ListenerConfig, ProxyConfig } from '../../runtime/shared/proxy-config';
 import * as tls from 'node:tls';
@@ -28,7 +28,7 @@ const refused = (reply: string) => !reply.startsWith('HTTP/1.1 200');
 
 /** A sidecar's inbound to `app`, under `mtls`, with these policies. */
 function inboundConfig(appPort: number, mtls: ListenerConfig['mtls'], authz?: AuthzConfig): ProxyConfig {
-  const listener = { name: 'virtualInbound', port: 0, matchPort: appPort, mtls, ...(authz ? { authz } : {}) };
+  const listener = { name: 'virtualInbound', trafficDirection: 'INBOUND' as const, port: 0, matchPort: appPort, mtls, ...(authz ? { authz } : {}) };
   return oneRoute(listener, loopbackCluster('inbound', '127.0.0.1', appPort));
 }
 
@@ -50,7 +50,7 @@ afterEach(async () => {
 });
 
 async function sidecar(config: ProxyConfig): Promise<number> {
-  const proxy = new Proxy({ mode: 'sidecar', workload: 'cart', namespace: 'shop' });
+  const proxy = new MeshProxy({ mode: 'sidecar', workload: 'cart', namespace: 'shop' });
   proxy.setCertificate(await workload(ca, 'shop', 'cart'));
   expect(await proxy.apply(config)).toMatchObject({ ok: true });
   stops.push(() => proxy.drain(50));
@@ -96,7 +96,7 @@ describe('sidecar inbound mTLS', () => {
 
   test('after a root rotation (a bundle of old and new roots) peers of either root get through, others not', async () => {
     const next = await meshCa();
-    const proxy = new Proxy({ mode: 'sidecar', workload: 'cart', namespace: 'shop' });
+    const proxy = new MeshProxy({ mode: 'sidecar', workload: 'cart', namespace: 'shop' });
     const own = await workload(next, 'shop', 'cart');
     proxy.setCertificate({ ...own, root: `${ca.rootPem}\n${next.rootPem}\n` });
     expect(await proxy.apply(inboundConfig(app.port, 'STRICT'))).toMatchObject({ ok: true });
@@ -118,7 +118,7 @@ describe('gateway tls.mode', () => {
     const clientCas = mode === 'MUTUAL' ? { caFile: join(dir, 'clients-ca.pem') } : {};
     const tls = { certificateFile: join(dir, 'gw.pem'), keyFile: join(dir, 'gw-key.pem'), mode, ...clientCas };
     const config = oneRoute({ name: 'l', port: 0, matchPort: 443, tls }, loopbackCluster('app', 'app.default.svc.cluster.local', app.port));
-    const proxy = new Proxy({ mode: 'gateway', workload: 'gw', namespace: 'mast-system' });
+    const proxy = new MeshProxy({ mode: 'gateway', workload: 'gw', namespace: 'mast-system' });
     expect(await proxy.apply(config)).toMatchObject({ ok: true });
     stops.push(() => proxy.drain(50));
     return { port: proxy.boundPort('l')!, server };
@@ -149,7 +149,7 @@ describe('sidecar outbound mTLS: the server must be the destination', () => {
   async function client(serverPort: number, identities?: string[]): Promise<number> {
     const cluster = loopbackCluster(CART, 'cart.shop.svc.cluster.local', serverPort, { port: 80, tls: 'ISTIO_MUTUAL', ...(identities ? { identities } : {}) });
     const config = oneRoute({ name: 'l', port: 0, matchPort: 80 }, cluster);
-    const proxy = new Proxy({ mode: 'sidecar', workload: 'front', namespace: 'shop' });
+    const proxy = new MeshProxy({ mode: 'sidecar', workload: 'front', namespace: 'shop' });
     proxy.setCertificate(await workload(ca, 'shop', 'front'));
     expect(await proxy.apply(config)).toMatchObject({ ok: true });
     stops.push(() => proxy.drain(50));
@@ -158,7 +158,7 @@ describe('sidecar outbound mTLS: the server must be the destination', () => {
 
   /** The server side: a real sidecar in front of the app, with this certificate (and the mesh root). */
   async function server(certificate: KeyPair): Promise<number> {
-    const proxy = new Proxy({ mode: 'sidecar', workload: 'cart', namespace: 'shop' });
+    const proxy = new MeshProxy({ mode: 'sidecar', workload: 'cart', namespace: 'shop' });
     proxy.setCertificate({ key: certificate.key, certificate: certificate.cert, root: ca.rootPem, expiresAt: new Date(Date.now() + 3_600_000).toISOString() });
     expect(await proxy.apply(inboundConfig(app.port, 'STRICT'))).toMatchObject({ ok: true });
     stops.push(() => proxy.drain(50));
@@ -283,7 +283,7 @@ test('the identity is read from a URI SAN only: "URI:spiffe://…" inside a DNS 
 });
 
 test('a verified peer that says nothing after its handshake is closed after the header timeout, as a plain-text one', async () => {
-  const proxy = new Proxy({ mode: 'sidecar', workload: 'cart', namespace: 'shop' }, undefined, { ...DEFAULT_LIMITS, headerTimeoutMs: 200 });
+  const proxy = new MeshProxy({ mode: 'sidecar', workload: 'cart', namespace: 'shop' }, undefined, { ...DEFAULT_LIMITS, headerTimeoutMs: 200 });
   proxy.setCertificate(await workload(ca, 'shop', 'cart'));
   expect(await proxy.apply(inboundConfig(app.port, 'STRICT'))).toMatchObject({ ok: true });
   const peer = await workload(ca, 'shop', 'front');

@@ -9,7 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CertificateAuthority } from '../../runtime/control/ca';
 import { certificateRequest, generateKeys, privateKeyPem } from '../../runtime/shared/x509';
-import type { WorkloadCertificate } from '../../runtime/proxy/runtime';
+import type { WorkloadCertificate } from '../../runtime/proxy/mesh-proxy';
 
 export interface KeyPair {
   readonly key: string;

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { loadYaml } from '../../api';
 import { compile } from '../../runtime/compile/compile';
 import { makeSnapshot } from '../../runtime/compile/snapshot';
-import { Proxy } from '../../runtime/proxy/runtime';
+import { MeshProxy } from '../../runtime/proxy/mesh-proxy';
 import { xfccElement } from '../../runtime/proxy/xfcc';
 import type { ProxyConfig } from '../../runtime/shared/proxy-config';
 import { tempDir } from '../support/temp-dir';
@@ -37,7 +37,7 @@ afterEach(async () => {
   await app.close();
 });
 
-async function started(proxy: Proxy, config: ProxyConfig, listener: string): Promise<number> {
+async function started(proxy: MeshProxy, config: ProxyConfig, listener: string): Promise<number> {
   expect(await proxy.apply(config)).toMatchObject({ ok: true });
   stops.push(() => proxy.drain(50));
   return proxy.boundPort(listener)!;
@@ -77,7 +77,7 @@ spec:
     const gatewayTopology = topology ? { gatewayTopology: { forwardClientCertDetails: topology } } : {};
     const identity = { mode: 'gateway' as const, namespace: 'mast-system', labels: { istio: 'ingressgateway' }, portMap: { 443: 0 }, ...gatewayTopology };
     const config = compile(makeSnapshot(mesh, 'v1'), identity);
-    return started(new Proxy({ mode: 'gateway', workload: 'gw', namespace: 'mast-system' }), config, '0.0.0.0_443');
+    return started(new MeshProxy({ mode: 'gateway', workload: 'gw', namespace: 'mast-system' }), config, '0.0.0.0_443');
   }
 
   test('plain HTTP: a client-sent header never reaches the app (default SANITIZE_SET)', async () => {
@@ -106,7 +106,7 @@ spec:
 
 describe('sidecar', () => {
   async function inbound(): Promise<number> {
-    const proxy = new Proxy({ mode: 'sidecar', workload: 'cart', namespace: 'shop' });
+    const proxy = new MeshProxy({ mode: 'sidecar', workload: 'cart', namespace: 'shop' });
     proxy.setCertificate(await workload(ca, 'shop', 'cart'));
     const identity = { mode: 'sidecar' as const, namespace: 'shop', labels: { app: 'cart' }, inbound: { port: 0, appPort: app.port }, outboundPort: 0 };
     const config = compile(makeSnapshot([], 'v1'), identity);
@@ -131,7 +131,7 @@ describe('sidecar', () => {
   });
 
   test('outbound: the app cannot send one on (SANITIZE, the default)', async () => {
-    const front = new Proxy({ mode: 'sidecar', workload: 'front', namespace: 'shop' });
+    const front = new MeshProxy({ mode: 'sidecar', workload: 'front', namespace: 'shop' });
     const port = await started(front, oneRoute({ name: 'l', port: 0, matchPort: 80 }, loopbackCluster('app', '127.0.0.1', app.port)), 'l');
     expect((await get(port, '/orders', { 'x-forwarded-client-cert': FORGED })).status).toBe(200);
     expect(app.seen[0].headers['x-forwarded-client-cert']).toBeUndefined();

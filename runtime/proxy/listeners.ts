@@ -1,0 +1,85 @@
+/**
+ * Bound ports. A port serves one listener config, or several (a sidecar's outbound port: one per
+ * destination port, told apart by each request's destination port); what kind of port it is
+ * (TLS, passthrough by SNI, TCP, a sidecar's inbound or outbound) is worked out once per config,
+ * not per connection.
+ */
+import * as net from 'node:net';
+import type * as tls from 'node:tls';
+import type { ListenerConfig } from '../shared/proxy-config';
+import type { LoadedTls, TlsHolder } from './gateway-tls';
+import type { ListenerEntry } from './request/route';
+
+/** A listener config as applied: its route table, and for HTTPS its certificate. */
+export type ListenerSetup = ListenerEntry & { readonly secureContext?: tls.SecureContext; readonly tlsFiles?: LoadedTls };
+
+export class ListenerRuntime implements TlsHolder {
+  private byMatchPort = new Map<number, ListenerEntry>();
+  server?: net.Server;
+  /** HTTPS termination (a gateway's TLS server), loaded when the config was applied. */
+  secureContext?: tls.SecureContext;
+  /** The certificate files behind `secureContext` and what they held when loaded (re-read for rotation). */
+  tlsFiles?: LoadedTls;
+  /** Clients must present a certificate the listener's CAs signed (Gateway `tls.mode: MUTUAL`). */
+  mutualTls = false;
+  /** TLS PASSTHROUGH: connections routed by the server name of their ClientHello. */
+  sniRoutes?: ListenerConfig['sniRoutes'];
+  /** Some destination port here is proxied as TCP. */
+  hasTcp = false;
+  /** A sidecar's inbound listener. */
+  inbound = false;
+  /** Connections to destination ports nothing here knows go on to their original destination. */
+  passthrough = false;
+  /** Connections here were redirected by iptables (a sidecar's): their original destination picks the routes. */
+  captured = false;
+  configs: ListenerConfig[] = [];
+  /** The port requests are matched against when a request names none. */
+  defaultPort = 80;
+  /** The one entry, when there is one (it serves every destination port). */
+  private only?: ListenerEntry;
+
+  constructor(readonly port: number) {}
+
+  set(entries: ListenerSetup[]): void {
+    this.byMatchPort = new Map(entries.map((e) => [e.config.matchPort, e]));
+    // Read on every request: worked out once per config.
+    this.configs = [...this.byMatchPort.values()].map((e) => e.config);
+    this.only = this.byMatchPort.size === 1 ? this.byMatchPort.values().next().value : undefined;
+    this.defaultPort = this.only ? this.only.config.matchPort : 80;
+    this.secureContext = entries[0]?.secureContext;
+    this.tlsFiles = entries[0]?.tlsFiles;
+    this.mutualTls = entries[0]?.config.tls?.mode === 'MUTUAL';
+    this.sniRoutes = entries.find((e) => e.config.sniRoutes)?.config.sniRoutes;
+    this.hasTcp = entries.some((e) => e.config.protocol === 'tcp');
+    this.passthrough = entries.some((e) => e.config.passthrough);
+    this.inbound = entries.some((e) => e.config.trafficDirection === 'INBOUND');
+    this.captured = this.byMatchPort.size > 1 || entries.some((e) => e.config.trafficDirection !== undefined);
+  }
+
+  knows(port: number): boolean {
+    return this.byMatchPort.has(port);
+  }
+
+  /** The listener config and route table requests to `port` are served by. */
+  entryFor(port: number): ListenerEntry | undefined {
+    return this.byMatchPort.get(port) ?? this.only;
+  }
+
+  configFor(port: number): ListenerConfig | undefined {
+    return this.entryFor(port)?.config;
+  }
+}
+
+/** Binds the listener's port (with SO_REUSEPORT when several worker processes share it; Node ≥ 22.12). */
+export function listen(l: ListenerRuntime, address: string, reusePort: boolean, accept: (socket: net.Socket, l: ListenerRuntime) => void): Promise<void> {
+  const server = net.createServer({ noDelay: true }, (socket) => accept(socket, l));
+  l.server = server;
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    // reusePort is an option of Node >= 22.12 (older versions ignore it; main.ts never asks them to).
+    server.listen({ port: l.port, host: address, ...(reusePort ? { reusePort: true } : {}) }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}

@@ -1,0 +1,248 @@
+/**
+ * The proxy process's state: the current config's listeners (bound ports), route tables and
+ * clusters, swapped whole on `apply` (requests in flight keep the objects they started with),
+ * the workload certificate, and the graceful drain. What a request needs of it is the narrow
+ * `ExchangeContext`; connections see it as an `AcceptContext`.
+ */
+import type * as net from 'node:net';
+import type * as tls from 'node:tls';
+import type { Writable } from 'node:stream';
+import { tlsModule } from '../shared/lazy-tls';
+import { compileRouteTable, type RouteTable } from '../shared/routing';
+import { PASSTHROUGH_CLUSTER, type ClusterConfig, type PathNormalization, type ProxyConfig } from '../shared/proxy-config';
+import { acceptConnection, type AcceptContext } from './accept';
+import { checkConfig } from './config-check';
+import type { DownstreamConn } from './downstream';
+import { DEFAULT_CREDENTIALS_DIR, loadTls, reloadTls, skippedNowMounted, tlsFiles, type LoadedTls } from './gateway-tls';
+import { DEFAULT_LIMITS, type Limits } from './http/head';
+import { listen, ListenerRuntime, type ListenerSetup } from './listeners';
+import { Metrics, type MetricsSnapshot } from './metrics';
+import { mirror } from './mirror';
+import type { ExchangeContext } from './request/context';
+import { Telemetry, type ProxyIdentityInfo } from './telemetry';
+import { Cluster } from './upstream/cluster';
+
+export interface WorkloadCertificate {
+  readonly key: string;
+  readonly certificate: string;
+  readonly root: string;
+  readonly expiresAt: string;
+}
+
+export type ApplyResult = { readonly ok: true; readonly version: string } | { readonly ok: false; readonly version: string; readonly error: string };
+
+/** Where a sidecar sends requests for hosts outside the mesh: each to its original destination. */
+const PASSTHROUGH: ClusterConfig = { name: PASSTHROUGH_CLUSTER, host: '', port: 0, endpoints: [], lb: { kind: 'passthrough' }, connectTimeoutMs: 10_000 };
+
+export class MeshProxy implements AcceptContext, ExchangeContext {
+  readonly metrics = new Metrics();
+  private readonly telemetry: Telemetry;
+  draining = false;
+  config?: ProxyConfig;
+  pathNormalization: PathNormalization = 'BASE';
+  private clusters = new Map<string, Cluster>();
+  private readonly listeners = new Map<number, ListenerRuntime>();
+  private readonly conns = new Set<DownstreamConn>();
+  lastError?: string;
+  /** Listeners of the current config that are not served, and why. */
+  skipped: string[] = [];
+  /** The TLS context of the workload certificate mastd issued (mTLS both ways). */
+  private tlsContext?: tls.SecureContext;
+  /** Where `credentialName` Secrets are mounted (`--credentials-dir`). */
+  credentialsDir = DEFAULT_CREDENTIALS_DIR;
+  private readonly sweeper: NodeJS.Timeout;
+  private readonly reloader: NodeJS.Timeout;
+
+  /** Told of every config applied (a gateway's first process hands it on to its workers). */
+  onApplied?: (config: ProxyConfig) => void;
+  /** Told of every workload certificate installed. */
+  onCertificate?: (c: WorkloadCertificate) => void;
+  /** Bind with SO_REUSEPORT (several worker processes on one port; Node ≥ 22.12). */
+  reusePort = false;
+  /** Metrics of other processes serving the same ports, rendered with this one's. */
+  peerMetrics?: () => Array<{ worker: number; metrics: MetricsSnapshot }>;
+
+  constructor(
+    readonly identity: ProxyIdentityInfo,
+    accessLog?: Writable,
+    readonly limits: Limits = DEFAULT_LIMITS,
+  ) {
+    this.telemetry = new Telemetry(this, identity, this.metrics, accessLog);
+    // One timer for every idle deadline, instead of one re-armed per request.
+    const every = Math.max(20, Math.min(500, Math.floor(limits.headerTimeoutMs / 4)));
+    this.sweeper = setInterval(() => this.sweep(), every);
+    this.sweeper.unref();
+    this.reloader = setInterval(() => void this.reloadCredentials(), 30_000);
+    this.reloader.unref();
+  }
+
+  /**
+   * Renewed certificates (see gateway-tls.ts) are taken up; a listener skipped for want of its
+   * Secret is bound once the Secret appears. Called every 30 s; answers whether anything changed.
+   */
+  async reloadCredentials(): Promise<boolean> {
+    const reloaded = reloadTls(this.listeners.values());
+    if (reloaded) this.metrics.inc('mast_certificates_reloaded_total', reloaded);
+    const config = this.config;
+    if (!config || !this.skipped.length || !skippedNowMounted(config.listeners, this.skipped, this.credentialsDir)) return reloaded > 0;
+    return (await this.apply(config)).ok || reloaded > 0;
+  }
+
+  private sweep(): void {
+    // Idle and ejection times are on the monotonic clock: a wall-clock step changes none of them.
+    const now = performance.now();
+    for (const c of this.conns) c.expire(now);
+    for (const c of this.clusters.values()) c.sweep(now);
+  }
+
+  cluster(name: string): Cluster | undefined {
+    return this.clusters.get(name);
+  }
+
+  /** New connections use it at once; existing ones keep theirs until they close. */
+  setCertificate(c: WorkloadCertificate): void {
+    this.tlsContext = tlsModule().createSecureContext({ key: c.key, cert: c.certificate, ca: c.root });
+    this.onCertificate?.(c);
+    this.metrics.inc('mast_certificates_installed_total');
+  }
+
+  /** The workload certificate's TLS context (mTLS), once mastd has issued one. */
+  get workloadTls(): tls.SecureContext | undefined {
+    return this.tlsContext;
+  }
+
+  /** Validates and swaps in a config; a rejected one leaves the last good config running. */
+  async apply(config: ProxyConfig): Promise<ApplyResult> {
+    const rejected = (error: string): ApplyResult => {
+      this.lastError = error;
+      this.metrics.inc('mast_config_rejected_total');
+      return { ok: false, version: config.version, error };
+    };
+    const problem = checkConfig(config);
+    if (problem) return rejected(problem);
+    let tables: RouteTable[];
+    try {
+      tables = config.listeners.map(compileRouteTable);
+    } catch (err) {
+      return rejected((err as Error).message);
+    }
+    const byPort = new Map<number, ListenerSetup[]>();
+    const skipped: string[] = [];
+    for (const [i, lc] of config.listeners.entries()) {
+      let secure: LoadedTls | undefined;
+      if (lc.tls) {
+        // Never serve a TLS port in plaintext: without its certificate the listener is left out.
+        const files = tlsFiles(lc, this.credentialsDir);
+        if ('skip' in files) {
+          skipped.push(`${lc.name}: ${files.skip}; not listening`);
+          continue;
+        }
+        try {
+          secure = loadTls(files);
+        } catch (err) {
+          return rejected(`listener ${lc.name}: cannot load its certificate: ${(err as Error).message}`);
+        }
+      }
+      byPort.set(lc.port, [...(byPort.get(lc.port) ?? []), { config: lc, table: tables[i], secureContext: secure?.context, tlsFiles: secure }]);
+    }
+    this.skipped = skipped;
+    if (skipped.length) this.metrics.inc('mast_listeners_skipped_total', skipped.length);
+    // Bind new ports first: if one fails, nothing of the new config has been applied.
+    const fresh = [...byPort.entries()].filter(([port]) => !this.listeners.has(port)).map(([port, entries]) => {
+      const l = new ListenerRuntime(port);
+      l.set(entries);
+      return { l, entries };
+    });
+    const accept = (socket: net.Socket, l: ListenerRuntime) => acceptConnection(this, socket, l);
+    const bound = await Promise.allSettled(fresh.map(({ l, entries }) => listen(l, entries[0].config.address ?? '0.0.0.0', this.reusePort, accept)));
+    const failed = bound.find((b): b is PromiseRejectedResult => b.status === 'rejected');
+    if (failed) {
+      for (const { l } of fresh) l.server?.close();
+      return rejected(`cannot listen: ${(failed.reason as Error).message}`);
+    }
+    // Requests for hosts the mesh does not know go to their original destination (ALLOW_ANY).
+    const builtIn = config.listeners.some((l) => l.passthrough) && !config.clusters.some((c) => c.name === PASSTHROUGH_CLUSTER) ? [PASSTHROUGH] : [];
+    const clusters = new Map(
+      [...config.clusters, ...builtIn].map((c) => {
+        const old = this.clusters.get(c.name);
+        // A delta push shares the unchanged cluster objects: those keep running as they are.
+        return [c.name, old?.config === c ? old : new Cluster(c, old, () => this.tlsContext)];
+      }),
+    );
+    for (const [name, old] of this.clusters) if (!clusters.has(name)) old.close();
+    this.clusters = clusters;
+    for (const { l } of fresh) this.listeners.set(l.port, l);
+    for (const [port, l] of this.listeners) {
+      const entries = byPort.get(port);
+      if (entries) l.set(entries);
+      else {
+        l.server?.close();
+        this.listeners.delete(port);
+      }
+    }
+    this.config = config;
+    this.pathNormalization = config.pathNormalization ?? 'BASE';
+    this.lastError = undefined;
+    this.metrics.inc('mast_config_applied_total');
+    this.onApplied?.(config);
+    return { ok: true, version: config.version };
+  }
+
+  /** Prometheus text for this proxy and its workers, if any. */
+  renderMetrics(): string {
+    return this.telemetry.render(this.peerMetrics?.());
+  }
+
+  /** Ports actually bound (for port 0 in tests). */
+  boundPort(listenerName: string): number | undefined {
+    for (const l of this.listeners.values()) if (l.configs.some((c) => c.name === listenerName)) return (l.server?.address() as net.AddressInfo | null)?.port;
+    return undefined;
+  }
+
+  track(conn: DownstreamConn): void {
+    this.conns.add(conn);
+    conn.socket.once('close', () => this.conns.delete(conn));
+  }
+
+  mirror(cluster: string, method: string, head: string): void {
+    mirror(this.clusters.get(cluster), method, head, this.limits.maxHeadBytes, this.metrics);
+  }
+
+  /**
+   * Drain as Envoy does on SIGTERM: readiness turns false at once (a load balancer stops sending),
+   * yet the listeners keep accepting for the drain period and every response says
+   * `Connection: close`, so clients move to other replicas without an error. Idle keep-alive
+   * connections are not cut while clients may still be sending on them (that race is a reset);
+   * they are ended (FIN) when the period is over and the listeners close. Requests still in flight
+   * then get up to half the period again to finish before what is left is closed.
+   */
+  async drain(timeoutMs: number): Promise<void> {
+    this.draining = true;
+    await new Promise((r) => setTimeout(r, timeoutMs));
+    for (const l of this.listeners.values()) l.server?.close();
+    const finishing = performance.now() + timeoutMs / 2;
+    for (;;) {
+      for (const c of this.conns) if (c.idle) c.end();
+      if (this.conns.size === 0 || performance.now() >= finishing) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    for (const c of this.conns) c.close();
+    for (const c of this.clusters.values()) c.close();
+    clearInterval(this.sweeper);
+    clearInterval(this.reloader);
+    this.telemetry.close();
+  }
+
+  clustersReport(): object[] {
+    const now = performance.now();
+    return [...this.clusters.values()].map((c) => ({
+      name: c.config.name,
+      lb: c.config.lb.kind,
+      overflows: c.overflows,
+      endpoints: c.endpoints.map((e) => {
+        const { active, connections, requests, ejections } = e;
+        return { address: e.key, healthy: e.ejectedUntil <= now, active, connections, idle: e.idle.length, requests, ejections };
+      }),
+    }));
+  }
+}

@@ -1,0 +1,213 @@
+/**
+ * One request, as a state machine over the layers in the order it meets them: authorize.ts →
+ * route.ts (a decision; a fault may delay it) → attempt.ts (upstream tries, retried as retry.ts
+ * says) → relay.ts (the response) → the record (record.ts). It owns what the layers share: the
+ * route's timeout, the response flags, the status and the record. The client connection is a
+ * `Client` and the proxy an `ExchangeContext` (context.ts).
+ */
+import type { ListenerConfig, RouteConfig, WeightedCluster } from '../../shared/proxy-config';
+import { SEEN_X_REQUEST_ID } from '../http/head';
+import { localResponse } from '../http/write';
+import { Deadline, requestDeadlines } from '../deadlines';
+import { RequestIds } from '../request-id';
+import type { Cluster } from '../upstream/cluster';
+import { Attempts, type AttemptOwner } from './attempt';
+import { refusal } from './authorize';
+import type { Client, ExchangeContext } from './context';
+import type { GeneratedCookie } from './hash-key';
+import { flagBit, flagString, requestFinished, type Flag, type RequestRecord } from './record';
+import { Relay, type RelayOwner } from './relay';
+import { RequestBody } from './request-body';
+import type { Failure } from './retry';
+import { decide, type Decision, type ListenerEntry } from './route';
+import { upstreamHead } from './upstream-head';
+
+const REQUEST_IDS = new RequestIds();
+
+const RESET = 'upstream connect error or disconnect/reset before headers. reset reason:';
+
+export class Exchange implements AttemptOwner, RelayOwner {
+  private readonly started = performance.now();
+  done = false;
+  route?: RouteConfig;
+  destination?: WeightedCluster;
+  requestId: string;
+  generatedCookie?: GeneratedCookie;
+  readonly listener?: ListenerConfig;
+  /**
+   * The client is external (a gateway's): its x-request-id is replaced, and so is its x-forwarded-proto
+   * unless a trusted proxy is in front (Envoy keeps that one's with xff_num_trusted_hops > 0).
+   */
+  readonly edge: boolean;
+  readonly ownProto: boolean;
+  private cluster?: Cluster;
+  private up?: Attempts;
+  private relay?: Relay;
+  private readonly body?: RequestBody;
+  private flags = 0;
+  private status = 0;
+  private bytesIn = 0;
+  /** Bytes of a local reply (a relayed response counts its own). */
+  private bytesOut = 0;
+  /** Why the proxy answered itself: the policy rule that denied the request (access log `response_code_details`). */
+  private details?: string;
+  /** A fault's delay (rare: a Node timer), and the route's timeout. */
+  private delayTimer?: NodeJS.Timeout;
+  private timeout?: Deadline;
+
+  constructor(
+    private readonly client: Client,
+    private readonly ctx: ExchangeContext,
+    private readonly entry: ListenerEntry | undefined,
+    readonly authority: string,
+  ) {
+    this.listener = entry?.config;
+    if (client.bodyPending) this.body = new RequestBody(client);
+    // A gateway's clients are external (Envoy's use_remote_address, no internal addresses, as Istio
+    // sets it for gateways): their x-request-id is not trusted (preserve_external_request_id off); a sidecar keeps it.
+    this.edge = ctx.identity.mode === 'gateway';
+    this.ownProto = this.edge && !(ctx.limits.trustedHops ?? 0);
+    this.requestId = !this.edge && client.head.seen & SEEN_X_REQUEST_ID ? (client.header('x-request-id') ?? '') : '';
+  }
+
+  start(): void {
+    const refused = refusal(this.listener, this.client);
+    if (refused?.kind === 'https-redirect') return this.reply(301, '', '', [['location', refused.location]]);
+    if (refused) {
+      this.details = refused.policy && `rbac_access_denied_matched_policy[${refused.policy}]`;
+      return this.reply(403, '', 'RBAC: access denied\n');
+    }
+    const decision = decide(this.entry, this.client, Math.random);
+    this.route = decision.route;
+    if (!decision.delayMs) return this.proceed(decision);
+    this.flags |= flagBit('DI');
+    this.delayTimer = setTimeout(() => this.proceed(decision), decision.delayMs);
+  }
+
+  private proceed(d: Decision): void {
+    if (d.kind === 'reply') return this.reply(d.status, d.flag, d.body, d.headers);
+    this.destination = d.destination;
+    const cluster = (this.cluster = this.ctx.cluster(d.destination.cluster));
+    if (!cluster || (cluster.endpoints.length === 0 && cluster.config.lb.kind !== 'passthrough')) return this.reply(503, 'UH', 'no healthy upstream\n');
+    if (!this.requestId) this.requestId = REQUEST_IDS.next();
+    this.relay = new Relay(this, this.client, this.ctx);
+    this.up = new Attempts(cluster, this, this.client, this.relay, this.body, d.action.retries);
+    // The route's timeout counts from the head's arrival (the time taken already), or from the end
+    // of a fault delay (Envoy's router runs after the fault filter).
+    const ms = d.action.timeoutMs;
+    if (ms) requestDeadlines.set((this.timeout = new Deadline(() => this.onTimeout())), ms, d.delayMs ? performance.now() : this.started);
+    if (d.mirrors && !this.client.bodyPending) for (const m of d.mirrors) this.ctx.mirror(m, this.client.method, upstreamHead(this.client, this, true));
+    this.up.next();
+  }
+
+  // ---- from the client connection (downstream.ts) ----
+
+  /** Request body bytes from the client, in order. */
+  requestBody(chunk: Buffer, last: boolean): void {
+    this.bytesIn += chunk.length;
+    this.body?.receive(chunk, last, this.done ? undefined : this.up?.conn?.socket);
+  }
+
+  resumeUpstream(): void {
+    this.up?.conn?.socket.resume();
+  }
+
+  tunnelToUpstream(chunk: Buffer): void {
+    this.up?.conn?.socket.write(chunk);
+  }
+
+  downstreamGone(): void {
+    if (this.done) return;
+    this.flags |= flagBit('DC');
+    this.status = this.status || 499;
+    this.up?.drop(false);
+    this.done = true;
+    this.stopTimers();
+  }
+
+  // ---- from the tries (attempt.ts) and the relay (relay.ts) ----
+
+  refused(flag: 'UH' | 'UO'): void {
+    this.reply(503, flag, flag === 'UO' ? `${RESET} overflow\n` : 'no healthy upstream\n');
+  }
+
+  timedOut(): void {
+    this.reply(504, 'UT', 'upstream request timeout\n');
+  }
+
+  finalHead(status: number): boolean {
+    this.up!.answered(status);
+    if (this.up!.retry(status, undefined)) return true;
+    this.status = status;
+    return false;
+  }
+
+  upstreamFailed(flag: Flag, status: number, reason: Failure = 'reset'): void {
+    if (this.done) return;
+    const up = this.up!;
+    up.drop(false);
+    if (this.relay!.committed) return this.abort(flag);
+    // A connect failure or reset counts against the endpoint as a 503 would (outlier detection).
+    up.record(503);
+    if (up.retry(undefined, reason)) return;
+    if (up.count > 1) this.flags |= flagBit('URX');
+    this.reply(status, flag, `${RESET} ${reason === 'connect-failure' ? 'connection failure' : 'connection termination'}\n`);
+  }
+
+  complete(reusable: boolean): void {
+    const { head, framing, overrun } = this.relay!;
+    const untilClose = framing?.untilClose ?? false;
+    this.up!.drop(reusable && head!.keepAlive && (this.body?.done ?? true) && !untilClose && !overrun);
+    this.finish(this.client.head.keepAlive && !untilClose);
+  }
+
+  // ---- the end ----
+
+  private onTimeout(): void {
+    if (this.done) return;
+    this.up!.drop(false);
+    if (this.relay!.committed) return this.abort('UT');
+    this.timedOut();
+  }
+
+  /** Mid-response: nothing sensible can follow on this client connection. */
+  private abort(flag: Flag): void {
+    this.flags |= flagBit(flag);
+    this.finish(false);
+    this.client.close();
+  }
+
+  /** A local reply: no route, a refusal, a fault, a redirect, a direct response, an upstream that failed. */
+  private reply(status: number, flag: Flag | '', body: string, headers: Array<[string, string]> = []): void {
+    if (this.done) return;
+    if (flag) this.flags |= flagBit(flag);
+    this.status = status;
+    const keepAlive = this.client.head.keepAlive && !this.client.bodyPending && !this.ctx.draining;
+    this.bytesOut += Buffer.byteLength(body);
+    this.client.write(localResponse(status, body, keepAlive, headers));
+    this.finish(keepAlive);
+  }
+
+  private finish(keepAlive: boolean): void {
+    if (this.done) return;
+    this.done = true;
+    this.stopTimers();
+    const now = performance.now();
+    if (requestFinished.hasSubscribers) {
+      const { status, bytesIn, requestId, authority, details } = this;
+      const inbound = this.listener?.trafficDirection === 'INBOUND';
+      const bytesOut = this.bytesOut + (this.relay?.bytesOut ?? 0);
+      requestFinished.publish({
+        owner: this.ctx, request: this.client, inbound, cluster: this.cluster?.config, status, flags: flagString(this.flags), ms: now - this.started,
+        bytesIn, bytesOut, route: this.route?.name, upstream: this.up?.endpoint?.key, requestId, authority, details,
+      } satisfies RequestRecord);
+    }
+    this.client.finished(keepAlive, now);
+  }
+
+  private stopTimers(): void {
+    clearTimeout(this.delayTimer);
+    if (this.timeout) requestDeadlines.cancel(this.timeout);
+    this.up?.stop();
+  }
+}

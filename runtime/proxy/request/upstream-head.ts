@@ -1,0 +1,98 @@
+/**
+ * The request head sent upstream: the path (normalized at parse, then rewritten by the route),
+ * the authority, the forwarding headers (x-forwarded-for, x-forwarded-proto, x-request-id,
+ * x-forwarded-client-cert) and the route's and destination's header operations. In the common
+ * case none of that changes the received head: it goes as received with a few lines appended.
+ */
+import { regexRewriter } from '../../shared/routing';
+import type { ListenerConfig, RouteConfig, WeightedCluster } from '../../shared/proxy-config';
+import { latin1, SEEN_HOP_BY_HOP, SEEN_X_FORWARDED_FOR, SEEN_X_FORWARDED_PROTO, SEEN_X_REQUEST_ID } from '../http/head';
+import { upstreamRequestHead } from '../http/write';
+import { DROP_XFCC, forwardedClientCert } from '../xfcc';
+import type { ClientRequest } from './context';
+
+const PROTO_HTTP = 'x-forwarded-proto: http\r\n';
+const PROTO_HTTPS = 'x-forwarded-proto: https\r\n';
+
+/** What the head is made of besides the request (the exchange has it all). */
+export interface HeadInputs {
+  readonly route?: RouteConfig;
+  readonly destination?: WeightedCluster;
+  readonly requestId: string;
+  /** The request's authority as received (Host, or the absolute-form URL's). */
+  readonly authority: string;
+  /** The listener config the request came in on (its `forwardClientCert`). */
+  readonly listener?: ListenerConfig;
+  /** A gateway's: the client's own x-request-id is not trusted, nor its x-forwarded-proto without trusted hops. */
+  readonly edge: boolean;
+  readonly ownProto: boolean;
+}
+
+/** The head for the upstream; `shadow` for a mirror's copy (`-shadow` authority, `x-mast-mirror`). */
+export function upstreamHead(req: ClientRequest, x: HeadInputs, shadow = false): string {
+  return (!shadow && receivedHead(req, x)) || rebuiltHead(req, x, shadow);
+}
+
+/**
+ * The common case needs no rebuilt head: no rewrite, no header operations, no hop-by-hop headers
+ * to strip, no forwarding headers to merge. Then the received bytes go upstream with our few
+ * lines appended.
+ */
+function receivedHead(req: ClientRequest, x: HeadInputs): string | undefined {
+  const action = x.route!.action;
+  // A normalized path (req.target no longer the received one) needs the head rebuilt.
+  if (req.absoluteForm || req.target !== req.head.target || req.head.http10 || x.route!.requestHeaders || x.destination?.requestHeaders) return undefined;
+  if (action.kind === 'forward' && action.rewrite) return undefined;
+  const seen = req.head.seen;
+  if (seen & (SEEN_HOP_BY_HOP | SEEN_X_FORWARDED_FOR)) return undefined;
+  // At the edge the client's own x-request-id or x-forwarded-proto must be replaced: the head is rebuilt.
+  if ((x.edge && seen & SEEN_X_REQUEST_ID) || (x.ownProto && seen & SEEN_X_FORWARDED_PROTO)) return undefined;
+  const xfcc = forwardedClientCert(req, x.listener);
+  if (xfcc.drop) return undefined;
+  let extra = req.forwardedForLine() + xfcc.line;
+  if (!(seen & SEEN_X_REQUEST_ID)) extra += `x-request-id: ${x.requestId}\r\n`;
+  if (!(seen & SEEN_X_FORWARDED_PROTO)) extra += req.scheme === 'https' ? PROTO_HTTPS : PROTO_HTTP;
+  // The received head without its blank line, our lines, the blank line: one string, one write
+  // (a short string is written from the stack, no Buffer made for it).
+  return `${latin1(req.headBuffer, 0, req.headLength - 2)}${extra}\r\n`;
+}
+
+function rebuiltHead(req: ClientRequest, x: HeadInputs, shadow: boolean): string {
+  const route = x.route!;
+  const rewrite = route.action.kind === 'forward' ? route.action.rewrite : undefined;
+  let path = req.target;
+  if (rewrite?.uriRegex) path = regexRewritePath(path, rewrite.uriRegex);
+  else if (rewrite?.uriPrefix !== undefined) path = rewritePath(route, path, rewrite.uriPrefix);
+  const authority = rewrite?.authority ?? x.authority;
+  const xff = req.header('x-forwarded-for');
+  const extra = [`x-forwarded-for: ${xff ? `${xff}, ${req.remoteAddress}` : req.remoteAddress}\r\n`, `x-request-id: ${x.requestId}\r\n`];
+  if (x.ownProto || !req.header('x-forwarded-proto')) extra.push(`x-forwarded-proto: ${req.scheme}\r\n`);
+  if (shadow) extra.push(`x-mast-mirror: true\r\n`);
+  // A line in `extra` replaces the client's header of that name; DROP_XFCC removes it.
+  const xfcc = forwardedClientCert(req, x.listener);
+  if (xfcc.line) extra.push(xfcc.line);
+  const ops = [route.requestHeaders, x.destination?.requestHeaders, xfcc.drop && !xfcc.line ? DROP_XFCC : undefined];
+  return upstreamRequestHead(req.head, { path, authority: shadow ? `${authority}-shadow` : authority, extra, ops });
+}
+
+/** A request target's path and its query (with the `?`, or empty). */
+function splitTarget(target: string): [string, string] {
+  const q = target.indexOf('?');
+  return q < 0 ? [target, ''] : [target.slice(0, q), target.slice(q)];
+}
+
+/** Istio: a prefix match's prefix is replaced; otherwise the whole path (the query is kept). */
+function rewritePath(route: RouteConfig, target: string, replacement: string): string {
+  const [path, query] = splitTarget(target);
+  for (const m of route.matches) {
+    const uri = m.uri;
+    if (uri && 'prefix' in uri && path.startsWith(uri.prefix)) return `${replacement}${path.slice(uri.prefix.length)}${query}` || '/';
+  }
+  return `${replacement}${query}`;
+}
+
+/** `uriRegexRewrite`: every match in the path replaced (the query is kept). */
+export function regexRewritePath(target: string, r: { readonly pattern: string; readonly replacement: string }): string {
+  const [path, query] = splitTarget(target);
+  return `${regexRewriter(r)(path)}${query}`;
+}
