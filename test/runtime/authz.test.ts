@@ -1,6 +1,6 @@
 import { loadYaml } from '../../api';
 import { authzFor } from '../../runtime/compile/authz';
-import { makeSnapshot } from '../../runtime/compile/snapshot';
+import { buildIndex, makeSnapshot } from '../../runtime/compile';
 import { applicable, authorize, authorizeConnection, matchesPattern, type AuthzConfig, type AuthzConnection, type AuthzRequest } from '../../runtime/shared/authz';
 
 const request = (over: Partial<AuthzRequest> = {}, headers: Record<string, string> = {}): AuthzRequest => ({
@@ -58,7 +58,7 @@ describe('authorization: evaluation (Istio semantics)', () => {
 });
 
 describe('authorization: which policies apply to a proxy', () => {
-  const snapshot = makeSnapshot(
+  const index = buildIndex(makeSnapshot(
     loadYaml(`
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
@@ -83,8 +83,8 @@ metadata: { name: external, namespace: default }
 spec: { selector: { matchLabels: { app: details } }, action: CUSTOM, provider: { name: opa }, rules: [{ to: [{ operation: { paths: [/admin*] } }] }] }
 `).objects,
     'v1',
-  );
-  const sidecar = (labels: Record<string, string>, namespace = 'default') => authzFor(snapshot, { mode: 'sidecar', namespace, labels });
+  ));
+  const sidecar = (labels: Record<string, string>, namespace = 'default') => authzFor(index, { mode: 'sidecar', namespace, labels });
 
   test('root-namespace policies apply everywhere; selectors pick workloads; other namespaces do not leak', () => {
     expect(sidecar({ app: 'ratings' })).toEqual({
@@ -107,8 +107,8 @@ spec: { selector: { matchLabels: { app: details } }, action: CUSTOM, provider: {
 describe('authorization: the same policies on HTTP and on TCP (fail closed)', () => {
   const tcpEcho = { mode: 'sidecar' as const, namespace: 'foo', labels: { app: 'tcp-echo' } };
   const compiled = (spec: string): AuthzConfig => {
-    const snapshot = makeSnapshot(loadYaml(`apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: { name: tcp-policy, namespace: foo }\nspec: ${spec}\n`).objects, 'v1');
-    return authzFor(snapshot, tcpEcho)!;
+    const index = buildIndex(makeSnapshot(loadYaml(`apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: { name: tcp-policy, namespace: foo }\nspec: ${spec}\n`).objects, 'v1'));
+    return authzFor(index, tcpEcho)!;
   };
   const conn = (over: Partial<AuthzConnection> = {}): AuthzConnection => ({ port: 9000, sourceIp: '10.1.2.3', remoteIp: '10.1.2.3', ...over });
   const tcp = (spec: string, over?: Partial<AuthzConnection>) => authorizeConnection(compiled(spec), conn(over)).allowed;

@@ -1,7 +1,6 @@
 /** PeerAuthentication compiled into a sidecar's inbound: workload → namespace → root namespace, and per port. */
 import { loadYaml } from '../../api';
-import { compile } from '../../runtime/compile/compile';
-import { makeSnapshot } from '../../runtime/compile/snapshot';
+import { buildIndex, compile, makeSnapshot } from '../../runtime/compile';
 import type { ProxyIdentity } from '../../runtime/shared/push-protocol';
 
 const pa = (name: string, namespace: string, spec: string) => `apiVersion: security.istio.io/v1
@@ -15,7 +14,7 @@ const POD: ProxyIdentity = { mode: 'sidecar', namespace: 'shop', labels: { app: 
 const LOCAL: ProxyIdentity = { ...POD, inbound: { port: 15006, appPort: 8080 } };
 
 function inbound(yaml: string, proxy: ProxyIdentity) {
-  const config = compile(makeSnapshot(loadYaml(yaml).objects, 'v1'), proxy);
+  const config = compile(buildIndex(makeSnapshot(loadYaml(yaml).objects, 'v1')), proxy);
   const l = config.listeners.find((x) => x.name === 'virtualInbound')!;
   return { mtls: l.mtls, mtlsByPort: l.mtlsByPort };
 }

@@ -1,7 +1,6 @@
 /** `sourceLabels` / `sourceNamespace` matches: a route for some clients only, compiled into those clients' proxies. */
 import type { KubeObject } from '../../api';
-import { compile, equivalenceKey } from '../../runtime/compile/compile';
-import { makeSnapshot } from '../../runtime/compile/snapshot';
+import { buildIndex, compile, equivalenceKey, makeSnapshot } from '../../runtime/compile';
 import type { ProxyIdentity } from '../../runtime/shared/push-protocol';
 import { simulate } from '../../runtime/shared/simulate';
 import { localMesh } from '../fixtures/local-mesh';
@@ -20,9 +19,9 @@ const routes: KubeObject = {
     ],
   },
 } as KubeObject;
-const snapshot = makeSnapshot([...localMesh({ reviewsV1: 19001, reviewsV2: 19002, details: 19003 }), routes], 'v1');
+const index = buildIndex(makeSnapshot([...localMesh({ reviewsV1: 19001, reviewsV2: 19002, details: 19003 }), routes], 'v1'));
 const sidecar = (labels: Record<string, string>, namespace = 'default'): ProxyIdentity => ({ mode: 'sidecar', namespace, labels });
-const call = (proxy: ProxyIdentity) => simulate(compile(snapshot, proxy), { port: 9080, host: REVIEWS, path: '/' }, 0);
+const call = (proxy: ProxyIdentity) => simulate(compile(index, proxy), { port: 9080, host: REVIEWS, path: '/' }, 0);
 
 test('the route for productpage is in productpage’s sidecar only', () => {
   expect(call(sidecar({ app: 'productpage', version: 'v1' }))).toMatchObject({ route: 'from-productpage', cluster: `outbound|9080|v2|${REVIEWS}` });
@@ -35,7 +34,7 @@ test('the route for namespace shop is in the sidecars of shop only', () => {
 });
 
 test('sidecars that such a route tells apart do not share a config; without one, a namespace’s sidecars do', () => {
-  expect(equivalenceKey(sidecar({ app: 'productpage' }), snapshot)).not.toBe(equivalenceKey(sidecar({ app: 'ratings' }), snapshot));
-  const plain = makeSnapshot(localMesh({ reviewsV1: 19001, reviewsV2: 19002, details: 19003 }), 'v1');
-  expect(equivalenceKey(sidecar({ app: 'productpage' }), plain)).toBe(equivalenceKey(sidecar({ app: 'ratings' }), plain));
+  expect(equivalenceKey(index, sidecar({ app: 'productpage' }))).not.toBe(equivalenceKey(index, sidecar({ app: 'ratings' })));
+  const plain = buildIndex(makeSnapshot(localMesh({ reviewsV1: 19001, reviewsV2: 19002, details: 19003 }), 'v1'));
+  expect(equivalenceKey(plain, sidecar({ app: 'productpage' }))).toBe(equivalenceKey(plain, sidecar({ app: 'ratings' })));
 });

@@ -1,8 +1,7 @@
 /** Non-HTTP traffic: TCP listeners joined byte for byte to an endpoint, and non-HTTP inbound connections passed through. */
 import * as net from 'node:net';
 import { loadYaml } from '../../api';
-import { compile } from '../../runtime/compile/compile';
-import { makeSnapshot } from '../../runtime/compile/snapshot';
+import { buildIndex, compile, makeSnapshot } from '../../runtime/compile';
 import { Proxy } from '../../runtime/proxy/runtime';
 import type { ProxyConfig } from '../../runtime/shared/proxy-config';
 import { backend, cluster, get } from './support';
@@ -60,7 +59,7 @@ describe('TCP proxying', () => {
 
 describe('TCP in the compiled config', () => {
   const mesh = (extra = '') =>
-    makeSnapshot(
+    buildIndex(makeSnapshot(
       loadYaml(`
 apiVersion: networking.istio.io/v1
 kind: Gateway
@@ -81,7 +80,7 @@ metadata: { name: db, namespace: default }
 spec: { hosts: [db.default.svc.cluster.local], ports: [{ number: 5432, name: tcp-pg, protocol: TCP }], resolution: STATIC, endpoints: [{ address: 10.0.0.9 }] }
 ${extra}`).objects,
       'v1',
-    );
+    ));
 
   test('a Gateway TCP server takes the VirtualService tcp route', () => {
     const cfg = compile(mesh(), { mode: 'gateway', namespace: 'mast-system', labels: { istio: 'ingressgateway' } });
