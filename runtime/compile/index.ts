@@ -47,9 +47,14 @@ export function equivalenceKey(index: MeshIndex, p: ProxyIdentity): string {
   // A sidecar's labels matter only through the policies that select it: sidecars of different
   // workloads that no policy tells apart share one config.
   const selectedBy = p.mode === 'sidecar' && !index.routesBySource ? policiesSelecting(index, p) : undefined;
-  const key = { ...rest, labels: selectedBy ?? Object.entries(labels).sort() };
-  return JSON.stringify(key, Object.keys(key).sort());
+  return JSON.stringify({ ...rest, labels: selectedBy ?? Object.entries(labels).sort() }, sortedKeys);
 }
+
+/**
+ * Objects with their keys in order, at every depth (a replacer array, `JSON.stringify(key,
+ * Object.keys(key))`, would also drop every nested key not in it: `inbound`, `portMap`...).
+ */
+const sortedKeys = (_key: string, value: unknown) => (value && typeof value === 'object' && !Array.isArray(value) ? Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : value);
 
 function policiesSelecting(index: MeshIndex, p: ProxyIdentity): string[] {
   return [...byKind(index, 'AuthorizationPolicy'), ...byKind(index, 'PeerAuthentication')]

@@ -1,6 +1,6 @@
 /** `sourceLabels` / `sourceNamespace` matches: a route for some clients only, compiled into those clients' proxies. */
 import type { KubeObject } from '../../api';
-import { buildIndex, compile, equivalenceKey, makeSnapshot } from '../../runtime/compile';
+import { CompileCache, buildIndex, compile, configFor, equivalenceKey, makeSnapshot } from '../../runtime/compile';
 import type { ProxyIdentity } from '../../runtime/shared/push-protocol';
 import { simulate } from '../../runtime/shared/simulate';
 import { localMesh } from '../fixtures/local-mesh';
@@ -37,4 +37,18 @@ test('sidecars that such a route tells apart do not share a config; without one,
   expect(equivalenceKey(index, sidecar({ app: 'productpage' }))).not.toBe(equivalenceKey(index, sidecar({ app: 'ratings' })));
   const plain = buildIndex(makeSnapshot(localMesh({ reviewsV1: 19001, reviewsV2: 19002, details: 19003 }), 'v1'));
   expect(equivalenceKey(plain, sidecar({ app: 'productpage' }))).toBe(equivalenceKey(plain, sidecar({ app: 'ratings' })));
+});
+
+test('proxies whose inbound ports, port map or gateway topology differ do not share a config (the key keeps nested fields)', () => {
+  const plain = buildIndex(makeSnapshot(localMesh({ reviewsV1: 19001, reviewsV2: 19002, details: 19003 }), 'v1'));
+  const cache = new CompileCache(plain);
+  const a: ProxyIdentity = { ...sidecar({ app: 'productpage' }), inbound: { port: 31001, appPort: 19001 } };
+  const b: ProxyIdentity = { ...sidecar({ app: 'details' }), inbound: { port: 31002, appPort: 19003 } };
+  expect(configFor(cache, b).listeners.at(-1)).toMatchObject({ name: 'virtualInbound', port: 31002, matchPort: 19003 });
+  expect(configFor(cache, a).listeners.at(-1)).toMatchObject({ name: 'virtualInbound', port: 31001, matchPort: 19001 });
+  const gateway = { mode: 'gateway' as const, namespace: 'mast-system', labels: { istio: 'ingressgateway' } };
+  expect(equivalenceKey(plain, { ...gateway, portMap: { 80: 8080 } })).not.toBe(equivalenceKey(plain, { ...gateway, portMap: { 80: 8081 } }));
+  expect(equivalenceKey(plain, { ...gateway, gatewayTopology: { forwardClientCertDetails: 'SANITIZE' } })).not.toBe(equivalenceKey(plain, gateway));
+  // Key order is not identity: the same proxy written in another order shares.
+  expect(equivalenceKey(plain, { ...a, inbound: { appPort: 19001, port: 31001 } })).toBe(equivalenceKey(plain, a));
 });
