@@ -57,49 +57,6 @@ describe('authorization: evaluation (Istio semantics)', () => {
   });
 });
 
-describe('authorization: which policies apply to a proxy', () => {
-  const index = buildIndex(makeSnapshot(
-    loadYaml(`
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: { name: mesh-deny-delete, namespace: mast-system }
-spec: { action: DENY, rules: [{ to: [{ operation: { methods: [DELETE] } }] }] }
----
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: { name: ratings-jason, namespace: default }
-spec:
-  selector: { matchLabels: { app: ratings } }
-  rules: [{ when: [{ key: "request.headers[end-user]", values: [jason] }] }]
----
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: { name: other-ns, namespace: shop }
-spec: { action: DENY, rules: [{}] }
----
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: { name: external, namespace: default }
-spec: { selector: { matchLabels: { app: details } }, action: CUSTOM, provider: { name: opa }, rules: [{ to: [{ operation: { paths: [/admin*] } }] }] }
-`).objects,
-    'v1',
-  ));
-  const sidecar = (labels: Record<string, string>, namespace = 'default') => authzFor(index, { mode: 'sidecar', namespace, labels });
-
-  test('root-namespace policies apply everywhere; selectors pick workloads; other namespaces do not leak', () => {
-    expect(sidecar({ app: 'ratings' })).toEqual({
-      deny: [{ name: 'mast-system/mesh-deny-delete[0]', to: [{ methods: ['DELETE'] }] }],
-      allow: [{ name: 'default/ratings-jason[0]', when: [{ key: 'request.headers[end-user]', values: ['jason'] }] }],
-    });
-    expect(sidecar({ app: 'reviews' })).toEqual({ deny: [{ name: 'mast-system/mesh-deny-delete[0]', to: [{ methods: ['DELETE'] }] }] });
-    expect(sidecar({ app: 'x' }, 'shop')?.deny.map((r) => r.name)).toEqual(['mast-system/mesh-deny-delete[0]', 'shop/other-ns[0]']);
-  });
-
-  test('CUSTOM (an external authorizer) is not supported: it fails closed, its rules deny', () => {
-    expect(sidecar({ app: 'details' })?.deny.map((r) => r.name)).toContain('default/external[0]');
-  });
-});
-
 /**
  * Policy → compiled (what mastd sends) → decision, for HTTP requests and for TCP connections, as
  * Istio documents them ("Authorization for TCP traffic", the AuthorizationPolicy reference).

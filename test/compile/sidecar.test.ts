@@ -1,4 +1,7 @@
-/** `sourceLabels` / `sourceNamespace` matches: a route for some clients only, compiled into those clients' proxies. */
+/**
+ * What each sidecar gets when routes are for some clients only (`sourceLabels` /
+ * `sourceNamespace`: compiled into those clients' proxies), and which sidecars share a config.
+ */
 import type { KubeObject } from '../../api';
 import { CompileCache, buildIndex, compile, configFor, equivalenceKey, makeSnapshot } from '../../runtime/compile';
 import type { ProxyIdentity } from '../../runtime/shared/push-protocol';

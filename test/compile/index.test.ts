@@ -1,5 +1,6 @@
+/** compile(index, proxy) end to end on the local fixture mesh, and the CompileCache contract. */
 import { validate } from '../../api';
-import { buildIndex, compile, makeSnapshot } from '../../runtime/compile';
+import { CompileCache, CompileCacheMismatchError, buildIndex, compile, configFor, makeSnapshot } from '../../runtime/compile';
 import { simulate } from '../../runtime/shared/simulate';
 import { localMesh } from '../fixtures/local-mesh';
 
@@ -60,5 +61,31 @@ describe('compile → simulate', () => {
     const pod = compile(buildIndex(makeSnapshot(objects, 'v1')), { mode: 'sidecar', namespace: 'default', labels: {}, inbound: { port: 15006 } });
     expect(pod.listeners.at(-1)).toMatchObject({ name: 'virtualInbound', port: 15006 });
     expect(pod.clusters.find((c) => c.name === 'inbound|passthrough||')).toMatchObject({ host: '127.0.0.1', endpoints: [], lb: { kind: 'passthrough' } });
+  });
+});
+
+describe('CompileCache', () => {
+  const index = buildIndex(makeSnapshot(localMesh(PORTS), 'v1'));
+  const sidecar = (app: string) => ({ mode: 'sidecar' as const, namespace: 'default', labels: { app }, outboundPort: 15001 });
+
+  test('configs compiled with one cache share their outbound parts, and equal what a fresh cache compiles', () => {
+    const cache = new CompileCache(index);
+    const a = compile(index, sidecar('productpage'), cache);
+    const b = compile(index, sidecar('ratings'), cache);
+    expect(a.clusters).toBe(b.clusters);
+    expect(a.listeners[0].virtualHosts).toBe(b.listeners[0].virtualHosts);
+    expect(JSON.stringify(a)).toBe(JSON.stringify(compile(index, sidecar('productpage'))));
+  });
+
+  test('configFor: one config object per equivalence key', () => {
+    const cache = new CompileCache(index);
+    expect(configFor(cache, sidecar('productpage'))).toBe(configFor(cache, { ...sidecar('ratings'), serviceAccount: 'ratings' }));
+    expect(configFor(cache, GATEWAY)).not.toBe(configFor(cache, sidecar('productpage')));
+  });
+
+  test("a cache of another index is refused (its parts are another snapshot's)", () => {
+    const other = buildIndex(makeSnapshot(localMesh(PORTS), 'v2'));
+    expect(() => compile(other, GATEWAY, new CompileCache(index))).toThrow(CompileCacheMismatchError);
+    expect(() => compile(other, GATEWAY, new CompileCache(index))).toThrow(expect.objectContaining({ code: 'MAST_COMPILE_CACHE_MISMATCH' }));
   });
 });
