@@ -89,6 +89,9 @@ runSimulations([
   - { name: post, match: [{ method: { exact: POST } }], route: [{ destination: { host: b } }] }
   - { name: authority, match: [{ authority: { prefix: api. } }], route: [{ destination: { host: b } }] }
   - { name: other-port, match: [{ port: 8080 }], route: [{ destination: { host: b } }] }
+  - { name: this-port, match: [{ uri: { prefix: /port }, port: 80 }], route: [{ destination: { host: b } }] }
+  - { name: https-only, match: [{ scheme: { exact: https } }], route: [{ destination: { host: b } }] }
+  - { name: canary-present, match: [{ headers: { x-canary: {} } }], route: [{ destination: { host: a, subset: v2 } }] }
   - { name: rest, route: [{ destination: { host: a, subset: v1 } }] }`, `---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -114,6 +117,9 @@ spec:
       { name: 'authority of this virtual host does not start with api.', request: { host: 'example.com' }, expect: { route: 'rest' } },
       { name: 'authority prefix on its own virtual host', request: { host: 'api.example.com' }, expect: { virtualHost: 'api.example.com:80', route: 'authority-api' } },
       { name: 'a match for another port never applies here (compiled out)', request: {}, expect: { route: 'rest' } },
+      { name: 'a match for this port', request: { path: '/port' }, expect: { route: 'this-port', cluster: B } },
+      { name: 'scheme', request: { scheme: 'https' }, expect: { route: 'https-only' } },
+      { name: 'a header present with any value (an empty StringMatch)', request: { headers: { 'x-canary': '' } }, expect: { route: 'canary-present', cluster: A_V2 } },
       { name: 'the first rule that matches wins', request: { method: 'POST', headers: { 'end-user': 'jason' } }, expect: { route: 'jason' } },
     ],
   },
@@ -220,6 +226,25 @@ spec:
       { name: 'an origin not allowed is forwarded', request: { method: 'OPTIONS', headers: { origin: 'https://evil.example.org', 'access-control-request-method': 'GET' } }, expect: { status: undefined, cluster: A } },
       { name: 'OPTIONS without Access-Control-Request-Method is not a preflight', request: { method: 'OPTIONS', headers: { origin: 'https://app.example.com' } }, expect: { status: undefined, cluster: A } },
       { name: 'a simple GET is forwarded', request: { headers: { origin: 'https://app.example.com' } }, expect: { status: undefined, cluster: A } },
+    ],
+  },
+  {
+    name: 'header operations: the route\'s, then the destination\'s, on the request and the response',
+    proxy: GATEWAY,
+    mesh: withRoutes(`
+  - name: headers
+    headers: { request: { set: { x-route: r }, remove: [X-Debug] }, response: { add: { x-served-by: mast } } }
+    route:
+    - { destination: { host: a, subset: v1 }, weight: 50, headers: { request: { add: { x-subset: v1 } }, response: { remove: [server] } } }
+    - { destination: { host: a, subset: v2 }, weight: 50 }`),
+    calls: [
+      {
+        name: 'to v1: both',
+        request: {},
+        random: 0.1,
+        expect: { cluster: A_V1, requestHeaders: [{ set: [['x-route', 'r']], add: undefined, remove: ['x-debug'] }, { set: undefined, add: [['x-subset', 'v1']], remove: undefined }], responseHeaders: [{ set: undefined, add: [['x-served-by', 'mast']], remove: undefined }, { set: undefined, add: undefined, remove: ['server'] }] },
+      },
+      { name: "to v2: the route's only", request: {}, random: 0.9, expect: { cluster: A_V2, requestHeaders: [{ set: [['x-route', 'r']], add: undefined, remove: ['x-debug'] }] } },
     ],
   },
   {

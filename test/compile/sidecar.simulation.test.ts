@@ -97,6 +97,29 @@ spec: { selector: { istio: ingressgateway }, servers: [{ port: { number: 80, nam
     ],
   },
   {
+    name: 'a port match: a VirtualService for a two-port service routes each port by its own rules',
+    proxy: sidecar('default'),
+    port: 9080,
+    mesh: `
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: api, namespace: default }
+spec: { hosts: [api.default.svc.cluster.local], location: MESH_INTERNAL, resolution: STATIC, ports: [{ number: 9080, name: http, protocol: HTTP }, { number: 9090, name: http-admin, protocol: HTTP }], endpoints: [{ address: 10.7.0.1 }] }
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: api, namespace: default }
+spec:
+  hosts: [api]
+  http:
+  - { name: admin-port, match: [{ port: 9090 }], route: [{ destination: { host: api, port: { number: 9090 } } }], timeout: 1s }
+  - { name: any-port, route: [{ destination: { host: api, port: { number: 9080 } } }] }`,
+    calls: [
+      { name: 'port 9080', request: { host: 'api' }, expect: { listener: 'outbound_9080', route: 'any-port', cluster: 'outbound|9080||api.default.svc.cluster.local', endpoints: ['10.7.0.1:9080'] } },
+      { name: 'port 9090', request: { port: 9090, host: 'api:9090' }, expect: { listener: 'outbound_9090', route: 'admin-port', cluster: 'outbound|9090||api.default.svc.cluster.local', timeoutMs: 1000 } },
+    ],
+  },
+  {
     name: 'sourceNamespace: the route is in the sidecars of that namespace',
     proxy: sidecar('shop'),
     port: 9080,

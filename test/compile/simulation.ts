@@ -9,7 +9,7 @@
 import { loadYaml, validate, type KubeObject } from '../../api';
 import { buildIndex, compile, makeSnapshot, type ProxyIdentity } from '../../runtime/compile';
 import { corsPreflight, redirectLocation, regexRewritePath, rewritePath } from '../../runtime/proxy/route-actions';
-import type { ProxyConfig, RetryConfig } from '../../runtime/shared/proxy-config';
+import type { HeaderOpsConfig, ProxyConfig, RetryConfig } from '../../runtime/shared/proxy-config';
 import { simulate, type SimulatedRequest } from '../../runtime/shared/simulate';
 
 export interface Outcome {
@@ -33,6 +33,9 @@ export interface Outcome {
   readonly mirrors?: string[];
   /** A fault delay the request waits first (ms). */
   readonly delayMs?: number;
+  /** Header operations on the upstream request and on the response, in the order applied: the route's, then the destination's. */
+  readonly requestHeaders?: HeaderOpsConfig[];
+  readonly responseHeaders?: HeaderOpsConfig[];
 }
 
 export interface Call {
@@ -81,6 +84,10 @@ export function outcome(config: ProxyConfig, call: SimulatedRequest, random = 0)
   const delayMs = route.fault?.delay && random < route.fault.delay.fraction ? route.fault.delay.ms : undefined;
   if (action.kind === 'redirect') return { ...where, status: action.status, location: redirectLocation(action, req) };
   if (action.kind === 'direct') return { ...where, status: action.status, body: action.body };
+  const destination = action.destinations.find((d) => d.cluster === r.cluster);
+  const ops = (list: Array<HeaderOpsConfig | undefined>) => list.filter((o): o is HeaderOpsConfig => o !== undefined);
+  const requestHeaders = ops([route.requestHeaders, destination?.requestHeaders]);
+  const responseHeaders = ops([route.responseHeaders, destination?.responseHeaders]);
   const rewrite = action.rewrite;
   const path = rewrite?.uriRegex ? regexRewritePath(req.target, rewrite.uriRegex) : rewrite?.uriPrefix !== undefined ? rewritePath(route, req.target, rewrite.uriPrefix) : req.target;
   return {
@@ -91,6 +98,8 @@ export function outcome(config: ProxyConfig, call: SimulatedRequest, random = 0)
     ...(action.retries ? { retries: action.retries } : {}),
     ...(action.mirrors ? { mirrors: action.mirrors.map((m) => `${m.cluster}@${m.fraction}`) } : {}),
     ...(delayMs !== undefined ? { delayMs } : {}),
+    ...(requestHeaders.length ? { requestHeaders } : {}),
+    ...(responseHeaders.length ? { responseHeaders } : {}),
   };
 }
 
