@@ -7,7 +7,7 @@
  */
 import { hostMatches } from '../../api';
 import { compileRouteTable, pickWeighted, type RequestView } from './routing';
-import type { ListenerConfig, ProxyConfig, RouteAction, WeightedCluster } from './proxy-config';
+import { PASSTHROUGH_CLUSTER, type ListenerConfig, type ProxyConfig, type RouteAction, type WeightedCluster } from './proxy-config';
 
 export interface SimulatedRequest {
   readonly port: number;
@@ -29,12 +29,17 @@ export type SimulationResult =
   | { readonly outcome: 'https-redirect'; readonly listener: string }
   | { readonly outcome: 'routed'; readonly listener: string; readonly virtualHost: string; readonly route: string; readonly action: RouteAction; readonly cluster?: string; readonly endpoints?: string[] }
   /** A TCP connection (a `tcp` route, or TLS passthrough by server name) sent on as bytes. */
-  | { readonly outcome: 'connection'; readonly listener: string; readonly cluster: string; readonly endpoints?: string[] };
+  | { readonly outcome: 'connection'; readonly listener: string; readonly cluster: string; readonly endpoints?: string[] }
+  /**
+   * A sidecar's captured request or connection the mesh has no route for, sent on to where the app
+   * sent it (Istio's default outboundTrafficPolicy ALLOW_ANY); `listener` when a port's listener had no route.
+   */
+  | { readonly outcome: 'passthrough'; readonly listener?: string; readonly cluster: typeof PASSTHROUGH_CLUSTER };
 
 /** `random` in [0, 1) picks among weighted destinations (pass a seeded one for a table). */
 export function simulate(config: ProxyConfig, request: SimulatedRequest, random = 0): SimulationResult {
   const listener = config.listeners.find((l) => l.matchPort === request.port || l.port === request.port);
-  if (!listener) return { outcome: 'no-listener' };
+  if (!listener) return config.listeners.some((l) => l.passthrough) ? { outcome: 'passthrough', cluster: PASSTHROUGH_CLUSTER } : { outcome: 'no-listener' };
   const endpointsOf = (cluster: string | undefined) => config.clusters.find((c) => c.name === cluster)?.endpoints.map((e) => `${e.address}:${e.port}`);
   if (listener.protocol === 'tcp') {
     const cluster = pickWeighted(connectionDestinations(listener, request.sni), random)?.cluster;
@@ -46,7 +51,7 @@ export function simulate(config: ProxyConfig, request: SimulatedRequest, random 
   headers.host ??= host;
   const view: RequestView = { method: request.method ?? 'GET', target: request.path ?? '/', host: host.replace(/:\d+$/, ''), port: listener.matchPort, scheme: request.scheme ?? 'http', header: (n) => headers[n] };
   const hit = compileRouteTable(listener).route(view);
-  if (!hit) return { outcome: 'no-route', listener: listener.name };
+  if (!hit) return listener.passthrough ? { outcome: 'passthrough', listener: listener.name, cluster: PASSTHROUGH_CLUSTER } : { outcome: 'no-route', listener: listener.name };
   const action = hit.route.config.action;
   const base = { outcome: 'routed' as const, listener: listener.name, virtualHost: hit.vhost.config.name, route: hit.route.config.name, action };
   if (action.kind !== 'forward') return base;

@@ -51,8 +51,8 @@ runSimulations([
         request: { host },
         expect: { outcome: 'routed' as const, listener: 'outbound_9080', virtualHost: 'reviews.default.svc.cluster.local:9080', route: 'default', cluster: REVIEWS, endpoints: ['10.0.0.1:9080', '10.0.0.2:9080'], retries: DEFAULT_RETRY, timeoutMs: undefined },
       })),
-      { name: 'another port of the host: no listener', request: { port: 9081, host: 'reviews' }, expect: { outcome: 'no-listener' } },
-      { name: 'an unknown host on the port', request: { host: 'ratings' }, expect: { outcome: 'no-route', status: 404 } },
+      { name: 'a port no service has: on to where the app sent it (ALLOW_ANY)', request: { port: 9081, host: 'reviews' }, expect: { outcome: 'passthrough', listener: undefined, cluster: 'PassthroughCluster' } },
+      { name: 'a host the mesh does not know, on a known port: on to where the app sent it', request: { host: 'ratings' }, expect: { outcome: 'passthrough', listener: 'outbound_9080', cluster: 'PassthroughCluster', status: undefined } },
     ],
   },
   {
@@ -61,7 +61,7 @@ runSimulations([
     port: 9080,
     mesh: K8S,
     calls: [
-      { name: 'reviews', request: { host: 'reviews' }, expect: { outcome: 'no-route' } },
+      { name: 'reviews: not a name of the service here (passed through as the app sent it)', request: { host: 'reviews' }, expect: { outcome: 'passthrough', cluster: 'PassthroughCluster' } },
       { name: 'reviews.default', request: { host: 'reviews.default' }, expect: { cluster: REVIEWS } },
     ],
   },
@@ -154,7 +154,7 @@ kind: VirtualService
 metadata: { name: reviews-for-other, namespace: other }
 spec: { hosts: [reviews.default.svc.cluster.local], exportTo: ["."], http: [{ name: other-own, route: [{ destination: { host: reviews.default.svc.cluster.local, subset: v1 } }] }] }`,
     calls: [
-      { name: 'a ServiceEntry exported to its namespace only', request: { host: 'private.default.svc.cluster.local' }, expect: { outcome: 'no-route' } },
+      { name: 'a ServiceEntry exported to its namespace only: unknown here', request: { host: 'private.default.svc.cluster.local' }, expect: { outcome: 'passthrough', cluster: 'PassthroughCluster' } },
       { name: "another namespace's VirtualService kept to itself does not apply; this namespace's does", request: { host: 'reviews.default' }, expect: { route: 'other-own', cluster: 'outbound|9080|v1|reviews.default.svc.cluster.local' } },
     ],
   },

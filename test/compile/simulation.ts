@@ -13,7 +13,7 @@ import type { HeaderOpsConfig, ProxyConfig, RetryConfig } from '../../runtime/sh
 import { simulate, type SimulatedRequest } from '../../runtime/shared/simulate';
 
 export interface Outcome {
-  readonly outcome: 'no-listener' | 'no-route' | 'https-redirect' | 'routed' | 'connection';
+  readonly outcome: 'no-listener' | 'no-route' | 'https-redirect' | 'routed' | 'connection' | 'passthrough';
   readonly listener?: string;
   readonly virtualHost?: string;
   readonly route?: string;
@@ -73,7 +73,7 @@ export function outcome(config: ProxyConfig, call: SimulatedRequest, random = 0)
   if (r.outcome === 'no-listener') return r;
   if (r.outcome === 'no-route') return { ...r, ...(config.listeners.find((l) => l.name === r.listener)?.protocol === 'http' ? { status: 404 } : {}) };
   if (r.outcome === 'https-redirect') return { ...r, status: 301, location: `https://${call.host}${call.path ?? '/'}` };
-  if (r.outcome === 'connection') return r;
+  if (r.outcome === 'connection' || r.outcome === 'passthrough') return r;
   const { action, ...where } = r;
   const headers = Object.fromEntries(Object.entries({ host: call.host, ...call.headers }).map(([k, v]) => [k.toLowerCase(), v]));
   const req = { target: call.path ?? '/', host: call.host.replace(/:\d+$/, ''), scheme: call.scheme ?? 'http', method: call.method ?? 'GET', header: (n: string) => headers[n] };
