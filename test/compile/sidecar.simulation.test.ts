@@ -120,6 +120,34 @@ spec:
     ],
   },
   {
+    name: "a VirtualService applies from any namespace it is exported to: the service's (producer), the client's (consumer), a third",
+    proxy: sidecar('consumer'),
+    port: 80,
+    mesh: ['p', 'c', 'x']
+      .map((s) => `---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: ${s}, namespace: producer }
+spec: { hosts: [${s}.producer.svc.cluster.local], location: MESH_INTERNAL, resolution: STATIC, ports: [{ number: 80, name: http, protocol: HTTP }], endpoints: [{ address: 10.8.0.1 }] }
+`)
+      .join('')
+      .concat(
+        [['producer', 'p'], ['consumer', 'c'], ['arbitrary', 'x']]
+          .map(([ns, s]) => `---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: ${s}, namespace: ${ns} }
+spec: { hosts: [${s}.producer.svc.cluster.local], http: [{ name: ${ns}-rule, directResponse: { status: 418 } }] }
+`)
+          .join(''),
+      ),
+    calls: [
+      { name: 'producer rule', request: { host: 'p.producer' }, expect: { route: 'producer-rule', status: 418 } },
+      { name: 'consumer rule', request: { host: 'c.producer' }, expect: { route: 'consumer-rule', status: 418 } },
+      { name: 'arbitrary namespace rule', request: { host: 'x.producer.svc.cluster.local' }, expect: { route: 'arbitrary-rule', status: 418 } },
+    ],
+  },
+  {
     name: 'sourceNamespace: the route is in the sidecars of that namespace',
     proxy: sidecar('shop'),
     port: 9080,
