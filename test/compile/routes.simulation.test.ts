@@ -124,7 +124,7 @@ spec:
     ],
   },
   {
-    name: 'route destinations: subsets, an unknown destination sends nowhere',
+    name: 'route destinations: subsets by endpoint labels, by short name or FQDN and port',
     proxy: GATEWAY,
     mesh: withRoutes(`
   - { name: v1, match: [{ uri: { prefix: /v1 } }], route: [{ destination: { host: a, subset: v1 } }] }
