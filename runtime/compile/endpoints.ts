@@ -25,7 +25,10 @@ export function listServicePorts(registry: Registry): ServicePort[] {
   const out: ServicePort[] = [];
   for (const svc of registry.services) {
     if (svc.host.startsWith('*')) continue;
-    for (const p of svc.ports) out.push({ host: svc.host, namespace: svc.namespace, number: p.number, name: p.name, protocol: p.protocol, targetPort: typeof p.targetPort === 'number' ? p.targetPort : undefined });
+    for (const p of svc.ports) {
+      const targetPort = typeof p.targetPort === 'number' ? p.targetPort : undefined;
+      out.push({ host: svc.host, namespace: svc.namespace, number: p.number, name: p.name, protocol: p.protocol, targetPort });
+    }
   }
   return out;
 }

@@ -3,7 +3,7 @@
  * VirtualServices bound to those Gateways: HTTP virtual hosts (the narrower of the server's and
  * the route's host names), TCP routes, or TLS passthrough routes by server name.
  */
-import { hostMatches, hostsOverlap, namespaceOf, selects, splitRef, stripNamespace, type Gateway } from '../../api';
+import { hostMatches, hostsOverlap, namespaceOf, selects, splitRef, stripNamespace, type Gateway, type VirtualService } from '../../api';
 import { PROXY_CONFIG_SCHEMA, type ListenerConfig, type ProxyConfig, type VirtualHostConfig, type WeightedCluster } from '../shared/proxy-config';
 import type { ProxyIdentity } from '../shared/push-protocol';
 import { authzFor } from './authz';
@@ -73,10 +73,10 @@ function gatewayListeners(index: MeshIndex, proxy: ProxyIdentity, clusters: Clus
             continue;
           }
           for (const vsHost of vs.spec.hosts ?? []) {
-            const serverHost = server.hosts.map((h) => ({ h, ...splitRef(h.includes('/') ? h : `*/${h}`, '*') })).find(({ namespace, name }) => (namespace === '*' || namespace === namespaceOf(vs) || (namespace === '.' && namespaceOf(vs) === namespaceOf(gw))) && hostsOverlap(name, vsHost));
+            const serverHost = admittingHost(server, gw, vs, vsHost);
             if (!serverHost) continue;
             // The narrower of the two names is what this virtual host answers.
-            const domain = hostMatches(stripNamespace(serverHost.h), vsHost) ? vsHost.toLowerCase() : stripNamespace(serverHost.h).toLowerCase();
+            const domain = hostMatches(stripNamespace(serverHost), vsHost) ? vsHost.toLowerCase() : stripNamespace(serverHost).toLowerCase();
             const vhost = vhosts.get(domain) ?? { name: `${domain}:${number}`, domains: [domain], routes: [] };
             vhost.routes.push(...compileHttpRoutes(vs, ctx));
             vhosts.set(domain, vhost);
@@ -98,6 +98,19 @@ function gatewayListeners(index: MeshIndex, proxy: ProxyIdentity, clusters: Clus
       ...(httpsRedirect ? { httpsRedirect } : {}),
     };
   });
+}
+
+/**
+ * The first of a server's hosts that admits a VirtualService host: its namespace part (`*`, `.` for
+ * the Gateway's own, or a name) allows the VirtualService's namespace, and the names overlap.
+ */
+function admittingHost(server: Gateway['spec']['servers'][number], gw: Gateway, vs: VirtualService, vsHost: string): string | undefined {
+  for (const h of server.hosts) {
+    const { namespace, name } = splitRef(h.includes('/') ? h : `*/${h}`, '*');
+    const allowed = namespace === '*' || namespace === namespaceOf(vs) || (namespace === '.' && namespaceOf(vs) === namespaceOf(gw));
+    if (allowed && hostsOverlap(name, vsHost)) return h;
+  }
+  return undefined;
 }
 
 /** Istio's gateway default: SANITIZE_SET, the element with the client's certificate (`Cert`). */

@@ -5,7 +5,8 @@
  * and AuthorizationPolicy that apply to it. The outbound part is shared through the CompileCache.
  */
 import { visibleIn, type VirtualService } from '../../api';
-import { DEFAULT_RETRY, PROXY_CONFIG_SCHEMA, byClusterName, clusterName, type ClusterConfig, type ListenerConfig, type ProxyConfig, type RouteConfig, type VirtualHostConfig } from '../shared/proxy-config';
+import { DEFAULT_RETRY, PROXY_CONFIG_SCHEMA, byClusterName, clusterName } from '../shared/proxy-config';
+import type { ClusterConfig, ListenerConfig, ProxyConfig, RouteConfig, VirtualHostConfig } from '../shared/proxy-config';
 import type { ProxyIdentity } from '../shared/push-protocol';
 import { authzFor, mtlsByPortFor, mtlsFor } from './authz';
 import { ClusterSet, clusterUse } from './clusters';
@@ -88,7 +89,8 @@ function sidecarOutbound(index: MeshIndex, cache: CompileCache, ns: string, labe
     list.push(virtualHostFor(routes, p, ns));
     byPort.set(p.number, list);
   }
-  const listeners: ListenerConfig[] = [...[...byPort.entries()].map(([number, virtualHosts]) => ({ name: `outbound_${number}`, port: 0, matchPort: number, protocol: 'http' as const, virtualHosts })), ...tcpListeners.filter((t) => !byPort.has(t.matchPort))].sort((a, b) => a.matchPort - b.matchPort);
+  const httpListeners = [...byPort.entries()].map(([number, virtualHosts]) => ({ name: `outbound_${number}`, port: 0, matchPort: number, protocol: 'http' as const, virtualHosts }));
+  const listeners: ListenerConfig[] = [...httpListeners, ...tcpListeners.filter((t) => !byPort.has(t.matchPort))].sort((a, b) => a.matchPort - b.matchPort);
   const result = { listeners, clusters: clusters.all() };
   cache.outbound.set(key, result);
   return result;

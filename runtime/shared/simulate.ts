@@ -27,7 +27,15 @@ export type SimulationResult =
   | { readonly outcome: 'no-route'; readonly listener: string }
   /** A Gateway server's `httpsRedirect`: every request is answered 301 to https. */
   | { readonly outcome: 'https-redirect'; readonly listener: string }
-  | { readonly outcome: 'routed'; readonly listener: string; readonly virtualHost: string; readonly route: string; readonly action: RouteAction; readonly cluster?: string; readonly endpoints?: string[] }
+  | {
+      readonly outcome: 'routed';
+      readonly listener: string;
+      readonly virtualHost: string;
+      readonly route: string;
+      readonly action: RouteAction;
+      readonly cluster?: string;
+      readonly endpoints?: string[];
+    }
   /** A TCP connection (a `tcp` route, or TLS passthrough by server name) sent on as bytes. */
   | { readonly outcome: 'connection'; readonly listener: string; readonly cluster: string; readonly endpoints?: string[] }
   /**
@@ -49,7 +57,14 @@ export function simulate(config: ProxyConfig, request: SimulatedRequest, random 
   const headers = Object.fromEntries(Object.entries(request.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
   const host = request.host.toLowerCase();
   headers.host ??= host;
-  const view: RequestView = { method: request.method ?? 'GET', target: request.path ?? '/', host: host.replace(/:\d+$/, ''), port: listener.matchPort, scheme: request.scheme ?? 'http', header: (n) => headers[n] };
+  const view: RequestView = {
+    method: request.method ?? 'GET',
+    target: request.path ?? '/',
+    host: host.replace(/:\d+$/, ''),
+    port: listener.matchPort,
+    scheme: request.scheme ?? 'http',
+    header: (n) => headers[n],
+  };
   const hit = compileRouteTable(listener).route(view);
   if (!hit) return listener.passthrough ? { outcome: 'passthrough', listener: listener.name, cluster: PASSTHROUGH_CLUSTER } : { outcome: 'no-route', listener: listener.name };
   const action = hit.route.config.action;
