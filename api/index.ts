@@ -14,6 +14,7 @@ export { isPlainObject } from './shape';
 export * from './visibility';
 export { rulesForHost } from './rule-index';
 export { locateFindings, validate, validateResource, validateSet, type ValidateOptions } from './validate';
+export { ROOT_NAMESPACES } from './validate/policies';
 export type { GatewaySpec, GatewayServer, ServerTlsSettings } from './gateway';
 export type { VirtualServiceSpec, HttpRoute, HttpMatchRequest, HttpRouteDestination, StringMatch } from './virtual-service';
 export type { DestinationRuleSpec, TrafficPolicy, Subset } from './destination-rule';

@@ -4,12 +4,10 @@
  * each either without a selector or selecting the proxy's labels. CUSTOM (external authorizers)
  * is not supported and fails closed: its rules deny. AUDIT changes no decision. Pure.
  */
-import { namespaceOf, selects, type AuthorizationPolicy, type PeerAuthentication } from '../../api';
+import { ROOT_NAMESPACES, namespaceOf, selects, type AuthorizationPolicy, type PeerAuthentication } from '../../api';
 import type { AuthzConfig, AuthzRule } from '../shared/authz';
 import type { ProxyIdentity } from '../shared/push-protocol';
-import { byKind, type Snapshot } from './snapshot';
-
-export const ROOT_NAMESPACES = ['mast-system', 'istio-system'];
+import { byKind, type MeshIndex } from './mesh-index';
 
 /** `serviceAccounts: [name]` means the policy's namespace (Istio): the proxy matches `ns/name`. */
 function qualifyServiceAccounts<T extends { serviceAccounts?: string[]; notServiceAccounts?: string[] }>(source: T, ns: string): T {
@@ -17,8 +15,8 @@ function qualifyServiceAccounts<T extends { serviceAccounts?: string[]; notServi
   return { ...source, ...(source.serviceAccounts ? { serviceAccounts: qualify(source.serviceAccounts) } : {}), ...(source.notServiceAccounts ? { notServiceAccounts: qualify(source.notServiceAccounts) } : {}) };
 }
 
-export function authzFor(s: Snapshot, proxy: ProxyIdentity): AuthzConfig | undefined {
-  const policies = (byKind(s, 'AuthorizationPolicy') as AuthorizationPolicy[])
+export function authzFor(index: MeshIndex, proxy: ProxyIdentity): AuthzConfig | undefined {
+  const policies = (byKind(index, 'AuthorizationPolicy') as AuthorizationPolicy[])
     .filter((p) => ROOT_NAMESPACES.includes(namespaceOf(p)) || namespaceOf(p) === proxy.namespace)
     .filter((p) => !p.spec.selector?.matchLabels || selects(p.spec.selector.matchLabels, proxy.labels))
     .sort((a, b) => `${namespaceOf(a)}/${a.metadata.name}`.localeCompare(`${namespaceOf(b)}/${b.metadata.name}`));
@@ -47,8 +45,8 @@ export function authzFor(s: Snapshot, proxy: ProxyIdentity): AuthzConfig | undef
 type MtlsMode = 'STRICT' | 'PERMISSIVE' | 'DISABLE';
 
 /** The PeerAuthentications that apply to a proxy, most specific first: its workload's, its namespace's, the root namespace's. */
-function peerAuthChain(s: Snapshot, proxy: ProxyIdentity): Array<PeerAuthentication | undefined> {
-  const all = byKind(s, 'PeerAuthentication') as PeerAuthentication[];
+function peerAuthChain(index: MeshIndex, proxy: ProxyIdentity): Array<PeerAuthentication | undefined> {
+  const all = byKind(index, 'PeerAuthentication') as PeerAuthentication[];
   const inNs = (ns: string) => all.filter((p) => namespaceOf(p) === ns);
   const workload = inNs(proxy.namespace).find((p) => p.spec.selector?.matchLabels && selects(p.spec.selector.matchLabels, proxy.labels));
   const namespace = inNs(proxy.namespace).find((p) => !p.spec.selector?.matchLabels);
@@ -64,17 +62,17 @@ function modeFor(chain: ReadonlyArray<PeerAuthentication | undefined>, port: num
   return 'PERMISSIVE';
 }
 
-export function mtlsFor(s: Snapshot, proxy: ProxyIdentity): MtlsMode {
-  return modeFor(peerAuthChain(s, proxy), proxy.inbound?.appPort);
+export function mtlsFor(index: MeshIndex, proxy: ProxyIdentity): MtlsMode {
+  return modeFor(peerAuthChain(index, proxy), proxy.inbound?.appPort);
 }
 
 /**
  * In a pod (no single app port): the mode of each port a `portLevelMtls` names, where it differs
  * from the pod's; the proxy picks it by the port each connection was sent to.
  */
-export function mtlsByPortFor(s: Snapshot, proxy: ProxyIdentity): Record<string, MtlsMode> | undefined {
+export function mtlsByPortFor(index: MeshIndex, proxy: ProxyIdentity): Record<string, MtlsMode> | undefined {
   if (!proxy.inbound || proxy.inbound.appPort !== undefined) return undefined;
-  const chain = peerAuthChain(s, proxy);
+  const chain = peerAuthChain(index, proxy);
   const fallback = modeFor(chain, undefined);
   const ports = [...new Set(chain.flatMap((p) => Object.keys(p?.spec.portLevelMtls ?? {})))].sort((a, b) => Number(a) - Number(b));
   const byPort = Object.fromEntries(ports.map((port) => [port, modeFor(chain, Number(port))] as const).filter(([, mode]) => mode !== fallback));

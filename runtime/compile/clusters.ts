@@ -1,17 +1,18 @@
 /** Clusters: one per (host, port, subset) a route uses, with the DestinationRule's policy and endpoints. */
 import { namespaceOf, parseDuration, rulesForHost, selects, type DestinationRule, type TrafficPolicy } from '../../api';
-import { DEFAULT_CONNECT_TIMEOUT_MS, clusterName, type ClusterConfig, type LbPolicy } from '../shared/proxy-config';
+import { DEFAULT_CONNECT_TIMEOUT_MS, byClusterName, clusterName, type ClusterConfig, type LbPolicy } from '../shared/proxy-config';
+import type { ClusterUse, CompileCache } from './compile-cache';
 import { endpointsOf, type ServicePort } from './endpoints';
-import { byKind, perSnapshot, type Snapshot } from './snapshot';
+import { byKind, type MeshIndex } from './mesh-index';
 
 /** DestinationRules for a host: exact ones first, then wildcards (a snapshot's rule list is indexed once). */
-function rulesFor(s: Snapshot, host: string): DestinationRule[] {
-  const { exact, wildcard } = rulesForHost(byKind(s, 'DestinationRule') as DestinationRule[], host);
+function rulesFor(index: MeshIndex, host: string): DestinationRule[] {
+  const { exact, wildcard } = rulesForHost(byKind(index, 'DestinationRule') as DestinationRule[], host);
   return [...exact, ...wildcard];
 }
 
-function ruleFor(s: Snapshot, host: string, clientNamespace: string): DestinationRule | undefined {
-  const rules = rulesFor(s, host);
+function ruleFor(index: MeshIndex, host: string, clientNamespace: string): DestinationRule | undefined {
+  const rules = rulesFor(index, host);
   // The client's own namespace first, then the host's, then any (Istio's lookup order, simplified).
   return rules.find((r) => namespaceOf(r) === clientNamespace) ?? rules.find((r) => host.includes(`.${namespaceOf(r)}.`)) ?? rules[0];
 }
@@ -44,36 +45,42 @@ function policyFor(dr: DestinationRule | undefined, port: number, subset: string
   return { lb: pick('loadBalancer'), pool: pick('connectionPool'), outlier: pick('outlierDetection'), tls: pick('tls') };
 }
 
-/**
- * A cluster depends on the client's namespace only through which DestinationRule applies (the
- * client's own first): per snapshot, the cluster under the rule every other namespace gets is
- * built once and shared, and only namespaces with a rule of their own for the host get theirs.
- */
-interface ClusterChoices {
-  /** Namespaces with a DestinationRule of their own for the host. */
-  readonly owners: ReadonlySet<string>;
-  fallback?: ClusterConfig;
-  readonly byNamespace: Map<string, ClusterConfig>;
+export const clusterUse = (port: ServicePort, subset: string | undefined): ClusterUse => {
+  const name = clusterName(port.number, subset, port.host);
+  return { port, subset, name, key: `${name}|${port.namespace}` };
+};
+
+/** The clusters one config uses: each compiled (or taken from the cache) once, listed by name. */
+export class ClusterSet {
+  private readonly byName = new Map<string, ClusterConfig>();
+  constructor(
+    private readonly index: MeshIndex,
+    private readonly cache: CompileCache,
+    private readonly clientNamespace: string,
+  ) {}
+  use = (_host: string, port: ServicePort, subset: string | undefined) => this.add(clusterUse(port, subset));
+  add = (u: ClusterUse) => {
+    if (!this.byName.has(u.name)) this.byName.set(u.name, compileCluster(this.index, this.cache, u, this.clientNamespace));
+  };
+  all = () => [...this.byName.values()].sort(byClusterName);
 }
 
-const clusterChoices = perSnapshot(() => new Map<string, ClusterChoices>());
-
-export function compileCluster(s: Snapshot, port: ServicePort, subset: string | undefined, clientNamespace: string, key = `${clusterName(port.number, subset, port.host)}|${port.namespace}`): ClusterConfig {
-  const bySnapshot = clusterChoices(s);
-  let choices = bySnapshot.get(key);
-  if (!choices) bySnapshot.set(key, (choices = { owners: new Set(rulesFor(s, port.host).map(namespaceOf)), byNamespace: new Map() }));
-  if (!choices.owners.has(clientNamespace)) return (choices.fallback ??= buildCluster(s, port, subset, ruleFor(s, port.host, clientNamespace)));
+/** The cluster for a client namespace: shared by every namespace the same DestinationRule applies to (ClusterChoices). */
+function compileCluster(index: MeshIndex, cache: CompileCache, { port, subset, key }: ClusterUse, clientNamespace: string): ClusterConfig {
+  let choices = cache.clusters.get(key);
+  if (!choices) cache.clusters.set(key, (choices = { owners: new Set(rulesFor(index, port.host).map(namespaceOf)), byNamespace: new Map() }));
+  if (!choices.owners.has(clientNamespace)) return (choices.fallback ??= buildCluster(index, port, subset, ruleFor(index, port.host, clientNamespace)));
   let own = choices.byNamespace.get(clientNamespace);
-  if (!own) choices.byNamespace.set(clientNamespace, (own = buildCluster(s, port, subset, ruleFor(s, port.host, clientNamespace))));
+  if (!own) choices.byNamespace.set(clientNamespace, (own = buildCluster(index, port, subset, ruleFor(index, port.host, clientNamespace))));
   return own;
 }
 
-function buildCluster(s: Snapshot, port: ServicePort, subset: string | undefined, dr: DestinationRule | undefined): ClusterConfig {
+function buildCluster(index: MeshIndex, port: ServicePort, subset: string | undefined, dr: DestinationRule | undefined): ClusterConfig {
   const { lb, pool, outlier, tls } = policyFor(dr, port.number, subset);
   const labels = subset ? dr?.spec.subsets?.find((x) => x.name === subset)?.labels : undefined;
   // The identities mTLS servers of this service may present: every endpoint's, subsets or not (as Istio's SAN list).
   const identities = new Set<string>();
-  const endpoints = endpointsOf(s, port, identities).filter((e) => !subset || (labels !== undefined && selects(labels, e.labels)));
+  const endpoints = endpointsOf(index, port, identities).filter((e) => !subset || (labels !== undefined && selects(labels, e.labels)));
   const ms = (d: string | undefined) => (d === undefined ? undefined : parseDuration(d));
   return {
     name: clusterName(port.number, subset, port.host),

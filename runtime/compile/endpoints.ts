@@ -1,12 +1,11 @@
 /**
- * Endpoints of a service port, from the snapshot: ServiceEntry `endpoints` (or, resolved by DNS
- * without endpoints, its host),
- * WorkloadEntries its `workloadSelector` selects (their `ports` map a port name to
- * the port the workload listens on), and Kubernetes EndpointSlices.
+ * Service ports and their endpoints. A port's endpoints come from ServiceEntry `endpoints` (or,
+ * resolved by DNS without endpoints, its host), WorkloadEntries its `workloadSelector` selects
+ * (their `ports` map a port name to the port the workload listens on), and Kubernetes
+ * EndpointSlices.
  */
-import { fqdn, isPlainObject, namespaceOf, selects, type KubeObject, type ServiceEntry, type WorkloadEntry } from '../../api';
+import { fqdn, isPlainObject, namespaceOf, selects, type AnyMeshResource, type KubeObject, type Registry, type ServiceEntry, type WorkloadEntry } from '../../api';
 import type { EndpointConfig } from '../shared/proxy-config';
-import { perSnapshot, type Snapshot } from './snapshot';
 
 export interface ServicePort {
   readonly host: string;
@@ -17,16 +16,46 @@ export interface ServicePort {
   readonly targetPort?: number;
 }
 
-/** Every (host, port) the registry knows, with the port's name and protocol: the same objects for one snapshot. */
-export const servicePorts: (s: Snapshot) => readonly ServicePort[] = perSnapshot(listPorts);
+const HTTP_PROTOCOLS = new Set(['HTTP', 'HTTP2', 'GRPC', 'GRPC-WEB', 'HTTPS']);
+/** A protocol the proxies route by HTTP request (a port without one counts as HTTP, as in mast so far). */
+export const isHttpProtocol = (protocol: string | undefined) => HTTP_PROTOCOLS.has((protocol ?? 'HTTP').toUpperCase());
 
-function listPorts(s: Snapshot): ServicePort[] {
+/** Every (host, port) the registry knows, with the port's name and protocol (built once per snapshot: MeshIndex.servicePorts). */
+export function listServicePorts(registry: Registry): ServicePort[] {
   const out: ServicePort[] = [];
-  for (const svc of s.registry.services) {
+  for (const svc of registry.services) {
     if (svc.host.startsWith('*')) continue;
-    for (const p of svc.ports) out.push({ host: svc.host, namespace: svc.namespace, number: p.number, name: p.name, protocol: p.protocol, targetPort: typeof p.targetPort === 'number' ? p.targetPort : undefined });
+    for (const p of svc.ports) {
+      const targetPort = typeof p.targetPort === 'number' ? p.targetPort : undefined;
+      out.push({ host: svc.host, namespace: svc.namespace, number: p.number, name: p.name, protocol: p.protocol, targetPort });
+    }
   }
   return out;
+}
+
+/** The lookups endpointsOf makes, built once per snapshot (a MeshIndex is one). */
+export interface EndpointIndex {
+  /** ServiceEntries by lowercase host. */
+  readonly serviceEntriesByHost: ReadonlyMap<string, readonly AnyMeshResource[]>;
+  /** WorkloadEntries by namespace. */
+  readonly workloadEntriesByNamespace: ReadonlyMap<string, readonly AnyMeshResource[]>;
+  /** WorkloadEntries by `namespace|label=value`, so a selector looks at its candidates only. */
+  readonly workloadEntriesByLabel: ReadonlyMap<string, readonly AnyMeshResource[]>;
+  /** Pods by `namespace/name`: an endpoint's labels are its pod's (subsets, `security.istio.io/tlsMode`), its identity the pod's service account. */
+  readonly pods: ReadonlyMap<string, { readonly labels: Record<string, string>; readonly identity: string }>;
+  readonly endpointSlices: readonly KubeObject[];
+}
+
+/** A route destination's service port: the one numbered, or (no number) the host's only port, else its first HTTP port, else its first. */
+export type PortResolver = (host: string, port: number | undefined) => ServicePort | undefined;
+
+export function portResolver(ports: readonly ServicePort[]): PortResolver {
+  const byHost = new Map<string, ServicePort[]>();
+  for (const p of ports) byHost.set(p.host, [...(byHost.get(p.host) ?? []), p]);
+  return (host, port) => {
+    const candidates = byHost.get(host) ?? [];
+    return port === undefined ? (candidates.length === 1 ? candidates[0] : candidates.find((p) => isHttpProtocol(p.protocol)) ?? candidates[0]) : candidates.find((p) => p.number === port);
+  };
 }
 
 /** A workload's identity as mTLS peers check it: the SPIFFE id's path, without the trust domain (the mesh root signs one). */
@@ -37,9 +66,9 @@ export const identityOf = (namespace: string, serviceAccount: string) => `ns/${n
  * (Pods' service accounts, `serviceAccount` of WorkloadEntries and ServiceEntry endpoints, a
  * ServiceEntry's SPIFFE `subjectAltNames`), as Istio collects a service's accounts.
  */
-export function endpointsOf(s: Snapshot, port: ServicePort, identities?: Set<string>): EndpointConfig[] {
+export function endpointsOf(index: EndpointIndex, port: ServicePort, identities?: Set<string>): EndpointConfig[] {
   const out: EndpointConfig[] = [];
-  for (const se of (s.index.serviceEntriesByHost.get(port.host) ?? []) as ServiceEntry[]) {
+  for (const se of (index.serviceEntriesByHost.get(port.host) ?? []) as ServiceEntry[]) {
     if (namespaceOf(se) !== port.namespace) continue;
     const sePort = se.spec.ports?.find((p) => p.number === port.number);
     for (const san of se.spec.subjectAltNames ?? []) if (san.startsWith('spiffe://')) identities?.add(san.slice('spiffe://'.length).replace(/^[^/]*\//, ''));
@@ -53,40 +82,24 @@ export function endpointsOf(s: Snapshot, port: ServicePort, identities?: Set<str
     if (dns && !se.spec.endpoints?.length && !se.spec.workloadSelector) out.push({ address: port.host, port: sePort?.targetPort ?? port.number, labels: {} });
     const selector = se.spec.workloadSelector?.labels;
     if (selector)
-      for (const we of candidates(s, port.namespace, selector)) {
+      for (const we of candidates(index, port.namespace, selector)) {
         if (!selects(selector, we.spec.labels) || !we.spec.address) continue;
         out.push({ address: we.spec.address, port: (sePort && we.spec.ports?.[sePort.name]) ?? sePort?.targetPort ?? port.number, labels: we.spec.labels ?? {} });
         if (we.spec.serviceAccount) identities?.add(identityOf(namespaceOf(we), we.spec.serviceAccount));
       }
   }
-  for (const slice of endpointSlices(s)) out.push(...sliceEndpoints(slice, port, pods(s), identities));
+  for (const slice of index.endpointSlices) out.push(...sliceEndpoints(slice, port, index.pods, identities));
   return out;
 }
 
-/** Pods by `namespace/name`: an endpoint's labels are its pod's (subsets, `security.istio.io/tlsMode`), its identity the pod's service account. */
-const pods = perSnapshot(
-  (s) =>
-    new Map(
-      s.objects
-        .filter((o) => o.kind === 'Pod')
-        .map((p) => {
-          const account = (p as { spec?: { serviceAccountName?: unknown } }).spec?.serviceAccountName;
-          const identity = identityOf(namespaceOf(p), typeof account === 'string' ? account : 'default');
-          return [`${namespaceOf(p)}/${p.metadata.name}`, { labels: p.metadata.labels ?? {}, identity }];
-        }),
-    ),
-);
-
 /** WorkloadEntries that may match a selector: those sharing its rarest label (all of the namespace for an empty one). */
-function candidates(s: Snapshot, namespace: string, selector: Record<string, string>): WorkloadEntry[] {
-  const lists = Object.entries(selector).map(([k, v]) => s.index.workloadEntriesByLabel.get(`${namespace}|${k}=${v}`) ?? []);
-  if (lists.length === 0) return (s.index.workloadEntriesByNamespace.get(namespace) ?? []) as WorkloadEntry[];
+function candidates(index: EndpointIndex, namespace: string, selector: Record<string, string>): WorkloadEntry[] {
+  const lists = Object.entries(selector).map(([k, v]) => index.workloadEntriesByLabel.get(`${namespace}|${k}=${v}`) ?? []);
+  if (lists.length === 0) return (index.workloadEntriesByNamespace.get(namespace) ?? []) as WorkloadEntry[];
   return lists.reduce((a, b) => (b.length < a.length ? b : a)) as WorkloadEntry[];
 }
 
-type PodFacts = { readonly labels: Record<string, string>; readonly identity: string };
-
-function sliceEndpoints(slice: KubeObject, port: ServicePort, pods: Map<string, PodFacts>, identities?: Set<string>): EndpointConfig[] {
+function sliceEndpoints(slice: KubeObject, port: ServicePort, pods: EndpointIndex['pods'], identities?: Set<string>): EndpointConfig[] {
   const service = slice.metadata.labels?.['kubernetes.io/service-name'];
   if (!service || fqdn(service, namespaceOf(slice)) !== port.host) return [];
   const ports = Array.isArray(slice.ports) ? slice.ports.filter(isPlainObject) : [];
@@ -102,11 +115,4 @@ function sliceEndpoints(slice: KubeObject, port: ServicePort, pods: Map<string, 
       const labels = pod?.labels ?? {};
       return ((e.addresses as string[]) ?? []).map((address) => ({ address, port: match.port as number, labels }));
     });
-}
-
-const slicesCache = new WeakMap<Snapshot, KubeObject[]>();
-function endpointSlices(s: Snapshot): KubeObject[] {
-  let slices = slicesCache.get(s);
-  if (!slices) slicesCache.set(s, (slices = s.objects.filter((o) => o.kind === 'EndpointSlice')));
-  return slices;
 }

@@ -6,8 +6,7 @@
  */
 import { parse } from 'yaml';
 import { PATH_NORMALIZATIONS, type PathNormalization } from '../shared/proxy-config';
-import { ROOT_NAMESPACES } from './authz';
-import { perSnapshot, type Snapshot } from './snapshot';
+import { ROOT_NAMESPACES, type KubeObject } from '../../api';
 
 export const MESH_CONFIGMAP = 'istio';
 
@@ -16,9 +15,10 @@ export interface MeshSettings {
   readonly pathNormalization?: PathNormalization;
 }
 
-export const meshSettings = perSnapshot((s: Snapshot): MeshSettings => {
+/** Read once per snapshot (MeshIndex.meshSettings). */
+export function readMeshSettings(objects: readonly KubeObject[]): MeshSettings {
   for (const ns of ROOT_NAMESPACES) {
-    const cm = s.objects.find((o) => o.kind === 'ConfigMap' && o.metadata?.name === MESH_CONFIGMAP && o.metadata?.namespace === ns) as { data?: Record<string, unknown> } | undefined;
+    const cm = objects.find((o) => o.kind === 'ConfigMap' && o.metadata?.name === MESH_CONFIGMAP && o.metadata?.namespace === ns) as { data?: Record<string, unknown> } | undefined;
     const text = cm?.data?.mesh;
     if (typeof text !== 'string') continue;
     let mesh: { pathNormalization?: { normalization?: unknown } } | null;
@@ -33,4 +33,4 @@ export const meshSettings = perSnapshot((s: Snapshot): MeshSettings => {
     return {};
   }
   return {};
-});
+}

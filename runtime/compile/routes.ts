@@ -1,14 +1,14 @@
 /** VirtualService http routes → RouteConfig: matches, actions, headers, faults, CORS, retries. */
 import { fqdn, parseDuration, selects, type HttpRoute, type HttpMatchRequest, type StringMatch, type VirtualService } from '../../api';
 import { DEFAULT_RETRY, clusterName, type HeaderOpsConfig, type MatchConfig, type RouteConfig, type StringMatchConfig, type WeightedCluster } from '../shared/proxy-config';
-import type { ServicePort } from './endpoints';
+import type { PortResolver, ServicePort } from './endpoints';
 
 export interface RouteContext {
   /** The gateway this route is compiled for (`ns/name`), or 'mesh' for sidecars. */
   readonly gateway: string;
   readonly matchPort: number;
   /** Resolves a destination to its service port (for the cluster name). */
-  readonly portOf: (host: string, port: number | undefined) => ServicePort | undefined;
+  readonly portOf: PortResolver;
   /** Called for each cluster a route sends to. */
   readonly useCluster: (host: string, port: ServicePort, subset: string | undefined) => void;
   /** The proxy the routes are for: a match with `sourceLabels` / `sourceNamespace` applies only to its own. */

@@ -6,9 +6,8 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { locateFindings, validate, type Finding, type KubeObject } from '../../api';
 import type { Analyzer } from './analysis-worker';
-import { compile, equivalenceKey } from '../compile/compile';
 import { ingest, type IngestMemo } from './ingest';
-import { makeSnapshot, seal, type Snapshot } from '../compile/snapshot';
+import { CompileCache, buildIndex, configFor, makeSnapshot, seal, type Snapshot } from '../compile';
 import { PushServer } from './push-server';
 import type { CertificateAuthority } from './ca';
 import { renewalDelayMs } from '../shared/renewal';
@@ -47,6 +46,8 @@ export interface MastdOptions {
 
 export class Mastd {
   snapshot?: Snapshot;
+  /** The current snapshot's MeshIndex, in the cache its configs are compiled with (a new one per snapshot). */
+  private compiled?: CompileCache;
   findings: Finding[] = [];
   rejected: Finding[] = [];
   private lastGood = new Map<string, KubeObject>();
@@ -66,8 +67,7 @@ export class Mastd {
       token: options.token,
       verify: options.verify,
       log: options.log,
-      equivalenceKey: (identity) => equivalenceKey(identity, this.snapshot),
-      compile: (identity) => (this.snapshot ? compile(this.snapshot, identity) : undefined),
+      configFor: (identity) => this.compiled && configFor(this.compiled, identity),
       tls: options.pushTls !== undefined,
       sign: async (identity, csr) => {
         if (!this.ca) throw new Error('the certificate authority is not ready');
@@ -121,6 +121,7 @@ export class Mastd {
     const prepared = this.options.prepare ? await this.options.prepare(result.objects) : result.objects;
     this.snapshot = makeSnapshot(prepared, `v${++this.version}`);
     this.options.log?.(`snapshot ${this.snapshot.version}: ${result.objects.length} objects, ${result.rejected.length} rejected`);
+    this.compiled = new CompileCache(buildIndex(this.snapshot));
     this.push.publish();
     this.scheduleAnalysis(result.objects, loadFindings);
   }

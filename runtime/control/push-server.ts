@@ -1,7 +1,7 @@
 /**
- * The push server: proxies hold one HTTP/2 stream each; every snapshot is compiled per proxy
- * (cached per equivalent identity) and sent; each version is ACKed or NACKed. A slow proxy
- * only ever has the newest config queued, so it never blocks the others.
+ * The push server: proxies hold one HTTP/2 stream each; each is sent the config `configFor`
+ * gives for its identity (mastd compiles one per equivalent identity), and ACKs or NACKs each
+ * version. A slow proxy only ever has the newest config queued, so it never blocks the others.
  */
 import * as http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
@@ -34,9 +34,8 @@ export function syncState(p: Pick<ProxyStatus, 'sent' | 'acked' | 'nacked'>, cur
 export interface PushServerOptions {
   /** Bearer token proxies must present (a local secret in `mast local`). */
   readonly token?: string;
-  readonly compile: (identity: ProxyIdentity) => ProxyConfig | undefined;
-  /** Identities with equal keys share one compiled config. @default - the whole identity */
-  readonly equivalenceKey?: (identity: ProxyIdentity) => string;
+  /** The current config for a proxy (undefined: none yet); the same object while the snapshot is the same. */
+  readonly configFor: (identity: ProxyIdentity) => ProxyConfig | undefined;
   readonly log?: (line: string) => void;
   /**
    * Checks that the proxy owns the identity of its hello (in a cluster: its service-account token,
@@ -69,7 +68,6 @@ export class PushServer {
   private readonly server: http2.Http2Server | http2.Http2SecureServer;
   private readonly peers = new Set<Peer>();
   private readonly sessions = new Set<http2.ServerHttp2Session>();
-  private readonly cache = new Map<string, ProxyConfig | undefined>();
   /** Serialised once per config, however many proxies share it. */
   private readonly encoded = new WeakMap<ProxyConfig, string>();
   /** Serialised deltas, once per (base, next) pair. */
@@ -216,14 +214,8 @@ export class PushServer {
     );
   }
 
-  private configFor(identity: ProxyIdentity): ProxyConfig | undefined {
-    const key = this.options.equivalenceKey?.(identity) ?? JSON.stringify(identity, Object.keys(identity).sort());
-    if (!this.cache.has(key)) this.cache.set(key, this.options.compile(identity));
-    return this.cache.get(key);
-  }
-
   private send(peer: Peer): void {
-    const config = peer.queued ?? this.configFor(peer.status.identity);
+    const config = peer.queued ?? this.options.configFor(peer.status.identity);
     peer.queued = undefined;
     if (!config || peer.status.sent === config.version) return;
     if (peer.stream.writableNeedDrain) {
@@ -249,9 +241,8 @@ export class PushServer {
     return line;
   }
 
-  /** A new snapshot: recompile (per equivalent proxy) and push to everyone. */
+  /** A new snapshot: push its configs to everyone. */
   publish(): void {
-    this.cache.clear();
     this.publishedAt = Date.now();
     for (const peer of this.peers) this.send(peer);
     // With no proxy connected (or none sent anything) there is nothing to wait for.

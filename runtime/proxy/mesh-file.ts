@@ -4,8 +4,7 @@
  * parser cost a proxy fed by mastd memory.
  */
 import { formatFinding, isError, loadFiles, validate } from '../../api';
-import { compile } from '../compile/compile';
-import { makeSnapshot } from '../compile/snapshot';
+import { buildIndex, compile, makeSnapshot } from '../compile';
 import type { ProxyConfig } from '../shared/proxy-config';
 import type { ProxyIdentity } from '../shared/push-protocol';
 
@@ -22,5 +21,5 @@ export function configFromMesh(paths: string[], identity: ProxyIdentity): { conf
   const own = validate(loaded.objects, { scope: 'resource' }).filter(isError);
   if (own.length) return { errors: own.map(formatFinding) };
   const across = validate(loaded.objects, { scope: 'set', defaultIngressGateway: true }).filter(isError);
-  return { config: compile(makeSnapshot(loaded.objects, 'file-1'), identity), warnings: across.map(formatFinding) };
+  return { config: compile(buildIndex(makeSnapshot(loaded.objects, 'file-1')), identity), warnings: across.map(formatFinding) };
 }

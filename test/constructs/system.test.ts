@@ -2,7 +2,7 @@ import { Chart, Testing } from 'cdk8s';
 import { IngressGateway, Mesh, MeshControlPlane } from '../../constructs';
 import type { KubeObject } from '../../api';
 import { authzFor } from '../../runtime/compile/authz';
-import { makeSnapshot } from '../../runtime/compile/snapshot';
+import { buildIndex, makeSnapshot } from '../../runtime/compile';
 
 const synth = (build: (chart: Chart) => void) => {
   const app = Testing.app();
@@ -122,7 +122,7 @@ describe('IngressGateway', () => {
     const announced = Object.fromEntries(args[args.indexOf('--labels') + 1].split(',').map((kv) => kv.split('=') as [string, string]));
     expect(announced).toEqual(deployment.spec.template.metadata.labels);
     const policy = { apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'ingress-policy', namespace: 'istio-system' }, spec: { selector: { matchLabels: { app: 'istio-ingressgateway' } }, action: 'ALLOW', rules: [{ from: [{ source: { ipBlocks: ['1.2.3.4'] } }] }] } };
-    expect(authzFor(makeSnapshot([policy as KubeObject], 'v1'), { mode: 'gateway', namespace: 'mast-system', labels: announced })?.allow?.map((r) => r.name)).toEqual(['istio-system/ingress-policy[0]']);
+    expect(authzFor(buildIndex(makeSnapshot([policy as KubeObject], 'v1')), { mode: 'gateway', namespace: 'mast-system', labels: announced })?.allow?.map((r) => r.name)).toEqual(['istio-system/ingress-policy[0]']);
   });
 
   test('selector labels win over the app label: the pods always match their Deployment', () => {

@@ -2,8 +2,7 @@ import type * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadYaml } from '../../api';
 import { startApp } from '../../examples/bookinfo/app/server';
-import { compile } from '../../runtime/compile/compile';
-import { makeSnapshot } from '../../runtime/compile/snapshot';
+import { buildIndex, compile, makeSnapshot } from '../../runtime/compile';
 import { MeshProxy } from '../../runtime/proxy/mesh-proxy';
 import { get } from '../runtime/support';
 
@@ -69,7 +68,7 @@ spec:
     - route: [{ destination: { host: reviews, subset: v1 } }]
 `).objects;
     const sidecar = new MeshProxy({ mode: 'sidecar', workload: 'productpage', namespace: 'default' });
-    const result = await sidecar.apply(compile(makeSnapshot(mesh, 'v1'), { mode: 'sidecar', namespace: 'default', labels: { app: 'productpage' }, outboundPort: 0 }));
+    const result = await sidecar.apply(compile(buildIndex(makeSnapshot(mesh, 'v1')), { mode: 'sidecar', namespace: 'default', labels: { app: 'productpage' }, outboundPort: 0 }));
     expect(result.ok).toBe(true);
     const outbound = `127.0.0.1:${sidecar.boundPort('outbound_9080')}`;
     const page = await app('productpage', 'v1', ['http://reviews:9080'], outbound);

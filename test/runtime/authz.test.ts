@@ -1,6 +1,6 @@
 import { loadYaml } from '../../api';
 import { authzFor } from '../../runtime/compile/authz';
-import { makeSnapshot } from '../../runtime/compile/snapshot';
+import { buildIndex, makeSnapshot } from '../../runtime/compile';
 import { applicable, authorize, authorizeConnection, matchesPattern, type AuthzConfig, type AuthzConnection, type AuthzRequest } from '../../runtime/shared/authz';
 
 const request = (over: Partial<AuthzRequest> = {}, headers: Record<string, string> = {}): AuthzRequest => ({
@@ -57,49 +57,6 @@ describe('authorization: evaluation (Istio semantics)', () => {
   });
 });
 
-describe('authorization: which policies apply to a proxy', () => {
-  const snapshot = makeSnapshot(
-    loadYaml(`
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: { name: mesh-deny-delete, namespace: mast-system }
-spec: { action: DENY, rules: [{ to: [{ operation: { methods: [DELETE] } }] }] }
----
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: { name: ratings-jason, namespace: default }
-spec:
-  selector: { matchLabels: { app: ratings } }
-  rules: [{ when: [{ key: "request.headers[end-user]", values: [jason] }] }]
----
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: { name: other-ns, namespace: shop }
-spec: { action: DENY, rules: [{}] }
----
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: { name: external, namespace: default }
-spec: { selector: { matchLabels: { app: details } }, action: CUSTOM, provider: { name: opa }, rules: [{ to: [{ operation: { paths: [/admin*] } }] }] }
-`).objects,
-    'v1',
-  );
-  const sidecar = (labels: Record<string, string>, namespace = 'default') => authzFor(snapshot, { mode: 'sidecar', namespace, labels });
-
-  test('root-namespace policies apply everywhere; selectors pick workloads; other namespaces do not leak', () => {
-    expect(sidecar({ app: 'ratings' })).toEqual({
-      deny: [{ name: 'mast-system/mesh-deny-delete[0]', to: [{ methods: ['DELETE'] }] }],
-      allow: [{ name: 'default/ratings-jason[0]', when: [{ key: 'request.headers[end-user]', values: ['jason'] }] }],
-    });
-    expect(sidecar({ app: 'reviews' })).toEqual({ deny: [{ name: 'mast-system/mesh-deny-delete[0]', to: [{ methods: ['DELETE'] }] }] });
-    expect(sidecar({ app: 'x' }, 'shop')?.deny.map((r) => r.name)).toEqual(['mast-system/mesh-deny-delete[0]', 'shop/other-ns[0]']);
-  });
-
-  test('CUSTOM (an external authorizer) is not supported: it fails closed, its rules deny', () => {
-    expect(sidecar({ app: 'details' })?.deny.map((r) => r.name)).toContain('default/external[0]');
-  });
-});
-
 /**
  * Policy → compiled (what mastd sends) → decision, for HTTP requests and for TCP connections, as
  * Istio documents them ("Authorization for TCP traffic", the AuthorizationPolicy reference).
@@ -107,8 +64,8 @@ spec: { selector: { matchLabels: { app: details } }, action: CUSTOM, provider: {
 describe('authorization: the same policies on HTTP and on TCP (fail closed)', () => {
   const tcpEcho = { mode: 'sidecar' as const, namespace: 'foo', labels: { app: 'tcp-echo' } };
   const compiled = (spec: string): AuthzConfig => {
-    const snapshot = makeSnapshot(loadYaml(`apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: { name: tcp-policy, namespace: foo }\nspec: ${spec}\n`).objects, 'v1');
-    return authzFor(snapshot, tcpEcho)!;
+    const index = buildIndex(makeSnapshot(loadYaml(`apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: { name: tcp-policy, namespace: foo }\nspec: ${spec}\n`).objects, 'v1'));
+    return authzFor(index, tcpEcho)!;
   };
   const conn = (over: Partial<AuthzConnection> = {}): AuthzConnection => ({ port: 9000, sourceIp: '10.1.2.3', remoteIp: '10.1.2.3', ...over });
   const tcp = (spec: string, over?: Partial<AuthzConnection>) => authorizeConnection(compiled(spec), conn(over)).allowed;

@@ -9,8 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadYaml, validate } from '../../api';
 import { CertificateAuthority } from '../../runtime/control/ca';
-import { compile } from '../../runtime/compile/compile';
-import { makeSnapshot } from '../../runtime/compile/snapshot';
+import { buildIndex, compile, makeSnapshot } from '../../runtime/compile';
 import type { ClusterConfig, OriginateTls } from '../../runtime/shared/proxy-config';
 import { certificateRequest, generateKeys, privateKeyPem } from '../../runtime/shared/x509';
 import { cluster, config, forward, get, stoppedAfterEach } from './support';
@@ -43,7 +42,7 @@ spec:
 
 describe('compiled for a sidecar', () => {
   const objects = loadYaml(EGRESS).objects;
-  const sidecar = compile(makeSnapshot(objects, 'v1'), { mode: 'sidecar', namespace: 'default', labels: { app: 'web' } });
+  const sidecar = compile(buildIndex(makeSnapshot(objects, 'v1')), { mode: 'sidecar', namespace: 'default', labels: { app: 'web' } });
   const clusterOf = (name: string) => sidecar.clusters.find((c) => c.name === name);
 
   test('the mesh is valid', () => {
@@ -60,13 +59,13 @@ describe('compiled for a sidecar', () => {
     expect(route.action).toMatchObject({ destinations: [{ cluster: 'outbound|443||api.example.org' }] });
     expect(clusterOf('outbound|443||api.example.org')?.originate).toEqual({ mode: 'SIMPLE', sni: 'api.example.org' });
     // Without the DestinationRule: plain text, as the app sent it.
-    const plain = compile(makeSnapshot(objects.filter((o) => o.kind !== 'DestinationRule'), 'v1'), { mode: 'sidecar', namespace: 'default', labels: { app: 'web' } });
+    const plain = compile(buildIndex(makeSnapshot(objects.filter((o) => o.kind !== 'DestinationRule'), 'v1')), { mode: 'sidecar', namespace: 'default', labels: { app: 'web' } });
     expect(plain.clusters.find((c) => c.name === 'outbound|443||api.example.org')?.originate).toBeUndefined();
   });
 
   test('STATIC without endpoints has none (only DNS resolution stands for its host)', () => {
     const statics = loadYaml(EGRESS.replace('resolution: DNS', 'resolution: STATIC')).objects;
-    const config443 = compile(makeSnapshot(statics, 'v1'), { mode: 'sidecar', namespace: 'default', labels: { app: 'web' } }).clusters.find((c) => c.name === 'outbound|443||api.example.org');
+    const config443 = compile(buildIndex(makeSnapshot(statics, 'v1')), { mode: 'sidecar', namespace: 'default', labels: { app: 'web' } }).clusters.find((c) => c.name === 'outbound|443||api.example.org');
     expect(config443?.endpoints).toEqual([]);
   });
 });

@@ -5,8 +5,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { join } from 'node:path';
 import { loadYaml } from '../../api';
 import { CertificateAuthority } from '../../runtime/control/ca';
-import { compile } from '../../runtime/compile/compile';
-import { makeSnapshot } from '../../runtime/compile/snapshot';
+import { buildIndex, compile, makeSnapshot } from '../../runtime/compile';
 import { MeshProxy } from '../../runtime/proxy/mesh-proxy';
 import { freePort } from '../../runtime/local/local-mesh';
 import type { AddressInfo } from 'node:net';
@@ -48,7 +47,7 @@ ${edgeRoutes}
 ---
 ${webService(web.port)}
 `).objects;
-  const config = compile(makeSnapshot(mesh, 'v1'), { mode: 'gateway', namespace: 'mast-system', labels: { istio: 'ingressgateway' }, portMap: { 80: await freePort(), 443: await freePort(), 8443: await freePort() } });
+  const config = compile(buildIndex(makeSnapshot(mesh, 'v1')), { mode: 'gateway', namespace: 'mast-system', labels: { istio: 'ingressgateway' }, portMap: { 80: await freePort(), 443: await freePort(), 8443: await freePort() } });
   const proxy = new MeshProxy({ mode: 'gateway', workload: 'gw', namespace: 'mast-system' });
   proxy.credentialsDir = join(dir, 'credentials');
   const applied = await proxy.apply(config);
@@ -152,7 +151,7 @@ kind: ServiceEntry
 metadata: { name: inner, namespace: default }
 spec: { hosts: [inner.default.svc.cluster.local], ports: [{ number: 443, name: tls, protocol: TLS }], resolution: STATIC, endpoints: [{ address: 127.0.0.1, ports: { tls: ${innerPort} } }] }
 `).objects;
-  const config = compile(makeSnapshot(mesh, 'v1'), { mode: 'gateway', namespace: 'mast-system', labels: { istio: 'ingressgateway' }, portMap: { 443: await freePort(), 9443: await freePort() } });
+  const config = compile(buildIndex(makeSnapshot(mesh, 'v1')), { mode: 'gateway', namespace: 'mast-system', labels: { istio: 'ingressgateway' }, portMap: { 443: await freePort(), 9443: await freePort() } });
   expect(config.listeners.find((l) => l.matchPort === 9443)).toMatchObject({ protocol: 'tcp', sniRoutes: [{ sniHosts: ['secure.example.com'], destinations: [{ cluster: 'outbound|443||inner.default.svc.cluster.local', weight: 100 }] }] });
   const proxy = new MeshProxy({ mode: 'gateway', workload: 'gw', namespace: 'mast-system' });
   expect(await proxy.apply(config)).toMatchObject({ ok: true });

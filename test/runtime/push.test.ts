@@ -7,7 +7,7 @@ import { FileSource } from '../../runtime/control/file-source';
 import { PushClient } from '../../runtime/proxy/push-client';
 import { MeshProxy } from '../../runtime/proxy/mesh-proxy';
 import { LineReader, PUSH_PATH, type ServerMessage } from '../../runtime/shared/push-protocol';
-import { compile } from '../../runtime/compile/compile';
+import { buildIndex, compile } from '../../runtime/compile';
 import { localMesh } from '../fixtures/local-mesh';
 import { backend, get, until, type Backend } from './support';
 import { tempDir } from '../support/temp-dir';
@@ -60,7 +60,7 @@ describe('mastd → mast-proxy push, with ACK/NACK', () => {
     await until('v2 ACKed', () => status()?.acked === 'v2');
     expect((await get(gatewayPort(), '/pinned', { 'end-user': 'jason' })).body).toBe('reviews-v1 /pinned');
     // It came as a delta (the proxy says it takes them); applied, it is exactly what mastd compiled.
-    expect(proxy.config).toEqual(compile(mastd.snapshot!, status()!.identity));
+    expect(proxy.config).toEqual(compile(buildIndex(mastd.snapshot!), status()!.identity));
     expect(mastd.push.convergenceMs.length).toBeGreaterThan(0);
   });
 

@@ -6,8 +6,7 @@
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { loadYaml } from '../../api';
-import { compile, type ProxyIdentity } from '../../runtime/compile/compile';
-import { makeSnapshot } from '../../runtime/compile/snapshot';
+import { buildIndex, compile, makeSnapshot, type ProxyIdentity } from '../../runtime/compile';
 import { proxyV2Header } from '../../runtime/proxy/http/proxy-protocol';
 import { MeshProxy } from '../../runtime/proxy/mesh-proxy';
 import { CertificateAuthority } from '../../runtime/control/ca';
@@ -29,7 +28,7 @@ async function recorder(): Promise<TcpRecorder> {
 
 /** A proxy running what mastd compiles for `identity` from `yaml`; only `keep` listeners are bound. */
 async function proxyFor(yaml: string, identity: ProxyIdentity, keep: (name: string) => boolean): Promise<MeshProxy> {
-  const compiled = compile(makeSnapshot(loadYaml(yaml).objects, 'v1'), identity);
+  const compiled = compile(buildIndex(makeSnapshot(loadYaml(yaml).objects, 'v1')), identity);
   const proxy = new MeshProxy({ mode: identity.mode, workload: identity.labels.app ?? 'x', namespace: identity.namespace });
   const result = await proxy.apply({ ...compiled, listeners: compiled.listeners.filter((l) => keep(l.name)) });
   if (!result.ok) throw new Error(result.error);

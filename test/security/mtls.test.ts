@@ -8,8 +8,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadYaml } from '../../api';
-import { compile } from '../../runtime/compile/compile';
-import { makeSnapshot } from '../../runtime/compile/snapshot';
+import { buildIndex, compile, makeSnapshot } from '../../runtime/compile';
 import { MeshProxy } from '../../runtime/proxy/mesh-proxy';
 import type { AuthzConfig } from '../../runtime/shared/authz';
 import type { ListenerConfig, ProxyConfig } from '../../runtime/shared/proxy-config';
@@ -196,7 +195,7 @@ spec:
 ${extra}`;
   const identities = (extra: string, more: object[] = []) => {
     const objects = [...loadYaml(yaml(extra)).objects, ...(more as never[])];
-    const config = compile(makeSnapshot(objects, 'v1'), { mode: 'sidecar', namespace: 'shop', labels: { app: 'front' } });
+    const config = compile(buildIndex(makeSnapshot(objects, 'v1')), { mode: 'sidecar', namespace: 'shop', labels: { app: 'front' } });
     return config.clusters.find((c) => c.name === 'outbound|80||cart.shop.svc.cluster.local')?.identities;
   };
 
@@ -235,7 +234,7 @@ ${extra}`;
       ],
     };
     const objects = [service, pod, podDefault, slice] as never[];
-    const config = compile(makeSnapshot(objects, 'v1'), { mode: 'sidecar', namespace: 'shop', labels: { app: 'front' } });
+    const config = compile(buildIndex(makeSnapshot(objects, 'v1')), { mode: 'sidecar', namespace: 'shop', labels: { app: 'front' } });
     expect(config.clusters.find((c) => c.host === 'cart.shop.svc.cluster.local')?.identities).toEqual(['ns/shop/sa/cart-sa', 'ns/shop/sa/default']);
   });
 });
@@ -251,7 +250,7 @@ spec:
     - { port: { number: 443, name: https-a, protocol: HTTPS }, hosts: [a.example.com], tls: { mode: SIMPLE, credentialName: a-cert } }
     - { port: { number: 443, name: https-b, protocol: HTTPS }, hosts: [b.example.com], tls: { mode: MUTUAL, credentialName: b-cert } }
 `).objects;
-  const config = compile(makeSnapshot(mesh, 'v1'), { mode: 'gateway', namespace: 'mast-system', labels: { istio: 'ingressgateway' } });
+  const config = compile(buildIndex(makeSnapshot(mesh, 'v1')), { mode: 'gateway', namespace: 'mast-system', labels: { istio: 'ingressgateway' } });
   expect(config.listeners.find((l) => l.matchPort === 443)?.tls).toEqual({ credentialName: 'b-cert', mode: 'MUTUAL', caFile: undefined });
 });
 
@@ -269,7 +268,7 @@ ${server(9443, ', tls: { mode: OPTIONAL_MUTUAL, credentialName: c }')}
 ${server(10443, '')}
 ${server(443, ', tls: { mode: SIMPLE, credentialName: c }')}
 `).objects;
-  const config = compile(makeSnapshot(mesh, 'v1'), { mode: 'gateway', namespace: 'mast-system', labels: { istio: 'ingressgateway' } });
+  const config = compile(buildIndex(makeSnapshot(mesh, 'v1')), { mode: 'gateway', namespace: 'mast-system', labels: { istio: 'ingressgateway' } });
   expect(config.listeners.map((l) => [l.matchPort, l.tls?.mode ?? 'SIMPLE'])).toEqual([[443, 'SIMPLE']]);
 });
 

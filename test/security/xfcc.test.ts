@@ -8,8 +8,7 @@ import { X509Certificate, createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadYaml } from '../../api';
-import { compile } from '../../runtime/compile/compile';
-import { makeSnapshot } from '../../runtime/compile/snapshot';
+import { buildIndex, compile, makeSnapshot } from '../../runtime/compile';
 import { MeshProxy } from '../../runtime/proxy/mesh-proxy';
 import { xfccElement } from '../../runtime/proxy/xfcc';
 import type { ProxyConfig } from '../../runtime/shared/proxy-config';
@@ -76,7 +75,7 @@ spec:
 `).objects;
     const gatewayTopology = topology ? { gatewayTopology: { forwardClientCertDetails: topology } } : {};
     const identity = { mode: 'gateway' as const, namespace: 'mast-system', labels: { istio: 'ingressgateway' }, portMap: { 443: 0 }, ...gatewayTopology };
-    const config = compile(makeSnapshot(mesh, 'v1'), identity);
+    const config = compile(buildIndex(makeSnapshot(mesh, 'v1')), identity);
     return started(new MeshProxy({ mode: 'gateway', workload: 'gw', namespace: 'mast-system' }), config, '0.0.0.0_443');
   }
 
@@ -109,7 +108,7 @@ describe('sidecar', () => {
     const proxy = new MeshProxy({ mode: 'sidecar', workload: 'cart', namespace: 'shop' });
     proxy.setCertificate(await workload(ca, 'shop', 'cart'));
     const identity = { mode: 'sidecar' as const, namespace: 'shop', labels: { app: 'cart' }, inbound: { port: 0, appPort: app.port }, outboundPort: 0 };
-    const config = compile(makeSnapshot([], 'v1'), identity);
+    const config = compile(buildIndex(makeSnapshot([], 'v1')), identity);
     return started(proxy, config, 'virtualInbound');
   }
 

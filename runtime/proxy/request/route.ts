@@ -79,7 +79,7 @@ export function decide(entry: ListenerEntry | undefined, req: RequestView & { re
   return { kind: 'forward', route, action, destination, mirrors, delayMs };
 }
 
-function redirectLocation(a: RedirectAction, req: RequestView): string {
+export function redirectLocation(a: RedirectAction, req: RequestView): string {
   const scheme = a.scheme ?? req.scheme;
   const authority = a.authority ?? req.header('host') ?? req.host;
   const host = a.port ? `${authority.replace(/:\d+$/, '')}:${a.port}` : authority;

@@ -82,7 +82,7 @@ function splitTarget(target: string): [string, string] {
 }
 
 /** Istio: a prefix match's prefix is replaced; otherwise the whole path (the query is kept). */
-function rewritePath(route: RouteConfig, target: string, replacement: string): string {
+export function rewritePath(route: RouteConfig, target: string, replacement: string): string {
   const [path, query] = splitTarget(target);
   for (const m of route.matches) {
     const uri = m.uri;

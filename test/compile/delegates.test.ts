@@ -1,8 +1,7 @@
 /** VirtualService delegation: a root's route stands for a delegate's routes, each match within the root's. */
 import { validate, type KubeObject } from '../../api';
-import { compile } from '../../runtime/compile/compile';
+import { buildIndex, compile, makeSnapshot } from '../../runtime/compile';
 import { mergeMatch } from '../../runtime/compile/delegates';
-import { makeSnapshot } from '../../runtime/compile/snapshot';
 import { simulate } from '../../runtime/shared/simulate';
 import { localMesh } from '../fixtures/local-mesh';
 
@@ -32,7 +31,7 @@ function mesh(...extra: KubeObject[]): KubeObject[] {
 }
 
 describe('at the gateway', () => {
-  const config = compile(makeSnapshot(mesh(ROOT, CHILD), 'v1'), GATEWAY);
+  const config = compile(buildIndex(makeSnapshot(mesh(ROOT, CHILD), 'v1')), GATEWAY);
   const at = (path: string, headers?: Record<string, string>) => simulate(config, { port: 80, host: 'alpha.example.com', path, headers }, 0);
 
   test('the valid mesh has no errors', () => {
@@ -54,7 +53,7 @@ describe('at the gateway', () => {
   test('a missing delegate, or one not exported to the root, routes nothing there', () => {
     const hidden = vs('reviews-routes', { ...(CHILD.spec as object), exportTo: ['.'] }, 'shop');
     const root = vs('edge', { ...(ROOT.spec as object), http: [{ name: 'reviews', match: [{ uri: { prefix: '/reviews' } }], delegate: { name: 'reviews-routes', namespace: 'shop' } }] });
-    const c = compile(makeSnapshot(mesh(root, hidden), 'v1'), GATEWAY);
+    const c = compile(buildIndex(makeSnapshot(mesh(root, hidden), 'v1')), GATEWAY);
     expect(simulate(c, { port: 80, host: 'alpha.example.com', path: '/reviews/1' }, 0)).toMatchObject({ outcome: 'no-route' });
   });
 });

@@ -1,7 +1,10 @@
-/** PeerAuthentication compiled into a sidecar's inbound: workload → namespace → root namespace, and per port. */
+/**
+ * The policies compiled into a proxy (authz.ts): which AuthorizationPolicies apply to it, and
+ * PeerAuthentication compiled into a sidecar's inbound: workload → namespace → root namespace, and per port.
+ */
 import { loadYaml } from '../../api';
-import { compile } from '../../runtime/compile/compile';
-import { makeSnapshot } from '../../runtime/compile/snapshot';
+import { buildIndex, compile, makeSnapshot } from '../../runtime/compile';
+import { authzFor } from '../../runtime/compile/authz';
 import type { ProxyIdentity } from '../../runtime/shared/push-protocol';
 
 const pa = (name: string, namespace: string, spec: string) => `apiVersion: security.istio.io/v1
@@ -15,7 +18,7 @@ const POD: ProxyIdentity = { mode: 'sidecar', namespace: 'shop', labels: { app: 
 const LOCAL: ProxyIdentity = { ...POD, inbound: { port: 15006, appPort: 8080 } };
 
 function inbound(yaml: string, proxy: ProxyIdentity) {
-  const config = compile(makeSnapshot(loadYaml(yaml).objects, 'v1'), proxy);
+  const config = compile(buildIndex(makeSnapshot(loadYaml(yaml).objects, 'v1')), proxy);
   const l = config.listeners.find((x) => x.name === 'virtualInbound')!;
   return { mtls: l.mtls, mtlsByPort: l.mtlsByPort };
 }
@@ -48,4 +51,47 @@ describe('a pod (the port comes with each connection)', () => {
 test('mast local (one app port, known ahead): the mode of that port, nothing per port', () => {
   const yaml = pa('cart', 'shop', `{ selector: { matchLabels: { app: cart } }, mtls: { mode: STRICT }, portLevelMtls: { "8080": { mode: DISABLE } } }`);
   expect(inbound(yaml, LOCAL)).toEqual({ mtls: 'DISABLE', mtlsByPort: undefined });
+});
+
+describe('authorization: which policies apply to a proxy', () => {
+  const index = buildIndex(makeSnapshot(
+    loadYaml(`
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: mesh-deny-delete, namespace: mast-system }
+spec: { action: DENY, rules: [{ to: [{ operation: { methods: [DELETE] } }] }] }
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: ratings-jason, namespace: default }
+spec:
+  selector: { matchLabels: { app: ratings } }
+  rules: [{ when: [{ key: "request.headers[end-user]", values: [jason] }] }]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: other-ns, namespace: shop }
+spec: { action: DENY, rules: [{}] }
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: external, namespace: default }
+spec: { selector: { matchLabels: { app: details } }, action: CUSTOM, provider: { name: opa }, rules: [{ to: [{ operation: { paths: [/admin*] } }] }] }
+`).objects,
+    'v1',
+  ));
+  const sidecar = (labels: Record<string, string>, namespace = 'default') => authzFor(index, { mode: 'sidecar', namespace, labels });
+
+  test('root-namespace policies apply everywhere; selectors pick workloads; other namespaces do not leak', () => {
+    expect(sidecar({ app: 'ratings' })).toEqual({
+      deny: [{ name: 'mast-system/mesh-deny-delete[0]', to: [{ methods: ['DELETE'] }] }],
+      allow: [{ name: 'default/ratings-jason[0]', when: [{ key: 'request.headers[end-user]', values: ['jason'] }] }],
+    });
+    expect(sidecar({ app: 'reviews' })).toEqual({ deny: [{ name: 'mast-system/mesh-deny-delete[0]', to: [{ methods: ['DELETE'] }] }] });
+    expect(sidecar({ app: 'x' }, 'shop')?.deny.map((r) => r.name)).toEqual(['mast-system/mesh-deny-delete[0]', 'shop/other-ns[0]']);
+  });
+
+  test('CUSTOM (an external authorizer) is not supported: it fails closed, its rules deny', () => {
+    expect(sidecar({ app: 'details' })?.deny.map((r) => r.name)).toContain('default/external[0]');
+  });
 });

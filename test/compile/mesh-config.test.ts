@@ -1,6 +1,5 @@
 /** Istio's mesh config (`istio` ConfigMap, key `mesh`) reaches the compiled ProxyConfig: pathNormalization. */
-import { compile } from '../../runtime/compile/compile';
-import { makeSnapshot } from '../../runtime/compile/snapshot';
+import { buildIndex, compile, makeSnapshot } from '../../runtime/compile';
 import { localMesh } from '../fixtures/local-mesh';
 
 const GATEWAY = { mode: 'gateway' as const, namespace: 'mast-system', labels: { istio: 'ingressgateway' }, portMap: { 80: 8080 } };
@@ -10,15 +9,15 @@ const objects = localMesh({ reviewsV1: 19001, reviewsV2: 19002, details: 19003 }
 
 describe('mesh config: pathNormalization', () => {
   test('absent: BASE, and the ProxyConfig names none (Istio default)', () => {
-    const config = compile(makeSnapshot(objects, 'v1'), GATEWAY);
+    const config = compile(buildIndex(makeSnapshot(objects, 'v1')), GATEWAY);
     expect(config.pathNormalization).toBeUndefined();
   });
 
   test.each(['NONE', 'MERGE_SLASHES', 'DECODE_AND_MERGE_SLASHES'])('%s in the istio ConfigMap reaches gateways and sidecars', (mode) => {
     for (const ns of ['istio-system', 'mast-system']) {
-      const s = makeSnapshot([...objects, meshConfigMap(ns, `pathNormalization:\n  normalization: ${mode}\n`)], 'v1');
-      expect(compile(s, GATEWAY).pathNormalization).toBe(mode);
-      expect(compile(s, SIDECAR).pathNormalization).toBe(mode);
+      const index = buildIndex(makeSnapshot([...objects, meshConfigMap(ns, `pathNormalization:\n  normalization: ${mode}\n`)], 'v1'));
+      expect(compile(index, GATEWAY).pathNormalization).toBe(mode);
+      expect(compile(index, SIDECAR).pathNormalization).toBe(mode);
     }
   });
 
@@ -30,6 +29,6 @@ describe('mesh config: pathNormalization', () => {
     ['another ConfigMap namespace', ''],
   ])('%s: BASE', (_what, mesh) => {
     const cm = mesh ? meshConfigMap('istio-system', mesh) : meshConfigMap('default', 'pathNormalization:\n  normalization: NONE\n');
-    expect(compile(makeSnapshot([...objects, cm], 'v1'), GATEWAY).pathNormalization).toBeUndefined();
+    expect(compile(buildIndex(makeSnapshot([...objects, cm], 'v1')), GATEWAY).pathNormalization).toBeUndefined();
   });
 });

@@ -1,6 +1,6 @@
+/** compile(index, proxy) end to end on the local fixture mesh, and the CompileCache contract. */
 import { validate } from '../../api';
-import { compile } from '../../runtime/compile/compile';
-import { makeSnapshot } from '../../runtime/compile/snapshot';
+import { CompileCache, CompileCacheMismatchError, buildIndex, compile, configFor, makeSnapshot } from '../../runtime/compile';
 import { simulate } from '../../runtime/shared/simulate';
 import { localMesh } from '../fixtures/local-mesh';
 
@@ -9,7 +9,7 @@ const GATEWAY = { mode: 'gateway' as const, namespace: 'mast-system', labels: { 
 
 describe('compile → simulate', () => {
   const objects = localMesh(PORTS);
-  const config = compile(makeSnapshot(objects, 'v1'), GATEWAY);
+  const config = compile(buildIndex(makeSnapshot(objects, 'v1')), GATEWAY);
   const at = (host: string, path = '/', headers?: Record<string, string>, random = 0) => simulate(config, { port: 80, host, path, headers }, random);
 
   test('the fixture mesh is valid', () => {
@@ -44,22 +44,48 @@ describe('compile → simulate', () => {
 
   test('consistentHash on an httpCookie carries its ttl and path (the proxy makes the cookie for clients without one)', () => {
     const rule = { apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'details', namespace: 'default' }, spec: { host: 'details', trafficPolicy: { loadBalancer: { consistentHash: { httpCookie: { name: 'user', ttl: '1h', path: '/' } } } } } };
-    const withCookie = compile(makeSnapshot([...objects, rule as (typeof objects)[number]], 'v2'), GATEWAY);
+    const withCookie = compile(buildIndex(makeSnapshot([...objects, rule as (typeof objects)[number]], 'v2')), GATEWAY);
     expect(withCookie.clusters.find((c) => c.name.endsWith('|details.default.svc.cluster.local'))!.lb).toEqual({ kind: 'hash', cookie: 'user', cookieTtlMs: 3_600_000, cookiePath: '/' });
   });
 
   test('a sidecar sees every service by its short and long names, with default routes', () => {
-    const sidecar = compile(makeSnapshot(objects, 'v1'), { mode: 'sidecar', namespace: 'default', labels: { app: 'productpage' }, outboundPort: 15001 });
+    const sidecar = compile(buildIndex(makeSnapshot(objects, 'v1')), { mode: 'sidecar', namespace: 'default', labels: { app: 'productpage' }, outboundPort: 15001 });
     for (const host of ['details', 'details:9080', 'details.default', 'details.default.svc.cluster.local'])
       expect(simulate(sidecar, { port: 9080, host })).toMatchObject({ outcome: 'routed', cluster: 'outbound|9080||details.default.svc.cluster.local' });
   });
 
   test('inbound: to the app port in mast local; in a pod, to whatever port each connection was sent to', () => {
-    const local = compile(makeSnapshot(objects, 'v1'), { mode: 'sidecar', namespace: 'default', labels: {}, inbound: { port: 31000, appPort: 19001 } });
+    const local = compile(buildIndex(makeSnapshot(objects, 'v1')), { mode: 'sidecar', namespace: 'default', labels: {}, inbound: { port: 31000, appPort: 19001 } });
     expect(local.listeners.at(-1)).toMatchObject({ name: 'virtualInbound', port: 31000, matchPort: 19001 });
     expect(local.clusters.find((c) => c.name === 'inbound|19001||')).toMatchObject({ endpoints: [{ address: '127.0.0.1', port: 19001 }] });
-    const pod = compile(makeSnapshot(objects, 'v1'), { mode: 'sidecar', namespace: 'default', labels: {}, inbound: { port: 15006 } });
+    const pod = compile(buildIndex(makeSnapshot(objects, 'v1')), { mode: 'sidecar', namespace: 'default', labels: {}, inbound: { port: 15006 } });
     expect(pod.listeners.at(-1)).toMatchObject({ name: 'virtualInbound', port: 15006 });
     expect(pod.clusters.find((c) => c.name === 'inbound|passthrough||')).toMatchObject({ host: '127.0.0.1', endpoints: [], lb: { kind: 'passthrough' } });
+  });
+});
+
+describe('CompileCache', () => {
+  const index = buildIndex(makeSnapshot(localMesh(PORTS), 'v1'));
+  const sidecar = (app: string) => ({ mode: 'sidecar' as const, namespace: 'default', labels: { app }, outboundPort: 15001 });
+
+  test('configs compiled with one cache share their outbound parts, and equal what a fresh cache compiles', () => {
+    const cache = new CompileCache(index);
+    const a = compile(index, sidecar('productpage'), cache);
+    const b = compile(index, sidecar('ratings'), cache);
+    expect(a.clusters).toBe(b.clusters);
+    expect(a.listeners[0].virtualHosts).toBe(b.listeners[0].virtualHosts);
+    expect(JSON.stringify(a)).toBe(JSON.stringify(compile(index, sidecar('productpage'))));
+  });
+
+  test('configFor: one config object per equivalence key', () => {
+    const cache = new CompileCache(index);
+    expect(configFor(cache, sidecar('productpage'))).toBe(configFor(cache, { ...sidecar('ratings'), serviceAccount: 'ratings' }));
+    expect(configFor(cache, GATEWAY)).not.toBe(configFor(cache, sidecar('productpage')));
+  });
+
+  test("a cache of another index is refused (its parts are another snapshot's)", () => {
+    const other = buildIndex(makeSnapshot(localMesh(PORTS), 'v2'));
+    expect(() => compile(other, GATEWAY, new CompileCache(index))).toThrow(CompileCacheMismatchError);
+    expect(() => compile(other, GATEWAY, new CompileCache(index))).toThrow(expect.objectContaining({ code: 'MAST_COMPILE_CACHE_MISMATCH' }));
   });
 });

@@ -1,0 +1,65 @@
+/**
+ * The compiler's entry: buildIndex(snapshot) once per snapshot, then compile(index, proxy) →
+ * ProxyConfig for each proxy, pure and without I/O (gateway.ts, sidecar.ts). What the configs of
+ * one index share is in a CompileCache the caller holds; configFor adds the per-equivalence-key
+ * sharing the push server needs.
+ */
+import { namespaceOf, selects } from '../../api';
+import type { ProxyConfig } from '../shared/proxy-config';
+import type { ProxyIdentity } from '../shared/push-protocol';
+import { CompileCache } from './compile-cache';
+import { compileGateway } from './gateway';
+import { byKind, buildIndex, type MeshIndex } from './mesh-index';
+import { compileSidecar } from './sidecar';
+
+export { CompileCache, buildIndex, type MeshIndex, type ProxyIdentity };
+export { makeSnapshot, seal, type Snapshot } from './snapshot';
+
+/** A compile given a CompileCache of another index (its shared parts would be another snapshot's). */
+export class CompileCacheMismatchError extends Error {
+  readonly code = 'MAST_COMPILE_CACHE_MISMATCH';
+  constructor() {
+    super('the CompileCache was made for another MeshIndex: make one per index');
+  }
+}
+
+/** The config of one proxy; `cache` shares parts with the other configs compiled with it (a fresh one by default). */
+export function compile(index: MeshIndex, proxy: ProxyIdentity, cache = new CompileCache(index)): ProxyConfig {
+  if (cache.index !== index) throw new CompileCacheMismatchError();
+  return proxy.mode === 'sidecar' ? compileSidecar(index, proxy, cache) : compileGateway(index, proxy, cache);
+}
+
+/** The config of a proxy, compiled once per equivalence key and cache: the same object for every replica of a workload. */
+export function configFor(cache: CompileCache, proxy: ProxyIdentity): ProxyConfig {
+  const key = equivalenceKey(cache.index, proxy);
+  let config = cache.configs.get(key);
+  if (!config) cache.configs.set(key, (config = compile(cache.index, proxy, cache)));
+  return config;
+}
+
+/**
+ * Proxies with the same key get the same config, so the push server compiles once for all of
+ * them (the replicas of a workload): it depends on namespace, ports and labels (which Gateways
+ * and AuthorizationPolicies select it), not on the proxy's name or service account.
+ */
+export function equivalenceKey(index: MeshIndex, p: ProxyIdentity): string {
+  const { labels, serviceAccount: _sa, ...rest } = p;
+  // A sidecar's labels matter only through the policies that select it: sidecars of different
+  // workloads that no policy tells apart share one config.
+  const selectedBy = p.mode === 'sidecar' && !index.routesBySource ? policiesSelecting(index, p) : undefined;
+  return JSON.stringify({ ...rest, labels: selectedBy ?? Object.entries(labels).sort() }, sortedKeys);
+}
+
+/**
+ * Objects with their keys in order, at every depth (a replacer array, `JSON.stringify(key,
+ * Object.keys(key))`, would also drop every nested key not in it: `inbound`, `portMap`...).
+ */
+const sortedKeys = (_key: string, value: unknown) =>
+  value && typeof value === 'object' && !Array.isArray(value) ? Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : value;
+
+function policiesSelecting(index: MeshIndex, p: ProxyIdentity): string[] {
+  return [...byKind(index, 'AuthorizationPolicy'), ...byKind(index, 'PeerAuthentication')]
+    .filter((x) => x.spec.selector?.matchLabels && namespaceOf(x) === p.namespace && selects(x.spec.selector.matchLabels, p.labels))
+    .map((x) => `${x.kind}/${x.metadata.name}`)
+    .sort();
+}

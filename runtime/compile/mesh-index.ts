@@ -1,0 +1,100 @@
+/**
+ * MeshIndex: every lookup the compiler makes over a snapshot, built once per snapshot by
+ * buildIndex (Istio's PushContext), so compiling one proxy never scans the whole config and
+ * configs of one snapshot read the same objects. Immutable once built; the parts compiled
+ * configs share live in a CompileCache (compile-cache.ts), not here.
+ */
+import { exportScopes, fqdn, namespaceOf, type AnyMeshResource, type ExportScope, type KubeObject, type VirtualService } from '../../api';
+import { expandDelegates } from './delegates';
+import { identityOf, listServicePorts, portResolver, type EndpointIndex, type PortResolver, type ServicePort } from './endpoints';
+import { readMeshSettings, type MeshSettings } from './mesh-config';
+import { routesBySource } from './routes';
+import type { Snapshot } from './snapshot';
+
+export interface MeshIndex extends EndpointIndex {
+  readonly snapshot: Snapshot;
+  readonly version: string;
+  readonly byKind: ReadonlyMap<string, readonly AnyMeshResource[]>;
+  /** Every (host, port) the registry knows: the same objects for every compile of the snapshot (caches key on them). */
+  readonly servicePorts: readonly ServicePort[];
+  /** A route destination's service port, among all of them. */
+  readonly portOf: PortResolver;
+  /** The VirtualServices that route: delegation expanded into the roots (delegates.ts). */
+  readonly virtualServices: readonly VirtualService[];
+  /** Some route is for some clients only (`sourceLabels`, `sourceNamespace`): sidecars are compiled per workload, not per namespace. */
+  readonly routesBySource: boolean;
+  /** The registered service of each port (for its exportTo). */
+  readonly serviceOf: ReadonlyMap<ServicePort, { readonly exportTo: ExportScope }>;
+  /** Mesh-bound VirtualServices by the FQDN of each host they name. */
+  readonly meshVirtualServicesByHost: ReadonlyMap<string, readonly VirtualService[]>;
+  /** Where each mesh-bound VirtualService is visible. */
+  readonly exportScopeOf: ReadonlyMap<VirtualService, ExportScope>;
+  readonly meshSettings: MeshSettings;
+}
+
+function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
+  const list = m.get(k);
+  if (list) list.push(v);
+  else m.set(k, [v]);
+}
+
+export function buildIndex(snapshot: Snapshot): MeshIndex {
+  const byKind = new Map<string, AnyMeshResource[]>();
+  const serviceEntriesByHost = new Map<string, AnyMeshResource[]>();
+  const workloadEntriesByNamespace = new Map<string, AnyMeshResource[]>();
+  const workloadEntriesByLabel = new Map<string, AnyMeshResource[]>();
+  for (const r of snapshot.mesh) {
+    push(byKind, r.kind, r);
+    if (r.kind === 'ServiceEntry') for (const h of r.spec.hosts ?? []) push(serviceEntriesByHost, h.toLowerCase(), r);
+    if (r.kind === 'WorkloadEntry') {
+      push(workloadEntriesByNamespace, namespaceOf(r), r);
+      for (const [k, v] of Object.entries(r.spec.labels ?? {})) push(workloadEntriesByLabel, `${namespaceOf(r)}|${k}=${v}`, r);
+    }
+  }
+  const servicePorts = listServicePorts(snapshot.registry);
+  const virtualServices = expandDelegates((byKind.get('VirtualService') ?? []) as VirtualService[]);
+  const services = new Map(snapshot.registry.services.map((x) => [`${x.host}|${x.namespace}`, x]));
+  const serviceOf = new Map<ServicePort, { readonly exportTo: ExportScope }>();
+  for (const p of servicePorts) {
+    const svc = services.get(`${p.host}|${p.namespace}`);
+    if (svc) serviceOf.set(p, svc);
+  }
+  const meshVirtualServicesByHost = new Map<string, VirtualService[]>();
+  const exportScopeOf = new Map<VirtualService, ExportScope>();
+  for (const vs of virtualServices) {
+    if (vs.spec.gateways?.length && !vs.spec.gateways.includes('mesh')) continue;
+    exportScopeOf.set(vs, exportScopes(vs.spec.exportTo, namespaceOf(vs)));
+    for (const h of new Set((vs.spec.hosts ?? []).map((x) => fqdn(x, namespaceOf(vs))))) push(meshVirtualServicesByHost, h, vs);
+  }
+  return {
+    snapshot,
+    version: snapshot.version,
+    byKind,
+    serviceEntriesByHost,
+    workloadEntriesByNamespace,
+    workloadEntriesByLabel,
+    pods: podsByName(snapshot.objects),
+    endpointSlices: snapshot.objects.filter((o) => o.kind === 'EndpointSlice'),
+    servicePorts,
+    portOf: portResolver(servicePorts),
+    virtualServices,
+    routesBySource: routesBySource(virtualServices),
+    serviceOf,
+    meshVirtualServicesByHost,
+    exportScopeOf,
+    meshSettings: readMeshSettings(snapshot.objects),
+  };
+}
+
+function podsByName(objects: readonly KubeObject[]): MeshIndex['pods'] {
+  return new Map(
+    objects
+      .filter((o) => o.kind === 'Pod')
+      .map((p) => {
+        const account = (p as { spec?: { serviceAccountName?: unknown } }).spec?.serviceAccountName;
+        return [`${namespaceOf(p)}/${p.metadata.name}`, { labels: p.metadata.labels ?? {}, identity: identityOf(namespaceOf(p), typeof account === 'string' ? account : 'default') }];
+      }),
+  );
+}
+
+export const byKind = <K extends AnyMeshResource['kind']>(index: MeshIndex, kind: K) => (index.byKind.get(kind) ?? []) as Array<Extract<AnyMeshResource, { kind: K }>>;

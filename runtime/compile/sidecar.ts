@@ -1,0 +1,145 @@
+/**
+ * A sidecar's config: outbound listeners for every service port its namespace can see (the mesh
+ * VirtualServices' routes, or a default route; TCP ports by port number), under every name a
+ * client may use for the service, and an inbound listener to its app with the PeerAuthentication
+ * and AuthorizationPolicy that apply to it. The outbound part is shared through the CompileCache.
+ */
+import { visibleIn, type VirtualService } from '../../api';
+import { DEFAULT_RETRY, PROXY_CONFIG_SCHEMA, byClusterName, clusterName } from '../shared/proxy-config';
+import type { ClusterConfig, ListenerConfig, ProxyConfig, RouteConfig, VirtualHostConfig } from '../shared/proxy-config';
+import type { ProxyIdentity } from '../shared/push-protocol';
+import { authzFor, mtlsByPortFor, mtlsFor } from './authz';
+import { ClusterSet, clusterUse } from './clusters';
+import type { ClusterUse, CompileCache, MeshRoutes, SidecarOutbound } from './compile-cache';
+import { isHttpProtocol, type ServicePort } from './endpoints';
+import type { MeshIndex } from './mesh-index';
+import { compileHttpRoutes, compileTcpRoute, type RouteContext } from './routes';
+
+/** The port outbound traffic reaches a sidecar on when its identity names none (Istio's). */
+const OUTBOUND_PORT = 15001;
+
+export function compileSidecar(index: MeshIndex, proxy: ProxyIdentity, cache: CompileCache): ProxyConfig {
+  const shared = sidecarOutbound(index, cache, proxy.namespace, proxy.labels);
+  const outboundPort = proxy.outboundPort ?? OUTBOUND_PORT;
+  const listeners: ListenerConfig[] = shared.listeners.map((l) => ({ ...l, port: outboundPort, passthrough: true, trafficDirection: 'OUTBOUND' as const }));
+  if (!proxy.inbound) return { schema: PROXY_CONFIG_SCHEMA, version: index.version, listeners, clusters: shared.clusters, ...index.meshSettings };
+  const appPort = proxy.inbound.appPort;
+  // In a pod the app's port is the one each captured connection was sent to (original destination).
+  const inbound = appPort ? `inbound|${appPort}||` : 'inbound|passthrough||';
+  const mtlsByPort = mtlsByPortFor(index, proxy);
+  const authz = authzFor(index, proxy);
+  const inboundCluster: ClusterConfig = appPort
+    ? { name: inbound, host: '127.0.0.1', port: appPort, endpoints: [{ address: '127.0.0.1', port: appPort }], lb: { kind: 'round_robin' }, connectTimeoutMs: 1000 }
+    : { name: inbound, host: '127.0.0.1', port: 0, endpoints: [], lb: { kind: 'passthrough' }, connectTimeoutMs: 1000 };
+  listeners.push({
+    name: 'virtualInbound',
+    trafficDirection: 'INBOUND',
+    port: proxy.inbound.port,
+    matchPort: appPort ?? 0,
+    ...(authz ? { authz } : {}),
+    mtls: mtlsFor(index, proxy),
+    ...(mtlsByPort ? { mtlsByPort } : {}),
+    // As Istio's sidecars: the verified peer is added to x-forwarded-client-cert (By, Hash, Subject, URI, DNS).
+    forwardClientCert: { mode: 'APPEND_FORWARD' },
+    protocol: 'http',
+    virtualHosts: [{ name: 'inbound|http', domains: ['*'], routes: [{ name: 'default', matches: [], action: { kind: 'forward', destinations: [{ cluster: inbound, weight: 100 }] } }] }],
+  });
+  return { schema: PROXY_CONFIG_SCHEMA, version: index.version, listeners, clusters: [...shared.clusters, inboundCluster].sort(byClusterName), ...index.meshSettings };
+}
+
+/**
+ * What every sidecar of a namespace sees is the same (visibility, short names and DestinationRule
+ * lookup depend on the namespace alone): compiled once per namespace and cache. When some route
+ * is by source, per namespace and client labels.
+ */
+function sidecarOutbound(index: MeshIndex, cache: CompileCache, ns: string, labels: Readonly<Record<string, string>>): SidecarOutbound {
+  const source = index.routesBySource ? { labels, namespace: ns } : undefined;
+  const key = source ? `${ns}|${JSON.stringify(Object.entries(labels).sort())}` : ns;
+  const cached = cache.outbound.get(key);
+  if (cached) return cached;
+  const clusters = new ClusterSet(index, cache, ns);
+  const visible = index.servicePorts.filter((p) => {
+    const svc = index.serviceOf.get(p);
+    return !svc || visibleIn(svc.exportTo, ns);
+  });
+  /** The mesh VirtualServices for a host that this namespace sees (the shared list itself when it sees them all). */
+  const vsFor = (host: string): readonly VirtualService[] => {
+    const all = index.meshVirtualServicesByHost.get(host) ?? NONE;
+    const seen = (vs: VirtualService) => visibleIn(index.exportScopeOf.get(vs)!, ns);
+    return all.every(seen) ? all : all.filter(seen);
+  };
+  // Non-HTTP ports are proxied as TCP, told apart by destination port only (mast has no service
+  // addresses to tell two TCP services on one port apart: such a port is left unproxied).
+  const tcpPorts = new Map<number, ServicePort[]>();
+  for (const p of visible) if (!isHttpProtocol(p.protocol)) tcpPorts.set(p.number, [...(tcpPorts.get(p.number) ?? []), p]);
+  const tcpListeners: ListenerConfig[] = [];
+  for (const [number, candidates] of tcpPorts) {
+    if (candidates.length !== 1) continue;
+    const p = candidates[0];
+    const ctx: RouteContext = { gateway: 'mesh', matchPort: number, portOf: index.portOf, useCluster: clusters.use, source };
+    const fromVs = vsFor(p.host).map((vs) => compileTcpRoute(vs, ctx)).find(Boolean);
+    if (!fromVs) clusters.use(p.host, p, undefined);
+    tcpListeners.push({ name: `outbound_${number}_tcp`, port: 0, matchPort: number, protocol: 'tcp', tcpDestinations: fromVs ?? [{ cluster: clusterName(p.number, undefined, p.host), weight: 100 }] });
+  }
+  const byPort = new Map<number, VirtualHostConfig[]>();
+  for (const p of visible) {
+    if (!isHttpProtocol(p.protocol)) continue;
+    const routes = meshRoutes(index, cache, p, vsFor(p.host), source);
+    for (const u of routes.uses) clusters.add(u);
+    const list = byPort.get(p.number) ?? [];
+    list.push(virtualHostFor(routes, p, ns));
+    byPort.set(p.number, list);
+  }
+  const httpListeners = [...byPort.entries()].map(([number, virtualHosts]) => ({ name: `outbound_${number}`, port: 0, matchPort: number, protocol: 'http' as const, virtualHosts }));
+  const listeners: ListenerConfig[] = [...httpListeners, ...tcpListeners.filter((t) => !byPort.has(t.matchPort))].sort((a, b) => a.matchPort - b.matchPort);
+  const result = { listeners, clusters: clusters.all() };
+  cache.outbound.set(key, result);
+  return result;
+}
+
+const NONE: readonly VirtualService[] = [];
+
+/**
+ * A service port's mesh routes depend on the VirtualServices a namespace sees for it, not on the
+ * namespace: compiled once per cache, and shared by the namespaces that see the same ones.
+ */
+function meshRoutes(index: MeshIndex, cache: CompileCache, p: ServicePort, vss: readonly VirtualService[], source?: RouteContext['source']): MeshRoutes {
+  let entries = cache.meshRoutes.get(p);
+  if (!entries) cache.meshRoutes.set(p, (entries = []));
+  const hit = entries.find((e) => e.source === source && e.vss.length === vss.length && e.vss.every((v, i) => v === vss[i]));
+  if (hit) return hit.result;
+  const uses: ClusterUse[] = [];
+  const ctx: RouteContext = { gateway: 'mesh', matchPort: p.number, portOf: index.portOf, useCluster: (_host, port, subset) => void uses.push(clusterUse(port, subset)), source };
+  const routes: RouteConfig[] = vss.flatMap((vs) => compileHttpRoutes(vs, ctx));
+  if (routes.length === 0) {
+    uses.push(clusterUse(p, undefined));
+    routes.push({ name: 'default', matches: [], action: { kind: 'forward', destinations: [{ cluster: clusterName(p.number, undefined, p.host), weight: 100 }], retries: DEFAULT_RETRY } });
+  }
+  const result: MeshRoutes = { routes, uses };
+  entries.push({ vss, source, result });
+  return result;
+}
+
+/** Every namespace but the service's own sees the same virtual host: one object, shared. */
+function virtualHostFor(mesh: MeshRoutes, p: ServicePort, ns: string): VirtualHostConfig {
+  const own = kubernetesService(p.host)?.namespace === ns;
+  const make = () => ({ name: `${p.host}:${p.number}`, domains: domainsFor(p.host, ns, p.number), routes: mesh.routes });
+  return own ? (mesh.own ??= make()) : (mesh.other ??= make());
+}
+
+/** `name.namespace.svc.cluster.local` → its parts; other hosts have no short names. */
+function kubernetesService(host: string): { name: string; namespace: string } | undefined {
+  const m = /^([^.]+)\.([^.]+)\.svc\.cluster\.local$/.exec(host);
+  return m ? { name: m[1], namespace: m[2] } : undefined;
+}
+
+/** Names a client in `ns` may use for a service: FQDN, and the short forms Kubernetes DNS resolves. */
+function domainsFor(host: string, clientNs: string, port: number): string[] {
+  const names = [host];
+  const m = kubernetesService(host);
+  if (m) {
+    names.push(`${m.name}.${m.namespace}.svc`, `${m.name}.${m.namespace}`);
+    if (m.namespace === clientNs) names.push(m.name);
+  }
+  return names.flatMap((n) => [n, `${n}:${port}`]);
+}
