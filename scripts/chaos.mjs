@@ -21,11 +21,11 @@ const run = spawnSync(process.execPath, [join(root, 'node_modules', 'jest', 'bin
   env: { ...process.env, MAST_CHAOS: process.env.MAST_CHAOS ?? 'long', MAST_CHAOS_REPORT: report },
 });
 const rows = existsSync(report) ? readFileSync(report, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)) : [];
-const mb = (v) => (v === undefined ? '–' : `${v} MB`);
+const rss = (r) => (r.rss?.length ? r.rss.map((m) => `${m.process}: ${m.beforeMb} → ${m.afterMb} MB`).join('; ') : '–');
 const table = [
   '| scenario | duration | requests | failed | p99 | RSS before → after |',
   '|---|---:|---:|---:|---:|---|',
-  ...rows.map((r) => `| ${r.scenario} | ${r.durationS === undefined ? '–' : `${r.durationS} s`} | ${r.requests} | ${r.failed} | ${r.p99Ms} ms | ${r.process ? `${r.process}: ${mb(r.rssBeforeMb)} → ${mb(r.rssAfterMb)}` : '–'} |`),
+  ...rows.map((r) => `| ${r.scenario} | ${r.durationS === undefined ? '–' : `${r.durationS} s`} | ${r.requests} | ${r.failed} | ${r.p99Ms} ms | ${rss(r)} |`),
 ].join('\n');
 console.log(`\n${table}\n`);
 if (docs) {

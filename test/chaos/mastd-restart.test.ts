@@ -63,7 +63,7 @@ describe('mastd killed and restarted during config edits', () => {
       // The newest edit reaches the gateway through the new mastd.
       await until(`the gateway to run edit ${edit}`, async () => (await marker(gateway.port)) === `edit ${edit}`, 10_000);
       const rssAfter = rssMb(gateway.pid);
-      record({ scenario: 'mastd killed and restarted during edits', requests: result.requests, failed: result.failed.length, p99Ms: result.p99Ms, process: 'gateway', rssBeforeMb: rssBefore, rssAfterMb: rssAfter, durationS: RUN_MS / 1000 });
+      record({ scenario: 'mastd killed and restarted during edits', requests: result.requests, failed: result.failed.length, p99Ms: result.p99Ms, rss: [{ process: 'gateway', beforeMb: rssBefore, afterMb: rssAfter }], durationS: RUN_MS / 1000 });
       expect(reasons(result.failed)).toEqual({});
       expect(result.requests).toBe((RATE * RUN_MS) / 1000);
     },

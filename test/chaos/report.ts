@@ -11,10 +11,8 @@ export interface ChaosRow {
   readonly failed: number;
   /** Latency of the 99th percentile request, ms. */
   readonly p99Ms: number;
-  /** The process whose memory is shown, and its VmRSS before and after (MB). */
-  readonly process?: string;
-  readonly rssBeforeMb?: number;
-  readonly rssAfterMb?: number;
+  /** Processes whose memory is shown: VmRSS before and after the fault (MB). */
+  readonly rss?: ReadonlyArray<{ readonly process: string; readonly beforeMb: number; readonly afterMb: number }>;
   readonly durationS?: number;
 }
 
