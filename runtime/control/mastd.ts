@@ -43,6 +43,8 @@ export interface MastdOptions {
    * (issued when `useCa` is called, renewed at half its life). @default - plain-text HTTP/2
    */
   readonly pushTls?: { readonly names: readonly string[]; readonly addresses: readonly string[] };
+  /** Push streams one identity may hold at once (PushServerOptions). @default 512 */
+  readonly maxStreamsPerIdentity?: number;
 }
 
 export class Mastd {
@@ -69,6 +71,7 @@ export class Mastd {
       equivalenceKey: (identity) => equivalenceKey(identity, this.snapshot),
       compile: (identity) => (this.snapshot ? compile(this.snapshot, identity) : undefined),
       tls: options.pushTls !== undefined,
+      maxStreamsPerIdentity: options.maxStreamsPerIdentity,
       sign: async (identity, csr) => {
         if (!this.ca) throw new Error('the certificate authority is not ready');
         return this.ca.sign(csr, { namespace: identity.namespace, serviceAccount: identity.serviceAccount ?? 'default' }, options.certificateTtlMs);
@@ -187,6 +190,7 @@ export class Mastd {
           `mastd_acks_total ${c.acks}`,
           `mastd_nacks_total ${c.nacks}`,
           `mastd_rejected_proxies_total ${c.rejectedPeers}`,
+          `mastd_push_streams_over_cap_total ${c.overCap}`,
           `mastd_certificates_issued_total ${c.certificates}`,
           `mastd_connected_proxies ${this.push.statuses().length}`,
           `mastd_rejected_resources ${this.rejected.length}`,
