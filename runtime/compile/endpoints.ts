@@ -2,7 +2,9 @@
  * Endpoints of a service port, from the snapshot: ServiceEntry `endpoints` (or, resolved by DNS
  * without endpoints, its host),
  * WorkloadEntries its `workloadSelector` selects (their `ports` map a port name to
- * the port the workload listens on), and Kubernetes EndpointSlices.
+ * the port the workload listens on), and Kubernetes EndpointSlices. An endpoint the registry says
+ * is not ready (a slice's `conditions.ready: false`, a health-checked WorkloadEntry not `Healthy`)
+ * is left out, so it leaves the proxies' load balancers at the next push.
  */
 import { fqdn, isPlainObject, namespaceOf, selects, type KubeObject, type ServiceEntry, type WorkloadEntry } from '../../api';
 import type { EndpointConfig } from '../shared/proxy-config';
@@ -54,7 +56,7 @@ export function endpointsOf(s: Snapshot, port: ServicePort, identities?: Set<str
     const selector = se.spec.workloadSelector?.labels;
     if (selector)
       for (const we of candidates(s, port.namespace, selector)) {
-        if (!selects(selector, we.spec.labels) || !we.spec.address) continue;
+        if (!selects(selector, we.spec.labels) || !we.spec.address || !healthy(we)) continue;
         out.push({ address: we.spec.address, port: (sePort && we.spec.ports?.[sePort.name]) ?? sePort?.targetPort ?? port.number, labels: we.spec.labels ?? {} });
         if (we.spec.serviceAccount) identities?.add(identityOf(namespaceOf(we), we.spec.serviceAccount));
       }
@@ -75,6 +77,24 @@ const pods = perSnapshot(
         }),
     ),
 );
+
+/** Istio's annotation that puts a WorkloadEntry's endpoint under its `Healthy` condition. */
+export const HEALTH_CHECKS_ANNOTATION = 'proxy.istio.io/health-checks-enabled';
+
+/** The spellings Go's strconv.ParseBool reads as true, as Istio parses the annotation. */
+const GO_TRUE = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
+
+/**
+ * As Istio's isHealthy: with health checks enabled (the annotation "true"), a WorkloadEntry is an
+ * endpoint only while its status says `Healthy: True` (not yet probed counts as unhealthy); without
+ * them it always is. `mast local`'s supervisor sets both for a workload whose app is down.
+ */
+export function healthy(we: WorkloadEntry): boolean {
+  if (!GO_TRUE.has(we.metadata.annotations?.[HEALTH_CHECKS_ANNOTATION] ?? '')) return true;
+  const conditions = (we as { status?: { conditions?: unknown } }).status?.conditions;
+  const condition = Array.isArray(conditions) ? conditions.find((c) => isPlainObject(c) && c.type === 'Healthy') : undefined;
+  return condition?.status === 'True';
+}
 
 /** WorkloadEntries that may match a selector: those sharing its rarest label (all of the namespace for an empty one). */
 function candidates(s: Snapshot, namespace: string, selector: Record<string, string>): WorkloadEntry[] {
