@@ -106,6 +106,28 @@ export class Mastd {
     return { pushPort: push, monitoringPort: (this.monitoring.address() as AddressInfo).port };
   }
 
+  /** The objects of the last update, as validation accepted them (before `prepare`). */
+  private accepted?: KubeObject[];
+
+  /**
+   * A new snapshot of the same objects, `prepare` run again on them, pushed: for what changes
+   * outside the config (`mast local`'s supervisor marking a workload not ready, or ready again).
+   * Queued behind the updates already received, so it never overtakes an edit.
+   */
+  refresh(): void {
+    this.queued++;
+    this.updates = this.updates
+      .then(async () => {
+        if (!this.accepted) return;
+        const prepared = this.options.prepare ? await this.options.prepare(this.accepted) : this.accepted;
+        this.snapshot = makeSnapshot(prepared, `v${++this.version}`);
+        this.options.log?.(`snapshot ${this.snapshot.version}: refreshed`);
+        this.push.publish();
+      })
+      .finally(() => this.queued--)
+      .catch((err) => this.options.log?.(`refresh failed, keeping snapshot ${this.snapshot?.version ?? 'none'}: ${(err as Error).message}`));
+  }
+
   /** Resolves once the updates received so far are applied. */
   settled(): Promise<void> {
     return this.updates;
@@ -121,6 +143,7 @@ export class Mastd {
     this.rejected = result.rejected;
     for (const f of [...loadFindings, ...result.rejected]) this.options.log?.(`rejected ${f.kind} ${f.namespace ?? ''}/${f.name} ${f.path}: ${f.code} ${f.message}`);
     if (result.rejected.length) this.options.onRejected?.(result.rejected, objects);
+    this.accepted = result.objects;
     const prepared = this.options.prepare ? await this.options.prepare(result.objects) : result.objects;
     this.snapshot = makeSnapshot(prepared, `v${++this.version}`);
     this.options.log?.(`snapshot ${this.snapshot.version}: ${result.objects.length} objects, ${result.rejected.length} rejected`);

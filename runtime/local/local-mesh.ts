@@ -19,7 +19,7 @@ import { pushNames } from '../control/push-names';
 import { Bundler, PROXY_ENTRY } from './bundles';
 import { Supervisor } from './supervisor';
 import { interceptUnavailable, NetnsTopology, serviceAddresses, type Netns } from './netns';
-import { planLocal, throughNamespaces, throughSidecars, type LocalWorkload } from './workloads';
+import { planLocal, throughNamespaces, throughSidecars, withHealth, type LocalWorkload } from './workloads';
 import { PROXY_NODE_FLAGS } from '../shared/process';
 
 /** The gateway's labels, as its pods carry them in a cluster (Istio's two). */
@@ -56,6 +56,11 @@ export interface RunningWorkload {
   readonly netns?: Netns;
   /** Why its app could not start, if it could not. */
   problem?: string;
+  /**
+   * Its app process died and is not back (restarted and listening) yet: its endpoint is marked not
+   * ready, so it leaves every load balancer at the next push (workloads.ts withHealth).
+   */
+  appDown?: boolean;
 }
 
 const taken = new Set<number>();
@@ -213,12 +218,13 @@ export class LocalMesh {
       this.retiring.add(done);
       void done.then(() => this.retiring.delete(done));
     }
+    const down = (key: string) => this.workloads.get(key)?.appDown === true;
     if (this.topology) {
       // Service names resolve in every namespace, to addresses only iptables ever sees (as ClusterIPs).
       for (const r of this.workloads.values()) if (r.netns) this.topology.hosts(r.netns, serviceAddresses(this.serviceHosts, r.workload.namespace));
-      return throughNamespaces(objects, (key) => this.workloads.get(key)?.netns?.address);
+      return withHealth(throughNamespaces(objects, (key) => this.workloads.get(key)?.netns?.address), down);
     }
-    return throughSidecars(objects, (key) => this.workloads.get(key)?.inboundPort);
+    return withHealth(throughSidecars(objects, (key) => this.workloads.get(key)?.inboundPort), down);
   }
 
   private async launch(w: LocalWorkload): Promise<RunningWorkload> {
@@ -239,7 +245,10 @@ export class LocalMesh {
       const app = await this.bundler.file(w.run!);
       const env = { PORT: String(w.appPort), SERVICE: w.labels.app ?? w.name, VERSION: w.labels.version ?? 'v1', ...extraEnv, ...w.env };
       const [command, ...args] = wrap([process.execPath, app]);
-      this.supervisor.start({ name: `app ${r.id}`, command, args, env });
+      // A dead app is restarted, and its endpoint is out of the mesh until it listens again.
+      const onExit = () => this.setAppDown(r, true);
+      const onRestart = () => void this.whenListening(r).then((up) => up && this.setAppDown(r, false));
+      this.supervisor.start({ name: `app ${r.id}`, command, args, env, restart: true, onExit, onRestart });
     } catch (err) {
       r.problem = (err as Error).message;
       this.log(`WorkloadEntry ${w.key}: ${r.problem}`);
@@ -265,6 +274,24 @@ export class LocalMesh {
     this.supervisor.start({ name: `sidecar ${r.id}`, command, args, env: { MAST_ORIGINAL_DST_ADDON: this.addon! } });
     if (w.run) await this.startApp(r, { HOST: '0.0.0.0' }, (argv) => topology.exec(netns, argv));
     return r;
+  }
+
+  private setAppDown(r: RunningWorkload, down: boolean): void {
+    if (r.appDown === down || this.workloads.get(r.workload.key) !== r) return;
+    r.appDown = down;
+    this.log(`WorkloadEntry ${r.workload.key}: ${down ? 'app down: not ready, out of the load balancers' : 'app back: ready'}`);
+    this.mastd.refresh();
+  }
+
+  /** Whether the restarted app listens within 30 s (polled every 100 ms; false once the workload was retired or replaced). */
+  private async whenListening(r: RunningWorkload): Promise<boolean> {
+    const deadline = Date.now() + 30_000;
+    const host = r.netns?.address ?? r.workload.address;
+    while (Date.now() < deadline && this.workloads.get(r.workload.key) === r) {
+      if (await accepts(r.workload.appPort, host)) return true;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    return false;
   }
 
   private async retire(r: RunningWorkload): Promise<void> {
