@@ -61,6 +61,8 @@ export interface RunningWorkload {
    * ready, so it leaves every load balancer at the next push (workloads.ts withHealth).
    */
   appDown?: boolean;
+  /** The same for its sidecar: died, and not yet restarted with its config and certificate. */
+  sidecarDown?: boolean;
 }
 
 const taken = new Set<number>();
@@ -218,7 +220,7 @@ export class LocalMesh {
       this.retiring.add(done);
       void done.then(() => this.retiring.delete(done));
     }
-    const down = (key: string) => this.workloads.get(key)?.appDown === true;
+    const down = (key: string) => this.workloads.get(key)?.appDown === true || this.workloads.get(key)?.sidecarDown === true;
     if (this.topology) {
       // Service names resolve in every namespace, to addresses only iptables ever sees (as ClusterIPs).
       for (const r of this.workloads.values()) if (r.netns) this.topology.hosts(r.netns, serviceAddresses(this.serviceHosts, r.workload.namespace));
@@ -231,7 +233,7 @@ export class LocalMesh {
     if (this.topology) return this.launchInNamespace(w, this.topology);
     const r: RunningWorkload = { workload: w, id: `${w.name}.${w.namespace}`, inboundPort: await freePort(), outboundPort: await freePort(), adminPort: await freePort(), adminHost: '127.0.0.1' };
     const proxy = await this.bundler.file(PROXY_ENTRY);
-    this.supervisor.start({ name: `sidecar ${r.id}`, args: [...PROXY_NODE_FLAGS, proxy, ...this.proxyFlags(r.id, r.adminPort), ...sidecarFlags(r), '--app-port', String(w.appPort)] });
+    this.supervisor.start({ name: `sidecar ${r.id}`, args: [...PROXY_NODE_FLAGS, proxy, ...this.proxyFlags(r.id, r.adminPort), ...sidecarFlags(r), '--app-port', String(w.appPort)], ...this.sidecarRestarts(r) });
     if (w.run && (await accepts(w.appPort, w.address))) {
       r.problem = `${w.address}:${w.appPort} is already in use by another process (another mast local?), so its app was not started`;
       this.log(`WorkloadEntry ${w.key}: ${r.problem}`);
@@ -271,7 +273,7 @@ export class LocalMesh {
     const installed = spawnSync(ipCmd, capture, { encoding: 'utf8' });
     if (installed.status !== 0) throw new Error(`capture rules for ${w.key} failed: ${installed.stderr.trim()}`);
     const [command, ...args] = topology.exec(netns, [process.execPath, ...PROXY_NODE_FLAGS, proxy, ...this.proxyFlags(r.id, P.admin, netns.gateway), ...sidecarFlags(r), '--status-port', String(P.status)], 1337);
-    this.supervisor.start({ name: `sidecar ${r.id}`, command, args, env: { MAST_ORIGINAL_DST_ADDON: this.addon! } });
+    this.supervisor.start({ name: `sidecar ${r.id}`, command, args, env: { MAST_ORIGINAL_DST_ADDON: this.addon! }, ...this.sidecarRestarts(r) });
     if (w.run) await this.startApp(r, { HOST: '0.0.0.0' }, (argv) => topology.exec(netns, argv));
     return r;
   }
@@ -281,6 +283,34 @@ export class LocalMesh {
     r.appDown = down;
     this.log(`WorkloadEntry ${r.workload.key}: ${down ? 'app down: not ready, out of the load balancers' : 'app back: ready'}`);
     this.mastd.refresh();
+  }
+
+  /**
+   * A sidecar that dies is restarted too (a native sidecar's restartPolicy Always), its workload not
+   * ready from its death until the new one runs the current config with a certificate.
+   */
+  private sidecarRestarts(r: RunningWorkload) {
+    const set = (down: boolean) => {
+      if (r.sidecarDown === down || this.workloads.get(r.workload.key) !== r) return;
+      r.sidecarDown = down;
+      this.log(`WorkloadEntry ${r.workload.key}: ${down ? 'sidecar down: not ready, out of the load balancers' : 'sidecar back: ready'}`);
+      this.mastd.refresh();
+    };
+    const serving = async () => {
+      const deadline = Date.now() + 30_000;
+      while (Date.now() < deadline && this.workloads.get(r.workload.key) === r) {
+        const s = this.mastd.push.statuses().find((p) => p.id === r.id);
+        if (s?.acked && s.acked === s.sent && (!this.mastd.ca || s.certificateExpires)) return true;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      return false;
+    };
+    return { restart: true, onExit: () => set(true), onRestart: () => void serving().then((up) => up && set(false)) };
+  }
+
+  /** The process id of a child (`gateway`, `sidecar <id>`, `app <id>`), while it runs. */
+  pid(name: string): number | undefined {
+    return this.supervisor.pid(name);
   }
 
   /** Whether the restarted app listens within 30 s (polled every 100 ms; false once the workload was retired or replaced). */

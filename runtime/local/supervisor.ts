@@ -48,6 +48,10 @@ export class Supervisor {
     process.once('exit', this.killAll);
   }
 
+  pid(name: string): number | undefined {
+    return this.running.get(name)?.child.pid;
+  }
+
   names(): string[] {
     return [...this.running.keys()];
   }

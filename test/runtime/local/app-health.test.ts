@@ -3,54 +3,10 @@
  * ready, leaves the load balancers at the next push (so no request reaches its sidecar only to be
  * refused by a dead app), is restarted, and is back in once it listens again.
  */
-import { writeFileSync } from 'node:fs';
 import * as http from 'node:http';
-import { join } from 'node:path';
-import { freePort, LocalMesh } from '../../../runtime/local/local-mesh';
-import { tempDir } from '../../support/temp-dir';
+import { LocalMesh } from '../../../runtime/local/local-mesh';
+import { twoWorkloads } from '../../fixtures/two-workloads';
 import { until } from '../support';
-
-const APP = `const http = require('http');
-http.createServer((q, s) => {
-  if (q.url === '/exit') return s.end('bye', () => process.exit(3));
-  s.end(process.env.VERSION);
-}).listen(Number(process.env.PORT), process.env.HOST);
-`;
-
-const mesh = (a: number, b: number) => `apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: { name: edge, namespace: default }
-spec:
-  selector: { istio: ingressgateway }
-  servers: [{ port: { number: 80, name: http, protocol: HTTP }, hosts: [alpha.example.com] }]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: { name: web, namespace: default }
-spec:
-  hosts: [alpha.example.com]
-  gateways: [edge]
-  http: [{ route: [{ destination: { host: web.default.svc.cluster.local } }] }]
----
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: web, namespace: default }
-spec:
-  hosts: [web.default.svc.cluster.local]
-  ports: [{ number: 80, name: http, protocol: HTTP }]
-  resolution: STATIC
-  location: MESH_INTERNAL
-  workloadSelector: { labels: { app: web } }
-${[['a', a], ['b', b]]
-  .map(
-    ([v, port]) => `---
-apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata: { name: web-${v}, namespace: default, annotations: { local.mast.dev/run: ./app.js } }
-spec: { address: 127.0.0.1, labels: { app: web, version: ${v} }, ports: { http: ${port} } }`,
-  )
-  .join('\n')}
-`;
 
 const get = (port: number, path = '/') =>
   new Promise<string>((resolve) => {
@@ -79,10 +35,7 @@ describe('mast local: an app that dies is not ready until it is back', () => {
   afterAll(() => local?.stop());
 
   test('out of the load balancer at the next push, restarted, back in once it listens', async () => {
-    const dir = tempDir('mast-local-health-');
-    const [a, b] = [await freePort(), await freePort()];
-    writeFileSync(join(dir, 'app.js'), APP);
-    writeFileSync(join(dir, 'mesh.yaml'), mesh(a, b));
+    const { dir, a } = await twoWorkloads();
     local = new LocalMesh({ paths: [dir], gatewayPort: 0, adminPort: 0, debounceMs: 50, log: (l) => logs.push(l) });
     const port = await local.start();
     await local.ready(30_000);
