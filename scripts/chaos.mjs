@@ -25,7 +25,7 @@ const rss = (r) => (r.rss?.length ? r.rss.map((m) => `${m.process}: ${m.beforeMb
 const table = [
   '| scenario | duration | requests | failed | p99 | RSS before → after |',
   '|---|---:|---:|---:|---:|---|',
-  ...rows.map((r) => `| ${r.scenario} | ${r.durationS === undefined ? '–' : `${r.durationS} s`} | ${r.requests} | ${r.failed} | ${r.p99Ms} ms | ${rss(r)} |`),
+  ...rows.map((r) => `| ${r.scenario} | ${r.durationS === undefined ? '–' : `${r.durationS} s`} | ${r.requests} | ${r.failed} | ${r.p99Ms === undefined ? '–' : `${r.p99Ms} ms`} | ${rss(r)} |`),
 ].join('\n');
 console.log(`\n${table}\n`);
 if (docs) {

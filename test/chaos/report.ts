@@ -9,8 +9,8 @@ export interface ChaosRow {
   readonly scenario: string;
   readonly requests: number;
   readonly failed: number;
-  /** Latency of the 99th percentile request, ms. */
-  readonly p99Ms: number;
+  /** Latency of the 99th percentile request, ms (absent where a scenario sends too few to have one). */
+  readonly p99Ms?: number;
   /** Processes whose memory is shown: VmRSS before and after the fault (MB). */
   readonly rss?: ReadonlyArray<{ readonly process: string; readonly beforeMb: number; readonly afterMb: number }>;
   readonly durationS?: number;
