@@ -84,7 +84,7 @@ export class PushServer {
   /** Serialised deltas, once per (base, next) pair. */
   private readonly deltas = new WeakMap<ProxyConfig, { next: ProxyConfig; line: string | undefined }>();
   readonly counters = { pushes: 0, pushErrors: 0, acks: 0, nacks: 0, rejectedPeers: 0, certificates: 0, overCap: 0 };
-  /** Open streams per identity (capKey), counted from the hello until the stream closes. */
+  /** Open streams per identity (capKey), counted from admission (after verification) until the stream closes. */
   private readonly perIdentity = new Map<string, number>();
   /** When the current snapshot was published, and how long until every proxy ACKed it. */
   private publishedAt = 0;
@@ -128,16 +128,29 @@ export class PushServer {
     let peer: Peer | undefined;
     /** Messages that came while the hello's identity was being verified. */
     let waiting: unknown[] | undefined;
-    /** The identity this stream counts against, once its hello was read. */
+    /** The identity this stream counts against, once admitted. */
     let counted: string | undefined;
     /** Over the identity's cap: told so, and read no further. */
-    let refused = false;
+    let overCap = false;
     const garbage = (err: Error) => {
       log(`push: ${peer?.status.id ?? 'a proxy'} sent garbage: ${err.message}; closing its stream`);
       this.counters.pushErrors++;
       stream.close(http2.constants.NGHTTP2_PROTOCOL_ERROR);
     };
     const admit = (hello: { id: string; identity: ProxyIdentity; features?: string[] }) => {
+      // Counted once the identity is verified: a hello claiming someone else's cannot use up theirs.
+      const key = capKey(hello.identity);
+      const cap = this.options.maxStreamsPerIdentity ?? DEFAULT_MAX_STREAMS_PER_IDENTITY;
+      const open = this.perIdentity.get(key) ?? 0;
+      if (open >= cap) {
+        this.counters.rejectedPeers++;
+        this.counters.overCap++;
+        log(`push: refused ${hello.id}: ${key} already holds ${open} push streams (at most ${cap})`);
+        overCap = true; // nothing more is read from it
+        return void stream.end(encode({ type: 'error', error: `${OVER_CAP}: ${key} already holds ${open} push streams, at most ${cap}; retry later` }), () => stream.close());
+      }
+      this.perIdentity.set(key, open + 1);
+      counted = key;
       peer = { stream, delta: hello.features?.includes('delta') ?? false, status: { id: hello.id, identity: hello.identity, connectedAt: new Date().toISOString() } };
       this.peers.add(peer);
       log(`push: ${hello.id} connected (${hello.identity.mode} ${hello.identity.namespace})`);
@@ -151,27 +164,15 @@ export class PushServer {
       }
     };
     stream.on('data', (chunk: Buffer) => {
-      if (refused) return;
+      if (overCap) return;
       try {
         reader.push(chunk, (msg) => {
-          if (refused) return;
+          if (overCap) return;
           if (peer) return this.onReply(peer, msg as { type?: string; version?: string; error?: string });
           if (waiting) return void waiting.push(msg);
           const problem = checkHello(msg);
           if (problem) throw new Error(problem);
           const hello = msg as { id: string; identity: ProxyIdentity; features?: string[] };
-          const key = capKey(hello.identity);
-          const cap = this.options.maxStreamsPerIdentity ?? DEFAULT_MAX_STREAMS_PER_IDENTITY;
-          const open = this.perIdentity.get(key) ?? 0;
-          if (open >= cap) {
-            this.counters.rejectedPeers++;
-            this.counters.overCap++;
-            log(`push: refused ${hello.id}: ${key} already holds ${open} push streams (at most ${cap})`);
-            refused = true; // nothing more is read from it
-            return void stream.end(encode({ type: 'error', error: `${OVER_CAP}: ${key} already holds ${open} push streams, at most ${cap}; retry later` }), () => stream.close());
-          }
-          this.perIdentity.set(key, open + 1);
-          counted = key;
           if (!this.options.verify) return admit(hello);
           waiting = [];
           const bearer = /^Bearer (.+)$/.exec(headers.authorization ?? '')?.[1];

@@ -16,10 +16,10 @@ interface Peer {
   close(): void;
 }
 
-function peer(port: number, id: string, who: ProxyIdentity): Peer {
+function peer(port: number, id: string, who: ProxyIdentity, bearer = 't'): Peer {
   const session = http2.connect(`http://127.0.0.1:${port}`);
   session.on('error', () => undefined);
-  const stream = session.request({ ':method': 'POST', ':path': PUSH_PATH, authorization: 'Bearer t' });
+  const stream = session.request({ ':method': 'POST', ':path': PUSH_PATH, authorization: `Bearer ${bearer}` });
   stream.on('error', () => undefined);
   const p: Peer = { messages: [], closed: false, close: () => session.destroy() };
   const reader = new LineReader();
@@ -60,5 +60,25 @@ describe('push streams per identity', () => {
     await until('a-4 to get its config', () => a4.messages.some((m) => m.type === 'config'));
     expect(a2.closed).toBe(false);
     expect(server.statuses().map((s) => s.id).sort()).toEqual(['a-2', 'a-4', 'b-1']);
+  });
+
+  test('streams whose identity is refused by verification never count: a false claim cannot use up the owner\'s streams', async () => {
+    const verified = new PushServer({
+      maxStreamsPerIdentity: 2,
+      verify: async (bearer) => (bearer === 'owner' ? undefined : 'token of someone else'),
+      compile: () => ({ schema: 1, version: 'v1', listeners: [], clusters: [] }),
+    });
+    const vport = await verified.listen(0);
+    const claims = [1, 2, 3].map((i) => peer(vport, `claim-${i}`, identity('c'), 'thief'));
+    try {
+      await until('every false claim to be refused', () => claims.every((c) => c.messages.some((m) => m.type === 'error' && /identity refused/.test(m.error ?? ''))));
+      const owners = [1, 2].map((i) => peer(vport, `owner-${i}`, identity('c'), 'owner'));
+      await until('both of the owner\'s streams to get their config', () => owners.every((o) => o.messages.some((m) => m.type === 'config')));
+      expect(verified.counters.overCap).toBe(0);
+      owners.forEach((o) => o.close());
+    } finally {
+      claims.forEach((c) => c.close());
+      await verified.close();
+    }
   });
 });
