@@ -1,8 +1,10 @@
 /**
- * Service ports and their endpoints. A port's endpoints come from ServiceEntry `endpoints` (or,
- * resolved by DNS without endpoints, its host), WorkloadEntries its `workloadSelector` selects
- * (their `ports` map a port name to the port the workload listens on), and Kubernetes
- * EndpointSlices.
+ * Endpoints of a service port, from the snapshot: ServiceEntry `endpoints` (or, resolved by DNS
+ * without endpoints, its host),
+ * WorkloadEntries its `workloadSelector` selects (their `ports` map a port name to
+ * the port the workload listens on), and Kubernetes EndpointSlices. An endpoint the registry says
+ * is not ready (a slice's `conditions.ready: false`, a health-checked WorkloadEntry not `Healthy`)
+ * is left out, so it leaves the proxies' load balancers at the next push.
  */
 import { fqdn, isPlainObject, namespaceOf, selects, type AnyMeshResource, type KubeObject, type Registry, type ServiceEntry, type WorkloadEntry } from '../../api';
 import type { EndpointConfig } from '../shared/proxy-config';
@@ -83,13 +85,31 @@ export function endpointsOf(index: EndpointIndex, port: ServicePort, identities?
     const selector = se.spec.workloadSelector?.labels;
     if (selector)
       for (const we of candidates(index, port.namespace, selector)) {
-        if (!selects(selector, we.spec.labels) || !we.spec.address) continue;
+        if (!selects(selector, we.spec.labels) || !we.spec.address || !healthy(we)) continue;
         out.push({ address: we.spec.address, port: (sePort && we.spec.ports?.[sePort.name]) ?? sePort?.targetPort ?? port.number, labels: we.spec.labels ?? {} });
         if (we.spec.serviceAccount) identities?.add(identityOf(namespaceOf(we), we.spec.serviceAccount));
       }
   }
   for (const slice of index.endpointSlices) out.push(...sliceEndpoints(slice, port, index.pods, identities));
   return out;
+}
+
+/** Istio's annotation that puts a WorkloadEntry's endpoint under its `Healthy` condition. */
+export const HEALTH_CHECKS_ANNOTATION = 'proxy.istio.io/health-checks-enabled';
+
+/** The spellings Go's strconv.ParseBool reads as true, as Istio parses the annotation. */
+const GO_TRUE = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
+
+/**
+ * As Istio's isHealthy: with health checks enabled (the annotation "true"), a WorkloadEntry is an
+ * endpoint only while its status says `Healthy: True` (not yet probed counts as unhealthy); without
+ * them it always is. `mast local`'s supervisor sets both for a workload whose app is down.
+ */
+export function healthy(we: WorkloadEntry): boolean {
+  if (!GO_TRUE.has(we.metadata.annotations?.[HEALTH_CHECKS_ANNOTATION] ?? '')) return true;
+  const conditions = (we as { status?: { conditions?: unknown } }).status?.conditions;
+  const condition = Array.isArray(conditions) ? conditions.find((c) => isPlainObject(c) && c.type === 'Healthy') : undefined;
+  return condition?.status === 'True';
 }
 
 /** WorkloadEntries that may match a selector: those sharing its rarest label (all of the namespace for an empty one). */

@@ -44,6 +44,8 @@ Options:
   --push-names <n,...>      more DNS names or addresses for that certificate (always: mastd,
                             mastd.<ns>, mastd.<ns>.svc, mastd.<ns>.svc.cluster.local, localhost,
                             127.0.0.1, ::1)
+  --max-streams-per-identity <n>  push streams one identity (namespace/service account) may hold;
+                            the next is refused with MAST_PUSH_OVER_CAP (default 512)
   --help`;
 
 function parseOptions(argv: string[]) {
@@ -68,6 +70,7 @@ function parseOptions(argv: string[]) {
       'cert-ttl-hours': { type: 'string', default: '24' },
       'push-tls': { type: 'string' },
       'push-names': { type: 'string' },
+      'max-streams-per-identity': { type: 'string', default: '512' },
       help: { type: 'boolean' },
     },
   });
@@ -109,6 +112,11 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`mastd: --push-tls must be on or off, not "${pushTlsFlag}"`);
     return 2;
   }
+  const maxStreamsPerIdentity = Number(o['max-streams-per-identity']);
+  if (!Number.isInteger(maxStreamsPerIdentity) || maxStreamsPerIdentity < 1) {
+    console.error(`mastd: --max-streams-per-identity must be a whole number above 0, not "${o['max-streams-per-identity']}"`);
+    return 2;
+  }
   const ownNamespace = (o.namespace as string | undefined) ?? process.env.POD_NAMESPACE ?? 'mast-system';
   let pushTls: ReturnType<typeof pushNames> | undefined;
   try {
@@ -141,6 +149,7 @@ export async function main(argv: string[]): Promise<number> {
       token,
       log,
       certificateTtlMs,
+      maxStreamsPerIdentity,
       // Without --token-file, each proxy proves its identity with its service-account token.
       ...(token ? {} : { verify: tokenReviewVerifier(kc) }),
       onRejected: (rejected, received) => {
@@ -171,7 +180,7 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     caPem = fromFiles ? Promise.resolve(fromFiles) : generate();
-    mastd = new Mastd({ source: new FileSource(watch, debounceMs), token, log, defaultIngressGateway: true, certificateTtlMs, analyze, extraMetrics: analyzerMetrics, pushTls });
+    mastd = new Mastd({ source: new FileSource(watch, debounceMs), token, log, defaultIngressGateway: true, certificateTtlMs, analyze, extraMetrics: analyzerMetrics, pushTls, maxStreamsPerIdentity });
   }
   // Certificates are signed once the root is here; configs flow meanwhile.
   caPem

@@ -42,6 +42,8 @@ export interface MastdOptions {
    * (issued when `useCa` is called, renewed at half its life). @default - plain-text HTTP/2
    */
   readonly pushTls?: { readonly names: readonly string[]; readonly addresses: readonly string[] };
+  /** Push streams one identity may hold at once (PushServerOptions). @default 512 */
+  readonly maxStreamsPerIdentity?: number;
 }
 
 export class Mastd {
@@ -69,6 +71,7 @@ export class Mastd {
       log: options.log,
       configFor: (identity) => this.compiled && configFor(this.compiled, identity),
       tls: options.pushTls !== undefined,
+      maxStreamsPerIdentity: options.maxStreamsPerIdentity,
       sign: async (identity, csr) => {
         if (!this.ca) throw new Error('the certificate authority is not ready');
         return this.ca.sign(csr, { namespace: identity.namespace, serviceAccount: identity.serviceAccount ?? 'default' }, options.certificateTtlMs);
@@ -103,6 +106,25 @@ export class Mastd {
     return { pushPort: push, monitoringPort: (this.monitoring.address() as AddressInfo).port };
   }
 
+  /** The objects of the last update, as validation accepted them (before `prepare`). */
+  private accepted?: KubeObject[];
+
+  /**
+   * A new snapshot of the same objects, `prepare` run again on them, pushed: for what changes
+   * outside the config (`mast local`'s supervisor marking a workload not ready, or ready again).
+   * Queued behind the updates already received, so it never overtakes an edit.
+   */
+  refresh(): void {
+    this.queued++;
+    this.updates = this.updates
+      .then(async () => {
+        if (!this.accepted) return;
+        await this.publish(this.accepted, 'refreshed');
+      })
+      .finally(() => this.queued--)
+      .catch((err) => this.options.log?.(`refresh failed, keeping snapshot ${this.snapshot?.version ?? 'none'}: ${(err as Error).message}`));
+  }
+
   /** Resolves once the updates received so far are applied. */
   settled(): Promise<void> {
     return this.updates;
@@ -118,12 +140,18 @@ export class Mastd {
     this.rejected = result.rejected;
     for (const f of [...loadFindings, ...result.rejected]) this.options.log?.(`rejected ${f.kind} ${f.namespace ?? ''}/${f.name} ${f.path}: ${f.code} ${f.message}`);
     if (result.rejected.length) this.options.onRejected?.(result.rejected, objects);
-    const prepared = this.options.prepare ? await this.options.prepare(result.objects) : result.objects;
+    this.accepted = result.objects;
+    await this.publish(result.objects, `${result.objects.length} objects, ${result.rejected.length} rejected`);
+    this.scheduleAnalysis(result.objects, loadFindings);
+  }
+
+  /** `prepare`d accepted objects become the next snapshot, with a compile cache of its own, pushed. */
+  private async publish(accepted: KubeObject[], what: string): Promise<void> {
+    const prepared = this.options.prepare ? await this.options.prepare(accepted) : accepted;
     this.snapshot = makeSnapshot(prepared, `v${++this.version}`);
-    this.options.log?.(`snapshot ${this.snapshot.version}: ${result.objects.length} objects, ${result.rejected.length} rejected`);
+    this.options.log?.(`snapshot ${this.snapshot.version}: ${what}`);
     this.compiled = new CompileCache(buildIndex(this.snapshot));
     this.push.publish();
-    this.scheduleAnalysis(result.objects, loadFindings);
   }
 
   private analysisTimer?: NodeJS.Timeout;
@@ -188,6 +216,7 @@ export class Mastd {
           `mastd_acks_total ${c.acks}`,
           `mastd_nacks_total ${c.nacks}`,
           `mastd_rejected_proxies_total ${c.rejectedPeers}`,
+          `mastd_push_streams_over_cap_total ${c.overCap}`,
           `mastd_certificates_issued_total ${c.certificates}`,
           `mastd_connected_proxies ${this.push.statuses().length}`,
           `mastd_rejected_resources ${this.rejected.length}`,

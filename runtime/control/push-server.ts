@@ -47,6 +47,13 @@ export interface PushServerOptions {
    * certificate. @default false (plain-text HTTP/2)
    */
   readonly tls?: boolean;
+  /**
+   * Push streams one identity (namespace and service account, what `verify` checks and certificates
+   * name) may hold at once; the next is refused with an `error` message naming MAST_PUSH_OVER_CAP
+   * and closed, and that proxy keeps its last good config and retries with its back-off. Bounds what
+   * one stolen or misused credential can make mastd hold. @default 512
+   */
+  readonly maxStreamsPerIdentity?: number;
   /** Signs a proxy's certificate request for its identity; absent: no certificates are issued. */
   readonly sign?: (identity: ProxyIdentity, csr: string) => Promise<{ certificate: string; root: string; expiresAt: string }>;
 }
@@ -64,6 +71,13 @@ interface Peer {
   deltaVersion?: string;
 }
 
+export const DEFAULT_MAX_STREAMS_PER_IDENTITY = 512;
+/** The stable code in the `error` message a stream over the per-identity cap gets. */
+export const OVER_CAP = 'MAST_PUSH_OVER_CAP';
+
+/** Who a stream counts against: the identity mastd verifies and signs for. */
+const capKey = (identity: ProxyIdentity): string => `${identity.namespace}/${identity.serviceAccount ?? 'default'}`;
+
 export class PushServer {
   private readonly server: http2.Http2Server | http2.Http2SecureServer;
   private readonly peers = new Set<Peer>();
@@ -72,7 +86,9 @@ export class PushServer {
   private readonly encoded = new WeakMap<ProxyConfig, string>();
   /** Serialised deltas, once per (base, next) pair. */
   private readonly deltas = new WeakMap<ProxyConfig, { next: ProxyConfig; line: string | undefined }>();
-  readonly counters = { pushes: 0, pushErrors: 0, acks: 0, nacks: 0, rejectedPeers: 0, certificates: 0 };
+  readonly counters = { pushes: 0, pushErrors: 0, acks: 0, nacks: 0, rejectedPeers: 0, certificates: 0, overCap: 0 };
+  /** Open streams per identity (capKey), counted from admission (after verification) until the stream closes. */
+  private readonly perIdentity = new Map<string, number>();
   /** When the current snapshot was published, and how long until every proxy ACKed it. */
   private publishedAt = 0;
   convergenceMs: number[] = [];
@@ -118,12 +134,29 @@ export class PushServer {
     let peer: Peer | undefined;
     /** Messages that came while the hello's identity was being verified. */
     let waiting: unknown[] | undefined;
+    /** The identity this stream counts against, once admitted. */
+    let counted: string | undefined;
+    /** Over the identity's cap: told so, and read no further. */
+    let overCap = false;
     const garbage = (err: Error) => {
       log(`push: ${peer?.status.id ?? 'a proxy'} sent garbage: ${err.message}; closing its stream`);
       this.counters.pushErrors++;
       stream.close(http2.constants.NGHTTP2_PROTOCOL_ERROR);
     };
     const admit = (hello: { id: string; identity: ProxyIdentity; features?: string[] }) => {
+      // Counted once the identity is verified: a hello claiming someone else's cannot use up theirs.
+      const key = capKey(hello.identity);
+      const cap = this.options.maxStreamsPerIdentity ?? DEFAULT_MAX_STREAMS_PER_IDENTITY;
+      const open = this.perIdentity.get(key) ?? 0;
+      if (open >= cap) {
+        this.counters.rejectedPeers++;
+        this.counters.overCap++;
+        log(`push: refused ${hello.id}: ${key} already holds ${open} push streams (at most ${cap})`);
+        overCap = true; // nothing more is read from it
+        return void stream.end(encode({ type: 'error', error: `${OVER_CAP}: ${key} already holds ${open} push streams, at most ${cap}; retry later` }), () => stream.close());
+      }
+      this.perIdentity.set(key, open + 1);
+      counted = key;
       peer = { stream, delta: hello.features?.includes('delta') ?? false, status: { id: hello.id, identity: hello.identity, connectedAt: new Date().toISOString() } };
       this.peers.add(peer);
       log(`push: ${hello.id} connected (${hello.identity.mode} ${hello.identity.namespace})`);
@@ -137,8 +170,10 @@ export class PushServer {
       }
     };
     stream.on('data', (chunk: Buffer) => {
+      if (overCap) return;
       try {
         reader.push(chunk, (msg) => {
+          if (overCap) return;
           if (peer) return this.onReply(peer, msg as { type?: string; version?: string; error?: string });
           if (waiting) return void waiting.push(msg);
           const problem = checkHello(msg);
@@ -167,6 +202,11 @@ export class PushServer {
     });
     const gone = () => {
       if (peer && this.peers.delete(peer)) log(`push: ${peer.status.id} disconnected`);
+      if (counted === undefined) return;
+      const left = (this.perIdentity.get(counted) ?? 1) - 1;
+      if (left > 0) this.perIdentity.set(counted, left);
+      else this.perIdentity.delete(counted);
+      counted = undefined;
     };
     stream.on('close', gone);
     stream.on('error', gone);

@@ -19,7 +19,7 @@ import { pushNames } from '../control/push-names';
 import { Bundler, PROXY_ENTRY } from './bundles';
 import { Supervisor } from './supervisor';
 import { interceptUnavailable, NetnsTopology, serviceAddresses, type Netns } from './netns';
-import { planLocal, throughNamespaces, throughSidecars, type LocalWorkload } from './workloads';
+import { planLocal, throughNamespaces, throughSidecars, withHealth, type LocalWorkload } from './workloads';
 import { PROXY_NODE_FLAGS } from '../shared/process';
 
 /** The gateway's labels, as its pods carry them in a cluster (Istio's two). */
@@ -56,6 +56,13 @@ export interface RunningWorkload {
   readonly netns?: Netns;
   /** Why its app could not start, if it could not. */
   problem?: string;
+  /**
+   * Its app process died and is not back (restarted and listening) yet: its endpoint is marked not
+   * ready, so it leaves every load balancer at the next push (workloads.ts withHealth).
+   */
+  appDown?: boolean;
+  /** The same for its sidecar: died, and not yet restarted with its config and certificate. */
+  sidecarDown?: boolean;
 }
 
 const taken = new Set<number>();
@@ -213,19 +220,20 @@ export class LocalMesh {
       this.retiring.add(done);
       void done.then(() => this.retiring.delete(done));
     }
+    const down = (key: string) => this.workloads.get(key)?.appDown === true || this.workloads.get(key)?.sidecarDown === true;
     if (this.topology) {
       // Service names resolve in every namespace, to addresses only iptables ever sees (as ClusterIPs).
       for (const r of this.workloads.values()) if (r.netns) this.topology.hosts(r.netns, serviceAddresses(this.serviceHosts, r.workload.namespace));
-      return throughNamespaces(objects, (key) => this.workloads.get(key)?.netns?.address);
+      return withHealth(throughNamespaces(objects, (key) => this.workloads.get(key)?.netns?.address), down);
     }
-    return throughSidecars(objects, (key) => this.workloads.get(key)?.inboundPort);
+    return withHealth(throughSidecars(objects, (key) => this.workloads.get(key)?.inboundPort), down);
   }
 
   private async launch(w: LocalWorkload): Promise<RunningWorkload> {
     if (this.topology) return this.launchInNamespace(w, this.topology);
     const r: RunningWorkload = { workload: w, id: `${w.name}.${w.namespace}`, inboundPort: await freePort(), outboundPort: await freePort(), adminPort: await freePort(), adminHost: '127.0.0.1' };
     const proxy = await this.bundler.file(PROXY_ENTRY);
-    this.supervisor.start({ name: `sidecar ${r.id}`, args: [...PROXY_NODE_FLAGS, proxy, ...this.proxyFlags(r.id, r.adminPort), ...sidecarFlags(r), '--app-port', String(w.appPort)] });
+    this.supervisor.start({ name: `sidecar ${r.id}`, args: [...PROXY_NODE_FLAGS, proxy, ...this.proxyFlags(r.id, r.adminPort), ...sidecarFlags(r), '--app-port', String(w.appPort)], ...this.sidecarRestarts(r) });
     if (w.run && (await accepts(w.appPort, w.address))) {
       r.problem = `${w.address}:${w.appPort} is already in use by another process (another mast local?), so its app was not started`;
       this.log(`WorkloadEntry ${w.key}: ${r.problem}`);
@@ -239,7 +247,10 @@ export class LocalMesh {
       const app = await this.bundler.file(w.run!);
       const env = { PORT: String(w.appPort), SERVICE: w.labels.app ?? w.name, VERSION: w.labels.version ?? 'v1', ...extraEnv, ...w.env };
       const [command, ...args] = wrap([process.execPath, app]);
-      this.supervisor.start({ name: `app ${r.id}`, command, args, env });
+      // A dead app is restarted, and its endpoint is out of the mesh until it listens again.
+      const onExit = () => this.setAppDown(r, true);
+      const onRestart = () => void this.whenListening(r).then((up) => up && this.setAppDown(r, false));
+      this.supervisor.start({ name: `app ${r.id}`, command, args, env, restart: true, onExit, onRestart });
     } catch (err) {
       r.problem = (err as Error).message;
       this.log(`WorkloadEntry ${w.key}: ${r.problem}`);
@@ -262,9 +273,55 @@ export class LocalMesh {
     const installed = spawnSync(ipCmd, capture, { encoding: 'utf8' });
     if (installed.status !== 0) throw new Error(`capture rules for ${w.key} failed: ${installed.stderr.trim()}`);
     const [command, ...args] = topology.exec(netns, [process.execPath, ...PROXY_NODE_FLAGS, proxy, ...this.proxyFlags(r.id, P.admin, netns.gateway), ...sidecarFlags(r), '--status-port', String(P.status)], 1337);
-    this.supervisor.start({ name: `sidecar ${r.id}`, command, args, env: { MAST_ORIGINAL_DST_ADDON: this.addon! } });
+    this.supervisor.start({ name: `sidecar ${r.id}`, command, args, env: { MAST_ORIGINAL_DST_ADDON: this.addon! }, ...this.sidecarRestarts(r) });
     if (w.run) await this.startApp(r, { HOST: '0.0.0.0' }, (argv) => topology.exec(netns, argv));
     return r;
+  }
+
+  private setAppDown(r: RunningWorkload, down: boolean): void {
+    if (r.appDown === down || this.workloads.get(r.workload.key) !== r) return;
+    r.appDown = down;
+    this.log(`WorkloadEntry ${r.workload.key}: ${down ? 'app down: not ready, out of the load balancers' : 'app back: ready'}`);
+    this.mastd.refresh();
+  }
+
+  /**
+   * A sidecar that dies is restarted too (a native sidecar's restartPolicy Always), its workload not
+   * ready from its death until the new one runs the current config with a certificate.
+   */
+  private sidecarRestarts(r: RunningWorkload) {
+    const set = (down: boolean) => {
+      if (r.sidecarDown === down || this.workloads.get(r.workload.key) !== r) return;
+      r.sidecarDown = down;
+      this.log(`WorkloadEntry ${r.workload.key}: ${down ? 'sidecar down: not ready, out of the load balancers' : 'sidecar back: ready'}`);
+      this.mastd.refresh();
+    };
+    const serving = async () => {
+      const deadline = Date.now() + 30_000;
+      while (Date.now() < deadline && this.workloads.get(r.workload.key) === r) {
+        const s = this.mastd.push.statuses().find((p) => p.id === r.id);
+        if (s?.acked && s.acked === s.sent && (!this.mastd.ca || s.certificateExpires)) return true;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      return false;
+    };
+    return { restart: true, onExit: () => set(true), onRestart: () => void serving().then((up) => up && set(false)) };
+  }
+
+  /** The process id of a child (`gateway`, `sidecar <id>`, `app <id>`), while it runs. */
+  pid(name: string): number | undefined {
+    return this.supervisor.pid(name);
+  }
+
+  /** Whether the restarted app listens within 30 s (polled every 100 ms; false once the workload was retired or replaced). */
+  private async whenListening(r: RunningWorkload): Promise<boolean> {
+    const deadline = Date.now() + 30_000;
+    const host = r.netns?.address ?? r.workload.address;
+    while (Date.now() < deadline && this.workloads.get(r.workload.key) === r) {
+      if (await accepts(r.workload.appPort, host)) return true;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    return false;
   }
 
   private async retire(r: RunningWorkload): Promise<void> {

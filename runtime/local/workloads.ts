@@ -6,6 +6,7 @@
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { namespaceOf, sourceOf, type KubeObject, type WorkloadEntry } from '../../api';
 import { TLS_MODE_LABEL } from '../shared/proxy-config';
+import { HEALTH_CHECKS_ANNOTATION } from '../compile/endpoints';
 
 /** A Node entry point (`.js`, or `.ts` bundled first), relative to the YAML file. */
 export const RUN_ANNOTATION = 'local.mast.dev/run';
@@ -106,5 +107,18 @@ export function throughNamespaces(objects: readonly KubeObject[], addressOf: (ke
     const address = addressOf(`${namespaceOf(we)}/${we.metadata.name}`);
     if (!address) return o;
     return { ...o, spec: { ...we.spec, address, serviceAccount: accountOf(we), labels: { ...we.spec.labels, [TLS_MODE_LABEL]: 'istio' } } } as KubeObject;
+  });
+}
+
+/**
+ * Workloads whose app is down, as Istio marks a WorkloadEntry whose health check fails: health
+ * checks on (the annotation) and `Healthy: False`, so the compiler leaves their endpoint out until
+ * they are back (runtime/compile/endpoints.ts).
+ */
+export function withHealth(objects: readonly KubeObject[], down: (key: string) => boolean): KubeObject[] {
+  return objects.map((o) => {
+    if (o.kind !== 'WorkloadEntry' || !down(`${namespaceOf(o)}/${o.metadata.name}`)) return o;
+    const metadata = { ...o.metadata, annotations: { ...o.metadata.annotations, [HEALTH_CHECKS_ANNOTATION]: 'true' } };
+    return { ...o, metadata, status: { conditions: [{ type: 'Healthy', status: 'False', reason: 'AppDown', message: 'mast local: the app process is not running' }] } } as KubeObject;
   });
 }

@@ -53,6 +53,8 @@ Options:
                            as $MAST_APP_PROBERS gives them (JSON; sidecar injection writes it)
   --access-log <-|off>     JSON access log to stdout (default: off)
   --drain-seconds <n>      drain time on SIGTERM (default: 5)
+  --header-timeout-seconds <n>  a client must send a whole request head within this, else 408
+                           (default: 15)
   --workers <n>            gateway: n processes on the same ports (SO_REUSEPORT, Node >= 22.12;
                            one process on older Node, with a log line saying so) (default: 1)
   --credentials-dir <d>    gateway: where credentialName Secrets are mounted, one directory each
@@ -186,6 +188,7 @@ export async function main(argv: string[]): Promise<number> {
       'status-port': { type: 'string' },
       'access-log': { type: 'string', default: 'off' },
       'drain-seconds': { type: 'string', default: '5' },
+      'header-timeout-seconds': { type: 'string', default: String(DEFAULT_LIMITS.headerTimeoutMs / 1000) },
       'credentials-dir': { type: 'string' },
       workers: { type: 'string', default: '1' },
       'proxy-protocol': { type: 'boolean' },
@@ -230,7 +233,12 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`mast-proxy: --trusted-hops must be a whole number of proxies (0 or more), not "${o['trusted-hops']}"`);
     return 2;
   }
-  const limits = { ...DEFAULT_LIMITS, trustedHops };
+  const headerTimeoutMs = Number(o['header-timeout-seconds']) * 1000;
+  if (!(headerTimeoutMs > 0) || headerTimeoutMs > 3_600_000) {
+    console.error(`mast-proxy: --header-timeout-seconds must be a number of seconds above 0, at most 3600, not "${o['header-timeout-seconds']}"`);
+    return 2;
+  }
+  const limits = { ...DEFAULT_LIMITS, trustedHops, headerTimeoutMs };
   let probers: AppProbers;
   try {
     probers = parseAppProbers(env[APP_PROBERS_ENV]);

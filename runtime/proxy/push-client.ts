@@ -117,7 +117,6 @@ export class PushClient {
       if (headers[':status'] !== 200) log(`control plane refused the stream: HTTP ${headers[':status']}`);
       else {
         this.connected = true;
-        this.backoff = 100;
         log(`connected to the control plane at ${this.options.address}`);
         void this.requestCertificate(stream);
       }
@@ -133,6 +132,9 @@ export class PushClient {
           if (m.type === 'certificate') return void this.onCertificate(m, stream);
           if (m.type === 'error') return log(`control plane: ${m.error}`);
           if (m.type !== 'config' && m.type !== 'delta') return;
+          // The back-off starts again once mastd serves this proxy, not when it answers: a stream
+          // refused after its hello (MAST_PUSH_OVER_CAP) must not bring the proxy back every 100 ms.
+          this.backoff = 100;
           chain = chain.then(async () => {
             let config: ProxyConfig;
             try {

@@ -8,6 +8,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as http from 'node:http';
 import { DEFAULT_RETRY } from '../../runtime/shared/proxy-config';
 import { cluster, config, forward, stoppedAfterEach } from '../runtime/support';
+import { quantile } from './load';
+import { record } from './report';
 
 const { proxyFor, stopAfter } = stoppedAfterEach();
 
@@ -30,13 +32,15 @@ describe('a backend killed under load', () => {
     const agent = new http.Agent({ keepAlive: true, maxSockets: 20 });
     stopAfter(async () => agent.destroy());
     const outcomes = { ok: 0, failed: [] as string[] };
+    const latencies: number[] = [];
     const one = () =>
       new Promise<void>((resolve) => {
+        const started = performance.now();
         http
           .get({ host: '127.0.0.1', port, path: '/', agent, headers: { host: 'alpha.example.com' } }, (res) => {
             res.resume();
             res.on('end', () => {
-              if (res.statusCode === 200) outcomes.ok++;
+              if (res.statusCode === 200) (outcomes.ok++, latencies.push(performance.now() - started));
               else outcomes.failed.push(`${res.statusCode} ${res.headers['x-envoy-response-flags'] ?? ''}`);
               resolve();
             });
@@ -57,6 +61,7 @@ describe('a backend killed under load', () => {
       sent.push(one());
     }
     await Promise.all(sent);
+    record({ scenario: 'one of two backends killed (SIGKILL), outlier detection on', requests: 600, failed: outcomes.failed.length, p99Ms: quantile(latencies, 0.99), durationS: 3 });
     expect(outcomes.ok + outcomes.failed.length).toBe(600);
     expect(outcomes.failed.length).toBeLessThanOrEqual(3);
     const report = proxy.clustersReport() as Array<{ endpoints: Array<{ address: string; healthy: boolean; ejections: number }> }>;

@@ -7,6 +7,8 @@
 import * as http from 'node:http';
 import { cluster, config, forward, stoppedAfterEach } from '../runtime/support';
 import { bundleProxy, spawnProxy } from '../security/spawned-proxy';
+import { quantile } from './load';
+import { record } from './report';
 
 const { withBackend, stopAfter } = stoppedAfterEach();
 
@@ -14,6 +16,7 @@ interface Outcome {
   ok: number;
   closeSaid: number;
   errors: string[];
+  latencies: number[];
 }
 
 /** One keep-alive client sending requests one after another until `until` (ms since the epoch). */
@@ -21,11 +24,12 @@ async function client(port: number, until: number, out: Outcome): Promise<void> 
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   try {
     while (Date.now() < until) {
+      const started = performance.now();
       await new Promise<void>((resolve) => {
         const req = http.get({ host: '127.0.0.1', port, path: '/', agent, headers: { host: 'alpha.example.com' } }, (res) => {
           res.resume();
           res.on('end', () => {
-            if (res.statusCode === 200) out.ok++;
+            if (res.statusCode === 200) (out.ok++, out.latencies.push(performance.now() - started));
             else out.errors.push(`status ${res.statusCode}`);
             if (res.headers.connection === 'close') out.closeSaid++;
             resolve();
@@ -57,7 +61,7 @@ describe('drain on SIGTERM', () => {
     const admin = Number(/admin (\d+)/.exec(proxy.stderr())![1]);
     expect(await readiness(admin)).toBe(200);
 
-    const out: Outcome = { ok: 0, closeSaid: 0, errors: [] };
+    const out: Outcome = { ok: 0, closeSaid: 0, errors: [], latencies: [] };
     const t0 = Date.now();
     const clients = Array.from({ length: 8 }, () => client(port, t0 + 1200, out));
     const slow = new Promise<string>((resolve) => {
@@ -73,7 +77,9 @@ describe('drain on SIGTERM', () => {
     await new Promise((r) => setTimeout(r, 100));
     expect(await readiness(admin)).toBe(503);
     await Promise.all(clients);
-    expect(await slow).toBe('200 slow done');
+    const slowAnswer = await slow;
+    record({ scenario: 'SIGTERM drain under 8 keep-alive clients', requests: out.ok + out.errors.length + 1, failed: out.errors.length + (slowAnswer === '200 slow done' ? 0 : 1), p99Ms: quantile(out.latencies, 0.99), durationS: 1.2 });
+    expect(slowAnswer).toBe('200 slow done');
     expect(out.errors).toEqual([]);
     expect(before).toBeGreaterThan(0);
     expect(out.ok).toBeGreaterThan(before);
