@@ -15,7 +15,7 @@ import { containPeerInput } from './contain';
 import { originalDestination } from './original-dst';
 import type { ListenerRuntime } from './listeners';
 import { looksLikeHttp, passthroughTcp, proxyTcp, type TcpContext } from './tcp';
-import { admitConnection, gateConnection } from './connection-authz';
+import { admitConnection, gateConnection, readProxyHeader } from './connection-authz';
 
 /** What accepting a connection needs of the proxy: what its HTTP requests need, TCP proxying, and the workload certificate (mTLS). */
 export type AcceptContext = ConnContext & TcpContext & { readonly workloadTls?: tls.SecureContext };
@@ -106,8 +106,15 @@ function acceptTls(proxy: AcceptContext, socket: net.Socket, l: ListenerRuntime)
   // MUTUAL: a client without a certificate that chains to the listener's CAs is closed unread.
   const refused = () => proxy.metrics.inc('mast_downstream_rejected_total{reason="client_certificate"}');
   const options = { context: l.secureContext!, verifyClient: l.mutualTls, handshakeTimeoutMs: proxy.limits.headerTimeoutMs, onRefused: refused };
-  serveTls(socket, options, (secure, certificate) => {
-    new DownstreamConn(secure as unknown as net.Socket, l, proxy, { raw: socket, certificate }).scheme = 'https';
+  const serve = (proxied?: { source?: string }) =>
+    serveTls(socket, options, (secure, certificate) => {
+      new DownstreamConn(secure as unknown as net.Socket, l, proxy, { raw: socket, certificate, proxied }).scheme = 'https';
+    });
+  if (!l.configs.some((c) => c.proxyProtocol)) return serve();
+  // Behind an NLB the PROXY header comes before the ClientHello, outside TLS: read it first.
+  readProxyHeader(proxy, socket, (source, rest) => {
+    if (rest) socket.unshift(rest);
+    serve({ source });
   });
 }
 

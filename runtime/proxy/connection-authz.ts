@@ -28,20 +28,28 @@ export function admitConnection(ctx: GateContext, sockets: readonly net.Socket[]
 }
 
 /**
+ * The port AuthorizationPolicy `ports` and `destination.port` name: at a gateway the port the proxy
+ * listens on (the Service's targetPort, e.g. 8080 for 80: Envoy's listener port, which is what
+ * Istio-written policies say), elsewhere the port the connection was sent to (an inbound app port).
+ * A gateway listener on an unspecified port (0: tests) has only its Gateway port to offer.
+ */
+export const authzPort = (listener: ListenerConfig | undefined, port: number): number => (listener && !listener.trafficDirection && listener.port > 0 ? listener.port : port);
+
+/**
  * A gateway's TCP-level listener: the PROXY header when one is expected, then authorization;
  * `then` gets the bytes read past the header (the socket is paused, its consumer resumes it).
  */
 export function gateConnection(ctx: GateContext, socket: net.Socket, config: ListenerConfig | undefined, port: number, then: (first?: Buffer) => void): void {
   const peer = socket.remoteAddress ?? '';
   const check = (client: string, first?: Buffer) => {
-    if (admitConnection(ctx, [socket], config?.authz, { port, sourceIp: peer, remoteIp: client })) then(first);
+    if (admitConnection(ctx, [socket], config?.authz, { port: authzPort(config, port), sourceIp: peer, remoteIp: client })) then(first);
   };
   if (!config?.proxyProtocol) return check(peer);
   readProxyHeader(ctx, socket, (source, rest) => check(source ?? peer, rest));
 }
 
 /** Reads a PROXY protocol v2 header off `socket`; a connection without one is refused (as on HTTP ports). */
-function readProxyHeader(ctx: GateContext, socket: net.Socket, then: (source: string | undefined, rest: Buffer | undefined) => void): void {
+export function readProxyHeader(ctx: GateContext, socket: net.Socket, then: (source: string | undefined, rest: Buffer | undefined) => void): void {
   let buf = Buffer.alloc(0);
   socket.setTimeout(ctx.limits.headerTimeoutMs, () => socket.destroy());
   const fail = () => {

@@ -73,14 +73,22 @@ export class DownstreamConn implements Client {
     private readonly listener: ListenerRuntime,
     private readonly proxy: ConnContext,
     /** Over TLS: the TCP socket under the TLS one; with a verified client certificate, it and its SPIFFE identity. */
-    readonly peer?: { readonly raw: net.Socket; readonly certificate?: X509Certificate; readonly principal?: string; readonly namespace?: string },
+    readonly peer?: {
+      readonly raw: net.Socket;
+      readonly certificate?: X509Certificate;
+      readonly principal?: string;
+      readonly namespace?: string;
+      /** The PROXY protocol header was read before TLS (a gateway's HTTPS port): its source, if any. */
+      readonly proxied?: { readonly source?: string };
+    },
   ) {
     this.port = listener.defaultPort;
     const raw = peer?.raw ?? socket;
     this.remoteAddress = this.peerAddress = raw.remoteAddress ?? '';
     socket.setNoDelay(true);
     this.deadline = performance.now() + proxy.limits.headerTimeoutMs;
-    this.expectProxyHeader = listener.configs.some((c) => c.proxyProtocol);
+    this.expectProxyHeader = !peer?.proxied && listener.configs.some((c) => c.proxyProtocol);
+    if (peer?.proxied?.source) this.remoteAddress = peer.proxied.source;
     // Captured traffic: the port the app dialled picks the outbound routes; inbound, the app's port.
     if (listener.captured) {
       const dst = originalDestination(raw);

@@ -5,6 +5,7 @@
  */
 import { authorize } from '../../shared/authz';
 import type { ListenerConfig } from '../../shared/proxy-config';
+import { authzPort } from '../connection-authz';
 import type { ClientRequest } from './context';
 
 export type Refusal = { readonly kind: 'https-redirect'; readonly location: string } | { readonly kind: 'denied'; readonly policy?: string };
@@ -20,7 +21,7 @@ export function refusal(listener: ListenerConfig | undefined, req: ClientRequest
     method: req.method,
     path: req.target,
     host: req.host,
-    port: req.port,
+    port: authzPort(listener, req.port),
     sourceIp: req.peerAddress,
     remoteIp: req.clientAddress(),
     principal: p?.principal,
