@@ -11,9 +11,9 @@ import { isAnalysisWorker, serveAnalysis, workerAnalyzer } from '../runtime/cont
 import type { ConfigSource, SourceUpdate } from '../runtime/control/file-source';
 import { PushClient } from '../runtime/proxy/push-client';
 import { checkConfig } from '../runtime/proxy/config-check';
-import { compileRouteTable } from '../runtime/shared/routing';
-import type { ProxyConfig } from '../runtime/shared/proxy-config';
-import type { ProxyIdentity } from '../runtime/shared/push-protocol';
+import { compileRouteTable } from '../runtime/proxy/routing';
+import type { ProxyConfig } from '../runtime/contract/proxy-config';
+import type { ProxyIdentity } from '../runtime/contract/push-protocol';
 
 const NAMESPACES = 10;
 /** Edits timed in the convergence run. */

@@ -4,8 +4,8 @@
  * common case), side by side in one run. The ratio is the figure: near 1 means matching costs the
  * same at any table size.
  */
-import type { ListenerConfig, RouteConfig } from '../runtime/shared/proxy-config';
-import { compileRouteTable, type RequestView } from '../runtime/shared/routing';
+import type { ListenerConfig, RouteConfig } from '../runtime/contract/proxy-config';
+import { compileRouteTable, type RequestView } from '../runtime/proxy/routing';
 
 const quick = process.argv.includes('--quick');
 const route = (name: string, i: number): RouteConfig => ({

@@ -8,7 +8,7 @@ import * as net from 'node:net';
 import type { Gateway } from '../api';
 import { LocalAdmin } from '../runtime/local/admin';
 import { GATEWAY_LABELS, LocalMesh } from '../runtime/local/local-mesh';
-import { untilSignal } from '../runtime/shared/process';
+import { untilSignal } from '../runtime/contract/process';
 import { parse, UsageError } from './args';
 
 const USAGE = 'mast local -f <file|dir> [-f ...] [--gateway-port 8080] [--admin-port 15000] [--access-log] [--ready-timeout 60] [--intercept]';

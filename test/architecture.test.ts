@@ -16,11 +16,11 @@ const LAYERS: Record<string, readonly string[]> = {
   api: ['api'],
   constructs: ['constructs', 'api'],
   lib: ['lib', 'constructs', 'api'],
-  'runtime/shared': ['runtime/shared', 'api'],
-  'runtime/compile': ['runtime/compile', 'runtime/shared', 'api'],
-  'runtime/proxy': ['runtime/proxy', 'runtime/shared', 'api'],
-  'runtime/control': ['runtime/control', 'runtime/compile', 'runtime/shared', 'api'],
-  'runtime/local': ['runtime/local', 'runtime/proxy', 'runtime/control', 'runtime/compile', 'runtime/shared', 'api'],
+  'runtime/contract': ['runtime/contract', 'api'],
+  'runtime/compile': ['runtime/compile', 'runtime/contract', 'api'],
+  'runtime/proxy': ['runtime/proxy', 'runtime/contract', 'api'],
+  'runtime/control': ['runtime/control', 'runtime/compile', 'runtime/contract', 'api'],
+  'runtime/local': ['runtime/local', 'runtime/proxy', 'runtime/control', 'runtime/compile', 'runtime/contract', 'api'],
   examples: ['examples', 'constructs', 'api'],
   cli: ['cli', 'lib', 'constructs', 'runtime', 'examples', 'api'],
   bin: ['bin', 'cli', 'lib', 'constructs', 'examples', 'api'],
@@ -133,9 +133,9 @@ describe('architecture', () => {
     const planted: Edge[] = [
       { from: 'runtime/proxy/accept.ts', to: 'runtime/control/mastd.ts', spec: '../control/mastd' },
       { from: 'api/index.ts', to: 'constructs/index.ts', spec: '../constructs' },
-      { from: 'runtime/shared/routing.ts', pkg: 'cdk8s', spec: 'cdk8s' },
+      { from: 'runtime/contract/routing.ts', pkg: 'cdk8s', spec: 'cdk8s' },
     ];
-    expect(violations(planted)).toEqual(['runtime/proxy/accept.ts → runtime/control/mastd.ts', 'api/index.ts → constructs/index.ts', 'runtime/shared/routing.ts → cdk8s']);
+    expect(violations(planted)).toEqual(['runtime/proxy/accept.ts → runtime/control/mastd.ts', 'api/index.ts → constructs/index.ts', 'runtime/contract/routing.ts → cdk8s']);
     const a = 'api/a.ts';
     const b = 'api/b.ts';
     expect(circles([a, b], [{ from: a, to: b, spec: './b' }, { from: b, to: a, spec: './a' }])).toEqual([[a, b]]);

@@ -5,8 +5,8 @@
  * is not supported and fails closed: its rules deny. AUDIT changes no decision. Pure.
  */
 import { ROOT_NAMESPACES, namespaceOf, selects, type AuthorizationPolicy, type PeerAuthentication } from '../../api';
-import type { AuthzConfig, AuthzRule } from '../shared/authz';
-import type { ProxyIdentity } from '../shared/push-protocol';
+import type { AuthzConfig, AuthzRule } from '../contract/authz';
+import type { ProxyIdentity } from '../contract/push-protocol';
 import { byKind, type MeshIndex } from './mesh-index';
 
 /** `serviceAccounts: [name]` means the policy's namespace (Istio): the proxy matches `ns/name`. */

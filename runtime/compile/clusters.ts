@@ -1,6 +1,6 @@
 /** Clusters: one per (host, port, subset) a route uses, with the DestinationRule's policy and endpoints. */
 import { namespaceOf, parseDuration, rulesForHost, selects, type DestinationRule, type TrafficPolicy } from '../../api';
-import { DEFAULT_CONNECT_TIMEOUT_MS, byClusterName, clusterName, type ClusterConfig, type LbPolicy } from '../shared/proxy-config';
+import { DEFAULT_CONNECT_TIMEOUT_MS, byClusterName, clusterName, type ClusterConfig, type LbPolicy } from '../contract/proxy-config';
 import type { ClusterUse, CompileCache } from './compile-cache';
 import { endpointsOf, type ServicePort } from './endpoints';
 import { byKind, type MeshIndex } from './mesh-index';

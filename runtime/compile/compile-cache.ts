@@ -7,7 +7,7 @@
  * delta push is cheap). Only data here: the functions that fill it are in sidecar.ts and clusters.ts.
  */
 import type { VirtualService } from '../../api';
-import type { ClusterConfig, ListenerConfig, ProxyConfig, RouteConfig, VirtualHostConfig } from '../shared/proxy-config';
+import type { ClusterConfig, ListenerConfig, ProxyConfig, RouteConfig, VirtualHostConfig } from '../contract/proxy-config';
 import type { ServicePort } from './endpoints';
 import type { MeshIndex } from './mesh-index';
 import type { RouteContext } from './routes';

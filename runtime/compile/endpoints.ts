@@ -7,7 +7,7 @@
  * is left out, so it leaves the proxies' load balancers at the next push.
  */
 import { fqdn, isPlainObject, namespaceOf, selects, type AnyMeshResource, type KubeObject, type Registry, type ServiceEntry, type WorkloadEntry } from '../../api';
-import type { EndpointConfig } from '../shared/proxy-config';
+import type { EndpointConfig } from '../contract/proxy-config';
 
 export interface ServicePort {
   readonly host: string;

@@ -4,8 +4,8 @@
  * the route's host names), TCP routes, or TLS passthrough routes by server name.
  */
 import { hostMatches, hostsOverlap, namespaceOf, selects, splitRef, stripNamespace, type Gateway, type VirtualService } from '../../api';
-import { PROXY_CONFIG_SCHEMA, type ListenerConfig, type ProxyConfig, type VirtualHostConfig, type WeightedCluster } from '../shared/proxy-config';
-import type { ProxyIdentity } from '../shared/push-protocol';
+import { PROXY_CONFIG_SCHEMA, type ListenerConfig, type ProxyConfig, type VirtualHostConfig, type WeightedCluster } from '../contract/proxy-config';
+import type { ProxyIdentity } from '../contract/push-protocol';
 import { authzFor } from './authz';
 import { ClusterSet } from './clusters';
 import type { CompileCache } from './compile-cache';

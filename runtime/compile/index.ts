@@ -5,8 +5,8 @@
  * sharing the push server needs.
  */
 import { namespaceOf, selects } from '../../api';
-import type { ProxyConfig } from '../shared/proxy-config';
-import type { ProxyIdentity } from '../shared/push-protocol';
+import type { ProxyConfig } from '../contract/proxy-config';
+import type { ProxyIdentity } from '../contract/push-protocol';
 import { CompileCache } from './compile-cache';
 import { compileGateway } from './gateway';
 import { byKind, buildIndex, type MeshIndex } from './mesh-index';

@@ -5,7 +5,7 @@
  * know leaves Istio's default (BASE), the normalization that fails closed.
  */
 import { parse } from 'yaml';
-import { PATH_NORMALIZATIONS, type PathNormalization } from '../shared/proxy-config';
+import { PATH_NORMALIZATIONS, type PathNormalization } from '../contract/proxy-config';
 import { ROOT_NAMESPACES, type KubeObject } from '../../api';
 
 export const MESH_CONFIGMAP = 'istio';

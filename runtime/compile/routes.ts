@@ -1,6 +1,6 @@
 /** VirtualService http routes → RouteConfig: matches, actions, headers, faults, CORS, retries. */
 import { fqdn, parseDuration, selects, type HttpRoute, type HttpMatchRequest, type StringMatch, type VirtualService } from '../../api';
-import { DEFAULT_RETRY, clusterName, type HeaderOpsConfig, type MatchConfig, type RouteConfig, type StringMatchConfig, type WeightedCluster } from '../shared/proxy-config';
+import { DEFAULT_RETRY, clusterName, type HeaderOpsConfig, type MatchConfig, type RouteConfig, type StringMatchConfig, type WeightedCluster } from '../contract/proxy-config';
 import type { PortResolver, ServicePort } from './endpoints';
 
 export interface RouteContext {

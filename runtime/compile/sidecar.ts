@@ -5,9 +5,9 @@
  * and AuthorizationPolicy that apply to it. The outbound part is shared through the CompileCache.
  */
 import { visibleIn, type VirtualService } from '../../api';
-import { DEFAULT_RETRY, PROXY_CONFIG_SCHEMA, byClusterName, clusterName } from '../shared/proxy-config';
-import type { ClusterConfig, ListenerConfig, ProxyConfig, RouteConfig, VirtualHostConfig } from '../shared/proxy-config';
-import type { ProxyIdentity } from '../shared/push-protocol';
+import { DEFAULT_RETRY, PROXY_CONFIG_SCHEMA, byClusterName, clusterName } from '../contract/proxy-config';
+import type { ClusterConfig, ListenerConfig, ProxyConfig, RouteConfig, VirtualHostConfig } from '../contract/proxy-config';
+import type { ProxyIdentity } from '../contract/push-protocol';
 import { authzFor, mtlsByPortFor, mtlsFor } from './authz';
 import { ClusterSet, clusterUse } from './clusters';
 import type { ClusterUse, CompileCache, MeshRoutes, SidecarOutbound } from './compile-cache';

@@ -4,7 +4,7 @@
  * mastd knows for that proxy, for a short time (24 h by default).
  */
 import { randomBytes } from 'node:crypto';
-import { KEY_ALGORITHM, generateKeys, privateKeyPem, spiffeId, x509 } from '../shared/x509';
+import { KEY_ALGORITHM, generateKeys, privateKeyPem, spiffeId, x509 } from '../contract/x509';
 import { webcrypto } from 'node:crypto';
 
 export interface IssuedCertificate {

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { runMain, SECRET_ON_ARGV, untilSignal } from '../shared/process';
+import { runMain, SECRET_ON_ARGV, untilSignal } from '../contract/process';
 import { isAnalysisWorker, serveAnalysis, workerAnalyzer } from './analysis-worker';
 import { hostname } from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';

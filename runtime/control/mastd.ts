@@ -10,8 +10,8 @@ import { ingest, type IngestMemo } from './ingest';
 import { CompileCache, buildIndex, configFor, makeSnapshot, seal, type Snapshot } from '../compile';
 import { PushServer } from './push-server';
 import type { CertificateAuthority } from './ca';
-import { renewalDelayMs } from '../shared/renewal';
-import type { ProxyIdentity } from '../shared/push-protocol';
+import { renewalDelayMs } from '../contract/renewal';
+import type { ProxyIdentity } from '../contract/push-protocol';
 import type { ConfigSource } from './file-source';
 
 export interface MastdOptions {

@@ -5,9 +5,9 @@
  */
 import * as http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import { MAX_PROXY_MESSAGE_BYTES, PUSH_PATH, LineReader, checkHello, encode, type ProxyIdentity } from '../shared/push-protocol';
-import type { ProxyConfig } from '../shared/proxy-config';
-import { diffConfig } from '../shared/config-delta';
+import { MAX_PROXY_MESSAGE_BYTES, PUSH_PATH, LineReader, checkHello, encode, type ProxyIdentity } from '../contract/push-protocol';
+import type { ProxyConfig } from '../contract/proxy-config';
+import { diffConfig } from '../contract/config-delta';
 
 /** A push server made without any way to authenticate proxies. */
 export class PushAuthError extends Error {

@@ -20,7 +20,7 @@ import { Bundler, PROXY_ENTRY } from './bundles';
 import { Supervisor } from './supervisor';
 import { interceptUnavailable, NetnsTopology, serviceAddresses, type Netns } from './netns';
 import { planLocal, throughNamespaces, throughSidecars, withHealth, type LocalWorkload } from './workloads';
-import { PROXY_NODE_FLAGS } from '../shared/process';
+import { PROXY_NODE_FLAGS } from '../contract/process';
 
 /** The gateway's labels, as its pods carry them in a cluster (Istio's two). */
 export const GATEWAY_LABELS = GATEWAY_POD_LABELS;

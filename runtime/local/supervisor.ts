@@ -6,7 +6,7 @@
  * dies, with a back-off, as kubelet restarts a pod's container.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { STOP_WITH_PARENT_ENV } from '../shared/process';
+import { STOP_WITH_PARENT_ENV } from '../contract/process';
 
 export interface ChildSpec {
   readonly name: string;

@@ -5,7 +5,7 @@
  */
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { namespaceOf, sourceOf, type KubeObject, type WorkloadEntry } from '../../api';
-import { TLS_MODE_LABEL } from '../shared/proxy-config';
+import { TLS_MODE_LABEL } from '../contract/proxy-config';
 import { HEALTH_CHECKS_ANNOTATION } from '../compile/endpoints';
 
 /** A Node entry point (`.js`, or `.ts` bundled first), relative to the YAML file. */

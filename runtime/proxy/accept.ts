@@ -6,7 +6,7 @@
 import type * as net from 'node:net';
 import type * as tls from 'node:tls';
 import { hostMatches } from '../../api/hosts';
-import { peerIdentity } from '../shared/spiffe';
+import { peerIdentity } from '../contract/spiffe';
 import { readSni } from './http/sni';
 import { DownstreamConn, type ConnContext } from './downstream';
 import { serveTls } from './peer-tls';

@@ -9,8 +9,8 @@
  */
 import * as net from 'node:net';
 import type * as Http2 from 'node:http2';
-import { tlsModule } from '../shared/lazy-tls';
-import { failureReason } from '../shared/failure-reason';
+import { tlsModule } from './lazy-tls';
+import { failureReason } from './failure-reason';
 
 export const APP_PROBERS_ENV = 'MAST_APP_PROBERS';
 export const APP_HEALTH_PATH = /^\/app-health\/[a-z0-9]([-a-z0-9]*[a-z0-9])?\/(livez|readyz|startupz)$/;

@@ -1,5 +1,5 @@
 /** Checks a ProxyConfig before it is applied; the reason becomes the NACK. */
-import { PATH_NORMALIZATIONS, PROXY_CONFIG_SCHEMA, type ProxyConfig } from '../shared/proxy-config';
+import { PATH_NORMALIZATIONS, PROXY_CONFIG_SCHEMA, type ProxyConfig } from '../contract/proxy-config';
 
 export function checkConfig(c: ProxyConfig): string | undefined {
   if (!c || typeof c !== 'object') return 'config is not an object';

@@ -6,8 +6,8 @@
  * original client that `remoteIpBlocks` match.
  */
 import type * as net from 'node:net';
-import { authorizeConnection, type AuthzConfig, type AuthzConnection } from '../shared/authz';
-import type { ListenerConfig } from '../shared/proxy-config';
+import { authorizeConnection, type AuthzConfig, type AuthzConnection } from '../contract/authz';
+import type { ListenerConfig } from '../contract/proxy-config';
 import { parseProxyV2 } from './http/proxy-protocol';
 import { containPeerInput } from './contain';
 import type { Metrics } from './metrics';

@@ -19,7 +19,7 @@ import type { Client, ExchangeContext } from './request/context';
 import type { ListenerRuntime } from './listeners';
 import { containPeerInput } from './contain';
 import type { Metrics } from './metrics';
-import type { PathNormalization } from '../shared/proxy-config';
+import type { PathNormalization } from '../contract/proxy-config';
 
 /** What a client connection needs of the proxy. */
 export interface ConnContext extends ExchangeContext {

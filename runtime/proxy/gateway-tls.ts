@@ -6,8 +6,8 @@
 import type * as tls from 'node:tls';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tlsModule } from '../shared/lazy-tls';
-import type { ListenerConfig } from '../shared/proxy-config';
+import { tlsModule } from './lazy-tls';
+import type { ListenerConfig } from '../contract/proxy-config';
 
 /**
  * Where a gateway finds the Secrets its Gateways name as `credentialName`, one directory each

@@ -6,7 +6,7 @@
  */
 import * as net from 'node:net';
 import type * as tls from 'node:tls';
-import type { ListenerConfig } from '../shared/proxy-config';
+import type { ListenerConfig } from '../contract/proxy-config';
 import type { LoadedTls, TlsHolder } from './gateway-tls';
 import type { ListenerEntry } from './request/route';
 

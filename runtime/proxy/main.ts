@@ -5,10 +5,10 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { runMain, SECRET_ON_ARGV, untilSignal } from '../shared/process';
+import { runMain, SECRET_ON_ARGV, untilSignal } from '../contract/process';
 import { reusePortSupported, runWorker, WorkerPool, WORKER_ENV } from './workers';
-import { FORWARD_CLIENT_CERT_DETAILS, type ForwardClientCertDetails, type ProxyConfig } from '../shared/proxy-config';
-import type { ProxyIdentity } from '../shared/push-protocol';
+import { FORWARD_CLIENT_CERT_DETAILS, type ForwardClientCertDetails, type ProxyConfig } from '../contract/proxy-config';
+import type { ProxyIdentity } from '../contract/push-protocol';
 import type { configFromMesh } from './mesh-file';
 import { MeshProxy } from './mesh-proxy';
 import { DEFAULT_LIMITS } from './http/head';

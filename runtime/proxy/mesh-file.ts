@@ -5,8 +5,8 @@
  */
 import { formatFinding, isError, loadFiles, validate } from '../../api';
 import { buildIndex, compile, makeSnapshot } from '../compile';
-import type { ProxyConfig } from '../shared/proxy-config';
-import type { ProxyIdentity } from '../shared/push-protocol';
+import type { ProxyConfig } from '../contract/proxy-config';
+import type { ProxyIdentity } from '../contract/push-protocol';
 
 /**
  * The compiled config, or the findings that stop it (formatted, one per line). As mastd does, a

@@ -7,9 +7,9 @@
 import type * as net from 'node:net';
 import type * as tls from 'node:tls';
 import type { Writable } from 'node:stream';
-import { tlsModule } from '../shared/lazy-tls';
-import { compileRouteTable, type RouteTable } from '../shared/routing';
-import { PASSTHROUGH_CLUSTER, type ClusterConfig, type PathNormalization, type ProxyConfig } from '../shared/proxy-config';
+import { tlsModule } from './lazy-tls';
+import { compileRouteTable, type RouteTable } from './routing';
+import { PASSTHROUGH_CLUSTER, type ClusterConfig, type PathNormalization, type ProxyConfig } from '../contract/proxy-config';
 import { acceptConnection, type AcceptContext } from './accept';
 import { checkConfig } from './config-check';
 import type { DownstreamConn } from './downstream';

@@ -16,7 +16,7 @@
 import type * as net from 'node:net';
 import type * as tls from 'node:tls';
 import type { X509Certificate } from 'node:crypto';
-import { tlsModule } from '../shared/lazy-tls';
+import { tlsModule } from './lazy-tls';
 
 export class PeerVerificationError extends Error {
   readonly code = 'MAST_PEER_UNVERIFIED';

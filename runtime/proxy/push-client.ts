@@ -4,12 +4,12 @@
  * exponential backoff (100 ms doubling to 5 s, with jitter).
  */
 import type * as http2 from 'node:http2';
-import { MAX_NACK_REASON, PUSH_PATH, LineReader, encode, type ProxyIdentity, type ServerMessage } from '../shared/push-protocol';
-import { applyDelta } from '../shared/config-delta';
-import type { ProxyConfig } from '../shared/proxy-config';
+import { MAX_NACK_REASON, PUSH_PATH, LineReader, encode, type ProxyIdentity, type ServerMessage } from '../contract/push-protocol';
+import { applyDelta } from '../contract/config-delta';
+import type { ProxyConfig } from '../contract/proxy-config';
 import type { MeshProxy } from './mesh-proxy';
-import { renewalDelayMs } from '../shared/renewal';
-import { failureReason } from '../shared/failure-reason';
+import { renewalDelayMs } from '../contract/renewal';
+import { failureReason } from './failure-reason';
 
 const WINDOW = 16 * 1024 * 1024;
 
@@ -38,7 +38,7 @@ export interface KeyAndCsr {
 
 /** In this process: the X.509 library (~13 MB resident) loads with the first request, not at start. */
 export async function makeCsrHere(): Promise<KeyAndCsr> {
-  const { certificateRequest, generateKeys, privateKeyPem } = await import('../shared/x509');
+  const { certificateRequest, generateKeys, privateKeyPem } = await import('../contract/x509');
   const keys = await generateKeys();
   return { key: await privateKeyPem(keys), csr: await certificateRequest(keys) };
 }

@@ -4,8 +4,8 @@
  * endpoint of its weighted destination; mTLS to a sidecar when the cluster says so.
  */
 import * as net from 'node:net';
-import { pickWeighted } from '../shared/routing';
-import type { WeightedCluster } from '../shared/proxy-config';
+import { pickWeighted } from './routing';
+import type { WeightedCluster } from '../contract/proxy-config';
 import type { Cluster } from './upstream/cluster';
 import type { Metrics } from './metrics';
 

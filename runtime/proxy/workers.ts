@@ -7,7 +7,7 @@
  * workers drain and exit.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import type { ProxyConfig } from '../shared/proxy-config';
+import type { ProxyConfig } from '../contract/proxy-config';
 import type { MetricsSnapshot } from './metrics';
 import type { MeshProxy, WorkloadCertificate } from './mesh-proxy';
 

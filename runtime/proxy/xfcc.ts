@@ -6,7 +6,7 @@
  */
 import type { X509Certificate } from 'node:crypto';
 import type * as tls from 'node:tls';
-import type { ForwardClientCertDetails, HeaderOpsConfig, ListenerConfig } from '../shared/proxy-config';
+import type { ForwardClientCertDetails, HeaderOpsConfig, ListenerConfig } from '../contract/proxy-config';
 
 /** What the header is made from: the client connection's own certificate, the verified peer's, the header received. */
 export interface XfccSource {

@@ -9,7 +9,7 @@
 import * as http2 from 'node:http2';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PUSH_PATH, encode } from '../../runtime/shared/push-protocol';
+import { PUSH_PATH, encode } from '../../runtime/contract/push-protocol';
 import { tempDir } from '../support/temp-dir';
 import { stoppedAfterEach, until } from '../runtime/support';
 import { timeoutFor } from './duration';

@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as http from 'node:http';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PROXY_NODE_FLAGS } from '../../runtime/shared/process';
+import { PROXY_NODE_FLAGS } from '../../runtime/contract/process';
 import { freePort } from '../../runtime/local/local-mesh';
 import { bundleMastd, bundleProxy } from '../security/spawned-proxy';
 import { until } from '../runtime/support';

@@ -8,7 +8,7 @@
  */
 import * as http from 'node:http';
 import * as net from 'node:net';
-import { DEFAULT_RETRY } from '../../runtime/shared/proxy-config';
+import { DEFAULT_RETRY } from '../../runtime/contract/proxy-config';
 import { cluster, config, forward, stoppedAfterEach } from '../runtime/support';
 import { bundleProxy, spawnProxy, type SpawnedProxy } from '../security/spawned-proxy';
 import { record } from './report';

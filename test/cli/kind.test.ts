@@ -9,7 +9,7 @@ import { synthKindExample } from '../../cli/kind/example';
 import { IMAGES } from '../../cli/kind/images';
 import { describeStep, GATEWAY_NODE_PORTS, kindConfig } from '../../cli/kind/plan';
 import { MAST_VERSION } from '../../constructs/version';
-import { PROXY_NODE_FLAGS } from '../../runtime/shared/process';
+import { PROXY_NODE_FLAGS } from '../../runtime/contract/process';
 import { tempDir } from '../support/temp-dir';
 
 const ROOT = join(__dirname, '..', '..');

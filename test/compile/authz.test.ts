@@ -5,7 +5,7 @@
 import { loadYaml } from '../../api';
 import { buildIndex, compile, makeSnapshot } from '../../runtime/compile';
 import { authzFor } from '../../runtime/compile/authz';
-import type { ProxyIdentity } from '../../runtime/shared/push-protocol';
+import type { ProxyIdentity } from '../../runtime/contract/push-protocol';
 
 const pa = (name: string, namespace: string, spec: string) => `apiVersion: security.istio.io/v1
 kind: PeerAuthentication

@@ -2,7 +2,7 @@
 import { validate, type KubeObject } from '../../api';
 import { buildIndex, compile, makeSnapshot } from '../../runtime/compile';
 import { mergeMatch } from '../../runtime/compile/delegates';
-import { simulate } from '../../runtime/shared/simulate';
+import { simulate } from '../../runtime/proxy/simulate';
 import { localMesh } from '../fixtures/local-mesh';
 
 const GATEWAY = { mode: 'gateway' as const, namespace: 'mast-system', labels: { istio: 'ingressgateway' }, portMap: { 80: 8080 } };

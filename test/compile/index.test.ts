@@ -1,7 +1,7 @@
 /** compile(index, proxy) end to end on the local fixture mesh, and the CompileCache contract. */
 import { validate } from '../../api';
 import { CompileCache, CompileCacheMismatchError, buildIndex, compile, configFor, makeSnapshot } from '../../runtime/compile';
-import { simulate } from '../../runtime/shared/simulate';
+import { simulate } from '../../runtime/proxy/simulate';
 import { localMesh } from '../fixtures/local-mesh';
 
 const PORTS = { reviewsV1: 19001, reviewsV2: 19002, details: 19003 };

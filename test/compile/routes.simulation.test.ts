@@ -3,7 +3,7 @@
  * kind, weights, subsets, redirect, direct response, rewrites, delegation, mirror, fault, CORS
  * preflight, timeouts and retries. Given this mesh, this request goes there.
  */
-import { DEFAULT_RETRY } from '../../runtime/shared/proxy-config';
+import { DEFAULT_RETRY } from '../../runtime/contract/proxy-config';
 import { GATEWAY, compileMesh, outcome, runSimulations, seeded } from './simulation';
 
 /** A gateway for every host on port 80, and two services: a (subsets v1, v2) and b. */

@@ -4,7 +4,7 @@
  * clients only (sourceLabels, sourceNamespace), mesh-bound VirtualServices, and TCP ports.
  * Given this mesh, this request from this sidecar goes there.
  */
-import { DEFAULT_RETRY } from '../../runtime/shared/proxy-config';
+import { DEFAULT_RETRY } from '../../runtime/contract/proxy-config';
 import { runSimulations, sidecar } from './simulation';
 
 const REVIEWS = 'outbound|9080||reviews.default.svc.cluster.local';

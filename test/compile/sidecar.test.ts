@@ -4,8 +4,8 @@
  */
 import type { KubeObject } from '../../api';
 import { CompileCache, buildIndex, compile, configFor, equivalenceKey, makeSnapshot } from '../../runtime/compile';
-import type { ProxyIdentity } from '../../runtime/shared/push-protocol';
-import { simulate } from '../../runtime/shared/simulate';
+import type { ProxyIdentity } from '../../runtime/contract/push-protocol';
+import { simulate } from '../../runtime/proxy/simulate';
 import { localMesh } from '../fixtures/local-mesh';
 
 const REVIEWS = 'reviews.default.svc.cluster.local';

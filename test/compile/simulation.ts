@@ -3,7 +3,7 @@
  * mesh (YAML) and a proxy, each call (port, host, path, headers, SNI) goes there: listener,
  * virtual host, route, cluster, endpoints, or a local reply (status, location), with the upstream
  * path and authority after rewrites and the route's plan (timeout, retries, mirrors, fault).
- * Compile → simulate (runtime/shared/simulate.ts: the proxy's route matching) → the proxy's pure
+ * Compile → simulate (runtime/proxy/simulate.ts: the proxy's route matching) → the proxy's pure
  * route actions (rewrite, redirect, CORS), in the order the proxy applies them. No sockets.
  */
 import { loadYaml, validate, type KubeObject } from '../../api';
@@ -11,8 +11,8 @@ import { buildIndex, compile, makeSnapshot, type ProxyIdentity } from '../../run
 import { corsPreflight } from '../../runtime/proxy/request/cors';
 import { redirectLocation } from '../../runtime/proxy/request/route';
 import { regexRewritePath, rewritePath } from '../../runtime/proxy/request/upstream-head';
-import type { HeaderOpsConfig, ProxyConfig, RetryConfig } from '../../runtime/shared/proxy-config';
-import { simulate, type SimulatedRequest } from '../../runtime/shared/simulate';
+import type { HeaderOpsConfig, ProxyConfig, RetryConfig } from '../../runtime/contract/proxy-config';
+import { simulate, type SimulatedRequest } from '../../runtime/proxy/simulate';
 
 export interface Outcome {
   readonly outcome: 'no-listener' | 'no-route' | 'https-redirect' | 'routed' | 'connection' | 'passthrough';

@@ -7,7 +7,7 @@ import { startStatus } from '../../runtime/proxy/admin';
 import { parseAppProbers, probeApp, type AppProber } from '../../runtime/proxy/app-probe';
 import { MeshProxy } from '../../runtime/proxy/mesh-proxy';
 import { CertificateAuthority } from '../../runtime/control/ca';
-import { certificateRequest, generateKeys, privateKeyPem } from '../../runtime/shared/x509';
+import { certificateRequest, generateKeys, privateKeyPem } from '../../runtime/contract/x509';
 import { freePort } from '../../runtime/local/local-mesh';
 import { get, stoppedAfterEach } from './support';
 

@@ -1,7 +1,7 @@
 import { loadYaml } from '../../api';
 import { authzFor } from '../../runtime/compile/authz';
 import { buildIndex, makeSnapshot } from '../../runtime/compile';
-import { applicable, authorize, authorizeConnection, matchesPattern, type AuthzConfig, type AuthzConnection, type AuthzRequest } from '../../runtime/shared/authz';
+import { applicable, authorize, authorizeConnection, matchesPattern, type AuthzConfig, type AuthzConnection, type AuthzRequest } from '../../runtime/contract/authz';
 
 const request = (over: Partial<AuthzRequest> = {}, headers: Record<string, string> = {}): AuthzRequest => ({
   method: 'GET',

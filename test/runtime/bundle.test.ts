@@ -4,7 +4,7 @@ import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { IMAGES } from '../../cli/kind/images';
-import { x509 } from '../../runtime/shared/x509';
+import { x509 } from '../../runtime/contract/x509';
 import { CertificateAuthority } from '../../runtime/control/ca';
 import { freePort } from '../../runtime/local/local-mesh';
 import { backend, cluster, config, forward, get } from './support';

@@ -1,6 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { CertificateAuthority } from '../../runtime/control/ca';
-import { certificateRequest, generateKeys, peerIdentity, x509 } from '../../runtime/shared/x509';
+import { certificateRequest, generateKeys, peerIdentity, x509 } from '../../runtime/contract/x509';
 
 describe('certificate authority', () => {
   let ca: CertificateAuthority;

@@ -1,5 +1,5 @@
-import { applyDelta, diffConfig, DeltaError } from '../../runtime/shared/config-delta';
-import type { ClusterConfig, ProxyConfig, VirtualHostConfig } from '../../runtime/shared/proxy-config';
+import { applyDelta, diffConfig, DeltaError } from '../../runtime/contract/config-delta';
+import type { ClusterConfig, ProxyConfig, VirtualHostConfig } from '../../runtime/contract/proxy-config';
 
 const cluster = (name: string, port = 9080): ClusterConfig => ({ name, host: name.split('|')[3], port, endpoints: [{ address: '10.0.0.1', port }], lb: { kind: 'least_request' }, connectTimeoutMs: 1000 });
 const vhost = (host: string, cl: string, weight = 100): VirtualHostConfig => ({ name: `${host}:9080`, domains: [host], routes: [{ name: 'r', matches: [], action: { kind: 'forward', destinations: [{ cluster: cl, weight }] } }] });

@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { loadYaml, validate } from '../../api';
 import { CertificateAuthority } from '../../runtime/control/ca';
 import { buildIndex, compile, makeSnapshot } from '../../runtime/compile';
-import type { ClusterConfig, OriginateTls } from '../../runtime/shared/proxy-config';
-import { certificateRequest, generateKeys, privateKeyPem } from '../../runtime/shared/x509';
+import type { ClusterConfig, OriginateTls } from '../../runtime/contract/proxy-config';
+import { certificateRequest, generateKeys, privateKeyPem } from '../../runtime/contract/x509';
 import { cluster, config, forward, get, stoppedAfterEach } from './support';
 import { tempDir } from '../support/temp-dir';
 

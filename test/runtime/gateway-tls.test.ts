@@ -9,7 +9,7 @@ import { buildIndex, compile, makeSnapshot } from '../../runtime/compile';
 import { MeshProxy } from '../../runtime/proxy/mesh-proxy';
 import { freePort } from '../../runtime/local/local-mesh';
 import type { AddressInfo } from 'node:net';
-import { certificateRequest, generateKeys, privateKeyPem } from '../../runtime/shared/x509';
+import { certificateRequest, generateKeys, privateKeyPem } from '../../runtime/contract/x509';
 import { backend, get } from './support';
 import { tempDir } from '../support/temp-dir';
 

@@ -1,5 +1,5 @@
 import { cookieValue, HashRing } from '../../runtime/proxy/upstream/hash-ring';
-import { queryParam } from '../../runtime/shared/routing';
+import { queryParam } from '../../runtime/proxy/routing';
 
 const members = (n: number) => Array.from({ length: n }, (_, i) => ({ key: `10.0.0.${i + 1}:8080` }));
 const keys = Array.from({ length: 2000 }, (_, i) => `user-${i}`);

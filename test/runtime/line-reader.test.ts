@@ -1,4 +1,4 @@
-import { LineReader, ProtocolError } from '../../runtime/shared/push-protocol';
+import { LineReader, ProtocolError } from '../../runtime/contract/push-protocol';
 
 describe('push stream line reader', () => {
   test('a message split anywhere, even inside a UTF-8 character, arrives whole', () => {

@@ -4,7 +4,7 @@
  */
 import { HttpError } from '../../runtime/proxy/http/head';
 import { normalizePath } from '../../runtime/proxy/http/normalize-path';
-import type { PathNormalization } from '../../runtime/shared/proxy-config';
+import type { PathNormalization } from '../../runtime/contract/proxy-config';
 
 describe('normalizePath BASE (RFC 3986 §6, Istio default)', () => {
   test.each([

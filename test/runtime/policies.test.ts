@@ -1,7 +1,7 @@
 /** DestinationRule and retry policies through a real proxy on loopback: what each backend sees. */
 import * as http from 'node:http';
 import * as net from 'node:net';
-import type { LbPolicy } from '../../runtime/shared/proxy-config';
+import type { LbPolicy } from '../../runtime/contract/proxy-config';
 import { cluster, config, forward, get, raw, stoppedAfterEach } from './support';
 
 const { withBackend, proxyFor, stopAfter } = stoppedAfterEach();

@@ -5,7 +5,7 @@
  */
 import * as http2 from 'node:http2';
 import { OVER_CAP, PushServer } from '../../runtime/control/push-server';
-import { LineReader, PUSH_PATH, encode, type ProxyIdentity } from '../../runtime/shared/push-protocol';
+import { LineReader, PUSH_PATH, encode, type ProxyIdentity } from '../../runtime/contract/push-protocol';
 import { until } from './support';
 
 const identity = (serviceAccount: string): ProxyIdentity => ({ mode: 'sidecar', namespace: 'default', labels: { app: serviceAccount }, serviceAccount });

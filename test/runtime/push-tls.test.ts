@@ -9,7 +9,7 @@ import { Mastd } from '../../runtime/control/mastd';
 import { pushNames } from '../../runtime/control/push-names';
 import { PushClient } from '../../runtime/proxy/push-client';
 import { MeshProxy } from '../../runtime/proxy/mesh-proxy';
-import { renewalDelayMs } from '../../runtime/shared/renewal';
+import { renewalDelayMs } from '../../runtime/contract/renewal';
 import { localMesh } from '../fixtures/local-mesh';
 import { tempDir } from '../support/temp-dir';
 import { until } from './support';

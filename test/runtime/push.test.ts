@@ -6,7 +6,7 @@ import { Mastd } from '../../runtime/control/mastd';
 import { FileSource } from '../../runtime/control/file-source';
 import { PushClient } from '../../runtime/proxy/push-client';
 import { MeshProxy } from '../../runtime/proxy/mesh-proxy';
-import { LineReader, PUSH_PATH, type ServerMessage } from '../../runtime/shared/push-protocol';
+import { LineReader, PUSH_PATH, type ServerMessage } from '../../runtime/contract/push-protocol';
 import { buildIndex, compile } from '../../runtime/compile';
 import { localMesh } from '../fixtures/local-mesh';
 import { backend, get, until, type Backend } from './support';

@@ -1,6 +1,6 @@
 /** Which outcomes each `retryOn` kind retries (Envoy's x-envoy-retry-on semantics), as a pure table. */
 import { shouldRetry } from '../../runtime/proxy/request/retry';
-import { DEFAULT_RETRY } from '../../runtime/shared/proxy-config';
+import { DEFAULT_RETRY } from '../../runtime/contract/proxy-config';
 
 const policy = (...retryOn: string[]) => ({ attempts: 2, retryOn });
 type Outcome = [status: number | undefined, failure: 'connect-failure' | 'reset' | undefined];

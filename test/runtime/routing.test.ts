@@ -1,6 +1,6 @@
 /** Route selection as a table: the pure code the proxy and `simulate()` share. */
-import type { ListenerConfig, MatchConfig, RouteConfig } from '../../runtime/shared/proxy-config';
-import { compileRouteTable, pickWeighted, type RequestView } from '../../runtime/shared/routing';
+import type { ListenerConfig, MatchConfig, RouteConfig } from '../../runtime/contract/proxy-config';
+import { compileRouteTable, pickWeighted, type RequestView } from '../../runtime/proxy/routing';
 
 interface Req {
   method?: string;

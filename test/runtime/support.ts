@@ -4,7 +4,7 @@ import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { MeshProxy } from '../../runtime/proxy/mesh-proxy';
 import { DEFAULT_LIMITS, type Limits } from '../../runtime/proxy/http/head';
-import type { ClusterConfig, ProxyConfig, RouteConfig } from '../../runtime/shared/proxy-config';
+import type { ClusterConfig, ProxyConfig, RouteConfig } from '../../runtime/contract/proxy-config';
 
 export interface Backend {
   readonly port: number;

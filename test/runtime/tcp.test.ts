@@ -1,7 +1,7 @@
 /** Non-HTTP traffic: TCP listeners joined byte for byte to an endpoint, and non-HTTP inbound connections passed through. */
 import * as net from 'node:net';
 import { MeshProxy } from '../../runtime/proxy/mesh-proxy';
-import type { ProxyConfig } from '../../runtime/shared/proxy-config';
+import type { ProxyConfig } from '../../runtime/contract/proxy-config';
 import { backend, cluster, get } from './support';
 
 async function echo(tag: string): Promise<{ port: number; close: () => void }> {

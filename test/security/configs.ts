@@ -1,5 +1,5 @@
 /** Small ProxyConfigs for the attack suite: one HTTP listener whose every request goes to one cluster. */
-import type { ClusterConfig, ListenerConfig, ProxyConfig, RouteConfig } from '../../runtime/shared/proxy-config';
+import type { ClusterConfig, ListenerConfig, ProxyConfig, RouteConfig } from '../../runtime/contract/proxy-config';
 
 export const everythingTo = (cluster: string): RouteConfig => ({
   name: 'r',

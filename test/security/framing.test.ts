@@ -9,8 +9,8 @@
  */
 import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import type { AuthzConfig } from '../../runtime/shared/authz';
-import type { ProxyConfig } from '../../runtime/shared/proxy-config';
+import type { AuthzConfig } from '../../runtime/contract/authz';
+import type { ProxyConfig } from '../../runtime/contract/proxy-config';
 import { cluster, config, forward, raw, stoppedAfterEach } from '../runtime/support';
 import { lenientBackend } from './support';
 

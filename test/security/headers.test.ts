@@ -7,8 +7,8 @@
  */
 import { DEFAULT_LIMITS } from '../../runtime/proxy/http/head';
 import { MeshProxy } from '../../runtime/proxy/mesh-proxy';
-import type { AuthzConfig } from '../../runtime/shared/authz';
-import type { ProxyConfig } from '../../runtime/shared/proxy-config';
+import type { AuthzConfig } from '../../runtime/contract/authz';
+import type { ProxyConfig } from '../../runtime/contract/proxy-config';
 import { cluster, config, forward, raw, stoppedAfterEach } from '../runtime/support';
 import { lenientBackend } from './support';
 

@@ -10,7 +10,7 @@ import { buildIndex, compile, makeSnapshot, type ProxyIdentity } from '../../run
 import { proxyV2Header } from '../../runtime/proxy/http/proxy-protocol';
 import { MeshProxy } from '../../runtime/proxy/mesh-proxy';
 import { CertificateAuthority } from '../../runtime/control/ca';
-import { certificateRequest, generateKeys, privateKeyPem } from '../../runtime/shared/x509';
+import { certificateRequest, generateKeys, privateKeyPem } from '../../runtime/contract/x509';
 import { freePort } from '../../runtime/local/local-mesh';
 import { backend, until } from '../runtime/support';
 import { tcpRecorder, tcpTalk, type TcpRecorder } from './tcp-recorder';

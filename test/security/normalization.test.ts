@@ -4,8 +4,8 @@
  * the backend records every request line it receives, parsed leniently, and must see none of
  * them. Finding 2 of issue 19.
  */
-import type { AuthzConfig } from '../../runtime/shared/authz';
-import type { PathNormalization, ProxyConfig } from '../../runtime/shared/proxy-config';
+import type { AuthzConfig } from '../../runtime/contract/authz';
+import type { PathNormalization, ProxyConfig } from '../../runtime/contract/proxy-config';
 import { cluster, config, forward, raw, stoppedAfterEach } from '../runtime/support';
 import { lenientBackend, type LenientBackend } from './support';
 

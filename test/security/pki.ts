@@ -8,7 +8,7 @@ import * as tls from 'node:tls';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CertificateAuthority } from '../../runtime/control/ca';
-import { certificateRequest, generateKeys, privateKeyPem } from '../../runtime/shared/x509';
+import { certificateRequest, generateKeys, privateKeyPem } from '../../runtime/contract/x509';
 import type { WorkloadCertificate } from '../../runtime/proxy/mesh-proxy';
 
 export interface KeyPair {

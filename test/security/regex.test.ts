@@ -5,8 +5,8 @@
  */
 import { loadYaml, validate } from '../../api';
 import { MAX_PROGRAM_SIZE } from '../../api/regex';
-import { compileStringMatch, compileRouteTable } from '../../runtime/shared/routing';
-import type { RouteConfig } from '../../runtime/shared/proxy-config';
+import { compileStringMatch, compileRouteTable } from '../../runtime/proxy/routing';
+import type { RouteConfig } from '../../runtime/contract/proxy-config';
 import { backend, cluster, config, forward, get, type Backend } from '../runtime/support';
 import { bundleProxy, spawnProxy, type SpawnedProxy } from './spawned-proxy';
 

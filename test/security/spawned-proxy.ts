@@ -6,8 +6,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PROXY_NODE_FLAGS } from '../../runtime/shared/process';
-import type { ProxyConfig } from '../../runtime/shared/proxy-config';
+import { PROXY_NODE_FLAGS } from '../../runtime/contract/process';
+import type { ProxyConfig } from '../../runtime/contract/proxy-config';
 import { tempDir } from '../support/temp-dir';
 import { builtFile } from '../support/build';
 

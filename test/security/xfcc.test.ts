@@ -11,7 +11,7 @@ import { loadYaml } from '../../api';
 import { buildIndex, compile, makeSnapshot } from '../../runtime/compile';
 import { MeshProxy } from '../../runtime/proxy/mesh-proxy';
 import { xfccElement } from '../../runtime/proxy/xfcc';
-import type { ProxyConfig } from '../../runtime/shared/proxy-config';
+import type { ProxyConfig } from '../../runtime/contract/proxy-config';
 import { tempDir } from '../support/temp-dir';
 import { get } from '../runtime/support';
 import { lenientBackend, type LenientBackend } from './support';

@@ -15,7 +15,7 @@
  * request alike. (Istio's table of these: its "Authorization Policy Normalization" page.)
  */
 import { HttpError } from './head';
-import type { PathNormalization } from '../../shared/proxy-config';
+import type { PathNormalization } from '../../contract/proxy-config';
 
 const PERCENT = 0x25;
 const DOT = 0x2e;

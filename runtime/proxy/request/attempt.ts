@@ -5,7 +5,7 @@
  * the body so far written on it; what the connection answers goes to the relay. When a try fails,
  * the route's retry policy (retry.ts) says whether another follows, after its back-off.
  */
-import type { RetryConfig } from '../../shared/proxy-config';
+import type { RetryConfig } from '../../contract/proxy-config';
 import { Deadline, requestDeadlines } from '../deadlines';
 import type { Cluster, Endpoint } from '../upstream/cluster';
 import type { UpstreamConn } from '../upstream/conn';

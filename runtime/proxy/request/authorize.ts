@@ -3,8 +3,8 @@
  * `httpsRedirect`) and may hold AuthorizationPolicies. A pure check of the normalized request
  * (the path routing and the upstream see too); a refusal is answered locally.
  */
-import { authorize } from '../../shared/authz';
-import type { ListenerConfig } from '../../shared/proxy-config';
+import { authorize } from '../../contract/authz';
+import type { ListenerConfig } from '../../contract/proxy-config';
 import { authzPort } from '../connection-authz';
 import type { ClientRequest } from './context';
 

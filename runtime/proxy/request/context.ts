@@ -4,7 +4,7 @@
  * connection) and the proxy (mesh-proxy.ts implements `ExchangeContext`). Nothing in request/
  * knows the connection's class, its parser or its socket, nor the proxy's.
  */
-import type { RequestView } from '../../shared/routing';
+import type { RequestView } from '../routing';
 import type { Limits, RequestHead } from '../http/head';
 import type { Cluster } from '../upstream/cluster';
 import type { XfccSource } from '../xfcc';

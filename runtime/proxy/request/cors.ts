@@ -1,6 +1,6 @@
 /** A route's CORS policy: a preflight answered here (route.ts), the headers added to a response (relay.ts). */
-import { originMatchers, type RequestView } from '../../shared/routing';
-import type { CorsConfig } from '../../shared/proxy-config';
+import { originMatchers, type RequestView } from '../routing';
+import type { CorsConfig } from '../../contract/proxy-config';
 
 function allowedOrigin(cors: CorsConfig, origin: string | undefined): boolean {
   return origin !== undefined && originMatchers(cors).some((f) => f(origin));

@@ -5,7 +5,7 @@
  * route's timeout, the response flags, the status and the record. The client connection is a
  * `Client` and the proxy an `ExchangeContext` (context.ts).
  */
-import type { ListenerConfig, RouteConfig, WeightedCluster } from '../../shared/proxy-config';
+import type { ListenerConfig, RouteConfig, WeightedCluster } from '../../contract/proxy-config';
 import { SEEN_X_REQUEST_ID } from '../http/head';
 import { localResponse } from '../http/write';
 import { Deadline, requestDeadlines } from '../deadlines';

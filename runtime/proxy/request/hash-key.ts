@@ -3,8 +3,8 @@
  * a header, a cookie, the client's address or a query parameter. For a cookie with a ttl that the
  * client did not send, one is made, as Envoy makes it, and set on the response.
  */
-import { queryParam } from '../../shared/routing';
-import type { LbPolicy } from '../../shared/proxy-config';
+import { queryParam } from '../routing';
+import type { LbPolicy } from '../../contract/proxy-config';
 import { cookieValue, hash32 } from '../upstream/hash-ring';
 import type { ClientRequest } from './context';
 

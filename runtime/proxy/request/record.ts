@@ -4,7 +4,7 @@
  * log to subscribe to (telemetry.ts), and for anyone else in the process who wants them.
  */
 import { channel } from 'node:diagnostics_channel';
-import type { ClusterConfig } from '../../shared/proxy-config';
+import type { ClusterConfig } from '../../contract/proxy-config';
 import type { ClientRequest } from './context';
 
 /**

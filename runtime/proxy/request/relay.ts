@@ -5,7 +5,7 @@
  * reads slowly pauses the upstream. Until the head is committed to the client, a bad response
  * is the exchange's to retry or answer; after, the client connection is closed.
  */
-import type { RouteConfig, WeightedCluster } from '../../shared/proxy-config';
+import type { RouteConfig, WeightedCluster } from '../../contract/proxy-config';
 import { headEnd, parseResponseHead, type ResponseHead } from '../http/head';
 import { BodyFraming } from '../http/body';
 import { downstreamResponseHead } from '../http/write';

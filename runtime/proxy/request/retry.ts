@@ -2,7 +2,7 @@
  * The retry policy, in one place: which outcomes a route's `retries` covers (Envoy's retry_on),
  * whether this request may be tried again, which endpoints a retry avoids, and the back-off.
  */
-import type { RetryConfig } from '../../shared/proxy-config';
+import type { RetryConfig } from '../../contract/proxy-config';
 
 export type Failure = 'connect-failure' | 'reset';
 

@@ -4,8 +4,8 @@
  * no destination) or a forward plan (route, destination, mirrors). A fault's delay comes with
  * either. No sockets, no clock, no cluster state: what happens next is the exchange's.
  */
-import { pickWeighted, type RequestView, type RouteTable } from '../../shared/routing';
-import { PASSTHROUGH_CLUSTER, type ListenerConfig, type RouteAction, type RouteConfig, type WeightedCluster } from '../../shared/proxy-config';
+import { pickWeighted, type RequestView, type RouteTable } from '../routing';
+import { PASSTHROUGH_CLUSTER, type ListenerConfig, type RouteAction, type RouteConfig, type WeightedCluster } from '../../contract/proxy-config';
 import { corsPreflight } from './cors';
 import type { Flag } from './record';
 

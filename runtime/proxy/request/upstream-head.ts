@@ -4,8 +4,8 @@
  * x-forwarded-client-cert) and the route's and destination's header operations. In the common
  * case none of that changes the received head: it goes as received with a few lines appended.
  */
-import { regexRewriter } from '../../shared/routing';
-import type { ListenerConfig, RouteConfig, WeightedCluster } from '../../shared/proxy-config';
+import { regexRewriter } from '../routing';
+import type { ListenerConfig, RouteConfig, WeightedCluster } from '../../contract/proxy-config';
 import { latin1, SEEN_HOP_BY_HOP, SEEN_X_FORWARDED_FOR, SEEN_X_FORWARDED_PROTO, SEEN_X_REQUEST_ID } from '../http/head';
 import { upstreamRequestHead } from '../http/write';
 import { DROP_XFCC, forwardedClientCert } from '../xfcc';

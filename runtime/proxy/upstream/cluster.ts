@@ -6,9 +6,9 @@
 import * as net from 'node:net';
 import { readFileSync } from 'node:fs';
 import type * as tls from 'node:tls';
-import { tlsModule } from '../../shared/lazy-tls';
-import { TLS_MODE_LABEL, type ClusterConfig, type EndpointConfig } from '../../shared/proxy-config';
-import { peerIdentity } from '../../shared/spiffe';
+import { tlsModule } from '../lazy-tls';
+import { TLS_MODE_LABEL, type ClusterConfig, type EndpointConfig } from '../../contract/proxy-config';
+import { peerIdentity } from '../../contract/spiffe';
 import { UpstreamConn } from './conn';
 import { readInto } from '../read-buffer';
 import { HashRing } from './hash-ring';

@@ -1,6 +1,6 @@
 /** What a proxy refuses to apply (its NACK reason), where applying would fail open. */
 import { checkConfig } from '../../../runtime/proxy/config-check';
-import type { ListenerConfig, ProxyConfig } from '../../../runtime/shared/proxy-config';
+import type { ListenerConfig, ProxyConfig } from '../../../runtime/contract/proxy-config';
 
 const config = (listener: Partial<ListenerConfig>): ProxyConfig => ({
   schema: 1,

@@ -2,8 +2,8 @@
  * The routing decision as a table: given a listener, a request and the random draws, what happens
  * (a local reply, or a forward plan). Pure: no sockets, no clock; randomness passed in.
  */
-import type { ListenerConfig, RouteConfig } from '../../../../runtime/shared/proxy-config';
-import { compileRouteTable, type RequestView } from '../../../../runtime/shared/routing';
+import type { ListenerConfig, RouteConfig } from '../../../../runtime/contract/proxy-config';
+import { compileRouteTable, type RequestView } from '../../../../runtime/proxy/routing';
 import { decide, type Decision } from '../../../../runtime/proxy/request/route';
 
 type Req = Partial<Pick<RequestView, 'method' | 'target' | 'host'>> & { headers?: Record<string, string>; originalAddress?: string };

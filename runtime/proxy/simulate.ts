@@ -7,7 +7,7 @@
  */
 import { hostMatches } from '../../api';
 import { compileRouteTable, pickWeighted, type RequestView } from './routing';
-import { PASSTHROUGH_CLUSTER, type ListenerConfig, type ProxyConfig, type RouteAction, type WeightedCluster } from './proxy-config';
+import { PASSTHROUGH_CLUSTER, type ListenerConfig, type ProxyConfig, type RouteAction, type WeightedCluster } from '../contract/proxy-config';
 
 export interface SimulatedRequest {
   readonly port: number;

@@ -4,7 +4,7 @@
  * Pure; the proxy and `simulate()` run this same code.
  */
 import { compileRe2 } from '../../api/regex';
-import type { CorsConfig, ListenerConfig, MatchConfig, RouteConfig, StringMatchConfig, VirtualHostConfig } from './proxy-config';
+import type { CorsConfig, ListenerConfig, MatchConfig, RouteConfig, StringMatchConfig, VirtualHostConfig } from '../contract/proxy-config';
 
 /** What route matching looks at. Header names are lowercase. */
 export interface RequestView {
