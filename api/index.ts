@@ -20,3 +20,4 @@ export type { VirtualServiceSpec, HttpRoute, HttpMatchRequest, HttpRouteDestinat
 export type { DestinationRuleSpec, TrafficPolicy, Subset } from './destination-rule';
 export type { ServiceEntrySpec, WorkloadEntrySpec } from './service-entry';
 export type { PeerAuthenticationSpec, AuthorizationPolicySpec, AuthorizationRule } from './security';
+export * from './well-known';

@@ -6,12 +6,12 @@
  */
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
-import { KINDS } from '../api';
+import { KINDS, PORTS } from '../api';
 import { DEFAULT_CONTROL_IMAGE, PROXY_UID, SYSTEM_NAMESPACE } from './version';
 import { badProp, IDENTITY_ENV, RESTRICTED_POD, resourcesOf, restrictedContainer, ROOT_CONFIGMAP, type Resources } from './pod-security';
 
-export const PUSH_PORT = 15012;
-export const MONITORING_PORT = 15014;
+export const PUSH_PORT = PORTS.push;
+export const MONITORING_PORT = PORTS.monitoring;
 
 export interface MeshControlPlaneProps {
   /** Namespace of the control plane (and of its CA Secret and Lease). @default 'mast-system' */

@@ -9,6 +9,7 @@ import { Construct } from 'constructs';
 import { GATEWAY_POD_LABELS } from '../api';
 import { DEFAULT_PROXY_IMAGE, PROXY_UID, SYSTEM_NAMESPACE } from './version';
 import { badProp, CONTROL_PLANE_TRUST, IDENTITY_ENV, RESTRICTED_POD, resourcesOf, restrictedContainer, type Resources } from './pod-security';
+import { CREDENTIALS_DIR, PORTS } from '../api';
 
 export type GatewayServiceType = 'LoadBalancer' | 'ClusterIP' | 'NodePort';
 
@@ -82,9 +83,9 @@ export interface IngressGatewayProps {
 }
 
 /** Where the proxy looks for `credentialName` Secrets (mast-proxy `--credentials-dir`). */
-export const CREDENTIALS_DIR = '/etc/mast/credentials';
+export { CREDENTIALS_DIR };
 
-export const GATEWAY_STATUS_PORT = 15021;
+export const GATEWAY_STATUS_PORT = PORTS.gatewayStatus;
 export const GATEWAY_READY_PATH = '/healthz/ready';
 const PROMETHEUS_PORT = 15090;
 
@@ -149,7 +150,7 @@ export class IngressGateway extends Construct {
                 imagePullPolicy: props.imagePullPolicy ?? 'IfNotPresent',
                 args: [
                   '--mode', 'gateway',
-                  '--control-plane', props.controlPlaneAddress ?? `mastd.${SYSTEM_NAMESPACE}.svc:15012`,
+                  '--control-plane', props.controlPlaneAddress ?? `mastd.${SYSTEM_NAMESPACE}.svc:${PORTS.push}`,
                   ...CONTROL_PLANE_TRUST.args,
                   '--port-map', portMap,
                   // mastd compiles for the labels a proxy announces: the pod's own, so policies selecting any of them apply.

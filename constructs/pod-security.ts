@@ -1,4 +1,5 @@
 /** Pod and container settings every mast component shares: non-root, read-only, no capabilities. */
+import { ROOT_CONFIGMAP, ROOT_CONFIGMAP_KEY, ROOT_MOUNT_DIR } from '../api';
 
 export function restrictedContainer(uid: number): Record<string, unknown> {
   return {
@@ -41,12 +42,12 @@ export function badProp(construct: string, prop: string, value: unknown, expecte
 }
 
 /** The ConfigMap mastd writes into every namespace with its root certificate (runtime/control/root-configmaps.ts). */
-export const ROOT_CONFIGMAP = 'mast-ca-root-cert';
-const ROOT_DIR = '/var/run/mast/root';
+export { ROOT_CONFIGMAP };
+const ROOT_DIR = ROOT_MOUNT_DIR;
 
 /** What a proxy's pod needs to verify mastd's push port: the root ConfigMap mounted, and the flag naming it. */
 export const CONTROL_PLANE_TRUST = {
   volume: { name: 'mast-ca-root', configMap: { name: ROOT_CONFIGMAP } },
   volumeMount: { name: 'mast-ca-root', mountPath: ROOT_DIR, readOnly: true },
-  args: ['--control-plane-ca', `${ROOT_DIR}/root-cert.pem`],
+  args: ['--control-plane-ca', `${ROOT_DIR}/${ROOT_CONFIGMAP_KEY}`],
 } as const;

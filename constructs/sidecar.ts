@@ -6,8 +6,9 @@
  */
 import { DEFAULT_PROXY_IMAGE, PROXY_UID, SYSTEM_NAMESPACE } from './version';
 import { CONTROL_PLANE_TRUST, IDENTITY_ENV, resourcesOf, restrictedContainer, type Resources } from './pod-security';
+import { PORTS } from '../api';
 
-export const SIDECAR_PORTS = { outbound: 15001, inbound: 15006, status: 15020, prometheus: 15090 } as const;
+export const SIDECAR_PORTS = { outbound: PORTS.sidecarOutbound, inbound: PORTS.sidecarInbound, status: PORTS.sidecarStatus, prometheus: PORTS.prometheus } as const;
 
 /** Instance metadata (IMDS) and EKS Pod Identity, IPv4 and IPv6: never captured, or AWS credentials break. */
 export const METADATA_CIDRS = ['169.254.169.254/32', '169.254.170.23/32', 'fd00:ec2::254/128', 'fd00:ec2::23/128'];
@@ -108,7 +109,7 @@ export function injectSidecar(pod: PodSpec, options: SidecarOptions = {}): PodSp
     restartPolicy: 'Always',
     args: [
       '--mode', 'sidecar',
-      '--control-plane', options.controlPlaneAddress ?? `mastd.${SYSTEM_NAMESPACE}.svc:15012`,
+      '--control-plane', options.controlPlaneAddress ?? `mastd.${SYSTEM_NAMESPACE}.svc:${PORTS.push}`,
       ...CONTROL_PLANE_TRUST.args,
       '--outbound-port', String(SIDECAR_PORTS.outbound),
       '--inbound-port', String(SIDECAR_PORTS.inbound),

@@ -14,9 +14,10 @@ import type { ClusterUse, CompileCache, MeshRoutes, SidecarOutbound } from './co
 import { isHttpProtocol, type ServicePort } from './endpoints';
 import type { MeshIndex } from './mesh-index';
 import { compileHttpRoutes, compileTcpRoute, type RouteContext } from './routes';
+import { PORTS } from '../../api/well-known';
 
 /** The port outbound traffic reaches a sidecar on when its identity names none (Istio's). */
-const OUTBOUND_PORT = 15001;
+const OUTBOUND_PORT = PORTS.sidecarOutbound;
 
 export function compileSidecar(index: MeshIndex, proxy: ProxyIdentity, cache: CompileCache): ProxyConfig {
   const shared = sidecarOutbound(index, cache, proxy.namespace, proxy.labels);

@@ -17,6 +17,7 @@ import { Mastd } from './mastd';
 import { pushNames } from './push-names';
 import { RootConfigMaps } from './root-configmaps';
 import { rootNamespaces } from './root-namespaces';
+import { PORTS } from '../../api/well-known';
 
 const HELP = `mastd: the mast control plane
 
@@ -54,8 +55,8 @@ function parseOptions(argv: string[]) {
     strict: true,
     options: {
       watch: { type: 'string', multiple: true },
-      'push-port': { type: 'string', default: '15012' },
-      'monitoring-port': { type: 'string', default: '15014' },
+      'push-port': { type: 'string', default: String(PORTS.push) },
+      'monitoring-port': { type: 'string', default: String(PORTS.monitoring) },
       host: { type: 'string' },
       token: { type: 'string' },
       'token-file': { type: 'string' },

@@ -1,8 +1,7 @@
 /** Where mastd's root certificate goes in a cluster (root-configmaps.ts writes it; the constructs mount it). */
 import type { KubeObject } from '../../api';
 
-export const ROOT_CONFIGMAP = 'mast-ca-root-cert';
-export const ROOT_CONFIGMAP_KEY = 'root-cert.pem';
+export { ROOT_CONFIGMAP, ROOT_CONFIGMAP_KEY } from '../../api/well-known';
 /** Kubernetes' own namespaces: no mesh workloads run there. */
 const SKIPPED = new Set(['kube-system', 'kube-public', 'kube-node-lease']);
 

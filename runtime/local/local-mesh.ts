@@ -21,6 +21,7 @@ import { Supervisor } from './supervisor';
 import { interceptUnavailable, NetnsTopology, serviceAddresses, type Netns } from './netns';
 import { planLocal, throughNamespaces, throughSidecars, withHealth, type LocalWorkload } from './workloads';
 import { PROXY_NODE_FLAGS } from '../contract/process';
+import { PORTS } from '../../api/well-known';
 
 /** The gateway's labels, as its pods carry them in a cluster (Istio's two). */
 export const GATEWAY_LABELS = GATEWAY_POD_LABELS;
@@ -131,7 +132,7 @@ export class LocalMesh {
   /** The SO_ORIGINAL_DST addon the sidecars need in a namespace (copied where uid 1337 can read it). */
   private readonly addon?: string;
   /** Ports inside a namespace, as in a pod. */
-  static readonly POD_PORTS = { outbound: 15001, inbound: 15006, admin: 15000, status: 15020 } as const;
+  static readonly POD_PORTS = { outbound: PORTS.sidecarOutbound, inbound: PORTS.sidecarInbound, admin: PORTS.proxyAdmin, status: PORTS.sidecarStatus } as const;
 
   constructor(private readonly options: LocalMeshOptions) {
     this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));

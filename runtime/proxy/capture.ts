@@ -5,6 +5,7 @@
  * excluded ports and CIDRs, and the instance-metadata / Pod Identity addresses.
  * Pure: it returns `iptables-restore` input; `mast-proxy capture` applies it.
  */
+import { PORTS } from '../../api/well-known';
 
 export interface CaptureOptions {
   readonly proxyUid: number;
@@ -67,8 +68,8 @@ export function captureOptionsFromFlags(flags: Record<string, string | undefined
   const num = (name: string, fallback: number) => (flags[name] === undefined ? fallback : Number(flags[name]));
   return {
     proxyUid: num('proxy-uid', 1337),
-    outboundPort: num('outbound-port', 15001),
-    inboundPort: num('inbound-port', 15006),
+    outboundPort: num('outbound-port', PORTS.sidecarOutbound),
+    inboundPort: num('inbound-port', PORTS.sidecarInbound),
     excludeInboundPorts: list(flags['exclude-inbound-ports']).map(Number),
     excludeOutboundPorts: list(flags['exclude-outbound-ports']).map(Number),
     excludeOutboundCidrs: list(flags['exclude-outbound-cidrs']),

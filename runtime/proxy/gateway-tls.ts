@@ -13,7 +13,7 @@ import type { ListenerConfig } from '../contract/proxy-config';
  * Where a gateway finds the Secrets its Gateways name as `credentialName`, one directory each
  * (`tls.crt`, `tls.key`, `ca.crt`): the IngressGateway construct mounts them there.
  */
-export const DEFAULT_CREDENTIALS_DIR = '/etc/mast/credentials';
+export { CREDENTIALS_DIR as DEFAULT_CREDENTIALS_DIR } from '../../api/well-known';
 
 export type TlsFiles = { readonly cert: string; readonly key: string; readonly ca?: string };
 /** The files, the context made of them, and what they held (to tell a renewal). */

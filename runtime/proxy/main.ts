@@ -18,6 +18,7 @@ import { APP_PROBERS_ENV, parseAppProbers, type AppProbers } from './app-probe';
 import { makeCsrHere, PushClient, type KeyAndCsr } from './push-client';
 import { execFile, spawnSync } from 'node:child_process';
 import { captureOptionsFromFlags, captureRules } from './capture';
+import { PORTS } from '../../api/well-known';
 
 const HELP = `mast-proxy: the mast data plane (gateway and sidecar)
 
@@ -184,7 +185,7 @@ export async function main(argv: string[]): Promise<number> {
       'outbound-port': { type: 'string' },
       'inbound-port': { type: 'string' },
       'app-port': { type: 'string' },
-      'admin-port': { type: 'string', default: '15000' },
+      'admin-port': { type: 'string', default: String(PORTS.proxyAdmin) },
       'status-port': { type: 'string' },
       'access-log': { type: 'string', default: 'off' },
       'drain-seconds': { type: 'string', default: '5' },

@@ -1,0 +1,31 @@
+/**
+ * Ports, paths and names every part of mast agrees on: the constructs that write the pods, the
+ * proxy and mastd that run in them, `mast local`. Here, in the API layer, because constructs and the
+ * runtime may both import it and nothing else. Istio's numbers wherever Istio has one.
+ */
+export const PORTS = {
+  /** A sidecar's outbound listener (iptables REDIRECT target for the app's calls). */
+  sidecarOutbound: 15001,
+  /** A sidecar's inbound listener (REDIRECT target for traffic to the pod). */
+  sidecarInbound: 15006,
+  /** A proxy's admin port (127.0.0.1 only). */
+  proxyAdmin: 15000,
+  /** A sidecar's status port: readiness, scrapes, the app's rewritten probes. */
+  sidecarStatus: 15020,
+  /** The ingress gateway's status port (its readiness, for the NLB's health check). */
+  gatewayStatus: 15021,
+  /** Where Prometheus scrapes merged metrics. */
+  prometheus: 15090,
+  /** mastd's push port (proxies' config stream, over TLS in a cluster). */
+  push: 15012,
+  /** mastd's monitoring port: /ready, /metrics, /debug/*. */
+  monitoring: 15014,
+} as const;
+
+/** Where gateway pods find the Secrets Gateways name as `credentialName` (one directory each). */
+export const CREDENTIALS_DIR = '/etc/mast/credentials';
+
+/** The ConfigMap mastd writes its root into in every namespace, its key, and where pods mount it. */
+export const ROOT_CONFIGMAP = 'mast-ca-root-cert';
+export const ROOT_CONFIGMAP_KEY = 'root-cert.pem';
+export const ROOT_MOUNT_DIR = '/var/run/mast/root';
