@@ -4,7 +4,7 @@
  * configs of one snapshot read the same objects. Immutable once built; the parts compiled
  * configs share live in a CompileCache (compile-cache.ts), not here.
  */
-import { exportScopes, fqdn, namespaceOf, type AnyMeshResource, type ExportScope, type KubeObject, type VirtualService } from '../../api';
+import { exportScopes, fqdn, hostMatches, namespaceOf, type AnyMeshResource, type ExportScope, type KubeObject, type VirtualService } from '../../api';
 import { expandDelegates } from './delegates';
 import { identityOf, listServicePorts, portResolver, type EndpointIndex, type PortResolver, type ServicePort } from './endpoints';
 import { readMeshSettings, type MeshSettings } from './mesh-config';
@@ -66,6 +66,7 @@ export function buildIndex(snapshot: Snapshot): MeshIndex {
     exportScopeOf.set(vs, exportScopes(vs.spec.exportTo, namespaceOf(vs)));
     for (const h of new Set((vs.spec.hosts ?? []).map((x) => fqdn(x, namespaceOf(vs))))) push(meshVirtualServicesByHost, h, vs);
   }
+  applyWildcardHosts(meshVirtualServicesByHost, servicePorts);
   return {
     snapshot,
     version: snapshot.version,
@@ -84,6 +85,21 @@ export function buildIndex(snapshot: Snapshot): MeshIndex {
     exportScopeOf,
     meshSettings: readMeshSettings(snapshot.objects),
   };
+}
+
+/**
+ * A mesh VirtualService for `*.ns.svc.cluster.local` (or `*`) routes every service host it covers
+ * that no VirtualService names exactly, the most specific pattern winning, as Istio picks the most
+ * specific host for a sidecar's service. Filed under each such host, so lookups stay exact.
+ */
+function applyWildcardHosts(byHost: Map<string, VirtualService[]>, ports: readonly ServicePort[]): void {
+  const patterns = [...byHost.keys()].filter((h) => h.startsWith('*')).sort((a, b) => b.length - a.length);
+  if (patterns.length === 0) return;
+  for (const host of new Set(ports.map((p) => p.host))) {
+    if (byHost.has(host)) continue;
+    const pattern = patterns.find((p) => hostMatches(p, host));
+    if (pattern) byHost.set(host, byHost.get(pattern)!);
+  }
 }
 
 function podsByName(objects: readonly KubeObject[]): MeshIndex['pods'] {

@@ -97,6 +97,27 @@ spec: { selector: { istio: ingressgateway }, servers: [{ port: { number: 80, nam
     ],
   },
   {
+    name: 'a mesh VirtualService for a wildcard host routes the services it covers (Istio matches service hosts against it)',
+    proxy: sidecar('default'),
+    port: 9080,
+    mesh: `${K8S}---
+apiVersion: v1
+kind: Service
+metadata: { name: ratings, namespace: shop }
+spec: { selector: { app: ratings }, ports: [{ name: http, port: 9080, targetPort: 9080 }] }
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: all-of-default, namespace: default }
+spec:
+  hosts: ['*.default.svc.cluster.local']
+  http: [{ name: wildcard, route: [{ destination: { host: reviews, subset: v2 } }] }]`,
+    calls: [
+      { name: 'reviews: covered by the wildcard, routed by it', request: { host: 'reviews' }, expect: { route: 'wildcard', cluster: 'outbound|9080|v2|reviews.default.svc.cluster.local' } },
+      { name: 'ratings.shop: not covered, the default route', request: { host: 'ratings.shop' }, expect: { route: 'default', cluster: 'outbound|9080||ratings.shop.svc.cluster.local' } },
+    ],
+  },
+  {
     name: 'a port match: a VirtualService for a two-port service routes each port by its own rules',
     proxy: sidecar('default'),
     port: 9080,
