@@ -28,13 +28,21 @@ export function acceptConnection(proxy: AcceptContext, socket: net.Socket, l: Li
   serveHttp(proxy, socket, l);
 }
 
-/** Plain HTTP (no TLS): the connection reads through the shared read buffer; `first`, bytes already read from it. */
-function serveHttp(proxy: AcceptContext, accepted: net.Socket, l: ListenerRuntime, first?: Buffer): void {
+/**
+ * Plain HTTP (no TLS): the connection reads through the shared read buffer; `first`, bytes already
+ * read from it. A new connection on a listener behind an NLB starts with the PROXY protocol header.
+ */
+function serveHttp(proxy: AcceptContext, accepted: net.Socket, l: ListenerRuntime, first?: Buffer, proxySource?: string): void {
+  if (!first && proxySource === undefined && expectsProxyHeader(l)) {
+    return readProxyHeader(proxy, accepted, (source, rest) => serveHttp(proxy, accepted, l, rest, source ?? ''));
+  }
   let conn: DownstreamConn | undefined;
   const socket = acceptedWithOnRead(accepted, (chunk) => conn?.received(chunk));
-  conn = new DownstreamConn(socket, l, proxy);
+  conn = new DownstreamConn(socket, l, proxy, undefined, proxySource);
   if (first) conn.received(first);
 }
+
+const expectsProxyHeader = (l: ListenerRuntime) => l.configs.some((c) => c.proxyProtocol);
 
 /** The first bytes of a connection, within the header timeout (a silent client is closed, not kept). */
 function firstChunk(proxy: AcceptContext, socket: net.Socket, then: (first: Buffer) => void): void {
@@ -106,15 +114,15 @@ function acceptTls(proxy: AcceptContext, socket: net.Socket, l: ListenerRuntime)
   // MUTUAL: a client without a certificate that chains to the listener's CAs is closed unread.
   const refused = () => proxy.metrics.inc('mast_downstream_rejected_total{reason="client_certificate"}');
   const options = { context: l.secureContext!, verifyClient: l.mutualTls, handshakeTimeoutMs: proxy.limits.headerTimeoutMs, onRefused: refused };
-  const serve = (proxied?: { source?: string }) =>
+  const serve = (proxySource?: string) =>
     serveTls(socket, options, (secure, certificate) => {
-      new DownstreamConn(secure as unknown as net.Socket, l, proxy, { raw: socket, certificate, proxied }).scheme = 'https';
+      new DownstreamConn(secure as unknown as net.Socket, l, proxy, { raw: socket, certificate }, proxySource).scheme = 'https';
     });
-  if (!l.configs.some((c) => c.proxyProtocol)) return serve();
+  if (!expectsProxyHeader(l)) return serve();
   // Behind an NLB the PROXY header comes before the ClientHello, outside TLS: read it first.
   readProxyHeader(proxy, socket, (source, rest) => {
     if (rest) socket.unshift(rest);
-    serve({ source });
+    serve(source);
   });
 }
 

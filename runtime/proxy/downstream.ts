@@ -10,7 +10,6 @@ import { headEnd, HttpError, parseRequestHead, type RequestHead } from './http/h
 import { BodyFraming } from './http/body';
 import { ChunkedError } from './http/chunked';
 import { localResponse } from './http/write';
-import { parseProxyV2, ProxyProtocolError } from './http/proxy-protocol';
 import { nonOriginTarget } from './http/request-target';
 import { normalizePath } from './http/normalize-path';
 import { originalDestination } from './original-dst';
@@ -78,17 +77,16 @@ export class DownstreamConn implements Client {
       readonly certificate?: X509Certificate;
       readonly principal?: string;
       readonly namespace?: string;
-      /** The PROXY protocol header was read before TLS (a gateway's HTTPS port): its source, if any. */
-      readonly proxied?: { readonly source?: string };
     },
+    /** The client a PROXY protocol header named (read at accept, before any TLS): the remote address. */
+    proxySource?: string,
   ) {
     this.port = listener.defaultPort;
     const raw = peer?.raw ?? socket;
     this.remoteAddress = this.peerAddress = raw.remoteAddress ?? '';
     socket.setNoDelay(true);
     this.deadline = performance.now() + proxy.limits.headerTimeoutMs;
-    this.expectProxyHeader = !peer?.proxied && listener.configs.some((c) => c.proxyProtocol);
-    if (peer?.proxied?.source) this.remoteAddress = peer.proxied.source;
+    if (proxySource) this.remoteAddress = proxySource;
     // Captured traffic: the port the app dialled picks the outbound routes; inbound, the app's port.
     if (listener.captured) {
       const dst = originalDestination(raw);
@@ -124,9 +122,6 @@ export class DownstreamConn implements Client {
     return entries[Math.max(0, entries.length - hops)] ?? this.remoteAddress;
   }
 
-  /** Still waiting for the PROXY protocol header (listeners behind an NLB). */
-  private expectProxyHeader = false;
-
   /** Bytes from the client: as 'data' events, or from the shared read buffer (see read-buffer.ts). */
   received(chunk: Buffer): void {
     // Whatever the client sent, a throw ends this connection, not the proxy (contain.ts).
@@ -135,27 +130,10 @@ export class DownstreamConn implements Client {
 
   private receive(chunk: Buffer): void {
     if (this.tunnel) return this.exchange?.tunnelToUpstream(chunk);
-    if (this.expectProxyHeader) return this.onProxyHeader(chunk);
     if (this.bodyFraming) return this.onBody(chunk, 0);
     this.pending = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
     if (!this.exchange) this.parseNext();
     else if (this.pending.length > 1024 * 1024) this.socket.pause(); // pipelined requests pile up: stop reading
-  }
-
-  private onProxyHeader(chunk: Buffer): void {
-    const buf = (this.pending = this.pending ? Buffer.concat([this.pending, chunk]) : chunk);
-    try {
-      const h = parseProxyV2(buf);
-      if (!h.done) return;
-      this.expectProxyHeader = false;
-      if (h.source) this.remoteAddress = h.source.address;
-      this.pending = h.length < buf.length ? buf.subarray(h.length) : null;
-      if (this.pending) this.parseNext();
-    } catch (err) {
-      if (!(err instanceof ProxyProtocolError)) throw err;
-      this.proxy.metrics.inc('mast_downstream_rejected_total{reason="proxy_protocol"}');
-      this.close();
-    }
   }
 
   private parseNext(): void {
