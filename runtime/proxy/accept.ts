@@ -5,7 +5,7 @@
  */
 import type * as net from 'node:net';
 import type * as tls from 'node:tls';
-import { hostMatches } from '../../api/hosts';
+import { sniRoute } from './routing';
 import { peerIdentity } from '../contract/spiffe';
 import { readSni } from './http/sni';
 import { DownstreamConn, type ConnContext } from './downstream';
@@ -95,7 +95,7 @@ function readHello(proxy: AcceptContext, socket: net.Socket, routes: NonNullable
     socket.pause();
     socket.setTimeout(0);
     const name = 'serverName' in hello ? hello.serverName : undefined;
-    const route = name === undefined ? undefined : (routes.find((r) => r.sniHosts.includes(name)) ?? routes.find((r) => r.sniHosts.some((h) => hostMatches(h, name))));
+    const route = name === undefined ? undefined : sniRoute(routes, name);
     if (!route) {
       proxy.metrics.inc(`istio_tcp_connections_refused_total{destination_service="unknown",response_flags="NR"}`);
       return void socket.destroy();

@@ -5,8 +5,7 @@
  * the route of the server name; the weighted pick takes its random number from the caller. Used
  * by the compiler's simulation tables (test/compile/) and `mast` debugging.
  */
-import { hostMatches } from '../../api';
-import { compileRouteTable, pickWeighted, type RequestView } from './routing';
+import { compileRouteTable, pickWeighted, sniRoute, type RequestView } from './routing';
 import { PASSTHROUGH_CLUSTER, type ListenerConfig, type ProxyConfig, type RouteAction, type WeightedCluster } from '../contract/proxy-config';
 
 export interface SimulatedRequest {
@@ -79,6 +78,6 @@ function connectionDestinations(listener: ListenerConfig, sni: string | undefine
   if (!listener.sniRoutes) return listener.tcpDestinations ?? [];
   if (sni === undefined) return [];
   const name = sni.toLowerCase();
-  const route = listener.sniRoutes.find((r) => r.sniHosts.includes(name)) ?? listener.sniRoutes.find((r) => r.sniHosts.some((h) => hostMatches(h, name)));
+  const route = sniRoute(listener.sniRoutes, name);
   return route?.destinations ?? [];
 }
