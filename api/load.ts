@@ -92,7 +92,7 @@ function loadDocuments(text: string, file: string, offset: number, objects: Kube
 
 function lineAt(doc: Document, lines: { linePos(at: number): { line: number } }, path: Array<string | number>): number | undefined {
   const node = path.length ? (doc.getIn(path, true) as Node | undefined) : (doc.contents as Node | null);
-  if (!node || !node.range) return undefined;
+  if (!node?.range) return undefined;
   // For a key's value, report the line of the key rather than of a nested block's first line.
   if ((isMap(node) || isSeq(node)) && path.length) {
     const parent = doc.getIn(path.slice(0, -1), true);

@@ -64,7 +64,7 @@ export const KINDS: Record<MeshKind, KindInfo> = {
 export const MESH_GROUPS: readonly string[] = ['networking.istio.io', 'security.istio.io'];
 
 export function isMeshKind(kind: string): kind is MeshKind {
-  return Object.prototype.hasOwnProperty.call(KINDS, kind);
+  return  Object.hasOwn(KINDS, kind);
 }
 
 /** `networking.istio.io/v1` for a kind, at the storage version. */

@@ -4,7 +4,7 @@
  * whole set (references, conflicts), so a bad mesh fails `synth` with its code.
  */
 import { ApiObject, type ApiObjectMetadata } from 'cdk8s';
-import { Construct, type IConstruct, type IValidation } from 'constructs';
+import type { Construct, IConstruct, IValidation } from 'constructs';
 import * as api from '../api';
 
 export interface MeshResourceProps<S> {

@@ -42,6 +42,7 @@ export const APP_PROBERS_ENV = 'MAST_APP_PROBERS';
 const PROBE_KINDS = { livenessProbe: 'livez', readinessProbe: 'readyz', startupProbe: 'startupz' } as const;
 
 type PodSpec = Record<string, unknown> & { initContainers?: unknown[]; containers: unknown[] };
+// biome-ignore lint/suspicious/noExplicitAny: a container of the user's pod spec, passed through as written
 type Container = Record<string, any> & { name: string; ports?: Array<{ name?: string; containerPort: number }> };
 
 /**

@@ -111,7 +111,7 @@ function inBlocks(blocks: string[], ip: string): boolean {
 
 /** `values` must match (when given) and `notValues` must not. */
 function field(values: string[] | undefined, notValues: string[] | undefined, test: (v: string) => boolean): boolean {
-  return (!values || values.some(test)) && (!notValues || !notValues.some(test));
+  return (!values || values.some(test)) && (!notValues?.some(test));
 }
 
 /** An empty list is no list (Istio reads `methods: []` as absent). */
@@ -157,9 +157,9 @@ export function applicable(rule: AuthzRule, protocol: AuthzProtocol, action: 'AL
   if (dropped && action === 'ALLOW') return undefined;
   return {
     name: rule.name,
-    ...(from && from.length ? { from } : {}),
-    ...(to && to.length ? { to } : {}),
-    ...(when && when.length ? { when } : {}),
+    ...(from?.length ? { from } : {}),
+    ...(to?.length ? { to } : {}),
+    ...(when?.length ? { when } : {}),
   };
 }
 

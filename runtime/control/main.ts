@@ -133,7 +133,7 @@ export async function main(argv: string[]): Promise<number> {
   };
   let caPem: Promise<{ cert: string; key: string }>;
   let mastd: Mastd;
-  let stopExtra = () => undefined as void;
+  let stopExtra: () => void = () => {};
   if (o.source === 'kubernetes') {
     const kc = new KubeConfig();
     if (o.kubeconfig) kc.loadFromFile(o.kubeconfig as string);

@@ -101,6 +101,7 @@ export function parseAppProbers(text: string | undefined): AppProbers {
 /** host:port, an IPv6 address in brackets. */
 const authority = (host: string, port: number) => `${host.includes(':') ? `[${host}]` : host}:${port}`;
 
+// biome-ignore lint/suspicious/noExplicitAny: probe handlers of a pod spec, read field by field below
 function isObject(v: unknown): v is Record<string, any> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

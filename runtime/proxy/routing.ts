@@ -50,7 +50,7 @@ export function compileStringMatch(m: StringMatchConfig, ignoreCase = false): (v
   }
   if ('prefix' in m) {
     const want = ignoreCase ? m.prefix.toLowerCase() : m.prefix;
-    return ignoreCase ? (v) => v !== undefined && v.toLowerCase().startsWith(want) : (v) => v !== undefined && v.startsWith(want);
+    return ignoreCase ? (v) => !!v?.toLowerCase().startsWith(want) : (v) => !!v?.startsWith(want);
   }
   let re: ReturnType<typeof compileRe2>;
   try {

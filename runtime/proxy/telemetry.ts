@@ -5,7 +5,7 @@
  */
 import type { Writable } from 'node:stream';
 import { peerInputChannel, type ContainedPeerError } from './contain';
-import { Metrics, totalRequests, type MetricsSnapshot } from './metrics';
+import { type Metrics, totalRequests, type MetricsSnapshot } from './metrics';
 import { requestFinished, type RequestRecord } from './request/record';
 
 /** Who this proxy reports as (the metrics' source workload and namespace). */

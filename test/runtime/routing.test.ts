@@ -135,7 +135,7 @@ describe('large route tables (indexed by path from 16 routes on)', () => {
       if (r() < 0.5) routes.push(route('catch-all', []));
       const table = compileRouteTable(listener(routes));
       for (let q = 0; q < 100; q++) {
-        const req = view({ target: `${path(r)}${r() < 0.3 ? '/' + pick(r, SEGMENTS) : ''}${r() < 0.2 ? '?q=1' : ''}`, method: pick(r, ['GET', 'POST', 'PUT']) });
+        const req = view({ target: `${path(r)}${r() < 0.3 ? `/${pick(r, SEGMENTS)}` : ''}${r() < 0.2 ? '?q=1' : ''}`, method: pick(r, ['GET', 'POST', 'PUT']) });
         expect(table.route(req)?.route.config.name).toBe(scanned(routes, req));
       }
     }

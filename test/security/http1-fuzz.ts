@@ -216,7 +216,7 @@ const HEADER_LINES = [
   'Content-Length: 99999999999999999999', 'Content-Length:  7 ', 'Content-Length: 5\t', 'Content-Length:\t5', 'Transfer-Encoding: chunked\t', 'Transfer-Encoding: chunked', 'Transfer-Encoding: Chunked', 'Transfer-Encoding: chunked, identity',
   'Transfer-Encoding: identity, chunked', 'Transfer-Encoding: xchunked', 'Transfer-Encoding : chunked', ' Transfer-Encoding: chunked', 'Transfer-Encoding:\tchunked',
   'Transfer-Encoding: chunked\x0b', 'Transfer-Encoding: gzip', 'Host: b.example.com', 'Connection: close', 'Connection: keep-alive, Upgrade', 'Expect: 100-continue',
-  'Upgrade: h2c', 'Upgrade: websocket', 'X: a\x00b', 'X\x00: a', 'X y: a', ': a', 'X:', 'X-Long: ' + 'v'.repeat(200), 'Trailer: X-Checksum', 'TE: trailers',
+  'Upgrade: h2c', 'Upgrade: websocket', 'X: a\x00b', 'X\x00: a', 'X y: a', ': a', 'X:', `X-Long: ${'v'.repeat(200)}`, 'Trailer: X-Checksum', 'TE: trailers',
 ];
 const CHUNK_SIZES = ['0x5', ' 5', '5 ', '+5', '-5', '05', '5;', '5;a=', '5;a b', '5;a="x', 'ffffffffffffffffff', '5\x00', '5\t;a', '5;a="\x01"', '0', '00000000000000005', 'g'];
 const VERSIONS = ['HTTP/1.2', 'HTTP/2.0', 'http/1.1', 'HTTP/1.1 ', 'HTTP/01.1', 'HTTP/1.1\x00', 'HTTP/1.', 'HTTP /1.1', 'HTTP/1.0'];

@@ -86,7 +86,7 @@ export function llhttpResponseVerdict(input: Buffer, method: string): Promise<Re
     const settle = () => {
       if (++turns < 6) return void setImmediate(settle);
       socket.destroy();
-      const parseError = code !== undefined && code.startsWith('HPE_');
+      const parseError = code?.startsWith('HPE_');
       if (ended && !parseError) resolve({ kind: 'accept', status, bodyLength: body, complete: true });
       else if (parseError) resolve({ kind: 'reject', code, status, bodyLength: body, complete: ended });
       else resolve({ kind: 'incomplete', code, complete: false });

@@ -11,6 +11,7 @@
  * The scan records those byte ranges (`dropped`); sizes, data and CRLFs go on byte for byte,
  * so a body without extensions or trailers (nearly all) is forwarded with no copy.
  */
+// biome-ignore lint/suspicious/noConstEnum: inlined by the bundler on the per-chunk hot path
 const enum S {
   Size,
   /** After `;`: the extension's name. */

@@ -1,6 +1,6 @@
 /** Heads written to the wire in one string each: the upstream request and the downstream response. */
 import type { HeaderOpsConfig } from '../../contract/proxy-config';
-import { type RequestHead, type ResponseHead } from './head';
+import type { RequestHead, ResponseHead } from './head';
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'http2-settings', 'transfer-encoding', 'content-length', 'host']);
 

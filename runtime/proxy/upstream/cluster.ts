@@ -118,7 +118,7 @@ export class Cluster {
    */
   pick(hints: PickHints = NO_HINTS, avoid?: readonly Endpoint[]): Endpoint | undefined {
     let e = this.pickOnce(hints);
-    if (avoid && avoid.length) for (let i = 1; i < 5 && e && avoid.includes(e); i++) e = this.pickOnce(hints);
+    if (avoid?.length) for (let i = 1; i < 5 && e && avoid.includes(e); i++) e = this.pickOnce(hints);
     return e;
   }
 
