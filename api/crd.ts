@@ -24,7 +24,9 @@ export function toOpenApi(schema: Schema, withDocs = false): JsonSchemaProps {
     case 'map':
       return { type: 'object', additionalProperties: toOpenApi(schema.values, withDocs), ...doc };
     case 'object': {
-      const required = Object.entries(schema.fields).filter(([, f]) => f.required).map(([k]) => k);
+      const required = Object.entries(schema.fields)
+        .filter(([, f]) => f.required)
+        .map(([k]) => k);
       const properties = Object.fromEntries(Object.entries(schema.fields).map(([k, f]) => [k, toOpenApi(f, withDocs)]));
       return { type: 'object', properties, ...(required.length ? { required } : {}), ...doc };
     }
@@ -59,9 +61,22 @@ export function crdFor(kind: MeshKind): Record<string, unknown> {
     metadata: { name: `${info.plural}.${info.group}`, labels: { 'app.kubernetes.io/part-of': 'mast' } },
     spec: {
       group: info.group,
-      names: { kind, listKind: `${kind}List`, plural: info.plural, singular: kind.toLowerCase(), shortNames: [...info.shortNames], categories: ['mast', 'istio-io'] },
+      names: {
+        kind,
+        listKind: `${kind}List`,
+        plural: info.plural,
+        singular: kind.toLowerCase(),
+        shortNames: [...info.shortNames],
+        categories: ['mast', 'istio-io'],
+      },
       scope: 'Namespaced',
-      versions: SERVED_VERSIONS.map((name) => ({ name, served: true, storage: name === STORAGE_VERSION, schema, subresources: { status: {} } })),
+      versions: SERVED_VERSIONS.map((name) => ({
+        name,
+        served: true,
+        storage: name === STORAGE_VERSION,
+        schema,
+        subresources: { status: {} },
+      })),
     },
   };
 }

@@ -57,7 +57,8 @@ function loadDocuments(text: string, file: string, offset: number, objects: Kube
   const lines = { linePos: (at: number) => ({ line: counter.linePos(at).line + offset }) };
   for (const doc of parseAllDocuments(text, { lineCounter: counter, uniqueKeys: true })) {
     const line = doc.contents ? lines.linePos(doc.contents.range[0]).line : 1;
-    const bad = (message: string, at = line) => findings.push({ ...finding('MAST0008', { kind: 'YAML' }, '', message), name: file, file, line: at });
+    const bad = (message: string, at = line) =>
+      findings.push({ ...finding('MAST0008', { kind: 'YAML' }, '', message), name: file, file, line: at });
     if (doc.errors.length) {
       for (const e of doc.errors) bad(e.message.split('\n')[0], e.linePos ? e.linePos[0].line + offset : line);
       continue;

@@ -56,7 +56,8 @@ export function compileRe2(pattern: string, options: { ignoreCase?: boolean } = 
     throw new Re2SyntaxError(hint ? hint[1] : (err as Error).message);
   }
   const size = re.programSize();
-  if (size > MAX_PROGRAM_SIZE) throw new Re2SyntaxError(`the compiled program has ${size} instructions, more than ${MAX_PROGRAM_SIZE} (Istio's limit)`);
+  if (size > MAX_PROGRAM_SIZE)
+    throw new Re2SyntaxError(`the compiled program has ${size} instructions, more than ${MAX_PROGRAM_SIZE} (Istio's limit)`);
   return { matchesWhole: (value) => re.testExact(value), replaceAll: (value, rewrite) => replaceAll(re, value, rewrite) };
 }
 
@@ -85,7 +86,8 @@ export function checkRe2Rewrite(pattern: string, rewrite: string): string | unde
     if (rewrite[i] !== '\\') continue;
     const c = rewrite[++i];
     if (c === '\\') continue;
-    if (c === undefined || c < '0' || c > '9') return 'a backslash in the rewrite must be followed by a digit (a group) or another backslash';
+    if (c === undefined || c < '0' || c > '9')
+      return 'a backslash in the rewrite must be followed by a digit (a group) or another backslash';
     if (Number(c) > groups) return `\\${c} names a group the pattern does not have (it has ${groups})`;
   }
   return undefined;

@@ -65,11 +65,24 @@ export class Registry {
     for (const obj of objects) this.add(obj, nodes);
     this.knowsWorkloads = this.workloads.length > 0;
     // mast's own Services (control plane, gateway) say nothing about where the user's hosts live.
-    this.hasServices = objects.some((o) => (o.kind === 'Service' || o.kind === 'ServiceEntry') && o.metadata.labels?.['app.kubernetes.io/part-of'] !== 'mast');
+    this.hasServices = objects.some(
+      (o) => (o.kind === 'Service' || o.kind === 'ServiceEntry') && o.metadata.labels?.['app.kubernetes.io/part-of'] !== 'mast',
+    );
     if (options.defaultIngressGateway) {
       const ns = DEFAULT_GATEWAY_NAMESPACE;
       this.workloads.push({ namespace: ns, labels: { ...GATEWAY_POD_LABELS }, source: 'default ingress gateway' });
-      this.services.push({ host: fqdn('mast-ingressgateway', ns), namespace: ns, source: 'Service', name: 'mast-ingressgateway', selector: DEFAULT_GATEWAY_LABELS, exportTo: '*', ports: [{ number: 80, name: 'http', protocol: 'TCP' }, { number: 443, name: 'https', protocol: 'TCP' }] });
+      this.services.push({
+        host: fqdn('mast-ingressgateway', ns),
+        namespace: ns,
+        source: 'Service',
+        name: 'mast-ingressgateway',
+        selector: DEFAULT_GATEWAY_LABELS,
+        exportTo: '*',
+        ports: [
+          { number: 80, name: 'http', protocol: 'TCP' },
+          { number: 443, name: 'https', protocol: 'TCP' },
+        ],
+      });
     }
   }
 
@@ -80,24 +93,53 @@ export class Registry {
     if (obj.kind === 'Namespace') this.namespaces.add(obj.metadata.name);
     else if (obj.kind === 'Secret' && obj.apiVersion === 'v1') this.secrets.add(`${namespace}/${obj.metadata.name}`);
     else if (obj.kind === 'Service' && obj.apiVersion === 'v1') {
-      const ports = Array.isArray(spec.ports) ? spec.ports.filter(isPlainObject).map((p) => ({ number: Number(p.port), name: p.name as string | undefined, protocol: p.protocol as string | undefined, targetPort: p.targetPort })) : [];
+      const ports = Array.isArray(spec.ports)
+        ? spec.ports.filter(isPlainObject).map((p) => ({
+            number: Number(p.port),
+            name: p.name as string | undefined,
+            protocol: p.protocol as string | undefined,
+            targetPort: p.targetPort,
+          }))
+        : [];
       const selector = isPlainObject(spec.selector) ? (spec.selector as Record<string, string>) : undefined;
       const annotation = obj.metadata.annotations?.['networking.istio.io/exportTo'];
       const exportTo = exportScopes(annotation ? annotation.split(',').map((s) => s.trim()) : undefined, namespace);
-      this.services.push({ host: fqdn(obj.metadata.name, namespace), namespace, source: 'Service', name: obj.metadata.name, ports, selector, exportTo });
+      this.services.push({
+        host: fqdn(obj.metadata.name, namespace),
+        namespace,
+        source: 'Service',
+        name: obj.metadata.name,
+        ports,
+        selector,
+        exportTo,
+      });
     } else if (obj.kind === 'Pod' && obj.apiVersion === 'v1') {
       const node = typeof spec.nodeName === 'string' ? nodes.get(spec.nodeName) : undefined;
       const topology = Object.fromEntries(TOPOLOGY_LABELS.filter((l) => node?.[l]).map((l) => [l, node![l]]));
       this.workloads.push({ namespace, labels: { ...topology, ...obj.metadata.labels }, source: `Pod ${obj.metadata.name}` });
     } else if (POD_TEMPLATE_KINDS.has(obj.kind)) {
       const template = isPlainObject(spec.template) && isPlainObject(spec.template.metadata) ? spec.template.metadata : {};
-      this.workloads.push({ namespace, labels: (template.labels as Record<string, string>) ?? {}, source: `${obj.kind} ${obj.metadata.name}` });
+      this.workloads.push({
+        namespace,
+        labels: (template.labels as Record<string, string>) ?? {},
+        source: `${obj.kind} ${obj.metadata.name}`,
+      });
     } else if (obj.kind === 'ServiceEntry' && isPlainObject(obj.spec)) {
       const se = obj as unknown as ServiceEntry;
       const exportTo = exportScopes(se.spec.exportTo, namespace);
       for (const host of se.spec.hosts ?? [])
-        this.services.push({ host: host.toLowerCase(), namespace, source: 'ServiceEntry', name: obj.metadata.name, ports: se.spec.ports ?? [], selector: se.spec.workloadSelector?.labels, exportTo, addresses: se.spec.addresses });
-      for (const ep of se.spec.endpoints ?? []) this.workloads.push({ namespace, labels: ep.labels ?? {}, source: `ServiceEntry ${obj.metadata.name} endpoint` });
+        this.services.push({
+          host: host.toLowerCase(),
+          namespace,
+          source: 'ServiceEntry',
+          name: obj.metadata.name,
+          ports: se.spec.ports ?? [],
+          selector: se.spec.workloadSelector?.labels,
+          exportTo,
+          addresses: se.spec.addresses,
+        });
+      for (const ep of se.spec.endpoints ?? [])
+        this.workloads.push({ namespace, labels: ep.labels ?? {}, source: `ServiceEntry ${obj.metadata.name} endpoint` });
     } else if (obj.kind === 'WorkloadEntry' && isPlainObject(obj.spec)) {
       const we = obj as unknown as WorkloadEntry;
       this.workloads.push({ namespace, labels: we.spec.labels ?? {}, source: `WorkloadEntry ${obj.metadata.name}` });
@@ -126,7 +168,11 @@ export class Registry {
     return this.index().wildcards;
   }
 
-  private lookups?: { servicesByHost: Map<string, RegisteredService[]>; wildcards: RegisteredService[]; workloadsByLabel: Map<string, Workload[]> };
+  private lookups?: {
+    servicesByHost: Map<string, RegisteredService[]>;
+    wildcards: RegisteredService[];
+    workloadsByLabel: Map<string, Workload[]>;
+  };
 
   /** Built on first use, once the registry is complete. */
   private index() {

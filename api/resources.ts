@@ -28,7 +28,14 @@ export type ServiceEntry = MeshResource<'ServiceEntry', ServiceEntrySpec>;
 export type WorkloadEntry = MeshResource<'WorkloadEntry', WorkloadEntrySpec>;
 export type PeerAuthentication = MeshResource<'PeerAuthentication', PeerAuthenticationSpec>;
 export type AuthorizationPolicy = MeshResource<'AuthorizationPolicy', AuthorizationPolicySpec>;
-export type AnyMeshResource = Gateway | VirtualService | DestinationRule | ServiceEntry | WorkloadEntry | PeerAuthentication | AuthorizationPolicy;
+export type AnyMeshResource =
+  | Gateway
+  | VirtualService
+  | DestinationRule
+  | ServiceEntry
+  | WorkloadEntry
+  | PeerAuthentication
+  | AuthorizationPolicy;
 export type MeshKind = AnyMeshResource['kind'];
 
 /** Any Kubernetes object in an input set (Services, Pods... act as the registry). */
@@ -52,19 +59,61 @@ export const STORAGE_VERSION = 'v1';
 export const SERVED_VERSIONS = ['v1', 'v1beta1', 'v1alpha3'] as const;
 
 export const KINDS: Record<MeshKind, KindInfo> = {
-  Gateway: { group: 'networking.istio.io', plural: 'gateways', shortNames: ['gw'], spec: gatewaySpec, doc: 'Ports, hosts and TLS a gateway proxy serves.' },
-  VirtualService: { group: 'networking.istio.io', plural: 'virtualservices', shortNames: ['vs'], spec: virtualServiceSpec, doc: 'Routing rules for hosts.' },
-  DestinationRule: { group: 'networking.istio.io', plural: 'destinationrules', shortNames: ['dr'], spec: destinationRuleSpec, doc: 'Subsets and traffic policy for a host.' },
-  ServiceEntry: { group: 'networking.istio.io', plural: 'serviceentries', shortNames: ['se'], spec: serviceEntrySpec, doc: 'Services added to the mesh registry.' },
-  WorkloadEntry: { group: 'networking.istio.io', plural: 'workloadentries', shortNames: ['we'], spec: workloadEntrySpec, doc: 'A workload outside Kubernetes.' },
-  PeerAuthentication: { group: 'security.istio.io', plural: 'peerauthentications', shortNames: ['pa'], spec: peerAuthenticationSpec, doc: 'mTLS mode for workloads.' },
-  AuthorizationPolicy: { group: 'security.istio.io', plural: 'authorizationpolicies', shortNames: ['ap'], spec: authorizationPolicySpec, doc: 'Access control for workloads.' },
+  Gateway: {
+    group: 'networking.istio.io',
+    plural: 'gateways',
+    shortNames: ['gw'],
+    spec: gatewaySpec,
+    doc: 'Ports, hosts and TLS a gateway proxy serves.',
+  },
+  VirtualService: {
+    group: 'networking.istio.io',
+    plural: 'virtualservices',
+    shortNames: ['vs'],
+    spec: virtualServiceSpec,
+    doc: 'Routing rules for hosts.',
+  },
+  DestinationRule: {
+    group: 'networking.istio.io',
+    plural: 'destinationrules',
+    shortNames: ['dr'],
+    spec: destinationRuleSpec,
+    doc: 'Subsets and traffic policy for a host.',
+  },
+  ServiceEntry: {
+    group: 'networking.istio.io',
+    plural: 'serviceentries',
+    shortNames: ['se'],
+    spec: serviceEntrySpec,
+    doc: 'Services added to the mesh registry.',
+  },
+  WorkloadEntry: {
+    group: 'networking.istio.io',
+    plural: 'workloadentries',
+    shortNames: ['we'],
+    spec: workloadEntrySpec,
+    doc: 'A workload outside Kubernetes.',
+  },
+  PeerAuthentication: {
+    group: 'security.istio.io',
+    plural: 'peerauthentications',
+    shortNames: ['pa'],
+    spec: peerAuthenticationSpec,
+    doc: 'mTLS mode for workloads.',
+  },
+  AuthorizationPolicy: {
+    group: 'security.istio.io',
+    plural: 'authorizationpolicies',
+    shortNames: ['ap'],
+    spec: authorizationPolicySpec,
+    doc: 'Access control for workloads.',
+  },
 };
 
 export const MESH_GROUPS: readonly string[] = ['networking.istio.io', 'security.istio.io'];
 
 export function isMeshKind(kind: string): kind is MeshKind {
-  return  Object.hasOwn(KINDS, kind);
+  return Object.hasOwn(KINDS, kind);
 }
 
 /** `networking.istio.io/v1` for a kind, at the storage version. */

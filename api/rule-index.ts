@@ -20,5 +20,8 @@ export function rulesForHost(rules: readonly DestinationRule[], host: string): {
     }
     indexes.set(rules, idx);
   }
-  return { exact: idx.exact.get(host.toLowerCase()) ?? [], wildcard: idx.wildcard.filter((dr) => hostMatches(fqdn(dr.spec.host, namespaceOf(dr)), host)) };
+  return {
+    exact: idx.exact.get(host.toLowerCase()) ?? [],
+    wildcard: idx.wildcard.filter((dr) => hostMatches(fqdn(dr.spec.host, namespaceOf(dr)), host)),
+  };
 }

@@ -23,15 +23,42 @@ interface Base {
   /** Marks a field an object must have. */
   readonly required?: boolean;
 }
-export interface StringSchema extends Base { readonly type: 'string'; readonly format?: 'duration' | 'regex' }
-export interface IntegerSchema extends Base { readonly type: 'integer'; readonly minimum?: number; readonly maximum?: number }
-export interface NumberSchema extends Base { readonly type: 'number'; readonly minimum?: number; readonly maximum?: number }
-export interface BooleanSchema extends Base { readonly type: 'boolean' }
-export interface EnumSchema<V extends string = string> extends Base { readonly type: 'enum'; readonly values: readonly V[] }
-export interface ArraySchema<I extends Schema = Schema> extends Base { readonly type: 'array'; readonly items: I }
-export interface MapSchema<V extends Schema = Schema> extends Base { readonly type: 'map'; readonly values: V }
-export interface ObjectSchema<F extends Fields = Fields> extends Base { readonly type: 'object'; readonly fields: F }
-export interface IntOrStringSchema extends Base { readonly type: 'int-or-string' }
+export interface StringSchema extends Base {
+  readonly type: 'string';
+  readonly format?: 'duration' | 'regex';
+}
+export interface IntegerSchema extends Base {
+  readonly type: 'integer';
+  readonly minimum?: number;
+  readonly maximum?: number;
+}
+export interface NumberSchema extends Base {
+  readonly type: 'number';
+  readonly minimum?: number;
+  readonly maximum?: number;
+}
+export interface BooleanSchema extends Base {
+  readonly type: 'boolean';
+}
+export interface EnumSchema<V extends string = string> extends Base {
+  readonly type: 'enum';
+  readonly values: readonly V[];
+}
+export interface ArraySchema<I extends Schema = Schema> extends Base {
+  readonly type: 'array';
+  readonly items: I;
+}
+export interface MapSchema<V extends Schema = Schema> extends Base {
+  readonly type: 'map';
+  readonly values: V;
+}
+export interface ObjectSchema<F extends Fields = Fields> extends Base {
+  readonly type: 'object';
+  readonly fields: F;
+}
+export interface IntOrStringSchema extends Base {
+  readonly type: 'int-or-string';
+}
 export type Fields = { readonly [name: string]: Schema };
 
 type Req<S> = S & { readonly required: true };

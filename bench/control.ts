@@ -26,22 +26,68 @@ function mesh(services: number, weight = 90, edited = 0): KubeObject[] {
     const ns = `ns${i % NAMESPACES}`;
     const name = `svc${i}`;
     const host = `${name}.${ns}.svc.cluster.local`;
-    out.push({ apiVersion: 'networking.istio.io/v1', kind: 'ServiceEntry', metadata: { name, namespace: ns }, spec: { hosts: [host], ports: [{ number: 9080, name: 'http', protocol: 'HTTP' }], resolution: 'STATIC', workloadSelector: { labels: { app: name } } } });
+    out.push({
+      apiVersion: 'networking.istio.io/v1',
+      kind: 'ServiceEntry',
+      metadata: { name, namespace: ns },
+      spec: {
+        hosts: [host],
+        ports: [{ number: 9080, name: 'http', protocol: 'HTTP' }],
+        resolution: 'STATIC',
+        workloadSelector: { labels: { app: name } },
+      },
+    });
     for (let e = 0; e < 3; e++)
-      out.push({ apiVersion: 'networking.istio.io/v1', kind: 'WorkloadEntry', metadata: { name: `${name}-${e}`, namespace: ns }, spec: { address: `10.${(i >> 8) & 255}.${i & 255}.${e + 1}`, ports: { http: 9080 }, labels: { app: name, version: e === 0 ? 'v2' : 'v1' } } });
-    out.push({ apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name, namespace: ns }, spec: { host, subsets: [{ name: 'v1', labels: { version: 'v1' } }, { name: 'v2', labels: { version: 'v2' } }] } });
+      out.push({
+        apiVersion: 'networking.istio.io/v1',
+        kind: 'WorkloadEntry',
+        metadata: { name: `${name}-${e}`, namespace: ns },
+        spec: {
+          address: `10.${(i >> 8) & 255}.${i & 255}.${e + 1}`,
+          ports: { http: 9080 },
+          labels: { app: name, version: e === 0 ? 'v2' : 'v1' },
+        },
+      });
+    out.push({
+      apiVersion: 'networking.istio.io/v1',
+      kind: 'DestinationRule',
+      metadata: { name, namespace: ns },
+      spec: {
+        host,
+        subsets: [
+          { name: 'v1', labels: { version: 'v1' } },
+          { name: 'v2', labels: { version: 'v2' } },
+        ],
+      },
+    });
     out.push({
       apiVersion: 'networking.istio.io/v1',
       kind: 'VirtualService',
       metadata: { name, namespace: ns },
-      spec: { hosts: [host], http: [{ match: [{ headers: { 'end-user': { exact: 'jason' } } }], route: [{ destination: { host, subset: 'v2' } }] }, { route: [{ destination: { host, subset: 'v1' }, weight: i === edited ? weight : 90 }, { destination: { host, subset: 'v2' }, weight: i === edited ? 100 - weight : 10 }] }] },
+      spec: {
+        hosts: [host],
+        http: [
+          { match: [{ headers: { 'end-user': { exact: 'jason' } } }], route: [{ destination: { host, subset: 'v2' } }] },
+          {
+            route: [
+              { destination: { host, subset: 'v1' }, weight: i === edited ? weight : 90 },
+              { destination: { host, subset: 'v2' }, weight: i === edited ? 100 - weight : 10 },
+            ],
+          },
+        ],
+      },
     });
   }
   return out;
 }
 
 const identities = (n: number): ProxyIdentity[] =>
-  Array.from({ length: n }, (_, i) => ({ mode: 'sidecar' as const, namespace: `ns${i % NAMESPACES}`, labels: { app: `client${i}` }, outboundPort: 0 }));
+  Array.from({ length: n }, (_, i) => ({
+    mode: 'sidecar' as const,
+    namespace: `ns${i % NAMESPACES}`,
+    labels: { app: `client${i}` },
+    outboundPort: 0,
+  }));
 
 function scaling(): void {
   console.log('services  proxies  snapshot ms  compile ms (100 proxies)  ms/proxy  heap MB');
@@ -59,7 +105,9 @@ function scaling(): void {
     const configs = identities(100).map((id) => compile(index, id, cache));
     const t2 = performance.now();
     const heap = (process.memoryUsage().heapUsed - heap0) / 1048576;
-    console.log(`${String(services).padStart(8)}  ${'100'.padStart(7)}  ${(t1 - t0).toFixed(0).padStart(11)}  ${(t2 - t1).toFixed(0).padStart(24)}  ${((t2 - t1) / 100).toFixed(1).padStart(8)}  ${heap.toFixed(0).padStart(7)}`);
+    console.log(
+      `${String(services).padStart(8)}  ${'100'.padStart(7)}  ${(t1 - t0).toFixed(0).padStart(11)}  ${(t2 - t1).toFixed(0).padStart(24)}  ${((t2 - t1) / 100).toFixed(1).padStart(8)}  ${heap.toFixed(0).padStart(7)}`,
+    );
     void configs;
   }
 }
@@ -96,7 +144,8 @@ function fakeProxy() {
 function runClients(range: string, port: number): void {
   const [from, to] = range.split(':').map(Number);
   const all = identities(to);
-  for (let i = from; i < to; i++) new PushClient(fakeProxy() as never, { address: `127.0.0.1:${port}`, id: `p${i}`, identity: all[i], token: 't' }).start();
+  for (let i = from; i < to; i++)
+    new PushClient(fakeProxy() as never, { address: `127.0.0.1:${port}`, id: `p${i}`, identity: all[i], token: 't' }).start();
 }
 
 async function convergence(services: number, proxies: number): Promise<void> {
@@ -105,12 +154,19 @@ async function convergence(services: number, proxies: number): Promise<void> {
   const published: number[] = [];
   // As the bundled mastd: the whole-mesh analysis on a worker thread (this bundle, started again).
   const analyze = workerAnalyzer(__filename);
-  const mastd = new Mastd({ source, token: 't', analyze, log: (l) => void (l.startsWith('snapshot') && editAt && published.push(performance.now() - editAt)) });
+  const mastd = new Mastd({
+    source,
+    token: 't',
+    analyze,
+    log: (l) => void (l.startsWith('snapshot') && editAt && published.push(performance.now() - editAt)),
+  });
   const { pushPort } = await mastd.start(0, 0);
   // The proxies parse and apply their configs in 4 other processes, not on mastd's event loop.
   const WORKERS = 4;
   const per = Math.ceil(proxies / WORKERS);
-  const children = Array.from({ length: WORKERS }, (_, w) => fork(__filename, ['--clients', `${w * per}:${Math.min(proxies, (w + 1) * per)}`, '--port', String(pushPort)], { stdio: 'ignore' }));
+  const children = Array.from({ length: WORKERS }, (_, w) =>
+    fork(__filename, ['--clients', `${w * per}:${Math.min(proxies, (w + 1) * per)}`, '--port', String(pushPort)], { stdio: 'ignore' }),
+  );
   const synced = (v: string) => mastd.push.statuses().filter((s) => s.acked === v).length === proxies;
   const wait = async (v: string) => {
     const t0 = Date.now();
@@ -135,8 +191,12 @@ async function convergence(services: number, proxies: number): Promise<void> {
   published.sort((a, b) => a - b);
   const q = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.floor(p * xs.length))];
   const full = JSON.stringify(compile(buildIndex(mastd.snapshot!), identities(1)[0])).length;
-  console.log(`mastd: edit → snapshot validated and published in p50 ${q(published, 0.5).toFixed(0)} ms; then compile per namespace, a delta per proxy (the full config is ${(full / 1e6).toFixed(1)} MB) and the proxies applying it`);
-  console.log(`convergence of one edit to ${proxies} proxies in ${WORKERS} processes (${services} services): p50 ${q(samples, 0.5).toFixed(0)} ms, p90 ${q(samples, 0.9).toFixed(0)} ms, max ${samples[samples.length - 1].toFixed(0)} ms over ${samples.length} edits after a warm-up edit (target p99 <= 1000 ms); all, sorted: ${samples.map((x) => x.toFixed(0)).join(' ')}`);
+  console.log(
+    `mastd: edit → snapshot validated and published in p50 ${q(published, 0.5).toFixed(0)} ms; then compile per namespace, a delta per proxy (the full config is ${(full / 1e6).toFixed(1)} MB) and the proxies applying it`,
+  );
+  console.log(
+    `convergence of one edit to ${proxies} proxies in ${WORKERS} processes (${services} services): p50 ${q(samples, 0.5).toFixed(0)} ms, p90 ${q(samples, 0.9).toFixed(0)} ms, max ${samples[samples.length - 1].toFixed(0)} ms over ${samples.length} edits after a warm-up edit (target p99 <= 1000 ms); all, sorted: ${samples.map((x) => x.toFixed(0)).join(' ')}`,
+  );
   for (const c of children) c.kill('SIGKILL');
   await mastd.stop();
   await analyze.close();
@@ -156,9 +216,9 @@ async function main(): Promise<void> {
 if (isAnalysisWorker()) serveAnalysis();
 else
   main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error(`control bench failed: ${err.message}`);
-    process.exit(1);
-  },
-);
+    () => process.exit(0),
+    (err) => {
+      console.error(`control bench failed: ${err.message}`);
+      process.exit(1);
+    },
+  );

@@ -6,7 +6,9 @@ const [port, host, rps, seconds, conns = '20'] = process.argv.slice(2);
 const total = Number(rps) * Number(seconds);
 const request = Buffer.from(`GET /api/v1/products HTTP/1.1\r\nhost: ${host}\r\nuser-agent: mast-bench\r\n\r\n`, 'latin1');
 const lat = [];
-let sent = 0, ok = 0, errors = 0;
+let sent = 0,
+  ok = 0,
+  errors = 0;
 const sockets = [];
 for (let i = 0; i < Number(conns); i++) {
   const s = net.connect(Number(port), '127.0.0.1');
@@ -26,7 +28,8 @@ for (let i = 0; i < Number(conns); i++) {
       s.buf = s.buf.slice(he + 4 + len);
       const t0 = s.queue.shift();
       lat.push(Number(process.hrtime.bigint() - t0) / 1e6);
-      if (status === 200) ok++; else errors++;
+      if (status === 200) ok++;
+      else errors++;
     }
   });
   s.on('error', () => errors++);

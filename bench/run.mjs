@@ -20,14 +20,41 @@ const NODE = imageNode(ROOT);
 const dir = mkdtempSync(join(tmpdir(), 'mast-bench-'));
 const children = [];
 // The node flags of the proxy image's entrypoint (test/cli/kind.test.ts holds them equal to PROXY_NODE_FLAGS, which mast local uses).
-const PROXY_NODE_FLAGS = JSON.parse(/^ENTRYPOINT (.*)$/m.exec(readFileSync(join(ROOT, 'images', 'proxy', 'Dockerfile'), 'utf8'))[1]).slice(1, -1);
-const P = { backend: 18100, nginx: 18101, haproxy: 18102, gateway: 18103, sidecarOut: 18104, sidecarIn: 18105, admin: 18106, pipe: 18107, mtlsOut: 18108, mtlsIn: 18109, mastdPush: 18110, mastdMon: 18111, mtlsAdmin: 18112, gatewayHere: 18113 };
+const PROXY_NODE_FLAGS = JSON.parse(/^ENTRYPOINT (.*)$/m.exec(readFileSync(join(ROOT, 'images', 'proxy', 'Dockerfile'), 'utf8'))[1]).slice(
+  1,
+  -1,
+);
+const P = {
+  backend: 18100,
+  nginx: 18101,
+  haproxy: 18102,
+  gateway: 18103,
+  sidecarOut: 18104,
+  sidecarIn: 18105,
+  admin: 18106,
+  pipe: 18107,
+  mtlsOut: 18108,
+  mtlsIn: 18109,
+  mastdPush: 18110,
+  mastdMon: 18111,
+  mtlsAdmin: 18112,
+  gatewayHere: 18113,
+};
 
 function ensureTools() {
-  const missing = ['nginx', 'haproxy', 'wrk'].filter((t) => spawnSync('sh', ['-c', `command -v ${t} || test -x /usr/sbin/${t}`]).status !== 0);
+  const missing = ['nginx', 'haproxy', 'wrk'].filter(
+    (t) => spawnSync('sh', ['-c', `command -v ${t} || test -x /usr/sbin/${t}`]).status !== 0,
+  );
   if (!missing.length) return;
   console.log(`installing ${missing.join(', ')} from Debian packages...`);
-  execFileSync('sh', ['-c', `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${missing.map((m) => (m === 'nginx' ? 'nginx-light' : m)).join(' ')} >/dev/null`], { stdio: 'inherit' });
+  execFileSync(
+    'sh',
+    [
+      '-c',
+      `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${missing.map((m) => (m === 'nginx' ? 'nginx-light' : m)).join(' ')} >/dev/null`,
+    ],
+    { stdio: 'inherit' },
+  );
   spawnSync('sh', ['-c', 'service nginx stop 2>/dev/null; pkill -x nginx; true']);
 }
 
@@ -62,14 +89,24 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
 async function checkAlive() {
   await sleep(100); // the loop must turn for exits to be seen: the measurements block it (execFileSync)
   const dead = children.filter((c) => c.exitCode !== null || c.signalCode !== null);
-  if (dead.length) throw new Error(dead.map((c) => `${c.name} exited (${c.exitCode ?? c.signalCode}): ${c.stderrTail.trim() || 'no output'}`).join('; '));
+  if (dead.length)
+    throw new Error(dead.map((c) => `${c.name} exited (${c.exitCode ?? c.signalCode}): ${c.stderrTail.trim() || 'no output'}`).join('; '));
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function waitPort(port, host = 'alpha.example.com') {
   for (let i = 0; i < 100; i++) {
-    const r = spawnSync('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-H', `Host: ${host}`, `http://127.0.0.1:${port}/api/v1/products`]);
+    const r = spawnSync('curl', [
+      '-s',
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_code}',
+      '-H',
+      `Host: ${host}`,
+      `http://127.0.0.1:${port}/api/v1/products`,
+    ]);
     if (r.stdout.toString() === '200') return;
     await sleep(100);
   }
@@ -78,7 +115,14 @@ async function waitPort(port, host = 'alpha.example.com') {
 
 /** CPU seconds (user+system) of a process and its children, from /proc. */
 function cpuSeconds(pid) {
-  const pids = [pid, ...spawnSync('pgrep', ['-P', String(pid)]).stdout.toString().split('\n').filter(Boolean).map(Number)];
+  const pids = [
+    pid,
+    ...spawnSync('pgrep', ['-P', String(pid)])
+      .stdout.toString()
+      .split('\n')
+      .filter(Boolean)
+      .map(Number),
+  ];
   let ticks = 0;
   for (const p of pids) {
     try {
@@ -91,7 +135,14 @@ function cpuSeconds(pid) {
 
 /** Resident MB of a process and its children: all of it, and the private part (RssAnon: not the pages of the binary, which every process running it shares). */
 function rssMb(pid) {
-  const pids = [pid, ...spawnSync('pgrep', ['-P', String(pid)]).stdout.toString().split('\n').filter(Boolean).map(Number)];
+  const pids = [
+    pid,
+    ...spawnSync('pgrep', ['-P', String(pid)])
+      .stdout.toString()
+      .split('\n')
+      .filter(Boolean)
+      .map(Number),
+  ];
   let kb = 0;
   let anonKb = 0;
   for (const p of pids) {
@@ -105,7 +156,14 @@ function rssMb(pid) {
 }
 
 function wrk(port, host = 'alpha.example.com') {
-  const out = execFileSync('wrk', ['-t1', '-c50', `-d${SLICE}s`, '-H', `Host: ${host}`, `http://127.0.0.1:${port}/api/v1/products`]).toString();
+  const out = execFileSync('wrk', [
+    '-t1',
+    '-c50',
+    `-d${SLICE}s`,
+    '-H',
+    `Host: ${host}`,
+    `http://127.0.0.1:${port}/api/v1/products`,
+  ]).toString();
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)[1]);
   const requests = Number(/(\d+) requests in/.exec(out)[1]);
   const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? '0';
@@ -113,7 +171,13 @@ function wrk(port, host = 'alpha.example.com') {
 }
 
 function fixedRate(port, host = 'alpha.example.com') {
-  const out = execFileSync(process.execPath, [join(ROOT, 'bench', 'fixed-rate.mjs'), String(port), host, String(RATE), String(SLICE)]).toString();
+  const out = execFileSync(process.execPath, [
+    join(ROOT, 'bench', 'fixed-rate.mjs'),
+    String(port),
+    host,
+    String(RATE),
+    String(SLICE),
+  ]).toString();
   const r = JSON.parse(out);
   // No answer at all leaves no latency (JSON null): shown as NaN, and the run says so below.
   for (const k of ['p50', 'p90', 'p99']) r[k] ??= NaN;
@@ -153,8 +217,24 @@ async function measureAll(targets) {
     const mem = t.pids.map(rssMb);
     const rss = mem.reduce((s, m) => s + m.rss, 0);
     const anon = mem.reduce((s, m) => s + m.anon, 0);
-    const r = { name: t.name, rounds: x.rps, rps: median(x.rps), non2xx: x.non2xx, cpuUsPerReq: median(x.cpu), rssMb: rss, anonMb: anon, p50: median(x.p50), p90: median(x.p90), p99: median(x.p99), sent: x.sent, ok: x.ok, errors: x.errors };
-    console.log(`${t.name.padEnd(22)} rps ${r.rps.toFixed(0).padStart(7)}  cpu/req ${r.cpuUsPerReq.toFixed(1).padStart(6)} µs  p50 ${r.p50.toFixed(3)} ms  p90 ${r.p90.toFixed(3)} ms  p99 ${r.p99.toFixed(3)} ms  rss ${rss.toFixed(1)} MB (private ${anon.toFixed(1)})  (fixed-rate ok ${r.ok}/${r.sent})`);
+    const r = {
+      name: t.name,
+      rounds: x.rps,
+      rps: median(x.rps),
+      non2xx: x.non2xx,
+      cpuUsPerReq: median(x.cpu),
+      rssMb: rss,
+      anonMb: anon,
+      p50: median(x.p50),
+      p90: median(x.p90),
+      p99: median(x.p99),
+      sent: x.sent,
+      ok: x.ok,
+      errors: x.errors,
+    };
+    console.log(
+      `${t.name.padEnd(22)} rps ${r.rps.toFixed(0).padStart(7)}  cpu/req ${r.cpuUsPerReq.toFixed(1).padStart(6)} µs  p50 ${r.p50.toFixed(3)} ms  p90 ${r.p90.toFixed(3)} ms  p99 ${r.p99.toFixed(3)} ms  rss ${rss.toFixed(1)} MB (private ${anon.toFixed(1)})  (fixed-rate ok ${r.ok}/${r.sent})`,
+    );
     return r;
   });
 }
@@ -248,27 +328,95 @@ async function waitMeshReady() {
 
 /** Two sidecars in a chain: client → A (outbound) → B (inbound) → backend. */
 function sidecarConfigs() {
-  const cluster = (name, port) => ({ name, host: name, port, endpoints: [{ address: '127.0.0.1', port }], lb: { kind: 'least_request' }, connectTimeoutMs: 1000 });
-  const forward = (c) => [{ name: 'default', domains: ['*'], routes: [{ name: 'default', matches: [], action: { kind: 'forward', destinations: [{ cluster: c, weight: 100 }], retries: { attempts: 2, retryOn: ['connect-failure', 'refused-stream', 'unavailable', 'cancelled', '503'] } } }] }];
-  const a = { schema: 1, version: 'bench', listeners: [{ name: 'outbound_80', trafficDirection: 'OUTBOUND', port: P.sidecarOut, matchPort: 80, protocol: 'http', virtualHosts: forward('outbound|80||backend') }], clusters: [cluster('outbound|80||backend', P.sidecarIn)] };
-  const b = { schema: 1, version: 'bench', listeners: [{ name: 'virtualInbound', trafficDirection: 'INBOUND', port: P.sidecarIn, matchPort: 80, protocol: 'http', virtualHosts: forward('inbound|80||') }], clusters: [cluster('inbound|80||', P.backend)] };
+  const cluster = (name, port) => ({
+    name,
+    host: name,
+    port,
+    endpoints: [{ address: '127.0.0.1', port }],
+    lb: { kind: 'least_request' },
+    connectTimeoutMs: 1000,
+  });
+  const forward = (c) => [
+    {
+      name: 'default',
+      domains: ['*'],
+      routes: [
+        {
+          name: 'default',
+          matches: [],
+          action: {
+            kind: 'forward',
+            destinations: [{ cluster: c, weight: 100 }],
+            retries: { attempts: 2, retryOn: ['connect-failure', 'refused-stream', 'unavailable', 'cancelled', '503'] },
+          },
+        },
+      ],
+    },
+  ];
+  const a = {
+    schema: 1,
+    version: 'bench',
+    listeners: [
+      {
+        name: 'outbound_80',
+        trafficDirection: 'OUTBOUND',
+        port: P.sidecarOut,
+        matchPort: 80,
+        protocol: 'http',
+        virtualHosts: forward('outbound|80||backend'),
+      },
+    ],
+    clusters: [cluster('outbound|80||backend', P.sidecarIn)],
+  };
+  const b = {
+    schema: 1,
+    version: 'bench',
+    listeners: [
+      {
+        name: 'virtualInbound',
+        trafficDirection: 'INBOUND',
+        port: P.sidecarIn,
+        matchPort: 80,
+        protocol: 'http',
+        virtualHosts: forward('inbound|80||'),
+      },
+    ],
+    clusters: [cluster('inbound|80||', P.backend)],
+  };
   return [a, b];
 }
 
 /** A TypeScript program of bench/ as one script in the run's directory (it imports the project's own code). */
 function bundle(entry, out) {
-  execFileSync(join(ROOT, 'node_modules', '.bin', 'esbuild'), [join(ROOT, 'bench', entry), '--bundle', '--platform=node', '--target=node20', `--outfile=${join(dir, out)}`, '--log-level=warning']);
+  execFileSync(join(ROOT, 'node_modules', '.bin', 'esbuild'), [
+    join(ROOT, 'bench', entry),
+    '--bundle',
+    '--platform=node',
+    '--target=node20',
+    `--outfile=${join(dir, out)}`,
+    '--log-level=warning',
+  ]);
 }
 
 async function main() {
   ensureTools();
-  if (!existsSync(join(ROOT, 'build', 'mast-proxy.js'))) execFileSync(process.execPath, [join(ROOT, 'scripts', 'bundle.mjs')], { cwd: ROOT, stdio: 'inherit' });
-  writeFileSync(join(dir, 'backend.conf'), `worker_processes 1; daemon off; pid ${dir}/backend.pid; error_log ${dir}/backend.err; events { worker_connections 4096; }
-http { access_log off; keepalive_requests 1000000; server { listen 127.0.0.1:${P.backend} reuseport; location / { return 200 "ok from backend\\n"; } } }`);
-  writeFileSync(join(dir, 'nginx.conf'), `worker_processes 1; daemon off; pid ${dir}/nginx.pid; error_log ${dir}/nginx.err; events { worker_connections 4096; }
+  if (!existsSync(join(ROOT, 'build', 'mast-proxy.js')))
+    execFileSync(process.execPath, [join(ROOT, 'scripts', 'bundle.mjs')], { cwd: ROOT, stdio: 'inherit' });
+  writeFileSync(
+    join(dir, 'backend.conf'),
+    `worker_processes 1; daemon off; pid ${dir}/backend.pid; error_log ${dir}/backend.err; events { worker_connections 4096; }
+http { access_log off; keepalive_requests 1000000; server { listen 127.0.0.1:${P.backend} reuseport; location / { return 200 "ok from backend\\n"; } } }`,
+  );
+  writeFileSync(
+    join(dir, 'nginx.conf'),
+    `worker_processes 1; daemon off; pid ${dir}/nginx.pid; error_log ${dir}/nginx.err; events { worker_connections 4096; }
 http { access_log off; keepalive_requests 1000000; upstream backend { server 127.0.0.1:${P.backend}; keepalive 128; }
-server { listen 127.0.0.1:${P.nginx}; location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header Host $host; } } }`);
-  writeFileSync(join(dir, 'haproxy.cfg'), `global\n  nbthread 1\n  maxconn 4000\ndefaults\n  mode http\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\n  http-reuse always\nfrontend f\n  bind 127.0.0.1:${P.haproxy}\n  default_backend b\nbackend b\n  server s1 127.0.0.1:${P.backend}\n`);
+server { listen 127.0.0.1:${P.nginx}; location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header Host $host; } } }`,
+  );
+  writeFileSync(
+    join(dir, 'haproxy.cfg'),
+    `global\n  nbthread 1\n  maxconn 4000\ndefaults\n  mode http\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\n  http-reuse always\nfrontend f\n  bind 127.0.0.1:${P.haproxy}\n  default_backend b\nbackend b\n  server s1 127.0.0.1:${P.backend}\n`,
+  );
   writeFileSync(join(dir, 'mesh.yaml'), meshYaml());
   const [a, b] = sidecarConfigs();
   writeFileSync(join(dir, 'a.json'), JSON.stringify(a));
@@ -278,26 +426,114 @@ server { listen 127.0.0.1:${P.nginx}; location / { proxy_pass http://backend; pr
   const nginx = start('nginx', 'nginx', ['-c', join(dir, 'nginx.conf')]);
   const haproxy = start('haproxy', 'haproxy', ['-db', '-f', join(dir, 'haproxy.cfg')]);
   const proxy = join(ROOT, 'build', 'mast-proxy.js');
-  const gateway = start('mast', NODE.path, [...PROXY_NODE_FLAGS, proxy, '--mesh', join(dir, 'mesh.yaml'), '--port-map', `80=${P.gateway}`, '--admin-port', String(P.admin)]);
+  const gateway = start('mast', NODE.path, [
+    ...PROXY_NODE_FLAGS,
+    proxy,
+    '--mesh',
+    join(dir, 'mesh.yaml'),
+    '--port-map',
+    `80=${P.gateway}`,
+    '--admin-port',
+    String(P.admin),
+  ]);
   // The same gateway on the Node running the bench, where that is not the images' (figures comparable with earlier runs).
-  const gatewayHere = NODE.path === process.execPath ? undefined : start('mast-here', process.execPath, [...PROXY_NODE_FLAGS, proxy, '--mesh', join(dir, 'mesh.yaml'), '--port-map', `80=${P.gatewayHere}`, '--admin-port', '0']);
-  const sideB = start('sidecar-b', NODE.path, [...PROXY_NODE_FLAGS, proxy, '--config', join(dir, 'b.json'), '--mode', 'sidecar', '--admin-port', '0']);
+  const gatewayHere =
+    NODE.path === process.execPath
+      ? undefined
+      : start('mast-here', process.execPath, [
+          ...PROXY_NODE_FLAGS,
+          proxy,
+          '--mesh',
+          join(dir, 'mesh.yaml'),
+          '--port-map',
+          `80=${P.gatewayHere}`,
+          '--admin-port',
+          '0',
+        ]);
+  const sideB = start('sidecar-b', NODE.path, [
+    ...PROXY_NODE_FLAGS,
+    proxy,
+    '--config',
+    join(dir, 'b.json'),
+    '--mode',
+    'sidecar',
+    '--admin-port',
+    '0',
+  ]);
   bundle('pipe-proxy.ts', 'pipe-proxy.js');
   const pipe = start('node-pipe', NODE.path, [join(dir, 'pipe-proxy.js'), String(P.pipe), String(P.backend)]);
-  const sideA = start('sidecar-a', NODE.path, [...PROXY_NODE_FLAGS, proxy, '--config', join(dir, 'a.json'), '--mode', 'sidecar', '--admin-port', '0']);
+  const sideA = start('sidecar-a', NODE.path, [
+    ...PROXY_NODE_FLAGS,
+    proxy,
+    '--config',
+    join(dir, 'a.json'),
+    '--mode',
+    'sidecar',
+    '--admin-port',
+    '0',
+  ]);
   mkdirSync(join(dir, 'mtls'));
   writeFileSync(join(dir, 'mtls', 'mesh.yaml'), mtlsMeshYaml());
   // The push token in a file, never on a command line (mastd and mast-proxy refuse --token).
   writeFileSync(join(dir, 'push-token'), 'bench', { mode: 0o600 });
-  start('mastd', NODE.path, [join(ROOT, 'build', 'mastd.js'), '--watch', join(dir, 'mtls'), '--push-port', String(P.mastdPush), '--monitoring-port', String(P.mastdMon), '--token-file', join(dir, 'push-token')]);
-  const plane = ['--control-plane', `127.0.0.1:${P.mastdPush}`, '--token-file', join(dir, 'push-token'), '--mode', 'sidecar', '--namespace', 'default', '--admin-port', '0'];
-  const mtlsB = start('mtls-b', NODE.path, [...PROXY_NODE_FLAGS, proxy, ...plane, '--id', 'backend-1', '--labels', 'app=backend', '--inbound-port', String(P.mtlsIn), '--app-port', String(P.backend), '--outbound-port', '0', '--admin-port', String(P.mtlsAdmin)]);
-  const mtlsA = start('mtls-a', NODE.path, [...PROXY_NODE_FLAGS, proxy, ...plane, '--id', 'client-1', '--labels', 'app=client', '--outbound-port', String(P.mtlsOut)]);
+  start('mastd', NODE.path, [
+    join(ROOT, 'build', 'mastd.js'),
+    '--watch',
+    join(dir, 'mtls'),
+    '--push-port',
+    String(P.mastdPush),
+    '--monitoring-port',
+    String(P.mastdMon),
+    '--token-file',
+    join(dir, 'push-token'),
+  ]);
+  const plane = [
+    '--control-plane',
+    `127.0.0.1:${P.mastdPush}`,
+    '--token-file',
+    join(dir, 'push-token'),
+    '--mode',
+    'sidecar',
+    '--namespace',
+    'default',
+    '--admin-port',
+    '0',
+  ];
+  const mtlsB = start('mtls-b', NODE.path, [
+    ...PROXY_NODE_FLAGS,
+    proxy,
+    ...plane,
+    '--id',
+    'backend-1',
+    '--labels',
+    'app=backend',
+    '--inbound-port',
+    String(P.mtlsIn),
+    '--app-port',
+    String(P.backend),
+    '--outbound-port',
+    '0',
+    '--admin-port',
+    String(P.mtlsAdmin),
+  ]);
+  const mtlsA = start('mtls-a', NODE.path, [
+    ...PROXY_NODE_FLAGS,
+    proxy,
+    ...plane,
+    '--id',
+    'client-1',
+    '--labels',
+    'app=client',
+    '--outbound-port',
+    String(P.mtlsOut),
+  ]);
   await sleep(800);
   await checkAlive();
   await waitMeshReady();
 
-  console.log(`mast bench (${quick ? 'quick' : 'full'}): wrk -t1 -c50 for rps and CPU, then ${RATE} req/s fixed rate for latency, ${DURATION}s of each per target in ${ROUNDS} rounds taken in turn (figures: the median round); mast on node ${NODE.version}${NODE.note ? ` (not the images' Node: ${NODE.note})` : ''}`);
+  console.log(
+    `mast bench (${quick ? 'quick' : 'full'}): wrk -t1 -c50 for rps and CPU, then ${RATE} req/s fixed rate for latency, ${DURATION}s of each per target in ${ROUNDS} rounds taken in turn (figures: the median round); mast on node ${NODE.version}${NODE.note ? ` (not the images' Node: ${NODE.note})` : ''}`,
+  );
   const [direct, rn, rh, rp, rm, rc, rt, rv] = await measureAll([
     { name: 'direct', port: P.backend, pids: [] },
     { name: 'nginx', port: P.nginx, pids: [nginx.pid] },
@@ -309,7 +545,11 @@ server { listen 127.0.0.1:${P.nginx}; location / { proxy_pass http://backend; pr
     ...(gatewayHere ? [{ name: `mast gateway ${process.version}`, port: P.gatewayHere, pids: [gatewayHere.pid] }] : []),
   ]);
   await checkAlive();
-  const mtlsConnections = Number(/mast_inbound_mtls_connections_total (\d+)/.exec(spawnSync('curl', ['-s', `http://127.0.0.1:${P.mtlsAdmin}/stats/prometheus`]).stdout.toString())?.[1] ?? 0);
+  const mtlsConnections = Number(
+    /mast_inbound_mtls_connections_total (\d+)/.exec(
+      spawnSync('curl', ['-s', `http://127.0.0.1:${P.mtlsAdmin}/stats/prometheus`]).stdout.toString(),
+    )?.[1] ?? 0,
+  );
   if (!mtlsConnections) console.log('WARNING: the mTLS chain carried no mTLS connection (sidecar B counted none)');
 
   const added = (r) => r.p50 - direct.p50;
@@ -320,8 +560,12 @@ server { listen 127.0.0.1:${P.nginx}; location / { proxy_pass http://backend; pr
   // Each round measured mast and nginx within a minute of each other: the spread of these shows how much the machine moved the median above.
   console.log(`rounds rps mast/nginx ${rm.rounds.map((x, i) => (x / rn.rounds[i]).toFixed(2)).join(' ')}`);
   console.log(`ratio rps haproxy/nginx ${(rh.rps / rn.rps).toFixed(2)}`);
-  console.log(`ratio rps node-pipe/nginx ${(rp.rps / rn.rps).toFixed(2)} (a Node.js proxy that does nothing but copy bytes, reading as mast does: about the most a Node.js proxy reaches here)`);
-  console.log(`ratio rps mast/node-pipe ${(rm.rps / rp.rps).toFixed(2)} (how close mast comes to that copy, whatever the machine's load did to both; the rest is mast's own JavaScript)`);
+  console.log(
+    `ratio rps node-pipe/nginx ${(rp.rps / rn.rps).toFixed(2)} (a Node.js proxy that does nothing but copy bytes, reading as mast does: about the most a Node.js proxy reaches here)`,
+  );
+  console.log(
+    `ratio rps mast/node-pipe ${(rm.rps / rp.rps).toFixed(2)} (how close mast comes to that copy, whatever the machine's load did to both; the rest is mast's own JavaScript)`,
+  );
   console.log(`ratio cpu-per-request node-pipe/nginx ${(rp.cpuUsPerReq / rn.cpuUsPerReq).toFixed(2)}`);
   console.log(`ratio cpu-per-request mast/nginx ${(rm.cpuUsPerReq / rn.cpuUsPerReq).toFixed(2)}`);
   console.log(`ratio added-p50 mast/nginx ${(added(rm) / Math.max(added(rn), 0.001)).toFixed(2)}`);
@@ -329,10 +573,21 @@ server { listen 127.0.0.1:${P.nginx}; location / { proxy_pass http://backend; pr
   console.log(`ratio added-p99 mast/nginx ${(added99(rm) / Math.max(added99(rn), 0.001)).toFixed(2)}`);
   console.log(`added p50 per hop ms: nginx ${added(rn).toFixed(3)} haproxy ${added(rh).toFixed(3)} mast ${added(rm).toFixed(3)}`);
   console.log(`added p99 per hop ms: nginx ${added99(rn).toFixed(3)} haproxy ${added99(rh).toFixed(3)} mast ${added99(rm).toFixed(3)}`);
-  console.log(`two-sidecar added p90 ms ${added90(rt).toFixed(3)} with mTLS, ${added90(rc).toFixed(3)} without (Istio publishes 0.23 ms for its two-Envoy path with mTLS)`);
-  console.log(`mast gateway rss MB ${rm.rssMb.toFixed(1)} (target <= 60 at ${RATE} req/s; private ${rm.anonMb.toFixed(1)}, the rest the pages of the node binary)`);
-  if (rv) console.log(`ratio rps mast-on-${process.version}/nginx ${(rv.rps / rn.rps).toFixed(2)}, cpu-per-request ${(rv.cpuUsPerReq / rn.cpuUsPerReq).toFixed(2)}, rss MB ${rv.rssMb.toFixed(1)} (private ${rv.anonMb.toFixed(1)}): the gateway on the Node running this bench, not the images'`);
-  for (const r of [rm, rc, rt, rv].filter(Boolean)) if (r.non2xx || r.errors || r.ok < r.sent) console.log(`WARNING: ${r.name} had ${r.non2xx} non-2xx under load, ${r.errors} fixed-rate errors and ${r.sent - r.ok} fixed-rate requests unanswered`);
+  console.log(
+    `two-sidecar added p90 ms ${added90(rt).toFixed(3)} with mTLS, ${added90(rc).toFixed(3)} without (Istio publishes 0.23 ms for its two-Envoy path with mTLS)`,
+  );
+  console.log(
+    `mast gateway rss MB ${rm.rssMb.toFixed(1)} (target <= 60 at ${RATE} req/s; private ${rm.anonMb.toFixed(1)}, the rest the pages of the node binary)`,
+  );
+  if (rv)
+    console.log(
+      `ratio rps mast-on-${process.version}/nginx ${(rv.rps / rn.rps).toFixed(2)}, cpu-per-request ${(rv.cpuUsPerReq / rn.cpuUsPerReq).toFixed(2)}, rss MB ${rv.rssMb.toFixed(1)} (private ${rv.anonMb.toFixed(1)}): the gateway on the Node running this bench, not the images'`,
+    );
+  for (const r of [rm, rc, rt, rv].filter(Boolean))
+    if (r.non2xx || r.errors || r.ok < r.sent)
+      console.log(
+        `WARNING: ${r.name} had ${r.non2xx} non-2xx under load, ${r.errors} fixed-rate errors and ${r.sent - r.ok} fixed-rate requests unanswered`,
+      );
   for (const c of children.splice(0)) stop(c);
 
   console.log('\ncontrol plane:');

@@ -59,7 +59,7 @@ function help(): string {
     'Commands:',
     ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}\n  ${' '.repeat(width)}  ${c.usage}`),
     '',
-    'Run `mast <command> --help` for a command\'s options.',
+    "Run `mast <command> --help` for a command's options.",
   ].join('\n');
 }
 

@@ -12,12 +12,27 @@ export async function runDns(args: string[], client?: Route53Client): Promise<nu
   const [sub, ...rest] = args;
   try {
     if (sub !== 'check') throw new UsageError(`unknown subcommand "${sub ?? ''}"\nUsage: ${USAGE}`);
-    const opts = parse(rest, { file: { type: 'string', short: 'f', multiple: true }, 'zone-id': { type: 'string' }, nlb: { type: 'string' }, region: { type: 'string' } }, USAGE);
-    if (!opts.file?.length || !opts['zone-id'] || !opts.nlb) throw new UsageError(`-f, --zone-id and --nlb are required (the NLB name is the stack output NlbDnsName)\nUsage: ${USAGE}`);
+    const opts = parse(
+      rest,
+      {
+        file: { type: 'string', short: 'f', multiple: true },
+        'zone-id': { type: 'string' },
+        nlb: { type: 'string' },
+        region: { type: 'string' },
+      },
+      USAGE,
+    );
+    if (!opts.file?.length || !opts['zone-id'] || !opts.nlb)
+      throw new UsageError(`-f, --zone-id and --nlb are required (the NLB name is the stack output NlbDnsName)\nUsage: ${USAGE}`);
     const loaded = loadFiles(opts.file);
     const hosts = gatewayHosts(loaded.objects, GATEWAY_POD_LABELS);
     if (hosts.length === 0) throw new UsageError(`no Gateway hosts in ${opts.file.join(', ')}`);
-    const results = await checkDns({ client: client ?? new Route53Client({ region: opts.region ?? 'us-east-1' }), hostedZoneId: opts['zone-id'], hosts, nlbDnsName: opts.nlb });
+    const results = await checkDns({
+      client: client ?? new Route53Client({ region: opts.region ?? 'us-east-1' }),
+      hostedZoneId: opts['zone-id'],
+      hosts,
+      nlbDnsName: opts.nlb,
+    });
     for (const r of results) console.log(describe(r));
     const drift = results.filter((r) => r.status !== 'ok').length;
     console.log(drift ? `${drift} of ${results.length} hosts drifted` : `all ${results.length} hosts point at ${opts.nlb}`);
@@ -37,7 +52,8 @@ function describe(r: HostStatus): string {
 function explain(err: unknown): string {
   const e = err as { name?: string; message?: string };
   if (err instanceof UsageError || err instanceof InputNotFoundError) return e.message!;
-  if (e.name === 'CredentialsProviderError' || /credential/i.test(e.message ?? '')) return `no AWS credentials found (${e.message}); set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY`;
+  if (e.name === 'CredentialsProviderError' || /credential/i.test(e.message ?? ''))
+    return `no AWS credentials found (${e.message}); set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY`;
   if (e.name === 'NoSuchHostedZone') return `hosted zone not found: ${e.message}`;
   if (e.name === 'AccessDenied' || e.name === 'AccessDeniedException') return `access denied listing the zone's records: ${e.message}`;
   return `${e.name ?? 'Error'}: ${e.message ?? String(err)}`;

@@ -7,11 +7,18 @@ import { parse, UsageError } from './args';
 
 const USAGE = 'mast images [--engine docker|podman|buildah] [--dry-run]';
 
-export function imagePlan(probe: Probe = probeHere, preferred?: string, exists: (f: string) => boolean = existsSync): { engine: string; commands: string[][] } {
+export function imagePlan(
+  probe: Probe = probeHere,
+  preferred?: string,
+  exists: (f: string) => boolean = existsSync,
+): { engine: string; commands: string[][] } {
   const missing = IMAGES.flatMap((i) => i.inputs).filter((f) => !exists(f));
   if (missing.length) throw new UsageError(`the images copy files that are not built: ${missing.join(', ')}; run \`npm run build\` first`);
   const found = detectEngine(probe, preferred);
-  if (!found.engine) throw new UsageError(`no container engine available to build the images (${found.tried.join('; ')}); install docker, podman or buildah`);
+  if (!found.engine)
+    throw new UsageError(
+      `no container engine available to build the images (${found.tried.join('; ')}); install docker, podman or buildah`,
+    );
   return { engine: found.engine, commands: IMAGES.map((i) => buildCommand(found.engine!, i)) };
 }
 

@@ -12,19 +12,28 @@ import { runSteps, StepFailed } from './kind/run';
 import { smoke } from './kind/smoke';
 import { parse, UsageError } from './args';
 
-const USAGE = 'mast kind up|down|smoke [--name mast] [--dist dist] [--http-port 8080] [--engine docker|podman|buildah] [--url http://127.0.0.1:8080] [--dry-run]';
+const USAGE =
+  'mast kind up|down|smoke [--name mast] [--dist dist] [--http-port 8080] [--engine docker|podman|buildah] [--url http://127.0.0.1:8080] [--dry-run]';
 
 export function readManifests(dir: string): Manifest[] {
   if (!existsSync(dir)) throw new UsageError(`no manifests in ${dir}/: run \`npm run synth\` first`);
-  const files = readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort();
+  const files = readdirSync(dir)
+    .filter((f) => /\.ya?ml$/.test(f))
+    .sort();
   if (files.length === 0) throw new UsageError(`no manifests in ${dir}/: run \`npm run synth\` first`);
   return files.map((f) => ({ file: join(dir, f), objects: loadYaml(readFileSync(join(dir, f), 'utf8'), join(dir, f)).objects }));
 }
 
 /** The plan for `up` or `down`; `up` needs kind, kubectl and an engine that can hand kind the images. */
-export function planFor(command: 'up' | 'down', o: { name: string; dist: string; httpPort: number; engine?: string }, probe: Probe = probeHere): Step[] {
+export function planFor(
+  command: 'up' | 'down',
+  o: { name: string; dist: string; httpPort: number; engine?: string },
+  probe: Probe = probeHere,
+): Step[] {
   if (command === 'down') return kindDownPlan({ name: o.name });
-  for (const tool of ['kind', 'kubectl']) if (!probe([tool, 'version', ...(tool === 'kubectl' ? ['--client'] : [])]).ok) throw new UsageError(`${tool} is not installed: see the README's kind section`);
+  for (const tool of ['kind', 'kubectl'])
+    if (!probe([tool, 'version', ...(tool === 'kubectl' ? ['--client'] : [])]).ok)
+      throw new UsageError(`${tool} is not installed: see the README's kind section`);
   const found = detectEngine(probe, o.engine);
   if (!found.engine) throw new UsageError(`no container engine to load the images from (${found.tried.join('; ')})`);
   return kindUpPlan(readManifests(o.dist), found.engine, join(tmpdir(), `mast-kind-${o.name}`), { name: o.name, httpPort: o.httpPort });
@@ -33,8 +42,20 @@ export function planFor(command: 'up' | 'down', o: { name: string; dist: string;
 export async function runKind(args: string[]): Promise<number> {
   const [command, ...rest] = args;
   try {
-    if (command !== 'up' && command !== 'down' && command !== 'smoke') throw new UsageError(`unknown subcommand "${command ?? ''}"\nUsage: ${USAGE}`);
-    const opts = parse(rest, { name: { type: 'string', default: 'mast' }, dist: { type: 'string', default: 'dist' }, 'http-port': { type: 'string', default: '8080' }, engine: { type: 'string' }, url: { type: 'string' }, 'dry-run': { type: 'boolean', default: false } }, USAGE);
+    if (command !== 'up' && command !== 'down' && command !== 'smoke')
+      throw new UsageError(`unknown subcommand "${command ?? ''}"\nUsage: ${USAGE}`);
+    const opts = parse(
+      rest,
+      {
+        name: { type: 'string', default: 'mast' },
+        dist: { type: 'string', default: 'dist' },
+        'http-port': { type: 'string', default: '8080' },
+        engine: { type: 'string' },
+        url: { type: 'string' },
+        'dry-run': { type: 'boolean', default: false },
+      },
+      USAGE,
+    );
     if (command === 'smoke') {
       const results = await smoke(opts.url ?? `http://127.0.0.1:${opts['http-port']}`);
       for (const r of results) console.log(`${r.ok ? 'ok  ' : 'FAIL'} ${r.name}: ${r.detail}`);
@@ -46,7 +67,10 @@ export async function runKind(args: string[]): Promise<number> {
       return 0;
     }
     runSteps(steps);
-    if (command === 'up') console.log(`mesh is up on kind-${opts.name}: curl -H 'Host: alpha.example.com' http://127.0.0.1:${opts['http-port']}/productpage  (npm run kind:smoke checks it)`);
+    if (command === 'up')
+      console.log(
+        `mesh is up on kind-${opts.name}: curl -H 'Host: alpha.example.com' http://127.0.0.1:${opts['http-port']}/productpage  (npm run kind:smoke checks it)`,
+      );
     return 0;
   } catch (err) {
     if (!(err instanceof UsageError) && !(err instanceof StepFailed)) throw err;

@@ -11,11 +11,13 @@ import { GATEWAY_LABELS, LocalMesh } from '../runtime/local/local-mesh';
 import { untilSignal } from '../runtime/contract/process';
 import { parse, UsageError } from './args';
 
-const USAGE = 'mast local -f <file|dir> [-f ...] [--gateway-port 8080] [--admin-port 15000] [--access-log] [--ready-timeout 60] [--intercept]';
+const USAGE =
+  'mast local -f <file|dir> [-f ...] [--gateway-port 8080] [--admin-port 15000] [--access-log] [--ready-timeout 60] [--intercept]';
 
 function portFlag(name: string, value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`--${name} must be a port number (0 picks a free one), not "${value}"`);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new UsageError(`--${name} must be a port number (0 picks a free one), not "${value}"`);
   return n;
 }
 
@@ -24,7 +26,9 @@ function checkFree(port: number, flag: string): Promise<void> {
   if (port === 0) return Promise.resolve();
   return new Promise((resolve, reject) => {
     const s = net.createServer();
-    s.once('error', (err: NodeJS.ErrnoException) => reject(new UsageError(`--${flag} ${port} is not available (${err.code}); pick another port or 0 for any`)));
+    s.once('error', (err: NodeJS.ErrnoException) =>
+      reject(new UsageError(`--${flag} ${port} is not available (${err.code}); pick another port or 0 for any`)),
+    );
     s.listen(port, '127.0.0.1', () => s.close(() => resolve()));
   });
 }
@@ -32,7 +36,9 @@ function checkFree(port: number, flag: string): Promise<void> {
 /** The host to curl with: the first named host of a Gateway the local gateway serves. */
 function exampleHost(mesh: LocalMesh): string | undefined {
   const gateways = (mesh.mastd.snapshot?.objects ?? []).filter((o) => o.kind === 'Gateway') as unknown as Gateway[];
-  const hosts = gateways.filter((g) => Object.entries(g.spec.selector ?? {}).every(([k, v]) => GATEWAY_LABELS[k as 'istio'] === v)).flatMap((g) => g.spec.servers.flatMap((s) => s.hosts));
+  const hosts = gateways
+    .filter((g) => Object.entries(g.spec.selector ?? {}).every(([k, v]) => GATEWAY_LABELS[k as 'istio'] === v))
+    .flatMap((g) => g.spec.servers.flatMap((s) => s.hosts));
   return hosts.map((h) => h.split('/').pop()!).find((h) => !h.includes('*'));
 }
 
@@ -41,7 +47,18 @@ export async function runLocal(args: string[]): Promise<number> {
   let gatewayPort: number;
   let adminPort: number;
   try {
-    opts = parse(args, { file: { type: 'string', short: 'f', multiple: true }, 'gateway-port': { type: 'string', default: '8080' }, 'admin-port': { type: 'string', default: '15000' }, 'access-log': { type: 'boolean', default: false }, 'ready-timeout': { type: 'string', default: '60' }, intercept: { type: 'boolean', default: false } }, USAGE);
+    opts = parse(
+      args,
+      {
+        file: { type: 'string', short: 'f', multiple: true },
+        'gateway-port': { type: 'string', default: '8080' },
+        'admin-port': { type: 'string', default: '15000' },
+        'access-log': { type: 'boolean', default: false },
+        'ready-timeout': { type: 'string', default: '60' },
+        intercept: { type: 'boolean', default: false },
+      },
+      USAGE,
+    );
     if (!opts.file?.length) throw new UsageError(`at least one -f <file|dir> is required\nUsage: ${USAGE}`);
     const missing = opts.file.find((f) => !existsSync(f));
     if (missing) throw new UsageError(`no such file or directory: ${missing}`);

@@ -6,11 +6,14 @@ export { syncState };
 
 const USAGE = 'mast proxy-status [--mastd http://127.0.0.1:15014] [--output text|json]';
 
-
 export async function runProxyStatus(args: string[]): Promise<number> {
   let opts;
   try {
-    opts = parse(args, { mastd: { type: 'string', default: 'http://127.0.0.1:15014' }, output: { type: 'string', default: 'text' } }, USAGE);
+    opts = parse(
+      args,
+      { mastd: { type: 'string', default: 'http://127.0.0.1:15014' }, output: { type: 'string', default: 'text' } },
+      USAGE,
+    );
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
     console.error(`mast proxy-status: ${err.message}`);
@@ -25,13 +28,26 @@ export async function runProxyStatus(args: string[]): Promise<number> {
     console.error(`mast proxy-status: cannot reach mastd at ${opts.mastd}: ${(err as Error).message}`);
     return 2;
   }
-  const rows = body.proxies.map((p) => ({ name: p.id, mode: p.identity.mode, namespace: p.identity.namespace, version: p.acked ?? '-', status: syncState(p, body.version), error: p.nacked?.error }));
+  const rows = body.proxies.map((p) => ({
+    name: p.id,
+    mode: p.identity.mode,
+    namespace: p.identity.namespace,
+    version: p.acked ?? '-',
+    status: syncState(p, body.version),
+    error: p.nacked?.error,
+  }));
   if (opts.output === 'json') console.log(JSON.stringify({ version: body.version, proxies: rows }, null, 2));
   else {
     const header = ['NAME', 'MODE', 'NAMESPACE', 'VERSION', 'STATUS'];
     const table = [header, ...rows.map((r) => [r.name, r.mode, r.namespace, r.version, r.status + (r.error ? ` (${r.error})` : '')])];
     const widths = header.map((_, i) => Math.max(...table.map((row) => row[i].length)));
-    for (const row of table) console.log(row.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd());
+    for (const row of table)
+      console.log(
+        row
+          .map((c, i) => c.padEnd(widths[i]))
+          .join('  ')
+          .trimEnd(),
+      );
     console.log(`mastd snapshot ${body.version ?? 'none'}, ${rows.length} proxies`);
   }
   return rows.some((r) => r.status !== 'SYNCED') ? 1 : 0;

@@ -9,10 +9,19 @@ const SERVICE_TYPES: GatewayServiceType[] = ['LoadBalancer', 'ClusterIP', 'NodeP
 
 export async function runSynth(args: string[]): Promise<number> {
   try {
-    const opts = parse(args, { file: { type: 'string', short: 'f', multiple: true }, out: { type: 'string', default: 'dist' }, 'gateway-service': { type: 'string', default: 'LoadBalancer' } }, USAGE);
+    const opts = parse(
+      args,
+      {
+        file: { type: 'string', short: 'f', multiple: true },
+        out: { type: 'string', default: 'dist' },
+        'gateway-service': { type: 'string', default: 'LoadBalancer' },
+      },
+      USAGE,
+    );
     if (!opts.file?.length) throw new UsageError(`at least one -f <file|dir> is required\nUsage: ${USAGE}`);
     const serviceType = opts['gateway-service'] as GatewayServiceType;
-    if (!SERVICE_TYPES.includes(serviceType)) throw new UsageError(`--gateway-service must be one of ${SERVICE_TYPES.join(', ')}, not "${serviceType}"`);
+    if (!SERVICE_TYPES.includes(serviceType))
+      throw new UsageError(`--gateway-service must be one of ${SERVICE_TYPES.join(', ')}, not "${serviceType}"`);
     const loaded = loadFiles(opts.file);
     const app = new App({ outdir: opts.out, yamlOutputType: YamlOutputType.FILE_PER_CHART });
     const mesh = new Mesh(app, 'mesh', { gateway: { serviceType } });

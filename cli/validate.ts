@@ -7,7 +7,15 @@ const USAGE = 'mast validate -f <file|dir> [-f ...] [--output text|json] [--no-d
 export async function runValidate(args: string[]): Promise<number> {
   let opts;
   try {
-    opts = parse(args, { file: { type: 'string', short: 'f', multiple: true }, output: { type: 'string', short: 'o', default: 'text' }, 'no-default-gateway': { type: 'boolean', default: false } }, USAGE);
+    opts = parse(
+      args,
+      {
+        file: { type: 'string', short: 'f', multiple: true },
+        output: { type: 'string', short: 'o', default: 'text' },
+        'no-default-gateway': { type: 'boolean', default: false },
+      },
+      USAGE,
+    );
     if (!opts.file?.length) throw new UsageError(`at least one -f <file|dir> is required\nUsage: ${USAGE}`);
     if (opts.output !== 'text' && opts.output !== 'json') throw new UsageError(`--output must be text or json, not "${opts.output}"`);
   } catch (err) {

@@ -41,22 +41,37 @@ export class MeshControlPlane extends Construct {
     const ns = (this.namespace = props.namespace ?? SYSTEM_NAMESPACE);
     this.address = `${this.serviceName}.${ns}.svc:${PUSH_PORT}`;
     const replicas = props.replicas ?? 1;
-    this.node.addValidation({ validate: () => (Number.isInteger(replicas) && replicas >= 1 ? [] : [badProp('MeshControlPlane', 'replicas', replicas, 'an integer >= 1')]) });
+    this.node.addValidation({
+      validate: () =>
+        Number.isInteger(replicas) && replicas >= 1 ? [] : [badProp('MeshControlPlane', 'replicas', replicas, 'an integer >= 1')],
+    });
     const labels = { app: 'mastd', 'app.kubernetes.io/name': 'mastd', 'app.kubernetes.io/part-of': 'mast' };
     const meta = (name: string) => ({ name, namespace: ns, labels });
 
-    if (props.createNamespace ?? true) new ApiObject(this, 'namespace', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels: { 'app.kubernetes.io/part-of': 'mast' } } });
+    if (props.createNamespace ?? true)
+      new ApiObject(this, 'namespace', {
+        apiVersion: 'v1',
+        kind: 'Namespace',
+        metadata: { name: ns, labels: { 'app.kubernetes.io/part-of': 'mast' } },
+      });
     new ApiObject(this, 'service-account', { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta('mastd') });
 
     const groups = [...new Set(Object.values(KINDS).map((k) => k.group))];
-    const pluralsOf = (group: string) => Object.values(KINDS).filter((k) => k.group === group).map((k) => k.plural);
+    const pluralsOf = (group: string) =>
+      Object.values(KINDS)
+        .filter((k) => k.group === group)
+        .map((k) => k.plural);
     new ApiObject(this, 'cluster-role', {
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'ClusterRole',
       metadata: { name: `mastd-${ns}`, labels },
       rules: [
         ...groups.map((group) => ({ apiGroups: [group], resources: pluralsOf(group), verbs: ['get', 'list', 'watch'] })),
-        ...groups.map((group) => ({ apiGroups: [group], resources: pluralsOf(group).map((p) => `${p}/status`), verbs: ['get', 'update', 'patch'] })),
+        ...groups.map((group) => ({
+          apiGroups: [group],
+          resources: pluralsOf(group).map((p) => `${p}/status`),
+          verbs: ['get', 'update', 'patch'],
+        })),
         { apiGroups: [''], resources: ['services', 'pods', 'namespaces'], verbs: ['get', 'list', 'watch'] },
         { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['get', 'list', 'watch'] },
         { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
@@ -110,7 +125,16 @@ export class MeshControlPlane extends Construct {
                 image: props.image ?? DEFAULT_CONTROL_IMAGE,
                 imagePullPolicy: props.imagePullPolicy ?? 'IfNotPresent',
                 // The push port serves TLS (the default in a cluster); proxies verify it with the root mastd writes into each namespace.
-                args: ['--source', 'kubernetes', '--push-port', String(PUSH_PORT), '--monitoring-port', String(MONITORING_PORT), '--trust-domain', props.trustDomain ?? 'cluster.local'],
+                args: [
+                  '--source',
+                  'kubernetes',
+                  '--push-port',
+                  String(PUSH_PORT),
+                  '--monitoring-port',
+                  String(MONITORING_PORT),
+                  '--trust-domain',
+                  props.trustDomain ?? 'cluster.local',
+                ],
                 env: IDENTITY_ENV,
                 ports: [
                   { name: 'grpc-push', containerPort: PUSH_PORT },

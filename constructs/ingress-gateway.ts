@@ -8,7 +8,15 @@ import { ApiObject, Lazy } from 'cdk8s';
 import { Construct } from 'constructs';
 import { GATEWAY_POD_LABELS } from '../api';
 import { DEFAULT_PROXY_IMAGE, PROXY_UID, SYSTEM_NAMESPACE } from './version';
-import { badProp, CONTROL_PLANE_TRUST, IDENTITY_ENV, RESTRICTED_POD, resourcesOf, restrictedContainer, type Resources } from './pod-security';
+import {
+  badProp,
+  CONTROL_PLANE_TRUST,
+  IDENTITY_ENV,
+  RESTRICTED_POD,
+  resourcesOf,
+  restrictedContainer,
+  type Resources,
+} from './pod-security';
 import { CREDENTIALS_DIR, PORTS } from '../api';
 
 export type GatewayServiceType = 'LoadBalancer' | 'ClusterIP' | 'NodePort';
@@ -117,13 +125,26 @@ export class IngressGateway extends Construct {
 
     for (const c of props.credentials ?? []) this.addCredential(c);
     // The selector's labels last: the pods must carry them whatever else is set.
-    const labels = (this.labels = { app: props.appLabel ?? GATEWAY_POD_LABELS.app, 'app.kubernetes.io/name': name, 'app.kubernetes.io/part-of': 'mast', ...this.selectorLabels });
+    const labels = (this.labels = {
+      app: props.appLabel ?? GATEWAY_POD_LABELS.app,
+      'app.kubernetes.io/name': name,
+      'app.kubernetes.io/part-of': 'mast',
+      ...this.selectorLabels,
+    });
     // Known at synth: Gateways are usually added after the gateway itself.
     const credentials = () => [...new Set([...this.credentials, ...this.credentialSources.flatMap((f) => f())])].sort();
     // mastd's root (to verify its push port), then one Secret per credentialName the Gateways use.
-    const withCredentials = (first: object, entry: (name: string, volume: string) => object) => Lazy.any({ produce: () => [first, ...credentials().map((c, i) => entry(c, `credential-${i}`))] });
-    const volumes = withCredentials(CONTROL_PLANE_TRUST.volume, (c, volume) => ({ name: volume, secret: { secretName: c, optional: true } }));
-    const volumeMounts = withCredentials(CONTROL_PLANE_TRUST.volumeMount, (c, volume) => ({ name: volume, mountPath: `${CREDENTIALS_DIR}/${c}`, readOnly: true }));
+    const withCredentials = (first: object, entry: (name: string, volume: string) => object) =>
+      Lazy.any({ produce: () => [first, ...credentials().map((c, i) => entry(c, `credential-${i}`))] });
+    const volumes = withCredentials(CONTROL_PLANE_TRUST.volume, (c, volume) => ({
+      name: volume,
+      secret: { secretName: c, optional: true },
+    }));
+    const volumeMounts = withCredentials(CONTROL_PLANE_TRUST.volumeMount, (c, volume) => ({
+      name: volume,
+      mountPath: `${CREDENTIALS_DIR}/${c}`,
+      readOnly: true,
+    }));
     const meta = { name, namespace: ns, labels };
     const portMap = this.ports.map((p) => `${p.port}=${p.targetPort}`).join(',');
 
@@ -136,7 +157,14 @@ export class IngressGateway extends Construct {
         selector: { matchLabels: this.selectorLabels },
         strategy: { rollingUpdate: { maxSurge: '100%', maxUnavailable: '25%' } },
         template: {
-          metadata: { labels, annotations: { 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(PROMETHEUS_PORT), 'prometheus.io/path': '/stats/prometheus' } },
+          metadata: {
+            labels,
+            annotations: {
+              'prometheus.io/scrape': 'true',
+              'prometheus.io/port': String(PROMETHEUS_PORT),
+              'prometheus.io/path': '/stats/prometheus',
+            },
+          },
           spec: {
             serviceAccountName: name,
             securityContext: RESTRICTED_POD,
@@ -149,14 +177,22 @@ export class IngressGateway extends Construct {
                 image: props.image ?? DEFAULT_PROXY_IMAGE,
                 imagePullPolicy: props.imagePullPolicy ?? 'IfNotPresent',
                 args: [
-                  '--mode', 'gateway',
-                  '--control-plane', props.controlPlaneAddress ?? `mastd.${SYSTEM_NAMESPACE}.svc:${PORTS.push}`,
+                  '--mode',
+                  'gateway',
+                  '--control-plane',
+                  props.controlPlaneAddress ?? `mastd.${SYSTEM_NAMESPACE}.svc:${PORTS.push}`,
                   ...CONTROL_PLANE_TRUST.args,
-                  '--port-map', portMap,
+                  '--port-map',
+                  portMap,
                   // mastd compiles for the labels a proxy announces: the pod's own, so policies selecting any of them apply.
-                  '--labels', Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(','),
-                  '--status-port', String(GATEWAY_STATUS_PORT),
-                  '--drain-seconds', String(drain),
+                  '--labels',
+                  Object.entries(labels)
+                    .map(([k, v]) => `${k}=${v}`)
+                    .join(','),
+                  '--status-port',
+                  String(GATEWAY_STATUS_PORT),
+                  '--drain-seconds',
+                  String(drain),
                   ...(props.proxyProtocol ? ['--proxy-protocol'] : []),
                   ...(props.forwardClientCertDetails ? ['--forward-client-cert', props.forwardClientCertDetails] : []),
                   ...(props.workers && props.workers > 1 ? ['--workers', String(props.workers)] : []),
@@ -167,7 +203,11 @@ export class IngressGateway extends Construct {
                   { name: 'status-port', containerPort: GATEWAY_STATUS_PORT, protocol: 'TCP' },
                   { name: 'http-envoy-prom', containerPort: PROMETHEUS_PORT, protocol: 'TCP' },
                 ],
-                readinessProbe: { httpGet: { path: GATEWAY_READY_PATH, port: GATEWAY_STATUS_PORT }, periodSeconds: 2, failureThreshold: 30 },
+                readinessProbe: {
+                  httpGet: { path: GATEWAY_READY_PATH, port: GATEWAY_STATUS_PORT },
+                  periodSeconds: 2,
+                  failureThreshold: 30,
+                },
                 livenessProbe: { httpGet: { path: GATEWAY_READY_PATH, port: GATEWAY_STATUS_PORT }, periodSeconds: 10, failureThreshold: 6 },
                 resources: resourcesOf(props.resources ?? { cpu: '100m', memory: '128Mi', memoryLimit: '1Gi' }),
                 securityContext: restrictedContainer(PROXY_UID),
@@ -209,7 +249,12 @@ export class IngressGateway extends Construct {
         scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name },
         minReplicas: replicas.min,
         maxReplicas: replicas.max,
-        metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: replicas.cpuUtilization ?? 80 } } }],
+        metrics: [
+          {
+            type: 'Resource',
+            resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: replicas.cpuUtilization ?? 80 } },
+          },
+        ],
       },
     });
   }
@@ -225,17 +270,35 @@ export class IngressGateway extends Construct {
 
   private check(replicas: { min: number; max: number }, drain: number, workers: number | undefined): string[] {
     const errors: string[] = [];
-    if (workers !== undefined && !(Number.isInteger(workers) && workers >= 1 && workers <= 64)) errors.push(badProp('IngressGateway', 'workers', workers, 'a whole number from 1 to 64'));
+    if (workers !== undefined && !(Number.isInteger(workers) && workers >= 1 && workers <= 64))
+      errors.push(badProp('IngressGateway', 'workers', workers, 'a whole number from 1 to 64'));
     if (!(Number.isInteger(replicas.min) && replicas.min >= 1 && replicas.max >= replicas.min))
       errors.push(badProp('IngressGateway', 'replicas', replicas, 'min >= 1 and max >= min'));
     if (!(drain >= 0)) errors.push(badProp('IngressGateway', 'drainSeconds', drain, 'a number >= 0'));
-    for (const c of this.credentials) if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(c) || c.length > 253) errors.push(badProp('IngressGateway', 'credentials', c, 'a Secret name (lowercase DNS-1123)'));
+    for (const c of this.credentials)
+      if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(c) || c.length > 253)
+        errors.push(badProp('IngressGateway', 'credentials', c, 'a Secret name (lowercase DNS-1123)'));
     const seen = new Set<number>();
     for (const p of this.ports) {
-      for (const [field, value] of [['port', p.port], ['targetPort', p.targetPort]] as const)
-        if (!(Number.isInteger(value) && value >= 1 && value <= 65535)) errors.push(badProp('IngressGateway', `ports[${p.name}].${field}`, value, 'an integer 1-65535'));
-      if (p.targetPort < 1024) errors.push(badProp('IngressGateway', `ports[${p.name}].targetPort`, p.targetPort, 'an unprivileged port (>= 1024): the proxy runs as non-root'));
-      if (p.targetPort === GATEWAY_STATUS_PORT || p.targetPort === PROMETHEUS_PORT) errors.push(badProp('IngressGateway', `ports[${p.name}].targetPort`, p.targetPort, 'a port other than the status and metrics ports'));
+      for (const [field, value] of [
+        ['port', p.port],
+        ['targetPort', p.targetPort],
+      ] as const)
+        if (!(Number.isInteger(value) && value >= 1 && value <= 65535))
+          errors.push(badProp('IngressGateway', `ports[${p.name}].${field}`, value, 'an integer 1-65535'));
+      if (p.targetPort < 1024)
+        errors.push(
+          badProp(
+            'IngressGateway',
+            `ports[${p.name}].targetPort`,
+            p.targetPort,
+            'an unprivileged port (>= 1024): the proxy runs as non-root',
+          ),
+        );
+      if (p.targetPort === GATEWAY_STATUS_PORT || p.targetPort === PROMETHEUS_PORT)
+        errors.push(
+          badProp('IngressGateway', `ports[${p.name}].targetPort`, p.targetPort, 'a port other than the status and metrics ports'),
+        );
       if (seen.has(p.port)) errors.push(badProp('IngressGateway', `ports[${p.name}].port`, p.port, 'a port not used by another entry'));
       seen.add(p.port);
     }

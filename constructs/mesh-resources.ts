@@ -18,7 +18,10 @@ const validatedRoots = new WeakSet<IConstruct>();
 
 /** The JSON of every ApiObject under `scope`, without running a cdk8s synth (no validation side effects). */
 export function apiObjectsOf(scope: IConstruct): api.KubeObject[] {
-  return scope.node.findAll().filter((c): c is ApiObject => c instanceof ApiObject).map((o) => o.toJson() as api.KubeObject);
+  return scope.node
+    .findAll()
+    .filter((c): c is ApiObject => c instanceof ApiObject)
+    .map((o) => o.toJson() as api.KubeObject);
 }
 const BRAND = Symbol.for('mast.MeshResource');
 
@@ -107,6 +110,7 @@ export function fromObject(scope: Construct, id: string, obj: api.KubeObject): A
   }
   const created = new ApiObject(scope, id, { ...obj, metadata: obj.metadata as ApiObjectMetadata });
   // Unsupported Istio kinds must fail synth rather than pass through silently.
-  if (api.MESH_GROUPS.includes(obj.apiVersion.split('/')[0])) created.node.addValidation({ validate: () => errorsOf(api.validateResource(obj)) });
+  if (api.MESH_GROUPS.includes(obj.apiVersion.split('/')[0]))
+    created.node.addValidation({ validate: () => errorsOf(api.validateResource(obj)) });
   return created;
 }

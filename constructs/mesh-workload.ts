@@ -77,7 +77,12 @@ export class MeshWorkload extends Construct {
     new ApiObject(this, 'service-account', {
       apiVersion: 'v1',
       kind: 'ServiceAccount',
-      metadata: { name, ...ns, labels: { app: name }, ...(props.serviceAccountAnnotations ? { annotations: props.serviceAccountAnnotations } : {}) },
+      metadata: {
+        name,
+        ...ns,
+        labels: { app: name },
+        ...(props.serviceAccountAnnotations ? { annotations: props.serviceAccountAnnotations } : {}),
+      },
     });
     new ApiObject(this, 'service', {
       apiVersion: 'v1',
@@ -110,7 +115,10 @@ export class MeshWorkload extends Construct {
           selector: { matchLabels: labels },
           template: {
             // Pods with a sidecar are labelled as Istio labels them, so other proxies use mTLS to them.
-            metadata: { labels: props.inject === false ? labels : { ...labels, 'security.istio.io/tlsMode': 'istio' }, annotations: { 'sidecar.istio.io/inject': String(props.inject ?? true) } },
+            metadata: {
+              labels: props.inject === false ? labels : { ...labels, 'security.istio.io/tlsMode': 'istio' },
+              annotations: { 'sidecar.istio.io/inject': String(props.inject ?? true) },
+            },
             spec: props.inject === false ? pod : injectSidecar(pod, { labels, ...props.sidecar }),
           },
         },
@@ -120,12 +128,15 @@ export class MeshWorkload extends Construct {
 
   private check(props: MeshWorkloadProps, versions: WorkloadVersion[]): string[] {
     const errors: string[] = [];
-    if (!(Number.isInteger(props.port) && props.port >= 1 && props.port <= 65535)) errors.push(badProp('MeshWorkload', 'port', props.port, 'an integer 1-65535'));
-    if (RESERVED_PORTS.has(props.port)) errors.push(badProp('MeshWorkload', 'port', props.port, `a port the sidecar does not use (${[...RESERVED_PORTS].join(', ')})`));
+    if (!(Number.isInteger(props.port) && props.port >= 1 && props.port <= 65535))
+      errors.push(badProp('MeshWorkload', 'port', props.port, 'an integer 1-65535'));
+    if (RESERVED_PORTS.has(props.port))
+      errors.push(badProp('MeshWorkload', 'port', props.port, `a port the sidecar does not use (${[...RESERVED_PORTS].join(', ')})`));
     if (versions.length === 0) errors.push(badProp('MeshWorkload', 'versions', versions, 'at least one version'));
     const seen = new Set<string>();
     for (const v of versions) {
-      if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(v.version)) errors.push(badProp('MeshWorkload', 'versions[].version', v.version, 'a label value (lowercase letters, digits, - and .)'));
+      if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(v.version))
+        errors.push(badProp('MeshWorkload', 'versions[].version', v.version, 'a label value (lowercase letters, digits, - and .)'));
       if (seen.has(v.version)) errors.push(badProp('MeshWorkload', 'versions[].version', v.version, 'unique'));
       seen.add(v.version);
     }

@@ -86,9 +86,16 @@ function credentialNames(chart: Chart, labels: Record<string, string>): string[]
   const names: string[] = [];
   for (const c of chart.node.findAll()) {
     if (!(c instanceof ApiObject) || c.kind !== 'Gateway' || !c.apiVersion.startsWith('networking.istio.io/')) continue;
-    const spec = (c.toJson() as { spec?: { selector?: Record<string, string>; servers?: Array<{ tls?: { credentialName?: string; credentialNames?: string[] } }> } }).spec;
+    const spec = (
+      c.toJson() as {
+        spec?: { selector?: Record<string, string>; servers?: Array<{ tls?: { credentialName?: string; credentialNames?: string[] } }> };
+      }
+    ).spec;
     if (!selects(spec?.selector ?? {}, labels)) continue;
-    for (const server of spec?.servers ?? []) names.push(...[server.tls?.credentialName, ...(server.tls?.credentialNames ?? [])].filter((n): n is string => !!n && !n.includes('/')));
+    for (const server of spec?.servers ?? [])
+      names.push(
+        ...[server.tls?.credentialName, ...(server.tls?.credentialNames ?? [])].filter((n): n is string => !!n && !n.includes('/')),
+      );
   }
   return names;
 }

@@ -8,7 +8,12 @@ import { DEFAULT_PROXY_IMAGE, PROXY_UID, SYSTEM_NAMESPACE } from './version';
 import { CONTROL_PLANE_TRUST, IDENTITY_ENV, resourcesOf, restrictedContainer, type Resources } from './pod-security';
 import { PORTS } from '../api';
 
-export const SIDECAR_PORTS = { outbound: PORTS.sidecarOutbound, inbound: PORTS.sidecarInbound, status: PORTS.sidecarStatus, prometheus: PORTS.prometheus } as const;
+export const SIDECAR_PORTS = {
+  outbound: PORTS.sidecarOutbound,
+  inbound: PORTS.sidecarInbound,
+  status: PORTS.sidecarStatus,
+  prometheus: PORTS.prometheus,
+} as const;
 
 /** Instance metadata (IMDS) and EKS Pod Identity, IPv4 and IPv6: never captured, or AWS credentials break. */
 export const METADATA_CIDRS = ['169.254.169.254/32', '169.254.170.23/32', 'fd00:ec2::254/128', 'fd00:ec2::23/128'];
@@ -51,7 +56,10 @@ type Container = Record<string, any> & { name: string; ports?: Array<{ name?: st
  * probes, probes to another host, to a port that is not captured, or to a named port the
  * container does not declare.
  */
-export function rewriteAppProbes(containers: readonly unknown[], excludedPorts: readonly number[]): { containers: unknown[]; probers: Record<string, unknown> } {
+export function rewriteAppProbes(
+  containers: readonly unknown[],
+  excludedPorts: readonly number[],
+): { containers: unknown[]; probers: Record<string, unknown> } {
   const probers: Record<string, unknown> = {};
   const rewritten = containers.map((raw) => {
     const c = raw as Container;
@@ -77,7 +85,10 @@ export function injectSidecar(pod: PodSpec, options: SidecarOptions = {}): PodSp
   const image = options.image ?? DEFAULT_PROXY_IMAGE;
   const pullPolicy = options.imagePullPolicy ?? 'IfNotPresent';
   const list = (xs: ReadonlyArray<number | string>) => xs.join(',');
-  const { containers, probers } = options.rewriteAppProbes === false ? { containers: pod.containers, probers: {} } : rewriteAppProbes(pod.containers, options.excludeInboundPorts ?? []);
+  const { containers, probers } =
+    options.rewriteAppProbes === false
+      ? { containers: pod.containers, probers: {} }
+      : rewriteAppProbes(pod.containers, options.excludeInboundPorts ?? []);
   const probersEnv = Object.keys(probers).length ? [{ name: APP_PROBERS_ENV, value: JSON.stringify(probers) }] : [];
   const capture = {
     name: 'mast-init',
@@ -85,12 +96,18 @@ export function injectSidecar(pod: PodSpec, options: SidecarOptions = {}): PodSp
     imagePullPolicy: pullPolicy,
     command: ['mast-capture'],
     args: [
-      '--proxy-uid', String(PROXY_UID),
-      '--outbound-port', String(SIDECAR_PORTS.outbound),
-      '--inbound-port', String(SIDECAR_PORTS.inbound),
-      '--exclude-inbound-ports', list([SIDECAR_PORTS.status, SIDECAR_PORTS.prometheus, ...(options.excludeInboundPorts ?? [])]),
-      '--exclude-outbound-ports', list(options.excludeOutboundPorts ?? []),
-      '--exclude-outbound-cidrs', list([...METADATA_CIDRS, ...(options.excludeOutboundCidrs ?? [])]),
+      '--proxy-uid',
+      String(PROXY_UID),
+      '--outbound-port',
+      String(SIDECAR_PORTS.outbound),
+      '--inbound-port',
+      String(SIDECAR_PORTS.inbound),
+      '--exclude-inbound-ports',
+      list([SIDECAR_PORTS.status, SIDECAR_PORTS.prometheus, ...(options.excludeInboundPorts ?? [])]),
+      '--exclude-outbound-ports',
+      list(options.excludeOutboundPorts ?? []),
+      '--exclude-outbound-cidrs',
+      list([...METADATA_CIDRS, ...(options.excludeOutboundCidrs ?? [])]),
     ],
     securityContext: {
       runAsUser: 0,
@@ -109,13 +126,25 @@ export function injectSidecar(pod: PodSpec, options: SidecarOptions = {}): PodSp
     imagePullPolicy: pullPolicy,
     restartPolicy: 'Always',
     args: [
-      '--mode', 'sidecar',
-      '--control-plane', options.controlPlaneAddress ?? `mastd.${SYSTEM_NAMESPACE}.svc:${PORTS.push}`,
+      '--mode',
+      'sidecar',
+      '--control-plane',
+      options.controlPlaneAddress ?? `mastd.${SYSTEM_NAMESPACE}.svc:${PORTS.push}`,
       ...CONTROL_PLANE_TRUST.args,
-      '--outbound-port', String(SIDECAR_PORTS.outbound),
-      '--inbound-port', String(SIDECAR_PORTS.inbound),
-      '--status-port', String(SIDECAR_PORTS.status),
-      ...(options.labels && Object.keys(options.labels).length ? ['--labels', Object.entries(options.labels).map(([k, v]) => `${k}=${v}`).join(',')] : []),
+      '--outbound-port',
+      String(SIDECAR_PORTS.outbound),
+      '--inbound-port',
+      String(SIDECAR_PORTS.inbound),
+      '--status-port',
+      String(SIDECAR_PORTS.status),
+      ...(options.labels && Object.keys(options.labels).length
+        ? [
+            '--labels',
+            Object.entries(options.labels)
+              .map(([k, v]) => `${k}=${v}`)
+              .join(','),
+          ]
+        : []),
     ],
     env: [...IDENTITY_ENV, ...probersEnv],
     ports: [

@@ -5,7 +5,14 @@
  */
 
 export type Capacity =
-  | { readonly type: 'nodegroup'; readonly instanceTypes?: string[]; readonly minSize?: number; readonly maxSize?: number; readonly desiredSize?: number; readonly arm64?: boolean }
+  | {
+      readonly type: 'nodegroup';
+      readonly instanceTypes?: string[];
+      readonly minSize?: number;
+      readonly maxSize?: number;
+      readonly desiredSize?: number;
+      readonly arm64?: boolean;
+    }
   | { readonly type: 'automode' };
 
 export type EdgeTls =
@@ -71,7 +78,8 @@ export function environmentsFromContext(value: unknown): EnvironmentConfig[] {
     throw new ConfigError(`context "mast:environments" must be an object keyed by environment name, got ${JSON.stringify(value)}`);
   return Object.entries(value as Record<string, Record<string, unknown>>).map(([envName, env]) => {
     for (const field of ['zoneName', 'hostedZoneId'])
-      if (typeof env?.[field] !== 'string' || !env[field]) throw new ConfigError(`mast:environments.${envName}.${field} is required (a string), got ${JSON.stringify(env?.[field])}`);
+      if (typeof env?.[field] !== 'string' || !env[field])
+        throw new ConfigError(`mast:environments.${envName}.${field} is required (a string), got ${JSON.stringify(env?.[field])}`);
     return { envName, ...env } as unknown as EnvironmentConfig;
   });
 }

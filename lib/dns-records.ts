@@ -33,7 +33,12 @@ export class DnsRecords extends Construct {
     props.records.forEach((record, i) => {
       const id = `Record${i}`;
       if (props.zoneRoleArn) return this.crossAccount(id, record, props, ttl);
-      if (record.type === 'ALIAS') new route53.ARecord(this, id, { zone: this.zone, recordName: record.host, target: route53.RecordTarget.fromAlias(new targets.LoadBalancerTarget(props.nlb)) });
+      if (record.type === 'ALIAS')
+        new route53.ARecord(this, id, {
+          zone: this.zone,
+          recordName: record.host,
+          target: route53.RecordTarget.fromAlias(new targets.LoadBalancerTarget(props.nlb)),
+        });
       else new route53.CnameRecord(this, id, { zone: this.zone, recordName: record.host, domainName: props.nlb.loadBalancerDnsName, ttl });
     });
   }
@@ -41,7 +46,15 @@ export class DnsRecords extends Construct {
   private crossAccount(id: string, record: RecordPlan, props: DnsRecordsProps, ttl: Duration): void {
     const set =
       record.type === 'ALIAS'
-        ? { Name: record.host, Type: 'A', AliasTarget: { DNSName: props.nlb.loadBalancerDnsName, HostedZoneId: props.nlb.loadBalancerCanonicalHostedZoneId, EvaluateTargetHealth: true } }
+        ? {
+            Name: record.host,
+            Type: 'A',
+            AliasTarget: {
+              DNSName: props.nlb.loadBalancerDnsName,
+              HostedZoneId: props.nlb.loadBalancerCanonicalHostedZoneId,
+              EvaluateTargetHealth: true,
+            },
+          }
         : { Name: record.host, Type: 'CNAME', TTL: ttl.toSeconds(), ResourceRecords: [{ Value: props.nlb.loadBalancerDnsName }] };
     const call = (action: 'UPSERT' | 'DELETE'): cr.AwsSdkCall => ({
       service: 'Route53',
@@ -55,7 +68,9 @@ export class DnsRecords extends Construct {
       onUpdate: call('UPSERT'),
       onDelete: call('DELETE'),
       installLatestAwsSdk: false,
-      policy: cr.AwsCustomResourcePolicy.fromStatements([new iam.PolicyStatement({ actions: ['sts:AssumeRole'], resources: [props.zoneRoleArn!] })]),
+      policy: cr.AwsCustomResourcePolicy.fromStatements([
+        new iam.PolicyStatement({ actions: ['sts:AssumeRole'], resources: [props.zoneRoleArn!] }),
+      ]),
     });
   }
 }

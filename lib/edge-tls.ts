@@ -41,9 +41,20 @@ export class GatewayTls extends Construct {
       values: { crds: { enabled: true }, serviceAccount: { name: 'cert-manager' } },
       wait: true,
     });
-    const identity = new WorkloadIdentity(this, 'Dns01', { cluster: props.cluster, namespace: 'cert-manager', serviceAccount: 'cert-manager' });
-    identity.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['route53:GetChange'], resources: ['arn:aws:route53:::change/*'] }));
-    identity.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['route53:ChangeResourceRecordSets', 'route53:ListResourceRecordSets'], resources: [`arn:aws:route53:::hostedzone/${props.hostedZoneId}`] }));
+    const identity = new WorkloadIdentity(this, 'Dns01', {
+      cluster: props.cluster,
+      namespace: 'cert-manager',
+      serviceAccount: 'cert-manager',
+    });
+    identity.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['route53:GetChange'], resources: ['arn:aws:route53:::change/*'] }),
+    );
+    identity.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['route53:ChangeResourceRecordSets', 'route53:ListResourceRecordSets'],
+        resources: [`arn:aws:route53:::hostedzone/${props.hostedZoneId}`],
+      }),
+    );
     identity.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['route53:ListHostedZonesByName'], resources: ['*'] }));
     const issuer = props.cluster.addManifest('Issuer', {
       apiVersion: 'cert-manager.io/v1',
@@ -52,7 +63,9 @@ export class GatewayTls extends Construct {
       spec: {
         acme: {
           email: props.email,
-          server: props.staging ? 'https://acme-staging-v02.api.letsencrypt.org/directory' : 'https://acme-v02.api.letsencrypt.org/directory',
+          server: props.staging
+            ? 'https://acme-staging-v02.api.letsencrypt.org/directory'
+            : 'https://acme-v02.api.letsencrypt.org/directory',
           privateKeySecretRef: { name: 'mast-letsencrypt-account' },
           solvers: [{ dns01: { route53: { region: Stack.of(this).region, hostedZoneID: props.hostedZoneId } } }],
         },

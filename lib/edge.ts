@@ -35,7 +35,11 @@ export class Edge extends Construct {
   constructor(scope: Construct, id: string, props: EdgeProps) {
     super(scope, id);
     const { vpc, cluster, gateway } = props;
-    this.securityGroup = new ec2.SecurityGroup(this, 'NlbSecurityGroup', { vpc, description: 'mast NLB: public listeners to the ingress gateway pods', allowAllOutbound: false });
+    this.securityGroup = new ec2.SecurityGroup(this, 'NlbSecurityGroup', {
+      vpc,
+      description: 'mast NLB: public listeners to the ingress gateway pods',
+      allowAllOutbound: false,
+    });
     this.nlb = new elbv2.NetworkLoadBalancer(this, 'Nlb', {
       vpc,
       internetFacing: true,
@@ -49,7 +53,9 @@ export class Edge extends Construct {
       this.securityGroup.addIngressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(p.port), `public ${p.name}`);
       const terminateTls = props.tlsCertificateArn !== undefined && p.port === 443;
       // With TLS at the NLB, 443 forwards decrypted traffic to the gateway's HTTP port.
-      const targetPort = terminateTls ? (gateway.ports.find((q) => q.name.startsWith('http') && !q.name.startsWith('https'))?.targetPort ?? p.targetPort) : p.targetPort;
+      const targetPort = terminateTls
+        ? (gateway.ports.find((q) => q.name.startsWith('http') && !q.name.startsWith('https'))?.targetPort ?? p.targetPort)
+        : p.targetPort;
       const servicePort = terminateTls ? (gateway.ports.find((q) => q.targetPort === targetPort)?.port ?? p.port) : p.port;
       const targetGroup = new elbv2.NetworkTargetGroup(this, `Targets${p.port}`, {
         vpc,
@@ -58,12 +64,21 @@ export class Edge extends Construct {
         targetType: elbv2.TargetType.IP,
         proxyProtocolV2: props.proxyProtocol ?? true,
         deregistrationDelay: Duration.seconds(30),
-        healthCheck: { protocol: elbv2.Protocol.HTTP, port: String(status), path: gateway.readinessPath, interval: Duration.seconds(10), healthyThresholdCount: 2, unhealthyThresholdCount: 2 },
+        healthCheck: {
+          protocol: elbv2.Protocol.HTTP,
+          port: String(status),
+          path: gateway.readinessPath,
+          interval: Duration.seconds(10),
+          healthyThresholdCount: 2,
+          unhealthyThresholdCount: 2,
+        },
       });
       this.nlb.addListener(`Listener${p.port}`, {
         port: p.port,
         protocol: terminateTls ? elbv2.Protocol.TLS : elbv2.Protocol.TCP,
-        ...(terminateTls ? { certificates: [elbv2.ListenerCertificate.fromArn(props.tlsCertificateArn!)], sslPolicy: elbv2.SslPolicy.RECOMMENDED_TLS } : {}),
+        ...(terminateTls
+          ? { certificates: [elbv2.ListenerCertificate.fromArn(props.tlsCertificateArn!)], sslPolicy: elbv2.SslPolicy.RECOMMENDED_TLS }
+          : {}),
         defaultTargetGroups: [targetGroup],
       });
       this.targetGroups.push({ port: servicePort, targetPort, targetGroup });

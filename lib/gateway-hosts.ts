@@ -8,7 +8,10 @@ import { isToken, selects, stripNamespace, type KubeObject } from '../api';
 export type RecordPlan = { readonly host: string; readonly type: 'CNAME' | 'ALIAS' };
 
 export class DnsPlanError extends Error {
-  constructor(readonly code: 'MAST_DNS_BARE_WILDCARD' | 'MAST_DNS_OUTSIDE_ZONE', message: string) {
+  constructor(
+    readonly code: 'MAST_DNS_BARE_WILDCARD' | 'MAST_DNS_OUTSIDE_ZONE',
+    message: string,
+  ) {
     super(`${code}: ${message}`);
   }
 }
@@ -32,9 +35,14 @@ export function planRecords(hosts: readonly string[], zoneName: string): RecordP
     .filter((h) => !isToken(h))
     .map((raw) => {
       const host = raw.replace(/\.$/, '');
-      if (host === '*') throw new DnsPlanError('MAST_DNS_BARE_WILDCARD', `Gateway host "*" cannot be published in zone ${zone}: name the hosts, or use a wildcard such as "*.${zone}"`);
+      if (host === '*')
+        throw new DnsPlanError(
+          'MAST_DNS_BARE_WILDCARD',
+          `Gateway host "*" cannot be published in zone ${zone}: name the hosts, or use a wildcard such as "*.${zone}"`,
+        );
       if (host === zone) return { host, type: 'ALIAS' as const };
-      if (!host.endsWith(`.${zone}`)) throw new DnsPlanError('MAST_DNS_OUTSIDE_ZONE', `Gateway host "${host}" is outside the hosted zone ${zone}`);
+      if (!host.endsWith(`.${zone}`))
+        throw new DnsPlanError('MAST_DNS_OUTSIDE_ZONE', `Gateway host "${host}" is outside the hosted zone ${zone}`);
       return { host, type: 'CNAME' as const };
     });
 }

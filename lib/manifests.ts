@@ -30,7 +30,6 @@ export function splitBySize<T>(objects: readonly T[], maxBytes = MAX_MANIFEST_BY
   return parts;
 }
 
-
 /** Adds a chart in size-bounded parts, each depending on `after`; returns the parts. */
 export function addChartInParts(cluster: ICluster, id: string, chart: Chart, after: IConstruct[]): KubernetesManifest[] {
   return splitBySize(apiObjectsOf(chart)).map((objects, i) => {

@@ -53,7 +53,13 @@ export class MeshCluster extends Construct {
       kubectlProviderOptions: { kubectlLayer: new KubectlV35Layer(this, 'KubectlLayer') },
       defaultCapacityType: capacity.type === 'automode' ? eks.DefaultCapacityType.AUTOMODE : eks.DefaultCapacityType.NODEGROUP,
       ...(capacity.type === 'automode' ? {} : { defaultCapacity: 0 }),
-      clusterLogging: [eks.ClusterLoggingTypes.API, eks.ClusterLoggingTypes.AUDIT, eks.ClusterLoggingTypes.AUTHENTICATOR, eks.ClusterLoggingTypes.CONTROLLER_MANAGER, eks.ClusterLoggingTypes.SCHEDULER],
+      clusterLogging: [
+        eks.ClusterLoggingTypes.API,
+        eks.ClusterLoggingTypes.AUDIT,
+        eks.ClusterLoggingTypes.AUTHENTICATOR,
+        eks.ClusterLoggingTypes.CONTROLLER_MANAGER,
+        eks.ClusterLoggingTypes.SCHEDULER,
+      ],
       // Auto Mode brings its own load-balancer controller (TargetGroupBinding in eks.amazonaws.com/v1).
       ...(this.autoMode ? {} : { albController: { version: eks.AlbControllerVersion.V2_17_1 } }),
     });
@@ -67,7 +73,9 @@ export class MeshCluster extends Construct {
         subnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
       });
     (props.admins ?? []).forEach((arn, i) =>
-      this.cluster.grantAccess(`Admin${i}`, arn, [eks.AccessPolicy.fromAccessPolicyName('AmazonEKSClusterAdminPolicy', { accessScopeType: eks.AccessScopeType.CLUSTER })]),
+      this.cluster.grantAccess(`Admin${i}`, arn, [
+        eks.AccessPolicy.fromAccessPolicyName('AmazonEKSClusterAdminPolicy', { accessScopeType: eks.AccessScopeType.CLUSTER }),
+      ]),
     );
     // The gateway's HorizontalPodAutoscaler needs resource metrics.
     new eks.Addon(this, 'MetricsServer', { cluster: this.cluster, addonName: 'metrics-server' });

@@ -35,7 +35,10 @@ export class MeshEnvironmentStack extends Stack {
   readonly records: readonly RecordPlan[];
 
   constructor(scope: Construct, id: string, props: MeshEnvironmentStackProps) {
-    super(scope, id, { ...props, env: props.env ?? (props.config.account ? { account: props.config.account, region: props.config.region } : undefined) });
+    super(scope, id, {
+      ...props,
+      env: props.env ?? (props.config.account ? { account: props.config.account, region: props.config.region } : undefined),
+    });
     const config = props.config;
     this.cluster = new MeshCluster(this, 'Mesh', {
       name: `mast-${config.envName}`,
@@ -52,7 +55,9 @@ export class MeshEnvironmentStack extends Stack {
     const cdk8sApp = new Cdk8sApp();
     this.mesh = new Mesh(cdk8sApp, 'mesh', {
       ...props.mesh,
-      ...(images ? { proxyImage: images.proxy.imageUri, controlPlane: { ...props.mesh?.controlPlane, image: images.control.imageUri } } : {}),
+      ...(images
+        ? { proxyImage: images.proxy.imageUri, controlPlane: { ...props.mesh?.controlPlane, image: images.control.imageUri } }
+        : {}),
       gateway: { ...(props.mesh?.gateway || {}), serviceType: 'ClusterIP', proxyProtocol: config.proxyProtocol ?? DEFAULTS.proxyProtocol },
     });
     props.populate(this.mesh);
@@ -72,7 +77,10 @@ export class MeshEnvironmentStack extends Stack {
     let certificateArn: string | undefined;
     if (tls.mode === 'nlb') {
       certificateArn = tls.certificateArn;
-      if (!certificateArn && config.zoneRoleArn) throw new Error('MAST_CONFIG_INVALID: tls.mode "nlb" with a zone in another account needs tls.certificateArn (ACM cannot validate there)');
+      if (!certificateArn && config.zoneRoleArn)
+        throw new Error(
+          'MAST_CONFIG_INVALID: tls.mode "nlb" with a zone in another account needs tls.certificateArn (ACM cannot validate there)',
+        );
     }
     this.edge = new Edge(this, 'Edge', {
       vpc: this.cluster.vpc,
@@ -93,7 +101,16 @@ export class MeshEnvironmentStack extends Stack {
       zoneRoleArn: config.zoneRoleArn,
     });
     if (tls.mode === 'gateway')
-      new GatewayTls(this, 'GatewayTls', { cluster, hostedZoneId: config.hostedZoneId, hosts, namespace: gateway.namespace, email: tls.email, secretName: tls.secretName, staging: tls.staging, after: system });
+      new GatewayTls(this, 'GatewayTls', {
+        cluster,
+        hostedZoneId: config.hostedZoneId,
+        hosts,
+        namespace: gateway.namespace,
+        email: tls.email,
+        secretName: tls.secretName,
+        staging: tls.staging,
+        after: system,
+      });
 
     new CfnOutput(this, 'NlbDnsName', { value: this.edge.nlb.loadBalancerDnsName, description: 'Where the Gateway hosts point' });
     new CfnOutput(this, 'HostedZoneId', { value: dns.zone.hostedZoneId });
@@ -102,7 +119,10 @@ export class MeshEnvironmentStack extends Stack {
   }
 
   private acmCertificate(hosts: string[], config: EnvironmentConfig): string {
-    const zone = route53.HostedZone.fromHostedZoneAttributes(this, 'CertificateZone', { hostedZoneId: config.hostedZoneId, zoneName: config.zoneName });
+    const zone = route53.HostedZone.fromHostedZoneAttributes(this, 'CertificateZone', {
+      hostedZoneId: config.hostedZoneId,
+      zoneName: config.zoneName,
+    });
     const cert = new acm.Certificate(this, 'EdgeCertificate', {
       domainName: hosts[0] ?? config.zoneName,
       subjectAlternativeNames: hosts.slice(1),

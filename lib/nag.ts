@@ -6,7 +6,8 @@ import { Validations, type Stack } from 'aws-cdk-lib';
 
 const EKS_MANAGED = 'EKS needs its AWS managed policies on the cluster and node roles; AWS keeps them current with the service.';
 const LAMBDA_MANAGED = 'The kubectl provider Lambdas (created by aws-cdk-lib) use the standard Lambda execution policies.';
-const LB_CONTROLLER = 'AWS Load Balancer Controller policy: it manages load balancers, listeners, target groups and security groups it cannot name in advance (its own policy scopes them by tags).';
+const LB_CONTROLLER =
+  'AWS Load Balancer Controller policy: it manages load balancers, listeners, target groups and security groups it cannot name in advance (its own policy scopes them by tags).';
 
 const iam4 = (policy: string, reason: string) => ({ id: `AwsSolutions::AwsSolutions-IAM4[Policy::${policy}]`, reason });
 const iam5 = (resource: string, reason: string) => ({ id: `AwsSolutions::AwsSolutions-IAM5[Resource::${resource}]`, reason });
@@ -16,17 +17,49 @@ export const ACKNOWLEDGED: ReadonlyArray<{ id: string; reason: string }> = [
   iam4('arn:<AWS::Partition>:iam::aws:policy/AmazonEKSClusterPolicy', EKS_MANAGED),
   iam4('arn:<AWS::Partition>:iam::aws:policy/AmazonEKSWorkerNodePolicy', EKS_MANAGED),
   iam4('arn:<AWS::Partition>:iam::aws:policy/AmazonEKS_CNI_Policy', EKS_MANAGED),
-  iam4('arn:<AWS::Partition>:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly', 'Nodes and the kubectl provider pull images from ECR (the mesh images are ECR assets).'),
+  iam4(
+    'arn:<AWS::Partition>:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly',
+    'Nodes and the kubectl provider pull images from ECR (the mesh images are ECR assets).',
+  ),
   iam4('arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole', LAMBDA_MANAGED),
   iam4('arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole', LAMBDA_MANAGED),
-  iam4('{"Fn::If":["MeshClusterKubectlProviderHandlerHasEcrPublic7FD46089",{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":iam::aws:policy/AmazonElasticContainerRegistryPublicReadOnly"]]},{"Ref":"AWS::NoValue"}]}', 'The kubectl provider pulls Helm charts from public ECR in the regions that have it.'),
-  iam5('*', 'Actions without resource scope: the Load Balancer Controller\'s Describe* calls, and cert-manager\'s route53:ListHostedZonesByName.'),
-  iam5('<MeshClusterKubectlProviderHandlerA433F2A3.Arn>:*', 'The custom-resource framework invokes any version of its own kubectl handler.'),
+  iam4(
+    '{"Fn::If":["MeshClusterKubectlProviderHandlerHasEcrPublic7FD46089",{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":iam::aws:policy/AmazonElasticContainerRegistryPublicReadOnly"]]},{"Ref":"AWS::NoValue"}]}',
+    'The kubectl provider pulls Helm charts from public ECR in the regions that have it.',
+  ),
+  iam5(
+    '*',
+    "Actions without resource scope: the Load Balancer Controller's Describe* calls, and cert-manager's route53:ListHostedZonesByName.",
+  ),
+  iam5(
+    '<MeshClusterKubectlProviderHandlerA433F2A3.Arn>:*',
+    'The custom-resource framework invokes any version of its own kubectl handler.',
+  ),
   iam5('arn:<AWS::Partition>:ec2:*:*:security-group/*', LB_CONTROLLER),
-  ...['listener-rule/app/*/*/*', 'listener-rule/net/*/*/*', 'listener/app/*/*/*', 'listener/net/*/*/*', 'loadbalancer/app/*/*', 'loadbalancer/net/*/*', 'targetgroup/*/*'].map(elb),
-  { id: 'AwsSolutions::AwsSolutions-EC23', reason: 'The NLB is the public edge: its security group must accept the gateway listener ports from anywhere; everything behind it is opened only from this security group.' },
-  { id: 'AwsSolutions::AwsSolutions-ELB2', reason: 'NLB access logs only cover TLS listeners; every request is logged by the ingress gateway (one JSON access log line per request).' },
-  { id: 'AwsSolutions::AwsSolutions-L1', reason: 'The kubectl provider and custom-resource framework Lambdas are created by aws-cdk-lib with the runtime it pins; upgrading aws-cdk-lib moves them.' },
+  ...[
+    'listener-rule/app/*/*/*',
+    'listener-rule/net/*/*/*',
+    'listener/app/*/*/*',
+    'listener/net/*/*/*',
+    'loadbalancer/app/*/*',
+    'loadbalancer/net/*/*',
+    'targetgroup/*/*',
+  ].map(elb),
+  {
+    id: 'AwsSolutions::AwsSolutions-EC23',
+    reason:
+      'The NLB is the public edge: its security group must accept the gateway listener ports from anywhere; everything behind it is opened only from this security group.',
+  },
+  {
+    id: 'AwsSolutions::AwsSolutions-ELB2',
+    reason:
+      'NLB access logs only cover TLS listeners; every request is logged by the ingress gateway (one JSON access log line per request).',
+  },
+  {
+    id: 'AwsSolutions::AwsSolutions-L1',
+    reason:
+      'The kubectl provider and custom-resource framework Lambdas are created by aws-cdk-lib with the runtime it pins; upgrading aws-cdk-lib moves them.',
+  },
 ];
 
 export function acknowledgeNagFindings(stack: Stack): void {

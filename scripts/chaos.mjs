@@ -15,17 +15,30 @@ const args = process.argv.slice(2);
 const docs = args.includes('--docs');
 const jestArgs = args.filter((a) => a !== '--docs');
 const report = join(mkdtempSync(join(tmpdir(), 'mast-chaos-')), 'rows.jsonl');
-const run = spawnSync(process.execPath, [join(root, 'node_modules', 'jest', 'bin', 'jest.js'), '--runInBand', ...(jestArgs.length ? jestArgs : ['test/chaos'])], {
-  cwd: root,
-  stdio: 'inherit',
-  env: { ...process.env, MAST_CHAOS: process.env.MAST_CHAOS ?? 'long', MAST_CHAOS_REPORT: report },
-});
-const rows = existsSync(report) ? readFileSync(report, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)) : [];
+const run = spawnSync(
+  process.execPath,
+  [join(root, 'node_modules', 'jest', 'bin', 'jest.js'), '--runInBand', ...(jestArgs.length ? jestArgs : ['test/chaos'])],
+  {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...process.env, MAST_CHAOS: process.env.MAST_CHAOS ?? 'long', MAST_CHAOS_REPORT: report },
+  },
+);
+const rows = existsSync(report)
+  ? readFileSync(report, 'utf8')
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l))
+  : [];
 const rss = (r) => (r.rss?.length ? r.rss.map((m) => `${m.process}: ${m.beforeMb} → ${m.afterMb} MB`).join('; ') : '–');
 const table = [
   '| scenario | duration | requests | failed | p99 | RSS before → after |',
   '|---|---:|---:|---:|---:|---|',
-  ...rows.map((r) => `| ${r.scenario} | ${r.durationS === undefined ? '–' : `${r.durationS} s`} | ${r.requests} | ${r.failed} | ${r.p99Ms === undefined ? '–' : `${r.p99Ms} ms`} | ${rss(r)} |`),
+  ...rows.map(
+    (r) =>
+      `| ${r.scenario} | ${r.durationS === undefined ? '–' : `${r.durationS} s`} | ${r.requests} | ${r.failed} | ${r.p99Ms === undefined ? '–' : `${r.p99Ms} ms`} | ${rss(r)} |`,
+  ),
 ].join('\n');
 console.log(`\n${table}\n`);
 if (docs) {

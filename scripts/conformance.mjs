@@ -21,7 +21,10 @@ const kindsIn = (file) => new Set([...readFileSync(join(dir, file), 'utf8').matc
 // solver; it is not part of Bookinfo, so it is declared here as that file's environment.
 const scratch = mkdtempSync(join(tmpdir(), 'mast-conformance-'));
 const solver = join(scratch, 'cert-manager-solver.yaml');
-writeFileSync(solver, 'apiVersion: v1\nkind: Service\nmetadata: {name: cert-manager-resolver, namespace: istio-system}\nspec: {ports: [{name: http, port: 8089}]}\n');
+writeFileSync(
+  solver,
+  'apiVersion: v1\nkind: Service\nmetadata: {name: cert-manager-resolver, namespace: istio-system}\nspec: {ports: [{name: http, port: 8089}]}\n',
+);
 const environment = { 'certmanager-gateway.yaml': [solver] };
 let failed = 0;
 const files = readdirSync(dir).filter((f) => f.endsWith('.yaml') && f !== base.workloads);
@@ -33,7 +36,11 @@ for (const file of files) {
   const extra = environment[file] ?? [];
   let out;
   try {
-    out = execFileSync(process.execPath, ['bin/mast', 'validate', ...inputs.flatMap((f) => ['-f', join(dir, f)]), ...extra.flatMap((f) => ['-f', f]), '--output', 'json'], { encoding: 'utf8' });
+    out = execFileSync(
+      process.execPath,
+      ['bin/mast', 'validate', ...inputs.flatMap((f) => ['-f', join(dir, f)]), ...extra.flatMap((f) => ['-f', f]), '--output', 'json'],
+      { encoding: 'utf8' },
+    );
   } catch (err) {
     out = err.stdout;
   }

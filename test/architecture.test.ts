@@ -135,14 +135,25 @@ describe('architecture', () => {
       { from: 'api/index.ts', to: 'constructs/index.ts', spec: '../constructs' },
       { from: 'runtime/contract/routing.ts', pkg: 'cdk8s', spec: 'cdk8s' },
     ];
-    expect(violations(planted)).toEqual(['runtime/proxy/accept.ts → runtime/control/mastd.ts', 'api/index.ts → constructs/index.ts', 'runtime/contract/routing.ts → cdk8s']);
+    expect(violations(planted)).toEqual([
+      'runtime/proxy/accept.ts → runtime/control/mastd.ts',
+      'api/index.ts → constructs/index.ts',
+      'runtime/contract/routing.ts → cdk8s',
+    ]);
     const a = 'api/a.ts';
     const b = 'api/b.ts';
-    expect(circles([a, b], [{ from: a, to: b, spec: './b' }, { from: b, to: a, spec: './a' }])).toEqual([[a, b]]);
+    expect(
+      circles(
+        [a, b],
+        [
+          { from: a, to: b, spec: './b' },
+          { from: b, to: a, spec: './a' },
+        ],
+      ),
+    ).toEqual([[a, b]]);
   });
 
   test('no import circles', () => {
     expect(circles(files, edges).map((c) => c.join(' ⇄ '))).toEqual([]);
   });
 });
-

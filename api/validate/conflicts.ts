@@ -18,7 +18,14 @@ export function checkMeshHostConflicts(virtualServices: readonly VirtualService[
       const hostsB = (b.spec.hosts ?? []).map((h) => fqdn(h, namespaceOf(b)));
       const host = (a.spec.hosts ?? []).map((h) => fqdn(h, namespaceOf(a))).find((h) => hostsB.some((k) => hostsOverlap(h, k)));
       if (host)
-        out.push(finding('MAST0204', a, 'spec.hosts', `VirtualServices ${namespaceOf(a)}/${a.metadata.name} and ${namespaceOf(b)}/${b.metadata.name} both define host "${host}" for the mesh gateway; sidecars would use only one`));
+        out.push(
+          finding(
+            'MAST0204',
+            a,
+            'spec.hosts',
+            `VirtualServices ${namespaceOf(a)}/${a.metadata.name} and ${namespaceOf(b)}/${b.metadata.name} both define host "${host}" for the mesh gateway; sidecars would use only one`,
+          ),
+        );
     }
   }
   return out;

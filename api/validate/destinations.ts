@@ -26,11 +26,18 @@ export function destinationsOf(vs: VirtualService): Array<[Destination, string]>
     r.mirrors?.forEach((m, j) => out.push([m.destination, `spec.http[${i}].mirrors[${j}].destination`]));
   });
   for (const section of ['tcp', 'tls'] as const)
-    vs.spec[section]?.forEach((r, i) => r.route?.forEach((d, j) => out.push([d.destination, `spec.${section}[${i}].route[${j}].destination`])));
+    vs.spec[section]?.forEach((r, i) =>
+      r.route?.forEach((d, j) => out.push([d.destination, `spec.${section}[${i}].route[${j}].destination`])),
+    );
   return out;
 }
 
-export function lookupHost(registry: Registry, host: string, sourceNs: string, exportTo: readonly string[] | undefined): RegisteredService | undefined {
+export function lookupHost(
+  registry: Registry,
+  host: string,
+  sourceNs: string,
+  exportTo: readonly string[] | undefined,
+): RegisteredService | undefined {
   const target = fqdn(host, sourceNs);
   const exact = registry.withHost(target);
   const everywhere = exact.find((s) => s.exportTo === '*');
@@ -51,7 +58,15 @@ export function checkDestinations(vs: VirtualService, registry: Registry, rules:
     if (isToken(dest.host)) continue;
     if (registry.hasServices) {
       const service = lookupHost(registry, dest.host, ns, vs.spec.exportTo);
-      if (!service) out.push(finding('MAST0202', vs, `${path}.host`, `host "${dest.host}" matches no Service or ServiceEntry visible here (looked for ${fqdn(dest.host, ns)})`));
+      if (!service)
+        out.push(
+          finding(
+            'MAST0202',
+            vs,
+            `${path}.host`,
+            `host "${dest.host}" matches no Service or ServiceEntry visible here (looked for ${fqdn(dest.host, ns)})`,
+          ),
+        );
       else checkPort(vs, dest, path, service, out);
     }
     // Like hosts without a registry: with no DestinationRules in the input, subsets cannot be judged.
@@ -64,9 +79,19 @@ function checkPort(vs: VirtualService, dest: Destination, path: string, service:
   const numbers = service.ports.map((p) => p.number);
   const wanted = dest.port?.number;
   if (wanted === undefined) {
-    if (numbers.length > 1) out.push(finding('MAST0211', vs, `${path}.port`, `host "${dest.host}" has several ports (${numbers.join(', ')}): say which with port.number`));
+    if (numbers.length > 1)
+      out.push(
+        finding(
+          'MAST0211',
+          vs,
+          `${path}.port`,
+          `host "${dest.host}" has several ports (${numbers.join(', ')}): say which with port.number`,
+        ),
+      );
   } else if (!isToken(wanted) && !numbers.includes(wanted)) {
-    out.push(finding('MAST0210', vs, `${path}.port.number`, `host "${dest.host}" has no port ${wanted} (it has ${numbers.join(', ') || 'none'})`));
+    out.push(
+      finding('MAST0210', vs, `${path}.port.number`, `host "${dest.host}" has no port ${wanted} (it has ${numbers.join(', ') || 'none'})`),
+    );
   }
 }
 
@@ -77,13 +102,27 @@ function rulesMatching(rules: readonly DestinationRule[], host: string): Destina
   return hits.length > 1 ? rules.filter((r) => hits.includes(r)) : hits;
 }
 
-function checkSubset(vs: VirtualService, dest: Destination, path: string, ns: string, rules: readonly DestinationRule[], out: Finding[]): void {
+function checkSubset(
+  vs: VirtualService,
+  dest: Destination,
+  path: string,
+  ns: string,
+  rules: readonly DestinationRule[],
+  out: Finding[],
+): void {
   const host = fqdn(dest.host, ns);
   const matching = rulesMatching(rules, host);
   if (matching.some((dr) => dr.spec.subsets?.some((s) => s.name === dest.subset))) return;
   const defined = matching.flatMap((r) => r.spec.subsets?.map((s) => s.name) ?? []);
   const hint = matching.length ? ` (${matching.map((r) => r.metadata.name).join(', ')} define ${defined.join(', ') || 'none'})` : '';
-  out.push(finding('MAST0203', vs, `${path}.subset`, `subset "${dest.subset}" of host "${dest.host}" is not defined by any DestinationRule${hint}`));
+  out.push(
+    finding(
+      'MAST0203',
+      vs,
+      `${path}.subset`,
+      `subset "${dest.subset}" of host "${dest.host}" is not defined by any DestinationRule${hint}`,
+    ),
+  );
 }
 
 /** A gateway route without a subset ignores the subsets a mesh VirtualService picks for that host. */
@@ -93,9 +132,21 @@ export function checkIngressSubsets(gatewayRoutes: readonly VirtualService[], me
     for (const [dest, path] of destinationsOf(vs)) {
       if (dest.subset !== undefined || path.includes('mirror')) continue;
       const host = fqdn(dest.host, namespaceOf(vs));
-      const mesh = meshRoutes.find((m) => m !== vs && (m.spec.hosts ?? []).some((h) => fqdn(h, namespaceOf(m)) === host) && destinationsOf(m).some(([d]) => d.subset !== undefined));
+      const mesh = meshRoutes.find(
+        (m) =>
+          m !== vs &&
+          (m.spec.hosts ?? []).some((h) => fqdn(h, namespaceOf(m)) === host) &&
+          destinationsOf(m).some(([d]) => d.subset !== undefined),
+      );
       if (mesh)
-        out.push(finding('MAST0216', vs, `${path}.subset`, `the subsets VirtualService ${namespaceOf(mesh)}/${mesh.metadata.name} picks for "${dest.host}" do not apply to requests from this gateway; name a subset here`));
+        out.push(
+          finding(
+            'MAST0216',
+            vs,
+            `${path}.subset`,
+            `the subsets VirtualService ${namespaceOf(mesh)}/${mesh.metadata.name} picks for "${dest.host}" do not apply to requests from this gateway; name a subset here`,
+          ),
+        );
     }
   return out;
 }

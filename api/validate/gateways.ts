@@ -16,7 +16,11 @@ export function checkGatewayWorkloads(gw: Gateway, registry: Registry): Finding[
     return [finding('MAST0212', gw, 'spec.selector', `selector ${JSON.stringify(gw.spec.selector ?? {})} matches no gateway workload`)];
   const ports = new Set<number>();
   for (const svc of registry.services)
-    if (svc.source === 'Service' && svc.selector && pods.some((p) => p.namespace === svc.namespace && Object.entries(svc.selector!).every(([k, v]) => p.labels[k] === v)))
+    if (
+      svc.source === 'Service' &&
+      svc.selector &&
+      pods.some((p) => p.namespace === svc.namespace && Object.entries(svc.selector!).every(([k, v]) => p.labels[k] === v))
+    )
       for (const port of svc.ports)
         if (!port.protocol || port.protocol.toUpperCase() === 'TCP') {
           // A server may name the Service port or the pod port behind it.
@@ -27,7 +31,14 @@ export function checkGatewayWorkloads(gw: Gateway, registry: Registry): Finding[
   gw.spec.servers.forEach((server, i) => {
     const n = server.port.number;
     if (!isToken(n) && !ports.has(n))
-      out.push(finding('MAST0213', gw, `spec.servers[${i}].port.number`, `port ${n} is not a port of any Service in front of the selected gateway pods (${[...ports].join(', ') || 'none'})`));
+      out.push(
+        finding(
+          'MAST0213',
+          gw,
+          `spec.servers[${i}].port.number`,
+          `port ${n} is not a port of any Service in front of the selected gateway pods (${[...ports].join(', ') || 'none'})`,
+        ),
+      );
   });
   return out;
 }
@@ -36,7 +47,8 @@ export function checkGatewayWorkloads(gw: Gateway, registry: Registry): Finding[
 export function checkConflictingGateways(gateways: readonly Gateway[], registry: Registry): Finding[] {
   const out: Finding[] = [];
   const pods = new Map(gateways.map((g) => [g, selected(g, registry)]));
-  const sameSelector = (a: Gateway, b: Gateway) => JSON.stringify(Object.entries(a.spec.selector ?? {}).sort()) === JSON.stringify(Object.entries(b.spec.selector ?? {}).sort());
+  const sameSelector = (a: Gateway, b: Gateway) =>
+    JSON.stringify(Object.entries(a.spec.selector ?? {}).sort()) === JSON.stringify(Object.entries(b.spec.selector ?? {}).sort());
   const share = (a: Gateway, b: Gateway) => {
     const pa = pods.get(a)!;
     const pb = pods.get(b)!;
@@ -49,7 +61,15 @@ export function checkConflictingGateways(gateways: readonly Gateway[], registry:
         for (const sb of b.spec.servers) {
           if (sa.port.number !== sb.port.number) continue;
           const overlap = sa.hosts.find((h) => sb.hosts.some((k) => hostsOverlap(stripNamespace(h), stripNamespace(k))));
-          if (overlap) out.push(finding('MAST0208', a, `spec.servers[${i}]`, `port ${sa.port.number} host "${overlap}" is also served by Gateway ${namespaceOf(b)}/${b.metadata.name} on the same workloads`));
+          if (overlap)
+            out.push(
+              finding(
+                'MAST0208',
+                a,
+                `spec.servers[${i}]`,
+                `port ${sa.port.number} host "${overlap}" is also served by Gateway ${namespaceOf(b)}/${b.metadata.name} on the same workloads`,
+              ),
+            );
         }
       });
     }
@@ -62,15 +82,26 @@ const certificateOf = (s: GatewayServer): string | undefined => {
   if (tls.credentialName) return `credential:${tls.credentialName}`;
   return tls.serverCertificate && tls.privateKey ? `files:${tls.serverCertificate}:${tls.privateKey}` : undefined;
 };
-const labelsWithin = (a: Record<string, string> | undefined, b: Record<string, string> | undefined) => Object.entries(a ?? {}).every(([k, v]) => b?.[k] === v);
+const labelsWithin = (a: Record<string, string> | undefined, b: Record<string, string> | undefined) =>
+  Object.entries(a ?? {}).every(([k, v]) => b?.[k] === v);
 
 /** The same certificate on Gateways for overlapping workloads confuses SNI selection. */
 export function checkDuplicateCertificates(gateways: readonly Gateway[]): Finding[] {
   const out: Finding[] = [];
   for (const a of gateways) {
     const certs = new Set(a.spec.servers.map(certificateOf).filter((c): c is string => !!c));
-    const other = gateways.find((b) => b !== a && labelsWithin(a.spec.selector, b.spec.selector) && b.spec.servers.some((s) => certs.has(certificateOf(s) ?? '')));
-    if (other) out.push(finding('MAST0214', a, 'spec.servers', `uses the same certificate as Gateway ${namespaceOf(other)}/${other.metadata.name}, which serves the same workloads`));
+    const other = gateways.find(
+      (b) => b !== a && labelsWithin(a.spec.selector, b.spec.selector) && b.spec.servers.some((s) => certs.has(certificateOf(s) ?? '')),
+    );
+    if (other)
+      out.push(
+        finding(
+          'MAST0214',
+          a,
+          'spec.servers',
+          `uses the same certificate as Gateway ${namespaceOf(other)}/${other.metadata.name}, which serves the same workloads`,
+        ),
+      );
   }
   return out;
 }
@@ -85,7 +116,9 @@ export function checkCredentials(gw: Gateway, registry: Registry): Finding[] {
     const name = s.tls?.credentialName;
     if (!name || isToken(name) || name.includes('://')) return;
     if (![...namespaces].some((ns) => registry.secrets.has(`${ns}/${name}`)))
-      out.push(finding('MAST0215', gw, `spec.servers[${i}].tls.credentialName`, `Secret "${name}" not found in ${[...namespaces].join(', ')}`));
+      out.push(
+        finding('MAST0215', gw, `spec.servers[${i}].tls.credentialName`, `Secret "${name}" not found in ${[...namespaces].join(', ')}`),
+      );
   });
   return out;
 }
@@ -95,7 +128,9 @@ export function checkGatewayRefs(vs: VirtualService, gateways: readonly Gateway[
   const out: Finding[] = [];
   const ns = namespaceOf(vs);
   const refs: Array<[string, string]> = (vs.spec.gateways ?? []).map((g, i) => [g, `spec.gateways[${i}]`]);
-  vs.spec.http?.forEach((r, i) => r.match?.forEach((m, j) => m.gateways?.forEach((g, k) => refs.push([g, `spec.http[${i}].match[${j}].gateways[${k}]`]))));
+  vs.spec.http?.forEach((r, i) =>
+    r.match?.forEach((m, j) => m.gateways?.forEach((g, k) => refs.push([g, `spec.http[${i}].match[${j}].gateways[${k}]`]))),
+  );
   for (const [ref, path] of refs) {
     if (ref === MESH_GATEWAY || isToken(ref)) continue;
     if (ref.includes(INTERNAL_GATEWAY)) {
@@ -108,7 +143,9 @@ export function checkGatewayRefs(vs: VirtualService, gateways: readonly Gateway[
     if (!path.startsWith('spec.gateways')) continue;
     const hosts = vs.spec.hosts ?? [];
     if (!hosts.some((h) => gw?.spec.servers.some((s) => s.hosts.some((sh) => serverAccepts(sh, gw, vs, h)))))
-      out.push(finding('MAST0207', vs, 'spec.hosts', `none of the hosts ${JSON.stringify(hosts)} is served by Gateway ${namespace}/${name}`));
+      out.push(
+        finding('MAST0207', vs, 'spec.hosts', `none of the hosts ${JSON.stringify(hosts)} is served by Gateway ${namespace}/${name}`),
+      );
   }
   return out;
 }
@@ -136,7 +173,14 @@ export function checkUnroutedGatewayHosts(gw: Gateway, virtualServices: readonly
     if (server.tls?.httpsRedirect || server.tls?.mode === 'AUTO_PASSTHROUGH') return;
     server.hosts.forEach((host, j) => {
       if (!bound.some((vs) => (vs.spec.hosts ?? []).some((h) => serverAccepts(host, gw, vs, h))))
-        out.push(finding('MAST0206', gw, `spec.servers[${i}].hosts[${j}]`, `no VirtualService bound to this gateway serves "${host}"; requests for it get 404`));
+        out.push(
+          finding(
+            'MAST0206',
+            gw,
+            `spec.servers[${i}].hosts[${j}]`,
+            `no VirtualService bound to this gateway serves "${host}"; requests for it get 404`,
+          ),
+        );
     });
   });
   return out;

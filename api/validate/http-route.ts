@@ -16,25 +16,58 @@ export function checkVirtualService(vs: VirtualService): Finding[] {
   });
   // Without hosts it is a delegate (Istio): reached through a root's `delegate`, one level deep, with the root's gateways.
   const delegate = !spec.hosts?.length;
-  if (delegate && spec.gateways?.length) out.push(finding('MAST0004', vs, 'spec.gateways', 'a delegate VirtualService (no hosts) takes the gateways of the VirtualService delegating to it; leave gateways empty'));
+  if (delegate && spec.gateways?.length)
+    out.push(
+      finding(
+        'MAST0004',
+        vs,
+        'spec.gateways',
+        'a delegate VirtualService (no hosts) takes the gateways of the VirtualService delegating to it; leave gateways empty',
+      ),
+    );
   (spec.http ?? []).forEach((route, i) => {
     checkHttpRoute(vs, route, `spec.http[${i}]`, out);
-    if (delegate && route.delegate) out.push(finding('MAST0004', vs, `spec.http[${i}].delegate`, 'a delegate VirtualService (no hosts) cannot delegate again: one level, as in Istio'));
+    if (delegate && route.delegate)
+      out.push(
+        finding(
+          'MAST0004',
+          vs,
+          `spec.http[${i}].delegate`,
+          'a delegate VirtualService (no hosts) cannot delegate again: one level, as in Istio',
+        ),
+      );
   });
-  for (const [section, routes] of [['tcp', spec.tcp], ['tls', spec.tls]] as const)
+  for (const [section, routes] of [
+    ['tcp', spec.tcp],
+    ['tls', spec.tls],
+  ] as const)
     (routes ?? []).forEach((route, i) => checkWeights(vs, route.route ?? [], `spec.${section}[${i}]`, out));
   return out;
 }
 
 function checkHttpRoute(vs: VirtualService, route: HttpRoute, path: string, out: Finding[]): void {
-  const actions = (['route', 'redirect', 'directResponse', 'delegate'] as const).filter((k) => route[k] !== undefined && !(k === 'route' && route.route?.length === 0));
-  if (actions.length === 0) out.push(finding('MAST0108', vs, path, 'an HTTP route needs one of route, redirect, directResponse or delegate'));
-  if (actions.length > 1) out.push(finding('MAST0103', vs, path, `route sets ${actions.join(' and ')}; only one of route, redirect, directResponse, delegate may be set`));
-  if (route.rewrite?.uri !== undefined && route.rewrite.uriRegexRewrite) out.push(finding('MAST0004', vs, `${path}.rewrite`, 'set either rewrite.uri or rewrite.uriRegexRewrite, not both'));
+  const actions = (['route', 'redirect', 'directResponse', 'delegate'] as const).filter(
+    (k) => route[k] !== undefined && !(k === 'route' && route.route?.length === 0),
+  );
+  if (actions.length === 0)
+    out.push(finding('MAST0108', vs, path, 'an HTTP route needs one of route, redirect, directResponse or delegate'));
+  if (actions.length > 1)
+    out.push(
+      finding(
+        'MAST0103',
+        vs,
+        path,
+        `route sets ${actions.join(' and ')}; only one of route, redirect, directResponse, delegate may be set`,
+      ),
+    );
+  if (route.rewrite?.uri !== undefined && route.rewrite.uriRegexRewrite)
+    out.push(finding('MAST0004', vs, `${path}.rewrite`, 'set either rewrite.uri or rewrite.uriRegexRewrite, not both'));
   const rr = route.rewrite?.uriRegexRewrite;
-  const badRewrite = rr && typeof rr.match === 'string' && typeof rr.rewrite === 'string' ? checkRe2Rewrite(rr.match, rr.rewrite) : undefined;
+  const badRewrite =
+    rr && typeof rr.match === 'string' && typeof rr.rewrite === 'string' ? checkRe2Rewrite(rr.match, rr.rewrite) : undefined;
   if (badRewrite) out.push(finding('MAST0105', vs, `${path}.rewrite.uriRegexRewrite.rewrite`, badRewrite));
-  if (route.mirror && route.mirrors) out.push(finding('MAST0113', vs, `${path}.mirrors`, 'set either mirror (with mirrorPercentage) or mirrors, not both'));
+  if (route.mirror && route.mirrors)
+    out.push(finding('MAST0113', vs, `${path}.mirrors`, 'set either mirror (with mirrorPercentage) or mirrors, not both'));
   checkWeights(vs, route.route ?? [], path, out);
   checkPercent(vs, route.mirrorPercentage, `${path}.mirrorPercentage`, out);
   route.mirrors?.forEach((m, i) => checkPercent(vs, m.percentage, `${path}.mirrors[${i}].percentage`, out));
@@ -42,7 +75,12 @@ function checkHttpRoute(vs: VirtualService, route: HttpRoute, path: string, out:
   checkPercent(vs, route.fault?.abort?.percentage, `${path}.fault.abort.percentage`, out);
   if (route.fault?.delay && route.fault.delay.fixedDelay === undefined)
     out.push(finding('MAST0003', vs, `${path}.fault.delay.fixedDelay`, 'a delay fault needs fixedDelay'));
-  if (route.fault?.abort && route.fault.abort.httpStatus === undefined && route.fault.abort.grpcStatus === undefined && route.fault.abort.http2Error === undefined)
+  if (
+    route.fault?.abort &&
+    route.fault.abort.httpStatus === undefined &&
+    route.fault.abort.grpcStatus === undefined &&
+    route.fault.abort.http2Error === undefined
+  )
     out.push(finding('MAST0003', vs, `${path}.fault.abort.httpStatus`, 'an abort fault needs httpStatus (or grpcStatus / http2Error)'));
   route.match?.forEach((m, i) => {
     const at = `${path}.match[${i}]`;
@@ -59,8 +97,10 @@ function checkWeights(vs: VirtualService, routes: ReadonlyArray<{ weight?: numbe
   const weights = routes.map((r) => r.weight);
   if (routes.length === 1 && weights[0] === undefined) return;
   const total = weights.reduce<number>((sum, w) => sum + (w ?? 0), 0);
-  if (total === 0) out.push(finding('MAST0101', vs, `${path}.route`, `all ${routes.length} destination weights are 0, so nothing can be routed`));
-  else if (total !== 100) out.push(finding('MAST0102', vs, `${path}.route`, `weights sum to ${total}; each destination gets weight/${total} of the traffic`));
+  if (total === 0)
+    out.push(finding('MAST0101', vs, `${path}.route`, `all ${routes.length} destination weights are 0, so nothing can be routed`));
+  else if (total !== 100)
+    out.push(finding('MAST0102', vs, `${path}.route`, `weights sum to ${total}; each destination gets weight/${total} of the traffic`));
 }
 
 function checkPercent(vs: VirtualService, pct: Percent, path: string, out: Finding[]): void {

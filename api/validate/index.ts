@@ -13,10 +13,24 @@ import { checkVirtualService } from './http-route';
 import { checkRuntimeSupport } from './runtime-support';
 import { checkDestinationRule, checkGateway, checkServiceEntry } from './local';
 import { checkDestinations, checkIngressSubsets } from './destinations';
-import { checkConflictingGateways, checkCredentials, checkDuplicateCertificates, checkGatewayRefs, checkGatewayWorkloads, checkUnroutedGatewayHosts } from './gateways';
+import {
+  checkConflictingGateways,
+  checkCredentials,
+  checkDuplicateCertificates,
+  checkGatewayRefs,
+  checkGatewayWorkloads,
+  checkUnroutedGatewayHosts,
+} from './gateways';
 import { boundToMesh, checkMeshHostConflicts } from './conflicts';
 import { checkMatches } from './matches';
-import { checkAuthorizationPolicy, checkDestinationRuleHost, checkServiceEntryAddresses, checkServiceEntryProtocols, checkSubsetWorkloads, checkTlsVerification } from './policies';
+import {
+  checkAuthorizationPolicy,
+  checkDestinationRuleHost,
+  checkServiceEntryAddresses,
+  checkServiceEntryProtocols,
+  checkSubsetWorkloads,
+  checkTlsVerification,
+} from './policies';
 
 export interface ValidateOptions {
   /** `resource`: only per-resource rules; `set`: only cross-resource rules; default both. */
@@ -52,7 +66,14 @@ function checkResource(obj: KubeObject): Finding[] {
   const [group, version] = String(obj.apiVersion).split('/');
   if (!MESH_GROUPS.includes(group)) return out;
   if (!isMeshKind(obj.kind) || KINDS[obj.kind].group !== group) {
-    out.push(finding('MAST0006', obj, 'kind', `${obj.kind} (${obj.apiVersion}) is not supported by mast; supported: ${Object.keys(KINDS).join(', ')}`));
+    out.push(
+      finding(
+        'MAST0006',
+        obj,
+        'kind',
+        `${obj.kind} (${obj.apiVersion}) is not supported by mast; supported: ${Object.keys(KINDS).join(', ')}`,
+      ),
+    );
     return out;
   }
   if (!(SERVED_VERSIONS as readonly string[]).includes(version)) {
@@ -62,14 +83,24 @@ function checkResource(obj: KubeObject): Finding[] {
   // Kubernetes stores no object over 1.5 MiB; a file source would otherwise push it to every proxy.
   const size = Buffer.byteLength(JSON.stringify(obj));
   if (size > MAX_RESOURCE_BYTES) {
-    out.push(finding('MAST0010', obj, 'metadata', `the resource is ${size.toLocaleString('en-US')} bytes; Kubernetes stores at most ${MAX_RESOURCE_BYTES.toLocaleString('en-US')} per object`));
+    out.push(
+      finding(
+        'MAST0010',
+        obj,
+        'metadata',
+        `the resource is ${size.toLocaleString('en-US')} bytes; Kubernetes stores at most ${MAX_RESOURCE_BYTES.toLocaleString('en-US')} per object`,
+      ),
+    );
     return out;
   }
   const shape = checkShape(KINDS[obj.kind].spec, obj.spec ?? {}, 'spec');
-  for (const key of Object.keys(obj)) if (!['apiVersion', 'kind', 'metadata', 'spec', 'status'].includes(key)) shape.push({ code: 'MAST0001', path: key, message: `unknown top-level field "${key}"` });
+  for (const key of Object.keys(obj))
+    if (!['apiVersion', 'kind', 'metadata', 'spec', 'status'].includes(key))
+      shape.push({ code: 'MAST0001', path: key, message: `unknown top-level field "${key}"` });
   if (!isPlainObject(obj.spec)) shape.push({ code: 'MAST0003', path: 'spec', message: '"spec" is required' });
   out.push(...shape.map((s) => finding(s.code, obj, s.path, s.message)));
-  if (shape.some((s) => CODES[s.code].severity === 'Error' && s.code !== 'MAST0001' && s.code !== 'MAST0106' && s.code !== 'MAST0105')) return out;
+  if (shape.some((s) => CODES[s.code].severity === 'Error' && s.code !== 'MAST0001' && s.code !== 'MAST0106' && s.code !== 'MAST0105'))
+    return out;
   out.push(...localRules(obj as unknown as AnyMeshResource), ...checkRuntimeSupport(obj as unknown as AnyMeshResource));
   return out;
 }
@@ -105,7 +136,8 @@ const normalizedCache = new WeakMap<object, KubeObject>();
 export function validateSet(objects: readonly KubeObject[], options: ValidateOptions = {}): Finding[] {
   const usable = objects.filter((o) => !validateResource(o).some(blocksSetRules)).map(normalized);
   const mesh: AnyMeshResource[] = (usable as unknown[]).filter(isMeshResource);
-  const of = <K extends AnyMeshResource['kind']>(kind: K) => mesh.filter((r): r is Extract<AnyMeshResource, { kind: K }> => r.kind === kind);
+  const of = <K extends AnyMeshResource['kind']>(kind: K) =>
+    mesh.filter((r): r is Extract<AnyMeshResource, { kind: K }> => r.kind === kind);
   const gateways = of('Gateway');
   const virtualServices = of('VirtualService');
   const destinationRules = of('DestinationRule');
@@ -114,13 +146,25 @@ export function validateSet(objects: readonly KubeObject[], options: ValidateOpt
   const gatewayRoutes = virtualServices.filter((vs) => !boundToMesh(vs));
   return [
     ...duplicates(objects),
-    ...virtualServices.flatMap((vs) => [...checkGatewayRefs(vs, gateways), ...checkDestinations(vs, registry, destinationRules), ...checkMatches(vs)]),
+    ...virtualServices.flatMap((vs) => [
+      ...checkGatewayRefs(vs, gateways),
+      ...checkDestinations(vs, registry, destinationRules),
+      ...checkMatches(vs),
+    ]),
     ...checkIngressSubsets(gatewayRoutes, virtualServices.filter(boundToMesh)),
     ...checkMeshHostConflicts(virtualServices),
-    ...gateways.flatMap((gw) => [...checkGatewayWorkloads(gw, registry), ...checkCredentials(gw, registry), ...checkUnroutedGatewayHosts(gw, virtualServices)]),
+    ...gateways.flatMap((gw) => [
+      ...checkGatewayWorkloads(gw, registry),
+      ...checkCredentials(gw, registry),
+      ...checkUnroutedGatewayHosts(gw, virtualServices),
+    ]),
     ...checkConflictingGateways(gateways, registry),
     ...checkDuplicateCertificates(gateways),
-    ...destinationRules.flatMap((dr) => [...checkDestinationRuleHost(dr, registry), ...checkSubsetWorkloads(dr, registry), ...checkTlsVerification(dr)]),
+    ...destinationRules.flatMap((dr) => [
+      ...checkDestinationRuleHost(dr, registry),
+      ...checkSubsetWorkloads(dr, registry),
+      ...checkTlsVerification(dr),
+    ]),
     ...of('AuthorizationPolicy').flatMap((ap) => checkAuthorizationPolicy(ap, registry)),
     ...serviceEntries.flatMap(checkServiceEntryAddresses),
     ...checkServiceEntryProtocols(serviceEntries),

@@ -13,20 +13,30 @@ export function checkGateway(gw: Gateway): Finding[] {
   gw.spec.servers.forEach((server, i) => {
     const at = `spec.servers[${i}]`;
     const protocol = server.port.protocol;
-    if (!isToken(protocol) && !isKnownProtocol(protocol)) out.push(finding('MAST0109', gw, `${at}.port.protocol`, `"${protocol}" is not a known protocol`));
+    if (!isToken(protocol) && !isKnownProtocol(protocol))
+      out.push(finding('MAST0109', gw, `${at}.port.protocol`, `"${protocol}" is not a known protocol`));
     const seen = byPort.get(server.port.number);
     if (seen && seen.protocol.toUpperCase() !== protocol.toUpperCase())
       out.push(finding('MAST0112', gw, `${at}.port`, `port ${server.port.number} is ${protocol} here but ${seen.protocol} in ${seen.at}`));
     else byPort.set(server.port.number, { protocol, at });
     server.hosts.forEach((host, j) => {
-      if (!isToken(host) && !isValidHost(stripNamespace(host))) out.push(finding('MAST0110', gw, `${at}.hosts[${j}]`, `"${host}" is not a valid host`));
+      if (!isToken(host) && !isValidHost(stripNamespace(host)))
+        out.push(finding('MAST0110', gw, `${at}.hosts[${j}]`, `"${host}" is not a valid host`));
     });
     const tls = server.tls;
     const upper = protocol.toUpperCase();
     if (TLS_PROTOCOLS.has(upper) && !tls) out.push(finding('MAST0114', gw, `${at}.tls`, `a ${upper} server needs tls settings`));
     if (tls && (tls.mode === 'SIMPLE' || tls.mode === 'MUTUAL' || tls.mode === 'OPTIONAL_MUTUAL') && upper === 'HTTPS') {
       const hasCert = tls.credentialName || tls.credentialNames?.length || (tls.serverCertificate && tls.privateKey);
-      if (!hasCert) out.push(finding('MAST0114', gw, `${at}.tls.credentialName`, `tls mode ${tls.mode} needs credentialName (or serverCertificate and privateKey)`));
+      if (!hasCert)
+        out.push(
+          finding(
+            'MAST0114',
+            gw,
+            `${at}.tls.credentialName`,
+            `tls mode ${tls.mode} needs credentialName (or serverCertificate and privateKey)`,
+          ),
+        );
     }
   });
   return out;
@@ -34,7 +44,8 @@ export function checkGateway(gw: Gateway): Finding[] {
 
 export function checkDestinationRule(dr: DestinationRule): Finding[] {
   const out: Finding[] = [];
-  if (!isToken(dr.spec.host) && !isValidHost(dr.spec.host)) out.push(finding('MAST0110', dr, 'spec.host', `"${dr.spec.host}" is not a valid host`));
+  if (!isToken(dr.spec.host) && !isValidHost(dr.spec.host))
+    out.push(finding('MAST0110', dr, 'spec.host', `"${dr.spec.host}" is not a valid host`));
   const names = new Set<string>();
   dr.spec.subsets?.forEach((subset, i) => {
     if (names.has(subset.name)) out.push(finding('MAST0111', dr, `spec.subsets[${i}].name`, `subset "${subset.name}" is defined twice`));
@@ -51,7 +62,8 @@ export function checkServiceEntry(se: ServiceEntry): Finding[] {
   const numbers = new Set<number>();
   const names = new Set<string>();
   se.spec.ports?.forEach((port, i) => {
-    if (port.protocol && !isKnownProtocol(port.protocol)) out.push(finding('MAST0109', se, `spec.ports[${i}].protocol`, `"${port.protocol}" is not a known protocol`));
+    if (port.protocol && !isKnownProtocol(port.protocol))
+      out.push(finding('MAST0109', se, `spec.ports[${i}].protocol`, `"${port.protocol}" is not a known protocol`));
     if (numbers.has(port.number)) out.push(finding('MAST0112', se, `spec.ports[${i}].number`, `port ${port.number} is declared twice`));
     if (names.has(port.name)) out.push(finding('MAST0111', se, `spec.ports[${i}].name`, `port name "${port.name}" is used twice`));
     numbers.add(port.number);

@@ -13,7 +13,13 @@ type Rule = { name?: string; match?: Match[] };
 const canonical = (m: Match): string => JSON.stringify(sortDeep({ ...m, name: undefined }));
 function sortDeep(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(sortDeep);
-  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).filter(([, x]) => x !== undefined).sort(([a], [b]) => a.localeCompare(b)).map(([k, x]) => [k, sortDeep(x)]));
+  if (v && typeof v === 'object')
+    return Object.fromEntries(
+      Object.entries(v)
+        .filter(([, x]) => x !== undefined)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([k, x]) => [k, sortDeep(x)]),
+    );
   return v;
 }
 
@@ -21,7 +27,8 @@ function sortDeep(v: unknown): unknown {
 function covers(p: Match, m: Match): boolean {
   const pp = p.uri?.prefix;
   const mp = m.uri?.prefix;
-  if (pp === undefined || mp === undefined || !mp.startsWith(pp) || Object.keys(p.uri!).length !== 1 || Object.keys(m.uri!).length !== 1) return false;
+  if (pp === undefined || mp === undefined || !mp.startsWith(pp) || Object.keys(p.uri!).length !== 1 || Object.keys(m.uri!).length !== 1)
+    return false;
   return Object.entries(p).every(([k, v]) => k === 'uri' || k === 'name' || JSON.stringify(sortDeep(v)) === JSON.stringify(sortDeep(m[k])));
 }
 
@@ -36,7 +43,15 @@ export function checkMatches(vs: VirtualService): Finding[] {
       const at = `spec.${section}[${r}]`;
       const label = rule.name ? `"${rule.name}"` : `#${r}`;
       if (!rule.match?.length) {
-        if (catchAll >= 0) out.push(finding('MAST0217', vs, at, `rule ${label} can never match: rule #${catchAll} before it has no match conditions and takes everything`));
+        if (catchAll >= 0)
+          out.push(
+            finding(
+              'MAST0217',
+              vs,
+              at,
+              `rule ${label} can never match: rule #${catchAll} before it has no match conditions and takes everything`,
+            ),
+          );
         catchAll = r;
         return;
       }
@@ -49,12 +64,21 @@ export function checkMatches(vs: VirtualService): Finding[] {
           out.push(finding('MAST0218', vs, `${at}.match[${i}]`, `this match repeats one of rule #${dup}; it never takes effect here`));
         } else {
           const cover = section === 'http' ? earlier.find((e) => covers(e.match, m)) : undefined;
-          if (cover) out.push(finding('MAST0218', vs, `${at}.match[${i}]`, `prefix "${m.uri?.prefix}" is already caught by prefix "${cover.match.uri?.prefix}" of rule #${cover.rule}`));
+          if (cover)
+            out.push(
+              finding(
+                'MAST0218',
+                vs,
+                `${at}.match[${i}]`,
+                `prefix "${m.uri?.prefix}" is already caught by prefix "${cover.match.uri?.prefix}" of rule #${cover.rule}`,
+              ),
+            );
           seen.set(k, r);
         }
         earlier.push({ match: m, rule: r });
       });
-      if (duplicates === rule.match.length) out.push(finding('MAST0217', vs, at, `rule ${label} can never match: every match repeats an earlier rule's`));
+      if (duplicates === rule.match.length)
+        out.push(finding('MAST0217', vs, at, `rule ${label} can never match: every match repeats an earlier rule's`));
     });
   }
   return out;

@@ -14,13 +14,30 @@ type Tls = { mode?: string; caCertificates?: string; credentialName?: string; in
 
 /** TLS origination without a CA does not verify the server (credentialName counts only with a workloadSelector). */
 export function checkTlsVerification(dr: DestinationRule): Finding[] {
-  const verifies = (tls: Tls) => !!tls?.caCertificates || tls?.insecureSkipVerify === true || (!!tls?.credentialName && !!dr.spec.workloadSelector);
+  const verifies = (tls: Tls) =>
+    !!tls?.caCertificates || tls?.insecureSkipVerify === true || (!!tls?.credentialName && !!dr.spec.workloadSelector);
   const unverified = (tls: Tls) => (tls?.mode === 'SIMPLE' || tls?.mode === 'MUTUAL') && !verifies(tls);
   const out: Finding[] = [];
   const policy = dr.spec.trafficPolicy;
-  if (unverified(policy?.tls)) out.push(finding('MAST0219', dr, 'spec.trafficPolicy.tls', `mode ${policy!.tls!.mode} without caCertificates: Istio does not verify the server's certificate (mast-proxy checks it against the system roots)`));
+  if (unverified(policy?.tls))
+    out.push(
+      finding(
+        'MAST0219',
+        dr,
+        'spec.trafficPolicy.tls',
+        `mode ${policy!.tls!.mode} without caCertificates: Istio does not verify the server's certificate (mast-proxy checks it against the system roots)`,
+      ),
+    );
   policy?.portLevelSettings?.forEach((p, i) => {
-    if (unverified(p.tls)) out.push(finding('MAST0220', dr, `spec.trafficPolicy.portLevelSettings[${i}].tls`, `mode ${p.tls!.mode} on port ${p.port?.number} without caCertificates: Istio does not verify the server's certificate (mast-proxy checks it against the system roots)`));
+    if (unverified(p.tls))
+      out.push(
+        finding(
+          'MAST0220',
+          dr,
+          `spec.trafficPolicy.portLevelSettings[${i}].tls`,
+          `mode ${p.tls!.mode} on port ${p.port?.number} without caCertificates: Istio does not verify the server's certificate (mast-proxy checks it against the system roots)`,
+        ),
+      );
   });
   return out;
 }
@@ -44,20 +61,34 @@ export function checkSubsetWorkloads(dr: DestinationRule, registry: Registry): F
   dr.spec.subsets?.forEach((subset, i) => {
     if (!subset.labels || Object.values(subset.labels).some(isToken)) return;
     const matched = services.some((s) => registry.select(s.namespace, { ...(s.selector ?? {}), ...subset.labels }).length > 0);
-    if (!matched) out.push(finding('MAST0205', dr, `spec.subsets[${i}].labels`, `subset "${subset.name}" (labels ${JSON.stringify(subset.labels)}) selects no workload of ${dr.spec.host}`));
+    if (!matched)
+      out.push(
+        finding(
+          'MAST0205',
+          dr,
+          `spec.subsets[${i}].labels`,
+          `subset "${subset.name}" (labels ${JSON.stringify(subset.labels)}) selects no workload of ${dr.spec.host}`,
+        ),
+      );
   });
   return out;
 }
 
 const globMatches = (pattern: string, ns: string) =>
-  pattern === '*' || pattern === ns || (pattern.startsWith('*') && ns.endsWith(pattern.slice(1))) || (pattern.endsWith('*') && ns.startsWith(pattern.slice(0, -1)));
+  pattern === '*' ||
+  pattern === ns ||
+  (pattern.startsWith('*') && ns.endsWith(pattern.slice(1))) ||
+  (pattern.endsWith('*') && ns.startsWith(pattern.slice(0, -1)));
 
 /** What a policy's rules would have done, for a finding that says it does nothing: `DENY (to ports 9000; from ipBlocks 1.2.3.4)`. */
 function whatItEnforces(ap: AuthorizationPolicy): string {
   const action = ap.spec.action ?? 'ALLOW';
   const rules = ap.spec.rules ?? [];
   if (rules.length === 0) return action === 'ALLOW' ? 'ALLOW with no rules (deny all)' : `${action} with no rules`;
-  const fields = (o: object | undefined) => Object.entries(o ?? {}).filter(([, v]) => Array.isArray(v) && v.length).map(([k, v]) => `${k} ${(v as string[]).join(', ')}`);
+  const fields = (o: object | undefined) =>
+    Object.entries(o ?? {})
+      .filter(([, v]) => Array.isArray(v) && v.length)
+      .map(([k, v]) => `${k} ${(v as string[]).join(', ')}`);
   const parts = rules.flatMap((r) => [
     ...(r.from ?? []).flatMap((f) => fields(f.source)).map((s) => `from ${s}`),
     ...(r.to ?? []).flatMap((t) => fields(t.operation)).map((s) => `to ${s}`),
@@ -74,8 +105,17 @@ export function checkAuthorizationPolicy(ap: AuthorizationPolicy, registry: Regi
   const labels = ap.spec.selector?.matchLabels;
   // Only an input that describes workloads can show that a selector matches none of them.
   if (registry.knowsWorkloads && !(meshWide && !labels) && registry.select(meshWide ? undefined : ns, labels).length === 0) {
-    const where = labels ? `selector ${JSON.stringify(labels)} matches no workload${meshWide ? ' in the mesh' : ` in ${ns}`}` : `namespace ${ns} has no workloads`;
-    out.push(finding('MAST0222', ap, labels ? 'spec.selector' : 'metadata.namespace', `${where}: nothing enforces its ${whatItEnforces(ap)} on the workloads it was written for`));
+    const where = labels
+      ? `selector ${JSON.stringify(labels)} matches no workload${meshWide ? ' in the mesh' : ` in ${ns}`}`
+      : `namespace ${ns} has no workloads`;
+    out.push(
+      finding(
+        'MAST0222',
+        ap,
+        labels ? 'spec.selector' : 'metadata.namespace',
+        `${where}: nothing enforces its ${whatItEnforces(ap)} on the workloads it was written for`,
+      ),
+    );
   }
   ap.spec.rules?.forEach((rule, r) =>
     rule.from?.forEach((from, f) => {
@@ -93,7 +133,16 @@ export function checkAuthorizationPolicy(ap: AuthorizationPolicy, registry: Regi
 export function checkServiceEntryAddresses(se: ServiceEntry): Finding[] {
   if (se.spec.addresses?.length) return [];
   const i = (se.spec.ports ?? []).findIndex((p) => !p.protocol || p.protocol.toUpperCase() === 'TCP');
-  return i < 0 ? [] : [finding('MAST0224', se, `spec.ports[${i}].protocol`, `port ${se.spec.ports![i].number} is ${se.spec.ports![i].protocol || 'unset (TCP)'} and the entry has no addresses: set addresses or an application protocol`)];
+  return i < 0
+    ? []
+    : [
+        finding(
+          'MAST0224',
+          se,
+          `spec.ports[${i}].protocol`,
+          `port ${se.spec.ports![i].number} is ${se.spec.ports![i].protocol || 'unset (TCP)'} and the entry has no addresses: set addresses or an application protocol`,
+        ),
+      ];
 }
 
 /** One host and port declared with two protocols by ServiceEntries visible together. */
@@ -104,10 +153,20 @@ export function checkServiceEntryProtocols(entries: readonly ServiceEntry[]): Fi
     for (const b of neighbours(a)) {
       if (a === b || !scopesOverlap(exportScopes(a.spec.exportTo, namespaceOf(a)), exportScopes(b.spec.exportTo, namespaceOf(b)))) continue;
       const clash = (a.spec.ports ?? []).find((pa) =>
-        (b.spec.ports ?? []).some((pb) => pa.number === pb.number && (pa.protocol ?? '').toUpperCase() !== (pb.protocol ?? '').toUpperCase()),
+        (b.spec.ports ?? []).some(
+          (pb) => pa.number === pb.number && (pa.protocol ?? '').toUpperCase() !== (pb.protocol ?? '').toUpperCase(),
+        ),
       );
       const host = a.spec.hosts.find((h) => b.spec.hosts.some((k) => hostMatches(h, k) || hostMatches(k, h)));
-      if (clash && host) out.push(finding('MAST0225', a, 'spec.ports', `host "${host}" port ${clash.number} is ${clash.protocol} here but another protocol in ServiceEntry ${namespaceOf(b)}/${b.metadata.name}`));
+      if (clash && host)
+        out.push(
+          finding(
+            'MAST0225',
+            a,
+            'spec.ports',
+            `host "${host}" port ${clash.number} is ${clash.protocol} here but another protocol in ServiceEntry ${namespaceOf(b)}/${b.metadata.name}`,
+          ),
+        );
     }
   return out;
 }

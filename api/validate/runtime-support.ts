@@ -15,10 +15,12 @@ export function checkRuntimeSupport(r: AnyMeshResource): Finding[] {
   const warn = (path: string, what: string) => out.push(finding('MAST0301', r, path, `${what} (not applied by mast-proxy yet)`));
   switch (r.kind) {
     case 'VirtualService':
-      if (boundToMesh(r)) r.spec.tls?.forEach((_, i) => warn(`spec.tls[${i}]`, 'tls routes for sidecars: only a gateway PASSTHROUGH server routes by SNI'));
+      if (boundToMesh(r))
+        r.spec.tls?.forEach((_, i) => warn(`spec.tls[${i}]`, 'tls routes for sidecars: only a gateway PASSTHROUGH server routes by SNI'));
       r.spec.tcp?.forEach((route, i) =>
         route.match?.forEach((m, j) => {
-          for (const field of ['sourceSubnet', 'destinationSubnets'] as const) if (m[field] !== undefined) warn(`spec.tcp[${i}].match[${j}].${field}`, `${field}: the match ignores it`);
+          for (const field of ['sourceSubnet', 'destinationSubnets'] as const)
+            if (m[field] !== undefined) warn(`spec.tcp[${i}].match[${j}].${field}`, `${field}: the match ignores it`);
         }),
       );
       break;
@@ -26,14 +28,22 @@ export function checkRuntimeSupport(r: AnyMeshResource): Finding[] {
       r.spec.servers.forEach((server, i) => {
         if (server.bind !== undefined) warn(`spec.servers[${i}].bind`, 'bind: the server listens on every address');
         const tls = server.tls;
-        if (tls?.mode === 'AUTO_PASSTHROUGH' || tls?.mode === 'OPTIONAL_MUTUAL' || tls?.mode === 'ISTIO_MUTUAL') warn(`spec.servers[${i}].tls.mode`, `mode ${tls.mode}: the server is not listened on`);
-        for (const field of ['verifyCertificateSpki', 'verifyCertificateHash', 'caCrl'] as const) if (tls?.[field] !== undefined) warn(`spec.servers[${i}].tls.${field}`, `${field}: client certificates are checked against caCertificates only`);
+        if (tls?.mode === 'AUTO_PASSTHROUGH' || tls?.mode === 'OPTIONAL_MUTUAL' || tls?.mode === 'ISTIO_MUTUAL')
+          warn(`spec.servers[${i}].tls.mode`, `mode ${tls.mode}: the server is not listened on`);
+        for (const field of ['verifyCertificateSpki', 'verifyCertificateHash', 'caCrl'] as const)
+          if (tls?.[field] !== undefined)
+            warn(`spec.servers[${i}].tls.${field}`, `${field}: client certificates are checked against caCertificates only`);
       });
       break;
     case 'DestinationRule': {
       const policy = (p: Policy | undefined, at: string) => {
-        if (p?.loadBalancer?.warmupDurationSecs !== undefined) warn(`${at}.loadBalancer.warmupDurationSecs`, 'warmup: new endpoints get their full share at once');
-        if (p?.tls?.credentialName !== undefined) warn(`${at}.tls.credentialName`, 'credentialName for TLS origination: give the files (caCertificates, clientCertificate, privateKey)');
+        if (p?.loadBalancer?.warmupDurationSecs !== undefined)
+          warn(`${at}.loadBalancer.warmupDurationSecs`, 'warmup: new endpoints get their full share at once');
+        if (p?.tls?.credentialName !== undefined)
+          warn(
+            `${at}.tls.credentialName`,
+            'credentialName for TLS origination: give the files (caCertificates, clientCertificate, privateKey)',
+          );
         if (p?.tls?.caCrl !== undefined) warn(`${at}.tls.caCrl`, 'caCrl: revoked server certificates are not refused');
       };
       const top = r.spec.trafficPolicy;
@@ -41,12 +51,16 @@ export function checkRuntimeSupport(r: AnyMeshResource): Finding[] {
       top?.portLevelSettings?.forEach((p, i) => policy(p as Policy, `spec.trafficPolicy.portLevelSettings[${i}]`));
       r.spec.subsets?.forEach((s, i) => {
         policy(s.trafficPolicy, `spec.subsets[${i}].trafficPolicy`);
-        s.trafficPolicy?.portLevelSettings?.forEach((p, j) => policy(p as Policy, `spec.subsets[${i}].trafficPolicy.portLevelSettings[${j}]`));
+        s.trafficPolicy?.portLevelSettings?.forEach((p, j) =>
+          policy(p as Policy, `spec.subsets[${i}].trafficPolicy.portLevelSettings[${j}]`),
+        );
       });
       break;
     }
     case 'ServiceEntry':
-      r.spec.endpoints?.forEach((e, i) => e.weight !== undefined && warn(`spec.endpoints[${i}].weight`, 'endpoint weight: endpoints share traffic equally'));
+      r.spec.endpoints?.forEach(
+        (e, i) => e.weight !== undefined && warn(`spec.endpoints[${i}].weight`, 'endpoint weight: endpoints share traffic equally'),
+      );
       break;
     case 'WorkloadEntry':
       if (r.spec.weight !== undefined) warn('spec.weight', 'weight: endpoints share traffic equally');
@@ -55,9 +69,19 @@ export function checkRuntimeSupport(r: AnyMeshResource): Finding[] {
       if (r.spec.action === 'CUSTOM') warn('spec.action', 'CUSTOM (an external authorizer): it fails closed, its rules deny');
       r.spec.rules?.forEach((rule, i) => {
         // Fields the proxy does not evaluate fail closed (api/authorization-fields.ts): say what that does here.
-        const effect = r.spec.action === 'DENY' || r.spec.action === 'CUSTOM' ? 'this DENY rule matches with it ignored (it denies more)' : r.spec.action === 'AUDIT' ? 'AUDIT decides nothing' : 'this ALLOW rule matches nothing';
+        const effect =
+          r.spec.action === 'DENY' || r.spec.action === 'CUSTOM'
+            ? 'this DENY rule matches with it ignored (it denies more)'
+            : r.spec.action === 'AUDIT'
+              ? 'AUDIT decides nothing'
+              : 'this ALLOW rule matches nothing';
         rule.from?.forEach((f, j) => {
-          for (const [field, v] of Object.entries(f.source ?? {})) if (Array.isArray(v) && v.length && !EVALUATED_SOURCE_FIELDS.has(field)) warn(`spec.rules[${i}].from[${j}].source.${field}`, `${field}: ${field.endsWith('equestPrincipals') ? 'mast has no request authentication (JWT)' : 'mast-proxy does not evaluate it'}; ${effect}`);
+          for (const [field, v] of Object.entries(f.source ?? {}))
+            if (Array.isArray(v) && v.length && !EVALUATED_SOURCE_FIELDS.has(field))
+              warn(
+                `spec.rules[${i}].from[${j}].source.${field}`,
+                `${field}: ${field.endsWith('equestPrincipals') ? 'mast has no request authentication (JWT)' : 'mast-proxy does not evaluate it'}; ${effect}`,
+              );
         });
         rule.when?.forEach((c, j) => {
           if (!conditionEvaluated(c.key, 'http')) warn(`spec.rules[${i}].when[${j}].key`, `condition "${c.key}": ${effect}`);

@@ -12,7 +12,11 @@ export interface ImageSpec {
 }
 
 export const IMAGES: readonly ImageSpec[] = [
-  { tag: `mast/proxy:${MAST_VERSION}`, dockerfile: 'images/proxy/Dockerfile', inputs: ['build/mast-proxy.js', 'runtime/proxy/native/original_dst.c', 'runtime/proxy/native/binding.gyp'] },
+  {
+    tag: `mast/proxy:${MAST_VERSION}`,
+    dockerfile: 'images/proxy/Dockerfile',
+    inputs: ['build/mast-proxy.js', 'runtime/proxy/native/original_dst.c', 'runtime/proxy/native/binding.gyp'],
+  },
   { tag: `mast/control:${MAST_VERSION}`, dockerfile: 'images/control/Dockerfile', inputs: ['build/mastd.js'] },
   { tag: `mast/bookinfo:${MAST_VERSION}`, dockerfile: 'images/bookinfo/Dockerfile', inputs: ['build/bookinfo.js'] },
 ];
@@ -26,7 +30,9 @@ export function probeCommand(engine: Engine): string[] {
 }
 
 export function buildCommand(engine: Engine, image: ImageSpec, context = '.'): string[] {
-  return engine === 'buildah' ? ['buildah', 'build', '--layers', '-t', image.tag, '-f', image.dockerfile, context] : [engine, 'build', '-t', image.tag, '-f', image.dockerfile, context];
+  return engine === 'buildah'
+    ? ['buildah', 'build', '--layers', '-t', image.tag, '-f', image.dockerfile, context]
+    : [engine, 'build', '-t', image.tag, '-f', image.dockerfile, context];
 }
 
 /** kind loads images from docker directly; from the others through an archive. */
@@ -34,7 +40,10 @@ export function loadCommands(engine: Engine, tags: readonly string[], cluster: s
   if (engine === 'docker') return [['kind', 'load', 'docker-image', ...tags, '--name', cluster]];
   return tags.flatMap((tag) => {
     const archive = `${archiveDir}/${tag.replace(/[/:]/g, '_')}.tar`;
-    const save = engine === 'podman' ? ['podman', 'save', '--format', 'docker-archive', '-o', archive, tag] : ['buildah', 'push', tag, `docker-archive:${archive}:${tag}`];
+    const save =
+      engine === 'podman'
+        ? ['podman', 'save', '--format', 'docker-archive', '-o', archive, tag]
+        : ['buildah', 'push', tag, `docker-archive:${archive}:${tag}`];
     return [save, ['kind', 'load', 'image-archive', archive, '--name', cluster]];
   });
 }

@@ -21,7 +21,9 @@ export interface Manifest {
   readonly objects: readonly KubeObject[];
 }
 
-export type Step = { readonly run: readonly string[]; readonly why: string; readonly env?: Record<string, string> } | { readonly write: string; readonly content: string; readonly why: string };
+export type Step =
+  | { readonly run: readonly string[]; readonly why: string; readonly env?: Record<string, string> }
+  | { readonly write: string; readonly content: string; readonly why: string };
 
 export const GATEWAY_NODE_PORTS = { http: 30080, https: 30443 } as const;
 
@@ -46,7 +48,8 @@ export function kindConfig(o: KindOptions = {}): object {
   };
 }
 
-const deployments = (m: Manifest) => m.objects.filter((o) => o.kind === 'Deployment').map((o) => ({ namespace: o.metadata.namespace ?? 'default', name: o.metadata.name }));
+const deployments = (m: Manifest) =>
+  m.objects.filter((o) => o.kind === 'Deployment').map((o) => ({ namespace: o.metadata.namespace ?? 'default', name: o.metadata.name }));
 
 export function kindUpPlan(manifests: readonly Manifest[], engine: Engine, workDir: string, o: KindOptions = {}): Step[] {
   const name = o.name ?? 'mast';
@@ -55,16 +58,42 @@ export function kindUpPlan(manifests: readonly Manifest[], engine: Engine, workD
   const steps: Step[] = [
     { write: config, content: stringify(kindConfig(o)), why: 'the cluster config: gateway NodePorts published on 127.0.0.1' },
     { run: ['kind', 'create', 'cluster', '--name', name, '--config', config, '--wait', '120s'], why: 'create the cluster' },
-    ...loadCommands(engine, IMAGES.map((i) => i.tag), name, workDir).map((run) => ({ run, why: 'load the images into the node (imagePullPolicy IfNotPresent uses them)' })),
+    ...loadCommands(
+      engine,
+      IMAGES.map((i) => i.tag),
+      name,
+      workDir,
+    ).map((run) => ({ run, why: 'load the images into the node (imagePullPolicy IfNotPresent uses them)' })),
   ];
   for (const m of [...manifests].sort((a, b) => a.file.localeCompare(b.file))) {
     const crds = m.objects.some((x) => x.kind === 'CustomResourceDefinition');
     steps.push({ run: ['kubectl', ...context, 'apply', '--server-side', '-f', m.file], why: `apply ${m.file}` });
-    if (crds) steps.push({ run: ['kubectl', ...context, 'wait', '--for', 'condition=established', '--timeout', '60s', 'crd', '-l', 'app.kubernetes.io/part-of=mast'], why: 'wait for the CRDs to be established' });
-    for (const d of deployments(m)) steps.push({ run: ['kubectl', ...context, '-n', d.namespace, 'rollout', 'status', `deployment/${d.name}`, '--timeout', '180s'], why: `wait for ${d.namespace}/${d.name}` });
+    if (crds)
+      steps.push({
+        run: [
+          'kubectl',
+          ...context,
+          'wait',
+          '--for',
+          'condition=established',
+          '--timeout',
+          '60s',
+          'crd',
+          '-l',
+          'app.kubernetes.io/part-of=mast',
+        ],
+        why: 'wait for the CRDs to be established',
+      });
+    for (const d of deployments(m))
+      steps.push({
+        run: ['kubectl', ...context, '-n', d.namespace, 'rollout', 'status', `deployment/${d.name}`, '--timeout', '180s'],
+        why: `wait for ${d.namespace}/${d.name}`,
+      });
   }
   // kind runs its node in docker unless told to use podman.
-  return engine === 'podman' ? steps.map((s) => ('run' in s && s.run[0] === 'kind' ? { ...s, env: { KIND_EXPERIMENTAL_PROVIDER: 'podman' } } : s)) : steps;
+  return engine === 'podman'
+    ? steps.map((s) => ('run' in s && s.run[0] === 'kind' ? { ...s, env: { KIND_EXPERIMENTAL_PROVIDER: 'podman' } } : s))
+    : steps;
 }
 
 export function kindDownPlan(o: KindOptions = {}): Step[] {
@@ -72,5 +101,13 @@ export function kindDownPlan(o: KindOptions = {}): Step[] {
 }
 
 export function describeStep(s: Step): string {
-  return 'run' in s ? `${s.env ? `${Object.entries(s.env).map(([k, v]) => `${k}=${v}`).join(' ')} ` : ''}${s.run.join(' ')}` : `write ${s.write}`;
+  return 'run' in s
+    ? `${
+        s.env
+          ? `${Object.entries(s.env)
+              .map(([k, v]) => `${k}=${v}`)
+              .join(' ')} `
+          : ''
+      }${s.run.join(' ')}`
+    : `write ${s.write}`;
 }

@@ -25,7 +25,11 @@ export function runSteps(steps: readonly Step[], log: (line: string) => void = c
       return;
     }
     const r = spawnSync(step.run[0], step.run.slice(1), { stdio: 'inherit', env: { ...process.env, ...step.env } });
-    if ((r.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') throw new StepFailed(`${step.run[0]} is not installed (${INSTALL[step.run[0]] ?? 'install it'}); step ${i + 1} (${step.why}) could not run`);
-    if (r.error || r.status !== 0) throw new StepFailed(`step ${i + 1} failed (${step.why}): ${describeStep(step)} → ${r.error?.message ?? `exit ${r.status}`}`);
+    if ((r.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT')
+      throw new StepFailed(
+        `${step.run[0]} is not installed (${INSTALL[step.run[0]] ?? 'install it'}); step ${i + 1} (${step.why}) could not run`,
+      );
+    if (r.error || r.status !== 0)
+      throw new StepFailed(`step ${i + 1} failed (${step.why}): ${describeStep(step)} → ${r.error?.message ?? `exit ${r.status}`}`);
   });
 }

@@ -14,32 +14,53 @@ export interface SmokeResult {
 export interface Page {
   readonly status: number;
   readonly ms: number;
-  readonly body: { service?: string; version?: string; calls?: Array<{ status: number; service?: string; version?: string; body?: string; calls?: Array<{ status: number; service?: string }> }> };
+  readonly body: {
+    service?: string;
+    version?: string;
+    calls?: Array<{
+      status: number;
+      service?: string;
+      version?: string;
+      body?: string;
+      calls?: Array<{ status: number; service?: string }>;
+    }>;
+  };
 }
 
 /** GET through a gateway with a Host header; a body that is not JSON (a proxy's own reply) reads as `{}`. */
-export function getPage(o: { address: string; port: number; host: string; path: string; headers?: Record<string, string>; agent?: http.Agent | false }): Promise<Page> {
+export function getPage(o: {
+  address: string;
+  port: number;
+  host: string;
+  path: string;
+  headers?: Record<string, string>;
+  agent?: http.Agent | false;
+}): Promise<Page> {
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
-    const req = http.get({ host: o.address, port: o.port, path: o.path, headers: { host: o.host, ...o.headers }, agent: o.agent ?? false }, (res) => {
-      let data = '';
-      res.on('data', (c) => (data += c));
-      res.on('end', () => {
-        let body: Page['body'] = {};
-        try {
-          body = JSON.parse(data);
-        } catch {
-          /* a proxy's own reply */
-        }
-        resolve({ status: res.statusCode!, ms: performance.now() - t0, body });
-      });
-    });
+    const req = http.get(
+      { host: o.address, port: o.port, path: o.path, headers: { host: o.host, ...o.headers }, agent: o.agent ?? false },
+      (res) => {
+        let data = '';
+        res.on('data', (c) => (data += c));
+        res.on('end', () => {
+          let body: Page['body'] = {};
+          try {
+            body = JSON.parse(data);
+          } catch {
+            /* a proxy's own reply */
+          }
+          resolve({ status: res.statusCode!, ms: performance.now() - t0, body });
+        });
+      },
+    );
     req.setTimeout(10_000, () => req.destroy(new Error(`timeout: GET ${o.path}`)));
     req.on('error', reject);
   });
 }
 
-const get = (base: URL, host: string, path: string, headers: Record<string, string> = {}) => getPage({ address: base.hostname, port: Number(base.port || 80), host, path, headers });
+const get = (base: URL, host: string, path: string, headers: Record<string, string> = {}) =>
+  getPage({ address: base.hostname, port: Number(base.port || 80), host, path, headers });
 
 const call = (p: Page, service: string) => p.body.calls?.find((c) => c.service === service);
 
@@ -63,7 +84,8 @@ export async function smoke(url: string, host = 'alpha.example.com', canaryReque
   await check('end-user: jason is routed to reviews v2, which calls ratings', async () => {
     const p = await get(base, host, '/productpage', { 'end-user': 'jason' });
     const reviews = call(p, 'reviews');
-    if (reviews?.version !== 'v2' || reviews.calls?.[0]?.status !== 200) throw new Error(`reviews ${reviews?.version ?? 'missing'}, ratings ${reviews?.calls?.[0]?.status ?? 'missing'}`);
+    if (reviews?.version !== 'v2' || reviews.calls?.[0]?.status !== 200)
+      throw new Error(`reviews ${reviews?.version ?? 'missing'}, ratings ${reviews?.calls?.[0]?.status ?? 'missing'}`);
     return 'reviews v2 → ratings 200';
   });
   await check(`the reviews canary splits v1/v3 about 90/10 over ${canaryRequests} requests`, async () => {
@@ -73,7 +95,9 @@ export async function smoke(url: string, host = 'alpha.example.com', canaryReque
       seen[v] = (seen[v] ?? 0) + 1;
     }
     const v3 = (seen.v3 ?? 0) / canaryRequests;
-    const summary = Object.entries(seen).map(([v, n]) => `${v} ${n}`).join(', ');
+    const summary = Object.entries(seen)
+      .map(([v, n]) => `${v} ${n}`)
+      .join(', ');
     // Binomial(200, 0.1): 2 %–25 % is more than 3.5 standard deviations either side.
     if ((seen.v1 ?? 0) + (seen.v3 ?? 0) !== canaryRequests || v3 < 0.02 || v3 > 0.25) throw new Error(summary);
     return summary;

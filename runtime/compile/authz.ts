@@ -12,7 +12,11 @@ import { byKind, type MeshIndex } from './mesh-index';
 /** `serviceAccounts: [name]` means the policy's namespace (Istio): the proxy matches `ns/name`. */
 function qualifyServiceAccounts<T extends { serviceAccounts?: string[]; notServiceAccounts?: string[] }>(source: T, ns: string): T {
   const qualify = (list?: string[]) => list?.map((sa) => (sa.includes('/') ? sa : `${ns}/${sa}`));
-  return { ...source, ...(source.serviceAccounts ? { serviceAccounts: qualify(source.serviceAccounts) } : {}), ...(source.notServiceAccounts ? { notServiceAccounts: qualify(source.notServiceAccounts) } : {}) };
+  return {
+    ...source,
+    ...(source.serviceAccounts ? { serviceAccounts: qualify(source.serviceAccounts) } : {}),
+    ...(source.notServiceAccounts ? { notServiceAccounts: qualify(source.notServiceAccounts) } : {}),
+  };
 }
 
 export function authzFor(index: MeshIndex, proxy: ProxyIdentity): AuthzConfig | undefined {
@@ -75,6 +79,8 @@ export function mtlsByPortFor(index: MeshIndex, proxy: ProxyIdentity): Record<st
   const chain = peerAuthChain(index, proxy);
   const fallback = modeFor(chain, undefined);
   const ports = [...new Set(chain.flatMap((p) => Object.keys(p?.spec.portLevelMtls ?? {})))].sort((a, b) => Number(a) - Number(b));
-  const byPort = Object.fromEntries(ports.map((port) => [port, modeFor(chain, Number(port))] as const).filter(([, mode]) => mode !== fallback));
+  const byPort = Object.fromEntries(
+    ports.map((port) => [port, modeFor(chain, Number(port))] as const).filter(([, mode]) => mode !== fallback),
+  );
   return Object.keys(byPort).length ? byPort : undefined;
 }

@@ -21,7 +21,15 @@ function lbOf(p: TrafficPolicy['loadBalancer']): LbPolicy {
   const h = p?.consistentHash;
   if (h) {
     const ttl = h.httpCookie?.ttl === undefined ? undefined : parseDuration(h.httpCookie.ttl);
-    return { kind: 'hash', header: h.httpHeaderName?.toLowerCase(), cookie: h.httpCookie?.name, cookieTtlMs: ttl, cookiePath: h.httpCookie?.path, sourceIp: h.useSourceIp, queryParameter: h.httpQueryParameterName };
+    return {
+      kind: 'hash',
+      header: h.httpHeaderName?.toLowerCase(),
+      cookie: h.httpCookie?.name,
+      cookieTtlMs: ttl,
+      cookiePath: h.httpCookie?.path,
+      sourceIp: h.useSourceIp,
+      queryParameter: h.httpQueryParameterName,
+    };
   }
   switch (p?.simple) {
     case 'ROUND_ROBIN':
@@ -40,8 +48,14 @@ function lbOf(p: TrafficPolicy['loadBalancer']): LbPolicy {
 function policyFor(dr: DestinationRule | undefined, port: number, subset: string | undefined) {
   const top = dr?.spec.trafficPolicy;
   const sub = dr?.spec.subsets?.find((s) => s.name === subset)?.trafficPolicy;
-  const levels = [top, top?.portLevelSettings?.find((p) => p.port?.number === port), sub, sub?.portLevelSettings?.find((p) => p.port?.number === port)];
-  const pick = <K extends 'loadBalancer' | 'connectionPool' | 'outlierDetection' | 'tls'>(k: K) => levels.reduce<TrafficPolicy[K] | undefined>((acc, l) => (l?.[k] as TrafficPolicy[K]) ?? acc, undefined);
+  const levels = [
+    top,
+    top?.portLevelSettings?.find((p) => p.port?.number === port),
+    sub,
+    sub?.portLevelSettings?.find((p) => p.port?.number === port),
+  ];
+  const pick = <K extends 'loadBalancer' | 'connectionPool' | 'outlierDetection' | 'tls'>(k: K) =>
+    levels.reduce<TrafficPolicy[K] | undefined>((acc, l) => (l?.[k] as TrafficPolicy[K]) ?? acc, undefined);
   return { lb: pick('loadBalancer'), pool: pick('connectionPool'), outlier: pick('outlierDetection'), tls: pick('tls') };
 }
 
@@ -68,8 +82,10 @@ export class ClusterSet {
 /** The cluster for a client namespace: shared by every namespace the same DestinationRule applies to (ClusterChoices). */
 function compileCluster(index: MeshIndex, cache: CompileCache, { port, subset, key }: ClusterUse, clientNamespace: string): ClusterConfig {
   let choices = cache.clusters.get(key);
-  if (!choices) cache.clusters.set(key, (choices = { owners: new Set(rulesFor(index, port.host).map(namespaceOf)), byNamespace: new Map() }));
-  if (!choices.owners.has(clientNamespace)) return (choices.fallback ??= buildCluster(index, port, subset, ruleFor(index, port.host, clientNamespace)));
+  if (!choices)
+    cache.clusters.set(key, (choices = { owners: new Set(rulesFor(index, port.host).map(namespaceOf)), byNamespace: new Map() }));
+  if (!choices.owners.has(clientNamespace))
+    return (choices.fallback ??= buildCluster(index, port, subset, ruleFor(index, port.host, clientNamespace)));
   let own = choices.byNamespace.get(clientNamespace);
   if (!own) choices.byNamespace.set(clientNamespace, (own = buildCluster(index, port, subset, ruleFor(index, port.host, clientNamespace))));
   return own;

@@ -53,7 +53,10 @@ export class CompileCache {
   /** A sidecar's outbound listeners and clusters, by namespace (and the client's labels when some route is by source). */
   readonly outbound = new Map<string, SidecarOutbound>();
   /** Each service port's mesh routes, by the VirtualServices a namespace sees for it. */
-  readonly meshRoutes = new Map<ServicePort, Array<{ vss: readonly VirtualService[]; source: RouteContext['source']; result: MeshRoutes }>>();
+  readonly meshRoutes = new Map<
+    ServicePort,
+    Array<{ vss: readonly VirtualService[]; source: RouteContext['source']; result: MeshRoutes }>
+  >();
   /** Clusters by `name|service namespace`. */
   readonly clusters = new Map<string, ClusterChoices>();
 }

@@ -25,7 +25,8 @@ export function expandDelegates(all: readonly VirtualService[]): VirtualService[
     const http = vs.spec.http.flatMap((root) => {
       if (!root.delegate) return [root];
       const child = byName.get(`${root.delegate.namespace ?? namespaceOf(vs)}/${root.delegate.name}`);
-      if (!child || child.spec.hosts?.length || !visibleIn(exportScopes(child.spec.exportTo, namespaceOf(child)), namespaceOf(vs))) return [];
+      if (!child || child.spec.hosts?.length || !visibleIn(exportScopes(child.spec.exportTo, namespaceOf(child)), namespaceOf(vs)))
+        return [];
       return (child.spec.http ?? []).filter((r) => !r.delegate).flatMap((r) => merged(root, r));
     });
     out.push({ ...vs, spec: { ...vs.spec, http } });
@@ -51,9 +52,11 @@ export function mergeMatch(root: Match, child: Match): Match | undefined {
     if (!uri) return undefined;
     out.uri = uri;
   }
-  for (const key of ['scheme', 'method', 'authority'] as const) if (root[key] && child[key] && !same(root[key], child[key])) return undefined;
+  for (const key of ['scheme', 'method', 'authority'] as const)
+    if (root[key] && child[key] && !same(root[key], child[key])) return undefined;
   if (root.port !== undefined && child.port !== undefined && root.port !== child.port) return undefined;
-  if (root.sourceNamespace !== undefined && child.sourceNamespace !== undefined && root.sourceNamespace !== child.sourceNamespace) return undefined;
+  if (root.sourceNamespace !== undefined && child.sourceNamespace !== undefined && root.sourceNamespace !== child.sourceNamespace)
+    return undefined;
   for (const key of ['headers', 'queryParams', 'withoutHeaders'] as const) {
     if (!root[key] || !child[key]) continue;
     for (const [name, m] of Object.entries(child[key]!)) if (root[key]![name] && !same(root[key]![name], m)) return undefined;

@@ -6,7 +6,17 @@
  * is not ready (a slice's `conditions.ready: false`, a health-checked WorkloadEntry not `Healthy`)
  * is left out, so it leaves the proxies' load balancers at the next push.
  */
-import { fqdn, isPlainObject, namespaceOf, selects, type AnyMeshResource, type KubeObject, type Registry, type ServiceEntry, type WorkloadEntry } from '../../api';
+import {
+  fqdn,
+  isPlainObject,
+  namespaceOf,
+  selects,
+  type AnyMeshResource,
+  type KubeObject,
+  type Registry,
+  type ServiceEntry,
+  type WorkloadEntry,
+} from '../../api';
 import type { EndpointConfig } from '../contract/proxy-config';
 
 export interface ServicePort {
@@ -56,7 +66,11 @@ export function portResolver(ports: readonly ServicePort[]): PortResolver {
   for (const p of ports) byHost.set(p.host, [...(byHost.get(p.host) ?? []), p]);
   return (host, port) => {
     const candidates = byHost.get(host) ?? [];
-    return port === undefined ? (candidates.length === 1 ? candidates[0] : candidates.find((p) => isHttpProtocol(p.protocol)) ?? candidates[0]) : candidates.find((p) => p.number === port);
+    return port === undefined
+      ? candidates.length === 1
+        ? candidates[0]
+        : (candidates.find((p) => isHttpProtocol(p.protocol)) ?? candidates[0])
+      : candidates.find((p) => p.number === port);
   };
 }
 
@@ -73,20 +87,30 @@ export function endpointsOf(index: EndpointIndex, port: ServicePort, identities?
   for (const se of (index.serviceEntriesByHost.get(port.host) ?? []) as ServiceEntry[]) {
     if (namespaceOf(se) !== port.namespace) continue;
     const sePort = se.spec.ports?.find((p) => p.number === port.number);
-    for (const san of se.spec.subjectAltNames ?? []) if (san.startsWith('spiffe://')) identities?.add(san.slice('spiffe://'.length).replace(/^[^/]*\//, ''));
+    for (const san of se.spec.subjectAltNames ?? [])
+      if (san.startsWith('spiffe://')) identities?.add(san.slice('spiffe://'.length).replace(/^[^/]*\//, ''));
     for (const ep of se.spec.endpoints ?? []) {
       if (!ep.address) continue;
-      out.push({ address: ep.address, port: (sePort && ep.ports?.[sePort.name]) ?? sePort?.targetPort ?? port.number, labels: ep.labels ?? {} });
+      out.push({
+        address: ep.address,
+        port: (sePort && ep.ports?.[sePort.name]) ?? sePort?.targetPort ?? port.number,
+        labels: ep.labels ?? {},
+      });
       if (ep.serviceAccount) identities?.add(identityOf(port.namespace, ep.serviceAccount));
     }
     // DNS resolution without endpoints: the host itself, resolved by the proxy on each new connection.
     const dns = se.spec.resolution === 'DNS' || se.spec.resolution === 'DNS_ROUND_ROBIN';
-    if (dns && !se.spec.endpoints?.length && !se.spec.workloadSelector) out.push({ address: port.host, port: sePort?.targetPort ?? port.number, labels: {} });
+    if (dns && !se.spec.endpoints?.length && !se.spec.workloadSelector)
+      out.push({ address: port.host, port: sePort?.targetPort ?? port.number, labels: {} });
     const selector = se.spec.workloadSelector?.labels;
     if (selector)
       for (const we of candidates(index, port.namespace, selector)) {
         if (!selects(selector, we.spec.labels) || !we.spec.address || !healthy(we)) continue;
-        out.push({ address: we.spec.address, port: (sePort && we.spec.ports?.[sePort.name]) ?? sePort?.targetPort ?? port.number, labels: we.spec.labels ?? {} });
+        out.push({
+          address: we.spec.address,
+          port: (sePort && we.spec.ports?.[sePort.name]) ?? sePort?.targetPort ?? port.number,
+          labels: we.spec.labels ?? {},
+        });
         if (we.spec.serviceAccount) identities?.add(identityOf(namespaceOf(we), we.spec.serviceAccount));
       }
   }

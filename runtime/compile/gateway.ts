@@ -4,7 +4,13 @@
  * the route's host names), TCP routes, or TLS passthrough routes by server name.
  */
 import { hostMatches, hostsOverlap, namespaceOf, selects, splitRef, stripNamespace, type Gateway, type VirtualService } from '../../api';
-import { PROXY_CONFIG_SCHEMA, type ListenerConfig, type ProxyConfig, type VirtualHostConfig, type WeightedCluster } from '../contract/proxy-config';
+import {
+  PROXY_CONFIG_SCHEMA,
+  type ListenerConfig,
+  type ProxyConfig,
+  type VirtualHostConfig,
+  type WeightedCluster,
+} from '../contract/proxy-config';
 import type { ProxyIdentity } from '../contract/push-protocol';
 import { authzFor } from './authz';
 import { ClusterSet } from './clusters';
@@ -57,7 +63,13 @@ function gatewayListeners(index: MeshIndex, proxy: ProxyIdentity, clusters: Clus
         }
         if (t?.httpsRedirect) httpsRedirect = true;
         const gwRef = `${namespaceOf(gw)}/${gw.metadata.name}`;
-        const ctx: RouteContext = { gateway: gwRef, matchPort: number, portOf: index.portOf, useCluster: clusters.use, source: { labels: proxy.labels, namespace: proxy.namespace } };
+        const ctx: RouteContext = {
+          gateway: gwRef,
+          matchPort: number,
+          portOf: index.portOf,
+          useCluster: clusters.use,
+          source: { labels: proxy.labels, namespace: proxy.namespace },
+        };
         for (const vs of index.virtualServices) {
           if (!(vs.spec.gateways ?? []).some((g) => normalizeGateway(g, namespaceOf(vs)) === gwRef)) continue;
           if (passthroughTls) {
@@ -76,14 +88,20 @@ function gatewayListeners(index: MeshIndex, proxy: ProxyIdentity, clusters: Clus
             const serverHost = admittingHost(server, gw, vs, vsHost);
             if (!serverHost) continue;
             // The narrower of the two names is what this virtual host answers.
-            const domain = hostMatches(stripNamespace(serverHost), vsHost) ? vsHost.toLowerCase() : stripNamespace(serverHost).toLowerCase();
+            const domain = hostMatches(stripNamespace(serverHost), vsHost)
+              ? vsHost.toLowerCase()
+              : stripNamespace(serverHost).toLowerCase();
             const vhost = vhosts.get(domain) ?? { name: `${domain}:${number}`, domains: [domain], routes: [] };
             vhost.routes.push(...compileHttpRoutes(vs, ctx));
             vhosts.set(domain, vhost);
           }
         }
       }
-    const body = sniRoutes ? { sniRoutes } : protocol === 'tcp' ? { tcpDestinations: tcpDestinations ?? [] } : { virtualHosts: [...vhosts.values()] };
+    const body = sniRoutes
+      ? { sniRoutes }
+      : protocol === 'tcp'
+        ? { tcpDestinations: tcpDestinations ?? [] }
+        : { virtualHosts: [...vhosts.values()] };
     const authz = authzFor(index, proxy);
     return {
       name: `0.0.0.0_${number}`,
@@ -114,4 +132,5 @@ function admittingHost(server: Gateway['spec']['servers'][number], gw: Gateway, 
 }
 
 /** Istio's gateway default: SANITIZE_SET, the element with the client's certificate (`Cert`). */
-const gatewayXfcc = (proxy: ProxyIdentity) => ({ mode: proxy.gatewayTopology?.forwardClientCertDetails ?? 'SANITIZE_SET', cert: true }) as const;
+const gatewayXfcc = (proxy: ProxyIdentity) =>
+  ({ mode: proxy.gatewayTopology?.forwardClientCertDetails ?? 'SANITIZE_SET', cert: true }) as const;

@@ -55,7 +55,9 @@ export function equivalenceKey(index: MeshIndex, p: ProxyIdentity): string {
  * Object.keys(key))`, would also drop every nested key not in it: `inbound`, `portMap`...).
  */
 const sortedKeys = (_key: string, value: unknown) =>
-  value && typeof value === 'object' && !Array.isArray(value) ? Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : value;
+  value && typeof value === 'object' && !Array.isArray(value)
+    ? Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+    : value;
 
 function policiesSelecting(index: MeshIndex, p: ProxyIdentity): string[] {
   return [...byKind(index, 'AuthorizationPolicy'), ...byKind(index, 'PeerAuthentication')]

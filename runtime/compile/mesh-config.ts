@@ -18,7 +18,9 @@ export interface MeshSettings {
 /** Read once per snapshot (MeshIndex.meshSettings). */
 export function readMeshSettings(objects: readonly KubeObject[]): MeshSettings {
   for (const ns of ROOT_NAMESPACES) {
-    const cm = objects.find((o) => o.kind === 'ConfigMap' && o.metadata?.name === MESH_CONFIGMAP && o.metadata?.namespace === ns) as { data?: Record<string, unknown> } | undefined;
+    const cm = objects.find((o) => o.kind === 'ConfigMap' && o.metadata?.name === MESH_CONFIGMAP && o.metadata?.namespace === ns) as
+      | { data?: Record<string, unknown> }
+      | undefined;
     const text = cm?.data?.mesh;
     if (typeof text !== 'string') continue;
     let mesh: { pathNormalization?: { normalization?: unknown } } | null;
@@ -29,7 +31,8 @@ export function readMeshSettings(objects: readonly KubeObject[]): MeshSettings {
     }
     const n = mesh?.pathNormalization?.normalization;
     // Istio's DEFAULT means BASE; omitting the field keeps ProxyConfig unchanged for the default.
-    if (typeof n === 'string' && n !== 'BASE' && n !== 'DEFAULT' && (PATH_NORMALIZATIONS as readonly string[]).includes(n)) return { pathNormalization: n as PathNormalization };
+    if (typeof n === 'string' && n !== 'BASE' && n !== 'DEFAULT' && (PATH_NORMALIZATIONS as readonly string[]).includes(n))
+      return { pathNormalization: n as PathNormalization };
     return {};
   }
   return {};

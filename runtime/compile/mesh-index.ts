@@ -4,7 +4,16 @@
  * configs of one snapshot read the same objects. Immutable once built; the parts compiled
  * configs share live in a CompileCache (compile-cache.ts), not here.
  */
-import { exportScopes, fqdn, hostMatches, namespaceOf, type AnyMeshResource, type ExportScope, type KubeObject, type VirtualService } from '../../api';
+import {
+  exportScopes,
+  fqdn,
+  hostMatches,
+  namespaceOf,
+  type AnyMeshResource,
+  type ExportScope,
+  type KubeObject,
+  type VirtualService,
+} from '../../api';
 import { expandDelegates } from './delegates';
 import { identityOf, listServicePorts, portResolver, type EndpointIndex, type PortResolver, type ServicePort } from './endpoints';
 import { readMeshSettings, type MeshSettings } from './mesh-config';
@@ -108,9 +117,13 @@ function podsByName(objects: readonly KubeObject[]): MeshIndex['pods'] {
       .filter((o) => o.kind === 'Pod')
       .map((p) => {
         const account = (p as { spec?: { serviceAccountName?: unknown } }).spec?.serviceAccountName;
-        return [`${namespaceOf(p)}/${p.metadata.name}`, { labels: p.metadata.labels ?? {}, identity: identityOf(namespaceOf(p), typeof account === 'string' ? account : 'default') }];
+        return [
+          `${namespaceOf(p)}/${p.metadata.name}`,
+          { labels: p.metadata.labels ?? {}, identity: identityOf(namespaceOf(p), typeof account === 'string' ? account : 'default') },
+        ];
       }),
   );
 }
 
-export const byKind = <K extends AnyMeshResource['kind']>(index: MeshIndex, kind: K) => (index.byKind.get(kind) ?? []) as Array<Extract<AnyMeshResource, { kind: K }>>;
+export const byKind = <K extends AnyMeshResource['kind']>(index: MeshIndex, kind: K) =>
+  (index.byKind.get(kind) ?? []) as Array<Extract<AnyMeshResource, { kind: K }>>;

@@ -1,6 +1,14 @@
 /** VirtualService http routes → RouteConfig: matches, actions, headers, faults, CORS, retries. */
 import { fqdn, parseDuration, selects, type HttpRoute, type HttpMatchRequest, type StringMatch, type VirtualService } from '../../api';
-import { DEFAULT_RETRY, clusterName, type HeaderOpsConfig, type MatchConfig, type RouteConfig, type StringMatchConfig, type WeightedCluster } from '../contract/proxy-config';
+import {
+  DEFAULT_RETRY,
+  clusterName,
+  type HeaderOpsConfig,
+  type MatchConfig,
+  type RouteConfig,
+  type StringMatchConfig,
+  type WeightedCluster,
+} from '../contract/proxy-config';
 import type { PortResolver, ServicePort } from './endpoints';
 
 export interface RouteContext {
@@ -16,10 +24,20 @@ export interface RouteContext {
 }
 
 const sm = (m: StringMatch | undefined): StringMatchConfig | undefined =>
-  m === undefined ? undefined : m.exact !== undefined ? { exact: m.exact } : m.prefix !== undefined ? { prefix: m.prefix } : m.regex !== undefined ? { regex: m.regex } : { present: true };
+  m === undefined
+    ? undefined
+    : m.exact !== undefined
+      ? { exact: m.exact }
+      : m.prefix !== undefined
+        ? { prefix: m.prefix }
+        : m.regex !== undefined
+          ? { regex: m.regex }
+          : { present: true };
 const pairs = (m: Record<string, StringMatch> | undefined, lower = true): Array<[string, StringMatchConfig]> | undefined =>
   m && Object.entries(m).map(([k, v]) => [lower ? k.toLowerCase() : k, sm(v)!]);
-const ops = (h: { set?: Record<string, string>; add?: Record<string, string>; remove?: string[] } | undefined): HeaderOpsConfig | undefined =>
+const ops = (
+  h: { set?: Record<string, string>; add?: Record<string, string>; remove?: string[] } | undefined,
+): HeaderOpsConfig | undefined =>
   h && { set: h.set && Object.entries(h.set), add: h.add && Object.entries(h.add), remove: h.remove?.map((r) => r.toLowerCase()) };
 const ms = (d: string | undefined) => (d === undefined ? undefined : parseDuration(d));
 const fraction = (p: { value?: number } | undefined, fallbackPercent?: number) => (p?.value ?? fallbackPercent ?? 100) / 100;
@@ -49,7 +67,11 @@ function applicableMatches(route: HttpRoute, ctx: RouteContext, vsNamespace: str
 type RouteDestination = NonNullable<NonNullable<VirtualService['spec']['tcp']>[number]['route']>[number];
 
 /** A match of any route kind applies at this port and gateway (or names neither). */
-const appliesHere = (m: { port?: number; gateways?: string[]; sourceLabels?: Record<string, string>; sourceNamespace?: string }, vsNamespace: string, ctx: RouteContext): boolean =>
+const appliesHere = (
+  m: { port?: number; gateways?: string[]; sourceLabels?: Record<string, string>; sourceNamespace?: string },
+  vsNamespace: string,
+  ctx: RouteContext,
+): boolean =>
   (m.port === undefined || m.port === ctx.matchPort) &&
   (!m.gateways?.length || m.gateways.some((g) => normalizeGateway(g, vsNamespace) === ctx.gateway)) &&
   (m.sourceLabels === undefined || (ctx.source !== undefined && selects(m.sourceLabels, ctx.source.labels))) &&
@@ -57,8 +79,11 @@ const appliesHere = (m: { port?: number; gateways?: string[]; sourceLabels?: Rec
 
 /** Whether any VirtualService routes by its client (`sourceLabels` / `sourceNamespace`): then sidecars of one namespace no longer share routes. */
 export function routesBySource(vss: readonly VirtualService[]): boolean {
-  const bySource = (m: { sourceLabels?: unknown; sourceNamespace?: unknown }) => m.sourceLabels !== undefined || m.sourceNamespace !== undefined;
-  return vss.some((vs) => [...(vs.spec.http ?? []), ...(vs.spec.tcp ?? []), ...(vs.spec.tls ?? [])].some((r) => (r.match ?? []).some(bySource)));
+  const bySource = (m: { sourceLabels?: unknown; sourceNamespace?: unknown }) =>
+    m.sourceLabels !== undefined || m.sourceNamespace !== undefined;
+  return vss.some((vs) =>
+    [...(vs.spec.http ?? []), ...(vs.spec.tcp ?? []), ...(vs.spec.tls ?? [])].some((r) => (r.match ?? []).some(bySource)),
+  );
 }
 
 /** A `tcp` or `tls` route's destinations as weighted clusters (a lone destination weighs 100), each cluster used. */
@@ -72,7 +97,8 @@ function weightedClusters(route: readonly RouteDestination[] | undefined, vsName
   });
 }
 
-export const normalizeGateway = (ref: string, namespace: string): string => (ref === 'mesh' ? 'mesh' : ref.includes('/') ? ref : `${namespace}/${ref}`);
+export const normalizeGateway = (ref: string, namespace: string): string =>
+  ref === 'mesh' ? 'mesh' : ref.includes('/') ? ref : `${namespace}/${ref}`;
 
 export function compileHttpRoutes(vs: VirtualService, ctx: RouteContext): RouteConfig[] {
   const ns = vs.metadata.namespace ?? 'default';
@@ -94,8 +120,12 @@ export function compileHttpRoutes(vs: VirtualService, ctx: RouteContext): RouteC
       requestHeaders: ops(route.headers?.request),
       responseHeaders: ops(route.headers?.response),
       fault: route.fault && {
-        delay: route.fault.delay?.fixedDelay ? { ms: ms(route.fault.delay.fixedDelay)!, fraction: fraction(route.fault.delay.percentage, route.fault.delay.percent) } : undefined,
-        abort: route.fault.abort?.httpStatus ? { status: route.fault.abort.httpStatus, fraction: fraction(route.fault.abort.percentage) } : undefined,
+        delay: route.fault.delay?.fixedDelay
+          ? { ms: ms(route.fault.delay.fixedDelay)!, fraction: fraction(route.fault.delay.percentage, route.fault.delay.percent) }
+          : undefined,
+        abort: route.fault.abort?.httpStatus
+          ? { status: route.fault.abort.httpStatus, fraction: fraction(route.fault.abort.percentage) }
+          : undefined,
       },
       cors: route.corsPolicy && {
         allowOrigins: (route.corsPolicy.allowOrigins ?? []).map((o) => sm(o)!),
@@ -108,16 +138,37 @@ export function compileHttpRoutes(vs: VirtualService, ctx: RouteContext): RouteC
     };
     if (route.redirect) {
       const r = route.redirect;
-      out.push({ ...common, action: { kind: 'redirect', uri: r.uri, authority: r.authority, scheme: r.scheme, port: r.port, status: r.redirectCode ?? 301 } });
+      out.push({
+        ...common,
+        action: { kind: 'redirect', uri: r.uri, authority: r.authority, scheme: r.scheme, port: r.port, status: r.redirectCode ?? 301 },
+      });
       return;
     }
     if (route.directResponse) {
-      out.push({ ...common, action: { kind: 'direct', status: route.directResponse.status, body: route.directResponse.body?.string ?? (route.directResponse.body?.bytes ? Buffer.from(route.directResponse.body.bytes, 'base64').toString('latin1') : undefined) } });
+      out.push({
+        ...common,
+        action: {
+          kind: 'direct',
+          status: route.directResponse.status,
+          body:
+            route.directResponse.body?.string ??
+            (route.directResponse.body?.bytes ? Buffer.from(route.directResponse.body.bytes, 'base64').toString('latin1') : undefined),
+        },
+      });
       return;
     }
     const destinations = (route.route ?? []).flatMap((d) => {
       const cluster = dest(d.destination.host, d.destination.port?.number, d.destination.subset);
-      return cluster ? [{ cluster, weight: d.weight ?? (route.route!.length === 1 ? 100 : 0), requestHeaders: ops(d.headers?.request), responseHeaders: ops(d.headers?.response) }] : [];
+      return cluster
+        ? [
+            {
+              cluster,
+              weight: d.weight ?? (route.route!.length === 1 ? 100 : 0),
+              requestHeaders: ops(d.headers?.request),
+              responseHeaders: ops(d.headers?.response),
+            },
+          ]
+        : [];
     });
     const mirrors = [
       ...(route.mirror ? [{ d: route.mirror, f: fraction(route.mirrorPercentage) }] : []),
@@ -142,7 +193,11 @@ export function compileHttpRoutes(vs: VirtualService, ctx: RouteContext): RouteC
         destinations,
         timeoutMs: ms(route.timeout) || undefined,
         retries,
-        rewrite: route.rewrite && { uriPrefix: route.rewrite.uri, authority: route.rewrite.authority, ...(route.rewrite.uriRegexRewrite ? { uriRegex: regexRewrite(route.rewrite.uriRegexRewrite) } : {}) },
+        rewrite: route.rewrite && {
+          uriPrefix: route.rewrite.uri,
+          authority: route.rewrite.authority,
+          ...(route.rewrite.uriRegexRewrite ? { uriRegex: regexRewrite(route.rewrite.uriRegexRewrite) } : {}),
+        },
         mirrors: mirrors.length ? mirrors : undefined,
       },
     });
@@ -156,7 +211,9 @@ export function compileTlsRoutes(vs: VirtualService, ctx: RouteContext): Array<{
   return (vs.spec.tls ?? []).flatMap((route) => {
     const matches = (route.match ?? []).filter((m) => appliesHere(m, ns, ctx));
     if (!matches.length) return [];
-    return [{ sniHosts: matches.flatMap((m) => m.sniHosts.map((h) => h.toLowerCase())), destinations: weightedClusters(route.route, ns, ctx) }];
+    return [
+      { sniHosts: matches.flatMap((m) => m.sniHosts.map((h) => h.toLowerCase())), destinations: weightedClusters(route.route, ns, ctx) },
+    ];
   });
 }
 

@@ -22,15 +22,28 @@ const OUTBOUND_PORT = PORTS.sidecarOutbound;
 export function compileSidecar(index: MeshIndex, proxy: ProxyIdentity, cache: CompileCache): ProxyConfig {
   const shared = sidecarOutbound(index, cache, proxy.namespace, proxy.labels);
   const outboundPort = proxy.outboundPort ?? OUTBOUND_PORT;
-  const listeners: ListenerConfig[] = shared.listeners.map((l) => ({ ...l, port: outboundPort, passthrough: true, trafficDirection: 'OUTBOUND' as const }));
-  if (!proxy.inbound) return { schema: PROXY_CONFIG_SCHEMA, version: index.version, listeners, clusters: shared.clusters, ...index.meshSettings };
+  const listeners: ListenerConfig[] = shared.listeners.map((l) => ({
+    ...l,
+    port: outboundPort,
+    passthrough: true,
+    trafficDirection: 'OUTBOUND' as const,
+  }));
+  if (!proxy.inbound)
+    return { schema: PROXY_CONFIG_SCHEMA, version: index.version, listeners, clusters: shared.clusters, ...index.meshSettings };
   const appPort = proxy.inbound.appPort;
   // In a pod the app's port is the one each captured connection was sent to (original destination).
   const inbound = appPort ? `inbound|${appPort}||` : 'inbound|passthrough||';
   const mtlsByPort = mtlsByPortFor(index, proxy);
   const authz = authzFor(index, proxy);
   const inboundCluster: ClusterConfig = appPort
-    ? { name: inbound, host: '127.0.0.1', port: appPort, endpoints: [{ address: '127.0.0.1', port: appPort }], lb: { kind: 'round_robin' }, connectTimeoutMs: 1000 }
+    ? {
+        name: inbound,
+        host: '127.0.0.1',
+        port: appPort,
+        endpoints: [{ address: '127.0.0.1', port: appPort }],
+        lb: { kind: 'round_robin' },
+        connectTimeoutMs: 1000,
+      }
     : { name: inbound, host: '127.0.0.1', port: 0, endpoints: [], lb: { kind: 'passthrough' }, connectTimeoutMs: 1000 };
   listeners.push({
     name: 'virtualInbound',
@@ -43,9 +56,21 @@ export function compileSidecar(index: MeshIndex, proxy: ProxyIdentity, cache: Co
     // As Istio's sidecars: the verified peer is added to x-forwarded-client-cert (By, Hash, Subject, URI, DNS).
     forwardClientCert: { mode: 'APPEND_FORWARD' },
     protocol: 'http',
-    virtualHosts: [{ name: 'inbound|http', domains: ['*'], routes: [{ name: 'default', matches: [], action: { kind: 'forward', destinations: [{ cluster: inbound, weight: 100 }] } }] }],
+    virtualHosts: [
+      {
+        name: 'inbound|http',
+        domains: ['*'],
+        routes: [{ name: 'default', matches: [], action: { kind: 'forward', destinations: [{ cluster: inbound, weight: 100 }] } }],
+      },
+    ],
   });
-  return { schema: PROXY_CONFIG_SCHEMA, version: index.version, listeners, clusters: [...shared.clusters, inboundCluster].sort(byClusterName), ...index.meshSettings };
+  return {
+    schema: PROXY_CONFIG_SCHEMA,
+    version: index.version,
+    listeners,
+    clusters: [...shared.clusters, inboundCluster].sort(byClusterName),
+    ...index.meshSettings,
+  };
 }
 
 /**
@@ -78,9 +103,17 @@ function sidecarOutbound(index: MeshIndex, cache: CompileCache, ns: string, labe
     if (candidates.length !== 1) continue;
     const p = candidates[0];
     const ctx: RouteContext = { gateway: 'mesh', matchPort: number, portOf: index.portOf, useCluster: clusters.use, source };
-    const fromVs = vsFor(p.host).map((vs) => compileTcpRoute(vs, ctx)).find(Boolean);
+    const fromVs = vsFor(p.host)
+      .map((vs) => compileTcpRoute(vs, ctx))
+      .find(Boolean);
     if (!fromVs) clusters.use(p.host, p, undefined);
-    tcpListeners.push({ name: `outbound_${number}_tcp`, port: 0, matchPort: number, protocol: 'tcp', tcpDestinations: fromVs ?? [{ cluster: clusterName(p.number, undefined, p.host), weight: 100 }] });
+    tcpListeners.push({
+      name: `outbound_${number}_tcp`,
+      port: 0,
+      matchPort: number,
+      protocol: 'tcp',
+      tcpDestinations: fromVs ?? [{ cluster: clusterName(p.number, undefined, p.host), weight: 100 }],
+    });
   }
   const byPort = new Map<number, VirtualHostConfig[]>();
   for (const p of visible) {
@@ -91,8 +124,16 @@ function sidecarOutbound(index: MeshIndex, cache: CompileCache, ns: string, labe
     list.push(virtualHostFor(routes, p, ns));
     byPort.set(p.number, list);
   }
-  const httpListeners = [...byPort.entries()].map(([number, virtualHosts]) => ({ name: `outbound_${number}`, port: 0, matchPort: number, protocol: 'http' as const, virtualHosts }));
-  const listeners: ListenerConfig[] = [...httpListeners, ...tcpListeners.filter((t) => !byPort.has(t.matchPort))].sort((a, b) => a.matchPort - b.matchPort);
+  const httpListeners = [...byPort.entries()].map(([number, virtualHosts]) => ({
+    name: `outbound_${number}`,
+    port: 0,
+    matchPort: number,
+    protocol: 'http' as const,
+    virtualHosts,
+  }));
+  const listeners: ListenerConfig[] = [...httpListeners, ...tcpListeners.filter((t) => !byPort.has(t.matchPort))].sort(
+    (a, b) => a.matchPort - b.matchPort,
+  );
   const result = { listeners, clusters: clusters.all() };
   cache.outbound.set(key, result);
   return result;
@@ -104,17 +145,37 @@ const NONE: readonly VirtualService[] = [];
  * A service port's mesh routes depend on the VirtualServices a namespace sees for it, not on the
  * namespace: compiled once per cache, and shared by the namespaces that see the same ones.
  */
-function meshRoutes(index: MeshIndex, cache: CompileCache, p: ServicePort, vss: readonly VirtualService[], source?: RouteContext['source']): MeshRoutes {
+function meshRoutes(
+  index: MeshIndex,
+  cache: CompileCache,
+  p: ServicePort,
+  vss: readonly VirtualService[],
+  source?: RouteContext['source'],
+): MeshRoutes {
   let entries = cache.meshRoutes.get(p);
   if (!entries) cache.meshRoutes.set(p, (entries = []));
   const hit = entries.find((e) => e.source === source && e.vss.length === vss.length && e.vss.every((v, i) => v === vss[i]));
   if (hit) return hit.result;
   const uses: ClusterUse[] = [];
-  const ctx: RouteContext = { gateway: 'mesh', matchPort: p.number, portOf: index.portOf, useCluster: (_host, port, subset) => void uses.push(clusterUse(port, subset)), source };
+  const ctx: RouteContext = {
+    gateway: 'mesh',
+    matchPort: p.number,
+    portOf: index.portOf,
+    useCluster: (_host, port, subset) => void uses.push(clusterUse(port, subset)),
+    source,
+  };
   const routes: RouteConfig[] = vss.flatMap((vs) => compileHttpRoutes(vs, ctx));
   if (routes.length === 0) {
     uses.push(clusterUse(p, undefined));
-    routes.push({ name: 'default', matches: [], action: { kind: 'forward', destinations: [{ cluster: clusterName(p.number, undefined, p.host), weight: 100 }], retries: DEFAULT_RETRY } });
+    routes.push({
+      name: 'default',
+      matches: [],
+      action: {
+        kind: 'forward',
+        destinations: [{ cluster: clusterName(p.number, undefined, p.host), weight: 100 }],
+        retries: DEFAULT_RETRY,
+      },
+    });
   }
   const result: MeshRoutes = { routes, uses };
   entries.push({ vss, source, result });

@@ -12,7 +12,13 @@
  * ignored (it denies more, never less).
  */
 import { BlockList, isIPv6 } from 'node:net';
-import { conditionEvaluated, EVALUATED_OPERATION_FIELDS, EVALUATED_SOURCE_FIELDS, HEADER_KEY, type AuthzProtocol } from '../../api/authorization-fields';
+import {
+  conditionEvaluated,
+  EVALUATED_OPERATION_FIELDS,
+  EVALUATED_SOURCE_FIELDS,
+  HEADER_KEY,
+  type AuthzProtocol,
+} from '../../api/authorization-fields';
 
 export interface SourceMatch {
   readonly principals?: string[];
@@ -111,7 +117,7 @@ function inBlocks(blocks: string[], ip: string): boolean {
 
 /** `values` must match (when given) and `notValues` must not. */
 function field(values: string[] | undefined, notValues: string[] | undefined, test: (v: string) => boolean): boolean {
-  return (!values || values.some(test)) && (!notValues?.some(test));
+  return (!values || values.some(test)) && !notValues?.some(test);
 }
 
 /** An empty list is no list (Istio reads `methods: []` as absent). */
@@ -172,7 +178,8 @@ const prepared: Record<AuthzProtocol, WeakMap<AuthzConfig, Prepared>> = { http: 
 export function prepare(cfg: AuthzConfig, protocol: AuthzProtocol): Prepared {
   let p = prepared[protocol].get(cfg);
   if (!p) {
-    const only = (rules: AuthzRule[], action: 'ALLOW' | 'DENY') => rules.map((r) => applicable(r, protocol, action)).filter((r): r is AuthzRule => r !== undefined);
+    const only = (rules: AuthzRule[], action: 'ALLOW' | 'DENY') =>
+      rules.map((r) => applicable(r, protocol, action)).filter((r): r is AuthzRule => r !== undefined);
     p = { deny: only(cfg.deny, 'DENY'), ...(cfg.allow ? { allow: only(cfg.allow, 'ALLOW') } : {}) };
     prepared[protocol].set(cfg, p);
   }
@@ -231,13 +238,21 @@ function attribute(key: string, r: Attributes): string | undefined {
 
 function conditionMatches(c: ConditionMatch, r: Attributes): boolean {
   const value = attribute(c.key, r);
-  if (c.key === 'source.ip' || c.key === 'remote.ip') return (!c.values || (value !== undefined && inBlocks(c.values, value))) && (!c.notValues || value === undefined || !inBlocks(c.notValues, value));
+  if (c.key === 'source.ip' || c.key === 'remote.ip')
+    return (
+      (!c.values || (value !== undefined && inBlocks(c.values, value))) &&
+      (!c.notValues || value === undefined || !inBlocks(c.notValues, value))
+    );
   return field(c.values, c.notValues, (v) => matchesPattern(v, value));
 }
 
 /** Whether a rule (already cut down by `applicable`) matches. */
 export function ruleMatches(rule: AuthzRule, r: Attributes): boolean {
-  return (!rule.from || rule.from.some((s) => sourceMatches(s, r))) && (!rule.to || rule.to.some((o) => operationMatches(o, r))) && (!rule.when || rule.when.every((c) => conditionMatches(c, r)));
+  return (
+    (!rule.from || rule.from.some((s) => sourceMatches(s, r))) &&
+    (!rule.to || rule.to.some((o) => operationMatches(o, r))) &&
+    (!rule.when || rule.when.every((c) => conditionMatches(c, r)))
+  );
 }
 
 function decide(p: Prepared, r: Attributes): AuthzDecision {

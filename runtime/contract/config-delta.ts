@@ -107,8 +107,10 @@ export function diffConfig(base: ProxyConfig, next: ProxyConfig): ConfigDelta | 
  * built from them). Throws DeltaError when the delta is not for this base.
  */
 export function applyDelta(base: ProxyConfig | undefined, version: string, delta: ConfigDelta): ProxyConfig {
-  if (!base || delta?.base !== base.version) throw new DeltaError(`delta for ${JSON.stringify(delta?.base)} but the running config is ${JSON.stringify(base?.version ?? null)}`);
-  if (!Array.isArray(delta.listeners) || !Array.isArray(delta.clusters?.set) || !Array.isArray(delta.clusters?.remove)) throw new DeltaError('delta needs listeners, clusters.set and clusters.remove arrays');
+  if (!base || delta?.base !== base.version)
+    throw new DeltaError(`delta for ${JSON.stringify(delta?.base)} but the running config is ${JSON.stringify(base?.version ?? null)}`);
+  if (!Array.isArray(delta.listeners) || !Array.isArray(delta.clusters?.set) || !Array.isArray(delta.clusters?.remove))
+    throw new DeltaError('delta needs listeners, clusters.set and clusters.remove arrays');
   const baseListeners = new Map(base.listeners.map((l) => [l.name, l]));
   const listeners = delta.listeners.map((entry): ListenerConfig => {
     if (typeof entry === 'string') {
@@ -121,7 +123,8 @@ export function applyDelta(base: ProxyConfig | undefined, version: string, delta
     const virtualHosts = entry.virtualHosts.map((vh) => {
       if (typeof vh !== 'string') return vh;
       const old = hosts.get(vh);
-      if (!old) throw new DeltaError(`delta names virtual host ${JSON.stringify(vh)} that listener ${entry.name} of ${base.version} does not have`);
+      if (!old)
+        throw new DeltaError(`delta names virtual host ${JSON.stringify(vh)} that listener ${entry.name} of ${base.version} does not have`);
       return old;
     });
     return { ...entry, virtualHosts };

@@ -54,7 +54,9 @@ export function untilSignal(stop: () => Promise<void>): Promise<void> {
 /** Runs an entry point: its result is the exit code; an exception is one line and exit code 2. */
 export function runMain(name: string, main: (argv: string[]) => Promise<number>): void {
   // A daemon keeps serving its last good state: a stray rejection is logged, never fatal.
-  process.on('unhandledRejection', (err) => console.error(`${name}: unexpected error (kept running): ${err instanceof Error ? err.stack : err}`));
+  process.on('unhandledRejection', (err) =>
+    console.error(`${name}: unexpected error (kept running): ${err instanceof Error ? err.stack : err}`),
+  );
   main(process.argv.slice(2)).then(
     (code) => (process.exitCode = code),
     (err) => {

@@ -111,7 +111,11 @@ export interface VirtualHostConfig {
   readonly routes: RouteConfig[];
 }
 
-export type StringMatchConfig = { readonly exact: string } | { readonly prefix: string } | { readonly regex: string } | { readonly present: true };
+export type StringMatchConfig =
+  | { readonly exact: string }
+  | { readonly prefix: string }
+  | { readonly regex: string }
+  | { readonly present: true };
 
 export interface MatchConfig {
   readonly uri?: StringMatchConfig;
@@ -173,10 +177,22 @@ export type RouteAction =
       readonly timeoutMs?: number;
       readonly retries?: RetryConfig;
       /** `uriRegex`: every match of `pattern` (RE2) in the path replaced by `replacement` (RE2's rewrite syntax: `\1` for a group), as Istio's uriRegexRewrite. */
-      readonly rewrite?: { readonly uriPrefix?: string; readonly uri?: string; readonly authority?: string; readonly uriRegex?: { readonly pattern: string; readonly replacement: string } };
+      readonly rewrite?: {
+        readonly uriPrefix?: string;
+        readonly uri?: string;
+        readonly authority?: string;
+        readonly uriRegex?: { readonly pattern: string; readonly replacement: string };
+      };
       readonly mirrors?: Array<{ readonly cluster: string; readonly fraction: number }>;
     }
-  | { readonly kind: 'redirect'; readonly uri?: string; readonly authority?: string; readonly scheme?: string; readonly port?: number; readonly status: number }
+  | {
+      readonly kind: 'redirect';
+      readonly uri?: string;
+      readonly authority?: string;
+      readonly scheme?: string;
+      readonly port?: number;
+      readonly status: number;
+    }
   | { readonly kind: 'direct'; readonly status: number; readonly body?: string };
 
 export interface RouteConfig {
@@ -248,7 +264,14 @@ export interface ClusterConfig {
    * as 503/504 towards both consecutive counts; at least one endpoint may always be ejected; below
    * `minHealthPercent` healthy endpoints the ejections are ignored (panic), 0 (Istio's default): never.
    */
-  readonly outlier?: { readonly consecutive5xx?: number; readonly consecutiveGatewayErrors?: number; readonly intervalMs: number; readonly baseEjectionMs: number; readonly maxEjectionPercent: number; readonly minHealthPercent?: number };
+  readonly outlier?: {
+    readonly consecutive5xx?: number;
+    readonly consecutiveGatewayErrors?: number;
+    readonly intervalMs: number;
+    readonly baseEjectionMs: number;
+    readonly maxEjectionPercent: number;
+    readonly minHealthPercent?: number;
+  };
 }
 
 export interface OriginateTls {
@@ -267,7 +290,10 @@ export interface OriginateTls {
  * unavailable and cancelled are HTTP/2 and gRPC conditions; retriable-status-codes lists no code,
  * so a 503 response is passed on, not retried), each to another endpoint.
  */
-export const DEFAULT_RETRY: RetryConfig = { attempts: 2, retryOn: ['connect-failure', 'refused-stream', 'unavailable', 'cancelled', 'retriable-status-codes'] };
+export const DEFAULT_RETRY: RetryConfig = {
+  attempts: 2,
+  retryOn: ['connect-failure', 'refused-stream', 'unavailable', 'cancelled', 'retriable-status-codes'],
+};
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
 export const TLS_MODE_LABEL = 'security.istio.io/tlsMode';
@@ -277,7 +303,8 @@ export function clusterName(port: number, subset: string | undefined, host: stri
 }
 
 /** The order clusters are listed in a ProxyConfig: by name, by code point (cheaper than a locale compare on thousands). */
-export const byClusterName = (a: { readonly name: string }, b: { readonly name: string }): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+export const byClusterName = (a: { readonly name: string }, b: { readonly name: string }): number =>
+  a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 
 /**
  * The cluster a sidecar sends requests for unknown hosts to, at their original destination (as

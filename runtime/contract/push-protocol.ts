@@ -103,7 +103,9 @@ export function checkHello(msg: unknown): string | undefined {
   const id = m.identity;
   if (!id || (id.mode !== 'gateway' && id.mode !== 'sidecar')) return 'hello.identity.mode must be gateway or sidecar';
   if (typeof id.namespace !== 'string' || !id.namespace) return 'hello.identity.namespace is required';
-  if (typeof id.labels !== 'object' || id.labels === null || Object.values(id.labels).some((v) => typeof v !== 'string')) return 'hello.identity.labels must map strings to strings';
-  if (m.features !== undefined && !(Array.isArray(m.features) && m.features.every((f) => typeof f === 'string'))) return 'hello.features must be a list of strings';
+  if (typeof id.labels !== 'object' || id.labels === null || Object.values(id.labels).some((v) => typeof v !== 'string'))
+    return 'hello.identity.labels must map strings to strings';
+  if (m.features !== undefined && !(Array.isArray(m.features) && m.features.every((f) => typeof f === 'string')))
+    return 'hello.features must be a list of strings';
   return undefined;
 }

@@ -1,6 +1,7 @@
 /** SPIFFE identities as mast writes and reads them (no X.509 library needed: the proxy's hot path uses these). */
 
-export const spiffeId = (trustDomain: string, namespace: string, serviceAccount: string) => `spiffe://${trustDomain}/ns/${namespace}/sa/${serviceAccount}`;
+export const spiffeId = (trustDomain: string, namespace: string, serviceAccount: string) =>
+  `spiffe://${trustDomain}/ns/${namespace}/sa/${serviceAccount}`;
 
 /** `spiffe://td/ns/x/sa/y` → the principal as AuthorizationPolicy writes it (`td/ns/x/sa/y`) and the namespace. */
 export function peerIdentity(subjectAltName: string | undefined): { principal: string; namespace: string } | undefined {

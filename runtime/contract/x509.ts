@@ -23,7 +23,9 @@ export async function privateKeyPem(keys: KeyPair): Promise<string> {
 
 /** A certificate request: the key is the proxy's; the identity is decided by mastd, not by the request. */
 export async function certificateRequest(keys: KeyPair): Promise<string> {
-  return (await x509.Pkcs10CertificateRequestGenerator.create({ name: 'O=mast', keys: keys as never, signingAlgorithm: KEY_ALGORITHM })).toString('pem');
+  return (
+    await x509.Pkcs10CertificateRequestGenerator.create({ name: 'O=mast', keys: keys as never, signingAlgorithm: KEY_ALGORITHM })
+  ).toString('pem');
 }
 
 export { spiffeId, peerIdentity } from './spiffe';

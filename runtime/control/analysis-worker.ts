@@ -41,7 +41,7 @@ export function workerAnalyzer(file: string): Analyzer & { close(): Promise<void
     w.on('message', (m: { id: number; findings?: Finding[]; error?: string }) => {
       const p = waiting.get(m.id);
       waiting.delete(m.id);
-      if (m.findings) (done++, p?.resolve(m.findings));
+      if (m.findings) done++, p?.resolve(m.findings);
       else p?.reject(new Error(m.error ?? 'analysis failed'));
     });
     w.on('error', (err) => failAll(err));

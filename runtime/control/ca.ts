@@ -17,7 +17,10 @@ export class CertificateError extends Error {
   readonly code = 'MAST_CA';
 }
 
-const serial = () => randomBytes(16).toString('hex').replace(/^[89a-f]/, '1');
+const serial = () =>
+  randomBytes(16)
+    .toString('hex')
+    .replace(/^[89a-f]/, '1');
 
 export class CertificateAuthority {
   private constructor(
@@ -65,7 +68,11 @@ export class CertificateAuthority {
       throw new CertificateError(`not a certificate request: ${(err as Error).message}`);
     }
     if (!(await csr.verify())) throw new CertificateError('the certificate request is not signed by its own key');
-    return this.issue(csr.publicKey, [{ type: 'url', value: spiffeId(this.trustDomain, identity.namespace, identity.serviceAccount) }], ttlMs);
+    return this.issue(
+      csr.publicKey,
+      [{ type: 'url', value: spiffeId(this.trustDomain, identity.namespace, identity.serviceAccount) }],
+      ttlMs,
+    );
   }
 
   /**
@@ -74,12 +81,20 @@ export class CertificateAuthority {
    */
   async serving(names: readonly string[], addresses: readonly string[], ttlMs = 86_400_000): Promise<IssuedCertificate & { key: string }> {
     const keys = await generateKeys();
-    const sans = [...names.map((value) => ({ type: 'dns' as const, value })), ...addresses.map((value) => ({ type: 'ip' as const, value }))];
+    const sans = [
+      ...names.map((value) => ({ type: 'dns' as const, value })),
+      ...addresses.map((value) => ({ type: 'ip' as const, value })),
+    ];
     const issued = await this.issue(keys.publicKey, sans, ttlMs, [x509.ExtendedKeyUsage.serverAuth]);
     return { ...issued, key: await privateKeyPem(keys) };
   }
 
-  private async issue(publicKey: x509.PublicKey | webcrypto.CryptoKey, sans: x509.JsonGeneralNames, ttlMs: number, usages = [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]): Promise<IssuedCertificate> {
+  private async issue(
+    publicKey: x509.PublicKey | webcrypto.CryptoKey,
+    sans: x509.JsonGeneralNames,
+    ttlMs: number,
+    usages = [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth],
+  ): Promise<IssuedCertificate> {
     const notAfter = new Date(Math.min(Date.now() + ttlMs, this.root.notAfter.getTime()));
     const cert = await x509.X509CertificateGenerator.create({
       serialNumber: serial(),

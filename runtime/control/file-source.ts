@@ -34,7 +34,12 @@ export class FileSource implements ConfigSource {
       try {
         onUpdate(loadFiles(this.paths, this.lastGood));
       } catch (err) {
-        onUpdate({ objects: [], findings: [{ code: 'MAST0008', severity: 'Error', kind: 'YAML', name: String(this.paths), path: '', message: (err as Error).message }] });
+        onUpdate({
+          objects: [],
+          findings: [
+            { code: 'MAST0008', severity: 'Error', kind: 'YAML', name: String(this.paths), path: '', message: (err as Error).message },
+          ],
+        });
       }
     };
     const changed = () => {

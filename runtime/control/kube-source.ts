@@ -43,7 +43,12 @@ export function watchedKinds(kc: k8s.KubeConfig): Watched[] {
     { kind: 'Service', apiVersion: 'v1', path: '/api/v1/services', list: () => core.listServiceForAllNamespaces({}) },
     { kind: 'Pod', apiVersion: 'v1', path: '/api/v1/pods', list: () => core.listPodForAllNamespaces({}) },
     { kind: 'Namespace', apiVersion: 'v1', path: '/api/v1/namespaces', list: () => core.listNamespace({}) },
-    { kind: 'EndpointSlice', apiVersion: 'discovery.k8s.io/v1', path: '/apis/discovery.k8s.io/v1/endpointslices', list: () => discovery.listEndpointSliceForAllNamespaces({}) },
+    {
+      kind: 'EndpointSlice',
+      apiVersion: 'discovery.k8s.io/v1',
+      path: '/apis/discovery.k8s.io/v1/endpointslices',
+      list: () => discovery.listEndpointSliceForAllNamespaces({}),
+    },
   ];
 }
 
@@ -149,7 +154,9 @@ export class KubeSource implements ConfigSource {
       state.failures++;
       if (!current()) return;
       // A missing CRD is looked for again at the watch timeout's pace; anything else backs off from 200 ms to 5 s.
-      const delay = this.missing.has(w.kind) ? (this.options.watchTimeoutSeconds ?? 300) * 1000 : Math.min(100 * 2 ** Math.min(state.failures, 6), 5000);
+      const delay = this.missing.has(w.kind)
+        ? (this.options.watchTimeoutSeconds ?? 300) * 1000
+        : Math.min(100 * 2 ** Math.min(state.failures, 6), 5000);
       if (this.missing.has(w.kind)) {
         state.lastSeen = performance.now() + delay;
         return restartIn(delay, false);
@@ -189,7 +196,8 @@ export class KubeSource implements ConfigSource {
       const state = this.running.get(w.kind);
       const source = state?.synced ? state : state?.previous;
       if (!source) return undefined;
-      for (const item of source.informer.list()) out.push({ ...(JSON.parse(JSON.stringify(item)) as KubeObject), kind: w.kind, apiVersion: w.apiVersion });
+      for (const item of source.informer.list())
+        out.push({ ...(JSON.parse(JSON.stringify(item)) as KubeObject), kind: w.kind, apiVersion: w.apiVersion });
     }
     return out;
   }
@@ -200,7 +208,9 @@ export class KubeSource implements ConfigSource {
     const objects = this.snapshotObjects();
     if (!objects) return;
     // A relist that changed nothing is not a new snapshot.
-    const fingerprint = objects.map((o) => `${o.kind}/${o.metadata?.namespace}/${o.metadata?.name}@${(o.metadata as { resourceVersion?: string })?.resourceVersion}`).join('|');
+    const fingerprint = objects
+      .map((o) => `${o.kind}/${o.metadata?.namespace}/${o.metadata?.name}@${(o.metadata as { resourceVersion?: string })?.resourceVersion}`)
+      .join('|');
     if (fingerprint === this.lastEmitted) return;
     this.lastEmitted = fingerprint;
     this.onUpdate?.({ objects, findings: [] });

@@ -39,7 +39,8 @@ export class LeaderElector {
         this.leader = false;
         this.o.log?.(`leader election: ${(err as Error).message}`);
       }
-      if (was !== this.leader) this.o.log?.(this.leader ? `leader election: ${this.o.identity} now leads` : `leader election: ${this.o.identity} follows`);
+      if (was !== this.leader)
+        this.o.log?.(this.leader ? `leader election: ${this.o.identity} now leads` : `leader election: ${this.o.identity} follows`);
       this.timer = setTimeout(tick, (seconds * 1000) / 3);
     };
     void tick();
@@ -48,13 +49,21 @@ export class LeaderElector {
   private async tryAcquire(seconds: number): Promise<boolean> {
     const name = this.o.name ?? 'mastd-leader';
     const now = new Date();
-    const spec = { holderIdentity: this.o.identity, leaseDurationSeconds: seconds, renewTime: now as unknown as k8s.V1MicroTime, acquireTime: now as unknown as k8s.V1MicroTime };
+    const spec = {
+      holderIdentity: this.o.identity,
+      leaseDurationSeconds: seconds,
+      renewTime: now as unknown as k8s.V1MicroTime,
+      acquireTime: now as unknown as k8s.V1MicroTime,
+    };
     let lease: k8s.V1Lease;
     try {
       lease = await this.api.readNamespacedLease({ name, namespace: this.o.namespace });
     } catch (err) {
       if ((err as { code?: number }).code !== 404) throw err;
-      await this.api.createNamespacedLease({ namespace: this.o.namespace, body: { metadata: { name, namespace: this.o.namespace }, spec } });
+      await this.api.createNamespacedLease({
+        namespace: this.o.namespace,
+        body: { metadata: { name, namespace: this.o.namespace }, spec },
+      });
       return true;
     }
     const holder = lease.spec?.holderIdentity;
@@ -86,7 +95,10 @@ export class RejectionEvents {
     this.api = kc.makeApiClient(k8s.CoreV1Api);
   }
 
-  async report(rejected: readonly Finding[], objectOf: (f: Finding) => { apiVersion?: string; metadata?: object } | undefined): Promise<void> {
+  async report(
+    rejected: readonly Finding[],
+    objectOf: (f: Finding) => { apiVersion?: string; metadata?: object } | undefined,
+  ): Promise<void> {
     if (!this.shouldWrite()) return;
     for (const f of rejected) {
       const key = `${f.kind}/${f.namespace}/${f.name}|${f.code}|${f.path}|${f.message}`;
@@ -100,7 +112,13 @@ export class RejectionEvents {
           namespace,
           body: {
             metadata: { generateName: `${f.name}.`, namespace },
-            involvedObject: { kind: f.kind, name: f.name, namespace, apiVersion: obj?.apiVersion, uid: (obj?.metadata as { uid?: string } | undefined)?.uid },
+            involvedObject: {
+              kind: f.kind,
+              name: f.name,
+              namespace,
+              apiVersion: obj?.apiVersion,
+              uid: (obj?.metadata as { uid?: string } | undefined)?.uid,
+            },
             type: 'Warning',
             reason: 'Rejected',
             message: `${formatFinding(f)} (the last good version of this resource stays in effect)`,
@@ -124,7 +142,12 @@ export class RejectionEvents {
  * tls.key), created by whichever replica gets there first; a replica that loses the race reads
  * the winner's.
  */
-export async function sharedCaSecret(kc: k8s.KubeConfig, namespace: string, generate: () => Promise<{ cert: string; key: string }>, name = 'mastd-ca'): Promise<{ cert: string; key: string }> {
+export async function sharedCaSecret(
+  kc: k8s.KubeConfig,
+  namespace: string,
+  generate: () => Promise<{ cert: string; key: string }>,
+  name = 'mastd-ca',
+): Promise<{ cert: string; key: string }> {
   const api = kc.makeApiClient(k8s.CoreV1Api);
   const read = async () => {
     const secret = await api.readNamespacedSecret({ name, namespace });
@@ -138,7 +161,14 @@ export async function sharedCaSecret(kc: k8s.KubeConfig, namespace: string, gene
   }
   const fresh = await generate();
   try {
-    await api.createNamespacedSecret({ namespace, body: { metadata: { name, namespace, labels: { 'app.kubernetes.io/part-of': 'mast' } }, type: 'kubernetes.io/tls', data: { 'tls.crt': Buffer.from(fresh.cert).toString('base64'), 'tls.key': Buffer.from(fresh.key).toString('base64') } } });
+    await api.createNamespacedSecret({
+      namespace,
+      body: {
+        metadata: { name, namespace, labels: { 'app.kubernetes.io/part-of': 'mast' } },
+        type: 'kubernetes.io/tls',
+        data: { 'tls.crt': Buffer.from(fresh.cert).toString('base64'), 'tls.key': Buffer.from(fresh.key).toString('base64') },
+      },
+    });
     return fresh;
   } catch (err) {
     if ((err as { code?: number }).code === 409) return read();
@@ -151,7 +181,10 @@ export async function sharedCaSecret(kc: k8s.KubeConfig, namespace: string, gene
  * token of the namespace and service account the proxy says it runs as. Answers are cached for a
  * minute per token and identity.
  */
-export function tokenReviewVerifier(kc: k8s.KubeConfig, audience?: string): (bearer: string | undefined, identity: { namespace: string; serviceAccount?: string }) => Promise<string | undefined> {
+export function tokenReviewVerifier(
+  kc: k8s.KubeConfig,
+  audience?: string,
+): (bearer: string | undefined, identity: { namespace: string; serviceAccount?: string }) => Promise<string | undefined> {
   const api = kc.makeApiClient(k8s.AuthenticationV1Api);
   const cache = new Map<string, { at: number; answer: string | undefined }>();
   return async (bearer, identity) => {
@@ -160,9 +193,19 @@ export function tokenReviewVerifier(kc: k8s.KubeConfig, audience?: string): (bea
     const key = `${expected}|${bearer}`;
     const hit = cache.get(key);
     if (hit && Date.now() - hit.at < 60_000) return hit.answer;
-    const review = await api.createTokenReview({ body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token: bearer, ...(audience ? { audiences: [audience] } : {}) } } });
+    const review = await api.createTokenReview({
+      body: {
+        apiVersion: 'authentication.k8s.io/v1',
+        kind: 'TokenReview',
+        spec: { token: bearer, ...(audience ? { audiences: [audience] } : {}) },
+      },
+    });
     const user = review.status?.user?.username;
-    const answer = !review.status?.authenticated ? `the token is not valid (${review.status?.error ?? 'not authenticated'})` : user !== expected ? `the token is ${user}'s, not ${expected}'s` : undefined;
+    const answer = !review.status?.authenticated
+      ? `the token is not valid (${review.status?.error ?? 'not authenticated'})`
+      : user !== expected
+        ? `the token is ${user}'s, not ${expected}'s`
+        : undefined;
     cache.set(key, { at: Date.now(), answer });
     if (cache.size > 10_000) cache.clear();
     return answer;

@@ -126,7 +126,10 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`mastd: ${(err as Error).message}`);
     return 2;
   }
-  const fromFiles = o['ca-cert'] && o['ca-key'] ? { cert: readFileSync(o['ca-cert'] as string, 'utf8'), key: readFileSync(o['ca-key'] as string, 'utf8') } : undefined;
+  const fromFiles =
+    o['ca-cert'] && o['ca-key']
+      ? { cert: readFileSync(o['ca-cert'] as string, 'utf8'), key: readFileSync(o['ca-key'] as string, 'utf8') }
+      : undefined;
   const generate = async () => {
     const ca = await CertificateAuthority.generate(trustDomain);
     return { cert: ca.rootPem, key: ca.rootKeyPem };
@@ -139,10 +142,15 @@ export async function main(argv: string[]): Promise<number> {
     if (o.kubeconfig) kc.loadFromFile(o.kubeconfig as string);
     else kc.loadFromDefault();
     caPem = fromFiles ? Promise.resolve(fromFiles) : sharedCaSecret(kc, ownNamespace, generate);
-    const leader = new LeaderElector(kc, { namespace: ownNamespace, identity: process.env.POD_NAME ?? `mastd-${hostname()}-${process.pid}`, log });
+    const leader = new LeaderElector(kc, {
+      namespace: ownNamespace,
+      identity: process.env.POD_NAME ?? `mastd-${hostname()}-${process.pid}`,
+      log,
+    });
     const events = new RejectionEvents(kc, () => leader.leader, log);
     const source = new KubeSource(kc, { debounceMs, watchTimeoutSeconds: Number(o['watch-timeout-seconds']), log });
-    const byKey = (objects: readonly KubeObject[]) => new Map(objects.map((x) => [`${x.kind}/${x.metadata?.namespace ?? 'default'}/${x.metadata?.name}`, x]));
+    const byKey = (objects: readonly KubeObject[]) =>
+      new Map(objects.map((x) => [`${x.kind}/${x.metadata?.namespace ?? 'default'}/${x.metadata?.name}`, x]));
     mastd = new Mastd({
       analyze,
       pushTls,
@@ -157,7 +165,11 @@ export async function main(argv: string[]): Promise<number> {
         const objects = byKey(received);
         void events.report(rejected, (f) => objects.get(`${f.kind}/${f.namespace ?? 'default'}/${f.name}`));
       },
-      extraMetrics: () => [...analyzerMetrics(), `mastd_leader ${leader.leader ? 1 : 0}`, ...Object.entries(source.counters).map(([k, v]) => `mastd_kubernetes_${k}_total ${v}`)],
+      extraMetrics: () => [
+        ...analyzerMetrics(),
+        `mastd_leader ${leader.leader ? 1 : 0}`,
+        ...Object.entries(source.counters).map(([k, v]) => `mastd_kubernetes_${k}_total ${v}`),
+      ],
     });
     leader.start();
     // Every namespace gets mastd's root (the proxies there verify the push port with it): checked
@@ -177,23 +189,39 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (!token) {
       // In a cluster each proxy proves its identity by TokenReview; on files only a shared token can.
-      console.error('mastd: --watch needs --token-file: without it any process that reaches the push port could take a workload certificate for any identity');
+      console.error(
+        'mastd: --watch needs --token-file: without it any process that reaches the push port could take a workload certificate for any identity',
+      );
       return 2;
     }
     caPem = fromFiles ? Promise.resolve(fromFiles) : generate();
-    mastd = new Mastd({ source: new FileSource(watch, debounceMs), token, log, defaultIngressGateway: true, certificateTtlMs, analyze, extraMetrics: analyzerMetrics, pushTls, maxStreamsPerIdentity });
+    mastd = new Mastd({
+      source: new FileSource(watch, debounceMs),
+      token,
+      log,
+      defaultIngressGateway: true,
+      certificateTtlMs,
+      analyze,
+      extraMetrics: analyzerMetrics,
+      pushTls,
+      maxStreamsPerIdentity,
+    });
   }
   // Certificates are signed once the root is here; configs flow meanwhile.
   caPem
     .then(async ({ cert, key }) => {
       if (!cert.trim() || !key.trim()) throw new Error('the CA has no certificate or key (tls.crt / tls.key)');
       await mastd.useCa(await CertificateAuthority.load(trustDomain, cert, key));
-      log(`certificate authority ready (trust domain ${trustDomain})${pushTls ? `; push port serving TLS for ${[...pushTls.names, ...pushTls.addresses].join(', ')}` : ''}`);
+      log(
+        `certificate authority ready (trust domain ${trustDomain})${pushTls ? `; push port serving TLS for ${[...pushTls.names, ...pushTls.addresses].join(', ')}` : ''}`,
+      );
     })
     .catch((err: Error) => log(`no certificate authority: ${err.message}; proxies get no certificates`));
   const host = (o.host as string | undefined) ?? (o.source === 'kubernetes' ? '0.0.0.0' : '127.0.0.1');
   const ports = await mastd.start(Number(o['push-port']), Number(o['monitoring-port']), host);
-  log(`mastd started: push ${ports.pushPort}${pushTls ? ' (TLS, once the CA is ready)' : ' (plain text)'}, monitoring ${ports.monitoringPort}${o.source === 'kubernetes' ? ' (ready once every kind has been listed)' : ''}`);
+  log(
+    `mastd started: push ${ports.pushPort}${pushTls ? ' (TLS, once the CA is ready)' : ' (plain text)'}, monitoring ${ports.monitoringPort}${o.source === 'kubernetes' ? ' (ready once every kind has been listed)' : ''}`,
+  );
   await untilSignal(async () => {
     stopExtra();
     await mastd.stop();

@@ -74,7 +74,11 @@ export class Mastd {
       maxStreamsPerIdentity: options.maxStreamsPerIdentity,
       sign: async (identity, csr) => {
         if (!this.ca) throw new Error('the certificate authority is not ready');
-        return this.ca.sign(csr, { namespace: identity.namespace, serviceAccount: identity.serviceAccount ?? 'default' }, options.certificateTtlMs);
+        return this.ca.sign(
+          csr,
+          { namespace: identity.namespace, serviceAccount: identity.serviceAccount ?? 'default' },
+          options.certificateTtlMs,
+        );
       },
     });
   }
@@ -88,7 +92,10 @@ export class Mastd {
     const serving = await ca.serving(tls.names, tls.addresses, this.options.certificateTtlMs);
     if (this.ca !== ca) return;
     this.push.setCredentials(serving.certificate, serving.key);
-    this.servingRenewal = setTimeout(() => void this.useCa(ca).catch((err: Error) => this.options.log?.(`push port certificate not renewed: ${err.message}`)), renewalDelayMs(serving.expiresAt));
+    this.servingRenewal = setTimeout(
+      () => void this.useCa(ca).catch((err: Error) => this.options.log?.(`push port certificate not renewed: ${err.message}`)),
+      renewalDelayMs(serving.expiresAt),
+    );
     this.servingRenewal.unref();
   }
 
@@ -101,7 +108,9 @@ export class Mastd {
       this.updates = this.updates
         .then(() => this.onUpdate(update.objects, update.findings))
         .finally(() => this.queued--)
-        .catch((err) => this.options.log?.(`update failed, keeping snapshot ${this.snapshot?.version ?? 'none'}: ${(err as Error).message}`));
+        .catch((err) =>
+          this.options.log?.(`update failed, keeping snapshot ${this.snapshot?.version ?? 'none'}: ${(err as Error).message}`),
+        );
     });
     return { pushPort: push, monitoringPort: (this.monitoring.address() as AddressInfo).port };
   }
@@ -122,7 +131,9 @@ export class Mastd {
         await this.publish(this.accepted, 'refreshed');
       })
       .finally(() => this.queued--)
-      .catch((err) => this.options.log?.(`refresh failed, keeping snapshot ${this.snapshot?.version ?? 'none'}: ${(err as Error).message}`));
+      .catch((err) =>
+        this.options.log?.(`refresh failed, keeping snapshot ${this.snapshot?.version ?? 'none'}: ${(err as Error).message}`),
+      );
   }
 
   /** Resolves once the updates received so far are applied. */
@@ -135,10 +146,16 @@ export class Mastd {
 
   private async onUpdate(objects: KubeObject[], loadFindings: Finding[]): Promise<void> {
     // Per-resource validation decides what is rejected, before the push; the whole-mesh analysis only reports.
-    const result = ingest(objects, this.lastGood, { defaultIngressGateway: this.options.defaultIngressGateway, analyze: false, memo: this.ingestMemo, seal });
+    const result = ingest(objects, this.lastGood, {
+      defaultIngressGateway: this.options.defaultIngressGateway,
+      analyze: false,
+      memo: this.ingestMemo,
+      seal,
+    });
     this.lastGood = new Map(result.lastGood);
     this.rejected = result.rejected;
-    for (const f of [...loadFindings, ...result.rejected]) this.options.log?.(`rejected ${f.kind} ${f.namespace ?? ''}/${f.name} ${f.path}: ${f.code} ${f.message}`);
+    for (const f of [...loadFindings, ...result.rejected])
+      this.options.log?.(`rejected ${f.kind} ${f.namespace ?? ''}/${f.name} ${f.path}: ${f.code} ${f.message}`);
     if (result.rejected.length) this.options.onRejected?.(result.rejected, objects);
     this.accepted = result.objects;
     await this.publish(result.objects, `${result.objects.length} objects, ${result.rejected.length} rejected`);
@@ -169,7 +186,8 @@ export class Mastd {
     const since = Date.now();
     const run = () => {
       // It takes CPU (in-process: the event loop): not while an update is on its way or ACKs of a push are coming in (for at most 10 s).
-      if ((this.push.converging || this.queued > 0) && Date.now() - since < 10_000) return void (this.analysisTimer = setTimeout(run, delay));
+      if ((this.push.converging || this.queued > 0) && Date.now() - since < 10_000)
+        return void (this.analysisTimer = setTimeout(run, delay));
       const round = ++this.analysisRound;
       const options = { defaultIngressGateway: this.options.defaultIngressGateway };
       const analyze = this.options.analyze ?? (async (o: readonly KubeObject[], opts: typeof options) => validate(o, opts));
@@ -200,11 +218,16 @@ export class Mastd {
         res.writeHead(this.snapshot ? 200 : 503);
         return void res.end(this.snapshot ? 'ready\n' : 'no snapshot yet\n');
       case '/debug/analyze':
-        return void this.analysis.then(() => json({ version: this.snapshot?.version ?? null, rejected: this.rejected, findings: this.findings }));
+        return void this.analysis.then(() =>
+          json({ version: this.snapshot?.version ?? null, rejected: this.rejected, findings: this.findings }),
+        );
       case '/debug/ca':
         return json(this.ca ? { trustDomain: this.ca.trustDomain, root: this.ca.rootPem } : { trustDomain: null, root: null });
       case '/debug/configz':
-        return json({ version: this.snapshot?.version ?? null, objects: (this.snapshot?.objects ?? []).map((x) => `${x.kind} ${x.metadata?.namespace ?? ''}/${x.metadata?.name}`) });
+        return json({
+          version: this.snapshot?.version ?? null,
+          objects: (this.snapshot?.objects ?? []).map((x) => `${x.kind} ${x.metadata?.namespace ?? ''}/${x.metadata?.name}`),
+        });
       case '/debug/syncz':
         return json({ version: this.snapshot?.version ?? null, proxies: this.push.statuses() });
       case '/metrics': {
@@ -220,7 +243,9 @@ export class Mastd {
           `mastd_certificates_issued_total ${c.certificates}`,
           `mastd_connected_proxies ${this.push.statuses().length}`,
           `mastd_rejected_resources ${this.rejected.length}`,
-          ...[10, 50, 100, 250, 500, 1000, 5000].map((le) => `mastd_convergence_ms_bucket{le="${le}"} ${conv.filter((v) => v <= le).length}`),
+          ...[10, 50, 100, 250, 500, 1000, 5000].map(
+            (le) => `mastd_convergence_ms_bucket{le="${le}"} ${conv.filter((v) => v <= le).length}`,
+          ),
           `mastd_convergence_ms_bucket{le="+Inf"} ${conv.length}`,
           `mastd_convergence_ms_count ${conv.length}`,
           `mastd_convergence_ms_sum ${conv.reduce((a, b) => a + b, 0)}`,

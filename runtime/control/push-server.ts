@@ -96,7 +96,8 @@ export class PushServer {
   constructor(private readonly options: PushServerOptions) {
     // Every stream can ask for a workload certificate: a push port that checks nobody would sign
     // any identity for anyone who can reach it.
-    if (!options.token && !options.verify) throw new PushAuthError('the push server needs a token or an identity check (verify): it signs workload certificates');
+    if (!options.token && !options.verify)
+      throw new PushAuthError('the push server needs a token or an identity check (verify): it signs workload certificates');
     this.server = options.tls ? http2.createSecureServer({ allowHTTP1: false }) : http2.createServer();
     this.server.on('stream', (stream, headers) => this.accept(stream, headers));
     this.server.on('sessionError', () => undefined);
@@ -127,7 +128,8 @@ export class PushServer {
       if (!stream.headersSent) stream.respond({ ':status': status, 'content-type': 'text/plain' });
       stream.end(`${why}\n`);
     };
-    if (headers[':path'] !== PUSH_PATH || headers[':method'] !== 'POST') return reject(404, `no such stream ${headers[':method']} ${headers[':path']}`);
+    if (headers[':path'] !== PUSH_PATH || headers[':method'] !== 'POST')
+      return reject(404, `no such stream ${headers[':method']} ${headers[':path']}`);
     if (this.options.token && headers.authorization !== `Bearer ${this.options.token}`) return reject(401, 'missing or wrong token');
     stream.respond({ ':status': 200, 'content-type': 'application/x-ndjson' });
     const reader = new LineReader(MAX_PROXY_MESSAGE_BYTES);
@@ -153,11 +155,18 @@ export class PushServer {
         this.counters.overCap++;
         log(`push: refused ${hello.id}: ${key} already holds ${open} push streams (at most ${cap})`);
         overCap = true; // nothing more is read from it
-        return void stream.end(encode({ type: 'error', error: `${OVER_CAP}: ${key} already holds ${open} push streams, at most ${cap}; retry later` }), () => stream.close());
+        return void stream.end(
+          encode({ type: 'error', error: `${OVER_CAP}: ${key} already holds ${open} push streams, at most ${cap}; retry later` }),
+          () => stream.close(),
+        );
       }
       this.perIdentity.set(key, open + 1);
       counted = key;
-      peer = { stream, delta: hello.features?.includes('delta') ?? false, status: { id: hello.id, identity: hello.identity, connectedAt: new Date().toISOString() } };
+      peer = {
+        stream,
+        delta: hello.features?.includes('delta') ?? false,
+        status: { id: hello.id, identity: hello.identity, connectedAt: new Date().toISOString() },
+      };
       this.peers.add(peer);
       log(`push: ${hello.id} connected (${hello.identity.mode} ${hello.identity.namespace})`);
       this.send(peer);

@@ -45,7 +45,8 @@ export class RootConfigMaps {
           this.done.set(namespace, root);
           this.failing.delete(namespace);
         } catch (err) {
-          if (!this.failing.has(namespace)) this.o.log?.(`could not write ConfigMap ${namespace}/${ROOT_CONFIGMAP}: ${(err as Error).message}`);
+          if (!this.failing.has(namespace))
+            this.o.log?.(`could not write ConfigMap ${namespace}/${ROOT_CONFIGMAP}: ${(err as Error).message}`);
           this.failing.add(namespace);
         }
       }
@@ -56,7 +57,12 @@ export class RootConfigMaps {
 
   private async ensure(namespace: string, root: string): Promise<void> {
     const body = (resourceVersion?: string): k8s.V1ConfigMap => ({
-      metadata: { name: ROOT_CONFIGMAP, namespace, labels: { 'app.kubernetes.io/part-of': 'mast' }, ...(resourceVersion ? { resourceVersion } : {}) },
+      metadata: {
+        name: ROOT_CONFIGMAP,
+        namespace,
+        labels: { 'app.kubernetes.io/part-of': 'mast' },
+        ...(resourceVersion ? { resourceVersion } : {}),
+      },
       data: { [ROOT_CONFIGMAP_KEY]: root },
     });
     let current: k8s.V1ConfigMap;

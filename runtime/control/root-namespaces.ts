@@ -8,7 +8,10 @@ const SKIPPED = new Set(['kube-system', 'kube-public', 'kube-node-lease']);
 /** The namespaces that get the root: every one in the snapshot but Kubernetes' own and those being deleted. */
 export function rootNamespaces(objects: readonly KubeObject[]): string[] {
   return objects
-    .filter((o) => o.kind === 'Namespace' && !SKIPPED.has(o.metadata.name) && (o as { status?: { phase?: string } }).status?.phase !== 'Terminating')
+    .filter(
+      (o) =>
+        o.kind === 'Namespace' && !SKIPPED.has(o.metadata.name) && (o as { status?: { phase?: string } }).status?.phase !== 'Terminating',
+    )
     .map((o) => o.metadata.name)
     .sort();
 }

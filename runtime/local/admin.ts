@@ -28,7 +28,12 @@ export class LocalAdmin {
   constructor(private readonly mesh: LocalMesh) {}
 
   async listen(port: number, host = '127.0.0.1'): Promise<number> {
-    this.server = http.createServer((req, res) => void this.serve(req, res).catch((err) => (res.headersSent ? res.destroy() : (res.writeHead(500), res.end(`${(err as Error).message}\n`)))));
+    this.server = http.createServer(
+      (req, res) =>
+        void this.serve(req, res).catch((err) =>
+          res.headersSent ? res.destroy() : (res.writeHead(500), res.end(`${(err as Error).message}\n`)),
+        ),
+    );
     await new Promise<void>((resolve, reject) => this.server!.once('error', reject).listen(port, host, resolve));
     return (this.server.address() as AddressInfo).port;
   }

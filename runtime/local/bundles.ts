@@ -18,7 +18,15 @@ export class Bundler {
     let out = this.done.get(entry);
     if (!out) {
       const outfile = join(this.outDir, `${this.done.size}-${basename(entry).replace(/\.[^.]+$/, '')}.js`);
-      out = build({ entryPoints: [entry], bundle: true, platform: 'node', target: 'node20', outfile, logLevel: 'silent', sourcemap: 'inline' }).then(
+      out = build({
+        entryPoints: [entry],
+        bundle: true,
+        platform: 'node',
+        target: 'node20',
+        outfile,
+        logLevel: 'silent',
+        sourcemap: 'inline',
+      }).then(
         () => outfile,
         (err: Error) => {
           this.done.delete(entry);

@@ -63,7 +63,11 @@ export function parseEdges(texts: readonly string[]): EdgeSample[] {
       if (l.reporter !== 'source') continue;
       const key = `${l.source_workload}|${l.destination_service_name}`;
       let e = edges.get(key);
-      if (!e) edges.set(key, (e = { source: l.source_workload, destination: l.destination_service_name, requests: 0, errors: 0, buckets: new Map() }));
+      if (!e)
+        edges.set(
+          key,
+          (e = { source: l.source_workload, destination: l.destination_service_name, requests: 0, errors: 0, buckets: new Map() }),
+        );
       const value = Number(m[3]);
       if (m[1] === 'istio_requests_total') {
         e.requests += value;
@@ -131,6 +135,14 @@ export function buildGraph(services: ReadonlyMap<string, string[]>, now: Scrape,
   }
   const nodes: GraphNode[] = [];
   for (const [d, column] of [...columns].sort(([a], [b]) => a - b))
-    column.forEach((id, i) => nodes.push({ id, kind: id === GATEWAY_NODE ? 'gateway' : 'service', versions: services.get(id) ?? [], x: 110 + d * 240, y: 70 + i * 120 }));
+    column.forEach((id, i) =>
+      nodes.push({
+        id,
+        kind: id === GATEWAY_NODE ? 'gateway' : 'service',
+        versions: services.get(id) ?? [],
+        x: 110 + d * 240,
+        y: 70 + i * 120,
+      }),
+    );
   return { nodes, edges };
 }

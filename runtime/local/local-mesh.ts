@@ -77,7 +77,7 @@ export async function freePort(): Promise<number> {
         s.close(() => resolve(p));
       });
     });
-    if (!taken.has(port)) return taken.add(port), port;
+    if (!taken.has(port)) return (taken.add(port), port);
   }
 }
 
@@ -86,7 +86,10 @@ function originalDstAddon(dir: string): string {
   const root = join(__dirname, '..', '..');
   const built = join(root, 'build', 'original_dst.node');
   if (!existsSync(built)) spawnSync(process.execPath, [join(root, 'scripts', 'build-addon.mjs')], { cwd: root, stdio: 'ignore' });
-  if (!existsSync(built)) throw new Error('--intercept needs the SO_ORIGINAL_DST addon, and it could not be built here (run `node scripts/build-addon.mjs` to see why)');
+  if (!existsSync(built))
+    throw new Error(
+      '--intercept needs the SO_ORIGINAL_DST addon, and it could not be built here (run `node scripts/build-addon.mjs` to see why)',
+    );
   const copy = join(dir, 'original_dst.node');
   copyFileSync(built, copy);
   chmodSync(copy, 0o755);
@@ -96,8 +99,22 @@ function originalDstAddon(dir: string): string {
 /** A workload's sidecar: its identity and its ports. */
 function sidecarFlags(r: RunningWorkload): string[] {
   const w = r.workload;
-  const labels = Object.entries(w.labels).map(([k, v]) => `${k}=${v}`).join(',');
-  return ['--mode', 'sidecar', '--namespace', w.namespace, '--service-account', w.serviceAccount, ...(labels ? ['--labels', labels] : []), '--outbound-port', String(r.outboundPort), '--inbound-port', String(r.inboundPort)];
+  const labels = Object.entries(w.labels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+  return [
+    '--mode',
+    'sidecar',
+    '--namespace',
+    w.namespace,
+    '--service-account',
+    w.serviceAccount,
+    ...(labels ? ['--labels', labels] : []),
+    '--outbound-port',
+    String(r.outboundPort),
+    '--inbound-port',
+    String(r.inboundPort),
+  ];
 }
 
 const accepts = (port: number, host = '127.0.0.1') =>
@@ -132,7 +149,12 @@ export class LocalMesh {
   /** The SO_ORIGINAL_DST addon the sidecars need in a namespace (copied where uid 1337 can read it). */
   private readonly addon?: string;
   /** Ports inside a namespace, as in a pod. */
-  static readonly POD_PORTS = { outbound: PORTS.sidecarOutbound, inbound: PORTS.sidecarInbound, admin: PORTS.proxyAdmin, status: PORTS.sidecarStatus } as const;
+  static readonly POD_PORTS = {
+    outbound: PORTS.sidecarOutbound,
+    inbound: PORTS.sidecarInbound,
+    admin: PORTS.proxyAdmin,
+    status: PORTS.sidecarStatus,
+  } as const;
 
   constructor(private readonly options: LocalMeshOptions) {
     this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
@@ -181,30 +203,70 @@ export class LocalMesh {
 
   /** Every Gateway server port the gateway proxy will need; the HTTP one goes on `--gateway-port`. */
   private async startGateway(objects: readonly KubeObject[]): Promise<void> {
-    const servers = objects.filter((o): o is KubeObject & Gateway => o.kind === 'Gateway').filter((g) => selects(g.spec.selector ?? {}, GATEWAY_LABELS)).flatMap((g) => g.spec.servers);
+    const servers = objects
+      .filter((o): o is KubeObject & Gateway => o.kind === 'Gateway')
+      .filter((g) => selects(g.spec.selector ?? {}, GATEWAY_LABELS))
+      .flatMap((g) => g.spec.servers);
     const http = servers.filter((s) => s.port.protocol.toUpperCase() === 'HTTP').map((s) => s.port.number);
     this.httpServerPort = http.includes(80) ? 80 : (http.sort((a, b) => a - b)[0] ?? 80);
     const wanted = this.options.gatewayPort ?? 8080;
     this.gatewayPorts = { [this.httpServerPort]: wanted === 0 ? await freePort() : wanted };
     for (const n of new Set(servers.map((s) => s.port.number))) if (!(n in this.gatewayPorts)) this.gatewayPorts[n] = await freePort();
     this.gatewayAdminPort = await freePort();
-    const portMap = Object.entries(this.gatewayPorts).map(([k, v]) => `${k}=${v}`).join(',');
+    const portMap = Object.entries(this.gatewayPorts)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',');
     const proxy = await this.bundler.file(PROXY_ENTRY);
     this.supervisor.start({
       name: 'gateway',
-      args: [...PROXY_NODE_FLAGS, proxy, ...this.proxyFlags(GATEWAY_ID, this.gatewayAdminPort), '--mode', 'gateway', '--namespace', 'mast-system', '--service-account', 'mast-ingressgateway', '--labels', Object.entries(GATEWAY_LABELS).map(([k, v]) => `${k}=${v}`).join(','), '--port-map', portMap],
+      args: [
+        ...PROXY_NODE_FLAGS,
+        proxy,
+        ...this.proxyFlags(GATEWAY_ID, this.gatewayAdminPort),
+        '--mode',
+        'gateway',
+        '--namespace',
+        'mast-system',
+        '--service-account',
+        'mast-ingressgateway',
+        '--labels',
+        Object.entries(GATEWAY_LABELS)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(','),
+        '--port-map',
+        portMap,
+      ],
     });
   }
 
   private proxyFlags(id: string, adminPort: number, controlPlane = '127.0.0.1'): string[] {
-    return ['--control-plane', `${controlPlane}:${this.pushPort}`, '--control-plane-ca', this.rootFile, '--control-plane-name', 'mastd.mast-system.svc', '--token-file', this.tokenFile, '--id', id, '--admin-port', String(adminPort), '--drain-seconds', '1', '--access-log', this.options.accessLog ? '-' : 'off'];
+    return [
+      '--control-plane',
+      `${controlPlane}:${this.pushPort}`,
+      '--control-plane-ca',
+      this.rootFile,
+      '--control-plane-name',
+      'mastd.mast-system.svc',
+      '--token-file',
+      this.tokenFile,
+      '--id',
+      id,
+      '--admin-port',
+      String(adminPort),
+      '--drain-seconds',
+      '1',
+      '--access-log',
+      this.options.accessLog ? '-' : 'off',
+    ];
   }
 
   /** Runs before each snapshot: start what is new, restart what changed, retire what went away. */
   private async prepare(objects: KubeObject[]): Promise<KubeObject[]> {
     const plan = planLocal(objects);
-    this.serviceHosts = buildRegistry(objects).services.map((svc) => svc.host).filter((h) => !h.startsWith('*'));
-    for (const line of plan.skipped) if (!this.reported.has(line)) (this.reported.add(line), this.log(line));
+    this.serviceHosts = buildRegistry(objects)
+      .services.map((svc) => svc.host)
+      .filter((h) => !h.startsWith('*'));
+    for (const line of plan.skipped) if (!this.reported.has(line)) this.reported.add(line), this.log(line);
     const wanted = new Map(plan.workloads.map((w) => [w.key, w]));
     const gone: RunningWorkload[] = [];
     for (const [key, r] of this.workloads) {
@@ -217,24 +279,44 @@ export class LocalMesh {
     }
     for (const w of plan.workloads) if (!this.workloads.has(w.key)) this.workloads.set(w.key, await this.launch(w));
     if (gone.length) {
-      const done = new Promise<void>((r) => setTimeout(r, 500)).then(() => Promise.all(gone.map((g) => this.retire(g)))).then(() => undefined);
+      const done = new Promise<void>((r) => setTimeout(r, 500))
+        .then(() => Promise.all(gone.map((g) => this.retire(g))))
+        .then(() => undefined);
       this.retiring.add(done);
       void done.then(() => this.retiring.delete(done));
     }
     const down = (key: string) => this.workloads.get(key)?.appDown === true || this.workloads.get(key)?.sidecarDown === true;
     if (this.topology) {
       // Service names resolve in every namespace, to addresses only iptables ever sees (as ClusterIPs).
-      for (const r of this.workloads.values()) if (r.netns) this.topology.hosts(r.netns, serviceAddresses(this.serviceHosts, r.workload.namespace));
-      return withHealth(throughNamespaces(objects, (key) => this.workloads.get(key)?.netns?.address), down);
+      for (const r of this.workloads.values())
+        if (r.netns) this.topology.hosts(r.netns, serviceAddresses(this.serviceHosts, r.workload.namespace));
+      return withHealth(
+        throughNamespaces(objects, (key) => this.workloads.get(key)?.netns?.address),
+        down,
+      );
     }
-    return withHealth(throughSidecars(objects, (key) => this.workloads.get(key)?.inboundPort), down);
+    return withHealth(
+      throughSidecars(objects, (key) => this.workloads.get(key)?.inboundPort),
+      down,
+    );
   }
 
   private async launch(w: LocalWorkload): Promise<RunningWorkload> {
     if (this.topology) return this.launchInNamespace(w, this.topology);
-    const r: RunningWorkload = { workload: w, id: `${w.name}.${w.namespace}`, inboundPort: await freePort(), outboundPort: await freePort(), adminPort: await freePort(), adminHost: '127.0.0.1' };
+    const r: RunningWorkload = {
+      workload: w,
+      id: `${w.name}.${w.namespace}`,
+      inboundPort: await freePort(),
+      outboundPort: await freePort(),
+      adminPort: await freePort(),
+      adminHost: '127.0.0.1',
+    };
     const proxy = await this.bundler.file(PROXY_ENTRY);
-    this.supervisor.start({ name: `sidecar ${r.id}`, args: [...PROXY_NODE_FLAGS, proxy, ...this.proxyFlags(r.id, r.adminPort), ...sidecarFlags(r), '--app-port', String(w.appPort)], ...this.sidecarRestarts(r) });
+    this.supervisor.start({
+      name: `sidecar ${r.id}`,
+      args: [...PROXY_NODE_FLAGS, proxy, ...this.proxyFlags(r.id, r.adminPort), ...sidecarFlags(r), '--app-port', String(w.appPort)],
+      ...this.sidecarRestarts(r),
+    });
     if (w.run && (await accepts(w.appPort, w.address))) {
       r.problem = `${w.address}:${w.appPort} is already in use by another process (another mast local?), so its app was not started`;
       this.log(`WorkloadEntry ${w.key}: ${r.problem}`);
@@ -242,7 +324,11 @@ export class LocalMesh {
     return r;
   }
 
-  private async startApp(r: RunningWorkload, extraEnv: Record<string, string>, wrap: (argv: string[]) => string[] = (a) => a): Promise<void> {
+  private async startApp(
+    r: RunningWorkload,
+    extraEnv: Record<string, string>,
+    wrap: (argv: string[]) => string[] = (a) => a,
+  ): Promise<void> {
     const w = r.workload;
     try {
       const app = await this.bundler.file(w.run!);
@@ -266,15 +352,53 @@ export class LocalMesh {
   private async launchInNamespace(w: LocalWorkload, topology: NetnsTopology): Promise<RunningWorkload> {
     const P = LocalMesh.POD_PORTS;
     const netns = topology.add();
-    const r: RunningWorkload = { workload: w, id: `${w.name}.${w.namespace}`, inboundPort: P.inbound, outboundPort: P.outbound, adminPort: P.status, adminHost: netns.address, netns };
+    const r: RunningWorkload = {
+      workload: w,
+      id: `${w.name}.${w.namespace}`,
+      inboundPort: P.inbound,
+      outboundPort: P.outbound,
+      adminPort: P.status,
+      adminHost: netns.address,
+      netns,
+    };
     // Before anything starts in it: `ip netns exec` mounts the hosts file only if it exists then.
     topology.hosts(netns, serviceAddresses(this.serviceHosts, w.namespace));
     const proxy = await this.bundler.file(PROXY_ENTRY);
-    const [ipCmd, ...capture] = topology.exec(netns, [process.execPath, proxy, 'capture', '--proxy-uid', '1337', '--outbound-port', String(P.outbound), '--inbound-port', String(P.inbound), '--exclude-inbound-ports', `${P.status},${P.admin}`]);
+    const [ipCmd, ...capture] = topology.exec(netns, [
+      process.execPath,
+      proxy,
+      'capture',
+      '--proxy-uid',
+      '1337',
+      '--outbound-port',
+      String(P.outbound),
+      '--inbound-port',
+      String(P.inbound),
+      '--exclude-inbound-ports',
+      `${P.status},${P.admin}`,
+    ]);
     const installed = spawnSync(ipCmd, capture, { encoding: 'utf8' });
     if (installed.status !== 0) throw new Error(`capture rules for ${w.key} failed: ${installed.stderr.trim()}`);
-    const [command, ...args] = topology.exec(netns, [process.execPath, ...PROXY_NODE_FLAGS, proxy, ...this.proxyFlags(r.id, P.admin, netns.gateway), ...sidecarFlags(r), '--status-port', String(P.status)], 1337);
-    this.supervisor.start({ name: `sidecar ${r.id}`, command, args, env: { MAST_ORIGINAL_DST_ADDON: this.addon! }, ...this.sidecarRestarts(r) });
+    const [command, ...args] = topology.exec(
+      netns,
+      [
+        process.execPath,
+        ...PROXY_NODE_FLAGS,
+        proxy,
+        ...this.proxyFlags(r.id, P.admin, netns.gateway),
+        ...sidecarFlags(r),
+        '--status-port',
+        String(P.status),
+      ],
+      1337,
+    );
+    this.supervisor.start({
+      name: `sidecar ${r.id}`,
+      command,
+      args,
+      env: { MAST_ORIGINAL_DST_ADDON: this.addon! },
+      ...this.sidecarRestarts(r),
+    });
     if (w.run) await this.startApp(r, { HOST: '0.0.0.0' }, (argv) => topology.exec(netns, argv));
     return r;
   }
@@ -339,11 +463,14 @@ export class LocalMesh {
     for (const id of [GATEWAY_ID, ...[...this.workloads.values()].map((r) => r.id)]) {
       const s = statuses.get(id);
       if (!s) out.push(`${id}: not connected to mastd`);
-      else if (s.acked !== snapshot.version) out.push(`${id}: has ${s.acked ?? 'no config'}, not ${snapshot.version}${s.nacked ? ` (NACK: ${s.nacked.error})` : ''}`);
+      else if (s.acked !== snapshot.version)
+        out.push(`${id}: has ${s.acked ?? 'no config'}, not ${snapshot.version}${s.nacked ? ` (NACK: ${s.nacked.error})` : ''}`);
       else if (this.mastd.ca && !s.certificateExpires) out.push(`${id}: no workload certificate yet`);
     }
     for (const r of this.workloads.values()) if (r.problem) out.push(`${r.workload.key}: ${r.problem}`);
-    for (const r of this.workloads.values()) if (r.workload.run && !r.problem && !(await accepts(r.workload.appPort, r.netns?.address ?? r.workload.address))) out.push(`${r.workload.key}: app not listening on ${r.workload.address}:${r.workload.appPort}`);
+    for (const r of this.workloads.values())
+      if (r.workload.run && !r.problem && !(await accepts(r.workload.appPort, r.netns?.address ?? r.workload.address)))
+        out.push(`${r.workload.key}: app not listening on ${r.workload.address}:${r.workload.appPort}`);
     return out;
   }
 
@@ -360,7 +487,10 @@ export class LocalMesh {
 
   /** Admin ports of every proxy, for scraping. */
   proxies(): Array<{ id: string; host: string; adminPort: number }> {
-    return [{ id: GATEWAY_ID, host: '127.0.0.1', adminPort: this.gatewayAdminPort }, ...[...this.workloads.values()].map((r) => ({ id: r.id, host: r.adminHost, adminPort: r.adminPort }))];
+    return [
+      { id: GATEWAY_ID, host: '127.0.0.1', adminPort: this.gatewayAdminPort },
+      ...[...this.workloads.values()].map((r) => ({ id: r.id, host: r.adminHost, adminPort: r.adminPort })),
+    ];
   }
 
   /**

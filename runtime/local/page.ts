@@ -41,7 +41,9 @@ export function renderSvg(graph: Graph): string {
     (n) =>
       `<g class="node" data-id="${esc(n.id)}"><circle cx="${n.x}" cy="${n.y}" r="${NODE_RADIUS}" fill="${n.kind === 'gateway' ? COLORS.gateway : COLORS.service}"/>` +
       `<text x="${n.x}" y="${n.y + NODE_RADIUS + 16}" text-anchor="middle" font-size="13" font-weight="bold">${esc(n.id)}</text>` +
-      (n.versions.length ? `<text x="${n.x}" y="${n.y + NODE_RADIUS + 31}" text-anchor="middle" font-size="11">${esc(n.versions.join(' '))}</text>` : '') +
+      (n.versions.length
+        ? `<text x="${n.x}" y="${n.y + NODE_RADIUS + 31}" text-anchor="middle" font-size="11">${esc(n.versions.join(' '))}</text>`
+        : '') +
       '</g>',
   );
   return (
@@ -52,7 +54,12 @@ export function renderSvg(graph: Graph): string {
 }
 
 export function renderBody(m: PageModel): string {
-  const rows = m.proxies.map((p) => `<tr><td>${esc(p.id)}</td><td>${esc(p.mode)}</td><td>${esc(p.version)}</td><td class="${esc(p.status)}">${esc(p.status)}</td></tr>`).join('');
+  const rows = m.proxies
+    .map(
+      (p) =>
+        `<tr><td>${esc(p.id)}</td><td>${esc(p.mode)}</td><td>${esc(p.version)}</td><td class="${esc(p.status)}">${esc(p.status)}</td></tr>`,
+    )
+    .join('');
   const findings = m.findings.length ? `<ul>${m.findings.map((f) => `<li>${esc(f)}</li>`).join('')}</ul>` : '<p>none</p>';
   return (
     `<h1>mast local</h1><p>snapshot ${esc(m.snapshot ?? 'none')}</p>${renderSvg(m.graph)}` +

@@ -60,7 +60,12 @@ export class Supervisor {
     if (this.running.has(spec.name)) throw new Error(`${spec.name} is already running`);
     // Its own process group: a terminal's Ctrl-C reaches only `mast local`, which then stops
     // the children in order (gateway first) instead of all of them at once.
-    const child = spawn(spec.command ?? process.execPath, [...spec.args], { cwd: spec.cwd, env: { ...process.env, ...spec.env, [STOP_WITH_PARENT_ENV]: '1' }, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    const child = spawn(spec.command ?? process.execPath, [...spec.args], {
+      cwd: spec.cwd,
+      env: { ...process.env, ...spec.env, [STOP_WITH_PARENT_ENV]: '1' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+      detached: true,
+    });
     const entry: Running = { child, stopping: false, exited: new Promise((r) => child.once('exit', () => r())) };
     const startedAt = Date.now();
     for (const stream of [child.stdout!, child.stderr!]) {

@@ -62,11 +62,15 @@ export function planLocal(objects: readonly KubeObject[], cwd = process.cwd()): 
     const address = we.spec.address ?? '';
     const ports = Object.entries(we.spec.ports ?? {});
     if (!LOOPBACK.test(address)) {
-      skipped.push(`WorkloadEntry ${key}: address ${JSON.stringify(address)} is not a loopback address, so it is reached directly, without a sidecar`);
+      skipped.push(
+        `WorkloadEntry ${key}: address ${JSON.stringify(address)} is not a loopback address, so it is reached directly, without a sidecar`,
+      );
       continue;
     }
     if (ports.length !== 1) {
-      skipped.push(`WorkloadEntry ${key}: spec.ports has ${ports.length} entries; mast local fronts exactly one port per workload, so it is reached directly, without a sidecar`);
+      skipped.push(
+        `WorkloadEntry ${key}: spec.ports has ${ports.length} entries; mast local fronts exactly one port per workload, so it is reached directly, without a sidecar`,
+      );
       continue;
     }
     const annotations = we.metadata.annotations ?? {};
@@ -75,7 +79,18 @@ export function planLocal(objects: readonly KubeObject[], cwd = process.cwd()): 
     const run = runPath ? (isAbsolute(runPath) ? runPath : resolve(base, runPath)) : undefined;
     const [portName, appPort] = ports[0];
     const labels = { ...(we.spec.labels ?? {}) };
-    const w = { key, namespace: namespaceOf(we), name: we.metadata.name, address, portName, appPort, labels, serviceAccount: accountOf(we), run, env: parseEnv(annotations[ENV_ANNOTATION]) };
+    const w = {
+      key,
+      namespace: namespaceOf(we),
+      name: we.metadata.name,
+      address,
+      portName,
+      appPort,
+      labels,
+      serviceAccount: accountOf(we),
+      run,
+      env: parseEnv(annotations[ENV_ANNOTATION]),
+    };
     workloads.push({ ...w, fingerprint: JSON.stringify(w) });
   }
   return { workloads, skipped };
@@ -94,7 +109,12 @@ export function throughSidecars(objects: readonly KubeObject[], inboundPortOf: (
     if (inbound === undefined || ports.length !== 1) return o;
     // Labelled as Istio's injector labels pods with a sidecar: other proxies then talk mTLS to it, and
     // check it presents the identity its sidecar was issued.
-    const spec = { ...we.spec, ports: { [ports[0]]: inbound }, serviceAccount: accountOf(we), labels: { ...we.spec.labels, [TLS_MODE_LABEL]: 'istio' } };
+    const spec = {
+      ...we.spec,
+      ports: { [ports[0]]: inbound },
+      serviceAccount: accountOf(we),
+      labels: { ...we.spec.labels, [TLS_MODE_LABEL]: 'istio' },
+    };
     return { ...o, spec } as KubeObject;
   });
 }
@@ -106,7 +126,10 @@ export function throughNamespaces(objects: readonly KubeObject[], addressOf: (ke
     const we = o as unknown as WorkloadEntry;
     const address = addressOf(`${namespaceOf(we)}/${we.metadata.name}`);
     if (!address) return o;
-    return { ...o, spec: { ...we.spec, address, serviceAccount: accountOf(we), labels: { ...we.spec.labels, [TLS_MODE_LABEL]: 'istio' } } } as KubeObject;
+    return {
+      ...o,
+      spec: { ...we.spec, address, serviceAccount: accountOf(we), labels: { ...we.spec.labels, [TLS_MODE_LABEL]: 'istio' } },
+    } as KubeObject;
   });
 }
 
@@ -119,6 +142,12 @@ export function withHealth(objects: readonly KubeObject[], down: (key: string) =
   return objects.map((o) => {
     if (o.kind !== 'WorkloadEntry' || !down(`${namespaceOf(o)}/${o.metadata.name}`)) return o;
     const metadata = { ...o.metadata, annotations: { ...o.metadata.annotations, [HEALTH_CHECKS_ANNOTATION]: 'true' } };
-    return { ...o, metadata, status: { conditions: [{ type: 'Healthy', status: 'False', reason: 'AppDown', message: 'mast local: the app process is not running' }] } } as KubeObject;
+    return {
+      ...o,
+      metadata,
+      status: {
+        conditions: [{ type: 'Healthy', status: 'False', reason: 'AppDown', message: 'mast local: the app process is not running' }],
+      },
+    } as KubeObject;
   });
 }

@@ -49,7 +49,11 @@ function firstChunk(proxy: AcceptContext, socket: net.Socket, then: (first: Buff
   socket.setTimeout(proxy.limits.headerTimeoutMs, () => socket.destroy());
   socket.once('data', (first: Buffer) => {
     socket.setTimeout(0);
-    containPeerInput('accept', () => socket.destroy(), () => then(first));
+    containPeerInput(
+      'accept',
+      () => socket.destroy(),
+      () => then(first),
+    );
   });
 }
 
@@ -66,7 +70,13 @@ function serveInbound(proxy: AcceptContext, socket: net.Socket, l: ListenerRunti
   const sentTo = dst && dst.port !== l.port ? dst.port : undefined;
   // Not HTTP: L4 authorization (Istio's rules for TCP) before a byte goes to the app.
   const client = raw.remoteAddress ?? '';
-  const c = { port: sentTo ?? l.configs[0]?.matchPort ?? 0, sourceIp: client, remoteIp: client, principal: peer?.principal, namespace: peer?.namespace };
+  const c = {
+    port: sentTo ?? l.configs[0]?.matchPort ?? 0,
+    sourceIp: client,
+    remoteIp: client,
+    principal: peer?.principal,
+    namespace: peer?.namespace,
+  };
   if (!admitConnection(proxy, [socket, raw], l.configs[0]?.authz, c)) return;
   const route = l.configs[0]?.virtualHosts?.[0]?.routes[0]?.action;
   const destinations = route?.kind === 'forward' ? route.destinations : [];
@@ -78,7 +88,12 @@ function serveInbound(proxy: AcceptContext, socket: net.Socket, l: ListenerRunti
  * then `*.` wildcards, in route order), the bytes go on untouched. No name, no route, or not TLS
  * within the header timeout: closed.
  */
-function acceptBySni(proxy: AcceptContext, socket: net.Socket, l: ListenerRuntime, routes: NonNullable<ListenerRuntime['sniRoutes']>): void {
+function acceptBySni(
+  proxy: AcceptContext,
+  socket: net.Socket,
+  l: ListenerRuntime,
+  routes: NonNullable<ListenerRuntime['sniRoutes']>,
+): void {
   const config = l.configs[0];
   gateConnection(proxy, socket, config, config?.matchPort ?? l.defaultPort, (first) => readHello(proxy, socket, routes, first));
 }
@@ -86,7 +101,12 @@ function acceptBySni(proxy: AcceptContext, socket: net.Socket, l: ListenerRuntim
 function readHello(proxy: AcceptContext, socket: net.Socket, routes: NonNullable<ListenerRuntime['sniRoutes']>, first?: Buffer): void {
   let buf = first ?? Buffer.alloc(0);
   socket.setTimeout(proxy.limits.headerTimeoutMs, () => socket.destroy());
-  const onData = (chunk: Buffer) => containPeerInput('accept', () => socket.destroy(), () => sniff(chunk));
+  const onData = (chunk: Buffer) =>
+    containPeerInput(
+      'accept',
+      () => socket.destroy(),
+      () => sniff(chunk),
+    );
   const sniff = (chunk: Buffer) => {
     buf = Buffer.concat([buf, chunk]);
     const hello = readSni(buf);
@@ -113,7 +133,12 @@ function readHello(proxy: AcceptContext, socket: net.Socket, routes: NonNullable
 function acceptTls(proxy: AcceptContext, socket: net.Socket, l: ListenerRuntime): void {
   // MUTUAL: a client without a certificate that chains to the listener's CAs is closed unread.
   const refused = () => proxy.metrics.inc('mast_downstream_rejected_total{reason="client_certificate"}');
-  const options = { context: l.secureContext!, verifyClient: l.mutualTls, handshakeTimeoutMs: proxy.limits.headerTimeoutMs, onRefused: refused };
+  const options = {
+    context: l.secureContext!,
+    verifyClient: l.mutualTls,
+    handshakeTimeoutMs: proxy.limits.headerTimeoutMs,
+    onRefused: refused,
+  };
   const serve = (proxySource?: string) =>
     serveTls(socket, options, (secure, certificate) => {
       new DownstreamConn(secure as unknown as net.Socket, l, proxy, { raw: socket, certificate }, proxySource).scheme = 'https';
@@ -132,7 +157,8 @@ function acceptTcp(proxy: AcceptContext, socket: net.Socket, l: ListenerRuntime)
   if (dst && dst.port !== l.port && l.passthrough && !l.knows(dst.port)) return passthroughTcp(proxy, socket, dst);
   const port = dst && dst.port !== l.port ? dst.port : l.defaultPort;
   const config = l.configFor(port);
-  if (config?.protocol === 'tcp') return gateConnection(proxy, socket, config, port, (first) => proxyTcp(proxy, socket, config.tcpDestinations ?? [], port, first));
+  if (config?.protocol === 'tcp')
+    return gateConnection(proxy, socket, config, port, (first) => proxyTcp(proxy, socket, config.tcpDestinations ?? [], port, first));
   serveHttp(proxy, socket, l);
 }
 
@@ -163,15 +189,19 @@ function acceptInbound(proxy: AcceptContext, socket: net.Socket, l: ListenerRunt
     socket.unshift(first);
     // The identity authorization sees is the verified chain's (mesh root), never one merely claimed.
     const refused = () => proxy.metrics.inc('mast_inbound_mtls_refused_total');
-    serveTls(socket, { context, verifyClient: true, handshakeTimeoutMs: proxy.limits.headerTimeoutMs, onRefused: refused }, (secure, certificate) => {
-      proxy.metrics.inc('mast_inbound_mtls_connections_total');
-      const peer = { raw: socket, certificate, ...peerIdentity(certificate?.subjectAltName) };
-      // As in plain text (firstChunk): a peer silent after its handshake is closed, not kept.
-      socket.setTimeout(proxy.limits.headerTimeoutMs, () => socket.destroy());
-      secure.once('data', (inner: Buffer) => {
-        socket.setTimeout(0);
-        serveInbound(proxy, secure as unknown as net.Socket, l, inner, peer);
-      });
-    });
+    serveTls(
+      socket,
+      { context, verifyClient: true, handshakeTimeoutMs: proxy.limits.headerTimeoutMs, onRefused: refused },
+      (secure, certificate) => {
+        proxy.metrics.inc('mast_inbound_mtls_connections_total');
+        const peer = { raw: socket, certificate, ...peerIdentity(certificate?.subjectAltName) };
+        // As in plain text (firstChunk): a peer silent after its handshake is closed, not kept.
+        socket.setTimeout(proxy.limits.headerTimeoutMs, () => socket.destroy());
+        secure.once('data', (inner: Buffer) => {
+          socket.setTimeout(0);
+          serveInbound(proxy, secure as unknown as net.Socket, l, inner, peer);
+        });
+      },
+    );
   });
 }

@@ -41,7 +41,21 @@ export function adminHandler(proxy: MeshProxy, state: AdminState): Handler {
       case '/stats/prometheus':
         return [200, proxy.renderMetrics(), PROMETHEUS];
       case '/config_dump':
-        return [200, JSON.stringify({ identity: proxy.identity, version: proxy.config?.version ?? null, lastError: proxy.lastError ?? null, skippedListeners: proxy.skipped, config: proxy.config ?? null }, null, 2), JSON_TYPE];
+        return [
+          200,
+          JSON.stringify(
+            {
+              identity: proxy.identity,
+              version: proxy.config?.version ?? null,
+              lastError: proxy.lastError ?? null,
+              skippedListeners: proxy.skipped,
+              config: proxy.config ?? null,
+            },
+            null,
+            2,
+          ),
+          JSON_TYPE,
+        ];
       case '/clusters':
         return [200, JSON.stringify(proxy.clustersReport(), null, 2), JSON_TYPE];
       case '/logging': {
@@ -111,7 +125,13 @@ function serve(handle: Handler, port: number, host: string, quietMs: number): Pr
   });
 }
 
-export function startAdmin(proxy: MeshProxy, port: number, state: AdminState, host = '127.0.0.1', quietMs = QUIET_TIMEOUT_MS): Promise<net.Server> {
+export function startAdmin(
+  proxy: MeshProxy,
+  port: number,
+  state: AdminState,
+  host = '127.0.0.1',
+  quietMs = QUIET_TIMEOUT_MS,
+): Promise<net.Server> {
   return serve(adminHandler(proxy, state), port, host, quietMs);
 }
 
@@ -119,6 +139,10 @@ export function startAdmin(proxy: MeshProxy, port: number, state: AdminState, ho
  * The status port, on every interface (kubelet probes the pod IP; Prometheus scrapes it): readiness,
  * stats, and the app's own probes as injection rewrote them (app-probe.ts).
  */
-export function startStatus(proxy: MeshProxy, port: number, opts: { host?: string; quietMs?: number; probers?: AppProbers } = {}): Promise<net.Server> {
+export function startStatus(
+  proxy: MeshProxy,
+  port: number,
+  opts: { host?: string; quietMs?: number; probers?: AppProbers } = {},
+): Promise<net.Server> {
   return serve(statusHandler(proxy, opts.probers ?? new Map()), port, opts.host ?? '0.0.0.0', opts.quietMs ?? QUIET_TIMEOUT_MS);
 }

@@ -56,13 +56,16 @@ export function parseAppProbers(text: string | undefined): AppProbers {
   }
   if (!isObject(raw)) throw new Error(`${APP_PROBERS_ENV} must be a JSON object keyed by /app-health/<container>/<livez|readyz|startupz>`);
   for (const [key, value] of Object.entries(raw)) {
-    const bad = (field: string, got: unknown, want: string) => new Error(`${APP_PROBERS_ENV} "${key}"${field ? `.${field}` : ''}: ${JSON.stringify(got)} is not ${want}`);
+    const bad = (field: string, got: unknown, want: string) =>
+      new Error(`${APP_PROBERS_ENV} "${key}"${field ? `.${field}` : ''}: ${JSON.stringify(got)} is not ${want}`);
     if (!APP_HEALTH_PATH.test(key)) throw bad('', key, 'a path /app-health/<container>/<livez|readyz|startupz>');
     if (!isObject(value)) throw bad('', value, 'an object with one of httpGet, tcpSocket or grpc');
     const timeoutSeconds = value.timeoutSeconds ?? 1;
-    if (typeof timeoutSeconds !== 'number' || !(timeoutSeconds > 0 && timeoutSeconds <= 3600)) throw bad('timeoutSeconds', value.timeoutSeconds, 'a number of seconds above 0, at most 3600');
+    if (typeof timeoutSeconds !== 'number' || !(timeoutSeconds > 0 && timeoutSeconds <= 3600))
+      throw bad('timeoutSeconds', value.timeoutSeconds, 'a number of seconds above 0, at most 3600');
     const port = (field: string, p: unknown) => {
-      if (!(Number.isInteger(p) && (p as number) >= 1 && (p as number) <= 65535)) throw bad(field, p, 'a port number 1-65535 (named ports are resolved at injection)');
+      if (!(Number.isInteger(p) && (p as number) >= 1 && (p as number) <= 65535))
+        throw bad(field, p, 'a port number 1-65535 (named ports are resolved at injection)');
       return p as number;
     };
     const host = (field: string, h: unknown) => {
@@ -74,25 +77,40 @@ export function parseAppProbers(text: string | undefined): AppProbers {
     if (isObject(value.httpGet)) {
       const g = value.httpGet;
       const path = g.path ?? '/';
-      if (typeof path !== 'string' || !PATH.test(path)) throw bad('httpGet.path', g.path, 'a path starting with / without spaces or control characters');
+      if (typeof path !== 'string' || !PATH.test(path))
+        throw bad('httpGet.path', g.path, 'a path starting with / without spaces or control characters');
       const scheme = g.scheme ?? 'HTTP';
       if (scheme !== 'HTTP' && scheme !== 'HTTPS') throw bad('httpGet.scheme', g.scheme, 'HTTP or HTTPS');
       const headers = g.httpHeaders ?? [];
       if (!Array.isArray(headers)) throw bad('httpGet.httpHeaders', headers, 'a list of { name, value }');
       headers.forEach((h: unknown, i) => {
-        if (!isObject(h) || typeof h.name !== 'string' || !TOKEN.test(h.name)) throw bad(`httpGet.httpHeaders[${i}].name`, isObject(h) ? h.name : h, 'a header name');
-        if (typeof h.value !== 'string' || !PRINTABLE.test(h.value)) throw bad(`httpGet.httpHeaders[${i}].value`, h.value, 'a header value without line breaks');
+        if (!isObject(h) || typeof h.name !== 'string' || !TOKEN.test(h.name))
+          throw bad(`httpGet.httpHeaders[${i}].name`, isObject(h) ? h.name : h, 'a header name');
+        if (typeof h.value !== 'string' || !PRINTABLE.test(h.value))
+          throw bad(`httpGet.httpHeaders[${i}].value`, h.value, 'a header value without line breaks');
       });
       probers.set(key, {
-        httpGet: { path, port: port('httpGet.port', g.port), ...host('httpGet.host', g.host), scheme, httpHeaders: headers as HttpGetProbe['httpHeaders'] },
+        httpGet: {
+          path,
+          port: port('httpGet.port', g.port),
+          ...host('httpGet.host', g.host),
+          scheme,
+          httpHeaders: headers as HttpGetProbe['httpHeaders'],
+        },
         timeoutSeconds,
       });
     } else if (isObject(value.tcpSocket)) {
-      probers.set(key, { tcpSocket: { port: port('tcpSocket.port', value.tcpSocket.port), ...host('tcpSocket.host', value.tcpSocket.host) }, timeoutSeconds });
+      probers.set(key, {
+        tcpSocket: { port: port('tcpSocket.port', value.tcpSocket.port), ...host('tcpSocket.host', value.tcpSocket.host) },
+        timeoutSeconds,
+      });
     } else {
       const service = value.grpc.service ?? '';
       if (typeof service !== 'string' || !PRINTABLE.test(service)) throw bad('grpc.service', value.grpc.service, 'a service name');
-      probers.set(key, { grpc: { port: port('grpc.port', value.grpc.port), service, ...host('grpc.host', value.grpc.host) }, timeoutSeconds });
+      probers.set(key, {
+        grpc: { port: port('grpc.port', value.grpc.port), service, ...host('grpc.host', value.grpc.host) },
+        timeoutSeconds,
+      });
     }
   }
   return probers;
@@ -111,7 +129,9 @@ export function probeApp(prober: AppProber): Promise<ProbeResult> {
   const ms = prober.timeoutSeconds * 1000;
   if (prober.tcpSocket) {
     const { port, host = '127.0.0.1' } = prober.tcpSocket;
-    return attempt(ms, `tcp ${host}:${port}`, (done) => net.connect({ port, host }, () => done({ status: 200, body: `connected to ${host}:${port}\n` })));
+    return attempt(ms, `tcp ${host}:${port}`, (done) =>
+      net.connect({ port, host }, () => done({ status: 200, body: `connected to ${host}:${port}\n` })),
+    );
   }
   if (prober.grpc) return grpcHealth(prober.grpc, ms);
   const g = prober.httpGet!;
@@ -129,7 +149,9 @@ export function probeApp(prober: AppProber): Promise<ProbeResult> {
   return attempt(ms, `${g.scheme.toLowerCase()}://${host}:${g.port}${g.path}`, (done, fail) => {
     const socket: net.Socket =
       g.scheme === 'HTTPS'
-        ? tlsModule().connect({ port: g.port, host, rejectUnauthorized: false, ...(net.isIP(host) ? {} : { servername: host }) }, () => socket.write(request))
+        ? tlsModule().connect({ port: g.port, host, rejectUnauthorized: false, ...(net.isIP(host) ? {} : { servername: host }) }, () =>
+            socket.write(request),
+          )
         : net.connect({ port: g.port, host }, () => socket.write(request));
     let head = '';
     socket.setEncoding('latin1');
@@ -165,7 +187,13 @@ function grpcHealth(probe: NonNullable<AppProber['grpc']>, ms: number): Promise<
     const message = name.length ? Buffer.concat([Buffer.from([0x0a]), varint(name.length), name]) : Buffer.alloc(0);
     const prefix = Buffer.alloc(5);
     prefix.writeUInt32BE(message.length, 1);
-    const call = session.request({ ':method': 'POST', ':path': '/grpc.health.v1.Health/Check', 'content-type': 'application/grpc', te: 'trailers', 'user-agent': 'kube-probe/mast' });
+    const call = session.request({
+      ':method': 'POST',
+      ':path': '/grpc.health.v1.Health/Check',
+      'content-type': 'application/grpc',
+      te: 'trailers',
+      'user-agent': 'kube-probe/mast',
+    });
     call.on('error', (e) => fail(failureReason(e)));
     call.end(Buffer.concat([prefix, message]));
     const chunks: Buffer[] = [];
@@ -216,7 +244,10 @@ function healthStatus(body: Buffer): number {
   return 0;
 }
 
-type Start = (done: (r: ProbeResult) => void, fail: (why: string) => void) => { destroy(): void; on(event: 'error', listener: (e: Error) => void): unknown };
+type Start = (
+  done: (r: ProbeResult) => void,
+  fail: (why: string) => void,
+) => { destroy(): void; on(event: 'error', listener: (e: Error) => void): unknown };
 
 function attempt(ms: number, target: string, start: Start): Promise<ProbeResult> {
   return new Promise((resolve) => {

@@ -33,7 +33,8 @@ export function captureRules(o: CaptureOptions, family: 4 | 6): string {
   o.excludeInboundPorts.forEach((p) => checkPort('excluded inbound port', p));
   o.excludeOutboundPorts.forEach((p) => checkPort('excluded outbound port', p));
   if (!Number.isInteger(o.proxyUid) || o.proxyUid < 0) throw new CaptureOptionError(`proxy uid: ${o.proxyUid} is not a uid`);
-  for (const c of o.excludeOutboundCidrs) if (!/^[0-9a-fA-F:.]+\/\d{1,3}$/.test(c)) throw new CaptureOptionError(`excluded CIDR: "${c}" is not a CIDR`);
+  for (const c of o.excludeOutboundCidrs)
+    if (!/^[0-9a-fA-F:.]+\/\d{1,3}$/.test(c)) throw new CaptureOptionError(`excluded CIDR: "${c}" is not a CIDR`);
   const loopback = family === 4 ? '127.0.0.1/32' : '::1/128';
   const cidrs = o.excludeOutboundCidrs.filter((c) => isV6(c) === (family === 6));
   const lines = [
@@ -61,7 +62,11 @@ export function captureRules(o: CaptureOptions, family: 4 | 6): string {
   return `${lines.join('\n')}\n`;
 }
 
-const list = (s: string | undefined) => (s ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+const list = (s: string | undefined) =>
+  (s ?? '')
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
 
 /** Options from the flags the injected init container passes (see constructs/sidecar.ts). */
 export function captureOptionsFromFlags(flags: Record<string, string | undefined>): CaptureOptions {

@@ -3,17 +3,21 @@ import { PATH_NORMALIZATIONS, PROXY_CONFIG_SCHEMA, type ProxyConfig } from '../c
 
 export function checkConfig(c: ProxyConfig): string | undefined {
   if (!c || typeof c !== 'object') return 'config is not an object';
-  if (c.schema !== PROXY_CONFIG_SCHEMA) return `unsupported config schema ${JSON.stringify((c as { schema?: unknown }).schema)} (this proxy reads ${PROXY_CONFIG_SCHEMA})`;
+  if (c.schema !== PROXY_CONFIG_SCHEMA)
+    return `unsupported config schema ${JSON.stringify((c as { schema?: unknown }).schema)} (this proxy reads ${PROXY_CONFIG_SCHEMA})`;
   if (typeof c.version !== 'string' || !c.version) return 'config.version must be a non-empty string';
   if (!Array.isArray(c.listeners) || !Array.isArray(c.clusters)) return 'config needs listeners and clusters arrays';
-  if (c.pathNormalization !== undefined && !PATH_NORMALIZATIONS.includes(c.pathNormalization)) return `unknown pathNormalization ${JSON.stringify(c.pathNormalization)} (one of ${PATH_NORMALIZATIONS.join(', ')})`;
+  if (c.pathNormalization !== undefined && !PATH_NORMALIZATIONS.includes(c.pathNormalization))
+    return `unknown pathNormalization ${JSON.stringify(c.pathNormalization)} (one of ${PATH_NORMALIZATIONS.join(', ')})`;
   const clusters = new Set<string>();
   for (const cl of c.clusters) {
     if (typeof cl?.name !== 'string') return 'a cluster has no name';
     if (clusters.has(cl.name)) return `cluster ${cl.name} is defined twice`;
     clusters.add(cl.name);
     if (!Array.isArray(cl.endpoints)) return `cluster ${cl.name}: endpoints must be an array`;
-    for (const e of cl.endpoints) if (typeof e.address !== 'string' || !Number.isInteger(e.port) || e.port < 1 || e.port > 65535) return `cluster ${cl.name}: bad endpoint ${JSON.stringify(e)}`;
+    for (const e of cl.endpoints)
+      if (typeof e.address !== 'string' || !Number.isInteger(e.port) || e.port < 1 || e.port > 65535)
+        return `cluster ${cl.name}: bad endpoint ${JSON.stringify(e)}`;
   }
   const ports = new Set<string>();
   for (const l of c.listeners) {
@@ -24,8 +28,11 @@ export function checkConfig(c: ProxyConfig): string | undefined {
     // PeerAuthentication is enforced where connections come in for the app: on any other listener it
     // would be ignored in silence (a STRICT port serving plain text), so the config is refused instead.
     const mtls = l.mtls !== undefined || l.mtlsByPort !== undefined;
-    if (mtls && l.trafficDirection !== 'INBOUND') return `listener ${l.name}: mtls is for a sidecar's inbound listener (trafficDirection INBOUND)`;
-    if (l.protocol === 'tcp') for (const d of [...(l.tcpDestinations ?? []), ...(l.sniRoutes ?? []).flatMap((r) => r.destinations)]) if (!clusters.has(d.cluster)) return `listener ${l.name} sends to unknown cluster ${d.cluster}`;
+    if (mtls && l.trafficDirection !== 'INBOUND')
+      return `listener ${l.name}: mtls is for a sidecar's inbound listener (trafficDirection INBOUND)`;
+    if (l.protocol === 'tcp')
+      for (const d of [...(l.tcpDestinations ?? []), ...(l.sniRoutes ?? []).flatMap((r) => r.destinations)])
+        if (!clusters.has(d.cluster)) return `listener ${l.name} sends to unknown cluster ${d.cluster}`;
     for (const vh of l.virtualHosts ?? [])
       for (const r of vh.routes) {
         if (r.action.kind !== 'forward') continue;
@@ -33,7 +40,8 @@ export function checkConfig(c: ProxyConfig): string | undefined {
           if (!clusters.has(d.cluster)) return `route ${r.name} sends to unknown cluster ${d.cluster}`;
           if (!(d.weight >= 0)) return `route ${r.name}: negative weight for ${d.cluster}`;
         }
-        for (const m of r.action.mirrors ?? []) if (!clusters.has(m.cluster)) return `route ${r.name} mirrors to unknown cluster ${m.cluster}`;
+        for (const m of r.action.mirrors ?? [])
+          if (!clusters.has(m.cluster)) return `route ${r.name} mirrors to unknown cluster ${m.cluster}`;
       }
   }
   return undefined;

@@ -18,7 +18,12 @@ export interface GateContext {
 }
 
 /** Whether the connection may go on; a denied one is destroyed here (and its TLS layer with it). */
-export function admitConnection(ctx: GateContext, sockets: readonly net.Socket[], authz: AuthzConfig | undefined, c: AuthzConnection): boolean {
+export function admitConnection(
+  ctx: GateContext,
+  sockets: readonly net.Socket[],
+  authz: AuthzConfig | undefined,
+  c: AuthzConnection,
+): boolean {
   if (!authz) return true;
   const decision = authorizeConnection(authz, c);
   if (decision.allowed) return true;
@@ -33,13 +38,20 @@ export function admitConnection(ctx: GateContext, sockets: readonly net.Socket[]
  * Istio-written policies say), elsewhere the port the connection was sent to (an inbound app port).
  * A gateway listener on an unspecified port (0: tests) has only its Gateway port to offer.
  */
-export const authzPort = (listener: ListenerConfig | undefined, port: number): number => (listener && !listener.trafficDirection && listener.port > 0 ? listener.port : port);
+export const authzPort = (listener: ListenerConfig | undefined, port: number): number =>
+  listener && !listener.trafficDirection && listener.port > 0 ? listener.port : port;
 
 /**
  * A gateway's TCP-level listener: the PROXY header when one is expected, then authorization;
  * `then` gets the bytes read past the header (the socket is paused, its consumer resumes it).
  */
-export function gateConnection(ctx: GateContext, socket: net.Socket, config: ListenerConfig | undefined, port: number, then: (first?: Buffer) => void): void {
+export function gateConnection(
+  ctx: GateContext,
+  socket: net.Socket,
+  config: ListenerConfig | undefined,
+  port: number,
+  then: (first?: Buffer) => void,
+): void {
   const peer = socket.remoteAddress ?? '';
   const check = (client: string, first?: Buffer) => {
     if (admitConnection(ctx, [socket], config?.authz, { port: authzPort(config, port), sourceIp: peer, remoteIp: client })) then(first);
@@ -49,7 +61,11 @@ export function gateConnection(ctx: GateContext, socket: net.Socket, config: Lis
 }
 
 /** Reads a PROXY protocol v2 header off `socket`; a connection without one is refused (as on HTTP ports). */
-export function readProxyHeader(ctx: GateContext, socket: net.Socket, then: (source: string | undefined, rest: Buffer | undefined) => void): void {
+export function readProxyHeader(
+  ctx: GateContext,
+  socket: net.Socket,
+  then: (source: string | undefined, rest: Buffer | undefined) => void,
+): void {
   let buf = Buffer.alloc(0);
   socket.setTimeout(ctx.limits.headerTimeoutMs, () => socket.destroy());
   const fail = () => {
@@ -72,7 +88,11 @@ export function readProxyHeader(ctx: GateContext, socket: net.Socket, then: (sou
     socket.setTimeout(0);
     const rest = header.length < buf.length ? buf.subarray(header.length) : undefined;
     // What follows (authorization, the first bytes' routing) runs on the peer's bytes too (contain.ts).
-    containPeerInput('accept', () => socket.destroy(), () => then(header.source?.address, rest));
+    containPeerInput(
+      'accept',
+      () => socket.destroy(),
+      () => then(header.source?.address, rest),
+    );
   };
   socket.on('data', onData);
   socket.on('error', () => socket.destroy());

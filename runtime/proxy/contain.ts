@@ -34,7 +34,8 @@ export function containPeerInput(side: PeerSide, end: () => void, handle: () => 
     try {
       end();
     } finally {
-      if (peerInputChannel.hasSubscribers) peerInputChannel.publish({ code: 'MAST_PROXY_PEER_INPUT', side, error } satisfies ContainedPeerError);
+      if (peerInputChannel.hasSubscribers)
+        peerInputChannel.publish({ code: 'MAST_PROXY_PEER_INPUT', side, error } satisfies ContainedPeerError);
     }
   }
 }

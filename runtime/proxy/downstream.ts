@@ -108,7 +108,8 @@ export class DownstreamConn implements Client {
 
   /** `x-forwarded-for: <peer>` as a line: made when the peer is first asked for, not per request. */
   forwardedForLine(): string {
-    if (this.forwardedFor?.address !== this.remoteAddress) this.forwardedFor = { address: this.remoteAddress, line: `x-forwarded-for: ${this.remoteAddress}\r\n` };
+    if (this.forwardedFor?.address !== this.remoteAddress)
+      this.forwardedFor = { address: this.remoteAddress, line: `x-forwarded-for: ${this.remoteAddress}\r\n` };
     return this.forwardedFor.line;
   }
   private forwardedFor: { readonly address: string; readonly line: string } | undefined = undefined;
@@ -118,14 +119,21 @@ export class DownstreamConn implements Client {
     const hops = this.proxy.limits.trustedHops ?? 0;
     const xff = hops > 0 ? this.header('x-forwarded-for') : undefined;
     if (!xff) return this.remoteAddress;
-    const entries = xff.split(',').map((e) => e.trim()).filter(Boolean);
+    const entries = xff
+      .split(',')
+      .map((e) => e.trim())
+      .filter(Boolean);
     return entries[Math.max(0, entries.length - hops)] ?? this.remoteAddress;
   }
 
   /** Bytes from the client: as 'data' events, or from the shared read buffer (see read-buffer.ts). */
   received(chunk: Buffer): void {
     // Whatever the client sent, a throw ends this connection, not the proxy (contain.ts).
-    containPeerInput('downstream', () => this.close(), () => this.receive(chunk));
+    containPeerInput(
+      'downstream',
+      () => this.close(),
+      () => this.receive(chunk),
+    );
   }
 
   private receive(chunk: Buffer): void {
@@ -190,7 +198,8 @@ export class DownstreamConn implements Client {
       this.authorityConfigs = this.listener.configs;
       this.host = (hasPort ? authority.slice(0, colon) : authority).toLowerCase();
       // A request names its destination port in the authority; otherwise the listener's (or 80).
-      this.authorityPort = this.originalPort ?? (hasPort && this.listener.configs.length > 1 ? Number(authority.slice(colon + 1)) : this.listener.defaultPort);
+      this.authorityPort =
+        this.originalPort ?? (hasPort && this.listener.configs.length > 1 ? Number(authority.slice(colon + 1)) : this.listener.defaultPort);
     }
     this.port = this.authorityPort;
     this.pending = end < buf.length ? buf.subarray(end) : null;

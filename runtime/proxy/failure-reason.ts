@@ -5,6 +5,9 @@
  */
 export function failureReason(err: Error): string {
   // Not `instanceof Error`: Node's own errors may come from another realm (a test's sandbox).
-  const e = (err as NodeJS.ErrnoException).code === 'ERR_HTTP2_STREAM_CANCEL' && typeof err.cause === 'object' && err.cause !== null ? (err.cause as Error) : err;
+  const e =
+    (err as NodeJS.ErrnoException).code === 'ERR_HTTP2_STREAM_CANCEL' && typeof err.cause === 'object' && err.cause !== null
+      ? (err.cause as Error)
+      : err;
   return (e as NodeJS.ErrnoException).code ?? e.message;
 }

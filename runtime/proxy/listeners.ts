@@ -71,7 +71,12 @@ export class ListenerRuntime implements TlsHolder {
 }
 
 /** Binds the listener's port (with SO_REUSEPORT when several worker processes share it; Node ≥ 22.12). */
-export function listen(l: ListenerRuntime, address: string, reusePort: boolean, accept: (socket: net.Socket, l: ListenerRuntime) => void): Promise<void> {
+export function listen(
+  l: ListenerRuntime,
+  address: string,
+  reusePort: boolean,
+  accept: (socket: net.Socket, l: ListenerRuntime) => void,
+): Promise<void> {
   const server = net.createServer({ noDelay: true }, (socket) => accept(socket, l));
   l.server = server;
   return new Promise((resolve, reject) => {

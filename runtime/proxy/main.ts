@@ -113,7 +113,12 @@ function readToken(file: string): string | undefined {
 }
 
 function parsePairs(s: string | undefined): Record<string, string> {
-  return Object.fromEntries((s ?? '').split(',').filter(Boolean).map((kv) => kv.split('=') as [string, string]));
+  return Object.fromEntries(
+    (s ?? '')
+      .split(',')
+      .filter(Boolean)
+      .map((kv) => kv.split('=') as [string, string]),
+  );
 }
 
 /** Installs the capture rules (iptables-restore / ip6tables-restore), or prints them with --dry-run. */
@@ -133,7 +138,10 @@ function capture(argv: string[]): number {
   });
   const { 'dry-run': _dry, ...flags } = values;
   const options = captureOptionsFromFlags(flags);
-  for (const [family, tool] of [[4, 'iptables-restore'], [6, 'ip6tables-restore']] as const) {
+  for (const [family, tool] of [
+    [4, 'iptables-restore'],
+    [6, 'ip6tables-restore'],
+  ] as const) {
     const rules = captureRules(options, family);
     if (values['dry-run']) {
       process.stdout.write(`# ${tool}\n${rules}`);
@@ -157,7 +165,9 @@ export async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'capture') return capture(argv.slice(1));
   if (argv[0] === 'mesh-config') {
     // The config compiled from mesh YAML (or the findings that stop it) as JSON on stdout, for the proxy that started this process.
-    process.stdout.write(`${JSON.stringify((await import('./mesh-file')).configFromMesh(argv.slice(2), JSON.parse(argv[1]) as ProxyIdentity))}\n`);
+    process.stdout.write(
+      `${JSON.stringify((await import('./mesh-file')).configFromMesh(argv.slice(2), JSON.parse(argv[1]) as ProxyIdentity))}\n`,
+    );
     return 0;
   }
   if (argv[0] === 'csr') {
@@ -220,9 +230,13 @@ export async function main(argv: string[]): Promise<number> {
     ...((o['service-account'] ?? env.SERVICE_ACCOUNT) ? { serviceAccount: o['service-account'] ?? env.SERVICE_ACCOUNT } : {}),
     portMap: portMapOf(),
     proxyProtocol: o['proxy-protocol'],
-    ...(o['forward-client-cert'] ? { gatewayTopology: { forwardClientCertDetails: o['forward-client-cert'] as ForwardClientCertDetails } } : {}),
+    ...(o['forward-client-cert']
+      ? { gatewayTopology: { forwardClientCertDetails: o['forward-client-cert'] as ForwardClientCertDetails } }
+      : {}),
     ...(o['outbound-port'] ? { outboundPort: Number(o['outbound-port']) } : {}),
-    ...(o['inbound-port'] ? { inbound: { port: Number(o['inbound-port']), ...(o['app-port'] ? { appPort: Number(o['app-port']) } : {}) } } : {}),
+    ...(o['inbound-port']
+      ? { inbound: { port: Number(o['inbound-port']), ...(o['app-port'] ? { appPort: Number(o['app-port']) } : {}) } }
+      : {}),
   } as const;
   const xfcc = o['forward-client-cert'];
   if (xfcc !== undefined && !FORWARD_CLIENT_CERT_DETAILS.includes(xfcc as ForwardClientCertDetails)) {
@@ -236,7 +250,9 @@ export async function main(argv: string[]): Promise<number> {
   }
   const headerTimeoutMs = Number(o['header-timeout-seconds']) * 1000;
   if (!(headerTimeoutMs > 0) || headerTimeoutMs > 3_600_000) {
-    console.error(`mast-proxy: --header-timeout-seconds must be a number of seconds above 0, at most 3600, not "${o['header-timeout-seconds']}"`);
+    console.error(
+      `mast-proxy: --header-timeout-seconds must be a number of seconds above 0, at most 3600, not "${o['header-timeout-seconds']}"`,
+    );
     return 2;
   }
   const limits = { ...DEFAULT_LIMITS, trustedHops, headerTimeoutMs };
@@ -258,12 +274,22 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   if (workers > 1 && !reusePortSupported()) {
-    console.error(`mast-proxy: --workers ${workers} needs SO_REUSEPORT in Node >= 22.12 (this is ${process.version}); serving with one process`);
+    console.error(
+      `mast-proxy: --workers ${workers} needs SO_REUSEPORT in Node >= 22.12 (this is ${process.version}); serving with one process`,
+    );
     workers = 1;
   }
   // A gateway's workload (metrics) is its Deployment, named by app.kubernetes.io/name: its `app` label is Istio's shared one.
   const newProxy = () => {
-    const proxy = new MeshProxy({ mode, workload: mode === 'gateway' ? (labels['app.kubernetes.io/name'] ?? 'mast-ingressgateway') : (labels.app ?? 'unknown'), namespace }, o['access-log'] === '-' ? process.stdout : undefined, limits);
+    const proxy = new MeshProxy(
+      {
+        mode,
+        workload: mode === 'gateway' ? (labels['app.kubernetes.io/name'] ?? 'mast-ingressgateway') : (labels.app ?? 'unknown'),
+        namespace,
+      },
+      o['access-log'] === '-' ? process.stdout : undefined,
+      limits,
+    );
     if (o['credentials-dir']) proxy.credentialsDir = o['credentials-dir'];
     return proxy;
   };
@@ -281,11 +307,23 @@ export async function main(argv: string[]): Promise<number> {
     const tokenFile = o['token-file'] ?? (env.KUBERNETES_SERVICE_HOST && existsSync(SA_TOKEN) ? SA_TOKEN : undefined);
     const token = tokenFile ? () => readToken(tokenFile) : undefined;
     const rootFile = o['control-plane-ca'];
-    const tls = rootFile ? { tls: { root: () => readFileSync(rootFile, 'utf8'), ...(o['control-plane-name'] ? { servername: o['control-plane-name'] } : {}) } } : {};
-    const client = new PushClient(proxy, { address: o['control-plane'], token, id, identity, log, ...tls, ...(__filename.endsWith('.js') ? { makeCsr: csrInHelper } : {}) });
+    const tls = rootFile
+      ? { tls: { root: () => readFileSync(rootFile, 'utf8'), ...(o['control-plane-name'] ? { servername: o['control-plane-name'] } : {}) } }
+      : {};
+    const client = new PushClient(proxy, {
+      address: o['control-plane'],
+      token,
+      id,
+      identity,
+      log,
+      ...tls,
+      ...(__filename.endsWith('.js') ? { makeCsr: csrInHelper } : {}),
+    });
     client.start();
     const status = await startStatusPort(proxy);
-    console.error(`mast-proxy ${mode} started: admin ${(admin.address() as { port: number }).port}, config from ${o['control-plane']}${rootFile ? ' (TLS)' : ''}`);
+    console.error(
+      `mast-proxy ${mode} started: admin ${(admin.address() as { port: number }).port}, config from ${o['control-plane']}${rootFile ? ' (TLS)' : ''}`,
+    );
     await untilSignal(async () => {
       client.stop();
       await Promise.all([proxy.drain(drainMs), pool?.drain(drainMs)]);
@@ -318,7 +356,9 @@ export async function main(argv: string[]): Promise<number> {
   const admin = await startAdmin(proxy, Number(o['admin-port']), { logLevel: 'info' });
   const status = await startStatusPort(proxy);
   const adminPort = (admin.address() as { port: number }).port;
-  console.error(`mast-proxy ${mode} ready: config ${result.version}, listeners ${config.listeners.map((l) => `${l.name}@${proxy.boundPort(l.name)}`).join(' ')}, admin ${adminPort}`);
+  console.error(
+    `mast-proxy ${mode} ready: config ${result.version}, listeners ${config.listeners.map((l) => `${l.name}@${proxy.boundPort(l.name)}`).join(' ')}, admin ${adminPort}`,
+  );
   const pool = workers > 1 ? new WorkerPool(proxy, workers - 1, log) : undefined;
   if (pool) log(`${workers} processes on the listener ports`);
   await untilSignal(async () => {

@@ -15,7 +15,10 @@ import type { ProxyIdentity } from '../contract/push-protocol';
  * reported beside a config that is served. The default ingress gateway counts as there, as
  * `mast validate` counts it.
  */
-export function configFromMesh(paths: string[], identity: ProxyIdentity): { config: ProxyConfig; warnings: string[] } | { errors: string[] } {
+export function configFromMesh(
+  paths: string[],
+  identity: ProxyIdentity,
+): { config: ProxyConfig; warnings: string[] } | { errors: string[] } {
   const loaded = loadFiles(paths);
   if (loaded.findings.length) return { errors: loaded.findings.map(formatFinding) };
   const own = validate(loaded.objects, { scope: 'resource' }).filter(isError);

@@ -29,10 +29,19 @@ export interface WorkloadCertificate {
   readonly expiresAt: string;
 }
 
-export type ApplyResult = { readonly ok: true; readonly version: string } | { readonly ok: false; readonly version: string; readonly error: string };
+export type ApplyResult =
+  | { readonly ok: true; readonly version: string }
+  | { readonly ok: false; readonly version: string; readonly error: string };
 
 /** Where a sidecar sends requests for hosts outside the mesh: each to its original destination. */
-const PASSTHROUGH: ClusterConfig = { name: PASSTHROUGH_CLUSTER, host: '', port: 0, endpoints: [], lb: { kind: 'passthrough' }, connectTimeoutMs: 10_000 };
+const PASSTHROUGH: ClusterConfig = {
+  name: PASSTHROUGH_CLUSTER,
+  host: '',
+  port: 0,
+  endpoints: [],
+  lb: { kind: 'passthrough' },
+  connectTimeoutMs: 10_000,
+};
 
 export class MeshProxy implements AcceptContext, ExchangeContext {
   readonly metrics = new Metrics();
@@ -143,25 +152,33 @@ export class MeshProxy implements AcceptContext, ExchangeContext {
           return rejected(`listener ${lc.name}: cannot load its certificate: ${(err as Error).message}`);
         }
       }
-      byPort.set(lc.port, [...(byPort.get(lc.port) ?? []), { config: lc, table: tables[i], secureContext: secure?.context, tlsFiles: secure }]);
+      byPort.set(lc.port, [
+        ...(byPort.get(lc.port) ?? []),
+        { config: lc, table: tables[i], secureContext: secure?.context, tlsFiles: secure },
+      ]);
     }
     this.skipped = skipped;
     if (skipped.length) this.metrics.inc('mast_listeners_skipped_total', skipped.length);
     // Bind new ports first: if one fails, nothing of the new config has been applied.
-    const fresh = [...byPort.entries()].filter(([port]) => !this.listeners.has(port)).map(([port, entries]) => {
-      const l = new ListenerRuntime(port);
-      l.set(entries);
-      return { l, entries };
-    });
+    const fresh = [...byPort.entries()]
+      .filter(([port]) => !this.listeners.has(port))
+      .map(([port, entries]) => {
+        const l = new ListenerRuntime(port);
+        l.set(entries);
+        return { l, entries };
+      });
     const accept = (socket: net.Socket, l: ListenerRuntime) => acceptConnection(this, socket, l);
-    const bound = await Promise.allSettled(fresh.map(({ l, entries }) => listen(l, entries[0].config.address ?? '0.0.0.0', this.reusePort, accept)));
+    const bound = await Promise.allSettled(
+      fresh.map(({ l, entries }) => listen(l, entries[0].config.address ?? '0.0.0.0', this.reusePort, accept)),
+    );
     const failed = bound.find((b): b is PromiseRejectedResult => b.status === 'rejected');
     if (failed) {
       for (const { l } of fresh) l.server?.close();
       return rejected(`cannot listen: ${(failed.reason as Error).message}`);
     }
     // Requests for hosts the mesh does not know go to their original destination (ALLOW_ANY).
-    const builtIn = config.listeners.some((l) => l.passthrough) && !config.clusters.some((c) => c.name === PASSTHROUGH_CLUSTER) ? [PASSTHROUGH] : [];
+    const builtIn =
+      config.listeners.some((l) => l.passthrough) && !config.clusters.some((c) => c.name === PASSTHROUGH_CLUSTER) ? [PASSTHROUGH] : [];
     const clusters = new Map(
       [...config.clusters, ...builtIn].map((c) => {
         const old = this.clusters.get(c.name);
@@ -195,7 +212,8 @@ export class MeshProxy implements AcceptContext, ExchangeContext {
 
   /** Ports actually bound (for port 0 in tests). */
   boundPort(listenerName: string): number | undefined {
-    for (const l of this.listeners.values()) if (l.configs.some((c) => c.name === listenerName)) return (l.server?.address() as net.AddressInfo | null)?.port;
+    for (const l of this.listeners.values())
+      if (l.configs.some((c) => c.name === listenerName)) return (l.server?.address() as net.AddressInfo | null)?.port;
     return undefined;
   }
 

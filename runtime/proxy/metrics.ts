@@ -55,7 +55,16 @@ export class Metrics {
   private readonly byGroup = new WeakMap<object, Map<string, Series>>();
 
   /** Records a request; `labels` is called only the first time its series is seen in `group`. */
-  recordIn(group: object, reporter: string, code: number, flags: string, labels: () => RequestLabels, durationMs: number, requestBytes: number, responseBytes: number): void {
+  recordIn(
+    group: object,
+    reporter: string,
+    code: number,
+    flags: string,
+    labels: () => RequestLabels,
+    durationMs: number,
+    requestBytes: number,
+    responseBytes: number,
+  ): void {
     let inGroup = this.byGroup.get(group);
     if (!inGroup) this.byGroup.set(group, (inGroup = new Map()));
     const key = flags === '-' ? (code === 200 ? reporter : `${reporter}${code}`) : `${reporter}${code}${flags}`;
@@ -79,7 +88,13 @@ export class Metrics {
         `reporter="${l.reporter}",source_workload="${esc(l.sourceWorkload)}",source_workload_namespace="${esc(l.sourceNamespace)}",` +
         `destination_service="${esc(l.destinationService)}",destination_service_name="${esc(l.destinationServiceName)}",destination_version="${esc(l.destinationVersion)}",` +
         `request_protocol="http",response_code="${l.responseCode}",response_flags="${esc(l.responseFlags)}"`;
-      s = { labels, requests: 0, duration: new Histogram(BUCKETS_MS), requestBytes: new Histogram(BUCKETS_BYTES), responseBytes: new Histogram(BUCKETS_BYTES) };
+      s = {
+        labels,
+        requests: 0,
+        duration: new Histogram(BUCKETS_MS),
+        requestBytes: new Histogram(BUCKETS_BYTES),
+        responseBytes: new Histogram(BUCKETS_BYTES),
+      };
       this.series.set(key, s);
     }
     return s;
@@ -100,7 +115,13 @@ export class Metrics {
   snapshot(): MetricsSnapshot {
     const h = (x: Histogram) => ({ counts: [...x.counts], sum: x.sum, n: x.n });
     return {
-      series: [...this.series.values()].map((s) => ({ labels: s.labels, requests: s.requests, duration: h(s.duration), requestBytes: h(s.requestBytes), responseBytes: h(s.responseBytes) })),
+      series: [...this.series.values()].map((s) => ({
+        labels: s.labels,
+        requests: s.requests,
+        duration: h(s.duration),
+        requestBytes: h(s.requestBytes),
+        responseBytes: h(s.responseBytes),
+      })),
       counters: [...this.counters.entries()],
     };
   }
@@ -131,7 +152,13 @@ export class Metrics {
 
 type HistogramData = { counts: number[]; sum: number; n: number };
 export interface MetricsSnapshot {
-  readonly series: Array<{ labels: string; requests: number; duration: HistogramData; requestBytes: HistogramData; responseBytes: HistogramData }>;
+  readonly series: Array<{
+    labels: string;
+    requests: number;
+    duration: HistogramData;
+    requestBytes: HistogramData;
+    responseBytes: HistogramData;
+  }>;
   readonly counters: Array<[string, number]>;
 }
 
@@ -140,9 +167,23 @@ export const totalRequests = (m: MetricsSnapshot): number => m.series.reduce((n,
 /** This process's series plus others', summed by label set (fresh objects: nothing of ours is changed). */
 function mergedSeries(own: Metrics, others: readonly MetricsSnapshot[]): Map<string, Series> {
   const out = new Map<string, Series>();
-  const add = (labels: string, requests: number, parts: Array<[keyof Pick<Series, 'duration' | 'requestBytes' | 'responseBytes'>, HistogramData]>) => {
+  const add = (
+    labels: string,
+    requests: number,
+    parts: Array<[keyof Pick<Series, 'duration' | 'requestBytes' | 'responseBytes'>, HistogramData]>,
+  ) => {
     let s = out.get(labels);
-    if (!s) out.set(labels, (s = { labels, requests: 0, duration: new Histogram(BUCKETS_MS), requestBytes: new Histogram(BUCKETS_BYTES), responseBytes: new Histogram(BUCKETS_BYTES) }));
+    if (!s)
+      out.set(
+        labels,
+        (s = {
+          labels,
+          requests: 0,
+          duration: new Histogram(BUCKETS_MS),
+          requestBytes: new Histogram(BUCKETS_BYTES),
+          responseBytes: new Histogram(BUCKETS_BYTES),
+        }),
+      );
     s.requests += requests;
     for (const [k, h] of parts) {
       s[k].sum += h.sum;
@@ -150,6 +191,12 @@ function mergedSeries(own: Metrics, others: readonly MetricsSnapshot[]): Map<str
       h.counts.forEach((c, i) => (s![k].counts[i] += c));
     }
   };
-  for (const m of [own.snapshot(), ...others]) for (const s of m.series) add(s.labels, s.requests, [['duration', s.duration], ['requestBytes', s.requestBytes], ['responseBytes', s.responseBytes]]);
+  for (const m of [own.snapshot(), ...others])
+    for (const s of m.series)
+      add(s.labels, s.requests, [
+        ['duration', s.duration],
+        ['requestBytes', s.requestBytes],
+        ['responseBytes', s.responseBytes],
+      ]);
   return out;
 }

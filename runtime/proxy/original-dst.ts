@@ -11,7 +11,11 @@ type Addon = { originalDst(fd: number): { address: string; port: number } | null
 let addon: Addon | null | undefined;
 
 function load(): Addon | null {
-  const candidates = [process.env.MAST_ORIGINAL_DST_ADDON, path.join(__dirname, 'original_dst.node'), path.join(__dirname, 'native', 'build', 'Release', 'original_dst.node')];
+  const candidates = [
+    process.env.MAST_ORIGINAL_DST_ADDON,
+    path.join(__dirname, 'original_dst.node'),
+    path.join(__dirname, 'native', 'build', 'Release', 'original_dst.node'),
+  ];
   for (const file of candidates) {
     if (!file) continue;
     try {

@@ -61,7 +61,12 @@ export interface ServerTlsOptions {
  */
 export function serveTls(raw: net.Socket, o: ServerTlsOptions, onSecure: (secure: tls.TLSSocket, peer?: X509Certificate) => void): void {
   const verify = o.verifyClient;
-  const secure = new (tlsModule().TLSSocket)(raw, { isServer: true, secureContext: o.context, requestCert: verify, rejectUnauthorized: verify });
+  const secure = new (tlsModule().TLSSocket)(raw, {
+    isServer: true,
+    secureContext: o.context,
+    requestCert: verify,
+    rejectUnauthorized: verify,
+  });
   secure.on('error', () => secure.destroy());
   raw.setTimeout(o.handshakeTimeoutMs, () => raw.destroy());
   secure.once('secure', () => {

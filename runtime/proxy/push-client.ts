@@ -103,13 +103,24 @@ export class PushClient {
       return this.retry(`cannot read the control plane's root certificate: ${(err as Error).message}`);
     }
     const secure = tls ? { ca, ...(tls.servername ? { servername: tls.servername } : {}) } : {};
-    const session = (this.session = connect(`${tls ? 'https' : 'http'}://${this.options.address}`, { settings: { initialWindowSize: WINDOW }, ...secure }));
+    const session = (this.session = connect(`${tls ? 'https' : 'http'}://${this.options.address}`, {
+      settings: { initialWindowSize: WINDOW },
+      ...secure,
+    }));
     session.once('connect', () => session.setLocalWindowSize(WINDOW));
     // Why the connection failed (refused, a certificate not verified), for the reconnect line.
     let failure: string | undefined;
     const failed = (err: Error) => (failure ??= failureReason(err));
     session.on('error', failed);
-    const stream = session.request({ ':method': 'POST', ':path': PUSH_PATH, 'content-type': 'application/x-ndjson', ...(this.bearer() ? { authorization: `Bearer ${this.bearer()}` } : {}) }, { endStream: false });
+    const stream = session.request(
+      {
+        ':method': 'POST',
+        ':path': PUSH_PATH,
+        'content-type': 'application/x-ndjson',
+        ...(this.bearer() ? { authorization: `Bearer ${this.bearer()}` } : {}),
+      },
+      { endStream: false },
+    );
     stream.on('error', failed);
     let answered = false;
     stream.on('response', (headers) => {
@@ -141,11 +152,19 @@ export class PushClient {
               // A delta is read against the config running when its turn comes (the previous one applied or rejected).
               config = m.type === 'config' ? m.config : applyDelta(this.proxy.config, m.version, m.delta);
             } catch (err) {
-              if (!stream.destroyed) stream.write(encode({ type: 'nack', version: m.version, error: (err as Error).message.slice(0, MAX_NACK_REASON) }));
+              if (!stream.destroyed)
+                stream.write(encode({ type: 'nack', version: m.version, error: (err as Error).message.slice(0, MAX_NACK_REASON) }));
               return;
             }
             const result = await this.proxy.apply(config);
-            if (!stream.destroyed) stream.write(encode(result.ok ? { type: 'ack', version: result.version } : { type: 'nack', version: result.version, error: result.error.slice(0, MAX_NACK_REASON) }));
+            if (!stream.destroyed)
+              stream.write(
+                encode(
+                  result.ok
+                    ? { type: 'ack', version: result.version }
+                    : { type: 'nack', version: result.version, error: result.error.slice(0, MAX_NACK_REASON) },
+                ),
+              );
             if (!result.ok) log(`config ${result.version} rejected, keeping ${this.proxy.config?.version ?? 'none'}: ${result.error}`);
             else for (const line of this.proxy.skipped ?? []) log(`config ${result.version}: listener skipped: ${line}`);
           });

@@ -39,7 +39,12 @@ export function acceptedWithOnRead(accepted: net.Socket, deliver: (chunk: Buffer
   const shell = accepted as unknown as AcceptedSocket;
   // Node's own fields: where they are not as expected (another Node), no move; the socket reads as usual.
   if (!shell._handle || accepted.destroyed || !('_server' in accepted) || shell._server === undefined) return accepted;
-  const socket = new net.Socket({ handle: shell._handle, readable: true, writable: true, onread: readInto(deliver) } as net.SocketConstructorOpts);
+  const socket = new net.Socket({
+    handle: shell._handle,
+    readable: true,
+    writable: true,
+    onread: readInto(deliver),
+  } as net.SocketConstructorOpts);
   const moved = socket as unknown as AcceptedSocket;
   moved._server = shell._server;
   moved.server = shell.server;

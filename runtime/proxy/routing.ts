@@ -219,7 +219,8 @@ class PathIndex {
       else (more ??= [one]).push(list);
     };
     take(this.exact.get(path));
-    for (const length of this.prefixLengths) if (length <= path.length) take(this.prefixes.get(length === path.length ? path : path.slice(0, length)));
+    for (const length of this.prefixLengths)
+      if (length <= path.length) take(this.prefixes.get(length === path.length ? path : path.slice(0, length)));
     if (!more) return one ?? NO_ROUTES;
     return more.flat().sort((a, b) => a - b);
   }

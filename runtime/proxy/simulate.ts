@@ -6,7 +6,13 @@
  * by the compiler's simulation tables (test/compile/) and `mast` debugging.
  */
 import { compileRouteTable, pickWeighted, sniRoute, type RequestView } from './routing';
-import { PASSTHROUGH_CLUSTER, type ListenerConfig, type ProxyConfig, type RouteAction, type WeightedCluster } from '../contract/proxy-config';
+import {
+  PASSTHROUGH_CLUSTER,
+  type ListenerConfig,
+  type ProxyConfig,
+  type RouteAction,
+  type WeightedCluster,
+} from '../contract/proxy-config';
 
 export interface SimulatedRequest {
   readonly port: number;
@@ -46,11 +52,17 @@ export type SimulationResult =
 /** `random` in [0, 1) picks among weighted destinations (pass a seeded one for a table). */
 export function simulate(config: ProxyConfig, request: SimulatedRequest, random = 0): SimulationResult {
   const listener = config.listeners.find((l) => l.matchPort === request.port || l.port === request.port);
-  if (!listener) return config.listeners.some((l) => l.passthrough) ? { outcome: 'passthrough', cluster: PASSTHROUGH_CLUSTER } : { outcome: 'no-listener' };
-  const endpointsOf = (cluster: string | undefined) => config.clusters.find((c) => c.name === cluster)?.endpoints.map((e) => `${e.address}:${e.port}`);
+  if (!listener)
+    return config.listeners.some((l) => l.passthrough)
+      ? { outcome: 'passthrough', cluster: PASSTHROUGH_CLUSTER }
+      : { outcome: 'no-listener' };
+  const endpointsOf = (cluster: string | undefined) =>
+    config.clusters.find((c) => c.name === cluster)?.endpoints.map((e) => `${e.address}:${e.port}`);
   if (listener.protocol === 'tcp') {
     const cluster = pickWeighted(connectionDestinations(listener, request.sni), random)?.cluster;
-    return cluster ? { outcome: 'connection', listener: listener.name, cluster, endpoints: endpointsOf(cluster) } : { outcome: 'no-route', listener: listener.name };
+    return cluster
+      ? { outcome: 'connection', listener: listener.name, cluster, endpoints: endpointsOf(cluster) }
+      : { outcome: 'no-route', listener: listener.name };
   }
   if (listener.httpsRedirect) return { outcome: 'https-redirect', listener: listener.name };
   const headers = Object.fromEntries(Object.entries(request.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
@@ -65,9 +77,18 @@ export function simulate(config: ProxyConfig, request: SimulatedRequest, random 
     header: (n) => headers[n],
   };
   const hit = compileRouteTable(listener).route(view);
-  if (!hit) return listener.passthrough ? { outcome: 'passthrough', listener: listener.name, cluster: PASSTHROUGH_CLUSTER } : { outcome: 'no-route', listener: listener.name };
+  if (!hit)
+    return listener.passthrough
+      ? { outcome: 'passthrough', listener: listener.name, cluster: PASSTHROUGH_CLUSTER }
+      : { outcome: 'no-route', listener: listener.name };
   const action = hit.route.config.action;
-  const base = { outcome: 'routed' as const, listener: listener.name, virtualHost: hit.vhost.config.name, route: hit.route.config.name, action };
+  const base = {
+    outcome: 'routed' as const,
+    listener: listener.name,
+    virtualHost: hit.vhost.config.name,
+    route: hit.route.config.name,
+    action,
+  };
   if (action.kind !== 'forward') return base;
   const cluster = pickWeighted(action.destinations, random)?.cluster;
   return { ...base, cluster, endpoints: endpointsOf(cluster) };

@@ -45,7 +45,13 @@ export function passthroughTcp(ctx: TcpContext, down: net.Socket, dst: { address
 }
 
 /** Joins `down` to an upstream; `first` holds bytes already read from it (a sniffed first chunk). */
-export function proxyTcp(ctx: TcpContext, down: net.Socket, destinations: readonly WeightedCluster[], originalPort?: number, first?: Buffer): void {
+export function proxyTcp(
+  ctx: TcpContext,
+  down: net.Socket,
+  destinations: readonly WeightedCluster[],
+  originalPort?: number,
+  first?: Buffer,
+): void {
   const dest = pickWeighted(destinations, Math.random());
   const cluster = dest && ctx.cluster(dest.cluster);
   const endpoint = cluster?.pick({ originalPort });

@@ -25,7 +25,8 @@ export class Telemetry {
     if ((m as RequestRecord).owner === this.owner) this.record(m as RequestRecord);
   };
   /** Errors a peer's input caused, each contained to its connection (contain.ts), counted here. */
-  private readonly onPeerInputError = (m: unknown): void => this.metrics.inc(`mast_peer_input_errors_total{side="${(m as ContainedPeerError).side}"}`);
+  private readonly onPeerInputError = (m: unknown): void =>
+    this.metrics.inc(`mast_peer_input_errors_total{side="${(m as ContainedPeerError).side}"}`);
 
   constructor(
     private readonly owner: object,

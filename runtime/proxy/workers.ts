@@ -20,7 +20,10 @@ export function reusePortSupported(version = process.versions.node): boolean {
   return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
 }
 
-type ToWorker = { type: 'config'; config: ProxyConfig } | { type: 'certificate'; certificate: WorkloadCertificate } | { type: 'drain'; ms: number };
+type ToWorker =
+  | { type: 'config'; config: ProxyConfig }
+  | { type: 'certificate'; certificate: WorkloadCertificate }
+  | { type: 'drain'; ms: number };
 type FromWorker = { type: 'applied'; version: string; ok: boolean; error?: string } | { type: 'metrics'; metrics: MetricsSnapshot };
 
 export class WorkerPool {
@@ -54,7 +57,11 @@ export class WorkerPool {
   private start(i: number): void {
     if (this.stopping) return;
     const [script, ...args] = this.argv;
-    const child = fork(script, args, { env: { ...process.env, [WORKER_ENV]: String(i + 1) }, execArgv: process.execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(script, args, {
+      env: { ...process.env, [WORKER_ENV]: String(i + 1) },
+      execArgv: process.execArgv,
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
     const w = this.workers[i];
     w.child = child;
     child.on('message', (m: FromWorker) => {

@@ -3,7 +3,8 @@ import { allCrds, crdFor, KINDS, loadFiles, SERVED_VERSIONS, type MeshKind } fro
 import { BOOKINFO_MESH_DIR } from '../../examples/bookinfo/bookinfo';
 
 type Props = Record<string, any>;
-const schemaOf = (kind: MeshKind, version = 'v1'): Props => (crdFor(kind) as any).spec.versions.find((v: any) => v.name === version).schema.openAPIV3Schema;
+const schemaOf = (kind: MeshKind, version = 'v1'): Props =>
+  (crdFor(kind) as any).spec.versions.find((v: any) => v.name === version).schema.openAPIV3Schema;
 
 /** Kubernetes "structural" rules: a type everywhere (but int-or-string), no properties beside additionalProperties. */
 function structuralProblems(node: Props, path: string): string[] {
@@ -24,7 +25,11 @@ function validator(kind: MeshKind) {
 describe('generated CRDs', () => {
   test('one CRD per kind, named <plural>.<group>, serving v1 (stored), v1beta1 and v1alpha3 with one schema', () => {
     const crds = allCrds() as any[];
-    expect(crds.map((c) => c.metadata.name).sort()).toEqual(Object.values(KINDS).map((k) => `${k.plural}.${k.group}`).sort());
+    expect(crds.map((c) => c.metadata.name).sort()).toEqual(
+      Object.values(KINDS)
+        .map((k) => `${k.plural}.${k.group}`)
+        .sort(),
+    );
     for (const crd of crds) {
       expect(crd.spec.versions.map((v: any) => [v.name, v.served, v.storage])).toEqual(SERVED_VERSIONS.map((v) => [v, true, v === 'v1']));
       const schemas = new Set(crd.spec.versions.map((v: any) => JSON.stringify(v.schema)));
@@ -45,13 +50,24 @@ describe('generated CRDs', () => {
     expect(objects.length).toBeGreaterThan(5);
     for (const obj of objects) {
       const validate = validator(obj.kind as MeshKind);
-      expect({ name: obj.metadata.name, ok: validate(obj), errors: validate.errors }).toEqual({ name: obj.metadata.name, ok: true, errors: null });
+      expect({ name: obj.metadata.name, ok: validate(obj), errors: validate.errors }).toEqual({
+        name: obj.metadata.name,
+        ok: true,
+        errors: null,
+      });
     }
   });
 
   test('rejects a mistyped VirtualService and an unknown load balancer', () => {
     const vs = validator('VirtualService');
-    expect(vs({ apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'x' }, spec: { hosts: ['a'], http: [{ route: [{ destination: { host: 'a' }, weight: 'ninety' }] }] } })).toBe(false);
+    expect(
+      vs({
+        apiVersion: 'networking.istio.io/v1',
+        kind: 'VirtualService',
+        metadata: { name: 'x' },
+        spec: { hosts: ['a'], http: [{ route: [{ destination: { host: 'a' }, weight: 'ninety' }] }] },
+      }),
+    ).toBe(false);
     expect(vs.errors?.[0].instancePath).toBe('/spec/http/0/route/0/weight');
     const dr = validator('DestinationRule');
     expect(dr({ spec: { host: 'a', trafficPolicy: { loadBalancer: { simple: 'FASTEST' } } } })).toBe(false);

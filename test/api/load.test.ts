@@ -51,7 +51,10 @@ describe('loadYaml', () => {
   });
 
   test('a syntax error is MAST0008 with its line, and the other documents still load', () => {
-    const { objects, findings } = loadYaml('apiVersion: v1\nkind: Service\nmetadata: {name: a}\n---\nkey: [unclosed\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: b}\n', 'bad.yaml');
+    const { objects, findings } = loadYaml(
+      'apiVersion: v1\nkind: Service\nmetadata: {name: a}\n---\nkey: [unclosed\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: b}\n',
+      'bad.yaml',
+    );
     expect(objects.map((o) => o.metadata.name)).toEqual(['a', 'b']);
     expect(findings).toHaveLength(1);
     expect(findings[0]).toMatchObject({ code: 'MAST0008', severity: 'Error', file: 'bad.yaml' });
@@ -83,7 +86,14 @@ describe('size limits: what is too large is refused before it is parsed', () => 
     const text = `${service('a')}---\n${huge}---\n${service('b')}`;
     const { objects, findings } = loadYaml(text, 'big.yaml');
     expect(objects.map((o) => o.metadata.name)).toEqual(['a', 'b']);
-    expect(findings).toEqual([expect.objectContaining({ code: 'MAST0010', file: 'big.yaml', line: 4, message: expect.stringMatching(/^a YAML document of 3,6\d\d,\d\d\d bytes was not read: at most 3,145,728/) })]);
+    expect(findings).toEqual([
+      expect.objectContaining({
+        code: 'MAST0010',
+        file: 'big.yaml',
+        line: 4,
+        message: expect.stringMatching(/^a YAML document of 3,6\d\d,\d\d\d bytes was not read: at most 3,145,728/),
+      }),
+    ]);
     expect(sourceOf(objects[1])).toMatchObject({ line: text.split('\n').lastIndexOf('apiVersion: v1') + 1 });
   });
 
@@ -97,7 +107,15 @@ describe('size limits: what is too large is refused before it is parsed', () => 
       writeFileSync(file, `${service('new')}${'#'.repeat(9 * 1024 * 1024)}\n`);
       const refused = loadFiles([dir], lastGood);
       expect(refused.objects.map((o) => o.metadata.name)).toEqual(['kept', 'also-kept']);
-      expect(refused.findings).toEqual([expect.objectContaining({ code: 'MAST0011', file, message: expect.stringMatching(/^the file is 9,437,\d+ bytes and was not read: at most 8,388,608; what it held when last read is kept$/) })]);
+      expect(refused.findings).toEqual([
+        expect.objectContaining({
+          code: 'MAST0011',
+          file,
+          message: expect.stringMatching(
+            /^the file is 9,437,\d+ bytes and was not read: at most 8,388,608; what it held when last read is kept$/,
+          ),
+        }),
+      ]);
       expect(loadFiles([dir]).objects).toEqual([]);
     } finally {
       rmSync(dir, { recursive: true, force: true });

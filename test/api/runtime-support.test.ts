@@ -8,32 +8,69 @@ const warnings = (yaml: string) =>
 
 test.each([
   ['VirtualService', '{ hosts: [a], http: [{ match: [{ sourceNamespace: x }], route: [{ destination: { host: a } }] }] }', []],
-  ['VirtualService', '{ hosts: [a], tls: [{ match: [{ sniHosts: [a] }], route: [{ destination: { host: a } }] }] }', [['VirtualService', 'spec.tls[0]', 'Warning']]],
-  ['VirtualService', '{ hosts: [a], tcp: [{ match: [{ sourceSubnet: 10.0.0.0/8 }], route: [{ destination: { host: a } }] }] }', [['VirtualService', 'spec.tcp[0].match[0].sourceSubnet', 'Warning']]],
-  ['Gateway', '{ servers: [{ port: { number: 80, name: http, protocol: HTTP }, hosts: ["*"], bind: 10.0.0.1 }] }', [['Gateway', 'spec.servers[0].bind', 'Warning']]],
-  ['Gateway', '{ servers: [{ port: { number: 443, name: tls, protocol: TLS }, hosts: ["*"], tls: { mode: AUTO_PASSTHROUGH } }] }', [['Gateway', 'spec.servers[0].tls.mode', 'Warning']]],
-  ['DestinationRule', '{ host: a, subsets: [{ name: v1, labels: { v: "1" }, trafficPolicy: { loadBalancer: { simple: ROUND_ROBIN, warmupDurationSecs: 10s } } }] }', [['DestinationRule', 'spec.subsets[0].trafficPolicy.loadBalancer.warmupDurationSecs', 'Warning']]],
+  [
+    'VirtualService',
+    '{ hosts: [a], tls: [{ match: [{ sniHosts: [a] }], route: [{ destination: { host: a } }] }] }',
+    [['VirtualService', 'spec.tls[0]', 'Warning']],
+  ],
+  [
+    'VirtualService',
+    '{ hosts: [a], tcp: [{ match: [{ sourceSubnet: 10.0.0.0/8 }], route: [{ destination: { host: a } }] }] }',
+    [['VirtualService', 'spec.tcp[0].match[0].sourceSubnet', 'Warning']],
+  ],
+  [
+    'Gateway',
+    '{ servers: [{ port: { number: 80, name: http, protocol: HTTP }, hosts: ["*"], bind: 10.0.0.1 }] }',
+    [['Gateway', 'spec.servers[0].bind', 'Warning']],
+  ],
+  [
+    'Gateway',
+    '{ servers: [{ port: { number: 443, name: tls, protocol: TLS }, hosts: ["*"], tls: { mode: AUTO_PASSTHROUGH } }] }',
+    [['Gateway', 'spec.servers[0].tls.mode', 'Warning']],
+  ],
+  [
+    'DestinationRule',
+    '{ host: a, subsets: [{ name: v1, labels: { v: "1" }, trafficPolicy: { loadBalancer: { simple: ROUND_ROBIN, warmupDurationSecs: 10s } } }] }',
+    [['DestinationRule', 'spec.subsets[0].trafficPolicy.loadBalancer.warmupDurationSecs', 'Warning']],
+  ],
   ['WorkloadEntry', '{ address: 10.0.0.1, weight: 3 }', [['WorkloadEntry', 'spec.weight', 'Warning']]],
   ['AuthorizationPolicy', '{ action: CUSTOM, provider: { name: ext }, rules: [{}] }', [['AuthorizationPolicy', 'spec.action', 'Warning']]],
-  ['AuthorizationPolicy', '{ rules: [{ from: [{ source: { requestPrincipals: ["*"], principals: [a] } }], when: [{ key: "request.auth.claims[iss]", values: [x] }, { key: "request.headers[x]", values: [y] }, { key: connection.sni, values: [a] }] }] }', [
-    ['AuthorizationPolicy', 'spec.rules[0].from[0].source.requestPrincipals', 'Warning'],
-    ['AuthorizationPolicy', 'spec.rules[0].when[0].key', 'Warning'],
-    ['AuthorizationPolicy', 'spec.rules[0].when[2].key', 'Warning'],
-  ]],
+  [
+    'AuthorizationPolicy',
+    '{ rules: [{ from: [{ source: { requestPrincipals: ["*"], principals: [a] } }], when: [{ key: "request.auth.claims[iss]", values: [x] }, { key: "request.headers[x]", values: [y] }, { key: connection.sni, values: [a] }] }] }',
+    [
+      ['AuthorizationPolicy', 'spec.rules[0].from[0].source.requestPrincipals', 'Warning'],
+      ['AuthorizationPolicy', 'spec.rules[0].when[0].key', 'Warning'],
+      ['AuthorizationPolicy', 'spec.rules[0].when[2].key', 'Warning'],
+    ],
+  ],
 ])('%s %s', (kind, spec, expected) => {
   const group = kind === 'AuthorizationPolicy' ? 'security.istio.io' : 'networking.istio.io';
   expect(warnings(`apiVersion: ${group}/v1\nkind: ${kind}\nmetadata: { name: x, namespace: default }\nspec: ${spec}\n`)).toEqual(expected);
 });
 
 test('a VirtualService bound only to a gateway may use tls routes (PASSTHROUGH servers route them)', () => {
-  expect(warnings('apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: { name: x, namespace: default }\nspec: { hosts: [a], gateways: [edge], tls: [{ match: [{ sniHosts: [a] }], route: [{ destination: { host: a } }] }] }\n')).toEqual([]);
+  expect(
+    warnings(
+      'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: { name: x, namespace: default }\nspec: { hosts: [a], gateways: [edge], tls: [{ match: [{ sniHosts: [a] }], route: [{ destination: { host: a } }] }] }\n',
+    ),
+  ).toEqual([]);
 });
 
 test('an AuthorizationPolicy field mast-proxy does not evaluate: the warning says how it fails closed', () => {
   const messages = (action: string) =>
-    validate(loadYaml(`apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: { name: x, namespace: default }\nspec: { action: ${action}, rules: [{ from: [{ source: { notRequestPrincipals: ["*"] } }] }] }\n`).objects, { scope: 'resource' })
+    validate(
+      loadYaml(
+        `apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: { name: x, namespace: default }\nspec: { action: ${action}, rules: [{ from: [{ source: { notRequestPrincipals: ["*"] } }] }] }\n`,
+      ).objects,
+      { scope: 'resource' },
+    )
       .filter((f) => f.code === 'MAST0301')
       .map((f) => f.message);
-  expect(messages('ALLOW')).toEqual(['notRequestPrincipals: mast has no request authentication (JWT); this ALLOW rule matches nothing (not applied by mast-proxy yet)']);
-  expect(messages('DENY')).toEqual(['notRequestPrincipals: mast has no request authentication (JWT); this DENY rule matches with it ignored (it denies more) (not applied by mast-proxy yet)']);
+  expect(messages('ALLOW')).toEqual([
+    'notRequestPrincipals: mast has no request authentication (JWT); this ALLOW rule matches nothing (not applied by mast-proxy yet)',
+  ]);
+  expect(messages('DENY')).toEqual([
+    'notRequestPrincipals: mast has no request authentication (JWT); this DENY rule matches with it ignored (it denies more) (not applied by mast-proxy yet)',
+  ]);
 });

@@ -11,48 +11,302 @@ describe('validate()', () => {
 
   // One case per code: an edit of the base mesh that must produce exactly that finding.
   const cases: Array<[string, string, string, (o: any) => void, string, RegExp]> = [
-    ['MAST0001', 'VirtualService', 'reviews', (o) => (o.spec.http[1].timout = '1s'), 'spec.http[1].timout', /unknown field "timout" \(did you mean "timeout"\?\)/],
-    ['MAST0002', 'VirtualService', 'reviews', (o) => (o.spec.http[1].route[0].weight = '90'), 'spec.http[1].route[0].weight', /expected an integer, got a string "90"/],
+    [
+      'MAST0001',
+      'VirtualService',
+      'reviews',
+      (o) => (o.spec.http[1].timout = '1s'),
+      'spec.http[1].timout',
+      /unknown field "timout" \(did you mean "timeout"\?\)/,
+    ],
+    [
+      'MAST0002',
+      'VirtualService',
+      'reviews',
+      (o) => (o.spec.http[1].route[0].weight = '90'),
+      'spec.http[1].route[0].weight',
+      /expected an integer, got a string "90"/,
+    ],
     ['MAST0003', 'DestinationRule', 'reviews', (o) => delete o.spec.host, 'spec.host', /"host" is required/],
-    ['MAST0004', 'DestinationRule', 'reviews', (o) => (o.spec.trafficPolicy = { loadBalancer: { simple: 'FASTEST' } }), 'spec.trafficPolicy.loadBalancer.simple', /"FASTEST" is not one of/],
-    ['MAST0005', 'VirtualService', 'reviews', (o) => (o.spec.http[1].route[0].weight = -1), 'spec.http[1].route[0].weight', /-1 is outside 0..inf/],
+    [
+      'MAST0004',
+      'DestinationRule',
+      'reviews',
+      (o) => (o.spec.trafficPolicy = { loadBalancer: { simple: 'FASTEST' } }),
+      'spec.trafficPolicy.loadBalancer.simple',
+      /"FASTEST" is not one of/,
+    ],
+    [
+      'MAST0005',
+      'VirtualService',
+      'reviews',
+      (o) => (o.spec.http[1].route[0].weight = -1),
+      'spec.http[1].route[0].weight',
+      /-1 is outside 0..inf/,
+    ],
     ['MAST0006', 'VirtualService', 'reviews', (o) => (o.kind = 'Sidecar'), 'kind', /Sidecar .* is not supported/],
     ['MAST0007', 'VirtualService', 'reviews', (o) => (o.metadata.name = 'Reviews_VS'), 'metadata.name', /"Reviews_VS" is not a valid name/],
-    ['MAST0101', 'VirtualService', 'reviews', (o) => o.spec.http[1].route.forEach((r: any) => (r.weight = 0)), 'spec.http[1].route', /all 2 destination weights are 0/],
-    ['MAST0102', 'VirtualService', 'reviews', (o) => (o.spec.http[1].route[1].weight = 30), 'spec.http[1].route', /sum to 120; each destination gets weight\/120/],
+    [
+      'MAST0101',
+      'VirtualService',
+      'reviews',
+      (o) => o.spec.http[1].route.forEach((r: any) => (r.weight = 0)),
+      'spec.http[1].route',
+      /all 2 destination weights are 0/,
+    ],
+    [
+      'MAST0102',
+      'VirtualService',
+      'reviews',
+      (o) => (o.spec.http[1].route[1].weight = 30),
+      'spec.http[1].route',
+      /sum to 120; each destination gets weight\/120/,
+    ],
     ['MAST0103', 'VirtualService', 'reviews', (o) => (o.spec.http[1].redirect = { uri: '/x' }), 'spec.http[1]', /sets route and redirect/],
-    ['MAST0104', 'VirtualService', 'reviews', (o) => Object.assign(o.spec.http[1], { mirror: { host: 'reviews' }, mirrorPercentage: { value: 150 } }), 'spec.http[1].mirrorPercentage.value', /150 is outside 0-100/],
-    ['MAST0105', 'VirtualService', 'reviews', (o) => (o.spec.http[0].match[0].uri = { regex: '/api/(?!v1)' }), 'spec.http[0].match[0].uri.regex', /look-ahead is not supported by RE2/],
-    ['MAST0106', 'VirtualService', 'reviews', (o) => (o.spec.http[1].timeout = '10 seconds'), 'spec.http[1].timeout', /"10 seconds" is not a duration/],
-    ['MAST0107', 'VirtualService', 'reviews', (o) => (o.spec.http[0].match[0].uri = { exact: '/a', prefix: '/b' }), 'spec.http[0].match[0].uri', /sets exact and prefix/],
-    ['MAST0108', 'VirtualService', 'reviews', (o) => delete o.spec.http[0].route, 'spec.http[0]', /needs one of route, redirect, directResponse or delegate/],
-    ['MAST0109', 'Gateway', 'edge', (o) => (o.spec.servers[0].port.protocol = 'HTTP3'), 'spec.servers[0].port.protocol', /"HTTP3" is not a known protocol/],
-    ['MAST0110', 'VirtualService', 'reviews', (o) => o.spec.hosts.push('bad_host!'), 'spec.hosts[1]', /"bad_host!" is not a valid host name/],
-    ['MAST0111', 'DestinationRule', 'reviews', (o) => o.spec.subsets.push({ name: 'v1', labels: { version: 'v1' } }), 'spec.subsets[2].name', /subset "v1" is defined twice/],
-    ['MAST0112', 'Gateway', 'edge', (o) => o.spec.servers.push({ port: { number: 80, name: 'tcp', protocol: 'TCP' }, hosts: ['alpha.example.com'] }), 'spec.servers[1].port', /port 80 is TCP here but HTTP/],
-    ['MAST0113', 'VirtualService', 'reviews', (o) => Object.assign(o.spec.http[1], { mirror: { host: 'reviews' }, mirrors: [{ destination: { host: 'reviews' } }] }), 'spec.http[1].mirrors', /either mirror .* or mirrors/],
-    ['MAST0114', 'Gateway', 'edge', (o) => o.spec.servers.push({ port: { number: 443, name: 'https', protocol: 'HTTPS' }, hosts: ['alpha.example.com'], tls: { mode: 'SIMPLE' } }), 'spec.servers[1].tls.credentialName', /SIMPLE needs credentialName/],
-    ['MAST0201', 'VirtualService', 'edge', (o) => (o.spec.gateways = ['missing-gw']), 'spec.gateways[0]', /gateway "default\/missing-gw" does not exist/],
-    ['MAST0202', 'VirtualService', 'edge', (o) => (o.spec.http[0].route[0].destination.host = 'ratings'), 'spec.http[0].route[0].destination.host', /host "ratings" matches no Service or ServiceEntry visible here \(looked for ratings.default.svc.cluster.local\)/],
-    ['MAST0203', 'VirtualService', 'reviews', (o) => (o.spec.http[0].route[0].destination.subset = 'v9'), 'spec.http[0].route[0].destination.subset', /subset "v9" of host "reviews" is not defined .* define v1, v2/],
-    ['MAST0205', 'DestinationRule', 'reviews', (o) => o.spec.subsets.push({ name: 'v3', labels: { version: 'v3' } }), 'spec.subsets[2].labels', /subset "v3" .* selects no workload/],
-    ['MAST0206', 'Gateway', 'edge', (o) => o.spec.servers[0].hosts.push('beta.example.com'), 'spec.servers[0].hosts[1]', /no VirtualService bound to this gateway serves "beta.example.com"/],
-    ['MAST0010', 'VirtualService', 'reviews', (o) => (o.metadata.annotations = { padding: 'x'.repeat(1_600_000) }), 'metadata', /the resource is 1,6\d\d,\d\d\d bytes; Kubernetes stores at most 1,572,864 per object/],
-    ['MAST0207', 'VirtualService', 'edge', (o) => (o.spec.hosts = ['gamma.example.com']), 'spec.hosts', /none of the hosts \["gamma.example.com"\] is served by Gateway default\/edge/],
-    ['MAST0209', 'VirtualService', 'edge', (o) => (o.spec.gateways = ['istio-ingress/gateway~istio-autogenerated-k8s-gateway~foo']), 'spec.gateways[0]', /generated from a Kubernetes Gateway/],
-    ['MAST0210', 'VirtualService', 'edge', (o) => (o.spec.http[0].route[0].destination.port.number = 9999), 'spec.http[0].route[0].destination.port.number', /host "reviews" has no port 9999 \(it has 9080\)/],
-    ['MAST0212', 'Gateway', 'edge', (o) => (o.spec.selector = { istio: 'egressgateway' }), 'spec.selector', /selector \{"istio":"egressgateway"\} matches no gateway workload/],
-    ['MAST0213', 'Gateway', 'edge', (o) => (o.spec.servers[0].port.number = 81), 'spec.servers[0].port.number', /port 81 is not a port of any Service in front of the selected gateway pods \(80, 8080\)/],
-    ['MAST0216', 'VirtualService', 'edge', (o) => delete o.spec.http[0].route[0].destination.subset, 'spec.http[0].route[0].destination.subset', /subsets VirtualService default\/reviews picks for "reviews" do not apply to requests from this gateway/],
-    ['MAST0217', 'VirtualService', 'reviews', (o) => o.spec.http.push({ route: [{ destination: { host: 'reviews', subset: 'v1' } }] }), 'spec.http[2]', /can never match: rule #1 before it has no match conditions/],
-    ['MAST0218', 'VirtualService', 'reviews', (o) => o.spec.http.splice(1, 0, { match: [{ headers: { 'end-user': { exact: 'jason' } } }, { uri: { prefix: '/x' } }], route: [{ destination: { host: 'reviews', subset: 'v1' } }] }), 'spec.http[1].match[0]', /repeats one of rule #0/],
-    ['MAST0219', 'DestinationRule', 'reviews', (o) => (o.spec.trafficPolicy = { tls: { mode: 'SIMPLE' } }), 'spec.trafficPolicy.tls', /mode SIMPLE without caCertificates/],
-    ['MAST0220', 'DestinationRule', 'reviews', (o) => (o.spec.trafficPolicy = { portLevelSettings: [{ port: { number: 9080 }, tls: { mode: 'MUTUAL' } }] }), 'spec.trafficPolicy.portLevelSettings[0].tls', /mode MUTUAL on port 9080 without caCertificates/],
-    ['MAST0221', 'DestinationRule', 'reviews', (o) => (o.spec.host = 'nothing.example.com'), 'spec.host', /host "nothing.example.com" .* matches no Service or ServiceEntry/],
-    ['MAST0301', 'DestinationRule', 'reviews', (o) => (o.spec.trafficPolicy = { loadBalancer: { simple: 'ROUND_ROBIN', warmupDurationSecs: '30s' } }), 'spec.trafficPolicy.loadBalancer.warmupDurationSecs', /^warmup: new endpoints get their full share at once \(not applied by mast-proxy yet\)$/],
+    [
+      'MAST0104',
+      'VirtualService',
+      'reviews',
+      (o) => Object.assign(o.spec.http[1], { mirror: { host: 'reviews' }, mirrorPercentage: { value: 150 } }),
+      'spec.http[1].mirrorPercentage.value',
+      /150 is outside 0-100/,
+    ],
+    [
+      'MAST0105',
+      'VirtualService',
+      'reviews',
+      (o) => (o.spec.http[0].match[0].uri = { regex: '/api/(?!v1)' }),
+      'spec.http[0].match[0].uri.regex',
+      /look-ahead is not supported by RE2/,
+    ],
+    [
+      'MAST0106',
+      'VirtualService',
+      'reviews',
+      (o) => (o.spec.http[1].timeout = '10 seconds'),
+      'spec.http[1].timeout',
+      /"10 seconds" is not a duration/,
+    ],
+    [
+      'MAST0107',
+      'VirtualService',
+      'reviews',
+      (o) => (o.spec.http[0].match[0].uri = { exact: '/a', prefix: '/b' }),
+      'spec.http[0].match[0].uri',
+      /sets exact and prefix/,
+    ],
+    [
+      'MAST0108',
+      'VirtualService',
+      'reviews',
+      (o) => delete o.spec.http[0].route,
+      'spec.http[0]',
+      /needs one of route, redirect, directResponse or delegate/,
+    ],
+    [
+      'MAST0109',
+      'Gateway',
+      'edge',
+      (o) => (o.spec.servers[0].port.protocol = 'HTTP3'),
+      'spec.servers[0].port.protocol',
+      /"HTTP3" is not a known protocol/,
+    ],
+    [
+      'MAST0110',
+      'VirtualService',
+      'reviews',
+      (o) => o.spec.hosts.push('bad_host!'),
+      'spec.hosts[1]',
+      /"bad_host!" is not a valid host name/,
+    ],
+    [
+      'MAST0111',
+      'DestinationRule',
+      'reviews',
+      (o) => o.spec.subsets.push({ name: 'v1', labels: { version: 'v1' } }),
+      'spec.subsets[2].name',
+      /subset "v1" is defined twice/,
+    ],
+    [
+      'MAST0112',
+      'Gateway',
+      'edge',
+      (o) => o.spec.servers.push({ port: { number: 80, name: 'tcp', protocol: 'TCP' }, hosts: ['alpha.example.com'] }),
+      'spec.servers[1].port',
+      /port 80 is TCP here but HTTP/,
+    ],
+    [
+      'MAST0113',
+      'VirtualService',
+      'reviews',
+      (o) => Object.assign(o.spec.http[1], { mirror: { host: 'reviews' }, mirrors: [{ destination: { host: 'reviews' } }] }),
+      'spec.http[1].mirrors',
+      /either mirror .* or mirrors/,
+    ],
+    [
+      'MAST0114',
+      'Gateway',
+      'edge',
+      (o) =>
+        o.spec.servers.push({
+          port: { number: 443, name: 'https', protocol: 'HTTPS' },
+          hosts: ['alpha.example.com'],
+          tls: { mode: 'SIMPLE' },
+        }),
+      'spec.servers[1].tls.credentialName',
+      /SIMPLE needs credentialName/,
+    ],
+    [
+      'MAST0201',
+      'VirtualService',
+      'edge',
+      (o) => (o.spec.gateways = ['missing-gw']),
+      'spec.gateways[0]',
+      /gateway "default\/missing-gw" does not exist/,
+    ],
+    [
+      'MAST0202',
+      'VirtualService',
+      'edge',
+      (o) => (o.spec.http[0].route[0].destination.host = 'ratings'),
+      'spec.http[0].route[0].destination.host',
+      /host "ratings" matches no Service or ServiceEntry visible here \(looked for ratings.default.svc.cluster.local\)/,
+    ],
+    [
+      'MAST0203',
+      'VirtualService',
+      'reviews',
+      (o) => (o.spec.http[0].route[0].destination.subset = 'v9'),
+      'spec.http[0].route[0].destination.subset',
+      /subset "v9" of host "reviews" is not defined .* define v1, v2/,
+    ],
+    [
+      'MAST0205',
+      'DestinationRule',
+      'reviews',
+      (o) => o.spec.subsets.push({ name: 'v3', labels: { version: 'v3' } }),
+      'spec.subsets[2].labels',
+      /subset "v3" .* selects no workload/,
+    ],
+    [
+      'MAST0206',
+      'Gateway',
+      'edge',
+      (o) => o.spec.servers[0].hosts.push('beta.example.com'),
+      'spec.servers[0].hosts[1]',
+      /no VirtualService bound to this gateway serves "beta.example.com"/,
+    ],
+    [
+      'MAST0010',
+      'VirtualService',
+      'reviews',
+      (o) => (o.metadata.annotations = { padding: 'x'.repeat(1_600_000) }),
+      'metadata',
+      /the resource is 1,6\d\d,\d\d\d bytes; Kubernetes stores at most 1,572,864 per object/,
+    ],
+    [
+      'MAST0207',
+      'VirtualService',
+      'edge',
+      (o) => (o.spec.hosts = ['gamma.example.com']),
+      'spec.hosts',
+      /none of the hosts \["gamma.example.com"\] is served by Gateway default\/edge/,
+    ],
+    [
+      'MAST0209',
+      'VirtualService',
+      'edge',
+      (o) => (o.spec.gateways = ['istio-ingress/gateway~istio-autogenerated-k8s-gateway~foo']),
+      'spec.gateways[0]',
+      /generated from a Kubernetes Gateway/,
+    ],
+    [
+      'MAST0210',
+      'VirtualService',
+      'edge',
+      (o) => (o.spec.http[0].route[0].destination.port.number = 9999),
+      'spec.http[0].route[0].destination.port.number',
+      /host "reviews" has no port 9999 \(it has 9080\)/,
+    ],
+    [
+      'MAST0212',
+      'Gateway',
+      'edge',
+      (o) => (o.spec.selector = { istio: 'egressgateway' }),
+      'spec.selector',
+      /selector \{"istio":"egressgateway"\} matches no gateway workload/,
+    ],
+    [
+      'MAST0213',
+      'Gateway',
+      'edge',
+      (o) => (o.spec.servers[0].port.number = 81),
+      'spec.servers[0].port.number',
+      /port 81 is not a port of any Service in front of the selected gateway pods \(80, 8080\)/,
+    ],
+    [
+      'MAST0216',
+      'VirtualService',
+      'edge',
+      (o) => delete o.spec.http[0].route[0].destination.subset,
+      'spec.http[0].route[0].destination.subset',
+      /subsets VirtualService default\/reviews picks for "reviews" do not apply to requests from this gateway/,
+    ],
+    [
+      'MAST0217',
+      'VirtualService',
+      'reviews',
+      (o) => o.spec.http.push({ route: [{ destination: { host: 'reviews', subset: 'v1' } }] }),
+      'spec.http[2]',
+      /can never match: rule #1 before it has no match conditions/,
+    ],
+    [
+      'MAST0218',
+      'VirtualService',
+      'reviews',
+      (o) =>
+        o.spec.http.splice(1, 0, {
+          match: [{ headers: { 'end-user': { exact: 'jason' } } }, { uri: { prefix: '/x' } }],
+          route: [{ destination: { host: 'reviews', subset: 'v1' } }],
+        }),
+      'spec.http[1].match[0]',
+      /repeats one of rule #0/,
+    ],
+    [
+      'MAST0219',
+      'DestinationRule',
+      'reviews',
+      (o) => (o.spec.trafficPolicy = { tls: { mode: 'SIMPLE' } }),
+      'spec.trafficPolicy.tls',
+      /mode SIMPLE without caCertificates/,
+    ],
+    [
+      'MAST0220',
+      'DestinationRule',
+      'reviews',
+      (o) => (o.spec.trafficPolicy = { portLevelSettings: [{ port: { number: 9080 }, tls: { mode: 'MUTUAL' } }] }),
+      'spec.trafficPolicy.portLevelSettings[0].tls',
+      /mode MUTUAL on port 9080 without caCertificates/,
+    ],
+    [
+      'MAST0221',
+      'DestinationRule',
+      'reviews',
+      (o) => (o.spec.host = 'nothing.example.com'),
+      'spec.host',
+      /host "nothing.example.com" .* matches no Service or ServiceEntry/,
+    ],
+    [
+      'MAST0301',
+      'DestinationRule',
+      'reviews',
+      (o) => (o.spec.trafficPolicy = { loadBalancer: { simple: 'ROUND_ROBIN', warmupDurationSecs: '30s' } }),
+      'spec.trafficPolicy.loadBalancer.warmupDurationSecs',
+      /^warmup: new endpoints get their full share at once \(not applied by mast-proxy yet\)$/,
+    ],
   ];
 
-  test('every code has a case here (MAST0008 and MAST0011 are the loader\'s, see load.test.ts)', () => {
+  test("every code has a case here (MAST0008 and MAST0011 are the loader's, see load.test.ts)", () => {
     const covered = new Set([...cases.map((c) => c[0]), ...Object.keys(extra), 'MAST0204', 'MAST0208', 'MAST0009', 'MAST0008', 'MAST0011']);
     expect(Object.keys(CODES).filter((c) => !covered.has(c))).toEqual([]);
   });
@@ -67,17 +321,79 @@ describe('validate()', () => {
 
   // Codes whose input is not an edit of one object of the base mesh.
   const extra: Record<string, [any[], string, RegExp]> = {
-    MAST0211: [[{ apiVersion: 'v1', kind: 'Service', metadata: { name: 'two' }, spec: { ports: [{ port: 80 }, { port: 443 }] } }, vs('a', { hosts: ['two'], http: [{ route: [{ destination: { host: 'two' } }] }] })], 'spec.http[0].route[0].destination.port', /host "two" has several ports \(80, 443\)/],
-    MAST0214: [[gw('a', { credentialName: 'cert' }), gw('b', { credentialName: 'cert' })], 'spec.servers', /same certificate as Gateway default\/b/],
-    MAST0215: [[gw('a', { credentialName: 'missing' }), { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'other', namespace: 'default' } }], 'spec.servers[0].tls.credentialName', /Secret "missing" not found in mast-system/],
-    MAST0222: [[{ apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'p', namespace: 'default' }, spec: { selector: { matchLabels: { app: 'ghost' } } } }], 'spec.selector', /selector \{"app":"ghost"\} matches no workload in default: nothing enforces its ALLOW with no rules \(deny all\)/],
-    MAST0223: [[{ apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'p', namespace: 'default' }, spec: { rules: [{ from: [{ source: { namespaces: ['prod-*'] } }] }] } }], 'spec.rules[0].from[0].source.namespaces[0]', /no namespace matches "prod-\*"/],
+    MAST0211: [
+      [
+        { apiVersion: 'v1', kind: 'Service', metadata: { name: 'two' }, spec: { ports: [{ port: 80 }, { port: 443 }] } },
+        vs('a', { hosts: ['two'], http: [{ route: [{ destination: { host: 'two' } }] }] }),
+      ],
+      'spec.http[0].route[0].destination.port',
+      /host "two" has several ports \(80, 443\)/,
+    ],
+    MAST0214: [
+      [gw('a', { credentialName: 'cert' }), gw('b', { credentialName: 'cert' })],
+      'spec.servers',
+      /same certificate as Gateway default\/b/,
+    ],
+    MAST0215: [
+      [gw('a', { credentialName: 'missing' }), { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'other', namespace: 'default' } }],
+      'spec.servers[0].tls.credentialName',
+      /Secret "missing" not found in mast-system/,
+    ],
+    MAST0222: [
+      [
+        {
+          apiVersion: 'security.istio.io/v1',
+          kind: 'AuthorizationPolicy',
+          metadata: { name: 'p', namespace: 'default' },
+          spec: { selector: { matchLabels: { app: 'ghost' } } },
+        },
+      ],
+      'spec.selector',
+      /selector \{"app":"ghost"\} matches no workload in default: nothing enforces its ALLOW with no rules \(deny all\)/,
+    ],
+    MAST0223: [
+      [
+        {
+          apiVersion: 'security.istio.io/v1',
+          kind: 'AuthorizationPolicy',
+          metadata: { name: 'p', namespace: 'default' },
+          spec: { rules: [{ from: [{ source: { namespaces: ['prod-*'] } }] }] },
+        },
+      ],
+      'spec.rules[0].from[0].source.namespaces[0]',
+      /no namespace matches "prod-\*"/,
+    ],
     MAST0224: [[se('a', 'example.com', 'TCP')], 'spec.ports[0].protocol', /port 5432 is TCP and the entry has no addresses/],
-    MAST0225: [[se('a', 'example.com', 'HTTP'), se('b', 'example.com', 'HTTPS')], 'spec.ports', /host "example.com" port 5432 is HTTP here but another protocol in ServiceEntry default\/b/],
+    MAST0225: [
+      [se('a', 'example.com', 'HTTP'), se('b', 'example.com', 'HTTPS')],
+      'spec.ports',
+      /host "example.com" port 5432 is HTTP here but another protocol in ServiceEntry default\/b/,
+    ],
   };
-  function vs(name: string, spec: any) { return { apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name, namespace: 'default' }, spec }; }
-  function gw(name: string, tls: any) { return { apiVersion: 'networking.istio.io/v1', kind: 'Gateway', metadata: { name, namespace: 'default' }, spec: { selector: { istio: 'ingressgateway' }, servers: [{ port: { number: 443, name: 'https', protocol: 'HTTPS' }, hosts: [`${name}.example.com`], tls: { mode: 'SIMPLE', ...tls } }] } }; }
-  function se(name: string, host: string, protocol: string) { return { apiVersion: 'networking.istio.io/v1', kind: 'ServiceEntry', metadata: { name, namespace: 'default' }, spec: { hosts: [host], ports: [{ number: 5432, name: `p-${name}`, protocol }], resolution: 'DNS' } }; }
+  function vs(name: string, spec: any) {
+    return { apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name, namespace: 'default' }, spec };
+  }
+  function gw(name: string, tls: any) {
+    return {
+      apiVersion: 'networking.istio.io/v1',
+      kind: 'Gateway',
+      metadata: { name, namespace: 'default' },
+      spec: {
+        selector: { istio: 'ingressgateway' },
+        servers: [
+          { port: { number: 443, name: 'https', protocol: 'HTTPS' }, hosts: [`${name}.example.com`], tls: { mode: 'SIMPLE', ...tls } },
+        ],
+      },
+    };
+  }
+  function se(name: string, host: string, protocol: string) {
+    return {
+      apiVersion: 'networking.istio.io/v1',
+      kind: 'ServiceEntry',
+      metadata: { name, namespace: 'default' },
+      spec: { hosts: [host], ports: [{ number: 5432, name: `p-${name}`, protocol }], resolution: 'DNS' },
+    };
+  }
 
   test.each(Object.entries(extra))('%s', (code, [objects, path, message]) => {
     const found = only(validate([...baseMesh(), ...objects], { defaultIngressGateway: true }), code);
@@ -86,14 +402,26 @@ describe('validate()', () => {
   });
 
   test('MAST0222 (IST0127): a policy selecting no workload says what it would have enforced; only when the input describes workloads', () => {
-    const policy = (namespace: string, matchLabels: Record<string, string>) => ({ apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'ingress-policy', namespace }, spec: { selector: { matchLabels }, action: 'DENY', rules: [{ from: [{ source: { ipBlocks: ['1.2.3.4'] } }], to: [{ operation: { ports: ['9000'] } }] }] } });
+    const policy = (namespace: string, matchLabels: Record<string, string>) => ({
+      apiVersion: 'security.istio.io/v1',
+      kind: 'AuthorizationPolicy',
+      metadata: { name: 'ingress-policy', namespace },
+      spec: {
+        selector: { matchLabels },
+        action: 'DENY',
+        rules: [{ from: [{ source: { ipBlocks: ['1.2.3.4'] } }], to: [{ operation: { ports: ['9000'] } }] }],
+      },
+    });
     const ghost = only(validate([...baseMesh(), policy('default', { app: 'ghost' })]), 'MAST0222');
-    expect(ghost.map((f) => f.message)).toEqual(['selector {"app":"ghost"} matches no workload in default: nothing enforces its DENY (from ipBlocks 1.2.3.4; to ports 9000) on the workloads it was written for']);
+    expect(ghost.map((f) => f.message)).toEqual([
+      'selector {"app":"ghost"} matches no workload in default: nothing enforces its DENY (from ipBlocks 1.2.3.4; to ports 9000) on the workloads it was written for',
+    ]);
     // Without a workload in the input nothing can be said (a directory of policies alone; the assumed default gateway is no evidence).
     expect(only(validate([policy('default', { app: 'ghost' })]), 'MAST0222')).toEqual([]);
     expect(only(validate([policy('default', { app: 'ghost' })], { defaultIngressGateway: true }), 'MAST0222')).toEqual([]);
     // Istio's ingress gateway labels: the default gateway carries both.
-    for (const labels of [{ app: 'istio-ingressgateway' }, { istio: 'ingressgateway' }] as Array<Record<string, string>>) expect(only(validate([...baseMesh(), policy('istio-system', labels)], { defaultIngressGateway: true }), 'MAST0222')).toEqual([]);
+    for (const labels of [{ app: 'istio-ingressgateway' }, { istio: 'ingressgateway' }] as Array<Record<string, string>>)
+      expect(only(validate([...baseMesh(), policy('istio-system', labels)], { defaultIngressGateway: true }), 'MAST0222')).toEqual([]);
   });
 
   test('with no Services or ServiceEntries in the input, destination hosts are not judged; with no DestinationRules, subsets are not', () => {
@@ -127,8 +455,13 @@ describe('validate()', () => {
     // One finding on each side of each pair: every exact entry, and the wildcard once per entry.
     expect(found).toHaveLength(400);
     expect(new Set(found.map((f) => f.name))).toEqual(new Set([...many.map((m) => m.metadata.name), 'wild']));
-    const vss = Array.from({ length: 200 }, (_, i) => vs(`v${i}`, { hosts: [`v${i}.example.com`], http: [{ directResponse: { status: 200 } }] }));
-    const conflicts = only(validate([...vss, vs('wild', { hosts: ['*.example.com'], http: [{ directResponse: { status: 200 } }] })]), 'MAST0204');
+    const vss = Array.from({ length: 200 }, (_, i) =>
+      vs(`v${i}`, { hosts: [`v${i}.example.com`], http: [{ directResponse: { status: 200 } }] }),
+    );
+    const conflicts = only(
+      validate([...vss, vs('wild', { hosts: ['*.example.com'], http: [{ directResponse: { status: 200 } }] })]),
+      'MAST0204',
+    );
     expect(conflicts).toHaveLength(400);
     expect(only(validate(vss), 'MAST0204')).toEqual([]);
   });
@@ -151,7 +484,9 @@ describe('validate()', () => {
   });
 
   test('a single destination without weight gets everything', () => {
-    expect(validate(meshWith('VirtualService', 'reviews', (o) => (o.spec.http[1].route = [{ destination: { host: 'reviews', subset: 'v1' } }])))).toEqual([]);
+    expect(
+      validate(meshWith('VirtualService', 'reviews', (o) => (o.spec.http[1].route = [{ destination: { host: 'reviews', subset: 'v1' } }]))),
+    ).toEqual([]);
   });
 
   test('CDK tokens are opaque, never errors', () => {
@@ -178,7 +513,12 @@ describe('validate()', () => {
   });
 
   test('ServiceEntry hosts, including wildcards, are in the registry', () => {
-    const se = { apiVersion: 'networking.istio.io/v1', kind: 'ServiceEntry', metadata: { name: 'ext', namespace: 'default' }, spec: { hosts: ['*.googleapis.com'], ports: [{ number: 443, name: 'tls', protocol: 'TLS' }], resolution: 'DNS' } };
+    const se = {
+      apiVersion: 'networking.istio.io/v1',
+      kind: 'ServiceEntry',
+      metadata: { name: 'ext', namespace: 'default' },
+      spec: { hosts: ['*.googleapis.com'], ports: [{ number: 443, name: 'tls', protocol: 'TLS' }], resolution: 'DNS' },
+    };
     const mesh = meshWith('VirtualService', 'edge', (o) => (o.spec.http[0].route[0].destination.host = 'storage.googleapis.com'));
     expect(only(validate([...mesh, se]), 'MAST0202')).toEqual([]);
     expect(only(validate(mesh), 'MAST0202')).toHaveLength(1);

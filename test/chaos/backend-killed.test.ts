@@ -28,7 +28,9 @@ describe('a backend killed under load', () => {
   test('kill -9 one of two endpoints at 200 requests/s: at most 0.5 % of requests fail, the dead one is ejected', async () => {
     const [a, b] = [await backendProcess('a'), await backendProcess('b')];
     const outlier = { consecutive5xx: 3, intervalMs: 1000, baseEjectionMs: 30_000, maxEjectionPercent: 10, minHealthPercent: 0 };
-    const { port, proxy } = await proxyFor(config([forward('c', { retries: DEFAULT_RETRY })], [cluster('c', [a.port, b.port], { lb: { kind: 'least_request' }, outlier })]));
+    const { port, proxy } = await proxyFor(
+      config([forward('c', { retries: DEFAULT_RETRY })], [cluster('c', [a.port, b.port], { lb: { kind: 'least_request' }, outlier })]),
+    );
     const agent = new http.Agent({ keepAlive: true, maxSockets: 20 });
     stopAfter(async () => agent.destroy());
     const outcomes = { ok: 0, failed: [] as string[] };
@@ -40,7 +42,7 @@ describe('a backend killed under load', () => {
           .get({ host: '127.0.0.1', port, path: '/', agent, headers: { host: 'alpha.example.com' } }, (res) => {
             res.resume();
             res.on('end', () => {
-              if (res.statusCode === 200) (outcomes.ok++, latencies.push(performance.now() - started));
+              if (res.statusCode === 200) outcomes.ok++, latencies.push(performance.now() - started);
               else outcomes.failed.push(`${res.statusCode} ${res.headers['x-envoy-response-flags'] ?? ''}`);
               resolve();
             });
@@ -61,7 +63,13 @@ describe('a backend killed under load', () => {
       sent.push(one());
     }
     await Promise.all(sent);
-    record({ scenario: 'one of two backends killed (SIGKILL), outlier detection on', requests: 600, failed: outcomes.failed.length, p99Ms: quantile(latencies, 0.99), durationS: 3 });
+    record({
+      scenario: 'one of two backends killed (SIGKILL), outlier detection on',
+      requests: 600,
+      failed: outcomes.failed.length,
+      p99Ms: quantile(latencies, 0.99),
+      durationS: 3,
+    });
     expect(outcomes.ok + outcomes.failed.length).toBe(600);
     expect(outcomes.failed.length).toBeLessThanOrEqual(3);
     const report = proxy.clustersReport() as Array<{ endpoints: Array<{ address: string; healthy: boolean; ejections: number }> }>;

@@ -29,7 +29,7 @@ async function client(port: number, until: number, out: Outcome): Promise<void> 
         const req = http.get({ host: '127.0.0.1', port, path: '/', agent, headers: { host: 'alpha.example.com' } }, (res) => {
           res.resume();
           res.on('end', () => {
-            if (res.statusCode === 200) (out.ok++, out.latencies.push(performance.now() - started));
+            if (res.statusCode === 200) out.ok++, out.latencies.push(performance.now() - started);
             else out.errors.push(`status ${res.statusCode}`);
             if (res.headers.connection === 'close') out.closeSaid++;
             resolve();
@@ -45,7 +45,9 @@ async function client(port: number, until: number, out: Outcome): Promise<void> 
 
 const readiness = (admin: number) =>
   new Promise<number>((resolve) => {
-    http.get({ host: '127.0.0.1', port: admin, path: '/healthz/ready', agent: false }, (res) => (res.resume(), resolve(res.statusCode!))).on('error', () => resolve(0));
+    http
+      .get({ host: '127.0.0.1', port: admin, path: '/healthz/ready', agent: false }, (res) => (res.resume(), resolve(res.statusCode!)))
+      .on('error', () => resolve(0));
   });
 
 describe('drain on SIGTERM', () => {
@@ -55,7 +57,11 @@ describe('drain on SIGTERM', () => {
       if (req.url === '/slow') setTimeout(() => res.end('slow done'), 700);
       else res.end('ok');
     });
-    const proxy = await spawnProxy(await bundleProxy(), config([forward('c', { retries: { attempts: 0, retryOn: [] } })], [cluster('c', [backend.port])]), ['--drain-seconds', '1.5']);
+    const proxy = await spawnProxy(
+      await bundleProxy(),
+      config([forward('c', { retries: { attempts: 0, retryOn: [] } })], [cluster('c', [backend.port])]),
+      ['--drain-seconds', '1.5'],
+    );
     stopAfter(() => proxy.stop());
     const port = proxy.port('l');
     const admin = Number(/admin (\d+)/.exec(proxy.stderr())![1]);
@@ -65,11 +71,13 @@ describe('drain on SIGTERM', () => {
     const t0 = Date.now();
     const clients = Array.from({ length: 8 }, () => client(port, t0 + 1200, out));
     const slow = new Promise<string>((resolve) => {
-      http.get({ host: '127.0.0.1', port, path: '/slow', agent: false, headers: { host: 'alpha.example.com' } }, (res) => {
-        let body = '';
-        res.on('data', (d) => (body += d));
-        res.on('end', () => resolve(`${res.statusCode} ${body}`));
-      }).on('error', (err) => resolve(`error ${(err as NodeJS.ErrnoException).code}`));
+      http
+        .get({ host: '127.0.0.1', port, path: '/slow', agent: false, headers: { host: 'alpha.example.com' } }, (res) => {
+          let body = '';
+          res.on('data', (d) => (body += d));
+          res.on('end', () => resolve(`${res.statusCode} ${body}`));
+        })
+        .on('error', (err) => resolve(`error ${(err as NodeJS.ErrnoException).code}`));
     });
     await new Promise((r) => setTimeout(r, 300));
     const before = out.ok;
@@ -78,7 +86,13 @@ describe('drain on SIGTERM', () => {
     expect(await readiness(admin)).toBe(503);
     await Promise.all(clients);
     const slowAnswer = await slow;
-    record({ scenario: 'SIGTERM drain under 8 keep-alive clients', requests: out.ok + out.errors.length + 1, failed: out.errors.length + (slowAnswer === '200 slow done' ? 0 : 1), p99Ms: quantile(out.latencies, 0.99), durationS: 1.2 });
+    record({
+      scenario: 'SIGTERM drain under 8 keep-alive clients',
+      requests: out.ok + out.errors.length + 1,
+      failed: out.errors.length + (slowAnswer === '200 slow done' ? 0 : 1),
+      p99Ms: quantile(out.latencies, 0.99),
+      durationS: 1.2,
+    });
     expect(slowAnswer).toBe('200 slow done');
     expect(out.errors).toEqual([]);
     expect(before).toBeGreaterThan(0);

@@ -36,7 +36,9 @@ function oversizedStream(ports: MastdPorts, i: number): Promise<{ sent: number; 
     const timer = setTimeout(() => finish('still open after 15 s'), 15_000);
     stream.on('error', (err) => finish(`error ${(err as NodeJS.ErrnoException).code ?? err.message}`));
     stream.on('close', () => finish(`closed ${stream.rstCode}`));
-    stream.write(encode({ type: 'hello', id: `flood-${i}`, identity: { mode: 'sidecar', namespace: 'default', labels: { app: `flood-${i}` } } }));
+    stream.write(
+      encode({ type: 'hello', id: `flood-${i}`, identity: { mode: 'sidecar', namespace: 'default', labels: { app: `flood-${i}` } } }),
+    );
     const pump = () => {
       while (sent < LINE_BYTES && !stream.destroyed) {
         sent += chunk.length;
@@ -73,12 +75,28 @@ describe('oversized push streams and files against mastd', () => {
       writeFileSync(join(meshDir, 'huge.yaml'), `# ${'x'.repeat(FILE_BYTES)}\n`);
       await until('mastd to refuse huge.yaml', () => /huge\.yaml[^\n]*was not read/.test(mastd.stderr()), 10_000);
       // The next good edit is served: mastd is not stuck on the big file.
-      writeFileSync(join(meshDir, 'marker.yaml'), webMesh([backend.port], '    - match: [{ uri: { exact: /marker } }]\n      directResponse: { status: 200, body: { string: "after" } }\n').replace(/name: (edge|web)/g, 'name: $1-2'));
-      await until('the gateway to serve the edit after the oversized input', async () => (await getText(gateway.port, '/marker')) === 'after', 10_000);
+      writeFileSync(
+        join(meshDir, 'marker.yaml'),
+        webMesh(
+          [backend.port],
+          '    - match: [{ uri: { exact: /marker } }]\n      directResponse: { status: 200, body: { string: "after" } }\n',
+        ).replace(/name: (edge|web)/g, 'name: $1-2'),
+      );
+      await until(
+        'the gateway to serve the edit after the oversized input',
+        async () => (await getText(gateway.port, '/marker')) === 'after',
+        10_000,
+      );
       const result = await load.stop();
       clearInterval(sampler);
       const after = rssMb(mastd.pid);
-      record({ scenario: `oversized input to mastd (${STREAMS} × 15 MB push lines, a 30 MB file; peak ${peak} MB)`, requests: result.requests, failed: result.failed.length, p99Ms: result.p99Ms, rss: [{ process: 'mastd', beforeMb: before, afterMb: after }] });
+      record({
+        scenario: `oversized input to mastd (${STREAMS} × 15 MB push lines, a 30 MB file; peak ${peak} MB)`,
+        requests: result.requests,
+        failed: result.failed.length,
+        p99Ms: result.p99Ms,
+        rss: [{ process: 'mastd', beforeMb: before, afterMb: after }],
+      });
 
       // Every stream was cut off long before its 15 MB were read.
       expect(streams.filter((s) => !s.ended.startsWith('closed') && !s.ended.startsWith('error'))).toEqual([]);

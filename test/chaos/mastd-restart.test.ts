@@ -19,7 +19,8 @@ const RUN_MS = span(3000, 20_000);
 const RATE = 100;
 
 /** The mesh with a marker route that answers which edit it came from. */
-const edited = (backend: number, n: number) => webMesh([backend], `    - match: [{ uri: { exact: /marker } }]\n      directResponse: { status: 200, body: { string: "edit ${n}" } }\n`);
+const edited = (backend: number, n: number) =>
+  webMesh([backend], `    - match: [{ uri: { exact: /marker } }]\n      directResponse: { status: 200, body: { string: "edit ${n}" } }\n`);
 
 const marker = (port: number) => getText(port, '/marker');
 
@@ -63,7 +64,14 @@ describe('mastd killed and restarted during config edits', () => {
       // The newest edit reaches the gateway through the new mastd.
       await until(`the gateway to run edit ${edit}`, async () => (await marker(gateway.port)) === `edit ${edit}`, 10_000);
       const rssAfter = rssMb(gateway.pid);
-      record({ scenario: 'mastd killed and restarted during edits', requests: result.requests, failed: result.failed.length, p99Ms: result.p99Ms, rss: [{ process: 'gateway', beforeMb: rssBefore, afterMb: rssAfter }], durationS: RUN_MS / 1000 });
+      record({
+        scenario: 'mastd killed and restarted during edits',
+        requests: result.requests,
+        failed: result.failed.length,
+        p99Ms: result.p99Ms,
+        rss: [{ process: 'gateway', beforeMb: rssBefore, afterMb: rssAfter }],
+        durationS: RUN_MS / 1000,
+      });
       expect(reasons(result.failed)).toEqual({});
       expect(result.requests).toBe((RATE * RUN_MS) / 1000);
     },

@@ -42,10 +42,14 @@ function spawned(child: ChildProcess, what: string): Spawned {
 
 /** Resolves when the process's stderr matches `ready`; fails (with its stderr) if it exits first or takes over `ms`. */
 export async function startedWhen(p: Spawned, ready: RegExp, what: string, ms = 20_000): Promise<RegExpExecArray> {
-  const m = await until(`${what} to say ${ready}`, () => {
-    if (p.exited() !== undefined) throw new Error(`${what} exited ${p.exited()} before it was ready:\n${p.stderr()}`);
-    return ready.exec(p.stderr()) ?? undefined;
-  }, ms);
+  const m = await until(
+    `${what} to say ${ready}`,
+    () => {
+      if (p.exited() !== undefined) throw new Error(`${what} exited ${p.exited()} before it was ready:\n${p.stderr()}`);
+      return ready.exec(p.stderr()) ?? undefined;
+    },
+    ms,
+  );
   return m!;
 }
 
@@ -62,7 +66,19 @@ export async function mastdPorts(): Promise<MastdPorts> {
 /** mastd.js on a directory of YAML, push and monitoring on `ports`, the push token in `dir`/token. */
 export async function spawnMastd(meshDir: string, dir: string, ports: MastdPorts, extra: string[] = []): Promise<Spawned> {
   writeFileSync(join(dir, 'token'), 'chaos-token', { mode: 0o600 });
-  const args = ['--watch', meshDir, '--push-port', String(ports.push), '--monitoring-port', String(ports.monitoring), '--token-file', join(dir, 'token'), '--debounce-ms', '50', ...extra];
+  const args = [
+    '--watch',
+    meshDir,
+    '--push-port',
+    String(ports.push),
+    '--monitoring-port',
+    String(ports.monitoring),
+    '--token-file',
+    join(dir, 'token'),
+    '--debounce-ms',
+    '50',
+    ...extra,
+  ];
   const p = spawned(spawn(process.execPath, [await bundleMastd(), ...args], { stdio: ['ignore', 'ignore', 'pipe'] }), 'mastd');
   await startedWhen(p, /mastd started/, 'mastd');
   return p;
@@ -78,10 +94,30 @@ export interface MeshGateway extends Spawned {
 /** A gateway mast-proxy.js taking its config from mastd; resolves once it runs a config. */
 export async function spawnMeshGateway(ports: MastdPorts, dir: string): Promise<MeshGateway> {
   const [port, admin] = [await freePort(), await freePort()];
-  const args = [...PROXY_NODE_FLAGS, await bundleProxy(), '--control-plane', `127.0.0.1:${ports.push}`, '--token-file', join(dir, 'token'), '--port-map', `80=${port}`, '--admin-port', String(admin), '--id', `gw-${port}`, '--drain-seconds', '1'];
+  const args = [
+    ...PROXY_NODE_FLAGS,
+    await bundleProxy(),
+    '--control-plane',
+    `127.0.0.1:${ports.push}`,
+    '--token-file',
+    join(dir, 'token'),
+    '--port-map',
+    `80=${port}`,
+    '--admin-port',
+    String(admin),
+    '--id',
+    `gw-${port}`,
+    '--drain-seconds',
+    '1',
+  ];
   const p = spawned(spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] }), 'mast-proxy');
   await startedWhen(p, /started: admin/, 'mast-proxy');
-  const g: MeshGateway = { ...p, port, admin, version: () => adminJson(admin, '/config_dump').then((d) => (d as { version: string | null }).version) };
+  const g: MeshGateway = {
+    ...p,
+    port,
+    admin,
+    version: () => adminJson(admin, '/config_dump').then((d) => (d as { version: string | null }).version),
+  };
   await until('the gateway to run a config from mastd', () => g.version(), 20_000);
   return g;
 }

@@ -53,7 +53,12 @@ describe('memory one client can make the proxy hold', () => {
     const request = Buffer.from('GET /p HTTP/1.1\r\nhost: alpha.example.com\r\n\r\n'.repeat(1024));
     const taken = await flood(proxy.port('l'), 'GET /first HTTP/1.1\r\nhost: alpha.example.com\r\n\r\n', () => request);
     const after = rssMb(proxy.child.pid!);
-    record({ scenario: 'proxy: 32 MB of pipelined requests behind a hung one', requests: 1, failed: 0, rss: [{ process: 'gateway', beforeMb: before, afterMb: after }] });
+    record({
+      scenario: 'proxy: 32 MB of pipelined requests behind a hung one',
+      requests: 1,
+      failed: 0,
+      rss: [{ process: 'gateway', beforeMb: before, afterMb: after }],
+    });
     expect(taken).toBeLessThan(OFFERED / 2);
     expect(after - before).toBeLessThanOrEqual(GROWTH_MB);
     expect(proxy.exited()).toBeUndefined();
@@ -64,9 +69,19 @@ describe('memory one client can make the proxy hold', () => {
     const proxy = await gateway({}, { fault: { delay: { ms: 3000, fraction: 1 } } }, backend.port);
     const before = rssMb(proxy.child.pid!);
     const body = Buffer.alloc(64 * 1024, 'b');
-    const taken = await flood(proxy.port('l'), `POST /up HTTP/1.1\r\nhost: alpha.example.com\r\ncontent-length: ${OFFERED}\r\n\r\n`, () => body, 2500);
+    const taken = await flood(
+      proxy.port('l'),
+      `POST /up HTTP/1.1\r\nhost: alpha.example.com\r\ncontent-length: ${OFFERED}\r\n\r\n`,
+      () => body,
+      2500,
+    );
     const after = rssMb(proxy.child.pid!);
-    record({ scenario: 'proxy: 32 MB body during a fault delay', requests: 1, failed: 0, rss: [{ process: 'gateway', beforeMb: before, afterMb: after }] });
+    record({
+      scenario: 'proxy: 32 MB body during a fault delay',
+      requests: 1,
+      failed: 0,
+      rss: [{ process: 'gateway', beforeMb: before, afterMb: after }],
+    });
     expect(taken).toBeLessThan(OFFERED / 2);
     expect(after - before).toBeLessThanOrEqual(GROWTH_MB);
   });
@@ -83,11 +98,21 @@ describe('memory one client can make the proxy hold', () => {
     const proxy = await gateway({ retries: DEFAULT_RETRY }, {}, (sink.address() as net.AddressInfo).port);
     const post = () =>
       new Promise<string>((resolve, reject) => {
-        const req = http.request({ host: '127.0.0.1', port: proxy.port('l'), method: 'POST', path: '/big', agent: false, headers: { host: 'alpha.example.com', 'content-length': OFFERED } }, (res) => {
-          let body = '';
-          res.on('data', (d) => (body += d));
-          res.on('end', () => resolve(`${res.statusCode} ${body}`));
-        });
+        const req = http.request(
+          {
+            host: '127.0.0.1',
+            port: proxy.port('l'),
+            method: 'POST',
+            path: '/big',
+            agent: false,
+            headers: { host: 'alpha.example.com', 'content-length': OFFERED },
+          },
+          (res) => {
+            let body = '';
+            res.on('data', (d) => (body += d));
+            res.on('end', () => resolve(`${res.statusCode} ${body}`));
+          },
+        );
         req.on('error', reject);
         const chunk = Buffer.alloc(256 * 1024, 'r');
         let sent = 0;
@@ -108,7 +133,12 @@ describe('memory one client can make the proxy hold', () => {
     expect(await post()).toBe(`200 ${OFFERED}`);
     expect(await post()).toBe(`200 ${OFFERED}`);
     const after = rssMb(proxy.child.pid!);
-    record({ scenario: 'proxy: 3 × 32 MB bodies on a route with retries', requests: 3, failed: 0, rss: [{ process: 'gateway', beforeMb: before, afterMb: after }] });
+    record({
+      scenario: 'proxy: 3 × 32 MB bodies on a route with retries',
+      requests: 3,
+      failed: 0,
+      rss: [{ process: 'gateway', beforeMb: before, afterMb: after }],
+    });
     expect(afterFirst - before).toBeLessThan(32);
     expect(after - afterFirst).toBeLessThanOrEqual(GROWTH_MB);
   });

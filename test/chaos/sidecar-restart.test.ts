@@ -34,7 +34,12 @@ describe('a sidecar killed and restarted', () => {
       const pid = local.pid(sidecar)!;
       const rssBefore = rssMb(pid);
 
-      const load = new Load({ port, rate: RATE, maxRequests: (RATE * RUN_MS) / 1000, ok: (res, body) => res.statusCode === 200 && (body === 'a' || body === 'b') }).start();
+      const load = new Load({
+        port,
+        rate: RATE,
+        maxRequests: (RATE * RUN_MS) / 1000,
+        ok: (res, body) => res.statusCode === 200 && (body === 'a' || body === 'b'),
+      }).start();
       await new Promise((r) => setTimeout(r, RUN_MS / 4));
       process.kill(pid, 'SIGKILL');
       await until('the sidecar to be restarted', () => local.pid(sidecar) !== undefined && local.pid(sidecar) !== pid, 10_000);
@@ -43,7 +48,14 @@ describe('a sidecar killed and restarted', () => {
       // Back in the load balancer: a answers through the gateway again.
       await until('a to be served again', async () => (await getText(port, '/')) === 'a' || (await getText(port, '/')) === 'a', 10_000);
       const rssAfter = rssMb(local.pid(sidecar)!);
-      record({ scenario: 'sidecar killed (SIGKILL) and restarted (mast local)', requests: result.requests, failed: result.failed.length, p99Ms: result.p99Ms, rss: [{ process: 'sidecar (old → new)', beforeMb: rssBefore, afterMb: rssAfter }], durationS: RUN_MS / 1000 });
+      record({
+        scenario: 'sidecar killed (SIGKILL) and restarted (mast local)',
+        requests: result.requests,
+        failed: result.failed.length,
+        p99Ms: result.p99Ms,
+        rss: [{ process: 'sidecar (old → new)', beforeMb: rssBefore, afterMb: rssAfter }],
+        durationS: RUN_MS / 1000,
+      });
       const allowed = Math.floor(result.requests * 0.005);
       expect(result.failed.length <= allowed ? {} : reasons(result.failed)).toEqual({});
       expect(result.requests).toBe((RATE * RUN_MS) / 1000);

@@ -64,16 +64,28 @@ describe('1,000 slow and idle connections', () => {
       const t0 = Date.now();
       const slow: Slow[] = [];
       // Opened in batches, so that the load is sending while they pile up.
-      for (let i = 0; i < CONNECTIONS; i += 100) slow.push(...(await Promise.all(Array.from({ length: 100 }, (_, j) => open(port, (i + j) % 2 === 0)))));
+      for (let i = 0; i < CONNECTIONS; i += 100)
+        slow.push(...(await Promise.all(Array.from({ length: 100 }, (_, j) => open(port, (i + j) % 2 === 0)))));
       const openedMs = Date.now() - t0;
       const rssHeld = rssMb(gateway.child.pid!);
       stopAfter(async () => slow.forEach((s) => s.socket.destroy()));
 
-      await until('every slow and idle connection to be closed by the gateway', () => slow.every((s) => s.closed), HEADER_TIMEOUT_S * 1000 + 10_000);
+      await until(
+        'every slow and idle connection to be closed by the gateway',
+        () => slow.every((s) => s.closed),
+        HEADER_TIMEOUT_S * 1000 + 10_000,
+      );
       const closedMs = Date.now() - t0;
       const result = await load.completed();
       const rssAfter = rssMb(gateway.child.pid!);
-      record({ scenario: `${CONNECTIONS} slow/idle connections (header timeout ${HEADER_TIMEOUT_S} s)`, requests: result.requests, failed: result.failed.length, p99Ms: result.p99Ms, rss: [{ process: 'gateway', beforeMb: rssBefore, afterMb: rssAfter }], durationS: runMs / 1000 });
+      record({
+        scenario: `${CONNECTIONS} slow/idle connections (header timeout ${HEADER_TIMEOUT_S} s)`,
+        requests: result.requests,
+        failed: result.failed.length,
+        p99Ms: result.p99Ms,
+        rss: [{ process: 'gateway', beforeMb: rssBefore, afterMb: rssAfter }],
+        durationS: runMs / 1000,
+      });
 
       expect(reasons(result.failed)).toEqual({});
       const slowloris = slow.filter((_, i) => i % 2 === 0);

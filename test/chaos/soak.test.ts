@@ -25,7 +25,11 @@ const FLAT_MB = 15;
 const edited = (backends: number[], n: number) =>
   webMesh(
     backends,
-    Array.from({ length: 5 }, (_, i) => `    - match: [{ uri: { prefix: /churn-${i}-${n} } }]\n      directResponse: { status: 200, body: { string: "edit ${n}" } }\n`).join(''),
+    Array.from(
+      { length: 5 },
+      (_, i) =>
+        `    - match: [{ uri: { prefix: /churn-${i}-${n} } }]\n      directResponse: { status: 200, body: { string: "edit ${n}" } }\n`,
+    ).join(''),
   );
 
 describe('soak with config churn', () => {
@@ -54,7 +58,11 @@ describe('soak with config churn', () => {
         await new Promise((r) => setTimeout(r, 1000));
       }
       const result = await load.completed();
-      await until(`the gateway to run edit ${edit}`, async () => (await getText(gateway.port, `/churn-0-${edit}`)) === `edit ${edit}`, 10_000);
+      await until(
+        `the gateway to run edit ${edit}`,
+        async () => (await getText(gateway.port, `/churn-0-${edit}`)) === `edit ${edit}`,
+        10_000,
+      );
       const after = { gateway: rssMb(gateway.pid), mastd: rssMb(mastd.pid) };
       record({
         scenario: `soak, an edit every second (${edit} edits)`,

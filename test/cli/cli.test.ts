@@ -37,7 +37,12 @@ describe('mast CLI', () => {
 
   test('validate: the example mesh with its synthesized workloads is clean', () => {
     const out = tmp();
-    expect(spawnSync(process.execPath, [require.resolve('ts-node/dist/bin.js'), '--swc', join(ROOT, 'bin', 'kind.ts'), out], { cwd: ROOT, encoding: 'utf8' }).status).toBe(0);
+    expect(
+      spawnSync(process.execPath, [require.resolve('ts-node/dist/bin.js'), '--swc', join(ROOT, 'bin', 'kind.ts'), out], {
+        cwd: ROOT,
+        encoding: 'utf8',
+      }).status,
+    ).toBe(0);
     const r = mast('validate', '-f', out);
     expect(r.stdout).not.toMatch(/^Error/m);
     expect(r.status).toBe(0);
@@ -48,23 +53,41 @@ describe('mast CLI', () => {
     writeFileSync(join(dir, 'vs.yaml'), BROKEN_VS);
     const r = mast('validate', '-f', join(dir, 'vs.yaml'));
     expect(r.status).toBe(1);
-    expect(r.stdout).toMatch(/Error MAST0101 VirtualService default\/reviews spec\.http\[0\]\.route: all 2 destination weights are 0\b.*vs\.yaml:9\)/);
+    expect(r.stdout).toMatch(
+      /Error MAST0101 VirtualService default\/reviews spec\.http\[0\]\.route: all 2 destination weights are 0\b.*vs\.yaml:9\)/,
+    );
   });
 
   test('validate --output json gives the findings with code, istioCode, severity, kind, namespace, name, path, message', () => {
     const dir = tmp();
     writeFileSync(join(dir, 'vs.yaml'), BROKEN_VS);
-    writeFileSync(join(dir, 'svc.yaml'), 'apiVersion: v1\nkind: Service\nmetadata: {name: details, namespace: default}\nspec: {ports: [{port: 9080}]}\n');
+    writeFileSync(
+      join(dir, 'svc.yaml'),
+      'apiVersion: v1\nkind: Service\nmetadata: {name: details, namespace: default}\nspec: {ports: [{port: 9080}]}\n',
+    );
     const r = mast('validate', '-f', dir, '--output', 'json');
     const { findings } = JSON.parse(r.stdout);
     const host = findings.find((f: any) => f.code === 'MAST0202');
-    expect(host).toMatchObject({ istioCode: 'IST0101', severity: 'Error', kind: 'VirtualService', namespace: 'default', name: 'reviews', path: 'spec.http[0].route[0].destination.host' });
+    expect(host).toMatchObject({
+      istioCode: 'IST0101',
+      severity: 'Error',
+      kind: 'VirtualService',
+      namespace: 'default',
+      name: 'reviews',
+      path: 'spec.http[0].route[0].destination.host',
+    });
   });
 
   test('validate: missing input and bad options exit 2 with a clear message', () => {
-    expect(mast('validate', '-f', '/nonexistent/mesh.yaml')).toMatchObject({ status: 2, stderr: expect.stringMatching(/no such file or directory: \/nonexistent\/mesh.yaml/) });
+    expect(mast('validate', '-f', '/nonexistent/mesh.yaml')).toMatchObject({
+      status: 2,
+      stderr: expect.stringMatching(/no such file or directory: \/nonexistent\/mesh.yaml/),
+    });
     expect(mast('validate')).toMatchObject({ status: 2, stderr: expect.stringMatching(/at least one -f/) });
-    expect(mast('validate', '-f', 'x', '--output', 'xml')).toMatchObject({ status: 2, stderr: expect.stringMatching(/--output must be text or json/) });
+    expect(mast('validate', '-f', 'x', '--output', 'xml')).toMatchObject({
+      status: 2,
+      stderr: expect.stringMatching(/--output must be text or json/),
+    });
   });
 
   test('synth writes CRDs, control plane, gateway and the resources; a broken mesh writes nothing', () => {
@@ -77,8 +100,14 @@ describe('mast CLI', () => {
     expect(readdirSync(out)).toEqual([]);
 
     const dir = tmp();
-    writeFileSync(join(dir, 'svc.yaml'), 'apiVersion: v1\nkind: Service\nmetadata: {name: reviews, namespace: default}\nspec: {selector: {app: reviews}, ports: [{port: 9080}]}\n');
-    writeFileSync(join(dir, 'vs.yaml'), 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: reviews, namespace: default}\nspec:\n  hosts: [reviews]\n  http: [{route: [{destination: {host: reviews}}]}]\n');
+    writeFileSync(
+      join(dir, 'svc.yaml'),
+      'apiVersion: v1\nkind: Service\nmetadata: {name: reviews, namespace: default}\nspec: {selector: {app: reviews}, ports: [{port: 9080}]}\n',
+    );
+    writeFileSync(
+      join(dir, 'vs.yaml'),
+      'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: reviews, namespace: default}\nspec:\n  hosts: [reviews]\n  http: [{route: [{destination: {host: reviews}}]}]\n',
+    );
     const ok = mast('synth', '-f', dir, '--out', out, '--gateway-service', 'ClusterIP');
     expect(ok.stderr).toBe('');
     expect(ok.status).toBe(0);

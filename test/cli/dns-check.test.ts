@@ -14,15 +14,29 @@ describe('checkDns', () => {
   test('ok, missing and drifted hosts; paginated listing; aliases with the dualstack prefix', async () => {
     route53
       .on(ListResourceRecordSetsCommand, { HostedZoneId: 'Z1' })
-      .resolvesOnce({ ResourceRecordSets: [{ Name: 'alpha.example.com.', Type: 'CNAME', ResourceRecords: [{ Value: NLB }] }], IsTruncated: true, NextRecordName: 'b', NextRecordType: 'A' })
+      .resolvesOnce({
+        ResourceRecordSets: [{ Name: 'alpha.example.com.', Type: 'CNAME', ResourceRecords: [{ Value: NLB }] }],
+        IsTruncated: true,
+        NextRecordName: 'b',
+        NextRecordType: 'A',
+      })
       .resolvesOnce({
         ResourceRecordSets: [
-          { Name: 'example.com.', Type: 'A', AliasTarget: { DNSName: `dualstack.${NLB.toLowerCase()}.`, HostedZoneId: 'Z2', EvaluateTargetHealth: true } },
+          {
+            Name: 'example.com.',
+            Type: 'A',
+            AliasTarget: { DNSName: `dualstack.${NLB.toLowerCase()}.`, HostedZoneId: 'Z2', EvaluateTargetHealth: true },
+          },
           { Name: 'beta.example.com.', Type: 'CNAME', ResourceRecords: [{ Value: 'old-nlb.elb.amazonaws.com' }] },
           { Name: '\\052.apps.example.com.', Type: 'CNAME', ResourceRecords: [{ Value: `${NLB}.` }] },
         ],
       });
-    const results = await checkDns({ client: new Route53Client({}), hostedZoneId: 'Z1', hosts: ['alpha.example.com', 'example.com', 'beta.example.com', 'gamma.example.com', '*.apps.example.com'], nlbDnsName: NLB });
+    const results = await checkDns({
+      client: new Route53Client({}),
+      hostedZoneId: 'Z1',
+      hosts: ['alpha.example.com', 'example.com', 'beta.example.com', 'gamma.example.com', '*.apps.example.com'],
+      nlbDnsName: NLB,
+    });
     expect(results).toEqual([
       { host: 'alpha.example.com', status: 'ok', record: 'CNAME' },
       { host: 'example.com', status: 'ok', record: 'A' },
@@ -48,7 +62,9 @@ describe('mast dns check', () => {
 
   test('exit 0 when the example host points at the NLB, 1 on drift', async () => {
     const out = quiet();
-    route53.on(ListResourceRecordSetsCommand).resolves({ ResourceRecordSets: [{ Name: 'alpha.example.com.', Type: 'CNAME', ResourceRecords: [{ Value: NLB }] }] });
+    route53
+      .on(ListResourceRecordSetsCommand)
+      .resolves({ ResourceRecordSets: [{ Name: 'alpha.example.com.', Type: 'CNAME', ResourceRecords: [{ Value: NLB }] }] });
     expect(await runDns(['check', '-f', MESH, '--zone-id', 'Z1', '--nlb', NLB], new Route53Client({}))).toBe(0);
     expect(await runDns(['check', '-f', MESH, '--zone-id', 'Z1', '--nlb', 'other.elb.amazonaws.com'], new Route53Client({}))).toBe(1);
     expect(out.log.mock.calls.flat().join('\n')).toMatch(/drift +alpha.example.com: CNAME points at mast-nlb-123/);
@@ -57,7 +73,9 @@ describe('mast dns check', () => {
 
   test('exit 2 with a clear message: missing zone, missing credentials, bad usage', async () => {
     const out = quiet();
-    route53.on(ListResourceRecordSetsCommand).rejects(new NoSuchHostedZone({ message: 'No hosted zone found with ID: Z404', $metadata: {} }));
+    route53
+      .on(ListResourceRecordSetsCommand)
+      .rejects(new NoSuchHostedZone({ message: 'No hosted zone found with ID: Z404', $metadata: {} }));
     expect(await runDns(['check', '-f', MESH, '--zone-id', 'Z404', '--nlb', NLB], new Route53Client({}))).toBe(2);
     const noCreds = Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' });
     route53.on(ListResourceRecordSetsCommand).rejects(noCreds);

@@ -17,7 +17,12 @@ const dist = tempDir('mast-kind-dist-');
 beforeAll(() => synthKindExample(dist));
 
 /** A machine where the listed commands answer. */
-const machine = (...present: string[]): Probe => (command) => (present.includes(command[0]) ? { ok: true, detail: 'ok' } : { ok: false, detail: command[0] === 'docker' ? 'Cannot connect to the Docker daemon' : 'not installed' });
+const machine =
+  (...present: string[]): Probe =>
+  (command) =>
+    present.includes(command[0])
+      ? { ok: true, detail: 'ok' }
+      : { ok: false, detail: command[0] === 'docker' ? 'Cannot connect to the Docker daemon' : 'not installed' };
 
 describe('kind cluster config', () => {
   test('publishes the gateway NodePorts on 127.0.0.1 (a LoadBalancer Service would stay pending on kind)', () => {
@@ -39,13 +44,28 @@ describe('kind cluster config', () => {
 
   test('the synthesized gateway Service is a NodePort on exactly those ports, and every image is pinned and IfNotPresent', () => {
     const objects = readManifests(dist).flatMap((m) => m.objects);
-    const svc = objects.find((o) => o.kind === 'Service' && o.metadata.name === 'mast-ingressgateway') as unknown as { spec: { type: string; ports: Array<{ nodePort: number }> } };
+    const svc = objects.find((o) => o.kind === 'Service' && o.metadata.name === 'mast-ingressgateway') as unknown as {
+      spec: { type: string; ports: Array<{ nodePort: number }> };
+    };
     expect(svc.spec.type).toBe('NodePort');
     expect(svc.spec.ports.map((p) => p.nodePort)).toEqual([GATEWAY_NODE_PORTS.http, GATEWAY_NODE_PORTS.https]);
-    const containers = objects.filter((o) => o.kind === 'Deployment').flatMap((d) => {
-      const pod = (d as unknown as { spec: { template: { spec: { containers: Array<{ image: string; imagePullPolicy: string }>; initContainers?: Array<{ image: string; imagePullPolicy: string }> } } } }).spec.template.spec;
-      return [...pod.containers, ...(pod.initContainers ?? [])];
-    });
+    const containers = objects
+      .filter((o) => o.kind === 'Deployment')
+      .flatMap((d) => {
+        const pod = (
+          d as unknown as {
+            spec: {
+              template: {
+                spec: {
+                  containers: Array<{ image: string; imagePullPolicy: string }>;
+                  initContainers?: Array<{ image: string; imagePullPolicy: string }>;
+                };
+              };
+            };
+          }
+        ).spec.template.spec;
+        return [...pod.containers, ...(pod.initContainers ?? [])];
+      });
     expect(containers.length).toBeGreaterThan(10);
     for (const c of containers) {
       expect(c.imagePullPolicy).toBe('IfNotPresent');
@@ -69,7 +89,9 @@ describe('mast kind up: the command plan', () => {
       `${k} -n mast-system rollout status deployment/mastd --timeout 180s`,
       `${k} -n mast-system rollout status deployment/mast-ingressgateway --timeout 180s`,
       `${k} apply --server-side -f ${join(dist, '0002-mast-2-apps.k8s.yaml')}`,
-      ...['productpage-v1', 'details-v1', 'reviews-v1', 'reviews-v2', 'reviews-v3', 'ratings-v1'].map((d) => `${k} -n default rollout status deployment/${d} --timeout 180s`),
+      ...['productpage-v1', 'details-v1', 'reviews-v1', 'reviews-v2', 'reviews-v3', 'ratings-v1'].map(
+        (d) => `${k} -n default rollout status deployment/${d} --timeout 180s`,
+      ),
     ]);
   });
 
@@ -92,8 +114,12 @@ describe('mast kind up: the command plan', () => {
     expect(() => planFor('up', { name: 'mast', dist, httpPort: 8080 }, machine('kind', 'kubectl'))).toThrow(
       'no container engine to load the images from (docker: Cannot connect to the Docker daemon; podman: not installed; buildah: not installed)',
     );
-    expect(() => planFor('up', { name: 'mast', dist: join(dist, 'nope'), httpPort: 8080 }, machine('kind', 'kubectl', 'docker'))).toThrow('run `npm run synth` first');
-    expect(planFor('down', { name: 'mast', dist, httpPort: 8080 }, machine()).map(describeStep)).toEqual(['kind delete cluster --name mast']);
+    expect(() => planFor('up', { name: 'mast', dist: join(dist, 'nope'), httpPort: 8080 }, machine('kind', 'kubectl', 'docker'))).toThrow(
+      'run `npm run synth` first',
+    );
+    expect(planFor('down', { name: 'mast', dist, httpPort: 8080 }, machine()).map(describeStep)).toEqual([
+      'kind delete cluster --name mast',
+    ]);
   });
 });
 
@@ -103,24 +129,46 @@ describe('images', () => {
     expect(detectEngine(machine('podman', 'buildah')).engine).toBe('podman');
     expect(detectEngine(machine('buildah')).engine).toBe('buildah');
     expect(detectEngine(machine('docker', 'buildah'), 'buildah').engine).toBe('buildah');
-    expect(detectEngine(machine()).tried).toEqual(['docker: Cannot connect to the Docker daemon', 'podman: not installed', 'buildah: not installed']);
+    expect(detectEngine(machine()).tried).toEqual([
+      'docker: Cannot connect to the Docker daemon',
+      'podman: not installed',
+      'buildah: not installed',
+    ]);
   });
 
   test('build commands per engine, tags from the package version', () => {
     const all = () => true;
-    expect(imagePlan(machine('podman'), undefined, all).commands).toEqual(IMAGES.map((i) => ['podman', 'build', '-t', i.tag, '-f', i.dockerfile, '.']));
-    expect(imagePlan(machine('buildah'), undefined, all).commands[0]).toEqual(['buildah', 'build', '--layers', '-t', `mast/proxy:${MAST_VERSION}`, '-f', 'images/proxy/Dockerfile', '.']);
+    expect(imagePlan(machine('podman'), undefined, all).commands).toEqual(
+      IMAGES.map((i) => ['podman', 'build', '-t', i.tag, '-f', i.dockerfile, '.']),
+    );
+    expect(imagePlan(machine('buildah'), undefined, all).commands[0]).toEqual([
+      'buildah',
+      'build',
+      '--layers',
+      '-t',
+      `mast/proxy:${MAST_VERSION}`,
+      '-f',
+      'images/proxy/Dockerfile',
+      '.',
+    ]);
     expect(() => imagePlan(machine('docker'), undefined, (f) => !f.startsWith('build/'))).toThrow('run `npm run build` first');
   });
 
   test('every file a Dockerfile copies from the context is declared, let through by .dockerignore, and exists once built', () => {
-    const allowed = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n').filter((l) => l.startsWith('!')).map((l) => l.slice(1));
+    const allowed = readFileSync(join(ROOT, '.dockerignore'), 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('!'))
+      .map((l) => l.slice(1));
     for (const image of IMAGES) {
       const dockerfile = readFileSync(join(ROOT, image.dockerfile), 'utf8');
       // Node pinned to the release the bench measures mast on (bench/image-node.mjs fetches it).
-      for (const from of dockerfile.match(/^FROM .*$/gm)!) expect(from).toMatch(new RegExp(`^FROM node:${BENCH_NODE.replace(/\./g, '\\.')}(-slim)?( AS \\w+)?$`));
+      for (const from of dockerfile.match(/^FROM .*$/gm)!)
+        expect(from).toMatch(new RegExp(`^FROM node:${BENCH_NODE.replace(/\./g, '\\.')}(-slim)?( AS \\w+)?$`));
       expect(dockerfile).toMatch(/^USER \d+:\d+$/m);
-      const copies = dockerfile.split('\n').filter((l) => /^COPY /.test(l) && !l.includes('--from=')).flatMap((l) => l.split(/\s+/).slice(1, -1));
+      const copies = dockerfile
+        .split('\n')
+        .filter((l) => /^COPY /.test(l) && !l.includes('--from='))
+        .flatMap((l) => l.split(/\s+/).slice(1, -1));
       expect(copies.length).toBeGreaterThan(0);
       for (const src of copies) {
         expect(image.inputs).toContain(src);
@@ -141,7 +189,9 @@ test('the proxy image starts mast-proxy with the node flags mast local and the b
 describe('mast kind smoke', () => {
   test('fails each check against a gateway that answers but does not route', async () => {
     const http = await import('node:http');
-    const server = http.createServer((_req, res) => res.end(JSON.stringify({ service: 'productpage', calls: [{ status: 503 }, { status: 200, service: 'reviews', version: 'v1' }] })));
+    const server = http.createServer((_req, res) =>
+      res.end(JSON.stringify({ service: 'productpage', calls: [{ status: 503 }, { status: 200, service: 'reviews', version: 'v1' }] })),
+    );
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const { smoke } = await import('../../cli/kind/smoke');
     const results = await smoke(`http://127.0.0.1:${(server.address() as { port: number }).port}`, 'alpha.example.com', 20);

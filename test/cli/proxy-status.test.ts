@@ -1,6 +1,12 @@
 import { syncState } from '../../cli/proxy-status';
 
-const p = (sent?: string, acked?: string, nacked?: string) => ({ id: 'x', identity: { mode: 'gateway', namespace: 'n' }, sent, acked, nacked: nacked ? { version: nacked, error: 'e' } : undefined });
+const p = (sent?: string, acked?: string, nacked?: string) => ({
+  id: 'x',
+  identity: { mode: 'gateway', namespace: 'n' },
+  sent,
+  acked,
+  nacked: nacked ? { version: nacked, error: 'e' } : undefined,
+});
 
 describe('proxy-status sync state', () => {
   test('SYNCED: ACKed the version mastd serves', () => expect(syncState(p('v3', 'v3'), 'v3')).toBe('SYNCED'));

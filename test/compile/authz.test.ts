@@ -29,7 +29,11 @@ describe('a pod (the port comes with each connection)', () => {
   });
 
   test("the workload's portLevelMtls sets its ports; other ports keep the workload's mode", () => {
-    const yaml = pa('cart', 'shop', `{ selector: { matchLabels: { app: cart } }, mtls: { mode: STRICT }, portLevelMtls: { "8080": { mode: DISABLE }, "9090": { mode: STRICT } } }`);
+    const yaml = pa(
+      'cart',
+      'shop',
+      `{ selector: { matchLabels: { app: cart } }, mtls: { mode: STRICT }, portLevelMtls: { "8080": { mode: DISABLE }, "9090": { mode: STRICT } } }`,
+    );
     // 9090 is STRICT like the rest: no entry of its own.
     expect(inbound(yaml, POD)).toEqual({ mtls: 'STRICT', mtlsByPort: { '8080': 'DISABLE' } });
   });
@@ -38,7 +42,11 @@ describe('a pod (the port comes with each connection)', () => {
     const yaml =
       pa('root', 'istio-system', '{ mtls: { mode: STRICT } }') +
       pa('ns', 'shop', '{ mtls: { mode: PERMISSIVE } }') +
-      pa('cart', 'shop', `{ selector: { matchLabels: { app: cart } }, mtls: { mode: UNSET }, portLevelMtls: { "9000": { mode: STRICT }, "9001": { mode: UNSET } } }`);
+      pa(
+        'cart',
+        'shop',
+        `{ selector: { matchLabels: { app: cart } }, mtls: { mode: UNSET }, portLevelMtls: { "9000": { mode: STRICT }, "9001": { mode: UNSET } } }`,
+      );
     expect(inbound(yaml, POD)).toEqual({ mtls: 'PERMISSIVE', mtlsByPort: { '9000': 'STRICT' } });
   });
 
@@ -49,13 +57,18 @@ describe('a pod (the port comes with each connection)', () => {
 });
 
 test('mast local (one app port, known ahead): the mode of that port, nothing per port', () => {
-  const yaml = pa('cart', 'shop', `{ selector: { matchLabels: { app: cart } }, mtls: { mode: STRICT }, portLevelMtls: { "8080": { mode: DISABLE } } }`);
+  const yaml = pa(
+    'cart',
+    'shop',
+    `{ selector: { matchLabels: { app: cart } }, mtls: { mode: STRICT }, portLevelMtls: { "8080": { mode: DISABLE } } }`,
+  );
   expect(inbound(yaml, LOCAL)).toEqual({ mtls: 'DISABLE', mtlsByPort: undefined });
 });
 
 describe('authorization: which policies apply to a proxy', () => {
-  const index = buildIndex(makeSnapshot(
-    loadYaml(`
+  const index = buildIndex(
+    makeSnapshot(
+      loadYaml(`
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata: { name: mesh-deny-delete, namespace: mast-system }
@@ -78,8 +91,9 @@ kind: AuthorizationPolicy
 metadata: { name: external, namespace: default }
 spec: { selector: { matchLabels: { app: details } }, action: CUSTOM, provider: { name: opa }, rules: [{ to: [{ operation: { paths: [/admin*] } }] }] }
 `).objects,
-    'v1',
-  ));
+      'v1',
+    ),
+  );
   const sidecar = (labels: Record<string, string>, namespace = 'default') => authzFor(index, { mode: 'sidecar', namespace, labels });
 
   test('root-namespace policies apply everywhere; selectors pick workloads; other namespaces do not leak', () => {

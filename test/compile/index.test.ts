@@ -10,7 +10,8 @@ const GATEWAY = { mode: 'gateway' as const, namespace: 'mast-system', labels: { 
 describe('compile → simulate', () => {
   const objects = localMesh(PORTS);
   const config = compile(buildIndex(makeSnapshot(objects, 'v1')), GATEWAY);
-  const at = (host: string, path = '/', headers?: Record<string, string>, random = 0) => simulate(config, { port: 80, host, path, headers }, random);
+  const at = (host: string, path = '/', headers?: Record<string, string>, random = 0) =>
+    simulate(config, { port: 80, host, path, headers }, random);
 
   test('the fixture mesh is valid', () => {
     expect(validate(objects, { defaultIngressGateway: true }).filter((f) => f.severity === 'Error')).toEqual([]);
@@ -21,7 +22,12 @@ describe('compile → simulate', () => {
   });
 
   test('header route: end-user jason → reviews v2', () => {
-    expect(at('alpha.example.com', '/', { 'end-user': 'jason' })).toMatchObject({ outcome: 'routed', route: 'jason', cluster: 'outbound|9080|v2|reviews.default.svc.cluster.local', endpoints: ['127.0.0.1:19002'] });
+    expect(at('alpha.example.com', '/', { 'end-user': 'jason' })).toMatchObject({
+      outcome: 'routed',
+      route: 'jason',
+      cluster: 'outbound|9080|v2|reviews.default.svc.cluster.local',
+      endpoints: ['127.0.0.1:19002'],
+    });
   });
 
   test('weights: the canary sends weight/sum to each subset', () => {
@@ -30,7 +36,11 @@ describe('compile → simulate', () => {
   });
 
   test('prefix match with rewrite, redirect, unknown host', () => {
-    expect(at('alpha.example.com', '/details/1')).toMatchObject({ route: 'details', action: { kind: 'forward', rewrite: { uriPrefix: '/api/details' } }, endpoints: ['127.0.0.1:19003'] });
+    expect(at('alpha.example.com', '/details/1')).toMatchObject({
+      route: 'details',
+      action: { kind: 'forward', rewrite: { uriPrefix: '/api/details' } },
+      endpoints: ['127.0.0.1:19003'],
+    });
     expect(at('alpha.example.com', '/old')).toMatchObject({ route: 'old', action: { kind: 'redirect', uri: '/new', status: 302 } });
     expect(at('beta.example.com')).toEqual({ outcome: 'no-route', listener: '0.0.0.0_80' });
   });
@@ -43,24 +53,59 @@ describe('compile → simulate', () => {
   });
 
   test('consistentHash on an httpCookie carries its ttl and path (the proxy makes the cookie for clients without one)', () => {
-    const rule = { apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'details', namespace: 'default' }, spec: { host: 'details', trafficPolicy: { loadBalancer: { consistentHash: { httpCookie: { name: 'user', ttl: '1h', path: '/' } } } } } };
+    const rule = {
+      apiVersion: 'networking.istio.io/v1',
+      kind: 'DestinationRule',
+      metadata: { name: 'details', namespace: 'default' },
+      spec: {
+        host: 'details',
+        trafficPolicy: { loadBalancer: { consistentHash: { httpCookie: { name: 'user', ttl: '1h', path: '/' } } } },
+      },
+    };
     const withCookie = compile(buildIndex(makeSnapshot([...objects, rule as (typeof objects)[number]], 'v2')), GATEWAY);
-    expect(withCookie.clusters.find((c) => c.name.endsWith('|details.default.svc.cluster.local'))!.lb).toEqual({ kind: 'hash', cookie: 'user', cookieTtlMs: 3_600_000, cookiePath: '/' });
+    expect(withCookie.clusters.find((c) => c.name.endsWith('|details.default.svc.cluster.local'))!.lb).toEqual({
+      kind: 'hash',
+      cookie: 'user',
+      cookieTtlMs: 3_600_000,
+      cookiePath: '/',
+    });
   });
 
   test('a sidecar sees every service by its short and long names, with default routes', () => {
-    const sidecar = compile(buildIndex(makeSnapshot(objects, 'v1')), { mode: 'sidecar', namespace: 'default', labels: { app: 'productpage' }, outboundPort: 15001 });
+    const sidecar = compile(buildIndex(makeSnapshot(objects, 'v1')), {
+      mode: 'sidecar',
+      namespace: 'default',
+      labels: { app: 'productpage' },
+      outboundPort: 15001,
+    });
     for (const host of ['details', 'details:9080', 'details.default', 'details.default.svc.cluster.local'])
-      expect(simulate(sidecar, { port: 9080, host })).toMatchObject({ outcome: 'routed', cluster: 'outbound|9080||details.default.svc.cluster.local' });
+      expect(simulate(sidecar, { port: 9080, host })).toMatchObject({
+        outcome: 'routed',
+        cluster: 'outbound|9080||details.default.svc.cluster.local',
+      });
   });
 
   test('inbound: to the app port in mast local; in a pod, to whatever port each connection was sent to', () => {
-    const local = compile(buildIndex(makeSnapshot(objects, 'v1')), { mode: 'sidecar', namespace: 'default', labels: {}, inbound: { port: 31000, appPort: 19001 } });
+    const local = compile(buildIndex(makeSnapshot(objects, 'v1')), {
+      mode: 'sidecar',
+      namespace: 'default',
+      labels: {},
+      inbound: { port: 31000, appPort: 19001 },
+    });
     expect(local.listeners.at(-1)).toMatchObject({ name: 'virtualInbound', port: 31000, matchPort: 19001 });
     expect(local.clusters.find((c) => c.name === 'inbound|19001||')).toMatchObject({ endpoints: [{ address: '127.0.0.1', port: 19001 }] });
-    const pod = compile(buildIndex(makeSnapshot(objects, 'v1')), { mode: 'sidecar', namespace: 'default', labels: {}, inbound: { port: 15006 } });
+    const pod = compile(buildIndex(makeSnapshot(objects, 'v1')), {
+      mode: 'sidecar',
+      namespace: 'default',
+      labels: {},
+      inbound: { port: 15006 },
+    });
     expect(pod.listeners.at(-1)).toMatchObject({ name: 'virtualInbound', port: 15006 });
-    expect(pod.clusters.find((c) => c.name === 'inbound|passthrough||')).toMatchObject({ host: '127.0.0.1', endpoints: [], lb: { kind: 'passthrough' } });
+    expect(pod.clusters.find((c) => c.name === 'inbound|passthrough||')).toMatchObject({
+      host: '127.0.0.1',
+      endpoints: [],
+      lb: { kind: 'passthrough' },
+    });
   });
 });
 
@@ -86,6 +131,8 @@ describe('CompileCache', () => {
   test("a cache of another index is refused (its parts are another snapshot's)", () => {
     const other = buildIndex(makeSnapshot(localMesh(PORTS), 'v2'));
     expect(() => compile(other, GATEWAY, new CompileCache(index))).toThrow(CompileCacheMismatchError);
-    expect(() => compile(other, GATEWAY, new CompileCache(index))).toThrow(expect.objectContaining({ code: 'MAST_COMPILE_CACHE_MISMATCH' }));
+    expect(() => compile(other, GATEWAY, new CompileCache(index))).toThrow(
+      expect.objectContaining({ code: 'MAST_COMPILE_CACHE_MISMATCH' }),
+    );
   });
 });

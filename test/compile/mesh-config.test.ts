@@ -4,7 +4,12 @@ import { localMesh } from '../fixtures/local-mesh';
 
 const GATEWAY = { mode: 'gateway' as const, namespace: 'mast-system', labels: { istio: 'ingressgateway' }, portMap: { 80: 8080 } };
 const SIDECAR = { mode: 'sidecar' as const, namespace: 'default', labels: { app: 'productpage' }, outboundPort: 15001 };
-const meshConfigMap = (namespace: string, mesh: string) => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'istio', namespace }, data: { mesh } });
+const meshConfigMap = (namespace: string, mesh: string) => ({
+  apiVersion: 'v1',
+  kind: 'ConfigMap',
+  metadata: { name: 'istio', namespace },
+  data: { mesh },
+});
 const objects = localMesh({ reviewsV1: 19001, reviewsV2: 19002, details: 19003 });
 
 describe('mesh config: pathNormalization', () => {

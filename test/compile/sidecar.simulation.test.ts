@@ -46,13 +46,37 @@ runSimulations([
     port: 9080,
     mesh: K8S,
     calls: [
-      ...['reviews', 'reviews:9080', 'reviews.default', 'reviews.default.svc', 'reviews.default.svc.cluster.local', 'REVIEWS.default.svc.cluster.local:9080'].map((host) => ({
+      ...[
+        'reviews',
+        'reviews:9080',
+        'reviews.default',
+        'reviews.default.svc',
+        'reviews.default.svc.cluster.local',
+        'REVIEWS.default.svc.cluster.local:9080',
+      ].map((host) => ({
         name: `as ${host}`,
         request: { host },
-        expect: { outcome: 'routed' as const, listener: 'outbound_9080', virtualHost: 'reviews.default.svc.cluster.local:9080', route: 'default', cluster: REVIEWS, endpoints: ['10.0.0.1:9080', '10.0.0.2:9080'], retries: DEFAULT_RETRY, timeoutMs: undefined },
+        expect: {
+          outcome: 'routed' as const,
+          listener: 'outbound_9080',
+          virtualHost: 'reviews.default.svc.cluster.local:9080',
+          route: 'default',
+          cluster: REVIEWS,
+          endpoints: ['10.0.0.1:9080', '10.0.0.2:9080'],
+          retries: DEFAULT_RETRY,
+          timeoutMs: undefined,
+        },
       })),
-      { name: 'a port no service has: on to where the app sent it (ALLOW_ANY)', request: { port: 9081, host: 'reviews' }, expect: { outcome: 'passthrough', listener: undefined, cluster: 'PassthroughCluster' } },
-      { name: 'a host the mesh does not know, on a known port: on to where the app sent it', request: { host: 'ratings' }, expect: { outcome: 'passthrough', listener: 'outbound_9080', cluster: 'PassthroughCluster', status: undefined } },
+      {
+        name: 'a port no service has: on to where the app sent it (ALLOW_ANY)',
+        request: { port: 9081, host: 'reviews' },
+        expect: { outcome: 'passthrough', listener: undefined, cluster: 'PassthroughCluster' },
+      },
+      {
+        name: 'a host the mesh does not know, on a known port: on to where the app sent it',
+        request: { host: 'ratings' },
+        expect: { outcome: 'passthrough', listener: 'outbound_9080', cluster: 'PassthroughCluster', status: undefined },
+      },
     ],
   },
   {
@@ -61,7 +85,11 @@ runSimulations([
     port: 9080,
     mesh: K8S,
     calls: [
-      { name: 'reviews: not a name of the service here (passed through as the app sent it)', request: { host: 'reviews' }, expect: { outcome: 'passthrough', cluster: 'PassthroughCluster' } },
+      {
+        name: 'reviews: not a name of the service here (passed through as the app sent it)',
+        request: { host: 'reviews' },
+        expect: { outcome: 'passthrough', cluster: 'PassthroughCluster' },
+      },
       { name: 'reviews.default', request: { host: 'reviews.default' }, expect: { cluster: REVIEWS } },
     ],
   },
@@ -91,8 +119,16 @@ kind: Gateway
 metadata: { name: edge, namespace: default }
 spec: { selector: { istio: ingressgateway }, servers: [{ port: { number: 80, name: http, protocol: HTTP }, hosts: ["*"] }] }`,
     calls: [
-      { name: "a route for this sidecar's labels", request: { host: 'reviews', path: '/pp' }, expect: { route: 'from-productpage', cluster: 'outbound|9080|v2|reviews.default.svc.cluster.local', endpoints: ['10.0.0.2:9080'] } },
-      { name: 'a route for other labels is not in this sidecar', request: { host: 'reviews', path: '/ratings' }, expect: { route: 'everyone', cluster: 'outbound|9080|v1|reviews.default.svc.cluster.local', endpoints: ['10.0.0.1:9080'] } },
+      {
+        name: "a route for this sidecar's labels",
+        request: { host: 'reviews', path: '/pp' },
+        expect: { route: 'from-productpage', cluster: 'outbound|9080|v2|reviews.default.svc.cluster.local', endpoints: ['10.0.0.2:9080'] },
+      },
+      {
+        name: 'a route for other labels is not in this sidecar',
+        request: { host: 'reviews', path: '/ratings' },
+        expect: { route: 'everyone', cluster: 'outbound|9080|v1|reviews.default.svc.cluster.local', endpoints: ['10.0.0.1:9080'] },
+      },
       { name: 'a route for another namespace is not either', request: { host: 'reviews', path: '/shop' }, expect: { route: 'everyone' } },
     ],
   },
@@ -113,8 +149,16 @@ spec:
   hosts: ['*.default.svc.cluster.local']
   http: [{ name: wildcard, route: [{ destination: { host: reviews, subset: v2 } }] }]`,
     calls: [
-      { name: 'reviews: covered by the wildcard, routed by it', request: { host: 'reviews' }, expect: { route: 'wildcard', cluster: 'outbound|9080|v2|reviews.default.svc.cluster.local' } },
-      { name: 'ratings.shop: not covered, the default route', request: { host: 'ratings.shop' }, expect: { route: 'default', cluster: 'outbound|9080||ratings.shop.svc.cluster.local' } },
+      {
+        name: 'reviews: covered by the wildcard, routed by it',
+        request: { host: 'reviews' },
+        expect: { route: 'wildcard', cluster: 'outbound|9080|v2|reviews.default.svc.cluster.local' },
+      },
+      {
+        name: 'ratings.shop: not covered, the default route',
+        request: { host: 'ratings.shop' },
+        expect: { route: 'default', cluster: 'outbound|9080||ratings.shop.svc.cluster.local' },
+      },
     ],
   },
   {
@@ -136,8 +180,26 @@ spec:
   - { name: admin-port, match: [{ port: 9090 }], route: [{ destination: { host: api, port: { number: 9090 } } }], timeout: 1s }
   - { name: any-port, route: [{ destination: { host: api, port: { number: 9080 } } }] }`,
     calls: [
-      { name: 'port 9080', request: { host: 'api' }, expect: { listener: 'outbound_9080', route: 'any-port', cluster: 'outbound|9080||api.default.svc.cluster.local', endpoints: ['10.7.0.1:9080'] } },
-      { name: 'port 9090', request: { port: 9090, host: 'api:9090' }, expect: { listener: 'outbound_9090', route: 'admin-port', cluster: 'outbound|9090||api.default.svc.cluster.local', timeoutMs: 1000 } },
+      {
+        name: 'port 9080',
+        request: { host: 'api' },
+        expect: {
+          listener: 'outbound_9080',
+          route: 'any-port',
+          cluster: 'outbound|9080||api.default.svc.cluster.local',
+          endpoints: ['10.7.0.1:9080'],
+        },
+      },
+      {
+        name: 'port 9090',
+        request: { port: 9090, host: 'api:9090' },
+        expect: {
+          listener: 'outbound_9090',
+          route: 'admin-port',
+          cluster: 'outbound|9090||api.default.svc.cluster.local',
+          timeoutMs: 1000,
+        },
+      },
     ],
   },
   {
@@ -145,27 +207,39 @@ spec:
     proxy: sidecar('consumer'),
     port: 80,
     mesh: ['p', 'c', 'x']
-      .map((s) => `---
+      .map(
+        (s) => `---
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry
 metadata: { name: ${s}, namespace: producer }
 spec: { hosts: [${s}.producer.svc.cluster.local], location: MESH_INTERNAL, resolution: STATIC, ports: [{ number: 80, name: http, protocol: HTTP }], endpoints: [{ address: 10.8.0.1 }] }
-`)
+`,
+      )
       .join('')
       .concat(
-        [['producer', 'p'], ['consumer', 'c'], ['arbitrary', 'x']]
-          .map(([ns, s]) => `---
+        [
+          ['producer', 'p'],
+          ['consumer', 'c'],
+          ['arbitrary', 'x'],
+        ]
+          .map(
+            ([ns, s]) => `---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: { name: ${s}, namespace: ${ns} }
 spec: { hosts: [${s}.producer.svc.cluster.local], http: [{ name: ${ns}-rule, directResponse: { status: 418 } }] }
-`)
+`,
+          )
           .join(''),
       ),
     calls: [
       { name: 'producer rule', request: { host: 'p.producer' }, expect: { route: 'producer-rule', status: 418 } },
       { name: 'consumer rule', request: { host: 'c.producer' }, expect: { route: 'consumer-rule', status: 418 } },
-      { name: 'arbitrary namespace rule', request: { host: 'x.producer.svc.cluster.local' }, expect: { route: 'arbitrary-rule', status: 418 } },
+      {
+        name: 'arbitrary namespace rule',
+        request: { host: 'x.producer.svc.cluster.local' },
+        expect: { route: 'arbitrary-rule', status: 418 },
+      },
     ],
   },
   {
@@ -181,7 +255,13 @@ spec:
   http:
   - { name: from-shop, match: [{ sourceNamespace: shop }], route: [{ destination: { host: reviews, subset: v2 } }] }
   - { name: everyone, route: [{ destination: { host: reviews, subset: v1 } }] }`,
-    calls: [{ name: 'from shop', request: { host: 'reviews.default' }, expect: { route: 'from-shop', cluster: 'outbound|9080|v2|reviews.default.svc.cluster.local' } }],
+    calls: [
+      {
+        name: 'from shop',
+        request: { host: 'reviews.default' },
+        expect: { route: 'from-shop', cluster: 'outbound|9080|v2|reviews.default.svc.cluster.local' },
+      },
+    ],
   },
   {
     name: 'exportTo: a ServiceEntry or VirtualService kept to its namespace is invisible elsewhere',
@@ -203,8 +283,16 @@ kind: VirtualService
 metadata: { name: reviews-for-other, namespace: other }
 spec: { hosts: [reviews.default.svc.cluster.local], exportTo: ["."], http: [{ name: other-own, route: [{ destination: { host: reviews.default.svc.cluster.local, subset: v1 } }] }] }`,
     calls: [
-      { name: 'a ServiceEntry exported to its namespace only: unknown here', request: { host: 'private.default.svc.cluster.local' }, expect: { outcome: 'passthrough', cluster: 'PassthroughCluster' } },
-      { name: "another namespace's VirtualService kept to itself does not apply; this namespace's does", request: { host: 'reviews.default' }, expect: { route: 'other-own', cluster: 'outbound|9080|v1|reviews.default.svc.cluster.local' } },
+      {
+        name: 'a ServiceEntry exported to its namespace only: unknown here',
+        request: { host: 'private.default.svc.cluster.local' },
+        expect: { outcome: 'passthrough', cluster: 'PassthroughCluster' },
+      },
+      {
+        name: "another namespace's VirtualService kept to itself does not apply; this namespace's does",
+        request: { host: 'reviews.default' },
+        expect: { route: 'other-own', cluster: 'outbound|9080|v1|reviews.default.svc.cluster.local' },
+      },
     ],
   },
   {
@@ -222,7 +310,11 @@ kind: VirtualService
 metadata: { name: reviews-private, namespace: default }
 spec: { hosts: [reviews], exportTo: ["."], http: [{ name: pinned, route: [{ destination: { host: reviews, subset: v2 } }] }] }`,
     calls: [
-      { name: 'the private ServiceEntry', request: { host: 'private' }, expect: { cluster: 'outbound|9080||private.default.svc.cluster.local', endpoints: ['10.9.0.1:9080'] } },
+      {
+        name: 'the private ServiceEntry',
+        request: { host: 'private' },
+        expect: { cluster: 'outbound|9080||private.default.svc.cluster.local', endpoints: ['10.9.0.1:9080'] },
+      },
       { name: 'the private VirtualService', request: { host: 'reviews' }, expect: { route: 'pinned' } },
     ],
   },
@@ -271,9 +363,21 @@ kind: ServiceEntry
 metadata: { name: external, namespace: default }
 spec: { hosts: [api.example.org], location: MESH_EXTERNAL, resolution: DNS, ports: [{ number: 8080, name: http, protocol: HTTP }] }`,
     calls: [
-      { name: 'listed endpoints: targetPort, or the port named for the endpoint', request: { host: 'listed.example.internal' }, expect: { cluster: 'outbound|8080||listed.example.internal', endpoints: ['10.1.0.1:18080', '10.1.0.2:28080'] } },
-      { name: 'WorkloadEntries the selector selects, on their named port', request: { host: 'selected.example.internal' }, expect: { endpoints: ['10.2.0.1:9999', '10.2.0.2:8080'] } },
-      { name: 'DNS without endpoints: the host itself', request: { host: 'api.example.org' }, expect: { cluster: 'outbound|8080||api.example.org', endpoints: ['api.example.org:8080'] } },
+      {
+        name: 'listed endpoints: targetPort, or the port named for the endpoint',
+        request: { host: 'listed.example.internal' },
+        expect: { cluster: 'outbound|8080||listed.example.internal', endpoints: ['10.1.0.1:18080', '10.1.0.2:28080'] },
+      },
+      {
+        name: 'WorkloadEntries the selector selects, on their named port',
+        request: { host: 'selected.example.internal' },
+        expect: { endpoints: ['10.2.0.1:9999', '10.2.0.2:8080'] },
+      },
+      {
+        name: 'DNS without endpoints: the host itself',
+        request: { host: 'api.example.org' },
+        expect: { cluster: 'outbound|8080||api.example.org', endpoints: ['api.example.org:8080'] },
+      },
     ],
   },
   {
@@ -301,8 +405,26 @@ kind: VirtualService
 metadata: { name: cache, namespace: default }
 spec: { hosts: [cache.default.svc.cluster.local], tcp: [{ route: [{ destination: { host: cache-replica, port: { number: 6380 } } }] }] }`,
     calls: [
-      { name: 'the only TCP service on the port', request: {}, expect: { outcome: 'connection', listener: 'outbound_5432_tcp', cluster: 'outbound|5432||db.default.svc.cluster.local', endpoints: ['10.3.0.1:5432'] } },
-      { name: 'a tcp route sends it elsewhere', request: { port: 6379 }, expect: { outcome: 'connection', listener: 'outbound_6379_tcp', cluster: 'outbound|6380||cache-replica.default.svc.cluster.local', endpoints: ['10.3.2.1:6380'] } },
+      {
+        name: 'the only TCP service on the port',
+        request: {},
+        expect: {
+          outcome: 'connection',
+          listener: 'outbound_5432_tcp',
+          cluster: 'outbound|5432||db.default.svc.cluster.local',
+          endpoints: ['10.3.0.1:5432'],
+        },
+      },
+      {
+        name: 'a tcp route sends it elsewhere',
+        request: { port: 6379 },
+        expect: {
+          outcome: 'connection',
+          listener: 'outbound_6379_tcp',
+          cluster: 'outbound|6380||cache-replica.default.svc.cluster.local',
+          endpoints: ['10.3.2.1:6380'],
+        },
+      },
     ],
   },
 ]);

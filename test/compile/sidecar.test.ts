@@ -16,7 +16,11 @@ const routes: KubeObject = {
   spec: {
     hosts: ['reviews'],
     http: [
-      { name: 'from-productpage', match: [{ sourceLabels: { app: 'productpage' } }], route: [{ destination: { host: 'reviews', subset: 'v2' } }] },
+      {
+        name: 'from-productpage',
+        match: [{ sourceLabels: { app: 'productpage' } }],
+        route: [{ destination: { host: 'reviews', subset: 'v2' } }],
+      },
       { name: 'from-shop', match: [{ sourceNamespace: 'shop' }], route: [{ destination: { host: 'reviews', subset: 'v2' } }] },
       { name: 'everyone', route: [{ destination: { host: 'reviews', subset: 'v1' } }] },
     ],
@@ -27,7 +31,10 @@ const sidecar = (labels: Record<string, string>, namespace = 'default'): ProxyId
 const call = (proxy: ProxyIdentity) => simulate(compile(index, proxy), { port: 9080, host: REVIEWS, path: '/' }, 0);
 
 test('the route for productpage is in productpage’s sidecar only', () => {
-  expect(call(sidecar({ app: 'productpage', version: 'v1' }))).toMatchObject({ route: 'from-productpage', cluster: `outbound|9080|v2|${REVIEWS}` });
+  expect(call(sidecar({ app: 'productpage', version: 'v1' }))).toMatchObject({
+    route: 'from-productpage',
+    cluster: `outbound|9080|v2|${REVIEWS}`,
+  });
   expect(call(sidecar({ app: 'ratings' }))).toMatchObject({ route: 'everyone', cluster: `outbound|9080|v1|${REVIEWS}` });
 });
 
@@ -50,8 +57,12 @@ test('proxies whose inbound ports, port map or gateway topology differ do not sh
   expect(configFor(cache, b).listeners.at(-1)).toMatchObject({ name: 'virtualInbound', port: 31002, matchPort: 19003 });
   expect(configFor(cache, a).listeners.at(-1)).toMatchObject({ name: 'virtualInbound', port: 31001, matchPort: 19001 });
   const gateway = { mode: 'gateway' as const, namespace: 'mast-system', labels: { istio: 'ingressgateway' } };
-  expect(equivalenceKey(plain, { ...gateway, portMap: { 80: 8080 } })).not.toBe(equivalenceKey(plain, { ...gateway, portMap: { 80: 8081 } }));
-  expect(equivalenceKey(plain, { ...gateway, gatewayTopology: { forwardClientCertDetails: 'SANITIZE' } })).not.toBe(equivalenceKey(plain, gateway));
+  expect(equivalenceKey(plain, { ...gateway, portMap: { 80: 8080 } })).not.toBe(
+    equivalenceKey(plain, { ...gateway, portMap: { 80: 8081 } }),
+  );
+  expect(equivalenceKey(plain, { ...gateway, gatewayTopology: { forwardClientCertDetails: 'SANITIZE' } })).not.toBe(
+    equivalenceKey(plain, gateway),
+  );
   // Key order is not identity: the same proxy written in another order shares.
   expect(equivalenceKey(plain, { ...a, inbound: { appPort: 19001, port: 31001 } })).toBe(equivalenceKey(plain, a));
 });

@@ -59,7 +59,11 @@ export interface SimulationCase {
 }
 
 export const GATEWAY: ProxyIdentity = { mode: 'gateway', namespace: 'mast-system', labels: { istio: 'ingressgateway' } };
-export const sidecar = (namespace = 'default', labels: Record<string, string> = { app: 'client' }): ProxyIdentity => ({ mode: 'sidecar', namespace, labels });
+export const sidecar = (namespace = 'default', labels: Record<string, string> = { app: 'client' }): ProxyIdentity => ({
+  mode: 'sidecar',
+  namespace,
+  labels,
+});
 
 export function meshOf(yaml: string): KubeObject[] {
   const loaded = loadYaml(yaml);
@@ -67,18 +71,27 @@ export function meshOf(yaml: string): KubeObject[] {
   return loaded.objects;
 }
 
-export const compileMesh = (yaml: string, proxy: ProxyIdentity): ProxyConfig => compile(buildIndex(makeSnapshot(meshOf(yaml), 'v1')), proxy);
+export const compileMesh = (yaml: string, proxy: ProxyIdentity): ProxyConfig =>
+  compile(buildIndex(makeSnapshot(meshOf(yaml), 'v1')), proxy);
 
 /** What the proxy does with a request, from the compiled config alone. */
 export function outcome(config: ProxyConfig, call: SimulatedRequest, random = 0): Outcome {
   const r = simulate(config, call, random);
   if (r.outcome === 'no-listener') return r;
-  if (r.outcome === 'no-route') return { ...r, ...(config.listeners.find((l) => l.name === r.listener)?.protocol === 'http' ? { status: 404 } : {}) };
+  if (r.outcome === 'no-route')
+    return { ...r, ...(config.listeners.find((l) => l.name === r.listener)?.protocol === 'http' ? { status: 404 } : {}) };
   if (r.outcome === 'https-redirect') return { ...r, status: 301, location: `https://${call.host}${call.path ?? '/'}` };
   if (r.outcome === 'connection' || r.outcome === 'passthrough') return r;
   const { action, ...where } = r;
   const headers = Object.fromEntries(Object.entries({ host: call.host, ...call.headers }).map(([k, v]) => [k.toLowerCase(), v]));
-  const req = { target: call.path ?? '/', host: call.host.replace(/:\d+$/, ''), port: call.port ?? 80, scheme: call.scheme ?? 'http', method: call.method ?? 'GET', header: (n: string) => headers[n] };
+  const req = {
+    target: call.path ?? '/',
+    host: call.host.replace(/:\d+$/, ''),
+    port: call.port ?? 80,
+    scheme: call.scheme ?? 'http',
+    method: call.method ?? 'GET',
+    header: (n: string) => headers[n],
+  };
   const route = routeConfig(config, r.listener, r.virtualHost, r.route);
   const preflight = route.cors && corsPreflight(route.cors, req);
   if (preflight) return { ...where, status: 200, headers: Object.fromEntries(preflight) };
@@ -91,7 +104,11 @@ export function outcome(config: ProxyConfig, call: SimulatedRequest, random = 0)
   const requestHeaders = ops([route.requestHeaders, destination?.requestHeaders]);
   const responseHeaders = ops([route.responseHeaders, destination?.responseHeaders]);
   const rewrite = action.rewrite;
-  const path = rewrite?.uriRegex ? regexRewritePath(req.target, rewrite.uriRegex) : rewrite?.uriPrefix !== undefined ? rewritePath(route, req.target, rewrite.uriPrefix) : req.target;
+  const path = rewrite?.uriRegex
+    ? regexRewritePath(req.target, rewrite.uriRegex)
+    : rewrite?.uriPrefix !== undefined
+      ? rewritePath(route, req.target, rewrite.uriPrefix)
+      : req.target;
   return {
     ...where,
     path,
@@ -106,7 +123,10 @@ export function outcome(config: ProxyConfig, call: SimulatedRequest, random = 0)
 }
 
 function routeConfig(config: ProxyConfig, listener: string, vhost: string, route: string) {
-  return config.listeners.find((l) => l.name === listener)!.virtualHosts!.find((v) => v.name === vhost)!.routes.find((x) => x.name === route)!;
+  return config.listeners
+    .find((l) => l.name === listener)!
+    .virtualHosts!.find((v) => v.name === vhost)!
+    .routes.find((x) => x.name === route)!;
 }
 
 /** Asserts only the fields a row names; a field named with `undefined` must be absent. */

@@ -9,7 +9,8 @@ function bookinfo() {
   return { app, mesh };
 }
 
-const find = (objs: any[], kind: string, name?: string) => objs.filter((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
+const find = (objs: any[], kind: string, name?: string) =>
+  objs.filter((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
 
 describe('Mesh with the bookinfo example', () => {
   test('synthesizes CRDs, system and apps charts (snapshots)', () => {
@@ -27,9 +28,17 @@ describe('Mesh with the bookinfo example', () => {
   test('the example has its Gateway, VirtualServices and DestinationRules', () => {
     const apps = Testing.synth(bookinfo().mesh.apps);
     expect(find(apps, 'Gateway')).toHaveLength(1);
-    expect(find(apps, 'VirtualService').map((v) => v.metadata.name).sort()).toEqual(['bookinfo', 'details', 'ratings', 'reviews']);
+    expect(
+      find(apps, 'VirtualService')
+        .map((v) => v.metadata.name)
+        .sort(),
+    ).toEqual(['bookinfo', 'details', 'ratings', 'reviews']);
     expect(find(apps, 'DestinationRule', 'reviews')[0].spec.subsets.map((s: any) => s.name)).toEqual(['v1', 'v2', 'v3']);
-    expect(find(apps, 'Deployment').map((d) => d.metadata.name).sort()).toEqual(['details-v1', 'productpage-v1', 'ratings-v1', 'reviews-v1', 'reviews-v2', 'reviews-v3']);
+    expect(
+      find(apps, 'Deployment')
+        .map((d) => d.metadata.name)
+        .sort(),
+    ).toEqual(['details-v1', 'productpage-v1', 'ratings-v1', 'reviews-v1', 'reviews-v2', 'reviews-v3']);
   });
 });
 
@@ -38,22 +47,41 @@ describe('synth-time validation', () => {
     const { app, mesh } = bookinfo();
     new VirtualService(mesh.apps, 'broken', {
       metadata: { name: 'broken' },
-      spec: { hosts: ['details'], gateways: ['bookinfo-gateway'], http: [{ route: [{ destination: { host: 'details' }, weight: 0 }, { destination: { host: 'details' }, weight: 0 }] }] },
+      spec: {
+        hosts: ['details'],
+        gateways: ['bookinfo-gateway'],
+        http: [
+          {
+            route: [
+              { destination: { host: 'details' }, weight: 0 },
+              { destination: { host: 'details' }, weight: 0 },
+            ],
+          },
+        ],
+      },
     });
     expect(() => app.synth()).toThrow(/MAST0101 VirtualService default\/broken spec\.http\[0\]\.route: all 2 destination weights are 0/);
   });
 
   test('references are checked across the whole app (a subset nobody defines)', () => {
     const { app, mesh } = bookinfo();
-    new VirtualService(mesh.apps, 'bad-subset', { metadata: { name: 'ratings-canary' }, spec: { hosts: ['ratings.default.svc.cluster.local'], http: [{ route: [{ destination: { host: 'ratings', subset: 'v7' } }] }] } });
+    new VirtualService(mesh.apps, 'bad-subset', {
+      metadata: { name: 'ratings-canary' },
+      spec: { hosts: ['ratings.default.svc.cluster.local'], http: [{ route: [{ destination: { host: 'ratings', subset: 'v7' } }] }] },
+    });
     expect(() => app.synth()).toThrow(/MAST0203 \[IST0101\] VirtualService default\/ratings-canary .*subset "v7"/);
   });
 
   test('typed props catch what TypeScript cannot: an unknown field from untyped data', () => {
     const app = Testing.app();
     const chart = new Chart(app, 'c');
-    new VirtualService(chart, 'vs', { metadata: { name: 'x' }, spec: { hosts: ['x.example.com'], http: [{ directResponse: { status: 200 }, timout: '1s' } as any] } });
-    expect(() => app.synth()).toThrow(/MAST0001 VirtualService x spec\.http\[0\]\.timout: unknown field "timout" \(did you mean "timeout"\?\)/);
+    new VirtualService(chart, 'vs', {
+      metadata: { name: 'x' },
+      spec: { hosts: ['x.example.com'], http: [{ directResponse: { status: 200 }, timout: '1s' } as any] },
+    });
+    expect(() => app.synth()).toThrow(
+      /MAST0001 VirtualService x spec\.http\[0\]\.timout: unknown field "timout" \(did you mean "timeout"\?\)/,
+    );
   });
 
   test('CDK tokens in image URIs and hosts pass through untouched', () => {

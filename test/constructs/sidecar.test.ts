@@ -17,7 +17,13 @@ describe('injectSidecar', () => {
   });
 
   test('the proxy runs as uid 1337, non-root, read-only, no capabilities', () => {
-    expect(proxy.securityContext).toMatchObject({ runAsUser: PROXY_UID, runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+    expect(proxy.securityContext).toMatchObject({
+      runAsUser: PROXY_UID,
+      runAsNonRoot: true,
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+    });
     expect(proxy.startupProbe.httpGet.port).toBe(15020);
   });
 
@@ -34,9 +40,15 @@ describe('injectSidecar', () => {
     expect(arg(proxy.args, '--control-plane')).toBe('mastd.mast-system.svc:15012');
     expect(arg(proxy.args, '--control-plane-ca')).toBe('/var/run/mast/root/root-cert.pem');
     expect(proxy.volumeMounts).toEqual([{ name: 'mast-ca-root', mountPath: '/var/run/mast/root', readOnly: true }]);
-    expect(injectSidecar({ ...pod(), volumes: [{ name: 'data', emptyDir: {} }] }).volumes).toEqual([{ name: 'data', emptyDir: {} }, { name: 'mast-ca-root', configMap: { name: ROOT_CONFIGMAP } }]);
+    expect(injectSidecar({ ...pod(), volumes: [{ name: 'data', emptyDir: {} }] }).volumes).toEqual([
+      { name: 'data', emptyDir: {} },
+      { name: 'mast-ca-root', configMap: { name: ROOT_CONFIGMAP } },
+    ]);
     // The name and key mastd writes (runtime/control/root-configmaps.ts).
-    expect([ROOT_CONFIGMAP, `/var/run/mast/root/${ROOT_CONFIGMAP_KEY}`]).toEqual([RUNTIME_ROOT_CONFIGMAP, arg(proxy.args, '--control-plane-ca')]);
+    expect([ROOT_CONFIGMAP, `/var/run/mast/root/${ROOT_CONFIGMAP_KEY}`]).toEqual([
+      RUNTIME_ROOT_CONFIGMAP,
+      arg(proxy.args, '--control-plane-ca'),
+    ]);
   });
 
   test('is pure: the input pod is not changed', () => {
@@ -51,7 +63,11 @@ describe('app probes under injection', () => {
     name: 'web',
     image: 'web:1',
     ports: [{ name: 'http', containerPort: 8080 }],
-    readinessProbe: { httpGet: { path: '/ready', port: 'http', httpHeaders: [{ name: 'X-Probe', value: '1' }] }, periodSeconds: 3, timeoutSeconds: 2 },
+    readinessProbe: {
+      httpGet: { path: '/ready', port: 'http', httpHeaders: [{ name: 'X-Probe', value: '1' }] },
+      periodSeconds: 3,
+      timeoutSeconds: 2,
+    },
     livenessProbe: { tcpSocket: { port: 8080 }, failureThreshold: 5 },
     startupProbe: { exec: { command: ['true'] } },
   };
@@ -64,17 +80,27 @@ describe('app probes under injection', () => {
 
   test('httpGet and tcpSocket probes go to the status port; the originals, named ports resolved, go to the proxy', () => {
     const { container, probers } = inject();
-    expect(container.readinessProbe).toEqual({ httpGet: { path: '/app-health/web/readyz', port: 15020 }, periodSeconds: 3, timeoutSeconds: 2 });
+    expect(container.readinessProbe).toEqual({
+      httpGet: { path: '/app-health/web/readyz', port: 15020 },
+      periodSeconds: 3,
+      timeoutSeconds: 2,
+    });
     expect(container.livenessProbe).toEqual({ httpGet: { path: '/app-health/web/livez', port: 15020 }, failureThreshold: 5 });
     expect(probers).toEqual({
-      '/app-health/web/readyz': { httpGet: { path: '/ready', port: 8080, httpHeaders: [{ name: 'X-Probe', value: '1' }] }, timeoutSeconds: 2 },
+      '/app-health/web/readyz': {
+        httpGet: { path: '/ready', port: 8080, httpHeaders: [{ name: 'X-Probe', value: '1' }] },
+        timeoutSeconds: 2,
+      },
       '/app-health/web/livez': { tcpSocket: { port: 8080 } },
     });
     // The proxy reads back exactly what injection wrote.
     expect(parseAppProbers(JSON.stringify(probers))).toEqual(
       new Map<string, unknown>([
         ['/app-health/web/livez', { tcpSocket: { port: 8080 }, timeoutSeconds: 1 }],
-        ['/app-health/web/readyz', { httpGet: { path: '/ready', port: 8080, scheme: 'HTTP', httpHeaders: [{ name: 'X-Probe', value: '1' }] }, timeoutSeconds: 2 }],
+        [
+          '/app-health/web/readyz',
+          { httpGet: { path: '/ready', port: 8080, scheme: 'HTTP', httpHeaders: [{ name: 'X-Probe', value: '1' }] }, timeoutSeconds: 2 },
+        ],
       ]),
     );
   });
@@ -84,7 +110,11 @@ describe('app probes under injection', () => {
     const excluded = inject({ excludeInboundPorts: [8080] });
     expect(excluded.container).toEqual(app);
     expect(excluded.probers).toBeUndefined();
-    const other = { ...app, readinessProbe: { httpGet: { path: '/', port: 'metrics' } }, livenessProbe: { httpGet: { path: '/', port: 80, host: '10.0.0.1' } } };
+    const other = {
+      ...app,
+      readinessProbe: { httpGet: { path: '/', port: 'metrics' } },
+      livenessProbe: { httpGet: { path: '/', port: 80, host: '10.0.0.1' } },
+    };
     const spec = injectSidecar({ containers: [other] });
     expect((spec.containers as any[])[0]).toEqual(other);
   });
@@ -92,9 +122,15 @@ describe('app probes under injection', () => {
   test('grpc probes too, with their service', () => {
     const grpcApp = { name: 'ratings', image: 'r:1', livenessProbe: { grpc: { port: 9090, service: 'ratings' }, periodSeconds: 10 } };
     const spec = injectSidecar({ containers: [grpcApp] });
-    expect((spec.containers as any[])[0].livenessProbe).toEqual({ httpGet: { path: '/app-health/ratings/livez', port: 15020 }, periodSeconds: 10 });
+    expect((spec.containers as any[])[0].livenessProbe).toEqual({
+      httpGet: { path: '/app-health/ratings/livez', port: 15020 },
+      periodSeconds: 10,
+    });
     const env = (spec.initContainers as any[])[1].env.find((e: { name: string }) => e.name === APP_PROBERS_ENV);
-    expect(parseAppProbers(env.value).get('/app-health/ratings/livez')).toEqual({ grpc: { port: 9090, service: 'ratings' }, timeoutSeconds: 1 });
+    expect(parseAppProbers(env.value).get('/app-health/ratings/livez')).toEqual({
+      grpc: { port: 9090, service: 'ratings' },
+      timeoutSeconds: 1,
+    });
   });
 
   test('can be turned off', () => {

@@ -15,10 +15,18 @@ const one = (objs: any[], kind: string) => objs.filter((o) => o.kind === kind);
 describe('MeshControlPlane RBAC is least privilege', () => {
   const objs = synth((c) => new MeshControlPlane(c, 'cp'));
   const clusterRules = one(objs, 'ClusterRole')[0].rules as any[];
-  const verbsFor = (group: string, resource: string) => clusterRules.filter((r) => r.apiGroups.includes(group) && r.resources.includes(resource)).flatMap((r) => r.verbs);
+  const verbsFor = (group: string, resource: string) =>
+    clusterRules.filter((r) => r.apiGroups.includes(group) && r.resources.includes(resource)).flatMap((r) => r.verbs);
 
   test('watches the mesh kinds, Services, EndpointSlices, Pods, Namespaces; writes nothing there', () => {
-    for (const [g, r] of [['networking.istio.io', 'virtualservices'], ['security.istio.io', 'authorizationpolicies'], ['', 'services'], ['discovery.k8s.io', 'endpointslices'], ['', 'pods'], ['', 'namespaces']])
+    for (const [g, r] of [
+      ['networking.istio.io', 'virtualservices'],
+      ['security.istio.io', 'authorizationpolicies'],
+      ['', 'services'],
+      ['discovery.k8s.io', 'endpointslices'],
+      ['', 'pods'],
+      ['', 'namespaces'],
+    ])
       expect(verbsFor(g, r).sort()).toEqual(['get', 'list', 'watch']);
   });
 
@@ -56,7 +64,9 @@ describe('MeshControlPlane RBAC is least privilege', () => {
 
 describe('IngressGateway', () => {
   test.each(['LoadBalancer', 'ClusterIP', 'NodePort'] as const)('Service type %s', (serviceType) => {
-    const objs = synth((c) => new IngressGateway(c, 'gw', { serviceType, ports: [{ name: 'http', port: 80, targetPort: 8080, nodePort: 30080 }] }));
+    const objs = synth(
+      (c) => new IngressGateway(c, 'gw', { serviceType, ports: [{ name: 'http', port: 80, targetPort: 8080, nodePort: 30080 }] }),
+    );
     const svc = one(objs, 'Service')[0];
     expect(svc.spec.type).toBe(serviceType);
     expect(svc.spec.ports[0]).toMatchObject({ port: 80, targetPort: 8080 });
@@ -81,11 +91,22 @@ describe('IngressGateway', () => {
       apiVersion: 'networking.istio.io/v1',
       kind: 'Gateway',
       metadata: { name, namespace: 'default' },
-      spec: { selector, servers: [{ port: { number: 443, name: 'https', protocol: 'HTTPS' }, hosts: [`${name}.example.com`], tls: { mode: 'SIMPLE', credentialName } }] },
+      spec: {
+        selector,
+        servers: [
+          {
+            port: { number: 443, name: 'https', protocol: 'HTTPS' },
+            hosts: [`${name}.example.com`],
+            tls: { mode: 'SIMPLE', credentialName },
+          },
+        ],
+      },
     });
     mesh.addObjects([gateway('alpha', { istio: 'ingressgateway' }, 'alpha-cert')]);
     mesh.gateway!.addCredential('extra-cert');
-    const deployment = (Testing.synth(mesh.system) as any[]).find((o) => o.kind === 'Deployment' && o.metadata.name === 'mast-ingressgateway');
+    const deployment = (Testing.synth(mesh.system) as any[]).find(
+      (o) => o.kind === 'Deployment' && o.metadata.name === 'mast-ingressgateway',
+    );
     const pod = deployment.spec.template.spec;
     expect(pod.volumes).toEqual([
       { name: 'mast-ca-root', configMap: { name: 'mast-ca-root-cert' } },
@@ -100,14 +121,20 @@ describe('IngressGateway', () => {
   });
 
   test("verifies mastd's push port with the root mastd writes into its namespace", () => {
-    const pod = one(synth((c) => new IngressGateway(c, 'gw')), 'Deployment')[0].spec.template.spec;
+    const pod = one(
+      synth((c) => new IngressGateway(c, 'gw')),
+      'Deployment',
+    )[0].spec.template.spec;
     expect(pod.volumes).toEqual([{ name: 'mast-ca-root', configMap: { name: 'mast-ca-root-cert' } }]);
     expect(pod.containers[0].volumeMounts).toEqual([{ name: 'mast-ca-root', mountPath: '/var/run/mast/root', readOnly: true }]);
     expect(pod.containers[0].args).toEqual(expect.arrayContaining(['--control-plane-ca', '/var/run/mast/root/root-cert.pem']));
   });
 
   test('several proxy processes per pod on request; a bad count fails synth', () => {
-    const args = one(synth((c) => new IngressGateway(c, 'gw', { workers: 4 })), 'Deployment')[0].spec.template.spec.containers[0].args;
+    const args = one(
+      synth((c) => new IngressGateway(c, 'gw', { workers: 4 })),
+      'Deployment',
+    )[0].spec.template.spec.containers[0].args;
     expect(args).toEqual(expect.arrayContaining(['--workers', '4']));
     expect(() => synth((c) => new IngressGateway(c, 'gw', { workers: 0 }))).toThrow(/IngressGateway.*workers.*0/s);
   });
@@ -121,26 +148,71 @@ describe('IngressGateway', () => {
     const args: string[] = deployment.spec.template.spec.containers[0].args;
     const announced = Object.fromEntries(args[args.indexOf('--labels') + 1].split(',').map((kv) => kv.split('=') as [string, string]));
     expect(announced).toEqual(deployment.spec.template.metadata.labels);
-    const policy = { apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'ingress-policy', namespace: 'istio-system' }, spec: { selector: { matchLabels: { app: 'istio-ingressgateway' } }, action: 'ALLOW', rules: [{ from: [{ source: { ipBlocks: ['1.2.3.4'] } }] }] } };
-    expect(authzFor(buildIndex(makeSnapshot([policy as KubeObject], 'v1')), { mode: 'gateway', namespace: 'mast-system', labels: announced })?.allow?.map((r) => r.name)).toEqual(['istio-system/ingress-policy[0]']);
+    const policy = {
+      apiVersion: 'security.istio.io/v1',
+      kind: 'AuthorizationPolicy',
+      metadata: { name: 'ingress-policy', namespace: 'istio-system' },
+      spec: {
+        selector: { matchLabels: { app: 'istio-ingressgateway' } },
+        action: 'ALLOW',
+        rules: [{ from: [{ source: { ipBlocks: ['1.2.3.4'] } }] }],
+      },
+    };
+    expect(
+      authzFor(buildIndex(makeSnapshot([policy as KubeObject], 'v1')), {
+        mode: 'gateway',
+        namespace: 'mast-system',
+        labels: announced,
+      })?.allow?.map((r) => r.name),
+    ).toEqual(['istio-system/ingress-policy[0]']);
   });
 
   test('selector labels win over the app label: the pods always match their Deployment', () => {
-    const deployment = one(synth((c) => new IngressGateway(c, 'gw', { selectorLabels: { app: 'edge' }, appLabel: 'ignored' })), 'Deployment')[0];
+    const deployment = one(
+      synth((c) => new IngressGateway(c, 'gw', { selectorLabels: { app: 'edge' }, appLabel: 'ignored' })),
+      'Deployment',
+    )[0];
     expect(deployment.spec.template.metadata.labels.app).toBe('edge');
-    expect(one(synth((c) => new IngressGateway(c, 'gw', { appLabel: 'internal-gateway' })), 'Deployment')[0].spec.template.metadata.labels.app).toBe('internal-gateway');
+    expect(
+      one(
+        synth((c) => new IngressGateway(c, 'gw', { appLabel: 'internal-gateway' })),
+        'Deployment',
+      )[0].spec.template.metadata.labels.app,
+    ).toBe('internal-gateway');
   });
 
   test('a Gateway selecting app: istio-ingressgateway gets its credential mounted', () => {
     const app = Testing.app();
     const mesh = new Mesh(app, 'm');
-    mesh.addObjects([{ apiVersion: 'networking.istio.io/v1', kind: 'Gateway', metadata: { name: 'beta', namespace: 'default' }, spec: { selector: { app: 'istio-ingressgateway' }, servers: [{ port: { number: 443, name: 'https', protocol: 'HTTPS' }, hosts: ['beta.example.com'], tls: { mode: 'SIMPLE', credentialName: 'beta-cert' } }] } }]);
-    const deployment = (Testing.synth(mesh.system) as any[]).find((o) => o.kind === 'Deployment' && o.metadata.name === 'mast-ingressgateway');
-    expect(deployment.spec.template.spec.volumes).toContainEqual({ name: 'credential-0', secret: { secretName: 'beta-cert', optional: true } });
+    mesh.addObjects([
+      {
+        apiVersion: 'networking.istio.io/v1',
+        kind: 'Gateway',
+        metadata: { name: 'beta', namespace: 'default' },
+        spec: {
+          selector: { app: 'istio-ingressgateway' },
+          servers: [
+            {
+              port: { number: 443, name: 'https', protocol: 'HTTPS' },
+              hosts: ['beta.example.com'],
+              tls: { mode: 'SIMPLE', credentialName: 'beta-cert' },
+            },
+          ],
+        },
+      },
+    ]);
+    const deployment = (Testing.synth(mesh.system) as any[]).find(
+      (o) => o.kind === 'Deployment' && o.metadata.name === 'mast-ingressgateway',
+    );
+    expect(deployment.spec.template.spec.volumes).toContainEqual({
+      name: 'credential-0',
+      secret: { secretName: 'beta-cert', optional: true },
+    });
   });
 
   test('a credential that is not a Secret name fails synth, naming it', () => {
-    expect(() => synth((c) => new IngressGateway(c, 'gw', { credentials: ['Not_A_Name'] }))).toThrow(/IngressGateway.*credentials.*"Not_A_Name"/s);
+    expect(() => synth((c) => new IngressGateway(c, 'gw', { credentials: ['Not_A_Name'] }))).toThrow(
+      /IngressGateway.*credentials.*"Not_A_Name"/s,
+    );
   });
 });
-

@@ -27,7 +27,14 @@ describe('synthesized objects validate against the upstream schemas', () => {
   });
 
   test('the check is real: a mistyped resource fails it', () => {
-    const result = checkUpstream([{ apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'x' }, spec: { hosts: ['a'], http: [{ route: [{ destination: { host: 'a' }, weight: 'x' }] }] } }]);
+    const result = checkUpstream([
+      {
+        apiVersion: 'networking.istio.io/v1',
+        kind: 'VirtualService',
+        metadata: { name: 'x' },
+        spec: { hosts: ['a'], http: [{ route: [{ destination: { host: 'a' }, weight: 'x' }] }] },
+      },
+    ]);
     expect(result.errors[0].message).toMatch(/weight must be integer/);
   });
 });

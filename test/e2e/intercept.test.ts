@@ -54,7 +54,11 @@ test('service names resolve to capture-only addresses: FQDN, .svc, name.ns, and 
     try {
       const code = `require('http').get('http://${pp.netns!.gateway}:${port}/',r=>{let b='';r.on('data',c=>b+=c);r.on('end',()=>console.log(r.statusCode+' '+b))}).on('error',e=>console.log('error '+e.message))`;
       // Not execFileSync: the outside server lives in this process.
-      const out = await new Promise<string>((resolve, reject) => execFile('ip', ['netns', 'exec', pp.netns!.name, process.execPath, '-e', code], { timeout: 10_000 }, (err, stdout) => (err ? reject(err) : resolve(stdout))));
+      const out = await new Promise<string>((resolve, reject) =>
+        execFile('ip', ['netns', 'exec', pp.netns!.name, process.execPath, '-e', code], { timeout: 10_000 }, (err, stdout) =>
+          err ? reject(err) : resolve(stdout),
+        ),
+      );
       expect(out.trim()).toBe('200 outside');
       const stats = await (await fetch(`http://${pp.adminHost}:${pp.adminPort}/stats/prometheus`)).text();
       expect(stats).toMatch(/istio_tcp_connections_opened_total\{reporter="source",destination_service="PassthroughCluster"\} [1-9]/);

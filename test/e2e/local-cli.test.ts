@@ -75,7 +75,6 @@ function descendants(pid: number): number[] {
   return out;
 }
 
-
 async function waitFor(check: () => boolean, ms: number): Promise<boolean> {
   const deadline = Date.now() + ms;
   while (!check() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
@@ -84,7 +83,9 @@ async function waitFor(check: () => boolean, ms: number): Promise<boolean> {
 
 async function startCli(gatewayPort: number): Promise<{ child: ChildProcess; out: () => string }> {
   const file = await writeMesh();
-  const child = spawn(process.execPath, [MAST, 'local', '-f', file, '--gateway-port', String(gatewayPort), '--admin-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [MAST, 'local', '-f', file, '--gateway-port', String(gatewayPort), '--admin-port', '0'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
@@ -121,7 +122,10 @@ describe('mast local (the command)', () => {
   test('Ctrl-C while it is still starting: it exits at once and leaves no scratch directory or process behind', async () => {
     const tmp = mkdtempSync(join(dir, 'tmp-'));
     const file = await writeMesh();
-    const child = spawn(process.execPath, [MAST, 'local', '-f', file, '--gateway-port', '0', '--admin-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TMPDIR: tmp } });
+    const child = spawn(process.execPath, [MAST, 'local', '-f', file, '--gateway-port', '0', '--admin-port', '0'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, TMPDIR: tmp },
+    });
     let out = '';
     child.stdout!.on('data', (d) => (out += d));
     child.stderr!.on('data', (d) => (out += d));

@@ -23,7 +23,8 @@ afterAll(() => mesh?.stop());
 
 // productpage calls details, then reviews (CALLS in examples/bookinfo/local); a proxy's own error reply is not JSON, so calls are told apart by position.
 const [DETAILS, REVIEWS] = [0, 1];
-const inboundRequests = (workload: string, match: Record<string, string> = {}) => requestsOn(adminOf(mesh.mesh, workload), { reporter: 'destination', ...match });
+const inboundRequests = (workload: string, match: Record<string, string> = {}) =>
+  requestsOn(adminOf(mesh.mesh, workload), { reporter: 'destination', ...match });
 
 describe('mast local: the bookinfo request path', () => {
   test('client → gateway → productpage → details and reviews, every hop through a sidecar', async () => {
@@ -40,9 +41,14 @@ describe('mast local: the bookinfo request path', () => {
     expect(after[0] - before[0]).toBe(1);
     expect(after[1] - before[1]).toBe(1);
     // productpage's own sidecar reported its two outbound calls.
-    expect(await requestsOn(adminOf(mesh.mesh, 'productpage-v1'), { reporter: 'source', destination_service_name: 'details' })).toBeGreaterThan(0);
+    expect(
+      await requestsOn(adminOf(mesh.mesh, 'productpage-v1'), { reporter: 'source', destination_service_name: 'details' }),
+    ).toBeGreaterThan(0);
     // Every endpoint the gateway knows is a sidecar's inbound port, never an app port.
-    const clusters = (await (await fetch(`http://127.0.0.1:${mesh.mesh.gatewayAdminPort}/clusters`)).json()) as Array<{ name: string; endpoints: Array<{ address: string }> }>;
+    const clusters = (await (await fetch(`http://127.0.0.1:${mesh.mesh.gatewayAdminPort}/clusters`)).json()) as Array<{
+      name: string;
+      endpoints: Array<{ address: string }>;
+    }>;
     const inbound = new Set([...mesh.mesh.workloads.values()].map((r) => `127.0.0.1:${r.inboundPort}`));
     const endpoints = clusters.flatMap((c) => c.endpoints.map((e) => e.address));
     expect(endpoints.length).toBeGreaterThan(0);
@@ -140,12 +146,15 @@ describe('mast local: resilience features on the live mesh', () => {
     expect(page.body.calls?.[DETAILS]?.status).toBe(504);
     expect(page.ms).toBeGreaterThanOrEqual(290);
     expect(page.ms).toBeLessThan(1500);
-    expect(await requestsOn(adminOf(mesh.mesh, 'productpage-v1'), { reporter: 'source', response_code: '504', response_flags: 'UT' })).toBe(1);
+    expect(await requestsOn(adminOf(mesh.mesh, 'productpage-v1'), { reporter: 'source', response_code: '504', response_flags: 'UT' })).toBe(
+      1,
+    );
   });
 
   test('retries: a failing reviews is tried 1 + 2 times, as its inbound sidecars count', async () => {
     const reviews = ['reviews-v1', 'reviews-v2', 'reviews-v3'];
-    const count = async () => (await Promise.all(reviews.map((w) => inboundRequests(w, { response_code: '503' })))).reduce((a, b) => a + b, 0);
+    const count = async () =>
+      (await Promise.all(reviews.map((w) => inboundRequests(w, { response_code: '503' })))).reduce((a, b) => a + b, 0);
     const before = await count();
     const page = await request(mesh.port, '/productpage', { 'x-bookinfo-fail': 'reviews' });
     expect(page.body.calls?.[REVIEWS]?.status).toBe(503);
@@ -154,19 +163,31 @@ describe('mast local: resilience features on the live mesh', () => {
 
   test('circuit breaking: maxConnections 1 and no pending requests overflow with 503 UO', async () => {
     await mesh.edit('mesh/destination-rules.yaml', (t) =>
-      t.replace('  host: details\n  trafficPolicy:\n', '  host: details\n  trafficPolicy:\n    connectionPool:\n      tcp: { maxConnections: 1 }\n      http: { http1MaxPendingRequests: 0 }\n'),
+      t.replace(
+        '  host: details\n  trafficPolicy:\n',
+        '  host: details\n  trafficPolicy:\n    connectionPool:\n      tcp: { maxConnections: 1 }\n      http: { http1MaxPendingRequests: 0 }\n',
+      ),
     );
     const pages = await many(10, 10, () => request(mesh.port, '/productpage', { 'x-bookinfo-delay': 'details=200' }));
     const details = pages.map((p) => p.body.calls?.[DETAILS]?.status);
     expect(details.filter((s) => s === 200).length).toBeGreaterThanOrEqual(1);
     expect(details.filter((s) => s === 503).length).toBeGreaterThanOrEqual(1);
     expect(details.every((s) => s === 200 || s === 503)).toBe(true);
-    expect(await requestsOn(adminOf(mesh.mesh, 'productpage-v1'), { reporter: 'source', destination_service_name: 'details', response_flags: 'UO' })).toBe(details.filter((s) => s === 503).length);
+    expect(
+      await requestsOn(adminOf(mesh.mesh, 'productpage-v1'), {
+        reporter: 'source',
+        destination_service_name: 'details',
+        response_flags: 'UO',
+      }),
+    ).toBe(details.filter((s) => s === 503).length);
   });
 
   test('mirroring: reviews v2 sees a copy of every request; the answers still come from the route', async () => {
     await mesh.edit('mesh/routes.yaml', (t) =>
-      t.replace('    - name: canary\n      route:\n', '    - name: canary\n      mirror: { host: reviews, subset: v2 }\n      mirrorPercentage: { value: 100 }\n      route:\n'),
+      t.replace(
+        '    - name: canary\n      route:\n',
+        '    - name: canary\n      mirror: { host: reviews, subset: v2 }\n      mirrorPercentage: { value: 100 }\n      route:\n',
+      ),
     );
     const before = await inboundRequests('reviews-v2');
     const pages = await many(20, 4, () => request(mesh.port));
@@ -180,14 +201,17 @@ describe('mast local: resilience features on the live mesh', () => {
 
 describe('mast local: authorization at the inbound sidecars', () => {
   test('DENY: reviews refuses one path with 403 (its inbound sidecar decides); details still answers', async () => {
-    await mesh.edit('mesh/authz.yaml', () => `apiVersion: security.istio.io/v1
+    await mesh.edit(
+      'mesh/authz.yaml',
+      () => `apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata: { name: reviews-no-products-api, namespace: default }
 spec:
   selector: { matchLabels: { app: reviews } }
   action: DENY
   rules: [{ to: [{ operation: { paths: ["/api/v1/products/*"] } }] }]
-`);
+`,
+    );
     const before = await inboundRequests('reviews-v2', { response_code: '403' });
     const page = await request(mesh.port, '/api/v1/products/1');
     expect(page.status).toBe(200);
@@ -199,14 +223,17 @@ spec:
   });
 
   test('ALLOW: ratings only answers requests from end-user jason', async () => {
-    await mesh.edit('mesh/authz.yaml', (t) => `${t}---
+    await mesh.edit(
+      'mesh/authz.yaml',
+      (t) => `${t}---
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata: { name: ratings-jason-only, namespace: default }
 spec:
   selector: { matchLabels: { app: ratings } }
   rules: [{ when: [{ key: "request.headers[end-user]", values: [jason] }] }]
-`);
+`,
+    );
     const ratingsStatus = (p: Awaited<ReturnType<typeof request>>) => p.body.calls?.[REVIEWS]?.calls?.[0]?.status;
     // Every request goes to reviews v2 since the blue/green switch; v2 calls ratings.
     expect(ratingsStatus(await request(mesh.port, '/productpage', { 'end-user': 'jason' }))).toBe(200);
@@ -232,31 +259,38 @@ describe('mast local: mTLS between sidecars, with identities from mastd', () => 
     const text = async (w: string) => (await fetch(`http://127.0.0.1:${adminOf(mesh.mesh, w)}/stats/prometheus`)).text();
     await many(10, 5, () => request(mesh.port, '/productpage', { 'end-user': 'jason' }));
     // Connections are pooled, so count them, not requests: every inbound took mTLS connections.
-    for (const w of ['productpage-v1', 'details-v1', 'reviews-v2', 'ratings-v1']) expect(Number(/mast_inbound_mtls_connections_total (\d+)/.exec(await text(w))?.[1] ?? 0)).toBeGreaterThan(0);
+    for (const w of ['productpage-v1', 'details-v1', 'reviews-v2', 'ratings-v1'])
+      expect(Number(/mast_inbound_mtls_connections_total (\d+)/.exec(await text(w))?.[1] ?? 0)).toBeGreaterThan(0);
   });
 
   test('AuthorizationPolicy on the peer principal: only productpage may call details', async () => {
-    await mesh.edit('mesh/authz.yaml', (t) => `${t}---
+    await mesh.edit(
+      'mesh/authz.yaml',
+      (t) => `${t}---
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata: { name: details-from-productpage, namespace: default }
 spec:
   selector: { matchLabels: { app: details } }
   rules: [{ from: [{ source: { principals: [cluster.local/ns/default/sa/productpage] } }] }]
-`);
+`,
+    );
     expect((await request(mesh.port, '/productpage', { 'end-user': 'jason' })).body.calls?.[DETAILS]?.status).toBe(200);
     // A plaintext caller has no identity (PERMISSIVE lets it in, the policy does not).
     expect(await plain(details().inboundPort)).toBe('403 RBAC: access denied');
   });
 
   test('PeerAuthentication STRICT: plaintext to the inbound is refused; the mesh still works', async () => {
-    await mesh.edit('mesh/peer-authentication.yaml', () => `apiVersion: security.istio.io/v1
+    await mesh.edit(
+      'mesh/peer-authentication.yaml',
+      () => `apiVersion: security.istio.io/v1
 kind: PeerAuthentication
 metadata: { name: details-strict, namespace: default }
 spec:
   selector: { matchLabels: { app: details } }
   mtls: { mode: STRICT }
-`);
+`,
+    );
     expect(await plain(details().inboundPort)).toMatch(/^error (ECONNRESET|socket hang up)/);
     expect((await request(mesh.port, '/productpage', { 'end-user': 'jason' })).body.calls?.[DETAILS]?.status).toBe(200);
   });
@@ -276,20 +310,42 @@ describe('mast local: the admin page shows the mesh', () => {
 
   test('the page lists every service, the calls seen, each proxy SYNCED and no findings', async () => {
     const html = await (await fetch(`${url}/`)).text();
-    for (const id of ['mast-ingressgateway', 'productpage', 'details', 'reviews', 'ratings']) expect(html).toContain(`class="node" data-id="${id}"`);
-    for (const [from, to] of [['mast-ingressgateway', 'productpage'], ['productpage', 'details'], ['productpage', 'reviews'], ['reviews', 'ratings']]) expect(html).toContain(`class="edge" data-source="${from}" data-destination="${to}"`);
+    for (const id of ['mast-ingressgateway', 'productpage', 'details', 'reviews', 'ratings'])
+      expect(html).toContain(`class="node" data-id="${id}"`);
+    for (const [from, to] of [
+      ['mast-ingressgateway', 'productpage'],
+      ['productpage', 'details'],
+      ['productpage', 'reviews'],
+      ['reviews', 'ratings'],
+    ])
+      expect(html).toContain(`class="edge" data-source="${from}" data-destination="${to}"`);
     expect(html.match(/<td class="SYNCED">/g)).toHaveLength(7);
     expect(html).toContain('<h2>Findings</h2><p>none</p>');
     // mast proxy-status reads the same admin port.
     const syncz = (await (await fetch(`${url}/debug/syncz`)).json()) as { proxies: unknown[] };
     expect(syncz.proxies).toHaveLength(7);
-    expect(await (await fetch(`${url}/stats/prometheus`)).text()).toContain('istio_requests_total{reporter="source",source_workload="mast-ingressgateway"');
+    expect(await (await fetch(`${url}/stats/prometheus`)).text()).toContain(
+      'istio_requests_total{reporter="source",source_workload="mast-ingressgateway"',
+    );
   });
 
   (reason ? test.skip : test)('a headless Chromium screenshot shows the gateway and the four services as drawn nodes', async () => {
     const png = join(tempDir('mast-shot-'), 'page.png');
     // Not spawnSync: the admin page is served by this very process.
-    const chromium = spawn('chromium', ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--hide-scrollbars', '--window-size=1400,1000', `--screenshot=${png}`, `${url}/`], { timeout: 60_000 });
+    const chromium = spawn(
+      'chromium',
+      [
+        '--headless=new',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-dev-shm-usage',
+        '--hide-scrollbars',
+        '--window-size=1400,1000',
+        `--screenshot=${png}`,
+        `${url}/`,
+      ],
+      { timeout: 60_000 },
+    );
     let stderr = '';
     chromium.stderr.on('data', (d) => (stderr += d));
     await new Promise((r) => chromium.on('close', r));

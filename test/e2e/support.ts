@@ -30,7 +30,14 @@ export async function startExample(options: { intercept?: boolean } = {}): Promi
   for (const m of yaml.match(/http: 190\d\d/g) ?? []) yaml = yaml.replace(m, `http: ${await freePort()}`);
   writeFileSync(workloads, yaml);
   const logs: string[] = [];
-  const mesh = new LocalMesh({ paths: [join(dir, 'mesh'), join(dir, 'local')], gatewayPort: 0, adminPort: 0, debounceMs: 50, log: (l) => logs.push(l), intercept: options.intercept });
+  const mesh = new LocalMesh({
+    paths: [join(dir, 'mesh'), join(dir, 'local')],
+    gatewayPort: 0,
+    adminPort: 0,
+    debounceMs: 50,
+    log: (l) => logs.push(l),
+    intercept: options.intercept,
+  });
   const stop = async () => {
     await mesh.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -53,10 +60,12 @@ export async function startExample(options: { intercept?: boolean } = {}): Promi
         writeFileSync(path, next);
         const deadline = Date.now() + 10_000;
         while (mesh.mastd.snapshot?.version === before || (await mesh.notReady()).length) {
-          if (Date.now() > deadline) throw new Error(`edit of ${file} not applied: ${(await mesh.notReady()).join('; ')}\n${logs.slice(-10).join('\n')}`);
+          if (Date.now() > deadline)
+            throw new Error(`edit of ${file} not applied: ${(await mesh.notReady()).join('; ')}\n${logs.slice(-10).join('\n')}`);
           await new Promise((r) => setTimeout(r, 25));
         }
-        if (mesh.mastd.rejected.length) throw new Error(`edit of ${file} rejected: ${mesh.mastd.rejected.map((f) => f.message).join('; ')}`);
+        if (mesh.mastd.rejected.length)
+          throw new Error(`edit of ${file} rejected: ${mesh.mastd.rejected.map((f) => f.message).join('; ')}`);
       },
     };
   } catch (err) {
@@ -68,7 +77,8 @@ export async function startExample(options: { intercept?: boolean } = {}): Promi
 const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
 
 /** GET through the gateway with the example's host (a keep-alive pool, as a browser would). */
-export const request = (port: number, path = '/productpage', headers: Record<string, string> = {}): Promise<Page> => getPage({ address: '127.0.0.1', port, host: 'alpha.example.com', path, headers: { host: 'alpha.example.com', ...headers }, agent });
+export const request = (port: number, path = '/productpage', headers: Record<string, string> = {}): Promise<Page> =>
+  getPage({ address: '127.0.0.1', port, host: 'alpha.example.com', path, headers: { host: 'alpha.example.com', ...headers }, agent });
 
 /** `n` requests, `concurrency` at a time. */
 export async function many(n: number, concurrency: number, send: (i: number) => Promise<Page>): Promise<Page[]> {

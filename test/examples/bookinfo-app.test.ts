@@ -28,7 +28,13 @@ describe('bookinfo apps', () => {
       path: '/productpage',
       calls: [
         { status: 200, service: 'details', version: 'v1', path: '/productpage' },
-        { status: 200, service: 'reviews', version: 'v2', path: '/productpage', calls: [{ status: 200, service: 'ratings', version: 'v1', path: '/productpage' }] },
+        {
+          status: 200,
+          service: 'reviews',
+          version: 'v2',
+          path: '/productpage',
+          calls: [{ status: 200, service: 'ratings', version: 'v1', path: '/productpage' }],
+        },
       ],
     });
   });
@@ -68,7 +74,14 @@ spec:
     - route: [{ destination: { host: reviews, subset: v1 } }]
 `).objects;
     const sidecar = new MeshProxy({ mode: 'sidecar', workload: 'productpage', namespace: 'default' });
-    const result = await sidecar.apply(compile(buildIndex(makeSnapshot(mesh, 'v1')), { mode: 'sidecar', namespace: 'default', labels: { app: 'productpage' }, outboundPort: 0 }));
+    const result = await sidecar.apply(
+      compile(buildIndex(makeSnapshot(mesh, 'v1')), {
+        mode: 'sidecar',
+        namespace: 'default',
+        labels: { app: 'productpage' },
+        outboundPort: 0,
+      }),
+    );
     expect(result.ok).toBe(true);
     const outbound = `127.0.0.1:${sidecar.boundPort('outbound_9080')}`;
     const page = await app('productpage', 'v1', ['http://reviews:9080'], outbound);

@@ -28,7 +28,20 @@ type Resources = Record<string, { Type: string; Properties: any; DependsOn?: str
 /** Kubernetes objects of a manifest resource, with CloudFormation tokens rendered as `{{Ref:X}}`/`{{GetAtt:X.Y}}`. */
 function objectsOf(resource: { Properties: any }): any[] {
   const m = resource.Properties.Manifest;
-  const text = typeof m === 'string' ? m : m['Fn::Join'][1].map((p: any) => (typeof p === 'string' ? p : p.Ref ? `{{Ref:${p.Ref}}}` : p['Fn::GetAtt'] ? `{{GetAtt:${p['Fn::GetAtt'].join('.')}}}` : `{{${JSON.stringify(p).replace(/"/g, "'")}}}`)).join('');
+  const text =
+    typeof m === 'string'
+      ? m
+      : m['Fn::Join'][1]
+          .map((p: any) =>
+            typeof p === 'string'
+              ? p
+              : p.Ref
+                ? `{{Ref:${p.Ref}}}`
+                : p['Fn::GetAtt']
+                  ? `{{GetAtt:${p['Fn::GetAtt'].join('.')}}}`
+                  : `{{${JSON.stringify(p).replace(/"/g, "'")}}}`,
+          )
+          .join('');
   return JSON.parse(text);
 }
 
@@ -38,11 +51,18 @@ describe('MeshEnvironmentStack', () => {
   const manifests = Object.entries(resources).filter(([, r]) => r.Type === 'Custom::AWSCDK-EKS-KubernetesResource');
   const objects = manifests.flatMap(([id, r]) => objectsOf(r).map((o) => ({ id, o })));
   const find = (kind: string, name?: string) => objects.filter(({ o }) => o.kind === kind && (!name || o.metadata.name === name));
-  const logicalId = (type: string, pathPart: string) => Object.entries(resources).find(([id, r]) => r.Type === type && id.includes(pathPart))![0];
+  const logicalId = (type: string, pathPart: string) =>
+    Object.entries(resources).find(([id, r]) => r.Type === type && id.includes(pathPart))![0];
 
   test('EKS cluster: Kubernetes 1.35, managed node group, control-plane logging, metrics-server', () => {
-    template.hasResourceProperties('AWS::EKS::Cluster', { Version: '1.35', Logging: { ClusterLogging: { EnabledTypes: Match.arrayWith([{ Type: 'api' }, { Type: 'audit' }]) } } });
-    template.hasResourceProperties('AWS::EKS::Nodegroup', { ScalingConfig: { MinSize: 2, MaxSize: 4, DesiredSize: 2 }, AmiType: 'AL2023_x86_64_STANDARD' });
+    template.hasResourceProperties('AWS::EKS::Cluster', {
+      Version: '1.35',
+      Logging: { ClusterLogging: { EnabledTypes: Match.arrayWith([{ Type: 'api' }, { Type: 'audit' }]) } },
+    });
+    template.hasResourceProperties('AWS::EKS::Nodegroup', {
+      ScalingConfig: { MinSize: 2, MaxSize: 4, DesiredSize: 2 },
+      AmiType: 'AL2023_x86_64_STANDARD',
+    });
     template.hasResourceProperties('AWS::EKS::Addon', { AddonName: 'metrics-server' });
   });
 
@@ -64,7 +84,11 @@ describe('MeshEnvironmentStack', () => {
       const tgId = logicalId('AWS::ElasticLoadBalancingV2::TargetGroup', `Targets${port}`);
       const tg = resources[tgId].Properties;
       const binding = find('TargetGroupBinding', `mast-ingressgateway-${port}`)[0].o;
-      expect(binding.spec).toEqual({ serviceRef: { name: 'mast-ingressgateway', port }, targetGroupARN: `{{Ref:${tgId}}}`, targetType: 'ip' });
+      expect(binding.spec).toEqual({
+        serviceRef: { name: 'mast-ingressgateway', port },
+        targetGroupARN: `{{Ref:${tgId}}}`,
+        targetType: 'ip',
+      });
       const svcPort = gwService.spec.ports.find((p: any) => p.port === port);
       expect(tg).toMatchObject({ TargetType: 'ip', Protocol: 'TCP', Port: svcPort.targetPort });
       expect(gwPod.ports.map((p: any) => p.containerPort)).toContain(svcPort.targetPort);
@@ -74,12 +98,18 @@ describe('MeshEnvironmentStack', () => {
 
   test('health checks probe what the gateway readiness probe probes', () => {
     const probe = find('Deployment', 'mast-ingressgateway')[0].o.spec.template.spec.containers[0].readinessProbe.httpGet;
-    template.allResourcesProperties('AWS::ElasticLoadBalancingV2::TargetGroup', { HealthCheckProtocol: 'HTTP', HealthCheckPort: String(probe.port), HealthCheckPath: probe.path });
+    template.allResourcesProperties('AWS::ElasticLoadBalancingV2::TargetGroup', {
+      HealthCheckProtocol: 'HTTP',
+      HealthCheckPort: String(probe.port),
+      HealthCheckPath: probe.path,
+    });
   });
 
   test('security groups: the pods accept exactly the gateway ports, only from the NLB', () => {
     const nlbSg = logicalId('AWS::EC2::SecurityGroup', 'NlbSecurityGroup');
-    const fromNlb = Object.values(resources).filter((r) => r.Type === 'AWS::EC2::SecurityGroupIngress' && r.Properties.SourceSecurityGroupId?.['Fn::GetAtt']?.[0] === nlbSg);
+    const fromNlb = Object.values(resources).filter(
+      (r) => r.Type === 'AWS::EC2::SecurityGroupIngress' && r.Properties.SourceSecurityGroupId?.['Fn::GetAtt']?.[0] === nlbSg,
+    );
     expect(fromNlb.map((r) => r.Properties.FromPort).sort((a, b) => a - b)).toEqual([8080, 8443, 15021]);
     for (const r of fromNlb) expect(r.Properties.ToPort).toBe(r.Properties.FromPort);
     const nlbIngress = resources[nlbSg].Properties.SecurityGroupIngress.map((r: any) => r.FromPort).sort((a: number, b: number) => a - b);
@@ -87,10 +117,13 @@ describe('MeshEnvironmentStack', () => {
   });
 
   test('every container image is an ECR asset URI', () => {
-    const images = objects.flatMap(({ o }) => [...(o.spec?.template?.spec?.containers ?? []), ...(o.spec?.template?.spec?.initContainers ?? [])].map((c: any) => c.image));
+    const images = objects.flatMap(({ o }) =>
+      [...(o.spec?.template?.spec?.containers ?? []), ...(o.spec?.template?.spec?.initContainers ?? [])].map((c: any) => c.image),
+    );
     const meshImages = images.filter((i) => !i.startsWith('mast/bookinfo'));
     expect(meshImages.length).toBeGreaterThan(5);
-    for (const image of meshImages) expect(image).toMatch(/^\{\{.*dkr\.ecr.*container-assets.*:[0-9a-f]{64}\}\}$|cdk-hnb659fds-container-assets/);
+    for (const image of meshImages)
+      expect(image).toMatch(/^\{\{.*dkr\.ecr.*container-assets.*:[0-9a-f]{64}\}\}$|cdk-hnb659fds-container-assets/);
   });
 
   test('manifests: controller → CRDs → system → apps and bindings, each under the size limit', () => {
@@ -101,14 +134,21 @@ describe('MeshEnvironmentStack', () => {
     expect(deps('MeshSystem')).toContain(id('MeshCrds'));
     expect(deps('MeshApps')).toContain(id('MeshSystem'));
     expect(deps('TargetGroupBinding80')).toContain(id('MeshSystem'));
-    for (const [, r] of manifests) expect(Buffer.byteLength(JSON.stringify(r.Properties.Manifest))).toBeLessThan(MAX_MANIFEST_BYTES + 10_000);
+    for (const [, r] of manifests)
+      expect(Buffer.byteLength(JSON.stringify(r.Properties.Manifest))).toBeLessThan(MAX_MANIFEST_BYTES + 10_000);
     expect(Buffer.byteLength(JSON.stringify(template.toJSON()))).toBeLessThan(1_000_000);
   });
 
   test('one CNAME per Gateway host, pointing at the NLB', () => {
     const nlb = logicalId('AWS::ElasticLoadBalancingV2::LoadBalancer', 'Nlb');
     template.resourceCountIs('AWS::Route53::RecordSet', 1);
-    template.hasResourceProperties('AWS::Route53::RecordSet', { Name: 'alpha.example.com.', Type: 'CNAME', HostedZoneId: 'Z0TEST', TTL: '300', ResourceRecords: [{ 'Fn::GetAtt': [nlb, 'DNSName'] }] });
+    template.hasResourceProperties('AWS::Route53::RecordSet', {
+      Name: 'alpha.example.com.',
+      Type: 'CNAME',
+      HostedZoneId: 'Z0TEST',
+      TTL: '300',
+      ResourceRecords: [{ 'Fn::GetAtt': [nlb, 'DNSName'] }],
+    });
     expect(stack.records).toEqual([{ host: 'alpha.example.com', type: 'CNAME' }]);
   });
 
@@ -123,13 +163,28 @@ describe('MeshEnvironmentStack', () => {
 
 describe('synth-time errors', () => {
   test('a Gateway host outside the zone fails with its code', () => {
-    expect(() => synth({ zoneName: 'other.org' })).toThrow(/MAST_DNS_OUTSIDE_ZONE: Gateway host "alpha.example.com" is outside the hosted zone other.org/);
+    expect(() => synth({ zoneName: 'other.org' })).toThrow(
+      /MAST_DNS_OUTSIDE_ZONE: Gateway host "alpha.example.com" is outside the hosted zone other.org/,
+    );
   });
 
   test('a broken VirtualService fails cdk synth with its finding code', () => {
     const populate = (mesh: any) => {
       addBookinfo(mesh);
-      new VirtualService(mesh.apps, 'broken', { metadata: { name: 'broken' }, spec: { hosts: ['details'], http: [{ route: [{ destination: { host: 'details', subset: 'v1' }, weight: 0 }, { destination: { host: 'details', subset: 'v1' }, weight: 0 }] }] } });
+      new VirtualService(mesh.apps, 'broken', {
+        metadata: { name: 'broken' },
+        spec: {
+          hosts: ['details'],
+          http: [
+            {
+              route: [
+                { destination: { host: 'details', subset: 'v1' }, weight: 0 },
+                { destination: { host: 'details', subset: 'v1' }, weight: 0 },
+              ],
+            },
+          ],
+        },
+      });
     };
     expect(() => synth({}, { populate })).toThrow(/MAST0101 VirtualService default\/broken/);
   });
@@ -137,11 +192,32 @@ describe('synth-time errors', () => {
   test('the zone apex gets an alias record, and a cross-account zone is written through its role', () => {
     const populate = (mesh: any) => {
       addBookinfo(mesh);
-      mesh.addObjects([{ apiVersion: 'networking.istio.io/v1', kind: 'Gateway', metadata: { name: 'apex', namespace: 'default' }, spec: { selector: { istio: 'ingressgateway' }, servers: [{ port: { number: 80, name: 'http', protocol: 'HTTP' }, hosts: ['example.com'] }] } }]);
-      mesh.addObjects([{ apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'apex', namespace: 'default' }, spec: { hosts: ['example.com'], gateways: ['apex'], http: [{ route: [{ destination: { host: 'productpage' } }] }] } }]);
+      mesh.addObjects([
+        {
+          apiVersion: 'networking.istio.io/v1',
+          kind: 'Gateway',
+          metadata: { name: 'apex', namespace: 'default' },
+          spec: {
+            selector: { istio: 'ingressgateway' },
+            servers: [{ port: { number: 80, name: 'http', protocol: 'HTTP' }, hosts: ['example.com'] }],
+          },
+        },
+      ]);
+      mesh.addObjects([
+        {
+          apiVersion: 'networking.istio.io/v1',
+          kind: 'VirtualService',
+          metadata: { name: 'apex', namespace: 'default' },
+          spec: { hosts: ['example.com'], gateways: ['apex'], http: [{ route: [{ destination: { host: 'productpage' } }] }] },
+        },
+      ]);
     };
     const { template } = synth({}, { populate });
-    template.hasResourceProperties('AWS::Route53::RecordSet', { Name: 'example.com.', Type: 'A', AliasTarget: Match.objectLike({ DNSName: Match.anyValue() }) });
+    template.hasResourceProperties('AWS::Route53::RecordSet', {
+      Name: 'example.com.',
+      Type: 'A',
+      AliasTarget: Match.objectLike({ DNSName: Match.anyValue() }),
+    });
     const cross = synth({ zoneRoleArn: 'arn:aws:iam::111111111111:role/dns' }).template;
     cross.resourceCountIs('AWS::Route53::RecordSet', 0);
     const create = JSON.stringify(Object.values(cross.findResources('Custom::AWS'))[0].Properties.Create);
@@ -165,7 +241,8 @@ describe('synth-time errors', () => {
 
   test('Auto Mode capacity and several environments from one app', () => {
     const app = newApp();
-    for (const envName of ['staging', 'prod']) new MeshEnvironmentStack(app, envName, { config: { ...CONFIG, envName, capacity: { type: 'automode' } }, populate: addBookinfo });
+    for (const envName of ['staging', 'prod'])
+      new MeshEnvironmentStack(app, envName, { config: { ...CONFIG, envName, capacity: { type: 'automode' } }, populate: addBookinfo });
     const prod = Template.fromStack(app.node.findChild('prod') as Stack);
     prod.resourceCountIs('AWS::EKS::Nodegroup', 0);
     prod.hasResourceProperties('AWS::EKS::Cluster', { Name: 'mast-prod', ComputeConfig: Match.objectLike({ Enabled: true }) });

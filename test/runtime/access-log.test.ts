@@ -7,7 +7,10 @@ import { backend, cluster, config, forward, get } from './support';
 test('one JSON line per request: route, cluster, upstream, flags, request id, and why a request was refused', async () => {
   const a = await backend('a');
   const cfg = config([forward('a', {}, { name: 'to-a', matches: [{ uri: { prefix: '/a' } }] })], [cluster('a', [a.port])]);
-  const withAuthz = { ...cfg, listeners: [{ ...cfg.listeners[0], authz: { deny: [{ name: 'default/no-secrets[0]', to: [{ paths: ['/a/secret*'] }] }] } }] };
+  const withAuthz = {
+    ...cfg,
+    listeners: [{ ...cfg.listeners[0], authz: { deny: [{ name: 'default/no-secrets[0]', to: [{ paths: ['/a/secret*'] }] }] } }],
+  };
   const log = new PassThrough();
   let text = '';
   log.on('data', (d) => (text += d));
@@ -21,9 +24,23 @@ test('one JSON line per request: route, cluster, upstream, flags, request id, an
     expect((await get(port, '/a/secret/key')).status).toBe(403);
     expect((await get(port, '/a/2')).status).toBe(200);
     await new Promise((r) => setTimeout(r, 50));
-    const lines = text.trim().split('\n').map((l) => JSON.parse(l));
+    const lines = text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines).toHaveLength(4);
-    expect(lines[0]).toMatchObject({ method: 'GET', path: '/a/1?x=1', protocol: 'HTTP/1.1', response_code: 200, response_flags: '-', route_name: 'to-a', upstream_cluster: 'a', upstream_host: `127.0.0.1:${a.port}`, authority: 'alpha.example.com', response_code_details: null });
+    expect(lines[0]).toMatchObject({
+      method: 'GET',
+      path: '/a/1?x=1',
+      protocol: 'HTTP/1.1',
+      response_code: 200,
+      response_flags: '-',
+      route_name: 'to-a',
+      upstream_cluster: 'a',
+      upstream_host: `127.0.0.1:${a.port}`,
+      authority: 'alpha.example.com',
+      response_code_details: null,
+    });
     // A gateway's client is external: its own x-request-id is replaced (Istio: use_remote_address, preserve_external_request_id off).
     expect(lines[0].x_request_id).toMatch(/^[0-9a-f-]{36}$/);
     expect(a.seen[0].headers['x-request-id']).toBe(lines[0].x_request_id);
@@ -31,7 +48,10 @@ test('one JSON line per request: route, cluster, upstream, flags, request id, an
     expect(lines[0].bytes_sent).toBeGreaterThan(0);
     expect(Date.parse(lines[0].start_time)).not.toBeNaN();
     expect(lines[1]).toMatchObject({ path: '/nowhere', response_code: 404, response_flags: 'NR', upstream_cluster: null });
-    expect(lines[2]).toMatchObject({ response_code: 403, response_code_details: 'rbac_access_denied_matched_policy[default/no-secrets[0]]' });
+    expect(lines[2]).toMatchObject({
+      response_code: 403,
+      response_code_details: 'rbac_access_denied_matched_policy[default/no-secrets[0]]',
+    });
     // A forwarded request without one gets a generated request id (the backend saw the same).
     expect(lines[3].x_request_id).toMatch(/^[0-9a-f-]{36}$/);
     expect(a.seen.at(-1)?.headers['x-request-id']).toBe(lines[3].x_request_id);

@@ -38,7 +38,12 @@ describe('admin port', () => {
     const ready = await fetch(`http://127.0.0.1:${port}/ready`);
     expect([ready.status, await ready.text(), ready.headers.get('connection')]).toEqual([200, 'LIVE\n', 'close']);
     const dump = await (await fetch(`http://127.0.0.1:${port}/config_dump`)).json();
-    expect(dump).toMatchObject({ identity: { mode: 'gateway', workload: 'gw' }, version: 'v7', lastError: null, config: { version: 'v7' } });
+    expect(dump).toMatchObject({
+      identity: { mode: 'gateway', workload: 'gw' },
+      version: 'v7',
+      lastError: null,
+      config: { version: 'v7' },
+    });
     const clusters = await fetch(`http://127.0.0.1:${port}/clusters`);
     expect(clusters.headers.get('content-type')).toBe('application/json');
     expect(JSON.stringify(await clusters.json())).toContain('backend');
@@ -74,7 +79,9 @@ describe('admin port', () => {
 
   it('answers a malformed request with 400, an oversized head with 431, and closes', async () => {
     const { port } = await admin();
-    expect(await exchange(port, 'GARBAGE\r\n\r\n')).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n[\s\S]*connection: close\r\n\r\nmalformed request line\n$/);
+    expect(await exchange(port, 'GARBAGE\r\n\r\n')).toMatch(
+      /^HTTP\/1\.1 400 Bad Request\r\n[\s\S]*connection: close\r\n\r\nmalformed request line\n$/,
+    );
     expect(await exchange(port, `GET /ready HTTP/1.1\r\nx-big: ${'a'.repeat(70 * 1024)}`)).toMatch(/^HTTP\/1\.1 431 /);
     expect(await exchange(port, 'GET /ready HTTP/1.1\r\nHost: a\r\nHost b\r\n\r\n')).toMatch(/^HTTP\/1\.1 400 /);
   });

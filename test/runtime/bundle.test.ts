@@ -11,7 +11,6 @@ import { backend, cluster, config, forward, get } from './support';
 import { tempDir } from '../support/temp-dir';
 import { builtFile } from '../support/build';
 
-
 describe('mast-proxy bundle', () => {
   const dir = tempDir('mast-bundle-');
   const tokenFile = join(dir, 'push-token');
@@ -21,7 +20,8 @@ describe('mast-proxy bundle', () => {
   });
 
   test('every bundle an image copies is built by `npm run build` (the same scripts, into build/)', () => {
-    for (const input of IMAGES.flatMap((i) => i.inputs).filter((f) => f.startsWith('build/'))) expect(() => builtFile(input.slice('build/'.length))).not.toThrow();
+    for (const input of IMAGES.flatMap((i) => i.inputs).filter((f) => f.startsWith('build/')))
+      expect(() => builtFile(input.slice('build/'.length))).not.toThrow();
   });
 
   test('mastd.js on a directory of YAML: the whole-mesh analysis runs on its worker thread, findings keep file and line', async () => {
@@ -44,7 +44,21 @@ spec:
 `,
     );
     const [push, monitoring] = [await freePort(), await freePort()];
-    const mastd = spawn(process.execPath, [join(dir, 'mastd.js'), '--watch', mesh, '--push-port', String(push), '--monitoring-port', String(monitoring), '--token-file', tokenFile], { cwd: dir });
+    const mastd = spawn(
+      process.execPath,
+      [
+        join(dir, 'mastd.js'),
+        '--watch',
+        mesh,
+        '--push-port',
+        String(push),
+        '--monitoring-port',
+        String(monitoring),
+        '--token-file',
+        tokenFile,
+      ],
+      { cwd: dir },
+    );
     try {
       await new Promise<void>((resolve, reject) => {
         let err = '';
@@ -69,7 +83,10 @@ spec:
     const ca = await CertificateAuthority.generate('cluster.local');
     writeFileSync(join(mesh, 'ca.crt'), ca.rootPem);
     writeFileSync(join(mesh, 'ca.key'), ca.rootKeyPem);
-    writeFileSync(join(mesh, 'mesh.yaml'), 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: { name: web, namespace: default }\nspec: { hosts: [web.example.com], gateways: [mast-system/mast-ingressgateway], http: [{ route: [{ destination: { host: web } }] }] }\n');
+    writeFileSync(
+      join(mesh, 'mesh.yaml'),
+      'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: { name: web, namespace: default }\nspec: { hosts: [web.example.com], gateways: [mast-system/mast-ingressgateway], http: [{ route: [{ destination: { host: web } }] }] }\n',
+    );
     const [push, monitoring, admin] = [await freePort(), await freePort(), await freePort()];
     const started = (child: ReturnType<typeof spawn>, ready: RegExp) =>
       new Promise<void>((resolve, reject) => {
@@ -77,8 +94,46 @@ spec:
         child.stderr!.on('data', (d) => ((err += d), ready.test(err) && resolve()));
         child.on('exit', (code) => reject(new Error(`exited ${code}: ${err}`)));
       });
-    const mastd = spawn(process.execPath, [join(dir, 'mastd.js'), '--watch', join(mesh, 'mesh.yaml'), '--push-port', String(push), '--monitoring-port', String(monitoring), '--token-file', tokenFile, '--push-tls', 'on', '--ca-cert', join(mesh, 'ca.crt'), '--ca-key', join(mesh, 'ca.key')], { cwd: dir });
-    const proxy = spawn(process.execPath, [join(dir, 'mast-proxy.js'), '--control-plane', `127.0.0.1:${push}`, '--control-plane-ca', join(mesh, 'ca.crt'), '--control-plane-name', 'mastd.mast-system.svc', '--token-file', tokenFile, '--port-map', '80=0', '--admin-port', String(admin)], { cwd: dir });
+    const mastd = spawn(
+      process.execPath,
+      [
+        join(dir, 'mastd.js'),
+        '--watch',
+        join(mesh, 'mesh.yaml'),
+        '--push-port',
+        String(push),
+        '--monitoring-port',
+        String(monitoring),
+        '--token-file',
+        tokenFile,
+        '--push-tls',
+        'on',
+        '--ca-cert',
+        join(mesh, 'ca.crt'),
+        '--ca-key',
+        join(mesh, 'ca.key'),
+      ],
+      { cwd: dir },
+    );
+    const proxy = spawn(
+      process.execPath,
+      [
+        join(dir, 'mast-proxy.js'),
+        '--control-plane',
+        `127.0.0.1:${push}`,
+        '--control-plane-ca',
+        join(mesh, 'ca.crt'),
+        '--control-plane-name',
+        'mastd.mast-system.svc',
+        '--token-file',
+        tokenFile,
+        '--port-map',
+        '80=0',
+        '--admin-port',
+        String(admin),
+      ],
+      { cwd: dir },
+    );
     try {
       await started(mastd, /push port serving TLS for mastd, mastd\.mast-system, mastd\.mast-system\.svc, .*127\.0\.0\.1/);
       await started(proxy, /connected to the control plane at 127\.0\.0\.1:\d+/);
@@ -96,9 +151,14 @@ spec:
   });
 
   test('mastd.js --help, and bookinfo.js serving, standalone', async () => {
-    expect(execFileSync(process.execPath, [join(dir, 'mastd.js'), '--help'], { cwd: dir }).toString()).toMatch(/^mastd: the mast control plane/);
+    expect(execFileSync(process.execPath, [join(dir, 'mastd.js'), '--help'], { cwd: dir }).toString()).toMatch(
+      /^mastd: the mast control plane/,
+    );
     const port = await freePort();
-    const app = spawn(process.execPath, [join(dir, 'bookinfo.js')], { cwd: dir, env: { PORT: String(port), HOST: '127.0.0.1', SERVICE: 'ratings', VERSION: 'v9' } });
+    const app = spawn(process.execPath, [join(dir, 'bookinfo.js')], {
+      cwd: dir,
+      env: { PORT: String(port), HOST: '127.0.0.1', SERVICE: 'ratings', VERSION: 'v9' },
+    });
     try {
       await new Promise<void>((resolve, reject) => {
         app.stdout.on('data', (d) => /listening/.test(String(d)) && resolve());
@@ -116,9 +176,16 @@ spec:
     [['--cert-ttl-hours', 'day'], 'mastd: --cert-ttl-hours must be a number of hours above 0, at most 8760, not "day"'],
     [['--push-tls', 'on', '--push-names', 'a_b'], 'mastd: --push-names: "a_b" is not a DNS name or an IP address'],
     [['--token-fil', 'x'], expect.stringMatching(/^mastd: Unknown option '--token-fil'.*\(see --help\)$/)],
-    [[], 'mastd: --watch needs --token-file: without it any process that reaches the push port could take a workload certificate for any identity'],
+    [
+      [],
+      'mastd: --watch needs --token-file: without it any process that reaches the push port could take a workload certificate for any identity',
+    ],
   ])('mastd.js %j is refused before it starts', (args, message) => {
-    const run = spawnSync(process.execPath, [join(dir, 'mastd.js'), '--watch', dir, ...args], { cwd: dir, encoding: 'utf8', timeout: 20_000 });
+    const run = spawnSync(process.execPath, [join(dir, 'mastd.js'), '--watch', dir, ...args], {
+      cwd: dir,
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
     expect([run.status, run.stderr.trimEnd()]).toEqual([2, message]);
   });
 
@@ -128,12 +195,21 @@ spec:
   });
 
   test('--help', () => {
-    expect(execFileSync(process.execPath, [join(dir, 'mast-proxy.js'), '--help'], { cwd: dir }).toString()).toMatch(/^mast-proxy: the mast data plane/);
+    expect(execFileSync(process.execPath, [join(dir, 'mast-proxy.js'), '--help'], { cwd: dir }).toString()).toMatch(
+      /^mast-proxy: the mast data plane/,
+    );
   });
 
   test("the app's probes it is given are checked before it starts", () => {
-    const run = spawnSync(process.execPath, [join(dir, 'mast-proxy.js'), '--config', 'none.json', '--mode', 'sidecar'], { cwd: dir, encoding: 'utf8', env: { ...process.env, MAST_APP_PROBERS: '{"/app-health/web/readyz":{"tcpSocket":{"port":"http"}}}' } });
-    expect([run.status, run.stderr]).toEqual([2, 'mast-proxy: MAST_APP_PROBERS "/app-health/web/readyz".tcpSocket.port: "http" is not a port number 1-65535 (named ports are resolved at injection)\n']);
+    const run = spawnSync(process.execPath, [join(dir, 'mast-proxy.js'), '--config', 'none.json', '--mode', 'sidecar'], {
+      cwd: dir,
+      encoding: 'utf8',
+      env: { ...process.env, MAST_APP_PROBERS: '{"/app-health/web/readyz":{"tcpSocket":{"port":"http"}}}' },
+    });
+    expect([run.status, run.stderr]).toEqual([
+      2,
+      'mast-proxy: MAST_APP_PROBERS "/app-health/web/readyz".tcpSocket.port: "http" is not a port number 1-65535 (named ports are resolved at injection)\n',
+    ]);
   });
 
   test('`csr`: a fresh key and its certificate request (the short-lived helper a mastd-fed proxy runs, so the X.509 library never stays in it)', async () => {
@@ -141,7 +217,9 @@ spec:
     expect(made.key).toMatch(/^-----BEGIN PRIVATE KEY-----/);
     const request = new x509.Pkcs10CertificateRequest(made.csr);
     expect(await request.verify()).toBe(true);
-    expect(createPublicKey(createPrivateKey(made.key)).export({ format: 'der', type: 'spki' }).equals(Buffer.from(request.publicKey.rawData))).toBe(true);
+    expect(
+      createPublicKey(createPrivateKey(made.key)).export({ format: 'der', type: 'spki' }).equals(Buffer.from(request.publicKey.rawData)),
+    ).toBe(true);
   });
 
   test('--mesh: compiles mesh YAML (in a helper process of itself) and serves it; a resource with errors stops the start with its finding', async () => {
@@ -170,7 +248,11 @@ metadata: { name: a, namespace: default }
 spec: { hosts: [a.default.svc.cluster.local], ports: [{ number: 80, name: http, protocol: HTTP }], resolution: STATIC, endpoints: [{ address: 127.0.0.1, ports: { http: ${a.port} } }] }
 `,
     );
-    const child = spawn(process.execPath, [join(dir, 'mast-proxy.js'), '--mesh', join(dir, 'mesh.yaml'), '--port-map', `80=${port}`, '--admin-port', '0'], { cwd: dir });
+    const child = spawn(
+      process.execPath,
+      [join(dir, 'mast-proxy.js'), '--mesh', join(dir, 'mesh.yaml'), '--port-map', `80=${port}`, '--admin-port', '0'],
+      { cwd: dir },
+    );
     try {
       let stderr = '';
       await new Promise<void>((resolve, reject) => {
@@ -183,10 +265,19 @@ spec: { hosts: [a.default.svc.cluster.local], ports: [{ number: 80, name: http, 
       child.kill('SIGKILL');
       await a.close();
     }
-    writeFileSync(join(dir, 'bad.yaml'), 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: { name: x }\nspec: { hosts: [x], http: [{ route: [{ destination: { host: a, port: { number: 99999 } } }] }] }\n');
-    const bad = spawnSync(process.execPath, [join(dir, 'mast-proxy.js'), '--mesh', join(dir, 'bad.yaml'), '--admin-port', '0'], { cwd: dir, encoding: 'utf8', timeout: 20_000 });
+    writeFileSync(
+      join(dir, 'bad.yaml'),
+      'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: { name: x }\nspec: { hosts: [x], http: [{ route: [{ destination: { host: a, port: { number: 99999 } } }] }] }\n',
+    );
+    const bad = spawnSync(process.execPath, [join(dir, 'mast-proxy.js'), '--mesh', join(dir, 'bad.yaml'), '--admin-port', '0'], {
+      cwd: dir,
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
     expect(bad.status).toBe(1);
-    expect(bad.stderr).toContain(`Error MAST0005 VirtualService x spec.http[0].route[0].destination.port.number: 99999 is outside 1..65535 (${join(dir, 'bad.yaml')}:4)`);
+    expect(bad.stderr).toContain(
+      `Error MAST0005 VirtualService x spec.http[0].route[0].destination.port.number: 99999 is outside 1..65535 (${join(dir, 'bad.yaml')}:4)`,
+    );
   });
 
   test('serves a static config from --config, and drains on SIGTERM', async () => {
@@ -195,9 +286,28 @@ spec: { hosts: [a.default.svc.cluster.local], ports: [{ number: 80, name: http, 
     cfg.listeners[0] = { ...cfg.listeners[0], port: 18231 };
     writeFileSync(join(dir, 'proxy.json'), JSON.stringify(cfg));
     // Which of Node's modules the process loaded, written as it exits.
-    writeFileSync(join(dir, 'modules.js'), `process.on('exit', () => require('fs').writeFileSync(${JSON.stringify(join(dir, 'modules.txt'))}, process.moduleLoadList.join('\\n')));`);
+    writeFileSync(
+      join(dir, 'modules.js'),
+      `process.on('exit', () => require('fs').writeFileSync(${JSON.stringify(join(dir, 'modules.txt'))}, process.moduleLoadList.join('\\n')));`,
+    );
     const statusPort = await freePort();
-    const child = spawn(process.execPath, ['-r', join(dir, 'modules.js'), join(dir, 'mast-proxy.js'), '--config', join(dir, 'proxy.json'), '--admin-port', '0', '--status-port', String(statusPort), '--drain-seconds', '1'], { cwd: dir });
+    const child = spawn(
+      process.execPath,
+      [
+        '-r',
+        join(dir, 'modules.js'),
+        join(dir, 'mast-proxy.js'),
+        '--config',
+        join(dir, 'proxy.json'),
+        '--admin-port',
+        '0',
+        '--status-port',
+        String(statusPort),
+        '--drain-seconds',
+        '1',
+      ],
+      { cwd: dir },
+    );
     let stderr = '';
     await new Promise<void>((resolve, reject) => {
       child.stderr.on('data', (d) => ((stderr += d), /ready/.test(stderr) && resolve()));

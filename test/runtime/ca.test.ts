@@ -22,7 +22,12 @@ describe('certificate authority', () => {
 
   test('names asked for in the request are ignored', async () => {
     const keys = await generateKeys();
-    const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name: 'CN=admin', keys: keys as never, signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' }, extensions: [new x509.SubjectAlternativeNameExtension([{ type: 'url', value: 'spiffe://cluster.local/ns/mast-system/sa/mastd' }])] });
+    const csr = await x509.Pkcs10CertificateRequestGenerator.create({
+      name: 'CN=admin',
+      keys: keys as never,
+      signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
+      extensions: [new x509.SubjectAlternativeNameExtension([{ type: 'url', value: 'spiffe://cluster.local/ns/mast-system/sa/mastd' }])],
+    });
     const issued = await ca.sign(csr.toString('pem'), { namespace: 'default', serviceAccount: 'web' });
     expect(new X509Certificate(issued.certificate).subjectAltName).toBe('URI:spiffe://cluster.local/ns/default/sa/web');
   });

@@ -6,7 +6,10 @@ describe('upstream connection pool', () => {
   beforeAll(async () => (b = await backend('b')));
   afterAll(() => b.close());
 
-  const acquire = (c: Cluster) => new Promise<Extract<AcquireResult, { conn: unknown }>>((resolve, reject) => c.acquire(c.endpoints[0], (r) => ('conn' in r ? resolve(r) : reject(new Error(r.error)))));
+  const acquire = (c: Cluster) =>
+    new Promise<Extract<AcquireResult, { conn: unknown }>>((resolve, reject) =>
+      c.acquire(c.endpoints[0], (r) => ('conn' in r ? resolve(r) : reject(new Error(r.error)))),
+    );
 
   test('a connection paused by a finished exchange (slow or gone client) is resumed before it is reused', async () => {
     const c = new Cluster(cluster('b', [b.port], { maxConnections: 1 }));
@@ -26,7 +29,11 @@ describe('upstream connection pool', () => {
   });
 
   test('an ejection lasts its time whatever the wall clock does (NTP steps forward or back)', () => {
-    const c = new Cluster(cluster('b', [b.port, b.port + 1], { outlier: { consecutive5xx: 1, intervalMs: 1000, baseEjectionMs: 30_000, maxEjectionPercent: 100 } }));
+    const c = new Cluster(
+      cluster('b', [b.port, b.port + 1], {
+        outlier: { consecutive5xx: 1, intervalMs: 1000, baseEjectionMs: 30_000, maxEjectionPercent: 100 },
+      }),
+    );
     const [bad, good] = c.endpoints;
     c.recordResult(bad, 503);
     const realNow = Date.now();

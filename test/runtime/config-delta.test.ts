@@ -1,14 +1,31 @@
 import { applyDelta, diffConfig, DeltaError } from '../../runtime/contract/config-delta';
 import type { ClusterConfig, ProxyConfig, VirtualHostConfig } from '../../runtime/contract/proxy-config';
 
-const cluster = (name: string, port = 9080): ClusterConfig => ({ name, host: name.split('|')[3], port, endpoints: [{ address: '10.0.0.1', port }], lb: { kind: 'least_request' }, connectTimeoutMs: 1000 });
-const vhost = (host: string, cl: string, weight = 100): VirtualHostConfig => ({ name: `${host}:9080`, domains: [host], routes: [{ name: 'r', matches: [], action: { kind: 'forward', destinations: [{ cluster: cl, weight }] } }] });
+const cluster = (name: string, port = 9080): ClusterConfig => ({
+  name,
+  host: name.split('|')[3],
+  port,
+  endpoints: [{ address: '10.0.0.1', port }],
+  lb: { kind: 'least_request' },
+  connectTimeoutMs: 1000,
+});
+const vhost = (host: string, cl: string, weight = 100): VirtualHostConfig => ({
+  name: `${host}:9080`,
+  domains: [host],
+  routes: [{ name: 'r', matches: [], action: { kind: 'forward', destinations: [{ cluster: cl, weight }] } }],
+});
 const config = (version: string, hosts: VirtualHostConfig[], clusters: ClusterConfig[]): ProxyConfig => ({
   schema: 1,
   version,
   listeners: [
     { name: 'outbound_9080', port: 15001, matchPort: 9080, protocol: 'http', passthrough: true, virtualHosts: hosts },
-    { name: 'outbound_5432_tcp', port: 15001, matchPort: 5432, protocol: 'tcp', tcpDestinations: [{ cluster: clusters[0].name, weight: 100 }] },
+    {
+      name: 'outbound_5432_tcp',
+      port: 15001,
+      matchPort: 5432,
+      protocol: 'tcp',
+      tcpDestinations: [{ cluster: clusters[0].name, weight: 100 }],
+    },
   ],
   clusters,
 });
@@ -23,7 +40,10 @@ describe('config deltas (incremental pushes)', () => {
     const next = config('v2', [vhost('a', a), vhost('b', b, 50), vhost('c', c)], [cluster(a), cluster(c)]);
     const delta = diffConfig(base, next)!;
     expect(delta.base).toBe('v1');
-    expect(delta.listeners[0]).toMatchObject({ name: 'outbound_9080', virtualHosts: ['a:9080', next.listeners[0].virtualHosts![1], next.listeners[0].virtualHosts![2]] });
+    expect(delta.listeners[0]).toMatchObject({
+      name: 'outbound_9080',
+      virtualHosts: ['a:9080', next.listeners[0].virtualHosts![1], next.listeners[0].virtualHosts![2]],
+    });
     expect(delta.listeners[1]).toBe('outbound_5432_tcp');
     expect(delta.clusters).toEqual({ set: [cluster(c)], remove: [b] });
     const applied = applyDelta(base, 'v2', JSON.parse(JSON.stringify(delta)));
@@ -36,7 +56,11 @@ describe('config deltas (incremental pushes)', () => {
 
   test('nothing changed: every listener is named, no cluster travels', () => {
     const same = config('v2', [vhost('a', a), vhost('b', b)], [cluster(a), cluster(b)]);
-    expect(diffConfig(base, same)).toEqual({ base: 'v1', listeners: ['outbound_9080', 'outbound_5432_tcp'], clusters: { set: [], remove: [] } });
+    expect(diffConfig(base, same)).toEqual({
+      base: 'v1',
+      listeners: ['outbound_9080', 'outbound_5432_tcp'],
+      clusters: { set: [], remove: [] },
+    });
   });
 
   test('reordered virtual hosts are a change (order decides ties)', () => {
@@ -55,12 +79,17 @@ describe('config deltas (incremental pushes)', () => {
     expect(() => applyDelta({ ...base, version: 'v0' }, 'v2', delta)).toThrow(DeltaError);
     expect(() => applyDelta(undefined, 'v2', delta)).toThrow(/running config is null/);
     expect(() => applyDelta(base, 'v2', { ...delta, listeners: ['nope'] })).toThrow(/listener "nope"/);
-    expect(() => applyDelta(base, 'v2', { ...delta, listeners: [{ ...base.listeners[0], virtualHosts: ['x:9080'] }] })).toThrow(/virtual host "x:9080"/);
+    expect(() => applyDelta(base, 'v2', { ...delta, listeners: [{ ...base.listeners[0], virtualHosts: ['x:9080'] }] })).toThrow(
+      /virtual host "x:9080"/,
+    );
   });
 
   test('mesh-wide settings (pathNormalization) ride on every delta, and a change of one sends the full config', () => {
     const merging: ProxyConfig = { ...base, pathNormalization: 'MERGE_SLASHES' };
-    const next: ProxyConfig = { ...config('v2', [vhost('a', a), vhost('b', b, 50)], [cluster(a), cluster(b)]), pathNormalization: 'MERGE_SLASHES' };
+    const next: ProxyConfig = {
+      ...config('v2', [vhost('a', a), vhost('b', b, 50)], [cluster(a), cluster(b)]),
+      pathNormalization: 'MERGE_SLASHES',
+    };
     expect(applyDelta(merging, 'v2', diffConfig(merging, next)!)).toEqual(next);
     expect(diffConfig(base, next)).toBeUndefined();
     expect(diffConfig(merging, { ...next, pathNormalization: undefined })).toBeUndefined();

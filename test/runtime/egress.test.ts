@@ -59,13 +59,25 @@ describe('compiled for a sidecar', () => {
     expect(route.action).toMatchObject({ destinations: [{ cluster: 'outbound|443||api.example.org' }] });
     expect(clusterOf('outbound|443||api.example.org')?.originate).toEqual({ mode: 'SIMPLE', sni: 'api.example.org' });
     // Without the DestinationRule: plain text, as the app sent it.
-    const plain = compile(buildIndex(makeSnapshot(objects.filter((o) => o.kind !== 'DestinationRule'), 'v1')), { mode: 'sidecar', namespace: 'default', labels: { app: 'web' } });
+    const plain = compile(
+      buildIndex(
+        makeSnapshot(
+          objects.filter((o) => o.kind !== 'DestinationRule'),
+          'v1',
+        ),
+      ),
+      { mode: 'sidecar', namespace: 'default', labels: { app: 'web' } },
+    );
     expect(plain.clusters.find((c) => c.name === 'outbound|443||api.example.org')?.originate).toBeUndefined();
   });
 
   test('STATIC without endpoints has none (only DNS resolution stands for its host)', () => {
     const statics = loadYaml(EGRESS.replace('resolution: DNS', 'resolution: STATIC')).objects;
-    const config443 = compile(buildIndex(makeSnapshot(statics, 'v1')), { mode: 'sidecar', namespace: 'default', labels: { app: 'web' } }).clusters.find((c) => c.name === 'outbound|443||api.example.org');
+    const config443 = compile(buildIndex(makeSnapshot(statics, 'v1')), {
+      mode: 'sidecar',
+      namespace: 'default',
+      labels: { app: 'web' },
+    }).clusters.find((c) => c.name === 'outbound|443||api.example.org');
     expect(config443?.endpoints).toEqual([]);
   });
 });
@@ -74,7 +86,12 @@ describe('at runtime, against an HTTPS server on localhost (resolved by name)', 
   const dir = tempDir('mast-egress-');
   let port: number;
   let seen: Array<{ host?: string; url?: string; client?: string }>;
-  const files = { ca: join(dir, 'ca.pem'), otherCa: join(dir, 'other-ca.pem'), cert: join(dir, 'client.pem'), key: join(dir, 'client-key.pem') };
+  const files = {
+    ca: join(dir, 'ca.pem'),
+    otherCa: join(dir, 'other-ca.pem'),
+    cert: join(dir, 'client.pem'),
+    key: join(dir, 'client-key.pem'),
+  };
 
   beforeAll(async () => {
     const ca = await CertificateAuthority.generate('cluster.local');
@@ -88,11 +105,14 @@ describe('at runtime, against an HTTPS server on localhost (resolved by name)', 
     writeFileSync(files.key, await privateKeyPem(clientKeys));
     seen = [];
     // Asks for a client certificate and records it; answers without one too (the MUTUAL case checks what it saw).
-    const server = https.createServer({ cert: served.certificate, key: served.key, ca: ca.rootPem, requestCert: true, rejectUnauthorized: false }, (req, res) => {
-      const peer = (req.socket as import('node:tls').TLSSocket).getPeerCertificate();
-      seen.push({ host: req.headers.host, url: req.url, client: peer?.subjectaltname });
-      res.end(`tls ${req.url}`);
-    });
+    const server = https.createServer(
+      { cert: served.certificate, key: served.key, ca: ca.rootPem, requestCert: true, rejectUnauthorized: false },
+      (req, res) => {
+        const peer = (req.socket as import('node:tls').TLSSocket).getPeerCertificate();
+        seen.push({ host: req.headers.host, url: req.url, client: peer?.subjectaltname });
+        res.end(`tls ${req.url}`);
+      },
+    );
     await new Promise<void>((r) => server.listen(0, r)); // every address: localhost may be ::1 or 127.0.0.1
     port = (server.address() as AddressInfo).port;
     stopAfterAll = () => new Promise((r) => (server.closeAllConnections(), server.close(() => r())));
@@ -107,7 +127,10 @@ describe('at runtime, against an HTTPS server on localhost (resolved by name)', 
   };
 
   test('SIMPLE: the request leaves as HTTPS, the certificate verified against the rule’s CA for the SNI', async () => {
-    expect(await through({ mode: 'SIMPLE', sni: 'api.test', caCertificates: files.ca })).toMatchObject({ status: 200, body: 'tls /v1/items' });
+    expect(await through({ mode: 'SIMPLE', sni: 'api.test', caCertificates: files.ca })).toMatchObject({
+      status: 200,
+      body: 'tls /v1/items',
+    });
     expect(seen.at(-1)).toMatchObject({ host: 'alpha.example.com', url: '/v1/items' });
     expect(seen.at(-1)?.client).toBeUndefined();
   });
@@ -115,13 +138,20 @@ describe('at runtime, against an HTTPS server on localhost (resolved by name)', 
   test('a certificate from another CA, or naming another host, is refused (503); insecureSkipVerify takes it', async () => {
     expect((await through({ mode: 'SIMPLE', sni: 'api.test', caCertificates: files.otherCa })).status).toBe(503);
     expect((await through({ mode: 'SIMPLE', sni: 'other.test', caCertificates: files.ca })).status).toBe(503);
-    expect((await through({ mode: 'SIMPLE', sni: 'api.test', caCertificates: files.ca, subjectAltNames: ['other.test'] })).status).toBe(503);
-    expect((await through({ mode: 'SIMPLE', sni: 'other.test', caCertificates: files.ca, subjectAltNames: ['api.test'] })).status).toBe(200);
+    expect((await through({ mode: 'SIMPLE', sni: 'api.test', caCertificates: files.ca, subjectAltNames: ['other.test'] })).status).toBe(
+      503,
+    );
+    expect((await through({ mode: 'SIMPLE', sni: 'other.test', caCertificates: files.ca, subjectAltNames: ['api.test'] })).status).toBe(
+      200,
+    );
     expect((await through({ mode: 'SIMPLE', sni: 'api.test', caCertificates: files.otherCa, insecureSkipVerify: true })).status).toBe(200);
   });
 
   test('MUTUAL: the proxy presents the rule’s client certificate', async () => {
-    expect((await through({ mode: 'MUTUAL', sni: 'api.test', caCertificates: files.ca, clientCertificate: files.cert, privateKey: files.key })).status).toBe(200);
+    expect(
+      (await through({ mode: 'MUTUAL', sni: 'api.test', caCertificates: files.ca, clientCertificate: files.cert, privateKey: files.key }))
+        .status,
+    ).toBe(200);
     expect(seen.at(-1)?.client).toBe('URI:spiffe://cluster.local/ns/default/sa/web');
   });
 
@@ -130,7 +160,10 @@ describe('at runtime, against an HTTPS server on localhost (resolved by name)', 
   });
 
   test('a host name that does not resolve: 503', async () => {
-    const api = cluster('api', [], { endpoints: [{ address: 'no-such-host.invalid', port }], originate: { mode: 'SIMPLE', sni: 'api.test', caCertificates: files.ca } });
+    const api = cluster('api', [], {
+      endpoints: [{ address: 'no-such-host.invalid', port }],
+      originate: { mode: 'SIMPLE', sni: 'api.test', caCertificates: files.ca },
+    });
     const { port: listen } = await proxyFor(config([forward('api')], [api]));
     expect((await get(listen, '/', { host: 'alpha.example.com' })).status).toBe(503);
   });

@@ -11,7 +11,10 @@ const SIDECAR = { mode: 'sidecar' as const, namespace: 'default', labels: { app:
 /** Endpoints of `web`'s cluster as a sidecar gets them. */
 function endpoints(objects: KubeObject[]): string[] {
   const config = compile(buildIndex(makeSnapshot(objects, 'v1')), SIDECAR);
-  return config.clusters.find((c) => c.name === 'outbound|80||web.default.svc.cluster.local')!.endpoints.map((e) => e.address).sort();
+  return config.clusters
+    .find((c) => c.name === 'outbound|80||web.default.svc.cluster.local')!
+    .endpoints.map((e) => e.address)
+    .sort();
 }
 
 const service = loadYaml(`apiVersion: v1
@@ -43,7 +46,11 @@ spec:
 const workload = (address: string, annotation?: string, healthy?: 'True' | 'False') => ({
   apiVersion: 'networking.istio.io/v1',
   kind: 'WorkloadEntry',
-  metadata: { name: `web-${address.replace(/\./g, '-')}`, namespace: 'default', ...(annotation !== undefined ? { annotations: { 'proxy.istio.io/health-checks-enabled': annotation } } : {}) },
+  metadata: {
+    name: `web-${address.replace(/\./g, '-')}`,
+    namespace: 'default',
+    ...(annotation !== undefined ? { annotations: { 'proxy.istio.io/health-checks-enabled': annotation } } : {}),
+  },
   spec: { address, labels: { app: 'web' }, ports: { http: 8080 } },
   ...(healthy ? { status: { conditions: [{ type: 'Healthy', status: healthy }] } } : {}),
 });

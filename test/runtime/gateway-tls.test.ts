@@ -47,22 +47,42 @@ ${edgeRoutes}
 ---
 ${webService(web.port)}
 `).objects;
-  const config = compile(buildIndex(makeSnapshot(mesh, 'v1')), { mode: 'gateway', namespace: 'mast-system', labels: { istio: 'ingressgateway' }, portMap: { 80: await freePort(), 443: await freePort(), 8443: await freePort() } });
+  const config = compile(buildIndex(makeSnapshot(mesh, 'v1')), {
+    mode: 'gateway',
+    namespace: 'mast-system',
+    labels: { istio: 'ingressgateway' },
+    portMap: { 80: await freePort(), 443: await freePort(), 8443: await freePort() },
+  });
   const proxy = new MeshProxy({ mode: 'gateway', workload: 'gw', namespace: 'mast-system' });
   proxy.credentialsDir = join(dir, 'credentials');
   const applied = await proxy.apply(config);
   expect(applied).toMatchObject({ ok: true });
   try {
-    expect(proxy.skipped).toEqual([expect.stringMatching(/^0\.0\.0\.0_8443: TLS credentialName "alpha-cert": the Secret is not mounted \(.*credentials\/alpha-cert\/tls\.crt.* missing/)]);
+    expect(proxy.skipped).toEqual([
+      expect.stringMatching(
+        /^0\.0\.0\.0_8443: TLS credentialName "alpha-cert": the Secret is not mounted \(.*credentials\/alpha-cert\/tls\.crt.* missing/,
+      ),
+    ]);
     expect(proxy.boundPort('0.0.0.0_8443')).toBeUndefined();
     const plain = await get(proxy.boundPort('0.0.0.0_80')!, '/page?x=1');
     expect(plain).toMatchObject({ status: 301, headers: { location: 'https://alpha.example.com/page?x=1' } });
     const secure = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = https.get({ host: '127.0.0.1', port: proxy.boundPort('0.0.0.0_443'), path: '/hello', headers: { host: 'alpha.example.com' }, ca: issued.root, checkServerIdentity: () => undefined, agent: false }, (res) => {
-        let body = '';
-        res.on('data', (c) => (body += c));
-        res.on('end', () => resolve({ status: res.statusCode!, body }));
-      });
+      const req = https.get(
+        {
+          host: '127.0.0.1',
+          port: proxy.boundPort('0.0.0.0_443'),
+          path: '/hello',
+          headers: { host: 'alpha.example.com' },
+          ca: issued.root,
+          checkServerIdentity: () => undefined,
+          agent: false,
+        },
+        (res) => {
+          let body = '';
+          res.on('data', (c) => (body += c));
+          res.on('end', () => resolve({ status: res.statusCode!, body }));
+        },
+      );
       req.on('error', reject);
     });
     expect(secure).toEqual({ status: 200, body: 'web /hello' });
@@ -79,10 +99,19 @@ ${webService(web.port)}
     };
     const servedBy = () =>
       new Promise<string>((resolve, reject) => {
-        const s = tlsConnect({ host: '127.0.0.1', port: proxy.boundPort('0.0.0.0_8443')!, servername: 'alpha.example.com', ca: issued.root, checkServerIdentity: () => undefined }, () => {
-          resolve(s.getPeerCertificate().subjectaltname ?? '');
-          s.destroy();
-        });
+        const s = tlsConnect(
+          {
+            host: '127.0.0.1',
+            port: proxy.boundPort('0.0.0.0_8443')!,
+            servername: 'alpha.example.com',
+            ca: issued.root,
+            checkServerIdentity: () => undefined,
+          },
+          () => {
+            resolve(s.getPeerCertificate().subjectaltname ?? '');
+            s.destroy();
+          },
+        );
         s.on('error', reject);
       });
     mount(await certOf('first'));
@@ -96,8 +125,17 @@ ${webService(web.port)}
     expect(await proxy.reloadCredentials()).toBe(false);
     expect(web.seen.at(-1)?.headers['x-forwarded-proto']).toBe('https');
     // A certificate file that cannot be read is a NACK that names the listener: the last good config stays.
-    const broken = { ...config, version: 'v2', listeners: config.listeners.map((l) => (l.tls?.certificateFile ? { ...l, tls: { ...l.tls, certificateFile: join(dir, 'missing.pem') } } : l)) };
-    expect(await proxy.apply(broken)).toMatchObject({ ok: false, error: expect.stringMatching(/^listener 0\.0\.0\.0_443: cannot load its certificate: ENOENT/) });
+    const broken = {
+      ...config,
+      version: 'v2',
+      listeners: config.listeners.map((l) =>
+        l.tls?.certificateFile ? { ...l, tls: { ...l.tls, certificateFile: join(dir, 'missing.pem') } } : l,
+      ),
+    };
+    expect(await proxy.apply(broken)).toMatchObject({
+      ok: false,
+      error: expect.stringMatching(/^listener 0\.0\.0\.0_443: cannot load its certificate: ENOENT/),
+    });
     expect(proxy.config?.version).toBe('v1');
   } finally {
     await proxy.drain(50);
@@ -151,17 +189,38 @@ kind: ServiceEntry
 metadata: { name: inner, namespace: default }
 spec: { hosts: [inner.default.svc.cluster.local], ports: [{ number: 443, name: tls, protocol: TLS }], resolution: STATIC, endpoints: [{ address: 127.0.0.1, ports: { tls: ${innerPort} } }] }
 `).objects;
-  const config = compile(buildIndex(makeSnapshot(mesh, 'v1')), { mode: 'gateway', namespace: 'mast-system', labels: { istio: 'ingressgateway' }, portMap: { 443: await freePort(), 9443: await freePort() } });
-  expect(config.listeners.find((l) => l.matchPort === 9443)).toMatchObject({ protocol: 'tcp', sniRoutes: [{ sniHosts: ['secure.example.com'], destinations: [{ cluster: 'outbound|443||inner.default.svc.cluster.local', weight: 100 }] }] });
+  const config = compile(buildIndex(makeSnapshot(mesh, 'v1')), {
+    mode: 'gateway',
+    namespace: 'mast-system',
+    labels: { istio: 'ingressgateway' },
+    portMap: { 443: await freePort(), 9443: await freePort() },
+  });
+  expect(config.listeners.find((l) => l.matchPort === 9443)).toMatchObject({
+    protocol: 'tcp',
+    sniRoutes: [
+      { sniHosts: ['secure.example.com'], destinations: [{ cluster: 'outbound|443||inner.default.svc.cluster.local', weight: 100 }] },
+    ],
+  });
   const proxy = new MeshProxy({ mode: 'gateway', workload: 'gw', namespace: 'mast-system' });
   expect(await proxy.apply(config)).toMatchObject({ ok: true });
   const call = (port: number, options: https.RequestOptions) =>
     new Promise<string>((resolve) => {
-      const req = https.get({ host: '127.0.0.1', port, path: '/', headers: { host: 'alpha.example.com' }, checkServerIdentity: () => undefined, agent: false, ...options }, (res) => {
-        let body = '';
-        res.on('data', (c) => (body += c));
-        res.on('end', () => resolve(`${res.statusCode} ${body}`));
-      });
+      const req = https.get(
+        {
+          host: '127.0.0.1',
+          port,
+          path: '/',
+          headers: { host: 'alpha.example.com' },
+          checkServerIdentity: () => undefined,
+          agent: false,
+          ...options,
+        },
+        (res) => {
+          let body = '';
+          res.on('data', (c) => (body += c));
+          res.on('end', () => resolve(`${res.statusCode} ${body}`));
+        },
+      );
       req.on('error', (err) => resolve(`error ${(err as NodeJS.ErrnoException).code ?? err.message}`));
     });
   try {
@@ -171,12 +230,23 @@ spec: { hosts: [inner.default.svc.cluster.local], ports: [{ number: 443, name: t
     const sniPort = proxy.boundPort('0.0.0.0_9443')!;
     // The certificate the client sees is the inner server's own: the gateway did not terminate TLS.
     const seen = await new Promise<string>((resolve) => {
-      const req = https.get({ host: '127.0.0.1', port: sniPort, servername: 'secure.example.com', path: '/', ca: server.root, checkServerIdentity: () => undefined, agent: false }, (res) => {
-        const peer = (res.socket as import('node:tls').TLSSocket).getPeerCertificate();
-        let body = '';
-        res.on('data', (c) => (body += c));
-        res.on('end', () => resolve(`${body} (${peer.subjectaltname})`));
-      });
+      const req = https.get(
+        {
+          host: '127.0.0.1',
+          port: sniPort,
+          servername: 'secure.example.com',
+          path: '/',
+          ca: server.root,
+          checkServerIdentity: () => undefined,
+          agent: false,
+        },
+        (res) => {
+          const peer = (res.socket as import('node:tls').TLSSocket).getPeerCertificate();
+          let body = '';
+          res.on('data', (c) => (body += c));
+          res.on('end', () => resolve(`${body} (${peer.subjectaltname})`));
+        },
+      );
       req.on('error', (err) => resolve(`error ${err.message}`));
     });
     expect(seen).toBe('inner, end to end (URI:spiffe://cluster.local/ns/default/sa/inner2)');

@@ -3,7 +3,18 @@
  * and which heads are refused, with which status and code. The proxy tests cover the same
  * refusals over sockets; these pin every branch of the parser itself.
  */
-import { DEFAULT_LIMITS, headEnd, HttpError, parseRequestHead, parseResponseHead, SEEN_HOP_BY_HOP, SEEN_X_FORWARDED_FOR, SEEN_X_FORWARDED_PROTO, SEEN_X_REQUEST_ID, type Limits } from '../../runtime/proxy/http/head';
+import {
+  DEFAULT_LIMITS,
+  headEnd,
+  HttpError,
+  parseRequestHead,
+  parseResponseHead,
+  SEEN_HOP_BY_HOP,
+  SEEN_X_FORWARDED_FOR,
+  SEEN_X_FORWARDED_PROTO,
+  SEEN_X_REQUEST_ID,
+  type Limits,
+} from '../../runtime/proxy/http/head';
 
 const bytes = (s: string) => Buffer.from(s, 'latin1');
 const request = (s: string, limits: Limits = DEFAULT_LIMITS) => {
@@ -57,8 +68,19 @@ describe('headEnd', () => {
 
 describe('request heads', () => {
   test('request line, headers lowercased in order with values trimmed of spaces and tabs', () => {
-    const h = request('GET /api/v1/products?x=1 HTTP/1.1\r\nHost: alpha.example.com\r\nX-Request-ID:  req-1 \t\r\nEnd-User:jason\r\nx-empty:\r\n\r\n');
-    expect(h).toMatchObject({ method: 'GET', target: '/api/v1/products?x=1', http10: false, keepAlive: true, contentLength: -1, chunked: false, upgrade: false, expectContinue: false });
+    const h = request(
+      'GET /api/v1/products?x=1 HTTP/1.1\r\nHost: alpha.example.com\r\nX-Request-ID:  req-1 \t\r\nEnd-User:jason\r\nx-empty:\r\n\r\n',
+    );
+    expect(h).toMatchObject({
+      method: 'GET',
+      target: '/api/v1/products?x=1',
+      http10: false,
+      keepAlive: true,
+      contentLength: -1,
+      chunked: false,
+      upgrade: false,
+      expectContinue: false,
+    });
     expect(h.headers).toEqual(['host', 'alpha.example.com', 'x-request-id', 'req-1', 'end-user', 'jason', 'x-empty', '']);
   });
 
@@ -95,7 +117,11 @@ describe('request heads', () => {
     ['Trailer', 'GET / HTTP/1.1\r\nHost: a\r\nTrailer: x\r\n\r\n', SEEN_HOP_BY_HOP],
     ['Upgrade', 'GET / HTTP/1.1\r\nHost: a\r\nUpgrade: h2c\r\n\r\n', SEEN_HOP_BY_HOP],
     ['Proxy-Connection', 'GET / HTTP/1.1\r\nHost: a\r\nProxy-Connection: close\r\n\r\n', SEEN_HOP_BY_HOP],
-    ['the forwarding headers', 'GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 1.2.3.4\r\nx-request-id: r\r\nX-Forwarded-Proto: https\r\n\r\n', SEEN_X_FORWARDED_FOR | SEEN_X_REQUEST_ID | SEEN_X_FORWARDED_PROTO],
+    [
+      'the forwarding headers',
+      'GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 1.2.3.4\r\nx-request-id: r\r\nX-Forwarded-Proto: https\r\n\r\n',
+      SEEN_X_FORWARDED_FOR | SEEN_X_REQUEST_ID | SEEN_X_FORWARDED_PROTO,
+    ],
   ])('seen: %s', (_what, head, seen) => expect(request(head).seen).toBe(seen));
 
   test.each([
@@ -109,14 +135,19 @@ describe('request heads', () => {
   test('body framing: Content-Length, chunked; a repeated Content-Length is refused even when equal (as llhttp)', () => {
     expect(request('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 42\r\n\r\n').contentLength).toBe(42);
     expect(request('POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\n').chunked).toBe(true);
-    expect(refusal(() => request('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 7\r\nContent-Length: 7\r\n\r\n'))).toEqual({ status: 400, code: 'bad_content_length' });
+    expect(refusal(() => request('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 7\r\nContent-Length: 7\r\n\r\n'))).toEqual({
+      status: 400,
+      code: 'bad_content_length',
+    });
   });
 
   test('Upgrade counts only with Connection: upgrade; Expect: 100-continue is seen', () => {
     expect(request('GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n').upgrade).toBe(true);
     expect(request('GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n').upgrade).toBe(false);
     // h2c is never an upgrade (as Envoy's HTTP/1 codec): the request is plain HTTP/1.1, its Upgrade and HTTP2-Settings hop-by-hop.
-    const h2c = request('GET / HTTP/1.1\r\nHost: a\r\nUpgrade: H2C\r\nConnection: Upgrade, HTTP2-Settings\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n');
+    const h2c = request(
+      'GET / HTTP/1.1\r\nHost: a\r\nUpgrade: H2C\r\nConnection: Upgrade, HTTP2-Settings\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n',
+    );
     expect(h2c.upgrade).toBe(false);
     expect(h2c.seen & SEEN_HOP_BY_HOP).toBe(SEEN_HOP_BY_HOP);
     expect(request('GET / HTTP/1.1\r\nHost: a\r\nHTTP2-Settings: x\r\n\r\n').seen & SEEN_HOP_BY_HOP).toBe(SEEN_HOP_BY_HOP);
@@ -141,8 +172,18 @@ describe('request heads', () => {
     ['a lowercase method', 'get / HTTP/1.1\r\nHost: a\r\n\r\n', 400, 'unknown_method'],
     ['a non-ASCII byte in the target', 'GET /caf\xe9 HTTP/1.1\r\nHost: a\r\n\r\n', 400, 'bad_request_line'],
     ['CONNECT (mast tunnels none)', 'CONNECT a:443 HTTP/1.1\r\nHost: a\r\n\r\n', 501, 'connect_unsupported'],
-    ['a tab after a Content-Length value (llhttp refuses it)', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\t\r\n\r\n', 400, 'bad_content_length'],
-    ['a tab after a Transfer-Encoding value (llhttp refuses it)', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked \t\r\n\r\n', 400, 'bad_transfer_encoding'],
+    [
+      'a tab after a Content-Length value (llhttp refuses it)',
+      'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\t\r\n\r\n',
+      400,
+      'bad_content_length',
+    ],
+    [
+      'a tab after a Transfer-Encoding value (llhttp refuses it)',
+      'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked \t\r\n\r\n',
+      400,
+      'bad_transfer_encoding',
+    ],
     ['a fragment in the target', 'GET /a#b HTTP/1.1\r\nHost: a\r\n\r\n', 400, 'fragment_in_target'],
     ['two Host headers', 'GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n', 400, 'duplicate_host'],
     ['HTTP/2.0', 'GET / HTTP/2.0\r\nHost: a\r\n\r\n', 505, 'bad_version'],
@@ -162,19 +203,45 @@ describe('request heads', () => {
     ['a negative Content-Length', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n', 400, 'bad_content_length'],
     ['a Content-Length of 16 digits', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1234567890123456\r\n\r\n', 400, 'bad_content_length'],
     ['a Content-Length list', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\n\r\n', 400, 'bad_content_length'],
-    ['two different Content-Lengths', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n', 400, 'bad_content_length'],
-    ['both Content-Length and Transfer-Encoding', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n', 400, 'smuggling'],
-    ['Transfer-Encoding before Content-Length', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n', 400, 'smuggling'],
+    [
+      'two different Content-Lengths',
+      'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n',
+      400,
+      'bad_content_length',
+    ],
+    [
+      'both Content-Length and Transfer-Encoding',
+      'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n',
+      400,
+      'smuggling',
+    ],
+    [
+      'Transfer-Encoding before Content-Length',
+      'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n',
+      400,
+      'smuggling',
+    ],
     ['a coding other than chunked', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n', 501, 'bad_transfer_encoding'],
     ['chunked not last', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n', 501, 'bad_transfer_encoding'],
-    ['chunked twice over two lines', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n', 501, 'bad_transfer_encoding'],
+    [
+      'chunked twice over two lines',
+      'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n',
+      501,
+      'bad_transfer_encoding',
+    ],
   ])('refuses %s', (_what, head, status, code) => expect(refusal(() => request(head))).toEqual({ status, code }));
 
   test('header count and head size limits give 431', () => {
     const limits = { ...DEFAULT_LIMITS, maxHeaders: 3, maxHeadBytes: 200 };
     expect(request('GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\n\r\n', limits).headers).toHaveLength(6);
-    expect(refusal(() => request('GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n', limits))).toEqual({ status: 431, code: 'too_many_headers' });
-    expect(refusal(() => request(`GET / HTTP/1.1\r\nHost: a\r\nX: ${'v'.repeat(200)}\r\n\r\n`, limits))).toEqual({ status: 431, code: 'head_too_large' });
+    expect(refusal(() => request('GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n', limits))).toEqual({
+      status: 431,
+      code: 'too_many_headers',
+    });
+    expect(refusal(() => request(`GET / HTTP/1.1\r\nHost: a\r\nX: ${'v'.repeat(200)}\r\n\r\n`, limits))).toEqual({
+      status: 431,
+      code: 'head_too_large',
+    });
   });
 
   test('a head within a larger buffer is parsed from its offset', () => {
@@ -187,9 +254,22 @@ describe('request heads', () => {
 
 describe('response heads', () => {
   test("status, reason and an nginx response's headers", () => {
-    const h = response('HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nDate: Mon, 23 Nov 2026 19:00:00 GMT\r\nContent-Type: text/plain\r\nContent-Length: 16\r\nConnection: keep-alive\r\n\r\n');
+    const h = response(
+      'HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nDate: Mon, 23 Nov 2026 19:00:00 GMT\r\nContent-Type: text/plain\r\nContent-Length: 16\r\nConnection: keep-alive\r\n\r\n',
+    );
     expect(h).toMatchObject({ status: 200, reason: 'OK', http10: false, keepAlive: true, contentLength: 16, chunked: false });
-    expect(h.headers).toEqual(['server', 'nginx/1.22.1', 'date', 'Mon, 23 Nov 2026 19:00:00 GMT', 'content-type', 'text/plain', 'content-length', '16', 'connection', 'keep-alive']);
+    expect(h.headers).toEqual([
+      'server',
+      'nginx/1.22.1',
+      'date',
+      'Mon, 23 Nov 2026 19:00:00 GMT',
+      'content-type',
+      'text/plain',
+      'content-length',
+      '16',
+      'connection',
+      'keep-alive',
+    ]);
   });
 
   test.each([
@@ -216,7 +296,12 @@ describe('response heads', () => {
     ['a status below 100 (llhttp reads 000 as a final response)', 'HTTP/1.1 000 Continue\r\n\r\n', 502, 'bad_upstream_status'],
     ['no space after the version', 'HTTP/1.1200 OK\r\n\r\n', 502, 'bad_upstream_status'],
     ['a bare CR in the reason', 'HTTP/1.1 200 O\rK\r\n\r\n', 502, 'bad_upstream_status'],
-    ['both Content-Length and Transfer-Encoding', 'HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n', 400, 'smuggling'],
+    [
+      'both Content-Length and Transfer-Encoding',
+      'HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n',
+      400,
+      'smuggling',
+    ],
     ['obs-fold', 'HTTP/1.1 200 OK\r\nX-A: b\r\n folded\r\n\r\n', 400, 'obs_fold'],
   ])('refuses %s', (_what, head, status, code) => expect(refusal(() => response(head))).toEqual({ status, code }));
 });

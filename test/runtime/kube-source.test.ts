@@ -25,9 +25,25 @@ const vs = (name: string, weights = [100]) => ({
   apiVersion: 'networking.istio.io/v1',
   kind: 'VirtualService',
   metadata: { name, namespace: 'default' },
-  spec: { hosts: [name], http: [{ route: weights.map((weight, i) => ({ destination: { host: 'reviews', subset: undefined, port: { number: 9080 } }, weight, ...(i > 0 ? {} : {}) })) }] },
+  spec: {
+    hosts: [name],
+    http: [
+      {
+        route: weights.map((weight, i) => ({
+          destination: { host: 'reviews', subset: undefined, port: { number: 9080 } },
+          weight,
+          ...(i > 0 ? {} : {}),
+        })),
+      },
+    ],
+  },
 });
-const service = (name: string) => ({ apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'default' }, spec: { selector: { app: name }, ports: [{ name: 'http', port: 9080, targetPort: 9080 }] } });
+const service = (name: string) => ({
+  apiVersion: 'v1',
+  kind: 'Service',
+  metadata: { name, namespace: 'default' },
+  spec: { selector: { app: name }, ports: [{ name: 'http', port: 9080, targetPort: 9080 }] },
+});
 
 interface Mastd {
   child: ChildProcess;
@@ -46,9 +62,31 @@ async function startMastd(kube: FakeKube, name: string): Promise<Mastd> {
   const config = join(dir, `kubeconfig-${kube.port}`);
   writeFileSync(config, kube.kubeconfig());
   const port = await freePort();
-  const child = spawn(process.execPath, [bundle, '--source', 'kubernetes', '--kubeconfig', config, '--push-port', '0', '--monitoring-port', String(port), '--host', '127.0.0.1', '--debounce-ms', '20', '--watch-timeout-seconds', '1', '--namespace', 'mast-system'], {
-    env: { ...process.env, POD_NAME: name },
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      bundle,
+      '--source',
+      'kubernetes',
+      '--kubeconfig',
+      config,
+      '--push-port',
+      '0',
+      '--monitoring-port',
+      String(port),
+      '--host',
+      '127.0.0.1',
+      '--debounce-ms',
+      '20',
+      '--watch-timeout-seconds',
+      '1',
+      '--namespace',
+      'mast-system',
+    ],
+    {
+      env: { ...process.env, POD_NAME: name },
+    },
+  );
   children.push(child);
   let log = '';
   child.stderr!.on('data', (d) => (log += d));
@@ -72,19 +110,34 @@ async function until(m: Mastd, what: string, check: () => Promise<boolean> | boo
   }
 }
 
-const configz = async (m: Mastd) => (JSON.parse((await get(m, '/debug/configz')).text || '{"objects":[]}') as { objects: string[] }).objects;
-const metric = async (m: Mastd, name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec((await get(m, '/metrics')).text)?.[1] ?? NaN);
+const configz = async (m: Mastd) =>
+  (JSON.parse((await get(m, '/debug/configz')).text || '{"objects":[]}') as { objects: string[] }).objects;
+const metric = async (m: Mastd, name: string) =>
+  Number(new RegExp(`^${name} (\\S+)$`, 'm').exec((await get(m, '/metrics')).text)?.[1] ?? NaN);
 
 describe('mastd --source kubernetes', () => {
   const kube = new FakeKube();
   let m: Mastd;
   beforeAll(async () => {
     await kube.start();
-    kube.put(GW, { apiVersion: 'networking.istio.io/v1', kind: 'Gateway', metadata: { name: 'edge', namespace: 'default' }, spec: { selector: { istio: 'ingressgateway' }, servers: [{ port: { number: 80, name: 'http', protocol: 'HTTP' }, hosts: ['*'] }] } });
+    kube.put(GW, {
+      apiVersion: 'networking.istio.io/v1',
+      kind: 'Gateway',
+      metadata: { name: 'edge', namespace: 'default' },
+      spec: { selector: { istio: 'ingressgateway' }, servers: [{ port: { number: 80, name: 'http', protocol: 'HTTP' }, hosts: ['*'] }] },
+    });
     kube.put(SVC, service('reviews'));
-    kube.put(SLICES, { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 'reviews-abc', namespace: 'default', labels: { 'kubernetes.io/service-name': 'reviews' } }, addressType: 'IPv4', ports: [{ name: 'http', port: 9080 }], endpoints: [{ addresses: ['10.0.0.7'], conditions: { ready: true } }] });
+    kube.put(SLICES, {
+      apiVersion: 'discovery.k8s.io/v1',
+      kind: 'EndpointSlice',
+      metadata: { name: 'reviews-abc', namespace: 'default', labels: { 'kubernetes.io/service-name': 'reviews' } },
+      addressType: 'IPv4',
+      ports: [{ name: 'http', port: 9080 }],
+      endpoints: [{ addresses: ['10.0.0.7'], conditions: { ready: true } }],
+    });
     kube.put(VS, vs('reviews'));
-    for (const ns of ['default', 'mast-system', 'kube-system']) kube.put(NS, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+    for (const ns of ['default', 'mast-system', 'kube-system'])
+      kube.put(NS, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
     kube.put(NS, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'leaving' }, status: { phase: 'Terminating' } } as never);
     kube.notFound.add(AP);
     m = await startMastd(kube, 'mastd-a');
@@ -96,8 +149,16 @@ describe('mastd --source kubernetes', () => {
 
   test('lists every kind, then is ready with all of them in one snapshot; a missing CRD counts as empty', async () => {
     await until(m, 'ready', async () => (await get(m, '/ready')).status === 200);
-    expect(await configz(m)).toEqual(expect.arrayContaining(['Gateway default/edge', 'VirtualService default/reviews', 'Service default/reviews', 'EndpointSlice default/reviews-abc']));
-    for (const path of [VS, GW, SVC, SLICES, '/api/v1/pods', '/api/v1/namespaces']) expect(kube.requests).toContainEqual({ verb: 'list', path });
+    expect(await configz(m)).toEqual(
+      expect.arrayContaining([
+        'Gateway default/edge',
+        'VirtualService default/reviews',
+        'Service default/reviews',
+        'EndpointSlice default/reviews-abc',
+      ]),
+    );
+    for (const path of [VS, GW, SVC, SLICES, '/api/v1/pods', '/api/v1/namespaces'])
+      expect(kube.requests).toContainEqual({ verb: 'list', path });
     expect(m.log()).toContain('AuthorizationPolicy: the CRD is not installed (404 on /apis/security.istio.io/v1/authorizationpolicies)');
     // Looked for again at the watch-timeout pace (1 s here), not in a tight loop; and no snapshot churn.
     await new Promise((r) => setTimeout(r, 1500));
@@ -118,8 +179,14 @@ describe('mastd --source kubernetes', () => {
     await until(m, 'the rejection', async () => /MAST0101/.test((await get(m, '/debug/analyze')).text));
     expect(await configz(m)).toContain('VirtualService default/reviews');
     await until(m, 'the Event', () => kube.events.length > 0);
-    expect(kube.events[0]).toMatchObject({ type: 'Warning', reason: 'Rejected', involvedObject: { kind: 'VirtualService', name: 'reviews', namespace: 'default', apiVersion: 'networking.istio.io/v1' } });
-    expect(String(kube.events[0].message)).toMatch(/^Error MAST0101 VirtualService default\/reviews spec.http\[0\].route: .* \(the last good version of this resource stays in effect\)$/);
+    expect(kube.events[0]).toMatchObject({
+      type: 'Warning',
+      reason: 'Rejected',
+      involvedObject: { kind: 'VirtualService', name: 'reviews', namespace: 'default', apiVersion: 'networking.istio.io/v1' },
+    });
+    expect(String(kube.events[0].message)).toMatch(
+      /^Error MAST0101 VirtualService default\/reviews spec.http\[0\].route: .* \(the last good version of this resource stays in effect\)$/,
+    );
     expect((kube.events[0].involvedObject as { uid?: string }).uid).toMatch(/^uid-/);
     kube.put(VS, vs('reviews'));
   });
@@ -146,10 +213,15 @@ describe('mastd --source kubernetes', () => {
     kube.remove(VS, 'default', 'details');
     kube.put(VS, vs('productpage'));
     await kube.start(port);
-    await until(m, 'catch-up', async () => {
-      const objects = await configz(m);
-      return objects.includes('VirtualService default/productpage') && !objects.includes('VirtualService default/details');
-    }, 15_000);
+    await until(
+      m,
+      'catch-up',
+      async () => {
+        const objects = await configz(m);
+        return objects.includes('VirtualService default/productpage') && !objects.includes('VirtualService default/details');
+      },
+      15_000,
+    );
     expect(m.log()).toMatch(/list\/watch failed .*; restarting in \d+ ms/);
   });
 
@@ -189,18 +261,40 @@ describe('mastd --source kubernetes', () => {
     kube.tokens.set('reviews-token', 'system:serviceaccount:default:reviews');
     const pushPort = Number(/push (\d+)/.exec(m.log())?.[1]);
     await until(m, 'the root in default', () => Boolean(rootIn('default')));
-    const fake = { config: undefined, apply: async (c: { version: string }) => ({ ok: true as const, version: c.version }), setCertificate: () => undefined };
+    const fake = {
+      config: undefined,
+      apply: async (c: { version: string }) => ({ ok: true as const, version: c.version }),
+      setCertificate: () => undefined,
+    };
     const connect = (id: string, serviceAccount: string, token?: string) => {
       const tls = { root: () => rootIn('default')!, servername: 'mastd.mast-system.svc' };
-      const client = new PushClient(fake as never, { address: `127.0.0.1:${pushPort}`, id, token, tls, identity: { mode: 'sidecar', namespace: 'default', labels: { app: 'reviews' }, serviceAccount } });
+      const client = new PushClient(fake as never, {
+        address: `127.0.0.1:${pushPort}`,
+        id,
+        token,
+        tls,
+        identity: { mode: 'sidecar', namespace: 'default', labels: { app: 'reviews' }, serviceAccount },
+      });
       client.start();
       return client;
     };
-    const clients = [connect('honest', 'reviews', 'reviews-token'), connect('impostor', 'admin', 'reviews-token'), connect('anonymous', 'reviews')];
+    const clients = [
+      connect('honest', 'reviews', 'reviews-token'),
+      connect('impostor', 'admin', 'reviews-token'),
+      connect('anonymous', 'reviews'),
+    ];
     try {
-      const ids = async () => (JSON.parse((await get(m, '/debug/syncz')).text) as { proxies: Array<{ id: string }> }).proxies.map((p) => p.id);
+      const ids = async () =>
+        (JSON.parse((await get(m, '/debug/syncz')).text) as { proxies: Array<{ id: string }> }).proxies.map((p) => p.id);
       await until(m, 'the honest proxy', async () => (await ids()).includes('honest'));
-      await until(m, 'both refusals', () => /refused impostor: the token is system:serviceaccount:default:reviews's, not system:serviceaccount:default:admin's/.test(m.log()) && /refused anonymous: no service account token/.test(m.log()));
+      await until(
+        m,
+        'both refusals',
+        () =>
+          /refused impostor: the token is system:serviceaccount:default:reviews's, not system:serviceaccount:default:admin's/.test(
+            m.log(),
+          ) && /refused anonymous: no service account token/.test(m.log()),
+      );
       expect(await ids()).not.toContain('impostor');
       expect(await ids()).not.toContain('anonymous');
     } finally {
@@ -215,7 +309,11 @@ describe('mastd --source kubernetes', () => {
     expect(await metric(m, 'mastd_leader')).toBe(1);
     const before = kube.events.length;
     kube.put(VS, vs('broken', [0]));
-    await until(b, 'both rejected it', async () => /broken/.test((await get(b, '/debug/analyze')).text) && /broken/.test((await get(m, '/debug/analyze')).text));
+    await until(
+      b,
+      'both rejected it',
+      async () => /broken/.test((await get(b, '/debug/analyze')).text) && /broken/.test((await get(m, '/debug/analyze')).text),
+    );
     await until(m, 'the Event', () => kube.events.length > before);
     await new Promise((r) => setTimeout(r, 300));
     expect(kube.events.length - before).toBe(1);
@@ -249,7 +347,11 @@ describe('mastd --source kubernetes, a dead watch', () => {
     const before = kube.requests.length;
     kube.hang = true;
     kube.dropWatches();
-    const since = () => kube.requests.slice(before).map((r) => `${r.verb} ${r.path}`).join(', ');
+    const since = () =>
+      kube.requests
+        .slice(before)
+        .map((r) => `${r.verb} ${r.path}`)
+        .join(', ');
     await until(m, 'a stall', async () => (await metric(m, 'mastd_kubernetes_stalls_total')) > 0, 15_000).catch((err: Error) => {
       throw new Error(`${err.message}\nrequests to the API server since it hung: ${since()}`);
     });
@@ -260,7 +362,8 @@ describe('mastd --source kubernetes, a dead watch', () => {
     // The replaced informer stays stopped: one VirtualService watch, never two (sampled past the
     // replaced one's retry backoff, when a wrongly restarted one would be watching again).
     let most = 0;
-    for (const end = Date.now() + 6000; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) most = Math.max(most, kube.openWatches(VS));
+    for (const end = Date.now() + 6000; Date.now() < end; await new Promise((r) => setTimeout(r, 50)))
+      most = Math.max(most, kube.openWatches(VS));
     expect(most).toBe(1);
   }, 40_000);
 });

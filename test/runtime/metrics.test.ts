@@ -1,7 +1,16 @@
 /** Prometheus text of the proxy's request telemetry: cumulative buckets, and series merged across processes. */
 import { Metrics, type RequestLabels } from '../../runtime/proxy/metrics';
 
-const labels = (): RequestLabels => ({ reporter: 'source', sourceWorkload: 'gw', sourceNamespace: 'default', destinationService: 'reviews.default.svc.cluster.local', destinationServiceName: 'reviews', destinationVersion: 'v1', responseCode: 200, responseFlags: '-' });
+const labels = (): RequestLabels => ({
+  reporter: 'source',
+  sourceWorkload: 'gw',
+  sourceNamespace: 'default',
+  destinationService: 'reviews.default.svc.cluster.local',
+  destinationServiceName: 'reviews',
+  destinationVersion: 'v1',
+  responseCode: 200,
+  responseFlags: '-',
+});
 const group = {};
 const line = (text: string, name: string, le?: string) => {
   const found = text.split('\n').find((l) => l.startsWith(`${name}{`) && (le === undefined || l.includes(`le="${le}"`)));
@@ -14,7 +23,15 @@ describe('request metrics', () => {
     for (const ms of [0.3, 0.5, 3, 70_000]) m.recordIn(group, 'source', 200, '-', labels, ms, 0, 150);
     const text = m.render();
     const d = 'istio_request_duration_milliseconds';
-    expect([['0.5', 2], ['1', 2], ['5', 3], ['60000', 3], ['+Inf', 4]].map(([le]) => line(text, `${d}_bucket`, String(le)))).toEqual([2, 2, 3, 3, 4]);
+    expect(
+      [
+        ['0.5', 2],
+        ['1', 2],
+        ['5', 3],
+        ['60000', 3],
+        ['+Inf', 4],
+      ].map(([le]) => line(text, `${d}_bucket`, String(le))),
+    ).toEqual([2, 2, 3, 3, 4]);
     expect(line(text, `${d}_count`)).toBe(4);
     expect(line(text, `${d}_sum`)).toBeCloseTo(70_003.8);
     expect(line(text, 'istio_response_bytes_bucket', '100')).toBe(0);

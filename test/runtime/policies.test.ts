@@ -20,7 +20,18 @@ const untilClosed = (port: number, request: string) =>
 describe('load balancing', () => {
   test('ROUND_ROBIN takes the endpoints in turn', async () => {
     const bs = [await withBackend('a'), await withBackend('b'), await withBackend('c')];
-    const { port } = await proxyFor(config([forward('c')], [cluster('c', bs.map((b) => b.port), { lb: { kind: 'round_robin' } })]));
+    const { port } = await proxyFor(
+      config(
+        [forward('c')],
+        [
+          cluster(
+            'c',
+            bs.map((b) => b.port),
+            { lb: { kind: 'round_robin' } },
+          ),
+        ],
+      ),
+    );
     for (let i = 0; i < 30; i++) await get(port);
     expect(bs.map((b) => b.seen.length)).toEqual([10, 10, 10]);
   });
@@ -48,7 +59,9 @@ describe('load balancing', () => {
       const held: Array<() => void> = [];
       const slow = await withBackend('slow', (_req, res) => held.push(() => res.end('slow')));
       const fast = await withBackend('fast');
-      const { port } = await proxyFor(config([forward('c', NO_RETRY)], [cluster('c', [slow.port, fast.port], { lb: { kind: 'least_request' } })]));
+      const { port } = await proxyFor(
+        config([forward('c', NO_RETRY)], [cluster('c', [slow.port, fast.port], { lb: { kind: 'least_request' } })]),
+      );
       const replies = [];
       for (let i = 0; i < 40; i++) {
         replies.push(get(port));
@@ -70,7 +83,18 @@ describe('consistent hash', () => {
   /** Three endpoints behind a hashing cluster. */
   async function behindHash(lb: LbPolicy) {
     const bs = [await withBackend('a'), await withBackend('b'), await withBackend('c')];
-    const { port } = await proxyFor(config([forward('c')], [cluster('c', bs.map((b) => b.port), { lb })]));
+    const { port } = await proxyFor(
+      config(
+        [forward('c')],
+        [
+          cluster(
+            'c',
+            bs.map((b) => b.port),
+            { lb },
+          ),
+        ],
+      ),
+    );
     return { bs, port };
   }
 
@@ -93,13 +117,17 @@ describe('consistent hash', () => {
   });
 
   test('on a cookie', async () => {
-    expect((await spread({ kind: 'hash', cookie: 'session' }, (u) => ['/', { cookie: `theme=dark; session=${u}` }])).size).toBeGreaterThan(1);
+    expect((await spread({ kind: 'hash', cookie: 'session' }, (u) => ['/', { cookie: `theme=dark; session=${u}` }])).size).toBeGreaterThan(
+      1,
+    );
   });
 
-  test('on a cookie with a ttl: a client without it gets one made (beside the app\'s own cookies), and sending it back keeps it on one endpoint', async () => {
+  test("on a cookie with a ttl: a client without it gets one made (beside the app's own cookies), and sending it back keeps it on one endpoint", async () => {
     const bs = [0, 1, 2].map(async (i) => withBackend(`e${i}`, (_req, res) => res.setHeader('set-cookie', 'app=1').end(`e${i}`)));
     const ports = (await Promise.all(bs)).map((b) => b.port);
-    const { port } = await proxyFor(config([forward('c')], [cluster('c', ports, { lb: { kind: 'hash', cookie: 'route', cookieTtlMs: 3_600_000, cookiePath: '/shop' } })]));
+    const { port } = await proxyFor(
+      config([forward('c')], [cluster('c', ports, { lb: { kind: 'hash', cookie: 'route', cookieTtlMs: 3_600_000, cookiePath: '/shop' } })]),
+    );
     const first = await get(port);
     const cookies = first.headers['set-cookie'] as unknown as string[];
     expect(cookies).toContain('app=1');
@@ -117,7 +145,9 @@ describe('consistent hash', () => {
 
   test('on a cookie with a ttl of 0: the cookie made is a session cookie (no Max-Age)', async () => {
     const a = await withBackend('a');
-    const { port } = await proxyFor(config([forward('c')], [cluster('c', [a.port], { lb: { kind: 'hash', cookie: 'route', cookieTtlMs: 0 } })]));
+    const { port } = await proxyFor(
+      config([forward('c')], [cluster('c', [a.port], { lb: { kind: 'hash', cookie: 'route', cookieTtlMs: 0 } })]),
+    );
     expect((await get(port)).headers['set-cookie']).toEqual([expect.stringMatching(/^route="[0-9a-f]{8}"; HttpOnly$/)]);
   });
 
@@ -178,7 +208,12 @@ describe('retry policies', () => {
 
   test('perTryTimeout: a hung attempt is abandoned and retried; the client gets the second answer', async () => {
     const a = await withBackend('a', (_req, res, n) => (n === 1 ? setTimeout(() => res.end('late'), 1500) : res.end('ok')));
-    const { port } = await proxyFor(config([forward('a', { timeoutMs: 5000, retries: { attempts: 2, perTryTimeoutMs: 150, retryOn: ['5xx'] } })], [cluster('a', [a.port])]));
+    const { port } = await proxyFor(
+      config(
+        [forward('a', { timeoutMs: 5000, retries: { attempts: 2, perTryTimeoutMs: 150, retryOn: ['5xx'] } })],
+        [cluster('a', [a.port])],
+      ),
+    );
     // 'late' would be the first attempt's answer: 'ok' is the retry's.
     expect((await get(port)).body).toBe('ok');
     expect(a.seen).toHaveLength(2);
@@ -209,14 +244,19 @@ describe('percentages', () => {
     const { port } = await proxyFor(
       config(
         [
-          forward('main', {}, { name: 'abort', matches: [{ uri: { prefix: '/abort' } }], fault: { abort: { status: 503, fraction: 0.3 } } }),
+          forward(
+            'main',
+            {},
+            { name: 'abort', matches: [{ uri: { prefix: '/abort' } }], fault: { abort: { status: 503, fraction: 0.3 } } },
+          ),
           forward('main', { mirrors: [{ cluster: 'shadow', fraction: 0.5 }] }, { name: 'mirror' }),
         ],
         [cluster('main', [main.port]), cluster('shadow', [shadow.port])],
       ),
     );
     let aborted = 0;
-    for (let i = 0; i < 20; i++) aborted += (await Promise.all(Array.from({ length: 20 }, () => get(port, '/abort')))).filter((r) => r.status === 503).length;
+    for (let i = 0; i < 20; i++)
+      aborted += (await Promise.all(Array.from({ length: 20 }, () => get(port, '/abort')))).filter((r) => r.status === 503).length;
     expect(aborted / 400).toBeGreaterThan(0.18);
     expect(aborted / 400).toBeLessThan(0.42);
     expect(main.seen).toHaveLength(400 - aborted);
@@ -256,7 +296,10 @@ describe('upstream connection pool', () => {
   test('connectTimeout: an endpoint that never completes the handshake gives 503 UF at the timeout', async () => {
     const { spawn } = await import('node:child_process');
     // A listener whose process is stopped: once its accept queue is full the kernel drops further SYNs.
-    const child = spawn(process.execPath, ['-e', "require('net').createServer().listen({ port: 0, host: '127.0.0.1', backlog: 1 }, function () { console.log(this.address().port) })"]);
+    const child = spawn(process.execPath, [
+      '-e',
+      "require('net').createServer().listen({ port: 0, host: '127.0.0.1', backlog: 1 }, function () { console.log(this.address().port) })",
+    ]);
     const fillers: net.Socket[] = [];
     stopAfter(async () => {
       fillers.forEach((f) => f.destroy());
@@ -296,11 +339,21 @@ describe('HTTP/1.1 details', () => {
     const { port } = await proxyFor(config([forward('a')], [cluster('a', [a.port])]));
     const reply = await new Promise<{ continued: boolean; status: number; body: string }>((resolve, reject) => {
       let continued = false;
-      const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/up', agent: false, headers: { host: 'alpha.example.com', expect: '100-continue', 'content-length': '5' } }, (res) => {
-        let body = '';
-        res.on('data', (c) => (body += c));
-        res.on('end', () => resolve({ continued, status: res.statusCode!, body }));
-      });
+      const req = http.request(
+        {
+          host: '127.0.0.1',
+          port,
+          method: 'POST',
+          path: '/up',
+          agent: false,
+          headers: { host: 'alpha.example.com', expect: '100-continue', 'content-length': '5' },
+        },
+        (res) => {
+          let body = '';
+          res.on('data', (c) => (body += c));
+          res.on('end', () => resolve({ continued, status: res.statusCode!, body }));
+        },
+      );
       req.on('continue', () => {
         continued = true;
         req.end('hello');
@@ -330,7 +383,10 @@ describe('HTTP/1.1 details', () => {
   test('HTTP/1.0 without keep-alive, and Connection: close, get their answer and the connection closed', async () => {
     const a = await withBackend('a');
     const { port } = await proxyFor(config([forward('a')], [cluster('a', [a.port])]));
-    for (const request of ['GET /ten HTTP/1.0\r\nhost: alpha.example.com\r\n\r\n', 'GET /close HTTP/1.1\r\nhost: alpha.example.com\r\nconnection: close\r\n\r\n'])
+    for (const request of [
+      'GET /ten HTTP/1.0\r\nhost: alpha.example.com\r\n\r\n',
+      'GET /close HTTP/1.1\r\nhost: alpha.example.com\r\nconnection: close\r\n\r\n',
+    ])
       expect(await untilClosed(port, request)).toMatch(/^HTTP\/1\.1 200 [\s\S]*\r\nconnection: close\r\n[\s\S]*a \/(ten|close)$/i);
   });
 
@@ -355,12 +411,14 @@ describe('HTTP/1.1 details', () => {
     const a = await withBackend('a', (_req, res) => res.end(big));
     const { port } = await proxyFor(config([forward('a')], [cluster('a', [a.port])]));
     const got = await new Promise<Buffer>((resolve, reject) => {
-      http.get({ host: '127.0.0.1', port, path: '/big', agent: false, headers: { host: 'alpha.example.com' } }, (res) => {
-        const parts: Buffer[] = [];
-        // A slow reader: the proxy must pause its upstream rather than buffer the whole body.
-        res.on('data', (c: Buffer) => (parts.push(c), res.pause(), setTimeout(() => res.resume(), 1)));
-        res.on('end', () => resolve(Buffer.concat(parts)));
-      }).on('error', reject);
+      http
+        .get({ host: '127.0.0.1', port, path: '/big', agent: false, headers: { host: 'alpha.example.com' } }, (res) => {
+          const parts: Buffer[] = [];
+          // A slow reader: the proxy must pause its upstream rather than buffer the whole body.
+          res.on('data', (c: Buffer) => (parts.push(c), res.pause(), setTimeout(() => res.resume(), 1)));
+          res.on('end', () => resolve(Buffer.concat(parts)));
+        })
+        .on('error', reject);
     });
     expect(got.length).toBe(big.length);
     expect(createHash('sha256').update(got).digest('hex')).toBe(createHash('sha256').update(big).digest('hex'));
@@ -380,7 +438,13 @@ describe('HTTP/1.1 details', () => {
     };
     // A Connection header takes the path where the head is rebuilt; without one, the received head is reused.
     await get(port, '/', { ...trace, 'x-forwarded-for': '203.0.113.7', connection: 'close' });
-    await raw(port, `GET / HTTP/1.1\r\nhost: alpha.example.com\r\n${Object.entries(trace).map(([n, v]) => `${n}: ${v}\r\n`).join('')}\r\n`, 300);
+    await raw(
+      port,
+      `GET / HTTP/1.1\r\nhost: alpha.example.com\r\n${Object.entries(trace)
+        .map(([n, v]) => `${n}: ${v}\r\n`)
+        .join('')}\r\n`,
+      300,
+    );
     for (const seen of a.seen) expect(seen.headers).toMatchObject(trace);
     expect(a.seen[0].headers['x-forwarded-for']).toBe('203.0.113.7, 127.0.0.1');
     expect(a.seen).toHaveLength(2);

@@ -28,7 +28,13 @@ describe('routing', () => {
     const a = await withBackend('a');
     const { port } = await proxyFor(config([forward('a')], [cluster('a', [a.port])]));
     const request = (host: string, path: string) => `GET ${path} HTTP/1.1\r\nHost: ${host}\r\n\r\n`;
-    const reply = await raw(port, request('alpha.example.com', '/1') + request('beta.example.com', '/2') + request('ALPHA.example.com:80', '/3') + request('alpha.example.com', '/4'));
+    const reply = await raw(
+      port,
+      request('alpha.example.com', '/1') +
+        request('beta.example.com', '/2') +
+        request('ALPHA.example.com:80', '/3') +
+        request('alpha.example.com', '/4'),
+    );
     expect(reply.match(/HTTP\/1\.1 \d{3}/g)).toEqual(['HTTP/1.1 200', 'HTTP/1.1 404', 'HTTP/1.1 200', 'HTTP/1.1 200']);
     expect(a.seen.map((r) => r.url)).toEqual(['/1', '/3', '/4']);
   });
@@ -36,7 +42,17 @@ describe('routing', () => {
   test('weights: 90/10 within ±3% over 2000 requests, with keep-alive upstream connections', async () => {
     const v1 = await withBackend('v1');
     const v2 = await withBackend('v2');
-    const route = { name: 'canary', matches: [], action: { kind: 'forward' as const, destinations: [{ cluster: 'v1', weight: 90 }, { cluster: 'v2', weight: 10 }] } };
+    const route = {
+      name: 'canary',
+      matches: [],
+      action: {
+        kind: 'forward' as const,
+        destinations: [
+          { cluster: 'v1', weight: 90 },
+          { cluster: 'v2', weight: 10 },
+        ],
+      },
+    };
     const { port, proxy } = await proxyFor(config([route], [cluster('v1', [v1.port]), cluster('v2', [v2.port])]));
     for (let i = 0; i < 20; i++) await Promise.all(Array.from({ length: 100 }, () => get(port)));
     expect(v1.seen.length + v2.seen.length).toBe(2000);
@@ -48,10 +64,21 @@ describe('routing', () => {
 
   test('rewrite of the matched prefix and the authority; request and response header operations', async () => {
     const a = await withBackend('a');
-    const route = forward('a', { rewrite: { uriPrefix: '/v2', authority: 'internal.example' } }, { matches: [{ uri: { prefix: '/v1' } }], requestHeaders: { set: [['x-env', 'test']], remove: ['x-secret'] }, responseHeaders: { add: [['x-served-by', 'mast']], remove: ['x-backend'] } });
+    const route = forward(
+      'a',
+      { rewrite: { uriPrefix: '/v2', authority: 'internal.example' } },
+      {
+        matches: [{ uri: { prefix: '/v1' } }],
+        requestHeaders: { set: [['x-env', 'test']], remove: ['x-secret'] },
+        responseHeaders: { add: [['x-served-by', 'mast']], remove: ['x-backend'] },
+      },
+    );
     const { port } = await proxyFor(config([route], [cluster('a', [a.port])]));
     const r = await get(port, '/v1/items?q=1', { 'x-secret': 's' });
-    expect(a.seen[0]).toMatchObject({ url: '/v2/items?q=1', headers: expect.objectContaining({ host: 'internal.example', 'x-env': 'test' }) });
+    expect(a.seen[0]).toMatchObject({
+      url: '/v2/items?q=1',
+      headers: expect.objectContaining({ host: 'internal.example', 'x-env': 'test' }),
+    });
     expect(a.seen[0].headers['x-secret']).toBeUndefined();
     expect(a.seen[0].headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
     expect(a.seen[0].headers['x-forwarded-for']).toBe('127.0.0.1');
@@ -90,7 +117,9 @@ describe('resilience', () => {
 
   test('timeout: 504 UT at the route timeout, not the backend delay', async () => {
     const a = await withBackend('slow', (_req, res) => setTimeout(() => res.end('late'), 1500));
-    const { port, proxy } = await proxyFor(config([forward('slow', { timeoutMs: 200, retries: { attempts: 0, retryOn: [] } })], [cluster('slow', [a.port])]));
+    const { port, proxy } = await proxyFor(
+      config([forward('slow', { timeoutMs: 200, retries: { attempts: 0, retryOn: [] } })], [cluster('slow', [a.port])]),
+    );
     const r = await get(port);
     expect(r.status).toBe(504);
     expect(r.ms).toBeGreaterThanOrEqual(190);
@@ -117,7 +146,9 @@ describe('resilience', () => {
   });
 
   test('connect failure: retried, then 503 with UF and URX', async () => {
-    const { port, proxy } = await proxyFor(config([forward('dead', { retries: { attempts: 2, retryOn: ['connect-failure'] } })], [cluster('dead', [1])]));
+    const { port, proxy } = await proxyFor(
+      config([forward('dead', { retries: { attempts: 2, retryOn: ['connect-failure'] } })], [cluster('dead', [1])]),
+    );
     const r = await get(port);
     expect(r.status).toBe(503);
     expect(proxy.metrics.render()).toMatch(/response_code="503",response_flags="UF,URX"\} 1/);
@@ -125,7 +156,12 @@ describe('resilience', () => {
 
   test('circuit breaking: maxConnections 1 and no pending queue overflow with 503 UO', async () => {
     const a = await withBackend('a', (_req, res) => setTimeout(() => res.end('ok'), 200));
-    const { port, proxy } = await proxyFor(config([forward('a', { retries: { attempts: 0, retryOn: [] } })], [cluster('a', [a.port], { maxConnections: 1, maxPendingRequests: 0 })]));
+    const { port, proxy } = await proxyFor(
+      config(
+        [forward('a', { retries: { attempts: 0, retryOn: [] } })],
+        [cluster('a', [a.port], { maxConnections: 1, maxPendingRequests: 0 })],
+      ),
+    );
     const replies = await Promise.all(Array.from({ length: 5 }, () => get(port)));
     expect(replies.filter((r) => r.status === 200).length).toBeGreaterThanOrEqual(1);
     expect(replies.filter((r) => r.status === 503).length).toBeGreaterThanOrEqual(3);
@@ -138,7 +174,12 @@ describe('resilience', () => {
       res.statusCode = 500;
       res.end('shadow failed');
     });
-    const { port } = await proxyFor(config([forward('main', { mirrors: [{ cluster: 'shadow', fraction: 1 }] })], [cluster('main', [main.port]), cluster('shadow', [shadow.port])]));
+    const { port } = await proxyFor(
+      config(
+        [forward('main', { mirrors: [{ cluster: 'shadow', fraction: 1 }] })],
+        [cluster('main', [main.port]), cluster('shadow', [shadow.port])],
+      ),
+    );
     expect(await get(port, '/m')).toMatchObject({ status: 200, body: 'main /m' });
     for (let i = 0; i < 20 && shadow.seen.length === 0; i++) await new Promise((r) => setTimeout(r, 25));
     expect(shadow.seen[0]).toMatchObject({ url: '/m', headers: expect.objectContaining({ host: 'alpha.example.com-shadow' }) });
@@ -154,19 +195,34 @@ describe('HTTP/1.1 framing', () => {
     const { port } = await proxyFor(config([forward('a')], [cluster('a', [a.port])]));
     const reply = await raw(
       port,
-      'POST /c HTTP/1.1\r\nHost: alpha.example.com\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n' + 'GET /second HTTP/1.1\r\nHost: alpha.example.com\r\nConnection: close\r\n\r\n',
+      'POST /c HTTP/1.1\r\nHost: alpha.example.com\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n' +
+        'GET /second HTTP/1.1\r\nHost: alpha.example.com\r\nConnection: close\r\n\r\n',
     );
     expect(a.seen[0].body).toBe('hello world');
-    expect(reply).toMatch(/transfer-encoding: chunked[\s\S]*part1-[\s\S]*got 11 bytes for \/c[\s\S]*HTTP\/1.1 200[\s\S]*got 0 bytes for \/second/i);
+    expect(reply).toMatch(
+      /transfer-encoding: chunked[\s\S]*part1-[\s\S]*got 11 bytes for \/c[\s\S]*HTTP\/1.1 200[\s\S]*got 0 bytes for \/second/i,
+    );
   });
 
   test.each([
-    ['both Content-Length and Transfer-Encoding', 'POST / HTTP/1.1\r\nHost: alpha.example.com\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', 400],
-    ['two different Content-Lengths', 'POST / HTTP/1.1\r\nHost: alpha.example.com\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello', 400],
+    [
+      'both Content-Length and Transfer-Encoding',
+      'POST / HTTP/1.1\r\nHost: alpha.example.com\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+      400,
+    ],
+    [
+      'two different Content-Lengths',
+      'POST / HTTP/1.1\r\nHost: alpha.example.com\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello',
+      400,
+    ],
     ['obs-fold', 'GET / HTTP/1.1\r\nHost: alpha.example.com\r\nX-A: b\r\n  folded\r\n\r\n', 400],
     ['a malformed request line', 'GET\r\n\r\n', 400],
     ['an unknown HTTP version', 'GET / HTTP/2.0\r\nHost: alpha.example.com\r\n\r\n', 505],
-    ['too many headers', `GET / HTTP/1.1\r\nHost: alpha.example.com\r\n${Array.from({ length: 150 }, (_, i) => `x-h${i}: v`).join('\r\n')}\r\n\r\n`, 431],
+    [
+      'too many headers',
+      `GET / HTTP/1.1\r\nHost: alpha.example.com\r\n${Array.from({ length: 150 }, (_, i) => `x-h${i}: v`).join('\r\n')}\r\n\r\n`,
+      431,
+    ],
     ['a head too large', `GET / HTTP/1.1\r\nHost: alpha.example.com\r\nx-big: ${'a'.repeat(70_000)}\r\n\r\n`, 431],
     ['a bad chunk size', 'POST / HTTP/1.1\r\nHost: alpha.example.com\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n', 400],
   ])('refuses %s', async (_what, bytes, status) => {
@@ -211,7 +267,10 @@ describe('configuration', () => {
     const b = await withBackend('b');
     const { port, proxy } = await proxyFor(config([forward('a')], [cluster('a', [a.port]), cluster('b', [b.port])], 'v1'));
     expect((await get(port)).body).toBe('a /');
-    expect(await proxy.apply(config([forward('b')], [cluster('a', [a.port]), cluster('b', [b.port])], 'v2'))).toEqual({ ok: true, version: 'v2' });
+    expect(await proxy.apply(config([forward('b')], [cluster('a', [a.port]), cluster('b', [b.port])], 'v2'))).toEqual({
+      ok: true,
+      version: 'v2',
+    });
     expect((await get(port)).body).toBe('b /');
   });
 });
@@ -240,7 +299,9 @@ describe('policies', () => {
     });
     const good = await withBackend('good');
     const outlier = { consecutive5xx: 2, intervalMs: 1000, baseEjectionMs: 30_000, maxEjectionPercent: 50 };
-    const { port, proxy } = await proxyFor(config([forward('c', { retries: { attempts: 0, retryOn: [] } })], [cluster('c', [bad.port, good.port], { outlier })]));
+    const { port, proxy } = await proxyFor(
+      config([forward('c', { retries: { attempts: 0, retryOn: [] } })], [cluster('c', [bad.port, good.port], { outlier })]),
+    );
     const bodies: string[] = [];
     for (let i = 0; i < 12; i++) bodies.push((await get(port)).body);
     expect(bad.seen.length).toBe(2);
@@ -251,11 +312,21 @@ describe('policies', () => {
 
   test('CORS: an allowed preflight is answered here; responses carry the allow-origin header; others are forwarded untouched', async () => {
     const a = await withBackend('a');
-    const cors = { allowOrigins: [{ exact: 'https://app.example.com' }], allowMethods: ['GET', 'POST'], allowHeaders: ['x-token'], maxAgeSeconds: 600, exposeHeaders: ['x-backend'] };
+    const cors = {
+      allowOrigins: [{ exact: 'https://app.example.com' }],
+      allowMethods: ['GET', 'POST'],
+      allowHeaders: ['x-token'],
+      maxAgeSeconds: 600,
+      exposeHeaders: ['x-backend'],
+    };
     const { port } = await proxyFor(config([forward('a', {}, { cors })], [cluster('a', [a.port])]));
     const pre = await get(port, '/', { origin: 'https://app.example.com', 'access-control-request-method': 'POST' }, 'OPTIONS');
     expect(pre.status).toBe(200);
-    expect(pre.headers).toMatchObject({ 'access-control-allow-origin': 'https://app.example.com', 'access-control-allow-methods': 'GET,POST', 'access-control-max-age': '600' });
+    expect(pre.headers).toMatchObject({
+      'access-control-allow-origin': 'https://app.example.com',
+      'access-control-allow-methods': 'GET,POST',
+      'access-control-max-age': '600',
+    });
     expect(a.seen).toHaveLength(0);
     const r = await get(port, '/', { origin: 'https://app.example.com' });
     expect(r.headers['access-control-allow-origin']).toBe('https://app.example.com');
@@ -283,12 +354,14 @@ describe('upgrades', () => {
     stopAfter(() => new Promise((r) => echo.close(() => r())));
     const { port } = await proxyFor(config([forward('echo')], [cluster('echo', [(echo.address() as any).port])]));
     const reply = await new Promise<string>((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => s.write('GET /ws HTTP/1.1\r\nHost: alpha.example.com\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n'));
+      const s = net.connect(port, '127.0.0.1', () =>
+        s.write('GET /ws HTTP/1.1\r\nHost: alpha.example.com\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n'),
+      );
       let out = '';
       s.on('data', (d) => {
         out += d.toString('latin1');
         if (out.includes('\r\n\r\n') && !out.includes('ping')) s.write('ping');
-        if (out.endsWith('ping')) (s.destroy(), resolve(out));
+        if (out.endsWith('ping')) s.destroy(), resolve(out);
       });
       setTimeout(() => (s.destroy(), resolve(out)), 2000);
     });

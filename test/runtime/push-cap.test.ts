@@ -8,7 +8,12 @@ import { OVER_CAP, PushServer } from '../../runtime/control/push-server';
 import { LineReader, PUSH_PATH, encode, type ProxyIdentity } from '../../runtime/contract/push-protocol';
 import { until } from './support';
 
-const identity = (serviceAccount: string): ProxyIdentity => ({ mode: 'sidecar', namespace: 'default', labels: { app: serviceAccount }, serviceAccount });
+const identity = (serviceAccount: string): ProxyIdentity => ({
+  mode: 'sidecar',
+  namespace: 'default',
+  labels: { app: serviceAccount },
+  serviceAccount,
+});
 
 interface Peer {
   readonly messages: Array<{ type: string; error?: string }>;
@@ -34,7 +39,11 @@ describe('push streams per identity', () => {
   let port: number;
   const peers: Peer[] = [];
   beforeAll(async () => {
-    server = new PushServer({ token: 't', maxStreamsPerIdentity: 2, configFor: () => ({ schema: 1, version: 'v1', listeners: [], clusters: [] }) });
+    server = new PushServer({
+      token: 't',
+      maxStreamsPerIdentity: 2,
+      configFor: () => ({ schema: 1, version: 'v1', listeners: [], clusters: [] }),
+    });
     port = await server.listen(0);
   });
   afterAll(async () => {
@@ -48,7 +57,9 @@ describe('push streams per identity', () => {
     await until('both streams of a to get their config', () => a1.messages.length > 0 && a2.messages.length > 0);
     const a3 = open('a-3', identity('a'));
     await until('the third stream of a to be closed', () => a3.closed);
-    expect(a3.messages).toEqual([{ type: 'error', error: expect.stringMatching(new RegExp(`^${OVER_CAP}: default/a already holds 2 push streams, at most 2`)) }]);
+    expect(a3.messages).toEqual([
+      { type: 'error', error: expect.stringMatching(new RegExp(`^${OVER_CAP}: default/a already holds 2 push streams, at most 2`)) },
+    ]);
     expect(server.counters.overCap).toBe(1);
 
     const b = open('b-1', identity('b'));
@@ -59,10 +70,15 @@ describe('push streams per identity', () => {
     const a4 = open('a-4', identity('a'));
     await until('a-4 to get its config', () => a4.messages.some((m) => m.type === 'config'));
     expect(a2.closed).toBe(false);
-    expect(server.statuses().map((s) => s.id).sort()).toEqual(['a-2', 'a-4', 'b-1']);
+    expect(
+      server
+        .statuses()
+        .map((s) => s.id)
+        .sort(),
+    ).toEqual(['a-2', 'a-4', 'b-1']);
   });
 
-  test('streams whose identity is refused by verification never count: a false claim cannot use up the owner\'s streams', async () => {
+  test("streams whose identity is refused by verification never count: a false claim cannot use up the owner's streams", async () => {
     const verified = new PushServer({
       maxStreamsPerIdentity: 2,
       verify: async (bearer) => (bearer === 'owner' ? undefined : 'token of someone else'),
@@ -71,9 +87,13 @@ describe('push streams per identity', () => {
     const vport = await verified.listen(0);
     const claims = [1, 2, 3].map((i) => peer(vport, `claim-${i}`, identity('c'), 'thief'));
     try {
-      await until('every false claim to be refused', () => claims.every((c) => c.messages.some((m) => m.type === 'error' && /identity refused/.test(m.error ?? ''))));
+      await until('every false claim to be refused', () =>
+        claims.every((c) => c.messages.some((m) => m.type === 'error' && /identity refused/.test(m.error ?? ''))),
+      );
       const owners = [1, 2].map((i) => peer(vport, `owner-${i}`, identity('c'), 'owner'));
-      await until('both of the owner\'s streams to get their config', () => owners.every((o) => o.messages.some((m) => m.type === 'config')));
+      await until("both of the owner's streams to get their config", () =>
+        owners.every((o) => o.messages.some((m) => m.type === 'config')),
+      );
       expect(verified.counters.overCap).toBe(0);
       owners.forEach((o) => o.close());
     } finally {

@@ -22,15 +22,25 @@ describe('the push port over TLS', () => {
 
   beforeAll(async () => {
     const dir = tempDir('mast-push-tls-');
-    writeFileSync(join(dir, 'mesh.yaml'), localMesh({ reviewsV1: 1, reviewsV2: 2, details: 3 }).map((o) => stringify(o)).join('---\n'));
-    mastd = new Mastd({ source: new FileSource([dir], 50), token: 'push-tls-test', defaultIngressGateway: true, pushTls: pushNames('mast-system') });
+    writeFileSync(
+      join(dir, 'mesh.yaml'),
+      localMesh({ reviewsV1: 1, reviewsV2: 2, details: 3 })
+        .map((o) => stringify(o))
+        .join('---\n'),
+    );
+    mastd = new Mastd({
+      source: new FileSource([dir], 50),
+      token: 'push-tls-test',
+      defaultIngressGateway: true,
+      pushTls: pushNames('mast-system'),
+    });
     ca = await CertificateAuthority.generate('cluster.local');
     await mastd.useCa(ca);
     ({ pushPort: port } = await mastd.start(0, 0));
   });
 
   afterAll(async () => {
-    for (const { client, proxy } of clients) (client.stop(), await proxy.drain(50));
+    for (const { client, proxy } of clients) client.stop(), await proxy.drain(50);
     await mastd.stop();
   });
 
@@ -38,7 +48,14 @@ describe('the push port over TLS', () => {
     const logs: string[] = [];
     // Gateways on any free port: several can run side by side.
     const proxy = new MeshProxy({ mode: 'gateway', workload: 'gw', namespace: 'mast-system' });
-    const client = new PushClient(proxy, { address: `127.0.0.1:${port}`, id, identity: { mode: 'gateway', namespace: 'mast-system', labels: { istio: 'ingressgateway' }, portMap: { 80: 0 } }, token: 'push-tls-test', log: (l) => logs.push(l), ...(tls ? { tls } : {}) });
+    const client = new PushClient(proxy, {
+      address: `127.0.0.1:${port}`,
+      id,
+      identity: { mode: 'gateway', namespace: 'mast-system', labels: { istio: 'ingressgateway' }, portMap: { 80: 0 } },
+      token: 'push-tls-test',
+      log: (l) => logs.push(l),
+      ...(tls ? { tls } : {}),
+    });
     clients.push({ client, proxy });
     client.start();
     return { client, proxy, logs };
@@ -56,13 +73,23 @@ describe('the push port over TLS', () => {
     const wrongRoot = connect('wrong-root', { root: () => other.rootPem });
     const wrongName = connect('wrong-name', { root: () => ca.rootPem, servername: 'mastd.elsewhere.svc' });
     const plain = connect('plain');
-    const noRoot = connect('no-root', { root: () => { throw new Error('ENOENT: /var/run/mast/root-cert.pem'); } });
+    const noRoot = connect('no-root', {
+      root: () => {
+        throw new Error('ENOENT: /var/run/mast/root-cert.pem');
+      },
+    });
     await until('each tried twice', () => [wrongRoot, wrongName, plain, noRoot].every((c) => c.logs.length >= 2), 8000);
     for (const c of [wrongRoot, wrongName, plain, noRoot]) expect(c.proxy.config).toBeUndefined();
-    expect(wrongRoot.logs[0]).toMatch(/^control plane stream closed \((CERT_SIGNATURE_FAILURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE)\); keeping config none, reconnecting in \d+ ms$/);
+    expect(wrongRoot.logs[0]).toMatch(
+      /^control plane stream closed \((CERT_SIGNATURE_FAILURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE)\); keeping config none, reconnecting in \d+ ms$/,
+    );
     expect(wrongName.logs[0]).toMatch(/^control plane stream closed \(ERR_TLS_CERT_ALTNAME_INVALID\)/);
-    expect(plain.logs[0]).toMatch(/^control plane stream closed \(no answer: is mastd serving TLS\? then give --control-plane-ca\); keeping config none/);
-    expect(noRoot.logs[0]).toMatch(/^cannot read the control plane's root certificate: ENOENT: \/var\/run\/mast\/root-cert\.pem; keeping config none/);
+    expect(plain.logs[0]).toMatch(
+      /^control plane stream closed \(no answer: is mastd serving TLS\? then give --control-plane-ca\); keeping config none/,
+    );
+    expect(noRoot.logs[0]).toMatch(
+      /^cannot read the control plane's root certificate: ENOENT: \/var\/run\/mast\/root-cert\.pem; keeping config none/,
+    );
     expect(mastd.push.statuses().filter((s) => ['wrong-root', 'wrong-name', 'plain', 'no-root'].includes(s.id))).toEqual([]);
   });
 

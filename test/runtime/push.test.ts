@@ -22,7 +22,13 @@ describe('mastd → mast-proxy push, with ACK/NACK', () => {
   let proxy: MeshProxy;
   let client: PushClient;
   const logs: string[] = [];
-  const writeMesh = (extra = '') => writeFileSync(join(dir, 'mesh.yaml'), localMesh({ reviewsV1: v1.port, reviewsV2: v2.port, details: details.port }, extra).map((o) => stringify(o)).join('---\n'));
+  const writeMesh = (extra = '') =>
+    writeFileSync(
+      join(dir, 'mesh.yaml'),
+      localMesh({ reviewsV1: v1.port, reviewsV2: v2.port, details: details.port }, extra)
+        .map((o) => stringify(o))
+        .join('---\n'),
+    );
 
   beforeAll(async () => {
     [v1, v2, details] = await Promise.all([backend('reviews-v1'), backend('reviews-v2'), backend('details')]);
@@ -31,7 +37,12 @@ describe('mastd → mast-proxy push, with ACK/NACK', () => {
     mastd = new Mastd({ source: new FileSource([dir], 50), token: TOKEN, log: (l) => logs.push(l), defaultIngressGateway: true });
     ports = await mastd.start(0, 0);
     proxy = new MeshProxy({ mode: 'gateway', workload: 'gw', namespace: 'mast-system' });
-    client = new PushClient(proxy, { address: `127.0.0.1:${ports.pushPort}`, id: 'gw-1', token: TOKEN, identity: { mode: 'gateway', namespace: 'mast-system', labels: { istio: 'ingressgateway' }, portMap: { 80: 0 } } });
+    client = new PushClient(proxy, {
+      address: `127.0.0.1:${ports.pushPort}`,
+      id: 'gw-1',
+      token: TOKEN,
+      identity: { mode: 'gateway', namespace: 'mast-system', labels: { istio: 'ingressgateway' }, portMap: { 80: 0 } },
+    });
     client.start();
     await until('first config', () => proxy.config !== undefined);
   });
@@ -134,10 +145,15 @@ describe('mastd → mast-proxy push, with ACK/NACK', () => {
     const inbox: ServerMessage[] = [];
     const reader = new LineReader();
     s.on('data', (chunk: Buffer) => reader.push(chunk, (m) => inbox.push(m as ServerMessage)));
-    s.write(`${JSON.stringify({ type: 'hello', id: 'delta-taker', identity: { mode: 'gateway', namespace: 'mast-system', labels: { istio: 'ingressgateway' }, portMap: { 80: 0 } }, features: ['delta'] })}\n`);
+    s.write(
+      `${JSON.stringify({ type: 'hello', id: 'delta-taker', identity: { mode: 'gateway', namespace: 'mast-system', labels: { istio: 'ingressgateway' }, portMap: { 80: 0 } }, features: ['delta'] })}\n`,
+    );
     const next = async (type: string) => {
       await until(`a ${type} message`, () => inbox.some((m) => m.type === type));
-      return inbox.splice(inbox.findIndex((m) => m.type === type), 1)[0];
+      return inbox.splice(
+        inbox.findIndex((m) => m.type === type),
+        1,
+      )[0];
     };
     const first = (await next('config')) as Extract<ServerMessage, { type: 'config' }>;
     s.write(`${JSON.stringify({ type: 'ack', version: first.version })}\n`);
@@ -163,7 +179,9 @@ describe('mastd → mast-proxy push, with ACK/NACK', () => {
   test('a NACK is recorded with its error', async () => {
     const session = http2.connect(`http://127.0.0.1:${ports.pushPort}`);
     const s = session.request({ ':method': 'POST', ':path': PUSH_PATH, authorization: `Bearer ${TOKEN}` }, { endStream: false });
-    s.write(`${JSON.stringify({ type: 'hello', id: 'picky', identity: { mode: 'sidecar', namespace: 'default', labels: { app: 'x' } } })}\n`);
+    s.write(
+      `${JSON.stringify({ type: 'hello', id: 'picky', identity: { mode: 'sidecar', namespace: 'default', labels: { app: 'x' } } })}\n`,
+    );
     // The version NACKed is the one this proxy was sent (a late file event may publish another meanwhile).
     const inbox: ServerMessage[] = [];
     const reader = new LineReader();
@@ -171,7 +189,10 @@ describe('mastd → mast-proxy push, with ACK/NACK', () => {
     const sent = (await until('a config', () => inbox.find((m) => m.type === 'config'))) as Extract<ServerMessage, { type: 'config' }>;
     s.write(`${JSON.stringify({ type: 'nack', version: sent.version, error: 'cannot listen: EADDRINUSE' })}\n`);
     await until('NACK recorded', () => mastd.push.statuses().some((p) => p.id === 'picky' && p.nacked !== undefined));
-    expect(mastd.push.statuses().find((p) => p.id === 'picky')!.nacked).toEqual({ version: sent.version, error: 'cannot listen: EADDRINUSE' });
+    expect(mastd.push.statuses().find((p) => p.id === 'picky')!.nacked).toEqual({
+      version: sent.version,
+      error: 'cannot listen: EADDRINUSE',
+    });
     s.close();
     session.destroy();
   });

@@ -2,7 +2,8 @@
 import * as net from 'node:net';
 import { acceptedWithOnRead } from '../../runtime/proxy/read-buffer';
 
-const listening = (server: net.Server) => new Promise<number>((r) => server.listen(0, '127.0.0.1', () => r((server.address() as net.AddressInfo).port)));
+const listening = (server: net.Server) =>
+  new Promise<number>((r) => server.listen(0, '127.0.0.1', () => r((server.address() as net.AddressInfo).port)));
 const connections = (server: net.Server) => new Promise<number>((r, j) => server.getConnections((err, n) => (err ? j(err) : r(n))));
 
 describe('accepted sockets reading through the shared buffer', () => {

@@ -6,7 +6,8 @@ import { cluster, config, forward, get, stoppedAfterEach } from './support';
 
 const { withBackend, proxyFor } = stoppedAfterEach();
 
-const rewrite = (match: string, replacement: string, target: string) => regexRewritePath(target, regexRewrite({ match, rewrite: replacement }));
+const rewrite = (match: string, replacement: string, target: string) =>
+  regexRewritePath(target, regexRewrite({ match, rewrite: replacement }));
 
 test('every match in the path is replaced, groups as \\1, the query kept', () => {
   expect(rewrite('^/service/([^/]+)(/.*)$', '\\2/instance/\\1', '/service/foo/v1/api?x=1')).toBe('/v1/api/instance/foo?x=1');
@@ -14,7 +15,7 @@ test('every match in the path is replaced, groups as \\1, the query kept', () =>
   expect(rewrite('^/old', '/new', '/older/old')).toBe('/newer/old');
 });
 
-test("RE2 spellings: named groups, a leading (?i), and a literal $ in the replacement", () => {
+test('RE2 spellings: named groups, a leading (?i), and a literal $ in the replacement', () => {
   expect(rewrite('^/(?P<id>\\d+)$', '/items/\\1', '/42')).toBe('/items/42');
   expect(rewrite('(?i)^/API', '/api', '/Api/v1')).toBe('/api/v1');
   expect(rewrite('^/price', '/$5', '/price/x')).toBe('/$5/x');
@@ -29,7 +30,10 @@ test('the proxy sends the rewritten path upstream', async () => {
   const b = await withBackend('b');
   const route = forward('b', { rewrite: { uriRegex: regexRewrite({ match: '^/v1/(.*)$', rewrite: '/api/\\1' }) } });
   const { port } = await proxyFor(config([route], [cluster('b', [b.port])]));
-  expect(await get(port, '/v1/users/7?full=1', { host: 'alpha.example.com' })).toMatchObject({ status: 200, body: 'b /api/users/7?full=1' });
+  expect(await get(port, '/v1/users/7?full=1', { host: 'alpha.example.com' })).toMatchObject({
+    status: 200,
+    body: 'b /api/users/7?full=1',
+  });
 });
 
 describe('validation', () => {
@@ -43,18 +47,32 @@ spec: { hosts: [r.example.com], http: [{ rewrite: ${rewriteYaml}, route: [{ dest
     ).filter((f) => f.severity === 'Error');
 
   test('a pattern RE2 does not take is MAST0105 at the field', () => {
-    expect(vs("{ uriRegexRewrite: { match: '^/(?=x)', rewrite: '/' } }")).toEqual([expect.objectContaining({ code: 'MAST0105', path: 'spec.http[0].rewrite.uriRegexRewrite.match' })]);
+    expect(vs("{ uriRegexRewrite: { match: '^/(?=x)', rewrite: '/' } }")).toEqual([
+      expect.objectContaining({ code: 'MAST0105', path: 'spec.http[0].rewrite.uriRegexRewrite.match' }),
+    ]);
   });
 
   test('uri and uriRegexRewrite together are refused', () => {
-    expect(vs("{ uri: /a, uriRegexRewrite: { match: '^/b', rewrite: '/c' } }")).toEqual([expect.objectContaining({ code: 'MAST0004', path: 'spec.http[0].rewrite', message: 'set either rewrite.uri or rewrite.uriRegexRewrite, not both' })]);
+    expect(vs("{ uri: /a, uriRegexRewrite: { match: '^/b', rewrite: '/c' } }")).toEqual([
+      expect.objectContaining({
+        code: 'MAST0004',
+        path: 'spec.http[0].rewrite',
+        message: 'set either rewrite.uri or rewrite.uriRegexRewrite, not both',
+      }),
+    ]);
   });
 
   test('a rewrite naming a group the pattern lacks, or a stray backslash, is MAST0105 at the rewrite', () => {
     expect(vs("{ uriRegexRewrite: { match: '^/v1/(.*)$', rewrite: '/api/\\2' } }")).toEqual([
-      expect.objectContaining({ code: 'MAST0105', path: 'spec.http[0].rewrite.uriRegexRewrite.rewrite', message: expect.stringMatching(/group the pattern does not have/) }),
+      expect.objectContaining({
+        code: 'MAST0105',
+        path: 'spec.http[0].rewrite.uriRegexRewrite.rewrite',
+        message: expect.stringMatching(/group the pattern does not have/),
+      }),
     ]);
-    expect(vs("{ uriRegexRewrite: { match: '^/v1/(.*)$', rewrite: '/api/\\x' } }")).toEqual([expect.objectContaining({ code: 'MAST0105' })]);
+    expect(vs("{ uriRegexRewrite: { match: '^/v1/(.*)$', rewrite: '/api/\\x' } }")).toEqual([
+      expect.objectContaining({ code: 'MAST0105' }),
+    ]);
   });
 
   test('a valid one passes', () => {

@@ -13,7 +13,14 @@ interface Req {
 
 function view(r: Req): RequestView {
   const headers: Record<string, string> = { host: r.host ?? 'alpha.example.com', ...r.headers };
-  return { method: r.method ?? 'GET', target: r.target ?? '/', host: r.host ?? 'alpha.example.com', port: r.port ?? 80, scheme: r.scheme ?? 'http', header: (n) => headers[n] };
+  return {
+    method: r.method ?? 'GET',
+    target: r.target ?? '/',
+    host: r.host ?? 'alpha.example.com',
+    port: r.port ?? 80,
+    scheme: r.scheme ?? 'http',
+    header: (n) => headers[n],
+  };
 }
 
 const route = (name: string, matches: MatchConfig[]): RouteConfig => ({ name, matches, action: { kind: 'direct', status: 200 } });
@@ -58,7 +65,12 @@ describe('match kinds', () => {
     ['query parameter exact', { queryParams: [['v', { exact: '2' }]] }, { target: '/p?a=1&v=2' }, 'm'],
     ['query parameter, other value', { queryParams: [['v', { exact: '2' }]] }, { target: '/p?v=3' }, 'rest'],
     ['query parameter regex', { queryParams: [['id', { regex: '[0-9]+' }]] }, { target: '/p?id=123' }, 'm'],
-    ['all conditions of one match (AND)', { uri: { prefix: '/static' }, method: { exact: 'GET' } }, { target: '/static/a', method: 'HEAD' }, 'rest'],
+    [
+      'all conditions of one match (AND)',
+      { uri: { prefix: '/static' }, method: { exact: 'GET' } },
+      { target: '/static/a', method: 'HEAD' },
+      'rest',
+    ],
   ])('%s', (_name, match, req, expected) => expect(selected(match, req)).toBe(expected));
 
   test('several matches of one rule: any of them (OR)', () => {
@@ -71,15 +83,33 @@ describe('match kinds', () => {
 
 describe('precedence', () => {
   test('the first matching rule wins, in the order written, even when a later one is more specific', () => {
-    const table = compileRouteTable(listener([route('broad', [{ uri: { prefix: '/api' } }]), route('specific', [{ uri: { exact: '/api/v1' } }])]));
+    const table = compileRouteTable(
+      listener([route('broad', [{ uri: { prefix: '/api' } }]), route('specific', [{ uri: { exact: '/api/v1' } }])]),
+    );
     expect(table.route(view({ target: '/api/v1' }))?.route.config.name).toBe('broad');
   });
 
   test('virtual hosts: exact domain before the longest wildcard before *; no host is 404', () => {
     const vh = (name: string, domains: string[]) => ({ name, domains, routes: [route(name, [])] });
-    const table = compileRouteTable({ name: 'l', port: 0, matchPort: 80, protocol: 'http', virtualHosts: [vh('any', ['*']), vh('wide', ['*.example.com']), vh('narrow', ['*.api.example.com']), vh('exact', ['v1.api.example.com'])] });
+    const table = compileRouteTable({
+      name: 'l',
+      port: 0,
+      matchPort: 80,
+      protocol: 'http',
+      virtualHosts: [
+        vh('any', ['*']),
+        vh('wide', ['*.example.com']),
+        vh('narrow', ['*.api.example.com']),
+        vh('exact', ['v1.api.example.com']),
+      ],
+    });
     const pick = (host: string) => table.route(view({ host }))?.route.config.name;
-    expect([pick('v1.api.example.com'), pick('v2.api.example.com'), pick('www.example.com'), pick('other.org')]).toEqual(['exact', 'narrow', 'wide', 'any']);
+    expect([pick('v1.api.example.com'), pick('v2.api.example.com'), pick('www.example.com'), pick('other.org')]).toEqual([
+      'exact',
+      'narrow',
+      'wide',
+      'any',
+    ]);
     expect(compileRouteTable(listener([route('r', [])])).route(view({ host: 'beta.example.com' }))).toBeUndefined();
   });
 });
@@ -97,7 +127,15 @@ describe('weights', () => {
   ])('r=%p picks %s (weight over the sum)', (r, cluster) => expect(pickWeighted(ds, r)?.cluster).toBe(cluster));
 
   test('all weights 0: no destination; a single destination is taken whatever its weight', () => {
-    expect(pickWeighted([{ cluster: 'a', weight: 0 }, { cluster: 'b', weight: 0 }], 0.5)).toBeUndefined();
+    expect(
+      pickWeighted(
+        [
+          { cluster: 'a', weight: 0 },
+          { cluster: 'b', weight: 0 },
+        ],
+        0.5,
+      ),
+    ).toBeUndefined();
     expect(pickWeighted([{ cluster: 'a', weight: 0 }], 0.5)?.cluster).toBe('a');
   });
 });
@@ -115,7 +153,8 @@ describe('large route tables (indexed by path from 16 routes on)', () => {
   const path = (r: () => number) => `/${Array.from({ length: 1 + Math.floor(r() * 3) }, () => pick(r, SEGMENTS)).join('/')}`;
   function randomMatch(r: () => number): MatchConfig {
     const kind = r();
-    const uri = kind < 0.4 ? { exact: path(r) } : kind < 0.8 ? { prefix: path(r).slice(0, 1 + Math.floor(r() * 6)) } : { regex: `${path(r)}.*` };
+    const uri =
+      kind < 0.4 ? { exact: path(r) } : kind < 0.8 ? { prefix: path(r).slice(0, 1 + Math.floor(r() * 6)) } : { regex: `${path(r)}.*` };
     const m: MatchConfig = { uri, ...(r() < 0.1 ? { ignoreUriCase: true } : {}) };
     return r() < 0.2 ? { ...m, method: { exact: pick(r, ['GET', 'POST']) } } : r() < 0.1 ? { method: { exact: 'PUT' } } : m;
   }
@@ -131,18 +170,28 @@ describe('large route tables (indexed by path from 16 routes on)', () => {
   test('the first route that matches wins, as in a scan: 20 random tables of 40 routes, 100 requests each', () => {
     const r = seeded(7);
     for (let t = 0; t < 20; t++) {
-      const routes = Array.from({ length: 40 }, (_, i) => route(`r${i}`, Array.from({ length: 1 + Math.floor(r() * 2) }, () => randomMatch(r))));
+      const routes = Array.from({ length: 40 }, (_, i) =>
+        route(
+          `r${i}`,
+          Array.from({ length: 1 + Math.floor(r() * 2) }, () => randomMatch(r)),
+        ),
+      );
       if (r() < 0.5) routes.push(route('catch-all', []));
       const table = compileRouteTable(listener(routes));
       for (let q = 0; q < 100; q++) {
-        const req = view({ target: `${path(r)}${r() < 0.3 ? `/${pick(r, SEGMENTS)}` : ''}${r() < 0.2 ? '?q=1' : ''}`, method: pick(r, ['GET', 'POST', 'PUT']) });
+        const req = view({
+          target: `${path(r)}${r() < 0.3 ? `/${pick(r, SEGMENTS)}` : ''}${r() < 0.2 ? '?q=1' : ''}`,
+          method: pick(r, ['GET', 'POST', 'PUT']),
+        });
         expect(table.route(req)?.route.config.name).toBe(scanned(routes, req));
       }
     }
   });
 
   test('5,000 exact and prefix routes: the last one is found, and a miss falls to the catch-all', () => {
-    const routes = Array.from({ length: 5000 }, (_, i) => route(`r${i}`, [i % 2 ? { uri: { exact: `/svc/${i}` } } : { uri: { prefix: `/p${i}/` } }]));
+    const routes = Array.from({ length: 5000 }, (_, i) =>
+      route(`r${i}`, [i % 2 ? { uri: { exact: `/svc/${i}` } } : { uri: { prefix: `/p${i}/` } }]),
+    );
     routes.push(route('catch-all', []));
     const table = compileRouteTable(listener(routes));
     expect(table.route(view({ target: '/svc/4999' }))?.route.config.name).toBe('r4999');

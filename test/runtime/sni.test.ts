@@ -6,8 +6,15 @@ import { readSni } from '../../runtime/proxy/http/sni';
 async function clientHello(servername?: string): Promise<Buffer> {
   const server = net.createServer();
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const first = new Promise<Buffer>((resolve) => server.once('connection', (s) => s.once('data', (d: Buffer) => (resolve(d), s.destroy()))));
-  const client = tls.connect({ host: '127.0.0.1', port: (server.address() as net.AddressInfo).port, servername, rejectUnauthorized: false });
+  const first = new Promise<Buffer>((resolve) =>
+    server.once('connection', (s) => s.once('data', (d: Buffer) => (resolve(d), s.destroy()))),
+  );
+  const client = tls.connect({
+    host: '127.0.0.1',
+    port: (server.address() as net.AddressInfo).port,
+    servername,
+    rejectUnauthorized: false,
+  });
   client.on('error', () => undefined);
   const bytes = await first;
   client.destroy();

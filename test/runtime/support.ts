@@ -38,19 +38,44 @@ export async function backend(name: string, handler?: Handler): Promise<Backend>
 }
 
 export function cluster(name: string, ports: number[], extra: Partial<ClusterConfig> = {}): ClusterConfig {
-  return { name, host: `${name}.default.svc.cluster.local`, port: 80, endpoints: ports.map((port) => ({ address: '127.0.0.1', port })), lb: { kind: 'round_robin' }, connectTimeoutMs: 1000, ...extra };
+  return {
+    name,
+    host: `${name}.default.svc.cluster.local`,
+    port: 80,
+    endpoints: ports.map((port) => ({ address: '127.0.0.1', port })),
+    lb: { kind: 'round_robin' },
+    connectTimeoutMs: 1000,
+    ...extra,
+  };
 }
 
 export function config(routes: RouteConfig[], clusters: ClusterConfig[], version = 'v1'): ProxyConfig {
-  return { schema: 1, version, listeners: [{ name: 'l', port: 0, matchPort: 80, protocol: 'http', virtualHosts: [{ name: 'vh', domains: ['alpha.example.com'], routes }] }], clusters };
+  return {
+    schema: 1,
+    version,
+    listeners: [
+      { name: 'l', port: 0, matchPort: 80, protocol: 'http', virtualHosts: [{ name: 'vh', domains: ['alpha.example.com'], routes }] },
+    ],
+    clusters,
+  };
 }
 
-export function forward(cluster: string, more: Partial<Extract<RouteConfig['action'], { kind: 'forward' }>> = {}, route: Partial<RouteConfig> = {}): RouteConfig {
+export function forward(
+  cluster: string,
+  more: Partial<Extract<RouteConfig['action'], { kind: 'forward' }>> = {},
+  route: Partial<RouteConfig> = {},
+): RouteConfig {
   return { name: route.name ?? 'r', matches: [], ...route, action: { kind: 'forward', destinations: [{ cluster, weight: 100 }], ...more } };
 }
 
-export async function startProxy(cfg: ProxyConfig, limits: Partial<Limits> = {}): Promise<{ proxy: MeshProxy; port: number; stop(): Promise<void> }> {
-  const proxy = new MeshProxy({ mode: 'gateway', workload: 'test-gateway', namespace: 'mast-system' }, undefined, { ...DEFAULT_LIMITS, ...limits });
+export async function startProxy(
+  cfg: ProxyConfig,
+  limits: Partial<Limits> = {},
+): Promise<{ proxy: MeshProxy; port: number; stop(): Promise<void> }> {
+  const proxy = new MeshProxy({ mode: 'gateway', workload: 'test-gateway', namespace: 'mast-system' }, undefined, {
+    ...DEFAULT_LIMITS,
+    ...limits,
+  });
   const result = await proxy.apply(cfg);
   if (!result.ok) throw new Error(result.error);
   return { proxy, port: proxy.boundPort('l')!, stop: () => proxy.drain(100) };
@@ -91,11 +116,16 @@ export interface Reply {
 export function get(port: number, path = '/', headers: Record<string, string> = {}, method = 'GET', body?: string): Promise<Reply> {
   const t0 = Date.now();
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path, method, headers: { host: 'alpha.example.com', ...headers }, agent: false }, (res) => {
-      let data = '';
-      res.on('data', (c) => (data += c));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers as Record<string, string>, body: data, ms: Date.now() - t0 }));
-    });
+    const req = http.request(
+      { host: '127.0.0.1', port, path, method, headers: { host: 'alpha.example.com', ...headers }, agent: false },
+      (res) => {
+        let data = '';
+        res.on('data', (c) => (data += c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode!, headers: res.headers as Record<string, string>, body: data, ms: Date.now() - t0 }),
+        );
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });

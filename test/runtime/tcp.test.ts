@@ -31,7 +31,12 @@ async function start(cfg: ProxyConfig): Promise<MeshProxy> {
 describe('TCP proxying', () => {
   test('a TCP listener sends each connection to one weighted destination and counts bytes', async () => {
     const db = await echo('db');
-    const p = await start({ schema: 1, version: 'v1', listeners: [{ name: 'tcp', port: 0, matchPort: 5432, protocol: 'tcp', tcpDestinations: [{ cluster: 'db', weight: 100 }] }], clusters: [cluster('db', [db.port])] });
+    const p = await start({
+      schema: 1,
+      version: 'v1',
+      listeners: [{ name: 'tcp', port: 0, matchPort: 5432, protocol: 'tcp', tcpDestinations: [{ cluster: 'db', weight: 100 }] }],
+      clusters: [cluster('db', [db.port])],
+    });
     const port = p.boundPort('tcp')!;
     expect(await talk(port, 'hello')).toBe('db:hello');
     expect(await talk(port, 'again')).toBe('db:again');
@@ -45,7 +50,29 @@ describe('TCP proxying', () => {
   test('an inbound connection that is not HTTP goes to the app as TCP; HTTP still takes the HTTP path', async () => {
     const app = await echo('app');
     const web = await backend('web');
-    const inbound = (appPort: number) => ({ schema: 1 as const, version: 'v1', listeners: [{ name: 'virtualInbound', trafficDirection: 'INBOUND' as const, port: 0, matchPort: appPort, protocol: 'http' as const, virtualHosts: [{ name: 'in', domains: ['*'], routes: [{ name: 'default', matches: [], action: { kind: 'forward' as const, destinations: [{ cluster: 'inbound', weight: 100 }] } }] }] }], clusters: [{ ...cluster('inbound', [appPort]), host: '127.0.0.1' }] });
+    const inbound = (appPort: number) => ({
+      schema: 1 as const,
+      version: 'v1',
+      listeners: [
+        {
+          name: 'virtualInbound',
+          trafficDirection: 'INBOUND' as const,
+          port: 0,
+          matchPort: appPort,
+          protocol: 'http' as const,
+          virtualHosts: [
+            {
+              name: 'in',
+              domains: ['*'],
+              routes: [
+                { name: 'default', matches: [], action: { kind: 'forward' as const, destinations: [{ cluster: 'inbound', weight: 100 }] } },
+              ],
+            },
+          ],
+        },
+      ],
+      clusters: [{ ...cluster('inbound', [appPort]), host: '127.0.0.1' }],
+    });
     const tcp = await start(inbound(app.port));
     expect(await talk(tcp.boundPort('virtualInbound')!, '\x00binary')).toBe('app:\x00binary');
     const http = await start(inbound(web.port));

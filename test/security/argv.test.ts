@@ -32,7 +32,7 @@ function descendants(root = process.pid): number[] {
   const queue = [root];
   while (queue.length) {
     const p = queue.shift()!;
-    for (const [pid, ppid] of parent) if (ppid === p) (out.push(pid), queue.push(pid));
+    for (const [pid, ppid] of parent) if (ppid === p) out.push(pid), queue.push(pid);
   }
   return out;
 }
@@ -51,7 +51,10 @@ describe('mast local', () => {
   afterAll(() => mesh?.stop());
 
   test('no process it starts has the push token on its command line or in its environment; the token file is mode 0600', async () => {
-    writeFileSync(join(dir, 'app.js'), "require('node:http').createServer((q, s) => s.end('web ' + q.url)).listen(Number(process.env.PORT), process.env.HOST);\n");
+    writeFileSync(
+      join(dir, 'app.js'),
+      "require('node:http').createServer((q, s) => s.end('web ' + q.url)).listen(Number(process.env.PORT), process.env.HOST);\n",
+    );
     writeFileSync(
       join(dir, 'mesh.yaml'),
       `apiVersion: networking.istio.io/v1
@@ -104,12 +107,16 @@ describe('mast-proxy and mastd refuse a token on the command line', () => {
     ['mast-proxy', ['--control-plane', '127.0.0.1:1', '--token', 'secret']],
     ['mastd', ['--watch', '.', '--token', 'secret']],
     ['mastd', ['--watch', '.', '--token=secret']],
-  ] as const)('%s %p exits 2 and says what to do instead', async (name, args) => {
-    const file = name === 'mastd' ? await bundleMastd() : await bundleProxy();
-    const r = spawnSync(process.execPath, [file, ...args], { encoding: 'utf8', timeout: 20_000 });
-    expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/--token is refused: .*\/proc\/<pid>\/cmdline.*--token-file/);
-  }, 30_000);
+  ] as const)(
+    '%s %p exits 2 and says what to do instead',
+    async (name, args) => {
+      const file = name === 'mastd' ? await bundleMastd() : await bundleProxy();
+      const r = spawnSync(process.execPath, [file, ...args], { encoding: 'utf8', timeout: 20_000 });
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(/--token is refused: .*\/proc\/<pid>\/cmdline.*--token-file/);
+    },
+    30_000,
+  );
 });
 
 describe('the Kubernetes manifests', () => {

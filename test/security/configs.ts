@@ -14,6 +14,10 @@ export function loopbackCluster(name: string, host: string, port: number, extra:
 
 /** `listener` (HTTP, any host) routing everything to `cluster`. */
 export function oneRoute(listener: Omit<ListenerConfig, 'virtualHosts' | 'protocol'>, cluster: ClusterConfig): ProxyConfig {
-  const l: ListenerConfig = { ...listener, protocol: 'http', virtualHosts: [{ name: 'vh', domains: ['*'], routes: [everythingTo(cluster.name)] }] };
+  const l: ListenerConfig = {
+    ...listener,
+    protocol: 'http',
+    virtualHosts: [{ name: 'vh', domains: ['*'], routes: [everythingTo(cluster.name)] }],
+  };
   return { schema: 1, version: 'v1', listeners: [l], clusters: [cluster] };
 }

@@ -90,7 +90,11 @@ async function brokenUpstream(): Promise<{ port: number; close(): Promise<void> 
   };
 }
 
-const route = (name: string, prefix: string, action: RouteConfig['action']): RouteConfig => ({ name, matches: [{ uri: { prefix } }], action });
+const route = (name: string, prefix: string, action: RouteConfig['action']): RouteConfig => ({
+  name,
+  matches: [{ uri: { prefix } }],
+  action,
+});
 
 /** Client-side garbage: broken framing, oversize heads, bytes that are not HTTP at all. */
 const BAD_REQUESTS = [
@@ -114,7 +118,8 @@ const BAD_REQUESTS = [
   'GET /good HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n',
 ];
 
-const VALID_REQUEST = 'POST /good HTTP/1.1\r\nHost: alpha.example.com\r\nTransfer-Encoding: chunked\r\nX-A: b\r\n\r\n3;e=1\r\nabc\r\n0\r\nX-T: 1\r\n\r\n';
+const VALID_REQUEST =
+  'POST /good HTTP/1.1\r\nHost: alpha.example.com\r\nTransfer-Encoding: chunked\r\nX-A: b\r\n\r\n3;e=1\r\nabc\r\n0\r\nX-T: 1\r\n\r\n';
 
 describe('mast-proxy fed garbage from every side', () => {
   let good: Backend;
@@ -126,7 +131,13 @@ describe('mast-proxy fed garbage from every side', () => {
   beforeAll(async () => {
     [good, broken, admin, status] = await Promise.all([backend('good'), brokenUpstream(), freePort(), freePort()]);
     // Listeners on one port are one listener: each gets its own.
-    const [httpPort, ppPort, sniPort, tcpPort, tcpPpPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+    const [httpPort, ppPort, sniPort, tcpPort, tcpPpPort] = [
+      await freePort(),
+      await freePort(),
+      await freePort(),
+      await freePort(),
+      await freePort(),
+    ];
     const cfg: ProxyConfig = {
       schema: 1,
       version: 'crash',
@@ -142,16 +153,40 @@ describe('mast-proxy fed garbage from every side', () => {
               domains: ['*'],
               routes: [
                 route('evil', '/evil/', { kind: 'forward', destinations: [{ cluster: 'broken', weight: 100 }] }),
-                route('mirrored', '/mirrored/', { kind: 'forward', destinations: [{ cluster: 'good', weight: 100 }], mirrors: [{ cluster: 'broken', fraction: 1 }] }),
+                route('mirrored', '/mirrored/', {
+                  kind: 'forward',
+                  destinations: [{ cluster: 'good', weight: 100 }],
+                  mirrors: [{ cluster: 'broken', fraction: 1 }],
+                }),
                 forward('good'),
               ],
             },
           ],
         },
-        { name: 'pp', port: ppPort, matchPort: 81, protocol: 'http', proxyProtocol: true, virtualHosts: [{ name: 'all', domains: ['*'], routes: [forward('good')] }] },
-        { name: 'sni', port: sniPort, matchPort: 443, protocol: 'tcp', sniRoutes: [{ sniHosts: ['good.example.com'], destinations: [{ cluster: 'broken', weight: 100 }] }] },
+        {
+          name: 'pp',
+          port: ppPort,
+          matchPort: 81,
+          protocol: 'http',
+          proxyProtocol: true,
+          virtualHosts: [{ name: 'all', domains: ['*'], routes: [forward('good')] }],
+        },
+        {
+          name: 'sni',
+          port: sniPort,
+          matchPort: 443,
+          protocol: 'tcp',
+          sniRoutes: [{ sniHosts: ['good.example.com'], destinations: [{ cluster: 'broken', weight: 100 }] }],
+        },
         { name: 'tcp', port: tcpPort, matchPort: 9000, protocol: 'tcp', tcpDestinations: [{ cluster: 'broken', weight: 100 }] },
-        { name: 'tcp-pp', port: tcpPpPort, matchPort: 9001, protocol: 'tcp', proxyProtocol: true, tcpDestinations: [{ cluster: 'broken', weight: 100 }] },
+        {
+          name: 'tcp-pp',
+          port: tcpPpPort,
+          matchPort: 9001,
+          protocol: 'tcp',
+          proxyProtocol: true,
+          tcpDestinations: [{ cluster: 'broken', weight: 100 }],
+        },
       ],
       clusters: [cluster('good', [good.port]), cluster('broken', [broken.port])],
     };
@@ -160,7 +195,9 @@ describe('mast-proxy fed garbage from every side', () => {
       '/app-health/web/livez': { httpGet: { port: broken.port, path: '/probe/binary' } },
       '/app-health/web/startupz': { grpc: { port: broken.port } },
     };
-    proxy = await spawnProxy(await bundleProxy(), cfg, ['--admin-port', String(admin), '--status-port', String(status)], { MAST_APP_PROBERS: JSON.stringify(probers) });
+    proxy = await spawnProxy(await bundleProxy(), cfg, ['--admin-port', String(admin), '--status-port', String(status)], {
+      MAST_APP_PROBERS: JSON.stringify(probers),
+    });
   }, 30_000);
 
   afterAll(async () => {
@@ -182,7 +219,11 @@ describe('mast-proxy fed garbage from every side', () => {
   }, 60_000);
 
   test('an upstream whose head never ends gets a 502, not unbounded memory', async () => {
-    const reply = await raw(proxy.port('http'), 'GET /evil/endless-head HTTP/1.1\r\nHost: alpha.example.com\r\nConnection: close\r\n\r\n', 3000);
+    const reply = await raw(
+      proxy.port('http'),
+      'GET /evil/endless-head HTTP/1.1\r\nHost: alpha.example.com\r\nConnection: close\r\n\r\n',
+      3000,
+    );
     expect(reply).toMatch(/^HTTP\/1\.1 502 /);
     await stillServing();
   });
@@ -198,7 +239,8 @@ describe('mast-proxy fed garbage from every side', () => {
 
   test('300 mutated upstream responses (fixed seed), to the request and to its mirror', async () => {
     for (let i = 0; i < 150; i += 15) {
-      const request = (prefix: string, n: number) => `GET /${prefix}/random-${n} HTTP/1.1\r\nHost: alpha.example.com\r\nConnection: close\r\n\r\n`;
+      const request = (prefix: string, n: number) =>
+        `GET /${prefix}/random-${n} HTTP/1.1\r\nHost: alpha.example.com\r\nConnection: close\r\n\r\n`;
       const batch = Array.from({ length: 15 }, (_, k) => i + k).flatMap((n) => [request('evil', n), request('mirrored', n)]);
       await Promise.all(batch.map((bytes) => raw(proxy.port('http'), bytes, 1000)));
       await stillServing();
@@ -228,7 +270,12 @@ describe('mast-proxy fed garbage from every side', () => {
         `${sig}\x2f\x99\x00\x00GET /good HTTP/1.1\r\n\r\n`,
         '\x00'.repeat(64),
       ],
-      sni: ['\x16\x03\x01\xff\xff\x01', '\x16\x03\x01\x00\x05\x01\xff\xff\xff\xff', `\x16\x03\x01\x00\x30\x01${'\xff'.repeat(47)}`, 'GET / HTTP/1.1\r\n\r\n'],
+      sni: [
+        '\x16\x03\x01\xff\xff\x01',
+        '\x16\x03\x01\x00\x05\x01\xff\xff\xff\xff',
+        `\x16\x03\x01\x00\x30\x01${'\xff'.repeat(47)}`,
+        'GET / HTTP/1.1\r\n\r\n',
+      ],
       tcp: ['\x00\xff garbage both ways', 'GET /evil/binary HTTP/1.1\r\n\r\n'],
     };
     inputs['tcp-pp'] = [...inputs.pp, `${sig}\x21\x11\x00\x0c\x7f\x00\x00\x01\x7f\x00\x00\x01\x00\x01\x00\x02\x00\xffgarbage`];
@@ -240,8 +287,11 @@ describe('mast-proxy fed garbage from every side', () => {
   }, 60_000);
 
   test('garbage on the admin and status ports, and an app answering its probes with nonsense', async () => {
-    await Promise.all([admin, status].flatMap((port) => [...BAD_REQUESTS, 'GET /stats/prometheus HTTP/1.1\r\n\r\n'].map((bytes) => raw(port, bytes, 500))));
-    for (const probe of ['readyz', 'livez', 'startupz']) expect(await get(status, `/app-health/web/${probe}`)).toMatchObject({ status: 503 });
+    await Promise.all(
+      [admin, status].flatMap((port) => [...BAD_REQUESTS, 'GET /stats/prometheus HTTP/1.1\r\n\r\n'].map((bytes) => raw(port, bytes, 500))),
+    );
+    for (const probe of ['readyz', 'livez', 'startupz'])
+      expect(await get(status, `/app-health/web/${probe}`)).toMatchObject({ status: 503 });
     await stillServing();
     // The rounds above, as the proxy counted them (what a contained throw and a bad mirror answer leave).
     const metrics = (await get(admin, '/stats/prometheus')).body;
@@ -250,7 +300,7 @@ describe('mast-proxy fed garbage from every side', () => {
 });
 
 describe('the line behind the parsers (contain.ts)', () => {
-  test('a throw from an upstream connection\'s handler ends that connection, is published, and goes no further', async () => {
+  test("a throw from an upstream connection's handler ends that connection, is published, and goes no further", async () => {
     const seen: unknown[] = [];
     const listen = (m: unknown) => seen.push(m);
     peerInputChannel.subscribe(listen);
@@ -260,10 +310,22 @@ describe('the line behind the parsers (contain.ts)', () => {
       const socket = net.connect((server.address() as AddressInfo).port, '127.0.0.1');
       const conn = new UpstreamConn(socket, 1000);
       const errors: string[] = [];
-      conn.take({ onData: () => { throw new Error('a parser bug'); }, onEnd: () => undefined, onError: (e) => errors.push(e.message) });
+      conn.take({
+        onData: () => {
+          throw new Error('a parser bug');
+        },
+        onEnd: () => undefined,
+        onError: (e) => errors.push(e.message),
+      });
       await until('the connection closed', () => conn.destroyed);
       expect(errors).toEqual(['upstream connection closed']);
-      expect(seen).toEqual([expect.objectContaining({ code: 'MAST_PROXY_PEER_INPUT', side: 'upstream', error: expect.objectContaining({ message: 'a parser bug' }) })]);
+      expect(seen).toEqual([
+        expect.objectContaining({
+          code: 'MAST_PROXY_PEER_INPUT',
+          side: 'upstream',
+          error: expect.objectContaining({ message: 'a parser bug' }),
+        }),
+      ]);
     } finally {
       peerInputChannel.unsubscribe(listen);
       server.close();
@@ -320,7 +382,16 @@ describe('mastd fed garbage by push-stream peers', () => {
     );
     writeFileSync(join(dir, 'token'), 't', { mode: 0o600 });
     const [push, monitoring] = [await freePort(), await freePort()];
-    const args = ['--watch', join(dir, 'mesh'), '--push-port', String(push), '--monitoring-port', String(monitoring), '--token-file', join(dir, 'token')];
+    const args = [
+      '--watch',
+      join(dir, 'mesh'),
+      '--push-port',
+      String(push),
+      '--monitoring-port',
+      String(monitoring),
+      '--token-file',
+      join(dir, 'token'),
+    ];
     const mastd = spawn(process.execPath, [await bundleMastd(), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
     let exited: number | null | undefined;
     let err = '';
@@ -338,7 +409,11 @@ describe('mastd fed garbage by push-stream peers', () => {
         `${preface}\x00\x00\x04\x01\x05\x00\x00\x00\x01\xff\xff\xff\xff`,
         `${preface}\x00\x00\x00\x00\x01\x00\x00\x00\x07`,
       ];
-      await Promise.all([...frames, ...Array.from({ length: 30 }, () => mutate(frames[2 + Math.floor(rnd() * 4)], rnd))].map((bytes) => raw(push, bytes, 500)));
+      await Promise.all(
+        [...frames, ...Array.from({ length: 30 }, () => mutate(frames[2 + Math.floor(rnd() * 4)], rnd))].map((bytes) =>
+          raw(push, bytes, 500),
+        ),
+      );
       // Well-formed HTTP/2, then junk where the push protocol's messages go, with and without the token.
       const junk = [
         'not json\n',

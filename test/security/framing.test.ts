@@ -126,10 +126,17 @@ describe('request bodies: strict chunked framing', () => {
 describe('responses: an upstream cannot desync the client connection', () => {
   test('a response whose trailers end in a bare LF does not reach the client as two responses', async () => {
     const backend = await rawBackend((received, s) => {
-      if (received.endsWith('\r\n\r\n')) s.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX: y\n\nHTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nsmuggled');
+      if (received.endsWith('\r\n\r\n'))
+        s.write(
+          'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX: y\n\nHTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nsmuggled',
+        );
     });
     const port = await proxyTo(backend.port);
-    const reply = await raw(port, 'GET /a HTTP/1.1\r\nHost: alpha.example.com\r\n\r\nGET /b HTTP/1.1\r\nHost: alpha.example.com\r\n\r\n', 1000);
+    const reply = await raw(
+      port,
+      'GET /a HTTP/1.1\r\nHost: alpha.example.com\r\n\r\nGET /b HTTP/1.1\r\nHost: alpha.example.com\r\n\r\n',
+      1000,
+    );
     // Two requests, two answers: each a 502, neither the crafted response.
     expect(reply.match(/HTTP\/1\.1 \d+/g)).toEqual(['HTTP/1.1 502', 'HTTP/1.1 502']);
     expect(reply).not.toContain('smuggled');
@@ -138,7 +145,10 @@ describe('responses: an upstream cannot desync the client connection', () => {
 
   test('valid response trailers and extensions are dropped, the body kept', async () => {
     const backend = await rawBackend((received, s) => {
-      if (received.endsWith('\r\n\r\n')) s.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: grpc-status\r\n\r\n5;e=1\r\nhello\r\n0\r\ngrpc-status: 0\r\n\r\n');
+      if (received.endsWith('\r\n\r\n'))
+        s.write(
+          'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: grpc-status\r\n\r\n5;e=1\r\nhello\r\n0\r\ngrpc-status: 0\r\n\r\n',
+        );
     });
     const port = await proxyTo(backend.port);
     const reply = await raw(port, 'GET /a HTTP/1.1\r\nHost: alpha.example.com\r\nConnection: close\r\n\r\n', 1000);
@@ -156,10 +166,14 @@ describe('responses: an upstream cannot desync the client connection', () => {
     expect(backend.connections.join('')).not.toContain('/admin/users');
   });
 
-  test('a badly framed response retried (retryOn reset) gets the next attempt\'s response, read afresh', async () => {
+  test("a badly framed response retried (retryOn reset) gets the next attempt's response, read afresh", async () => {
     const backend = await rawBackend((received, s, n) => {
       if (!received.endsWith('\r\n\r\n')) return;
-      s.write(n === 0 ? 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX: y\n\r\n' : 'HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ngood');
+      s.write(
+        n === 0
+          ? 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX: y\n\r\n'
+          : 'HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ngood',
+      );
     });
     const base = config([forward('app', { retries: { attempts: 1, retryOn: ['reset'] } })], [cluster('app', [backend.port])]);
     const { port } = await proxyFor(base);
@@ -181,7 +195,8 @@ describe('responses: an upstream cannot desync the client connection', () => {
 
   test('a 1xx that says the connection closes (HTTP/1.0, Connection: close) is not relayed before the final response: 502', async () => {
     const backend = await rawBackend((received, s) => {
-      if (received.endsWith('\r\n\r\n')) s.write('HTTP/1.1 100 Continue\r\nConnection: close\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+      if (received.endsWith('\r\n\r\n'))
+        s.write('HTTP/1.1 100 Continue\r\nConnection: close\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
     });
     const port = await proxyTo(backend.port);
     const reply = await raw(port, 'GET /a HTTP/1.1\r\nHost: alpha.example.com\r\nConnection: close\r\n\r\n', 1000);
@@ -190,7 +205,8 @@ describe('responses: an upstream cannot desync the client connection', () => {
 
   test('bytes after the end of a response: that upstream connection is not used again', async () => {
     const backend = await rawBackend((received, s) => {
-      if (received.endsWith('\r\n\r\n')) s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\npoison');
+      if (received.endsWith('\r\n\r\n'))
+        s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\npoison');
     });
     const port = await proxyTo(backend.port);
     expect(statusOf(await raw(port, 'GET /a HTTP/1.1\r\nHost: alpha.example.com\r\nConnection: close\r\n\r\n', 1000))).toBe(200);

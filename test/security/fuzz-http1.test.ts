@@ -20,27 +20,45 @@ import { fuzzResponses } from './http1-response-fuzz';
 const CASES = Number(process.env.FUZZ_CASES ?? 3000);
 const SEED = process.env.FUZZ_SEED === 'random' ? Math.floor(Math.random() * 2 ** 31) : Number(process.env.FUZZ_SEED ?? 19);
 
-test(`mast rejects every input llhttp rejects, and reads the same requests where both accept (seed ${SEED}, ${CASES} cases)`, async () => {
-  const oracle = new LlhttpOracle();
-  try {
-    const report = await fuzz(SEED, CASES, oracle);
-    if (process.env.FUZZ_CASES) console.log(JSON.stringify({ seed: SEED, ...report, failures: report.failures.length, mismatches: report.mismatches.length }, null, 1));
-    const show = (xs: typeof report.failures) => xs.slice(0, 5).map((f) => ({ input: f.input, llhttp: f.llhttp, mast: f.mast }));
-    expect(show(report.failures)).toEqual([]);
-    expect(show(report.mismatches)).toEqual([]);
-    // The generator reaches both sides of the property, not only one.
+test(
+  `mast rejects every input llhttp rejects, and reads the same requests where both accept (seed ${SEED}, ${CASES} cases)`,
+  async () => {
+    const oracle = new LlhttpOracle();
+    try {
+      const report = await fuzz(SEED, CASES, oracle);
+      if (process.env.FUZZ_CASES)
+        console.log(
+          JSON.stringify({ seed: SEED, ...report, failures: report.failures.length, mismatches: report.mismatches.length }, null, 1),
+        );
+      const show = (xs: typeof report.failures) => xs.slice(0, 5).map((f) => ({ input: f.input, llhttp: f.llhttp, mast: f.mast }));
+      expect(show(report.failures)).toEqual([]);
+      expect(show(report.mismatches)).toEqual([]);
+      // The generator reaches both sides of the property, not only one.
+      expect(report.bothReject).toBeGreaterThan(CASES / 10);
+      expect(report.bothAccept).toBeGreaterThan(CASES / 20);
+    } finally {
+      oracle.close();
+    }
+  },
+  Math.max(60_000, CASES * 5),
+);
+
+test(
+  `no upstream response llhttp cannot read whole is passed on by mast; where both read it, the same status and body length (seed ${SEED}, ${CASES} cases)`,
+  async () => {
+    const report = await fuzzResponses(SEED, CASES);
+    if (process.env.FUZZ_CASES)
+      console.log(
+        JSON.stringify(
+          { seed: SEED, responses: true, ...report, failures: report.failures.length, mismatches: report.mismatches.length },
+          null,
+          1,
+        ),
+      );
+    expect(report.failures.slice(0, 5)).toEqual([]);
+    expect(report.mismatches.slice(0, 5)).toEqual([]);
     expect(report.bothReject).toBeGreaterThan(CASES / 10);
     expect(report.bothAccept).toBeGreaterThan(CASES / 20);
-  } finally {
-    oracle.close();
-  }
-}, Math.max(60_000, CASES * 5));
-
-test(`no upstream response llhttp cannot read whole is passed on by mast; where both read it, the same status and body length (seed ${SEED}, ${CASES} cases)`, async () => {
-  const report = await fuzzResponses(SEED, CASES);
-  if (process.env.FUZZ_CASES) console.log(JSON.stringify({ seed: SEED, responses: true, ...report, failures: report.failures.length, mismatches: report.mismatches.length }, null, 1));
-  expect(report.failures.slice(0, 5)).toEqual([]);
-  expect(report.mismatches.slice(0, 5)).toEqual([]);
-  expect(report.bothReject).toBeGreaterThan(CASES / 10);
-  expect(report.bothAccept).toBeGreaterThan(CASES / 20);
-}, Math.max(60_000, CASES * 5));
+  },
+  Math.max(60_000, CASES * 5),
+);

@@ -61,7 +61,13 @@ describe('PROXY protocol on an HTTPS gateway port (an NLB in front)', () => {
     const server = selfSigned(dir, 'gw', 'spiffe://cluster.local/ns/istio-system/sa/gw');
     writeFileSync(`${dir}/gw.pem`, server.cert);
     writeFileSync(`${dir}/gw.key`, server.key);
-    return gateway({ name: 'l', port: 0, matchPort: 443, proxyProtocol: true, tls: { certificateFile: `${dir}/gw.pem`, keyFile: `${dir}/gw.key` } });
+    return gateway({
+      name: 'l',
+      port: 0,
+      matchPort: 443,
+      proxyProtocol: true,
+      tls: { certificateFile: `${dir}/gw.pem`, keyFile: `${dir}/gw.key` },
+    });
   }
 
   /** The header, then TLS and one request over it; the reply (or how the connection ended). */
@@ -69,7 +75,9 @@ describe('PROXY protocol on an HTTPS gateway port (an NLB in front)', () => {
     return new Promise((resolve) => {
       const socket = net.connect(port, '127.0.0.1', () => {
         if (header) socket.write(header);
-        const secure = tls.connect({ socket, rejectUnauthorized: false }, () => secure.write('GET /orders HTTP/1.1\r\nHost: alpha.example.com\r\nConnection: close\r\n\r\n'));
+        const secure = tls.connect({ socket, rejectUnauthorized: false }, () =>
+          secure.write('GET /orders HTTP/1.1\r\nHost: alpha.example.com\r\nConnection: close\r\n\r\n'),
+        );
         let out = '';
         const t = setTimeout(() => secure.destroy(), 2000);
         secure.on('data', (d) => (out += d.toString('latin1')));
@@ -80,7 +88,7 @@ describe('PROXY protocol on an HTTPS gateway port (an NLB in front)', () => {
     });
   }
 
-  test('the header before the ClientHello is read, TLS is served, the client is the header\'s source', async () => {
+  test("the header before the ClientHello is read, TLS is served, the client is the header's source", async () => {
     const { app, port } = await httpsGateway();
     expect(statusOf(await viaNlb(port, proxyHeader('203.0.113.7', '10.0.0.1', 40000, 443)))).toBe(200);
     expect(app.seen).toHaveLength(1);

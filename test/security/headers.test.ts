@@ -21,7 +21,12 @@ async function gateway(authz?: AuthzConfig) {
   const app = await lenientBackend();
   stopAfter(() => app.close());
   const base = config([forward('app')], [cluster('app', [app.port])]);
-  const cfg: ProxyConfig = { ...base, listeners: [{ ...base.listeners[0], virtualHosts: [{ ...base.listeners[0].virtualHosts![0], domains: ['*'] }], ...(authz ? { authz } : {}) }] };
+  const cfg: ProxyConfig = {
+    ...base,
+    listeners: [
+      { ...base.listeners[0], virtualHosts: [{ ...base.listeners[0].virtualHosts![0], domains: ['*'] }], ...(authz ? { authz } : {}) },
+    ],
+  };
   return { app, port: (await proxyFor(cfg)).port };
 }
 
@@ -47,13 +52,17 @@ describe('two Host headers', () => {
   });
 });
 
-describe('at a gateway the client is external: x-forwarded-proto and x-request-id are the proxy\'s', () => {
+describe("at a gateway the client is external: x-forwarded-proto and x-request-id are the proxy's", () => {
   test.each([
     ['the head passed through', ''],
     ['the head rebuilt', 'Connection: keep-alive\r\n'],
   ])('%s: a claimed https and a chosen request id are replaced', async (_how, more) => {
     const { app, port } = await gateway();
-    const reply = await raw(port, `GET /a HTTP/1.1\r\nHost: alpha.example.com\r\nX-Forwarded-Proto: https\r\nX-Request-Id: attacker-chosen\r\n${more}Connection: close\r\n\r\n`, 2000);
+    const reply = await raw(
+      port,
+      `GET /a HTTP/1.1\r\nHost: alpha.example.com\r\nX-Forwarded-Proto: https\r\nX-Request-Id: attacker-chosen\r\n${more}Connection: close\r\n\r\n`,
+      2000,
+    );
     expect(statusOf(reply)).toBe(200);
     expect(app.seen).toHaveLength(1);
     expect(app.seen[0].headers['x-forwarded-proto']).toBe('http');
@@ -64,14 +73,22 @@ describe('at a gateway the client is external: x-forwarded-proto and x-request-i
     const app = await lenientBackend();
     stopAfter(() => app.close());
     const { port } = await proxyFor(config([forward('app')], [cluster('app', [app.port])]), { trustedHops: 1 });
-    await raw(port, 'GET /a HTTP/1.1\r\nHost: alpha.example.com\r\nX-Forwarded-For: 203.0.113.7\r\nX-Forwarded-Proto: https\r\nX-Request-Id: chosen\r\nConnection: close\r\n\r\n', 2000);
+    await raw(
+      port,
+      'GET /a HTTP/1.1\r\nHost: alpha.example.com\r\nX-Forwarded-For: 203.0.113.7\r\nX-Forwarded-Proto: https\r\nX-Request-Id: chosen\r\nConnection: close\r\n\r\n',
+      2000,
+    );
     expect(app.seen[0].headers['x-forwarded-proto']).toBe('https');
     expect(app.seen[0].headers['x-request-id']).not.toBe('chosen');
   });
 
   test('a sidecar (clients inside the mesh) keeps them, as Istio does', async () => {
     const { app, port } = await sidecar();
-    const reply = await raw(port, 'GET /a HTTP/1.1\r\nHost: alpha.example.com\r\nX-Forwarded-Proto: https\r\nX-Request-Id: req-42\r\nConnection: close\r\n\r\n', 2000);
+    const reply = await raw(
+      port,
+      'GET /a HTTP/1.1\r\nHost: alpha.example.com\r\nX-Forwarded-Proto: https\r\nX-Request-Id: req-42\r\nConnection: close\r\n\r\n',
+      2000,
+    );
     expect(statusOf(reply)).toBe(200);
     expect(app.seen[0].headers['x-forwarded-proto']).toBe('https');
     expect(app.seen[0].headers['x-request-id']).toBe('req-42');
@@ -81,7 +98,11 @@ describe('at a gateway the client is external: x-forwarded-proto and x-request-i
 describe('Upgrade: h2c', () => {
   test('is removed with HTTP2-Settings and the Connection tokens: the request goes on as plain HTTP/1.1', async () => {
     const { app, port } = await gateway();
-    const reply = await raw(port, 'GET /a HTTP/1.1\r\nHost: alpha.example.com\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n', 500);
+    const reply = await raw(
+      port,
+      'GET /a HTTP/1.1\r\nHost: alpha.example.com\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n',
+      500,
+    );
     expect(statusOf(reply)).toBe(200);
     expect(app.seen).toHaveLength(1);
     const h = app.seen[0].headers;
@@ -92,13 +113,21 @@ describe('Upgrade: h2c', () => {
 
   test('an HTTP2-Settings header alone does not pass either (hop-by-hop)', async () => {
     const { app, port } = await gateway();
-    await raw(port, 'GET /a HTTP/1.1\r\nHost: alpha.example.com\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\nConnection: close\r\n\r\n', 2000);
+    await raw(
+      port,
+      'GET /a HTTP/1.1\r\nHost: alpha.example.com\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\nConnection: close\r\n\r\n',
+      2000,
+    );
     expect(app.seen[0].headers['http2-settings']).toBeUndefined();
   });
 
   test('a websocket upgrade still goes through (Istio allows websocket)', async () => {
     const { app, port } = await gateway();
-    await raw(port, 'GET /ws HTTP/1.1\r\nHost: alpha.example.com\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n', 300);
+    await raw(
+      port,
+      'GET /ws HTTP/1.1\r\nHost: alpha.example.com\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+      300,
+    );
     expect(app.seen[0].headers.upgrade).toBe('websocket');
     expect(app.seen[0].headers.connection).toMatch(/upgrade/i);
   });
@@ -107,7 +136,11 @@ describe('Upgrade: h2c', () => {
 describe('headers a Connection header names are hop-by-hop (RFC 9110 §7.6.1)', () => {
   test('a client naming a header in Connection: that header does not reach the app; others do', async () => {
     const { app, port } = await gateway();
-    const reply = await raw(port, 'GET /a HTTP/1.1\r\nHost: alpha.example.com\r\nConnection: keep-alive, X-Hop\r\nX-Hop: secret\r\nX-Kept: 1\r\n\r\n', 1000);
+    const reply = await raw(
+      port,
+      'GET /a HTTP/1.1\r\nHost: alpha.example.com\r\nConnection: keep-alive, X-Hop\r\nX-Hop: secret\r\nX-Kept: 1\r\n\r\n',
+      1000,
+    );
     expect(statusOf(reply)).toBe(200);
     expect(app.seen).toHaveLength(1);
     expect(app.seen[0].headers['x-hop']).toBeUndefined();
@@ -128,7 +161,9 @@ async function withHopBackend() {
   const net = await import('node:net');
   const server = net.createServer((s) => {
     s.on('error', () => s.destroy());
-    s.once('data', () => s.end('HTTP/1.1 200 OK\r\nConnection: X-Internal\r\nX-Internal: token\r\nX-Public: 1\r\nContent-Length: 2\r\n\r\nok'));
+    s.once('data', () =>
+      s.end('HTTP/1.1 200 OK\r\nConnection: X-Internal\r\nX-Internal: token\r\nX-Public: 1\r\nContent-Length: 2\r\n\r\nok'),
+    );
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   stopAfter(() => new Promise((r) => server.close(() => r())));

@@ -41,7 +41,8 @@ export function dechunkedLength(bytes: Buffer): number {
   for (;;) {
     const eol = bytes.indexOf('\r\n', i, 'latin1');
     const size = parseInt(bytes.toString('latin1', i, eol), 16);
-    if (!(size >= 0) || eol < 0) throw new Error(`mast forwarded a chunk line it should not have: ${JSON.stringify(bytes.toString('latin1', i, i + 20))}`);
+    if (!(size >= 0) || eol < 0)
+      throw new Error(`mast forwarded a chunk line it should not have: ${JSON.stringify(bytes.toString('latin1', i, i + 20))}`);
     if (size === 0) return n;
     n += size;
     i = eol + 2 + size + 2;
@@ -81,7 +82,8 @@ export function mastVerdict(input: Buffer): Verdict {
       if (!framing.done) {
         const e = framing.consume(buf, 0, buf.length);
         const forwarded = framing.forwarded(buf, 0, e);
-        if (!framing.done) return { kind: 'incomplete', requests: [...requests, { method: head.method, target: head.target, bodyLength: -1 }] };
+        if (!framing.done)
+          return { kind: 'incomplete', requests: [...requests, { method: head.method, target: head.target, bodyLength: -1 }] };
         bodyLength = head.chunked ? dechunkedLength(forwarded) : forwarded.length;
         buf = buf.subarray(e);
       }
@@ -140,7 +142,13 @@ export class LlhttpOracle {
         cb();
       },
     });
-    Object.assign(socket, { remoteAddress: '127.0.0.1', remotePort: 1, setTimeout: () => socket, setNoDelay: () => socket, setKeepAlive: () => socket });
+    Object.assign(socket, {
+      remoteAddress: '127.0.0.1',
+      remotePort: 1,
+      setTimeout: () => socket,
+      setNoDelay: () => socket,
+      setKeepAlive: () => socket,
+    });
     this.states.set(socket, st);
     this.server.emit('connection', socket);
     socket.push(input);
@@ -185,7 +193,8 @@ export function chunkedBody(r: () => number): string {
     const ext = r() < 0.3 ? pick(r, [';a', ';a=b', ';name="quoted value"', ';x=1;y', ';q="a\\"b"']) : '';
     body += `${data.length.toString(16)}${ext}\r\n${data}\r\n`;
   }
-  const trailers = r() < 0.4 ? pick(r, ['X-Checksum: abc\r\n', 'A: 1\r\nB: two words\r\n', 'Expires: Wed, 21 Oct 2015 07:28:00 GMT\r\n']) : '';
+  const trailers =
+    r() < 0.4 ? pick(r, ['X-Checksum: abc\r\n', 'A: 1\r\nB: two words\r\n', 'Expires: Wed, 21 Oct 2015 07:28:00 GMT\r\n']) : '';
   return `${body}0\r\n${trailers}\r\n`;
 }
 
@@ -209,19 +218,87 @@ function baseRequest(r: () => number): string {
   }
 }
 
-const INTERESTING_BYTES = [0x00, 0x01, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x20, 0x7f, 0x80, 0xff, 0x3a, 0x3b, 0x22, 0x5c, 0x3d, 0x2c, 0x23, 0x25, 0x3f, 0x2f, 0x30, 0x66];
+const INTERESTING_BYTES = [
+  0x00, 0x01, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x20, 0x7f, 0x80, 0xff, 0x3a, 0x3b, 0x22, 0x5c, 0x3d, 0x2c, 0x23, 0x25, 0x3f, 0x2f, 0x30,
+  0x66,
+];
 const LINE_ENDS = ['\n', '\r', '\n\r', '\r\r\n', '\r\n ', '\r\n\t', '\r\n\r\n', ''];
 const HEADER_LINES = [
-  'Content-Length: 5', 'Content-Length: 0', 'Content-Length: -1', 'Content-Length: 1 2', 'Content-Length: +3', 'Content-Length: 0x5', 'Content-Length: 3, 3',
-  'Content-Length: 99999999999999999999', 'Content-Length:  7 ', 'Content-Length: 5\t', 'Content-Length:\t5', 'Transfer-Encoding: chunked\t', 'Transfer-Encoding: chunked', 'Transfer-Encoding: Chunked', 'Transfer-Encoding: chunked, identity',
-  'Transfer-Encoding: identity, chunked', 'Transfer-Encoding: xchunked', 'Transfer-Encoding : chunked', ' Transfer-Encoding: chunked', 'Transfer-Encoding:\tchunked',
-  'Transfer-Encoding: chunked\x0b', 'Transfer-Encoding: gzip', 'Host: b.example.com', 'Connection: close', 'Connection: keep-alive, Upgrade', 'Expect: 100-continue',
-  'Upgrade: h2c', 'Upgrade: websocket', 'X: a\x00b', 'X\x00: a', 'X y: a', ': a', 'X:', `X-Long: ${'v'.repeat(200)}`, 'Trailer: X-Checksum', 'TE: trailers',
+  'Content-Length: 5',
+  'Content-Length: 0',
+  'Content-Length: -1',
+  'Content-Length: 1 2',
+  'Content-Length: +3',
+  'Content-Length: 0x5',
+  'Content-Length: 3, 3',
+  'Content-Length: 99999999999999999999',
+  'Content-Length:  7 ',
+  'Content-Length: 5\t',
+  'Content-Length:\t5',
+  'Transfer-Encoding: chunked\t',
+  'Transfer-Encoding: chunked',
+  'Transfer-Encoding: Chunked',
+  'Transfer-Encoding: chunked, identity',
+  'Transfer-Encoding: identity, chunked',
+  'Transfer-Encoding: xchunked',
+  'Transfer-Encoding : chunked',
+  ' Transfer-Encoding: chunked',
+  'Transfer-Encoding:\tchunked',
+  'Transfer-Encoding: chunked\x0b',
+  'Transfer-Encoding: gzip',
+  'Host: b.example.com',
+  'Connection: close',
+  'Connection: keep-alive, Upgrade',
+  'Expect: 100-continue',
+  'Upgrade: h2c',
+  'Upgrade: websocket',
+  'X: a\x00b',
+  'X\x00: a',
+  'X y: a',
+  ': a',
+  'X:',
+  `X-Long: ${'v'.repeat(200)}`,
+  'Trailer: X-Checksum',
+  'TE: trailers',
 ];
-const CHUNK_SIZES = ['0x5', ' 5', '5 ', '+5', '-5', '05', '5;', '5;a=', '5;a b', '5;a="x', 'ffffffffffffffffff', '5\x00', '5\t;a', '5;a="\x01"', '0', '00000000000000005', 'g'];
+const CHUNK_SIZES = [
+  '0x5',
+  ' 5',
+  '5 ',
+  '+5',
+  '-5',
+  '05',
+  '5;',
+  '5;a=',
+  '5;a b',
+  '5;a="x',
+  'ffffffffffffffffff',
+  '5\x00',
+  '5\t;a',
+  '5;a="\x01"',
+  '0',
+  '00000000000000005',
+  'g',
+];
 const VERSIONS = ['HTTP/1.2', 'HTTP/2.0', 'http/1.1', 'HTTP/1.1 ', 'HTTP/01.1', 'HTTP/1.1\x00', 'HTTP/1.', 'HTTP /1.1', 'HTTP/1.0'];
 const METHODS = ['GET ', 'G ET', 'get', 'FOO', 'GET\t', 'PROPFIND', 'CONNECT', 'OPTIONS', 'M-SEARCH', 'PRI', 'DELETE'];
-const TARGETS = ['/a b', '/a\x7f', '/a%00', '*', 'http://a.example.com/b', '//', '/a#b', 'a', '/a\\b', '/%2e%2e/x', 'HTTP://x/', 'http://u@x/', '/\xff', '/a?b#c', 'x.example.com:443'];
+const TARGETS = [
+  '/a b',
+  '/a\x7f',
+  '/a%00',
+  '*',
+  'http://a.example.com/b',
+  '//',
+  '/a#b',
+  'a',
+  '/a\\b',
+  '/%2e%2e/x',
+  'HTTP://x/',
+  'http://u@x/',
+  '/\xff',
+  '/a?b#c',
+  'x.example.com:443',
+];
 
 /** One generated input: a valid request (or two, pipelined), then one to three mutations. */
 export function generate(r: () => number): Buffer {
@@ -300,7 +377,8 @@ export interface FuzzReport {
   readonly bothAccept: number;
 }
 
-const same = (a: SeenRequest[], b: SeenRequest[]) => a.length === b.length && a.every((x, i) => x.method === b[i].method && x.target === b[i].target && x.bodyLength === b[i].bodyLength);
+const same = (a: SeenRequest[], b: SeenRequest[]) =>
+  a.length === b.length && a.every((x, i) => x.method === b[i].method && x.target === b[i].target && x.bodyLength === b[i].bodyLength);
 
 export async function fuzz(seed: number, cases: number, oracle = new LlhttpOracle()): Promise<FuzzReport> {
   const r = rng(seed);
@@ -325,7 +403,9 @@ export async function fuzz(seed: number, cases: number, oracle = new LlhttpOracl
         // itself (server policy, not parsing), it never showed it.
         const n = Math.min(ll.requests.length, mast.requests.length);
         const heads = (xs: SeenRequest[]) => xs.slice(0, n).map((x) => ({ ...x, bodyLength: 0 }));
-        const comparable = ll.nodeAnswered || (ll.upgraded || mast.upgraded ? same(heads(ll.requests), heads(mast.requests)) : same(ll.requests, mast.requests));
+        const comparable =
+          ll.nodeAnswered ||
+          (ll.upgraded || mast.upgraded ? same(heads(ll.requests), heads(mast.requests)) : same(ll.requests, mast.requests));
         if (!comparable) mismatches.push({ input: text, llhttp: ll, mast });
       }
     }

@@ -114,7 +114,18 @@ function baseResponse(r: () => number): string {
   }
 }
 
-const RESPONSE_HEADERS = ['Content-Length: 3', 'Content-Length: 3, 3', 'Transfer-Encoding: chunked', 'Transfer-Encoding: gzip, chunked', 'Transfer-Encoding: chunked, gzip', 'Connection: close', 'X: a\x00b', 'X y: z', 'Upgrade: h2c', 'Set-Cookie: a=b'];
+const RESPONSE_HEADERS = [
+  'Content-Length: 3',
+  'Content-Length: 3, 3',
+  'Transfer-Encoding: chunked',
+  'Transfer-Encoding: gzip, chunked',
+  'Transfer-Encoding: chunked, gzip',
+  'Connection: close',
+  'X: a\x00b',
+  'X y: z',
+  'Upgrade: h2c',
+  'Set-Cookie: a=b',
+];
 
 export function generateResponse(r: () => number): Buffer {
   let s = baseResponse(r);

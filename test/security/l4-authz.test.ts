@@ -45,7 +45,12 @@ spec: ${spec}
 
 /** A sidecar in front of a TCP app (`mast local` style: the app's port known), with these policies. */
 async function sidecar(app: TcpRecorder, policies: string): Promise<number> {
-  const identity: ProxyIdentity = { mode: 'sidecar', namespace: 'default', labels: { app: 'tcp-echo' }, inbound: { port: 0, appPort: app.port } };
+  const identity: ProxyIdentity = {
+    mode: 'sidecar',
+    namespace: 'default',
+    labels: { app: 'tcp-echo' },
+    inbound: { port: 0, appPort: app.port },
+  };
   const proxy = await proxyFor(policies, identity, (n) => n === 'virtualInbound');
   return proxy.boundPort('virtualInbound')!;
 }
@@ -55,7 +60,13 @@ const denied = (r: { reply: string; closed: boolean }) => r.closed && r.reply ==
 describe('L4 authorization at a sidecar (Istio "Authorization for TCP traffic")', () => {
   test('DENY on the port: the connection is closed and not one byte reaches the app', async () => {
     const app = await recorder();
-    const port = await sidecar(app, policy('deny-port', `{ selector: { matchLabels: { app: tcp-echo } }, action: DENY, rules: [{ to: [{ operation: { ports: ["${app.port}"] } }] }] }`));
+    const port = await sidecar(
+      app,
+      policy(
+        'deny-port',
+        `{ selector: { matchLabels: { app: tcp-echo } }, action: DENY, rules: [{ to: [{ operation: { ports: ["${app.port}"] } }] }] }`,
+      ),
+    );
     expect(denied(await tcpTalk(port, '\x00\x01mysql handshake'))).toBe(true);
     expect(app.connections).toBe(0);
     expect(app.received).toBe('');
@@ -69,32 +80,50 @@ describe('L4 authorization at a sidecar (Istio "Authorization for TCP traffic")'
 
   test('an ALLOW rule with an HTTP-only field (methods) never matches TCP: everything is denied', async () => {
     const app = await recorder();
-    const port = await sidecar(app, policy('allow-get', `{ action: ALLOW, rules: [{ to: [{ operation: { methods: [GET], ports: ["${app.port}"] } }] }] }`));
+    const port = await sidecar(
+      app,
+      policy('allow-get', `{ action: ALLOW, rules: [{ to: [{ operation: { methods: [GET], ports: ["${app.port}"] } }] }] }`),
+    );
     expect(denied(await tcpTalk(port, 'port 9000'))).toBe(true);
     expect(app.received).toBe('');
   });
 
   test('a DENY rule with an HTTP-only field matches TCP with the field ignored (DENY fails closed)', async () => {
     const app = await recorder();
-    const port = await sidecar(app, policy('deny-get', `{ action: DENY, rules: [{ to: [{ operation: { methods: [GET] } }], when: [{ key: "request.headers[x-user]", values: [admin] }] }] }`));
+    const port = await sidecar(
+      app,
+      policy(
+        'deny-get',
+        `{ action: DENY, rules: [{ to: [{ operation: { methods: [GET] } }], when: [{ key: "request.headers[x-user]", values: [admin] }] }] }`,
+      ),
+    );
     expect(denied(await tcpTalk(port, 'anything'))).toBe(true);
     expect(app.connections).toBe(0);
   });
 
   test('ipBlocks: the peer address; an ALLOW for other addresses denies, notIpBlocks in a DENY too', async () => {
     const app = await recorder();
-    const other = await sidecar(app, policy('allow-10', `{ action: ALLOW, rules: [{ from: [{ source: { ipBlocks: ["10.0.0.0/8"] } }] }] }`));
+    const other = await sidecar(
+      app,
+      policy('allow-10', `{ action: ALLOW, rules: [{ from: [{ source: { ipBlocks: ["10.0.0.0/8"] } }] }] }`),
+    );
     expect(denied(await tcpTalk(other, 'x'))).toBe(true);
     const local = await sidecar(app, policy('allow-lo', `{ action: ALLOW, rules: [{ from: [{ source: { ipBlocks: ["127.0.0.1"] } }] }] }`));
     expect(await tcpTalk(local, 'y')).toEqual({ reply: 'ok:y', closed: false });
-    const notLocal = await sidecar(app, policy('deny-not-10', `{ action: DENY, rules: [{ from: [{ source: { notIpBlocks: ["10.0.0.0/8"] } }] }] }`));
+    const notLocal = await sidecar(
+      app,
+      policy('deny-not-10', `{ action: DENY, rules: [{ from: [{ source: { notIpBlocks: ["10.0.0.0/8"] } }] }] }`),
+    );
     expect(denied(await tcpTalk(notLocal, 'z'))).toBe(true);
     expect(app.received).toBe('y');
   });
 
   test('principals without mTLS: a plaintext peer has no identity, an ALLOW on principals denies it', async () => {
     const app = await recorder();
-    const port = await sidecar(app, policy('allow-sa', `{ action: ALLOW, rules: [{ from: [{ source: { principals: ["cluster.local/ns/default/sa/sleep"] } }] }] }`));
+    const port = await sidecar(
+      app,
+      policy('allow-sa', `{ action: ALLOW, rules: [{ from: [{ source: { principals: ["cluster.local/ns/default/sa/sleep"] } }] }] }`),
+    );
     expect(denied(await tcpTalk(port, 'x'))).toBe(true);
     expect(app.connections).toBe(0);
   });
@@ -103,18 +132,28 @@ describe('L4 authorization at a sidecar (Istio "Authorization for TCP traffic")'
     // ALLOW only GET /public*: a lowercase request line is not sniffed as HTTP and used to be
     // joined to the app as raw TCP, past the HTTP authorization.
     const app = await recorder();
-    const port = await sidecar(app, policy('public-only', `{ action: ALLOW, rules: [{ to: [{ operation: { methods: [GET], paths: ["/public*"] } }] }] }`));
+    const port = await sidecar(
+      app,
+      policy('public-only', `{ action: ALLOW, rules: [{ to: [{ operation: { methods: [GET], paths: ["/public*"] } }] }] }`),
+    );
     expect(denied(await tcpTalk(port, 'get /admin HTTP/1.1\r\nhost: x\r\n\r\n'))).toBe(true);
     expect(app.received).toBe('');
   });
 });
 
 /** A TLS client with a workload certificate: what it got back before the proxy closed (or 400 ms). */
-function mtlsTalk(port: number, id: { key: string; certificate: string; root: string }, bytes: string): Promise<{ reply: string; closed: boolean }> {
+function mtlsTalk(
+  port: number,
+  id: { key: string; certificate: string; root: string },
+  bytes: string,
+): Promise<{ reply: string; closed: boolean }> {
   return new Promise((resolve) => {
     let reply = '';
     // The server's certificate names a SPIFFE identity, not a host: the chain is what matters here.
-    const s = tls.connect({ port, host: '127.0.0.1', key: id.key, cert: id.certificate, ca: id.root, checkServerIdentity: () => undefined }, () => s.write(bytes));
+    const s = tls.connect(
+      { port, host: '127.0.0.1', key: id.key, cert: id.certificate, ca: id.root, checkServerIdentity: () => undefined },
+      () => s.write(bytes),
+    );
     const done = (closed: boolean) => (clearTimeout(t), s.destroy(), resolve({ reply, closed }));
     const t = setTimeout(() => done(false), 400);
     s.on('data', (d) => (reply += d.toString('latin1')));
@@ -136,8 +175,16 @@ describe('L4 authorization on mTLS: principals and namespaces from the peer cert
 
   test('ALLOW principals: the named workload gets through, another one of the mesh does not', async () => {
     const app = await recorder();
-    const yaml = policy('sleep-only', `{ selector: { matchLabels: { app: tcp-echo } }, action: ALLOW, rules: [{ from: [{ source: { principals: ["cluster.local/ns/foo/sa/sleep"] } }], to: [{ operation: { ports: ["${app.port}"] } }] }] }`, 'foo');
-    const proxy = await proxyFor(yaml, { mode: 'sidecar', namespace: 'foo', labels: { app: 'tcp-echo' }, inbound: { port: 0, appPort: app.port } }, (n) => n === 'virtualInbound');
+    const yaml = policy(
+      'sleep-only',
+      `{ selector: { matchLabels: { app: tcp-echo } }, action: ALLOW, rules: [{ from: [{ source: { principals: ["cluster.local/ns/foo/sa/sleep"] } }], to: [{ operation: { ports: ["${app.port}"] } }] }] }`,
+      'foo',
+    );
+    const proxy = await proxyFor(
+      yaml,
+      { mode: 'sidecar', namespace: 'foo', labels: { app: 'tcp-echo' }, inbound: { port: 0, appPort: app.port } },
+      (n) => n === 'virtualInbound',
+    );
     proxy.setCertificate(await workload('foo', 'tcp-echo'));
     const port = proxy.boundPort('virtualInbound')!;
     expect(await mtlsTalk(port, await workload('foo', 'sleep'), 'from sleep')).toEqual({ reply: 'ok:from sleep', closed: false });
@@ -148,7 +195,11 @@ describe('L4 authorization on mTLS: principals and namespaces from the peer cert
   test('DENY notNamespaces: a workload of another namespace is closed before any byte reaches the app', async () => {
     const app = await recorder();
     const yaml = policy('ns-only', `{ action: DENY, rules: [{ from: [{ source: { notNamespaces: [foo] } }] }] }`, 'foo');
-    const proxy = await proxyFor(yaml, { mode: 'sidecar', namespace: 'foo', labels: { app: 'tcp-echo' }, inbound: { port: 0, appPort: app.port } }, (n) => n === 'virtualInbound');
+    const proxy = await proxyFor(
+      yaml,
+      { mode: 'sidecar', namespace: 'foo', labels: { app: 'tcp-echo' }, inbound: { port: 0, appPort: app.port } },
+      (n) => n === 'virtualInbound',
+    );
     proxy.setCertificate(await workload('foo', 'tcp-echo'));
     const port = proxy.boundPort('virtualInbound')!;
     expect(denied(await mtlsTalk(port, await workload('bar', 'sleep'), 'from bar'))).toBe(true);
@@ -190,12 +241,23 @@ const GATEWAY_LABELS = { istio: 'ingressgateway', app: 'istio-ingressgateway' };
 
 async function gateway(app: TcpRecorder, policies: string, proxyProtocol = false): Promise<{ tcp: number; tls: number; proxy: MeshProxy }> {
   // Two listeners: two ports (port 0 for both would make them one listener).
-  const identity: ProxyIdentity = { mode: 'gateway', namespace: 'istio-system', labels: GATEWAY_LABELS, portMap: { 31400: await freePort(), 8443: await freePort() }, ...(proxyProtocol ? { proxyProtocol } : {}) };
+  const identity: ProxyIdentity = {
+    mode: 'gateway',
+    namespace: 'istio-system',
+    labels: GATEWAY_LABELS,
+    portMap: { 31400: await freePort(), 8443: await freePort() },
+    ...(proxyProtocol ? { proxyProtocol } : {}),
+  };
   const proxy = await proxyFor(gatewayYaml(app, policies), identity, () => true);
   return { tcp: proxy.boundPort('0.0.0.0_31400')!, tls: proxy.boundPort('0.0.0.0_8443')!, proxy };
 }
 
-const ingressPolicy = (action: string, source: string) => policy('ingress-policy', `{ selector: { matchLabels: { app: istio-ingressgateway } }, action: ${action}, rules: [{ from: [{ source: ${source} }] }] }`, 'istio-system');
+const ingressPolicy = (action: string, source: string) =>
+  policy(
+    'ingress-policy',
+    `{ selector: { matchLabels: { app: istio-ingressgateway } }, action: ${action}, rules: [{ from: [{ source: ${source} }] }] }`,
+    'istio-system',
+  );
 
 /** A real ClientHello for `servername`, sent through the gateway; resolves when the socket closes or 400 ms pass. */
 function tlsHello(port: number, servername: string): Promise<void> {
@@ -224,7 +286,9 @@ describe('L4 authorization at a gateway (Istio "Ingress Gateway Access Control")
     await tlsHello(gw.tls, 'db.example.com');
     expect(app.connections).toBe(0);
     // The port AuthorizationPolicy (and the metric) see at a gateway is the one the proxy listens on, as Envoy's listener.
-    expect(gw.proxy.metrics.render()).toContain(`mast_tcp_connections_denied_total{destination_port="${gw.tls}",policy="istio-system/ingress-policy[0]"} 1`);
+    expect(gw.proxy.metrics.render()).toContain(
+      `mast_tcp_connections_denied_total{destination_port="${gw.tls}",policy="istio-system/ingress-policy[0]"} 1`,
+    );
     const open = await gateway(app, ingressPolicy('DENY', '{ ipBlocks: ["10.0.0.1"] }'));
     await tlsHello(open.tls, 'db.example.com');
     await until('the hello at the app', () => app.received.length > 0);
@@ -235,7 +299,10 @@ describe('L4 authorization at a gateway (Istio "Ingress Gateway Access Control")
     const app = await recorder();
     const from = (address: string) => proxyV2Header({ address, port: 40000 }, { address: '10.0.0.1', port: 31400 });
     const remote = await gateway(app, ingressPolicy('ALLOW', '{ remoteIpBlocks: ["203.0.113.0/24"] }'), true);
-    expect(await tcpTalk(remote.tcp, Buffer.concat([from('203.0.113.7'), Buffer.from('client')]))).toEqual({ reply: 'ok:client', closed: false });
+    expect(await tcpTalk(remote.tcp, Buffer.concat([from('203.0.113.7'), Buffer.from('client')]))).toEqual({
+      reply: 'ok:client',
+      closed: false,
+    });
     expect(denied(await tcpTalk(remote.tcp, Buffer.concat([from('198.51.100.1'), Buffer.from('intruder')])))).toBe(true);
     expect(app.received).toBe('client');
     // A header's source is not the peer: an ALLOW on ipBlocks cannot be met by writing one.
@@ -269,7 +336,7 @@ describe('L4 authorization at a gateway (Istio "Ingress Gateway Access Control")
     expect(app.received.charCodeAt(0)).toBe(0x16);
   });
 
-  test('PROXY protocol on an HTTP server: ipBlocks see the direct peer, not the header\'s source', async () => {
+  test("PROXY protocol on an HTTP server: ipBlocks see the direct peer, not the header's source", async () => {
     const web = await backend('web');
     cleanups.push(() => web.close());
     const yaml = `
@@ -288,11 +355,17 @@ kind: ServiceEntry
 metadata: { name: web, namespace: default }
 spec: { hosts: [web.default.svc.cluster.local], ports: [{ number: ${web.port}, name: http, protocol: HTTP }], resolution: STATIC, endpoints: [{ address: 127.0.0.1 }] }
 ${ingressPolicy('ALLOW', '{ ipBlocks: ["203.0.113.7"] }')}`;
-    const proxy = await proxyFor(yaml, { mode: 'gateway', namespace: 'istio-system', labels: GATEWAY_LABELS, portMap: { 80: 0 }, proxyProtocol: true }, () => true);
+    const proxy = await proxyFor(
+      yaml,
+      { mode: 'gateway', namespace: 'istio-system', labels: GATEWAY_LABELS, portMap: { 80: 0 }, proxyProtocol: true },
+      () => true,
+    );
     const header = proxyV2Header({ address: '203.0.113.7', port: 40000 }, { address: '10.0.0.1', port: 80 });
     const reply = await new Promise<string>((resolve) => {
       let out = '';
-      const s = net.connect(proxy.boundPort('0.0.0.0_80')!, '127.0.0.1', () => s.write(Buffer.concat([header, Buffer.from('GET /admin HTTP/1.1\r\nhost: alpha.example.com\r\nconnection: close\r\n\r\n')])));
+      const s = net.connect(proxy.boundPort('0.0.0.0_80')!, '127.0.0.1', () =>
+        s.write(Buffer.concat([header, Buffer.from('GET /admin HTTP/1.1\r\nhost: alpha.example.com\r\nconnection: close\r\n\r\n')])),
+      );
       s.on('data', (d) => (out += d));
       s.on('close', () => resolve(out));
       s.on('error', () => resolve(out));

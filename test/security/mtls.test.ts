@@ -27,7 +27,14 @@ const refused = (reply: string) => !reply.startsWith('HTTP/1.1 200');
 
 /** A sidecar's inbound to `app`, under `mtls`, with these policies. */
 function inboundConfig(appPort: number, mtls: ListenerConfig['mtls'], authz?: AuthzConfig): ProxyConfig {
-  const listener = { name: 'virtualInbound', trafficDirection: 'INBOUND' as const, port: 0, matchPort: appPort, mtls, ...(authz ? { authz } : {}) };
+  const listener = {
+    name: 'virtualInbound',
+    trafficDirection: 'INBOUND' as const,
+    port: 0,
+    matchPort: appPort,
+    mtls,
+    ...(authz ? { authz } : {}),
+  };
   return oneRoute(listener, loopbackCluster('inbound', '127.0.0.1', appPort));
 }
 
@@ -57,7 +64,10 @@ async function sidecar(config: ProxyConfig): Promise<number> {
 }
 
 describe('sidecar inbound mTLS', () => {
-  const onlyFront: AuthzConfig = { deny: [], allow: [{ name: 'shop/front-only[0]', from: [{ principals: ['cluster.local/ns/shop/sa/front'] }] }] };
+  const onlyFront: AuthzConfig = {
+    deny: [],
+    allow: [{ name: 'shop/front-only[0]', from: [{ principals: ['cluster.local/ns/shop/sa/front'] }] }],
+  };
 
   test('a peer with a mesh certificate gets through, and AuthorizationPolicy sees its verified identity', async () => {
     const port = await sidecar(inboundConfig(app.port, 'STRICT', onlyFront));
@@ -67,24 +77,27 @@ describe('sidecar inbound mTLS', () => {
     expect(app.lines()).toEqual(['GET /orders HTTP/1.1']);
   });
 
-  test.each(['STRICT', 'PERMISSIVE'] as const)('%s: a certificate from a foreign CA, a self-signed one, an expired one or none reach nothing', async (mode) => {
-    const port = await sidecar(inboundConfig(app.port, mode, onlyFront));
-    const attacker = foreignCa(dir).issue(`foreign-${mode}`, FRONT);
-    const forged = selfSigned(dir, `self-${mode}`, FRONT);
-    const expired = await workload(ca, 'shop', 'front', -30_000);
-    // An attacker's own "mesh CA": the same subject as the mesh root (it is no secret), another key.
-    const lookalike = await workload(await meshCa(), 'shop', 'front');
-    // The attacker trusts its own CA and sends it along as the chain: still not the mesh root.
-    expect(refused(await tlsRequest(port, { key: attacker.key, cert: attacker.cert + foreignCa(dir).cert }, ca.rootPem))).toBe(true);
-    expect(refused(await tlsRequest(port, attacker, ca.rootPem))).toBe(true);
-    expect(refused(await tlsRequest(port, forged, ca.rootPem))).toBe(true);
-    expect(refused(await tlsRequest(port, expired, ca.rootPem))).toBe(true);
-    expect(refused(await tlsRequest(port, lookalike, ca.rootPem))).toBe(true);
-    expect(refused(await tlsRequest(port, {}, ca.rootPem))).toBe(true);
-    expect(app.seen).toEqual([]);
-    // And the proxy is still there for its mesh peers.
-    expect(await tlsRequest(port, await workload(ca, 'shop', 'front'), ca.rootPem)).toMatch(/^HTTP\/1\.1 200/);
-  });
+  test.each(['STRICT', 'PERMISSIVE'] as const)(
+    '%s: a certificate from a foreign CA, a self-signed one, an expired one or none reach nothing',
+    async (mode) => {
+      const port = await sidecar(inboundConfig(app.port, mode, onlyFront));
+      const attacker = foreignCa(dir).issue(`foreign-${mode}`, FRONT);
+      const forged = selfSigned(dir, `self-${mode}`, FRONT);
+      const expired = await workload(ca, 'shop', 'front', -30_000);
+      // An attacker's own "mesh CA": the same subject as the mesh root (it is no secret), another key.
+      const lookalike = await workload(await meshCa(), 'shop', 'front');
+      // The attacker trusts its own CA and sends it along as the chain: still not the mesh root.
+      expect(refused(await tlsRequest(port, { key: attacker.key, cert: attacker.cert + foreignCa(dir).cert }, ca.rootPem))).toBe(true);
+      expect(refused(await tlsRequest(port, attacker, ca.rootPem))).toBe(true);
+      expect(refused(await tlsRequest(port, forged, ca.rootPem))).toBe(true);
+      expect(refused(await tlsRequest(port, expired, ca.rootPem))).toBe(true);
+      expect(refused(await tlsRequest(port, lookalike, ca.rootPem))).toBe(true);
+      expect(refused(await tlsRequest(port, {}, ca.rootPem))).toBe(true);
+      expect(app.seen).toEqual([]);
+      // And the proxy is still there for its mesh peers.
+      expect(await tlsRequest(port, await workload(ca, 'shop', 'front'), ca.rootPem)).toMatch(/^HTTP\/1\.1 200/);
+    },
+  );
 
   test('without any policy, a forged identity is still refused (the chain, not the policy, decides)', async () => {
     const port = await sidecar(inboundConfig(app.port, 'STRICT'));
@@ -146,7 +159,11 @@ describe('sidecar outbound mTLS: the server must be the destination', () => {
 
   /** A sidecar whose app calls cart: ISTIO_MUTUAL to `serverPort`, expecting these identities. */
   async function client(serverPort: number, identities?: string[]): Promise<number> {
-    const cluster = loopbackCluster(CART, 'cart.shop.svc.cluster.local', serverPort, { port: 80, tls: 'ISTIO_MUTUAL', ...(identities ? { identities } : {}) });
+    const cluster = loopbackCluster(CART, 'cart.shop.svc.cluster.local', serverPort, {
+      port: 80,
+      tls: 'ISTIO_MUTUAL',
+      ...(identities ? { identities } : {}),
+    });
     const config = oneRoute({ name: 'l', port: 0, matchPort: 80 }, cluster);
     const proxy = new MeshProxy({ mode: 'sidecar', workload: 'front', namespace: 'shop' });
     proxy.setCertificate(await workload(ca, 'shop', 'front'));
@@ -158,7 +175,12 @@ describe('sidecar outbound mTLS: the server must be the destination', () => {
   /** The server side: a real sidecar in front of the app, with this certificate (and the mesh root). */
   async function server(certificate: KeyPair): Promise<number> {
     const proxy = new MeshProxy({ mode: 'sidecar', workload: 'cart', namespace: 'shop' });
-    proxy.setCertificate({ key: certificate.key, certificate: certificate.cert, root: ca.rootPem, expiresAt: new Date(Date.now() + 3_600_000).toISOString() });
+    proxy.setCertificate({
+      key: certificate.key,
+      certificate: certificate.cert,
+      root: ca.rootPem,
+      expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+    });
     expect(await proxy.apply(inboundConfig(app.port, 'STRICT'))).toMatchObject({ ok: true });
     stops.push(() => proxy.drain(50));
     return proxy.boundPort('virtualInbound')!;
@@ -219,8 +241,18 @@ ${extra}`;
     const spec = { address: '10.0.0.3', labels: { app: 'cart' }, serviceAccount: 'cart-vm' };
     const we = { apiVersion: 'networking.istio.io/v1', kind: 'WorkloadEntry', metadata: { name: 'vm', namespace: 'shop' }, spec };
     expect(identities('  workloadSelector: { labels: { app: cart } }', [we])).toEqual(['ns/shop/sa/cart-vm']);
-    const service = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'cart', namespace: 'shop' }, spec: { ports: [{ name: 'http', port: 80 }] } };
-    const podNamed = (name: string, spec: object) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'shop', labels: { app: 'cart' } }, spec });
+    const service = {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'cart', namespace: 'shop' },
+      spec: { ports: [{ name: 'http', port: 80 }] },
+    };
+    const podNamed = (name: string, spec: object) => ({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name, namespace: 'shop', labels: { app: 'cart' } },
+      spec,
+    });
     const pod = podNamed('cart-1', { serviceAccountName: 'cart-sa' });
     const podDefault = podNamed('cart-2', {});
     const slice = {
@@ -235,7 +267,10 @@ ${extra}`;
     };
     const objects = [service, pod, podDefault, slice] as never[];
     const config = compile(buildIndex(makeSnapshot(objects, 'v1')), { mode: 'sidecar', namespace: 'shop', labels: { app: 'front' } });
-    expect(config.clusters.find((c) => c.host === 'cart.shop.svc.cluster.local')?.identities).toEqual(['ns/shop/sa/cart-sa', 'ns/shop/sa/default']);
+    expect(config.clusters.find((c) => c.host === 'cart.shop.svc.cluster.local')?.identities).toEqual([
+      'ns/shop/sa/cart-sa',
+      'ns/shop/sa/default',
+    ]);
   });
 });
 
@@ -250,7 +285,11 @@ spec:
     - { port: { number: 443, name: https-a, protocol: HTTPS }, hosts: [a.example.com], tls: { mode: SIMPLE, credentialName: a-cert } }
     - { port: { number: 443, name: https-b, protocol: HTTPS }, hosts: [b.example.com], tls: { mode: MUTUAL, credentialName: b-cert } }
 `).objects;
-  const config = compile(buildIndex(makeSnapshot(mesh, 'v1')), { mode: 'gateway', namespace: 'mast-system', labels: { istio: 'ingressgateway' } });
+  const config = compile(buildIndex(makeSnapshot(mesh, 'v1')), {
+    mode: 'gateway',
+    namespace: 'mast-system',
+    labels: { istio: 'ingressgateway' },
+  });
   expect(config.listeners.find((l) => l.matchPort === 443)?.tls).toEqual({ credentialName: 'b-cert', mode: 'MUTUAL', caFile: undefined });
 });
 
@@ -268,7 +307,11 @@ ${server(9443, ', tls: { mode: OPTIONAL_MUTUAL, credentialName: c }')}
 ${server(10443, '')}
 ${server(443, ', tls: { mode: SIMPLE, credentialName: c }')}
 `).objects;
-  const config = compile(buildIndex(makeSnapshot(mesh, 'v1')), { mode: 'gateway', namespace: 'mast-system', labels: { istio: 'ingressgateway' } });
+  const config = compile(buildIndex(makeSnapshot(mesh, 'v1')), {
+    mode: 'gateway',
+    namespace: 'mast-system',
+    labels: { istio: 'ingressgateway' },
+  });
   expect(config.listeners.map((l) => [l.matchPort, l.tls?.mode ?? 'SIMPLE'])).toEqual([[443, 'SIMPLE']]);
 });
 
@@ -282,7 +325,10 @@ test('the identity is read from a URI SAN only: "URI:spiffe://…" inside a DNS 
 });
 
 test('a verified peer that says nothing after its handshake is closed after the header timeout, as a plain-text one', async () => {
-  const proxy = new MeshProxy({ mode: 'sidecar', workload: 'cart', namespace: 'shop' }, undefined, { ...DEFAULT_LIMITS, headerTimeoutMs: 200 });
+  const proxy = new MeshProxy({ mode: 'sidecar', workload: 'cart', namespace: 'shop' }, undefined, {
+    ...DEFAULT_LIMITS,
+    headerTimeoutMs: 200,
+  });
   proxy.setCertificate(await workload(ca, 'shop', 'cart'));
   expect(await proxy.apply(inboundConfig(app.port, 'STRICT'))).toMatchObject({ ok: true });
   const peer = await workload(ca, 'shop', 'front');
@@ -290,7 +336,14 @@ test('a verified peer that says nothing after its handshake is closed after the 
     const closedAfter = await new Promise<number>((resolve) => {
       const t0 = Date.now();
       const port = proxy.boundPort('virtualInbound')!;
-      const s = tls.connect({ host: '127.0.0.1', port, ca: ca.rootPem, key: peer.key, cert: peer.cert, checkServerIdentity: () => undefined });
+      const s = tls.connect({
+        host: '127.0.0.1',
+        port,
+        ca: ca.rootPem,
+        key: peer.key,
+        cert: peer.cert,
+        checkServerIdentity: () => undefined,
+      });
       s.on('error', () => undefined);
       s.on('close', () => resolve(Date.now() - t0));
       setTimeout(() => s.destroy(), 3000);

@@ -23,10 +23,23 @@ async function setUp(authz: AuthzConfig, pathNormalization?: PathNormalization):
 const DENY_ADMIN: AuthzConfig = { deny: [{ name: 'default/deny-admin[0]', to: [{ paths: ['/admin*'] }] }] };
 const ALLOW_PUBLIC: AuthzConfig = { deny: [], allow: [{ name: 'default/allow-public[0]', to: [{ paths: ['/public/*'] }] }] };
 
-const request = (target: string, method = 'GET', host = 'alpha.example.com') => `${method} ${target} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`;
+const request = (target: string, method = 'GET', host = 'alpha.example.com') =>
+  `${method} ${target} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`;
 const statusOf = (reply: string) => Number(reply.slice(9, 12));
 
-const WALKS = ['/public/../admin', '/./admin', '/%61dmin', '/public/%2e%2e/admin', '/public/%2E%2E/admin', '/x/../admin', '/public/..\\admin', '/public/.%2e/admin', '/%2e/admin', '/admin/./', '/a/b/../../admin/users?x=1'];
+const WALKS = [
+  '/public/../admin',
+  '/./admin',
+  '/%61dmin',
+  '/public/%2e%2e/admin',
+  '/public/%2E%2E/admin',
+  '/x/../admin',
+  '/public/..\\admin',
+  '/public/.%2e/admin',
+  '/%2e/admin',
+  '/admin/./',
+  '/a/b/../../admin/users?x=1',
+];
 
 describe('path normalization (BASE, the default) in front of authorization', () => {
   test.each(WALKS)('DENY /admin*: %s is denied and never reaches the app', async (target) => {
@@ -102,7 +115,8 @@ describe('the other pathNormalization modes', () => {
 
   test('DECODE_AND_MERGE_SLASHES: escaped slashes and backslashes are path separators', async () => {
     const { port, app } = await setUp(DENY_ADMIN, 'DECODE_AND_MERGE_SLASHES');
-    for (const t of ['/public%2F..%2Fadmin', '/public%5c..%5Cadmin', '/%2Fadmin']) expect(statusOf(await raw(port, request(t), 2000))).toBe(403);
+    for (const t of ['/public%2F..%2Fadmin', '/public%5c..%5Cadmin', '/%2Fadmin'])
+      expect(statusOf(await raw(port, request(t), 2000))).toBe(403);
     expect(app.lines()).toEqual([]);
   });
 

@@ -19,7 +19,12 @@ export interface KeyPair {
 export const meshCa = () => CertificateAuthority.generate('cluster.local');
 
 /** A workload certificate as mastd issues it; a negative `ttlMs` gives one that has already expired. */
-export async function workload(ca: CertificateAuthority, namespace: string, serviceAccount: string, ttlMs?: number): Promise<WorkloadCertificate & KeyPair> {
+export async function workload(
+  ca: CertificateAuthority,
+  namespace: string,
+  serviceAccount: string,
+  ttlMs?: number,
+): Promise<WorkloadCertificate & KeyPair> {
   const keys = await generateKeys();
   const issued = await ca.sign(await certificateRequest(keys), { namespace, serviceAccount }, ttlMs);
   const key = await privateKeyPem(keys);

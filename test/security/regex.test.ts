@@ -117,7 +117,7 @@ spec: { hosts: [r.example.com], http: [{ match: [{ uri: { regex: ${JSON.stringif
     else expect(findings).toEqual([expect.objectContaining({ code: 'MAST0105', path: 'spec.http[0].match[0].uri.regex' })]);
   });
 
-  test('a pattern over Istio\'s program size limit is refused, and says so', () => {
+  test("a pattern over Istio's program size limit is refused, and says so", () => {
     expect(vsWith('a{1000}'.repeat(Math.ceil(MAX_PROGRAM_SIZE / 1000)))[0].message).toMatch(/more than 32768/);
   });
 

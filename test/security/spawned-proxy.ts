@@ -32,7 +32,12 @@ export interface SpawnedProxy {
 }
 
 /** Starts the bundle on a config file (`--config`); resolves once it says it is ready. */
-export async function spawnProxy(bundle: string, cfg: ProxyConfig, args: string[] = [], env: Record<string, string> = {}): Promise<SpawnedProxy> {
+export async function spawnProxy(
+  bundle: string,
+  cfg: ProxyConfig,
+  args: string[] = [],
+  env: Record<string, string> = {},
+): Promise<SpawnedProxy> {
   const file = join(tempDir('mast-security-config-'), 'config.json');
   writeFileSync(file, JSON.stringify(cfg));
   const argv = [...PROXY_NODE_FLAGS, bundle, '--config', file, '--mode', 'gateway', '--admin-port', '0', ...args];

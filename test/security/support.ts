@@ -42,7 +42,7 @@ function takeRequest(state: { buf: string }): SeenRequest | undefined {
   const copy = { buf: state.buf };
   const line = takeLine(copy);
   if (line === undefined) return undefined;
-  if (line === '') return (state.buf = copy.buf), takeRequest(state);
+  if (line === '') return ((state.buf = copy.buf), takeRequest(state));
   const headers: Record<string, string> = {};
   for (;;) {
     const h = takeLine(copy);

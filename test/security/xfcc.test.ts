@@ -74,7 +74,13 @@ spec:
   endpoints: [{ address: 127.0.0.1, ports: { http: ${app.port} } }]
 `).objects;
     const gatewayTopology = topology ? { gatewayTopology: { forwardClientCertDetails: topology } } : {};
-    const identity = { mode: 'gateway' as const, namespace: 'mast-system', labels: { istio: 'ingressgateway' }, portMap: { 443: 0 }, ...gatewayTopology };
+    const identity = {
+      mode: 'gateway' as const,
+      namespace: 'mast-system',
+      labels: { istio: 'ingressgateway' },
+      portMap: { 443: 0 },
+      ...gatewayTopology,
+    };
     const config = compile(buildIndex(makeSnapshot(mesh, 'v1')), identity);
     return started(new MeshProxy({ mode: 'gateway', workload: 'gw', namespace: 'mast-system' }), config, '0.0.0.0_443');
   }
@@ -93,7 +99,9 @@ spec:
     const cert = encodeURIComponent(new X509Certificate(client.cert).toString());
     const seen = app.seen[0].headers['x-forwarded-client-cert'];
     const uri = 'spiffe://cluster.local/ns/partners/sa/acme';
-    expect(seen).toBe(`By=spiffe://cluster.local/ns/mast-system/sa/gw;Hash=${hashOf(client.cert)};Cert="${cert}";Subject="O=mast";URI=${uri}`);
+    expect(seen).toBe(
+      `By=spiffe://cluster.local/ns/mast-system/sa/gw;Hash=${hashOf(client.cert)};Cert="${cert}";Subject="O=mast";URI=${uri}`,
+    );
   });
 
   test('gatewayTopology.forwardClientCertDetails ALWAYS_FORWARD_ONLY (a trusted proxy in front): passed on as sent', async () => {
@@ -107,7 +115,13 @@ describe('sidecar', () => {
   async function inbound(): Promise<number> {
     const proxy = new MeshProxy({ mode: 'sidecar', workload: 'cart', namespace: 'shop' });
     proxy.setCertificate(await workload(ca, 'shop', 'cart'));
-    const identity = { mode: 'sidecar' as const, namespace: 'shop', labels: { app: 'cart' }, inbound: { port: 0, appPort: app.port }, outboundPort: 0 };
+    const identity = {
+      mode: 'sidecar' as const,
+      namespace: 'shop',
+      labels: { app: 'cart' },
+      inbound: { port: 0, appPort: app.port },
+      outboundPort: 0,
+    };
     const config = compile(buildIndex(makeSnapshot([], 'v1')), identity);
     return started(proxy, config, 'virtualInbound');
   }
@@ -140,5 +154,7 @@ describe('sidecar', () => {
 test('the element quotes what it must: no CR/LF or quote from a certificate reaches the header', () => {
   const subjectAltName = 'URI:"spiffe://evil\\r\\nx: y", URI:spiffe://cluster.local/ns/a/sa/b, DNS:a.example';
   const peer = { subject: 'O=a"b\nCN=x\ry', subjectAltName, fingerprint256: 'AB:CD', toString: () => '' } as unknown as X509Certificate;
-  expect(xfccElement(undefined, peer, false)).toBe('Hash=abcd;Subject="CN=x%0Dy,O=a\\"b";URI=spiffe://cluster.local/ns/a/sa/b;DNS=a.example');
+  expect(xfccElement(undefined, peer, false)).toBe(
+    'Hash=abcd;Subject="CN=x%0Dy,O=a\\"b";URI=spiffe://cluster.local/ns/a/sa/b;DNS=a.example',
+  );
 });

@@ -79,7 +79,10 @@ current-context: c
     const items = this.objects.get(path) ?? new Map<string, Obj>();
     this.objects.set(path, items);
     const type = items.has(key) ? 'MODIFIED' : 'ADDED';
-    const stored = { ...object, metadata: { ...object.metadata, uid: items.get(key)?.metadata.uid ?? `uid-${this.rv}`, resourceVersion: String(++this.rv) } };
+    const stored = {
+      ...object,
+      metadata: { ...object.metadata, uid: items.get(key)?.metadata.uid ?? `uid-${this.rv}`, resourceVersion: String(++this.rv) },
+    };
     items.set(key, stored);
     this.record({ rv: this.rv, path, type, object: stored });
   }
@@ -89,7 +92,12 @@ current-context: c
     const old = items?.get(`${namespace ?? ''}/${name}`);
     if (!items || !old) return;
     items.delete(`${namespace ?? ''}/${name}`);
-    this.record({ rv: ++this.rv, path, type: 'DELETED', object: { ...old, metadata: { ...old.metadata, resourceVersion: String(this.rv) } } });
+    this.record({
+      rv: ++this.rv,
+      path,
+      type: 'DELETED',
+      object: { ...old, metadata: { ...old.metadata, resourceVersion: String(this.rv) } },
+    });
   }
 
   /** Forgets the event history: a watch from an older resourceVersion now gets 410 Gone. */
@@ -124,7 +132,8 @@ current-context: c
 
   private record(e: Event): void {
     this.history.push(e);
-    for (const w of this.watchers) if (w.path === e.path && !this.hang) w.res.write(`${JSON.stringify({ type: e.type, object: e.object })}\n`);
+    for (const w of this.watchers)
+      if (w.path === e.path && !this.hang) w.res.write(`${JSON.stringify({ type: e.type, object: e.object })}\n`);
   }
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
@@ -146,11 +155,17 @@ current-context: c
       if (url.pathname === '/apis/authentication.k8s.io/v1/tokenreviews' && req.method === 'POST') {
         const review = JSON.parse(body) as { spec: { token: string } };
         const username = this.tokens.get(review.spec.token);
-        return send(201, { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: review.spec, status: username ? { authenticated: true, user: { username } } : { authenticated: false, error: 'invalid bearer token' } });
+        return send(201, {
+          apiVersion: 'authentication.k8s.io/v1',
+          kind: 'TokenReview',
+          spec: review.spec,
+          status: username ? { authenticated: true, user: { username } } : { authenticated: false, error: 'invalid bearer token' },
+        });
       }
       const secret = /^\/api\/v1\/namespaces\/([^/]+)\/secrets(?:\/([^/]+))?$/.exec(url.pathname);
       if (secret) {
-        if (req.method === 'GET') return this.secrets.has(`${secret[1]}/${secret[2]}`) ? send(200, this.secrets.get(`${secret[1]}/${secret[2]}`)) : notFound();
+        if (req.method === 'GET')
+          return this.secrets.has(`${secret[1]}/${secret[2]}`) ? send(200, this.secrets.get(`${secret[1]}/${secret[2]}`)) : notFound();
         const s = JSON.parse(body) as Obj;
         const key = `${secret[1]}/${s.metadata.name}`;
         if (this.secrets.has(key)) return send(409, { kind: 'Status', code: 409, reason: 'AlreadyExists' });
@@ -166,7 +181,12 @@ current-context: c
       if (this.notFound.has(path)) return notFound();
       if (url.searchParams.get('watch') !== 'true') {
         this.requests.push({ verb: 'list', path });
-        return send(200, { kind: 'List', apiVersion: 'v1', metadata: { resourceVersion: String(this.rv) }, items: [...(this.objects.get(path)?.values() ?? [])] });
+        return send(200, {
+          kind: 'List',
+          apiVersion: 'v1',
+          metadata: { resourceVersion: String(this.rv) },
+          items: [...(this.objects.get(path)?.values() ?? [])],
+        });
       }
       if (this.held) return void this.held.push(() => this.watch(url, path, res));
       this.watch(url, path, res);
@@ -174,9 +194,17 @@ current-context: c
   }
 
   /** get, create (409 if it exists), replace (409 on a stale resourceVersion), as the API server does. */
-  private configMap(method: string, namespace: string, name: string | undefined, body: string, send: (status: number, body: unknown) => void, notFound: () => void): void {
+  private configMap(
+    method: string,
+    namespace: string,
+    name: string | undefined,
+    body: string,
+    send: (status: number, body: unknown) => void,
+    notFound: () => void,
+  ): void {
     const conflict = (reason: string) => send(409, { kind: 'Status', code: 409, reason });
-    if (method === 'GET') return name && this.configMaps.has(`${namespace}/${name}`) ? send(200, this.configMaps.get(`${namespace}/${name}`)) : notFound();
+    if (method === 'GET')
+      return name && this.configMaps.has(`${namespace}/${name}`) ? send(200, this.configMaps.get(`${namespace}/${name}`)) : notFound();
     const cm = JSON.parse(body) as Obj & { data?: Record<string, string> };
     const key = `${namespace}/${cm.metadata.name}`;
     const old = this.configMaps.get(key);
@@ -198,10 +226,13 @@ current-context: c
       if (this.hang) return void res.flushHeaders();
       if (from + 1 < this.oldest) {
         this.gone.push(path);
-        res.end(`${JSON.stringify({ type: 'ERROR', object: { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'Expired', code: 410, message: `too old resource version: ${from}` } })}\n`);
+        res.end(
+          `${JSON.stringify({ type: 'ERROR', object: { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'Expired', code: 410, message: `too old resource version: ${from}` } })}\n`,
+        );
         return;
       }
-      for (const e of this.history) if (e.path === path && e.rv > from) res.write(`${JSON.stringify({ type: e.type, object: e.object })}\n`);
+      for (const e of this.history)
+        if (e.path === path && e.rv > from) res.write(`${JSON.stringify({ type: e.type, object: e.object })}\n`);
       const watcher = { path, res };
       this.watchers.add(watcher);
       const timeout = Number(url.searchParams.get('timeoutSeconds') ?? 0);
@@ -223,7 +254,8 @@ current-context: c
     }
     if (method === 'PUT') {
       if (!current) return notFound();
-      if (incoming.metadata.resourceVersion !== current.metadata.resourceVersion) return send(409, { kind: 'Status', code: 409, reason: 'Conflict' });
+      if (incoming.metadata.resourceVersion !== current.metadata.resourceVersion)
+        return send(409, { kind: 'Status', code: 409, reason: 'Conflict' });
       const stored = { ...incoming, metadata: { ...incoming.metadata, resourceVersion: String(++this.rv) } };
       this.leases.set(key, stored);
       return send(200, stored);

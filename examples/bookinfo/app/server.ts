@@ -25,7 +25,20 @@ export interface AppOptions {
 }
 
 /** Headers a request carries on to the services it calls (tracing, and what routes depend on). */
-export const PROPAGATED = ['x-request-id', 'traceparent', 'tracestate', 'x-b3-traceid', 'x-b3-spanid', 'x-b3-parentspanid', 'x-b3-sampled', 'x-b3-flags', 'b3', 'end-user', 'x-bookinfo-fail', 'x-bookinfo-delay'];
+export const PROPAGATED = [
+  'x-request-id',
+  'traceparent',
+  'tracestate',
+  'x-b3-traceid',
+  'x-b3-spanid',
+  'x-b3-parentspanid',
+  'x-b3-sampled',
+  'x-b3-flags',
+  'b3',
+  'end-user',
+  'x-bookinfo-fail',
+  'x-bookinfo-delay',
+];
 
 /** The value a `service=value` list header gives this service (`x-bookinfo-fail: reviews=500`). */
 function knob(header: string | string[] | undefined, service: string): string | undefined {
@@ -40,17 +53,26 @@ function call(url: string, headers: http.OutgoingHttpHeaders, outbound?: string)
   const target = new URL(url);
   const [host, port] = outbound ? outbound.split(':') : [target.hostname, target.port || '80'];
   return new Promise((resolve) => {
-    const req = http.request({ host, port: Number(port), path: outbound ? target.href : `${target.pathname}${target.search}`, headers: { ...headers, host: target.host }, timeout: 5000 }, (res) => {
-      let body = '';
-      res.on('data', (c) => (body += c));
-      res.on('end', () => {
-        try {
-          resolve({ status: res.statusCode, ...JSON.parse(body) });
-        } catch {
-          resolve({ status: res.statusCode, body });
-        }
-      });
-    });
+    const req = http.request(
+      {
+        host,
+        port: Number(port),
+        path: outbound ? target.href : `${target.pathname}${target.search}`,
+        headers: { ...headers, host: target.host },
+        timeout: 5000,
+      },
+      (res) => {
+        let body = '';
+        res.on('data', (c) => (body += c));
+        res.on('end', () => {
+          try {
+            resolve({ status: res.statusCode, ...JSON.parse(body) });
+          } catch {
+            resolve({ status: res.statusCode, body });
+          }
+        });
+      },
+    );
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', (err) => resolve({ url, error: err.message }));
     req.end();
@@ -64,7 +86,10 @@ export function startApp(o: AppOptions): Promise<http.Server> {
     if (delay > 0) await new Promise((r) => setTimeout(r, Math.min(delay, 30_000)));
     const fail = knob(req.headers['x-bookinfo-fail'], o.service);
     if (fail !== undefined) {
-      res.writeHead(Number(fail) >= 400 && Number(fail) <= 599 ? Number(fail) : 503, { 'content-type': 'application/json', 'x-service': `${o.service}-${o.version}` });
+      res.writeHead(Number(fail) >= 400 && Number(fail) <= 599 ? Number(fail) : 503, {
+        'content-type': 'application/json',
+        'x-service': `${o.service}-${o.version}`,
+      });
       return void res.end(JSON.stringify({ service: o.service, version: o.version, error: 'failing on request (x-bookinfo-fail)' }));
     }
     const headers: http.OutgoingHttpHeaders = {};
@@ -85,7 +110,12 @@ if (require.main === module) {
     process.stdin.resume();
   }
   process.once('SIGTERM', () => process.exit(0));
-  startApp({ service: env.SERVICE ?? 'app', version: env.VERSION ?? 'v1', port: Number(env.PORT ?? 9080), calls: (env.CALLS ?? '').split(',').filter(Boolean), outbound: env.MAST_OUTBOUND, host: env.HOST }).then((s) =>
-    console.log(`${env.SERVICE ?? 'app'} ${env.VERSION ?? 'v1'} listening on ${(s.address() as { port: number }).port}`),
-  );
+  startApp({
+    service: env.SERVICE ?? 'app',
+    version: env.VERSION ?? 'v1',
+    port: Number(env.PORT ?? 9080),
+    calls: (env.CALLS ?? '').split(',').filter(Boolean),
+    outbound: env.MAST_OUTBOUND,
+    host: env.HOST,
+  }).then((s) => console.log(`${env.SERVICE ?? 'app'} ${env.VERSION ?? 'v1'} listening on ${(s.address() as { port: number }).port}`));
 }

@@ -19,7 +19,8 @@ export class HttpError extends Error {
  */
 export const CLASS = new Uint8Array(256);
 for (let b = 0; b < 256; b++) {
-  const token = (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || "!#$%&'*+-.^_`|~".includes(String.fromCharCode(b));
+  const token =
+    (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || "!#$%&'*+-.^_`|~".includes(String.fromCharCode(b));
   const value = b === 9 || (b >= 0x20 && b !== 0x7f);
   const target = b > 0x20 && b < 0x7f && b !== 0x23;
   CLASS[b] = (token ? 1 : 0) | (value ? 2 : 0) | (target ? 4 : 0);

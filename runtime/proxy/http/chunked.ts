@@ -51,7 +51,8 @@ const TOKEN = new Uint8Array(256);
 for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") TOKEN[c.charCodeAt(0)] = 1;
 /** qdtext: HTAB, SP, 0x21, 0x23-0x5B, 0x5D-0x7E, obs-text. */
 const QDTEXT = new Uint8Array(256);
-for (let b = 0; b < 256; b++) QDTEXT[b] = b === HT || b === SP || b === 0x21 || (b >= 0x23 && b <= 0x5b) || (b >= 0x5d && b <= 0x7e) || b >= 0x80 ? 1 : 0;
+for (let b = 0; b < 256; b++)
+  QDTEXT[b] = b === HT || b === SP || b === 0x21 || (b >= 0x23 && b <= 0x5b) || (b >= 0x5d && b <= 0x7e) || b >= 0x80 ? 1 : 0;
 /** A field value's bytes: HTAB, SP, VCHAR, obs-text (no NUL, no other control, no DEL). */
 const FIELD_VALUE = new Uint8Array(256);
 for (let b = 0; b < 256; b++) FIELD_VALUE[b] = b === HT || (b >= 0x20 && b !== 0x7f) ? 1 : 0;

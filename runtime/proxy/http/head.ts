@@ -93,8 +93,38 @@ const METHODS = ['GET', 'POST', 'PUT', 'HEAD', 'DELETE', 'PATCH', 'OPTIONS'];
  * request the two read differently.
  */
 const OTHER_METHODS = new Set([
-  ...['ACL', 'BIND', 'CHECKOUT', 'CONNECT', 'COPY', 'LINK', 'LOCK', 'M-SEARCH', 'MERGE', 'MKACTIVITY', 'MKCALENDAR', 'MKCOL', 'MOVE', 'NOTIFY'],
-  ...['PROPFIND', 'PROPPATCH', 'PURGE', 'QUERY', 'REBIND', 'REPORT', 'SEARCH', 'SOURCE', 'SUBSCRIBE', 'TRACE', 'UNBIND', 'UNLINK', 'UNLOCK', 'UNSUBSCRIBE'],
+  ...[
+    'ACL',
+    'BIND',
+    'CHECKOUT',
+    'CONNECT',
+    'COPY',
+    'LINK',
+    'LOCK',
+    'M-SEARCH',
+    'MERGE',
+    'MKACTIVITY',
+    'MKCALENDAR',
+    'MKCOL',
+    'MOVE',
+    'NOTIFY',
+  ],
+  ...[
+    'PROPFIND',
+    'PROPPATCH',
+    'PURGE',
+    'QUERY',
+    'REBIND',
+    'REPORT',
+    'SEARCH',
+    'SOURCE',
+    'SUBSCRIBE',
+    'TRACE',
+    'UNBIND',
+    'UNLINK',
+    'UNLOCK',
+    'UNSUBSCRIBE',
+  ],
 ]);
 
 function method(buf: Buffer, s: number, e: number): string {
@@ -118,7 +148,13 @@ function httpVersion(buf: Buffer, i: number): number {
 const badRequestLine = () => new HttpError(400, 'bad_request_line', 'malformed request line');
 
 /** `likelyTarget`: the target string to reuse if this request's is the same (a client repeating a request on a connection). */
-export function parseRequestHead(buf: Buffer, start: number, end: number, limits: Limits = DEFAULT_LIMITS, likelyTarget?: string): RequestHead {
+export function parseRequestHead(
+  buf: Buffer,
+  start: number,
+  end: number,
+  limits: Limits = DEFAULT_LIMITS,
+  likelyTarget?: string,
+): RequestHead {
   if (end - start > limits.maxHeadBytes) throw new HttpError(431, 'head_too_large', 'request head too large');
   // Request line: method SP target SP version CRLF.
   let i = start;
@@ -127,7 +163,8 @@ export function parseRequestHead(buf: Buffer, start: number, end: number, limits
   const ts = i + 1;
   i = ts;
   while (CLASS[buf[i]] & 4) i++;
-  if (i === ts || buf[i] !== SP) throw buf[i] === 0x23 ? new HttpError(400, 'fragment_in_target', 'a fragment (#) in the request target') : badRequestLine();
+  if (i === ts || buf[i] !== SP)
+    throw buf[i] === 0x23 ? new HttpError(400, 'fragment_in_target', 'a fragment (#) in the request target') : badRequestLine();
   const te = i;
   const vs = i + 1;
   let eol = vs;

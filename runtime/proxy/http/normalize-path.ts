@@ -59,7 +59,8 @@ export function normalizePath(target: string, mode: PathNormalization): string {
       end = i;
       break;
     }
-    if (c === PERCENT || c === BACKSLASH || (c === DOT && prev === SLASH) || (merge && c === SLASH && prev === SLASH && i > 0)) return slow(target, mode);
+    if (c === PERCENT || c === BACKSLASH || (c === DOT && prev === SLASH) || (merge && c === SLASH && prev === SLASH && i > 0))
+      return slow(target, mode);
     prev = c;
   }
   if (target.charCodeAt(0) !== SLASH && end > 0) return slow(target, mode);

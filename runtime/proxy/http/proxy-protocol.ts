@@ -14,7 +14,8 @@ export class ProxyProtocolError extends Error {}
 /** Parses the header at the start of `buf`: `{done:false}` if more bytes are needed. */
 export function parseProxyV2(buf: Buffer): ProxyHeader {
   if (buf.length < 16) {
-    if (!SIGNATURE.subarray(0, Math.min(buf.length, 12)).equals(buf.subarray(0, Math.min(buf.length, 12)))) throw new ProxyProtocolError('not a PROXY protocol v2 header');
+    if (!SIGNATURE.subarray(0, Math.min(buf.length, 12)).equals(buf.subarray(0, Math.min(buf.length, 12))))
+      throw new ProxyProtocolError('not a PROXY protocol v2 header');
     return { done: false };
   }
   if (!buf.subarray(0, 12).equals(SIGNATURE)) throw new ProxyProtocolError('not a PROXY protocol v2 header');
@@ -26,10 +27,21 @@ export function parseProxyV2(buf: Buffer): ProxyHeader {
   if (cmd === 0) return { done: true, length, local: true };
   if (cmd !== 1) throw new ProxyProtocolError(`unknown PROXY command ${cmd}`);
   const family = buf[13] >> 4;
-  if (family === 1 && length >= 16 + 12) return { done: true, length, local: false, source: { address: `${buf[16]}.${buf[17]}.${buf[18]}.${buf[19]}`, port: buf.readUInt16BE(24) } };
+  if (family === 1 && length >= 16 + 12)
+    return {
+      done: true,
+      length,
+      local: false,
+      source: { address: `${buf[16]}.${buf[17]}.${buf[18]}.${buf[19]}`, port: buf.readUInt16BE(24) },
+    };
   if (family === 2 && length >= 16 + 36) {
     const groups = Array.from({ length: 8 }, (_, i) => buf.readUInt16BE(16 + i * 2).toString(16));
-    return { done: true, length, local: false, source: { address: groups.join(':').replace(/\b(?:0:){2,}/, ':'), port: buf.readUInt16BE(48) } };
+    return {
+      done: true,
+      length,
+      local: false,
+      source: { address: groups.join(':').replace(/\b(?:0:){2,}/, ':'), port: buf.readUInt16BE(48) },
+    };
   }
   // UNSPEC or UNIX: keep the connection's own address.
   return { done: true, length, local: false };

@@ -3,7 +3,10 @@
  * gateway's PASSTHROUGH servers route by it). Pure; bounded: a hello over 16 KB is refused.
  */
 
-export type SniResult = { readonly done: false } | { readonly done: true; readonly serverName?: string } | { readonly done: true; readonly error: string };
+export type SniResult =
+  | { readonly done: false }
+  | { readonly done: true; readonly serverName?: string }
+  | { readonly done: true; readonly error: string };
 
 const MAX_HELLO = 16 * 1024;
 

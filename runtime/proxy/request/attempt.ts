@@ -57,7 +57,11 @@ export class Attempts {
     // Only a hash or a passthrough policy reads the hints: the others get none made for them.
     const hints =
       lb.kind === 'hash' || lb.kind === 'passthrough'
-        ? { hashKey: lb.kind === 'hash' ? hashKey(lb, client, this.x) : undefined, originalPort: client.originalPort, originalAddress: client.originalAddress }
+        ? {
+            hashKey: lb.kind === 'hash' ? hashKey(lb, client, this.x) : undefined,
+            originalPort: client.originalPort,
+            originalAddress: client.originalAddress,
+          }
         : undefined;
     const endpoint = cluster.pick(hints, lb.kind === 'hash' ? undefined : this.tried);
     if (!endpoint) return this.x.refused('UH');
@@ -104,10 +108,13 @@ export class Attempts {
   retry(status: number | undefined, failure: Failure | undefined): boolean {
     if (!mayRetry(this.retries, this.count, this.body?.sentPartially ?? false, status, failure)) return false;
     this.drop(false);
-    this.backoff = setTimeout(() => {
-      this.backoff = undefined;
-      if (!this.x.done) this.next();
-    }, backoffMs(this.retries, this.count, Math.random));
+    this.backoff = setTimeout(
+      () => {
+        this.backoff = undefined;
+        if (!this.x.done) this.next();
+      },
+      backoffMs(this.retries, this.count, Math.random),
+    );
     return true;
   }
 

@@ -8,7 +8,9 @@ import type { ListenerConfig } from '../../contract/proxy-config';
 import { authzPort } from '../connection-authz';
 import type { ClientRequest } from './context';
 
-export type Refusal = { readonly kind: 'https-redirect'; readonly location: string } | { readonly kind: 'denied'; readonly policy?: string };
+export type Refusal =
+  | { readonly kind: 'https-redirect'; readonly location: string }
+  | { readonly kind: 'denied'; readonly policy?: string };
 
 /** Why this request goes no further, or undefined when it may be routed. */
 export function refusal(listener: ListenerConfig | undefined, req: ClientRequest): Refusal | undefined {

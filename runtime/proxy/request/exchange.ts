@@ -88,7 +88,8 @@ export class Exchange implements AttemptOwner, RelayOwner {
     if (d.kind === 'reply') return this.reply(d.status, d.flag, d.body, d.headers);
     this.destination = d.destination;
     const cluster = (this.cluster = this.ctx.cluster(d.destination.cluster));
-    if (!cluster || (cluster.endpoints.length === 0 && cluster.config.lb.kind !== 'passthrough')) return this.reply(503, 'UH', 'no healthy upstream\n');
+    if (!cluster || (cluster.endpoints.length === 0 && cluster.config.lb.kind !== 'passthrough'))
+      return this.reply(503, 'UH', 'no healthy upstream\n');
     if (!this.requestId) this.requestId = REQUEST_IDS.next();
     this.relay = new Relay(this, this.client, this.ctx);
     this.up = new Attempts(cluster, this, this.client, this.relay, this.body, d.action.retries);
@@ -96,7 +97,8 @@ export class Exchange implements AttemptOwner, RelayOwner {
     // of a fault delay (Envoy's router runs after the fault filter).
     const ms = d.action.timeoutMs;
     if (ms) requestDeadlines.set((this.timeout = new Deadline(() => this.onTimeout())), ms, d.delayMs ? performance.now() : this.started);
-    if (d.mirrors && !this.client.bodyPending) for (const m of d.mirrors) this.ctx.mirror(m, this.client.method, upstreamHead(this.client, this, true));
+    if (d.mirrors && !this.client.bodyPending)
+      for (const m of d.mirrors) this.ctx.mirror(m, this.client.method, upstreamHead(this.client, this, true));
     this.up.next();
   }
 
@@ -198,8 +200,20 @@ export class Exchange implements AttemptOwner, RelayOwner {
       const inbound = this.listener?.trafficDirection === 'INBOUND';
       const bytesOut = this.bytesOut + (this.relay?.bytesOut ?? 0);
       requestFinished.publish({
-        owner: this.ctx, request: this.client, inbound, cluster: this.cluster?.config, status, flags: flagString(this.flags), ms: now - this.started,
-        bytesIn, bytesOut, route: this.route?.name, upstream: this.up?.endpoint?.key, requestId, authority, details,
+        owner: this.ctx,
+        request: this.client,
+        inbound,
+        cluster: this.cluster?.config,
+        status,
+        flags: flagString(this.flags),
+        ms: now - this.started,
+        bytesIn,
+        bytesOut,
+        route: this.route?.name,
+        upstream: this.up?.endpoint?.key,
+        requestId,
+        authority,
+        details,
       } satisfies RequestRecord);
     }
     this.client.finished(keepAlive, now);

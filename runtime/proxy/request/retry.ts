@@ -55,12 +55,19 @@ export function shouldRetry(policy: RetryConfig | undefined, status: number | un
  * Whether an outcome of the `attempts`-th try is tried again: the policy covers it, it has
  * attempts left, and no body went upstream that cannot be sent again whole.
  */
-export function mayRetry(policy: RetryConfig | undefined, attempts: number, bodySentPartially: boolean, status?: number, failure?: Failure): boolean {
+export function mayRetry(
+  policy: RetryConfig | undefined,
+  attempts: number,
+  bodySentPartially: boolean,
+  status?: number,
+  failure?: Failure,
+): boolean {
   return !bodySentPartially && attempts <= (policy?.attempts ?? 0) && shouldRetry(policy, status, failure);
 }
 
 /** A retry goes to an endpoint not tried yet (Envoy's previous_hosts), unless the route turned that off. */
-export const avoidsTriedHosts = (policy: RetryConfig | undefined): boolean => !!policy && policy.attempts > 0 && policy.previousHosts !== false;
+export const avoidsTriedHosts = (policy: RetryConfig | undefined): boolean =>
+  !!policy && policy.attempts > 0 && policy.previousHosts !== false;
 
 /**
  * Envoy's back-off before the next try after `attempts` tries: uniformly random up to

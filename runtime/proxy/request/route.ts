@@ -5,7 +5,13 @@
  * either. No sockets, no clock, no cluster state: what happens next is the exchange's.
  */
 import { pickWeighted, type RequestView, type RouteTable } from '../routing';
-import { PASSTHROUGH_CLUSTER, type ListenerConfig, type RouteAction, type RouteConfig, type WeightedCluster } from '../../contract/proxy-config';
+import {
+  PASSTHROUGH_CLUSTER,
+  type ListenerConfig,
+  type RouteAction,
+  type RouteConfig,
+  type WeightedCluster,
+} from '../../contract/proxy-config';
 import { corsPreflight } from './cors';
 import type { Flag } from './record';
 
@@ -51,12 +57,23 @@ const PASSTHROUGH_ROUTE: RouteConfig = {
 
 const NO_ROUTE: LocalReply = { kind: 'reply', status: 404, flag: 'NR', body: 'no route\n', headers: [], delayMs: 0 };
 
-function reply(status: number, flag: Flag | '', body: string, headers: Array<[string, string]>, route: RouteConfig, delayMs = 0): LocalReply {
+function reply(
+  status: number,
+  flag: Flag | '',
+  body: string,
+  headers: Array<[string, string]>,
+  route: RouteConfig,
+  delayMs = 0,
+): LocalReply {
   return { kind: 'reply', status, flag, body, headers, route, delayMs };
 }
 
 /** Where a request goes. `random` draws in [0, 1): the fault's abort, its delay, the destination, each mirror. */
-export function decide(entry: ListenerEntry | undefined, req: RequestView & { readonly originalAddress?: string }, random: () => number): Decision {
+export function decide(
+  entry: ListenerEntry | undefined,
+  req: RequestView & { readonly originalAddress?: string },
+  random: () => number,
+): Decision {
   const hit = entry?.table.route(req);
   // A sidecar's captured request for a host the mesh does not know goes where the app sent it
   // (Istio's default outboundTrafficPolicy ALLOW_ANY), as it would without a sidecar.

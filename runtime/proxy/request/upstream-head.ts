@@ -41,7 +41,8 @@ export function upstreamHead(req: ClientRequest, x: HeadInputs, shadow = false):
 function receivedHead(req: ClientRequest, x: HeadInputs): string | undefined {
   const action = x.route!.action;
   // A normalized path (req.target no longer the received one) needs the head rebuilt.
-  if (req.absoluteForm || req.target !== req.head.target || req.head.http10 || x.route!.requestHeaders || x.destination?.requestHeaders) return undefined;
+  if (req.absoluteForm || req.target !== req.head.target || req.head.http10 || x.route!.requestHeaders || x.destination?.requestHeaders)
+    return undefined;
   if (action.kind === 'forward' && action.rewrite) return undefined;
   const seen = req.head.seen;
   if (seen & (SEEN_HOP_BY_HOP | SEEN_X_FORWARDED_FOR)) return undefined;

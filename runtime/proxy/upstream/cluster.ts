@@ -70,7 +70,7 @@ export class Cluster {
       // A lower connection limit applies at once: idle connections over it are closed.
       const max = config.maxConnections ?? Infinity;
       let excess = this.connections - max;
-      for (const e of this.endpoints) while (excess > 0 && e.idle.length) (e.idle.pop()!.socket.destroy(), excess--);
+      for (const e of this.endpoints) while (excess > 0 && e.idle.length) e.idle.pop()!.socket.destroy(), excess--;
     }
   }
 
@@ -166,13 +166,18 @@ export class Cluster {
 
   /** A new connection to an endpoint (mTLS when it gets one): for the pool, or for a TCP proxy. */
   connect(endpoint: Endpoint): net.Socket {
-    return this.originated(endpoint) ?? this.mutualTls(endpoint) ?? net.connect({ host: endpoint.config.address, port: endpoint.config.port });
+    return (
+      this.originated(endpoint) ?? this.mutualTls(endpoint) ?? net.connect({ host: endpoint.config.address, port: endpoint.config.port })
+    );
   }
 
   private open(endpoint: Endpoint): UpstreamConn {
     endpoint.connections++;
     let conn: UpstreamConn | undefined;
-    const socket = this.originated(endpoint) ?? this.mutualTls(endpoint) ?? net.connect({ host: endpoint.config.address, port: endpoint.config.port, onread: readInto((chunk) => conn?.data(chunk)) });
+    const socket =
+      this.originated(endpoint) ??
+      this.mutualTls(endpoint) ??
+      net.connect({ host: endpoint.config.address, port: endpoint.config.port, onread: readInto((chunk) => conn?.data(chunk)) });
     conn = new UpstreamConn(socket, this.config.connectTimeoutMs, this.config.idleTimeoutMs);
     conn.onClose = () => {
       endpoint.connections--;
@@ -215,7 +220,10 @@ export class Cluster {
       // The certificate must name the SNI host, or one of the rule's subjectAltNames (host names, or URIs such as SPIFFE ids).
       checkServerIdentity: (_host, cert) => {
         if (!names) return tlsApi.checkServerIdentity(o.sni, cert);
-        const uris = (cert.subjectaltname ?? '').split(', ').filter((n) => n.startsWith('URI:')).map((n) => n.slice(4));
+        const uris = (cert.subjectaltname ?? '')
+          .split(', ')
+          .filter((n) => n.startsWith('URI:'))
+          .map((n) => n.slice(4));
         const named = (n: string) => (n.includes('://') ? uris.includes(n) : tlsApi.checkServerIdentity(n, cert) === undefined);
         return names.some(named) ? undefined : new Error(`the server certificate names none of ${names.join(', ')}`);
       },
@@ -277,7 +285,9 @@ export class Cluster {
       endpoint.consecutiveGatewayErrors = 0;
       return;
     }
-    const tripped = (o.consecutive5xx && endpoint.consecutive5xx >= o.consecutive5xx) || (o.consecutiveGatewayErrors && endpoint.consecutiveGatewayErrors >= o.consecutiveGatewayErrors);
+    const tripped =
+      (o.consecutive5xx && endpoint.consecutive5xx >= o.consecutive5xx) ||
+      (o.consecutiveGatewayErrors && endpoint.consecutiveGatewayErrors >= o.consecutiveGatewayErrors);
     if (!tripped) return;
     const now = performance.now();
     const ejected = this.endpoints.filter((e) => e.ejectedUntil > now).length;
@@ -292,9 +302,10 @@ export class Cluster {
   /** Closes pooled connections idle for longer than the idle timeout; a passthrough cluster forgets destinations with none left. */
   sweep(now: number): void {
     for (const e of this.endpoints)
-      for (let i = e.idle.length - 1; i >= 0; i--)
-        if (e.idle[i].idleTooLong(now)) e.idle.splice(i, 1)[0].socket.destroy();
-    if (this.config.lb.kind === 'passthrough') for (let i = this.endpoints.length - 1; i >= 0; i--) if (this.endpoints[i].connections === 0 && this.endpoints[i].active === 0) this.endpoints.splice(i, 1);
+      for (let i = e.idle.length - 1; i >= 0; i--) if (e.idle[i].idleTooLong(now)) e.idle.splice(i, 1)[0].socket.destroy();
+    if (this.config.lb.kind === 'passthrough')
+      for (let i = this.endpoints.length - 1; i >= 0; i--)
+        if (this.endpoints[i].connections === 0 && this.endpoints[i].active === 0) this.endpoints.splice(i, 1);
   }
 
   close(): void {
@@ -313,5 +324,7 @@ export function serverIdentityError(subjectAltName: string | undefined, expected
   if (!principal) return new ServerIdentityError('the server certificate has no SPIFFE identity');
   if (!expected) return undefined;
   const path = principal.slice(principal.indexOf('/') + 1);
-  return expected.includes(path) ? undefined : new ServerIdentityError(`the server is spiffe://${principal}, not one of ${expected.join(', ')}`);
+  return expected.includes(path)
+    ? undefined
+    : new ServerIdentityError(`the server is spiffe://${principal}, not one of ${expected.join(', ')}`);
 }

@@ -22,7 +22,10 @@ export class UpstreamConn {
     private readonly idleTimeoutMs = 60_000,
   ) {
     socket.setNoDelay(true);
-    this.connectTimer = setTimeout(() => socket.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })), connectTimeoutMs);
+    this.connectTimer = setTimeout(
+      () => socket.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })),
+      connectTimeoutMs,
+    );
     socket.once('connect', () => {
       this.connected = true;
       clearTimeout(this.connectTimer);
@@ -30,7 +33,11 @@ export class UpstreamConn {
     // Plain sockets deliver through `onread` (see readInto); TLS ones as 'data' events.
     socket.on('data', (chunk: Buffer) => this.data(chunk));
     socket.on('end', () => {
-      containPeerInput('upstream', () => undefined, () => this.handler?.onEnd());
+      containPeerInput(
+        'upstream',
+        () => undefined,
+        () => this.handler?.onEnd(),
+      );
       socket.destroy();
     });
     socket.on('error', (err) => this.handler?.onError(err, this.connected));
@@ -49,7 +56,11 @@ export class UpstreamConn {
     // Bytes on an idle connection are a protocol error: never hand it out again.
     if (!handler) return void this.socket.destroy();
     // Whatever the upstream sent, a throw ends this connection (its handler hears of it as a reset), not the proxy.
-    containPeerInput('upstream', () => this.socket.destroy(), () => handler.onData(chunk));
+    containPeerInput(
+      'upstream',
+      () => this.socket.destroy(),
+      () => handler.onData(chunk),
+    );
   }
 
   /** When it went idle in the pool (performance.now(); 0 while in use); the cluster's sweep closes long-idle ones. */

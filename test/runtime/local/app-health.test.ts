@@ -44,11 +44,15 @@ describe('mast local: an app that dies is not ready until it is back', () => {
     const before = local.mastd.snapshot!.version;
     expect(await get(a, '/exit')).toBe('bye'); // straight to the app: it exits
     // The next snapshot leaves a's endpoint out; once every proxy ACKed it, no request goes to a.
-    await until('a snapshot without a, ACKed by every proxy', async () => {
-      const snapshot = local.mastd.snapshot!;
-      const acked = local.mastd.push.statuses().every((s) => s.acked === snapshot.version);
-      return snapshot.version !== before && acked && local.workloads.get('default/web-a')?.appDown === true;
-    }, 10_000);
+    await until(
+      'a snapshot without a, ACKed by every proxy',
+      async () => {
+        const snapshot = local.mastd.snapshot!;
+        const acked = local.mastd.push.statuses().every((s) => s.acked === snapshot.version);
+        return snapshot.version !== before && acked && local.workloads.get('default/web-a')?.appDown === true;
+      },
+      10_000,
+    );
     expect(await answers(port, 30)).toEqual({ b: 30 });
 
     // The supervisor restarts it (1 s back-off); listening again, it is back in.

@@ -3,11 +3,22 @@ import { renderPage, renderSvg } from '../../../runtime/local/page';
 
 const series = (src: string, dst: string, code: number, n: number, reporter = 'source') =>
   `istio_requests_total{reporter="${reporter}",source_workload="${src}",destination_service_name="${dst}",response_code="${code}",response_flags="-"} ${n}`;
-const bucket = (src: string, dst: string, le: string, n: number) => `istio_request_duration_milliseconds_bucket{reporter="source",source_workload="${src}",destination_service_name="${dst}",response_code="200",le="${le}"} ${n}`;
+const bucket = (src: string, dst: string, le: string, n: number) =>
+  `istio_request_duration_milliseconds_bucket{reporter="source",source_workload="${src}",destination_service_name="${dst}",response_code="200",le="${le}"} ${n}`;
 
 describe('service graph', () => {
-  const gateway = [series(GATEWAY_NODE, 'productpage', 200, 90), series(GATEWAY_NODE, 'productpage', 503, 10), bucket(GATEWAY_NODE, 'productpage', '10', 50), bucket(GATEWAY_NODE, 'productpage', '100', 99), bucket(GATEWAY_NODE, 'productpage', '+Inf', 100)].join('\n');
-  const productpage = [series('productpage', 'reviews', 200, 100), series('productpage', 'reviews', 200, 7, 'destination'), series('reviews', 'ratings', 200, 5)].join('\n');
+  const gateway = [
+    series(GATEWAY_NODE, 'productpage', 200, 90),
+    series(GATEWAY_NODE, 'productpage', 503, 10),
+    bucket(GATEWAY_NODE, 'productpage', '10', 50),
+    bucket(GATEWAY_NODE, 'productpage', '100', 99),
+    bucket(GATEWAY_NODE, 'productpage', '+Inf', 100),
+  ].join('\n');
+  const productpage = [
+    series('productpage', 'reviews', 200, 100),
+    series('productpage', 'reviews', 200, 7, 'destination'),
+    series('reviews', 'ratings', 200, 5),
+  ].join('\n');
 
   test('edges from reporter="source" series, summed over proxies; destination-side series are not double counted', () => {
     const edges = parseEdges([gateway, productpage]);
@@ -19,15 +30,39 @@ describe('service graph', () => {
   });
 
   test('p99 is the upper bound of the bucket holding it', () => {
-    expect(p99(new Map([[10, 50], [100, 99], [Infinity, 100]]))).toBe(100);
-    expect(p99(new Map([[10, 100], [Infinity, 100]]))).toBe(10);
+    expect(
+      p99(
+        new Map([
+          [10, 50],
+          [100, 99],
+          [Infinity, 100],
+        ]),
+      ),
+    ).toBe(100);
+    expect(
+      p99(
+        new Map([
+          [10, 100],
+          [Infinity, 100],
+        ]),
+      ),
+    ).toBe(10);
     expect(p99(new Map())).toBeNull();
   });
 
   test('rates over the window between two scrapes; columns by distance from the gateway', () => {
     const before = { atMs: 0, edges: parseEdges([series(GATEWAY_NODE, 'productpage', 200, 40)]) };
     const now = { atMs: 2000, edges: parseEdges([gateway, productpage]) };
-    const g = buildGraph(new Map([['productpage', ['v1']], ['reviews', ['v1', 'v2']], ['ratings', ['v1']], ['details', ['v1']]]), now, before);
+    const g = buildGraph(
+      new Map([
+        ['productpage', ['v1']],
+        ['reviews', ['v1', 'v2']],
+        ['ratings', ['v1']],
+        ['details', ['v1']],
+      ]),
+      now,
+      before,
+    );
     const gw = g.edges.find((e) => e.source === GATEWAY_NODE)!;
     expect(gw).toMatchObject({ requests: 100, rps: 30, p99Ms: 100 });
     expect(gw.errorRate).toBeCloseTo(10 / 60);
@@ -47,7 +82,12 @@ describe('service graph', () => {
     expect(svg).not.toContain('<b>');
     expect(svg.match(/class="node"/g)).toHaveLength(3);
     expect(svg.match(/class="edge"/g)).toHaveLength(1);
-    const html = renderPage({ graph: g, snapshot: 'v7', proxies: [{ id: 'gw', mode: 'gateway', version: 'v7', status: 'SYNCED' }], findings: ['Warning MAST0205 x'] });
+    const html = renderPage({
+      graph: g,
+      snapshot: 'v7',
+      proxies: [{ id: 'gw', mode: 'gateway', version: 'v7', status: 'SYNCED' }],
+      findings: ['Warning MAST0205 x'],
+    });
     expect(html).toContain('snapshot v7');
     expect(html).toContain('<td class="SYNCED">SYNCED</td>');
     expect(html).toContain('<li>Warning MAST0205 x</li>');

@@ -35,7 +35,15 @@ describe('mast local: which workloads get a sidecar', () => {
 
   test('a loopback WorkloadEntry with one port: its app path resolves next to the YAML file, its env is parsed', () => {
     expect(plan.workloads).toEqual([
-      expect.objectContaining({ key: 'shop/reviews-v2', address: '127.0.0.1', portName: 'http', appPort: 19083, labels: { app: 'reviews', version: 'v2' }, run: join('/mesh', 'app', 'server.ts'), env: { CALLS: 'http://a:1,http://b:2', MODE: 'x' } }),
+      expect.objectContaining({
+        key: 'shop/reviews-v2',
+        address: '127.0.0.1',
+        portName: 'http',
+        appPort: 19083,
+        labels: { app: 'reviews', version: 'v2' },
+        run: join('/mesh', 'app', 'server.ts'),
+        env: { CALLS: 'http://a:1,http://b:2', MODE: 'x' },
+      }),
     ]);
   });
 
@@ -47,7 +55,9 @@ describe('mast local: which workloads get a sidecar', () => {
   });
 
   test('the fingerprint changes with what needs a restart', () => {
-    const edited = objects.map((o) => (o.metadata.name === 'reviews-v2' ? { ...o, spec: { ...(o.spec as object), labels: { app: 'reviews', version: 'v3' } } } : o));
+    const edited = objects.map((o) =>
+      o.metadata.name === 'reviews-v2' ? { ...o, spec: { ...(o.spec as object), labels: { app: 'reviews', version: 'v3' } } } : o,
+    );
     expect(planLocal(edited).workloads[0].fingerprint).not.toBe(plan.workloads[0].fingerprint);
   });
 

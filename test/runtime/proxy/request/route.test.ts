@@ -17,7 +17,12 @@ function view(r: Req): RequestView & { originalAddress?: string } {
 type Forward = Extract<RouteConfig['action'], { kind: 'forward' }>;
 const forward = (extra: Partial<Forward> = {}): Forward => ({ kind: 'forward', destinations: [{ cluster: 'a', weight: 100 }], ...extra });
 
-function decided(route: Omit<RouteConfig, 'name' | 'matches'>, req: Req = {}, draws: number[] = [], listener: Partial<ListenerConfig> = {}): Decision {
+function decided(
+  route: Omit<RouteConfig, 'name' | 'matches'>,
+  req: Req = {},
+  draws: number[] = [],
+  listener: Partial<ListenerConfig> = {},
+): Decision {
   const virtualHosts = [{ name: 'vh', domains: ['alpha.example.com'], routes: [{ name: 'r', matches: [], ...route }] }];
   const config: ListenerConfig = { name: 'l', port: 0, matchPort: 80, protocol: 'http', virtualHosts, ...listener };
   const random = () => {
@@ -39,18 +44,69 @@ describe('route decision', () => {
   const preflight = { method: 'OPTIONS', headers: { origin: 'https://app.example.com', 'access-control-request-method': 'POST' } };
   test.each<[string, Omit<RouteConfig, 'name' | 'matches'>, Req, number[], string]>([
     ['a plain forward draws the destination only', { action: forward() }, {}, [0.5], 'forward a'],
-    ['weights are relative: the draw picks the first of 1:3', { action: forward({ destinations: [{ cluster: 'a', weight: 1 }, { cluster: 'b', weight: 3 }] }) }, {}, [0.2], 'forward a'],
-    ['and the second past a quarter', { action: forward({ destinations: [{ cluster: 'a', weight: 1 }, { cluster: 'b', weight: 3 }] }) }, {}, [0.3], 'forward b'],
-    ['all weights zero: no healthy upstream', { action: forward({ destinations: [{ cluster: 'a', weight: 0 }, { cluster: 'b', weight: 0 }] }) }, {}, [0.3], 'reply 503 UH'],
+    [
+      'weights are relative: the draw picks the first of 1:3',
+      {
+        action: forward({
+          destinations: [
+            { cluster: 'a', weight: 1 },
+            { cluster: 'b', weight: 3 },
+          ],
+        }),
+      },
+      {},
+      [0.2],
+      'forward a',
+    ],
+    [
+      'and the second past a quarter',
+      {
+        action: forward({
+          destinations: [
+            { cluster: 'a', weight: 1 },
+            { cluster: 'b', weight: 3 },
+          ],
+        }),
+      },
+      {},
+      [0.3],
+      'forward b',
+    ],
+    [
+      'all weights zero: no healthy upstream',
+      {
+        action: forward({
+          destinations: [
+            { cluster: 'a', weight: 0 },
+            { cluster: 'b', weight: 0 },
+          ],
+        }),
+      },
+      {},
+      [0.3],
+      'reply 503 UH',
+    ],
     ['a fault abort drawn', { action: forward(), fault: { abort: { status: 418, fraction: 0.5 } } }, {}, [0.4], 'reply 418 FI'],
     ['a fault abort not drawn', { action: forward(), fault: { abort: { status: 418, fraction: 0.5 } } }, {}, [0.6, 0.1], 'forward a'],
     ['a fault delay drawn', { action: forward(), fault: { delay: { ms: 70, fraction: 1 } } }, {}, [0.99, 0.1], 'forward a after 70 ms'],
-    ['a delay holds a redirect too', { action: { kind: 'redirect', status: 301, uri: '/new' }, fault: { delay: { ms: 5, fraction: 1 } } }, {}, [0], 'reply 301 after 5 ms'],
+    [
+      'a delay holds a redirect too',
+      { action: { kind: 'redirect', status: 301, uri: '/new' }, fault: { delay: { ms: 5, fraction: 1 } } },
+      {},
+      [0],
+      'reply 301 after 5 ms',
+    ],
     ['a direct response', { action: { kind: 'direct', status: 204 } }, {}, [], 'reply 204'],
     ['a mirror drawn', { action: forward({ mirrors: [{ cluster: 'm', fraction: 0.5 }] }) }, {}, [0.9, 0.4], 'forward a mirror m'],
     ['a mirror not drawn', { action: forward({ mirrors: [{ cluster: 'm', fraction: 0.5 }] }) }, {}, [0.9, 0.6], 'forward a'],
     ['a CORS preflight from an allowed origin is answered here', { action: forward(), cors }, preflight, [], 'reply 200'],
-    ['from another origin it is forwarded', { action: forward(), cors }, { ...preflight, headers: { ...preflight.headers, origin: 'https://evil.example' } }, [0], 'forward a'],
+    [
+      'from another origin it is forwarded',
+      { action: forward(), cors },
+      { ...preflight, headers: { ...preflight.headers, origin: 'https://evil.example' } },
+      [0],
+      'forward a',
+    ],
   ])('%s', (_, route, req, draws, expected) => {
     expect(brief(decided(route, req, draws))).toBe(expected);
   });
@@ -68,7 +124,10 @@ describe('route decision', () => {
   });
 
   test('a redirect keeps the received authority and path unless the route names them', () => {
-    const d = decided({ action: { kind: 'redirect', status: 302, scheme: 'https', port: 8443 } }, { target: '/a?b=1', headers: { host: 'alpha.example.com:8080' } });
+    const d = decided(
+      { action: { kind: 'redirect', status: 302, scheme: 'https', port: 8443 } },
+      { target: '/a?b=1', headers: { host: 'alpha.example.com:8080' } },
+    );
     expect(d).toMatchObject({ kind: 'reply', status: 302, headers: [['location', 'https://alpha.example.com:8443/a?b=1']] });
   });
 
