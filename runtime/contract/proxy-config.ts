@@ -158,7 +158,11 @@ export interface RetryConfig {
 
 export interface FaultConfig {
   readonly delay?: { readonly ms: number; readonly fraction: number };
-  readonly abort?: { readonly status: number; readonly fraction: number };
+  /**
+   * `grpcStatus` (a gRPC code, from Istio's `abort.grpcStatus` name): a gRPC request gets a gRPC reply with it
+   * (HTTP 200, the code in `grpc-status`); `status` is what any other request gets.
+   */
+  readonly abort?: { readonly status: number; readonly grpcStatus?: number; readonly fraction: number };
 }
 
 export interface CorsConfig {
@@ -241,6 +245,16 @@ export interface ClusterConfig {
   readonly maxPendingRequests?: number;
   readonly maxRequestsPerConnection?: number;
   readonly idleTimeoutMs?: number;
+  /**
+   * How requests go to the endpoints: `h2`, HTTP/2 (the port's protocol is gRPC or HTTP/2 by its name,
+   * `appProtocol` or ServiceEntry `protocol`, or the DestinationRule says `h2UpgradePolicy: UPGRADE`);
+   * `client`, the protocol the client used (`useClientProtocol`); absent, HTTP/1.1.
+   */
+  readonly upstreamProtocol?: 'h2' | 'client';
+  /** Requests in flight to the whole cluster, any protocol (Istio `http2MaxRequests`). @default unlimited */
+  readonly maxRequests?: number;
+  /** HTTP/2: streams in flight on one upstream connection (Istio `maxConcurrentStreams`). @default the server's SETTINGS */
+  readonly maxConcurrentStreams?: number;
   /**
    * ISTIO_MUTUAL: always mTLS with the workload certificate; DISABLE: never; absent (auto, as
    * Istio): mTLS to endpoints labelled `security.istio.io/tlsMode: istio` (they have a sidecar).
