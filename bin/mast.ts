@@ -2,18 +2,26 @@
  * The AWS CDK app named in cdk.json: one MeshEnvironmentStack per environment in the
  * `mast:environments` context (see cdk.json), each running the bundled bookinfo example.
  */
-import { App } from 'aws-cdk-lib';
-import { Validations } from 'aws-cdk-lib';
+import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { environmentsFromContext } from '../lib/config';
+import { ConfigError, environmentsFromContext } from '../lib/config';
 import { MeshEnvironmentStack } from '../lib/mesh-environment-stack';
 import { acknowledgeNagFindings } from '../lib/nag';
+import { EksV2Checks } from '../lib/nag-eks';
 import { addBookinfo } from '../examples/bookinfo/bookinfo';
 
 const app = new App();
-for (const config of environmentsFromContext(app.node.tryGetContext('mast:environments'))) {
+let environments: ReturnType<typeof environmentsFromContext>;
+try {
+  environments = environmentsFromContext(app.node.tryGetContext('mast:environments'));
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err;
+  console.error(`mast: ${err.message} [${err.code}]`);
+  process.exit(1);
+}
+for (const config of environments) {
   const stack = new MeshEnvironmentStack(app, `mast-${config.envName}`, { config, populate: addBookinfo });
   acknowledgeNagFindings(stack);
 }
-Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new EksV2Checks(app));
 app.synth();

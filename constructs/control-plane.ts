@@ -28,6 +28,12 @@ export interface MeshControlPlaneProps {
   readonly resources?: Resources;
   /** Create the namespace object. @default true */
   readonly createNamespace?: boolean;
+  /**
+   * Extra labels of that namespace (e.g. `elbv2.k8s.aws/pod-readiness-gate-inject: enabled`, so the AWS
+   * Load Balancer Controller holds a rolling gateway pod back until the NLB sends it traffic).
+   * @default - none
+   */
+  readonly namespaceLabels?: Record<string, string>;
 }
 
 export class MeshControlPlane extends Construct {
@@ -52,7 +58,7 @@ export class MeshControlPlane extends Construct {
       new ApiObject(this, 'namespace', {
         apiVersion: 'v1',
         kind: 'Namespace',
-        metadata: { name: ns, labels: { 'app.kubernetes.io/part-of': 'mast' } },
+        metadata: { name: ns, labels: { ...props.namespaceLabels, 'app.kubernetes.io/part-of': 'mast' } },
       });
     new ApiObject(this, 'service-account', { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta('mastd') });
 

@@ -3,7 +3,7 @@
  * Route 53 DNS-01 challenges in the zone, a ClusterIssuer, and one Certificate for the
  * Gateway hosts in the gateway's namespace (the Secret a Gateway names as credentialName).
  */
-import { Stack } from 'aws-cdk-lib';
+import { Aws, Stack } from 'aws-cdk-lib';
 import type * as eks from 'aws-cdk-lib/aws-eks-v2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct, type IConstruct } from 'constructs';
@@ -47,12 +47,12 @@ export class GatewayTls extends Construct {
       serviceAccount: 'cert-manager',
     });
     identity.role.addToPrincipalPolicy(
-      new iam.PolicyStatement({ actions: ['route53:GetChange'], resources: ['arn:aws:route53:::change/*'] }),
+      new iam.PolicyStatement({ actions: ['route53:GetChange'], resources: [`arn:${Aws.PARTITION}:route53:::change/*`] }),
     );
     identity.role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         actions: ['route53:ChangeResourceRecordSets', 'route53:ListResourceRecordSets'],
-        resources: [`arn:aws:route53:::hostedzone/${props.hostedZoneId}`],
+        resources: [`arn:${Aws.PARTITION}:route53:::hostedzone/${props.hostedZoneId}`],
       }),
     );
     identity.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['route53:ListHostedZonesByName'], resources: ['*'] }));

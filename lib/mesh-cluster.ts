@@ -1,9 +1,14 @@
-/** VPC and EKS cluster (aws-eks-v2): version, capacity, admins, logging, metrics-server, LB controller. */
+/**
+ * VPC and EKS cluster (aws-eks-v2): version, capacity, admins, API endpoint access, Secrets encrypted
+ * with a KMS key of the stack, control-plane logging, metrics-server, the Load Balancer Controller.
+ */
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as eks from 'aws-cdk-lib/aws-eks-v2';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import { KubectlV35Layer } from '@aws-cdk/lambda-layer-kubectl-v35';
 import { Construct } from 'constructs';
-import { DEFAULTS, type Capacity } from './config';
+import { DEFAULTS, type Capacity, type EndpointAccess } from './config';
+import { LoadBalancerController } from './load-balancer-controller';
 
 export interface MeshClusterProps {
   readonly name: string;
@@ -17,11 +22,22 @@ export interface MeshClusterProps {
   readonly natGateways?: number;
   /** IAM principal ARNs given cluster-admin. @default - none */
   readonly admins?: string[];
+  /** Who reaches the Kubernetes API. @default { mode: 'private' } */
+  readonly endpointAccess?: EndpointAccess;
+}
+
+/** The API endpoint access of a config, as aws-eks-v2 takes it. */
+export function endpointAccessOf(access: EndpointAccess = DEFAULTS.endpointAccess): eks.EndpointAccess {
+  if (access.mode === 'private') return eks.EndpointAccess.PRIVATE;
+  const kind = access.mode === 'public' ? eks.EndpointAccess.PUBLIC : eks.EndpointAccess.PUBLIC_AND_PRIVATE;
+  return kind.onlyFrom(...access.cidrs);
 }
 
 export class MeshCluster extends Construct {
   readonly vpc: ec2.Vpc;
   readonly cluster: eks.Cluster;
+  /** Envelope encryption of the cluster's Secrets (mastd's CA key is one). */
+  readonly secretsKey: kms.Key;
   /**
    * What must be ready before Services and TargetGroupBindings: the AWS Load Balancer
    * Controller (its webhook intercepts Services), or with Auto Mode the cluster and its
@@ -45,10 +61,16 @@ export class MeshCluster extends Construct {
       ],
       flowLogs: { all: { trafficType: ec2.FlowLogTrafficType.REJECT } },
     });
+    this.secretsKey = new kms.Key(this, 'SecretsKey', {
+      description: `Envelope encryption of Kubernetes Secrets in ${props.name}`,
+      enableKeyRotation: true,
+    });
     this.cluster = new eks.Cluster(this, 'Cluster', {
       clusterName: props.name,
       version: eks.KubernetesVersion.of(props.kubernetesVersion ?? DEFAULTS.kubernetesVersion),
       vpc: this.vpc,
+      endpointAccess: endpointAccessOf(props.endpointAccess),
+      secretsEncryptionKey: this.secretsKey,
       vpcSubnets: [{ subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }],
       kubectlProviderOptions: { kubectlLayer: new KubectlV35Layer(this, 'KubectlLayer') },
       defaultCapacityType: capacity.type === 'automode' ? eks.DefaultCapacityType.AUTOMODE : eks.DefaultCapacityType.NODEGROUP,
@@ -60,8 +82,6 @@ export class MeshCluster extends Construct {
         eks.ClusterLoggingTypes.CONTROLLER_MANAGER,
         eks.ClusterLoggingTypes.SCHEDULER,
       ],
-      // Auto Mode brings its own load-balancer controller (TargetGroupBinding in eks.amazonaws.com/v1).
-      ...(this.autoMode ? {} : { albController: { version: eks.AlbControllerVersion.V2_17_1 } }),
     });
     if (capacity.type === 'nodegroup')
       this.cluster.addNodegroupCapacity('Nodes', {
@@ -79,7 +99,10 @@ export class MeshCluster extends Construct {
     );
     // The gateway's HorizontalPodAutoscaler needs resource metrics.
     new eks.Addon(this, 'MetricsServer', { cluster: this.cluster, addonName: 'metrics-server' });
-    // With Auto Mode, the cluster resource itself (not the construct: its children include the manifests).
-    this.loadBalancerController = this.cluster.albController ?? (this.cluster.node.defaultChild as Construct);
+    // Auto Mode brings its own load-balancer controller (TargetGroupBinding in eks.amazonaws.com/v1): then the
+    // cluster resource itself (not the construct: its children include the manifests) is what to wait for.
+    this.loadBalancerController = this.autoMode
+      ? (this.cluster.node.defaultChild as Construct)
+      : new LoadBalancerController(this, 'LoadBalancerController', { cluster: this.cluster }).chart;
   }
 }

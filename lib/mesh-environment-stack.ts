@@ -47,17 +47,26 @@ export class MeshEnvironmentStack extends Stack {
       maxAzs: config.maxAzs,
       natGateways: config.natGateways,
       admins: config.admins,
+      endpointAccess: config.endpointAccess,
     });
     const images = props.buildImages === false ? undefined : new MeshImages(this, 'Images', { arm64: this.cluster.arm64 });
     const tls = config.tls ?? DEFAULTS.tls;
 
     // The mesh charts, synthesized in memory and added to the cluster as manifests.
     const cdk8sApp = new Cdk8sApp();
+    // The Load Balancer Controller's readiness gate on the gateway's namespace: a new gateway pod is
+    // Ready only once the NLB's target group reports it healthy, so a rolling update never leaves the
+    // NLB without a registered target (Auto Mode's controller has no such injection).
+    const readinessGate: Record<string, string> = this.cluster.autoMode ? {} : { 'elbv2.k8s.aws/pod-readiness-gate-inject': 'enabled' };
+    const controlPlane = {
+      ...props.mesh?.controlPlane,
+      namespaceLabels: { ...readinessGate, ...props.mesh?.controlPlane?.namespaceLabels },
+      ...(images ? { image: images.control.imageUri } : {}),
+    };
     this.mesh = new Mesh(cdk8sApp, 'mesh', {
       ...props.mesh,
-      ...(images
-        ? { proxyImage: images.proxy.imageUri, controlPlane: { ...props.mesh?.controlPlane, image: images.control.imageUri } }
-        : {}),
+      ...(images ? { proxyImage: images.proxy.imageUri } : {}),
+      controlPlane,
       gateway: { ...(props.mesh?.gateway || {}), serviceType: 'ClusterIP', proxyProtocol: config.proxyProtocol ?? DEFAULTS.proxyProtocol },
     });
     props.populate(this.mesh);

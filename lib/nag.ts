@@ -46,6 +46,11 @@ export const ACKNOWLEDGED: ReadonlyArray<{ id: string; reason: string }> = [
     'targetgroup/*/*',
   ].map(elb),
   {
+    id: 'CloudFormation-Validate::W9009',
+    reason:
+      "aws-eks-v2 writes EncryptionConfig.Resources: ['secrets'] (the only value EKS takes), a property the CloudFormation schema marks deprecated.",
+  },
+  {
     id: 'AwsSolutions::AwsSolutions-EC23',
     reason:
       'The NLB is the public edge: its security group must accept the gateway listener ports from anywhere; everything behind it is opened only from this security group.',

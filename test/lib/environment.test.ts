@@ -6,6 +6,7 @@ import { VirtualService } from '../../constructs';
 import { addBookinfo } from '../../examples/bookinfo/bookinfo';
 import { MeshEnvironmentStack, type MeshEnvironmentStackProps } from '../../lib/mesh-environment-stack';
 import { acknowledgeNagFindings } from '../../lib/nag';
+import { EksV2Checks } from '../../lib/nag-eks';
 import { MAX_MANIFEST_BYTES } from '../../lib/manifests';
 import type { EnvironmentConfig } from '../../lib/config';
 import { tempDir } from '../support/temp-dir';
@@ -129,7 +130,7 @@ describe('MeshEnvironmentStack', () => {
   test('manifests: controller → CRDs → system → apps and bindings, each under the size limit', () => {
     const id = (part: string) => manifests.find(([k]) => k.includes(part))![0];
     const deps = (part: string) => resources[id(part)].DependsOn ?? [];
-    const controller = Object.keys(resources).filter((k) => k.includes('AlbController'));
+    const controller = Object.keys(resources).filter((k) => k.includes('LoadBalancerController'));
     expect(deps('MeshCrds').some((d) => controller.includes(d))).toBe(true);
     expect(deps('MeshSystem')).toContain(id('MeshCrds'));
     expect(deps('MeshApps')).toContain(id('MeshSystem'));
@@ -152,12 +153,60 @@ describe('MeshEnvironmentStack', () => {
     expect(stack.records).toEqual([{ host: 'alpha.example.com', type: 'CNAME' }]);
   });
 
-  test('cdk-nag AwsSolutions passes with the acknowledged findings', () => {
+  test('cdk-nag AwsSolutions (its EKS rules included) passes with the acknowledged findings', () => {
     const app = newApp();
     const s = new MeshEnvironmentStack(app, 'Nagged', { config: CONFIG, populate: addBookinfo });
     acknowledgeNagFindings(s);
-    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new EksV2Checks(app));
     expect(() => app.synth()).not.toThrow();
+  });
+
+  test('the API endpoint is private by default; Secrets are encrypted with a rotated KMS key of the stack', () => {
+    template.hasResourceProperties('AWS::EKS::Cluster', {
+      ResourcesVpcConfig: Match.objectLike({ EndpointPublicAccess: false, EndpointPrivateAccess: true }),
+      EncryptionConfig: [{ Provider: { KeyArn: Match.anyValue() }, Resources: ['secrets'] }],
+    });
+    template.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+  });
+
+  test('the Load Balancer Controller uses Pod Identity (no OIDC provider) and the region-neutral public ECR image', () => {
+    template.hasResourceProperties('AWS::EKS::PodIdentityAssociation', {
+      Namespace: 'kube-system',
+      ServiceAccount: 'aws-load-balancer-controller',
+    });
+    expect(Object.values(resources).filter((r) => /OpenIdConnect/.test(r.Type))).toEqual([]);
+    const chart = Object.values(resources).find(
+      (r) => r.Type === 'Custom::AWSCDK-EKS-HelmChart' && r.Properties.Chart === 'aws-load-balancer-controller',
+    );
+    expect(JSON.stringify(chart?.Properties.Values)).toContain('public.ecr.aws/eks/aws-load-balancer-controller');
+  });
+
+  test("the gateway's namespace carries the Load Balancer Controller's readiness gate", () => {
+    const [ns] = find('Namespace', 'mast-system');
+    expect(ns.o.metadata.labels).toMatchObject({ 'elbv2.k8s.aws/pod-readiness-gate-inject': 'enabled' });
+  });
+
+  test('no ARN names the aws partition literally (aws-cn and aws-us-gov deploy too)', () => {
+    expect(JSON.stringify(template.toJSON())).not.toMatch(/"arn:aws:/);
+  });
+
+  test('a public endpoint is AwsSolutions-EKS1 unless acknowledged; restricted to the CIDRs given', () => {
+    const app = newApp();
+    const s = new MeshEnvironmentStack(app, 'Public', {
+      config: { ...CONFIG, endpointAccess: { mode: 'public-and-private', cidrs: ['203.0.113.0/24'] } },
+      populate: addBookinfo,
+    });
+    acknowledgeNagFindings(s);
+    Validations.of(app).addPlugins(new EksV2Checks(app));
+    expect(() => app.synth()).toThrow(/AwsSolutions-EKS1/);
+    const quiet = newApp();
+    const restricted = new MeshEnvironmentStack(quiet, 'Public', {
+      config: { ...CONFIG, endpointAccess: { mode: 'public-and-private', cidrs: ['203.0.113.0/24'] } },
+      populate: addBookinfo,
+    });
+    Template.fromStack(restricted).hasResourceProperties('AWS::EKS::Cluster', {
+      ResourcesVpcConfig: Match.objectLike({ EndpointPublicAccess: true, PublicAccessCidrs: ['203.0.113.0/24'] }),
+    });
   });
 });
 
