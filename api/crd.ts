@@ -1,10 +1,17 @@
-/** CustomResourceDefinitions generated from the mesh API's own schemas (structural OpenAPI v3). */
+/**
+ * CustomResourceDefinitions generated from the mesh API's own schemas (structural OpenAPI v3).
+ *
+ * They carry Istio's names, so they may be installed where Istio's were: every object node keeps the
+ * fields it does not describe (`x-kubernetes-preserve-unknown-fields`), so an Istio field mast does not
+ * model (or a newer Istio's) is stored as written, never pruned; `mast validate` reports it (MAST0301).
+ * The printer columns are Istio's, so `kubectl get` reads the same.
+ */
 import type { Schema } from './schema';
 import { KINDS, SERVED_VERSIONS, STORAGE_VERSION, type MeshKind } from './resources';
 
 export type JsonSchemaProps = Record<string, unknown>;
 
-export function toOpenApi(schema: Schema, withDocs = false): JsonSchemaProps {
+export function toOpenApi(schema: Schema, withDocs = false, keepUnknown = false): JsonSchemaProps {
   const doc = withDocs && schema.doc ? { description: schema.doc } : {};
   switch (schema.type) {
     case 'string':
@@ -20,18 +27,34 @@ export function toOpenApi(schema: Schema, withDocs = false): JsonSchemaProps {
     case 'enum':
       return { type: 'string', enum: [...schema.values], ...doc };
     case 'array':
-      return { type: 'array', items: toOpenApi(schema.items, withDocs), ...doc };
+      return { type: 'array', items: toOpenApi(schema.items, withDocs, keepUnknown), ...doc };
     case 'map':
-      return { type: 'object', additionalProperties: toOpenApi(schema.values, withDocs), ...doc };
+      return { type: 'object', additionalProperties: toOpenApi(schema.values, withDocs, keepUnknown), ...doc };
     case 'object': {
       const required = Object.entries(schema.fields)
         .filter(([, f]) => f.required)
         .map(([k]) => k);
-      const properties = Object.fromEntries(Object.entries(schema.fields).map(([k, f]) => [k, toOpenApi(f, withDocs)]));
-      return { type: 'object', properties, ...(required.length ? { required } : {}), ...doc };
+      const properties = Object.fromEntries(Object.entries(schema.fields).map(([k, f]) => [k, toOpenApi(f, withDocs, keepUnknown)]));
+      const keep = keepUnknown ? { 'x-kubernetes-preserve-unknown-fields': true } : {};
+      return { type: 'object', properties, ...(required.length ? { required } : {}), ...keep, ...doc };
     }
   }
 }
+
+type Column = { readonly name: string; readonly type: 'string' | 'date'; readonly jsonPath: string; readonly description?: string };
+const AGE: Column = { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' };
+const column = (name: string, jsonPath: string): Column => ({ name, type: 'string', jsonPath });
+
+/** `kubectl get` columns before Age, as Istio's CRDs have them (facts from istio/istio's crd-all.gen.yaml). */
+const PRINTER_COLUMNS: Record<MeshKind, Column[]> = {
+  Gateway: [],
+  VirtualService: [column('Gateways', '.spec.gateways'), column('Hosts', '.spec.hosts')],
+  DestinationRule: [column('Host', '.spec.host')],
+  ServiceEntry: [column('Hosts', '.spec.hosts'), column('Location', '.spec.location'), column('Resolution', '.spec.resolution')],
+  WorkloadEntry: [column('Address', '.spec.address')],
+  PeerAuthentication: [column('Mode', '.spec.mtls.mode')],
+  AuthorizationPolicy: [column('Action', '.spec.action')],
+};
 
 const range = (s: { minimum?: number; maximum?: number }) => ({
   ...(s.minimum !== undefined ? { minimum: s.minimum } : {}),
@@ -41,7 +64,7 @@ const range = (s: { minimum?: number; maximum?: number }) => ({
 /** The CRD manifest for one kind; every served version shares the schema, v1 is stored. */
 export function crdFor(kind: MeshKind): Record<string, unknown> {
   const info = KINDS[kind];
-  const spec = { ...toOpenApi(info.spec, true), description: info.doc };
+  const spec = { ...toOpenApi(info.spec, true, true), description: info.doc };
   const schema = {
     openAPIV3Schema: {
       type: 'object',
@@ -75,6 +98,7 @@ export function crdFor(kind: MeshKind): Record<string, unknown> {
         served: true,
         storage: name === STORAGE_VERSION,
         schema,
+        additionalPrinterColumns: [...PRINTER_COLUMNS[kind], AGE],
         subresources: { status: {} },
       })),
     },

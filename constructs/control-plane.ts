@@ -8,7 +8,16 @@ import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import { KINDS, PORTS } from '../api';
 import { DEFAULT_CONTROL_IMAGE, PROXY_UID, SYSTEM_NAMESPACE } from './version';
-import { badProp, IDENTITY_ENV, RESTRICTED_POD, resourcesOf, restrictedContainer, ROOT_CONFIGMAP, type Resources } from './pod-security';
+import {
+  badProp,
+  IDENTITY_ENV,
+  recommendedLabels,
+  RESTRICTED_POD,
+  resourcesOf,
+  restrictedContainer,
+  ROOT_CONFIGMAP,
+  type Resources,
+} from './pod-security';
 
 export const PUSH_PORT = PORTS.push;
 export const MONITORING_PORT = PORTS.monitoring;
@@ -51,7 +60,7 @@ export class MeshControlPlane extends Construct {
       validate: () =>
         Number.isInteger(replicas) && replicas >= 1 ? [] : [badProp('MeshControlPlane', 'replicas', replicas, 'an integer >= 1')],
     });
-    const labels = { app: 'mastd', 'app.kubernetes.io/name': 'mastd', 'app.kubernetes.io/part-of': 'mast' };
+    const labels = { app: 'mastd', ...recommendedLabels('mastd', 'control-plane') };
     const meta = (name: string) => ({ name, namespace: ns, labels });
 
     if (props.createNamespace ?? true)
@@ -146,8 +155,9 @@ export class MeshControlPlane extends Construct {
                   { name: 'grpc-push', containerPort: PUSH_PORT },
                   { name: 'http-monitoring', containerPort: MONITORING_PORT },
                 ],
+                // Readiness only, as istiod: a liveness probe on it would restart mastd for being slow (a
+                // large snapshot), which only makes it slower; a dead process exits and is restarted anyway.
                 readinessProbe: probe('/ready'),
-                livenessProbe: { ...probe('/ready'), failureThreshold: 6 },
                 resources: resourcesOf(props.resources ?? { cpu: '100m', memory: '128Mi', memoryLimit: '512Mi' }),
                 securityContext: restrictedContainer(PROXY_UID),
               },

@@ -12,6 +12,7 @@ import {
   badProp,
   CONTROL_PLANE_TRUST,
   IDENTITY_ENV,
+  recommendedLabels,
   RESTRICTED_POD,
   resourcesOf,
   restrictedContainer,
@@ -127,8 +128,7 @@ export class IngressGateway extends Construct {
     // The selector's labels last: the pods must carry them whatever else is set.
     const labels = (this.labels = {
       app: props.appLabel ?? GATEWAY_POD_LABELS.app,
-      'app.kubernetes.io/name': name,
-      'app.kubernetes.io/part-of': 'mast',
+      ...recommendedLabels(name, 'ingress-gateway'),
       ...this.selectorLabels,
     });
     // Known at synth: Gateways are usually added after the gateway itself.
@@ -208,7 +208,9 @@ export class IngressGateway extends Construct {
                   periodSeconds: 2,
                   failureThreshold: 30,
                 },
-                livenessProbe: { httpGet: { path: GATEWAY_READY_PATH, port: GATEWAY_STATUS_PORT }, periodSeconds: 10, failureThreshold: 6 },
+                // No liveness probe on the readiness endpoint (a gateway waiting for mastd is not dead); the
+                // startup probe restarts one that never got its first config, as Istio's sidecar template does.
+                startupProbe: { httpGet: { path: GATEWAY_READY_PATH, port: GATEWAY_STATUS_PORT }, periodSeconds: 1, failureThreshold: 600 },
                 resources: resourcesOf(props.resources ?? { cpu: '100m', memory: '128Mi', memoryLimit: '1Gi' }),
                 securityContext: restrictedContainer(PROXY_UID),
                 volumeMounts,
@@ -235,12 +237,14 @@ export class IngressGateway extends Construct {
         ...(this.serviceType === 'LoadBalancer' ? { externalTrafficPolicy: 'Local' } : {}),
       },
     });
-    new ApiObject(this, 'pdb', {
-      apiVersion: 'policy/v1',
-      kind: 'PodDisruptionBudget',
-      metadata: meta,
-      spec: { minAvailable: 1, selector: { matchLabels: this.selectorLabels } },
-    });
+    // With one replica, `minAvailable: 1` would block every node drain: a budget only when there are several.
+    if (replicas.min > 1)
+      new ApiObject(this, 'pdb', {
+        apiVersion: 'policy/v1',
+        kind: 'PodDisruptionBudget',
+        metadata: meta,
+        spec: { minAvailable: 1, selector: { matchLabels: this.selectorLabels } },
+      });
     new ApiObject(this, 'hpa', {
       apiVersion: 'autoscaling/v2',
       kind: 'HorizontalPodAutoscaler',

@@ -50,6 +50,12 @@ export interface MeshWorkloadProps {
   readonly sidecar?: SidecarOptions;
   /** Annotations for the ServiceAccount (e.g. `eks.amazonaws.com/role-arn` for IRSA). @default - none */
   readonly serviceAccountAnnotations?: Record<string, string>;
+  /**
+   * The app container's securityContext, as written (the app's user is its image's business: mast does not
+   * force `runAsNonRoot` on it; its own sidecar is always non-root).
+   * @default { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } }
+   */
+  readonly securityContext?: Record<string, unknown>;
 }
 
 const RESERVED_PORTS = new Set<number>(Object.values(SIDECAR_PORTS));
@@ -103,7 +109,7 @@ export class MeshWorkload extends Construct {
         ports: [{ name: portName, containerPort: props.port, protocol: 'TCP' }],
         ...(props.readinessPath ? { readinessProbe: { httpGet: { path: props.readinessPath, port: props.port } } } : {}),
         resources: resourcesOf(props.resources ?? { cpu: '50m', memory: '64Mi' }),
-        securityContext: { allowPrivilegeEscalation: false, runAsNonRoot: true, capabilities: { drop: ['ALL'] } },
+        securityContext: props.securityContext ?? { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
       };
       const pod = { serviceAccountName: name, securityContext: RESTRICTED_POD, containers: [app] };
       new ApiObject(this, `deployment-${v.version}`, {

@@ -1,5 +1,21 @@
-/** Pod and container settings every mast component shares: non-root, read-only, no capabilities. */
+/** Pod and container settings every mast component shares: non-root, read-only, no capabilities; its labels. */
 import { ROOT_CONFIGMAP, ROOT_CONFIGMAP_KEY, ROOT_MOUNT_DIR } from '../api';
+import { MAST_VERSION } from './version';
+
+/**
+ * Kubernetes' recommended labels of a mast component (never in a selector: `version` changes with
+ * each release, and a Deployment's selector cannot).
+ */
+export function recommendedLabels(name: string, component: string): Record<string, string> {
+  return {
+    'app.kubernetes.io/name': name,
+    'app.kubernetes.io/instance': name,
+    'app.kubernetes.io/version': MAST_VERSION,
+    'app.kubernetes.io/component': component,
+    'app.kubernetes.io/part-of': 'mast',
+    'app.kubernetes.io/managed-by': 'mast',
+  };
+}
 
 export function restrictedContainer(uid: number): Record<string, unknown> {
   return {

@@ -62,6 +62,11 @@ export interface EnvironmentConfig {
   readonly tls?: EdgeTls;
   /** @default { mode: 'private' } */
   readonly endpointAccess?: EndpointAccess;
+  /**
+   * Install the mesh CRDs over CRDs of the same names already in the cluster (an Istio install's). Their
+   * schemas keep every field, so Istio objects survive; off, such a cluster fails the deploy. @default false
+   */
+  readonly adoptExistingCrds?: boolean;
 }
 
 export const DEFAULTS = {
@@ -122,6 +127,7 @@ const ENVIRONMENT: Record<string, Shape> = {
   crossZone: 'boolean',
   proxyProtocol: 'boolean',
   recordTtlSeconds: 'number',
+  adoptExistingCrds: 'boolean',
   capacity: CAPACITY,
   tls: TLS,
   endpointAccess: ENDPOINT,

@@ -3,7 +3,7 @@
  * `cdk deploy` brings all of it up, the mesh included, in an explicit order:
  * load balancer controller → CRDs → control plane and gateway → apps and TargetGroupBindings.
  */
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import { App as Cdk8sApp } from 'cdk8s';
@@ -79,7 +79,12 @@ export class MeshEnvironmentStack extends Stack {
 
     const cluster = this.cluster.cluster;
     const controller = this.cluster.loadBalancerController;
-    const crds = addChartInParts(cluster, 'MeshCrds', this.mesh.crds, [controller]);
+    // The CRDs outlive the stack (a destroy must not delete every mesh object in the cluster with them),
+    // and by default are not installed over existing ones of the same names (Istio's): the deploy fails instead.
+    const crds = addChartInParts(cluster, 'MeshCrds', this.mesh.crds, [controller], {
+      removalPolicy: RemovalPolicy.RETAIN,
+      overwrite: config.adoptExistingCrds ?? false,
+    });
     const system = addChartInParts(cluster, 'MeshSystem', this.mesh.system, [controller, ...crds]);
     addChartInParts(cluster, 'MeshApps', this.mesh.apps, [controller, ...system]);
 

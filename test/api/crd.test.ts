@@ -17,6 +17,23 @@ function structuralProblems(node: Props, path: string): string[] {
   return out;
 }
 
+/**
+ * What the API server stores of an object (its pruning of a structural schema): fields a node does
+ * not describe are dropped, unless the node keeps unknown fields.
+ */
+function pruned(value: unknown, node: Props): unknown {
+  if (Array.isArray(value)) return node.items ? value.map((v) => pruned(v, node.items)) : value;
+  if (value === null || typeof value !== 'object') return value;
+  const out: Props = {};
+  for (const [k, v] of Object.entries(value)) {
+    const child = node.properties?.[k] ?? (typeof node.additionalProperties === 'object' ? node.additionalProperties : undefined);
+    // metadata is the API server's own, never pruned by a CRD's schema.
+    if (k === 'metadata' || (!child && node['x-kubernetes-preserve-unknown-fields'])) out[k] = v;
+    else if (child) out[k] = pruned(v, child);
+  }
+  return out;
+}
+
 function validator(kind: MeshKind) {
   const ajv = new Ajv({ strict: false, validateFormats: false, allErrors: true });
   return ajv.compile(schemaOf(kind));
@@ -56,6 +73,36 @@ describe('generated CRDs', () => {
         errors: null,
       });
     }
+  });
+
+  test('an Istio field mast does not model is stored as written, at any depth (installed where Istio was, nothing is pruned)', () => {
+    const dr = {
+      apiVersion: 'networking.istio.io/v1',
+      kind: 'DestinationRule',
+      metadata: { name: 'r' },
+      spec: {
+        host: 'r.default.svc.cluster.local',
+        trafficPolicy: { proxyProtocol: { version: 'V2' }, connectionPool: { tcp: { maxConnections: 5, futureKnob: 1 } } },
+        futureTopLevel: { a: [1, 2] },
+      },
+    };
+    const schema = schemaOf('DestinationRule');
+    // Not vacuous: these are fields the schema does not describe.
+    const spec = schema.properties.spec;
+    expect(spec.properties.futureTopLevel).toBeUndefined();
+    expect(spec.properties.trafficPolicy.properties.connectionPool.properties.tcp.properties.futureKnob).toBeUndefined();
+    expect(pruned(dr, schema)).toEqual(dr);
+    expect(
+      pruned(dr, { ...schema, properties: { ...schema.properties, spec: { type: 'object', properties: { host: { type: 'string' } } } } }),
+    ).not.toEqual(dr);
+  });
+
+  test("kubectl get shows Istio's columns", () => {
+    const columns = (kind: MeshKind) =>
+      (crdFor(kind) as any).spec.versions[0].additionalPrinterColumns.map((c: any) => `${c.name}=${c.jsonPath}`);
+    expect(columns('VirtualService')).toEqual(['Gateways=.spec.gateways', 'Hosts=.spec.hosts', 'Age=.metadata.creationTimestamp']);
+    expect(columns('PeerAuthentication')).toEqual(['Mode=.spec.mtls.mode', 'Age=.metadata.creationTimestamp']);
+    expect(columns('Gateway')).toEqual(['Age=.metadata.creationTimestamp']);
   });
 
   test('rejects a mistyped VirtualService and an unknown load balancer', () => {
