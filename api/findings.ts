@@ -77,6 +77,7 @@ export const CODES = {
   MAST0224: { severity: 'Warning', title: 'ServiceEntry needs addresses for a TCP port', istioCode: 'IST0134' },
   MAST0225: { severity: 'Warning', title: 'ServiceEntries declare one host and port with two protocols', istioCode: 'IST0177' },
   MAST0301: { severity: 'Warning', title: 'Istio field not applied by mast-proxy yet' },
+  MAST0401: { severity: 'Warning', title: 'Workload not injected with a sidecar', istioCode: 'IST0103' },
 } as const satisfies Record<string, CodeInfo>;
 
 export type Code = keyof typeof CODES;

@@ -5,7 +5,8 @@
  */
 import { ApiObject, Chart } from 'cdk8s';
 import { Construct } from 'constructs';
-import { formatFinding, loadFiles, selects, type KubeObject } from '../api';
+import { type Finding, formatFinding, loadFiles, selects, type KubeObject } from '../api';
+import { injectManifests, type InjectOptions } from './inject';
 import { MeshCrds } from './crds';
 import { MeshControlPlane, type MeshControlPlaneProps } from './control-plane';
 import { IngressGateway, type IngressGatewayProps } from './ingress-gateway';
@@ -38,14 +39,18 @@ export class Mesh extends Construct {
   readonly apps: Chart;
   readonly controlPlane: MeshControlPlane;
   readonly gateway?: IngressGateway;
+  /** Workloads added as objects or YAML that got no sidecar, and why (MAST0401, as `istioctl analyze` reports IST0103). */
+  readonly findings: Finding[] = [];
   private readonly sidecar: SidecarOptions;
+  private readonly namespace: string;
 
   constructor(scope: Construct, id: string, props: MeshProps = {}) {
     super(scope, id);
     const prefix = props.prefix ?? 'mast';
     this.crds = new MeshCrds(scope, `${prefix}-0-crds`);
     this.system = new Chart(scope, `${prefix}-1-system`);
-    this.apps = new Chart(scope, `${prefix}-2-apps`, { namespace: props.namespace ?? 'default' });
+    this.namespace = props.namespace ?? 'default';
+    this.apps = new Chart(scope, `${prefix}-2-apps`, { namespace: this.namespace });
     this.system.addDependency(this.crds);
     this.apps.addDependency(this.system);
     this.controlPlane = new MeshControlPlane(this.system, 'control-plane', props.controlPlane);
@@ -68,9 +73,18 @@ export class Mesh extends Construct {
     return new MeshWorkload(this.apps, id, { ...props, sidecar: { ...this.sidecar, ...props.sidecar } });
   }
 
-  /** Objects as loaded from YAML: mesh kinds become typed constructs, the rest pass through. */
-  addObjects(objects: readonly KubeObject[]): void {
-    objects.forEach((obj) => fromObject(this.apps, `${obj.kind}-${obj.metadata.namespace ?? ''}-${obj.metadata.name}`, obj));
+  /**
+   * Objects as loaded from YAML (yours, or a Helm chart's output): mesh kinds become typed constructs;
+   * workloads get the sidecar where Istio's injection would give it (`istio-injection=enabled` on their
+   * namespace, or `sidecar.istio.io/inject: "true"` on the pod; see inject.ts), those left out are in
+   * `findings`; the rest pass through. Namespaces that exist in the cluster already and are not among
+   * the objects: their labels in `options.namespaceLabels`.
+   */
+  addObjects(objects: readonly KubeObject[], options: Pick<InjectOptions, 'namespaceLabels'> = {}): string[] {
+    const result = injectManifests(objects, { ...this.sidecar, ...options, defaultNamespace: this.namespace });
+    this.findings.push(...result.findings);
+    result.objects.forEach((obj) => fromObject(this.apps, `${obj.kind}-${obj.metadata.namespace ?? ''}-${obj.metadata.name}`, obj));
+    return result.injected;
   }
 
   /** Loads YAML files or directories into the mesh; a syntax error throws with file and line. */
