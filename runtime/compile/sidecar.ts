@@ -4,7 +4,7 @@
  * client may use for the service, and an inbound listener to its app with the PeerAuthentication
  * and AuthorizationPolicy that apply to it. The outbound part is shared through the CompileCache.
  */
-import { visibleIn, type VirtualService } from '../../api';
+import { isHttp2Protocol, namespaceOf, selects, visibleIn, type VirtualService, type WorkloadEntry } from '../../api';
 import { DEFAULT_RETRY, PROXY_CONFIG_SCHEMA, byClusterName, clusterName } from '../contract/proxy-config';
 import type { ClusterConfig, ListenerConfig, ProxyConfig, RouteConfig, VirtualHostConfig } from '../contract/proxy-config';
 import type { ProxyIdentity } from '../contract/push-protocol';
@@ -12,7 +12,7 @@ import { authzFor, mtlsByPortFor, mtlsFor } from './authz';
 import { ClusterSet, clusterUse } from './clusters';
 import type { ClusterUse, CompileCache, MeshRoutes, SidecarOutbound } from './compile-cache';
 import { isHttpProtocol, type ServicePort } from './endpoints';
-import type { MeshIndex } from './mesh-index';
+import { byKind, type MeshIndex } from './mesh-index';
 import { compileHttpRoutes, compileTcpRoute, type RouteContext } from './routes';
 import { PORTS } from '../../api/well-known';
 
@@ -35,6 +35,7 @@ export function compileSidecar(index: MeshIndex, proxy: ProxyIdentity, cache: Co
   const inbound = appPort ? `inbound|${appPort}||` : 'inbound|passthrough||';
   const mtlsByPort = mtlsByPortFor(index, proxy);
   const authz = authzFor(index, proxy);
+  const appProtocol = appPort ? inboundUpstreamProtocol(index, proxy, appPort) : undefined;
   const inboundCluster: ClusterConfig = appPort
     ? {
         name: inbound,
@@ -43,6 +44,7 @@ export function compileSidecar(index: MeshIndex, proxy: ProxyIdentity, cache: Co
         endpoints: [{ address: '127.0.0.1', port: appPort }],
         lb: { kind: 'round_robin' },
         connectTimeoutMs: 1000,
+        ...(appProtocol ? { upstreamProtocol: appProtocol } : {}),
       }
     : { name: inbound, host: '127.0.0.1', port: 0, endpoints: [], lb: { kind: 'passthrough' }, connectTimeoutMs: 1000 };
   listeners.push({
@@ -74,6 +76,30 @@ export function compileSidecar(index: MeshIndex, proxy: ProxyIdentity, cache: Co
 }
 
 /**
+ * How a sidecar speaks to its app on `appPort`, as Istio's inbound cluster: HTTP/2 when a service
+ * selecting the workload declares that port HTTP2, GRPC or GRPC-WEB, the client's HTTP version when
+ * it declares no protocol Istio knows (sniffed), else HTTP/1.1. The port is the service port's
+ * targetPort or number, or the one a WorkloadEntry of the service maps its name to (`mast local`).
+ * No h2 upgrade here: Istio applies h2UpgradePolicy to outbound clusters only.
+ */
+function inboundUpstreamProtocol(index: MeshIndex, proxy: ProxyIdentity, appPort: number): ClusterConfig['upstreamProtocol'] {
+  const entries = byKind(index, 'WorkloadEntry') as WorkloadEntry[];
+  for (const svc of index.snapshot.registry.services) {
+    if (svc.namespace !== proxy.namespace || !svc.selector || !selects(svc.selector, proxy.labels)) continue;
+    for (const sp of index.servicePorts) {
+      if (sp.host !== svc.host || sp.namespace !== svc.namespace) continue;
+      const mapped = entries.some(
+        (we) => namespaceOf(we) === svc.namespace && selects(svc.selector!, we.spec.labels) && we.spec.ports?.[sp.name ?? ''] === appPort,
+      );
+      if ((sp.targetPort ?? sp.number) !== appPort && !mapped) continue;
+      if (isHttp2Protocol(sp.protocol)) return 'h2';
+      return sp.auto && isHttpProtocol(sp.protocol) ? 'client' : undefined;
+    }
+  }
+  return undefined;
+}
+
+/**
  * What every sidecar of a namespace sees is the same (visibility, short names and DestinationRule
  * lookup depend on the namespace alone): compiled once per namespace and cache. When some route
  * is by source, per namespace and client labels.
@@ -83,7 +109,7 @@ function sidecarOutbound(index: MeshIndex, cache: CompileCache, ns: string, labe
   const key = source ? `${ns}|${JSON.stringify(Object.entries(labels).sort())}` : ns;
   const cached = cache.outbound.get(key);
   if (cached) return cached;
-  const clusters = new ClusterSet(index, cache, ns);
+  const clusters = new ClusterSet(index, cache, ns, true);
   const visible = index.servicePorts.filter((p) => {
     const svc = index.serviceOf.get(p);
     return !svc || visibleIn(svc.exportTo, ns);
