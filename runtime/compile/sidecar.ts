@@ -4,7 +4,7 @@
  * client may use for the service, and an inbound listener to its app with the PeerAuthentication
  * and AuthorizationPolicy that apply to it. The outbound part is shared through the CompileCache.
  */
-import { isHttp2Protocol, namespaceOf, selects, visibleIn, type VirtualService, type WorkloadEntry } from '../../api';
+import { visibleIn, type VirtualService } from '../../api';
 import { DEFAULT_RETRY, PROXY_CONFIG_SCHEMA, byClusterName, clusterName } from '../contract/proxy-config';
 import type { ClusterConfig, ListenerConfig, ProxyConfig, RouteConfig, VirtualHostConfig } from '../contract/proxy-config';
 import type { ProxyIdentity } from '../contract/push-protocol';
@@ -12,7 +12,8 @@ import { authzFor, mtlsByPortFor, mtlsFor } from './authz';
 import { ClusterSet, clusterUse } from './clusters';
 import type { ClusterUse, CompileCache, MeshRoutes, SidecarOutbound } from './compile-cache';
 import { isHttpProtocol, type ServicePort } from './endpoints';
-import { byKind, type MeshIndex } from './mesh-index';
+import { inboundProtocols } from './inbound-protocol';
+import type { MeshIndex } from './mesh-index';
 import { compileHttpRoutes, compileTcpRoute, type RouteContext } from './routes';
 import { PORTS } from '../../api/well-known';
 
@@ -35,7 +36,8 @@ export function compileSidecar(index: MeshIndex, proxy: ProxyIdentity, cache: Co
   const inbound = appPort ? `inbound|${appPort}||` : 'inbound|passthrough||';
   const mtlsByPort = mtlsByPortFor(index, proxy);
   const authz = authzFor(index, proxy);
-  const appProtocol = appPort ? inboundUpstreamProtocol(index, proxy, appPort) : undefined;
+  const appProtocols = inboundProtocols(index, proxy.namespace, proxy.labels);
+  const appProtocol = appPort ? appProtocols[appPort] : undefined;
   const inboundCluster: ClusterConfig = appPort
     ? {
         name: inbound,
@@ -46,7 +48,16 @@ export function compileSidecar(index: MeshIndex, proxy: ProxyIdentity, cache: Co
         connectTimeoutMs: 1000,
         ...(appProtocol ? { upstreamProtocol: appProtocol } : {}),
       }
-    : { name: inbound, host: '127.0.0.1', port: 0, endpoints: [], lb: { kind: 'passthrough' }, connectTimeoutMs: 1000 };
+    : {
+        name: inbound,
+        host: '127.0.0.1',
+        port: 0,
+        endpoints: [],
+        lb: { kind: 'passthrough' },
+        connectTimeoutMs: 1000,
+        // One cluster for every port the app listens on: the HTTP version by each connection's original destination port.
+        ...(Object.keys(appProtocols).length ? { upstreamProtocolByPort: appProtocols } : {}),
+      };
   listeners.push({
     name: 'virtualInbound',
     trafficDirection: 'INBOUND',
@@ -73,30 +84,6 @@ export function compileSidecar(index: MeshIndex, proxy: ProxyIdentity, cache: Co
     clusters: [...shared.clusters, inboundCluster].sort(byClusterName),
     ...index.meshSettings,
   };
-}
-
-/**
- * How a sidecar speaks to its app on `appPort`, as Istio's inbound cluster: HTTP/2 when a service
- * selecting the workload declares that port HTTP2, GRPC or GRPC-WEB, the client's HTTP version when
- * it declares no protocol Istio knows (sniffed), else HTTP/1.1. The port is the service port's
- * targetPort or number, or the one a WorkloadEntry of the service maps its name to (`mast local`).
- * No h2 upgrade here: Istio applies h2UpgradePolicy to outbound clusters only.
- */
-function inboundUpstreamProtocol(index: MeshIndex, proxy: ProxyIdentity, appPort: number): ClusterConfig['upstreamProtocol'] {
-  const entries = byKind(index, 'WorkloadEntry') as WorkloadEntry[];
-  for (const svc of index.snapshot.registry.services) {
-    if (svc.namespace !== proxy.namespace || !svc.selector || !selects(svc.selector, proxy.labels)) continue;
-    for (const sp of index.servicePorts) {
-      if (sp.host !== svc.host || sp.namespace !== svc.namespace) continue;
-      const mapped = entries.some(
-        (we) => namespaceOf(we) === svc.namespace && selects(svc.selector!, we.spec.labels) && we.spec.ports?.[sp.name ?? ''] === appPort,
-      );
-      if ((sp.targetPort ?? sp.number) !== appPort && !mapped) continue;
-      if (isHttp2Protocol(sp.protocol)) return 'h2';
-      return sp.auto && isHttpProtocol(sp.protocol) ? 'client' : undefined;
-    }
-  }
-  return undefined;
 }
 
 /**

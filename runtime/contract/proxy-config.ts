@@ -251,6 +251,11 @@ export interface ClusterConfig {
    * `client`, the protocol the client used (`useClientProtocol`); absent, HTTP/1.1.
    */
   readonly upstreamProtocol?: 'h2' | 'client';
+  /**
+   * A passthrough cluster (a sidecar's inbound in a pod: one cluster for every port of its app):
+   * `upstreamProtocol` by the original destination port of each connection; a port not listed is HTTP/1.1.
+   */
+  readonly upstreamProtocolByPort?: Readonly<Record<number, 'h2' | 'client'>>;
   /** Requests in flight to the whole cluster, any protocol (Istio `http2MaxRequests`). @default unlimited */
   readonly maxRequests?: number;
   /** HTTP/2: streams in flight on one upstream connection (Istio `maxConcurrentStreams`). @default the server's SETTINGS */

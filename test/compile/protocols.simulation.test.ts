@@ -5,7 +5,7 @@
  * the gRPC route features: a fault abort with a gRPC status, gRPC retry conditions.
  * Given this mesh, a request from this proxy goes to this cluster, which speaks this HTTP version.
  */
-import { buildIndex, compile, makeSnapshot } from '../../runtime/compile';
+import { buildIndex, CompileCache, compile, configFor, makeSnapshot } from '../../runtime/compile';
 import { compileMesh, GATEWAY, meshOf, runSimulations, sidecar, type Call } from './simulation';
 
 const service = (name: string, port: string) => `
@@ -359,6 +359,21 @@ spec: { address: 127.0.0.1, ports: { grpc: 19080 }, labels: { app: ratings } }
     expect(appCluster(yaml, { app: 'ratings' }, 19080).upstreamProtocol).toBe('h2');
     // Another service's workload on that port is not this one.
     expect(appCluster(yaml, { app: 'other' }, 19080).upstreamProtocol).toBeUndefined();
+  });
+
+  test('in a pod (no app port): one passthrough cluster, the HTTP version by each original destination port', () => {
+    const yaml = `${SERVICES}
+${service('multi', '{ name: grpc-api, port: 80, targetPort: 9090 }, { name: http-admin, port: 81, targetPort: 8081 }, { name: metrics, port: 82 }')}
+`;
+    const index = buildIndex(makeSnapshot(meshOf(yaml), 'v1'));
+    const pod = (app: string) => ({ mode: 'sidecar' as const, namespace: 'default', labels: { app }, inbound: { port: 15006 } });
+    const passthrough = (app: string) => compile(index, pod(app)).clusters.find((c) => c.name === 'inbound|passthrough||')!;
+    expect(passthrough('multi').upstreamProtocolByPort).toEqual({ 9090: 'h2', 82: 'client' });
+    expect(passthrough('plain').upstreamProtocolByPort).toBeUndefined();
+    // Two workloads no policy tells apart share a config only when their apps' ports speak alike.
+    const cache = new CompileCache(index);
+    expect(configFor(cache, pod('multi'))).not.toBe(configFor(cache, pod('plain')));
+    expect(configFor(cache, pod('plain'))).toBe(configFor(cache, pod('db')));
   });
 
   test('h2UpgradePolicy does not reach the inbound cluster (Istio upgrades outbound clusters only)', () => {
