@@ -6,7 +6,7 @@
  */
 import { isHttp2Protocol, namespaceOf, selects, type WorkloadEntry } from '../../api';
 import type { ClusterConfig } from '../contract/proxy-config';
-import { isHttpProtocol } from './endpoints';
+import { isHttpProtocol, type ServicePort } from './endpoints';
 import { byKind, type MeshIndex } from './mesh-index';
 
 export type InboundProtocols = Readonly<Record<number, NonNullable<ClusterConfig['upstreamProtocol']>>>;
@@ -23,8 +23,8 @@ export function inboundProtocols(index: MeshIndex, namespace: string, labels: Re
   for (const svc of index.snapshot.registry.services) {
     if (svc.namespace !== namespace || !svc.selector || !selects(svc.selector, labels)) continue;
     const mine = entries.filter((we) => selects(svc.selector!, we.spec.labels));
-    for (const sp of index.servicePorts) {
-      if (sp.host !== svc.host || sp.namespace !== svc.namespace) continue;
+    for (const sp of portsByHost(index).get(svc.host) ?? []) {
+      if (sp.namespace !== svc.namespace) continue;
       const protocol = isHttp2Protocol(sp.protocol) ? 'h2' : sp.auto && isHttpProtocol(sp.protocol) ? 'client' : undefined;
       const appPorts = [sp.targetPort ?? sp.number, ...mine.map((we) => we.spec.ports?.[sp.name ?? ''])];
       for (const port of appPorts) {
@@ -35,4 +35,16 @@ export function inboundProtocols(index: MeshIndex, namespace: string, labels: Re
     }
   }
   return out;
+}
+
+/** Service ports by host, built once per index: every proxy's config and equivalence key looks here. */
+const byHost = new WeakMap<MeshIndex, Map<string, ServicePort[]>>();
+function portsByHost(index: MeshIndex): Map<string, ServicePort[]> {
+  let map = byHost.get(index);
+  if (!map) {
+    map = new Map();
+    for (const p of index.servicePorts) map.set(p.host, [...(map.get(p.host) ?? []), p]);
+    byHost.set(index, map);
+  }
+  return map;
 }

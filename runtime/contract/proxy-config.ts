@@ -248,7 +248,8 @@ export interface ClusterConfig {
   /**
    * How requests go to the endpoints: `h2`, HTTP/2 (the port's protocol is gRPC or HTTP/2 by its name,
    * `appProtocol` or ServiceEntry `protocol`, or the DestinationRule says `h2UpgradePolicy: UPGRADE`);
-   * `client`, the protocol the client used (`useClientProtocol`); absent, HTTP/1.1.
+   * `client`, the protocol the client used (`useClientProtocol`, or a sidecar's port of no declared protocol,
+   * which Istio sniffs); absent, HTTP/1.1. Decided by the compiler as Istio does (docs/protocols.md).
    */
   readonly upstreamProtocol?: 'h2' | 'client';
   /**
