@@ -21,3 +21,5 @@ export type { DestinationRuleSpec, TrafficPolicy, Subset } from './destination-r
 export type { ServiceEntrySpec, WorkloadEntrySpec } from './service-entry';
 export type { PeerAuthenticationSpec, AuthorizationPolicySpec, AuthorizationRule } from './security';
 export * from './well-known';
+export * from './protocol';
+export * from './grpc-status';

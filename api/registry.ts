@@ -14,7 +14,8 @@ export interface RegisteredService {
   readonly namespace: string;
   readonly source: 'Service' | 'ServiceEntry';
   readonly name: string;
-  readonly ports: ReadonlyArray<{ number: number; name?: string; protocol?: string; targetPort?: unknown }>;
+  /** `protocol` as written: a Service's L4 protocol (TCP, UDP), a ServiceEntry's application protocol; `appProtocol`: a Service's. */
+  readonly ports: ReadonlyArray<{ number: number; name?: string; protocol?: string; appProtocol?: string; targetPort?: unknown }>;
   /** Labels selecting the service's workloads; undefined when it has none (external hosts). */
   readonly selector?: Record<string, string>;
   /** Namespaces that see this service ('*' for all). */
@@ -98,6 +99,7 @@ export class Registry {
             number: Number(p.port),
             name: p.name as string | undefined,
             protocol: p.protocol as string | undefined,
+            ...(typeof p.appProtocol === 'string' ? { appProtocol: p.appProtocol } : {}),
             targetPort: p.targetPort,
           }))
         : [];

@@ -5,6 +5,7 @@ import type { HttpRoute, StringMatch } from '../virtual-service';
 import { isToken } from '../tokens';
 import { isValidHost } from '../hosts';
 import { checkRe2Rewrite } from '../regex';
+import { checkGrpcRoute } from './grpc';
 
 type Percent = { value?: number } | undefined;
 
@@ -81,7 +82,8 @@ function checkHttpRoute(vs: VirtualService, route: HttpRoute, path: string, out:
     route.fault.abort.grpcStatus === undefined &&
     route.fault.abort.http2Error === undefined
   )
-    out.push(finding('MAST0003', vs, `${path}.fault.abort.httpStatus`, 'an abort fault needs httpStatus (or grpcStatus / http2Error)'));
+    out.push(finding('MAST0003', vs, `${path}.fault.abort.httpStatus`, 'an abort fault needs httpStatus or grpcStatus'));
+  checkGrpcRoute(vs, route, path, out);
   route.match?.forEach((m, i) => {
     const at = `${path}.match[${i}]`;
     for (const key of ['uri', 'scheme', 'method', 'authority'] as const) checkStringMatch(vs, m[key], `${at}.${key}`, out);

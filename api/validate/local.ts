@@ -2,6 +2,7 @@
 import { finding, type Finding } from '../findings';
 import type { DestinationRule, Gateway, ServiceEntry } from '../resources';
 import { isKnownProtocol } from '../shape';
+import { checkPoolSettings } from './grpc';
 import { isValidHost, stripNamespace } from '../hosts';
 import { isToken } from '../tokens';
 
@@ -51,6 +52,7 @@ export function checkDestinationRule(dr: DestinationRule): Finding[] {
     if (names.has(subset.name)) out.push(finding('MAST0111', dr, `spec.subsets[${i}].name`, `subset "${subset.name}" is defined twice`));
     names.add(subset.name);
   });
+  checkPoolSettings(dr, out);
   return out;
 }
 

@@ -28,6 +28,12 @@ export function checkRuntimeSupport(r: AnyMeshResource): Finding[] {
       r.spec.servers.forEach((server, i) => {
         if (server.bind !== undefined) warn(`spec.servers[${i}].bind`, 'bind: the server listens on every address');
         const tls = server.tls;
+        // Istio terminates TLS there and routes the plaintext by `tcp` routes; mast-proxy forwards the TLS bytes as they come.
+        if (server.port.protocol.toUpperCase() === 'TLS' && (tls?.mode === 'SIMPLE' || tls?.mode === 'MUTUAL'))
+          warn(
+            `spec.servers[${i}].tls.mode`,
+            `mode ${tls.mode} on a TLS server: TLS is not terminated, the connection is forwarded as TCP`,
+          );
         if (tls?.mode === 'AUTO_PASSTHROUGH' || tls?.mode === 'OPTIONAL_MUTUAL' || tls?.mode === 'ISTIO_MUTUAL')
           warn(`spec.servers[${i}].tls.mode`, `mode ${tls.mode}: the server is not listened on`);
         for (const field of ['verifyCertificateSpki', 'verifyCertificateHash', 'caCrl'] as const)
@@ -45,6 +51,13 @@ export function checkRuntimeSupport(r: AnyMeshResource): Finding[] {
             'credentialName for TLS origination: give the files (caCertificates, clientCertificate, privateKey)',
           );
         if (p?.tls?.caCrl !== undefined) warn(`${at}.tls.caCrl`, 'caCrl: revoked server certificates are not refused');
+        const pool = p?.connectionPool;
+        if (pool?.http?.maxRetries !== undefined)
+          warn(`${at}.connectionPool.http.maxRetries`, 'maxRetries: retries in flight to the cluster are not limited');
+        if (pool?.tcp?.maxConnectionDuration !== undefined)
+          warn(`${at}.connectionPool.tcp.maxConnectionDuration`, 'maxConnectionDuration: upstream connections live until idle or closed');
+        if (pool?.tcp?.tcpKeepalive !== undefined)
+          warn(`${at}.connectionPool.tcp.tcpKeepalive`, "tcpKeepalive: upstream sockets keep the system's keepalive settings");
       };
       const top = r.spec.trafficPolicy;
       policy(top, 'spec.trafficPolicy');
@@ -58,6 +71,12 @@ export function checkRuntimeSupport(r: AnyMeshResource): Finding[] {
       break;
     }
     case 'ServiceEntry':
+      // Envoy's grpc_web filter turns gRPC-Web into gRPC before the HTTP/2 upstream; mast-proxy relays it as it came.
+      r.spec.ports?.forEach(
+        (p, i) =>
+          p.protocol?.toUpperCase() === 'GRPC-WEB' &&
+          warn(`spec.ports[${i}].protocol`, 'GRPC-WEB: requests are not translated to gRPC; the app gets gRPC-Web over HTTP/2'),
+      );
       r.spec.endpoints?.forEach(
         (e, i) => e.weight !== undefined && warn(`spec.endpoints[${i}].weight`, 'endpoint weight: endpoints share traffic equally'),
       );

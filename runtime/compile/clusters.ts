@@ -4,6 +4,7 @@ import { DEFAULT_CONNECT_TIMEOUT_MS, byClusterName, clusterName, type ClusterCon
 import type { ClusterUse, CompileCache } from './compile-cache';
 import { endpointsOf, type ServicePort } from './endpoints';
 import { byKind, type MeshIndex } from './mesh-index';
+import { upstreamProtocol } from './upstream-protocol';
 
 /** DestinationRules for a host: exact ones first, then wildcards (a snapshot's rule list is indexed once). */
 function rulesFor(index: MeshIndex, host: string): DestinationRule[] {
@@ -71,28 +72,48 @@ export class ClusterSet {
     private readonly index: MeshIndex,
     private readonly cache: CompileCache,
     private readonly clientNamespace: string,
+    /** A sidecar's clusters (else a gateway's): they differ on sniffed ports (upstream-protocol.ts). */
+    private readonly sidecar: boolean,
   ) {}
   use = (_host: string, port: ServicePort, subset: string | undefined) => this.add(clusterUse(port, subset));
   add = (u: ClusterUse) => {
-    if (!this.byName.has(u.name)) this.byName.set(u.name, compileCluster(this.index, this.cache, u, this.clientNamespace));
+    if (!this.byName.has(u.name)) this.byName.set(u.name, compileCluster(this.index, this.cache, u, this.clientNamespace, this.sidecar));
   };
   all = () => [...this.byName.values()].sort(byClusterName);
 }
 
 /** The cluster for a client namespace: shared by every namespace the same DestinationRule applies to (ClusterChoices). */
-function compileCluster(index: MeshIndex, cache: CompileCache, { port, subset, key }: ClusterUse, clientNamespace: string): ClusterConfig {
-  let choices = cache.clusters.get(key);
+function compileCluster(
+  index: MeshIndex,
+  cache: CompileCache,
+  { port, subset, key }: ClusterUse,
+  clientNamespace: string,
+  sidecar: boolean,
+): ClusterConfig {
+  // Only a sniffed port's cluster differs between sidecars and gateways: the others stay shared.
+  const cacheKey = port.auto ? `${key}|${sidecar ? 'sidecar' : 'gateway'}` : key;
+  let choices = cache.clusters.get(cacheKey);
   if (!choices)
-    cache.clusters.set(key, (choices = { owners: new Set(rulesFor(index, port.host).map(namespaceOf)), byNamespace: new Map() }));
-  if (!choices.owners.has(clientNamespace))
-    return (choices.fallback ??= buildCluster(index, port, subset, ruleFor(index, port.host, clientNamespace)));
+    cache.clusters.set(cacheKey, (choices = { owners: new Set(rulesFor(index, port.host).map(namespaceOf)), byNamespace: new Map() }));
+  const build = () => buildCluster(index, port, subset, ruleFor(index, port.host, clientNamespace), sidecar);
+  if (!choices.owners.has(clientNamespace)) return (choices.fallback ??= build());
   let own = choices.byNamespace.get(clientNamespace);
-  if (!own) choices.byNamespace.set(clientNamespace, (own = buildCluster(index, port, subset, ruleFor(index, port.host, clientNamespace))));
+  if (!own) choices.byNamespace.set(clientNamespace, (own = build()));
   return own;
 }
 
-function buildCluster(index: MeshIndex, port: ServicePort, subset: string | undefined, dr: DestinationRule | undefined): ClusterConfig {
+function buildCluster(
+  index: MeshIndex,
+  port: ServicePort,
+  subset: string | undefined,
+  dr: DestinationRule | undefined,
+  sidecar: boolean,
+): ClusterConfig {
   const { lb, pool, outlier, tls } = policyFor(dr, port.number, subset);
+  const protocol = upstreamProtocol({ port, http: pool?.http, meshUpgrade: index.meshCompile.h2Upgrade, sidecar });
+  // Istio sets these only when positive (0 is proto3's unset); streams per connection only on an HTTP/2 cluster.
+  const maxRequests = pool?.http?.http2MaxRequests || undefined;
+  const maxConcurrentStreams = protocol === 'h2' ? pool?.http?.maxConcurrentStreams || undefined : undefined;
   const labels = subset ? dr?.spec.subsets?.find((x) => x.name === subset)?.labels : undefined;
   // The identities mTLS servers of this service may present: every endpoint's, subsets or not (as Istio's SAN list).
   const identities = new Set<string>();
@@ -110,6 +131,9 @@ function buildCluster(index: MeshIndex, port: ServicePort, subset: string | unde
     maxPendingRequests: pool?.http?.http1MaxPendingRequests,
     maxRequestsPerConnection: pool?.http?.maxRequestsPerConnection,
     idleTimeoutMs: ms(pool?.http?.idleTimeout ?? pool?.tcp?.idleTimeout),
+    ...(protocol ? { upstreamProtocol: protocol } : {}),
+    ...(maxRequests ? { maxRequests } : {}),
+    ...(maxConcurrentStreams ? { maxConcurrentStreams } : {}),
     ...(tls?.mode === 'ISTIO_MUTUAL' || tls?.mode === 'DISABLE' ? { tls: tls.mode } : {}),
     ...(identities.size && tls?.mode !== 'DISABLE' ? { identities: [...identities].sort() } : {}),
     // TLS origination: the SNI is the rule's, else the service host (Istio's auto SNI for a host name).

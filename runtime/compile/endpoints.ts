@@ -9,6 +9,8 @@
 import {
   fqdn,
   isPlainObject,
+  kubernetesPortProtocol,
+  parseAppProtocol,
   namespaceOf,
   selects,
   type AnyMeshResource,
@@ -24,7 +26,10 @@ export interface ServicePort {
   readonly namespace: string;
   readonly number: number;
   readonly name?: string;
+  /** The application protocol (Istio's name), or as written when Istio knows none; absent: none given (HTTP to mast). */
   readonly protocol?: string;
+  /** Istio would detect the protocol from the first bytes (no known protocol given): its sidecars then keep the client's HTTP version. */
+  readonly auto?: boolean;
   readonly targetPort?: number;
 }
 
@@ -39,10 +44,22 @@ export function listServicePorts(registry: Registry): ServicePort[] {
     if (svc.host.startsWith('*')) continue;
     for (const p of svc.ports) {
       const targetPort = typeof p.targetPort === 'number' ? p.targetPort : undefined;
-      out.push({ host: svc.host, namespace: svc.namespace, number: p.number, name: p.name, protocol: p.protocol, targetPort });
+      out.push({ host: svc.host, namespace: svc.namespace, number: p.number, name: p.name, ...protocolOf(svc.source, p), targetPort });
     }
   }
   return out;
+}
+
+/**
+ * A registered port's protocol, as Istio reads it (api/protocol.ts). A Kubernetes port whose name
+ * and appProtocol say nothing Istio knows stays what mast made of it before: TCP when its L4
+ * protocol is written (as the API server always fills it), else HTTP; Istio would sniff both.
+ */
+function protocolOf(source: 'Service' | 'ServiceEntry', p: { number: number; name?: string; protocol?: string; appProtocol?: string }) {
+  const known = source === 'Service' ? kubernetesPortProtocol(p) : parseAppProtocol(p.protocol);
+  if (known) return { protocol: known };
+  const protocol = source === 'Service' ? (p.protocol ? 'TCP' : undefined) : p.protocol;
+  return { ...(protocol ? { protocol } : {}), auto: true };
 }
 
 /** The lookups endpointsOf makes, built once per snapshot (a MeshIndex is one). */

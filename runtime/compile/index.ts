@@ -9,6 +9,7 @@ import type { ProxyConfig } from '../contract/proxy-config';
 import type { ProxyIdentity } from '../contract/push-protocol';
 import { CompileCache } from './compile-cache';
 import { compileGateway } from './gateway';
+import { inboundProtocols } from './inbound-protocol';
 import { byKind, buildIndex, type MeshIndex } from './mesh-index';
 import { compileSidecar } from './sidecar';
 
@@ -47,7 +48,9 @@ export function equivalenceKey(index: MeshIndex, p: ProxyIdentity): string {
   // A sidecar's labels matter only through the policies that select it: sidecars of different
   // workloads that no policy tells apart share one config.
   const selectedBy = p.mode === 'sidecar' && !index.routesBySource ? policiesSelecting(index, p) : undefined;
-  return JSON.stringify({ ...rest, labels: selectedBy ?? Object.entries(labels).sort() }, sortedKeys);
+  // ...and through the HTTP version of each port of its app, which its services declare (inbound-protocol.ts).
+  const appProtocols = selectedBy && p.inbound ? { appProtocols: inboundProtocols(index, p.namespace, labels) } : {};
+  return JSON.stringify({ ...rest, labels: selectedBy ?? Object.entries(labels).sort(), ...appProtocols }, sortedKeys);
 }
 
 /**

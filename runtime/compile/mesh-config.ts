@@ -1,39 +1,57 @@
 /**
  * The parts of Istio's MeshConfig that mast applies, read where Istio keeps it: the `mesh` key
  * of the `istio` ConfigMap in the root namespace (what `meshConfig` in an IstioOperator or the
- * Helm values becomes). Only `pathNormalization.normalization` so far; a value mast does not
- * know leaves Istio's default (BASE), the normalization that fails closed.
+ * Helm values becomes): `pathNormalization.normalization`, which the proxies get in their config,
+ * and `h2UpgradePolicy`, which the compiler applies to clusters. A value mast does not know
+ * leaves Istio's default (BASE, the normalization that fails closed; no upgrade).
  */
 import { parse } from 'yaml';
 import { PATH_NORMALIZATIONS, type PathNormalization } from '../contract/proxy-config';
-import { ROOT_NAMESPACES, type KubeObject } from '../../api';
+import { isPlainObject, ROOT_NAMESPACES, type KubeObject } from '../../api';
 
 export const MESH_CONFIGMAP = 'istio';
 
+/** What every ProxyConfig of the snapshot carries (spread into it). */
 export interface MeshSettings {
   /** Absent: BASE (Istio's DEFAULT). */
   readonly pathNormalization?: PathNormalization;
 }
 
-/** Read once per snapshot (MeshIndex.meshSettings). */
-export function readMeshSettings(objects: readonly KubeObject[]): MeshSettings {
+/** What the compiler itself applies. */
+export interface MeshCompileSettings {
+  /** Istio's mesh-wide `h2UpgradePolicy: UPGRADE`: HTTP/1.1 ports' clusters go HTTP/2 unless a DestinationRule says otherwise. */
+  readonly h2Upgrade: boolean;
+}
+
+/** The first root namespace's `istio` ConfigMap's mesh config, parsed; undefined when absent or not YAML. */
+function meshConfigOf(objects: readonly KubeObject[]): Record<string, unknown> | undefined {
   for (const ns of ROOT_NAMESPACES) {
     const cm = objects.find((o) => o.kind === 'ConfigMap' && o.metadata?.name === MESH_CONFIGMAP && o.metadata?.namespace === ns) as
       | { data?: Record<string, unknown> }
       | undefined;
     const text = cm?.data?.mesh;
     if (typeof text !== 'string') continue;
-    let mesh: { pathNormalization?: { normalization?: unknown } } | null;
     try {
-      mesh = parse(text);
+      const mesh: unknown = parse(text);
+      return isPlainObject(mesh) ? mesh : undefined;
     } catch {
-      return {};
+      return undefined;
     }
-    const n = mesh?.pathNormalization?.normalization;
-    // Istio's DEFAULT means BASE; omitting the field keeps ProxyConfig unchanged for the default.
-    if (typeof n === 'string' && n !== 'BASE' && n !== 'DEFAULT' && (PATH_NORMALIZATIONS as readonly string[]).includes(n))
-      return { pathNormalization: n as PathNormalization };
-    return {};
   }
+  return undefined;
+}
+
+/** Read once per snapshot (MeshIndex.meshSettings). */
+export function readMeshSettings(objects: readonly KubeObject[]): MeshSettings {
+  const mesh = meshConfigOf(objects) as { pathNormalization?: { normalization?: unknown } } | undefined;
+  const n = mesh?.pathNormalization?.normalization;
+  // Istio's DEFAULT means BASE; omitting the field keeps ProxyConfig unchanged for the default.
+  if (typeof n === 'string' && n !== 'BASE' && n !== 'DEFAULT' && (PATH_NORMALIZATIONS as readonly string[]).includes(n))
+    return { pathNormalization: n as PathNormalization };
   return {};
+}
+
+/** Read once per snapshot (MeshIndex.meshCompile). Istio's enum: DO_NOT_UPGRADE (its default) or UPGRADE. */
+export function readMeshCompileSettings(objects: readonly KubeObject[]): MeshCompileSettings {
+  return { h2Upgrade: meshConfigOf(objects)?.h2UpgradePolicy === 'UPGRADE' };
 }

@@ -16,7 +16,7 @@ import {
 } from '../../api';
 import { expandDelegates } from './delegates';
 import { identityOf, listServicePorts, portResolver, type EndpointIndex, type PortResolver, type ServicePort } from './endpoints';
-import { readMeshSettings, type MeshSettings } from './mesh-config';
+import { readMeshCompileSettings, readMeshSettings, type MeshCompileSettings, type MeshSettings } from './mesh-config';
 import { routesBySource } from './routes';
 import type { Snapshot } from './snapshot';
 
@@ -39,6 +39,8 @@ export interface MeshIndex extends EndpointIndex {
   /** Where each mesh-bound VirtualService is visible. */
   readonly exportScopeOf: ReadonlyMap<VirtualService, ExportScope>;
   readonly meshSettings: MeshSettings;
+  /** Mesh config the compiler applies itself (h2UpgradePolicy). */
+  readonly meshCompile: MeshCompileSettings;
 }
 
 function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
@@ -93,6 +95,7 @@ export function buildIndex(snapshot: Snapshot): MeshIndex {
     meshVirtualServicesByHost,
     exportScopeOf,
     meshSettings: readMeshSettings(snapshot.objects),
+    meshCompile: readMeshCompileSettings(snapshot.objects),
   };
 }
 

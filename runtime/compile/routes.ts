@@ -1,5 +1,15 @@
 /** VirtualService http routes → RouteConfig: matches, actions, headers, faults, CORS, retries. */
-import { fqdn, parseDuration, selects, type HttpRoute, type HttpMatchRequest, type StringMatch, type VirtualService } from '../../api';
+import {
+  fqdn,
+  grpcStatusCode,
+  parseDuration,
+  retryOnConditions,
+  selects,
+  type HttpRoute,
+  type HttpMatchRequest,
+  type StringMatch,
+  type VirtualService,
+} from '../../api';
 import {
   DEFAULT_RETRY,
   clusterName,
@@ -7,6 +17,7 @@ import {
   type MatchConfig,
   type RouteConfig,
   type StringMatchConfig,
+  type FaultConfig,
   type WeightedCluster,
 } from '../contract/proxy-config';
 import type { PortResolver, ServicePort } from './endpoints';
@@ -97,6 +108,18 @@ function weightedClusters(route: readonly RouteDestination[] | undefined, vsName
   });
 }
 
+/**
+ * A fault abort: `httpStatus`, or `grpcStatus` as Envoy's fault filter answers it: a gRPC request
+ * gets that code (HTTP 200, trailers-only), any other request HTTP 200 with no gRPC status to carry
+ * (Envoy sets the HTTP code to 200 when the abort is a gRPC one). `http2Error`, which Istio
+ * rejects, and an unknown name (MAST0116) abort nothing.
+ */
+function abortOf(abort: NonNullable<HttpRoute['fault']>['abort']): FaultConfig['abort'] {
+  if (abort?.httpStatus) return { status: abort.httpStatus, fraction: fraction(abort.percentage) };
+  const grpcStatus = abort?.grpcStatus === undefined ? undefined : grpcStatusCode(abort.grpcStatus);
+  return grpcStatus === undefined ? undefined : { status: 200, grpcStatus, fraction: fraction(abort!.percentage) };
+}
+
 export const normalizeGateway = (ref: string, namespace: string): string =>
   ref === 'mesh' ? 'mesh' : ref.includes('/') ? ref : `${namespace}/${ref}`;
 
@@ -123,9 +146,7 @@ export function compileHttpRoutes(vs: VirtualService, ctx: RouteContext): RouteC
         delay: route.fault.delay?.fixedDelay
           ? { ms: ms(route.fault.delay.fixedDelay)!, fraction: fraction(route.fault.delay.percentage, route.fault.delay.percent) }
           : undefined,
-        abort: route.fault.abort?.httpStatus
-          ? { status: route.fault.abort.httpStatus, fraction: fraction(route.fault.abort.percentage) }
-          : undefined,
+        abort: abortOf(route.fault.abort),
       },
       cors: route.corsPolicy && {
         allowOrigins: (route.corsPolicy.allowOrigins ?? []).map((o) => sm(o)!),
@@ -181,7 +202,7 @@ export function compileHttpRoutes(vs: VirtualService, ctx: RouteContext): RouteC
       ? {
           attempts: route.retries.attempts ?? DEFAULT_RETRY.attempts,
           perTryTimeoutMs: ms(route.retries.perTryTimeout),
-          retryOn: route.retries.retryOn ? route.retries.retryOn.split(',').map((s) => s.trim()) : DEFAULT_RETRY.retryOn,
+          retryOn: route.retries.retryOn ? retryOnConditions(route.retries.retryOn) : DEFAULT_RETRY.retryOn,
           ...(route.retries.retryIgnorePreviousHosts === false ? { previousHosts: false } : {}),
           ...(route.retries.backoff ? { backoffBaseMs: ms(route.retries.backoff) } : {}),
         }

@@ -12,6 +12,7 @@ import { authzFor, mtlsByPortFor, mtlsFor } from './authz';
 import { ClusterSet, clusterUse } from './clusters';
 import type { ClusterUse, CompileCache, MeshRoutes, SidecarOutbound } from './compile-cache';
 import { isHttpProtocol, type ServicePort } from './endpoints';
+import { inboundProtocols } from './inbound-protocol';
 import type { MeshIndex } from './mesh-index';
 import { compileHttpRoutes, compileTcpRoute, type RouteContext } from './routes';
 import { PORTS } from '../../api/well-known';
@@ -35,6 +36,8 @@ export function compileSidecar(index: MeshIndex, proxy: ProxyIdentity, cache: Co
   const inbound = appPort ? `inbound|${appPort}||` : 'inbound|passthrough||';
   const mtlsByPort = mtlsByPortFor(index, proxy);
   const authz = authzFor(index, proxy);
+  const appProtocols = inboundProtocols(index, proxy.namespace, proxy.labels);
+  const appProtocol = appPort ? appProtocols[appPort] : undefined;
   const inboundCluster: ClusterConfig = appPort
     ? {
         name: inbound,
@@ -43,8 +46,18 @@ export function compileSidecar(index: MeshIndex, proxy: ProxyIdentity, cache: Co
         endpoints: [{ address: '127.0.0.1', port: appPort }],
         lb: { kind: 'round_robin' },
         connectTimeoutMs: 1000,
+        ...(appProtocol ? { upstreamProtocol: appProtocol } : {}),
       }
-    : { name: inbound, host: '127.0.0.1', port: 0, endpoints: [], lb: { kind: 'passthrough' }, connectTimeoutMs: 1000 };
+    : {
+        name: inbound,
+        host: '127.0.0.1',
+        port: 0,
+        endpoints: [],
+        lb: { kind: 'passthrough' },
+        connectTimeoutMs: 1000,
+        // One cluster for every port the app listens on: the HTTP version by each connection's original destination port.
+        ...(Object.keys(appProtocols).length ? { upstreamProtocolByPort: appProtocols } : {}),
+      };
   listeners.push({
     name: 'virtualInbound',
     trafficDirection: 'INBOUND',
@@ -83,7 +96,7 @@ function sidecarOutbound(index: MeshIndex, cache: CompileCache, ns: string, labe
   const key = source ? `${ns}|${JSON.stringify(Object.entries(labels).sort())}` : ns;
   const cached = cache.outbound.get(key);
   if (cached) return cached;
-  const clusters = new ClusterSet(index, cache, ns);
+  const clusters = new ClusterSet(index, cache, ns, true);
   const visible = index.servicePorts.filter((p) => {
     const svc = index.serviceOf.get(p);
     return !svc || visibleIn(svc.exportTo, ns);

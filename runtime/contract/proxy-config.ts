@@ -248,9 +248,15 @@ export interface ClusterConfig {
   /**
    * How requests go to the endpoints: `h2`, HTTP/2 (the port's protocol is gRPC or HTTP/2 by its name,
    * `appProtocol` or ServiceEntry `protocol`, or the DestinationRule says `h2UpgradePolicy: UPGRADE`);
-   * `client`, the protocol the client used (`useClientProtocol`); absent, HTTP/1.1.
+   * `client`, the protocol the client used (`useClientProtocol`, or a sidecar's port of no declared protocol,
+   * which Istio sniffs); absent, HTTP/1.1. Decided by the compiler as Istio does (docs/protocols.md).
    */
   readonly upstreamProtocol?: 'h2' | 'client';
+  /**
+   * A passthrough cluster (a sidecar's inbound in a pod: one cluster for every port of its app):
+   * `upstreamProtocol` by the original destination port of each connection; a port not listed is HTTP/1.1.
+   */
+  readonly upstreamProtocolByPort?: Readonly<Record<number, 'h2' | 'client'>>;
   /** Requests in flight to the whole cluster, any protocol (Istio `http2MaxRequests`). @default unlimited */
   readonly maxRequests?: number;
   /** HTTP/2: streams in flight on one upstream connection (Istio `maxConcurrentStreams`). @default the server's SETTINGS */

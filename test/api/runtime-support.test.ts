@@ -33,6 +33,35 @@ test.each([
     '{ host: a, subsets: [{ name: v1, labels: { v: "1" }, trafficPolicy: { loadBalancer: { simple: ROUND_ROBIN, warmupDurationSecs: 10s } } }] }',
     [['DestinationRule', 'spec.subsets[0].trafficPolicy.loadBalancer.warmupDurationSecs', 'Warning']],
   ],
+  [
+    'Gateway',
+    '{ servers: [{ port: { number: 9443, name: tls, protocol: TLS }, hosts: ["*"], tls: { mode: SIMPLE, credentialName: c } }] }',
+    [['Gateway', 'spec.servers[0].tls.mode', 'Warning']],
+  ],
+  [
+    'Gateway',
+    '{ servers: [{ port: { number: 443, name: grpc, protocol: GRPC }, hosts: ["*"] }, { port: { number: 80, name: h2, protocol: HTTP2 }, hosts: ["*"] }] }',
+    [],
+  ],
+  [
+    'DestinationRule',
+    '{ host: a, trafficPolicy: { connectionPool: { http: { h2UpgradePolicy: UPGRADE, http2MaxRequests: 10, maxConcurrentStreams: 5, maxRetries: 3 }, tcp: { maxConnectionDuration: 1h, tcpKeepalive: { time: 10s } } } } }',
+    [
+      ['DestinationRule', 'spec.trafficPolicy.connectionPool.http.maxRetries', 'Warning'],
+      ['DestinationRule', 'spec.trafficPolicy.connectionPool.tcp.maxConnectionDuration', 'Warning'],
+      ['DestinationRule', 'spec.trafficPolicy.connectionPool.tcp.tcpKeepalive', 'Warning'],
+    ],
+  ],
+  [
+    'DestinationRule',
+    '{ host: a, subsets: [{ name: v1, labels: { v: "1" }, trafficPolicy: { connectionPool: { http: { useClientProtocol: true, h2UpgradePolicy: DO_NOT_UPGRADE } } } }] }',
+    [],
+  ],
+  [
+    'ServiceEntry',
+    '{ hosts: [a.example.org], ports: [{ number: 80, name: web, protocol: GRPC-WEB }, { number: 81, name: rpc, protocol: GRPC }], resolution: DNS }',
+    [['ServiceEntry', 'spec.ports[0].protocol', 'Warning']],
+  ],
   ['WorkloadEntry', '{ address: 10.0.0.1, weight: 3 }', [['WorkloadEntry', 'spec.weight', 'Warning']]],
   ['AuthorizationPolicy', '{ action: CUSTOM, provider: { name: ext }, rules: [{}] }', [['AuthorizationPolicy', 'spec.action', 'Warning']]],
   [

@@ -21,6 +21,10 @@ export interface Outcome {
   readonly route?: string;
   readonly cluster?: string;
   readonly endpoints?: string[];
+  /** The HTTP version the cluster speaks upstream: `h2`, `client` (the client's), or `http/1.1`. */
+  readonly upstreamProtocol?: 'h2' | 'client' | 'http/1.1';
+  /** A fault abort's gRPC code: what a gRPC request gets (in `grpc-status`, HTTP 200); `status` is any other request's. */
+  readonly grpcStatus?: number;
   /** Answered by the proxy itself (no route 404, redirect, direct response, fault abort, CORS preflight, https redirect). */
   readonly status?: number;
   readonly location?: string;
@@ -95,7 +99,9 @@ export function outcome(config: ProxyConfig, call: SimulatedRequest, random = 0)
   const route = routeConfig(config, r.listener, r.virtualHost, r.route);
   const preflight = route.cors && corsPreflight(route.cors, req);
   if (preflight) return { ...where, status: 200, headers: Object.fromEntries(preflight) };
-  if (route.fault?.abort && random < route.fault.abort.fraction) return { ...where, status: route.fault.abort.status };
+  const abort = route.fault?.abort;
+  if (abort && random < abort.fraction)
+    return { ...where, status: abort.status, ...(abort.grpcStatus !== undefined ? { grpcStatus: abort.grpcStatus } : {}) };
   const delayMs = route.fault?.delay && random < route.fault.delay.fraction ? route.fault.delay.ms : undefined;
   if (action.kind === 'redirect') return { ...where, status: action.status, location: redirectLocation(action, req) };
   if (action.kind === 'direct') return { ...where, status: action.status, body: action.body };
@@ -109,8 +115,10 @@ export function outcome(config: ProxyConfig, call: SimulatedRequest, random = 0)
     : rewrite?.uriPrefix !== undefined
       ? rewritePath(route, req.target, rewrite.uriPrefix)
       : req.target;
+  const cluster = config.clusters.find((c) => c.name === r.cluster);
   return {
     ...where,
+    ...(cluster ? { upstreamProtocol: cluster.upstreamProtocol ?? 'http/1.1' } : {}),
     path,
     authority: rewrite?.authority ?? headers.host,
     ...(action.timeoutMs !== undefined ? { timeoutMs: action.timeoutMs } : {}),
