@@ -1,6 +1,7 @@
 /** `mast <command>`: a thin dispatcher; each command lives in cli/. */
 import { runValidate } from '../cli/validate';
 import { runSynth } from '../cli/synth';
+import { runInject } from '../cli/inject';
 import { runDns } from '../cli/dns';
 import { runProxyStatus } from '../cli/proxy-status';
 import { runLocal } from '../cli/local';
@@ -20,6 +21,11 @@ const COMMANDS: Record<string, Command> = {
     summary: 'synthesize Kubernetes manifests (CRDs, mastd, gateway, your resources) into a directory',
     usage: 'mast synth -f <file|dir> [-f ...] [--out dist] [--gateway-service LoadBalancer|ClusterIP|NodePort]',
     run: runSynth,
+  },
+  inject: {
+    summary: 'add the sidecar to workload YAML (yours, or helm template output) where Istio injection would, as istioctl kube-inject',
+    usage: 'mast inject -f <file|dir> [-f ...] [-o <file>] [--proxy-image <image>] [--namespace-label <ns>=<label>=<value> ...]',
+    run: runInject,
   },
   local: {
     summary: 'run the whole mesh on this machine: mastd, the ingress gateway, a sidecar per WorkloadEntry and its app',

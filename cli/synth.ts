@@ -28,7 +28,7 @@ export async function runSynth(args: string[]): Promise<number> {
     mesh.addObjects(loaded.objects);
     // Validate the user's objects (which keep their file and line) together with the generated gateway.
     const generated = apiObjectsOf(mesh.system);
-    const findings = [...loaded.findings, ...validate([...loaded.objects, ...generated])];
+    const findings = [...loaded.findings, ...validate([...loaded.objects, ...generated]), ...mesh.findings];
     for (const f of findings) console.error(formatFinding(f));
     if (findings.some(isError)) {
       console.error(`mast synth: the mesh has ${findings.filter(isError).length} error(s); nothing was written`);
