@@ -19,7 +19,38 @@ export interface WorkloadVersion {
   readonly env?: Record<string, string>;
 }
 
-export interface MeshWorkloadProps {
+/** Another port of the app, on its Service and container. */
+export interface WorkloadPort {
+  /** Its name; the prefix tells the protocol as Istio reads it (`http`, `grpc`, `http2`, `tcp`...). */
+  readonly name: string;
+  readonly port: number;
+  /** Kubernetes `appProtocol` (e.g. `grpc`, `kubernetes.io/h2c`): it wins over the name. @default - none */
+  readonly appProtocol?: string;
+}
+
+/** Kubernetes pod settings passed through as written (Kubernetes' own field shapes). */
+export interface WorkloadPodSettings {
+  /** @default - none */
+  readonly volumes?: Record<string, unknown>[];
+  /** Mounts of the app container. @default - none */
+  readonly volumeMounts?: Record<string, unknown>[];
+  /** The app's probes; `readinessPath` is a shorthand for an HTTP readiness probe. @default - none */
+  readonly readinessProbe?: Record<string, unknown>;
+  /** @default - none */
+  readonly livenessProbe?: Record<string, unknown>;
+  /** @default - none */
+  readonly startupProbe?: Record<string, unknown>;
+  /** @default - none */
+  readonly affinity?: Record<string, unknown>;
+  /** @default - none */
+  readonly tolerations?: Record<string, unknown>[];
+  /** @default - none */
+  readonly nodeSelector?: Record<string, string>;
+  /** Extra pod template annotations (e.g. Istio's `traffic.sidecar.istio.io/*`). @default - none */
+  readonly podAnnotations?: Record<string, string>;
+}
+
+export interface MeshWorkloadProps extends WorkloadPodSettings {
   /** Service, ServiceAccount and `app` label. @default - the construct id */
   readonly name?: string;
   /** @default - the chart's namespace */
@@ -30,6 +61,8 @@ export interface MeshWorkloadProps {
   readonly port: number;
   /** Port name; its prefix tells the protocol (`http`, `grpc`, `tcp`...). @default 'http' */
   readonly portName?: string;
+  /** More ports of the app (e.g. a `grpc` port beside `http`). @default - none */
+  readonly additionalPorts?: WorkloadPort[];
   /** @default [{ version: 'v1' }] */
   readonly versions?: WorkloadVersion[];
   /** @default 1 */
@@ -94,7 +127,19 @@ export class MeshWorkload extends Construct {
       apiVersion: 'v1',
       kind: 'Service',
       metadata: { name, ...ns, labels: { app: name, service: name } },
-      spec: { selector: { app: name }, ports: [{ name: portName, port: props.port, targetPort: props.port, protocol: 'TCP' }] },
+      spec: {
+        selector: { app: name },
+        ports: [
+          { name: portName, port: props.port, targetPort: props.port, protocol: 'TCP' },
+          ...(props.additionalPorts ?? []).map((p) => ({
+            name: p.name,
+            port: p.port,
+            targetPort: p.port,
+            protocol: 'TCP',
+            ...(p.appProtocol ? { appProtocol: p.appProtocol } : {}),
+          })),
+        ],
+      },
     });
     for (const v of versions) {
       const labels = { app: name, version: v.version };
@@ -106,12 +151,27 @@ export class MeshWorkload extends Construct {
         ...(props.command ? { command: props.command } : {}),
         ...(props.args ? { args: props.args } : {}),
         ...(env.length ? { env } : {}),
-        ports: [{ name: portName, containerPort: props.port, protocol: 'TCP' }],
+        ports: [
+          { name: portName, containerPort: props.port, protocol: 'TCP' },
+          ...(props.additionalPorts ?? []).map((p) => ({ name: p.name, containerPort: p.port, protocol: 'TCP' })),
+        ],
         ...(props.readinessPath ? { readinessProbe: { httpGet: { path: props.readinessPath, port: props.port } } } : {}),
+        ...(props.readinessProbe ? { readinessProbe: props.readinessProbe } : {}),
+        ...(props.livenessProbe ? { livenessProbe: props.livenessProbe } : {}),
+        ...(props.startupProbe ? { startupProbe: props.startupProbe } : {}),
+        ...(props.volumeMounts ? { volumeMounts: props.volumeMounts } : {}),
         resources: resourcesOf(props.resources ?? { cpu: '50m', memory: '64Mi' }),
         securityContext: props.securityContext ?? { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
       };
-      const pod = { serviceAccountName: name, securityContext: RESTRICTED_POD, containers: [app] };
+      const pod = {
+        serviceAccountName: name,
+        securityContext: RESTRICTED_POD,
+        containers: [app],
+        ...(props.volumes ? { volumes: props.volumes } : {}),
+        ...(props.affinity ? { affinity: props.affinity } : {}),
+        ...(props.tolerations ? { tolerations: props.tolerations } : {}),
+        ...(props.nodeSelector ? { nodeSelector: props.nodeSelector } : {}),
+      };
       new ApiObject(this, `deployment-${v.version}`, {
         apiVersion: 'apps/v1',
         kind: 'Deployment',
@@ -123,7 +183,7 @@ export class MeshWorkload extends Construct {
             // Pods with a sidecar are labelled as Istio labels them, so other proxies use mTLS to them.
             metadata: {
               labels: props.inject === false ? labels : { ...labels, 'security.istio.io/tlsMode': 'istio' },
-              annotations: { 'sidecar.istio.io/inject': String(props.inject ?? true) },
+              annotations: { ...props.podAnnotations, 'sidecar.istio.io/inject': String(props.inject ?? true) },
             },
             spec: props.inject === false ? pod : injectSidecar(pod, { labels, ...props.sidecar }),
           },
@@ -138,6 +198,17 @@ export class MeshWorkload extends Construct {
       errors.push(badProp('MeshWorkload', 'port', props.port, 'an integer 1-65535'));
     if (RESERVED_PORTS.has(props.port))
       errors.push(badProp('MeshWorkload', 'port', props.port, `a port the sidecar does not use (${[...RESERVED_PORTS].join(', ')})`));
+    const used = new Set([props.port]);
+    const names = new Set([props.portName ?? 'http']);
+    (props.additionalPorts ?? []).forEach((p, i) => {
+      const field = `additionalPorts[${i}]`;
+      if (!(Number.isInteger(p.port) && p.port >= 1 && p.port <= 65535) || RESERVED_PORTS.has(p.port) || used.has(p.port))
+        errors.push(badProp('MeshWorkload', `${field}.port`, p.port, 'an integer 1-65535, unique, not a port the sidecar uses'));
+      if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(p.name) || p.name.length > 15 || names.has(p.name))
+        errors.push(badProp('MeshWorkload', `${field}.name`, p.name, 'a unique port name (lowercase letters, digits and -, at most 15)'));
+      used.add(p.port);
+      names.add(p.name);
+    });
     if (versions.length === 0) errors.push(badProp('MeshWorkload', 'versions', versions, 'at least one version'));
     const seen = new Set<string>();
     for (const v of versions) {

@@ -57,3 +57,47 @@ describe('Kubernetes defaults an operator expects', () => {
     expect(customApp.securityContext).toEqual({ runAsUser: 0 });
   });
 });
+
+describe('MeshWorkload takes the usual pod settings', () => {
+  const settings = {
+    image: 'example/app:1',
+    port: 8080,
+    additionalPorts: [{ name: 'grpc', port: 9090, appProtocol: 'grpc' }],
+    volumes: [{ name: 'data', emptyDir: {} }],
+    volumeMounts: [{ name: 'data', mountPath: '/data' }],
+    livenessProbe: { httpGet: { path: '/live', port: 8080 } },
+    affinity: { podAntiAffinity: {} },
+    tolerations: [{ key: 'dedicated', operator: 'Exists' }],
+    nodeSelector: { pool: 'apps' },
+    podAnnotations: { 'traffic.sidecar.istio.io/excludeInboundPorts': '9901' },
+  };
+
+  test('several ports on the Service (appProtocol kept) and the container; volumes, probes, placement, annotations', () => {
+    const objs = synth((c) => new MeshWorkload(c, 'app', settings));
+    const service = objs.find((o) => o.kind === 'Service');
+    expect(service.spec.ports.map((p: any) => [p.name, p.port, p.appProtocol])).toEqual([
+      ['http', 8080, undefined],
+      ['grpc', 9090, 'grpc'],
+    ]);
+    const pod = objs.find((o) => o.kind === 'Deployment').spec.template;
+    const app = pod.spec.containers.find((c: any) => c.name === 'app');
+    expect(app.ports.map((p: any) => p.containerPort)).toEqual([8080, 9090]);
+    expect(app.volumeMounts).toEqual(settings.volumeMounts);
+    // The probe goes through the sidecar's status port (rewritten, as Istio does), the original kept for the proxy.
+    expect(app.livenessProbe.httpGet.path).toBe('/app-health/app/livez');
+    expect(pod.spec.volumes).toEqual(expect.arrayContaining(settings.volumes));
+    expect([pod.spec.affinity, pod.spec.tolerations, pod.spec.nodeSelector]).toEqual([
+      settings.affinity,
+      settings.tolerations,
+      settings.nodeSelector,
+    ]);
+    expect(pod.metadata.annotations).toMatchObject(settings.podAnnotations);
+  });
+
+  test('a clashing or reserved additional port is an error naming the prop and the value', () => {
+    const app = Testing.app();
+    const chart = new Chart(app, 'c');
+    new MeshWorkload(chart, 'app', { image: 'x', port: 8080, additionalPorts: [{ name: 'http', port: 15001 }] });
+    expect(() => app.synth()).toThrow(/additionalPorts\[0\]\.port 15001 is invalid[\s\S]*additionalPorts\[0\]\.name "http" is invalid/);
+  });
+});
