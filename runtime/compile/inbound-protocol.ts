@@ -28,7 +28,11 @@ export function inboundProtocols(index: MeshIndex, namespace: string, labels: Re
       const protocol = isHttp2Protocol(sp.protocol) ? 'h2' : sp.auto && isHttpProtocol(sp.protocol) ? 'client' : undefined;
       const appPorts = [sp.targetPort ?? sp.number, ...mine.map((we) => we.spec.ports?.[sp.name ?? ''])];
       for (const port of appPorts) {
-        if (port === undefined || seen.has(port)) continue;
+        if (port === undefined) continue;
+        if (seen.has(port)) {
+          if ((out[port] ?? 'http1') !== (protocol ?? 'http1')) out[port] = 'client';
+          continue;
+        }
         seen.add(port);
         if (protocol) out[port] = protocol;
       }

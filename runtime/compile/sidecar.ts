@@ -37,7 +37,7 @@ export function compileSidecar(index: MeshIndex, proxy: ProxyIdentity, cache: Co
   const mtlsByPort = mtlsByPortFor(index, proxy);
   const authz = authzFor(index, proxy);
   const appProtocols = inboundProtocols(index, proxy.namespace, proxy.labels);
-  const appProtocol = appPort ? appProtocols[appPort] : undefined;
+  const appProtocol = appPort ? (appProtocols[appPort] ?? appProtocols[proxy.inbound.port]) : undefined;
   const inboundCluster: ClusterConfig = appPort
     ? {
         name: inbound,

@@ -359,6 +359,28 @@ spec: { address: 127.0.0.1, ports: { grpc: 19080 }, labels: { app: ratings } }
     expect(appCluster(yaml, { app: 'ratings' }, 19080).upstreamProtocol).toBe('h2');
     // Another service's workload on that port is not this one.
     expect(appCluster(yaml, { app: 'other' }, 19080).upstreamProtocol).toBeUndefined();
+    // mast local points the WorkloadEntry's ports at the sidecar's inbound port: the app port's protocol is that one's.
+    expect(appCluster(yaml.replace('grpc: 19080', 'grpc: 15006'), { app: 'ratings' }, 19080).upstreamProtocol).toBe('h2');
+  });
+
+  test('one app port named by an HTTP/1.1 and a gRPC service port: the client’s version (both kinds of call reach it)', () => {
+    const yaml = `
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: ratings, namespace: default }
+spec:
+  hosts: [ratings.default.svc.cluster.local]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  ports: [{ number: 9080, name: http, protocol: HTTP }, { number: 9090, name: grpc, protocol: GRPC }]
+  workloadSelector: { labels: { app: ratings } }
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: { name: ratings-1, namespace: default }
+spec: { address: 127.0.0.1, ports: { http: 19080, grpc: 19080 }, labels: { app: ratings } }
+`;
+    expect(appCluster(yaml, { app: 'ratings' }, 19080).upstreamProtocol).toBe('client');
   });
 
   test('in a pod (no app port): one passthrough cluster, the HTTP version by each original destination port', () => {
