@@ -1,16 +1,21 @@
-// `npm run bench [-- --quick]`: mast-proxy side by side with nginx and haproxy (Debian packages,
-// installed here if missing) and a direct connection, in one run, on loopback, same backend
-// (an nginx serving a small response) and the same load generators. Prints ratios to nginx.
+// `npm run bench [-- --quick] [-- --only-h2]`: mast-proxy side by side with nginx and haproxy
+// (Debian packages, installed here if missing) and a direct connection, in one run, on loopback,
+// same backend (an nginx serving a small response) and the same load generators. Prints ratios to
+// nginx. Then the HTTP/2 and gRPC rows (h2.mjs; `--only-h2`: those alone), the control plane and
+// the route tables.
 import { spawnSync, execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { h2Bench } from './h2.mjs';
 import { imageNode } from './image-node.mjs';
 import { checkAlive, children, cpuSeconds, median, rssMb, sleep, start, stop } from './processes.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const quick = process.argv.includes('--quick');
+// Only the HTTP/2 and gRPC rows (h2.mjs): their own processes, ports and figures.
+const onlyH2 = process.argv.includes('--only-h2');
 const DURATION = quick ? 3 : 10;
 // Seconds of load per target, in ROUNDS turns of SLICE seconds each.
 const ROUNDS = quick ? 3 : 5;
@@ -41,8 +46,8 @@ const P = {
   gatewayHere: 18113,
 };
 
-/** The tools of the run and their Debian packages. */
-const TOOLS = { nginx: 'nginx-light', haproxy: 'haproxy', wrk: 'wrk' };
+/** The tools of the run and their Debian packages (h2load: the HTTP/2 rows). */
+const TOOLS = { nginx: 'nginx-light', haproxy: 'haproxy', wrk: 'wrk', h2load: 'nghttp2-client' };
 
 function ensureTools() {
   const missing = Object.keys(TOOLS).filter((t) => spawnSync('sh', ['-c', `command -v ${t} || test -x /usr/sbin/${t}`]).status !== 0);
@@ -328,10 +333,20 @@ function bundle(entry, out) {
   ]);
 }
 
+/** The HTTP/2 and gRPC rows, after the HTTP/1.1 ones: what fails there is reported and the run goes on. */
+async function http2Rows() {
+  try {
+    await h2Bench({ root: ROOT, dir, node: NODE, proxyFlags: PROXY_NODE_FLAGS, rounds: ROUNDS, slice: SLICE });
+  } catch (err) {
+    console.log(`HTTP/2 rows n/a (${err.message})`);
+  }
+}
+
 async function main() {
   ensureTools();
   if (!existsSync(join(ROOT, 'build', 'mast-proxy.js')))
     execFileSync(process.execPath, [join(ROOT, 'scripts', 'bundle.mjs')], { cwd: ROOT, stdio: 'inherit' });
+  if (onlyH2) return http2Rows();
   writeFileSync(
     join(dir, 'backend.conf'),
     `worker_processes 1; daemon off; pid ${dir}/backend.pid; error_log ${dir}/backend.err; events { worker_connections 4096; }
@@ -519,6 +534,7 @@ server { listen 127.0.0.1:${P.nginx}; location / { proxy_pass http://backend; pr
         `WARNING: ${r.name} had ${r.non2xx} non-2xx under load, ${r.errors} fixed-rate errors and ${r.sent - r.ok} fixed-rate requests unanswered`,
       );
   for (const c of children.splice(0)) stop(c);
+  await http2Rows();
 
   console.log('\ncontrol plane:');
   bundle('control.ts', 'control-bench.js');
