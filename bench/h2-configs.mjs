@@ -21,6 +21,8 @@ export const H2 = {
   chainA: 18211,
   chainB: 18212,
   echoAdmin: 18213,
+  gatewayAdmin: 18214,
+  clientAdmin: 18215,
 };
 
 // As the HTTP/1.1 rows' nginx: one worker, connections kept for the whole run (nginx's default

@@ -56,7 +56,14 @@ async function measure(o, run, started) {
     nginx('grpc-b'),
   ];
   const [, ngx, floor] = others;
-  const gateway = mast('mast-h2-gateway', ['--mesh', join(dir, 'h2-gateway.yaml'), '--port-map', `80=${H2.gateway}`, '--admin-port', '0']);
+  const gateway = mast('mast-h2-gateway', [
+    '--mesh',
+    join(dir, 'h2-gateway.yaml'),
+    '--port-map',
+    `80=${H2.gateway}`,
+    '--admin-port',
+    String(H2.gatewayAdmin),
+  ]);
   run('mastd-h2', node.path, [
     join(root, 'build', 'mastd.js'),
     '--watch',
@@ -93,7 +100,10 @@ async function measure(o, run, started) {
   ];
   const sideB = mast('mtls-h2-b', sidecar('backend-1', 'backend', inbound(H2.mtlsIn, H2.backend, H2.mtlsAdmin)));
   const sideEcho = mast('mtls-h2-echo', sidecar('echo-1', 'echo', inbound(H2.echoIn, H2.echo, H2.echoAdmin)));
-  const sideA = mast('mtls-h2-a', sidecar('client-1', 'client', ['--outbound-port', String(H2.mtlsOut), '--admin-port', '0']));
+  const sideA = mast(
+    'mtls-h2-a',
+    sidecar('client-1', 'client', ['--outbound-port', String(H2.mtlsOut), '--admin-port', String(H2.clientAdmin)]),
+  );
   await sleep(800);
   await checkAlive(others);
 
@@ -108,6 +118,18 @@ async function measure(o, run, started) {
     { name: 'h2 mast 2 sidecars mTLS', port: H2.mtlsOut, pids: [sideA.pid, sideB.pid], authority: 'backend', down: chainDown },
   ];
   for (const t of targets) t.down ??= await h2Probe(t.port, t.authority ?? 'alpha.example.com');
+  // Why a mast row cannot carry HTTP/2: the compiler did not mark its clusters h2, or the proxy did not take h2c.
+  for (const [t, admins] of [
+    [targets[3], [[H2.gatewayAdmin, 'backend']]],
+    [
+      targets[4],
+      [
+        [H2.clientAdmin, 'backend'],
+        [H2.mtlsAdmin, 'inbound'],
+      ],
+    ],
+  ])
+    if (t.down && !deadReason(started)) t.down += `; ${admins.map(([a, name]) => clustersProtocol(a, name)).join(', ')}`;
   for (const t of targets.slice(0, 3)) if (t.down) throw new Error(`${t.name} does not answer over HTTP/2: ${t.down}`);
 
   console.log(
@@ -262,6 +284,18 @@ function grpcFixedRate(t, seconds) {
   return JSON.parse(out);
 }
 
+/** How a proxy's clusters whose name holds `service` go upstream, from its /config_dump: `name: h2` or `name: HTTP/1.1`. */
+function clustersProtocol(adminPort, service) {
+  const r = spawnSync('curl', ['-s', '-m', '2', `http://127.0.0.1:${adminPort}/config_dump`]);
+  try {
+    const clusters = JSON.parse(r.stdout.toString()).config.clusters.filter((c) => c.name.includes(service));
+    if (!clusters.length) return `no cluster to ${service} at admin ${adminPort}`;
+    return clusters.map((c) => `${c.name}: ${c.upstreamProtocol ?? 'HTTP/1.1'}`).join(', ');
+  } catch {
+    return `no config at admin ${adminPort}`;
+  }
+}
+
 /** The mTLS connections sidecar B accepted (its admin port's metrics). */
 function mtlsConnections(adminPort) {
   const r = spawnSync('curl', ['-s', '-m', '2', `http://127.0.0.1:${adminPort}/stats/prometheus`]);
@@ -270,8 +304,9 @@ function mtlsConnections(adminPort) {
 
 function printRatios(rows, grpc) {
   const [, floor, nginx, gateway, chain] = rows;
-  const na = (...rs) => rs.find((r) => r.down)?.down;
-  const ratio = (label, a, b, f) => console.log(`${label} ${na(a, b) ? `n/a (${na(a, b)})` : (f(a) / f(b)).toFixed(2)}`);
+  // The reason is on the row's own line above.
+  const na = (...rs) => rs.find((r) => r.down)?.name;
+  const ratio = (label, a, b, f) => console.log(`${label} ${na(a, b) ? `n/a (no figure for ${na(a, b)})` : (f(a) / f(b)).toFixed(2)}`);
   const rps = (r) => r.rps;
   const cpu = (r) => r.cpuUsPerReq;
   console.log('');
@@ -286,7 +321,7 @@ function printRatios(rows, grpc) {
   );
   if (!gateway.down) console.log(`rounds h2-rps mast/nginx ${gateway.rounds.map((x, i) => (x / nginx.rounds[i]).toFixed(2)).join(' ')}`);
   const [direct, ngxChain, mastChain] = grpc;
-  const added = (r) => (r.down ? `n/a (${r.down})` : ['p50', 'p90', 'p99'].map((k) => (r[k] - direct[k]).toFixed(3)).join('/'));
+  const added = (r) => (r.down ? 'n/a' : ['p50', 'p90', 'p99'].map((k) => (r[k] - direct[k]).toFixed(3)).join('/'));
   console.log(
     `grpc unary added ms p50/p90/p99 at ${GRPC_RATE}/s: nginx grpc_pass chain mTLS ${added(ngxChain)}; mast 2 sidecars mTLS ${added(mastChain)}`,
   );
