@@ -136,7 +136,7 @@ async function measure(o, run, started) {
     `\nHTTP/2: h2load -c${CONNECTIONS} -m${STREAMS_PER_CONNECTION} (${CONNECTIONS * STREAMS_PER_CONNECTION} streams) for rps and CPU, h2c to every target, h2 upstream; ${rounds} rounds of ${slice}s per target taken in turn (figures: the median round)`,
   );
   const live = targets.filter((t) => !t.down);
-  for (const t of live) h2load(t, 1); // untimed warm-up: JIT, pools, handshakes
+  for (const t of live) h2load(t, 2); // untimed warm-up: JIT, pools, handshakes
   const runs = new Map(targets.map((t) => [t, { rps: [], cpu: [], failed: 0 }]));
   for (let round = 0; round < rounds; round++)
     for (const t of live) {
