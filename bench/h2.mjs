@@ -158,9 +158,9 @@ async function measure(o, run, started) {
     );
     return row;
   });
-  const mtls = mtlsConnections(H2.mtlsAdmin);
-  if (!chainDown && !rows[4].down && !mtls)
+  if (!rows[4].down && !mtlsConnections(H2.mtlsAdmin))
     console.log('WARNING: the h2 sidecar chain carried no mTLS connection (sidecar B counted none)');
+  for (const r of rows.filter((r) => !r.down && r.failed)) console.log(`WARNING: ${r.name} had ${r.failed} failed requests under load`);
 
   console.log(
     `\ngRPC unary: ${GRPC_RATE} calls/s on 4 h2c connections for ${slice}s per target per round, ${rounds} rounds in turn, to a node:http2 echo`,
@@ -180,14 +180,16 @@ async function measure(o, run, started) {
     for (const t of grpcTargets.filter((t) => !t.down)) {
       const r = grpcFixedRate(t, slice);
       const x = grpcRuns.get(t);
-      for (const k of ['p50', 'p90', 'p99']) x[k].push(r[k] ?? Number.NaN);
+      // A round with no call answered has no latency: it shows in ok/sent and the first error.
+      if (r.ok) for (const k of ['p50', 'p90', 'p99']) x[k].push(r[k]);
       x.sent += r.sent;
       x.ok += r.ok;
       x.firstError ??= r.firstError;
     }
   const grpc = grpcTargets.map((t) => {
     const x = grpcRuns.get(t);
-    const row = { name: t.name, down: t.down, p50: median(x.p50), p90: median(x.p90), p99: median(x.p99), sent: x.sent, ok: x.ok };
+    const down = t.down ?? (x.p50.length ? undefined : `no call answered: ${x.firstError}`);
+    const row = { name: t.name, down, p50: median(x.p50), p90: median(x.p90), p99: median(x.p99), sent: x.sent, ok: x.ok };
     console.log(
       row.down
         ? `${t.name.padEnd(26)} n/a (${row.down})`
@@ -196,6 +198,9 @@ async function measure(o, run, started) {
     return row;
   });
 
+  if (!grpc[2].down && !mtlsConnections(H2.echoAdmin))
+    console.log("WARNING: the gRPC sidecar chain carried no mTLS connection (the echo's sidecar counted none)");
+  for (const r of grpc.filter((r) => !r.down && r.ok < r.sent)) console.log(`WARNING: ${r.name} answered ${r.ok} of ${r.sent} calls`);
   printRatios(rows, grpc);
   await checkAlive(others);
   return { rows, grpc };
@@ -276,12 +281,15 @@ function h2load(t, seconds) {
 
 /** grpc-fixed-rate.mjs for `seconds` against a target: its JSON. */
 function grpcFixedRate(t, seconds) {
-  const out = execFileSync(
-    process.execPath,
-    [join(HERE, 'grpc-fixed-rate.mjs'), String(t.port), t.authority, String(GRPC_RATE), String(seconds)],
-    { timeout: (seconds + 10) * 1000 },
-  ).toString();
-  return JSON.parse(out);
+  const args = [join(HERE, 'grpc-fixed-rate.mjs'), String(t.port), t.authority, String(GRPC_RATE), String(seconds)];
+  try {
+    return JSON.parse(
+      execFileSync(process.execPath, args, { timeout: (seconds + 10) * 1000, stdio: ['ignore', 'pipe', 'ignore'] }).toString(),
+    );
+  } catch (err) {
+    // One row's client failing (or stuck past its bound) takes that row's round, not the other rows.
+    return { sent: 0, ok: 0, errors: 1, firstError: `client failed: ${err.message.split('\n')[0]}`, p50: null, p90: null, p99: null };
+  }
 }
 
 /** How a proxy's clusters whose name holds `service` go upstream, from its /config_dump: `name: h2` or `name: HTTP/1.1`. */
@@ -306,7 +314,11 @@ function printRatios(rows, grpc) {
   const [, floor, nginx, gateway, chain] = rows;
   // The reason is on the row's own line above.
   const na = (...rs) => rs.find((r) => r.down)?.name;
-  const ratio = (label, a, b, f) => console.log(`${label} ${na(a, b) ? `n/a (no figure for ${na(a, b)})` : (f(a) / f(b)).toFixed(2)}`);
+  /** a/b by `f`; n/a when a, b or a row the figures depend on (`also`) has none. */
+  const ratio = (label, a, b, f, also = []) => {
+    const missing = na(a, b, ...also);
+    console.log(`${label} ${missing ? `n/a (no figure for ${missing})` : (f(a) / f(b)).toFixed(2)}`);
+  };
   const rps = (r) => r.rps;
   const cpu = (r) => r.cpuUsPerReq;
   console.log('');
@@ -321,10 +333,10 @@ function printRatios(rows, grpc) {
   );
   if (!gateway.down) console.log(`rounds h2-rps mast/nginx ${gateway.rounds.map((x, i) => (x / nginx.rounds[i]).toFixed(2)).join(' ')}`);
   const [direct, ngxChain, mastChain] = grpc;
-  const added = (r) => (r.down ? 'n/a' : ['p50', 'p90', 'p99'].map((k) => (r[k] - direct[k]).toFixed(3)).join('/'));
+  const added = (r) => (r.down || direct.down ? 'n/a' : ['p50', 'p90', 'p99'].map((k) => (r[k] - direct[k]).toFixed(3)).join('/'));
   console.log(
     `grpc unary added ms p50/p90/p99 at ${GRPC_RATE}/s: nginx grpc_pass chain mTLS ${added(ngxChain)}; mast 2 sidecars mTLS ${added(mastChain)}`,
   );
   const p90 = (r) => Math.max(r.p90 - direct.p90, 0.001);
-  ratio('ratio grpc-added-p90 mast/nginx', mastChain, ngxChain, p90);
+  ratio('ratio grpc-added-p90 mast/nginx', mastChain, ngxChain, p90, [direct]);
 }
