@@ -292,13 +292,15 @@ function grpcFixedRate(t, seconds) {
   }
 }
 
-/** How a proxy's clusters whose name holds `service` go upstream, from its /config_dump: `name: h2` or `name: HTTP/1.1`. */
+/** How a proxy's clusters whose name holds `service` go upstream, from its /config_dump: `name: h2`, `name: HTTP/1.1` or by port. */
 function clustersProtocol(adminPort, service) {
   const r = spawnSync('curl', ['-s', '-m', '2', `http://127.0.0.1:${adminPort}/config_dump`]);
   try {
     const clusters = JSON.parse(r.stdout.toString()).config.clusters.filter((c) => c.name.includes(service));
     if (!clusters.length) return `no cluster to ${service} at admin ${adminPort}`;
-    return clusters.map((c) => `${c.name}: ${c.upstreamProtocol ?? 'HTTP/1.1'}`).join(', ');
+    const protocol = (c) =>
+      c.upstreamProtocolByPort ? `by port ${JSON.stringify(c.upstreamProtocolByPort)}` : (c.upstreamProtocol ?? 'HTTP/1.1');
+    return clusters.map((c) => `${c.name}: ${protocol(c)}`).join(', ');
   } catch {
     return `no config at admin ${adminPort}`;
   }
