@@ -80,6 +80,8 @@ function settle(deadline) {
   else setTimeout(() => settle(deadline), 5);
 }
 function finish() {
+  const unanswered = sent - ok - errors;
+  if (unanswered) firstError ??= `${unanswered} calls unanswered a second after the last was sent`;
   lat.sort((a, b) => a - b);
   const q = (p) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] ?? null;
   console.log(JSON.stringify({ sent, ok, errors, firstError, p50: q(0.5), p90: q(0.9), p99: q(0.99) }));
