@@ -1,15 +1,21 @@
-// `npm run bench [-- --quick]`: mast-proxy side by side with nginx and haproxy (Debian packages,
-// installed here if missing) and a direct connection, in one run, on loopback, same backend
-// (an nginx serving a small response) and the same load generators. Prints ratios to nginx.
-import { spawn, spawnSync, execFileSync } from 'node:child_process';
+// `npm run bench [-- --quick] [-- --only-h2]`: mast-proxy side by side with nginx and haproxy
+// (Debian packages, installed here if missing) and a direct connection, in one run, on loopback,
+// same backend (an nginx serving a small response) and the same load generators. Prints ratios to
+// nginx. Then the HTTP/2 and gRPC rows (h2.mjs; `--only-h2`: those alone), the control plane and
+// the route tables.
+import { spawnSync, execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { h2Bench } from './h2.mjs';
 import { imageNode } from './image-node.mjs';
+import { checkAlive, children, cpuSeconds, median, rssMb, sleep, start, stop } from './processes.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const quick = process.argv.includes('--quick');
+// Only the HTTP/2 and gRPC rows (h2.mjs): their own processes, ports and figures.
+const onlyH2 = process.argv.includes('--only-h2');
 const DURATION = quick ? 3 : 10;
 // Seconds of load per target, in ROUNDS turns of SLICE seconds each.
 const ROUNDS = quick ? 3 : 5;
@@ -18,7 +24,6 @@ const RATE = 1000;
 // mast's processes (proxies, the byte pipe, mastd) run on the images' Node; wrk and the fixed-rate client on whatever runs this.
 const NODE = imageNode(ROOT);
 const dir = mkdtempSync(join(tmpdir(), 'mast-bench-'));
-const children = [];
 // The node flags of the proxy image's entrypoint (test/cli/kind.test.ts holds them equal to PROXY_NODE_FLAGS, which mast local uses).
 const PROXY_NODE_FLAGS = JSON.parse(/^ENTRYPOINT (.*)$/m.exec(readFileSync(join(ROOT, 'images', 'proxy', 'Dockerfile'), 'utf8'))[1]).slice(
   1,
@@ -41,41 +46,25 @@ const P = {
   gatewayHere: 18113,
 };
 
+/** The tools of the run and their Debian packages (h2load: the HTTP/2 rows). */
+const TOOLS = { nginx: 'nginx-light', haproxy: 'haproxy', wrk: 'wrk', h2load: 'nghttp2-client' };
+
 function ensureTools() {
-  const missing = ['nginx', 'haproxy', 'wrk'].filter(
-    (t) => spawnSync('sh', ['-c', `command -v ${t} || test -x /usr/sbin/${t}`]).status !== 0,
-  );
+  const missing = Object.keys(TOOLS).filter((t) => spawnSync('sh', ['-c', `command -v ${t} || test -x /usr/sbin/${t}`]).status !== 0);
   if (!missing.length) return;
   console.log(`installing ${missing.join(', ')} from Debian packages...`);
   execFileSync(
     'sh',
     [
       '-c',
-      `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${missing.map((m) => (m === 'nginx' ? 'nginx-light' : m)).join(' ')} >/dev/null`,
+      `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${missing.map((m) => TOOLS[m]).join(' ')} >/dev/null`,
     ],
     { stdio: 'inherit' },
   );
-  spawnSync('sh', ['-c', 'service nginx stop 2>/dev/null; pkill -x nginx; true']);
+  // A freshly installed nginx starts as a service on port 80: not one of the bench's.
+  if (missing.includes('nginx')) spawnSync('sh', ['-c', 'service nginx stop 2>/dev/null; pkill -x nginx; true']);
 }
 
-function start(name, cmd, args, opts = {}) {
-  // Its own process group: nginx's workers must go with their master (they keep the port otherwise).
-  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true, ...opts });
-  child.name = name;
-  child.stderrTail = '';
-  child.stderr.on('data', (d) => {
-    child.stderrTail = (child.stderrTail + d).slice(-500);
-    if (process.env.BENCH_DEBUG) process.stderr.write(`[${name}] ${d}`);
-  });
-  children.push(child);
-  return child;
-}
-
-function stop(child) {
-  try {
-    process.kill(-child.pid, 'SIGKILL');
-  } catch {}
-}
 // Their own groups do not get the terminal's Ctrl-C: take them down with us.
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   process.on(signal, () => {
@@ -84,16 +73,6 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
     process.exit(130);
   });
 }
-
-/** Every server of the run is still up: one that exited (a port taken by a stray process, say) would have another process measured in its place. */
-async function checkAlive() {
-  await sleep(100); // the loop must turn for exits to be seen: the measurements block it (execFileSync)
-  const dead = children.filter((c) => c.exitCode !== null || c.signalCode !== null);
-  if (dead.length)
-    throw new Error(dead.map((c) => `${c.name} exited (${c.exitCode ?? c.signalCode}): ${c.stderrTail.trim() || 'no output'}`).join('; '));
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function waitPort(port, host = 'alpha.example.com') {
   for (let i = 0; i < 100; i++) {
@@ -111,48 +90,6 @@ async function waitPort(port, host = 'alpha.example.com') {
     await sleep(100);
   }
   throw new Error(`port ${port} never answered 200`);
-}
-
-/** CPU seconds (user+system) of a process and its children, from /proc. */
-function cpuSeconds(pid) {
-  const pids = [
-    pid,
-    ...spawnSync('pgrep', ['-P', String(pid)])
-      .stdout.toString()
-      .split('\n')
-      .filter(Boolean)
-      .map(Number),
-  ];
-  let ticks = 0;
-  for (const p of pids) {
-    try {
-      const f = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ');
-      ticks += Number(f[11]) + Number(f[12]);
-    } catch {}
-  }
-  return ticks / 100;
-}
-
-/** Resident MB of a process and its children: all of it, and the private part (RssAnon: not the pages of the binary, which every process running it shares). */
-function rssMb(pid) {
-  const pids = [
-    pid,
-    ...spawnSync('pgrep', ['-P', String(pid)])
-      .stdout.toString()
-      .split('\n')
-      .filter(Boolean)
-      .map(Number),
-  ];
-  let kb = 0;
-  let anonKb = 0;
-  for (const p of pids) {
-    try {
-      const status = readFileSync(`/proc/${p}/status`, 'utf8');
-      kb += Number(/VmRSS:\s+(\d+)/.exec(status)[1]);
-      anonKb += Number(/RssAnon:\s+(\d+)/.exec(status)[1]);
-    } catch {}
-  }
-  return { rss: kb / 1024, anon: anonKb / 1024 };
 }
 
 function wrk(port, host = 'alpha.example.com') {
@@ -183,8 +120,6 @@ function fixedRate(port, host = 'alpha.example.com') {
   for (const k of ['p50', 'p90', 'p99']) r[k] ??= NaN;
   return r;
 }
-
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
 
 /**
  * Every target in turn, ROUNDS times over (load, then latency), each figure the median of its
@@ -398,10 +333,20 @@ function bundle(entry, out) {
   ]);
 }
 
+/** The HTTP/2 and gRPC rows, after the HTTP/1.1 ones: what fails there is reported and the run goes on. */
+async function http2Rows() {
+  try {
+    await h2Bench({ root: ROOT, dir, node: NODE, proxyFlags: PROXY_NODE_FLAGS, rounds: ROUNDS, slice: SLICE });
+  } catch (err) {
+    console.log(`HTTP/2 rows n/a (${err.message})`);
+  }
+}
+
 async function main() {
   ensureTools();
   if (!existsSync(join(ROOT, 'build', 'mast-proxy.js')))
     execFileSync(process.execPath, [join(ROOT, 'scripts', 'bundle.mjs')], { cwd: ROOT, stdio: 'inherit' });
+  if (onlyH2) return http2Rows();
   writeFileSync(
     join(dir, 'backend.conf'),
     `worker_processes 1; daemon off; pid ${dir}/backend.pid; error_log ${dir}/backend.err; events { worker_connections 4096; }
@@ -589,6 +534,7 @@ server { listen 127.0.0.1:${P.nginx}; location / { proxy_pass http://backend; pr
         `WARNING: ${r.name} had ${r.non2xx} non-2xx under load, ${r.errors} fixed-rate errors and ${r.sent - r.ok} fixed-rate requests unanswered`,
       );
   for (const c of children.splice(0)) stop(c);
+  await http2Rows();
 
   console.log('\ncontrol plane:');
   bundle('control.ts', 'control-bench.js');

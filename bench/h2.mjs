@@ -1,0 +1,348 @@
+// The HTTP/2 and gRPC rows of `npm run bench` (issue #22's benchmark). h2load at 50 streams over
+// 5 connections through a bare `node:http2` relay (the floor), nginx, mast's gateway and two mast
+// sidecars with mTLS, taken in turn for some rounds (figures: the median round); then gRPC unary
+// calls at a fixed rate through two mast sidecars with mTLS and through two nginx `grpc_pass`
+// proxies with mTLS, and straight to the echo (what the chains add is measured against that).
+// A row whose proxy cannot carry HTTP/2 prints `n/a (why)` and the run goes on; every step is
+// bounded in time.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gatewayMeshYaml, H2, makeChainCertificates, sidecarMeshYaml, writeNginxConfigs } from './h2-configs.mjs';
+import { checkAlive, cpuSeconds, median, sleep, start, stopAll } from './processes.mjs';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const CONNECTIONS = 5;
+const STREAMS_PER_CONNECTION = 10;
+const GRPC_RATE = 500;
+const PATH = '/api/v1/products';
+
+/**
+ * Runs the rows and prints them. `o`: { root, dir, node (imageNode's), proxyFlags, rounds, slice (seconds) }.
+ * Throws only when what mast is compared with (nginx, the floor, the tools) cannot run.
+ */
+export async function h2Bench(o) {
+  const started = [];
+  const run = (name, cmd, args) => {
+    const c = start(name, cmd, args);
+    started.push(c);
+    return c;
+  };
+  try {
+    return await measure(o, run, started);
+  } finally {
+    stopAll(started);
+  }
+}
+
+async function measure(o, run, started) {
+  const { root, dir, node, proxyFlags, rounds, slice } = o;
+  writeNginxConfigs(dir, makeChainCertificates(dir));
+  writeFileSync(join(dir, 'h2-gateway.yaml'), gatewayMeshYaml());
+  mkdirSync(join(dir, 'h2-mesh'));
+  writeFileSync(join(dir, 'h2-mesh', 'mesh.yaml'), sidecarMeshYaml());
+  writeFileSync(join(dir, 'h2-push-token'), 'bench-h2', { mode: 0o600 });
+  const nginx = (name) => run(name, 'nginx', ['-c', join(dir, `${name}.conf`)]);
+  const proxy = join(root, 'build', 'mast-proxy.js');
+  const mast = (name, args) => run(name, node.path, [...proxyFlags, proxy, ...args]);
+
+  const others = [
+    nginx('h2-backend'),
+    nginx('h2-nginx'),
+    run('node-h2-floor', node.path, [join(HERE, 'h2-pipe-proxy.mjs'), String(H2.floor), String(H2.backend)]),
+    run('grpc-echo', node.path, [join(HERE, 'grpc-echo.mjs'), String(H2.echo)]),
+    nginx('grpc-a'),
+    nginx('grpc-b'),
+  ];
+  const [, ngx, floor] = others;
+  const gateway = mast('mast-h2-gateway', [
+    '--mesh',
+    join(dir, 'h2-gateway.yaml'),
+    '--port-map',
+    `80=${H2.gateway}`,
+    '--admin-port',
+    String(H2.gatewayAdmin),
+  ]);
+  run('mastd-h2', node.path, [
+    join(root, 'build', 'mastd.js'),
+    '--watch',
+    join(dir, 'h2-mesh'),
+    '--push-port',
+    String(H2.mastdPush),
+    '--monitoring-port',
+    String(H2.mastdMon),
+    '--token-file',
+    join(dir, 'h2-push-token'),
+  ]);
+  const plane = ['--control-plane', `127.0.0.1:${H2.mastdPush}`, '--token-file', join(dir, 'h2-push-token')];
+  const sidecar = (id, app, args) => [
+    ...plane,
+    '--mode',
+    'sidecar',
+    '--namespace',
+    'default',
+    '--id',
+    id,
+    '--labels',
+    `app=${app}`,
+    ...args,
+  ];
+  const inbound = (inPort, appPort, admin) => [
+    '--inbound-port',
+    String(inPort),
+    '--app-port',
+    String(appPort),
+    '--outbound-port',
+    '0',
+    '--admin-port',
+    String(admin),
+  ];
+  const sideB = mast('mtls-h2-b', sidecar('backend-1', 'backend', inbound(H2.mtlsIn, H2.backend, H2.mtlsAdmin)));
+  const sideEcho = mast('mtls-h2-echo', sidecar('echo-1', 'echo', inbound(H2.echoIn, H2.echo, H2.echoAdmin)));
+  const sideA = mast(
+    'mtls-h2-a',
+    sidecar('client-1', 'client', ['--outbound-port', String(H2.mtlsOut), '--admin-port', String(H2.clientAdmin)]),
+  );
+  await sleep(800);
+  await checkAlive(others);
+
+  // Each mast row is measured only when its processes are up and it answers over HTTP/2.
+  const gatewayDown = deadReason([gateway]);
+  const chainDown = deadReason([sideA, sideB, sideEcho]) ?? (await meshReady(3));
+  const targets = [
+    { name: 'h2 direct', port: H2.backend, pids: [] },
+    { name: 'h2 node-h2 floor', port: H2.floor, pids: [floor.pid] },
+    { name: 'h2 nginx', port: H2.nginx, pids: [ngx.pid] },
+    { name: 'h2 mast gateway', port: H2.gateway, pids: [gateway.pid], authority: 'alpha.example.com', down: gatewayDown },
+    { name: 'h2 mast 2 sidecars mTLS', port: H2.mtlsOut, pids: [sideA.pid, sideB.pid], authority: 'backend', down: chainDown },
+  ];
+  for (const t of targets) t.down ??= await h2Probe(t.port, t.authority ?? 'alpha.example.com');
+  // Why a mast row cannot carry HTTP/2: the compiler did not mark its clusters h2, or the proxy did not take h2c.
+  for (const [t, admins] of [
+    [targets[3], [[H2.gatewayAdmin, 'backend']]],
+    [
+      targets[4],
+      [
+        [H2.clientAdmin, 'backend'],
+        [H2.mtlsAdmin, 'inbound'],
+      ],
+    ],
+  ])
+    if (t.down && !deadReason(started)) t.down += `; ${admins.map(([a, name]) => clustersProtocol(a, name)).join(', ')}`;
+  for (const t of targets.slice(0, 3)) if (t.down) throw new Error(`${t.name} does not answer over HTTP/2: ${t.down}`);
+
+  console.log(
+    `\nHTTP/2: h2load -c${CONNECTIONS} -m${STREAMS_PER_CONNECTION} (${CONNECTIONS * STREAMS_PER_CONNECTION} streams) for rps and CPU, h2c to every target, h2 upstream; ${rounds} rounds of ${slice}s per target taken in turn (figures: the median round)`,
+  );
+  const live = targets.filter((t) => !t.down);
+  for (const t of live) h2load(t, 2); // untimed warm-up: JIT, pools, handshakes
+  const runs = new Map(targets.map((t) => [t, { rps: [], cpu: [], failed: 0 }]));
+  for (let round = 0; round < rounds; round++)
+    for (const t of live) {
+      const cpu0 = cpuOf(t);
+      const r = h2load(t, slice);
+      const x = runs.get(t);
+      x.rps.push(r.rps);
+      x.cpu.push(t.pids.length && r.succeeded ? ((cpuOf(t) - cpu0) * 1e6) / r.succeeded : 0);
+      x.failed += r.failed;
+      if (!r.succeeded) t.down ??= `no request succeeded: ${r.why}`;
+    }
+  const rows = targets.map((t) => {
+    const x = runs.get(t);
+    const row = { name: t.name, down: t.down, rps: median(x.rps), cpuUsPerReq: median(x.cpu), failed: x.failed, rounds: x.rps };
+    console.log(
+      row.down
+        ? `${t.name.padEnd(24)} n/a (${row.down})`
+        : `${t.name.padEnd(24)} rps ${row.rps.toFixed(0).padStart(7)}  cpu/req ${row.cpuUsPerReq.toFixed(1).padStart(6)} µs  failed ${row.failed}  rounds ${row.rounds.map((r) => r.toFixed(0)).join(' ')}`,
+    );
+    return row;
+  });
+  // HTTP/2 between the sidecars multiplexes: a count near the requests' would mean a connection per request.
+  const mtls = rows[4].down ? 0 : mtlsConnections(H2.mtlsAdmin);
+  if (!rows[4].down) console.log(`h2 sidecar chain: sidecar B accepted ${mtls} mTLS connections`);
+  if (!rows[4].down && !mtls) console.log('WARNING: the h2 sidecar chain carried no mTLS connection (sidecar B counted none)');
+  for (const r of rows.filter((r) => !r.down && r.failed)) console.log(`WARNING: ${r.name} had ${r.failed} failed requests under load`);
+
+  console.log(
+    `\ngRPC unary: ${GRPC_RATE} calls/s on 4 h2c connections for ${slice}s per target per round, ${rounds} rounds in turn, to a node:http2 echo`,
+  );
+  const grpcTargets = [
+    { name: 'grpc direct', port: H2.echo, authority: 'echo' },
+    { name: 'grpc nginx chain mTLS', port: H2.chainA, authority: 'echo' },
+    { name: 'grpc mast 2 sidecars mTLS', port: H2.mtlsOut, authority: 'echo', down: chainDown },
+  ];
+  for (const t of grpcTargets.filter((t) => !t.down)) {
+    const w = grpcFixedRate(t, 0.5); // warm-up, and a check that calls get through
+    if (!w.ok) t.down = `no call answered: ${w.firstError ?? 'no answer'}`;
+  }
+  for (const t of grpcTargets.slice(0, 2)) if (t.down) throw new Error(`${t.name}: ${t.down}`);
+  const grpcRuns = new Map(grpcTargets.map((t) => [t, { p50: [], p90: [], p99: [], sent: 0, ok: 0, firstError: undefined }]));
+  for (let round = 0; round < rounds; round++)
+    for (const t of grpcTargets.filter((t) => !t.down)) {
+      const r = grpcFixedRate(t, slice);
+      const x = grpcRuns.get(t);
+      // A round with no call answered has no latency: it shows in ok/sent and the first error.
+      if (r.ok) for (const k of ['p50', 'p90', 'p99']) x[k].push(r[k]);
+      x.sent += r.sent;
+      x.ok += r.ok;
+      x.firstError ??= r.firstError;
+    }
+  const grpc = grpcTargets.map((t) => {
+    const x = grpcRuns.get(t);
+    const down = t.down ?? (x.p50.length ? undefined : `no call answered: ${x.firstError}`);
+    const row = { name: t.name, down, p50: median(x.p50), p90: median(x.p90), p99: median(x.p99), sent: x.sent, ok: x.ok };
+    console.log(
+      row.down
+        ? `${t.name.padEnd(26)} n/a (${row.down})`
+        : `${t.name.padEnd(26)} p50 ${row.p50.toFixed(3)} ms  p90 ${row.p90.toFixed(3)} ms  p99 ${row.p99.toFixed(3)} ms  (ok ${row.ok}/${row.sent}${x.firstError ? `, first error: ${x.firstError}` : ''})`,
+    );
+    return row;
+  });
+
+  const grpcMtls = grpc[2].down ? 0 : mtlsConnections(H2.echoAdmin);
+  if (!grpc[2].down) console.log(`gRPC sidecar chain: the echo's sidecar accepted ${grpcMtls} mTLS connections`);
+  if (!grpc[2].down && !grpcMtls)
+    console.log("WARNING: the gRPC sidecar chain carried no mTLS connection (the echo's sidecar counted none)");
+  for (const r of grpc.filter((r) => !r.down && r.ok < r.sent)) console.log(`WARNING: ${r.name} answered ${r.ok} of ${r.sent} calls`);
+  printRatios(rows, grpc);
+  await checkAlive(others);
+  return { rows, grpc };
+
+  /** Why the mesh's sidecars are not ready, or undefined: all `n` hold a certificate and the config (mastd's /debug/syncz). */
+  async function meshReady(n) {
+    for (let i = 0; i < 100; i++) {
+      const r = spawnSync('curl', ['-s', '-m', '1', `http://127.0.0.1:${H2.mastdMon}/debug/syncz`]);
+      try {
+        const proxies = JSON.parse(r.stdout.toString()).proxies;
+        if (proxies.length === n && proxies.every((p) => p.certificateExpires && p.acked && p.acked === p.sent)) return undefined;
+      } catch {}
+      await sleep(100);
+    }
+    return deadReason(started) ?? 'the sidecars never got their certificates and config from mastd';
+  }
+}
+
+/** Why one of `procs` is not running (it exited, with the end of its output), or undefined. */
+function deadReason(procs) {
+  const dead = procs.find((c) => c.exitCode !== null || c.signalCode !== null);
+  return dead && `${dead.name} exited: ${dead.stderrTail.trim().split('\n').pop() || dead.exitCode}`;
+}
+
+const cpuOf = (t) => t.pids.reduce((s, p) => s + cpuSeconds(p), 0);
+
+/** Why a GET over h2c with prior knowledge does not get a 200 (within about 5 s), or undefined. */
+async function h2Probe(port, authority) {
+  let why = '';
+  for (let i = 0; i < 25; i++) {
+    const r = spawnSync(
+      'curl',
+      [
+        '-sS',
+        '-m',
+        '1',
+        '--http2-prior-knowledge',
+        '-o',
+        '/dev/null',
+        '-w',
+        '%{http_code} %{http_version}',
+        '-H',
+        `host: ${authority}`,
+        `http://127.0.0.1:${port}${PATH}`,
+      ],
+      { timeout: 3000 },
+    );
+    const [code, version] = r.stdout.toString().split(' ');
+    if (code === '200' && version === '2') return undefined;
+    why =
+      code !== '000'
+        ? `HTTP/${version} ${code} to an h2c request`
+        : `no HTTP/2 answer (curl: ${
+            r.stderr
+              .toString()
+              .trim()
+              .replace(/^curl: /, '') || `exit ${r.status}`
+          })`;
+    await sleep(200);
+  }
+  return why;
+}
+
+/** h2load for `seconds` against a target: { rps, succeeded, failed, why }. */
+function h2load(t, seconds) {
+  const args = ['-c', String(CONNECTIONS), '-m', String(STREAMS_PER_CONNECTION), '-t', '1', '-D', String(seconds)];
+  args.push('-H', `:authority: ${t.authority ?? 'alpha.example.com'}`, `http://127.0.0.1:${t.port}${PATH}`);
+  const r = spawnSync('h2load', args, { timeout: (seconds + 10) * 1000 });
+  const out = r.stdout.toString();
+  const rps = Number(/finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(out)?.[1] ?? 0);
+  const done = /requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(out);
+  const codes = /status codes: (\d+) 2xx/.exec(out);
+  const succeeded = Math.min(Number(done?.[1] ?? 0), Number(codes?.[1] ?? 0));
+  const failed = Number(done?.[2] ?? 0) + Number(done?.[3] ?? 0) + Number(done?.[4] ?? 0) + Number(done?.[1] ?? 0) - succeeded;
+  const why = r.error ? r.error.message : (out.split('\n').find((l) => /error|failed|No protocol/i.test(l)) ?? `h2load exit ${r.status}`);
+  return { rps: succeeded ? rps * (succeeded / Number(done[1])) : 0, succeeded, failed, why };
+}
+
+/** grpc-fixed-rate.mjs for `seconds` against a target: its JSON. */
+function grpcFixedRate(t, seconds) {
+  const args = [join(HERE, 'grpc-fixed-rate.mjs'), String(t.port), t.authority, String(GRPC_RATE), String(seconds)];
+  try {
+    return JSON.parse(
+      execFileSync(process.execPath, args, { timeout: (seconds + 10) * 1000, stdio: ['ignore', 'pipe', 'ignore'] }).toString(),
+    );
+  } catch (err) {
+    // One row's client failing (or stuck past its bound) takes that row's round, not the other rows.
+    return { sent: 0, ok: 0, errors: 1, firstError: `client failed: ${err.message.split('\n')[0]}`, p50: null, p90: null, p99: null };
+  }
+}
+
+/** How a proxy's clusters whose name holds `service` go upstream, from its /config_dump: `name: h2`, `name: HTTP/1.1` or by port. */
+function clustersProtocol(adminPort, service) {
+  const r = spawnSync('curl', ['-s', '-m', '2', `http://127.0.0.1:${adminPort}/config_dump`]);
+  try {
+    const clusters = JSON.parse(r.stdout.toString()).config.clusters.filter((c) => c.name.includes(service));
+    if (!clusters.length) return `no cluster to ${service} at admin ${adminPort}`;
+    const protocol = (c) =>
+      c.upstreamProtocolByPort ? `by port ${JSON.stringify(c.upstreamProtocolByPort)}` : (c.upstreamProtocol ?? 'HTTP/1.1');
+    return clusters.map((c) => `${c.name}: ${protocol(c)}`).join(', ');
+  } catch {
+    return `no config at admin ${adminPort}`;
+  }
+}
+
+/** The mTLS connections sidecar B accepted (its admin port's metrics). */
+function mtlsConnections(adminPort) {
+  const r = spawnSync('curl', ['-s', '-m', '2', `http://127.0.0.1:${adminPort}/stats/prometheus`]);
+  return Number(/mast_inbound_mtls_connections_total (\d+)/.exec(r.stdout.toString())?.[1] ?? 0);
+}
+
+function printRatios(rows, grpc) {
+  const [, floor, nginx, gateway, chain] = rows;
+  // The reason is on the row's own line above.
+  const na = (...rs) => rs.find((r) => r.down)?.name;
+  /** a/b by `f`; n/a when a, b or a row the figures depend on (`also`) has none. */
+  const ratio = (label, a, b, f, also = []) => {
+    const missing = na(a, b, ...also);
+    console.log(`${label} ${missing ? `n/a (no figure for ${missing})` : (f(a) / f(b)).toFixed(2)}`);
+  };
+  const rps = (r) => r.rps;
+  const cpu = (r) => r.cpuUsPerReq;
+  console.log('');
+  ratio('ratio h2-rps mast/nginx', gateway, nginx, rps);
+  ratio('ratio h2-rps mast/node-h2-floor', gateway, floor, rps);
+  ratio('ratio h2-rps node-h2-floor/nginx', floor, nginx, rps);
+  ratio('ratio h2-cpu-per-request mast/nginx', gateway, nginx, cpu);
+  ratio('ratio h2-cpu-per-request node-h2-floor/nginx', floor, nginx, cpu);
+  const us = (r) => (r.down ? 'n/a' : `${r.cpuUsPerReq.toFixed(1)}`);
+  console.log(
+    `h2 cpu per request µs: nginx ${us(nginx)}, node-h2 floor ${us(floor)}, mast gateway ${us(gateway)}, mast 2 sidecars mTLS ${us(chain)}`,
+  );
+  if (!gateway.down) console.log(`rounds h2-rps mast/nginx ${gateway.rounds.map((x, i) => (x / nginx.rounds[i]).toFixed(2)).join(' ')}`);
+  const [direct, ngxChain, mastChain] = grpc;
+  const added = (r) => (r.down || direct.down ? 'n/a' : ['p50', 'p90', 'p99'].map((k) => (r[k] - direct[k]).toFixed(3)).join('/'));
+  console.log(
+    `grpc unary added ms p50/p90/p99 at ${GRPC_RATE}/s: nginx grpc_pass chain mTLS ${added(ngxChain)}; mast 2 sidecars mTLS ${added(mastChain)}`,
+  );
+  const p90 = (r) => Math.max(r.p90 - direct.p90, 0.001);
+  ratio('ratio grpc-added-p90 mast/nginx', mastChain, ngxChain, p90, [direct]);
+}
