@@ -214,6 +214,7 @@ export class Exchange implements AttemptOwner, RelayOwner {
         requestId,
         authority,
         details,
+        protocol: this.client.head.http10 ? 'HTTP/1.0' : 'HTTP/1.1',
       } satisfies RequestRecord);
     }
     this.client.finished(keepAlive, now);
