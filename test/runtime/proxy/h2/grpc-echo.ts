@@ -88,7 +88,7 @@ export async function echoServer(name = 'echo'): Promise<EchoServer> {
       failures = n;
       failCode = code;
     },
-    close: () => new Promise<void>((r) => server.tryShutdown(() => r())).then(() => server.forceShutdown()),
+    close: async () => server.forceShutdown(),
   }) as EchoServer;
 }
 
