@@ -80,6 +80,7 @@ export class H2Exchange implements TryOwner {
   private sent = false;
   private trailersOut?: HeaderList;
   private waitsForTrailers = false;
+  private awaitingDrain = false;
   private delayTimer?: NodeJS.Timeout;
   private timeoutTimer?: NodeJS.Timeout;
   private tryTimer?: NodeJS.Timeout;
@@ -314,7 +315,14 @@ export class H2Exchange implements TryOwner {
     if (this.done) return true;
     this.bytesOut += chunk.length;
     if (this.stream.write(chunk)) return true;
-    this.stream.once('drain', () => this.current?.resume());
+    // One wait per full window: chunks already read upstream still come while it pauses.
+    if (!this.awaitingDrain) {
+      this.awaitingDrain = true;
+      this.stream.once('drain', () => {
+        this.awaitingDrain = false;
+        this.current?.resume();
+      });
+    }
     return false;
   }
 
