@@ -20,7 +20,7 @@ import { avoidsTriedHosts, backoffMs, mayRetry, type Failure } from '../request/
 import { decide, type Decision, type ForwardPlan } from '../request/route';
 import type { Cluster, Endpoint } from '../upstream/cluster';
 import { grpcLocalReply, grpcStatusOf, grpcTimeoutMs, isGrpc } from './grpc';
-import { downstreamResponse, upstreamRequest, type HeaderList, type UpstreamRequest } from './headers';
+import { downstreamResponse, streamUpstreamRequest, type HeaderList, type UpstreamRequest } from './headers';
 import { type H2Connection, StreamRequest } from './stream-request';
 import { H1Try } from './upstream-h1';
 import { H2Try } from './upstream-h2';
@@ -143,7 +143,7 @@ export class H2Exchange implements TryOwner {
       return this.reply(503, 'UH', 'no healthy upstream\n');
     if (!this.requestId) this.requestId = REQUEST_IDS.next();
     const req = this.req!;
-    this.upstream = upstreamRequest(req, {
+    this.upstream = streamUpstreamRequest(req, {
       route: d.route,
       destination: d.destination,
       requestId: this.requestId,

@@ -8,6 +8,7 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
 import type { HeaderOpsConfig, ListenerConfig, RouteConfig, WeightedCluster } from '../../contract/proxy-config';
 import { regexRewritePath, rewritePath } from '../request/upstream-head';
 import { forwardedClientCert, XFCC } from '../xfcc';
+import type { RequestInfo } from '../request/context';
 import type { StreamRequest } from './stream-request';
 
 /** Connection-specific headers: never forwarded across a hop (RFC 9113 §8.2.2), whichever the codecs. */
@@ -74,7 +75,30 @@ export function pairsOf(headers: IncomingHttpHeaders): HeaderList {
   return out;
 }
 
-export function upstreamRequest(req: StreamRequest, x: ForwardInputs): UpstreamRequest {
+/** The request headers as received, hop-by-hop ones left out: an HTTP/1.1 head's flat [name, value, ...] list. */
+export function pairsOfHead(flat: readonly string[]): HeaderList {
+  const named = new Set<string>();
+  for (let i = 0; i < flat.length; i += 2)
+    if (flat[i] === 'connection') for (const n of flat[i + 1].split(',')) named.add(n.trim().toLowerCase());
+  const out: HeaderList = [];
+  for (let i = 0; i < flat.length; i += 2) {
+    const n = flat[i];
+    if (!HOP_BY_HOP.has(n) && !named.has(n) && n !== 'content-length') out.push([n, flat[i + 1]]);
+  }
+  return out;
+}
+
+/**
+ * What goes upstream for `req` (whichever codec it came in): `received`, its headers without
+ * hop-by-hop ones; `authority`, as received; `teTrailers`, the client accepts trailers.
+ */
+export function upstreamRequest(
+  req: RequestInfo,
+  authority: string,
+  received: HeaderList,
+  teTrailers: boolean,
+  x: ForwardInputs,
+): UpstreamRequest {
   const route = x.route;
   const rewrite = route.action.kind === 'forward' ? route.action.rewrite : undefined;
   let path = req.target;
@@ -90,16 +114,15 @@ export function upstreamRequest(req: StreamRequest, x: ForwardInputs): UpstreamR
   if (xfcc.line) ours.push([XFCC, xfcc.line.slice(XFCC.length + 2, -2)]);
   const replaced = new Set(ours.map(([n]) => n));
   if (xfcc.drop) replaced.add(XFCC);
-  const headers = withOps(pairsOf(req.headers), [route.requestHeaders, x.destination?.requestHeaders], replaced);
+  const headers = withOps(received, [route.requestHeaders, x.destination?.requestHeaders], replaced);
   headers.push(...ours);
+  return { method: req.method, path, authority: rewrite?.authority ?? authority, headers, teTrailers };
+}
+
+/** An HTTP/2 stream's request as it goes upstream. */
+export function streamUpstreamRequest(req: StreamRequest, x: ForwardInputs): UpstreamRequest {
   const te = req.headers.te;
-  return {
-    method: req.method,
-    path,
-    authority: rewrite?.authority ?? req.authority,
-    headers,
-    teTrailers: typeof te === 'string' && te.includes('trailers'),
-  };
+  return upstreamRequest(req, req.authority, pairsOf(req.headers), typeof te === 'string' && te.includes('trailers'), x);
 }
 
 /** A header list as `node:http2` takes it (a repeated name as an array). */

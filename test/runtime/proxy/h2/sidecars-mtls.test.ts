@@ -9,7 +9,7 @@ import type { ClusterConfig, ProxyConfig } from '../../../../runtime/contract/pr
 import { MeshProxy } from '../../../../runtime/proxy/mesh-proxy';
 import { loopbackCluster, oneRoute } from '../../../security/configs';
 import { meshCa, workload } from '../../../security/pki';
-import { stoppedAfterEach } from '../../support';
+import { get, stoppedAfterEach } from '../../support';
 import { collect, echoClient, echoServer, unary, type Msg } from './grpc-echo';
 import { h2c, h2request } from './h2-client';
 
@@ -102,5 +102,13 @@ test('an HTTP/1.1 app behind its sidecar: HTTP/2 between the sidecars, HTTP/1.1 
   stopAfter(async () => void session.close());
   const r = await h2request(session, { ':path': '/orders', ':authority': 'echo.shop.svc.cluster.local' });
   expect(r).toMatchObject({ status: 200, body: 'plain /orders' });
+  expect(app.seen[0].headers['x-forwarded-client-cert']).toContain('URI=spiffe://cluster.local/ns/shop/sa/front');
+});
+
+test('an HTTP/1.1 app calling out: its sidecar upgrades to HTTP/2 over mTLS, the peer answers in HTTP/1.1 to its app', async () => {
+  const app = await withBackend('plain');
+  const out = await outbound('front', await inbound(app.port, undefined));
+  const r = await get(out, '/upgraded', { host: 'echo.shop.svc.cluster.local' });
+  expect(r).toMatchObject({ status: 200, body: 'plain /upgraded' });
   expect(app.seen[0].headers['x-forwarded-client-cert']).toContain('URI=spiffe://cluster.local/ns/shop/sa/front');
 });
