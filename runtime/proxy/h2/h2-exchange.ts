@@ -9,6 +9,7 @@
 import * as http2 from 'node:http2';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { ListenerConfig, RouteConfig, WeightedCluster } from '../../contract/proxy-config';
+import { containPeerInput } from '../contain';
 import { HttpError } from '../http/bytes';
 import { RequestIds } from '../request-id';
 import { refusal } from '../request/authorize';
@@ -104,8 +105,10 @@ export class H2Exchange implements TryOwner {
     stream.on('error', () => undefined);
     stream.on('close', () => this.downstreamGone());
     if (this.hasBody) {
-      stream.on('data', (chunk: Buffer) => this.requestBody(chunk));
-      stream.on('end', () => this.requestEnd());
+      // The client's body reaches the tries inside containPeerInput: a throw resets this stream, not the process.
+      const reset = () => this.abort('DC');
+      stream.on('data', (chunk: Buffer) => containPeerInput('downstream', reset, () => this.requestBody(chunk)));
+      stream.on('end', () => containPeerInput('downstream', reset, () => this.requestEnd()));
     }
     let req: StreamRequest;
     try {

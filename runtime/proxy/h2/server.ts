@@ -8,6 +8,7 @@
  */
 import * as http2 from 'node:http2';
 import type * as net from 'node:net';
+import { containPeerInput } from '../contain';
 import { http2Limits, serverOptions } from './limits';
 import { H2Exchange, type H2ExchangeContext } from './h2-exchange';
 import type { H2Connection } from './stream-request';
@@ -35,7 +36,9 @@ export class H2Front {
     this.server = http2.createServer(serverOptions(ctx.limits));
     const window = http2Limits(ctx.limits).initialConnectionWindowSize;
     this.server.on('session', (session: http2.ServerHttp2Session) => {
-      const conn = this.handing!;
+      const conn = this.handing;
+      // Only connections handed over by serve() (the server never listens): anything else has no listener to serve it.
+      if (!conn) return void session.destroy();
       this.sessions.add(session);
       session.on('close', () => this.sessions.delete(session));
       // A peer's protocol error ends its session (GOAWAY), never the proxy.
@@ -44,7 +47,14 @@ export class H2Front {
       session.once('localSettings', () => {
         if (!session.destroyed) session.setLocalWindowSize(window);
       });
-      session.on('stream', (stream, headers, flags) => new H2Exchange(this.ctx, conn, stream, headers, flags).start());
+      // A throw nobody foresaw resets that stream, never the process (contain.ts).
+      session.on('stream', (stream, headers, flags) =>
+        containPeerInput(
+          'downstream',
+          () => stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR),
+          () => new H2Exchange(this.ctx, conn, stream, headers, flags).start(),
+        ),
+      );
     });
     this.server.on('sessionError', () => undefined);
   }

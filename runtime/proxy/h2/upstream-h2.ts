@@ -6,12 +6,13 @@
  * `refused-stream`), reset (UR), its connection gone (UC), no connection at all (UF).
  */
 import * as http2 from 'node:http2';
+import { containPeerInput } from '../contain';
 import type { Cluster, Endpoint } from '../upstream/cluster';
 import { pairsOf, toObject, type UpstreamRequest } from './headers';
 import { h2Pool, type PooledSession } from './upstream-pool';
 import type { TryOwner, UpstreamTry } from './upstream-try';
 
-const { NGHTTP2_FLAG_END_STREAM, NGHTTP2_REFUSED_STREAM, NGHTTP2_NO_ERROR, NGHTTP2_CANCEL } = http2.constants;
+const { NGHTTP2_FLAG_END_STREAM, NGHTTP2_REFUSED_STREAM, NGHTTP2_NO_ERROR, NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR } = http2.constants;
 
 export class H2Try implements UpstreamTry {
   onDrain?: () => void;
@@ -50,24 +51,40 @@ export class H2Try implements UpstreamTry {
     pool.began(pooled);
     this.endpoint.active++;
     this.endpoint.requests++;
-    stream.on('response', (h, flags) => {
-      const status = Number(h[':status']);
-      if (status < 200) return;
-      this.responded = true;
-      const end = (flags & NGHTTP2_FLAG_END_STREAM) !== 0;
-      if (!this.owner.head(status, pairsOf(h), end)) return;
-    });
-    stream.on('data', (chunk: Buffer) => {
-      if (!this.done && !this.owner.data(chunk)) stream.pause();
-    });
-    stream.on('trailers', (t) => {
-      if (!this.done) this.owner.trailers(pairsOf(t));
-    });
-    stream.on('end', () => {
-      if (this.done) return;
-      this.release();
-      this.owner.end();
-    });
+    // What the server sent reaches the exchange inside containPeerInput: a throw resets this stream, not the process.
+    const contained = (handle: () => void) =>
+      containPeerInput(
+        'upstream',
+        () => {
+          if (!stream.closed) stream.close(NGHTTP2_INTERNAL_ERROR);
+        },
+        handle,
+      );
+    stream.on('response', (h, flags) =>
+      contained(() => {
+        const status = Number(h[':status']);
+        if (status < 200) return;
+        this.responded = true;
+        this.owner.head(status, pairsOf(h), (flags & NGHTTP2_FLAG_END_STREAM) !== 0);
+      }),
+    );
+    stream.on('data', (chunk: Buffer) =>
+      contained(() => {
+        if (!this.done && !this.owner.data(chunk)) stream.pause();
+      }),
+    );
+    stream.on('trailers', (t) =>
+      contained(() => {
+        if (!this.done) this.owner.trailers(pairsOf(t));
+      }),
+    );
+    stream.on('end', () =>
+      contained(() => {
+        if (this.done) return;
+        this.release();
+        this.owner.end();
+      }),
+    );
     stream.on('drain', () => this.onDrain?.());
     stream.on('error', () => undefined);
     stream.on('close', () => {

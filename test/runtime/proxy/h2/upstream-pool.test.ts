@@ -20,6 +20,8 @@ async function server(delayMs = 0, onStream?: (s: http2.ServerHttp2Stream, n: nu
   srv.on('session', (s) => sessions.add(s));
   srv.on('stream', (stream, headers) => {
     const n = ++streams;
+    // A stream this server refuses or the proxy cancels ends with an error code: expected here.
+    stream.on('error', () => undefined);
     if (onStream?.(stream, n)) return;
     setTimeout(() => {
       if (!stream.closed) {
