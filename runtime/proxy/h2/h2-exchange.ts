@@ -33,6 +33,8 @@ const RESET = 'upstream connect error or disconnect/reset before headers. reset 
 /** Request body kept for a retry (the same bound as HTTP/1.1's, request-body.ts); holding more stops reading the stream. */
 const MAX_BUFFERED_BODY = 1024 * 1024;
 const { NGHTTP2_FLAG_END_STREAM, NGHTTP2_INTERNAL_ERROR } = http2.constants;
+/** A client reset within this long of opening the stream, before any response, is premature (Envoy's premature_reset_min_stream_lifetime_seconds: 1). */
+const PREMATURE_MS = 1000;
 
 /** What a stream's request needs of the proxy. */
 export interface H2ExchangeContext extends ExchangeContext {
@@ -82,6 +84,7 @@ export class H2Exchange implements TryOwner {
   private trailersOut?: HeaderList;
   private waitsForTrailers = false;
   private awaitingDrain = false;
+  private premature = false;
   private delayTimer?: NodeJS.Timeout;
   private timeoutTimer?: NodeJS.Timeout;
   private tryTimer?: NodeJS.Timeout;
@@ -383,6 +386,8 @@ export class H2Exchange implements TryOwner {
 
   private downstreamGone(): void {
     if (this.done) return;
+    // Reset by the client soon after it opened, before a response began: Envoy's "premature reset" (server.ts).
+    if (!this.committed && performance.now() - this.started < PREMATURE_MS) this.premature = true;
     this.flags |= flagBit('DC');
     this.status = this.status || 499;
     this.dropTry();
@@ -440,6 +445,7 @@ export class H2Exchange implements TryOwner {
   private finish(): void {
     if (this.done) return;
     this.done = true;
+    this.conn.streamEnded?.(this.premature);
     clearTimeout(this.delayTimer);
     clearTimeout(this.timeoutTimer);
     clearTimeout(this.tryTimer);

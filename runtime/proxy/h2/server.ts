@@ -26,6 +26,23 @@ export function startsWithPreface(first: Buffer): boolean {
   return first.compare(PREFACE, 0, n, 0, n) === 0;
 }
 
+/**
+ * Envoy's answer to rapid reset (CVE-2023-44487), on top of nghttp2's reset rate limit: once a
+ * connection has closed PREMATURE_RESET_STREAMS streams, if at least half of them the client reset
+ * prematurely (before a response, soon after opening), the connection is closed.
+ */
+const PREMATURE_RESET_STREAMS = 500;
+
+function prematureResetGuard(session: http2.ServerHttp2Session): (premature: boolean) => void {
+  let closed = 0;
+  let premature = 0;
+  return (wasPremature) => {
+    closed++;
+    if (wasPremature) premature++;
+    if (closed >= PREMATURE_RESET_STREAMS && premature * 2 >= closed && !session.destroyed) session.destroy();
+  };
+}
+
 export class H2Front {
   private readonly server: http2.Http2Server;
   /** The connection being handed over (read by the 'session' handler, synchronously within the hand-over). */
@@ -36,9 +53,10 @@ export class H2Front {
     this.server = http2.createServer(serverOptions(ctx.limits));
     const window = http2Limits(ctx.limits).initialConnectionWindowSize;
     this.server.on('session', (session: http2.ServerHttp2Session) => {
-      const conn = this.handing;
+      const handed = this.handing;
       // Only connections handed over by serve() (the server never listens): anything else has no listener to serve it.
-      if (!conn) return void session.destroy();
+      if (!handed) return void session.destroy();
+      const conn: H2Connection = { ...handed, streamEnded: prematureResetGuard(session) };
       this.sessions.add(session);
       session.on('close', () => this.sessions.delete(session));
       // A peer's protocol error ends its session (GOAWAY), never the proxy.

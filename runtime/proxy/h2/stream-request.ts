@@ -27,6 +27,8 @@ export interface H2Connection {
   };
   readonly originalPort?: number;
   readonly originalAddress?: string;
+  /** A stream of the connection ended; `premature`: the client reset it before its response began (server.ts counts them). */
+  streamEnded?(premature: boolean): void;
 }
 
 export class StreamRequest implements RequestInfo {
