@@ -16,6 +16,35 @@ import { originalDestination } from './original-dst';
 import type { ListenerRuntime } from './listeners';
 import { looksLikeHttp, passthroughTcp, proxyTcp, type TcpContext } from './tcp';
 import { admitConnection, gateConnection, readProxyHeader } from './connection-authz';
+import { http2Front, startsWithPreface } from './h2/server';
+import type { H2Connection } from './h2/stream-request';
+
+/** Offered by ALPN on TLS the proxy terminates (gateway servers, a sidecar's inbound mTLS): HTTP/2 first, as Envoy offers. */
+const ALPN = ['h2', 'http/1.1'];
+
+/** A TLS connection that negotiated `h2`, as the HTTP/2 server's streams see it. */
+function tlsH2Connection(
+  l: ListenerRuntime,
+  secure: tls.TLSSocket,
+  raw: net.Socket,
+  peer?: H2Connection['peer'],
+  source?: string,
+): H2Connection {
+  const dst = l.captured ? originalDestination(raw) : undefined;
+  const sentTo = dst && dst.port !== l.port ? dst : undefined;
+  const peerAddress = raw.remoteAddress ?? '';
+  return {
+    listener: l,
+    scheme: 'https',
+    socket: secure,
+    remoteAddress: source || peerAddress,
+    remotePort: raw.remotePort ?? 0,
+    peerAddress,
+    peer,
+    originalPort: sentTo?.port,
+    originalAddress: sentTo?.address,
+  };
+}
 
 /** What accepting a connection needs of the proxy: what its HTTP requests need, TCP proxying, and the workload certificate (mTLS). */
 export type AcceptContext = ConnContext & TcpContext & { readonly workloadTls?: tls.SecureContext };
@@ -59,7 +88,8 @@ function firstChunk(proxy: AcceptContext, socket: net.Socket, then: (first: Buff
 
 /** Inbound bytes that are HTTP go through the HTTP path; anything else is proxied as TCP to the app's port. */
 function serveInbound(proxy: AcceptContext, socket: net.Socket, l: ListenerRuntime, first: Buffer, peer?: DownstreamConn['peer']): void {
-  if (looksLikeHttp(first)) {
+  // HTTP/2 with prior knowledge (plaintext; over mTLS, ALPN said so before any byte): served as HTTP/1.1 is, by DownstreamConn's hand-over.
+  if (looksLikeHttp(first) || startsWithPreface(first)) {
     if (!peer) return serveHttp(proxy, socket, l, first);
     new DownstreamConn(socket, l, proxy, peer);
     socket.emit('data', first);
@@ -138,9 +168,12 @@ function acceptTls(proxy: AcceptContext, socket: net.Socket, l: ListenerRuntime)
     verifyClient: l.mutualTls,
     handshakeTimeoutMs: proxy.limits.headerTimeoutMs,
     onRefused: refused,
+    alpn: ALPN,
   };
   const serve = (proxySource?: string) =>
     serveTls(socket, options, (secure, certificate) => {
+      if (secure.alpnProtocol === 'h2')
+        return http2Front(proxy).serve(secure as unknown as net.Socket, tlsH2Connection(l, secure, socket, { certificate }, proxySource));
       new DownstreamConn(secure as unknown as net.Socket, l, proxy, { raw: socket, certificate }, proxySource).scheme = 'https';
     });
   if (!expectsProxyHeader(l)) return serve();
@@ -191,10 +224,12 @@ function acceptInbound(proxy: AcceptContext, socket: net.Socket, l: ListenerRunt
     const refused = () => proxy.metrics.inc('mast_inbound_mtls_refused_total');
     serveTls(
       socket,
-      { context, verifyClient: true, handshakeTimeoutMs: proxy.limits.headerTimeoutMs, onRefused: refused },
+      { context, verifyClient: true, handshakeTimeoutMs: proxy.limits.headerTimeoutMs, onRefused: refused, alpn: ALPN },
       (secure, certificate) => {
         proxy.metrics.inc('mast_inbound_mtls_connections_total');
         const peer = { raw: socket, certificate, ...peerIdentity(certificate?.subjectAltName) };
+        if (secure.alpnProtocol === 'h2')
+          return http2Front(proxy).serve(secure as unknown as net.Socket, tlsH2Connection(l, secure, socket, peer));
         // As in plain text (firstChunk): a peer silent after its handshake is closed, not kept.
         socket.setTimeout(proxy.limits.headerTimeoutMs, () => socket.destroy());
         secure.once('data', (inner: Buffer) => {

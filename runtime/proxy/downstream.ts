@@ -19,6 +19,7 @@ import type { ListenerRuntime } from './listeners';
 import { containPeerInput } from './contain';
 import type { Metrics } from './metrics';
 import type { PathNormalization } from '../contract/proxy-config';
+import { http2Front, startsWithPreface } from './h2/server';
 
 /** What a client connection needs of the proxy. */
 export interface ConnContext extends ExchangeContext {
@@ -137,6 +138,8 @@ export class DownstreamConn implements Client {
   }
 
   private receive(chunk: Buffer): void {
+    // A connection's first bytes may be HTTP/2's preface (prior knowledge, Envoy's codec AUTO): one byte compared for HTTP/1.1.
+    if (chunk[0] === 0x50 && this.head === undefined && !this.pending && startsWithPreface(chunk)) return this.toHttp2(chunk);
     if (this.tunnel) return this.exchange?.tunnelToUpstream(chunk);
     if (this.bodyFraming) return this.onBody(chunk, 0);
     this.pending = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
@@ -229,6 +232,15 @@ export class DownstreamConn implements Client {
       this.bodyFraming = null;
       if (end < buf.length) this.pending = this.pending ? Buffer.concat([this.pending, buf.subarray(end)]) : buf.subarray(end);
     }
+  }
+
+  /** The connection speaks HTTP/2: handed, with its first bytes, to the proxy's HTTP/2 server; nothing here reads it again. */
+  private toHttp2(first: Buffer): void {
+    this.closed = true;
+    this.socket.removeAllListeners('data');
+    const { listener, scheme, socket, remoteAddress, remotePort, peerAddress, peer, originalPort, originalAddress } = this;
+    const conn = { listener, scheme, socket, remoteAddress, remotePort, peerAddress, peer, originalPort, originalAddress };
+    http2Front(this.proxy).serve(socket, conn, first);
   }
 
   /** No request in progress and none half-read: safe to close when draining. */

@@ -11,6 +11,7 @@ import { tlsModule } from './lazy-tls';
 import { compileRouteTable, type RouteTable } from './routing';
 import { PASSTHROUGH_CLUSTER, type ClusterConfig, type PathNormalization, type ProxyConfig } from '../contract/proxy-config';
 import { acceptConnection, type AcceptContext } from './accept';
+import { closeHttp2 } from './h2/server';
 import { checkConfig } from './config-check';
 import type { DownstreamConn } from './downstream';
 import { DEFAULT_CREDENTIALS_DIR, loadTls, reloadTls, skippedNowMounted, tlsFiles, type LoadedTls } from './gateway-tls';
@@ -238,6 +239,7 @@ export class MeshProxy implements AcceptContext, ExchangeContext {
     this.draining = true;
     await new Promise((r) => setTimeout(r, timeoutMs));
     for (const l of this.listeners.values()) l.server?.close();
+    closeHttp2(this);
     const finishing = performance.now() + timeoutMs / 2;
     for (;;) {
       for (const c of this.conns) if (c.idle) c.end();

@@ -43,6 +43,8 @@ export interface RequestLabels {
   readonly destinationVersion: string;
   readonly responseCode: number;
   readonly responseFlags: string;
+  /** A gRPC request's status (from the response's trailers or trailers-only head): `request_protocol="grpc"` and Istio's `grpc_response_status`. */
+  readonly grpcStatus?: number;
 }
 
 const esc = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
@@ -64,10 +66,12 @@ export class Metrics {
     durationMs: number,
     requestBytes: number,
     responseBytes: number,
+    grpcStatus?: number,
   ): void {
     let inGroup = this.byGroup.get(group);
     if (!inGroup) this.byGroup.set(group, (inGroup = new Map()));
-    const key = flags === '-' ? (code === 200 ? reporter : `${reporter}${code}`) : `${reporter}${code}${flags}`;
+    let key = flags === '-' ? (code === 200 ? reporter : `${reporter}${code}`) : `${reporter}${code}${flags}`;
+    if (grpcStatus !== undefined) key += `|grpc${grpcStatus}`;
     let s = inGroup.get(key);
     if (!s) inGroup.set(key, (s = this.seriesFor(labels())));
     this.observe(s, durationMs, requestBytes, responseBytes);
@@ -81,13 +85,14 @@ export class Metrics {
   }
 
   private seriesFor(l: RequestLabels): Series {
-    const key = `${l.reporter}|${l.sourceWorkload}|${l.sourceNamespace}|${l.destinationService}|${l.destinationServiceName}|${l.destinationVersion}|${l.responseCode}|${l.responseFlags}`;
+    const key = `${l.reporter}|${l.sourceWorkload}|${l.sourceNamespace}|${l.destinationService}|${l.destinationServiceName}|${l.destinationVersion}|${l.responseCode}|${l.responseFlags}|${l.grpcStatus ?? ''}`;
     let s = this.series.get(key);
     if (!s) {
       const labels =
         `reporter="${l.reporter}",source_workload="${esc(l.sourceWorkload)}",source_workload_namespace="${esc(l.sourceNamespace)}",` +
         `destination_service="${esc(l.destinationService)}",destination_service_name="${esc(l.destinationServiceName)}",destination_version="${esc(l.destinationVersion)}",` +
-        `request_protocol="http",response_code="${l.responseCode}",response_flags="${esc(l.responseFlags)}"`;
+        `request_protocol="${l.grpcStatus === undefined ? 'http' : 'grpc'}",response_code="${l.responseCode}",response_flags="${esc(l.responseFlags)}"` +
+        (l.grpcStatus === undefined ? '' : `,grpc_response_status="${l.grpcStatus}"`);
       s = {
         labels,
         requests: 0,

@@ -45,6 +45,8 @@ export interface ServerTlsOptions {
   readonly handshakeTimeoutMs: number;
   /** A peer refused (metrics); the connection is already being closed. */
   readonly onRefused?: (err: PeerVerificationError) => void;
+  /** Protocols offered by ALPN, preferred first (`h2`, `http/1.1`); `secure.alpnProtocol` says which the client took. */
+  readonly alpn?: string[];
 }
 
 /**
@@ -66,6 +68,7 @@ export function serveTls(raw: net.Socket, o: ServerTlsOptions, onSecure: (secure
     secureContext: o.context,
     requestCert: verify,
     rejectUnauthorized: verify,
+    ...(o.alpn ? { ALPNProtocols: o.alpn } : {}),
   });
   secure.on('error', () => secure.destroy());
   raw.setTimeout(o.handshakeTimeoutMs, () => raw.destroy());

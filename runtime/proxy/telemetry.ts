@@ -51,8 +51,9 @@ export class Telemetry {
         destinationVersion: c?.subset ?? 'unknown',
         responseCode: r.status,
         responseFlags: r.flags,
+        grpcStatus: r.grpcStatus,
       }) as const;
-    this.metrics.recordIn(c ?? NO_CLUSTER, reporter, r.status, r.flags, labels, r.ms, r.bytesIn, r.bytesOut);
+    this.metrics.recordIn(c ?? NO_CLUSTER, reporter, r.status, r.flags, labels, r.ms, r.bytesIn, r.bytesOut, r.grpcStatus);
     if (!this.accessLog) return;
     const req = r.request;
     this.logBuffer.push(
@@ -60,9 +61,10 @@ export class Telemetry {
         start_time: new Date(Date.now() - r.ms).toISOString(),
         method: req.method,
         path: req.target,
-        protocol: req.head.http10 ? 'HTTP/1.0' : 'HTTP/1.1',
+        protocol: r.protocol,
         response_code: r.status,
         response_flags: r.flags,
+        grpc_status: r.grpcStatus ?? null,
         bytes_received: r.bytesIn,
         bytes_sent: r.bytesOut,
         duration: Math.round(r.ms),

@@ -9,6 +9,7 @@ import { CLOSE, KEEP_ALIVE, scanHeaders, type Headers } from './header-lines';
 
 export { HttpError, latin1 } from './bytes';
 export { SEEN_HOP_BY_HOP, SEEN_X_FORWARDED_FOR, SEEN_X_FORWARDED_PROTO, SEEN_X_REQUEST_ID } from './header-lines';
+import type { Http2Limits } from '../h2/limits';
 
 export interface Limits {
   readonly maxHeadBytes: number;
@@ -22,6 +23,8 @@ export interface Limits {
    * xff_num_trusted_hops): the client is the Nth entry from the right; with 0, the peer itself.
    */
   readonly trustedHops?: number;
+  /** HTTP/2 settings and flood bounds (h2/limits.ts); absent, Envoy's edge best-practice values. */
+  readonly http2?: Partial<Http2Limits>;
 }
 
 export const DEFAULT_LIMITS: Limits = { maxHeadBytes: 60 * 1024, maxHeaders: 100, headerTimeoutMs: 15_000, idleTimeoutMs: 60_000 };

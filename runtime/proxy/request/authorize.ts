@@ -6,14 +6,14 @@
 import { authorize } from '../../contract/authz';
 import type { ListenerConfig } from '../../contract/proxy-config';
 import { authzPort } from '../connection-authz';
-import type { ClientRequest } from './context';
+import type { RequestInfo } from './context';
 
 export type Refusal =
   | { readonly kind: 'https-redirect'; readonly location: string }
   | { readonly kind: 'denied'; readonly policy?: string };
 
 /** Why this request goes no further, or undefined when it may be routed. */
-export function refusal(listener: ListenerConfig | undefined, req: ClientRequest): Refusal | undefined {
+export function refusal(listener: ListenerConfig | undefined, req: RequestInfo): Refusal | undefined {
   if (!listener) return undefined;
   if (listener.httpsRedirect) return { kind: 'https-redirect', location: `https://${req.host}${req.target}` };
   const authz = listener.authz;

@@ -9,15 +9,13 @@ import type { Limits, RequestHead } from '../http/head';
 import type { Cluster } from '../upstream/cluster';
 import type { XfccSource } from '../xfcc';
 
-/** One request, read-only: what routing, authorization, hashing and the upstream head read. */
-export interface ClientRequest extends RequestView, XfccSource {
+/**
+ * One request, read-only and protocol-free: what routing, authorization, hashing, the record and
+ * the forwarding headers read, whether it came as HTTP/1.1 (downstream.ts) or as an HTTP/2 stream
+ * (h2/stream-request.ts).
+ */
+export interface RequestInfo extends RequestView, XfccSource {
   readonly scheme: 'http' | 'https';
-  readonly head: RequestHead;
-  /** The request head as received: `headBuffer[0, headLength)`, request line to the blank line. */
-  readonly headBuffer: Buffer;
-  readonly headLength: number;
-  /** The target came in absolute form (an app using the sidecar as its HTTP proxy). */
-  readonly absoluteForm: boolean;
   /** The client: the peer, or the source a PROXY protocol header names. */
   readonly remoteAddress: string;
   readonly remotePort: number;
@@ -28,10 +26,20 @@ export interface ClientRequest extends RequestView, XfccSource {
   /** Where the client meant to connect before iptables redirected it here, when known. */
   readonly originalPort?: number;
   readonly originalAddress?: string;
-  /** Bytes of the request's body are still to come. */
-  readonly bodyPending: boolean;
   /** The original client: past the trusted hops of x-forwarded-for, or the peer. */
   clientAddress(): string;
+}
+
+/** An HTTP/1.1 request: its head as parsed, and the bytes it came in. */
+export interface ClientRequest extends RequestInfo {
+  readonly head: RequestHead;
+  /** The request head as received: `headBuffer[0, headLength)`, request line to the blank line. */
+  readonly headBuffer: Buffer;
+  readonly headLength: number;
+  /** The target came in absolute form (an app using the sidecar as its HTTP proxy). */
+  readonly absoluteForm: boolean;
+  /** Bytes of the request's body are still to come. */
+  readonly bodyPending: boolean;
   /** `x-forwarded-for: <client>\r\n`, made once per connection. */
   forwardedForLine(): string;
 }

@@ -21,12 +21,13 @@ import { RequestBody } from './request-body';
 import type { Failure } from './retry';
 import { decide, type Decision, type ListenerEntry } from './route';
 import { upstreamHead } from './upstream-head';
+import { type BridgeOwner, Http1ToH2 } from '../h2/h1-to-h2';
 
 const REQUEST_IDS = new RequestIds();
 
 const RESET = 'upstream connect error or disconnect/reset before headers. reset reason:';
 
-export class Exchange implements AttemptOwner, RelayOwner {
+export class Exchange implements AttemptOwner, RelayOwner, BridgeOwner {
   private readonly started = performance.now();
   done = false;
   route?: RouteConfig;
@@ -43,6 +44,9 @@ export class Exchange implements AttemptOwner, RelayOwner {
   private cluster?: Cluster;
   private up?: Attempts;
   private relay?: Relay;
+  /** To an HTTP/2 cluster the tries are HTTP/2 streams (h2/h1-to-h2.ts), not Attempts and a Relay. */
+  private bridge?: Http1ToH2;
+  private grpcStatus?: number;
   private readonly body?: RequestBody;
   private flags = 0;
   private status = 0;
@@ -91,15 +95,19 @@ export class Exchange implements AttemptOwner, RelayOwner {
     if (!cluster || (cluster.endpoints.length === 0 && cluster.config.lb.kind !== 'passthrough'))
       return this.reply(503, 'UH', 'no healthy upstream\n');
     if (!this.requestId) this.requestId = REQUEST_IDS.next();
-    this.relay = new Relay(this, this.client, this.ctx);
-    this.up = new Attempts(cluster, this, this.client, this.relay, this.body, d.action.retries);
+    if (cluster.config.upstreamProtocol === 'h2') this.bridge = new Http1ToH2(cluster, this, this.client, d);
+    else {
+      this.relay = new Relay(this, this.client, this.ctx);
+      this.up = new Attempts(cluster, this, this.client, this.relay, this.body, d.action.retries);
+    }
     // The route's timeout counts from the head's arrival (the time taken already), or from the end
     // of a fault delay (Envoy's router runs after the fault filter).
     const ms = d.action.timeoutMs;
     if (ms) requestDeadlines.set((this.timeout = new Deadline(() => this.onTimeout())), ms, d.delayMs ? performance.now() : this.started);
     if (d.mirrors && !this.client.bodyPending)
       for (const m of d.mirrors) this.ctx.mirror(m, this.client.method, upstreamHead(this.client, this, true));
-    this.up.next();
+    if (this.bridge) return this.bridge.start();
+    this.up!.next();
   }
 
   // ---- from the client connection (downstream.ts) ----
@@ -107,10 +115,12 @@ export class Exchange implements AttemptOwner, RelayOwner {
   /** Request body bytes from the client, in order. */
   requestBody(chunk: Buffer, last: boolean): void {
     this.bytesIn += chunk.length;
+    if (this.bridge) return this.done ? undefined : this.bridge.body(chunk, last);
     this.body?.receive(chunk, last, this.done ? undefined : this.up?.conn?.socket);
   }
 
   resumeUpstream(): void {
+    this.bridge?.resume();
     this.up?.conn?.socket.resume();
   }
 
@@ -123,6 +133,7 @@ export class Exchange implements AttemptOwner, RelayOwner {
     this.flags |= flagBit('DC');
     this.status = this.status || 499;
     this.up?.drop(false);
+    this.bridge?.stop();
     this.done = true;
     this.stopTimers();
   }
@@ -163,10 +174,39 @@ export class Exchange implements AttemptOwner, RelayOwner {
     this.finish(this.client.head.keepAlive && !untilClose);
   }
 
+  // ---- from the HTTP/2 upstream (h2/h1-to-h2.ts) ----
+
+  get draining(): boolean {
+    return this.ctx.draining;
+  }
+
+  bridgeReply(status: number, flag: Flag | '', body: string): void {
+    this.reply(status, flag, body);
+  }
+
+  bridgeCommitted(status: number, grpcStatus?: number): void {
+    if (status) this.status = status;
+    if (grpcStatus !== undefined) this.grpcStatus = grpcStatus;
+  }
+
+  bridgeFlag(flag: Flag): void {
+    this.flags |= flagBit(flag);
+  }
+
+  bridgeEnded(keepAlive: boolean, bytesOut: number): void {
+    this.bytesOut += bytesOut;
+    this.finish(keepAlive && this.client.head.keepAlive);
+  }
+
+  bridgeAborted(flag: Flag): void {
+    this.abort(flag);
+  }
+
   // ---- the end ----
 
   private onTimeout(): void {
     if (this.done) return;
+    if (this.bridge) return this.bridge.timedOut();
     this.up!.drop(false);
     if (this.relay!.committed) return this.abort('UT');
     this.timedOut();
@@ -210,16 +250,19 @@ export class Exchange implements AttemptOwner, RelayOwner {
         bytesIn,
         bytesOut,
         route: this.route?.name,
-        upstream: this.up?.endpoint?.key,
+        upstream: this.up?.endpoint?.key ?? this.bridge?.upstreamKey,
         requestId,
         authority,
         details,
+        protocol: this.client.head.http10 ? 'HTTP/1.0' : 'HTTP/1.1',
+        grpcStatus: this.grpcStatus,
       } satisfies RequestRecord);
     }
     this.client.finished(keepAlive, now);
   }
 
   private stopTimers(): void {
+    this.bridge?.stop();
     clearTimeout(this.delayTimer);
     if (this.timeout) requestDeadlines.cancel(this.timeout);
     this.up?.stop();

@@ -6,7 +6,7 @@
 import { queryParam } from '../routing';
 import type { LbPolicy } from '../../contract/proxy-config';
 import { cookieValue, hash32 } from '../upstream/hash-ring';
-import type { ClientRequest } from './context';
+import type { RequestInfo } from './context';
 
 export interface GeneratedCookie {
   readonly value: string;
@@ -17,7 +17,7 @@ export interface GeneratedCookie {
 type HashPolicy = Extract<LbPolicy, { kind: 'hash' }>;
 
 /** The request's hash key; a cookie made for it is left in `made.generatedCookie`. */
-export function hashKey(lb: HashPolicy, req: ClientRequest, made: { generatedCookie?: GeneratedCookie }): string | undefined {
+export function hashKey(lb: HashPolicy, req: RequestInfo, made: { generatedCookie?: GeneratedCookie }): string | undefined {
   if (lb.header) return req.header(lb.header);
   if (lb.cookie) {
     const value = cookieValue(req.header('cookie'), lb.cookie);
@@ -33,7 +33,7 @@ export function hashKey(lb: HashPolicy, req: ClientRequest, made: { generatedCoo
  * Envoy's cookie: its value a hash of the client connection's address and port (every request on
  * the connection gets the same one), `Max-Age` the ttl (none for 0: a session cookie), `HttpOnly`.
  */
-function generatedCookie(name: string, ttlMs: number, path: string | undefined, req: ClientRequest): GeneratedCookie {
+function generatedCookie(name: string, ttlMs: number, path: string | undefined, req: RequestInfo): GeneratedCookie {
   const value = hash32(`${req.remoteAddress}:${req.remotePort}`).toString(16).padStart(8, '0');
   const maxAge = ttlMs > 0 ? `; Max-Age=${Math.max(1, Math.floor(ttlMs / 1000))}` : '';
   return { value, header: `${name}="${value}"${maxAge}${path ? `; Path=${path}` : ''}; HttpOnly` };

@@ -5,7 +5,7 @@
  */
 import { channel } from 'node:diagnostics_channel';
 import type { ClusterConfig } from '../../contract/proxy-config';
-import type { ClientRequest } from './context';
+import type { RequestInfo } from './context';
 
 /**
  * Response flags as Envoy names them: NR no route, UH no healthy upstream, UO overflow, UF connect
@@ -27,7 +27,7 @@ export interface RequestRecord {
   /** The proxy the request went through: a process may run several (tests do), each subscriber counts its own. */
   readonly owner: object;
   /** The request; read it while the message is delivered (the connection's next request reuses it). */
-  readonly request: ClientRequest;
+  readonly request: RequestInfo;
   /** Received on a sidecar's inbound listener (the metrics' `reporter="destination"`). */
   readonly inbound: boolean;
   readonly cluster?: ClusterConfig;
@@ -42,6 +42,10 @@ export interface RequestRecord {
   readonly authority: string;
   /** Why the proxy answered itself, e.g. `rbac_access_denied_matched_policy[ns/name[0]]`. */
   readonly details?: string;
+  /** The downstream protocol as the access log names it: `HTTP/1.0`, `HTTP/1.1`, `HTTP/2`. */
+  readonly protocol: string;
+  /** A gRPC request's status (grpc-status of the response's trailers, or of a trailers-only response). */
+  readonly grpcStatus?: number;
 }
 
 /** Every finished request's record, published synchronously as it finishes. */

@@ -4,7 +4,17 @@
  */
 import type { RetryConfig } from '../../contract/proxy-config';
 
-export type Failure = 'connect-failure' | 'reset';
+/** How a try failed without a response: no connection, a reset, or (HTTP/2) a stream the server refused before reading it. */
+export type Failure = 'connect-failure' | 'reset' | 'refused-stream';
+
+/** Istio's `retryOn` names of gRPC statuses, as the codes they stand for (read from a trailers-only response). */
+const GRPC_RETRY_ON: Readonly<Record<string, number>> = {
+  cancelled: 1,
+  'deadline-exceeded': 4,
+  internal: 13,
+  'resource-exhausted': 8,
+  unavailable: 14,
+};
 
 /** A retry policy's `retryOn` as the statuses and failure kinds it covers (compiled once per policy). */
 interface RetryRules {
@@ -12,6 +22,9 @@ interface RetryRules {
   readonly any5xx: boolean;
   readonly connectFailure: boolean;
   readonly reset: boolean;
+  readonly refusedStream: boolean;
+  /** gRPC statuses retried (Envoy's retry_on grpc names). */
+  readonly grpc: ReadonlySet<number>;
 }
 
 const compiledRetries = new WeakMap<RetryConfig, RetryRules>();
@@ -23,31 +36,41 @@ function retryRules(policy: RetryConfig): RetryRules {
   let any5xx = false;
   let connectFailure = false;
   let reset = false;
+  let refusedStream = false;
+  const grpc = new Set<number>();
   for (const on of policy.retryOn) {
-    if (on === '5xx') any5xx = reset = connectFailure = true;
+    if (on === '5xx') any5xx = reset = connectFailure = refusedStream = true;
     else if (on === 'gateway-error') {
       [502, 503, 504].forEach((s) => statuses.add(s));
       reset = connectFailure = true;
     } else if (on === 'retriable-4xx') statuses.add(409);
     else if (on === 'connect-failure') connectFailure = true;
-    else if (on === 'reset') reset = connectFailure = true;
+    else if (on === 'reset') reset = connectFailure = refusedStream = true;
+    else if (on === 'refused-stream') refusedStream = true;
+    else if (on in GRPC_RETRY_ON) grpc.add(GRPC_RETRY_ON[on]);
     else if (/^\d{3}$/.test(on)) statuses.add(Number(on));
-    // refused-stream (an HTTP/2 stream refused), the gRPC statuses (unavailable, cancelled,
-    // deadline-exceeded, internal, resource-exhausted) and retriable-status-codes (the numbers
-    // listed beside it) name nothing else an HTTP/1.1 exchange can meet: a 503 is not `unavailable`.
+    // retriable-status-codes (the numbers listed beside it) names nothing else; a 503 is not
+    // `unavailable`: the gRPC names match a grpc-status only (HTTP/2 tries read it).
   }
-  rules = { statuses, any5xx, connectFailure, reset };
+  rules = { statuses, any5xx, connectFailure, reset, refusedStream, grpc };
   compiledRetries.set(policy, rules);
   return rules;
 }
 
 /** Does `retryOn` cover this outcome (a status, or a connection failure kind)? */
-export function shouldRetry(policy: RetryConfig | undefined, status: number | undefined, failure: Failure | undefined): boolean {
+export function shouldRetry(
+  policy: RetryConfig | undefined,
+  status: number | undefined,
+  failure: Failure | undefined,
+  grpcStatus?: number,
+): boolean {
   if (!policy || policy.attempts <= 0) return false;
   const rules = retryRules(policy);
   if (status !== undefined && ((rules.any5xx && status >= 500) || rules.statuses.has(status))) return true;
+  if (grpcStatus !== undefined && rules.grpc.has(grpcStatus)) return true;
   if (failure === 'connect-failure') return rules.connectFailure;
   if (failure === 'reset') return rules.reset;
+  if (failure === 'refused-stream') return rules.refusedStream;
   return false;
 }
 
@@ -61,8 +84,9 @@ export function mayRetry(
   bodySentPartially: boolean,
   status?: number,
   failure?: Failure,
+  grpcStatus?: number,
 ): boolean {
-  return !bodySentPartially && attempts <= (policy?.attempts ?? 0) && shouldRetry(policy, status, failure);
+  return !bodySentPartially && attempts <= (policy?.attempts ?? 0) && shouldRetry(policy, status, failure, grpcStatus);
 }
 
 /** A retry goes to an endpoint not tried yet (Envoy's previous_hosts), unless the route turned that off. */

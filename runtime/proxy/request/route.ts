@@ -28,6 +28,8 @@ export interface LocalReply {
   readonly route?: RouteConfig;
   /** A fault delay first (0: none). */
   readonly delayMs: number;
+  /** A fault abort's gRPC status: what a gRPC request gets instead of `status` (the codec's to apply). */
+  readonly grpcStatus?: number;
 }
 
 export interface ForwardPlan {
@@ -84,7 +86,10 @@ export function decide(
     if (preflight) return reply(200, '', '', preflight, route);
   }
   const fault = route.fault;
-  if (fault?.abort && random() < fault.abort.fraction) return reply(fault.abort.status, 'FI', 'fault filter abort\n', [], route);
+  if (fault?.abort && random() < fault.abort.fraction) {
+    const abort = reply(fault.abort.status, 'FI', 'fault filter abort\n', [], route);
+    return fault.abort.grpcStatus === undefined ? abort : { ...abort, grpcStatus: fault.abort.grpcStatus };
+  }
   const delayMs = fault?.delay && random() < fault.delay.fraction ? fault.delay.ms : 0;
   const action = route.action;
   if (action.kind === 'redirect') return reply(action.status, '', '', [['location', redirectLocation(action, req)]], route, delayMs);

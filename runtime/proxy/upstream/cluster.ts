@@ -25,6 +25,8 @@ export class Endpoint {
   requests = 0;
   /** The cluster that now holds this endpoint (a config change hands it, with its pool, to a new one). */
   owner?: Cluster;
+  /** Its multiplexed HTTP/2 sessions (h2/upstream-pool.ts), when requests to it went over HTTP/2. */
+  h2?: { close(): void };
   constructor(readonly config: EndpointConfig) {
     this.key = `${config.address}:${config.port}`;
   }
@@ -66,7 +68,11 @@ export class Cluster {
       this.ejectionsEnd = Math.max(this.ejectionsEnd, e.ejectedUntil);
     }
     if (previous) {
-      for (const e of previous.endpoints) if (!this.endpoints.includes(e)) for (const c of e.idle.splice(0)) c.socket.destroy();
+      for (const e of previous.endpoints)
+        if (!this.endpoints.includes(e)) {
+          for (const c of e.idle.splice(0)) c.socket.destroy();
+          e.h2?.close();
+        }
       // A lower connection limit applies at once: idle connections over it are closed.
       const max = config.maxConnections ?? Infinity;
       let excess = this.connections - max;
@@ -164,12 +170,17 @@ export class Cluster {
     this.pending.push(done);
   }
 
-  /** A new connection to an endpoint (mTLS when it gets one): for the pool, or for a TCP proxy. */
-  connect(endpoint: Endpoint): net.Socket {
+  /** A new connection to an endpoint (mTLS when it gets one): for the pool, for a TCP proxy, or (`alpn` ['h2']) an HTTP/2 session. */
+  connect(endpoint: Endpoint, alpn?: string[]): net.Socket {
     return (
-      this.originated(endpoint) ?? this.mutualTls(endpoint) ?? net.connect({ host: endpoint.config.address, port: endpoint.config.port })
+      this.originated(endpoint, alpn) ??
+      this.mutualTls(endpoint, alpn) ??
+      net.connect({ host: endpoint.config.address, port: endpoint.config.port })
     );
   }
+
+  /** Requests in flight over HTTP/2 to the whole cluster (Istio's `http2MaxRequests` bounds them). */
+  requestsInFlight = 0;
 
   private open(endpoint: Endpoint): UpstreamConn {
     endpoint.connections++;
@@ -195,7 +206,7 @@ export class Cluster {
    * TLS to the endpoint with the DestinationRule's own settings (`tls.mode: SIMPLE`/`MUTUAL`). A
    * file that cannot be read fails the connection (503 `UF`), and is tried again on the next.
    */
-  private originated(endpoint: Endpoint): net.Socket | undefined {
+  private originated(endpoint: Endpoint, alpn?: string[]): net.Socket | undefined {
     const o = this.config.originate;
     if (!o) return undefined;
     const tlsApi = tlsModule();
@@ -215,6 +226,7 @@ export class Cluster {
       host: endpoint.config.address,
       port: endpoint.config.port,
       secureContext: this.originContext,
+      ...(alpn ? { ALPNProtocols: alpn } : {}),
       ...(net.isIP(o.sni) ? {} : { servername: o.sni }),
       rejectUnauthorized: !o.insecureSkipVerify,
       // The certificate must name the SNI host, or one of the rule's subjectAltNames (host names, or URIs such as SPIFFE ids).
@@ -234,7 +246,7 @@ export class Cluster {
    * An mTLS connection when this endpoint gets one (and a certificate is here): the server's chain
    * must verify against the mesh root, and its SPIFFE identity be one the cluster names (if any).
    */
-  private mutualTls(endpoint: Endpoint): net.Socket | undefined {
+  private mutualTls(endpoint: Endpoint, alpn?: string[]): net.Socket | undefined {
     const mode = this.config.tls;
     if (mode === 'DISABLE' || (mode !== 'ISTIO_MUTUAL' && endpoint.config.labels?.[TLS_MODE_LABEL] !== 'istio')) return undefined;
     const secureContext = this.workloadTls();
@@ -243,6 +255,7 @@ export class Cluster {
       host: endpoint.config.address,
       port: endpoint.config.port,
       secureContext,
+      ...(alpn ? { ALPNProtocols: alpn } : {}),
       rejectUnauthorized: true,
       checkServerIdentity: (_host, cert) => serverIdentityError(cert.subjectaltname, this.config.identities),
     });
@@ -309,7 +322,10 @@ export class Cluster {
   }
 
   close(): void {
-    for (const e of this.endpoints) for (const c of e.idle.splice(0)) c.socket.destroy();
+    for (const e of this.endpoints) {
+      for (const c of e.idle.splice(0)) c.socket.destroy();
+      e.h2?.close();
+    }
     for (const w of this.pending.splice(0)) w({ error: 'no-healthy-upstream' });
   }
 }

@@ -1,0 +1,294 @@
+/**
+ * An HTTP/1.1 client's request to an HTTP/2 cluster (`upstreamProtocol: h2`: a gRPC or HTTP2 port,
+ * or DestinationRule `h2UpgradePolicy: UPGRADE`): the tries go over pooled HTTP/2 streams
+ * (upstream-h2.ts), retried as the route says, and the response goes back as HTTP/1.1 bytes —
+ * its length as the server gave it, else chunked, with the server's trailers as chunked trailers.
+ * The exchange (request/exchange.ts) keeps authorization, routing, the route's timeout and the
+ * record; this is its upstream half.
+ */
+import type { Client } from '../request/context';
+import { corsResponseHeaders } from '../request/cors';
+import { hashKey, type GeneratedCookie } from '../request/hash-key';
+import type { Flag } from '../request/record';
+import { avoidsTriedHosts, backoffMs, mayRetry, type Failure } from '../request/retry';
+import type { ForwardPlan } from '../request/route';
+import type { Cluster, Endpoint } from '../upstream/cluster';
+import type { ListenerConfig } from '../../contract/proxy-config';
+import { grpcStatusOf } from './grpc';
+import { downstreamResponse, pairsOfHead, upstreamRequest, type HeaderList, type UpstreamRequest } from './headers';
+import { H2Try } from './upstream-h2';
+import type { TryOwner } from './upstream-try';
+
+const RESET = 'upstream connect error or disconnect/reset before headers. reset reason:';
+/** Request body kept for a retry (request-body.ts's bound). */
+const MAX_BUFFERED_BODY = 1024 * 1024;
+
+/** What the bridge reads of, and reports to, its exchange. */
+export interface BridgeOwner {
+  readonly done: boolean;
+  readonly requestId: string;
+  readonly authority: string;
+  readonly listener?: ListenerConfig;
+  readonly ownProto: boolean;
+  readonly draining: boolean;
+  generatedCookie?: GeneratedCookie;
+  /** A local reply (nothing was sent to the client yet). */
+  bridgeReply(status: number, flag: Flag | '', body: string): void;
+  /** The response head went to the client with this status. */
+  bridgeCommitted(status: number, grpcStatus?: number): void;
+  bridgeFlag(flag: Flag): void;
+  /** The response is over: the client connection goes on when `keepAlive`. */
+  bridgeEnded(keepAlive: boolean, bytesOut: number, upstream: string): void;
+  /** Broken off mid-response: the client connection is closed. */
+  bridgeAborted(flag: Flag): void;
+}
+
+const grpcOf = (list: HeaderList) => {
+  for (const [n, v] of list) if (n === 'grpc-status') return grpcStatusOf({ 'grpc-status': v });
+  return undefined;
+};
+
+export class Http1ToH2 implements TryOwner {
+  private tries = 0;
+  private current?: H2Try;
+  private tryReady = false;
+  private endpoint?: Endpoint;
+  private tried?: Endpoint[];
+  private readonly upstream: UpstreamRequest;
+  private kept: Buffer[] | null = [];
+  private keptBytes = 0;
+  private bodyDone: boolean;
+  private sent = false;
+  private committed = false;
+  private chunked = false;
+  private keepAlive = false;
+  private bytesOut = 0;
+  private trailersOut?: HeaderList;
+  private counted = false;
+  private tryTimer?: NodeJS.Timeout;
+  private backoffTimer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly cluster: Cluster,
+    private readonly x: BridgeOwner,
+    private readonly client: Client,
+    private readonly plan: ForwardPlan,
+  ) {
+    this.bodyDone = !client.bodyPending;
+    const te = client.header('te');
+    this.upstream = upstreamRequest(client, x.authority, pairsOfHead(client.head.headers), te?.includes('trailers') === true, {
+      route: plan.route,
+      destination: plan.destination,
+      requestId: x.requestId,
+      listener: x.listener,
+      ownProto: x.ownProto,
+    });
+  }
+
+  start(): void {
+    this.next();
+  }
+
+  private next(): void {
+    const { cluster, client } = this;
+    this.tries++;
+    const lb = cluster.config.lb;
+    const hints =
+      lb.kind === 'hash' || lb.kind === 'passthrough'
+        ? {
+            hashKey: lb.kind === 'hash' ? hashKey(lb, client, this.x) : undefined,
+            originalPort: client.originalPort,
+            originalAddress: client.originalAddress,
+          }
+        : undefined;
+    const endpoint = cluster.pick(hints, lb.kind === 'hash' ? undefined : this.tried);
+    if (!endpoint) return this.x.bridgeReply(503, 'UH', 'no healthy upstream\n');
+    if (!this.counted) {
+      const max = cluster.config.maxRequests;
+      if (max !== undefined && cluster.requestsInFlight >= max) {
+        cluster.overflows++;
+        return this.x.bridgeReply(503, 'UO', `${RESET} overflow\n`);
+      }
+      cluster.requestsInFlight++;
+      this.counted = true;
+    }
+    this.endpoint = endpoint;
+    if (avoidsTriedHosts(this.plan.action.retries)) (this.tried ??= []).push(endpoint);
+    const perTry = this.plan.action.retries?.perTryTimeoutMs;
+    if (perTry) this.tryTimer = setTimeout(() => this.onTryTimeout(), perTry);
+    this.tryReady = false;
+    const t = (this.current = new H2Try(cluster, endpoint, this, this.upstream, !this.bodyDone || this.keptBytes > 0));
+    t.start();
+  }
+
+  // ---- the request body, from the client connection ----
+
+  body(chunk: Buffer, last: boolean): void {
+    if (last) this.bodyDone = true;
+    const t = this.tryReady ? this.current : undefined;
+    if (!t) {
+      if (this.kept) this.kept.push(chunk);
+      this.keptBytes += chunk.length;
+      if (this.keptBytes > MAX_BUFFERED_BODY) this.client.pauseReading();
+      return;
+    }
+    this.sent = true;
+    if (this.kept) {
+      if (this.keptBytes + chunk.length > MAX_BUFFERED_BODY) this.kept = null;
+      else this.kept.push(chunk), (this.keptBytes += chunk.length);
+    }
+    if (chunk.length && !t.write(chunk)) this.client.pauseReading();
+    if (last) t.endBody();
+  }
+
+  ready(): void {
+    const t = this.current!;
+    this.tryReady = true;
+    if (this.kept) {
+      for (const c of this.kept) t.write(c);
+      if (this.kept.length) this.sent = true;
+      if (this.keptBytes > MAX_BUFFERED_BODY) this.kept = null;
+    }
+    t.onDrain = () => this.client.resumeReading();
+    this.client.resumeReading();
+    if (this.bodyDone) t.endBody();
+  }
+
+  /** The client's socket drained: the stream reads again. */
+  resume(): void {
+    this.current?.resume();
+  }
+
+  // ---- from the try ----
+
+  head(status: number, headers: HeaderList, end: boolean): boolean {
+    if (this.x.done) return false;
+    clearTimeout(this.tryTimer);
+    this.cluster.recordResult(this.endpoint!, status);
+    const grpc = end ? grpcOf(headers) : undefined;
+    if (this.retry(status, undefined, grpc)) return false;
+    this.committed = true;
+    const route = this.plan.route;
+    const extra: HeaderList = [];
+    if (route.cors)
+      for (const line of corsResponseHeaders(route.cors, this.client)) {
+        const colon = line.indexOf(':');
+        extra.push([line.slice(0, colon), line.slice(colon + 2, -2)]);
+      }
+    if (this.x.generatedCookie) extra.push(['set-cookie', this.x.generatedCookie.header]);
+    const out = downstreamResponse(status, headers, route, this.plan.destination, extra);
+    this.keepAlive = this.client.head.keepAlive && !this.x.draining;
+    const hasLength = out['content-length'] !== undefined;
+    // No length from the server and a body to come: chunked (the only HTTP/1.1 framing that can carry trailers).
+    this.chunked = !end && !hasLength && this.client.method !== 'HEAD' && status !== 204 && status !== 304;
+    let head = `HTTP/1.1 ${status} ${status === 200 ? 'OK' : 'Status'}\r\n`;
+    for (const n in out) {
+      if (n.charCodeAt(0) === 58 /* ':' */) continue;
+      const v = out[n];
+      for (const one of Array.isArray(v) ? v : [v]) head += `${n}: ${one}\r\n`;
+    }
+    if (this.chunked) head += 'transfer-encoding: chunked\r\n';
+    else if (end && !hasLength && status !== 204 && status !== 304) head += 'content-length: 0\r\n';
+    if (!this.keepAlive) head += 'connection: close\r\n';
+    this.x.bridgeCommitted(status, grpc);
+    this.client.write(`${head}\r\n`);
+    if (end) this.finish();
+    return true;
+  }
+
+  data(chunk: Buffer): boolean {
+    if (this.x.done) return true;
+    this.bytesOut += chunk.length;
+    if (!this.chunked) return this.client.write(chunk);
+    this.client.write(`${chunk.length.toString(16)}\r\n`);
+    this.client.write(chunk);
+    return this.client.write('\r\n');
+  }
+
+  trailers(headers: HeaderList): void {
+    this.trailersOut = headers;
+    const grpc = grpcOf(headers);
+    if (grpc !== undefined) this.x.bridgeCommitted(0, grpc);
+  }
+
+  end(): void {
+    if (this.x.done) return;
+    if (this.chunked) {
+      let tail = '0\r\n';
+      // Trailers only to a client that said it takes them (`te: trailers`): others may not expect fields after the body.
+      if (this.upstream.teTrailers) for (const [n, v] of this.trailersOut ?? []) tail += `${n}: ${v}\r\n`;
+      this.client.write(`${tail}\r\n`);
+    }
+    this.finish();
+  }
+
+  failed(flag: Flag, status: number, reason: Failure): void {
+    if (this.x.done) return;
+    this.current = undefined;
+    this.tryReady = false;
+    clearTimeout(this.tryTimer);
+    if (this.committed) return this.x.bridgeAborted(flag);
+    this.cluster.recordResult(this.endpoint!, 503);
+    if (this.retry(undefined, reason)) return;
+    if (this.tries > 1) this.x.bridgeFlag('URX');
+    const why =
+      reason === 'connect-failure' ? 'connection failure' : reason === 'refused-stream' ? 'refused stream' : 'connection termination';
+    this.x.bridgeReply(status, flag, `${RESET} ${why}\n`);
+  }
+
+  private retry(status: number | undefined, failure: Failure | undefined, grpcStatus?: number): boolean {
+    const policy = this.plan.action.retries;
+    const sentPartially = this.sent && (this.kept === null || !this.bodyDone);
+    if (!mayRetry(policy, this.tries, sentPartially, status, failure, grpcStatus)) return false;
+    this.drop();
+    this.backoffTimer = setTimeout(
+      () => {
+        this.backoffTimer = undefined;
+        if (!this.x.done) this.next();
+      },
+      backoffMs(policy, this.tries, Math.random),
+    );
+    return true;
+  }
+
+  private onTryTimeout(): void {
+    if (this.x.done || this.committed) return;
+    this.drop();
+    this.cluster.recordResult(this.endpoint!, 504);
+    if (!this.retry(504, 'reset')) this.x.bridgeReply(504, 'UT', 'upstream request timeout\n');
+  }
+
+  /** The route's timeout passed (the exchange's): a reply if nothing was sent, else the connection closed. */
+  timedOut(): void {
+    this.drop();
+    if (this.committed) this.x.bridgeAborted('UT');
+    else this.x.bridgeReply(504, 'UT', 'upstream request timeout\n');
+  }
+
+  private finish(): void {
+    this.stop();
+    this.x.bridgeEnded(this.keepAlive && this.bodyDone, this.bytesOut, this.endpoint?.key ?? '');
+  }
+
+  private drop(): void {
+    clearTimeout(this.tryTimer);
+    const t = this.current;
+    this.current = undefined;
+    this.tryReady = false;
+    t?.cancel();
+  }
+
+  /** The exchange is over (done, the client gone, a local reply): no try or timer goes on. */
+  stop(): void {
+    this.drop();
+    clearTimeout(this.backoffTimer);
+    if (this.counted) {
+      this.counted = false;
+      this.cluster.requestsInFlight--;
+    }
+  }
+
+  get upstreamKey(): string | undefined {
+    return this.endpoint?.key;
+  }
+}

@@ -1,0 +1,475 @@
+/**
+ * One HTTP/2 stream's request, as a state machine over the same protocol-free layers an HTTP/1.1
+ * request meets (request/exchange.ts): authorize.ts → route.ts (a fault may delay it) → upstream
+ * tries (HTTP/1.1 or HTTP/2, retried as retry.ts says, gRPC statuses included) → the response into
+ * the stream → the record (record.ts). Only the codec differs: headers are objects, the body and
+ * trailers are the stream's, flow control is HTTP/2's windows, and a gRPC client's local reply is
+ * a gRPC reply (HTTP 200, trailers-only, the status in `grpc-status`).
+ */
+import * as http2 from 'node:http2';
+import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
+import type { ListenerConfig, RouteConfig, WeightedCluster } from '../../contract/proxy-config';
+import { containPeerInput } from '../contain';
+import { HttpError } from '../http/bytes';
+import { RequestIds } from '../request-id';
+import { refusal } from '../request/authorize';
+import type { ExchangeContext } from '../request/context';
+import { corsResponseHeaders } from '../request/cors';
+import { hashKey, type GeneratedCookie } from '../request/hash-key';
+import { flagBit, flagString, requestFinished, type Flag, type RequestRecord } from '../request/record';
+import { avoidsTriedHosts, backoffMs, mayRetry, type Failure } from '../request/retry';
+import { decide, type Decision, type ForwardPlan } from '../request/route';
+import type { Cluster, Endpoint } from '../upstream/cluster';
+import { grpcLocalReply, grpcStatusOf, grpcTimeoutMs, isGrpc } from './grpc';
+import { downstreamResponse, streamUpstreamRequest, type HeaderList, type UpstreamRequest } from './headers';
+import { type H2Connection, StreamRequest } from './stream-request';
+import { H1Try } from './upstream-h1';
+import { H2Try } from './upstream-h2';
+import type { TryOwner, UpstreamTry } from './upstream-try';
+import type { PathNormalization } from '../../contract/proxy-config';
+
+const REQUEST_IDS = new RequestIds();
+const RESET = 'upstream connect error or disconnect/reset before headers. reset reason:';
+/** Request body kept for a retry (the same bound as HTTP/1.1's, request-body.ts); holding more stops reading the stream. */
+const MAX_BUFFERED_BODY = 1024 * 1024;
+const { NGHTTP2_FLAG_END_STREAM, NGHTTP2_INTERNAL_ERROR } = http2.constants;
+/** A client reset within this long of opening the stream, before any response, is premature (Envoy's premature_reset_min_stream_lifetime_seconds: 1). */
+const PREMATURE_MS = 1000;
+
+/** What a stream's request needs of the proxy. */
+export interface H2ExchangeContext extends ExchangeContext {
+  readonly pathNormalization: PathNormalization;
+}
+
+const grpcOf = (list: HeaderList): number | undefined => {
+  for (const [n, v] of list) if (n === 'grpc-status') return grpcStatusOf({ 'grpc-status': v });
+  return undefined;
+};
+
+export class H2Exchange implements TryOwner {
+  private readonly started = performance.now();
+  private done = false;
+  private committed = false;
+  private req?: StreamRequest;
+  private listener?: ListenerConfig;
+  private route?: RouteConfig;
+  private destination?: WeightedCluster;
+  private cluster?: Cluster;
+  private plan?: ForwardPlan;
+  private upstream?: UpstreamRequest;
+  requestId = '';
+  generatedCookie?: GeneratedCookie;
+  ownProto = false;
+  private flags = 0;
+  private status = 0;
+  private grpcStatus?: number;
+  private bytesIn = 0;
+  private bytesOut = 0;
+  private details?: string;
+  private readonly grpc: boolean;
+  // The tries.
+  private tries = 0;
+  private current?: UpstreamTry;
+  /** The current try has its stream or connection: body bytes go straight to it. */
+  private tryReady = false;
+  private endpoint?: Endpoint;
+  private tried?: Endpoint[];
+  private counted = false;
+  // The request body: kept for a retry while it fits, streamed after.
+  private readonly hasBody: boolean;
+  private kept: Buffer[] | null = [];
+  private keptBytes = 0;
+  private bodyDone: boolean;
+  private sent = false;
+  private trailersOut?: HeaderList;
+  private waitsForTrailers = false;
+  private awaitingDrain = false;
+  private premature = false;
+  private delayTimer?: NodeJS.Timeout;
+  private timeoutTimer?: NodeJS.Timeout;
+  private tryTimer?: NodeJS.Timeout;
+  private backoffTimer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly ctx: H2ExchangeContext,
+    private readonly conn: H2Connection,
+    private readonly stream: ServerHttp2Stream,
+    private readonly headers: IncomingHttpHeaders,
+    flags: number,
+  ) {
+    this.hasBody = (flags & NGHTTP2_FLAG_END_STREAM) === 0;
+    this.bodyDone = !this.hasBody;
+    const ct = headers['content-type'];
+    this.grpc = isGrpc(typeof ct === 'string' ? ct : undefined);
+  }
+
+  start(): void {
+    const { stream, ctx, conn } = this;
+    stream.on('error', () => undefined);
+    stream.on('close', () => this.downstreamGone());
+    if (this.hasBody) {
+      // The client's body reaches the tries inside containPeerInput: a throw resets this stream, not the process.
+      const reset = () => this.abort('DC');
+      stream.on('data', (chunk: Buffer) => containPeerInput('downstream', reset, () => this.requestBody(chunk)));
+      stream.on('end', () => containPeerInput('downstream', reset, () => this.requestEnd()));
+    }
+    let req: StreamRequest;
+    try {
+      req = this.req = new StreamRequest(this.headers, conn, ctx.pathNormalization, ctx.limits.trustedHops ?? 0);
+    } catch (err) {
+      const e = err instanceof HttpError ? err : new HttpError(400, 'bad_request', String(err));
+      return this.reply(e.status, '', `${e.message}\n`);
+    }
+    const entry = conn.listener.entryFor(req.port);
+    this.listener = entry?.config;
+    // As HTTP/1.1 (exchange.ts): a gateway's client is external, its x-request-id and (without trusted hops) x-forwarded-proto replaced.
+    const edge = ctx.identity.mode === 'gateway';
+    this.ownProto = edge && !(ctx.limits.trustedHops ?? 0);
+    if (!edge) this.requestId = req.header('x-request-id') ?? '';
+    const refused = refusal(this.listener, req);
+    if (refused?.kind === 'https-redirect') return this.reply(301, '', '', [['location', refused.location]]);
+    if (refused) {
+      this.details = refused.policy && `rbac_access_denied_matched_policy[${refused.policy}]`;
+      return this.reply(403, '', 'RBAC: access denied\n');
+    }
+    const decision = decide(entry, req, Math.random);
+    this.route = decision.route;
+    if (!decision.delayMs) return this.proceed(decision);
+    this.flags |= flagBit('DI');
+    this.delayTimer = setTimeout(() => this.proceed(decision), decision.delayMs);
+  }
+
+  private proceed(d: Decision): void {
+    if (this.done) return;
+    if (d.kind === 'reply') return this.reply(d.status, d.flag, d.body, d.headers, d.grpcStatus);
+    this.plan = d;
+    this.destination = d.destination;
+    const cluster = (this.cluster = this.ctx.cluster(d.destination.cluster));
+    if (!cluster || (cluster.endpoints.length === 0 && cluster.config.lb.kind !== 'passthrough'))
+      return this.reply(503, 'UH', 'no healthy upstream\n');
+    if (!this.requestId) this.requestId = REQUEST_IDS.next();
+    const req = this.req!;
+    this.upstream = streamUpstreamRequest(req, {
+      route: d.route,
+      destination: d.destination,
+      requestId: this.requestId,
+      listener: this.listener,
+      ownProto: this.ownProto,
+    });
+    // The route's timeout, or a gRPC client's own deadline when sooner (grpc-timeout, bounded by the route's).
+    const route = d.action.timeoutMs || 0;
+    const deadline = this.grpc ? grpcTimeoutMs(this.headers['grpc-timeout']) : undefined;
+    const ms = deadline !== undefined && (!route || deadline < route) ? deadline : route;
+    if (ms) this.timeoutTimer = setTimeout(() => this.onTimeout(), Math.max(0, ms - (performance.now() - this.started)));
+    if (d.mirrors && !this.hasBody) for (const m of d.mirrors) this.ctx.mirror(m, req.method, this.shadowHead());
+    this.next();
+  }
+
+  /** A mirror's copy as an HTTP/1.1 head (mirror.ts sends heads): `-shadow` authority, `x-mast-mirror`. */
+  private shadowHead(): string {
+    const u = this.upstream!;
+    let head = `${u.method} ${u.path} HTTP/1.1\r\nhost: ${u.authority}-shadow\r\n`;
+    for (const [n, v] of u.headers) head += `${n}: ${v}\r\n`;
+    return `${head}x-mast-mirror: true\r\n\r\n`;
+  }
+
+  // ---- tries ----
+
+  private next(): void {
+    const cluster = this.cluster!;
+    const plan = this.plan!;
+    const req = this.req!;
+    this.tries++;
+    const lb = cluster.config.lb;
+    const hints =
+      lb.kind === 'hash' || lb.kind === 'passthrough'
+        ? {
+            hashKey: lb.kind === 'hash' ? hashKey(lb, req, this) : undefined,
+            originalPort: req.originalPort,
+            originalAddress: req.originalAddress,
+          }
+        : undefined;
+    const endpoint = cluster.pick(hints, lb.kind === 'hash' ? undefined : this.tried);
+    if (!endpoint) return this.reply(503, 'UH', 'no healthy upstream\n');
+    const max = cluster.config.maxRequests;
+    if (!this.counted) {
+      if (max !== undefined && cluster.requestsInFlight >= max) {
+        cluster.overflows++;
+        return this.reply(503, 'UO', `${RESET} overflow\n`);
+      }
+      cluster.requestsInFlight++;
+      this.counted = true;
+    }
+    this.endpoint = endpoint;
+    if (avoidsTriedHosts(plan.action.retries)) (this.tried ??= []).push(endpoint);
+    this.tryReady = false;
+    const proto = cluster.config.upstreamProtocol;
+    const perTry = plan.action.retries?.perTryTimeoutMs;
+    if (perTry) this.tryTimer = setTimeout(() => this.onTryTimeout(), perTry);
+    // `client`: the protocol the client spoke, HTTP/2 here.
+    if (proto === 'h2' || proto === 'client') {
+      const t = new H2Try(cluster, endpoint, this, this.upstream!, this.hasBody);
+      this.current = t;
+      t.start();
+    } else {
+      const length = this.headers['content-length'];
+      const t = new H1Try(cluster, endpoint, this, this.upstream!, this.hasBody, typeof length === 'string' ? length : undefined);
+      this.current = t;
+      t.start((flag) => this.reply(503, flag, flag === 'UO' ? `${RESET} overflow\n` : 'no healthy upstream\n'));
+    }
+  }
+
+  /** The try can take the body: what was kept goes first, then the rest as it comes. */
+  ready(): void {
+    const t = this.current!;
+    this.tryReady = true;
+    if (this.kept) {
+      for (const c of this.kept) t.write(c);
+      if (this.kept.length) this.sent = true;
+      if (this.keptBytes > MAX_BUFFERED_BODY) this.stopKeeping();
+    }
+    t.onDrain = () => this.stream.resume();
+    if (this.bodyDone) t.endBody();
+    else if (this.hasBody && this.stream.isPaused()) this.stream.resume();
+  }
+
+  private requestBody(chunk: Buffer): void {
+    this.bytesIn += chunk.length;
+    if (this.done) return;
+    const t = this.tryReady ? this.current : undefined;
+    if (!t) {
+      // Waiting for a connection, a back-off or a fault delay: kept, and reading stops past the bound.
+      if (this.kept) this.kept.push(chunk);
+      this.keptBytes += chunk.length;
+      if (this.keptBytes > MAX_BUFFERED_BODY) this.stream.pause();
+      return;
+    }
+    this.sent = true;
+    if (this.kept) {
+      if (this.keptBytes + chunk.length > MAX_BUFFERED_BODY) this.stopKeeping();
+      else this.kept.push(chunk), (this.keptBytes += chunk.length);
+    }
+    if (!t.write(chunk)) this.stream.pause();
+  }
+
+  private requestEnd(): void {
+    this.bodyDone = true;
+    if (this.tryReady) this.current?.endBody();
+  }
+
+  /** More body than a retry may keep went upstream: no retry from here. */
+  private stopKeeping(): void {
+    this.kept = null;
+    this.keptBytes = 0;
+  }
+
+  private get sentPartially(): boolean {
+    return this.sent && (this.kept === null || !this.bodyDone);
+  }
+
+  private retry(status: number | undefined, failure: Failure | undefined, grpcStatus?: number): boolean {
+    const policy = this.plan!.action.retries;
+    if (!mayRetry(policy, this.tries, this.sentPartially, status, failure, grpcStatus)) return false;
+    this.dropTry();
+    this.backoffTimer = setTimeout(
+      () => {
+        this.backoffTimer = undefined;
+        if (!this.done) this.next();
+      },
+      backoffMs(policy, this.tries, Math.random),
+    );
+    return true;
+  }
+
+  private dropTry(): void {
+    clearTimeout(this.tryTimer);
+    const t = this.current;
+    this.current = undefined;
+    this.tryReady = false;
+    t?.cancel();
+  }
+
+  // ---- from the try ----
+
+  head(status: number, headers: HeaderList, end: boolean): boolean {
+    if (this.done) return false;
+    clearTimeout(this.tryTimer);
+    this.cluster!.recordResult(this.endpoint!, status);
+    // A trailers-only response carries its gRPC status in the head: the retry policy's gRPC names read it.
+    const grpc = end ? grpcOf(headers) : undefined;
+    if (this.retry(status, undefined, grpc)) return false;
+    this.status = status;
+    if (grpc !== undefined) this.grpcStatus = grpc;
+    this.committed = true;
+    const route = this.route!;
+    const extra: HeaderList = [];
+    if (route.cors)
+      for (const line of corsResponseHeaders(route.cors, this.req!)) {
+        const colon = line.indexOf(':');
+        extra.push([line.slice(0, colon), line.slice(colon + 2, -2)]);
+      }
+    if (this.generatedCookie) extra.push(['set-cookie', this.generatedCookie.header]);
+    const out = downstreamResponse(status, headers, route, this.destination, extra);
+    // An HTTP/2 upstream may end with trailers (gRPC always does): the stream waits for them.
+    this.waitsForTrailers = !end && this.current instanceof H2Try;
+    if (!this.respond(out, end)) return false;
+    if (end) this.finish();
+    return true;
+  }
+
+  data(chunk: Buffer): boolean {
+    if (this.done) return true;
+    this.bytesOut += chunk.length;
+    if (this.stream.write(chunk)) return true;
+    // One wait per full window: chunks already read upstream still come while it pauses.
+    if (!this.awaitingDrain) {
+      this.awaitingDrain = true;
+      this.stream.once('drain', () => {
+        this.awaitingDrain = false;
+        this.current?.resume();
+      });
+    }
+    return false;
+  }
+
+  trailers(headers: HeaderList): void {
+    this.trailersOut = headers;
+    const grpc = grpcOf(headers);
+    if (grpc !== undefined) this.grpcStatus = grpc;
+  }
+
+  end(): void {
+    if (this.done) return;
+    this.current = undefined;
+    if (!this.waitsForTrailers) this.stream.end();
+    else {
+      const trailers: OutgoingHttpHeaders = {};
+      for (const [n, v] of this.trailersOut ?? []) trailers[n] = v;
+      this.stream.once('wantTrailers', () => this.stream.sendTrailers(trailers));
+      this.stream.end();
+    }
+    this.finish();
+  }
+
+  failed(flag: Flag, status: number, reason: Failure): void {
+    if (this.done) return;
+    this.current = undefined;
+    this.tryReady = false;
+    clearTimeout(this.tryTimer);
+    if (this.committed) return this.abort(flag);
+    // A connect failure or reset counts against the endpoint as a 503 would (outlier detection).
+    this.cluster!.recordResult(this.endpoint!, 503);
+    if (this.retry(undefined, reason)) return;
+    if (this.tries > 1) this.flags |= flagBit('URX');
+    this.reply(
+      status,
+      flag,
+      `${RESET} ${reason === 'connect-failure' ? 'connection failure' : reason === 'refused-stream' ? 'refused stream' : 'connection termination'}\n`,
+    );
+  }
+
+  // ---- timeouts, the client gone ----
+
+  private onTryTimeout(): void {
+    if (this.done || this.committed) return;
+    this.dropTry();
+    this.cluster!.recordResult(this.endpoint!, 504);
+    if (!this.retry(504, 'reset')) this.reply(504, 'UT', 'upstream request timeout\n');
+  }
+
+  private onTimeout(): void {
+    if (this.done) return;
+    this.dropTry();
+    if (this.committed) return this.abort('UT');
+    this.reply(504, 'UT', 'upstream request timeout\n');
+  }
+
+  private downstreamGone(): void {
+    if (this.done) return;
+    // Reset by the client soon after it opened, before a response began: Envoy's "premature reset" (server.ts).
+    if (!this.committed && performance.now() - this.started < PREMATURE_MS) this.premature = true;
+    this.flags |= flagBit('DC');
+    this.status = this.status || 499;
+    this.dropTry();
+    this.finish();
+  }
+
+  /** Mid-response: the stream is reset (its connection and other streams go on). */
+  private abort(flag: Flag): void {
+    this.flags |= flagBit(flag);
+    this.dropTry();
+    if (!this.stream.destroyed) this.stream.close(NGHTTP2_INTERNAL_ERROR);
+    this.finish();
+  }
+
+  /** A local reply: for a gRPC client, a gRPC one (HTTP 200, trailers-only, the status mapped from `status` or given). */
+  private reply(status: number, flag: Flag | '', body: string, headers: Array<[string, string]> = [], grpcStatus?: number): void {
+    if (this.done) return;
+    this.dropTry();
+    if (flag) this.flags |= flagBit(flag);
+    if (this.grpc && status >= 300) {
+      const out = grpcLocalReply(status, body, grpcStatus);
+      this.status = 200;
+      this.grpcStatus = Number(out['grpc-status']);
+      this.respond(out, true);
+      return this.finish();
+    }
+    this.status = status;
+    const out: OutgoingHttpHeaders = { ':status': status };
+    if (body) {
+      out['content-type'] = 'text/plain';
+      out['content-length'] = Buffer.byteLength(body);
+    }
+    for (const [n, v] of headers) out[n] = v;
+    if (this.respond(out, !body) && body) {
+      this.bytesOut += Buffer.byteLength(body);
+      this.stream.end(body);
+    }
+    this.finish();
+  }
+
+  /** The response head into the stream; false when the stream is gone already. */
+  private respond(headers: OutgoingHttpHeaders, end: boolean): boolean {
+    const s = this.stream;
+    if (s.destroyed || s.closed || s.headersSent) return false;
+    try {
+      s.respond(headers, { endStream: end, waitForTrailers: !end && this.waitsForTrailers });
+      return true;
+    } catch {
+      // A header the codec refuses (a connection-specific one an upstream sent): the stream is reset, not the proxy.
+      s.close(NGHTTP2_INTERNAL_ERROR);
+      return false;
+    }
+  }
+
+  private finish(): void {
+    if (this.done) return;
+    this.done = true;
+    this.conn.streamEnded?.(this.premature);
+    clearTimeout(this.delayTimer);
+    clearTimeout(this.timeoutTimer);
+    clearTimeout(this.tryTimer);
+    clearTimeout(this.backoffTimer);
+    if (this.counted) this.cluster!.requestsInFlight--;
+    if (!requestFinished.hasSubscribers || !this.req) return;
+    const now = performance.now();
+    requestFinished.publish({
+      owner: this.ctx,
+      request: this.req,
+      inbound: this.listener?.trafficDirection === 'INBOUND',
+      cluster: this.cluster?.config,
+      status: this.status,
+      flags: flagString(this.flags),
+      ms: now - this.started,
+      bytesIn: this.bytesIn,
+      bytesOut: this.bytesOut,
+      route: this.route?.name,
+      upstream: this.endpoint?.key,
+      requestId: this.requestId,
+      authority: this.req.authority,
+      details: this.details,
+      protocol: 'HTTP/2',
+      grpcStatus: this.grpcStatus,
+    } satisfies RequestRecord);
+  }
+}

@@ -1,0 +1,149 @@
+/**
+ * Header blocks across the codec boundary: the request an HTTP/2 stream sends upstream (path
+ * rewritten, forwarding headers, XFCC, the route's operations; the same rules as
+ * request/upstream-head.ts gives HTTP/1.1) as a list both upstream codecs write, and the response
+ * headers a stream sends back (hop-by-hop headers dropped, the route's operations applied).
+ */
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
+import type { HeaderOpsConfig, ListenerConfig, RouteConfig, WeightedCluster } from '../../contract/proxy-config';
+import { regexRewritePath, rewritePath } from '../request/upstream-head';
+import { forwardedClientCert, XFCC } from '../xfcc';
+import type { RequestInfo } from '../request/context';
+import type { StreamRequest } from './stream-request';
+
+/** Connection-specific headers: never forwarded across a hop (RFC 9113 §8.2.2), whichever the codecs. */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+  'http2-settings',
+  'host',
+  'te',
+  'trailer',
+]);
+
+/** A header list: [name, value] pairs, names lowercase, in order. */
+export type HeaderList = Array<[string, string]>;
+
+export interface UpstreamRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly authority: string;
+  readonly headers: HeaderList;
+  /** The client asked for trailers (`te: trailers`, as gRPC does): an HTTP/2 upstream is told so too. */
+  readonly teTrailers: boolean;
+}
+
+/** What the request is sent with besides itself (the exchange has it all). */
+export interface ForwardInputs {
+  readonly route: RouteConfig;
+  readonly destination?: WeightedCluster;
+  readonly requestId: string;
+  readonly listener?: ListenerConfig;
+  readonly ownProto: boolean;
+}
+
+/** Received pairs, hop-by-hop and pseudo-headers left out, under `ops` (remove, set, add) and `replaced` names. */
+function withOps(pairs: HeaderList, ops: readonly (HeaderOpsConfig | undefined)[], replaced: ReadonlySet<string>): HeaderList {
+  const removed = new Set<string>(replaced);
+  for (const o of ops) {
+    o?.remove?.forEach((n) => removed.add(n.toLowerCase()));
+    o?.set?.forEach(([n]) => removed.add(n.toLowerCase()));
+  }
+  const out: HeaderList = pairs.filter(([n]) => !removed.has(n));
+  for (const o of ops) {
+    o?.set?.forEach(([n, v]) => out.push([n.toLowerCase(), v]));
+    o?.add?.forEach(([n, v]) => out.push([n.toLowerCase(), v]));
+  }
+  return out;
+}
+
+/** The header object's pairs (arrays flattened), without pseudo-headers and connection-specific ones. */
+export function pairsOf(headers: IncomingHttpHeaders): HeaderList {
+  const out: HeaderList = [];
+  const connection = headers.connection;
+  const named = typeof connection === 'string' ? connection.split(',').map((n) => n.trim().toLowerCase()) : [];
+  for (const name in headers) {
+    if (name.charCodeAt(0) === 58 /* ':' */ || HOP_BY_HOP.has(name) || named.includes(name)) continue;
+    const v = headers[name];
+    if (v === undefined) continue;
+    if (typeof v === 'string') out.push([name, v]);
+    else for (const one of v) out.push([name, one]);
+  }
+  return out;
+}
+
+/** The request headers as received, hop-by-hop ones left out: an HTTP/1.1 head's flat [name, value, ...] list. */
+export function pairsOfHead(flat: readonly string[]): HeaderList {
+  const named = new Set<string>();
+  for (let i = 0; i < flat.length; i += 2)
+    if (flat[i] === 'connection') for (const n of flat[i + 1].split(',')) named.add(n.trim().toLowerCase());
+  const out: HeaderList = [];
+  for (let i = 0; i < flat.length; i += 2) {
+    const n = flat[i];
+    if (!HOP_BY_HOP.has(n) && !named.has(n) && n !== 'content-length') out.push([n, flat[i + 1]]);
+  }
+  return out;
+}
+
+/**
+ * What goes upstream for `req` (whichever codec it came in): `received`, its headers without
+ * hop-by-hop ones; `authority`, as received; `teTrailers`, the client accepts trailers.
+ */
+export function upstreamRequest(
+  req: RequestInfo,
+  authority: string,
+  received: HeaderList,
+  teTrailers: boolean,
+  x: ForwardInputs,
+): UpstreamRequest {
+  const route = x.route;
+  const rewrite = route.action.kind === 'forward' ? route.action.rewrite : undefined;
+  let path = req.target;
+  if (rewrite?.uriRegex) path = regexRewritePath(path, rewrite.uriRegex);
+  else if (rewrite?.uriPrefix !== undefined) path = rewritePath(route, path, rewrite.uriPrefix);
+  const xff = req.header('x-forwarded-for');
+  const ours: HeaderList = [
+    ['x-forwarded-for', xff ? `${xff}, ${req.remoteAddress}` : req.remoteAddress],
+    ['x-request-id', x.requestId],
+  ];
+  if (x.ownProto || !req.header('x-forwarded-proto')) ours.push(['x-forwarded-proto', req.scheme]);
+  const xfcc = forwardedClientCert(req, x.listener);
+  if (xfcc.line) ours.push([XFCC, xfcc.line.slice(XFCC.length + 2, -2)]);
+  const replaced = new Set(ours.map(([n]) => n));
+  if (xfcc.drop) replaced.add(XFCC);
+  const headers = withOps(received, [route.requestHeaders, x.destination?.requestHeaders], replaced);
+  headers.push(...ours);
+  return { method: req.method, path, authority: rewrite?.authority ?? authority, headers, teTrailers };
+}
+
+/** An HTTP/2 stream's request as it goes upstream. */
+export function streamUpstreamRequest(req: StreamRequest, x: ForwardInputs): UpstreamRequest {
+  const te = req.headers.te;
+  return upstreamRequest(req, req.authority, pairsOf(req.headers), typeof te === 'string' && te.includes('trailers'), x);
+}
+
+/** A header list as `node:http2` takes it (a repeated name as an array). */
+export function toObject(list: HeaderList, into: OutgoingHttpHeaders = {}): OutgoingHttpHeaders {
+  for (const [n, v] of list) {
+    const had = into[n];
+    if (had === undefined) into[n] = v;
+    else into[n] = Array.isArray(had) ? [...had, v] : [String(had), v];
+  }
+  return into;
+}
+
+/** The response head for the client: the upstream's headers (pairs), the route's operations, and `extra` (CORS, cookie). */
+export function downstreamResponse(
+  status: number,
+  pairs: HeaderList,
+  route: RouteConfig | undefined,
+  destination: WeightedCluster | undefined,
+  extra: HeaderList,
+): OutgoingHttpHeaders {
+  const list = withOps(pairs, [route?.responseHeaders, destination?.responseHeaders], new Set());
+  list.push(...extra);
+  return toObject(list, { ':status': status });
+}

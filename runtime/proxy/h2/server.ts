@@ -1,0 +1,118 @@
+/**
+ * The proxy's HTTP/2 server side. The codec is `node:http2` (nghttp2): a complete, fuzzed,
+ * maintained implementation of framing, HPACK, flow control and the flood defences (rapid reset,
+ * CONTINUATION, SETTINGS/PING floods) in C, where a JavaScript codec would be slower and would
+ * have to earn that trust. One `Http2Server` per proxy never listens: connections the proxy
+ * accepted are handed to it (`emit('connection')`) once they are known to be HTTP/2 — the
+ * cleartext preface, or ALPN `h2` on a TLS socket — and each stream becomes an H2Exchange.
+ */
+import * as http2 from 'node:http2';
+import type * as net from 'node:net';
+import { containPeerInput } from '../contain';
+import { http2Limits, serverOptions } from './limits';
+import { H2Exchange, type H2ExchangeContext } from './h2-exchange';
+import type { H2Connection } from './stream-request';
+
+/** The client connection preface (RFC 9113 §3.4). */
+export const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+
+/**
+ * The first bytes of a connection start the HTTP/2 preface (Envoy's codec AUTO). A shorter first
+ * read that matches so far counts: `PRI * HTTP/2.0` is no HTTP/1.1 request either.
+ */
+export function startsWithPreface(first: Buffer): boolean {
+  if (first[0] !== 0x50 /* 'P' */ || first.length < 3) return false;
+  const n = Math.min(first.length, PREFACE.length);
+  return first.compare(PREFACE, 0, n, 0, n) === 0;
+}
+
+/**
+ * Envoy's answer to rapid reset (CVE-2023-44487), on top of nghttp2's reset rate limit: once a
+ * connection has closed PREMATURE_RESET_STREAMS streams, if at least half of them the client reset
+ * prematurely (before a response, soon after opening), the connection is closed.
+ */
+const PREMATURE_RESET_STREAMS = 500;
+
+function prematureResetGuard(session: http2.ServerHttp2Session): (premature: boolean) => void {
+  let closed = 0;
+  let premature = 0;
+  return (wasPremature) => {
+    closed++;
+    if (wasPremature) premature++;
+    if (closed >= PREMATURE_RESET_STREAMS && premature * 2 >= closed && !session.destroyed) session.destroy();
+  };
+}
+
+export class H2Front {
+  private readonly server: http2.Http2Server;
+  /** The connection being handed over (read by the 'session' handler, synchronously within the hand-over). */
+  private handing?: H2Connection;
+  readonly sessions = new Set<http2.ServerHttp2Session>();
+
+  constructor(private readonly ctx: H2ExchangeContext) {
+    this.server = http2.createServer(serverOptions(ctx.limits));
+    const window = http2Limits(ctx.limits).initialConnectionWindowSize;
+    this.server.on('session', (session: http2.ServerHttp2Session) => {
+      const handed = this.handing;
+      // Only connections handed over by serve() (the server never listens): anything else has no listener to serve it.
+      if (!handed) return void session.destroy();
+      const conn: H2Connection = { ...handed, streamEnded: prematureResetGuard(session) };
+      this.sessions.add(session);
+      session.on('close', () => this.sessions.delete(session));
+      // A peer's protocol error ends its session (GOAWAY), never the proxy.
+      session.on('error', () => undefined);
+      session.setTimeout(ctx.limits.idleTimeoutMs, () => session.close());
+      session.once('localSettings', () => {
+        if (!session.destroyed) session.setLocalWindowSize(window);
+      });
+      // A throw nobody foresaw resets that stream, never the process (contain.ts).
+      session.on('stream', (stream, headers, flags) =>
+        containPeerInput(
+          'downstream',
+          () => stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR),
+          () => new H2Exchange(this.ctx, conn, stream, headers, flags).start(),
+        ),
+      );
+    });
+    this.server.on('sessionError', () => undefined);
+  }
+
+  /**
+   * Serve HTTP/2 on `socket`. `first`: bytes already read from it (the preface), handed back so
+   * the session reads them first. A TLS socket built by hand (peer-tls.ts) still says it is
+   * negotiating: the session would wait for a 'secureConnect' that never comes.
+   */
+  serve(socket: net.Socket, conn: H2Connection, first?: Buffer): void {
+    if (first) {
+      socket.pause();
+      socket.unshift(first);
+    }
+    const s = socket as net.Socket & { secureConnecting?: boolean };
+    if (s.secureConnecting) s.secureConnecting = false;
+    this.handing = conn;
+    try {
+      this.server.emit('connection', socket);
+    } finally {
+      this.handing = undefined;
+    }
+  }
+
+  /** Draining: every session told GOAWAY (streams in flight finish), and closed when they have. */
+  close(): void {
+    for (const s of this.sessions) s.close();
+  }
+}
+
+/** One front per proxy, made when its first HTTP/2 connection comes. */
+const fronts = new WeakMap<H2ExchangeContext, H2Front>();
+
+export function http2Front(ctx: H2ExchangeContext): H2Front {
+  let front = fronts.get(ctx);
+  if (!front) fronts.set(ctx, (front = new H2Front(ctx)));
+  return front;
+}
+
+/** The proxy drains: its HTTP/2 sessions are told GOAWAY. */
+export function closeHttp2(ctx: H2ExchangeContext): void {
+  fronts.get(ctx)?.close();
+}

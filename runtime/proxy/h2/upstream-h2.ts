@@ -1,0 +1,137 @@
+/**
+ * A try over HTTP/2: a stream on a pooled session (upstream-pool.ts) for the request, the response
+ * head, body and trailers handed to the exchange as they come, flow control both ways (a full
+ * client pauses the stream, whose window then stops the server). How a stream ends without a
+ * response names Envoy's flags: refused by the server (REFUSED_STREAM, retryable as
+ * `refused-stream`), reset (UR), its connection gone (UC), no connection at all (UF).
+ */
+import * as http2 from 'node:http2';
+import { containPeerInput } from '../contain';
+import type { Cluster, Endpoint } from '../upstream/cluster';
+import { pairsOf, toObject, type UpstreamRequest } from './headers';
+import { h2Pool, type PooledSession } from './upstream-pool';
+import type { TryOwner, UpstreamTry } from './upstream-try';
+
+const { NGHTTP2_FLAG_END_STREAM, NGHTTP2_REFUSED_STREAM, NGHTTP2_NO_ERROR, NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR } = http2.constants;
+
+export class H2Try implements UpstreamTry {
+  onDrain?: () => void;
+  private stream?: http2.ClientHttp2Stream;
+  private pooled?: PooledSession;
+  private done = false;
+  private responded = false;
+
+  constructor(
+    private readonly cluster: Cluster,
+    private readonly endpoint: Endpoint,
+    private readonly owner: TryOwner,
+    private readonly req: UpstreamRequest,
+    private readonly hasBody: boolean,
+  ) {}
+
+  get endpointKey(): string {
+    return this.endpoint.key;
+  }
+
+  start(): void {
+    const pool = h2Pool(this.cluster, this.endpoint);
+    const pooled = (this.pooled = pool.session());
+    const r = this.req;
+    const headers = toObject(r.headers, { ':method': r.method, ':path': r.path, ':authority': r.authority });
+    if (r.teTrailers) headers.te = 'trailers';
+    let stream: http2.ClientHttp2Stream;
+    try {
+      stream = pooled.session.request(headers, { endStream: !this.hasBody });
+    } catch {
+      // The session went away between the pick and the request (GOAWAY, closed): as a refused stream, it may be tried again.
+      pooled.retired = true;
+      return this.fail('UC', 503, 'refused-stream');
+    }
+    this.stream = stream;
+    pool.began(pooled);
+    this.endpoint.active++;
+    this.endpoint.requests++;
+    // What the server sent reaches the exchange inside containPeerInput: a throw resets this stream, not the process.
+    const contained = (handle: () => void) =>
+      containPeerInput(
+        'upstream',
+        () => {
+          if (!stream.closed) stream.close(NGHTTP2_INTERNAL_ERROR);
+        },
+        handle,
+      );
+    stream.on('response', (h, flags) =>
+      contained(() => {
+        const status = Number(h[':status']);
+        if (status < 200) return;
+        this.responded = true;
+        this.owner.head(status, pairsOf(h), (flags & NGHTTP2_FLAG_END_STREAM) !== 0);
+      }),
+    );
+    stream.on('data', (chunk: Buffer) =>
+      contained(() => {
+        if (!this.done && !this.owner.data(chunk)) stream.pause();
+      }),
+    );
+    stream.on('trailers', (t) =>
+      contained(() => {
+        if (!this.done) this.owner.trailers(pairsOf(t));
+      }),
+    );
+    stream.on('end', () =>
+      contained(() => {
+        if (this.done) return;
+        this.release();
+        this.owner.end();
+      }),
+    );
+    stream.on('drain', () => this.onDrain?.());
+    stream.on('error', () => undefined);
+    stream.on('close', () => {
+      if (this.done) return;
+      const code = stream.rstCode;
+      this.release();
+      if (!pooled.connected) return this.owner.failed('UF', 503, 'connect-failure');
+      if (code === NGHTTP2_REFUSED_STREAM) return this.owner.failed('UR', 503, 'refused-stream');
+      // A stream closed without its end: reset by the server (UR), or its connection gone (UC).
+      this.owner.failed(code === NGHTTP2_NO_ERROR || pooled.session.destroyed ? 'UC' : 'UR', 503, 'reset');
+    });
+    this.owner.ready();
+  }
+
+  write(chunk: Buffer): boolean {
+    return this.stream!.write(chunk);
+  }
+
+  endBody(): void {
+    if (this.stream && !this.stream.writableEnded) this.stream.end();
+  }
+
+  resume(): void {
+    this.stream?.resume();
+  }
+
+  cancel(): void {
+    if (this.done) return;
+    const stream = this.stream;
+    this.release();
+    if (stream && !stream.closed) stream.close(NGHTTP2_CANCEL);
+  }
+
+  private fail(flag: 'UC', status: number, reason: 'refused-stream'): void {
+    this.done = true;
+    this.owner.failed(flag, status, reason);
+  }
+
+  private release(): void {
+    if (this.done) return;
+    this.done = true;
+    this.endpoint.active--;
+    if (this.pooled) h2Pool(this.cluster, this.endpoint).ended(this.pooled);
+  }
+
+  /** The try got a response head (a failure after it breaks off a response under way). */
+  get answered(): boolean {
+    return this.responded;
+  }
+}

@@ -1,0 +1,37 @@
+/**
+ * One upstream try of an HTTP/2 stream's request, whichever protocol it goes over (HTTP/1.1 in
+ * upstream-h1.ts, HTTP/2 in upstream-h2.ts): what a try reports to its exchange, and what the
+ * exchange does to a try. Flow control both ways: `data` returning false pauses the try until
+ * `resume`; `write` returning false means wait for `onDrain`.
+ */
+import type { Flag } from '../request/record';
+import type { Failure } from '../request/retry';
+import type { HeaderList } from './headers';
+
+export interface TryOwner {
+  /** The final response head (`end`: no body follows, as in a trailers-only gRPC response); false: the exchange retries instead. */
+  head(status: number, headers: HeaderList, end: boolean): boolean;
+  /** Response body bytes; false when the client's stream is full (the try waits for `resume`). */
+  data(chunk: Buffer): boolean;
+  trailers(headers: HeaderList): void;
+  /** The response is over. */
+  end(): void;
+  /** No response, or it broke off: `flag` as Envoy names it, the status a local reply would have. */
+  failed(flag: Flag, status: number, reason: Failure): void;
+  /** The try has a stream or a connection: the request body kept so far may go. */
+  ready(): void;
+}
+
+export interface UpstreamTry {
+  /** Request body bytes; false: wait for `onDrain` before more. */
+  write(chunk: Buffer): boolean;
+  /** The request body is complete. */
+  endBody(): void;
+  onDrain?: () => void;
+  /** The client reads again: so may the try. */
+  resume(): void;
+  /** The try is abandoned (a retry, a timeout, the client gone): its stream reset or its connection closed. */
+  cancel(): void;
+  /** The endpoint's key (the access log's upstream host). */
+  readonly endpointKey: string;
+}
