@@ -203,7 +203,7 @@ export class H2Exchange implements TryOwner {
     this.endpoint = endpoint;
     if (avoidsTriedHosts(plan.action.retries)) (this.tried ??= []).push(endpoint);
     this.tryReady = false;
-    const proto = cluster.config.upstreamProtocol;
+    const proto = cluster.protocolFor(req.originalPort);
     const perTry = plan.action.retries?.perTryTimeoutMs;
     if (perTry) this.tryTimer = setTimeout(() => this.onTryTimeout(), perTry);
     // `client`: the protocol the client spoke, HTTP/2 here.

@@ -95,7 +95,7 @@ export class Exchange implements AttemptOwner, RelayOwner, BridgeOwner {
     if (!cluster || (cluster.endpoints.length === 0 && cluster.config.lb.kind !== 'passthrough'))
       return this.reply(503, 'UH', 'no healthy upstream\n');
     if (!this.requestId) this.requestId = REQUEST_IDS.next();
-    if (cluster.config.upstreamProtocol === 'h2') this.bridge = new Http1ToH2(cluster, this, this.client, d);
+    if (cluster.protocolFor(this.client.originalPort) === 'h2') this.bridge = new Http1ToH2(cluster, this, this.client, d);
     else {
       this.relay = new Relay(this, this.client, this.ctx);
       this.up = new Attempts(cluster, this, this.client, this.relay, this.body, d.action.retries);

@@ -122,6 +122,15 @@ export class Cluster {
    * An endpoint for a request. `avoid` (the endpoints a request already tried): the pick is made
    * again, up to 5 times, while it lands on one of them (Envoy's previous_hosts retry predicate).
    */
+  /**
+   * How a request goes to the endpoints: `h2`, the client's version (`client`), or HTTP/1.1 (undefined). A
+   * passthrough inbound cluster (one for every port of a pod's app) says it per original destination port.
+   */
+  protocolFor(originalPort: number | undefined): 'h2' | 'client' | undefined {
+    const byPort = this.config.upstreamProtocolByPort;
+    return (byPort && originalPort !== undefined ? byPort[originalPort] : undefined) ?? this.config.upstreamProtocol;
+  }
+
   pick(hints: PickHints = NO_HINTS, avoid?: readonly Endpoint[]): Endpoint | undefined {
     let e = this.pickOnce(hints);
     if (avoid?.length) for (let i = 1; i < 5 && e && avoid.includes(e); i++) e = this.pickOnce(hints);
