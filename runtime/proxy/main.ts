@@ -10,7 +10,8 @@ import { reusePortSupported, runWorker, WorkerPool, WORKER_ENV } from './workers
 import { FORWARD_CLIENT_CERT_DETAILS, type ForwardClientCertDetails, type ProxyConfig } from '../contract/proxy-config';
 import type { ProxyIdentity } from '../contract/push-protocol';
 import type { configFromMesh } from './mesh-file';
-import { MeshProxy } from './mesh-proxy';
+import { DEFAULT_LISTENER_DRAIN_MS, MeshProxy } from './mesh-proxy';
+import { DEFAULT_MAX_CONNECTIONS } from './listeners';
 import { DEFAULT_LIMITS } from './http/head';
 import { GATEWAY_POD_LABELS } from '../../api/registry';
 import { startAdmin, startStatus } from './admin';
@@ -54,6 +55,11 @@ Options:
                            as $MAST_APP_PROBERS gives them (JSON; sidecar injection writes it)
   --access-log <-|off>     JSON access log to stdout (default: off)
   --drain-seconds <n>      drain time on SIGTERM (default: 5)
+  --listener-drain-seconds <n>  how long a listener removed by a config push serves its open
+                           connections (Connection: close on each response) (default: 45)
+  --max-connections <n>    open client connections per listener at most; past it a new connection
+                           is closed at accept (mast_downstream_cx_overflow_total); 0: no limit
+                           (default: 16384)
   --header-timeout-seconds <n>  a client must send a whole request head within this, else 408
                            (default: 15)
   --workers <n>            gateway: n processes on the same ports (SO_REUSEPORT, Node >= 22.12;
@@ -199,6 +205,8 @@ export async function main(argv: string[]): Promise<number> {
       'status-port': { type: 'string' },
       'access-log': { type: 'string', default: 'off' },
       'drain-seconds': { type: 'string', default: '5' },
+      'listener-drain-seconds': { type: 'string', default: String(DEFAULT_LISTENER_DRAIN_MS / 1000) },
+      'max-connections': { type: 'string', default: String(DEFAULT_MAX_CONNECTIONS) },
       'header-timeout-seconds': { type: 'string', default: String(DEFAULT_LIMITS.headerTimeoutMs / 1000) },
       'credentials-dir': { type: 'string' },
       workers: { type: 'string', default: '1' },
@@ -291,6 +299,8 @@ export async function main(argv: string[]): Promise<number> {
       limits,
     );
     if (o['credentials-dir']) proxy.credentialsDir = o['credentials-dir'];
+    proxy.listenerDrainMs = Number(o['listener-drain-seconds']) * 1000;
+    proxy.maxConnections = Number(o['max-connections']);
     return proxy;
   };
   const log = (line: string) => console.error(`mast-proxy: ${line}`);

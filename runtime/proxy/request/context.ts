@@ -53,6 +53,8 @@ export interface Client extends ClientRequest {
   endTunnel(): void;
   /** Reset: nothing sensible can follow on this connection. */
   close(): void;
+  /** The connection is being drained (its listener was removed): responses say `Connection: close`. */
+  readonly draining?: boolean;
   /** The exchange is over (at `now`, performance.now()): the next request on this connection, or close it. */
   finished(keepAlive: boolean, now: number): void;
 }

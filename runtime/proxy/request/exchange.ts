@@ -91,7 +91,7 @@ export class Exchange implements AttemptOwner, RelayOwner {
     if (!cluster || (cluster.endpoints.length === 0 && cluster.config.lb.kind !== 'passthrough'))
       return this.reply(503, 'UH', 'no healthy upstream\n');
     if (!this.requestId) this.requestId = REQUEST_IDS.next();
-    this.relay = new Relay(this, this.client, this.ctx);
+    this.relay = new Relay(this, this.client, this);
     this.up = new Attempts(cluster, this, this.client, this.relay, this.body, d.action.retries);
     // The route's timeout counts from the head's arrival (the time taken already), or from the end
     // of a fault delay (Envoy's router runs after the fault filter).
@@ -100,6 +100,15 @@ export class Exchange implements AttemptOwner, RelayOwner {
     if (d.mirrors && !this.client.bodyPending)
       for (const m of d.mirrors) this.ctx.mirror(m, this.client.method, upstreamHead(this.client, this, true));
     this.up.next();
+  }
+
+  /** The relay's context: responses say `Connection: close` while the proxy or this connection's listener drains. */
+  get draining(): boolean {
+    return this.ctx.draining || this.client.draining === true;
+  }
+
+  get limits(): ExchangeContext['limits'] {
+    return this.ctx.limits;
   }
 
   // ---- from the client connection (downstream.ts) ----
@@ -184,7 +193,7 @@ export class Exchange implements AttemptOwner, RelayOwner {
     if (this.done) return;
     if (flag) this.flags |= flagBit(flag);
     this.status = status;
-    const keepAlive = this.client.head.keepAlive && !this.client.bodyPending && !this.ctx.draining;
+    const keepAlive = this.client.head.keepAlive && !this.client.bodyPending && !this.draining;
     this.bytesOut += Buffer.byteLength(body);
     this.client.write(localResponse(status, body, keepAlive, headers));
     this.finish(keepAlive);
