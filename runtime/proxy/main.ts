@@ -3,7 +3,8 @@
  * `--mesh <dir>` to compile one from mesh YAML here. The control-plane push client
  * (`--control-plane`) comes with mastd.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync } from 'node:fs';
+import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { runMain, SECRET_ON_ARGV, untilSignal } from '../contract/process';
 import { reusePortSupported, runWorker, WorkerPool, WORKER_ENV } from './workers';
@@ -53,7 +54,8 @@ Options:
   --status-port <n>        /healthz/ready and /stats/prometheus on all interfaces (kubelet probes, scrapes),
                            and the app's probes at /app-health/<container>/<livez|readyz|startupz>
                            as $MAST_APP_PROBERS gives them (JSON; sidecar injection writes it)
-  --access-log <-|off>     JSON access log to stdout (default: off)
+  --access-log <-|off|f>   JSON access log to stdout (-) or appended to file f (default: off); lines the
+                           sink cannot take in time are dropped and counted, never held without bound
   --drain-seconds <n>      drain time on SIGTERM (default: 5)
   --listener-drain-seconds <n>  how long a listener removed by a config push serves its open
                            connections (Connection: close on each response) (default: 45)
@@ -77,6 +79,15 @@ Options:
   --help                   this text`;
 
 const SA_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+
+/** `--access-log`: stdout (-), off, or a file appended to (a file that cannot be written loses lines, not the proxy). */
+function accessLogSink(flag: string | undefined): Writable | undefined {
+  if (!flag || flag === 'off') return undefined;
+  if (flag === '-') return process.stdout;
+  const file = createWriteStream(flag, { flags: 'a' });
+  file.on('error', (err) => console.error(`mast-proxy: access log ${flag}: ${err.message}`));
+  return file;
+}
 
 /**
  * A command of the bundle run in a short-lived process of itself, its JSON answer on stdout: what
@@ -295,7 +306,7 @@ export async function main(argv: string[]): Promise<number> {
         workload: mode === 'gateway' ? (labels['app.kubernetes.io/name'] ?? 'mast-ingressgateway') : (labels.app ?? 'unknown'),
         namespace,
       },
-      o['access-log'] === '-' ? process.stdout : undefined,
+      accessLogSink(o['access-log']),
       limits,
     );
     if (o['credentials-dir']) proxy.credentialsDir = o['credentials-dir'];
