@@ -124,16 +124,24 @@ export class Exchange implements AttemptOwner, RelayOwner {
   }
 
   tunnelToUpstream(chunk: Buffer): void {
+    this.bytesIn += chunk.length;
     this.up?.conn?.socket.write(chunk);
   }
 
+  /**
+   * The client's connection closed before the exchange was over. Recorded as Envoy records it: an
+   * upgraded connection (101) when its tunnel closes, with the bytes of both ways; otherwise flag
+   * DC, the status sent if a response head was, else 0 (`downstream_remote_disconnect`).
+   */
   downstreamGone(): void {
     if (this.done) return;
-    this.flags |= flagBit('DC');
-    this.status = this.status || 499;
+    if (!this.client.tunnel) {
+      this.flags |= flagBit('DC');
+      if (!this.relay?.committed) this.status = 0;
+      this.details ??= 'downstream_remote_disconnect';
+    }
     this.up?.drop(false);
-    this.done = true;
-    this.stopTimers();
+    this.finish(false);
   }
 
   // ---- from the tries (attempt.ts) and the relay (relay.ts) ----
