@@ -19,7 +19,7 @@ import { drainListener } from './listener-drain';
 import { DEFAULT_MAX_CONNECTIONS, listen, ListenerRuntime, type ConnectionLimit, type ListenerSetup } from './listeners';
 import { Metrics, type MetricsSnapshot } from './metrics';
 import { mirror } from './mirror';
-import type { ExchangeContext } from './request/context';
+import type { ExchangeContext, MirrorBody } from './request/context';
 import { Telemetry, type ProxyIdentityInfo } from './telemetry';
 import { Cluster } from './upstream/cluster';
 
@@ -236,8 +236,8 @@ export class MeshProxy implements AcceptContext, ExchangeContext {
     conn.socket.once('close', () => this.conns.delete(conn));
   }
 
-  mirror(cluster: string, method: string, head: string): void {
-    mirror(this.clusters.get(cluster), method, head, this.limits.maxHeadBytes, this.metrics);
+  mirror(cluster: string, method: string, head: string, withBody = false): MirrorBody | undefined {
+    return mirror(this.clusters.get(cluster), method, head, this.limits.maxHeadBytes, this.metrics, withBody);
   }
 
   /**

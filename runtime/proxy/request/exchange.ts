@@ -13,7 +13,7 @@ import { RequestIds } from '../request-id';
 import type { Cluster } from '../upstream/cluster';
 import { Attempts, type AttemptOwner } from './attempt';
 import { refusal } from './authorize';
-import type { Client, ExchangeContext } from './context';
+import type { Client, ExchangeContext, MirrorBody } from './context';
 import type { GeneratedCookie } from './hash-key';
 import { flagBit, flagString, requestFinished, type Flag, type RequestRecord } from './record';
 import { Relay, type RelayOwner } from './relay';
@@ -54,6 +54,8 @@ export class Exchange implements AttemptOwner, RelayOwner {
   /** A fault's delay (rare: a Node timer), and the route's timeout. */
   private delayTimer?: NodeJS.Timeout;
   private timeout?: Deadline;
+  /** Mirror copies of this request, taking its body as it comes. */
+  private mirrors?: MirrorBody[];
 
   constructor(
     private readonly client: Client,
@@ -97,8 +99,13 @@ export class Exchange implements AttemptOwner, RelayOwner {
     // of a fault delay (Envoy's router runs after the fault filter).
     const ms = d.action.timeoutMs;
     if (ms) requestDeadlines.set((this.timeout = new Deadline(() => this.onTimeout())), ms, d.delayMs ? performance.now() : this.started);
-    if (d.mirrors && !this.client.bodyPending)
-      for (const m of d.mirrors) this.ctx.mirror(m, this.client.method, upstreamHead(this.client, this, true));
+    // A body is copied to each mirror as it streams (none of it has come yet, unless a fault delayed the request: no copy then).
+    const withBody = this.client.bodyPending;
+    if (d.mirrors && !(withBody && this.bytesIn > 0))
+      for (const m of d.mirrors) {
+        const copy = this.ctx.mirror(m, this.client.method, upstreamHead(this.client, this, true), withBody);
+        if (copy) (this.mirrors ??= []).push(copy);
+      }
     this.up.next();
   }
 
@@ -116,6 +123,7 @@ export class Exchange implements AttemptOwner, RelayOwner {
   /** Request body bytes from the client, in order. */
   requestBody(chunk: Buffer, last: boolean): void {
     this.bytesIn += chunk.length;
+    if (this.mirrors) for (const m of this.mirrors) m.write(chunk, last);
     this.body?.receive(chunk, last, this.done ? undefined : this.up?.conn?.socket);
   }
 
@@ -211,6 +219,7 @@ export class Exchange implements AttemptOwner, RelayOwner {
     if (this.done) return;
     this.done = true;
     this.stopTimers();
+    if (this.mirrors) for (const m of this.mirrors) m.abandon();
     const now = performance.now();
     if (requestFinished.hasSubscribers) {
       const { status, bytesIn, requestId, authority, details } = this;
