@@ -79,15 +79,22 @@ class MirrorCopy implements MirrorBody {
       onData: (chunk) => {
         // A bad or endless head, bad chunked framing: all end this connection only (it was consumed outside any try once).
         try {
-          if (!framing) {
+          while (!framing) {
             buf = buf ? Buffer.concat([buf, chunk]) : chunk;
             const end = headEnd(buf);
             if (end < 0) {
               if (buf.length > this.maxHeadBytes) this.release(false);
               return;
             }
-            framing = BodyFraming.forResponse(parseResponseHead(buf, 0, end), this.method);
+            const head = parseResponseHead(buf, 0, end);
             chunk = buf.subarray(end);
+            buf = null;
+            // A 100 Continue (the copy carries the client's Expect) is not the answer: the final head follows.
+            if (head.status >= 100 && head.status < 200 && head.status !== 101) {
+              if (!chunk.length) return;
+              continue;
+            }
+            framing = BodyFraming.forResponse(head, this.method);
           }
           framing.consume(chunk, 0, chunk.length);
         } catch {

@@ -26,10 +26,11 @@ async function bodyBackend() {
   return { port: (server.address() as net.AddressInfo).port, seen };
 }
 
-function post(port: number, body: Buffer, chunked: boolean): Promise<{ status: number; text: string }> {
+function post(port: number, body: Buffer, chunked: boolean, expectContinue = false): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = { host: 'alpha.example.com' };
     if (!chunked) headers['content-length'] = String(body.length);
+    if (expectContinue) headers.expect = '100-continue';
     const req = http.request({ host: '127.0.0.1', port, path: '/upload', method: 'POST', headers, agent: false }, (res) => {
       let text = '';
       res.on('data', (d) => (text += d));
@@ -37,8 +38,12 @@ function post(port: number, body: Buffer, chunked: boolean): Promise<{ status: n
     });
     req.on('error', reject);
     // In pieces, as a client streams it: the copy must follow chunk by chunk.
-    for (let i = 0; i < body.length; i += 64 * 1024) req.write(body.subarray(i, i + 64 * 1024));
-    req.end();
+    const send = () => {
+      for (let i = 0; i < body.length; i += 64 * 1024) req.write(body.subarray(i, i + 64 * 1024));
+      req.end();
+    };
+    if (expectContinue) req.once('continue', send);
+    else send();
   });
 }
 
@@ -49,14 +54,16 @@ const mirrorTo = (main: number, shadow: number) =>
   );
 
 test.each([
-  ['Content-Length', false],
-  ['chunked', true],
-])('a %s body reaches the mirror whole, as the main request sends it', async (_framing, chunked) => {
+  ['Content-Length', false, false],
+  ['chunked', true, false],
+  // The mirror answers 100 Continue too: not its final answer, the copy goes on.
+  ['100-continue', false, true],
+])('a %s body reaches the mirror whole, as the main request sends it', async (_framing, chunked, expectContinue) => {
   const main = await bodyBackend();
   const shadow = await bodyBackend();
   const { port } = await proxyFor(mirrorTo(main.port, shadow.port));
   const body = Buffer.alloc(300 * 1024, 'mirror me ');
-  expect(await post(port, body, chunked)).toEqual({ status: 200, text: 'ok' });
+  expect(await post(port, body, chunked, expectContinue)).toEqual({ status: 200, text: 'ok' });
   await until('the mirror’s copy', () => shadow.seen.length === 1);
   expect(shadow.seen[0].host).toBe('alpha.example.com-shadow');
   expect(shadow.seen[0].body.equals(body)).toBe(true);
