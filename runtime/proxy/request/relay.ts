@@ -111,7 +111,10 @@ export class Relay implements ConnHandler {
     if (head.status === 101) {
       client.write(downstreamResponseHead(head, keepAlive, [route.responseHeaders, x.destination?.responseHeaders], extra));
       client.openTunnel(() => this.conn?.socket.end());
-      if (headEnd < buf.length) client.write(buf.subarray(headEnd));
+      if (headEnd < buf.length) {
+        client.write(buf.subarray(headEnd));
+        this.bytesOut += buf.length - headEnd;
+      }
       this.conn!.socket.on('end', () => client.endTunnel());
       return;
     }

@@ -104,7 +104,8 @@ test('an upgraded connection is recorded when its tunnel closes: 101, the bytes 
     const s = http.createServer();
     s.on('upgrade', (_req, socket: net.Socket) => {
       tunnels.add(socket);
-      socket.write('HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: echo\r\n\r\n');
+      // A greeting in the same write as the head: tunnel bytes too.
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: echo\r\n\r\nhi');
       socket.on('data', (d) => socket.write(Buffer.from(d).reverse()));
       socket.on('error', () => undefined);
     });
@@ -115,7 +116,7 @@ test('an upgraded connection is recorded when its tunnel closes: 101, the bytes 
   const { proxy, port, lines } = await loggingProxy((upgrades.address() as net.AddressInfo).port);
   const client = await connect(port);
   client.write('GET /chat HTTP/1.1\r\nHost: alpha.example.com\r\nConnection: upgrade\r\nUpgrade: echo\r\n\r\n');
-  await until('the 101', () => client.text.includes('\r\n\r\n'));
+  await until('the 101 and its greeting', () => client.text.endsWith('\r\n\r\nhi'));
   expect(client.text).toMatch(/^HTTP\/1\.1 101 /);
   client.write('hello');
   await until('the echo', () => client.text.endsWith('olleh'));
@@ -123,6 +124,6 @@ test('an upgraded connection is recorded when its tunnel closes: 101, the bytes 
   expect(lines()).toHaveLength(0);
   client.end();
   await until('its access log line', () => lines().length === 1);
-  expect(lines()[0]).toMatchObject({ path: '/chat', response_code: 101, response_flags: '-', bytes_received: 5, bytes_sent: 5 });
+  expect(lines()[0]).toMatchObject({ path: '/chat', response_code: 101, response_flags: '-', bytes_received: 5, bytes_sent: 7 });
   expect(requestsTotal(proxy.renderMetrics(), '101', '-')).toBe(1);
 });
