@@ -70,7 +70,7 @@ export class DownstreamConn implements Client {
 
   constructor(
     readonly socket: net.Socket,
-    private readonly listener: ListenerRuntime,
+    readonly listener: ListenerRuntime,
     private readonly proxy: ConnContext,
     /** Over TLS: the TCP socket under the TLS one; with a verified client certificate, it and its SPIFFE identity. */
     readonly peer?: {
@@ -243,6 +243,11 @@ export class DownstreamConn implements Client {
     http2Front(this.proxy).serve(socket, conn, first);
   }
 
+  /** The proxy is draining (SIGTERM), or this connection's listener (removed by a push): responses say `Connection: close`. */
+  get draining(): boolean {
+    return this.proxy.draining || this.listener.draining;
+  }
+
   /** No request in progress and none half-read: safe to close when draining. */
   get idle(): boolean {
     return this.exchange === null && !this.pending;
@@ -290,7 +295,7 @@ export class DownstreamConn implements Client {
   /** The exchange finished (at `now`, performance.now()): next request on this connection, or close it. */
   finished(keepAlive: boolean, now: number): void {
     this.exchange = null;
-    if (!keepAlive || this.bodyFraming || this.proxy.draining) {
+    if (!keepAlive || this.bodyFraming || this.draining) {
       this.closed = true;
       this.socket.end();
       return;

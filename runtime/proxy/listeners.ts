@@ -37,6 +37,17 @@ export class ListenerRuntime implements TlsHolder {
   defaultPort = 80;
   /** The one entry, when there is one (it serves every destination port). */
   private only?: ListenerEntry;
+  /**
+   * Removed by a config push: it accepts nothing more, and its connections finish what they have
+   * in flight, each told `Connection: close` (listener-drain.ts).
+   */
+  draining = false;
+  /**
+   * Sockets accepted here and still open, for a drain's last word. A plain HTTP connection's
+   * socket leaves at once (its handle moves to one reading through the shared buffer,
+   * read-buffer.ts): the proxy tracks that connection itself.
+   */
+  readonly sockets = new Set<net.Socket>();
 
   constructor(readonly port: number) {}
 
@@ -70,14 +81,36 @@ export class ListenerRuntime implements TlsHolder {
   }
 }
 
+/**
+ * At most this many open connections per listener (Envoy's listener connection limit): past it a
+ * new connection is closed as it is accepted, before any byte of it is read, and counted, so a
+ * flood of connections costs a counter, not the memory of every connection.
+ */
+export const DEFAULT_MAX_CONNECTIONS = 16_384;
+
+/** A listener's bound on open connections, and who counts the connections refused. */
+export interface ConnectionLimit {
+  /** 0: no limit. */
+  readonly max: number;
+  readonly refused: () => void;
+}
+
 /** Binds the listener's port (with SO_REUSEPORT when several worker processes share it; Node ≥ 22.12). */
 export function listen(
   l: ListenerRuntime,
   address: string,
   reusePort: boolean,
   accept: (socket: net.Socket, l: ListenerRuntime) => void,
+  limit: ConnectionLimit = { max: DEFAULT_MAX_CONNECTIONS, refused: () => undefined },
 ): Promise<void> {
-  const server = net.createServer({ noDelay: true }, (socket) => accept(socket, l));
+  const server = net.createServer({ noDelay: true }, (socket) => {
+    l.sockets.add(socket);
+    socket.once('close', () => l.sockets.delete(socket));
+    accept(socket, l);
+  });
+  // Node refuses past `maxConnections` itself (the handle closed at accept) and says so with 'drop'.
+  if (limit.max > 0) server.maxConnections = limit.max;
+  server.on('drop', limit.refused);
   l.server = server;
   return new Promise((resolve, reject) => {
     server.once('error', reject);

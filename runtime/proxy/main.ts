@@ -3,14 +3,16 @@
  * `--mesh <dir>` to compile one from mesh YAML here. The control-plane push client
  * (`--control-plane`) comes with mastd.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync } from 'node:fs';
+import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { runMain, SECRET_ON_ARGV, untilSignal } from '../contract/process';
 import { reusePortSupported, runWorker, WorkerPool, WORKER_ENV } from './workers';
 import { FORWARD_CLIENT_CERT_DETAILS, type ForwardClientCertDetails, type ProxyConfig } from '../contract/proxy-config';
 import type { ProxyIdentity } from '../contract/push-protocol';
 import type { configFromMesh } from './mesh-file';
-import { MeshProxy } from './mesh-proxy';
+import { DEFAULT_LISTENER_DRAIN_MS, MeshProxy } from './mesh-proxy';
+import { DEFAULT_MAX_CONNECTIONS } from './listeners';
 import { DEFAULT_LIMITS } from './http/head';
 import { GATEWAY_POD_LABELS } from '../../api/registry';
 import { startAdmin, startStatus } from './admin';
@@ -52,8 +54,14 @@ Options:
   --status-port <n>        /healthz/ready and /stats/prometheus on all interfaces (kubelet probes, scrapes),
                            and the app's probes at /app-health/<container>/<livez|readyz|startupz>
                            as $MAST_APP_PROBERS gives them (JSON; sidecar injection writes it)
-  --access-log <-|off>     JSON access log to stdout (default: off)
+  --access-log <-|off|f>   JSON access log to stdout (-) or appended to file f (default: off); lines the
+                           sink cannot take in time are dropped and counted, never held without bound
   --drain-seconds <n>      drain time on SIGTERM (default: 5)
+  --listener-drain-seconds <n>  how long a listener removed by a config push serves its open
+                           connections (Connection: close on each response) (default: 45)
+  --max-connections <n>    open client connections per listener at most; past it a new connection
+                           is closed at accept (mast_downstream_cx_overflow_total); 0: no limit
+                           (default: 16384)
   --header-timeout-seconds <n>  a client must send a whole request head within this, else 408
                            (default: 15)
   --workers <n>            gateway: n processes on the same ports (SO_REUSEPORT, Node >= 22.12;
@@ -71,6 +79,15 @@ Options:
   --help                   this text`;
 
 const SA_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+
+/** `--access-log`: stdout (-), off, or a file appended to (a file that cannot be written loses lines, not the proxy). */
+function accessLogSink(flag: string | undefined): Writable | undefined {
+  if (!flag || flag === 'off') return undefined;
+  if (flag === '-') return process.stdout;
+  const file = createWriteStream(flag, { flags: 'a' });
+  file.on('error', (err) => console.error(`mast-proxy: access log ${flag}: ${err.message}`));
+  return file;
+}
 
 /**
  * A command of the bundle run in a short-lived process of itself, its JSON answer on stdout: what
@@ -199,6 +216,8 @@ export async function main(argv: string[]): Promise<number> {
       'status-port': { type: 'string' },
       'access-log': { type: 'string', default: 'off' },
       'drain-seconds': { type: 'string', default: '5' },
+      'listener-drain-seconds': { type: 'string', default: String(DEFAULT_LISTENER_DRAIN_MS / 1000) },
+      'max-connections': { type: 'string', default: String(DEFAULT_MAX_CONNECTIONS) },
       'header-timeout-seconds': { type: 'string', default: String(DEFAULT_LIMITS.headerTimeoutMs / 1000) },
       'credentials-dir': { type: 'string' },
       workers: { type: 'string', default: '1' },
@@ -287,10 +306,12 @@ export async function main(argv: string[]): Promise<number> {
         workload: mode === 'gateway' ? (labels['app.kubernetes.io/name'] ?? 'mast-ingressgateway') : (labels.app ?? 'unknown'),
         namespace,
       },
-      o['access-log'] === '-' ? process.stdout : undefined,
+      accessLogSink(o['access-log']),
       limits,
     );
     if (o['credentials-dir']) proxy.credentialsDir = o['credentials-dir'];
+    proxy.listenerDrainMs = Number(o['listener-drain-seconds']) * 1000;
+    proxy.maxConnections = Number(o['max-connections']);
     return proxy;
   };
   const log = (line: string) => console.error(`mast-proxy: ${line}`);

@@ -16,10 +16,11 @@ import { checkConfig } from './config-check';
 import type { DownstreamConn } from './downstream';
 import { DEFAULT_CREDENTIALS_DIR, loadTls, reloadTls, skippedNowMounted, tlsFiles, type LoadedTls } from './gateway-tls';
 import { DEFAULT_LIMITS, type Limits } from './http/head';
-import { listen, ListenerRuntime, type ListenerSetup } from './listeners';
+import { drainListener } from './listener-drain';
+import { DEFAULT_MAX_CONNECTIONS, listen, ListenerRuntime, type ConnectionLimit, type ListenerSetup } from './listeners';
 import { Metrics, type MetricsSnapshot } from './metrics';
 import { mirror } from './mirror';
-import type { ExchangeContext } from './request/context';
+import type { ExchangeContext, MirrorBody } from './request/context';
 import { Telemetry, type ProxyIdentityInfo } from './telemetry';
 import { Cluster } from './upstream/cluster';
 
@@ -29,6 +30,9 @@ export interface WorkloadCertificate {
   readonly root: string;
   readonly expiresAt: string;
 }
+
+/** How long a listener a push removed serves its open connections (Istio's `drainDuration`, Envoy's `--drain-time-s`). */
+export const DEFAULT_LISTENER_DRAIN_MS = 45_000;
 
 export type ApplyResult =
   | { readonly ok: true; readonly version: string }
@@ -69,6 +73,12 @@ export class MeshProxy implements AcceptContext, ExchangeContext {
   onCertificate?: (c: WorkloadCertificate) => void;
   /** Bind with SO_REUSEPORT (several worker processes on one port; Node ≥ 22.12). */
   reusePort = false;
+  /** Open client connections per listener, at most (`--max-connections`; 0: no limit). */
+  maxConnections = DEFAULT_MAX_CONNECTIONS;
+  /** How long a removed listener's connections may finish what they have in flight (`--listener-drain-seconds`). */
+  listenerDrainMs = DEFAULT_LISTENER_DRAIN_MS;
+  /** Listeners removed by a push and still draining. */
+  private readonly drainingListeners = new Set<ListenerRuntime>();
   /** Metrics of other processes serving the same ports, rendered with this one's. */
   peerMetrics?: () => Array<{ worker: number; metrics: MetricsSnapshot }>;
 
@@ -169,8 +179,9 @@ export class MeshProxy implements AcceptContext, ExchangeContext {
         return { l, entries };
       });
     const accept = (socket: net.Socket, l: ListenerRuntime) => acceptConnection(this, socket, l);
+    const limit: ConnectionLimit = { max: this.maxConnections, refused: () => this.metrics.inc('mast_downstream_cx_overflow_total') };
     const bound = await Promise.allSettled(
-      fresh.map(({ l, entries }) => listen(l, entries[0].config.address ?? '0.0.0.0', this.reusePort, accept)),
+      fresh.map(({ l, entries }) => listen(l, entries[0].config.address ?? '0.0.0.0', this.reusePort, accept, limit)),
     );
     const failed = bound.find((b): b is PromiseRejectedResult => b.status === 'rejected');
     if (failed) {
@@ -194,8 +205,11 @@ export class MeshProxy implements AcceptContext, ExchangeContext {
       const entries = byPort.get(port);
       if (entries) l.set(entries);
       else {
-        l.server?.close();
+        // Removed: no new connections; the open ones finish what is in flight (listener-drain.ts).
         this.listeners.delete(port);
+        this.drainingListeners.add(l);
+        this.metrics.inc('mast_listener_drains_total');
+        void drainListener(l, () => this.conns, this.listenerDrainMs).then(() => this.drainingListeners.delete(l));
       }
     }
     this.config = config;
@@ -223,8 +237,8 @@ export class MeshProxy implements AcceptContext, ExchangeContext {
     conn.socket.once('close', () => this.conns.delete(conn));
   }
 
-  mirror(cluster: string, method: string, head: string): void {
-    mirror(this.clusters.get(cluster), method, head, this.limits.maxHeadBytes, this.metrics);
+  mirror(cluster: string, method: string, head: string, withBody = false): MirrorBody | undefined {
+    return mirror(this.clusters.get(cluster), method, head, this.limits.maxHeadBytes, this.metrics, withBody);
   }
 
   /**
@@ -240,6 +254,8 @@ export class MeshProxy implements AcceptContext, ExchangeContext {
     await new Promise((r) => setTimeout(r, timeoutMs));
     for (const l of this.listeners.values()) l.server?.close();
     closeHttp2(this);
+    // Listeners a push removed end with the rest: their connections are in `conns`, their sockets below.
+    const leftovers = [...this.drainingListeners].flatMap((l) => [...l.sockets]);
     const finishing = performance.now() + timeoutMs / 2;
     for (;;) {
       for (const c of this.conns) if (c.idle) c.end();
@@ -247,6 +263,7 @@ export class MeshProxy implements AcceptContext, ExchangeContext {
       await new Promise((r) => setTimeout(r, 20));
     }
     for (const c of this.conns) c.close();
+    for (const s of leftovers) s.destroy();
     for (const c of this.clusters.values()) c.close();
     clearInterval(this.sweeper);
     clearInterval(this.reloader);

@@ -15,11 +15,20 @@ export interface ProxyIdentityInfo {
   readonly namespace: string;
 }
 
+/**
+ * Access log bytes a sink may have queued (written, not yet taken: a stdout pipe nobody reads, a
+ * slow disk) before lines are dropped, each counted in `mast_access_log_dropped_total`: a sink
+ * that cannot keep up costs log lines, never the proxy's memory nor its requests' latency.
+ */
+export const ACCESS_LOG_MAX_PENDING_BYTES = 1024 * 1024;
+
 /** The metrics group of requests answered without a cluster (no route, denied, direct responses). */
 const NO_CLUSTER = {};
 
 export class Telemetry {
   private logBuffer: string[] = [];
+  /** Bytes (as characters: the lines are ASCII JSON, mostly) in `logBuffer`. */
+  private logBufferBytes = 0;
   /** Requests of this proxy only: a process may run several (tests do), all publishing on one channel. */
   private readonly onRequest = (m: unknown): void => {
     if ((m as RequestRecord).owner === this.owner) this.record(m as RequestRecord);
@@ -55,6 +64,8 @@ export class Telemetry {
       }) as const;
     this.metrics.recordIn(c ?? NO_CLUSTER, reporter, r.status, r.flags, labels, r.ms, r.bytesIn, r.bytesOut, r.grpcStatus);
     if (!this.accessLog) return;
+    if (this.accessLog.writableLength + this.logBufferBytes > ACCESS_LOG_MAX_PENDING_BYTES)
+      return this.metrics.inc('mast_access_log_dropped_total');
     const req = r.request;
     this.logBuffer.push(
       JSON.stringify({
@@ -79,6 +90,7 @@ export class Telemetry {
         traceparent: req.header('traceparent') ?? null,
       }),
     );
+    this.logBufferBytes += this.logBuffer[this.logBuffer.length - 1].length + 1;
     // Lines leave together, once per turn of the loop: one write for a burst of requests.
     if (this.logBuffer.length === 1) setImmediate(() => this.flushLog());
   }
@@ -86,6 +98,7 @@ export class Telemetry {
   private flushLog(): void {
     const lines = this.logBuffer;
     this.logBuffer = [];
+    this.logBufferBytes = 0;
     this.accessLog?.write(`${lines.join('\n')}\n`);
   }
 

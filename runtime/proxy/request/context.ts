@@ -61,6 +61,8 @@ export interface Client extends ClientRequest {
   endTunnel(): void;
   /** Reset: nothing sensible can follow on this connection. */
   close(): void;
+  /** The connection is being drained (its listener was removed): responses say `Connection: close`. */
+  readonly draining?: boolean;
   /** The exchange is over (at `now`, performance.now()): the next request on this connection, or close it. */
   finished(keepAlive: boolean, now: number): void;
 }
@@ -72,6 +74,13 @@ export interface ExchangeContext {
   /** Responses say `Connection: close` (the proxy is draining). */
   readonly draining: boolean;
   cluster(name: string): Cluster | undefined;
-  /** A fire-and-forget copy of a bodiless request (mirror.ts). */
-  mirror(cluster: string, method: string, head: string): void;
+  /** A fire-and-forget copy of a request (mirror.ts); with `withBody`, where its body's chunks go. */
+  mirror(cluster: string, method: string, head: string, withBody?: boolean): MirrorBody | undefined;
+}
+
+/** A mirror's copy of a request with a body: each chunk of the body as the main request gets it. */
+export interface MirrorBody {
+  write(chunk: Buffer, last: boolean): void;
+  /** The request is over: a copy still waiting for body bytes is given up. */
+  abandon(): void;
 }

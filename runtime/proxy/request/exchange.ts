@@ -13,7 +13,7 @@ import { RequestIds } from '../request-id';
 import type { Cluster } from '../upstream/cluster';
 import { Attempts, type AttemptOwner } from './attempt';
 import { refusal } from './authorize';
-import type { Client, ExchangeContext } from './context';
+import type { Client, ExchangeContext, MirrorBody } from './context';
 import type { GeneratedCookie } from './hash-key';
 import { flagBit, flagString, requestFinished, type Flag, type RequestRecord } from './record';
 import { Relay, type RelayOwner } from './relay';
@@ -58,6 +58,8 @@ export class Exchange implements AttemptOwner, RelayOwner, BridgeOwner {
   /** A fault's delay (rare: a Node timer), and the route's timeout. */
   private delayTimer?: NodeJS.Timeout;
   private timeout?: Deadline;
+  /** Mirror copies of this request, taking its body as it comes. */
+  private mirrors?: MirrorBody[];
 
   constructor(
     private readonly client: Client,
@@ -97,17 +99,31 @@ export class Exchange implements AttemptOwner, RelayOwner, BridgeOwner {
     if (!this.requestId) this.requestId = REQUEST_IDS.next();
     if (cluster.protocolFor(this.client.originalPort) === 'h2') this.bridge = new Http1ToH2(cluster, this, this.client, d);
     else {
-      this.relay = new Relay(this, this.client, this.ctx);
+      this.relay = new Relay(this, this.client, this);
       this.up = new Attempts(cluster, this, this.client, this.relay, this.body, d.action.retries);
     }
     // The route's timeout counts from the head's arrival (the time taken already), or from the end
     // of a fault delay (Envoy's router runs after the fault filter).
     const ms = d.action.timeoutMs;
     if (ms) requestDeadlines.set((this.timeout = new Deadline(() => this.onTimeout())), ms, d.delayMs ? performance.now() : this.started);
-    if (d.mirrors && !this.client.bodyPending)
-      for (const m of d.mirrors) this.ctx.mirror(m, this.client.method, upstreamHead(this.client, this, true));
+    // A body is copied to each mirror as it streams (none of it has come yet, unless a fault delayed the request: no copy then).
+    const withBody = this.client.bodyPending;
+    if (d.mirrors && !(withBody && this.bytesIn > 0))
+      for (const m of d.mirrors) {
+        const copy = this.ctx.mirror(m, this.client.method, upstreamHead(this.client, this, true), withBody);
+        if (copy) (this.mirrors ??= []).push(copy);
+      }
     if (this.bridge) return this.bridge.start();
     this.up!.next();
+  }
+
+  /** The relay's context: responses say `Connection: close` while the proxy or this connection's listener drains. */
+  get draining(): boolean {
+    return this.ctx.draining || this.client.draining === true;
+  }
+
+  get limits(): ExchangeContext['limits'] {
+    return this.ctx.limits;
   }
 
   // ---- from the client connection (downstream.ts) ----
@@ -115,6 +131,7 @@ export class Exchange implements AttemptOwner, RelayOwner, BridgeOwner {
   /** Request body bytes from the client, in order. */
   requestBody(chunk: Buffer, last: boolean): void {
     this.bytesIn += chunk.length;
+    if (this.mirrors) for (const m of this.mirrors) m.write(chunk, last);
     if (this.bridge) return this.done ? undefined : this.bridge.body(chunk, last);
     this.body?.receive(chunk, last, this.done ? undefined : this.up?.conn?.socket);
   }
@@ -125,17 +142,25 @@ export class Exchange implements AttemptOwner, RelayOwner, BridgeOwner {
   }
 
   tunnelToUpstream(chunk: Buffer): void {
+    this.bytesIn += chunk.length;
     this.up?.conn?.socket.write(chunk);
   }
 
+  /**
+   * The client's connection closed before the exchange was over. Recorded as Envoy records it: an
+   * upgraded connection (101) when its tunnel closes, with the bytes of both ways; otherwise flag
+   * DC, the status sent if a response head was, else 0 (`downstream_remote_disconnect`).
+   */
   downstreamGone(): void {
     if (this.done) return;
-    this.flags |= flagBit('DC');
-    this.status = this.status || 499;
+    if (!this.client.tunnel) {
+      this.flags |= flagBit('DC');
+      if (!this.relay?.committed) this.status = 0;
+      this.details ??= 'downstream_remote_disconnect';
+    }
     this.up?.drop(false);
     this.bridge?.stop();
-    this.done = true;
-    this.stopTimers();
+    this.finish(false);
   }
 
   // ---- from the tries (attempt.ts) and the relay (relay.ts) ----
@@ -174,11 +199,7 @@ export class Exchange implements AttemptOwner, RelayOwner, BridgeOwner {
     this.finish(this.client.head.keepAlive && !untilClose);
   }
 
-  // ---- from the HTTP/2 upstream (h2/h1-to-h2.ts) ----
-
-  get draining(): boolean {
-    return this.ctx.draining;
-  }
+  // ---- from the HTTP/2 upstream (h2/h1-to-h2.ts; `draining` above) ----
 
   bridgeReply(status: number, flag: Flag | '', body: string): void {
     this.reply(status, flag, body);
@@ -224,7 +245,7 @@ export class Exchange implements AttemptOwner, RelayOwner, BridgeOwner {
     if (this.done) return;
     if (flag) this.flags |= flagBit(flag);
     this.status = status;
-    const keepAlive = this.client.head.keepAlive && !this.client.bodyPending && !this.ctx.draining;
+    const keepAlive = this.client.head.keepAlive && !this.client.bodyPending && !this.draining;
     this.bytesOut += Buffer.byteLength(body);
     this.client.write(localResponse(status, body, keepAlive, headers));
     this.finish(keepAlive);
@@ -234,6 +255,7 @@ export class Exchange implements AttemptOwner, RelayOwner, BridgeOwner {
     if (this.done) return;
     this.done = true;
     this.stopTimers();
+    if (this.mirrors) for (const m of this.mirrors) m.abandon();
     const now = performance.now();
     if (requestFinished.hasSubscribers) {
       const { status, bytesIn, requestId, authority, details } = this;

@@ -64,7 +64,7 @@ export class Relay implements ConnHandler {
 
   onData(chunk: Buffer): void {
     const client = this.client;
-    if (client.tunnel) return void client.write(chunk);
+    if (client.tunnel) return void ((this.bytesOut += chunk.length), client.write(chunk));
     if (this.framing) return this.relayBody(chunk, 0);
     const buf = (this.buf = this.buf ? Buffer.concat([this.buf, chunk]) : chunk);
     const end = headEnd(buf);
@@ -111,7 +111,10 @@ export class Relay implements ConnHandler {
     if (head.status === 101) {
       client.write(downstreamResponseHead(head, keepAlive, [route.responseHeaders, x.destination?.responseHeaders], extra));
       client.openTunnel(() => this.conn?.socket.end());
-      if (headEnd < buf.length) client.write(buf.subarray(headEnd));
+      if (headEnd < buf.length) {
+        client.write(buf.subarray(headEnd));
+        this.bytesOut += buf.length - headEnd;
+      }
       this.conn!.socket.on('end', () => client.endTunnel());
       return;
     }
