@@ -26,6 +26,8 @@ export class Bundler {
         outfile,
         logLevel: 'silent',
         sourcemap: 'inline',
+        // Packages mast has (the example apps' @grpc/grpc-js) resolve for an app outside this project too, e.g. a copy of the example.
+        nodePaths: [join(__dirname, '..', '..', 'node_modules')],
       }).then(
         () => outfile,
         (err: Error) => {

@@ -8,11 +8,15 @@ export interface EdgeSample {
   readonly source: string;
   readonly destination: string;
   readonly requests: number;
-  /** 5xx responses. */
+  /** 5xx responses, and gRPC calls that ended with a status other than OK (as Kiali counts gRPC errors). */
   readonly errors: number;
   /** Cumulative duration buckets: upper bound in ms → count. */
   readonly buckets: ReadonlyMap<number, number>;
+  /** `grpc` when any of its series is (`request_protocol="grpc"`, or a `grpc_response_status`). */
+  readonly protocol: Protocol;
 }
+
+export type Protocol = 'http' | 'grpc';
 
 export interface Scrape {
   readonly atMs: number;
@@ -34,6 +38,7 @@ export interface GraphEdge {
   readonly rps: number;
   readonly errorRate: number;
   readonly p99Ms: number | null;
+  readonly protocol: Protocol;
 }
 
 export interface Graph {
@@ -54,7 +59,10 @@ function labelsOf(text: string): Record<string, string> {
 
 /** Sums one proxy's (or several proxies') Prometheus text into edges. */
 export function parseEdges(texts: readonly string[]): EdgeSample[] {
-  const edges = new Map<string, { source: string; destination: string; requests: number; errors: number; buckets: Map<number, number> }>();
+  const edges = new Map<
+    string,
+    { source: string; destination: string; requests: number; errors: number; buckets: Map<number, number>; protocol: Protocol }
+  >();
   for (const text of texts)
     for (const line of text.split('\n')) {
       const m = SERIES.exec(line);
@@ -66,12 +74,21 @@ export function parseEdges(texts: readonly string[]): EdgeSample[] {
       if (!e)
         edges.set(
           key,
-          (e = { source: l.source_workload, destination: l.destination_service_name, requests: 0, errors: 0, buckets: new Map() }),
+          (e = {
+            source: l.source_workload,
+            destination: l.destination_service_name,
+            requests: 0,
+            errors: 0,
+            buckets: new Map(),
+            protocol: 'http',
+          }),
         );
       const value = Number(m[3]);
+      const grpcStatus = l.grpc_response_status ?? '';
+      if (l.request_protocol === 'grpc' || grpcStatus !== '') e.protocol = 'grpc';
       if (m[1] === 'istio_requests_total') {
         e.requests += value;
-        if (l.response_code?.startsWith('5')) e.errors += value;
+        if (l.response_code?.startsWith('5') || (grpcStatus !== '' && grpcStatus !== '0')) e.errors += value;
       } else {
         const le = l.le === '+Inf' ? Infinity : Number(l.le);
         e.buckets.set(le, (e.buckets.get(le) ?? 0) + value);
@@ -114,6 +131,7 @@ export function buildGraph(services: ReadonlyMap<string, string[]>, now: Scrape,
         rps: seconds ? Math.round((requests / seconds) * 10) / 10 : 0,
         errorRate: requests > 0 ? errors / requests : e.requests > 0 ? e.errors / e.requests : 0,
         p99Ms: p99(windowed),
+        protocol: e.protocol,
       };
     })
     .sort((a, b) => `${a.source}|${a.destination}`.localeCompare(`${b.source}|${b.destination}`));

@@ -34,7 +34,7 @@ export function renderSvg(graph: Graph): string {
     const b = at.get(e.destination);
     if (!a || !b) return '';
     const color = e.errorRate > 0.05 ? COLORS.error : COLORS.edge;
-    const label = `${e.rps} rps · ${(e.errorRate * 100).toFixed(1)}% err · p99 ${e.p99Ms ?? '-'} ms`;
+    const label = `${e.protocol === 'grpc' ? 'grpc · ' : ''}${e.rps} rps · ${(e.errorRate * 100).toFixed(1)}% err · p99 ${e.p99Ms ?? '-'} ms`;
     return `<g class="edge" data-source="${esc(e.source)}" data-destination="${esc(e.destination)}"><line x1="${a.x}" y1="${a.y}" x2="${b.x}" y2="${b.y}" stroke="${color}" stroke-width="3" marker-end="url(#arrow)"/><text x="${(a.x + b.x) / 2}" y="${(a.y + b.y) / 2 - 8}" text-anchor="middle" font-size="11" fill="${color}">${esc(label)}</text></g>`;
   });
   const nodes = graph.nodes.map(

@@ -67,7 +67,8 @@ export function planLocal(objects: readonly KubeObject[], cwd = process.cwd()): 
       );
       continue;
     }
-    if (ports.length !== 1) {
+    // Several Service ports may name one app port (ratings' http and grpc): one sidecar fronts it.
+    if (new Set(ports.map(([, port]) => port)).size !== 1) {
       skipped.push(
         `WorkloadEntry ${key}: spec.ports has ${ports.length} entries; mast local fronts exactly one port per workload, so it is reached directly, without a sidecar`,
       );
@@ -106,12 +107,12 @@ export function throughSidecars(objects: readonly KubeObject[], inboundPortOf: (
     const we = o as unknown as WorkloadEntry;
     const inbound = inboundPortOf(`${namespaceOf(we)}/${we.metadata.name}`);
     const ports = Object.keys(we.spec.ports ?? {});
-    if (inbound === undefined || ports.length !== 1) return o;
+    if (inbound === undefined || new Set(Object.values(we.spec.ports ?? {})).size !== 1) return o;
     // Labelled as Istio's injector labels pods with a sidecar: other proxies then talk mTLS to it, and
     // check it presents the identity its sidecar was issued.
     const spec = {
       ...we.spec,
-      ports: { [ports[0]]: inbound },
+      ports: Object.fromEntries(ports.map((name) => [name, inbound])),
       serviceAccount: accountOf(we),
       labels: { ...we.spec.labels, [TLS_MODE_LABEL]: 'istio' },
     };

@@ -27,7 +27,10 @@ export async function startExample(options: { intercept?: boolean } = {}): Promi
   // Free ports for the apps, so a `mast local` of the example running beside the tests does not interfere.
   const workloads = join(dir, 'local', 'workloads.yaml');
   let yaml = readFileSync(workloads, 'utf8');
-  for (const m of yaml.match(/http: 190\d\d/g) ?? []) yaml = yaml.replace(m, `http: ${await freePort()}`);
+  // One free port per app port: names of the same app port (ratings' http and grpc) keep sharing it.
+  const fresh = new Map<string, number>();
+  for (const [, port] of yaml.matchAll(/(?:http|grpc): (190\d\d)/g)) if (!fresh.has(port)) fresh.set(port, await freePort());
+  yaml = yaml.replace(/(http|grpc): (190\d\d)/g, (_, name, port) => `${name}: ${fresh.get(port)}`);
   writeFileSync(workloads, yaml);
   const logs: string[] = [];
   const mesh = new LocalMesh({

@@ -3,7 +3,11 @@
  * services in CALLS (productpage → details, reviews; reviews v2/v3 → ratings). Calls go through
  * the sidecar when MAST_OUTBOUND (host:port of its outbound listener) is set: as an HTTP proxy,
  * with the absolute URL in the request line, because Node's fetch ignores HTTP_PROXY unless
- * NODE_USE_ENV_PROXY is set. Trace and routing headers are passed on.
+ * NODE_USE_ENV_PROXY is set. Trace and routing headers are passed on. A `grpc://host:port` URL
+ * in CALLS is a gRPC call of `bookinfo.Ratings/Get` (ratings-client.ts) instead.
+ *
+ * ratings also serves that gRPC service (ratings-grpc.ts), on its HTTP port (a connection that
+ * opens with the HTTP/2 preface is gRPC: serve.ts) and on GRPC_PORT when set.
  *
  * Two request headers make a service misbehave on purpose, for demos and end-to-end tests;
  * they travel with the request like the trace headers: `x-bookinfo-fail: <service>[=<status>]`
@@ -11,6 +15,10 @@
  * first, at most 30 s).
  */
 import * as http from 'node:http';
+import type * as net from 'node:net';
+import { callRatings } from './ratings-client';
+import { knob, ratingsServer } from './ratings-grpc';
+import { listen } from './serve';
 
 export interface AppOptions {
   readonly service: string;
@@ -22,6 +30,10 @@ export interface AppOptions {
   readonly outbound?: string;
   /** @default '0.0.0.0' */
   readonly host?: string;
+  /** Serve the `bookinfo.Ratings` gRPC service too. @default - when the service is ratings */
+  readonly grpc?: boolean;
+  /** A second port for gRPC alone (a Kubernetes Service port named `grpc`). @default - none */
+  readonly grpcPort?: number;
 }
 
 /** Headers a request carries on to the services it calls (tracing, and what routes depend on). */
@@ -39,15 +51,6 @@ export const PROPAGATED = [
   'x-bookinfo-fail',
   'x-bookinfo-delay',
 ];
-
-/** The value a `service=value` list header gives this service (`x-bookinfo-fail: reviews=500`). */
-function knob(header: string | string[] | undefined, service: string): string | undefined {
-  for (const item of String(header ?? '').split(',')) {
-    const [name, value] = item.trim().split('=');
-    if (name === service) return value ?? '';
-  }
-  return undefined;
-}
 
 function call(url: string, headers: http.OutgoingHttpHeaders, outbound?: string): Promise<unknown> {
   const target = new URL(url);
@@ -79,8 +82,12 @@ function call(url: string, headers: http.OutgoingHttpHeaders, outbound?: string)
   });
 }
 
-export function startApp(o: AppOptions): Promise<http.Server> {
-  const server = http.createServer(async (req, res) => {
+/**
+ * Starts the app; the server returned listens on `port` (closing it closes the gRPC port too).
+ * Both speak HTTP/1.1, and gRPC (HTTP/2 with prior knowledge) when it serves gRPC.
+ */
+export async function startApp(o: AppOptions): Promise<net.Server> {
+  const http1 = http.createServer(async (req, res) => {
     if (req.url === '/health') return void res.end('ok\n');
     const delay = Number(knob(req.headers['x-bookinfo-delay'], o.service));
     if (delay > 0) await new Promise((r) => setTimeout(r, Math.min(delay, 30_000)));
@@ -94,12 +101,26 @@ export function startApp(o: AppOptions): Promise<http.Server> {
     }
     const headers: http.OutgoingHttpHeaders = {};
     for (const name of PROPAGATED) if (req.headers[name] !== undefined) headers[name] = req.headers[name];
-    const calls = await Promise.all(o.calls.map((url) => call(`${url.replace(/\/$/, '')}${req.url}`, headers, o.outbound)));
+    const calls = await Promise.all(
+      o.calls.map((url) =>
+        url.startsWith('grpc://')
+          ? callRatings(url, { productId: 0, path: req.url }, headers as Record<string, string>, o.outbound)
+          : call(`${url.replace(/\/$/, '')}${req.url}`, headers, o.outbound),
+      ),
+    );
     const body = JSON.stringify({ service: o.service, version: o.version, path: req.url, ...(calls.length ? { calls } : {}) });
     res.writeHead(200, { 'content-type': 'application/json', 'x-service': `${o.service}-${o.version}` });
     res.end(body);
   });
-  return new Promise((resolve) => server.listen(o.port, o.host ?? '0.0.0.0', () => resolve(server)));
+  const grpc = (o.grpc ?? o.service === 'ratings') ? ratingsServer(o) : undefined;
+  const host = o.host ?? '0.0.0.0';
+  const server = await listen(o.port, host, http1, grpc?.injector);
+  const grpcOnly = grpc && o.grpcPort !== undefined ? await listen(o.grpcPort, host, undefined, grpc.injector) : undefined;
+  server.once('close', () => {
+    grpcOnly?.close();
+    grpc?.server.forceShutdown();
+  });
+  return server;
 }
 
 if (require.main === module) {
@@ -117,5 +138,6 @@ if (require.main === module) {
     calls: (env.CALLS ?? '').split(',').filter(Boolean),
     outbound: env.MAST_OUTBOUND,
     host: env.HOST,
+    ...(env.GRPC_PORT ? { grpcPort: Number(env.GRPC_PORT) } : {}),
   }).then((s) => console.log(`${env.SERVICE ?? 'app'} ${env.VERSION ?? 'v1'} listening on ${(s.address() as { port: number }).port}`));
 }

@@ -29,6 +29,16 @@ describe('service graph', () => {
     ]);
   });
 
+  test('an edge with gRPC series is a gRPC edge (labelled so on the page); a gRPC status other than OK is an error', () => {
+    const grpc = (status: string, n: number) =>
+      `istio_requests_total{reporter="source",source_workload="reviews",destination_service_name="ratings",request_protocol="grpc",response_code="200",grpc_response_status="${status}",response_flags="-"} ${n}`;
+    const [edge] = parseEdges([[grpc('0', 8), grpc('14', 2)].join('\n')]);
+    expect(edge).toMatchObject({ source: 'reviews', destination: 'ratings', requests: 10, errors: 2, protocol: 'grpc' });
+    expect(parseEdges([productpage]).map((e) => e.protocol)).toEqual(['http', 'http']);
+    const svg = renderSvg(buildGraph(new Map(), { atMs: 0, edges: [edge] }));
+    expect(svg).toMatch(/data-source="reviews" data-destination="ratings">.*?>grpc · 0 rps · 20\.0% err/);
+  });
+
   test('p99 is the upper bound of the bucket holding it', () => {
     expect(
       p99(

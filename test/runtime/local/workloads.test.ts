@@ -68,6 +68,17 @@ describe('mast local: which workloads get a sidecar', () => {
     expect((objects[0].spec as { ports: object }).ports).toEqual({ http: 19083 });
   });
 
+  test('names of one app port (http and grpc on 19085): one sidecar fronts it, every name reaches its inbound port', () => {
+    const [one] = loadYaml(`
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: { name: ratings-v1, namespace: shop }
+spec: { address: 127.0.0.1, ports: { http: 19085, grpc: 19085 }, labels: { app: ratings } }
+`).objects;
+    expect(planLocal([one]).workloads).toEqual([expect.objectContaining({ key: 'shop/ratings-v1', appPort: 19085 })]);
+    expect((throughSidecars([one], () => 31001)[0].spec as { ports: object }).ports).toEqual({ http: 31001, grpc: 31001 });
+  });
+
   test('env pairs: whitespace-separated KEY=value; anything else is ignored', () => {
     expect(parseEnv(' A=1  B=x=y junk =z ')).toEqual({ A: '1', B: 'x=y' });
     expect(parseEnv(undefined)).toEqual({});
