@@ -1,12 +1,4 @@
-/**
- * One HTTP/2 stream's request, as a state machine over the same protocol-free layers an HTTP/1.1
- * request meets (request/exchange.ts): authorize.ts → route.ts (a fault may delay it) → upstream
- * tries (HTTP/1.1 or HTTP/2, retried as retry.ts says, gRPC statuses included) → the response into
- * the stream → the record (record.ts). Only the codec differs: headers are objects, the body and
- * trailers are the stream's, flow control is HTTP/2's windows, and a gRPC client's local reply is
- * a gRPC reply (HTTP 200, trailers-only, the status in `grpc-status`).
- */
-import * as http2 from 'node:http2';
+import { FLAG_END_STREAM, INTERNAL_ERROR } from './lazy-http2';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { ListenerConfig, RouteConfig, WeightedCluster } from '../../contract/proxy-config';
 import { containPeerInput } from '../contain';
@@ -32,7 +24,6 @@ const REQUEST_IDS = new RequestIds();
 const RESET = 'upstream connect error or disconnect/reset before headers. reset reason:';
 /** Request body kept for a retry (the same bound as HTTP/1.1's, request-body.ts); holding more stops reading the stream. */
 const MAX_BUFFERED_BODY = 1024 * 1024;
-const { NGHTTP2_FLAG_END_STREAM, NGHTTP2_INTERNAL_ERROR } = http2.constants;
 /** A client reset within this long of opening the stream, before any response, is premature (Envoy's premature_reset_min_stream_lifetime_seconds: 1). */
 const PREMATURE_MS = 1000;
 
@@ -97,7 +88,7 @@ export class H2Exchange implements TryOwner {
     private readonly headers: IncomingHttpHeaders,
     flags: number,
   ) {
-    this.hasBody = (flags & NGHTTP2_FLAG_END_STREAM) === 0;
+    this.hasBody = (flags & FLAG_END_STREAM) === 0;
     this.bodyDone = !this.hasBody;
     const ct = headers['content-type'];
     this.grpc = isGrpc(typeof ct === 'string' ? ct : undefined);
@@ -398,7 +389,7 @@ export class H2Exchange implements TryOwner {
   private abort(flag: Flag): void {
     this.flags |= flagBit(flag);
     this.dropTry();
-    if (!this.stream.destroyed) this.stream.close(NGHTTP2_INTERNAL_ERROR);
+    if (!this.stream.destroyed) this.stream.close(INTERNAL_ERROR);
     this.finish();
   }
 
@@ -437,7 +428,7 @@ export class H2Exchange implements TryOwner {
       return true;
     } catch {
       // A header the codec refuses (a connection-specific one an upstream sent): the stream is reset, not the proxy.
-      s.close(NGHTTP2_INTERNAL_ERROR);
+      s.close(INTERNAL_ERROR);
       return false;
     }
   }

@@ -6,7 +6,8 @@
  * accepted are handed to it (`emit('connection')`) once they are known to be HTTP/2 — the
  * cleartext preface, or ALPN `h2` on a TLS socket — and each stream becomes an H2Exchange.
  */
-import * as http2 from 'node:http2';
+import type * as http2 from 'node:http2';
+import { http2Module, INTERNAL_ERROR } from './lazy-http2';
 import type * as net from 'node:net';
 import { containPeerInput } from '../contain';
 import { http2Limits, serverOptions } from './limits';
@@ -50,7 +51,7 @@ export class H2Front {
   readonly sessions = new Set<http2.ServerHttp2Session>();
 
   constructor(private readonly ctx: H2ExchangeContext) {
-    this.server = http2.createServer(serverOptions(ctx.limits));
+    this.server = http2Module().createServer(serverOptions(ctx.limits));
     const window = http2Limits(ctx.limits).initialConnectionWindowSize;
     this.server.on('session', (session: http2.ServerHttp2Session) => {
       const handed = this.handing;
@@ -69,7 +70,7 @@ export class H2Front {
       session.on('stream', (stream, headers, flags) =>
         containPeerInput(
           'downstream',
-          () => stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR),
+          () => stream.close(INTERNAL_ERROR),
           () => new H2Exchange(this.ctx, conn, stream, headers, flags).start(),
         ),
       );

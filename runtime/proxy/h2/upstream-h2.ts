@@ -5,14 +5,13 @@
  * response names Envoy's flags: refused by the server (REFUSED_STREAM, retryable as
  * `refused-stream`), reset (UR), its connection gone (UC), no connection at all (UF).
  */
-import * as http2 from 'node:http2';
+import type * as http2 from 'node:http2';
+import { CANCEL, FLAG_END_STREAM, INTERNAL_ERROR, NO_ERROR, REFUSED_STREAM } from './lazy-http2';
 import { containPeerInput } from '../contain';
 import type { Cluster, Endpoint } from '../upstream/cluster';
 import { pairsOf, toObject, type UpstreamRequest } from './headers';
 import { h2Pool, type PooledSession } from './upstream-pool';
 import type { TryOwner, UpstreamTry } from './upstream-try';
-
-const { NGHTTP2_FLAG_END_STREAM, NGHTTP2_REFUSED_STREAM, NGHTTP2_NO_ERROR, NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR } = http2.constants;
 
 export class H2Try implements UpstreamTry {
   onDrain?: () => void;
@@ -56,7 +55,7 @@ export class H2Try implements UpstreamTry {
       containPeerInput(
         'upstream',
         () => {
-          if (!stream.closed) stream.close(NGHTTP2_INTERNAL_ERROR);
+          if (!stream.closed) stream.close(INTERNAL_ERROR);
         },
         handle,
       );
@@ -65,7 +64,7 @@ export class H2Try implements UpstreamTry {
         const status = Number(h[':status']);
         if (status < 200) return;
         this.responded = true;
-        this.owner.head(status, pairsOf(h), (flags & NGHTTP2_FLAG_END_STREAM) !== 0);
+        this.owner.head(status, pairsOf(h), (flags & FLAG_END_STREAM) !== 0);
       }),
     );
     stream.on('data', (chunk: Buffer) =>
@@ -92,9 +91,9 @@ export class H2Try implements UpstreamTry {
       const code = stream.rstCode;
       this.release();
       if (!pooled.connected) return this.owner.failed('UF', 503, 'connect-failure');
-      if (code === NGHTTP2_REFUSED_STREAM) return this.owner.failed('UR', 503, 'refused-stream');
+      if (code === REFUSED_STREAM) return this.owner.failed('UR', 503, 'refused-stream');
       // A stream closed without its end: reset by the server (UR), or its connection gone (UC).
-      this.owner.failed(code === NGHTTP2_NO_ERROR || pooled.session.destroyed ? 'UC' : 'UR', 503, 'reset');
+      this.owner.failed(code === NO_ERROR || pooled.session.destroyed ? 'UC' : 'UR', 503, 'reset');
     });
     this.owner.ready();
   }
@@ -115,7 +114,7 @@ export class H2Try implements UpstreamTry {
     if (this.done) return;
     const stream = this.stream;
     this.release();
-    if (stream && !stream.closed) stream.close(NGHTTP2_CANCEL);
+    if (stream && !stream.closed) stream.close(CANCEL);
   }
 
   private fail(flag: 'UC', status: number, reason: 'refused-stream'): void {

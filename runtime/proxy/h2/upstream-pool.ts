@@ -5,7 +5,8 @@
  * SETTINGS), a session retired after `maxRequestsPerConnection` streams or a GOAWAY (its
  * in-flight streams finish; new ones open a new session), closed when idle too long.
  */
-import * as http2 from 'node:http2';
+import type * as http2 from 'node:http2';
+import { http2Module } from './lazy-http2';
 import type { Cluster, Endpoint } from '../upstream/cluster';
 
 /** Streams a session is assumed to take before the server's SETTINGS say (RFC 9113 recommends at least 100). */
@@ -65,7 +66,7 @@ export class H2Pool {
     const { cluster, endpoint } = this;
     const c = endpoint.config;
     const tls = cluster.config.originate !== undefined;
-    const session = http2.connect(`${tls ? 'https' : 'http'}://${c.address}:${c.port}`, {
+    const session = http2Module().connect(`${tls ? 'https' : 'http'}://${c.address}:${c.port}`, {
       createConnection: () => cluster.connect(endpoint, ['h2']),
       settings: { enablePush: false },
     });
