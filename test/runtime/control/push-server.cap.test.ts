@@ -28,7 +28,7 @@ function peer(port: number, id: string, who: ProxyIdentity, bearer = 't'): Peer 
   stream.on('error', () => undefined);
   const p: Peer = { messages: [], closed: false, close: () => session.destroy() };
   const reader = new LineReader();
-  stream.on('data', (d: Buffer) => reader.push(d, (m) => p.messages.push(m as Peer['messages'][number])));
+  stream.on('data', (d: Buffer) => reader.push(d, (line) => p.messages.push(JSON.parse(line) as Peer['messages'][number])));
   stream.on('close', () => (p.closed = true));
   stream.write(encode({ type: 'hello', id, identity: who }));
   return p;

@@ -115,7 +115,7 @@ describe('mastd → mast-proxy push, with ACK/NACK', () => {
     garbage.write('this is not json\n');
     await closed;
     session.destroy();
-    expect(logs.join('\n')).toMatch(/sent garbage: not JSON/);
+    expect(logs.join('\n')).toMatch(/sent garbage: not JSON: "this is not json" \(MAST_PUSH_NOT_JSON\)/);
     expect((await get(gatewayPort(), '/')).status).toBe(200);
   });
 
@@ -135,7 +135,7 @@ describe('mastd → mast-proxy push, with ACK/NACK', () => {
     await closed;
     session.destroy();
     expect(sent).toBeLessThan(8 * 1024 * 1024);
-    expect(logs.join('\n')).toMatch(/sent garbage: message longer than 262144 bytes/);
+    expect(logs.join('\n')).toMatch(/sent garbage: message longer than 262144 bytes \(MAST_PUSH_TOO_LONG\)/);
     expect((await get(gatewayPort(), '/')).status).toBe(200);
   });
 
@@ -144,7 +144,7 @@ describe('mastd → mast-proxy push, with ACK/NACK', () => {
     const s = session.request({ ':method': 'POST', ':path': PUSH_PATH, authorization: `Bearer ${TOKEN}` }, { endStream: false });
     const inbox: ServerMessage[] = [];
     const reader = new LineReader();
-    s.on('data', (chunk: Buffer) => reader.push(chunk, (m) => inbox.push(m as ServerMessage)));
+    s.on('data', (chunk: Buffer) => reader.push(chunk, (line) => inbox.push(JSON.parse(line) as ServerMessage)));
     s.write(
       `${JSON.stringify({ type: 'hello', id: 'delta-taker', identity: { mode: 'gateway', namespace: 'mast-system', labels: { istio: 'ingressgateway' }, portMap: { 80: 0 } }, features: ['delta'] })}\n`,
     );
@@ -185,7 +185,7 @@ describe('mastd → mast-proxy push, with ACK/NACK', () => {
     // The version NACKed is the one this proxy was sent (a late file event may publish another meanwhile).
     const inbox: ServerMessage[] = [];
     const reader = new LineReader();
-    s.on('data', (chunk: Buffer) => reader.push(chunk, (m) => inbox.push(m as ServerMessage)));
+    s.on('data', (chunk: Buffer) => reader.push(chunk, (line) => inbox.push(JSON.parse(line) as ServerMessage)));
     const sent = (await until('a config', () => inbox.find((m) => m.type === 'config'))) as Extract<ServerMessage, { type: 'config' }>;
     s.write(`${JSON.stringify({ type: 'nack', version: sent.version, error: 'cannot listen: EADDRINUSE' })}\n`);
     await until('NACK recorded', () => mastd.push.statuses().some((p) => p.id === 'picky' && p.nacked !== undefined));
