@@ -3,8 +3,8 @@ import { runValidate } from '../cli/validate';
 import { runSynth } from '../cli/synth';
 import { runInject } from '../cli/inject';
 import { runDns } from '../cli/dns';
-import { runProxyStatus } from '../cli/proxy-status';
-import { runLocal } from '../cli/local';
+import { runProxyStatus, USAGE as PROXY_STATUS_USAGE } from '../cli/proxy-status';
+import { runLocal, USAGE as LOCAL_USAGE } from '../cli/local';
 import { runImages } from '../cli/images';
 import { runKind } from '../cli/kind';
 import { MAST_VERSION } from '../constructs/version';
@@ -29,7 +29,7 @@ const COMMANDS: Record<string, Command> = {
   },
   local: {
     summary: 'run the whole mesh on this machine: mastd, the ingress gateway, a sidecar per WorkloadEntry and its app',
-    usage: 'mast local -f <file|dir> [-f ...] [--gateway-port 8080] [--admin-port 15000] [--access-log] [--ready-timeout 60] [--intercept]',
+    usage: LOCAL_USAGE,
     run: runLocal,
   },
   images: {
@@ -49,7 +49,7 @@ const COMMANDS: Record<string, Command> = {
   },
   'proxy-status': {
     summary: 'list the proxies connected to mastd with their config version: SYNCED, STALE or NACK',
-    usage: 'mast proxy-status [--mastd http://127.0.0.1:15014] [--output text|json]',
+    usage: PROXY_STATUS_USAGE,
     run: runProxyStatus,
   },
   version: { summary: 'print the version', usage: 'mast version', run: () => (console.log(MAST_VERSION), 0) },

@@ -1,7 +1,7 @@
 /** `mast dns check`: exit 0 when every Gateway host points at the NLB, 1 on drift, 2 on errors. */
 import { Route53Client } from '@aws-sdk/client-route-53';
 import { InputNotFoundError, loadFiles } from '../api';
-import { GATEWAY_POD_LABELS } from '../api/registry';
+import { GATEWAY_POD_LABELS } from '../api/well-known';
 import { checkDns, type HostStatus } from './dns/check';
 import { gatewayHosts } from '../lib/gateway-hosts';
 import { parse, UsageError } from './args';
