@@ -11,8 +11,9 @@ import { GATEWAY_LABELS, LocalMesh } from '../runtime/local/local-mesh';
 import { untilSignal } from '../runtime/contract/process';
 import { parse, UsageError } from './args';
 import { PORTS } from '../api/well-known';
+import { USAGE as USAGES } from './usage';
 
-export const USAGE = `mast local -f <file|dir> [-f ...] [--gateway-port 8080] [--admin-port ${PORTS.proxyAdmin}] [--access-log] [--ready-timeout 60] [--intercept]`;
+const USAGE = USAGES.local;
 
 function portFlag(name: string, value: string): number {
   const n = Number(value);

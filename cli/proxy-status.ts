@@ -2,10 +2,11 @@
 import { syncState, type ProxyStatus } from '../runtime/control/push-server';
 import { parse, UsageError } from './args';
 import { LOCAL_MONITORING_URL } from '../api/well-known';
+import { USAGE as USAGES } from './usage';
 
 export { syncState };
 
-export const USAGE = `mast proxy-status [--mastd ${LOCAL_MONITORING_URL}] [--output text|json]`;
+const USAGE = USAGES['proxy-status'];
 
 export async function runProxyStatus(args: string[]): Promise<number> {
   let opts;
