@@ -39,7 +39,9 @@ describe('routing', () => {
     expect(a.seen.map((r) => r.url)).toEqual(['/1', '/3', '/4']);
   });
 
-  test('weights: 90/10 within ±3% over 2000 requests, with keep-alive upstream connections', async () => {
+  // The 90/10 split itself is checked over 20,000 seeded draws in test/runtime/proxy/request/route.test.ts;
+  // here, that the proxy sends by the decision (both destinations, most to the heavier) over pooled connections.
+  test('weights: 90/10 through the proxy, with keep-alive upstream connections', async () => {
     const v1 = await withBackend('v1');
     const v2 = await withBackend('v2');
     const route = {
@@ -54,10 +56,11 @@ describe('routing', () => {
       },
     };
     const { port, proxy } = await proxyFor(config([route], [cluster('v1', [v1.port]), cluster('v2', [v2.port])]));
-    for (let i = 0; i < 20; i++) await Promise.all(Array.from({ length: 100 }, () => get(port)));
-    expect(v1.seen.length + v2.seen.length).toBe(2000);
-    expect(v2.seen.length / 2000).toBeGreaterThan(0.07);
-    expect(v2.seen.length / 2000).toBeLessThan(0.13);
+    // 300 requests: v2 getting none (0.9^300, about 2e-14) or half (a 10 % share past 50 %) does not happen by chance.
+    for (let i = 0; i < 3; i++) await Promise.all(Array.from({ length: 100 }, () => get(port)));
+    expect(v1.seen.length + v2.seen.length).toBe(300);
+    expect(v2.seen.length).toBeGreaterThan(0);
+    expect(v2.seen.length).toBeLessThan(v1.seen.length);
     const conns = (proxy.clustersReport() as any[]).find((c) => c.name === 'v1').endpoints[0].connections;
     expect(conns).toBeLessThanOrEqual(100);
   });

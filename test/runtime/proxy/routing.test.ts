@@ -1,6 +1,7 @@
 /** Route selection as a table: the pure code the proxy and `simulate()` share. */
 import type { ListenerConfig, MatchConfig, RouteConfig } from '../../../runtime/contract/proxy-config';
 import { compileRouteTable, pickWeighted, type RequestView } from '../../../runtime/proxy/routing';
+import { seededRandom } from '../../support/seeded-random';
 
 interface Req {
   method?: string;
@@ -141,13 +142,6 @@ describe('weights', () => {
 });
 
 describe('large route tables (indexed by path from 16 routes on)', () => {
-  /** A small seeded generator: the same tables and requests on every run. */
-  function seeded(seed: number) {
-    return () => {
-      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-      return seed / 0x80000000;
-    };
-  }
   const pick = <T>(r: () => number, xs: readonly T[]) => xs[Math.floor(r() * xs.length)];
   const SEGMENTS = ['a', 'b', 'api', 'v1', 'x'];
   const path = (r: () => number) => `/${Array.from({ length: 1 + Math.floor(r() * 3) }, () => pick(r, SEGMENTS)).join('/')}`;
@@ -168,7 +162,7 @@ describe('large route tables (indexed by path from 16 routes on)', () => {
   };
 
   test('the first route that matches wins, as in a scan: 20 random tables of 40 routes, 100 requests each', () => {
-    const r = seeded(7);
+    const r = seededRandom(7);
     for (let t = 0; t < 20; t++) {
       const routes = Array.from({ length: 40 }, (_, i) =>
         route(
