@@ -2,7 +2,7 @@
 import * as net from 'node:net';
 import { MeshProxy } from '../../../runtime/proxy/mesh-proxy';
 import type { ProxyConfig } from '../../../runtime/contract/proxy-config';
-import { backend, cluster, get } from '../../support/proxy';
+import { backend, cluster, get, until } from '../../support/proxy';
 
 async function echo(tag: string): Promise<{ port: number; close: () => void }> {
   const server = net.createServer((s) => s.on('data', (d) => s.write(`${tag}:${d}`)));
@@ -40,7 +40,9 @@ describe('TCP proxying', () => {
     const port = p.boundPort('tcp')!;
     expect(await talk(port, 'hello')).toBe('db:hello');
     expect(await talk(port, 'again')).toBe('db:again');
-    await new Promise((r) => setTimeout(r, 50));
+    // Bytes are counted when a connection closes, which may follow the reply by a tick.
+    const sent = 'istio_tcp_sent_bytes_total{reporter="source",destination_service="db.default.svc.cluster.local"} 10';
+    await until('both connections counted', () => p.metrics.render().includes(sent));
     const stats = p.metrics.render();
     expect(stats).toContain('istio_tcp_connections_opened_total{reporter="source",destination_service="db.default.svc.cluster.local"} 2');
     expect(stats).toContain('istio_tcp_sent_bytes_total{reporter="source",destination_service="db.default.svc.cluster.local"} 10');

@@ -2,7 +2,7 @@
 import { PassThrough } from 'node:stream';
 import { MeshProxy } from '../../../runtime/proxy/mesh-proxy';
 import { DEFAULT_LIMITS } from '../../../runtime/proxy/http/head';
-import { backend, cluster, config, forward, get } from '../../support/proxy';
+import { backend, cluster, config, forward, get, until } from '../../support/proxy';
 
 test('one JSON line per request: route, cluster, upstream, flags, request id, and why a request was refused', async () => {
   const a = await backend('a');
@@ -23,7 +23,8 @@ test('one JSON line per request: route, cluster, upstream, flags, request id, an
     expect((await get(port, '/nowhere')).status).toBe(404);
     expect((await get(port, '/a/secret/key')).status).toBe(403);
     expect((await get(port, '/a/2')).status).toBe(200);
-    await new Promise((r) => setTimeout(r, 50));
+    // A line is written when its record is published, which may follow the response by a tick.
+    await until('four access log lines', () => text.trim().split('\n').length >= 4);
     const lines = text
       .trim()
       .split('\n')
@@ -72,7 +73,7 @@ test('trusted hops: the client is the Nth x-forwarded-for entry from the right, 
     const proxy = new MeshProxy({ mode: 'gateway', workload: 'gw', namespace: 'mast-system' }, log, { ...DEFAULT_LIMITS, trustedHops });
     await proxy.apply({ ...cfg, listeners: [{ ...cfg.listeners[0], authz }] });
     const status = (await get(proxy.boundPort('l')!, '/', { 'x-forwarded-for': '203.0.113.9, 10.0.0.5' })).status;
-    await new Promise((r) => setTimeout(r, 30));
+    await until('the access log line', () => text.includes('\n'));
     await proxy.drain(50);
     return { status, client: JSON.parse(text.trim()).client_address };
   };

@@ -58,8 +58,11 @@ describe('upstream connection pool', () => {
     expect(inbound.pick({ originalPort: b.port })).toBe(e);
     const got = await new Promise<AcquireResult>((resolve) => inbound.acquire(e, resolve));
     expect('conn' in got && got.endpoint).toBe(e);
-    if ('conn' in got) got.conn.socket.destroy();
-    await new Promise((r) => setTimeout(r, 50));
+    if ('conn' in got) {
+      got.conn.socket.destroy();
+      // The endpoint is unused once its connection has closed, not when destroy() returns.
+      await new Promise((r) => got.conn.socket.once('close', r));
+    }
     inbound.sweep(performance.now());
     expect(inbound.endpoints).toEqual([]);
 
