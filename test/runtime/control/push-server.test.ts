@@ -198,6 +198,8 @@ describe('mastd → mast-proxy push, with ACK/NACK', () => {
   });
 
   test('when mastd goes away the proxy keeps its config; when it returns the proxy reconnects and ACKs', async () => {
+    // Caught up first: a late file event from an earlier edit must not land between the read and the stop.
+    await until('the proxy on the current version', () => proxy.config?.version === mastd.snapshot?.version);
     const version = proxy.config!.version;
     await mastd.stop();
     await until('disconnect', () => !client.connected);
