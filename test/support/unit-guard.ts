@@ -3,8 +3,11 @@
  * or starts a process fails at that call, naming it. (A test that needs one belongs to the
  * integration project, see jest.config.js.) Undone after the file, since jest reuses its workers.
  */
-import * as childProcess from 'node:child_process';
 import * as net from 'node:net';
+
+// The module object itself (require, not `import * as`: the compiled namespace import is a copy,
+// and patching a copy would leave the tests' calls untouched).
+const childProcess: Record<string, unknown> = require('node:child_process');
 
 type Patch = [object, string, unknown];
 const patched: Patch[] = [];
