@@ -283,7 +283,6 @@ spec: { hosts: [a.default.svc.cluster.local], ports: [{ number: 80, name: http, 
   test('serves a static config from --config, and drains on SIGTERM', async () => {
     const a = await backend('a');
     const cfg = config([forward('a')], [cluster('a', [a.port])]);
-    cfg.listeners[0] = { ...cfg.listeners[0], port: 18231 };
     writeFileSync(join(dir, 'proxy.json'), JSON.stringify(cfg));
     // Which of Node's modules the process loaded, written as it exits.
     writeFileSync(
@@ -309,11 +308,17 @@ spec: { hosts: [a.default.svc.cluster.local], ports: [{ number: 80, name: http, 
       { cwd: dir },
     );
     let stderr = '';
-    await new Promise<void>((resolve, reject) => {
-      child.stderr.on('data', (d) => ((stderr += d), /ready/.test(stderr) && resolve()));
+    // The listener's port is the kernel's pick (a fixed one collides with another run on this
+    // machine), read from the ready line: `listeners <name>@<port>`.
+    const port = await new Promise<number>((resolve, reject) => {
+      child.stderr.on('data', (d) => {
+        stderr += d;
+        const ready = /ready: .*listeners \S+@(\d+)/.exec(stderr);
+        if (ready) resolve(Number(ready[1]));
+      });
       child.on('exit', () => reject(new Error(stderr)));
     });
-    expect(await get(18231, '/hello')).toMatchObject({ status: 200, body: 'a /hello' });
+    expect(await get(port, '/hello')).toMatchObject({ status: 200, body: 'a /hello' });
     // The status port (kubelet's probes, Prometheus) answers readiness and stats, and nothing else.
     expect(await get(statusPort, '/healthz/ready')).toMatchObject({ status: 200, body: 'LIVE\n' });
     expect((await get(statusPort, '/stats/prometheus')).body).toContain('istio_requests_total{reporter="source"');
