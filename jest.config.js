@@ -10,12 +10,16 @@ const UNIT = [
   'test/architecture.test.ts',
   // Not test/api/conformance.test.ts: the corpus runs `mast validate` ~70 times.
   'test/api/crd.test.ts',
+  'test/api/grpc.test.ts',
   'test/api/load.test.ts',
   'test/api/primitives.test.ts',
+  'test/api/protocol.test.ts',
   'test/api/runtime-support.test.ts',
   'test/api/validate.test.ts',
   'test/compile/**/*.test.ts',
   // Not test/constructs/upstream-schema.test.ts: Istio's schemas are ESM-only, read by a node child process.
+  'test/constructs/inject.test.ts',
+  'test/constructs/kubernetes-defaults.test.ts',
   'test/constructs/mesh.test.ts',
   'test/constructs/sidecar.test.ts',
   'test/constructs/system.test.ts',
@@ -37,6 +41,7 @@ const UNIT = [
   'test/runtime/proxy/upstream/hash-ring.test.ts',
   'test/cli/dns-check.test.ts',
   'test/cli/proxy-status.test.ts',
+  'test/lib/config.test.ts',
   'test/support/unit-guard.test.ts',
 ];
 
