@@ -8,6 +8,7 @@ import { fqdn, namespaceOf } from './hosts';
 import { isPlainObject } from './shape';
 import type { KubeObject, ServiceEntry, WorkloadEntry } from './resources';
 import { exportScopes, type ExportScope } from './visibility';
+import { GATEWAY_NAME, GATEWAY_POD_LABELS, GATEWAY_SELECTOR_LABELS, SYSTEM_NAMESPACE } from './well-known';
 
 export interface RegisteredService {
   readonly host: string;
@@ -40,13 +41,8 @@ export interface RegistryOptions {
 
 const POD_TEMPLATE_KINDS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job']);
 const TOPOLOGY_LABELS = ['topology.kubernetes.io/region', 'topology.kubernetes.io/zone', 'kubernetes.io/hostname'];
-export const DEFAULT_GATEWAY_NAMESPACE = 'mast-system';
-export const DEFAULT_GATEWAY_LABELS = { istio: 'ingressgateway' };
-/**
- * The labels of the default ingress gateway's pods: Istio's two (policies and Gateways written for
- * Istio select its gateway by either), `istio` also being the Deployment's selector.
- */
-export const GATEWAY_POD_LABELS: Readonly<Record<string, string>> = { ...DEFAULT_GATEWAY_LABELS, app: 'istio-ingressgateway' };
+export const DEFAULT_GATEWAY_NAMESPACE = SYSTEM_NAMESPACE;
+export const DEFAULT_GATEWAY_LABELS = GATEWAY_SELECTOR_LABELS;
 
 export class Registry {
   readonly services: RegisteredService[] = [];
@@ -73,10 +69,10 @@ export class Registry {
       const ns = DEFAULT_GATEWAY_NAMESPACE;
       this.workloads.push({ namespace: ns, labels: { ...GATEWAY_POD_LABELS }, source: 'default ingress gateway' });
       this.services.push({
-        host: fqdn('mast-ingressgateway', ns),
+        host: fqdn(GATEWAY_NAME, ns),
         namespace: ns,
         source: 'Service',
-        name: 'mast-ingressgateway',
+        name: GATEWAY_NAME,
         selector: DEFAULT_GATEWAY_LABELS,
         exportTo: '*',
         ports: [

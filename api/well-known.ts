@@ -29,3 +29,21 @@ export const CREDENTIALS_DIR = '/etc/mast/credentials';
 export const ROOT_CONFIGMAP = 'mast-ca-root-cert';
 export const ROOT_CONFIGMAP_KEY = 'root-cert.pem';
 export const ROOT_MOUNT_DIR = '/var/run/mast/root';
+
+/** mast's own namespace: mastd and the default ingress gateway (Istio's `istio-system`). */
+export const SYSTEM_NAMESPACE = 'mast-system';
+
+/** The default ingress gateway's Deployment and Service (Istio's `istio-ingressgateway`). */
+export const GATEWAY_NAME = 'mast-ingressgateway';
+
+/** What Gateway resources select the default ingress gateway by, and its Deployment's selector: Istio's. */
+export const GATEWAY_SELECTOR_LABELS: Readonly<Record<string, string>> = { istio: 'ingressgateway' };
+
+/**
+ * The labels of the default ingress gateway's pods: Istio's two (policies and Gateways written for
+ * Istio select its gateway by either), `istio` also being the Deployment's selector.
+ */
+export const GATEWAY_POD_LABELS: Readonly<Record<string, string>> = { ...GATEWAY_SELECTOR_LABELS, app: 'istio-ingressgateway' };
+
+/** `mastd`'s monitoring address as `mast proxy-status` reaches it on this machine. */
+export const LOCAL_MONITORING_URL = `http://127.0.0.1:${PORTS.monitoring}`;

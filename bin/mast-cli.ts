@@ -1,58 +1,53 @@
 /** `mast <command>`: a thin dispatcher; each command lives in cli/. */
-import { runValidate } from '../cli/validate';
-import { runSynth } from '../cli/synth';
-import { runInject } from '../cli/inject';
-import { runDns } from '../cli/dns';
-import { runProxyStatus } from '../cli/proxy-status';
-import { runLocal } from '../cli/local';
-import { runImages } from '../cli/images';
-import { runKind } from '../cli/kind';
+import { USAGE } from '../cli/usage';
 import { MAST_VERSION } from '../constructs/version';
 
 type Command = { summary: string; usage: string; run: (args: string[]) => Promise<number> | number };
 
+// Each command is loaded when it runs, not before: `mast validate` need not load the AWS SDK, the
+// runtime or cdk8s, and the help loads none of them (a `mast` start is most of a conformance case).
 const COMMANDS: Record<string, Command> = {
   validate: {
     summary: 'check mesh YAML the way `istioctl analyze` does; non-zero exit on errors',
-    usage: 'mast validate -f <file|dir> [-f ...] [--output text|json] [--no-default-gateway]',
-    run: runValidate,
+    usage: USAGE.validate,
+    run: async (args) => (await import('../cli/validate')).runValidate(args),
   },
   synth: {
     summary: 'synthesize Kubernetes manifests (CRDs, mastd, gateway, your resources) into a directory',
-    usage: 'mast synth -f <file|dir> [-f ...] [--out dist] [--gateway-service LoadBalancer|ClusterIP|NodePort]',
-    run: runSynth,
+    usage: USAGE.synth,
+    run: async (args) => (await import('../cli/synth')).runSynth(args),
   },
   inject: {
     summary: 'add the sidecar to workload YAML (yours, or helm template output) where Istio injection would, as istioctl kube-inject',
-    usage: 'mast inject -f <file|dir> [-f ...] [-o <file>] [--proxy-image <image>] [--namespace-label <ns>=<label>=<value> ...]',
-    run: runInject,
+    usage: USAGE.inject,
+    run: async (args) => (await import('../cli/inject')).runInject(args),
   },
   local: {
     summary: 'run the whole mesh on this machine: mastd, the ingress gateway, a sidecar per WorkloadEntry and its app',
-    usage: 'mast local -f <file|dir> [-f ...] [--gateway-port 8080] [--admin-port 15000] [--access-log] [--ready-timeout 60] [--intercept]',
-    run: runLocal,
+    usage: USAGE.local,
+    run: async (args) => (await import('../cli/local')).runLocal(args),
   },
   images: {
     summary: 'build the mast/proxy, mast/control and mast/bookinfo images (docker, podman or buildah; after npm run build)',
-    usage: 'mast images [--engine docker|podman|buildah] [--dry-run]',
-    run: runImages,
+    usage: USAGE.images,
+    run: async (args) => (await import('../cli/images')).runImages(args),
   },
   kind: {
     summary: 'run the synthesized example on a local kind cluster (up), check it (smoke), remove it (down)',
-    usage: 'mast kind up|down|smoke [--name mast] [--dist dist] [--http-port 8080] [--engine ...] [--url ...] [--dry-run]',
-    run: runKind,
+    usage: USAGE.kind,
+    run: async (args) => (await import('../cli/kind')).runKind(args),
   },
   dns: {
     summary: 'after a deploy: check that every Gateway host has its Route 53 record pointing at the NLB',
-    usage: 'mast dns check -f <mesh file|dir> --zone-id <id> --nlb <NLB DNS name> [--region <region>]',
-    run: runDns,
+    usage: USAGE.dns,
+    run: async (args) => (await import('../cli/dns')).runDns(args),
   },
   'proxy-status': {
     summary: 'list the proxies connected to mastd with their config version: SYNCED, STALE or NACK',
-    usage: 'mast proxy-status [--mastd http://127.0.0.1:15014] [--output text|json]',
-    run: runProxyStatus,
+    usage: USAGE['proxy-status'],
+    run: async (args) => (await import('../cli/proxy-status')).runProxyStatus(args),
   },
-  version: { summary: 'print the version', usage: 'mast version', run: () => (console.log(MAST_VERSION), 0) },
+  version: { summary: 'print the version', usage: USAGE.version, run: () => (console.log(MAST_VERSION), 0) },
 };
 
 function help(): string {

@@ -1,12 +1,13 @@
 /** `mast dns check`: exit 0 when every Gateway host points at the NLB, 1 on drift, 2 on errors. */
 import { Route53Client } from '@aws-sdk/client-route-53';
 import { InputNotFoundError, loadFiles } from '../api';
-import { GATEWAY_POD_LABELS } from '../api/registry';
+import { GATEWAY_POD_LABELS } from '../api/well-known';
 import { checkDns, type HostStatus } from './dns/check';
 import { gatewayHosts } from '../lib/gateway-hosts';
 import { parse, UsageError } from './args';
+import { USAGE as USAGES } from './usage';
 
-const USAGE = 'mast dns check -f <mesh file|dir> --zone-id <id> --nlb <NLB DNS name> [--region <region>]';
+const USAGE = USAGES.dns;
 
 export async function runDns(args: string[], client?: Route53Client): Promise<number> {
   const [sub, ...rest] = args;

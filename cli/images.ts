@@ -4,8 +4,9 @@ import { spawnSync } from 'node:child_process';
 import { detectEngine, probeHere, type Probe } from './kind/engine';
 import { IMAGES, buildCommand } from './kind/images';
 import { parse, UsageError } from './args';
+import { USAGE as USAGES } from './usage';
 
-const USAGE = 'mast images [--engine docker|podman|buildah] [--dry-run]';
+const USAGE = USAGES.images;
 
 export function imagePlan(
   probe: Probe = probeHere,

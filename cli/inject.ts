@@ -8,8 +8,9 @@ import { stringify } from 'yaml';
 import { formatFinding, InputNotFoundError, loadFiles } from '../api';
 import { injectManifests } from '../constructs';
 import { parse, UsageError } from './args';
+import { USAGE as USAGES } from './usage';
 
-const USAGE = 'mast inject -f <file|dir> [-f ...] [-o <file>] [--proxy-image <image>] [--namespace-label <ns>=<label>=<value> ...]';
+const USAGE = USAGES.inject;
 
 /** `shop=istio-injection=enabled` → labels of a namespace that exists in the cluster, not in the files. */
 function namespaceLabels(values: readonly string[]): Record<string, Record<string, string>> {

@@ -11,9 +11,9 @@ import { describeStep, kindDownPlan, kindUpPlan, type Manifest, type Step } from
 import { runSteps, StepFailed } from './kind/run';
 import { smoke } from './kind/smoke';
 import { parse, UsageError } from './args';
+import { USAGE as USAGES } from './usage';
 
-const USAGE =
-  'mast kind up|down|smoke [--name mast] [--dist dist] [--http-port 8080] [--engine docker|podman|buildah] [--url http://127.0.0.1:8080] [--dry-run]';
+const USAGE = USAGES.kind;
 
 export function readManifests(dir: string): Manifest[] {
   if (!existsSync(dir)) throw new UsageError(`no manifests in ${dir}/: run \`npm run synth\` first`);

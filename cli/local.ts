@@ -10,9 +10,10 @@ import { LocalAdmin } from '../runtime/local/admin';
 import { GATEWAY_LABELS, LocalMesh } from '../runtime/local/local-mesh';
 import { untilSignal } from '../runtime/contract/process';
 import { parse, UsageError } from './args';
+import { PORTS } from '../api/well-known';
+import { USAGE as USAGES } from './usage';
 
-const USAGE =
-  'mast local -f <file|dir> [-f ...] [--gateway-port 8080] [--admin-port 15000] [--access-log] [--ready-timeout 60] [--intercept]';
+const USAGE = USAGES.local;
 
 function portFlag(name: string, value: string): number {
   const n = Number(value);
@@ -52,7 +53,7 @@ export async function runLocal(args: string[]): Promise<number> {
       {
         file: { type: 'string', short: 'f', multiple: true },
         'gateway-port': { type: 'string', default: '8080' },
-        'admin-port': { type: 'string', default: '15000' },
+        'admin-port': { type: 'string', default: String(PORTS.proxyAdmin) },
         'access-log': { type: 'boolean', default: false },
         'ready-timeout': { type: 'string', default: '60' },
         intercept: { type: 'boolean', default: false },

@@ -1,19 +1,17 @@
 /** `mast proxy-status`: every proxy connected to mastd, its config version and SYNCED / STALE / NACK. */
 import { syncState, type ProxyStatus } from '../runtime/control/push-server';
 import { parse, UsageError } from './args';
+import { LOCAL_MONITORING_URL } from '../api/well-known';
+import { USAGE as USAGES } from './usage';
 
 export { syncState };
 
-const USAGE = 'mast proxy-status [--mastd http://127.0.0.1:15014] [--output text|json]';
+const USAGE = USAGES['proxy-status'];
 
 export async function runProxyStatus(args: string[]): Promise<number> {
   let opts;
   try {
-    opts = parse(
-      args,
-      { mastd: { type: 'string', default: 'http://127.0.0.1:15014' }, output: { type: 'string', default: 'text' } },
-      USAGE,
-    );
+    opts = parse(args, { mastd: { type: 'string', default: LOCAL_MONITORING_URL }, output: { type: 'string', default: 'text' } }, USAGE);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
     console.error(`mast proxy-status: ${err.message}`);

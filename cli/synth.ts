@@ -3,8 +3,9 @@ import { App, YamlOutputType } from 'cdk8s';
 import { formatFinding, InputNotFoundError, isError, loadFiles, validate } from '../api';
 import { apiObjectsOf, Mesh, type GatewayServiceType } from '../constructs';
 import { parse, UsageError } from './args';
+import { USAGE as USAGES } from './usage';
 
-const USAGE = 'mast synth -f <file|dir> [-f ...] [--out dist] [--gateway-service LoadBalancer|ClusterIP|NodePort]';
+const USAGE = USAGES.synth;
 const SERVICE_TYPES: GatewayServiceType[] = ['LoadBalancer', 'ClusterIP', 'NodePort'];
 
 export async function runSynth(args: string[]): Promise<number> {

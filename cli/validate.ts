@@ -1,8 +1,9 @@
 /** `mast validate`: load, validate, print findings; exit 1 on errors, 2 on bad usage or input. */
 import { formatFinding, InputNotFoundError, isError, loadFiles, validate, type Finding } from '../api';
 import { parse, UsageError } from './args';
+import { USAGE as USAGES } from './usage';
 
-const USAGE = 'mast validate -f <file|dir> [-f ...] [--output text|json] [--no-default-gateway]';
+const USAGE = USAGES.validate;
 
 export async function runValidate(args: string[]): Promise<number> {
   let opts;

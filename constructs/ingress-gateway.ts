@@ -6,7 +6,7 @@
  */
 import { ApiObject, Lazy } from 'cdk8s';
 import { Construct } from 'constructs';
-import { GATEWAY_POD_LABELS } from '../api';
+import { GATEWAY_NAME, GATEWAY_POD_LABELS, GATEWAY_SELECTOR_LABELS } from '../api';
 import { DEFAULT_PROXY_IMAGE, PROXY_UID, SYSTEM_NAMESPACE } from './version';
 import {
   badProp,
@@ -112,9 +112,9 @@ export class IngressGateway extends Construct {
 
   constructor(scope: Construct, id: string, props: IngressGatewayProps = {}) {
     super(scope, id);
-    const name = (this.name = props.name ?? 'mast-ingressgateway');
+    const name = (this.name = props.name ?? GATEWAY_NAME);
     const ns = (this.namespace = props.namespace ?? SYSTEM_NAMESPACE);
-    this.selectorLabels = props.selectorLabels ?? { istio: 'ingressgateway' };
+    this.selectorLabels = props.selectorLabels ?? { ...GATEWAY_SELECTOR_LABELS };
     this.ports = props.ports ?? [
       { name: 'http', port: 80, targetPort: 8080 },
       { name: 'https', port: 443, targetPort: 8443 },

@@ -4,5 +4,5 @@ import { version } from '../package.json';
 export const MAST_VERSION: string = version;
 export const DEFAULT_PROXY_IMAGE = `mast/proxy:${MAST_VERSION}`;
 export const DEFAULT_CONTROL_IMAGE = `mast/control:${MAST_VERSION}`;
-export const SYSTEM_NAMESPACE = 'mast-system';
+export { SYSTEM_NAMESPACE } from '../api/well-known';
 export const PROXY_UID = 1337;

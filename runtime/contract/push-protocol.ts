@@ -38,9 +38,16 @@ export interface ProxyIdentity {
   readonly gatewayTopology?: { readonly forwardClientCertDetails?: ForwardClientCertDetails };
 }
 
+/** `features: ['delta']`: the proxy applies `delta` messages. */
+export interface HelloMessage {
+  readonly type: 'hello';
+  readonly id: string;
+  readonly identity: ProxyIdentity;
+  readonly features?: string[];
+}
+
 export type ProxyMessage =
-  /** `features: ['delta']`: the proxy applies `delta` messages. */
-  | { readonly type: 'hello'; readonly id: string; readonly identity: ProxyIdentity; readonly features?: string[] }
+  | HelloMessage
   | { readonly type: 'ack'; readonly version: string }
   | { readonly type: 'nack'; readonly version: string; readonly error: string }
   /** A PKCS#10 request (PEM) for this proxy's workload certificate. */
@@ -54,21 +61,45 @@ export type ServerMessage =
   | { readonly type: 'certificate'; readonly certificate: string; readonly root: string; readonly expiresAt: string }
   | { readonly type: 'error'; readonly error: string };
 
+/**
+ * Why a line is not a message, as a stable code (never renumbered, as api/findings.ts): logs and
+ * tests read the code, the message says which line or field.
+ */
+export type PushErrorCode =
+  /** A line longer than the reader's limit (MAX_MESSAGE_BYTES from mastd, MAX_PROXY_MESSAGE_BYTES from a proxy). */
+  | 'MAST_PUSH_TOO_LONG'
+  | 'MAST_PUSH_NOT_JSON'
+  /** JSON, but not an object with a `type` this side knows. */
+  | 'MAST_PUSH_UNKNOWN_TYPE'
+  /** A known type with a field missing or of the wrong kind. */
+  | 'MAST_PUSH_BAD_FIELD'
+  /** A proxy's first message that is not a valid hello. */
+  | 'MAST_PUSH_BAD_HELLO';
+
 export class ProtocolError extends Error {
-  readonly code = 'MAST_PUSH_PROTOCOL';
+  constructor(
+    readonly code: PushErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
+/** A line read: the typed message, or why it is not one. */
+export type Parsed<T> = { readonly ok: true; readonly message: T } | { readonly ok: false; readonly error: ProtocolError };
+
 /**
- * Splits a byte stream into JSON lines; a line over the limit is a protocol error, not a memory
+ * Splits a byte stream into lines; a line over the limit is a protocol error, not a memory
  * leak. Bytes are kept as received and searched only once for the newline (a config line is
  * megabytes that arrive in 16 KB chunks), and decoded whole (a chunk may split a UTF-8 character).
+ * Blank lines are skipped; what a line means is for parseProxyMessage / parseServerMessage.
  */
 export class LineReader {
   private parts: Buffer[] = [];
   private size = 0;
   constructor(private readonly max = MAX_MESSAGE_BYTES) {}
 
-  push(chunk: Buffer | string, onMessage: (msg: unknown) => void): void {
+  push(chunk: Buffer | string, onLine: (line: string) => void): void {
     let buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     let nl: number;
     while ((nl = buf.indexOf(10)) >= 0) {
@@ -76,36 +107,105 @@ export class LineReader {
       this.parts = [];
       this.size = 0;
       buf = buf.subarray(nl + 1);
-      if (line.trim() === '') continue;
-      let msg: unknown;
-      try {
-        msg = JSON.parse(line);
-      } catch {
-        throw new ProtocolError(`not JSON: ${JSON.stringify(line.slice(0, 80))}`);
-      }
-      onMessage(msg);
+      if (line.trim() !== '') onLine(line);
     }
     if (buf.length) {
       this.parts.push(buf);
       this.size += buf.length;
     }
-    if (this.size > this.max) throw new ProtocolError(`message longer than ${this.max} bytes`);
+    if (this.size > this.max) throw new ProtocolError('MAST_PUSH_TOO_LONG', `message longer than ${this.max} bytes`);
   }
 }
 
 export const encode = (msg: ProxyMessage | ServerMessage): string => `${JSON.stringify(msg)}\n`;
 
+type Fields = Record<string, unknown>;
+const bad = (code: PushErrorCode, message: string): Parsed<never> => ({ ok: false, error: new ProtocolError(code, message) });
+const ok = <T>(message: T): Parsed<T> => ({ ok: true, message });
+const isObject = (v: unknown): v is Fields => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isText = (v: unknown): v is string => typeof v === 'string';
+
+/** JSON.parse of a line into an object with a string `type`, or the error that it is not one. */
+function object(line: string): Parsed<Fields & { type: string }> {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return bad('MAST_PUSH_NOT_JSON', `not JSON: ${JSON.stringify(line.slice(0, 80))}`);
+  }
+  if (!isObject(value) || !isText(value.type)) return bad('MAST_PUSH_UNKNOWN_TYPE', `not a message: ${line.slice(0, 80)}`);
+  return ok(value as Fields & { type: string });
+}
+
 /** Checks a hello from an untrusted peer; returns the reason it is not acceptable. */
-export function checkHello(msg: unknown): string | undefined {
-  const m = msg as { type?: unknown; id?: unknown; identity?: Partial<ProxyIdentity>; features?: unknown };
-  if (m?.type !== 'hello') return 'the first message must be a hello';
+function helloProblem(m: Fields): string | undefined {
   if (typeof m.id !== 'string' || !/^[\w.:@/-]{1,253}$/.test(m.id)) return 'hello.id must be a name';
-  const id = m.identity;
-  if (!id || (id.mode !== 'gateway' && id.mode !== 'sidecar')) return 'hello.identity.mode must be gateway or sidecar';
+  const id = m.identity as Partial<ProxyIdentity> | undefined;
+  if (!isObject(id) || (id.mode !== 'gateway' && id.mode !== 'sidecar')) return 'hello.identity.mode must be gateway or sidecar';
   if (typeof id.namespace !== 'string' || !id.namespace) return 'hello.identity.namespace is required';
-  if (typeof id.labels !== 'object' || id.labels === null || Object.values(id.labels).some((v) => typeof v !== 'string'))
+  if (!isObject(id.labels) || Object.values(id.labels).some((v) => typeof v !== 'string'))
     return 'hello.identity.labels must map strings to strings';
-  if (m.features !== undefined && !(Array.isArray(m.features) && m.features.every((f) => typeof f === 'string')))
+  if (m.features !== undefined && !(Array.isArray(m.features) && m.features.every(isText)))
     return 'hello.features must be a list of strings';
   return undefined;
+}
+
+/** A line from a proxy (read by mastd, so from an untrusted peer): every field a handler reads is checked here. */
+export function parseProxyMessage(line: string): Parsed<ProxyMessage> {
+  const read = object(line);
+  if (!read.ok) return read;
+  const m = read.message;
+  switch (m.type) {
+    case 'hello': {
+      const problem = helloProblem(m);
+      if (problem) return bad('MAST_PUSH_BAD_HELLO', problem);
+      const features = m.features as string[] | undefined;
+      return ok({ type: 'hello', id: m.id as string, identity: m.identity as ProxyIdentity, ...(features ? { features } : {}) });
+    }
+    case 'ack':
+      return isText(m.version) ? ok({ type: 'ack', version: m.version }) : bad('MAST_PUSH_BAD_FIELD', 'ack.version must be a string');
+    case 'nack':
+      if (!isText(m.version)) return bad('MAST_PUSH_BAD_FIELD', 'nack.version must be a string');
+      // A NACK without its reason still counts as a NACK (mastd has always taken it so).
+      if (m.error !== undefined && !isText(m.error)) return bad('MAST_PUSH_BAD_FIELD', 'nack.error must be a string');
+      return ok({ type: 'nack', version: m.version, error: m.error ?? '' });
+    case 'csr':
+      return isText(m.csr) ? ok({ type: 'csr', csr: m.csr }) : bad('MAST_PUSH_BAD_FIELD', 'csr.csr must be a string');
+    default:
+      return bad('MAST_PUSH_UNKNOWN_TYPE', `unknown message type ${JSON.stringify(m.type.slice(0, 40))}`);
+  }
+}
+
+/** The first line of a proxy's stream: a valid hello, or MAST_PUSH_BAD_HELLO. */
+export function parseHello(line: string): Parsed<HelloMessage> {
+  const read = parseProxyMessage(line);
+  if (read.ok && read.message.type !== 'hello') return bad('MAST_PUSH_BAD_HELLO', 'the first message must be a hello');
+  return read as Parsed<HelloMessage>;
+}
+
+/**
+ * A line from mastd. The config inside is checked by the proxy when it applies it (config-check.ts);
+ * here only the message's own fields. An unknown type is MAST_PUSH_UNKNOWN_TYPE, which the proxy
+ * skips, so a newer mastd may add messages.
+ */
+export function parseServerMessage(line: string): Parsed<ServerMessage> {
+  const read = object(line);
+  if (!read.ok) return read;
+  const m = read.message;
+  switch (m.type) {
+    case 'config':
+      if (!isText(m.version) || !isObject(m.config)) return bad('MAST_PUSH_BAD_FIELD', 'config needs a version and a config object');
+      return ok({ type: 'config', version: m.version, config: m.config as unknown as ProxyConfig });
+    case 'delta':
+      if (!isText(m.version) || !isObject(m.delta)) return bad('MAST_PUSH_BAD_FIELD', 'delta needs a version and a delta object');
+      return ok({ type: 'delta', version: m.version, delta: m.delta as unknown as ConfigDelta });
+    case 'certificate':
+      if (!isText(m.certificate) || !isText(m.root) || !isText(m.expiresAt))
+        return bad('MAST_PUSH_BAD_FIELD', 'certificate needs certificate, root and expiresAt strings');
+      return ok({ type: 'certificate', certificate: m.certificate, root: m.root, expiresAt: m.expiresAt });
+    case 'error':
+      return ok({ type: 'error', error: isText(m.error) ? m.error : JSON.stringify(m.error) });
+    default:
+      return bad('MAST_PUSH_UNKNOWN_TYPE', `unknown message type ${JSON.stringify(m.type.slice(0, 40))}`);
+  }
 }

@@ -17,7 +17,7 @@ import { Mastd } from './mastd';
 import { pushNames } from './push-names';
 import { RootConfigMaps } from './root-configmaps';
 import { rootNamespaces } from './root-namespaces';
-import { PORTS } from '../../api/well-known';
+import { PORTS, SYSTEM_NAMESPACE } from '../../api/well-known';
 
 const HELP = `mastd: the mast control plane
 
@@ -26,15 +26,15 @@ Usage: mastd --source kubernetes [--kubeconfig <file>] [options]
 
 Options:
   --watch <file|dir>        mesh YAML to serve (re-read on change)
-  --push-port <n>           push server for proxies (default 15012)
-  --monitoring-port <n>     /ready /metrics /debug/analyze /debug/syncz (default 15014)
+  --push-port <n>           push server for proxies (default ${PORTS.push})
+  --monitoring-port <n>     /ready /metrics /debug/analyze /debug/syncz (default ${PORTS.monitoring})
   --host <addr>             listen address (default 127.0.0.1; 0.0.0.0 with --source kubernetes)
   --token-file <f>          bearer token proxies must present, read from this file (--token is refused)
   --debounce-ms <n>         batch edits within this window (default 100)
   --source kubernetes       watch the cluster (in-cluster config, or --kubeconfig / KUBECONFIG)
   --kubeconfig <file>       kubeconfig for --source kubernetes
   --watch-timeout-seconds <n>  the API server ends each watch after n s; twice that silent = dead (default 300)
-  --namespace <ns>          mastd's namespace, for its leader Lease (default $POD_NAMESPACE or mast-system)
+  --namespace <ns>          mastd's namespace, for its leader Lease (default $POD_NAMESPACE or ${SYSTEM_NAMESPACE})
   --trust-domain <td>       SPIFFE trust domain (default cluster.local)
   --ca-cert <f> --ca-key <f>  root CA to sign workload certificates with (default: the mastd-ca
                             Secret in a cluster, created if missing; a fresh one with --watch)
@@ -118,7 +118,7 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`mastd: --max-streams-per-identity must be a whole number above 0, not "${o['max-streams-per-identity']}"`);
     return 2;
   }
-  const ownNamespace = (o.namespace as string | undefined) ?? process.env.POD_NAMESPACE ?? 'mast-system';
+  const ownNamespace = (o.namespace as string | undefined) ?? process.env.POD_NAMESPACE ?? SYSTEM_NAMESPACE;
   let pushTls: ReturnType<typeof pushNames> | undefined;
   try {
     if (pushTlsFlag === 'on') pushTls = pushNames(ownNamespace, o['push-names'] as string | undefined);

@@ -5,7 +5,18 @@
  */
 import * as http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import { MAX_PROXY_MESSAGE_BYTES, PUSH_PATH, LineReader, checkHello, encode, type ProxyIdentity } from '../contract/push-protocol';
+import {
+  MAX_PROXY_MESSAGE_BYTES,
+  PUSH_PATH,
+  LineReader,
+  ProtocolError,
+  encode,
+  parseHello,
+  parseProxyMessage,
+  type HelloMessage,
+  type ProxyIdentity,
+  type ProxyMessage,
+} from '../contract/push-protocol';
 import type { ProxyConfig } from '../contract/proxy-config';
 import { diffConfig } from '../contract/config-delta';
 
@@ -135,17 +146,18 @@ export class PushServer {
     const reader = new LineReader(MAX_PROXY_MESSAGE_BYTES);
     let peer: Peer | undefined;
     /** Messages that came while the hello's identity was being verified. */
-    let waiting: unknown[] | undefined;
+    let waiting: ProxyMessage[] | undefined;
     /** The identity this stream counts against, once admitted. */
     let counted: string | undefined;
     /** Over the identity's cap: told so, and read no further. */
     let overCap = false;
     const garbage = (err: Error) => {
-      log(`push: ${peer?.status.id ?? 'a proxy'} sent garbage: ${err.message}; closing its stream`);
+      const code = err instanceof ProtocolError ? ` (${err.code})` : '';
+      log(`push: ${peer?.status.id ?? 'a proxy'} sent garbage: ${err.message}${code}; closing its stream`);
       this.counters.pushErrors++;
       stream.close(http2.constants.NGHTTP2_PROTOCOL_ERROR);
     };
-    const admit = (hello: { id: string; identity: ProxyIdentity; features?: string[] }) => {
+    const admit = (hello: HelloMessage) => {
       // Counted once the identity is verified: a hello claiming someone else's cannot use up theirs.
       const key = capKey(hello.identity);
       const cap = this.options.maxStreamsPerIdentity ?? DEFAULT_MAX_STREAMS_PER_IDENTITY;
@@ -173,7 +185,7 @@ export class PushServer {
       const queued = waiting ?? [];
       waiting = undefined;
       try {
-        for (const m of queued) this.onReply(peer, m as { type?: string });
+        for (const m of queued) this.onReply(peer, m);
       } catch (err) {
         garbage(err as Error);
       }
@@ -181,13 +193,17 @@ export class PushServer {
     stream.on('data', (chunk: Buffer) => {
       if (overCap) return;
       try {
-        reader.push(chunk, (msg) => {
+        reader.push(chunk, (line) => {
           if (overCap) return;
-          if (peer) return this.onReply(peer, msg as { type?: string; version?: string; error?: string });
-          if (waiting) return void waiting.push(msg);
-          const problem = checkHello(msg);
-          if (problem) throw new Error(problem);
-          const hello = msg as { id: string; identity: ProxyIdentity; features?: string[] };
+          if (peer || waiting) {
+            const read = parseProxyMessage(line);
+            if (!read.ok) throw read.error;
+            if (peer) return this.onReply(peer, read.message);
+            return void waiting?.push(read.message);
+          }
+          const read = parseHello(line);
+          if (!read.ok) throw read.error;
+          const hello = read.message;
           if (!this.options.verify) return admit(hello);
           waiting = [];
           const bearer = /^Bearer (.+)$/.exec(headers.authorization ?? '')?.[1];
@@ -222,26 +238,32 @@ export class PushServer {
     stream.on('drain', () => peer?.queued && this.send(peer));
   }
 
-  private onReply(peer: Peer, msg: { type?: string; version?: string; error?: string; csr?: unknown }): void {
-    if (msg.type === 'csr' && typeof msg.csr === 'string') return this.issue(peer, msg.csr);
-    if (msg.type === 'ack' && typeof msg.version === 'string') {
-      this.counters.acks++;
-      peer.status.acked = msg.version;
-      peer.status.nacked = undefined;
-      this.checkConverged();
-    } else if (msg.type === 'nack' && typeof msg.version === 'string') {
-      if (peer.basis?.version === msg.version) peer.basis = undefined;
-      if (peer.deltaVersion === msg.version && peer.status.sent === msg.version) {
-        // The proxy could not apply the delta (it runs another version): send the whole config.
-        this.options.log?.(`push: ${peer.status.id} could not apply delta ${msg.version} (${msg.error}); sending the whole config`);
-        peer.deltaVersion = undefined;
-        peer.status.sent = undefined;
-        return this.send(peer);
-      }
-      this.counters.nacks++;
-      peer.status.nacked = { version: msg.version, error: String(msg.error ?? '') };
-      this.options.log?.(`push: ${peer.status.id} NACKed ${msg.version}: ${msg.error}`);
-    } else throw new Error(`unexpected message ${JSON.stringify(msg).slice(0, 80)}`);
+  private onReply(peer: Peer, msg: ProxyMessage): void {
+    switch (msg.type) {
+      case 'csr':
+        return this.issue(peer, msg.csr);
+      case 'ack':
+        this.counters.acks++;
+        peer.status.acked = msg.version;
+        peer.status.nacked = undefined;
+        return this.checkConverged();
+      case 'nack':
+        if (peer.basis?.version === msg.version) peer.basis = undefined;
+        if (peer.deltaVersion === msg.version && peer.status.sent === msg.version) {
+          // The proxy could not apply the delta (it runs another version): send the whole config.
+          this.options.log?.(`push: ${peer.status.id} could not apply delta ${msg.version} (${msg.error}); sending the whole config`);
+          peer.deltaVersion = undefined;
+          peer.status.sent = undefined;
+          return this.send(peer);
+        }
+        this.counters.nacks++;
+        peer.status.nacked = { version: msg.version, error: msg.error };
+        this.options.log?.(`push: ${peer.status.id} NACKed ${msg.version}: ${msg.error}`);
+        return;
+      case 'hello':
+        // The identity a stream is served for is fixed by its first hello; another cannot change it.
+        throw new ProtocolError('MAST_PUSH_BAD_HELLO', 'a second hello on one stream');
+    }
   }
 
   /** A certificate for the identity the proxy said hello with (in a cluster, to be checked against its token: not done yet). */

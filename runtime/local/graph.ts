@@ -3,6 +3,7 @@
  * `istio_requests_total` and duration histograms (reporter="source", as Kiali reads Istio's).
  * Rates come from the difference between two scrapes. Pure.
  */
+import { GATEWAY_NAME } from '../../api/well-known';
 
 export interface EdgeSample {
   readonly source: string;
@@ -46,7 +47,7 @@ export interface Graph {
   readonly edges: GraphEdge[];
 }
 
-export const GATEWAY_NODE = 'mast-ingressgateway';
+export const GATEWAY_NODE = GATEWAY_NAME;
 
 const LABEL = /(\w+)="((?:[^"\\]|\\.)*)"/g;
 const SERIES = /^(\w+)\{(.*)\}\s+(\S+)$/;

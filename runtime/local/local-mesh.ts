@@ -21,11 +21,11 @@ import { Supervisor } from './supervisor';
 import { interceptUnavailable, NetnsTopology, serviceAddresses, type Netns } from './netns';
 import { planLocal, throughNamespaces, throughSidecars, withHealth, type LocalWorkload } from './workloads';
 import { PROXY_NODE_FLAGS } from '../contract/process';
-import { PORTS } from '../../api/well-known';
+import { GATEWAY_NAME, PORTS, SYSTEM_NAMESPACE } from '../../api/well-known';
 
 /** The gateway's labels, as its pods carry them in a cluster (Istio's two). */
 export const GATEWAY_LABELS = GATEWAY_POD_LABELS;
-export const GATEWAY_ID = 'mast-ingressgateway.mast-system';
+export const GATEWAY_ID = `${GATEWAY_NAME}.${SYSTEM_NAMESPACE}`;
 
 export interface LocalMeshOptions {
   /** Mesh YAML files or directories. */
@@ -177,7 +177,7 @@ export class LocalMesh {
       defaultIngressGateway: true,
       prepare: (objects) => this.prepare(objects),
       // As in a cluster: the push port speaks TLS, and proxies verify it as mastd.mast-system.svc.
-      pushTls: pushNames('mast-system'),
+      pushTls: pushNames(SYSTEM_NAMESPACE),
     });
   }
 
@@ -226,9 +226,9 @@ export class LocalMesh {
         '--mode',
         'gateway',
         '--namespace',
-        'mast-system',
+        SYSTEM_NAMESPACE,
         '--service-account',
-        'mast-ingressgateway',
+        GATEWAY_NAME,
         '--labels',
         Object.entries(GATEWAY_LABELS)
           .map(([k, v]) => `${k}=${v}`)

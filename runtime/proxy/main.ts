@@ -14,19 +14,18 @@ import type { configFromMesh } from './mesh-file';
 import { DEFAULT_LISTENER_DRAIN_MS, MeshProxy } from './mesh-proxy';
 import { DEFAULT_MAX_CONNECTIONS } from './listeners';
 import { DEFAULT_LIMITS } from './http/head';
-import { GATEWAY_POD_LABELS } from '../../api/registry';
 import { startAdmin, startStatus } from './admin';
 import { APP_PROBERS_ENV, parseAppProbers, type AppProbers } from './app-probe';
 import { makeCsrHere, PushClient, type KeyAndCsr } from './push-client';
 import { execFile, spawnSync } from 'node:child_process';
 import { captureOptionsFromFlags, captureRules } from './capture';
-import { PORTS } from '../../api/well-known';
+import { GATEWAY_NAME, GATEWAY_POD_LABELS, PORTS, SYSTEM_NAMESPACE } from '../../api/well-known';
 
 const HELP = `mast-proxy: the mast data plane (gateway and sidecar)
 
 Usage: mast-proxy --config <proxy-config.json> [options]
        mast-proxy --mesh <file|dir> --mode gateway|sidecar [options]
-       mast-proxy capture [--proxy-uid 1337] [--outbound-port 15001] [--inbound-port 15006]
+       mast-proxy capture [--proxy-uid 1337] [--outbound-port ${PORTS.sidecarOutbound}] [--inbound-port ${PORTS.sidecarInbound}]
                   [--exclude-inbound-ports a,b] [--exclude-outbound-ports a,b]
                   [--exclude-outbound-cidrs c,d] [--dry-run]   (the init container's iptables rules)
 
@@ -43,14 +42,16 @@ Options:
   --mesh <file|dir>        mesh YAML to compile here (instead of --config)
   --mode <gateway|sidecar> (default: gateway)
   --labels <k=v,...>       this proxy's labels, as its pod carries them (default for gateways:
-                           istio=ingressgateway,app=istio-ingressgateway, Istio's)
+                           ${Object.entries(GATEWAY_POD_LABELS)
+                             .map(([k, v]) => `${k}=${v}`)
+                             .join(',')}, Istio's)
   --service-account <sa>   the identity in its certificate (default: $SERVICE_ACCOUNT, else default)
-  --namespace <ns>         (default: $POD_NAMESPACE, else mast-system for gateways, default for sidecars)
+  --namespace <ns>         (default: $POD_NAMESPACE, else ${SYSTEM_NAMESPACE} for gateways, default for sidecars)
   --port-map <p=l,...>     gateway: Service port = listen port (e.g. 80=8080)
-  --outbound-port <n>      sidecar: where outbound traffic reaches the proxy (default 15001)
+  --outbound-port <n>      sidecar: where outbound traffic reaches the proxy (default ${PORTS.sidecarOutbound})
   --inbound-port <n>       sidecar: inbound listener in front of the app (with --app-port)
   --app-port <n>           sidecar: the app's port on 127.0.0.1
-  --admin-port <n>         admin port on 127.0.0.1 (default: 15000; 0 = any)
+  --admin-port <n>         admin port on 127.0.0.1 (default: ${PORTS.proxyAdmin}; 0 = any)
   --status-port <n>        /healthz/ready and /stats/prometheus on all interfaces (kubelet probes, scrapes),
                            and the app's probes at /app-health/<container>/<livez|readyz|startupz>
                            as $MAST_APP_PROBERS gives them (JSON; sidecar injection writes it)
@@ -238,7 +239,7 @@ export async function main(argv: string[]): Promise<number> {
   const mode = o.mode === 'sidecar' ? 'sidecar' : 'gateway';
   // In a pod, the downward API gives these (constructs/pod-security.ts IDENTITY_ENV).
   const env = process.env;
-  const namespace = o.namespace ?? env.POD_NAMESPACE ?? (mode === 'gateway' ? 'mast-system' : 'default');
+  const namespace = o.namespace ?? env.POD_NAMESPACE ?? (mode === 'gateway' ? SYSTEM_NAMESPACE : 'default');
   const labels = o.labels ? parsePairs(o.labels) : mode === 'gateway' ? { ...GATEWAY_POD_LABELS } : {};
   const id = o.id ?? (env.POD_NAME ? `${env.POD_NAME}.${namespace}` : `${mode}-${process.pid}`);
   const portMapOf = () => Object.fromEntries(Object.entries(parsePairs(o['port-map'])).map(([k, v]) => [Number(k), Number(v)]));
@@ -303,7 +304,7 @@ export async function main(argv: string[]): Promise<number> {
     const proxy = new MeshProxy(
       {
         mode,
-        workload: mode === 'gateway' ? (labels['app.kubernetes.io/name'] ?? 'mast-ingressgateway') : (labels.app ?? 'unknown'),
+        workload: mode === 'gateway' ? (labels['app.kubernetes.io/name'] ?? GATEWAY_NAME) : (labels.app ?? 'unknown'),
         namespace,
       },
       accessLogSink(o['access-log']),

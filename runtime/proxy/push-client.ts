@@ -4,7 +4,15 @@
  * exponential backoff (100 ms doubling to 5 s, with jitter).
  */
 import type * as http2 from 'node:http2';
-import { MAX_NACK_REASON, PUSH_PATH, LineReader, encode, type ProxyIdentity, type ServerMessage } from '../contract/push-protocol';
+import {
+  MAX_NACK_REASON,
+  PUSH_PATH,
+  LineReader,
+  encode,
+  parseServerMessage,
+  type ProxyIdentity,
+  type ServerMessage,
+} from '../contract/push-protocol';
 import { applyDelta } from '../contract/config-delta';
 import type { ProxyConfig } from '../contract/proxy-config';
 import type { MeshProxy } from './mesh-proxy';
@@ -138,8 +146,12 @@ export class PushClient {
     let chain = Promise.resolve();
     stream.on('data', (chunk: Buffer) => {
       try {
-        reader.push(chunk, (msg) => {
-          const m = msg as ServerMessage;
+        reader.push(chunk, (line) => {
+          const read = parseServerMessage(line);
+          // A type this proxy does not know is skipped: a newer mastd may send more kinds of message.
+          if (!read.ok && read.error.code === 'MAST_PUSH_UNKNOWN_TYPE') return;
+          if (!read.ok) throw read.error;
+          const m = read.message;
           if (m.type === 'certificate') return void this.onCertificate(m, stream);
           if (m.type === 'error') return log(`control plane: ${m.error}`);
           if (m.type !== 'config' && m.type !== 'delta') return;

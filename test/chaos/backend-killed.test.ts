@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as http from 'node:http';
 import { DEFAULT_RETRY } from '../../runtime/contract/proxy-config';
-import { cluster, config, forward, stoppedAfterEach } from '../runtime/support';
+import { cluster, config, forward, stoppedAfterEach } from '../support/proxy';
 import { quantile } from './load';
 import { record } from './report';
 

@@ -5,7 +5,7 @@
  * error while the period lasts. Bounded: 8 clients, at most 1.2 s of requests.
  */
 import * as http from 'node:http';
-import { cluster, config, forward, stoppedAfterEach } from '../runtime/support';
+import { cluster, config, forward, stoppedAfterEach } from '../support/proxy';
 import { bundleProxy, spawnProxy } from '../security/spawned-proxy';
 import { quantile } from './load';
 import { record } from './report';

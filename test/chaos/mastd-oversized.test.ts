@@ -11,7 +11,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PUSH_PATH, encode } from '../../runtime/contract/push-protocol';
 import { tempDir } from '../support/temp-dir';
-import { stoppedAfterEach, until } from '../runtime/support';
+import { stoppedAfterEach, until } from '../support/proxy';
 import { timeoutFor } from './duration';
 import { Load, reasons } from './load';
 import { adminJson, getText, mastdPorts, spawnBackend, spawnMastd, spawnMeshGateway, webMesh, type MastdPorts } from './processes';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { PROXY_NODE_FLAGS } from '../../runtime/contract/process';
 import { freePort } from '../../runtime/local/local-mesh';
 import { bundleMastd, bundleProxy } from '../security/spawned-proxy';
-import { until } from '../runtime/support';
+import { until } from '../support/proxy';
 
 export interface Spawned {
   readonly child: ChildProcess;

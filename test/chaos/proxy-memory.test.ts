@@ -9,7 +9,7 @@
 import * as http from 'node:http';
 import * as net from 'node:net';
 import { DEFAULT_RETRY } from '../../runtime/contract/proxy-config';
-import { cluster, config, forward, stoppedAfterEach } from '../runtime/support';
+import { cluster, config, forward, stoppedAfterEach } from '../support/proxy';
 import { bundleProxy, spawnProxy, type SpawnedProxy } from '../security/spawned-proxy';
 import { record } from './report';
 import { rssMb } from './rss';

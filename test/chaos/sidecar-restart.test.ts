@@ -9,7 +9,7 @@
  */
 import { LocalMesh } from '../../runtime/local/local-mesh';
 import { twoWorkloads } from '../fixtures/two-workloads';
-import { stoppedAfterEach, until } from '../runtime/support';
+import { stoppedAfterEach, until } from '../support/proxy';
 import { span, timeoutFor } from './duration';
 import { Load, reasons } from './load';
 import { getText } from './processes';

@@ -7,7 +7,7 @@
  * header timeout (2 s, 10 s under `npm run chaos`) plus a few seconds.
  */
 import * as net from 'node:net';
-import { cluster, config, forward, stoppedAfterEach, until } from '../runtime/support';
+import { cluster, config, forward, stoppedAfterEach, until } from '../support/proxy';
 import { bundleProxy, spawnProxy } from '../security/spawned-proxy';
 import { span, timeoutFor } from './duration';
 import { Load, reasons } from './load';

@@ -7,7 +7,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../support/temp-dir';
-import { stoppedAfterEach, until } from '../runtime/support';
+import { stoppedAfterEach, until } from '../support/proxy';
 import { LONG, span, timeoutFor } from './duration';
 import { Load, reasons } from './load';
 import { getText, mastdPorts, spawnBackend, spawnMastd, spawnMeshGateway, webMesh } from './processes';

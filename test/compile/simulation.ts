@@ -159,14 +159,5 @@ export function runSimulations(cases: readonly SimulationCase[]): void {
     });
 }
 
-/** A seeded uniform random in [0, 1) (mulberry32): weighted picks that are the same on every run. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Weighted picks that are the same on every run (test/support/seeded-random.ts). */
+export { seededRandom as seeded } from '../support/seeded-random';

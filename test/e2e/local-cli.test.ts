@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../runtime/local/local-mesh';
 import { EXAMPLE, request } from './support';
+import { eventually } from '../support/poll';
 import { alive } from '../support/process';
 
 const MAST = join(__dirname, '..', '..', 'bin', 'mast');
@@ -75,12 +76,6 @@ function descendants(pid: number): number[] {
   return out;
 }
 
-async function waitFor(check: () => boolean, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (!check() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  return check();
-}
-
 async function startCli(gatewayPort: number): Promise<{ child: ChildProcess; out: () => string }> {
   const file = await writeMesh();
   const child = spawn(process.execPath, [MAST, 'local', '-f', file, '--gateway-port', String(gatewayPort), '--admin-port', '0'], {
@@ -89,7 +84,7 @@ async function startCli(gatewayPort: number): Promise<{ child: ChildProcess; out
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
-  const ready = await waitFor(() => /ready/.test(out) || child.exitCode !== null, 45_000);
+  const ready = await eventually(() => /ready/.test(out) || child.exitCode !== null, 45_000);
   if (!ready || child.exitCode !== null) {
     child.kill('SIGKILL');
     throw new Error(`mast local did not get ready:\n${out}`);
@@ -113,7 +108,7 @@ describe('mast local (the command)', () => {
       const exited = new Promise<number | null>((r) => child.once('exit', r));
       child.kill('SIGINT');
       expect(await exited).toBe(0);
-      expect(await waitFor(() => children.every((p) => !alive(p)), 5000)).toBe(true);
+      expect(await eventually(() => children.every((p) => !alive(p)), 5000)).toBe(true);
     } finally {
       child.kill('SIGKILL');
     }
@@ -132,14 +127,14 @@ describe('mast local (the command)', () => {
     try {
       // Its scratch directory appears as the mesh is made, before anything is started.
       const scratch = () => readdirSync(tmp).filter((f) => f.startsWith('mast-local-'));
-      expect(await waitFor(() => scratch().length > 0 || child.exitCode !== null, 30_000)).toBe(true);
+      expect(await eventually(() => scratch().length > 0 || child.exitCode !== null, 30_000)).toBe(true);
       expect(out).not.toMatch(/ready/);
       const children = descendants(child.pid!);
       const exited = new Promise<number | null>((r) => child.once('exit', r));
       child.kill('SIGINT');
       expect(await exited).toBe(130);
       expect(scratch()).toEqual([]);
-      expect(await waitFor(() => children.every((p) => !alive(p)), 8000)).toBe(true);
+      expect(await eventually(() => children.every((p) => !alive(p)), 8000)).toBe(true);
     } finally {
       child.kill('SIGKILL');
     }
@@ -150,7 +145,7 @@ describe('mast local (the command)', () => {
     const children = descendants(child.pid!);
     expect(children.length).toBeGreaterThanOrEqual(3);
     child.kill('SIGKILL');
-    expect(await waitFor(() => children.every((p) => !alive(p)), 8000)).toBe(true);
+    expect(await eventually(() => children.every((p) => !alive(p)), 8000)).toBe(true);
   });
 
   test('bad usage: a missing input or a taken port is one clear line and exit 2', async () => {

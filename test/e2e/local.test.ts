@@ -13,6 +13,7 @@ import { LocalAdmin } from '../../runtime/local/admin';
 import { COLORS, NODE_RADIUS } from '../../runtime/local/page';
 import { ensureCommand } from '../support/apt';
 import { adminOf, many, request, requestsOn, reviewsVersion, startExample, type Running } from './support';
+import { until } from '../support/poll';
 import { tempDir } from '../support/temp-dir';
 
 let mesh: Running;
@@ -75,13 +76,18 @@ describe('mast local: the bookinfo request path', () => {
     }
   });
 
-  test('90/10 canary of reviews v1/v3 within ±3 % over 2,000 requests', async () => {
-    const pages = await many(2000, 16, () => request(mesh.port));
+  // The split's share is the compiler's and the route decision's, checked over 10,000 and 20,000
+  // seeded draws (test/compile/routes.simulation.test.ts, test/runtime/proxy/request/route.test.ts);
+  // here, that the whole mesh applies it: 300 pages, all served, by v1 and v3 only, most by v1.
+  test('90/10 canary of reviews v1/v3: every page served, by both subsets, most by v1', async () => {
+    const pages = await many(300, 16, () => request(mesh.port));
     expect(pages.filter((p) => p.status !== 200)).toEqual([]);
-    const v3 = pages.filter((p) => reviewsVersion(p) === 'v3').length / pages.length;
-    const v1 = pages.filter((p) => reviewsVersion(p) === 'v1').length / pages.length;
-    expect(v1 + v3).toBe(1);
-    expect(Math.abs(v3 - 0.1)).toBeLessThanOrEqual(0.03);
+    const v3 = pages.filter((p) => reviewsVersion(p) === 'v3').length;
+    const v1 = pages.filter((p) => reviewsVersion(p) === 'v1').length;
+    expect(v1 + v3).toBe(300);
+    // v3 getting none (0.9^300, about 2e-14) or as many as v1 does not happen by chance.
+    expect(v3).toBeGreaterThan(0);
+    expect(v3).toBeLessThan(v1);
   });
 
   test('blue/green: editing the route while traffic flows fails no request', async () => {
@@ -98,10 +104,11 @@ describe('mast local: the bookinfo request path', () => {
       }
     })();
     const toGreen = (t: string) => t.replace(/subset: v1\n {10}weight: 90\n(.*\n){3} {10}weight: 10/, 'subset: v2\n          weight: 100');
-    await new Promise((r) => setTimeout(r, 300));
+    // Traffic is seen flowing before the edit and after it (the counts the assertions below read).
+    await until('20 pages before the edit', () => seen.length >= 20, 10_000);
     await mesh.edit('mesh/routes.yaml', toGreen);
     const switchedAt = seen.length;
-    await new Promise((r) => setTimeout(r, 500));
+    await until('pages after the edit', () => seen.length >= switchedAt + 8 + 20, 10_000);
     flowing = false;
     await traffic;
     expect(failures).toEqual([]);

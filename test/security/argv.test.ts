@@ -11,7 +11,7 @@ import { Testing } from 'cdk8s';
 import { Mesh } from '../../constructs';
 import { addBookinfo } from '../../examples/bookinfo/bookinfo';
 import { freePort, LocalMesh } from '../../runtime/local/local-mesh';
-import { get } from '../runtime/support';
+import { get } from '../support/proxy';
 import { tempDir } from '../support/temp-dir';
 import { bundleMastd, bundleProxy } from './spawned-proxy';
 

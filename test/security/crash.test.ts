@@ -17,7 +17,7 @@ import { PUSH_PATH } from '../../runtime/contract/push-protocol';
 import { peerInputChannel } from '../../runtime/proxy/contain';
 import { UpstreamConn } from '../../runtime/proxy/upstream/conn';
 import type { ProxyConfig, RouteConfig } from '../../runtime/contract/proxy-config';
-import { backend, cluster, forward, get, raw, until, type Backend } from '../runtime/support';
+import { backend, cluster, forward, get, raw, until, type Backend } from '../support/proxy';
 import { tempDir } from '../support/temp-dir';
 import { bundleMastd, bundleProxy, spawnProxy, type SpawnedProxy } from './spawned-proxy';
 

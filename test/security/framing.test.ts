@@ -11,7 +11,7 @@ import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { AuthzConfig } from '../../runtime/contract/authz';
 import type { ProxyConfig } from '../../runtime/contract/proxy-config';
-import { cluster, config, forward, raw, stoppedAfterEach } from '../runtime/support';
+import { cluster, config, forward, raw, stoppedAfterEach } from '../support/proxy';
 import { lenientBackend } from './support';
 
 const { proxyFor, stopAfter } = stoppedAfterEach();

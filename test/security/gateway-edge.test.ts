@@ -10,7 +10,7 @@ import * as tls from 'node:tls';
 import { freePort } from '../../runtime/local/local-mesh';
 import type { AuthzConfig } from '../../runtime/contract/authz';
 import type { ListenerConfig } from '../../runtime/contract/proxy-config';
-import { raw, stoppedAfterEach } from '../runtime/support';
+import { raw, stoppedAfterEach } from '../support/proxy';
 import { tempDir } from '../support/temp-dir';
 import { loopbackCluster, oneRoute } from './configs';
 import { selfSigned } from './pki';

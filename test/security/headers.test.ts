@@ -9,7 +9,7 @@ import { DEFAULT_LIMITS } from '../../runtime/proxy/http/head';
 import { MeshProxy } from '../../runtime/proxy/mesh-proxy';
 import type { AuthzConfig } from '../../runtime/contract/authz';
 import type { ProxyConfig } from '../../runtime/contract/proxy-config';
-import { cluster, config, forward, raw, stoppedAfterEach } from '../runtime/support';
+import { cluster, config, forward, raw, stoppedAfterEach } from '../support/proxy';
 import { lenientBackend } from './support';
 
 const { proxyFor, stopAfter } = stoppedAfterEach();

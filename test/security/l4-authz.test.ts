@@ -12,7 +12,7 @@ import { MeshProxy } from '../../runtime/proxy/mesh-proxy';
 import { CertificateAuthority } from '../../runtime/control/ca';
 import { certificateRequest, generateKeys, privateKeyPem } from '../../runtime/contract/x509';
 import { freePort } from '../../runtime/local/local-mesh';
-import { backend, until } from '../runtime/support';
+import { backend, until } from '../support/proxy';
 import { tcpRecorder, tcpTalk, type TcpRecorder } from './tcp-recorder';
 
 const cleanups: Array<() => Promise<void>> = [];

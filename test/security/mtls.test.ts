@@ -17,7 +17,7 @@ import { DEFAULT_LIMITS } from '../../runtime/proxy/http/head';
 import { peerIdentity } from '../../runtime/contract/spiffe';
 import { tempDir } from '../support/temp-dir';
 import { loopbackCluster, oneRoute } from './configs';
-import { get } from '../runtime/support';
+import { get } from '../support/proxy';
 import { lenientBackend, type LenientBackend } from './support';
 import { foreignCa, meshCa, selfSigned, tlsRequest, workload, type KeyPair } from './pki';
 

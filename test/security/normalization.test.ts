@@ -6,7 +6,7 @@
  */
 import type { AuthzConfig } from '../../runtime/contract/authz';
 import type { PathNormalization, ProxyConfig } from '../../runtime/contract/proxy-config';
-import { cluster, config, forward, raw, stoppedAfterEach } from '../runtime/support';
+import { cluster, config, forward, raw, stoppedAfterEach } from '../support/proxy';
 import { lenientBackend, type LenientBackend } from './support';
 
 const { proxyFor, stopAfter } = stoppedAfterEach();

@@ -7,7 +7,7 @@ import { loadYaml, validate } from '../../api';
 import { MAX_PROGRAM_SIZE } from '../../api/regex';
 import { compileStringMatch, compileRouteTable } from '../../runtime/proxy/routing';
 import type { RouteConfig } from '../../runtime/contract/proxy-config';
-import { backend, cluster, config, forward, get, type Backend } from '../runtime/support';
+import { backend, cluster, config, forward, get, type Backend } from '../support/proxy';
 import { bundleProxy, spawnProxy, type SpawnedProxy } from './spawned-proxy';
 
 const LEGACY: RouteConfig = { name: 'legacy', matches: [{ uri: { regex: '/legacy/(a+)+$' } }], action: { kind: 'direct', status: 410 } };

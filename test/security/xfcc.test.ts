@@ -13,7 +13,7 @@ import { MeshProxy } from '../../runtime/proxy/mesh-proxy';
 import { xfccElement } from '../../runtime/proxy/xfcc';
 import type { ProxyConfig } from '../../runtime/contract/proxy-config';
 import { tempDir } from '../support/temp-dir';
-import { get } from '../runtime/support';
+import { get } from '../support/proxy';
 import { lenientBackend, type LenientBackend } from './support';
 import { loopbackCluster, oneRoute } from './configs';
 import { meshCa, tlsRequest, workload } from './pki';

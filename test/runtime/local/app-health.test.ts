@@ -6,7 +6,7 @@
 import * as http from 'node:http';
 import { LocalMesh } from '../../../runtime/local/local-mesh';
 import { twoWorkloads } from '../../fixtures/two-workloads';
-import { until } from '../support';
+import { until } from '../../support/proxy';
 
 const get = (port: number, path = '/') =>
   new Promise<string>((resolve) => {

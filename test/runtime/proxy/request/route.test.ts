@@ -5,6 +5,7 @@
 import type { ListenerConfig, RouteConfig } from '../../../../runtime/contract/proxy-config';
 import { compileRouteTable, type RequestView } from '../../../../runtime/proxy/routing';
 import { decide, type Decision } from '../../../../runtime/proxy/request/route';
+import { seededRandom } from '../../../support/seeded-random';
 
 type Req = Partial<Pick<RequestView, 'method' | 'target' | 'host'>> & { headers?: Record<string, string>; originalAddress?: string };
 
@@ -138,5 +139,83 @@ describe('route decision', () => {
       'access-control-allow-methods': 'GET,POST',
       'access-control-max-age': '60',
     });
+  });
+});
+
+/**
+ * The fractions a route spreads over many requests: weights, a fault's abort and delay, a mirror.
+ * These were 2,000- and 400-request socket tests; the property is the decision's, so it is checked
+ * here over 20,000 seeded draws, with tight bounds. A few socket requests in
+ * test/runtime/proxy/mesh-proxy.test.ts and upstream/policies.test.ts show the proxy acts on it.
+ */
+describe('route decision: fractions over 20,000 requests (a seeded random source)', () => {
+  const N = 20_000;
+  function spread(route: Omit<RouteConfig, 'name' | 'matches'>, seed: number): Map<string, number> {
+    const virtualHosts = [{ name: 'vh', domains: ['alpha.example.com'], routes: [{ name: 'r', matches: [], ...route }] }];
+    const config: ListenerConfig = { name: 'l', port: 0, matchPort: 80, protocol: 'http', virtualHosts };
+    const listener = { config, table: compileRouteTable(config) };
+    const random = seededRandom(seed);
+    const counts = new Map<string, number>();
+    for (let i = 0; i < N; i++) {
+      const d = decide(listener, view({}), random);
+      const outcomes = [d.kind === 'reply' ? `reply ${d.status}` : `forward ${d.destination.cluster}`];
+      if (d.kind === 'forward') for (const m of d.mirrors ?? []) outcomes.push(`mirror ${m}`);
+      if (d.delayMs) outcomes.push('delayed');
+      for (const o of outcomes) counts.set(o, (counts.get(o) ?? 0) + 1);
+    }
+    return counts;
+  }
+  const share = (counts: Map<string, number>, outcome: string) => (counts.get(outcome) ?? 0) / N;
+
+  test('weights 90/10: each destination within ±1 % of its share', () => {
+    const counts = spread(
+      {
+        action: forward({
+          destinations: [
+            { cluster: 'v1', weight: 90 },
+            { cluster: 'v2', weight: 10 },
+          ],
+        }),
+      },
+      1,
+    );
+    expect(share(counts, 'forward v1') + share(counts, 'forward v2')).toBe(1);
+    expect(Math.abs(share(counts, 'forward v2') - 0.1)).toBeLessThan(0.01);
+  });
+
+  test('relative weights 1:1:2 (not percentages) split a quarter, a quarter, a half', () => {
+    const counts = spread(
+      {
+        action: forward({
+          destinations: [
+            { cluster: 'a', weight: 1 },
+            { cluster: 'b', weight: 1 },
+            { cluster: 'c', weight: 2 },
+          ],
+        }),
+      },
+      2,
+    );
+    expect(Math.abs(share(counts, 'forward a') - 0.25)).toBeLessThan(0.01);
+    expect(Math.abs(share(counts, 'forward b') - 0.25)).toBeLessThan(0.01);
+    expect(Math.abs(share(counts, 'forward c') - 0.5)).toBeLessThan(0.01);
+  });
+
+  test('a fault abort of 30 % answers 503 to that share; the rest are forwarded', () => {
+    const counts = spread({ action: forward(), fault: { abort: { status: 503, fraction: 0.3 } } }, 3);
+    expect(Math.abs(share(counts, 'reply 503') - 0.3)).toBeLessThan(0.01);
+    expect(share(counts, 'reply 503') + share(counts, 'forward a')).toBe(1);
+  });
+
+  test('a fault delay of 20 % delays that share, and delays only', () => {
+    const counts = spread({ action: forward(), fault: { delay: { ms: 100, fraction: 0.2 } } }, 4);
+    expect(Math.abs(share(counts, 'delayed') - 0.2)).toBeLessThan(0.01);
+    expect(share(counts, 'forward a')).toBe(1);
+  });
+
+  test('a mirror of 50 % copies that share; every request still goes to its destination', () => {
+    const counts = spread({ action: forward({ mirrors: [{ cluster: 'shadow', fraction: 0.5 }] }) }, 5);
+    expect(Math.abs(share(counts, 'mirror shadow') - 0.5)).toBeLessThan(0.01);
+    expect(share(counts, 'forward a')).toBe(1);
   });
 });
