@@ -39,6 +39,7 @@ const UNIT = [
   'test/runtime/proxy/request/retry.test.ts',
   'test/runtime/proxy/request/route.test.ts',
   'test/runtime/proxy/upstream/hash-ring.test.ts',
+  'test/runtime/proxy/upstream/protocol.test.ts',
   'test/cli/dns-check.test.ts',
   'test/cli/proxy-status.test.ts',
   'test/lib/config.test.ts',

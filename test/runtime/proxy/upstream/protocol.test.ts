@@ -1,5 +1,5 @@
-import { Cluster } from '../../../runtime/proxy/upstream/cluster';
-import type { ClusterConfig } from '../../../runtime/contract/proxy-config';
+import { Cluster } from '../../../../runtime/proxy/upstream/cluster';
+import type { ClusterConfig } from '../../../../runtime/contract/proxy-config';
 
 const cluster = (extra: Partial<ClusterConfig>) =>
   new Cluster({
