@@ -8,6 +8,7 @@ export * from './mesh-environment-stack';
 export * from './config';
 export * from './mesh-cluster';
 export * from './images';
+export * from './image-context';
 export * from './edge';
 export * from './edge-tls';
 export * from './dns-records';
