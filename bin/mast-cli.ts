@@ -33,7 +33,7 @@ const COMMANDS: Record<string, Command> = {
     run: runLocal,
   },
   images: {
-    summary: 'build the mast/proxy, mast/control and mast/bookinfo images (docker, podman or buildah; after npm run build)',
+    summary: 'build the mast/proxy, mast/control and mast/bookinfo images (docker, podman or buildah; the Dockerfiles bundle the sources)',
     usage: 'mast images [--engine docker|podman|buildah] [--dry-run]',
     run: runImages,
   },
