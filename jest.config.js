@@ -5,6 +5,7 @@
  * - `integration`: everything else (real proxies and mastd on loopback, spawned bundles, e2e,
  *   security, chaos), with the bundles built once per run by its global setup.
  * `npm test` (and `jest`) runs both. A new pure test file goes in UNIT below.
+ * - `package` (only with MAST_PACKAGE_TEST=1: `npm run test:package`): the project packed and installed into a consumer.
  */
 const UNIT = [
   'test/architecture.test.ts',
@@ -77,10 +78,14 @@ module.exports = {
       ...common,
       displayName: 'integration',
       testMatch: ['<rootDir>/test/**/*.test.ts'],
-      testPathIgnorePatterns: ['/node_modules/', ...UNIT.map(asRegex)],
+      // The package test packs and installs the project (minutes): `npm run test:package`, which .ci/run runs too.
+      testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/package/', ...UNIT.map(asRegex)],
       // The bundles are built once per run, into a directory of the run's own (test/support/build.ts).
       globalSetup: '<rootDir>/test/support/global-setup.ts',
       globalTeardown: '<rootDir>/test/support/global-teardown.ts',
     },
+    ...(process.env.MAST_PACKAGE_TEST === '1'
+      ? [{ ...common, displayName: 'package', testMatch: ['<rootDir>/test/package/**/*.test.ts'] }]
+      : []),
   ],
 };

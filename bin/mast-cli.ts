@@ -28,7 +28,7 @@ const COMMANDS: Record<string, Command> = {
     run: async (args) => (await import('../cli/local')).runLocal(args),
   },
   images: {
-    summary: 'build the mast/proxy, mast/control and mast/bookinfo images (docker, podman or buildah; after npm run build)',
+    summary: 'build the mast/proxy, mast/control and mast/bookinfo images (docker, podman or buildah; the Dockerfiles bundle the sources)',
     usage: USAGE.images,
     run: async (args) => (await import('../cli/images')).runImages(args),
   },

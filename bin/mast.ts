@@ -20,7 +20,11 @@ try {
   process.exit(1);
 }
 for (const config of environments) {
-  const stack = new MeshEnvironmentStack(app, `mast-${config.envName}`, { config, populate: addBookinfo });
+  // The example's apps run the image the stack builds and pushes (images/bookinfo), not a tag from no registry.
+  const stack = new MeshEnvironmentStack(app, `mast-${config.envName}`, {
+    config,
+    populate: (mesh, images) => addBookinfo(mesh, images ? { image: images.bookinfo.imageUri } : {}),
+  });
   acknowledgeNagFindings(stack);
 }
 Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new EksV2Checks(app));

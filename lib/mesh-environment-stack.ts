@@ -20,8 +20,11 @@ import { addChartInParts } from './manifests';
 
 export interface MeshEnvironmentStackProps extends StackProps {
   readonly config: EnvironmentConfig;
-  /** Fills the mesh: workloads and routing (e.g. `addBookinfo`). */
-  readonly populate: (mesh: Mesh) => void;
+  /**
+   * Fills the mesh: workloads and routing (e.g. `addBookinfo`). `images` are the stack's image
+   * assets (undefined with `buildImages: false`): `images.bookinfo` adds the example's image.
+   */
+  readonly populate: (mesh: Mesh, images?: MeshImages) => void;
   /** Extra Mesh props (images come from the stack's assets). @default - none */
   readonly mesh?: Omit<MeshProps, 'proxyImage'>;
   /** Build images from `images/`; off in tests that do not need assets. @default true */
@@ -31,6 +34,8 @@ export interface MeshEnvironmentStackProps extends StackProps {
 export class MeshEnvironmentStack extends Stack {
   readonly cluster: MeshCluster;
   readonly mesh: Mesh;
+  /** The image assets, when the stack builds them. */
+  readonly images?: MeshImages;
   readonly edge: Edge;
   readonly records: readonly RecordPlan[];
 
@@ -50,6 +55,7 @@ export class MeshEnvironmentStack extends Stack {
       endpointAccess: config.endpointAccess,
     });
     const images = props.buildImages === false ? undefined : new MeshImages(this, 'Images', { arm64: this.cluster.arm64 });
+    this.images = images;
     const tls = config.tls ?? DEFAULTS.tls;
 
     // The mesh charts, synthesized in memory and added to the cluster as manifests.
@@ -69,7 +75,7 @@ export class MeshEnvironmentStack extends Stack {
       controlPlane,
       gateway: { ...(props.mesh?.gateway || {}), serviceType: 'ClusterIP', proxyProtocol: config.proxyProtocol ?? DEFAULTS.proxyProtocol },
     });
-    props.populate(this.mesh);
+    props.populate(this.mesh, images);
     // A bad mesh fails `cdk synth` with its finding codes, as `cdk8s synth` would.
     this.node.addValidation({ validate: () => cdk8sApp.node.findAll().flatMap((c) => c.node.validate()) });
 

@@ -7,18 +7,32 @@ import { MAST_VERSION } from '../../constructs/version';
 export interface ImageSpec {
   readonly tag: string;
   readonly dockerfile: string;
-  /** Files the Dockerfile copies from the context, produced by `npm run build` or in the repository. */
+  /** Files and directories (ending in `/`) the Dockerfile copies from the context: sources, nothing built beforehand. */
   readonly inputs: readonly string[];
+  /** The bundle its build stage makes with scripts/bundle.mjs (the same file `npm run build` writes to build/). */
+  readonly bundle: string;
 }
+
+/** What every image's bundle stage copies: the locked build dependencies, the bundling script and the sources. */
+const BUNDLE_INPUTS = [
+  'images/build/package.json',
+  'images/build/package-lock.json',
+  'tsconfig.json',
+  'scripts/bundle.mjs',
+  'api/',
+  'runtime/',
+  'examples/bookinfo/app/',
+];
 
 export const IMAGES: readonly ImageSpec[] = [
   {
     tag: `mast/proxy:${MAST_VERSION}`,
     dockerfile: 'images/proxy/Dockerfile',
-    inputs: ['build/mast-proxy.js', 'runtime/proxy/native/original_dst.c', 'runtime/proxy/native/binding.gyp'],
+    inputs: [...BUNDLE_INPUTS, 'runtime/proxy/native/original_dst.c', 'runtime/proxy/native/binding.gyp'],
+    bundle: 'mast-proxy.js',
   },
-  { tag: `mast/control:${MAST_VERSION}`, dockerfile: 'images/control/Dockerfile', inputs: ['build/mastd.js'] },
-  { tag: `mast/bookinfo:${MAST_VERSION}`, dockerfile: 'images/bookinfo/Dockerfile', inputs: ['build/bookinfo.js'] },
+  { tag: `mast/control:${MAST_VERSION}`, dockerfile: 'images/control/Dockerfile', inputs: BUNDLE_INPUTS, bundle: 'mastd.js' },
+  { tag: `mast/bookinfo:${MAST_VERSION}`, dockerfile: 'images/bookinfo/Dockerfile', inputs: BUNDLE_INPUTS, bundle: 'bookinfo.js' },
 ];
 
 export type Engine = 'docker' | 'podman' | 'buildah';

@@ -21,7 +21,7 @@ const CONFIG: EnvironmentConfig = { envName: 'test', zoneName: 'example.com', ho
 
 function synth(config: Partial<EnvironmentConfig> = {}, extra: Partial<MeshEnvironmentStackProps> = {}) {
   const app = newApp();
-  const stack = new MeshEnvironmentStack(app, 'Env', { config: { ...CONFIG, ...config }, populate: addBookinfo, ...extra });
+  const stack = new MeshEnvironmentStack(app, 'Env', { config: { ...CONFIG, ...config }, populate: (mesh) => addBookinfo(mesh), ...extra });
   return { app, stack, template: Template.fromStack(stack) };
 }
 
@@ -159,7 +159,7 @@ describe('MeshEnvironmentStack', () => {
 
   test('cdk-nag AwsSolutions (its EKS rules included) passes with the acknowledged findings', () => {
     const app = newApp();
-    const s = new MeshEnvironmentStack(app, 'Nagged', { config: CONFIG, populate: addBookinfo });
+    const s = new MeshEnvironmentStack(app, 'Nagged', { config: CONFIG, populate: (mesh) => addBookinfo(mesh) });
     acknowledgeNagFindings(s);
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new EksV2Checks(app));
     expect(() => app.synth()).not.toThrow();
@@ -212,7 +212,7 @@ describe('MeshEnvironmentStack', () => {
     const app = newApp();
     const s = new MeshEnvironmentStack(app, 'Public', {
       config: { ...CONFIG, endpointAccess: { mode: 'public-and-private', cidrs: ['203.0.113.0/24'] } },
-      populate: addBookinfo,
+      populate: (mesh) => addBookinfo(mesh),
     });
     acknowledgeNagFindings(s);
     Validations.of(app).addPlugins(new EksV2Checks(app));
@@ -220,7 +220,7 @@ describe('MeshEnvironmentStack', () => {
     const quiet = newApp();
     const restricted = new MeshEnvironmentStack(quiet, 'Public', {
       config: { ...CONFIG, endpointAccess: { mode: 'public-and-private', cidrs: ['203.0.113.0/24'] } },
-      populate: addBookinfo,
+      populate: (mesh) => addBookinfo(mesh),
     });
     Template.fromStack(restricted).hasResourceProperties('AWS::EKS::Cluster', {
       ResourcesVpcConfig: Match.objectLike({ EndpointPublicAccess: true, PublicAccessCidrs: ['203.0.113.0/24'] }),
@@ -309,7 +309,10 @@ describe('synth-time errors', () => {
   test('Auto Mode capacity and several environments from one app', () => {
     const app = newApp();
     for (const envName of ['staging', 'prod'])
-      new MeshEnvironmentStack(app, envName, { config: { ...CONFIG, envName, capacity: { type: 'automode' } }, populate: addBookinfo });
+      new MeshEnvironmentStack(app, envName, {
+        config: { ...CONFIG, envName, capacity: { type: 'automode' } },
+        populate: (mesh) => addBookinfo(mesh),
+      });
     const prod = Template.fromStack(app.node.findChild('prod') as Stack);
     prod.resourceCountIs('AWS::EKS::Nodegroup', 0);
     prod.hasResourceProperties('AWS::EKS::Cluster', { Name: 'mast-prod', ComputeConfig: Match.objectLike({ Enabled: true }) });

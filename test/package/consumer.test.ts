@@ -1,0 +1,168 @@
+/**
+ * mast as its users get it: `npm pack` this project, install the tarball into a fresh project in
+ * the `cdk init app --language typescript` layout, and there type-check with the consumer's
+ * tsconfig, run the consumer's jest (default config of the template) on a snapshot of the mesh
+ * YAML and on the AWS stack, `cdk synth`, and run `npx mast --help`, `mast validate` and `mast local`.
+ * Minutes, not seconds (pack, install): left out of `npm test` (jest.config.js) and run by
+ * `npm run test:package`, which .ci/run runs after it. MAST_PACKAGE_TARBALL=<file.tgz> reuses a packed tarball.
+ */
+import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { dirname, join } from 'node:path';
+import { freePort } from '../../runtime/local/local-mesh';
+import { tempDir } from '../support/temp-dir';
+import { consumerFiles, GATEWAY_HOST } from './consumer-project';
+
+const ROOT = join(__dirname, '..', '..');
+
+function run(command: string, args: string[], cwd: string, timeoutMs: number): SpawnSyncReturns<string> {
+  const r = spawnSync(command, args, {
+    cwd,
+    encoding: 'utf8',
+    timeout: timeoutMs,
+    env: { ...process.env, npm_config_update_notifier: 'false', CDK_DISABLE_VERSION_CHECK: '1' },
+  });
+  return r;
+}
+
+/** The command's outcome in a shape whose failure message shows what went wrong. */
+const outcome = (r: SpawnSyncReturns<string>) => ({
+  status: r.status,
+  error: r.error?.message,
+  tail: r.status === 0 ? '' : `${r.stdout}\n${r.stderr}`.slice(-3000),
+});
+const OK = { status: 0, error: undefined, tail: '' };
+
+describe('the packed package in a cdk init project', () => {
+  const work = tempDir('mast-consumer-');
+  const app = join(work, 'shop');
+  let tarball = process.env.MAST_PACKAGE_TARBALL ?? '';
+  let appPort = 0;
+
+  beforeAll(async () => {
+    if (!tarball) {
+      const packed = run('npm', ['pack', '--pack-destination', work, '--silent'], ROOT, 600_000);
+      expect(outcome(packed)).toEqual(OK);
+      tarball = join(work, packed.stdout.trim().split('\n').at(-1)!);
+    }
+    appPort = await freePort();
+    for (const [file, text] of Object.entries(consumerFiles(tarball, appPort))) {
+      mkdirSync(dirname(join(app, file)), { recursive: true });
+      writeFileSync(join(app, file), text);
+    }
+    const installed = run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund'], app, 600_000);
+    expect(outcome(installed)).toEqual(OK);
+  }, 1_200_000);
+
+  test('the tarball ships compiled JavaScript with declarations, the Dockerfiles and their sources, and no tests or bench', () => {
+    const listed = run('tar', ['-tzf', tarball], work, 60_000);
+    const files = listed.stdout.split('\n').filter(Boolean);
+    for (const f of [
+      'package/out/lib/index.js',
+      'package/out/lib/index.d.ts',
+      'package/out/api/index.d.ts',
+      'package/out/constructs/index.d.ts',
+      'package/bin/mast',
+      'package/images/proxy/Dockerfile',
+      'package/images/build/package-lock.json',
+      'package/.dockerignore',
+      'package/runtime/proxy/main.ts',
+      'package/CHANGELOG.md',
+    ])
+      expect(files).toContain(f);
+    expect(files.filter((f) => /^package\/(test|bench|cdk\.out|dist|build)\//.test(f) || /\.test\.[jt]s$/.test(f))).toEqual([]);
+    // A peer, not a copy: one aws-cdk-lib in the consumer, so its types and classes are the user's.
+    expect(existsSync(join(app, 'node_modules', 'mast', 'node_modules', 'aws-cdk-lib'))).toBe(false);
+  });
+
+  test("the consumer's own tsc (the template's TypeScript, NodeNext) accepts mast's types", () => {
+    expect(outcome(run('npx', ['tsc'], app, 300_000))).toEqual(OK);
+  }, 300_000);
+
+  test("the consumer's jest, default config: a snapshot of the mesh YAML, written and then matched", () => {
+    expect(outcome(run('npx', ['jest'], app, 300_000))).toEqual(OK);
+    const snapshots = join(app, 'test', '__snapshots__');
+    const snapshot = readFileSync(join(snapshots, readdirSync(snapshots)[0]), 'utf8');
+    expect(snapshot).toContain('"kind": "VirtualService"');
+    expect(snapshot).toContain(GATEWAY_HOST);
+    expect(outcome(run('npx', ['jest', '--ci'], app, 300_000))).toEqual(OK);
+  }, 600_000);
+
+  test('cdk synth: the stack, and image assets whose context is the installed package', () => {
+    expect(outcome(run('npx', ['cdk', 'synth', '--quiet', '--no-notices'], app, 600_000))).toEqual(OK);
+    const assets = JSON.parse(readFileSync(join(app, 'cdk.out', 'ShopStack.assets.json'), 'utf8'));
+    const images = Object.values(assets.dockerImages) as { source: { directory: string; dockerFile: string } }[];
+    expect(images.map((i) => i.source.dockerFile).sort()).toEqual(['images/control/Dockerfile', 'images/proxy/Dockerfile']);
+    for (const image of images) {
+      const dir = join(app, 'cdk.out', image.source.directory);
+      for (const f of [
+        'images/proxy/Dockerfile',
+        'images/build/package-lock.json',
+        'scripts/bundle.mjs',
+        'runtime/proxy/main.ts',
+        'api/index.ts',
+      ])
+        expect(existsSync(join(dir, f))).toBe(true);
+      expect(existsSync(join(dir, 'out'))).toBe(false);
+    }
+  }, 600_000);
+
+  test('npx mast --help and mast validate run the compiled CLI', () => {
+    const help = run('npx', ['mast', '--help'], app, 60_000);
+    expect(outcome(help)).toEqual(OK);
+    expect(help.stdout).toContain('Usage: mast <command>');
+    expect(outcome(run('npx', ['mast', 'validate', '-f', 'mesh'], app, 60_000))).toEqual(OK);
+    // A route bound to a Gateway that does not exist is reported with its code: validate really ran.
+    writeFileSync(
+      join(app, 'bad.yaml'),
+      readFileSync(join(app, 'mesh', 'shop.yaml'), 'utf8').replace('gateways: [shop]', 'gateways: [nowhere]'),
+    );
+    const bad = run('npx', ['mast', 'validate', '-f', 'bad.yaml'], app, 60_000);
+    expect(bad.status).not.toBe(0);
+    expect(bad.stdout + bad.stderr).toMatch(/MAST\d{4}/);
+  }, 120_000);
+
+  test('mast local from the package: the gateway routes to the app (the compiled proxy, a JavaScript app run as is)', async () => {
+    const [gatewayPort, adminPort] = [await freePort(), await freePort()];
+    const local = spawn(
+      'npx',
+      ['mast', 'local', '-f', 'mesh', '-f', 'local', '--gateway-port', `${gatewayPort}`, '--admin-port', `${adminPort}`],
+      {
+        cwd: app,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        detached: true,
+      },
+    );
+    let output = '';
+    local.stdout.on('data', (d) => (output += d));
+    local.stderr.on('data', (d) => (output += d));
+    try {
+      // Polled until the mesh answers: at most 120 attempts over 60 s.
+      let answer = '';
+      const deadline = Date.now() + 60_000;
+      for (let i = 0; i < 120 && Date.now() < deadline && !answer.startsWith('200'); i++) {
+        answer = await get(gatewayPort, '/hello').catch((e: Error) => e.message);
+        if (!answer.startsWith('200')) await new Promise((r) => setTimeout(r, 500));
+      }
+      expect({ answer, output: answer.startsWith('200') ? '' : output.slice(-2000) }).toEqual({
+        answer: '200 shop web /hello',
+        output: '',
+      });
+    } finally {
+      process.kill(-local.pid!, 'SIGTERM');
+    }
+  }, 120_000);
+});
+
+function get(port: number, path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, headers: { host: GATEWAY_HOST }, timeout: 2000 }, (res) => {
+      let body = '';
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve(`${res.statusCode} ${body}`));
+    });
+    req.on('error', reject).on('timeout', () => req.destroy(new Error('timeout')));
+    req.end();
+  });
+}
