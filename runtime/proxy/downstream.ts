@@ -4,6 +4,7 @@
  * then handed with its body, chunk by chunk, to an `Exchange` (request/), which sees this
  * connection only as a `Client`. Idle and half-read connections expire (the proxy's sweep).
  */
+import { originalClient } from './http/forwarded-for';
 import type * as net from 'node:net';
 import type { X509Certificate } from 'node:crypto';
 import { headEnd, HttpError, parseRequestHead, type RequestHead } from './http/head';
@@ -118,13 +119,7 @@ export class DownstreamConn implements Client {
   /** The original client: the peer (or the PROXY protocol source), or past N trusted hops, the Nth x-forwarded-for entry from the right. */
   clientAddress(): string {
     const hops = this.proxy.limits.trustedHops ?? 0;
-    const xff = hops > 0 ? this.header('x-forwarded-for') : undefined;
-    if (!xff) return this.remoteAddress;
-    const entries = xff
-      .split(',')
-      .map((e) => e.trim())
-      .filter(Boolean);
-    return entries[Math.max(0, entries.length - hops)] ?? this.remoteAddress;
+    return originalClient(hops > 0 ? this.header('x-forwarded-for') : undefined, hops, this.remoteAddress);
   }
 
   /** Bytes from the client: as 'data' events, or from the shared read buffer (see read-buffer.ts). */

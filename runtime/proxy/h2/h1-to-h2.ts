@@ -8,7 +8,7 @@
  */
 import type { Client } from '../request/context';
 import { corsResponseHeaders } from '../request/cors';
-import { hashKey, type GeneratedCookie } from '../request/hash-key';
+import { pickEndpoint, type GeneratedCookie } from '../request/hash-key';
 import type { Flag } from '../request/record';
 import { avoidsTriedHosts, backoffMs, mayRetry, type Failure } from '../request/retry';
 import type { ForwardPlan } from '../request/route';
@@ -92,16 +92,7 @@ export class Http1ToH2 implements TryOwner {
   private next(): void {
     const { cluster, client } = this;
     this.tries++;
-    const lb = cluster.config.lb;
-    const hints =
-      lb.kind === 'hash' || lb.kind === 'passthrough'
-        ? {
-            hashKey: lb.kind === 'hash' ? hashKey(lb, client, this.x) : undefined,
-            originalPort: client.originalPort,
-            originalAddress: client.originalAddress,
-          }
-        : undefined;
-    const endpoint = cluster.pick(hints, lb.kind === 'hash' ? undefined : this.tried);
+    const endpoint = pickEndpoint(cluster, client, this.x, this.tried);
     if (!endpoint) return this.x.bridgeReply(503, 'UH', 'no healthy upstream\n');
     if (!this.counted) {
       const max = cluster.config.maxRequests;

@@ -7,7 +7,7 @@ import { RequestIds } from '../request-id';
 import { refusal } from '../request/authorize';
 import type { ExchangeContext } from '../request/context';
 import { corsResponseHeaders } from '../request/cors';
-import { hashKey, type GeneratedCookie } from '../request/hash-key';
+import { pickEndpoint, type GeneratedCookie } from '../request/hash-key';
 import { flagBit, flagString, requestFinished, type Flag, type RequestRecord } from '../request/record';
 import { avoidsTriedHosts, backoffMs, mayRetry, type Failure } from '../request/retry';
 import { decide, type Decision, type ForwardPlan } from '../request/route';
@@ -171,16 +171,7 @@ export class H2Exchange implements TryOwner {
     const plan = this.plan!;
     const req = this.req!;
     this.tries++;
-    const lb = cluster.config.lb;
-    const hints =
-      lb.kind === 'hash' || lb.kind === 'passthrough'
-        ? {
-            hashKey: lb.kind === 'hash' ? hashKey(lb, req, this) : undefined,
-            originalPort: req.originalPort,
-            originalAddress: req.originalAddress,
-          }
-        : undefined;
-    const endpoint = cluster.pick(hints, lb.kind === 'hash' ? undefined : this.tried);
+    const endpoint = pickEndpoint(cluster, req, this, this.tried);
     if (!endpoint) return this.reply(503, 'UH', 'no healthy upstream\n');
     const max = cluster.config.maxRequests;
     if (!this.counted) {

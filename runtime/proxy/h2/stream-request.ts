@@ -3,6 +3,7 @@
  * `:path` normalized as an HTTP/1.1 target is, host and port from `:authority`, the headers, and
  * what the connection says of the client (its address, its verified certificate).
  */
+import { originalClient } from '../http/forwarded-for';
 import type { IncomingHttpHeaders } from 'node:http2';
 import type { X509Certificate } from 'node:crypto';
 import type { PathNormalization } from '../../contract/proxy-config';
@@ -100,12 +101,6 @@ export class StreamRequest implements RequestInfo {
 
   clientAddress(): string {
     const hops = this.trustedHops;
-    const xff = hops > 0 ? this.header('x-forwarded-for') : undefined;
-    if (!xff) return this.remoteAddress;
-    const entries = xff
-      .split(',')
-      .map((e) => e.trim())
-      .filter(Boolean);
-    return entries[Math.max(0, entries.length - hops)] ?? this.remoteAddress;
+    return originalClient(hops > 0 ? this.header('x-forwarded-for') : undefined, hops, this.remoteAddress);
   }
 }

@@ -10,7 +10,7 @@ import { Deadline, requestDeadlines } from '../deadlines';
 import type { Cluster, Endpoint } from '../upstream/cluster';
 import type { UpstreamConn } from '../upstream/conn';
 import type { Client } from './context';
-import { hashKey, type GeneratedCookie } from './hash-key';
+import { pickEndpoint, type GeneratedCookie } from './hash-key';
 import type { Relay } from './relay';
 import type { RequestBody } from './request-body';
 import { avoidsTriedHosts, backoffMs, mayRetry, type Failure } from './retry';
@@ -53,17 +53,7 @@ export class Attempts {
   next(): void {
     const { cluster, client } = this;
     this.count++;
-    const lb = cluster.config.lb;
-    // Only a hash or a passthrough policy reads the hints: the others get none made for them.
-    const hints =
-      lb.kind === 'hash' || lb.kind === 'passthrough'
-        ? {
-            hashKey: lb.kind === 'hash' ? hashKey(lb, client, this.x) : undefined,
-            originalPort: client.originalPort,
-            originalAddress: client.originalAddress,
-          }
-        : undefined;
-    const endpoint = cluster.pick(hints, lb.kind === 'hash' ? undefined : this.tried);
+    const endpoint = pickEndpoint(cluster, client, this.x, this.tried);
     if (!endpoint) return this.x.refused('UH');
     // An idle pooled connection (the common case) is used at once; otherwise the cluster calls back.
     const idle = cluster.takeIdle(endpoint);

@@ -5,6 +5,7 @@
  */
 import { queryParam } from '../routing';
 import type { LbPolicy } from '../../contract/proxy-config';
+import type { Cluster, Endpoint } from '../upstream/cluster';
 import { cookieValue, hash32 } from '../upstream/hash-ring';
 import type { RequestInfo } from './context';
 
@@ -27,6 +28,28 @@ export function hashKey(lb: HashPolicy, req: RequestInfo, made: { generatedCooki
   if (lb.sourceIp) return req.clientAddress();
   if (lb.queryParameter) return queryParam(req.target, lb.queryParameter);
   return undefined;
+}
+
+/**
+ * The endpoint a try goes to. Only a hash or a passthrough policy reads hints (none are made for the
+ * others); a hash policy keeps its pick whatever was tried (no previous_hosts under consistent hashing).
+ */
+export function pickEndpoint(
+  cluster: Cluster,
+  req: RequestInfo & { readonly originalPort?: number; readonly originalAddress?: string },
+  made: { generatedCookie?: GeneratedCookie },
+  tried: readonly Endpoint[] | undefined,
+): Endpoint | undefined {
+  const lb = cluster.config.lb;
+  const hints =
+    lb.kind === 'hash' || lb.kind === 'passthrough'
+      ? {
+          hashKey: lb.kind === 'hash' ? hashKey(lb, req, made) : undefined,
+          originalPort: req.originalPort,
+          originalAddress: req.originalAddress,
+        }
+      : undefined;
+  return cluster.pick(hints, lb.kind === 'hash' ? undefined : tried);
 }
 
 /**
