@@ -54,6 +54,7 @@ const PRINTER_COLUMNS: Record<MeshKind, Column[]> = {
   WorkloadEntry: [column('Address', '.spec.address')],
   PeerAuthentication: [column('Mode', '.spec.mtls.mode')],
   AuthorizationPolicy: [column('Action', '.spec.action')],
+  RequestAuthentication: [],
 };
 
 const range = (s: { minimum?: number; maximum?: number }) => ({

@@ -20,6 +20,7 @@ export type { VirtualServiceSpec, HttpRoute, HttpMatchRequest, HttpRouteDestinat
 export type { DestinationRuleSpec, TrafficPolicy, Subset } from './destination-rule';
 export type { ServiceEntrySpec, WorkloadEntrySpec } from './service-entry';
 export type { PeerAuthenticationSpec, AuthorizationPolicySpec, AuthorizationRule } from './security';
+export type { RequestAuthenticationSpec, JwtRule } from './request-authentication';
 export * from './well-known';
 export * from './protocol';
 export * from './grpc-status';

@@ -4,6 +4,7 @@ import { virtualServiceSpec, type VirtualServiceSpec } from './virtual-service';
 import { destinationRuleSpec, type DestinationRuleSpec } from './destination-rule';
 import { serviceEntrySpec, workloadEntrySpec, type ServiceEntrySpec, type WorkloadEntrySpec } from './service-entry';
 import { authorizationPolicySpec, peerAuthenticationSpec, type AuthorizationPolicySpec, type PeerAuthenticationSpec } from './security';
+import { requestAuthenticationSpec, type RequestAuthenticationSpec } from './request-authentication';
 import type { ObjectSchema } from './schema';
 
 export interface ObjectMeta {
@@ -28,6 +29,7 @@ export type ServiceEntry = MeshResource<'ServiceEntry', ServiceEntrySpec>;
 export type WorkloadEntry = MeshResource<'WorkloadEntry', WorkloadEntrySpec>;
 export type PeerAuthentication = MeshResource<'PeerAuthentication', PeerAuthenticationSpec>;
 export type AuthorizationPolicy = MeshResource<'AuthorizationPolicy', AuthorizationPolicySpec>;
+export type RequestAuthentication = MeshResource<'RequestAuthentication', RequestAuthenticationSpec>;
 export type AnyMeshResource =
   | Gateway
   | VirtualService
@@ -35,7 +37,8 @@ export type AnyMeshResource =
   | ServiceEntry
   | WorkloadEntry
   | PeerAuthentication
-  | AuthorizationPolicy;
+  | AuthorizationPolicy
+  | RequestAuthentication;
 export type MeshKind = AnyMeshResource['kind'];
 
 /** Any Kubernetes object in an input set (Services, Pods... act as the registry). */
@@ -107,6 +110,13 @@ export const KINDS: Record<MeshKind, KindInfo> = {
     shortNames: ['ap'],
     spec: authorizationPolicySpec,
     doc: 'Access control for workloads.',
+  },
+  RequestAuthentication: {
+    group: 'security.istio.io',
+    plural: 'requestauthentications',
+    shortNames: ['ra'],
+    spec: requestAuthenticationSpec,
+    doc: 'JWTs workloads accept.',
   },
 };
 

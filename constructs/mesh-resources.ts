@@ -97,7 +97,22 @@ export class AuthorizationPolicy extends MeshResource<api.AuthorizationPolicySpe
   }
 }
 
-const CONSTRUCTORS = { Gateway, VirtualService, DestinationRule, ServiceEntry, WorkloadEntry, PeerAuthentication, AuthorizationPolicy };
+export class RequestAuthentication extends MeshResource<api.RequestAuthenticationSpec> {
+  constructor(scope: Construct, id: string, props: MeshResourceProps<api.RequestAuthenticationSpec>) {
+    super(scope, id, 'RequestAuthentication', props);
+  }
+}
+
+const CONSTRUCTORS = {
+  Gateway,
+  VirtualService,
+  DestinationRule,
+  ServiceEntry,
+  WorkloadEntry,
+  PeerAuthentication,
+  AuthorizationPolicy,
+  RequestAuthentication,
+};
 
 /**
  * A typed construct for a loaded object of a mesh kind (any served version; written as v1),

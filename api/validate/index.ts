@@ -23,6 +23,7 @@ import {
 } from './gateways';
 import { boundToMesh, checkMeshHostConflicts } from './conflicts';
 import { checkMatches } from './matches';
+import { checkRequestAuthentication } from './request-authentication';
 import {
   checkAuthorizationPolicy,
   checkDestinationRuleHost,
@@ -115,6 +116,8 @@ function localRules(r: AnyMeshResource): Finding[] {
       return checkDestinationRule(r);
     case 'ServiceEntry':
       return checkServiceEntry(r);
+    case 'RequestAuthentication':
+      return checkRequestAuthentication(r);
     default:
       return [];
   }

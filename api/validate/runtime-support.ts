@@ -96,15 +96,22 @@ export function checkRuntimeSupport(r: AnyMeshResource): Finding[] {
               : 'this ALLOW rule matches nothing';
         rule.from?.forEach((f, j) => {
           for (const [field, v] of Object.entries(f.source ?? {}))
-            if (Array.isArray(v) && v.length && !EVALUATED_SOURCE_FIELDS.has(field))
-              warn(
-                `spec.rules[${i}].from[${j}].source.${field}`,
-                `${field}: ${field.endsWith('equestPrincipals') ? 'mast has no request authentication (JWT)' : 'mast-proxy does not evaluate it'}; ${effect}`,
-              );
+            if (Array.isArray(v) && v.length && !EVALUATED_SOURCE_FIELDS.http.has(field))
+              warn(`spec.rules[${i}].from[${j}].source.${field}`, `${field}: mast-proxy does not evaluate it; ${effect}`);
         });
         rule.when?.forEach((c, j) => {
           if (!conditionEvaluated(c.key, 'http')) warn(`spec.rules[${i}].when[${j}].key`, `condition "${c.key}": ${effect}`);
         });
+      });
+      break;
+    case 'RequestAuthentication':
+      // Istio would discover the keys from the issuer's OpenID configuration; without keys every token of the issuer fails.
+      r.spec.jwtRules?.forEach((rule, i) => {
+        if (rule.jwks === undefined && rule.jwksUri === undefined)
+          warn(
+            `spec.jwtRules[${i}]`,
+            `no jwks or jwksUri: keys are not discovered from the issuer (OpenID discovery), so its tokens are refused (401)`,
+          );
       });
       break;
   }

@@ -13,6 +13,7 @@ import {
 } from '../contract/proxy-config';
 import type { ProxyIdentity } from '../contract/push-protocol';
 import { authzFor } from './authz';
+import { jwtFor } from './jwt';
 import { ClusterSet } from './clusters';
 import type { CompileCache } from './compile-cache';
 import { isHttpProtocol } from './endpoints';
@@ -103,6 +104,7 @@ function gatewayListeners(index: MeshIndex, proxy: ProxyIdentity, clusters: Clus
         ? { tcpDestinations: tcpDestinations ?? [] }
         : { virtualHosts: [...vhosts.values()] };
     const authz = authzFor(index, proxy);
+    const jwt = protocol === 'http' ? jwtFor(index, proxy) : undefined;
     return {
       name: `0.0.0.0_${number}`,
       port: proxy.portMap?.[number] ?? number,
@@ -112,6 +114,7 @@ function gatewayListeners(index: MeshIndex, proxy: ProxyIdentity, clusters: Clus
       proxyProtocol: proxy.proxyProtocol,
       forwardClientCert: gatewayXfcc(proxy),
       ...(authz ? { authz } : {}),
+      ...(jwt ? { jwt } : {}),
       ...(tls ? { tls } : {}),
       ...(httpsRedirect ? { httpsRedirect } : {}),
     };

@@ -63,7 +63,7 @@ const sortedKeys = (_key: string, value: unknown) =>
     : value;
 
 function policiesSelecting(index: MeshIndex, p: ProxyIdentity): string[] {
-  return [...byKind(index, 'AuthorizationPolicy'), ...byKind(index, 'PeerAuthentication')]
+  return [...byKind(index, 'AuthorizationPolicy'), ...byKind(index, 'PeerAuthentication'), ...byKind(index, 'RequestAuthentication')]
     .filter((x) => x.spec.selector?.matchLabels && namespaceOf(x) === p.namespace && selects(x.spec.selector.matchLabels, p.labels))
     .map((x) => `${x.kind}/${x.metadata.name}`)
     .sort();

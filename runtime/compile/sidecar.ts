@@ -9,6 +9,7 @@ import { DEFAULT_RETRY, PROXY_CONFIG_SCHEMA, byClusterName, clusterName } from '
 import type { ClusterConfig, ListenerConfig, ProxyConfig, RouteConfig, VirtualHostConfig } from '../contract/proxy-config';
 import type { ProxyIdentity } from '../contract/push-protocol';
 import { authzFor, mtlsByPortFor, mtlsFor } from './authz';
+import { jwtFor } from './jwt';
 import { ClusterSet, clusterUse } from './clusters';
 import type { ClusterUse, CompileCache, MeshRoutes, SidecarOutbound } from './compile-cache';
 import { isHttpProtocol, type ServicePort } from './endpoints';
@@ -36,6 +37,7 @@ export function compileSidecar(index: MeshIndex, proxy: ProxyIdentity, cache: Co
   const inbound = appPort ? `inbound|${appPort}||` : 'inbound|passthrough||';
   const mtlsByPort = mtlsByPortFor(index, proxy);
   const authz = authzFor(index, proxy);
+  const jwt = jwtFor(index, proxy);
   const appProtocols = inboundProtocols(index, proxy.namespace, proxy.labels);
   const appProtocol = appPort ? (appProtocols[appPort] ?? appProtocols[proxy.inbound.port]) : undefined;
   const inboundCluster: ClusterConfig = appPort
@@ -64,6 +66,7 @@ export function compileSidecar(index: MeshIndex, proxy: ProxyIdentity, cache: Co
     port: proxy.inbound.port,
     matchPort: appPort ?? 0,
     ...(authz ? { authz } : {}),
+    ...(jwt ? { jwt } : {}),
     mtls: mtlsFor(index, proxy),
     ...(mtlsByPort ? { mtlsByPort } : {}),
     // As Istio's sidecars: the verified peer is added to x-forwarded-client-cert (By, Hash, Subject, URI, DNS).

@@ -3,12 +3,15 @@
  * compiler's lookups over it are built once per snapshot by buildIndex (mesh-index.ts).
  */
 import { buildRegistry, isMeshResource, setSource, sourceOf, type AnyMeshResource, type KubeObject, type Registry } from '../../api';
+import type { FetchedJwks } from '../contract/jwt';
 
 export interface Snapshot {
   readonly version: string;
   readonly objects: readonly KubeObject[];
   readonly mesh: readonly AnyMeshResource[];
   readonly registry: Registry;
+  /** The keys mastd fetched for each RequestAuthentication `jwksUri` (inlined by the compiler); absent: none fetched. */
+  readonly jwks?: FetchedJwks;
 }
 
 /** Objects already cloned and frozen (all the way down) for a snapshot: reused as they are. */
@@ -30,7 +33,13 @@ export function seal(o: KubeObject): KubeObject {
   return copy;
 }
 
-export function makeSnapshot(objects: readonly KubeObject[], version: string): Snapshot {
+export function makeSnapshot(objects: readonly KubeObject[], version: string, jwks?: FetchedJwks): Snapshot {
   const frozen = objects.map(seal);
-  return { version, objects: frozen, mesh: (frozen as unknown[]).filter(isMeshResource), registry: buildRegistry(frozen) };
+  return {
+    version,
+    objects: frozen,
+    mesh: (frozen as unknown[]).filter(isMeshResource),
+    registry: buildRegistry(frozen),
+    ...(jwks ? { jwks } : {}),
+  };
 }

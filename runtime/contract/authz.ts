@@ -5,14 +5,15 @@
  * of its conditions match (a missing list matches anything). Pure: the proxy and simulate() run it.
  *
  * A rule is first cut down to what this proxy can evaluate for the traffic at hand (`applicable`):
- * on TCP the HTTP-only fields (hosts, methods, paths, request headers), and on both the fields mast
- * does not evaluate at all (request principals and `request.auth.*`, fields of newer Istio
- * versions, keys it does not know). Istio's rule, which fails closed: an ALLOW rule with such a
+ * on TCP the HTTP-only fields (hosts, methods, paths, request headers, request principals and
+ * `request.auth.*`, which come from a verified JWT), and on both the fields mast does not evaluate
+ * at all (fields of newer Istio versions, keys it does not know). Istio's rule, which fails closed: an ALLOW rule with such a
  * field matches nothing (the rule is dropped, not the field); a DENY rule matches with the field
  * ignored (it denies more, never less).
  */
 import { BlockList, isIPv6 } from 'node:net';
 import {
+  claimPath,
   conditionEvaluated,
   EVALUATED_OPERATION_FIELDS,
   EVALUATED_SOURCE_FIELDS,
@@ -32,6 +33,9 @@ export interface SourceMatch {
   readonly notIpBlocks?: string[];
   readonly remoteIpBlocks?: string[];
   readonly notRemoteIpBlocks?: string[];
+  /** `iss/sub` of the request's verified JWT (RequestAuthentication). */
+  readonly requestPrincipals?: string[];
+  readonly notRequestPrincipals?: string[];
 }
 
 export interface OperationMatch {
@@ -78,11 +82,25 @@ export interface AuthzConnection {
   readonly namespace?: string;
 }
 
+/** What a verified JWT says (RequestAuthentication), for `requestPrincipals` and `request.auth.*`. */
+export interface RequestAuth {
+  /** `iss/sub`. */
+  readonly principal: string;
+  /** `aud`, as a list (a string `aud` is one). */
+  readonly audiences: readonly string[];
+  /** `azp`. */
+  readonly presenter?: string;
+  /** The whole payload, for `request.auth.claims[...]`. */
+  readonly claims: Readonly<Record<string, unknown>>;
+}
+
 export interface AuthzRequest extends AuthzConnection {
   readonly method: string;
   readonly path: string;
   readonly host: string;
   header(name: string): string | undefined;
+  /** The request's verified JWT; absent when it carried none (a bad one never reaches authorization: 401). */
+  readonly auth?: RequestAuth;
 }
 
 export type { AuthzProtocol };
@@ -145,7 +163,7 @@ function keep<T extends object>(match: T | undefined, known: ReadonlySet<string>
 export function applicable(rule: AuthzRule, protocol: AuthzProtocol, action: 'ALLOW' | 'DENY'): AuthzRule | undefined {
   let dropped = false;
   const from = rule.from?.map((s) => {
-    const r = keep(s, EVALUATED_SOURCE_FIELDS);
+    const r = keep(s, EVALUATED_SOURCE_FIELDS[protocol]);
     dropped ||= r.dropped;
     return r.kept;
   });
@@ -200,6 +218,7 @@ function sourceMatches(s: SourceMatch, r: Attributes): boolean {
     field(s.principals, s.notPrincipals, (p) => matchesPattern(p, r.principal)) &&
     field(s.namespaces, s.notNamespaces, (n) => matchesPattern(n, r.namespace)) &&
     field(s.serviceAccounts, s.notServiceAccounts, (sa) => sa === serviceAccountOf(r.principal)) &&
+    field(s.requestPrincipals, s.notRequestPrincipals, (p) => matchesPattern(p, r.auth?.principal)) &&
     (!s.ipBlocks || inBlocks(s.ipBlocks, r.sourceIp)) &&
     (!s.notIpBlocks || !inBlocks(s.notIpBlocks, r.sourceIp)) &&
     (!s.remoteIpBlocks || inBlocks(s.remoteIpBlocks, r.remoteIp)) &&
@@ -214,6 +233,25 @@ function operationMatches(o: OperationMatch, r: Attributes): boolean {
     field(o.methods, o.notMethods, (m) => m === r.method) &&
     field(o.paths, o.notPaths, (p) => matchesPattern(p, r.path?.split('?')[0]))
   );
+}
+
+/** A claim's values at a path: a string, or the strings of a list (Istio matches either); anything else none. */
+function claimValues(claims: Readonly<Record<string, unknown>> | undefined, path: readonly string[]): string[] {
+  let v: unknown = claims;
+  for (const part of path) v = v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>)[part] : undefined;
+  if (typeof v === 'string') return [v];
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+}
+
+/** The values of a `request.auth.*` key: several for audiences and list claims, none without a JWT. */
+function authValues(key: string, r: Attributes): readonly string[] | undefined {
+  if (!key.startsWith('request.auth.')) return undefined;
+  const auth = r.auth;
+  if (key === 'request.auth.principal') return auth ? [auth.principal] : [];
+  if (key === 'request.auth.audiences') return auth?.audiences ?? [];
+  if (key === 'request.auth.presenter') return auth?.presenter ? [auth.presenter] : [];
+  const path = claimPath(key);
+  return path ? claimValues(auth?.claims, path) : [];
 }
 
 /** The value of a `when` key (only keys that apply reach here). */
@@ -237,6 +275,8 @@ function attribute(key: string, r: Attributes): string | undefined {
 }
 
 function conditionMatches(c: ConditionMatch, r: Attributes): boolean {
+  const several = authValues(c.key, r);
+  if (several) return field(c.values, c.notValues, (v) => several.some((x) => matchesPattern(v, x)));
   const value = attribute(c.key, r);
   if (c.key === 'source.ip' || c.key === 'remote.ip')
     return (

@@ -6,6 +6,7 @@
  */
 
 import type { AuthzConfig } from './authz';
+import type { JwtConfig } from './jwt';
 
 export const PROXY_CONFIG_SCHEMA = 1;
 
@@ -74,6 +75,8 @@ export interface ListenerConfig {
   readonly proxyProtocol?: boolean;
   /** AuthorizationPolicies that apply here (gateway listeners, a sidecar's inbound); absent: none. */
   readonly authz?: AuthzConfig;
+  /** RequestAuthentications that apply here: JWTs verified before authorization; absent: none. */
+  readonly jwt?: JwtConfig;
   /**
    * A sidecar's inbound, from PeerAuthentication: STRICT takes only mTLS, PERMISSIVE (the
    * default) both (told apart by the first byte), DISABLE only plaintext.

@@ -67,14 +67,16 @@ test.each([
   [
     'AuthorizationPolicy',
     '{ rules: [{ from: [{ source: { requestPrincipals: ["*"], principals: [a] } }], when: [{ key: "request.auth.claims[iss]", values: [x] }, { key: "request.headers[x]", values: [y] }, { key: connection.sni, values: [a] }] }] }',
-    [
-      ['AuthorizationPolicy', 'spec.rules[0].from[0].source.requestPrincipals', 'Warning'],
-      ['AuthorizationPolicy', 'spec.rules[0].when[0].key', 'Warning'],
-      ['AuthorizationPolicy', 'spec.rules[0].when[2].key', 'Warning'],
-    ],
+    // Request principals and request.auth.* are evaluated (RequestAuthentication); connection.sni is not.
+    [['AuthorizationPolicy', 'spec.rules[0].when[2].key', 'Warning']],
+  ],
+  [
+    'RequestAuthentication',
+    '{ jwtRules: [{ issuer: a, jwksUri: "https://a.example/jwks" }, { issuer: b }] }',
+    [['RequestAuthentication', 'spec.jwtRules[1]', 'Warning']],
   ],
 ])('%s %s', (kind, spec, expected) => {
-  const group = kind === 'AuthorizationPolicy' ? 'security.istio.io' : 'networking.istio.io';
+  const group = kind === 'AuthorizationPolicy' || kind === 'RequestAuthentication' ? 'security.istio.io' : 'networking.istio.io';
   expect(warnings(`apiVersion: ${group}/v1\nkind: ${kind}\nmetadata: { name: x, namespace: default }\nspec: ${spec}\n`)).toEqual(expected);
 });
 
@@ -90,16 +92,24 @@ test('an AuthorizationPolicy field mast-proxy does not evaluate: the warning say
   const messages = (action: string) =>
     validate(
       loadYaml(
-        `apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: { name: x, namespace: default }\nspec: { action: ${action}, rules: [{ from: [{ source: { notRequestPrincipals: ["*"] } }] }] }\n`,
+        `apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: { name: x, namespace: default }\nspec: { action: ${action}, rules: [{ when: [{ key: connection.sni, values: [a] }] }] }\n`,
       ).objects,
       { scope: 'resource' },
     )
       .filter((f) => f.code === 'MAST0301')
       .map((f) => f.message);
-  expect(messages('ALLOW')).toEqual([
-    'notRequestPrincipals: mast has no request authentication (JWT); this ALLOW rule matches nothing (not applied by mast-proxy yet)',
-  ]);
+  expect(messages('ALLOW')).toEqual(['condition "connection.sni": this ALLOW rule matches nothing (not applied by mast-proxy yet)']);
   expect(messages('DENY')).toEqual([
-    'notRequestPrincipals: mast has no request authentication (JWT); this DENY rule matches with it ignored (it denies more) (not applied by mast-proxy yet)',
+    'condition "connection.sni": this DENY rule matches with it ignored (it denies more) (not applied by mast-proxy yet)',
   ]);
+});
+
+test('request principals and request.auth.* conditions (nested claims too) are evaluated: no warning', () => {
+  const found = validate(
+    loadYaml(
+      'apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: { name: x, namespace: default }\nspec: { rules: [{ from: [{ source: { requestPrincipals: ["a/b"], notRequestPrincipals: ["c/*"] } }], when: [{ key: "request.auth.claims[groups]", values: [g] }, { key: "request.auth.claims[nested][key1]", values: [v] }, { key: request.auth.audiences, values: [x] }, { key: request.auth.presenter, values: [p] }, { key: request.auth.principal, values: [a/b] }] }] }\n',
+    ).objects,
+    { scope: 'resource' },
+  );
+  expect(found).toEqual([]);
 });

@@ -421,6 +421,22 @@ describe('validate()', () => {
       'spec.rules[0].from[0].source.namespaces[0]',
       /no namespace matches "prod-\*"/,
     ],
+    MAST0121: [
+      [ra({ jwksUri: 'https://a.example/jwks', jwks: '{"keys":[{"kty":"RSA","n":"x","e":"AQAB"}]}' })],
+      'spec.jwtRules[0].jwks',
+      /set jwks or jwksUri, not both/,
+    ],
+    MAST0122: [[ra({ jwks: '{"keys": []}' })], 'spec.jwtRules[0].jwks', /jwks: no "keys" array with at least one key/],
+    MAST0123: [
+      [ra({ jwksUri: 'ftp://a.example/jwks' })],
+      'spec.jwtRules[0].jwksUri',
+      /"ftp:\/\/a.example\/jwks": scheme ftp: \(http or https only\)/,
+    ],
+    MAST0124: [
+      [ra({ jwksUri: 'https://a.example/jwks', fromHeaders: [{ name: '' }] })],
+      'spec.jwtRules[0].fromHeaders[0].name',
+      /header name is empty/,
+    ],
     MAST0224: [[se('a', 'example.com', 'TCP')], 'spec.ports[0].protocol', /port 5432 is TCP and the entry has no addresses/],
     MAST0225: [
       [se('a', 'example.com', 'HTTP'), se('b', 'example.com', 'HTTPS')],
@@ -428,6 +444,14 @@ describe('validate()', () => {
       /host "example.com" port 5432 is HTTP here but another protocol in ServiceEntry default\/b/,
     ],
   };
+  function ra(jwtRule: any) {
+    return {
+      apiVersion: 'security.istio.io/v1',
+      kind: 'RequestAuthentication',
+      metadata: { name: 'jwt', namespace: 'default' },
+      spec: { jwtRules: [{ issuer: 'testing@secure.istio.io', ...jwtRule }] },
+    };
+  }
   function vs(name: string, spec: any) {
     return { apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name, namespace: 'default' }, spec };
   }
