@@ -1,0 +1,32 @@
+/**
+ * Why a JWT is refused: a stable code per reason and Envoy's jwt_authn message for it, which is
+ * the body of the 401 (what Istio users grep for, e.g. "Jwt is expired").
+ */
+export const JWT_REASONS = {
+  MAST_JWT_MALFORMED: 'Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections',
+  MAST_JWT_BAD_HEADER: 'Jwt header is an invalid JSON',
+  MAST_JWT_BAD_PAYLOAD: 'Jwt payload is an invalid JSON',
+  MAST_JWT_ALG_UNSUPPORTED: 'Jwt header [alg] is not supported',
+  MAST_JWT_UNKNOWN_ISSUER: 'Jwt issuer is not configured',
+  MAST_JWT_NO_KEY: "Jwks doesn't have key to match kid or alg from Jwt",
+  MAST_JWT_BAD_SIGNATURE: 'Jwt verification fails',
+  MAST_JWT_EXPIRED: 'Jwt is expired',
+  MAST_JWT_NOT_YET_VALID: 'Jwt not yet valid',
+  MAST_JWT_AUDIENCE: 'Audiences in Jwt are not allowed',
+} as const;
+
+export type JwtReasonCode = keyof typeof JWT_REASONS;
+
+/** A refused token: the proxy answers 401 with `message` as the body. */
+export interface JwtRejection {
+  readonly code: JwtReasonCode;
+  readonly message: string;
+  /** The jwtRule that refused it, when one was chosen (logs). */
+  readonly rule?: string;
+}
+
+export const rejection = (code: JwtReasonCode, rule?: string): JwtRejection => ({
+  code,
+  message: JWT_REASONS[code],
+  ...(rule ? { rule } : {}),
+});

@@ -1,0 +1,64 @@
+/**
+ * What a verified JWT changes in the request sent on, as Envoy's jwt_authn does: the token's
+ * header removed unless `forwardOriginalToken`, the payload (base64url) in `outputPayloadToHeader`,
+ * single claims in `outputClaimToHeaders`. Client-sent values of those output headers are replaced,
+ * never trusted.
+ */
+import type { JwtConfig } from '../../contract/jwt';
+import type { JwtOutcome } from './verify';
+
+export interface JwtHeaderEdits {
+  /** Lowercase names to drop from the request. */
+  readonly remove: readonly string[];
+  /** Lowercase name → value to set (replacing what the client sent). */
+  readonly set: ReadonlyArray<readonly [string, string]>;
+}
+
+/** A claim by name, or by a dotted path into nested objects (`nested.key1`). */
+function claim(claims: Readonly<Record<string, unknown>>, name: string): unknown {
+  if (Object.hasOwn(claims, name)) return claims[name];
+  let v: unknown = claims;
+  for (const part of name.split('.'))
+    v = v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>)[part] : undefined;
+  return v;
+}
+
+/** A claim as a header value: strings as they are, numbers and booleans printed, string lists joined by commas. */
+function headerValue(v: unknown): string | undefined {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v.join(',');
+  return undefined;
+}
+
+export function upstreamEdits(cfg: JwtConfig, outcome: JwtOutcome): JwtHeaderEdits {
+  // Output headers of every rule are cleared first: a client must not be able to forge them without a token.
+  const outputs = cfg.rules.flatMap((r) => [
+    ...(r.outputPayloadToHeader ? [r.outputPayloadToHeader] : []),
+    ...(r.outputClaimToHeaders ?? []).map((o) => o.header),
+  ]);
+  const remove = new Set(outputs);
+  const set: Array<[string, string]> = [];
+  if (outcome.kind === 'verified') {
+    const rule = outcome.rule;
+    if (outcome.header && !rule.forwardOriginalToken) remove.add(outcome.header);
+    if (rule.outputPayloadToHeader) set.push([rule.outputPayloadToHeader, outcome.payload]);
+    for (const o of rule.outputClaimToHeaders ?? []) {
+      const v = headerValue(claim(outcome.auth.claims, o.claim));
+      if (v !== undefined) set.push([o.header, v]);
+    }
+  }
+  return { remove: [...remove], set };
+}
+
+/** Envoy's 401 for a refused token: its reason as the body, and the `www-authenticate` challenge. */
+export function unauthorizedReply(host: string, path: string, message: string) {
+  return {
+    status: 401,
+    headers: [
+      ['www-authenticate', `Bearer realm="http://${host}${path}", error="invalid_token"`],
+      ['content-type', 'text/plain'],
+    ] as Array<[string, string]>,
+    body: message,
+  };
+}
