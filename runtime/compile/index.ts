@@ -15,6 +15,7 @@ import { compileSidecar } from './sidecar';
 
 export { CompileCache, buildIndex, type MeshIndex, type ProxyIdentity };
 export { makeSnapshot, seal, type Snapshot } from './snapshot';
+export { jwksUris } from './jwt';
 
 /** A compile given a CompileCache of another index (its shared parts would be another snapshot's). */
 export class CompileCacheMismatchError extends Error {

@@ -7,12 +7,13 @@ import type { AddressInfo } from 'node:net';
 import { locateFindings, validate, type Finding, type KubeObject } from '../../api';
 import type { Analyzer } from './analysis-worker';
 import { ingest, type IngestMemo } from './ingest';
-import { CompileCache, buildIndex, configFor, makeSnapshot, seal, type Snapshot } from '../compile';
+import { CompileCache, buildIndex, configFor, jwksUris, makeSnapshot, seal, type Snapshot } from '../compile';
 import { PushServer } from './push-server';
 import type { CertificateAuthority } from './ca';
 import { renewalDelayMs } from '../contract/renewal';
 import type { ProxyIdentity } from '../contract/push-protocol';
 import type { ConfigSource } from './file-source';
+import { JwksFetcher, type JwksFetcherOptions } from './jwks';
 
 export interface MastdOptions {
   readonly source: ConfigSource;
@@ -44,6 +45,8 @@ export interface MastdOptions {
   readonly pushTls?: { readonly names: readonly string[]; readonly addresses: readonly string[] };
   /** Push streams one identity may hold at once (PushServerOptions). @default 512 */
   readonly maxStreamsPerIdentity?: number;
+  /** The RequestAuthentication `jwksUri` fetcher's settings (timeouts, refresh). @default JwksFetcher's */
+  readonly jwks?: Omit<JwksFetcherOptions, 'onChange' | 'log'>;
 }
 
 export class Mastd {
@@ -63,8 +66,11 @@ export class Mastd {
   private updates = Promise.resolve();
   /** Updates received and not yet published. */
   private queued = 0;
+  /** The keys of every RequestAuthentication `jwksUri`, pushed inline (a refresh that changes them republishes). */
+  readonly jwks: JwksFetcher;
 
   constructor(private readonly options: MastdOptions) {
+    this.jwks = new JwksFetcher({ ...options.jwks, onChange: () => this.refresh(), log: options.log });
     this.push = new PushServer({
       token: options.token,
       verify: options.verify,
@@ -165,7 +171,9 @@ export class Mastd {
   /** `prepare`d accepted objects become the next snapshot, with a compile cache of its own, pushed. */
   private async publish(accepted: KubeObject[], what: string): Promise<void> {
     const prepared = this.options.prepare ? await this.options.prepare(accepted) : accepted;
-    this.snapshot = makeSnapshot(prepared, `v${++this.version}`);
+    // New jwksUris are fetched before the snapshot (bounded by the fetch timeout), so its configs carry their keys.
+    await this.jwks.track(jwksUris(prepared));
+    this.snapshot = makeSnapshot(prepared, `v${++this.version}`, this.jwks.current());
     this.options.log?.(`snapshot ${this.snapshot.version}: ${what}`);
     this.compiled = new CompileCache(buildIndex(this.snapshot));
     this.push.publish();
@@ -249,6 +257,7 @@ export class Mastd {
           `mastd_convergence_ms_bucket{le="+Inf"} ${conv.length}`,
           `mastd_convergence_ms_count ${conv.length}`,
           `mastd_convergence_ms_sum ${conv.reduce((a, b) => a + b, 0)}`,
+          ...this.jwks.metricLines(),
           ...(this.options.extraMetrics?.() ?? []),
         ];
         res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
@@ -262,6 +271,7 @@ export class Mastd {
 
   async stop(): Promise<void> {
     this.options.source.stop();
+    this.jwks.close();
     clearTimeout(this.servingRenewal);
     await this.updates;
     clearTimeout(this.analysisTimer);
