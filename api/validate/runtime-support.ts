@@ -112,6 +112,8 @@ export function checkRuntimeSupport(r: AnyMeshResource): Finding[] {
             `spec.jwtRules[${i}]`,
             `no jwks or jwksUri: keys are not discovered from the issuer (OpenID discovery), so its tokens are refused (401)`,
           );
+        if (rule.timeout !== undefined)
+          warn(`spec.jwtRules[${i}].timeout`, 'timeout: mastd fetches every jwksUri with its own timeout (5 s)');
       });
       break;
   }

@@ -72,8 +72,11 @@ test.each([
   ],
   [
     'RequestAuthentication',
-    '{ jwtRules: [{ issuer: a, jwksUri: "https://a.example/jwks" }, { issuer: b }] }',
-    [['RequestAuthentication', 'spec.jwtRules[1]', 'Warning']],
+    '{ jwtRules: [{ issuer: a, jwksUri: "https://a.example/jwks", timeout: 10s }, { issuer: b }] }',
+    [
+      ['RequestAuthentication', 'spec.jwtRules[0].timeout', 'Warning'],
+      ['RequestAuthentication', 'spec.jwtRules[1]', 'Warning'],
+    ],
   ],
 ])('%s %s', (kind, spec, expected) => {
   const group = kind === 'AuthorizationPolicy' || kind === 'RequestAuthentication' ? 'security.istio.io' : 'networking.istio.io';
