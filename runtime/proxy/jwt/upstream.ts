@@ -5,6 +5,7 @@
  * never trusted.
  */
 import type { JwtConfig } from '../../contract/jwt';
+import type { HeaderOpsConfig } from '../../contract/proxy-config';
 import type { JwtOutcome } from './verify';
 
 export interface JwtHeaderEdits {
@@ -49,6 +50,25 @@ export function upstreamEdits(cfg: JwtConfig, outcome: JwtOutcome): JwtHeaderEdi
     }
   }
   return { remove: [...remove], set };
+}
+
+/**
+ * A route whose request header operations start with the JWT's edits (Envoy's jwt_authn filter
+ * runs before the router, so the route's own operations come after and win on a clash). The same
+ * route when there is nothing to edit; otherwise a copy for this request only.
+ */
+export function withJwtEdits<R extends { readonly requestHeaders?: HeaderOpsConfig }>(route: R, edits: JwtHeaderEdits): R {
+  if (edits.remove.length === 0 && edits.set.length === 0) return route;
+  const ops = route.requestHeaders;
+  const routeSets = new Set((ops?.set ?? []).map(([n]) => n.toLowerCase()));
+  return {
+    ...route,
+    requestHeaders: {
+      ...ops,
+      set: [...edits.set.filter(([n]) => !routeSets.has(n)), ...(ops?.set ?? [])],
+      remove: [...edits.remove, ...(ops?.remove ?? [])],
+    },
+  };
 }
 
 /** Envoy's 401 for a refused token: its reason as the body, and the `www-authenticate` challenge. */

@@ -1,5 +1,5 @@
 import type { JwtConfig, JwtRuleConfig } from '../../../../runtime/contract/jwt';
-import { authenticate, upstreamEdits, unauthorizedReply } from '../../../../runtime/proxy/jwt';
+import { authenticate, upstreamEdits, unauthorizedReply, withJwtEdits } from '../../../../runtime/proxy/jwt';
 import { inSeconds, mint, testKey } from './mint';
 
 const ISSUER = 'testing@secure.istio.io';
@@ -149,6 +149,29 @@ describe('upstreamEdits(): what a verified token changes upstream', () => {
     ]);
     expect(JSON.parse(Buffer.from(edits.set[0][1], 'base64url').toString())).toMatchObject({ iss: ISSUER });
     expect(upstreamEdits(cfg, { kind: 'none' })).toEqual({ remove: ['x-jwt-payload', 'x-groups', 'x-nested'], set: [] });
+  });
+
+  test("the edits go before the route's own header operations (which win on a clash); nothing to edit keeps the route", () => {
+    const route = { name: 'r', requestHeaders: { set: [['x-groups', 'route'] as [string, string]], remove: ['x-b'] } };
+    expect(withJwtEdits(route, { remove: [], set: [] })).toBe(route);
+    expect(
+      withJwtEdits(route, {
+        remove: ['authorization'],
+        set: [
+          ['x-groups', 'jwt'],
+          ['x-jwt-payload', 'p'],
+        ],
+      }),
+    ).toEqual({
+      name: 'r',
+      requestHeaders: {
+        set: [
+          ['x-jwt-payload', 'p'],
+          ['x-groups', 'route'],
+        ],
+        remove: ['authorization', 'x-b'],
+      },
+    });
   });
 
   test("the 401: Envoy's body and a Bearer challenge", () => {
