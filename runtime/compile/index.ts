@@ -4,7 +4,7 @@
  * one index share is in a CompileCache the caller holds; configFor adds the per-equivalence-key
  * sharing the push server needs.
  */
-import { namespaceOf, selects } from '../../api';
+import { ROOT_NAMESPACES, namespaceOf, selects } from '../../api';
 import type { ProxyConfig } from '../contract/proxy-config';
 import type { ProxyIdentity } from '../contract/push-protocol';
 import { CompileCache } from './compile-cache';
@@ -64,8 +64,16 @@ const sortedKeys = (_key: string, value: unknown) =>
     : value;
 
 function policiesSelecting(index: MeshIndex, p: ProxyIdentity): string[] {
-  return [...byKind(index, 'AuthorizationPolicy'), ...byKind(index, 'PeerAuthentication'), ...byKind(index, 'RequestAuthentication')]
-    .filter((x) => x.spec.selector?.matchLabels && namespaceOf(x) === p.namespace && selects(x.spec.selector.matchLabels, p.labels))
-    .map((x) => `${x.kind}/${x.metadata.name}`)
-    .sort();
+  return (
+    [...byKind(index, 'AuthorizationPolicy'), ...byKind(index, 'PeerAuthentication'), ...byKind(index, 'RequestAuthentication')]
+      // A root namespace's policy with a selector selects in every namespace (authz.ts, jwt.ts).
+      .filter(
+        (x) =>
+          x.spec.selector?.matchLabels &&
+          (namespaceOf(x) === p.namespace || ROOT_NAMESPACES.includes(namespaceOf(x))) &&
+          selects(x.spec.selector.matchLabels, p.labels),
+      )
+      .map((x) => `${x.kind}/${namespaceOf(x)}/${x.metadata.name}`)
+      .sort()
+  );
 }

@@ -5,7 +5,7 @@
  * authorize(): 401, 403 or allowed, as Istio's authn-policy and authz-jwt tasks expect.
  */
 import { loadYaml } from '../../api';
-import { buildIndex, compile, makeSnapshot } from '../../runtime/compile';
+import { buildIndex, compile, equivalenceKey, makeSnapshot } from '../../runtime/compile';
 import { authorize } from '../../runtime/contract/authz';
 import type { ListenerConfig } from '../../runtime/contract/proxy-config';
 import type { ProxyIdentity } from '../../runtime/contract/push-protocol';
@@ -82,6 +82,12 @@ describe('which proxies get which JWT rules', () => {
   ] as const)('%s', (_what, yaml, gets, not) => {
     for (const p of gets) expect(inboundOf(yaml, p).jwt?.rules.map((r) => r.issuer)).toEqual([ISSUER]);
     for (const p of not) expect(inboundOf(yaml, p).jwt).toBeUndefined();
+  });
+
+  test('sidecars a root-namespace selector tells apart do not share a config (the push compiles once per key)', () => {
+    const yaml = ra('w', 'istio-system', `{ selector: { matchLabels: { app: httpbin } }, ${inlineRule().slice(2)}`);
+    const index = buildIndex(makeSnapshot(loadYaml(yaml).objects, 'v1'));
+    expect(equivalenceKey(index, HTTPBIN)).not.toBe(equivalenceKey(index, SLEEP));
   });
 
   test('rules of several policies are merged (mesh, namespace, workload), in name order', () => {
