@@ -84,6 +84,26 @@ describe('which proxies get which JWT rules', () => {
     for (const p of not) expect(inboundOf(yaml, p).jwt).toBeUndefined();
   });
 
+  test("a gateway's HTTP servers verify tokens; its TCP servers cannot (no HTTP to read a token from)", () => {
+    const gateway = `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: { name: edge, namespace: istio-system }
+spec:
+  selector: { istio: ingressgateway }
+  servers:
+  - { port: { number: 80, name: http, protocol: HTTP }, hosts: ["*"] }
+  - { port: { number: 31400, name: tcp, protocol: TCP }, hosts: ["*"] }
+---
+`;
+    const yaml = gateway + ra('gw', 'istio-system', `{ selector: { matchLabels: { istio: ingressgateway } }, ${inlineRule().slice(2)}`);
+    const proxy: ProxyIdentity = { mode: 'gateway', namespace: 'istio-system', labels: { istio: 'ingressgateway' } };
+    const listeners = compile(buildIndex(makeSnapshot(loadYaml(yaml).objects, 'v1')), proxy).listeners;
+    expect(listeners.map((l) => [l.matchPort, l.jwt?.rules.length])).toEqual([
+      [80, 1],
+      [31400, undefined],
+    ]);
+  });
+
   test('sidecars a root-namespace selector tells apart do not share a config (the push compiles once per key)', () => {
     const yaml = ra('w', 'istio-system', `{ selector: { matchLabels: { app: httpbin } }, ${inlineRule().slice(2)}`);
     const index = buildIndex(makeSnapshot(loadYaml(yaml).objects, 'v1'));
