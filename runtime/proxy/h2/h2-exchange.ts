@@ -4,7 +4,7 @@ import type { ListenerConfig, RouteConfig, WeightedCluster } from '../../contrac
 import { containPeerInput } from '../contain';
 import { HttpError } from '../http/bytes';
 import { RequestIds } from '../request-id';
-import { refusal } from '../request/authorize';
+import { admit, jwtDetails, withAdmission } from '../request/authorize';
 import type { ExchangeContext } from '../request/context';
 import { corsResponseHeaders } from '../request/cors';
 import { pickEndpoint, type GeneratedCookie } from '../request/hash-key';
@@ -117,13 +117,19 @@ export class H2Exchange implements TryOwner {
     const edge = ctx.identity.mode === 'gateway';
     this.ownProto = edge && !(ctx.limits.trustedHops ?? 0);
     if (!edge) this.requestId = req.header('x-request-id') ?? '';
-    const refused = refusal(this.listener, req);
+    const admission = admit(this.listener, req);
+    const refused = admission.refusal;
     if (refused?.kind === 'https-redirect') return this.reply(301, '', '', [['location', refused.location]]);
+    if (refused?.kind === 'unauthenticated') {
+      this.details = jwtDetails(refused.reason);
+      return this.reply(401, '', refused.reason, refused.headers);
+    }
     if (refused) {
       this.details = refused.policy && `rbac_access_denied_matched_policy[${refused.policy}]`;
       return this.reply(403, '', 'RBAC: access denied\n');
     }
-    const decision = decide(entry, req, Math.random);
+    // A verified JWT's header edits ride on the route, so every way upstream applies them.
+    const decision = withAdmission(decide(entry, req, Math.random), admission);
     this.route = decision.route;
     if (!decision.delayMs) return this.proceed(decision);
     this.flags |= flagBit('DI');

@@ -1,23 +1,55 @@
 /**
  * The first layer a request meets: its listener may send every request to https (a Gateway's
- * `httpsRedirect`) and may hold AuthorizationPolicies. A pure check of the normalized request
- * (the path routing and the upstream see too); a refusal is answered locally.
+ * `httpsRedirect`), may verify the request's JWT (RequestAuthentication: a bad token is a 401) and
+ * may hold AuthorizationPolicies, which see the verified token (`requestPrincipals`,
+ * `request.auth.*`). A pure check of the normalized request (the path routing and the upstream see
+ * too); a refusal is answered locally, and what the JWT changes upstream goes with the route.
  */
 import { authorize } from '../../contract/authz';
 import type { ListenerConfig } from '../../contract/proxy-config';
 import { authzPort } from '../connection-authz';
+import { authenticate, type JwtHeaderEdits, unauthorizedReply, upstreamEdits, withJwtEdits } from '../jwt';
 import type { RequestInfo } from './context';
 
 export type Refusal =
   | { readonly kind: 'https-redirect'; readonly location: string }
+  | { readonly kind: 'unauthenticated'; readonly reason: string; readonly headers: Array<[string, string]> }
   | { readonly kind: 'denied'; readonly policy?: string };
 
-/** Why this request goes no further, or undefined when it may be routed. */
-export function refusal(listener: ListenerConfig | undefined, req: RequestInfo): Refusal | undefined {
-  if (!listener) return undefined;
-  if (listener.httpsRedirect) return { kind: 'https-redirect', location: `https://${req.host}${req.target}` };
+/** The request may go on (`refusal` absent), with the JWT's header edits when its listener verifies tokens. */
+export interface Admission {
+  readonly refusal?: Refusal;
+  readonly jwt?: JwtHeaderEdits;
+}
+
+const ADMITTED: Admission = {};
+
+/** The path without its query: the 401's realm never echoes an `access_token` parameter. */
+const pathOf = (target: string) => {
+  const q = target.indexOf('?');
+  return q < 0 ? target : target.slice(0, q);
+};
+
+/** Whether this request goes any further, and what its JWT changes upstream. */
+export function admit(listener: ListenerConfig | undefined, req: RequestInfo): Admission {
+  if (!listener) return ADMITTED;
+  if (listener.httpsRedirect) return { refusal: { kind: 'https-redirect', location: `https://${req.host}${req.target}` } };
+  const jwtConfig = listener.jwt;
+  let jwt: JwtHeaderEdits | undefined;
+  let auth: Parameters<typeof authorize>[1]['auth'];
+  if (jwtConfig) {
+    const q = req.target.indexOf('?');
+    const outcome = authenticate(jwtConfig, { header: (name) => req.header(name), query: q < 0 ? '' : req.target.slice(q + 1) });
+    if (outcome.kind === 'rejected') {
+      // The codecs add content-type themselves: only the challenge goes with the refusal.
+      const challenge = unauthorizedReply(req.host, pathOf(req.target), outcome.message).headers.filter(([n]) => n === 'www-authenticate');
+      return { refusal: { kind: 'unauthenticated', reason: outcome.message, headers: challenge } };
+    }
+    if (outcome.kind === 'verified') auth = outcome.auth;
+    jwt = upstreamEdits(jwtConfig, outcome);
+  }
   const authz = listener.authz;
-  if (!authz) return undefined;
+  if (!authz) return jwt ? { jwt } : ADMITTED;
   const p = req.peer;
   const decision = authorize(authz, {
     method: req.method,
@@ -29,6 +61,21 @@ export function refusal(listener: ListenerConfig | undefined, req: RequestInfo):
     principal: p?.principal,
     namespace: p?.namespace,
     header: (name) => req.header(name),
+    ...(auth ? { auth } : {}),
   });
-  return decision.allowed ? undefined : { kind: 'denied', policy: decision.policy };
+  if (!decision.allowed) return { refusal: { kind: 'denied', policy: decision.policy } };
+  return jwt ? { jwt } : ADMITTED;
 }
+
+/** Why this request goes no further, or undefined when it may be routed. */
+export function refusal(listener: ListenerConfig | undefined, req: RequestInfo): Refusal | undefined {
+  return admit(listener, req).refusal;
+}
+
+/** A decision whose route carries the JWT's header edits (before the route's own), for every upstream path. */
+export function withAdmission<D extends { readonly route?: Parameters<typeof withJwtEdits>[0] }>(decision: D, a: Admission): D {
+  return a.jwt && decision.route ? { ...decision, route: withJwtEdits(decision.route, a.jwt) } : decision;
+}
+
+/** Envoy's access log detail for a refused token: `jwt_authn_access_denied{Jwt_is_expired}`. */
+export const jwtDetails = (reason: string) => `jwt_authn_access_denied{${reason.replace(/ /g, '_')}}`;

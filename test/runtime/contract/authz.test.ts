@@ -266,22 +266,40 @@ describe('authorization: the same policies on HTTP and on TCP (fail closed)', ()
 
   test.each([
     [
-      'ALLOW with requestPrincipals (no JWT support): matches nothing, where it used to match everything',
+      'ALLOW with requestPrincipals ["*"]: no token, no match',
       '{ action: ALLOW, rules: [{ from: [{ source: { requestPrincipals: ["*"] } }] }] }',
       {},
       false,
     ],
     [
-      'ALLOW with a request.auth.claims condition in notValues: matches nothing',
+      'ALLOW with requestPrincipals ["*"]: a verified token matches',
+      '{ action: ALLOW, rules: [{ from: [{ source: { requestPrincipals: ["*"] } }] }] }',
+      { auth: { principal: 'iss/sub', audiences: [], claims: {} } },
+      true,
+    ],
+    [
+      'ALLOW with a request.auth.claims condition in notValues: a request without the claim matches',
       '{ action: ALLOW, rules: [{ when: [{ key: "request.auth.claims[group]", notValues: [guest] }] }] }',
       {},
+      true,
+    ],
+    [
+      'ALLOW with a request.auth.claims condition in notValues: the excluded claim value does not match',
+      '{ action: ALLOW, rules: [{ when: [{ key: "request.auth.claims[group]", notValues: [guest] }] }] }',
+      { auth: { principal: 'iss/sub', audiences: [], claims: { group: ['staff', 'guest'] } } },
       false,
     ],
     [
-      'DENY with requestPrincipals and a path: denies the path',
+      'DENY with requestPrincipals and a path: denies the path to a token holder',
+      '{ action: DENY, rules: [{ from: [{ source: { requestPrincipals: ["*"] } }], to: [{ operation: { paths: ["/admin*"] } }] }] }',
+      { path: '/admin/x', auth: { principal: 'iss/sub', audiences: [], claims: {} } },
+      false,
+    ],
+    [
+      'DENY with requestPrincipals and a path: no token, the rule does not match',
       '{ action: DENY, rules: [{ from: [{ source: { requestPrincipals: ["*"] } }], to: [{ operation: { paths: ["/admin*"] } }] }] }',
       { path: '/admin/x' },
-      false,
+      true,
     ],
     [
       'DENY with requestPrincipals and a path: other paths pass',
@@ -317,7 +335,7 @@ describe('authorization: the same policies on HTTP and on TCP (fail closed)', ()
     expect(http(spec, over)).toBe(allowed);
   });
 
-  test('applicable(): what a rule becomes on TCP, by action', () => {
+  test('applicable(): what a rule becomes on TCP and on HTTP, by action', () => {
     const rule = {
       name: 'r',
       from: [{ principals: ['a'], requestPrincipals: ['*'] }],
@@ -334,9 +352,10 @@ describe('authorization: the same policies on HTTP and on TCP (fail closed)', ()
       to: [{ ports: ['9000'] }],
       when: [{ key: 'destination.port', values: ['9000'] }],
     });
+    // On HTTP request principals apply (a verified JWT, RequestAuthentication).
     expect(applicable(rule, 'http', 'DENY')).toEqual({
       name: 'r',
-      from: [{ principals: ['a'] }],
+      from: [{ principals: ['a'], requestPrincipals: ['*'] }],
       to: [{ ports: ['9000'], methods: ['GET'] }],
       when: rule.when,
     });
