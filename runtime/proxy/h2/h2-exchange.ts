@@ -122,7 +122,7 @@ export class H2Exchange implements TryOwner {
     if (refused?.kind === 'https-redirect') return this.reply(301, '', '', [['location', refused.location]]);
     if (refused?.kind === 'unauthenticated') {
       this.details = jwtDetails(refused.reason);
-      return this.reply(401, '', refused.reason, refused.headers);
+      return this.reply(refused.status, '', refused.reason, refused.headers);
     }
     if (refused) {
       this.details = refused.policy && `rbac_access_denied_matched_policy[${refused.policy}]`;

@@ -10,6 +10,8 @@ export interface JwtRequestView {
   header(name: string): string | undefined;
   /** The request target's query, without `?` ('' when none). */
   readonly query: string;
+  /** For the CORS preflight bypass; absent: not a preflight. */
+  readonly method?: string;
 }
 
 export interface FoundToken {

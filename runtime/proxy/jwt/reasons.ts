@@ -17,10 +17,12 @@ export const JWT_REASONS = {
 
 export type JwtReasonCode = keyof typeof JWT_REASONS;
 
-/** A refused token: the proxy answers 401 with `message` as the body. */
+/** A refused token: the proxy answers `status` with `message` as the body. */
 export interface JwtRejection {
   readonly code: JwtReasonCode;
   readonly message: string;
+  /** 401, except 403 for a token of another audience (Envoy's jwt_authn). */
+  readonly status: 401 | 403;
   /** The jwtRule that refused it, when one was chosen (logs). */
   readonly rule?: string;
 }
@@ -28,5 +30,6 @@ export interface JwtRejection {
 export const rejection = (code: JwtReasonCode, rule?: string): JwtRejection => ({
   code,
   message: JWT_REASONS[code],
+  status: code === 'MAST_JWT_AUDIENCE' ? 403 : 401,
   ...(rule ? { rule } : {}),
 });

@@ -71,12 +71,12 @@ export function withJwtEdits<R extends { readonly requestHeaders?: HeaderOpsConf
   };
 }
 
-/** Envoy's 401 for a refused token: its reason as the body, and the `www-authenticate` challenge. */
-export function unauthorizedReply(host: string, path: string, message: string) {
+/** Envoy's reply to a refused token: its reason as the body, and the `www-authenticate` challenge (realm: the request's URI, its path cut at 256). */
+export function unauthorizedReply(scheme: string, host: string, target: string, message: string, status: 401 | 403 = 401) {
   return {
-    status: 401,
+    status,
     headers: [
-      ['www-authenticate', `Bearer realm="http://${host}${path}", error="invalid_token"`],
+      ['www-authenticate', `Bearer realm="${scheme}://${host}${target.slice(0, 256)}", error="invalid_token"`],
       ['content-type', 'text/plain'],
     ] as Array<[string, string]>,
     body: message,

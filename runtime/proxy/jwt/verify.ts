@@ -82,6 +82,8 @@ function check(rule: JwtRuleConfig, t: DecodedToken, nowMs: number): JwtRejectio
 
 /** The request's JWT outcome under `cfg`; `nowMs` is passed in so tests control the clock. */
 export function authenticate(cfg: JwtConfig, req: JwtRequestView, nowMs = Date.now()): JwtOutcome {
+  // A CORS preflight carries no credentials: Istio sets Envoy's bypass_cors_preflight.
+  if (req.method === 'OPTIONS' && req.header('origin') && req.header('access-control-request-method')) return { kind: 'none' };
   // The first rule (in config order) that finds a token at its locations decides where the token is.
   let found: ReturnType<typeof locateToken>;
   for (const rule of cfg.rules) if ((found = locateToken(rule, req))) break;

@@ -13,7 +13,7 @@ import type { RequestInfo } from './context';
 
 export type Refusal =
   | { readonly kind: 'https-redirect'; readonly location: string }
-  | { readonly kind: 'unauthenticated'; readonly reason: string; readonly headers: Array<[string, string]> }
+  | { readonly kind: 'unauthenticated'; readonly status: 401 | 403; readonly reason: string; readonly headers: Array<[string, string]> }
   | { readonly kind: 'denied'; readonly policy?: string };
 
 /** The request may go on (`refusal` absent), with the JWT's header edits when its listener verifies tokens. */
@@ -24,12 +24,6 @@ export interface Admission {
 
 const ADMITTED: Admission = {};
 
-/** The path without its query: the 401's realm never echoes an `access_token` parameter. */
-const pathOf = (target: string) => {
-  const q = target.indexOf('?');
-  return q < 0 ? target : target.slice(0, q);
-};
-
 /** Whether this request goes any further, and what its JWT changes upstream. */
 export function admit(listener: ListenerConfig | undefined, req: RequestInfo): Admission {
   if (!listener) return ADMITTED;
@@ -39,11 +33,16 @@ export function admit(listener: ListenerConfig | undefined, req: RequestInfo): A
   let auth: Parameters<typeof authorize>[1]['auth'];
   if (jwtConfig) {
     const q = req.target.indexOf('?');
-    const outcome = authenticate(jwtConfig, { header: (name) => req.header(name), query: q < 0 ? '' : req.target.slice(q + 1) });
+    const outcome = authenticate(jwtConfig, {
+      header: (name) => req.header(name),
+      query: q < 0 ? '' : req.target.slice(q + 1),
+      method: req.method,
+    });
     if (outcome.kind === 'rejected') {
       // The codecs add content-type themselves: only the challenge goes with the refusal.
-      const challenge = unauthorizedReply(req.host, pathOf(req.target), outcome.message).headers.filter(([n]) => n === 'www-authenticate');
-      return { refusal: { kind: 'unauthenticated', reason: outcome.message, headers: challenge } };
+      const reply = unauthorizedReply(req.scheme, req.host, req.target, outcome.message, outcome.status);
+      const challenge = reply.headers.filter(([n]) => n === 'www-authenticate');
+      return { refusal: { kind: 'unauthenticated', status: reply.status, reason: outcome.message, headers: challenge } };
     }
     if (outcome.kind === 'verified') auth = outcome.auth;
     jwt = upstreamEdits(jwtConfig, outcome);

@@ -38,7 +38,7 @@ test('HTTP/1.1: 401 for a bad token; a good one reaches the app without its head
   const { port } = await proxyFor(withJwt(config([forward('app')], [cluster('app', [app.port])]), rule()));
   const expired = await get(port, '/headers?x=1', { authorization: `Bearer ${token({ exp: inSeconds(-3600) })}` });
   expect([expired.status, expired.body]).toEqual([401, 'Jwt is expired']);
-  expect(expired.headers['www-authenticate']).toBe('Bearer realm="http://alpha.example.com/headers", error="invalid_token"');
+  expect(expired.headers['www-authenticate']).toBe('Bearer realm="http://alpha.example.com/headers?x=1", error="invalid_token"');
   expect(app.seen).toHaveLength(0);
 
   const t = token();

@@ -81,6 +81,18 @@ describe('authenticate(): Envoy jwt_authn as Istio configures it', () => {
     expect(authenticate(config(r), bearer(token()), NOW)).toMatchObject({ kind: 'rejected', message });
   });
 
+  test('a token for another audience is a 403 (Envoy), the other refusals 401', () => {
+    const cfg = config(rule({ audiences: ['a'] }));
+    expect(authenticate(cfg, bearer(mint(rsa, claims({ aud: 'c' }))), NOW)).toMatchObject({ kind: 'rejected', status: 403 });
+    expect(authenticate(cfg, bearer(mint(rsa, claims({ aud: 'a', exp: 1 }))), NOW)).toMatchObject({ kind: 'rejected', status: 401 });
+  });
+
+  test('a CORS preflight is not authenticated (Istio sets bypass_cors_preflight), any other OPTIONS is', () => {
+    const preflight = { origin: 'https://a.example', 'access-control-request-method': 'GET', authorization: 'Bearer bad' };
+    expect(authenticate(config(), { ...request(preflight), method: 'OPTIONS' }, NOW)).toEqual({ kind: 'none' });
+    expect(authenticate(config(), { ...request({ authorization: 'Bearer bad' }), method: 'OPTIONS' }, NOW).kind).toBe('rejected');
+  });
+
   test('expiry within the 60 s clock skew still passes', () => {
     expect(authenticate(config(), bearer(mint(rsa, claims({ exp: inSeconds(-59, NOW) }))), NOW).kind).toBe('verified');
   });
@@ -174,11 +186,11 @@ describe('upstreamEdits(): what a verified token changes upstream', () => {
     });
   });
 
-  test("the 401: Envoy's body and a Bearer challenge", () => {
-    expect(unauthorizedReply('httpbin.foo:8000', '/headers', 'Jwt is expired')).toEqual({
+  test("the 401: Envoy's body and a Bearer challenge whose realm is the request's URI (path cut at 256)", () => {
+    expect(unauthorizedReply('https', 'httpbin.foo:8000', `/headers?${'q'.repeat(300)}`, 'Jwt is expired')).toEqual({
       status: 401,
       headers: [
-        ['www-authenticate', 'Bearer realm="http://httpbin.foo:8000/headers", error="invalid_token"'],
+        ['www-authenticate', `Bearer realm="https://httpbin.foo:8000/headers?${'q'.repeat(247)}", error="invalid_token"`],
         ['content-type', 'text/plain'],
       ],
       body: 'Jwt is expired',
