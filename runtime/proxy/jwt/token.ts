@@ -25,8 +25,8 @@ function jsonSegment(segment: string): Record<string, unknown> | undefined {
 
 export function decodeToken(token: string): DecodedToken | JwtRejection {
   const parts = token.split('.');
-  if (parts.length !== 3 || parts.some((p) => !BASE64URL.test(p)) || parts[0] === '' || parts[1] === '')
-    return rejection('MAST_JWT_MALFORMED');
+  // An empty signature (`alg: none`) is not the form either, as in Envoy's jwt_verify_lib.
+  if (parts.length !== 3 || parts.some((p) => p === '' || !BASE64URL.test(p))) return rejection('MAST_JWT_MALFORMED');
   const header = jsonSegment(parts[0]);
   if (!header) return rejection('MAST_JWT_BAD_HEADER');
   const payload = jsonSegment(parts[1]);

@@ -52,6 +52,8 @@ const asStrings = (v: unknown): string[] =>
 /** Checks the decoded token against one rule (its issuer already matched): signature, then time, then audience. */
 function check(rule: JwtRuleConfig, t: DecodedToken, nowMs: number): JwtRejection | Verified {
   const alg = t.header.alg;
+  // HMAC algorithms are Envoy's too, with symmetric keys: a pushed JWKS is public keys only, so no key fits (fail closed).
+  if (typeof alg === 'string' && /^HS(256|384|512)$/.test(alg)) return rejection('MAST_JWT_NO_KEY', rule.name);
   if (!isSupportedAlg(alg)) return rejection('MAST_JWT_ALG_UNSUPPORTED', rule.name);
   const kid = typeof t.header.kid === 'string' ? t.header.kid : undefined;
   const keys = rule.keys.filter((k) => keyFits(k, alg) && (kid === undefined || k.kid === undefined || k.kid === kid));

@@ -54,10 +54,16 @@ describe('authenticate(): Envoy jwt_authn as Istio configures it', () => {
     [
       'with alg none and no signature',
       () => `${mint(rsa, claims(), { alg: 'none' }).split('.').slice(0, 2).join('.')}.`,
-      'Jwt header [alg] is not supported',
+      'Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections',
       rule(),
     ],
-    ['with HS256 (a symmetric alg)', () => mint(rsa, claims(), { alg: 'HS256' }), 'Jwt header [alg] is not supported', rule()],
+    ['with alg none and a signature', () => mint(rsa, claims(), { alg: 'none' }), 'Jwt header [alg] is not supported', rule()],
+    [
+      'with HS256 (no symmetric key is ever pushed)',
+      () => mint(rsa, claims(), { alg: 'HS256' }),
+      "Jwks doesn't have key to match kid or alg from Jwt",
+      rule(),
+    ],
     [
       'with a kid the JWKS lacks and no kid-less key',
       () => mint(rsa, claims(), { kid: 'gone' }),
