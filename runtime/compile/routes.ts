@@ -1,4 +1,5 @@
 /** VirtualService http routes → RouteConfig: matches, actions, headers, faults, CORS, retries. */
+import { CLAIM_HEADER_PREFIX } from '../contract/jwt';
 import {
   fqdn,
   grpcStatusCode,
@@ -45,7 +46,7 @@ const sm = (m: StringMatch | undefined): StringMatchConfig | undefined =>
           ? { regex: m.regex }
           : { present: true };
 const pairs = (m: Record<string, StringMatch> | undefined, lower = true): Array<[string, StringMatchConfig]> | undefined =>
-  m && Object.entries(m).map(([k, v]) => [lower ? k.toLowerCase() : k, sm(v)!]);
+  m && Object.entries(m).map(([k, v]) => [lower && !k.startsWith(CLAIM_HEADER_PREFIX) ? k.toLowerCase() : k, sm(v)!]);
 const ops = (
   h: { set?: Record<string, string>; add?: Record<string, string>; remove?: string[] } | undefined,
 ): HeaderOpsConfig | undefined =>

@@ -20,6 +20,7 @@ import {
   HEADER_KEY,
   type AuthzProtocol,
 } from '../../api/authorization-fields';
+import { claimStrings } from './jwt';
 
 export interface SourceMatch {
   readonly principals?: string[];
@@ -235,14 +236,6 @@ function operationMatches(o: OperationMatch, r: Attributes): boolean {
   );
 }
 
-/** A claim's values at a path: a string, or the strings of a list (Istio matches either); anything else none. */
-function claimValues(claims: Readonly<Record<string, unknown>> | undefined, path: readonly string[]): string[] {
-  let v: unknown = claims;
-  for (const part of path) v = v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>)[part] : undefined;
-  if (typeof v === 'string') return [v];
-  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
-}
-
 /** The values of a `request.auth.*` key: several for audiences and list claims, none without a JWT. */
 function authValues(key: string, r: Attributes): readonly string[] | undefined {
   if (!key.startsWith('request.auth.')) return undefined;
@@ -251,7 +244,7 @@ function authValues(key: string, r: Attributes): readonly string[] | undefined {
   if (key === 'request.auth.audiences') return auth?.audiences ?? [];
   if (key === 'request.auth.presenter') return auth?.presenter ? [auth.presenter] : [];
   const path = claimPath(key);
-  return path ? claimValues(auth?.claims, path) : [];
+  return path ? claimStrings(auth?.claims, path) : [];
 }
 
 /** The value of a `when` key (only keys that apply reach here). */

@@ -43,5 +43,20 @@ export interface JwtConfig {
   readonly rules: readonly JwtRuleConfig[];
 }
 
+/**
+ * A VirtualService header match on a verified JWT's claim (Istio's jwt-route task):
+ * `@request.auth.claims.groups`, nested `@request.auth.claims.a.b`. Not a header: never read from
+ * the request, and its claim name keeps its case.
+ */
+export const CLAIM_HEADER_PREFIX = '@request.auth.claims.';
+
+/** A claim's string values at a path (a string, or the strings of a list; anything else none). */
+export function claimStrings(claims: Readonly<Record<string, unknown>> | undefined, path: readonly string[]): string[] {
+  let v: unknown = claims;
+  for (const part of path) v = v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>)[part] : undefined;
+  if (typeof v === 'string') return [v];
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+}
+
 /** The JWKS mastd fetched, by `jwksUri`: what the compiler inlines. */
 export type FetchedJwks = ReadonlyMap<string, readonly Jwk[]>;

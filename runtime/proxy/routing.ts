@@ -3,6 +3,7 @@
  * the first route whose matches accept the request (Istio's precedence: rule order).
  * Pure; the proxy and `simulate()` run this same code.
  */
+import { CLAIM_HEADER_PREFIX, claimStrings } from '../contract/jwt';
 import { hostMatches } from '../../api/hosts';
 import { compileRe2 } from '../../api/regex';
 import type { CorsConfig, ListenerConfig, MatchConfig, RouteConfig, StringMatchConfig, VirtualHostConfig } from '../contract/proxy-config';
@@ -17,6 +18,8 @@ export interface RequestView {
   readonly port: number;
   readonly scheme: string;
   header(name: string): string | undefined;
+  /** The verified JWT's payload, for `@request.auth.claims.*` header matches; absent: no token. */
+  readonly authClaims?: Readonly<Record<string, unknown>>;
 }
 
 type Predicate = (req: RequestView) => boolean;
@@ -87,6 +90,10 @@ const safeDecode = (s: string): string => {
   }
 };
 
+/** `@request.auth.claims.a.b` → `['a', 'b']`: a match on the verified JWT's claim, not a header (Istio's claim-based routing). */
+const claimPathOf = (name: string) =>
+  name.startsWith(CLAIM_HEADER_PREFIX) ? name.slice(CLAIM_HEADER_PREFIX.length).split('.') : undefined;
+
 function compileMatch(m: MatchConfig): Predicate {
   const checks: Predicate[] = [];
   if (m.uri) {
@@ -111,11 +118,13 @@ function compileMatch(m: MatchConfig): Predicate {
   }
   for (const [name, sm] of m.headers ?? []) {
     const f = compileStringMatch(sm);
-    checks.push((r) => f(r.header(name)));
+    const claim = claimPathOf(name);
+    checks.push(claim ? (r) => claimStrings(r.authClaims, claim).some(f) : (r) => f(r.header(name)));
   }
   for (const [name, sm] of m.withoutHeaders ?? []) {
     const f = compileStringMatch(sm);
-    checks.push((r) => !f(r.header(name)));
+    const claim = claimPathOf(name);
+    checks.push(claim ? (r) => !claimStrings(r.authClaims, claim).some(f) : (r) => !f(r.header(name)));
   }
   for (const [name, sm] of m.queryParams ?? []) {
     const f = compileStringMatch(sm);

@@ -104,6 +104,29 @@ spec:
     ]);
   });
 
+  test('a VirtualService match on @request.auth.claims.* keeps the claim name as written (headers are lowercased)', () => {
+    const yaml = `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: r, namespace: foo }
+spec:
+  hosts: [httpbin.foo.svc.cluster.local]
+  http:
+  - match: [{ headers: { "@request.auth.claims.Groups": { exact: group1 }, X-Env: { exact: dev } } }]
+    route: [{ destination: { host: httpbin.foo.svc.cluster.local } }]
+---
+apiVersion: v1
+kind: Service
+metadata: { name: httpbin, namespace: foo }
+spec: { selector: { app: httpbin }, ports: [{ name: http, port: 8000 }] }
+`;
+    const config = compile(buildIndex(makeSnapshot(loadYaml(yaml).objects, 'v1')), SLEEP);
+    const routes = config.listeners.flatMap((l) => l.virtualHosts ?? []).flatMap((v) => v.routes);
+    expect(routes.find((r) => r.matches.length)?.matches[0].headers).toEqual([
+      ['@request.auth.claims.Groups', { exact: 'group1' }],
+      ['x-env', { exact: 'dev' }],
+    ]);
+  });
+
   test('sidecars a root-namespace selector tells apart do not share a config (the push compiles once per key)', () => {
     const yaml = ra('w', 'istio-system', `{ selector: { matchLabels: { app: httpbin } }, ${inlineRule().slice(2)}`);
     const index = buildIndex(makeSnapshot(loadYaml(yaml).objects, 'v1'));

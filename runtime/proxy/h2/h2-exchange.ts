@@ -4,7 +4,7 @@ import type { ListenerConfig, RouteConfig, WeightedCluster } from '../../contrac
 import { containPeerInput } from '../contain';
 import { HttpError } from '../http/bytes';
 import { RequestIds } from '../request-id';
-import { admit, jwtDetails, withAdmission } from '../request/authorize';
+import { admit, jwtDetails, routingView, withAdmission } from '../request/authorize';
 import type { ExchangeContext } from '../request/context';
 import { corsResponseHeaders } from '../request/cors';
 import { pickEndpoint, type GeneratedCookie } from '../request/hash-key';
@@ -129,7 +129,7 @@ export class H2Exchange implements TryOwner {
       return this.reply(403, '', 'RBAC: access denied\n');
     }
     // A verified JWT's header edits ride on the route, so every way upstream applies them.
-    const decision = withAdmission(decide(entry, req, Math.random), admission);
+    const decision = withAdmission(decide(entry, routingView(req, admission), Math.random), admission);
     this.route = decision.route;
     if (!decision.delayMs) return this.proceed(decision);
     this.flags |= flagBit('DI');

@@ -9,6 +9,7 @@ import { authorize } from '../../contract/authz';
 import type { ListenerConfig } from '../../contract/proxy-config';
 import { authzPort } from '../connection-authz';
 import { authenticate, type JwtHeaderEdits, unauthorizedReply, upstreamEdits, withJwtEdits } from '../jwt';
+import type { RequestView } from '../routing';
 import type { RequestInfo } from './context';
 
 export type Refusal =
@@ -20,6 +21,8 @@ export type Refusal =
 export interface Admission {
   readonly refusal?: Refusal;
   readonly jwt?: JwtHeaderEdits;
+  /** The verified JWT's payload, for routes matching `@request.auth.claims.*`. */
+  readonly claims?: Readonly<Record<string, unknown>>;
 }
 
 const ADMITTED: Admission = {};
@@ -47,8 +50,9 @@ export function admit(listener: ListenerConfig | undefined, req: RequestInfo): A
     if (outcome.kind === 'verified') auth = outcome.auth;
     jwt = upstreamEdits(jwtConfig, outcome);
   }
+  const admitted: Admission = jwt ? { jwt, ...(auth ? { claims: auth.claims } : {}) } : ADMITTED;
   const authz = listener.authz;
-  if (!authz) return jwt ? { jwt } : ADMITTED;
+  if (!authz) return admitted;
   const p = req.peer;
   const decision = authorize(authz, {
     method: req.method,
@@ -63,7 +67,25 @@ export function admit(listener: ListenerConfig | undefined, req: RequestInfo): A
     ...(auth ? { auth } : {}),
   });
   if (!decision.allowed) return { refusal: { kind: 'denied', policy: decision.policy } };
-  return jwt ? { jwt } : ADMITTED;
+  return admitted;
+}
+
+/** What routing sees of the request: itself, or with the verified JWT's claims for claim matches. */
+export function routingView<R extends RequestView & { readonly originalAddress?: string }>(
+  req: R,
+  a: Admission,
+): RequestView & { readonly originalAddress?: string } {
+  if (!a.claims) return req;
+  return {
+    method: req.method,
+    target: req.target,
+    host: req.host,
+    port: req.port,
+    scheme: req.scheme,
+    originalAddress: req.originalAddress,
+    header: (name) => req.header(name),
+    authClaims: a.claims,
+  };
 }
 
 /** Why this request goes no further, or undefined when it may be routed. */

@@ -12,7 +12,7 @@ import { Deadline, requestDeadlines } from '../deadlines';
 import { RequestIds } from '../request-id';
 import type { Cluster } from '../upstream/cluster';
 import { Attempts, type AttemptOwner } from './attempt';
-import { admit, jwtDetails, withAdmission } from './authorize';
+import { admit, jwtDetails, routingView, withAdmission } from './authorize';
 import type { Client, ExchangeContext, MirrorBody } from './context';
 import type { GeneratedCookie } from './hash-key';
 import { flagBit, flagString, requestFinished, type Flag, type RequestRecord } from './record';
@@ -89,7 +89,7 @@ export class Exchange implements AttemptOwner, RelayOwner, BridgeOwner {
       return this.reply(403, '', 'RBAC: access denied\n');
     }
     // A verified JWT's header edits ride on the route, so every way upstream applies them.
-    const decision = withAdmission(decide(this.entry, this.client, Math.random), admission);
+    const decision = withAdmission(decide(this.entry, routingView(this.client, admission), Math.random), admission);
     this.route = decision.route;
     if (!decision.delayMs) return this.proceed(decision);
     this.flags |= flagBit('DI');

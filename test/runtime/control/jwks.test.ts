@@ -1,7 +1,7 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fetchJwks, JwksFetcher } from '../../../runtime/control/jwks';
-import { until } from '../support';
+import { until } from '../../support/poll';
 
 /** A local JWKS server whose answer the test changes: a document, a status, silence, or a huge body. */
 function jwksServer() {

@@ -6,7 +6,7 @@
  */
 import type { JwtRuleConfig } from '../../../../runtime/contract/jwt';
 import type { ProxyConfig } from '../../../../runtime/contract/proxy-config';
-import { cluster, config, forward, get, stoppedAfterEach } from '../../support';
+import { cluster, config, forward, get, stoppedAfterEach } from '../../../support/proxy';
 import { h2c, h2request } from '../h2/h2-client';
 import { inSeconds, mint, testKey } from './mint';
 
@@ -79,4 +79,15 @@ test('HTTP/2 client: the same 401 and the same upstream edits', async () => {
   } finally {
     session.close();
   }
+});
+
+test("claim-based routing (Istio's jwt-route task): @request.auth.claims.groups picks the route, only from a verified token", async () => {
+  const a = await withBackend('a');
+  const b = await withBackend('b');
+  const byClaim = forward('a', {}, { name: 'group1', matches: [{ headers: [['@request.auth.claims.groups', { exact: 'group1' }]] }] });
+  const cfg = config([byClaim, forward('b')], [cluster('a', [a.port]), cluster('b', [b.port])]);
+  const { port } = await proxyFor(withJwt(cfg, rule()));
+  expect((await get(port, '/', { authorization: `Bearer ${token({ groups: ['group2', 'group1'] })}` })).body).toBe('a /');
+  expect((await get(port, '/', { authorization: `Bearer ${token({ groups: ['group2'] })}` })).body).toBe('b /');
+  expect((await get(port, '/')).body).toBe('b /');
 });
