@@ -53,3 +53,17 @@ test.each([
   if (problem) expect(found).toMatch(problem);
   else expect(found).toBeUndefined();
 });
+
+test('a VirtualService header match on @request.auth.claims.* (jwt-route) validates', () => {
+  const { objects } = loadYaml(`apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: httpbin, namespace: foo }
+spec:
+  hosts: ["*"]
+  gateways: [httpbin-gateway]
+  http:
+  - match: [{ uri: { prefix: /headers }, headers: { "@request.auth.claims.groups": { exact: group1 } } }]
+    route: [{ destination: { host: httpbin, port: { number: 8000 } } }]
+`);
+  expect(validate(objects, { scope: 'resource' }).filter((f) => f.severity === 'Error')).toEqual([]);
+});

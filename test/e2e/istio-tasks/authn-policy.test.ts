@@ -4,7 +4,8 @@
  * ingress gateway with a jwksUri served by a local JWKS server (mastd fetches it and pushes the
  * keys), tokens minted here with our own keys. The task's expected outputs: no token 200, an
  * invalid token 401, a valid one 200; with `notRequestPrincipals: ["*"]` DENY a request without
- * a token 403; per path; an expired token 401; then on a sidecar, requestPrincipals and a groups claim.
+ * a token 403; per path; an expired token 401; then on a sidecar, requestPrincipals and a groups claim;
+ * then security/authentication/jwt-route: a gateway route chosen by a claim.
  */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -133,5 +134,36 @@ spec:
     await mesh.edit('mesh/jwt-policy.yaml', (t) => `${t}    when: [{ key: "request.auth.claims[groups]", values: [group1] }]\n`);
     expect((await get('/productpage', bearer(token()))).status).toBe(200);
     expect((await get('/productpage', bearer(token({ groups: ['group2'] })))).status).toBe(403);
+  });
+});
+
+describe('jwt-route: routing on a claim at the ingress gateway', () => {
+  test('@request.auth.claims.groups exact group1 routes /headers; another group or no token finds no route (404)', async () => {
+    await mesh.edit('mesh/jwt-policy.yaml', () => '# none\n');
+    await mesh.edit('mesh/jwt.yaml', () => requestAuthentication('istio: ingressgateway'));
+    await mesh.edit('mesh/gateway.yaml', (t) =>
+      t.replace(
+        '    - name: productpage\n',
+        `    - name: jwt-group1
+      match:
+        - uri:
+            prefix: /headers
+          headers:
+            "@request.auth.claims.groups":
+              exact: group1
+      route:
+        - destination:
+            host: details
+            port:
+              number: 9080
+    - name: productpage
+`,
+      ),
+    );
+    const routed = await get('/headers', bearer(token({ groups: ['group2', 'group1'] })));
+    expect(routed.status).toBe(200);
+    expect(JSON.parse(routed.body)).toMatchObject({ service: 'details' });
+    expect((await get('/headers', bearer(token({ groups: ['group2'] })))).status).toBe(404);
+    expect((await get('/headers')).status).toBe(404);
   });
 });
