@@ -16,14 +16,18 @@ import { consumerFiles, GATEWAY_HOST } from './consumer-project';
 
 const ROOT = join(__dirname, '..', '..');
 
+/**
+ * A command in the consumer project, as its developer runs it: not under this run's CI variables
+ * (with CI set, jest writes no new snapshot; the second run passes `--ci` itself).
+ */
 function run(command: string, args: string[], cwd: string, timeoutMs: number): SpawnSyncReturns<string> {
-  const r = spawnSync(command, args, {
+  const { CI: _ci, CONTINUOUS_INTEGRATION: _ci2, ...env } = process.env;
+  return spawnSync(command, args, {
     cwd,
     encoding: 'utf8',
     timeout: timeoutMs,
-    env: { ...process.env, npm_config_update_notifier: 'false', CDK_DISABLE_VERSION_CHECK: '1' },
+    env: { ...env, npm_config_update_notifier: 'false', CDK_DISABLE_VERSION_CHECK: '1' },
   });
-  return r;
 }
 
 /** The command's outcome in a shape whose failure message shows what went wrong. */
