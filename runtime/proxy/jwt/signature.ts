@@ -3,7 +3,11 @@
  * jwt_authn verifies with public keys (RS*, PS*, ES*, EdDSA). `none` and the HMAC algorithms are
  * refused: a JWKS pushed to every proxy holds public keys only.
  */
-import { constants, createPublicKey, verify, type KeyObject } from 'node:crypto';
+import type * as Crypto from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+
+/** `node:crypto`, loaded the first time a token is verified: it brings OpenSSL's start-up (MBs) a proxy without JWT rules never needs. */
+const crypto = (): typeof Crypto => require('node:crypto') as typeof Crypto;
 import type { Jwk } from '../../contract/jwt';
 
 interface AlgSpec {
@@ -46,7 +50,7 @@ function keyObject(jwk: Jwk): KeyObject | undefined {
   let k = keyObjects.get(jwk);
   if (k === undefined) {
     try {
-      k = createPublicKey({ key: jwk as import('node:crypto').JsonWebKey, format: 'jwk' });
+      k = crypto().createPublicKey({ key: jwk as Crypto.JsonWebKey, format: 'jwk' });
     } catch {
       k = null; // a key Node cannot read verifies nothing
     }
@@ -62,6 +66,7 @@ export function verifySignature(alg: string, jwk: Jwk, input: string, signature:
   if (!key) return false;
   const data = Buffer.from(input);
   try {
+    const { verify, constants } = crypto();
     if (spec.pss) return verify(spec.hash, data, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: spec.pss }, signature);
     if (spec.ec) return verify(spec.hash, data, { key, dsaEncoding: 'ieee-p1363' }, signature);
     return verify(spec.hash, data, key, signature);
