@@ -4,7 +4,7 @@ import type { ListenerConfig, RouteConfig, WeightedCluster } from '../../contrac
 import { containPeerInput } from '../contain';
 import { HttpError } from '../http/bytes';
 import { RequestIds } from '../request-id';
-import { admit, jwtDetails, routingView, withAdmission } from '../request/authorize';
+import { admit, refusalReply, routingView, withAdmission } from '../request/authorize';
 import type { ExchangeContext } from '../request/context';
 import { corsResponseHeaders } from '../request/cors';
 import { pickEndpoint, type GeneratedCookie } from '../request/hash-key';
@@ -118,15 +118,10 @@ export class H2Exchange implements TryOwner {
     this.ownProto = edge && !(ctx.limits.trustedHops ?? 0);
     if (!edge) this.requestId = req.header('x-request-id') ?? '';
     const admission = admit(this.listener, req);
-    const refused = admission.refusal;
-    if (refused?.kind === 'https-redirect') return this.reply(301, '', '', [['location', refused.location]]);
-    if (refused?.kind === 'unauthenticated') {
-      this.details = jwtDetails(refused.reason);
-      return this.reply(refused.status, '', refused.reason, refused.headers);
-    }
-    if (refused) {
-      this.details = refused.policy && `rbac_access_denied_matched_policy[${refused.policy}]`;
-      return this.reply(403, '', 'RBAC: access denied\n');
+    if (admission.refusal) {
+      const r = refusalReply(admission.refusal);
+      this.details = r.details;
+      return this.reply(r.status, '', r.body, r.headers);
     }
     // A verified JWT's header edits ride on the route, so every way upstream applies them.
     const decision = withAdmission(decide(entry, routingView(req, admission), Math.random), admission);

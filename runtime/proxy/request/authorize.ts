@@ -88,15 +88,33 @@ export function routingView<R extends RequestView & { readonly originalAddress?:
   };
 }
 
-/** Why this request goes no further, or undefined when it may be routed. */
-export function refusal(listener: ListenerConfig | undefined, req: RequestInfo): Refusal | undefined {
-  return admit(listener, req).refusal;
-}
-
 /** A decision whose route carries the JWT's header edits (before the route's own), for every upstream path. */
 export function withAdmission<D extends { readonly route?: Parameters<typeof withJwtEdits>[0] }>(decision: D, a: Admission): D {
   return a.jwt && decision.route ? { ...decision, route: withJwtEdits(decision.route, a.jwt) } : decision;
 }
 
-/** Envoy's access log detail for a refused token: `jwt_authn_access_denied{Jwt_is_expired}`. */
-export const jwtDetails = (reason: string) => `jwt_authn_access_denied{${reason.replace(/ /g, '_')}}`;
+/** The local reply to a refusal, and its access log `response_code_details` in Envoy's words. */
+export interface RefusalReply {
+  readonly status: number;
+  readonly body: string;
+  readonly headers: Array<[string, string]>;
+  readonly details?: string;
+}
+
+/** One answer per refusal, for every codec: a redirect to https, a refused token (401/403), a denying policy (403). */
+export function refusalReply(r: Refusal): RefusalReply {
+  switch (r.kind) {
+    case 'https-redirect':
+      return { status: 301, body: '', headers: [['location', r.location]] };
+    case 'unauthenticated':
+      // Envoy's detail for a refused token: `jwt_authn_access_denied{Jwt_is_expired}`.
+      return { status: r.status, body: r.reason, headers: r.headers, details: `jwt_authn_access_denied{${r.reason.replace(/ /g, '_')}}` };
+    case 'denied':
+      return {
+        status: 403,
+        body: 'RBAC: access denied\n',
+        headers: [],
+        details: r.policy && `rbac_access_denied_matched_policy[${r.policy}]`,
+      };
+  }
+}

@@ -12,7 +12,7 @@ import { Deadline, requestDeadlines } from '../deadlines';
 import { RequestIds } from '../request-id';
 import type { Cluster } from '../upstream/cluster';
 import { Attempts, type AttemptOwner } from './attempt';
-import { admit, jwtDetails, routingView, withAdmission } from './authorize';
+import { admit, refusalReply, routingView, withAdmission } from './authorize';
 import type { Client, ExchangeContext, MirrorBody } from './context';
 import type { GeneratedCookie } from './hash-key';
 import { flagBit, flagString, requestFinished, type Flag, type RequestRecord } from './record';
@@ -78,15 +78,10 @@ export class Exchange implements AttemptOwner, RelayOwner, BridgeOwner {
 
   start(): void {
     const admission = admit(this.listener, this.client);
-    const refused = admission.refusal;
-    if (refused?.kind === 'https-redirect') return this.reply(301, '', '', [['location', refused.location]]);
-    if (refused?.kind === 'unauthenticated') {
-      this.details = jwtDetails(refused.reason);
-      return this.reply(refused.status, '', refused.reason, refused.headers);
-    }
-    if (refused) {
-      this.details = refused.policy && `rbac_access_denied_matched_policy[${refused.policy}]`;
-      return this.reply(403, '', 'RBAC: access denied\n');
+    if (admission.refusal) {
+      const r = refusalReply(admission.refusal);
+      this.details = r.details;
+      return this.reply(r.status, '', r.body, r.headers);
     }
     // A verified JWT's header edits ride on the route, so every way upstream applies them.
     const decision = withAdmission(decide(this.entry, routingView(this.client, admission), Math.random), admission);
