@@ -4,6 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gatewayMeshYaml as meshFor } from './gateway-mesh.mjs';
 
 /** Fixed ports, 182xx: the HTTP/1.1 rows hold 181xx. */
 export const H2 = {
@@ -105,57 +106,7 @@ export function makeChainCertificates(dir) {
  * backend whose port is named `http2` (HTTP/2 to the endpoints, as Istio selects it by name).
  */
 export function gatewayMeshYaml() {
-  return `
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: { name: edge, namespace: default }
-spec:
-  selector: { istio: ingressgateway }
-  servers: [{ port: { number: 80, name: http, protocol: HTTP }, hosts: [alpha.example.com] }]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: { name: edge, namespace: default }
-spec:
-  hosts: [alpha.example.com]
-  gateways: [edge]
-  http:
-    - { name: admin, match: [{ uri: { prefix: /admin } }], directResponse: { status: 403 } }
-    - { name: jason, match: [{ headers: { end-user: { exact: jason } } }], route: [{ destination: { host: backend, subset: v2 } }] }
-    - { name: legacy, match: [{ uri: { regex: "/legacy/[0-9]+" } }], redirect: { uri: /new } }
-    - { name: static, match: [{ uri: { prefix: /static }, method: { exact: GET } }], route: [{ destination: { host: backend, subset: v1 } }] }
-    - name: api
-      match: [{ uri: { prefix: /api/v1 } }]
-      route: [{ destination: { host: backend, subset: v1 }, weight: 100 }, { destination: { host: backend, subset: v2 }, weight: 0 }]
-      timeout: 10s
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: { name: backend, namespace: default }
-spec:
-  host: backend
-  trafficPolicy: { loadBalancer: { simple: LEAST_REQUEST } }
-  subsets: [{ name: v1, labels: { version: v1 } }, { name: v2, labels: { version: v2 } }]
----
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: backend, namespace: default }
-spec:
-  hosts: [backend.default.svc.cluster.local]
-  ports: [{ number: 80, name: http2, protocol: HTTP2 }]
-  resolution: STATIC
-  workloadSelector: { labels: { app: backend } }
----
-apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata: { name: backend-v1, namespace: default }
-spec: { address: 127.0.0.1, ports: { http2: ${H2.backend} }, labels: { app: backend, version: v1 } }
----
-apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata: { name: backend-v2, namespace: default }
-spec: { address: 127.0.0.1, ports: { http2: ${H2.backend} }, labels: { app: backend, version: v2 } }
-`;
+  return meshFor({ port: H2.backend, portName: 'http2', protocol: 'HTTP2', trafficPolicy: '{ loadBalancer: { simple: LEAST_REQUEST } }' });
 }
 
 /**

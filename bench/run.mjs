@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { h2Bench } from './h2.mjs';
 import { imageNode } from './image-node.mjs';
 import { checkAlive, children, cpuSeconds, median, rssMb, sleep, start, stop } from './processes.mjs';
+import { gatewayMeshYaml } from './gateway-mesh.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const quick = process.argv.includes('--quick');
@@ -185,51 +186,13 @@ spec:
   workloadSelector: { labels: { app: backend } }`;
 
 function meshYaml() {
-  // A Gateway, a VirtualService with 5 rules (the request matches the last) and a DestinationRule.
-  return `
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: { name: edge, namespace: default }
-spec:
-  selector: { istio: ingressgateway }
-  servers: [{ port: { number: 80, name: http, protocol: HTTP }, hosts: [alpha.example.com] }]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: { name: edge, namespace: default }
-spec:
-  hosts: [alpha.example.com]
-  gateways: [edge]
-  http:
-    - { name: admin, match: [{ uri: { prefix: /admin } }], directResponse: { status: 403 } }
-    - { name: jason, match: [{ headers: { end-user: { exact: jason } } }], route: [{ destination: { host: backend, subset: v2 } }] }
-    - { name: legacy, match: [{ uri: { regex: "/legacy/[0-9]+" } }], redirect: { uri: /new } }
-    - { name: static, match: [{ uri: { prefix: /static }, method: { exact: GET } }], route: [{ destination: { host: backend, subset: v1 } }] }
-    - name: api
-      match: [{ uri: { prefix: /api/v1 } }]
-      route: [{ destination: { host: backend, subset: v1 }, weight: 100 }, { destination: { host: backend, subset: v2 }, weight: 0 }]
-      timeout: 10s
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: { name: backend, namespace: default }
-spec:
-  host: backend
-  trafficPolicy: { loadBalancer: { simple: LEAST_REQUEST }, connectionPool: { tcp: { maxConnections: 1000 }, http: { http1MaxPendingRequests: 1000 } } }
-  subsets: [{ name: v1, labels: { version: v1 } }, { name: v2, labels: { version: v2 } }]
----
-${BACKEND_SERVICE}
----
-apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata: { name: backend-v1, namespace: default }
-spec: { address: 127.0.0.1, ports: { http: ${P.backend} }, labels: { app: backend, version: v1 } }
----
-apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata: { name: backend-v2, namespace: default }
-spec: { address: 127.0.0.1, ports: { http: ${P.backend} }, labels: { app: backend, version: v2 } }
-`;
+  return gatewayMeshYaml({
+    port: P.backend,
+    portName: 'http',
+    protocol: 'HTTP',
+    trafficPolicy:
+      '{ loadBalancer: { simple: LEAST_REQUEST }, connectionPool: { tcp: { maxConnections: 1000 }, http: { http1MaxPendingRequests: 1000 } } }',
+  });
 }
 
 /**
