@@ -37,6 +37,7 @@ const UNIT = [
   'test/runtime/proxy/routing.test.ts',
   'test/runtime/proxy/http/head.test.ts',
   'test/runtime/proxy/http/normalize-path.test.ts',
+  'test/runtime/proxy/request/replay-buffer.test.ts',
   'test/runtime/proxy/request/retry.test.ts',
   'test/runtime/proxy/request/route.test.ts',
   'test/runtime/proxy/upstream/hash-ring.test.ts',

@@ -11,6 +11,7 @@ import { corsResponseHeaders } from '../request/cors';
 import { pickEndpoint, type GeneratedCookie } from '../request/hash-key';
 import type { Flag } from '../request/record';
 import { avoidsTriedHosts, backoffMs, mayRetry, type Failure } from '../request/retry';
+import { ReplayBuffer } from '../request/replay-buffer';
 import type { ForwardPlan } from '../request/route';
 import type { Cluster, Endpoint } from '../upstream/cluster';
 import type { ListenerConfig } from '../../contract/proxy-config';
@@ -20,8 +21,6 @@ import { H2Try } from './upstream-h2';
 import type { TryOwner } from './upstream-try';
 
 const RESET = 'upstream connect error or disconnect/reset before headers. reset reason:';
-/** Request body kept for a retry (request-body.ts's bound). */
-const MAX_BUFFERED_BODY = 1024 * 1024;
 
 /** What the bridge reads of, and reports to, its exchange. */
 export interface BridgeOwner {
@@ -55,10 +54,8 @@ export class Http1ToH2 implements TryOwner {
   private endpoint?: Endpoint;
   private tried?: Endpoint[];
   private readonly upstream: UpstreamRequest;
-  private kept: Buffer[] | null = [];
-  private keptBytes = 0;
-  private bodyDone: boolean;
-  private sent = false;
+  /** The request body: held until a try is ready, kept for a retry while it fits. */
+  private readonly replay: ReplayBuffer;
   private committed = false;
   private chunked = false;
   private keepAlive = false;
@@ -74,7 +71,7 @@ export class Http1ToH2 implements TryOwner {
     private readonly client: Client,
     private readonly plan: ForwardPlan,
   ) {
-    this.bodyDone = !client.bodyPending;
+    this.replay = new ReplayBuffer(!client.bodyPending);
     const te = client.header('te');
     this.upstream = upstreamRequest(client, x.authority, pairsOfHead(client.head.headers), te?.includes('trailers') === true, {
       route: plan.route,
@@ -108,26 +105,16 @@ export class Http1ToH2 implements TryOwner {
     const perTry = this.plan.action.retries?.perTryTimeoutMs;
     if (perTry) this.tryTimer = setTimeout(() => this.onTryTimeout(), perTry);
     this.tryReady = false;
-    const t = (this.current = new H2Try(cluster, endpoint, this, this.upstream, !this.bodyDone || this.keptBytes > 0));
+    const t = (this.current = new H2Try(cluster, endpoint, this, this.upstream, this.replay.hasBody));
     t.start();
   }
 
   // ---- the request body, from the client connection ----
 
   body(chunk: Buffer, last: boolean): void {
-    if (last) this.bodyDone = true;
     const t = this.tryReady ? this.current : undefined;
-    if (!t) {
-      if (this.kept) this.kept.push(chunk);
-      this.keptBytes += chunk.length;
-      if (this.keptBytes > MAX_BUFFERED_BODY) this.client.pauseReading();
-      return;
-    }
-    this.sent = true;
-    if (this.kept) {
-      if (this.keptBytes + chunk.length > MAX_BUFFERED_BODY) this.kept = null;
-      else this.kept.push(chunk), (this.keptBytes += chunk.length);
-    }
+    if (this.replay.add(chunk, last, t !== undefined)) this.client.pauseReading();
+    if (!t) return;
     if (chunk.length && !t.write(chunk)) this.client.pauseReading();
     if (last) t.endBody();
   }
@@ -135,14 +122,10 @@ export class Http1ToH2 implements TryOwner {
   ready(): void {
     const t = this.current!;
     this.tryReady = true;
-    if (this.kept) {
-      for (const c of this.kept) t.write(c);
-      if (this.kept.length) this.sent = true;
-      if (this.keptBytes > MAX_BUFFERED_BODY) this.kept = null;
-    }
+    for (const c of this.replay.replay()) t.write(c);
     t.onDrain = () => this.client.resumeReading();
     this.client.resumeReading();
-    if (this.bodyDone) t.endBody();
+    if (this.replay.done) t.endBody();
   }
 
   /** The client's socket drained: the stream reads again. */
@@ -229,8 +212,7 @@ export class Http1ToH2 implements TryOwner {
 
   private retry(status: number | undefined, failure: Failure | undefined, grpcStatus?: number): boolean {
     const policy = this.plan.action.retries;
-    const sentPartially = this.sent && (this.kept === null || !this.bodyDone);
-    if (!mayRetry(policy, this.tries, sentPartially, status, failure, grpcStatus)) return false;
+    if (!mayRetry(policy, this.tries, this.replay.sentPartially, status, failure, grpcStatus)) return false;
     this.drop();
     this.backoffTimer = setTimeout(
       () => {
@@ -258,7 +240,7 @@ export class Http1ToH2 implements TryOwner {
 
   private finish(): void {
     this.stop();
-    this.x.bridgeEnded(this.keepAlive && this.bodyDone, this.bytesOut, this.endpoint?.key ?? '');
+    this.x.bridgeEnded(this.keepAlive && this.replay.done, this.bytesOut, this.endpoint?.key ?? '');
   }
 
   private drop(): void {

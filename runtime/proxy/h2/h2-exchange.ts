@@ -9,6 +9,7 @@ import type { ExchangeContext } from '../request/context';
 import { corsResponseHeaders } from '../request/cors';
 import { pickEndpoint, type GeneratedCookie } from '../request/hash-key';
 import { flagBit, flagString, requestFinished, type Flag, type RequestRecord } from '../request/record';
+import { ReplayBuffer } from '../request/replay-buffer';
 import { avoidsTriedHosts, backoffMs, mayRetry, type Failure } from '../request/retry';
 import { decide, type Decision, type ForwardPlan } from '../request/route';
 import type { Cluster, Endpoint } from '../upstream/cluster';
@@ -22,8 +23,6 @@ import type { PathNormalization } from '../../contract/proxy-config';
 
 const REQUEST_IDS = new RequestIds();
 const RESET = 'upstream connect error or disconnect/reset before headers. reset reason:';
-/** Request body kept for a retry (the same bound as HTTP/1.1's, request-body.ts); holding more stops reading the stream. */
-const MAX_BUFFERED_BODY = 1024 * 1024;
 /** A client reset within this long of opening the stream, before any response, is premature (Envoy's premature_reset_min_stream_lifetime_seconds: 1). */
 const PREMATURE_MS = 1000;
 
@@ -66,12 +65,10 @@ export class H2Exchange implements TryOwner {
   private endpoint?: Endpoint;
   private tried?: Endpoint[];
   private counted = false;
-  // The request body: kept for a retry while it fits, streamed after.
+  /** The request's HEADERS did not end the stream: a body follows. */
   private readonly hasBody: boolean;
-  private kept: Buffer[] | null = [];
-  private keptBytes = 0;
-  private bodyDone: boolean;
-  private sent = false;
+  /** The request body: held until a try is ready, kept for a retry while it fits. */
+  private readonly replay: ReplayBuffer;
   private trailersOut?: HeaderList;
   private waitsForTrailers = false;
   private awaitingDrain = false;
@@ -89,7 +86,7 @@ export class H2Exchange implements TryOwner {
     flags: number,
   ) {
     this.hasBody = (flags & FLAG_END_STREAM) === 0;
-    this.bodyDone = !this.hasBody;
+    this.replay = new ReplayBuffer(!this.hasBody);
     const ct = headers['content-type'];
     this.grpc = isGrpc(typeof ct === 'string' ? ct : undefined);
   }
@@ -191,12 +188,12 @@ export class H2Exchange implements TryOwner {
     if (perTry) this.tryTimer = setTimeout(() => this.onTryTimeout(), perTry);
     // `client`: the protocol the client spoke, HTTP/2 here.
     if (proto === 'h2' || proto === 'client') {
-      const t = new H2Try(cluster, endpoint, this, this.upstream!, this.hasBody);
+      const t = new H2Try(cluster, endpoint, this, this.upstream!, this.replay.hasBody);
       this.current = t;
       t.start();
     } else {
       const length = this.headers['content-length'];
-      const t = new H1Try(cluster, endpoint, this, this.upstream!, this.hasBody, typeof length === 'string' ? length : undefined);
+      const t = new H1Try(cluster, endpoint, this, this.upstream!, this.replay.hasBody, typeof length === 'string' ? length : undefined);
       this.current = t;
       t.start((flag) => this.reply(503, flag, flag === 'UO' ? `${RESET} overflow\n` : 'no healthy upstream\n'));
     }
@@ -206,13 +203,9 @@ export class H2Exchange implements TryOwner {
   ready(): void {
     const t = this.current!;
     this.tryReady = true;
-    if (this.kept) {
-      for (const c of this.kept) t.write(c);
-      if (this.kept.length) this.sent = true;
-      if (this.keptBytes > MAX_BUFFERED_BODY) this.stopKeeping();
-    }
+    for (const c of this.replay.replay()) t.write(c);
     t.onDrain = () => this.stream.resume();
-    if (this.bodyDone) t.endBody();
+    if (this.replay.done) t.endBody();
     else if (this.hasBody && this.stream.isPaused()) this.stream.resume();
   }
 
@@ -220,39 +213,19 @@ export class H2Exchange implements TryOwner {
     this.bytesIn += chunk.length;
     if (this.done) return;
     const t = this.tryReady ? this.current : undefined;
-    if (!t) {
-      // Waiting for a connection, a back-off or a fault delay: kept, and reading stops past the bound.
-      if (this.kept) this.kept.push(chunk);
-      this.keptBytes += chunk.length;
-      if (this.keptBytes > MAX_BUFFERED_BODY) this.stream.pause();
-      return;
-    }
-    this.sent = true;
-    if (this.kept) {
-      if (this.keptBytes + chunk.length > MAX_BUFFERED_BODY) this.stopKeeping();
-      else this.kept.push(chunk), (this.keptBytes += chunk.length);
-    }
-    if (!t.write(chunk)) this.stream.pause();
+    // Waiting for a connection, a back-off or a fault delay: held, and reading stops past the bound.
+    if (this.replay.add(chunk, false, t !== undefined)) this.stream.pause();
+    if (t && !t.write(chunk)) this.stream.pause();
   }
 
   private requestEnd(): void {
-    this.bodyDone = true;
+    this.replay.end();
     if (this.tryReady) this.current?.endBody();
-  }
-
-  /** More body than a retry may keep went upstream: no retry from here. */
-  private stopKeeping(): void {
-    this.kept = null;
-    this.keptBytes = 0;
-  }
-
-  private get sentPartially(): boolean {
-    return this.sent && (this.kept === null || !this.bodyDone);
   }
 
   private retry(status: number | undefined, failure: Failure | undefined, grpcStatus?: number): boolean {
     const policy = this.plan!.action.retries;
-    if (!mayRetry(policy, this.tries, this.sentPartially, status, failure, grpcStatus)) return false;
+    if (!mayRetry(policy, this.tries, this.replay.sentPartially, status, failure, grpcStatus)) return false;
     this.dropTry();
     this.backoffTimer = setTimeout(
       () => {
