@@ -5,6 +5,9 @@
  * idle between requests is left open (ending it while the client may be sending its next request
  * is the race that shows up as a reset) until the drain deadline, when idle connections are ended
  * (FIN) and anything still busy is closed. A short grace later whatever has not closed is destroyed.
+ * Its HTTP/2 sessions are told GOAWAY at once (h2/goaway.ts: Envoy's two GOAWAYs), their streams in
+ * flight finish and their clients open new streams on a new connection; at the deadline what is
+ * left of them is closed.
  */
 import type { ListenerRuntime } from './listeners';
 
@@ -19,6 +22,14 @@ export interface DrainableConn {
   close(): void;
 }
 
+/** The proxy's HTTP/2 sessions as the drain sees them (h2/server.ts's H2Front). */
+export interface DrainableSessions {
+  /** GOAWAY to the sessions of `l`, the final one within `finalAfterMs`. */
+  goAway(l: ListenerRuntime, finalAfterMs: number): void;
+  /** Closes the sessions of `l` still open. */
+  destroy(l: ListenerRuntime): void;
+}
+
 /** After the deadline's FINs, how long clients get to close their side before the sockets are destroyed. */
 const LINGER_MS = 1000;
 
@@ -27,7 +38,13 @@ const LINGER_MS = 1000;
  * (the server's own count, which follows a connection whatever socket holds it), or once the
  * deadline and the linger after it have passed.
  */
-export function drainListener(l: ListenerRuntime, conns: () => Iterable<DrainableConn>, deadlineMs: number): Promise<void> {
+export function drainListener(
+  l: ListenerRuntime,
+  conns: () => Iterable<DrainableConn>,
+  deadlineMs: number,
+  /** Asked each time: the first HTTP/2 connection may come after the drain began (its session is told at once, h2/server.ts). */
+  sessions: () => DrainableSessions | undefined = () => undefined,
+): Promise<void> {
   l.draining = true;
   const server = l.server;
   if (!server) return Promise.resolve();
@@ -39,7 +56,9 @@ export function drainListener(l: ListenerRuntime, conns: () => Iterable<Drainabl
     };
     // Stops accepting now; 'close' comes once the last connection has closed.
     server.close(done);
+    sessions()?.goAway(l, deadlineMs);
     const atDeadline = () => {
+      sessions()?.destroy(l);
       for (const c of conns()) if (c.listener === l) c.idle ? c.end() : c.close();
       timers.push(setTimeout(lingerOver, LINGER_MS).unref());
     };

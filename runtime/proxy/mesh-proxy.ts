@@ -11,7 +11,7 @@ import { tlsModule } from './lazy-tls';
 import { compileRouteTable, type RouteTable } from './routing';
 import { PASSTHROUGH_CLUSTER, type ClusterConfig, type PathNormalization, type ProxyConfig } from '../contract/proxy-config';
 import { acceptConnection, type AcceptContext } from './accept';
-import { closeHttp2 } from './h2/server';
+import { existingHttp2Front } from './h2/server';
 import { checkConfig } from './config-check';
 import type { DownstreamConn } from './downstream';
 import { DEFAULT_CREDENTIALS_DIR, loadTls, reloadTls, skippedNowMounted, tlsFiles, type LoadedTls } from './gateway-tls';
@@ -209,7 +209,8 @@ export class MeshProxy implements AcceptContext, ExchangeContext {
         this.listeners.delete(port);
         this.drainingListeners.add(l);
         this.metrics.inc('mast_listener_drains_total');
-        void drainListener(l, () => this.conns, this.listenerDrainMs).then(() => this.drainingListeners.delete(l));
+        const h2 = () => existingHttp2Front(this);
+        void drainListener(l, () => this.conns, this.listenerDrainMs, h2).then(() => this.drainingListeners.delete(l));
       }
     }
     this.config = config;
@@ -248,20 +249,25 @@ export class MeshProxy implements AcceptContext, ExchangeContext {
    * connections are not cut while clients may still be sending on them (that race is a reset);
    * they are ended (FIN) when the period is over and the listeners close. Requests still in flight
    * then get up to half the period again to finish before what is left is closed.
+   * HTTP/2 sessions are told GOAWAY at once (h2/goaway.ts; Istio runs Envoy with `--drain-strategy
+   * immediate`), and so is every session that comes during the period; their clients open new
+   * streams on new connections, and those left at the end are closed with the rest.
    */
   async drain(timeoutMs: number): Promise<void> {
     this.draining = true;
+    existingHttp2Front(this)?.goAway(undefined, timeoutMs);
     await new Promise((r) => setTimeout(r, timeoutMs));
     for (const l of this.listeners.values()) l.server?.close();
-    closeHttp2(this);
     // Listeners a push removed end with the rest: their connections are in `conns`, their sockets below.
     const leftovers = [...this.drainingListeners].flatMap((l) => [...l.sockets]);
     const finishing = performance.now() + timeoutMs / 2;
+    const h2 = existingHttp2Front(this);
     for (;;) {
       for (const c of this.conns) if (c.idle) c.end();
-      if (this.conns.size === 0 || performance.now() >= finishing) break;
+      if ((this.conns.size === 0 && !h2?.sessions.size) || performance.now() >= finishing) break;
       await new Promise((r) => setTimeout(r, 20));
     }
+    h2?.destroy();
     for (const c of this.conns) c.close();
     for (const s of leftovers) s.destroy();
     for (const c of this.clusters.values()) c.close();

@@ -13,6 +13,8 @@ import { containPeerInput } from '../contain';
 import { http2Limits, serverOptions } from './limits';
 import { H2Exchange, type H2ExchangeContext } from './h2-exchange';
 import type { H2Connection } from './stream-request';
+import { destroyDrained, goAway } from './goaway';
+import type { ListenerRuntime } from '../listeners';
 
 /** The client connection preface (RFC 9113 §3.4). */
 export const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
@@ -48,7 +50,8 @@ export class H2Front {
   private readonly server: http2.Http2Server;
   /** The connection being handed over (read by the 'session' handler, synchronously within the hand-over). */
   private handing?: H2Connection;
-  readonly sessions = new Set<http2.ServerHttp2Session>();
+  /** Open sessions, each with the connection it came on (a listener's drain picks its own). */
+  readonly sessions = new Map<http2.ServerHttp2Session, H2Connection>();
 
   constructor(private readonly ctx: H2ExchangeContext) {
     this.server = http2Module().createServer(serverOptions(ctx.limits));
@@ -58,7 +61,7 @@ export class H2Front {
       // Only connections handed over by serve() (the server never listens): anything else has no listener to serve it.
       if (!handed) return void session.destroy();
       const conn: H2Connection = { ...handed, streamEnded: prematureResetGuard(session) };
-      this.sessions.add(session);
+      this.sessions.set(session, conn);
       session.on('close', () => this.sessions.delete(session));
       // A peer's protocol error ends its session (GOAWAY), never the proxy.
       session.on('error', () => undefined);
@@ -66,6 +69,8 @@ export class H2Front {
       session.once('localSettings', () => {
         if (!session.destroyed) session.setLocalWindowSize(window);
       });
+      // A connection that comes while its listener (or the proxy) drains is told at once, as an HTTP/1.1 response says `Connection: close`.
+      if (ctx.draining || conn.listener.draining) goAway(session);
       // A throw nobody foresaw resets that stream, never the process (contain.ts).
       session.on('stream', (stream, headers, flags) =>
         containPeerInput(
@@ -98,9 +103,17 @@ export class H2Front {
     }
   }
 
-  /** Draining: every session told GOAWAY (streams in flight finish), and closed when they have. */
-  close(): void {
-    for (const s of this.sessions) s.close();
+  /**
+   * The sessions of listener `l` (of every listener when absent) are drained: GOAWAY now, the final
+   * one within `finalAfterMs` (goaway.ts); streams in flight finish, new ones go to a new connection.
+   */
+  goAway(l?: ListenerRuntime, finalAfterMs?: number): void {
+    for (const [s, conn] of this.sessions) if (!l || conn.listener === l) goAway(s, finalAfterMs);
+  }
+
+  /** The drain's deadline: the sessions of `l` (of every listener when absent) still open are closed. */
+  destroy(l?: ListenerRuntime): void {
+    for (const [s, conn] of this.sessions) if (!l || conn.listener === l) destroyDrained(s);
   }
 }
 
@@ -113,7 +126,7 @@ export function http2Front(ctx: H2ExchangeContext): H2Front {
   return front;
 }
 
-/** The proxy drains: its HTTP/2 sessions are told GOAWAY. */
-export function closeHttp2(ctx: H2ExchangeContext): void {
-  fronts.get(ctx)?.close();
+/** The proxy's HTTP/2 front if a connection ever spoke HTTP/2 (a drain has no session to tell otherwise). */
+export function existingHttp2Front(ctx: H2ExchangeContext): H2Front | undefined {
+  return fronts.get(ctx);
 }
