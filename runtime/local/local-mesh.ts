@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +17,7 @@ import { CertificateAuthority } from '../control/ca';
 import { Mastd } from '../control/mastd';
 import { pushNames } from '../control/push-names';
 import { Bundler, PROXY_ENTRY } from './bundles';
+import { originalDstAddon } from './original-dst-addon';
 import { Supervisor } from './supervisor';
 import { interceptUnavailable, NetnsTopology, serviceAddresses, type Netns } from './netns';
 import { planLocal, throughNamespaces, throughSidecars, withHealth, type LocalWorkload } from './workloads';
@@ -79,21 +80,6 @@ export async function freePort(): Promise<number> {
     });
     if (!taken.has(port)) return (taken.add(port), port);
   }
-}
-
-/** The addon `npm run build` makes (built here if missing), copied into `dir`. */
-function originalDstAddon(dir: string): string {
-  const root = join(__dirname, '..', '..');
-  const built = join(root, 'build', 'original_dst.node');
-  if (!existsSync(built)) spawnSync(process.execPath, [join(root, 'scripts', 'build-addon.mjs')], { cwd: root, stdio: 'ignore' });
-  if (!existsSync(built))
-    throw new Error(
-      '--intercept needs the SO_ORIGINAL_DST addon, and it could not be built here (run `node scripts/build-addon.mjs` to see why)',
-    );
-  const copy = join(dir, 'original_dst.node');
-  copyFileSync(built, copy);
-  chmodSync(copy, 0o755);
-  return copy;
 }
 
 /** A workload's sidecar: its identity and its ports. */
