@@ -55,6 +55,7 @@ const PRINTER_COLUMNS: Record<MeshKind, Column[]> = {
   PeerAuthentication: [column('Mode', '.spec.mtls.mode')],
   AuthorizationPolicy: [column('Action', '.spec.action')],
   RequestAuthentication: [],
+  Sidecar: [],
 };
 
 const range = (s: { minimum?: number; maximum?: number }) => ({

@@ -21,6 +21,7 @@ export type { DestinationRuleSpec, TrafficPolicy, Subset } from './destination-r
 export type { ServiceEntrySpec, WorkloadEntrySpec } from './service-entry';
 export type { PeerAuthenticationSpec, AuthorizationPolicySpec, AuthorizationRule } from './security';
 export type { RequestAuthenticationSpec, JwtRule } from './request-authentication';
+export { importsHost, parseHostImport, type HostImport, type OutboundTrafficPolicyMode, type SidecarSpec } from './sidecar';
 export * from './well-known';
 export * from './protocol';
 export * from './grpc-status';

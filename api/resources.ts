@@ -5,6 +5,7 @@ import { destinationRuleSpec, type DestinationRuleSpec } from './destination-rul
 import { serviceEntrySpec, workloadEntrySpec, type ServiceEntrySpec, type WorkloadEntrySpec } from './service-entry';
 import { authorizationPolicySpec, peerAuthenticationSpec, type AuthorizationPolicySpec, type PeerAuthenticationSpec } from './security';
 import { requestAuthenticationSpec, type RequestAuthenticationSpec } from './request-authentication';
+import { sidecarSpec, type SidecarSpec } from './sidecar';
 import type { ObjectSchema } from './schema';
 
 export interface ObjectMeta {
@@ -30,6 +31,7 @@ export type WorkloadEntry = MeshResource<'WorkloadEntry', WorkloadEntrySpec>;
 export type PeerAuthentication = MeshResource<'PeerAuthentication', PeerAuthenticationSpec>;
 export type AuthorizationPolicy = MeshResource<'AuthorizationPolicy', AuthorizationPolicySpec>;
 export type RequestAuthentication = MeshResource<'RequestAuthentication', RequestAuthenticationSpec>;
+export type Sidecar = MeshResource<'Sidecar', SidecarSpec>;
 export type AnyMeshResource =
   | Gateway
   | VirtualService
@@ -38,7 +40,8 @@ export type AnyMeshResource =
   | WorkloadEntry
   | PeerAuthentication
   | AuthorizationPolicy
-  | RequestAuthentication;
+  | RequestAuthentication
+  | Sidecar;
 export type MeshKind = AnyMeshResource['kind'];
 
 /** Any Kubernetes object in an input set (Services, Pods... act as the registry). */
@@ -117,6 +120,13 @@ export const KINDS: Record<MeshKind, KindInfo> = {
     shortNames: ['ra'],
     spec: requestAuthenticationSpec,
     doc: 'JWTs workloads accept.',
+  },
+  Sidecar: {
+    group: 'networking.istio.io',
+    plural: 'sidecars',
+    shortNames: [],
+    spec: sidecarSpec,
+    doc: 'What a workload sidecar imports, accepts and does with unknown hosts.',
   },
 };
 

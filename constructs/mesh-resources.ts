@@ -103,6 +103,13 @@ export class RequestAuthentication extends MeshResource<api.RequestAuthenticatio
   }
 }
 
+/** A Sidecar resource (networking.istio.io), not the sidecar container (sidecar.ts). */
+export class SidecarResource extends MeshResource<api.SidecarSpec> {
+  constructor(scope: Construct, id: string, props: MeshResourceProps<api.SidecarSpec>) {
+    super(scope, id, 'Sidecar', props);
+  }
+}
+
 const CONSTRUCTORS = {
   Gateway,
   VirtualService,
@@ -112,6 +119,7 @@ const CONSTRUCTORS = {
   PeerAuthentication,
   AuthorizationPolicy,
   RequestAuthentication,
+  Sidecar: SidecarResource,
 };
 
 /**

@@ -24,6 +24,7 @@ import {
 import { boundToMesh, checkMeshHostConflicts } from './conflicts';
 import { checkMatches } from './matches';
 import { checkRequestAuthentication } from './request-authentication';
+import { checkSidecar, checkSidecars } from './sidecar';
 import {
   checkAuthorizationPolicy,
   checkDestinationRuleHost,
@@ -118,6 +119,8 @@ function localRules(r: AnyMeshResource): Finding[] {
       return checkServiceEntry(r);
     case 'RequestAuthentication':
       return checkRequestAuthentication(r);
+    case 'Sidecar':
+      return checkSidecar(r);
     default:
       return [];
   }
@@ -171,6 +174,7 @@ export function validateSet(objects: readonly KubeObject[], options: ValidateOpt
     ...of('AuthorizationPolicy').flatMap((ap) => checkAuthorizationPolicy(ap, registry)),
     ...serviceEntries.flatMap(checkServiceEntryAddresses),
     ...checkServiceEntryProtocols(serviceEntries),
+    ...checkSidecars(of('Sidecar'), registry),
   ];
 }
 

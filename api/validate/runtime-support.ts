@@ -116,6 +116,20 @@ export function checkRuntimeSupport(r: AnyMeshResource): Finding[] {
           warn(`spec.jwtRules[${i}].timeout`, 'timeout: mastd fetches every jwksUri with its own timeout (5 s)');
       });
       break;
+    case 'Sidecar':
+      // The sidecar's inbound listener keeps forwarding to the app's port as the workload declares it.
+      r.spec.ingress?.forEach((_, i) =>
+        warn(`spec.ingress[${i}]`, 'ingress listeners: inbound traffic goes to the app port of the workload'),
+      );
+      if (r.spec.inboundConnectionPool) warn('spec.inboundConnectionPool', 'inboundConnectionPool: connections to the app are not limited');
+      r.spec.egress?.forEach((l, i) => {
+        if (l.bind !== undefined) warn(`spec.egress[${i}].bind`, 'bind: the outbound listener stays where the sidecar listens');
+        if (l.captureMode !== undefined) warn(`spec.egress[${i}].captureMode`, 'captureMode: capture is set up for the whole pod');
+        if (l.port?.number === 0) warn(`spec.egress[${i}].port`, 'a unix domain socket listener: not listened on');
+      });
+      if (r.spec.outboundTrafficPolicy?.egressProxy)
+        warn('spec.outboundTrafficPolicy.egressProxy', 'egressProxy: unknown hosts pass through to their own address');
+      break;
   }
   return out;
 }

@@ -1,0 +1,136 @@
+/**
+ * The Sidecar's rules, as Istio's webhook (local to one resource: something to configure, egress
+ * hosts of the form `namespace/host`, one catch-all egress listener and last, unique ports, a
+ * loopback defaultEndpoint, egressProxy only with ALLOW_ANY) and its sidecar analyzer (across the
+ * set: one Sidecar without selector per namespace, one Sidecar per workload, a selector that
+ * selects) check it.
+ */
+import { finding, type Finding } from '../findings';
+import { isValidHost, namespaceOf } from '../hosts';
+import type { Registry, Workload } from '../registry';
+import type { Sidecar } from '../resources';
+
+/** Why an egress host is not Istio's `namespace/dnsName`, or undefined. */
+function egressHostProblem(text: string): string | undefined {
+  const slash = text.indexOf('/');
+  if (slash < 0) return 'not of the form namespace/host (e.g. "./*", "istio-system/*", "*/reviews.default.svc.cluster.local")';
+  const ns = text.slice(0, slash);
+  const host = text.slice(slash + 1);
+  if (!ns || !host) return 'empty namespace or host';
+  if (ns !== '*' && ns !== '.' && ns !== '~' && !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(ns)) return `"${ns}" is not a namespace`;
+  if (host !== '*' && !host.includes('.')) return 'short names are not allowed: give the FQDN';
+  if (!isValidHost(host)) return host.includes('*') ? 'partial wildcards are not allowed (only "*" or a "*." prefix)' : 'not a DNS name';
+  return undefined;
+}
+
+/** `127.0.0.1:<port>`, `0.0.0.0:<port>`, `[::1]:<port>`, `[::]:<port>`, `:<port>` or `unix://path`. */
+function defaultEndpointProblem(text: string): string | undefined {
+  if (text.startsWith('unix://')) return text.length > 'unix://'.length ? undefined : 'an empty socket path';
+  const m = /^(127\.0\.0\.1|0\.0\.0\.0|\[::1\]|\[::\]|):(\d+)$/.exec(text);
+  if (!m) return 'must be 127.0.0.1:<port>, 0.0.0.0:<port>, [::1]:<port>, [::]:<port> or unix://path';
+  const port = Number(m[2]);
+  return port >= 1 && port <= 65535 ? undefined : `port ${m[2]} is outside 1-65535`;
+}
+
+export function checkSidecar(sc: Sidecar): Finding[] {
+  const out: Finding[] = [];
+  const { egress, ingress, outboundTrafficPolicy, inboundConnectionPool } = sc.spec;
+  if (!egress?.length && !ingress?.length && !outboundTrafficPolicy && !inboundConnectionPool)
+    out.push(
+      finding(
+        'MAST0125',
+        sc,
+        'spec',
+        'the Sidecar configures nothing (no egress, ingress, outboundTrafficPolicy or inboundConnectionPool)',
+      ),
+    );
+  const ingressPorts = new Set<number>();
+  ingress?.forEach((l, i) => {
+    if (ingressPorts.has(l.port.number))
+      out.push(finding('MAST0112', sc, `spec.ingress[${i}].port.number`, `port ${l.port.number} has two ingress listeners`));
+    ingressPorts.add(l.port.number);
+    const problem = l.defaultEndpoint !== undefined ? defaultEndpointProblem(l.defaultEndpoint) : undefined;
+    if (problem) out.push(finding('MAST0128', sc, `spec.ingress[${i}].defaultEndpoint`, `"${l.defaultEndpoint}": ${problem}`));
+  });
+  const egressPorts = new Set<number>();
+  let catchAll = false;
+  egress?.forEach((l, i) => {
+    const at = `spec.egress[${i}]`;
+    if (!l.port) {
+      if (catchAll) out.push(finding('MAST0127', sc, at, 'a second egress listener without port: only one may catch the other ports'));
+      else if (i !== egress.length - 1) out.push(finding('MAST0127', sc, at, 'the egress listener without port must be the last one'));
+      catchAll = true;
+    } else if (l.port.number !== 0) {
+      if (egressPorts.has(l.port.number))
+        out.push(finding('MAST0112', sc, `${at}.port.number`, `port ${l.port.number} has two egress listeners`));
+      egressPorts.add(l.port.number);
+    }
+    if (l.hosts?.length === 0) out.push(finding('MAST0126', sc, `${at}.hosts`, 'an egress listener imports at least one host'));
+    l.hosts?.forEach((h, j) => {
+      const problem = egressHostProblem(h);
+      if (problem) out.push(finding('MAST0126', sc, `${at}.hosts[${j}]`, `"${h}": ${problem}`));
+    });
+  });
+  if (outboundTrafficPolicy?.egressProxy && outboundTrafficPolicy.mode !== 'ALLOW_ANY')
+    out.push(
+      finding(
+        'MAST0129',
+        sc,
+        'spec.outboundTrafficPolicy.egressProxy',
+        'egressProxy is only for mode ALLOW_ANY (it is where unknown hosts go)',
+      ),
+    );
+  return out;
+}
+
+const selectorOf = (sc: Sidecar) => {
+  const labels = sc.spec.workloadSelector?.labels;
+  return labels && Object.keys(labels).length ? labels : undefined;
+};
+const names = (list: readonly Sidecar[]) => list.map((s) => s.metadata.name).join(', ');
+
+/** Across the set: Istio's IST0111 (two namespace-wide Sidecars), IST0110 (two Sidecars for one workload), IST0101 (a selector that selects nothing). */
+export function checkSidecars(sidecars: readonly Sidecar[], registry: Registry): Finding[] {
+  const out: Finding[] = [];
+  const wide = new Map<string, Sidecar[]>();
+  for (const sc of sidecars) if (!selectorOf(sc)) wide.set(namespaceOf(sc), [...(wide.get(namespaceOf(sc)) ?? []), sc]);
+  for (const [ns, list] of wide)
+    if (list.length > 1)
+      for (const sc of list)
+        out.push(
+          finding('MAST0227', sc, 'spec', `Sidecars ${names(list)} in ${ns} have no workloadSelector: which one applies is undefined`),
+        );
+  const byWorkload = new Map<Workload, Sidecar[]>();
+  for (const sc of sidecars) {
+    const labels = selectorOf(sc);
+    if (!labels) continue;
+    const selected = registry.select(namespaceOf(sc), labels);
+    for (const w of selected) byWorkload.set(w, [...(byWorkload.get(w) ?? []), sc]);
+    if (registry.knowsWorkloads && selected.length === 0)
+      out.push(
+        finding(
+          'MAST0228',
+          sc,
+          'spec.workloadSelector',
+          `workloadSelector ${JSON.stringify(labels)} matches no workload in ${namespaceOf(sc)}`,
+        ),
+      );
+  }
+  const reported = new Set<Sidecar>();
+  for (const [w, list] of byWorkload) {
+    if (list.length < 2) continue;
+    for (const sc of list) {
+      if (reported.has(sc)) continue;
+      reported.add(sc);
+      out.push(
+        finding(
+          'MAST0226',
+          sc,
+          'spec.workloadSelector',
+          `Sidecars ${names(list)} select the same workload (${w.source}): which one applies is undefined`,
+        ),
+      );
+    }
+  }
+  return out;
+}
