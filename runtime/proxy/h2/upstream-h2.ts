@@ -80,6 +80,10 @@ export class H2Try implements UpstreamTry {
     stream.on('end', () =>
       contained(() => {
         if (this.done) return;
+        // Node ends the readable side of a stream whose connection went mid-response too (the stream
+        // destroyed by then): that is a response broken off, not its end (1 gRPC call in 1,500 came
+        // back a 200 without grpc-status that way, its trailers never sent).
+        if (stream.destroyed) return this.closedEarly(stream, pooled);
         this.release();
         this.owner.end();
       }),
@@ -87,13 +91,7 @@ export class H2Try implements UpstreamTry {
     stream.on('drain', () => this.onDrain?.());
     stream.on('error', () => undefined);
     stream.on('close', () => {
-      if (this.done) return;
-      const code = stream.rstCode;
-      this.release();
-      if (!pooled.connected) return this.owner.failed('UF', 503, 'connect-failure');
-      if (code === REFUSED_STREAM) return this.owner.failed('UR', 503, 'refused-stream');
-      // A stream closed without its end: reset by the server (UR), or its connection gone (UC).
-      this.owner.failed(code === NO_ERROR || pooled.session.destroyed ? 'UC' : 'UR', 503, 'reset');
+      if (!this.done) this.closedEarly(stream, pooled);
     });
     this.owner.ready();
   }
@@ -115,6 +113,15 @@ export class H2Try implements UpstreamTry {
     const stream = this.stream;
     this.release();
     if (stream && !stream.closed) stream.close(CANCEL);
+  }
+
+  /** The stream closed without the server ending it: refused, reset by the server (UR), or its connection gone (UC). */
+  private closedEarly(stream: http2.ClientHttp2Stream, pooled: PooledSession): void {
+    const code = stream.rstCode;
+    this.release();
+    if (!pooled.connected) return this.owner.failed('UF', 503, 'connect-failure');
+    if (code === REFUSED_STREAM) return this.owner.failed('UR', 503, 'refused-stream');
+    this.owner.failed(code === NO_ERROR || pooled.session.destroyed ? 'UC' : 'UR', 503, 'reset');
   }
 
   private fail(flag: 'UC', status: number, reason: 'refused-stream'): void {

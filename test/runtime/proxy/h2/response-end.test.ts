@@ -1,0 +1,60 @@
+/**
+ * Where an HTTP/2 upstream's response ends. Node ends a client stream's readable side both when
+ * the server ends the stream and when the stream's connection goes away mid-response (its 'end'
+ * comes either way); only the first is a complete response. A response cut off before its
+ * trailers must reach the client as broken (its stream reset, or its HTTP/1.1 connection closed
+ * before the last chunk), never as a complete 200 without `grpc-status`.
+ */
+import * as http2 from 'node:http2';
+import type { AddressInfo, Socket } from 'node:net';
+import { cluster, config, forward, raw, stoppedAfterEach } from '../../../support/proxy';
+import { h2c, h2request } from './h2-client';
+
+const { proxyFor, stopAfter } = stoppedAfterEach();
+
+/** A gRPC-like server whose response head and first message go out, then its connection is destroyed before the trailers. */
+async function cutBeforeTrailers(): Promise<number> {
+  const sockets = new Set<Socket>();
+  const server = http2.createServer();
+  server.on('connection', (s: Socket) => sockets.add(s));
+  server.on('stream', (stream) => {
+    stream.on('error', () => undefined);
+    stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+    // Written (and flushed to the socket): then the connection goes, the trailers never sent.
+    stream.write(Buffer.from([0, 0, 0, 0, 2, 104, 105]), () => {
+      for (const s of sockets) s.destroy();
+    });
+  });
+  server.on('sessionError', () => undefined);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  stopAfter(() => new Promise((r) => server.close(() => r())));
+  return (server.address() as AddressInfo).port;
+}
+
+const GRPC_CALL = { ':method': 'POST', ':path': '/echo.Echo/Unary', 'content-type': 'application/grpc', te: 'trailers' };
+
+test('an HTTP/2 client: a response whose connection went before its trailers is reset, not ended as complete', async () => {
+  const upstream = await cutBeforeTrailers();
+  const { port } = await proxyFor(config([forward('g')], [cluster('g', [upstream], { upstreamProtocol: 'h2' })]));
+  const session = h2c(port);
+  stopAfter(async () => void session.close());
+  const outcome = await h2request(session, GRPC_CALL, Buffer.from([0, 0, 0, 0, 0])).then(
+    (r) => `ended: HTTP ${r.status}, grpc-status ${r.trailers?.['grpc-status']}`,
+    (e: NodeJS.ErrnoException) => `reset: ${e.code}`,
+  );
+  expect(outcome).toBe('reset: ERR_HTTP2_STREAM_ERROR');
+});
+
+test('an HTTP/1.1 client: the chunked response is cut off (no last chunk), its connection closed', async () => {
+  const upstream = await cutBeforeTrailers();
+  const { port } = await proxyFor(config([forward('g')], [cluster('g', [upstream], { upstreamProtocol: 'h2' })]));
+  const reply = await raw(
+    port,
+    'POST /echo.Echo/Unary HTTP/1.1\r\nhost: alpha.example.com\r\ncontent-type: application/grpc\r\nte: trailers\r\ncontent-length: 5\r\n\r\n\0\0\0\0\0',
+    3000,
+  );
+  expect(reply).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+  expect(reply).toContain('transfer-encoding: chunked\r\n');
+  // The message's chunk came; the last chunk (`0`) that would say the body is complete did not.
+  expect(reply.endsWith('7\r\n\0\0\0\0\u0002hi\r\n')).toBe(true);
+});
