@@ -14,6 +14,7 @@ import type { configFromMesh } from './mesh-file';
 import { DEFAULT_LISTENER_DRAIN_MS, MeshProxy } from './mesh-proxy';
 import { DEFAULT_MAX_CONNECTIONS } from './listeners';
 import { DEFAULT_LIMITS } from './http/head';
+import { HTTP2_FLAG_HELP, HTTP2_FLAG_OPTIONS, http2LimitsFromFlags, type Http2FlagError } from './h2/limit-flags';
 import { startAdmin, startStatus } from './admin';
 import { APP_PROBERS_ENV, parseAppProbers, type AppProbers } from './app-probe';
 import { makeCsrHere, PushClient, type KeyAndCsr } from './push-client';
@@ -65,6 +66,7 @@ Options:
                            (default: 16384)
   --header-timeout-seconds <n>  a client must send a whole request head within this, else 408
                            (default: 15)
+${HTTP2_FLAG_HELP}
   --workers <n>            gateway: n processes on the same ports (SO_REUSEPORT, Node >= 22.12;
                            one process on older Node, with a log line saying so) (default: 1)
   --credentials-dir <d>    gateway: where credentialName Secrets are mounted, one directory each
@@ -225,6 +227,7 @@ export async function main(argv: string[]): Promise<number> {
       'proxy-protocol': { type: 'boolean' },
       'forward-client-cert': { type: 'string' },
       'trusted-hops': { type: 'string', default: '0' },
+      ...HTTP2_FLAG_OPTIONS,
       help: { type: 'boolean' },
     },
   });
@@ -275,7 +278,14 @@ export async function main(argv: string[]): Promise<number> {
     );
     return 2;
   }
-  const limits = { ...DEFAULT_LIMITS, trustedHops, headerTimeoutMs };
+  let http2: ReturnType<typeof http2LimitsFromFlags>;
+  try {
+    http2 = http2LimitsFromFlags(o);
+  } catch (e) {
+    console.error(`mast-proxy: ${(e as Http2FlagError).message}`);
+    return 2;
+  }
+  const limits = { ...DEFAULT_LIMITS, trustedHops, headerTimeoutMs, http2 };
   let probers: AppProbers;
   try {
     probers = parseAppProbers(env[APP_PROBERS_ENV]);

@@ -30,6 +30,13 @@ export interface Http2Limits {
   readonly maxSessionInvalidFrames: number;
   /** Streams refused per session (over the stream limit, reset early) before it is closed. @default 100 */
   readonly maxSessionRejectedStreams: number;
+  /**
+   * Rapid reset (server.ts): once a session has closed this many streams, it is closed if at least
+   * half of them the client reset prematurely (Envoy's `overload.premature_reset_total_stream_count`). @default 500
+   */
+  readonly prematureResetStreams: number;
+  /** SETTINGS_MAX_HEADER_LIST_SIZE in bytes. @default the proxy's `maxHeadBytes` (60 KiB, Envoy's `max_request_headers_kb`) */
+  readonly maxHeaderListSize?: number;
 }
 
 export const DEFAULT_HTTP2_LIMITS: Http2Limits = {
@@ -41,14 +48,15 @@ export const DEFAULT_HTTP2_LIMITS: Http2Limits = {
   maxSettings: 32,
   maxSessionInvalidFrames: 1000,
   maxSessionRejectedStreams: 100,
+  prematureResetStreams: 500,
 };
 
 /** The proxy's HTTP/2 limits: its own where set, else the defaults. */
 export const http2Limits = (limits: ProxyLimits): Http2Limits => ({ ...DEFAULT_HTTP2_LIMITS, ...limits.http2 });
 
 /**
- * The server options: the header list bounded as an HTTP/1.1 head is (`maxHeadBytes`,
- * `maxHeaders` plus the four pseudo-headers), push off (a proxy never pushes).
+ * The server options: the header list bounded as an HTTP/1.1 head is (`maxHeadBytes`, unless
+ * `maxHeaderListSize` says otherwise; `maxHeaders` plus the four pseudo-headers), push off (a proxy never pushes).
  */
 export function serverOptions(limits: ProxyLimits): ServerOptions {
   const h = http2Limits(limits);
@@ -63,7 +71,7 @@ export function serverOptions(limits: ProxyLimits): ServerOptions {
     settings: {
       maxConcurrentStreams: h.maxConcurrentStreams,
       initialWindowSize: h.initialStreamWindowSize,
-      maxHeaderListSize: limits.maxHeadBytes,
+      maxHeaderListSize: h.maxHeaderListSize ?? limits.maxHeadBytes,
       enablePush: false,
     },
   } as ServerOptions;

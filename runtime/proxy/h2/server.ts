@@ -31,18 +31,17 @@ export function startsWithPreface(first: Buffer): boolean {
 
 /**
  * Envoy's answer to rapid reset (CVE-2023-44487), on top of nghttp2's reset rate limit: once a
- * connection has closed PREMATURE_RESET_STREAMS streams, if at least half of them the client reset
- * prematurely (before a response, soon after opening), the connection is closed.
+ * connection has closed `budget` streams (limits.ts `prematureResetStreams`, 500 as Envoy's), if
+ * at least half of them the client reset prematurely (before a response, soon after opening), the
+ * connection is closed.
  */
-const PREMATURE_RESET_STREAMS = 500;
-
-function prematureResetGuard(session: http2.ServerHttp2Session): (premature: boolean) => void {
+function prematureResetGuard(session: http2.ServerHttp2Session, budget: number): (premature: boolean) => void {
   let closed = 0;
   let premature = 0;
   return (wasPremature) => {
     closed++;
     if (wasPremature) premature++;
-    if (closed >= PREMATURE_RESET_STREAMS && premature * 2 >= closed && !session.destroyed) session.destroy();
+    if (closed >= budget && premature * 2 >= closed && !session.destroyed) session.destroy();
   };
 }
 
@@ -55,12 +54,12 @@ export class H2Front {
 
   constructor(private readonly ctx: H2ExchangeContext) {
     this.server = http2Module().createServer(serverOptions(ctx.limits));
-    const window = http2Limits(ctx.limits).initialConnectionWindowSize;
+    const { initialConnectionWindowSize: window, prematureResetStreams } = http2Limits(ctx.limits);
     this.server.on('session', (session: http2.ServerHttp2Session) => {
       const handed = this.handing;
       // Only connections handed over by serve() (the server never listens): anything else has no listener to serve it.
       if (!handed) return void session.destroy();
-      const conn: H2Connection = { ...handed, streamEnded: prematureResetGuard(session) };
+      const conn: H2Connection = { ...handed, streamEnded: prematureResetGuard(session, prematureResetStreams) };
       this.sessions.set(session, conn);
       session.on('close', () => this.sessions.delete(session));
       // A peer's protocol error ends its session (GOAWAY), never the proxy.
