@@ -21,7 +21,39 @@ export interface ProxyConfig {
    * normalized before routing and authorization (and sent upstream so). Absent: BASE, Istio's default.
    */
   readonly pathNormalization?: PathNormalization;
+  /** Spans of this proxy's requests (Telemetry `tracing` and MeshConfig's providers); absent: no spans, trace headers passed on untouched. */
+  readonly tracing?: TracingConfig;
 }
+
+/**
+ * Tracing as Istio configures Envoy's OpenTelemetry tracer: a span per request, W3C and B3 context
+ * propagated, sampled spans exported over OTLP/HTTP (JSON) in batches.
+ */
+export interface TracingConfig {
+  /** Requests that arrive without a sampling decision are sampled at this percentage (0–100). */
+  readonly samplingPercent: number;
+  /**
+   * Where sampled spans go (the mesh's `opentelemetry` extension provider): an OTLP/HTTP endpoint.
+   * Absent (`disableSpanReporting`, or no provider): spans are made and propagated, not reported.
+   */
+  readonly collector?: { readonly host: string; readonly port: number; readonly path: string };
+  /** The `service.name` resource attribute: Istio's service cluster, `<app>.<namespace>`. */
+  readonly serviceName: string;
+  /** Tags on every span beside Envoy's own: Istio's `istio.*` literals and Telemetry `customTags`. */
+  readonly tags: readonly TracingTag[];
+  /** A sidecar's inbound span name by app port (`<service host>:<port>/*`); `*`: any other port. */
+  readonly inboundOperations?: Readonly<Record<string, string>>;
+  /** The `node_id` tag. */
+  readonly nodeId?: string;
+  /** `http.url` is cut to this many characters (Envoy's max_path_tag_length). @default 256 */
+  readonly maxPathTagLength?: number;
+}
+
+/** A span tag: a literal, the proxy's environment variable, or a request header (with a default when absent). */
+export type TracingTag =
+  | { readonly name: string; readonly literal: string }
+  | { readonly name: string; readonly environment: string; readonly defaultValue?: string }
+  | { readonly name: string; readonly header: string; readonly defaultValue?: string };
 
 /** Istio `MeshConfig.ProxyPathNormalization.NormalizationType` (its DEFAULT is BASE). */
 export type PathNormalization = 'NONE' | 'BASE' | 'MERGE_SLASHES' | 'DECODE_AND_MERGE_SLASHES';

@@ -1,5 +1,6 @@
 /** Checks a ProxyConfig before it is applied; the reason becomes the NACK. */
 import { PATH_NORMALIZATIONS, PROXY_CONFIG_SCHEMA, type ProxyConfig } from '../contract/proxy-config';
+import { checkTracing } from './tracing/check';
 
 export function checkConfig(c: ProxyConfig): string | undefined {
   if (!c || typeof c !== 'object') return 'config is not an object';
@@ -9,6 +10,8 @@ export function checkConfig(c: ProxyConfig): string | undefined {
   if (!Array.isArray(c.listeners) || !Array.isArray(c.clusters)) return 'config needs listeners and clusters arrays';
   if (c.pathNormalization !== undefined && !PATH_NORMALIZATIONS.includes(c.pathNormalization))
     return `unknown pathNormalization ${JSON.stringify(c.pathNormalization)} (one of ${PATH_NORMALIZATIONS.join(', ')})`;
+  const tracing = c.tracing === undefined ? undefined : checkTracing(c.tracing);
+  if (tracing) return tracing;
   const clusters = new Set<string>();
   for (const cl of c.clusters) {
     if (typeof cl?.name !== 'string') return 'a cluster has no name';

@@ -22,6 +22,7 @@ import { Metrics, type MetricsSnapshot } from './metrics';
 import { mirror } from './mirror';
 import type { ExchangeContext, MirrorBody } from './request/context';
 import { Telemetry, type ProxyIdentityInfo } from './telemetry';
+import { type Tracer, tracerFor } from './tracing/tracer';
 import { Cluster } from './upstream/cluster';
 
 export interface WorkloadCertificate {
@@ -51,6 +52,8 @@ const PASSTHROUGH: ClusterConfig = {
 export class MeshProxy implements AcceptContext, ExchangeContext {
   readonly metrics = new Metrics();
   private readonly telemetry: Telemetry;
+  /** Spans of this proxy's requests, while the config has `tracing`. */
+  tracer?: Tracer;
   draining = false;
   config?: ProxyConfig;
   pathNormalization: PathNormalization = 'BASE';
@@ -215,6 +218,7 @@ export class MeshProxy implements AcceptContext, ExchangeContext {
     }
     this.config = config;
     this.pathNormalization = config.pathNormalization ?? 'BASE';
+    this.tracer = tracerFor(this, config, this.tracer, (name, by) => this.metrics.inc(name, by));
     this.lastError = undefined;
     this.metrics.inc('mast_config_applied_total');
     this.onApplied?.(config);
@@ -274,6 +278,7 @@ export class MeshProxy implements AcceptContext, ExchangeContext {
     clearInterval(this.sweeper);
     clearInterval(this.reloader);
     this.telemetry.close();
+    this.tracer?.close();
   }
 
   clustersReport(): object[] {

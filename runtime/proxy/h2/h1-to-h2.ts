@@ -19,6 +19,7 @@ import { grpcStatusOf } from './grpc';
 import { downstreamResponse, pairsOfHead, upstreamRequest, type HeaderList, type UpstreamRequest } from './headers';
 import { H2Try } from './upstream-h2';
 import type { TryOwner } from './upstream-try';
+import type { TraceContext } from '../tracing/propagation';
 
 const RESET = 'upstream connect error or disconnect/reset before headers. reset reason:';
 
@@ -30,6 +31,7 @@ export interface BridgeOwner {
   readonly listener?: ListenerConfig;
   readonly ownProto: boolean;
   readonly draining: boolean;
+  readonly trace?: TraceContext;
   generatedCookie?: GeneratedCookie;
   /** A local reply (nothing was sent to the client yet). */
   bridgeReply(status: number, flag: Flag | '', body: string): void;
@@ -79,6 +81,7 @@ export class Http1ToH2 implements TryOwner {
       requestId: x.requestId,
       listener: x.listener,
       ownProto: x.ownProto,
+      trace: x.trace,
     });
   }
 

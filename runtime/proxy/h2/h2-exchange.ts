@@ -20,6 +20,7 @@ import { H1Try } from './upstream-h1';
 import { H2Try } from './upstream-h2';
 import type { TryOwner, UpstreamTry } from './upstream-try';
 import type { PathNormalization } from '../../contract/proxy-config';
+import type { TraceContext } from '../tracing/propagation';
 
 const REQUEST_IDS = new RequestIds();
 const RESET = 'upstream connect error or disconnect/reset before headers. reset reason:';
@@ -48,6 +49,8 @@ export class H2Exchange implements TryOwner {
   private plan?: ForwardPlan;
   private upstream?: UpstreamRequest;
   requestId = '';
+  /** This request's span, when the proxy traces. */
+  private trace?: TraceContext;
   generatedCookie?: GeneratedCookie;
   ownProto = false;
   private flags = 0;
@@ -114,6 +117,7 @@ export class H2Exchange implements TryOwner {
     const edge = ctx.identity.mode === 'gateway';
     this.ownProto = edge && !(ctx.limits.trustedHops ?? 0);
     if (!edge) this.requestId = req.header('x-request-id') ?? '';
+    if (ctx.tracer) this.trace = ctx.tracer.start(req);
     const admission = admit(this.listener, req);
     if (admission.refusal) {
       const r = refusalReply(admission.refusal);
@@ -144,6 +148,7 @@ export class H2Exchange implements TryOwner {
       requestId: this.requestId,
       listener: this.listener,
       ownProto: this.ownProto,
+      trace: this.trace,
     });
     // The route's timeout, or a gRPC client's own deadline when sooner (grpc-timeout, bounded by the route's).
     const route = d.action.timeoutMs || 0;
@@ -426,6 +431,7 @@ export class H2Exchange implements TryOwner {
       details: this.details,
       protocol: 'HTTP/2',
       grpcStatus: this.grpcStatus,
+      trace: this.trace,
     } satisfies RequestRecord);
   }
 }

@@ -10,6 +10,7 @@ import { regexRewritePath, rewritePath } from '../request/upstream-head';
 import { forwardedClientCert, XFCC } from '../xfcc';
 import type { RequestInfo } from '../request/context';
 import type { StreamRequest } from './stream-request';
+import { traceHeaders, type TraceContext } from '../tracing/propagation';
 
 /** Connection-specific headers: never forwarded across a hop (RFC 9113 §8.2.2), whichever the codecs. */
 const HOP_BY_HOP = new Set([
@@ -43,6 +44,8 @@ export interface ForwardInputs {
   readonly requestId: string;
   readonly listener?: ListenerConfig;
   readonly ownProto: boolean;
+  /** The proxy's span, sent as the upstream request's parent (tracing/propagation.ts). */
+  readonly trace?: TraceContext;
 }
 
 /** Received pairs, hop-by-hop and pseudo-headers left out, under `ops` (remove, set, add) and `replaced` names. */
@@ -110,6 +113,7 @@ export function upstreamRequest(
     ['x-request-id', x.requestId],
   ];
   if (x.ownProto || !req.header('x-forwarded-proto')) ours.push(['x-forwarded-proto', req.scheme]);
+  if (x.trace) ours.push(...traceHeaders(x.trace));
   const xfcc = forwardedClientCert(req, x.listener);
   if (xfcc.line) ours.push([XFCC, xfcc.line.slice(XFCC.length + 2, -2)]);
   const replaced = new Set(ours.map(([n]) => n));

@@ -8,6 +8,7 @@ import type { RequestView } from '../routing';
 import type { Limits, RequestHead } from '../http/head';
 import type { Cluster } from '../upstream/cluster';
 import type { XfccSource } from '../xfcc';
+import type { HeaderSource, TraceContext } from '../tracing/propagation';
 
 /**
  * One request, read-only and protocol-free: what routing, authorization, hashing, the record and
@@ -76,6 +77,8 @@ export interface ExchangeContext {
   cluster(name: string): Cluster | undefined;
   /** A fire-and-forget copy of a request (mirror.ts); with `withBody`, where its body's chunks go. */
   mirror(cluster: string, method: string, head: string, withBody?: boolean): MirrorBody | undefined;
+  /** Present when the config traces: each request's span context, made as it starts. */
+  readonly tracer?: { start(req: HeaderSource): TraceContext };
 }
 
 /** A mirror's copy of a request with a body: each chunk of the body as the main request gets it. */

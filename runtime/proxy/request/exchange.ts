@@ -22,6 +22,7 @@ import type { Failure } from './retry';
 import { decide, type Decision, type ListenerEntry } from './route';
 import { upstreamHead } from './upstream-head';
 import { type BridgeOwner, Http1ToH2 } from '../h2/h1-to-h2';
+import type { TraceContext } from '../tracing/propagation';
 
 const REQUEST_IDS = new RequestIds();
 
@@ -41,6 +42,8 @@ export class Exchange implements AttemptOwner, RelayOwner, BridgeOwner {
    */
   readonly edge: boolean;
   readonly ownProto: boolean;
+  /** This request's span, when the proxy traces (the upstream head carries it as parent). */
+  readonly trace?: TraceContext;
   private cluster?: Cluster;
   private up?: Attempts;
   private relay?: Relay;
@@ -74,6 +77,7 @@ export class Exchange implements AttemptOwner, RelayOwner, BridgeOwner {
     this.edge = ctx.identity.mode === 'gateway';
     this.ownProto = this.edge && !(ctx.limits.trustedHops ?? 0);
     this.requestId = !this.edge && client.head.seen & SEEN_X_REQUEST_ID ? (client.header('x-request-id') ?? '') : '';
+    if (ctx.tracer) this.trace = ctx.tracer.start(client);
   }
 
   start(): void {
@@ -279,6 +283,7 @@ export class Exchange implements AttemptOwner, RelayOwner, BridgeOwner {
         details,
         protocol: this.client.head.http10 ? 'HTTP/1.0' : 'HTTP/1.1',
         grpcStatus: this.grpcStatus,
+        trace: this.trace,
       } satisfies RequestRecord);
     }
     this.client.finished(keepAlive, now);

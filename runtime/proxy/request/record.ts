@@ -6,6 +6,7 @@
 import { channel } from 'node:diagnostics_channel';
 import type { ClusterConfig } from '../../contract/proxy-config';
 import type { RequestInfo } from './context';
+import type { TraceContext } from '../tracing/propagation';
 
 /**
  * Response flags as Envoy names them: NR no route, UH no healthy upstream, UO overflow, UF connect
@@ -46,6 +47,8 @@ export interface RequestRecord {
   readonly protocol: string;
   /** A gRPC request's status (grpc-status of the response's trailers, or of a trailers-only response). */
   readonly grpcStatus?: number;
+  /** The request's span (its trace, its parent, sampled or not), when the proxy traces (tracing/tracer.ts). */
+  readonly trace?: TraceContext;
 }
 
 /** Every finished request's record, published synchronously as it finishes. */

@@ -10,6 +10,7 @@ import { latin1, SEEN_HOP_BY_HOP, SEEN_X_FORWARDED_FOR, SEEN_X_FORWARDED_PROTO, 
 import { upstreamRequestHead } from '../http/write';
 import { DROP_XFCC, forwardedClientCert } from '../xfcc';
 import type { ClientRequest } from './context';
+import { traceHeaderLines, traceHeaders, type TraceContext } from '../tracing/propagation';
 
 const PROTO_HTTP = 'x-forwarded-proto: http\r\n';
 const PROTO_HTTPS = 'x-forwarded-proto: https\r\n';
@@ -26,6 +27,8 @@ export interface HeadInputs {
   /** A gateway's: the client's own x-request-id is not trusted, nor its x-forwarded-proto without trusted hops. */
   readonly edge: boolean;
   readonly ownProto: boolean;
+  /** The proxy's span, sent as the upstream request's parent (tracing/propagation.ts). */
+  readonly trace?: TraceContext;
 }
 
 /** The head for the upstream; `shadow` for a mirror's copy (`-shadow` authority, `x-mast-mirror`). */
@@ -53,6 +56,11 @@ function receivedHead(req: ClientRequest, x: HeadInputs): string | undefined {
   let extra = req.forwardedForLine() + xfcc.line;
   if (!(seen & SEEN_X_REQUEST_ID)) extra += `x-request-id: ${x.requestId}\r\n`;
   if (!(seen & SEEN_X_FORWARDED_PROTO)) extra += req.scheme === 'https' ? PROTO_HTTPS : PROTO_HTTP;
+  // Trace headers the client sent are replaced by ours: then the head is rebuilt.
+  if (x.trace) {
+    if (x.trace.carried) return undefined;
+    extra += traceHeaderLines(x.trace);
+  }
   // The received head without its blank line, our lines, the blank line: one string, one write
   // (a short string is written from the stack, no Buffer made for it).
   return `${latin1(req.headBuffer, 0, req.headLength - 2)}${extra}\r\n`;
@@ -69,6 +77,7 @@ function rebuiltHead(req: ClientRequest, x: HeadInputs, shadow: boolean): string
   const extra = [`x-forwarded-for: ${xff ? `${xff}, ${req.remoteAddress}` : req.remoteAddress}\r\n`, `x-request-id: ${x.requestId}\r\n`];
   if (x.ownProto || !req.header('x-forwarded-proto')) extra.push(`x-forwarded-proto: ${req.scheme}\r\n`);
   if (shadow) extra.push(`x-mast-mirror: true\r\n`);
+  if (x.trace) for (const [n, v] of traceHeaders(x.trace)) extra.push(`${n}: ${v}\r\n`);
   // A line in `extra` replaces the client's header of that name; DROP_XFCC removes it.
   const xfcc = forwardedClientCert(req, x.listener);
   if (xfcc.line) extra.push(xfcc.line);

@@ -1,0 +1,21 @@
+/** A ProxyConfig's `tracing` checked before it is applied (config-check.ts): the reason becomes the NACK. */
+import type { TracingConfig } from '../../contract/proxy-config';
+
+export function checkTracing(t: TracingConfig): string | undefined {
+  if (!t || typeof t !== 'object') return 'tracing is not an object';
+  if (typeof t.samplingPercent !== 'number' || !(t.samplingPercent >= 0 && t.samplingPercent <= 100))
+    return `tracing.samplingPercent must be a number in [0, 100], not ${JSON.stringify(t.samplingPercent)}`;
+  if (typeof t.serviceName !== 'string') return 'tracing.serviceName must be a string';
+  if (!Array.isArray(t.tags)) return 'tracing.tags must be an array';
+  for (const tag of t.tags)
+    if (typeof tag?.name !== 'string' || !('literal' in tag || 'environment' in tag || 'header' in tag))
+      return `tracing: bad tag ${JSON.stringify(tag)} (a name and one of literal, environment, header)`;
+  const c = t.collector;
+  if (c !== undefined) {
+    if (typeof c.host !== 'string' || !c.host) return 'tracing.collector.host must be a non-empty string';
+    if (!Number.isInteger(c.port) || c.port < 1 || c.port > 65535) return `tracing.collector: bad port ${JSON.stringify(c.port)}`;
+    if (typeof c.path !== 'string' || !c.path.startsWith('/'))
+      return `tracing.collector.path must start with /, not ${JSON.stringify(c.path)}`;
+  }
+  return undefined;
+}

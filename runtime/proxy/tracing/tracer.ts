@@ -1,0 +1,105 @@
+/**
+ * A proxy's tracer: it gives each request its span's context as the request starts (propagation.ts,
+ * called by the exchanges only when the config has `tracing`: one branch per request otherwise),
+ * and, subscribed to the request records (record.ts's `requestFinished`, as telemetry.ts is), turns
+ * each sampled finished request into a span for the exporter. Unsampled requests cost their ids
+ * and the upstream headers, nothing more.
+ */
+import type { ProxyConfig, RouteConfig, TracingConfig } from '../../contract/proxy-config';
+import { requestFinished, type RequestRecord } from '../request/record';
+import { TraceIds } from './ids';
+import { extract, startContext, type HeaderSource, type TraceContext } from './propagation';
+import { buildSpan, type SpanSource } from './span';
+import { type Count, type ExporterOptions, httpPost, type Post, SpanExporter } from './exporter';
+
+export interface TracerOptions {
+  /** The random source of the sampling decision, in [0, 1). @default Math.random */
+  readonly random?: () => number;
+  readonly ids?: TraceIds;
+  /** How a batch reaches a collector. @default OTLP/HTTP with node:http */
+  readonly post?: (collector: NonNullable<TracingConfig['collector']>) => Post;
+  readonly exporter?: ExporterOptions;
+  /** Epoch milliseconds, fractional. @default performance.timeOrigin + performance.now() */
+  readonly now?: () => number;
+}
+
+const wallClock = () => performance.timeOrigin + performance.now();
+
+export class Tracer implements SpanSource {
+  config!: TracingConfig;
+  environment = new Map<string, string | undefined>();
+  private routes = new Map<string, RouteConfig>();
+  private exporter?: SpanExporter;
+  private collectorKey = '';
+  private readonly ids: TraceIds;
+  private readonly random: () => number;
+  private readonly now: () => number;
+  private readonly onRecord = (m: unknown): void => {
+    const r = m as RequestRecord;
+    if (r.owner === this.owner && r.trace?.sampled) this.exporter?.add(buildSpan(r, r.trace, this, this.now()));
+  };
+  private readonly sample = (): boolean => this.random() * 100 < this.config.samplingPercent;
+
+  constructor(
+    private readonly owner: object,
+    config: ProxyConfig,
+    private readonly count: Count,
+    private readonly o: TracerOptions = {},
+  ) {
+    this.ids = o.ids ?? new TraceIds();
+    this.random = o.random ?? Math.random;
+    this.now = o.now ?? wallClock;
+    this.update(config);
+  }
+
+  /** The span context of a request starting now. */
+  start(req: HeaderSource): TraceContext {
+    return startContext(extract(req), this.ids, this.sample);
+  }
+
+  route(name: string | undefined): RouteConfig | undefined {
+    return name === undefined ? undefined : this.routes.get(name);
+  }
+
+  /** A new config (it has `tracing`): its routes, tags and collector taken up; a changed collector gets a new exporter. */
+  update(config: ProxyConfig): void {
+    const t = config.tracing!;
+    this.config = t;
+    this.routes = new Map();
+    for (const l of config.listeners)
+      for (const vh of l.virtualHosts ?? []) for (const r of vh.routes) if (!this.routes.has(r.name)) this.routes.set(r.name, r);
+    this.environment = new Map();
+    for (const tag of t.tags) if ('environment' in tag) this.environment.set(tag.environment, process.env[tag.environment]);
+    const key = t.collector ? `${t.collector.host}:${t.collector.port}${t.collector.path}|${t.serviceName}` : '';
+    if (key === this.collectorKey) return;
+    this.collectorKey = key;
+    this.exporter?.close();
+    this.exporter = undefined;
+    requestFinished.unsubscribe(this.onRecord);
+    if (!t.collector) return;
+    const post = (this.o.post ?? httpPost)(t.collector);
+    this.exporter = new SpanExporter(t.serviceName, post, this.count, this.o.exporter);
+    requestFinished.subscribe(this.onRecord);
+  }
+
+  /** Unsubscribed; queued spans sent. */
+  close(): void {
+    requestFinished.unsubscribe(this.onRecord);
+    this.exporter?.close();
+    this.exporter = undefined;
+    this.collectorKey = '';
+  }
+}
+
+/** The tracer for a config: none without `tracing` (the old one closed), else the current one updated or a new one. */
+export function tracerFor(owner: object, config: ProxyConfig, current: Tracer | undefined, count: Count): Tracer | undefined {
+  if (!config.tracing) {
+    current?.close();
+    return undefined;
+  }
+  if (current) {
+    current.update(config);
+    return current;
+  }
+  return new Tracer(owner, config, count);
+}

@@ -1,0 +1,81 @@
+/** The tracer: the sampling share, the decision a parent carries, and sampled finished requests reported as spans. */
+import type { ProxyConfig, TracingConfig } from '../../../../runtime/contract/proxy-config';
+import { requestFinished, type RequestRecord } from '../../../../runtime/proxy/request/record';
+import { Tracer, tracerFor } from '../../../../runtime/proxy/tracing/tracer';
+import { seededRandom } from '../../../support/seeded-random';
+
+const tracing = (over: Partial<TracingConfig> = {}): TracingConfig => ({
+  samplingPercent: 1,
+  serviceName: 'gw.mast-system',
+  tags: [],
+  ...over,
+});
+const config = (t: TracingConfig | undefined): ProxyConfig => ({
+  schema: 1,
+  version: 'v1',
+  listeners: [],
+  clusters: [],
+  ...(t ? { tracing: t } : {}),
+});
+const none = { header: () => undefined };
+
+test.each([1, 10, 100, 0])('%d %% of requests without a decision are sampled', (percent) => {
+  const t = new Tracer({}, config(tracing({ samplingPercent: percent })), () => undefined, { random: seededRandom(percent + 7) });
+  const n = 20_000;
+  let sampled = 0;
+  for (let i = 0; i < n; i++) if (t.start(none).sampled) sampled++;
+  const p = percent / 100;
+  // Within 7 standard deviations of the expected count (a chance of failing below 1e-11).
+  const sd = Math.sqrt(n * p * (1 - p));
+  expect(Math.abs(sampled - n * p)).toBeLessThanOrEqual(7 * sd);
+  t.close();
+});
+
+test('a sampled parent is followed at 0 %, an unsampled one at 100 %', () => {
+  const zero = new Tracer({}, config(tracing({ samplingPercent: 0 })), () => undefined);
+  const all = new Tracer({}, config(tracing({ samplingPercent: 100 })), () => undefined);
+  const parent = (flag: string) => ({
+    header: (n: string) => (n === 'traceparent' ? `00-${'1'.repeat(32)}-${'2'.repeat(16)}-${flag}` : undefined),
+  });
+  expect(zero.start(parent('01')).sampled).toBe(true);
+  expect(all.start(parent('00')).sampled).toBe(false);
+});
+
+test('sampled finished requests of this proxy become spans for the collector; unsampled ones and other proxies do not', () => {
+  const owner = {};
+  const bodies: string[] = [];
+  const t = new Tracer(owner, config(tracing({ collector: { host: '127.0.0.1', port: 4318, path: '/v1/traces' } })), () => undefined, {
+    post: () => (body, done) => (bodies.push(body), done(true)),
+    exporter: { batchSize: 1 },
+  });
+  const rec = (o: object, sampled: boolean) =>
+    ({
+      owner: o,
+      request: { method: 'GET', target: '/', scheme: 'http', remoteAddress: '127.0.0.1', header: () => undefined },
+      inbound: false,
+      status: 404,
+      flags: 'NR',
+      ms: 1,
+      bytesIn: 0,
+      bytesOut: 0,
+      requestId: 'r',
+      authority: 'a',
+      protocol: 'HTTP/1.1',
+      trace: { traceId: '1'.repeat(32), spanId: '2'.repeat(16), parentId: '', sampled, tracestate: '', carried: 0 },
+    }) as unknown as RequestRecord;
+  requestFinished.publish(rec(owner, true));
+  requestFinished.publish(rec(owner, false));
+  requestFinished.publish(rec({}, true));
+  expect(bodies).toHaveLength(1);
+  expect(JSON.parse(bodies[0]).resourceSpans[0].scopeSpans[0].spans[0]).toMatchObject({ name: 'egress a', spanId: '2'.repeat(16) });
+  t.close();
+  requestFinished.publish(rec(owner, true));
+  expect(bodies).toHaveLength(1);
+});
+
+test('tracerFor: none without tracing (the old one closed), the same one updated otherwise', () => {
+  const a = tracerFor({}, config(tracing()), undefined, () => undefined)!;
+  expect(tracerFor({}, config(tracing({ samplingPercent: 5 })), a, () => undefined)).toBe(a);
+  expect(a.config.samplingPercent).toBe(5);
+  expect(tracerFor({}, config(undefined), a, () => undefined)).toBeUndefined();
+});
