@@ -84,8 +84,8 @@ export async function meshPathBench(o) {
   }
 }
 
-/** The processes of every row: { backend, hop1, hop2, pipe, gateway, sidecarIn, sidecarOut, mesh }. */
-async function startRows(o, run, started, nodeFlags) {
+/** Starts the processes of every row: { backend, hop1, hop2, pipe, gateway, sidecarIn, sidecarOut, mesh } (exported for a look by hand). */
+export async function startRows(o, run, started, nodeFlags) {
   const { dir } = o;
   writeBackendConfig(dir, 'mesh-backend', MESH.backend);
   writeChainConfigs(dir, makeCertificates(dir, 'mesh-certs', { hop1: 'clientAuth', hop2: 'serverAuth' }));
