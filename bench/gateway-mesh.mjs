@@ -4,10 +4,12 @@
 // gateway speaks to it (`http`/HTTP: HTTP/1.1; `http2`/HTTP2: HTTP/2, as Istio selects it).
 
 /**
- * @param {{ port: number, portName: string, protocol: string, trafficPolicy: string }} backend
- *   the backend's port on 127.0.0.1, its ServiceEntry port name and protocol, the DestinationRule's trafficPolicy (YAML flow)
+ * @param {{ port: number, portName: string, protocol: string, trafficPolicy: string, tlsMode?: string }} backend
+ *   the backend's port on 127.0.0.1, its ServiceEntry port name and protocol, the DestinationRule's trafficPolicy (YAML flow),
+ *   and the endpoints' `security.istio.io/tlsMode` label (`istio`: a sidecar in front of them, auto mTLS)
  */
-export function gatewayMeshYaml({ port, portName, protocol, trafficPolicy }) {
+export function gatewayMeshYaml({ port, portName, protocol, trafficPolicy, tlsMode }) {
+  const tls = tlsMode ? `, security.istio.io/tlsMode: ${tlsMode}` : '';
   return `
 apiVersion: networking.istio.io/v1
 kind: Gateway
@@ -52,11 +54,11 @@ spec:
 apiVersion: networking.istio.io/v1
 kind: WorkloadEntry
 metadata: { name: backend-v1, namespace: default }
-spec: { address: 127.0.0.1, ports: { ${portName}: ${port} }, labels: { app: backend, version: v1 } }
+spec: { address: 127.0.0.1, ports: { ${portName}: ${port} }, labels: { app: backend, version: v1${tls} } }
 ---
 apiVersion: networking.istio.io/v1
 kind: WorkloadEntry
 metadata: { name: backend-v2, namespace: default }
-spec: { address: 127.0.0.1, ports: { ${portName}: ${port} }, labels: { app: backend, version: v2 } }
+spec: { address: 127.0.0.1, ports: { ${portName}: ${port} }, labels: { app: backend, version: v2${tls} } }
 `;
 }

@@ -67,16 +67,24 @@ export function cpuSeconds(pid) {
   return ticks / 100;
 }
 
-/** Resident MB of a process and its children: all of it, and the private part (RssAnon: not the pages of the binary, which every process running it shares). */
-export function rssMb(pid) {
-  let kb = 0;
-  let anonKb = 0;
+/**
+ * Memory of a process and its children in MB, from /proc/PID/smaps_rollup: `rss` (resident),
+ * `pss` (resident, each shared page divided among the processes mapping it), `anon` (Anonymous:
+ * heap, JS heap, stacks; the figure that grows with the number of proxies) and `privateDirty`.
+ * Not Private_Clean: the node binary's pages count as private there while one process maps them,
+ * though every proxy of a node shares them (same image layer, same page cache).
+ */
+export function memoryMb(pid) {
+  const kb = { rss: 0, pss: 0, anon: 0, privateDirty: 0 };
+  const field = (text, name) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0);
   for (const p of withChildren(pid)) {
     try {
-      const status = readFileSync(`/proc/${p}/status`, 'utf8');
-      kb += Number(/VmRSS:\s+(\d+)/.exec(status)[1]);
-      anonKb += Number(/RssAnon:\s+(\d+)/.exec(status)[1]);
+      const s = readFileSync(`/proc/${p}/smaps_rollup`, 'utf8');
+      kb.rss += field(s, 'Rss');
+      kb.pss += field(s, 'Pss');
+      kb.anon += field(s, 'Anonymous');
+      kb.privateDirty += field(s, 'Private_Dirty');
     } catch {}
   }
-  return { rss: kb / 1024, anon: anonKb / 1024 };
+  return { rss: kb.rss / 1024, pss: kb.pss / 1024, anon: kb.anon / 1024, privateDirty: kb.privateDirty / 1024 };
 }

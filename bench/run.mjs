@@ -1,22 +1,30 @@
-// `npm run bench [-- --quick] [-- --only-h2]`: mast-proxy side by side with nginx and haproxy
-// (Debian packages, installed here if missing) and a direct connection, in one run, on loopback,
-// same backend (an nginx serving a small response) and the same load generators. Prints ratios to
-// nginx. Then the HTTP/2 and gRPC rows (h2.mjs; `--only-h2`: those alone), the control plane and
-// the route tables.
+// `npm run bench [-- --quick] [-- --only-h2 | --only-mesh [--profile]]`: mast-proxy side by side
+// with nginx and haproxy (Debian packages, installed here if missing) and a direct connection, in
+// one run, on loopback, same backend (an nginx serving a small response) and the same load
+// generators. Prints ratios to nginx. Then the mesh path against an nginx mTLS chain
+// (mesh-path.mjs; `--only-mesh`: those alone), the HTTP/2 and gRPC rows (h2.mjs; `--only-h2`:
+// those alone), the control plane and the route tables.
 import { spawnSync, execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { h2Bench } from './h2.mjs';
+import { meshPathBench } from './mesh-path.mjs';
 import { imageNode } from './image-node.mjs';
-import { checkAlive, children, cpuSeconds, median, rssMb, sleep, start, stop } from './processes.mjs';
+import { measureAll } from './measure.mjs';
+import { startMesh, mtlsConnections } from './mesh-start.mjs';
+import { writeBackendConfig, writeProxyConfig } from './nginx-configs.mjs';
+import { checkAlive, children, sleep, start, stop } from './processes.mjs';
 import { gatewayMeshYaml } from './gateway-mesh.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const quick = process.argv.includes('--quick');
 // Only the HTTP/2 and gRPC rows (h2.mjs): their own processes, ports and figures.
 const onlyH2 = process.argv.includes('--only-h2');
+// Only the mesh path (mesh-path.mjs); with `--profile`, its mast proxies under --cpu-prof instead.
+const onlyMesh = process.argv.includes('--only-mesh');
+const profileMesh = process.argv.includes('--profile');
 const DURATION = quick ? 3 : 10;
 // Seconds of load per target, in ROUNDS turns of SLICE seconds each.
 const ROUNDS = quick ? 3 : 5;
@@ -75,106 +83,6 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   });
 }
 
-async function waitPort(port, host = 'alpha.example.com') {
-  for (let i = 0; i < 100; i++) {
-    const r = spawnSync('curl', [
-      '-s',
-      '-o',
-      '/dev/null',
-      '-w',
-      '%{http_code}',
-      '-H',
-      `Host: ${host}`,
-      `http://127.0.0.1:${port}/api/v1/products`,
-    ]);
-    if (r.stdout.toString() === '200') return;
-    await sleep(100);
-  }
-  throw new Error(`port ${port} never answered 200`);
-}
-
-function wrk(port, host = 'alpha.example.com') {
-  const out = execFileSync('wrk', [
-    '-t1',
-    '-c50',
-    `-d${SLICE}s`,
-    '-H',
-    `Host: ${host}`,
-    `http://127.0.0.1:${port}/api/v1/products`,
-  ]).toString();
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)[1]);
-  const requests = Number(/(\d+) requests in/.exec(out)[1]);
-  const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? '0';
-  return { rps, requests, errors: Number(errors) };
-}
-
-function fixedRate(port, host = 'alpha.example.com') {
-  const out = execFileSync(process.execPath, [
-    join(ROOT, 'bench', 'fixed-rate.mjs'),
-    String(port),
-    host,
-    String(RATE),
-    String(SLICE),
-  ]).toString();
-  const r = JSON.parse(out);
-  // No answer at all leaves no latency (JSON null): shown as NaN, and the run says so below.
-  for (const k of ['p50', 'p90', 'p99']) r[k] ??= NaN;
-  return r;
-}
-
-/**
- * Every target in turn, ROUNDS times over (load, then latency), each figure the median of its
- * rounds: a burst of noise from the machine's neighbours lands on one round of each target
- * instead of on the whole measurement of one of them.
- */
-async function measureAll(targets) {
-  for (const t of targets) await waitPort(t.port, t.host);
-  const cpuOf = (t) => t.pids.reduce((s, p) => s + cpuSeconds(p), 0);
-  const runs = targets.map(() => ({ rps: [], cpu: [], non2xx: 0, p50: [], p90: [], p99: [], sent: 0, ok: 0, errors: 0 }));
-  for (const t of targets) wrk(t.port, t.host); // untimed warm-up: JIT, pools
-  for (let round = 0; round < ROUNDS; round++) {
-    targets.forEach((t, i) => {
-      const cpu0 = cpuOf(t);
-      const load = wrk(t.port, t.host);
-      runs[i].cpu.push(t.pids.length ? ((cpuOf(t) - cpu0) * 1e6) / load.requests : 0);
-      runs[i].rps.push(load.rps);
-      runs[i].non2xx += load.errors;
-    });
-  }
-  for (let round = 0; round < ROUNDS; round++) {
-    targets.forEach((t, i) => {
-      const f = fixedRate(t.port, t.host);
-      for (const k of ['p50', 'p90', 'p99']) runs[i][k].push(f[k]);
-      for (const k of ['sent', 'ok', 'errors']) runs[i][k] += f[k];
-    });
-  }
-  return targets.map((t, i) => {
-    const x = runs[i];
-    const mem = t.pids.map(rssMb);
-    const rss = mem.reduce((s, m) => s + m.rss, 0);
-    const anon = mem.reduce((s, m) => s + m.anon, 0);
-    const r = {
-      name: t.name,
-      rounds: x.rps,
-      rps: median(x.rps),
-      non2xx: x.non2xx,
-      cpuUsPerReq: median(x.cpu),
-      rssMb: rss,
-      anonMb: anon,
-      p50: median(x.p50),
-      p90: median(x.p90),
-      p99: median(x.p99),
-      sent: x.sent,
-      ok: x.ok,
-      errors: x.errors,
-    };
-    console.log(
-      `${t.name.padEnd(22)} rps ${r.rps.toFixed(0).padStart(7)}  cpu/req ${r.cpuUsPerReq.toFixed(1).padStart(6)} µs  p50 ${r.p50.toFixed(3)} ms  p90 ${r.p90.toFixed(3)} ms  p99 ${r.p99.toFixed(3)} ms  rss ${rss.toFixed(1)} MB (private ${anon.toFixed(1)})  (fixed-rate ok ${r.ok}/${r.sent})`,
-    );
-    return r;
-  });
-}
-
 /** The backend as a mesh service, its endpoints selected by `app: backend`. */
 const BACKEND_SERVICE = `apiVersion: networking.istio.io/v1
 kind: ServiceEntry
@@ -209,19 +117,6 @@ kind: WorkloadEntry
 metadata: { name: backend-1, namespace: default }
 spec: { address: 127.0.0.1, ports: { http: ${P.mtlsIn} }, labels: { app: backend, security.istio.io/tlsMode: istio } }
 `;
-}
-
-/** Both sidecars of the mTLS chain hold a certificate and the config (mastd's /debug/syncz). */
-async function waitMeshReady() {
-  for (let i = 0; i < 100; i++) {
-    const r = spawnSync('curl', ['-s', `http://127.0.0.1:${P.mastdMon}/debug/syncz`]);
-    try {
-      const proxies = JSON.parse(r.stdout.toString()).proxies;
-      if (proxies.length === 2 && proxies.every((p) => p.certificateExpires && p.acked && p.acked === p.sent)) return;
-    } catch {}
-    await sleep(100);
-  }
-  throw new Error('the mTLS sidecars never got their certificates and config from mastd');
 }
 
 /** Two sidecars in a chain: client → A (outbound) → B (inbound) → backend. */
@@ -305,22 +200,26 @@ async function http2Rows() {
   }
 }
 
+/** The mesh path's rows (mesh-path.mjs): at least five rounds in the full run, one with --quick. */
+async function meshRows() {
+  bundle('pipe-proxy.ts', 'pipe-proxy.js');
+  const o = { root: ROOT, dir, node: NODE, proxyFlags: PROXY_NODE_FLAGS, rate: RATE };
+  try {
+    await meshPathBench({ ...o, rounds: quick ? 1 : ROUNDS, slice: 3, profile: profileMesh ? (quick ? 5 : 15) : 0 });
+  } catch (err) {
+    if (onlyMesh) throw err;
+    console.log(`mesh path rows n/a (${err.message})`);
+  }
+}
+
 async function main() {
   ensureTools();
   if (!existsSync(join(ROOT, 'build', 'mast-proxy.js')))
     execFileSync(process.execPath, [join(ROOT, 'scripts', 'bundle.mjs')], { cwd: ROOT, stdio: 'inherit' });
   if (onlyH2) return http2Rows();
-  writeFileSync(
-    join(dir, 'backend.conf'),
-    `worker_processes 1; daemon off; pid ${dir}/backend.pid; error_log ${dir}/backend.err; events { worker_connections 4096; }
-http { access_log off; keepalive_requests 1000000; server { listen 127.0.0.1:${P.backend} reuseport; location / { return 200 "ok from backend\\n"; } } }`,
-  );
-  writeFileSync(
-    join(dir, 'nginx.conf'),
-    `worker_processes 1; daemon off; pid ${dir}/nginx.pid; error_log ${dir}/nginx.err; events { worker_connections 4096; }
-http { access_log off; keepalive_requests 1000000; upstream backend { server 127.0.0.1:${P.backend}; keepalive 128; }
-server { listen 127.0.0.1:${P.nginx}; location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header Host $host; } } }`,
-  );
+  if (onlyMesh) return meshRows();
+  writeBackendConfig(dir, 'backend', P.backend);
+  writeProxyConfig(dir, 'nginx', P.nginx, P.backend);
   writeFileSync(
     join(dir, 'haproxy.cfg'),
     `global\n  nbthread 1\n  maxconn 4000\ndefaults\n  mode http\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\n  http-reuse always\nfrontend f\n  bind 127.0.0.1:${P.haproxy}\n  default_backend b\nbackend b\n  server s1 127.0.0.1:${P.backend}\n`,
@@ -380,85 +279,46 @@ server { listen 127.0.0.1:${P.nginx}; location / { proxy_pass http://backend; pr
     '--admin-port',
     '0',
   ]);
-  mkdirSync(join(dir, 'mtls'));
-  writeFileSync(join(dir, 'mtls', 'mesh.yaml'), mtlsMeshYaml());
-  // The push token in a file, never on a command line (mastd and mast-proxy refuse --token).
-  writeFileSync(join(dir, 'push-token'), 'bench', { mode: 0o600 });
-  start('mastd', NODE.path, [
-    join(ROOT, 'build', 'mastd.js'),
-    '--watch',
-    join(dir, 'mtls'),
-    '--push-port',
-    String(P.mastdPush),
-    '--monitoring-port',
-    String(P.mastdMon),
-    '--token-file',
-    join(dir, 'push-token'),
-  ]);
-  const plane = [
-    '--control-plane',
-    `127.0.0.1:${P.mastdPush}`,
-    '--token-file',
-    join(dir, 'push-token'),
-    '--mode',
-    'sidecar',
-    '--namespace',
-    'default',
-    '--admin-port',
-    '0',
-  ];
-  const mtlsB = start('mtls-b', NODE.path, [
-    ...PROXY_NODE_FLAGS,
-    proxy,
-    ...plane,
-    '--id',
-    'backend-1',
-    '--labels',
-    'app=backend',
-    '--inbound-port',
-    String(P.mtlsIn),
-    '--app-port',
-    String(P.backend),
-    '--outbound-port',
-    '0',
-    '--admin-port',
-    String(P.mtlsAdmin),
-  ]);
-  const mtlsA = start('mtls-a', NODE.path, [
-    ...PROXY_NODE_FLAGS,
-    proxy,
-    ...plane,
-    '--id',
-    'client-1',
-    '--labels',
-    'app=client',
-    '--outbound-port',
-    String(P.mtlsOut),
-  ]);
+  const mesh = startMesh({
+    name: 'mtls',
+    root: ROOT,
+    dir,
+    node: NODE,
+    proxyFlags: PROXY_NODE_FLAGS,
+    yaml: mtlsMeshYaml(),
+    pushPort: P.mastdPush,
+    monitoringPort: P.mastdMon,
+  });
+  const mtlsB = mesh.sidecar('mtls-b', {
+    id: 'backend-1',
+    app: 'backend',
+    inboundPort: P.mtlsIn,
+    appPort: P.backend,
+    adminPort: P.mtlsAdmin,
+  });
+  const mtlsA = mesh.sidecar('mtls-a', { id: 'client-1', app: 'client', outboundPort: P.mtlsOut });
   await sleep(800);
   await checkAlive();
-  await waitMeshReady();
+  await mesh.ready(2);
 
   console.log(
     `mast bench (${quick ? 'quick' : 'full'}): wrk -t1 -c50 for rps and CPU, then ${RATE} req/s fixed rate for latency, ${DURATION}s of each per target in ${ROUNDS} rounds taken in turn (figures: the median round); mast on node ${NODE.version}${NODE.note ? ` (not the images' Node: ${NODE.note})` : ''}`,
   );
-  const [direct, rn, rh, rp, rm, rc, rt, rv] = await measureAll([
-    { name: 'direct', port: P.backend, pids: [] },
-    { name: 'nginx', port: P.nginx, pids: [nginx.pid] },
-    { name: 'haproxy', port: P.haproxy, pids: [haproxy.pid] },
-    { name: 'node pipe (floor)', port: P.pipe, pids: [pipe.pid] },
-    { name: 'mast gateway', port: P.gateway, pids: [gateway.pid] },
-    { name: 'mast 2 sidecars', port: P.sidecarOut, pids: [sideA.pid, sideB.pid] },
-    { name: 'mast 2 sidecars mTLS', port: P.mtlsOut, pids: [mtlsA.pid, mtlsB.pid], host: 'backend' },
-    ...(gatewayHere ? [{ name: `mast gateway ${process.version}`, port: P.gatewayHere, pids: [gatewayHere.pid] }] : []),
-  ]);
-  await checkAlive();
-  const mtlsConnections = Number(
-    /mast_inbound_mtls_connections_total (\d+)/.exec(
-      spawnSync('curl', ['-s', `http://127.0.0.1:${P.mtlsAdmin}/stats/prometheus`]).stdout.toString(),
-    )?.[1] ?? 0,
+  const [direct, rn, rh, rp, rm, rc, rt, rv] = await measureAll(
+    [
+      { name: 'direct', port: P.backend, pids: [] },
+      { name: 'nginx', port: P.nginx, pids: [nginx.pid] },
+      { name: 'haproxy', port: P.haproxy, pids: [haproxy.pid] },
+      { name: 'node pipe (floor)', port: P.pipe, pids: [pipe.pid] },
+      { name: 'mast gateway', port: P.gateway, pids: [gateway.pid] },
+      { name: 'mast 2 sidecars', port: P.sidecarOut, pids: [sideA.pid, sideB.pid] },
+      { name: 'mast 2 sidecars mTLS', port: P.mtlsOut, pids: [mtlsA.pid, mtlsB.pid], host: 'backend' },
+      ...(gatewayHere ? [{ name: `mast gateway ${process.version}`, port: P.gatewayHere, pids: [gatewayHere.pid] }] : []),
+    ],
+    { rounds: ROUNDS, slice: SLICE, rate: RATE },
   );
-  if (!mtlsConnections) console.log('WARNING: the mTLS chain carried no mTLS connection (sidecar B counted none)');
+  await checkAlive();
+  if (!mtlsConnections(P.mtlsAdmin)) console.log('WARNING: the mTLS chain carried no mTLS connection (sidecar B counted none)');
 
   const added = (r) => r.p50 - direct.p50;
   const added90 = (r) => r.p90 - direct.p90;
@@ -497,6 +357,7 @@ server { listen 127.0.0.1:${P.nginx}; location / { proxy_pass http://backend; pr
         `WARNING: ${r.name} had ${r.non2xx} non-2xx under load, ${r.errors} fixed-rate errors and ${r.sent - r.ok} fixed-rate requests unanswered`,
       );
   for (const c of children.splice(0)) stop(c);
+  await meshRows();
   await http2Rows();
 
   console.log('\ncontrol plane:');

@@ -194,10 +194,12 @@ export class Cluster {
   private open(endpoint: Endpoint): UpstreamConn {
     endpoint.connections++;
     let conn: UpstreamConn | undefined;
+    // TLS or not, reads go through the shared buffer straight to the connection: no stream machinery per chunk.
+    const onread = readInto((chunk) => conn?.data(chunk));
     const socket =
-      this.originated(endpoint) ??
-      this.mutualTls(endpoint) ??
-      net.connect({ host: endpoint.config.address, port: endpoint.config.port, onread: readInto((chunk) => conn?.data(chunk)) });
+      this.originated(endpoint, undefined, onread) ??
+      this.mutualTls(endpoint, undefined, onread) ??
+      net.connect({ host: endpoint.config.address, port: endpoint.config.port, onread });
     conn = new UpstreamConn(socket, this.config.connectTimeoutMs, this.config.idleTimeoutMs);
     conn.onClose = () => {
       endpoint.connections--;
@@ -215,7 +217,7 @@ export class Cluster {
    * TLS to the endpoint with the DestinationRule's own settings (`tls.mode: SIMPLE`/`MUTUAL`). A
    * file that cannot be read fails the connection (503 `UF`), and is tried again on the next.
    */
-  private originated(endpoint: Endpoint, alpn?: string[]): net.Socket | undefined {
+  private originated(endpoint: Endpoint, alpn?: string[], onread?: net.OnReadOpts): net.Socket | undefined {
     const o = this.config.originate;
     if (!o) return undefined;
     const tlsApi = tlsModule();
@@ -236,6 +238,7 @@ export class Cluster {
       port: endpoint.config.port,
       secureContext: this.originContext,
       ...(alpn ? { ALPNProtocols: alpn } : {}),
+      ...(onread ? { onread } : {}),
       ...(net.isIP(o.sni) ? {} : { servername: o.sni }),
       rejectUnauthorized: !o.insecureSkipVerify,
       // The certificate must name the SNI host, or one of the rule's subjectAltNames (host names, or URIs such as SPIFFE ids).
@@ -255,7 +258,7 @@ export class Cluster {
    * An mTLS connection when this endpoint gets one (and a certificate is here): the server's chain
    * must verify against the mesh root, and its SPIFFE identity be one the cluster names (if any).
    */
-  private mutualTls(endpoint: Endpoint, alpn?: string[]): net.Socket | undefined {
+  private mutualTls(endpoint: Endpoint, alpn?: string[], onread?: net.OnReadOpts): net.Socket | undefined {
     const mode = this.config.tls;
     if (mode === 'DISABLE' || (mode !== 'ISTIO_MUTUAL' && endpoint.config.labels?.[TLS_MODE_LABEL] !== 'istio')) return undefined;
     const secureContext = this.workloadTls();
@@ -265,6 +268,7 @@ export class Cluster {
       port: endpoint.config.port,
       secureContext,
       ...(alpn ? { ALPNProtocols: alpn } : {}),
+      ...(onread ? { onread } : {}),
       rejectUnauthorized: true,
       checkServerIdentity: (_host, cert) => serverIdentityError(cert.subjectaltname, this.config.identities),
     });

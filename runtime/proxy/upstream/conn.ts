@@ -30,7 +30,7 @@ export class UpstreamConn {
       this.connected = true;
       clearTimeout(this.connectTimer);
     });
-    // Plain sockets deliver through `onread` (see readInto); TLS ones as 'data' events.
+    // The pool's sockets, TLS or plain, deliver through `onread` (see readInto); a socket made without it, as 'data' events.
     socket.on('data', (chunk: Buffer) => this.data(chunk));
     socket.on('end', () => {
       containPeerInput(
