@@ -4,7 +4,9 @@
  * when its namespace is labelled `istio-injection=enabled` (and the pod does not say
  * `sidecar.istio.io/inject: "false"`), or when the pod is labelled `sidecar.istio.io/inject: "true"` in a
  * namespace not labelled `istio-injection=disabled`. Every workload left out is reported (MAST0401), so
- * none goes without a sidecar silently. Pure: objects in, objects and findings out.
+ * none goes without a sidecar silently. A workload asked for by name (`Mesh.inject`) is injected as
+ * `istioctl kube-inject` does it: whatever its namespace, unless the pod refuses. Pure: objects in,
+ * objects and findings out.
  */
 import { finding, type Finding, type KubeObject } from '../api';
 import { injectSidecar, type SidecarOptions } from './sidecar';
@@ -96,29 +98,65 @@ function templateOf(obj: Obj, path: readonly string[]): Template | undefined {
   return at as Template | undefined;
 }
 
+/** The kinds whose pod template injection edits (and Pod itself). */
+export const WORKLOAD_KINDS: readonly string[] = ['Pod', ...Object.keys(TEMPLATE_PATH)];
+
+/** Why a pod asked for by name gets no sidecar (`istioctl kube-inject`'s rules: only the pod can refuse), or undefined. */
+export function refusedBecause(pod: Meta, spec: Template['spec']): string | undefined {
+  const podSays = pod.labels?.[INJECT_POD_LABEL] ?? pod.annotations?.[INJECT_POD_LABEL];
+  if (podSays === 'false') return `the pod says ${INJECT_POD_LABEL}: "false"`;
+  if (spec?.hostNetwork) return 'it uses the host network (its traffic cannot be captured)';
+  return undefined;
+}
+
+/** What injection did to one object: `injected` or `finding` is set when it is a workload. */
+export interface InjectOutcome {
+  readonly object: KubeObject;
+  readonly injected?: string;
+  readonly finding?: Finding;
+}
+
+/**
+ * One object: a workload gets the sidecar unless `refuse` gives a reason (then a MAST0401 finding);
+ * anything else, and a workload already injected, comes back as it is.
+ */
+export function injectObject(
+  raw: KubeObject,
+  options: SidecarOptions & { readonly defaultNamespace?: string },
+  refuse: (namespace: string, pod: Meta, spec: Template['spec']) => string | undefined,
+): InjectOutcome {
+  const obj = raw as Obj;
+  const path = obj.kind === 'Pod' ? [] : TEMPLATE_PATH[obj.kind];
+  if (!path || !/^(apps|batch)\/v1$|^v1$/.test(obj.apiVersion)) return { object: raw };
+  const template: Template | undefined = path.length ? templateOf(obj, path) : { metadata: obj.metadata, spec: obj.spec };
+  if (!template?.spec || isInjected(template.spec)) return { object: raw };
+  const namespace = obj.metadata.namespace ?? options.defaultNamespace ?? 'default';
+  const why = refuse(namespace, template.metadata ?? {}, template.spec);
+  if (why)
+    return {
+      object: raw,
+      finding: finding(
+        'MAST0401',
+        { kind: obj.kind, metadata: { name: obj.metadata.name, namespace } },
+        path.join('.'),
+        `not injected: ${why}`,
+      ),
+    };
+  const next = injectTemplate(template, options);
+  const object = (path.length ? withTemplate(obj, path, next) : { ...obj, spec: next.spec }) as KubeObject;
+  return { object, injected: `${obj.kind} ${namespace}/${obj.metadata.name}` };
+}
+
 export function injectManifests(objects: readonly KubeObject[], options: InjectOptions = {}): InjectResult {
   const namespaces: Record<string, Record<string, string>> = { ...options.namespaceLabels };
   for (const o of objects) if (o.kind === 'Namespace' && o.apiVersion === 'v1') namespaces[o.metadata.name] = o.metadata.labels ?? {};
   const injected: string[] = [];
   const findings: Finding[] = [];
   const out = objects.map((raw) => {
-    const obj = raw as Obj;
-    const path = obj.kind === 'Pod' ? [] : TEMPLATE_PATH[obj.kind];
-    if (!path || !/^(apps|batch)\/v1$|^v1$/.test(obj.apiVersion)) return raw;
-    const template: Template | undefined = path.length ? templateOf(obj, path) : { metadata: obj.metadata, spec: obj.spec };
-    if (!template?.spec || isInjected(template.spec)) return raw;
-    const namespace = obj.metadata.namespace ?? options.defaultNamespace ?? 'default';
-    const ref = `${obj.kind} ${namespace}/${obj.metadata.name}`;
-    const why = notInjectedBecause(namespaces[namespace] ?? {}, template.metadata ?? {}, template.spec);
-    if (why) {
-      findings.push(
-        finding('MAST0401', { kind: obj.kind, metadata: { name: obj.metadata.name, namespace } }, path.join('.'), `not injected: ${why}`),
-      );
-      return raw;
-    }
-    injected.push(ref);
-    const next = injectTemplate(template, options);
-    return (path.length ? withTemplate(obj, path, next) : { ...obj, spec: next.spec }) as KubeObject;
+    const r = injectObject(raw, options, (namespace, pod, spec) => notInjectedBecause(namespaces[namespace] ?? {}, pod, spec));
+    if (r.injected) injected.push(r.injected);
+    if (r.finding) findings.push(r.finding);
+    return r.object;
   });
   return { objects: out, injected, findings };
 }

@@ -4,9 +4,9 @@
  * resources. Charts need no AWS stack; image URIs may be CDK tokens.
  */
 import { ApiObject, Chart } from 'cdk8s';
-import { Construct } from 'constructs';
+import { Construct, type IConstruct } from 'constructs';
 import { type Finding, formatFinding, loadFiles, selects, type KubeObject } from '../api';
-import { injectManifests, type InjectOptions } from './inject';
+import { injectManifests, injectObject, type InjectOptions, refusedBecause, WORKLOAD_KINDS } from './inject';
 import { MeshCrds } from './crds';
 import { MeshControlPlane, type MeshControlPlaneProps } from './control-plane';
 import { IngressGateway, type IngressGatewayProps } from './ingress-gateway';
@@ -87,6 +87,37 @@ export class Mesh extends Construct {
     return result.injected;
   }
 
+  /**
+   * Your own cdk8s workloads get the sidecar, as `istioctl kube-inject` gives it: every `ApiObject` of a
+   * workload kind (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, Pod) at or under each
+   * scope — one `ApiObject`, a cdk8s-plus `Deployment` (its `apiObject` is found under it), or a whole
+   * chart — whatever its namespace's labels, unless its pod says `sidecar.istio.io/inject: "false"` or
+   * uses the host network (a MAST0401 finding each, in `findings` once the chart is synthesized). The
+   * pod template is read when the object is synthesized, so containers, labels and JSON patches added
+   * after this call are injected too. Returns the construct paths of the objects it will inject.
+   */
+  inject(...scopes: IConstruct[]): string[] {
+    const options = { ...this.sidecar, defaultNamespace: this.namespace };
+    const paths: string[] = [];
+    for (const scope of scopes)
+      for (const c of scope.node.findAll()) {
+        if (!ApiObject.isApiObject(c) || !WORKLOAD_KINDS.includes(c.kind) || injecting.has(c)) continue;
+        injecting.add(c);
+        paths.push(c.node.path);
+        // Synthesis calls toJson(): the injection runs on what it renders (lazy values resolved, the
+        // user's patches applied), the way a webhook sees the final object.
+        const render = c.toJson.bind(c);
+        c.toJson = () => {
+          const r = injectObject(render() as KubeObject, options, (_namespace, pod, spec) => refusedBecause(pod, spec));
+          const f = r.finding;
+          if (f && !this.findings.some((g) => g.code === f.code && g.name === f.name && g.namespace === f.namespace && g.kind === f.kind))
+            this.findings.push(f);
+          return r.object;
+        };
+      }
+    return paths;
+  }
+
   /** Loads YAML files or directories into the mesh; a syntax error throws with file and line. */
   addYaml(...paths: string[]): void {
     const { objects, findings } = loadFiles(paths);
@@ -94,6 +125,9 @@ export class Mesh extends Construct {
     this.addObjects(objects);
   }
 }
+
+/** ApiObjects whose synthesis already injects (a second `inject()` over them adds nothing). */
+const injecting = new WeakSet<ApiObject>();
 
 /** `credentialName`s of the Gateways in `chart` that select a gateway with `labels` (Secrets of the gateway's namespace, as Istio reads them). */
 function credentialNames(chart: Chart, labels: Record<string, string>): string[] {

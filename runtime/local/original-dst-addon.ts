@@ -2,8 +2,8 @@
  * The SO_ORIGINAL_DST addon that `mast local --intercept` hands its sidecars: found where
  * `npm run build` (scripts/build-addon.mjs) puts it, or built there on first use. The same code
  * serves this repository (runtime/local/ beside package.json) and the installed package (its
- * compiled copy in out/runtime/local/, one folder deeper), so the package root is looked up, not
- * assumed. The package ships the addon's source, not a binary: a binary is per platform and Node
+ * compiled copy in out/runtime/local/, one folder deeper, where tsc also leaves a copy of
+ * package.json), so the root is looked up by the addon's source it holds, not assumed. The package ships the addon's source, not a binary: a binary is per platform and Node
  * ABI, and most users never intercept, so nothing is compiled at `npm install`.
  */
 import { spawnSync } from 'node:child_process';
@@ -15,10 +15,13 @@ export class AddonError extends Error {
   readonly code = 'MAST_ADDON_UNAVAILABLE';
 }
 
-/** The nearest folder at or above `from` with a package.json: the repository or the installed package. */
+/** The addon's source, relative to the package root (shipped in the package's `files`). */
+export const ADDON_SOURCE = join('runtime', 'proxy', 'native', 'binding.gyp');
+
+/** The nearest folder at or above `from` holding the addon's source: the repository or the installed package. */
 export function packageRoot(from: string, exists: (file: string) => boolean = existsSync): string {
-  for (let dir = from, up = 0; up < 6; dir = dirname(dir), up++) if (exists(join(dir, 'package.json'))) return dir;
-  throw new AddonError(`no package.json above ${from}: cannot locate mast's files`);
+  for (let dir = from, up = 0; up < 6; dir = dirname(dir), up++) if (exists(join(dir, ADDON_SOURCE))) return dir;
+  throw new AddonError(`no ${ADDON_SOURCE} above ${from}: cannot locate mast's files`);
 }
 
 /** Where scripts/build-addon.mjs puts the addon, under the package root. */

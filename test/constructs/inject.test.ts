@@ -1,4 +1,5 @@
-import { Testing } from 'cdk8s';
+import { ApiObject, Chart, JsonPatch, Lazy, Testing } from 'cdk8s';
+import { Construct } from 'constructs';
 import type { KubeObject } from '../../api';
 import { injectManifests, Mesh } from '../../constructs';
 
@@ -94,5 +95,84 @@ describe("injection of workloads mast did not write (Istio's webhook rules, at s
     const cart = Testing.synth(mesh.apps).find((o: any) => o.kind === 'Deployment' && o.metadata.name === 'cart');
     expect(podSpecOf(cart).initContainers.find((c: any) => c.name === 'mast-proxy').image).toBe('registry/proxy:1');
     expect(mesh.findings.map((f) => `${f.namespace}/${f.name}`)).toEqual(['tools/batch']);
+  });
+});
+
+describe("Mesh.inject: the user's own cdk8s objects, as istioctl kube-inject injects them", () => {
+  const proxyOf = (o: any) => podSpecOf(o).initContainers?.find((c: any) => c.name === 'mast-proxy');
+  const synthOf = (chart: Chart, kind: string, name: string) =>
+    Testing.synth(chart).find((o: any) => o.kind === kind && o.metadata.name === name);
+
+  test('an ApiObject Deployment in a chart of their own gets the sidecar, whatever its namespace says', () => {
+    const app = Testing.app();
+    const mesh = new Mesh(app, 'mesh', { proxyImage: 'registry/proxy:1' });
+    const chart = new Chart(app, 'shop', { namespace: 'shop' });
+    const cart = new ApiObject(chart, 'cart', deployment('cart', 'shop') as any);
+    expect(mesh.inject(cart)).toEqual(['shop/cart']);
+    const synthesized = synthOf(chart, 'Deployment', 'cart');
+    expect(proxyOf(synthesized).image).toBe('registry/proxy:1');
+    expect(podSpecOf(synthesized).containers.map((c: any) => c.name)).toEqual(['cart']);
+    expect(mesh.findings).toEqual([]);
+  });
+
+  test('what is added after inject() is injected too: a container built lazily (as cdk8s-plus builds its pod) and labels from a JSON patch', () => {
+    const app = Testing.app();
+    const mesh = new Mesh(app, 'mesh');
+    const chart = new Chart(app, 'shop');
+    // The shape of a cdk8s-plus Deployment: a construct whose ApiObject renders its spec at synth.
+    const containers: any[] = [];
+    const plusLike = new Construct(chart, 'web');
+    new ApiObject(plusLike, 'Resource', {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'web' },
+      spec: Lazy.any({
+        produce: () => ({
+          selector: { matchLabels: { app: 'web' } },
+          template: { metadata: { labels: { app: 'web' } }, spec: { containers } },
+        }),
+      }),
+    });
+    expect(mesh.inject(plusLike)).toEqual(['shop/web/Resource']);
+    containers.push({ name: 'web', image: 'web:1', readinessProbe: { httpGet: { path: '/ready', port: 8080 } } });
+    ApiObject.of(plusLike).addJsonPatch(JsonPatch.add('/spec/template/metadata/labels/version', 'v2'));
+    const spec = podSpecOf(synthOf(chart, 'Deployment', 'web'));
+    // The late container's probe goes through the sidecar's status port; the patched label reaches the proxy.
+    expect(spec.containers[0].readinessProbe.httpGet).toMatchObject({ path: '/app-health/web/readyz', port: 15020 });
+    expect(proxyOf({ kind: 'Deployment', spec: { template: { spec } } }).args.join(' ')).toContain('version=v2');
+  });
+
+  test('a whole chart: its workloads injected, other kinds untouched, pods that refuse reported once; injecting twice adds nothing', () => {
+    const app = Testing.app();
+    const mesh = new Mesh(app, 'mesh');
+    const chart = new Chart(app, 'tools', { namespace: 'tools' });
+    new ApiObject(chart, 'api', deployment('api', 'tools') as any);
+    new ApiObject(chart, 'migrate', {
+      apiVersion: 'batch/v1',
+      kind: 'Job',
+      metadata: { name: 'migrate' },
+      spec: { template: (deployment('migrate', 'tools') as any).spec.template },
+    });
+    new ApiObject(chart, 'legacy', deployment('legacy', 'tools', { 'sidecar.istio.io/inject': 'false' }) as any);
+    const host = deployment('node-agent', 'tools') as any;
+    host.spec.template.spec.hostNetwork = true;
+    new ApiObject(chart, 'node-agent', host);
+    new ApiObject(chart, 'api-svc', { apiVersion: 'v1', kind: 'Service', metadata: { name: 'api' }, spec: { ports: [{ port: 80 }] } });
+    expect(mesh.inject(chart)).toEqual(['tools/api', 'tools/migrate', 'tools/legacy', 'tools/node-agent']);
+    expect(mesh.inject(chart)).toEqual([]);
+    Testing.synth(chart);
+    const objects = Testing.synth(chart);
+    const sidecars = (o: any) => (podSpecOf(o).initContainers ?? []).filter((c: any) => c.name === 'mast-proxy').length;
+    expect(objects.filter((o: any) => o.kind !== 'Service').map((o: any) => [o.metadata.name, sidecars(o)])).toEqual([
+      ['api', 1],
+      ['migrate', 1],
+      ['legacy', 0],
+      ['node-agent', 0],
+    ]);
+    expect(objects.find((o: any) => o.kind === 'Service').spec).toEqual({ ports: [{ port: 80 }] });
+    expect(mesh.findings.map((f) => [f.code, `${f.kind} ${f.namespace}/${f.name}`, f.message])).toEqual([
+      ['MAST0401', 'Deployment tools/legacy', 'not injected: the pod says sidecar.istio.io/inject: "false"'],
+      ['MAST0401', 'Deployment tools/node-agent', 'not injected: it uses the host network (its traffic cannot be captured)'],
+    ]);
   });
 });

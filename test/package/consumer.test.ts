@@ -147,14 +147,17 @@ describe('the packed package in a cdk init project', () => {
     local.stderr.on('data', (d) => (output += d));
     let answer = '';
     try {
+      // Until the gateway answers, or mast local has exited (its output then says why).
       await until(
         'the gateway to answer',
-        async () => (answer = await get(gatewayPort, '/hello').catch((e: Error) => e.message)).startsWith('200'),
+        async () => local.exitCode !== null || (answer = await get(gatewayPort, '/hello').catch((e: Error) => e.message)).startsWith('200'),
         60_000,
       ).catch(() => undefined);
     } finally {
-      process.kill(-local.pid!, 'SIGTERM');
-      await new Promise((r) => (local.exitCode === null ? local.once('exit', r) : r(undefined)));
+      if (local.exitCode === null) {
+        process.kill(-local.pid!, 'SIGTERM');
+        await new Promise((r) => local.once('exit', r));
+      }
     }
     return { answer, output: answer.startsWith('200') ? '' : output.slice(-2000) };
   }

@@ -65,8 +65,9 @@ const BAD_RESPONSES: Record<string, string> = {
 };
 
 /** An upstream (and mirror target, and app) that answers whatever its request's path names. */
-async function brokenUpstream(): Promise<{ port: number; close(): Promise<void> }> {
+async function brokenUpstream(): Promise<{ port: number; answered: () => number; close(): Promise<void> }> {
   const sockets = new Set<net.Socket>();
+  let answered = 0;
   const server = net.createServer((s) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
@@ -79,6 +80,7 @@ async function brokenUpstream(): Promise<{ port: number; close(): Promise<void> 
       buf = '';
       const name = target.slice(target.lastIndexOf('/') + 1);
       const seed = /^random-(\d+)$/.exec(name);
+      answered++;
       if (name === 'endless-head') return void s.write(`HTTP/1.1 200 OK\r\nX-A: ${'a'.repeat(200_000)}`);
       s.end(seed ? mutate(GOOD_RESPONSE, random(Number(seed[1]))) : (BAD_RESPONSES[name] ?? GOOD_RESPONSE), 'latin1');
     });
@@ -86,6 +88,7 @@ async function brokenUpstream(): Promise<{ port: number; close(): Promise<void> 
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
     port: (server.address() as AddressInfo).port,
+    answered: () => answered,
     close: () => new Promise((r) => (sockets.forEach((s) => s.destroy()), server.close(() => r()))),
   };
 }
@@ -230,9 +233,10 @@ describe('mast-proxy fed garbage from every side', () => {
 
   test('a mirror target answering the shadow request with any of those', async () => {
     for (const name of [...Object.keys(BAD_RESPONSES), 'endless-head']) {
+      const before = broken.answered();
       expect(await get(proxy.port('http'), `/mirrored/${name}`)).toMatchObject({ status: 200 });
-      // The shadow's answer arrives after the client's: give it the time to.
-      await new Promise((r) => setTimeout(r, 30));
+      // The shadow's answer may leave after the client's: the proxy must have it before the check.
+      await until(`the shadow answered with ${name}`, () => broken.answered() > before, 2000);
       await stillServing();
     }
   }, 60_000);

@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import type { AuthzConfig } from '../../runtime/contract/authz';
 import type { ProxyConfig } from '../../runtime/contract/proxy-config';
 import { cluster, config, forward, raw, stoppedAfterEach } from '../support/proxy';
+import { expectQuietFor } from '../support/quiet';
 import { lenientBackend } from './support';
 
 const { proxyFor, stopAfter } = stoppedAfterEach();
@@ -89,8 +90,7 @@ describe('request bodies: strict chunked framing', () => {
     const reply = await raw(port, `${POST}${body}`, 2000);
     expect(statusOf(reply)).toBe(400);
     expect(reply).toMatch(/connection: close/i);
-    await new Promise((r) => setTimeout(r, 50));
-    expect(app.lines()).toEqual([]);
+    await expectQuietFor(50, 'a request at the app', () => app.lines().length > 0);
   });
 
   test('the same smuggle split across packets is refused too', async () => {
@@ -105,8 +105,7 @@ describe('request bodies: strict chunked framing', () => {
       setTimeout(() => s.destroy(), 2000);
     });
     expect(statusOf(reply)).toBe(400);
-    await new Promise((r) => setTimeout(r, 50));
-    expect(app.lines().filter((l) => l.includes('/admin'))).toEqual([]);
+    await expectQuietFor(50, 'the smuggled request at the app', () => app.lines().some((l) => l.includes('/admin')));
   });
 
   test('valid extensions and trailers: the body goes on, extensions and trailers do not (the framing upstream is validated bytes only)', async () => {

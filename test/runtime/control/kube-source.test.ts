@@ -11,6 +11,7 @@ import { PushClient } from '../../../runtime/proxy/push-client';
 import { freePort } from '../../../runtime/local/local-mesh';
 import { FakeKube } from '../../support/fake-kube';
 import { until as poll } from '../../support/poll';
+import { expectQuietFor } from '../../support/quiet';
 import { tempDir } from '../../support/temp-dir';
 
 const ROOT = join(__dirname, '..', '..', '..');
@@ -158,8 +159,11 @@ describe('mastd --source kubernetes', () => {
       expect(kube.requests).toContainEqual({ verb: 'list', path });
     expect(m.log()).toContain('AuthorizationPolicy: the CRD is not installed (404 on /apis/security.istio.io/v1/authorizationpolicies)');
     // Looked for again at the watch-timeout pace (1 s here), not in a tight loop; and no snapshot churn.
-    await new Promise((r) => setTimeout(r, 1500));
-    expect(kube.requests.filter((r) => r.path === AP).length).toBeLessThanOrEqual(4);
+    await expectQuietFor(
+      1500,
+      'a tight loop on the missing CRD, or a second snapshot',
+      () => kube.requests.filter((r) => r.path === AP).length > 4 || (m.log().match(/snapshot v\d+/g) ?? []).length > 1,
+    );
     expect((m.log().match(/snapshot v\d+/g) ?? []).length).toBe(1);
   });
 
@@ -204,9 +208,11 @@ describe('mastd --source kubernetes', () => {
     const version = JSON.parse((await get(m, '/debug/configz')).text).version;
     const port = kube.port;
     await kube.stop();
-    await new Promise((r) => setTimeout(r, 800));
-    expect((await get(m, '/ready')).status).toBe(200);
-    expect(JSON.parse((await get(m, '/debug/configz')).text).version).toBe(version);
+    await expectQuietFor(
+      800,
+      'mastd turning unready or changing its snapshot with the API server away',
+      async () => (await get(m, '/ready')).status !== 200 || JSON.parse((await get(m, '/debug/configz')).text).version !== version,
+    );
     kube.remove(VS, 'default', 'details');
     kube.put(VS, vs('productpage'));
     await kube.start(port);
@@ -246,7 +252,7 @@ describe('mastd --source kubernetes', () => {
     // A namespace created later gets it too; the others are not written again.
     kube.put(NS, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop' } });
     await until(m, 'shop', () => Boolean(rootIn('shop')));
-    await new Promise((r) => setTimeout(r, 2500));
+    await expectQuietFor(2500, 'a root ConfigMap written again', () => kube.configMapWrites.length > 3);
     expect(kube.configMapWrites).toEqual([
       { verb: 'create', key: 'default/mast-ca-root-cert' },
       { verb: 'create', key: 'mast-system/mast-ca-root-cert' },
@@ -312,8 +318,7 @@ describe('mastd --source kubernetes', () => {
       async () => /broken/.test((await get(b, '/debug/analyze')).text) && /broken/.test((await get(m, '/debug/analyze')).text),
     );
     await until(m, 'the Event', () => kube.events.length > before);
-    await new Promise((r) => setTimeout(r, 300));
-    expect(kube.events.length - before).toBe(1);
+    await expectQuietFor(300, 'a second Event (from the follower)', () => kube.events.length - before > 1);
     // Both sign with the root the first one stored in the mastd-ca Secret.
     const root = async (x: Mastd) => (JSON.parse((await get(x, '/debug/ca')).text || '{}') as { root?: string }).root;
     await until(b, 'b has the CA', async () => Boolean(await root(b)));
@@ -356,11 +361,9 @@ describe('mastd --source kubernetes, a dead watch', () => {
     kube.put(VS, vs('late'));
     await until(m, 'the change after the stall', async () => (await configz(m)).includes('VirtualService default/late'), 15_000);
     expect(m.log()).toMatch(/no watch activity for \d+ s; replacing the informer/);
-    // The replaced informer stays stopped: one VirtualService watch, never two (sampled past the
+    // The replaced informer stays stopped: one VirtualService watch, never two (watched past the
     // replaced one's retry backoff, when a wrongly restarted one would be watching again).
-    let most = 0;
-    for (const end = Date.now() + 6000; Date.now() < end; await new Promise((r) => setTimeout(r, 50)))
-      most = Math.max(most, kube.openWatches(VS));
-    expect(most).toBe(1);
+    await until(m, "the new informer's VirtualService watch", () => kube.openWatches(VS) === 1);
+    await expectQuietFor(6000, 'a second VirtualService watch', () => kube.openWatches(VS) > 1);
   }, 40_000);
 });

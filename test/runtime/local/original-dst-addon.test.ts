@@ -1,11 +1,16 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AddonError, builtAddon, originalDstAddon, packageRoot } from '../../../runtime/local/original-dst-addon';
+import { ADDON_SOURCE, AddonError, builtAddon, originalDstAddon, packageRoot } from '../../../runtime/local/original-dst-addon';
 import { tempDir } from '../../support/temp-dir';
 
 describe('the SO_ORIGINAL_DST addon for mast local --intercept', () => {
   test('the package root is found from the source tree and from the compiled copy in out/ alike', () => {
-    const files = new Set(['/repo/package.json', '/app/node_modules/mast/package.json']);
+    // tsc copies package.json into out/ too: the root is where the addon's source is.
+    const files = new Set(
+      ['/repo', '/app/node_modules/mast']
+        .flatMap((root) => [`${root}/package.json`, `${root}/${ADDON_SOURCE}`])
+        .concat('/app/node_modules/mast/out/package.json'),
+    );
     const has = (f: string) => files.has(f);
     expect(packageRoot('/repo/runtime/local', has)).toBe('/repo');
     expect(packageRoot('/app/node_modules/mast/out/runtime/local', has)).toBe('/app/node_modules/mast');

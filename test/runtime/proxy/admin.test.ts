@@ -3,6 +3,7 @@ import * as net from 'node:net';
 import { startAdmin, startStatus, type AdminState } from '../../../runtime/proxy/admin';
 import { MeshProxy } from '../../../runtime/proxy/mesh-proxy';
 import { cluster, config, forward, stoppedAfterEach } from '../../support/proxy';
+import { until } from '../../support/poll';
 
 const { stopAfter } = stoppedAfterEach();
 
@@ -125,8 +126,7 @@ describe('admin port', () => {
     await new Promise((r) => lingering.once('end', r));
     expect(answer).toMatch(/^HTTP\/1\.1 503 Service Unavailable\r\n[\s\S]*NO CONFIG\n$/);
     const open = () => new Promise<number>((r) => server.getConnections((_e, n) => r(n)));
-    for (let i = 0; i < 100 && (await open()) > 0; i++) await new Promise((r) => setTimeout(r, 20));
-    expect(await open()).toBe(0);
+    await until('the lingering connection dropped', async () => (await open()) === 0, 2000);
     lingering.destroy();
   });
 });

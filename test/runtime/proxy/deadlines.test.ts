@@ -1,7 +1,7 @@
 import { Deadline, Deadlines } from '../../../runtime/proxy/deadlines';
 
 // The clock and the timers are jest's (performance.now() included): what fires when is exact, whatever the machine's load.
-const sleep = (ms: number) => jest.advanceTimersByTime(ms);
+const advance = (ms: number) => jest.advanceTimersByTime(ms);
 
 describe('deadlines', () => {
   beforeEach(() => jest.useFakeTimers());
@@ -14,11 +14,11 @@ describe('deadlines', () => {
     const make = (name: string) => new Deadline(() => fired.push([name, performance.now() - start]));
     const [a, b, c] = [make('a'), make('b'), make('c')];
     deadlines.set(a, 30);
-    sleep(10);
+    advance(10);
     const setLater = performance.now() - start;
     deadlines.set(b, 30);
     deadlines.set(c, 5);
-    sleep(120);
+    advance(120);
     expect(fired.map(([n]) => n)).toEqual(['c', 'a', 'b']);
     const at = Object.fromEntries(fired);
     expect(at.c).toBeGreaterThanOrEqual(setLater + 5);
@@ -36,7 +36,7 @@ describe('deadlines', () => {
     deadlines.cancel(ds[1][1]);
     deadlines.cancel(ds[2][1]);
     deadlines.cancel(ds[2][1]);
-    sleep(60);
+    advance(60);
     expect(fired).toEqual(['kept']);
   });
 
@@ -53,9 +53,9 @@ describe('deadlines', () => {
     deadlines.set(killer, 15);
     deadlines.set(victim, 15);
     deadlines.set(later, 40);
-    sleep(25);
+    advance(25);
     expect(fired).toEqual(['killer']);
-    sleep(50);
+    advance(50);
     expect(fired).toEqual(['killer', 'later']);
   });
 
@@ -64,9 +64,9 @@ describe('deadlines', () => {
     let n = 0;
     const d = new Deadline(() => n++);
     deadlines.set(d, 5);
-    sleep(30);
+    advance(30);
     deadlines.set(d, 5);
-    sleep(30);
+    advance(30);
     expect(n).toBe(2);
   });
 });

@@ -1,4 +1,5 @@
 import { cluster, config, forward, get, raw, stoppedAfterEach } from '../../support/proxy';
+import { until } from '../../support/poll';
 
 const { withBackend, proxyFor, stopAfter } = stoppedAfterEach();
 
@@ -184,7 +185,7 @@ describe('resilience', () => {
       ),
     );
     expect(await get(port, '/m')).toMatchObject({ status: 200, body: 'main /m' });
-    for (let i = 0; i < 20 && shadow.seen.length === 0; i++) await new Promise((r) => setTimeout(r, 25));
+    await until('the shadow request', () => shadow.seen.length > 0, 2000);
     expect(shadow.seen[0]).toMatchObject({ url: '/m', headers: expect.objectContaining({ host: 'alpha.example.com-shadow' }) });
   });
 });

@@ -1,6 +1,7 @@
 /** Accepted connections moved onto sockets that read through the shared buffer (Node's onread). */
 import * as net from 'node:net';
 import { acceptedWithOnRead } from '../../../runtime/proxy/read-buffer';
+import { until } from '../../support/poll';
 
 const listening = (server: net.Server) =>
   new Promise<number>((r) => server.listen(0, '127.0.0.1', () => r((server.address() as net.AddressInfo).port)));
@@ -50,12 +51,10 @@ describe('accepted sockets reading through the shared buffer', () => {
     const port = await listening(server);
     const client = net.connect(port, '127.0.0.1');
     client.write('one');
-    await new Promise((r) => setTimeout(r, 10));
+    // 'two' and the end arrive while the moved socket is paused after reading 'one'.
+    await until("'one' read", () => got.length > 0, 2000);
     client.end('two');
-    await new Promise((r) => {
-      const wait = () => (moved ? moved.on('end', r) : setTimeout(wait, 5));
-      wait();
-    });
+    await new Promise((r) => moved!.on('end', r));
     expect(got.join('')).toBe('onetwo');
     moved!.destroy();
     await new Promise((r) => server.close(r));
