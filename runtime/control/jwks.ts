@@ -38,6 +38,8 @@ interface Entry {
   lastError?: string;
   timer?: NodeJS.Timeout;
   first?: Promise<void>;
+  /** A fetch of this URI is on its way: a slow server (or a busy mastd) gets one at a time, never a pile-up of refreshes. */
+  fetching?: boolean;
 }
 
 /** The keys of a JWKS document, or an error naming what is wrong. */
@@ -130,6 +132,8 @@ export class JwksFetcher {
   }
 
   private async refresh(uri: string, e: Entry, notify: boolean): Promise<void> {
+    if (e.fetching) return;
+    e.fetching = true;
     e.fetches++;
     try {
       const keys = await fetchJwks(uri, this.timeoutMs, this.maxBytes);
@@ -146,6 +150,8 @@ export class JwksFetcher {
       this.options.log?.(
         `jwks ${uri}: fetch failed (${e.lastError}); ${e.keys ? 'keeping the last good keys' : 'no keys: tokens of its issuers are refused'}`,
       );
+    } finally {
+      e.fetching = false;
     }
   }
 
