@@ -2,10 +2,11 @@ import { FLAG_END_STREAM, INTERNAL_ERROR } from './lazy-http2';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { ListenerConfig, RouteConfig, WeightedCluster } from '../../contract/proxy-config';
 import { containPeerInput } from '../contain';
+import { chunkedCopy } from '../mirror';
 import { HttpError } from '../http/bytes';
 import { RequestIds } from '../request-id';
 import { admit, refusalReply, routingView, withAdmission } from '../request/authorize';
-import type { ExchangeContext } from '../request/context';
+import type { ExchangeContext, MirrorBody } from '../request/context';
 import { corsResponseHeaders } from '../request/cors';
 import { pickEndpoint, type GeneratedCookie } from '../request/hash-key';
 import { flagBit, flagString, requestFinished, type Flag, type RequestRecord } from '../request/record';
@@ -16,7 +17,7 @@ import type { Cluster, Endpoint } from '../upstream/cluster';
 import { grpcLocalReply, grpcStatusOf, grpcTimeoutMs, isGrpc } from './grpc';
 import { downstreamResponse, streamUpstreamRequest, type HeaderList, type UpstreamRequest } from './headers';
 import { type H2Connection, StreamRequest } from './stream-request';
-import { H1Try } from './upstream-h1';
+import { H1Try, requestHead } from './upstream-h1';
 import { H2Try } from './upstream-h2';
 import type { TryOwner, UpstreamTry } from './upstream-try';
 import type { PathNormalization } from '../../contract/proxy-config';
@@ -25,6 +26,7 @@ const REQUEST_IDS = new RequestIds();
 const RESET = 'upstream connect error or disconnect/reset before headers. reset reason:';
 /** A client reset within this long of opening the stream, before any response, is premature (Envoy's premature_reset_min_stream_lifetime_seconds: 1). */
 const PREMATURE_MS = 1000;
+const EMPTY = Buffer.alloc(0);
 
 /** What a stream's request needs of the proxy. */
 export interface H2ExchangeContext extends ExchangeContext {
@@ -73,6 +75,8 @@ export class H2Exchange implements TryOwner {
   private waitsForTrailers = false;
   private awaitingDrain = false;
   private premature = false;
+  /** Mirror copies of this request, taking its body as it comes. */
+  private mirrors?: MirrorBody[];
   private delayTimer?: NodeJS.Timeout;
   private timeoutTimer?: NodeJS.Timeout;
   private tryTimer?: NodeJS.Timeout;
@@ -150,16 +154,26 @@ export class H2Exchange implements TryOwner {
     const deadline = this.grpc ? grpcTimeoutMs(this.headers['grpc-timeout']) : undefined;
     const ms = deadline !== undefined && (!route || deadline < route) ? deadline : route;
     if (ms) this.timeoutTimer = setTimeout(() => this.onTimeout(), Math.max(0, ms - (performance.now() - this.started)));
-    if (d.mirrors && !this.hasBody) for (const m of d.mirrors) this.ctx.mirror(m, req.method, this.shadowHead());
+    // A body is copied to each mirror as it streams (none of it came yet, unless a fault delayed the request: no copy then, as HTTP/1.1's).
+    if (d.mirrors && !(this.hasBody && this.bytesIn > 0)) this.startMirrors(d.mirrors);
     this.next();
   }
 
-  /** A mirror's copy as an HTTP/1.1 head (mirror.ts sends heads): `-shadow` authority, `x-mast-mirror`. */
-  private shadowHead(): string {
+  /**
+   * The mirrors' copies, as HTTP/1.1 requests (mirror.ts speaks HTTP/1.1): `-shadow` authority,
+   * `x-mast-mirror`, the body with the client's length, else chunked.
+   */
+  private startMirrors(clusters: readonly string[]): void {
     const u = this.upstream!;
-    let head = `${u.method} ${u.path} HTTP/1.1\r\nhost: ${u.authority}-shadow\r\n`;
-    for (const [n, v] of u.headers) head += `${n}: ${v}\r\n`;
-    return `${head}x-mast-mirror: true\r\n\r\n`;
+    const withBody = this.replay.hasBody;
+    const length = this.headers['content-length'];
+    const known = typeof length === 'string' ? length : undefined;
+    const shadow = { ...u, authority: `${u.authority}-shadow`, headers: [...u.headers, ['x-mast-mirror', 'true']] satisfies HeaderList };
+    const head = requestHead(shadow, withBody, known);
+    for (const m of clusters) {
+      const copy = this.ctx.mirror(m, u.method, head, withBody);
+      if (copy) (this.mirrors ??= []).push(known === undefined ? chunkedCopy(copy) : copy);
+    }
   }
 
   // ---- tries ----
@@ -211,6 +225,7 @@ export class H2Exchange implements TryOwner {
 
   private requestBody(chunk: Buffer): void {
     this.bytesIn += chunk.length;
+    if (this.mirrors) for (const m of this.mirrors) m.write(chunk, false);
     if (this.done) return;
     const t = this.tryReady ? this.current : undefined;
     // Waiting for a connection, a back-off or a fault delay: held, and reading stops past the bound.
@@ -219,6 +234,7 @@ export class H2Exchange implements TryOwner {
   }
 
   private requestEnd(): void {
+    if (this.mirrors) for (const m of this.mirrors) m.write(EMPTY, true);
     this.replay.end();
     if (this.tryReady) this.current?.endBody();
   }
@@ -406,6 +422,7 @@ export class H2Exchange implements TryOwner {
     clearTimeout(this.timeoutTimer);
     clearTimeout(this.tryTimer);
     clearTimeout(this.backoffTimer);
+    if (this.mirrors) for (const m of this.mirrors) m.abandon();
     if (this.counted) this.cluster!.requestsInFlight--;
     if (!requestFinished.hasSubscribers || !this.req) return;
     const now = performance.now();

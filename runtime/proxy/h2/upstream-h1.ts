@@ -13,8 +13,8 @@ import { Dechunker } from './dechunk';
 import type { HeaderList, UpstreamRequest } from './headers';
 import type { TryOwner, UpstreamTry } from './upstream-try';
 
-/** The request head for an HTTP/1.1 upstream; `length`, the body's length when the client said it. */
-function requestHead(r: UpstreamRequest, hasBody: boolean, length: string | undefined): string {
+/** The request head for an HTTP/1.1 upstream (or a mirror's copy); `length`, the body's length when the client said it. */
+export function requestHead(r: UpstreamRequest, hasBody: boolean, length: string | undefined): string {
   let head = `${r.method} ${r.path} HTTP/1.1\r\nhost: ${r.authority}\r\n`;
   for (const [n, v] of r.headers) if (n !== 'content-length') head += `${n}: ${v}\r\n`;
   if (length !== undefined) head += `content-length: ${length}\r\n`;
