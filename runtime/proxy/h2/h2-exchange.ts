@@ -15,7 +15,7 @@ import { avoidsTriedHosts, backoffMs, mayRetry, type Failure } from '../request/
 import { decide, type Decision, type ForwardPlan } from '../request/route';
 import type { Cluster, Endpoint } from '../upstream/cluster';
 import { grpcLocalReply, grpcStatusOf, grpcTimeoutMs, isGrpc } from './grpc';
-import { downstreamResponse, streamUpstreamRequest, type HeaderList, type UpstreamRequest } from './headers';
+import { downstreamResponse, pairsOf, streamUpstreamRequest, type HeaderList, type UpstreamRequest } from './headers';
 import { type H2Connection, StreamRequest } from './stream-request';
 import { H1Try, requestHead } from './upstream-h1';
 import { H2Try } from './upstream-h2';
@@ -72,6 +72,8 @@ export class H2Exchange implements TryOwner {
   /** The request body: held until a try is ready, kept for a retry while it fits. */
   private readonly replay: ReplayBuffer;
   private trailersOut?: HeaderList;
+  /** The client's request trailers, sent upstream after the body. */
+  private trailersIn?: HeaderList;
   private waitsForTrailers = false;
   private awaitingDrain = false;
   private premature = false;
@@ -103,6 +105,7 @@ export class H2Exchange implements TryOwner {
       // The client's body reaches the tries inside containPeerInput: a throw resets this stream, not the process.
       const reset = () => this.abort('DC');
       stream.on('data', (chunk: Buffer) => containPeerInput('downstream', reset, () => this.requestBody(chunk)));
+      stream.on('trailers', (t) => (this.trailersIn = pairsOf(t)));
       stream.on('end', () => containPeerInput('downstream', reset, () => this.requestEnd()));
     }
     let req: StreamRequest;
@@ -219,7 +222,7 @@ export class H2Exchange implements TryOwner {
     this.tryReady = true;
     for (const c of this.replay.replay()) t.write(c);
     t.onDrain = () => this.stream.resume();
-    if (this.replay.done) t.endBody();
+    if (this.replay.done) t.endBody(this.trailersIn);
     else if (this.hasBody && this.stream.isPaused()) this.stream.resume();
   }
 
@@ -236,7 +239,7 @@ export class H2Exchange implements TryOwner {
   private requestEnd(): void {
     if (this.mirrors) for (const m of this.mirrors) m.write(EMPTY, true);
     this.replay.end();
-    if (this.tryReady) this.current?.endBody();
+    if (this.tryReady) this.current?.endBody(this.trailersIn);
   }
 
   private retry(status: number | undefined, failure: Failure | undefined, grpcStatus?: number): boolean {
@@ -282,8 +285,9 @@ export class H2Exchange implements TryOwner {
       }
     if (this.generatedCookie) extra.push(['set-cookie', this.generatedCookie.header]);
     const out = downstreamResponse(status, headers, route, this.destination, extra);
-    // An HTTP/2 upstream may end with trailers (gRPC always does): the stream waits for them.
-    this.waitsForTrailers = !end && this.current instanceof H2Try;
+    // An HTTP/2 upstream may end with trailers (gRPC always does), an HTTP/1.1 one's chunked body too: the stream waits for them.
+    const t = this.current;
+    this.waitsForTrailers = !end && (t instanceof H2Try || (t instanceof H1Try && t.mayHaveTrailers));
     if (!this.respond(out, end)) return false;
     if (end) this.finish();
     return true;
