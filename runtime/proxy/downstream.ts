@@ -35,6 +35,7 @@ export class DownstreamConn implements Client {
   private pending: Buffer | null = null;
   private exchange: Exchange | null = null;
   private bodyFraming: BodyFraming | null = null;
+  requestTrailers?: Array<[string, string]>;
   private closed = false;
   /** Set while this connection is a raw tunnel (after a 101 Switching Protocols). */
   tunnel = false;
@@ -202,6 +203,7 @@ export class DownstreamConn implements Client {
     this.port = this.authorityPort;
     this.pending = end < buf.length ? buf.subarray(end) : null;
     this.bodyFraming = BodyFraming.forRequest(head);
+    this.requestTrailers = undefined;
     if (this.bodyFraming.done) this.bodyFraming = null;
     this.exchange = new Exchange(this, this.proxy, this.listener.entryFor(this.port), authority);
     this.exchange.start();
@@ -221,7 +223,8 @@ export class DownstreamConn implements Client {
       if (err instanceof ChunkedError) return this.fail(new HttpError(400, 'bad_chunked', err.message));
       throw err;
     }
-    // Validated bytes only, chunk extensions and trailers left out (see chunked.ts).
+    // Validated bytes only, chunk extensions and trailers left out (see chunked.ts); the trailers kept for a codec that carries them.
+    if (framing.done) this.requestTrailers = framing.trailers;
     this.exchange?.requestBody(framing.forwarded(buf, start, end), framing.done);
     if (framing.done) {
       this.bodyFraming = null;

@@ -136,3 +136,23 @@ class MirrorCopy implements MirrorBody {
     this.cluster.release(this.endpoint, conn, reusable);
   }
 }
+
+/**
+ * A copy of a body whose codec frames it itself (HTTP/2's DATA frames) sent to the mirror as
+ * HTTP/1.1 chunked, its head saying `transfer-encoding: chunked`: each chunk framed, the last
+ * chunk after the body's end.
+ */
+export function chunkedCopy(copy: MirrorBody): MirrorBody {
+  return {
+    write(chunk: Buffer, last: boolean): void {
+      const parts: Buffer[] = [];
+      if (chunk.length) parts.push(Buffer.from(`${chunk.length.toString(16)}\r\n`, 'latin1'), chunk, CRLF);
+      if (last) parts.push(LAST_CHUNK);
+      copy.write(parts.length === 1 ? parts[0] : Buffer.concat(parts), last);
+    },
+    abandon: () => copy.abandon(),
+  };
+}
+
+const CRLF = Buffer.from('\r\n', 'latin1');
+const LAST_CHUNK = Buffer.from('0\r\n\r\n', 'latin1');

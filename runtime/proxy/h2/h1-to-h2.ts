@@ -17,6 +17,7 @@ import type { Cluster, Endpoint } from '../upstream/cluster';
 import type { ListenerConfig } from '../../contract/proxy-config';
 import { grpcStatusOf } from './grpc';
 import { downstreamResponse, pairsOfHead, upstreamRequest, type HeaderList, type UpstreamRequest } from './headers';
+import { Dechunker } from './dechunk';
 import { H2Try } from './upstream-h2';
 import type { TryOwner } from './upstream-try';
 import type { TraceContext } from '../tracing/propagation';
@@ -49,6 +50,8 @@ const grpcOf = (list: HeaderList) => {
   return undefined;
 };
 
+const payload = (parts: Buffer[]): Buffer => (parts.length === 1 ? parts[0] : Buffer.concat(parts));
+
 export class Http1ToH2 implements TryOwner {
   private tries = 0;
   private current?: H2Try;
@@ -58,6 +61,8 @@ export class Http1ToH2 implements TryOwner {
   private readonly upstream: UpstreamRequest;
   /** The request body: held until a try is ready, kept for a retry while it fits. */
   private readonly replay: ReplayBuffer;
+  /** A chunked request body's framing taken off: HTTP/2 frames the body itself. */
+  private readonly dechunk?: Dechunker;
   private committed = false;
   private chunked = false;
   private keepAlive = false;
@@ -74,6 +79,7 @@ export class Http1ToH2 implements TryOwner {
     private readonly plan: ForwardPlan,
   ) {
     this.replay = new ReplayBuffer(!client.bodyPending);
+    if (client.head.chunked) this.dechunk = new Dechunker();
     const te = client.header('te');
     this.upstream = upstreamRequest(client, x.authority, pairsOfHead(client.head.headers), te?.includes('trailers') === true, {
       route: plan.route,
@@ -114,12 +120,13 @@ export class Http1ToH2 implements TryOwner {
 
   // ---- the request body, from the client connection ----
 
-  body(chunk: Buffer, last: boolean): void {
+  body(framed: Buffer, last: boolean): void {
+    const chunk = this.dechunk ? payload(this.dechunk.take(framed)) : framed;
     const t = this.tryReady ? this.current : undefined;
     if (this.replay.add(chunk, last, t !== undefined)) this.client.pauseReading();
     if (!t) return;
     if (chunk.length && !t.write(chunk)) this.client.pauseReading();
-    if (last) t.endBody();
+    if (last) t.endBody(this.client.requestTrailers);
   }
 
   ready(): void {
@@ -128,7 +135,7 @@ export class Http1ToH2 implements TryOwner {
     for (const c of this.replay.replay()) t.write(c);
     t.onDrain = () => this.client.resumeReading();
     this.client.resumeReading();
-    if (this.replay.done) t.endBody();
+    if (this.replay.done) t.endBody(this.client.requestTrailers);
   }
 
   /** The client's socket drained: the stream reads again. */

@@ -2,10 +2,11 @@ import { FLAG_END_STREAM, INTERNAL_ERROR } from './lazy-http2';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { ListenerConfig, RouteConfig, WeightedCluster } from '../../contract/proxy-config';
 import { containPeerInput } from '../contain';
+import { chunkedCopy } from '../mirror';
 import { HttpError } from '../http/bytes';
 import { RequestIds } from '../request-id';
 import { admit, refusalReply, routingView, withAdmission } from '../request/authorize';
-import type { ExchangeContext } from '../request/context';
+import type { ExchangeContext, MirrorBody } from '../request/context';
 import { corsResponseHeaders } from '../request/cors';
 import { pickEndpoint, type GeneratedCookie } from '../request/hash-key';
 import { flagBit, flagString, requestFinished, type Flag, type RequestRecord } from '../request/record';
@@ -14,9 +15,9 @@ import { avoidsTriedHosts, backoffMs, mayRetry, type Failure } from '../request/
 import { decide, type Decision, type ForwardPlan } from '../request/route';
 import type { Cluster, Endpoint } from '../upstream/cluster';
 import { grpcLocalReply, grpcStatusOf, grpcTimeoutMs, isGrpc } from './grpc';
-import { downstreamResponse, streamUpstreamRequest, type HeaderList, type UpstreamRequest } from './headers';
+import { downstreamResponse, pairsOf, streamUpstreamRequest, type HeaderList, type UpstreamRequest } from './headers';
 import { type H2Connection, StreamRequest } from './stream-request';
-import { H1Try } from './upstream-h1';
+import { H1Try, requestHead } from './upstream-h1';
 import { H2Try } from './upstream-h2';
 import type { TryOwner, UpstreamTry } from './upstream-try';
 import type { PathNormalization } from '../../contract/proxy-config';
@@ -26,6 +27,7 @@ const REQUEST_IDS = new RequestIds();
 const RESET = 'upstream connect error or disconnect/reset before headers. reset reason:';
 /** A client reset within this long of opening the stream, before any response, is premature (Envoy's premature_reset_min_stream_lifetime_seconds: 1). */
 const PREMATURE_MS = 1000;
+const EMPTY = Buffer.alloc(0);
 
 /** What a stream's request needs of the proxy. */
 export interface H2ExchangeContext extends ExchangeContext {
@@ -73,9 +75,13 @@ export class H2Exchange implements TryOwner {
   /** The request body: held until a try is ready, kept for a retry while it fits. */
   private readonly replay: ReplayBuffer;
   private trailersOut?: HeaderList;
+  /** The client's request trailers, sent upstream after the body. */
+  private trailersIn?: HeaderList;
   private waitsForTrailers = false;
   private awaitingDrain = false;
   private premature = false;
+  /** Mirror copies of this request, taking its body as it comes. */
+  private mirrors?: MirrorBody[];
   private delayTimer?: NodeJS.Timeout;
   private timeoutTimer?: NodeJS.Timeout;
   private tryTimer?: NodeJS.Timeout;
@@ -102,6 +108,7 @@ export class H2Exchange implements TryOwner {
       // The client's body reaches the tries inside containPeerInput: a throw resets this stream, not the process.
       const reset = () => this.abort('DC');
       stream.on('data', (chunk: Buffer) => containPeerInput('downstream', reset, () => this.requestBody(chunk)));
+      stream.on('trailers', (t) => (this.trailersIn = pairsOf(t)));
       stream.on('end', () => containPeerInput('downstream', reset, () => this.requestEnd()));
     }
     let req: StreamRequest;
@@ -155,16 +162,26 @@ export class H2Exchange implements TryOwner {
     const deadline = this.grpc ? grpcTimeoutMs(this.headers['grpc-timeout']) : undefined;
     const ms = deadline !== undefined && (!route || deadline < route) ? deadline : route;
     if (ms) this.timeoutTimer = setTimeout(() => this.onTimeout(), Math.max(0, ms - (performance.now() - this.started)));
-    if (d.mirrors && !this.hasBody) for (const m of d.mirrors) this.ctx.mirror(m, req.method, this.shadowHead());
+    // A body is copied to each mirror as it streams (none of it came yet, unless a fault delayed the request: no copy then, as HTTP/1.1's).
+    if (d.mirrors && !(this.hasBody && this.bytesIn > 0)) this.startMirrors(d.mirrors);
     this.next();
   }
 
-  /** A mirror's copy as an HTTP/1.1 head (mirror.ts sends heads): `-shadow` authority, `x-mast-mirror`. */
-  private shadowHead(): string {
+  /**
+   * The mirrors' copies, as HTTP/1.1 requests (mirror.ts speaks HTTP/1.1): `-shadow` authority,
+   * `x-mast-mirror`, the body with the client's length, else chunked.
+   */
+  private startMirrors(clusters: readonly string[]): void {
     const u = this.upstream!;
-    let head = `${u.method} ${u.path} HTTP/1.1\r\nhost: ${u.authority}-shadow\r\n`;
-    for (const [n, v] of u.headers) head += `${n}: ${v}\r\n`;
-    return `${head}x-mast-mirror: true\r\n\r\n`;
+    const withBody = this.replay.hasBody;
+    const length = this.headers['content-length'];
+    const known = typeof length === 'string' ? length : undefined;
+    const shadow = { ...u, authority: `${u.authority}-shadow`, headers: [...u.headers, ['x-mast-mirror', 'true']] satisfies HeaderList };
+    const head = requestHead(shadow, withBody, known);
+    for (const m of clusters) {
+      const copy = this.ctx.mirror(m, u.method, head, withBody);
+      if (copy) (this.mirrors ??= []).push(known === undefined ? chunkedCopy(copy) : copy);
+    }
   }
 
   // ---- tries ----
@@ -210,12 +227,13 @@ export class H2Exchange implements TryOwner {
     this.tryReady = true;
     for (const c of this.replay.replay()) t.write(c);
     t.onDrain = () => this.stream.resume();
-    if (this.replay.done) t.endBody();
+    if (this.replay.done) t.endBody(this.trailersIn);
     else if (this.hasBody && this.stream.isPaused()) this.stream.resume();
   }
 
   private requestBody(chunk: Buffer): void {
     this.bytesIn += chunk.length;
+    if (this.mirrors) for (const m of this.mirrors) m.write(chunk, false);
     if (this.done) return;
     const t = this.tryReady ? this.current : undefined;
     // Waiting for a connection, a back-off or a fault delay: held, and reading stops past the bound.
@@ -224,8 +242,9 @@ export class H2Exchange implements TryOwner {
   }
 
   private requestEnd(): void {
+    if (this.mirrors) for (const m of this.mirrors) m.write(EMPTY, true);
     this.replay.end();
-    if (this.tryReady) this.current?.endBody();
+    if (this.tryReady) this.current?.endBody(this.trailersIn);
   }
 
   private retry(status: number | undefined, failure: Failure | undefined, grpcStatus?: number): boolean {
@@ -271,8 +290,9 @@ export class H2Exchange implements TryOwner {
       }
     if (this.generatedCookie) extra.push(['set-cookie', this.generatedCookie.header]);
     const out = downstreamResponse(status, headers, route, this.destination, extra);
-    // An HTTP/2 upstream may end with trailers (gRPC always does): the stream waits for them.
-    this.waitsForTrailers = !end && this.current instanceof H2Try;
+    // An HTTP/2 upstream may end with trailers (gRPC always does), an HTTP/1.1 one's chunked body too: the stream waits for them.
+    const t = this.current;
+    this.waitsForTrailers = !end && (t instanceof H2Try || (t instanceof H1Try && t.mayHaveTrailers));
     if (!this.respond(out, end)) return false;
     if (end) this.finish();
     return true;
@@ -411,6 +431,7 @@ export class H2Exchange implements TryOwner {
     clearTimeout(this.timeoutTimer);
     clearTimeout(this.tryTimer);
     clearTimeout(this.backoffTimer);
+    if (this.mirrors) for (const m of this.mirrors) m.abandon();
     if (this.counted) this.cluster!.requestsInFlight--;
     if (!requestFinished.hasSubscribers || !this.req) return;
     const now = performance.now();

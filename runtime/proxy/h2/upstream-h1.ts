@@ -13,14 +13,32 @@ import { Dechunker } from './dechunk';
 import type { HeaderList, UpstreamRequest } from './headers';
 import type { TryOwner, UpstreamTry } from './upstream-try';
 
-/** The request head for an HTTP/1.1 upstream; `length`, the body's length when the client said it. */
-function requestHead(r: UpstreamRequest, hasBody: boolean, length: string | undefined): string {
+/** The request head for an HTTP/1.1 upstream (or a mirror's copy); `length`, the body's length when the client said it. */
+export function requestHead(r: UpstreamRequest, hasBody: boolean, length: string | undefined): string {
   let head = `${r.method} ${r.path} HTTP/1.1\r\nhost: ${r.authority}\r\n`;
   for (const [n, v] of r.headers) if (n !== 'content-length') head += `${n}: ${v}\r\n`;
   if (length !== undefined) head += `content-length: ${length}\r\n`;
   else if (hasBody) head += 'transfer-encoding: chunked\r\n';
   return `${head}\r\n`;
 }
+
+/** Fields that never travel as trailers across the codecs: framing, routing and connection-specific ones (RFC 9110 §6.5.1, RFC 9113 §8.2.2). */
+const NOT_TRAILERS = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+  'te',
+  'trailer',
+  'host',
+  'content-length',
+  'content-type',
+  'content-encoding',
+]);
+
+/** The trailer fields that may cross a hop (those of NOT_TRAILERS left out). */
+export const trailerFields = (list: HeaderList): HeaderList => list.filter(([n]) => !NOT_TRAILERS.has(n));
 
 export class H1Try implements UpstreamTry, ConnHandler {
   onDrain?: () => void;
@@ -82,10 +100,19 @@ export class H1Try implements UpstreamTry, ConnHandler {
     return socket.write('\r\n', 'latin1');
   }
 
-  endBody(): void {
+  endBody(trailers?: HeaderList): void {
     if (this.bodyEnded) return;
     this.bodyEnded = true;
-    if (this.chunked) this.conn?.socket.write('0\r\n\r\n', 'latin1');
+    if (!this.chunked) return;
+    // The client's trailers as chunked trailer fields (a body sent with a length has no place for them: dropped, as Envoy does).
+    let last = '0\r\n';
+    for (const [n, v] of trailerFields(trailers ?? [])) last += `${n}: ${v}\r\n`;
+    this.conn?.socket.write(`${last}\r\n`, 'latin1');
+  }
+
+  /** The response is chunked: trailers may follow its body. */
+  get mayHaveTrailers(): boolean {
+    return this.dechunk !== undefined;
   }
 
   resume(): void {
@@ -139,7 +166,10 @@ export class H1Try implements UpstreamTry, ConnHandler {
     else if (bytes.length) more = this.owner.data(bytes);
     if (this.done) return;
     if (!more) this.conn?.socket.pause();
-    if (framing.done) this.finish(end === buf.length);
+    if (!framing.done) return;
+    const trailers = framing.trailers;
+    if (trailers) this.owner.trailers(trailerFields(trailers));
+    this.finish(end === buf.length);
   }
 
   private finish(clean: boolean): void {

@@ -9,7 +9,8 @@ import type * as http2 from 'node:http2';
 import { CANCEL, FLAG_END_STREAM, INTERNAL_ERROR, NO_ERROR, REFUSED_STREAM } from './lazy-http2';
 import { containPeerInput } from '../contain';
 import type { Cluster, Endpoint } from '../upstream/cluster';
-import { pairsOf, toObject, type UpstreamRequest } from './headers';
+import { type HeaderList, pairsOf, toObject, type UpstreamRequest } from './headers';
+import { trailerFields } from './upstream-h1';
 import { h2Pool, type PooledSession } from './upstream-pool';
 import type { TryOwner, UpstreamTry } from './upstream-try';
 
@@ -19,6 +20,8 @@ export class H2Try implements UpstreamTry {
   private pooled?: PooledSession;
   private done = false;
   private responded = false;
+  /** The client's request trailers, sent when the body's last DATA has gone. */
+  private trailers?: HeaderList;
 
   constructor(
     private readonly cluster: Cluster,
@@ -40,7 +43,8 @@ export class H2Try implements UpstreamTry {
     if (r.teTrailers) headers.te = 'trailers';
     let stream: http2.ClientHttp2Stream;
     try {
-      stream = pooled.session.request(headers, { endStream: !this.hasBody });
+      // With a body, the stream waits for trailers after it: the client's, if it sends some (none: the stream just ends).
+      stream = pooled.session.request(headers, { endStream: !this.hasBody, waitForTrailers: this.hasBody });
     } catch {
       // The session went away between the pick and the request (GOAWAY, closed): as a refused stream, it may be tried again.
       pooled.retired = true;
@@ -88,6 +92,14 @@ export class H2Try implements UpstreamTry {
         this.owner.end();
       }),
     );
+    stream.on('wantTrailers', () => {
+      try {
+        stream.sendTrailers(toObject(trailerFields(this.trailers ?? [])));
+      } catch {
+        // A field the codec refuses (a connection-specific one): this stream is reset, not the session.
+        if (!stream.closed) stream.close(INTERNAL_ERROR);
+      }
+    });
     stream.on('drain', () => this.onDrain?.());
     stream.on('error', () => undefined);
     stream.on('close', () => {
@@ -100,7 +112,8 @@ export class H2Try implements UpstreamTry {
     return this.stream!.write(chunk);
   }
 
-  endBody(): void {
+  endBody(trailers?: HeaderList): void {
+    this.trailers = trailers;
     if (this.stream && !this.stream.writableEnded) this.stream.end();
   }
 

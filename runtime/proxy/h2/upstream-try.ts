@@ -25,8 +25,8 @@ export interface TryOwner {
 export interface UpstreamTry {
   /** Request body bytes; false: wait for `onDrain` before more. */
   write(chunk: Buffer): boolean;
-  /** The request body is complete. */
-  endBody(): void;
+  /** The request body is complete; `trailers`, the client's request trailers, sent after it where the protocol can. */
+  endBody(trailers?: HeaderList): void;
   onDrain?: () => void;
   /** The client reads again: so may the try. */
   resume(): void;

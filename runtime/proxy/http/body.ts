@@ -43,6 +43,11 @@ export class BodyFraming {
     return start + take;
   }
 
+  /** A chunked body's trailer fields, once it is done (chunked.ts keeps them); none: undefined. */
+  get trailers(): Array<[string, string]> | undefined {
+    return this.scanner?.trailers;
+  }
+
   /** The last `consume` dropped nothing: its bytes go on exactly as received. */
   get asReceived(): boolean {
     return !this.scanner || this.scanner.dropped.length === 0;

@@ -9,7 +9,9 @@
  * differently taken out: chunk extensions and the trailer section are dropped (Envoy's HTTP/1
  * codec drops both by default: it re-frames, and keeps trailers only with `enable_trailers`).
  * The scan records those byte ranges (`dropped`); sizes, data and CRLFs go on byte for byte,
- * so a body without extensions or trailers (nearly all) is forwarded with no copy.
+ * so a body without extensions or trailers (nearly all) is forwarded with no copy. The trailer
+ * fields, validated, are kept (`trailers`) for a codec that carries them as fields of its own
+ * (HTTP/2's trailing HEADERS, a re-framed chunked body).
  */
 // biome-ignore lint/suspicious/noConstEnum: inlined by the bundler on the per-chunk hot path
 const enum S {
@@ -69,6 +71,8 @@ export class ChunkedScanner {
   private sizeDigits = 0;
   /** Bytes of the current chunk line's extensions, or of the trailer section, so far. */
   private skipped = 0;
+  /** The trailer section's field lines as received (latin1), when it had any. */
+  private trailerText = '';
   /** In the middle of a dropped range when the last scan ended. */
   private dropping = false;
   /**
@@ -79,6 +83,17 @@ export class ChunkedScanner {
 
   get done(): boolean {
     return this.state === S.Done;
+  }
+
+  /** The trailer fields (names lowercase, values without surrounding whitespace) once the body is done; none: undefined. */
+  get trailers(): Array<[string, string]> | undefined {
+    if (this.state !== S.Done || !this.trailerText) return undefined;
+    const out: Array<[string, string]> = [];
+    for (const line of this.trailerText.split('\r\n')) {
+      const colon = line.indexOf(':');
+      if (colon > 0) out.push([line.slice(0, colon).toLowerCase(), line.slice(colon + 1).trim()]);
+    }
+    return out;
   }
 
   /** Consumes from `buf[start..end)`; returns the index just past the body's last byte, or `end` if not done yet. */
@@ -167,26 +182,26 @@ export class ChunkedScanner {
           } else if (TOKEN[c]) {
             this.startDrop(i);
             this.state = S.TrailerName;
-            this.trailerByte();
+            this.trailerByte(c);
           } else throw new ChunkedError(isBws(c) ? 'obsolete line folding in trailers' : 'bad trailer field name');
           i++;
           break;
         case S.TrailerName:
           if (c === 0x3a /* : */) this.state = S.TrailerValue;
           else if (!TOKEN[c]) throw new ChunkedError('bad trailer field line');
-          this.trailerByte();
+          this.trailerByte(c);
           i++;
           break;
         case S.TrailerValue:
           if (c === CR) this.state = S.TrailerLf;
           else if (!FIELD_VALUE[c]) throw new ChunkedError('bad character in a trailer field value');
-          this.trailerByte();
+          this.trailerByte(c);
           i++;
           break;
         case S.TrailerLf:
           if (c !== LF) throw new ChunkedError('bare CR in trailers');
           this.state = S.TrailerStart;
-          this.trailerByte();
+          this.trailerByte(c);
           i++;
           break;
         case S.FinalLf:
@@ -218,8 +233,10 @@ export class ChunkedScanner {
     return i + 1;
   }
 
-  private trailerByte(): void {
+  /** One more byte of the trailer section (bounded), kept: trailers are rare, a string of them is cheap. */
+  private trailerByte(c: number): void {
     if (++this.skipped > MAX_TRAILERS) throw new ChunkedError('trailers too large');
+    this.trailerText += String.fromCharCode(c);
   }
 
   /** After an extension's name (`value`: the state `=` leads to, -1 after a value): `;`, CR, or `=`. */

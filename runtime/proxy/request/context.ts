@@ -41,6 +41,8 @@ export interface ClientRequest extends RequestInfo {
   readonly absoluteForm: boolean;
   /** Bytes of the request's body are still to come. */
   readonly bodyPending: boolean;
+  /** A chunked body's trailer fields, once the body is done (a codec that carries them sends them on). */
+  readonly requestTrailers?: Array<[string, string]>;
   /** `x-forwarded-for: <client>\r\n`, made once per connection. */
   forwardedForLine(): string;
 }
