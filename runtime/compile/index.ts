@@ -30,14 +30,13 @@ export class CompileCacheMismatchError extends Error {
 export function compile(index: MeshIndex, proxy: ProxyIdentity, cache = new CompileCache(index)): ProxyConfig {
   if (cache.index !== index) throw new CompileCacheMismatchError();
   if (proxy.mode !== 'sidecar') return compileGateway(index, proxy, cache);
-  const config = compileSidecar(index, proxy, cache);
-  return proxy.inbound ? withTelemetry(index, proxy, config) : config;
+  return withTelemetry(index, proxy, compileSidecar(index, proxy, cache));
 }
 
-/** A sidecar's inbound metrics name its peers and its services (workload-metadata.ts). */
+/** A sidecar's metrics name its peers (and itself: the table names its workload) and, inbound, its services (workload-metadata.ts). */
 function withTelemetry(index: MeshIndex, proxy: ProxyIdentity, config: ProxyConfig): ProxyConfig {
   const peers = peerWorkloads(index);
-  const services = inboundServices(index, proxy.namespace);
+  const services = proxy.inbound ? inboundServices(index, proxy.namespace) : [];
   return { ...config, ...(peers.length ? { workloads: peers } : {}), ...(services.length ? { inboundServices: services } : {}) };
 }
 

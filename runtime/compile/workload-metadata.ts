@@ -102,7 +102,8 @@ export function inboundServices(index: MeshIndex, namespace: string): InboundSer
     if (svc.namespace !== namespace || !svc.selector) continue;
     out.set(svc.host, {
       host: svc.host,
-      name: svc.source === 'Service' ? svc.name : svc.host,
+      // A ServiceEntry's name is its host (Istio's), unless the host spells a Kubernetes service's (`mast local` writes them so).
+      name: svc.source === 'Service' ? svc.name : (/^([^.]+)\.[^.]+\.svc(\.|$)/.exec(svc.host)?.[1] ?? svc.host),
       namespace: svc.namespace,
       selector: svc.selector,
     });
