@@ -3,6 +3,7 @@ import { namespaceOf, parseDuration, rulesForHost, selects, type DestinationRule
 import { DEFAULT_CONNECT_TIMEOUT_MS, byClusterName, clusterName, type ClusterConfig, type LbPolicy } from '../contract/proxy-config';
 import type { ClusterUse, CompileCache } from './compile-cache';
 import { endpointsOf, type ServicePort } from './endpoints';
+import { withMetadata } from './workload-metadata';
 import { byKind, type MeshIndex } from './mesh-index';
 import { upstreamProtocol } from './upstream-protocol';
 
@@ -117,7 +118,10 @@ function buildCluster(
   const labels = subset ? dr?.spec.subsets?.find((x) => x.name === subset)?.labels : undefined;
   // The identities mTLS servers of this service may present: every endpoint's, subsets or not (as Istio's SAN list).
   const identities = new Set<string>();
-  const endpoints = endpointsOf(index, port, identities).filter((e) => !subset || (labels !== undefined && selects(labels, e.labels)));
+  const endpoints = withMetadata(
+    index,
+    endpointsOf(index, port, identities).filter((e) => !subset || (labels !== undefined && selects(labels, e.labels))),
+  );
   const ms = (d: string | undefined) => (d === undefined ? undefined : parseDuration(d));
   return {
     name: clusterName(port.number, subset, port.host),

@@ -12,6 +12,7 @@ import { compileGateway } from './gateway';
 import { inboundProtocols } from './inbound-protocol';
 import { byKind, buildIndex, type MeshIndex } from './mesh-index';
 import { compileSidecar } from './sidecar';
+import { inboundServices, peerWorkloads } from './workload-metadata';
 
 export { CompileCache, buildIndex, type MeshIndex, type ProxyIdentity };
 export { makeSnapshot, seal, type Snapshot } from './snapshot';
@@ -28,7 +29,15 @@ export class CompileCacheMismatchError extends Error {
 /** The config of one proxy; `cache` shares parts with the other configs compiled with it (a fresh one by default). */
 export function compile(index: MeshIndex, proxy: ProxyIdentity, cache = new CompileCache(index)): ProxyConfig {
   if (cache.index !== index) throw new CompileCacheMismatchError();
-  return proxy.mode === 'sidecar' ? compileSidecar(index, proxy, cache) : compileGateway(index, proxy, cache);
+  if (proxy.mode !== 'sidecar') return compileGateway(index, proxy, cache);
+  return withTelemetry(index, proxy, compileSidecar(index, proxy, cache));
+}
+
+/** A sidecar's metrics name its peers (and itself: the table names its workload) and, inbound, its services (workload-metadata.ts). */
+function withTelemetry(index: MeshIndex, proxy: ProxyIdentity, config: ProxyConfig): ProxyConfig {
+  const peers = peerWorkloads(index);
+  const services = proxy.inbound ? inboundServices(index, proxy.namespace) : [];
+  return { ...config, ...(peers.length ? { workloads: peers } : {}), ...(services.length ? { inboundServices: services } : {}) };
 }
 
 /** The config of a proxy, compiled once per equivalence key and cache: the same object for every replica of a workload. */

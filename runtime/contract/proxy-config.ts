@@ -7,6 +7,7 @@
 
 import type { AuthzConfig } from './authz';
 import type { JwtConfig } from './jwt';
+import type { InboundService, WorkloadMetadata } from './workload-metadata';
 
 export const PROXY_CONFIG_SCHEMA = 1;
 
@@ -23,6 +24,14 @@ export interface ProxyConfig {
   readonly pathNormalization?: PathNormalization;
   /** Spans of this proxy's requests (Telemetry `tracing` and MeshConfig's providers); absent: no spans, trace headers passed on untouched. */
   readonly tracing?: TracingConfig;
+  /**
+   * A sidecar's peers as the metrics name them (`source_workload`, `source_app`...): one entry per
+   * identity (workloads sharing one merged, mergeMetadata), looked up by the verified identity of
+   * each mTLS client on its inbound. Absent: every peer is `unknown`.
+   */
+  readonly workloads?: readonly WorkloadMetadata[];
+  /** A sidecar's services (those selecting its workload): the inbound side's `destination_service`. */
+  readonly inboundServices?: readonly InboundService[];
 }
 
 /**
@@ -265,6 +274,8 @@ export interface EndpointConfig {
   readonly address: string;
   readonly port: number;
   readonly labels?: Record<string, string>;
+  /** The workload behind the endpoint, when the registry knows it: the outbound side's `destination_*` labels. */
+  readonly metadata?: WorkloadMetadata;
 }
 
 export interface ClusterConfig {

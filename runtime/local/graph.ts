@@ -70,13 +70,15 @@ export function parseEdges(texts: readonly string[]): EdgeSample[] {
       if (!m || (m[1] !== 'istio_requests_total' && m[1] !== 'istio_request_duration_milliseconds_bucket')) continue;
       const l = labelsOf(m[2]);
       if (l.reporter !== 'source') continue;
-      const key = `${l.source_workload}|${l.destination_service_name}`;
+      // A node is a service: a sidecar's workload (reviews-v1) by its canonical service (reviews); the gateway by its workload.
+      const source = l.source_workload === GATEWAY_NODE ? GATEWAY_NODE : (l.source_canonical_service ?? l.source_workload);
+      const key = `${source}|${l.destination_service_name}`;
       let e = edges.get(key);
       if (!e)
         edges.set(
           key,
           (e = {
-            source: l.source_workload,
+            source,
             destination: l.destination_service_name,
             requests: 0,
             errors: 0,

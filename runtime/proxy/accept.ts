@@ -110,7 +110,7 @@ function serveInbound(proxy: AcceptContext, socket: net.Socket, l: ListenerRunti
   if (!admitConnection(proxy, [socket, raw], l.configs[0]?.authz, c)) return;
   const route = l.configs[0]?.virtualHosts?.[0]?.routes[0]?.action;
   const destinations = route?.kind === 'forward' ? route.destinations : [];
-  proxyTcp(proxy, socket, destinations, sentTo, first);
+  proxyTcp(proxy, socket, destinations, sentTo, first, { principal: peer?.principal });
 }
 
 /**
@@ -147,7 +147,7 @@ function readHello(proxy: AcceptContext, socket: net.Socket, routes: NonNullable
     const name = 'serverName' in hello ? hello.serverName : undefined;
     const route = name === undefined ? undefined : sniRoute(routes, name);
     if (!route) {
-      proxy.metrics.inc(`istio_tcp_connections_refused_total{destination_service="unknown",response_flags="NR"}`);
+      proxy.metrics.inc(`mast_tcp_connections_refused_total{destination_service="unknown",response_flags="NR"}`);
       return void socket.destroy();
     }
     proxyTcp(proxy, socket, route.destinations, undefined, buf);

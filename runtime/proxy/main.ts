@@ -309,13 +309,17 @@ export async function main(argv: string[]): Promise<number> {
     );
     workers = 1;
   }
-  // A gateway's workload (metrics) is its Deployment, named by app.kubernetes.io/name: its `app` label is Istio's shared one.
+  // A proxy's workload (metrics) is its Deployment: injection names it in $MAST_WORKLOAD_NAME (Istio's
+  // ISTIO_META_WORKLOAD_NAME); else a gateway's app.kubernetes.io/name (its `app` label is Istio's shared one).
   const newProxy = () => {
     const proxy = new MeshProxy(
       {
         mode,
-        workload: mode === 'gateway' ? (labels['app.kubernetes.io/name'] ?? GATEWAY_NAME) : (labels.app ?? 'unknown'),
+        workload:
+          env.MAST_WORKLOAD_NAME ?? (mode === 'gateway' ? (labels['app.kubernetes.io/name'] ?? GATEWAY_NAME) : (labels.app ?? 'unknown')),
         namespace,
+        labels,
+        serviceAccount: identity.serviceAccount ?? 'default',
       },
       accessLogSink(o['access-log']),
       limits,

@@ -1,28 +1,38 @@
 /**
- * Istio-style telemetry kept as plain numbers keyed by a precomputed label tuple;
- * rendered to Prometheus text only on scrape.
+ * Istio's standard metrics (and mast's own counters) kept as plain numbers keyed by a precomputed
+ * label tuple; rendered to Prometheus text, with `# HELP` and `# TYPE` for every family, only on scrape.
  */
+import { FAMILY_HELP, helpOf, ISTIO_TCP, type PeerLabels, peerLabelText, type RequestLabels, requestLabelText } from './metric-labels';
 
-const BUCKETS_MS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000];
-const BUCKETS_BYTES = [1, 10, 100, 1000, 10000, 100000, 1000000, 10000000];
+export type { PeerLabels, RequestLabels } from './metric-labels';
+
+/**
+ * Envoy's default histogram buckets, which Istio keeps for its histograms (durations in ms and
+ * sizes in bytes alike) unless a pod sets `sidecar.istio.io/statsHistogramBuckets`.
+ */
+export const DEFAULT_BUCKETS = [
+  0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000,
+];
 
 class Histogram {
   /** Per bucket, not cumulative (one increment per observation); cumulated when rendered. */
-  readonly counts: Float64Array;
+  readonly counts = new Float64Array(DEFAULT_BUCKETS.length);
   sum = 0;
   n = 0;
-  constructor(readonly buckets: number[]) {
-    this.counts = new Float64Array(buckets.length);
-  }
   observe(v: number): void {
     this.sum += v;
     this.n++;
-    const b = this.buckets;
+    const b = DEFAULT_BUCKETS;
     for (let i = 0; i < b.length; i++)
       if (v <= b[i]) {
         this.counts[i]++;
         return;
       }
+  }
+  add(h: HistogramData): void {
+    this.sum += h.sum;
+    this.n += h.n;
+    h.counts.forEach((c, i) => (this.counts[i] += c));
   }
 }
 
@@ -34,73 +44,65 @@ interface Series {
   responseBytes: Histogram;
 }
 
-export interface RequestLabels {
-  readonly reporter: 'source' | 'destination';
-  readonly sourceWorkload: string;
-  readonly sourceNamespace: string;
-  readonly destinationService: string;
-  readonly destinationServiceName: string;
-  readonly destinationVersion: string;
-  readonly responseCode: number;
-  readonly responseFlags: string;
-  /** A gRPC request's status (from the response's trailers or trailers-only head): `request_protocol="grpc"` and Istio's `grpc_response_status`. */
-  readonly grpcStatus?: number;
+/** One TCP series: Istio's four TCP counters under one label set. */
+export interface TcpSeries {
+  readonly labels: string;
+  opened: number;
+  closed: number;
+  sent: number;
+  received: number;
 }
 
-const esc = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+const newSeries = (labels: string): Series => ({
+  labels,
+  requests: 0,
+  duration: new Histogram(),
+  requestBytes: new Histogram(),
+  responseBytes: new Histogram(),
+});
+const newTcp = (labels: string): TcpSeries => ({ labels, opened: 0, closed: 0, sent: 0, received: 0 });
 
 export class Metrics {
   private readonly series = new Map<string, Series>();
+  private readonly tcp = new Map<string, TcpSeries>();
+  /** mast's own counters, by name with its labels (`name{a="b"}`). */
   readonly counters = new Map<string, number>();
 
-  /** Series by a caller's group object (e.g. the cluster), then reporter, code and flags: no label strings per request. */
+  /** Series by a caller's group object (e.g. the cluster), then a caller's short key: no label strings per request. */
   private readonly byGroup = new WeakMap<object, Map<string, Series>>();
+  private readonly tcpByGroup = new WeakMap<object, Map<string, TcpSeries>>();
 
-  /** Records a request; `labels` is called only the first time its series is seen in `group`. */
-  recordIn(
-    group: object,
-    reporter: string,
-    code: number,
-    flags: string,
-    labels: () => RequestLabels,
-    durationMs: number,
-    requestBytes: number,
-    responseBytes: number,
-    grpcStatus?: number,
-  ): void {
+  /**
+   * Records a request. `key` tells the series of `group` apart (response code, flags, peer...);
+   * `labels` is called only the first time the pair is seen, and pairs with the same labels share a series.
+   */
+  recordIn(group: object, key: string, labels: () => RequestLabels, durationMs: number, requestBytes: number, responseBytes: number): void {
     let inGroup = this.byGroup.get(group);
     if (!inGroup) this.byGroup.set(group, (inGroup = new Map()));
-    let key = flags === '-' ? (code === 200 ? reporter : `${reporter}${code}`) : `${reporter}${code}${flags}`;
-    if (grpcStatus !== undefined) key += `|grpc${grpcStatus}`;
     let s = inGroup.get(key);
-    if (!s) inGroup.set(key, (s = this.seriesFor(labels())));
-    this.observe(s, durationMs, requestBytes, responseBytes);
-  }
-
-  private observe(s: Series, durationMs: number, requestBytes: number, responseBytes: number): void {
+    if (!s) {
+      const text = requestLabelText(labels());
+      s = this.series.get(text);
+      if (!s) this.series.set(text, (s = newSeries(text)));
+      inGroup.set(key, s);
+    }
     s.requests++;
     s.duration.observe(durationMs);
     s.requestBytes.observe(requestBytes);
     s.responseBytes.observe(responseBytes);
   }
 
-  private seriesFor(l: RequestLabels): Series {
-    const key = `${l.reporter}|${l.sourceWorkload}|${l.sourceNamespace}|${l.destinationService}|${l.destinationServiceName}|${l.destinationVersion}|${l.responseCode}|${l.responseFlags}|${l.grpcStatus ?? ''}`;
-    let s = this.series.get(key);
+  /** The TCP series of `key` in `group` (one per connection's labels), made with `labels` the first time. */
+  tcpSeries(group: object, key: string, labels: () => PeerLabels & { readonly responseFlags: string }): TcpSeries {
+    let inGroup = this.tcpByGroup.get(group);
+    if (!inGroup) this.tcpByGroup.set(group, (inGroup = new Map()));
+    let s = inGroup.get(key);
     if (!s) {
-      const labels =
-        `reporter="${l.reporter}",source_workload="${esc(l.sourceWorkload)}",source_workload_namespace="${esc(l.sourceNamespace)}",` +
-        `destination_service="${esc(l.destinationService)}",destination_service_name="${esc(l.destinationServiceName)}",destination_version="${esc(l.destinationVersion)}",` +
-        `request_protocol="${l.grpcStatus === undefined ? 'http' : 'grpc'}",response_code="${l.responseCode}",response_flags="${esc(l.responseFlags)}"` +
-        (l.grpcStatus === undefined ? '' : `,grpc_response_status="${l.grpcStatus}"`);
-      s = {
-        labels,
-        requests: 0,
-        duration: new Histogram(BUCKETS_MS),
-        requestBytes: new Histogram(BUCKETS_BYTES),
-        responseBytes: new Histogram(BUCKETS_BYTES),
-      };
-      this.series.set(key, s);
+      const l = labels();
+      const text = `${peerLabelText(l)},request_protocol="tcp",response_flags="${l.responseFlags}"`;
+      s = this.tcp.get(text);
+      if (!s) this.tcp.set(text, (s = newTcp(text)));
+      inGroup.set(key, s);
     }
     return s;
   }
@@ -127,31 +129,75 @@ export class Metrics {
         requestBytes: h(s.requestBytes),
         responseBytes: h(s.responseBytes),
       })),
+      tcp: [...this.tcp.values()].map((s) => ({ ...s })),
       counters: [...this.counters.entries()],
     };
   }
 
   /** Prometheus text; with `others`, their series and counters are added to this process's. */
   render(others: readonly MetricsSnapshot[] = []): string {
-    const merged = others.length ? mergedSeries(this, others) : this.series;
-    const counters = new Map(this.counters);
-    for (const o of others) for (const [name, v] of o.counters) counters.set(name, (counters.get(name) ?? 0) + v);
-    const out: string[] = ['# TYPE istio_requests_total counter'];
-    for (const s of merged.values()) out.push(`istio_requests_total{${s.labels}} ${s.requests}`);
-    const hist = (name: string, pick: (s: Series) => Histogram) => {
-      out.push(`# TYPE ${name} histogram`);
-      for (const s of merged.values()) {
-        const h = pick(s);
-        let cumulative = 0;
-        h.buckets.forEach((b, i) => out.push(`${name}_bucket{${s.labels},le="${b}"} ${(cumulative += h.counts[i])}`));
-        out.push(`${name}_bucket{${s.labels},le="+Inf"} ${h.n}`, `${name}_sum{${s.labels}} ${h.sum}`, `${name}_count{${s.labels}} ${h.n}`);
+    const all = [this.snapshot(), ...others];
+    const series = new Map<string, Series>();
+    const tcp = new Map<string, TcpSeries>();
+    const counters = new Map<string, number>();
+    for (const m of all) {
+      for (const s of m.series) {
+        let mine = series.get(s.labels);
+        if (!mine) series.set(s.labels, (mine = newSeries(s.labels)));
+        mine.requests += s.requests;
+        mine.duration.add(s.duration);
+        mine.requestBytes.add(s.requestBytes);
+        mine.responseBytes.add(s.responseBytes);
       }
-    };
-    hist('istio_request_duration_milliseconds', (s) => s.duration);
-    hist('istio_request_bytes', (s) => s.requestBytes);
-    hist('istio_response_bytes', (s) => s.responseBytes);
-    for (const [name, v] of counters) out.push(`# TYPE ${name} counter`, `${name} ${v}`);
-    return `${out.join('\n')}\n`;
+      for (const s of m.tcp ?? []) {
+        let mine = tcp.get(s.labels);
+        if (!mine) tcp.set(s.labels, (mine = newTcp(s.labels)));
+        mine.opened += s.opened;
+        mine.closed += s.closed;
+        mine.sent += s.sent;
+        mine.received += s.received;
+      }
+      for (const [name, v] of m.counters) counters.set(name, (counters.get(name) ?? 0) + v);
+    }
+    const out: string[] = [];
+    const family = (name: string, type: 'counter' | 'histogram') =>
+      out.push(`# HELP ${name} ${FAMILY_HELP[name]}`, `# TYPE ${name} ${type}`);
+    // Istio's families are declared even before their first sample: a scrape always says what the proxy exports.
+    {
+      family('istio_requests_total', 'counter');
+      for (const s of series.values()) out.push(`istio_requests_total{${s.labels}} ${s.requests}`);
+      const hist = (name: string, pick: (s: Series) => Histogram) => {
+        family(name, 'histogram');
+        for (const s of series.values()) {
+          const h = pick(s);
+          let cumulative = 0;
+          DEFAULT_BUCKETS.forEach((b, i) => out.push(`${name}_bucket{${s.labels},le="${b}"} ${(cumulative += h.counts[i])}`));
+          out.push(
+            `${name}_bucket{${s.labels},le="+Inf"} ${h.n}`,
+            `${name}_sum{${s.labels}} ${h.sum}`,
+            `${name}_count{${s.labels}} ${h.n}`,
+          );
+        }
+      };
+      hist('istio_request_duration_milliseconds', (s) => s.duration);
+      hist('istio_request_bytes', (s) => s.requestBytes);
+      hist('istio_response_bytes', (s) => s.responseBytes);
+    }
+    for (const [name, pick] of ISTIO_TCP) {
+      family(name, 'counter');
+      for (const s of tcp.values()) out.push(`${name}{${s.labels}} ${pick(s)}`);
+    }
+    // mast's own counters: one HELP and TYPE per family, its series (label sets) under it.
+    const families = new Map<string, string[]>();
+    for (const [name, v] of counters) {
+      const brace = name.indexOf('{');
+      const base = brace < 0 ? name : name.slice(0, brace);
+      let lines = families.get(base);
+      if (!lines) families.set(base, (lines = []));
+      lines.push(`${name} ${v}`);
+    }
+    for (const [base, lines] of families) out.push(`# HELP ${base} ${helpOf(base)}`, `# TYPE ${base} counter`, ...lines);
+    return out.length ? `${out.join('\n')}\n` : '';
   }
 }
 
@@ -164,44 +210,9 @@ export interface MetricsSnapshot {
     requestBytes: HistogramData;
     responseBytes: HistogramData;
   }>;
+  /** Absent from a process of an older version (its workers are the same bundle: only in tests). */
+  readonly tcp?: TcpSeries[];
   readonly counters: Array<[string, number]>;
 }
 
 export const totalRequests = (m: MetricsSnapshot): number => m.series.reduce((n, s) => n + s.requests, 0);
-
-/** This process's series plus others', summed by label set (fresh objects: nothing of ours is changed). */
-function mergedSeries(own: Metrics, others: readonly MetricsSnapshot[]): Map<string, Series> {
-  const out = new Map<string, Series>();
-  const add = (
-    labels: string,
-    requests: number,
-    parts: Array<[keyof Pick<Series, 'duration' | 'requestBytes' | 'responseBytes'>, HistogramData]>,
-  ) => {
-    let s = out.get(labels);
-    if (!s)
-      out.set(
-        labels,
-        (s = {
-          labels,
-          requests: 0,
-          duration: new Histogram(BUCKETS_MS),
-          requestBytes: new Histogram(BUCKETS_BYTES),
-          responseBytes: new Histogram(BUCKETS_BYTES),
-        }),
-      );
-    s.requests += requests;
-    for (const [k, h] of parts) {
-      s[k].sum += h.sum;
-      s[k].n += h.n;
-      h.counts.forEach((c, i) => (s![k].counts[i] += c));
-    }
-  };
-  for (const m of [own.snapshot(), ...others])
-    for (const s of m.series)
-      add(s.labels, s.requests, [
-        ['duration', s.duration],
-        ['requestBytes', s.requestBytes],
-        ['responseBytes', s.responseBytes],
-      ]);
-  return out;
-}

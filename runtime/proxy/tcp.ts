@@ -1,28 +1,44 @@
 /**
  * Plain TCP proxying: a connection to a TCP listener (a Gateway TCP server, a sidecar's
  * non-HTTP service port, an inbound connection that is not HTTP) is joined byte for byte to one
- * endpoint of its weighted destination; mTLS to a sidecar when the cluster says so.
+ * endpoint of its weighted destination; mTLS to a sidecar when the cluster says so. Each
+ * connection counts in Istio's TCP metrics, under the labels of its series (metric-context.ts).
  */
 import * as net from 'node:net';
 import { pickWeighted } from './routing';
-import type { WeightedCluster } from '../contract/proxy-config';
+import type { ClusterConfig, WeightedCluster } from '../contract/proxy-config';
 import type { Cluster } from './upstream/cluster';
-import type { Metrics } from './metrics';
+import type { Metrics, TcpSeries } from './metrics';
+import { labelContext, type MetricOwner } from './metric-context';
 
-export interface TcpContext {
+export interface TcpContext extends MetricOwner {
   readonly metrics: Metrics;
   cluster(name: string): Cluster | undefined;
 }
 
-/** Joins two sockets both ways, counting bytes; either side closing closes both. */
-function join(ctx: TcpContext, down: net.Socket, up: net.Socket, labels: string, first?: Buffer): void {
-  ctx.metrics.inc(`istio_tcp_connections_opened_total${labels}`);
+/** An inbound connection's verified client (a sidecar's inbound: reporter="destination"). */
+export interface TcpPeer {
+  readonly principal?: string;
+}
+
+/** Where a passthrough connection goes, as the metrics see it: the same object always, so its series is looked up, not labelled, per connection. */
+const PASSTHROUGH: ClusterConfig = {
+  name: 'PassthroughCluster',
+  host: '',
+  port: 0,
+  endpoints: [],
+  lb: { kind: 'passthrough' },
+  connectTimeoutMs: 0,
+};
+
+/** Joins two sockets both ways, counting bytes in `series` (sent: to the client; received: from it); either side closing closes both. */
+function join(series: TcpSeries, down: net.Socket, up: net.Socket, first?: Buffer): void {
+  series.opened++;
   down.setNoDelay(true);
   if (first) up.write(first);
-  let sent = first?.length ?? 0;
-  let received = 0;
-  down.on('data', (c: Buffer) => (sent += c.length));
-  up.on('data', (c: Buffer) => (received += c.length));
+  series.received += first?.length ?? 0;
+  down.on('data', (c: Buffer) => (series.received += c.length));
+  up.on('data', (c: Buffer) => (series.sent += c.length));
   down.pipe(up);
   up.pipe(down);
   let closed = false;
@@ -31,36 +47,49 @@ function join(ctx: TcpContext, down: net.Socket, up: net.Socket, labels: string,
     closed = true;
     down.destroy();
     up.destroy();
-    ctx.metrics.inc(`istio_tcp_connections_closed_total${labels}`);
-    ctx.metrics.inc(`istio_tcp_sent_bytes_total${labels}`, sent);
-    ctx.metrics.inc(`istio_tcp_received_bytes_total${labels}`, received);
+    series.closed++;
   };
   down.on('error', close).on('close', close);
   up.on('error', close).on('close', close);
 }
 
-/** A captured connection to somewhere outside the mesh, sent on where the app meant it to go (Istio's PassthroughCluster). */
-export function passthroughTcp(ctx: TcpContext, down: net.Socket, dst: { address: string; port: number }): void {
-  join(ctx, down, net.connect({ host: dst.address, port: dst.port }), '{reporter="source",destination_service="PassthroughCluster"}');
+/** The series of a connection to `cluster`'s endpoint `upstream` (or none), as its reporter sees it. */
+function seriesFor(ctx: TcpContext, cluster: ClusterConfig | undefined, upstream: string | undefined, peer?: TcpPeer): TcpSeries {
+  const labels = labelContext(ctx);
+  const group = cluster ?? PASSTHROUGH;
+  if (peer) {
+    const principal = peer.principal;
+    return ctx.metrics.tcpSeries(group, `in|${principal ?? ''}`, () => ({
+      ...labels.destination(principal, labels.serviceIndex('')),
+      responseFlags: '-',
+    }));
+  }
+  return ctx.metrics.tcpSeries(group, upstream ?? '', () => ({ ...labels.source(cluster, upstream), responseFlags: '-' }));
 }
 
-/** Joins `down` to an upstream; `first` holds bytes already read from it (a sniffed first chunk). */
+/** A captured connection to somewhere outside the mesh, sent on where the app meant it to go (Istio's PassthroughCluster). */
+export function passthroughTcp(ctx: TcpContext, down: net.Socket, dst: { address: string; port: number }): void {
+  join(seriesFor(ctx, PASSTHROUGH, undefined), down, net.connect({ host: dst.address, port: dst.port }));
+}
+
+/** Joins `down` to an upstream; `first` holds bytes already read from it (a sniffed first chunk); `peer` for a sidecar's inbound. */
 export function proxyTcp(
   ctx: TcpContext,
   down: net.Socket,
   destinations: readonly WeightedCluster[],
   originalPort?: number,
   first?: Buffer,
+  peer?: TcpPeer,
 ): void {
   const dest = pickWeighted(destinations, Math.random());
   const cluster = dest && ctx.cluster(dest.cluster);
   const endpoint = cluster?.pick({ originalPort });
-  const service = cluster?.config.host ?? 'unknown';
   if (!cluster || !endpoint) {
-    ctx.metrics.inc(`istio_tcp_connections_refused_total{destination_service="${service}",response_flags="UH"}`);
+    const service = cluster?.config.host ?? 'unknown';
+    ctx.metrics.inc(`mast_tcp_connections_refused_total{destination_service="${service}",response_flags="UH"}`);
     return void down.destroy();
   }
-  join(ctx, down, cluster.connect(endpoint), `{reporter="source",destination_service="${service}"}`, first);
+  join(seriesFor(ctx, cluster.config, endpoint.key, peer), down, cluster.connect(endpoint), first);
 }
 
 /** Whether the first bytes of a connection look like an HTTP/1 request line (a method, a space). */

@@ -5,15 +5,11 @@
  */
 import type { Writable } from 'node:stream';
 import { peerInputChannel, type ContainedPeerError } from './contain';
+import { labelContext, type MetricOwner, type ProxyIdentityInfo } from './metric-context';
 import { type Metrics, totalRequests, type MetricsSnapshot } from './metrics';
 import { requestFinished, type RequestRecord } from './request/record';
 
-/** Who this proxy reports as (the metrics' source workload and namespace). */
-export interface ProxyIdentityInfo {
-  readonly mode: 'gateway' | 'sidecar';
-  readonly workload: string;
-  readonly namespace: string;
-}
+export type { ProxyIdentityInfo } from './metric-context';
 
 /**
  * Access log bytes a sink may have queued (written, not yet taken: a stdout pipe nobody reads, a
@@ -22,7 +18,7 @@ export interface ProxyIdentityInfo {
  */
 export const ACCESS_LOG_MAX_PENDING_BYTES = 1024 * 1024;
 
-/** The metrics group of requests answered without a cluster (no route, denied, direct responses). */
+/** The metrics group of requests answered without a cluster (no route, denied, direct responses) before any config. */
 const NO_CLUSTER = {};
 
 export class Telemetry {
@@ -38,7 +34,7 @@ export class Telemetry {
     this.metrics.inc(`mast_peer_input_errors_total{side="${(m as ContainedPeerError).side}"}`);
 
   constructor(
-    private readonly owner: object,
+    private readonly owner: MetricOwner,
     private readonly identity: ProxyIdentityInfo,
     private readonly metrics: Metrics,
     private readonly accessLog?: Writable,
@@ -49,43 +45,73 @@ export class Telemetry {
 
   private record(r: RequestRecord): void {
     const c = r.cluster;
-    const reporter = this.identity.mode === 'sidecar' && r.inbound ? 'destination' : 'source';
-    const labels = () =>
-      ({
-        reporter,
-        sourceWorkload: this.identity.workload,
-        sourceNamespace: this.identity.namespace,
-        destinationService: c ? c.host || c.name : 'unknown',
-        destinationServiceName: c ? (c.host || c.name).split('.')[0] : 'unknown',
-        destinationVersion: c?.subset ?? 'unknown',
+    const ctx = labelContext(this.owner);
+    const grpc = r.grpcStatus === undefined ? '' : `|${r.grpcStatus}`;
+    const head = r.flags === '-' ? `${r.status}${grpc}` : `${r.status}${r.flags}${grpc}`;
+    if (this.identity.mode === 'sidecar' && r.inbound) {
+      // Istio's reporter="destination": the client by its verified identity, the service it asked for.
+      const principal = r.request.peer?.principal;
+      const service = ctx.serviceIndex(r.authority);
+      const labels = () => ({
+        ...ctx.destination(principal, service),
         responseCode: r.status,
         responseFlags: r.flags,
         grpcStatus: r.grpcStatus,
-      }) as const;
-    this.metrics.recordIn(c ?? NO_CLUSTER, reporter, r.status, r.flags, labels, r.ms, r.bytesIn, r.bytesOut, r.grpcStatus);
+      });
+      this.metrics.recordIn(
+        c ?? this.owner.config ?? NO_CLUSTER,
+        `${head}|${principal ?? ''}|${service}`,
+        labels,
+        r.ms,
+        r.bytesIn,
+        r.bytesOut,
+      );
+    } else {
+      // A passthrough cluster's upstreams are wherever apps connect: they never key a series.
+      const upstream = c && c.lb.kind !== 'passthrough' ? r.upstream : undefined;
+      const labels = () => ({ ...ctx.source(c, upstream), responseCode: r.status, responseFlags: r.flags, grpcStatus: r.grpcStatus });
+      this.metrics.recordIn(
+        c ?? this.owner.config ?? NO_CLUSTER,
+        upstream ? `${head}|${upstream}` : head,
+        labels,
+        r.ms,
+        r.bytesIn,
+        r.bytesOut,
+      );
+    }
     if (!this.accessLog) return;
     if (this.accessLog.writableLength + this.logBufferBytes > ACCESS_LOG_MAX_PENDING_BYTES)
       return this.metrics.inc('mast_access_log_dropped_total');
     const req = r.request;
     this.logBuffer.push(
       JSON.stringify({
+        // Istio's default JSON access log (its EnvoyJSONLogFormatIstio), field for field; null where Envoy prints "-".
         start_time: new Date(Date.now() - r.ms).toISOString(),
+        route_name: r.route ?? null,
         method: req.method,
         path: req.target,
         protocol: r.protocol,
         response_code: r.status,
         response_flags: r.flags,
-        grpc_status: r.grpcStatus ?? null,
+        response_code_details: r.details ?? null,
+        connection_termination_details: null,
         bytes_received: r.bytesIn,
         bytes_sent: r.bytesOut,
         duration: Math.round(r.ms),
+        upstream_service_time: null,
+        x_forwarded_for: req.header('x-forwarded-for') ?? null,
+        user_agent: req.header('user-agent') ?? null,
+        request_id: r.requestId || null,
+        authority: r.authority,
         upstream_host: r.upstream ?? null,
         upstream_cluster: c?.name ?? null,
-        route_name: r.route ?? null,
-        response_code_details: r.details ?? null,
-        x_request_id: r.requestId || null,
-        authority: r.authority,
-        downstream_remote_address: req.remoteAddress,
+        upstream_local_address: null,
+        downstream_local_address: null,
+        downstream_remote_address: `${req.remoteAddress}:${req.remotePort}`,
+        requested_server_name: null,
+        upstream_transport_failure_reason: null,
+        // mast's additions: the gRPC status, the client past trusted hops, the trace context.
+        grpc_status: r.grpcStatus ?? null,
         client_address: req.clientAddress(),
         traceparent: req.header('traceparent') ?? null,
       }),

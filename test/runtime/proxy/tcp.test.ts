@@ -40,12 +40,18 @@ describe('TCP proxying', () => {
     const port = p.boundPort('tcp')!;
     expect(await talk(port, 'hello')).toBe('db:hello');
     expect(await talk(port, 'again')).toBe('db:again');
-    // Bytes are counted when a connection closes, which may follow the reply by a tick.
-    const sent = 'istio_tcp_sent_bytes_total{reporter="source",destination_service="db.default.svc.cluster.local"} 10';
-    await until('both connections counted', () => p.metrics.render().includes(sent));
-    const stats = p.metrics.render();
-    expect(stats).toContain('istio_tcp_connections_opened_total{reporter="source",destination_service="db.default.svc.cluster.local"} 2');
-    expect(stats).toContain('istio_tcp_sent_bytes_total{reporter="source",destination_service="db.default.svc.cluster.local"} 10');
+    // Istio's direction: received from the client (10 bytes), sent to it (the echo's 16); closes counted a tick after the reply.
+    const count = (name: string) =>
+      Number(
+        new RegExp(
+          `^${name}\\{reporter="source",[^}]*destination_service="db\\.default\\.svc\\.cluster\\.local"[^}]*request_protocol="tcp"[^}]*\\} (\\d+)$`,
+          'm',
+        ).exec(p.metrics.render())?.[1],
+      );
+    await until('both connections closed', () => count('istio_tcp_connections_closed_total') === 2);
+    expect(count('istio_tcp_connections_opened_total')).toBe(2);
+    expect(count('istio_tcp_received_bytes_total')).toBe(10);
+    expect(count('istio_tcp_sent_bytes_total')).toBe(16);
     db.close();
   });
 

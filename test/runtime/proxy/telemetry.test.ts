@@ -4,6 +4,34 @@ import { MeshProxy } from '../../../runtime/proxy/mesh-proxy';
 import { DEFAULT_LIMITS } from '../../../runtime/proxy/http/head';
 import { backend, cluster, config, forward, get, until } from '../../support/proxy';
 
+/** The fields of Istio's default JSON access log (pilot's EnvoyJSONLogFormatIstio). */
+const ISTIO_JSON_FIELDS = [
+  'start_time',
+  'route_name',
+  'method',
+  'path',
+  'protocol',
+  'response_code',
+  'response_flags',
+  'response_code_details',
+  'connection_termination_details',
+  'bytes_received',
+  'bytes_sent',
+  'duration',
+  'upstream_service_time',
+  'x_forwarded_for',
+  'user_agent',
+  'request_id',
+  'authority',
+  'upstream_host',
+  'upstream_cluster',
+  'upstream_local_address',
+  'downstream_local_address',
+  'downstream_remote_address',
+  'requested_server_name',
+  'upstream_transport_failure_reason',
+];
+
 test('one JSON line per request: route, cluster, upstream, flags, request id, and why a request was refused', async () => {
   const a = await backend('a');
   const cfg = config([forward('a', {}, { name: 'to-a', matches: [{ uri: { prefix: '/a' } }] })], [cluster('a', [a.port])]);
@@ -19,7 +47,9 @@ test('one JSON line per request: route, cluster, upstream, flags, request id, an
   expect(applied.ok).toBe(true);
   const port = proxy.boundPort('l')!;
   try {
-    expect((await get(port, '/a/1?x=1', { 'x-request-id': 'req-7' })).status).toBe(200);
+    expect(
+      (await get(port, '/a/1?x=1', { 'x-request-id': 'req-7', 'user-agent': 'curl/8.5', 'x-forwarded-for': '198.51.100.7' })).status,
+    ).toBe(200);
     expect((await get(port, '/nowhere')).status).toBe(404);
     expect((await get(port, '/a/secret/key')).status).toBe(403);
     expect((await get(port, '/a/2')).status).toBe(200);
@@ -41,10 +71,16 @@ test('one JSON line per request: route, cluster, upstream, flags, request id, an
       upstream_host: `127.0.0.1:${a.port}`,
       authority: 'alpha.example.com',
       response_code_details: null,
+      user_agent: 'curl/8.5',
+      x_forwarded_for: '198.51.100.7',
     });
+    // Istio's default JSON format names every field, null when there is nothing to say.
+    expect(Object.keys(lines[0])).toEqual(expect.arrayContaining(ISTIO_JSON_FIELDS));
+    expect(lines[0].downstream_remote_address).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(lines[0]).not.toHaveProperty('x_request_id');
     // A gateway's client is external: its own x-request-id is replaced (Istio: use_remote_address, preserve_external_request_id off).
-    expect(lines[0].x_request_id).toMatch(/^[0-9a-f-]{36}$/);
-    expect(a.seen[0].headers['x-request-id']).toBe(lines[0].x_request_id);
+    expect(lines[0].request_id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(a.seen[0].headers['x-request-id']).toBe(lines[0].request_id);
     expect(lines[0].duration).toEqual(expect.any(Number));
     expect(lines[0].bytes_sent).toBeGreaterThan(0);
     expect(Date.parse(lines[0].start_time)).not.toBeNaN();
@@ -54,8 +90,8 @@ test('one JSON line per request: route, cluster, upstream, flags, request id, an
       response_code_details: 'rbac_access_denied_matched_policy[default/no-secrets[0]]',
     });
     // A forwarded request without one gets a generated request id (the backend saw the same).
-    expect(lines[3].x_request_id).toMatch(/^[0-9a-f-]{36}$/);
-    expect(a.seen.at(-1)?.headers['x-request-id']).toBe(lines[3].x_request_id);
+    expect(lines[3].request_id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(a.seen.at(-1)?.headers['x-request-id']).toBe(lines[3].request_id);
   } finally {
     await proxy.drain(100);
     await a.close();

@@ -1,0 +1,120 @@
+/**
+ * Istio's standard metric labels, label for label (istio.io's "Istio Standard Metrics"), in the
+ * order Istio's proxy writes them, and the help text of every family the proxy exports. Pure.
+ */
+
+/** The labels every Istio metric carries, HTTP and TCP alike. */
+export interface PeerLabels {
+  readonly reporter: 'source' | 'destination';
+  readonly sourceWorkload: string;
+  readonly sourceCanonicalService: string;
+  readonly sourceCanonicalRevision: string;
+  readonly sourceWorkloadNamespace: string;
+  /** `spiffe://<trust domain>/ns/<ns>/sa/<account>`, or `unknown` without mTLS. */
+  readonly sourcePrincipal: string;
+  readonly sourceApp: string;
+  readonly sourceVersion: string;
+  readonly sourceCluster: string;
+  readonly destinationWorkload: string;
+  readonly destinationWorkloadNamespace: string;
+  readonly destinationPrincipal: string;
+  readonly destinationApp: string;
+  readonly destinationVersion: string;
+  /** The service's FQDN (`reviews.default.svc.cluster.local`). */
+  readonly destinationService: string;
+  readonly destinationCanonicalService: string;
+  readonly destinationCanonicalRevision: string;
+  /** The service's short name (`reviews`). */
+  readonly destinationServiceName: string;
+  readonly destinationServiceNamespace: string;
+  readonly destinationCluster: string;
+  /** `mutual_tls` or `none` on the server side; `unknown` on the client side (Istio's). */
+  readonly connectionSecurityPolicy: 'mutual_tls' | 'none' | 'unknown';
+}
+
+export interface RequestLabels extends PeerLabels {
+  readonly responseCode: number;
+  readonly responseFlags: string;
+  /** A gRPC request's status: `request_protocol="grpc"` and `grpc_response_status`; absent, `http` and no status. */
+  readonly grpcStatus?: number;
+}
+
+/** Prometheus label value escaping (backslash, double quote, newline). */
+export const esc = (v: string): string => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+
+/** The labels shared by HTTP and TCP series, as Prometheus text (without braces). */
+export function peerLabelText(l: PeerLabels): string {
+  const pairs: Array<[string, string]> = [
+    ['reporter', l.reporter],
+    ['source_workload', l.sourceWorkload],
+    ['source_canonical_service', l.sourceCanonicalService],
+    ['source_canonical_revision', l.sourceCanonicalRevision],
+    ['source_workload_namespace', l.sourceWorkloadNamespace],
+    ['source_principal', l.sourcePrincipal],
+    ['source_app', l.sourceApp],
+    ['source_version', l.sourceVersion],
+    ['source_cluster', l.sourceCluster],
+    ['destination_workload', l.destinationWorkload],
+    ['destination_workload_namespace', l.destinationWorkloadNamespace],
+    ['destination_principal', l.destinationPrincipal],
+    ['destination_app', l.destinationApp],
+    ['destination_version', l.destinationVersion],
+    ['destination_service', l.destinationService],
+    ['destination_canonical_service', l.destinationCanonicalService],
+    ['destination_canonical_revision', l.destinationCanonicalRevision],
+    ['destination_service_name', l.destinationServiceName],
+    ['destination_service_namespace', l.destinationServiceNamespace],
+    ['destination_cluster', l.destinationCluster],
+    ['connection_security_policy', l.connectionSecurityPolicy],
+  ];
+  return pairs.map(([k, v]) => `${k}="${esc(v)}"`).join(',');
+}
+
+/**
+ * Every label of an HTTP request's series. `grpc_response_status` last, and only on a gRPC request:
+ * Istio writes it empty otherwise, and to Prometheus an empty label is no label.
+ */
+export function requestLabelText(l: RequestLabels): string {
+  const grpc = l.grpcStatus !== undefined;
+  return (
+    `${peerLabelText(l)},request_protocol="${grpc ? 'grpc' : 'http'}",response_code="${l.responseCode}",` +
+    `response_flags="${esc(l.responseFlags)}"${grpc ? `,grpc_response_status="${l.grpcStatus}"` : ''}`
+  );
+}
+
+/** Istio's TCP counters and which count of a TCP series each is. */
+export const ISTIO_TCP: ReadonlyArray<
+  readonly [string, (s: { opened: number; closed: number; sent: number; received: number }) => number]
+> = [
+  ['istio_tcp_sent_bytes_total', (s) => s.sent],
+  ['istio_tcp_received_bytes_total', (s) => s.received],
+  ['istio_tcp_connections_opened_total', (s) => s.opened],
+  ['istio_tcp_connections_closed_total', (s) => s.closed],
+];
+
+/** `# HELP` of Istio's families (their meaning as istio.io describes it, in our words). */
+export const FAMILY_HELP: Readonly<Record<string, string>> = {
+  istio_requests_total: 'Requests handled, by source, destination and response.',
+  istio_request_duration_milliseconds: 'Request duration in milliseconds, from the first byte received to the last byte sent.',
+  istio_request_bytes: 'Request size in bytes (head and body).',
+  istio_response_bytes: 'Response size in bytes (head and body).',
+  istio_tcp_sent_bytes_total: 'Bytes sent to the downstream client on TCP connections.',
+  istio_tcp_received_bytes_total: 'Bytes received from the downstream client on TCP connections.',
+  istio_tcp_connections_opened_total: 'TCP connections opened.',
+  istio_tcp_connections_closed_total: 'TCP connections closed.',
+};
+
+/** `# HELP` of mast's own counters; one not listed gets a generic line (every family has one). */
+const MAST_HELP: Readonly<Record<string, string>> = {
+  mast_access_log_dropped_total: 'Access log lines dropped because the sink could not take them in time.',
+  mast_peer_input_errors_total: "Errors a peer's input caused, each contained to its connection.",
+  mast_worker_requests_total: 'Requests handled by each process of a gateway.',
+  mast_certificates_installed_total: 'Workload certificates installed.',
+  mast_certificates_reloaded_total: 'Gateway certificates reloaded from disk.',
+  mast_listener_drains_total: 'Listeners drained after a config push removed them.',
+  mast_downstream_cx_overflow_total: 'Client connections closed at accept because the listener was full.',
+  mast_mirror_dropped_total: 'Mirrored requests dropped.',
+  mast_tcp_connections_refused_total: 'TCP connections refused: no route, or no healthy upstream.',
+};
+
+export const helpOf = (family: string): string => MAST_HELP[family] ?? `mast-proxy counter ${family}.`;

@@ -1,0 +1,159 @@
+/**
+ * Istio's standard metrics across two sidecars over mTLS: productpage's sidecar reports what it sent
+ * (reporter="source"), ratings' what it received (reporter="destination"), each naming both
+ * workloads as mastd's pushed metadata and the verified certificates say. Real proxies on loopback,
+ * configs compiled from mesh YAML as mastd compiles them.
+ */
+import { spawnSync } from 'node:child_process';
+import { loadYaml } from '../../../api';
+import { buildIndex, compile, makeSnapshot, type ProxyIdentity } from '../../../runtime/compile';
+import { freePort } from '../../../runtime/local/local-mesh';
+import { MeshProxy } from '../../../runtime/proxy/mesh-proxy';
+import { meshCa, workload } from '../../security/pki';
+import { backend, get, until } from '../../support/proxy';
+
+const mesh = (ratingsInbound: number) => `
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: ratings, namespace: default }
+spec:
+  hosts: [ratings.default.svc.cluster.local]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  ports: [{ number: 9080, name: http, protocol: HTTP }]
+  workloadSelector: { labels: { app: ratings } }
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: productpage, namespace: default }
+spec:
+  hosts: [productpage.default.svc.cluster.local]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  ports: [{ number: 9080, name: http, protocol: HTTP }]
+  workloadSelector: { labels: { app: productpage } }
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: { name: ratings-v1, namespace: default }
+spec:
+  address: 127.0.0.1
+  ports: { http: ${ratingsInbound} }
+  serviceAccount: ratings
+  labels: { app: ratings, version: v1, security.istio.io/tlsMode: istio }
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: { name: productpage-v1, namespace: default }
+spec:
+  address: 127.0.0.1
+  ports: { http: 1 }
+  serviceAccount: productpage
+  labels: { app: productpage, version: v1, security.istio.io/tlsMode: istio }
+`;
+
+/**
+ * `promtool check metrics`: exit 1 on a parse error, 3 with lint findings (their lines). The one
+ * finding expected is the unit Istio's duration histogram is named in (milliseconds, not seconds).
+ */
+function promtoolFindings(text: string): string[] {
+  const r = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8', timeout: 10_000 });
+  if (r.error) throw new Error(`promtool: ${r.error.message} (apt-get install -y prometheus)`);
+  if (r.status !== 0 && r.status !== 3) throw new Error(`promtool rejected the exposition: ${r.stdout}${r.stderr}`);
+  return `${r.stdout}${r.stderr}`.split('\n').filter(Boolean);
+}
+const ISTIO_UNIT_FINDINGS = ['istio_request_duration_milliseconds use base unit "seconds" instead of "milliseconds"'];
+
+const proxies: MeshProxy[] = [];
+afterAll(() => Promise.all(proxies.map((p) => p.drain(50))));
+
+/** `istio_requests_total`'s samples as label maps with their value. */
+function requests(text: string): Array<Record<string, string> & { value: string }> {
+  return [...text.matchAll(/^istio_requests_total\{(.*)\} (\d+)$/gm)].map(
+    ([, labels, value]) =>
+      ({ ...Object.fromEntries([...labels.matchAll(/([a-z_]+)="([^"]*)"/g)].map((m) => [m[1], m[2]])), value }) as never,
+  );
+}
+
+test('both reporters name both workloads: principal, app, version, canonical labels, service, mTLS', async () => {
+  const app = await backend('ratings');
+  const ca = await meshCa();
+  const inboundPort = await freePort();
+  const objects = loadYaml(mesh(inboundPort)).objects;
+  const index = buildIndex(makeSnapshot(objects, 'v1'));
+  const start = async (identity: ProxyIdentity & { serviceAccount: string }, workloadName: string) => {
+    const proxy = new MeshProxy({
+      mode: 'sidecar',
+      workload: workloadName,
+      namespace: identity.namespace,
+      labels: identity.labels,
+      serviceAccount: identity.serviceAccount,
+    });
+    proxies.push(proxy);
+    proxy.setCertificate(await workload(ca, identity.namespace, identity.serviceAccount));
+    const result = await proxy.apply(compile(index, identity));
+    if (!result.ok) throw new Error(result.error);
+    return proxy;
+  };
+  // The workload names the proxies start with are their `app` labels: mastd's table names them better.
+  const ratings = await start(
+    {
+      mode: 'sidecar',
+      namespace: 'default',
+      labels: { app: 'ratings', version: 'v1' },
+      serviceAccount: 'ratings',
+      inbound: { port: inboundPort, appPort: app.port },
+    },
+    'ratings',
+  );
+  const productpage = await start(
+    {
+      mode: 'sidecar',
+      namespace: 'default',
+      labels: { app: 'productpage', version: 'v1' },
+      serviceAccount: 'productpage',
+      outboundPort: 0,
+    },
+    'productpage',
+  );
+  const outbound = productpage.boundPort(productpage.config!.listeners.find((l) => l.trafficDirection === 'OUTBOUND')!.name)!;
+  try {
+    for (let i = 0; i < 3; i++) expect((await get(outbound, '/ratings/0', { host: 'ratings:9080' })).status).toBe(200);
+    expect(app.seen).toHaveLength(3);
+    await until(
+      'both sides counted',
+      () => requests(ratings.renderMetrics()).length > 0 && requests(productpage.renderMetrics()).length > 0,
+    );
+    const common = {
+      source_workload: 'productpage-v1',
+      source_workload_namespace: 'default',
+      source_principal: 'spiffe://cluster.local/ns/default/sa/productpage',
+      source_app: 'productpage',
+      source_version: 'v1',
+      source_canonical_service: 'productpage',
+      source_canonical_revision: 'v1',
+      source_cluster: 'Kubernetes',
+      destination_workload: 'ratings-v1',
+      destination_workload_namespace: 'default',
+      destination_principal: 'spiffe://cluster.local/ns/default/sa/ratings',
+      destination_app: 'ratings',
+      destination_version: 'v1',
+      destination_service: 'ratings.default.svc.cluster.local',
+      destination_service_name: 'ratings',
+      destination_service_namespace: 'default',
+      destination_canonical_service: 'ratings',
+      destination_canonical_revision: 'v1',
+      destination_cluster: 'Kubernetes',
+      request_protocol: 'http',
+      response_code: '200',
+      response_flags: '-',
+      value: '3',
+    };
+    expect(requests(productpage.renderMetrics())).toEqual([{ reporter: 'source', ...common, connection_security_policy: 'unknown' }]);
+    expect(requests(ratings.renderMetrics())).toEqual([{ reporter: 'destination', ...common, connection_security_policy: 'mutual_tls' }]);
+    // Prometheus' own parser reads both (promtool, from Debian's prometheus package).
+    for (const text of [productpage.renderMetrics(), ratings.renderMetrics()]) expect(promtoolFindings(text)).toEqual(ISTIO_UNIT_FINDINGS);
+  } finally {
+    await app.close();
+  }
+});
