@@ -16,6 +16,7 @@ const UNIT = [
   'test/api/primitives.test.ts',
   'test/api/protocol.test.ts',
   'test/api/runtime-support.test.ts',
+  'test/api/telemetry.test.ts',
   'test/api/validate.test.ts',
   'test/compile/**/*.test.ts',
   // Not test/constructs/upstream-schema.test.ts: Istio's schemas are ESM-only, read by a node child process.

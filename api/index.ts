@@ -21,6 +21,17 @@ export type { DestinationRuleSpec, TrafficPolicy, Subset } from './destination-r
 export type { ServiceEntrySpec, WorkloadEntrySpec } from './service-entry';
 export type { PeerAuthenticationSpec, AuthorizationPolicySpec, AuthorizationRule } from './security';
 export type { RequestAuthenticationSpec, JwtRule } from './request-authentication';
+export {
+  isTelemetry,
+  telemetryCrd,
+  telemetryCrdSpec,
+  TELEMETRY_GROUP,
+  TELEMETRY_VERSIONS,
+  type Telemetry,
+  type TelemetrySpec,
+  type TelemetryTracing,
+  type CustomTag,
+} from './telemetry';
 export * from './well-known';
 export * from './protocol';
 export * from './grpc-status';
