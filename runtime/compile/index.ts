@@ -12,6 +12,7 @@ import { compileGateway } from './gateway';
 import { inboundProtocols } from './inbound-protocol';
 import { byKind, buildIndex, type MeshIndex } from './mesh-index';
 import { compileSidecar } from './sidecar';
+import { meshTraces, tracingFor } from './tracing';
 
 export { CompileCache, buildIndex, type MeshIndex, type ProxyIdentity };
 export { makeSnapshot, seal, type Snapshot } from './snapshot';
@@ -28,7 +29,9 @@ export class CompileCacheMismatchError extends Error {
 /** The config of one proxy; `cache` shares parts with the other configs compiled with it (a fresh one by default). */
 export function compile(index: MeshIndex, proxy: ProxyIdentity, cache = new CompileCache(index)): ProxyConfig {
   if (cache.index !== index) throw new CompileCacheMismatchError();
-  return proxy.mode === 'sidecar' ? compileSidecar(index, proxy, cache) : compileGateway(index, proxy, cache);
+  const config = proxy.mode === 'sidecar' ? compileSidecar(index, proxy, cache) : compileGateway(index, proxy, cache);
+  const tracing = tracingFor(index, proxy);
+  return tracing ? { ...config, tracing } : config;
 }
 
 /** The config of a proxy, compiled once per equivalence key and cache: the same object for every replica of a workload. */
@@ -47,8 +50,9 @@ export function configFor(cache: CompileCache, proxy: ProxyIdentity): ProxyConfi
 export function equivalenceKey(index: MeshIndex, p: ProxyIdentity): string {
   const { labels, serviceAccount: _sa, ...rest } = p;
   // A sidecar's labels matter only through the policies that select it: sidecars of different
-  // workloads that no policy tells apart share one config.
-  const selectedBy = p.mode === 'sidecar' && !index.routesBySource ? policiesSelecting(index, p) : undefined;
+  // workloads that no policy tells apart share one config. A traced mesh tells every workload apart:
+  // its spans carry the workload's service name and canonical labels (tracing.ts).
+  const selectedBy = p.mode === 'sidecar' && !index.routesBySource && !meshTraces(index) ? policiesSelecting(index, p) : undefined;
   // ...and through the HTTP version of each port of its app, which its services declare (inbound-protocol.ts).
   const appProtocols = selectedBy && p.inbound ? { appProtocols: inboundProtocols(index, p.namespace, labels) } : {};
   return JSON.stringify({ ...rest, labels: selectedBy ?? Object.entries(labels).sort(), ...appProtocols }, sortedKeys);
