@@ -22,6 +22,17 @@ export type { ServiceEntrySpec, WorkloadEntrySpec } from './service-entry';
 export type { PeerAuthenticationSpec, AuthorizationPolicySpec, AuthorizationRule } from './security';
 export type { RequestAuthenticationSpec, JwtRule } from './request-authentication';
 export { importsHost, parseHostImport, type HostImport, type OutboundTrafficPolicyMode, type SidecarSpec } from './sidecar';
+export {
+  isTelemetry,
+  telemetryCrd,
+  telemetryCrdSpec,
+  TELEMETRY_GROUP,
+  TELEMETRY_VERSIONS,
+  type Telemetry,
+  type TelemetrySpec,
+  type TelemetryTracing,
+  type CustomTag,
+} from './telemetry';
 export * from './well-known';
 export * from './protocol';
 export * from './grpc-status';

@@ -25,6 +25,7 @@ import { boundToMesh, checkMeshHostConflicts } from './conflicts';
 import { checkMatches } from './matches';
 import { checkRequestAuthentication } from './request-authentication';
 import { checkSidecar, checkSidecars } from './sidecar';
+import { telemetryFindings } from '../telemetry';
 import {
   checkAuthorizationPolicy,
   checkDestinationRuleHost,
@@ -66,6 +67,9 @@ function checkResource(obj: KubeObject): Finding[] {
   if (ns !== undefined && (typeof ns !== 'string' || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(ns)))
     out.push(finding('MAST0007', obj, 'metadata.namespace', `${JSON.stringify(ns)} is not a valid namespace`));
   const [group, version] = String(obj.apiVersion).split('/');
+  // Telemetry and the mesh config's tracing parts (api/telemetry.ts): not among the mesh KINDS.
+  const telemetry = telemetryFindings(obj);
+  if (telemetry) return [...out, ...telemetry];
   if (!MESH_GROUPS.includes(group)) return out;
   if (!isMeshKind(obj.kind) || KINDS[obj.kind].group !== group) {
     out.push(

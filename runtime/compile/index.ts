@@ -12,6 +12,7 @@ import { compileGateway } from './gateway';
 import { inboundProtocols } from './inbound-protocol';
 import { byKind, buildIndex, type MeshIndex } from './mesh-index';
 import { compileSidecar } from './sidecar';
+import { meshTraces, tracingFor } from './tracing';
 import { inboundServices, peerWorkloads } from './workload-metadata';
 
 export { CompileCache, buildIndex, type MeshIndex, type ProxyIdentity };
@@ -29,8 +30,10 @@ export class CompileCacheMismatchError extends Error {
 /** The config of one proxy; `cache` shares parts with the other configs compiled with it (a fresh one by default). */
 export function compile(index: MeshIndex, proxy: ProxyIdentity, cache = new CompileCache(index)): ProxyConfig {
   if (cache.index !== index) throw new CompileCacheMismatchError();
-  if (proxy.mode !== 'sidecar') return compileGateway(index, proxy, cache);
-  return withTelemetry(index, proxy, compileSidecar(index, proxy, cache));
+  const config =
+    proxy.mode === 'sidecar' ? withTelemetry(index, proxy, compileSidecar(index, proxy, cache)) : compileGateway(index, proxy, cache);
+  const tracing = tracingFor(index, proxy);
+  return tracing ? { ...config, tracing } : config;
 }
 
 /** A sidecar's metrics name its peers (and itself: the table names its workload) and, inbound, its services (workload-metadata.ts). */
@@ -56,8 +59,9 @@ export function configFor(cache: CompileCache, proxy: ProxyIdentity): ProxyConfi
 export function equivalenceKey(index: MeshIndex, p: ProxyIdentity): string {
   const { labels, serviceAccount: _sa, ...rest } = p;
   // A sidecar's labels matter only through the policies that select it: sidecars of different
-  // workloads that no policy tells apart share one config.
-  const selectedBy = p.mode === 'sidecar' && !index.routesBySource ? policiesSelecting(index, p) : undefined;
+  // workloads that no policy tells apart share one config. A traced mesh tells every workload apart:
+  // its spans carry the workload's service name and canonical labels (tracing.ts).
+  const selectedBy = p.mode === 'sidecar' && !index.routesBySource && !meshTraces(index) ? policiesSelecting(index, p) : undefined;
   // ...and through the HTTP version of each port of its app, which its services declare (inbound-protocol.ts).
   const appProtocols = selectedBy && p.inbound ? { appProtocols: inboundProtocols(index, p.namespace, labels) } : {};
   return JSON.stringify({ ...rest, labels: selectedBy ?? Object.entries(labels).sort(), ...appProtocols }, sortedKeys);

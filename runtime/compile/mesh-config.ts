@@ -24,7 +24,7 @@ export interface MeshCompileSettings {
 }
 
 /** The first root namespace's `istio` ConfigMap's mesh config, parsed; undefined when absent or not YAML. */
-function meshConfigOf(objects: readonly KubeObject[]): Record<string, unknown> | undefined {
+export function meshConfigOf(objects: readonly KubeObject[]): Record<string, unknown> | undefined {
   for (const ns of ROOT_NAMESPACES) {
     const cm = objects.find((o) => o.kind === 'ConfigMap' && o.metadata?.name === MESH_CONFIGMAP && o.metadata?.namespace === ns) as
       | { data?: Record<string, unknown> }

@@ -1,0 +1,219 @@
+/**
+ * telemetry.istio.io Telemetry (v1, v1alpha1 served alike): its schema and types, and its checks.
+ * mast applies `tracing` (sampling, custom tags, the provider, span reporting) to the workloads it
+ * selects; `metrics` and `accessLogging` are kept as written and reported as not applied (MAST0301),
+ * never silently dropped. The mesh config's tracing parts (the `istio` ConfigMap's extensionProviders,
+ * defaultProviders, defaultConfig.tracing) are checked here too: they are what a Telemetry names.
+ */
+import { toOpenApi } from './crd';
+import { finding, type Finding } from './findings';
+import type { KubeObject } from './resources';
+import { arr, bool, int, map, num, obj, oneOf, req, str, type Infer } from './schema';
+import { checkShape, isPlainObject } from './shape';
+import { workloadSelector } from './common';
+import { parse } from 'yaml';
+
+/** Where Istio keeps the mesh config: the `mesh` key of the `istio` ConfigMap of the root namespace. */
+const MESH_CONFIGMAP = 'istio';
+const MESH_CONFIG_NAMESPACES = ['mast-system', 'istio-system'];
+
+export const TELEMETRY_GROUP = 'telemetry.istio.io';
+export const TELEMETRY_VERSIONS = ['v1', 'v1alpha1'] as const;
+
+const defaulted = obj({ name: req(str()), defaultValue: str() });
+export const customTag = obj(
+  { literal: obj({ value: req(str()) }), environment: defaulted, header: defaulted },
+  'Exactly one of literal, environment (the proxy environment variable) or header (of the request).',
+);
+
+export const tracingSpec = obj({
+  match: obj({ mode: oneOf(['CLIENT_AND_SERVER', 'CLIENT', 'SERVER'] as const) }),
+  providers: arr(obj({ name: req(str()) }), 'The tracing provider, by its MeshConfig extensionProviders name (one).'),
+  randomSamplingPercentage: num(0, 100, 'Requests without a sampling decision sampled at this percentage.'),
+  disableSpanReporting: bool('Spans are made and propagated, not reported.'),
+  customTags: map(customTag, 'Tags added to every span, by tag name.'),
+  useRequestIdForTraceSampling: bool(),
+  enableIstioTags: bool(),
+});
+
+const targetRef = obj({ group: str(), kind: req(str()), name: req(str()), namespace: str() });
+
+/** The fields of a Telemetry mast reads (shape-checked); `metrics` and `accessLogging` are kept, not applied. */
+export const telemetrySpec = obj({
+  selector: workloadSelector,
+  targetRef,
+  targetRefs: arr(targetRef),
+  tracing: arr(tracingSpec),
+});
+
+/** The CRD's schema: every Telemetry field kept (the CRD preserves unknown fields below these). */
+export const telemetryCrdSpec = obj({ ...telemetrySpec.fields, metrics: arr(obj({})), accessLogging: arr(obj({})) });
+
+export type TelemetrySpec = Infer<typeof telemetrySpec>;
+export type TelemetryTracing = Infer<typeof tracingSpec>;
+export type CustomTag = Infer<typeof customTag>;
+export interface Telemetry extends KubeObject {
+  kind: 'Telemetry';
+  spec: TelemetrySpec & { metrics?: unknown[]; accessLogging?: unknown[] };
+}
+
+export const isTelemetry = (o: KubeObject): o is Telemetry =>
+  o.kind === 'Telemetry' &&
+  (TELEMETRY_VERSIONS as readonly string[]).includes(String(o.apiVersion).split('/')[1]) &&
+  String(o.apiVersion).startsWith(`${TELEMETRY_GROUP}/`);
+
+/** A Telemetry's findings: its shape, its tags, and the fields mast does not apply. */
+export function checkTelemetry(t: KubeObject): Finding[] {
+  const version = String(t.apiVersion).split('/')[1];
+  if (!(TELEMETRY_VERSIONS as readonly string[]).includes(version))
+    return [finding('MAST0006', t, 'apiVersion', `"${t.apiVersion}" is not served; use ${TELEMETRY_GROUP}/v1`)];
+  const spec = isPlainObject(t.spec) ? t.spec : {};
+  const { metrics, accessLogging, ...read } = spec as Record<string, unknown>;
+  const out = checkShape(telemetrySpec, read, 'spec').map((s) => finding(s.code, t, s.path, s.message));
+  const notApplied = (path: string, what: string) => out.push(finding('MAST0301', t, path, `${what} is not applied by mast-proxy yet`));
+  if (Array.isArray(metrics) && metrics.length)
+    notApplied('spec.metrics', 'metrics (overrides, tagOverrides, reportingInterval): Istio standard metrics are reported as they are;');
+  if (Array.isArray(accessLogging) && accessLogging.length)
+    notApplied('spec.accessLogging', 'accessLogging (providers, filter, disabled): every request is logged in the default JSON format;');
+  if (spec.targetRef !== undefined || spec.targetRefs !== undefined)
+    notApplied('spec.targetRefs', 'targetRefs (waypoints, gateways by Gateway API name): the Telemetry applies to its namespace;');
+  const tracing = Array.isArray(spec.tracing) ? (spec.tracing as TelemetryTracing[]) : [];
+  tracing.forEach((tr, i) => {
+    if (!isPlainObject(tr)) return;
+    const at = `spec.tracing[${i}]`;
+    if (tr.match?.mode && tr.match.mode !== 'CLIENT_AND_SERVER')
+      notApplied(`${at}.match.mode`, `mode ${tr.match.mode} (spans of one side only): both sides are traced;`);
+    if (tr.useRequestIdForTraceSampling === false) notApplied(`${at}.useRequestIdForTraceSampling`, 'useRequestIdForTraceSampling: false');
+    if ((tr.providers?.length ?? 0) > 1)
+      out.push(finding('MAST0131', t, `${at}.providers`, 'one tracing provider at a time (as Istio): the first is used'));
+    for (const [name, tag] of Object.entries(isPlainObject(tr.customTags) ? tr.customTags : {})) {
+      const kinds = isPlainObject(tag) ? (['literal', 'environment', 'header'] as const).filter((k) => tag[k] !== undefined) : [];
+      if (kinds.length !== 1)
+        out.push(
+          finding(
+            'MAST0130',
+            t,
+            `${at}.customTags[${JSON.stringify(name)}]`,
+            `a custom tag is exactly one of literal, environment or header (${kinds.length ? kinds.join(' and ') : 'none'} given)`,
+          ),
+        );
+      if (!name) out.push(finding('MAST0130', t, `${at}.customTags`, 'a custom tag needs a name'));
+    }
+  });
+  return out;
+}
+
+/** An `opentelemetry` extension provider (the fields mast reads). */
+export const openTelemetryProvider = obj({
+  service: req(str('The collector: a host, or `<namespace>/<host>`.')),
+  port: req(int(1, 65535)),
+  http: obj({ path: str('OTLP/HTTP path, e.g. /v1/traces.'), timeout: str(), headers: arr(obj({})) }),
+  maxTagLength: int(0),
+  resourceDetectors: obj({}),
+  dynatraceSampler: obj({}),
+});
+
+export type OpenTelemetryProvider = Infer<typeof openTelemetryProvider>;
+
+/**
+ * The mesh config's tracing parts as Istio reads them (`mesh` of the root namespace's `istio`
+ * ConfigMap, already parsed): each `opentelemetry` provider's service and port; a provider
+ * without `http` is OTLP/gRPC, which mast does not speak (it exports OTLP/HTTP only).
+ */
+export function checkMeshTracing(configMap: KubeObject, mesh: Record<string, unknown>): Finding[] {
+  const out: Finding[] = [];
+  const providers = Array.isArray(mesh.extensionProviders) ? mesh.extensionProviders : [];
+  providers.forEach((p: unknown, i: number) => {
+    if (!isPlainObject(p) || !isPlainObject(p.opentelemetry)) return;
+    const at = `data.mesh.extensionProviders[${i}].opentelemetry`;
+    for (const s of checkShape(openTelemetryProvider, p.opentelemetry, at))
+      out.push(finding(s.code === 'MAST0001' ? 'MAST0301' : 'MAST0132', configMap, s.path, s.message));
+    if (!isPlainObject(p.opentelemetry.http))
+      out.push(
+        finding(
+          'MAST0133',
+          configMap,
+          `${at}.http`,
+          "without http the provider is OTLP/gRPC; mast-proxy exports OTLP/HTTP (JSON) only: set http.path (e.g. /v1/traces) and the collector's OTLP/HTTP port",
+        ),
+      );
+  });
+  const names = new Set(providers.filter(isPlainObject).map((p) => p.name));
+  const defaults = (mesh.defaultProviders as { tracing?: unknown } | undefined)?.tracing;
+  if (Array.isArray(defaults))
+    defaults.forEach((n: unknown, i: number) => {
+      if (!names.has(n))
+        out.push(
+          finding('MAST0132', configMap, `data.mesh.defaultProviders.tracing[${i}]`, `no extensionProvider named ${JSON.stringify(n)}`),
+        );
+    });
+  const sampling = (mesh.defaultConfig as { tracing?: { sampling?: unknown } } | undefined)?.tracing?.sampling;
+  if (sampling !== undefined && (typeof sampling !== 'number' || sampling < 0 || sampling > 100))
+    out.push(
+      finding(
+        'MAST0132',
+        configMap,
+        'data.mesh.defaultConfig.tracing.sampling',
+        `sampling is a percentage from 0 to 100, not ${JSON.stringify(sampling)} (Istio then samples 1 %)`,
+      ),
+    );
+  return out;
+}
+
+/** The findings of a Telemetry or of the mesh config's tracing parts; undefined for any other object. */
+export function telemetryFindings(o: KubeObject): Finding[] | undefined {
+  if (o.kind === 'Telemetry' && String(o.apiVersion).startsWith(`${TELEMETRY_GROUP}/`)) return checkTelemetry(o);
+  if (o.kind !== 'ConfigMap' || o.metadata?.name !== MESH_CONFIGMAP || !MESH_CONFIG_NAMESPACES.includes(o.metadata?.namespace ?? ''))
+    return undefined;
+  const text = (o as { data?: { mesh?: unknown } }).data?.mesh;
+  if (typeof text !== 'string') return undefined;
+  try {
+    const mesh: unknown = parse(text);
+    return isPlainObject(mesh) ? checkMeshTracing(o, mesh) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Telemetry's CRD, from its schema as the mesh kinds' (every field kept: unknown ones preserved), v1 stored. */
+export function telemetryCrd(): Record<string, unknown> {
+  const spec = { ...toOpenApi(telemetryCrdSpec, true, true), description: 'Tracing, metrics and access logging for workloads.' };
+  const schema = {
+    openAPIV3Schema: {
+      type: 'object',
+      properties: {
+        apiVersion: { type: 'string' },
+        kind: { type: 'string' },
+        metadata: { type: 'object' },
+        spec,
+        status: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
+      },
+      required: ['spec'],
+    },
+  };
+  return {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: `telemetries.${TELEMETRY_GROUP}`, labels: { 'app.kubernetes.io/part-of': 'mast' } },
+    spec: {
+      group: TELEMETRY_GROUP,
+      names: {
+        kind: 'Telemetry',
+        listKind: 'TelemetryList',
+        plural: 'telemetries',
+        singular: 'telemetry',
+        shortNames: ['telemetry'],
+        categories: ['mast', 'istio-io'],
+      },
+      scope: 'Namespaced',
+      versions: TELEMETRY_VERSIONS.map((name) => ({
+        name,
+        served: true,
+        storage: name === 'v1',
+        schema,
+        additionalPrinterColumns: [{ name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' }],
+        subresources: { status: {} },
+      })),
+    },
+  };
+}

@@ -1,0 +1,195 @@
+/**
+ * Tracing per proxy, as istiod configures Envoy's tracer: the Telemetry resources that apply to the
+ * workload merged root namespace → its namespace → its selector's (the oldest of a level first; a
+ * later level overrides a field it sets, custom tags merged by name), the provider they name (else
+ * the mesh config's `defaultProviders.tracing`) resolved among the mesh config's `opentelemetry`
+ * `extensionProviders`, and the sampling percentage: Telemetry's `randomSamplingPercentage`, else
+ * `defaultConfig.tracing.sampling`, else 1 % (istiod's PILOT_TRACE_SAMPLING; a value over 100 is 1
+ * too). With no such provider a proxy does not trace (no spans, trace headers passed on untouched).
+ * Istio's `istio.*` tags are literals of the workload; span names of a sidecar's inbound come from
+ * the services selecting it. Pure.
+ */
+import { isTelemetry, namespaceOf, ROOT_NAMESPACES, selects, type KubeObject, type Telemetry, type TelemetryTracing } from '../../api';
+import type { TracingConfig, TracingTag } from '../contract/proxy-config';
+import type { ProxyIdentity } from '../contract/push-protocol';
+import type { MeshIndex } from './mesh-index';
+import { meshConfigOf } from './mesh-config';
+
+type Collector = NonNullable<TracingConfig['collector']>;
+
+/** The mesh config's tracing parts. */
+export interface MeshTracing {
+  /** `opentelemetry` extension providers by name. */
+  readonly providers: ReadonlyMap<string, Collector>;
+  readonly defaultProvider?: string;
+  /** `defaultConfig.tracing.sampling`, as istiod reads it (over 100: 1). */
+  readonly sampling?: number;
+  /** `defaultConfig.meshId`, else the trust domain (Istio's default mesh id). */
+  readonly meshId: string;
+}
+
+/** Istio's sampling when nothing sets it (PILOT_TRACE_SAMPLING). */
+export const DEFAULT_SAMPLING_PERCENT = 1;
+/** Where an OTLP/HTTP collector takes traces unless the provider's `http.path` says otherwise. */
+export const OTLP_TRACES_PATH = '/v1/traces';
+
+/** A provider's `service` may be `<namespace>/<host>`: the host is what the proxy connects to. */
+const hostOf = (service: string) => service.slice(service.indexOf('/') + 1);
+
+export function readMeshTracing(objects: readonly KubeObject[]): MeshTracing {
+  const mesh = (meshConfigOf(objects) ?? {}) as {
+    extensionProviders?: Array<{ name?: unknown; opentelemetry?: { service?: unknown; port?: unknown; http?: { path?: unknown } } }>;
+    defaultProviders?: { tracing?: unknown[] };
+    defaultConfig?: { tracing?: { sampling?: unknown }; meshId?: unknown };
+    trustDomain?: unknown;
+  };
+  const providers = new Map<string, Collector>();
+  for (const p of Array.isArray(mesh.extensionProviders) ? mesh.extensionProviders : []) {
+    const o = p?.opentelemetry;
+    if (typeof p?.name !== 'string' || typeof o?.service !== 'string' || typeof o.port !== 'number') continue;
+    const path = typeof o.http?.path === 'string' && o.http.path ? o.http.path : OTLP_TRACES_PATH;
+    providers.set(p.name, { host: hostOf(o.service), port: o.port, path: path.startsWith('/') ? path : `/${path}` });
+  }
+  const first = mesh.defaultProviders?.tracing?.[0];
+  const s = mesh.defaultConfig?.tracing?.sampling;
+  const meshId = mesh.defaultConfig?.meshId ?? mesh.trustDomain;
+  return {
+    providers,
+    ...(typeof first === 'string' ? { defaultProvider: first } : {}),
+    ...(typeof s === 'number' && s >= 0 ? { sampling: s > 100 ? DEFAULT_SAMPLING_PERCENT : s } : {}),
+    meshId: typeof meshId === 'string' && meshId ? meshId : 'cluster.local',
+  };
+}
+
+/** What the Telemetries of a proxy say, merged. */
+export interface MergedTracing {
+  provider?: string;
+  randomSamplingPercentage?: number;
+  disableSpanReporting?: boolean;
+  customTags: Map<string, TracingTag>;
+}
+
+const oldestFirst = (a: Telemetry, b: Telemetry) => {
+  const ta = String(a.metadata.creationTimestamp ?? '');
+  const tb = String(b.metadata.creationTimestamp ?? '');
+  return ta !== tb ? (ta < tb ? -1 : 1) : a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0;
+};
+
+function tagOf(name: string, tag: NonNullable<TelemetryTracing['customTags']>[string]): TracingTag | undefined {
+  if (tag.literal) return { name, literal: tag.literal.value };
+  if (tag.environment)
+    return {
+      name,
+      environment: tag.environment.name,
+      ...(tag.environment.defaultValue !== undefined ? { defaultValue: tag.environment.defaultValue } : {}),
+    };
+  if (tag.header)
+    return {
+      name,
+      header: tag.header.name.toLowerCase(),
+      ...(tag.header.defaultValue !== undefined ? { defaultValue: tag.header.defaultValue } : {}),
+    };
+  return undefined;
+}
+
+/** The Telemetries that apply to a workload, in the order they merge: root namespace, its namespace, its selector's. */
+export function applicableTelemetries(all: readonly Telemetry[], namespace: string, labels: Readonly<Record<string, string>>): Telemetry[] {
+  const sorted = [...all].sort(oldestFirst);
+  const root = sorted.filter(
+    (t) => ROOT_NAMESPACES.includes(namespaceOf(t)) && !t.spec.selector?.matchLabels && namespaceOf(t) !== namespace,
+  );
+  const ns = sorted.filter((t) => namespaceOf(t) === namespace && !t.spec.selector?.matchLabels);
+  const workload = sorted.filter(
+    (t) => namespaceOf(t) === namespace && t.spec.selector?.matchLabels && selects(t.spec.selector.matchLabels, labels),
+  );
+  // One Telemetry per level, as Istio: the oldest.
+  return [root[0], ns[0], workload[0]].filter((t): t is Telemetry => t !== undefined);
+}
+
+export function mergeTracing(telemetries: readonly Telemetry[]): MergedTracing {
+  const out: MergedTracing = { customTags: new Map() };
+  for (const t of telemetries)
+    for (const tr of t.spec.tracing ?? []) {
+      const provider = tr.providers?.[0]?.name;
+      if (provider) out.provider = provider;
+      if (tr.randomSamplingPercentage !== undefined) out.randomSamplingPercentage = tr.randomSamplingPercentage;
+      if (tr.disableSpanReporting !== undefined) out.disableSpanReporting = tr.disableSpanReporting;
+      for (const [name, tag] of Object.entries(tr.customTags ?? {})) {
+        const t2 = tagOf(name, tag);
+        if (t2) out.customTags.set(name, t2);
+      }
+    }
+  return out;
+}
+
+/** Per index: the mesh config's tracing parts and the Telemetries (every proxy's compile looks here). */
+const cache = new WeakMap<MeshIndex, { mesh: MeshTracing; telemetries: Telemetry[] }>();
+function tracingInputs(index: MeshIndex) {
+  let c = cache.get(index);
+  if (!c) {
+    const objects = index.snapshot.objects;
+    cache.set(index, (c = { mesh: readMeshTracing(objects), telemetries: objects.filter(isTelemetry) as Telemetry[] }));
+  }
+  return c;
+}
+
+/** Whether any proxy of the index may trace: then its config depends on the workload's labels (equivalence key). */
+export function meshTraces(index: MeshIndex): boolean {
+  const { mesh, telemetries } = tracingInputs(index);
+  return mesh.providers.size > 0 && (mesh.defaultProvider !== undefined || telemetries.length > 0);
+}
+
+/** Istio's canonical service and revision of a workload, from its labels. */
+function canonical(labels: Readonly<Record<string, string>>): { service: string; revision: string } {
+  return {
+    service: labels['service.istio.io/canonical-name'] ?? labels['app.kubernetes.io/name'] ?? labels.app ?? 'unknown',
+    revision: labels['service.istio.io/canonical-revision'] ?? labels['app.kubernetes.io/version'] ?? labels.version ?? 'latest',
+  };
+}
+
+/** A sidecar's inbound span names by app port: `<service host>:<service port>/*` of the services selecting it. */
+function inboundOperations(index: MeshIndex, proxy: ProxyIdentity): Record<string, string> | undefined {
+  if (proxy.mode !== 'sidecar' || !proxy.inbound) return undefined;
+  const out: Record<string, string> = {};
+  const mine = new Set(
+    index.snapshot.registry.services
+      .filter((s) => s.namespace === proxy.namespace && s.selector && selects(s.selector, proxy.labels))
+      .map((s) => s.host),
+  );
+  for (const p of index.servicePorts) {
+    if (p.namespace !== proxy.namespace || !mine.has(p.host)) continue;
+    const op = `${p.host}:${p.number}/*`;
+    out['*'] ??= op;
+    out[String(p.targetPort ?? p.number)] ??= op;
+    // In `mast local` the app listens where its inbound cluster says (one app port): every request there is this service's.
+    if (proxy.inbound.appPort !== undefined) out[String(proxy.inbound.appPort)] ??= op;
+  }
+  return Object.keys(out).length ? out : undefined;
+}
+
+/** The proxy's tracing, or undefined when no provider applies (it does not trace). */
+export function tracingFor(index: MeshIndex, proxy: ProxyIdentity): TracingConfig | undefined {
+  const { mesh, telemetries } = tracingInputs(index);
+  if (mesh.providers.size === 0) return undefined;
+  const merged = mergeTracing(applicableTelemetries(telemetries, proxy.namespace, proxy.labels));
+  const provider = merged.provider ?? mesh.defaultProvider;
+  const collector = provider !== undefined ? mesh.providers.get(provider) : undefined;
+  if (!collector) return undefined;
+  const { service, revision } = canonical(proxy.labels);
+  const tags: TracingTag[] = [
+    { name: 'istio.canonical_revision', literal: revision },
+    { name: 'istio.canonical_service', literal: service },
+    { name: 'istio.mesh_id', literal: mesh.meshId },
+    { name: 'istio.namespace', literal: proxy.namespace },
+    ...merged.customTags.values(),
+  ];
+  const inbound = inboundOperations(index, proxy);
+  return {
+    samplingPercent: merged.randomSamplingPercentage ?? mesh.sampling ?? DEFAULT_SAMPLING_PERCENT,
+    ...(merged.disableSpanReporting ? {} : { collector }),
+    // Istio's service cluster: `<app>.<namespace>`.
+    serviceName: `${proxy.labels.app ?? service}.${proxy.namespace}`,
+    tags,
+    ...(inbound ? { inboundOperations: inbound } : {}),
+  };
+}

@@ -1,0 +1,120 @@
+/** Telemetry and the mesh config's tracing parts: what validates, what is refused, and what is reported as not applied. */
+import { loadYaml, validate } from '../../api';
+
+const codes = (yaml: string) => validate(loadYaml(yaml).objects, { scope: 'resource' }).map((f) => `${f.code} ${f.path}`);
+
+test("Istio's tracing task Telemetry (sampling, custom tags of each kind, a provider) validates without findings", () => {
+  expect(
+    codes(`apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: { name: mesh-default, namespace: istio-system }
+spec:
+  tracing:
+  - providers: [{ name: otel-tracing }]
+    randomSamplingPercentage: 10
+    customTags:
+      my_tag_literal: { literal: { value: foo } }
+      my_tag_env: { environment: { name: ENV_VAR, defaultValue: unknown } }
+      my_tag_header: { header: { name: x-user, defaultValue: anonymous } }
+---
+apiVersion: telemetry.istio.io/v1alpha1
+kind: Telemetry
+metadata: { name: reviews, namespace: default }
+spec:
+  selector: { matchLabels: { app: reviews } }
+  tracing: [{ disableSpanReporting: true }]
+`),
+  ).toEqual([]);
+});
+
+test('a sampling percentage out of range, a tag of two kinds, several providers, an unserved version', () => {
+  expect(
+    codes(`apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: { name: t, namespace: default }
+spec:
+  tracing:
+  - randomSamplingPercentage: 150
+    providers: [{ name: a }, { name: b }]
+    customTags:
+      both: { literal: { value: x }, header: { name: y } }
+---
+apiVersion: telemetry.istio.io/v2
+kind: Telemetry
+metadata: { name: u, namespace: default }
+spec: {}
+`),
+  ).toEqual([
+    'MAST0005 spec.tracing[0].randomSamplingPercentage',
+    'MAST0131 spec.tracing[0].providers',
+    'MAST0130 spec.tracing[0].customTags["both"]',
+    'MAST0006 apiVersion',
+  ]);
+});
+
+test('metrics, accessLogging and a one-sided match are reported as not applied, each by its field', () => {
+  const found = validate(
+    loadYaml(`apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: { name: t, namespace: default }
+spec:
+  metrics: [{ overrides: [{ match: { metric: REQUEST_COUNT }, disabled: true }] }]
+  accessLogging: [{ filter: { expression: "response.code >= 400" } }]
+  tracing: [{ match: { mode: SERVER } }]
+`).objects,
+    { scope: 'resource' },
+  );
+  expect(found.map((f) => [f.code, f.severity, f.path])).toEqual([
+    ['MAST0301', 'Warning', 'spec.metrics'],
+    ['MAST0301', 'Warning', 'spec.accessLogging'],
+    ['MAST0301', 'Warning', 'spec.tracing[0].match.mode'],
+  ]);
+  expect(found[0].message).toMatch(/metrics .* not applied/);
+});
+
+const meshConfig = (mesh: string) => `apiVersion: v1
+kind: ConfigMap
+metadata: { name: istio, namespace: istio-system }
+data:
+  mesh: |
+${mesh
+  .split('\n')
+  .map((l) => `    ${l}`)
+  .join('\n')}
+`;
+
+test('mesh config: an OTLP/HTTP provider, the default provider and sampling validate', () => {
+  expect(
+    codes(
+      meshConfig(`extensionProviders:
+- name: otel-tracing
+  opentelemetry:
+    service: opentelemetry-collector.observability.svc.cluster.local
+    port: 4318
+    http: { path: /v1/traces, timeout: 5s }
+defaultProviders: { tracing: [otel-tracing] }
+defaultConfig: { tracing: { sampling: 100 } }`),
+    ),
+  ).toEqual([]);
+});
+
+test('mesh config: an OTLP/gRPC provider is a warning, a missing port, an unknown default provider and a bad sampling are errors', () => {
+  const found = validate(
+    loadYaml(
+      meshConfig(`extensionProviders:
+- name: grpc
+  opentelemetry: { service: collector.observability.svc.cluster.local, port: 4317 }
+- name: broken
+  opentelemetry: { service: collector, http: { path: /v1/traces } }
+defaultProviders: { tracing: [nowhere] }
+defaultConfig: { tracing: { sampling: 200 } }`),
+    ).objects,
+    { scope: 'resource' },
+  );
+  expect(found.map((f) => [f.code, f.severity, f.path])).toEqual([
+    ['MAST0133', 'Warning', 'data.mesh.extensionProviders[0].opentelemetry.http'],
+    ['MAST0132', 'Error', 'data.mesh.extensionProviders[1].opentelemetry.port'],
+    ['MAST0132', 'Error', 'data.mesh.defaultProviders.tracing[0]'],
+    ['MAST0132', 'Error', 'data.mesh.defaultConfig.tracing.sampling'],
+  ]);
+});

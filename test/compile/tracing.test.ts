@@ -1,0 +1,158 @@
+/**
+ * Tracing per proxy from the mesh config and the Telemetries that apply, merged as Istio merges
+ * them (root namespace → namespace → selector), with Istio's defaults: compile → the proxy's
+ * `tracing`, or none when no provider applies.
+ */
+import { loadYaml, type KubeObject } from '../../api';
+import { buildIndex, compile, configFor, CompileCache, makeSnapshot } from '../../runtime/compile';
+import { localMesh } from '../fixtures/local-mesh';
+
+const base = localMesh({ reviewsV1: 19001, reviewsV2: 19002, details: 19003 });
+const GATEWAY = {
+  mode: 'gateway' as const,
+  namespace: 'default',
+  labels: { istio: 'ingressgateway', app: 'istio-ingressgateway' },
+  portMap: { 80: 8080 },
+};
+const reviewsV1 = {
+  mode: 'sidecar' as const,
+  namespace: 'default',
+  labels: { app: 'reviews', version: 'v1' },
+  outboundPort: 15001,
+  inbound: { port: 15006, appPort: 19001 },
+};
+const reviewsV2 = { ...reviewsV1, labels: { app: 'reviews', version: 'v2' }, inbound: { port: 15006, appPort: 19002 } };
+const details = { ...reviewsV1, labels: { app: 'details', version: 'v1' }, inbound: { port: 15006, appPort: 19003 } };
+
+const mesh = (text: string): KubeObject => ({
+  apiVersion: 'v1',
+  kind: 'ConfigMap',
+  metadata: { name: 'istio', namespace: 'istio-system' },
+  data: { mesh: text },
+});
+const OTEL = `extensionProviders:
+- name: otel
+  opentelemetry: { service: observability/collector.observability.svc.cluster.local, port: 4318, http: { path: v1/traces } }
+- name: other
+  opentelemetry: { service: other-collector, port: 9411, http: { path: /api/traces } }
+`;
+const telemetry = (yaml: string) => loadYaml(yaml).objects;
+const tracingOf = (objects: KubeObject[], proxy: Parameters<typeof compile>[1] = reviewsV1) =>
+  compile(buildIndex(makeSnapshot(objects, 'v1')), proxy).tracing;
+
+test('no provider in the mesh config, or none chosen: no tracing (Istio: no tracer)', () => {
+  expect(tracingOf(base)).toBeUndefined();
+  expect(tracingOf([...base, mesh(OTEL)])).toBeUndefined();
+});
+
+test("defaultProviders.tracing: every proxy traces at Istio's default 1 %, exporting to the provider over OTLP/HTTP", () => {
+  const t = tracingOf([...base, mesh(`${OTEL}defaultProviders: { tracing: [otel] }\n`)]);
+  expect(t).toEqual({
+    samplingPercent: 1,
+    // `<namespace>/<host>` is the host; a path without its slash gets one.
+    collector: { host: 'collector.observability.svc.cluster.local', port: 4318, path: '/v1/traces' },
+    serviceName: 'reviews.default',
+    tags: [
+      { name: 'istio.canonical_revision', literal: 'v1' },
+      { name: 'istio.canonical_service', literal: 'reviews' },
+      { name: 'istio.mesh_id', literal: 'cluster.local' },
+      { name: 'istio.namespace', literal: 'default' },
+    ],
+    inboundOperations: {
+      '*': 'reviews.default.svc.cluster.local:9080/*',
+      '9080': 'reviews.default.svc.cluster.local:9080/*',
+      '19001': 'reviews.default.svc.cluster.local:9080/*',
+    },
+  });
+  expect(tracingOf([...base, mesh(`${OTEL}defaultProviders: { tracing: [otel] }\n`)], GATEWAY)).toMatchObject({
+    serviceName: 'istio-ingressgateway.default',
+    tags: expect.arrayContaining([{ name: 'istio.canonical_service', literal: 'istio-ingressgateway' }]),
+  });
+});
+
+test.each([
+  ['defaultConfig.tracing.sampling', 'defaultConfig: { tracing: { sampling: 25 } }\n', 25],
+  // istiod reads a sampling over 100 as 1.
+  ['a sampling over 100', 'defaultConfig: { tracing: { sampling: 250 } }\n', 1],
+])('%s', (_what, extra, percent) => {
+  expect(tracingOf([...base, mesh(`${OTEL}defaultProviders: { tracing: [otel] }\n${extra}`)])?.samplingPercent).toBe(percent);
+});
+
+describe('Telemetry merged root namespace → namespace → selector', () => {
+  const objects = [
+    ...base,
+    mesh(`${OTEL}defaultConfig: { tracing: { sampling: 25 } }\n`),
+    ...telemetry(`apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: { name: mesh-default, namespace: istio-system }
+spec:
+  tracing:
+  - providers: [{ name: otel }]
+    randomSamplingPercentage: 10
+    customTags:
+      cluster: { literal: { value: east } }
+      user: { header: { name: End-User, defaultValue: anonymous } }
+---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: { name: ns, namespace: default }
+spec:
+  tracing:
+  - randomSamplingPercentage: 50
+    customTags:
+      cluster: { literal: { value: west } }
+      region: { environment: { name: REGION } }
+---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: { name: reviews-v2, namespace: default }
+spec:
+  selector: { matchLabels: { app: reviews, version: v2 } }
+  tracing: [{ randomSamplingPercentage: 100, disableSpanReporting: true }]
+---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: { name: details, namespace: default }
+spec:
+  selector: { matchLabels: { app: details } }
+  tracing: [{ providers: [{ name: other }] }]
+`),
+  ];
+
+  test("the namespace's overrides the root's sampling and a tag of the same name; tags merge; the root's provider stays", () => {
+    const t = tracingOf(objects)!;
+    expect(t.samplingPercent).toBe(50);
+    expect(t.collector?.port).toBe(4318);
+    expect(t.tags.slice(4)).toEqual([
+      { name: 'cluster', literal: 'west' },
+      { name: 'user', header: 'end-user', defaultValue: 'anonymous' },
+      { name: 'region', environment: 'REGION' },
+    ]);
+  });
+
+  test('a selector picks its workload only: spans not reported for reviews v2, sampled at 100 %', () => {
+    const t = tracingOf(objects, reviewsV2)!;
+    expect(t.samplingPercent).toBe(100);
+    expect(t.collector).toBeUndefined();
+  });
+
+  test('a workload Telemetry may name another provider', () => {
+    expect(tracingOf(objects, details)?.collector).toEqual({ host: 'other-collector', port: 9411, path: '/api/traces' });
+  });
+
+  test('a gateway in another namespace gets the root namespace only', () => {
+    const gw = { ...GATEWAY, namespace: 'mast-system' };
+    expect(tracingOf(objects, gw)).toMatchObject({
+      samplingPercent: 10,
+      tags: expect.arrayContaining([{ name: 'cluster', literal: 'east' }]),
+    });
+  });
+
+  test('a traced mesh gives each workload its own config (its service name), not one shared by the namespace', () => {
+    const cache = new CompileCache(buildIndex(makeSnapshot(objects, 'v1')));
+    const v1 = configFor(cache, reviewsV1);
+    const d = configFor(cache, { ...details, inbound: reviewsV1.inbound });
+    expect(v1).not.toBe(d);
+    expect(d.tracing?.serviceName).toBe('details.default');
+  });
+});
