@@ -12,6 +12,7 @@ import {
   type AnyMeshResource,
   type ExportScope,
   type KubeObject,
+  type Sidecar,
   type VirtualService,
 } from '../../api';
 import { expandDelegates } from './delegates';
@@ -19,6 +20,7 @@ import { identityOf, listServicePorts, portResolver, type EndpointIndex, type Po
 import { readMeshCompileSettings, readMeshSettings, type MeshCompileSettings, type MeshSettings } from './mesh-config';
 import { routesBySource } from './routes';
 import type { Snapshot } from './snapshot';
+import { indexSidecars, type NamespaceSidecars } from './sidecar-scope';
 
 export interface MeshIndex extends EndpointIndex {
   readonly snapshot: Snapshot;
@@ -39,7 +41,9 @@ export interface MeshIndex extends EndpointIndex {
   /** Where each mesh-bound VirtualService is visible. */
   readonly exportScopeOf: ReadonlyMap<VirtualService, ExportScope>;
   readonly meshSettings: MeshSettings;
-  /** Mesh config the compiler applies itself (h2UpgradePolicy). */
+  /** Sidecar resources by namespace (sidecar-scope.ts picks the one for a proxy). */
+  readonly sidecars: ReadonlyMap<string, NamespaceSidecars>;
+  /** Mesh config the compiler applies itself (h2UpgradePolicy, outboundTrafficPolicy). */
   readonly meshCompile: MeshCompileSettings;
 }
 
@@ -95,6 +99,7 @@ export function buildIndex(snapshot: Snapshot): MeshIndex {
     meshVirtualServicesByHost,
     exportScopeOf,
     meshSettings: readMeshSettings(snapshot.objects),
+    sidecars: indexSidecars((byKind.get('Sidecar') ?? []) as Sidecar[]),
     meshCompile: readMeshCompileSettings(snapshot.objects),
   };
 }

@@ -44,6 +44,12 @@ export function passthroughTcp(ctx: TcpContext, down: net.Socket, dst: { address
   join(ctx, down, net.connect({ host: dst.address, port: dst.port }), '{reporter="source",destination_service="PassthroughCluster"}');
 }
 
+/** REGISTRY_ONLY: a captured connection to somewhere the mesh does not know is reset (Istio's BlackHoleCluster), never sent on. */
+export function blackHoleTcp(ctx: TcpContext, down: net.Socket): void {
+  ctx.metrics.inc('istio_tcp_connections_opened_total{reporter="source",destination_service="BlackHoleCluster"}');
+  down.resetAndDestroy();
+}
+
 /** Joins `down` to an upstream; `first` holds bytes already read from it (a sniffed first chunk). */
 export function proxyTcp(
   ctx: TcpContext,
