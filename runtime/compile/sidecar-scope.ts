@@ -16,7 +16,7 @@ import {
   type Sidecar,
 } from '../../api';
 import type { ServicePort } from './endpoints';
-import type { MeshIndex } from './mesh-index';
+import { sidecarSelector, type MeshIndex } from './mesh-index';
 
 export interface SidecarScope {
   /** The applying Sidecar as `namespace/name` (a cache key part), '' for none. */
@@ -26,43 +26,9 @@ export interface SidecarScope {
   readonly outboundTrafficPolicy: OutboundTrafficPolicyMode;
 }
 
-/** The Sidecars of a namespace, as the index keeps them: selecting ones oldest first; the one without selector (the oldest, if several: IST0111). */
-export interface NamespaceSidecars {
-  readonly selecting: readonly Sidecar[];
-  readonly wide?: Sidecar;
-}
-
-/** Oldest first (creationTimestamp, then name), as Istio picks among Sidecars that compete. */
-function oldestFirst(a: Sidecar, b: Sidecar): number {
-  const ta = String(a.metadata.creationTimestamp ?? '');
-  const tb = String(b.metadata.creationTimestamp ?? '');
-  if (ta !== tb) return ta < tb ? -1 : 1;
-  return a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0;
-}
-
-const selectorOf = (sc: Sidecar) => {
-  const labels = sc.spec.workloadSelector?.labels;
-  return labels && Object.keys(labels).length ? labels : undefined;
-};
-
-/** Built once per snapshot (MeshIndex.sidecars). */
-export function indexSidecars(sidecars: readonly Sidecar[]): ReadonlyMap<string, NamespaceSidecars> {
-  const byNs = new Map<string, Sidecar[]>();
-  for (const sc of sidecars) {
-    const ns = sc.metadata.namespace ?? 'default';
-    byNs.set(ns, [...(byNs.get(ns) ?? []), sc]);
-  }
-  const out = new Map<string, NamespaceSidecars>();
-  for (const [ns, list] of byNs) {
-    const sorted = [...list].sort(oldestFirst);
-    out.set(ns, { selecting: sorted.filter((s) => selectorOf(s)), wide: sorted.find((s) => !selectorOf(s)) });
-  }
-  return out;
-}
-
 export function sidecarResourceFor(index: MeshIndex, ns: string, labels: Readonly<Record<string, string>>): Sidecar | undefined {
   const own = index.sidecars.get(ns);
-  const selected = own?.selecting.find((s) => selects(selectorOf(s), labels));
+  const selected = own?.selecting.find((s) => selects(sidecarSelector(s), labels));
   if (selected) return selected;
   if (own?.wide) return own.wide;
   for (const root of ROOT_NAMESPACES) {
