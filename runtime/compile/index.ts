@@ -12,6 +12,7 @@ import { compileGateway } from './gateway';
 import { inboundProtocols } from './inbound-protocol';
 import { byKind, buildIndex, type MeshIndex } from './mesh-index';
 import { compileSidecar } from './sidecar';
+import { sidecarResourceFor } from './sidecar-scope';
 import { meshTraces, tracingFor } from './tracing';
 import { inboundServices, peerWorkloads } from './workload-metadata';
 
@@ -59,9 +60,12 @@ export function configFor(cache: CompileCache, proxy: ProxyIdentity): ProxyConfi
 export function equivalenceKey(index: MeshIndex, p: ProxyIdentity): string {
   const { labels, serviceAccount: _sa, ...rest } = p;
   // A sidecar's labels matter only through the policies that select it: sidecars of different
-  // workloads that no policy tells apart share one config. A traced mesh tells every workload apart:
-  // its spans carry the workload's service name and canonical labels (tracing.ts).
-  const selectedBy = p.mode === 'sidecar' && !index.routesBySource && !meshTraces(index) ? policiesSelecting(index, p) : undefined;
+  // workloads that no policy (nor Sidecar resource) tells apart share one config. A traced mesh tells
+  // every workload apart: its spans carry the workload's service name and canonical labels (tracing.ts).
+  const selectedBy =
+    p.mode === 'sidecar' && !index.routesBySource && !meshTraces(index)
+      ? [...policiesSelecting(index, p), ...sidecarOf(index, p)]
+      : undefined;
   // ...and through the HTTP version of each port of its app, which its services declare (inbound-protocol.ts).
   const appProtocols = selectedBy && p.inbound ? { appProtocols: inboundProtocols(index, p.namespace, labels) } : {};
   return JSON.stringify({ ...rest, labels: selectedBy ?? Object.entries(labels).sort(), ...appProtocols }, sortedKeys);
@@ -75,6 +79,12 @@ const sortedKeys = (_key: string, value: unknown) =>
   value && typeof value === 'object' && !Array.isArray(value)
     ? Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
     : value;
+
+/** The Sidecar resource that applies (sidecar-scope.ts): what its config imports and its outbound policy. */
+function sidecarOf(index: MeshIndex, p: ProxyIdentity): string[] {
+  const sc = sidecarResourceFor(index, p.namespace, p.labels);
+  return sc ? [`Sidecar/${namespaceOf(sc)}/${sc.metadata.name}`] : [];
+}
 
 function policiesSelecting(index: MeshIndex, p: ProxyIdentity): string[] {
   return (

@@ -2,8 +2,9 @@
  * The parts of Istio's MeshConfig that mast applies, read where Istio keeps it: the `mesh` key
  * of the `istio` ConfigMap in the root namespace (what `meshConfig` in an IstioOperator or the
  * Helm values becomes): `pathNormalization.normalization`, which the proxies get in their config,
- * and `h2UpgradePolicy`, which the compiler applies to clusters. A value mast does not know
- * leaves Istio's default (BASE, the normalization that fails closed; no upgrade).
+ * and `h2UpgradePolicy` and `outboundTrafficPolicy.mode`, which the compiler applies to clusters
+ * and to sidecars' outbound listeners. A value mast does not know
+ * leaves Istio's default (BASE, the normalization that fails closed; no upgrade; ALLOW_ANY).
  */
 import { parse } from 'yaml';
 import { PATH_NORMALIZATIONS, type PathNormalization } from '../contract/proxy-config';
@@ -21,6 +22,8 @@ export interface MeshSettings {
 export interface MeshCompileSettings {
   /** Istio's mesh-wide `h2UpgradePolicy: UPGRADE`: HTTP/1.1 ports' clusters go HTTP/2 unless a DestinationRule says otherwise. */
   readonly h2Upgrade: boolean;
+  /** Istio's mesh-wide `outboundTrafficPolicy.mode` (default ALLOW_ANY); a Sidecar's own overrides it (sidecar-scope.ts). */
+  readonly outboundTrafficPolicy: 'ALLOW_ANY' | 'REGISTRY_ONLY';
 }
 
 /** The first root namespace's `istio` ConfigMap's mesh config, parsed; undefined when absent or not YAML. */
@@ -53,5 +56,10 @@ export function readMeshSettings(objects: readonly KubeObject[]): MeshSettings {
 
 /** Read once per snapshot (MeshIndex.meshCompile). Istio's enum: DO_NOT_UPGRADE (its default) or UPGRADE. */
 export function readMeshCompileSettings(objects: readonly KubeObject[]): MeshCompileSettings {
-  return { h2Upgrade: meshConfigOf(objects)?.h2UpgradePolicy === 'UPGRADE' };
+  const mesh = meshConfigOf(objects);
+  const outbound = (mesh?.outboundTrafficPolicy as { mode?: unknown } | undefined)?.mode;
+  return {
+    h2Upgrade: mesh?.h2UpgradePolicy === 'UPGRADE',
+    outboundTrafficPolicy: outbound === 'REGISTRY_ONLY' ? 'REGISTRY_ONLY' : 'ALLOW_ANY',
+  };
 }

@@ -12,6 +12,7 @@ import {
   type AnyMeshResource,
   type ExportScope,
   type KubeObject,
+  type Sidecar,
   type VirtualService,
 } from '../../api';
 import { expandDelegates } from './delegates';
@@ -39,7 +40,9 @@ export interface MeshIndex extends EndpointIndex {
   /** Where each mesh-bound VirtualService is visible. */
   readonly exportScopeOf: ReadonlyMap<VirtualService, ExportScope>;
   readonly meshSettings: MeshSettings;
-  /** Mesh config the compiler applies itself (h2UpgradePolicy). */
+  /** Sidecar resources by namespace (sidecar-scope.ts picks the one for a proxy). */
+  readonly sidecars: ReadonlyMap<string, NamespaceSidecars>;
+  /** Mesh config the compiler applies itself (h2UpgradePolicy, outboundTrafficPolicy). */
   readonly meshCompile: MeshCompileSettings;
 }
 
@@ -95,6 +98,7 @@ export function buildIndex(snapshot: Snapshot): MeshIndex {
     meshVirtualServicesByHost,
     exportScopeOf,
     meshSettings: readMeshSettings(snapshot.objects),
+    sidecars: indexSidecars((byKind.get('Sidecar') ?? []) as Sidecar[]),
     meshCompile: readMeshCompileSettings(snapshot.objects),
   };
 }
@@ -112,6 +116,41 @@ function applyWildcardHosts(byHost: Map<string, VirtualService[]>, ports: readon
     const pattern = patterns.find((p) => hostMatches(p, host));
     if (pattern) byHost.set(host, byHost.get(pattern)!);
   }
+}
+
+/** The Sidecars of a namespace, as the index keeps them: selecting ones oldest first; the one without selector (the oldest, if several: IST0111). */
+export interface NamespaceSidecars {
+  readonly selecting: readonly Sidecar[];
+  readonly wide?: Sidecar;
+}
+
+/** Oldest first (creationTimestamp, then name), as Istio picks among Sidecars that compete. */
+function oldestFirst(a: Sidecar, b: Sidecar): number {
+  const ta = String(a.metadata.creationTimestamp ?? '');
+  const tb = String(b.metadata.creationTimestamp ?? '');
+  if (ta !== tb) return ta < tb ? -1 : 1;
+  return a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0;
+}
+
+/** A Sidecar's workloadSelector labels; none (or empty): it is its namespace's. */
+export const sidecarSelector = (sc: Sidecar) => {
+  const labels = sc.spec.workloadSelector?.labels;
+  return labels && Object.keys(labels).length ? labels : undefined;
+};
+
+/** Built once per snapshot (MeshIndex.sidecars); sidecar-scope.ts picks the one for a proxy. */
+function indexSidecars(sidecars: readonly Sidecar[]): ReadonlyMap<string, NamespaceSidecars> {
+  const byNs = new Map<string, Sidecar[]>();
+  for (const sc of sidecars) {
+    const ns = sc.metadata.namespace ?? 'default';
+    byNs.set(ns, [...(byNs.get(ns) ?? []), sc]);
+  }
+  const out = new Map<string, NamespaceSidecars>();
+  for (const [ns, list] of byNs) {
+    const sorted = [...list].sort(oldestFirst);
+    out.set(ns, { selecting: sorted.filter((s) => sidecarSelector(s)), wide: sorted.find((s) => !sidecarSelector(s)) });
+  }
+  return out;
 }
 
 function podsByName(objects: readonly KubeObject[]): MeshIndex['pods'] {

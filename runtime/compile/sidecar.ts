@@ -1,8 +1,10 @@
 /**
- * A sidecar's config: outbound listeners for every service port its namespace can see (the mesh
- * VirtualServices' routes, or a default route; TCP ports by port number), under every name a
- * client may use for the service, and an inbound listener to its app with the PeerAuthentication
- * and AuthorizationPolicy that apply to it. The outbound part is shared through the CompileCache.
+ * A sidecar's config: outbound listeners for every service port its namespace can see and its
+ * Sidecar resource imports (the mesh VirtualServices' routes, or a default route; TCP ports by
+ * port number), under every name a client may use for the service, with the outbound traffic
+ * policy for the rest (passthrough, or Istio's black hole), and an inbound listener to its app
+ * with the PeerAuthentication and AuthorizationPolicy that apply to it. The outbound part is
+ * shared through the CompileCache.
  */
 import { visibleIn, type VirtualService } from '../../api';
 import { DEFAULT_RETRY, PROXY_CONFIG_SCHEMA, byClusterName, clusterName } from '../contract/proxy-config';
@@ -16,18 +18,22 @@ import { isHttpProtocol, type ServicePort } from './endpoints';
 import { inboundProtocols } from './inbound-protocol';
 import type { MeshIndex } from './mesh-index';
 import { compileHttpRoutes, compileTcpRoute, type RouteContext } from './routes';
+import { sidecarScope, type SidecarScope } from './sidecar-scope';
 import { PORTS } from '../../api/well-known';
 
 /** The port outbound traffic reaches a sidecar on when its identity names none (Istio's). */
 const OUTBOUND_PORT = PORTS.sidecarOutbound;
 
 export function compileSidecar(index: MeshIndex, proxy: ProxyIdentity, cache: CompileCache): ProxyConfig {
-  const shared = sidecarOutbound(index, cache, proxy.namespace, proxy.labels);
+  const scope = sidecarScope(index, proxy.namespace, proxy.labels);
+  const shared = sidecarOutbound(index, cache, proxy.namespace, proxy.labels, scope);
   const outboundPort = proxy.outboundPort ?? OUTBOUND_PORT;
+  // What happens to a host the mesh does not know: passthrough (ALLOW_ANY) or refused (REGISTRY_ONLY).
+  const policy = scope.outboundTrafficPolicy === 'REGISTRY_ONLY' ? { blackHole: true } : { passthrough: true };
   const listeners: ListenerConfig[] = shared.listeners.map((l) => ({
     ...l,
     port: outboundPort,
-    passthrough: true,
+    ...policy,
     trafficDirection: 'OUTBOUND' as const,
   }));
   if (!proxy.inbound)
@@ -90,19 +96,25 @@ export function compileSidecar(index: MeshIndex, proxy: ProxyIdentity, cache: Co
 }
 
 /**
- * What every sidecar of a namespace sees is the same (visibility, short names and DestinationRule
- * lookup depend on the namespace alone): compiled once per namespace and cache. When some route
- * is by source, per namespace and client labels.
+ * What every sidecar of a namespace under one Sidecar resource sees is the same (visibility, short
+ * names and DestinationRule lookup depend on the namespace alone, imports on the Sidecar): compiled
+ * once per namespace, Sidecar and cache. When some route is by source, per client labels too.
  */
-function sidecarOutbound(index: MeshIndex, cache: CompileCache, ns: string, labels: Readonly<Record<string, string>>): SidecarOutbound {
+function sidecarOutbound(
+  index: MeshIndex,
+  cache: CompileCache,
+  ns: string,
+  labels: Readonly<Record<string, string>>,
+  scope: SidecarScope,
+): SidecarOutbound {
   const source = index.routesBySource ? { labels, namespace: ns } : undefined;
-  const key = source ? `${ns}|${JSON.stringify(Object.entries(labels).sort())}` : ns;
+  const key = `${source ? `${ns}|${JSON.stringify(Object.entries(labels).sort())}` : ns}|${scope.key}`;
   const cached = cache.outbound.get(key);
   if (cached) return cached;
   const clusters = new ClusterSet(index, cache, ns, true);
   const visible = index.servicePorts.filter((p) => {
     const svc = index.serviceOf.get(p);
-    return !svc || visibleIn(svc.exportTo, ns);
+    return (!svc || visibleIn(svc.exportTo, ns)) && scope.imports(p);
   });
   /** The mesh VirtualServices for a host that this namespace sees (the shared list itself when it sees them all). */
   const vsFor = (host: string): readonly VirtualService[] => {

@@ -90,6 +90,12 @@ export interface ListenerConfig {
    */
   readonly passthrough?: boolean;
   /**
+   * A sidecar's outbound under `outboundTrafficPolicy: REGISTRY_ONLY` (mesh-wide or its Sidecar's):
+   * a request for a host no route knows is answered 502 (Istio's `block_all` route), a captured
+   * connection to a port no listener config knows is reset (its BlackHoleCluster).
+   */
+  readonly blackHole?: boolean;
+  /**
    * HTTPS termination at a gateway (Gateway `tls.mode: SIMPLE` or `MUTUAL`): PEM files on the
    * gateway's disk, or a `credentialName` Secret mounted in the gateway's credentials directory
    * (never sent over mastd's stream); until its files are there the listener is skipped, never

@@ -14,7 +14,7 @@ import { acceptedWithOnRead } from './read-buffer';
 import { containPeerInput } from './contain';
 import { originalDestination } from './original-dst';
 import type { ListenerRuntime } from './listeners';
-import { looksLikeHttp, passthroughTcp, proxyTcp, type TcpContext } from './tcp';
+import { blackHoleTcp, looksLikeHttp, passthroughTcp, proxyTcp, type TcpContext } from './tcp';
 import { admitConnection, gateConnection, readProxyHeader } from './connection-authz';
 import { http2Front, startsWithPreface } from './h2/server';
 import type { H2Connection } from './h2/stream-request';
@@ -53,7 +53,7 @@ export function acceptConnection(proxy: AcceptContext, socket: net.Socket, l: Li
   if (l.sniRoutes) return acceptBySni(proxy, socket, l, l.sniRoutes);
   if (l.secureContext) return acceptTls(proxy, socket, l);
   if (l.inbound) return acceptInbound(proxy, socket, l);
-  if (l.hasTcp || l.passthrough) return acceptTcp(proxy, socket, l);
+  if (l.hasTcp || l.passthrough || l.blackHole) return acceptTcp(proxy, socket, l);
   serveHttp(proxy, socket, l);
 }
 
@@ -187,7 +187,10 @@ function acceptTls(proxy: AcceptContext, socket: net.Socket, l: ListenerRuntime)
 /** A listener with TCP services or passthrough: the destination port (original, or the listener's own) says which. */
 function acceptTcp(proxy: AcceptContext, socket: net.Socket, l: ListenerRuntime): void {
   const dst = originalDestination(socket);
-  if (dst && dst.port !== l.port && l.passthrough && !l.knows(dst.port)) return passthroughTcp(proxy, socket, dst);
+  if (dst && dst.port !== l.port && !l.knows(dst.port)) {
+    if (l.passthrough) return passthroughTcp(proxy, socket, dst);
+    if (l.blackHole) return blackHoleTcp(proxy, socket);
+  }
   const port = dst && dst.port !== l.port ? dst.port : l.defaultPort;
   const config = l.configFor(port);
   if (config?.protocol === 'tcp')

@@ -30,6 +30,8 @@ export class ListenerRuntime implements TlsHolder {
   inbound = false;
   /** Connections to destination ports nothing here knows go on to their original destination. */
   passthrough = false;
+  /** REGISTRY_ONLY: connections to destination ports nothing here knows are reset. */
+  blackHole = false;
   /** Connections here were redirected by iptables (a sidecar's): their original destination picks the routes. */
   captured = false;
   configs: ListenerConfig[] = [];
@@ -63,6 +65,7 @@ export class ListenerRuntime implements TlsHolder {
     this.sniRoutes = entries.find((e) => e.config.sniRoutes)?.config.sniRoutes;
     this.hasTcp = entries.some((e) => e.config.protocol === 'tcp');
     this.passthrough = entries.some((e) => e.config.passthrough);
+    this.blackHole = entries.some((e) => e.config.blackHole);
     this.inbound = entries.some((e) => e.config.trafficDirection === 'INBOUND');
     this.captured = this.byMatchPort.size > 1 || entries.some((e) => e.config.trafficDirection !== undefined);
   }

@@ -137,7 +137,7 @@ export class LabelContext {
       destinationService: host ?? UNKNOWN,
       destinationCanonicalService: peer?.canonicalService ?? UNKNOWN,
       destinationCanonicalRevision: peer?.canonicalRevision ?? 'latest',
-      destinationServiceName: passthrough ? 'PassthroughCluster' : kube ? kube[1] : (host ?? UNKNOWN),
+      destinationServiceName: passthrough ? cluster.name : kube ? kube[1] : (host ?? UNKNOWN),
       destinationServiceNamespace: peer?.namespace ?? (kube ? kube[2] : UNKNOWN),
       destinationCluster: peer ? CLUSTER_ID : UNKNOWN,
       connectionSecurityPolicy: 'unknown',

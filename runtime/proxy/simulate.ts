@@ -47,7 +47,9 @@ export type SimulationResult =
    * A sidecar's captured request or connection the mesh has no route for, sent on to where the app
    * sent it (Istio's default outboundTrafficPolicy ALLOW_ANY); `listener` when a port's listener had no route.
    */
-  | { readonly outcome: 'passthrough'; readonly listener?: string; readonly cluster: typeof PASSTHROUGH_CLUSTER };
+  | { readonly outcome: 'passthrough'; readonly listener?: string; readonly cluster: typeof PASSTHROUGH_CLUSTER }
+  /** The same under REGISTRY_ONLY: a request is answered 502 (Istio's block_all route), a connection reset (its BlackHoleCluster). */
+  | { readonly outcome: 'blackhole'; readonly listener?: string };
 
 /** `random` in [0, 1) picks among weighted destinations (pass a seeded one for a table). */
 export function simulate(config: ProxyConfig, request: SimulatedRequest, random = 0): SimulationResult {
@@ -55,7 +57,9 @@ export function simulate(config: ProxyConfig, request: SimulatedRequest, random 
   if (!listener)
     return config.listeners.some((l) => l.passthrough)
       ? { outcome: 'passthrough', cluster: PASSTHROUGH_CLUSTER }
-      : { outcome: 'no-listener' };
+      : config.listeners.some((l) => l.blackHole)
+        ? { outcome: 'blackhole' }
+        : { outcome: 'no-listener' };
   const endpointsOf = (cluster: string | undefined) =>
     config.clusters.find((c) => c.name === cluster)?.endpoints.map((e) => `${e.address}:${e.port}`);
   if (listener.protocol === 'tcp') {
@@ -80,7 +84,9 @@ export function simulate(config: ProxyConfig, request: SimulatedRequest, random 
   if (!hit)
     return listener.passthrough
       ? { outcome: 'passthrough', listener: listener.name, cluster: PASSTHROUGH_CLUSTER }
-      : { outcome: 'no-route', listener: listener.name };
+      : listener.blackHole
+        ? { outcome: 'blackhole', listener: listener.name }
+        : { outcome: 'no-route', listener: listener.name };
   const action = hit.route.config.action;
   const base = {
     outcome: 'routed' as const,

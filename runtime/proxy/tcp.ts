@@ -31,6 +31,9 @@ const PASSTHROUGH: ClusterConfig = {
   connectTimeoutMs: 0,
 };
 
+/** Where a REGISTRY_ONLY sidecar's connections to unknown destinations go: nowhere, counted as Istio counts its BlackHoleCluster. */
+const BLACKHOLE: ClusterConfig = { ...PASSTHROUGH, name: 'BlackHoleCluster' };
+
 /** Joins two sockets both ways, counting bytes in `series` (sent: to the client; received: from it); either side closing closes both. */
 function join(series: TcpSeries, down: net.Socket, up: net.Socket, first?: Buffer): void {
   series.opened++;
@@ -70,6 +73,14 @@ function seriesFor(ctx: TcpContext, cluster: ClusterConfig | undefined, upstream
 /** A captured connection to somewhere outside the mesh, sent on where the app meant it to go (Istio's PassthroughCluster). */
 export function passthroughTcp(ctx: TcpContext, down: net.Socket, dst: { address: string; port: number }): void {
   join(seriesFor(ctx, PASSTHROUGH, undefined), down, net.connect({ host: dst.address, port: dst.port }));
+}
+
+/** REGISTRY_ONLY: a captured connection to somewhere the mesh does not know is reset (Istio's BlackHoleCluster), never sent on. */
+export function blackHoleTcp(ctx: TcpContext, down: net.Socket): void {
+  const series = seriesFor(ctx, BLACKHOLE, undefined);
+  series.opened++;
+  series.closed++;
+  down.resetAndDestroy();
 }
 
 /** Joins `down` to an upstream; `first` holds bytes already read from it (a sniffed first chunk); `peer` for a sidecar's inbound. */

@@ -15,7 +15,7 @@ import type { HeaderOpsConfig, ProxyConfig, RetryConfig } from '../../runtime/co
 import { simulate, type SimulatedRequest } from '../../runtime/proxy/simulate';
 
 export interface Outcome {
-  readonly outcome: 'no-listener' | 'no-route' | 'https-redirect' | 'routed' | 'connection' | 'passthrough';
+  readonly outcome: 'no-listener' | 'no-route' | 'https-redirect' | 'routed' | 'connection' | 'passthrough' | 'blackhole';
   readonly listener?: string;
   readonly virtualHost?: string;
   readonly route?: string;
@@ -86,6 +86,9 @@ export function outcome(config: ProxyConfig, call: SimulatedRequest, random = 0)
     return { ...r, ...(config.listeners.find((l) => l.name === r.listener)?.protocol === 'http' ? { status: 404 } : {}) };
   if (r.outcome === 'https-redirect') return { ...r, status: 301, location: `https://${call.host}${call.path ?? '/'}` };
   if (r.outcome === 'connection' || r.outcome === 'passthrough') return r;
+  // REGISTRY_ONLY: a request gets Istio's block_all 502; a connection (no HTTP listener) is reset.
+  if (r.outcome === 'blackhole')
+    return { ...r, ...(config.listeners.find((l) => l.name === r.listener)?.protocol === 'http' ? { status: 502 } : {}) };
   const { action, ...where } = r;
   const headers = Object.fromEntries(Object.entries({ host: call.host, ...call.headers }).map(([k, v]) => [k.toLowerCase(), v]));
   const req = {

@@ -59,6 +59,10 @@ const PASSTHROUGH_ROUTE: RouteConfig = {
 
 const NO_ROUTE: LocalReply = { kind: 'reply', status: 404, flag: 'NR', body: 'no route\n', headers: [], delayMs: 0 };
 
+/** Istio's `block_all` route under REGISTRY_ONLY: a direct 502 with no body, for a host the mesh does not know. */
+const BLOCK_ALL_ROUTE: RouteConfig = { name: 'block_all', matches: [], action: { kind: 'direct', status: 502 } };
+const BLOCK_ALL: LocalReply = { kind: 'reply', status: 502, flag: '', body: '', headers: [], route: BLOCK_ALL_ROUTE, delayMs: 0 };
+
 function reply(
   status: number,
   flag: Flag | '',
@@ -79,8 +83,9 @@ export function decide(
   const hit = entry?.table.route(req);
   // A sidecar's captured request for a host the mesh does not know goes where the app sent it
   // (Istio's default outboundTrafficPolicy ALLOW_ANY), as it would without a sidecar.
+  // Under REGISTRY_ONLY it is refused instead (Istio's block_all route).
   const route = hit ? hit.route.config : entry?.config.passthrough && req.originalAddress ? PASSTHROUGH_ROUTE : undefined;
-  if (!route) return NO_ROUTE;
+  if (!route) return entry?.config.blackHole ? BLOCK_ALL : NO_ROUTE;
   if (route.cors) {
     const preflight = corsPreflight(route.cors, req);
     if (preflight) return reply(200, '', '', preflight, route);

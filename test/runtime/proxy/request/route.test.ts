@@ -124,6 +124,12 @@ describe('route decision', () => {
     expect(brief(decided({ action: forward() }, { host: 'api.example.org' }, [], { passthrough: true }))).toBe('reply 404 NR');
   });
 
+  test("REGISTRY_ONLY: an unknown host gets Istio's block_all 502 (no body, no flag), known hosts are routed", () => {
+    const d = decided({ action: forward() }, { host: 'api.example.org', originalAddress: '10.0.0.9' }, [], { blackHole: true });
+    expect(d).toMatchObject({ kind: 'reply', status: 502, flag: '', body: '', route: { name: 'block_all' } });
+    expect(brief(decided({ action: forward() }, {}, [0], { blackHole: true }))).toBe('forward a');
+  });
+
   test('a redirect keeps the received authority and path unless the route names them', () => {
     const d = decided(
       { action: { kind: 'redirect', status: 302, scheme: 'https', port: 8443 } },
