@@ -7,6 +7,7 @@ import { IMAGES } from '../../cli/kind/images';
 import { x509 } from '../../runtime/contract/x509';
 import { CertificateAuthority } from '../../runtime/control/ca';
 import { freePort } from '../../runtime/local/local-mesh';
+import { gatewayDoc, gatewayRouteDoc, meshYaml, serviceEntryDoc } from '../support/mesh-yaml';
 import { backend, cluster, config, forward, get, until } from '../support/proxy';
 import { tempDir } from '../support/temp-dir';
 import { builtFile } from '../support/build';
@@ -225,26 +226,11 @@ spec:
     const port = await freePort();
     writeFileSync(
       join(dir, 'mesh.yaml'),
-      `apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: { name: edge, namespace: default }
-spec:
-  selector: { istio: ingressgateway }
-  servers: [{ port: { number: 80, name: http, protocol: HTTP }, hosts: [alpha.example.com] }]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: { name: edge, namespace: default }
-spec:
-  hosts: [alpha.example.com]
-  gateways: [edge]
-  http: [{ route: [{ destination: { host: a } }] }]
----
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: a, namespace: default }
-spec: { hosts: [a.default.svc.cluster.local], ports: [{ number: 80, name: http, protocol: HTTP }], resolution: STATIC, endpoints: [{ address: 127.0.0.1, ports: { http: ${a.port} } }] }
-`,
+      meshYaml(
+        gatewayDoc(['alpha.example.com']),
+        gatewayRouteDoc('edge', ['alpha.example.com'], 'a'),
+        serviceEntryDoc({ name: 'a', internal: false, endpoints: [a.port] }),
+      ),
     );
     const child = spawn(
       process.execPath,
