@@ -5,7 +5,7 @@
  * error while the period lasts. Bounded: 8 clients, at most 1.2 s of requests.
  */
 import * as http from 'node:http';
-import { cluster, config, forward, stoppedAfterEach } from '../support/proxy';
+import { cluster, config, forward, stoppedAfterEach, until } from '../support/proxy';
 import { bundleProxy, spawnProxy } from '../security/spawned-proxy';
 import { quantile } from './load';
 import { record } from './report';
@@ -79,11 +79,11 @@ describe('drain on SIGTERM', () => {
         })
         .on('error', (err) => resolve(`error ${(err as NodeJS.ErrnoException).code}`));
     });
-    await new Promise((r) => setTimeout(r, 300));
+    // SIGTERM once the clients are being served over their connections and /slow is in flight.
+    await until('answers to the clients and /slow at the backend', () => out.ok >= 8 && backend.seen.some((s) => s.url === '/slow'), 1000);
     const before = out.ok;
     proxy.child.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 100));
-    expect(await readiness(admin)).toBe(503);
+    await until('readiness to say 503 after the SIGTERM', async () => (await readiness(admin)) === 503, 1000);
     await Promise.all(clients);
     const slowAnswer = await slow;
     record({

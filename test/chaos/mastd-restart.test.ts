@@ -8,6 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../support/temp-dir';
 import { stoppedAfterEach, until } from '../support/proxy';
+import { elapse } from '../support/quiet';
 import { span, timeoutFor } from './duration';
 import { Load, reasons } from './load';
 import { getText, mastdPorts, spawnBackend, spawnMastd, spawnMeshGateway, webMesh } from './processes';
@@ -57,7 +58,7 @@ describe('mastd killed and restarted during config edits', () => {
           mastd = await spawnMastd(meshDir, dir, ports);
           restarted = true;
         }
-        await new Promise((r) => setTimeout(r, 250));
+        await elapse(250, 'an edit every 250 ms is the scenario');
       }
       const result = await load.completed();
       expect(restarted).toBe(true);

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { PROXY_NODE_FLAGS } from '../../runtime/contract/process';
 import { freePort } from '../../runtime/local/local-mesh';
 import { bundleMastd, bundleProxy } from '../security/spawned-proxy';
+import { gatewayDoc, meshYaml, serviceEntryDoc } from '../support/mesh-yaml';
 import { until } from '../support/proxy';
 
 export interface Spawned {
@@ -164,24 +165,7 @@ export async function spawnBackend(name: string, port = 0): Promise<Spawned & { 
 
 /** A mesh with one host, alpha.example.com on the ingress gateway, routed to `web` at `endpoints`. */
 export function webMesh(endpoints: number[], extraRoutes = ''): string {
-  return `apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: { name: edge, namespace: default }
-spec:
-  selector: { istio: ingressgateway }
-  servers: [{ port: { number: 80, name: http, protocol: HTTP }, hosts: [alpha.example.com] }]
----
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: web, namespace: default }
-spec:
-  hosts: [web.default.svc.cluster.local]
-  ports: [{ number: 80, name: http, protocol: HTTP }]
-  resolution: STATIC
-  location: MESH_INTERNAL
-  endpoints:
-${endpoints.map((p) => `    - { address: 127.0.0.1, ports: { http: ${p} } }`).join('\n')}
----
+  return `${meshYaml(gatewayDoc(['alpha.example.com']), serviceEntryDoc({ name: 'web', endpoints }))}---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: { name: web, namespace: default }

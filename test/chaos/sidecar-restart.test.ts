@@ -40,7 +40,7 @@ describe('a sidecar killed and restarted', () => {
         maxRequests: (RATE * RUN_MS) / 1000,
         ok: (res, body) => res.statusCode === 200 && (body === 'a' || body === 'b'),
       }).start();
-      await new Promise((r) => setTimeout(r, RUN_MS / 4));
+      await until('a quarter of the load sent', () => load.progress.sent >= (RATE * RUN_MS) / 4000, RUN_MS);
       process.kill(pid, 'SIGKILL');
       await until('the sidecar to be restarted', () => local.pid(sidecar) !== undefined && local.pid(sidecar) !== pid, 10_000);
       await until('the restarted sidecar to be ready', () => local.workloads.get('default/web-a')?.sidecarDown === false, 15_000);

@@ -8,6 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../support/temp-dir';
 import { stoppedAfterEach, until } from '../support/proxy';
+import { elapse } from '../support/quiet';
 import { LONG, span, timeoutFor } from './duration';
 import { Load, reasons } from './load';
 import { getText, mastdPorts, spawnBackend, spawnMastd, spawnMeshGateway, webMesh } from './processes';
@@ -55,7 +56,7 @@ describe('soak with config churn', () => {
       while (Date.now() - t0 < RUN_MS) {
         writeFileSync(join(meshDir, 'web.yaml'), edited(ports, ++edit));
         if (!before && Date.now() - t0 >= WARMUP_MS) before = { gateway: rssMb(gateway.pid), mastd: rssMb(mastd.pid) };
-        await new Promise((r) => setTimeout(r, 1000));
+        await elapse(1000, 'an edit a second under load is the soak');
       }
       const result = await load.completed();
       await until(

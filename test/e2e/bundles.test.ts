@@ -7,7 +7,8 @@ import { IMAGES } from '../../cli/kind/images';
 import { x509 } from '../../runtime/contract/x509';
 import { CertificateAuthority } from '../../runtime/control/ca';
 import { freePort } from '../../runtime/local/local-mesh';
-import { backend, cluster, config, forward, get } from '../support/proxy';
+import { gatewayDoc, gatewayRouteDoc, meshYaml, serviceEntryDoc } from '../support/mesh-yaml';
+import { backend, cluster, config, forward, get, until } from '../support/proxy';
 import { tempDir } from '../support/temp-dir';
 import { builtFile } from '../support/build';
 
@@ -136,13 +137,12 @@ spec:
     try {
       await started(mastd, /push port serving TLS for mastd, mastd\.mast-system, mastd\.mast-system\.svc, .*127\.0\.0\.1/);
       await started(proxy, /connected to the control plane at 127\.0\.0\.1:\d+/);
-      const deadline = Date.now() + 10_000;
-      let dump: { version: string | null } = { version: null };
-      while (!dump.version && Date.now() < deadline) {
-        dump = JSON.parse((await get(admin, '/config_dump')).body);
-        if (!dump.version) await new Promise((r) => setTimeout(r, 50));
-      }
-      expect(dump.version).toBe('v1');
+      const version = await until(
+        'the pushed config at the proxy',
+        async () => (JSON.parse((await get(admin, '/config_dump')).body) as { version: string | null }).version,
+        10_000,
+      );
+      expect(version).toBe('v1');
     } finally {
       mastd.kill('SIGKILL');
       proxy.kill('SIGKILL');
@@ -226,26 +226,11 @@ spec:
     const port = await freePort();
     writeFileSync(
       join(dir, 'mesh.yaml'),
-      `apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: { name: edge, namespace: default }
-spec:
-  selector: { istio: ingressgateway }
-  servers: [{ port: { number: 80, name: http, protocol: HTTP }, hosts: [alpha.example.com] }]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: { name: edge, namespace: default }
-spec:
-  hosts: [alpha.example.com]
-  gateways: [edge]
-  http: [{ route: [{ destination: { host: a } }] }]
----
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: a, namespace: default }
-spec: { hosts: [a.default.svc.cluster.local], ports: [{ number: 80, name: http, protocol: HTTP }], resolution: STATIC, endpoints: [{ address: 127.0.0.1, ports: { http: ${a.port} } }] }
-`,
+      meshYaml(
+        gatewayDoc(['alpha.example.com']),
+        gatewayRouteDoc('edge', ['alpha.example.com'], 'a'),
+        serviceEntryDoc({ name: 'a', internal: false, endpoints: [a.port] }),
+      ),
     );
     const child = spawn(
       process.execPath,

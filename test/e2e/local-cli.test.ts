@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../runtime/local/local-mesh';
 import { EXAMPLE, request } from './support';
+import { gatewayDoc, gatewayRouteDoc, meshYaml, serviceEntryDoc, workloadEntryDoc } from '../support/mesh-yaml';
 import { eventually } from '../support/poll';
 import { alive } from '../support/process';
 
@@ -17,38 +18,12 @@ async function writeMesh(): Promise<string> {
   const file = join(dir, `mesh-${Date.now()}.yaml`);
   writeFileSync(
     file,
-    `apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: { name: edge, namespace: default }
-spec:
-  selector: { istio: ingressgateway }
-  servers: [{ port: { number: 80, name: http, protocol: HTTP }, hosts: [hello.example.com] }]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: { name: edge, namespace: default }
-spec:
-  hosts: [hello.example.com]
-  gateways: [edge]
-  http: [{ route: [{ destination: { host: hello } }] }]
----
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: hello, namespace: default }
-spec:
-  hosts: [hello.default.svc.cluster.local]
-  ports: [{ number: 9080, name: http, protocol: HTTP }]
-  resolution: STATIC
-  workloadSelector: { labels: { app: hello } }
----
-apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata:
-  name: hello-v1
-  namespace: default
-  annotations: { local.mast.dev/run: ${join(EXAMPLE, 'app', 'server.ts')} }
-spec: { address: 127.0.0.1, ports: { http: ${await freePort()} }, labels: { app: hello, version: v1 } }
----
+    `${meshYaml(
+      gatewayDoc(['hello.example.com']),
+      gatewayRouteDoc('edge', ['hello.example.com'], 'hello'),
+      serviceEntryDoc({ name: 'hello', port: 9080, internal: false }),
+      workloadEntryDoc({ app: 'hello', version: 'v1', port: await freePort(), run: join(EXAMPLE, 'app', 'server.ts') }),
+    )}---
 apiVersion: networking.istio.io/v1
 kind: WorkloadEntry
 metadata: { name: remote, namespace: default }

@@ -200,8 +200,9 @@ describe('mast local: resilience features on the live mesh', () => {
     const pages = await many(20, 4, () => request(mesh.port));
     expect(pages.every((p) => p.status === 200 && reviewsVersion(p) !== undefined)).toBe(true);
     // The blue/green edit sent everyone to v2; the mirror adds a copy of each.
-    const deadline = Date.now() + 2000;
-    while ((await inboundRequests('reviews-v2')) - before < 40 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await until('the 40 copies at reviews-v2', async () => (await inboundRequests('reviews-v2')) - before >= 40, 2000).catch(
+      () => undefined,
+    );
     expect((await inboundRequests('reviews-v2')) - before).toBe(40);
   });
 });

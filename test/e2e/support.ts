@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getPage, type Page } from '../../cli/kind/smoke';
 import { freePort, LocalMesh } from '../../runtime/local/local-mesh';
+import { until } from '../support/poll';
 
 export type { Page };
 
@@ -61,12 +62,14 @@ export async function startExample(options: { intercept?: boolean } = {}): Promi
         const next = change(text);
         if (next === text) throw new Error(`edit of ${file} changed nothing`);
         writeFileSync(path, next);
-        const deadline = Date.now() + 10_000;
-        while (mesh.mastd.snapshot?.version === before || (await mesh.notReady()).length) {
-          if (Date.now() > deadline)
-            throw new Error(`edit of ${file} not applied: ${(await mesh.notReady()).join('; ')}\n${logs.slice(-10).join('\n')}`);
-          await new Promise((r) => setTimeout(r, 25));
-        }
+        let notReady: string[] = [];
+        await until(
+          `the edit of ${file} applied`,
+          async () => mesh.mastd.snapshot?.version !== before && (notReady = await mesh.notReady()).length === 0,
+          10_000,
+          () =>
+            `${mesh.mastd.snapshot?.version === before ? 'no new snapshot' : `not ready: ${notReady.join('; ')}`}\n${logs.slice(-10).join('\n')}`,
+        );
         if (mesh.mastd.rejected.length)
           throw new Error(`edit of ${file} rejected: ${mesh.mastd.rejected.map((f) => f.message).join('; ')}`);
       },

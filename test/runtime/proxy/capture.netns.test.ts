@@ -190,17 +190,16 @@ maybe('interception in a network namespace', () => {
     // A host the mesh does not know, on a port it proxies: the request goes where the app sent it
     // (a server in the other namespace), through the sidecar (uid 1337 is not captured again).
     if (addon) {
-      children.push(
-        spawn('ip', [
-          'netns',
-          'exec',
-          CLIENT_NS,
-          process.execPath,
-          '-e',
-          `require('http').createServer((q,s)=>s.end('outside saw '+q.headers.host+' '+q.url)).listen(80,'10.99.0.3')`,
-        ]),
-      );
-      await new Promise((r) => setTimeout(r, 500));
+      const outside = spawn('ip', [
+        'netns',
+        'exec',
+        CLIENT_NS,
+        process.execPath,
+        '-e',
+        `require('http').createServer((q,s)=>s.end('outside saw '+q.headers.host+' '+q.url)).listen(80,'10.99.0.3',()=>console.log('listening'))`,
+      ]);
+      children.push(outside);
+      await new Promise((r) => outside.stdout!.once('data', r));
       expect(inNs(process.execPath, '-e', call('http://10.99.0.3/ext', 'api.example.org')).trim()).toBe(
         '200 outside saw api.example.org /ext',
       );

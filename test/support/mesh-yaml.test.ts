@@ -1,0 +1,40 @@
+import { loadYaml, validate } from '../../api';
+import { gatewayDoc, gatewayRouteDoc, meshYaml, serviceEntryDoc, workloadEntryDoc } from './mesh-yaml';
+
+describe('mesh YAML for tests', () => {
+  test('the documents load as the kinds they name and make a mesh that validates', () => {
+    const { objects, findings } = loadYaml(
+      meshYaml(
+        gatewayDoc(['shop.example.com']),
+        gatewayRouteDoc('shop', ['shop.example.com'], 'cart'),
+        serviceEntryDoc({ name: 'cart', port: 9080 }),
+        workloadEntryDoc({ app: 'cart', version: 'v1', port: 4001, run: './cart.js' }),
+        serviceEntryDoc({ name: 'pay', internal: false, endpoints: [4002, 4003] }),
+      ),
+    );
+    expect(findings).toEqual([]);
+    expect(objects.map((o) => `${o.kind} ${o.metadata.namespace}/${o.metadata.name}`)).toEqual([
+      'Gateway default/edge',
+      'VirtualService default/shop',
+      'ServiceEntry default/cart',
+      'WorkloadEntry default/cart-v1',
+      'ServiceEntry default/pay',
+    ]);
+    // As mast validate checks it: the gateway is mast's default one, which the files do not describe.
+    expect(validate(objects, { defaultIngressGateway: true }).filter((f) => f.severity === 'Error')).toEqual([]);
+    const [cart, we, pay] = objects.slice(2) as any[];
+    expect(cart.spec).toMatchObject({
+      hosts: ['cart.default.svc.cluster.local'],
+      ports: [{ number: 9080, name: 'http', protocol: 'HTTP' }],
+      location: 'MESH_INTERNAL',
+      workloadSelector: { labels: { app: 'cart' } },
+    });
+    expect(we.metadata.annotations).toEqual({ 'local.mast.dev/run': './cart.js' });
+    expect(we.spec).toEqual({ address: '127.0.0.1', ports: { http: 4001 }, labels: { app: 'cart', version: 'v1' } });
+    expect(pay.spec.location).toBeUndefined();
+    expect(pay.spec.endpoints).toEqual([
+      { address: '127.0.0.1', ports: { http: 4002 } },
+      { address: '127.0.0.1', ports: { http: 4003 } },
+    ]);
+  });
+});

@@ -1,0 +1,95 @@
+/**
+ * Mesh YAML for tests, from the few facts a test is about: the Gateway's hosts, a ServiceEntry's
+ * host and port, its endpoints or the WorkloadEntries behind it, the VirtualService routing the
+ * gateway's host to it. The fixtures wrote these documents out by hand again and again, alike but
+ * for names and ports; each builder gives one document, `meshYaml` joins them as a multi-document
+ * file. Everything sits in one namespace (`default` unless said), as the tests' meshes do.
+ */
+
+const DEFAULT_NS = 'default';
+
+/** The ingress Gateway `name` (default `edge`) serving `hosts` on HTTP port 80. */
+export function gatewayDoc(hosts: readonly string[], name = 'edge', namespace = DEFAULT_NS): string {
+  return `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: { name: ${name}, namespace: ${namespace} }
+spec:
+  selector: { istio: ingressgateway }
+  servers: [{ port: { number: 80, name: http, protocol: HTTP }, hosts: [${hosts.join(', ')}] }]`;
+}
+
+export interface ServiceEntryFacts {
+  readonly name: string;
+  /** @default `${name}.default.svc.cluster.local` */
+  readonly host?: string;
+  /** @default 80 */
+  readonly port?: number;
+  /** The port's protocol (its name is the protocol in lower case). @default 'HTTP' */
+  readonly protocol?: string;
+  /** `location: MESH_INTERNAL` written out. @default true */
+  readonly internal?: boolean;
+  /** Endpoints on 127.0.0.1 by port, inline; without them the entry selects WorkloadEntries labelled `app: name`. */
+  readonly endpoints?: readonly number[];
+  readonly namespace?: string;
+}
+
+/** A STATIC ServiceEntry: inline endpoints on 127.0.0.1, or a workloadSelector for `app: <name>`. */
+export function serviceEntryDoc(s: ServiceEntryFacts): string {
+  const ns = s.namespace ?? DEFAULT_NS;
+  const protocol = s.protocol ?? 'HTTP';
+  const lines = [
+    'apiVersion: networking.istio.io/v1',
+    'kind: ServiceEntry',
+    `metadata: { name: ${s.name}, namespace: ${ns} }`,
+    'spec:',
+    `  hosts: [${s.host ?? `${s.name}.${ns}.svc.cluster.local`}]`,
+    `  ports: [{ number: ${s.port ?? 80}, name: ${protocol.toLowerCase()}, protocol: ${protocol} }]`,
+    '  resolution: STATIC',
+    ...(s.internal === false ? [] : ['  location: MESH_INTERNAL']),
+    ...(s.endpoints
+      ? ['  endpoints:', ...s.endpoints.map((p) => `    - { address: 127.0.0.1, ports: { ${protocol.toLowerCase()}: ${p} } }`)]
+      : [`  workloadSelector: { labels: { app: ${s.name} } }`]),
+  ];
+  return lines.join('\n');
+}
+
+export interface WorkloadFacts {
+  /** The `app` label: the service it serves. */
+  readonly app: string;
+  readonly version: string;
+  /** The app's port on 127.0.0.1 (named http). */
+  readonly port: number;
+  /** What `mast local` runs for it (the `local.mast.dev/run` annotation). @default - none */
+  readonly run?: string;
+  /** @default `${app}-${version}` */
+  readonly name?: string;
+  readonly namespace?: string;
+}
+
+/** A WorkloadEntry on 127.0.0.1 labelled `app` and `version`. */
+export function workloadEntryDoc(w: WorkloadFacts): string {
+  const annotations = w.run ? `, annotations: { local.mast.dev/run: ${w.run} }` : '';
+  return `apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: { name: ${w.name ?? `${w.app}-${w.version}`}, namespace: ${w.namespace ?? DEFAULT_NS}${annotations} }
+spec: { address: 127.0.0.1, ports: { http: ${w.port} }, labels: { app: ${w.app}, version: ${w.version} } }`;
+}
+
+/** The VirtualService `name` binding `hosts` on the Gateway `gateway` to one destination host. */
+export function gatewayRouteDoc(name: string, hosts: readonly string[], destination: string, gateway = 'edge'): string {
+  return `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: ${name}, namespace: ${DEFAULT_NS} }
+spec:
+  hosts: [${hosts.join(', ')}]
+  gateways: [${gateway}]
+  http: [{ route: [{ destination: { host: ${destination} } }] }]`;
+}
+
+/** Documents joined into one YAML file (empty ones left out). */
+export function meshYaml(...docs: readonly string[]): string {
+  return `${docs
+    .map((d) => d.trim())
+    .filter(Boolean)
+    .join('\n---\n')}\n`;
+}
