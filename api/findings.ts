@@ -61,6 +61,7 @@ export const CODES = {
   MAST0122: { severity: 'Error', title: 'Invalid inline JWKS' },
   MAST0123: { severity: 'Error', title: 'Invalid jwksUri (an http or https URL)' },
   MAST0124: { severity: 'Error', title: 'Empty JWT location, audience or output header' },
+  MAST0130: { severity: 'Warning', title: 'Deprecated Istio field (still applied)' },
   MAST0201: { severity: 'Error', title: 'Gateway not found', istioCode: 'IST0101' },
   MAST0202: { severity: 'Error', title: 'Destination host not found', istioCode: 'IST0101' },
   MAST0203: { severity: 'Error', title: 'Subset not found', istioCode: 'IST0101' },
