@@ -345,6 +345,30 @@ describe('mirroring', () => {
     expect(JSON.parse(copy!.slice(copy!.indexOf('{'))).authority).toBe('reviews-shadow:9080');
   });
 
+  test('mirrors: several targets, each with its percentage (v2 and v3 get a copy each)', async () => {
+    await apply(
+      'mesh/routes.yaml',
+      allV1With(
+        vs(
+          'reviews',
+          `  - route:
+    - destination: { host: reviews, subset: v1 }
+    mirrors:
+    - { destination: { host: reviews, subset: v2 }, percentage: { value: 100 } }
+    - { destination: { host: reviews, subset: v3 }, percentage: { value: 100 } }
+`,
+        ),
+      ),
+    );
+    const before = await Promise.all(['reviews-v1', 'reviews-v2', 'reviews-v3'].map(inbound));
+    expect(JSON.parse((await curl()).body)).toMatchObject({ version: 'v1' });
+    await until('a copy at reviews v2 and one at v3', async () => {
+      const now = await Promise.all(['reviews-v1', 'reviews-v2', 'reviews-v3'].map(inbound));
+      return now[1] - before[1] === 1 && now[2] - before[2] === 1;
+    });
+    expect((await inbound('reviews-v1')) - before[0]).toBe(1);
+  });
+
   test('mirrorPercent: 100 (the older field, deprecated): still mirrors, with a deprecation Warning', async () => {
     await apply('mesh/routes.yaml', allV1With(mirrored('mirrorPercent: 100')));
     const before = await inbound('reviews-v2');
