@@ -6,7 +6,8 @@
  * port. secure-ingress: the certificates made with the task's openssl commands, served SIMPLE and
  * MUTUAL on 443. The Gateway with port 443 is there from the start (mast local binds the gateway's
  * ports when it starts) and names certificate files; the task's `credentialName` Secrets are
- * a test.failing of their own (not usable in mast local yet).
+ * a test.failing of their own (not usable in mast local yet). ingress-sni-passthrough: the same
+ * port 443 then PASSTHROUGH to an nginx stand-in (httpbin.ts serving TLS with the task's certificate).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -14,6 +15,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { TLSSocket } from 'node:tls';
 import { freePort } from '../../../runtime/local/local-mesh';
 import { startExample, type Running } from '../support';
 
@@ -77,16 +79,24 @@ function makeCertificates(): void {
   leaf('example_certs2', 'httpbin.example.com', '0');
   leaf('example_certs1', 'helloworld.example.com', '1');
   leaf('example_certs1', 'client.example.com', '1');
+  leaf('example_certs1', 'nginx.example.com', '2');
 }
 
-/** httpbin (port 8000) and helloworld (port 5000) as local workloads. */
-const workloads = (httpbinPort: number, helloPort: number) =>
+/** httpbin (port 8000), helloworld (5000) and my-nginx (443, serving TLS itself) as local workloads. */
+const workloads = (httpbinPort: number, helloPort: number, nginxPort: number) =>
   [
-    ['httpbin', 8000, httpbinPort],
-    ['helloworld', 5000, helloPort],
+    ['httpbin', 8000, httpbinPort, 'HTTP', ''],
+    ['helloworld', 5000, helloPort, 'HTTP', ''],
+    [
+      'my-nginx',
+      443,
+      nginxPort,
+      'HTTPS',
+      ` TLS_CERT=${pem('example_certs1/nginx.example.com.crt')} TLS_KEY=${pem('example_certs1/nginx.example.com.key')}`,
+    ],
   ]
     .map(
-      ([name, port, appPort]) => `---
+      ([name, port, appPort, protocol, tls]) => `---
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry
 metadata: { name: ${name}, namespace: default }
@@ -94,7 +104,7 @@ spec:
   hosts: [${name}.default.svc.cluster.local]
   location: MESH_INTERNAL
   resolution: STATIC
-  ports: [{ number: ${port}, name: http, protocol: HTTP }]
+  ports: [{ number: ${port}, name: ${String(protocol).toLowerCase()}, protocol: ${protocol} }]
   workloadSelector: { labels: { app: ${name} } }
 ---
 apiVersion: networking.istio.io/v1
@@ -104,10 +114,10 @@ metadata:
   namespace: default
   annotations:
     local.mast.dev/run: ${join(__dirname, 'httpbin.ts')}
-    local.mast.dev/env: SERVICE=${name}
+    local.mast.dev/env: SERVICE=${name}${tls}
 spec:
   address: 127.0.0.1
-  ports: { http: ${appPort} }
+  ports: { ${String(protocol).toLowerCase()}: ${appPort} }
   labels: { app: ${name}, version: v1 }
 `,
     )
@@ -140,7 +150,7 @@ let mesh: Running;
 beforeAll(async () => {
   makeCertificates();
   const files = {
-    'local/httpbin.yaml': workloads(await freePort(), await freePort()),
+    'local/httpbin.yaml': workloads(await freePort(), await freePort(), await freePort()),
     'mesh/mygateway.yaml':
       mygateway({ host: 'httpbin.example.com', tls: simple('example_certs1', 'httpbin.example.com') }) + HTTPBIN_TLS_ROUTES,
   };
@@ -151,10 +161,18 @@ afterAll(async () => {
   rmSync(certs, { recursive: true, force: true });
 });
 
-/** `kubectl apply` of a whole file's worth of resources. */
-const apply = (file: string, yaml: string) => mesh.edit(file, () => yaml);
+/** `kubectl apply` of a whole file's worth of resources (no-op when it already holds them). */
+async function apply(file: string, yaml: string): Promise<void> {
+  try {
+    await mesh.edit(file, () => yaml);
+  } catch (err) {
+    if (!/changed nothing/.test((err as Error).message)) throw err;
+  }
+}
 
 type Reply = { status: number; body: string } | { error: string };
+/** The subject of the certificate the last `curlTls` was served (`curl -v`'s "server certificate" lines). */
+let peerOfLastTls = '';
 
 /** `curl -HHost:<host> --resolve <host>:<port>:127.0.0.1 --cacert <ca> [--cert --key] https://<host>:<port><path>`. */
 function curlTls(host: string, path: string, o: { ca: string; cert?: string; key?: string }): Promise<Reply> {
@@ -172,6 +190,8 @@ function curlTls(host: string, path: string, o: { ca: string; cert?: string; key
         timeout: 10_000,
       },
       (res) => {
+        const subject = (res.socket as TLSSocket).getPeerCertificate().subject;
+        peerOfLastTls = subject ? `CN=${subject.CN}, O=${subject.O}` : '';
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (d) => (body += d));
@@ -320,5 +340,37 @@ data:
 ${mygateway({ host: 'httpbin.example.com', tls: '{ mode: SIMPLE, credentialName: httpbin-credential }' })}${HTTPBIN_TLS_ROUTES}`,
     );
     expect(await curlTls('httpbin.example.com', '/status/418', { ca: 'example_certs1/example.com.crt' })).toEqual(TEAPOT);
+  });
+});
+
+describe('ingress/ingress-sni-passthrough', () => {
+  test('PASSTHROUGH for nginx.example.com: nginx itself terminates TLS (its certificate) and answers its welcome', async () => {
+    // The secure-ingress task's gateway and routes cleaned up first, as the task's cleanup does.
+    await apply(
+      'mesh/mygateway.yaml',
+      `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: { name: mygateway, namespace: default }
+spec:
+  selector: { istio: ingressgateway }
+  servers:
+  - port: { number: 443, name: https, protocol: HTTPS }
+    tls: { mode: PASSTHROUGH }
+    hosts: [nginx.example.com]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: nginx, namespace: default }
+spec:
+  hosts: [nginx.example.com]
+  gateways: [mygateway]
+  tls:
+  - match: [{ port: 443, sniHosts: [nginx.example.com] }]
+    route: [{ destination: { host: my-nginx, port: { number: 443 } } }]
+`,
+    );
+    const reply = await curlTls('nginx.example.com', '/', { ca: 'example_certs1/example.com.crt' });
+    expect(reply).toEqual({ status: 200, body: expect.stringContaining('<title>Welcome to my-nginx!</title>') });
+    expect(peerOfLastTls).toMatch(/CN=nginx\.example\.com/);
   });
 });
