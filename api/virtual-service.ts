@@ -78,6 +78,8 @@ export const httpRoute = obj({
   fault: httpFault,
   mirror: destination,
   mirrorPercentage: percent,
+  /** Deprecated in Istio, still accepted: an integer percentage, used when mirrorPercentage is not set. */
+  mirrorPercent: int(0, 100),
   mirrors: arr(obj({ destination: req(destination), percentage: percent })),
   corsPolicy,
   headers,

@@ -71,6 +71,17 @@ function checkHttpRoute(vs: VirtualService, route: HttpRoute, path: string, out:
     out.push(finding('MAST0113', vs, `${path}.mirrors`, 'set either mirror (with mirrorPercentage) or mirrors, not both'));
   checkWeights(vs, route.route ?? [], path, out);
   checkPercent(vs, route.mirrorPercentage, `${path}.mirrorPercentage`, out);
+  if (route.mirrorPercent !== undefined)
+    out.push(
+      finding(
+        'MAST0134',
+        vs,
+        `${path}.mirrorPercent`,
+        route.mirrorPercentage
+          ? 'mirrorPercent is deprecated in Istio and mirrorPercentage is set, which wins: remove mirrorPercent'
+          : `mirrorPercent is deprecated in Istio: write mirrorPercentage: { value: ${route.mirrorPercent} } (applied the same)`,
+      ),
+    );
   route.mirrors?.forEach((m, i) => checkPercent(vs, m.percentage, `${path}.mirrors[${i}].percentage`, out));
   checkPercent(vs, route.fault?.delay?.percentage, `${path}.fault.delay.percentage`, out);
   checkPercent(vs, route.fault?.abort?.percentage, `${path}.fault.abort.percentage`, out);

@@ -98,11 +98,22 @@ export function routesBySource(vss: readonly VirtualService[]): boolean {
   );
 }
 
+/**
+ * A destination's service port: the one it names; else the service's only port; else, on a
+ * sidecar, the port the request came to (Istio's sidecars route `ratings:9090` to ratings' 9090
+ * when the destination names no port), if the service has it; else mast's pick (its HTTP port).
+ */
+function destinationPort(ctx: RouteContext, host: string, port: number | undefined): ServicePort | undefined {
+  if (port !== undefined) return ctx.portOf(host, port);
+  const fallback = ctx.portOf(host, undefined);
+  return (ctx.gateway === 'mesh' && ctx.portOf(host, ctx.matchPort)) || fallback;
+}
+
 /** A `tcp` or `tls` route's destinations as weighted clusters (a lone destination weighs 100), each cluster used. */
 function weightedClusters(route: readonly RouteDestination[] | undefined, vsNamespace: string, ctx: RouteContext): WeightedCluster[] {
   return (route ?? []).flatMap((d) => {
     const full = fqdn(d.destination.host, vsNamespace);
-    const sp = ctx.portOf(full, d.destination.port?.number);
+    const sp = destinationPort(ctx, full, d.destination.port?.number);
     if (!sp) return [];
     ctx.useCluster(full, sp, d.destination.subset);
     return [{ cluster: clusterName(sp.number, d.destination.subset, full), weight: d.weight ?? (route!.length === 1 ? 100 : 0) }];
@@ -132,7 +143,7 @@ export function compileHttpRoutes(vs: VirtualService, ctx: RouteContext): RouteC
     if (matches === undefined) return;
     const dest = (host: string, port: number | undefined, subset: string | undefined): string | undefined => {
       const full = fqdn(host, ns);
-      const sp = ctx.portOf(full, port);
+      const sp = destinationPort(ctx, full, port);
       if (!sp) return undefined;
       ctx.useCluster(full, sp, subset);
       return clusterName(sp.number, subset, full);
@@ -193,7 +204,7 @@ export function compileHttpRoutes(vs: VirtualService, ctx: RouteContext): RouteC
         : [];
     });
     const mirrors = [
-      ...(route.mirror ? [{ d: route.mirror, f: fraction(route.mirrorPercentage) }] : []),
+      ...(route.mirror ? [{ d: route.mirror, f: fraction(route.mirrorPercentage, route.mirrorPercent) }] : []),
       ...(route.mirrors ?? []).map((m) => ({ d: m.destination, f: fraction(m.percentage) })),
     ].flatMap(({ d, f }) => {
       const cluster = dest(d.host, d.port?.number, d.subset);

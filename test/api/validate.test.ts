@@ -144,6 +144,14 @@ describe('validate()', () => {
       /either mirror .* or mirrors/,
     ],
     [
+      'MAST0134',
+      'VirtualService',
+      'reviews',
+      (o) => Object.assign(o.spec.http[1], { mirror: { host: 'reviews', subset: 'v2' }, mirrorPercent: 50 }),
+      'spec.http[1].mirrorPercent',
+      /mirrorPercent is deprecated in Istio: write mirrorPercentage: \{ value: 50 \}/,
+    ],
+    [
       'MAST0114',
       'Gateway',
       'edge',

@@ -67,15 +67,6 @@ describe('mast local: the bookinfo request path', () => {
     expect(results).toHaveLength(3);
   });
 
-  test('header route: end-user jason sees reviews v2, which calls ratings', async () => {
-    for (let i = 0; i < 20; i++) {
-      const page = await request(mesh.port, '/productpage', { 'end-user': 'jason' });
-      const reviews = page.body.calls?.find((c) => c.service === 'reviews');
-      expect(reviews).toMatchObject({ status: 200, version: 'v2' });
-      expect(reviews?.calls).toEqual([expect.objectContaining({ service: 'ratings', status: 200 })]);
-    }
-  });
-
   // The split's share is the compiler's and the route decision's, checked over 10,000 and 20,000
   // seeded draws (test/compile/routes.simulation.test.ts, test/runtime/proxy/request/route.test.ts);
   // here, that the whole mesh applies it: 300 pages, all served, by v1 and v3 only, most by v1.

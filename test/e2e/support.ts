@@ -21,10 +21,19 @@ export interface Running {
   stop(): Promise<void>;
 }
 
+export interface ExampleOptions {
+  readonly intercept?: boolean;
+  /** Every proxy's JSON access log lines into `logs`. @default false */
+  readonly accessLog?: boolean;
+  /** More files for the copy before it starts (path relative to it → text): workloads and mesh YAML a test needs from the start. */
+  readonly files?: Record<string, string>;
+}
+
 /** Copies examples/bookinfo (mesh, local workloads, app) so tests can edit it, and starts it. */
-export async function startExample(options: { intercept?: boolean } = {}): Promise<Running> {
+export async function startExample(options: ExampleOptions = {}): Promise<Running> {
   const dir = mkdtempSync(join(tmpdir(), 'mast-e2e-'));
   for (const part of ['mesh', 'local', 'app']) cpSync(join(EXAMPLE, part), join(dir, part), { recursive: true });
+  for (const [file, text] of Object.entries(options.files ?? {})) writeFileSync(join(dir, file), text);
   // Free ports for the apps, so a `mast local` of the example running beside the tests does not interfere.
   const workloads = join(dir, 'local', 'workloads.yaml');
   let yaml = readFileSync(workloads, 'utf8');
@@ -41,6 +50,7 @@ export async function startExample(options: { intercept?: boolean } = {}): Promi
     debounceMs: 50,
     log: (l) => logs.push(l),
     intercept: options.intercept,
+    accessLog: options.accessLog,
   });
   const stop = async () => {
     await mesh.stop();
@@ -119,3 +129,38 @@ export function adminOf(mesh: LocalMesh, workload: string): number {
 }
 
 export const reviewsVersion = (p: Page) => p.body.calls?.find((c) => c.service === 'reviews')?.version;
+
+export interface Reply {
+  readonly status: number;
+  readonly ms: number;
+  readonly body: string;
+}
+
+/**
+ * GET `url` as a workload's app sends it (the absolute URL to its sidecar's outbound port): what
+ * Istio's tasks do with `kubectl exec <client pod> -- curl http://httpbin:8000/...`.
+ */
+export function fromWorkload(
+  mesh: LocalMesh,
+  workload: string,
+  url: string,
+  headers: Record<string, string> = {},
+  agent: http.Agent | false = false,
+): Promise<Reply> {
+  const r = mesh.workloads.get(`default/${workload}`);
+  if (!r) return Promise.reject(new Error(`no workload ${workload}`));
+  const t0 = performance.now();
+  return new Promise((resolve, reject) => {
+    const req = http.get(
+      { host: '127.0.0.1', port: r.outboundPort, path: url, headers: { host: new URL(url).host, ...headers }, agent },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode!, ms: performance.now() - t0, body }));
+      },
+    );
+    req.setTimeout(10_000, () => req.destroy(new Error(`timeout: GET ${url} from ${workload}`)));
+    req.on('error', reject);
+  });
+}
