@@ -6,10 +6,11 @@
 // A row whose proxy cannot carry HTTP/2 prints `n/a (why)` and the run goes on; every step is
 // bounded in time.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gatewayMeshYaml, H2, makeChainCertificates, sidecarMeshYaml, writeNginxConfigs } from './h2-configs.mjs';
+import { mtlsConnections, startMesh } from './mesh-start.mjs';
 import { checkAlive, cpuSeconds, median, sleep, start, stopAll } from './processes.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -40,9 +41,6 @@ async function measure(o, run, started) {
   const { root, dir, node, proxyFlags, rounds, slice } = o;
   writeNginxConfigs(dir, makeChainCertificates(dir));
   writeFileSync(join(dir, 'h2-gateway.yaml'), gatewayMeshYaml());
-  mkdirSync(join(dir, 'h2-mesh'));
-  writeFileSync(join(dir, 'h2-mesh', 'mesh.yaml'), sidecarMeshYaml());
-  writeFileSync(join(dir, 'h2-push-token'), 'bench-h2', { mode: 0o600 });
   const nginx = (name) => run(name, 'nginx', ['-c', join(dir, `${name}.conf`)]);
   const proxy = join(root, 'build', 'mast-proxy.js');
   const mast = (name, args) => run(name, node.path, [...proxyFlags, proxy, ...args]);
@@ -64,52 +62,32 @@ async function measure(o, run, started) {
     '--admin-port',
     String(H2.gatewayAdmin),
   ]);
-  run('mastd-h2', node.path, [
-    join(root, 'build', 'mastd.js'),
-    '--watch',
-    join(dir, 'h2-mesh'),
-    '--push-port',
-    String(H2.mastdPush),
-    '--monitoring-port',
-    String(H2.mastdMon),
-    '--token-file',
-    join(dir, 'h2-push-token'),
-  ]);
-  const plane = ['--control-plane', `127.0.0.1:${H2.mastdPush}`, '--token-file', join(dir, 'h2-push-token')];
-  const sidecar = (id, app, args) => [
-    ...plane,
-    '--mode',
-    'sidecar',
-    '--namespace',
-    'default',
-    '--id',
-    id,
-    '--labels',
-    `app=${app}`,
-    ...args,
-  ];
-  const inbound = (inPort, appPort, admin) => [
-    '--inbound-port',
-    String(inPort),
-    '--app-port',
-    String(appPort),
-    '--outbound-port',
-    '0',
-    '--admin-port',
-    String(admin),
-  ];
-  const sideB = mast('mtls-h2-b', sidecar('backend-1', 'backend', inbound(H2.mtlsIn, H2.backend, H2.mtlsAdmin)));
-  const sideEcho = mast('mtls-h2-echo', sidecar('echo-1', 'echo', inbound(H2.echoIn, H2.echo, H2.echoAdmin)));
-  const sideA = mast(
-    'mtls-h2-a',
-    sidecar('client-1', 'client', ['--outbound-port', String(H2.mtlsOut), '--admin-port', String(H2.clientAdmin)]),
-  );
+  const mesh = startMesh({
+    name: 'h2',
+    root,
+    dir,
+    node,
+    proxyFlags,
+    yaml: sidecarMeshYaml(),
+    pushPort: H2.mastdPush,
+    monitoringPort: H2.mastdMon,
+    start: run,
+  });
+  const inbound = (id, app, inboundPort, appPort, adminPort) => ({ id, app, inboundPort, appPort, adminPort });
+  const sideB = mesh.sidecar('mtls-h2-b', inbound('backend-1', 'backend', H2.mtlsIn, H2.backend, H2.mtlsAdmin));
+  const sideEcho = mesh.sidecar('mtls-h2-echo', inbound('echo-1', 'echo', H2.echoIn, H2.echo, H2.echoAdmin));
+  const sideA = mesh.sidecar('mtls-h2-a', { id: 'client-1', app: 'client', outboundPort: H2.mtlsOut, adminPort: H2.clientAdmin });
   await sleep(800);
   await checkAlive(others);
 
   // Each mast row is measured only when its processes are up and it answers over HTTP/2.
   const gatewayDown = deadReason([gateway]);
-  const chainDown = deadReason([sideA, sideB, sideEcho]) ?? (await meshReady(3));
+  const chainDown =
+    deadReason([sideA, sideB, sideEcho]) ??
+    (await mesh.ready(3).then(
+      () => undefined,
+      (err) => deadReason(started) ?? err.message,
+    ));
   const targets = [
     { name: 'h2 direct', port: H2.backend, pids: [] },
     { name: 'h2 node-h2 floor', port: H2.floor, pids: [floor.pid] },
@@ -208,19 +186,6 @@ async function measure(o, run, started) {
   printRatios(rows, grpc);
   await checkAlive(others);
   return { rows, grpc };
-
-  /** Why the mesh's sidecars are not ready, or undefined: all `n` hold a certificate and the config (mastd's /debug/syncz). */
-  async function meshReady(n) {
-    for (let i = 0; i < 100; i++) {
-      const r = spawnSync('curl', ['-s', '-m', '1', `http://127.0.0.1:${H2.mastdMon}/debug/syncz`]);
-      try {
-        const proxies = JSON.parse(r.stdout.toString()).proxies;
-        if (proxies.length === n && proxies.every((p) => p.certificateExpires && p.acked && p.acked === p.sent)) return undefined;
-      } catch {}
-      await sleep(100);
-    }
-    return deadReason(started) ?? 'the sidecars never got their certificates and config from mastd';
-  }
 }
 
 /** Why one of `procs` is not running (it exited, with the end of its output), or undefined. */
@@ -308,12 +273,6 @@ function clustersProtocol(adminPort, service) {
   } catch {
     return `no config at admin ${adminPort}`;
   }
-}
-
-/** The mTLS connections sidecar B accepted (its admin port's metrics). */
-function mtlsConnections(adminPort) {
-  const r = spawnSync('curl', ['-s', '-m', '2', `http://127.0.0.1:${adminPort}/stats/prometheus`]);
-  return Number(/mast_inbound_mtls_connections_total (\d+)/.exec(r.stdout.toString())?.[1] ?? 0);
 }
 
 function printRatios(rows, grpc) {

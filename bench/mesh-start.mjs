@@ -1,7 +1,7 @@
 // A mesh as `mast local` runs it, for the bench: mastd (the bundle) watching a directory with one
 // YAML file, and mast-proxy processes fed by it (sidecars with the workload certificates mastd
 // issues, so auto mTLS applies between them; a gateway). Shared by the HTTP/1.1 rows' sidecar
-// chain (run.mjs) and the mesh path (mesh-path.mjs).
+// chain (run.mjs), the mesh path (mesh-path.mjs) and the HTTP/2 sidecars (h2.mjs).
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -7,7 +7,6 @@
 import type * as net from 'node:net';
 import type * as tls from 'node:tls';
 import type { Writable } from 'node:stream';
-import { tlsModule } from './lazy-tls';
 import { compileRouteTable, type RouteTable } from './routing';
 import { PASSTHROUGH_CLUSTER, type ClusterConfig, type PathNormalization, type ProxyConfig } from '../contract/proxy-config';
 import { acceptConnection, type AcceptContext } from './accept';
@@ -24,6 +23,7 @@ import type { ExchangeContext, MirrorBody } from './request/context';
 import { Telemetry, type ProxyIdentityInfo } from './telemetry';
 import { type Tracer, tracerFor } from './tracing/tracer';
 import { Cluster } from './upstream/cluster';
+import { workloadContext } from './peer-tls';
 
 export interface WorkloadCertificate {
   readonly key: string;
@@ -124,7 +124,7 @@ export class MeshProxy implements AcceptContext, ExchangeContext {
 
   /** New connections use it at once; existing ones keep theirs until they close. */
   setCertificate(c: WorkloadCertificate): void {
-    this.tlsContext = tlsModule().createSecureContext({ key: c.key, cert: c.certificate, ca: c.root });
+    this.tlsContext = workloadContext(c.key, c.certificate, c.root);
     this.onCertificate?.(c);
     this.metrics.inc('mast_certificates_installed_total');
   }

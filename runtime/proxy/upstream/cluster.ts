@@ -27,6 +27,8 @@ export class Endpoint {
   owner?: Cluster;
   /** Its multiplexed HTTP/2 sessions (h2/upstream-pool.ts), when requests to it went over HTTP/2. */
   h2?: { close(): void };
+  /** Its server failed a handshake that offered a TLS session (it cannot resume): new connections make full ones. */
+  refusesResumption = false;
   constructor(readonly config: EndpointConfig) {
     this.key = `${config.address}:${config.port}`;
   }
@@ -255,6 +257,15 @@ export class Cluster {
   }
 
   /**
+   * The last TLS session each endpoint's server gave this cluster, with the client context it was
+   * made under: a new connection resumes it (no certificate signed or verified on either side).
+   * Per cluster, because Node does not call checkServerIdentity on a resumed session: every
+   * session here passed this config's identity check in a full handshake, and a push (a new
+   * Cluster) starts again from one. Weak: an endpoint a passthrough cluster forgets takes its own.
+   */
+  private readonly sessions = new WeakMap<Endpoint, { readonly context: tls.SecureContext; readonly session: Buffer }>();
+
+  /**
    * An mTLS connection when this endpoint gets one (and a certificate is here): the server's chain
    * must verify against the mesh root, and its SPIFFE identity be one the cluster names (if any).
    */
@@ -263,15 +274,33 @@ export class Cluster {
     if (mode === 'DISABLE' || (mode !== 'ISTIO_MUTUAL' && endpoint.config.labels?.[TLS_MODE_LABEL] !== 'istio')) return undefined;
     const secureContext = this.workloadTls();
     if (!secureContext) return undefined;
-    return tlsModule().connect({
+    const kept = this.sessions.get(endpoint);
+    const session = !endpoint.refusesResumption && kept?.context === secureContext ? kept.session : undefined;
+    const socket = tlsModule().connect({
       host: endpoint.config.address,
       port: endpoint.config.port,
       secureContext,
       ...(alpn ? { ALPNProtocols: alpn } : {}),
       ...(onread ? { onread } : {}),
+      ...(session ? { session } : {}),
       rejectUnauthorized: true,
       checkServerIdentity: (_host, cert) => serverIdentityError(cert.subjectaltname, this.config.identities),
     });
+    socket.on('session', (s: Buffer) => {
+      // Only from a server whose identity this cluster checked (a refused one never gets this far).
+      if (socket.authorized) this.sessions.set(endpoint, { context: secureContext, session: s });
+    });
+    if (session)
+      socket.once('error', (err: NodeJS.ErrnoException) => {
+        // A server that cannot resume answers an offered session with a TLS alert instead of a full
+        // handshake (a mast before resumption: OpenSSL's "session id context uninitialized"): this
+        // try fails, retried as a connect failure, and the endpoint is never offered one again.
+        if (err.code?.startsWith('ERR_SSL_')) {
+          endpoint.refusesResumption = true;
+          this.sessions.delete(endpoint);
+        }
+      });
+    return socket;
   }
 
   /** Back to the pool (or closed when it cannot be reused). */
