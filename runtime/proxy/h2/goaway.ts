@@ -4,7 +4,8 @@
  * opens no new stream on this connection; nothing in flight is cut), then after the drain timeout
  * (Envoy's `drain_timeout`, 5 s by default) the final GOAWAY naming the last stream processed, and
  * the session closed as soon as its streams are done. The listener's drain deadline destroys what
- * is still open (`destroyDrained`).
+ * is still open (`destroyDrained`). A session with no stream open for the idle timeout is drained
+ * the same way (Envoy's `onIdleTimeout` starts the drain sequence; a quiet stream is not idle).
  *
  * One difference node:http2 imposes: nghttp2's shutdown notice (which keeps accepting the streams
  * a client opened before the notice reached it) is not exposed, so the first GOAWAY is an ordinary
@@ -51,4 +52,27 @@ export function destroyDrained(session: http2.Http2Session): void {
   const final = draining.get(session);
   if (final) clearTimeout(final);
   if (!session.destroyed) session.destroy();
+}
+
+/**
+ * Drains `session` once it has had no stream open for `idleMs` (Envoy's connection idle timeout:
+ * "no active requests", so a long stream with nothing to say keeps its connection). A connection
+ * that never opens a stream is idle from the start.
+ */
+export function goAwayWhenIdle(session: http2.ServerHttp2Session, idleMs: number): void {
+  let open = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const arm = () => {
+    timer = setTimeout(() => goAway(session), idleMs);
+    timer.unref();
+  };
+  session.on('stream', (stream) => {
+    open++;
+    clearTimeout(timer);
+    stream.once('close', () => {
+      if (--open === 0 && !session.destroyed) arm();
+    });
+  });
+  session.once('close', () => clearTimeout(timer));
+  arm();
 }

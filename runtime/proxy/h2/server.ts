@@ -13,7 +13,7 @@ import { containPeerInput } from '../contain';
 import { http2Limits, serverOptions } from './limits';
 import { H2Exchange, type H2ExchangeContext } from './h2-exchange';
 import type { H2Connection } from './stream-request';
-import { destroyDrained, goAway } from './goaway';
+import { destroyDrained, goAway, goAwayWhenIdle } from './goaway';
 import type { ListenerRuntime } from '../listeners';
 
 /** The client connection preface (RFC 9113 §3.4). */
@@ -64,7 +64,7 @@ export class H2Front {
       session.on('close', () => this.sessions.delete(session));
       // A peer's protocol error ends its session (GOAWAY), never the proxy.
       session.on('error', () => undefined);
-      session.setTimeout(ctx.limits.idleTimeoutMs, () => session.close());
+      goAwayWhenIdle(session, ctx.limits.idleTimeoutMs);
       session.once('localSettings', () => {
         if (!session.destroyed) session.setLocalWindowSize(window);
       });
