@@ -18,6 +18,7 @@ import { Mastd } from '../control/mastd';
 import { pushNames } from '../control/push-names';
 import { Bundler, PROXY_ENTRY } from './bundles';
 import { originalDstAddon } from './original-dst-addon';
+import { assertSidecarCanRead } from './proxy-access';
 import { Supervisor } from './supervisor';
 import { interceptUnavailable, NetnsTopology, serviceAddresses, type Netns } from './netns';
 import { planLocal, throughNamespaces, throughSidecars, withHealth, type LocalWorkload } from './workloads';
@@ -151,6 +152,9 @@ export class LocalMesh {
       // The proxy runs as uid 1337 inside the namespaces: it must be able to read the bundles.
       chmodSync(this.dir, 0o755);
       this.addon = originalDstAddon(this.dir);
+      // A TypeScript entry (this repository) is bundled into this.dir, made readable above; the
+      // compiled one (the installed package) runs where npm put it.
+      if (PROXY_ENTRY.endsWith('.js')) assertSidecarCanRead(PROXY_ENTRY);
     }
     writeFileSync(this.tokenFile, this.token, { mode: 0o600 });
     // The sidecars in namespaces run as uid 1337, as in a pod: the file is theirs (we are root here).

@@ -8,7 +8,7 @@
  * `npm run test:package`, which .ci/run runs after it. MAST_PACKAGE_TARBALL=<file.tgz> reuses a packed tarball.
  */
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { dirname, join } from 'node:path';
 import { freePort } from '../../runtime/local/local-mesh';
@@ -184,6 +184,9 @@ describe('the packed package in a cdk init project', () => {
   (interceptUnavailable() ? test.skip : test)(
     'mast local --intercept from the package: the app, in its own network namespace, answers through its captured sidecar',
     async () => {
+      // The sidecars run as uid 1337: the project's folders let others through, as a project's
+      // usually do (this scratch folder is mkdtemp's 0700 until now).
+      chmodSync(work, 0o755);
       expect(await localAnswer(['--intercept'])).toEqual({ answer: '200 shop web /hello', output: '' });
     },
     120_000,
