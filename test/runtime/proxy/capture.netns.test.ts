@@ -208,7 +208,7 @@ maybe('interception in a network namespace', () => {
         '-e',
         `require('http').get('http://127.0.0.1:15000/stats/prometheus',r=>{let b='';r.on('data',c=>b+=c);r.on('end',()=>console.log(b))})`,
       );
-      expect(after).toMatch(/istio_requests_total\{[^}]*destination_service="PassthroughCluster"[^}]*response_code="200"[^}]*\} 1/);
+      expect(after).toMatch(/istio_requests_total\{[^}]*destination_service_name="PassthroughCluster"[^}]*response_code="200"[^}]*\} 1/);
     }
     // Inbound: a client in another namespace calls the pod's address; the apps listen on 127.0.0.1
     // only, so an answer proves the capture and the proxy's forward to the port that was dialled.
