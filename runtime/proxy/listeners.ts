@@ -9,6 +9,7 @@ import type * as tls from 'node:tls';
 import type { ListenerConfig } from '../contract/proxy-config';
 import type { LoadedTls, TlsHolder } from './gateway-tls';
 import type { ListenerEntry } from './request/route';
+import { compileRouteTable } from './routing';
 
 /** A listener config as applied: its route table, and for HTTPS its certificate. */
 export type ListenerSetup = ListenerEntry & { readonly secureContext?: tls.SecureContext; readonly tlsFiles?: LoadedTls };
@@ -32,6 +33,8 @@ export class ListenerRuntime implements TlsHolder {
   passthrough = false;
   /** REGISTRY_ONLY: connections to destination ports nothing here knows are reset. */
   blackHole = false;
+  /** REGISTRY_ONLY: requests for destination ports nothing here knows, not captured (proxy requests): routed by no table, refused with 502. */
+  private unknownPort?: ListenerEntry;
   /** Connections here were redirected by iptables (a sidecar's): their original destination picks the routes. */
   captured = false;
   configs: ListenerConfig[] = [];
@@ -66,6 +69,15 @@ export class ListenerRuntime implements TlsHolder {
     this.hasTcp = entries.some((e) => e.config.protocol === 'tcp');
     this.passthrough = entries.some((e) => e.config.passthrough);
     this.blackHole = entries.some((e) => e.config.blackHole);
+    const policy = entries.find((e) => e.config.blackHole)?.config;
+    const refuseAll: ListenerConfig | undefined = policy && {
+      ...policy,
+      name: 'block_all',
+      protocol: 'http',
+      virtualHosts: [],
+      tcpDestinations: undefined,
+    };
+    this.unknownPort = refuseAll && { config: refuseAll, table: compileRouteTable(refuseAll) };
     this.inbound = entries.some((e) => e.config.trafficDirection === 'INBOUND');
     this.captured = this.byMatchPort.size > 1 || entries.some((e) => e.config.trafficDirection !== undefined);
   }
@@ -76,7 +88,7 @@ export class ListenerRuntime implements TlsHolder {
 
   /** The listener config and route table requests to `port` are served by. */
   entryFor(port: number): ListenerEntry | undefined {
-    return this.byMatchPort.get(port) ?? this.only;
+    return this.byMatchPort.get(port) ?? this.only ?? this.unknownPort;
   }
 
   configFor(port: number): ListenerConfig | undefined {
