@@ -33,7 +33,10 @@ export class ListenerRuntime implements TlsHolder {
   passthrough = false;
   /** REGISTRY_ONLY: connections to destination ports nothing here knows are reset. */
   blackHole = false;
-  /** REGISTRY_ONLY: requests for destination ports nothing here knows, not captured (proxy requests): routed by no table, refused with 502. */
+  /**
+   * A sidecar's outbound: a proxy request (not captured) for a destination port nothing here knows
+   * is routed by no table, so the outbound policy decides: passed through (ALLOW_ANY) or refused 502 (REGISTRY_ONLY).
+   */
   private unknownPort?: ListenerEntry;
   /** Connections here were redirected by iptables (a sidecar's): their original destination picks the routes. */
   captured = false;
@@ -69,15 +72,15 @@ export class ListenerRuntime implements TlsHolder {
     this.hasTcp = entries.some((e) => e.config.protocol === 'tcp');
     this.passthrough = entries.some((e) => e.config.passthrough);
     this.blackHole = entries.some((e) => e.config.blackHole);
-    const policy = entries.find((e) => e.config.blackHole)?.config;
-    const refuseAll: ListenerConfig | undefined = policy && {
+    const policy = entries.find((e) => e.config.blackHole || e.config.passthrough)?.config;
+    const noRoutes: ListenerConfig | undefined = policy && {
       ...policy,
-      name: 'block_all',
+      name: 'unknown_port',
       protocol: 'http',
       virtualHosts: [],
       tcpDestinations: undefined,
     };
-    this.unknownPort = refuseAll && { config: refuseAll, table: compileRouteTable(refuseAll) };
+    this.unknownPort = noRoutes && { config: noRoutes, table: compileRouteTable(noRoutes) };
     this.inbound = entries.some((e) => e.config.trafficDirection === 'INBOUND');
     this.captured = this.byMatchPort.size > 1 || entries.some((e) => e.config.trafficDirection !== undefined);
   }

@@ -4,12 +4,14 @@
  * `sleep` pod is productpage's sidecar here: the test sends what `curl` sends to its outbound
  * listener, as productpage's app does (an HTTP proxy request, the absolute URL in the request
  * line). httpbin.org is a local process on a free loopback port, reached through a ServiceEntry
- * endpoint. The task's expected outcomes: under REGISTRY_ONLY (mesh-wide) an unregistered host is
+ * endpoint. The task's expected outcomes: under ALLOW_ANY (the default) an external host is
+ * reached; under REGISTRY_ONLY (mesh-wide) an unregistered host is
  * refused (502 from Istio's block_all route); a ServiceEntry makes httpbin.org reachable (200, the
  * Host it was called by); a VirtualService timeout of the external service gives 504; then the
  * same policy per Sidecar, and a Sidecar whose egress imports details only.
- * Not here: ALLOW_ANY passthrough to an unregistered host and the HTTPS (TCP) steps, which need
- * the original destination of a captured connection (`mast local --intercept`).
+ * Under ALLOW_ANY an unregistered host is reached where the request's authority says (the app
+ * has no captured original destination here). The HTTPS (TCP) steps need captured connections:
+ * egress-control.intercept.test.ts.
  */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -84,7 +86,16 @@ data:
       mode: REGISTRY_ONLY
 `;
 
-describe('egress-control: REGISTRY_ONLY mesh-wide, then a ServiceEntry', () => {
+describe('egress-control: ALLOW_ANY, then REGISTRY_ONLY mesh-wide, then a ServiceEntry', () => {
+  test('ALLOW_ANY (the default): a host the mesh does not know is reached where the app sent it', async () => {
+    const before = hits;
+    const ok = await curl(`http://localhost:${httpbinPort}/headers`);
+    expect(ok.status).toBe(200);
+    expect(JSON.parse(ok.body).headers.host).toBe(`localhost:${httpbinPort}`);
+    expect((await curl(`http://127.0.0.1:${httpbinPort}/headers`)).status).toBe(200);
+    expect(hits).toBe(before + 2);
+  });
+
   test('REGISTRY_ONLY: a host the mesh does not know is refused with 502 (block_all), nothing reaches it', async () => {
     await mesh.edit('mesh/meshconfig.yaml', () => REGISTRY_ONLY_MESH);
     const before = hits;
@@ -173,5 +184,3 @@ spec:
     expect(dump).not.toContain('reviews.default.svc.cluster.local');
   });
 });
-
-test.todo('ALLOW_ANY: an unregistered host passes through (needs the original destination: mast local --intercept)');
