@@ -50,7 +50,7 @@ export class CompileCache {
   constructor(readonly index: MeshIndex) {}
   /** Whole configs by equivalence key (configFor): the replicas of a workload get one. */
   readonly configs = new Map<string, ProxyConfig>();
-  /** A sidecar's outbound listeners and clusters, by namespace (and the client's labels when some route is by source). */
+  /** A sidecar's outbound listeners and clusters, by namespace and Sidecar resource (and the client's labels when some route is by source). */
   readonly outbound = new Map<string, SidecarOutbound>();
   /** Each service port's mesh routes, by the VirtualServices a namespace sees for it. */
   readonly meshRoutes = new Map<

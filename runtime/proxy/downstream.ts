@@ -63,6 +63,8 @@ export class DownstreamConn implements Client {
   originalPort?: number;
   /** And the address (a service outside the mesh, for Istio's ALLOW_ANY passthrough). */
   originalAddress?: string;
+  /** The original destination came from iptables (SO_ORIGINAL_DST), not from a request's authority. */
+  private redirected = false;
   /**
    * When an idle or half-read connection gives up (performance.now() ms: a clock that never
    * jumps). Checked by the proxy's sweep every few hundred ms: cheaper than re-arming a socket
@@ -96,6 +98,7 @@ export class DownstreamConn implements Client {
       if (dst && dst.port !== listener.port) {
         this.originalPort = dst.port;
         this.originalAddress = dst.address;
+        this.redirected = true;
       }
     }
     socket.on('data', (chunk: Buffer) => this.received(chunk));
@@ -198,7 +201,14 @@ export class DownstreamConn implements Client {
       this.host = (hasPort ? authority.slice(0, colon) : authority).toLowerCase();
       // A request names its destination port in the authority; otherwise the listener's (or 80).
       this.authorityPort =
-        this.originalPort ?? (hasPort && this.listener.configs.length > 1 ? Number(authority.slice(colon + 1)) : this.listener.defaultPort);
+        (this.redirected ? this.originalPort : undefined) ??
+        (hasPort && this.listener.configs.length > 1 ? Number(authority.slice(colon + 1)) : this.listener.defaultPort);
+      // An app that sends its calls as proxy requests (mast local without --intercept) names where
+      // they go in the authority: ALLOW_ANY passes a host the mesh does not know through to it.
+      if (!this.redirected && this.listener.passthrough) {
+        this.originalAddress = this.host.replace(/^\[(.*)\]$/, '$1');
+        this.originalPort = hasPort ? Number(authority.slice(colon + 1)) : 80;
+      }
     }
     this.port = this.authorityPort;
     this.pending = end < buf.length ? buf.subarray(end) : null;

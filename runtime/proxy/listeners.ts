@@ -9,6 +9,7 @@ import type * as tls from 'node:tls';
 import type { ListenerConfig } from '../contract/proxy-config';
 import type { LoadedTls, TlsHolder } from './gateway-tls';
 import type { ListenerEntry } from './request/route';
+import { compileRouteTable } from './routing';
 
 /** A listener config as applied: its route table, and for HTTPS its certificate. */
 export type ListenerSetup = ListenerEntry & { readonly secureContext?: tls.SecureContext; readonly tlsFiles?: LoadedTls };
@@ -32,6 +33,11 @@ export class ListenerRuntime implements TlsHolder {
   passthrough = false;
   /** REGISTRY_ONLY: connections to destination ports nothing here knows are reset. */
   blackHole = false;
+  /**
+   * A sidecar's outbound: a proxy request (not captured) for a destination port nothing here knows
+   * is routed by no table, so the outbound policy decides: passed through (ALLOW_ANY) or refused 502 (REGISTRY_ONLY).
+   */
+  private unknownPort?: ListenerEntry;
   /** Connections here were redirected by iptables (a sidecar's): their original destination picks the routes. */
   captured = false;
   configs: ListenerConfig[] = [];
@@ -66,6 +72,15 @@ export class ListenerRuntime implements TlsHolder {
     this.hasTcp = entries.some((e) => e.config.protocol === 'tcp');
     this.passthrough = entries.some((e) => e.config.passthrough);
     this.blackHole = entries.some((e) => e.config.blackHole);
+    const policy = entries.find((e) => e.config.blackHole || e.config.passthrough)?.config;
+    const noRoutes: ListenerConfig | undefined = policy && {
+      ...policy,
+      name: 'unknown_port',
+      protocol: 'http',
+      virtualHosts: [],
+      tcpDestinations: undefined,
+    };
+    this.unknownPort = noRoutes && { config: noRoutes, table: compileRouteTable(noRoutes) };
     this.inbound = entries.some((e) => e.config.trafficDirection === 'INBOUND');
     this.captured = this.byMatchPort.size > 1 || entries.some((e) => e.config.trafficDirection !== undefined);
   }
@@ -76,7 +91,7 @@ export class ListenerRuntime implements TlsHolder {
 
   /** The listener config and route table requests to `port` are served by. */
   entryFor(port: number): ListenerEntry | undefined {
-    return this.byMatchPort.get(port) ?? this.only;
+    return this.byMatchPort.get(port) ?? this.only ?? this.unknownPort;
   }
 
   configFor(port: number): ListenerConfig | undefined {
