@@ -137,7 +137,7 @@ export interface Reply {
 }
 
 /**
- * GET `url` as a workload's app sends it (the absolute URL to its sidecar's outbound port): what
+ * A request (GET unless `method` says) to `url` as a workload's app sends it (the absolute URL to its sidecar's outbound port): what
  * Istio's tasks do with `kubectl exec <client pod> -- curl http://httpbin:8000/...`.
  */
 export function fromWorkload(
@@ -146,13 +146,14 @@ export function fromWorkload(
   url: string,
   headers: Record<string, string> = {},
   agent: http.Agent | false = false,
+  method = 'GET',
 ): Promise<Reply> {
   const r = mesh.workloads.get(`default/${workload}`);
   if (!r) return Promise.reject(new Error(`no workload ${workload}`));
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
-    const req = http.get(
-      { host: '127.0.0.1', port: r.outboundPort, path: url, headers: { host: new URL(url).host, ...headers }, agent },
+    const req = http.request(
+      { host: '127.0.0.1', port: r.outboundPort, path: url, method, headers: { host: new URL(url).host, ...headers }, agent },
       (res) => {
         let body = '';
         res.setEncoding('utf8');
@@ -160,7 +161,8 @@ export function fromWorkload(
         res.on('end', () => resolve({ status: res.statusCode!, ms: performance.now() - t0, body }));
       },
     );
-    req.setTimeout(10_000, () => req.destroy(new Error(`timeout: GET ${url} from ${workload}`)));
+    req.setTimeout(10_000, () => req.destroy(new Error(`timeout: ${method} ${url} from ${workload}`)));
     req.on('error', reject);
+    req.end();
   });
 }

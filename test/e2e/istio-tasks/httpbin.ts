@@ -1,6 +1,7 @@
 /**
- * The httpbin, helloworld and nginx workloads of Istio's ingress tasks, as a `mast local` app on
- * PORT: `/status/<code>` answers that code (418 with httpbin's teapot), `/headers` the request's
+ * The httpbin, helloworld and nginx workloads of Istio's ingress and authorization tasks, as a
+ * `mast local` app on PORT: `/status/<code>` answers that code (418 with httpbin's teapot), `/get`,
+ * `/post` and `/ip` 200 with the method and path as JSON, `/headers` the request's
  * headers as JSON, `/delay/<s>` after that many seconds (at most 10), `/hello` helloworld's
  * greeting, `/` nginx's welcome. With TLS_CERT and TLS_KEY (files) it serves HTTPS, as the
  * ingress-sni-passthrough task's nginx does.
@@ -28,6 +29,10 @@ const app: http.RequestListener = (req, res) => {
   }
   const delay = /^\/delay\/(\d+)$/.exec(url.pathname);
   if (delay) return void setTimeout(() => res.writeHead(200).end(), Math.min(Number(delay[1]), 10) * 1000);
+  if (['/get', '/post', '/ip'].includes(url.pathname)) {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    return void res.end(JSON.stringify({ method: req.method, url: url.pathname }));
+  }
   if (url.pathname === '/hello') return void res.end(`Hello version: ${VERSION}, instance: ${process.env.SERVICE ?? 'helloworld'}\n`);
   if (url.pathname === '/') return void res.end(`<title>Welcome to ${process.env.SERVICE ?? 'nginx'}!</title>\n`);
   res.writeHead(404).end();
