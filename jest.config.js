@@ -24,6 +24,8 @@ const UNIT = [
   'test/constructs/inject.test.ts',
   'test/constructs/kubernetes-defaults.test.ts',
   'test/constructs/mesh.test.ts',
+  'test/constructs/pod-monitor.test.ts',
+  'test/constructs/scrape-annotations.test.ts',
   'test/constructs/sidecar.test.ts',
   'test/constructs/system.test.ts',
   'test/runtime/contract/**/*.test.ts',

@@ -96,7 +96,8 @@ export { CREDENTIALS_DIR };
 
 export const GATEWAY_STATUS_PORT = PORTS.gatewayStatus;
 export const GATEWAY_READY_PATH = '/healthz/ready';
-const PROMETHEUS_PORT = 15090;
+/** Envoy's Prometheus port, kept reserved and declared (Istio's `http-envoy-prom`) though mast serves metrics on the status port. */
+const PROMETHEUS_PORT = PORTS.prometheus;
 
 export class IngressGateway extends Construct {
   readonly name: string;
@@ -160,8 +161,9 @@ export class IngressGateway extends Construct {
           metadata: {
             labels,
             annotations: {
+              // Where the gateway serves its metrics: its status port (nothing listens on Envoy's 15090 in a mast gateway).
               'prometheus.io/scrape': 'true',
-              'prometheus.io/port': String(PROMETHEUS_PORT),
+              'prometheus.io/port': String(GATEWAY_STATUS_PORT),
               'prometheus.io/path': '/stats/prometheus',
             },
           },

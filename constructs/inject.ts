@@ -9,7 +9,7 @@
  * objects and findings out.
  */
 import { finding, type Finding, type KubeObject } from '../api';
-import { injectSidecar, type SidecarOptions } from './sidecar';
+import { injectSidecar, scrapeAnnotations, type SidecarOptions } from './sidecar';
 
 export const INJECTION_NAMESPACE_LABEL = 'istio-injection';
 export const INJECT_POD_LABEL = 'sidecar.istio.io/inject';
@@ -73,17 +73,25 @@ export function notInjectedBecause(namespaceLabels: Record<string, string>, pod:
   return undefined;
 }
 
-function injectTemplate(template: Template, options: SidecarOptions): Template {
+function injectTemplate(template: Template, options: SidecarOptions, workloadName: string): Template {
   const a = template.metadata?.annotations ?? {};
+  // Prometheus scrapes the sidecar's status port; an app's own scrape moves to the proxy (Istio's metrics merging).
+  const scrape = scrapeAnnotations(a);
   const sidecar: SidecarOptions = {
     ...options,
+    workloadName,
+    ...(scrape.appScrape ? { appScrape: scrape.appScrape } : {}),
     labels: { ...options.labels, ...template.metadata?.labels },
     excludeInboundPorts: [...(options.excludeInboundPorts ?? []), ...(list(a[EXCLUDE.inbound], Number) as number[])],
     excludeOutboundPorts: [...(options.excludeOutboundPorts ?? []), ...(list(a[EXCLUDE.outbound], Number) as number[])],
     excludeOutboundCidrs: [...(options.excludeOutboundCidrs ?? []), ...(list(a[EXCLUDE.cidrs], String) as string[])],
   };
   const spec = template.spec as Parameters<typeof injectSidecar>[0];
-  return { ...template, spec: injectSidecar({ ...spec, containers: spec.containers ?? [] }, sidecar) };
+  return {
+    ...template,
+    metadata: { ...template.metadata, annotations: scrape.annotations },
+    spec: injectSidecar({ ...spec, containers: spec.containers ?? [] }, sidecar),
+  };
 }
 
 function withTemplate(obj: Obj, path: readonly string[], template: Template): Obj {
@@ -142,8 +150,9 @@ export function injectObject(
         `not injected: ${why}`,
       ),
     };
-  const next = injectTemplate(template, options);
-  const object = (path.length ? withTemplate(obj, path, next) : { ...obj, spec: next.spec }) as KubeObject;
+  // The workload as Istio names it: the Deployment (or other owner) itself; a CronJob's, its own name.
+  const next = injectTemplate(template, options, obj.metadata.name);
+  const object = (path.length ? withTemplate(obj, path, next) : { ...obj, metadata: next.metadata, spec: next.spec }) as KubeObject;
   return { object, injected: `${obj.kind} ${namespace}/${obj.metadata.name}` };
 }
 

@@ -5,7 +5,7 @@
  */
 import { ApiObject, Chart } from 'cdk8s';
 import { Construct } from 'constructs';
-import { injectSidecar, SIDECAR_PORTS, type SidecarOptions } from './sidecar';
+import { injectSidecar, SIDECAR_PORTS, scrapeAnnotations, type SidecarOptions } from './sidecar';
 import { badProp, RESTRICTED_POD, resourcesOf, type Resources } from './pod-security';
 
 export interface WorkloadVersion {
@@ -172,6 +172,9 @@ export class MeshWorkload extends Construct {
         ...(props.tolerations ? { tolerations: props.tolerations } : {}),
         ...(props.nodeSelector ? { nodeSelector: props.nodeSelector } : {}),
       };
+      const annotations = { ...props.podAnnotations, 'sidecar.istio.io/inject': String(props.inject ?? true) };
+      // Prometheus scrapes the sidecar; the app's own scrape, if it declares one, is merged there (Istio's).
+      const scrape = scrapeAnnotations(annotations);
       new ApiObject(this, `deployment-${v.version}`, {
         apiVersion: 'apps/v1',
         kind: 'Deployment',
@@ -183,9 +186,17 @@ export class MeshWorkload extends Construct {
             // Pods with a sidecar are labelled as Istio labels them, so other proxies use mTLS to them.
             metadata: {
               labels: props.inject === false ? labels : { ...labels, 'security.istio.io/tlsMode': 'istio' },
-              annotations: { ...props.podAnnotations, 'sidecar.istio.io/inject': String(props.inject ?? true) },
+              annotations: props.inject === false ? annotations : scrape.annotations,
             },
-            spec: props.inject === false ? pod : injectSidecar(pod, { labels, ...props.sidecar }),
+            spec:
+              props.inject === false
+                ? pod
+                : injectSidecar(pod, {
+                    labels,
+                    workloadName: `${name}-${v.version}`,
+                    ...(scrape.appScrape ? { appScrape: scrape.appScrape } : {}),
+                    ...props.sidecar,
+                  }),
           },
         },
       });

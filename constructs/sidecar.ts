@@ -40,6 +40,56 @@ export interface SidecarOptions {
    * that they pass under STRICT mTLS (as Istio's `rewriteAppHTTPProbers`). @default true
    */
   readonly rewriteAppProbes?: boolean;
+  /** The workload's name (its Deployment's), for the metrics' `*_workload` labels (Istio's ISTIO_META_WORKLOAD_NAME). @default - the `app` label */
+  readonly workloadName?: string;
+  /** The app's own metrics, served after the proxy's on the status port (scrapeAnnotations). @default - none */
+  readonly appScrape?: AppScrapeAnnotations;
+}
+
+/** The proxy's environment variable with the app's `prometheus.io/*` annotations (runtime/proxy/app-metrics.ts). */
+export const PROMETHEUS_ANNOTATIONS_ENV = 'MAST_PROMETHEUS_ANNOTATIONS';
+/** The proxy's environment variable with its workload's name. */
+export const WORKLOAD_NAME_ENV = 'MAST_WORKLOAD_NAME';
+/** Where Prometheus scrapes a sidecar's pod: its status port, Istio's path. */
+export const SCRAPE_PATH = '/stats/prometheus';
+/** Istio's opt-out of metrics merging (the pod's `prometheus.io/*` annotations are then left as written). */
+export const MERGE_METRICS_ANNOTATION = 'prometheus.istio.io/merge-metrics';
+
+export interface AppScrapeAnnotations {
+  readonly scrape: 'true';
+  readonly port?: string;
+  readonly path?: string;
+}
+
+/**
+ * A sidecar pod's annotations, as Istio's injector writes them: Prometheus scrapes the status port
+ * (`prometheus.io/scrape: "true"`, `port: "15020"`, `path: /stats/prometheus`); an app that declared
+ * its own scrape has it moved to the proxy (`appScrape`), which serves it after its own metrics.
+ * Left as written: a pod that says `prometheus.io/scrape: "false"`, or opts out of merging.
+ */
+export function scrapeAnnotations(annotations: Readonly<Record<string, string>> = {}): {
+  annotations: Record<string, string>;
+  appScrape?: AppScrapeAnnotations;
+} {
+  if (annotations['prometheus.io/scrape'] === 'false' || annotations[MERGE_METRICS_ANNOTATION] === 'false')
+    return { annotations: { ...annotations } };
+  const own = annotations['prometheus.io/scrape'] === 'true';
+  const appScrape: AppScrapeAnnotations | undefined = own
+    ? {
+        scrape: 'true',
+        ...(annotations['prometheus.io/port'] ? { port: annotations['prometheus.io/port'] } : {}),
+        ...(annotations['prometheus.io/path'] ? { path: annotations['prometheus.io/path'] } : {}),
+      }
+    : undefined;
+  return {
+    annotations: {
+      ...annotations,
+      'prometheus.io/scrape': 'true',
+      'prometheus.io/port': String(SIDECAR_PORTS.status),
+      'prometheus.io/path': SCRAPE_PATH,
+    },
+    ...(appScrape ? { appScrape } : {}),
+  };
 }
 
 /** The proxy's environment variable with the app's original probes (runtime/proxy/app-probe.ts). */
@@ -90,6 +140,10 @@ export function injectSidecar(pod: PodSpec, options: SidecarOptions = {}): PodSp
       ? { containers: pod.containers, probers: {} }
       : rewriteAppProbes(pod.containers, options.excludeInboundPorts ?? []);
   const probersEnv = Object.keys(probers).length ? [{ name: APP_PROBERS_ENV, value: JSON.stringify(probers) }] : [];
+  const metricsEnv = [
+    ...(options.workloadName ? [{ name: WORKLOAD_NAME_ENV, value: options.workloadName }] : []),
+    ...(options.appScrape ? [{ name: PROMETHEUS_ANNOTATIONS_ENV, value: JSON.stringify(options.appScrape) }] : []),
+  ];
   const capture = {
     name: 'mast-init',
     image,
@@ -146,7 +200,7 @@ export function injectSidecar(pod: PodSpec, options: SidecarOptions = {}): PodSp
           ]
         : []),
     ],
-    env: [...IDENTITY_ENV, ...probersEnv],
+    env: [...IDENTITY_ENV, ...probersEnv, ...metricsEnv],
     ports: [
       { name: 'status-port', containerPort: SIDECAR_PORTS.status, protocol: 'TCP' },
       { name: 'http-envoy-prom', containerPort: SIDECAR_PORTS.prometheus, protocol: 'TCP' },

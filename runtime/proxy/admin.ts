@@ -12,6 +12,7 @@ import type { MeshProxy } from './mesh-proxy';
 import { DEFAULT_LIMITS, headEnd, HttpError, parseRequestHead } from './http/head';
 import { localResponse } from './http/write';
 import { probeApp, type AppProbers } from './app-probe';
+import { type AppScrape, mergeExposition, scrapeApp } from './app-metrics';
 
 export interface AdminState {
   logLevel: 'debug' | 'info' | 'warn' | 'error';
@@ -72,10 +73,17 @@ export function adminHandler(proxy: MeshProxy, state: AdminState): Handler {
   };
 }
 
-export function statusHandler(proxy: MeshProxy, probers: AppProbers): Handler {
+/** The proxy's metrics and, when injection said the app has its own (app-metrics.ts), the app's after them. */
+async function mergedMetrics(proxy: MeshProxy, app: AppScrape): Promise<Answer> {
+  const scraped = await scrapeApp(app);
+  if ('error' in scraped) proxy.metrics.inc('mast_app_scrape_failures_total');
+  return [200, mergeExposition(proxy.renderMetrics(), 'text' in scraped ? scraped.text : ''), PROMETHEUS];
+}
+
+export function statusHandler(proxy: MeshProxy, probers: AppProbers, app?: AppScrape): Handler {
   return (_method, url) => {
     if (url.pathname === '/healthz/ready' || url.pathname === '/ready') return readiness(proxy);
-    if (url.pathname === '/stats/prometheus') return [200, proxy.renderMetrics(), PROMETHEUS];
+    if (url.pathname === '/stats/prometheus') return app ? mergedMetrics(proxy, app) : [200, proxy.renderMetrics(), PROMETHEUS];
     const prober = probers.get(url.pathname);
     if (prober) return probeApp(prober).then(({ status, body }) => [status, body, TEXT] as const);
     return [404, `not found: /healthz/ready /stats/prometheus${[...probers.keys()].map((p) => ` ${p}`).join('')}\n`, TEXT];
@@ -137,12 +145,13 @@ export function startAdmin(
 
 /**
  * The status port, on every interface (kubelet probes the pod IP; Prometheus scrapes it): readiness,
- * stats, and the app's own probes as injection rewrote them (app-probe.ts).
+ * stats (merged with the app's own, app-metrics.ts), and the app's probes as injection rewrote them (app-probe.ts).
  */
 export function startStatus(
   proxy: MeshProxy,
   port: number,
-  opts: { host?: string; quietMs?: number; probers?: AppProbers } = {},
+  opts: { host?: string; quietMs?: number; probers?: AppProbers; appScrape?: AppScrape } = {},
 ): Promise<net.Server> {
-  return serve(statusHandler(proxy, opts.probers ?? new Map()), port, opts.host ?? '0.0.0.0', opts.quietMs ?? QUIET_TIMEOUT_MS);
+  const handler = statusHandler(proxy, opts.probers ?? new Map(), opts.appScrape);
+  return serve(handler, port, opts.host ?? '0.0.0.0', opts.quietMs ?? QUIET_TIMEOUT_MS);
 }

@@ -17,6 +17,7 @@ import { DEFAULT_LIMITS } from './http/head';
 import { HTTP2_FLAG_HELP, HTTP2_FLAG_OPTIONS, http2LimitsFromFlags, type Http2FlagError } from './h2/limit-flags';
 import { startAdmin, startStatus } from './admin';
 import { APP_PROBERS_ENV, parseAppProbers, type AppProbers } from './app-probe';
+import { type AppScrape, parseAppScrape, PROMETHEUS_ANNOTATIONS_ENV } from './app-metrics';
 import { makeCsrHere, PushClient, type KeyAndCsr } from './push-client';
 import { execFile, spawnSync } from 'node:child_process';
 import { captureOptionsFromFlags, captureRules } from './capture';
@@ -55,7 +56,9 @@ Options:
   --admin-port <n>         admin port on 127.0.0.1 (default: ${PORTS.proxyAdmin}; 0 = any)
   --status-port <n>        /healthz/ready and /stats/prometheus on all interfaces (kubelet probes, scrapes),
                            and the app's probes at /app-health/<container>/<livez|readyz|startupz>
-                           as $MAST_APP_PROBERS gives them (JSON; sidecar injection writes it)
+                           as $MAST_APP_PROBERS gives them (JSON; sidecar injection writes it); with
+                           $MAST_PROMETHEUS_ANNOTATIONS ({scrape,port,path}: the app's prometheus.io/*
+                           annotations, moved there by injection) the app's metrics follow the proxy's
   --access-log <-|off|f>   JSON access log to stdout (-) or appended to file f (default: off); lines the
                            sink cannot take in time are dropped and counted, never held without bound
   --drain-seconds <n>      drain time on SIGTERM (default: 5)
@@ -287,13 +290,16 @@ export async function main(argv: string[]): Promise<number> {
   }
   const limits = { ...DEFAULT_LIMITS, trustedHops, headerTimeoutMs, http2 };
   let probers: AppProbers;
+  let appScrape: AppScrape | undefined;
   try {
     probers = parseAppProbers(env[APP_PROBERS_ENV]);
+    appScrape = parseAppScrape(env[PROMETHEUS_ANNOTATIONS_ENV]);
   } catch (e) {
     console.error(`mast-proxy: ${(e as Error).message}`);
     return 2;
   }
-  const startStatusPort = (proxy: MeshProxy) => (o['status-port'] ? startStatus(proxy, Number(o['status-port']), { probers }) : undefined);
+  const startStatusPort = (proxy: MeshProxy) =>
+    o['status-port'] ? startStatus(proxy, Number(o['status-port']), { probers, appScrape }) : undefined;
   let workers = Number(o.workers);
   if (!Number.isInteger(workers) || workers < 1 || workers > 64) {
     console.error(`mast-proxy: --workers must be a whole number from 1 to 64, not "${o.workers}"`);

@@ -134,7 +134,8 @@ export class LabelContext {
       destinationPrincipal: mtls ? this.spiffe(peer?.identity) : UNKNOWN,
       destinationApp: peer?.app ?? UNKNOWN,
       destinationVersion: peer?.version ?? UNKNOWN,
-      destinationService: host ?? UNKNOWN,
+      // Istio names the Host there; a label fed by a header would grow without bound, so the cluster's name it is.
+      destinationService: passthrough ? 'PassthroughCluster' : (host ?? UNKNOWN),
       destinationCanonicalService: peer?.canonicalService ?? UNKNOWN,
       destinationCanonicalRevision: peer?.canonicalRevision ?? 'latest',
       destinationServiceName: passthrough ? cluster.name : kube ? kube[1] : (host ?? UNKNOWN),

@@ -114,6 +114,7 @@ const MAST_HELP: Readonly<Record<string, string>> = {
   mast_listener_drains_total: 'Listeners drained after a config push removed them.',
   mast_downstream_cx_overflow_total: 'Client connections closed at accept because the listener was full.',
   mast_mirror_dropped_total: 'Mirrored requests dropped.',
+  mast_app_scrape_failures_total: "Scrapes of the app's own metrics (merged on the status port) that failed or timed out.",
   mast_tcp_connections_refused_total: 'TCP connections refused: no route, or no healthy upstream.',
 };
 

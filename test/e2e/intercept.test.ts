@@ -61,7 +61,9 @@ test('service names resolve to capture-only addresses: FQDN, .svc, name.ns, and 
       );
       expect(out.trim()).toBe('200 outside');
       const stats = await (await fetch(`http://${pp.adminHost}:${pp.adminPort}/stats/prometheus`)).text();
-      expect(stats).toMatch(/istio_tcp_connections_opened_total\{reporter="source",[^}]*destination_service_name="PassthroughCluster"[^}]*\} [1-9]/);
+      expect(stats).toMatch(
+        /istio_tcp_connections_opened_total\{reporter="source",[^}]*destination_service_name="PassthroughCluster"[^}]*\} [1-9]/,
+      );
     } finally {
       outside.close();
     }
