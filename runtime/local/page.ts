@@ -75,6 +75,9 @@ export function renderBody(m: PageModel): string {
 
 const fmtMs = (ms: number) => (ms < 10 ? ms.toFixed(2) : ms.toFixed(1));
 
+/** Span bar colours: none of the graph's node colours (the screenshot test counts those as nodes). */
+export const SPAN_COLORS = { client: '#8250df', server: '#bf8700', error: COLORS.error } as const;
+
 /**
  * One trace as a waterfall: a row per span (parents first, indented by depth), its bar placed and
  * sized by its start and duration within the trace; an error span red.
@@ -87,7 +90,7 @@ export function renderWaterfall(t: TraceView): string {
     depth.set(s.spanId, d);
     const left = ((s.startMs - t.startMs) / total) * 100;
     const width = Math.max(((s.endMs - s.startMs) / total) * 100, 0.5);
-    const color = s.error ? COLORS.error : s.kind === 'SERVER' ? COLORS.service : COLORS.gateway;
+    const color = s.error ? SPAN_COLORS.error : s.kind === 'SERVER' ? SPAN_COLORS.server : SPAN_COLORS.client;
     return (
       `<tr class="span" data-span="${esc(s.spanId)}" data-parent="${esc(s.parentSpanId ?? '')}">` +
       `<td style="padding-left:${8 + d * 16}px">${esc(s.service)} <small>${esc(s.kind)}</small><br><small>${esc(s.name)}</small></td>` +
