@@ -62,6 +62,7 @@ export class LocalAdmin {
         .map((s) => ({ id: s.id, mode: s.identity.mode, version: s.acked ?? '-', status: syncState(s, version) }))
         .sort((a, b) => a.id.localeCompare(b.id)),
       findings: [...this.mesh.mastd.rejected, ...this.mesh.mastd.findings].map(formatFinding),
+      traces: this.mesh.traces.store.recent(),
     };
   }
 
@@ -75,6 +76,8 @@ export class LocalAdmin {
         return send(200, renderPage(await this.model()), 'text/html; charset=utf-8');
       case '/body':
         return send(200, renderBody(await this.model()), 'text/html; charset=utf-8');
+      case '/api/traces':
+        return send(200, JSON.stringify(this.mesh.traces.store.recent(50), null, 2), 'application/json');
       case '/api/graph':
         return send(200, JSON.stringify(await this.graph(), null, 2), 'application/json');
       case '/stats/prometheus':

@@ -22,6 +22,7 @@ import { assertSidecarCanRead } from './proxy-access';
 import { Supervisor } from './supervisor';
 import { interceptUnavailable, NetnsTopology, serviceAddresses, type Netns } from './netns';
 import { planLocal, throughNamespaces, throughSidecars, withHealth, type LocalWorkload } from './workloads';
+import { TraceReceiver, withLocalTracing } from './traces';
 import { PROXY_NODE_FLAGS } from '../contract/process';
 import { GATEWAY_NAME, PORTS, SYSTEM_NAMESPACE } from '../../api/well-known';
 
@@ -117,6 +118,8 @@ export class LocalMesh {
   readonly workloads = new Map<string, RunningWorkload>();
   gatewayPorts: Record<number, number> = {};
   gatewayAdminPort = 0;
+  /** The proxies' spans, received on loopback (OTLP/HTTP) for the page's waterfalls. */
+  readonly traces = new TraceReceiver();
   private readonly dir = mkdtempSync(join(tmpdir(), 'mast-local-'));
   private readonly bundler = new Bundler(this.dir);
   private readonly supervisor: Supervisor;
@@ -173,6 +176,8 @@ export class LocalMesh {
 
   /** Starts mastd, the workloads of the first snapshot and the gateway; returns the gateway's HTTP port. */
   async start(): Promise<number> {
+    // Listening before the first snapshot: its mesh config names this receiver (traces.ts).
+    if (!this.topology) await this.traces.listen();
     // A fresh root per run: every proxy gets a workload certificate from it, so sidecars talk mTLS.
     await this.mastd.useCa(await CertificateAuthority.generate('cluster.local'));
     writeFileSync(this.rootFile, this.mastd.ca!.rootPem, { mode: 0o644 });
@@ -285,8 +290,9 @@ export class LocalMesh {
         down,
       );
     }
+    // Spans go to this process unless the mesh names a tracing provider of its own.
     return withHealth(
-      throughSidecars(objects, (key) => this.workloads.get(key)?.inboundPort),
+      throughSidecars(withLocalTracing(objects, this.traces.port), (key) => this.workloads.get(key)?.inboundPort),
       down,
     );
   }
@@ -500,6 +506,7 @@ export class LocalMesh {
     await Promise.all([...this.workloads.values()].map((r) => this.retire(r)));
     await this.supervisor.stopAll();
     await this.mastd.stop();
+    await this.traces.close();
     this.discard();
   }
 }

@@ -1,9 +1,11 @@
 /**
  * The admin web page of `mast local`: the service graph as inline SVG (rendered here, so it
- * shows without JavaScript), each proxy's sync state and the validation findings. A small
- * script re-fetches the page body every two seconds. Pure.
+ * shows without JavaScript), each proxy's sync state, the validation findings and the recent
+ * traces, each a waterfall of its spans. A small script re-fetches the page body every two
+ * seconds. Pure.
  */
 import type { Graph } from './graph';
+import type { TraceView } from './traces';
 
 export interface PageProxy {
   readonly id: string;
@@ -17,6 +19,8 @@ export interface PageModel {
   readonly proxies: readonly PageProxy[];
   readonly findings: readonly string[];
   readonly snapshot: string | null;
+  /** The most recent traces mast local received, newest first. */
+  readonly traces?: readonly TraceView[];
 }
 
 /** Colours the screenshot test looks for. */
@@ -64,7 +68,40 @@ export function renderBody(m: PageModel): string {
   return (
     `<h1>mast local</h1><p>snapshot ${esc(m.snapshot ?? 'none')}</p>${renderSvg(m.graph)}` +
     `<h2>Proxies</h2><table><tr><th>name</th><th>mode</th><th>version</th><th>status</th></tr>${rows}</table>` +
-    `<h2>Findings</h2>${findings}`
+    `<h2>Findings</h2>${findings}` +
+    `<h2>Traces</h2>${m.traces?.length ? m.traces.map(renderWaterfall).join('') : '<p>none yet: send a request through the gateway</p>'}`
+  );
+}
+
+const fmtMs = (ms: number) => (ms < 10 ? ms.toFixed(2) : ms.toFixed(1));
+
+/** Span bar colours: none of the graph's node colours (the screenshot test counts those as nodes). */
+export const SPAN_COLORS = { client: '#8250df', server: '#bf8700', error: COLORS.error } as const;
+
+/**
+ * One trace as a waterfall: a row per span (parents first, indented by depth), its bar placed and
+ * sized by its start and duration within the trace; an error span red.
+ */
+export function renderWaterfall(t: TraceView): string {
+  const total = Math.max(t.endMs - t.startMs, 0.001);
+  const depth = new Map<string, number>();
+  const rows = t.spans.map((s) => {
+    const d = s.parentSpanId && depth.has(s.parentSpanId) ? depth.get(s.parentSpanId)! + 1 : 0;
+    depth.set(s.spanId, d);
+    const left = ((s.startMs - t.startMs) / total) * 100;
+    const width = Math.max(((s.endMs - s.startMs) / total) * 100, 0.5);
+    const color = s.error ? SPAN_COLORS.error : s.kind === 'SERVER' ? SPAN_COLORS.server : SPAN_COLORS.client;
+    return (
+      `<tr class="span" data-span="${esc(s.spanId)}" data-parent="${esc(s.parentSpanId ?? '')}">` +
+      `<td style="padding-left:${8 + d * 16}px">${esc(s.service)} <small>${esc(s.kind)}</small><br><small>${esc(s.name)}</small></td>` +
+      `<td>${esc(s.status)}</td><td>${fmtMs(s.endMs - s.startMs)} ms</td>` +
+      `<td style="width:420px"><div style="position:relative;height:12px"><div class="bar" style="position:absolute;left:${left.toFixed(2)}%;width:${width.toFixed(2)}%;height:12px;background:${color}"></div></div></td></tr>`
+    );
+  });
+  const root = t.spans[0];
+  return (
+    `<details class="trace" data-trace="${esc(t.traceId)}" open><summary>${esc(root?.name ?? t.traceId)} · ${t.spans.length} spans · ${fmtMs(total)} ms · <code>${esc(t.traceId)}</code></summary>` +
+    `<table><tr><th>service</th><th>status</th><th>duration</th><th>timeline</th></tr>${rows.join('')}</table></details>`
   );
 }
 

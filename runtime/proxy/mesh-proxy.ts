@@ -218,7 +218,7 @@ export class MeshProxy implements AcceptContext, ExchangeContext {
     }
     this.config = config;
     this.pathNormalization = config.pathNormalization ?? 'BASE';
-    this.tracer = tracerFor(this, config, this.tracer, (name, by) => this.metrics.inc(name, by));
+    this.tracer = tracerFor(this, config, this.tracer, (name, by) => this.metrics.inc(name, by), this.identity);
     this.lastError = undefined;
     this.metrics.inc('mast_config_applied_total');
     this.onApplied?.(config);

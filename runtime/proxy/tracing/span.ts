@@ -37,6 +37,8 @@ export interface SpanSource {
   readonly config: TracingConfig;
   /** Environment tags resolved once per config (the proxy's environment does not change). */
   readonly environment: ReadonlyMap<string, string | undefined>;
+  /** The `node_id` tag: the config's, else the proxy's own (Envoy's node id as Istio forms it). */
+  readonly nodeId: string;
   route(name: string | undefined): import('../../contract/proxy-config').RouteConfig | undefined;
 }
 
@@ -75,7 +77,7 @@ export function buildSpan(r: RequestRecord, t: TraceContext, s: SpanSource, endM
   const error = r.status === 0 || r.status >= 500;
   const attributes = [
     attr('component', 'proxy'),
-    attr('node_id', s.config.nodeId ?? ''),
+    attr('node_id', s.nodeId),
     attr('guid:x-request-id', r.requestId),
     attr('http.url', url(r, s.config.maxPathTagLength ?? 256)),
     attr('http.method', req.method),

@@ -23,10 +23,22 @@ export interface TracerOptions {
   readonly now?: () => number;
 }
 
+/** Who the proxy is, for its `node_id` tag. */
+export interface TracerIdentity {
+  readonly mode: 'gateway' | 'sidecar';
+  readonly workload: string;
+  readonly namespace: string;
+}
+
+/** Istio's node id, `<type>~<ip>~<pod>.<namespace>~<namespace>.svc.cluster.local` (a gateway's type is router). */
+export const nodeIdOf = (p: TracerIdentity, ip = process.env.INSTANCE_IP ?? process.env.POD_IP ?? '127.0.0.1'): string =>
+  `${p.mode === 'gateway' ? 'router' : 'sidecar'}~${ip}~${p.workload}.${p.namespace}~${p.namespace}.svc.cluster.local`;
+
 const wallClock = () => performance.timeOrigin + performance.now();
 
 export class Tracer implements SpanSource {
   config!: TracingConfig;
+  nodeId = '';
   environment = new Map<string, string | undefined>();
   private routes = new Map<string, RouteConfig>();
   private exporter?: SpanExporter;
@@ -45,6 +57,7 @@ export class Tracer implements SpanSource {
     config: ProxyConfig,
     private readonly count: Count,
     private readonly o: TracerOptions = {},
+    private readonly identity?: TracerIdentity,
   ) {
     this.ids = o.ids ?? new TraceIds();
     this.random = o.random ?? Math.random;
@@ -65,6 +78,7 @@ export class Tracer implements SpanSource {
   update(config: ProxyConfig): void {
     const t = config.tracing!;
     this.config = t;
+    this.nodeId = t.nodeId ?? (this.identity ? nodeIdOf(this.identity) : '');
     this.routes = new Map();
     for (const l of config.listeners)
       for (const vh of l.virtualHosts ?? []) for (const r of vh.routes) if (!this.routes.has(r.name)) this.routes.set(r.name, r);
@@ -92,7 +106,13 @@ export class Tracer implements SpanSource {
 }
 
 /** The tracer for a config: none without `tracing` (the old one closed), else the current one updated or a new one. */
-export function tracerFor(owner: object, config: ProxyConfig, current: Tracer | undefined, count: Count): Tracer | undefined {
+export function tracerFor(
+  owner: object,
+  config: ProxyConfig,
+  current: Tracer | undefined,
+  count: Count,
+  identity?: TracerIdentity,
+): Tracer | undefined {
   if (!config.tracing) {
     current?.close();
     return undefined;
@@ -101,5 +121,5 @@ export function tracerFor(owner: object, config: ProxyConfig, current: Tracer | 
     current.update(config);
     return current;
   }
-  return new Tracer(owner, config, count);
+  return new Tracer(owner, config, count, {}, identity);
 }

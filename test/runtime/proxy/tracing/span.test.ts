@@ -93,6 +93,7 @@ function record(over: Partial<RequestRecord> = {}, reqHeaders: Record<string, st
 }
 const source = {
   config,
+  nodeId: config.nodeId!,
   environment: new Map([['MAST_TEST_REGION', 'eu-1']]),
   route: (n?: string) => (n === bookinfo.name ? bookinfo : undefined),
 };

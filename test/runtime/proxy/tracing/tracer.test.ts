@@ -1,7 +1,7 @@
 /** The tracer: the sampling share, the decision a parent carries, and sampled finished requests reported as spans. */
 import type { ProxyConfig, TracingConfig } from '../../../../runtime/contract/proxy-config';
 import { requestFinished, type RequestRecord } from '../../../../runtime/proxy/request/record';
-import { Tracer, tracerFor } from '../../../../runtime/proxy/tracing/tracer';
+import { nodeIdOf, Tracer, tracerFor } from '../../../../runtime/proxy/tracing/tracer';
 import { seededRandom } from '../../../support/seeded-random';
 
 const tracing = (over: Partial<TracingConfig> = {}): TracingConfig => ({
@@ -78,4 +78,13 @@ test('tracerFor: none without tracing (the old one closed), the same one updated
   expect(tracerFor({}, config(tracing({ samplingPercent: 5 })), a, () => undefined)).toBe(a);
   expect(a.config.samplingPercent).toBe(5);
   expect(tracerFor({}, config(undefined), a, () => undefined)).toBeUndefined();
+});
+
+test("node_id as Istio forms Envoy's node id: a gateway is a router", () => {
+  expect(nodeIdOf({ mode: 'sidecar', workload: 'reviews-v1', namespace: 'default' }, '10.0.0.5')).toBe(
+    'sidecar~10.0.0.5~reviews-v1.default~default.svc.cluster.local',
+  );
+  expect(nodeIdOf({ mode: 'gateway', workload: 'ingress', namespace: 'mast-system' }, '10.0.0.6')).toBe(
+    'router~10.0.0.6~ingress.mast-system~mast-system.svc.cluster.local',
+  );
 });
