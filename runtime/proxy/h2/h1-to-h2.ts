@@ -111,7 +111,13 @@ export class Http1ToH2 implements TryOwner {
     const perTry = this.plan.action.retries?.perTryTimeoutMs;
     if (perTry) this.tryTimer = setTimeout(() => this.onTryTimeout(), perTry);
     this.tryReady = false;
-    const t = (this.current = new H2Try(cluster, endpoint, this, this.upstream, this.replay.hasBody));
+    const t = (this.current = new H2Try(
+      cluster,
+      endpoint,
+      this,
+      this.upstream,
+      this.replay.hasBody || this.client.requestTrailers !== undefined,
+    ));
     t.start();
   }
 

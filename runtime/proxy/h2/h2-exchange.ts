@@ -203,14 +203,16 @@ export class H2Exchange implements TryOwner {
     const proto = cluster.protocolFor(req.originalPort);
     const perTry = plan.action.retries?.perTryTimeoutMs;
     if (perTry) this.tryTimer = setTimeout(() => this.onTryTimeout(), perTry);
+    // A body, or trailers alone, to send after the head.
+    const hasBody = this.replay.hasBody || this.trailersIn !== undefined;
     // `client`: the protocol the client spoke, HTTP/2 here.
     if (proto === 'h2' || proto === 'client') {
-      const t = new H2Try(cluster, endpoint, this, this.upstream!, this.replay.hasBody);
+      const t = new H2Try(cluster, endpoint, this, this.upstream!, hasBody);
       this.current = t;
       t.start();
     } else {
       const length = this.headers['content-length'];
-      const t = new H1Try(cluster, endpoint, this, this.upstream!, this.replay.hasBody, typeof length === 'string' ? length : undefined);
+      const t = new H1Try(cluster, endpoint, this, this.upstream!, hasBody, typeof length === 'string' ? length : undefined);
       this.current = t;
       t.start((flag) => this.reply(503, flag, flag === 'UO' ? `${RESET} overflow\n` : 'no healthy upstream\n'));
     }
