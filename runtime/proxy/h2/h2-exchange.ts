@@ -15,7 +15,7 @@ import { avoidsTriedHosts, backoffMs, mayRetry, type Failure } from '../request/
 import { decide, type Decision, type ForwardPlan } from '../request/route';
 import type { Cluster, Endpoint } from '../upstream/cluster';
 import { grpcLocalReply, grpcStatusOf, grpcTimeoutMs, isGrpc } from './grpc';
-import { downstreamResponse, pairsOf, streamUpstreamRequest, type HeaderList, type UpstreamRequest } from './headers';
+import { downstreamResponse, pairsOf, streamUpstreamRequest, toObject, type HeaderList, type UpstreamRequest } from './headers';
 import { type H2Connection, StreamRequest } from './stream-request';
 import { H1Try, requestHead } from './upstream-h1';
 import { H2Try } from './upstream-h2';
@@ -321,9 +321,15 @@ export class H2Exchange implements TryOwner {
     this.current = undefined;
     if (!this.waitsForTrailers) this.stream.end();
     else {
-      const trailers: OutgoingHttpHeaders = {};
-      for (const [n, v] of this.trailersOut ?? []) trailers[n] = v;
-      this.stream.once('wantTrailers', () => this.stream.sendTrailers(trailers));
+      const trailers = toObject(this.trailersOut ?? []);
+      this.stream.once('wantTrailers', () => {
+        try {
+          this.stream.sendTrailers(trailers);
+        } catch {
+          // A field the codec refuses: this stream is reset, not the proxy.
+          if (!this.stream.destroyed) this.stream.close(INTERNAL_ERROR);
+        }
+      });
       this.stream.end();
     }
     this.finish();

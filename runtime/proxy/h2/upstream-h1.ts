@@ -10,7 +10,7 @@ import { headEnd, parseResponseHead } from '../http/head';
 import type { Cluster, Endpoint } from '../upstream/cluster';
 import type { ConnHandler, UpstreamConn } from '../upstream/conn';
 import { Dechunker } from './dechunk';
-import type { HeaderList, UpstreamRequest } from './headers';
+import { HOP_BY_HOP, type HeaderList, type UpstreamRequest } from './headers';
 import type { TryOwner, UpstreamTry } from './upstream-try';
 
 /** The request head for an HTTP/1.1 upstream (or a mirror's copy); `length`, the body's length when the client said it. */
@@ -22,20 +22,8 @@ export function requestHead(r: UpstreamRequest, hasBody: boolean, length: string
   return `${head}\r\n`;
 }
 
-/** Fields that never travel as trailers across the codecs: framing, routing and connection-specific ones (RFC 9110 §6.5.1, RFC 9113 §8.2.2). */
-const NOT_TRAILERS = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'upgrade',
-  'te',
-  'trailer',
-  'host',
-  'content-length',
-  'content-type',
-  'content-encoding',
-]);
+/** Fields that never travel as trailers across the codecs: connection-specific, framing, routing and payload ones (RFC 9113 §8.2.2, RFC 9110 §6.5.1). */
+const NOT_TRAILERS: ReadonlySet<string> = new Set([...HOP_BY_HOP, 'content-length', 'content-type', 'content-encoding']);
 
 /** The trailer fields that may cross a hop (those of NOT_TRAILERS left out). */
 export const trailerFields = (list: HeaderList): HeaderList => list.filter(([n]) => !NOT_TRAILERS.has(n));
