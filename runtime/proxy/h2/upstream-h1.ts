@@ -45,6 +45,8 @@ export class H1Try implements UpstreamTry, ConnHandler {
     private readonly req: UpstreamRequest,
     private readonly hasBody: boolean,
     private readonly length: string | undefined,
+    /** No connection could be had: no endpoint (UH), or the pool is full (UO). */
+    private readonly refused: (flag: 'UH' | 'UO') => void,
   ) {
     this.chunked = hasBody && length === undefined;
   }
@@ -54,7 +56,7 @@ export class H1Try implements UpstreamTry, ConnHandler {
   }
 
   /** A pooled connection (at once when one is idle), or an answer from the cluster that none can be had. */
-  start(refused: (flag: 'UH' | 'UO') => void): void {
+  start(): void {
     const idle = this.cluster.takeIdle(this.endpoint);
     if (idle) return this.send(idle);
     this.cluster.acquire(this.endpoint, (r) => {
@@ -62,7 +64,7 @@ export class H1Try implements UpstreamTry, ConnHandler {
         if ('conn' in r) this.cluster.release(r.endpoint, r.conn, true);
         return;
       }
-      if ('error' in r) return refused(r.error === 'overflow' ? 'UO' : 'UH');
+      if ('error' in r) return this.refused(r.error === 'overflow' ? 'UO' : 'UH');
       this.send(r.conn);
     });
   }
