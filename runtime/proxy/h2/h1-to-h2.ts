@@ -8,21 +8,20 @@
  */
 import type { Client } from '../request/context';
 import { corsResponseHeaders } from '../request/cors';
-import { pickEndpoint, type GeneratedCookie } from '../request/hash-key';
+import type { GeneratedCookie } from '../request/hash-key';
 import type { Flag } from '../request/record';
-import { avoidsTriedHosts, backoffMs, mayRetry, type Failure } from '../request/retry';
 import { ReplayBuffer } from '../request/replay-buffer';
+import type { Failure } from '../request/retry';
 import type { ForwardPlan } from '../request/route';
 import type { Cluster, Endpoint } from '../upstream/cluster';
 import type { ListenerConfig } from '../../contract/proxy-config';
 import { grpcStatusOf } from './grpc';
 import { downstreamResponse, pairsOfHead, upstreamRequest, type HeaderList, type UpstreamRequest } from './headers';
 import { Dechunker } from './dechunk';
+import { Tries, type TriesOwner } from './tries';
 import { H2Try } from './upstream-h2';
-import type { TryOwner } from './upstream-try';
+import type { TryOwner, UpstreamTry } from './upstream-try';
 import type { TraceContext } from '../tracing/propagation';
-
-const RESET = 'upstream connect error or disconnect/reset before headers. reset reason:';
 
 /** What the bridge reads of, and reports to, its exchange. */
 export interface BridgeOwner {
@@ -52,25 +51,18 @@ const grpcOf = (list: HeaderList) => {
 
 const payload = (parts: Buffer[]): Buffer => (parts.length === 1 ? parts[0] : Buffer.concat(parts));
 
-export class Http1ToH2 implements TryOwner {
-  private tries = 0;
-  private current?: H2Try;
-  private tryReady = false;
-  private endpoint?: Endpoint;
-  private tried?: Endpoint[];
+export class Http1ToH2 implements TryOwner, TriesOwner {
+  private readonly tries: Tries;
   private readonly upstream: UpstreamRequest;
   /** The request body: held until a try is ready, kept for a retry while it fits. */
   private readonly replay: ReplayBuffer;
   /** A chunked request body's framing taken off: HTTP/2 frames the body itself. */
   private readonly dechunk?: Dechunker;
-  private committed = false;
+  committed = false;
   private chunked = false;
   private keepAlive = false;
   private bytesOut = 0;
   private trailersOut?: HeaderList;
-  private counted = false;
-  private tryTimer?: NodeJS.Timeout;
-  private backoffTimer?: NodeJS.Timeout;
 
   constructor(
     private readonly cluster: Cluster,
@@ -89,40 +81,48 @@ export class Http1ToH2 implements TryOwner {
       ownProto: x.ownProto,
       trace: x.trace,
     });
+    this.tries = new Tries(cluster, plan.action.retries, this.replay, client, this);
   }
 
   start(): void {
-    this.next();
+    this.tries.next();
   }
 
-  private next(): void {
-    const { cluster, client } = this;
-    this.tries++;
-    const endpoint = pickEndpoint(cluster, client, this.x, this.tried);
-    if (!endpoint) return this.x.bridgeReply(503, 'UH', 'no healthy upstream\n');
-    if (!this.counted) {
-      const max = cluster.config.maxRequests;
-      if (max !== undefined && cluster.requestsInFlight >= max) {
-        cluster.overflows++;
-        return this.x.bridgeReply(503, 'UO', `${RESET} overflow\n`);
-      }
-      cluster.requestsInFlight++;
-      this.counted = true;
-    }
-    this.endpoint = endpoint;
-    if (avoidsTriedHosts(this.plan.action.retries)) (this.tried ??= []).push(endpoint);
-    const perTry = this.plan.action.retries?.perTryTimeoutMs;
-    if (perTry) this.tryTimer = setTimeout(() => this.onTryTimeout(), perTry);
-    this.tryReady = false;
-    const t = (this.current = new H2Try(cluster, endpoint, this, this.upstream, this.replay.hasBody));
-    t.start();
+  // ---- for the tries (tries.ts) ----
+
+  get done(): boolean {
+    return this.x.done;
+  }
+
+  get generatedCookie(): GeneratedCookie | undefined {
+    return this.x.generatedCookie;
+  }
+
+  set generatedCookie(c: GeneratedCookie | undefined) {
+    this.x.generatedCookie = c;
+  }
+
+  createTry(endpoint: Endpoint): UpstreamTry {
+    return new H2Try(this.cluster, endpoint, this, this.upstream, this.replay.hasBody || this.client.requestTrailers !== undefined);
+  }
+
+  reply(status: number, flag: Flag, body: string): void {
+    this.x.bridgeReply(status, flag, body);
+  }
+
+  abort(flag: Flag): void {
+    this.x.bridgeAborted(flag);
+  }
+
+  flag(flag: Flag): void {
+    this.x.bridgeFlag(flag);
   }
 
   // ---- the request body, from the client connection ----
 
   body(framed: Buffer, last: boolean): void {
     const chunk = this.dechunk ? payload(this.dechunk.take(framed)) : framed;
-    const t = this.tryReady ? this.current : undefined;
+    const t = this.tries.ready ? this.tries.current : undefined;
     if (this.replay.add(chunk, last, t !== undefined)) this.client.pauseReading();
     if (!t) return;
     if (chunk.length && !t.write(chunk)) this.client.pauseReading();
@@ -130,8 +130,8 @@ export class Http1ToH2 implements TryOwner {
   }
 
   ready(): void {
-    const t = this.current!;
-    this.tryReady = true;
+    const t = this.tries.current!;
+    this.tries.ready = true;
     for (const c of this.replay.replay()) t.write(c);
     t.onDrain = () => this.client.resumeReading();
     this.client.resumeReading();
@@ -140,17 +140,15 @@ export class Http1ToH2 implements TryOwner {
 
   /** The client's socket drained: the stream reads again. */
   resume(): void {
-    this.current?.resume();
+    this.tries.current?.resume();
   }
 
   // ---- from the try ----
 
   head(status: number, headers: HeaderList, end: boolean): boolean {
     if (this.x.done) return false;
-    clearTimeout(this.tryTimer);
-    this.cluster.recordResult(this.endpoint!, status);
     const grpc = end ? grpcOf(headers) : undefined;
-    if (this.retry(status, undefined, grpc)) return false;
+    if (this.tries.answered(status, grpc)) return false;
     this.committed = true;
     const route = this.plan.route;
     const extra: HeaderList = [];
@@ -207,71 +205,27 @@ export class Http1ToH2 implements TryOwner {
   }
 
   failed(flag: Flag, status: number, reason: Failure): void {
-    if (this.x.done) return;
-    this.current = undefined;
-    this.tryReady = false;
-    clearTimeout(this.tryTimer);
-    if (this.committed) return this.x.bridgeAborted(flag);
-    this.cluster.recordResult(this.endpoint!, 503);
-    if (this.retry(undefined, reason)) return;
-    if (this.tries > 1) this.x.bridgeFlag('URX');
-    const why =
-      reason === 'connect-failure' ? 'connection failure' : reason === 'refused-stream' ? 'refused stream' : 'connection termination';
-    this.x.bridgeReply(status, flag, `${RESET} ${why}\n`);
-  }
-
-  private retry(status: number | undefined, failure: Failure | undefined, grpcStatus?: number): boolean {
-    const policy = this.plan.action.retries;
-    if (!mayRetry(policy, this.tries, this.replay.sentPartially, status, failure, grpcStatus)) return false;
-    this.drop();
-    this.backoffTimer = setTimeout(
-      () => {
-        this.backoffTimer = undefined;
-        if (!this.x.done) this.next();
-      },
-      backoffMs(policy, this.tries, Math.random),
-    );
-    return true;
-  }
-
-  private onTryTimeout(): void {
-    if (this.x.done || this.committed) return;
-    this.drop();
-    this.cluster.recordResult(this.endpoint!, 504);
-    if (!this.retry(504, 'reset')) this.x.bridgeReply(504, 'UT', 'upstream request timeout\n');
+    this.tries.failed(flag, status, reason);
   }
 
   /** The route's timeout passed (the exchange's): a reply if nothing was sent, else the connection closed. */
   timedOut(): void {
-    this.drop();
+    this.tries.drop();
     if (this.committed) this.x.bridgeAborted('UT');
     else this.x.bridgeReply(504, 'UT', 'upstream request timeout\n');
   }
 
   private finish(): void {
     this.stop();
-    this.x.bridgeEnded(this.keepAlive && this.replay.done, this.bytesOut, this.endpoint?.key ?? '');
-  }
-
-  private drop(): void {
-    clearTimeout(this.tryTimer);
-    const t = this.current;
-    this.current = undefined;
-    this.tryReady = false;
-    t?.cancel();
+    this.x.bridgeEnded(this.keepAlive && this.replay.done, this.bytesOut, this.tries.endpoint?.key ?? '');
   }
 
   /** The exchange is over (done, the client gone, a local reply): no try or timer goes on. */
   stop(): void {
-    this.drop();
-    clearTimeout(this.backoffTimer);
-    if (this.counted) {
-      this.counted = false;
-      this.cluster.requestsInFlight--;
-    }
+    this.tries.stop();
   }
 
   get upstreamKey(): string | undefined {
-    return this.endpoint?.key;
+    return this.tries.endpoint?.key;
   }
 }

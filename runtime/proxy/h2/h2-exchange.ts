@@ -8,15 +8,16 @@ import { RequestIds } from '../request-id';
 import { admit, refusalReply, routingView, withAdmission } from '../request/authorize';
 import type { ExchangeContext, MirrorBody } from '../request/context';
 import { corsResponseHeaders } from '../request/cors';
-import { pickEndpoint, type GeneratedCookie } from '../request/hash-key';
+import type { GeneratedCookie } from '../request/hash-key';
 import { flagBit, flagString, requestFinished, type Flag, type RequestRecord } from '../request/record';
 import { ReplayBuffer } from '../request/replay-buffer';
-import { avoidsTriedHosts, backoffMs, mayRetry, type Failure } from '../request/retry';
-import { decide, type Decision, type ForwardPlan } from '../request/route';
+import type { Failure } from '../request/retry';
+import { decide, type Decision } from '../request/route';
 import type { Cluster, Endpoint } from '../upstream/cluster';
 import { grpcLocalReply, grpcStatusOf, grpcTimeoutMs, isGrpc } from './grpc';
-import { downstreamResponse, pairsOf, streamUpstreamRequest, type HeaderList, type UpstreamRequest } from './headers';
+import { downstreamResponse, pairsOf, streamUpstreamRequest, toObject, type HeaderList, type UpstreamRequest } from './headers';
 import { type H2Connection, StreamRequest } from './stream-request';
+import { RESET, Tries, type TriesOwner } from './tries';
 import { H1Try, requestHead } from './upstream-h1';
 import { H2Try } from './upstream-h2';
 import type { TryOwner, UpstreamTry } from './upstream-try';
@@ -24,7 +25,6 @@ import type { PathNormalization } from '../../contract/proxy-config';
 import type { TraceContext } from '../tracing/propagation';
 
 const REQUEST_IDS = new RequestIds();
-const RESET = 'upstream connect error or disconnect/reset before headers. reset reason:';
 /** A client reset within this long of opening the stream, before any response, is premature (Envoy's premature_reset_min_stream_lifetime_seconds: 1). */
 const PREMATURE_MS = 1000;
 const EMPTY = Buffer.alloc(0);
@@ -39,16 +39,15 @@ const grpcOf = (list: HeaderList): number | undefined => {
   return undefined;
 };
 
-export class H2Exchange implements TryOwner {
+export class H2Exchange implements TryOwner, TriesOwner {
   private readonly started = performance.now();
-  private done = false;
-  private committed = false;
+  done = false;
+  committed = false;
   private req?: StreamRequest;
   private listener?: ListenerConfig;
   private route?: RouteConfig;
   private destination?: WeightedCluster;
   private cluster?: Cluster;
-  private plan?: ForwardPlan;
   private upstream?: UpstreamRequest;
   requestId = '';
   /** This request's span, when the proxy traces. */
@@ -62,14 +61,8 @@ export class H2Exchange implements TryOwner {
   private bytesOut = 0;
   private details?: string;
   private readonly grpc: boolean;
-  // The tries.
-  private tries = 0;
-  private current?: UpstreamTry;
-  /** The current try has its stream or connection: body bytes go straight to it. */
-  private tryReady = false;
-  private endpoint?: Endpoint;
-  private tried?: Endpoint[];
-  private counted = false;
+  /** The upstream tries, once the request is routed to a cluster. */
+  private tries?: Tries;
   /** The request's HEADERS did not end the stream: a body follows. */
   private readonly hasBody: boolean;
   /** The request body: held until a try is ready, kept for a retry while it fits. */
@@ -84,8 +77,6 @@ export class H2Exchange implements TryOwner {
   private mirrors?: MirrorBody[];
   private delayTimer?: NodeJS.Timeout;
   private timeoutTimer?: NodeJS.Timeout;
-  private tryTimer?: NodeJS.Timeout;
-  private backoffTimer?: NodeJS.Timeout;
 
   constructor(
     private readonly ctx: H2ExchangeContext,
@@ -142,7 +133,6 @@ export class H2Exchange implements TryOwner {
   private proceed(d: Decision): void {
     if (this.done) return;
     if (d.kind === 'reply') return this.reply(d.status, d.flag, d.body, d.headers, d.grpcStatus);
-    this.plan = d;
     this.destination = d.destination;
     const cluster = (this.cluster = this.ctx.cluster(d.destination.cluster));
     if (!cluster || (cluster.endpoints.length === 0 && cluster.config.lb.kind !== 'passthrough'))
@@ -164,7 +154,8 @@ export class H2Exchange implements TryOwner {
     if (ms) this.timeoutTimer = setTimeout(() => this.onTimeout(), Math.max(0, ms - (performance.now() - this.started)));
     // A body is copied to each mirror as it streams (none of it came yet, unless a fault delayed the request: no copy then, as HTTP/1.1's).
     if (d.mirrors && !(this.hasBody && this.bytesIn > 0)) this.startMirrors(d.mirrors);
-    this.next();
+    this.tries = new Tries(cluster, d.action.retries, this.replay, req, this);
+    this.tries.next();
   }
 
   /**
@@ -186,45 +177,25 @@ export class H2Exchange implements TryOwner {
 
   // ---- tries ----
 
-  private next(): void {
+  /** A try to `endpoint` in the cluster's protocol for this port (tries.ts starts it). */
+  createTry(endpoint: Endpoint): UpstreamTry {
     const cluster = this.cluster!;
-    const plan = this.plan!;
-    const req = this.req!;
-    this.tries++;
-    const endpoint = pickEndpoint(cluster, req, this, this.tried);
-    if (!endpoint) return this.reply(503, 'UH', 'no healthy upstream\n');
-    const max = cluster.config.maxRequests;
-    if (!this.counted) {
-      if (max !== undefined && cluster.requestsInFlight >= max) {
-        cluster.overflows++;
-        return this.reply(503, 'UO', `${RESET} overflow\n`);
-      }
-      cluster.requestsInFlight++;
-      this.counted = true;
-    }
-    this.endpoint = endpoint;
-    if (avoidsTriedHosts(plan.action.retries)) (this.tried ??= []).push(endpoint);
-    this.tryReady = false;
-    const proto = cluster.protocolFor(req.originalPort);
-    const perTry = plan.action.retries?.perTryTimeoutMs;
-    if (perTry) this.tryTimer = setTimeout(() => this.onTryTimeout(), perTry);
+    const proto = cluster.protocolFor(this.req!.originalPort);
+    // A body, or trailers alone, to send after the head.
+    const hasBody = this.replay.hasBody || this.trailersIn !== undefined;
     // `client`: the protocol the client spoke, HTTP/2 here.
-    if (proto === 'h2' || proto === 'client') {
-      const t = new H2Try(cluster, endpoint, this, this.upstream!, this.replay.hasBody);
-      this.current = t;
-      t.start();
-    } else {
-      const length = this.headers['content-length'];
-      const t = new H1Try(cluster, endpoint, this, this.upstream!, this.replay.hasBody, typeof length === 'string' ? length : undefined);
-      this.current = t;
-      t.start((flag) => this.reply(503, flag, flag === 'UO' ? `${RESET} overflow\n` : 'no healthy upstream\n'));
-    }
+    if (proto === 'h2' || proto === 'client') return new H2Try(cluster, endpoint, this, this.upstream!, hasBody);
+    const length = this.headers['content-length'];
+    return new H1Try(cluster, endpoint, this, this.upstream!, hasBody, typeof length === 'string' ? length : undefined, (flag) =>
+      this.reply(503, flag, flag === 'UO' ? `${RESET} overflow\n` : 'no healthy upstream\n'),
+    );
   }
 
   /** The try can take the body: what was kept goes first, then the rest as it comes. */
   ready(): void {
-    const t = this.current!;
-    this.tryReady = true;
+    const tries = this.tries!;
+    const t = tries.current!;
+    tries.ready = true;
     for (const c of this.replay.replay()) t.write(c);
     t.onDrain = () => this.stream.resume();
     if (this.replay.done) t.endBody(this.trailersIn);
@@ -235,7 +206,7 @@ export class H2Exchange implements TryOwner {
     this.bytesIn += chunk.length;
     if (this.mirrors) for (const m of this.mirrors) m.write(chunk, false);
     if (this.done) return;
-    const t = this.tryReady ? this.current : undefined;
+    const t = this.tries?.ready ? this.tries.current : undefined;
     // Waiting for a connection, a back-off or a fault delay: held, and reading stops past the bound.
     if (this.replay.add(chunk, false, t !== undefined)) this.stream.pause();
     if (t && !t.write(chunk)) this.stream.pause();
@@ -244,40 +215,17 @@ export class H2Exchange implements TryOwner {
   private requestEnd(): void {
     if (this.mirrors) for (const m of this.mirrors) m.write(EMPTY, true);
     this.replay.end();
-    if (this.tryReady) this.current?.endBody(this.trailersIn);
-  }
-
-  private retry(status: number | undefined, failure: Failure | undefined, grpcStatus?: number): boolean {
-    const policy = this.plan!.action.retries;
-    if (!mayRetry(policy, this.tries, this.replay.sentPartially, status, failure, grpcStatus)) return false;
-    this.dropTry();
-    this.backoffTimer = setTimeout(
-      () => {
-        this.backoffTimer = undefined;
-        if (!this.done) this.next();
-      },
-      backoffMs(policy, this.tries, Math.random),
-    );
-    return true;
-  }
-
-  private dropTry(): void {
-    clearTimeout(this.tryTimer);
-    const t = this.current;
-    this.current = undefined;
-    this.tryReady = false;
-    t?.cancel();
+    if (this.tries?.ready) this.tries.current?.endBody(this.trailersIn);
   }
 
   // ---- from the try ----
 
   head(status: number, headers: HeaderList, end: boolean): boolean {
     if (this.done) return false;
-    clearTimeout(this.tryTimer);
-    this.cluster!.recordResult(this.endpoint!, status);
+    const tries = this.tries!;
     // A trailers-only response carries its gRPC status in the head: the retry policy's gRPC names read it.
     const grpc = end ? grpcOf(headers) : undefined;
-    if (this.retry(status, undefined, grpc)) return false;
+    if (tries.answered(status, grpc)) return false;
     this.status = status;
     if (grpc !== undefined) this.grpcStatus = grpc;
     this.committed = true;
@@ -291,10 +239,12 @@ export class H2Exchange implements TryOwner {
     if (this.generatedCookie) extra.push(['set-cookie', this.generatedCookie.header]);
     const out = downstreamResponse(status, headers, route, this.destination, extra);
     // An HTTP/2 upstream may end with trailers (gRPC always does), an HTTP/1.1 one's chunked body too: the stream waits for them.
-    const t = this.current;
+    const t = tries.current;
     this.waitsForTrailers = !end && (t instanceof H2Try || (t instanceof H1Try && t.mayHaveTrailers));
     if (!this.respond(out, end)) return false;
-    if (end) this.finish();
+    if (!end) return true;
+    tries.completed();
+    this.finish();
     return true;
   }
 
@@ -307,7 +257,7 @@ export class H2Exchange implements TryOwner {
       this.awaitingDrain = true;
       this.stream.once('drain', () => {
         this.awaitingDrain = false;
-        this.current?.resume();
+        this.tries?.current?.resume();
       });
     }
     return false;
@@ -321,46 +271,36 @@ export class H2Exchange implements TryOwner {
 
   end(): void {
     if (this.done) return;
-    this.current = undefined;
+    this.tries!.completed();
     if (!this.waitsForTrailers) this.stream.end();
     else {
-      const trailers: OutgoingHttpHeaders = {};
-      for (const [n, v] of this.trailersOut ?? []) trailers[n] = v;
-      this.stream.once('wantTrailers', () => this.stream.sendTrailers(trailers));
+      const trailers = toObject(this.trailersOut ?? []);
+      this.stream.once('wantTrailers', () => {
+        try {
+          this.stream.sendTrailers(trailers);
+        } catch {
+          // A field the codec refuses: this stream is reset, not the proxy.
+          if (!this.stream.destroyed) this.stream.close(INTERNAL_ERROR);
+        }
+      });
       this.stream.end();
     }
     this.finish();
   }
 
   failed(flag: Flag, status: number, reason: Failure): void {
-    if (this.done) return;
-    this.current = undefined;
-    this.tryReady = false;
-    clearTimeout(this.tryTimer);
-    if (this.committed) return this.abort(flag);
-    // A connect failure or reset counts against the endpoint as a 503 would (outlier detection).
-    this.cluster!.recordResult(this.endpoint!, 503);
-    if (this.retry(undefined, reason)) return;
-    if (this.tries > 1) this.flags |= flagBit('URX');
-    this.reply(
-      status,
-      flag,
-      `${RESET} ${reason === 'connect-failure' ? 'connection failure' : reason === 'refused-stream' ? 'refused stream' : 'connection termination'}\n`,
-    );
+    this.tries!.failed(flag, status, reason);
+  }
+
+  flag(flag: Flag): void {
+    this.flags |= flagBit(flag);
   }
 
   // ---- timeouts, the client gone ----
 
-  private onTryTimeout(): void {
-    if (this.done || this.committed) return;
-    this.dropTry();
-    this.cluster!.recordResult(this.endpoint!, 504);
-    if (!this.retry(504, 'reset')) this.reply(504, 'UT', 'upstream request timeout\n');
-  }
-
   private onTimeout(): void {
     if (this.done) return;
-    this.dropTry();
+    this.tries?.drop();
     if (this.committed) return this.abort('UT');
     this.reply(504, 'UT', 'upstream request timeout\n');
   }
@@ -371,22 +311,22 @@ export class H2Exchange implements TryOwner {
     if (!this.committed && performance.now() - this.started < PREMATURE_MS) this.premature = true;
     this.flags |= flagBit('DC');
     this.status = this.status || 499;
-    this.dropTry();
+    this.tries?.drop();
     this.finish();
   }
 
   /** Mid-response: the stream is reset (its connection and other streams go on). */
-  private abort(flag: Flag): void {
+  abort(flag: Flag): void {
     this.flags |= flagBit(flag);
-    this.dropTry();
+    this.tries?.drop();
     if (!this.stream.destroyed) this.stream.close(INTERNAL_ERROR);
     this.finish();
   }
 
   /** A local reply: for a gRPC client, a gRPC one (HTTP 200, trailers-only, the status mapped from `status` or given). */
-  private reply(status: number, flag: Flag | '', body: string, headers: Array<[string, string]> = [], grpcStatus?: number): void {
+  reply(status: number, flag: Flag | '', body: string, headers: Array<[string, string]> = [], grpcStatus?: number): void {
     if (this.done) return;
-    this.dropTry();
+    this.tries?.drop();
     if (flag) this.flags |= flagBit(flag);
     if (this.grpc && status >= 300) {
       const out = grpcLocalReply(status, body, grpcStatus);
@@ -429,10 +369,8 @@ export class H2Exchange implements TryOwner {
     this.conn.streamEnded?.(this.premature);
     clearTimeout(this.delayTimer);
     clearTimeout(this.timeoutTimer);
-    clearTimeout(this.tryTimer);
-    clearTimeout(this.backoffTimer);
+    this.tries?.stop();
     if (this.mirrors) for (const m of this.mirrors) m.abandon();
-    if (this.counted) this.cluster!.requestsInFlight--;
     if (!requestFinished.hasSubscribers || !this.req) return;
     const now = performance.now();
     requestFinished.publish({
@@ -446,7 +384,7 @@ export class H2Exchange implements TryOwner {
       bytesIn: this.bytesIn,
       bytesOut: this.bytesOut,
       route: this.route?.name,
-      upstream: this.endpoint?.key,
+      upstream: this.tries?.endpoint?.key,
       requestId: this.requestId,
       authority: this.req.authority,
       details: this.details,

@@ -13,7 +13,7 @@ import type { StreamRequest } from './stream-request';
 import { traceHeaders, type TraceContext } from '../tracing/propagation';
 
 /** Connection-specific headers: never forwarded across a hop (RFC 9113 §8.2.2), whichever the codecs. */
-const HOP_BY_HOP = new Set([
+export const HOP_BY_HOP: ReadonlySet<string> = new Set([
   'connection',
   'keep-alive',
   'proxy-connection',

@@ -10,7 +10,7 @@ import { headEnd, parseResponseHead } from '../http/head';
 import type { Cluster, Endpoint } from '../upstream/cluster';
 import type { ConnHandler, UpstreamConn } from '../upstream/conn';
 import { Dechunker } from './dechunk';
-import type { HeaderList, UpstreamRequest } from './headers';
+import { HOP_BY_HOP, type HeaderList, type UpstreamRequest } from './headers';
 import type { TryOwner, UpstreamTry } from './upstream-try';
 
 /** The request head for an HTTP/1.1 upstream (or a mirror's copy); `length`, the body's length when the client said it. */
@@ -22,20 +22,8 @@ export function requestHead(r: UpstreamRequest, hasBody: boolean, length: string
   return `${head}\r\n`;
 }
 
-/** Fields that never travel as trailers across the codecs: framing, routing and connection-specific ones (RFC 9110 §6.5.1, RFC 9113 §8.2.2). */
-const NOT_TRAILERS = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'upgrade',
-  'te',
-  'trailer',
-  'host',
-  'content-length',
-  'content-type',
-  'content-encoding',
-]);
+/** Fields that never travel as trailers across the codecs: connection-specific, framing, routing and payload ones (RFC 9113 §8.2.2, RFC 9110 §6.5.1). */
+const NOT_TRAILERS: ReadonlySet<string> = new Set([...HOP_BY_HOP, 'content-length', 'content-type', 'content-encoding']);
 
 /** The trailer fields that may cross a hop (those of NOT_TRAILERS left out). */
 export const trailerFields = (list: HeaderList): HeaderList => list.filter(([n]) => !NOT_TRAILERS.has(n));
@@ -57,6 +45,8 @@ export class H1Try implements UpstreamTry, ConnHandler {
     private readonly req: UpstreamRequest,
     private readonly hasBody: boolean,
     private readonly length: string | undefined,
+    /** No connection could be had: no endpoint (UH), or the pool is full (UO). */
+    private readonly refused: (flag: 'UH' | 'UO') => void,
   ) {
     this.chunked = hasBody && length === undefined;
   }
@@ -66,7 +56,7 @@ export class H1Try implements UpstreamTry, ConnHandler {
   }
 
   /** A pooled connection (at once when one is idle), or an answer from the cluster that none can be had. */
-  start(refused: (flag: 'UH' | 'UO') => void): void {
+  start(): void {
     const idle = this.cluster.takeIdle(this.endpoint);
     if (idle) return this.send(idle);
     this.cluster.acquire(this.endpoint, (r) => {
@@ -74,7 +64,7 @@ export class H1Try implements UpstreamTry, ConnHandler {
         if ('conn' in r) this.cluster.release(r.endpoint, r.conn, true);
         return;
       }
-      if ('error' in r) return refused(r.error === 'overflow' ? 'UO' : 'UH');
+      if ('error' in r) return this.refused(r.error === 'overflow' ? 'UO' : 'UH');
       this.send(r.conn);
     });
   }
