@@ -72,7 +72,10 @@ export class Tries {
     const perTry = this.retries?.perTryTimeoutMs;
     if (perTry) this.tryTimer = setTimeout(() => this.onTryTimeout(), perTry);
     const t = (this.current = owner.createTry(endpoint));
-    t.start();
+    t.start((flag) => {
+      clearTimeout(this.tryTimer);
+      owner.reply(503, flag, `${RESET} overflow\n`);
+    });
   }
 
   /** A final response head came: the endpoint's result counted; true when a retry follows instead. */

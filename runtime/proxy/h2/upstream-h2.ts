@@ -11,7 +11,7 @@ import { containPeerInput } from '../contain';
 import type { Cluster, Endpoint } from '../upstream/cluster';
 import { type HeaderList, pairsOf, toObject, type UpstreamRequest } from './headers';
 import { trailerFields } from './upstream-h1';
-import { h2Pool, type PooledSession } from './upstream-pool';
+import { h2Pool, type H2Pool, type PooledSession } from './upstream-pool';
 import type { TryOwner, UpstreamTry } from './upstream-try';
 
 export class H2Try implements UpstreamTry {
@@ -35,9 +35,29 @@ export class H2Try implements UpstreamTry {
     return this.endpoint.key;
   }
 
-  start(): void {
+  /**
+   * A stream on a pooled session: at once, or when one frees if the cluster is at its connection
+   * limit (upstream-pool.ts); `refused` when the pending requests are already at their bound (UO).
+   */
+  start(refused: (flag: 'UO') => void): void {
     const pool = h2Pool(this.cluster, this.endpoint);
-    const pooled = (this.pooled = pool.session());
+    this.stopWaiting = pool.acquire((grant) => {
+      this.stopWaiting = undefined;
+      if (grant === 'overflow') {
+        this.done = true;
+        return refused('UO');
+      }
+      // The endpoint left the config while the request waited: as a refused stream, it may be tried again.
+      if (grant === 'closed') return this.fail('UC', 503, 'refused-stream');
+      this.open(pool, grant);
+    });
+  }
+
+  /** While the try waits for a stream: how to give up the wait. */
+  private stopWaiting?: () => void;
+
+  private open(pool: H2Pool, pooled: PooledSession): void {
+    this.pooled = pooled;
     const r = this.req;
     const headers = toObject(r.headers, { ':method': r.method, ':path': r.path, ':authority': r.authority });
     if (r.teTrailers) headers.te = 'trailers';
@@ -123,6 +143,13 @@ export class H2Try implements UpstreamTry {
 
   cancel(): void {
     if (this.done) return;
+    if (this.stopWaiting) {
+      // Still waiting for a stream: nothing was counted on the endpoint or a session yet.
+      this.stopWaiting();
+      this.stopWaiting = undefined;
+      this.done = true;
+      return;
+    }
     const stream = this.stream;
     this.release();
     if (stream && !stream.closed) stream.close(CANCEL);

@@ -71,11 +71,6 @@ export class H2Pool {
     return undefined;
   }
 
-  /** A session with room for one more stream: an open one, or a new one (whatever the connection limit: see `acquire`). */
-  session(): PooledSession {
-    return this.withRoom() ?? this.open();
-  }
-
   /**
    * A session for one more stream, given to `granted` at once when one has room or may be opened,
    * else when a stream ends (a pending request); `overflow` at once past the cluster's pending
