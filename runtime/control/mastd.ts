@@ -14,6 +14,7 @@ import { renewalDelayMs } from '../contract/renewal';
 import type { ProxyIdentity } from '../contract/push-protocol';
 import type { ConfigSource } from './file-source';
 import { JwksFetcher, type JwksFetcherOptions } from './jwks';
+import { pilotMetricLines, withHelp } from './pilot-metrics';
 
 export interface MastdOptions {
   readonly source: ConfigSource;
@@ -260,8 +261,15 @@ export class Mastd {
           ...this.jwks.metricLines(),
           ...(this.options.extraMetrics?.() ?? []),
         ];
+        const pilot = pilotMetricLines({
+          pushes: c.pushes,
+          nacks: c.nacks,
+          certificates: c.certificates,
+          connected: this.push.statuses().length,
+          convergence: this.push.convergence,
+        });
         res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
-        return void res.end(`${lines.join('\n')}\n`);
+        return void res.end(`${[...withHelp(lines), ...pilot].join('\n')}\n`);
       }
       default:
         res.writeHead(404);

@@ -19,6 +19,7 @@ import {
 } from '../contract/push-protocol';
 import type { ProxyConfig } from '../contract/proxy-config';
 import { diffConfig } from '../contract/config-delta';
+import { ConvergenceHistogram } from './pilot-metrics';
 
 /** A push server made without any way to authenticate proxies. */
 export class PushAuthError extends Error {
@@ -103,6 +104,8 @@ export class PushServer {
   /** When the current snapshot was published, and how long until every proxy ACKed it. */
   private publishedAt = 0;
   convergenceMs: number[] = [];
+  /** The same times, cumulative (pilot_proxy_convergence_time). */
+  readonly convergence = new ConvergenceHistogram();
 
   constructor(private readonly options: PushServerOptions) {
     // Every stream can ask for a workload certificate: a push port that checks nobody would sign
@@ -330,6 +333,7 @@ export class PushServer {
     const all = [...this.peers].every((p) => !p.status.sent || p.status.acked === p.status.sent);
     if (all) {
       this.convergenceMs.push(Date.now() - this.publishedAt);
+      this.convergence.observe(Date.now() - this.publishedAt);
       if (this.convergenceMs.length > 1000) this.convergenceMs.shift();
       this.publishedAt = 0;
     }

@@ -311,6 +311,8 @@ export class LocalMesh {
     this.supervisor.start({
       name: `sidecar ${r.id}`,
       args: [...PROXY_NODE_FLAGS, proxy, ...this.proxyFlags(r.id, r.adminPort), ...sidecarFlags(r), '--app-port', String(w.appPort)],
+      // The metrics' workload, as injection names a Deployment's: the WorkloadEntry's name (reviews-v1).
+      env: { MAST_WORKLOAD_NAME: w.name },
       ...this.sidecarRestarts(r),
     });
     if (w.run && (await accepts(w.appPort, w.address))) {
@@ -392,7 +394,7 @@ export class LocalMesh {
       name: `sidecar ${r.id}`,
       command,
       args,
-      env: { MAST_ORIGINAL_DST_ADDON: this.addon! },
+      env: { MAST_ORIGINAL_DST_ADDON: this.addon!, MAST_WORKLOAD_NAME: w.name },
       ...this.sidecarRestarts(r),
     });
     if (w.run) await this.startApp(r, { HOST: '0.0.0.0' }, (argv) => topology.exec(netns, argv));

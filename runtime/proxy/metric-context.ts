@@ -37,6 +37,8 @@ export class LabelContext {
   readonly self: WorkloadMetadata;
   private readonly peers = new Map<string, WorkloadMetadata>();
   private readonly services: readonly InboundService[];
+  /** Every name a client may use for one of this workload's services (FQDN, `name.namespace[.svc]`, short name): its index. */
+  private readonly byName = new Map<string, number>();
   /** Learned from the first mTLS client's principal (`<trust domain>/ns/...`). */
   trustDomain = DEFAULT_TRUST_DOMAIN;
 
@@ -44,6 +46,10 @@ export class LabelContext {
     for (const w of config?.workloads ?? []) if (w.identity) this.peers.set(w.identity, w);
     const labels = identity.labels ?? {};
     this.services = (config?.inboundServices ?? []).filter((s) => selectsLabels(s.selector, labels));
+    this.services.forEach((x, i) => {
+      for (const name of [x.host, x.name, `${x.name}.${x.namespace}`, `${x.name}.${x.namespace}.svc`])
+        if (!this.byName.has(name)) this.byName.set(name, i);
+    });
     const own = workloadMetadata(identity.workload, identity.namespace, identity.labels ?? {}, identity.serviceAccount);
     // mastd knows the workload's name (its Deployment, its WorkloadEntry) when its identity is its own.
     const known = own.identity ? this.peers.get(own.identity) : undefined;
@@ -63,15 +69,10 @@ export class LabelContext {
    * labels say `unknown`: a Host header never becomes a label, so its values cannot grow them).
    */
   serviceIndex(authority: string): number {
-    const s = this.services;
-    if (s.length === 0) return -1;
+    if (this.services.length === 0) return -1;
     const colon = authority.lastIndexOf(':');
-    const host = (colon > 0 && authority.indexOf(']') < colon ? authority.slice(0, colon) : authority).toLowerCase();
-    for (let i = 0; i < s.length; i++) {
-      const x = s[i];
-      if (host === x.host || host === x.name || host === `${x.name}.${x.namespace}` || host === `${x.name}.${x.namespace}.svc`) return i;
-    }
-    return s.length === 1 ? 0 : -1;
+    const host = colon > 0 && authority.indexOf(']') < colon ? authority.slice(0, colon) : authority;
+    return this.byName.get(host) ?? this.byName.get(host.toLowerCase()) ?? (this.services.length === 1 ? 0 : -1);
   }
 
   /** The labels of a sidecar's inbound (reporter="destination"): the client by its verified principal (`td/ns/x/sa/y`), the service by index. */
