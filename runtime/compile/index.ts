@@ -14,6 +14,7 @@ import { byKind, buildIndex, type MeshIndex } from './mesh-index';
 import { compileSidecar } from './sidecar';
 import { sidecarResourceFor } from './sidecar-scope';
 import { meshTraces, tracingFor } from './tracing';
+import { selectsLabels } from '../contract/workload-metadata';
 import { inboundServices, peerWorkloads } from './workload-metadata';
 
 export { CompileCache, buildIndex, type MeshIndex, type ProxyIdentity };
@@ -40,9 +41,13 @@ export function compile(index: MeshIndex, proxy: ProxyIdentity, cache = new Comp
 /** A sidecar's metrics name its peers (and itself: the table names its workload) and, inbound, its services (workload-metadata.ts). */
 function withTelemetry(index: MeshIndex, proxy: ProxyIdentity, config: ProxyConfig): ProxyConfig {
   const peers = peerWorkloads(index);
-  const services = proxy.inbound ? inboundServices(index, proxy.namespace) : [];
+  const services = proxy.inbound ? servicesOf(index, proxy) : [];
   return { ...config, ...(peers.length ? { workloads: peers } : {}), ...(services.length ? { inboundServices: services } : {}) };
 }
+
+/** The services that select a sidecar's workload: its config names no other (a Sidecar's imports scope the rest). */
+const servicesOf = (index: MeshIndex, p: ProxyIdentity) =>
+  inboundServices(index, p.namespace).filter((s) => selectsLabels(s.selector, p.labels));
 
 /** The config of a proxy, compiled once per equivalence key and cache: the same object for every replica of a workload. */
 export function configFor(cache: CompileCache, proxy: ProxyIdentity): ProxyConfig {
@@ -66,9 +71,12 @@ export function equivalenceKey(index: MeshIndex, p: ProxyIdentity): string {
     p.mode === 'sidecar' && !index.routesBySource && !meshTraces(index)
       ? [...policiesSelecting(index, p), ...sidecarOf(index, p)]
       : undefined;
-  // ...and through the HTTP version of each port of its app, which its services declare (inbound-protocol.ts).
-  const appProtocols = selectedBy && p.inbound ? { appProtocols: inboundProtocols(index, p.namespace, labels) } : {};
-  return JSON.stringify({ ...rest, labels: selectedBy ?? Object.entries(labels).sort(), ...appProtocols }, sortedKeys);
+  // ...and through the HTTP version of each port of its app, which its services declare (inbound-protocol.ts), and those services.
+  const inbound =
+    selectedBy && p.inbound
+      ? { appProtocols: inboundProtocols(index, p.namespace, labels), services: servicesOf(index, p).map((s) => s.host) }
+      : {};
+  return JSON.stringify({ ...rest, labels: selectedBy ?? Object.entries(labels).sort(), ...inbound }, sortedKeys);
 }
 
 /**

@@ -136,7 +136,7 @@ export class LabelContext {
       destinationApp: peer?.app ?? UNKNOWN,
       destinationVersion: peer?.version ?? UNKNOWN,
       // Istio names the Host there; a label fed by a header would grow without bound, so the cluster's name it is.
-      destinationService: passthrough ? 'PassthroughCluster' : (host ?? UNKNOWN),
+      destinationService: passthrough ? cluster.name : (host ?? UNKNOWN),
       destinationCanonicalService: peer?.canonicalService ?? UNKNOWN,
       destinationCanonicalRevision: peer?.canonicalRevision ?? 'latest',
       destinationServiceName: passthrough ? cluster.name : kube ? kube[1] : (host ?? UNKNOWN),

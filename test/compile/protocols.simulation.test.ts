@@ -388,14 +388,20 @@ spec: { address: 127.0.0.1, ports: { http: 19080, grpc: 19080 }, labels: { app: 
 ${service('multi', '{ name: grpc-api, port: 80, targetPort: 9090 }, { name: http-admin, port: 81, targetPort: 8081 }, { name: metrics, port: 82 }')}
 `;
     const index = buildIndex(makeSnapshot(meshOf(yaml), 'v1'));
-    const pod = (app: string) => ({ mode: 'sidecar' as const, namespace: 'default', labels: { app }, inbound: { port: 15006 } });
+    const pod = (app: string, version = 'v1') => ({
+      mode: 'sidecar' as const,
+      namespace: 'default',
+      labels: { app, version },
+      inbound: { port: 15006 },
+    });
     const passthrough = (app: string) => compile(index, pod(app)).clusters.find((c) => c.name === 'inbound|passthrough||')!;
     expect(passthrough('multi').upstreamProtocolByPort).toEqual({ 9090: 'h2', 82: 'client' });
     expect(passthrough('plain').upstreamProtocolByPort).toBeUndefined();
-    // Two workloads no policy tells apart share a config only when their apps' ports speak alike.
+    // Two workloads no policy tells apart share a config only when their apps' ports speak alike (and the same services select them).
     const cache = new CompileCache(index);
     expect(configFor(cache, pod('multi'))).not.toBe(configFor(cache, pod('plain')));
-    expect(configFor(cache, pod('plain'))).toBe(configFor(cache, pod('db')));
+    expect(configFor(cache, pod('plain'))).not.toBe(configFor(cache, pod('db')));
+    expect(configFor(cache, pod('plain', 'v2'))).toBe(configFor(cache, pod('plain', 'v1')));
   });
 
   test('h2UpgradePolicy does not reach the inbound cluster (Istio upgrades outbound clusters only)', () => {

@@ -107,10 +107,9 @@ describe('workload metadata in the compiled configs', () => {
     ]);
   });
 
-  test("the namespace's services with their selectors (the proxy keeps those that select it); a gateway gets neither table", () => {
+  test("the services that select the workload, with their selectors (no other service of the namespace); a gateway gets neither table", () => {
     expect(ratingsSidecar.inboundServices).toEqual([
       { host: 'ratings.default.svc.cluster.local', name: 'ratings', namespace: 'default', selector: { app: 'ratings' } },
-      { host: 'reviews.default.svc.cluster.local', name: 'reviews', namespace: 'default', selector: { app: 'reviews' } },
     ]);
     const gateway = compile(index, { mode: 'gateway', namespace: 'mast-system', labels: { istio: 'ingressgateway' } });
     expect(gateway.workloads).toBeUndefined();
