@@ -107,7 +107,7 @@ describe('workload metadata in the compiled configs', () => {
     ]);
   });
 
-  test("the services that select the workload, with their selectors (no other service of the namespace); a gateway gets neither table", () => {
+  test('the services that select the workload, with their selectors (no other service of the namespace); a gateway gets neither table', () => {
     expect(ratingsSidecar.inboundServices).toEqual([
       { host: 'ratings.default.svc.cluster.local', name: 'ratings', namespace: 'default', selector: { app: 'ratings' } },
     ]);
