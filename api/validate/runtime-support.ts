@@ -29,12 +29,15 @@ export function checkRuntimeSupport(r: AnyMeshResource): Finding[] {
         if (server.bind !== undefined) warn(`spec.servers[${i}].bind`, 'bind: the server listens on every address');
         const tls = server.tls;
         // Istio terminates TLS there and routes the plaintext by `tcp` routes; mast-proxy forwards the TLS bytes as they come.
-        if (server.port.protocol.toUpperCase() === 'TLS' && (tls?.mode === 'SIMPLE' || tls?.mode === 'MUTUAL'))
+        if (
+          server.port.protocol.toUpperCase() === 'TLS' &&
+          (tls?.mode === 'SIMPLE' || tls?.mode === 'MUTUAL' || tls?.mode === 'OPTIONAL_MUTUAL')
+        )
           warn(
             `spec.servers[${i}].tls.mode`,
             `mode ${tls.mode} on a TLS server: TLS is not terminated, the connection is forwarded as TCP`,
           );
-        if (tls?.mode === 'AUTO_PASSTHROUGH' || tls?.mode === 'OPTIONAL_MUTUAL' || tls?.mode === 'ISTIO_MUTUAL')
+        if (tls?.mode === 'AUTO_PASSTHROUGH' || tls?.mode === 'ISTIO_MUTUAL')
           warn(`spec.servers[${i}].tls.mode`, `mode ${tls.mode}: the server is not listened on`);
         for (const field of ['verifyCertificateSpki', 'verifyCertificateHash', 'caCrl'] as const)
           if (tls?.[field] !== undefined)

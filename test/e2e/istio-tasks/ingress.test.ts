@@ -4,8 +4,8 @@
  * `mast local` of the bookinfo example with the tasks' httpbin and helloworld beside it
  * (httpbin.ts). ingress-control: Gateway and VirtualService for httpbin.example.com on the HTTP
  * port. secure-ingress: the certificates made with the task's openssl commands, served SIMPLE and
- * MUTUAL on 443. The Gateway with port 443 is there from the start (mast local binds the gateway's
- * ports when it starts) and names certificate files; the task's `credentialName` Secrets are
+ * MUTUAL on 443, two hosts with their own certificates on 443 (chosen by SNI). The Gateway with port
+ * 443 is there from the start (mast local binds the gateway's ports when it starts) and names certificate files; the task's `credentialName` Secrets are
  * a test.failing of their own (not usable in mast local yet). ingress-sni-passthrough: the same
  * port 443 then PASSTHROUGH to an nginx stand-in (httpbin.ts serving TLS with the task's certificate).
  */
@@ -298,11 +298,12 @@ spec:
     expect(await curlTls('httpbin.example.com', '/status/418', { ca: 'example_certs1/example.com.crt' })).toEqual(TEAPOT);
   });
 
-  // One TLS setting per gateway port in mast (runtime/compile/gateway.ts: no per-server certificate by
-  // SNI yet): helloworld.example.com is served httpbin's certificate, which curl refuses for that name.
-  test.failing('two hosts on 443: helloworld.example.com is served its own certificate (SNI) and /hello answers 200', async () => {
+  test('two hosts on 443: helloworld.example.com is served its own certificate (SNI) and /hello answers 200', async () => {
     await twoHosts();
     expect(await curlTls('helloworld.example.com', '/hello', { ca: 'example_certs1/example.com.crt' })).toMatchObject({ status: 200 });
+    expect(peerOfLastTls).toBe('CN=helloworld.example.com, O=helloworld organization');
+    expect(await curlTls('httpbin.example.com', '/status/418', { ca: 'example_certs1/example.com.crt' })).toEqual(TEAPOT);
+    expect(peerOfLastTls).toBe('CN=httpbin.example.com, O=httpbin organization');
   });
 
   test('MUTUAL: without a client certificate the handshake is refused; with client.example.com’s, the teapot', async () => {
