@@ -73,6 +73,8 @@ describe('mast local (the command)', () => {
     const { child, out } = await startCli(port);
     try {
       expect(out()).toMatch(new RegExp(`mast local ready: gateway http://127.0.0.1:${port}, admin http://127.0.0.1:\\d+/`));
+      // Every gateway port, the Gateway's number → where it is served here.
+      expect(out()).toMatch(new RegExp(`workloads, gateway ports (\\d+→\\d+, )*\\d+→${port}\\b`));
       expect(out()).toContain(`try: curl -H 'Host: hello.example.com' http://127.0.0.1:${port}/`);
       // The WorkloadEntry that is not on this machine is said to be reached directly.
       expect(out()).toMatch(/WorkloadEntry default\/remote: address "192.0.2.10" is not a loopback address/);

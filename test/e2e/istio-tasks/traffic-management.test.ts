@@ -21,7 +21,7 @@ import { adminOf, fromWorkload, many, type Page, request, requestsOn, reviewsVer
 const TCP_NS = 'istio-io-tcp-traffic-shifting';
 const TCP_INGRESS = 31400;
 
-/** tcp-echo v1 ("one") and v2 ("two") as local workloads, and the task's Gateway (ports are fixed when `mast local` starts). */
+/** tcp-echo v1 ("one") and v2 ("two") as local workloads (the task's Gateway comes with its routes, to the running mesh). */
 const tcpEcho = (ports: [number, number]) => `apiVersion: networking.istio.io/v1
 kind: ServiceEntry
 metadata: { name: tcp-echo, namespace: ${TCP_NS} }
@@ -48,13 +48,16 @@ spec:
   labels: { app: tcp-echo, version: v${i + 1} }
 `,
   )
-  .join('')}---
-apiVersion: networking.istio.io/v1
+  .join('')}`;
+
+/** The task's Gateway: port 31400 appears on the running mesh's gateway when it is applied. */
+const TCP_GATEWAY = `apiVersion: networking.istio.io/v1
 kind: Gateway
 metadata: { name: tcp-echo-gateway, namespace: ${TCP_NS} }
 spec:
   selector: { istio: ingressgateway }
   servers: [{ port: { number: ${TCP_INGRESS}, name: tcp, protocol: TCP }, hosts: ["*"] }]
+---
 `;
 
 let mesh: Running;
@@ -241,7 +244,7 @@ describe('traffic-shifting', () => {
 });
 
 describe('tcp-traffic-shifting', () => {
-  const tcpRoutes = (v1: number, v2: number) => `apiVersion: networking.istio.io/v1
+  const DESTINATION_RULE = `apiVersion: networking.istio.io/v1
 kind: DestinationRule
 metadata: { name: tcp-echo-destination, namespace: ${TCP_NS} }
 spec:
@@ -249,7 +252,8 @@ spec:
   subsets:
   - { name: v1, labels: { version: v1 } }
   - { name: v2, labels: { version: v2 } }
----
+`;
+  const tcpRoutes = (v1: number, v2: number) => `${TCP_GATEWAY}${DESTINATION_RULE}---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: { name: tcp-echo, namespace: ${TCP_NS} }
@@ -284,8 +288,10 @@ ${v2 ? `    - destination: { host: tcp-echo, port: { number: 9000 }, subset: v2 
       return reply.endsWith(` hello ${i}`) ? reply.split(' ')[0] : `unexpected ${JSON.stringify(reply)}`;
     });
 
-  test('all TCP traffic to tcp-echo v1: every connection answers "one"', async () => {
+  test('all TCP traffic to tcp-echo v1, its Gateway applied to the running mesh: port 31400 is served, every connection answers "one"', async () => {
+    expect(mesh.mesh.gatewayPorts[TCP_INGRESS]).toBeUndefined();
     await apply(`mesh/tcp-echo.yaml`, tcpRoutes(100, 0));
+    expect(mesh.mesh.gatewayPorts[TCP_INGRESS]).toEqual(expect.any(Number));
     expect(await prefixes(20)).toEqual(Array(20).fill('one'));
   });
 
@@ -297,6 +303,20 @@ ${v2 ? `    - destination: { host: tcp-echo, port: { number: 9000 }, subset: v2 
     const two = seen.filter((s) => s === 'two').length / seen.length;
     expect(two).toBeGreaterThan(0.07);
     expect(two).toBeLessThan(0.35);
+  });
+
+  test('cleanup: the Gateway and its routes deleted, port 31400 is no longer served', async () => {
+    const local = mesh.mesh.gatewayPorts[TCP_INGRESS];
+    await apply(`mesh/tcp-echo.yaml`, DESTINATION_RULE);
+    expect(mesh.mesh.gatewayPorts[TCP_INGRESS]).toBeUndefined();
+    expect(mesh.logs).toContain(`gateway: port ${TCP_INGRESS} is no longer in any Gateway: 127.0.0.1:${local} stops being served`);
+    const refused = () =>
+      new Promise<boolean>((resolve) => {
+        const socket = net.connect(local, '127.0.0.1');
+        socket.once('connect', () => (socket.destroy(), resolve(false)));
+        socket.once('error', () => resolve(true));
+      });
+    await until('port 31400 refuses connections', refused, 15_000);
   });
 });
 
