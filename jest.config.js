@@ -42,6 +42,7 @@ const UNIT = [
   'test/runtime/proxy/request-id.test.ts',
   'test/runtime/proxy/routing.test.ts',
   'test/runtime/proxy/server-names.test.ts',
+  'test/runtime/proxy/gateway-tls.files.test.ts',
   'test/runtime/local/credentials.test.ts',
   'test/runtime/proxy/http/head.test.ts',
   'test/runtime/proxy/http/normalize-path.test.ts',

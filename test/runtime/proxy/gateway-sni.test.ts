@@ -8,7 +8,7 @@
  */
 import * as http2 from 'node:http2';
 import * as https from 'node:https';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { join } from 'node:path';
@@ -247,4 +247,21 @@ test('the credential Secret changed on disk: new connections get the new certifi
   expect(await proxy.reloadCredentials()).toBe(true);
   expect(await servedFor('opt.example.com')).toBe(sa('opt-renewed'));
   expect(await servedFor('httpbin.example.com')).toBe(sa('httpbin'));
+});
+
+test('the credential Secret deleted: its server is left out (no certificate at all for its name), the others serve on; back when it is back', async () => {
+  rmSync(join(credentials, 'opt-credential'), { recursive: true });
+  expect(await proxy.reloadCredentials()).toBe(true);
+  expect(proxy.skipped).toEqual([
+    expect.stringMatching(
+      /^0\.0\.0\.0_443 server https\.443\.https-opt\.edge\.default: TLS credentialName "opt-credential": no Secret .*; not served$/,
+    ),
+  ]);
+  expect(await servedFor('opt.example.com')).toMatch(/^error /);
+  expect(await request('opt.example.com', 'opt.example.com')).toMatch(/^error /);
+  expect(await servedFor('httpbin.example.com')).toBe(sa('httpbin'));
+  mountGeneric(await issue(mesh, 'opt-back'), mesh.rootPem);
+  expect(await proxy.reloadCredentials()).toBe(true);
+  expect(proxy.skipped).toEqual([]);
+  expect(await servedFor('opt.example.com')).toBe(sa('opt-back'));
 });
