@@ -45,7 +45,7 @@ export function checkGateway(gw: Gateway): Finding[] {
 }
 
 /**
- * Two servers of one port whose hosts meet, one of them with TLS: Istio serves one filter chain per
+ * Two TLS servers of one port whose hosts meet: Istio serves one filter chain per
  * server name, so it skips a later TLS server that repeats a host (and counts it in
  * pilot_total_rejected_configs); a wildcard beside a name it covers is served, but that name's
  * clients get the narrower server's TLS settings.
@@ -56,7 +56,7 @@ function checkTlsHostsPerPort(gw: Gateway): Finding[] {
   servers.forEach((b, j) => {
     for (let i = 0; i < j; i++) {
       const a = servers[i];
-      if (a.port.number !== b.port.number || (!a.tls && !b.tls)) continue;
+      if (a.port.number !== b.port.number || !a.tls || !b.tls) continue;
       const repeated = b.hosts.find((h) => a.hosts.includes(h));
       const at = `spec.servers[${j}].hosts`;
       if (repeated) {
