@@ -86,7 +86,7 @@ export function simulate(config: ProxyConfig, request: SimulatedRequest, random 
     if (!chain) return { outcome: 'no-server', listener: listener.name };
     if ('destinations' in chain) return connection(chain.destinations);
     const over = { server: chain.name, tls: chain.tls };
-    return routeHttp(config, { ...listener, virtualHosts: chain.virtualHosts }, request, random, over);
+    return routeHttp(config, { ...listener, virtualHosts: chain.virtualHosts, httpsRedirect: undefined }, request, random, over);
   }
   if (listener.protocol === 'tcp') return connection(listener.tcpDestinations ?? []);
   return routeHttp(config, listener, request, random, undefined);

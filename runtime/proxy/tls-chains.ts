@@ -58,7 +58,9 @@ export function buildChains(lc: ListenerConfig, credentialsDir: string): ChainsR
       return { error: `listener ${lc.name} server ${s.name}: cannot load its certificate: ${(err as Error).message}` };
     }
     // Its own route table: a request over this server's connection for another server's host is a 404, as Envoy's per-server route config.
-    const config: ListenerConfig = { ...lc, virtualHosts: s.virtualHosts, tls: undefined, tlsServers: undefined, sniRoutes: undefined };
+    // Over TLS a redirect to https has nothing to do (Envoy's require_tls is met): that is a plaintext server's setting.
+    const only = { virtualHosts: s.virtualHosts, tls: undefined, tlsServers: undefined, sniRoutes: undefined, httpsRedirect: undefined };
+    const config: ListenerConfig = { ...lc, ...only };
     chains.push({
       kind: 'terminate',
       name: s.name,
