@@ -39,6 +39,9 @@ export function checkRuntimeSupport(r: AnyMeshResource): Finding[] {
           );
         if (tls?.mode === 'AUTO_PASSTHROUGH' || tls?.mode === 'ISTIO_MUTUAL')
           warn(`spec.servers[${i}].tls.mode`, `mode ${tls.mode}: the server is not listened on`);
+        // Istio serves an RSA and an ECDSA certificate side by side; mast-proxy one per server.
+        if ((tls?.credentialNames?.length ?? 0) > 1 && !tls?.credentialName)
+          warn(`spec.servers[${i}].tls.credentialNames`, 'credentialNames: only the first is served');
         for (const field of ['verifyCertificateSpki', 'verifyCertificateHash', 'caCrl'] as const)
           if (tls?.[field] !== undefined)
             warn(`spec.servers[${i}].tls.${field}`, `${field}: client certificates are checked against caCertificates only`);
