@@ -206,6 +206,34 @@ test('MUTUAL: no client certificate, or one from a foreign CA, is refused; the m
   expect(web.seen.at(-1)?.headers['x-forwarded-client-cert']).toContain('Cert=');
 });
 
+test('a TLS session of the SIMPLE server offered with the MUTUAL server’s name is not resumed there: no client certificate, no way in', async () => {
+  const session = await new Promise<Buffer>((resolve, reject) => {
+    const s = tlsConnect({
+      host: '127.0.0.1',
+      port,
+      servername: 'httpbin.example.com',
+      ca: mesh.rootPem,
+      checkServerIdentity: () => undefined,
+    });
+    s.once('session', (ticket: Buffer) => (resolve(ticket), s.destroy()));
+    s.on('error', reject);
+  });
+  const reused = (servername: string) =>
+    new Promise<string>((resolve) => {
+      let resumed = false;
+      const s = tlsConnect({ host: '127.0.0.1', port, servername, session, ca: mesh.rootPem, checkServerIdentity: () => undefined }, () => {
+        resumed = s.isSessionReused();
+        s.write(`GET /who HTTP/1.1\r\nhost: ${servername}\r\nconnection: close\r\n\r\n`);
+      });
+      let out = '';
+      s.on('data', (d) => (out += d));
+      s.on('error', (err: NodeJS.ErrnoException) => (out ||= `error ${err.code ?? err.message}`));
+      s.on('close', () => resolve(`${resumed ? 'reused' : 'new'} ${out.split('\r\n')[0] || 'closed'}`));
+    });
+  expect(await reused('httpbin.example.com')).toBe('reused HTTP/1.1 200 OK');
+  expect(await reused('hello.example.com')).toMatch(/^new (error|closed)/);
+});
+
 test('MUTUAL on one host does not make its neighbour ask: httpbin (SIMPLE) takes a client without a certificate', async () => {
   expect(await request('httpbin.example.com', 'httpbin.example.com')).toBe('200 web /who');
 });
