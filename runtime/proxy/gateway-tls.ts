@@ -68,11 +68,28 @@ export function tlsFiles(t: ServerTlsConfig, credentialsDir: string): TlsFiles |
   return { cert: pair[0], key: pair[1], ca };
 }
 
+/**
+ * Names the sessions a server issues. Without one OpenSSL refuses to resume a session on a server
+ * that asks for a client certificate and fails the handshake: a MUTUAL client resuming its session
+ * (as browsers and curl do) would be cut off. A session never crosses servers: each server's
+ * context has its own ticket keys and session cache.
+ */
+const SESSION_ID_CONTEXT = 'mast-gateway-tls';
+/** A resumed session is not verified again: a client certificate is trusted at most this long past its expiry (`tls.Server`'s default). */
+const SESSION_TIMEOUT_S = 300;
+
 export function loadTls(f: TlsFiles): LoadedTls {
   const cert = readFileSync(f.cert);
   const key = readFileSync(f.key);
   const ca = f.ca ? readFileSync(f.ca) : undefined;
-  return { ...f, context: tlsModule().createSecureContext({ cert, key, ...(ca ? { ca } : {}) }), contents: `${cert}${key}${ca ?? ''}` };
+  const context = tlsModule().createSecureContext({
+    cert,
+    key,
+    ...(ca ? { ca } : {}),
+    sessionIdContext: SESSION_ID_CONTEXT,
+    sessionTimeout: SESSION_TIMEOUT_S,
+  });
+  return { ...f, context, contents: `${cert}${key}${ca ?? ''}` };
 }
 
 /** A server serving TLS: its settings, its files as loaded, and the context new connections get. */

@@ -234,6 +234,43 @@ test('a TLS session of the SIMPLE server offered with the MUTUAL server’s name
   expect(await reused('hello.example.com')).toMatch(/^new (error|closed)/);
 });
 
+test('MUTUAL: a client resuming its session (as browsers and curl do) gets through again, its certificate still verified', async () => {
+  const session = await new Promise<Buffer>((resolve, reject) => {
+    const s = tlsConnect({
+      host: '127.0.0.1',
+      port,
+      servername: 'hello.example.com',
+      ca: mesh.rootPem,
+      checkServerIdentity: () => undefined,
+      ...client,
+    });
+    s.once('session', (ticket: Buffer) => (resolve(ticket), s.destroy()));
+    s.on('error', reject);
+  });
+  const again = (who: Pair) =>
+    new Promise<string>((resolve) => {
+      let resumed = false;
+      const o = {
+        host: '127.0.0.1',
+        port,
+        servername: 'hello.example.com',
+        session,
+        ca: mesh.rootPem,
+        checkServerIdentity: () => undefined,
+      };
+      const s = tlsConnect({ ...o, cert: who.cert, key: who.key }, () => {
+        resumed = s.isSessionReused();
+        s.write('GET /who HTTP/1.1\r\nhost: hello.example.com\r\nconnection: close\r\n\r\n');
+      });
+      let out = '';
+      s.on('data', (d) => (out += d));
+      s.on('error', (err: NodeJS.ErrnoException) => (out ||= `error ${err.code ?? err.message}`));
+      s.on('close', () => resolve(`${resumed ? 'reused' : 'new'} ${out.split('\r\n')[0] || 'closed'}`));
+    });
+  expect(await again(client)).toBe('reused HTTP/1.1 200 OK');
+  expect(web.seen.at(-1)?.headers['x-forwarded-client-cert']).toContain('Cert=');
+});
+
 test('MUTUAL on one host does not make its neighbour ask: httpbin (SIMPLE) takes a client without a certificate', async () => {
   expect(await request('httpbin.example.com', 'httpbin.example.com')).toBe('200 web /who');
 });
