@@ -119,10 +119,19 @@ export class MeshProxy implements AcceptContext, ExchangeContext {
       this.credentialsDir,
     );
     if (changed) this.metrics.inc('mast_certificates_reloaded_total', changed);
-    const config = this.config;
     const mounted = this.unserved.some((t) => !('skip' in tlsFiles(t, this.credentialsDir)));
-    if (!config || !(mounted || gone)) return changed > 0;
-    return (await this.apply(config)).ok || changed > 0;
+    if (!this.config || !(mounted || gone)) return changed > 0;
+    // The config current when its turn comes: a push applied meanwhile is not undone by an older one.
+    const again = await this.serialized(() => (this.config ? this.applyNow(this.config) : undefined));
+    return again?.ok === true || changed > 0;
+  }
+
+  /** Applies run one at a time: two binding the same new port at once would fail one of them. */
+  private applying: Promise<unknown> = Promise.resolve();
+  private serialized<T>(run: () => Promise<T> | T): Promise<T> {
+    const next = this.applying.then(run);
+    this.applying = next.catch(() => undefined);
+    return next;
   }
 
   /** How often certificates are looked at on disk (`--credentials-reload-seconds`; kubelet updates a mounted Secret within a minute or so). */
@@ -156,7 +165,11 @@ export class MeshProxy implements AcceptContext, ExchangeContext {
   }
 
   /** Validates and swaps in a config; a rejected one leaves the last good config running. */
-  async apply(config: ProxyConfig): Promise<ApplyResult> {
+  apply(config: ProxyConfig): Promise<ApplyResult> {
+    return this.serialized(() => this.applyNow(config));
+  }
+
+  private async applyNow(config: ProxyConfig): Promise<ApplyResult> {
     const rejected = (error: string): ApplyResult => {
       this.lastError = error;
       this.metrics.inc('mast_config_rejected_total');
