@@ -5,7 +5,7 @@
  * never silently dropped. The mesh config's tracing parts (the `istio` ConfigMap's extensionProviders,
  * defaultProviders, defaultConfig.tracing) are checked here too: they are what a Telemetry names.
  */
-import { toOpenApi } from './crd';
+import { crdManifest } from './crd';
 import { finding, type Finding } from './findings';
 import type { KubeObject } from './resources';
 import { arr, bool, int, map, num, obj, oneOf, req, str, type Infer } from './schema';
@@ -176,44 +176,15 @@ export function telemetryFindings(o: KubeObject): Finding[] | undefined {
 }
 
 /** Telemetry's CRD, from its schema as the mesh kinds' (every field kept: unknown ones preserved), v1 stored. */
-export function telemetryCrd(): Record<string, unknown> {
-  const spec = { ...toOpenApi(telemetryCrdSpec, true, true), description: 'Tracing, metrics and access logging for workloads.' };
-  const schema = {
-    openAPIV3Schema: {
-      type: 'object',
-      properties: {
-        apiVersion: { type: 'string' },
-        kind: { type: 'string' },
-        metadata: { type: 'object' },
-        spec,
-        status: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
-      },
-      required: ['spec'],
-    },
-  };
-  return {
-    apiVersion: 'apiextensions.k8s.io/v1',
-    kind: 'CustomResourceDefinition',
-    metadata: { name: `telemetries.${TELEMETRY_GROUP}`, labels: { 'app.kubernetes.io/part-of': 'mast' } },
-    spec: {
-      group: TELEMETRY_GROUP,
-      names: {
-        kind: 'Telemetry',
-        listKind: 'TelemetryList',
-        plural: 'telemetries',
-        singular: 'telemetry',
-        shortNames: ['telemetry'],
-        categories: ['mast', 'istio-io'],
-      },
-      scope: 'Namespaced',
-      versions: TELEMETRY_VERSIONS.map((name) => ({
-        name,
-        served: true,
-        storage: name === 'v1',
-        schema,
-        additionalPrinterColumns: [{ name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' }],
-        subresources: { status: {} },
-      })),
-    },
-  };
-}
+export const telemetryCrd = (): Record<string, unknown> =>
+  crdManifest({
+    group: TELEMETRY_GROUP,
+    kind: 'Telemetry',
+    plural: 'telemetries',
+    shortNames: ['telemetry'],
+    description: 'Tracing, metrics and access logging for workloads.',
+    spec: telemetryCrdSpec,
+    versions: TELEMETRY_VERSIONS,
+    storage: 'v1',
+    columns: [],
+  });
