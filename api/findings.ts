@@ -37,6 +37,7 @@ export const CODES = {
   MAST0009: { severity: 'Error', title: 'Duplicate resource' },
   MAST0010: { severity: 'Error', title: 'Resource too large' },
   MAST0011: { severity: 'Error', title: 'Input file too large' },
+  MAST0012: { severity: 'Warning', title: 'Kind of an API group mast does not read (ignored)' },
   MAST0101: { severity: 'Error', title: 'All route weights are zero' },
   MAST0102: { severity: 'Info', title: 'Route weights do not sum to 100 (they are relative)' },
   MAST0103: { severity: 'Error', title: 'Route combines route, redirect and directResponse' },

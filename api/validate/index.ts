@@ -4,7 +4,16 @@
  * mesh resource; set rules (references, conflicts, workloads) run on the set.
  */
 import { CODES, finding, type Finding } from '../findings';
-import { isMeshKind, isMeshResource, KINDS, MESH_GROUPS, SERVED_VERSIONS, type AnyMeshResource, type KubeObject } from '../resources';
+import {
+  isMeshKind,
+  isMeshResource,
+  IGNORED_TRAFFIC_KINDS,
+  KINDS,
+  MESH_GROUPS,
+  SERVED_VERSIONS,
+  type AnyMeshResource,
+  type KubeObject,
+} from '../resources';
 import { checkShape, isPlainObject } from '../shape';
 import { buildRegistry } from '../registry';
 import { withDefaults } from '../normalize';
@@ -70,7 +79,7 @@ function checkResource(obj: KubeObject): Finding[] {
   // Telemetry and the mesh config's tracing parts (api/telemetry.ts): not among the mesh KINDS.
   const telemetry = telemetryFindings(obj);
   if (telemetry) return [...out, ...telemetry];
-  if (!MESH_GROUPS.includes(group)) return out;
+  if (!MESH_GROUPS.includes(group)) return [...out, ...ignoredKind(obj, group)];
   if (!isMeshKind(obj.kind) || KINDS[obj.kind].group !== group) {
     out.push(
       finding(
@@ -109,6 +118,14 @@ function checkResource(obj: KubeObject): Finding[] {
     return out;
   out.push(...localRules(obj as unknown as AnyMeshResource), ...checkRuntimeSupport(obj as unknown as AnyMeshResource));
   return out;
+}
+
+/** MAST0012: a traffic kind of a group mast does not read is named as ignored. */
+function ignoredKind(obj: KubeObject, group: string): Finding[] {
+  const ignored = IGNORED_TRAFFIC_KINDS.find((g) => g.group === group && (!g.kinds || g.kinds.includes(obj.kind)));
+  return ignored
+    ? [finding('MAST0012', obj, 'kind', `${obj.kind} (${obj.apiVersion}) is not read by mast and is ignored; use ${ignored.instead}`)]
+    : [];
 }
 
 function localRules(r: AnyMeshResource): Finding[] {

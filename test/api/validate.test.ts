@@ -406,6 +406,11 @@ describe('validate()', () => {
       'spec.servers',
       /same certificate as Gateway default\/b/,
     ],
+    MAST0012: [
+      [{ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'r', namespace: 'default' }, spec: {} }],
+      'kind',
+      /^HTTPRoute \(gateway.networking.k8s.io\/v1\) is not read by mast and is ignored; use Gateway and VirtualService of networking.istio.io$/,
+    ],
     MAST0215: [
       [gw('a', { credentialName: 'missing' }), { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'other', namespace: 'default' } }],
       'spec.servers[0].tls.credentialName',
