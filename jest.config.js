@@ -18,6 +18,7 @@ const UNIT = [
   'test/api/runtime-support.test.ts',
   'test/api/sidecar.test.ts',
   'test/api/telemetry.test.ts',
+  'test/api/mesh-config.test.ts',
   'test/api/validate.test.ts',
   'test/compile/**/*.test.ts',
   // Not test/constructs/upstream-schema.test.ts: Istio's schemas are ESM-only, read by a node child process.

@@ -11,11 +11,6 @@ import type { KubeObject } from './resources';
 import { arr, bool, int, map, num, obj, oneOf, req, str, type Infer } from './schema';
 import { checkShape, isPlainObject } from './shape';
 import { workloadSelector } from './common';
-import { parse } from 'yaml';
-
-/** Where Istio keeps the mesh config: the `mesh` key of the `istio` ConfigMap of the root namespace. */
-const MESH_CONFIGMAP = 'istio';
-const MESH_CONFIG_NAMESPACES = ['mast-system', 'istio-system'];
 
 export const TELEMETRY_GROUP = 'telemetry.istio.io';
 export const TELEMETRY_VERSIONS = ['v1', 'v1alpha1'] as const;
@@ -160,19 +155,9 @@ export function checkMeshTracing(configMap: KubeObject, mesh: Record<string, unk
   return out;
 }
 
-/** The findings of a Telemetry or of the mesh config's tracing parts; undefined for any other object. */
+/** The findings of a Telemetry; undefined for any other object (the mesh config's are mesh-config.ts's). */
 export function telemetryFindings(o: KubeObject): Finding[] | undefined {
-  if (o.kind === 'Telemetry' && String(o.apiVersion).startsWith(`${TELEMETRY_GROUP}/`)) return checkTelemetry(o);
-  if (o.kind !== 'ConfigMap' || o.metadata?.name !== MESH_CONFIGMAP || !MESH_CONFIG_NAMESPACES.includes(o.metadata?.namespace ?? ''))
-    return undefined;
-  const text = (o as { data?: { mesh?: unknown } }).data?.mesh;
-  if (typeof text !== 'string') return undefined;
-  try {
-    const mesh: unknown = parse(text);
-    return isPlainObject(mesh) ? checkMeshTracing(o, mesh) : undefined;
-  } catch {
-    return undefined;
-  }
+  return o.kind === 'Telemetry' && String(o.apiVersion).startsWith(`${TELEMETRY_GROUP}/`) ? checkTelemetry(o) : undefined;
 }
 
 /** Telemetry's CRD, from its schema as the mesh kinds' (every field kept: unknown ones preserved), v1 stored. */

@@ -34,6 +34,7 @@ import { boundToMesh, checkMeshHostConflicts } from './conflicts';
 import { checkMatches } from './matches';
 import { checkRequestAuthentication } from './request-authentication';
 import { checkSidecar, checkSidecars } from './sidecar';
+import { meshConfigFindings } from '../mesh-config';
 import { telemetryFindings } from '../telemetry';
 import {
   checkAuthorizationPolicy,
@@ -77,7 +78,7 @@ function checkResource(obj: KubeObject): Finding[] {
     out.push(finding('MAST0007', obj, 'metadata.namespace', `${JSON.stringify(ns)} is not a valid namespace`));
   const [group, version] = String(obj.apiVersion).split('/');
   // Telemetry and the mesh config's tracing parts (api/telemetry.ts): not among the mesh KINDS.
-  const telemetry = telemetryFindings(obj);
+  const telemetry = telemetryFindings(obj) ?? meshConfigFindings(obj);
   if (telemetry) return [...out, ...telemetry];
   if (!MESH_GROUPS.includes(group)) return [...out, ...ignoredKind(obj, group)];
   if (!isMeshKind(obj.kind) || KINDS[obj.kind].group !== group) {

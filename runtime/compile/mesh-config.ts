@@ -4,13 +4,14 @@
  * Helm values becomes): `pathNormalization.normalization`, which the proxies get in their config,
  * and `h2UpgradePolicy` and `outboundTrafficPolicy.mode`, which the compiler applies to clusters
  * and to sidecars' outbound listeners. A value mast does not know
- * leaves Istio's default (BASE, the normalization that fails closed; no upgrade; ALLOW_ANY).
+ * leaves Istio's default (BASE, the normalization that fails closed; no upgrade; ALLOW_ANY), and
+ * is a finding of api/mesh-config.ts.
  */
 import { parse } from 'yaml';
 import { PATH_NORMALIZATIONS, type PathNormalization } from '../contract/proxy-config';
-import { isPlainObject, ROOT_NAMESPACES, type KubeObject } from '../../api';
+import { isPlainObject, MESH_CONFIGMAP, ROOT_NAMESPACES, type KubeObject } from '../../api';
 
-export const MESH_CONFIGMAP = 'istio';
+export { MESH_CONFIGMAP };
 
 /** What every ProxyConfig of the snapshot carries (spread into it). */
 export interface MeshSettings {
