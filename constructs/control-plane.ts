@@ -103,13 +103,15 @@ export class MeshControlPlane extends Construct {
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: `mastd-${ns}` },
       subjects: [{ kind: 'ServiceAccount', name: 'mastd', namespace: ns }],
     });
-    // Secrets and Leases only in the control-plane namespace: the CA root, gateway credentials, the leader lock.
+    // Secrets, ConfigMaps and Leases only in the control-plane namespace: the CA root, gateway credentials,
+    // the mesh config (the `istio` ConfigMap, watched), the leader lock.
     new ApiObject(this, 'role', {
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'Role',
       metadata: meta('mastd'),
       rules: [
         { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'watch', 'create', 'update'] },
+        { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'watch'] },
         { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] },
       ],
     });

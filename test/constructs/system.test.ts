@@ -43,10 +43,11 @@ describe('MeshControlPlane RBAC is least privilege', () => {
     expect(clusterRules.flatMap((r) => r.verbs)).not.toContain('*');
   });
 
-  test('Secrets and Leases only in its own namespace', () => {
+  test('Secrets, ConfigMaps (the mesh config, read only) and Leases only in its own namespace', () => {
     const role = one(objs, 'Role')[0];
     expect(role.metadata.namespace).toBe('mast-system');
-    expect(role.rules.flatMap((r: any) => r.resources).sort()).toEqual(['leases', 'secrets']);
+    expect(role.rules.flatMap((r: any) => r.resources).sort()).toEqual(['configmaps', 'leases', 'secrets']);
+    expect(role.rules.find((r: any) => r.resources.includes('configmaps')).verbs).toEqual(['get', 'list', 'watch']);
   });
 
   test('serves its push port over TLS (the default with --source kubernetes)', () => {

@@ -173,7 +173,9 @@ current-context: c
         return send(201, s);
       }
       const configMap = /^\/api\/v1\/namespaces\/([^/]+)\/configmaps(?:\/([^/]+))?$/.exec(url.pathname);
-      if (configMap) return this.configMap(req.method!, configMap[1], configMap[2], body, send, notFound);
+      // One ConfigMap by name (the root certificate's writes); a namespace's list and watch are any resource path's.
+      if (configMap && (configMap[2] || req.method !== 'GET'))
+        return this.configMap(req.method!, configMap[1], configMap[2], body, send, notFound);
       const lease = /^\/apis\/coordination\.k8s\.io\/v1\/namespaces\/([^/]+)\/leases(?:\/([^/]+))?$/.exec(url.pathname);
       if (lease) return this.lease(req.method!, `${lease[1]}/${lease[2] ?? ''}`, body, send, notFound);
       if (req.method !== 'GET') return notFound();
