@@ -9,9 +9,9 @@
 import { parse } from 'yaml';
 import { finding, type Finding } from './findings';
 import type { KubeObject } from './resources';
-import { obj, oneOf } from './schema';
+import { obj, oneOf, type Infer } from './schema';
 import { checkShape, isPlainObject } from './shape';
-import { checkMeshTracing } from './telemetry';
+import { checkMeshTracing, type OpenTelemetryProvider } from './telemetry';
 import { ROOT_NAMESPACES } from './validate/policies';
 
 /** The ConfigMap's name (in a root namespace) and its key holding the mesh config. */
@@ -28,6 +28,17 @@ const applied = obj({
   h2UpgradePolicy: oneOf(['DO_NOT_UPGRADE', 'UPGRADE'] as const),
   outboundTrafficPolicy: obj({ mode: oneOf(['REGISTRY_ONLY', 'ALLOW_ANY'] as const) }),
 });
+
+/**
+ * The mesh config fields mast applies, typed (the `Mesh` construct's `meshConfig`): what the
+ * `istio` ConfigMap's `mesh` holds, in Istio's field names and values.
+ */
+export type MeshConfig = Infer<typeof applied> & {
+  /** Tracing providers (OpenTelemetry over OTLP/HTTP), named by defaultProviders and Telemetry. */
+  readonly extensionProviders?: ReadonlyArray<{ readonly name: string; readonly opentelemetry: OpenTelemetryProvider }>;
+  readonly defaultProviders?: { readonly tracing?: readonly string[] };
+  readonly defaultConfig?: { readonly tracing?: { readonly sampling?: number }; readonly meshId?: string };
+};
 
 /** Applied by telemetry.ts's checks: the tracing providers, the default tracing provider, sampling and meshId. */
 const TRACING_FIELDS = ['extensionProviders', 'defaultProviders', 'defaultConfig'];

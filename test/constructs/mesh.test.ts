@@ -123,3 +123,28 @@ describe('MeshWorkload', () => {
     expect(find(Testing.synth(chart), 'Deployment')[0].spec.template.spec.initContainers).toBeUndefined();
   });
 });
+
+describe('meshConfig', () => {
+  test("is the istio ConfigMap of the control plane's namespace, in Istio's field names, which mastd reads", () => {
+    const mesh = new Mesh(Testing.app(), 'mesh', {
+      meshConfig: { outboundTrafficPolicy: { mode: 'REGISTRY_ONLY' }, pathNormalization: { normalization: 'MERGE_SLASHES' } },
+    });
+    const [cm] = find(Testing.synth(mesh.system), 'ConfigMap', 'istio');
+    expect(cm.metadata.namespace).toBe('mast-system');
+    expect(cm.data.mesh).toBe('outboundTrafficPolicy:\n  mode: REGISTRY_ONLY\npathNormalization:\n  normalization: MERGE_SLASHES\n');
+  });
+
+  test('a value mast cannot use fails synth naming the field; none without the prop', () => {
+    const bad = { outboundTrafficPolicy: { mode: 'REGISTRY' } } as never;
+    expect(() => new Mesh(Testing.app(), 'mesh', { meshConfig: bad })).toThrow(
+      /meshConfig: Error MAST0004 ConfigMap mast-system\/istio data\.mesh\.outboundTrafficPolicy\.mode: .*REGISTRY/,
+    );
+    expect(find(Testing.synth(new Mesh(Testing.app(), 'mesh').system), 'ConfigMap', 'istio')).toEqual([]);
+  });
+
+  test('a control plane outside the root namespaces cannot carry it (mast would not read it there)', () => {
+    expect(
+      () => new Mesh(Testing.app(), 'mesh', { controlPlane: { namespace: 'mesh-ops' }, meshConfig: { h2UpgradePolicy: 'UPGRADE' } }),
+    ).toThrow(/root namespace \(mast-system, istio-system\); the control plane's namespace is mesh-ops/);
+  });
+});
