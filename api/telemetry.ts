@@ -11,6 +11,7 @@ import type { KubeObject } from './resources';
 import { arr, bool, int, map, num, obj, oneOf, req, str, type Infer } from './schema';
 import { checkShape, isPlainObject } from './shape';
 import { workloadSelector } from './common';
+import { checkMeshLocality } from './locality';
 import { parse } from 'yaml';
 
 /** Where Istio keeps the mesh config: the `mesh` key of the `istio` ConfigMap of the root namespace. */
@@ -160,7 +161,7 @@ export function checkMeshTracing(configMap: KubeObject, mesh: Record<string, unk
   return out;
 }
 
-/** The findings of a Telemetry or of the mesh config's tracing parts; undefined for any other object. */
+/** The findings of a Telemetry or of the mesh config's tracing and locality parts; undefined for any other object. */
 export function telemetryFindings(o: KubeObject): Finding[] | undefined {
   if (o.kind === 'Telemetry' && String(o.apiVersion).startsWith(`${TELEMETRY_GROUP}/`)) return checkTelemetry(o);
   if (o.kind !== 'ConfigMap' || o.metadata?.name !== MESH_CONFIGMAP || !MESH_CONFIG_NAMESPACES.includes(o.metadata?.namespace ?? ''))
@@ -169,7 +170,7 @@ export function telemetryFindings(o: KubeObject): Finding[] | undefined {
   if (typeof text !== 'string') return undefined;
   try {
     const mesh: unknown = parse(text);
-    return isPlainObject(mesh) ? checkMeshTracing(o, mesh) : undefined;
+    return isPlainObject(mesh) ? [...checkMeshTracing(o, mesh), ...checkMeshLocality(o, mesh)] : undefined;
   } catch {
     return undefined;
   }

@@ -12,6 +12,7 @@ import { peerIdentity } from '../../contract/spiffe';
 import { UpstreamConn } from './conn';
 import { readInto } from '../read-buffer';
 import { HashRing } from './hash-ring';
+import { candidates, priorityLevels, type PriorityLevel } from './locality';
 
 export class Endpoint {
   readonly key: string;
@@ -69,6 +70,14 @@ export class Cluster {
       e.owner = this;
       this.ejectionsEnd = Math.max(this.ejectionsEnd, e.ejectedUntil);
     }
+    // By this config's priorities and localities (a kept endpoint still carries the config it was made with).
+    if (config.localityWeights || config.endpoints.some((e) => e.priority))
+      this.levels = priorityLevels(
+        this.endpoints,
+        config.endpoints.map((e) => e.priority ?? 0),
+        config.endpoints.map((e) => e.locality ?? ''),
+        config.localityWeights,
+      );
     if (previous) {
       for (const e of previous.endpoints)
         if (!this.endpoints.includes(e)) {
@@ -103,6 +112,16 @@ export class Cluster {
 
   /** When the last ejection of these endpoints ends (0: none was ever ejected). */
   private ejectionsEnd = 0;
+
+  /** Locality load balancing: the endpoints by priority (and locality, with weights); absent: one set. */
+  private readonly levels?: PriorityLevel<Endpoint>[];
+
+  /** Where a request may go under priorities: level 0 while nothing is ejected, else as Envoy spills (locality.ts). */
+  private localityCandidates(levels: PriorityLevel<Endpoint>[]): readonly Endpoint[] {
+    const now = performance.now();
+    if (now >= this.ejectionsEnd) return this.config.localityWeights ? candidates(levels) : levels[0].hosts;
+    return candidates(levels, (e) => e.ejectedUntil <= now, Math.random, this.config.outlier?.minHealthPercent ?? 0);
+  }
 
   /**
    * A passthrough cluster's endpoints appear as connections name their original destination: the
@@ -141,7 +160,11 @@ export class Cluster {
 
   private pickOnce(hints: PickHints): Endpoint | undefined {
     if (this.config.lb.kind === 'passthrough') return this.passthrough(hints.originalPort, hints.originalAddress);
-    const list = this.ejectionsEnd === 0 ? this.endpoints : this.healthy(performance.now());
+    const list = this.levels
+      ? this.localityCandidates(this.levels)
+      : this.ejectionsEnd === 0
+        ? this.endpoints
+        : this.healthy(performance.now());
     if (list.length <= 1) return list[0];
     const lb = this.config.lb;
     switch (lb.kind) {

@@ -1,0 +1,118 @@
+/**
+ * Which endpoints a request may go to when a cluster has priorities or locality weights, as Envoy
+ * chooses: a priority level by its share of the load (each level's health is 1.4 × its healthy
+ * share, capped at 100 %: what a level lacks spills to the next), then, with locality weights, a
+ * locality by weight × its own health; the cluster's load balancer picks among what is left. Pure,
+ * the random source passed in.
+ */
+
+/** Envoy's default overprovisioning factor: a level at 72 % healthy or more still takes all its load. */
+export const OVERPROVISIONING_FACTOR = 1.4;
+
+export interface LocalityGroup<T> {
+  readonly locality: string;
+  readonly weight: number;
+  readonly hosts: readonly T[];
+}
+
+export interface PriorityLevel<T> {
+  readonly hosts: readonly T[];
+  /** With locality weights: the level's hosts by locality (a locality without weight is not here). */
+  readonly localities?: readonly LocalityGroup<T>[];
+}
+
+/** Hosts by priority (levels 0, 1, ... with none empty: the compiler numbers them so), each by locality when weights are given. */
+export function priorityLevels<T>(
+  hosts: readonly T[],
+  priorities: readonly number[],
+  localities: readonly string[],
+  weights?: Readonly<Record<string, number>>,
+): PriorityLevel<T>[] {
+  const byPriority = new Map<number, number[]>();
+  hosts.forEach((_, i) => byPriority.set(priorities[i] ?? 0, [...(byPriority.get(priorities[i] ?? 0) ?? []), i]));
+  return [...byPriority.keys()]
+    .sort((a, b) => a - b)
+    .map((p) => {
+      const indexes = byPriority.get(p)!;
+      if (!weights) return { hosts: indexes.map((i) => hosts[i]) };
+      const groups = new Map<string, T[]>();
+      for (const i of indexes) groups.set(localities[i] ?? '', [...(groups.get(localities[i] ?? '') ?? []), hosts[i]]);
+      return {
+        hosts: indexes.map((i) => hosts[i]),
+        localities: [...groups].map(([locality, list]) => ({ locality, weight: weights[locality] ?? 0, hosts: list })),
+      };
+    });
+}
+
+/** A level's (or locality's) health in percent, as Envoy: overprovisioned, whole, at most 100. */
+export function health(healthy: number, total: number): number {
+  return total === 0 ? 0 : Math.min(100, Math.floor((OVERPROVISIONING_FACTOR * 100 * healthy) / total));
+}
+
+/**
+ * Envoy's priority load: each level takes what its health allows of what the levels before it left;
+ * when all of them together are under 100 % the shares are scaled up to fill it. All zero when
+ * nothing is healthy.
+ */
+export function priorityLoad(healths: readonly number[]): number[] {
+  const total = Math.min(
+    100,
+    healths.reduce((a, b) => a + b, 0),
+  );
+  if (total === 0) return healths.map(() => 0);
+  let left = 100;
+  const load = healths.map((h) => {
+    const share = Math.min(left, Math.floor((h * 100) / total));
+    left -= share;
+    return share;
+  });
+  // Rounding leftovers go to the first level that has healthy hosts.
+  if (left > 0) load[healths.findIndex((h) => h > 0)] += left;
+  return load;
+}
+
+/** The index chosen by weight for a uniform draw in [0, 1); -1 when every weight is 0. */
+export function pickWeighted(weights: readonly number[], draw: number): number {
+  const total = weights.reduce((a, b) => a + b, 0);
+  if (total <= 0) return -1;
+  let at = draw * total;
+  for (let i = 0; i < weights.length; i++) {
+    if (at < weights[i]) return i;
+    at -= weights[i];
+  }
+  // A draw at the very top (float rounding): the last index with weight.
+  let last = weights.length - 1;
+  while (weights[last] <= 0) last--;
+  return last;
+}
+
+const ALL_HEALTHY = () => true;
+
+/**
+ * The hosts a request may go to: the healthy ones of the level (and locality) drawn. Empty when
+ * none is healthy. `panicPercent` (outlier detection's minHealthPercent): below that share of healthy
+ * hosts in the whole cluster, health is ignored, as Envoy's panic mode.
+ */
+export function candidates<T>(
+  levels: readonly PriorityLevel<T>[],
+  isHealthy: (host: T) => boolean = ALL_HEALTHY,
+  random: () => number = Math.random,
+  panicPercent = 0,
+): readonly T[] {
+  const filtered = isHealthy === ALL_HEALTHY ? levels.map((l) => l.hosts) : levels.map((l) => l.hosts.filter(isHealthy));
+  const all = levels.reduce((n, l) => n + l.hosts.length, 0);
+  const panic = panicPercent > 0 && filtered.reduce((n, l) => n + l.length, 0) * 100 < panicPercent * all;
+  const ok = panic ? levels.map((l) => l.hosts) : filtered;
+  const healthy = panic ? ALL_HEALTHY : isHealthy;
+  const load = priorityLoad(levels.map((l, i) => health(ok[i].length, l.hosts.length)));
+  const level = pickWeighted(load, random());
+  if (level < 0) return [];
+  const groups = levels[level].localities;
+  if (!groups) return ok[level];
+  const healthyIn = groups.map((g) => (healthy === ALL_HEALTHY ? g.hosts : g.hosts.filter(healthy)));
+  const chosen = pickWeighted(
+    groups.map((g, i) => (g.weight * health(healthyIn[i].length, g.hosts.length)) / 100),
+    random(),
+  );
+  return chosen < 0 ? [] : healthyIn[chosen];
+}
