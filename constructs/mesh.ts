@@ -12,6 +12,7 @@ import { MeshControlPlane, type MeshControlPlaneProps } from './control-plane';
 import { IngressGateway, type IngressGatewayProps } from './ingress-gateway';
 import { MeshWorkload, type MeshWorkloadProps } from './mesh-workload';
 import { fromObject } from './mesh-resources';
+import { MeshConfig, type LocalityLoadBalancing } from './mesh-config';
 import type { SidecarOptions } from './sidecar';
 
 export interface MeshProps {
@@ -27,6 +28,15 @@ export interface MeshProps {
   readonly sidecar?: SidecarOptions;
   /** Prefix of the chart ids (and file names). @default 'mast' */
   readonly prefix?: string;
+  /**
+   * Mesh-wide locality load balancing (Istio's MeshConfig `localityLbSetting`), written to the `istio`
+   * mesh config ConfigMap in the control plane's namespace: `true` keeps each request in its client's
+   * zone while that zone has healthy endpoints (zone-aware routing; it acts on services whose
+   * DestinationRule sets `outlierDetection`, as Istio's), `false` turns it off, or a whole setting
+   * (`distribute`, `failover`, `failoverPriority`). Leave it out when your YAML brings its own `istio` ConfigMap.
+   * @default - no ConfigMap: Istio's default, enabled
+   */
+  readonly localityLoadBalancing?: LocalityLoadBalancing;
 }
 
 export class MeshInputError extends Error {
@@ -54,6 +64,8 @@ export class Mesh extends Construct {
     this.system.addDependency(this.crds);
     this.apps.addDependency(this.system);
     this.controlPlane = new MeshControlPlane(this.system, 'control-plane', props.controlPlane);
+    if (props.localityLoadBalancing !== undefined)
+      new MeshConfig(this.system, 'mesh-config', this.controlPlane.namespace, props.localityLoadBalancing);
     const controlPlaneAddress = this.controlPlane.address;
     if (props.gateway !== false)
       this.gateway = new IngressGateway(this.system, 'ingress-gateway', {

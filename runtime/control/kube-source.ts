@@ -1,6 +1,7 @@
 /**
  * Config from the Kubernetes API: one @kubernetes/client-node informer per kind (the mesh
- * CRDs, Services, EndpointSlices, Pods, Namespaces). What the library leaves to its users:
+ * CRDs, Services, EndpointSlices, Pods, Namespaces, and the `istio` mesh config ConfigMaps). What
+ * the library leaves to its users:
  * - an informer that hits an error stops for good: it is restarted with backoff;
  * - 410 Gone makes the informer relist (the library does it; tested);
  * - a watch whose connection died without a FIN hangs forever (the library sets no timeout):
@@ -13,6 +14,7 @@
 import * as k8s from '@kubernetes/client-node';
 import { KINDS, STORAGE_VERSION, type KubeObject } from '../../api';
 import type { ConfigSource, SourceUpdate } from './file-source';
+import { MESH_CONFIGMAP } from '../compile/mesh-config';
 
 export interface KubeSourceOptions {
   /** @default 100 */
@@ -26,6 +28,8 @@ interface Watched {
   readonly kind: string;
   readonly apiVersion: string;
   readonly path: string;
+  /** A field selector both the list and the watch ask for (`metadata.name=istio`). */
+  readonly fieldSelector?: string;
   readonly list: () => Promise<{ items: k8s.KubernetesObject[]; metadata?: { resourceVersion?: string } }>;
 }
 
@@ -48,6 +52,14 @@ export function watchedKinds(kc: k8s.KubeConfig): Watched[] {
       apiVersion: 'discovery.k8s.io/v1',
       path: '/apis/discovery.k8s.io/v1/endpointslices',
       list: () => discovery.listEndpointSliceForAllNamespaces({}),
+    },
+    // Istio's mesh config (`mesh` of the root namespace's `istio` ConfigMap: runtime/compile/mesh-config.ts), and no other ConfigMap.
+    {
+      kind: 'ConfigMap',
+      apiVersion: 'v1',
+      path: '/api/v1/configmaps',
+      fieldSelector: `metadata.name=${MESH_CONFIGMAP}`,
+      list: () => core.listConfigMapForAllNamespaces({ fieldSelector: `metadata.name=${MESH_CONFIGMAP}` }),
     },
   ];
 }
@@ -121,7 +133,11 @@ export class KubeSource implements ConfigSource {
       state.lastSeen = performance.now();
       return list;
     };
-    const informer = k8s.makeInformer(this.kc, `${w.path}?timeoutSeconds=${timeoutSeconds}`, listFn);
+    const query = new URLSearchParams({
+      timeoutSeconds: String(timeoutSeconds),
+      ...(w.fieldSelector ? { fieldSelector: w.fieldSelector } : {}),
+    });
+    const informer = k8s.makeInformer(this.kc, `${w.path}?${query}`, listFn);
     Object.assign(state, { informer });
     const changed = () => {
       state.lastSeen = performance.now();

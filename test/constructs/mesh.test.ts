@@ -1,6 +1,8 @@
 import { Chart, Testing } from 'cdk8s';
 import { Mesh, MeshWorkload, VirtualService } from '../../constructs';
 import { addBookinfo } from '../../examples/bookinfo/bookinfo';
+import { validate } from '../../api';
+import { readMeshCompileSettings } from '../../runtime/compile/mesh-config';
 
 function bookinfo() {
   const app = Testing.app();
@@ -121,5 +123,36 @@ describe('MeshWorkload', () => {
     const chart = new Chart(app, 'c');
     new MeshWorkload(chart, 'batch', { image: 'b:1', port: 8080, inject: false });
     expect(find(Testing.synth(chart), 'Deployment')[0].spec.template.spec.initContainers).toBeUndefined();
+  });
+});
+
+describe('Mesh localityLoadBalancing: the mesh-wide localityLbSetting in the istio ConfigMap', () => {
+  const meshConfigOf = (mesh: Mesh) => find(Testing.synth(mesh.system), 'ConfigMap', 'istio');
+
+  test('true: `localityLbSetting: { enabled: true }` in mast-system, as mastd reads it (and validates it: no findings)', () => {
+    const app = Testing.app();
+    const mesh = new Mesh(app, 'mesh', { localityLoadBalancing: true });
+    const [cm] = meshConfigOf(mesh);
+    expect(cm.metadata.namespace).toBe('mast-system');
+    const objects = [cm];
+    expect(validate(objects, { scope: 'resource' })).toEqual([]);
+    expect(readMeshCompileSettings(objects).localityLb).toEqual({ enabled: true });
+  });
+
+  test('a whole setting is written as given; false turns it off; left out, no ConfigMap', () => {
+    const failover = { failover: [{ from: 'us-east-1', to: 'us-west-2' }] };
+    expect(readMeshCompileSettings(meshConfigOf(new Mesh(Testing.app(), 'mesh', { localityLoadBalancing: failover }))).localityLb).toEqual(
+      failover,
+    );
+    expect(
+      readMeshCompileSettings(meshConfigOf(new Mesh(Testing.app(), 'mesh', { localityLoadBalancing: false }))).localityLb,
+    ).toBeUndefined();
+    expect(meshConfigOf(new Mesh(Testing.app(), 'mesh'))).toEqual([]);
+  });
+
+  test('a bad distribute fails synth naming the prop, the field and the value (MAST0135)', () => {
+    const app = Testing.app();
+    new Mesh(app, 'mesh', { localityLoadBalancing: { distribute: [{ from: 'us-east-1/*', to: { 'us-east-1/us-east-1a': 60 } }] } });
+    expect(() => app.synth()).toThrow(/Mesh: .*MAST0135.*localityLoadBalancing\.distribute\[0\]\.to.*sum to 60/);
   });
 });

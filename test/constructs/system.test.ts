@@ -30,12 +30,14 @@ describe('MeshControlPlane RBAC is least privilege', () => {
       expect(verbsFor(g, r).sort()).toEqual(['get', 'list', 'watch']);
   });
 
-  test('cluster-wide it may only create TokenReviews and Events, update mesh status, and write its root ConfigMap', () => {
+  test('cluster-wide it may only create TokenReviews and Events, update mesh status, write its root ConfigMap and read the mesh config', () => {
     expect(verbsFor('authentication.k8s.io', 'tokenreviews')).toEqual(['create']);
-    // ConfigMaps: create any (Kubernetes cannot limit create by name), read and replace only mast-ca-root-cert.
+    // ConfigMaps: create any (Kubernetes cannot limit create by name), read and replace only mast-ca-root-cert,
+    // read only `istio` (a list or watch by name: mastd asks with the field selector metadata.name=istio).
     expect(clusterRules.filter((r) => r.resources.includes('configmaps'))).toEqual([
       { apiGroups: [''], resources: ['configmaps'], verbs: ['create'] },
       { apiGroups: [''], resources: ['configmaps'], resourceNames: ['mast-ca-root-cert'], verbs: ['get', 'update'] },
+      { apiGroups: [''], resources: ['configmaps'], resourceNames: ['istio'], verbs: ['get', 'list', 'watch'] },
     ]);
     expect(verbsFor('', 'events').sort()).toEqual(['create', 'patch']);
     expect(verbsFor('networking.istio.io', 'virtualservices/status').sort()).toEqual(['get', 'patch', 'update']);

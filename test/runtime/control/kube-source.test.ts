@@ -167,6 +167,18 @@ describe('mastd --source kubernetes', () => {
     expect((m.log().match(/snapshot v\d+/g) ?? []).length).toBe(1);
   });
 
+  test('the mesh config: ConfigMaps named istio only (list and watch by field selector), in the snapshot for the compiler', async () => {
+    kube.put('/api/v1/configmaps', {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'istio', namespace: 'istio-system' },
+      data: { mesh: 'localityLbSetting: { enabled: false }\n' },
+    });
+    await until(m, 'the mesh config in the snapshot', async () => (await configz(m)).includes('ConfigMap istio-system/istio'));
+    for (const verb of ['list', 'watch'] as const)
+      expect(kube.fieldSelectors).toContainEqual({ verb, path: '/api/v1/configmaps', fieldSelector: 'metadata.name=istio' });
+  });
+
   test('watch events apply: an added VirtualService appears, a deleted one goes', async () => {
     kube.put(VS, vs('ratings'));
     await until(m, 'ratings added', async () => (await configz(m)).includes('VirtualService default/ratings'));
