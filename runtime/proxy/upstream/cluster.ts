@@ -12,7 +12,7 @@ import { peerIdentity } from '../../contract/spiffe';
 import { UpstreamConn } from './conn';
 import { readInto } from '../read-buffer';
 import { HashRing } from './hash-ring';
-import { candidates, priorityLevels, type PriorityLevel } from './locality';
+import { choose, healthPlan, priorityLevels, type HealthPlan, type PriorityLevel } from './locality';
 
 export class Endpoint {
   readonly key: string;
@@ -116,11 +116,24 @@ export class Cluster {
   /** Locality load balancing: the endpoints by priority (and locality, with weights); absent: one set. */
   private readonly levels?: PriorityLevel<Endpoint>[];
 
+  /** Ejections so far: a plan made before the last one is stale. */
+  private ejectionCount = 0;
+  /** The plan for the endpoints' health now (locality.ts), kept until an ejection or the end of the first one it saw. */
+  private plan?: { readonly ejections: number; readonly until: number; readonly plan: HealthPlan<Endpoint> };
+
   /** Where a request may go under priorities: level 0 while nothing is ejected, else as Envoy spills (locality.ts). */
   private localityCandidates(levels: PriorityLevel<Endpoint>[]): readonly Endpoint[] {
-    const now = performance.now();
-    if (now >= this.ejectionsEnd) return this.config.localityWeights ? candidates(levels) : levels[0].hosts;
-    return candidates(levels, (e) => e.ejectedUntil <= now, Math.random, this.config.outlier?.minHealthPercent ?? 0);
+    const now = this.ejectionsEnd === 0 ? 0 : performance.now();
+    if (now >= this.ejectionsEnd && !this.config.localityWeights) return levels[0].hosts;
+    let p = this.plan;
+    if (!p || p.ejections !== this.ejectionCount || now >= p.until) {
+      let until = Infinity;
+      for (const e of this.endpoints) if (e.ejectedUntil > now && e.ejectedUntil < until) until = e.ejectedUntil;
+      const healthy = until === Infinity ? undefined : (e: Endpoint) => e.ejectedUntil <= now;
+      const plan = healthPlan(levels, healthy, this.config.outlier?.minHealthPercent ?? 0);
+      this.plan = p = { ejections: this.ejectionCount, until, plan };
+    }
+    return choose(p.plan);
   }
 
   /**
@@ -371,6 +384,7 @@ export class Cluster {
     const ejected = this.endpoints.filter((e) => e.ejectedUntil > now).length;
     if ((ejected + 1) * 100 > o.maxEjectionPercent * this.endpoints.length && ejected > 0) return;
     endpoint.ejections++;
+    this.ejectionCount++;
     endpoint.ejectedUntil = now + o.baseEjectionMs * endpoint.ejections;
     this.ejectionsEnd = Math.max(this.ejectionsEnd, endpoint.ejectedUntil);
     endpoint.consecutive5xx = 0;

@@ -88,31 +88,56 @@ export function pickWeighted(weights: readonly number[], draw: number): number {
 
 const ALL_HEALTHY = () => true;
 
+/** What a pick needs while the endpoints' health stays as it is: each level's share and healthy hosts (by locality, with weights). */
+export interface HealthPlan<T> {
+  readonly load: readonly number[];
+  readonly levels: ReadonlyArray<{
+    readonly hosts: readonly T[];
+    readonly localities?: { readonly weights: readonly number[]; readonly hosts: ReadonlyArray<readonly T[]> };
+  }>;
+}
+
 /**
- * The hosts a request may go to: the healthy ones of the level (and locality) drawn. Empty when
- * none is healthy. `panicPercent` (outlier detection's minHealthPercent): below that share of healthy
- * hosts in the whole cluster, health is ignored, as Envoy's panic mode.
+ * The plan for the endpoints' current health. `panicPercent` (outlier detection's minHealthPercent):
+ * below that share of healthy hosts in the whole cluster, health is ignored, as Envoy's panic mode.
  */
+export function healthPlan<T>(
+  levels: readonly PriorityLevel<T>[],
+  isHealthy: (host: T) => boolean = ALL_HEALTHY,
+  panicPercent = 0,
+): HealthPlan<T> {
+  const filtered = isHealthy === ALL_HEALTHY ? levels.map((l) => l.hosts) : levels.map((l) => l.hosts.filter(isHealthy));
+  const all = levels.reduce((n, l) => n + l.hosts.length, 0);
+  const panic = panicPercent > 0 && filtered.reduce((n, l) => n + l.length, 0) * 100 < panicPercent * all;
+  const healthy = panic ? ALL_HEALTHY : isHealthy;
+  const ok = panic ? levels.map((l) => l.hosts) : filtered;
+  return {
+    load: priorityLoad(levels.map((l, i) => health(ok[i].length, l.hosts.length))),
+    levels: levels.map((l, i) => {
+      if (!l.localities) return { hosts: ok[i] };
+      const hosts = l.localities.map((g) => (healthy === ALL_HEALTHY ? g.hosts : g.hosts.filter(healthy)));
+      const weights = l.localities.map((g, j) => (g.weight * health(hosts[j].length, g.hosts.length)) / 100);
+      return { hosts: ok[i], localities: { weights, hosts } };
+    }),
+  };
+}
+
+/** The hosts one request may go to under a plan: a level drawn by load, then a locality by weight × health; empty when none is healthy. */
+export function choose<T>(plan: HealthPlan<T>, random: () => number = Math.random): readonly T[] {
+  const level = pickWeighted(plan.load, random());
+  if (level < 0) return [];
+  const { hosts, localities } = plan.levels[level];
+  if (!localities) return hosts;
+  const chosen = pickWeighted(localities.weights, random());
+  return chosen < 0 ? [] : localities.hosts[chosen];
+}
+
+/** The hosts a request may go to: the healthy ones of the level (and locality) drawn (a plan made for one pick). */
 export function candidates<T>(
   levels: readonly PriorityLevel<T>[],
   isHealthy: (host: T) => boolean = ALL_HEALTHY,
   random: () => number = Math.random,
   panicPercent = 0,
 ): readonly T[] {
-  const filtered = isHealthy === ALL_HEALTHY ? levels.map((l) => l.hosts) : levels.map((l) => l.hosts.filter(isHealthy));
-  const all = levels.reduce((n, l) => n + l.hosts.length, 0);
-  const panic = panicPercent > 0 && filtered.reduce((n, l) => n + l.length, 0) * 100 < panicPercent * all;
-  const ok = panic ? levels.map((l) => l.hosts) : filtered;
-  const healthy = panic ? ALL_HEALTHY : isHealthy;
-  const load = priorityLoad(levels.map((l, i) => health(ok[i].length, l.hosts.length)));
-  const level = pickWeighted(load, random());
-  if (level < 0) return [];
-  const groups = levels[level].localities;
-  if (!groups) return ok[level];
-  const healthyIn = groups.map((g) => (healthy === ALL_HEALTHY ? g.hosts : g.hosts.filter(healthy)));
-  const chosen = pickWeighted(
-    groups.map((g, i) => (g.weight * health(healthyIn[i].length, g.hosts.length)) / 100),
-    random(),
-  );
-  return chosen < 0 ? [] : healthyIn[chosen];
+  return choose(healthPlan(levels, isHealthy, panicPercent), random);
 }

@@ -115,6 +115,41 @@ describe('Cluster: picks by priority and fails over as outlier detection ejects'
     expect(picks(second)).toEqual(['region1/zone2']);
   });
 
+  test('an ejection that ends brings its level back (the cached health plan expires with it)', () => {
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate'] });
+    try {
+      const c = new Cluster({ ...config, outlier: { ...config.outlier!, baseEjectionMs: 1000 } });
+      c.recordResult(c.endpoints[0], 503);
+      expect(picks(c)).toEqual(['region1/zone2']);
+      jest.advanceTimersByTime(999);
+      expect(picks(c)).toEqual(['region1/zone2']);
+      jest.advanceTimersByTime(2);
+      expect(picks(c)).toEqual(['region1/zone1']);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  test('locality weights with a locality ejected: its share goes to the others, and comes back when it returns', () => {
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate'] });
+    try {
+      const weighted = new Cluster({
+        ...config,
+        endpoints: config.endpoints.map(({ priority: _p, ...e }) => e),
+        localityWeights: { 'region1/zone1': 50, 'region1/zone2': 50 },
+        outlier: { ...config.outlier!, baseEjectionMs: 1000 },
+      });
+      // region2/zone3 has no weight: never picked.
+      expect(picks(weighted, 200).sort()).toEqual(['region1/zone1', 'region1/zone2']);
+      weighted.recordResult(weighted.endpoints[1], 503);
+      expect(picks(weighted, 200)).toEqual(['region1/zone1']);
+      jest.advanceTimersByTime(1001);
+      expect(picks(weighted, 200).sort()).toEqual(['region1/zone1', 'region1/zone2']);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
   test('without priorities or weights the cluster picks among all its endpoints, as before', () => {
     const plain = new Cluster({ ...config, endpoints: config.endpoints.map(({ priority: _p, ...e }) => e) });
     expect(picks(plain, 30).sort()).toEqual(['region1/zone1', 'region1/zone2', 'region2/zone3']);
