@@ -12,7 +12,7 @@ import { peerIdentity } from '../../contract/spiffe';
 import { UpstreamConn } from './conn';
 import { readInto } from '../read-buffer';
 import { HashRing } from './hash-ring';
-import { choose, healthPlan, priorityLevels, type HealthPlan, type PriorityLevel } from './locality';
+import { PriorityPicker, priorityLevels } from './locality';
 
 export class Endpoint {
   readonly key: string;
@@ -71,13 +71,12 @@ export class Cluster {
       this.ejectionsEnd = Math.max(this.ejectionsEnd, e.ejectedUntil);
     }
     // By this config's priorities and localities (a kept endpoint still carries the config it was made with).
-    if (config.localityWeights || config.endpoints.some((e) => e.priority))
-      this.levels = priorityLevels(
-        this.endpoints,
-        config.endpoints.map((e) => e.priority ?? 0),
-        config.endpoints.map((e) => e.locality ?? ''),
-        config.localityWeights,
-      );
+    if (config.localityWeights || config.endpoints.some((e) => e.priority)) {
+      const priorities = config.endpoints.map((e) => e.priority ?? 0);
+      const localities = config.endpoints.map((e) => e.locality ?? '');
+      const levels = priorityLevels(this.endpoints, priorities, localities, config.localityWeights);
+      this.locality = new PriorityPicker(levels, !!config.localityWeights, config.outlier?.minHealthPercent ?? 0);
+    }
     if (previous) {
       for (const e of previous.endpoints)
         if (!this.endpoints.includes(e)) {
@@ -114,27 +113,7 @@ export class Cluster {
   private ejectionsEnd = 0;
 
   /** Locality load balancing: the endpoints by priority (and locality, with weights); absent: one set. */
-  private readonly levels?: PriorityLevel<Endpoint>[];
-
-  /** Ejections so far: a plan made before the last one is stale. */
-  private ejectionCount = 0;
-  /** The plan for the endpoints' health now (locality.ts), kept until an ejection or the end of the first one it saw. */
-  private plan?: { readonly ejections: number; readonly until: number; readonly plan: HealthPlan<Endpoint> };
-
-  /** Where a request may go under priorities: level 0 while nothing is ejected, else as Envoy spills (locality.ts). */
-  private localityCandidates(levels: PriorityLevel<Endpoint>[]): readonly Endpoint[] {
-    const now = this.ejectionsEnd === 0 ? 0 : performance.now();
-    if (now >= this.ejectionsEnd && !this.config.localityWeights) return levels[0].hosts;
-    let p = this.plan;
-    if (!p || p.ejections !== this.ejectionCount || now >= p.until) {
-      let until = Infinity;
-      for (const e of this.endpoints) if (e.ejectedUntil > now && e.ejectedUntil < until) until = e.ejectedUntil;
-      const healthy = until === Infinity ? undefined : (e: Endpoint) => e.ejectedUntil <= now;
-      const plan = healthPlan(levels, healthy, this.config.outlier?.minHealthPercent ?? 0);
-      this.plan = p = { ejections: this.ejectionCount, until, plan };
-    }
-    return choose(p.plan);
-  }
+  private readonly locality?: PriorityPicker<Endpoint>;
 
   /**
    * A passthrough cluster's endpoints appear as connections name their original destination: the
@@ -173,8 +152,8 @@ export class Cluster {
 
   private pickOnce(hints: PickHints): Endpoint | undefined {
     if (this.config.lb.kind === 'passthrough') return this.passthrough(hints.originalPort, hints.originalAddress);
-    const list = this.levels
-      ? this.localityCandidates(this.levels)
+    const list = this.locality
+      ? this.locality.candidates(this.endpoints, this.ejectionsEnd)
       : this.ejectionsEnd === 0
         ? this.endpoints
         : this.healthy(performance.now());
@@ -384,7 +363,7 @@ export class Cluster {
     const ejected = this.endpoints.filter((e) => e.ejectedUntil > now).length;
     if ((ejected + 1) * 100 > o.maxEjectionPercent * this.endpoints.length && ejected > 0) return;
     endpoint.ejections++;
-    this.ejectionCount++;
+    this.locality?.ejected();
     endpoint.ejectedUntil = now + o.baseEjectionMs * endpoint.ejections;
     this.ejectionsEnd = Math.max(this.ejectionsEnd, endpoint.ejectedUntil);
     endpoint.consecutive5xx = 0;

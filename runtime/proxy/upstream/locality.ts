@@ -2,8 +2,9 @@
  * Which endpoints a request may go to when a cluster has priorities or locality weights, as Envoy
  * chooses: a priority level by its share of the load (each level's health is 1.4 × its healthy
  * share, capped at 100 %: what a level lacks spills to the next), then, with locality weights, a
- * locality by weight × its own health; the cluster's load balancer picks among what is left. Pure,
- * the random source passed in.
+ * locality by weight × its own health; the cluster's load balancer picks among what is left. Pure
+ * functions (the random source passed in), and PriorityPicker, which keeps a cluster's plan while its
+ * endpoints' health stays the same.
  */
 
 /** Envoy's default overprovisioning factor: a level at 72 % healthy or more still takes all its load. */
@@ -140,4 +141,40 @@ export function candidates<T>(
   panicPercent = 0,
 ): readonly T[] {
   return choose(healthPlan(levels, isHealthy, panicPercent), random);
+}
+
+/**
+ * A cluster's levels with the plan for its endpoints' health now, kept until an ejection starts
+ * (`ejected()`) or the first one it saw ends, so a pick costs a draw or two, not a plan.
+ */
+export class PriorityPicker<T extends { readonly ejectedUntil: number }> {
+  private ejections = 0;
+  private kept?: { readonly ejections: number; readonly until: number; readonly plan: HealthPlan<T> };
+
+  constructor(
+    private readonly levels: readonly PriorityLevel<T>[],
+    /** Each level is split by locality weights. */
+    private readonly weighted: boolean,
+    /** Outlier detection's minHealthPercent (Envoy's panic threshold). */
+    private readonly panicPercent: number,
+  ) {}
+
+  /** An endpoint was ejected: the plan is stale. */
+  ejected(): void {
+    this.ejections++;
+  }
+
+  /** Where a request may go: level 0 while nothing is ejected (nor weighted), else by the plan. `ejectionsEnd`: when the last ejection ends (0: none ever). */
+  candidates(hosts: readonly T[], ejectionsEnd: number, random: () => number = Math.random): readonly T[] {
+    const now = ejectionsEnd === 0 ? 0 : performance.now();
+    if (now >= ejectionsEnd && !this.weighted) return this.levels[0].hosts;
+    let k = this.kept;
+    if (!k || k.ejections !== this.ejections || now >= k.until) {
+      let until = Infinity;
+      for (const h of hosts) if (h.ejectedUntil > now && h.ejectedUntil < until) until = h.ejectedUntil;
+      const healthy = until === Infinity ? undefined : (h: T) => h.ejectedUntil <= now;
+      this.kept = k = { ejections: this.ejections, until, plan: healthPlan(this.levels, healthy, this.panicPercent) };
+    }
+    return choose(k.plan, random);
+  }
 }
