@@ -1,11 +1,11 @@
 /**
  * Istio's locality load-balancing tasks (traffic-management/locality-load-balancing: distribute and
- * failover) on `mast local`: helloworld in region1/zone1, region1/zone2 and region2/zone3 as local
- * workloads (WorkloadEntry `locality`), and the task's `sleep` client in region1/zone1 (its sidecar
+ * failover) on `mast local`: helloworld in region1/zone1, region1/zone2, region2/zone3 and
+ * region3/zone4 as local workloads (WorkloadEntry `locality`), and the task's `sleep` client in region1/zone1 (its sidecar
  * gets its WorkloadEntry's locality, as a pod's from its node). The test sends what the task's
  * `curl helloworld.sample:5000/hello` sends, to sleep's sidecar outbound port. The task drains a
- * zone's proxy to make it fail; here its app answers 503 (outlier detection ejects it), and the
- * second failover stops the zone's workload outright (it leaves the registry).
+ * zone's proxy to make it fail; here the first zone's app answers 503 (outlier detection ejects it),
+ * and the next failovers stop a zone's workload outright (it leaves the registry).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
@@ -15,7 +15,7 @@ import { freePort, LocalMesh } from '../../../runtime/local/local-mesh';
 import { until } from '../../support/poll';
 
 const HOST = 'helloworld.sample.svc.cluster.local';
-const ZONES = ['region1/zone1', 'region1/zone2', 'region2/zone3'] as const;
+const ZONES = ['region1/zone1', 'region1/zone2', 'region2/zone3', 'region3/zone4'] as const;
 const APP = join(__dirname, 'helloworld.ts');
 
 let dir: string;
@@ -116,6 +116,16 @@ function hello(): Promise<string> {
   });
 }
 
+/** Stops a zone's workload for good: its app exits, and exits again at each restart (a crash loop). */
+async function stop(zone: string): Promise<void> {
+  writeFileSync(stopped(zone), '');
+  await new Promise<void>((resolve, reject) =>
+    http
+      .get({ host: '127.0.0.1', port: ports[zone], path: '/exit', agent: false }, (r) => r.resume().on('end', resolve))
+      .on('error', reject),
+  );
+}
+
 /** Which version answered each of `n` calls, one after another. */
 async function tally(n: number): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
@@ -127,7 +137,7 @@ async function tally(n: number): Promise<Record<string, number>> {
 }
 
 describe('locality weighted distribution', () => {
-  test('from region1/zone1: 70 % zone1, 20 % zone2, 10 % region3/zone4 (no endpoint here, so 7 to 2), none to region2', async () => {
+  test('from region1/zone1: 70 % to zone1, 20 % to zone2, 10 % to region3/zone4, none to region2/zone3', async () => {
     await applyRule(`    loadBalancer:
       localityLbSetting:
         enabled: true
@@ -140,10 +150,13 @@ describe('locality weighted distribution', () => {
     outlierDetection: { consecutive5xxErrors: 100, interval: 1s, baseEjectionTime: 1m }
 `);
     const got = await tally(300);
-    // 300 draws at 7/9: mean 233, sd 7.2; ±60 is over 8 sd (a chance below 1e-15 of failing by luck).
-    expect(Object.keys(got).sort()).toEqual(['region1.zone1', 'region1.zone2']);
-    expect(got['region1.zone1']).toBeGreaterThan(233 - 60);
-    expect(got['region1.zone1']).toBeLessThan(233 + 60);
+    expect(Object.keys(got).sort()).toEqual(['region1.zone1', 'region1.zone2', 'region3.zone4']);
+    // 300 draws: zone1 mean 210 (sd 7.9), zone2 60 (sd 6.9); each bound 7.5 sd away (a chance below
+    // 1e-13 of failing by luck), and still apart from an even three-way split (100 each).
+    expect(got['region1.zone1']).toBeGreaterThan(150);
+    expect(got['region1.zone1']).toBeLessThan(270);
+    expect(got['region1.zone2']).toBeGreaterThan(8);
+    expect(got['region1.zone2']).toBeLessThan(112);
   }, 60_000);
 });
 
@@ -170,13 +183,14 @@ describe('locality failover', () => {
   }, 30_000);
 
   test('zone2 stops: every call goes to region2/zone3, the failover region', async () => {
-    writeFileSync(stopped('region1/zone2'), '');
-    await new Promise<void>((resolve, reject) =>
-      http
-        .get({ host: '127.0.0.1', port: ports['region1/zone2'], path: '/exit', agent: false }, (r) => r.resume().on('end', resolve))
-        .on('error', reject),
-    );
+    await stop('region1/zone2');
     await until('a call answered by region2.zone3', async () => (await hello()) === 'region2.zone3', 15_000);
     expect(await tally(20)).toEqual({ 'region2.zone3': 20 });
+  }, 40_000);
+
+  test('region2 stops: every call goes to region3/zone4, the region no failover names', async () => {
+    await stop('region2/zone3');
+    await until('a call answered by region3.zone4', async () => (await hello()) === 'region3.zone4', 15_000);
+    expect(await tally(20)).toEqual({ 'region3.zone4': 20 });
   }, 40_000);
 });
