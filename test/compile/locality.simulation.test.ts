@@ -1,96 +1,13 @@
 /**
  * Locality load balancing, compiled for a proxy and then picked as the proxy picks (its pure
- * priority and locality choice, runtime/proxy/upstream/locality.ts): helloworld in three
+ * priority and locality choice, runtime/proxy/upstream/locality.ts): helloworld in several
  * localities, as Istio's locality-load-balancing tasks set it up, and a client in each.
  */
-import { buildIndex, compile, equivalenceKey, makeSnapshot, type ProxyIdentity } from '../../runtime/compile';
-import type { ClusterConfig } from '../../runtime/contract/proxy-config';
+import { buildIndex, compile, makeSnapshot } from '../../runtime/compile';
 import { candidates, priorityLevels } from '../../runtime/proxy/upstream/locality';
 import { seededRandom } from '../support/seeded-random';
+import { CLUSTER, FAILOVER, FOUR, client, clusterFor, mesh, picks } from './locality-mesh';
 import { meshOf } from './simulation';
-
-const HOST = 'helloworld.sample.svc.cluster.local';
-const CLUSTER = `outbound|5000||${HOST}`;
-
-/** One helloworld WorkloadEntry per locality (`spec.locality`, or the topology labels when `byLabels`), named by it. */
-function mesh(localities: readonly string[], trafficPolicy: string, meshConfig = '', byLabels = false): string {
-  const entries = localities.map((l, i) => {
-    const [region, zone] = l.split('/');
-    const where = byLabels
-      ? `labels: { app: helloworld, version: ${l.replaceAll('/', '.')}, topology.kubernetes.io/region: ${region}, topology.kubernetes.io/zone: ${zone} }`
-      : `labels: { app: helloworld, version: ${l.replaceAll('/', '.')} }\n  locality: ${l}`;
-    return `---
-apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata: { name: helloworld-${i}, namespace: sample }
-spec:
-  address: 10.0.0.${i + 1}
-  ports: { http: 5000 }
-  ${where}`;
-  });
-  return `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: helloworld, namespace: sample }
-spec:
-  hosts: [${HOST}]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{ number: 5000, name: http, protocol: HTTP }]
-  workloadSelector: { labels: { app: helloworld } }
-${entries.join('\n')}
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: { name: helloworld, namespace: sample }
-spec:
-  host: ${HOST}
-  trafficPolicy:
-${trafficPolicy}
-${meshConfig}`;
-}
-
-const client = (locality?: string, labels: Record<string, string> = { app: 'sleep' }): ProxyIdentity => ({
-  mode: 'sidecar',
-  namespace: 'sample',
-  labels,
-  ...(locality ? { locality } : {}),
-});
-
-function clusterFor(yaml: string, proxy: ProxyIdentity): ClusterConfig {
-  const config = compile(buildIndex(makeSnapshot(meshOf(yaml), 'v1')), proxy);
-  const c = config.clusters.find((x) => x.name === CLUSTER);
-  if (!c) throw new Error(`no cluster ${CLUSTER}`);
-  return c;
-}
-
-/** Where `n` requests go (by endpoint locality) with the endpoints of `down` localities ejected. */
-function picks(c: ClusterConfig, n: number, down: readonly string[] = [], seed = 7): Record<string, number> {
-  const levels = priorityLevels(
-    c.endpoints,
-    c.endpoints.map((e) => e.priority ?? 0),
-    c.endpoints.map((e) => e.locality ?? ''),
-    c.localityWeights,
-  );
-  const random = seededRandom(seed);
-  const out: Record<string, number> = {};
-  for (let i = 0; i < n; i++) {
-    const list = candidates(levels, (e) => !down.includes(e.locality ?? ''), random);
-    const e = list[Math.floor(random() * list.length)];
-    const where = e?.locality ?? 'none';
-    out[where] = (out[where] ?? 0) + 1;
-  }
-  return out;
-}
-
-const FAILOVER = `    connectionPool: { http: { maxRequestsPerConnection: 1 } }
-    loadBalancer:
-      simple: ROUND_ROBIN
-      localityLbSetting:
-        enabled: true
-        failover: [{ from: region1, to: region2 }]
-    outlierDetection: { consecutive5xxErrors: 1, interval: 1s, baseEjectionTime: 10m }`;
-
-const FOUR = ['region1/zone1', 'region1/zone2', 'region2/zone3', 'region3/zone4'];
 
 describe('failover: traffic stays in the client locality and spills as its endpoints are ejected', () => {
   const c = clusterFor(mesh(FOUR, FAILOVER), client('region1/zone1'));
@@ -129,6 +46,19 @@ describe('failover: traffic stays in the client locality and spills as its endpo
     const c3 = clusterFor(mesh(FOUR, toRegion3), client('region1/zone1'));
     expect(c3.endpoints.find((e) => e.locality === 'region3/zone4')?.priority).toBe(2);
     expect(c3.endpoints.find((e) => e.locality === 'region2/zone3')?.priority).toBe(3);
+  });
+
+  test("zones without a region (Istio's single-cluster-lb page): the other zones share one level; failover names regions, so a zone there changes nothing", () => {
+    const zonesOnly = ['/us-south10', '/us-south12', '/us-south13'];
+    const c10 = clusterFor(
+      mesh(zonesOnly, FAILOVER.replace('from: region1, to: region2', 'from: us-south10, to: us-south12')),
+      client('/us-south10'),
+    );
+    expect(c10.endpoints.map((e) => [e.locality, e.priority ?? 0])).toEqual([
+      ['/us-south10', 0],
+      ['/us-south12', 1],
+      ['/us-south13', 1],
+    ]);
   });
 
   test('localities from topology labels (no spec.locality) order the same', () => {
@@ -292,107 +222,5 @@ describe('failoverPriority: by labels, in order', () => {
     const pinned = LABELLED.replace('[topology.kubernetes.io/region,', '[topology.kubernetes.io/region=region2,');
     const yaml = mesh(['region1/zone1', 'region1/zone2', 'region2/zone3'], pinned);
     expect(clusterFor(yaml, client('region1/zone1')).endpoints.map((e) => e.priority ?? 0)).toEqual([1, 1, 0]);
-  });
-});
-
-describe('where localities come from, and who gets them', () => {
-  const FAILOVER_ONLY = '    outlierDetection: { consecutive5xxErrors: 1 }';
-
-  test("an EndpointSlice endpoint's locality is its pod's topology labels (as Kubernetes copies them from the node)", () => {
-    const pod = (name: string, zone: string) => `---
-apiVersion: v1
-kind: Pod
-metadata:
-  name: ${name}
-  namespace: sample
-  labels: { app: web, topology.kubernetes.io/region: us-east-1, topology.kubernetes.io/zone: ${zone} }
-spec: { serviceAccountName: web }`;
-    const yaml = `apiVersion: v1
-kind: Service
-metadata: { name: web, namespace: sample }
-spec: { ports: [{ name: http, port: 80 }], selector: { app: web } }
-${pod('web-a', 'us-east-1a')}
-${pod('web-b', 'us-east-1b')}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: { name: web-abc, namespace: sample, labels: { kubernetes.io/service-name: web } }
-addressType: IPv4
-ports: [{ name: http, port: 8080 }]
-endpoints:
-  - { addresses: [10.0.0.1], zone: us-east-1a, targetRef: { kind: Pod, name: web-a, namespace: sample } }
-  - { addresses: [10.0.0.2], zone: us-east-1b, targetRef: { kind: Pod, name: web-b, namespace: sample } }
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: { name: web, namespace: sample }
-spec:
-  host: web.sample.svc.cluster.local
-  trafficPolicy:
-${FAILOVER_ONLY}`;
-    const config = compile(buildIndex(makeSnapshot(meshOf(yaml), 'v1')), client('us-east-1/us-east-1b'));
-    const web = config.clusters.find((c) => c.name === 'outbound|80||web.sample.svc.cluster.local')!;
-    expect(web.endpoints.map((e) => [e.address, e.locality, e.priority ?? 0])).toEqual([
-      ['10.0.0.1', 'us-east-1/us-east-1a', 1],
-      ['10.0.0.2', 'us-east-1/us-east-1b', 0],
-    ]);
-  });
-
-  test("a subset's own setting applies to its cluster only", () => {
-    const yaml = mesh(['region1/zone1', 'region1/zone2', 'region2/zone3'], FAILOVER_ONLY).replace(
-      `  trafficPolicy:\n${FAILOVER_ONLY}`,
-      `  trafficPolicy:\n${FAILOVER_ONLY}\n  subsets:\n  - name: off\n    labels: { app: helloworld }\n    trafficPolicy: { loadBalancer: { localityLbSetting: { enabled: false } } }\n  - name: on\n    labels: { app: helloworld }`,
-    );
-    const config = compile(buildIndex(makeSnapshot(meshOf(yaml), 'v1')), client('region1/zone1'));
-    const VS = `---
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: { name: helloworld, namespace: sample }
-spec:
-  hosts: [${HOST}]
-  http: [{ route: [{ destination: { host: ${HOST}, subset: off }, weight: 50 }, { destination: { host: ${HOST}, subset: on }, weight: 50 }] }]`;
-    const routed = compile(buildIndex(makeSnapshot(meshOf(yaml + VS), 'v1')), client('region1/zone1'));
-    const priorities = (name: string) => routed.clusters.find((c) => c.name === name)!.endpoints.map((e) => e.priority ?? 0);
-    expect(priorities(`outbound|5000|off|${HOST}`)).toEqual([0, 0, 0]);
-    expect(priorities(`outbound|5000|on|${HOST}`)).toEqual([0, 1, 2]);
-    expect(config.clusters.find((c) => c.name === CLUSTER)!.endpoints.map((e) => e.priority ?? 0)).toEqual([0, 1, 2]);
-  });
-
-  test('a gateway gets priorities from its own locality too', () => {
-    const yaml = mesh(['region1/zone1', 'region1/zone2'], FAILOVER_ONLY);
-    const GATEWAY_ROUTE = `---
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: { name: edge, namespace: sample }
-spec:
-  selector: { istio: ingressgateway }
-  servers: [{ port: { number: 80, name: http, protocol: HTTP }, hosts: ["*"] }]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: { name: edge, namespace: sample }
-spec:
-  hosts: ["*"]
-  gateways: [edge]
-  http: [{ route: [{ destination: { host: ${HOST} } }] }]`;
-    const gateway: ProxyIdentity = {
-      mode: 'gateway',
-      namespace: 'mast-system',
-      labels: { istio: 'ingressgateway' },
-      locality: 'region1/zone2',
-    };
-    const config = compile(buildIndex(makeSnapshot(meshOf(yaml + GATEWAY_ROUTE), 'v1')), gateway);
-    expect(config.clusters.find((c) => c.name === CLUSTER)!.endpoints.map((e) => [e.locality, e.priority ?? 0])).toEqual([
-      ['region1/zone1', 1],
-      ['region1/zone2', 0],
-    ]);
-  });
-
-  test('proxies in two zones share one config unless some rule can balance by locality', () => {
-    const key = (trafficPolicy: string, locality: string) =>
-      equivalenceKey(buildIndex(makeSnapshot(meshOf(mesh(['region1/zone1'], trafficPolicy)), 'v1')), client(locality));
-    const plain = '    loadBalancer: { simple: ROUND_ROBIN }';
-    expect(key(plain, 'region1/zone1')).toBe(key(plain, 'region1/zone2'));
-    expect(key(FAILOVER_ONLY, 'region1/zone1')).not.toBe(key(FAILOVER_ONLY, 'region1/zone2'));
   });
 });
