@@ -72,6 +72,8 @@ export const CODES = {
   MAST0132: { severity: 'Error', title: 'Invalid tracing mesh config (extension provider, default provider, sampling)' },
   MAST0133: { severity: 'Warning', title: 'OpenTelemetry provider without http: mast exports OTLP/HTTP only' },
   MAST0134: { severity: 'Warning', title: 'Deprecated Istio field (still applied)' },
+  MAST0135: { severity: 'Error', title: 'Invalid localityLbSetting (distribute weights or localities, failover regions)' },
+  MAST0136: { severity: 'Warning', title: 'Locality failover without outlierDetection never fails over' },
   MAST0201: { severity: 'Error', title: 'Gateway not found', istioCode: 'IST0101' },
   MAST0202: { severity: 'Error', title: 'Destination host not found', istioCode: 'IST0101' },
   MAST0203: { severity: 'Error', title: 'Subset not found', istioCode: 'IST0101' },

@@ -10,7 +10,7 @@ export * from './load-files';
 export * from './source';
 export * from './registry';
 export * from './crd';
-export { isPlainObject } from './shape';
+export { checkShape, isPlainObject } from './shape';
 export * from './visibility';
 export { rulesForHost } from './rule-index';
 export { locateFindings, validate, validateResource, validateSet, type ValidateOptions } from './validate';
@@ -36,4 +36,5 @@ export {
 } from './telemetry';
 export * from './well-known';
 export * from './protocol';
+export * from './locality';
 export * from './grpc-status';

@@ -11,6 +11,7 @@ import { finding, type Finding } from './findings';
 import type { KubeObject } from './resources';
 import { obj, oneOf, type Infer } from './schema';
 import { checkShape, isPlainObject } from './shape';
+import { checkMeshLocality, type LocalityLbSetting } from './locality';
 import { checkMeshTracing, type OpenTelemetryProvider } from './telemetry';
 import { ROOT_NAMESPACES } from './validate/policies';
 
@@ -38,10 +39,12 @@ export type MeshConfig = Infer<typeof applied> & {
   readonly extensionProviders?: ReadonlyArray<{ readonly name: string; readonly opentelemetry: OpenTelemetryProvider }>;
   readonly defaultProviders?: { readonly tracing?: readonly string[] };
   readonly defaultConfig?: { readonly tracing?: { readonly sampling?: number }; readonly meshId?: string };
+  /** Locality load balancing for the whole mesh (a DestinationRule's own setting overrides it). */
+  readonly localityLbSetting?: LocalityLbSetting;
 };
 
-/** Applied by telemetry.ts's checks: the tracing providers, the default tracing provider, sampling and meshId. */
-const TRACING_FIELDS = ['extensionProviders', 'defaultProviders', 'defaultConfig'];
+/** Applied, checked by telemetry.ts (the tracing providers, the default tracing provider, sampling and meshId) and locality.ts. */
+const CHECKED_ELSEWHERE = ['extensionProviders', 'defaultProviders', 'defaultConfig', 'localityLbSetting'];
 
 /**
  * Every other field of Istio's MeshConfig (istio/api mesh/v1alpha1/config.proto, JSON names),
@@ -76,7 +79,6 @@ const NOT_APPLIED: Readonly<Record<string, { readonly instead?: string; readonly
   defaultVirtualServiceExportTo: { instead: 'every VirtualService is visible in every namespace', matches: ['*'] },
   defaultDestinationRuleExportTo: { instead: 'every DestinationRule is visible in every namespace', matches: ['*'] },
   rootNamespace: { instead: "mast's root namespaces are mast-system and istio-system", matches: 'istio-system' },
-  localityLbSetting: {},
   zoneAwareLbSetting: {},
   dnsRefreshRate: {},
   inboundClusterStatName: {},
@@ -95,7 +97,7 @@ const NOT_APPLIED: Readonly<Record<string, { readonly instead?: string; readonly
   serviceEntryVisibility: {},
 };
 
-const KNOWN = [...Object.keys(applied.fields), ...TRACING_FIELDS, ...Object.keys(NOT_APPLIED)];
+const KNOWN = [...Object.keys(applied.fields), ...CHECKED_ELSEWHERE, ...Object.keys(NOT_APPLIED)];
 
 /** The mesh config's findings; undefined for any object other than its ConfigMap. */
 export function meshConfigFindings(o: KubeObject): Finding[] | undefined {
@@ -112,7 +114,7 @@ export function meshConfigFindings(o: KubeObject): Finding[] | undefined {
   }
   if (mesh === null || mesh === undefined) return [];
   if (!isPlainObject(mesh)) return [finding('MAST0002', o, at, 'the mesh config is a YAML mapping of MeshConfig fields')];
-  return [...checkFields(o, mesh, at), ...checkMeshTracing(o, mesh)];
+  return [...checkFields(o, mesh, at), ...checkMeshTracing(o, mesh), ...checkMeshLocality(o, mesh)];
 }
 
 function checkFields(o: KubeObject, mesh: Record<string, unknown>, at: string): Finding[] {
@@ -127,7 +129,7 @@ function checkFields(o: KubeObject, mesh: Record<string, unknown>, at: string): 
   if (isPlainObject(mesh.outboundTrafficPolicy) && mesh.outboundTrafficPolicy.egressProxy !== undefined)
     out.push(finding('MAST0301', o, `${at}.outboundTrafficPolicy.egressProxy`, 'an egress proxy for unknown hosts is not applied by mast'));
   for (const [key, value] of Object.entries(mesh)) {
-    if (key in applied.fields || TRACING_FIELDS.includes(key)) continue;
+    if (key in applied.fields || CHECKED_ELSEWHERE.includes(key)) continue;
     const known = NOT_APPLIED[key];
     if (!known) {
       const near = KNOWN.find((k) => k.toLowerCase() === key.toLowerCase().replace(/_(\w)/g, (_, c: string) => c));

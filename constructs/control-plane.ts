@@ -1,8 +1,8 @@
 /**
  * MeshControlPlane: mastd in `mast-system` with least-privilege RBAC: watch the
  * mesh kinds, Services, EndpointSlices, Pods and Namespaces; create TokenReviews
- * and Events; write its root certificate ConfigMap in each namespace; its own
- * Secrets (CA root, gateway credentials) and Leases only.
+ * and Events; write its root certificate ConfigMap in each namespace; its own Secrets (CA root,
+ * gateway credentials), ConfigMaps (the `istio` mesh config, read) and Leases only.
  */
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
@@ -91,7 +91,7 @@ export class MeshControlPlane extends Construct {
         { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['get', 'list', 'watch'] },
         { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
         { apiGroups: ['', 'events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
-        // The root certificate in each namespace; it reads and replaces no other ConfigMap.
+        // The root certificate in each namespace; it reads and replaces no other ConfigMap there.
         { apiGroups: [''], resources: ['configmaps'], verbs: ['create'] },
         { apiGroups: [''], resources: ['configmaps'], resourceNames: [ROOT_CONFIGMAP], verbs: ['get', 'update'] },
       ],

@@ -25,6 +25,7 @@ import { MeshControlPlane, type MeshControlPlaneProps } from './control-plane';
 import { IngressGateway, type IngressGatewayProps } from './ingress-gateway';
 import { MeshWorkload, type MeshWorkloadProps } from './mesh-workload';
 import { fromObject } from './mesh-resources';
+import { localitySetting, type LocalityLoadBalancing } from './mesh-config';
 import type { SidecarOptions } from './sidecar';
 
 export interface MeshProps {
@@ -42,11 +43,20 @@ export interface MeshProps {
   readonly prefix?: string;
   /**
    * Istio's mesh config, as far as mast applies it (outbound traffic policy, path normalization,
-   * HTTP/2 upgrade, tracing providers): written as the `istio` ConfigMap of the control plane's
-   * namespace, which mastd watches; checked at synth (a bad value throws, naming the field).
+   * HTTP/2 upgrade, tracing providers, locality load balancing): written as the `istio` ConfigMap of
+   * the control plane's namespace, which mastd watches; checked at synth (a bad value throws, naming the field).
    * @default - none: Istio's defaults (ALLOW_ANY, BASE normalization, no upgrade, no tracing)
    */
   readonly meshConfig?: MeshConfig;
+  /**
+   * Mesh-wide locality load balancing (Istio's MeshConfig `localityLbSetting`), written to the `istio`
+   * mesh config ConfigMap in the control plane's namespace: `true` keeps each request in its client's
+   * zone while that zone has healthy endpoints (zone-aware routing; it acts on services whose
+   * DestinationRule sets `outlierDetection`, as Istio's), `false` turns it off, or a whole setting
+   * (`distribute`, `failover`, `failoverPriority`). Leave it out when your YAML brings its own `istio` ConfigMap.
+   * @default - no ConfigMap: Istio's default, enabled
+   */
+  readonly localityLoadBalancing?: LocalityLoadBalancing;
 }
 
 export class MeshInputError extends Error {
@@ -74,7 +84,9 @@ export class Mesh extends Construct {
     this.system.addDependency(this.crds);
     this.apps.addDependency(this.system);
     this.controlPlane = new MeshControlPlane(this.system, 'control-plane', props.controlPlane);
-    if (props.meshConfig) this.addMeshConfig(props.meshConfig);
+    const locality = props.localityLoadBalancing;
+    if (props.meshConfig || locality !== undefined)
+      this.addMeshConfig({ ...props.meshConfig, ...(locality !== undefined ? { localityLbSetting: localitySetting(locality) } : {}) });
     const controlPlaneAddress = this.controlPlane.address;
     if (props.gateway !== false)
       this.gateway = new IngressGateway(this.system, 'ingress-gateway', {

@@ -7,6 +7,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { namespaceOf, sourceOf, type KubeObject, type WorkloadEntry } from '../../api';
 import { TLS_MODE_LABEL } from '../contract/proxy-config';
 import { HEALTH_CHECKS_ANNOTATION } from '../compile/endpoints';
+import { localityOf } from '../compile/locality';
 
 /** A Node entry point (`.js`, or `.ts` bundled first), relative to the YAML file. */
 export const RUN_ANNOTATION = 'local.mast.dev/run';
@@ -25,6 +26,8 @@ export interface LocalWorkload {
   readonly labels: Record<string, string>;
   /** Its identity (SPIFFE): `spec.serviceAccount`, else the `app` label, else its name. */
   readonly serviceAccount: string;
+  /** Where its sidecar says it runs (`spec.locality`, else the topology labels), as a pod's node tells Istio. */
+  readonly locality?: string;
   /** Absolute path of the app's entry point. */
   readonly run?: string;
   readonly env: Record<string, string>;
@@ -80,6 +83,7 @@ export function planLocal(objects: readonly KubeObject[], cwd = process.cwd()): 
     const run = runPath ? (isAbsolute(runPath) ? runPath : resolve(base, runPath)) : undefined;
     const [portName, appPort] = ports[0];
     const labels = { ...(we.spec.labels ?? {}) };
+    const locality = localityOf(we.spec.locality, we.spec.labels);
     const w = {
       key,
       namespace: namespaceOf(we),
@@ -89,6 +93,7 @@ export function planLocal(objects: readonly KubeObject[], cwd = process.cwd()): 
       appPort,
       labels,
       serviceAccount: accountOf(we),
+      ...(locality ? { locality } : {}),
       run,
       env: parseEnv(annotations[ENV_ANNOTATION]),
     };

@@ -1,6 +1,8 @@
 import { Chart, Testing } from 'cdk8s';
 import { Mesh, MeshWorkload, VirtualService } from '../../constructs';
 import { addBookinfo } from '../../examples/bookinfo/bookinfo';
+import { validate } from '../../api';
+import { readMeshCompileSettings } from '../../runtime/compile/mesh-config';
 
 function bookinfo() {
   const app = Testing.app();
@@ -146,5 +148,43 @@ describe('meshConfig', () => {
     expect(
       () => new Mesh(Testing.app(), 'mesh', { controlPlane: { namespace: 'mesh-ops' }, meshConfig: { h2UpgradePolicy: 'UPGRADE' } }),
     ).toThrow(/root namespace \(mast-system, istio-system\); the control plane's namespace is mesh-ops/);
+  });
+});
+
+describe('Mesh localityLoadBalancing: the mesh-wide localityLbSetting in the istio ConfigMap', () => {
+  const meshConfigOf = (mesh: Mesh) => find(Testing.synth(mesh.system), 'ConfigMap', 'istio');
+
+  test('true: `localityLbSetting: { enabled: true }` in mast-system, as mastd reads it (and validates it: no findings)', () => {
+    const app = Testing.app();
+    const mesh = new Mesh(app, 'mesh', { localityLoadBalancing: true });
+    const [cm] = meshConfigOf(mesh);
+    expect(cm.metadata.namespace).toBe('mast-system');
+    const objects = [cm];
+    expect(validate(objects, { scope: 'resource' })).toEqual([]);
+    expect(readMeshCompileSettings(objects).localityLb).toEqual({ enabled: true });
+  });
+
+  test('a whole setting is written as given; false turns it off; left out, no ConfigMap', () => {
+    const failover = { failover: [{ from: 'us-east-1', to: 'us-west-2' }] };
+    expect(readMeshCompileSettings(meshConfigOf(new Mesh(Testing.app(), 'mesh', { localityLoadBalancing: failover }))).localityLb).toEqual(
+      failover,
+    );
+    expect(
+      readMeshCompileSettings(meshConfigOf(new Mesh(Testing.app(), 'mesh', { localityLoadBalancing: false }))).localityLb,
+    ).toBeUndefined();
+    expect(meshConfigOf(new Mesh(Testing.app(), 'mesh'))).toEqual([]);
+  });
+
+  test('a bad distribute fails synth naming the prop, the field and the value (MAST0135)', () => {
+    const bad = { distribute: [{ from: 'us-east-1/*', to: { 'us-east-1/us-east-1a': 60 } }] };
+    expect(() => new Mesh(Testing.app(), 'mesh', { localityLoadBalancing: bad })).toThrow(
+      /meshConfig: .*MAST0135.*data\.mesh\.localityLbSetting\.distribute\[0\]\.to.*sum to 60/,
+    );
+  });
+
+  test('beside meshConfig: one ConfigMap holding both', () => {
+    const mesh = new Mesh(Testing.app(), 'mesh', { meshConfig: { h2UpgradePolicy: 'UPGRADE' }, localityLoadBalancing: true });
+    const [cm] = meshConfigOf(mesh);
+    expect(cm.data.mesh).toBe('h2UpgradePolicy: UPGRADE\nlocalityLbSetting:\n  enabled: true\n');
   });
 });

@@ -26,6 +26,8 @@ export class FakeKube {
   rv = 1;
   /** `list` and `watch` requests per resource path. */
   readonly requests: Array<{ verb: 'list' | 'watch'; path: string }> = [];
+  /** List and watch requests that gave a `fieldSelector`, with it (lists apply `metadata.name=<name>`; watches send every event). */
+  readonly fieldSelectors: Array<{ verb: 'list' | 'watch'; path: string; fieldSelector: string }> = [];
   readonly events: Obj[] = [];
   /** Watches answered 410 Gone, by path. */
   readonly gone: string[] = [];
@@ -181,13 +183,17 @@ current-context: c
       if (req.method !== 'GET') return notFound();
       const path = url.pathname;
       if (this.notFound.has(path)) return notFound();
-      if (url.searchParams.get('watch') !== 'true') {
+      const fieldSelector = url.searchParams.get('fieldSelector');
+      const verb = url.searchParams.get('watch') === 'true' ? 'watch' : 'list';
+      if (fieldSelector) this.fieldSelectors.push({ verb, path, fieldSelector });
+      if (verb === 'list') {
         this.requests.push({ verb: 'list', path });
+        const name = /^metadata\.name=(.+)$/.exec(fieldSelector ?? '')?.[1];
         return send(200, {
           kind: 'List',
           apiVersion: 'v1',
           metadata: { resourceVersion: String(this.rv) },
-          items: [...(this.objects.get(path)?.values() ?? [])],
+          items: [...(this.objects.get(path)?.values() ?? [])].filter((o) => name === undefined || o.metadata.name === name),
         });
       }
       if (this.held) return void this.held.push(() => this.watch(url, path, res));

@@ -187,7 +187,9 @@ describe('mastd --source kubernetes', () => {
     });
     kube.put(CM, meshConfig('outboundTrafficPolicy: { mode: REGISTRY_ONLY }\ntrustDomain: example.com'));
     await until(m, 'the mesh config', async () => (await configz(m)).includes('ConfigMap mast-system/istio'));
-    expect(kube.requests).toContainEqual({ verb: 'list', path: CM });
+    // Listed and watched by name (the field selector), as RBAC and the API server expect.
+    for (const verb of ['list', 'watch'] as const)
+      expect(kube.fieldSelectors).toContainEqual({ verb, path: CM, fieldSelector: 'metadata.name=istio' });
     await until(m, 'its finding', async () =>
       (await analysis(m)).findings.some((f) => f.code === 'MAST0301' && f.path === 'data.mesh.trustDomain'),
     );

@@ -68,6 +68,22 @@ describe('mast local: which workloads get a sidecar', () => {
     expect((objects[0].spec as { ports: object }).ports).toEqual({ http: 19083 });
   });
 
+  test("a workload's locality (its sidecar's --locality): spec.locality, else the topology labels; none without either", () => {
+    const entries = loadYaml(`
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: { name: a, namespace: shop }
+spec: { address: 127.0.0.1, ports: { http: 1 }, locality: region1/zone1 }
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: { name: b, namespace: shop }
+spec: { address: 127.0.0.1, ports: { http: 2 }, labels: { topology.kubernetes.io/region: region2, topology.kubernetes.io/zone: zone3 } }
+`).objects;
+    expect(planLocal(entries).workloads.map((w) => w.locality)).toEqual(['region1/zone1', 'region2/zone3']);
+    expect(plan.workloads[0].locality).toBeUndefined();
+  });
+
   test('names of one app port (http and grpc on 19085): one sidecar fronts it, every name reaches its inbound port', () => {
     const [one] = loadYaml(`
 apiVersion: networking.istio.io/v1
