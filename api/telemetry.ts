@@ -12,9 +12,9 @@ import { arr, bool, int, map, num, obj, oneOf, req, str, type Infer } from './sc
 import { checkShape, isPlainObject } from './shape';
 import { workloadSelector } from './common';
 import { parse } from 'yaml';
+import { MESH_CONFIGMAP } from './well-known';
 
 /** Where Istio keeps the mesh config: the `mesh` key of the `istio` ConfigMap of the root namespace. */
-const MESH_CONFIGMAP = 'istio';
 const MESH_CONFIG_NAMESPACES = ['mast-system', 'istio-system'];
 
 export const TELEMETRY_GROUP = 'telemetry.istio.io';

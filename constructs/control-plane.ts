@@ -6,7 +6,7 @@
  */
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
-import { KINDS, PORTS } from '../api';
+import { KINDS, MESH_CONFIGMAP, PORTS, TELEMETRY_GROUP } from '../api';
 import { DEFAULT_CONTROL_IMAGE, PROXY_UID, SYSTEM_NAMESPACE } from './version';
 import {
   badProp,
@@ -89,6 +89,10 @@ export class MeshControlPlane extends Construct {
         })),
         { apiGroups: [''], resources: ['services', 'pods', 'namespaces'], verbs: ['get', 'list', 'watch'] },
         { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['get', 'list', 'watch'] },
+        { apiGroups: [TELEMETRY_GROUP], resources: ['telemetries'], verbs: ['get', 'list', 'watch'] },
+        // Istio's mesh config (the `istio` ConfigMaps): mastd lists and watches them by name (a metadata.name field selector, which
+        // a resourceNames rule requires of a list or watch), so it reads no other ConfigMap.
+        { apiGroups: [''], resources: ['configmaps'], resourceNames: [MESH_CONFIGMAP], verbs: ['get', 'list', 'watch'] },
         { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
         { apiGroups: ['', 'events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
         // The root certificate in each namespace; it reads and replaces no other ConfigMap.

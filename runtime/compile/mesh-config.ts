@@ -8,9 +8,9 @@
  */
 import { parse } from 'yaml';
 import { PATH_NORMALIZATIONS, type PathNormalization } from '../contract/proxy-config';
-import { isPlainObject, ROOT_NAMESPACES, type KubeObject } from '../../api';
+import { isPlainObject, MESH_CONFIGMAP, ROOT_NAMESPACES, type KubeObject } from '../../api';
 
-export const MESH_CONFIGMAP = 'istio';
+export { MESH_CONFIGMAP };
 
 /** What every ProxyConfig of the snapshot carries (spread into it). */
 export interface MeshSettings {
