@@ -2,7 +2,7 @@
  * Istio's Grafana dashboards answer on mast's metrics, checked by a real Prometheus: `mast local`
  * runs the bookinfo example (and tcp-echo behind a TCP port of the gateway); Prometheus scrapes
  * every proxy through the admin port's service discovery with the `prometheus.yml` mast local
- * serves; then every panel query of the Mesh, Service and Workload dashboards (dashboard-queries.ts)
+ * serves (scraping every second); then every panel query of the Mesh, Service and Workload dashboards (dashboard-queries.ts)
  * must come back with the labels the traffic sent implies.
  *
  * The traffic, sent twice (a counter's first sample is its starting point, so each series must
@@ -156,7 +156,10 @@ const queries = dashboardQueries(SCENE);
     mesh = await startExample({ files });
     admin = new LocalAdmin(mesh.mesh);
     const adminPort = await admin.listen(0);
-    await prometheus.start(prometheusConfig({ admin: `http://127.0.0.1:${adminPort}`, scrapeInterval: '1s', refreshInterval: '1s' }));
+    // The prometheus.yml a user fetches from the admin port, at a test's pace (every second, not every 5 s).
+    const served = await (await fetch(`http://127.0.0.1:${adminPort}/prometheus.yml`)).text();
+    expect(served).toBe(prometheusConfig({ admin: `http://127.0.0.1:${adminPort}` }));
+    await prometheus.start(served.replaceAll(': 5s', ': 1s'));
     const proxies = mesh.mesh.proxies().length;
     await until(
       `Prometheus scraping all ${proxies} proxies and mastd`,
