@@ -21,6 +21,8 @@ export const DASHBOARDS = {
   mesh: 'Istio Mesh Dashboard',
   service: 'Istio Service Dashboard',
   workload: 'Istio Workload Dashboard',
+  /** Only the panels mast's control plane feeds (docs/observability.md lists the others and why). */
+  controlPlane: 'Istio Control Plane Dashboard',
   /** Not a dashboard: the queries Istio's task "Querying Metrics from Prometheus" has its reader try. */
   queryingTask: 'Istio task querying-metrics',
 } as const;
@@ -28,7 +30,12 @@ export const DASHBOARDS = {
 /** What a panel's answer must hold. */
 export type Expectation =
   /** At least one series; every value finite and in range; for each label set, a series that has all of them. */
-  | { readonly kind: 'series'; readonly value: 'positive' | 'ratio'; readonly labels: ReadonlyArray<Readonly<Record<string, string>>> }
+  | {
+      readonly kind: 'series';
+      /** `count`: finite and not negative (a counter of rejections may well be 0). */
+      readonly value: 'positive' | 'ratio' | 'count';
+      readonly labels: ReadonlyArray<Readonly<Record<string, string>>>;
+    }
   /** No series, on Istio too (the reason says why): the panel is kept to show mast answers it as Istio does. */
   | { readonly kind: 'empty'; readonly why: string };
 
@@ -406,6 +413,31 @@ function workloadDashboard(c: Scene): PanelQuery[] {
   ];
 }
 
+/** The Control Plane (pilot) dashboard's panels that mastd's metrics feed. */
+function controlPlaneDashboard(): PanelQuery[] {
+  const at = (row: string, panel: string, series: string, query: string, expect: Expectation): PanelQuery => ({
+    dashboard: DASHBOARDS.controlPlane,
+    row,
+    panel,
+    series,
+    query,
+    expect,
+  });
+  const push = 'Push Information';
+  return [
+    at('Deployed Versions', 'Pilot Versions', '', 'sum by (tag) (istio_build{component="pilot"})', positive()),
+    at(
+      push,
+      'XDS Pushes',
+      '',
+      sum(['type'], rate('pilot_xds_pushes', [])),
+      positive(...['cds', 'eds', 'lds', 'rds'].map((type) => ({ type }))),
+    ),
+    at(push, 'Connections', 'server reported', 'sum (pilot_xds)', positive()),
+    at(push, 'Push Errors', 'Rejected Config', 'sum by (type) (pilot_total_xds_rejects)', { kind: 'series', value: 'count', labels: [] }),
+  ];
+}
+
 /** observability/metrics/querying-metrics: the totals to productpage and to reviews v3, and productpage's rate of 200s. */
 function queryingTask(): PanelQuery[] {
   const at = (panel: string, query: string, expect: Expectation): PanelQuery => ({
@@ -436,7 +468,10 @@ function queryingTask(): PanelQuery[] {
   ];
 }
 
-/** Every panel query of the three dashboards that reads an istio_* metric, for this scene, and the querying-metrics task's. */
+/**
+ * Every panel query of the Mesh, Service and Workload dashboards that reads an istio_* metric, for this
+ * scene; the Control Plane dashboard's panels mastd feeds; the querying-metrics task's queries.
+ */
 export function dashboardQueries(scene: Scene): PanelQuery[] {
-  return [...meshDashboard(scene), ...serviceDashboard(scene), ...workloadDashboard(scene), ...queryingTask()];
+  return [...meshDashboard(scene), ...serviceDashboard(scene), ...workloadDashboard(scene), ...controlPlaneDashboard(), ...queryingTask()];
 }
