@@ -201,6 +201,20 @@ const queries = dashboardQueries(SCENE);
     expect([DASHBOARDS.mesh, DASHBOARDS.service, DASHBOARDS.workload].map(panels)).toEqual([7, 22, 19]);
   });
 
+  test("mast local's graph reads the same traffic: versions apart, TCP and gRPC edges, mTLS inside the mesh, the outside client plain", async () => {
+    const { edges } = await admin!.graph();
+    const at = (source: string, destination: string, protocol: string) =>
+      edges.find((e) => e.source === source && e.destination === destination && e.protocol === protocol);
+    expect(at(GATEWAY_NAME, 'productpage v1', 'http')).toMatchObject({ mtls: 1 });
+    for (const v of ['v1', 'v2', 'v3']) expect(at('productpage v1', `reviews ${v}`, 'http')).toMatchObject({ mtls: 1 });
+    expect(at('reviews v2', 'ratings v1', 'grpc')).toMatchObject({ mtls: 1 });
+    expect(at(GATEWAY_NAME, 'tcp-echo v1', 'tcp')).toMatchObject({ mtls: 1, requests: 6 });
+    expect(at('unknown', 'reviews v1', 'http')).toMatchObject({ mtls: 0, requests: 10, errorRate: 0 });
+    expect(at('unknown', 'tcp-echo v1', 'tcp')).toMatchObject({ mtls: 0, requests: 2 });
+    // jason's failing pages: one in two of productpage's calls to reviews v2 answered 500.
+    expect(at('productpage v1', 'reviews v2', 'http')!.errorRate).toBeGreaterThan(0);
+  });
+
   test.each(queries.map((q) => [`${q.dashboard} › ${q.row} › ${q.panel}${q.series ? ` (${q.series})` : ''}`, q] as const))(
     '%s',
     async (_name, q: PanelQuery) => {
