@@ -14,40 +14,25 @@
  * variants are both exercised.
  */
 
-/** Long enough to hold the whole test's traffic; Prometheus scrapes every second. */
-export const WINDOW = '3m';
+import { controlPlaneDashboard, queryingTask } from './pilot-and-task-queries';
+import {
+  BOTH,
+  DASHBOARDS,
+  type Expectation,
+  MTLS,
+  NOT_MTLS,
+  type Matchers,
+  type PanelQuery,
+  positive,
+  quantile,
+  rate,
+  ratio,
+  seconds,
+  successRate,
+  sum,
+} from './promql';
 
-export const DASHBOARDS = {
-  mesh: 'Istio Mesh Dashboard',
-  service: 'Istio Service Dashboard',
-  workload: 'Istio Workload Dashboard',
-  /** Only the panels mast's control plane feeds (docs/observability.md lists the others and why). */
-  controlPlane: 'Istio Control Plane Dashboard',
-  /** Not a dashboard: the queries Istio's task "Querying Metrics from Prometheus" has its reader try. */
-  queryingTask: 'Istio task querying-metrics',
-} as const;
-
-/** What a panel's answer must hold. */
-export type Expectation =
-  /** At least one series; every value finite and in range; for each label set, a series that has all of them. */
-  | {
-      readonly kind: 'series';
-      /** `count`: finite and not negative (a counter of rejections may well be 0). */
-      readonly value: 'positive' | 'ratio' | 'count';
-      readonly labels: ReadonlyArray<Readonly<Record<string, string>>>;
-    }
-  /** No series, on Istio too (the reason says why): the panel is kept to show mast answers it as Istio does. */
-  | { readonly kind: 'empty'; readonly why: string };
-
-export interface PanelQuery {
-  readonly dashboard: (typeof DASHBOARDS)[keyof typeof DASHBOARDS];
-  readonly row: string;
-  readonly panel: string;
-  /** Which of the panel's queries: its legend's distinguishing part (`P90`, `mTLS`, ...). */
-  readonly series: string;
-  readonly query: string;
-  readonly expect: Expectation;
-}
+export { DASHBOARDS, type Expectation, type PanelQuery } from './promql';
 
 /** The concrete values the dashboards' variables take here. */
 export interface Scene {
@@ -72,23 +57,6 @@ export interface Scene {
   readonly meshWorkloads: readonly string[];
 }
 
-type Matchers = ReadonlyArray<readonly [string, '=' | '!=' | '=~' | '!~', string]>;
-const selector = (m: Matchers) => m.map(([k, op, v]) => `${k}${op}"${v}"`).join(',');
-const rate = (metric: string, m: Matchers) => `rate(${metric}{${selector(m)}}[${WINDOW}])`;
-const sum = (by: readonly string[], expr: string) => `sum${by.length ? ` by (${by.join(',')})` : ''} (${expr})`;
-/** Requests that did not end in a 5xx over all requests, per group (the dashboards' success rate). */
-const successRate = (m: Matchers, by: readonly string[]) =>
-  `${sum(by, rate('istio_requests_total', [...m, ['response_code', '!~', '5..']]))} / ${sum(by, rate('istio_requests_total', m))}`;
-const quantile = (q: number, histogram: string, m: Matchers, by: readonly string[]) =>
-  `histogram_quantile(${q}, ${sum(['le', ...by], rate(`${histogram}_bucket`, m))})`;
-/** Durations in seconds, as the dashboards show Istio's millisecond histogram. */
-const seconds = (q: number, m: Matchers, by: readonly string[]) => `${quantile(q, 'istio_request_duration_milliseconds', m, by)} / 1000`;
-
-const BOTH: Matchers = [['reporter', '=~', 'source|destination']];
-const MTLS: Matchers = [['connection_security_policy', '=', 'mutual_tls']];
-const NOT_MTLS: Matchers = [['connection_security_policy', '!=', 'mutual_tls']];
-const positive = (...labels: Array<Record<string, string>>): Expectation => ({ kind: 'series', value: 'positive', labels });
-const ratio = (...labels: Array<Record<string, string>>): Expectation => ({ kind: 'series', value: 'ratio', labels });
 /** A source reporter cannot know the server's policy: Istio writes `unknown` there, and so does mast. */
 const SOURCE_POLICY_UNKNOWN: Expectation = {
   kind: 'empty',
@@ -409,61 +377,6 @@ function workloadDashboard(c: Scene): PanelQuery[] {
         plain: positive({ destination_service: c.tcpService }),
       },
       { received: 'Bytes Sent on Outgoing TCP Connection', sent: 'Bytes Received from Outgoing TCP Connection' },
-    ),
-  ];
-}
-
-/** The Control Plane (pilot) dashboard's panels that mastd's metrics feed. */
-function controlPlaneDashboard(): PanelQuery[] {
-  const at = (row: string, panel: string, series: string, query: string, expect: Expectation): PanelQuery => ({
-    dashboard: DASHBOARDS.controlPlane,
-    row,
-    panel,
-    series,
-    query,
-    expect,
-  });
-  const push = 'Push Information';
-  return [
-    at('Deployed Versions', 'Pilot Versions', '', 'sum by (tag) (istio_build{component="pilot"})', positive()),
-    at(
-      push,
-      'XDS Pushes',
-      '',
-      sum(['type'], rate('pilot_xds_pushes', [])),
-      positive(...['cds', 'eds', 'lds', 'rds'].map((type) => ({ type }))),
-    ),
-    at(push, 'Connections', 'server reported', 'sum (pilot_xds)', positive()),
-    at(push, 'Push Errors', 'Rejected Config', 'sum by (type) (pilot_total_xds_rejects)', { kind: 'series', value: 'count', labels: [] }),
-  ];
-}
-
-/** observability/metrics/querying-metrics: the totals to productpage and to reviews v3, and productpage's rate of 200s. */
-function queryingTask(): PanelQuery[] {
-  const at = (panel: string, query: string, expect: Expectation): PanelQuery => ({
-    dashboard: DASHBOARDS.queryingTask,
-    row: 'Querying Istio Metrics',
-    panel,
-    series: '',
-    query,
-    expect,
-  });
-  return [
-    at('every request', 'istio_requests_total', positive({ reporter: 'source' }, { reporter: 'destination' })),
-    at(
-      'requests to productpage',
-      `istio_requests_total{destination_service="productpage.default.svc.cluster.local"}`,
-      positive({ destination_workload: 'productpage-v1' }),
-    ),
-    at(
-      'requests to reviews v3',
-      `istio_requests_total{destination_service="reviews.default.svc.cluster.local",destination_version="v3"}`,
-      positive({ destination_workload: 'reviews-v3' }),
-    ),
-    at(
-      'rate of 200s to productpage',
-      `rate(istio_requests_total{destination_service=~"productpage.*",response_code="200"}[${WINDOW}])`,
-      positive({ response_code: '200' }),
     ),
   ];
 }
