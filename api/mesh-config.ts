@@ -14,9 +14,9 @@ import { checkShape, isPlainObject } from './shape';
 import { checkMeshLocality, type LocalityLbSetting } from './locality';
 import { checkMeshTracing, type OpenTelemetryProvider } from './telemetry';
 import { ROOT_NAMESPACES } from './validate/policies';
+import { MESH_CONFIGMAP } from './well-known';
 
-/** The ConfigMap's name (in a root namespace) and its key holding the mesh config. */
-export const MESH_CONFIGMAP = 'istio';
+/** The key of the `istio` ConfigMap (MESH_CONFIGMAP, in a root namespace) holding the mesh config. */
 export const MESH_CONFIG_KEY = 'mesh';
 
 /** Is this the mesh config's ConfigMap? */

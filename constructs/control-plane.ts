@@ -6,7 +6,7 @@
  */
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
-import { KINDS, PORTS } from '../api';
+import { KINDS, PORTS, TELEMETRY_GROUP } from '../api';
 import { DEFAULT_CONTROL_IMAGE, PROXY_UID, SYSTEM_NAMESPACE } from './version';
 import {
   badProp,
@@ -89,6 +89,7 @@ export class MeshControlPlane extends Construct {
         })),
         { apiGroups: [''], resources: ['services', 'pods', 'namespaces'], verbs: ['get', 'list', 'watch'] },
         { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['get', 'list', 'watch'] },
+        { apiGroups: [TELEMETRY_GROUP], resources: ['telemetries'], verbs: ['get', 'list', 'watch'] },
         { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
         { apiGroups: ['', 'events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
         // The root certificate in each namespace; it reads and replaces no other ConfigMap there.

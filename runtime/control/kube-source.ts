@@ -1,7 +1,7 @@
 /**
  * Config from the Kubernetes API: one @kubernetes/client-node informer per kind (the mesh
- * CRDs, Services, EndpointSlices, Pods, Namespaces), and one for the mesh config (the `istio`
- * ConfigMap of mastd's own namespace, as istiod reads its own). What the library leaves to its users:
+ * CRDs, Telemetry, Services, EndpointSlices, Pods, Namespaces), and one for the mesh config (the
+ * `istio` ConfigMap of mastd's own namespace, as istiod reads its own). What the library leaves to its users:
  * - an informer that hits an error stops for good: it is restarted with backoff;
  * - 410 Gone makes the informer relist (the library does it; tested);
  * - a watch whose connection died without a FIN hangs forever (the library sets no timeout):
@@ -12,7 +12,7 @@
  * compiled from half the cluster. A kind whose CRD is missing (404) counts as empty.
  */
 import * as k8s from '@kubernetes/client-node';
-import { KINDS, MESH_CONFIGMAP, STORAGE_VERSION, SYSTEM_NAMESPACE, type KubeObject } from '../../api';
+import { KINDS, MESH_CONFIGMAP, STORAGE_VERSION, SYSTEM_NAMESPACE, TELEMETRY_GROUP, type KubeObject } from '../../api';
 import type { ConfigSource, SourceUpdate } from './file-source';
 
 export interface KubeSourceOptions {
@@ -33,6 +33,8 @@ interface Watched {
   readonly path: string;
   /** Only the objects it selects (`metadata.name=...`), listed and watched. */
   readonly fieldSelector?: string;
+  /** A custom resource: its CRD may not be installed, and then the kind is empty (not an error). */
+  readonly crd: boolean;
   readonly list: () => Promise<{ items: k8s.KubernetesObject[]; metadata?: { resourceVersion?: string } }>;
 }
 
@@ -40,30 +42,45 @@ export function watchedKinds(kc: k8s.KubeConfig, namespace = SYSTEM_NAMESPACE): 
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const discovery = kc.makeApiClient(k8s.DiscoveryV1Api);
   const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+  const customKind = (kind: string, group: string, plural: string): Watched => ({
+    key: kind,
+    kind,
+    apiVersion: `${group}/${STORAGE_VERSION}`,
+    path: `/apis/${group}/${STORAGE_VERSION}/${plural}`,
+    crd: true,
+    list: () => custom.listClusterCustomObject({ group, version: STORAGE_VERSION, plural }),
+  });
+  const byName = `metadata.name=${MESH_CONFIGMAP}`;
   return [
-    ...Object.entries(KINDS).map(([kind, k]) => ({
-      key: kind,
-      kind,
-      apiVersion: `${k.group}/${STORAGE_VERSION}`,
-      path: `/apis/${k.group}/${STORAGE_VERSION}/${k.plural}`,
-      list: () => custom.listClusterCustomObject({ group: k.group, version: STORAGE_VERSION, plural: k.plural }),
-    })),
-    { key: 'Service', kind: 'Service', apiVersion: 'v1', path: '/api/v1/services', list: () => core.listServiceForAllNamespaces({}) },
-    { key: 'Pod', kind: 'Pod', apiVersion: 'v1', path: '/api/v1/pods', list: () => core.listPodForAllNamespaces({}) },
-    { key: 'Namespace', kind: 'Namespace', apiVersion: 'v1', path: '/api/v1/namespaces', list: () => core.listNamespace({}) },
+    ...Object.entries(KINDS).map(([kind, k]) => customKind(kind, k.group, k.plural)),
+    // Telemetry (tracing) is not one of the mesh kinds of api/resources.ts: its schema is its own (api/telemetry.ts).
+    customKind('Telemetry', TELEMETRY_GROUP, 'telemetries'),
     {
+      key: 'Service',
+      kind: 'Service',
+      apiVersion: 'v1',
+      path: '/api/v1/services',
+      crd: false,
+      list: () => core.listServiceForAllNamespaces({}),
+    },
+    { key: 'Pod', kind: 'Pod', apiVersion: 'v1', path: '/api/v1/pods', crd: false, list: () => core.listPodForAllNamespaces({}) },
+    { key: 'Namespace', kind: 'Namespace', apiVersion: 'v1', path: '/api/v1/namespaces', crd: false, list: () => core.listNamespace({}) },
+    {
+      // Istio's mesh config (tracing providers, path normalization, outbound policy, locality): mastd's namespace's `istio` ConfigMap only.
       key: 'MeshConfig',
       kind: 'ConfigMap',
       apiVersion: 'v1',
       path: `/api/v1/namespaces/${namespace}/configmaps`,
-      fieldSelector: `metadata.name=${MESH_CONFIGMAP}`,
-      list: () => core.listNamespacedConfigMap({ namespace, fieldSelector: `metadata.name=${MESH_CONFIGMAP}` }),
+      fieldSelector: byName,
+      crd: false,
+      list: () => core.listNamespacedConfigMap({ namespace, fieldSelector: byName }),
     },
     {
       key: 'EndpointSlice',
       kind: 'EndpointSlice',
       apiVersion: 'discovery.k8s.io/v1',
       path: '/apis/discovery.k8s.io/v1/endpointslices',
+      crd: false,
       list: () => discovery.listEndpointSliceForAllNamespaces({}),
     },
   ];
@@ -124,7 +141,7 @@ export class KubeSource implements ConfigSource {
         this.missing.delete(w.kind);
       } catch (err) {
         // A mesh CRD that is not installed: no objects of that kind (looked for again on the next list).
-        if (statusOf(err) !== 404 || !(w.kind in KINDS)) throw err;
+        if (statusOf(err) !== 404 || !w.crd) throw err;
         if (!this.missing.has(w.kind)) this.log(`${w.kind}: the CRD is not installed (404 on ${w.path}); treating it as empty`);
         this.missing.add(w.kind);
         list = { items: [], metadata: { resourceVersion: '' } };

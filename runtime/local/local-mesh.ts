@@ -21,7 +21,7 @@ import { originalDstAddon } from './original-dst-addon';
 import { assertSidecarCanRead } from './proxy-access';
 import { Supervisor } from './supervisor';
 import { interceptUnavailable, NetnsTopology, serviceAddresses, type Netns } from './netns';
-import { planLocal, throughNamespaces, throughSidecars, withHealth, type LocalWorkload } from './workloads';
+import { planLocal, throughNamespaces, throughSidecars, withGatewayPod, withHealth, type LocalWorkload } from './workloads';
 import { TraceReceiver, withLocalTracing } from './traces';
 import { PROXY_NODE_FLAGS } from '../contract/process';
 import { GATEWAY_NAME, PORTS, SYSTEM_NAMESPACE } from '../../api/well-known';
@@ -287,13 +287,13 @@ export class LocalMesh {
       for (const r of this.workloads.values())
         if (r.netns) this.topology.hosts(r.netns, serviceAddresses(this.serviceHosts, r.workload.namespace));
       return withHealth(
-        throughNamespaces(objects, (key) => this.workloads.get(key)?.netns?.address),
+        throughNamespaces(withGatewayPod(objects), (key) => this.workloads.get(key)?.netns?.address),
         down,
       );
     }
     // Spans go to this process unless the mesh names a tracing provider of its own.
     return withHealth(
-      throughSidecars(withLocalTracing(objects, this.traces.port), (key) => this.workloads.get(key)?.inboundPort),
+      throughSidecars(withLocalTracing(withGatewayPod(objects), this.traces.port), (key) => this.workloads.get(key)?.inboundPort),
       down,
     );
   }

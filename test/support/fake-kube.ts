@@ -21,6 +21,18 @@ interface Event {
   object: Obj;
 }
 
+/** The request's `fieldSelector`, as the API server applies it: `metadata.name=` and `metadata.namespace=` terms (any other selects nothing). */
+function selector(url: URL): (o: Obj) => boolean {
+  const terms = (url.searchParams.get('fieldSelector') ?? '').split(',').filter(Boolean);
+  return (o) =>
+    terms.every((t) => {
+      const [field, value] = t.split('=');
+      if (field === 'metadata.name') return o.metadata.name === value;
+      if (field === 'metadata.namespace') return o.metadata.namespace === value;
+      return false;
+    });
+}
+
 export class FakeKube {
   port = 0;
   rv = 1;
@@ -47,7 +59,7 @@ export class FakeKube {
   private objects = new Map<string, Map<string, Obj>>();
   private history: Event[] = [];
   private oldest = 1;
-  private watchers = new Set<{ path: string; res: http.ServerResponse }>();
+  private watchers = new Set<{ path: string; res: http.ServerResponse; selects: (o: Obj) => boolean }>();
   private sockets = new Set<Socket>();
   private server?: http.Server;
 
@@ -135,7 +147,7 @@ current-context: c
   private record(e: Event): void {
     this.history.push(e);
     for (const w of this.watchers)
-      if (w.path === e.path && !this.hang) w.res.write(`${JSON.stringify({ type: e.type, object: e.object })}\n`);
+      if (w.path === e.path && w.selects(e.object) && !this.hang) w.res.write(`${JSON.stringify({ type: e.type, object: e.object })}\n`);
   }
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
@@ -188,12 +200,11 @@ current-context: c
       if (fieldSelector) this.fieldSelectors.push({ verb, path, fieldSelector });
       if (verb === 'list') {
         this.requests.push({ verb: 'list', path });
-        const name = /^metadata\.name=(.+)$/.exec(fieldSelector ?? '')?.[1];
         return send(200, {
           kind: 'List',
           apiVersion: 'v1',
           metadata: { resourceVersion: String(this.rv) },
-          items: [...(this.objects.get(path)?.values() ?? [])].filter((o) => name === undefined || o.metadata.name === name),
+          items: [...(this.objects.get(path)?.values() ?? [])].filter(selector(url)),
         });
       }
       if (this.held) return void this.held.push(() => this.watch(url, path, res));
@@ -239,9 +250,10 @@ current-context: c
         );
         return;
       }
+      const selects = selector(url);
       for (const e of this.history)
-        if (e.path === path && e.rv > from) res.write(`${JSON.stringify({ type: e.type, object: e.object })}\n`);
-      const watcher = { path, res };
+        if (e.path === path && e.rv > from && selects(e.object)) res.write(`${JSON.stringify({ type: e.type, object: e.object })}\n`);
+      const watcher = { path, res, selects };
       this.watchers.add(watcher);
       const timeout = Number(url.searchParams.get('timeoutSeconds') ?? 0);
       const timer = timeout > 0 ? setTimeout(() => res.end(), timeout * 1000) : undefined;

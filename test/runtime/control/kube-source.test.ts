@@ -23,6 +23,7 @@ const SLICES = '/apis/discovery.k8s.io/v1/endpointslices';
 const AP = '/apis/security.istio.io/v1/authorizationpolicies';
 const NS = '/api/v1/namespaces';
 const CM = '/api/v1/namespaces/mast-system/configmaps';
+const TELEMETRY = '/apis/telemetry.istio.io/v1/telemetries';
 
 const vs = (name: string, weights = [100]) => ({
   apiVersion: 'networking.istio.io/v1',
@@ -159,7 +160,7 @@ describe('mastd --source kubernetes', () => {
         'EndpointSlice default/reviews-abc',
       ]),
     );
-    for (const path of [VS, GW, SVC, SLICES, '/api/v1/pods', '/api/v1/namespaces'])
+    for (const path of [VS, GW, SVC, SLICES, TELEMETRY, CM, '/api/v1/pods', '/api/v1/namespaces'])
       expect(kube.requests).toContainEqual({ verb: 'list', path });
     expect(m.log()).toContain('AuthorizationPolicy: the CRD is not installed (404 on /apis/security.istio.io/v1/authorizationpolicies)');
     // Looked for again at the watch-timeout pace (1 s here), not in a tight loop; and no snapshot churn.
@@ -200,6 +201,31 @@ describe('mastd --source kubernetes', () => {
     expect(await configz(m)).toContain('ConfigMap mast-system/istio');
     kube.remove(CM, 'mast-system', 'istio');
     await until(m, 'the mesh config gone', async () => !(await configz(m)).includes('ConfigMap mast-system/istio'));
+  });
+
+  test("Telemetry and Istio's mesh config (the istio ConfigMap) are watched: added ones apply, a deleted Telemetry goes", async () => {
+    kube.put(TELEMETRY, {
+      apiVersion: 'telemetry.istio.io/v1',
+      kind: 'Telemetry',
+      metadata: { name: 'mesh-default', namespace: 'istio-system' },
+      spec: { tracing: [{ providers: [{ name: 'otel' }], randomSamplingPercentage: 100 }] },
+    });
+    kube.put(CM, {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'istio', namespace: 'mast-system' },
+      data: { mesh: 'extensionProviders:\n- name: otel\n  opentelemetry: { service: otel.observability.svc.cluster.local, port: 4318 }\n' },
+    } as never);
+    // Another ConfigMap: not the mesh config, so not watched (mastd selects the istio ConfigMap by name, not every ConfigMap).
+    kube.put(CM, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'app-settings', namespace: 'mast-system' } });
+    await until(m, 'the Telemetry and the mesh config', async () => {
+      const objects = await configz(m);
+      return objects.includes('Telemetry istio-system/mesh-default') && objects.includes('ConfigMap mast-system/istio');
+    });
+    expect(kube.requests).toContainEqual({ verb: 'watch', path: TELEMETRY });
+    expect(await configz(m)).not.toContain('ConfigMap mast-system/app-settings');
+    kube.remove(TELEMETRY, 'istio-system', 'mesh-default');
+    await until(m, 'the Telemetry deleted', async () => !(await configz(m)).includes('Telemetry istio-system/mesh-default'));
   });
 
   test('a rejected resource keeps its last good version and gets a Warning Event from the leader', async () => {
@@ -366,8 +392,11 @@ describe('mastd --source kubernetes, a dead watch', () => {
     await kube.start();
     kube.put(SVC, service('reviews'));
     kube.put(VS, vs('reviews'));
+    // No Telemetry CRD in this cluster (Istio's telemetry.istio.io not installed): mastd is ready all the same.
+    kube.notFound.add(TELEMETRY);
     m = await startMastd(kube, 'mastd-c');
     await until(m, 'ready', async () => (await get(m, '/ready')).status === 200);
+    expect(m.log()).toContain(`Telemetry: the CRD is not installed (404 on ${TELEMETRY}); treating it as empty`);
   });
   afterAll(async () => {
     m?.child.kill('SIGKILL');

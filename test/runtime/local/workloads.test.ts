@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { loadYaml } from '../../../api';
-import { parseEnv, planLocal, throughSidecars } from '../../../runtime/local/workloads';
+import { workloadMetadata } from '../../../runtime/contract/workload-metadata';
+import { parseEnv, planLocal, throughSidecars, withGatewayPod } from '../../../runtime/local/workloads';
 
 const objects = loadYaml(
   `
@@ -98,5 +99,31 @@ spec: { address: 127.0.0.1, ports: { http: 19085, grpc: 19085 }, labels: { app: 
   test('env pairs: whitespace-separated KEY=value; anything else is ignored', () => {
     expect(parseEnv(' A=1  B=x=y junk =z ')).toEqual({ A: '1', B: 'x=y' });
     expect(parseEnv(undefined)).toEqual({});
+  });
+});
+
+describe('mast local: the ingress gateway in the peers table', () => {
+  test('the gateway is added as the Pod it is in a cluster (Istio labels, its own service account, no address), once', () => {
+    const objects = withGatewayPod([]);
+    expect(objects).toEqual([
+      {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: {
+          name: 'mast-ingressgateway',
+          namespace: 'mast-system',
+          labels: { istio: 'ingressgateway', app: 'istio-ingressgateway' },
+        },
+        spec: { serviceAccountName: 'mast-ingressgateway' },
+      },
+    ]);
+    expect(withGatewayPod(objects)).toEqual(objects);
+    // What a sidecar then writes for requests from the gateway (source_workload, its namespace, app).
+    expect(workloadMetadata('mast-ingressgateway', 'mast-system', objects[0].metadata.labels ?? {}, 'mast-ingressgateway')).toMatchObject({
+      workload: 'mast-ingressgateway',
+      namespace: 'mast-system',
+      app: 'istio-ingressgateway',
+      identity: 'ns/mast-system/sa/mast-ingressgateway',
+    });
   });
 });
