@@ -63,10 +63,22 @@ const range = (s: { minimum?: number; maximum?: number }) => ({
   ...(s.maximum !== undefined ? { maximum: s.maximum } : {}),
 });
 
-/** The CRD manifest for one kind; every served version shares the schema, v1 is stored. */
-export function crdFor(kind: MeshKind): Record<string, unknown> {
-  const info = KINDS[kind];
-  const spec = { ...toOpenApi(info.spec, true, true), description: info.doc };
+/** What makes one kind's CRD: its names, its spec's schema, and the versions served (`storage` stored). */
+export interface CrdShape {
+  readonly group: string;
+  readonly kind: string;
+  readonly plural: string;
+  readonly shortNames: readonly string[];
+  readonly description: string;
+  readonly spec: Schema;
+  readonly versions: readonly string[];
+  readonly storage: string;
+  readonly columns: readonly Column[];
+}
+
+/** A CRD manifest; every served version shares the schema; fields the schema does not name are kept (preserved). */
+export function crdManifest(c: CrdShape): Record<string, unknown> {
+  const spec = { ...toOpenApi(c.spec, true, true), description: c.description };
   const schema = {
     openAPIV3Schema: {
       type: 'object',
@@ -83,28 +95,44 @@ export function crdFor(kind: MeshKind): Record<string, unknown> {
   return {
     apiVersion: 'apiextensions.k8s.io/v1',
     kind: 'CustomResourceDefinition',
-    metadata: { name: `${info.plural}.${info.group}`, labels: { 'app.kubernetes.io/part-of': 'mast' } },
+    metadata: { name: `${c.plural}.${c.group}`, labels: { 'app.kubernetes.io/part-of': 'mast' } },
     spec: {
-      group: info.group,
+      group: c.group,
       names: {
-        kind,
-        listKind: `${kind}List`,
-        plural: info.plural,
-        singular: kind.toLowerCase(),
-        shortNames: [...info.shortNames],
+        kind: c.kind,
+        listKind: `${c.kind}List`,
+        plural: c.plural,
+        singular: c.kind.toLowerCase(),
+        shortNames: [...c.shortNames],
         categories: ['mast', 'istio-io'],
       },
       scope: 'Namespaced',
-      versions: SERVED_VERSIONS.map((name) => ({
+      versions: c.versions.map((name) => ({
         name,
         served: true,
-        storage: name === STORAGE_VERSION,
+        storage: name === c.storage,
         schema,
-        additionalPrinterColumns: [...PRINTER_COLUMNS[kind], AGE],
+        additionalPrinterColumns: [...c.columns, AGE],
         subresources: { status: {} },
       })),
     },
   };
+}
+
+/** The CRD manifest for one mesh kind, v1 stored. */
+export function crdFor(kind: MeshKind): Record<string, unknown> {
+  const info = KINDS[kind];
+  return crdManifest({
+    group: info.group,
+    kind,
+    plural: info.plural,
+    shortNames: info.shortNames,
+    description: info.doc,
+    spec: info.spec,
+    versions: SERVED_VERSIONS,
+    storage: STORAGE_VERSION,
+    columns: PRINTER_COLUMNS[kind],
+  });
 }
 
 export function allCrds(): Array<Record<string, unknown>> {

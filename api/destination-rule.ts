@@ -1,6 +1,7 @@
 /** networking.istio.io/v1 DestinationRule: policy for traffic after routing (subsets, LB, pools, TLS). */
 import { arr, bool, duration, int, labels, obj, oneOf, req, str, strs, type Infer } from './schema';
 import { exportTo, portSelector, workloadSelector } from './common';
+import { localityLbSetting } from './locality';
 
 export const loadBalancer = obj({
   simple: oneOf(['UNSPECIFIED', 'LEAST_CONN', 'RANDOM', 'PASSTHROUGH', 'ROUND_ROBIN', 'LEAST_REQUEST'] as const),
@@ -13,6 +14,7 @@ export const loadBalancer = obj({
     maglev: obj({ tableSize: int(0) }),
     minimumRingSize: int(0),
   }),
+  localityLbSetting,
   warmupDurationSecs: duration(),
 });
 

@@ -132,6 +132,23 @@ export const KINDS: Record<MeshKind, KindInfo> = {
 
 export const MESH_GROUPS: readonly string[] = ['networking.istio.io', 'security.istio.io'];
 
+/**
+ * Groups whose kinds configure traffic in a mesh (Kubernetes Gateway API, Ingress, Istio's
+ * extensions) that mast does not read: such an object is ignored, and said so (MAST0012), never
+ * in silence. `networking.k8s.io` only for Ingress: its NetworkPolicy is the cluster's, not a mesh rule.
+ */
+export const IGNORED_TRAFFIC_KINDS: ReadonlyArray<{
+  readonly group: string;
+  readonly kinds?: readonly string[];
+  readonly instead: string;
+}> = [
+  { group: 'gateway.networking.k8s.io', instead: 'Gateway and VirtualService of networking.istio.io' },
+  { group: 'gateway.networking.x-k8s.io', instead: 'Gateway and VirtualService of networking.istio.io' },
+  { group: 'inference.networking.x-k8s.io', instead: 'VirtualService and DestinationRule of networking.istio.io' },
+  { group: 'networking.k8s.io', kinds: ['Ingress', 'IngressClass'], instead: 'Gateway and VirtualService of networking.istio.io' },
+  { group: 'extensions.istio.io', instead: 'nothing yet: mast-proxy runs no Wasm plugins' },
+];
+
 export function isMeshKind(kind: string): kind is MeshKind {
   return Object.hasOwn(KINDS, kind);
 }

@@ -5,17 +5,12 @@
  * never silently dropped. The mesh config's tracing parts (the `istio` ConfigMap's extensionProviders,
  * defaultProviders, defaultConfig.tracing) are checked here too: they are what a Telemetry names.
  */
-import { toOpenApi } from './crd';
+import { crdManifest } from './crd';
 import { finding, type Finding } from './findings';
 import type { KubeObject } from './resources';
 import { arr, bool, int, map, num, obj, oneOf, req, str, type Infer } from './schema';
 import { checkShape, isPlainObject } from './shape';
 import { workloadSelector } from './common';
-import { parse } from 'yaml';
-
-/** Where Istio keeps the mesh config: the `mesh` key of the `istio` ConfigMap of the root namespace. */
-const MESH_CONFIGMAP = 'istio';
-const MESH_CONFIG_NAMESPACES = ['mast-system', 'istio-system'];
 
 export const TELEMETRY_GROUP = 'telemetry.istio.io';
 export const TELEMETRY_VERSIONS = ['v1', 'v1alpha1'] as const;
@@ -160,60 +155,21 @@ export function checkMeshTracing(configMap: KubeObject, mesh: Record<string, unk
   return out;
 }
 
-/** The findings of a Telemetry or of the mesh config's tracing parts; undefined for any other object. */
+/** The findings of a Telemetry; undefined for any other object (the mesh config's are mesh-config.ts's). */
 export function telemetryFindings(o: KubeObject): Finding[] | undefined {
-  if (o.kind === 'Telemetry' && String(o.apiVersion).startsWith(`${TELEMETRY_GROUP}/`)) return checkTelemetry(o);
-  if (o.kind !== 'ConfigMap' || o.metadata?.name !== MESH_CONFIGMAP || !MESH_CONFIG_NAMESPACES.includes(o.metadata?.namespace ?? ''))
-    return undefined;
-  const text = (o as { data?: { mesh?: unknown } }).data?.mesh;
-  if (typeof text !== 'string') return undefined;
-  try {
-    const mesh: unknown = parse(text);
-    return isPlainObject(mesh) ? checkMeshTracing(o, mesh) : undefined;
-  } catch {
-    return undefined;
-  }
+  return o.kind === 'Telemetry' && String(o.apiVersion).startsWith(`${TELEMETRY_GROUP}/`) ? checkTelemetry(o) : undefined;
 }
 
 /** Telemetry's CRD, from its schema as the mesh kinds' (every field kept: unknown ones preserved), v1 stored. */
-export function telemetryCrd(): Record<string, unknown> {
-  const spec = { ...toOpenApi(telemetryCrdSpec, true, true), description: 'Tracing, metrics and access logging for workloads.' };
-  const schema = {
-    openAPIV3Schema: {
-      type: 'object',
-      properties: {
-        apiVersion: { type: 'string' },
-        kind: { type: 'string' },
-        metadata: { type: 'object' },
-        spec,
-        status: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
-      },
-      required: ['spec'],
-    },
-  };
-  return {
-    apiVersion: 'apiextensions.k8s.io/v1',
-    kind: 'CustomResourceDefinition',
-    metadata: { name: `telemetries.${TELEMETRY_GROUP}`, labels: { 'app.kubernetes.io/part-of': 'mast' } },
-    spec: {
-      group: TELEMETRY_GROUP,
-      names: {
-        kind: 'Telemetry',
-        listKind: 'TelemetryList',
-        plural: 'telemetries',
-        singular: 'telemetry',
-        shortNames: ['telemetry'],
-        categories: ['mast', 'istio-io'],
-      },
-      scope: 'Namespaced',
-      versions: TELEMETRY_VERSIONS.map((name) => ({
-        name,
-        served: true,
-        storage: name === 'v1',
-        schema,
-        additionalPrinterColumns: [{ name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' }],
-        subresources: { status: {} },
-      })),
-    },
-  };
-}
+export const telemetryCrd = (): Record<string, unknown> =>
+  crdManifest({
+    group: TELEMETRY_GROUP,
+    kind: 'Telemetry',
+    plural: 'telemetries',
+    shortNames: ['telemetry'],
+    description: 'Tracing, metrics and access logging for workloads.',
+    spec: telemetryCrdSpec,
+    versions: TELEMETRY_VERSIONS,
+    storage: 'v1',
+    columns: [],
+  });

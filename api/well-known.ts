@@ -30,6 +30,9 @@ export const ROOT_CONFIGMAP = 'mast-ca-root-cert';
 export const ROOT_CONFIGMAP_KEY = 'root-cert.pem';
 export const ROOT_MOUNT_DIR = '/var/run/mast/root';
 
+/** Istio's mesh config: the `mesh` key of this ConfigMap in the root namespace. */
+export const MESH_CONFIGMAP = 'istio';
+
 /** mast's own namespace: mastd and the default ingress gateway (Istio's `istio-system`). */
 export const SYSTEM_NAMESPACE = 'mast-system';
 

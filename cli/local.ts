@@ -104,7 +104,7 @@ export async function runLocal(args: string[]): Promise<number> {
     const ports = Object.entries(mesh.gatewayPorts)
       .map(([server, local]) => `${server}→${local}`)
       .join(', ');
-    const ready = `mast local ready: gateway http://127.0.0.1:${port}, admin http://127.0.0.1:${adminAt}/ (service graph, /stats/prometheus, /debug/syncz), ${mesh.workloads.size} workloads, gateway ports ${ports}`;
+    const ready = `mast local ready: gateway http://127.0.0.1:${port}, admin http://127.0.0.1:${adminAt}/ (service graph, /stats/prometheus, /prometheus.yml, /debug/syncz), ${mesh.workloads.size} workloads, gateway ports ${ports}`;
     console.log(host ? `${ready}\ntry: curl -H 'Host: ${host}' http://127.0.0.1:${port}/` : ready);
   } catch (err) {
     console.error(`mast local: ${(err as Error).message}`);

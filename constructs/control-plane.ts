@@ -1,12 +1,12 @@
 /**
  * MeshControlPlane: mastd in `mast-system` with least-privilege RBAC: watch the
  * mesh kinds, Services, EndpointSlices, Pods and Namespaces; create TokenReviews
- * and Events; write its root certificate ConfigMap in each namespace; its own
- * Secrets (CA root, gateway credentials) and Leases only.
+ * and Events; write its root certificate ConfigMap in each namespace; its own Secrets (CA root,
+ * gateway credentials), ConfigMaps (the `istio` mesh config, read) and Leases only.
  */
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
-import { KINDS, PORTS } from '../api';
+import { KINDS, PORTS, TELEMETRY_GROUP } from '../api';
 import { DEFAULT_CONTROL_IMAGE, PROXY_UID, SYSTEM_NAMESPACE } from './version';
 import {
   badProp,
@@ -89,9 +89,10 @@ export class MeshControlPlane extends Construct {
         })),
         { apiGroups: [''], resources: ['services', 'pods', 'namespaces'], verbs: ['get', 'list', 'watch'] },
         { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['get', 'list', 'watch'] },
+        { apiGroups: [TELEMETRY_GROUP], resources: ['telemetries'], verbs: ['get', 'list', 'watch'] },
         { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
         { apiGroups: ['', 'events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
-        // The root certificate in each namespace; it reads and replaces no other ConfigMap.
+        // The root certificate in each namespace; it reads and replaces no other ConfigMap there.
         { apiGroups: [''], resources: ['configmaps'], verbs: ['create'] },
         { apiGroups: [''], resources: ['configmaps'], resourceNames: [ROOT_CONFIGMAP], verbs: ['get', 'update'] },
       ],
@@ -103,13 +104,15 @@ export class MeshControlPlane extends Construct {
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: `mastd-${ns}` },
       subjects: [{ kind: 'ServiceAccount', name: 'mastd', namespace: ns }],
     });
-    // Secrets and Leases only in the control-plane namespace: the CA root, gateway credentials, the leader lock.
+    // Secrets, ConfigMaps and Leases only in the control-plane namespace: the CA root, gateway credentials,
+    // the mesh config (the `istio` ConfigMap, watched), the leader lock.
     new ApiObject(this, 'role', {
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'Role',
       metadata: meta('mastd'),
       rules: [
         { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'watch', 'create', 'update'] },
+        { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'watch'] },
         { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] },
       ],
     });

@@ -12,6 +12,7 @@ import {
   badProp,
   CONTROL_PLANE_TRUST,
   IDENTITY_ENV,
+  LOCALITY_ENV,
   recommendedLabels,
   RESTRICTED_POD,
   resourcesOf,
@@ -199,7 +200,7 @@ export class IngressGateway extends Construct {
                   ...(props.forwardClientCertDetails ? ['--forward-client-cert', props.forwardClientCertDetails] : []),
                   ...(props.workers && props.workers > 1 ? ['--workers', String(props.workers)] : []),
                 ],
-                env: IDENTITY_ENV,
+                env: [...IDENTITY_ENV, ...LOCALITY_ENV],
                 ports: [
                   ...this.ports.map((p) => ({ name: p.name, containerPort: p.targetPort, protocol: 'TCP' })),
                   { name: 'status-port', containerPort: GATEWAY_STATUS_PORT, protocol: 'TCP' },

@@ -5,13 +5,27 @@
  */
 import { ApiObject, Chart } from 'cdk8s';
 import { Construct, type IConstruct } from 'constructs';
-import { type Finding, formatFinding, loadFiles, selects, type KubeObject } from '../api';
+import { stringify } from 'yaml';
+import {
+  type Finding,
+  formatFinding,
+  isError,
+  loadFiles,
+  MESH_CONFIG_KEY,
+  MESH_CONFIGMAP,
+  type MeshConfig,
+  meshConfigFindings,
+  ROOT_NAMESPACES,
+  selects,
+  type KubeObject,
+} from '../api';
 import { injectManifests, injectObject, type InjectOptions, refusedBecause, WORKLOAD_KINDS } from './inject';
 import { MeshCrds } from './crds';
 import { MeshControlPlane, type MeshControlPlaneProps } from './control-plane';
 import { IngressGateway, type IngressGatewayProps } from './ingress-gateway';
 import { MeshWorkload, type MeshWorkloadProps } from './mesh-workload';
 import { fromObject } from './mesh-resources';
+import { localitySetting, type LocalityLoadBalancing } from './mesh-config';
 import type { SidecarOptions } from './sidecar';
 
 export interface MeshProps {
@@ -27,6 +41,22 @@ export interface MeshProps {
   readonly sidecar?: SidecarOptions;
   /** Prefix of the chart ids (and file names). @default 'mast' */
   readonly prefix?: string;
+  /**
+   * Istio's mesh config, as far as mast applies it (outbound traffic policy, path normalization,
+   * HTTP/2 upgrade, tracing providers, locality load balancing): written as the `istio` ConfigMap of
+   * the control plane's namespace, which mastd watches; checked at synth (a bad value throws, naming the field).
+   * @default - none: Istio's defaults (ALLOW_ANY, BASE normalization, no upgrade, no tracing)
+   */
+  readonly meshConfig?: MeshConfig;
+  /**
+   * Mesh-wide locality load balancing (Istio's MeshConfig `localityLbSetting`), written to the `istio`
+   * mesh config ConfigMap in the control plane's namespace: `true` keeps each request in its client's
+   * zone while that zone has healthy endpoints (zone-aware routing; it acts on services whose
+   * DestinationRule sets `outlierDetection`, as Istio's), `false` turns it off, or a whole setting
+   * (`distribute`, `failover`, `failoverPriority`). Leave it out when your YAML brings its own `istio` ConfigMap.
+   * @default - no ConfigMap: Istio's default, enabled
+   */
+  readonly localityLoadBalancing?: LocalityLoadBalancing;
 }
 
 export class MeshInputError extends Error {
@@ -54,6 +84,9 @@ export class Mesh extends Construct {
     this.system.addDependency(this.crds);
     this.apps.addDependency(this.system);
     this.controlPlane = new MeshControlPlane(this.system, 'control-plane', props.controlPlane);
+    const locality = props.localityLoadBalancing;
+    if (props.meshConfig || locality !== undefined)
+      this.addMeshConfig({ ...props.meshConfig, ...(locality !== undefined ? { localityLbSetting: localitySetting(locality) } : {}) });
     const controlPlaneAddress = this.controlPlane.address;
     if (props.gateway !== false)
       this.gateway = new IngressGateway(this.system, 'ingress-gateway', {
@@ -66,6 +99,23 @@ export class Mesh extends Construct {
     const gateway = this.gateway;
     gateway?.addCredential(() => credentialNames(this.apps, gateway.labels));
     this.sidecar = { controlPlaneAddress, ...(props.proxyImage ? { image: props.proxyImage } : {}), ...props.sidecar };
+  }
+
+  private addMeshConfig(mesh: MeshConfig): void {
+    const namespace = this.controlPlane.namespace;
+    if (!ROOT_NAMESPACES.includes(namespace))
+      throw new MeshInputError(
+        `meshConfig: mast reads the mesh config in a root namespace (${ROOT_NAMESPACES.join(', ')}); the control plane's namespace is ${namespace}`,
+      );
+    const configMap = {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: MESH_CONFIGMAP, namespace },
+      data: { [MESH_CONFIG_KEY]: stringify(mesh) },
+    };
+    const errors = (meshConfigFindings(configMap) ?? []).filter(isError);
+    if (errors.length) throw new MeshInputError(`meshConfig: ${errors.map(formatFinding).join('\n')}`);
+    new ApiObject(this.system, 'mesh-config', configMap);
   }
 
   /** A workload with its Service, ServiceAccount and injected Deployments. */

@@ -39,6 +39,17 @@ export const IDENTITY_ENV = [
   { name: 'INSTANCE_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
 ];
 
+/**
+ * Where the pod runs, for locality load balancing: its node's region and zone, which Kubernetes copies
+ * onto the pod as labels when it binds it to the node (PodTopologyLabelsAdmission, KEP-4742: beta in
+ * 1.35), read here through the downward API. Empty where a cluster does not copy them (the proxy then
+ * has no locality unless MAST_LOCALITY is set).
+ */
+export const LOCALITY_ENV = [
+  { name: 'MAST_REGION', valueFrom: { fieldRef: { fieldPath: "metadata.labels['topology.kubernetes.io/region']" } } },
+  { name: 'MAST_ZONE', valueFrom: { fieldRef: { fieldPath: "metadata.labels['topology.kubernetes.io/zone']" } } },
+];
+
 export interface Resources {
   readonly cpu?: string;
   readonly memory?: string;

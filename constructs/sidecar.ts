@@ -5,7 +5,7 @@
  * the app, stops after it, and lets Jobs complete.
  */
 import { DEFAULT_PROXY_IMAGE, PROXY_UID, SYSTEM_NAMESPACE } from './version';
-import { CONTROL_PLANE_TRUST, IDENTITY_ENV, resourcesOf, restrictedContainer, type Resources } from './pod-security';
+import { CONTROL_PLANE_TRUST, IDENTITY_ENV, LOCALITY_ENV, resourcesOf, restrictedContainer, type Resources } from './pod-security';
 import { PORTS } from '../api';
 
 export const SIDECAR_PORTS = {
@@ -200,7 +200,7 @@ export function injectSidecar(pod: PodSpec, options: SidecarOptions = {}): PodSp
           ]
         : []),
     ],
-    env: [...IDENTITY_ENV, ...probersEnv, ...metricsEnv],
+    env: [...IDENTITY_ENV, ...LOCALITY_ENV, ...probersEnv, ...metricsEnv],
     ports: [
       { name: 'status-port', containerPort: SIDECAR_PORTS.status, protocol: 'TCP' },
       { name: 'http-envoy-prom', containerPort: SIDECAR_PORTS.prometheus, protocol: 'TCP' },

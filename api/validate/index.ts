@@ -4,7 +4,16 @@
  * mesh resource; set rules (references, conflicts, workloads) run on the set.
  */
 import { CODES, finding, type Finding } from '../findings';
-import { isMeshKind, isMeshResource, KINDS, MESH_GROUPS, SERVED_VERSIONS, type AnyMeshResource, type KubeObject } from '../resources';
+import {
+  isMeshKind,
+  isMeshResource,
+  IGNORED_TRAFFIC_KINDS,
+  KINDS,
+  MESH_GROUPS,
+  SERVED_VERSIONS,
+  type AnyMeshResource,
+  type KubeObject,
+} from '../resources';
 import { checkShape, isPlainObject } from '../shape';
 import { buildRegistry } from '../registry';
 import { withDefaults } from '../normalize';
@@ -25,6 +34,7 @@ import { boundToMesh, checkMeshHostConflicts } from './conflicts';
 import { checkMatches } from './matches';
 import { checkRequestAuthentication } from './request-authentication';
 import { checkSidecar, checkSidecars } from './sidecar';
+import { meshConfigFindings } from '../mesh-config';
 import { telemetryFindings } from '../telemetry';
 import {
   checkAuthorizationPolicy,
@@ -68,9 +78,9 @@ function checkResource(obj: KubeObject): Finding[] {
     out.push(finding('MAST0007', obj, 'metadata.namespace', `${JSON.stringify(ns)} is not a valid namespace`));
   const [group, version] = String(obj.apiVersion).split('/');
   // Telemetry and the mesh config's tracing parts (api/telemetry.ts): not among the mesh KINDS.
-  const telemetry = telemetryFindings(obj);
+  const telemetry = telemetryFindings(obj) ?? meshConfigFindings(obj);
   if (telemetry) return [...out, ...telemetry];
-  if (!MESH_GROUPS.includes(group)) return out;
+  if (!MESH_GROUPS.includes(group)) return [...out, ...ignoredKind(obj, group)];
   if (!isMeshKind(obj.kind) || KINDS[obj.kind].group !== group) {
     out.push(
       finding(
@@ -109,6 +119,14 @@ function checkResource(obj: KubeObject): Finding[] {
     return out;
   out.push(...localRules(obj as unknown as AnyMeshResource), ...checkRuntimeSupport(obj as unknown as AnyMeshResource));
   return out;
+}
+
+/** MAST0012: a traffic kind of a group mast does not read is named as ignored. */
+function ignoredKind(obj: KubeObject, group: string): Finding[] {
+  const ignored = IGNORED_TRAFFIC_KINDS.find((g) => g.group === group && (!g.kinds || g.kinds.includes(obj.kind)));
+  return ignored
+    ? [finding('MAST0012', obj, 'kind', `${obj.kind} (${obj.apiVersion}) is not read by mast and is ignored; use ${ignored.instead}`)]
+    : [];
 }
 
 function localRules(r: AnyMeshResource): Finding[] {

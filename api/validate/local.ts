@@ -5,6 +5,7 @@ import { isKnownProtocol } from '../shape';
 import { checkPoolSettings } from './grpc';
 import { hostsOverlap, isValidHost, stripNamespace } from '../hosts';
 import { isToken } from '../tokens';
+import { checkLocalityLbSetting } from '../locality';
 
 const TLS_PROTOCOLS = new Set(['HTTPS', 'TLS']);
 
@@ -89,6 +90,26 @@ export function checkDestinationRule(dr: DestinationRule): Finding[] {
     names.add(subset.name);
   });
   checkPoolSettings(dr, out);
+  out.push(...checkLocalitySettings(dr));
+  return out;
+}
+
+type Policy = NonNullable<DestinationRule['spec']['trafficPolicy']>;
+
+/** Each level's localityLbSetting, with the outlier detection that level gets (its own or an enclosing level's). */
+function checkLocalitySettings(dr: DestinationRule): Finding[] {
+  const out: Finding[] = [];
+  const check = (p: Policy | undefined, at: string, outlier: boolean) => {
+    const lb = p?.loadBalancer?.localityLbSetting;
+    if (lb) out.push(...checkLocalityLbSetting(dr, lb, `${at}.loadBalancer.localityLbSetting`, outlier || !!p?.outlierDetection));
+  };
+  const levels = (p: Policy | undefined, at: string, outlier: boolean) => {
+    check(p, at, outlier);
+    p?.portLevelSettings?.forEach((port, i) => check(port as Policy, `${at}.portLevelSettings[${i}]`, outlier || !!p.outlierDetection));
+  };
+  const top = dr.spec.trafficPolicy;
+  levels(top, 'spec.trafficPolicy', false);
+  dr.spec.subsets?.forEach((s, i) => levels(s.trafficPolicy, `spec.subsets[${i}].trafficPolicy`, !!top?.outlierDetection));
   return out;
 }
 

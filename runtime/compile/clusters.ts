@@ -6,6 +6,7 @@ import { endpointsOf, type ServicePort } from './endpoints';
 import { withMetadata } from './workload-metadata';
 import { byKind, type MeshIndex } from './mesh-index';
 import { upstreamProtocol } from './upstream-protocol';
+import { localityPolicy } from './locality';
 
 /** DestinationRules for a host: exact ones first, then wildcards (a snapshot's rule list is indexed once). */
 function rulesFor(index: MeshIndex, host: string): DestinationRule[] {
@@ -96,7 +97,14 @@ function compileCluster(
   let choices = cache.clusters.get(cacheKey);
   if (!choices)
     cache.clusters.set(cacheKey, (choices = { owners: new Set(rulesFor(index, port.host).map(namespaceOf)), byNamespace: new Map() }));
-  const build = () => buildCluster(index, port, subset, ruleFor(index, port.host, clientNamespace), sidecar);
+  const build = () => {
+    const dr = ruleFor(index, port.host, clientNamespace);
+    const cluster = buildCluster(index, port, subset, dr, sidecar);
+    const { lb, outlier } = policyFor(dr, port.number, subset);
+    const locality = localityPolicy(index.meshCompile.localityLb, lb?.localityLbSetting, outlier !== undefined);
+    if (locality && cluster.lb.kind !== 'passthrough') cache.localityOf.set(cluster, locality);
+    return cluster;
+  };
   if (!choices.owners.has(clientNamespace)) return (choices.fallback ??= build());
   let own = choices.byNamespace.get(clientNamespace);
   if (!own) choices.byNamespace.set(clientNamespace, (own = build()));

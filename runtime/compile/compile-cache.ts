@@ -10,6 +10,7 @@ import type { VirtualService } from '../../api';
 import type { ClusterConfig, ListenerConfig, ProxyConfig, RouteConfig, VirtualHostConfig } from '../contract/proxy-config';
 import type { ServicePort } from './endpoints';
 import type { MeshIndex } from './mesh-index';
+import type { LocalityPolicy } from './locality';
 import type { RouteContext } from './routes';
 
 /** A cluster a route sends to, with its name and cache key built once. */
@@ -59,4 +60,6 @@ export class CompileCache {
   >();
   /** Clusters by `name|service namespace`. */
   readonly clusters = new Map<string, ClusterChoices>();
+  /** The locality load balancing of the clusters that have it: applied per proxy, after the shared parts (locality.ts). */
+  readonly localityOf = new WeakMap<ClusterConfig, LocalityPolicy>();
 }

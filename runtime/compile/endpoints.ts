@@ -20,6 +20,7 @@ import {
   type WorkloadEntry,
 } from '../../api';
 import type { EndpointConfig } from '../contract/proxy-config';
+import { localityOf } from './locality';
 
 export interface ServicePort {
   readonly host: string;
@@ -112,6 +113,7 @@ export function endpointsOf(index: EndpointIndex, port: ServicePort, identities?
         address: ep.address,
         port: (sePort && ep.ports?.[sePort.name]) ?? sePort?.targetPort ?? port.number,
         labels: ep.labels ?? {},
+        ...located(localityOf(ep.locality, ep.labels)),
       });
       if (ep.serviceAccount) identities?.add(identityOf(port.namespace, ep.serviceAccount));
     }
@@ -127,6 +129,7 @@ export function endpointsOf(index: EndpointIndex, port: ServicePort, identities?
           address: we.spec.address,
           port: (sePort && we.spec.ports?.[sePort.name]) ?? sePort?.targetPort ?? port.number,
           labels: we.spec.labels ?? {},
+          ...located(localityOf(we.spec.locality, we.spec.labels)),
         });
         if (we.spec.serviceAccount) identities?.add(identityOf(namespaceOf(we), we.spec.serviceAccount));
       }
@@ -134,6 +137,8 @@ export function endpointsOf(index: EndpointIndex, port: ServicePort, identities?
   for (const slice of index.endpointSlices) out.push(...sliceEndpoints(slice, port, index.pods, identities));
   return out;
 }
+
+const located = (locality: string) => (locality ? { locality } : {});
 
 /** Istio's annotation that puts a WorkloadEntry's endpoint under its `Healthy` condition. */
 export const HEALTH_CHECKS_ANNOTATION = 'proxy.istio.io/health-checks-enabled';
@@ -174,6 +179,9 @@ function sliceEndpoints(slice: KubeObject, port: ServicePort, pods: EndpointInde
       const pod = ref?.kind === 'Pod' ? pods.get(`${ref.namespace ?? namespaceOf(slice)}/${ref.name}`) : undefined;
       if (pod) identities?.add(pod.identity);
       const labels = pod?.labels ?? {};
-      return ((e.addresses as string[]) ?? []).map((address) => ({ address, port: match.port as number, labels }));
+      // The pod's locality labels. Istio reads the node's; mastd does not watch Nodes, and the slice's
+      // `zone` alone (no region) would never match a proxy's region/zone.
+      const locality = localityOf(undefined, labels);
+      return ((e.addresses as string[]) ?? []).map((address) => ({ address, port: match.port as number, labels, ...located(locality) }));
     });
 }

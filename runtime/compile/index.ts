@@ -12,6 +12,7 @@ import { compileGateway } from './gateway';
 import { inboundProtocols } from './inbound-protocol';
 import { byKind, buildIndex, type MeshIndex } from './mesh-index';
 import { compileSidecar } from './sidecar';
+import { applyLocality } from './locality';
 import { sidecarResourceFor } from './sidecar-scope';
 import { meshTraces, tracingFor } from './tracing';
 import { selectsLabels } from '../contract/workload-metadata';
@@ -35,7 +36,20 @@ export function compile(index: MeshIndex, proxy: ProxyIdentity, cache = new Comp
   const config =
     proxy.mode === 'sidecar' ? withTelemetry(index, proxy, compileSidecar(index, proxy, cache)) : compileGateway(index, proxy, cache);
   const tracing = tracingFor(index, proxy);
-  return tracing ? { ...config, tracing } : config;
+  return withLocality(cache, proxy, tracing ? { ...config, tracing } : config);
+}
+
+/** The clusters with locality load balancing, as this proxy's locality and labels see them (locality.ts); the rest shared. */
+function withLocality(cache: CompileCache, proxy: ProxyIdentity, config: ProxyConfig): ProxyConfig {
+  if (!cache.index.localityUse.byLocality) return config;
+  let changed = false;
+  const clusters = config.clusters.map((c) => {
+    const policy = cache.localityOf.get(c);
+    const mine = policy ? applyLocality(c, policy, proxy) : c;
+    changed ||= mine !== c;
+    return mine;
+  });
+  return changed ? { ...config, clusters } : config;
 }
 
 /** A sidecar's metrics name its peers (and itself: the table names its workload) and, inbound, its services (workload-metadata.ts). */
@@ -63,12 +77,14 @@ export function configFor(cache: CompileCache, proxy: ProxyIdentity): ProxyConfi
  * and AuthorizationPolicies select it), not on the proxy's name or service account.
  */
 export function equivalenceKey(index: MeshIndex, p: ProxyIdentity): string {
-  const { labels, serviceAccount: _sa, ...rest } = p;
+  const { labels, serviceAccount: _sa, locality, ...rest } = p;
+  // The locality counts only where some cluster balances by it; failoverPriority reads every label.
+  const { byLocality, byLabels } = index.localityUse;
   // A sidecar's labels matter only through the policies that select it: sidecars of different
   // workloads that no policy (nor Sidecar resource) tells apart share one config. A traced mesh tells
   // every workload apart: its spans carry the workload's service name and canonical labels (tracing.ts).
   const selectedBy =
-    p.mode === 'sidecar' && !index.routesBySource && !meshTraces(index)
+    p.mode === 'sidecar' && !index.routesBySource && !meshTraces(index) && !byLabels
       ? [...policiesSelecting(index, p), ...sidecarOf(index, p)]
       : undefined;
   // ...and through the HTTP version of each port of its app, which its services declare (inbound-protocol.ts), and those services.
@@ -76,7 +92,8 @@ export function equivalenceKey(index: MeshIndex, p: ProxyIdentity): string {
     selectedBy && p.inbound
       ? { appProtocols: inboundProtocols(index, p.namespace, labels), services: servicesOf(index, p).map((s) => s.host) }
       : {};
-  return JSON.stringify({ ...rest, labels: selectedBy ?? Object.entries(labels).sort(), ...inbound }, sortedKeys);
+  const where = byLocality && locality ? { locality } : {};
+  return JSON.stringify({ ...rest, ...where, labels: selectedBy ?? Object.entries(labels).sort(), ...inbound }, sortedKeys);
 }
 
 /**

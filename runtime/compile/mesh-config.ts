@@ -2,15 +2,24 @@
  * The parts of Istio's MeshConfig that mast applies, read where Istio keeps it: the `mesh` key
  * of the `istio` ConfigMap in the root namespace (what `meshConfig` in an IstioOperator or the
  * Helm values becomes): `pathNormalization.normalization`, which the proxies get in their config,
- * and `h2UpgradePolicy` and `outboundTrafficPolicy.mode`, which the compiler applies to clusters
- * and to sidecars' outbound listeners. A value mast does not know
- * leaves Istio's default (BASE, the normalization that fails closed; no upgrade; ALLOW_ANY).
+ * and `h2UpgradePolicy`, `outboundTrafficPolicy.mode` and `localityLbSetting`, which the compiler
+ * applies to clusters and to sidecars' outbound listeners. A value mast does not know leaves Istio's
+ * default (BASE, the normalization that fails closed; no upgrade; ALLOW_ANY; locality LB enabled),
+ * and is a finding of api/mesh-config.ts.
  */
 import { parse } from 'yaml';
 import { PATH_NORMALIZATIONS, type PathNormalization } from '../contract/proxy-config';
-import { isPlainObject, ROOT_NAMESPACES, type KubeObject } from '../../api';
+import {
+  checkShape,
+  isPlainObject,
+  localityLbSetting,
+  MESH_CONFIGMAP,
+  ROOT_NAMESPACES,
+  type KubeObject,
+  type LocalityLbSetting,
+} from '../../api';
 
-export const MESH_CONFIGMAP = 'istio';
+export { MESH_CONFIGMAP };
 
 /** What every ProxyConfig of the snapshot carries (spread into it). */
 export interface MeshSettings {
@@ -24,7 +33,15 @@ export interface MeshCompileSettings {
   readonly h2Upgrade: boolean;
   /** Istio's mesh-wide `outboundTrafficPolicy.mode` (default ALLOW_ANY); a Sidecar's own overrides it (sidecar-scope.ts). */
   readonly outboundTrafficPolicy: 'ALLOW_ANY' | 'REGISTRY_ONLY';
+  /**
+   * Istio's mesh-wide `localityLbSetting`, for clusters whose DestinationRule sets none (locality.ts):
+   * Istio's default `{ enabled: true }` when the mesh config is silent; absent when it says `enabled: false`.
+   */
+  readonly localityLb?: LocalityLbSetting;
 }
+
+/** Istio's default mesh config enables locality load balancing (it acts once a DestinationRule has outlier detection). */
+export const DEFAULT_LOCALITY_LB: LocalityLbSetting = { enabled: true };
 
 /** The first root namespace's `istio` ConfigMap's mesh config, parsed; undefined when absent or not YAML. */
 export function meshConfigOf(objects: readonly KubeObject[]): Record<string, unknown> | undefined {
@@ -61,5 +78,14 @@ export function readMeshCompileSettings(objects: readonly KubeObject[]): MeshCom
   return {
     h2Upgrade: mesh?.h2UpgradePolicy === 'UPGRADE',
     outboundTrafficPolicy: outbound === 'REGISTRY_ONLY' ? 'REGISTRY_ONLY' : 'ALLOW_ANY',
+    ...meshLocality(mesh?.localityLbSetting),
   };
+}
+
+/** A setting of the wrong shape (reported by validation, MAST0135) leaves Istio's default. */
+function meshLocality(value: unknown): { localityLb?: LocalityLbSetting } {
+  if (value === undefined || checkShape(localityLbSetting, value, '').some((s) => s.code !== 'MAST0001'))
+    return { localityLb: DEFAULT_LOCALITY_LB };
+  const setting = value as LocalityLbSetting;
+  return setting.enabled === false ? {} : { localityLb: setting };
 }

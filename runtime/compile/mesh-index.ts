@@ -10,6 +10,7 @@ import {
   hostMatches,
   namespaceOf,
   type AnyMeshResource,
+  type DestinationRule,
   type ExportScope,
   type KubeObject,
   type Sidecar,
@@ -19,6 +20,7 @@ import { expandDelegates } from './delegates';
 import { identityOf, listServicePorts, portResolver, type EndpointIndex, type PortResolver, type ServicePort } from './endpoints';
 import { readMeshCompileSettings, readMeshSettings, type MeshCompileSettings, type MeshSettings } from './mesh-config';
 import { routesBySource } from './routes';
+import { localityUse, type LocalityUse } from './locality';
 import type { Snapshot } from './snapshot';
 
 export interface MeshIndex extends EndpointIndex {
@@ -42,8 +44,10 @@ export interface MeshIndex extends EndpointIndex {
   readonly meshSettings: MeshSettings;
   /** Sidecar resources by namespace (sidecar-scope.ts picks the one for a proxy). */
   readonly sidecars: ReadonlyMap<string, NamespaceSidecars>;
-  /** Mesh config the compiler applies itself (h2UpgradePolicy, outboundTrafficPolicy). */
+  /** Mesh config the compiler applies itself (h2UpgradePolicy, outboundTrafficPolicy, localityLbSetting). */
   readonly meshCompile: MeshCompileSettings;
+  /** Whether proxies' localities (and labels) can change their clusters (locality.ts). */
+  readonly localityUse: LocalityUse;
 }
 
 function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
@@ -81,6 +85,7 @@ export function buildIndex(snapshot: Snapshot): MeshIndex {
     for (const h of new Set((vs.spec.hosts ?? []).map((x) => fqdn(x, namespaceOf(vs))))) push(meshVirtualServicesByHost, h, vs);
   }
   applyWildcardHosts(meshVirtualServicesByHost, servicePorts);
+  const meshCompile = readMeshCompileSettings(snapshot.objects);
   return {
     snapshot,
     version: snapshot.version,
@@ -99,7 +104,8 @@ export function buildIndex(snapshot: Snapshot): MeshIndex {
     exportScopeOf,
     meshSettings: readMeshSettings(snapshot.objects),
     sidecars: indexSidecars((byKind.get('Sidecar') ?? []) as Sidecar[]),
-    meshCompile: readMeshCompileSettings(snapshot.objects),
+    meshCompile,
+    localityUse: localityUse(meshCompile.localityLb, (byKind.get('DestinationRule') ?? []) as DestinationRule[]),
   };
 }
 

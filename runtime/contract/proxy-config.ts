@@ -310,6 +310,13 @@ export interface EndpointConfig {
   readonly labels?: Record<string, string>;
   /** The workload behind the endpoint, when the registry knows it: the outbound side's `destination_*` labels. */
   readonly metadata?: WorkloadMetadata;
+  /** Where it runs, `region/zone/subzone` (trailing parts may be missing); absent: unknown. */
+  readonly locality?: string;
+  /**
+   * Its priority for this proxy (Envoy's): requests go to priority 0 while enough of it is healthy,
+   * spilling to 1, 2... as its endpoints are ejected (locality failover). Absent: 0.
+   */
+  readonly priority?: number;
 }
 
 export interface ClusterConfig {
@@ -364,6 +371,12 @@ export interface ClusterConfig {
    * as 503/504 towards both consecutive counts; at least one endpoint may always be ejected; below
    * `minHealthPercent` healthy endpoints the ejections are ignored (panic), 0 (Istio's default): never.
    */
+  /**
+   * Locality-weighted load balancing (Istio's `distribute` for this proxy's locality): each locality's
+   * weight; a locality is picked by its weight times its share of healthy endpoints, then an endpoint
+   * in it by `lb`. Absent: endpoints are picked as one set (within their priority).
+   */
+  readonly localityWeights?: Readonly<Record<string, number>>;
   readonly outlier?: {
     readonly consecutive5xx?: number;
     readonly consecutiveGatewayErrors?: number;

@@ -34,6 +34,8 @@ export interface ProxyIdentity {
   readonly inbound?: { readonly port: number; readonly appPort?: number };
   /** Gateway: expect PROXY protocol v2. */
   readonly proxyProtocol?: boolean;
+  /** Where the proxy runs, `region/zone/subzone` (its node's, or its WorkloadEntry's in `mast local`): locality load balancing prefers endpoints near it. */
+  readonly locality?: string;
   /** Gateway: Istio's ProxyConfig `gatewayTopology` (what mast applies of it). */
   readonly gatewayTopology?: { readonly forwardClientCertDetails?: ForwardClientCertDetails };
 }
@@ -145,6 +147,7 @@ function helloProblem(m: Fields): string | undefined {
   if (typeof id.namespace !== 'string' || !id.namespace) return 'hello.identity.namespace is required';
   if (!isObject(id.labels) || Object.values(id.labels).some((v) => typeof v !== 'string'))
     return 'hello.identity.labels must map strings to strings';
+  if (id.locality !== undefined && typeof id.locality !== 'string') return 'hello.identity.locality must be a string';
   if (m.features !== undefined && !(Array.isArray(m.features) && m.features.every(isText)))
     return 'hello.features must be a list of strings';
   return undefined;

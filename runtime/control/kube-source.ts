@@ -1,6 +1,7 @@
 /**
  * Config from the Kubernetes API: one @kubernetes/client-node informer per kind (the mesh
- * CRDs, Services, EndpointSlices, Pods, Namespaces). What the library leaves to its users:
+ * CRDs, Telemetry, Services, EndpointSlices, Pods, Namespaces), and one for the mesh config (the
+ * `istio` ConfigMap of mastd's own namespace, as istiod reads its own). What the library leaves to its users:
  * - an informer that hits an error stops for good: it is restarted with backoff;
  * - 410 Gone makes the informer relist (the library does it; tested);
  * - a watch whose connection died without a FIN hangs forever (the library sets no timeout):
@@ -11,7 +12,7 @@
  * compiled from half the cluster. A kind whose CRD is missing (404) counts as empty.
  */
 import * as k8s from '@kubernetes/client-node';
-import { KINDS, STORAGE_VERSION, type KubeObject } from '../../api';
+import { KINDS, MESH_CONFIGMAP, STORAGE_VERSION, SYSTEM_NAMESPACE, TELEMETRY_GROUP, type KubeObject } from '../../api';
 import type { ConfigSource, SourceUpdate } from './file-source';
 
 export interface KubeSourceOptions {
@@ -20,33 +21,66 @@ export interface KubeSourceOptions {
   /** The server ends each watch after this long; silence for twice as long means a dead watch. @default 300 */
   readonly watchTimeoutSeconds?: number;
   readonly log?: (line: string) => void;
+  /** mastd's namespace: where it reads the mesh config (the `istio` ConfigMap). @default SYSTEM_NAMESPACE */
+  readonly namespace?: string;
 }
 
 interface Watched {
+  /** What its informer is known by (a kind may be watched in several places). */
+  readonly key: string;
   readonly kind: string;
   readonly apiVersion: string;
   readonly path: string;
+  /** Only the objects it selects (`metadata.name=...`), listed and watched. */
+  readonly fieldSelector?: string;
+  /** A custom resource: its CRD may not be installed, and then the kind is empty (not an error). */
+  readonly crd: boolean;
   readonly list: () => Promise<{ items: k8s.KubernetesObject[]; metadata?: { resourceVersion?: string } }>;
 }
 
-export function watchedKinds(kc: k8s.KubeConfig): Watched[] {
+export function watchedKinds(kc: k8s.KubeConfig, namespace = SYSTEM_NAMESPACE): Watched[] {
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const discovery = kc.makeApiClient(k8s.DiscoveryV1Api);
   const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+  const customKind = (kind: string, group: string, plural: string): Watched => ({
+    key: kind,
+    kind,
+    apiVersion: `${group}/${STORAGE_VERSION}`,
+    path: `/apis/${group}/${STORAGE_VERSION}/${plural}`,
+    crd: true,
+    list: () => custom.listClusterCustomObject({ group, version: STORAGE_VERSION, plural }),
+  });
+  const byName = `metadata.name=${MESH_CONFIGMAP}`;
   return [
-    ...Object.entries(KINDS).map(([kind, k]) => ({
-      kind,
-      apiVersion: `${k.group}/${STORAGE_VERSION}`,
-      path: `/apis/${k.group}/${STORAGE_VERSION}/${k.plural}`,
-      list: () => custom.listClusterCustomObject({ group: k.group, version: STORAGE_VERSION, plural: k.plural }),
-    })),
-    { kind: 'Service', apiVersion: 'v1', path: '/api/v1/services', list: () => core.listServiceForAllNamespaces({}) },
-    { kind: 'Pod', apiVersion: 'v1', path: '/api/v1/pods', list: () => core.listPodForAllNamespaces({}) },
-    { kind: 'Namespace', apiVersion: 'v1', path: '/api/v1/namespaces', list: () => core.listNamespace({}) },
+    ...Object.entries(KINDS).map(([kind, k]) => customKind(kind, k.group, k.plural)),
+    // Telemetry (tracing) is not one of the mesh kinds of api/resources.ts: its schema is its own (api/telemetry.ts).
+    customKind('Telemetry', TELEMETRY_GROUP, 'telemetries'),
     {
+      key: 'Service',
+      kind: 'Service',
+      apiVersion: 'v1',
+      path: '/api/v1/services',
+      crd: false,
+      list: () => core.listServiceForAllNamespaces({}),
+    },
+    { key: 'Pod', kind: 'Pod', apiVersion: 'v1', path: '/api/v1/pods', crd: false, list: () => core.listPodForAllNamespaces({}) },
+    { key: 'Namespace', kind: 'Namespace', apiVersion: 'v1', path: '/api/v1/namespaces', crd: false, list: () => core.listNamespace({}) },
+    {
+      // Istio's mesh config (tracing providers, path normalization, outbound policy, locality): mastd's namespace's `istio` ConfigMap only.
+      key: 'MeshConfig',
+      kind: 'ConfigMap',
+      apiVersion: 'v1',
+      path: `/api/v1/namespaces/${namespace}/configmaps`,
+      fieldSelector: byName,
+      crd: false,
+      list: () => core.listNamespacedConfigMap({ namespace, fieldSelector: byName }),
+    },
+    {
+      key: 'EndpointSlice',
       kind: 'EndpointSlice',
       apiVersion: 'discovery.k8s.io/v1',
       path: '/apis/discovery.k8s.io/v1/endpointslices',
+      crd: false,
       list: () => discovery.listEndpointSliceForAllNamespaces({}),
     },
   ];
@@ -82,7 +116,7 @@ export class KubeSource implements ConfigSource {
     private readonly kc: k8s.KubeConfig,
     private readonly options: KubeSourceOptions = {},
   ) {
-    this.watched = watchedKinds(kc);
+    this.watched = watchedKinds(kc, options.namespace);
   }
 
   private log(line: string): void {
@@ -107,7 +141,7 @@ export class KubeSource implements ConfigSource {
         this.missing.delete(w.kind);
       } catch (err) {
         // A mesh CRD that is not installed: no objects of that kind (looked for again on the next list).
-        if (statusOf(err) !== 404 || !(w.kind in KINDS)) throw err;
+        if (statusOf(err) !== 404 || !w.crd) throw err;
         if (!this.missing.has(w.kind)) this.log(`${w.kind}: the CRD is not installed (404 on ${w.path}); treating it as empty`);
         this.missing.add(w.kind);
         list = { items: [], metadata: { resourceVersion: '' } };
@@ -121,7 +155,15 @@ export class KubeSource implements ConfigSource {
       state.lastSeen = performance.now();
       return list;
     };
-    const informer = k8s.makeInformer(this.kc, `${w.path}?timeoutSeconds=${timeoutSeconds}`, listFn);
+    // makeInformer's, with the field selector it does not pass on.
+    const informer = new k8s.ListWatch(
+      `${w.path}?timeoutSeconds=${timeoutSeconds}`,
+      new k8s.Watch(this.kc),
+      listFn,
+      false,
+      undefined,
+      w.fieldSelector,
+    );
     Object.assign(state, { informer });
     const changed = () => {
       state.lastSeen = performance.now();
@@ -138,7 +180,7 @@ export class KubeSource implements ConfigSource {
       else state.failures = 0;
     });
     // Neither replaced (a stall) nor the source stopped.
-    const current = () => !this.stopped && this.running.get(w.kind) === state;
+    const current = () => !this.stopped && this.running.get(w.key) === state;
     // Restarted after a delay, if still current then.
     const restartIn = (delay: number, counted: boolean) => {
       state.retry = setTimeout(() => {
@@ -164,7 +206,7 @@ export class KubeSource implements ConfigSource {
       this.log(`${w.kind}: list/watch failed (${(err as Error)?.message ?? err}); restarting in ${delay} ms`);
       restartIn(delay, true);
     });
-    this.running.set(w.kind, state);
+    this.running.set(w.key, state);
     void informer.start();
   }
 
@@ -172,7 +214,7 @@ export class KubeSource implements ConfigSource {
   private checkStalls(timeoutSeconds: number): void {
     const now = performance.now();
     for (const w of this.watched) {
-      const state = this.running.get(w.kind);
+      const state = this.running.get(w.key);
       if (!state || state.retry || now - state.lastSeen < timeoutSeconds * 2000) continue;
       this.counters.stalls++;
       this.log(`${w.kind}: no watch activity for ${Math.round((now - state.lastSeen) / 1000)} s; replacing the informer`);
@@ -193,7 +235,7 @@ export class KubeSource implements ConfigSource {
   snapshotObjects(): KubeObject[] | undefined {
     const out: KubeObject[] = [];
     for (const w of this.watched) {
-      const state = this.running.get(w.kind);
+      const state = this.running.get(w.key);
       const source = state?.synced ? state : state?.previous;
       if (!source) return undefined;
       for (const item of source.informer.list())

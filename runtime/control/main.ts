@@ -148,7 +148,12 @@ export async function main(argv: string[]): Promise<number> {
       log,
     });
     const events = new RejectionEvents(kc, () => leader.leader, log);
-    const source = new KubeSource(kc, { debounceMs, watchTimeoutSeconds: Number(o['watch-timeout-seconds']), log });
+    const source = new KubeSource(kc, {
+      debounceMs,
+      watchTimeoutSeconds: Number(o['watch-timeout-seconds']),
+      log,
+      namespace: ownNamespace,
+    });
     const byKey = (objects: readonly KubeObject[]) =>
       new Map(objects.map((x) => [`${x.kind}/${x.metadata?.namespace ?? 'default'}/${x.metadata?.name}`, x]));
     mastd = new Mastd({

@@ -5,6 +5,8 @@
  * xDS types Istio would send (listeners, routes, clusters, endpoints).
  */
 
+import { buildInfoLines } from '../contract/build-info';
+
 /** Istio's `pilot_proxy_convergence_time` buckets, in seconds. */
 export const CONVERGENCE_BUCKETS_S = [0.1, 0.5, 1, 3, 5, 10, 20, 30];
 
@@ -33,10 +35,11 @@ export interface PilotSources {
 
 const XDS_TYPES = ['cds', 'eds', 'lds', 'rds'];
 
-/** The `pilot_*` / `citadel_*` families. */
+/** The `pilot_*` / `citadel_*` families, and `istio_build` as Istio's control plane reports it. */
 export function pilotMetricLines(m: PilotSources): string[] {
   const c = m.convergence;
   return [
+    ...buildInfoLines('pilot'),
     '# HELP pilot_xds_pushes Pushes to proxies, by xDS type (a mast push carries every type).',
     '# TYPE pilot_xds_pushes counter',
     ...XDS_TYPES.map((t) => `pilot_xds_pushes{type="${t}"} ${m.pushes}`),

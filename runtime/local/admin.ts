@@ -1,7 +1,8 @@
 /**
  * The admin port of `mast local`: the service-graph page (`/`), its data (`/api/graph`), the
- * gateway's `/stats/prometheus`, readiness of the whole mesh (`/ready`) and mastd's endpoints
- * (`/metrics`, `/debug/analyze`, `/debug/syncz`, so `mast proxy-status --mastd` works against it).
+ * gateway's `/stats/prometheus`, every proxy as a Prometheus target (`/prometheus/targets`) and a
+ * `prometheus.yml` that scrapes them (`/prometheus.yml`), readiness of the whole mesh (`/ready`) and
+ * mastd's endpoints (`/metrics`, `/debug/analyze`, `/debug/syncz`, so `mast proxy-status --mastd` works against it).
  */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -10,6 +11,7 @@ import { syncState } from '../control/push-server';
 import { buildGraph, parseEdges, type Graph, type Scrape } from './graph';
 import type { LocalMesh } from './local-mesh';
 import { renderBody, renderPage, type PageModel } from './page';
+import { PROMETHEUS_PATHS, prometheusConfig, scrapeTargets } from './prometheus';
 
 async function scrape(port: number, host = '127.0.0.1'): Promise<string> {
   try {
@@ -38,18 +40,25 @@ export class LocalAdmin {
     return (this.server.address() as AddressInfo).port;
   }
 
+  /** This port's base URL, by the address it listens on (not the request's Host header). */
+  private url(): string {
+    const a = this.server?.address() as AddressInfo;
+    return `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
+  }
+
   /** Scrapes every proxy; rates are over the time since the previous scrape at least a second older. */
   async graph(): Promise<Graph> {
     const texts = await Promise.all(this.mesh.proxies().map((p) => scrape(p.adminPort, p.host)));
     const now: Scrape = { atMs: Date.now(), edges: parseEdges(texts) };
     if (!this.latest || now.atMs - this.latest.atMs >= 1000) this.previous = this.latest;
     this.latest = now;
-    const services = new Map<string, string[]>();
+    // Every app and its versions, drawn before they see traffic.
+    const apps = new Map<string, string[]>();
     for (const r of this.mesh.workloads.values()) {
       const name = r.workload.labels.app ?? r.workload.name;
-      services.set(name, [...(services.get(name) ?? []), r.workload.labels.version ?? ''].filter(Boolean).sort());
+      apps.set(name, [...(apps.get(name) ?? []), r.workload.labels.version ?? ''].filter(Boolean).sort());
     }
-    return buildGraph(services, now, this.previous);
+    return buildGraph(apps, now, this.previous);
   }
 
   async model(): Promise<PageModel> {
@@ -83,6 +92,10 @@ export class LocalAdmin {
         return send(200, JSON.stringify(await this.graph(), null, 2), 'application/json');
       case '/stats/prometheus':
         return send(200, await scrape(this.mesh.gatewayAdminPort), 'text/plain; version=0.0.4');
+      case PROMETHEUS_PATHS.targets:
+        return send(200, JSON.stringify(scrapeTargets(this.mesh.proxies())), 'application/json');
+      case PROMETHEUS_PATHS.config:
+        return send(200, prometheusConfig({ admin: this.url() }), 'text/yaml; charset=utf-8');
       case '/ready': {
         const missing = await this.mesh.notReady();
         return send(missing.length ? 503 : 200, missing.length ? `${missing.join('\n')}\n` : 'ready\n');

@@ -21,7 +21,7 @@ import { originalDstAddon } from './original-dst-addon';
 import { assertSidecarCanRead } from './proxy-access';
 import { Supervisor } from './supervisor';
 import { interceptUnavailable, NetnsTopology, serviceAddresses, type Netns } from './netns';
-import { planLocal, throughNamespaces, throughSidecars, withHealth, type LocalWorkload } from './workloads';
+import { planLocal, throughNamespaces, throughSidecars, withGatewayPod, withHealth, type LocalWorkload } from './workloads';
 import { TraceReceiver, withLocalTracing } from './traces';
 import { planCredentials, withoutSecretData, writeCredentials } from './credentials';
 import { PROXY_NODE_FLAGS } from '../contract/process';
@@ -99,6 +99,7 @@ function sidecarFlags(r: RunningWorkload): string[] {
     '--service-account',
     w.serviceAccount,
     ...(labels ? ['--labels', labels] : []),
+    ...(w.locality ? ['--locality', w.locality] : []),
     '--outbound-port',
     String(r.outboundPort),
     '--inbound-port',
@@ -331,13 +332,13 @@ export class LocalMesh {
       for (const r of this.workloads.values())
         if (r.netns) this.topology.hosts(r.netns, serviceAddresses(this.serviceHosts, r.workload.namespace));
       return withHealth(
-        throughNamespaces(objects, (key) => this.workloads.get(key)?.netns?.address),
+        throughNamespaces(withGatewayPod(objects), (key) => this.workloads.get(key)?.netns?.address),
         down,
       );
     }
     // Spans go to this process unless the mesh names a tracing provider of its own.
     return withHealth(
-      throughSidecars(withLocalTracing(objects, this.traces.port), (key) => this.workloads.get(key)?.inboundPort),
+      throughSidecars(withLocalTracing(withGatewayPod(objects), this.traces.port), (key) => this.workloads.get(key)?.inboundPort),
       down,
     );
   }
@@ -466,7 +467,7 @@ export class LocalMesh {
     };
     const serving = async () => {
       const deadline = Date.now() + 30_000;
-      while (Date.now() < deadline && this.workloads.get(r.workload.key) === r) {
+      while (Date.now() < deadline && !this.stopping && this.workloads.get(r.workload.key) === r) {
         const s = this.mastd.push.statuses().find((p) => p.id === r.id);
         if (s?.acked && s.acked === s.sent && (!this.mastd.ca || s.certificateExpires)) return true;
         await new Promise((resolve) => setTimeout(resolve, 100));
@@ -481,11 +482,14 @@ export class LocalMesh {
     return this.supervisor.pid(name);
   }
 
-  /** Whether the restarted app listens within 30 s (polled every 100 ms; false once the workload was retired or replaced). */
+  /** Set by stop(): nothing is waited for any more. */
+  private stopping = false;
+
+  /** Whether the restarted app listens within 30 s (polled every 100 ms; false once the workload was retired or replaced, or the mesh stops). */
   private async whenListening(r: RunningWorkload): Promise<boolean> {
     const deadline = Date.now() + 30_000;
     const host = r.netns?.address ?? r.workload.address;
-    while (Date.now() < deadline && this.workloads.get(r.workload.key) === r) {
+    while (Date.now() < deadline && !this.stopping && this.workloads.get(r.workload.key) === r) {
       if (await accepts(r.workload.appPort, host)) return true;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
@@ -548,6 +552,8 @@ export class LocalMesh {
 
   /** Drains and stops every process (the gateway first: it stops accepting, and its in-flight requests still reach the apps), then mastd. */
   async stop(): Promise<void> {
+    // An app restarting when the mesh stops (a crash loop) is no longer waited for.
+    this.stopping = true;
     await this.supervisor.stop('gateway');
     await Promise.all(this.retiring);
     await Promise.all([...this.workloads.values()].map((r) => this.retire(r)));

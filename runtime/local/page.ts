@@ -1,10 +1,10 @@
 /**
- * The admin web page of `mast local`: the service graph as inline SVG (rendered here, so it
- * shows without JavaScript), each proxy's sync state, the validation findings and the recent
+ * The admin web page of `mast local`: the versioned service graph as inline SVG (rendered here, so
+ * it shows without JavaScript; mTLS edges solid, plain-text ones dashed), each proxy's sync state, the validation findings and the recent
  * traces, each a waterfall of its spans. A small script re-fetches the page body every two
  * seconds. Pure.
  */
-import type { Graph } from './graph';
+import type { Graph, GraphEdge, GraphNode } from './graph';
 import type { TraceView } from './traces';
 
 export interface PageProxy {
@@ -26,36 +26,73 @@ export interface PageModel {
 }
 
 /** Colours the screenshot test looks for. */
-export const COLORS = { gateway: '#1f6feb', service: '#2da44e', edge: '#57606a', error: '#cf222e' } as const;
-export const NODE_RADIUS = 34;
+export const COLORS = {
+  gateway: '#1f6feb',
+  service: '#2da44e',
+  unknown: '#8c959f',
+  edge: '#57606a',
+  error: '#cf222e',
+  /** The box around the versions of one app (Kiali's app box): light, never a node's colour. */
+  app: '#f6f8fa',
+} as const;
+export const NODE_RADIUS = 30;
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
+/** An edge's label: its traffic, its errors and latency (HTTP, gRPC) or bytes (TCP), and how much of it is mTLS. */
+export function edgeLabel(e: GraphEdge): string {
+  const mtls = e.mtls >= 0.995 ? ' · mTLS' : e.mtls > 0 ? ` · mTLS ${Math.round(e.mtls * 100)}%` : '';
+  if (e.protocol === 'tcp') return `tcp · ${e.rps} conn/s · ${e.bytesPerSecond ?? 0} B/s${mtls}`;
+  return `${e.protocol === 'grpc' ? 'grpc · ' : ''}${e.rps} rps · ${(e.errorRate * 100).toFixed(1)}% err · p99 ${e.p99Ms ?? '-'} ms${mtls}`;
+}
+
+/** A box behind the versions of each app that has more than one, as Kiali groups a versioned app graph. */
+function appBoxes(nodes: readonly GraphNode[]): string[] {
+  const byApp = new Map<string, GraphNode[]>();
+  for (const n of nodes) if (n.version) byApp.set(n.app, [...(byApp.get(n.app) ?? []), n]);
+  return [...byApp]
+    .filter(([, versions]) => versions.length > 1)
+    .map(([app, versions]) => {
+      const x0 = Math.min(...versions.map((n) => n.x)) - NODE_RADIUS - 22;
+      const x1 = Math.max(...versions.map((n) => n.x)) + NODE_RADIUS + 22;
+      const y0 = Math.min(...versions.map((n) => n.y)) - NODE_RADIUS - 26;
+      const y1 = Math.max(...versions.map((n) => n.y)) + NODE_RADIUS + 30;
+      return (
+        `<g class="app" data-app="${esc(app)}"><rect x="${x0}" y="${y0}" width="${x1 - x0}" height="${y1 - y0}" rx="10" fill="${COLORS.app}" stroke="#d0d7de"/>` +
+        `<text x="${x0 + 8}" y="${y0 + 15}" font-size="12" fill="${COLORS.edge}">${esc(app)}</text></g>`
+      );
+    });
+}
+
 export function renderSvg(graph: Graph): string {
   const at = new Map(graph.nodes.map((n) => [n.id, n]));
-  const width = Math.max(...graph.nodes.map((n) => n.x)) + 140;
+  const width = Math.max(...graph.nodes.map((n) => n.x)) + 160;
   const height = Math.max(...graph.nodes.map((n) => n.y)) + 90;
   const edges = graph.edges.map((e) => {
     const a = at.get(e.source);
     const b = at.get(e.destination);
     if (!a || !b) return '';
     const color = e.errorRate > 0.05 ? COLORS.error : COLORS.edge;
-    const label = `${e.protocol === 'grpc' ? 'grpc · ' : ''}${e.rps} rps · ${(e.errorRate * 100).toFixed(1)}% err · p99 ${e.p99Ms ?? '-'} ms`;
-    return `<g class="edge" data-source="${esc(e.source)}" data-destination="${esc(e.destination)}"><line x1="${a.x}" y1="${a.y}" x2="${b.x}" y2="${b.y}" stroke="${color}" stroke-width="3" marker-end="url(#arrow)"/><text x="${(a.x + b.x) / 2}" y="${(a.y + b.y) / 2 - 8}" text-anchor="middle" font-size="11" fill="${color}">${esc(label)}</text></g>`;
+    // Plain-text traffic dashed, as Kiali marks the edges without its lock.
+    const dash = e.mtls >= 0.995 ? '' : ' stroke-dasharray="6 4"';
+    return (
+      `<g class="edge${e.mtls >= 0.995 ? ' mtls' : ''}" data-source="${esc(e.source)}" data-destination="${esc(e.destination)}" data-protocol="${e.protocol}">` +
+      `<line x1="${a.x}" y1="${a.y}" x2="${b.x}" y2="${b.y}" stroke="${color}" stroke-width="3"${dash} marker-end="url(#arrow)"/>` +
+      `<text x="${(a.x + b.x) / 2}" y="${(a.y + b.y) / 2 - 8}" text-anchor="middle" font-size="11" fill="${color}">${esc(edgeLabel(e))}</text></g>`
+    );
   });
+  const fill = { gateway: COLORS.gateway, service: COLORS.service, unknown: COLORS.unknown } as const;
   const nodes = graph.nodes.map(
     (n) =>
-      `<g class="node" data-id="${esc(n.id)}"><circle cx="${n.x}" cy="${n.y}" r="${NODE_RADIUS}" fill="${n.kind === 'gateway' ? COLORS.gateway : COLORS.service}"/>` +
-      `<text x="${n.x}" y="${n.y + NODE_RADIUS + 16}" text-anchor="middle" font-size="13" font-weight="bold">${esc(n.id)}</text>` +
-      (n.versions.length
-        ? `<text x="${n.x}" y="${n.y + NODE_RADIUS + 31}" text-anchor="middle" font-size="11">${esc(n.versions.join(' '))}</text>`
-        : '') +
+      `<g class="node" data-id="${esc(n.id)}"><circle cx="${n.x}" cy="${n.y}" r="${NODE_RADIUS}" fill="${fill[n.kind]}"/>` +
+      `<text x="${n.x}" y="${n.y + NODE_RADIUS + 15}" text-anchor="middle" font-size="13" font-weight="bold">${esc(n.app)}</text>` +
+      (n.version ? `<text x="${n.x}" y="${n.y + 5}" text-anchor="middle" font-size="13" fill="#fff">${esc(n.version)}</text>` : '') +
       '</g>',
   );
   return (
     `<svg id="graph" xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif">` +
     `<defs><marker id="arrow" viewBox="0 0 10 10" refX="${NODE_RADIUS / 3 + 10}" refY="5" markerWidth="8" markerHeight="8" orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="${COLORS.edge}"/></marker></defs>` +
-    `${edges.join('')}${nodes.join('')}</svg>`
+    `${appBoxes(graph.nodes).join('')}${edges.join('')}${nodes.join('')}</svg>`
   );
 }
 

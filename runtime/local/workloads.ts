@@ -4,9 +4,10 @@
  * rewrite that sends every proxy to the sidecar instead of straight to the app. Pure.
  */
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { namespaceOf, sourceOf, type KubeObject, type WorkloadEntry } from '../../api';
+import { GATEWAY_NAME, GATEWAY_POD_LABELS, namespaceOf, SYSTEM_NAMESPACE, sourceOf, type KubeObject, type WorkloadEntry } from '../../api';
 import { TLS_MODE_LABEL } from '../contract/proxy-config';
 import { HEALTH_CHECKS_ANNOTATION } from '../compile/endpoints';
+import { localityOf } from '../compile/locality';
 
 /** A Node entry point (`.js`, or `.ts` bundled first), relative to the YAML file. */
 export const RUN_ANNOTATION = 'local.mast.dev/run';
@@ -25,6 +26,8 @@ export interface LocalWorkload {
   readonly labels: Record<string, string>;
   /** Its identity (SPIFFE): `spec.serviceAccount`, else the `app` label, else its name. */
   readonly serviceAccount: string;
+  /** Where its sidecar says it runs (`spec.locality`, else the topology labels), as a pod's node tells Istio. */
+  readonly locality?: string;
   /** Absolute path of the app's entry point. */
   readonly run?: string;
   readonly env: Record<string, string>;
@@ -80,6 +83,7 @@ export function planLocal(objects: readonly KubeObject[], cwd = process.cwd()): 
     const run = runPath ? (isAbsolute(runPath) ? runPath : resolve(base, runPath)) : undefined;
     const [portName, appPort] = ports[0];
     const labels = { ...(we.spec.labels ?? {}) };
+    const locality = localityOf(we.spec.locality, we.spec.labels);
     const w = {
       key,
       namespace: namespaceOf(we),
@@ -89,6 +93,7 @@ export function planLocal(objects: readonly KubeObject[], cwd = process.cwd()): 
       appPort,
       labels,
       serviceAccount: accountOf(we),
+      ...(locality ? { locality } : {}),
       run,
       env: parseEnv(annotations[ENV_ANNOTATION]),
     };
@@ -118,6 +123,23 @@ export function throughSidecars(objects: readonly KubeObject[], inboundPortOf: (
     };
     return { ...o, spec } as KubeObject;
   });
+}
+
+/**
+ * The ingress gateway as the Pod it is in a cluster (its name, Istio's labels, its service account;
+ * no address: it serves no route), so the peers table names it: a sidecar then reports requests
+ * from the gateway with `source_workload="mast-ingressgateway"`, as Istio's report its gateway.
+ */
+export function withGatewayPod(objects: readonly KubeObject[]): KubeObject[] {
+  const present = objects.some((o) => o.kind === 'Pod' && o.metadata?.name === GATEWAY_NAME && namespaceOf(o) === SYSTEM_NAMESPACE);
+  if (present) return [...objects];
+  const pod = {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: GATEWAY_NAME, namespace: SYSTEM_NAMESPACE, labels: { ...GATEWAY_POD_LABELS } },
+    spec: { serviceAccountName: GATEWAY_NAME },
+  };
+  return [...objects, pod as KubeObject];
 }
 
 /** With --intercept: each fronted WorkloadEntry's address becomes its namespace's; its port stays the app's (captured inbound, as in a pod). */

@@ -21,6 +21,11 @@ export function checkConfig(c: ProxyConfig): string | undefined {
     for (const e of cl.endpoints)
       if (typeof e.address !== 'string' || !Number.isInteger(e.port) || e.port < 1 || e.port > 65535)
         return `cluster ${cl.name}: bad endpoint ${JSON.stringify(e)}`;
+      else if (e.priority !== undefined && !(Number.isInteger(e.priority) && e.priority >= 0))
+        return `cluster ${cl.name}: endpoint ${e.address}:${e.port} has priority ${JSON.stringify(e.priority)} (a whole number from 0)`;
+    const weights = Object.values(cl.localityWeights ?? {});
+    if (weights.some((w) => !(typeof w === 'number' && w >= 0 && Number.isFinite(w))))
+      return `cluster ${cl.name}: localityWeights must be numbers from 0`;
   }
   const ports = new Set<string>();
   for (const l of c.listeners) {

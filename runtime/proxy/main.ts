@@ -49,6 +49,9 @@ Options:
                              .join(',')}, Istio's)
   --service-account <sa>   the identity in its certificate (default: $SERVICE_ACCOUNT, else default)
   --namespace <ns>         (default: $POD_NAMESPACE, else ${SYSTEM_NAMESPACE} for gateways, default for sidecars)
+  --locality <r/z/s>       where this proxy runs, region/zone/subzone, for locality load balancing
+                           (default: $MAST_LOCALITY, else $MAST_REGION/$MAST_ZONE: its pod's topology
+                           labels, which injection passes; else none)
   --port-map <p=l,...>     gateway: Service port = listen port (e.g. 80=8080)
   --outbound-port <n>      sidecar: where outbound traffic reaches the proxy (default ${PORTS.sidecarOutbound})
   --inbound-port <n>       sidecar: inbound listener in front of the app (with --app-port)
@@ -215,6 +218,7 @@ export async function main(argv: string[]): Promise<number> {
       mode: { type: 'string', default: 'gateway' },
       labels: { type: 'string' },
       namespace: { type: 'string' },
+      locality: { type: 'string' },
       'service-account': { type: 'string' },
       'port-map': { type: 'string' },
       'outbound-port': { type: 'string' },
@@ -252,10 +256,13 @@ export async function main(argv: string[]): Promise<number> {
   const labels = o.labels ? parsePairs(o.labels) : mode === 'gateway' ? { ...GATEWAY_POD_LABELS } : {};
   const id = o.id ?? (env.POD_NAME ? `${env.POD_NAME}.${namespace}` : `${mode}-${process.pid}`);
   const portMapOf = () => Object.fromEntries(Object.entries(parsePairs(o['port-map'])).map(([k, v]) => [Number(k), Number(v)]));
+  const locality =
+    o.locality || env.MAST_LOCALITY || (env.MAST_REGION || env.MAST_ZONE ? `${env.MAST_REGION ?? ''}/${env.MAST_ZONE ?? ''}` : '');
   const identity = {
     mode,
     namespace,
     labels,
+    ...(locality ? { locality } : {}),
     ...((o['service-account'] ?? env.SERVICE_ACCOUNT) ? { serviceAccount: o['service-account'] ?? env.SERVICE_ACCOUNT } : {}),
     portMap: portMapOf(),
     proxyProtocol: o['proxy-protocol'],

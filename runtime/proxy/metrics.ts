@@ -2,6 +2,7 @@
  * Istio's standard metrics (and mast's own counters) kept as plain numbers keyed by a precomputed
  * label tuple; rendered to Prometheus text, with `# HELP` and `# TYPE` for every family, only on scrape.
  */
+import { buildInfoLines } from '../contract/build-info';
 import { FAMILY_HELP, helpOf, ISTIO_TCP, type PeerLabels, peerLabelText, type RequestLabels, requestLabelText } from './metric-labels';
 
 export type { PeerLabels, RequestLabels } from './metric-labels';
@@ -159,7 +160,7 @@ export class Metrics {
       }
       for (const [name, v] of m.counters) counters.set(name, (counters.get(name) ?? 0) + v);
     }
-    const out: string[] = [];
+    const out: string[] = [...buildInfoLines('proxy')];
     const family = (name: string, type: 'counter' | 'histogram') =>
       out.push(`# HELP ${name} ${FAMILY_HELP[name]}`, `# TYPE ${name} ${type}`);
     // Istio's families are declared even before their first sample: a scrape always says what the proxy exports.

@@ -363,7 +363,7 @@ describe('validate()', () => {
     ],
   ];
 
-  test("every code has a case here (MAST0008 and MAST0011 are the loader's, see load.test.ts; MAST0401 injection's, see test/constructs/inject.test.ts; the Sidecar's, test/api/sidecar.test.ts)", () => {
+  test("every code has a case here (MAST0008 and MAST0011 are the loader's, see load.test.ts; MAST0401 injection's, see test/constructs/inject.test.ts; the Sidecar's, test/api/sidecar.test.ts; localityLbSetting's, test/api/locality.test.ts)", () => {
     const covered = new Set([
       ...cases.map((c) => c[0]),
       ...Object.keys(extra),
@@ -379,6 +379,9 @@ describe('validate()', () => {
       'MAST0131',
       'MAST0132',
       'MAST0133',
+      // localityLbSetting, in DestinationRules and the mesh config: test/api/locality.test.ts.
+      'MAST0135',
+      'MAST0136',
     ]);
     expect(Object.keys(CODES).filter((c) => !covered.has(c))).toEqual([]);
   });
@@ -405,6 +408,11 @@ describe('validate()', () => {
       [gw('a', { credentialName: 'cert' }), gw('b', { credentialName: 'cert' })],
       'spec.servers',
       /same certificate as Gateway default\/b/,
+    ],
+    MAST0012: [
+      [{ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'r', namespace: 'default' }, spec: {} }],
+      'kind',
+      /^HTTPRoute \(gateway.networking.k8s.io\/v1\) is not read by mast and is ignored; use Gateway and VirtualService of networking.istio.io$/,
     ],
     MAST0215: [
       [gw('a', { credentialName: 'missing' }), { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'other', namespace: 'default' } }],

@@ -1,6 +1,8 @@
 import { Chart, Testing } from 'cdk8s';
 import { Mesh, MeshWorkload, VirtualService } from '../../constructs';
 import { addBookinfo } from '../../examples/bookinfo/bookinfo';
+import { validate } from '../../api';
+import { readMeshCompileSettings } from '../../runtime/compile/mesh-config';
 
 function bookinfo() {
   const app = Testing.app();
@@ -121,5 +123,68 @@ describe('MeshWorkload', () => {
     const chart = new Chart(app, 'c');
     new MeshWorkload(chart, 'batch', { image: 'b:1', port: 8080, inject: false });
     expect(find(Testing.synth(chart), 'Deployment')[0].spec.template.spec.initContainers).toBeUndefined();
+  });
+});
+
+describe('meshConfig', () => {
+  test("is the istio ConfigMap of the control plane's namespace, in Istio's field names, which mastd reads", () => {
+    const mesh = new Mesh(Testing.app(), 'mesh', {
+      meshConfig: { outboundTrafficPolicy: { mode: 'REGISTRY_ONLY' }, pathNormalization: { normalization: 'MERGE_SLASHES' } },
+    });
+    const [cm] = find(Testing.synth(mesh.system), 'ConfigMap', 'istio');
+    expect(cm.metadata.namespace).toBe('mast-system');
+    expect(cm.data.mesh).toBe('outboundTrafficPolicy:\n  mode: REGISTRY_ONLY\npathNormalization:\n  normalization: MERGE_SLASHES\n');
+  });
+
+  test('a value mast cannot use fails synth naming the field; none without the prop', () => {
+    const bad = { outboundTrafficPolicy: { mode: 'REGISTRY' } } as never;
+    expect(() => new Mesh(Testing.app(), 'mesh', { meshConfig: bad })).toThrow(
+      /meshConfig: Error MAST0004 ConfigMap mast-system\/istio data\.mesh\.outboundTrafficPolicy\.mode: .*REGISTRY/,
+    );
+    expect(find(Testing.synth(new Mesh(Testing.app(), 'mesh').system), 'ConfigMap', 'istio')).toEqual([]);
+  });
+
+  test('a control plane outside the root namespaces cannot carry it (mast would not read it there)', () => {
+    expect(
+      () => new Mesh(Testing.app(), 'mesh', { controlPlane: { namespace: 'mesh-ops' }, meshConfig: { h2UpgradePolicy: 'UPGRADE' } }),
+    ).toThrow(/root namespace \(mast-system, istio-system\); the control plane's namespace is mesh-ops/);
+  });
+});
+
+describe('Mesh localityLoadBalancing: the mesh-wide localityLbSetting in the istio ConfigMap', () => {
+  const meshConfigOf = (mesh: Mesh) => find(Testing.synth(mesh.system), 'ConfigMap', 'istio');
+
+  test('true: `localityLbSetting: { enabled: true }` in mast-system, as mastd reads it (and validates it: no findings)', () => {
+    const app = Testing.app();
+    const mesh = new Mesh(app, 'mesh', { localityLoadBalancing: true });
+    const [cm] = meshConfigOf(mesh);
+    expect(cm.metadata.namespace).toBe('mast-system');
+    const objects = [cm];
+    expect(validate(objects, { scope: 'resource' })).toEqual([]);
+    expect(readMeshCompileSettings(objects).localityLb).toEqual({ enabled: true });
+  });
+
+  test('a whole setting is written as given; false turns it off; left out, no ConfigMap', () => {
+    const failover = { failover: [{ from: 'us-east-1', to: 'us-west-2' }] };
+    expect(readMeshCompileSettings(meshConfigOf(new Mesh(Testing.app(), 'mesh', { localityLoadBalancing: failover }))).localityLb).toEqual(
+      failover,
+    );
+    expect(
+      readMeshCompileSettings(meshConfigOf(new Mesh(Testing.app(), 'mesh', { localityLoadBalancing: false }))).localityLb,
+    ).toBeUndefined();
+    expect(meshConfigOf(new Mesh(Testing.app(), 'mesh'))).toEqual([]);
+  });
+
+  test('a bad distribute fails synth naming the prop, the field and the value (MAST0135)', () => {
+    const bad = { distribute: [{ from: 'us-east-1/*', to: { 'us-east-1/us-east-1a': 60 } }] };
+    expect(() => new Mesh(Testing.app(), 'mesh', { localityLoadBalancing: bad })).toThrow(
+      /meshConfig: .*MAST0135.*data\.mesh\.localityLbSetting\.distribute\[0\]\.to.*sum to 60/,
+    );
+  });
+
+  test('beside meshConfig: one ConfigMap holding both', () => {
+    const mesh = new Mesh(Testing.app(), 'mesh', { meshConfig: { h2UpgradePolicy: 'UPGRADE' }, localityLoadBalancing: true });
+    const [cm] = meshConfigOf(mesh);
+    expect(cm.data.mesh).toBe('h2UpgradePolicy: UPGRADE\nlocalityLbSetting:\n  enabled: true\n');
   });
 });

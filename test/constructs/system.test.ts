@@ -18,10 +18,11 @@ describe('MeshControlPlane RBAC is least privilege', () => {
   const verbsFor = (group: string, resource: string) =>
     clusterRules.filter((r) => r.apiGroups.includes(group) && r.resources.includes(resource)).flatMap((r) => r.verbs);
 
-  test('watches the mesh kinds, Services, EndpointSlices, Pods, Namespaces; writes nothing there', () => {
+  test('watches the mesh kinds, Telemetry, Services, EndpointSlices, Pods, Namespaces; writes nothing there', () => {
     for (const [g, r] of [
       ['networking.istio.io', 'virtualservices'],
       ['security.istio.io', 'authorizationpolicies'],
+      ['telemetry.istio.io', 'telemetries'],
       ['', 'services'],
       ['discovery.k8s.io', 'endpointslices'],
       ['', 'pods'],
@@ -32,7 +33,8 @@ describe('MeshControlPlane RBAC is least privilege', () => {
 
   test('cluster-wide it may only create TokenReviews and Events, update mesh status, and write its root ConfigMap', () => {
     expect(verbsFor('authentication.k8s.io', 'tokenreviews')).toEqual(['create']);
-    // ConfigMaps: create any (Kubernetes cannot limit create by name), read and replace only mast-ca-root-cert.
+    // ConfigMaps: create any (Kubernetes cannot limit create by name), read and replace only mast-ca-root-cert
+    // (the mesh config is read in its own namespace: the Role).
     expect(clusterRules.filter((r) => r.resources.includes('configmaps'))).toEqual([
       { apiGroups: [''], resources: ['configmaps'], verbs: ['create'] },
       { apiGroups: [''], resources: ['configmaps'], resourceNames: ['mast-ca-root-cert'], verbs: ['get', 'update'] },
@@ -43,10 +45,11 @@ describe('MeshControlPlane RBAC is least privilege', () => {
     expect(clusterRules.flatMap((r) => r.verbs)).not.toContain('*');
   });
 
-  test('Secrets and Leases only in its own namespace', () => {
+  test('Secrets, ConfigMaps (the mesh config, read only) and Leases only in its own namespace', () => {
     const role = one(objs, 'Role')[0];
     expect(role.metadata.namespace).toBe('mast-system');
-    expect(role.rules.flatMap((r: any) => r.resources).sort()).toEqual(['leases', 'secrets']);
+    expect(role.rules.flatMap((r: any) => r.resources).sort()).toEqual(['configmaps', 'leases', 'secrets']);
+    expect(role.rules.find((r: any) => r.resources.includes('configmaps')).verbs).toEqual(['get', 'list', 'watch']);
   });
 
   test('serves its push port over TLS (the default with --source kubernetes)', () => {

@@ -86,7 +86,7 @@ describe('mast local: gRPC through the gateway and the sidecars (needs HTTP/2 in
     expect(await (await fetch(`http://127.0.0.1:${ratings}/stats/prometheus`)).text()).toMatch(/mast_inbound_mtls_connections_total [1-9]/);
   });
 
-  test('the graph page shows the reviews → ratings edge as gRPC', async () => {
+  test('the graph page shows the reviews v2 → ratings v1 edge as gRPC', async () => {
     const admin = new LocalAdmin(mesh.mesh);
     const url = `http://127.0.0.1:${await admin.listen(0)}`;
     try {
@@ -94,8 +94,10 @@ describe('mast local: gRPC through the gateway and the sidecars (needs HTTP/2 in
       const graph = (await (await fetch(`${url}/api/graph`)).json()) as {
         edges: Array<{ source: string; destination: string; protocol?: string }>;
       };
-      expect(graph.edges.find((e) => e.source === 'reviews' && e.destination === 'ratings')).toMatchObject({ protocol: 'grpc' });
-      expect(await (await fetch(`${url}/`)).text()).toMatch(/data-source="reviews" data-destination="ratings">.*?>grpc · /);
+      expect(graph.edges.find((e) => e.source === 'reviews v2' && e.destination === 'ratings v1')).toMatchObject({ protocol: 'grpc' });
+      expect(await (await fetch(`${url}/`)).text()).toMatch(
+        /data-source="reviews v2" data-destination="ratings v1" data-protocol="grpc">.*?>grpc · /,
+      );
     } finally {
       await admin.close();
     }

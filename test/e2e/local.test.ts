@@ -309,15 +309,17 @@ describe('mast local: the admin page shows the mesh', () => {
 
   test('the page lists every service, the calls seen, each proxy SYNCED and no findings', async () => {
     const html = await (await fetch(`${url}/`)).text();
-    for (const id of ['mast-ingressgateway', 'productpage', 'details', 'reviews', 'ratings'])
+    // Kiali's versioned app graph: each version of reviews a node of its own.
+    for (const id of ['mast-ingressgateway', 'productpage v1', 'details v1', 'reviews v1', 'reviews v2', 'reviews v3', 'ratings v1'])
       expect(html).toContain(`class="node" data-id="${id}"`);
+    // jason's pages: reviews v2 calls ratings; every call between sidecars over mTLS (a solid edge).
     for (const [from, to] of [
-      ['mast-ingressgateway', 'productpage'],
-      ['productpage', 'details'],
-      ['productpage', 'reviews'],
-      ['reviews', 'ratings'],
+      ['mast-ingressgateway', 'productpage v1'],
+      ['productpage v1', 'details v1'],
+      ['productpage v1', 'reviews v2'],
+      ['reviews v2', 'ratings v1'],
     ])
-      expect(html).toContain(`class="edge" data-source="${from}" data-destination="${to}"`);
+      expect(html).toContain(`class="edge mtls" data-source="${from}" data-destination="${to}"`);
     expect(html.match(/<td class="SYNCED">/g)).toHaveLength(7);
     expect(html).toContain('<h2>Findings</h2><p>none</p>');
     // mast proxy-status reads the same admin port.
@@ -328,7 +330,7 @@ describe('mast local: the admin page shows the mesh', () => {
     );
   });
 
-  (reason ? test.skip : test)('a headless Chromium screenshot shows the gateway and the four services as drawn nodes', async () => {
+  (reason ? test.skip : test)('a headless Chromium screenshot shows the gateway and the six app versions as drawn nodes', async () => {
     const png = join(tempDir('mast-shot-'), 'page.png');
     // Not spawnSync: the admin page is served by this very process.
     const chromium = spawn(
@@ -351,8 +353,14 @@ describe('mast local: the admin page shows the mesh', () => {
     expect(existsSync(png) ? '' : stderr).toBe('');
     const image = PNG.sync.read(readFileSync(png));
     const blobs = (hex: string) => countBlobs(image, hex, Math.PI * NODE_RADIUS ** 2 * 0.6);
+    // Every app version the page's data has (the six of bookinfo, and whatever else earlier tests started) is a drawn node.
+    const graph = (await (await fetch(`${url}/api/graph`)).json()) as { nodes: Array<{ id: string; kind: string }> };
+    const versions = graph.nodes.filter((n) => n.kind === 'service').map((n) => n.id);
+    expect(versions).toEqual(
+      expect.arrayContaining(['productpage v1', 'details v1', 'reviews v1', 'reviews v2', 'reviews v3', 'ratings v1']),
+    );
     expect(blobs(COLORS.gateway)).toBe(1);
-    expect(blobs(COLORS.service)).toBe(4);
+    expect({ versions, drawn: blobs(COLORS.service) }).toEqual({ versions, drawn: versions.length });
   });
 });
 

@@ -21,11 +21,25 @@ interface Event {
   object: Obj;
 }
 
+/** The request's `fieldSelector`, as the API server applies it: `metadata.name=` and `metadata.namespace=` terms (any other selects nothing). */
+function selector(url: URL): (o: Obj) => boolean {
+  const terms = (url.searchParams.get('fieldSelector') ?? '').split(',').filter(Boolean);
+  return (o) =>
+    terms.every((t) => {
+      const [field, value] = t.split('=');
+      if (field === 'metadata.name') return o.metadata.name === value;
+      if (field === 'metadata.namespace') return o.metadata.namespace === value;
+      return false;
+    });
+}
+
 export class FakeKube {
   port = 0;
   rv = 1;
   /** `list` and `watch` requests per resource path. */
   readonly requests: Array<{ verb: 'list' | 'watch'; path: string }> = [];
+  /** List and watch requests that gave a `fieldSelector`, with it (lists apply `metadata.name=<name>`; watches send every event). */
+  readonly fieldSelectors: Array<{ verb: 'list' | 'watch'; path: string; fieldSelector: string }> = [];
   readonly events: Obj[] = [];
   /** Watches answered 410 Gone, by path. */
   readonly gone: string[] = [];
@@ -45,7 +59,7 @@ export class FakeKube {
   private objects = new Map<string, Map<string, Obj>>();
   private history: Event[] = [];
   private oldest = 1;
-  private watchers = new Set<{ path: string; res: http.ServerResponse }>();
+  private watchers = new Set<{ path: string; res: http.ServerResponse; selects: (o: Obj) => boolean }>();
   private sockets = new Set<Socket>();
   private server?: http.Server;
 
@@ -133,7 +147,7 @@ current-context: c
   private record(e: Event): void {
     this.history.push(e);
     for (const w of this.watchers)
-      if (w.path === e.path && !this.hang) w.res.write(`${JSON.stringify({ type: e.type, object: e.object })}\n`);
+      if (w.path === e.path && w.selects(e.object) && !this.hang) w.res.write(`${JSON.stringify({ type: e.type, object: e.object })}\n`);
   }
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
@@ -173,19 +187,24 @@ current-context: c
         return send(201, s);
       }
       const configMap = /^\/api\/v1\/namespaces\/([^/]+)\/configmaps(?:\/([^/]+))?$/.exec(url.pathname);
-      if (configMap) return this.configMap(req.method!, configMap[1], configMap[2], body, send, notFound);
+      // One ConfigMap by name (the root certificate's writes); a namespace's list and watch are any resource path's.
+      if (configMap && (configMap[2] || req.method !== 'GET'))
+        return this.configMap(req.method!, configMap[1], configMap[2], body, send, notFound);
       const lease = /^\/apis\/coordination\.k8s\.io\/v1\/namespaces\/([^/]+)\/leases(?:\/([^/]+))?$/.exec(url.pathname);
       if (lease) return this.lease(req.method!, `${lease[1]}/${lease[2] ?? ''}`, body, send, notFound);
       if (req.method !== 'GET') return notFound();
       const path = url.pathname;
       if (this.notFound.has(path)) return notFound();
-      if (url.searchParams.get('watch') !== 'true') {
+      const fieldSelector = url.searchParams.get('fieldSelector');
+      const verb = url.searchParams.get('watch') === 'true' ? 'watch' : 'list';
+      if (fieldSelector) this.fieldSelectors.push({ verb, path, fieldSelector });
+      if (verb === 'list') {
         this.requests.push({ verb: 'list', path });
         return send(200, {
           kind: 'List',
           apiVersion: 'v1',
           metadata: { resourceVersion: String(this.rv) },
-          items: [...(this.objects.get(path)?.values() ?? [])],
+          items: [...(this.objects.get(path)?.values() ?? [])].filter(selector(url)),
         });
       }
       if (this.held) return void this.held.push(() => this.watch(url, path, res));
@@ -231,9 +250,10 @@ current-context: c
         );
         return;
       }
+      const selects = selector(url);
       for (const e of this.history)
-        if (e.path === path && e.rv > from) res.write(`${JSON.stringify({ type: e.type, object: e.object })}\n`);
-      const watcher = { path, res };
+        if (e.path === path && e.rv > from && selects(e.object)) res.write(`${JSON.stringify({ type: e.type, object: e.object })}\n`);
+      const watcher = { path, res, selects };
       this.watchers.add(watcher);
       const timeout = Number(url.searchParams.get('timeoutSeconds') ?? 0);
       const timer = timeout > 0 ? setTimeout(() => res.end(), timeout * 1000) : undefined;

@@ -57,8 +57,14 @@ export interface WorkloadFacts {
   /** The `app` label: the service it serves. */
   readonly app: string;
   readonly version: string;
-  /** The app's port on 127.0.0.1 (named http). */
+  /** The app's port on 127.0.0.1. */
   readonly port: number;
+  /** The port's name (the ServiceEntry port it serves). @default 'http' */
+  readonly portName?: string;
+  /** @default - none (the namespace's `default`) */
+  readonly serviceAccount?: string;
+  /** Labelled `security.istio.io/tlsMode: istio`: its sidecar takes mTLS. @default false */
+  readonly mtls?: boolean;
   /** What `mast local` runs for it (the `local.mast.dev/run` annotation). @default - none */
   readonly run?: string;
   /** @default `${app}-${version}` */
@@ -69,10 +75,12 @@ export interface WorkloadFacts {
 /** A WorkloadEntry on 127.0.0.1 labelled `app` and `version`. */
 export function workloadEntryDoc(w: WorkloadFacts): string {
   const annotations = w.run ? `, annotations: { local.mast.dev/run: ${w.run} }` : '';
+  const account = w.serviceAccount ? `, serviceAccount: ${w.serviceAccount}` : '';
+  const mtls = w.mtls ? ', security.istio.io/tlsMode: istio' : '';
   return `apiVersion: networking.istio.io/v1
 kind: WorkloadEntry
 metadata: { name: ${w.name ?? `${w.app}-${w.version}`}, namespace: ${w.namespace ?? DEFAULT_NS}${annotations} }
-spec: { address: 127.0.0.1, ports: { http: ${w.port} }, labels: { app: ${w.app}, version: ${w.version} } }`;
+spec: { address: 127.0.0.1, ports: { ${w.portName ?? 'http'}: ${w.port} }${account}, labels: { app: ${w.app}, version: ${w.version}${mtls} } }`;
 }
 
 /** The VirtualService `name` binding `hosts` on the Gateway `gateway` to one destination host. */

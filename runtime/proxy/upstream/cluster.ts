@@ -12,6 +12,7 @@ import { peerIdentity } from '../../contract/spiffe';
 import { UpstreamConn } from './conn';
 import { readInto } from '../read-buffer';
 import { HashRing } from './hash-ring';
+import { PriorityPicker, priorityLevels } from './locality';
 
 export class Endpoint {
   readonly key: string;
@@ -69,6 +70,13 @@ export class Cluster {
       e.owner = this;
       this.ejectionsEnd = Math.max(this.ejectionsEnd, e.ejectedUntil);
     }
+    // By this config's priorities and localities (a kept endpoint still carries the config it was made with).
+    if (config.localityWeights || config.endpoints.some((e) => e.priority)) {
+      const priorities = config.endpoints.map((e) => e.priority ?? 0);
+      const localities = config.endpoints.map((e) => e.locality ?? '');
+      const levels = priorityLevels(this.endpoints, priorities, localities, config.localityWeights);
+      this.locality = new PriorityPicker(levels, !!config.localityWeights, config.outlier?.minHealthPercent ?? 0);
+    }
     if (previous) {
       for (const e of previous.endpoints)
         if (!this.endpoints.includes(e)) {
@@ -103,6 +111,9 @@ export class Cluster {
 
   /** When the last ejection of these endpoints ends (0: none was ever ejected). */
   private ejectionsEnd = 0;
+
+  /** Locality load balancing: the endpoints by priority (and locality, with weights); absent: one set. */
+  private readonly locality?: PriorityPicker<Endpoint>;
 
   /**
    * A passthrough cluster's endpoints appear as connections name their original destination: the
@@ -141,7 +152,11 @@ export class Cluster {
 
   private pickOnce(hints: PickHints): Endpoint | undefined {
     if (this.config.lb.kind === 'passthrough') return this.passthrough(hints.originalPort, hints.originalAddress);
-    const list = this.ejectionsEnd === 0 ? this.endpoints : this.healthy(performance.now());
+    const list = this.locality
+      ? this.locality.candidates(this.endpoints, this.ejectionsEnd)
+      : this.ejectionsEnd === 0
+        ? this.endpoints
+        : this.healthy(performance.now());
     if (list.length <= 1) return list[0];
     const lb = this.config.lb;
     switch (lb.kind) {
@@ -348,6 +363,7 @@ export class Cluster {
     const ejected = this.endpoints.filter((e) => e.ejectedUntil > now).length;
     if ((ejected + 1) * 100 > o.maxEjectionPercent * this.endpoints.length && ejected > 0) return;
     endpoint.ejections++;
+    this.locality?.ejected();
     endpoint.ejectedUntil = now + o.baseEjectionMs * endpoint.ejections;
     this.ejectionsEnd = Math.max(this.ejectionsEnd, endpoint.ejectedUntil);
     endpoint.consecutive5xx = 0;

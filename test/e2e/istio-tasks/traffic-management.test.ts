@@ -13,56 +13,21 @@
  */
 import * as http from 'node:http';
 import * as net from 'node:net';
-import { join } from 'node:path';
 import { freePort } from '../../../runtime/local/local-mesh';
 import { until } from '../../support/poll';
 import { adminOf, fromWorkload, many, type Page, request, requestsOn, reviewsVersion, startExample, type Running } from '../support';
+import { tcpEchoGateway, tcpEchoWorkloads } from './tcp-echo-mesh';
 
 const TCP_NS = 'istio-io-tcp-traffic-shifting';
 const TCP_INGRESS = 31400;
 
-/** tcp-echo v1 ("one") and v2 ("two") as local workloads (the task's Gateway comes with its routes, to the running mesh). */
-const tcpEcho = (ports: [number, number]) => `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: tcp-echo, namespace: ${TCP_NS} }
-spec:
-  hosts: [tcp-echo.${TCP_NS}.svc.cluster.local]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{ number: 9000, name: tcp, protocol: TCP }]
-  workloadSelector: { labels: { app: tcp-echo } }
-${(['one', 'two'] as const)
-  .map(
-    (prefix, i) => `---
-apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata:
-  name: tcp-echo-v${i + 1}
-  namespace: ${TCP_NS}
-  annotations:
-    local.mast.dev/run: ${join(__dirname, 'tcp-echo.ts')}
-    local.mast.dev/env: PREFIX=${prefix}
-spec:
-  address: 127.0.0.1
-  ports: { tcp: ${ports[i]} }
-  labels: { app: tcp-echo, version: v${i + 1} }
-`,
-  )
-  .join('')}`;
-
-/** The task's Gateway: port 31400 appears on the running mesh's gateway when it is applied. */
-const TCP_GATEWAY = `apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: { name: tcp-echo-gateway, namespace: ${TCP_NS} }
-spec:
-  selector: { istio: ingressgateway }
-  servers: [{ port: { number: ${TCP_INGRESS}, name: tcp, protocol: TCP }, hosts: ["*"] }]
----
-`;
+/** The task's Gateway: port 31400 appears on the running mesh's gateway when it is applied (with the routes). */
+const TCP_GATEWAY = `${tcpEchoGateway(TCP_NS, TCP_INGRESS)}---\n`;
 
 let mesh: Running;
 beforeAll(async () => {
-  const files = { 'local/tcp-echo.yaml': tcpEcho([await freePort(), await freePort()]) };
+  // tcp-echo's workloads only: the task's Gateway comes with its routes, to the running mesh.
+  const files = { 'local/tcp-echo.yaml': tcpEchoWorkloads(TCP_NS, [await freePort(), await freePort()]) };
   mesh = await startExample({ files, accessLog: true });
 }, 90_000);
 afterAll(() => mesh?.stop());

@@ -57,6 +57,11 @@ describe('a line from a proxy (read by mastd)', () => {
     ['a hello without a namespace', line({ ...HELLO, identity: { ...HELLO.identity, namespace: '' } }), 'MAST_PUSH_BAD_HELLO'],
     ['a hello with a label that is not text', line({ ...HELLO, identity: { ...HELLO.identity, labels: { v: 2 } } }), 'MAST_PUSH_BAD_HELLO'],
     ['a hello whose features are not strings', line({ ...HELLO, features: [1] }), 'MAST_PUSH_BAD_HELLO'],
+    [
+      'a hello whose locality is not text',
+      line({ ...HELLO, identity: { ...HELLO.identity, locality: ['region1'] } }),
+      'MAST_PUSH_BAD_HELLO',
+    ],
   ];
   test.each(cases)('%s: %s → %s', (_what, text, code) => {
     expect(codeOf(parseProxyMessage(text))).toBe(code);

@@ -24,6 +24,8 @@ test('pilot_* families as Istio names them: pushes by xDS type, rejects, connect
   expect(text).toMatch(/^pilot_total_xds_rejects 1$/m);
   expect(text).toMatch(/^pilot_xds 3$/m);
   expect(text).toMatch(/^citadel_server_success_cert_issuance_count 4$/m);
+  // The Mesh dashboard's "Istio Component Versions" reads the control plane's build under this name.
+  expect(text).toMatch(/^istio_build\{component="pilot",tag="\d+\.\d+\.\d+[^"]*"\} 1$/m);
   // Cumulative buckets in seconds: 0.05 s, 0.4 s, 2 s, 45 s.
   const bucket = (le: string) =>
     Number(new RegExp(`^pilot_proxy_convergence_time_bucket\\{le="${le.replace('+', '\\+')}"\\} (\\d+)$`, 'm').exec(text)?.[1]);

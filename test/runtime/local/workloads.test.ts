@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { loadYaml } from '../../../api';
-import { parseEnv, planLocal, throughSidecars } from '../../../runtime/local/workloads';
+import { workloadMetadata } from '../../../runtime/contract/workload-metadata';
+import { parseEnv, planLocal, throughSidecars, withGatewayPod } from '../../../runtime/local/workloads';
 
 const objects = loadYaml(
   `
@@ -68,6 +69,22 @@ describe('mast local: which workloads get a sidecar', () => {
     expect((objects[0].spec as { ports: object }).ports).toEqual({ http: 19083 });
   });
 
+  test("a workload's locality (its sidecar's --locality): spec.locality, else the topology labels; none without either", () => {
+    const entries = loadYaml(`
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: { name: a, namespace: shop }
+spec: { address: 127.0.0.1, ports: { http: 1 }, locality: region1/zone1 }
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: { name: b, namespace: shop }
+spec: { address: 127.0.0.1, ports: { http: 2 }, labels: { topology.kubernetes.io/region: region2, topology.kubernetes.io/zone: zone3 } }
+`).objects;
+    expect(planLocal(entries).workloads.map((w) => w.locality)).toEqual(['region1/zone1', 'region2/zone3']);
+    expect(plan.workloads[0].locality).toBeUndefined();
+  });
+
   test('names of one app port (http and grpc on 19085): one sidecar fronts it, every name reaches its inbound port', () => {
     const [one] = loadYaml(`
 apiVersion: networking.istio.io/v1
@@ -82,5 +99,31 @@ spec: { address: 127.0.0.1, ports: { http: 19085, grpc: 19085 }, labels: { app: 
   test('env pairs: whitespace-separated KEY=value; anything else is ignored', () => {
     expect(parseEnv(' A=1  B=x=y junk =z ')).toEqual({ A: '1', B: 'x=y' });
     expect(parseEnv(undefined)).toEqual({});
+  });
+});
+
+describe('mast local: the ingress gateway in the peers table', () => {
+  test('the gateway is added as the Pod it is in a cluster (Istio labels, its own service account, no address), once', () => {
+    const objects = withGatewayPod([]);
+    expect(objects).toEqual([
+      {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: {
+          name: 'mast-ingressgateway',
+          namespace: 'mast-system',
+          labels: { istio: 'ingressgateway', app: 'istio-ingressgateway' },
+        },
+        spec: { serviceAccountName: 'mast-ingressgateway' },
+      },
+    ]);
+    expect(withGatewayPod(objects)).toEqual(objects);
+    // What a sidecar then writes for requests from the gateway (source_workload, its namespace, app).
+    expect(workloadMetadata('mast-ingressgateway', 'mast-system', objects[0].metadata.labels ?? {}, 'mast-ingressgateway')).toMatchObject({
+      workload: 'mast-ingressgateway',
+      namespace: 'mast-system',
+      app: 'istio-ingressgateway',
+      identity: 'ns/mast-system/sa/mast-ingressgateway',
+    });
   });
 });

@@ -39,8 +39,9 @@ test('the status port serves the proxy metrics then the app metrics; a failed ap
   const scrape = async (s: net.Server) =>
     (await fetch(`http://127.0.0.1:${(s.address() as net.AddressInfo).port}/stats/prometheus`)).text();
   const merged = await scrape(status);
+  // The TYPE line right after its HELP line.
   expect(merged.indexOf('# TYPE istio_requests_total counter')).toBe(
-    merged.indexOf('# HELP istio_requests_total') + merged.split('\n')[0].length + 1,
+    merged.indexOf('\n', merged.indexOf('# HELP istio_requests_total')) + 1,
   );
   expect(merged.endsWith(APP_TEXT)).toBe(true);
   const alone = await scrape(down);

@@ -10,47 +10,16 @@ import { buildIndex, compile, makeSnapshot, type ProxyIdentity } from '../../../
 import { freePort } from '../../../runtime/local/local-mesh';
 import { MeshProxy } from '../../../runtime/proxy/mesh-proxy';
 import { meshCa, workload } from '../../security/pki';
+import { meshYaml, serviceEntryDoc, workloadEntryDoc } from '../../support/mesh-yaml';
 import { backend, get, until } from '../../support/proxy';
 
-const mesh = (ratingsInbound: number) => `
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: ratings, namespace: default }
-spec:
-  hosts: [ratings.default.svc.cluster.local]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{ number: 9080, name: http, protocol: HTTP }]
-  workloadSelector: { labels: { app: ratings } }
----
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: productpage, namespace: default }
-spec:
-  hosts: [productpage.default.svc.cluster.local]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{ number: 9080, name: http, protocol: HTTP }]
-  workloadSelector: { labels: { app: productpage } }
----
-apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata: { name: ratings-v1, namespace: default }
-spec:
-  address: 127.0.0.1
-  ports: { http: ${ratingsInbound} }
-  serviceAccount: ratings
-  labels: { app: ratings, version: v1, security.istio.io/tlsMode: istio }
----
-apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata: { name: productpage-v1, namespace: default }
-spec:
-  address: 127.0.0.1
-  ports: { http: 1 }
-  serviceAccount: productpage
-  labels: { app: productpage, version: v1, security.istio.io/tlsMode: istio }
-`;
+const mesh = (ratingsInbound: number) =>
+  meshYaml(
+    serviceEntryDoc({ name: 'ratings', port: 9080 }),
+    serviceEntryDoc({ name: 'productpage', port: 9080 }),
+    workloadEntryDoc({ app: 'ratings', version: 'v1', port: ratingsInbound, serviceAccount: 'ratings', mtls: true }),
+    workloadEntryDoc({ app: 'productpage', version: 'v1', port: 1, serviceAccount: 'productpage', mtls: true }),
+  );
 
 /**
  * `promtool check metrics`: exit 1 on a parse error, 3 with lint findings (their lines). The one

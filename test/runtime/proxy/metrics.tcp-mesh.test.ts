@@ -9,37 +9,15 @@ import { buildIndex, compile, makeSnapshot, type ProxyIdentity } from '../../../
 import { freePort } from '../../../runtime/local/local-mesh';
 import { MeshProxy } from '../../../runtime/proxy/mesh-proxy';
 import { meshCa, workload } from '../../security/pki';
+import { meshYaml, serviceEntryDoc, workloadEntryDoc } from '../../support/mesh-yaml';
 import { until } from '../../support/proxy';
 
-const mesh = (dbInbound: number) => `
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: db, namespace: default }
-spec:
-  hosts: [db.default.svc.cluster.local]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{ number: 5432, name: tcp, protocol: TCP }]
-  workloadSelector: { labels: { app: db } }
----
-apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata: { name: db-v1, namespace: default }
-spec:
-  address: 127.0.0.1
-  ports: { tcp: ${dbInbound} }
-  serviceAccount: db
-  labels: { app: db, version: v1, security.istio.io/tlsMode: istio }
----
-apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata: { name: web-v1, namespace: default }
-spec:
-  address: 127.0.0.1
-  ports: { tcp: 1 }
-  serviceAccount: web
-  labels: { app: web, version: v1 }
-`;
+const mesh = (dbInbound: number) =>
+  meshYaml(
+    serviceEntryDoc({ name: 'db', port: 5432, protocol: 'TCP' }),
+    workloadEntryDoc({ app: 'db', version: 'v1', port: dbInbound, portName: 'tcp', serviceAccount: 'db', mtls: true }),
+    workloadEntryDoc({ app: 'web', version: 'v1', port: 1, portName: 'tcp', serviceAccount: 'web' }),
+  );
 
 const cleanups: Array<() => unknown> = [];
 afterAll(async () => {

@@ -1,4 +1,6 @@
 /** Prometheus text of the proxy's telemetry: Istio's labels and buckets, HELP and TYPE per family, series merged across processes. */
+import { version as packageVersion } from '../../../package.json';
+import { MAST_VERSION } from '../../../runtime/contract/build-info';
 import { DEFAULT_BUCKETS, Metrics, type RequestLabels } from '../../../runtime/proxy/metrics';
 import { peerLabelText } from '../../../runtime/proxy/metric-labels';
 
@@ -140,6 +142,11 @@ describe('request metrics', () => {
     expect(text).toMatch(/^mast_mirror_dropped_total 1$/m);
   });
 
+  test('every scrape says which build it is, as Istio\'s proxies do: istio_build{component="proxy",tag=<version>} 1', () => {
+    expect(new Metrics().render()).toContain(`\nistio_build{component="proxy",tag="${MAST_VERSION}"} 1\n`);
+    expect(MAST_VERSION).toBe(packageVersion);
+  });
+
   test('every family has one # HELP and one # TYPE, before its samples', () => {
     const m = new Metrics();
     m.recordIn(group, '200', labels, 1, 0, 0);
@@ -160,6 +167,7 @@ describe('request metrics', () => {
       expect(declared.get(declared.has(name) ? name : family)).toEqual(['HELP', 'TYPE']);
     }
     expect([...declared.keys()]).toEqual([
+      'istio_build',
       'istio_requests_total',
       'istio_request_duration_milliseconds',
       'istio_request_bytes',

@@ -6,12 +6,13 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { execFile } from 'node:child_process';
+import * as http2 from 'node:http2';
 import { promisify } from 'node:util';
 import type { ProxyConfig } from '../../../../runtime/contract/proxy-config';
 import { selfSigned } from '../../../security/pki';
 import { tempDir } from '../../../support/temp-dir';
 import { cluster, config, forward, stoppedAfterEach } from '../../support';
-import { echoClient, echoServer, unary } from './grpc-echo';
+import { echoClient, echoServer, type Msg, unary } from './grpc-echo';
 
 const run = promisify(execFile);
 const { withBackend, proxyFor, stopAfter } = stoppedAfterEach();
@@ -22,7 +23,7 @@ async function grpcProxy(more: Parameters<typeof forward>[1], route: Parameters<
   const { port, proxy } = await proxyFor(config([forward('g', more, route)], [cluster('g', [s.port], { upstreamProtocol: 'h2' })]));
   const c = echoClient(port);
   stopAfter(async () => c.close());
-  return { s, c, proxy };
+  return { s, c, proxy, port };
 }
 
 /** curl's HTTP version and body for one request (`-w` prints the version after the body). */
@@ -68,7 +69,7 @@ test('retryOn unavailable: a gRPC UNAVAILABLE (trailers-only) is retried, the se
   expect(s.calls.unary).toBe(3);
 });
 
-test("a deadline: grpc-timeout shorter than the route's timeout ends a slow call at the proxy; the route's timeout bounds a longer one", async () => {
+test("a deadline: the route's timeout bounds a longer client deadline; grpc-timeout shorter than the route's ends a slow call at the proxy", async () => {
   const { c } = await grpcProxy({ timeoutMs: 300 });
   const t0 = Date.now();
   // The server answers after 2 s; the client asks for 5 s, the route allows 300 ms.
@@ -76,10 +77,48 @@ test("a deadline: grpc-timeout shorter than the route's timeout ends a slow call
   expect(slow.code).toBe(grpc.status.UNAVAILABLE);
   expect(slow.details).toMatch(/upstream request timeout/);
   expect(Date.now() - t0).toBeLessThan(1500);
-  // The client's own 100 ms deadline (grpc-timeout) goes upstream too: the client sees DEADLINE_EXCEEDED.
-  const own = await unary(c, { text: 'slow', n: 2000 }, { deadline: Date.now() + 100 });
-  expect(own.code).toBe(grpc.status.DEADLINE_EXCEEDED);
+  // No route timeout, and a client that keeps no timer of its own: its grpc-timeout alone ends the
+  // call at the proxy, answered as Envoy answers its timeouts by default (504 → UNAVAILABLE;
+  // DEADLINE_EXCEEDED only behind Envoy's opt-in grpc_timeout_returns_deadline_exceeded).
+  const open = await grpcProxy({});
+  const raw = await rawGrpcCall(open.port, { 'grpc-timeout': '100m' }, { text: 'slow', n: 2000 });
+  expect(raw).toMatchObject({ status: 200, grpcStatus: String(grpc.status.UNAVAILABLE), grpcMessage: 'upstream request timeout' });
+  // A grpc-js client with its own 100 ms deadline: its timer or the proxy's ends the call, never the server's answer.
+  const own = await unary(open.c, { text: 'slow', n: 2000 }, { deadline: Date.now() + 100 });
+  expect([grpc.status.DEADLINE_EXCEEDED, grpc.status.UNAVAILABLE]).toContain(own.code);
+  expect(own.reply).toBeUndefined();
 });
+
+/** One unary call by node:http2 with the headers given (no client-side timer): the response's status and gRPC status. */
+async function rawGrpcCall(port: number, headers: Record<string, string>, m: Msg) {
+  const session = http2.connect(`http://127.0.0.1:${port}`);
+  stopAfter(async () => session.close());
+  const json = Buffer.from(JSON.stringify(m));
+  const frame = Buffer.alloc(5 + json.length);
+  frame.writeUInt32BE(json.length, 1);
+  json.copy(frame, 5);
+  const req = session.request({
+    ':method': 'POST',
+    ':path': '/echo.Echo/Unary',
+    ':authority': 'alpha.example.com',
+    'content-type': 'application/grpc',
+    te: 'trailers',
+    ...headers,
+  });
+  req.end(frame);
+  return new Promise<{ status?: number; grpcStatus?: string; grpcMessage?: string }>((resolve, reject) => {
+    let head: http2.IncomingHttpHeaders = {};
+    let trailers: http2.IncomingHttpHeaders = {};
+    req.on('response', (h) => (head = h));
+    req.on('trailers', (t) => (trailers = t));
+    req.on('error', reject);
+    req.resume();
+    req.on('end', () => {
+      const last = { ...head, ...trailers };
+      resolve({ status: Number(head[':status']), grpcStatus: last['grpc-status'] as string, grpcMessage: last['grpc-message'] as string });
+    });
+  });
+}
 
 test('a fault abort with a gRPC status answers a gRPC client with that status, the server never called', async () => {
   const { s, c, proxy } = await grpcProxy(

@@ -1,0 +1,145 @@
+/**
+ * Istio's MeshConfig as mast reads it: the `mesh` key of the `istio` ConfigMap in a root namespace
+ * (what `meshConfig` of an IstioOperator or the Helm values becomes). The fields mast applies are
+ * checked value by value; every other MeshConfig field is named as not applied (MAST0301) unless
+ * it holds the value mast behaves as; a key MeshConfig does not have is unknown (MAST0001); text
+ * that is not YAML is MAST0008. Never silence: the compiler (runtime/compile/mesh-config.ts) keeps
+ * Istio's default for any value it cannot use, so a finding is the only sign of it.
+ */
+import { parse } from 'yaml';
+import { finding, type Finding } from './findings';
+import type { KubeObject } from './resources';
+import { obj, oneOf, type Infer } from './schema';
+import { checkShape, isPlainObject } from './shape';
+import { checkMeshLocality, type LocalityLbSetting } from './locality';
+import { checkMeshTracing, type OpenTelemetryProvider } from './telemetry';
+import { ROOT_NAMESPACES } from './validate/policies';
+import { MESH_CONFIGMAP } from './well-known';
+
+/** The key of the `istio` ConfigMap (MESH_CONFIGMAP, in a root namespace) holding the mesh config. */
+export const MESH_CONFIG_KEY = 'mesh';
+
+/** Is this the mesh config's ConfigMap? */
+export const isMeshConfigMap = (o: KubeObject): boolean =>
+  o.kind === 'ConfigMap' && o.metadata?.name === MESH_CONFIGMAP && ROOT_NAMESPACES.includes(o.metadata?.namespace ?? '');
+
+/** The fields mast applies whose values are checked here (the tracing ones are telemetry.ts's). */
+const applied = obj({
+  pathNormalization: obj({ normalization: oneOf(['NONE', 'BASE', 'MERGE_SLASHES', 'DECODE_AND_MERGE_SLASHES', 'DEFAULT'] as const) }),
+  h2UpgradePolicy: oneOf(['DO_NOT_UPGRADE', 'UPGRADE'] as const),
+  outboundTrafficPolicy: obj({ mode: oneOf(['REGISTRY_ONLY', 'ALLOW_ANY'] as const) }),
+});
+
+/**
+ * The mesh config fields mast applies, typed (the `Mesh` construct's `meshConfig`): what the
+ * `istio` ConfigMap's `mesh` holds, in Istio's field names and values.
+ */
+export type MeshConfig = Infer<typeof applied> & {
+  /** Tracing providers (OpenTelemetry over OTLP/HTTP), named by defaultProviders and Telemetry. */
+  readonly extensionProviders?: ReadonlyArray<{ readonly name: string; readonly opentelemetry: OpenTelemetryProvider }>;
+  readonly defaultProviders?: { readonly tracing?: readonly string[] };
+  readonly defaultConfig?: { readonly tracing?: { readonly sampling?: number }; readonly meshId?: string };
+  /** Locality load balancing for the whole mesh (a DestinationRule's own setting overrides it). */
+  readonly localityLbSetting?: LocalityLbSetting;
+};
+
+/** Applied, checked by telemetry.ts (the tracing providers, the default tracing provider, sampling and meshId) and locality.ts. */
+const CHECKED_ELSEWHERE = ['extensionProviders', 'defaultProviders', 'defaultConfig', 'localityLbSetting'];
+
+/**
+ * Every other field of Istio's MeshConfig (istio/api mesh/v1alpha1/config.proto, JSON names),
+ * with what mast does instead when it has something to say, and the value mast already behaves as
+ * (no finding for it).
+ */
+const NOT_APPLIED: Readonly<Record<string, { readonly instead?: string; readonly matches?: unknown }>> = {
+  proxyListenPort: { instead: "the sidecar's outbound port is set at injection", matches: 15001 },
+  proxyInboundListenPort: { instead: "the sidecar's inbound port is set at injection", matches: 15006 },
+  proxyHttpPort: {},
+  connectTimeout: { instead: "a DestinationRule's connectionPool.tcp.connectTimeout (mast's default is Envoy's 10s)", matches: '10s' },
+  hboneIdleTimeout: { instead: 'mast has no ambient mode' },
+  protocolDetectionTimeout: { instead: 'mast sniffs no protocol: ports are named by protocol' },
+  tcpKeepalive: {},
+  ingressClass: { instead: 'the Kubernetes Ingress kind is not read (MAST0012)' },
+  ingressService: { instead: 'the Kubernetes Ingress kind is not read (MAST0012)' },
+  ingressControllerMode: { instead: 'the Kubernetes Ingress kind is not read (MAST0012)' },
+  ingressSelector: { instead: 'the Kubernetes Ingress kind is not read (MAST0012)' },
+  enableTracing: { instead: 'tracing follows extensionProviders, defaultProviders.tracing and Telemetry', matches: true },
+  accessLogFile: { instead: "mast-proxy's --access-log flag" },
+  accessLogFormat: { instead: "mast-proxy's access log is Istio's default JSON fields" },
+  accessLogEncoding: { instead: "mast-proxy's access log is JSON", matches: 'JSON' },
+  enableEnvoyAccessLogService: {},
+  disableEnvoyListenerLog: {},
+  inboundTrafficPolicy: {},
+  configSources: { instead: 'mastd reads the Kubernetes API or a directory (--source)' },
+  enableAutoMtls: { instead: 'mast always sends mTLS to workloads with a sidecar', matches: true },
+  trustDomain: { instead: "mastd's --trust-domain" },
+  trustDomainAliases: {},
+  caCertificates: {},
+  defaultServiceExportTo: { instead: 'every service is visible in every namespace', matches: ['*'] },
+  defaultVirtualServiceExportTo: { instead: 'every VirtualService is visible in every namespace', matches: ['*'] },
+  defaultDestinationRuleExportTo: { instead: 'every DestinationRule is visible in every namespace', matches: ['*'] },
+  rootNamespace: { instead: "mast's root namespaces are mast-system and istio-system", matches: 'istio-system' },
+  zoneAwareLbSetting: {},
+  dnsRefreshRate: {},
+  inboundClusterStatName: {},
+  outboundClusterStatName: {},
+  certificates: {},
+  serviceSettings: {},
+  serviceScopeConfigs: {},
+  enablePrometheusMerge: { instead: "mast-proxy always merges the app's metrics into its own", matches: true },
+  verifyCertificateAtClient: {},
+  ca: { instead: 'mastd is the CA' },
+  discoverySelectors: {},
+  defaultHttpRetryPolicy: { instead: "Istio's default retry policy (2 attempts) applies" },
+  meshMTLS: {},
+  tlsDefaults: {},
+  defaultTrafficPolicy: {},
+  serviceEntryVisibility: {},
+};
+
+const KNOWN = [...Object.keys(applied.fields), ...CHECKED_ELSEWHERE, ...Object.keys(NOT_APPLIED)];
+
+/** The mesh config's findings; undefined for any object other than its ConfigMap. */
+export function meshConfigFindings(o: KubeObject): Finding[] | undefined {
+  if (!isMeshConfigMap(o)) return undefined;
+  const text = (o as { data?: Record<string, unknown> }).data?.[MESH_CONFIG_KEY];
+  if (text === undefined) return [];
+  const at = `data.${MESH_CONFIG_KEY}`;
+  if (typeof text !== 'string') return [finding('MAST0002', o, at, `the mesh config is YAML text, not ${typeof text}`)];
+  let mesh: unknown;
+  try {
+    mesh = parse(text);
+  } catch (e) {
+    return [finding('MAST0008', o, at, `the mesh config is not YAML: ${(e as Error).message.split('\n')[0]}`)];
+  }
+  if (mesh === null || mesh === undefined) return [];
+  if (!isPlainObject(mesh)) return [finding('MAST0002', o, at, 'the mesh config is a YAML mapping of MeshConfig fields')];
+  return [...checkFields(o, mesh, at), ...checkMeshTracing(o, mesh), ...checkMeshLocality(o, mesh)];
+}
+
+function checkFields(o: KubeObject, mesh: Record<string, unknown>, at: string): Finding[] {
+  const out: Finding[] = [];
+  const appliedPart = Object.fromEntries(Object.entries(mesh).filter(([k]) => k in applied.fields));
+  // egressProxy: a field of Istio's, not applied (below), not an unknown one.
+  if (isPlainObject(appliedPart.outboundTrafficPolicy)) {
+    const { egressProxy: _, ...rest } = appliedPart.outboundTrafficPolicy;
+    appliedPart.outboundTrafficPolicy = rest;
+  }
+  for (const s of checkShape(applied, appliedPart, at)) out.push(finding(s.code, o, s.path, s.message));
+  if (isPlainObject(mesh.outboundTrafficPolicy) && mesh.outboundTrafficPolicy.egressProxy !== undefined)
+    out.push(finding('MAST0301', o, `${at}.outboundTrafficPolicy.egressProxy`, 'an egress proxy for unknown hosts is not applied by mast'));
+  for (const [key, value] of Object.entries(mesh)) {
+    if (key in applied.fields || CHECKED_ELSEWHERE.includes(key)) continue;
+    const known = NOT_APPLIED[key];
+    if (!known) {
+      const near = KNOWN.find((k) => k.toLowerCase() === key.toLowerCase().replace(/_(\w)/g, (_, c: string) => c));
+      out.push(finding('MAST0001', o, `${at}.${key}`, `"${key}" is not a MeshConfig field${near ? ` (did you mean "${near}"?)` : ''}`));
+      continue;
+    }
+    if (known.matches !== undefined && JSON.stringify(known.matches) === JSON.stringify(value)) continue;
+    out.push(
+      finding('MAST0301', o, `${at}.${key}`, `MeshConfig ${key} is not applied by mast${known.instead ? `: ${known.instead}` : ''}`),
+    );
+  }
+  return out;
+}

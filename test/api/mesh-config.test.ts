@@ -1,0 +1,90 @@
+/** The mesh config (the `istio` ConfigMap's `mesh`): what mast applies is checked, the rest of MeshConfig named as not applied, never silence. */
+import { loadYaml, validate, type Finding } from '../../api';
+
+const meshConfig = (mesh: string, namespace = 'istio-system') => `apiVersion: v1
+kind: ConfigMap
+metadata: { name: istio, namespace: ${namespace} }
+data:
+  mesh: |
+${mesh
+  .trim()
+  .split('\n')
+  .map((l) => `    ${l}`)
+  .join('\n')}
+`;
+
+const found = (yaml: string): Finding[] => validate(loadYaml(yaml).objects, { scope: 'resource' });
+const codes = (yaml: string) => found(yaml).map((f) => `${f.code} ${f.path}`);
+
+test("the fields mast applies, with Istio's values, and fields set to what mast already does: no finding", () => {
+  expect(
+    codes(
+      meshConfig(`
+pathNormalization: { normalization: MERGE_SLASHES }
+h2UpgradePolicy: UPGRADE
+outboundTrafficPolicy: { mode: REGISTRY_ONLY }
+enableAutoMtls: true
+accessLogEncoding: JSON
+enablePrometheusMerge: true
+rootNamespace: istio-system
+defaultConfig: { tracing: { sampling: 10 } }
+`),
+    ),
+  ).toEqual([]);
+});
+
+test('a value mast cannot use is an error naming the field and the value (the compiler would keep the default)', () => {
+  const f = found(meshConfig('outboundTrafficPolicy: { mode: REGISTRY }\nh2UpgradePolicy: upgrade'));
+  expect(f.map((x) => [x.code, x.path])).toEqual([
+    ['MAST0004', 'data.mesh.outboundTrafficPolicy.mode'],
+    ['MAST0004', 'data.mesh.h2UpgradePolicy'],
+  ]);
+  expect(f[0]).toMatchObject({ severity: 'Error', kind: 'ConfigMap', name: 'istio', namespace: 'istio-system' });
+  expect(f[0].message).toMatch(/REGISTRY/);
+});
+
+test('MeshConfig fields mast does not apply are Warnings MAST0301 saying what mast does instead; a value mast matches is none', () => {
+  const f = found(
+    meshConfig(`
+trustDomain: example.com
+accessLogFile: /dev/stdout
+enableAutoMtls: false
+defaultHttpRetryPolicy: { attempts: 0 }
+outboundTrafficPolicy: { mode: ALLOW_ANY, egressProxy: { host: proxy.example.com } }
+`),
+  );
+  expect(f.map((x) => `${x.code} ${x.path}`)).toEqual([
+    'MAST0301 data.mesh.outboundTrafficPolicy.egressProxy',
+    'MAST0301 data.mesh.trustDomain',
+    'MAST0301 data.mesh.accessLogFile',
+    'MAST0301 data.mesh.enableAutoMtls',
+    'MAST0301 data.mesh.defaultHttpRetryPolicy',
+  ]);
+  expect(f.find((x) => x.path === 'data.mesh.trustDomain')?.message).toBe(
+    "MeshConfig trustDomain is not applied by mast: mastd's --trust-domain",
+  );
+  expect(f.every((x) => x.severity === 'Warning')).toBe(true);
+});
+
+test('a key MeshConfig does not have is unknown, with the field meant when it is a spelling of one', () => {
+  const f = found(meshConfig('outbound_traffic_policy: { mode: REGISTRY_ONLY }\nenableTelemetry: true'));
+  expect(f.map((x) => [x.code, x.path, x.message])).toEqual([
+    [
+      'MAST0001',
+      'data.mesh.outbound_traffic_policy',
+      '"outbound_traffic_policy" is not a MeshConfig field (did you mean "outboundTrafficPolicy"?)',
+    ],
+    ['MAST0001', 'data.mesh.enableTelemetry', '"enableTelemetry" is not a MeshConfig field'],
+  ]);
+});
+
+test('text that is not YAML, or not a mapping, is an error; an empty mesh config is Istio’s defaults', () => {
+  expect(codes(meshConfig('outboundTrafficPolicy: { mode: [REGISTRY_ONLY'))).toEqual(['MAST0008 data.mesh']);
+  expect(codes(meshConfig('- a\n- b'))).toEqual(['MAST0002 data.mesh']);
+  expect(codes(meshConfig('# nothing set'))).toEqual([]);
+});
+
+test('only the mesh config of a root namespace is read: an `istio` ConfigMap elsewhere is an ordinary ConfigMap', () => {
+  expect(codes(meshConfig('nonsense: 1', 'default'))).toEqual([]);
+  expect(codes(meshConfig('nonsense: 1', 'mast-system'))).toEqual(['MAST0001 data.mesh.nonsense']);
+});
