@@ -102,6 +102,7 @@ export const CODES = {
   MAST0226: { severity: 'Error', title: 'Sidecars select the same workload', istioCode: 'IST0110' },
   MAST0227: { severity: 'Error', title: 'Several Sidecars without workloadSelector in a namespace', istioCode: 'IST0111' },
   MAST0228: { severity: 'Warning', title: 'Sidecar workloadSelector matches no workload', istioCode: 'IST0101' },
+  MAST0229: { severity: 'Warning', title: 'TLS servers of one Gateway port share a host' },
   MAST0301: { severity: 'Warning', title: 'Istio field not applied by mast-proxy yet' },
   MAST0401: { severity: 'Warning', title: 'Workload not injected with a sidecar', istioCode: 'IST0103' },
 } as const satisfies Record<string, CodeInfo>;

@@ -42,7 +42,16 @@ export interface RegistryOptions {
 const POD_TEMPLATE_KINDS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job']);
 const TOPOLOGY_LABELS = ['topology.kubernetes.io/region', 'topology.kubernetes.io/zone', 'kubernetes.io/hostname'];
 export const DEFAULT_GATEWAY_NAMESPACE = SYSTEM_NAMESPACE;
+/** The `source` of the assumed default gateway's workload. */
+export const DEFAULT_GATEWAY_SOURCE = 'default ingress gateway';
 export const DEFAULT_GATEWAY_LABELS = GATEWAY_SELECTOR_LABELS;
+/**
+ * Where the assumed default gateway (mast local's; `mast validate` with no gateway pods in its
+ * input) takes its `credentialName` Secrets from: its own namespace, and `istio-system`, where
+ * Istio's tasks create them for the `istio-ingressgateway` it stands in for. A real gateway's pods
+ * read only their own namespace's.
+ */
+export const DEFAULT_GATEWAY_SECRET_NAMESPACES: readonly string[] = [DEFAULT_GATEWAY_NAMESPACE, 'istio-system'];
 
 export class Registry {
   readonly services: RegisteredService[] = [];
@@ -67,7 +76,7 @@ export class Registry {
     );
     if (options.defaultIngressGateway) {
       const ns = DEFAULT_GATEWAY_NAMESPACE;
-      this.workloads.push({ namespace: ns, labels: { ...GATEWAY_POD_LABELS }, source: 'default ingress gateway' });
+      this.workloads.push({ namespace: ns, labels: { ...GATEWAY_POD_LABELS }, source: DEFAULT_GATEWAY_SOURCE });
       this.services.push({
         host: fqdn(GATEWAY_NAME, ns),
         namespace: ns,

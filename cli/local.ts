@@ -101,7 +101,10 @@ export async function runLocal(args: string[]): Promise<number> {
     await mesh.ready(Number(opts['ready-timeout']) * 1000);
     const host = exampleHost(mesh);
     // One write, so whoever reads the output up to "ready" also has the example request.
-    const ready = `mast local ready: gateway http://127.0.0.1:${port}, admin http://127.0.0.1:${adminAt}/ (service graph, /stats/prometheus, /prometheus.yml, /debug/syncz), ${mesh.workloads.size} workloads`;
+    const ports = Object.entries(mesh.gatewayPorts)
+      .map(([server, local]) => `${server}→${local}`)
+      .join(', ');
+    const ready = `mast local ready: gateway http://127.0.0.1:${port}, admin http://127.0.0.1:${adminAt}/ (service graph, /stats/prometheus, /prometheus.yml, /debug/syncz), ${mesh.workloads.size} workloads, gateway ports ${ports}`;
     console.log(host ? `${ready}\ntry: curl -H 'Host: ${host}' http://127.0.0.1:${port}/` : ready);
   } catch (err) {
     console.error(`mast local: ${(err as Error).message}`);

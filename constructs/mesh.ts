@@ -179,21 +179,24 @@ export class Mesh extends Construct {
 /** ApiObjects whose synthesis already injects (a second `inject()` over them adds nothing). */
 const injecting = new WeakSet<ApiObject>();
 
-/** `credentialName`s of the Gateways in `chart` that select a gateway with `labels` (Secrets of the gateway's namespace, as Istio reads them). */
+/**
+ * `credentialName`s of the Gateways in `chart` that select a gateway with `labels` (Secrets of the
+ * gateway's namespace, as Istio reads them), and for a server that verifies clients with no
+ * `caCertificates`, the `<name>-cacert` Secret Istio may take its CA from.
+ */
 function credentialNames(chart: Chart, labels: Record<string, string>): string[] {
   const names: string[] = [];
+  type Tls = { mode?: string; credentialName?: string; credentialNames?: string[]; caCertificates?: string };
   for (const c of chart.node.findAll()) {
     if (!(c instanceof ApiObject) || c.kind !== 'Gateway' || !c.apiVersion.startsWith('networking.istio.io/')) continue;
-    const spec = (
-      c.toJson() as {
-        spec?: { selector?: Record<string, string>; servers?: Array<{ tls?: { credentialName?: string; credentialNames?: string[] } }> };
-      }
-    ).spec;
+    const spec = (c.toJson() as { spec?: { selector?: Record<string, string>; servers?: Array<{ tls?: Tls }> } }).spec;
     if (!selects(spec?.selector ?? {}, labels)) continue;
-    for (const server of spec?.servers ?? [])
-      names.push(
-        ...[server.tls?.credentialName, ...(server.tls?.credentialNames ?? [])].filter((n): n is string => !!n && !n.includes('/')),
-      );
+    for (const server of spec?.servers ?? []) {
+      const tls = server.tls;
+      const own = [tls?.credentialName, ...(tls?.credentialNames ?? [])].filter((n): n is string => !!n && !n.includes('/'));
+      const verifies = (tls?.mode === 'MUTUAL' || tls?.mode === 'OPTIONAL_MUTUAL') && !tls.caCertificates;
+      names.push(...own, ...(verifies ? own.map((n) => `${n}-cacert`) : []));
+    }
   }
   return names;
 }

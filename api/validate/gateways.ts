@@ -1,7 +1,7 @@
 /** Gateways: their workloads and Service ports, conflicts, certificates, and the VirtualServices bound to them. */
 import { finding, type Finding } from '../findings';
 import { hostsOverlap, MESH_GATEWAY, namespaceOf, splitRef, stripNamespace } from '../hosts';
-import type { Registry, Workload } from '../registry';
+import { DEFAULT_GATEWAY_SECRET_NAMESPACES, DEFAULT_GATEWAY_SOURCE, type Registry, type Workload } from '../registry';
 import type { Gateway, VirtualService } from '../resources';
 import type { GatewayServer } from '../gateway';
 import { isToken } from '../tokens';
@@ -106,19 +106,27 @@ export function checkDuplicateCertificates(gateways: readonly Gateway[]): Findin
   return out;
 }
 
-/** credentialName must name a Secret where the gateway pods run (checked when the input has Secrets). */
+/**
+ * credentialName must name a Secret where the gateway pods run (checked when the input has
+ * Secrets): Istio reads it from the gateway's namespace only, so one elsewhere is named with both namespaces.
+ */
 export function checkCredentials(gw: Gateway, registry: Registry): Finding[] {
   if (registry.secrets.size === 0) return [];
-  const namespaces = new Set(selected(gw, registry).map((p) => p.namespace));
+  const namespaces = new Set(
+    selected(gw, registry).flatMap((p) => (p.source === DEFAULT_GATEWAY_SOURCE ? DEFAULT_GATEWAY_SECRET_NAMESPACES : [p.namespace])),
+  );
   if (namespaces.size === 0) namespaces.add(namespaceOf(gw));
   const out: Finding[] = [];
   gw.spec.servers.forEach((s, i) => {
     const name = s.tls?.credentialName;
     if (!name || isToken(name) || name.includes('://')) return;
-    if (![...namespaces].some((ns) => registry.secrets.has(`${ns}/${name}`)))
-      out.push(
-        finding('MAST0215', gw, `spec.servers[${i}].tls.credentialName`, `Secret "${name}" not found in ${[...namespaces].join(', ')}`),
-      );
+    if ([...namespaces].some((ns) => registry.secrets.has(`${ns}/${name}`))) return;
+    const elsewhere = [...registry.secrets].filter((key) => key.endsWith(`/${name}`)).map((key) => key.slice(0, key.indexOf('/')));
+    const where = [...namespaces].join(', ');
+    const message = elsewhere.length
+      ? `Secret "${name}" is in namespace ${elsewhere.join(', ')}, not in ${where} where the gateway runs: Istio reads a credentialName only from the gateway's namespace, so the server is not served`
+      : `Secret "${name}" not found in ${where}`;
+    out.push(finding('MAST0215', gw, `spec.servers[${i}].tls.credentialName`, message));
   });
   return out;
 }

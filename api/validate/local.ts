@@ -3,7 +3,7 @@ import { finding, type Finding } from '../findings';
 import type { DestinationRule, Gateway, ServiceEntry } from '../resources';
 import { isKnownProtocol } from '../shape';
 import { checkPoolSettings } from './grpc';
-import { isValidHost, stripNamespace } from '../hosts';
+import { hostsOverlap, isValidHost, stripNamespace } from '../hosts';
 import { isToken } from '../tokens';
 import { checkLocalityLbSetting } from '../locality';
 
@@ -37,6 +37,42 @@ export function checkGateway(gw: Gateway): Finding[] {
             gw,
             `${at}.tls.credentialName`,
             `tls mode ${tls.mode} needs credentialName (or serverCertificate and privateKey)`,
+          ),
+        );
+    }
+  });
+  out.push(...checkTlsHostsPerPort(gw));
+  return out;
+}
+
+/**
+ * Two TLS servers of one port whose hosts meet: Istio serves one filter chain per
+ * server name, so it skips a later TLS server that repeats a host (and counts it in
+ * pilot_total_rejected_configs); a wildcard beside a name it covers is served, but that name's
+ * clients get the narrower server's TLS settings.
+ */
+function checkTlsHostsPerPort(gw: Gateway): Finding[] {
+  const out: Finding[] = [];
+  const servers = gw.spec.servers;
+  servers.forEach((b, j) => {
+    for (let i = 0; i < j; i++) {
+      const a = servers[i];
+      if (a.port.number !== b.port.number || !a.tls || !b.tls) continue;
+      const repeated = b.hosts.find((h) => a.hosts.includes(h));
+      const at = `spec.servers[${j}].hosts`;
+      if (repeated) {
+        const why = `host "${repeated}" is already a TLS host of spec.servers[${i}] on port ${b.port.number}: this server is not served (Istio skips it)`;
+        out.push(finding('MAST0229', gw, at, why));
+        return;
+      }
+      const meet = b.hosts.find((h) => a.hosts.some((k) => hostsOverlap(stripNamespace(h), stripNamespace(k))));
+      if (meet && JSON.stringify(a.tls ?? {}) !== JSON.stringify(b.tls ?? {}))
+        out.push(
+          finding(
+            'MAST0229',
+            gw,
+            at,
+            `host "${meet}" overlaps the hosts of spec.servers[${i}] on port ${b.port.number} with other TLS settings: each client gets the server of the narrowest name its SNI matches`,
           ),
         );
     }

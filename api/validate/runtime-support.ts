@@ -29,13 +29,19 @@ export function checkRuntimeSupport(r: AnyMeshResource): Finding[] {
         if (server.bind !== undefined) warn(`spec.servers[${i}].bind`, 'bind: the server listens on every address');
         const tls = server.tls;
         // Istio terminates TLS there and routes the plaintext by `tcp` routes; mast-proxy forwards the TLS bytes as they come.
-        if (server.port.protocol.toUpperCase() === 'TLS' && (tls?.mode === 'SIMPLE' || tls?.mode === 'MUTUAL'))
+        if (
+          server.port.protocol.toUpperCase() === 'TLS' &&
+          (tls?.mode === 'SIMPLE' || tls?.mode === 'MUTUAL' || tls?.mode === 'OPTIONAL_MUTUAL')
+        )
           warn(
             `spec.servers[${i}].tls.mode`,
             `mode ${tls.mode} on a TLS server: TLS is not terminated, the connection is forwarded as TCP`,
           );
-        if (tls?.mode === 'AUTO_PASSTHROUGH' || tls?.mode === 'OPTIONAL_MUTUAL' || tls?.mode === 'ISTIO_MUTUAL')
+        if (tls?.mode === 'AUTO_PASSTHROUGH' || tls?.mode === 'ISTIO_MUTUAL')
           warn(`spec.servers[${i}].tls.mode`, `mode ${tls.mode}: the server is not listened on`);
+        // Istio serves an RSA and an ECDSA certificate side by side; mast-proxy one per server.
+        if ((tls?.credentialNames?.length ?? 0) > 1 && !tls?.credentialName)
+          warn(`spec.servers[${i}].tls.credentialNames`, 'credentialNames: only the first is served');
         for (const field of ['verifyCertificateSpki', 'verifyCertificateHash', 'caCrl'] as const)
           if (tls?.[field] !== undefined)
             warn(`spec.servers[${i}].tls.${field}`, `${field}: client certificates are checked against caCertificates only`);

@@ -1,13 +1,16 @@
 /**
  * A gateway's config: a listener per port of the Gateways selecting it, each serving the
  * VirtualServices bound to those Gateways: HTTP virtual hosts (the narrower of the server's and
- * the route's host names), TCP routes, or TLS passthrough routes by server name.
+ * the route's host names), TCP routes, TLS passthrough routes by server name, and terminated TLS
+ * servers, each with its own certificate and virtual hosts, chosen by server name (Envoy's filter chains).
  */
 import { hostMatches, hostsOverlap, namespaceOf, selects, splitRef, stripNamespace, type Gateway, type VirtualService } from '../../api';
 import {
   PROXY_CONFIG_SCHEMA,
   type ListenerConfig,
   type ProxyConfig,
+  type ServerTlsConfig,
+  type TlsServerConfig,
   type VirtualHostConfig,
   type WeightedCluster,
 } from '../contract/proxy-config';
@@ -27,12 +30,38 @@ export function compileGateway(index: MeshIndex, proxy: ProxyIdentity, cache: Co
 }
 
 /** TLS modes a gateway does not terminate (`mast validate` says so): such a server is not listened on. */
-const UNSERVED_TLS: ReadonlySet<string> = new Set(['ISTIO_MUTUAL', 'OPTIONAL_MUTUAL', 'AUTO_PASSTHROUGH']);
+const UNSERVED_TLS: ReadonlySet<string> = new Set(['ISTIO_MUTUAL', 'AUTO_PASSTHROUGH']);
+/** TLS modes terminated at the gateway, each server with its own certificate. */
+const TERMINATED_TLS: ReadonlySet<string> = new Set(['SIMPLE', 'MUTUAL', 'OPTIONAL_MUTUAL']);
+
+type Server = Gateway['spec']['servers'][number];
 
 /** A server mast serves. Never one in plain text that asked for TLS: not an unserved mode, not HTTPS without TLS settings. */
-function listened(server: Gateway['spec']['servers'][number]): boolean {
+function listened(server: Server): boolean {
   if (server.tls?.mode && UNSERVED_TLS.has(server.tls.mode)) return false;
   return server.port.protocol.toUpperCase() !== 'HTTPS' || server.tls !== undefined;
+}
+
+/** An HTTPS server terminated here (its own filter chain, chosen by SNI). */
+const terminated = (server: Server) =>
+  server.port.protocol.toUpperCase() === 'HTTPS' && server.tls !== undefined && TERMINATED_TLS.has(server.tls.mode ?? 'SIMPLE');
+
+/**
+ * Istio's SNI names of a TLS server (GetSNIHostsForServer): its hosts without the namespace part,
+ * lower case, once each; a server for `*` names none (it takes every name, and clients without one).
+ */
+function serverNames(server: Server): string[] {
+  const names = [...new Set(server.hosts.map((h) => stripNamespace(h).toLowerCase()))].sort();
+  return names.includes('*') ? [] : names;
+}
+
+/** The certificate settings of a terminated server. */
+function serverTls(t: NonNullable<Server['tls']>): ServerTlsConfig {
+  const mode = (t.mode ?? 'SIMPLE') as ServerTlsConfig['mode'];
+  const verify = mode !== 'SIMPLE' ? { mode, ...(t.caCertificates ? { caFile: t.caCertificates } : {}) } : {};
+  return t.serverCertificate && t.privateKey
+    ? { certificateFile: t.serverCertificate, keyFile: t.privateKey, ...verify }
+    : { credentialName: t.credentialName ?? t.credentialNames?.[0], ...verify };
 }
 
 function gatewayListeners(index: MeshIndex, proxy: ProxyIdentity, clusters: ClusterSet): ListenerConfig[] {
@@ -43,26 +72,23 @@ function gatewayListeners(index: MeshIndex, proxy: ProxyIdentity, clusters: Clus
     let protocol: 'http' | 'tcp' = 'http';
     let tcpDestinations: ListenerConfig['tcpDestinations'];
     let sniRoutes: Array<{ sniHosts: string[]; destinations: WeightedCluster[] }> | undefined;
-    let tls: ListenerConfig['tls'];
+    const tlsServers: TlsServerConfig[] = [];
+    /** TLS hosts already on this port: Istio skips a later TLS server that repeats one (CheckDuplicates; `mast validate` says so). */
+    const tlsHosts = new Set<string>();
     let httpsRedirect = false;
     for (const gw of gateways)
       for (const server of gw.spec.servers.filter((sv) => sv.port.number === number && listened(sv))) {
         const t = server.tls;
-        const passthroughTls = t?.mode === 'PASSTHROUGH';
-        if (!isHttpProtocol(server.port.protocol) || passthroughTls) protocol = 'tcp';
-        if (passthroughTls) sniRoutes ??= [];
-        const mode = t?.mode ?? 'SIMPLE';
-        if (server.port.protocol.toUpperCase() === 'HTTPS' && t && (mode === 'SIMPLE' || mode === 'MUTUAL')) {
-          const mutual = mode === 'MUTUAL' ? { mode: 'MUTUAL' as const, caFile: t.caCertificates } : {};
-          const own =
-            t.serverCertificate && t.privateKey
-              ? { certificateFile: t.serverCertificate, keyFile: t.privateKey, ...mutual }
-              : { credentialName: t.credentialName ?? t.credentialNames?.[0], ...mutual };
-          // One TLS setting per port (no per-server SNI selection yet): a MUTUAL server's wins over SIMPLE
-          // ones, so no host of a MUTUAL server is ever served without a verified client certificate.
-          if (!tls || (mode === 'MUTUAL' && tls.mode !== 'MUTUAL')) tls = own;
+        if (t) {
+          if (server.hosts.some((h) => tlsHosts.has(h))) continue;
+          for (const h of server.hosts) tlsHosts.add(h);
         }
-        if (t?.httpsRedirect) httpsRedirect = true;
+        const passthroughTls = t?.mode === 'PASSTHROUGH';
+        const own = terminated(server);
+        if (!own && (!isHttpProtocol(server.port.protocol) || passthroughTls)) protocol = 'tcp';
+        if (passthroughTls) sniRoutes ??= [];
+        // A redirect to https is for plaintext servers (over TLS Envoy's require_tls is met already).
+        if (t?.httpsRedirect && !own) httpsRedirect = true;
         const gwRef = `${namespaceOf(gw)}/${gw.metadata.name}`;
         const ctx: RouteContext = {
           gateway: gwRef,
@@ -71,6 +97,8 @@ function gatewayListeners(index: MeshIndex, proxy: ProxyIdentity, clusters: Clus
           useCluster: clusters.use,
           source: { labels: proxy.labels, namespace: proxy.namespace },
         };
+        // A terminated server's virtual hosts are its own (Envoy's route config per HTTPS server).
+        const serverHosts = own ? new Map<string, VirtualHostConfig>() : vhosts;
         for (const vs of index.virtualServices) {
           if (!(vs.spec.gateways ?? []).some((g) => normalizeGateway(g, namespaceOf(vs)) === gwRef)) continue;
           if (passthroughTls) {
@@ -81,44 +109,54 @@ function gatewayListeners(index: MeshIndex, proxy: ProxyIdentity, clusters: Clus
             }
             continue;
           }
-          if (protocol === 'tcp') {
+          if (!own && protocol === 'tcp') {
             tcpDestinations ??= compileTcpRoute(vs, ctx);
             continue;
           }
-          for (const vsHost of vs.spec.hosts ?? []) {
-            const serverHost = admittingHost(server, gw, vs, vsHost);
-            if (!serverHost) continue;
-            // The narrower of the two names is what this virtual host answers.
-            const domain = hostMatches(stripNamespace(serverHost), vsHost)
-              ? vsHost.toLowerCase()
-              : stripNamespace(serverHost).toLowerCase();
-            const vhost = vhosts.get(domain) ?? { name: `${domain}:${number}`, domains: [domain], routes: [] };
-            vhost.routes.push(...compileHttpRoutes(vs, ctx));
-            vhosts.set(domain, vhost);
-          }
+          addVirtualHosts(serverHosts, server, gw, vs, ctx);
         }
+        if (own)
+          tlsServers.push({
+            name: `https.${number}.${server.port.name}.${gw.metadata.name}.${namespaceOf(gw)}`,
+            serverNames: serverNames(server),
+            tls: serverTls(t!),
+            virtualHosts: [...serverHosts.values()],
+          });
       }
-    const body = sniRoutes
-      ? { sniRoutes }
-      : protocol === 'tcp'
-        ? { tcpDestinations: tcpDestinations ?? [] }
-        : { virtualHosts: [...vhosts.values()] };
+    const body =
+      sniRoutes && !tlsServers.length
+        ? { sniRoutes }
+        : protocol === 'tcp' && !tlsServers.length
+          ? { tcpDestinations: tcpDestinations ?? [] }
+          : { virtualHosts: [...vhosts.values()], ...(sniRoutes ? { sniRoutes } : {}), ...(tlsServers.length ? { tlsServers } : {}) };
+    const listenerProtocol = tlsServers.length ? 'http' : protocol;
     const authz = authzFor(index, proxy);
-    const jwt = protocol === 'http' ? jwtFor(index, proxy) : undefined;
+    const jwt = listenerProtocol === 'http' ? jwtFor(index, proxy) : undefined;
     return {
       name: `0.0.0.0_${number}`,
       port: proxy.portMap?.[number] ?? number,
       matchPort: number,
-      protocol,
+      protocol: listenerProtocol,
       ...body,
       proxyProtocol: proxy.proxyProtocol,
       forwardClientCert: gatewayXfcc(proxy),
       ...(authz ? { authz } : {}),
       ...(jwt ? { jwt } : {}),
-      ...(tls ? { tls } : {}),
       ...(httpsRedirect ? { httpsRedirect } : {}),
     };
   });
+}
+
+/** The virtual hosts a VirtualService bound to the server's Gateway adds: one per host both admit, the narrower name. */
+function addVirtualHosts(vhosts: Map<string, VirtualHostConfig>, server: Server, gw: Gateway, vs: VirtualService, ctx: RouteContext): void {
+  for (const vsHost of vs.spec.hosts ?? []) {
+    const serverHost = admittingHost(server, gw, vs, vsHost);
+    if (!serverHost) continue;
+    const domain = hostMatches(stripNamespace(serverHost), vsHost) ? vsHost.toLowerCase() : stripNamespace(serverHost).toLowerCase();
+    const vhost = vhosts.get(domain) ?? { name: `${domain}:${ctx.matchPort}`, domains: [domain], routes: [] };
+    vhost.routes.push(...compileHttpRoutes(vs, ctx));
+    vhosts.set(domain, vhost);
+  }
 }
 
 /**

@@ -68,6 +68,36 @@ export type TracingTag =
 export type PathNormalization = 'NONE' | 'BASE' | 'MERGE_SLASHES' | 'DECODE_AND_MERGE_SLASHES';
 export const PATH_NORMALIZATIONS: readonly PathNormalization[] = ['NONE', 'BASE', 'MERGE_SLASHES', 'DECODE_AND_MERGE_SLASHES'];
 
+/**
+ * A gateway server's certificate: PEM files on the gateway's disk, or a `credentialName` Secret
+ * mounted in the gateway's credentials directory (never sent over mastd's stream); until its files
+ * are there the server is not served, never in plaintext.
+ */
+export interface ServerTlsConfig {
+  readonly certificateFile?: string;
+  readonly keyFile?: string;
+  readonly credentialName?: string;
+  /**
+   * MUTUAL: clients must present a certificate that chains to the CAs (`caCertificates`, or the
+   * credential's); OPTIONAL_MUTUAL: one presented must, none is allowed. Absent: SIMPLE.
+   */
+  readonly mode?: 'SIMPLE' | 'MUTUAL' | 'OPTIONAL_MUTUAL';
+  readonly caFile?: string;
+}
+
+/** One terminated Gateway server on a shared port (see `ListenerConfig.tlsServers`). */
+export interface TlsServerConfig {
+  /** Istio's route name for the server: `https.<port>.<port name>.<gateway>.<namespace>`. */
+  readonly name: string;
+  /**
+   * Envoy's `server_names`, lower case: exact names and `*.` wildcards (the longest suffix wins);
+   * empty: every name, and a client that sends none (a server for `*`).
+   */
+  readonly serverNames: string[];
+  readonly tls: ServerTlsConfig;
+  readonly virtualHosts: VirtualHostConfig[];
+}
+
 export interface ListenerConfig {
   readonly name: string;
   /** Port the proxy binds. */
@@ -96,22 +126,20 @@ export interface ListenerConfig {
    */
   readonly blackHole?: boolean;
   /**
-   * HTTPS termination at a gateway (Gateway `tls.mode: SIMPLE` or `MUTUAL`): PEM files on the
-   * gateway's disk, or a `credentialName` Secret mounted in the gateway's credentials directory
-   * (never sent over mastd's stream); until its files are there the listener is skipped, never
-   * served in plaintext.
+   * HTTPS termination for every server name (and none): one certificate for the whole port. The
+   * compiler writes `tlsServers` instead; this form stays for a hand-written config (`--config`).
    */
-  readonly tls?: {
-    readonly certificateFile?: string;
-    readonly keyFile?: string;
-    readonly credentialName?: string;
-    /** MUTUAL: clients must present a certificate that chains to these CAs (`caCertificates`). */
-    readonly mode?: 'SIMPLE' | 'MUTUAL';
-    readonly caFile?: string;
-  };
+  readonly tls?: ServerTlsConfig;
   /**
-   * A gateway's TLS PASSTHROUGH port: each connection goes by the server name in its ClientHello
-   * (first matching VirtualService `tls` route), TLS untouched; no match closes it.
+   * A gateway port's terminated servers (Gateway `tls.mode` SIMPLE, MUTUAL, OPTIONAL_MUTUAL), each
+   * Envoy's filter chain: chosen by the ClientHello's server name, with its own certificate, client
+   * verification and virtual hosts (a request over it for a host of another server is a 404).
+   */
+  readonly tlsServers?: TlsServerConfig[];
+  /**
+   * A gateway's TLS PASSTHROUGH servers: each connection goes by the server name in its ClientHello
+   * (the VirtualService `tls` route whose `sniHosts` match it most narrowly, beside `tlsServers` on
+   * the same port), TLS untouched; no match closes it.
    */
   readonly sniRoutes?: Array<{ readonly sniHosts: string[]; readonly destinations: WeightedCluster[] }>;
   /** Gateway `tls.httpsRedirect`: every request is answered 301 to https. */

@@ -27,6 +27,11 @@ export interface MastdOptions {
    * workloads' sidecars here and points their endpoints at them). Updates are applied in order.
    */
   readonly prepare?: (objects: KubeObject[]) => Promise<KubeObject[]>;
+  /**
+   * What a proxy is compiled for, from the identity its hello gave (`mast local`: the gateway's
+   * ports as the Gateways now have them, where its `--port-map` said those at its start). @default - the hello's
+   */
+  readonly compileIdentity?: (identity: ProxyIdentity) => ProxyIdentity;
   /** Checks each proxy's identity against its credentials (TokenReview in a cluster). */
   readonly verify?: (bearer: string | undefined, identity: ProxyIdentity) => Promise<string | undefined>;
   /** Quiet time after an update before the whole-mesh analysis runs. @default 250 */
@@ -76,7 +81,7 @@ export class Mastd {
       token: options.token,
       verify: options.verify,
       log: options.log,
-      configFor: (identity) => this.compiled && configFor(this.compiled, identity),
+      configFor: (identity) => this.compiled && configFor(this.compiled, this.options.compileIdentity?.(identity) ?? identity),
       tls: options.pushTls !== undefined,
       maxStreamsPerIdentity: options.maxStreamsPerIdentity,
       sign: async (identity, csr) => {

@@ -72,6 +72,7 @@ export class LocalAdmin {
         .sort((a, b) => a.id.localeCompare(b.id)),
       findings: [...this.mesh.mastd.rejected, ...this.mesh.mastd.findings].map(formatFinding),
       traces: this.mesh.traces.store.recent(),
+      gatewayPorts: Object.entries(this.mesh.gatewayPorts).map(([server, local]) => ({ server: Number(server), local })),
     };
   }
 

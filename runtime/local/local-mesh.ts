@@ -11,7 +11,7 @@ import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildRegistry, GATEWAY_POD_LABELS, selects, type Gateway, type KubeObject } from '../../api';
+import { buildRegistry, DEFAULT_GATEWAY_SECRET_NAMESPACES, GATEWAY_POD_LABELS, selects, type Gateway, type KubeObject } from '../../api';
 import { FileSource } from '../control/file-source';
 import { CertificateAuthority } from '../control/ca';
 import { Mastd } from '../control/mastd';
@@ -23,6 +23,7 @@ import { Supervisor } from './supervisor';
 import { interceptUnavailable, NetnsTopology, serviceAddresses, type Netns } from './netns';
 import { planLocal, throughNamespaces, throughSidecars, withGatewayPod, withHealth, type LocalWorkload } from './workloads';
 import { TraceReceiver, withLocalTracing } from './traces';
+import { planCredentials, withoutSecretData, writeCredentials } from './credentials';
 import { PROXY_NODE_FLAGS } from '../contract/process';
 import { GATEWAY_NAME, PORTS, SYSTEM_NAMESPACE } from '../../api/well-known';
 
@@ -31,7 +32,7 @@ export const GATEWAY_LABELS = GATEWAY_POD_LABELS;
 export const GATEWAY_ID = `${GATEWAY_NAME}.${SYSTEM_NAMESPACE}`;
 
 export interface LocalMeshOptions {
-  /** Mesh YAML files or directories. */
+  /** Mesh YAML files or directories (and the Secrets its Gateways name as `credentialName`). */
   readonly paths: readonly string[];
   /** Where the Gateways' HTTP server port is served. 0 picks a free port. @default 8080 */
   readonly gatewayPort?: number;
@@ -117,8 +118,17 @@ export class LocalMesh {
   readonly mastd: Mastd;
   readonly token = randomBytes(16).toString('hex');
   readonly workloads = new Map<string, RunningWorkload>();
+  /**
+   * Each Gateway server port of the gateway → where it is served on this machine. Follows the
+   * Gateways: a port added while running gets a free port (the gateway binds it with the config
+   * that names it), a port no Gateway has any more is dropped (and stops being served).
+   */
   gatewayPorts: Record<number, number> = {};
   gatewayAdminPort = 0;
+  /** Where the gateway reads the `credentialName` Secrets of the input (`--credentials-dir`). */
+  private get credentialsDir(): string {
+    return join(this.dir, 'credentials');
+  }
   /** The proxies' spans, received on loopback (OTLP/HTTP) for the page's waterfalls. */
   readonly traces = new TraceReceiver();
   private readonly dir = mkdtempSync(join(tmpdir(), 'mast-local-'));
@@ -170,6 +180,8 @@ export class LocalMesh {
       log: (line) => (/^snapshot |connected|disconnected/.test(line) ? undefined : this.log(`mastd: ${line}`)),
       defaultIngressGateway: true,
       prepare: (objects) => this.prepare(objects),
+      // The gateway is compiled for the ports the Gateways have now, not those of its start.
+      compileIdentity: (identity) => (identity.mode === 'gateway' ? { ...identity, portMap: { ...this.gatewayPorts } } : identity),
       // As in a cluster: the push port speaks TLS, and proxies verify it as mastd.mast-system.svc.
       pushTls: pushNames(SYSTEM_NAMESPACE),
     });
@@ -187,7 +199,7 @@ export class LocalMesh {
     this.pushPort = pushPort;
     await this.mastd.settled();
     if (!this.mastd.snapshot) throw new Error('mastd has no snapshot: the mesh could not be read');
-    await this.startGateway(this.mastd.snapshot.objects);
+    await this.startGateway();
     return this.gatewayPort;
   }
 
@@ -196,18 +208,40 @@ export class LocalMesh {
   }
 
   private httpServerPort = 80;
+  private portsPlanned = false;
 
-  /** Every Gateway server port the gateway proxy will need; the HTTP one goes on `--gateway-port`. */
-  private async startGateway(objects: readonly KubeObject[]): Promise<void> {
+  /**
+   * A local port for each Gateway server port of the gateway (run before each snapshot): the HTTP
+   * one (80, or the lowest HTTP server port) on `--gateway-port` from the start, others on free
+   * ports as they appear; a port gone from every Gateway is dropped (its listener drains).
+   */
+  private async planGatewayPorts(objects: readonly KubeObject[]): Promise<void> {
     const servers = objects
       .filter((o): o is KubeObject & Gateway => o.kind === 'Gateway')
       .filter((g) => selects(g.spec.selector ?? {}, GATEWAY_LABELS))
       .flatMap((g) => g.spec.servers);
-    const http = servers.filter((s) => s.port.protocol.toUpperCase() === 'HTTP').map((s) => s.port.number);
-    this.httpServerPort = http.includes(80) ? 80 : (http.sort((a, b) => a - b)[0] ?? 80);
-    const wanted = this.options.gatewayPort ?? 8080;
-    this.gatewayPorts = { [this.httpServerPort]: wanted === 0 ? await freePort() : wanted };
-    for (const n of new Set(servers.map((s) => s.port.number))) if (!(n in this.gatewayPorts)) this.gatewayPorts[n] = await freePort();
+    if (!this.portsPlanned) {
+      const http = servers.filter((s) => s.port.protocol.toUpperCase() === 'HTTP').map((s) => s.port.number);
+      this.httpServerPort = http.includes(80) ? 80 : (http.sort((a, b) => a - b)[0] ?? 80);
+      const wanted = this.options.gatewayPort ?? 8080;
+      this.gatewayPorts = { [this.httpServerPort]: wanted === 0 ? await freePort() : wanted };
+    }
+    const numbers = new Set(servers.map((s) => s.port.number));
+    const next: Record<number, number> = { [this.httpServerPort]: this.gatewayPorts[this.httpServerPort] };
+    for (const n of [...numbers].sort((a, b) => a - b)) {
+      if (n in next) continue;
+      next[n] = this.gatewayPorts[n] ?? (await freePort());
+      if (this.portsPlanned && !(n in this.gatewayPorts)) this.log(`gateway: port ${n} is served on 127.0.0.1:${next[n]}`);
+    }
+    if (this.portsPlanned)
+      for (const n of Object.keys(this.gatewayPorts).map(Number))
+        if (!(n in next)) this.log(`gateway: port ${n} is no longer in any Gateway: 127.0.0.1:${this.gatewayPorts[n]} stops being served`);
+    this.gatewayPorts = next;
+    this.portsPlanned = true;
+  }
+
+  /** Starts the gateway proxy on the ports planned from the first snapshot; the HTTP one goes on `--gateway-port`. */
+  private async startGateway(): Promise<void> {
     this.gatewayAdminPort = await freePort();
     const portMap = Object.entries(this.gatewayPorts)
       .map(([k, v]) => `${k}=${v}`)
@@ -231,6 +265,11 @@ export class LocalMesh {
           .join(','),
         '--port-map',
         portMap,
+        // The input's Secrets, written there as kubelet mounts them; a changed one is served within a second.
+        '--credentials-dir',
+        this.credentialsDir,
+        '--credentials-reload-seconds',
+        '1',
       ],
     });
   }
@@ -257,7 +296,13 @@ export class LocalMesh {
   }
 
   /** Runs before each snapshot: start what is new, restart what changed, retire what went away. */
-  private async prepare(objects: KubeObject[]): Promise<KubeObject[]> {
+  private async prepare(input: KubeObject[]): Promise<KubeObject[]> {
+    await this.planGatewayPorts(input);
+    const credentials = planCredentials(input, DEFAULT_GATEWAY_SECRET_NAMESPACES, GATEWAY_LABELS);
+    writeCredentials(this.credentialsDir, credentials);
+    for (const line of credentials.problems) if (!this.reported.has(line)) this.reported.add(line), this.log(line);
+    // The private keys stay in the gateway's files: mastd's snapshot has the Secrets' names only.
+    const objects = withoutSecretData(input);
     const plan = planLocal(objects);
     this.serviceHosts = buildRegistry(objects)
       .services.map((svc) => svc.host)

@@ -21,6 +21,8 @@ export interface PageModel {
   readonly snapshot: string | null;
   /** The most recent traces mast local received, newest first. */
   readonly traces?: readonly TraceView[];
+  /** Each Gateway server port and where the gateway serves it on this machine. */
+  readonly gatewayPorts?: ReadonlyArray<{ readonly server: number; readonly local: number }>;
 }
 
 /** Colours the screenshot test looks for. */
@@ -101,10 +103,12 @@ export function renderBody(m: PageModel): string {
         `<tr><td>${esc(p.id)}</td><td>${esc(p.mode)}</td><td>${esc(p.version)}</td><td class="${esc(p.status)}">${esc(p.status)}</td></tr>`,
     )
     .join('');
+  const ports = (m.gatewayPorts ?? []).map((p) => `<tr><td>${p.server}</td><td>127.0.0.1:${p.local}</td></tr>`).join('');
   const findings = m.findings.length ? `<ul>${m.findings.map((f) => `<li>${esc(f)}</li>`).join('')}</ul>` : '<p>none</p>';
   return (
     `<h1>mast local</h1><p>snapshot ${esc(m.snapshot ?? 'none')}</p>${renderSvg(m.graph)}` +
     `<h2>Proxies</h2><table><tr><th>name</th><th>mode</th><th>version</th><th>status</th></tr>${rows}</table>` +
+    `<h2>Gateway ports</h2><table><tr><th>Gateway port</th><th>served on</th></tr>${ports}</table>` +
     `<h2>Findings</h2>${findings}` +
     `<h2>Traces</h2>${m.traces?.length ? m.traces.map(renderWaterfall).join('') : '<p>none yet: send a request through the gateway</p>'}`
   );

@@ -1,11 +1,13 @@
 /**
- * What a new connection is, before any HTTP parsing: a gateway's HTTPS port (TLS terminated), a
- * sidecar's inbound (mTLS or plaintext told apart by the first byte; HTTP or plain TCP by the
- * first bytes), a port with TCP services or passthrough (by original destination), or HTTP.
+ * What a new connection is, before any HTTP parsing: a gateway's TLS port (a server picked by the
+ * ClientHello's name: terminated, or passed through), a sidecar's inbound (mTLS or plaintext told
+ * apart by the first byte; HTTP or plain TCP by the first bytes), a port with TCP services or
+ * passthrough (by original destination), or HTTP.
  */
 import type * as net from 'node:net';
 import type * as tls from 'node:tls';
-import { sniRoute } from './routing';
+import { chainFor } from './server-names';
+import type { TerminatedChain } from './tls-chains';
 import { peerIdentity } from '../contract/spiffe';
 import { readSni } from './http/sni';
 import { DownstreamConn, type ConnContext } from './downstream';
@@ -15,7 +17,7 @@ import { containPeerInput } from './contain';
 import { originalDestination } from './original-dst';
 import type { ListenerRuntime } from './listeners';
 import { blackHoleTcp, looksLikeHttp, passthroughTcp, proxyTcp, type TcpContext } from './tcp';
-import { admitConnection, gateConnection, readProxyHeader } from './connection-authz';
+import { admitConnection, authzPort, gateConnection, readProxyHeader } from './connection-authz';
 import { http2Front, startsWithPreface } from './h2/server';
 import type { H2Connection } from './h2/stream-request';
 
@@ -50,8 +52,7 @@ function tlsH2Connection(
 export type AcceptContext = ConnContext & TcpContext & { readonly workloadTls?: tls.SecureContext };
 
 export function acceptConnection(proxy: AcceptContext, socket: net.Socket, l: ListenerRuntime): void {
-  if (l.sniRoutes) return acceptBySni(proxy, socket, l, l.sniRoutes);
-  if (l.secureContext) return acceptTls(proxy, socket, l);
+  if (l.chains) return acceptByServerName(proxy, socket, l);
   if (l.inbound) return acceptInbound(proxy, socket, l);
   if (l.hasTcp || l.passthrough || l.blackHole) return acceptTcp(proxy, socket, l);
   serveHttp(proxy, socket, l);
@@ -114,21 +115,44 @@ function serveInbound(proxy: AcceptContext, socket: net.Socket, l: ListenerRunti
 }
 
 /**
- * A gateway's TLS PASSTHROUGH port: the ClientHello's server name picks the route (exact names,
- * then `*.` wildcards, in route order), the bytes go on untouched. No name, no route, or not TLS
- * within the header timeout: closed.
+ * A gateway's TLS port: the ClientHello is read (after a PROXY header, when one is expected) and
+ * its server name picks the filter chain (server-names.ts), as Envoy's TLS inspector and filter
+ * chain match do. A PASSTHROUGH route sends the bytes on untouched (after L4 authorization); a
+ * terminated server answers the handshake with its own certificate and client verification, then
+ * serves HTTP with its own routes. No chain for the name (or no name, without a catch-all server),
+ * or not TLS within the header timeout: closed.
  */
-function acceptBySni(
-  proxy: AcceptContext,
-  socket: net.Socket,
-  l: ListenerRuntime,
-  routes: NonNullable<ListenerRuntime['sniRoutes']>,
-): void {
-  const config = l.configs[0];
-  gateConnection(proxy, socket, config, config?.matchPort ?? l.defaultPort, (first) => readHello(proxy, socket, routes, first));
+function acceptByServerName(proxy: AcceptContext, socket: net.Socket, l: ListenerRuntime): void {
+  const start = (proxySource?: string, first?: Buffer) =>
+    readHello(proxy, socket, first, (hello, name) => {
+      const chain = chainFor(l.chains ?? [], name);
+      if (!chain) {
+        proxy.metrics.inc(`mast_tcp_connections_refused_total{destination_service="unknown",response_flags="NR"}`);
+        return void socket.destroy();
+      }
+      if (chain.kind === 'passthrough') {
+        const config = l.configs[0];
+        const peer = socket.remoteAddress ?? '';
+        const c = { port: authzPort(config, config?.matchPort ?? l.defaultPort), sourceIp: peer, remoteIp: proxySource || peer };
+        if (admitConnection(proxy, [socket], config?.authz, c)) proxyTcp(proxy, socket, chain.destinations, undefined, hello);
+        return;
+      }
+      // The hello goes back into the socket, where the TLS socket made next reads it first (see serveTls).
+      socket.unshift(hello);
+      terminate(proxy, socket, l, chain, proxySource);
+    });
+  if (!expectsProxyHeader(l)) return start();
+  // Behind an NLB the PROXY header comes before the ClientHello, outside TLS: read it first.
+  readProxyHeader(proxy, socket, (source, rest) => start(source ?? '', rest));
 }
 
-function readHello(proxy: AcceptContext, socket: net.Socket, routes: NonNullable<ListenerRuntime['sniRoutes']>, first?: Buffer): void {
+/** Reads until the ClientHello is whole (or is not one), then hands on every byte read and the server name; the socket is left paused. */
+function readHello(
+  proxy: AcceptContext,
+  socket: net.Socket,
+  first: Buffer | undefined,
+  then: (hello: Buffer, serverName: string | undefined) => void,
+): void {
   let buf = first ?? Buffer.alloc(0);
   socket.setTimeout(proxy.limits.headerTimeoutMs, () => socket.destroy());
   const onData = (chunk: Buffer) =>
@@ -144,13 +168,7 @@ function readHello(proxy: AcceptContext, socket: net.Socket, routes: NonNullable
     socket.off('data', onData);
     socket.pause();
     socket.setTimeout(0);
-    const name = 'serverName' in hello ? hello.serverName : undefined;
-    const route = name === undefined ? undefined : sniRoute(routes, name);
-    if (!route) {
-      proxy.metrics.inc(`mast_tcp_connections_refused_total{destination_service="unknown",response_flags="NR"}`);
-      return void socket.destroy();
-    }
-    proxyTcp(proxy, socket, route.destinations, undefined, buf);
+    then(buf, 'serverName' in hello ? hello.serverName : undefined);
   };
   socket.on('data', onData);
   socket.on('error', () => socket.destroy());
@@ -159,28 +177,25 @@ function readHello(proxy: AcceptContext, socket: net.Socket, routes: NonNullable
   if (socket.listeners('data').includes(onData)) socket.resume();
 }
 
-/** A gateway's HTTPS port: TLS terminated here, then HTTP as on any port (scheme https). */
-function acceptTls(proxy: AcceptContext, socket: net.Socket, l: ListenerRuntime): void {
-  // MUTUAL: a client without a certificate that chains to the listener's CAs is closed unread.
+/** A terminated server: its certificate, its client verification (MUTUAL, OPTIONAL_MUTUAL), then HTTP (scheme https) on its routes. */
+function terminate(proxy: AcceptContext, socket: net.Socket, l: ListenerRuntime, chain: TerminatedChain, proxySource?: string): void {
+  // MUTUAL: a client without a certificate that chains to the server's CAs is closed unread.
   const refused = () => proxy.metrics.inc('mast_downstream_rejected_total{reason="client_certificate"}');
   const options = {
-    context: l.secureContext!,
-    verifyClient: l.mutualTls,
+    context: chain.secureContext,
+    verifyClient: chain.verifyClient,
     handshakeTimeoutMs: proxy.limits.headerTimeoutMs,
     onRefused: refused,
     alpn: ALPN,
   };
-  const serve = (proxySource?: string) =>
-    serveTls(socket, options, (secure, certificate) => {
-      if (secure.alpnProtocol === 'h2')
-        return http2Front(proxy).serve(secure as unknown as net.Socket, tlsH2Connection(l, secure, socket, { certificate }, proxySource));
-      new DownstreamConn(secure as unknown as net.Socket, l, proxy, { raw: socket, certificate }, proxySource).scheme = 'https';
-    });
-  if (!expectsProxyHeader(l)) return serve();
-  // Behind an NLB the PROXY header comes before the ClientHello, outside TLS: read it first.
-  readProxyHeader(proxy, socket, (source, rest) => {
-    if (rest) socket.unshift(rest);
-    serve(source);
+  serveTls(socket, options, (secure, certificate) => {
+    if (secure.alpnProtocol === 'h2') {
+      const conn = { ...tlsH2Connection(l, secure, socket, { certificate }, proxySource), server: chain.name };
+      return http2Front(proxy).serve(secure as unknown as net.Socket, conn);
+    }
+    const conn = new DownstreamConn(secure as unknown as net.Socket, l, proxy, { raw: socket, certificate }, proxySource);
+    conn.scheme = 'https';
+    conn.server = chain.name;
   });
 }
 

@@ -38,10 +38,13 @@ export function checkConfig(c: ProxyConfig): string | undefined {
     const mtls = l.mtls !== undefined || l.mtlsByPort !== undefined;
     if (mtls && l.trafficDirection !== 'INBOUND')
       return `listener ${l.name}: mtls is for a sidecar's inbound listener (trafficDirection INBOUND)`;
-    if (l.protocol === 'tcp')
-      for (const d of [...(l.tcpDestinations ?? []), ...(l.sniRoutes ?? []).flatMap((r) => r.destinations)])
-        if (!clusters.has(d.cluster)) return `listener ${l.name} sends to unknown cluster ${d.cluster}`;
-    for (const vh of l.virtualHosts ?? [])
+    for (const d of [...(l.protocol === 'tcp' ? (l.tcpDestinations ?? []) : []), ...(l.sniRoutes ?? []).flatMap((r) => r.destinations)])
+      if (!clusters.has(d.cluster)) return `listener ${l.name} sends to unknown cluster ${d.cluster}`;
+    if (l.tlsServers !== undefined && !Array.isArray(l.tlsServers)) return `listener ${l.name}: tlsServers must be an array`;
+    for (const s of l.tlsServers ?? [])
+      if (typeof s?.name !== 'string' || !Array.isArray(s.serverNames) || !s.tls || !Array.isArray(s.virtualHosts))
+        return `listener ${l.name}: a TLS server needs name, serverNames, tls and virtualHosts`;
+    for (const vh of [...(l.virtualHosts ?? []), ...(l.tlsServers ?? []).flatMap((s) => s.virtualHosts)])
       for (const r of vh.routes) {
         if (r.action.kind !== 'forward') continue;
         for (const d of r.action.destinations) {

@@ -48,6 +48,8 @@ export class DownstreamConn implements Client {
   private authorityPort = 0;
   private authorityConfigs: unknown = undefined;
   scheme: 'http' | 'https' = 'http';
+  /** Over a gateway's terminated TLS server (picked by SNI): its name, whose routes alone serve this connection. */
+  server?: string;
   head!: RequestHead;
   /** The request head as received: headBuffer[0, headLength), request line to the blank line. */
   headBuffer!: Buffer;
@@ -215,7 +217,7 @@ export class DownstreamConn implements Client {
     this.bodyFraming = BodyFraming.forRequest(head);
     this.requestTrailers = undefined;
     if (this.bodyFraming.done) this.bodyFraming = null;
-    this.exchange = new Exchange(this, this.proxy, this.listener.entryFor(this.port), authority);
+    this.exchange = new Exchange(this, this.proxy, this.listener.entryFor(this.port, this.server), authority);
     this.exchange.start();
     if (this.bodyFraming && this.pending) {
       const rest = this.pending;

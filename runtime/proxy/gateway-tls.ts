@@ -1,80 +1,128 @@
 /**
- * A gateway's HTTPS certificates (Gateway `tls` SIMPLE and MUTUAL): the files a listener serves
- * from (its own paths, or its `credentialName`'s mounted Secret), loaded into a TLS context, and
- * re-read as they are renewed on disk.
+ * A gateway's HTTPS certificates (Gateway `tls` SIMPLE, MUTUAL, OPTIONAL_MUTUAL): the files a
+ * server is served from (its own paths, or its `credentialName`'s mounted Secret, in either of
+ * the forms Istio reads), loaded into a TLS context, and re-read as they are renewed on disk.
  */
 import type * as tls from 'node:tls';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { tlsModule } from './lazy-tls';
-import type { ListenerConfig } from '../contract/proxy-config';
+import type { ServerTlsConfig } from '../contract/proxy-config';
 
 /**
- * Where a gateway finds the Secrets its Gateways name as `credentialName`, one directory each
- * (`tls.crt`, `tls.key`, `ca.crt`): the IngressGateway construct mounts them there.
+ * Where a gateway finds the Secrets its Gateways name as `credentialName`, one directory each,
+ * one file per key of the Secret (as kubelet mounts it): the IngressGateway construct mounts them there.
  */
 export { CREDENTIALS_DIR as DEFAULT_CREDENTIALS_DIR } from '../../api/well-known';
+
+/**
+ * The keys of a credential Secret, in Istio's order: the generic form (`cert`, `key`, `cacert`)
+ * before the `kubernetes.io/tls` one (`tls.crt`, `tls.key`, `ca.crt`). For MUTUAL the CA comes
+ * from the Secret `<name>-cacert` when there is one, else from the Secret itself.
+ */
+const CERT_KEYS = [
+  ['cert', 'key'],
+  ['tls.crt', 'tls.key'],
+] as const;
+const CA_KEYS = ['cacert', 'ca.crt'] as const;
+const CA_SECRET_SUFFIX = '-cacert';
 
 export type TlsFiles = { readonly cert: string; readonly key: string; readonly ca?: string };
 /** The files, the context made of them, and what they held (to tell a renewal). */
 export type LoadedTls = TlsFiles & { readonly context: tls.SecureContext; readonly contents: string };
 
-/** The files a TLS listener serves from, or why it cannot be served (then it is not: never in plaintext). */
-export function tlsFiles(lc: ListenerConfig, credentialsDir: string): TlsFiles | { skip: string } {
-  const t = lc.tls!;
-  const mutual = t.mode === 'MUTUAL';
+const present = (file: string) => {
+  try {
+    return statSync(file).size > 0;
+  } catch {
+    return false;
+  }
+};
+
+/** Verifies clients: MUTUAL requires a certificate, OPTIONAL_MUTUAL checks one if given. */
+const verifies = (t: ServerTlsConfig) => t.mode === 'MUTUAL' || t.mode === 'OPTIONAL_MUTUAL';
+
+/** The files a TLS server is served from, or why it cannot be served (then it is not: never in plaintext). */
+export function tlsFiles(t: ServerTlsConfig, credentialsDir: string): TlsFiles | { skip: string } {
+  const mutual = verifies(t);
   if (t.certificateFile && t.keyFile) {
-    if (mutual && !t.caFile) return { skip: 'TLS MUTUAL without caCertificates cannot verify clients' };
+    if (mutual && !t.caFile) return { skip: `TLS ${t.mode} without caCertificates cannot verify clients` };
     return { cert: t.certificateFile, key: t.keyFile, ...(mutual ? { ca: t.caFile } : {}) };
   }
   if (!t.credentialName) return { skip: 'TLS without serverCertificate/privateKey or credentialName' };
+  const name = JSON.stringify(t.credentialName);
   const dir = join(credentialsDir, t.credentialName);
-  const files = { cert: join(dir, 'tls.crt'), key: join(dir, 'tls.key'), ...(mutual ? { ca: t.caFile ?? join(dir, 'ca.crt') } : {}) };
-  const missing = [files.cert, files.key, ...(files.ca ? [files.ca] : [])].filter((f) => !existsSync(f));
-  if (missing.length) {
-    const why = `the Secret is not mounted (${missing.join(', ')} missing; the IngressGateway construct mounts the Secrets its Gateways name)`;
-    return { skip: `TLS credentialName ${JSON.stringify(t.credentialName)}: ${why}` };
-  }
-  return files;
+  const pair = CERT_KEYS.map(([c, k]) => [join(dir, c), join(dir, k)] as const).find(([c, k]) => present(c) && present(k));
+  if (!pair)
+    return {
+      skip: `TLS credentialName ${name}: no Secret with cert/key or tls.crt/tls.key in ${dir} (the IngressGateway construct mounts the Secrets its Gateways name)`,
+    };
+  if (!mutual) return { cert: pair[0], key: pair[1] };
+  const ca =
+    t.caFile ??
+    [join(credentialsDir, `${t.credentialName}${CA_SECRET_SUFFIX}`), dir].flatMap((d) => CA_KEYS.map((k) => join(d, k))).find(present);
+  if (!ca)
+    return {
+      skip: `TLS ${t.mode} credentialName ${name}: no CA (cacert or ca.crt) in it or in the Secret ${t.credentialName}${CA_SECRET_SUFFIX}`,
+    };
+  return { cert: pair[0], key: pair[1], ca };
 }
+
+/**
+ * Names the sessions a server issues. Without one OpenSSL refuses to resume a session on a server
+ * that asks for a client certificate and fails the handshake: a MUTUAL client resuming its session
+ * (as browsers and curl do) would be cut off. A session never crosses servers: each server's
+ * context has its own ticket keys and session cache.
+ */
+const SESSION_ID_CONTEXT = 'mast-gateway-tls';
+/** A resumed session is not verified again: a client certificate is trusted at most this long past its expiry (`tls.Server`'s default). */
+const SESSION_TIMEOUT_S = 300;
 
 export function loadTls(f: TlsFiles): LoadedTls {
   const cert = readFileSync(f.cert);
   const key = readFileSync(f.key);
   const ca = f.ca ? readFileSync(f.ca) : undefined;
-  return { ...f, context: tlsModule().createSecureContext({ cert, key, ...(ca ? { ca } : {}) }), contents: `${cert}${key}${ca ?? ''}` };
+  const context = tlsModule().createSecureContext({
+    cert,
+    key,
+    ...(ca ? { ca } : {}),
+    sessionIdContext: SESSION_ID_CONTEXT,
+    sessionTimeout: SESSION_TIMEOUT_S,
+  });
+  return { ...f, context, contents: `${cert}${key}${ca ?? ''}` };
 }
 
-/** A listener serving TLS: its files as loaded, and the context new connections get. */
+/** A server serving TLS: its settings, its files as loaded, and the context new connections get. */
 export interface TlsHolder {
-  tlsFiles?: LoadedTls;
-  secureContext?: tls.SecureContext;
+  readonly tlsSettings: ServerTlsConfig;
+  tlsFiles: LoadedTls;
+  secureContext: tls.SecureContext;
 }
 
 /**
- * Certificates are renewed on disk (kubelet updates a mounted Secret; cert-manager renews it):
- * each listener whose files changed gets a context of the new ones (new connections use it).
- * Answers how many changed.
+ * Certificates are renewed on disk (kubelet updates a mounted Secret; cert-manager renews it;
+ * `mast local` writes the Secrets of its input): each server whose files changed gets a context of
+ * the new ones (new connections use it). Answers how many changed, and whether some server's
+ * credential is gone (its Secret deleted: the config is applied again, and that server left out).
  */
-export function reloadTls(listeners: Iterable<TlsHolder>): number {
+export function reloadTls(holders: Iterable<TlsHolder>, credentialsDir: string): { changed: number; gone: boolean } {
   let changed = 0;
-  for (const l of listeners) {
-    const f = l.tlsFiles;
-    if (!f) continue;
+  let gone = false;
+  for (const h of holders) {
+    const files = tlsFiles(h.tlsSettings, credentialsDir);
+    if ('skip' in files) {
+      gone = true;
+      continue;
+    }
     try {
-      const next = loadTls(f);
-      if (next.contents === f.contents) continue;
-      l.secureContext = next.context;
-      l.tlsFiles = next;
+      const next = loadTls(files);
+      if (next.contents === h.tlsFiles.contents) continue;
+      h.secureContext = next.context;
+      h.tlsFiles = next;
       changed++;
     } catch {
       // Half-written (a Secret update in progress): keep serving the last good one, try again later.
     }
   }
-  return changed;
-}
-
-/** Some listener skipped for want of its Secret (`skipped`: "<name>: why") now has its files. */
-export function skippedNowMounted(listeners: readonly ListenerConfig[], skipped: readonly string[], credentialsDir: string): boolean {
-  return listeners.some((lc) => lc.tls && !('skip' in tlsFiles(lc, credentialsDir)) && skipped.some((s) => s.startsWith(`${lc.name}:`)));
+  return { changed, gone };
 }

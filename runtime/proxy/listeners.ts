@@ -5,26 +5,24 @@
  * not per connection.
  */
 import * as net from 'node:net';
-import type * as tls from 'node:tls';
 import type { ListenerConfig } from '../contract/proxy-config';
-import type { LoadedTls, TlsHolder } from './gateway-tls';
 import type { ListenerEntry } from './request/route';
 import { compileRouteTable } from './routing';
+import type { ServingChain, TerminatedChain } from './tls-chains';
 
-/** A listener config as applied: its route table, and for HTTPS its certificate. */
-export type ListenerSetup = ListenerEntry & { readonly secureContext?: tls.SecureContext; readonly tlsFiles?: LoadedTls };
+/** A listener config as applied: its route table, and for a gateway's TLS port its filter chains (tls-chains.ts). */
+export type ListenerSetup = ListenerEntry & { readonly chains?: ServingChain[] };
 
-export class ListenerRuntime implements TlsHolder {
+export class ListenerRuntime {
   private byMatchPort = new Map<number, ListenerEntry>();
   server?: net.Server;
-  /** HTTPS termination (a gateway's TLS server), loaded when the config was applied. */
-  secureContext?: tls.SecureContext;
-  /** The certificate files behind `secureContext` and what they held when loaded (re-read for rotation). */
-  tlsFiles?: LoadedTls;
-  /** Clients must present a certificate the listener's CAs signed (Gateway `tls.mode: MUTUAL`). */
-  mutualTls = false;
-  /** TLS PASSTHROUGH: connections routed by the server name of their ClientHello. */
-  sniRoutes?: ListenerConfig['sniRoutes'];
+  /**
+   * A gateway's TLS port: its terminated servers and PASSTHROUGH routes, one picked per connection
+   * by the ClientHello's server name (server-names.ts), certificates loaded when the config was applied.
+   */
+  chains?: ServingChain[];
+  /** The terminated servers by name: a connection's requests take their routes from its own server's current config. */
+  private servers = new Map<string, ListenerEntry>();
   /** Some destination port here is proxied as TCP. */
   hasTcp = false;
   /** A sidecar's inbound listener. */
@@ -65,10 +63,10 @@ export class ListenerRuntime implements TlsHolder {
     this.configs = [...this.byMatchPort.values()].map((e) => e.config);
     this.only = this.byMatchPort.size === 1 ? this.byMatchPort.values().next().value : undefined;
     this.defaultPort = this.only ? this.only.config.matchPort : 80;
-    this.secureContext = entries[0]?.secureContext;
-    this.tlsFiles = entries[0]?.tlsFiles;
-    this.mutualTls = entries[0]?.config.tls?.mode === 'MUTUAL';
-    this.sniRoutes = entries.find((e) => e.config.sniRoutes)?.config.sniRoutes;
+    this.chains = entries.find((e) => e.chains)?.chains;
+    this.servers = new Map(
+      (this.chains ?? []).filter((c): c is TerminatedChain => c.kind === 'terminate').map((c) => [c.name, c.entry] as const),
+    );
     this.hasTcp = entries.some((e) => e.config.protocol === 'tcp');
     this.passthrough = entries.some((e) => e.config.passthrough);
     this.blackHole = entries.some((e) => e.config.blackHole);
@@ -89,9 +87,18 @@ export class ListenerRuntime implements TlsHolder {
     return this.byMatchPort.has(port);
   }
 
-  /** The listener config and route table requests to `port` are served by. */
-  entryFor(port: number): ListenerEntry | undefined {
+  /**
+   * The listener config and route table requests to `port` are served by; over a connection of a
+   * terminated TLS server, that server's (none once a push removed it: its requests get 404).
+   */
+  entryFor(port: number, server?: string): ListenerEntry | undefined {
+    if (server !== undefined) return this.servers.get(server);
     return this.byMatchPort.get(port) ?? this.only ?? this.unknownPort;
+  }
+
+  /** The terminated servers of the current config (their certificates are re-read as they are renewed). */
+  terminatedChains(): TerminatedChain[] {
+    return (this.chains ?? []).filter((c): c is TerminatedChain => c.kind === 'terminate');
   }
 
   configFor(port: number): ListenerConfig | undefined {

@@ -76,8 +76,10 @@ ${HTTP2_FLAG_HELP}
   --workers <n>            gateway: n processes on the same ports (SO_REUSEPORT, Node >= 22.12;
                            one process on older Node, with a log line saying so) (default: 1)
   --credentials-dir <d>    gateway: where credentialName Secrets are mounted, one directory each
-                           with tls.crt, tls.key (and ca.crt for MUTUAL); re-read every 30 s
-                           (default: /etc/mast/credentials)
+                           with tls.crt, tls.key (or cert, key; the CA for MUTUAL in ca.crt or
+                           cacert, or in <name>-cacert) (default: /etc/mast/credentials)
+  --credentials-reload-seconds <s>
+                           gateway: how often the credentials are re-read (default: 30)
   --proxy-protocol         gateway listeners expect PROXY protocol v2 (behind an NLB)
   --forward-client-cert <m> gateway: what goes upstream as x-forwarded-client-cert (Istio's
                            gatewayTopology.forwardClientCertDetails): SANITIZE, FORWARD_ONLY,
@@ -230,6 +232,7 @@ export async function main(argv: string[]): Promise<number> {
       'max-connections': { type: 'string', default: String(DEFAULT_MAX_CONNECTIONS) },
       'header-timeout-seconds': { type: 'string', default: String(DEFAULT_LIMITS.headerTimeoutMs / 1000) },
       'credentials-dir': { type: 'string' },
+      'credentials-reload-seconds': { type: 'string' },
       workers: { type: 'string', default: '1' },
       'proxy-protocol': { type: 'boolean' },
       'forward-client-cert': { type: 'string' },
@@ -312,6 +315,11 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`mast-proxy: --workers must be a whole number from 1 to 64, not "${o.workers}"`);
     return 2;
   }
+  const reloadSeconds = Number(o['credentials-reload-seconds'] ?? 30);
+  if (!(reloadSeconds >= 0.1 && reloadSeconds <= 86_400)) {
+    console.error(`mast-proxy: --credentials-reload-seconds must be a number from 0.1 to 86400, not "${o['credentials-reload-seconds']}"`);
+    return 2;
+  }
   if (workers > 1 && mode !== 'gateway') {
     console.error('mast-proxy: --workers is for gateways (a sidecar serves one pod: one process)');
     return 2;
@@ -338,6 +346,7 @@ export async function main(argv: string[]): Promise<number> {
       limits,
     );
     if (o['credentials-dir']) proxy.credentialsDir = o['credentials-dir'];
+    if (reloadSeconds !== 30) proxy.credentialsReloadMs = reloadSeconds * 1000;
     proxy.listenerDrainMs = Number(o['listener-drain-seconds']) * 1000;
     proxy.maxConnections = Number(o['max-connections']);
     return proxy;

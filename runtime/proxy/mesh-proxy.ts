@@ -8,12 +8,19 @@ import type * as net from 'node:net';
 import type * as tls from 'node:tls';
 import type { Writable } from 'node:stream';
 import { compileRouteTable, type RouteTable } from './routing';
-import { PASSTHROUGH_CLUSTER, type ClusterConfig, type PathNormalization, type ProxyConfig } from '../contract/proxy-config';
+import {
+  PASSTHROUGH_CLUSTER,
+  type ClusterConfig,
+  type PathNormalization,
+  type ProxyConfig,
+  type ServerTlsConfig,
+} from '../contract/proxy-config';
 import { acceptConnection, type AcceptContext } from './accept';
 import { existingHttp2Front } from './h2/server';
 import { checkConfig } from './config-check';
 import type { DownstreamConn } from './downstream';
-import { DEFAULT_CREDENTIALS_DIR, loadTls, reloadTls, skippedNowMounted, tlsFiles, type LoadedTls } from './gateway-tls';
+import { DEFAULT_CREDENTIALS_DIR, reloadTls, tlsFiles } from './gateway-tls';
+import { buildChains } from './tls-chains';
 import { DEFAULT_LIMITS, type Limits } from './http/head';
 import { drainListener } from './listener-drain';
 import { DEFAULT_MAX_CONNECTIONS, listen, ListenerRuntime, type ConnectionLimit, type ListenerSetup } from './listeners';
@@ -61,14 +68,16 @@ export class MeshProxy implements AcceptContext, ExchangeContext {
   private readonly listeners = new Map<number, ListenerRuntime>();
   private readonly conns = new Set<DownstreamConn>();
   lastError?: string;
-  /** Listeners of the current config that are not served, and why. */
+  /** Listeners and TLS servers of the current config that are not served, and why. */
   skipped: string[] = [];
+  /** The TLS settings of the servers left out for want of their certificate (served once it appears). */
+  private unserved: ServerTlsConfig[] = [];
   /** The TLS context of the workload certificate mastd issued (mTLS both ways). */
   private tlsContext?: tls.SecureContext;
   /** Where `credentialName` Secrets are mounted (`--credentials-dir`). */
   credentialsDir = DEFAULT_CREDENTIALS_DIR;
   private readonly sweeper: NodeJS.Timeout;
-  private readonly reloader: NodeJS.Timeout;
+  private reloader: NodeJS.Timeout;
 
   /** Told of every config applied (a gateway's first process hands it on to its workers). */
   onApplied?: (config: ProxyConfig) => void;
@@ -100,15 +109,36 @@ export class MeshProxy implements AcceptContext, ExchangeContext {
   }
 
   /**
-   * Renewed certificates (see gateway-tls.ts) are taken up; a listener skipped for want of its
-   * Secret is bound once the Secret appears. Called every 30 s; answers whether anything changed.
+   * Renewed certificates (see gateway-tls.ts) are taken up; a server left out for want of its
+   * Secret is served once the Secret appears, and one whose Secret is gone is left out. Called
+   * every `credentialsReloadMs`; answers whether anything changed.
    */
   async reloadCredentials(): Promise<boolean> {
-    const reloaded = reloadTls(this.listeners.values());
-    if (reloaded) this.metrics.inc('mast_certificates_reloaded_total', reloaded);
-    const config = this.config;
-    if (!config || !this.skipped.length || !skippedNowMounted(config.listeners, this.skipped, this.credentialsDir)) return reloaded > 0;
-    return (await this.apply(config)).ok || reloaded > 0;
+    const { changed, gone } = reloadTls(
+      [...this.listeners.values()].flatMap((l) => l.terminatedChains()),
+      this.credentialsDir,
+    );
+    if (changed) this.metrics.inc('mast_certificates_reloaded_total', changed);
+    const mounted = this.unserved.some((t) => !('skip' in tlsFiles(t, this.credentialsDir)));
+    if (!this.config || !(mounted || gone)) return changed > 0;
+    // The config current when its turn comes: a push applied meanwhile is not undone by an older one.
+    const again = await this.serialized(() => (this.config ? this.applyNow(this.config) : undefined));
+    return again?.ok === true || changed > 0;
+  }
+
+  /** Applies run one at a time: two binding the same new port at once would fail one of them. */
+  private applying: Promise<unknown> = Promise.resolve();
+  private serialized<T>(run: () => Promise<T> | T): Promise<T> {
+    const next = this.applying.then(run);
+    this.applying = next.catch(() => undefined);
+    return next;
+  }
+
+  /** How often certificates are looked at on disk (`--credentials-reload-seconds`; kubelet updates a mounted Secret within a minute or so). */
+  set credentialsReloadMs(ms: number) {
+    clearInterval(this.reloader);
+    this.reloader = setInterval(() => void this.reloadCredentials(), ms);
+    this.reloader.unref();
   }
 
   private sweep(): void {
@@ -135,7 +165,11 @@ export class MeshProxy implements AcceptContext, ExchangeContext {
   }
 
   /** Validates and swaps in a config; a rejected one leaves the last good config running. */
-  async apply(config: ProxyConfig): Promise<ApplyResult> {
+  apply(config: ProxyConfig): Promise<ApplyResult> {
+    return this.serialized(() => this.applyNow(config));
+  }
+
+  private async applyNow(config: ProxyConfig): Promise<ApplyResult> {
     const rejected = (error: string): ApplyResult => {
       this.lastError = error;
       this.metrics.inc('mast_config_rejected_total');
@@ -151,27 +185,18 @@ export class MeshProxy implements AcceptContext, ExchangeContext {
     }
     const byPort = new Map<number, ListenerSetup[]>();
     const skipped: string[] = [];
+    const unserved: ServerTlsConfig[] = [];
     for (const [i, lc] of config.listeners.entries()) {
-      let secure: LoadedTls | undefined;
-      if (lc.tls) {
-        // Never serve a TLS port in plaintext: without its certificate the listener is left out.
-        const files = tlsFiles(lc, this.credentialsDir);
-        if ('skip' in files) {
-          skipped.push(`${lc.name}: ${files.skip}; not listening`);
-          continue;
-        }
-        try {
-          secure = loadTls(files);
-        } catch (err) {
-          return rejected(`listener ${lc.name}: cannot load its certificate: ${(err as Error).message}`);
-        }
-      }
-      byPort.set(lc.port, [
-        ...(byPort.get(lc.port) ?? []),
-        { config: lc, table: tables[i], secureContext: secure?.context, tlsFiles: secure },
-      ]);
+      // Never serve a TLS server in plaintext or with another's certificate: without its own it is left out.
+      const built = buildChains(lc, this.credentialsDir);
+      if ('error' in built) return rejected(built.error);
+      for (const s of built.skipped) skipped.push(s.why), unserved.push(s.tls);
+      // Nothing left to serve on it (every server waits for its certificate): the port is not listened on, as Envoy has no listener without chains.
+      if (built.chains?.length === 0 && built.skipped.length) continue;
+      byPort.set(lc.port, [...(byPort.get(lc.port) ?? []), { config: lc, table: tables[i], chains: built.chains }]);
     }
     this.skipped = skipped;
+    this.unserved = unserved;
     if (skipped.length) this.metrics.inc('mast_listeners_skipped_total', skipped.length);
     // Bind new ports first: if one fails, nothing of the new config has been applied.
     const fresh = [...byPort.entries()]

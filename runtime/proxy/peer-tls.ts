@@ -65,8 +65,11 @@ export function verifiedPeerCertificate(secure: tls.TLSSocket): X509Certificate 
 
 export interface ServerTlsOptions {
   readonly context: tls.SecureContext;
-  /** Ask for a client certificate and refuse a peer without one that chains to the context's CAs. */
-  readonly verifyClient: boolean;
+  /**
+   * Ask for a client certificate and refuse a peer without one that chains to the context's CAs;
+   * `optional` (OPTIONAL_MUTUAL): a peer may send none, but one it sends must chain to them.
+   */
+  readonly verifyClient: boolean | 'optional';
   /** Closes a peer that has not finished the handshake in time. */
   readonly handshakeTimeoutMs: number;
   /** A peer refused (metrics); the connection is already being closed. */
@@ -88,19 +91,21 @@ export interface ServerTlsOptions {
  * layer then throws from a native callback, where no `try` can catch it. Node 24 survives it.)
  */
 export function serveTls(raw: net.Socket, o: ServerTlsOptions, onSecure: (secure: tls.TLSSocket, peer?: X509Certificate) => void): void {
-  const verify = o.verifyClient;
+  const verify = o.verifyClient !== false;
   const secure = new (tlsModule().TLSSocket)(raw, {
     isServer: true,
     secureContext: o.context,
     requestCert: verify,
-    rejectUnauthorized: verify,
+    // OpenSSL then fails a handshake without a client certificate; whether one sent verifies is checked below.
+    rejectUnauthorized: o.verifyClient === true,
     ...(o.alpn ? { ALPNProtocols: o.alpn } : {}),
   });
   secure.on('error', () => secure.destroy());
   raw.setTimeout(o.handshakeTimeoutMs, () => raw.destroy());
   secure.once('secure', () => {
     raw.setTimeout(0);
-    if (!o.verifyClient) return onSecure(secure);
+    if (!verify) return onSecure(secure);
+    if (o.verifyClient === 'optional' && !secure.getPeerX509Certificate()) return onSecure(secure);
     const peer = verifiedPeerCertificate(secure);
     if (peer instanceof PeerVerificationError) {
       o.onRefused?.(peer);

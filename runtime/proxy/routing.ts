@@ -4,7 +4,6 @@
  * Pure; the proxy and `simulate()` run this same code.
  */
 import { CLAIM_HEADER_PREFIX, claimStrings } from '../contract/jwt';
-import { hostMatches } from '../../api/hosts';
 import { compileRe2 } from '../../api/regex';
 import type { CorsConfig, ListenerConfig, MatchConfig, RouteConfig, StringMatchConfig, VirtualHostConfig } from '../contract/proxy-config';
 
@@ -281,11 +280,6 @@ export function compileRouteTable(listener: ListenerConfig): RouteTable {
       return route ? { vhost, route } : undefined;
     },
   };
-}
-
-/** A TLS passthrough listener's route for a ClientHello's server name: exact names first, then `*.` wildcards, each in route order. */
-export function sniRoute<R extends { readonly sniHosts: readonly string[] }>(routes: readonly R[], name: string): R | undefined {
-  return routes.find((r) => r.sniHosts.includes(name)) ?? routes.find((r) => r.sniHosts.some((h) => hostMatches(h, name)));
 }
 
 /** Picks a destination by weight; `r` is uniform in [0, 1). Weights are relative (weight/sum). */

@@ -40,6 +40,16 @@ test.each([
   ],
   [
     'Gateway',
+    '{ servers: [{ port: { number: 443, name: https, protocol: HTTPS }, hosts: ["*"], tls: { mode: SIMPLE, credentialNames: [rsa, ecdsa] } }] }',
+    [['Gateway', 'spec.servers[0].tls.credentialNames', 'Warning']],
+  ],
+  [
+    'Gateway',
+    '{ servers: [{ port: { number: 443, name: https, protocol: HTTPS }, hosts: ["*"], tls: { mode: OPTIONAL_MUTUAL, credentialName: c } }] }',
+    [],
+  ],
+  [
+    'Gateway',
     '{ servers: [{ port: { number: 443, name: grpc, protocol: GRPC }, hosts: ["*"] }, { port: { number: 80, name: h2, protocol: HTTP2 }, hosts: ["*"] }] }',
     [],
   ],

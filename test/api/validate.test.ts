@@ -419,6 +419,32 @@ describe('validate()', () => {
       'spec.servers[0].tls.credentialName',
       /Secret "missing" not found in mast-system/,
     ],
+    MAST0229: [
+      [
+        {
+          apiVersion: 'networking.istio.io/v1',
+          kind: 'Gateway',
+          metadata: { name: 'two-certs', namespace: 'default' },
+          spec: {
+            selector: { istio: 'ingressgateway' },
+            servers: [
+              {
+                port: { number: 443, name: 'https-a', protocol: 'HTTPS' },
+                hosts: ['a.example.com'],
+                tls: { mode: 'SIMPLE', credentialName: 'a' },
+              },
+              {
+                port: { number: 443, name: 'https-b', protocol: 'HTTPS' },
+                hosts: ['a.example.com'],
+                tls: { mode: 'SIMPLE', credentialName: 'b' },
+              },
+            ],
+          },
+        },
+      ],
+      'spec.servers[1].hosts',
+      /host "a\.example\.com" is already a TLS host of spec\.servers\[0\] on port 443: this server is not served/,
+    ],
     MAST0222: [
       [
         {
@@ -503,6 +529,50 @@ describe('validate()', () => {
     const found = only(validate([...baseMesh(), ...objects], { defaultIngressGateway: true }), code);
     expect(found[0]).toMatchObject({ code, path });
     expect(found[0].message).toMatch(message);
+  });
+
+  test('MAST0229: a wildcard TLS server beside a name it covers, with other TLS settings, is said; a plaintext server sharing a host is not', () => {
+    const server = (name: string, port: number, host: string, tls?: Record<string, unknown>) => ({
+      port: { number: port, name, protocol: tls?.mode ? 'HTTPS' : 'HTTP' },
+      hosts: [host],
+      ...(tls ? { tls } : {}),
+    });
+    const gateway = (servers: object[]) => ({
+      apiVersion: 'networking.istio.io/v1',
+      kind: 'Gateway',
+      metadata: { name: 'edge', namespace: 'default' },
+      spec: { selector: { istio: 'ingressgateway' }, servers },
+    });
+    const wildcard = gateway([
+      server('https-any', 443, '*.example.com', { mode: 'SIMPLE', credentialName: 'any' }),
+      server('https-a', 443, 'a.example.com', { mode: 'MUTUAL', credentialName: 'a' }),
+    ]);
+    expect(only(validate([wildcard], { defaultIngressGateway: true }), 'MAST0229')).toEqual([
+      expect.objectContaining({
+        path: 'spec.servers[1].hosts',
+        message: expect.stringMatching(
+          /^host "a\.example\.com" overlaps the hosts of spec\.servers\[0\] on port 443 with other TLS settings/,
+        ),
+      }),
+    ]);
+    const plain = gateway([server('http', 80, 'a.example.com'), server('http-2', 80, 'a.example.com', { httpsRedirect: true })]);
+    expect(only(validate([plain], { defaultIngressGateway: true }), 'MAST0229')).toEqual([]);
+  });
+
+  test('MAST0215: a credentialName Secret in another namespace than the gateway’s is named with both namespaces (the assumed gateway reads mast-system and istio-system)', () => {
+    const secret = { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'httpbin-credential', namespace: 'default' } };
+    const found = only(
+      validate([...baseMesh(), gw('a', { credentialName: 'httpbin-credential' }), secret], { defaultIngressGateway: true }),
+      'MAST0215',
+    );
+    expect(found).toEqual([
+      expect.objectContaining({
+        path: 'spec.servers[0].tls.credentialName',
+        message: expect.stringMatching(
+          /^Secret "httpbin-credential" is in namespace default, not in mast-system, istio-system where the gateway runs/,
+        ),
+      }),
+    ]);
   });
 
   test('MAST0222 (IST0127): a policy selecting no workload says what it would have enforced; only when the input describes workloads', () => {

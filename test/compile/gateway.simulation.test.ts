@@ -222,8 +222,8 @@ spec:
         request: { sni: 'code.secure.example.com' },
         expect: { cluster: 'outbound|8443||git.default.svc.cluster.local' },
       },
-      { name: 'a name outside the server hosts is dropped', request: { sni: 'outside.example.org' }, expect: { outcome: 'no-route' } },
-      { name: 'no SNI', request: {}, expect: { outcome: 'no-route' } },
+      { name: 'a name outside the server hosts is dropped', request: { sni: 'outside.example.org' }, expect: { outcome: 'no-server' } },
+      { name: 'no SNI', request: {}, expect: { outcome: 'no-server' } },
     ],
   },
 ]);

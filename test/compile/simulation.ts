@@ -11,12 +11,15 @@ import { buildIndex, compile, makeSnapshot, type ProxyIdentity } from '../../run
 import { corsPreflight } from '../../runtime/proxy/request/cors';
 import { redirectLocation } from '../../runtime/proxy/request/route';
 import { regexRewritePath, rewritePath } from '../../runtime/proxy/request/upstream-head';
-import type { HeaderOpsConfig, ProxyConfig, RetryConfig } from '../../runtime/contract/proxy-config';
+import type { HeaderOpsConfig, ProxyConfig, RetryConfig, ServerTlsConfig } from '../../runtime/contract/proxy-config';
 import { simulate, type SimulatedRequest } from '../../runtime/proxy/simulate';
 
 export interface Outcome {
-  readonly outcome: 'no-listener' | 'no-route' | 'https-redirect' | 'routed' | 'connection' | 'passthrough' | 'blackhole';
+  readonly outcome: 'no-listener' | 'no-route' | 'no-server' | 'https-redirect' | 'routed' | 'connection' | 'passthrough' | 'blackhole';
   readonly listener?: string;
+  /** A gateway's terminated TLS server the connection got (by SNI), and its certificate settings. */
+  readonly server?: string;
+  readonly tls?: ServerTlsConfig;
   readonly virtualHost?: string;
   readonly route?: string;
   readonly cluster?: string;
@@ -81,7 +84,7 @@ export const compileMesh = (yaml: string, proxy: ProxyIdentity): ProxyConfig =>
 /** What the proxy does with a request, from the compiled config alone. */
 export function outcome(config: ProxyConfig, call: SimulatedRequest, random = 0): Outcome {
   const r = simulate(config, call, random);
-  if (r.outcome === 'no-listener') return r;
+  if (r.outcome === 'no-listener' || r.outcome === 'no-server') return r;
   if (r.outcome === 'no-route')
     return { ...r, ...(config.listeners.find((l) => l.name === r.listener)?.protocol === 'http' ? { status: 404 } : {}) };
   if (r.outcome === 'https-redirect') return { ...r, status: 301, location: `https://${call.host}${call.path ?? '/'}` };
@@ -99,7 +102,7 @@ export function outcome(config: ProxyConfig, call: SimulatedRequest, random = 0)
     method: call.method ?? 'GET',
     header: (n: string) => headers[n],
   };
-  const route = routeConfig(config, r.listener, r.virtualHost, r.route);
+  const route = routeConfig(config, r.listener, r.virtualHost, r.route, r.server);
   const preflight = route.cors && corsPreflight(route.cors, req);
   if (preflight) return { ...where, status: 200, headers: Object.fromEntries(preflight) };
   const abort = route.fault?.abort;
@@ -133,11 +136,10 @@ export function outcome(config: ProxyConfig, call: SimulatedRequest, random = 0)
   };
 }
 
-function routeConfig(config: ProxyConfig, listener: string, vhost: string, route: string) {
-  return config.listeners
-    .find((l) => l.name === listener)!
-    .virtualHosts!.find((v) => v.name === vhost)!
-    .routes.find((x) => x.name === route)!;
+function routeConfig(config: ProxyConfig, listener: string, vhost: string, route: string, server?: string) {
+  const l = config.listeners.find((x) => x.name === listener)!;
+  const vhosts = server === undefined ? l.virtualHosts! : l.tlsServers!.find((s) => s.name === server)!.virtualHosts;
+  return vhosts.find((v) => v.name === vhost)!.routes.find((x) => x.name === route)!;
 }
 
 /** Asserts only the fields a row names; a field named with `undefined` must be absent. */

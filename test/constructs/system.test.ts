@@ -123,6 +123,41 @@ describe('IngressGateway', () => {
     ]);
   });
 
+  test('a MUTUAL server without caCertificates also gets <name>-cacert mounted, where Istio may take the CA from', () => {
+    const app = Testing.app();
+    const mesh = new Mesh(app, 'm');
+    mesh.addObjects([
+      {
+        apiVersion: 'networking.istio.io/v1',
+        kind: 'Gateway',
+        metadata: { name: 'mutual', namespace: 'default' },
+        spec: {
+          selector: { istio: 'ingressgateway' },
+          servers: [
+            {
+              port: { number: 443, name: 'https', protocol: 'HTTPS' },
+              hosts: ['a.example.com'],
+              tls: { mode: 'MUTUAL', credentialName: 'a-cert' },
+            },
+            {
+              port: { number: 8443, name: 'https-b', protocol: 'HTTPS' },
+              hosts: ['b.example.com'],
+              tls: { mode: 'MUTUAL', credentialName: 'b-cert', caCertificates: '/etc/ca.pem' },
+            },
+          ],
+        },
+      },
+    ]);
+    const deployment = (Testing.synth(mesh.system) as any[]).find(
+      (o) => o.kind === 'Deployment' && o.metadata.name === 'mast-ingressgateway',
+    );
+    expect(deployment.spec.template.spec.volumes.map((v: any) => v.secret?.secretName).filter(Boolean)).toEqual([
+      'a-cert',
+      'a-cert-cacert',
+      'b-cert',
+    ]);
+  });
+
   test("verifies mastd's push port with the root mastd writes into its namespace", () => {
     const pod = one(
       synth((c) => new IngressGateway(c, 'gw')),

@@ -1,6 +1,6 @@
 /** `mast local` as a user runs it: a process that prints `ready`, serves, and leaves nothing behind. */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -51,7 +51,7 @@ function descendants(pid: number): number[] {
   return out;
 }
 
-async function startCli(gatewayPort: number): Promise<{ child: ChildProcess; out: () => string }> {
+async function startCli(gatewayPort: number): Promise<{ child: ChildProcess; out: () => string; file: string }> {
   const file = await writeMesh();
   const child = spawn(process.execPath, [MAST, 'local', '-f', file, '--gateway-port', String(gatewayPort), '--admin-port', '0'], {
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -64,20 +64,32 @@ async function startCli(gatewayPort: number): Promise<{ child: ChildProcess; out
     child.kill('SIGKILL');
     throw new Error(`mast local did not get ready:\n${out}`);
   }
-  return { child, out: () => out };
+  return { child, out: () => out, file };
 }
 
 describe('mast local (the command)', () => {
-  test('prints ready with the gateway URL, serves, and Ctrl-C stops every process it started', async () => {
+  test('prints ready with the gateway URL and ports, serves, serves a Gateway port added while it runs, and Ctrl-C stops every process it started', async () => {
     const port = await freePort();
-    const { child, out } = await startCli(port);
+    const { child, out, file } = await startCli(port);
     try {
       expect(out()).toMatch(new RegExp(`mast local ready: gateway http://127.0.0.1:${port}, admin http://127.0.0.1:\\d+/`));
+      // Every gateway port, the Gateway's number → where it is served here.
+      expect(out()).toMatch(new RegExp(`workloads, gateway ports (\\d+→\\d+, )*\\d+→${port}\\b`));
       expect(out()).toContain(`try: curl -H 'Host: hello.example.com' http://127.0.0.1:${port}/`);
       // The WorkloadEntry that is not on this machine is said to be reached directly.
       expect(out()).toMatch(/WorkloadEntry default\/remote: address "192.0.2.10" is not a loopback address/);
       const page = await request(port, '/hi', { host: 'hello.example.com' });
       expect(page).toMatchObject({ status: 200, body: { service: 'hello', version: 'v1', path: '/hi' } });
+      // A Gateway with a new port written while it runs: the port is served (and said where), then answers.
+      appendFileSync(
+        file,
+        `---\n${gatewayDoc(['hello.example.com'], 'edge-8080').replace('number: 80, name: http', 'number: 8080, name: http-alt')}\n---\n${gatewayRouteDoc('hello-alt', ['hello.example.com'], 'hello', 'edge-8080')}\n`,
+      );
+      const served = /gateway: port 8080 is served on 127\.0\.0\.1:(\d+)/;
+      expect(await eventually(() => served.test(out()), 15_000)).toBe(true);
+      const alt = Number(served.exec(out())![1]);
+      const answers = async () => (await request(alt, '/alt', { host: 'hello.example.com' }).catch(() => undefined))?.status === 200;
+      expect(await eventually(answers, 15_000)).toBe(true);
       const children = descendants(child.pid!);
       expect(children.length).toBeGreaterThanOrEqual(3); // gateway, sidecar, app
       const exited = new Promise<number | null>((r) => child.once('exit', r));

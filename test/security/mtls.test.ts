@@ -9,6 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadYaml } from '../../api';
 import { buildIndex, compile, makeSnapshot } from '../../runtime/compile';
+import { simulate } from '../../runtime/proxy/simulate';
 import { MeshProxy } from '../../runtime/proxy/mesh-proxy';
 import type { AuthzConfig } from '../../runtime/contract/authz';
 import type { ListenerConfig, ProxyConfig } from '../../runtime/contract/proxy-config';
@@ -274,7 +275,7 @@ ${extra}`;
   });
 });
 
-test('a port with a SIMPLE and a MUTUAL server (in that order) is MUTUAL: no host of the MUTUAL server without a client certificate', () => {
+test('a port with a SIMPLE and a MUTUAL server: each its own TLS settings by SNI, and the MUTUAL host is never routed over the SIMPLE server’s connection', () => {
   const mesh = loadYaml(`
 apiVersion: networking.istio.io/v1
 kind: Gateway
@@ -284,16 +285,37 @@ spec:
   servers:
     - { port: { number: 443, name: https-a, protocol: HTTPS }, hosts: [a.example.com], tls: { mode: SIMPLE, credentialName: a-cert } }
     - { port: { number: 443, name: https-b, protocol: HTTPS }, hosts: [b.example.com], tls: { mode: MUTUAL, credentialName: b-cert } }
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: web, namespace: default }
+spec: { hosts: [web.default.svc.cluster.local], ports: [{ number: 80, name: http, protocol: HTTP }], resolution: STATIC, endpoints: [{ address: 10.0.0.1 }] }
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: both, namespace: default }
+spec: { hosts: [a.example.com, b.example.com], gateways: [edge], http: [{ route: [{ destination: { host: web } }] }] }
 `).objects;
   const config = compile(buildIndex(makeSnapshot(mesh, 'v1')), {
     mode: 'gateway',
     namespace: 'mast-system',
     labels: { istio: 'ingressgateway' },
   });
-  expect(config.listeners.find((l) => l.matchPort === 443)?.tls).toEqual({ credentialName: 'b-cert', mode: 'MUTUAL', caFile: undefined });
+  const listener = config.listeners.find((l) => l.matchPort === 443);
+  expect(listener?.tls).toBeUndefined();
+  expect(listener?.tlsServers?.map((s) => [s.serverNames, s.tls])).toEqual([
+    [['a.example.com'], { credentialName: 'a-cert' }],
+    [['b.example.com'], { credentialName: 'b-cert', mode: 'MUTUAL' }],
+  ]);
+  expect(simulate(config, { port: 443, sni: 'b.example.com', host: 'b.example.com' })).toMatchObject({
+    outcome: 'routed',
+    tls: { mode: 'MUTUAL' },
+  });
+  expect(simulate(config, { port: 443, sni: 'a.example.com', host: 'b.example.com' })).toMatchObject({ outcome: 'no-route' });
+  expect(simulate(config, { port: 443, host: 'b.example.com' })).toEqual({ outcome: 'no-server', listener: '0.0.0.0_443' });
 });
 
-test('a Gateway server mast does not terminate (ISTIO_MUTUAL, OPTIONAL_MUTUAL, HTTPS without tls) is not listened on, never served in plain text', () => {
+test('a Gateway server mast does not terminate (ISTIO_MUTUAL, HTTPS without tls) is not listened on, never served in plain text', () => {
   const server = (port: number, tls: string) => `    - { port: { number: ${port}, name: s${port}, protocol: HTTPS }, hosts: ['*']${tls} }`;
   const mesh = loadYaml(`
 apiVersion: networking.istio.io/v1
@@ -312,7 +334,10 @@ ${server(443, ', tls: { mode: SIMPLE, credentialName: c }')}
     namespace: 'mast-system',
     labels: { istio: 'ingressgateway' },
   });
-  expect(config.listeners.map((l) => [l.matchPort, l.tls?.mode ?? 'SIMPLE'])).toEqual([[443, 'SIMPLE']]);
+  expect(config.listeners.map((l) => [l.matchPort, l.tlsServers?.map((s) => s.tls.mode ?? 'SIMPLE')])).toEqual([
+    [443, ['SIMPLE']],
+    [9443, ['OPTIONAL_MUTUAL']],
+  ]);
 });
 
 test('the identity is read from a URI SAN only: "URI:spiffe://…" inside a DNS name is no identity', () => {

@@ -109,7 +109,7 @@ export class H2Exchange implements TryOwner, TriesOwner {
       const e = err instanceof HttpError ? err : new HttpError(400, 'bad_request', String(err));
       return this.reply(e.status, '', `${e.message}\n`);
     }
-    const entry = conn.listener.entryFor(req.port);
+    const entry = conn.listener.entryFor(req.port, conn.server);
     this.listener = entry?.config;
     // As HTTP/1.1 (exchange.ts): a gateway's client is external, its x-request-id and (without trusted hops) x-forwarded-proto replaced.
     const edge = ctx.identity.mode === 'gateway';

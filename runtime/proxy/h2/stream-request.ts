@@ -28,6 +28,8 @@ export interface H2Connection {
   };
   readonly originalPort?: number;
   readonly originalAddress?: string;
+  /** The terminated TLS server (a gateway's, picked by SNI) whose routes its streams take. */
+  readonly server?: string;
   /** A stream of the connection ended; `premature`: the client reset it before its response began (server.ts counts them). */
   streamEnded?(premature: boolean): void;
 }

@@ -4,10 +4,11 @@
  * `mast local` of the bookinfo example with the tasks' httpbin and helloworld beside it
  * (httpbin.ts). ingress-control: Gateway and VirtualService for httpbin.example.com on the HTTP
  * port. secure-ingress: the certificates made with the task's openssl commands, served SIMPLE and
- * MUTUAL on 443. The Gateway with port 443 is there from the start (mast local binds the gateway's
- * ports when it starts) and names certificate files; the task's `credentialName` Secrets are
- * a test.failing of their own (not usable in mast local yet). ingress-sni-passthrough: the same
- * port 443 then PASSTHROUGH to an nginx stand-in (httpbin.ts serving TLS with the task's certificate).
+ * MUTUAL on 443, two hosts with their own certificates on that one port (chosen by SNI), and the
+ * task's `credentialName` Secrets in the input. The Gateway with port 443 is applied while
+ * `mast local` runs, as the task does: the port is served from then on, and listed on the admin
+ * page. ingress-sni-passthrough: the same port 443 then PASSTHROUGH to an nginx stand-in
+ * (httpbin.ts serving TLS with the task's certificate).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -16,7 +17,9 @@ import * as https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
+import { LocalAdmin } from '../../../runtime/local/admin';
 import { freePort } from '../../../runtime/local/local-mesh';
+import { until } from '../../support/poll';
 import { startExample, type Running } from '../support';
 
 const certs = mkdtempSync(join(tmpdir(), 'mast-secure-ingress-'));
@@ -147,16 +150,17 @@ spec:
 `;
 
 let mesh: Running;
+let admin: LocalAdmin;
+let adminUrl: string;
 beforeAll(async () => {
   makeCertificates();
-  const files = {
-    'local/httpbin.yaml': workloads(await freePort(), await freePort(), await freePort()),
-    'mesh/mygateway.yaml':
-      mygateway({ host: 'httpbin.example.com', tls: simple('example_certs1', 'httpbin.example.com') }) + HTTPBIN_TLS_ROUTES,
-  };
-  mesh = await startExample({ files });
+  // No Gateway on 443 yet: the secure-ingress task applies it to the running mesh.
+  mesh = await startExample({ files: { 'local/httpbin.yaml': workloads(await freePort(), await freePort(), await freePort()) } });
+  admin = new LocalAdmin(mesh.mesh);
+  adminUrl = `http://127.0.0.1:${await admin.listen(0)}`;
 }, 90_000);
 afterAll(async () => {
+  await admin?.close();
   await mesh?.stop();
   rmSync(certs, { recursive: true, force: true });
 });
@@ -256,8 +260,20 @@ spec:
 });
 
 describe('ingress/secure-ingress', () => {
-  test('a TLS gateway for one host (SIMPLE): curl --cacert example_certs1 /status/418 gets the teapot', async () => {
+  test('a TLS gateway for one host (SIMPLE), applied to the running mesh: port 443 is served, curl --cacert example_certs1 gets the teapot', async () => {
+    expect(mesh.mesh.gatewayPorts[443]).toBeUndefined();
+    await apply(
+      'mesh/mygateway.yaml',
+      mygateway({ host: 'httpbin.example.com', tls: simple('example_certs1', 'httpbin.example.com') }) + HTTPBIN_TLS_ROUTES,
+    );
+    const local = mesh.mesh.gatewayPorts[443];
+    expect(local).toEqual(expect.any(Number));
+    expect(mesh.logs).toContain(`gateway: port 443 is served on 127.0.0.1:${local}`);
     expect(await curlTls('httpbin.example.com', '/status/418', { ca: 'example_certs1/example.com.crt' })).toEqual(TEAPOT);
+    // The admin page lists it beside the HTTP port.
+    const page = await (await fetch(`${adminUrl}/`)).text();
+    expect(page).toContain(`<tr><td>443</td><td>127.0.0.1:${local}</td></tr>`);
+    expect(page).toContain(`<tr><td>80</td><td>127.0.0.1:${mesh.port}</td></tr>`);
   });
 
   test('the credential replaced by example_certs2: its root verifies the gateway, the first root no more', async () => {
@@ -298,11 +314,12 @@ spec:
     expect(await curlTls('httpbin.example.com', '/status/418', { ca: 'example_certs1/example.com.crt' })).toEqual(TEAPOT);
   });
 
-  // One TLS setting per gateway port in mast (runtime/compile/gateway.ts: no per-server certificate by
-  // SNI yet): helloworld.example.com is served httpbin's certificate, which curl refuses for that name.
-  test.failing('two hosts on 443: helloworld.example.com is served its own certificate (SNI) and /hello answers 200', async () => {
+  test('two hosts on 443: helloworld.example.com is served its own certificate (SNI) and /hello answers 200', async () => {
     await twoHosts();
     expect(await curlTls('helloworld.example.com', '/hello', { ca: 'example_certs1/example.com.crt' })).toMatchObject({ status: 200 });
+    expect(peerOfLastTls).toBe('CN=helloworld.example.com, O=helloworld organization');
+    expect(await curlTls('httpbin.example.com', '/status/418', { ca: 'example_certs1/example.com.crt' })).toEqual(TEAPOT);
+    expect(peerOfLastTls).toBe('CN=httpbin.example.com, O=httpbin organization');
   });
 
   test('MUTUAL: without a client certificate the handshake is refused; with client.example.com’s, the teapot', async () => {
@@ -323,23 +340,88 @@ spec:
     expect(await curlTls('httpbin.example.com', '/status/418', client)).toEqual(TEAPOT);
   });
 
-  // mast local reads credentialName from a mounted directory only (`--credentials-dir`): a Secret
-  // in the input (`kubectl create secret tls`) is not handed to its gateway yet (issue #23).
-  test.failing('credentialName: a kubernetes.io/tls Secret in the input serves the teapot', async () => {
-    const b64 = (file: string) => readFileSync(pem(file)).toString('base64');
-    await apply(
-      'mesh/mygateway.yaml',
-      `apiVersion: v1
+  const b64 = (file: string) => readFileSync(pem(file)).toString('base64');
+  const tlsSecret = (name: string, namespace: string, dir: string, host: string) => `apiVersion: v1
 kind: Secret
-metadata: { name: httpbin-credential, namespace: istio-system }
+metadata: { name: ${name}, namespace: ${namespace} }
 type: kubernetes.io/tls
 data:
-  tls.crt: ${b64('example_certs1/httpbin.example.com.crt')}
-  tls.key: ${b64('example_certs1/httpbin.example.com.key')}
+  tls.crt: ${b64(`${dir}/${host}.crt`)}
+  tls.key: ${b64(`${dir}/${host}.key`)}
 ---
-${mygateway({ host: 'httpbin.example.com', tls: '{ mode: SIMPLE, credentialName: httpbin-credential }' })}${HTTPBIN_TLS_ROUTES}`,
+`;
+  const withCredential = (secrets: string, mode = 'SIMPLE') =>
+    `${secrets}${mygateway({ host: 'httpbin.example.com', tls: `{ mode: ${mode}, credentialName: httpbin-credential }` })}${HTTPBIN_TLS_ROUTES}`;
+
+  test('credentialName: a kubernetes.io/tls Secret in the input serves the teapot', async () => {
+    await apply(
+      'mesh/mygateway.yaml',
+      withCredential(tlsSecret('httpbin-credential', 'istio-system', 'example_certs1', 'httpbin.example.com')),
     );
     expect(await curlTls('httpbin.example.com', '/status/418', { ca: 'example_certs1/example.com.crt' })).toEqual(TEAPOT);
+  });
+
+  test('the Secret replaced by example_certs2 while running: within seconds the new certificate is served', async () => {
+    await apply(
+      'mesh/mygateway.yaml',
+      withCredential(tlsSecret('httpbin-credential', 'istio-system', 'example_certs2', 'httpbin.example.com')),
+    );
+    let reply: Reply = { error: 'not asked yet' };
+    await until(
+      'the gateway serves the example_certs2 certificate',
+      async () =>
+        (reply = await curlTls('httpbin.example.com', '/status/418', { ca: 'example_certs2/example.com.crt' })) && 'status' in reply,
+      15_000,
+      () => JSON.stringify(reply),
+    );
+    expect(reply).toEqual(TEAPOT);
+  });
+
+  test('MUTUAL from the generic Secret form (cert, key, cacert): a client without a certificate is refused, client.example.com gets through', async () => {
+    const generic = `apiVersion: v1
+kind: Secret
+metadata: { name: httpbin-credential, namespace: istio-system }
+type: Opaque
+data:
+  cert: ${b64('example_certs1/httpbin.example.com.crt')}
+  key: ${b64('example_certs1/httpbin.example.com.key')}
+  cacert: ${b64('example_certs1/example.com.crt')}
+---
+`;
+    await apply('mesh/mygateway.yaml', withCredential(generic, 'MUTUAL'));
+    const client = {
+      ca: 'example_certs1/example.com.crt',
+      cert: 'example_certs1/client.example.com.crt',
+      key: 'example_certs1/client.example.com.key',
+    };
+    let reply: Reply = { error: 'not asked yet' };
+    await until(
+      'the MUTUAL server answers a client certificate',
+      async () => (reply = await curlTls('httpbin.example.com', '/status/418', client)) && 'status' in reply,
+      15_000,
+      () => JSON.stringify(reply),
+    );
+    expect(reply).toEqual(TEAPOT);
+    expect(await curlTls('httpbin.example.com', '/status/418', { ca: 'example_certs1/example.com.crt' })).toEqual({
+      error: expect.stringMatching(/certificate required|alert|ECONNRESET|socket hang up/i),
+    });
+  });
+
+  test('the Secret in another namespace than the gateway’s: a finding naming both, and the server is not served (never with another certificate)', async () => {
+    await apply('mesh/mygateway.yaml', withCredential(tlsSecret('httpbin-credential', 'default', 'example_certs1', 'httpbin.example.com')));
+    await until(
+      'the finding is logged',
+      async () =>
+        mesh.logs.some((l) => /MAST0215 .*Secret "httpbin-credential" is in namespace default, not in mast-system, istio-system/.test(l)),
+      15_000,
+    );
+    let reply: Reply = { status: 0, body: '' };
+    await until(
+      'the server is no longer served',
+      async () => 'error' in (reply = await curlTls('httpbin.example.com', '/status/418', { ca: 'example_certs1/example.com.crt' })),
+      15_000,
+      () => JSON.stringify(reply),
+    );
   });
 });
 

@@ -1,12 +1,13 @@
 /**
  * The tcp-echo workloads of Istio's tcp-traffic-shifting task for `mast local`: its ServiceEntry,
  * v1 ("one") and v2 ("two") as WorkloadEntries running tcp-echo.ts, and the task's Gateway on a TCP
- * port of the ingress gateway (a gateway's ports are fixed when `mast local` starts, so the test
- * passes this in its first files).
+ * port of the ingress gateway (in the first files, or applied to the running mesh: `mast local`
+ * serves a Gateway port added while it runs).
  */
 import { join } from 'node:path';
 
-export function tcpEchoMesh(namespace: string, ingressPort: number, ports: readonly [number, number]): string {
+/** The ServiceEntry and the two WorkloadEntries. */
+export function tcpEchoWorkloads(namespace: string, ports: readonly [number, number]): string {
   return `apiVersion: networking.istio.io/v1
 kind: ServiceEntry
 metadata: { name: tcp-echo, namespace: ${namespace} }
@@ -33,12 +34,21 @@ spec:
   labels: { app: tcp-echo, version: v${i + 1} }
 `,
   )
-  .join('')}---
-apiVersion: networking.istio.io/v1
+  .join('')}`;
+}
+
+/** The task's `tcp-echo-gateway` on `ingressPort` (TCP). */
+export function tcpEchoGateway(namespace: string, ingressPort: number): string {
+  return `apiVersion: networking.istio.io/v1
 kind: Gateway
 metadata: { name: tcp-echo-gateway, namespace: ${namespace} }
 spec:
   selector: { istio: ingressgateway }
   servers: [{ port: { number: ${ingressPort}, name: tcp, protocol: TCP }, hosts: ["*"] }]
 `;
+}
+
+/** The workloads and the Gateway in one file. */
+export function tcpEchoMesh(namespace: string, ingressPort: number, ports: readonly [number, number]): string {
+  return `${tcpEchoWorkloads(namespace, ports)}---\n${tcpEchoGateway(namespace, ingressPort)}`;
 }

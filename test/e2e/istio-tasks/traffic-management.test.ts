@@ -16,14 +16,18 @@ import * as net from 'node:net';
 import { freePort } from '../../../runtime/local/local-mesh';
 import { until } from '../../support/poll';
 import { adminOf, fromWorkload, many, type Page, request, requestsOn, reviewsVersion, startExample, type Running } from '../support';
-import { tcpEchoMesh } from './tcp-echo-mesh';
+import { tcpEchoGateway, tcpEchoWorkloads } from './tcp-echo-mesh';
 
 const TCP_NS = 'istio-io-tcp-traffic-shifting';
 const TCP_INGRESS = 31400;
 
+/** The task's Gateway: port 31400 appears on the running mesh's gateway when it is applied (with the routes). */
+const TCP_GATEWAY = `${tcpEchoGateway(TCP_NS, TCP_INGRESS)}---\n`;
+
 let mesh: Running;
 beforeAll(async () => {
-  const files = { 'local/tcp-echo.yaml': tcpEchoMesh(TCP_NS, TCP_INGRESS, [await freePort(), await freePort()]) };
+  // tcp-echo's workloads only: the task's Gateway comes with its routes, to the running mesh.
+  const files = { 'local/tcp-echo.yaml': tcpEchoWorkloads(TCP_NS, [await freePort(), await freePort()]) };
   mesh = await startExample({ files, accessLog: true });
 }, 90_000);
 afterAll(() => mesh?.stop());
@@ -205,7 +209,7 @@ describe('traffic-shifting', () => {
 });
 
 describe('tcp-traffic-shifting', () => {
-  const tcpRoutes = (v1: number, v2: number) => `apiVersion: networking.istio.io/v1
+  const DESTINATION_RULE = `apiVersion: networking.istio.io/v1
 kind: DestinationRule
 metadata: { name: tcp-echo-destination, namespace: ${TCP_NS} }
 spec:
@@ -213,7 +217,8 @@ spec:
   subsets:
   - { name: v1, labels: { version: v1 } }
   - { name: v2, labels: { version: v2 } }
----
+`;
+  const tcpRoutes = (v1: number, v2: number) => `${TCP_GATEWAY}${DESTINATION_RULE}---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: { name: tcp-echo, namespace: ${TCP_NS} }
@@ -248,8 +253,10 @@ ${v2 ? `    - destination: { host: tcp-echo, port: { number: 9000 }, subset: v2 
       return reply.endsWith(` hello ${i}`) ? reply.split(' ')[0] : `unexpected ${JSON.stringify(reply)}`;
     });
 
-  test('all TCP traffic to tcp-echo v1: every connection answers "one"', async () => {
+  test('all TCP traffic to tcp-echo v1, its Gateway applied to the running mesh: port 31400 is served, every connection answers "one"', async () => {
+    expect(mesh.mesh.gatewayPorts[TCP_INGRESS]).toBeUndefined();
     await apply(`mesh/tcp-echo.yaml`, tcpRoutes(100, 0));
+    expect(mesh.mesh.gatewayPorts[TCP_INGRESS]).toEqual(expect.any(Number));
     expect(await prefixes(20)).toEqual(Array(20).fill('one'));
   });
 
@@ -261,6 +268,20 @@ ${v2 ? `    - destination: { host: tcp-echo, port: { number: 9000 }, subset: v2 
     const two = seen.filter((s) => s === 'two').length / seen.length;
     expect(two).toBeGreaterThan(0.07);
     expect(two).toBeLessThan(0.35);
+  });
+
+  test('cleanup: the Gateway and its routes deleted, port 31400 is no longer served', async () => {
+    const local = mesh.mesh.gatewayPorts[TCP_INGRESS];
+    await apply(`mesh/tcp-echo.yaml`, DESTINATION_RULE);
+    expect(mesh.mesh.gatewayPorts[TCP_INGRESS]).toBeUndefined();
+    expect(mesh.logs).toContain(`gateway: port ${TCP_INGRESS} is no longer in any Gateway: 127.0.0.1:${local} stops being served`);
+    const refused = () =>
+      new Promise<boolean>((resolve) => {
+        const socket = net.connect(local, '127.0.0.1');
+        socket.once('connect', () => (socket.destroy(), resolve(false)));
+        socket.once('error', () => resolve(true));
+      });
+    await until('port 31400 refuses connections', refused, 15_000);
   });
 });
 

@@ -60,7 +60,7 @@ ${webService(web.port)}
   try {
     expect(proxy.skipped).toEqual([
       expect.stringMatching(
-        /^0\.0\.0\.0_8443: TLS credentialName "alpha-cert": the Secret is not mounted \(.*credentials\/alpha-cert\/tls\.crt.* missing/,
+        /^0\.0\.0\.0_8443 server https\.8443\.https-2\.edge\.default: TLS credentialName "alpha-cert": no Secret with cert\/key or tls\.crt\/tls\.key in .*credentials\/alpha-cert .*; not served$/,
       ),
     ]);
     expect(proxy.boundPort('0.0.0.0_8443')).toBeUndefined();
@@ -72,6 +72,7 @@ ${webService(web.port)}
           host: '127.0.0.1',
           port: proxy.boundPort('0.0.0.0_443'),
           path: '/hello',
+          servername: 'alpha.example.com',
           headers: { host: 'alpha.example.com' },
           ca: issued.root,
           checkServerIdentity: () => undefined,
@@ -129,12 +130,14 @@ ${webService(web.port)}
       ...config,
       version: 'v2',
       listeners: config.listeners.map((l) =>
-        l.tls?.certificateFile ? { ...l, tls: { ...l.tls, certificateFile: join(dir, 'missing.pem') } } : l,
+        l.tlsServers
+          ? { ...l, tlsServers: l.tlsServers.map((s) => ({ ...s, tls: { ...s.tls, certificateFile: join(dir, 'missing.pem') } })) }
+          : l,
       ),
     };
     expect(await proxy.apply(broken)).toMatchObject({
       ok: false,
-      error: expect.stringMatching(/^listener 0\.0\.0\.0_443: cannot load its certificate: ENOENT/),
+      error: expect.stringMatching(/^listener 0\.0\.0\.0_443 server https\.443\.https\.edge\.default: cannot load its certificate: ENOENT/),
     });
     expect(proxy.config?.version).toBe('v1');
   } finally {
@@ -211,6 +214,7 @@ spec: { hosts: [inner.default.svc.cluster.local], ports: [{ number: 443, name: t
           port,
           path: '/',
           headers: { host: 'alpha.example.com' },
+          servername: 'alpha.example.com',
           checkServerIdentity: () => undefined,
           agent: false,
           ...options,

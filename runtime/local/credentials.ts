@@ -1,0 +1,101 @@
+/**
+ * `mast local`'s Secrets: those its gateway's Gateways name as `credentialName` (with the
+ * `<name>-cacert` Secret MUTUAL may take its CA from), written as kubelet mounts a Secret (one
+ * directory per Secret, one file per key) where the gateway reads them (`--credentials-dir`),
+ * and re-written when the input changes them. As Istio does, only Secrets of the gateway's
+ * namespace are handed to it (mast-system, and istio-system, where Istio's tasks put them); a credentialName without one there is a finding naming the
+ * namespaces, and that server is not served. The keys never go into mastd's snapshot.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { finding, formatFinding, namespaceOf, selects, type Gateway, type KubeObject } from '../../api';
+
+/** A Secret's name, and its keys (Kubernetes' rules): nothing else becomes a path. */
+const SECRET_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
+const CA_SECRET_SUFFIX = '-cacert';
+
+export interface CredentialPlan {
+  /** Secret name → its keys and their bytes, for the gateway's namespace. */
+  readonly secrets: ReadonlyMap<string, ReadonlyMap<string, Buffer>>;
+  /** One finding line per credentialName the gateway cannot have. */
+  readonly problems: readonly string[];
+}
+
+const isSecret = (o: KubeObject) => o.kind === 'Secret' && o.apiVersion === 'v1';
+
+/** A Secret's keys, `data` (base64) and `stringData` (text, winning as the API server merges it). */
+function keysOf(secret: KubeObject): Map<string, Buffer> {
+  const keys = new Map<string, Buffer>();
+  const data = (secret.data ?? {}) as Record<string, unknown>;
+  const text = (secret.stringData ?? {}) as Record<string, unknown>;
+  for (const [k, v] of Object.entries(data))
+    if (typeof v === 'string' && SECRET_KEY.test(k) && k !== '.' && k !== '..') keys.set(k, Buffer.from(v, 'base64'));
+  for (const [k, v] of Object.entries(text))
+    if (typeof v === 'string' && SECRET_KEY.test(k) && k !== '.' && k !== '..') keys.set(k, Buffer.from(v));
+  return keys;
+}
+
+/** Which Secrets the gateway (its namespace and labels) gets, and what its Gateways name that it cannot have. Pure. */
+export function planCredentials(
+  objects: readonly KubeObject[],
+  namespaces: readonly string[],
+  labels: Record<string, string>,
+): CredentialPlan {
+  const secrets = objects.filter(isSecret);
+  // The first namespace's Secret of a name wins (the gateway's own before istio-system).
+  const here = new Map<string, KubeObject>();
+  for (const ns of [...namespaces].reverse()) for (const s of secrets) if (namespaceOf(s) === ns) here.set(s.metadata.name, s);
+  const wanted = new Map<string, Map<string, Buffer>>();
+  const problems: string[] = [];
+  const gateways = objects
+    .filter((o): o is KubeObject & Gateway => o.kind === 'Gateway' && o.apiVersion.startsWith('networking.istio.io/'))
+    .filter((g) => Array.isArray(g.spec?.servers) && selects(g.spec.selector ?? {}, labels));
+  for (const gw of gateways)
+    gw.spec.servers.forEach((server, i) => {
+      const name = server.tls?.credentialName ?? server.tls?.credentialNames?.[0];
+      if (!name || !SECRET_NAME.test(name)) return;
+      const secret = here.get(name);
+      if (secret) {
+        wanted.set(name, keysOf(secret));
+        const ca = here.get(`${name}${CA_SECRET_SUFFIX}`);
+        if (ca) wanted.set(ca.metadata.name, keysOf(ca));
+        return;
+      }
+      const elsewhere = secrets.filter((s) => s.metadata.name === name).map(namespaceOf);
+      const why = elsewhere.length
+        ? `Secret "${name}" is in namespace ${elsewhere.join(', ')}, not in ${namespaces.join(', ')} where the gateway runs (Istio reads it from the gateway's namespace only)`
+        : `Secret "${name}" not found in ${namespaces.join(', ')}`;
+      const at = `spec.servers[${i}].tls.credentialName`;
+      problems.push(formatFinding(finding('MAST0215', gw, at, `${why}: the server is not served`)));
+    });
+  return { secrets: wanted, problems };
+}
+
+/**
+ * Writes the plan into `dir` as kubelet would mount it: a file that changed is replaced whole
+ * (written beside it, then renamed, so the gateway never reads half a key); keys and Secrets no
+ * longer there are removed. Keys are readable by this user only.
+ */
+export function writeCredentials(dir: string, plan: CredentialPlan): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  for (const [name, keys] of plan.secrets) {
+    const at = join(dir, name);
+    mkdirSync(at, { recursive: true, mode: 0o700 });
+    for (const [key, bytes] of keys) {
+      const file = join(at, key);
+      if (existsSync(file) && readFileSync(file).equals(bytes)) continue;
+      writeFileSync(`${file}.tmp`, bytes, { mode: 0o600 });
+      renameSync(`${file}.tmp`, file);
+    }
+    for (const old of readdirSync(at)) if (!keys.has(old)) rmSync(join(at, old), { force: true });
+  }
+  for (const old of readdirSync(dir)) if (!plan.secrets.has(old)) rmSync(join(dir, old), { recursive: true, force: true });
+}
+
+/** The objects for mastd's snapshot: Secrets keep their names (validation reads them), not their keys. */
+export function withoutSecretData(objects: readonly KubeObject[]): KubeObject[] {
+  return objects.map((o) =>
+    isSecret(o) ? { apiVersion: o.apiVersion, kind: o.kind, metadata: o.metadata, ...(o.type ? { type: o.type } : {}) } : o,
+  );
+}

@@ -1,0 +1,124 @@
+/**
+ * mast local's Secrets for its gateway: only those of the gateway's namespace that its Gateways
+ * name (and `<name>-cacert`), in either form, written as kubelet mounts them, and what it cannot
+ * have said with both namespaces. No private key stays in what mastd's snapshot holds.
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { KubeObject } from '../../../api';
+import { planCredentials, withoutSecretData, writeCredentials } from '../../../runtime/local/credentials';
+import { tempDir } from '../../support/temp-dir';
+
+const LABELS = { istio: 'ingressgateway' };
+/** mast local's gateway: its own namespace, and istio-system where Istio's tasks create the Secrets. */
+const NAMESPACES = ['mast-system', 'istio-system'];
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+const secret = (name: string, namespace: string, data: Record<string, string>, type = 'kubernetes.io/tls'): KubeObject => ({
+  apiVersion: 'v1',
+  kind: 'Secret',
+  metadata: { name, namespace },
+  type,
+  data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, b64(v)])),
+});
+const gateway = (servers: Array<{ host: string; tls: Record<string, unknown> }>, selector = LABELS): KubeObject => ({
+  apiVersion: 'networking.istio.io/v1',
+  kind: 'Gateway',
+  metadata: { name: 'mygateway', namespace: 'default' },
+  spec: {
+    selector,
+    servers: servers.map((s, i) => ({ port: { number: 443, name: `https-${i}`, protocol: 'HTTPS' }, hosts: [s.host], tls: s.tls })),
+  },
+});
+
+test('the gateway gets the Secrets its Gateways name, from its own namespace, in either form, with <name>-cacert', () => {
+  const plan = planCredentials(
+    [
+      gateway([
+        { host: 'httpbin.example.com', tls: { mode: 'SIMPLE', credentialName: 'httpbin-credential' } },
+        { host: 'hello.example.com', tls: { mode: 'MUTUAL', credentialName: 'hello-credential' } },
+      ]),
+      secret('httpbin-credential', 'istio-system', { 'tls.crt': 'CERT', 'tls.key': 'KEY' }),
+      secret('hello-credential', 'istio-system', { cert: 'C2', key: 'K2' }, 'Opaque'),
+      secret('hello-credential-cacert', 'istio-system', { cacert: 'CA' }, 'Opaque'),
+      secret('unrelated', 'istio-system', { 'tls.crt': 'X', 'tls.key': 'Y' }),
+      // The gateway's own namespace before istio-system.
+      secret('httpbin-credential', 'mast-system', { 'tls.crt': 'OWN', 'tls.key': 'OWN-KEY' }),
+    ],
+    NAMESPACES,
+    LABELS,
+  );
+  expect(plan.problems).toEqual([]);
+  const files = Object.fromEntries(
+    [...plan.secrets].map(([name, keys]) => [name, Object.fromEntries([...keys].map(([k, v]) => [k, `${v}`]))]),
+  );
+  expect(files).toEqual({
+    'httpbin-credential': { 'tls.crt': 'OWN', 'tls.key': 'OWN-KEY' },
+    'hello-credential': { cert: 'C2', key: 'K2' },
+    'hello-credential-cacert': { cacert: 'CA' },
+  });
+});
+
+test('a Secret in another namespace is not handed over: the finding names both namespaces; a missing one names itself', () => {
+  const plan = planCredentials(
+    [
+      gateway([
+        { host: 'httpbin.example.com', tls: { mode: 'SIMPLE', credentialName: 'httpbin-credential' } },
+        { host: 'hello.example.com', tls: { mode: 'SIMPLE', credentialName: 'nowhere' } },
+      ]),
+      secret('httpbin-credential', 'default', { 'tls.crt': 'CERT', 'tls.key': 'KEY' }),
+    ],
+    NAMESPACES,
+    LABELS,
+  );
+  expect(plan.secrets.size).toBe(0);
+  expect(plan.problems).toEqual([
+    'Error MAST0215 [IST0101] Gateway default/mygateway spec.servers[0].tls.credentialName: Secret "httpbin-credential" is in namespace default, not in mast-system, istio-system where the gateway runs (Istio reads it from the gateway\'s namespace only): the server is not served',
+    'Error MAST0215 [IST0101] Gateway default/mygateway spec.servers[1].tls.credentialName: Secret "nowhere" not found in mast-system, istio-system: the server is not served',
+  ]);
+});
+
+test('a Gateway for other gateway pods hands nothing to this one; names that are not Secret names become no path', () => {
+  const plan = planCredentials(
+    [
+      gateway([{ host: 'a.example.com', tls: { mode: 'SIMPLE', credentialName: 'a' } }], { istio: 'egressgateway' }),
+      gateway([
+        { host: 'b.example.com', tls: { mode: 'SIMPLE', credentialName: '../../etc' } },
+        { host: 'c.example.com', tls: { mode: 'SIMPLE', credentialName: 'b' } },
+      ]),
+      secret('a', 'istio-system', { 'tls.crt': 'C', 'tls.key': 'K' }),
+      { ...secret('b', 'istio-system', {}), data: { '../escape': b64('x'), 'tls.crt': b64('C') } },
+    ],
+    NAMESPACES,
+    LABELS,
+  );
+  expect([...plan.secrets.keys()]).toEqual(['b']);
+  expect([...plan.secrets.get('b')!.keys()]).toEqual(['tls.crt']);
+  expect(plan.problems).toEqual([]);
+});
+
+test('written as kubelet mounts them (a file per key, owner-only), replaced whole on change, removed when gone', () => {
+  const dir = join(tempDir('mast-credentials-'), 'credentials');
+  const objects = (cert: string) => [
+    gateway([{ host: 'httpbin.example.com', tls: { mode: 'SIMPLE', credentialName: 'httpbin-credential' } }]),
+    secret('httpbin-credential', 'istio-system', { 'tls.crt': cert, 'tls.key': 'KEY', 'ca.crt': 'CA' }),
+  ];
+  writeCredentials(dir, planCredentials(objects('CERT-1'), NAMESPACES, LABELS));
+  expect(readdirSync(join(dir, 'httpbin-credential')).sort()).toEqual(['ca.crt', 'tls.crt', 'tls.key']);
+  expect(readFileSync(join(dir, 'httpbin-credential', 'tls.crt'), 'utf8')).toBe('CERT-1');
+  expect(statSync(join(dir, 'httpbin-credential', 'tls.key')).mode & 0o077).toBe(0);
+  writeCredentials(dir, planCredentials(objects('CERT-2'), NAMESPACES, LABELS));
+  expect(readFileSync(join(dir, 'httpbin-credential', 'tls.crt'), 'utf8')).toBe('CERT-2');
+  expect(readdirSync(join(dir, 'httpbin-credential')).sort()).toEqual(['ca.crt', 'tls.crt', 'tls.key']);
+  writeCredentials(dir, planCredentials(objects('CERT-2').slice(0, 1), NAMESPACES, LABELS));
+  expect(readdirSync(dir)).toEqual([]);
+});
+
+test('mastd’s snapshot keeps a Secret’s name and type, not its keys', () => {
+  const [s] = withoutSecretData([{ ...secret('httpbin-credential', 'istio-system', { 'tls.key': 'KEY' }), stringData: { more: 'x' } }]);
+  expect(s).toEqual({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: 'httpbin-credential', namespace: 'istio-system' },
+    type: 'kubernetes.io/tls',
+  });
+});

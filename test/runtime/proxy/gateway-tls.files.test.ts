@@ -1,0 +1,68 @@
+/**
+ * Which files a gateway server is served from: its own paths, or its credentialName Secret as
+ * mounted, in Istio's order (generic `cert`/`key` before `tls.crt`/`tls.key`; for MUTUAL the CA of
+ * `<name>-cacert` before the Secret's own, `cacert` before `ca.crt`), and why not when it cannot be.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tlsFiles } from '../../../runtime/proxy/gateway-tls';
+import { tempDir } from '../../support/temp-dir';
+
+const dir = tempDir('mast-tls-files-');
+const put = (path: string, text = 'x') => {
+  mkdirSync(join(dir, path, '..'), { recursive: true });
+  writeFileSync(join(dir, path), text);
+};
+const at = (path: string) => join(dir, path);
+
+test('files named by the server: as given; MUTUAL without caCertificates cannot verify clients', () => {
+  expect(tlsFiles({ certificateFile: '/c.pem', keyFile: '/k.pem' }, dir)).toEqual({ cert: '/c.pem', key: '/k.pem' });
+  expect(tlsFiles({ certificateFile: '/c.pem', keyFile: '/k.pem', mode: 'MUTUAL', caFile: '/ca.pem' }, dir)).toEqual({
+    cert: '/c.pem',
+    key: '/k.pem',
+    ca: '/ca.pem',
+  });
+  expect(tlsFiles({ certificateFile: '/c.pem', keyFile: '/k.pem', mode: 'OPTIONAL_MUTUAL' }, dir)).toEqual({
+    skip: 'TLS OPTIONAL_MUTUAL without caCertificates cannot verify clients',
+  });
+});
+
+test('a credential in the kubernetes.io/tls form, its CA from ca.crt', () => {
+  put('tls-form/tls.crt');
+  put('tls-form/tls.key');
+  put('tls-form/ca.crt');
+  expect(tlsFiles({ credentialName: 'tls-form' }, dir)).toEqual({ cert: at('tls-form/tls.crt'), key: at('tls-form/tls.key') });
+  expect(tlsFiles({ credentialName: 'tls-form', mode: 'MUTUAL' }, dir)).toEqual({
+    cert: at('tls-form/tls.crt'),
+    key: at('tls-form/tls.key'),
+    ca: at('tls-form/ca.crt'),
+  });
+});
+
+test('the generic form wins over the tls one; <name>-cacert over the Secret’s own CA; caCertificates over both', () => {
+  for (const f of ['cert', 'key', 'cacert', 'tls.crt', 'tls.key', 'ca.crt']) put(`both/${f}`);
+  put('both-cacert/ca.crt');
+  expect(tlsFiles({ credentialName: 'both', mode: 'MUTUAL' }, dir)).toEqual({
+    cert: at('both/cert'),
+    key: at('both/key'),
+    ca: at('both-cacert/ca.crt'),
+  });
+  expect(tlsFiles({ credentialName: 'both', mode: 'MUTUAL', caFile: '/mine.pem' }, dir)).toMatchObject({ ca: '/mine.pem' });
+});
+
+test('not there, half there or empty: not served, and the reason names the Secret', () => {
+  expect(tlsFiles({ credentialName: 'missing' }, dir)).toEqual({
+    skip: expect.stringMatching(/^TLS credentialName "missing": no Secret with cert\/key or tls\.crt\/tls\.key in /),
+  });
+  put('half/tls.crt');
+  expect(tlsFiles({ credentialName: 'half' }, dir)).toMatchObject({ skip: expect.stringContaining('"half"') });
+  put('empty/tls.crt', '');
+  put('empty/tls.key', '');
+  expect(tlsFiles({ credentialName: 'empty' }, dir)).toMatchObject({ skip: expect.stringContaining('"empty"') });
+  put('no-ca/tls.crt');
+  put('no-ca/tls.key');
+  expect(tlsFiles({ credentialName: 'no-ca', mode: 'MUTUAL' }, dir)).toEqual({
+    skip: 'TLS MUTUAL credentialName "no-ca": no CA (cacert or ca.crt) in it or in the Secret no-ca-cacert',
+  });
+  expect(tlsFiles({}, dir)).toEqual({ skip: 'TLS without serverCertificate/privateKey or credentialName' });
+});
