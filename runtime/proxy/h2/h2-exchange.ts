@@ -11,6 +11,7 @@ import { corsResponseHeaders } from '../request/cors';
 import type { GeneratedCookie } from '../request/hash-key';
 import { flagBit, flagString, requestFinished, type Flag, type RequestRecord } from '../request/record';
 import { ReplayBuffer } from '../request/replay-buffer';
+import { shadowAuthority } from '../request/upstream-head';
 import type { Failure } from '../request/retry';
 import { decide, type Decision } from '../request/route';
 import type { Cluster, Endpoint } from '../upstream/cluster';
@@ -159,7 +160,7 @@ export class H2Exchange implements TryOwner, TriesOwner {
   }
 
   /**
-   * The mirrors' copies, as HTTP/1.1 requests (mirror.ts speaks HTTP/1.1): `-shadow` authority,
+   * The mirrors' copies, as HTTP/1.1 requests (mirror.ts speaks HTTP/1.1): the shadow authority (shadowAuthority),
    * `x-mast-mirror`, the body with the client's length, else chunked.
    */
   private startMirrors(clusters: readonly string[]): void {
@@ -167,7 +168,11 @@ export class H2Exchange implements TryOwner, TriesOwner {
     const withBody = this.replay.hasBody;
     const length = this.headers['content-length'];
     const known = typeof length === 'string' ? length : undefined;
-    const shadow = { ...u, authority: `${u.authority}-shadow`, headers: [...u.headers, ['x-mast-mirror', 'true']] satisfies HeaderList };
+    const shadow = {
+      ...u,
+      authority: shadowAuthority(u.authority),
+      headers: [...u.headers, ['x-mast-mirror', 'true']] satisfies HeaderList,
+    };
     const head = requestHead(shadow, withBody, known);
     for (const m of clusters) {
       const copy = this.ctx.mirror(m, u.method, head, withBody);
