@@ -23,8 +23,12 @@ import { Supervisor } from './supervisor';
 import { interceptUnavailable, NetnsTopology, serviceAddresses, type Netns } from './netns';
 import { planLocal, throughNamespaces, throughSidecars, withHealth, type LocalWorkload } from './workloads';
 import { TraceReceiver, withLocalTracing } from './traces';
+import { freePort } from './ports';
 import { PROXY_NODE_FLAGS } from '../contract/process';
 import { GATEWAY_NAME, PORTS, SYSTEM_NAMESPACE } from '../../api/well-known';
+
+/** Where the ports mast local chooses come from (ports.ts); tests take theirs from the same place. */
+export { freePort };
 
 /** The gateway's labels, as its pods carry them in a cluster (Istio's two). */
 export const GATEWAY_LABELS = GATEWAY_POD_LABELS;
@@ -67,21 +71,6 @@ export interface RunningWorkload {
   appDown?: boolean;
   /** The same for its sidecar: died, and not yet restarted with its config and certificate. */
   sidecarDown?: boolean;
-}
-
-const taken = new Set<number>();
-/** A port nothing listens on now (bind 0, close), never handed out twice by this process. */
-export async function freePort(): Promise<number> {
-  for (;;) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const s = net.createServer().once('error', reject);
-      s.listen(0, '127.0.0.1', () => {
-        const p = (s.address() as net.AddressInfo).port;
-        s.close(() => resolve(p));
-      });
-    });
-    if (!taken.has(port)) return (taken.add(port), port);
-  }
 }
 
 /** A workload's sidecar: its identity and its ports. */
