@@ -48,8 +48,8 @@ export function authzFor(index: MeshIndex, proxy: ProxyIdentity): AuthzConfig | 
  */
 type MtlsMode = 'STRICT' | 'PERMISSIVE' | 'DISABLE';
 
-/** The PeerAuthentications that apply to a proxy, most specific first: its workload's, its namespace's, the root namespace's. */
-function peerAuthChain(index: MeshIndex, proxy: ProxyIdentity): Array<PeerAuthentication | undefined> {
+/** The PeerAuthentications that apply to a workload, most specific first: its own, its namespace's, the root namespace's. */
+function peerAuthChain(index: MeshIndex, proxy: Pick<ProxyIdentity, 'namespace' | 'labels'>): Array<PeerAuthentication | undefined> {
   const all = byKind(index, 'PeerAuthentication') as PeerAuthentication[];
   const inNs = (ns: string) => all.filter((p) => namespaceOf(p) === ns);
   const workload = inNs(proxy.namespace).find((p) => p.spec.selector?.matchLabels && selects(p.spec.selector.matchLabels, proxy.labels));
@@ -68,6 +68,16 @@ function modeFor(chain: ReadonlyArray<PeerAuthentication | undefined>, port: num
 
 export function mtlsFor(index: MeshIndex, proxy: ProxyIdentity): MtlsMode {
   return modeFor(peerAuthChain(index, proxy), proxy.inbound?.appPort);
+}
+
+/**
+ * Whether a workload's sidecar takes mTLS on `port` (the port its app listens on): not when its
+ * PeerAuthentication chain says DISABLE there. Istio's endpoint check: a client then sends plain
+ * text to that endpoint even with auto mTLS (its tlsMode label `disabled`).
+ */
+export function mtlsDisabledAt(index: MeshIndex, namespace: string, labels: Readonly<Record<string, string>>, port: number): boolean {
+  if (byKind(index, 'PeerAuthentication').length === 0) return false;
+  return modeFor(peerAuthChain(index, { namespace, labels: { ...labels } }), port) === 'DISABLE';
 }
 
 /**
