@@ -3,8 +3,9 @@
  * of the `istio` ConfigMap in the root namespace (what `meshConfig` in an IstioOperator or the
  * Helm values becomes): `pathNormalization.normalization`, which the proxies get in their config,
  * and `h2UpgradePolicy` and `outboundTrafficPolicy.mode`, which the compiler applies to clusters
- * and to sidecars' outbound listeners. A value mast does not know
- * leaves Istio's default (BASE, the normalization that fails closed; no upgrade; ALLOW_ANY).
+ * and to sidecars' outbound listeners; `defaultConfig.gatewayTopology.numTrustedProxies`, which
+ * `mast local` starts its gateway with (`--trusted-hops`). A value mast does not know
+ * leaves Istio's default (BASE, the normalization that fails closed; no upgrade; ALLOW_ANY; 0 hops).
  */
 import { parse } from 'yaml';
 import { PATH_NORMALIZATIONS, type PathNormalization } from '../contract/proxy-config';
@@ -62,4 +63,15 @@ export function readMeshCompileSettings(objects: readonly KubeObject[]): MeshCom
     h2Upgrade: mesh?.h2UpgradePolicy === 'UPGRADE',
     outboundTrafficPolicy: outbound === 'REGISTRY_ONLY' ? 'REGISTRY_ONLY' : 'ALLOW_ANY',
   };
+}
+
+/**
+ * Istio's `defaultConfig.gatewayTopology.numTrustedProxies`: how many proxies in front of the
+ * gateway append to x-forwarded-for (the client is that many entries from the right); 0 unless a
+ * whole number of at least 0 is given. A process flag of the gateway (`--trusted-hops`), not pushed config.
+ */
+export function readNumTrustedProxies(objects: readonly KubeObject[]): number {
+  const mesh = meshConfigOf(objects) as { defaultConfig?: { gatewayTopology?: { numTrustedProxies?: unknown } } } | undefined;
+  const n = mesh?.defaultConfig?.gatewayTopology?.numTrustedProxies;
+  return typeof n === 'number' && Number.isInteger(n) && n >= 0 ? n : 0;
 }

@@ -25,6 +25,7 @@ import { planLocal, throughNamespaces, throughSidecars, withHealth, type LocalWo
 import { TraceReceiver, withLocalTracing } from './traces';
 import { freePort } from './ports';
 import { PROXY_NODE_FLAGS } from '../contract/process';
+import { readNumTrustedProxies } from '../compile/mesh-config';
 import { GATEWAY_NAME, PORTS, SYSTEM_NAMESPACE } from '../../api/well-known';
 
 /** Where the ports mast local chooses come from (ports.ts); tests take theirs from the same place. */
@@ -197,6 +198,8 @@ export class LocalMesh {
     this.gatewayPorts = { [this.httpServerPort]: wanted === 0 ? await freePort() : wanted };
     for (const n of new Set(servers.map((s) => s.port.number))) if (!(n in this.gatewayPorts)) this.gatewayPorts[n] = await freePort();
     this.gatewayAdminPort = await freePort();
+    // Read once, as a pod reads its proxy config at start: a later change needs a restart.
+    const trustedHops = readNumTrustedProxies(objects);
     const portMap = Object.entries(this.gatewayPorts)
       .map(([k, v]) => `${k}=${v}`)
       .join(',');
@@ -219,6 +222,7 @@ export class LocalMesh {
           .join(','),
         '--port-map',
         portMap,
+        ...(trustedHops ? ['--trusted-hops', String(trustedHops)] : []),
       ],
     });
   }
