@@ -71,6 +71,7 @@ export const CODES = {
   MAST0132: { severity: 'Error', title: 'Invalid tracing mesh config (extension provider, default provider, sampling)' },
   MAST0133: { severity: 'Warning', title: 'OpenTelemetry provider without http: mast exports OTLP/HTTP only' },
   MAST0134: { severity: 'Warning', title: 'Deprecated Istio field (still applied)' },
+  MAST0135: { severity: 'Warning', title: 'istio.io/dry-run annotation without effect (the policy is enforced)' },
   MAST0201: { severity: 'Error', title: 'Gateway not found', istioCode: 'IST0101' },
   MAST0202: { severity: 'Error', title: 'Destination host not found', istioCode: 'IST0101' },
   MAST0203: { severity: 'Error', title: 'Subset not found', istioCode: 'IST0101' },

@@ -36,3 +36,4 @@ export {
 export * from './well-known';
 export * from './protocol';
 export * from './grpc-status';
+export { DRY_RUN_ANNOTATION, isDryRun } from './dry-run';

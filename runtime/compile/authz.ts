@@ -2,9 +2,10 @@
  * The AuthorizationPolicies that apply to one proxy, compiled for its listeners: those in the
  * root namespaces (mast-system, istio-system) for the whole mesh, those in its own namespace,
  * each either without a selector or selecting the proxy's labels. CUSTOM (external authorizers)
- * is not supported and fails closed: its rules deny. AUDIT changes no decision. Pure.
+ * is not supported and fails closed: its rules deny. AUDIT changes no decision. A policy in dry run
+ * (`istio.io/dry-run: "true"`) goes apart, into `dryRun`: evaluated and reported, never enforced. Pure.
  */
-import { ROOT_NAMESPACES, namespaceOf, selects, type AuthorizationPolicy, type PeerAuthentication } from '../../api';
+import { ROOT_NAMESPACES, isDryRun, namespaceOf, selects, type AuthorizationPolicy, type PeerAuthentication } from '../../api';
 import type { AuthzConfig, AuthzRule } from '../contract/authz';
 import type { ProxyIdentity } from '../contract/push-protocol';
 import { byKind, type MeshIndex } from './mesh-index';
@@ -33,10 +34,18 @@ export function authzFor(index: MeshIndex, proxy: ProxyIdentity): AuthzConfig | 
       ...(r.when ? { when: r.when.map((w) => ({ ...w })) } : {}),
     }));
   const action = (p: AuthorizationPolicy) => p.spec.action ?? 'ALLOW';
-  const allows = policies.filter((p) => action(p) === 'ALLOW');
+  /** The enforced rules of `of`: DENY and CUSTOM together (CUSTOM fails closed), then ALLOW when any ALLOW policy is there. */
+  const rulesFor = (of: AuthorizationPolicy[]): AuthzConfig => {
+    const allows = of.filter((p) => action(p) === 'ALLOW');
+    return {
+      deny: of.filter((p) => action(p) === 'DENY' || action(p) === 'CUSTOM').flatMap(rulesOf),
+      ...(allows.length ? { allow: allows.flatMap(rulesOf) } : {}),
+    };
+  };
+  const dryRun = policies.filter(isDryRun);
   return {
-    deny: policies.filter((p) => action(p) === 'DENY' || action(p) === 'CUSTOM').flatMap(rulesOf),
-    ...(allows.length ? { allow: allows.flatMap(rulesOf) } : {}),
+    ...rulesFor(policies.filter((p) => !isDryRun(p))),
+    ...(dryRun.length ? { dryRun: rulesFor(dryRun) } : {}),
   };
 }
 

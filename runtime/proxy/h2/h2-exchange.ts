@@ -5,6 +5,7 @@ import { containPeerInput } from '../contain';
 import { chunkedCopy } from '../mirror';
 import { HttpError } from '../http/bytes';
 import { RequestIds } from '../request-id';
+import type { DryRunRecord } from '../../contract/authz-dry-run';
 import { admit, refusalReply, routingView, withAdmission } from '../request/authorize';
 import type { ExchangeContext, MirrorBody } from '../request/context';
 import { corsResponseHeaders } from '../request/cors';
@@ -61,6 +62,8 @@ export class H2Exchange implements TryOwner, TriesOwner {
   private bytesIn = 0;
   private bytesOut = 0;
   private details?: string;
+  /** The dry-run policies' outcomes, for the record. */
+  private dryRun?: DryRunRecord;
   private readonly grpc: boolean;
   /** The upstream tries, once the request is routed to a cluster. */
   private tries?: Tries;
@@ -118,6 +121,7 @@ export class H2Exchange implements TryOwner, TriesOwner {
     if (!edge) this.requestId = req.header('x-request-id') ?? '';
     if (ctx.tracer) this.trace = ctx.tracer.start(req);
     const admission = admit(this.listener, req);
+    this.dryRun = admission.dryRun;
     if (admission.refusal) {
       const r = refusalReply(admission.refusal);
       this.details = r.details;
@@ -396,6 +400,7 @@ export class H2Exchange implements TryOwner, TriesOwner {
       protocol: 'HTTP/2',
       grpcStatus: this.grpcStatus,
       trace: this.trace,
+      dryRun: this.dryRun,
     } satisfies RequestRecord);
   }
 }
