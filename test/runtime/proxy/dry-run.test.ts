@@ -34,6 +34,9 @@ test('the request goes on; "denied" counted and logged (rbac at debug) for /head
 
   const metrics = proxy.renderMetrics();
   expect([counter(metrics, 'denied'), counter(metrics, 'allowed')]).toEqual([4, 1]);
+  expect(metrics).toMatch(
+    /^# HELP envoy_http_0_0_0_0_\d+_rbac Requests \(or connections\) judged by dry-run AuthorizationPolicies, by engine and what it would have done\.\n# TYPE envoy_http_0_0_0_0_\d+_rbac counter$/m,
+  );
   expect(lines).toHaveLength(4);
   expect(lines[0]).toMatch(
     /^\d{4}-\d\d-\d\dT[\d:.]+Z debug envoy rbac shadow denied, matched policy ns\[foo\]-policy\[deny-path-headers\]-rule\[0\]$/,
