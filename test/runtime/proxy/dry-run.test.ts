@@ -5,8 +5,9 @@
  */
 import type { AuthzConfig } from '../../../runtime/contract/authz';
 import { cluster, config, forward, get, stoppedAfterEach } from '../../support/proxy';
+import { h2c, h2request } from './h2/h2-client';
 
-const { withBackend, proxyFor } = stoppedAfterEach();
+const { withBackend, proxyFor, stopAfter } = stoppedAfterEach();
 
 const DRY_DENY_HEADERS: AuthzConfig = { deny: [], dryRun: { deny: [{ name: 'foo/deny-path-headers[0]', to: [{ paths: ['/headers'] }] }] } };
 const counter = (text: string, result: string) =>
@@ -48,4 +49,21 @@ test('the request goes on; "denied" counted and logged (rbac at debug) for /head
   expect(applied.ok).toBe(true);
   expect((await get(port, '/headers', host)).status).toBe(403);
   expect(counter(proxy.renderMetrics(), 'denied')).toBe(4);
+});
+
+test('over HTTP/2 the same: the request goes on, its outcome counted and logged', async () => {
+  const b = await withBackend('httpbin');
+  const cfg = config([forward('httpbin')], [cluster('httpbin', [b.port])]);
+  const { proxy, port } = await proxyFor({ ...cfg, listeners: [{ ...cfg.listeners[0], authz: DRY_DENY_HEADERS }] });
+  const lines: string[] = [];
+  proxy.logLevels.write = (l) => lines.push(l);
+  proxy.logLevels.set('debug', 'rbac');
+  const session = h2c(port);
+  stopAfter(async () => void session.close());
+  expect((await h2request(session, { ':path': '/headers' })).status).toBe(200);
+  expect(b.seen.map((s) => s.url)).toEqual(['/headers']);
+  expect(counter(proxy.renderMetrics(), 'denied')).toBe(1);
+  expect(lines).toEqual([
+    expect.stringMatching(/ debug envoy rbac shadow denied, matched policy ns\[foo\]-policy\[deny-path-headers\]-rule\[0\]$/),
+  ]);
 });
