@@ -11,7 +11,7 @@
  * in the same window. Ports the user names (`--gateway-port`, `--admin-port`) are not chosen here.
  */
 import { randomInt } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -58,6 +58,15 @@ export function chosenRange([low, high]: readonly [number, number]): [number, nu
 
 const taken = new Set<number>();
 const mine = new Set<string>();
+const swept = new Set<string>();
+
+function safeReaddir(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
 let releaseOnExit = false;
 
 /**
@@ -69,6 +78,12 @@ export async function freePort(choice: PortChoice = {}): Promise<number> {
   if (!range) return kernelPort();
   const dir = choice.dir ?? join(tmpdir(), 'mast-ports');
   const shared = reservations(dir);
+  // Once per process: reservations of processes that ended without releasing theirs (killed, or
+  // an exit hook that never ran, as in a test runner's sandbox) are removed.
+  if (shared && !swept.has(dir)) {
+    swept.add(dir);
+    for (const name of safeReaddir(dir)) if (/^\d+$/.test(name)) removeIfLapsed(join(dir, name));
+  }
   const random = choice.random ?? randomInt;
   for (let i = 0; i < ATTEMPTS; i++) {
     const port = random(range[0], range[1] + 1);

@@ -88,14 +88,26 @@ describe('the choice in a range', () => {
     expect(readFileSync(join(dir, String(free)), 'utf8')).toBe(String(process.pid));
   });
 
-  test('a reservation of a process that is gone is removed, and the port handed out again later', async () => {
+  test('a reservation of a process that is gone is removed when drawn, and the port handed out again later', async () => {
     const dir = tempDir('mast-ports-');
-    const [lapsed, other] = [await kernelsPort(), await kernelsPort()];
+    const [lapsed, other, first] = [await kernelsPort(), await kernelsPort(), await kernelsPort()];
+    // A first choice in the directory (its sweep done), then a process ends without releasing its port.
+    expect(await freePort({ range: [first, first], dir })).toBe(first);
     writeFileSync(join(dir, String(lapsed)), String(deadPid()));
     const draws = [lapsed, other, lapsed];
     expect(await freePort({ range: [1, 65_535], dir, random: () => draws.shift()! })).toBe(other);
     expect(existsSync(join(dir, String(lapsed)))).toBe(false);
     expect(await freePort({ range: [1, 65_535], dir, random: () => draws.shift()! })).toBe(lapsed);
+  });
+
+  test('the first choice in a process clears the reservations of processes that are gone, and keeps live ones', async () => {
+    const dir = tempDir('mast-ports-');
+    writeFileSync(join(dir, '1'), String(deadPid()));
+    writeFileSync(join(dir, '2'), String(process.ppid));
+    const free = await kernelsPort();
+    // This process made its first choice in this directory just now.
+    expect(await freePort({ range: [free, free], dir })).toBe(free);
+    expect([existsSync(join(dir, '1')), existsSync(join(dir, '2'))]).toEqual([false, true]);
   });
 
   test('no port handed out twice by one process, and a clear error when the range has none left', async () => {
