@@ -38,3 +38,4 @@ export * from './well-known';
 export * from './protocol';
 export * from './locality';
 export * from './grpc-status';
+export { DRY_RUN_ANNOTATION, isDryRun } from './dry-run';

@@ -7,6 +7,7 @@ import { finding, type Finding } from '../findings';
 import type { AnyMeshResource, DestinationRule } from '../resources';
 import { boundToMesh } from './conflicts';
 import { conditionEvaluated, EVALUATED_SOURCE_FIELDS } from '../authorization-fields';
+import { checkDryRunAnnotation } from '../dry-run';
 
 type Policy = NonNullable<DestinationRule['spec']['trafficPolicy']>;
 
@@ -91,6 +92,7 @@ export function checkRuntimeSupport(r: AnyMeshResource): Finding[] {
       if (r.spec.weight !== undefined) warn('spec.weight', 'weight: endpoints share traffic equally');
       break;
     case 'AuthorizationPolicy':
+      out.push(...checkDryRunAnnotation(r));
       if (r.spec.action === 'CUSTOM') warn('spec.action', 'CUSTOM (an external authorizer): it fails closed, its rules deny');
       r.spec.rules?.forEach((rule, i) => {
         // Fields the proxy does not evaluate fail closed (api/authorization-fields.ts): say what that does here.

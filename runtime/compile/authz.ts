@@ -2,9 +2,10 @@
  * The AuthorizationPolicies that apply to one proxy, compiled for its listeners: those in the
  * root namespaces (mast-system, istio-system) for the whole mesh, those in its own namespace,
  * each either without a selector or selecting the proxy's labels. CUSTOM (external authorizers)
- * is not supported and fails closed: its rules deny. AUDIT changes no decision. Pure.
+ * is not supported and fails closed: its rules deny. AUDIT changes no decision. A policy in dry run
+ * (`istio.io/dry-run: "true"`) goes apart, into `dryRun`: evaluated and reported, never enforced. Pure.
  */
-import { ROOT_NAMESPACES, namespaceOf, selects, type AuthorizationPolicy, type PeerAuthentication } from '../../api';
+import { ROOT_NAMESPACES, isDryRun, namespaceOf, selects, type AuthorizationPolicy, type PeerAuthentication } from '../../api';
 import type { AuthzConfig, AuthzRule } from '../contract/authz';
 import type { ProxyIdentity } from '../contract/push-protocol';
 import { byKind, type MeshIndex } from './mesh-index';
@@ -33,10 +34,18 @@ export function authzFor(index: MeshIndex, proxy: ProxyIdentity): AuthzConfig | 
       ...(r.when ? { when: r.when.map((w) => ({ ...w })) } : {}),
     }));
   const action = (p: AuthorizationPolicy) => p.spec.action ?? 'ALLOW';
-  const allows = policies.filter((p) => action(p) === 'ALLOW');
+  /** The enforced rules of `of`: DENY and CUSTOM together (CUSTOM fails closed), then ALLOW when any ALLOW policy is there. */
+  const rulesFor = (of: AuthorizationPolicy[]): AuthzConfig => {
+    const allows = of.filter((p) => action(p) === 'ALLOW');
+    return {
+      deny: of.filter((p) => action(p) === 'DENY' || action(p) === 'CUSTOM').flatMap(rulesOf),
+      ...(allows.length ? { allow: allows.flatMap(rulesOf) } : {}),
+    };
+  };
+  const dryRun = policies.filter(isDryRun);
   return {
-    deny: policies.filter((p) => action(p) === 'DENY' || action(p) === 'CUSTOM').flatMap(rulesOf),
-    ...(allows.length ? { allow: allows.flatMap(rulesOf) } : {}),
+    ...rulesFor(policies.filter((p) => !isDryRun(p))),
+    ...(dryRun.length ? { dryRun: rulesFor(dryRun) } : {}),
   };
 }
 
@@ -48,8 +57,8 @@ export function authzFor(index: MeshIndex, proxy: ProxyIdentity): AuthzConfig | 
  */
 type MtlsMode = 'STRICT' | 'PERMISSIVE' | 'DISABLE';
 
-/** The PeerAuthentications that apply to a proxy, most specific first: its workload's, its namespace's, the root namespace's. */
-function peerAuthChain(index: MeshIndex, proxy: ProxyIdentity): Array<PeerAuthentication | undefined> {
+/** The PeerAuthentications that apply to a workload, most specific first: its own, its namespace's, the root namespace's. */
+function peerAuthChain(index: MeshIndex, proxy: Pick<ProxyIdentity, 'namespace' | 'labels'>): Array<PeerAuthentication | undefined> {
   const all = byKind(index, 'PeerAuthentication') as PeerAuthentication[];
   const inNs = (ns: string) => all.filter((p) => namespaceOf(p) === ns);
   const workload = inNs(proxy.namespace).find((p) => p.spec.selector?.matchLabels && selects(p.spec.selector.matchLabels, proxy.labels));
@@ -68,6 +77,16 @@ function modeFor(chain: ReadonlyArray<PeerAuthentication | undefined>, port: num
 
 export function mtlsFor(index: MeshIndex, proxy: ProxyIdentity): MtlsMode {
   return modeFor(peerAuthChain(index, proxy), proxy.inbound?.appPort);
+}
+
+/**
+ * Whether a workload's sidecar takes mTLS on `port` (the port its app listens on): not when its
+ * PeerAuthentication chain says DISABLE there. Istio's endpoint check: a client then sends plain
+ * text to that endpoint even with auto mTLS (its tlsMode label `disabled`).
+ */
+export function mtlsDisabledAt(index: MeshIndex, namespace: string, labels: Readonly<Record<string, string>>, port: number): boolean {
+  if (byKind(index, 'PeerAuthentication').length === 0) return false;
+  return modeFor(peerAuthChain(index, { namespace, labels: { ...labels } }), port) === 'DISABLE';
 }
 
 /**

@@ -4,6 +4,7 @@ import { DEFAULT_CONNECT_TIMEOUT_MS, byClusterName, clusterName, type ClusterCon
 import type { ClusterUse, CompileCache } from './compile-cache';
 import { endpointsOf, type ServicePort } from './endpoints';
 import { withMetadata } from './workload-metadata';
+import { mtlsDisabledAt } from './authz';
 import { byKind, type MeshIndex } from './mesh-index';
 import { upstreamProtocol } from './upstream-protocol';
 import { localityPolicy } from './locality';
@@ -128,7 +129,9 @@ function buildCluster(
   const identities = new Set<string>();
   const endpoints = withMetadata(
     index,
-    endpointsOf(index, port, identities).filter((e) => !subset || (labels !== undefined && selects(labels, e.labels))),
+    endpointsOf(index, port, identities, (l, appPort) => mtlsDisabledAt(index, port.namespace, l, appPort)).filter(
+      (e) => !subset || (labels !== undefined && selects(labels, e.labels)),
+    ),
   );
   const ms = (d: string | undefined) => (d === undefined ? undefined : parseDuration(d));
   return {

@@ -19,7 +19,7 @@ import {
   type ServiceEntry,
   type WorkloadEntry,
 } from '../../api';
-import type { EndpointConfig } from '../contract/proxy-config';
+import { TLS_MODE_LABEL, type EndpointConfig } from '../contract/proxy-config';
 import { localityOf } from './locality';
 
 export interface ServicePort {
@@ -76,6 +76,12 @@ export interface EndpointIndex {
   readonly endpointSlices: readonly KubeObject[];
 }
 
+/** Whether the workload with these labels (in the service's namespace) has mTLS DISABLEd on the port its app listens on. */
+export type MtlsDisabled = (labels: Readonly<Record<string, string>>, appPort: number) => boolean;
+
+/** Istio's tlsMode label value for an endpoint whose sidecar takes no mTLS (its PeerAuthentication says DISABLE). */
+export const TLS_MODE_DISABLED = 'disabled';
+
 /** A route destination's service port: the one numbered, or (no number) the host's only port, else its first HTTP port, else its first. */
 export type PortResolver = (host: string, port: number | undefined) => ServicePort | undefined;
 
@@ -100,8 +106,16 @@ export const identityOf = (namespace: string, serviceAccount: string) => `ns/${n
  * (Pods' service accounts, `serviceAccount` of WorkloadEntries and ServiceEntry endpoints, a
  * ServiceEntry's SPIFFE `subjectAltNames`), as Istio collects a service's accounts.
  */
-export function endpointsOf(index: EndpointIndex, port: ServicePort, identities?: Set<string>): EndpointConfig[] {
+export function endpointsOf(
+  index: EndpointIndex,
+  port: ServicePort,
+  identities?: Set<string>,
+  mtlsDisabled?: MtlsDisabled,
+): EndpointConfig[] {
   const out: EndpointConfig[] = [];
+  /** An endpoint with a sidecar whose PeerAuthentication DISABLEs mTLS on its app's port is labelled so: clients send it plain text. */
+  const checked = (labels: Record<string, string>, appPort: number): Record<string, string> =>
+    labels[TLS_MODE_LABEL] === 'istio' && mtlsDisabled?.(labels, appPort) ? { ...labels, [TLS_MODE_LABEL]: TLS_MODE_DISABLED } : labels;
   for (const se of (index.serviceEntriesByHost.get(port.host) ?? []) as ServiceEntry[]) {
     if (namespaceOf(se) !== port.namespace) continue;
     const sePort = se.spec.ports?.find((p) => p.number === port.number);
@@ -109,10 +123,11 @@ export function endpointsOf(index: EndpointIndex, port: ServicePort, identities?
       if (san.startsWith('spiffe://')) identities?.add(san.slice('spiffe://'.length).replace(/^[^/]*\//, ''));
     for (const ep of se.spec.endpoints ?? []) {
       if (!ep.address) continue;
+      const epPort = (sePort && ep.ports?.[sePort.name]) ?? sePort?.targetPort ?? port.number;
       out.push({
         address: ep.address,
-        port: (sePort && ep.ports?.[sePort.name]) ?? sePort?.targetPort ?? port.number,
-        labels: ep.labels ?? {},
+        port: epPort,
+        labels: checked(ep.labels ?? {}, epPort),
         ...located(localityOf(ep.locality, ep.labels)),
       });
       if (ep.serviceAccount) identities?.add(identityOf(port.namespace, ep.serviceAccount));
@@ -125,20 +140,30 @@ export function endpointsOf(index: EndpointIndex, port: ServicePort, identities?
     if (selector)
       for (const we of candidates(index, port.namespace, selector)) {
         if (!selects(selector, we.spec.labels) || !we.spec.address || !healthy(we)) continue;
+        const wePort = (sePort && we.spec.ports?.[sePort.name]) ?? sePort?.targetPort ?? port.number;
+        const appPort = Number(we.metadata.annotations?.[APP_PORT_ANNOTATION]) || wePort;
         out.push({
           address: we.spec.address,
-          port: (sePort && we.spec.ports?.[sePort.name]) ?? sePort?.targetPort ?? port.number,
-          labels: we.spec.labels ?? {},
+          port: wePort,
+          labels: checked(we.spec.labels ?? {}, appPort),
           ...located(localityOf(we.spec.locality, we.spec.labels)),
         });
         if (we.spec.serviceAccount) identities?.add(identityOf(namespaceOf(we), we.spec.serviceAccount));
       }
   }
-  for (const slice of index.endpointSlices) out.push(...sliceEndpoints(slice, port, index.pods, identities));
+  for (const slice of index.endpointSlices)
+    for (const e of sliceEndpoints(slice, port, index.pods, identities)) out.push({ ...e, labels: checked(e.labels ?? {}, e.port) });
   return out;
 }
 
 const located = (locality: string) => (locality ? { locality } : {});
+
+/**
+ * `mast local`'s: the port a fronted WorkloadEntry's app listens on, its `ports` having been
+ * rewritten to its sidecar's inbound port (runtime/local/workloads.ts). A pod's endpoint port is
+ * the app's own; this says which port PeerAuthentication's `portLevelMtls` means for the endpoint.
+ */
+export const APP_PORT_ANNOTATION = 'local.mast.dev/app-port';
 
 /** Istio's annotation that puts a WorkloadEntry's endpoint under its `Healthy` condition. */
 export const HEALTH_CHECKS_ANNOTATION = 'proxy.istio.io/health-checks-enabled';

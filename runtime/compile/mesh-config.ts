@@ -3,8 +3,9 @@
  * of the `istio` ConfigMap in the root namespace (what `meshConfig` in an IstioOperator or the
  * Helm values becomes): `pathNormalization.normalization`, which the proxies get in their config,
  * and `h2UpgradePolicy`, `outboundTrafficPolicy.mode` and `localityLbSetting`, which the compiler
- * applies to clusters and to sidecars' outbound listeners. A value mast does not know leaves Istio's
- * default (BASE, the normalization that fails closed; no upgrade; ALLOW_ANY; locality LB enabled),
+ * applies to clusters and to sidecars' outbound listeners; `defaultConfig.gatewayTopology.numTrustedProxies`,
+ * which `mast local` starts its gateway with (`--trusted-hops`). A value mast does not know leaves Istio's
+ * default (BASE, the normalization that fails closed; no upgrade; ALLOW_ANY; locality LB enabled; 0 hops),
  * and is a finding of api/mesh-config.ts.
  */
 import { parse } from 'yaml';
@@ -88,4 +89,15 @@ function meshLocality(value: unknown): { localityLb?: LocalityLbSetting } {
     return { localityLb: DEFAULT_LOCALITY_LB };
   const setting = value as LocalityLbSetting;
   return setting.enabled === false ? {} : { localityLb: setting };
+}
+
+/**
+ * Istio's `defaultConfig.gatewayTopology.numTrustedProxies`: how many proxies in front of the
+ * gateway append to x-forwarded-for (the client is that many entries from the right); 0 unless a
+ * whole number of at least 0 is given. A process flag of the gateway (`--trusted-hops`), not pushed config.
+ */
+export function readNumTrustedProxies(objects: readonly KubeObject[]): number {
+  const mesh = meshConfigOf(objects) as { defaultConfig?: { gatewayTopology?: { numTrustedProxies?: unknown } } } | undefined;
+  const n = mesh?.defaultConfig?.gatewayTopology?.numTrustedProxies;
+  return typeof n === 'number' && Number.isInteger(n) && n >= 0 ? n : 0;
 }

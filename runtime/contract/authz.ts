@@ -68,6 +68,12 @@ export interface AuthzConfig {
   readonly deny: AuthzRule[];
   /** Absent: no ALLOW policy applies (allow all). Empty: ALLOW policies without rules (deny all). */
   readonly allow?: AuthzRule[];
+  /**
+   * The policies annotated `istio.io/dry-run: "true"`: evaluated apart from the others (DENY ones
+   * together, ALLOW ones together, as Envoy's shadow rules) and reported, never enforced
+   * (authz-dry-run.ts). Absent: no dry-run policy applies.
+   */
+  readonly dryRun?: AuthzConfig;
 }
 
 /** What a connection shows before (or without) any HTTP: enough for L4 authorization. */
@@ -189,7 +195,7 @@ export function applicable(rule: AuthzRule, protocol: AuthzProtocol, action: 'AL
 }
 
 /** The rules of a config as evaluated for one protocol, worked out once per config object. */
-interface Prepared {
+export interface Prepared {
   readonly deny: AuthzRule[];
   readonly allow?: AuthzRule[];
 }
@@ -206,7 +212,8 @@ export function prepare(cfg: AuthzConfig, protocol: AuthzProtocol): Prepared {
 }
 
 // Below, a rule has only fields that apply: HTTP fields are read from a request only when present.
-type Attributes = AuthzConnection & Partial<Omit<AuthzRequest, keyof AuthzConnection>>;
+/** What a rule is matched against: a connection, and a request's fields when it is HTTP. */
+export type Attributes = AuthzConnection & Partial<Omit<AuthzRequest, keyof AuthzConnection>>;
 
 /** `ns/sa` of a SPIFFE principal `td/ns/<ns>/sa/<sa>` (the only form a verified peer has here). */
 function serviceAccountOf(principal: string | undefined): string | undefined {

@@ -98,7 +98,9 @@ export class CertificateAuthority {
     const notAfter = new Date(Math.min(Date.now() + ttlMs, this.root.notAfter.getTime()));
     const cert = await x509.X509CertificateGenerator.create({
       serialNumber: serial(),
-      subject: 'O=mast',
+      // None, as Istio's workload certificates: the identity is the SAN alone (critical, below), and
+      // a peer's XFCC element says `Subject=""` as Envoy writes it for Istio's.
+      subject: '',
       issuer: this.root.subject,
       notBefore: new Date(Date.now() - 60_000),
       notAfter,

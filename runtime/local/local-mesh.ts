@@ -24,8 +24,13 @@ import { interceptUnavailable, NetnsTopology, serviceAddresses, type Netns } fro
 import { planLocal, throughNamespaces, throughSidecars, withGatewayPod, withHealth, type LocalWorkload } from './workloads';
 import { TraceReceiver, withLocalTracing } from './traces';
 import { planCredentials, withoutSecretData, writeCredentials } from './credentials';
+import { freePort } from './ports';
 import { PROXY_NODE_FLAGS } from '../contract/process';
+import { readNumTrustedProxies } from '../compile/mesh-config';
 import { GATEWAY_NAME, PORTS, SYSTEM_NAMESPACE } from '../../api/well-known';
+
+/** Where the ports mast local chooses come from (ports.ts); tests take theirs from the same place. */
+export { freePort };
 
 /** The gateway's labels, as its pods carry them in a cluster (Istio's two). */
 export const GATEWAY_LABELS = GATEWAY_POD_LABELS;
@@ -68,21 +73,6 @@ export interface RunningWorkload {
   appDown?: boolean;
   /** The same for its sidecar: died, and not yet restarted with its config and certificate. */
   sidecarDown?: boolean;
-}
-
-const taken = new Set<number>();
-/** A port nothing listens on now (bind 0, close), never handed out twice by this process. */
-export async function freePort(): Promise<number> {
-  for (;;) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const s = net.createServer().once('error', reject);
-      s.listen(0, '127.0.0.1', () => {
-        const p = (s.address() as net.AddressInfo).port;
-        s.close(() => resolve(p));
-      });
-    });
-    if (!taken.has(port)) return (taken.add(port), port);
-  }
 }
 
 /** A workload's sidecar: its identity and its ports. */
@@ -199,7 +189,7 @@ export class LocalMesh {
     this.pushPort = pushPort;
     await this.mastd.settled();
     if (!this.mastd.snapshot) throw new Error('mastd has no snapshot: the mesh could not be read');
-    await this.startGateway();
+    await this.startGateway(this.mastd.snapshot.objects);
     return this.gatewayPort;
   }
 
@@ -241,8 +231,10 @@ export class LocalMesh {
   }
 
   /** Starts the gateway proxy on the ports planned from the first snapshot; the HTTP one goes on `--gateway-port`. */
-  private async startGateway(): Promise<void> {
+  private async startGateway(objects: readonly KubeObject[]): Promise<void> {
     this.gatewayAdminPort = await freePort();
+    // Read once, as a pod reads its proxy config at start: a later change needs a restart.
+    const trustedHops = readNumTrustedProxies(objects);
     const portMap = Object.entries(this.gatewayPorts)
       .map(([k, v]) => `${k}=${v}`)
       .join(',');
@@ -270,6 +262,7 @@ export class LocalMesh {
         this.credentialsDir,
         '--credentials-reload-seconds',
         '1',
+        ...(trustedHops ? ['--trusted-hops', String(trustedHops)] : []),
       ],
     });
   }

@@ -25,6 +25,8 @@ export interface SpanView {
   readonly endMs: number;
   readonly status: string;
   readonly error: boolean;
+  /** Its `istio.authorization.*` tags (what dry-run AuthorizationPolicies would have done), when it has any. */
+  readonly authz?: Readonly<Record<string, string>>;
 }
 
 export interface TraceView {
@@ -45,6 +47,11 @@ export const LOCAL_PROVIDER = 'mast-local';
 const nanosToMs = (n: unknown): number => {
   if (typeof n === 'string' && /^\d{1,20}$/.test(n)) return Number(BigInt(n) / 1000n) / 1000;
   return typeof n === 'number' && Number.isFinite(n) ? n / 1e6 : 0;
+};
+
+const authzTags = (tags: ReadonlyMap<string, string>): { authz?: Record<string, string> } => {
+  const authz = [...tags].filter(([k]) => k.startsWith('istio.authorization.'));
+  return authz.length ? { authz: Object.fromEntries(authz) } : {};
 };
 
 export class TraceStore {
@@ -83,6 +90,7 @@ export class TraceStore {
             endMs: nanosToMs(s.endTimeUnixNano),
             status: tags.get('http.status_code') ?? '',
             error: tags.get('error') === 'true',
+            ...authzTags(tags),
           });
           kept++;
         }

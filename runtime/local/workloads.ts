@@ -6,7 +6,7 @@
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { GATEWAY_NAME, GATEWAY_POD_LABELS, namespaceOf, SYSTEM_NAMESPACE, sourceOf, type KubeObject, type WorkloadEntry } from '../../api';
 import { TLS_MODE_LABEL } from '../contract/proxy-config';
-import { HEALTH_CHECKS_ANNOTATION } from '../compile/endpoints';
+import { APP_PORT_ANNOTATION, HEALTH_CHECKS_ANNOTATION } from '../compile/endpoints';
 import { localityOf } from '../compile/locality';
 
 /** A Node entry point (`.js`, or `.ts` bundled first), relative to the YAML file. */
@@ -121,7 +121,10 @@ export function throughSidecars(objects: readonly KubeObject[], inboundPortOf: (
       serviceAccount: accountOf(we),
       labels: { ...we.spec.labels, [TLS_MODE_LABEL]: 'istio' },
     };
-    return { ...o, spec } as KubeObject;
+    // The app's own port stays known: a PeerAuthentication's portLevelMtls names it, as a pod's container port.
+    const appPort = String(Object.values(we.spec.ports ?? {})[0]);
+    const metadata = { ...o.metadata, annotations: { ...o.metadata.annotations, [APP_PORT_ANNOTATION]: appPort } };
+    return { ...o, metadata, spec } as KubeObject;
   });
 }
 

@@ -108,7 +108,7 @@ function serveInbound(proxy: AcceptContext, socket: net.Socket, l: ListenerRunti
     principal: peer?.principal,
     namespace: peer?.namespace,
   };
-  if (!admitConnection(proxy, [socket, raw], l.configs[0]?.authz, c)) return;
+  if (!admitConnection(proxy, [socket, raw], l.configs[0]?.authz, c, true)) return;
   const route = l.configs[0]?.virtualHosts?.[0]?.routes[0]?.action;
   const destinations = route?.kind === 'forward' ? route.destinations : [];
   proxyTcp(proxy, socket, destinations, sentTo, first, { principal: peer?.principal });

@@ -13,9 +13,10 @@ import { DEFAULT_LIMITS, headEnd, HttpError, parseRequestHead } from './http/hea
 import { localResponse } from './http/write';
 import { probeApp, type AppProbers } from './app-probe';
 import { type AppScrape, mergeExposition, scrapeApp } from './app-metrics';
+import { isLevel, LOGGERS, type LogLevel } from './log-levels';
 
 export interface AdminState {
-  logLevel: 'debug' | 'info' | 'warn' | 'error';
+  logLevel: LogLevel;
 }
 
 /** status, body, content type */
@@ -60,12 +61,20 @@ export function adminHandler(proxy: MeshProxy, state: AdminState): Handler {
       case '/clusters':
         return [200, JSON.stringify(proxy.clustersReport(), null, 2), JSON_TYPE];
       case '/logging': {
-        const level = url.searchParams.get('level');
-        if (method === 'POST' && level) {
-          if (!['debug', 'info', 'warn', 'error'].includes(level)) return [400, `unknown level "${level}"\n`, TEXT];
-          state.logLevel = level as AdminState['logLevel'];
+        // As Envoy's: `?level=` sets every logger, `?<logger>=` one (log-levels.ts).
+        if (method === 'POST') {
+          const level = url.searchParams.get('level');
+          const loggers = LOGGERS.filter((l) => url.searchParams.has(l));
+          for (const value of [level, ...loggers.map((l) => url.searchParams.get(l))])
+            if (value !== null && !isLevel(value)) return [400, `unknown level "${value}"\n`, TEXT];
+          if (level) {
+            state.logLevel = level as LogLevel;
+            proxy.logLevels.set(state.logLevel);
+          }
+          for (const l of loggers) proxy.logLevels.set(url.searchParams.get(l) as LogLevel, l);
         }
-        return [200, `level: ${state.logLevel}\n`, TEXT];
+        const overrides = proxy.logLevels.overrides().map(([l, v]) => `${l}: ${v}\n`);
+        return [200, `level: ${state.logLevel}\n${overrides.join('')}`, TEXT];
       }
       default:
         return [404, 'not found: /ready /stats/prometheus /config_dump /clusters /logging\n', TEXT];

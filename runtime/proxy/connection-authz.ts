@@ -7,7 +7,9 @@
  */
 import type * as net from 'node:net';
 import { authorizeConnection, type AuthzConfig, type AuthzConnection } from '../contract/authz';
+import { dryRun } from '../contract/authz-dry-run';
 import type { ListenerConfig } from '../contract/proxy-config';
+import { dryRunCounter } from './dry-run-report';
 import { parseProxyV2 } from './http/proxy-protocol';
 import { containPeerInput } from './contain';
 import type { Metrics } from './metrics';
@@ -17,14 +19,20 @@ export interface GateContext {
   readonly limits: { readonly headerTimeoutMs: number };
 }
 
-/** Whether the connection may go on; a denied one is destroyed here (and its TLS layer with it). */
+/**
+ * Whether the connection may go on; a denied one is destroyed here (and its TLS layer with it).
+ * The dry-run policies' outcomes are counted first, as Envoy's network RBAC filter's shadow rules
+ * (`inbound`: a sidecar's inbound listener, for the counter's name).
+ */
 export function admitConnection(
   ctx: GateContext,
   sockets: readonly net.Socket[],
   authz: AuthzConfig | undefined,
   c: AuthzConnection,
+  inbound = false,
 ): boolean {
   if (!authz) return true;
+  for (const result of dryRun(authz, c, 'tcp') ?? []) ctx.metrics.inc(dryRunCounter('tcp', inbound, c.port, result));
   const decision = authorizeConnection(authz, c);
   if (decision.allowed) return true;
   ctx.metrics.inc(`mast_tcp_connections_denied_total{destination_port="${c.port}",policy="${decision.policy}"}`);

@@ -28,6 +28,7 @@ import { Metrics, type MetricsSnapshot } from './metrics';
 import { mirror } from './mirror';
 import type { ExchangeContext, MirrorBody } from './request/context';
 import { Telemetry, type ProxyIdentityInfo } from './telemetry';
+import { LogLevels } from './log-levels';
 import { type Tracer, tracerFor } from './tracing/tracer';
 import { Cluster } from './upstream/cluster';
 import { workloadContext } from './peer-tls';
@@ -58,6 +59,8 @@ const PASSTHROUGH: ClusterConfig = {
 
 export class MeshProxy implements AcceptContext, ExchangeContext {
   readonly metrics = new Metrics();
+  /** Its loggers' levels, set on the admin port's `/logging`. */
+  readonly logLevels = new LogLevels();
   private readonly telemetry: Telemetry;
   /** Spans of this proxy's requests, while the config has `tracing`. */
   tracer?: Tracer;
@@ -99,7 +102,7 @@ export class MeshProxy implements AcceptContext, ExchangeContext {
     accessLog?: Writable,
     readonly limits: Limits = DEFAULT_LIMITS,
   ) {
-    this.telemetry = new Telemetry(this, identity, this.metrics, accessLog);
+    this.telemetry = new Telemetry(this, identity, this.metrics, accessLog, this.logLevels);
     // One timer for every idle deadline, instead of one re-armed per request.
     const every = Math.max(20, Math.min(500, Math.floor(limits.headerTimeoutMs / 4)));
     this.sweeper = setInterval(() => this.sweep(), every);

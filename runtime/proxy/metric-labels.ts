@@ -118,4 +118,11 @@ const MAST_HELP: Readonly<Record<string, string>> = {
   mast_tcp_connections_refused_total: 'TCP connections refused: no route, or no healthy upstream.',
 };
 
-export const helpOf = (family: string): string => MAST_HELP[family] ?? `mast-proxy counter ${family}.`;
+/** Envoy's RBAC shadow stats as Istio's scrape names them, one family per listener (dry-run-report.ts). */
+const DRY_RUN_FAMILY = /^envoy_(http|tcp)_(inbound_)?0_0_0_0_\d+_rbac$/;
+
+export const helpOf = (family: string): string =>
+  MAST_HELP[family] ??
+  (DRY_RUN_FAMILY.test(family)
+    ? 'Requests (or connections) judged by dry-run AuthorizationPolicies, by engine and what it would have done.'
+    : `mast-proxy counter ${family}.`);

@@ -8,6 +8,8 @@ import { peerInputChannel, type ContainedPeerError } from './contain';
 import { labelContext, type MetricOwner, type ProxyIdentityInfo } from './metric-context';
 import { type Metrics, totalRequests, type MetricsSnapshot } from './metrics';
 import { requestFinished, type RequestRecord } from './request/record';
+import { dryRunCounter, dryRunLogLine } from './dry-run-report';
+import type { LogLevels } from './log-levels';
 
 export type { ProxyIdentityInfo } from './metric-context';
 
@@ -38,6 +40,7 @@ export class Telemetry {
     private readonly identity: ProxyIdentityInfo,
     private readonly metrics: Metrics,
     private readonly accessLog?: Writable,
+    private readonly logLevels?: LogLevels,
   ) {
     requestFinished.subscribe(this.onRequest);
     peerInputChannel.subscribe(this.onPeerInputError);
@@ -79,6 +82,7 @@ export class Telemetry {
         r.bytesOut,
       );
     }
+    if (r.dryRun) this.reportDryRun(r);
     if (!this.accessLog) return;
     if (this.accessLog.writableLength + this.logBufferBytes > ACCESS_LOG_MAX_PENDING_BYTES)
       return this.metrics.inc('mast_access_log_dropped_total');
@@ -119,6 +123,15 @@ export class Telemetry {
     this.logBufferBytes += this.logBuffer[this.logBuffer.length - 1].length + 1;
     // Lines leave together, once per turn of the loop: one write for a burst of requests.
     if (this.logBuffer.length === 1) setImmediate(() => this.flushLog());
+  }
+
+  /** What the dry-run policies would have done: a counter per engine and result, and the `rbac` logger's debug line. */
+  private reportDryRun(r: RequestRecord): void {
+    const { port, results } = r.dryRun!;
+    for (const result of results) {
+      this.metrics.inc(dryRunCounter('http', r.inbound, port, result));
+      this.logLevels?.log('rbac', 'debug', dryRunLogLine(result));
+    }
   }
 
   private flushLog(): void {

@@ -41,8 +41,11 @@ function sans(subjectAltName: string | undefined, type: 'URI' | 'DNS'): string[]
 /** A value inside the header's double quotes: printable ASCII, quotes escaped (no CR/LF can get in). */
 const quoted = (v: string) => `"${v.replace(/[\\"]/g, (c) => `\\${c}`).replace(/[^\x20-\x7e]/g, (c) => encodeURIComponent(c))}"`;
 
-/** The subject as RFC 2253 writes it (most specific RDN first), as Envoy prints it. */
-const subjectOf = (cert: X509Certificate) => cert.subject.split('\n').filter(Boolean).reverse().join(',');
+/**
+ * The subject as RFC 2253 writes it (most specific RDN first), as Envoy prints it; empty for a
+ * certificate without one (Istio's and mastd's workload certificates: Node gives no `subject` then).
+ */
+const subjectOf = (cert: X509Certificate) => (cert.subject ?? '').split('\n').filter(Boolean).reverse().join(',');
 
 /** Envoy's URL encoding of a PEM certificate (newlines, spaces, `+`, `/`, `=`). */
 const urlEncodedPem = (pem: string) => pem.replace(/[\n +/=]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);

@@ -109,3 +109,56 @@ spec: { selector: { matchLabels: { app: details } }, action: CUSTOM, provider: {
     expect(sidecar({ app: 'details' })?.deny.map((r) => r.name)).toContain('default/external[0]');
   });
 });
+
+describe("clients of a workload whose PeerAuthentication DISABLEs mTLS send it plain text (Istio's endpoint check)", () => {
+  const CLIENT: ProxyIdentity = { mode: 'sidecar', namespace: 'shop', labels: { app: 'web' }, outboundPort: 15001 };
+  const cart = (annotations = '') => `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: cart, namespace: shop }
+spec:
+  hosts: [cart.shop.svc.cluster.local]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  ports: [{ number: 80, name: http, protocol: HTTP }]
+  workloadSelector: { labels: { app: cart } }
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: { name: cart, namespace: shop${annotations} }
+spec: { address: 10.0.0.5, ports: { http: 8080 }, labels: { app: cart, security.istio.io/tlsMode: istio } }
+---
+`;
+  const tlsMode = (yaml: string) =>
+    compile(buildIndex(makeSnapshot(loadYaml(yaml).objects, 'v1')), CLIENT)
+      .clusters.find((c) => c.name === 'outbound|80||cart.shop.svc.cluster.local')!
+      .endpoints.map((e) => e.labels?.['security.istio.io/tlsMode']);
+
+  test('no PeerAuthentication, STRICT or PERMISSIVE: mTLS (istio)', () => {
+    expect(tlsMode(cart())).toEqual(['istio']);
+    expect(tlsMode(cart() + pa('default', 'shop', '{ mtls: { mode: STRICT } }'))).toEqual(['istio']);
+  });
+
+  test('DISABLE for the workload, its namespace or the mesh: disabled; a workload policy over its namespace’s wins', () => {
+    expect(tlsMode(cart() + pa('cart', 'shop', '{ selector: { matchLabels: { app: cart } }, mtls: { mode: DISABLE } }'))).toEqual([
+      'disabled',
+    ]);
+    expect(tlsMode(cart() + pa('default', 'istio-system', '{ mtls: { mode: DISABLE } }'))).toEqual(['disabled']);
+    const overridden =
+      pa('default', 'shop', '{ mtls: { mode: DISABLE } }') +
+      pa('cart', 'shop', '{ selector: { matchLabels: { app: cart } }, mtls: { mode: STRICT } }');
+    expect(tlsMode(cart() + overridden)).toEqual(['istio']);
+  });
+
+  test('portLevelMtls DISABLE on the port the app listens on (the endpoint port; mast local’s app-port annotation)', () => {
+    const perPort = (port: number) =>
+      pa(
+        'cart',
+        'shop',
+        `{ selector: { matchLabels: { app: cart } }, mtls: { mode: STRICT }, portLevelMtls: { "${port}": { mode: DISABLE } } }`,
+      );
+    expect(tlsMode(cart() + perPort(8080))).toEqual(['disabled']);
+    expect(tlsMode(cart() + perPort(9090))).toEqual(['istio']);
+    // mast local rewrote the endpoint's port to the sidecar's; the annotation keeps the app's.
+    expect(tlsMode(cart(', annotations: { local.mast.dev/app-port: "9090" }') + perPort(9090))).toEqual(['disabled']);
+  });
+});

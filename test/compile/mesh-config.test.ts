@@ -1,5 +1,6 @@
 /** Istio's mesh config (`istio` ConfigMap, key `mesh`) reaches the compiled ProxyConfig: pathNormalization. */
 import { buildIndex, compile, makeSnapshot } from '../../runtime/compile';
+import { readNumTrustedProxies } from '../../runtime/compile/mesh-config';
 import { localMesh } from '../fixtures/local-mesh';
 
 const GATEWAY = { mode: 'gateway' as const, namespace: 'mast-system', labels: { istio: 'ingressgateway' }, portMap: { 80: 8080 } };
@@ -36,4 +37,20 @@ describe('mesh config: pathNormalization', () => {
     const cm = mesh ? meshConfigMap('istio-system', mesh) : meshConfigMap('default', 'pathNormalization:\n  normalization: NONE\n');
     expect(compile(buildIndex(makeSnapshot([...objects, cm], 'v1')), GATEWAY).pathNormalization).toBeUndefined();
   });
+});
+
+describe('mesh config: defaultConfig.gatewayTopology.numTrustedProxies (mast local starts its gateway with --trusted-hops)', () => {
+  const hops = (mesh: string) => readNumTrustedProxies([...objects, meshConfigMap('istio-system', mesh)]);
+
+  test('a whole number of proxies is taken as written', () => {
+    expect(hops('defaultConfig:\n  gatewayTopology:\n    numTrustedProxies: 1\n')).toBe(1);
+    expect(hops('defaultConfig:\n  gatewayTopology:\n    numTrustedProxies: 3\n')).toBe(3);
+  });
+
+  test.each([
+    ['absent', 'defaultConfig: {}\n'],
+    ['negative', 'defaultConfig:\n  gatewayTopology:\n    numTrustedProxies: -1\n'],
+    ['not whole', 'defaultConfig:\n  gatewayTopology:\n    numTrustedProxies: 1.5\n'],
+    ['a string', 'defaultConfig:\n  gatewayTopology:\n    numTrustedProxies: "1"\n'],
+  ])('%s: 0 (the peer is the client)', (_what, mesh) => expect(hops(mesh)).toBe(0));
 });

@@ -122,8 +122,11 @@ export async function requestsOn(adminPort: number, match: Record<string, string
   return n;
 }
 
+/** A workload by its WorkloadEntry's name in `default`, or by `namespace/name`. */
+const workloadKey = (workload: string) => (workload.includes('/') ? workload : `default/${workload}`);
+
 export function adminOf(mesh: LocalMesh, workload: string): number {
-  const r = mesh.workloads.get(`default/${workload}`);
+  const r = mesh.workloads.get(workloadKey(workload));
   if (!r) throw new Error(`no workload ${workload}`);
   return r.adminPort;
 }
@@ -137,8 +140,9 @@ export interface Reply {
 }
 
 /**
- * A request (GET unless `method` says) to `url` as a workload's app sends it (the absolute URL to its sidecar's outbound port): what
- * Istio's tasks do with `kubectl exec <client pod> -- curl http://httpbin:8000/...`.
+ * A request (GET unless `method` says) to `url` as a workload's app sends it (the absolute URL to
+ * its sidecar's outbound port): what Istio's tasks do with `kubectl exec <client pod> -- curl
+ * http://httpbin:8000/...`. `workload` is its WorkloadEntry's name in `default`, or `namespace/name`.
  */
 export function fromWorkload(
   mesh: LocalMesh,
@@ -148,7 +152,7 @@ export function fromWorkload(
   agent: http.Agent | false = false,
   method = 'GET',
 ): Promise<Reply> {
-  const r = mesh.workloads.get(`default/${workload}`);
+  const r = mesh.workloads.get(workloadKey(workload));
   if (!r) return Promise.reject(new Error(`no workload ${workload}`));
   const t0 = performance.now();
   return new Promise((resolve, reject) => {

@@ -99,9 +99,7 @@ spec:
     const cert = encodeURIComponent(new X509Certificate(client.cert).toString());
     const seen = app.seen[0].headers['x-forwarded-client-cert'];
     const uri = 'spiffe://cluster.local/ns/partners/sa/acme';
-    expect(seen).toBe(
-      `By=spiffe://cluster.local/ns/mast-system/sa/gw;Hash=${hashOf(client.cert)};Cert="${cert}";Subject="O=mast";URI=${uri}`,
-    );
+    expect(seen).toBe(`By=spiffe://cluster.local/ns/mast-system/sa/gw;Hash=${hashOf(client.cert)};Cert="${cert}";Subject="";URI=${uri}`);
   });
 
   test('gatewayTopology.forwardClientCertDetails ALWAYS_FORWARD_ONLY (a trusted proxy in front): passed on as sent', async () => {
@@ -130,7 +128,7 @@ describe('sidecar', () => {
     const port = await inbound();
     const peer = await workload(ca, 'shop', 'front');
     expect(await tlsRequest(port, peer, ca.rootPem)).toMatch(/^HTTP\/1\.1 200/);
-    const element = `By=spiffe://cluster.local/ns/shop/sa/cart;Hash=${hashOf(peer.cert)};Subject="O=mast";URI=spiffe://cluster.local/ns/shop/sa/front`;
+    const element = `By=spiffe://cluster.local/ns/shop/sa/cart;Hash=${hashOf(peer.cert)};Subject="";URI=spiffe://cluster.local/ns/shop/sa/front`;
     expect(app.seen[0].headers['x-forwarded-client-cert']).toBe(element);
     // A mesh peer's own header is kept and this hop appended (APPEND_FORWARD), as Istio's sidecars do.
     expect(await tlsRequest(port, peer, ca.rootPem, '/orders', forged)).toMatch(/^HTTP\/1\.1 200/);

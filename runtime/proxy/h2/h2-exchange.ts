@@ -5,12 +5,14 @@ import { containPeerInput } from '../contain';
 import { chunkedCopy } from '../mirror';
 import { HttpError } from '../http/bytes';
 import { RequestIds } from '../request-id';
+import type { DryRunRecord } from '../../contract/authz-dry-run';
 import { admit, refusalReply, routingView, withAdmission } from '../request/authorize';
 import type { ExchangeContext, MirrorBody } from '../request/context';
 import { corsResponseHeaders } from '../request/cors';
 import type { GeneratedCookie } from '../request/hash-key';
 import { flagBit, flagString, requestFinished, type Flag, type RequestRecord } from '../request/record';
 import { ReplayBuffer } from '../request/replay-buffer';
+import { shadowAuthority } from '../request/upstream-head';
 import type { Failure } from '../request/retry';
 import { decide, type Decision } from '../request/route';
 import type { Cluster, Endpoint } from '../upstream/cluster';
@@ -60,6 +62,8 @@ export class H2Exchange implements TryOwner, TriesOwner {
   private bytesIn = 0;
   private bytesOut = 0;
   private details?: string;
+  /** The dry-run policies' outcomes, for the record. */
+  private dryRun?: DryRunRecord;
   private readonly grpc: boolean;
   /** The upstream tries, once the request is routed to a cluster. */
   private tries?: Tries;
@@ -117,6 +121,7 @@ export class H2Exchange implements TryOwner, TriesOwner {
     if (!edge) this.requestId = req.header('x-request-id') ?? '';
     if (ctx.tracer) this.trace = ctx.tracer.start(req);
     const admission = admit(this.listener, req);
+    this.dryRun = admission.dryRun;
     if (admission.refusal) {
       const r = refusalReply(admission.refusal);
       this.details = r.details;
@@ -159,7 +164,7 @@ export class H2Exchange implements TryOwner, TriesOwner {
   }
 
   /**
-   * The mirrors' copies, as HTTP/1.1 requests (mirror.ts speaks HTTP/1.1): `-shadow` authority,
+   * The mirrors' copies, as HTTP/1.1 requests (mirror.ts speaks HTTP/1.1): the shadow authority (shadowAuthority),
    * `x-mast-mirror`, the body with the client's length, else chunked.
    */
   private startMirrors(clusters: readonly string[]): void {
@@ -167,7 +172,11 @@ export class H2Exchange implements TryOwner, TriesOwner {
     const withBody = this.replay.hasBody;
     const length = this.headers['content-length'];
     const known = typeof length === 'string' ? length : undefined;
-    const shadow = { ...u, authority: `${u.authority}-shadow`, headers: [...u.headers, ['x-mast-mirror', 'true']] satisfies HeaderList };
+    const shadow = {
+      ...u,
+      authority: shadowAuthority(u.authority),
+      headers: [...u.headers, ['x-mast-mirror', 'true']] satisfies HeaderList,
+    };
     const head = requestHead(shadow, withBody, known);
     for (const m of clusters) {
       const copy = this.ctx.mirror(m, u.method, head, withBody);
@@ -391,6 +400,7 @@ export class H2Exchange implements TryOwner, TriesOwner {
       protocol: 'HTTP/2',
       grpcStatus: this.grpcStatus,
       trace: this.trace,
+      dryRun: this.dryRun,
     } satisfies RequestRecord);
   }
 }

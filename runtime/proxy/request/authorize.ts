@@ -4,8 +4,10 @@
  * may hold AuthorizationPolicies, which see the verified token (`requestPrincipals`,
  * `request.auth.*`). A pure check of the normalized request (the path routing and the upstream see
  * too); a refusal is answered locally, and what the JWT changes upstream goes with the route.
+ * Policies in dry run are evaluated too, their would-be outcome kept for the record, never enforced.
  */
 import { authorize } from '../../contract/authz';
+import { dryRun, type DryRunRecord } from '../../contract/authz-dry-run';
 import type { ListenerConfig } from '../../contract/proxy-config';
 import { authzPort } from '../connection-authz';
 import { authenticate, type JwtHeaderEdits, unauthorizedReply, upstreamEdits, withJwtEdits } from '../jwt';
@@ -23,6 +25,8 @@ export interface Admission {
   readonly jwt?: JwtHeaderEdits;
   /** The verified JWT's payload, for routes matching `@request.auth.claims.*`. */
   readonly claims?: Readonly<Record<string, unknown>>;
+  /** The dry-run policies' outcomes, whether the request goes on or not: reported, never enforced. */
+  readonly dryRun?: DryRunRecord;
 }
 
 const ADMITTED: Admission = {};
@@ -54,7 +58,7 @@ export function admit(listener: ListenerConfig | undefined, req: RequestInfo): A
   const authz = listener.authz;
   if (!authz) return admitted;
   const p = req.peer;
-  const decision = authorize(authz, {
+  const attributes = {
     method: req.method,
     path: req.target,
     host: req.host,
@@ -63,11 +67,14 @@ export function admit(listener: ListenerConfig | undefined, req: RequestInfo): A
     remoteIp: req.clientAddress(),
     principal: p?.principal,
     namespace: p?.namespace,
-    header: (name) => req.header(name),
+    header: (name: string) => req.header(name),
     ...(auth ? { auth } : {}),
-  });
-  if (!decision.allowed) return { refusal: { kind: 'denied', policy: decision.policy } };
-  return admitted;
+  };
+  const shadow = dryRun(authz, attributes, 'http');
+  const dryRunRecord = shadow?.length ? { dryRun: { port: attributes.port, results: shadow } } : {};
+  const decision = authorize(authz, attributes);
+  if (!decision.allowed) return { refusal: { kind: 'denied', policy: decision.policy }, ...dryRunRecord };
+  return shadow?.length ? { ...admitted, ...dryRunRecord } : admitted;
 }
 
 /** What routing sees of the request: itself, or with the verified JWT's claims for claim matches. */

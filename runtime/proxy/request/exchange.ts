@@ -12,6 +12,7 @@ import { Deadline, requestDeadlines } from '../deadlines';
 import { RequestIds } from '../request-id';
 import type { Cluster } from '../upstream/cluster';
 import { Attempts, type AttemptOwner } from './attempt';
+import type { DryRunRecord } from '../../contract/authz-dry-run';
 import { admit, refusalReply, routingView, withAdmission } from './authorize';
 import type { Client, ExchangeContext, MirrorBody } from './context';
 import type { GeneratedCookie } from './hash-key';
@@ -58,6 +59,8 @@ export class Exchange implements AttemptOwner, RelayOwner, BridgeOwner {
   private bytesOut = 0;
   /** Why the proxy answered itself: the policy rule that denied the request (access log `response_code_details`). */
   private details?: string;
+  /** The dry-run policies' outcomes, for the record. */
+  private dryRun?: DryRunRecord;
   /** A fault's delay (rare: a Node timer), and the route's timeout. */
   private delayTimer?: NodeJS.Timeout;
   private timeout?: Deadline;
@@ -82,6 +85,7 @@ export class Exchange implements AttemptOwner, RelayOwner, BridgeOwner {
 
   start(): void {
     const admission = admit(this.listener, this.client);
+    this.dryRun = admission.dryRun;
     if (admission.refusal) {
       const r = refusalReply(admission.refusal);
       this.details = r.details;
@@ -284,6 +288,7 @@ export class Exchange implements AttemptOwner, RelayOwner, BridgeOwner {
         protocol: this.client.head.http10 ? 'HTTP/1.0' : 'HTTP/1.1',
         grpcStatus: this.grpcStatus,
         trace: this.trace,
+        dryRun: this.dryRun,
       } satisfies RequestRecord);
     }
     this.client.finished(keepAlive, now);

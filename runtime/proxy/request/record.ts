@@ -7,6 +7,7 @@ import { channel } from 'node:diagnostics_channel';
 import type { ClusterConfig } from '../../contract/proxy-config';
 import type { RequestInfo } from './context';
 import type { TraceContext } from '../tracing/propagation';
+import type { DryRunRecord } from '../../contract/authz-dry-run';
 
 /**
  * Response flags as Envoy names them: NR no route, UH no healthy upstream, UO overflow, UF connect
@@ -49,6 +50,8 @@ export interface RequestRecord {
   readonly grpcStatus?: number;
   /** The request's span (its trace, its parent, sampled or not), when the proxy traces (tracing/tracer.ts). */
   readonly trace?: TraceContext;
+  /** What the dry-run AuthorizationPolicies would have done (reported in metrics, the rbac debug log, span tags). */
+  readonly dryRun?: DryRunRecord;
 }
 
 /** Every finished request's record, published synchronously as it finishes. */

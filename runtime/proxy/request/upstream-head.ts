@@ -31,7 +31,18 @@ export interface HeadInputs {
   readonly trace?: TraceContext;
 }
 
-/** The head for the upstream; `shadow` for a mirror's copy (`-shadow` authority, `x-mast-mirror`). */
+/**
+ * A mirror's authority, as Envoy names it: `-shadow` after the host, before any port
+ * (`reviews:9080` → `reviews-shadow:9080`, `[::1]:80` → `[::1]-shadow:80`). The port starts at the
+ * last colon unless a `]` comes after it (an IPv6 literal without a port: `[::1]` → `[::1]-shadow`).
+ */
+export function shadowAuthority(authority: string): string {
+  const colon = authority.lastIndexOf(':');
+  if (colon < 0 || authority.lastIndexOf(']') > colon) return `${authority}-shadow`;
+  return `${authority.slice(0, colon)}-shadow${authority.slice(colon)}`;
+}
+
+/** The head for the upstream; `shadow` for a mirror's copy (`-shadow` authority: shadowAuthority, `x-mast-mirror`). */
 export function upstreamHead(req: ClientRequest, x: HeadInputs, shadow = false): string {
   return (!shadow && receivedHead(req, x)) || rebuiltHead(req, x, shadow);
 }
@@ -82,7 +93,7 @@ function rebuiltHead(req: ClientRequest, x: HeadInputs, shadow: boolean): string
   const xfcc = forwardedClientCert(req, x.listener);
   if (xfcc.line) extra.push(xfcc.line);
   const ops = [route.requestHeaders, x.destination?.requestHeaders, xfcc.drop && !xfcc.line ? DROP_XFCC : undefined];
-  return upstreamRequestHead(req.head, { path, authority: shadow ? `${authority}-shadow` : authority, extra, ops });
+  return upstreamRequestHead(req.head, { path, authority: shadow ? shadowAuthority(authority) : authority, extra, ops });
 }
 
 /** A request target's path and its query (with the `?`, or empty). */

@@ -2,9 +2,11 @@
  * One finished request as an OpenTelemetry span in OTLP/JSON form (ids in hex, times as strings
  * of nanoseconds), with the tags Envoy's HTTP connection manager sets and Istio's: kind SERVER on a
  * sidecar's inbound and CLIENT where the proxy sends out (a gateway, a sidecar's outbound: Envoy's
- * egress), `error` and an error status for a 5xx or no response. Pure: the clock is passed in.
+ * egress), `error` and an error status for a 5xx or no response, and what dry-run AuthorizationPolicies
+ * would have done (dry-run-report.ts). Pure: the clock is passed in.
  */
 import type { TracingConfig, TracingTag } from '../../contract/proxy-config';
+import { dryRunSpanTags } from '../dry-run-report';
 import type { RequestRecord } from '../request/record';
 import { operationName } from './operation';
 import type { TraceContext } from './propagation';
@@ -92,6 +94,7 @@ export function buildSpan(r: RequestRecord, t: TraceContext, s: SpanSource, endM
   ];
   if (r.cluster) attributes.push(attr('upstream_cluster', r.cluster.name), attr('upstream_cluster.name', r.cluster.name));
   if (error) attributes.push(attr('error', 'true'));
+  if (r.dryRun) for (const [k, v] of dryRunSpanTags(r.dryRun.results)) attributes.push(attr(k, v));
   for (const tag of s.config.tags) {
     const v = tagValue(tag, r, s.environment);
     if (v !== undefined) attributes.push(attr(tag.name, v));

@@ -319,9 +319,8 @@ describe('mirroring', () => {
     expect((await inbound('reviews-v1')) - before[0]).toBe(1);
   });
 
-  // Envoy puts "-shadow" on the host before its port (reviews-shadow:9080); mast appends it after
-  // the port (reviews:9080-shadow): runtime/proxy/request/upstream-head.ts and h2/h2-exchange.ts.
-  test.failing('the copy carries the shadow Host reviews-shadow:9080', async () => {
+  // As Envoy names it: "-shadow" on the host, before its port (shadowAuthority in upstream-head.ts).
+  test('the copy carries the shadow Host reviews-shadow:9080', async () => {
     const before = mesh.logs.length;
     await curl();
     // The copy's Host, as reviews v2's inbound sidecar logs it.

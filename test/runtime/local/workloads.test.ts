@@ -65,6 +65,8 @@ describe('mast local: which workloads get a sidecar', () => {
   test('routes reach a fronted workload through its sidecar: its port becomes the inbound port; nothing else changes', () => {
     const out = throughSidecars(objects, (key) => (key === 'shop/reviews-v2' ? 31000 : undefined));
     expect((out[0].spec as { ports: object }).ports).toEqual({ http: 31000 });
+    // The app's own port stays known, for portLevelMtls (compile/endpoints.ts).
+    expect(out[0].metadata.annotations?.['local.mast.dev/app-port']).toBe('19083');
     expect(out.slice(1)).toEqual(objects.slice(1));
     expect((objects[0].spec as { ports: object }).ports).toEqual({ http: 19083 });
   });

@@ -72,6 +72,16 @@ describe('admin port', () => {
     expect(await (await fetch(`http://127.0.0.1:${port}/logging?level=error`)).text()).toBe('level: debug\n');
   });
 
+  it("sets one logger's level as Envoy's ?rbac=debug does; ?level= sets them all again", async () => {
+    const { port, proxy } = await admin();
+    const set = await fetch(`http://127.0.0.1:${port}/logging?rbac=debug`, { method: 'POST' });
+    expect([set.status, await set.text(), proxy.logLevels.enabled('rbac', 'debug')]).toEqual([200, 'level: info\nrbac: debug\n', true]);
+    const bad = await fetch(`http://127.0.0.1:${port}/logging?rbac=chatty`, { method: 'POST' });
+    expect([bad.status, await bad.text()]).toEqual([400, 'unknown level "chatty"\n']);
+    await fetch(`http://127.0.0.1:${port}/logging?level=warn`, { method: 'POST' });
+    expect([proxy.logLevels.of('rbac'), proxy.logLevels.enabled('rbac', 'debug')]).toEqual(['warn', false]);
+  });
+
   it('lists its paths on a 404', async () => {
     const { port } = await admin();
     const r = await fetch(`http://127.0.0.1:${port}/nope`);

@@ -1,10 +1,25 @@
 /** VirtualService `rewrite.uriRegexRewrite`: validated as RE2, run by the proxy with RE2 (api/regex.ts) on the path. */
 import { loadYaml, validate } from '../../../../api';
 import { regexRewrite } from '../../../../runtime/compile/routes';
-import { regexRewritePath } from '../../../../runtime/proxy/request/upstream-head';
+import { regexRewritePath, shadowAuthority } from '../../../../runtime/proxy/request/upstream-head';
 import { cluster, config, forward, get, stoppedAfterEach } from '../../../support/proxy';
 
 const { withBackend, proxyFor } = stoppedAfterEach();
+
+describe("a mirror's authority: -shadow after the host, before the port (Envoy's rule)", () => {
+  test.each([
+    ['reviews:9080', 'reviews-shadow:9080'],
+    ['reviews', 'reviews-shadow'],
+    ['alpha.example.com', 'alpha.example.com-shadow'],
+    ['httpbin.foo.svc.cluster.local:8000', 'httpbin.foo.svc.cluster.local-shadow:8000'],
+    ['127.0.0.1:8080', '127.0.0.1-shadow:8080'],
+    ['[::1]:80', '[::1]-shadow:80'],
+    ['[::1]', '[::1]-shadow'],
+    ['[2001:db8::7]', '[2001:db8::7]-shadow'],
+  ])('%s → %s', (authority, shadow) => {
+    expect(shadowAuthority(authority)).toBe(shadow);
+  });
+});
 
 const rewrite = (match: string, replacement: string, target: string) =>
   regexRewritePath(target, regexRewrite({ match, rewrite: replacement }));

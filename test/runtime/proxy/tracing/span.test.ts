@@ -137,6 +137,24 @@ describe('buildSpan', () => {
     });
   });
 
+  test("what dry-run policies would have done: Istio's istio.authorization.dry_run.* tags, a name only where a rule matched", () => {
+    const dryRun = {
+      port: 80,
+      results: [
+        { action: 'deny', result: 'denied', policy: 'ns[foo]-policy[deny-path-headers]-rule[0]' },
+        { action: 'allow', result: 'denied' },
+      ] as const,
+    };
+    expect(attrs(buildSpan(record({ inbound: true, dryRun }), trace, source, 1_700_000_000_000))).toMatchObject({
+      'istio.authorization.dry_run.deny_policy.name': 'ns[foo]-policy[deny-path-headers]-rule[0]',
+      'istio.authorization.dry_run.deny_policy.result': 'denied',
+      'istio.authorization.dry_run.allow_policy.result': 'denied',
+    });
+    expect(attrs(buildSpan(record({ inbound: true, dryRun }), trace, source, 1_700_000_000_000))).not.toHaveProperty(
+      'istio.authorization.dry_run.allow_policy.name',
+    );
+  });
+
   test('an inbound span: SERVER, named for the service port; a header tag read from the request', () => {
     const inbound = cluster('127.0.0.1', 9080);
     const s = buildSpan(record({ inbound: true, cluster: inbound, route: 'default' }, { 'end-user': 'jason' }), trace, source, 1000);
