@@ -14,37 +14,17 @@
  */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { freePort } from '../../../runtime/local/local-mesh';
 import { inSeconds, jwksOf, mint, testKey } from '../../runtime/proxy/jwt/mint';
 import { fromWorkload, startExample, type Running } from '../support';
+import { httpbinWorkload } from './httpbin-mesh';
 
 const NAMESPACES = ['foo', 'bar', 'legacy'] as const;
 type Ns = (typeof NAMESPACES)[number];
 
 /** httpbin (with its app) and sleep (a sidecar only) in `ns`, as `kubectl apply -f <(istioctl kube-inject ...)` makes them. */
 const withSidecars = (ns: Ns, httpbinPort: number, sleepPort: number) => `---
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: httpbin, namespace: ${ns} }
-spec:
-  hosts: [httpbin.${ns}.svc.cluster.local]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{ number: 8000, name: http, protocol: HTTP }]
-  workloadSelector: { labels: { app: httpbin } }
----
-apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata:
-  name: httpbin
-  namespace: ${ns}
-  annotations: { local.mast.dev/run: ${join(__dirname, 'httpbin.ts')} }
-spec:
-  address: 127.0.0.1
-  ports: { http: ${httpbinPort} }
-  labels: { app: httpbin, version: v1 }
----
+${httpbinWorkload(ns, httpbinPort)}---
 apiVersion: networking.istio.io/v1
 kind: WorkloadEntry
 metadata: { name: sleep, namespace: ${ns} }

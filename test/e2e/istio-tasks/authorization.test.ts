@@ -14,6 +14,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '../../../runtime/local/local-mesh';
 import { EXAMPLE, fromWorkload, type Page, request, startExample, type Running } from '../support';
+import { httpbinWorkload } from './httpbin-mesh';
 
 const BOOKINFO_WORKLOADS = readFileSync(join(EXAMPLE, 'local', 'workloads.yaml'), 'utf8')
   .replace(/CALLS=grpc:\/\/ratings\.default\.svc\.cluster\.local:9090/g, 'CALLS=http://ratings:9080')
@@ -21,28 +22,7 @@ const BOOKINFO_WORKLOADS = readFileSync(join(EXAMPLE, 'local', 'workloads.yaml')
 
 let mesh: Running;
 beforeAll(async () => {
-  const httpbinFoo = `---
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: httpbin, namespace: foo }
-spec:
-  hosts: [httpbin.foo.svc.cluster.local]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{ number: 8000, name: http, protocol: HTTP }]
-  workloadSelector: { labels: { app: httpbin } }
----
-apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata:
-  name: httpbin
-  namespace: foo
-  annotations: { local.mast.dev/run: ${join(__dirname, 'httpbin.ts')} }
-spec:
-  address: 127.0.0.1
-  ports: { http: ${await freePort()} }
-  labels: { app: httpbin, version: v1 }
-`;
+  const httpbinFoo = httpbinWorkload('foo', await freePort());
   mesh = await startExample({ files: { 'local/workloads.yaml': BOOKINFO_WORKLOADS, 'local/httpbin-foo.yaml': httpbinFoo } });
 }, 90_000);
 afterAll(() => mesh?.stop());

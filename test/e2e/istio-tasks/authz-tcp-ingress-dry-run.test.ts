@@ -26,6 +26,7 @@ import { join } from 'node:path';
 import { freePort } from '../../../runtime/local/local-mesh';
 import { until } from '../../support/poll';
 import { adminOf, fromWorkload, startExample, type Running } from '../support';
+import { httpbinWorkload } from './httpbin-mesh';
 
 const TCP_PORTS = [9000, 9001, 9002] as const;
 /** The app port standing for each of tcp-echo's container ports. */
@@ -36,24 +37,7 @@ const files = async () => {
   httpbinPort = await freePort();
   for (const p of TCP_PORTS) tcpPort[p] = await freePort();
   const workloads = `---
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: httpbin, namespace: foo }
-spec:
-  hosts: [httpbin.foo.svc.cluster.local]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{ number: 8000, name: http, protocol: HTTP }]
-  workloadSelector: { labels: { app: httpbin } }
----
-apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata:
-  name: httpbin
-  namespace: foo
-  annotations: { local.mast.dev/run: ${join(__dirname, 'httpbin.ts')} }
-spec: { address: 127.0.0.1, ports: { http: ${httpbinPort} }, labels: { app: httpbin, version: v1 } }
----
+${httpbinWorkload('foo', httpbinPort)}---
 apiVersion: networking.istio.io/v1
 kind: WorkloadEntry
 metadata: { name: sleep, namespace: foo }
