@@ -28,7 +28,18 @@ const applied = obj({
   pathNormalization: obj({ normalization: oneOf(['NONE', 'BASE', 'MERGE_SLASHES', 'DECODE_AND_MERGE_SLASHES', 'DEFAULT'] as const) }),
   h2UpgradePolicy: oneOf(['DO_NOT_UPGRADE', 'UPGRADE'] as const),
   outboundTrafficPolicy: obj({ mode: oneOf(['REGISTRY_ONLY', 'ALLOW_ANY'] as const) }),
+  // Istio takes TLS 1.2 or 1.3 as the workload mTLS minimum (TLS_AUTO: 1.2).
+  meshMTLS: obj({ minProtocolVersion: oneOf(['TLS_AUTO', 'TLSV1_2', 'TLSV1_3'] as const) }),
 });
+
+/** Istio's fields inside the applied objects that mast does not apply: named (MAST0301), not unknown. */
+const NOT_APPLIED_INSIDE: Readonly<Record<string, Readonly<Record<string, string>>>> = {
+  outboundTrafficPolicy: { egressProxy: 'an egress proxy for unknown hosts is not applied by mast' },
+  meshMTLS: {
+    ecdhCurves: "mast-proxy's workload mTLS uses Node's default curves",
+    cipherSuites: "mast-proxy's workload mTLS uses Node's default cipher suites",
+  },
+};
 
 /**
  * The mesh config fields mast applies, typed (the `Mesh` construct's `meshConfig`): what the
@@ -91,7 +102,6 @@ const NOT_APPLIED: Readonly<Record<string, { readonly instead?: string; readonly
   ca: { instead: 'mastd is the CA' },
   discoverySelectors: {},
   defaultHttpRetryPolicy: { instead: "Istio's default retry policy (2 attempts) applies" },
-  meshMTLS: {},
   tlsDefaults: {},
   defaultTrafficPolicy: {},
   serviceEntryVisibility: {},
@@ -119,15 +129,15 @@ export function meshConfigFindings(o: KubeObject): Finding[] | undefined {
 
 function checkFields(o: KubeObject, mesh: Record<string, unknown>, at: string): Finding[] {
   const out: Finding[] = [];
-  const appliedPart = Object.fromEntries(Object.entries(mesh).filter(([k]) => k in applied.fields));
-  // egressProxy: a field of Istio's, not applied (below), not an unknown one.
-  if (isPlainObject(appliedPart.outboundTrafficPolicy)) {
-    const { egressProxy: _, ...rest } = appliedPart.outboundTrafficPolicy;
-    appliedPart.outboundTrafficPolicy = rest;
+  const appliedPart: Record<string, unknown> = Object.fromEntries(Object.entries(mesh).filter(([k]) => k in applied.fields));
+  // Istio's fields that mast does not apply inside them: named below, not reported as unknown.
+  for (const [field, inner] of Object.entries(NOT_APPLIED_INSIDE)) {
+    const value = appliedPart[field];
+    if (!isPlainObject(value)) continue;
+    appliedPart[field] = Object.fromEntries(Object.entries(value).filter(([k]) => !(k in inner)));
+    for (const k of Object.keys(value)) if (k in inner) out.push(finding('MAST0301', o, `${at}.${field}.${k}`, inner[k]));
   }
   for (const s of checkShape(applied, appliedPart, at)) out.push(finding(s.code, o, s.path, s.message));
-  if (isPlainObject(mesh.outboundTrafficPolicy) && mesh.outboundTrafficPolicy.egressProxy !== undefined)
-    out.push(finding('MAST0301', o, `${at}.outboundTrafficPolicy.egressProxy`, 'an egress proxy for unknown hosts is not applied by mast'));
   for (const [key, value] of Object.entries(mesh)) {
     if (key in applied.fields || CHECKED_ELSEWHERE.includes(key)) continue;
     const known = NOT_APPLIED[key];

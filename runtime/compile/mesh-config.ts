@@ -26,6 +26,8 @@ export { MESH_CONFIGMAP };
 export interface MeshSettings {
   /** Absent: BASE (Istio's DEFAULT). */
   readonly pathNormalization?: PathNormalization;
+  /** `meshMTLS.minProtocolVersion: TLSV1_3`; absent: TLS 1.2 and up (TLS_AUTO, TLSV1_2). */
+  readonly meshTlsMinVersion?: 'TLSv1.3';
 }
 
 /** What the compiler itself applies. */
@@ -64,12 +66,17 @@ export function meshConfigOf(objects: readonly KubeObject[]): Record<string, unk
 
 /** Read once per snapshot (MeshIndex.meshSettings). */
 export function readMeshSettings(objects: readonly KubeObject[]): MeshSettings {
-  const mesh = meshConfigOf(objects) as { pathNormalization?: { normalization?: unknown } } | undefined;
+  const mesh = meshConfigOf(objects) as
+    | { pathNormalization?: { normalization?: unknown }; meshMTLS?: { minProtocolVersion?: unknown } }
+    | undefined;
   const n = mesh?.pathNormalization?.normalization;
   // Istio's DEFAULT means BASE; omitting the field keeps ProxyConfig unchanged for the default.
-  if (typeof n === 'string' && n !== 'BASE' && n !== 'DEFAULT' && (PATH_NORMALIZATIONS as readonly string[]).includes(n))
-    return { pathNormalization: n as PathNormalization };
-  return {};
+  const path =
+    typeof n === 'string' && n !== 'BASE' && n !== 'DEFAULT' && (PATH_NORMALIZATIONS as readonly string[]).includes(n)
+      ? { pathNormalization: n as PathNormalization }
+      : {};
+  const tls13 = mesh?.meshMTLS?.minProtocolVersion === 'TLSV1_3' ? { meshTlsMinVersion: 'TLSv1.3' as const } : {};
+  return { ...path, ...tls13 };
 }
 
 /** Read once per snapshot (MeshIndex.meshCompile). Istio's enum: DO_NOT_UPGRADE (its default) or UPGRADE. */

@@ -22,6 +22,11 @@ export interface ProxyConfig {
    * normalized before routing and authorization (and sent upstream so). Absent: BASE, Istio's default.
    */
   readonly pathNormalization?: PathNormalization;
+  /**
+   * Istio's mesh-wide `meshMTLS.minProtocolVersion: TLSV1_3`: the workload mTLS (inbound and to peer
+   * sidecars) refuses TLS 1.2. Absent: TLS 1.2 and 1.3, Istio's default.
+   */
+  readonly meshTlsMinVersion?: (typeof MESH_TLS_MIN_VERSIONS)[number];
   /** Spans of this proxy's requests (Telemetry `tracing` and MeshConfig's providers); absent: no spans, trace headers passed on untouched. */
   readonly tracing?: TracingConfig;
   /**
@@ -424,3 +429,6 @@ export const byClusterName = (a: { readonly name: string }, b: { readonly name: 
  * Envoy names it); the proxy makes it itself when a listener has `passthrough`.
  */
 export const PASSTHROUGH_CLUSTER = 'PassthroughCluster';
+
+/** The minimum workload mTLS versions a config may set (ProxyConfig.meshTlsMinVersion). */
+export const MESH_TLS_MIN_VERSIONS = ['TLSv1.3'] as const;

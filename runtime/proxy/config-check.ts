@@ -1,5 +1,5 @@
 /** Checks a ProxyConfig before it is applied; the reason becomes the NACK. */
-import { PATH_NORMALIZATIONS, PROXY_CONFIG_SCHEMA, type ProxyConfig } from '../contract/proxy-config';
+import { MESH_TLS_MIN_VERSIONS, PATH_NORMALIZATIONS, PROXY_CONFIG_SCHEMA, type ProxyConfig } from '../contract/proxy-config';
 import { checkTracing } from './tracing/check';
 
 export function checkConfig(c: ProxyConfig): string | undefined {
@@ -10,6 +10,8 @@ export function checkConfig(c: ProxyConfig): string | undefined {
   if (!Array.isArray(c.listeners) || !Array.isArray(c.clusters)) return 'config needs listeners and clusters arrays';
   if (c.pathNormalization !== undefined && !PATH_NORMALIZATIONS.includes(c.pathNormalization))
     return `unknown pathNormalization ${JSON.stringify(c.pathNormalization)} (one of ${PATH_NORMALIZATIONS.join(', ')})`;
+  if (c.meshTlsMinVersion !== undefined && !MESH_TLS_MIN_VERSIONS.includes(c.meshTlsMinVersion))
+    return `unknown meshTlsMinVersion ${JSON.stringify(c.meshTlsMinVersion)} (one of ${MESH_TLS_MIN_VERSIONS.join(', ')})`;
   const tracing = c.tracing === undefined ? undefined : checkTracing(c.tracing);
   if (tracing) return tracing;
   const clusters = new Set<string>();

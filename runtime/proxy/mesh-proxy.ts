@@ -67,6 +67,8 @@ export class MeshProxy implements AcceptContext, ExchangeContext {
   draining = false;
   config?: ProxyConfig;
   pathNormalization: PathNormalization = 'BASE';
+  private meshTlsMinVersion: tls.SecureVersion = 'TLSv1.2';
+  private certificate?: WorkloadCertificate;
   private clusters = new Map<string, Cluster>();
   private readonly listeners = new Map<number, ListenerRuntime>();
   private readonly conns = new Set<DownstreamConn>();
@@ -157,7 +159,8 @@ export class MeshProxy implements AcceptContext, ExchangeContext {
 
   /** New connections use it at once; existing ones keep theirs until they close. */
   setCertificate(c: WorkloadCertificate): void {
-    this.tlsContext = workloadContext(c.key, c.certificate, c.root);
+    this.certificate = c;
+    this.tlsContext = workloadContext(c.key, c.certificate, c.root, this.meshTlsMinVersion);
     this.onCertificate?.(c);
     this.metrics.inc('mast_certificates_installed_total');
   }
@@ -246,6 +249,13 @@ export class MeshProxy implements AcceptContext, ExchangeContext {
     }
     this.config = config;
     this.pathNormalization = config.pathNormalization ?? 'BASE';
+    // The mesh's minimum mTLS version: new connections (both ends) take it; open ones keep theirs.
+    const minVersion = config.meshTlsMinVersion ?? 'TLSv1.2';
+    if (minVersion !== this.meshTlsMinVersion) {
+      this.meshTlsMinVersion = minVersion;
+      const c = this.certificate;
+      if (c) this.tlsContext = workloadContext(c.key, c.certificate, c.root, minVersion);
+    }
     this.tracer = tracerFor(this, config, this.tracer, (name, by) => this.metrics.inc(name, by), this.identity);
     this.lastError = undefined;
     this.metrics.inc('mast_config_applied_total');

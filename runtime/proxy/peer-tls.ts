@@ -33,12 +33,16 @@ const SESSION_ID_CONTEXT = 'mast-workload-mtls';
  */
 const SESSION_TIMEOUT_S = 300;
 
-/** The workload certificate's context, for both ends of the mesh's mTLS: servers of it can resume a client's session. */
-export function workloadContext(key: string, cert: string, root: string): tls.SecureContext {
+/**
+ * The workload certificate's context, for both ends of the mesh's mTLS: servers of it can resume a
+ * client's session. `minVersion`: the mesh's `meshMTLS.minProtocolVersion` (TLS 1.2 unless 1.3).
+ */
+export function workloadContext(key: string, cert: string, root: string, minVersion: tls.SecureVersion = 'TLSv1.2'): tls.SecureContext {
   return tlsModule().createSecureContext({
     key,
     cert,
     ca: root,
+    minVersion,
     sessionIdContext: SESSION_ID_CONTEXT,
     sessionTimeout: SESSION_TIMEOUT_S,
   });

@@ -88,3 +88,11 @@ test('only the mesh config of a root namespace is read: an `istio` ConfigMap els
   expect(codes(meshConfig('nonsense: 1', 'default'))).toEqual([]);
   expect(codes(meshConfig('nonsense: 1', 'mast-system'))).toEqual(['MAST0001 data.mesh.nonsense']);
 });
+
+test("meshMTLS.minProtocolVersion takes Istio's values (TLS 1.2 or 1.3); an older one is refused, cipher and curve lists are named as not applied", () => {
+  expect(codes(meshConfig('meshMTLS: { minProtocolVersion: TLSV1_3 }'))).toEqual([]);
+  expect(codes(meshConfig('meshMTLS: { minProtocolVersion: TLSV1_1 }'))).toEqual(['MAST0004 data.mesh.meshMTLS.minProtocolVersion']);
+  expect(codes(meshConfig('meshMTLS: { minProtocolVersion: TLS_AUTO, cipherSuites: [ECDHE-ECDSA-AES256-GCM-SHA384] }'))).toEqual([
+    'MAST0301 data.mesh.meshMTLS.cipherSuites',
+  ]);
+});

@@ -54,3 +54,14 @@ describe('mesh config: defaultConfig.gatewayTopology.numTrustedProxies (mast loc
     ['a string', 'defaultConfig:\n  gatewayTopology:\n    numTrustedProxies: "1"\n'],
   ])('%s: 0 (the peer is the client)', (_what, mesh) => expect(hops(mesh)).toBe(0));
 });
+
+describe('mesh config: meshMTLS.minProtocolVersion', () => {
+  test('TLSV1_3 reaches gateways and sidecars; TLS_AUTO, TLSV1_2 or none leave Istio’s TLS 1.2 (the config names none)', () => {
+    const index = (mesh: string) => buildIndex(makeSnapshot([...objects, meshConfigMap('istio-system', mesh)], 'v1'));
+    const tls13 = index('meshMTLS:\n  minProtocolVersion: TLSV1_3\n');
+    expect(compile(tls13, SIDECAR).meshTlsMinVersion).toBe('TLSv1.3');
+    expect(compile(tls13, GATEWAY).meshTlsMinVersion).toBe('TLSv1.3');
+    for (const mesh of ['meshMTLS:\n  minProtocolVersion: TLS_AUTO\n', 'meshMTLS:\n  minProtocolVersion: TLSV1_2\n', ''])
+      expect(compile(index(mesh), SIDECAR).meshTlsMinVersion).toBeUndefined();
+  });
+});

@@ -57,10 +57,18 @@ export function selfSigned(dir: string, name: string, uri: string): KeyPair {
 }
 
 /** One request over TLS with this client certificate (or none): the raw reply, or how the connection ended. */
-export function tlsRequest(port: number, client: Partial<KeyPair>, ca: string, path = '/orders', extra = ''): Promise<string> {
+export function tlsRequest(
+  port: number,
+  client: Partial<KeyPair>,
+  ca: string,
+  path = '/orders',
+  extra = '',
+  maxVersion?: tls.SecureVersion,
+): Promise<string> {
   return new Promise((resolve) => {
     let out = '';
-    const s = tls.connect({ host: '127.0.0.1', port, ca, key: client.key, cert: client.cert, checkServerIdentity: () => undefined }, () => {
+    const options = { host: '127.0.0.1', port, ca, key: client.key, cert: client.cert, checkServerIdentity: () => undefined, maxVersion };
+    const s = tls.connect(options, () => {
       s.write(`GET ${path} HTTP/1.1\r\nhost: cart\r\n${extra}connection: close\r\n\r\n`);
     });
     const t = setTimeout(() => s.destroy(), 2000);
