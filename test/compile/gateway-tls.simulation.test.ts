@@ -4,23 +4,14 @@
  * before wildcards, PASSTHROUGH routes beside them on the same port; a request over one server's
  * connection for another server's host is a 404; a later server repeating a TLS host is not served.
  */
-import { GATEWAY, compileMesh, runSimulations } from './simulation';
+import { GATEWAY, compileMesh, runSimulations, staticService } from './simulation';
 
 const SERVICES = `
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: httpbin, namespace: default }
-spec: { hosts: [httpbin.default.svc.cluster.local], location: MESH_INTERNAL, resolution: STATIC, ports: [{ number: 8000, name: http, protocol: HTTP }], endpoints: [{ address: 10.1.0.1 }] }
+${staticService('httpbin', 'default', 8000, 'HTTP', ['10.1.0.1'])}
 ---
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: helloworld, namespace: default }
-spec: { hosts: [helloworld.default.svc.cluster.local], location: MESH_INTERNAL, resolution: STATIC, ports: [{ number: 5000, name: http, protocol: HTTP }], endpoints: [{ address: 10.2.0.1 }] }
+${staticService('helloworld', 'default', 5000, 'HTTP', ['10.2.0.1'])}
 ---
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: my-nginx, namespace: default }
-spec: { hosts: [my-nginx.default.svc.cluster.local], location: MESH_INTERNAL, resolution: STATIC, ports: [{ number: 443, name: https, protocol: HTTPS }], endpoints: [{ address: 10.3.0.1 }] }
+${staticService('my-nginx', 'default', 443, 'HTTPS', ['10.3.0.1'])}
 `;
 const HTTPBIN = 'outbound|8000||httpbin.default.svc.cluster.local';
 const HELLO = 'outbound|5000||helloworld.default.svc.cluster.local';

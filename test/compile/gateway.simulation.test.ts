@@ -3,33 +3,18 @@
  * scoping, merging), httpsRedirect, TCP servers and TLS passthrough by server name, and what a
  * gateway the Gateway does not select gets. Given this mesh, this request goes there.
  */
-import { GATEWAY, compileMesh, runSimulations } from './simulation';
+import { GATEWAY, compileMesh, runSimulations, staticService } from './simulation';
 
 const SERVICES = `
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: web, namespace: shop }
-spec: { hosts: [web.shop.svc.cluster.local], location: MESH_INTERNAL, resolution: STATIC, ports: [{ number: 8080, name: http, protocol: HTTP }], endpoints: [{ address: 10.1.0.1 }] }
+${staticService('web', 'shop', 8080, 'HTTP', ['10.1.0.1'])}
 ---
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: blog, namespace: default }
-spec: { hosts: [blog.default.svc.cluster.local], location: MESH_INTERNAL, resolution: STATIC, ports: [{ number: 8080, name: http, protocol: HTTP }], endpoints: [{ address: 10.2.0.1 }] }
+${staticService('blog', 'default', 8080, 'HTTP', ['10.2.0.1'])}
 ---
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: db, namespace: default }
-spec: { hosts: [db.default.svc.cluster.local], location: MESH_INTERNAL, resolution: STATIC, ports: [{ number: 5432, name: tcp, protocol: TCP }], endpoints: [{ address: 10.3.0.1 }, { address: 10.3.0.2 }] }
+${staticService('db', 'default', 5432, 'TCP', ['10.3.0.1', '10.3.0.2'])}
 ---
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: vault, namespace: default }
-spec: { hosts: [vault.default.svc.cluster.local], location: MESH_INTERNAL, resolution: STATIC, ports: [{ number: 8443, name: tls, protocol: TLS }], endpoints: [{ address: 10.4.0.1 }] }
+${staticService('vault', 'default', 8443, 'TLS', ['10.4.0.1'])}
 ---
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: git, namespace: default }
-spec: { hosts: [git.default.svc.cluster.local], location: MESH_INTERNAL, resolution: STATIC, ports: [{ number: 8443, name: tls, protocol: TLS }], endpoints: [{ address: 10.5.0.1 }] }
+${staticService('git', 'default', 8443, 'TLS', ['10.5.0.1'])}
 `;
 const WEB = 'outbound|8080||web.shop.svc.cluster.local';
 const BLOG = 'outbound|8080||blog.default.svc.cluster.local';

@@ -72,6 +72,13 @@ export const sidecar = (namespace = 'default', labels: Record<string, string> = 
   labels,
 });
 
+/** A STATIC mesh-internal ServiceEntry `name.namespace.svc.cluster.local` with one port (named for its protocol) and inline endpoints, as YAML. */
+export const staticService = (name: string, namespace: string, port: number, protocol: string, addresses: readonly string[]): string =>
+  `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: ${name}, namespace: ${namespace} }
+spec: { hosts: [${name}.${namespace}.svc.cluster.local], location: MESH_INTERNAL, resolution: STATIC, ports: [{ number: ${port}, name: ${protocol.toLowerCase()}, protocol: ${protocol} }], endpoints: [${addresses.map((a) => `{ address: ${a} }`).join(', ')}] }`;
+
 export function meshOf(yaml: string): KubeObject[] {
   const loaded = loadYaml(yaml);
   if (loaded.findings.length) throw new Error(`mesh YAML: ${loaded.findings.map((f) => f.message).join('; ')}`);
