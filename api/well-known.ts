@@ -3,6 +3,11 @@
  * proxy and mastd that run in them, `mast local`. Here, in the API layer, because constructs and the
  * runtime may both import it and nothing else. Istio's numbers wherever Istio has one.
  */
+import { version } from '../package.json';
+
+/** mast's version (the package's): image tags, the recommended version label, `istio_build`. */
+export const MAST_VERSION: string = version;
+
 export const PORTS = {
   /** A sidecar's outbound listener (iptables REDIRECT target for the app's calls). */
   sidecarOutbound: 15001,

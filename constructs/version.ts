@@ -1,7 +1,7 @@
 /** Image tags default to the package version so synth output is pinned, never `latest`. */
-import { version } from '../package.json';
+import { MAST_VERSION } from '../api/well-known';
 
-export const MAST_VERSION: string = version;
+export { MAST_VERSION };
 export const DEFAULT_PROXY_IMAGE = `mast/proxy:${MAST_VERSION}`;
 export const DEFAULT_CONTROL_IMAGE = `mast/control:${MAST_VERSION}`;
 export { SYSTEM_NAMESPACE } from '../api/well-known';

@@ -12,6 +12,7 @@ import { parse } from 'yaml';
 import { PATH_NORMALIZATIONS, type PathNormalization } from '../contract/proxy-config';
 import {
   checkShape,
+  isMeshConfigMap,
   isPlainObject,
   localityLbSetting,
   MESH_CONFIGMAP,
@@ -46,22 +47,27 @@ export interface MeshCompileSettings {
 /** Istio's default mesh config enables locality load balancing (it acts once a DestinationRule has outlier detection). */
 export const DEFAULT_LOCALITY_LB: LocalityLbSetting = { enabled: true };
 
-/** The first root namespace's `istio` ConfigMap's mesh config, parsed; undefined when absent or not YAML. */
-export function meshConfigOf(objects: readonly KubeObject[]): Record<string, unknown> | undefined {
+/** Where the mesh config is: the first root namespace's `istio` ConfigMap holding a `mesh` text (its index; -1 when none). */
+export function meshConfigMapIndex(objects: readonly KubeObject[]): number {
   for (const ns of ROOT_NAMESPACES) {
-    const cm = objects.find((o) => o.kind === 'ConfigMap' && o.metadata?.name === MESH_CONFIGMAP && o.metadata?.namespace === ns) as
-      | { data?: Record<string, unknown> }
-      | undefined;
-    const text = cm?.data?.mesh;
-    if (typeof text !== 'string') continue;
-    try {
-      const mesh: unknown = parse(text);
-      return isPlainObject(mesh) ? mesh : undefined;
-    } catch {
-      return undefined;
-    }
+    const i = objects.findIndex(
+      (o) => isMeshConfigMap(o) && o.metadata?.namespace === ns && typeof (o as { data?: Record<string, unknown> }).data?.mesh === 'string',
+    );
+    if (i >= 0) return i;
   }
-  return undefined;
+  return -1;
+}
+
+/** The mesh config, parsed; undefined when absent or not YAML. */
+export function meshConfigOf(objects: readonly KubeObject[]): Record<string, unknown> | undefined {
+  const i = meshConfigMapIndex(objects);
+  if (i < 0) return undefined;
+  try {
+    const mesh: unknown = parse((objects[i] as { data?: { mesh?: string } }).data?.mesh ?? '');
+    return isPlainObject(mesh) ? mesh : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Read once per snapshot (MeshIndex.meshSettings). */

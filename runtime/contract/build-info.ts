@@ -2,9 +2,9 @@
  * What every mast component says about its build: the version (the package's), under Istio's
  * `istio_build` gauge, which the Mesh dashboard's "Istio Component Versions" panel reads.
  */
-import { version } from '../../package.json';
+import { MAST_VERSION } from '../../api/well-known';
 
-export const MAST_VERSION: string = version;
+export { MAST_VERSION };
 
 /** Istio's component names: `proxy` for sidecars and gateways, `pilot` for the control plane. */
 export type BuildComponent = 'proxy' | 'pilot';

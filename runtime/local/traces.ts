@@ -9,7 +9,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parse, stringify } from 'yaml';
 import { isPlainObject, ROOT_NAMESPACES, type KubeObject } from '../../api';
-import { meshConfigOf, MESH_CONFIGMAP } from '../compile/mesh-config';
+import { meshConfigMapIndex, meshConfigOf, MESH_CONFIGMAP } from '../compile/mesh-config';
 import { OTLP_TRACES_PATH, readMeshTracing } from '../compile/tracing';
 
 /** One span as the page shows it. */
@@ -195,17 +195,9 @@ export function withLocalTracing(objects: readonly KubeObject[], port: number): 
   const defaultConfig = isPlainObject(mesh.defaultConfig) ? mesh.defaultConfig : {};
   const tracing = isPlainObject(defaultConfig.tracing) ? defaultConfig.tracing : {};
   mesh.defaultConfig = { ...defaultConfig, tracing: { sampling: 100, ...tracing } };
-  const existing = ROOT_NAMESPACES.map((ns) =>
-    objects.findIndex(
-      (o) =>
-        o.kind === 'ConfigMap' &&
-        o.metadata?.name === MESH_CONFIGMAP &&
-        o.metadata?.namespace === ns &&
-        typeof (o as { data?: { mesh?: unknown } }).data?.mesh === 'string',
-    ),
-  ).find((i) => i >= 0);
+  const existing = meshConfigMapIndex(objects);
   const text = stringify(mesh);
-  if (existing === undefined) {
+  if (existing < 0) {
     const cm = {
       apiVersion: 'v1',
       kind: 'ConfigMap',

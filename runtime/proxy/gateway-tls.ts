@@ -7,6 +7,7 @@ import type * as tls from 'node:tls';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { tlsModule } from './lazy-tls';
+import { resumableSessions } from './peer-tls';
 import type { ServerTlsConfig } from '../contract/proxy-config';
 
 /**
@@ -68,16 +69,6 @@ export function tlsFiles(t: ServerTlsConfig, credentialsDir: string): TlsFiles |
   return { cert: pair[0], key: pair[1], ca };
 }
 
-/**
- * Names the sessions a server issues. Without one OpenSSL refuses to resume a session on a server
- * that asks for a client certificate and fails the handshake: a MUTUAL client resuming its session
- * (as browsers and curl do) would be cut off. A session never crosses servers: each server's
- * context has its own ticket keys and session cache.
- */
-const SESSION_ID_CONTEXT = 'mast-gateway-tls';
-/** A resumed session is not verified again: a client certificate is trusted at most this long past its expiry (`tls.Server`'s default). */
-const SESSION_TIMEOUT_S = 300;
-
 export function loadTls(f: TlsFiles): LoadedTls {
   const cert = readFileSync(f.cert);
   const key = readFileSync(f.key);
@@ -86,8 +77,8 @@ export function loadTls(f: TlsFiles): LoadedTls {
     cert,
     key,
     ...(ca ? { ca } : {}),
-    sessionIdContext: SESSION_ID_CONTEXT,
-    sessionTimeout: SESSION_TIMEOUT_S,
+    // A MUTUAL client resuming its session (as browsers and curl do) is not cut off (peer-tls.ts).
+    ...resumableSessions('mast-gateway-tls'),
   });
   return { ...f, context, contents: `${cert}${key}${ca ?? ''}` };
 }

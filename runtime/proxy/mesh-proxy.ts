@@ -160,9 +160,15 @@ export class MeshProxy implements AcceptContext, ExchangeContext {
   /** New connections use it at once; existing ones keep theirs until they close. */
   setCertificate(c: WorkloadCertificate): void {
     this.certificate = c;
-    this.tlsContext = workloadContext(c.key, c.certificate, c.root, this.meshTlsMinVersion);
+    this.rebuildWorkloadTls();
     this.onCertificate?.(c);
     this.metrics.inc('mast_certificates_installed_total');
+  }
+
+  /** The workload mTLS context, of the current certificate and the mesh's minimum TLS version. */
+  private rebuildWorkloadTls(): void {
+    const c = this.certificate;
+    if (c) this.tlsContext = workloadContext(c.key, c.certificate, c.root, this.meshTlsMinVersion);
   }
 
   /** The workload certificate's TLS context (mTLS), once mastd has issued one. */
@@ -253,8 +259,7 @@ export class MeshProxy implements AcceptContext, ExchangeContext {
     const minVersion = config.meshTlsMinVersion ?? 'TLSv1.2';
     if (minVersion !== this.meshTlsMinVersion) {
       this.meshTlsMinVersion = minVersion;
-      const c = this.certificate;
-      if (c) this.tlsContext = workloadContext(c.key, c.certificate, c.root, minVersion);
+      this.rebuildWorkloadTls();
     }
     this.tracer = tracerFor(this, config, this.tracer, (name, by) => this.metrics.inc(name, by), this.identity);
     this.lastError = undefined;

@@ -19,19 +19,16 @@ import type { X509Certificate } from 'node:crypto';
 import { tlsModule } from './lazy-tls';
 
 /**
- * Names the sessions a workload context's servers issue (any fixed string: tickets are sealed with
- * keys of the context itself, so a session never outlives the certificate or root it was made under).
+ * What a context needs for its servers to resume sessions. A session id context names the sessions
+ * they issue (any fixed string: tickets are sealed with keys of the context itself, so a session
+ * never outlives the certificate or root it was made under, nor crosses to another context).
  * Without one, OpenSSL refuses to resume a session on a server that asks for a client certificate
- * and fails the handshake ("session id context uninitialized"): `tls.Server` sets one of its own,
- * a hand-built server socket (serveTls) has none.
+ * and fails the handshake ("session id context uninitialized"): `tls.Server` sets one of its own, a
+ * hand-built server socket (serveTls) has none. A resumed session is not verified again: it lives
+ * 300 s (`tls.Server`'s default; OpenSSL's own is two hours), so a client certificate is trusted for
+ * at most that long past its expiry.
  */
-const SESSION_ID_CONTEXT = 'mast-workload-mtls';
-
-/**
- * A resumed session is not verified again: it lives 300 s (`tls.Server`'s default; OpenSSL's own is
- * two hours), so a client certificate is trusted for at most that long past its expiry.
- */
-const SESSION_TIMEOUT_S = 300;
+export const resumableSessions = (idContext: string) => ({ sessionIdContext: idContext, sessionTimeout: 300 });
 
 /**
  * The workload certificate's context, for both ends of the mesh's mTLS: servers of it can resume a
@@ -43,8 +40,7 @@ export function workloadContext(key: string, cert: string, root: string, minVers
     cert,
     ca: root,
     minVersion,
-    sessionIdContext: SESSION_ID_CONTEXT,
-    sessionTimeout: SESSION_TIMEOUT_S,
+    ...resumableSessions('mast-workload-mtls'),
   });
 }
 

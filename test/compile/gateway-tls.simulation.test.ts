@@ -40,23 +40,28 @@ spec:
 const server = (name: string, hosts: string, tls: string) =>
   `  - { port: { number: 443, name: ${name}, protocol: HTTPS }, hosts: ${hosts}, tls: ${tls} }\n`;
 
-runSimulations([
-  {
-    name: 'several hosts on 443, each its own certificate and TLS mode, chosen by SNI; PASSTHROUGH beside them',
-    proxy: GATEWAY,
-    port: 443,
-    mesh: `${SERVICES}---
+/** The services, the Gateway `mygateway` with these server lines, and the routes. */
+const gatewayMesh = (servers: string) => `${SERVICES}---
 apiVersion: networking.istio.io/v1
 kind: Gateway
 metadata: { name: mygateway, namespace: default }
 spec:
   selector: { istio: ingressgateway }
   servers:
-${server('https-httpbin', '[httpbin.example.com]', '{ mode: SIMPLE, credentialName: httpbin-credential }')}${server(
-  'https-hello',
-  '["*.example.com"]',
-  '{ mode: MUTUAL, credentialName: wildcard-credential }',
-)}${server('https-nginx', '[nginx.example.com]', '{ mode: PASSTHROUGH }')}${ROUTES}`,
+${servers}${ROUTES}`;
+
+runSimulations([
+  {
+    name: 'several hosts on 443, each its own certificate and TLS mode, chosen by SNI; PASSTHROUGH beside them',
+    proxy: GATEWAY,
+    port: 443,
+    mesh: gatewayMesh(
+      `${server('https-httpbin', '[httpbin.example.com]', '{ mode: SIMPLE, credentialName: httpbin-credential }')}${server(
+        'https-hello',
+        '["*.example.com"]',
+        '{ mode: MUTUAL, credentialName: wildcard-credential }',
+      )}${server('https-nginx', '[nginx.example.com]', '{ mode: PASSTHROUGH }')}`,
+    ),
     calls: [
       {
         name: 'httpbin.example.com: its own server and certificate, SIMPLE',
@@ -120,18 +125,13 @@ ${server('https-httpbin', '[httpbin.example.com]', '{ mode: SIMPLE, credentialNa
     name: 'a server for "*" takes every name, and clients without one; OPTIONAL_MUTUAL keeps its CA',
     proxy: GATEWAY,
     port: 443,
-    mesh: `${SERVICES}---
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: { name: mygateway, namespace: default }
-spec:
-  selector: { istio: ingressgateway }
-  servers:
-${server('https-httpbin', '[httpbin.example.com]', '{ mode: SIMPLE, serverCertificate: /certs/httpbin.crt, privateKey: /certs/httpbin.key }')}${server(
-  'https-any',
-  '["*"]',
-  '{ mode: OPTIONAL_MUTUAL, serverCertificate: /certs/any.crt, privateKey: /certs/any.key, caCertificates: /certs/ca.crt }',
-)}${ROUTES}`,
+    mesh: gatewayMesh(
+      `${server('https-httpbin', '[httpbin.example.com]', '{ mode: SIMPLE, serverCertificate: /certs/httpbin.crt, privateKey: /certs/httpbin.key }')}${server(
+        'https-any',
+        '["*"]',
+        '{ mode: OPTIONAL_MUTUAL, serverCertificate: /certs/any.crt, privateKey: /certs/any.key, caCertificates: /certs/ca.crt }',
+      )}`,
+    ),
     calls: [
       {
         name: 'no SNI: the "*" server',
@@ -156,18 +156,13 @@ ${server('https-httpbin', '[httpbin.example.com]', '{ mode: SIMPLE, serverCertif
 
 test('a later TLS server repeating a host of the port is not served (Istio skips it), in Gateway order', () => {
   const config = compileMesh(
-    `${SERVICES}---
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: { name: mygateway, namespace: default }
-spec:
-  selector: { istio: ingressgateway }
-  servers:
-${server('https-a', '[httpbin.example.com]', '{ mode: SIMPLE, credentialName: first }')}${server(
-  'https-b',
-  '[httpbin.example.com, helloworld.example.com]',
-  '{ mode: SIMPLE, credentialName: second }',
-)}${ROUTES}`,
+    gatewayMesh(
+      `${server('https-a', '[httpbin.example.com]', '{ mode: SIMPLE, credentialName: first }')}${server(
+        'https-b',
+        '[httpbin.example.com, helloworld.example.com]',
+        '{ mode: SIMPLE, credentialName: second }',
+      )}`,
+    ),
     GATEWAY,
   );
   const listener = config.listeners.find((l) => l.matchPort === 443);
@@ -179,15 +174,8 @@ ${server('https-a', '[httpbin.example.com]', '{ mode: SIMPLE, credentialName: fi
 
 test('a plaintext port keeps one route table for all its servers; https redirect stays a plaintext server’s', () => {
   const config = compileMesh(
-    `${SERVICES}---
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: { name: mygateway, namespace: default }
-spec:
-  selector: { istio: ingressgateway }
-  servers:
-  - { port: { number: 80, name: http, protocol: HTTP }, hosts: [httpbin.example.com], tls: { httpsRedirect: true } }
-${server('https-a', '[httpbin.example.com]', '{ mode: SIMPLE, credentialName: first, httpsRedirect: true }')}${ROUTES}`,
+    gatewayMesh(`  - { port: { number: 80, name: http, protocol: HTTP }, hosts: [httpbin.example.com], tls: { httpsRedirect: true } }
+${server('https-a', '[httpbin.example.com]', '{ mode: SIMPLE, credentialName: first, httpsRedirect: true }')}`),
     GATEWAY,
   );
   expect(config.listeners.find((l) => l.matchPort === 80)).toMatchObject({ httpsRedirect: true });
