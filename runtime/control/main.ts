@@ -164,6 +164,7 @@ export async function main(argv: string[]): Promise<number> {
       log,
       certificateTtlMs,
       maxStreamsPerIdentity,
+      trustDomain,
       // Without --token-file, each proxy proves its identity with its service-account token.
       ...(token ? {} : { verify: tokenReviewVerifier(kc) }),
       onRejected: (rejected, received) => {
@@ -210,6 +211,7 @@ export async function main(argv: string[]): Promise<number> {
       extraMetrics: analyzerMetrics,
       pushTls,
       maxStreamsPerIdentity,
+      trustDomain,
     });
   }
   // Certificates are signed once the root is here; configs flow meanwhile.

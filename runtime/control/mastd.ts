@@ -53,6 +53,12 @@ export interface MastdOptions {
   readonly maxStreamsPerIdentity?: number;
   /** The RequestAuthentication `jwksUri` fetcher's settings (timeouts, refresh). @default JwksFetcher's */
   readonly jwks?: Omit<JwksFetcherOptions, 'onChange' | 'log'>;
+  /**
+   * The trust domain mastd signs workload certificates in (its `--trust-domain`): the first of the
+   * trust domain bundle AuthorizationPolicy principals are compiled with, whatever the mesh config says.
+   * @default - the mesh config's trustDomain, else cluster.local
+   */
+  readonly trustDomain?: string;
 }
 
 export class Mastd {
@@ -181,7 +187,7 @@ export class Mastd {
     await this.jwks.track(jwksUris(prepared));
     this.snapshot = makeSnapshot(prepared, `v${++this.version}`, this.jwks.current());
     this.options.log?.(`snapshot ${this.snapshot.version}: ${what}`);
-    this.compiled = new CompileCache(buildIndex(this.snapshot));
+    this.compiled = new CompileCache(buildIndex(this.snapshot, { trustDomain: this.options.trustDomain }));
     this.push.publish();
   }
 

@@ -11,7 +11,15 @@ import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildRegistry, DEFAULT_GATEWAY_SECRET_NAMESPACES, GATEWAY_POD_LABELS, selects, type Gateway, type KubeObject } from '../../api';
+import {
+  buildRegistry,
+  DEFAULT_GATEWAY_SECRET_NAMESPACES,
+  GATEWAY_POD_LABELS,
+  loadFiles,
+  selects,
+  type Gateway,
+  type KubeObject,
+} from '../../api';
 import { FileSource } from '../control/file-source';
 import { CertificateAuthority } from '../control/ca';
 import { Mastd } from '../control/mastd';
@@ -26,7 +34,7 @@ import { TraceReceiver, withLocalTracing } from './traces';
 import { planCredentials, withoutSecretData, writeCredentials } from './credentials';
 import { freePort } from './ports';
 import { PROXY_NODE_FLAGS } from '../contract/process';
-import { readNumTrustedProxies } from '../compile/mesh-config';
+import { readNumTrustedProxies, readTrustDomain } from '../compile/mesh-config';
 import { GATEWAY_NAME, PORTS, SYSTEM_NAMESPACE } from '../../api/well-known';
 
 /** Where the ports mast local chooses come from (ports.ts); tests take theirs from the same place. */
@@ -125,6 +133,8 @@ export class LocalMesh {
   private readonly bundler = new Bundler(this.dir);
   private readonly supervisor: Supervisor;
   private readonly log: (line: string) => void;
+  /** The trust domain of this run's certificates: the mesh config's `trustDomain` at start (cluster.local by default). */
+  private readonly trustDomain: string;
   private readonly reported = new Set<string>();
   private readonly retiring = new Set<Promise<void>>();
   private pushPort = 0;
@@ -164,7 +174,10 @@ export class LocalMesh {
     // The sidecars in namespaces run as uid 1337, as in a pod: the file is theirs (we are root here).
     if (this.topology) chownSync(this.tokenFile, 1337, 1337);
     this.supervisor = new Supervisor(this.log);
+    // Read once, as istiod reads it at start: a change of trust domain needs a restart (new certificates).
+    this.trustDomain = readTrustDomain(loadFiles(options.paths).objects);
     this.mastd = new Mastd({
+      trustDomain: this.trustDomain,
       source: new FileSource(options.paths, options.debounceMs ?? 100),
       token: this.token,
       log: (line) => (/^snapshot |connected|disconnected/.test(line) ? undefined : this.log(`mastd: ${line}`)),
@@ -182,7 +195,7 @@ export class LocalMesh {
     // Listening before the first snapshot: its mesh config names this receiver (traces.ts).
     if (!this.topology) await this.traces.listen();
     // A fresh root per run: every proxy gets a workload certificate from it, so sidecars talk mTLS.
-    await this.mastd.useCa(await CertificateAuthority.generate('cluster.local'));
+    await this.mastd.useCa(await CertificateAuthority.generate(this.trustDomain));
     writeFileSync(this.rootFile, this.mastd.ca!.rootPem, { mode: 0o644 });
     // With --intercept the sidecars reach mastd from their namespaces, through the veth links.
     const { pushPort } = await this.mastd.start(0, 0, this.topology ? '0.0.0.0' : '127.0.0.1');
