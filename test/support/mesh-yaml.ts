@@ -93,15 +93,22 @@ metadata: { name: ${w.name ?? `${w.app}-${w.version}`}, namespace: ${w.namespace
 spec: { address: 127.0.0.1, ports: { ${w.portName ?? 'http'}: ${w.port} }${account}, labels: { app: ${w.app}, version: ${w.version}${mtls} } }`;
 }
 
-/** The VirtualService `name` binding `hosts` on the Gateway `gateway` to one destination host. */
-export function gatewayRouteDoc(name: string, hosts: readonly string[], destination: string, gateway = 'edge'): string {
+/** The VirtualService `name` binding `hosts` on the Gateway `gateway` to one destination host (and port, if given). */
+export function gatewayRouteDoc(
+  name: string,
+  hosts: readonly string[],
+  destination: string,
+  gateway = 'edge',
+  where: { readonly namespace?: string; readonly port?: number } = {},
+): string {
+  const port = where.port === undefined ? '' : `, port: { number: ${where.port} }`;
   return `apiVersion: networking.istio.io/v1
 kind: VirtualService
-metadata: { name: ${name}, namespace: ${DEFAULT_NS} }
+metadata: { name: ${name}, namespace: ${where.namespace ?? DEFAULT_NS} }
 spec:
   hosts: [${hosts.join(', ')}]
   gateways: [${gateway}]
-  http: [{ route: [{ destination: { host: ${destination} } }] }]`;
+  http: [{ route: [{ destination: { host: ${destination}${port} } }] }]`;
 }
 
 /** Documents joined into one YAML file (empty ones left out). */
