@@ -17,6 +17,7 @@ import type { AddressInfo } from 'node:net';
 import { freePort } from '../../../runtime/local/local-mesh';
 import { inSeconds, jwksOf, mint, testKey } from '../../runtime/proxy/jwt/mint';
 import { fromWorkload, startExample, type Running } from '../support';
+import { serviceEntryDoc } from '../../support/mesh-yaml';
 import { httpbinWorkload } from './httpbin-mesh';
 
 const NAMESPACES = ['foo', 'bar', 'legacy'] as const;
@@ -36,15 +37,7 @@ spec:
 
 /** httpbin in legacy: no sidecar, the endpoint is the app itself (auto mTLS then sends it plain text). */
 const legacyHttpbin = (port: number) => `---
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: httpbin, namespace: legacy }
-spec:
-  hosts: [httpbin.legacy.svc.cluster.local]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{ number: 8000, name: http, protocol: HTTP }]
-  endpoints: [{ address: 127.0.0.1, ports: { http: ${port} } }]
+${serviceEntryDoc({ name: 'httpbin', namespace: 'legacy', port: 8000, endpoints: [port] })}
 `;
 
 const ISSUER = 'testing@secure.istio.io';
