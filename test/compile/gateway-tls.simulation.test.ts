@@ -4,16 +4,14 @@
  * before wildcards, PASSTHROUGH routes beside them on the same port; a request over one server's
  * connection for another server's host is a 404; a later server repeating a TLS host is not served.
  */
-import { gatewayServersDoc } from '../support/mesh-yaml';
+import { gatewayServersDoc, meshYaml } from '../support/mesh-yaml';
 import { GATEWAY, compileMesh, runSimulations, staticService } from './simulation';
 
-const SERVICES = `
-${staticService('httpbin', 'default', 8000, 'HTTP', ['10.1.0.1'])}
----
-${staticService('helloworld', 'default', 5000, 'HTTP', ['10.2.0.1'])}
----
-${staticService('my-nginx', 'default', 443, 'HTTPS', ['10.3.0.1'])}
-`;
+const SERVICES = meshYaml(
+  staticService('httpbin', 'default', 8000, 'HTTP', ['10.1.0.1']),
+  staticService('helloworld', 'default', 5000, 'HTTP', ['10.2.0.1']),
+  staticService('my-nginx', 'default', 443, 'HTTPS', ['10.3.0.1']),
+);
 const HTTPBIN = 'outbound|8000||httpbin.default.svc.cluster.local';
 const HELLO = 'outbound|5000||helloworld.default.svc.cluster.local';
 const NGINX = 'outbound|443||my-nginx.default.svc.cluster.local';
