@@ -8,6 +8,7 @@ import { buildIndex, makeSnapshot } from '../../runtime/compile';
 import { authzFor } from '../../runtime/compile/authz';
 import { expandPrincipals } from '../../runtime/compile/trust-domain';
 import type { ProxyIdentity } from '../../runtime/contract/push-protocol';
+import { meshConfigDoc, meshYaml } from '../support/mesh-yaml';
 
 const BUNDLE = ['new-td', 'old-td'];
 
@@ -37,25 +38,23 @@ test('a trust domain of its own without alias: cluster.local in a policy means i
 
 describe('compiled into the policies of a proxy', () => {
   const HTTPBIN: ProxyIdentity = { mode: 'sidecar', namespace: 'default', labels: { app: 'httpbin' }, inbound: { port: 15006 } };
-  const yaml = (mesh: string) => `apiVersion: v1
-kind: ConfigMap
-metadata: { name: istio, namespace: istio-system }
-data: { mesh: "${mesh}" }
----
-apiVersion: security.istio.io/v1
+  const yaml = (mesh: string) =>
+    meshYaml(
+      meshConfigDoc(mesh),
+      `apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata: { name: httpbin, namespace: default }
 spec:
   selector: { matchLabels: { app: httpbin } }
   rules:
   - from: [{ source: { principals: [old-td/ns/sleep-allow/sa/sleep], notPrincipals: [cluster.local/ns/x/sa/y] } }]
-    when: [{ key: source.principal, values: [old-td/ns/sleep-allow/sa/sleep] }, { key: 'request.headers[x]', values: [old-td/ns/a/sa/b] }]
-`;
+    when: [{ key: source.principal, values: [old-td/ns/sleep-allow/sa/sleep] }, { key: 'request.headers[x]', values: [old-td/ns/a/sa/b] }]`,
+    );
   const rule = (mesh: string, trustDomain?: string) =>
     authzFor(buildIndex(makeSnapshot(loadYaml(yaml(mesh)).objects, 'v1'), { trustDomain }), HTTPBIN)!.allow![0];
 
   test('aliases in the mesh config: principals, notPrincipals and source.principal conditions in both trust domains; other conditions as written', () => {
-    expect(rule('{trustDomain: new-td, trustDomainAliases: [old-td]}')).toMatchObject({
+    expect(rule('trustDomain: new-td\ntrustDomainAliases: [old-td]')).toMatchObject({
       from: [
         {
           principals: ['new-td/ns/sleep-allow/sa/sleep', 'old-td/ns/sleep-allow/sa/sleep'],
@@ -70,13 +69,13 @@ spec:
   });
 
   test("mastd's own trust domain leads the bundle, whatever the mesh config's trustDomain says", () => {
-    expect(rule('{trustDomain: new-td, trustDomainAliases: [old-td]}', 'signing-td').from![0].principals).toEqual([
+    expect(rule('trustDomain: new-td\ntrustDomainAliases: [old-td]', 'signing-td').from![0].principals).toEqual([
       'signing-td/ns/sleep-allow/sa/sleep',
       'old-td/ns/sleep-allow/sa/sleep',
     ]);
   });
 
   test('no alias: a principal of the old trust domain is left as written (it matches no workload of new-td)', () => {
-    expect(rule('{trustDomain: new-td}').from![0].principals).toEqual(['old-td/ns/sleep-allow/sa/sleep']);
+    expect(rule('trustDomain: new-td').from![0].principals).toEqual(['old-td/ns/sleep-allow/sa/sleep']);
   });
 });

@@ -1,5 +1,5 @@
 import { loadYaml, validate } from '../../api';
-import { gatewayDoc, gatewayRouteDoc, gatewayServersDoc, meshYaml, serviceEntryDoc, workloadEntryDoc } from './mesh-yaml';
+import { gatewayDoc, gatewayRouteDoc, gatewayServersDoc, meshConfigDoc, meshYaml, serviceEntryDoc, workloadEntryDoc } from './mesh-yaml';
 
 describe('mesh YAML for tests', () => {
   test('the documents load as the kinds they name and make a mesh that validates', () => {
@@ -60,5 +60,15 @@ describe('mesh YAML for tests', () => {
     expect(route.spec.http).toEqual([{ route: [{ destination: { host: 'cart.shop.svc.cluster.local', port: { number: 9080 } } }] }]);
     expect(entry.spec.endpoints).toEqual([{ address: '10.0.0.1', serviceAccount: 'cart' }]);
     expect(entry.spec.workloadSelector).toBeUndefined();
+  });
+});
+
+test('meshConfigDoc: the istio ConfigMap of istio-system whose mesh text holds the given fields', () => {
+  const { objects, findings } = loadYaml(meshConfigDoc('trustDomain: new-td\ntrustDomainAliases: [old-td]'));
+  expect(findings).toEqual([]);
+  expect(objects[0]).toMatchObject({
+    kind: 'ConfigMap',
+    metadata: { name: 'istio', namespace: 'istio-system' },
+    data: { mesh: 'trustDomain: new-td\ntrustDomainAliases: [old-td]\n' },
   });
 });

@@ -111,6 +111,20 @@ spec:
   http: [{ route: [{ destination: { host: ${destination}${port} } }] }]`;
 }
 
+/** The mesh config (`istio` ConfigMap of istio-system) holding `mesh`, MeshConfig fields in YAML (one per line). */
+export function meshConfigDoc(mesh: string): string {
+  return `apiVersion: v1
+kind: ConfigMap
+metadata: { name: istio, namespace: istio-system }
+data:
+  mesh: |
+${mesh
+  .trim()
+  .split('\n')
+  .map((l) => `    ${l}`)
+  .join('\n')}`;
+}
+
 /** Documents joined into one YAML file (empty ones left out). */
 export function meshYaml(...docs: readonly string[]): string {
   return `${docs

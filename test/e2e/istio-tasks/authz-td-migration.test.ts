@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, LocalMesh } from '../../../runtime/local/local-mesh';
 import { fromWorkload } from '../support';
+import { meshConfigDoc } from '../../support/mesh-yaml';
 import { httpbinWorkload } from './httpbin-mesh';
 
 const sleep = (namespace: string, port: number) => `---
@@ -39,12 +40,7 @@ spec:
 async function install(mesh: string, policy = POLICY): Promise<{ fromDefault: number; fromSleepAllow: number; identity: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'mast-td-'));
   const logs: string[] = [];
-  const files = `apiVersion: v1
-kind: ConfigMap
-metadata: { name: istio, namespace: istio-system }
-data:
-  mesh: |
-${mesh.replace(/^/gm, '    ')}
+  const files = `${meshConfigDoc(mesh)}
 ---
 ${httpbinWorkload('default', await freePort())}${sleep('default', await freePort())}${sleep('sleep-allow', await freePort())}${policy}`;
   writeFileSync(join(dir, 'mesh.yaml'), files);

@@ -8,17 +8,12 @@ import { join } from 'node:path';
 import { FileSource } from '../../../runtime/control/file-source';
 import { Mastd } from '../../../runtime/control/mastd';
 import { until } from '../../support/poll';
+import { meshConfigDoc as meshConfig } from '../../support/mesh-yaml';
 import { tempDir } from '../../support/temp-dir';
-
-const meshConfig = (mesh: string) => `apiVersion: v1
-kind: ConfigMap
-metadata: { name: istio, namespace: istio-system }
-data: { mesh: "${mesh}" }
-`;
 
 test('a mesh config naming another trust domain than --trust-domain is said once, with how to move to it', async () => {
   const dir = tempDir('mast-td-');
-  writeFileSync(join(dir, 'mesh.yaml'), meshConfig('{trustDomain: new-td, trustDomainAliases: [old-td]}'));
+  writeFileSync(join(dir, 'mesh.yaml'), meshConfig('trustDomain: new-td\ntrustDomainAliases: [old-td]'));
   const logs: string[] = [];
   const mastd = new Mastd({ source: new FileSource([dir], 20), token: 't', log: (l) => logs.push(l), trustDomain: 'cluster.local' });
   await mastd.start(0, 0);
@@ -30,7 +25,7 @@ test('a mesh config naming another trust domain than --trust-domain is said once
     ]);
     // Another edit with the same value: said once.
     const version = mastd.snapshot!.version;
-    writeFileSync(join(dir, 'mesh.yaml'), meshConfig('{trustDomain: new-td, trustDomainAliases: [old-td, older-td]}'));
+    writeFileSync(join(dir, 'mesh.yaml'), meshConfig('trustDomain: new-td\ntrustDomainAliases: [old-td, older-td]'));
     await until('the next snapshot', () => mastd.snapshot?.version !== version);
     expect(said()).toHaveLength(1);
   } finally {
