@@ -1,17 +1,8 @@
 /** The mesh config (the `istio` ConfigMap's `mesh`): what mast applies is checked, the rest of MeshConfig named as not applied, never silence. */
 import { loadYaml, validate, type Finding } from '../../api';
+import { meshConfigDoc } from '../support/mesh-yaml';
 
-const meshConfig = (mesh: string, namespace = 'istio-system') => `apiVersion: v1
-kind: ConfigMap
-metadata: { name: istio, namespace: ${namespace} }
-data:
-  mesh: |
-${mesh
-  .trim()
-  .split('\n')
-  .map((l) => `    ${l}`)
-  .join('\n')}
-`;
+const meshConfig = meshConfigDoc;
 
 const found = (yaml: string): Finding[] => validate(loadYaml(yaml).objects, { scope: 'resource' });
 const codes = (yaml: string) => found(yaml).map((f) => `${f.code} ${f.path}`);

@@ -111,11 +111,11 @@ spec:
   http: [{ route: [{ destination: { host: ${destination}${port} } }] }]`;
 }
 
-/** The mesh config (`istio` ConfigMap of istio-system) holding `mesh`, MeshConfig fields in YAML (one per line). */
-export function meshConfigDoc(mesh: string): string {
+/** The mesh config (`istio` ConfigMap of `namespace`, istio-system unless said) holding `mesh`, MeshConfig fields in YAML (one per line). */
+export function meshConfigDoc(mesh: string, namespace = 'istio-system'): string {
   return `apiVersion: v1
 kind: ConfigMap
-metadata: { name: istio, namespace: istio-system }
+metadata: { name: istio, namespace: ${namespace} }
 data:
   mesh: |
 ${mesh
