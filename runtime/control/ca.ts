@@ -16,7 +16,7 @@ export interface PluggedCa {
   readonly keyPem: string;
   /** root-cert.pem: the trust anchor workloads verify peers with. @default - certPem */
   readonly rootPem?: string;
-  /** cert-chain.pem: certPem and the intermediates up to the root (the root may be there too). @default - certPem */
+  /** cert-chain.pem: certPem and the intermediates up to the root (the root may be there too), sent after each certificate. @default - certPem */
   readonly chainPem?: string;
 }
 
@@ -45,7 +45,7 @@ export class CertificateAuthority {
     private readonly signing: { readonly name: string; readonly hash: string } = KEY_ALGORITHM,
     /** The trust anchor handed to workloads; the signer's own PEM for a generated CA. */
     private readonly anchorPem?: string,
-    /** The certificates sent after each issued one (the signer and intermediates, no root). */
+    /** The certificates sent after each issued one (cert-chain.pem, or the signer and intermediates). */
     private readonly chainPem = '',
   ) {}
 
@@ -97,11 +97,10 @@ export class CertificateAuthority {
     const { algorithm, signing } = algorithmOf(privateKey);
     const key = await webcrypto.subtle.importKey('pkcs8', privateKey.export({ type: 'pkcs8', format: 'der' }), algorithm, false, ['sign']);
     const root = ca.rootPem ? parseCertificate(ca.rootPem, 'root-cert.pem') : signer;
-    const chain = chainToRoot(
-      signer,
-      ca.chainPem ? pemBlocks(ca.chainPem).map((b, i) => parseCertificate(b, `cert-chain.pem [${i}]`)) : [],
-      root,
-    );
+    const given = ca.chainPem ? pemBlocks(ca.chainPem).map((b, i) => parseCertificate(b, `cert-chain.pem [${i}]`)) : [];
+    const links = chainToRoot(signer, given, root);
+    // Sent after each certificate: cert-chain.pem as given once checked (Istio's ends with the root, and Envoy sends it all); else the links.
+    const chain = given.length ? given : links;
     const pem = (c: X509Certificate) => c.toString().trim();
     return new CertificateAuthority(
       trustDomain,

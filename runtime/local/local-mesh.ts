@@ -21,7 +21,7 @@ import {
   type KubeObject,
 } from '../../api';
 import { FileSource } from '../control/file-source';
-import { CertificateAuthority } from '../control/ca';
+import { CertificateAuthority, type PluggedCa } from '../control/ca';
 import { Mastd } from '../control/mastd';
 import { pushNames } from '../control/push-names';
 import { Bundler, PROXY_ENTRY } from './bundles';
@@ -31,7 +31,7 @@ import { Supervisor } from './supervisor';
 import { interceptUnavailable, NetnsTopology, serviceAddresses, type Netns } from './netns';
 import { planLocal, throughNamespaces, throughSidecars, withGatewayPod, withHealth, type LocalWorkload } from './workloads';
 import { TraceReceiver, withLocalTracing } from './traces';
-import { planCredentials, withoutSecretData, writeCredentials } from './credentials';
+import { planCredentials, pluggedCaIn, withoutSecretData, writeCredentials } from './credentials';
 import { freePort } from './ports';
 import { PROXY_NODE_FLAGS } from '../contract/process';
 import { readNumTrustedProxies, readTrustDomain } from '../compile/mesh-config';
@@ -135,6 +135,8 @@ export class LocalMesh {
   private readonly log: (line: string) => void;
   /** The trust domain of this run's certificates: the mesh config's `trustDomain` at start (cluster.local by default). */
   private readonly trustDomain: string;
+  /** Istio's plug-in CA (a `cacerts` Secret of the input), else a fresh root per run. */
+  private readonly pluggedCa?: PluggedCa;
   private readonly reported = new Set<string>();
   private readonly retiring = new Set<Promise<void>>();
   private pushPort = 0;
@@ -174,8 +176,10 @@ export class LocalMesh {
     // The sidecars in namespaces run as uid 1337, as in a pod: the file is theirs (we are root here).
     if (this.topology) chownSync(this.tokenFile, 1337, 1337);
     this.supervisor = new Supervisor(this.log);
-    // Read once, as istiod reads it at start: a change of trust domain needs a restart (new certificates).
-    this.trustDomain = readTrustDomain(loadFiles(options.paths).objects);
+    // Read once, as istiod reads them at start: a change of trust domain or CA needs a restart (new certificates).
+    const input = loadFiles(options.paths).objects;
+    this.trustDomain = readTrustDomain(input);
+    this.pluggedCa = pluggedCaIn(input);
     this.mastd = new Mastd({
       trustDomain: this.trustDomain,
       source: new FileSource(options.paths, options.debounceMs ?? 100),
@@ -195,7 +199,13 @@ export class LocalMesh {
     // Listening before the first snapshot: its mesh config names this receiver (traces.ts).
     if (!this.topology) await this.traces.listen();
     // A fresh root per run: every proxy gets a workload certificate from it, so sidecars talk mTLS.
-    await this.mastd.useCa(await CertificateAuthority.generate(this.trustDomain));
+    await this.mastd.useCa(
+      this.pluggedCa
+        ? await CertificateAuthority.plugged(this.trustDomain, this.pluggedCa).catch((err: Error) => {
+            throw new Error(`the cacerts Secret cannot sign: ${err.message}`);
+          })
+        : await CertificateAuthority.generate(this.trustDomain),
+    );
     writeFileSync(this.rootFile, this.mastd.ca!.rootPem, { mode: 0o644 });
     // With --intercept the sidecars reach mastd from their namespaces, through the veth links.
     const { pushPort } = await this.mastd.start(0, 0, this.topology ? '0.0.0.0' : '127.0.0.1');

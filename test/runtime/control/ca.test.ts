@@ -60,21 +60,25 @@ describe("a plugged-in CA (Istio's cacerts: an intermediate signs, the root is t
   test.each([
     ['RSA', false],
     ['ECDSA P-256', true],
-  ])('%s: each certificate comes with the intermediate, and verifies against root-cert.pem only', async (_, ec) => {
-    const files = await caHierarchy({ ec });
-    const ca = await plug(files);
-    expect(ca.rootPem.trim()).toBe(files['root-cert.pem'].trim());
-    const issued = await ca.sign(await certificateRequest(await generateKeys()), { namespace: 'foo', serviceAccount: 'httpbin' });
-    const [leaf, intermediate, ...more] = pems(issued.certificate).map((p) => new X509Certificate(p));
-    expect(more).toEqual([]);
-    const root = new X509Certificate(files['root-cert.pem']);
-    expect(intermediate.fingerprint256).toBe(new X509Certificate(files['ca-cert.pem']).fingerprint256);
-    expect(leaf.checkIssued(intermediate) && leaf.verify(intermediate.publicKey)).toBe(true);
-    expect(intermediate.checkIssued(root) && intermediate.verify(root.publicKey)).toBe(true);
-    expect(leaf.verify(root.publicKey)).toBe(false);
-    expect(leaf.subjectAltName).toBe('URI:spiffe://cluster.local/ns/foo/sa/httpbin');
-    expect(issued.root.trim()).toBe(files['root-cert.pem'].trim());
-  });
+  ])(
+    '%s: each certificate comes with cert-chain.pem (the intermediate, then the root), and verifies against root-cert.pem only',
+    async (_, ec) => {
+      const files = await caHierarchy({ ec });
+      const ca = await plug(files);
+      expect(ca.rootPem.trim()).toBe(files['root-cert.pem'].trim());
+      const issued = await ca.sign(await certificateRequest(await generateKeys()), { namespace: 'foo', serviceAccount: 'httpbin' });
+      const [leaf, intermediate, sentRoot, ...more] = pems(issued.certificate).map((p) => new X509Certificate(p));
+      expect(more).toEqual([]);
+      const root = new X509Certificate(files['root-cert.pem']);
+      expect(sentRoot.fingerprint256).toBe(root.fingerprint256);
+      expect(intermediate.fingerprint256).toBe(new X509Certificate(files['ca-cert.pem']).fingerprint256);
+      expect(leaf.checkIssued(intermediate) && leaf.verify(intermediate.publicKey)).toBe(true);
+      expect(intermediate.checkIssued(root) && intermediate.verify(root.publicKey)).toBe(true);
+      expect(leaf.verify(root.publicKey)).toBe(false);
+      expect(leaf.subjectAltName).toBe('URI:spiffe://cluster.local/ns/foo/sa/httpbin');
+      expect(issued.root.trim()).toBe(files['root-cert.pem'].trim());
+    },
+  );
 
   test('without cert-chain.pem the intermediate alone is sent after the certificate', async () => {
     const files = await caHierarchy({ ec: true });
