@@ -263,6 +263,7 @@ export async function main(argv: string[]): Promise<number> {
     namespace,
     labels,
     ...(locality ? { locality } : {}),
+    ...(env.NODE_NAME ? { node: env.NODE_NAME } : {}),
     ...((o['service-account'] ?? env.SERVICE_ACCOUNT) ? { serviceAccount: o['service-account'] ?? env.SERVICE_ACCOUNT } : {}),
     portMap: portMapOf(),
     proxyProtocol: o['proxy-protocol'],

@@ -51,6 +51,57 @@ ${FAILOVER_ONLY}`;
     ]);
   });
 
+  test("without topology labels on pods, their node's (mastd watches Nodes, as istiod): endpoints by their pod's node or the slice's nodeName, a proxy by the node it names", () => {
+    const node = (name: string, zone: string) => `---
+apiVersion: v1
+kind: Node
+metadata: { name: ${name}, labels: { topology.kubernetes.io/region: us-east-1, topology.kubernetes.io/zone: ${zone} } }`;
+    const yaml = `apiVersion: v1
+kind: Service
+metadata: { name: web, namespace: sample }
+spec: { ports: [{ name: http, port: 80 }], selector: { app: web } }
+${node('node-a', 'us-east-1a')}
+${node('node-b', 'us-east-1b')}
+---
+apiVersion: v1
+kind: Pod
+metadata: { name: web-a, namespace: sample, labels: { app: web } }
+spec: { serviceAccountName: web, nodeName: node-a }
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: { name: web-abc, namespace: sample, labels: { kubernetes.io/service-name: web } }
+addressType: IPv4
+ports: [{ name: http, port: 8080 }]
+endpoints:
+  - { addresses: [10.0.0.1], targetRef: { kind: Pod, name: web-a, namespace: sample } }
+  - { addresses: [10.0.0.2], nodeName: node-b }
+  - { addresses: [10.0.0.3], nodeName: node-unknown }
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: web, namespace: sample }
+spec:
+  host: web.sample.svc.cluster.local
+  trafficPolicy:
+${FAILOVER_ONLY}`;
+    const index = buildIndex(makeSnapshot(meshOf(yaml), 'v1'));
+    const onNodeB: ProxyIdentity = { ...client(), node: 'node-b' };
+    const web = compile(index, onNodeB).clusters.find((c) => c.name === 'outbound|80||web.sample.svc.cluster.local')!;
+    expect(web.endpoints.map((e) => [e.address, e.locality, e.priority ?? 0])).toEqual([
+      ['10.0.0.1', 'us-east-1/us-east-1a', 1],
+      ['10.0.0.2', 'us-east-1/us-east-1b', 0],
+      ['10.0.0.3', undefined, 2],
+    ]);
+    // The locality a proxy says wins over its node's; replicas on one node share a config, not across zones.
+    expect(
+      compile(index, { ...onNodeB, locality: 'us-east-1/us-east-1a' }).clusters.find((c) => c.name === web.name)!.endpoints[0].priority ??
+        0,
+    ).toBe(0);
+    expect(equivalenceKey(index, onNodeB)).not.toBe(equivalenceKey(index, { ...client(), node: 'node-a' }));
+    expect(equivalenceKey(index, { ...client(), node: 'node-x' })).toBe(equivalenceKey(index, { ...client(), node: 'node-y' }));
+  });
+
   test("a subset's own setting applies to its cluster only", () => {
     const yaml = mesh(['region1/zone1', 'region1/zone2', 'region2/zone3'], FAILOVER_ONLY).replace(
       `  trafficPolicy:\n${FAILOVER_ONLY}`,
