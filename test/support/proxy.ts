@@ -102,6 +102,15 @@ export function stoppedAfterEach() {
       cleanups.push(() => p.stop());
       return p;
     },
+    /** The port of a peer that accepts and never reads: what is sent to it piles up once the kernel's buffers are full. */
+    async neverReading(): Promise<number> {
+      const server = net.createServer({ pauseOnConnect: true }, (s) => s.on('error', () => undefined));
+      const sockets = new Set<net.Socket>();
+      server.on('connection', (s) => sockets.add(s));
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      cleanups.push(() => new Promise((r) => (sockets.forEach((s) => s.destroy()), server.close(() => r()))));
+      return (server.address() as AddressInfo).port;
+    },
   };
 }
 
