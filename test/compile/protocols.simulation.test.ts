@@ -6,7 +6,7 @@
  * Given this mesh, a request from this proxy goes to this cluster, which speaks this HTTP version.
  */
 import { buildIndex, CompileCache, compile, configFor, makeSnapshot } from '../../runtime/compile';
-import { compileMesh, GATEWAY, meshOf, runSimulations, sidecar, type Call } from './simulation';
+import { compileMesh, GATEWAY, meshOf, ratingsEntry, runSimulations, sidecar, type Call } from './simulation';
 
 const service = (name: string, port: string) => `
 apiVersion: v1
@@ -341,15 +341,7 @@ describe('a sidecar’s inbound cluster to its app', () => {
 
   test('mast local: the port a WorkloadEntry maps the ServiceEntry port’s name to', () => {
     const yaml = `
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: ratings, namespace: default }
-spec:
-  hosts: [ratings.default.svc.cluster.local]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{ number: 9080, name: grpc, protocol: GRPC }]
-  workloadSelector: { labels: { app: ratings } }
+${ratingsEntry('{ number: 9080, name: grpc, protocol: GRPC }', 'workloadSelector: { labels: { app: ratings } }')}
 ---
 apiVersion: networking.istio.io/v1
 kind: WorkloadEntry
@@ -365,15 +357,7 @@ spec: { address: 127.0.0.1, ports: { grpc: 19080 }, labels: { app: ratings } }
 
   test('one app port named by an HTTP/1.1 and a gRPC service port: the client’s version (both kinds of call reach it)', () => {
     const yaml = `
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: ratings, namespace: default }
-spec:
-  hosts: [ratings.default.svc.cluster.local]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{ number: 9080, name: http, protocol: HTTP }, { number: 9090, name: grpc, protocol: GRPC }]
-  workloadSelector: { labels: { app: ratings } }
+${ratingsEntry('{ number: 9080, name: http, protocol: HTTP }, { number: 9090, name: grpc, protocol: GRPC }', 'workloadSelector: { labels: { app: ratings } }')}
 ---
 apiVersion: networking.istio.io/v1
 kind: WorkloadEntry
