@@ -11,6 +11,7 @@ const UNIT = [
   'test/architecture.test.ts',
   'test/api/conformance.test.ts',
   'test/api/crd.test.ts',
+  'test/api/dashboards.test.ts',
   'test/api/grpc.test.ts',
   'test/api/load.test.ts',
   'test/api/locality.test.ts',
