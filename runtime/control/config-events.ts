@@ -7,7 +7,8 @@
  */
 import type { KubeObject } from '../../api';
 
-export type ConfigEvent = 'add' | 'update' | 'delete';
+const EVENTS = ['add', 'update', 'delete'] as const;
+export type ConfigEvent = (typeof EVENTS)[number];
 
 const keyOf = (o: KubeObject) => `${o.apiVersion}/${o.kind}/${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
 const versionOf = (o: KubeObject) => {
@@ -39,8 +40,11 @@ export class ConfigEvents {
 
   private count(entry: { kind: string; mesh: boolean }, event: ConfigEvent): void {
     const counts = entry.mesh ? this.config : this.registry;
+    // A kind's three series start at 0 together: a rate sees the first update of a kind, which it
+    // would miss if that series appeared already at 1.
+    if (!counts.has(`${entry.kind} add`)) for (const e of EVENTS) counts.set(`${entry.kind} ${e}`, 0);
     const key = `${entry.kind} ${event}`;
-    counts.set(key, (counts.get(key) ?? 0) + 1);
+    counts.set(key, counts.get(key)! + 1);
   }
 
   /** Both families, with HELP and TYPE (declared even before the first event). */

@@ -87,7 +87,12 @@ test('config events: the mesh kinds under pilot_k8s_cfg_events, the registry und
   const again = new ConfigEvents();
   again.observe([route(50)]);
   again.observe([route(50)]);
-  expect(again.lines().filter((l) => !l.startsWith('#'))).toEqual(['pilot_k8s_cfg_events{type="VirtualService",event="add"} 1']);
+  // A kind's three series from its first event on, at 0 (a rate then sees its first update).
+  expect(again.lines().filter((l) => !l.startsWith('#'))).toEqual([
+    'pilot_k8s_cfg_events{type="VirtualService",event="add"} 1',
+    'pilot_k8s_cfg_events{type="VirtualService",event="update"} 0',
+    'pilot_k8s_cfg_events{type="VirtualService",event="delete"} 0',
+  ]);
 });
 
 test("mastd's own process figures under prom-client's names", () => {
