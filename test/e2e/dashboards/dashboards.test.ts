@@ -169,6 +169,7 @@ const MAST_CASES = VIEWS.flatMap((view) =>
 );
 /** The dashboards' time range: from before the first round of traffic to the moment the panels are asked. */
 let rangeStart = 0;
+let adminUrl = '';
 
 (HAS_PROMETHEUS ? describe : describe.skip)("Istio's dashboards on mast's metrics, through Prometheus", () => {
   beforeAll(async () => {
@@ -179,6 +180,7 @@ let rangeStart = 0;
     mesh = await startExample({ files });
     admin = new LocalAdmin(mesh.mesh);
     const adminPort = await admin.listen(0);
+    adminUrl = `http://127.0.0.1:${adminPort}`;
     // The prometheus.yml a user fetches from the admin port, at a test's pace (every second, not every 5 s).
     const served = await (await fetch(`http://127.0.0.1:${adminPort}/prometheus.yml`)).text();
     expect(served).toBe(prometheusConfig({ admin: `http://127.0.0.1:${adminPort}` }));
@@ -252,6 +254,18 @@ let rangeStart = 0;
       'mast-service.json',
       'mast-workload.json',
     ]);
+  });
+
+  test("mast local serves the dashboards it ships at /grafana/dashboards/, for Grafana's import", async () => {
+    const list = (await (await fetch(`${adminUrl}/grafana/dashboards/`)).json()) as Array<{ file: string; uid: string }>;
+    expect(list.map((d) => d.file.split('/').pop()).sort()).toEqual(Object.keys(MAST_DASHBOARDS).sort());
+    for (const d of list) {
+      const served = await fetch(`${adminUrl}${d.file}`);
+      expect([served.status, served.headers.get('content-type')]).toEqual([200, 'application/json']);
+      const file = d.file.split('/').pop()!;
+      expect(await served.text()).toBe(readFileSync(join(__dirname, '../../../dashboards', file), 'utf8'));
+    }
+    expect((await fetch(`${adminUrl}/grafana/dashboards/nope.json`)).status).toBe(404);
   });
 
   test.each(VIEWS.filter((v) => Object.keys(v.variables).length).map((v) => [`${v.dashboard} (${v.name})`, v] as const))(
