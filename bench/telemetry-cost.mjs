@@ -107,10 +107,15 @@ export async function telemetryBench(o) {
     const base = results[0];
     const perRound = (a, f) => a[f].map((x, i) => x / base[f][i]);
     console.log('');
-    for (const r of results.slice(1)) {
-      console.log(`ratio telemetry-cpu-per-request ${r.name}/metrics ${median(perRound(r, 'cpuRounds')).toFixed(2)}`);
-      console.log(`ratio telemetry-rps ${r.name}/metrics ${median(perRound(r, 'rounds')).toFixed(2)}`);
-    }
+    const spread = (xs) => `${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}`;
+    for (const r of results.slice(1))
+      for (const [figure, field] of [
+        ['cpu-per-request', 'cpuRounds'],
+        ['rps', 'rounds'],
+      ]) {
+        const rounds = perRound(r, field);
+        console.log(`ratio telemetry-${figure} ${r.name}/metrics ${median(rounds).toFixed(2)} (rounds ${spread(rounds)})`);
+      }
     const us = (r) => `${r.name} ${r.cpuUsPerReq.toFixed(1)}`;
     console.log(`telemetry cpu per request µs (both proxies): ${results.map(us).join(', ')}`);
     console.log(`telemetry spans received by the collector during the rows: ${spans} (2 per sampled request)`);
