@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { dashboardText, grafanaDashboards } from '../../api/dashboards';
 import { ConfigEvents } from '../../runtime/control/config-events';
 import { ConvergenceHistogram, Histogram, pilotMetricLines, processMetricLines } from '../../runtime/control/pilot-metrics';
+import { requestLabelText, type RequestLabels } from '../../runtime/proxy/metric-labels';
 import { Metrics } from '../../runtime/proxy/metrics';
 
 const DIR = join(__dirname, '..', '..', 'dashboards');
@@ -122,6 +123,33 @@ test("every metric the dashboards read is one mast's proxies or mastd export", (
   ]);
   expect(read.length).toBeGreaterThan(50);
   expect([...new Set(read)].filter((n) => !names.has(n))).toEqual([]);
+});
+
+/**
+ * Every label a query selects or groups by, or a legend shows, is one a series carries: the proxy's
+ * Istio labels (every field of a request's labels), mastd's (`type`, `event`, `component`, `tag`),
+ * Prometheus' own (`le`, `instance`, `job`, `__name__`), or one a query makes (`label_replace`'s).
+ */
+test('every label the dashboards select, group by or show is one the series carry', () => {
+  const anyValue = new Proxy({} as RequestLabels, {
+    get: (_t, k) => (k === 'reporter' ? 'source' : k === 'responseCode' ? 200 : k === 'grpcStatus' ? 0 : 'x'),
+  });
+  const istio = [...requestLabelText(anyValue).matchAll(/(\w+)="/g)].map((m) => m[1]);
+  expect(istio).toEqual(expect.arrayContaining(['source_workload', 'destination_service', 'connection_security_policy', 'response_code']));
+  const known = new Set([...istio, 'type', 'event', 'component', 'tag', 'le', 'instance', 'job', '__name__']);
+  const texts = Object.values(models).flatMap((m) => [
+    ...queriesOf(m).map((q) => q.expr),
+    ...panelsOf(m).flatMap((p) => (p.targets ?? []).map((t) => (t as { legendFormat?: string }).legendFormat ?? '')),
+    ...variablesOf(m).map((v) => v.definition ?? ''),
+  ]);
+  const made = new Set(texts.flatMap((t) => [...t.matchAll(/label_replace\(\{[^}]*\},\s*"(\w+)"/g)].map((m) => m[1])));
+  const used = texts.flatMap((t) => [
+    ...[...t.matchAll(/\{([^{}]*)\}/g)].flatMap((m) => [...m[1].matchAll(/(\w+)\s*(?:=~|!~|!=|=)\s*"/g)].map((x) => x[1])),
+    ...[...t.matchAll(/\b(?:by|on)\s*\(([^)]*)\)/g)].flatMap((m) => m[1].split(',').map((x) => x.trim())),
+    ...[...t.matchAll(/\{\{(\w+)\}\}/g)].map((m) => m[1]),
+  ]);
+  expect(used.length).toBeGreaterThan(100);
+  expect([...new Set(used)].filter((l) => !known.has(l) && !made.has(l))).toEqual([]);
 });
 
 test('metricsOf reads names, not functions, keywords or labels', () => {
