@@ -37,7 +37,8 @@ export function mastViews(s: ViewScene): View[] {
         'Requests by workload': positive(...meshWorkloads),
         'Success rate by workload': ratio(...meshWorkloads),
         'Latency by workload': positive(...meshWorkloads),
-        'mTLS share by workload': ratio(...meshWorkloads),
+        // Every workload called over mTLS by its mesh callers (reviews-v1 also in plain text from outside).
+        'mTLS share by workload': { ...ratio(...meshWorkloads), peaks: [[{ destination_workload: 'ratings-v1' }, 1]] },
         'TCP bytes by workload': positive(...dst('tcp-echo-v1')),
         'TCP connections by workload': positive(...dst('tcp-echo-v1')),
         'Component versions': positive({ component: 'proxy' }, { component: 'pilot' }),
@@ -60,9 +61,16 @@ export function mastViews(s: ViewScene): View[] {
           // The client outside the mesh, in plain text to reviews-v1's sidecar.
           { source_workload: 'unknown', response_code: '200' },
         ),
-        'Success rate by caller': ratio(...src('productpage-v1', 'unknown')),
+        // The outside client's requests all answered 200; productpage's over mTLS, the outside client's in plain text.
+        'Success rate by caller': { ...ratio(...src('productpage-v1', 'unknown')), peaks: [[{ source_workload: 'unknown' }, 1]] },
         'Request duration by caller': positive(...src('productpage-v1', 'unknown')),
-        'mTLS share by caller': ratio(...src('productpage-v1', 'unknown')),
+        'mTLS share by caller': {
+          ...ratio(...src('productpage-v1', 'unknown')),
+          peaks: [
+            [{ source_workload: 'productpage-v1' }, 1],
+            [{ source_workload: 'unknown' }, 0],
+          ],
+        },
         'Request size by caller': positive(...src('productpage-v1', 'unknown')),
         'Response size by caller': positive(...src('productpage-v1', 'unknown')),
         'Requests by workload and response code': positive(...reviews.map((r) => ({ ...r, response_code: '200' })), {
@@ -96,7 +104,7 @@ export function mastViews(s: ViewScene): View[] {
         'Requests by caller and response code': positive({ source_workload: s.gateway.name, response_code: '200' }),
         'Success rate by caller': ratio(...src(s.gateway.name)),
         'Request duration by caller': positive(...src(s.gateway.name)),
-        'mTLS share by caller': ratio(...src(s.gateway.name)),
+        'mTLS share by caller': { ...ratio(...src(s.gateway.name)), peaks: [[{ source_workload: s.gateway.name }, 1]] },
         'Request and response size by caller': positive(...src(s.gateway.name)),
         'Requests by destination and response code': positive(
           { destination_service: s.fqdn('details'), response_code: '200' },

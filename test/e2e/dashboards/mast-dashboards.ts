@@ -69,6 +69,8 @@ export interface Expect {
   readonly why?: string;
   /** For each, a series that has all these labels (and whose values are as `value` says). */
   readonly labels?: ReadonlyArray<Readonly<Record<string, string>>>;
+  /** Series (by labels) whose highest point must be exactly this value (an mTLS share of 1 or 0, ...). */
+  readonly peaks?: ReadonlyArray<readonly [Readonly<Record<string, string>>, number]>;
 }
 
 /** A view: the dashboard's variables set to these values, and what these panels' queries answer then. */
@@ -96,5 +98,10 @@ export function problems(answer: readonly RangeSeries[], e: Expect): string[] {
     else if (e.value === 'ratio' && points.some((v) => v > 1)) out.push(`${name}: a ratio above 1`);
     else if (e.value === 'positive' && !points.some((v) => v > 0)) out.push(`${name}: never above 0`);
   }
+  for (const [labels, peak] of e.peaks ?? [])
+    for (const s of answer.filter((x) => has(x, labels))) {
+      const highest = Math.max(...s.values.filter(Number.isFinite));
+      if (highest !== peak) out.push(`${JSON.stringify(s.metric)}: peaks at ${highest}, not ${peak}`);
+    }
   return out;
 }
