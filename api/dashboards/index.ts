@@ -1,7 +1,9 @@
 /**
  * mast's Grafana dashboards (Mesh, Service, Workload, Control Plane), written for the Istio metrics
  * mast's proxies and mastd export. The JSON files in `dashboards/` are these, written by
- * `npm run dashboards`; the MeshDashboards construct installs them, `mast local` serves them.
+ * `npm run dashboards`; the MeshDashboards construct installs them, `mast local` serves them. They
+ * live in api/ because both of those need them and api/ is the one layer both may import: pure
+ * data, no I/O.
  */
 import { controlPlaneDashboard } from './control-plane';
 import { type DashboardSpec, grafanaDashboard } from './grafana';
