@@ -135,7 +135,8 @@ function panel(id: number, p: PanelSpec, gridPos: { h: number; w: number; x: num
 }
 
 function datasourceVariable(): Record<string, unknown> {
-  return { name: 'datasource', label: 'Data source', type: 'datasource', query: 'prometheus', current: {}, hide: 0 };
+  // No `current`: Grafana picks the first Prometheus data source (and its schema wants text and value when one is given).
+  return { name: 'datasource', label: 'Data source', type: 'datasource', query: 'prometheus', hide: 0 };
 }
 
 function variable(v: VariableSpec): Record<string, unknown> {
@@ -155,14 +156,12 @@ function variable(v: VariableSpec): Record<string, unknown> {
     type: 'query',
     datasource: DATASOURCE,
     query: { query: v.query, refId: `${v.name}-query` },
-    definition: v.query,
     regex: v.regex ?? '',
     refresh: 2,
     sort: 1,
     multi: v.multi ?? false,
     includeAll: v.multi ?? false,
     ...(v.multi ? { allValue: '.*' } : {}),
-    current: {},
     hide: 0,
   };
 }

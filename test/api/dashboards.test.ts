@@ -26,7 +26,11 @@ interface Panel {
 const panelsOf = (m: Record<string, unknown>) => m.panels as Panel[];
 const queriesOf = (m: Record<string, unknown>) => panelsOf(m).flatMap((p) => p.targets ?? []);
 const variablesOf = (m: Record<string, unknown>) =>
-  (m.templating as { list: Array<{ name: string; type: string; query: unknown; definition?: string }> }).list;
+  (m.templating as { list: Array<{ name: string; type: string; query: unknown }> }).list.map((v) => ({
+    ...v,
+    /** A query variable's query (Grafana's `{ query, refId }` form), else nothing. */
+    text: typeof v.query === 'object' && v.query ? String((v.query as { query: unknown }).query) : '',
+  }));
 
 /** The families a scrape of a proxy and of mastd declares (histograms with their three series). */
 function exported(): Set<string> {
@@ -109,7 +113,7 @@ test.each(Object.entries(models))(
     const uses = (text: string) =>
       [...text.matchAll(/\$(\w+)|\$\{(\w+)\}/g)].map((m) => m[1] ?? m[2]).filter((v) => !/^(__\w+|\d+)$/.test(v));
     variables.forEach((v, i) => {
-      for (const used of uses(v.definition ?? '')) expect(variables.slice(0, i).map((d) => d.name)).toContain(used);
+      for (const used of uses(v.text)) expect(variables.slice(0, i).map((d) => d.name)).toContain(used);
     });
     for (const q of queriesOf(model)) for (const used of uses(q.expr)) expect(variables.map((d) => d.name)).toContain(used);
   },
@@ -119,7 +123,7 @@ test("every metric the dashboards read is one mast's proxies or mastd export", (
   const names = exported();
   const read = Object.values(models).flatMap((m) => [
     ...queriesOf(m).flatMap((q) => metricsOf(q.expr)),
-    ...variablesOf(m).flatMap((v) => metricsOf(v.definition ?? '')),
+    ...variablesOf(m).flatMap((v) => metricsOf(v.text)),
   ]);
   expect(read.length).toBeGreaterThan(50);
   expect([...new Set(read)].filter((n) => !names.has(n))).toEqual([]);
@@ -140,7 +144,7 @@ test('every label the dashboards select, group by or show is one the series carr
   const texts = Object.values(models).flatMap((m) => [
     ...queriesOf(m).map((q) => q.expr),
     ...panelsOf(m).flatMap((p) => (p.targets ?? []).map((t) => (t as { legendFormat?: string }).legendFormat ?? '')),
-    ...variablesOf(m).map((v) => v.definition ?? ''),
+    ...variablesOf(m).map((v) => v.text),
   ]);
   const made = new Set(texts.flatMap((t) => [...t.matchAll(/label_replace\(\{[^}]*\},\s*"(\w+)"/g)].map((m) => m[1])));
   const used = texts.flatMap((t) => [

@@ -31,7 +31,8 @@ export function interpolate(text: string, values: Readonly<Record<string, string
 export interface QueryVariable {
   readonly name: string;
   readonly type: string;
-  readonly definition?: string;
+  /** A query variable's: Grafana's `{ query, refId }`. */
+  readonly query?: unknown;
   readonly regex?: string;
 }
 
@@ -41,7 +42,8 @@ export async function variableOptions(
   v: QueryVariable,
   values: Readonly<Record<string, string>>,
 ): Promise<string[]> {
-  const definition = interpolate(v.definition ?? '', values);
+  const query = typeof v.query === 'object' && v.query ? String((v.query as { query: unknown }).query) : '';
+  const definition = interpolate(query, values);
   const labelValues = /^label_values\((?:(.*),)?\s*(\w+)\)$/.exec(definition);
   if (labelValues) return prometheus.labelValues(labelValues[2], labelValues[1]);
   const queryResult = /^query_result\((.*)\)$/.exec(definition);
