@@ -11,6 +11,7 @@ const UNIT = [
   'test/architecture.test.ts',
   'test/api/conformance.test.ts',
   'test/api/crd.test.ts',
+  'test/api/dashboards.test.ts',
   'test/api/grpc.test.ts',
   'test/api/load.test.ts',
   'test/api/locality.test.ts',
@@ -23,6 +24,7 @@ const UNIT = [
   'test/api/validate.test.ts',
   'test/compile/**/*.test.ts',
   // Not test/constructs/upstream-schema.test.ts: Istio's schemas are ESM-only, read by a node child process.
+  'test/constructs/dashboards.test.ts',
   'test/constructs/inject.test.ts',
   'test/constructs/kubernetes-defaults.test.ts',
   'test/constructs/mesh.test.ts',

@@ -16,6 +16,7 @@ export async function runSynth(args: string[]): Promise<number> {
         file: FILE_OPTION,
         out: { type: 'string', default: 'dist' },
         'gateway-service': { type: 'string', default: 'LoadBalancer' },
+        dashboards: { type: 'boolean', default: false },
       },
       USAGE,
     );
@@ -25,7 +26,7 @@ export async function runSynth(args: string[]): Promise<number> {
       throw new UsageError(`--gateway-service must be one of ${SERVICE_TYPES.join(', ')}, not "${serviceType}"`);
     const loaded = loadFiles(files);
     const app = new App({ outdir: opts.out, yamlOutputType: YamlOutputType.FILE_PER_CHART });
-    const mesh = new Mesh(app, 'mesh', { gateway: { serviceType } });
+    const mesh = new Mesh(app, 'mesh', { gateway: { serviceType }, dashboards: opts.dashboards === true });
     mesh.addObjects(loaded.objects);
     // Validate the user's objects (which keep their file and line) together with the generated gateway.
     const generated = apiObjectsOf(mesh.system);

@@ -4,10 +4,12 @@ import { Mesh } from '../../constructs';
 import { addBookinfo } from '../../examples/bookinfo/bookinfo';
 import { GATEWAY_NODE_PORTS } from './plan';
 
-export function synthKindExample(outdir: string): App {
+/** `dashboards`: mast's Grafana dashboards as ConfigMaps for Grafana's sidecar (Mesh's `dashboards`). */
+export function synthKindExample(outdir: string, options: { dashboards?: boolean } = {}): App {
   const app = new App({ outdir, yamlOutputType: YamlOutputType.FILE_PER_CHART });
   // kind has no load-balancer provider: NodePort plus the cluster config's extraPortMappings.
   const mesh = new Mesh(app, 'mesh', {
+    dashboards: options.dashboards ?? false,
     gateway: {
       serviceType: 'NodePort',
       replicas: { min: 1, max: 2 },

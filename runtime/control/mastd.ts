@@ -15,7 +15,8 @@ import { renewalDelayMs } from '../contract/renewal';
 import type { ProxyIdentity } from '../contract/push-protocol';
 import type { ConfigSource } from './file-source';
 import { JwksFetcher, type JwksFetcherOptions } from './jwks';
-import { pilotMetricLines, withHelp } from './pilot-metrics';
+import { ConfigEvents } from './config-events';
+import { pilotMetricLines, processMetricLines, type PushTrigger, withHelp } from './pilot-metrics';
 
 export interface MastdOptions {
   readonly source: ConfigSource;
@@ -79,11 +80,15 @@ export class Mastd {
   private updates = Promise.resolve();
   /** Updates received and not yet published. */
   private queued = 0;
+  /** What changed between updates, and why pushes happened, for the `pilot_*` families. */
+  private readonly events = new ConfigEvents();
+  private readonly triggers = new Map<PushTrigger, number>();
+  private internalErrors = 0;
   /** The keys of every RequestAuthentication `jwksUri`, pushed inline (a refresh that changes them republishes). */
   readonly jwks: JwksFetcher;
 
   constructor(private readonly options: MastdOptions) {
-    this.jwks = new JwksFetcher({ ...options.jwks, onChange: () => this.refresh(), log: options.log });
+    this.jwks = new JwksFetcher({ ...options.jwks, onChange: () => this.refresh('config'), log: options.log });
     this.push = new PushServer({
       token: options.token,
       verify: options.verify,
@@ -127,9 +132,10 @@ export class Mastd {
       this.updates = this.updates
         .then(() => this.onUpdate(update.objects, update.findings))
         .finally(() => this.queued--)
-        .catch((err) =>
-          this.options.log?.(`update failed, keeping snapshot ${this.snapshot?.version ?? 'none'}: ${(err as Error).message}`),
-        );
+        .catch((err) => {
+          this.internalErrors++;
+          this.options.log?.(`update failed, keeping snapshot ${this.snapshot?.version ?? 'none'}: ${(err as Error).message}`);
+        });
     });
     return { pushPort: push, monitoringPort: (this.monitoring.address() as AddressInfo).port };
   }
@@ -140,19 +146,21 @@ export class Mastd {
   /**
    * A new snapshot of the same objects, `prepare` run again on them, pushed: for what changes
    * outside the config (`mast local`'s supervisor marking a workload not ready, or ready again).
-   * Queued behind the updates already received, so it never overtakes an edit.
+   * Queued behind the updates already received, so it never overtakes an edit. `why` is counted in
+   * `pilot_push_triggers`: endpoints' readiness, or new JWKS keys (config).
    */
-  refresh(): void {
+  refresh(why: PushTrigger = 'endpoint'): void {
     this.queued++;
     this.updates = this.updates
       .then(async () => {
         if (!this.accepted) return;
-        await this.publish(this.accepted, 'refreshed');
+        await this.publish(this.accepted, 'refreshed', why);
       })
       .finally(() => this.queued--)
-      .catch((err) =>
-        this.options.log?.(`refresh failed, keeping snapshot ${this.snapshot?.version ?? 'none'}: ${(err as Error).message}`),
-      );
+      .catch((err) => {
+        this.internalErrors++;
+        this.options.log?.(`refresh failed, keeping snapshot ${this.snapshot?.version ?? 'none'}: ${(err as Error).message}`);
+      });
   }
 
   /** Resolves once the updates received so far are applied. */
@@ -164,6 +172,7 @@ export class Mastd {
   private analysis: Promise<void> = Promise.resolve();
 
   private async onUpdate(objects: KubeObject[], loadFindings: Finding[]): Promise<void> {
+    this.events.observe(objects);
     // Per-resource validation decides what is rejected, before the push; the whole-mesh analysis only reports.
     const result = ingest(objects, this.lastGood, {
       defaultIngressGateway: this.options.defaultIngressGateway,
@@ -177,12 +186,12 @@ export class Mastd {
       this.options.log?.(`rejected ${f.kind} ${f.namespace ?? ''}/${f.name} ${f.path}: ${f.code} ${f.message}`);
     if (result.rejected.length) this.options.onRejected?.(result.rejected, objects);
     this.accepted = result.objects;
-    await this.publish(result.objects, `${result.objects.length} objects, ${result.rejected.length} rejected`);
+    await this.publish(result.objects, `${result.objects.length} objects, ${result.rejected.length} rejected`, 'config');
     this.scheduleAnalysis(result.objects, loadFindings);
   }
 
   /** `prepare`d accepted objects become the next snapshot, with a compile cache of its own, pushed. */
-  private async publish(accepted: KubeObject[], what: string): Promise<void> {
+  private async publish(accepted: KubeObject[], what: string, why: PushTrigger): Promise<void> {
     const prepared = this.options.prepare ? await this.options.prepare(accepted) : accepted;
     // New jwksUris are fetched before the snapshot (bounded by the fetch timeout), so its configs carry their keys.
     await this.jwks.track(jwksUris(prepared));
@@ -190,6 +199,7 @@ export class Mastd {
     this.options.log?.(`snapshot ${this.snapshot.version}: ${what}`);
     this.compiled = new CompileCache(buildIndex(this.snapshot, { trustDomain: this.options.trustDomain }));
     this.noteTrustDomain(prepared);
+    this.triggers.set(why, (this.triggers.get(why) ?? 0) + 1);
     this.push.publish();
   }
 
@@ -293,9 +303,14 @@ export class Mastd {
           certificates: c.certificates,
           connected: this.push.statuses().length,
           convergence: this.push.convergence,
+          pushTime: this.push.pushTime,
+          configSize: this.push.configSize,
+          triggers: this.triggers,
+          internalErrors: this.internalErrors,
+          events: this.events.lines(),
         });
         res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
-        return void res.end(`${[...withHelp(lines), ...pilot].join('\n')}\n`);
+        return void res.end(`${[...withHelp(lines), ...pilot, ...processMetricLines()].join('\n')}\n`);
       }
       default:
         res.writeHead(404);

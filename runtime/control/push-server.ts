@@ -19,7 +19,7 @@ import {
 } from '../contract/push-protocol';
 import type { ProxyConfig } from '../contract/proxy-config';
 import { diffConfig } from '../contract/config-delta';
-import { ConvergenceHistogram } from './pilot-metrics';
+import { CONFIG_SIZE_BUCKETS, ConvergenceHistogram, Histogram, PUSH_TIME_BUCKETS_S } from './pilot-metrics';
 
 /** A push server made without any way to authenticate proxies. */
 export class PushAuthError extends Error {
@@ -106,6 +106,10 @@ export class PushServer {
   convergenceMs: number[] = [];
   /** The same times, cumulative (pilot_proxy_convergence_time). */
   readonly convergence = new ConvergenceHistogram();
+  /** Seconds from picking a proxy's config (compiled on first use) to its push written (pilot_xds_push_time). */
+  readonly pushTime = new Histogram(PUSH_TIME_BUCKETS_S);
+  /** Bytes of each push written (pilot_xds_config_size_bytes). */
+  readonly configSize = new Histogram(CONFIG_SIZE_BUCKETS);
 
   constructor(private readonly options: PushServerOptions) {
     // Every stream can ask for a workload certificate: a push port that checks nobody would sign
@@ -289,6 +293,7 @@ export class PushServer {
   }
 
   private send(peer: Peer): void {
+    const started = performance.now();
     const config = peer.queued ?? this.options.configFor(peer.status.identity);
     peer.queued = undefined;
     if (!config || peer.status.sent === config.version) return;
@@ -300,6 +305,8 @@ export class PushServer {
     let line = delta ?? this.encoded.get(config);
     if (!line) this.encoded.set(config, (line = encode({ type: 'config', version: config.version, config })));
     peer.stream.write(line);
+    this.pushTime.observe((performance.now() - started) / 1000);
+    this.configSize.observe(Buffer.byteLength(line));
     peer.status.sent = config.version;
     peer.deltaVersion = delta ? config.version : undefined;
     peer.basis = config;
