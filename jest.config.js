@@ -25,6 +25,7 @@ const UNIT = [
   'test/compile/**/*.test.ts',
   // Not test/constructs/upstream-schema.test.ts: Istio's schemas are ESM-only, read by a node child process.
   'test/constructs/inject.test.ts',
+  'test/constructs/inject.cdk8s-plus.test.ts',
   'test/constructs/kubernetes-defaults.test.ts',
   'test/constructs/mesh.test.ts',
   'test/constructs/pod-monitor.test.ts',
