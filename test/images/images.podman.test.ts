@@ -1,16 +1,19 @@
 /**
- * The three images, built for real from their Dockerfiles with buildah and run with podman: mastd
- * serves a mesh directory, the proxy image's gateway takes its config from it and proxies a request
- * to the bookinfo image's app, all on the host's loopback. No registry is reachable here, so the
+ * The three images, built for real with buildah from the directories `cdk deploy` would hand to
+ * docker (the stack's image assets, as CDK stages them), and run with podman: mastd serves a mesh
+ * file, the proxy image's gateway takes its config from it and proxies a request to the bookinfo
+ * image's app, all on the host's loopback. No registry is reachable here, so the
  * base is a stand-in for node:24.21.0-slim (scripts/standin-base.mjs: Debian bookworm, the same
  * Node.js release and npm), given through the Dockerfiles' NODE_IMAGE build arg; the build stages
  * still download their packages (npm registry, deb.debian.org), as they would in `cdk deploy`.
  * Opt-in (`npm run test:images`, minutes); skipped, saying why, without root, buildah, podman or debootstrap.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { App, Stack } from 'aws-cdk-lib';
 import { IMAGES } from '../../cli/kind/images';
+import { MeshImages } from '../../lib';
 import { freePort } from '../../runtime/local/local-mesh';
 import { gatewayDoc, gatewayRouteDoc, meshYaml, serviceEntryDoc } from '../support/mesh-yaml';
 import { get } from '../support/proxy';
@@ -54,7 +57,21 @@ const image = (name: 'proxy' | 'control' | 'bookinfo') => standinTag(IMAGES.find
   };
   const logs = (id: string) => () => spawnSync('podman', ['logs', id], { encoding: 'utf8' }).stderr.slice(-3000);
 
+  /** Each Dockerfile's build context as CDK stages it for `cdk deploy` (cdk.out/asset.<hash>). */
+  let staged: Map<string, string>;
+
   beforeAll(() => {
+    const outdir = tempDir('mast-images-assets-');
+    const app = new App({ outdir });
+    void new MeshImages(new Stack(app, 'Images'), 'Images', { arm64: false }).bookinfo;
+    app.synth();
+    const assets = JSON.parse(readFileSync(join(outdir, 'Images.assets.json'), 'utf8')).dockerImages;
+    staged = new Map(
+      Object.values(assets as Record<string, { source: { directory: string; dockerFile: string } }>).map((a) => [
+        a.source.dockerFile,
+        join(outdir, a.source.directory),
+      ]),
+    );
     base = sh('node', [join(ROOT, 'scripts', 'standin-base.mjs')], 1_500_000)
       .split('\n')
       .pop()!;
@@ -65,8 +82,9 @@ const image = (name: 'proxy' | 'control' | 'bookinfo') => standinTag(IMAGES.find
   });
 
   test.each(IMAGES.map((i) => [i.dockerfile, i.tag]))(
-    '%s builds (buildah, chroot isolation) as %s',
+    '%s builds in the asset directory CDK stages (buildah, chroot isolation) as %s',
     (dockerfile, tag) => {
+      const context = staged.get(dockerfile)!;
       sh(
         'buildah',
         [
@@ -82,8 +100,8 @@ const image = (name: 'proxy' | 'control' | 'bookinfo') => standinTag(IMAGES.find
           '-t',
           standinTag(tag),
           '-f',
-          dockerfile,
-          ROOT,
+          join(context, dockerfile),
+          context,
         ],
         900_000,
       );
