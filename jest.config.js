@@ -6,6 +6,7 @@
  *   security, chaos), with the bundles built once per run by its global setup.
  * `npm test` (and `jest`) runs both. A new pure test file goes in UNIT below.
  * - `package` (only with MAST_PACKAGE_TEST=1: `npm run test:package`): the project packed and installed into a consumer.
+ * - `images` (only with MAST_IMAGES_TEST=1: `npm run test:images`): the Dockerfiles built with buildah and run with podman.
  */
 const UNIT = [
   'test/architecture.test.ts',
@@ -26,6 +27,7 @@ const UNIT = [
   // Not test/constructs/upstream-schema.test.ts: Istio's schemas are ESM-only, read by a node child process.
   'test/constructs/dashboards.test.ts',
   'test/constructs/inject.test.ts',
+  'test/constructs/inject.cdk8s-plus.test.ts',
   'test/constructs/kubernetes-defaults.test.ts',
   'test/constructs/mesh.test.ts',
   'test/constructs/pod-monitor.test.ts',
@@ -99,13 +101,17 @@ module.exports = {
       displayName: 'integration',
       testMatch: ['<rootDir>/test/**/*.test.ts'],
       // The package test packs and installs the project (minutes): `npm run test:package`, which .ci/run runs too.
-      testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/package/', ...UNIT.map(asRegex)],
+      // So do the images (built and run with buildah and podman, minutes): `npm run test:images`.
+      testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/package/', '<rootDir>/test/images/', ...UNIT.map(asRegex)],
       // The bundles are built once per run, into a directory of the run's own (test/support/build.ts).
       globalSetup: '<rootDir>/test/support/global-setup.ts',
       globalTeardown: '<rootDir>/test/support/global-teardown.ts',
     },
     ...(process.env.MAST_PACKAGE_TEST === '1'
       ? [{ ...common, displayName: 'package', testMatch: ['<rootDir>/test/package/**/*.test.ts'] }]
+      : []),
+    ...(process.env.MAST_IMAGES_TEST === '1'
+      ? [{ ...common, displayName: 'images', testMatch: ['<rootDir>/test/images/**/*.test.ts'] }]
       : []),
   ],
 };
