@@ -4,16 +4,9 @@
  * `citadel_*` families mastd exports under Istio's names. mastd's process figures are picked by
  * `and on (instance) pilot_xds`: the targets that are a control plane, whatever else a pod exports.
  */
-import type { DashboardSpec, PanelSpec, Query } from './grafana';
+import { series } from './panels';
+import type { DashboardSpec } from './grafana';
 import { rate, sumBy } from './promql';
-
-const series = (title: string, description: string, unit: PanelSpec['unit'], queries: readonly Query[]): PanelSpec => ({
-  title,
-  kind: 'timeseries',
-  description,
-  unit,
-  queries,
-});
 
 const ofMastd = (expr: string) => `${expr} and on (instance) pilot_xds`;
 const quantiles = (histogram: string) =>

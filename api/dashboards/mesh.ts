@@ -4,19 +4,12 @@
  * answered itself included); per-workload panels from the servers' side (`reporter="destination"`:
  * callers from outside the mesh included).
  */
-import type { DashboardSpec, PanelSpec } from './grafana';
+import { stat } from './panels';
+import type { DashboardSpec } from './grafana';
 import { DESTINATION, legend, mtlsShare, quantile, rate, requests, SOURCE, sumBy, successRate } from './promql';
 
 const WORKLOAD = ['destination_workload', 'destination_workload_namespace'];
 const byWorkload = legend('destination_workload', 'destination_workload_namespace');
-
-const stat = (title: string, description: string, unit: PanelSpec['unit'], expr: string): PanelSpec => ({
-  title,
-  kind: 'stat',
-  description,
-  unit,
-  queries: [{ expr }],
-});
 
 export const meshDashboard: DashboardSpec = {
   uid: 'mast-mesh',

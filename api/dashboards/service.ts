@@ -4,7 +4,8 @@
  * its own workloads' sidecars (`reporter="destination"`): who calls it, which of its workloads
  * answer, how fast, over mTLS or not, and its TCP traffic.
  */
-import type { DashboardSpec, PanelSpec, Query } from './grafana';
+import { durations, series, stat } from './panels';
+import type { DashboardSpec } from './grafana';
 import { DESTINATION, legend, type Matcher, mtlsShare, quantile, rate, requests, SOURCE, sumBy, successRate } from './promql';
 
 const SERVICE: Matcher = ['destination_service', '=', '$service'];
@@ -12,28 +13,6 @@ const CALLER = ['source_workload', 'source_workload_namespace'];
 const WORKLOAD = ['destination_workload', 'destination_workload_namespace'];
 const byCaller = legend(...CALLER);
 const byWorkload = legend(...WORKLOAD);
-
-const stat = (title: string, description: string, unit: PanelSpec['unit'], expr: string): PanelSpec => ({
-  title,
-  kind: 'stat',
-  description,
-  unit,
-  queries: [{ expr }],
-});
-
-const series = (title: string, description: string, unit: PanelSpec['unit'], queries: readonly Query[]): PanelSpec => ({
-  title,
-  kind: 'timeseries',
-  description,
-  unit,
-  queries,
-});
-
-const durations = (m: readonly Matcher[], by: readonly string[], byLegend: string): Query[] =>
-  [0.5, 0.9, 0.99].map((q) => ({
-    expr: quantile(q, 'istio_request_duration_milliseconds', m, by),
-    legend: `P${q * 100} ${byLegend}`.trim(),
-  }));
 
 const server: Matcher[] = [DESTINATION, SERVICE];
 const client: Matcher[] = [SOURCE, SERVICE];

@@ -3,7 +3,8 @@
  * ingress gateway's), its inbound traffic as its sidecar reports it (`reporter="destination"`) and
  * its outbound calls as its sidecar or gateway reports them (`reporter="source"`), HTTP, gRPC and TCP.
  */
-import type { DashboardSpec, PanelSpec, Query } from './grafana';
+import { durations, series, stat } from './panels';
+import type { DashboardSpec } from './grafana';
 import { DESTINATION, legend, type Matcher, mtlsShare, quantile, rate, requests, SOURCE, sumBy, successRate } from './promql';
 
 const CALLER = ['source_workload', 'source_workload_namespace'];
@@ -28,25 +29,6 @@ function reporting(label: 'namespace' | 'workload', namespace?: string): string 
   };
   return `query_result(count by (${label}) (${side('destination')} or ${side('source')}))`;
 }
-
-const stat = (title: string, description: string, unit: PanelSpec['unit'], expr: string): PanelSpec => ({
-  title,
-  kind: 'stat',
-  description,
-  unit,
-  queries: [{ expr }],
-});
-
-const series = (title: string, description: string, unit: PanelSpec['unit'], queries: readonly Query[]): PanelSpec => ({
-  title,
-  kind: 'timeseries',
-  description,
-  unit,
-  queries,
-});
-
-const durations = (m: readonly Matcher[], by: readonly string[], byLegend: string): Query[] =>
-  [0.5, 0.9, 0.99].map((q) => ({ expr: quantile(q, 'istio_request_duration_milliseconds', m, by), legend: `P${q * 100} ${byLegend}` }));
 
 export const workloadDashboard: DashboardSpec = {
   uid: 'mast-workload',
