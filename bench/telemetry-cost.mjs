@@ -9,7 +9,7 @@ import { gatewayMeshYaml } from './gateway-mesh.mjs';
 import { measureAll } from './measure.mjs';
 import { startMesh } from './mesh-start.mjs';
 import { writeBackendConfig } from './nginx-configs.mjs';
-import { checkAlive, median, sleep, start, stopAll } from './processes.mjs';
+import { checkAlive, median, sleep, withProcesses } from './processes.mjs';
 
 /** Fixed ports, 184xx (the other rows hold 181xx–183xx): the backend, the span receiver, then ten per mesh. */
 const PORTS = { backend: 18400, sink: 18401, mesh: (i) => 18410 + 10 * i };
@@ -37,14 +37,8 @@ data:
 `;
 
 /** `o`: { root, dir, node, proxyFlags, rounds, slice, rate }. */
-export async function telemetryBench(o) {
-  const started = [];
-  const run = (name, cmd, args) => {
-    const c = start(name, cmd, args);
-    started.push(c);
-    return c;
-  };
-  try {
+export function telemetryBench(o) {
+  return withProcesses(async (run, started) => {
     writeBackendConfig(o.dir, 'telemetry-backend', PORTS.backend);
     run('telemetry-backend', 'nginx', ['-c', join(o.dir, 'telemetry-backend.conf')]);
     run('otlp-sink', o.node.path, [join(o.root, 'bench', 'otlp-sink.mjs'), String(PORTS.sink)]);
@@ -123,9 +117,7 @@ export async function telemetryBench(o) {
       if (r.non2xx || r.errors || r.ok < r.sent)
         console.log(`WARNING: ${r.name} had ${r.non2xx} non-2xx under load, ${r.errors} fixed-rate errors, ${r.sent - r.ok} unanswered`);
     return results;
-  } finally {
-    stopAll(started);
-  }
+  });
 }
 
 async function spanCount() {
