@@ -48,7 +48,9 @@ export function compileSidecar(index: MeshIndex, proxy: ProxyIdentity, cache: Co
   const appProtocol = appPort ? (appProtocols[appPort] ?? appProtocols[proxy.inbound.port]) : undefined;
   // Istio's inbound listener of a GRPC-WEB port carries the grpc_web filter: in a pod, by each connection's original destination port.
   const webPorts = inboundGrpcWebPorts(index, proxy.namespace, proxy.labels);
-  const grpcWeb = appPort ? (webPorts.includes(appPort) ? true : undefined) : webPorts.length ? webPorts : undefined;
+  // (mast local names the sidecar's inbound port in its WorkloadEntries, as for appProtocol above.)
+  const webApp = appPort !== undefined && (webPorts.includes(appPort) || webPorts.includes(proxy.inbound.port));
+  const grpcWeb = appPort ? (webApp ? true : undefined) : webPorts.length ? webPorts : undefined;
   const inboundCluster: ClusterConfig = appPort
     ? {
         name: inbound,
