@@ -9,7 +9,7 @@ import type { ProxyConfig } from '../contract/proxy-config';
 import type { ProxyIdentity } from '../contract/push-protocol';
 import { CompileCache } from './compile-cache';
 import { compileGateway } from './gateway';
-import { inboundProtocols } from './inbound-protocol';
+import { inboundGrpcWebPorts, inboundProtocols } from './inbound-protocol';
 import { byKind, buildIndex, type MeshIndex } from './mesh-index';
 import { compileSidecar } from './sidecar';
 import { applyLocality } from './locality';
@@ -100,7 +100,11 @@ export function equivalenceKey(index: MeshIndex, identity: ProxyIdentity): strin
   // ...and through the HTTP version of each port of its app, which its services declare (inbound-protocol.ts), and those services.
   const inbound =
     selectedBy && p.inbound
-      ? { appProtocols: inboundProtocols(index, p.namespace, labels), services: servicesOf(index, p).map((s) => s.host) }
+      ? {
+          appProtocols: inboundProtocols(index, p.namespace, labels),
+          grpcWeb: inboundGrpcWebPorts(index, p.namespace, labels),
+          services: servicesOf(index, p).map((s) => s.host),
+        }
       : {};
   const where = byLocality && locality ? { locality } : {};
   return JSON.stringify({ ...rest, ...where, labels: selectedBy ?? Object.entries(labels).sort(), ...inbound }, sortedKeys);

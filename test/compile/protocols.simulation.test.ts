@@ -398,3 +398,47 @@ data: { mesh: "h2UpgradePolicy: UPGRADE\\n" }
     expect(appCluster(yaml, { app: 'plain' }, 9007).upstreamProtocol).toBeUndefined();
   });
 });
+
+describe("which listeners translate gRPC-Web (Istio adds Envoy's grpc_web filter on GRPC-WEB ports only)", () => {
+  const webGateway = `${SERVICES}
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: { name: gw, namespace: mast-system }
+spec:
+  selector: { istio: ingressgateway }
+  servers:
+  - { port: { number: 8080, name: web, protocol: GRPC-WEB }, hosts: ["*"] }
+  - { port: { number: 80, name: http, protocol: HTTP }, hosts: ["*"] }
+---`;
+  const byPort = (listeners: { matchPort: number; grpcWeb?: unknown }[]) =>
+    Object.fromEntries(listeners.map((l) => [l.matchPort, l.grpcWeb ?? false]));
+
+  test('a gateway: the port of a GRPC-WEB server, not an HTTP one', () => {
+    expect(byPort(compileMesh(webGateway, GATEWAY).listeners)).toEqual({ 80: false, 8080: true });
+  });
+
+  test("a sidecar's outbound: the port of a grpc-web service only", () => {
+    const out = byPort(compileMesh(SERVICES, sidecar('default')).listeners);
+    expect(out[9004]).toBe(true);
+    expect([out[9000], out[9003], out[9008]]).toEqual([false, false, false]);
+  });
+
+  test("a sidecar's inbound: its app's grpc-web port (mast local), or in a pod the list of such ports by original destination", () => {
+    const inbound = (appPort?: number) =>
+      compile(buildIndex(makeSnapshot(meshOf(SERVICES), 'v1')), {
+        mode: 'sidecar',
+        namespace: 'default',
+        labels: { app: 'grpcweb' },
+        inbound: { port: 15006, ...(appPort ? { appPort } : {}) },
+      }).listeners.find((l) => l.trafficDirection === 'INBOUND')!.grpcWeb;
+    expect(inbound(9004)).toBe(true);
+    expect(inbound()).toEqual([9004]);
+    const grpcApp = compile(buildIndex(makeSnapshot(meshOf(SERVICES), 'v1')), {
+      mode: 'sidecar',
+      namespace: 'default',
+      labels: { app: 'grpc' },
+      inbound: { port: 15006, appPort: 9000 },
+    });
+    expect(grpcApp.listeners.find((l) => l.trafficDirection === 'INBOUND')!.grpcWeb).toBeUndefined();
+  });
+});
