@@ -125,8 +125,8 @@ export class Telemetry {
       }),
     );
     this.logBufferBytes += this.logBuffer[this.logBuffer.length - 1].length + 1;
-    // Lines leave together: every flushMs (Envoy flushes file access logs on a timer too) or once 64 KiB
-    // are buffered, so a busy proxy writes a few times a second, not once per request; with flushMs 0,
+    // Lines leave together: every flushMs or once 64 KiB are buffered (Istio's ProxyConfig defaults,
+    // fileFlushInterval 1000 ms and fileFlushMinSizeKb 64, for Envoy's file access logs), so a busy proxy writes a few times a second, not once per request; with flushMs 0,
     // once per turn of the loop.
     if (this.logBufferBytes >= ACCESS_LOG_FLUSH_BYTES) this.flushLog();
     else if (this.logBuffer.length === 1) {
