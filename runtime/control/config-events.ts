@@ -19,7 +19,7 @@ const isMeshKind = (o: { apiVersion?: string }) => /^[a-z.]*istio\.io\//.test(o.
 
 export class ConfigEvents {
   private last = new Map<string, { version: string; kind: string; mesh: boolean }>();
-  /** Counts by `kind event`, mesh kinds and registry kinds apart. */
+  /** Counts by `kind event`, mesh kinds and registry kinds apart (mastd's registry reads them: pilot-metrics.ts). */
   readonly config = new Map<string, number>();
   readonly registry = new Map<string, number>();
 
@@ -45,25 +45,5 @@ export class ConfigEvents {
     if (!counts.has(`${entry.kind} add`)) for (const e of EVENTS) counts.set(`${entry.kind} ${e}`, 0);
     const key = `${entry.kind} ${event}`;
     counts.set(key, counts.get(key)! + 1);
-  }
-
-  /** Both families, with HELP and TYPE (declared even before the first event). */
-  lines(): string[] {
-    const family = (name: string, help: string, counts: ReadonlyMap<string, number>) => [
-      `# HELP ${name} ${help}`,
-      `# TYPE ${name} counter`,
-      ...[...counts].map(([key, n]) => {
-        const [kind, event] = key.split(' ');
-        return `${name}{type="${kind}",event="${event}"} ${n}`;
-      }),
-    ];
-    return [
-      ...family('pilot_k8s_cfg_events', 'Mesh config objects added, updated and deleted, by kind.', this.config),
-      ...family(
-        'pilot_k8s_reg_events',
-        'Service registry objects (Services, Pods, Endpoints, ...) added, updated and deleted, by kind.',
-        this.registry,
-      ),
-    ];
   }
 }

@@ -16,7 +16,8 @@ import type { ProxyIdentity } from '../contract/push-protocol';
 import type { ConfigSource } from './file-source';
 import { JwksFetcher, type JwksFetcherOptions } from './jwks';
 import { ConfigEvents } from './config-events';
-import { pilotMetricLines, processMetricLines, type PushTrigger, withHelp } from './pilot-metrics';
+import type { Registry } from 'prom-client';
+import { mastdRegistry, type PushTrigger } from './pilot-metrics';
 
 export interface MastdOptions {
   readonly source: ConfigSource;
@@ -40,8 +41,8 @@ export interface MastdOptions {
   readonly analysisDelayMs?: number;
   /** Lifetime of workload certificates. @default 24 h */
   readonly certificateTtlMs?: number;
-  /** More Prometheus lines for /metrics. */
-  readonly extraMetrics?: () => string[];
+  /** Registers more families in mastd's registry (/metrics), read at scrape time (`scrapedCounter`, `scrapedGauge`). */
+  readonly extraMetrics?: (registry: Registry) => void;
   /** Told about the rejected resources after every update (in Kubernetes: Events on them), with the objects as received. */
   readonly onRejected?: (rejected: readonly Finding[], received: readonly KubeObject[]) => void;
   /** Runs the whole-mesh analysis (the bundled mastd: on a worker thread). @default - in-process */
@@ -86,6 +87,8 @@ export class Mastd {
   private internalErrors = 0;
   /** The keys of every RequestAuthentication `jwksUri`, pushed inline (a refresh that changes them republishes). */
   readonly jwks: JwksFetcher;
+  /** Every family /metrics serves. */
+  readonly metrics: Registry;
 
   constructor(private readonly options: MastdOptions) {
     this.jwks = new JwksFetcher({ ...options.jwks, onChange: () => this.refresh('config'), log: options.log });
@@ -105,6 +108,17 @@ export class Mastd {
         );
       },
     });
+    this.metrics = mastdRegistry({
+      counters: this.push.counters,
+      histograms: this.push.histograms,
+      connected: () => this.push.statuses().length,
+      rejectedResources: () => this.rejected.length,
+      triggers: this.triggers,
+      internalErrors: () => this.internalErrors,
+      events: this.events,
+      jwks: () => this.jwks.stats(),
+    });
+    options.extraMetrics?.(this.metrics);
   }
 
   /** The certificate authority (generated or loaded at start-up); with `pushTls`, the push port's certificate comes from it. */
@@ -275,43 +289,17 @@ export class Mastd {
         });
       case '/debug/syncz':
         return json({ version: this.snapshot?.version ?? null, proxies: this.push.statuses() });
-      case '/metrics': {
-        const c = this.push.counters;
-        const conv = this.push.convergenceMs;
-        const lines = [
-          `mastd_pushes_total ${c.pushes}`,
-          `mastd_push_errors_total ${c.pushErrors}`,
-          `mastd_acks_total ${c.acks}`,
-          `mastd_nacks_total ${c.nacks}`,
-          `mastd_rejected_proxies_total ${c.rejectedPeers}`,
-          `mastd_push_streams_over_cap_total ${c.overCap}`,
-          `mastd_certificates_issued_total ${c.certificates}`,
-          `mastd_connected_proxies ${this.push.statuses().length}`,
-          `mastd_rejected_resources ${this.rejected.length}`,
-          ...[10, 50, 100, 250, 500, 1000, 5000].map(
-            (le) => `mastd_convergence_ms_bucket{le="${le}"} ${conv.filter((v) => v <= le).length}`,
-          ),
-          `mastd_convergence_ms_bucket{le="+Inf"} ${conv.length}`,
-          `mastd_convergence_ms_count ${conv.length}`,
-          `mastd_convergence_ms_sum ${conv.reduce((a, b) => a + b, 0)}`,
-          ...this.jwks.metricLines(),
-          ...(this.options.extraMetrics?.() ?? []),
-        ];
-        const pilot = pilotMetricLines({
-          pushes: c.pushes,
-          nacks: c.nacks,
-          certificates: c.certificates,
-          connected: this.push.statuses().length,
-          convergence: this.push.convergence,
-          pushTime: this.push.pushTime,
-          configSize: this.push.configSize,
-          triggers: this.triggers,
-          internalErrors: this.internalErrors,
-          events: this.events.lines(),
-        });
-        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
-        return void res.end(`${[...withHelp(lines), ...pilot, ...processMetricLines()].join('\n')}\n`);
-      }
+      case '/metrics':
+        return void this.metrics.metrics().then(
+          (text) => {
+            res.writeHead(200, { 'content-type': this.metrics.contentType });
+            res.end(text);
+          },
+          (err: Error) => {
+            res.writeHead(500);
+            res.end(`metrics not collected: ${err.message}\n`);
+          },
+        );
       default:
         res.writeHead(404);
         res.end('not found: /ready /metrics /debug/analyze /debug/configz /debug/syncz\n');

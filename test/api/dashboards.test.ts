@@ -8,7 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { dashboardText, grafanaDashboards } from '../../api/dashboards';
 import { ConfigEvents } from '../../runtime/control/config-events';
-import { ConvergenceHistogram, Histogram, pilotMetricLines, processMetricLines } from '../../runtime/control/pilot-metrics';
+import { mastdRegistry, pushHistograms } from '../../runtime/control/pilot-metrics';
 import { requestLabelText, type RequestLabels } from '../../runtime/proxy/metric-labels';
 import { Metrics } from '../../runtime/proxy/metrics';
 
@@ -34,25 +34,20 @@ const variablesOf = (m: Record<string, unknown>) =>
 
 /** The families a scrape of a proxy and of mastd declares (histograms with their three series). */
 function exported(): Set<string> {
-  const text = [
-    new Metrics().render(),
-    ...pilotMetricLines({
-      pushes: 0,
-      nacks: 0,
-      certificates: 0,
-      connected: 0,
-      convergence: new ConvergenceHistogram(),
-      pushTime: new Histogram([1]),
-      configSize: new Histogram([1]),
-      triggers: new Map(),
-      internalErrors: 0,
-      events: new ConfigEvents().lines(),
-    }),
-    ...processMetricLines(),
-  ].join('\n');
+  const proxy = [...new Metrics().render().matchAll(/^# TYPE (\S+) (\S+)$/gm)].map(([, name, type]) => ({ name, type }));
+  const mastd = mastdRegistry({
+    counters: { pushes: 0, pushErrors: 0, acks: 0, nacks: 0, rejectedPeers: 0, certificates: 0, overCap: 0 },
+    histograms: pushHistograms(),
+    connected: () => 0,
+    rejectedResources: () => 0,
+    triggers: new Map(),
+    internalErrors: () => 0,
+    events: new ConfigEvents(),
+    jwks: () => [],
+  }).getMetricsAsArray();
   return new Set(
-    [...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].flatMap(([, name, type]) =>
-      type === 'histogram' ? [name, `${name}_bucket`, `${name}_sum`, `${name}_count`] : [name],
+    [...proxy, ...mastd].flatMap(({ name, type }) =>
+      String(type) === 'histogram' ? [name, `${name}_bucket`, `${name}_sum`, `${name}_count`] : [name],
     ),
   );
 }
