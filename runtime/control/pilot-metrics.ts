@@ -79,37 +79,52 @@ export interface MastdMetricSources {
 /** A family's one value, or its values by labels. */
 type Samples = number | ReadonlyArray<readonly [Record<string, string>, number]>;
 
-/** A counter whose value is read at scrape time from where mastd counts it. */
-export function scrapedCounter(registry: Registry, name: string, help: string, read: () => Samples, labelNames: string[] = []): void {
-  new Counter({
-    name,
-    help,
-    labelNames,
-    registers: [registry],
-    collect() {
-      this.reset();
-      const v = read();
-      if (typeof v === 'number') this.inc(v);
-      else for (const [labels, n] of v) this.inc(labels, n);
-    },
-  });
+/** A metric whose value is read at scrape time from where mastd counts it. */
+function scraped(
+  kind: 'counter' | 'gauge',
+  registry: Registry,
+  name: string,
+  help: string,
+  read: () => Samples,
+  labelNames: string[],
+): void {
+  const options = { name, help, labelNames, registers: [registry] };
+  const fill = (put: (labels: Record<string, string>, n: number) => void, putOne: (n: number) => void) => {
+    const v = read();
+    if (typeof v === 'number') putOne(v);
+    else for (const [labels, n] of v) put(labels, n);
+  };
+  if (kind === 'counter')
+    new Counter({
+      ...options,
+      collect() {
+        this.reset();
+        fill(
+          (l, n) => this.inc(l, n),
+          (n) => this.inc(n),
+        );
+      },
+    });
+  else
+    new Gauge({
+      ...options,
+      collect() {
+        this.reset();
+        fill(
+          (l, n) => this.set(l, n),
+          (n) => this.set(n),
+        );
+      },
+    });
 }
 
+/** A counter whose value is read at scrape time from where mastd counts it. */
+export const scrapedCounter = (registry: Registry, name: string, help: string, read: () => Samples, labelNames: string[] = []) =>
+  scraped('counter', registry, name, help, read, labelNames);
+
 /** A gauge whose value is read at scrape time. */
-export function scrapedGauge(registry: Registry, name: string, help: string, read: () => Samples, labelNames: string[] = []): void {
-  new Gauge({
-    name,
-    help,
-    labelNames,
-    registers: [registry],
-    collect() {
-      this.reset();
-      const v = read();
-      if (typeof v === 'number') this.set(v);
-      else for (const [labels, n] of v) this.set(labels, n);
-    },
-  });
-}
+export const scrapedGauge = (registry: Registry, name: string, help: string, read: () => Samples, labelNames: string[] = []) =>
+  scraped('gauge', registry, name, help, read, labelNames);
 
 const XDS_TYPES = ['cds', 'eds', 'lds', 'rds'];
 
