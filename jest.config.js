@@ -23,6 +23,7 @@ const UNIT = [
   'test/api/validate.test.ts',
   'test/compile/**/*.test.ts',
   // Not test/constructs/upstream-schema.test.ts: Istio's schemas are ESM-only, read by a node child process.
+  'test/constructs/egress-gateway.test.ts',
   'test/constructs/inject.test.ts',
   'test/constructs/kubernetes-defaults.test.ts',
   'test/constructs/mesh.test.ts',
