@@ -38,8 +38,7 @@ export function checkRuntimeSupport(r: AnyMeshResource): Finding[] {
             `spec.servers[${i}].tls.mode`,
             `mode ${tls.mode} on a TLS server: TLS is not terminated, the connection is forwarded as TCP`,
           );
-        if (tls?.mode === 'AUTO_PASSTHROUGH' || tls?.mode === 'ISTIO_MUTUAL')
-          warn(`spec.servers[${i}].tls.mode`, `mode ${tls.mode}: the server is not listened on`);
+        if (tls?.mode === 'AUTO_PASSTHROUGH') warn(`spec.servers[${i}].tls.mode`, `mode ${tls.mode}: the server is not listened on`);
         // Istio serves an RSA and an ECDSA certificate side by side; mast-proxy one per server.
         if ((tls?.credentialNames?.length ?? 0) > 1 && !tls?.credentialName)
           warn(`spec.servers[${i}].tls.credentialNames`, 'credentialNames: only the first is served');

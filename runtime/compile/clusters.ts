@@ -124,13 +124,14 @@ function buildCluster(
   // Istio sets these only when positive (0 is proto3's unset); streams per connection only on an HTTP/2 cluster.
   const maxRequests = pool?.http?.http2MaxRequests || undefined;
   const maxConcurrentStreams = protocol === 'h2' ? pool?.http?.maxConcurrentStreams || undefined : undefined;
-  const labels = subset ? dr?.spec.subsets?.find((x) => x.name === subset)?.labels : undefined;
+  // A subset without labels takes every endpoint of the service (Istio's egress tasks name one for the egress gateway).
+  const named = subset ? dr?.spec.subsets?.find((x) => x.name === subset) : undefined;
   // The identities mTLS servers of this service may present: every endpoint's, subsets or not (as Istio's SAN list).
   const identities = new Set<string>();
   const endpoints = withMetadata(
     index,
     endpointsOf(index, port, identities, (l, appPort) => mtlsDisabledAt(index, port.namespace, l, appPort)).filter(
-      (e) => !subset || (labels !== undefined && selects(labels, e.labels)),
+      (e) => !subset || (named !== undefined && selects(named.labels ?? {}, e.labels)),
     ),
   );
   const ms = (d: string | undefined) => (d === undefined ? undefined : parseDuration(d));
@@ -150,6 +151,7 @@ function buildCluster(
     ...(maxRequests ? { maxRequests } : {}),
     ...(maxConcurrentStreams ? { maxConcurrentStreams } : {}),
     ...(tls?.mode === 'ISTIO_MUTUAL' || tls?.mode === 'DISABLE' ? { tls: tls.mode } : {}),
+    ...(tls?.mode === 'ISTIO_MUTUAL' && tls.sni ? { mtlsSni: tls.sni } : {}),
     ...(identities.size && tls?.mode !== 'DISABLE' ? { identities: [...identities].sort() } : {}),
     // TLS origination: the SNI is the rule's, else the service host (Istio's auto SNI for a host name).
     ...(tls?.mode === 'SIMPLE' || tls?.mode === 'MUTUAL'

@@ -30,9 +30,9 @@ export function compileGateway(index: MeshIndex, proxy: ProxyIdentity, cache: Co
 }
 
 /** TLS modes a gateway does not terminate (`mast validate` says so): such a server is not listened on. */
-const UNSERVED_TLS: ReadonlySet<string> = new Set(['ISTIO_MUTUAL', 'AUTO_PASSTHROUGH']);
-/** TLS modes terminated at the gateway, each server with its own certificate. */
-const TERMINATED_TLS: ReadonlySet<string> = new Set(['SIMPLE', 'MUTUAL', 'OPTIONAL_MUTUAL']);
+const UNSERVED_TLS: ReadonlySet<string> = new Set(['AUTO_PASSTHROUGH']);
+/** TLS modes terminated at the gateway, each server with its own certificate (ISTIO_MUTUAL: the gateway's workload certificate). */
+const TERMINATED_TLS: ReadonlySet<string> = new Set(['SIMPLE', 'MUTUAL', 'OPTIONAL_MUTUAL', 'ISTIO_MUTUAL']);
 
 type Server = Gateway['spec']['servers'][number];
 
@@ -58,6 +58,8 @@ function serverNames(server: Server): string[] {
 /** The certificate settings of a terminated server. */
 function serverTls(t: NonNullable<Server['tls']>): ServerTlsConfig {
   const mode = (t.mode ?? 'SIMPLE') as ServerTlsConfig['mode'];
+  // The mesh's own mTLS (sidecars to an egress gateway): nothing to read but the workload certificate.
+  if (mode === 'ISTIO_MUTUAL') return { mode };
   const verify = mode !== 'SIMPLE' ? { mode, ...(t.caCertificates ? { caFile: t.caCertificates } : {}) } : {};
   return t.serverCertificate && t.privateKey
     ? { certificateFile: t.serverCertificate, keyFile: t.privateKey, ...verify }

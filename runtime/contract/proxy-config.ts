@@ -84,9 +84,11 @@ export interface ServerTlsConfig {
   readonly credentialName?: string;
   /**
    * MUTUAL: clients must present a certificate that chains to the CAs (`caCertificates`, or the
-   * credential's); OPTIONAL_MUTUAL: one presented must, none is allowed. Absent: SIMPLE.
+   * credential's); OPTIONAL_MUTUAL: one presented must, none is allowed; ISTIO_MUTUAL: the proxy's
+   * own workload certificate, and clients must present one the mesh root signed (a sidecar whose
+   * DestinationRule says ISTIO_MUTUAL), no files. Absent: SIMPLE.
    */
-  readonly mode?: 'SIMPLE' | 'MUTUAL' | 'OPTIONAL_MUTUAL';
+  readonly mode?: 'SIMPLE' | 'MUTUAL' | 'OPTIONAL_MUTUAL' | 'ISTIO_MUTUAL';
   readonly caFile?: string;
 }
 
@@ -358,6 +360,8 @@ export interface ClusterConfig {
    * Istio): mTLS to endpoints labelled `security.istio.io/tlsMode: istio` (they have a sidecar).
    */
   readonly tls?: 'ISTIO_MUTUAL' | 'DISABLE';
+  /** Over that mTLS, the server name sent (DestinationRule `tls.sni`: a gateway's ISTIO_MUTUAL server is chosen by it). @default none */
+  readonly mtlsSni?: string;
   /**
    * Over that mTLS, the identities the server may present, as SPIFFE paths `ns/<namespace>/sa/<account>`
    * (the trust domain is the mesh root's): its endpoints' service accounts, as Istio checks a service's

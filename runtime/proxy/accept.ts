@@ -181,19 +181,24 @@ function readHello(
 function terminate(proxy: AcceptContext, socket: net.Socket, l: ListenerRuntime, chain: TerminatedChain, proxySource?: string): void {
   // MUTUAL: a client without a certificate that chains to the server's CAs is closed unread.
   const refused = () => proxy.metrics.inc('mast_downstream_rejected_total{reason="client_certificate"}');
+  // ISTIO_MUTUAL: the workload certificate (none yet: nothing to serve with, closed).
+  const context = chain.mesh ? proxy.workloadTls : chain.secureContext;
+  if (!context) return void socket.destroy();
   const options = {
-    context: chain.secureContext,
+    context,
     verifyClient: chain.verifyClient,
     handshakeTimeoutMs: proxy.limits.headerTimeoutMs,
     onRefused: refused,
     alpn: ALPN,
   };
   serveTls(socket, options, (secure, certificate) => {
+    // A mesh peer's identity (verified against the mesh root) is what authorization sees, as on a sidecar's inbound.
+    const identity = chain.mesh ? peerIdentity(certificate?.subjectAltName) : {};
     if (secure.alpnProtocol === 'h2') {
-      const conn = { ...tlsH2Connection(l, secure, socket, { certificate }, proxySource), server: chain.name };
+      const conn = { ...tlsH2Connection(l, secure, socket, { certificate, ...identity }, proxySource), server: chain.name };
       return http2Front(proxy).serve(secure as unknown as net.Socket, conn);
     }
-    const conn = new DownstreamConn(secure as unknown as net.Socket, l, proxy, { raw: socket, certificate }, proxySource);
+    const conn = new DownstreamConn(secure as unknown as net.Socket, l, proxy, { raw: socket, certificate, ...identity }, proxySource);
     conn.scheme = 'https';
     conn.server = chain.name;
   });

@@ -298,6 +298,7 @@ export class Cluster {
       ...(alpn ? { ALPNProtocols: alpn } : {}),
       ...(onread ? { onread } : {}),
       ...(session ? { session } : {}),
+      ...(this.config.mtlsSni ? { servername: this.config.mtlsSni } : {}),
       rejectUnauthorized: true,
       checkServerIdentity: (_host, cert) => serverIdentityError(cert.subjectaltname, this.config.identities),
     });
