@@ -1,0 +1,105 @@
+/**
+ * Hosts outside the mesh for Istio's egress tasks (edition.cnn.com, *.wikipedia.org): a server of
+ * the test on its own loopback address (127.0.0.x, one per name), reached through a ServiceEntry
+ * endpoint, as the task reaches the real host by DNS. Like edition.cnn.com, plain HTTP answers 301
+ * to the https URL and HTTPS answers 200 with the page; each request is recorded with whether it
+ * came over TLS and the server name it asked for. `certificates` makes a CA and a certificate for
+ * the names (openssl), which a DestinationRule's `caCertificates` then trusts.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import * as http from 'node:http';
+import * as https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { TLSSocket } from 'node:tls';
+
+export interface Hit {
+  readonly method: string;
+  readonly path: string;
+  readonly host: string;
+  readonly tls: boolean;
+  readonly serverName?: string;
+}
+
+export interface ExternalHost {
+  readonly address: string;
+  readonly httpPort: number;
+  readonly httpsPort: number;
+  readonly hits: Hit[];
+  close(): Promise<void>;
+}
+
+/** A CA (ca.crt) and a certificate (server.crt, server.key) for `names` signed by it, in `dir`. */
+export function certificates(dir: string, names: readonly string[]): { ca: string; cert: string; key: string } {
+  const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+  openssl(
+    'req',
+    '-x509',
+    '-sha256',
+    '-nodes',
+    '-days',
+    '2',
+    '-newkey',
+    'rsa:2048',
+    '-subj',
+    '/O=egress test/CN=egress-test-ca',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.crt',
+  );
+  openssl('req', '-out', 'server.csr', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-subj', `/CN=${names[0]}`);
+  writeFileSync(join(dir, 'san.cnf'), `subjectAltName=${names.map((n) => `DNS:${n}`).join(',')}\n`);
+  openssl(
+    'x509',
+    '-req',
+    '-sha256',
+    '-days',
+    '2',
+    '-CA',
+    'ca.crt',
+    '-CAkey',
+    'ca.key',
+    '-set_serial',
+    '1',
+    '-in',
+    'server.csr',
+    '-out',
+    'server.crt',
+    '-extfile',
+    'san.cnf',
+  );
+  return { ca: join(dir, 'ca.crt'), cert: join(dir, 'server.crt'), key: join(dir, 'server.key') };
+}
+
+/** The host on `address` (a 127.0.0.x of its own): HTTP and, with a certificate, HTTPS, each on a free port. */
+export async function startExternalHost(address: string, tls?: { cert: string; key: string }): Promise<ExternalHost> {
+  const hits: Hit[] = [];
+  const page =
+    (secure: boolean): http.RequestListener =>
+    (req, res) => {
+      const host = req.headers.host ?? '';
+      const serverName = secure ? (req.socket as TLSSocket).servername || undefined : undefined;
+      hits.push({ method: req.method ?? '', path: req.url ?? '', host, tls: secure, ...(serverName ? { serverName } : {}) });
+      if (!secure) return void res.writeHead(301, { location: `https://${host.replace(/:\d+$/, '')}${req.url}` }).end();
+      res.writeHead(200, { 'content-type': 'text/html' }).end(`<title>${serverName ?? host}</title>\n`);
+    };
+  const plain = http.createServer(page(false));
+  const secure = tls ? https.createServer({ cert: readFileSync(tls.cert), key: readFileSync(tls.key) }, page(true)) : undefined;
+  const listen = (s: http.Server) => new Promise<number>((r) => s.listen(0, address, () => r((s.address() as AddressInfo).port)));
+  const httpPort = await listen(plain);
+  const httpsPort = secure ? await listen(secure) : 0;
+  return {
+    address,
+    httpPort,
+    httpsPort,
+    hits,
+    async close() {
+      for (const s of [plain, secure]) {
+        s?.closeAllConnections();
+        await new Promise((r) => (s ? s.close(r) : r(undefined)));
+      }
+    },
+  };
+}
