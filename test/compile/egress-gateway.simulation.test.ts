@@ -7,8 +7,8 @@
  */
 import { compileMesh, runSimulations, sidecar, staticService } from './simulation';
 import type { ProxyIdentity } from '../../runtime/contract/push-protocol';
+import { cnnServiceEntry, EGRESS_HOST, egressGateway, egressSubset, originateTls, throughEgressGateway } from '../e2e/istio-tasks/cnn-mesh';
 
-const EGRESS_HOST = 'istio-egressgateway.mast-system.svc.cluster.local';
 const EGRESS_GATEWAY: ProxyIdentity = {
   mode: 'gateway',
   namespace: 'mast-system',
@@ -23,49 +23,7 @@ kind: Pod
 metadata: { name: istio-egressgateway-1, namespace: mast-system, labels: { istio: egressgateway, app: istio-egressgateway } }
 spec: { serviceAccountName: istio-egressgateway }
 ---
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: cnn, namespace: default }
-spec:
-  hosts: [edition.cnn.com]
-  ports: [{ number: 80, name: http, protocol: HTTP }, { number: 443, name: https, protocol: HTTPS }]
-  resolution: DNS
----
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: { name: istio-egressgateway, namespace: default }
-spec:
-  selector: { istio: egressgateway }
-  servers: [{ port: { number: 80, name: https-port-for-tls-origination, protocol: HTTPS }, hosts: [edition.cnn.com], tls: { mode: ISTIO_MUTUAL } }]
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: { name: egressgateway-for-cnn, namespace: default }
-spec:
-  host: ${EGRESS_HOST}
-  subsets:
-  - name: cnn
-    trafficPolicy: { portLevelSettings: [{ port: { number: 80 }, tls: { mode: ISTIO_MUTUAL, sni: edition.cnn.com } }] }
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: { name: direct-cnn-through-egress-gateway, namespace: default }
-spec:
-  hosts: [edition.cnn.com]
-  gateways: [istio-egressgateway, mesh]
-  http:
-  - match: [{ gateways: [mesh], port: 80 }]
-    route: [{ destination: { host: ${EGRESS_HOST}, subset: cnn, port: { number: 80 } } }]
-  - match: [{ gateways: [istio-egressgateway], port: 80 }]
-    route: [{ destination: { host: edition.cnn.com, port: { number: 443 } } }]
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: { name: originate-tls-for-edition-cnn-com, namespace: default }
-spec:
-  host: edition.cnn.com
-  trafficPolicy: { portLevelSettings: [{ port: { number: 443 }, tls: { mode: SIMPLE } }] }
-`;
+${[cnnServiceEntry(), egressGateway('ISTIO_MUTUAL'), egressSubset(true), throughEgressGateway(443), originateTls()].join('---\n')}`;
 
 const TO_EGRESS = `outbound|80|cnn|${EGRESS_HOST}`;
 const TO_CNN_TLS = 'outbound|443||edition.cnn.com';

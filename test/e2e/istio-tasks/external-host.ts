@@ -3,11 +3,12 @@
  * the test on its own loopback address (127.0.0.x, one per name), reached through a ServiceEntry
  * endpoint, as the task reaches the real host by DNS. Like edition.cnn.com, plain HTTP answers 301
  * to the https URL and HTTPS answers 200 with the page; each request is recorded with whether it
- * came over TLS and the server name it asked for. `certificates` makes a CA and a certificate for
- * the names (openssl), which a DestinationRule's `caCertificates` then trusts.
+ * came over TLS and the server name it asked for. Its certificate for the names is signed by a CA
+ * made for it (openssl, `ca`: a file a DestinationRule's `caCertificates` then names).
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -26,12 +27,14 @@ export interface ExternalHost {
   readonly address: string;
   readonly httpPort: number;
   readonly httpsPort: number;
+  /** The CA file its certificate chains to. */
+  readonly ca: string;
   readonly hits: Hit[];
   close(): Promise<void>;
 }
 
 /** A CA (ca.crt) and a certificate (server.crt, server.key) for `names` signed by it, in `dir`. */
-export function certificates(dir: string, names: readonly string[]): { ca: string; cert: string; key: string } {
+function certificates(dir: string, names: readonly string[]): { ca: string; cert: string; key: string } {
   const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
   openssl(
     'req',
@@ -73,8 +76,10 @@ export function certificates(dir: string, names: readonly string[]): { ca: strin
   return { ca: join(dir, 'ca.crt'), cert: join(dir, 'server.crt'), key: join(dir, 'server.key') };
 }
 
-/** The host on `address` (a 127.0.0.x of its own): HTTP and, with a certificate, HTTPS, each on a free port. */
-export async function startExternalHost(address: string, tls?: { cert: string; key: string }): Promise<ExternalHost> {
+/** The host `names` on `address` (a 127.0.0.x of its own): HTTP and HTTPS, each on a free port. */
+export async function startExternalHost(address: string, names: readonly string[]): Promise<ExternalHost> {
+  const dir = mkdtempSync(join(tmpdir(), 'mast-external-'));
+  const tls = certificates(dir, names);
   const hits: Hit[] = [];
   const page =
     (secure: boolean): http.RequestListener =>
@@ -86,20 +91,22 @@ export async function startExternalHost(address: string, tls?: { cert: string; k
       res.writeHead(200, { 'content-type': 'text/html' }).end(`<title>${serverName ?? host}</title>\n`);
     };
   const plain = http.createServer(page(false));
-  const secure = tls ? https.createServer({ cert: readFileSync(tls.cert), key: readFileSync(tls.key) }, page(true)) : undefined;
+  const secure = https.createServer({ cert: readFileSync(tls.cert), key: readFileSync(tls.key) }, page(true));
   const listen = (s: http.Server) => new Promise<number>((r) => s.listen(0, address, () => r((s.address() as AddressInfo).port)));
   const httpPort = await listen(plain);
-  const httpsPort = secure ? await listen(secure) : 0;
+  const httpsPort = await listen(secure);
   return {
     address,
     httpPort,
     httpsPort,
+    ca: tls.ca,
     hits,
     async close() {
       for (const s of [plain, secure]) {
-        s?.closeAllConnections();
-        await new Promise((r) => (s ? s.close(r) : r(undefined)));
+        s.closeAllConnections();
+        await new Promise((r) => s.close(r));
       }
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }
