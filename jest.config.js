@@ -34,6 +34,7 @@ const UNIT = [
   'test/runtime/contract/**/*.test.ts',
   'test/runtime/control/ca.test.ts',
   'test/runtime/control/ingest.test.ts',
+  'test/runtime/local/gateway.test.ts',
   'test/runtime/local/graph.test.ts',
   'test/runtime/local/prometheus.test.ts',
   'test/runtime/local/traces.test.ts',
