@@ -341,7 +341,7 @@ spec: { hosts: [a.example.com, b.example.com], gateways: [edge], http: [{ route:
   expect(simulate(config, { port: 443, host: 'b.example.com' })).toEqual({ outcome: 'no-server', listener: '0.0.0.0_443' });
 });
 
-test('a Gateway server mast does not terminate (ISTIO_MUTUAL, HTTPS without tls) is not listened on, never served in plain text', () => {
+test('a Gateway server mast does not terminate (AUTO_PASSTHROUGH, HTTPS without tls) is not listened on, never served in plain text; ISTIO_MUTUAL is, with mesh mTLS', () => {
   const server = (port: number, tls: string) => `    - { port: { number: ${port}, name: s${port}, protocol: HTTPS }, hosts: ['*']${tls} }`;
   const mesh = loadYaml(`
 apiVersion: networking.istio.io/v1
@@ -354,6 +354,7 @@ ${server(8443, ', tls: { mode: ISTIO_MUTUAL }')}
 ${server(9443, ', tls: { mode: OPTIONAL_MUTUAL, credentialName: c }')}
 ${server(10443, '')}
 ${server(443, ', tls: { mode: SIMPLE, credentialName: c }')}
+    - { port: { number: 15443, name: tls, protocol: TLS }, hosts: ['*.local'], tls: { mode: AUTO_PASSTHROUGH } }
 `).objects;
   const config = compile(buildIndex(makeSnapshot(mesh, 'v1')), {
     mode: 'gateway',
@@ -362,6 +363,8 @@ ${server(443, ', tls: { mode: SIMPLE, credentialName: c }')}
   });
   expect(config.listeners.map((l) => [l.matchPort, l.tlsServers?.map((s) => s.tls.mode ?? 'SIMPLE')])).toEqual([
     [443, ['SIMPLE']],
+    // The gateway's workload certificate, clients the mesh root signed only (accept.ts), never plain text.
+    [8443, ['ISTIO_MUTUAL']],
     [9443, ['OPTIONAL_MUTUAL']],
   ]);
 });
