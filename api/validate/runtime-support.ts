@@ -5,7 +5,6 @@
  */
 import { finding, type Finding } from '../findings';
 import type { AnyMeshResource, DestinationRule } from '../resources';
-import { boundToMesh } from './conflicts';
 import { conditionEvaluated, EVALUATED_SOURCE_FIELDS } from '../authorization-fields';
 import { checkDryRunAnnotation } from '../dry-run';
 
@@ -16,8 +15,6 @@ export function checkRuntimeSupport(r: AnyMeshResource): Finding[] {
   const warn = (path: string, what: string) => out.push(finding('MAST0301', r, path, `${what} (not applied by mast-proxy yet)`));
   switch (r.kind) {
     case 'VirtualService':
-      if (boundToMesh(r))
-        r.spec.tls?.forEach((_, i) => warn(`spec.tls[${i}]`, 'tls routes for sidecars: only a gateway PASSTHROUGH server routes by SNI'));
       r.spec.tcp?.forEach((route, i) =>
         route.match?.forEach((m, j) => {
           for (const field of ['sourceSubnet', 'destinationSubnets'] as const)

@@ -17,7 +17,7 @@ import type { ClusterUse, CompileCache, MeshRoutes, SidecarOutbound } from './co
 import { isHttpProtocol, type ServicePort } from './endpoints';
 import { inboundProtocols } from './inbound-protocol';
 import type { MeshIndex } from './mesh-index';
-import { compileHttpRoutes, compileTcpRoute, type RouteContext } from './routes';
+import { compileHttpRoutes, compileTcpRoute, compileTlsRoutes, type RouteContext } from './routes';
 import { sidecarScope, type SidecarScope } from './sidecar-scope';
 import { PORTS } from '../../api/well-known';
 
@@ -125,12 +125,16 @@ function sidecarOutbound(
   // Non-HTTP ports are proxied as TCP, told apart by destination port only (mast has no service
   // addresses to tell two TCP services on one port apart: such a port is left unproxied).
   const tcpPorts = new Map<number, ServicePort[]>();
-  for (const p of visible) if (!isHttpProtocol(p.protocol)) tcpPorts.set(p.number, [...(tcpPorts.get(p.number) ?? []), p]);
+  for (const p of visible) if (!routedByRequest(p)) tcpPorts.set(p.number, [...(tcpPorts.get(p.number) ?? []), p]);
   const tcpListeners: ListenerConfig[] = [];
   for (const [number, candidates] of tcpPorts) {
+    const ctx: RouteContext = { gateway: 'mesh', matchPort: number, portOf: index.portOf, useCluster: clusters.use, source };
+    if (candidates.every(speaksTls)) {
+      tcpListeners.push(tlsListener(number, candidates, vsFor, ctx, clusters));
+      continue;
+    }
     if (candidates.length !== 1) continue;
     const p = candidates[0];
-    const ctx: RouteContext = { gateway: 'mesh', matchPort: number, portOf: index.portOf, useCluster: clusters.use, source };
     const fromVs = vsFor(p.host)
       .map((vs) => compileTcpRoute(vs, ctx))
       .find(Boolean);
@@ -145,7 +149,7 @@ function sidecarOutbound(
   }
   const byPort = new Map<number, VirtualHostConfig[]>();
   for (const p of visible) {
-    if (!isHttpProtocol(p.protocol)) continue;
+    if (!routedByRequest(p)) continue;
     const routes = meshRoutes(index, cache, p, vsFor(p.host), source);
     for (const u of routes.uses) clusters.add(u);
     const list = byPort.get(p.number) ?? [];
@@ -168,6 +172,40 @@ function sidecarOutbound(
 }
 
 const NONE: readonly VirtualService[] = [];
+
+/** What the app sends to the port is TLS of its own (Istio: HTTPS and TLS ports are matched by SNI on a sidecar, never read as HTTP). */
+const speaksTls = (p: ServicePort) => p.protocol?.toUpperCase() === 'TLS' || p.protocol?.toUpperCase() === 'HTTPS';
+/** A port a sidecar routes request by request (HTTP, HTTP/2, gRPC); the others connection by connection. */
+const routedByRequest = (p: ServicePort) => isHttpProtocol(p.protocol) && !speaksTls(p);
+
+/**
+ * A port whose services all speak TLS: each connection goes by the server name of its ClientHello
+ * (Envoy's filter chain match on SNI, as Istio builds it), to the mesh VirtualServices' `tls`
+ * routes for those hosts, else to the service the name is; a name none has meets the outbound
+ * policy, as a port the mesh does not know. Several TLS services may share the port.
+ */
+function tlsListener(
+  number: number,
+  services: readonly ServicePort[],
+  vsFor: (host: string) => readonly VirtualService[],
+  ctx: RouteContext,
+  clusters: ClusterSet,
+): ListenerConfig {
+  const seen = new Set<VirtualService>();
+  const sniRoutes: NonNullable<ListenerConfig['sniRoutes']> = [];
+  for (const p of services) {
+    const vss = vsFor(p.host).filter((vs) => !seen.has(vs));
+    for (const vs of vss) seen.add(vs);
+    const routes = vss.flatMap((vs) => compileTlsRoutes(vs, ctx));
+    if (routes.length) {
+      sniRoutes.push(...routes);
+      continue;
+    }
+    clusters.use(p.host, p, undefined);
+    sniRoutes.push({ sniHosts: [p.host], destinations: [{ cluster: clusterName(p.number, undefined, p.host), weight: 100 }] });
+  }
+  return { name: `outbound_${number}_tls`, port: 0, matchPort: number, protocol: 'tcp', sniRoutes };
+}
 
 /**
  * A service port's mesh routes depend on the VirtualServices a namespace sees for it, not on the

@@ -144,9 +144,10 @@ export interface ListenerConfig {
    */
   readonly tlsServers?: TlsServerConfig[];
   /**
-   * A gateway's TLS PASSTHROUGH servers: each connection goes by the server name in its ClientHello
-   * (the VirtualService `tls` route whose `sniHosts` match it most narrowly, beside `tlsServers` on
-   * the same port), TLS untouched; no match closes it.
+   * A gateway's TLS PASSTHROUGH servers, or a sidecar's TLS destination port: each connection goes
+   * by the server name in its ClientHello (the VirtualService `tls` route whose `sniHosts` match it
+   * most narrowly, beside `tlsServers` on the same port), TLS untouched; no match closes it at a
+   * gateway, and meets the outbound traffic policy at a sidecar.
    */
   readonly sniRoutes?: Array<{ readonly sniHosts: string[]; readonly destinations: WeightedCluster[] }>;
   /** Gateway `tls.httpsRedirect`: every request is answered 301 to https. */

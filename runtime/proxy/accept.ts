@@ -7,7 +7,8 @@
 import type * as net from 'node:net';
 import type * as tls from 'node:tls';
 import { chainFor } from './server-names';
-import type { TerminatedChain } from './tls-chains';
+import type { PassthroughChain, TerminatedChain } from './tls-chains';
+import type { ListenerConfig } from '../contract/proxy-config';
 import { peerIdentity } from '../contract/spiffe';
 import { readSni } from './http/sni';
 import { DownstreamConn, type ConnContext } from './downstream';
@@ -213,9 +214,48 @@ function acceptTcp(proxy: AcceptContext, socket: net.Socket, l: ListenerRuntime)
   }
   const port = dst && dst.port !== l.port ? dst.port : l.defaultPort;
   const config = l.configFor(port);
+  if (config?.protocol === 'tcp' && config.sniRoutes)
+    return gateConnection(proxy, socket, config, port, (first) => routeByServerName(proxy, socket, l, config, port, first));
   if (config?.protocol === 'tcp')
     return gateConnection(proxy, socket, config, port, (first) => proxyTcp(proxy, socket, config.tcpDestinations ?? [], port, first));
   serveHttp(proxy, socket, l);
+}
+
+/** A sidecar's TLS destination port's routes as chains (server-names.ts picks one), made once per config. */
+const sniChains = new WeakMap<ListenerConfig, PassthroughChain[]>();
+const chainsOf = (config: ListenerConfig) => {
+  let chains = sniChains.get(config);
+  if (!chains)
+    sniChains.set(
+      config,
+      (chains = (config.sniRoutes ?? []).map((r) => ({ kind: 'passthrough', serverNames: r.sniHosts, destinations: r.destinations }))),
+    );
+  return chains;
+};
+
+/**
+ * A sidecar's TLS destination port: the ClientHello's server name picks the route, the bytes go on
+ * untouched; a name no route has meets the outbound policy (passed through to the original
+ * destination, or reset under REGISTRY_ONLY), as a port the mesh does not know.
+ */
+function routeByServerName(
+  proxy: AcceptContext,
+  socket: net.Socket,
+  l: ListenerRuntime,
+  config: ListenerConfig,
+  port: number,
+  first?: Buffer,
+): void {
+  readHello(proxy, socket, first, (hello, name) => {
+    const route = chainFor(chainsOf(config), name);
+    if (route) return proxyTcp(proxy, socket, route.destinations, port, hello);
+    const dst = originalDestination(socket);
+    if (l.passthrough && dst) {
+      socket.unshift(hello);
+      return passthroughTcp(proxy, socket, dst);
+    }
+    blackHoleTcp(proxy, socket);
+  });
 }
 
 /**

@@ -8,11 +8,7 @@ const warnings = (yaml: string) =>
 
 test.each([
   ['VirtualService', '{ hosts: [a], http: [{ match: [{ sourceNamespace: x }], route: [{ destination: { host: a } }] }] }', []],
-  [
-    'VirtualService',
-    '{ hosts: [a], tls: [{ match: [{ sniHosts: [a] }], route: [{ destination: { host: a } }] }] }',
-    [['VirtualService', 'spec.tls[0]', 'Warning']],
-  ],
+  ['VirtualService', '{ hosts: [a], tls: [{ match: [{ sniHosts: [a] }], route: [{ destination: { host: a } }] }] }', []],
   [
     'VirtualService',
     '{ hosts: [a], tcp: [{ match: [{ sourceSubnet: 10.0.0.0/8 }], route: [{ destination: { host: a } }] }] }',
@@ -93,7 +89,7 @@ test.each([
   expect(warnings(`apiVersion: ${group}/v1\nkind: ${kind}\nmetadata: { name: x, namespace: default }\nspec: ${spec}\n`)).toEqual(expected);
 });
 
-test('a VirtualService bound only to a gateway may use tls routes (PASSTHROUGH servers route them)', () => {
+test('tls routes apply at a gateway (PASSTHROUGH servers) as on sidecars (TLS and HTTPS ports, by SNI)', () => {
   expect(
     warnings(
       'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: { name: x, namespace: default }\nspec: { hosts: [a], gateways: [edge], tls: [{ match: [{ sniHosts: [a] }], route: [{ destination: { host: a } }] }] }\n',

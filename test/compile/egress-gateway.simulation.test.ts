@@ -7,7 +7,15 @@
  */
 import { compileMesh, runSimulations, sidecar, staticService } from './simulation';
 import type { ProxyIdentity } from '../../runtime/contract/push-protocol';
-import { cnnServiceEntry, EGRESS_HOST, egressGateway, egressSubset, originateTls, throughEgressGateway } from '../e2e/istio-tasks/cnn-mesh';
+import {
+  cnnServiceEntry,
+  EGRESS_HOST,
+  httpsThroughEgressGateway,
+  egressGateway,
+  egressSubset,
+  originateTls,
+  throughEgressGateway,
+} from '../e2e/istio-tasks/cnn-mesh';
 
 const EGRESS_GATEWAY: ProxyIdentity = {
   mode: 'gateway',
@@ -81,3 +89,52 @@ test('a Gateway ISTIO_MUTUAL server is served with the workload certificate (no 
   const listener = compileMesh(MESH, EGRESS_GATEWAY).listeners.find((l) => l.matchPort === 80);
   expect(listener?.tlsServers?.map((s) => [s.serverNames, s.tls])).toEqual([[['edition.cnn.com'], { mode: 'ISTIO_MUTUAL' }]]);
 });
+
+/** The HTTPS section: the egress gateway's Service with port 443, another TLS host on 443 beside edition.cnn.com. */
+const HTTPS_MESH = `${staticService('istio-egressgateway', 'mast-system', 443, 'HTTPS', ['10.9.0.1'])}
+---
+apiVersion: v1
+kind: Pod
+metadata: { name: istio-egressgateway-1, namespace: mast-system, labels: { istio: egressgateway, app: istio-egressgateway } }
+spec: { serviceAccountName: istio-egressgateway }
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: other, namespace: default }
+spec: { hosts: [api.example.org], ports: [{ number: 443, name: tls, protocol: TLS }], resolution: DNS }
+---
+${httpsThroughEgressGateway()}`;
+
+runSimulations([
+  {
+    name: "sleep's TLS on 443, routed by its server name",
+    proxy: sidecar(),
+    port: 443,
+    mesh: HTTPS_MESH,
+    calls: [
+      {
+        name: 'edition.cnn.com: the mesh tls route, to the egress gateway',
+        request: { sni: 'edition.cnn.com' },
+        expect: { outcome: 'connection', cluster: `outbound|443|cnn|${EGRESS_HOST}` },
+      },
+      {
+        name: 'api.example.org, another TLS host on the port: its own service',
+        request: { sni: 'api.example.org' },
+        expect: { outcome: 'connection', cluster: 'outbound|443||api.example.org' },
+      },
+    ],
+  },
+  {
+    name: "the egress gateway's PASSTHROUGH server on 443",
+    proxy: EGRESS_GATEWAY,
+    port: 443,
+    mesh: HTTPS_MESH,
+    calls: [
+      {
+        name: 'edition.cnn.com: passed through to edition.cnn.com:443',
+        request: { sni: 'edition.cnn.com' },
+        expect: { outcome: 'connection', cluster: 'outbound|443||edition.cnn.com' },
+      },
+    ],
+  },
+]);

@@ -92,3 +92,43 @@ spec:
 /** A process's JSON access log lines from `mast local`'s log (`[egress gateway] {...}`, `[sidecar productpage-v1.default] {...}`). */
 export const accessLog = (logs: readonly string[], process: string) =>
   logs.filter((l) => l.startsWith(`[${process}] {`)).map((l) => JSON.parse(l.slice(process.length + 3)));
+
+/**
+ * The egress-gateway task's HTTPS section: the ServiceEntry `cnn` for TLS on 443 (at `endpoint`, or
+ * by DNS), the Gateway passing edition.cnn.com's TLS through on 443, the egress gateway's `cnn`
+ * subset, and `tls` routes by SNI: the mesh's to the egress gateway, the egress gateway's to the host.
+ */
+export const httpsThroughEgressGateway = (endpoint?: { address: string; httpsPort: number }) => `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: cnn, namespace: default }
+spec:
+  hosts: [edition.cnn.com]
+  ports: [{ number: 443, name: tls, protocol: TLS }]
+  resolution: DNS
+${endpoint ? `  endpoints: [{ address: ${endpoint.address}, ports: { tls: ${endpoint.httpsPort} } }]\n` : ''}---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: { name: istio-egressgateway, namespace: default }
+spec:
+  selector: { istio: egressgateway }
+  servers:
+  - port: { number: 443, name: tls, protocol: TLS }
+    hosts: [edition.cnn.com]
+    tls: { mode: PASSTHROUGH }
+---
+${egressSubset(false)}---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: direct-cnn-through-egress-gateway, namespace: default }
+spec:
+  hosts: [edition.cnn.com]
+  gateways: [mesh, istio-egressgateway]
+  tls:
+  - match: [{ gateways: [mesh], port: 443, sniHosts: [edition.cnn.com] }]
+    route:
+    - destination: { host: ${EGRESS_HOST}, subset: cnn, port: { number: 443 } }
+  - match: [{ gateways: [istio-egressgateway], port: 443, sniHosts: [edition.cnn.com] }]
+    route:
+    - destination: { host: edition.cnn.com, port: { number: 443 } }
+      weight: 100
+`;
