@@ -100,11 +100,12 @@ export class LocalGateway {
 
   /**
    * Its Service as a cluster has it (Istio's egress gateway: 80 `http2`, 443 `https`, and any other
-   * Gateway server port), and an EndpointSlice of its pod on the local ports that serve them: a
-   * sidecar's route to `<name>.<namespace>.svc.cluster.local` reaches this process. A port no
-   * Gateway serves has no endpoint (a request to it gets 503, as from a gateway not listening there).
+   * Gateway server port), and an EndpointSlice of its pod on the local ports that serve them, at
+   * `address` (where sidecars reach this machine's processes): a sidecar's route to
+   * `<name>.<namespace>.svc.cluster.local` reaches this process. A port no Gateway serves has no
+   * endpoint (a request to it gets 503, as from a gateway not listening there).
    */
-  serviceObjects(objects: readonly KubeObject[]): KubeObject[] {
+  serviceObjects(objects: readonly KubeObject[], address = '127.0.0.1'): KubeObject[] {
     const numbers = [...new Set([80, 443, ...this.servers(objects).map((s) => s.port.number)])].sort((a, b) => a - b);
     const portName = (n: number) => (n === 80 ? 'http2' : n === 443 ? 'https' : `tcp-${n}`);
     const metadata = { name: this.spec.name, namespace: SYSTEM_NAMESPACE };
@@ -126,9 +127,7 @@ export class LocalGateway {
         },
         addressType: 'IPv4',
         ports: served.map((n) => ({ name: portName(n), port: this.ports[n], protocol: 'TCP' })),
-        endpoints: served.length
-          ? [{ addresses: ['127.0.0.1'], conditions: { ready: true }, targetRef: { kind: 'Pod', ...metadata } }]
-          : [],
+        endpoints: served.length ? [{ addresses: [address], conditions: { ready: true }, targetRef: { kind: 'Pod', ...metadata } }] : [],
       },
     ] as unknown as KubeObject[];
   }

@@ -291,7 +291,7 @@ export class LocalMesh {
     writeCredentials(this.credentialsDir, credentials);
     for (const line of credentials.problems) if (!this.reported.has(line)) this.reported.add(line), this.log(line);
     // The private keys stay in the gateway's files: mastd's snapshot has the Secrets' names only.
-    const objects = [...withoutSecretData(input), ...(this.egressWanted ? this.egress.serviceObjects(input) : [])];
+    const objects = withoutSecretData(input);
     const plan = planLocal(objects);
     this.serviceHosts = buildRegistry(objects)
       .services.map((svc) => svc.host)
@@ -316,6 +316,9 @@ export class LocalMesh {
       void done.then(() => this.retiring.delete(done));
     }
     const down = (key: string) => this.workloads.get(key)?.appDown === true || this.workloads.get(key)?.sidecarDown === true;
+    // The egress gateway listens on every address here; from a namespace (--intercept) this machine is the far end of its link.
+    const hostSide = [...this.workloads.values()].find((r) => r.netns)?.netns?.gateway ?? '127.0.0.1';
+    if (this.egressWanted) objects.push(...this.egress.serviceObjects(input, hostSide));
     if (this.topology) {
       // Service names resolve in every namespace, to addresses only iptables ever sees (as ClusterIPs).
       for (const r of this.workloads.values())
