@@ -36,6 +36,12 @@ export function checkRuntimeSupport(r: AnyMeshResource): Finding[] {
             `mode ${tls.mode} on a TLS server: TLS is not terminated, the connection is forwarded as TCP`,
           );
         if (tls?.mode === 'AUTO_PASSTHROUGH') warn(`spec.servers[${i}].tls.mode`, `mode ${tls.mode}: the server is not listened on`);
+        // Istio would terminate the mesh's mTLS and route the plaintext by `tcp` routes; mast terminates it on HTTPS servers only.
+        if (tls?.mode === 'ISTIO_MUTUAL' && server.port.protocol.toUpperCase() !== 'HTTPS')
+          warn(
+            `spec.servers[${i}].tls.mode`,
+            `mode ISTIO_MUTUAL on a ${server.port.protocol} server: the server is not listened on (HTTPS servers only)`,
+          );
         // Istio serves an RSA and an ECDSA certificate side by side; mast-proxy one per server.
         if ((tls?.credentialNames?.length ?? 0) > 1 && !tls?.credentialName)
           warn(`spec.servers[${i}].tls.credentialNames`, 'credentialNames: only the first is served');

@@ -36,9 +36,13 @@ const TERMINATED_TLS: ReadonlySet<string> = new Set(['SIMPLE', 'MUTUAL', 'OPTION
 
 type Server = Gateway['spec']['servers'][number];
 
-/** A server mast serves. Never one in plain text that asked for TLS: not an unserved mode, not HTTPS without TLS settings. */
+/**
+ * A server mast serves. Never one in plain text that asked for TLS: not an unserved mode, not
+ * HTTPS without TLS settings, not the mesh's mTLS on a server that would pass its bytes on as TCP.
+ */
 function listened(server: Server): boolean {
   if (server.tls?.mode && UNSERVED_TLS.has(server.tls.mode)) return false;
+  if (server.tls?.mode === 'ISTIO_MUTUAL' && server.port.protocol.toUpperCase() !== 'HTTPS') return false;
   return server.port.protocol.toUpperCase() !== 'HTTPS' || server.tls !== undefined;
 }
 

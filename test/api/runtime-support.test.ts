@@ -25,6 +25,11 @@ test.each([
     [['Gateway', 'spec.servers[0].tls.mode', 'Warning']],
   ],
   [
+    'Gateway',
+    '{ servers: [{ port: { number: 443, name: tls, protocol: TLS }, hosts: ["*"], tls: { mode: ISTIO_MUTUAL } }, { port: { number: 80, name: https, protocol: HTTPS }, hosts: ["*"], tls: { mode: ISTIO_MUTUAL } }] }',
+    [['Gateway', 'spec.servers[0].tls.mode', 'Warning']],
+  ],
+  [
     'DestinationRule',
     '{ host: a, subsets: [{ name: v1, labels: { v: "1" }, trafficPolicy: { loadBalancer: { simple: ROUND_ROBIN, warmupDurationSecs: 10s } } }] }',
     [['DestinationRule', 'spec.subsets[0].trafficPolicy.loadBalancer.warmupDurationSecs', 'Warning']],
