@@ -23,14 +23,17 @@ const EGRESS_GATEWAY: ProxyIdentity = {
   labels: { istio: 'egressgateway', app: 'istio-egressgateway' },
 };
 
-// The egress gateway's pod, as the EgressGateway construct makes it (Gateways selecting none would be MAST0212).
-const MESH = `${staticService('istio-egressgateway', 'mast-system', 80, 'HTTP', ['10.9.0.1', '10.9.0.2'])}
----
-apiVersion: v1
+/** The egress gateway's pod, as the EgressGateway construct makes it (Gateways selecting none would be MAST0212). */
+const EGRESS_POD = `apiVersion: v1
 kind: Pod
 metadata: { name: istio-egressgateway-1, namespace: mast-system, labels: { istio: egressgateway, app: istio-egressgateway } }
 spec: { serviceAccountName: istio-egressgateway }
+`;
+
+const MESH = `${staticService('istio-egressgateway', 'mast-system', 80, 'HTTP', ['10.9.0.1', '10.9.0.2'])}
+
 ---
+${EGRESS_POD}---
 ${[cnnServiceEntry(), egressGateway('ISTIO_MUTUAL'), egressSubset(true), throughEgressGateway(443), originateTls()].join('---\n')}`;
 
 const TO_EGRESS = `outbound|80|cnn|${EGRESS_HOST}`;
@@ -92,12 +95,9 @@ test('a Gateway ISTIO_MUTUAL server is served with the workload certificate (no 
 
 /** The HTTPS section: the egress gateway's Service with port 443, another TLS host on 443 beside edition.cnn.com. */
 const HTTPS_MESH = `${staticService('istio-egressgateway', 'mast-system', 443, 'HTTPS', ['10.9.0.1'])}
+
 ---
-apiVersion: v1
-kind: Pod
-metadata: { name: istio-egressgateway-1, namespace: mast-system, labels: { istio: egressgateway, app: istio-egressgateway } }
-spec: { serviceAccountName: istio-egressgateway }
----
+${EGRESS_POD}---
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry
 metadata: { name: other, namespace: default }
