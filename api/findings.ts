@@ -75,6 +75,7 @@ export const CODES = {
   MAST0135: { severity: 'Error', title: 'Invalid localityLbSetting (distribute weights or localities, failover regions)' },
   MAST0136: { severity: 'Warning', title: 'Locality failover without outlierDetection never fails over' },
   MAST0137: { severity: 'Warning', title: 'istio.io/dry-run annotation without effect (the policy is enforced)' },
+  MAST0138: { severity: 'Error', title: 'Invalid trust domain (trustDomain, trustDomainAliases)' },
   MAST0201: { severity: 'Error', title: 'Gateway not found', istioCode: 'IST0101' },
   MAST0202: { severity: 'Error', title: 'Destination host not found', istioCode: 'IST0101' },
   MAST0203: { severity: 'Error', title: 'Subset not found', istioCode: 'IST0101' },

@@ -37,5 +37,6 @@ export {
 export * from './well-known';
 export * from './protocol';
 export * from './locality';
+export { DEFAULT_TRUST_DOMAIN, trustDomainProblem } from './trust-domain';
 export * from './grpc-status';
 export { DRY_RUN_ANNOTATION, isDryRun } from './dry-run';

@@ -13,6 +13,7 @@ import { obj, oneOf, type Infer } from './schema';
 import { checkShape, isPlainObject } from './shape';
 import { checkMeshLocality, type LocalityLbSetting } from './locality';
 import { checkMeshTracing, type OpenTelemetryProvider } from './telemetry';
+import { checkMeshTrustDomain } from './trust-domain';
 import { ROOT_NAMESPACES } from './validate/policies';
 import { MESH_CONFIGMAP } from './well-known';
 
@@ -52,10 +53,21 @@ export type MeshConfig = Infer<typeof applied> & {
   readonly defaultConfig?: { readonly tracing?: { readonly sampling?: number }; readonly meshId?: string };
   /** Locality load balancing for the whole mesh (a DestinationRule's own setting overrides it). */
   readonly localityLbSetting?: LocalityLbSetting;
+  /** The trust domain of workload identities (read by mastd and `mast local` at start). @default 'cluster.local' */
+  readonly trustDomain?: string;
+  /** Other trust domains taken as this one in AuthorizationPolicy principals (a trust domain migration). */
+  readonly trustDomainAliases?: readonly string[];
 };
 
-/** Applied, checked by telemetry.ts (the tracing providers, the default tracing provider, sampling and meshId) and locality.ts. */
-const CHECKED_ELSEWHERE = ['extensionProviders', 'defaultProviders', 'defaultConfig', 'localityLbSetting'];
+/** Applied, checked by telemetry.ts (the tracing providers, the default tracing provider, sampling and meshId), locality.ts and trust-domain.ts. */
+const CHECKED_ELSEWHERE = [
+  'extensionProviders',
+  'defaultProviders',
+  'defaultConfig',
+  'localityLbSetting',
+  'trustDomain',
+  'trustDomainAliases',
+];
 
 /**
  * Every other field of Istio's MeshConfig (istio/api mesh/v1alpha1/config.proto, JSON names),
@@ -83,8 +95,6 @@ const NOT_APPLIED: Readonly<Record<string, { readonly instead?: string; readonly
   inboundTrafficPolicy: {},
   configSources: { instead: 'mastd reads the Kubernetes API or a directory (--source)' },
   enableAutoMtls: { instead: 'mast always sends mTLS to workloads with a sidecar', matches: true },
-  trustDomain: { instead: "mastd's --trust-domain" },
-  trustDomainAliases: {},
   caCertificates: {},
   defaultServiceExportTo: { instead: 'every service is visible in every namespace', matches: ['*'] },
   defaultVirtualServiceExportTo: { instead: 'every VirtualService is visible in every namespace', matches: ['*'] },
@@ -124,7 +134,7 @@ export function meshConfigFindings(o: KubeObject): Finding[] | undefined {
   }
   if (mesh === null || mesh === undefined) return [];
   if (!isPlainObject(mesh)) return [finding('MAST0002', o, at, 'the mesh config is a YAML mapping of MeshConfig fields')];
-  return [...checkFields(o, mesh, at), ...checkMeshTracing(o, mesh), ...checkMeshLocality(o, mesh)];
+  return [...checkFields(o, mesh, at), ...checkMeshTracing(o, mesh), ...checkMeshLocality(o, mesh), ...checkMeshTrustDomain(o, mesh)];
 }
 
 function checkFields(o: KubeObject, mesh: Record<string, unknown>, at: string): Finding[] {

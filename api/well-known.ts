@@ -29,6 +29,9 @@ export const PORTS = {
 
 /** Where gateway pods find the Secrets Gateways name as `credentialName` (one directory each). */
 export const CREDENTIALS_DIR = '/etc/mast/credentials';
+/** Istio's plug-in CA: the `cacerts` Secret of the control plane's namespace, mounted (optional) where mastd looks for it, as istiod does. */
+export const CACERTS_SECRET = 'cacerts';
+export const CACERTS_DIR = '/etc/cacerts';
 
 /** The ConfigMap mastd writes its root into in every namespace, its key, and where pods mount it. */
 export const ROOT_CONFIGMAP = 'mast-ca-root-cert';

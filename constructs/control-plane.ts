@@ -6,7 +6,7 @@
  */
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
-import { KINDS, PORTS, TELEMETRY_GROUP } from '../api';
+import { CACERTS_DIR, CACERTS_SECRET, KINDS, PORTS, TELEMETRY_GROUP } from '../api';
 import { DEFAULT_CONTROL_IMAGE, PROXY_UID, SYSTEM_NAMESPACE } from './version';
 import {
   badProp,
@@ -163,8 +163,11 @@ export class MeshControlPlane extends Construct {
                 readinessProbe: probe('/ready'),
                 resources: resourcesOf(props.resources ?? { cpu: '100m', memory: '128Mi', memoryLimit: '512Mi' }),
                 securityContext: restrictedContainer(PROXY_UID),
+                volumeMounts: [{ name: 'cacerts', mountPath: CACERTS_DIR, readOnly: true }],
               },
             ],
+            // Istio's plug-in CA: a `cacerts` Secret in this namespace, when there is one, is the CA mastd signs with.
+            volumes: [{ name: 'cacerts', secret: { secretName: CACERTS_SECRET, optional: true } }],
           },
         },
       },

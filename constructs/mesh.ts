@@ -17,6 +17,7 @@ import {
   meshConfigFindings,
   ROOT_NAMESPACES,
   selects,
+  trustDomainProblem,
   type KubeObject,
 } from '../api';
 import { injectManifests, injectObject, type InjectOptions, refusedBecause, WORKLOAD_KINDS } from './inject';
@@ -69,6 +70,20 @@ export class MeshInputError extends Error {
   readonly code = 'MAST_INPUT_INVALID';
 }
 
+/** mastd signs in the mesh config's `trustDomain` (as istiod reads it), or in `controlPlane.trustDomain`; both, when they differ, is an error. */
+function trustDomainOf(props: MeshProps): { trustDomain?: string } {
+  const fromMesh = props.meshConfig?.trustDomain;
+  const fromControlPlane = props.controlPlane?.trustDomain;
+  if (fromMesh !== undefined && fromControlPlane !== undefined && fromMesh !== fromControlPlane)
+    throw new MeshInputError(
+      `meshConfig.trustDomain "${fromMesh}" and controlPlane.trustDomain "${fromControlPlane}" differ: set one (mastd signs workload certificates in it)`,
+    );
+  const trustDomain = fromMesh ?? fromControlPlane;
+  const problem = trustDomain === undefined ? undefined : trustDomainProblem(trustDomain);
+  if (problem) throw new MeshInputError(`${fromMesh !== undefined ? 'meshConfig' : 'controlPlane'}.trustDomain: MAST0138 ${problem}`);
+  return trustDomain === undefined ? {} : { trustDomain };
+}
+
 export class Mesh extends Construct {
   readonly crds: MeshCrds;
   readonly system: Chart;
@@ -90,7 +105,7 @@ export class Mesh extends Construct {
     this.apps = new Chart(scope, `${prefix}-2-apps`, { namespace: this.namespace });
     this.system.addDependency(this.crds);
     this.apps.addDependency(this.system);
-    this.controlPlane = new MeshControlPlane(this.system, 'control-plane', props.controlPlane);
+    this.controlPlane = new MeshControlPlane(this.system, 'control-plane', { ...props.controlPlane, ...trustDomainOf(props) });
     const locality = props.localityLoadBalancing;
     if (props.meshConfig || locality !== undefined)
       this.addMeshConfig({ ...props.meshConfig, ...(locality !== undefined ? { localityLbSetting: localitySetting(locality) } : {}) });

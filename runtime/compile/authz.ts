@@ -9,6 +9,7 @@ import { ROOT_NAMESPACES, isDryRun, namespaceOf, selects, type AuthorizationPoli
 import type { AuthzConfig, AuthzRule } from '../contract/authz';
 import type { ProxyIdentity } from '../contract/push-protocol';
 import { byKind, type MeshIndex } from './mesh-index';
+import { expandPrincipals, type TrustDomainBundle } from './trust-domain';
 
 /** `serviceAccounts: [name]` means the policy's namespace (Istio): the proxy matches `ns/name`. */
 function qualifyServiceAccounts<T extends { serviceAccounts?: string[]; notServiceAccounts?: string[] }>(source: T, ns: string): T {
@@ -20,7 +21,29 @@ function qualifyServiceAccounts<T extends { serviceAccounts?: string[]; notServi
   };
 }
 
+type Source = NonNullable<NonNullable<NonNullable<AuthorizationPolicy['spec']['rules']>[number]['from']>[number]['source']>;
+type Condition = NonNullable<NonNullable<AuthorizationPolicy['spec']['rules']>[number]['when']>[number];
+
+/** A rule's principals (from `source` and `source.principal` conditions) in every trust domain of the bundle, as Istio migrates them. */
+function migrateSource(source: Source, bundle: TrustDomainBundle): Source {
+  return {
+    ...source,
+    ...(source.principals ? { principals: expandPrincipals(source.principals, bundle) } : {}),
+    ...(source.notPrincipals ? { notPrincipals: expandPrincipals(source.notPrincipals, bundle) } : {}),
+  };
+}
+
+function migrateCondition(w: Condition, bundle: TrustDomainBundle): Condition {
+  if (w.key !== 'source.principal') return { ...w };
+  return {
+    ...w,
+    ...(w.values ? { values: expandPrincipals(w.values, bundle) } : {}),
+    ...(w.notValues ? { notValues: expandPrincipals(w.notValues, bundle) } : {}),
+  };
+}
+
 export function authzFor(index: MeshIndex, proxy: ProxyIdentity): AuthzConfig | undefined {
+  const bundle = index.meshCompile.trustDomains;
   const policies = (byKind(index, 'AuthorizationPolicy') as AuthorizationPolicy[])
     .filter((p) => ROOT_NAMESPACES.includes(namespaceOf(p)) || namespaceOf(p) === proxy.namespace)
     .filter((p) => !p.spec.selector?.matchLabels || selects(p.spec.selector.matchLabels, proxy.labels))
@@ -29,9 +52,9 @@ export function authzFor(index: MeshIndex, proxy: ProxyIdentity): AuthzConfig | 
   const rulesOf = (p: AuthorizationPolicy): AuthzRule[] =>
     (p.spec.rules ?? []).map((r, i) => ({
       name: `${namespaceOf(p)}/${p.metadata.name}[${i}]`,
-      ...(r.from ? { from: r.from.map((f) => qualifyServiceAccounts({ ...f.source }, namespaceOf(p))) } : {}),
+      ...(r.from ? { from: r.from.map((f) => qualifyServiceAccounts(migrateSource({ ...f.source }, bundle), namespaceOf(p))) } : {}),
       ...(r.to ? { to: r.to.map((t) => ({ ...t.operation })) } : {}),
-      ...(r.when ? { when: r.when.map((w) => ({ ...w })) } : {}),
+      ...(r.when ? { when: r.when.map((w) => migrateCondition(w, bundle)) } : {}),
     }));
   const action = (p: AuthorizationPolicy) => p.spec.action ?? 'ALLOW';
   /** The enforced rules of `of`: DENY and CUSTOM together (CUSTOM fails closed), then ALLOW when any ALLOW policy is there. */

@@ -4,7 +4,8 @@
  * Helm values becomes): `pathNormalization.normalization`, which the proxies get in their config,
  * and `h2UpgradePolicy`, `outboundTrafficPolicy.mode` and `localityLbSetting`, which the compiler
  * applies to clusters and to sidecars' outbound listeners; `defaultConfig.gatewayTopology.numTrustedProxies`,
- * which `mast local` starts its gateway with (`--trusted-hops`). A value mast does not know leaves Istio's
+ * which `mast local` starts its gateway with (`--trusted-hops`); `trustDomain` and `trustDomainAliases`,
+ * the bundle AuthorizationPolicy principals are compiled with (trust-domain.ts). A value mast does not know leaves Istio's
  * default (BASE, the normalization that fails closed; no upgrade; ALLOW_ANY; locality LB enabled; 0 hops),
  * and is a finding of api/mesh-config.ts.
  */
@@ -12,14 +13,17 @@ import { parse } from 'yaml';
 import { PATH_NORMALIZATIONS, type PathNormalization } from '../contract/proxy-config';
 import {
   checkShape,
+  DEFAULT_TRUST_DOMAIN,
   isMeshConfigMap,
   isPlainObject,
   localityLbSetting,
   MESH_CONFIGMAP,
   ROOT_NAMESPACES,
+  trustDomainProblem,
   type KubeObject,
   type LocalityLbSetting,
 } from '../../api';
+import type { TrustDomainBundle } from './trust-domain';
 
 export { MESH_CONFIGMAP };
 
@@ -42,6 +46,8 @@ export interface MeshCompileSettings {
    * Istio's default `{ enabled: true }` when the mesh config is silent; absent when it says `enabled: false`.
    */
   readonly localityLb?: LocalityLbSetting;
+  /** The trust domain certificates are signed in, then the mesh config's `trustDomainAliases` (trust-domain.ts). */
+  readonly trustDomains: TrustDomainBundle;
 }
 
 /** Istio's default mesh config enables locality load balancing (it acts once a DestinationRule has outlier detection). */
@@ -86,14 +92,26 @@ export function readMeshSettings(objects: readonly KubeObject[]): MeshSettings {
 }
 
 /** Read once per snapshot (MeshIndex.meshCompile). Istio's enum: DO_NOT_UPGRADE (its default) or UPGRADE. */
-export function readMeshCompileSettings(objects: readonly KubeObject[]): MeshCompileSettings {
+export function readMeshCompileSettings(objects: readonly KubeObject[], trustDomain?: string): MeshCompileSettings {
   const mesh = meshConfigOf(objects);
   const outbound = (mesh?.outboundTrafficPolicy as { mode?: unknown } | undefined)?.mode;
   return {
     h2Upgrade: mesh?.h2UpgradePolicy === 'UPGRADE',
     outboundTrafficPolicy: outbound === 'REGISTRY_ONLY' ? 'REGISTRY_ONLY' : 'ALLOW_ANY',
     ...meshLocality(mesh?.localityLbSetting),
+    trustDomains: [trustDomain ?? readTrustDomain(objects), ...trustDomainAliases(mesh?.trustDomainAliases)],
   };
+}
+
+/** The mesh config's `trustDomain` (what `mast local` signs in; mastd's own flag in a cluster); cluster.local when absent or invalid (MAST0138). */
+export function readTrustDomain(objects: readonly KubeObject[]): string {
+  const td = meshConfigOf(objects)?.trustDomain;
+  return typeof td === 'string' && !trustDomainProblem(td) ? td : DEFAULT_TRUST_DOMAIN;
+}
+
+/** The aliases that are trust domains (the others are MAST0138 findings). */
+function trustDomainAliases(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((a): a is string => typeof a === 'string' && !trustDomainProblem(a)) : [];
 }
 
 /** A setting of the wrong shape (reported by validation, MAST0135) leaves Istio's default. */

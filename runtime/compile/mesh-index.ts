@@ -56,7 +56,13 @@ function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
   else m.set(k, [v]);
 }
 
-export function buildIndex(snapshot: Snapshot): MeshIndex {
+/** What the index is built with besides the snapshot. */
+export interface IndexOptions {
+  /** The trust domain workload certificates are signed in (mastd's): it leads the trust domain bundle. @default - the mesh config's */
+  readonly trustDomain?: string;
+}
+
+export function buildIndex(snapshot: Snapshot, options: IndexOptions = {}): MeshIndex {
   const byKind = new Map<string, AnyMeshResource[]>();
   const serviceEntriesByHost = new Map<string, AnyMeshResource[]>();
   const workloadEntriesByNamespace = new Map<string, AnyMeshResource[]>();
@@ -85,7 +91,7 @@ export function buildIndex(snapshot: Snapshot): MeshIndex {
     for (const h of new Set((vs.spec.hosts ?? []).map((x) => fqdn(x, namespaceOf(vs))))) push(meshVirtualServicesByHost, h, vs);
   }
   applyWildcardHosts(meshVirtualServicesByHost, servicePorts);
-  const meshCompile = readMeshCompileSettings(snapshot.objects);
+  const meshCompile = readMeshCompileSettings(snapshot.objects, options.trustDomain);
   return {
     snapshot,
     version: snapshot.version,

@@ -12,12 +12,13 @@ import type { KubeObject } from '../../api';
 import { FileSource } from './file-source';
 import { KubeSource } from './kube-source';
 import { LeaderElector, RejectionEvents, sharedCaSecret, tokenReviewVerifier } from './kube-status';
-import { CertificateAuthority } from './ca';
+import { CertificateAuthority, type PluggedCa } from './ca';
+import { readCacertsDir } from './cacerts';
 import { Mastd } from './mastd';
 import { pushNames } from './push-names';
 import { RootConfigMaps } from './root-configmaps';
 import { rootNamespaces } from './root-namespaces';
-import { PORTS, SYSTEM_NAMESPACE } from '../../api/well-known';
+import { CACERTS_DIR, PORTS, SYSTEM_NAMESPACE } from '../../api/well-known';
 
 const HELP = `mastd: the mast control plane
 
@@ -36,8 +37,12 @@ Options:
   --watch-timeout-seconds <n>  the API server ends each watch after n s; twice that silent = dead (default 300)
   --namespace <ns>          mastd's namespace, for its leader Lease (default $POD_NAMESPACE or ${SYSTEM_NAMESPACE})
   --trust-domain <td>       SPIFFE trust domain (default cluster.local)
-  --ca-cert <f> --ca-key <f>  root CA to sign workload certificates with (default: the mastd-ca
-                            Secret in a cluster, created if missing; a fresh one with --watch)
+  --ca-cert <f> --ca-key <f>  root CA to sign workload certificates with (default: a plugged-in CA
+                            in --cacerts-dir, else the mastd-ca Secret in a cluster, created if
+                            missing; a fresh one with --watch)
+  --cacerts-dir <dir>       Istio's plug-in CA files (ca-cert.pem, ca-key.pem, root-cert.pem,
+                            cert-chain.pem: the cacerts Secret, mounted), used when there, read at
+                            start (default ${CACERTS_DIR})
   --cert-ttl-hours <n>      workload certificate lifetime (default 24; at most 8760)
   --push-tls <on|off>       serve the push port over TLS, its certificate from the CA for the
                             names below (default: on with --source kubernetes, off with --watch);
@@ -68,6 +73,7 @@ function parseOptions(argv: string[]) {
       'trust-domain': { type: 'string', default: 'cluster.local' },
       'ca-cert': { type: 'string' },
       'ca-key': { type: 'string' },
+      'cacerts-dir': { type: 'string', default: CACERTS_DIR },
       'cert-ttl-hours': { type: 'string', default: '24' },
       'push-tls': { type: 'string' },
       'push-names': { type: 'string' },
@@ -128,20 +134,22 @@ export async function main(argv: string[]): Promise<number> {
   }
   const fromFiles =
     o['ca-cert'] && o['ca-key']
-      ? { cert: readFileSync(o['ca-cert'] as string, 'utf8'), key: readFileSync(o['ca-key'] as string, 'utf8') }
-      : undefined;
+      ? { certPem: readFileSync(o['ca-cert'] as string, 'utf8'), keyPem: readFileSync(o['ca-key'] as string, 'utf8') }
+      : readCacertsDir(o['cacerts-dir'] as string);
   const generate = async () => {
     const ca = await CertificateAuthority.generate(trustDomain);
     return { cert: ca.rootPem, key: ca.rootKeyPem };
   };
-  let caPem: Promise<{ cert: string; key: string }>;
+  let caPem: Promise<PluggedCa>;
   let mastd: Mastd;
   let stopExtra: () => void = () => {};
   if (o.source === 'kubernetes') {
     const kc = new KubeConfig();
     if (o.kubeconfig) kc.loadFromFile(o.kubeconfig as string);
     else kc.loadFromDefault();
-    caPem = fromFiles ? Promise.resolve(fromFiles) : sharedCaSecret(kc, ownNamespace, generate);
+    caPem = fromFiles
+      ? Promise.resolve(fromFiles)
+      : sharedCaSecret(kc, ownNamespace, generate).then(({ cert, key }) => ({ certPem: cert, keyPem: key }));
     const leader = new LeaderElector(kc, {
       namespace: ownNamespace,
       identity: process.env.POD_NAME ?? `mastd-${hostname()}-${process.pid}`,
@@ -164,6 +172,7 @@ export async function main(argv: string[]): Promise<number> {
       log,
       certificateTtlMs,
       maxStreamsPerIdentity,
+      trustDomain,
       // Without --token-file, each proxy proves its identity with its service-account token.
       ...(token ? {} : { verify: tokenReviewVerifier(kc) }),
       onRejected: (rejected, received) => {
@@ -199,7 +208,7 @@ export async function main(argv: string[]): Promise<number> {
       );
       return 2;
     }
-    caPem = fromFiles ? Promise.resolve(fromFiles) : generate();
+    caPem = fromFiles ? Promise.resolve(fromFiles) : generate().then(({ cert, key }) => ({ certPem: cert, keyPem: key }));
     mastd = new Mastd({
       source: new FileSource(watch, debounceMs),
       token,
@@ -210,13 +219,14 @@ export async function main(argv: string[]): Promise<number> {
       extraMetrics: analyzerMetrics,
       pushTls,
       maxStreamsPerIdentity,
+      trustDomain,
     });
   }
   // Certificates are signed once the root is here; configs flow meanwhile.
   caPem
-    .then(async ({ cert, key }) => {
-      if (!cert.trim() || !key.trim()) throw new Error('the CA has no certificate or key (tls.crt / tls.key)');
-      await mastd.useCa(await CertificateAuthority.load(trustDomain, cert, key));
+    .then(async (plugged) => {
+      if (!plugged.certPem.trim() || !plugged.keyPem.trim()) throw new Error('the CA has no certificate or key (tls.crt / tls.key)');
+      await mastd.useCa(await CertificateAuthority.plugged(trustDomain, plugged));
       log(
         `certificate authority ready (trust domain ${trustDomain})${pushTls ? `; push port serving TLS for ${[...pushTls.names, ...pushTls.addresses].join(', ')}` : ''}`,
       );

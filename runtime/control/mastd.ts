@@ -8,6 +8,7 @@ import { locateFindings, validate, type Finding, type KubeObject } from '../../a
 import type { Analyzer } from './analysis-worker';
 import { ingest, type IngestMemo } from './ingest';
 import { CompileCache, buildIndex, configFor, jwksUris, makeSnapshot, seal, type Snapshot } from '../compile';
+import { meshConfigOf } from '../compile/mesh-config';
 import { PushServer } from './push-server';
 import type { CertificateAuthority } from './ca';
 import { renewalDelayMs } from '../contract/renewal';
@@ -53,6 +54,12 @@ export interface MastdOptions {
   readonly maxStreamsPerIdentity?: number;
   /** The RequestAuthentication `jwksUri` fetcher's settings (timeouts, refresh). @default JwksFetcher's */
   readonly jwks?: Omit<JwksFetcherOptions, 'onChange' | 'log'>;
+  /**
+   * The trust domain mastd signs workload certificates in (its `--trust-domain`): the first of the
+   * trust domain bundle AuthorizationPolicy principals are compiled with, whatever the mesh config says.
+   * @default - the mesh config's trustDomain, else cluster.local
+   */
+  readonly trustDomain?: string;
 }
 
 export class Mastd {
@@ -181,8 +188,22 @@ export class Mastd {
     await this.jwks.track(jwksUris(prepared));
     this.snapshot = makeSnapshot(prepared, `v${++this.version}`, this.jwks.current());
     this.options.log?.(`snapshot ${this.snapshot.version}: ${what}`);
-    this.compiled = new CompileCache(buildIndex(this.snapshot));
+    this.compiled = new CompileCache(buildIndex(this.snapshot, { trustDomain: this.options.trustDomain }));
+    this.noteTrustDomain(prepared);
     this.push.publish();
+  }
+
+  private trustDomainNoted?: unknown;
+
+  /** A mesh config naming another trust domain than the one mastd signs in is said once per value: mastd's flag decides until a restart with it. */
+  private noteTrustDomain(objects: readonly KubeObject[]): void {
+    const named = meshConfigOf(objects)?.trustDomain;
+    const own = this.options.trustDomain;
+    if (own === undefined || named === undefined || named === own || named === this.trustDomainNoted) return;
+    this.trustDomainNoted = named;
+    this.options.log?.(
+      `the mesh config's trustDomain ${JSON.stringify(named)} is not the trust domain workload certificates are signed in (${own}, --trust-domain): restart mastd with --trust-domain ${String(named)} to move to it`,
+    );
   }
 
   private analysisTimer?: NodeJS.Timeout;

@@ -8,7 +8,9 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { finding, formatFinding, namespaceOf, selects, type Gateway, type KubeObject } from '../../api';
+import { CACERTS_SECRET, finding, formatFinding, namespaceOf, selects, SYSTEM_NAMESPACE, type Gateway, type KubeObject } from '../../api';
+import type { PluggedCa } from '../control/ca';
+import { pluggedCaOf } from '../control/cacerts';
 
 /** A Secret's name, and its keys (Kubernetes' rules): nothing else becomes a path. */
 const SECRET_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
@@ -98,4 +100,16 @@ export function withoutSecretData(objects: readonly KubeObject[]): KubeObject[] 
   return objects.map((o) =>
     isSecret(o) ? { apiVersion: o.apiVersion, kind: o.kind, metadata: o.metadata, ...(o.type ? { type: o.type } : {}) } : o,
   );
+}
+
+/**
+ * Istio's plug-in CA for `mast local`: a `cacerts` Secret in mast-system or istio-system (where the
+ * task creates it) of the input, as mastd in a cluster mounts it. Read at start; undefined without one.
+ */
+export function pluggedCaIn(objects: readonly KubeObject[]): PluggedCa | undefined {
+  for (const ns of [SYSTEM_NAMESPACE, 'istio-system']) {
+    const secret = objects.find((o) => isSecret(o) && o.metadata.name === CACERTS_SECRET && namespaceOf(o) === ns);
+    if (secret) return pluggedCaOf(new Map([...keysOf(secret)].map(([k, v]) => [k, v.toString('utf8')])));
+  }
+  return undefined;
 }

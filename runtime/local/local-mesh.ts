@@ -11,9 +11,9 @@ import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildRegistry, DEFAULT_GATEWAY_SECRET_NAMESPACES, GATEWAY_POD_LABELS, selects, type KubeObject } from '../../api';
+import { buildRegistry, DEFAULT_GATEWAY_SECRET_NAMESPACES, GATEWAY_POD_LABELS, loadFiles, selects, type KubeObject } from '../../api';
 import { FileSource } from '../control/file-source';
-import { CertificateAuthority } from '../control/ca';
+import { CertificateAuthority, type PluggedCa } from '../control/ca';
 import { Mastd } from '../control/mastd';
 import { pushNames } from '../control/push-names';
 import { Bundler, PROXY_ENTRY } from './bundles';
@@ -23,11 +23,11 @@ import { Supervisor } from './supervisor';
 import { interceptUnavailable, NetnsTopology, serviceAddresses, type Netns } from './netns';
 import { planLocal, throughNamespaces, throughSidecars, withGatewayPod, withHealth, type LocalWorkload } from './workloads';
 import { TraceReceiver, withLocalTracing } from './traces';
-import { planCredentials, withoutSecretData, writeCredentials } from './credentials';
+import { planCredentials, pluggedCaIn, withoutSecretData, writeCredentials } from './credentials';
 import { freePort } from './ports';
 import { LocalGateway } from './gateway';
 import { PROXY_NODE_FLAGS } from '../contract/process';
-import { readNumTrustedProxies } from '../compile/mesh-config';
+import { readNumTrustedProxies, readTrustDomain } from '../compile/mesh-config';
 import { EGRESS_GATEWAY_NAME, EGRESS_GATEWAY_POD_LABELS, GATEWAY_NAME, PORTS, SYSTEM_NAMESPACE } from '../../api/well-known';
 
 /** Where the ports mast local chooses come from (ports.ts); tests take theirs from the same place. */
@@ -140,6 +140,10 @@ export class LocalMesh {
   private readonly bundler = new Bundler(this.dir);
   private readonly supervisor: Supervisor;
   private readonly log: (line: string) => void;
+  /** The trust domain of this run's certificates: the mesh config's `trustDomain` at start (cluster.local by default). */
+  private readonly trustDomain: string;
+  /** Istio's plug-in CA (a `cacerts` Secret of the input), else a fresh root per run. */
+  private readonly pluggedCa?: PluggedCa;
   private readonly reported = new Set<string>();
   private readonly retiring = new Set<Promise<void>>();
   private pushPort = 0;
@@ -184,7 +188,12 @@ export class LocalMesh {
       this.log,
     );
     this.egress = new LocalGateway({ name: EGRESS_GATEWAY_NAME, labels: EGRESS_GATEWAY_POD_LABELS, process: 'egress gateway' }, this.log);
+    // Read once, as istiod reads them at start: a change of trust domain or CA needs a restart (new certificates).
+    const input = loadFiles(options.paths).objects;
+    this.trustDomain = readTrustDomain(input);
+    this.pluggedCa = pluggedCaIn(input);
     this.mastd = new Mastd({
+      trustDomain: this.trustDomain,
       source: new FileSource(options.paths, options.debounceMs ?? 100),
       token: this.token,
       log: (line) => (/^snapshot |connected|disconnected/.test(line) ? undefined : this.log(`mastd: ${line}`)),
@@ -205,7 +214,13 @@ export class LocalMesh {
     // Listening before the first snapshot: its mesh config names this receiver (traces.ts).
     if (!this.topology) await this.traces.listen();
     // A fresh root per run: every proxy gets a workload certificate from it, so sidecars talk mTLS.
-    await this.mastd.useCa(await CertificateAuthority.generate('cluster.local'));
+    await this.mastd.useCa(
+      this.pluggedCa
+        ? await CertificateAuthority.plugged(this.trustDomain, this.pluggedCa).catch((err: Error) => {
+            throw new Error(`the cacerts Secret cannot sign: ${err.message}`);
+          })
+        : await CertificateAuthority.generate(this.trustDomain),
+    );
     writeFileSync(this.rootFile, this.mastd.ca!.rootPem, { mode: 0o644 });
     // With --intercept the sidecars reach mastd from their namespaces, through the veth links.
     const { pushPort } = await this.mastd.start(0, 0, this.topology ? '0.0.0.0' : '127.0.0.1');

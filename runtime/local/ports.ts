@@ -170,7 +170,7 @@ function bindable(port: number): Promise<boolean> {
 
 /** The kernel's choice (bind 0, close): racy, only when the ephemeral range leaves no other room. */
 async function kernelPort(): Promise<number> {
-  for (;;) {
+  for (let i = 0; i < ATTEMPTS; i++) {
     const port = await new Promise<number>((resolve, reject) => {
       const s = net.createServer().once('error', reject);
       s.listen(0, '127.0.0.1', () => {
@@ -180,4 +180,5 @@ async function kernelPort(): Promise<number> {
     });
     if (!taken.has(port)) return (taken.add(port), port);
   }
+  throw new Error(`no port from the kernel that this process has not handed out already, after ${ATTEMPTS} tries`);
 }

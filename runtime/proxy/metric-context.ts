@@ -7,6 +7,7 @@
 import { type ClusterConfig, type EndpointConfig, type ProxyConfig, TLS_MODE_LABEL } from '../contract/proxy-config';
 import { type InboundService, selectsLabels, UNKNOWN, type WorkloadMetadata, workloadMetadata } from '../contract/workload-metadata';
 import type { PeerLabels } from './metric-labels';
+import { DEFAULT_TRUST_DOMAIN } from '../../api/trust-domain';
 
 /** Who this proxy reports as. */
 export interface ProxyIdentityInfo {
@@ -27,8 +28,6 @@ export interface MetricOwner {
 
 /** Istio's cluster name for a single-cluster mesh (its default `CLUSTER_ID`). */
 export const CLUSTER_ID = 'Kubernetes';
-/** mastd's and Istio's default trust domain, until an mTLS peer shows the mesh's own. */
-const DEFAULT_TRUST_DOMAIN = 'cluster.local';
 
 /** `<name>.<namespace>.svc.<domain>`: a Kubernetes service host, whose name and namespace it spells. */
 const KUBE_HOST = /^([^.]+)\.([^.]+)\.svc(\.|$)/;
@@ -40,6 +39,7 @@ export class LabelContext {
   /** Every name a client may use for one of this workload's services (FQDN, `name.namespace[.svc]`, short name): its index. */
   private readonly byName = new Map<string, number>();
   /** Learned from the first mTLS client's principal (`<trust domain>/ns/...`). */
+  /** mastd's and Istio's default trust domain, until an mTLS peer shows the mesh's own. */
   trustDomain = DEFAULT_TRUST_DOMAIN;
 
   constructor(identity: ProxyIdentityInfo, config: ProxyConfig | undefined) {

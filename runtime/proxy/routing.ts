@@ -6,6 +6,7 @@
 import { CLAIM_HEADER_PREFIX, claimStrings } from '../contract/jwt';
 import { compileRe2 } from '../../api/regex';
 import type { CorsConfig, ListenerConfig, MatchConfig, RouteConfig, StringMatchConfig, VirtualHostConfig } from '../contract/proxy-config';
+import { weightedIndex } from './weighted';
 
 /** What route matching looks at. Header names are lowercase. */
 export interface RequestView {
@@ -282,16 +283,9 @@ export function compileRouteTable(listener: ListenerConfig): RouteTable {
   };
 }
 
-/** Picks a destination by weight; `r` is uniform in [0, 1). Weights are relative (weight/sum). */
+/** Picks a destination by weight; `r` is uniform in [0, 1). Weights are relative (weight/sum); one destination is taken whatever its weight. */
 export function pickWeighted<T extends { weight: number }>(items: readonly T[], r: number): T | undefined {
   if (items.length === 1) return items[0];
-  let total = 0;
-  for (const it of items) total += it.weight;
-  if (total <= 0) return undefined;
-  let x = r * total;
-  for (const it of items) {
-    if (x < it.weight) return it;
-    x -= it.weight;
-  }
-  return items[items.length - 1];
+  const i = weightedIndex(items.length, (k) => items[k].weight, r);
+  return i < 0 ? undefined : items[i];
 }

@@ -1,17 +1,8 @@
 /** The mesh config (the `istio` ConfigMap's `mesh`): what mast applies is checked, the rest of MeshConfig named as not applied, never silence. */
 import { loadYaml, validate, type Finding } from '../../api';
+import { meshConfigDoc } from '../support/mesh-yaml';
 
-const meshConfig = (mesh: string, namespace = 'istio-system') => `apiVersion: v1
-kind: ConfigMap
-metadata: { name: istio, namespace: ${namespace} }
-data:
-  mesh: |
-${mesh
-  .trim()
-  .split('\n')
-  .map((l) => `    ${l}`)
-  .join('\n')}
-`;
+const meshConfig = meshConfigDoc;
 
 const found = (yaml: string): Finding[] => validate(loadYaml(yaml).objects, { scope: 'resource' });
 const codes = (yaml: string) => found(yaml).map((f) => `${f.code} ${f.path}`);
@@ -47,6 +38,7 @@ test('MeshConfig fields mast does not apply are Warnings MAST0301 saying what ma
   const f = found(
     meshConfig(`
 trustDomain: example.com
+caCertificates: []
 accessLogFile: /dev/stdout
 enableAutoMtls: false
 defaultHttpRetryPolicy: { attempts: 0 }
@@ -55,13 +47,13 @@ outboundTrafficPolicy: { mode: ALLOW_ANY, egressProxy: { host: proxy.example.com
   );
   expect(f.map((x) => `${x.code} ${x.path}`)).toEqual([
     'MAST0301 data.mesh.outboundTrafficPolicy.egressProxy',
-    'MAST0301 data.mesh.trustDomain',
+    'MAST0301 data.mesh.caCertificates',
     'MAST0301 data.mesh.accessLogFile',
     'MAST0301 data.mesh.enableAutoMtls',
     'MAST0301 data.mesh.defaultHttpRetryPolicy',
   ]);
-  expect(f.find((x) => x.path === 'data.mesh.trustDomain')?.message).toBe(
-    "MeshConfig trustDomain is not applied by mast: mastd's --trust-domain",
+  expect(f.find((x) => x.path === 'data.mesh.accessLogFile')?.message).toBe(
+    "MeshConfig accessLogFile is not applied by mast: mast-proxy's --access-log flag",
   );
   expect(f.every((x) => x.severity === 'Warning')).toBe(true);
 });
@@ -95,4 +87,18 @@ test("meshMTLS.minProtocolVersion takes Istio's values (TLS 1.2 or 1.3); an olde
   expect(codes(meshConfig('meshMTLS: { minProtocolVersion: TLS_AUTO, cipherSuites: [ECDHE-ECDSA-AES256-GCM-SHA384] }'))).toEqual([
     'MAST0301 data.mesh.meshMTLS.cipherSuites',
   ]);
+});
+
+test('trustDomain and trustDomainAliases are applied, checked as Istio checks them (dot-separated DNS labels)', () => {
+  expect(codes(meshConfig('trustDomain: new-td.example.com\ntrustDomainAliases: [old-td, cluster.local, "legacy."]'))).toEqual([]);
+  const f = found(meshConfig('trustDomain: "My_Domain"\ntrustDomainAliases: [old-td, "a/b", 7, ""]'));
+  expect(f.map((x) => [x.code, x.path])).toEqual([
+    ['MAST0138', 'data.mesh.trustDomain'],
+    ['MAST0138', 'data.mesh.trustDomainAliases[1]'],
+    ['MAST0002', 'data.mesh.trustDomainAliases[2]'],
+    ['MAST0138', 'data.mesh.trustDomainAliases[3]'],
+  ]);
+  expect(f[0]).toMatchObject({ severity: 'Error' });
+  expect(f[0].message).toMatch(/"My_Domain" is not a trust domain/);
+  expect(codes(meshConfig('trustDomainAliases: old-td'))).toEqual(['MAST0002 data.mesh.trustDomainAliases']);
 });

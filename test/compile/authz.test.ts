@@ -6,6 +6,7 @@ import { loadYaml } from '../../api';
 import { buildIndex, compile, makeSnapshot } from '../../runtime/compile';
 import { authzFor } from '../../runtime/compile/authz';
 import type { ProxyIdentity } from '../../runtime/contract/push-protocol';
+import { serviceEntryDoc } from '../support/mesh-yaml';
 
 const pa = (name: string, namespace: string, spec: string) => `apiVersion: security.istio.io/v1
 kind: PeerAuthentication
@@ -112,15 +113,7 @@ spec: { selector: { matchLabels: { app: details } }, action: CUSTOM, provider: {
 
 describe("clients of a workload whose PeerAuthentication DISABLEs mTLS send it plain text (Istio's endpoint check)", () => {
   const CLIENT: ProxyIdentity = { mode: 'sidecar', namespace: 'shop', labels: { app: 'web' }, outboundPort: 15001 };
-  const cart = (annotations = '') => `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: cart, namespace: shop }
-spec:
-  hosts: [cart.shop.svc.cluster.local]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{ number: 80, name: http, protocol: HTTP }]
-  workloadSelector: { labels: { app: cart } }
+  const cart = (annotations = '') => `${serviceEntryDoc({ name: 'cart', namespace: 'shop' })}
 ---
 apiVersion: networking.istio.io/v1
 kind: WorkloadEntry

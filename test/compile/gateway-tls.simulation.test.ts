@@ -4,15 +4,14 @@
  * before wildcards, PASSTHROUGH routes beside them on the same port; a request over one server's
  * connection for another server's host is a 404; a later server repeating a TLS host is not served.
  */
+import { gatewayServersDoc, meshYaml } from '../support/mesh-yaml';
 import { GATEWAY, compileMesh, runSimulations, staticService } from './simulation';
 
-const SERVICES = `
-${staticService('httpbin', 'default', 8000, 'HTTP', ['10.1.0.1'])}
----
-${staticService('helloworld', 'default', 5000, 'HTTP', ['10.2.0.1'])}
----
-${staticService('my-nginx', 'default', 443, 'HTTPS', ['10.3.0.1'])}
-`;
+const SERVICES = meshYaml(
+  staticService('httpbin', 'default', 8000, 'HTTP', ['10.1.0.1']),
+  staticService('helloworld', 'default', 5000, 'HTTP', ['10.2.0.1']),
+  staticService('my-nginx', 'default', 443, 'HTTPS', ['10.3.0.1']),
+);
 const HTTPBIN = 'outbound|8000||httpbin.default.svc.cluster.local';
 const HELLO = 'outbound|5000||helloworld.default.svc.cluster.local';
 const NGINX = 'outbound|443||my-nginx.default.svc.cluster.local';
@@ -31,24 +30,17 @@ spec: { hosts: ["*.example.com"], gateways: [mygateway], http: [{ name: hello, r
 apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: { name: nginx, namespace: default }
-spec:
-  hosts: [nginx.example.com]
-  gateways: [mygateway]
-  tls: [{ match: [{ port: 443, sniHosts: [nginx.example.com] }], route: [{ destination: { host: my-nginx } }] }]
+spec: { hosts: [nginx.example.com], gateways: [mygateway], tls: [{ match: [{ port: 443, sniHosts: [nginx.example.com] }], route: [{ destination: { host: my-nginx } }] }] }
 `;
 
+/** An HTTPS server on port 443. */
 const server = (name: string, hosts: string, tls: string) =>
-  `  - { port: { number: 443, name: ${name}, protocol: HTTPS }, hosts: ${hosts}, tls: ${tls} }\n`;
+  `{ port: { number: 443, name: ${name}, protocol: HTTPS }, hosts: ${hosts}, tls: ${tls} }`;
 
-/** The services, the Gateway `mygateway` with these server lines, and the routes. */
-const gatewayMesh = (servers: string) => `${SERVICES}---
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: { name: mygateway, namespace: default }
-spec:
-  selector: { istio: ingressgateway }
-  servers:
-${servers}${ROUTES}`;
+/** The services, the Gateway `mygateway` with these servers, and the routes. */
+const gatewayMesh = (...servers: string[]) => `${SERVICES}---
+${gatewayServersDoc(servers, 'mygateway')}
+${ROUTES}`;
 
 runSimulations([
   {
@@ -56,11 +48,9 @@ runSimulations([
     proxy: GATEWAY,
     port: 443,
     mesh: gatewayMesh(
-      `${server('https-httpbin', '[httpbin.example.com]', '{ mode: SIMPLE, credentialName: httpbin-credential }')}${server(
-        'https-hello',
-        '["*.example.com"]',
-        '{ mode: MUTUAL, credentialName: wildcard-credential }',
-      )}${server('https-nginx', '[nginx.example.com]', '{ mode: PASSTHROUGH }')}`,
+      server('https-httpbin', '[httpbin.example.com]', '{ mode: SIMPLE, credentialName: httpbin-credential }'),
+      server('https-hello', '["*.example.com"]', '{ mode: MUTUAL, credentialName: wildcard-credential }'),
+      server('https-nginx', '[nginx.example.com]', '{ mode: PASSTHROUGH }'),
     ),
     calls: [
       {
@@ -126,11 +116,16 @@ runSimulations([
     proxy: GATEWAY,
     port: 443,
     mesh: gatewayMesh(
-      `${server('https-httpbin', '[httpbin.example.com]', '{ mode: SIMPLE, serverCertificate: /certs/httpbin.crt, privateKey: /certs/httpbin.key }')}${server(
+      server(
+        'https-httpbin',
+        '[httpbin.example.com]',
+        '{ mode: SIMPLE, serverCertificate: /certs/httpbin.crt, privateKey: /certs/httpbin.key }',
+      ),
+      server(
         'https-any',
         '["*"]',
         '{ mode: OPTIONAL_MUTUAL, serverCertificate: /certs/any.crt, privateKey: /certs/any.key, caCertificates: /certs/ca.crt }',
-      )}`,
+      ),
     ),
     calls: [
       {
@@ -157,11 +152,8 @@ runSimulations([
 test('a later TLS server repeating a host of the port is not served (Istio skips it), in Gateway order', () => {
   const config = compileMesh(
     gatewayMesh(
-      `${server('https-a', '[httpbin.example.com]', '{ mode: SIMPLE, credentialName: first }')}${server(
-        'https-b',
-        '[httpbin.example.com, helloworld.example.com]',
-        '{ mode: SIMPLE, credentialName: second }',
-      )}`,
+      server('https-a', '[httpbin.example.com]', '{ mode: SIMPLE, credentialName: first }'),
+      server('https-b', '[httpbin.example.com, helloworld.example.com]', '{ mode: SIMPLE, credentialName: second }'),
     ),
     GATEWAY,
   );
@@ -174,8 +166,10 @@ test('a later TLS server repeating a host of the port is not served (Istio skips
 
 test('a plaintext port keeps one route table for all its servers; https redirect stays a plaintext server’s', () => {
   const config = compileMesh(
-    gatewayMesh(`  - { port: { number: 80, name: http, protocol: HTTP }, hosts: [httpbin.example.com], tls: { httpsRedirect: true } }
-${server('https-a', '[httpbin.example.com]', '{ mode: SIMPLE, credentialName: first, httpsRedirect: true }')}`),
+    gatewayMesh(
+      '{ port: { number: 80, name: http, protocol: HTTP }, hosts: [httpbin.example.com], tls: { httpsRedirect: true } }',
+      server('https-a', '[httpbin.example.com]', '{ mode: SIMPLE, credentialName: first, httpsRedirect: true }'),
+    ),
     GATEWAY,
   );
   expect(config.listeners.find((l) => l.matchPort === 80)).toMatchObject({ httpsRedirect: true });

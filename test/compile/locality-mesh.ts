@@ -6,9 +6,10 @@ import { buildIndex, compile, makeSnapshot, type ProxyIdentity } from '../../run
 import type { ClusterConfig } from '../../runtime/contract/proxy-config';
 import { candidates, priorityLevels } from '../../runtime/proxy/upstream/locality';
 import { seededRandom } from '../support/seeded-random';
+import { HOST, helloworldRule, helloworldService } from '../fixtures/helloworld-locality';
 import { meshOf } from './simulation';
 
-export const HOST = 'helloworld.sample.svc.cluster.local';
+export { HOST };
 export const CLUSTER = `outbound|5000||${HOST}`;
 
 /** One helloworld WorkloadEntry per locality (`spec.locality`, or the topology labels when `byLabels`), named by it. */
@@ -27,24 +28,10 @@ spec:
   ports: { http: 5000 }
   ${where}`;
   });
-  return `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: helloworld, namespace: sample }
-spec:
-  hosts: [${HOST}]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{ number: 5000, name: http, protocol: HTTP }]
-  workloadSelector: { labels: { app: helloworld } }
+  return `${helloworldService()}
 ${entries.join('\n')}
 ---
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: { name: helloworld, namespace: sample }
-spec:
-  host: ${HOST}
-  trafficPolicy:
-${trafficPolicy}
+${helloworldRule(trafficPolicy)}
 ${meshConfig}`;
 }
 

@@ -4,6 +4,7 @@
  * some rule can use it: compiled as in locality.simulation.test.ts.
  */
 import { buildIndex, compile, equivalenceKey, makeSnapshot, type ProxyIdentity } from '../../runtime/compile';
+import { gatewayDoc, gatewayRouteDoc } from '../support/mesh-yaml';
 import { CLUSTER, HOST, client, mesh } from './locality-mesh';
 import { meshOf } from './simulation';
 
@@ -73,20 +74,9 @@ spec:
   test('a gateway gets priorities from its own locality too', () => {
     const yaml = mesh(['region1/zone1', 'region1/zone2'], FAILOVER_ONLY);
     const GATEWAY_ROUTE = `---
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: { name: edge, namespace: sample }
-spec:
-  selector: { istio: ingressgateway }
-  servers: [{ port: { number: 80, name: http, protocol: HTTP }, hosts: ["*"] }]
+${gatewayDoc(['"*"'], 'edge', 'sample')}
 ---
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: { name: edge, namespace: sample }
-spec:
-  hosts: ["*"]
-  gateways: [edge]
-  http: [{ route: [{ destination: { host: ${HOST} } }] }]`;
+${gatewayRouteDoc('edge', ['"*"'], HOST, 'edge', { namespace: 'sample' })}`;
     const gateway: ProxyIdentity = {
       mode: 'gateway',
       namespace: 'mast-system',

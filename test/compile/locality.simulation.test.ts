@@ -150,38 +150,18 @@ data:
     localityLbSetting: ${setting}`;
   const priorities = (yaml: string, proxy = client('region1/zone1')) => clusterFor(yaml, proxy).endpoints.map((e) => e.priority ?? 0);
 
+  const OUTLIER = '    outlierDetection: { consecutive5xxErrors: 1 }';
+  const MESH_OFF = MESH_CONFIG('{ enabled: false }');
+  const ruleSays = (enabled: boolean) => `    loadBalancer: { localityLbSetting: { enabled: ${enabled} } }\n${OUTLIER}`;
+
+  // Each row: the case, the DestinationRule's trafficPolicy, the mesh config, the priorities it gives the three localities.
   test.each([
-    {
-      name: "outlier detection alone (Istio's mesh default enabled: true)",
-      policy: '    outlierDetection: { consecutive5xxErrors: 1 }',
-      meshConfig: '',
-      want: [0, 1, 2],
-    },
-    {
-      name: 'no outlier detection: no failover, all one level',
-      policy: '    loadBalancer: { simple: ROUND_ROBIN }',
-      meshConfig: '',
-      want: [0, 0, 0],
-    },
-    {
-      name: 'the mesh turns it off',
-      policy: '    outlierDetection: { consecutive5xxErrors: 1 }',
-      meshConfig: MESH_CONFIG('{ enabled: false }'),
-      want: [0, 0, 0],
-    },
-    {
-      name: "the rule's enabled: false turns it off",
-      policy: '    loadBalancer: { localityLbSetting: { enabled: false } }\n    outlierDetection: { consecutive5xxErrors: 1 }',
-      meshConfig: '',
-      want: [0, 0, 0],
-    },
-    {
-      name: "the rule's setting over the mesh's off",
-      policy: '    loadBalancer: { localityLbSetting: { enabled: true } }\n    outlierDetection: { consecutive5xxErrors: 1 }',
-      meshConfig: MESH_CONFIG('{ enabled: false }'),
-      want: [0, 1, 2],
-    },
-  ])('$name', ({ policy, meshConfig, want }) => {
+    ["outlier detection alone (Istio's mesh default enabled: true)", OUTLIER, '', [0, 1, 2]],
+    ['no outlier detection: no failover, all one level', '    loadBalancer: { simple: ROUND_ROBIN }', '', [0, 0, 0]],
+    ['the mesh turns it off', OUTLIER, MESH_OFF, [0, 0, 0]],
+    ["the rule's enabled: false turns it off", ruleSays(false), '', [0, 0, 0]],
+    ["the rule's setting over the mesh's off", ruleSays(true), MESH_OFF, [0, 1, 2]],
+  ] as const)('%s', (_name, policy, meshConfig, want) => {
     expect(priorities(mesh(THREE, policy, meshConfig))).toEqual(want);
   });
 

@@ -149,6 +149,20 @@ describe('meshConfig', () => {
       () => new Mesh(Testing.app(), 'mesh', { controlPlane: { namespace: 'mesh-ops' }, meshConfig: { h2UpgradePolicy: 'UPGRADE' } }),
     ).toThrow(/root namespace \(mast-system, istio-system\); the control plane's namespace is mesh-ops/);
   });
+
+  test('trustDomain is the trust domain mastd signs in (its --trust-domain); controlPlane.trustDomain too, but not both differing', () => {
+    const argsOf = (mesh: Mesh) => find(Testing.synth(mesh.system), 'Deployment')[0].spec.template.spec.containers[0].args as string[];
+    const args = argsOf(new Mesh(Testing.app(), 'mesh', { meshConfig: { trustDomain: 'new-td', trustDomainAliases: ['old-td'] } }));
+    expect(args[args.indexOf('--trust-domain') + 1]).toBe('new-td');
+    const viaControlPlane = argsOf(new Mesh(Testing.app(), 'mesh', { controlPlane: { trustDomain: 'corp.example' } }));
+    expect(viaControlPlane[viaControlPlane.indexOf('--trust-domain') + 1]).toBe('corp.example');
+    expect(
+      () => new Mesh(Testing.app(), 'mesh', { meshConfig: { trustDomain: 'new-td' }, controlPlane: { trustDomain: 'corp.example' } }),
+    ).toThrow(/meshConfig.trustDomain "new-td" and controlPlane.trustDomain "corp.example" differ/);
+    expect(() => new Mesh(Testing.app(), 'mesh', { controlPlane: { trustDomain: 'Corp_Example' } })).toThrow(
+      /controlPlane.trustDomain: MAST0138 "Corp_Example" is not a trust domain/,
+    );
+  });
 });
 
 describe('Mesh localityLoadBalancing: the mesh-wide localityLbSetting in the istio ConfigMap', () => {

@@ -66,6 +66,22 @@ describe('MeshControlPlane RBAC is least privilege', () => {
 });
 
 describe('IngressGateway', () => {
+  /** A Gateway in `default` selecting `selector`, with these servers. */
+  const gateway = (name: string, selector: Record<string, string>, servers: object[]): KubeObject => ({
+    apiVersion: 'networking.istio.io/v1',
+    kind: 'Gateway',
+    metadata: { name, namespace: 'default' },
+    spec: { selector, servers },
+  });
+  /** An HTTPS server for `host`. */
+  const httpsServer = (number: number, name: string, host: string, tls: object) => ({
+    port: { number, name, protocol: 'HTTPS' },
+    hosts: [host],
+    tls,
+  });
+  /** The ingress gateway's Deployment, as the mesh's system chart synthesizes it. */
+  const gatewayDeployment = (mesh: Mesh) =>
+    (Testing.synth(mesh.system) as any[]).find((o) => o.kind === 'Deployment' && o.metadata.name === 'mast-ingressgateway');
   test.each(['LoadBalancer', 'ClusterIP', 'NodePort'] as const)('Service type %s', (serviceType) => {
     const objs = synth(
       (c) => new IngressGateway(c, 'gw', { serviceType, ports: [{ name: 'http', port: 80, targetPort: 8080, nodePort: 30080 }] }),
@@ -88,29 +104,14 @@ describe('IngressGateway', () => {
   });
 
   test('the TLS Secrets its Gateways name as credentialName are mounted read-only, optional, where the proxy reads them', () => {
-    const app = Testing.app();
-    const mesh = new Mesh(app, 'm');
-    const gateway = (name: string, selector: Record<string, string>, credentialName: string) => ({
-      apiVersion: 'networking.istio.io/v1',
-      kind: 'Gateway',
-      metadata: { name, namespace: 'default' },
-      spec: {
-        selector,
-        servers: [
-          {
-            port: { number: 443, name: 'https', protocol: 'HTTPS' },
-            hosts: [`${name}.example.com`],
-            tls: { mode: 'SIMPLE', credentialName },
-          },
-        ],
-      },
-    });
-    mesh.addObjects([gateway('alpha', { istio: 'ingressgateway' }, 'alpha-cert')]);
+    const mesh = new Mesh(Testing.app(), 'm');
+    mesh.addObjects([
+      gateway('alpha', { istio: 'ingressgateway' }, [
+        httpsServer(443, 'https', 'alpha.example.com', { mode: 'SIMPLE', credentialName: 'alpha-cert' }),
+      ]),
+    ]);
     mesh.gateway!.addCredential('extra-cert');
-    const deployment = (Testing.synth(mesh.system) as any[]).find(
-      (o) => o.kind === 'Deployment' && o.metadata.name === 'mast-ingressgateway',
-    );
-    const pod = deployment.spec.template.spec;
+    const pod = gatewayDeployment(mesh).spec.template.spec;
     expect(pod.volumes).toEqual([
       { name: 'mast-ca-root', configMap: { name: 'mast-ca-root-cert' } },
       { name: 'credential-0', secret: { secretName: 'alpha-cert', optional: true } },
@@ -124,38 +125,18 @@ describe('IngressGateway', () => {
   });
 
   test('a MUTUAL server without caCertificates also gets <name>-cacert mounted, where Istio may take the CA from', () => {
-    const app = Testing.app();
-    const mesh = new Mesh(app, 'm');
+    const mesh = new Mesh(Testing.app(), 'm');
     mesh.addObjects([
-      {
-        apiVersion: 'networking.istio.io/v1',
-        kind: 'Gateway',
-        metadata: { name: 'mutual', namespace: 'default' },
-        spec: {
-          selector: { istio: 'ingressgateway' },
-          servers: [
-            {
-              port: { number: 443, name: 'https', protocol: 'HTTPS' },
-              hosts: ['a.example.com'],
-              tls: { mode: 'MUTUAL', credentialName: 'a-cert' },
-            },
-            {
-              port: { number: 8443, name: 'https-b', protocol: 'HTTPS' },
-              hosts: ['b.example.com'],
-              tls: { mode: 'MUTUAL', credentialName: 'b-cert', caCertificates: '/etc/ca.pem' },
-            },
-          ],
-        },
-      },
+      gateway('mutual', { istio: 'ingressgateway' }, [
+        httpsServer(443, 'https', 'a.example.com', { mode: 'MUTUAL', credentialName: 'a-cert' }),
+        httpsServer(8443, 'https-b', 'b.example.com', { mode: 'MUTUAL', credentialName: 'b-cert', caCertificates: '/etc/ca.pem' }),
+      ]),
     ]);
-    const deployment = (Testing.synth(mesh.system) as any[]).find(
-      (o) => o.kind === 'Deployment' && o.metadata.name === 'mast-ingressgateway',
-    );
-    expect(deployment.spec.template.spec.volumes.map((v: any) => v.secret?.secretName).filter(Boolean)).toEqual([
-      'a-cert',
-      'a-cert-cacert',
-      'b-cert',
-    ]);
+    expect(
+      gatewayDeployment(mesh)
+        .spec.template.spec.volumes.map((v: any) => v.secret?.secretName)
+        .filter(Boolean),
+    ).toEqual(['a-cert', 'a-cert-cacert', 'b-cert']);
   });
 
   test("verifies mastd's push port with the root mastd writes into its namespace", () => {
@@ -220,29 +201,13 @@ describe('IngressGateway', () => {
   });
 
   test('a Gateway selecting app: istio-ingressgateway gets its credential mounted', () => {
-    const app = Testing.app();
-    const mesh = new Mesh(app, 'm');
+    const mesh = new Mesh(Testing.app(), 'm');
     mesh.addObjects([
-      {
-        apiVersion: 'networking.istio.io/v1',
-        kind: 'Gateway',
-        metadata: { name: 'beta', namespace: 'default' },
-        spec: {
-          selector: { app: 'istio-ingressgateway' },
-          servers: [
-            {
-              port: { number: 443, name: 'https', protocol: 'HTTPS' },
-              hosts: ['beta.example.com'],
-              tls: { mode: 'SIMPLE', credentialName: 'beta-cert' },
-            },
-          ],
-        },
-      },
+      gateway('beta', { app: 'istio-ingressgateway' }, [
+        httpsServer(443, 'https', 'beta.example.com', { mode: 'SIMPLE', credentialName: 'beta-cert' }),
+      ]),
     ]);
-    const deployment = (Testing.synth(mesh.system) as any[]).find(
-      (o) => o.kind === 'Deployment' && o.metadata.name === 'mast-ingressgateway',
-    );
-    expect(deployment.spec.template.spec.volumes).toContainEqual({
+    expect(gatewayDeployment(mesh).spec.template.spec.volumes).toContainEqual({
       name: 'credential-0',
       secret: { secretName: 'beta-cert', optional: true },
     });

@@ -18,6 +18,7 @@ import * as tls from 'node:tls';
 import { DEFAULT_LIMITS } from '../../runtime/proxy/http/head';
 import { peerIdentity } from '../../runtime/contract/spiffe';
 import { tempDir } from '../support/temp-dir';
+import { serviceEntryDoc } from '../support/mesh-yaml';
 import { loopbackCluster, oneRoute } from './configs';
 import { get } from '../support/proxy';
 import { lenientBackend, type LenientBackend } from './support';
@@ -232,18 +233,8 @@ describe('sidecar outbound mTLS: the server must be the destination', () => {
 });
 
 describe('the identities compiled for a cluster', () => {
-  const yaml = (extra: string) => `
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: cart, namespace: shop }
-spec:
-  hosts: [cart.shop.svc.cluster.local]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{ number: 80, name: http, protocol: HTTP }]
-${extra}`;
   const identities = (extra: string, more: object[] = []) => {
-    const objects = [...loadYaml(yaml(extra)).objects, ...(more as never[])];
+    const objects = [...loadYaml(serviceEntryDoc({ name: 'cart', namespace: 'shop', specLines: extra })).objects, ...(more as never[])];
     const config = compile(buildIndex(makeSnapshot(objects, 'v1')), { mode: 'sidecar', namespace: 'shop', labels: { app: 'front' } });
     return config.clusters.find((c) => c.name === 'outbound|80||cart.shop.svc.cluster.local')?.identities;
   };

@@ -10,12 +10,18 @@ const DEFAULT_NS = 'default';
 
 /** The ingress Gateway `name` (default `edge`) serving `hosts` on HTTP port 80. */
 export function gatewayDoc(hosts: readonly string[], name = 'edge', namespace = DEFAULT_NS): string {
+  return gatewayServersDoc([`{ port: { number: 80, name: http, protocol: HTTP }, hosts: [${hosts.join(', ')}] }`], name, namespace);
+}
+
+/** The ingress Gateway `name` (default `edge`) with these servers, each a YAML flow mapping (port, hosts, tls). */
+export function gatewayServersDoc(servers: readonly string[], name = 'edge', namespace = DEFAULT_NS): string {
   return `apiVersion: networking.istio.io/v1
 kind: Gateway
 metadata: { name: ${name}, namespace: ${namespace} }
 spec:
   selector: { istio: ingressgateway }
-  servers: [{ port: { number: 80, name: http, protocol: HTTP }, hosts: [${hosts.join(', ')}] }]`;
+  servers:
+${servers.map((s) => `    - ${s}`).join('\n')}`;
 }
 
 export interface ServiceEntryFacts {
@@ -30,10 +36,12 @@ export interface ServiceEntryFacts {
   readonly internal?: boolean;
   /** Endpoints on 127.0.0.1 by port, inline; without them the entry selects WorkloadEntries labelled `app: name`. */
   readonly endpoints?: readonly number[];
+  /** Spec lines of its own (indented two spaces) in place of the endpoints or the workloadSelector. */
+  readonly specLines?: string;
   readonly namespace?: string;
 }
 
-/** A STATIC ServiceEntry: inline endpoints on 127.0.0.1, or a workloadSelector for `app: <name>`. */
+/** A STATIC ServiceEntry: inline endpoints on 127.0.0.1, a workloadSelector for `app: <name>`, or the `specLines` given. */
 export function serviceEntryDoc(s: ServiceEntryFacts): string {
   const ns = s.namespace ?? DEFAULT_NS;
   const protocol = s.protocol ?? 'HTTP';
@@ -46,9 +54,11 @@ export function serviceEntryDoc(s: ServiceEntryFacts): string {
     `  ports: [{ number: ${s.port ?? 80}, name: ${protocol.toLowerCase()}, protocol: ${protocol} }]`,
     '  resolution: STATIC',
     ...(s.internal === false ? [] : ['  location: MESH_INTERNAL']),
-    ...(s.endpoints
-      ? ['  endpoints:', ...s.endpoints.map((p) => `    - { address: 127.0.0.1, ports: { ${protocol.toLowerCase()}: ${p} } }`)]
-      : [`  workloadSelector: { labels: { app: ${s.name} } }`]),
+    ...(s.specLines !== undefined
+      ? [s.specLines]
+      : s.endpoints
+        ? ['  endpoints:', ...s.endpoints.map((p) => `    - { address: 127.0.0.1, ports: { ${protocol.toLowerCase()}: ${p} } }`)]
+        : [`  workloadSelector: { labels: { app: ${s.name} } }`]),
   ];
   return lines.join('\n');
 }
@@ -83,15 +93,36 @@ metadata: { name: ${w.name ?? `${w.app}-${w.version}`}, namespace: ${w.namespace
 spec: { address: 127.0.0.1, ports: { ${w.portName ?? 'http'}: ${w.port} }${account}, labels: { app: ${w.app}, version: ${w.version}${mtls} } }`;
 }
 
-/** The VirtualService `name` binding `hosts` on the Gateway `gateway` to one destination host. */
-export function gatewayRouteDoc(name: string, hosts: readonly string[], destination: string, gateway = 'edge'): string {
+/** The VirtualService `name` binding `hosts` on the Gateway `gateway` to one destination host (and port, if given). */
+export function gatewayRouteDoc(
+  name: string,
+  hosts: readonly string[],
+  destination: string,
+  gateway = 'edge',
+  where: { readonly namespace?: string; readonly port?: number } = {},
+): string {
+  const port = where.port === undefined ? '' : `, port: { number: ${where.port} }`;
   return `apiVersion: networking.istio.io/v1
 kind: VirtualService
-metadata: { name: ${name}, namespace: ${DEFAULT_NS} }
+metadata: { name: ${name}, namespace: ${where.namespace ?? DEFAULT_NS} }
 spec:
   hosts: [${hosts.join(', ')}]
   gateways: [${gateway}]
-  http: [{ route: [{ destination: { host: ${destination} } }] }]`;
+  http: [{ route: [{ destination: { host: ${destination}${port} } }] }]`;
+}
+
+/** The mesh config (`istio` ConfigMap of `namespace`, istio-system unless said) holding `mesh`, MeshConfig fields in YAML (one per line). */
+export function meshConfigDoc(mesh: string, namespace = 'istio-system'): string {
+  return `apiVersion: v1
+kind: ConfigMap
+metadata: { name: istio, namespace: ${namespace} }
+data:
+  mesh: |
+${mesh
+  .trim()
+  .split('\n')
+  .map((l) => `    ${l}`)
+  .join('\n')}`;
 }
 
 /** Documents joined into one YAML file (empty ones left out). */

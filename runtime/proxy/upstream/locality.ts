@@ -7,6 +7,8 @@
  * endpoints' health stays the same.
  */
 
+import { weightedIndex } from '../weighted';
+
 /** Envoy's default overprovisioning factor: a level at 72 % healthy or more still takes all its load. */
 export const OVERPROVISIONING_FACTOR = 1.4;
 
@@ -74,17 +76,7 @@ export function priorityLoad(healths: readonly number[]): number[] {
 
 /** The index chosen by weight for a uniform draw in [0, 1); -1 when every weight is 0. */
 export function pickWeighted(weights: readonly number[], draw: number): number {
-  const total = weights.reduce((a, b) => a + b, 0);
-  if (total <= 0) return -1;
-  let at = draw * total;
-  for (let i = 0; i < weights.length; i++) {
-    if (at < weights[i]) return i;
-    at -= weights[i];
-  }
-  // A draw at the very top (float rounding): the last index with weight.
-  let last = weights.length - 1;
-  while (weights[last] <= 0) last--;
-  return last;
+  return weightedIndex(weights.length, (i) => weights[i], draw);
 }
 
 const ALL_HEALTHY = () => true;

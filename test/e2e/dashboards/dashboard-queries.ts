@@ -212,20 +212,25 @@ function meshDashboard(c: Scene): PanelQuery[] {
   ];
 }
 
-function serviceDashboard(c: Scene): PanelQuery[] {
-  const d = DASHBOARDS.service;
-  const svc: Matchers = [['destination_service', '=', c.httpService]];
-  const client: Matchers = [...BOTH, ...svc];
-  const server: Matchers = [['reporter', '=', 'destination'], ...svc];
-  const tcpSvc: Matchers = [['destination_service', '=', c.tcpService]];
-  const general = (panel: string, series: string, query: string, expect: Expectation): PanelQuery => ({
-    dashboard: d,
+/** The query builder of a dashboard's General row. */
+const generalRow =
+  (dashboard: PanelQuery['dashboard']) =>
+  (panel: string, series: string, query: string, expect: Expectation): PanelQuery => ({
+    dashboard,
     row: 'General',
     panel,
     series,
     query,
     expect,
   });
+
+function serviceDashboard(c: Scene): PanelQuery[] {
+  const d = DASHBOARDS.service;
+  const svc: Matchers = [['destination_service', '=', c.httpService]];
+  const client: Matchers = [...BOTH, ...svc];
+  const server: Matchers = [['reporter', '=', 'destination'], ...svc];
+  const tcpSvc: Matchers = [['destination_service', '=', c.tcpService]];
+  const general = generalRow(d);
   const caller = { source_workload: c.httpServiceCaller, source_workload_namespace: 'default' };
   const outsider = { source_workload: 'unknown' };
   const tcpCaller = { source_workload: c.tcpCaller.name, source_workload_namespace: c.tcpCaller.namespace };
@@ -310,14 +315,7 @@ function workloadDashboard(c: Scene): PanelQuery[] {
     ['source_workload', '=', c.tcpCaller.name],
     ['source_workload_namespace', '=', c.tcpCaller.namespace],
   ];
-  const general = (panel: string, series: string, query: string, expect: Expectation): PanelQuery => ({
-    dashboard: d,
-    row: 'General',
-    panel,
-    series,
-    query,
-    expect,
-  });
+  const general = generalRow(d);
   const caller = { source_workload: c.httpWorkloadCaller.name, source_workload_namespace: c.httpWorkloadCaller.namespace };
   const callees = c.httpWorkloadCallees.map((s) => ({ destination_service: s }));
   const tcpCaller = { source_workload: c.tcpCaller.name, source_workload_namespace: c.tcpCaller.namespace };

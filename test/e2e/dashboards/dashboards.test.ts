@@ -21,7 +21,7 @@ import { freePort } from '../../../runtime/local/local-mesh';
 import { prometheusConfig } from '../../../runtime/local/prometheus';
 import { until } from '../../support/poll';
 import { HAS_PROMETHEUS, Prometheus, type Sample } from '../../support/prometheus';
-import { tcpEchoMesh } from '../istio-tasks/tcp-echo-mesh';
+import { tcpEchoMesh, tcpEchoRoute } from '../istio-tasks/tcp-echo-mesh';
 import { many, type Page, request, type Running, startExample } from '../support';
 import { DASHBOARDS, dashboardQueries, type PanelQuery, type Scene } from './dashboard-queries';
 
@@ -53,16 +53,7 @@ spec:
   host: tcp-echo
   subsets: [{ name: v1, labels: { version: v1 } }]
 ---
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: { name: tcp-echo, namespace: ${TCP_NS} }
-spec:
-  hosts: ["*"]
-  gateways: [tcp-echo-gateway]
-  tcp:
-  - match: [{ port: ${TCP_INGRESS} }]
-    route: [{ destination: { host: tcp-echo, port: { number: 9000 }, subset: v1 } }]
-`;
+${tcpEchoRoute(TCP_NS, TCP_INGRESS)}`;
 
 /** One line over a TCP connection to `port` and its echo, then the connection closed. */
 const echo = (port: number, line: string) =>

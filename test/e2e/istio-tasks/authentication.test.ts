@@ -15,9 +15,11 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { freePort } from '../../../runtime/local/local-mesh';
-import { inSeconds, jwksOf, mint, testKey } from '../../runtime/proxy/jwt/mint';
+import { inSeconds, mint, testKey } from '../../runtime/proxy/jwt/mint';
 import { fromWorkload, startExample, type Running } from '../support';
+import { serviceEntryDoc } from '../../support/mesh-yaml';
 import { httpbinWorkload } from './httpbin-mesh';
+import { ISSUER, jwtExample, serveJwks } from './jwt-example';
 
 const NAMESPACES = ['foo', 'bar', 'legacy'] as const;
 type Ns = (typeof NAMESPACES)[number];
@@ -36,18 +38,9 @@ spec:
 
 /** httpbin in legacy: no sidecar, the endpoint is the app itself (auto mTLS then sends it plain text). */
 const legacyHttpbin = (port: number) => `---
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: httpbin, namespace: legacy }
-spec:
-  hosts: [httpbin.legacy.svc.cluster.local]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{ number: 8000, name: http, protocol: HTTP }]
-  endpoints: [{ address: 127.0.0.1, ports: { http: ${port} } }]
+${serviceEntryDoc({ name: 'httpbin', namespace: 'legacy', port: 8000, endpoints: [port] })}
 `;
 
-const ISSUER = 'testing@secure.istio.io';
 const key = testKey('RS256');
 let jwks: http.Server;
 let jwksUri: string;
@@ -57,9 +50,7 @@ let mesh: Running;
 const httpbinPorts: Partial<Record<Ns, number>> = {};
 
 beforeAll(async () => {
-  jwks = http.createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(jwksOf(key)));
-  await new Promise<void>((r) => jwks.listen(0, '127.0.0.1', r));
-  jwksUri = `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/jwks.json`;
+  ({ server: jwks, uri: jwksUri } = await serveJwks(key));
   // httpbin.legacy: /ip and /headers as httpbin answers them.
   legacy = http.createServer((req, res) => {
     res.writeHead(200, { 'content-type': 'application/json' });
@@ -222,21 +213,8 @@ describe('authentication/claim-to-header', () => {
   });
 
   test('RequestAuthentication with outputClaimToHeaders: an invalid token 401, the valid one 200, its claim foo in X-Jwt-Claim-Foo', async () => {
-    await mesh.edit(
-      'mesh/claim-to-header.yaml',
-      () => `apiVersion: security.istio.io/v1
-kind: RequestAuthentication
-metadata: { name: jwt-example, namespace: foo }
-spec:
-  selector: { matchLabels: { app: httpbin } }
-  jwtRules:
-  - issuer: ${ISSUER}
-    jwksUri: ${jwksUri}
-    outputClaimToHeaders:
-    - header: x-jwt-claim-foo
-      claim: foo
-`,
-    );
+    const toHeader = '    outputClaimToHeaders:\n    - header: x-jwt-claim-foo\n      claim: foo\n';
+    await mesh.edit('mesh/claim-to-header.yaml', () => jwtExample('foo', 'app: httpbin', jwksUri, toHeader));
     expect((await curl('foo', 'foo', '/headers', bearer('invalidToken'))).status).toBe(401);
     expect((await curl('foo', 'foo', '/headers', bearer(token))).status).toBe(200);
     const seen = JSON.parse((await curl('foo', 'foo', '/headers', bearer(token))).body).headers;

@@ -8,20 +8,17 @@
  * then security/authentication/jwt-route: a gateway route chosen by a claim.
  */
 import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { inSeconds, jwksOf, mint, testKey } from '../../runtime/proxy/jwt/mint';
+import { inSeconds, mint, testKey } from '../../runtime/proxy/jwt/mint';
 import { startExample, type Running } from '../support';
+import { ISSUER, jwtExample, serveJwks } from './jwt-example';
 
-const ISSUER = 'testing@secure.istio.io';
 const key = testKey('RS256');
 
 let jwks: http.Server;
 let jwksUri: string;
 let mesh: Running;
 beforeAll(async () => {
-  jwks = http.createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(jwksOf(key)));
-  await new Promise<void>((r) => jwks.listen(0, '127.0.0.1', r));
-  jwksUri = `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/jwks.json`;
+  ({ server: jwks, uri: jwksUri } = await serveJwks(key));
   mesh = await startExample();
 }, 60_000);
 afterAll(async () => {
@@ -51,15 +48,7 @@ const token = (claims: Record<string, unknown> = {}) =>
   mint(key, { iss: ISSUER, sub: ISSUER, exp: inSeconds(3600), groups: ['group1'], ...claims });
 const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
 
-const requestAuthentication = (selector: string) => `apiVersion: security.istio.io/v1
-kind: RequestAuthentication
-metadata: { name: jwt-example, namespace: istio-system }
-spec:
-  selector: { matchLabels: { ${selector} } }
-  jwtRules:
-  - issuer: ${ISSUER}
-    jwksUri: ${jwksUri}
-`;
+const requestAuthentication = (selector: string) => jwtExample('istio-system', selector, jwksUri);
 
 describe('authn-policy: end-user authentication at the ingress gateway', () => {
   test('no token 200, an invalid token 401 with the reason, a valid token 200', async () => {

@@ -26,6 +26,7 @@ import { join } from 'node:path';
 import { freePort } from '../../../runtime/local/local-mesh';
 import { until } from '../../support/poll';
 import { adminOf, fromWorkload, startExample, type Running } from '../support';
+import { gatewayDoc, gatewayRouteDoc } from '../../support/mesh-yaml';
 import { httpbinWorkload } from './httpbin-mesh';
 
 const TCP_PORTS = [9000, 9001, 9002] as const;
@@ -56,20 +57,9 @@ spec: { address: 127.0.0.1, ports: { tcp: ${tcpPort[p]} }, labels: { app: tcp-ec
 `,
 ).join('')}`;
   // httpbin's samples/httpbin/httpbin-gateway.yaml, and the L7 load balancer's one trusted hop.
-  const edge = `apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: { name: httpbin-gateway, namespace: foo }
-spec:
-  selector: { istio: ingressgateway }
-  servers: [{ port: { number: 80, name: http, protocol: HTTP }, hosts: ["*"] }]
+  const edge = `${gatewayDoc(['"*"'], 'httpbin-gateway', 'foo')}
 ---
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: { name: httpbin, namespace: foo }
-spec:
-  hosts: ["*"]
-  gateways: [httpbin-gateway]
-  http: [{ route: [{ destination: { host: httpbin.foo.svc.cluster.local, port: { number: 8000 } } }] }]
+${gatewayRouteDoc('httpbin', ['"*"'], 'httpbin.foo.svc.cluster.local', 'httpbin-gateway', { namespace: 'foo', port: 8000 })}
 ---
 apiVersion: v1
 kind: ConfigMap

@@ -12,9 +12,9 @@ import * as http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, LocalMesh } from '../../../runtime/local/local-mesh';
+import { HOST, helloworldRule, helloworldService } from '../../fixtures/helloworld-locality';
 import { until } from '../../support/poll';
 
-const HOST = 'helloworld.sample.svc.cluster.local';
 const ZONES = ['region1/zone1', 'region1/zone2', 'region2/zone3', 'region3/zone4'] as const;
 const APP = join(__dirname, 'helloworld.ts');
 
@@ -56,15 +56,7 @@ beforeAll(async () => {
   });
   writeFileSync(
     join(dir, 'mesh.yaml'),
-    `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: helloworld, namespace: sample }
-spec:
-  hosts: [${HOST}]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{ number: 5000, name: http, protocol: HTTP }]
-  workloadSelector: { labels: { app: helloworld } }
+    `${helloworldService()}
 ${helloworlds.join('')}${workload('sleep', 'default', 'region1/zone1', '{ app: sleep }', await freePort(), 'VERSION=sleep')}`,
   );
   local = new LocalMesh({ paths: [dir], gatewayPort: 0, adminPort: 0, debounceMs: 50, log: (l) => logs.push(l) });
@@ -79,16 +71,7 @@ afterAll(async () => {
 /** `kubectl apply` of the task's DestinationRule: waits until every proxy runs the snapshot with it. */
 async function applyRule(trafficPolicy: string): Promise<void> {
   const before = local.mastd.snapshot?.version;
-  writeFileSync(
-    join(dir, 'rule.yaml'),
-    `apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: { name: helloworld, namespace: sample }
-spec:
-  host: ${HOST}
-  trafficPolicy:
-${trafficPolicy}`,
-  );
+  writeFileSync(join(dir, 'rule.yaml'), helloworldRule(trafficPolicy));
   await until(
     'the DestinationRule applied by every proxy',
     async () => local.mastd.snapshot?.version !== before && (await local.notReady()).length === 0,

@@ -48,6 +48,25 @@ spec:
 `;
 }
 
+/**
+ * The task's tcp-echo VirtualService: connections to the gateway's `ingressPort` go to tcp-echo
+ * port 9000, all to v1, or split by `weights` (v2 left out at weight 0).
+ */
+export function tcpEchoRoute(namespace: string, ingressPort: number, weights?: { readonly v1: number; readonly v2: number }): string {
+  const to = (subset: string, weight?: number) =>
+    `    - destination: { host: tcp-echo, port: { number: 9000 }, subset: ${subset} }\n${weight === undefined ? '' : `      weight: ${weight}\n`}`;
+  return `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: tcp-echo, namespace: ${namespace} }
+spec:
+  hosts: ["*"]
+  gateways: [tcp-echo-gateway]
+  tcp:
+  - match: [{ port: ${ingressPort} }]
+    route:
+${weights ? `${to('v1', weights.v1)}${weights.v2 ? to('v2', weights.v2) : ''}` : to('v1')}`;
+}
+
 /** The workloads and the Gateway in one file. */
 export function tcpEchoMesh(namespace: string, ingressPort: number, ports: readonly [number, number]): string {
   return `${tcpEchoWorkloads(namespace, ports)}---\n${tcpEchoGateway(namespace, ingressPort)}`;

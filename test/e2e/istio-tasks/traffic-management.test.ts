@@ -16,7 +16,7 @@ import * as net from 'node:net';
 import { freePort } from '../../../runtime/local/local-mesh';
 import { until } from '../../support/poll';
 import { adminOf, fromWorkload, many, type Page, request, requestsOn, reviewsVersion, startExample, type Running } from '../support';
-import { tcpEchoGateway, tcpEchoWorkloads } from './tcp-echo-mesh';
+import { tcpEchoGateway, tcpEchoRoute, tcpEchoWorkloads } from './tcp-echo-mesh';
 
 const TCP_NS = 'istio-io-tcp-traffic-shifting';
 const TCP_INGRESS = 31400;
@@ -219,18 +219,7 @@ spec:
   - { name: v2, labels: { version: v2 } }
 `;
   const tcpRoutes = (v1: number, v2: number) => `${TCP_GATEWAY}${DESTINATION_RULE}---
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: { name: tcp-echo, namespace: ${TCP_NS} }
-spec:
-  hosts: ["*"]
-  gateways: [tcp-echo-gateway]
-  tcp:
-  - match: [{ port: ${TCP_INGRESS} }]
-    route:
-    - destination: { host: tcp-echo, port: { number: 9000 }, subset: v1 }
-      weight: ${v1}
-${v2 ? `    - destination: { host: tcp-echo, port: { number: 9000 }, subset: v2 }\n      weight: ${v2}\n` : ''}`;
+${tcpEchoRoute(TCP_NS, TCP_INGRESS, { v1, v2 })}`;
 
   /** `(date; sleep 1) | nc $INGRESS_HOST $TCP_INGRESS_PORT`: one connection, one line, its echo. */
   const echo = (line: string) =>

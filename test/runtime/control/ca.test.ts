@@ -1,6 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { CertificateAuthority } from '../../../runtime/control/ca';
 import { certificateRequest, generateKeys, peerIdentity, x509 } from '../../../runtime/contract/x509';
+import { caHierarchy, type CaFiles } from '../../support/plug-in-ca';
 
 describe('certificate authority', () => {
   let ca: CertificateAuthority;
@@ -43,5 +44,61 @@ describe('certificate authority', () => {
     expect(peerIdentity('DNS:example.com')).toBeUndefined();
     expect(peerIdentity(undefined)).toBeUndefined();
     expect(peerIdentity('URI:spiffe://td/other')).toBeUndefined();
+  });
+});
+
+describe("a plugged-in CA (Istio's cacerts: an intermediate signs, the root is the trust anchor)", () => {
+  const plug = (files: CaFiles, drop: Array<keyof CaFiles> = []) =>
+    CertificateAuthority.plugged('cluster.local', {
+      certPem: files['ca-cert.pem'],
+      keyPem: files['ca-key.pem'],
+      ...(drop.includes('root-cert.pem') ? {} : { rootPem: files['root-cert.pem'] }),
+      ...(drop.includes('cert-chain.pem') ? {} : { chainPem: files['cert-chain.pem'] }),
+    });
+  const pems = (text: string) => text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+
+  test.each([
+    ['RSA', false],
+    ['ECDSA P-256', true],
+  ])(
+    '%s: each certificate comes with cert-chain.pem (the intermediate, then the root), and verifies against root-cert.pem only',
+    async (_, ec) => {
+      const files = await caHierarchy({ ec });
+      const ca = await plug(files);
+      expect(ca.rootPem.trim()).toBe(files['root-cert.pem'].trim());
+      const issued = await ca.sign(await certificateRequest(await generateKeys()), { namespace: 'foo', serviceAccount: 'httpbin' });
+      const [leaf, intermediate, sentRoot, ...more] = pems(issued.certificate).map((p) => new X509Certificate(p));
+      expect(more).toEqual([]);
+      const root = new X509Certificate(files['root-cert.pem']);
+      expect(sentRoot.fingerprint256).toBe(root.fingerprint256);
+      expect(intermediate.fingerprint256).toBe(new X509Certificate(files['ca-cert.pem']).fingerprint256);
+      expect(leaf.checkIssued(intermediate) && leaf.verify(intermediate.publicKey)).toBe(true);
+      expect(intermediate.checkIssued(root) && intermediate.verify(root.publicKey)).toBe(true);
+      expect(leaf.verify(root.publicKey)).toBe(false);
+      expect(leaf.subjectAltName).toBe('URI:spiffe://cluster.local/ns/foo/sa/httpbin');
+      expect(issued.root.trim()).toBe(files['root-cert.pem'].trim());
+    },
+  );
+
+  test('without cert-chain.pem the intermediate alone is sent after the certificate', async () => {
+    const files = await caHierarchy({ ec: true });
+    const issued = await (await plug(files, ['cert-chain.pem'])).sign(await certificateRequest(await generateKeys()), {
+      namespace: 'a',
+      serviceAccount: 'b',
+    });
+    expect(pems(issued.certificate)).toHaveLength(2);
+  });
+
+  test('refused before it signs anything, saying why: a key of another certificate, a certificate that is no CA, a root that did not sign it, no PEM', async () => {
+    const files = await caHierarchy({ ec: true });
+    const other = await caHierarchy({ ec: true });
+    await expect(plug({ ...files, 'ca-key.pem': other['ca-key.pem'] })).rejects.toThrow('ca-key.pem is not the key of ca-cert.pem');
+    const notCa = await caHierarchy({ ec: true, intermediateIsCa: false });
+    await expect(plug(notCa)).rejects.toThrow(/^ca-cert.pem \(.*Intermediate CA.*\) is not a CA certificate/);
+    await expect(plug({ ...files, 'root-cert.pem': other['root-cert.pem'] }, ['cert-chain.pem'])).rejects.toThrow(
+      /^the CA chain is broken: .*Intermediate CA.* is not signed by root-cert.pem/,
+    );
+    await expect(plug({ ...files, 'ca-cert.pem': 'nonsense' })).rejects.toThrow(/^ca-cert.pem is not a PEM certificate/);
+    await expect(plug({ ...files, 'ca-key.pem': 'nonsense' })).rejects.toThrow(/^ca-key.pem is not a private key/);
   });
 });

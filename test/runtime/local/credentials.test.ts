@@ -20,6 +20,8 @@ const secret = (name: string, namespace: string, data: Record<string, string>, t
   type,
   data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, b64(v)])),
 });
+/** A server's host and its tls block, `credentialName` in `mode`. */
+const server = (host: string, mode: string, credentialName: string) => ({ host, tls: { mode, credentialName } });
 const gateway = (servers: Array<{ host: string; tls: Record<string, unknown> }>, selector = LABELS): KubeObject => ({
   apiVersion: 'networking.istio.io/v1',
   kind: 'Gateway',
@@ -29,24 +31,19 @@ const gateway = (servers: Array<{ host: string; tls: Record<string, unknown> }>,
     servers: servers.map((s, i) => ({ port: { number: 443, name: `https-${i}`, protocol: 'HTTPS' }, hosts: [s.host], tls: s.tls })),
   },
 });
+/** What mast local hands its gateway from these objects. */
+const planFor = (objects: KubeObject[]) => planCredentials(objects, NAMESPACES, LABELS);
 
 test('the gateway gets the Secrets its Gateways name, from its own namespace, in either form, with <name>-cacert', () => {
-  const plan = planCredentials(
-    [
-      gateway([
-        { host: 'httpbin.example.com', tls: { mode: 'SIMPLE', credentialName: 'httpbin-credential' } },
-        { host: 'hello.example.com', tls: { mode: 'MUTUAL', credentialName: 'hello-credential' } },
-      ]),
-      secret('httpbin-credential', 'istio-system', { 'tls.crt': 'CERT', 'tls.key': 'KEY' }),
-      secret('hello-credential', 'istio-system', { cert: 'C2', key: 'K2' }, 'Opaque'),
-      secret('hello-credential-cacert', 'istio-system', { cacert: 'CA' }, 'Opaque'),
-      secret('unrelated', 'istio-system', { 'tls.crt': 'X', 'tls.key': 'Y' }),
-      // The gateway's own namespace before istio-system.
-      secret('httpbin-credential', 'mast-system', { 'tls.crt': 'OWN', 'tls.key': 'OWN-KEY' }),
-    ],
-    NAMESPACES,
-    LABELS,
-  );
+  const plan = planFor([
+    gateway([server('httpbin.example.com', 'SIMPLE', 'httpbin-credential'), server('hello.example.com', 'MUTUAL', 'hello-credential')]),
+    secret('httpbin-credential', 'istio-system', { 'tls.crt': 'CERT', 'tls.key': 'KEY' }),
+    secret('hello-credential', 'istio-system', { cert: 'C2', key: 'K2' }, 'Opaque'),
+    secret('hello-credential-cacert', 'istio-system', { cacert: 'CA' }, 'Opaque'),
+    secret('unrelated', 'istio-system', { 'tls.crt': 'X', 'tls.key': 'Y' }),
+    // The gateway's own namespace before istio-system.
+    secret('httpbin-credential', 'mast-system', { 'tls.crt': 'OWN', 'tls.key': 'OWN-KEY' }),
+  ]);
   expect(plan.problems).toEqual([]);
   const files = Object.fromEntries(
     [...plan.secrets].map(([name, keys]) => [name, Object.fromEntries([...keys].map(([k, v]) => [k, `${v}`]))]),
@@ -59,17 +56,10 @@ test('the gateway gets the Secrets its Gateways name, from its own namespace, in
 });
 
 test('a Secret in another namespace is not handed over: the finding names both namespaces; a missing one names itself', () => {
-  const plan = planCredentials(
-    [
-      gateway([
-        { host: 'httpbin.example.com', tls: { mode: 'SIMPLE', credentialName: 'httpbin-credential' } },
-        { host: 'hello.example.com', tls: { mode: 'SIMPLE', credentialName: 'nowhere' } },
-      ]),
-      secret('httpbin-credential', 'default', { 'tls.crt': 'CERT', 'tls.key': 'KEY' }),
-    ],
-    NAMESPACES,
-    LABELS,
-  );
+  const plan = planFor([
+    gateway([server('httpbin.example.com', 'SIMPLE', 'httpbin-credential'), server('hello.example.com', 'SIMPLE', 'nowhere')]),
+    secret('httpbin-credential', 'default', { 'tls.crt': 'CERT', 'tls.key': 'KEY' }),
+  ]);
   expect(plan.secrets.size).toBe(0);
   expect(plan.problems).toEqual([
     'Error MAST0215 [IST0101] Gateway default/mygateway spec.servers[0].tls.credentialName: Secret "httpbin-credential" is in namespace default, not in mast-system, istio-system where the gateway runs (Istio reads it from the gateway\'s namespace only): the server is not served',
@@ -78,19 +68,12 @@ test('a Secret in another namespace is not handed over: the finding names both n
 });
 
 test('a Gateway for other gateway pods hands nothing to this one; names that are not Secret names become no path', () => {
-  const plan = planCredentials(
-    [
-      gateway([{ host: 'a.example.com', tls: { mode: 'SIMPLE', credentialName: 'a' } }], { istio: 'egressgateway' }),
-      gateway([
-        { host: 'b.example.com', tls: { mode: 'SIMPLE', credentialName: '../../etc' } },
-        { host: 'c.example.com', tls: { mode: 'SIMPLE', credentialName: 'b' } },
-      ]),
-      secret('a', 'istio-system', { 'tls.crt': 'C', 'tls.key': 'K' }),
-      { ...secret('b', 'istio-system', {}), data: { '../escape': b64('x'), 'tls.crt': b64('C') } },
-    ],
-    NAMESPACES,
-    LABELS,
-  );
+  const plan = planFor([
+    gateway([server('a.example.com', 'SIMPLE', 'a')], { istio: 'egressgateway' }),
+    gateway([server('b.example.com', 'SIMPLE', '../../etc'), server('c.example.com', 'SIMPLE', 'b')]),
+    secret('a', 'istio-system', { 'tls.crt': 'C', 'tls.key': 'K' }),
+    { ...secret('b', 'istio-system', {}), data: { '../escape': b64('x'), 'tls.crt': b64('C') } },
+  ]);
   expect([...plan.secrets.keys()]).toEqual(['b']);
   expect([...plan.secrets.get('b')!.keys()]).toEqual(['tls.crt']);
   expect(plan.problems).toEqual([]);
@@ -99,17 +82,17 @@ test('a Gateway for other gateway pods hands nothing to this one; names that are
 test('written as kubelet mounts them (a file per key, owner-only), replaced whole on change, removed when gone', () => {
   const dir = join(tempDir('mast-credentials-'), 'credentials');
   const objects = (cert: string) => [
-    gateway([{ host: 'httpbin.example.com', tls: { mode: 'SIMPLE', credentialName: 'httpbin-credential' } }]),
+    gateway([server('httpbin.example.com', 'SIMPLE', 'httpbin-credential')]),
     secret('httpbin-credential', 'istio-system', { 'tls.crt': cert, 'tls.key': 'KEY', 'ca.crt': 'CA' }),
   ];
-  writeCredentials(dir, planCredentials(objects('CERT-1'), NAMESPACES, LABELS));
+  writeCredentials(dir, planFor(objects('CERT-1')));
   expect(readdirSync(join(dir, 'httpbin-credential')).sort()).toEqual(['ca.crt', 'tls.crt', 'tls.key']);
   expect(readFileSync(join(dir, 'httpbin-credential', 'tls.crt'), 'utf8')).toBe('CERT-1');
   expect(statSync(join(dir, 'httpbin-credential', 'tls.key')).mode & 0o077).toBe(0);
-  writeCredentials(dir, planCredentials(objects('CERT-2'), NAMESPACES, LABELS));
+  writeCredentials(dir, planFor(objects('CERT-2')));
   expect(readFileSync(join(dir, 'httpbin-credential', 'tls.crt'), 'utf8')).toBe('CERT-2');
   expect(readdirSync(join(dir, 'httpbin-credential')).sort()).toEqual(['ca.crt', 'tls.crt', 'tls.key']);
-  writeCredentials(dir, planCredentials(objects('CERT-2').slice(0, 1), NAMESPACES, LABELS));
+  writeCredentials(dir, planFor(objects('CERT-2').slice(0, 1)));
   expect(readdirSync(dir)).toEqual([]);
 });
 

@@ -9,16 +9,16 @@
 import * as http2 from 'node:http2';
 import * as https from 'node:https';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { join } from 'node:path';
 import { loadYaml } from '../../../api';
 import { CertificateAuthority } from '../../../runtime/control/ca';
-import { buildIndex, compile, makeSnapshot } from '../../../runtime/compile';
 import { MeshProxy } from '../../../runtime/proxy/mesh-proxy';
 import { certificateRequest, generateKeys, privateKeyPem } from '../../../runtime/contract/x509';
 import { backend, type Backend } from '../../support/proxy';
 import { tempDir } from '../../support/temp-dir';
+import { gatewayServersDoc } from '../../support/mesh-yaml';
+import { gatewayConfig, innerServer, innerService, secureRoute, webService } from './gateway-fixtures';
 
 const dir = tempDir('mast-gw-sni-');
 const credentials = join(dir, 'credentials');
@@ -59,50 +59,28 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'ca.crt'), mesh.rootPem);
   mountGeneric(await issue(mesh, 'opt'), mesh.rootPem);
   web = await backend('web');
-  const innerPair = await issue(mesh, 'inner');
-  inner = https.createServer({ cert: innerPair.cert, key: innerPair.key }, (_req, res) => res.end('inner, end to end'));
-  await new Promise<void>((r) => inner.listen(0, '127.0.0.1', r));
+  const passthrough = await innerServer(await issue(mesh, 'inner'));
+  inner = passthrough.server;
   const objects = loadYaml(`
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: { name: edge, namespace: default }
-spec:
-  selector: { istio: ingressgateway }
-  servers:
-    - { port: { number: 443, name: https-httpbin, protocol: HTTPS }, hosts: [httpbin.example.com], tls: { mode: SIMPLE, ${files('httpbin', await issue(mesh, 'httpbin'))} } }
-    - { port: { number: 443, name: https-hello, protocol: HTTPS }, hosts: [hello.example.com], tls: { mode: MUTUAL, ${files('hello', await issue(mesh, 'hello'))}, caCertificates: ${join(dir, 'ca.crt')} } }
-    - { port: { number: 443, name: https-opt, protocol: HTTPS }, hosts: [opt.example.com], tls: { mode: OPTIONAL_MUTUAL, credentialName: opt-credential } }
-    - { port: { number: 443, name: tls-secure, protocol: HTTPS }, hosts: [secure.example.com], tls: { mode: PASSTHROUGH } }
+${gatewayServersDoc([
+  `{ port: { number: 443, name: https-httpbin, protocol: HTTPS }, hosts: [httpbin.example.com], tls: { mode: SIMPLE, ${files('httpbin', await issue(mesh, 'httpbin'))} } }`,
+  `{ port: { number: 443, name: https-hello, protocol: HTTPS }, hosts: [hello.example.com], tls: { mode: MUTUAL, ${files('hello', await issue(mesh, 'hello'))}, caCertificates: ${join(dir, 'ca.crt')} } }`,
+  '{ port: { number: 443, name: https-opt, protocol: HTTPS }, hosts: [opt.example.com], tls: { mode: OPTIONAL_MUTUAL, credentialName: opt-credential } }',
+  '{ port: { number: 443, name: tls-secure, protocol: HTTPS }, hosts: [secure.example.com], tls: { mode: PASSTHROUGH } }',
+])}
 ---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: { name: web, namespace: default }
 spec: { hosts: [httpbin.example.com, hello.example.com, opt.example.com], gateways: [edge], http: [{ route: [{ destination: { host: web } }] }] }
 ---
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: { name: secure, namespace: default }
-spec:
-  hosts: [secure.example.com]
-  gateways: [edge]
-  tls: [{ match: [{ port: 443, sniHosts: [secure.example.com] }], route: [{ destination: { host: inner.default.svc.cluster.local, port: { number: 443 } } }] }]
+${secureRoute(443)}
 ---
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: web, namespace: default }
-spec: { hosts: [web.default.svc.cluster.local], ports: [{ number: 80, name: http, protocol: HTTP }], resolution: STATIC, endpoints: [{ address: 127.0.0.1, ports: { http: ${web.port} } }] }
+${webService(web.port)}
 ---
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: inner, namespace: default }
-spec: { hosts: [inner.default.svc.cluster.local], ports: [{ number: 443, name: tls, protocol: TLS }], resolution: STATIC, endpoints: [{ address: 127.0.0.1, ports: { tls: ${(inner.address() as AddressInfo).port} } }] }
+${innerService(passthrough.port)}
 `).objects;
-  const config = compile(buildIndex(makeSnapshot(objects, 'v1')), {
-    mode: 'gateway',
-    namespace: 'mast-system',
-    labels: { istio: 'ingressgateway' },
-    portMap: { 443: 0 },
-  });
+  const config = gatewayConfig(objects, { 443: 0 });
   proxy = new MeshProxy({ mode: 'gateway', workload: 'gw', namespace: 'mast-system' });
   proxy.credentialsDir = credentials;
   expect(await proxy.apply(config)).toMatchObject({ ok: true });
@@ -206,68 +184,47 @@ test('MUTUAL: no client certificate, or one from a foreign CA, is refused; the m
   expect(web.seen.at(-1)?.headers['x-forwarded-client-cert']).toContain('Cert=');
 });
 
-test('a TLS session of the SIMPLE server offered with the MUTUAL server’s name is not resumed there: no client certificate, no way in', async () => {
-  const session = await new Promise<Buffer>((resolve, reject) => {
+/** The session ticket of a full handshake for `servername` (with `who`'s client certificate, if given). */
+function sessionOf(servername: string, who?: Pair): Promise<Buffer> {
+  return new Promise<Buffer>((resolve, reject) => {
     const s = tlsConnect({
       host: '127.0.0.1',
       port,
-      servername: 'httpbin.example.com',
+      servername,
       ca: mesh.rootPem,
       checkServerIdentity: () => undefined,
+      ...(who ? { cert: who.cert, key: who.key } : {}),
     });
     s.once('session', (ticket: Buffer) => (resolve(ticket), s.destroy()));
     s.on('error', reject);
   });
-  const reused = (servername: string) =>
-    new Promise<string>((resolve) => {
-      let resumed = false;
-      const s = tlsConnect({ host: '127.0.0.1', port, servername, session, ca: mesh.rootPem, checkServerIdentity: () => undefined }, () => {
-        resumed = s.isSessionReused();
-        s.write(`GET /who HTTP/1.1\r\nhost: ${servername}\r\nconnection: close\r\n\r\n`);
-      });
-      let out = '';
-      s.on('data', (d) => (out += d));
-      s.on('error', (err: NodeJS.ErrnoException) => (out ||= `error ${err.code ?? err.message}`));
-      s.on('close', () => resolve(`${resumed ? 'reused' : 'new'} ${out.split('\r\n')[0] || 'closed'}`));
+}
+
+/** GET /who for `servername` over a connection offering `session`: `reused` or `new`, then the status line (or the error, or `closed`). */
+function resumeWith(session: Buffer, servername: string, who?: Pair): Promise<string> {
+  return new Promise<string>((resolve) => {
+    let resumed = false;
+    const o = { host: '127.0.0.1', port, servername, session, ca: mesh.rootPem, checkServerIdentity: () => undefined };
+    const s = tlsConnect({ ...o, ...(who ? { cert: who.cert, key: who.key } : {}) }, () => {
+      resumed = s.isSessionReused();
+      s.write(`GET /who HTTP/1.1\r\nhost: ${servername}\r\nconnection: close\r\n\r\n`);
     });
-  expect(await reused('httpbin.example.com')).toBe('reused HTTP/1.1 200 OK');
-  expect(await reused('hello.example.com')).toMatch(/^new (error|closed)/);
+    let out = '';
+    s.on('data', (d) => (out += d));
+    s.on('error', (err: NodeJS.ErrnoException) => (out ||= `error ${err.code ?? err.message}`));
+    s.on('close', () => resolve(`${resumed ? 'reused' : 'new'} ${out.split('\r\n')[0] || 'closed'}`));
+  });
+}
+
+test('a TLS session of the SIMPLE server offered with the MUTUAL server’s name is not resumed there: no client certificate, no way in', async () => {
+  const session = await sessionOf('httpbin.example.com');
+  expect(await resumeWith(session, 'httpbin.example.com')).toBe('reused HTTP/1.1 200 OK');
+  expect(await resumeWith(session, 'hello.example.com')).toMatch(/^new (error|closed)/);
 });
 
 test('MUTUAL: a client resuming its session (as browsers and curl do) gets through again, its certificate still verified', async () => {
-  const session = await new Promise<Buffer>((resolve, reject) => {
-    const s = tlsConnect({
-      host: '127.0.0.1',
-      port,
-      servername: 'hello.example.com',
-      ca: mesh.rootPem,
-      checkServerIdentity: () => undefined,
-      ...client,
-    });
-    s.once('session', (ticket: Buffer) => (resolve(ticket), s.destroy()));
-    s.on('error', reject);
-  });
-  const again = (who: Pair) =>
-    new Promise<string>((resolve) => {
-      let resumed = false;
-      const o = {
-        host: '127.0.0.1',
-        port,
-        servername: 'hello.example.com',
-        session,
-        ca: mesh.rootPem,
-        checkServerIdentity: () => undefined,
-      };
-      const s = tlsConnect({ ...o, cert: who.cert, key: who.key }, () => {
-        resumed = s.isSessionReused();
-        s.write('GET /who HTTP/1.1\r\nhost: hello.example.com\r\nconnection: close\r\n\r\n');
-      });
-      let out = '';
-      s.on('data', (d) => (out += d));
-      s.on('error', (err: NodeJS.ErrnoException) => (out ||= `error ${err.code ?? err.message}`));
-      s.on('close', () => resolve(`${resumed ? 'reused' : 'new'} ${out.split('\r\n')[0] || 'closed'}`));
-    });
-  expect(await again(client)).toBe('reused HTTP/1.1 200 OK');
+  const session = await sessionOf('hello.example.com', client);
+  expect(await resumeWith(session, 'hello.example.com', client)).toBe('reused HTTP/1.1 200 OK');
   expect(web.seen.at(-1)?.headers['x-forwarded-client-cert']).toContain('Cert=');
 });
 

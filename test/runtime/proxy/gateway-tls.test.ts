@@ -5,24 +5,18 @@ import { connect as tlsConnect } from 'node:tls';
 import { join } from 'node:path';
 import { loadYaml } from '../../../api';
 import { CertificateAuthority } from '../../../runtime/control/ca';
-import { buildIndex, compile, makeSnapshot } from '../../../runtime/compile';
 import { MeshProxy } from '../../../runtime/proxy/mesh-proxy';
 import { freePort } from '../../../runtime/local/local-mesh';
-import type { AddressInfo } from 'node:net';
 import { certificateRequest, generateKeys, privateKeyPem } from '../../../runtime/contract/x509';
 import { backend, get } from '../../support/proxy';
 import { tempDir } from '../../support/temp-dir';
+import { gatewayConfig, innerServer, innerService, secureRoute, webService } from './gateway-fixtures';
 
 /** The alpha.example.com routes bound to the `edge` Gateway: everything to the `web` service. */
 const edgeRoutes = `apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: { name: edge, namespace: default }
 spec: { hosts: [alpha.example.com], gateways: [edge], http: [{ route: [{ destination: { host: web } }] }] }`;
-
-const webService = (port: number) => `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: web, namespace: default }
-spec: { hosts: [web.default.svc.cluster.local], ports: [{ number: 80, name: http, protocol: HTTP }], resolution: STATIC, endpoints: [{ address: 127.0.0.1, ports: { http: ${port} } }] }`;
 
 test('HTTPS terminated with the Gateway certificate files; HTTP redirected; a credentialName server waits for its Secret (never plaintext), then serves it and its renewals', async () => {
   const dir = tempDir('mast-gw-tls-');
@@ -47,12 +41,7 @@ ${edgeRoutes}
 ---
 ${webService(web.port)}
 `).objects;
-  const config = compile(buildIndex(makeSnapshot(mesh, 'v1')), {
-    mode: 'gateway',
-    namespace: 'mast-system',
-    labels: { istio: 'ingressgateway' },
-    portMap: { 80: await freePort(), 443: await freePort(), 8443: await freePort() },
-  });
+  const config = gatewayConfig(mesh, { 80: await freePort(), 443: await freePort(), 8443: await freePort() });
   const proxy = new MeshProxy({ mode: 'gateway', workload: 'gw', namespace: 'mast-system' });
   proxy.credentialsDir = join(dir, 'credentials');
   const applied = await proxy.apply(config);
@@ -161,10 +150,7 @@ test('MUTUAL: only clients with a certificate from caCertificates get through; P
   writeFileSync(join(dir, 'ca.pem'), server.root);
   const web = await backend('web');
   // Behind the passthrough port: a TLS server of its own, which the gateway never decrypts.
-  const innerPair = await issue('inner2');
-  const inner = https.createServer({ cert: innerPair.cert, key: innerPair.key }, (_req, res) => res.end('inner, end to end'));
-  await new Promise<void>((r) => inner.listen(0, '127.0.0.1', r));
-  const innerPort = (inner.address() as AddressInfo).port;
+  const { server: inner, port: innerPort } = await innerServer(await issue('inner2'));
   const mesh = loadYaml(`
 apiVersion: networking.istio.io/v1
 kind: Gateway
@@ -177,27 +163,13 @@ spec:
 ---
 ${edgeRoutes}
 ---
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: { name: secure, namespace: default }
-spec:
-  hosts: [secure.example.com]
-  gateways: [edge]
-  tls: [{ match: [{ port: 9443, sniHosts: [secure.example.com] }], route: [{ destination: { host: inner.default.svc.cluster.local, port: { number: 443 } } }] }]
+${secureRoute(9443)}
 ---
 ${webService(web.port)}
 ---
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: inner, namespace: default }
-spec: { hosts: [inner.default.svc.cluster.local], ports: [{ number: 443, name: tls, protocol: TLS }], resolution: STATIC, endpoints: [{ address: 127.0.0.1, ports: { tls: ${innerPort} } }] }
+${innerService(innerPort)}
 `).objects;
-  const config = compile(buildIndex(makeSnapshot(mesh, 'v1')), {
-    mode: 'gateway',
-    namespace: 'mast-system',
-    labels: { istio: 'ingressgateway' },
-    portMap: { 443: await freePort(), 9443: await freePort() },
-  });
+  const config = gatewayConfig(mesh, { 443: await freePort(), 9443: await freePort() });
   expect(config.listeners.find((l) => l.matchPort === 9443)).toMatchObject({
     protocol: 'tcp',
     sniRoutes: [

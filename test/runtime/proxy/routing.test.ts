@@ -139,6 +139,17 @@ describe('weights', () => {
     ).toBeUndefined();
     expect(pickWeighted([{ cluster: 'a', weight: 0 }], 0.5)?.cluster).toBe('a');
   });
+
+  test('a destination of weight 0 is never picked, not even by a draw at the top of the range', () => {
+    const zeroLast = [
+      { cluster: 'a', weight: 0.1 },
+      { cluster: 'b', weight: 0.2 },
+      { cluster: 'c', weight: 0.3 },
+      { cluster: 'd', weight: 0 },
+    ];
+    // Float rounding: a draw just below 1 leaves more than a + b + c after subtracting them one by one.
+    expect(pickWeighted(zeroLast, 1 - Number.EPSILON / 2)?.cluster).toBe('c');
+  });
 });
 
 describe('large route tables (indexed by path from 16 routes on)', () => {
