@@ -125,7 +125,8 @@ function sidecarOutbound(
   // Non-HTTP ports are proxied as TCP, told apart by destination port only (mast has no service
   // addresses to tell two TCP services on one port apart: such a port is left unproxied).
   const tcpPorts = new Map<number, ServicePort[]>();
-  for (const p of visible) if (!routedByRequest(p)) tcpPorts.set(p.number, [...(tcpPorts.get(p.number) ?? []), p]);
+  for (const p of [...visible, ...wildcardTlsPorts(index, ns, scope)])
+    if (!routedByRequest(p)) tcpPorts.set(p.number, [...(tcpPorts.get(p.number) ?? []), p]);
   const tcpListeners: ListenerConfig[] = [];
   for (const [number, candidates] of tcpPorts) {
     const ctx: RouteContext = { gateway: 'mesh', matchPort: number, portOf: index.portOf, useCluster: clusters.use, source };
@@ -173,6 +174,27 @@ function sidecarOutbound(
 
 const NONE: readonly VirtualService[] = [];
 
+/**
+ * The TLS and HTTPS ports of ServiceEntries with a wildcard host (`*.wikipedia.org`) this
+ * namespace sees and imports: on a sidecar, TLS routed by server name like the others (they are
+ * no service ports of their own: a wildcard host has no endpoints to pick).
+ */
+function wildcardTlsPorts(index: MeshIndex, ns: string, scope: SidecarScope): ServicePort[] {
+  return index.snapshot.registry
+    .wildcardServices()
+    .filter((svc) => visibleIn(svc.exportTo, ns))
+    .flatMap((svc) =>
+      svc.ports.map((p) => ({
+        host: svc.host,
+        namespace: svc.namespace,
+        number: p.number,
+        name: p.name,
+        protocol: p.protocol?.toUpperCase(),
+      })),
+    )
+    .filter((p) => speaksTls(p) && scope.imports(p));
+}
+
 /** What the app sends to the port is TLS of its own (Istio: HTTPS and TLS ports are matched by SNI on a sidecar, never read as HTTP). */
 const speaksTls = (p: ServicePort) => p.protocol?.toUpperCase() === 'TLS' || p.protocol?.toUpperCase() === 'HTTPS';
 /** A port a sidecar routes request by request (HTTP, HTTP/2, gRPC); the others connection by connection. */
@@ -199,6 +221,11 @@ function tlsListener(
     const routes = vss.flatMap((vs) => compileTlsRoutes(vs, ctx));
     if (routes.length) {
       sniRoutes.push(...routes);
+      continue;
+    }
+    // A wildcard host (`*.wikipedia.org`): each name is where the app sent it (its original destination).
+    if (p.host.startsWith('*.')) {
+      sniRoutes.push({ sniHosts: [p.host], destinations: [] });
       continue;
     }
     clusters.use(p.host, p, undefined);

@@ -147,7 +147,8 @@ export interface ListenerConfig {
    * A gateway's TLS PASSTHROUGH servers, or a sidecar's TLS destination port: each connection goes
    * by the server name in its ClientHello (the VirtualService `tls` route whose `sniHosts` match it
    * most narrowly, beside `tlsServers` on the same port), TLS untouched; no match closes it at a
-   * gateway, and meets the outbound traffic policy at a sidecar.
+   * gateway, and meets the outbound traffic policy at a sidecar. At a sidecar, a route without
+   * destinations (a wildcard ServiceEntry host) sends the connection to its original destination.
    */
   readonly sniRoutes?: Array<{ readonly sniHosts: string[]; readonly destinations: WeightedCluster[] }>;
   /** Gateway `tls.httpsRedirect`: every request is answered 301 to https. */

@@ -248,9 +248,10 @@ function routeByServerName(
 ): void {
   readHello(proxy, socket, first, (hello, name) => {
     const route = chainFor(chainsOf(config), name);
-    if (route) return proxyTcp(proxy, socket, route.destinations, port, hello);
     const dst = originalDestination(socket);
-    if (l.passthrough && dst) {
+    if (route?.destinations.length) return proxyTcp(proxy, socket, route.destinations, port, hello);
+    // A route without destinations (a wildcard ServiceEntry host) goes where the app sent it, as one no route has under ALLOW_ANY.
+    if ((route || l.passthrough) && dst) {
       socket.unshift(hello);
       return passthroughTcp(proxy, socket, dst);
     }

@@ -138,3 +138,34 @@ runSimulations([
     ],
   },
 ]);
+
+/** Istio's wildcard-egress-hosts task: `*.wikipedia.org` on 443 (HTTPS, no resolution), first alone, then through the egress gateway. */
+const WIKIPEDIA = `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: wikipedia, namespace: default }
+spec: { hosts: ["*.wikipedia.org"], ports: [{ number: 443, name: https, protocol: HTTPS }] }
+`;
+
+runSimulations([
+  {
+    name: 'a wildcard ServiceEntry host on 443: each name goes where the app sent it',
+    proxy: sidecar(),
+    port: 443,
+    mesh: WIKIPEDIA,
+    calls: [
+      { name: 'en.wikipedia.org: its original destination', request: { sni: 'en.wikipedia.org' }, expect: { outcome: 'passthrough' } },
+      { name: 'de.wikipedia.org: the same', request: { sni: 'de.wikipedia.org' }, expect: { outcome: 'passthrough' } },
+    ],
+  },
+]);
+
+test('under REGISTRY_ONLY a name outside the wildcard meets the black hole; inside it, its original destination', () => {
+  const mesh = `${WIKIPEDIA}---
+apiVersion: v1
+kind: ConfigMap
+metadata: { name: istio, namespace: istio-system }
+data: { mesh: "outboundTrafficPolicy: { mode: REGISTRY_ONLY }" }
+`;
+  const listener = compileMesh(mesh, sidecar()).listeners.find((l) => l.matchPort === 443);
+  expect(listener).toMatchObject({ blackHole: true, sniRoutes: [{ sniHosts: ['*.wikipedia.org'], destinations: [] }] });
+});
