@@ -336,8 +336,7 @@ export class LocalMesh {
     if (this.egressWanted) objects.push(...this.egress.serviceObjects(input, hostSide));
     if (this.topology) {
       // Service names resolve in every namespace, to addresses only iptables ever sees (as ClusterIPs).
-      for (const r of this.workloads.values())
-        if (r.netns) this.topology.hosts(r.netns, serviceAddresses(this.serviceHosts, r.workload.namespace));
+      for (const r of this.workloads.values()) if (r.netns) this.topology.hosts(r.netns, this.namesIn(r.workload.namespace));
       return withHealth(
         throughNamespaces(this.withGatewayPods(objects), (key) => this.workloads.get(key)?.netns?.address),
         down,
@@ -348,6 +347,24 @@ export class LocalMesh {
       throughSidecars(withLocalTracing(this.withGatewayPods(objects), this.traces.port), (key) => this.workloads.get(key)?.inboundPort),
       down,
     );
+  }
+
+  /** Names outside the mesh and their addresses (resolveOutside). */
+  private outside: Readonly<Record<string, string>> = {};
+
+  /**
+   * With --intercept: names outside the mesh and the addresses they resolve to in the namespaces,
+   * as public DNS resolves them in a pod (a ServiceEntry host of the mesh keeps its own virtual
+   * address); every namespace's hosts file is rewritten at once.
+   */
+  resolveOutside(hosts: Readonly<Record<string, string>>): void {
+    this.outside = { ...hosts };
+    for (const r of this.workloads.values()) if (r.netns) this.topology?.hosts(r.netns, this.namesIn(r.workload.namespace));
+  }
+
+  /** The names a namespace resolves: the mesh's services (virtual addresses iptables captures), and the outside world's. */
+  private namesIn(namespace: string): Map<string, string> {
+    return new Map([...Object.entries(this.outside), ...serviceAddresses(this.serviceHosts, namespace)]);
   }
 
   /** The gateways as the Pods they are in a cluster (workloads.ts withGatewayPod). */
@@ -419,7 +436,7 @@ export class LocalMesh {
       netns,
     };
     // Before anything starts in it: `ip netns exec` mounts the hosts file only if it exists then.
-    topology.hosts(netns, serviceAddresses(this.serviceHosts, w.namespace));
+    topology.hosts(netns, this.namesIn(w.namespace));
     const proxy = await this.bundler.file(PROXY_ENTRY);
     const [ipCmd, ...capture] = topology.exec(netns, [
       process.execPath,

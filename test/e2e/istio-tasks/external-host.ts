@@ -76,8 +76,8 @@ function certificates(dir: string, names: readonly string[]): { ca: string; cert
   return { ca: join(dir, 'ca.crt'), cert: join(dir, 'server.crt'), key: join(dir, 'server.key') };
 }
 
-/** The host `names` on `address` (a 127.0.0.x of its own): HTTP and HTTPS, each on a free port. */
-export async function startExternalHost(address: string, names: readonly string[]): Promise<ExternalHost> {
+/** The host `names` on `address` (a 127.0.0.x of its own): HTTP and HTTPS, each on a free port unless `httpsPort` says. */
+export async function startExternalHost(address: string, names: readonly string[], httpsPort = 0): Promise<ExternalHost> {
   const dir = mkdtempSync(join(tmpdir(), 'mast-external-'));
   const tls = certificates(dir, names);
   const hits: Hit[] = [];
@@ -92,13 +92,13 @@ export async function startExternalHost(address: string, names: readonly string[
     };
   const plain = http.createServer(page(false));
   const secure = https.createServer({ cert: readFileSync(tls.cert), key: readFileSync(tls.key) }, page(true));
-  const listen = (s: http.Server) => new Promise<number>((r) => s.listen(0, address, () => r((s.address() as AddressInfo).port)));
-  const httpPort = await listen(plain);
-  const httpsPort = await listen(secure);
+  const listen = (s: http.Server, port: number) =>
+    new Promise<number>((r) => s.listen(port, address, () => r((s.address() as AddressInfo).port)));
+  const httpPort = await listen(plain, 0);
   return {
     address,
     httpPort,
-    httpsPort,
+    httpsPort: await listen(secure, httpsPort),
     ca: tls.ca,
     hits,
     async close() {
