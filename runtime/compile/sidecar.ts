@@ -1,7 +1,7 @@
 /**
  * A sidecar's config: outbound listeners for every service port its namespace can see and its
  * Sidecar resource imports (the mesh VirtualServices' routes, or a default route; TCP ports by
- * port number), under every name a client may use for the service, with the outbound traffic
+ * port number, TLS and HTTPS ports by server name), under every name a client may use for the service, with the outbound traffic
  * policy for the rest (passthrough, or Istio's black hole), and an inbound listener to its app
  * with the PeerAuthentication and AuthorizationPolicy that apply to it. The outbound part is
  * shared through the CompileCache.
@@ -123,7 +123,8 @@ function sidecarOutbound(
     return all.every(seen) ? all : all.filter(seen);
   };
   // Non-HTTP ports are proxied as TCP, told apart by destination port only (mast has no service
-  // addresses to tell two TCP services on one port apart: such a port is left unproxied).
+  // addresses to tell two TCP services on one port apart: such a port is left unproxied); a port
+  // whose services all speak TLS is told apart by server name (tlsListener).
   const tcpPorts = new Map<number, ServicePort[]>();
   for (const p of [...visible, ...wildcardTlsPorts(index, ns, scope)])
     if (!routedByRequest(p)) tcpPorts.set(p.number, [...(tcpPorts.get(p.number) ?? []), p]);
