@@ -1,8 +1,9 @@
 /**
  * A sidecar's config: outbound listeners for every service port its namespace can see and its
  * Sidecar resource imports (the mesh VirtualServices' routes, or a default route; TCP ports by
- * port number, TLS and HTTPS ports by server name), under every name a client may use for the service, with the outbound traffic
- * policy for the rest (passthrough, or Istio's black hole), and an inbound listener to its app
+ * port number, TLS and HTTPS ports by server name), under every name a client may use for the
+ * service, with the outbound traffic policy for the rest (passthrough, or Istio's black hole),
+ * and an inbound listener to its app
  * with the PeerAuthentication and AuthorizationPolicy that apply to it. The outbound part is
  * shared through the CompileCache.
  */
