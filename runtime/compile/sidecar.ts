@@ -3,9 +3,8 @@
  * Sidecar resource imports (the mesh VirtualServices' routes, or a default route; TCP ports by
  * port number, TLS and HTTPS ports by server name), under every name a client may use for the
  * service, with the outbound traffic policy for the rest (passthrough, or Istio's black hole),
- * and an inbound listener to its app
- * with the PeerAuthentication and AuthorizationPolicy that apply to it. The outbound part is
- * shared through the CompileCache.
+ * and an inbound listener to its app with the PeerAuthentication and AuthorizationPolicy that
+ * apply to it. The outbound part is shared through the CompileCache.
  */
 import { visibleIn, type VirtualService } from '../../api';
 import { DEFAULT_RETRY, PROXY_CONFIG_SCHEMA, byClusterName, clusterName } from '../contract/proxy-config';
