@@ -1,5 +1,5 @@
 /** Clusters: one per (host, port, subset) a route uses, with the DestinationRule's policy and endpoints. */
-import { namespaceOf, parseDuration, rulesForHost, selects, type DestinationRule, type TrafficPolicy } from '../../api';
+import { namespaceOf, parseDuration, rulesForHost, selects, type DestinationRule, type ServiceEntry, type TrafficPolicy } from '../../api';
 import { DEFAULT_CONNECT_TIMEOUT_MS, byClusterName, clusterName, type ClusterConfig, type LbPolicy } from '../contract/proxy-config';
 import type { ClusterUse, CompileCache } from './compile-cache';
 import { endpointsOf, type ServicePort } from './endpoints';
@@ -61,6 +61,20 @@ function policyFor(dr: DestinationRule | undefined, port: number, subset: string
   const pick = <K extends 'loadBalancer' | 'connectionPool' | 'outlierDetection' | 'tls'>(k: K) =>
     levels.reduce<TrafficPolicy[K] | undefined>((acc, l) => (l?.[k] as TrafficPolicy[K]) ?? acc, undefined);
   return { lb: pick('loadBalancer'), pool: pick('connectionPool'), outlier: pick('outlierDetection'), tls: pick('tls') };
+}
+
+/**
+ * A port only of ServiceEntries with `resolution: NONE` (the default) and no endpoints or workload
+ * selector: Istio's ORIGINAL_DST cluster, each connection to where the app sent it (the task's
+ * HTTPS proxy, known by its `addresses`).
+ */
+function originalDestination(index: MeshIndex, port: ServicePort): boolean {
+  const entries = (index.serviceEntriesByHost.get(port.host) ?? []) as ServiceEntry[];
+  const own = entries.filter((se) => namespaceOf(se) === port.namespace);
+  return (
+    own.length > 0 &&
+    own.every((se) => (se.spec.resolution ?? 'NONE') === 'NONE' && !se.spec.endpoints?.length && !se.spec.workloadSelector)
+  );
 }
 
 export const clusterUse = (port: ServicePort, subset: string | undefined): ClusterUse => {
@@ -135,13 +149,15 @@ function buildCluster(
     ),
   );
   const ms = (d: string | undefined) => (d === undefined ? undefined : parseDuration(d));
+  const original = originalDestination(index, port);
   return {
     name: clusterName(port.number, subset, port.host),
     host: port.host,
     port: port.number,
     subset,
     endpoints,
-    lb: lbOf(lb),
+    lb: original ? { kind: 'passthrough' } : lbOf(lb),
+    ...(original ? { originalDestination: true } : {}),
     connectTimeoutMs: ms(pool?.tcp?.connectTimeout) ?? DEFAULT_CONNECT_TIMEOUT_MS,
     maxConnections: pool?.tcp?.maxConnections,
     maxPendingRequests: pool?.http?.http1MaxPendingRequests,

@@ -336,6 +336,11 @@ export interface ClusterConfig {
   readonly subset?: string;
   readonly endpoints: EndpointConfig[];
   readonly lb: LbPolicy;
+  /**
+   * A ServiceEntry with `resolution: NONE` and no endpoints (Envoy's ORIGINAL_DST, as Istio builds
+   * it): each connection goes to the address and port it was sent to (captured traffic only).
+   */
+  readonly originalDestination?: boolean;
   readonly connectTimeoutMs: number;
   readonly maxConnections?: number;
   readonly maxPendingRequests?: number;

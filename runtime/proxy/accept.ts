@@ -112,7 +112,7 @@ function serveInbound(proxy: AcceptContext, socket: net.Socket, l: ListenerRunti
   if (!admitConnection(proxy, [socket, raw], l.configs[0]?.authz, c, true)) return;
   const route = l.configs[0]?.virtualHosts?.[0]?.routes[0]?.action;
   const destinations = route?.kind === 'forward' ? route.destinations : [];
-  proxyTcp(proxy, socket, destinations, sentTo, first, { principal: peer?.principal });
+  proxyTcp(proxy, socket, destinations, { port: sentTo }, first, { principal: peer?.principal });
 }
 
 /**
@@ -212,12 +212,14 @@ function acceptTcp(proxy: AcceptContext, socket: net.Socket, l: ListenerRuntime)
     if (l.passthrough) return passthroughTcp(proxy, socket, dst);
     if (l.blackHole) return blackHoleTcp(proxy, socket);
   }
-  const port = dst && dst.port !== l.port ? dst.port : l.defaultPort;
+  const sent = dst && dst.port !== l.port ? dst : undefined;
+  const port = sent?.port ?? l.defaultPort;
   const config = l.configFor(port);
   if (config?.protocol === 'tcp' && config.sniRoutes)
     return gateConnection(proxy, socket, config, port, (first) => routeByServerName(proxy, socket, l, config, port, first));
+  const original = { port, address: sent?.address };
   if (config?.protocol === 'tcp')
-    return gateConnection(proxy, socket, config, port, (first) => proxyTcp(proxy, socket, config.tcpDestinations ?? [], port, first));
+    return gateConnection(proxy, socket, config, port, (first) => proxyTcp(proxy, socket, config.tcpDestinations ?? [], original, first));
   serveHttp(proxy, socket, l);
 }
 
@@ -249,7 +251,7 @@ function routeByServerName(
   readHello(proxy, socket, first, (hello, name) => {
     const route = chainFor(chainsOf(config), name);
     const dst = originalDestination(socket);
-    if (route?.destinations.length) return proxyTcp(proxy, socket, route.destinations, port, hello);
+    if (route?.destinations.length) return proxyTcp(proxy, socket, route.destinations, { port, address: dst?.address }, hello);
     // A route without destinations (a wildcard ServiceEntry host) goes where the app sent it, as one no route has under ALLOW_ANY.
     if ((route || l.passthrough) && dst) {
       socket.unshift(hello);

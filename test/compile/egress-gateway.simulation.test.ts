@@ -169,3 +169,15 @@ data: { mesh: "outboundTrafficPolicy: { mode: REGISTRY_ONLY }" }
   const listener = compileMesh(mesh, sidecar()).listeners.find((l) => l.matchPort === 443);
   expect(listener).toMatchObject({ blackHole: true, sniRoutes: [{ sniHosts: ['*.wikipedia.org'], destinations: [] }] });
 });
+
+test("the http-proxy task's ServiceEntry (resolution NONE, no endpoints): an original-destination cluster; with endpoints or DNS, none", () => {
+  const proxy = (spec: string) => `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: proxy, namespace: default }
+spec: { hosts: [my-company-proxy.com], addresses: [10.1.2.3/32], ports: [{ number: 3128, name: tcp, protocol: TCP }], location: MESH_EXTERNAL${spec} }
+`;
+  const cluster = (yaml: string) => compileMesh(yaml, sidecar()).clusters.find((c) => c.name === 'outbound|3128||my-company-proxy.com');
+  expect(cluster(proxy(''))).toMatchObject({ lb: { kind: 'passthrough' }, originalDestination: true, endpoints: [] });
+  expect(cluster(proxy(', endpoints: [{ address: 10.1.2.3 }]'))?.originalDestination).toBeUndefined();
+  expect(cluster(proxy(', resolution: DNS'))?.originalDestination).toBeUndefined();
+});

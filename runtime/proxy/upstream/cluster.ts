@@ -120,7 +120,7 @@ export class Cluster {
    * port on the cluster's host (an inbound's 127.0.0.1), or address and port when it has none.
    */
   private passthrough(port: number | undefined, originalAddress: string | undefined): Endpoint | undefined {
-    const address = this.config.host || originalAddress;
+    const address = this.config.originalDestination ? originalAddress : this.config.host || originalAddress;
     if (!port || !address) return undefined;
     let e = this.endpoints.find((x) => x.config.port === port && x.config.address === address);
     if (!e) {
