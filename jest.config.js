@@ -6,11 +6,13 @@
  *   security, chaos), with the bundles built once per run by its global setup.
  * `npm test` (and `jest`) runs both. A new pure test file goes in UNIT below.
  * - `package` (only with MAST_PACKAGE_TEST=1: `npm run test:package`): the project packed and installed into a consumer.
+ * - `images` (only with MAST_IMAGES_TEST=1: `npm run test:images`): the Dockerfiles built with buildah and run with podman.
  */
 const UNIT = [
   'test/architecture.test.ts',
   'test/api/conformance.test.ts',
   'test/api/crd.test.ts',
+  'test/api/dashboards.test.ts',
   'test/api/grpc.test.ts',
   'test/api/load.test.ts',
   'test/api/locality.test.ts',
@@ -23,8 +25,10 @@ const UNIT = [
   'test/api/validate.test.ts',
   'test/compile/**/*.test.ts',
   // Not test/constructs/upstream-schema.test.ts: Istio's schemas are ESM-only, read by a node child process.
+  'test/constructs/dashboards.test.ts',
   'test/constructs/egress-gateway.test.ts',
   'test/constructs/inject.test.ts',
+  'test/constructs/inject.cdk8s-plus.test.ts',
   'test/constructs/kubernetes-defaults.test.ts',
   'test/constructs/mesh.test.ts',
   'test/constructs/pod-monitor.test.ts',
@@ -49,6 +53,7 @@ const UNIT = [
   'test/runtime/proxy/server-names.test.ts',
   'test/runtime/proxy/gateway-tls.files.test.ts',
   'test/runtime/local/credentials.test.ts',
+  'test/runtime/proxy/h2/grpc-web.test.ts',
   'test/runtime/proxy/http/head.test.ts',
   'test/runtime/proxy/http/normalize-path.test.ts',
   'test/runtime/proxy/request/replay-buffer.test.ts',
@@ -99,13 +104,17 @@ module.exports = {
       displayName: 'integration',
       testMatch: ['<rootDir>/test/**/*.test.ts'],
       // The package test packs and installs the project (minutes): `npm run test:package`, which .ci/run runs too.
-      testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/package/', ...UNIT.map(asRegex)],
+      // So do the images (built and run with buildah and podman, minutes): `npm run test:images`.
+      testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/package/', '<rootDir>/test/images/', ...UNIT.map(asRegex)],
       // The bundles are built once per run, into a directory of the run's own (test/support/build.ts).
       globalSetup: '<rootDir>/test/support/global-setup.ts',
       globalTeardown: '<rootDir>/test/support/global-teardown.ts',
     },
     ...(process.env.MAST_PACKAGE_TEST === '1'
       ? [{ ...common, displayName: 'package', testMatch: ['<rootDir>/test/package/**/*.test.ts'] }]
+      : []),
+    ...(process.env.MAST_IMAGES_TEST === '1'
+      ? [{ ...common, displayName: 'images', testMatch: ['<rootDir>/test/images/**/*.test.ts'] }]
       : []),
   ],
 };

@@ -7,7 +7,7 @@
  * The printer columns are Istio's, so `kubectl get` reads the same.
  */
 import type { Schema } from './schema';
-import { KINDS, SERVED_VERSIONS, STORAGE_VERSION, type MeshKind } from './resources';
+import { KINDS, servedVersions, STORAGE_VERSION, type MeshKind } from './resources';
 
 export type JsonSchemaProps = Record<string, unknown>;
 
@@ -129,7 +129,7 @@ export function crdFor(kind: MeshKind): Record<string, unknown> {
     shortNames: info.shortNames,
     description: info.doc,
     spec: info.spec,
-    versions: SERVED_VERSIONS,
+    versions: servedVersions(kind),
     storage: STORAGE_VERSION,
     columns: PRINTER_COLUMNS[kind],
   });

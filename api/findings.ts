@@ -76,6 +76,7 @@ export const CODES = {
   MAST0136: { severity: 'Warning', title: 'Locality failover without outlierDetection never fails over' },
   MAST0137: { severity: 'Warning', title: 'istio.io/dry-run annotation without effect (the policy is enforced)' },
   MAST0138: { severity: 'Error', title: 'Invalid trust domain (trustDomain, trustDomainAliases)' },
+  MAST0160: { severity: 'Error', title: 'Invalid Grafana dashboards setting (namespace, labels, dashboard name)' },
   MAST0201: { severity: 'Error', title: 'Gateway not found', istioCode: 'IST0101' },
   MAST0202: { severity: 'Error', title: 'Destination host not found', istioCode: 'IST0101' },
   MAST0203: { severity: 'Error', title: 'Subset not found', istioCode: 'IST0101' },

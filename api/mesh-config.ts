@@ -134,7 +134,115 @@ export function meshConfigFindings(o: KubeObject): Finding[] | undefined {
   }
   if (mesh === null || mesh === undefined) return [];
   if (!isPlainObject(mesh)) return [finding('MAST0002', o, at, 'the mesh config is a YAML mapping of MeshConfig fields')];
-  return [...checkFields(o, mesh, at), ...checkMeshTracing(o, mesh), ...checkMeshLocality(o, mesh), ...checkMeshTrustDomain(o, mesh)];
+  return [
+    ...checkFields(o, mesh, at),
+    ...checkDefaultConfig(o, mesh.defaultConfig),
+    ...checkMeshTracing(o, mesh),
+    ...checkMeshLocality(o, mesh),
+    ...checkMeshTrustDomain(o, mesh),
+  ];
+}
+
+/** Istio's ProxyConfig fields (istio/api mesh/v1alpha1/proxy.proto, JSON names) that `defaultConfig` may hold. */
+const PROXY_CONFIG_FIELDS = [
+  'configPath',
+  'binaryPath',
+  'serviceCluster',
+  'tracingServiceName',
+  'drainDuration',
+  'discoveryAddress',
+  'discoveryRefreshDelay',
+  'zipkinAddress',
+  'statsdUdpAddress',
+  'envoyMetricsServiceAddress',
+  'proxyAdminPort',
+  'availabilityZone',
+  'controlPlaneAuthPolicy',
+  'customConfigFile',
+  'statNameLength',
+  'concurrency',
+  'proxyBootstrapTemplatePath',
+  'interceptionMode',
+  'tracing',
+  'sds',
+  'envoyAccessLogService',
+  'envoyMetricsService',
+  'proxyMetadata',
+  'runtimeValues',
+  'statusPort',
+  'extraStatTags',
+  'gatewayTopology',
+  'terminationDrainDuration',
+  'meshId',
+  'readinessProbe',
+  'proxyStatsMatcher',
+  'holdApplicationUntilProxyStarts',
+  'caCertificatesPem',
+  'image',
+  'privateKeyProvider',
+  'proxyHeaders',
+  'fileFlushInterval',
+  'fileFlushMinSizeKb',
+  'statsCompression',
+  'connectionSettings',
+];
+
+/** What mast does instead of a ProxyConfig field it does not read, where it has something to say. */
+const PROXY_CONFIG_INSTEAD: Readonly<Record<string, string>> = {
+  concurrency: "mast-proxy's --workers",
+  drainDuration: "mast-proxy's --drain-seconds",
+  terminationDrainDuration: "mast-proxy's --drain-seconds",
+  fileFlushInterval: "mast-proxy's --access-log-flush-ms (1000 by default, as Istio's)",
+  fileFlushMinSizeKb: 'mast-proxy writes its access log at once past 64 KiB, as Istio by default',
+  holdApplicationUntilProxyStarts: 'the sidecar is a native sidecar (an init container that starts first)',
+};
+
+/**
+ * The mesh config's `defaultConfig` (Istio's ProxyConfig for every proxy): mast reads `tracing.sampling`,
+ * `meshId` and `gatewayTopology.numTrustedProxies` (mast local's gateway); every other ProxyConfig
+ * field is named as not applied (MAST0301), a key ProxyConfig does not have is unknown (MAST0001).
+ */
+function checkDefaultConfig(o: KubeObject, value: unknown): Finding[] {
+  const at = 'data.mesh.defaultConfig';
+  if (value === undefined) return [];
+  if (!isPlainObject(value)) return [finding('MAST0002', o, at, 'defaultConfig is a mapping of ProxyConfig fields')];
+  const out: Finding[] = [];
+  const notApplied = (path: string, why?: string) =>
+    out.push(finding('MAST0301', o, `${at}.${path}`, `ProxyConfig ${path} is not applied by mast${why ? `: ${why}` : ''}`));
+  for (const [key, v] of Object.entries(value)) {
+    if (key === 'meshId') continue;
+    if (key === 'tracing' && isPlainObject(v)) {
+      for (const k of Object.keys(v)) if (k !== 'sampling') notApplied(`tracing.${k}`, 'tracing follows extensionProviders and Telemetry');
+      continue;
+    }
+    if (key === 'gatewayTopology' && isPlainObject(v)) {
+      for (const [k, inner] of Object.entries(v)) {
+        if (k === 'numTrustedProxies') {
+          if (typeof inner !== 'number' || !Number.isInteger(inner) || inner < 0)
+            out.push(
+              finding(
+                'MAST0002',
+                o,
+                `${at}.gatewayTopology.numTrustedProxies`,
+                `a whole number of proxies (0 or more), not ${JSON.stringify(inner)}`,
+              ),
+            );
+        } else if (k === 'forwardClientCertDetails' || k === 'proxyProtocol')
+          notApplied(
+            `gatewayTopology.${k}`,
+            `mast-proxy's --${k === 'proxyProtocol' ? 'proxy-protocol' : 'forward-client-cert'} flag on the gateway`,
+          );
+        else out.push(finding('MAST0001', o, `${at}.gatewayTopology.${k}`, `"${k}" is not a gatewayTopology field`));
+      }
+      continue;
+    }
+    if (PROXY_CONFIG_FIELDS.includes(key)) notApplied(key, PROXY_CONFIG_INSTEAD[key]);
+    else {
+      const near = PROXY_CONFIG_FIELDS.find((k) => k.toLowerCase() === key.toLowerCase().replace(/_(\w)/g, (_, c: string) => c));
+      out.push(finding('MAST0001', o, `${at}.${key}`, `"${key}" is not a ProxyConfig field${near ? ` (did you mean "${near}"?)` : ''}`));
+    }
+  }
+  return out;
 }
 
 function checkFields(o: KubeObject, mesh: Record<string, unknown>, at: string): Finding[] {

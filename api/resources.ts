@@ -63,6 +63,13 @@ export interface KindInfo {
 /** The storage version; the others are served with the same schema so existing Istio YAML applies. */
 export const STORAGE_VERSION = 'v1';
 export const SERVED_VERSIONS = ['v1', 'v1beta1', 'v1alpha3'] as const;
+/** Istio serves security.istio.io at v1 and v1beta1 only (its CRDs); networking.istio.io at v1alpha3 too. */
+const SECURITY_VERSIONS = ['v1', 'v1beta1'] as const;
+
+/** The versions a kind is served at, as Istio's CRD serves it. */
+export function servedVersions(kind: MeshKind): readonly string[] {
+  return KINDS[kind].group === 'security.istio.io' ? SECURITY_VERSIONS : SERVED_VERSIONS;
+}
 
 export const KINDS: Record<MeshKind, KindInfo> = {
   Gateway: {
@@ -163,5 +170,5 @@ export function isMeshResource(value: unknown): value is AnyMeshResource {
   const obj = value as { apiVersion?: unknown; kind?: unknown };
   if (typeof obj?.kind !== 'string' || typeof obj.apiVersion !== 'string' || !isMeshKind(obj.kind)) return false;
   const [group, version] = obj.apiVersion.split('/');
-  return group === KINDS[obj.kind].group && (SERVED_VERSIONS as readonly string[]).includes(version);
+  return group === KINDS[obj.kind].group && servedVersions(obj.kind).includes(version);
 }

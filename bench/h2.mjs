@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gatewayMeshYaml, H2, makeChainCertificates, sidecarMeshYaml, writeNginxConfigs } from './h2-configs.mjs';
 import { mtlsConnections, startMesh } from './mesh-start.mjs';
-import { checkAlive, cpuSeconds, median, sleep, start, stopAll } from './processes.mjs';
+import { checkAlive, cpuSeconds, median, sleep, withProcesses } from './processes.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const CONNECTIONS = 5;
@@ -24,17 +24,7 @@ const PATH = '/api/v1/products';
  * Throws only when what mast is compared with (nginx, the floor, the tools) cannot run.
  */
 export async function h2Bench(o) {
-  const started = [];
-  const run = (name, cmd, args) => {
-    const c = start(name, cmd, args);
-    started.push(c);
-    return c;
-  };
-  try {
-    return await measure(o, run, started);
-  } finally {
-    stopAll(started);
-  }
+  return withProcesses((run, started) => measure(o, run, started));
 }
 
 async function measure(o, run, started) {

@@ -14,7 +14,7 @@ import { gatewayMeshYaml } from './gateway-mesh.mjs';
 import { measureAll, waitPort, wrk } from './measure.mjs';
 import { mtlsConnections, startMesh } from './mesh-start.mjs';
 import { makeCertificates, NGINX_HTTP, nginxHead, nginxUpstream, writeBackendConfig } from './nginx-configs.mjs';
-import { checkAlive, median, memoryMb, sleep, start, stopAll } from './processes.mjs';
+import { checkAlive, median, memoryMb, sleep, withProcesses } from './processes.mjs';
 import { summarise } from './profile-summary.mjs';
 
 /** Fixed ports, 183xx: the HTTP/1.1 rows hold 181xx, the HTTP/2 rows 182xx. */
@@ -71,17 +71,7 @@ function meshYaml() {
  * rate, profile (seconds of wrk per mast row under --cpu-prof, instead of the measurement) }.
  */
 export async function meshPathBench(o) {
-  const started = [];
-  const run = (name, cmd, args) => {
-    const c = start(name, cmd, args);
-    started.push(c);
-    return c;
-  };
-  try {
-    return await (o.profile ? profile(o, run, started) : measure(o, run, started));
-  } finally {
-    stopAll(started);
-  }
+  return withProcesses((run, started) => (o.profile ? profile(o, run, started) : measure(o, run, started)));
 }
 
 /** Starts the processes of every row: { backend, hop1, hop2, pipe, gateway, sidecarIn, sidecarOut, mesh } (exported for a look by hand). */

@@ -47,7 +47,7 @@ export function startMesh(o) {
     mastd,
     /**
      * A sidecar: `id`, `app` (its label), `adminPort`; with `inboundPort` and `appPort` the pod's
-     * inbound, with `outboundPort` its outbound (0: none).
+     * inbound, with `outboundPort` its outbound (0: none); `extra`: more mast-proxy flags.
      */
     sidecar(name, s) {
       return proxy(name, [
@@ -64,11 +64,22 @@ export function startMesh(o) {
         String(s.outboundPort ?? 0),
         '--admin-port',
         String(s.adminPort ?? 0),
+        ...(s.extra ?? []),
       ]);
     },
-    /** The ingress gateway (istio: ingressgateway): `portMap` as `--port-map` takes it, `adminPort`. */
+    /** The ingress gateway (istio: ingressgateway): `portMap` as `--port-map` takes it, `adminPort`; `extra`: more flags. */
     gateway(name, g) {
-      return proxy(name, ['--mode', 'gateway', '--id', name, '--port-map', g.portMap, '--admin-port', String(g.adminPort ?? 0)]);
+      return proxy(name, [
+        '--mode',
+        'gateway',
+        '--id',
+        name,
+        '--port-map',
+        g.portMap,
+        '--admin-port',
+        String(g.adminPort ?? 0),
+        ...(g.extra ?? []),
+      ]);
     },
     /** Until `n` proxies hold a certificate and have acknowledged their config (mastd's /debug/syncz; 10 s at most). */
     async ready(n) {

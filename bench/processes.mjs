@@ -23,6 +23,24 @@ export function start(name, cmd, args, opts = {}) {
   return child;
 }
 
+/**
+ * `body(run, started)`, where `run(name, cmd, args)` starts a process (as start does) and adds it to
+ * `started`; whatever happens, the processes started so are stopped when `body` settles.
+ */
+export async function withProcesses(body) {
+  const started = [];
+  const run = (name, cmd, args) => {
+    const c = start(name, cmd, args);
+    started.push(c);
+    return c;
+  };
+  try {
+    return await body(run, started);
+  } finally {
+    stopAll(started);
+  }
+}
+
 export function stop(child) {
   try {
     process.kill(-child.pid, 'SIGKILL');

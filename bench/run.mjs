@@ -1,9 +1,10 @@
-// `npm run bench [-- --quick] [-- --only-h2 | --only-mesh [--profile]]`: mast-proxy side by side
+// `npm run bench [-- --quick] [-- --only-h2 | --only-mesh [--profile] | --only-telemetry]`: mast-proxy side by side
 // with nginx and haproxy (Debian packages, installed here if missing) and a direct connection, in
 // one run, on loopback, same backend (an nginx serving a small response) and the same load
 // generators. Prints ratios to nginx. Then the mesh path against an nginx mTLS chain
-// (mesh-path.mjs; `--only-mesh`: those alone), the HTTP/2 and gRPC rows (h2.mjs; `--only-h2`:
-// those alone), the control plane and the route tables.
+// (mesh-path.mjs; `--only-mesh`: those alone), what telemetry costs per request (telemetry-cost.mjs;
+// `--only-telemetry`: those alone), the HTTP/2 and gRPC rows (h2.mjs; `--only-h2`: those alone), the
+// control plane and the route tables.
 import { spawnSync, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +12,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { h2Bench } from './h2.mjs';
 import { meshPathBench } from './mesh-path.mjs';
+import { telemetryBench } from './telemetry-cost.mjs';
 import { imageNode } from './image-node.mjs';
 import { measureAll } from './measure.mjs';
 import { startMesh, mtlsConnections } from './mesh-start.mjs';
@@ -25,6 +27,8 @@ const onlyH2 = process.argv.includes('--only-h2');
 // Only the mesh path (mesh-path.mjs); with `--profile`, its mast proxies under --cpu-prof instead.
 const onlyMesh = process.argv.includes('--only-mesh');
 const profileMesh = process.argv.includes('--profile');
+// Only what telemetry costs (telemetry-cost.mjs).
+const onlyTelemetry = process.argv.includes('--only-telemetry');
 const DURATION = quick ? 3 : 10;
 // Seconds of load per target, in ROUNDS turns of SLICE seconds each.
 const ROUNDS = quick ? 3 : 5;
@@ -212,12 +216,23 @@ async function meshRows() {
   }
 }
 
+/** What telemetry costs per request (telemetry-cost.mjs): metrics alone, + access log, + tracing at 1 % and 100 %. */
+async function telemetryRows() {
+  try {
+    await telemetryBench({ root: ROOT, dir, node: NODE, proxyFlags: PROXY_NODE_FLAGS, rounds: ROUNDS, slice: SLICE, rate: RATE });
+  } catch (err) {
+    if (onlyTelemetry) throw err;
+    console.log(`telemetry rows n/a (${err.message})`);
+  }
+}
+
 async function main() {
   ensureTools();
   if (!existsSync(join(ROOT, 'build', 'mast-proxy.js')))
     execFileSync(process.execPath, [join(ROOT, 'scripts', 'bundle.mjs')], { cwd: ROOT, stdio: 'inherit' });
   if (onlyH2) return http2Rows();
   if (onlyMesh) return meshRows();
+  if (onlyTelemetry) return telemetryRows();
   writeBackendConfig(dir, 'backend', P.backend);
   writeProxyConfig(dir, 'nginx', P.nginx, P.backend);
   writeFileSync(
@@ -358,6 +373,7 @@ async function main() {
       );
   for (const c of children.splice(0)) stop(c);
   await meshRows();
+  await telemetryRows();
   await http2Rows();
 
   console.log('\ncontrol plane:');

@@ -17,3 +17,12 @@ export function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: s
     throw new UsageError(`${(err as Error).message}\nUsage: ${usage}`);
   }
 }
+
+/** `-f <file|dir>`, repeatable: the mesh YAML a command reads. */
+export const FILE_OPTION = { type: 'string', short: 'f', multiple: true } as const;
+
+/** The `-f` values given; none is a UsageError that says one is required. */
+export function requireFiles(files: string[] | undefined, usage: string): string[] {
+  if (!files?.length) throw new UsageError(`at least one -f <file|dir> is required\nUsage: ${usage}`);
+  return files;
+}

@@ -4,7 +4,7 @@ import { InputNotFoundError, loadFiles } from '../api';
 import { GATEWAY_POD_LABELS } from '../api/well-known';
 import { checkDns, type HostStatus } from './dns/check';
 import { gatewayHosts } from '../lib/gateway-hosts';
-import { parse, UsageError } from './args';
+import { FILE_OPTION, parse, UsageError } from './args';
 import { USAGE as USAGES } from './usage';
 
 const USAGE = USAGES.dns;
@@ -16,7 +16,7 @@ export async function runDns(args: string[], client?: Route53Client): Promise<nu
     const opts = parse(
       rest,
       {
-        file: { type: 'string', short: 'f', multiple: true },
+        file: FILE_OPTION,
         'zone-id': { type: 'string' },
         nlb: { type: 'string' },
         region: { type: 'string' },

@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { stringify } from 'yaml';
 import { formatFinding, InputNotFoundError, loadFiles } from '../api';
 import { injectManifests } from '../constructs';
-import { parse, UsageError } from './args';
+import { FILE_OPTION, parse, requireFiles, UsageError } from './args';
 import { USAGE as USAGES } from './usage';
 
 const USAGE = USAGES.inject;
@@ -28,15 +28,15 @@ export async function runInject(args: string[]): Promise<number> {
     const opts = parse(
       args,
       {
-        file: { type: 'string', short: 'f', multiple: true },
+        file: FILE_OPTION,
         output: { type: 'string', short: 'o' },
         'proxy-image': { type: 'string' },
         'namespace-label': { type: 'string', multiple: true },
       },
       USAGE,
     );
-    if (!opts.file?.length) throw new UsageError(`at least one -f <file|dir> is required\nUsage: ${USAGE}`);
-    const loaded = loadFiles(opts.file);
+    const files = requireFiles(opts.file, USAGE);
+    const loaded = loadFiles(files);
     const result = injectManifests(loaded.objects, {
       ...(opts['proxy-image'] ? { image: opts['proxy-image'] } : {}),
       namespaceLabels: namespaceLabels(opts['namespace-label'] ?? []),

@@ -9,7 +9,7 @@ import type { Gateway } from '../api';
 import { LocalAdmin } from '../runtime/local/admin';
 import { GATEWAY_LABELS, LocalMesh } from '../runtime/local/local-mesh';
 import { untilSignal } from '../runtime/contract/process';
-import { parse, UsageError } from './args';
+import { FILE_OPTION, parse, requireFiles, UsageError } from './args';
 import { PORTS } from '../api/well-known';
 import { USAGE as USAGES } from './usage';
 
@@ -45,13 +45,14 @@ function exampleHost(mesh: LocalMesh): string | undefined {
 
 export async function runLocal(args: string[]): Promise<number> {
   let opts;
+  let files: string[];
   let gatewayPort: number;
   let adminPort: number;
   try {
     opts = parse(
       args,
       {
-        file: { type: 'string', short: 'f', multiple: true },
+        file: FILE_OPTION,
         'gateway-port': { type: 'string', default: '8080' },
         'admin-port': { type: 'string', default: String(PORTS.proxyAdmin) },
         'access-log': { type: 'boolean', default: false },
@@ -60,8 +61,8 @@ export async function runLocal(args: string[]): Promise<number> {
       },
       USAGE,
     );
-    if (!opts.file?.length) throw new UsageError(`at least one -f <file|dir> is required\nUsage: ${USAGE}`);
-    const missing = opts.file.find((f) => !existsSync(f));
+    files = requireFiles(opts.file, USAGE);
+    const missing = files.find((f) => !existsSync(f));
     if (missing) throw new UsageError(`no such file or directory: ${missing}`);
     gatewayPort = portFlag('gateway-port', opts['gateway-port']);
     adminPort = portFlag('admin-port', opts['admin-port']);
@@ -82,7 +83,7 @@ export async function runLocal(args: string[]): Promise<number> {
   process.once('SIGINT', abort);
   process.once('SIGTERM', abort);
   try {
-    mesh = new LocalMesh({ paths: opts.file, gatewayPort, adminPort, accessLog: opts['access-log'], intercept: opts.intercept });
+    mesh = new LocalMesh({ paths: files, gatewayPort, adminPort, accessLog: opts['access-log'], intercept: opts.intercept });
   } catch (err) {
     process.off('SIGINT', abort);
     process.off('SIGTERM', abort);

@@ -2,7 +2,7 @@
 import { App, YamlOutputType } from 'cdk8s';
 import { formatFinding, InputNotFoundError, isError, loadFiles, validate } from '../api';
 import { apiObjectsOf, Mesh, type GatewayServiceType } from '../constructs';
-import { parse, UsageError } from './args';
+import { FILE_OPTION, parse, requireFiles, UsageError } from './args';
 import { USAGE as USAGES } from './usage';
 
 const USAGE = USAGES.synth;
@@ -13,19 +13,20 @@ export async function runSynth(args: string[]): Promise<number> {
     const opts = parse(
       args,
       {
-        file: { type: 'string', short: 'f', multiple: true },
+        file: FILE_OPTION,
         out: { type: 'string', default: 'dist' },
         'gateway-service': { type: 'string', default: 'LoadBalancer' },
+        dashboards: { type: 'boolean', default: false },
       },
       USAGE,
     );
-    if (!opts.file?.length) throw new UsageError(`at least one -f <file|dir> is required\nUsage: ${USAGE}`);
+    const files = requireFiles(opts.file, USAGE);
     const serviceType = opts['gateway-service'] as GatewayServiceType;
     if (!SERVICE_TYPES.includes(serviceType))
       throw new UsageError(`--gateway-service must be one of ${SERVICE_TYPES.join(', ')}, not "${serviceType}"`);
-    const loaded = loadFiles(opts.file);
+    const loaded = loadFiles(files);
     const app = new App({ outdir: opts.out, yamlOutputType: YamlOutputType.FILE_PER_CHART });
-    const mesh = new Mesh(app, 'mesh', { gateway: { serviceType } });
+    const mesh = new Mesh(app, 'mesh', { gateway: { serviceType }, dashboards: opts.dashboards === true });
     mesh.addObjects(loaded.objects);
     // Validate the user's objects (which keep their file and line) together with the generated gateway.
     const generated = apiObjectsOf(mesh.system);

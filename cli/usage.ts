@@ -6,7 +6,7 @@ import { LOCAL_MONITORING_URL, PORTS } from '../api/well-known';
 
 export const USAGE = {
   validate: 'mast validate -f <file|dir> [-f ...] [--output text|json] [--no-default-gateway]',
-  synth: 'mast synth -f <file|dir> [-f ...] [--out dist] [--gateway-service LoadBalancer|ClusterIP|NodePort]',
+  synth: 'mast synth -f <file|dir> [-f ...] [--out dist] [--gateway-service LoadBalancer|ClusterIP|NodePort] [--dashboards]',
   inject: 'mast inject -f <file|dir> [-f ...] [-o <file>] [--proxy-image <image>] [--namespace-label <ns>=<label>=<value> ...]',
   local: `mast local -f <file|dir> [-f ...] [--gateway-port 8080] [--admin-port ${PORTS.proxyAdmin}] [--access-log] [--ready-timeout 60] [--intercept]`,
   images: 'mast images [--engine docker|podman|buildah] [--dry-run]',

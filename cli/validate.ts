@@ -1,23 +1,24 @@
 /** `mast validate`: load, validate, print findings; exit 1 on errors, 2 on bad usage or input. */
 import { formatFinding, InputNotFoundError, isError, loadFiles, validate, type Finding } from '../api';
-import { parse, UsageError } from './args';
+import { FILE_OPTION, parse, requireFiles, UsageError } from './args';
 import { USAGE as USAGES } from './usage';
 
 const USAGE = USAGES.validate;
 
 export async function runValidate(args: string[]): Promise<number> {
   let opts;
+  let files: string[];
   try {
     opts = parse(
       args,
       {
-        file: { type: 'string', short: 'f', multiple: true },
+        file: FILE_OPTION,
         output: { type: 'string', short: 'o', default: 'text' },
         'no-default-gateway': { type: 'boolean', default: false },
       },
       USAGE,
     );
-    if (!opts.file?.length) throw new UsageError(`at least one -f <file|dir> is required\nUsage: ${USAGE}`);
+    files = requireFiles(opts.file, USAGE);
     if (opts.output !== 'text' && opts.output !== 'json') throw new UsageError(`--output must be text or json, not "${opts.output}"`);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
@@ -27,7 +28,7 @@ export async function runValidate(args: string[]): Promise<number> {
   let findings: Finding[];
   let count: number;
   try {
-    const loaded = loadFiles(opts.file);
+    const loaded = loadFiles(files);
     findings = [...loaded.findings, ...validate(loaded.objects, { defaultIngressGateway: !opts['no-default-gateway'] })];
     count = loaded.objects.length;
   } catch (err) {

@@ -87,7 +87,7 @@ export class MeshControlPlane extends Construct {
           resources: pluralsOf(group).map((p) => `${p}/status`),
           verbs: ['get', 'update', 'patch'],
         })),
-        { apiGroups: [''], resources: ['services', 'pods', 'namespaces'], verbs: ['get', 'list', 'watch'] },
+        { apiGroups: [''], resources: ['services', 'pods', 'namespaces', 'nodes'], verbs: ['get', 'list', 'watch'] },
         { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['get', 'list', 'watch'] },
         { apiGroups: [TELEMETRY_GROUP], resources: ['telemetries'], verbs: ['get', 'list', 'watch'] },
         { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },

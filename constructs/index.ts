@@ -13,3 +13,4 @@ export * from './inject';
 export { MAST_VERSION, DEFAULT_CONTROL_IMAGE, DEFAULT_PROXY_IMAGE, SYSTEM_NAMESPACE, PROXY_UID } from './version';
 export { ROOT_CONFIGMAP } from './pod-security';
 export * from './pod-monitor';
+export * from './dashboards';

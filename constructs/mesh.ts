@@ -23,6 +23,7 @@ import {
 import { injectManifests, injectObject, type InjectOptions, refusedBecause, WORKLOAD_KINDS } from './inject';
 import { MeshCrds } from './crds';
 import { MeshControlPlane, type MeshControlPlaneProps } from './control-plane';
+import { MeshDashboards, type MeshDashboardsProps } from './dashboards';
 import { IngressGateway, type IngressGatewayProps } from './ingress-gateway';
 import { EgressGateway, type EgressGatewayProps } from './egress-gateway';
 import { MeshWorkload, type MeshWorkloadProps } from './mesh-workload';
@@ -64,6 +65,13 @@ export interface MeshProps {
    * @default - no ConfigMap: Istio's default, enabled
    */
   readonly localityLoadBalancing?: LocalityLoadBalancing;
+  /**
+   * mast's Grafana dashboards (Mesh, Service, Workload, Control Plane) as ConfigMaps labelled for
+   * Grafana's dashboard sidecar (`grafana_dashboard: "1"`, as the Grafana chart and
+   * kube-prometheus-stack expect), in the control plane's namespace unless told otherwise.
+   * @default false
+   */
+  readonly dashboards?: boolean | MeshDashboardsProps;
 }
 
 export class MeshInputError extends Error {
@@ -91,6 +99,8 @@ export class Mesh extends Construct {
   readonly controlPlane: MeshControlPlane;
   readonly gateway?: IngressGateway;
   readonly egressGateway?: EgressGateway;
+  /** The dashboards' ConfigMaps, when `dashboards` asked for them. */
+  readonly dashboards?: MeshDashboards;
   /** Workloads added as objects or YAML that got no sidecar, and why (MAST0401, as `istioctl analyze` reports IST0103). */
   readonly findings: Finding[] = [];
   private readonly sidecar: SidecarOptions;
@@ -109,6 +119,11 @@ export class Mesh extends Construct {
     const locality = props.localityLoadBalancing;
     if (props.meshConfig || locality !== undefined)
       this.addMeshConfig({ ...props.meshConfig, ...(locality !== undefined ? { localityLbSetting: localitySetting(locality) } : {}) });
+    if (props.dashboards)
+      this.dashboards = new MeshDashboards(this.system, 'dashboards', {
+        namespace: this.controlPlane.namespace,
+        ...(props.dashboards === true ? {} : props.dashboards),
+      });
     const controlPlaneAddress = this.controlPlane.address;
     const gatewayDefaults = {
       namespace: this.controlPlane.namespace,

@@ -42,10 +42,11 @@ export const IDENTITY_ENV = [
 /**
  * Where the pod runs, for locality load balancing: its node's region and zone, which Kubernetes copies
  * onto the pod as labels when it binds it to the node (PodTopologyLabelsAdmission, KEP-4742: beta in
- * 1.35), read here through the downward API. Empty where a cluster does not copy them (the proxy then
- * has no locality unless MAST_LOCALITY is set).
+ * 1.35), read here through the downward API; and the node's name, for clusters that do not copy them:
+ * mastd then takes the node's topology labels, as istiod does.
  */
 export const LOCALITY_ENV = [
+  { name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } },
   { name: 'MAST_REGION', valueFrom: { fieldRef: { fieldPath: "metadata.labels['topology.kubernetes.io/region']" } } },
   { name: 'MAST_ZONE', valueFrom: { fieldRef: { fieldPath: "metadata.labels['topology.kubernetes.io/zone']" } } },
 ];

@@ -10,7 +10,7 @@ import {
   IGNORED_TRAFFIC_KINDS,
   KINDS,
   MESH_GROUPS,
-  SERVED_VERSIONS,
+  servedVersions,
   type AnyMeshResource,
   type KubeObject,
 } from '../resources';
@@ -92,7 +92,7 @@ function checkResource(obj: KubeObject): Finding[] {
     );
     return out;
   }
-  if (!(SERVED_VERSIONS as readonly string[]).includes(version)) {
+  if (!servedVersions(obj.kind).includes(version)) {
     out.push(finding('MAST0006', obj, 'apiVersion', `"${obj.apiVersion}" is not served; use ${group}/v1`));
     return out;
   }

@@ -80,12 +80,6 @@ export function checkRuntimeSupport(r: AnyMeshResource): Finding[] {
       break;
     }
     case 'ServiceEntry':
-      // Envoy's grpc_web filter turns gRPC-Web into gRPC before the HTTP/2 upstream; mast-proxy relays it as it came.
-      r.spec.ports?.forEach(
-        (p, i) =>
-          p.protocol?.toUpperCase() === 'GRPC-WEB' &&
-          warn(`spec.ports[${i}].protocol`, 'GRPC-WEB: requests are not translated to gRPC; the app gets gRPC-Web over HTTP/2'),
-      );
       r.spec.endpoints?.forEach(
         (e, i) => e.weight !== undefined && warn(`spec.endpoints[${i}].weight`, 'endpoint weight: endpoints share traffic equally'),
       );

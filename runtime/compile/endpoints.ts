@@ -71,8 +71,13 @@ export interface EndpointIndex {
   readonly workloadEntriesByNamespace: ReadonlyMap<string, readonly AnyMeshResource[]>;
   /** WorkloadEntries by `namespace|label=value`, so a selector looks at its candidates only. */
   readonly workloadEntriesByLabel: ReadonlyMap<string, readonly AnyMeshResource[]>;
-  /** Pods by `namespace/name`: an endpoint's labels are its pod's (subsets, `security.istio.io/tlsMode`), its identity the pod's service account. */
-  readonly pods: ReadonlyMap<string, { readonly labels: Record<string, string>; readonly identity: string }>;
+  /**
+   * Pods by `namespace/name`: an endpoint's labels are its pod's (subsets, `security.istio.io/tlsMode`), its
+   * identity the pod's service account, its locality the pod's topology labels or else its node's.
+   */
+  readonly pods: ReadonlyMap<string, { readonly labels: Record<string, string>; readonly identity: string; readonly locality: string }>;
+  /** Each Node's locality (`region/zone/subzone` from its topology labels), as istiod reads it for the pods on it. */
+  readonly nodeLocality: ReadonlyMap<string, string>;
   readonly endpointSlices: readonly KubeObject[];
 }
 
@@ -152,7 +157,7 @@ export function endpointsOf(
       }
   }
   for (const slice of index.endpointSlices)
-    for (const e of sliceEndpoints(slice, port, index.pods, identities)) out.push({ ...e, labels: checked(e.labels ?? {}, e.port) });
+    for (const e of sliceEndpoints(slice, port, index, identities)) out.push({ ...e, labels: checked(e.labels ?? {}, e.port) });
   return out;
 }
 
@@ -190,7 +195,12 @@ function candidates(index: EndpointIndex, namespace: string, selector: Record<st
   return lists.reduce((a, b) => (b.length < a.length ? b : a)) as WorkloadEntry[];
 }
 
-function sliceEndpoints(slice: KubeObject, port: ServicePort, pods: EndpointIndex['pods'], identities?: Set<string>): EndpointConfig[] {
+function sliceEndpoints(
+  slice: KubeObject,
+  port: ServicePort,
+  { pods, nodeLocality }: Pick<EndpointIndex, 'pods' | 'nodeLocality'>,
+  identities?: Set<string>,
+): EndpointConfig[] {
   const service = slice.metadata.labels?.['kubernetes.io/service-name'];
   if (!service || fqdn(service, namespaceOf(slice)) !== port.host) return [];
   const ports = Array.isArray(slice.ports) ? slice.ports.filter(isPlainObject) : [];
@@ -204,9 +214,9 @@ function sliceEndpoints(slice: KubeObject, port: ServicePort, pods: EndpointInde
       const pod = ref?.kind === 'Pod' ? pods.get(`${ref.namespace ?? namespaceOf(slice)}/${ref.name}`) : undefined;
       if (pod) identities?.add(pod.identity);
       const labels = pod?.labels ?? {};
-      // The pod's locality labels. Istio reads the node's; mastd does not watch Nodes, and the slice's
-      // `zone` alone (no region) would never match a proxy's region/zone.
-      const locality = localityOf(undefined, labels);
+      // The pod's (its topology labels, else its node's); without a pod, the node the slice names. Not the
+      // slice's `zone` alone: without a region it would never match a proxy's region/zone.
+      const locality = pod?.locality ?? (typeof e.nodeName === 'string' ? (nodeLocality.get(e.nodeName) ?? '') : '');
       return ((e.addresses as string[]) ?? []).map((address) => ({ address, port: match.port as number, labels, ...located(locality) }));
     });
 }

@@ -82,6 +82,8 @@ function gatewayListeners(index: MeshIndex, proxy: ProxyIdentity, clusters: Clus
     /** TLS hosts already on this port: Istio skips a later TLS server that repeats one (CheckDuplicates; `mast validate` says so). */
     const tlsHosts = new Set<string>();
     let httpsRedirect = false;
+    /** A plaintext server of the port is GRPC-WEB: Istio gives its filter chain the grpc_web filter. */
+    let grpcWeb = false;
     for (const gw of gateways)
       for (const server of gw.spec.servers.filter((sv) => sv.port.number === number && listened(sv))) {
         const t = server.tls;
@@ -95,6 +97,7 @@ function gatewayListeners(index: MeshIndex, proxy: ProxyIdentity, clusters: Clus
         if (passthroughTls) sniRoutes ??= [];
         // A redirect to https is for plaintext servers (over TLS Envoy's require_tls is met already).
         if (t?.httpsRedirect && !own) httpsRedirect = true;
+        if (server.port.protocol.toUpperCase() === 'GRPC-WEB') grpcWeb = true;
         const gwRef = `${namespaceOf(gw)}/${gw.metadata.name}`;
         const ctx: RouteContext = {
           gateway: gwRef,
@@ -149,6 +152,7 @@ function gatewayListeners(index: MeshIndex, proxy: ProxyIdentity, clusters: Clus
       ...(authz ? { authz } : {}),
       ...(jwt ? { jwt } : {}),
       ...(httpsRedirect ? { httpsRedirect } : {}),
+      ...(grpcWeb && listenerProtocol === 'http' ? { grpcWeb: true as const } : {}),
     };
   });
 }

@@ -52,3 +52,22 @@ function portsByHost(index: MeshIndex): Map<string, ServicePort[]> {
   }
   return map;
 }
+
+/**
+ * The app ports a service selecting the workload declares GRPC-WEB (found as inboundProtocols finds
+ * them): Istio's inbound listener for such a port carries the grpc_web filter.
+ */
+export function inboundGrpcWebPorts(index: MeshIndex, namespace: string, labels: Readonly<Record<string, string>>): number[] {
+  const out = new Set<number>();
+  const entries = (byKind(index, 'WorkloadEntry') as WorkloadEntry[]).filter((we) => namespaceOf(we) === namespace);
+  for (const svc of index.snapshot.registry.services) {
+    if (svc.namespace !== namespace || !svc.selector || !selects(svc.selector, labels)) continue;
+    const mine = entries.filter((we) => selects(svc.selector!, we.spec.labels));
+    for (const sp of portsByHost(index).get(svc.host) ?? []) {
+      if (sp.namespace !== svc.namespace || sp.protocol !== 'GRPC-WEB') continue;
+      for (const port of [sp.targetPort ?? sp.number, ...mine.map((we) => we.spec.ports?.[sp.name ?? ''])])
+        if (port !== undefined) out.add(port);
+    }
+  }
+  return [...out].sort((a, b) => a - b);
+}

@@ -9,7 +9,7 @@ import type { ProxyConfig } from '../contract/proxy-config';
 import type { ProxyIdentity } from '../contract/push-protocol';
 import { CompileCache } from './compile-cache';
 import { compileGateway } from './gateway';
-import { inboundProtocols } from './inbound-protocol';
+import { inboundGrpcWebPorts, inboundProtocols } from './inbound-protocol';
 import { byKind, buildIndex, type MeshIndex } from './mesh-index';
 import { compileSidecar } from './sidecar';
 import { applyLocality } from './locality';
@@ -31,12 +31,20 @@ export class CompileCacheMismatchError extends Error {
 }
 
 /** The config of one proxy; `cache` shares parts with the other configs compiled with it (a fresh one by default). */
-export function compile(index: MeshIndex, proxy: ProxyIdentity, cache = new CompileCache(index)): ProxyConfig {
+export function compile(index: MeshIndex, identity: ProxyIdentity, cache = new CompileCache(index)): ProxyConfig {
   if (cache.index !== index) throw new CompileCacheMismatchError();
+  const proxy = located(index, identity);
   const config =
     proxy.mode === 'sidecar' ? withTelemetry(index, proxy, compileSidecar(index, proxy, cache)) : compileGateway(index, proxy, cache);
   const tracing = tracingFor(index, proxy);
   return withLocality(cache, proxy, tracing ? { ...config, tracing } : config);
+}
+
+/** A proxy that says no locality but its node: the node's (its topology labels), as istiod finds a pod's. */
+function located(index: MeshIndex, p: ProxyIdentity): ProxyIdentity {
+  if (p.locality || !p.node) return p;
+  const locality = index.nodeLocality.get(p.node);
+  return locality ? { ...p, locality } : p;
 }
 
 /** The clusters with locality load balancing, as this proxy's locality and labels see them (locality.ts); the rest shared. */
@@ -64,7 +72,8 @@ const servicesOf = (index: MeshIndex, p: ProxyIdentity) =>
   inboundServices(index, p.namespace).filter((s) => selectsLabels(s.selector, p.labels));
 
 /** The config of a proxy, compiled once per equivalence key and cache: the same object for every replica of a workload. */
-export function configFor(cache: CompileCache, proxy: ProxyIdentity): ProxyConfig {
+export function configFor(cache: CompileCache, identity: ProxyIdentity): ProxyConfig {
+  const proxy = located(cache.index, identity);
   const key = equivalenceKey(cache.index, proxy);
   let config = cache.configs.get(key);
   if (!config) cache.configs.set(key, (config = compile(cache.index, proxy, cache)));
@@ -76,8 +85,9 @@ export function configFor(cache: CompileCache, proxy: ProxyIdentity): ProxyConfi
  * them (the replicas of a workload): it depends on namespace, ports and labels (which Gateways
  * and AuthorizationPolicies select it), not on the proxy's name or service account.
  */
-export function equivalenceKey(index: MeshIndex, p: ProxyIdentity): string {
-  const { labels, serviceAccount: _sa, locality, ...rest } = p;
+export function equivalenceKey(index: MeshIndex, identity: ProxyIdentity): string {
+  const p = located(index, identity);
+  const { labels, serviceAccount: _sa, locality, node: _node, ...rest } = p;
   // The locality counts only where some cluster balances by it; failoverPriority reads every label.
   const { byLocality, byLabels } = index.localityUse;
   // A sidecar's labels matter only through the policies that select it: sidecars of different
@@ -90,7 +100,11 @@ export function equivalenceKey(index: MeshIndex, p: ProxyIdentity): string {
   // ...and through the HTTP version of each port of its app, which its services declare (inbound-protocol.ts), and those services.
   const inbound =
     selectedBy && p.inbound
-      ? { appProtocols: inboundProtocols(index, p.namespace, labels), services: servicesOf(index, p).map((s) => s.host) }
+      ? {
+          appProtocols: inboundProtocols(index, p.namespace, labels),
+          grpcWeb: inboundGrpcWebPorts(index, p.namespace, labels),
+          services: servicesOf(index, p).map((s) => s.host),
+        }
       : {};
   const where = byLocality && locality ? { locality } : {};
   return JSON.stringify({ ...rest, ...where, labels: selectedBy ?? Object.entries(labels).sort(), ...inbound }, sortedKeys);

@@ -20,7 +20,7 @@ import { expandDelegates } from './delegates';
 import { identityOf, listServicePorts, portResolver, type EndpointIndex, type PortResolver, type ServicePort } from './endpoints';
 import { readMeshCompileSettings, readMeshSettings, type MeshCompileSettings, type MeshSettings } from './mesh-config';
 import { routesBySource } from './routes';
-import { localityUse, type LocalityUse } from './locality';
+import { localityOf, localityUse, type LocalityUse } from './locality';
 import type { Snapshot } from './snapshot';
 
 export interface MeshIndex extends EndpointIndex {
@@ -92,6 +92,7 @@ export function buildIndex(snapshot: Snapshot, options: IndexOptions = {}): Mesh
   }
   applyWildcardHosts(meshVirtualServicesByHost, servicePorts);
   const meshCompile = readMeshCompileSettings(snapshot.objects, options.trustDomain);
+  const nodeLocality = nodeLocalities(snapshot.objects);
   return {
     snapshot,
     version: snapshot.version,
@@ -99,7 +100,8 @@ export function buildIndex(snapshot: Snapshot, options: IndexOptions = {}): Mesh
     serviceEntriesByHost,
     workloadEntriesByNamespace,
     workloadEntriesByLabel,
-    pods: podsByName(snapshot.objects),
+    pods: podsByName(snapshot.objects, nodeLocality),
+    nodeLocality,
     endpointSlices: snapshot.objects.filter((o) => o.kind === 'EndpointSlice'),
     servicePorts,
     portOf: portResolver(servicePorts),
@@ -165,18 +167,34 @@ function indexSidecars(sidecars: readonly Sidecar[]): ReadonlyMap<string, Namesp
   return out;
 }
 
-function podsByName(objects: readonly KubeObject[]): MeshIndex['pods'] {
+function podsByName(objects: readonly KubeObject[], nodeLocality: ReadonlyMap<string, string>): MeshIndex['pods'] {
   return new Map(
     objects
       .filter((o) => o.kind === 'Pod')
       .map((p) => {
-        const account = (p as { spec?: { serviceAccountName?: unknown } }).spec?.serviceAccountName;
+        const spec = (p as { spec?: { serviceAccountName?: unknown; nodeName?: unknown } }).spec;
+        const account = spec?.serviceAccountName;
+        const labels = p.metadata.labels ?? {};
+        // The pod's own topology labels (Kubernetes copies its node's, KEP-4742), else its node's, as istiod reads them.
+        const locality =
+          localityOf(undefined, labels) || (typeof spec?.nodeName === 'string' ? (nodeLocality.get(spec.nodeName) ?? '') : '');
         return [
           `${namespaceOf(p)}/${p.metadata.name}`,
-          { labels: p.metadata.labels ?? {}, identity: identityOf(namespaceOf(p), typeof account === 'string' ? account : 'default') },
+          { labels, identity: identityOf(namespaceOf(p), typeof account === 'string' ? account : 'default'), locality },
         ];
       }),
   );
+}
+
+/** `region/zone/subzone` of each Node that has topology labels. */
+function nodeLocalities(objects: readonly KubeObject[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const o of objects) {
+    if (o.kind !== 'Node') continue;
+    const locality = localityOf(undefined, o.metadata.labels ?? {});
+    if (locality) out.set(o.metadata.name, locality);
+  }
+  return out;
 }
 
 export const byKind = <K extends AnyMeshResource['kind']>(index: MeshIndex, kind: K) =>

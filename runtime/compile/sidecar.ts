@@ -15,7 +15,7 @@ import { jwtFor } from './jwt';
 import { ClusterSet, clusterUse } from './clusters';
 import type { ClusterUse, CompileCache, MeshRoutes, SidecarOutbound } from './compile-cache';
 import { isHttpProtocol, type ServicePort } from './endpoints';
-import { inboundProtocols } from './inbound-protocol';
+import { inboundGrpcWebPorts, inboundProtocols } from './inbound-protocol';
 import type { MeshIndex } from './mesh-index';
 import { compileHttpRoutes, compileTcpRoute, compileTlsRoutes, type RouteContext } from './routes';
 import { sidecarScope, type SidecarScope } from './sidecar-scope';
@@ -46,6 +46,11 @@ export function compileSidecar(index: MeshIndex, proxy: ProxyIdentity, cache: Co
   const jwt = jwtFor(index, proxy);
   const appProtocols = inboundProtocols(index, proxy.namespace, proxy.labels);
   const appProtocol = appPort ? (appProtocols[appPort] ?? appProtocols[proxy.inbound.port]) : undefined;
+  // Istio's inbound listener of a GRPC-WEB port carries the grpc_web filter: in a pod, by each connection's original destination port.
+  const webPorts = inboundGrpcWebPorts(index, proxy.namespace, proxy.labels);
+  // (mast local names the sidecar's inbound port in its WorkloadEntries, as for appProtocol above.)
+  const webApp = appPort !== undefined && (webPorts.includes(appPort) || webPorts.includes(proxy.inbound.port));
+  const grpcWeb = appPort ? (webApp ? true : undefined) : webPorts.length ? webPorts : undefined;
   const inboundCluster: ClusterConfig = appPort
     ? {
         name: inbound,
@@ -77,6 +82,7 @@ export function compileSidecar(index: MeshIndex, proxy: ProxyIdentity, cache: Co
     ...(mtlsByPort ? { mtlsByPort } : {}),
     // As Istio's sidecars: the verified peer is added to x-forwarded-client-cert (By, Hash, Subject, URI, DNS).
     forwardClientCert: { mode: 'APPEND_FORWARD' },
+    ...(grpcWeb ? { grpcWeb } : {}),
     protocol: 'http',
     virtualHosts: [
       {
@@ -150,8 +156,11 @@ function sidecarOutbound(
     });
   }
   const byPort = new Map<number, VirtualHostConfig[]>();
+  /** Ports where some service declares GRPC-WEB: Istio's listener for the port carries the grpc_web filter (it only changes gRPC-Web requests). */
+  const webPorts = new Set<number>();
   for (const p of visible) {
     if (!routedByRequest(p)) continue;
+    if (p.protocol === 'GRPC-WEB') webPorts.add(p.number);
     const routes = meshRoutes(index, cache, p, vsFor(p.host), source);
     for (const u of routes.uses) clusters.add(u);
     const list = byPort.get(p.number) ?? [];
@@ -164,6 +173,7 @@ function sidecarOutbound(
     matchPort: number,
     protocol: 'http' as const,
     virtualHosts,
+    ...(webPorts.has(number) ? { grpcWeb: true as const } : {}),
   }));
   const listeners: ListenerConfig[] = [...httpListeners, ...tcpListeners.filter((t) => !byPort.has(t.matchPort))].sort(
     (a, b) => a.matchPort - b.matchPort,

@@ -174,6 +174,13 @@ export interface ListenerConfig {
    * certificate as `Cert`), a sidecar's inbound APPEND_FORWARD. Absent: SANITIZE (never sent on).
    */
   readonly forwardClientCert?: { readonly mode: ForwardClientCertDetails; readonly cert?: boolean };
+  /**
+   * Envoy's grpc_web filter, which Istio adds to the listeners of GRPC-WEB ports only: gRPC-Web
+   * requests go upstream as gRPC and their responses back as gRPC-Web (proxy/h2/grpc-web.ts).
+   * `true`: every request here; a list: a pod's inbound, requests whose connection's original
+   * destination port is listed.
+   */
+  readonly grpcWeb?: true | readonly number[];
 }
 
 /**

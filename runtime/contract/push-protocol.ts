@@ -36,6 +36,8 @@ export interface ProxyIdentity {
   readonly proxyProtocol?: boolean;
   /** Where the proxy runs, `region/zone/subzone` (its node's, or its WorkloadEntry's in `mast local`): locality load balancing prefers endpoints near it. */
   readonly locality?: string;
+  /** The Kubernetes node the proxy's pod runs on: without `locality`, mastd takes the node's topology labels (as istiod). */
+  readonly node?: string;
   /** Gateway: Istio's ProxyConfig `gatewayTopology` (what mast applies of it). */
   readonly gatewayTopology?: { readonly forwardClientCertDetails?: ForwardClientCertDetails };
 }
@@ -148,6 +150,8 @@ function helloProblem(m: Fields): string | undefined {
   if (!isObject(id.labels) || Object.values(id.labels).some((v) => typeof v !== 'string'))
     return 'hello.identity.labels must map strings to strings';
   if (id.locality !== undefined && typeof id.locality !== 'string') return 'hello.identity.locality must be a string';
+  if (id.node !== undefined && (typeof id.node !== 'string' || !/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(id.node)))
+    return 'hello.identity.node must be a node name';
   if (m.features !== undefined && !(Array.isArray(m.features) && m.features.every(isText)))
     return 'hello.features must be a list of strings';
   return undefined;

@@ -162,7 +162,7 @@ export class JwksFetcher {
     return out;
   }
 
-  /** Fetches and failures per URI (for /metrics and tests). */
+  /** Fetches and failures per URI (mastd_jwks_* on /metrics, and tests). */
   stats(): Array<{ uri: string; fetches: number; failures: number; hasKeys: boolean; lastError?: string }> {
     return [...this.entries].map(([uri, e]) => ({
       uri,
@@ -171,15 +171,6 @@ export class JwksFetcher {
       hasKeys: e.keys !== undefined,
       ...(e.lastError ? { lastError: e.lastError } : {}),
     }));
-  }
-
-  /** Prometheus lines: fetches and failures by URI. */
-  metricLines(): string[] {
-    const label = (uri: string) => uri.replace(/\\/g, '\\\\').replace(/"/g, '\\"');
-    return this.stats().flatMap((s) => [
-      `mastd_jwks_fetches_total{uri="${label(s.uri)}"} ${s.fetches}`,
-      `mastd_jwks_fetch_failures_total{uri="${label(s.uri)}"} ${s.failures}`,
-    ]);
   }
 
   close(): void {

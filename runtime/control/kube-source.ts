@@ -14,6 +14,7 @@
 import * as k8s from '@kubernetes/client-node';
 import { KINDS, MESH_CONFIGMAP, STORAGE_VERSION, SYSTEM_NAMESPACE, TELEMETRY_GROUP, type KubeObject } from '../../api';
 import type { ConfigSource, SourceUpdate } from './file-source';
+import { nodeTopology } from './node-topology';
 
 export interface KubeSourceOptions {
   /** @default 100 */
@@ -36,6 +37,8 @@ interface Watched {
   /** A custom resource: its CRD may not be installed, and then the kind is empty (not an error). */
   readonly crd: boolean;
   readonly list: () => Promise<{ items: k8s.KubernetesObject[]; metadata?: { resourceVersion?: string } }>;
+  /** What of each object the snapshot keeps (default: all of it). */
+  readonly keep?: (o: k8s.KubernetesObject) => k8s.KubernetesObject;
 }
 
 export function watchedKinds(kc: k8s.KubeConfig, namespace = SYSTEM_NAMESPACE): Watched[] {
@@ -74,6 +77,15 @@ export function watchedKinds(kc: k8s.KubeConfig, namespace = SYSTEM_NAMESPACE): 
       fieldSelector: byName,
       crd: false,
       list: () => core.listNamespacedConfigMap({ namespace, fieldSelector: byName }),
+    },
+    {
+      key: 'Node',
+      kind: 'Node',
+      apiVersion: 'v1',
+      path: '/api/v1/nodes',
+      crd: false,
+      list: () => core.listNode({}),
+      keep: nodeTopology,
     },
     {
       key: 'EndpointSlice',
@@ -239,7 +251,7 @@ export class KubeSource implements ConfigSource {
       const source = state?.synced ? state : state?.previous;
       if (!source) return undefined;
       for (const item of source.informer.list())
-        out.push({ ...(JSON.parse(JSON.stringify(item)) as KubeObject), kind: w.kind, apiVersion: w.apiVersion });
+        out.push({ ...(JSON.parse(JSON.stringify(w.keep ? w.keep(item) : item)) as KubeObject), kind: w.kind, apiVersion: w.apiVersion });
     }
     return out;
   }
@@ -250,9 +262,10 @@ export class KubeSource implements ConfigSource {
     const objects = this.snapshotObjects();
     if (!objects) return;
     // A relist that changed nothing is not a new snapshot.
-    const fingerprint = objects
-      .map((o) => `${o.kind}/${o.metadata?.namespace}/${o.metadata?.name}@${(o.metadata as { resourceVersion?: string })?.resourceVersion}`)
-      .join('|');
+    // An object kept whole changes with its resourceVersion; a trimmed one (a Node) with what is kept of it.
+    const version = (o: KubeObject) =>
+      (o.metadata as { resourceVersion?: string })?.resourceVersion ?? JSON.stringify(o.metadata?.labels ?? {});
+    const fingerprint = objects.map((o) => `${o.kind}/${o.metadata?.namespace}/${o.metadata?.name}@${version(o)}`).join('|');
     if (fingerprint === this.lastEmitted) return;
     this.lastEmitted = fingerprint;
     this.onUpdate?.({ objects, findings: [] });

@@ -15,6 +15,8 @@ import { LeaderElector, RejectionEvents, sharedCaSecret, tokenReviewVerifier } f
 import { CertificateAuthority, type PluggedCa } from './ca';
 import { readCacertsDir } from './cacerts';
 import { Mastd } from './mastd';
+import { scrapedCounter, scrapedGauge } from './pilot-metrics';
+import type { Registry } from 'prom-client';
 import { pushNames } from './push-names';
 import { RootConfigMaps } from './root-configmaps';
 import { rootNamespaces } from './root-namespaces';
@@ -83,10 +85,20 @@ function parseOptions(argv: string[]) {
   });
 }
 
+/** What each of the Kubernetes source's counters counts (mastd_kubernetes_<name>_total): one entry per counter, or tsc fails. */
+const KUBE_COUNTERS: Record<keyof KubeSource['counters'], string> = {
+  lists: 'lists of a kind by an informer (its start, each re-list)',
+  errors: 'errors of an informer',
+  restarts: 'informers restarted after an error',
+  stalls: 'informers restarted because their watch went silent',
+};
+
 export async function main(argv: string[]): Promise<number> {
   // The bundle (one .js file) runs its analysis on a worker thread started from itself; from sources, in-process.
   const analyze = __filename.endsWith('.js') ? workerAnalyzer(__filename) : undefined;
-  const analyzerMetrics = () => (analyze ? [`mastd_analyses_on_worker_total ${analyze.done()}`] : []);
+  const analyzerMetrics = (registry: Registry) => {
+    if (analyze) scrapedCounter(registry, 'mastd_analyses_on_worker_total', 'Whole-mesh analyses run on the worker thread.', analyze.done);
+  };
   let parsed: ReturnType<typeof parseOptions>;
   try {
     parsed = parseOptions(argv);
@@ -179,11 +191,12 @@ export async function main(argv: string[]): Promise<number> {
         const objects = byKey(received);
         void events.report(rejected, (f) => objects.get(`${f.kind}/${f.namespace ?? 'default'}/${f.name}`));
       },
-      extraMetrics: () => [
-        ...analyzerMetrics(),
-        `mastd_leader ${leader.leader ? 1 : 0}`,
-        ...Object.entries(source.counters).map(([k, v]) => `mastd_kubernetes_${k}_total ${v}`),
-      ],
+      extraMetrics: (registry) => {
+        analyzerMetrics(registry);
+        scrapedGauge(registry, 'mastd_leader', '1 while this mastd holds the leader Lease, else 0.', () => (leader.leader ? 1 : 0));
+        for (const k of Object.keys(KUBE_COUNTERS) as Array<keyof typeof KUBE_COUNTERS>)
+          scrapedCounter(registry, `mastd_kubernetes_${k}_total`, `Kubernetes watches: ${KUBE_COUNTERS[k]}.`, () => source.counters[k]);
+      },
     });
     leader.start();
     // Every namespace gets mastd's root (the proxies there verify the push port with it): checked

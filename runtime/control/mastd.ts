@@ -15,7 +15,9 @@ import { renewalDelayMs } from '../contract/renewal';
 import type { ProxyIdentity } from '../contract/push-protocol';
 import type { ConfigSource } from './file-source';
 import { JwksFetcher, type JwksFetcherOptions } from './jwks';
-import { pilotMetricLines, withHelp } from './pilot-metrics';
+import { ConfigEvents } from './config-events';
+import type { Registry } from 'prom-client';
+import { mastdRegistry, type PushTrigger } from './pilot-metrics';
 
 export interface MastdOptions {
   readonly source: ConfigSource;
@@ -39,8 +41,8 @@ export interface MastdOptions {
   readonly analysisDelayMs?: number;
   /** Lifetime of workload certificates. @default 24 h */
   readonly certificateTtlMs?: number;
-  /** More Prometheus lines for /metrics. */
-  readonly extraMetrics?: () => string[];
+  /** Registers more families in mastd's registry (/metrics), read at scrape time (`scrapedCounter`, `scrapedGauge`). */
+  readonly extraMetrics?: (registry: Registry) => void;
   /** Told about the rejected resources after every update (in Kubernetes: Events on them), with the objects as received. */
   readonly onRejected?: (rejected: readonly Finding[], received: readonly KubeObject[]) => void;
   /** Runs the whole-mesh analysis (the bundled mastd: on a worker thread). @default - in-process */
@@ -79,11 +81,17 @@ export class Mastd {
   private updates = Promise.resolve();
   /** Updates received and not yet published. */
   private queued = 0;
+  /** What changed between updates, and why pushes happened, for the `pilot_*` families. */
+  private readonly events = new ConfigEvents();
+  private readonly triggers = new Map<PushTrigger, number>();
+  private internalErrors = 0;
   /** The keys of every RequestAuthentication `jwksUri`, pushed inline (a refresh that changes them republishes). */
   readonly jwks: JwksFetcher;
+  /** Every family /metrics serves. */
+  readonly metrics: Registry;
 
   constructor(private readonly options: MastdOptions) {
-    this.jwks = new JwksFetcher({ ...options.jwks, onChange: () => this.refresh(), log: options.log });
+    this.jwks = new JwksFetcher({ ...options.jwks, onChange: () => this.refresh('config'), log: options.log });
     this.push = new PushServer({
       token: options.token,
       verify: options.verify,
@@ -100,6 +108,17 @@ export class Mastd {
         );
       },
     });
+    this.metrics = mastdRegistry({
+      counters: this.push.counters,
+      histograms: this.push.histograms,
+      connected: () => this.push.statuses().length,
+      rejectedResources: () => this.rejected.length,
+      triggers: this.triggers,
+      internalErrors: () => this.internalErrors,
+      events: this.events,
+      jwks: () => this.jwks.stats(),
+    });
+    options.extraMetrics?.(this.metrics);
   }
 
   /** The certificate authority (generated or loaded at start-up); with `pushTls`, the push port's certificate comes from it. */
@@ -127,9 +146,10 @@ export class Mastd {
       this.updates = this.updates
         .then(() => this.onUpdate(update.objects, update.findings))
         .finally(() => this.queued--)
-        .catch((err) =>
-          this.options.log?.(`update failed, keeping snapshot ${this.snapshot?.version ?? 'none'}: ${(err as Error).message}`),
-        );
+        .catch((err) => {
+          this.internalErrors++;
+          this.options.log?.(`update failed, keeping snapshot ${this.snapshot?.version ?? 'none'}: ${(err as Error).message}`);
+        });
     });
     return { pushPort: push, monitoringPort: (this.monitoring.address() as AddressInfo).port };
   }
@@ -140,19 +160,21 @@ export class Mastd {
   /**
    * A new snapshot of the same objects, `prepare` run again on them, pushed: for what changes
    * outside the config (`mast local`'s supervisor marking a workload not ready, or ready again).
-   * Queued behind the updates already received, so it never overtakes an edit.
+   * Queued behind the updates already received, so it never overtakes an edit. `why` is counted in
+   * `pilot_push_triggers`: endpoints' readiness, or new JWKS keys (config).
    */
-  refresh(): void {
+  refresh(why: PushTrigger = 'endpoint'): void {
     this.queued++;
     this.updates = this.updates
       .then(async () => {
         if (!this.accepted) return;
-        await this.publish(this.accepted, 'refreshed');
+        await this.publish(this.accepted, 'refreshed', why);
       })
       .finally(() => this.queued--)
-      .catch((err) =>
-        this.options.log?.(`refresh failed, keeping snapshot ${this.snapshot?.version ?? 'none'}: ${(err as Error).message}`),
-      );
+      .catch((err) => {
+        this.internalErrors++;
+        this.options.log?.(`refresh failed, keeping snapshot ${this.snapshot?.version ?? 'none'}: ${(err as Error).message}`);
+      });
   }
 
   /** Resolves once the updates received so far are applied. */
@@ -164,6 +186,7 @@ export class Mastd {
   private analysis: Promise<void> = Promise.resolve();
 
   private async onUpdate(objects: KubeObject[], loadFindings: Finding[]): Promise<void> {
+    this.events.observe(objects);
     // Per-resource validation decides what is rejected, before the push; the whole-mesh analysis only reports.
     const result = ingest(objects, this.lastGood, {
       defaultIngressGateway: this.options.defaultIngressGateway,
@@ -177,12 +200,12 @@ export class Mastd {
       this.options.log?.(`rejected ${f.kind} ${f.namespace ?? ''}/${f.name} ${f.path}: ${f.code} ${f.message}`);
     if (result.rejected.length) this.options.onRejected?.(result.rejected, objects);
     this.accepted = result.objects;
-    await this.publish(result.objects, `${result.objects.length} objects, ${result.rejected.length} rejected`);
+    await this.publish(result.objects, `${result.objects.length} objects, ${result.rejected.length} rejected`, 'config');
     this.scheduleAnalysis(result.objects, loadFindings);
   }
 
   /** `prepare`d accepted objects become the next snapshot, with a compile cache of its own, pushed. */
-  private async publish(accepted: KubeObject[], what: string): Promise<void> {
+  private async publish(accepted: KubeObject[], what: string, why: PushTrigger): Promise<void> {
     const prepared = this.options.prepare ? await this.options.prepare(accepted) : accepted;
     // New jwksUris are fetched before the snapshot (bounded by the fetch timeout), so its configs carry their keys.
     await this.jwks.track(jwksUris(prepared));
@@ -190,6 +213,7 @@ export class Mastd {
     this.options.log?.(`snapshot ${this.snapshot.version}: ${what}`);
     this.compiled = new CompileCache(buildIndex(this.snapshot, { trustDomain: this.options.trustDomain }));
     this.noteTrustDomain(prepared);
+    this.triggers.set(why, (this.triggers.get(why) ?? 0) + 1);
     this.push.publish();
   }
 
@@ -265,38 +289,17 @@ export class Mastd {
         });
       case '/debug/syncz':
         return json({ version: this.snapshot?.version ?? null, proxies: this.push.statuses() });
-      case '/metrics': {
-        const c = this.push.counters;
-        const conv = this.push.convergenceMs;
-        const lines = [
-          `mastd_pushes_total ${c.pushes}`,
-          `mastd_push_errors_total ${c.pushErrors}`,
-          `mastd_acks_total ${c.acks}`,
-          `mastd_nacks_total ${c.nacks}`,
-          `mastd_rejected_proxies_total ${c.rejectedPeers}`,
-          `mastd_push_streams_over_cap_total ${c.overCap}`,
-          `mastd_certificates_issued_total ${c.certificates}`,
-          `mastd_connected_proxies ${this.push.statuses().length}`,
-          `mastd_rejected_resources ${this.rejected.length}`,
-          ...[10, 50, 100, 250, 500, 1000, 5000].map(
-            (le) => `mastd_convergence_ms_bucket{le="${le}"} ${conv.filter((v) => v <= le).length}`,
-          ),
-          `mastd_convergence_ms_bucket{le="+Inf"} ${conv.length}`,
-          `mastd_convergence_ms_count ${conv.length}`,
-          `mastd_convergence_ms_sum ${conv.reduce((a, b) => a + b, 0)}`,
-          ...this.jwks.metricLines(),
-          ...(this.options.extraMetrics?.() ?? []),
-        ];
-        const pilot = pilotMetricLines({
-          pushes: c.pushes,
-          nacks: c.nacks,
-          certificates: c.certificates,
-          connected: this.push.statuses().length,
-          convergence: this.push.convergence,
-        });
-        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
-        return void res.end(`${[...withHelp(lines), ...pilot].join('\n')}\n`);
-      }
+      case '/metrics':
+        return void this.metrics.metrics().then(
+          (text) => {
+            res.writeHead(200, { 'content-type': this.metrics.contentType });
+            res.end(text);
+          },
+          (err: Error) => {
+            res.writeHead(500);
+            res.end(`metrics not collected: ${err.message}\n`);
+          },
+        );
       default:
         res.writeHead(404);
         res.end('not found: /ready /metrics /debug/analyze /debug/configz /debug/syncz\n');

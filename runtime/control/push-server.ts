@@ -19,7 +19,7 @@ import {
 } from '../contract/push-protocol';
 import type { ProxyConfig } from '../contract/proxy-config';
 import { diffConfig } from '../contract/config-delta';
-import { ConvergenceHistogram } from './pilot-metrics';
+import { pushHistograms } from './pilot-metrics';
 
 /** A push server made without any way to authenticate proxies. */
 export class PushAuthError extends Error {
@@ -103,9 +103,11 @@ export class PushServer {
   private readonly perIdentity = new Map<string, number>();
   /** When the current snapshot was published, and how long until every proxy ACKed it. */
   private publishedAt = 0;
-  convergenceMs: number[] = [];
-  /** The same times, cumulative (pilot_proxy_convergence_time). */
-  readonly convergence = new ConvergenceHistogram();
+  /**
+   * Seconds (and ms) from a publish until every proxy ACKed it; seconds from picking a proxy's config
+   * (compiled on first use) to its push written; bytes of each push written. mastd's registry reads them.
+   */
+  readonly histograms = pushHistograms();
 
   constructor(private readonly options: PushServerOptions) {
     // Every stream can ask for a workload certificate: a push port that checks nobody would sign
@@ -289,6 +291,7 @@ export class PushServer {
   }
 
   private send(peer: Peer): void {
+    const started = performance.now();
     const config = peer.queued ?? this.options.configFor(peer.status.identity);
     peer.queued = undefined;
     if (!config || peer.status.sent === config.version) return;
@@ -300,6 +303,8 @@ export class PushServer {
     let line = delta ?? this.encoded.get(config);
     if (!line) this.encoded.set(config, (line = encode({ type: 'config', version: config.version, config })));
     peer.stream.write(line);
+    this.histograms.pushTime.observe((performance.now() - started) / 1000);
+    this.histograms.configSize.observe(Buffer.byteLength(line));
     peer.status.sent = config.version;
     peer.deltaVersion = delta ? config.version : undefined;
     peer.basis = config;
@@ -332,9 +337,9 @@ export class PushServer {
     if (!this.publishedAt) return;
     const all = [...this.peers].every((p) => !p.status.sent || p.status.acked === p.status.sent);
     if (all) {
-      this.convergenceMs.push(Date.now() - this.publishedAt);
-      this.convergence.observe(Date.now() - this.publishedAt);
-      if (this.convergenceMs.length > 1000) this.convergenceMs.shift();
+      const ms = Date.now() - this.publishedAt;
+      this.histograms.convergenceMs.observe(ms);
+      this.histograms.convergence.observe(ms / 1000);
       this.publishedAt = 0;
     }
   }

@@ -2,16 +2,21 @@
  * The admin port of `mast local`: the service-graph page (`/`), its data (`/api/graph`), the
  * gateway's `/stats/prometheus`, every proxy as a Prometheus target (`/prometheus/targets`) and a
  * `prometheus.yml` that scrapes them (`/prometheus.yml`), readiness of the whole mesh (`/ready`) and
- * mastd's endpoints (`/metrics`, `/debug/analyze`, `/debug/syncz`, so `mast proxy-status --mastd` works against it).
+ * mastd's endpoints (`/metrics`, `/debug/analyze`, `/debug/syncz`, so `mast proxy-status --mastd` works against it),
+ * and mast's Grafana dashboards (`/grafana/dashboards/`: the list, then each `<name>.json`).
  */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { formatFinding } from '../../api';
+import { dashboardText, grafanaDashboards } from '../../api/dashboards';
 import { syncState } from '../control/push-server';
 import { buildGraph, parseEdges, type Graph, type Scrape } from './graph';
 import type { LocalMesh } from './local-mesh';
 import { renderBody, renderPage, type PageModel } from './page';
 import { PROMETHEUS_PATHS, prometheusConfig, scrapeTargets } from './prometheus';
+
+/** Where mast's Grafana dashboards are served: the list, and each file under it. */
+export const DASHBOARDS_PATH = '/grafana/dashboards/';
 
 async function scrape(port: number, host = '127.0.0.1'): Promise<string> {
   try {
@@ -81,7 +86,22 @@ export class LocalAdmin {
       res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
       res.end(body);
     };
-    switch (new URL(req.url ?? '/', 'http://admin').pathname) {
+    const path = new URL(req.url ?? '/', 'http://admin').pathname;
+    if (path.startsWith(DASHBOARDS_PATH)) {
+      const dashboards = grafanaDashboards();
+      const file = path.slice(DASHBOARDS_PATH.length);
+      if (!file)
+        return send(
+          200,
+          JSON.stringify(
+            Object.entries(dashboards).map(([name, d]) => ({ file: `${DASHBOARDS_PATH}${name}`, uid: d.uid, title: d.title })),
+          ),
+          'application/json',
+        );
+      const model = Object.hasOwn(dashboards, file) ? dashboards[file] : undefined;
+      return model ? send(200, dashboardText(model), 'application/json') : send(404, `no dashboard ${file}: see ${DASHBOARDS_PATH}\n`);
+    }
+    switch (path) {
       case '/':
         return send(200, renderPage(await this.model()), 'text/html; charset=utf-8');
       case '/body':

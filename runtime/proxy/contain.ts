@@ -31,11 +31,29 @@ export function containPeerInput(side: PeerSide, end: () => void, handle: () => 
   try {
     handle();
   } catch (error) {
+    contained(side, end, error);
+  }
+}
+
+/**
+ * `handle` as a listener that runs as containPeerInput runs a callback: wrapped once when the
+ * listener is added, so an event (each DATA frame of a response) makes no closure of its own.
+ */
+export function containedListener<A, B>(side: PeerSide, end: () => void, handle: (a: A, b: B) => void): (a: A, b: B) => void {
+  return (a, b) => {
     try {
-      end();
-    } finally {
-      if (peerInputChannel.hasSubscribers)
-        peerInputChannel.publish({ code: 'MAST_PROXY_PEER_INPUT', side, error } satisfies ContainedPeerError);
+      handle(a, b);
+    } catch (error) {
+      contained(side, end, error);
     }
+  };
+}
+
+function contained(side: PeerSide, end: () => void, error: unknown): void {
+  try {
+    end();
+  } finally {
+    if (peerInputChannel.hasSubscribers)
+      peerInputChannel.publish({ code: 'MAST_PROXY_PEER_INPUT', side, error } satisfies ContainedPeerError);
   }
 }

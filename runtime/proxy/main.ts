@@ -13,6 +13,7 @@ import type { ProxyIdentity } from '../contract/push-protocol';
 import type { configFromMesh } from './mesh-file';
 import { DEFAULT_LISTENER_DRAIN_MS, MeshProxy } from './mesh-proxy';
 import { DEFAULT_MAX_CONNECTIONS } from './listeners';
+import { DEFAULT_ACCESS_LOG_FLUSH_MS } from './telemetry';
 import { DEFAULT_LIMITS } from './http/head';
 import { HTTP2_FLAG_HELP, HTTP2_FLAG_OPTIONS, http2LimitsFromFlags, type Http2FlagError } from './h2/limit-flags';
 import { startAdmin, startStatus } from './admin';
@@ -64,6 +65,8 @@ Options:
                            annotations, moved there by injection) the app's metrics follow the proxy's
   --access-log <-|off|f>   JSON access log to stdout (-) or appended to file f (default: off); lines the
                            sink cannot take in time are dropped and counted, never held without bound
+  --access-log-flush-ms <n>  how long access log lines may wait to be written together (64 KiB are
+                           written at once); 0: at the end of each turn of the event loop (default: ${DEFAULT_ACCESS_LOG_FLUSH_MS})
   --drain-seconds <n>      drain time on SIGTERM (default: 5)
   --listener-drain-seconds <n>  how long a listener removed by a config push serves its open
                            connections (Connection: close on each response) (default: 45)
@@ -227,6 +230,7 @@ export async function main(argv: string[]): Promise<number> {
       'admin-port': { type: 'string', default: String(PORTS.proxyAdmin) },
       'status-port': { type: 'string' },
       'access-log': { type: 'string', default: 'off' },
+      'access-log-flush-ms': { type: 'string', default: String(DEFAULT_ACCESS_LOG_FLUSH_MS) },
       'drain-seconds': { type: 'string', default: '5' },
       'listener-drain-seconds': { type: 'string', default: String(DEFAULT_LISTENER_DRAIN_MS / 1000) },
       'max-connections': { type: 'string', default: String(DEFAULT_MAX_CONNECTIONS) },
@@ -263,6 +267,7 @@ export async function main(argv: string[]): Promise<number> {
     namespace,
     labels,
     ...(locality ? { locality } : {}),
+    ...(env.NODE_NAME ? { node: env.NODE_NAME } : {}),
     ...((o['service-account'] ?? env.SERVICE_ACCOUNT) ? { serviceAccount: o['service-account'] ?? env.SERVICE_ACCOUNT } : {}),
     portMap: portMapOf(),
     proxyProtocol: o['proxy-protocol'],
@@ -282,6 +287,13 @@ export async function main(argv: string[]): Promise<number> {
   const trustedHops = Number(o['trusted-hops']);
   if (!Number.isInteger(trustedHops) || trustedHops < 0) {
     console.error(`mast-proxy: --trusted-hops must be a whole number of proxies (0 or more), not "${o['trusted-hops']}"`);
+    return 2;
+  }
+  const flushMs = Number(o['access-log-flush-ms']);
+  if (!Number.isInteger(flushMs) || flushMs < 0 || flushMs > 60_000) {
+    console.error(
+      `mast-proxy: --access-log-flush-ms must be a whole number of milliseconds from 0 to 60000, not "${o['access-log-flush-ms']}"`,
+    );
     return 2;
   }
   const headerTimeoutMs = Number(o['header-timeout-seconds']) * 1000;
@@ -348,6 +360,7 @@ export async function main(argv: string[]): Promise<number> {
     if (o['credentials-dir']) proxy.credentialsDir = o['credentials-dir'];
     if (reloadSeconds !== 30) proxy.credentialsReloadMs = reloadSeconds * 1000;
     proxy.listenerDrainMs = Number(o['listener-drain-seconds']) * 1000;
+    proxy.accessLogFlushMs = flushMs;
     proxy.maxConnections = Number(o['max-connections']);
     return proxy;
   };

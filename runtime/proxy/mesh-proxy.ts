@@ -96,6 +96,10 @@ export class MeshProxy implements AcceptContext, ExchangeContext {
   listenerDrainMs = DEFAULT_LISTENER_DRAIN_MS;
   /** Listeners removed by a push and still draining. */
   private readonly drainingListeners = new Set<ListenerRuntime>();
+  /** How long access log lines may wait to be written together (`--access-log-flush-ms`); 0: once per turn of the loop. */
+  set accessLogFlushMs(ms: number) {
+    this.telemetry.flushMs = ms;
+  }
   /** Metrics of other processes serving the same ports, rendered with this one's. */
   peerMetrics?: () => Array<{ worker: number; metrics: MetricsSnapshot }>;
 

@@ -19,6 +19,10 @@ export type { ProxyIdentityInfo } from './metric-context';
  * that cannot keep up costs log lines, never the proxy's memory nor its requests' latency.
  */
 export const ACCESS_LOG_MAX_PENDING_BYTES = 1024 * 1024;
+/** Buffered access log bytes that are written at once, without waiting for the timer (Envoy's minimum flush size). */
+export const ACCESS_LOG_FLUSH_BYTES = 64 * 1024;
+/** mast-proxy's default wait before buffered access log lines are written. */
+export const DEFAULT_ACCESS_LOG_FLUSH_MS = 1000;
 
 /** The metrics group of requests answered without a cluster (no route, denied, direct responses) before any config. */
 const NO_CLUSTER = {};
@@ -121,9 +125,19 @@ export class Telemetry {
       }),
     );
     this.logBufferBytes += this.logBuffer[this.logBuffer.length - 1].length + 1;
-    // Lines leave together, once per turn of the loop: one write for a burst of requests.
-    if (this.logBuffer.length === 1) setImmediate(() => this.flushLog());
+    // Lines leave together: every flushMs or once 64 KiB are buffered (Istio's ProxyConfig defaults,
+    // fileFlushInterval 1000 ms and fileFlushMinSizeKb 64, for Envoy's file access logs), so a busy proxy writes a few times a second, not once per request; with flushMs 0,
+    // once per turn of the loop.
+    if (this.logBufferBytes >= ACCESS_LOG_FLUSH_BYTES) this.flushLog();
+    else if (this.logBuffer.length === 1) {
+      if (this.flushMs > 0) (this.flushTimer = setTimeout(() => this.flushLog(), this.flushMs)).unref();
+      else setImmediate(() => this.flushLog());
+    }
   }
+
+  /** How long access log lines may wait to be written together (`--access-log-flush-ms`); 0: once per turn of the loop. */
+  flushMs = 0;
+  private flushTimer?: NodeJS.Timeout;
 
   /** What the dry-run policies would have done: a counter per engine and result, and the `rbac` logger's debug line. */
   private reportDryRun(r: RequestRecord): void {
@@ -135,6 +149,9 @@ export class Telemetry {
   }
 
   private flushLog(): void {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    if (this.logBuffer.length === 0) return;
     const lines = this.logBuffer;
     this.logBuffer = [];
     this.logBufferBytes = 0;

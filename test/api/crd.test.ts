@@ -1,5 +1,5 @@
 import Ajv from 'ajv';
-import { allCrds, crdFor, KINDS, loadFiles, SERVED_VERSIONS, type MeshKind } from '../../api';
+import { allCrds, crdFor, KINDS, loadFiles, loadYaml, servedVersions, validate, type MeshKind } from '../../api';
 import { BOOKINFO_MESH_DIR } from '../../examples/bookinfo/bookinfo';
 
 type Props = Record<string, any>;
@@ -48,7 +48,9 @@ describe('generated CRDs', () => {
         .sort(),
     );
     for (const crd of crds) {
-      expect(crd.spec.versions.map((v: any) => [v.name, v.served, v.storage])).toEqual(SERVED_VERSIONS.map((v) => [v, true, v === 'v1']));
+      expect(crd.spec.versions.map((v: any) => [v.name, v.served, v.storage])).toEqual(
+        servedVersions(crd.spec.names.kind).map((v) => [v, true, v === 'v1']),
+      );
       const schemas = new Set(crd.spec.versions.map((v: any) => JSON.stringify(v.schema)));
       expect(schemas.size).toBe(1);
     }
@@ -120,4 +122,18 @@ describe('generated CRDs', () => {
     expect(dr({ spec: { host: 'a', trafficPolicy: { loadBalancer: { simple: 'FASTEST' } } } })).toBe(false);
     expect(dr({ spec: { trafficPolicy: {} } })).toBe(false); // host is required
   });
+});
+
+test("versions as Istio's CRDs serve them: security.istio.io at v1 and v1beta1, networking.istio.io at v1alpha3 too", () => {
+  expect(servedVersions('AuthorizationPolicy')).toEqual(['v1', 'v1beta1']);
+  expect(servedVersions('PeerAuthentication')).toEqual(['v1', 'v1beta1']);
+  expect(servedVersions('RequestAuthentication')).toEqual(['v1', 'v1beta1']);
+  expect(servedVersions('VirtualService')).toEqual(['v1', 'v1beta1', 'v1alpha3']);
+  const f = validate(
+    loadYaml('apiVersion: security.istio.io/v1alpha3\nkind: AuthorizationPolicy\nmetadata: { name: a, namespace: default }\nspec: {}\n')
+      .objects,
+  );
+  expect(f.map((x) => [x.code, x.path, x.message])).toEqual([
+    ['MAST0006', 'apiVersion', '"security.istio.io/v1alpha3" is not served; use security.istio.io/v1'],
+  ]);
 });

@@ -102,3 +102,32 @@ test('trustDomain and trustDomainAliases are applied, checked as Istio checks th
   expect(f[0].message).toMatch(/"My_Domain" is not a trust domain/);
   expect(codes(meshConfig('trustDomainAliases: old-td'))).toEqual(['MAST0002 data.mesh.trustDomainAliases']);
 });
+
+test('defaultConfig (ProxyConfig for every proxy) is checked whole: what mast reads, the rest named, unknown keys unknown', () => {
+  const f = found(
+    meshConfig(`
+defaultConfig:
+  meshId: mesh1
+  tracing: { sampling: 10, zipkin: { address: zipkin:9411 } }
+  gatewayTopology: { numTrustedProxies: 1, proxyProtocol: {}, hops: 2 }
+  holdApplicationUntilProxyStarts: true
+  concurrency: 2
+  proxy_metadata: {}
+`),
+  );
+  expect(f.map((x) => `${x.code} ${x.path}`)).toEqual([
+    'MAST0301 data.mesh.defaultConfig.tracing.zipkin',
+    'MAST0301 data.mesh.defaultConfig.gatewayTopology.proxyProtocol',
+    'MAST0001 data.mesh.defaultConfig.gatewayTopology.hops',
+    'MAST0301 data.mesh.defaultConfig.holdApplicationUntilProxyStarts',
+    'MAST0301 data.mesh.defaultConfig.concurrency',
+    'MAST0001 data.mesh.defaultConfig.proxy_metadata',
+  ]);
+  expect(f.find((x) => x.path.endsWith('.concurrency'))?.message).toBe(
+    "ProxyConfig concurrency is not applied by mast: mast-proxy's --workers",
+  );
+  expect(f.at(-1)?.message).toBe('"proxy_metadata" is not a ProxyConfig field (did you mean "proxyMetadata"?)');
+  expect(codes(meshConfig('defaultConfig: { gatewayTopology: { numTrustedProxies: -1 } }'))).toEqual([
+    'MAST0002 data.mesh.defaultConfig.gatewayTopology.numTrustedProxies',
+  ]);
+});

@@ -70,8 +70,9 @@ test.each([
   ],
   [
     'ServiceEntry',
+    // gRPC-Web is translated to gRPC on the port's listeners, as Envoy's grpc_web filter does.
     '{ hosts: [a.example.org], ports: [{ number: 80, name: web, protocol: GRPC-WEB }, { number: 81, name: rpc, protocol: GRPC }], resolution: DNS }',
-    [['ServiceEntry', 'spec.ports[0].protocol', 'Warning']],
+    [],
   ],
   ['WorkloadEntry', '{ address: 10.0.0.1, weight: 3 }', [['WorkloadEntry', 'spec.weight', 'Warning']]],
   ['AuthorizationPolicy', '{ action: CUSTOM, provider: { name: ext }, rules: [{}] }', [['AuthorizationPolicy', 'spec.action', 'Warning']]],

@@ -7,41 +7,10 @@
 import * as http from 'node:http';
 import { cluster, config, forward, stoppedAfterEach, until } from '../support/proxy';
 import { bundleProxy, spawnProxy } from '../security/spawned-proxy';
-import { quantile } from './load';
+import { keepAliveClient, type KeepAliveOutcome, quantile } from './load';
 import { record } from './report';
 
 const { withBackend, stopAfter } = stoppedAfterEach();
-
-interface Outcome {
-  ok: number;
-  closeSaid: number;
-  errors: string[];
-  latencies: number[];
-}
-
-/** One keep-alive client sending requests one after another until `until` (ms since the epoch). */
-async function client(port: number, until: number, out: Outcome): Promise<void> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  try {
-    while (Date.now() < until) {
-      const started = performance.now();
-      await new Promise<void>((resolve) => {
-        const req = http.get({ host: '127.0.0.1', port, path: '/', agent, headers: { host: 'alpha.example.com' } }, (res) => {
-          res.resume();
-          res.on('end', () => {
-            if (res.statusCode === 200) out.ok++, out.latencies.push(performance.now() - started);
-            else out.errors.push(`status ${res.statusCode}`);
-            if (res.headers.connection === 'close') out.closeSaid++;
-            resolve();
-          });
-        });
-        req.on('error', (err) => (out.errors.push((err as NodeJS.ErrnoException).code ?? err.message), resolve()));
-      });
-    }
-  } finally {
-    agent.destroy();
-  }
-}
 
 const readiness = (admin: number) =>
   new Promise<number>((resolve) => {
@@ -67,9 +36,16 @@ describe('drain on SIGTERM', () => {
     const admin = Number(/admin (\d+)/.exec(proxy.stderr())![1]);
     expect(await readiness(admin)).toBe(200);
 
-    const out: Outcome = { ok: 0, closeSaid: 0, errors: [], latencies: [] };
+    const out: KeepAliveOutcome = { ok: 0, closeSaid: 0, errors: [], latencies: [] };
     const t0 = Date.now();
-    const clients = Array.from({ length: 8 }, () => client(port, t0 + 1200, out));
+    const clients = Array.from({ length: 8 }, () =>
+      keepAliveClient(
+        () => port,
+        () => '/',
+        t0 + 1200,
+        out,
+      ),
+    );
     const slow = new Promise<string>((resolve) => {
       http
         .get({ host: '127.0.0.1', port, path: '/slow', agent: false, headers: { host: 'alpha.example.com' } }, (res) => {

@@ -5,12 +5,11 @@
  * on on the new port. Nothing fails. Bounded: 8 clients, 1.2 s of requests (3 s under
  * `npm run chaos`). In-process (a MeshProxy on loopback): the push is `apply`, as the push client calls it.
  */
-import * as http from 'node:http';
 import * as net from 'node:net';
 import type { ProxyConfig } from '../../runtime/contract/proxy-config';
 import { cluster, config, forward, startProxy, stoppedAfterEach, until } from '../runtime/support';
 import { span, timeoutFor } from './duration';
-import { quantile } from './load';
+import { keepAliveClient, type KeepAliveOutcome, quantile } from './load';
 import { record } from './report';
 
 const { withBackend, stopAfter } = stoppedAfterEach();
@@ -27,38 +26,6 @@ async function freePorts(n: number): Promise<number[]> {
   const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
   await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
   return ports;
-}
-
-interface Outcome {
-  ok: number;
-  closeSaid: number;
-  errors: string[];
-  latencies: number[];
-}
-
-/** One keep-alive client, requests one after another to whichever port `target()` names, until `until` (epoch ms). */
-async function client(target: () => number, path: () => string, until: number, out: Outcome): Promise<void> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  try {
-    while (Date.now() < until) {
-      const started = performance.now();
-      await new Promise<void>((resolve) => {
-        const req = http.get({ host: '127.0.0.1', port: target(), path: path(), agent, headers: { host: 'alpha.example.com' } }, (res) => {
-          res.resume();
-          res.on('end', () => {
-            if (res.statusCode === 200) out.ok++, out.latencies.push(performance.now() - started);
-            else out.errors.push(`status ${res.statusCode}`);
-            if (res.headers.connection === 'close') out.closeSaid++;
-            resolve();
-          });
-        });
-        req.setTimeout(10_000, () => req.destroy(new Error('timeout')));
-        req.on('error', (err) => (out.errors.push((err as NodeJS.ErrnoException).code ?? err.message), resolve()));
-      });
-    }
-  } finally {
-    agent.destroy();
-  }
 }
 
 describe('a push removing a listener under load', () => {
@@ -81,15 +48,16 @@ describe('a push removing a listener under load', () => {
 
       let port = oldPort;
       let slowSent = false;
-      const out: Outcome = { ok: 0, closeSaid: 0, errors: [], latencies: [] };
+      const out: KeepAliveOutcome = { ok: 0, closeSaid: 0, errors: [], latencies: [] };
       const t0 = Date.now();
       const clients = Array.from({ length: 8 }, (_, i) =>
         // The first client's first request after a third of the run is slow: in flight across the push.
-        client(
+        keepAliveClient(
           () => port,
           () => (i === 0 && !slowSent && Date.now() - t0 > DURATION_MS / 3 ? ((slowSent = true), '/slow') : '/'),
           t0 + DURATION_MS,
           out,
+          10_000,
         ),
       );
       // The push, once the slow request is on its way (a third into the run).

@@ -114,6 +114,48 @@ export class Load {
   }
 }
 
+/** What keep-alive clients saw: the 200s (and their latencies), the answers that said `Connection: close`, the errors. */
+export interface KeepAliveOutcome {
+  ok: number;
+  closeSaid: number;
+  errors: string[];
+  latencies: number[];
+}
+
+/**
+ * One keep-alive client sending requests one after another, each to the port `target()` names at
+ * `path()`, until `until` (epoch ms); with `timeoutMs`, a request not answered by then is an error.
+ */
+export async function keepAliveClient(
+  target: () => number,
+  path: () => string,
+  until: number,
+  out: KeepAliveOutcome,
+  timeoutMs?: number,
+): Promise<void> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  try {
+    while (Date.now() < until) {
+      const started = performance.now();
+      await new Promise<void>((resolve) => {
+        const req = http.get({ host: '127.0.0.1', port: target(), path: path(), agent, headers: { host: 'alpha.example.com' } }, (res) => {
+          res.resume();
+          res.on('end', () => {
+            if (res.statusCode === 200) out.ok++, out.latencies.push(performance.now() - started);
+            else out.errors.push(`status ${res.statusCode}`);
+            if (res.headers.connection === 'close') out.closeSaid++;
+            resolve();
+          });
+        });
+        if (timeoutMs !== undefined) req.setTimeout(timeoutMs, () => req.destroy(new Error('timeout')));
+        req.on('error', (err) => (out.errors.push((err as NodeJS.ErrnoException).code ?? err.message), resolve()));
+      });
+    }
+  } finally {
+    agent.destroy();
+  }
+}
+
 /** Failures grouped by reason, for a readable assertion message. */
 export function reasons(failed: readonly string[]): Record<string, number> {
   const out: Record<string, number> = {};

@@ -15,7 +15,7 @@ import { stoppedAfterEach, until } from '../support/proxy';
 import { timeoutFor } from './duration';
 import { Load, reasons } from './load';
 import { adminJson, getText, mastdPorts, spawnBackend, spawnMastd, spawnMeshGateway, webMesh, type MastdPorts } from './processes';
-import { record } from './report';
+import { loadRow, record } from './report';
 import { rssMb } from './rss';
 
 const { stopAfter } = stoppedAfterEach();
@@ -90,13 +90,11 @@ describe('oversized push streams and files against mastd', () => {
       const result = await load.stop();
       clearInterval(sampler);
       const after = rssMb(mastd.pid);
-      record({
-        scenario: `oversized input to mastd (${STREAMS} × 15 MB push lines, a 30 MB file; peak ${peak} MB)`,
-        requests: result.requests,
-        failed: result.failed.length,
-        p99Ms: result.p99Ms,
-        rss: [{ process: 'mastd', beforeMb: before, afterMb: after }],
-      });
+      record(
+        loadRow(`oversized input to mastd (${STREAMS} × 15 MB push lines, a 30 MB file; peak ${peak} MB)`, result, {
+          rss: [{ process: 'mastd', beforeMb: before, afterMb: after }],
+        }),
+      );
 
       // Every stream was cut off long before its 15 MB were read.
       expect(streams.filter((s) => !s.ended.startsWith('closed') && !s.ended.startsWith('error'))).toEqual([]);

@@ -12,7 +12,7 @@ import { elapse } from '../support/quiet';
 import { span, timeoutFor } from './duration';
 import { Load, reasons } from './load';
 import { getText, mastdPorts, spawnBackend, spawnMastd, spawnMeshGateway, webMesh } from './processes';
-import { record } from './report';
+import { loadRow, record } from './report';
 import { rssMb } from './rss';
 
 const { stopAfter } = stoppedAfterEach();
@@ -65,14 +65,12 @@ describe('mastd killed and restarted during config edits', () => {
       // The newest edit reaches the gateway through the new mastd.
       await until(`the gateway to run edit ${edit}`, async () => (await marker(gateway.port)) === `edit ${edit}`, 10_000);
       const rssAfter = rssMb(gateway.pid);
-      record({
-        scenario: 'mastd killed and restarted during edits',
-        requests: result.requests,
-        failed: result.failed.length,
-        p99Ms: result.p99Ms,
-        rss: [{ process: 'gateway', beforeMb: rssBefore, afterMb: rssAfter }],
-        durationS: RUN_MS / 1000,
-      });
+      record(
+        loadRow('mastd killed and restarted during edits', result, {
+          rss: [{ process: 'gateway', beforeMb: rssBefore, afterMb: rssAfter }],
+          durationS: RUN_MS / 1000,
+        }),
+      );
       expect(reasons(result.failed)).toEqual({});
       expect(result.requests).toBe((RATE * RUN_MS) / 1000);
     },

@@ -45,45 +45,37 @@ async function gateway(extra: Parameters<typeof forward>[1], route: Parameters<t
   return p;
 }
 
+/**
+ * One request's `flooding` of the gateway, its RSS read before and after (recorded as `scenario`):
+ * the proxy stopped reading (it took less than half of what was offered) and grew by GROWTH_MB at most.
+ */
+async function expectReadingStopped(proxy: SpawnedProxy, scenario: string, flooding: () => Promise<number>): Promise<void> {
+  const before = rssMb(proxy.child.pid!);
+  const taken = await flooding();
+  const after = rssMb(proxy.child.pid!);
+  record({ scenario, requests: 1, failed: 0, rss: [{ process: 'gateway', beforeMb: before, afterMb: after }] });
+  expect(taken).toBeLessThan(OFFERED / 2);
+  expect(after - before).toBeLessThanOrEqual(GROWTH_MB);
+}
+
 describe('memory one client can make the proxy hold', () => {
   test('pipelined requests behind one that hangs: reading stops at about 1 MiB queued', async () => {
     const backend = await withBackend('hang', () => undefined); // never answers
     const proxy = await gateway({}, {}, backend.port);
-    const before = rssMb(proxy.child.pid!);
     const request = Buffer.from('GET /p HTTP/1.1\r\nhost: alpha.example.com\r\n\r\n'.repeat(1024));
-    const taken = await flood(proxy.port('l'), 'GET /first HTTP/1.1\r\nhost: alpha.example.com\r\n\r\n', () => request);
-    const after = rssMb(proxy.child.pid!);
-    record({
-      scenario: 'proxy: 32 MB of pipelined requests behind a hung one',
-      requests: 1,
-      failed: 0,
-      rss: [{ process: 'gateway', beforeMb: before, afterMb: after }],
-    });
-    expect(taken).toBeLessThan(OFFERED / 2);
-    expect(after - before).toBeLessThanOrEqual(GROWTH_MB);
+    await expectReadingStopped(proxy, 'proxy: 32 MB of pipelined requests behind a hung one', () =>
+      flood(proxy.port('l'), 'GET /first HTTP/1.1\r\nhost: alpha.example.com\r\n\r\n', () => request),
+    );
     expect(proxy.exited()).toBeUndefined();
   });
 
   test('a request body waiting out a 3 s fault delay: reading stops at about 1 MiB', async () => {
     const backend = await withBackend('b');
     const proxy = await gateway({}, { fault: { delay: { ms: 3000, fraction: 1 } } }, backend.port);
-    const before = rssMb(proxy.child.pid!);
     const body = Buffer.alloc(64 * 1024, 'b');
-    const taken = await flood(
-      proxy.port('l'),
-      `POST /up HTTP/1.1\r\nhost: alpha.example.com\r\ncontent-length: ${OFFERED}\r\n\r\n`,
-      () => body,
-      2500,
+    await expectReadingStopped(proxy, 'proxy: 32 MB body during a fault delay', () =>
+      flood(proxy.port('l'), `POST /up HTTP/1.1\r\nhost: alpha.example.com\r\ncontent-length: ${OFFERED}\r\n\r\n`, () => body, 2500),
     );
-    const after = rssMb(proxy.child.pid!);
-    record({
-      scenario: 'proxy: 32 MB body during a fault delay',
-      requests: 1,
-      failed: 0,
-      rss: [{ process: 'gateway', beforeMb: before, afterMb: after }],
-    });
-    expect(taken).toBeLessThan(OFFERED / 2);
-    expect(after - before).toBeLessThanOrEqual(GROWTH_MB);
   });
 
   test('32 MB bodies on a route with retries: passed through whole (not refused), nothing kept past 1 MiB per request', async () => {

@@ -4,6 +4,7 @@
  * it (plain `npm test`) they are not written anywhere.
  */
 import { appendFileSync } from 'node:fs';
+import type { LoadResult } from './load';
 
 export interface ChaosRow {
   readonly scenario: string;
@@ -19,4 +20,9 @@ export interface ChaosRow {
 export function record(row: ChaosRow): void {
   const file = process.env.MAST_CHAOS_REPORT;
   if (file) appendFileSync(file, `${JSON.stringify(row)}\n`);
+}
+
+/** The row of a scenario run under Load: its requests, failures and p99 from `result`, and the memory and duration given. */
+export function loadRow(scenario: string, result: LoadResult, more: Pick<ChaosRow, 'rss' | 'durationS'>): ChaosRow {
+  return { scenario, requests: result.requests, failed: result.failed.length, p99Ms: result.p99Ms, ...more };
 }

@@ -13,7 +13,7 @@ import { stoppedAfterEach, until } from '../support/proxy';
 import { span, timeoutFor } from './duration';
 import { Load, reasons } from './load';
 import { getText } from './processes';
-import { record } from './report';
+import { loadRow, record } from './report';
 import { rssMb } from './rss';
 
 const { stopAfter } = stoppedAfterEach();
@@ -48,14 +48,12 @@ describe('a sidecar killed and restarted', () => {
       // Back in the load balancer: a answers through the gateway again.
       await until('a to be served again', async () => (await getText(port, '/')) === 'a' || (await getText(port, '/')) === 'a', 10_000);
       const rssAfter = rssMb(local.pid(sidecar)!);
-      record({
-        scenario: 'sidecar killed (SIGKILL) and restarted (mast local)',
-        requests: result.requests,
-        failed: result.failed.length,
-        p99Ms: result.p99Ms,
-        rss: [{ process: 'sidecar (old → new)', beforeMb: rssBefore, afterMb: rssAfter }],
-        durationS: RUN_MS / 1000,
-      });
+      record(
+        loadRow('sidecar killed (SIGKILL) and restarted (mast local)', result, {
+          rss: [{ process: 'sidecar (old → new)', beforeMb: rssBefore, afterMb: rssAfter }],
+          durationS: RUN_MS / 1000,
+        }),
+      );
       const allowed = Math.floor(result.requests * 0.005);
       expect(result.failed.length <= allowed ? {} : reasons(result.failed)).toEqual({});
       expect(result.requests).toBe((RATE * RUN_MS) / 1000);

@@ -12,7 +12,7 @@ import { bundleProxy, spawnProxy } from '../security/spawned-proxy';
 import { span, timeoutFor } from './duration';
 import { Load, reasons } from './load';
 import { spawnBackend } from './processes';
-import { record } from './report';
+import { loadRow, record } from './report';
 import { rssMb } from './rss';
 
 const { stopAfter } = stoppedAfterEach();
@@ -78,14 +78,12 @@ describe('1,000 slow and idle connections', () => {
       const closedMs = Date.now() - t0;
       const result = await load.completed();
       const rssAfter = rssMb(gateway.child.pid!);
-      record({
-        scenario: `${CONNECTIONS} slow/idle connections (header timeout ${HEADER_TIMEOUT_S} s)`,
-        requests: result.requests,
-        failed: result.failed.length,
-        p99Ms: result.p99Ms,
-        rss: [{ process: 'gateway', beforeMb: rssBefore, afterMb: rssAfter }],
-        durationS: runMs / 1000,
-      });
+      record(
+        loadRow(`${CONNECTIONS} slow/idle connections (header timeout ${HEADER_TIMEOUT_S} s)`, result, {
+          rss: [{ process: 'gateway', beforeMb: rssBefore, afterMb: rssAfter }],
+          durationS: runMs / 1000,
+        }),
+      );
 
       expect(reasons(result.failed)).toEqual({});
       const slowloris = slow.filter((_, i) => i % 2 === 0);

@@ -12,7 +12,7 @@ import { elapse } from '../support/quiet';
 import { LONG, span, timeoutFor } from './duration';
 import { Load, reasons } from './load';
 import { getText, mastdPorts, spawnBackend, spawnMastd, spawnMeshGateway, webMesh } from './processes';
-import { record } from './report';
+import { loadRow, record } from './report';
 import { rssMb } from './rss';
 
 const { stopAfter } = stoppedAfterEach();
@@ -65,17 +65,15 @@ describe('soak with config churn', () => {
         10_000,
       );
       const after = { gateway: rssMb(gateway.pid), mastd: rssMb(mastd.pid) };
-      record({
-        scenario: `soak, an edit every second (${edit} edits)`,
-        requests: result.requests,
-        failed: result.failed.length,
-        p99Ms: result.p99Ms,
-        rss: [
-          { process: 'gateway', beforeMb: before!.gateway, afterMb: after.gateway },
-          { process: 'mastd', beforeMb: before!.mastd, afterMb: after.mastd },
-        ],
-        durationS: RUN_MS / 1000,
-      });
+      record(
+        loadRow(`soak, an edit every second (${edit} edits)`, result, {
+          rss: [
+            { process: 'gateway', beforeMb: before!.gateway, afterMb: after.gateway },
+            { process: 'mastd', beforeMb: before!.mastd, afterMb: after.mastd },
+          ],
+          durationS: RUN_MS / 1000,
+        }),
+      );
       expect(reasons(result.failed)).toEqual({});
       expect(result.requests).toBe((RATE * RUN_MS) / 1000);
       expect(edit).toBeGreaterThanOrEqual(LONG ? 55 : 5);

@@ -115,5 +115,13 @@ describe('mast CLI', () => {
     expect(files).toEqual(['0000-mast-0-crds.k8s.yaml', '0001-mast-1-system.k8s.yaml', '0002-mast-2-apps.k8s.yaml']);
     expect(readFileSync(join(out, files[1]), 'utf8')).toMatch(/type: ClusterIP/);
     expect(readFileSync(join(out, files[2]), 'utf8')).toMatch(/kind: VirtualService/);
+    expect(readFileSync(join(out, files[1]), 'utf8')).not.toMatch(/grafana_dashboard/);
+
+    // --dashboards: mast's Grafana dashboards go with the control plane, labelled for Grafana's sidecar.
+    const withDashboards = tmp();
+    expect(mast('synth', '-f', dir, '--out', withDashboards, '--dashboards').status).toBe(0);
+    const system = readFileSync(join(withDashboards, files[1]), 'utf8');
+    expect(system.match(/grafana_dashboard: "1"/g)).toHaveLength(4);
+    expect(system).toMatch(/mast-control-plane\.json/);
   });
 });

@@ -6,18 +6,13 @@
  * Error that stops the mesh, a report.
  */
 import { validate } from '../../api';
-import { compileMesh, meshOf, outcome, sidecar } from './simulation';
+import { compileMesh, meshOf, outcome, ratingsEntry, sidecar } from './simulation';
 
 const MESH = `
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: ratings, namespace: default }
-spec:
-  hosts: [ratings.default.svc.cluster.local]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{ number: 9080, name: http, protocol: HTTP }, { number: 9090, name: grpc, protocol: GRPC }]
-  endpoints: [{ address: 10.4.0.1, labels: { version: v1 } }]
+${ratingsEntry(
+  '{ number: 9080, name: http, protocol: HTTP }, { number: 9090, name: grpc, protocol: GRPC }',
+  'endpoints: [{ address: 10.4.0.1, labels: { version: v1 } }]',
+)}
 ---
 apiVersion: networking.istio.io/v1
 kind: DestinationRule

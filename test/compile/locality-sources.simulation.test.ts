@@ -10,6 +10,30 @@ import { meshOf } from './simulation';
 
 describe('where localities come from, and who gets them', () => {
   const FAILOVER_ONLY = '    outlierDetection: { consecutive5xxErrors: 1 }';
+  const WEB = 'outbound|80||web.sample.svc.cluster.local';
+
+  /** Service web of sample with `objects` (pods, nodes), its EndpointSlice of `endpoints` (flow mappings) and failover by locality. */
+  const webMesh = (objects: string, endpoints: readonly string[]) => `apiVersion: v1
+kind: Service
+metadata: { name: web, namespace: sample }
+spec: { ports: [{ name: http, port: 80 }], selector: { app: web } }
+${objects}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: { name: web-abc, namespace: sample, labels: { kubernetes.io/service-name: web } }
+addressType: IPv4
+ports: [{ name: http, port: 8080 }]
+endpoints:
+${endpoints.map((e) => `  - ${e}`).join('\n')}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: web, namespace: sample }
+spec:
+  host: web.sample.svc.cluster.local
+  trafficPolicy:
+${FAILOVER_ONLY}`;
 
   test("an EndpointSlice endpoint's locality is its pod's topology labels (as Kubernetes copies them from the node)", () => {
     const pod = (name: string, zone: string) => `---
@@ -20,35 +44,48 @@ metadata:
   namespace: sample
   labels: { app: web, topology.kubernetes.io/region: us-east-1, topology.kubernetes.io/zone: ${zone} }
 spec: { serviceAccountName: web }`;
-    const yaml = `apiVersion: v1
-kind: Service
-metadata: { name: web, namespace: sample }
-spec: { ports: [{ name: http, port: 80 }], selector: { app: web } }
-${pod('web-a', 'us-east-1a')}
-${pod('web-b', 'us-east-1b')}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: { name: web-abc, namespace: sample, labels: { kubernetes.io/service-name: web } }
-addressType: IPv4
-ports: [{ name: http, port: 8080 }]
-endpoints:
-  - { addresses: [10.0.0.1], zone: us-east-1a, targetRef: { kind: Pod, name: web-a, namespace: sample } }
-  - { addresses: [10.0.0.2], zone: us-east-1b, targetRef: { kind: Pod, name: web-b, namespace: sample } }
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: { name: web, namespace: sample }
-spec:
-  host: web.sample.svc.cluster.local
-  trafficPolicy:
-${FAILOVER_ONLY}`;
+    const yaml = webMesh(`${pod('web-a', 'us-east-1a')}\n${pod('web-b', 'us-east-1b')}`, [
+      '{ addresses: [10.0.0.1], zone: us-east-1a, targetRef: { kind: Pod, name: web-a, namespace: sample } }',
+      '{ addresses: [10.0.0.2], zone: us-east-1b, targetRef: { kind: Pod, name: web-b, namespace: sample } }',
+    ]);
     const config = compile(buildIndex(makeSnapshot(meshOf(yaml), 'v1')), client('us-east-1/us-east-1b'));
-    const web = config.clusters.find((c) => c.name === 'outbound|80||web.sample.svc.cluster.local')!;
+    const web = config.clusters.find((c) => c.name === WEB)!;
     expect(web.endpoints.map((e) => [e.address, e.locality, e.priority ?? 0])).toEqual([
       ['10.0.0.1', 'us-east-1/us-east-1a', 1],
       ['10.0.0.2', 'us-east-1/us-east-1b', 0],
     ]);
+  });
+
+  test("without topology labels on pods, their node's (mastd watches Nodes, as istiod): endpoints by their pod's node or the slice's nodeName, a proxy by the node it names", () => {
+    const node = (name: string, zone: string) => `---
+apiVersion: v1
+kind: Node
+metadata: { name: ${name}, labels: { topology.kubernetes.io/region: us-east-1, topology.kubernetes.io/zone: ${zone} } }`;
+    const pod = `---
+apiVersion: v1
+kind: Pod
+metadata: { name: web-a, namespace: sample, labels: { app: web } }
+spec: { serviceAccountName: web, nodeName: node-a }`;
+    const yaml = webMesh(`${node('node-a', 'us-east-1a')}\n${node('node-b', 'us-east-1b')}\n${pod}`, [
+      '{ addresses: [10.0.0.1], targetRef: { kind: Pod, name: web-a, namespace: sample } }',
+      '{ addresses: [10.0.0.2], nodeName: node-b }',
+      '{ addresses: [10.0.0.3], nodeName: node-unknown }',
+    ]);
+    const index = buildIndex(makeSnapshot(meshOf(yaml), 'v1'));
+    const onNodeB: ProxyIdentity = { ...client(), node: 'node-b' };
+    const web = compile(index, onNodeB).clusters.find((c) => c.name === WEB)!;
+    expect(web.endpoints.map((e) => [e.address, e.locality, e.priority ?? 0])).toEqual([
+      ['10.0.0.1', 'us-east-1/us-east-1a', 1],
+      ['10.0.0.2', 'us-east-1/us-east-1b', 0],
+      ['10.0.0.3', undefined, 2],
+    ]);
+    // The locality a proxy says wins over its node's; replicas on one node share a config, not across zones.
+    expect(
+      compile(index, { ...onNodeB, locality: 'us-east-1/us-east-1a' }).clusters.find((c) => c.name === web.name)!.endpoints[0].priority ??
+        0,
+    ).toBe(0);
+    expect(equivalenceKey(index, onNodeB)).not.toBe(equivalenceKey(index, { ...client(), node: 'node-a' }));
+    expect(equivalenceKey(index, { ...client(), node: 'node-x' })).toBe(equivalenceKey(index, { ...client(), node: 'node-y' }));
   });
 
   test("a subset's own setting applies to its cluster only", () => {

@@ -6,7 +6,7 @@
  * Given this mesh, a request from this proxy goes to this cluster, which speaks this HTTP version.
  */
 import { buildIndex, CompileCache, compile, configFor, makeSnapshot } from '../../runtime/compile';
-import { compileMesh, GATEWAY, meshOf, runSimulations, sidecar, type Call } from './simulation';
+import { compileMesh, GATEWAY, meshOf, ratingsEntry, runSimulations, sidecar, type Call } from './simulation';
 
 const service = (name: string, port: string) => `
 apiVersion: v1
@@ -341,15 +341,7 @@ describe('a sidecar’s inbound cluster to its app', () => {
 
   test('mast local: the port a WorkloadEntry maps the ServiceEntry port’s name to', () => {
     const yaml = `
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: ratings, namespace: default }
-spec:
-  hosts: [ratings.default.svc.cluster.local]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{ number: 9080, name: grpc, protocol: GRPC }]
-  workloadSelector: { labels: { app: ratings } }
+${ratingsEntry('{ number: 9080, name: grpc, protocol: GRPC }', 'workloadSelector: { labels: { app: ratings } }')}
 ---
 apiVersion: networking.istio.io/v1
 kind: WorkloadEntry
@@ -365,15 +357,7 @@ spec: { address: 127.0.0.1, ports: { grpc: 19080 }, labels: { app: ratings } }
 
   test('one app port named by an HTTP/1.1 and a gRPC service port: the client’s version (both kinds of call reach it)', () => {
     const yaml = `
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: ratings, namespace: default }
-spec:
-  hosts: [ratings.default.svc.cluster.local]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{ number: 9080, name: http, protocol: HTTP }, { number: 9090, name: grpc, protocol: GRPC }]
-  workloadSelector: { labels: { app: ratings } }
+${ratingsEntry('{ number: 9080, name: http, protocol: HTTP }, { number: 9090, name: grpc, protocol: GRPC }', 'workloadSelector: { labels: { app: ratings } }')}
 ---
 apiVersion: networking.istio.io/v1
 kind: WorkloadEntry
@@ -412,5 +396,49 @@ metadata: { name: istio, namespace: istio-system }
 data: { mesh: "h2UpgradePolicy: UPGRADE\\n" }
 `;
     expect(appCluster(yaml, { app: 'plain' }, 9007).upstreamProtocol).toBeUndefined();
+  });
+});
+
+describe("which listeners translate gRPC-Web (Istio adds Envoy's grpc_web filter on GRPC-WEB ports only)", () => {
+  const webGateway = `${SERVICES}
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: { name: gw, namespace: mast-system }
+spec:
+  selector: { istio: ingressgateway }
+  servers:
+  - { port: { number: 8080, name: web, protocol: GRPC-WEB }, hosts: ["*"] }
+  - { port: { number: 80, name: http, protocol: HTTP }, hosts: ["*"] }
+---`;
+  const byPort = (listeners: { matchPort: number; grpcWeb?: unknown }[]) =>
+    Object.fromEntries(listeners.map((l) => [l.matchPort, l.grpcWeb ?? false]));
+
+  test('a gateway: the port of a GRPC-WEB server, not an HTTP one', () => {
+    expect(byPort(compileMesh(webGateway, GATEWAY).listeners)).toEqual({ 80: false, 8080: true });
+  });
+
+  test("a sidecar's outbound: the port of a grpc-web service only", () => {
+    const out = byPort(compileMesh(SERVICES, sidecar('default')).listeners);
+    expect(out[9004]).toBe(true);
+    expect([out[9000], out[9003], out[9008]]).toEqual([false, false, false]);
+  });
+
+  test("a sidecar's inbound: its app's grpc-web port (mast local), or in a pod the list of such ports by original destination", () => {
+    const inbound = (appPort?: number) =>
+      compile(buildIndex(makeSnapshot(meshOf(SERVICES), 'v1')), {
+        mode: 'sidecar',
+        namespace: 'default',
+        labels: { app: 'grpcweb' },
+        inbound: { port: 15006, ...(appPort ? { appPort } : {}) },
+      }).listeners.find((l) => l.trafficDirection === 'INBOUND')!.grpcWeb;
+    expect(inbound(9004)).toBe(true);
+    expect(inbound()).toEqual([9004]);
+    const grpcApp = compile(buildIndex(makeSnapshot(meshOf(SERVICES), 'v1')), {
+      mode: 'sidecar',
+      namespace: 'default',
+      labels: { app: 'grpc' },
+      inbound: { port: 15006, appPort: 9000 },
+    });
+    expect(grpcApp.listeners.find((l) => l.trafficDirection === 'INBOUND')!.grpcWeb).toBeUndefined();
   });
 });

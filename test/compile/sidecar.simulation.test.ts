@@ -39,6 +39,17 @@ metadata: { name: reviews, namespace: default }
 spec: { host: reviews, subsets: [{ name: v1, labels: { version: v1 } }, { name: v2, labels: { version: v2 } }] }
 `;
 
+/** A ServiceEntry and a VirtualService of namespace default, both exported to their own namespace only. */
+const PRIVATE_TO_DEFAULT = `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: private, namespace: default }
+spec: { hosts: [private.default.svc.cluster.local], exportTo: ["."], location: MESH_INTERNAL, resolution: STATIC, ports: [{ number: 9080, name: http, protocol: HTTP }], endpoints: [{ address: 10.9.0.1 }] }
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: reviews-private, namespace: default }
+spec: { hosts: [reviews], exportTo: ["."], http: [{ name: pinned, route: [{ destination: { host: reviews, subset: v2 } }] }] }`;
+
 runSimulations([
   {
     name: 'a service by every name Kubernetes DNS gives it; ready endpoints only; no VirtualService: the default route',
@@ -268,15 +279,7 @@ spec:
     proxy: sidecar('other'),
     port: 9080,
     mesh: `${K8S}---
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: private, namespace: default }
-spec: { hosts: [private.default.svc.cluster.local], exportTo: ["."], location: MESH_INTERNAL, resolution: STATIC, ports: [{ number: 9080, name: http, protocol: HTTP }], endpoints: [{ address: 10.9.0.1 }] }
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: { name: reviews-private, namespace: default }
-spec: { hosts: [reviews], exportTo: ["."], http: [{ name: pinned, route: [{ destination: { host: reviews, subset: v2 } }] }] }
+${PRIVATE_TO_DEFAULT}
 ---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -300,15 +303,7 @@ spec: { hosts: [reviews.default.svc.cluster.local], exportTo: ["."], http: [{ na
     proxy: sidecar('default'),
     port: 9080,
     mesh: `${K8S}---
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: private, namespace: default }
-spec: { hosts: [private.default.svc.cluster.local], exportTo: ["."], location: MESH_INTERNAL, resolution: STATIC, ports: [{ number: 9080, name: http, protocol: HTTP }], endpoints: [{ address: 10.9.0.1 }] }
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: { name: reviews-private, namespace: default }
-spec: { hosts: [reviews], exportTo: ["."], http: [{ name: pinned, route: [{ destination: { host: reviews, subset: v2 } }] }] }`,
+${PRIVATE_TO_DEFAULT}`,
     calls: [
       {
         name: 'the private ServiceEntry',

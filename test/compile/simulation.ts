@@ -79,6 +79,18 @@ kind: ServiceEntry
 metadata: { name: ${name}, namespace: ${namespace} }
 spec: { hosts: [${name}.${namespace}.svc.cluster.local], location: MESH_INTERNAL, resolution: STATIC, ports: [{ number: ${port}, name: ${protocol.toLowerCase()}, protocol: ${protocol} }], endpoints: [${addresses.map((a) => `{ address: ${a} }`).join(', ')}] }`;
 
+/** The ratings ServiceEntry (mesh-internal, STATIC) with these ports (YAML flow mappings) and what backs them: a spec line of `endpoints` or a `workloadSelector`. */
+export const ratingsEntry = (ports: string, backing: string): string =>
+  `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: ratings, namespace: default }
+spec:
+  hosts: [ratings.default.svc.cluster.local]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  ports: [${ports}]
+  ${backing}`;
+
 export function meshOf(yaml: string): KubeObject[] {
   const loaded = loadYaml(yaml);
   if (loaded.findings.length) throw new Error(`mesh YAML: ${loaded.findings.map((f) => f.message).join('; ')}`);

@@ -19,6 +19,24 @@ describe('mast-proxy bundle', () => {
     for (const name of ['mast-proxy', 'mastd', 'bookinfo']) copyFileSync(builtFile(`${name}.js`), join(dir, `${name}.js`));
     writeFileSync(tokenFile, 't', { mode: 0o600 });
   });
+  /** The bundle's mastd.js watching `watch`, on these ports, with the push token, and `extra` flags. */
+  const spawnMastd = (watch: string, push: number, monitoring: number, extra: string[] = []) =>
+    spawn(
+      process.execPath,
+      [
+        join(dir, 'mastd.js'),
+        '--watch',
+        watch,
+        '--push-port',
+        String(push),
+        '--monitoring-port',
+        String(monitoring),
+        '--token-file',
+        tokenFile,
+        ...extra,
+      ],
+      { cwd: dir },
+    );
 
   test('every bundle an image copies is built by `npm run build` (the same scripts, into build/)', () => {
     for (const image of IMAGES) expect(() => builtFile(image.bundle)).not.toThrow();
@@ -44,21 +62,7 @@ spec:
 `,
     );
     const [push, monitoring] = [await freePort(), await freePort()];
-    const mastd = spawn(
-      process.execPath,
-      [
-        join(dir, 'mastd.js'),
-        '--watch',
-        mesh,
-        '--push-port',
-        String(push),
-        '--monitoring-port',
-        String(monitoring),
-        '--token-file',
-        tokenFile,
-      ],
-      { cwd: dir },
-    );
+    const mastd = spawnMastd(mesh, push, monitoring);
     try {
       await new Promise<void>((resolve, reject) => {
         let err = '';
@@ -94,27 +98,14 @@ spec:
         child.stderr!.on('data', (d) => ((err += d), ready.test(err) && resolve()));
         child.on('exit', (code) => reject(new Error(`exited ${code}: ${err}`)));
       });
-    const mastd = spawn(
-      process.execPath,
-      [
-        join(dir, 'mastd.js'),
-        '--watch',
-        join(mesh, 'mesh.yaml'),
-        '--push-port',
-        String(push),
-        '--monitoring-port',
-        String(monitoring),
-        '--token-file',
-        tokenFile,
-        '--push-tls',
-        'on',
-        '--ca-cert',
-        join(mesh, 'ca.crt'),
-        '--ca-key',
-        join(mesh, 'ca.key'),
-      ],
-      { cwd: dir },
-    );
+    const mastd = spawnMastd(join(mesh, 'mesh.yaml'), push, monitoring, [
+      '--push-tls',
+      'on',
+      '--ca-cert',
+      join(mesh, 'ca.crt'),
+      '--ca-key',
+      join(mesh, 'ca.key'),
+    ]);
     const proxy = spawn(
       process.execPath,
       [

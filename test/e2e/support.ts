@@ -170,3 +170,17 @@ export function fromWorkload(
     req.end();
   });
 }
+
+/** `mast local` of the mesh files in `dir` alone (no bookinfo), started and ready; its lines go to `logs`. */
+export async function startLocal(dir: string, logs: string[] = []): Promise<LocalMesh> {
+  const local = new LocalMesh({ paths: [dir], gatewayPort: 0, adminPort: 0, debounceMs: 50, log: (l) => logs.push(l) });
+  await local.start();
+  await local.ready(60_000);
+  return local;
+}
+
+/** Stops what startLocal started and removes its directory. */
+export async function stopLocal(local: LocalMesh | undefined, dir: string): Promise<void> {
+  await local?.stop();
+  rmSync(dir, { recursive: true, force: true });
+}

@@ -306,13 +306,28 @@ describe('synth-time errors', () => {
     expect(json).toMatch(/\\"kind\\":\\"Certificate\\".*alpha.example.com/);
   });
 
-  test('Auto Mode capacity and several environments from one app', () => {
+  test("Auto Mode capacity and several environments from one app, staging's with mast's Grafana dashboards", () => {
     const app = newApp();
     for (const envName of ['staging', 'prod'])
       new MeshEnvironmentStack(app, envName, {
         config: { ...CONFIG, envName, capacity: { type: 'automode' } },
         populate: (mesh) => addBookinfo(mesh),
+        ...(envName === 'staging' ? { mesh: { dashboards: true } } : {}),
       });
+    // The dashboards' ConfigMaps go with the system chart's manifests, only where asked for.
+    const dashboards = (stack: string) =>
+      Object.values(Template.fromStack(app.node.findChild(stack) as Stack).toJSON().Resources as Resources)
+        .filter((r) => r.Type === 'Custom::AWSCDK-EKS-KubernetesResource')
+        .flatMap(objectsOf)
+        .filter((o) => o.kind === 'ConfigMap' && o.metadata.labels?.grafana_dashboard === '1')
+        .map((o) => o.metadata.name);
+    expect(dashboards('staging')).toEqual([
+      'mast-dashboard-mesh',
+      'mast-dashboard-service',
+      'mast-dashboard-workload',
+      'mast-dashboard-control-plane',
+    ]);
+    expect(dashboards('prod')).toEqual([]);
     const prod = Template.fromStack(app.node.findChild('prod') as Stack);
     prod.resourceCountIs('AWS::EKS::Nodegroup', 0);
     prod.hasResourceProperties('AWS::EKS::Cluster', { Name: 'mast-prod', ComputeConfig: Match.objectLike({ Enabled: true }) });

@@ -23,7 +23,7 @@ interface Stage {
   readonly body: Instruction[];
 }
 
-/** A Dockerfile's stages: continuation lines joined, comments dropped. */
+/** A Dockerfile's stages: continuation lines joined, comments dropped, global build args (ARG before the first FROM) at their defaults. */
 function stagesOf(text: string): Stage[] {
   const lines = text
     .replace(/\\\n/g, ' ')
@@ -31,10 +31,15 @@ function stagesOf(text: string): Stage[] {
     .map((l) => l.trim())
     .filter((l) => l && !l.startsWith('#'));
   const stages: Stage[] = [];
+  const globals = new Map<string, string>();
   for (const line of lines) {
     const [, op, args] = /^(\S+)\s+(.*)$/.exec(line)!;
-    if (op === 'FROM') {
-      const [, from, name] = /^(\S+)(?:\s+AS\s+(\S+))?$/i.exec(args)!;
+    if (op === 'ARG' && !stages.length) {
+      const [, name, value] = /^(\w+)=(\S+)$/.exec(args)!;
+      globals.set(name, value);
+    } else if (op === 'FROM') {
+      const [, image, name] = /^(\S+)(?:\s+AS\s+(\S+))?$/i.exec(args)!;
+      const from = image.replace(/^\$\{(\w+)\}$/, (_, arg: string) => globals.get(arg) ?? `\${${arg}}`);
       stages.push({ from, name, body: [] });
     } else stages.at(-1)!.body.push({ op, args });
   }
@@ -94,7 +99,7 @@ describe('image assets', () => {
     expect(readdirSync(join(dir, 'examples', 'bookinfo'))).toEqual(['app']);
   });
 
-  test('every stage starts from node:24-slim pinned by digest', () => {
+  test("every stage starts from node:24-slim pinned by digest (the NODE_IMAGE build arg's default)", () => {
     for (const file of IMAGES)
       for (const stage of stagesOf(dockerfile(file))) expect(stage.from).toMatch(/^node:24\.\d+\.\d+-slim@sha256:[0-9a-f]{64}$/);
   });

@@ -130,8 +130,11 @@ describe('the packed package in a cdk init project', () => {
     expect(bad.stdout + bad.stderr).toMatch(/MAST\d{4}/);
   }, 120_000);
 
-  /** `npx mast local` in the consumer with `extra` flags, until the gateway answers /hello (or 60 s pass). */
-  async function localAnswer(extra: string[]): Promise<{ answer: string; output: string }> {
+  /**
+   * `npx mast local` in the consumer with `extra` flags, until the gateway answers /hello (or 60 s pass);
+   * `whileServing` looks at the running mesh once it has answered.
+   */
+  async function localAnswer(extra: string[], whileServing: () => void = () => {}): Promise<{ answer: string; output: string }> {
     const [gatewayPort, adminPort] = [await freePort(), await freePort()];
     const local = spawn(
       'npx',
@@ -153,6 +156,7 @@ describe('the packed package in a cdk init project', () => {
         async () => local.exitCode !== null || (answer = await get(gatewayPort, '/hello').catch((e: Error) => e.message)).startsWith('200'),
         60_000,
       ).catch(() => undefined);
+      if (answer.startsWith('200')) whileServing();
     } finally {
       if (local.exitCode === null) {
         process.kill(-local.pid!, 'SIGTERM');
@@ -187,7 +191,28 @@ describe('the packed package in a cdk init project', () => {
       // The sidecars run as uid 1337: the project's folders let others through, as a project's
       // usually do (this scratch folder is mkdtemp's 0700 until now).
       chmodSync(work, 0o755);
-      expect(await localAnswer(['--intercept'])).toEqual({ answer: '200 shop web /hello', output: '' });
+      // The sidecar (the package's compiled proxy) has the addon loaded: it read the original
+      // destination of the connection iptables handed it, rather than falling back to Host.
+      const proxyMain = join(app, 'node_modules', 'mast', 'out', 'runtime', 'proxy', 'main.js');
+      let sidecars: { uid: string; addon: boolean }[] = [];
+      const look = () => {
+        sidecars = readdirSync('/proc')
+          .filter((pid) => /^\d+$/.test(pid))
+          .flatMap((pid) => {
+            try {
+              const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+              // The sidecar itself (--mode sidecar), not its short-lived certificate request (`main.js csr`).
+              if (!argv.includes(proxyMain) || argv[argv.indexOf('--mode') + 1] !== 'sidecar') return [];
+              const uid = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1];
+              return [{ uid, addon: readFileSync(`/proc/${pid}/maps`, 'utf8').includes('original_dst.node') }];
+            } catch {
+              return []; // gone meanwhile
+            }
+          });
+      };
+      expect(await localAnswer(['--intercept'], look)).toEqual({ answer: '200 shop web /hello', output: '' });
+      // The one workload's sidecar, as uid 1337, with the addon mapped.
+      expect(sidecars.map(({ uid, addon }) => ({ uid, addon }))).toEqual([{ uid: '1337', addon: true }]);
     },
     120_000,
   );

@@ -18,7 +18,7 @@ import * as tls from 'node:tls';
 import { DEFAULT_LIMITS } from '../../runtime/proxy/http/head';
 import { peerIdentity } from '../../runtime/contract/spiffe';
 import { tempDir } from '../support/temp-dir';
-import { serviceEntryDoc } from '../support/mesh-yaml';
+import { gatewayServersDoc, serviceEntryDoc } from '../support/mesh-yaml';
 import { loopbackCluster, oneRoute } from './configs';
 import { get } from '../support/proxy';
 import { lenientBackend, type LenientBackend } from './support';
@@ -294,14 +294,10 @@ describe('the identities compiled for a cluster', () => {
 
 test('a port with a SIMPLE and a MUTUAL server: each its own TLS settings by SNI, and the MUTUAL host is never routed over the SIMPLE server’s connection', () => {
   const mesh = loadYaml(`
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: { name: edge, namespace: default }
-spec:
-  selector: { istio: ingressgateway }
-  servers:
-    - { port: { number: 443, name: https-a, protocol: HTTPS }, hosts: [a.example.com], tls: { mode: SIMPLE, credentialName: a-cert } }
-    - { port: { number: 443, name: https-b, protocol: HTTPS }, hosts: [b.example.com], tls: { mode: MUTUAL, credentialName: b-cert } }
+${gatewayServersDoc([
+  `{ port: { number: 443, name: https-a, protocol: HTTPS }, hosts: [a.example.com], tls: { mode: SIMPLE, credentialName: a-cert } }`,
+  `{ port: { number: 443, name: https-b, protocol: HTTPS }, hosts: [b.example.com], tls: { mode: MUTUAL, credentialName: b-cert } }`,
+])}
 ---
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry
@@ -333,21 +329,17 @@ spec: { hosts: [a.example.com, b.example.com], gateways: [edge], http: [{ route:
 });
 
 test('a Gateway server mast does not terminate (AUTO_PASSTHROUGH, HTTPS without tls, ISTIO_MUTUAL on a TLS server) is not listened on, never served in plain text; ISTIO_MUTUAL on HTTPS is, with mesh mTLS', () => {
-  const server = (port: number, tls: string) => `    - { port: { number: ${port}, name: s${port}, protocol: HTTPS }, hosts: ['*']${tls} }`;
-  const mesh = loadYaml(`
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: { name: edge, namespace: default }
-spec:
-  selector: { istio: ingressgateway }
-  servers:
-${server(8443, ', tls: { mode: ISTIO_MUTUAL }')}
-${server(9443, ', tls: { mode: OPTIONAL_MUTUAL, credentialName: c }')}
-${server(10443, '')}
-${server(443, ', tls: { mode: SIMPLE, credentialName: c }')}
-    - { port: { number: 15443, name: tls, protocol: TLS }, hosts: ['*.local'], tls: { mode: AUTO_PASSTHROUGH } }
-    - { port: { number: 16443, name: tls-mesh, protocol: TLS }, hosts: ['*'], tls: { mode: ISTIO_MUTUAL } }
-`).objects;
+  const server = (port: number, tls: string) => `{ port: { number: ${port}, name: s${port}, protocol: HTTPS }, hosts: ['*']${tls} }`;
+  const mesh = loadYaml(
+    gatewayServersDoc([
+      server(8443, ', tls: { mode: ISTIO_MUTUAL }'),
+      server(9443, ', tls: { mode: OPTIONAL_MUTUAL, credentialName: c }'),
+      server(10443, ''),
+      server(443, ', tls: { mode: SIMPLE, credentialName: c }'),
+      "{ port: { number: 15443, name: tls, protocol: TLS }, hosts: ['*.local'], tls: { mode: AUTO_PASSTHROUGH } }",
+      "{ port: { number: 16443, name: tls-mesh, protocol: TLS }, hosts: ['*'], tls: { mode: ISTIO_MUTUAL } }",
+    ]),
+  ).objects;
   const config = compile(buildIndex(makeSnapshot(mesh, 'v1')), {
     mode: 'gateway',
     namespace: 'mast-system',

@@ -18,6 +18,11 @@ export interface Sample {
   readonly value: number;
 }
 
+export interface RangeSeries {
+  readonly metric: Record<string, string>;
+  readonly values: number[];
+}
+
 export class Prometheus {
   private child?: ChildProcess;
   private log = '';
@@ -62,6 +67,30 @@ export class Prometheus {
       metric: r.metric,
       value: Number(r.value[1]),
     }));
+  }
+
+  /** A range query's answer, as Grafana asks for a graph: each series with its value at every step (NaN: a gap). */
+  async queryRange(promql: string, start: number, end: number, stepSeconds: number): Promise<RangeSeries[]> {
+    const params = new URLSearchParams({ query: promql, start: String(start), end: String(end), step: String(stepSeconds) });
+    const body = (await (await fetch(`http://127.0.0.1:${this.port}/api/v1/query_range?${params}`)).json()) as {
+      status: string;
+      error?: string;
+      data?: { result: Array<{ metric: Record<string, string>; values: Array<[number, string]> }> };
+    };
+    if (body.status !== 'success' || !body.data) throw new Error(`Prometheus refused ${promql}: ${body.error}`);
+    return body.data.result.map((r) => ({ metric: r.metric, values: r.values.map(([, v]) => Number(v)) }));
+  }
+
+  /** A label's values, of the series `match` selects (all series without it), as Grafana's label_values() asks. */
+  async labelValues(label: string, match?: string): Promise<string[]> {
+    const query = match ? `?${new URLSearchParams({ 'match[]': match })}` : '';
+    const body = (await (await fetch(`http://127.0.0.1:${this.port}/api/v1/label/${label}/values${query}`)).json()) as {
+      status: string;
+      error?: string;
+      data?: string[];
+    };
+    if (body.status !== 'success' || !body.data) throw new Error(`Prometheus refused label_values(${match ?? ''} ${label}): ${body.error}`);
+    return body.data;
   }
 
   /** Active targets, by scrape URL, with their health. */

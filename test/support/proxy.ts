@@ -87,20 +87,39 @@ export function stoppedAfterEach() {
   afterEach(async () => {
     for (const c of cleanups.splice(0).reverse()) await c();
   });
+  async function withBackend(name: string, handler?: Handler): Promise<Backend> {
+    const b = await backend(name, handler);
+    cleanups.push(() => b.close());
+    return b;
+  }
   return {
     /** Anything else to stop after the test. */
     stopAfter(stop: () => Promise<void>): void {
       cleanups.push(stop);
     },
-    async withBackend(name: string, handler?: Handler): Promise<Backend> {
-      const b = await backend(name, handler);
-      cleanups.push(() => b.close());
-      return b;
-    },
+    withBackend,
     async proxyFor(...args: Parameters<typeof startProxy>) {
       const p = await startProxy(...args);
       cleanups.push(() => p.stop());
       return p;
+    },
+    /** A backend that answers `/hold/*` only when the test ends a response of `held`; anything else at once ("quick"). */
+    async holdingBackend(): Promise<{ b: Backend; held: http.ServerResponse[] }> {
+      const held: http.ServerResponse[] = [];
+      const b = await withBackend('b', (req, res) => {
+        if (req.url?.startsWith('/hold')) held.push(res);
+        else res.end('quick');
+      });
+      return { b, held };
+    },
+    /** The port of a peer that accepts and never reads: what is sent to it piles up once the kernel's buffers are full. */
+    async neverReading(): Promise<number> {
+      const server = net.createServer({ pauseOnConnect: true }, (s) => s.on('error', () => undefined));
+      const sockets = new Set<net.Socket>();
+      server.on('connection', (s) => sockets.add(s));
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      cleanups.push(() => new Promise((r) => (sockets.forEach((s) => s.destroy()), server.close(() => r()))));
+      return (server.address() as AddressInfo).port;
     },
   };
 }

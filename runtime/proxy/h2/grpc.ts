@@ -63,7 +63,7 @@ export function grpcTimeoutMs(value: string | string[] | undefined): number | un
 }
 
 /** `grpc-message` is percent-encoded outside printable ASCII (and `%` itself). */
-const encodeMessage = (s: string) => s.replace(/[^\x20-\x24\x26-\x7e]/g, (c) => encodeURIComponent(c));
+export const grpcMessage = (s: string) => s.replace(/[^\x20-\x24\x26-\x7e]/gu, (c) => encodeURIComponent(c));
 
 /**
  * A local reply to a gRPC client: HTTP 200, trailers-only (the status in the one head, stream
@@ -74,6 +74,6 @@ export function grpcLocalReply(httpStatus: number, message: string, grpcStatus?:
     ':status': 200,
     'content-type': 'application/grpc',
     'grpc-status': String(grpcStatus ?? httpToGrpcStatus(httpStatus)),
-    ...(message ? { 'grpc-message': encodeMessage(message.trim()) } : {}),
+    ...(message ? { 'grpc-message': grpcMessage(message.trim()) } : {}),
   };
 }

@@ -18,6 +18,7 @@ import type { ListenerConfig } from '../../contract/proxy-config';
 import { grpcStatusOf } from './grpc';
 import { downstreamResponse, pairsOfHead, upstreamRequest, type HeaderList, type UpstreamRequest } from './headers';
 import { Dechunker } from './dechunk';
+import { Base64Body, type GrpcWebCall, GrpcWebBodyError, grpcWebRequestHeaders, GrpcWebResponse, type WebHead } from './grpc-web';
 import { Tries, type TriesOwner } from './tries';
 import { H2Try } from './upstream-h2';
 import type { TryOwner, UpstreamTry } from './upstream-try';
@@ -32,6 +33,8 @@ export interface BridgeOwner {
   readonly ownProto: boolean;
   readonly draining: boolean;
   readonly trace?: TraceContext;
+  /** A gRPC-Web call to translate (grpc-web.ts). */
+  readonly web?: GrpcWebCall;
   generatedCookie?: GeneratedCookie;
   /** A local reply (nothing was sent to the client yet). */
   bridgeReply(status: number, flag: Flag | '', body: string): void;
@@ -63,6 +66,9 @@ export class Http1ToH2 implements TryOwner, TriesOwner {
   private keepAlive = false;
   private bytesOut = 0;
   private trailersOut?: HeaderList;
+  /** gRPC-Web: the `-text` body decoder and the response encoder. */
+  private readonly webBody?: Base64Body;
+  private readonly webResponse?: GrpcWebResponse;
 
   constructor(
     private readonly cluster: Cluster,
@@ -73,7 +79,13 @@ export class Http1ToH2 implements TryOwner, TriesOwner {
     this.replay = new ReplayBuffer(!client.bodyPending);
     if (client.head.chunked) this.dechunk = new Dechunker();
     const te = client.header('te');
-    this.upstream = upstreamRequest(client, x.authority, pairsOfHead(client.head.headers), te?.includes('trailers') === true, {
+    const pairs = pairsOfHead(client.head.headers);
+    const teTrailers = te?.includes('trailers') === true || x.web !== undefined;
+    if (x.web) {
+      if (x.web.textRequest) this.webBody = new Base64Body();
+      this.webResponse = new GrpcWebResponse(x.web.textResponse);
+    }
+    this.upstream = upstreamRequest(client, x.authority, x.web ? grpcWebRequestHeaders(pairs) : pairs, teTrailers, {
       route: plan.route,
       destination: plan.destination,
       requestId: x.requestId,
@@ -121,12 +133,29 @@ export class Http1ToH2 implements TryOwner, TriesOwner {
   // ---- the request body, from the client connection ----
 
   body(framed: Buffer, last: boolean): void {
-    const chunk = this.dechunk ? payload(this.dechunk.take(framed)) : framed;
+    const plain = this.dechunk ? payload(this.dechunk.take(framed)) : framed;
+    const chunk = this.webBody ? this.decodeWeb(plain, last) : plain;
+    if (!chunk) return;
     const t = this.tries.ready ? this.tries.current : undefined;
     if (this.replay.add(chunk, last, t !== undefined)) this.client.pauseReading();
     if (!t) return;
     if (chunk.length && !t.write(chunk)) this.client.pauseReading();
     if (last) t.endBody(this.client.requestTrailers);
+  }
+
+  /** A `-text` body's bytes; undefined once it proved not base64 (a 400, as Envoy's filter answers). */
+  private decodeWeb(text: Buffer, last: boolean): Buffer | undefined {
+    try {
+      const out = this.webBody!.take(text);
+      if (last) this.webBody!.end();
+      return out;
+    } catch (err) {
+      if (!(err instanceof GrpcWebBodyError)) throw err;
+      this.tries.drop();
+      if (this.committed) this.x.bridgeAborted('DC');
+      else this.x.bridgeReply(400, '', err.message);
+      return undefined;
+    }
   }
 
   ready(): void {
@@ -150,6 +179,16 @@ export class Http1ToH2 implements TryOwner, TriesOwner {
     const grpc = end ? grpcOf(headers) : undefined;
     if (this.tries.answered(status, grpc)) return false;
     this.committed = true;
+    let web: WebHead | undefined = { status, headers };
+    // gRPC-Web: a response that is not gRPC waits for its body, which becomes the grpc-message (end()).
+    if (this.webResponse && !(web = this.webResponse.head(status, headers, end))) return true;
+    this.writeHead(web, end, grpc);
+    if (end) this.finish();
+    return true;
+  }
+
+  /** The response head, as HTTP/1.1: the route's operations and CORS, a generated cookie, the framing. */
+  private writeHead({ status, headers }: WebHead, end: boolean, grpc: number | undefined): void {
     const route = this.plan.route;
     const extra: HeaderList = [];
     if (route.cors)
@@ -174,12 +213,15 @@ export class Http1ToH2 implements TryOwner, TriesOwner {
     if (!this.keepAlive) head += 'connection: close\r\n';
     this.x.bridgeCommitted(status, grpc);
     this.client.write(`${head}\r\n`);
-    if (end) this.finish();
-    return true;
   }
 
-  data(chunk: Buffer): boolean {
+  data(upstream: Buffer): boolean {
     if (this.x.done) return true;
+    const chunk = this.webResponse ? this.webResponse.data(upstream) : upstream;
+    return chunk.length ? this.write(chunk) : true;
+  }
+
+  private write(chunk: Buffer): boolean {
     this.bytesOut += chunk.length;
     if (!this.chunked) return this.client.write(chunk);
     this.client.write(`${chunk.length.toString(16)}\r\n`);
@@ -195,6 +237,13 @@ export class Http1ToH2 implements TryOwner, TriesOwner {
 
   end(): void {
     if (this.x.done) return;
+    if (this.webResponse) {
+      // gRPC-Web: the trailers go as the body's last frame, or the held head as a gRPC status.
+      const last = this.webResponse.end(this.trailersOut);
+      if (last.head) this.writeHead(last.head, true, undefined);
+      else if (last.body.length) this.write(last.body);
+      this.trailersOut = undefined;
+    }
     if (this.chunked) {
       let tail = '0\r\n';
       // Trailers only to a client that said it takes them (`te: trailers`): others may not expect fields after the body.

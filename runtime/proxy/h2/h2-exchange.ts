@@ -17,6 +17,16 @@ import type { Failure } from '../request/retry';
 import { decide, type Decision } from '../request/route';
 import type { Cluster, Endpoint } from '../upstream/cluster';
 import { grpcLocalReply, grpcStatusOf, grpcTimeoutMs, isGrpc } from './grpc';
+import {
+  Base64Body,
+  type GrpcWebCall,
+  GrpcWebBodyError,
+  grpcWebCallOn,
+  grpcWebLocalReply,
+  grpcWebRequestHeaders,
+  GrpcWebResponse,
+  type WebHead,
+} from './grpc-web';
 import { downstreamResponse, pairsOf, streamUpstreamRequest, toObject, type HeaderList, type UpstreamRequest } from './headers';
 import { type H2Connection, StreamRequest } from './stream-request';
 import { RESET, Tries, type TriesOwner } from './tries';
@@ -81,6 +91,10 @@ export class H2Exchange implements TryOwner, TriesOwner {
   private mirrors?: MirrorBody[];
   private delayTimer?: NodeJS.Timeout;
   private timeoutTimer?: NodeJS.Timeout;
+  /** A gRPC-Web call on a listener that translates it (grpc-web.ts): its `-text` body decoder and its response encoder. */
+  private web?: GrpcWebCall;
+  private webBody?: Base64Body;
+  private webResponse?: GrpcWebResponse;
 
   constructor(
     private readonly ctx: H2ExchangeContext,
@@ -115,6 +129,7 @@ export class H2Exchange implements TryOwner, TriesOwner {
     }
     const entry = conn.listener.entryFor(req.port, conn.server);
     this.listener = entry?.config;
+    if (this.listener?.grpcWeb) this.startGrpcWeb();
     // As HTTP/1.1 (exchange.ts): a gateway's client is external, its x-request-id and (without trusted hops) x-forwarded-proto replaced.
     const edge = ctx.identity.mode === 'gateway';
     this.ownProto = edge && !(ctx.limits.trustedHops ?? 0);
@@ -135,6 +150,20 @@ export class H2Exchange implements TryOwner, TriesOwner {
     this.delayTimer = setTimeout(() => this.proceed(decision), decision.delayMs);
   }
 
+  private startGrpcWeb(): void {
+    const h = this.headers;
+    const web = grpcWebCallOn(
+      this.listener,
+      this.req!.originalPort,
+      h['content-type'],
+      typeof h.accept === 'string' ? h.accept : undefined,
+    );
+    if (!web) return;
+    this.web = web;
+    if (web.textRequest) this.webBody = new Base64Body();
+    this.webResponse = new GrpcWebResponse(web.textResponse);
+  }
+
   private proceed(d: Decision): void {
     if (this.done) return;
     if (d.kind === 'reply') return this.reply(d.status, d.flag, d.body, d.headers, d.grpcStatus);
@@ -152,6 +181,8 @@ export class H2Exchange implements TryOwner, TriesOwner {
       ownProto: this.ownProto,
       trace: this.trace,
     });
+    // gRPC-Web goes upstream as gRPC.
+    if (this.web) this.upstream = { ...this.upstream, headers: grpcWebRequestHeaders(this.upstream.headers), teTrailers: true };
     // The route's timeout, or a gRPC client's own deadline when sooner (grpc-timeout, bounded by the route's).
     const route = d.action.timeoutMs || 0;
     const deadline = this.grpc ? grpcTimeoutMs(this.headers['grpc-timeout']) : undefined;
@@ -170,7 +201,7 @@ export class H2Exchange implements TryOwner, TriesOwner {
   private startMirrors(clusters: readonly string[]): void {
     const u = this.upstream!;
     const withBody = this.replay.hasBody;
-    const length = this.headers['content-length'];
+    const length = this.web ? undefined : this.headers['content-length'];
     const known = typeof length === 'string' ? length : undefined;
     const shadow = {
       ...u,
@@ -194,7 +225,7 @@ export class H2Exchange implements TryOwner, TriesOwner {
     const hasBody = this.replay.hasBody || this.trailersIn !== undefined;
     // `client`: the protocol the client spoke, HTTP/2 here.
     if (proto === 'h2' || proto === 'client') return new H2Try(cluster, endpoint, this, this.upstream!, hasBody);
-    const length = this.headers['content-length'];
+    const length = this.web ? undefined : this.headers['content-length'];
     return new H1Try(cluster, endpoint, this, this.upstream!, hasBody, typeof length === 'string' ? length : undefined, (flag) =>
       this.reply(503, flag, flag === 'UO' ? `${RESET} overflow\n` : 'no healthy upstream\n'),
     );
@@ -211,8 +242,10 @@ export class H2Exchange implements TryOwner, TriesOwner {
     else if (this.hasBody && this.stream.isPaused()) this.stream.resume();
   }
 
-  private requestBody(chunk: Buffer): void {
-    this.bytesIn += chunk.length;
+  private requestBody(raw: Buffer): void {
+    this.bytesIn += raw.length;
+    const chunk = this.webBody ? this.decodeWeb(raw) : raw;
+    if (!chunk) return;
     if (this.mirrors) for (const m of this.mirrors) m.write(chunk, false);
     if (this.done) return;
     const t = this.tries?.ready ? this.tries.current : undefined;
@@ -221,7 +254,26 @@ export class H2Exchange implements TryOwner, TriesOwner {
     if (t && !t.write(chunk)) this.stream.pause();
   }
 
+  /** A `-text` body's bytes; undefined once it proved not base64 (answered 400 as Envoy's filter). */
+  private decodeWeb(raw: Buffer, end = false): Buffer | undefined {
+    try {
+      if (end) {
+        this.webBody!.end();
+        return EMPTY;
+      }
+      return this.webBody!.take(raw);
+    } catch (err) {
+      if (!(err instanceof GrpcWebBodyError)) throw err;
+      this.details = err.details;
+      this.webBody = undefined;
+      if (this.committed) this.abort();
+      else this.reply(400, '', err.message);
+      return undefined;
+    }
+  }
+
   private requestEnd(): void {
+    if (this.webBody && !this.decodeWeb(EMPTY, true)) return;
     if (this.mirrors) for (const m of this.mirrors) m.write(EMPTY, true);
     this.replay.end();
     if (this.tries?.ready) this.tries.current?.endBody(this.trailersIn);
@@ -238,6 +290,26 @@ export class H2Exchange implements TryOwner, TriesOwner {
     this.status = status;
     if (grpc !== undefined) this.grpcStatus = grpc;
     this.committed = true;
+    let head: WebHead | undefined = { status, headers };
+    if (this.webResponse) {
+      head = this.webResponse.head(status, headers, end);
+      // A response that is not gRPC: its head waits for its body, which becomes the grpc-message (end()).
+      if (!head) return true;
+    }
+    const out = this.responseHeaders(head);
+    // An HTTP/2 upstream may end with trailers (gRPC always does), an HTTP/1.1 one's chunked body too: the stream waits for them
+    // (gRPC-Web sends them as the last body frame instead).
+    const t = tries.current;
+    this.waitsForTrailers = !end && !this.webResponse && (t instanceof H2Try || (t instanceof H1Try && t.mayHaveTrailers));
+    if (!this.respond(out, end)) return false;
+    if (!end) return true;
+    tries.completed();
+    this.finish();
+    return true;
+  }
+
+  /** The head for the client: the route's response operations and CORS, a generated cookie. */
+  private responseHeaders(head: WebHead): OutgoingHttpHeaders {
     const route = this.route!;
     const extra: HeaderList = [];
     if (route.cors)
@@ -246,19 +318,13 @@ export class H2Exchange implements TryOwner, TriesOwner {
         extra.push([line.slice(0, colon), line.slice(colon + 2, -2)]);
       }
     if (this.generatedCookie) extra.push(['set-cookie', this.generatedCookie.header]);
-    const out = downstreamResponse(status, headers, route, this.destination, extra);
-    // An HTTP/2 upstream may end with trailers (gRPC always does), an HTTP/1.1 one's chunked body too: the stream waits for them.
-    const t = tries.current;
-    this.waitsForTrailers = !end && (t instanceof H2Try || (t instanceof H1Try && t.mayHaveTrailers));
-    if (!this.respond(out, end)) return false;
-    if (!end) return true;
-    tries.completed();
-    this.finish();
-    return true;
+    return downstreamResponse(head.status, head.headers, route, this.destination, extra);
   }
 
-  data(chunk: Buffer): boolean {
+  data(upstream: Buffer): boolean {
     if (this.done) return true;
+    const chunk = this.webResponse ? this.webResponse.data(upstream) : upstream;
+    if (!chunk.length) return true;
     this.bytesOut += chunk.length;
     if (this.stream.write(chunk)) return true;
     // One wait per full window: chunks already read upstream still come while it pauses.
@@ -281,6 +347,7 @@ export class H2Exchange implements TryOwner, TriesOwner {
   end(): void {
     if (this.done) return;
     this.tries!.completed();
+    if (this.webResponse) return this.endGrpcWeb(this.webResponse);
     if (!this.waitsForTrailers) this.stream.end();
     else {
       const trailers = toObject(this.trailersOut ?? []);
@@ -294,6 +361,19 @@ export class H2Exchange implements TryOwner, TriesOwner {
       });
       this.stream.end();
     }
+    this.finish();
+  }
+
+  /** gRPC-Web's end: the trailers as the last frame, or a held non-gRPC response sent as a gRPC status. */
+  private endGrpcWeb(web: GrpcWebResponse): void {
+    const last = web.end(this.trailersOut);
+    if (last.head) {
+      this.status = last.head.status;
+      this.respond(this.responseHeaders(last.head), true);
+    } else if (last.body.length) {
+      this.bytesOut += last.body.length;
+      this.stream.end(last.body);
+    } else this.stream.end();
     this.finish();
   }
 
@@ -325,8 +405,8 @@ export class H2Exchange implements TryOwner, TriesOwner {
   }
 
   /** Mid-response: the stream is reset (its connection and other streams go on). */
-  abort(flag: Flag): void {
-    this.flags |= flagBit(flag);
+  abort(flag?: Flag): void {
+    if (flag) this.flags |= flagBit(flag);
     this.tries?.drop();
     if (!this.stream.destroyed) this.stream.close(INTERNAL_ERROR);
     this.finish();
@@ -337,6 +417,17 @@ export class H2Exchange implements TryOwner, TriesOwner {
     if (this.done) return;
     this.tries?.drop();
     if (flag) this.flags |= flagBit(flag);
+    if (this.web && (status >= 300 || grpcStatus !== undefined)) {
+      const r = grpcWebLocalReply(this.web, status, body, grpcStatus);
+      this.status = r.status;
+      const out: OutgoingHttpHeaders = { ':status': r.status };
+      for (const [n, v] of r.headers) {
+        out[n] = v;
+        if (n === 'grpc-status') this.grpcStatus = Number(v);
+      }
+      this.respond(out, true);
+      return this.finish();
+    }
     if (this.grpc && status >= 300) {
       const out = grpcLocalReply(status, body, grpcStatus);
       this.status = 200;

@@ -25,6 +25,8 @@ export const HOP_BY_HOP: ReadonlySet<string> = new Set([
   'trailer',
 ]);
 
+const NOTHING: ReadonlySet<string> = new Set();
+
 /** A header list: [name, value] pairs, names lowercase, in order. */
 export type HeaderList = Array<[string, string]>;
 
@@ -50,6 +52,8 @@ export interface ForwardInputs {
 
 /** Received pairs, hop-by-hop and pseudo-headers left out, under `ops` (remove, set, add) and `replaced` names. */
 function withOps(pairs: HeaderList, ops: readonly (HeaderOpsConfig | undefined)[], replaced: ReadonlySet<string>): HeaderList {
+  // No operations (the common route): only the replaced names go, with no set copied.
+  if (!ops[0] && !ops[1]) return replaced.size ? pairs.filter(([n]) => !replaced.has(n)) : pairs;
   const removed = new Set<string>(replaced);
   for (const o of ops) {
     o?.remove?.forEach((n) => removed.add(n.toLowerCase()));
@@ -116,7 +120,8 @@ export function upstreamRequest(
   if (x.trace) ours.push(...traceHeaders(x.trace));
   const xfcc = forwardedClientCert(req, x.listener);
   if (xfcc.line) ours.push([XFCC, xfcc.line.slice(XFCC.length + 2, -2)]);
-  const replaced = new Set(ours.map(([n]) => n));
+  const replaced = new Set<string>();
+  for (const pair of ours) replaced.add(pair[0]);
   if (xfcc.drop) replaced.add(XFCC);
   const headers = withOps(received, [route.requestHeaders, x.destination?.requestHeaders], replaced);
   headers.push(...ours);
@@ -147,7 +152,10 @@ export function downstreamResponse(
   destination: WeightedCluster | undefined,
   extra: HeaderList,
 ): OutgoingHttpHeaders {
-  const list = withOps(pairs, [route?.responseHeaders, destination?.responseHeaders], new Set());
-  list.push(...extra);
-  return toObject(list, { ':status': status });
+  const into: OutgoingHttpHeaders = { ':status': status };
+  const r = route?.responseHeaders;
+  const d = destination?.responseHeaders;
+  // No operations (the common route): the upstream's pairs go straight into the head.
+  toObject(r || d ? withOps(pairs, [r, d], NOTHING) : pairs, into);
+  return extra.length ? toObject(extra, into) : into;
 }

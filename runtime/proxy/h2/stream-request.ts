@@ -7,7 +7,7 @@ import { originalClient } from '../http/forwarded-for';
 import type { IncomingHttpHeaders } from 'node:http2';
 import type { X509Certificate } from 'node:crypto';
 import type { PathNormalization } from '../../contract/proxy-config';
-import { HttpError } from '../http/bytes';
+import { CONNECT_NO_ROUTE, HttpError } from '../http/bytes';
 import { normalizePath } from '../http/normalize-path';
 import type { ListenerRuntime } from '../listeners';
 import type { RequestInfo } from '../request/context';
@@ -53,7 +53,8 @@ export class StreamRequest implements RequestInfo {
     const method = headers[':method'];
     const path = headers[':path'];
     const authority = headers[':authority'] ?? headers.host;
-    // CONNECT (no :path) is not proxied: a tunnel over a stream is not something mast offers.
+    // CONNECT (no :path): no route takes it, as Envoy under Istio's config (bytes.ts CONNECT_NO_ROUTE).
+    if (method === 'CONNECT') throw new HttpError(404, CONNECT_NO_ROUTE, 'no route');
     if (typeof method !== 'string' || typeof path !== 'string' || path.charCodeAt(0) !== 47 /* '/' */)
       throw new HttpError(400, 'bad_request', 'a request needs :method and an origin-form :path');
     if (typeof authority !== 'string' || !authority) throw new HttpError(400, 'missing_host', 'missing :authority');

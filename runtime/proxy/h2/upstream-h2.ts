@@ -7,7 +7,7 @@
  */
 import type * as http2 from 'node:http2';
 import { CANCEL, FLAG_END_STREAM, INTERNAL_ERROR, NO_ERROR, REFUSED_STREAM } from './lazy-http2';
-import { containPeerInput } from '../contain';
+import { containedListener } from '../contain';
 import type { Cluster, Endpoint } from '../upstream/cluster';
 import { type HeaderList, pairsOf, toObject, type UpstreamRequest } from './headers';
 import { trailerFields } from './upstream-h1';
@@ -74,35 +74,34 @@ export class H2Try implements UpstreamTry {
     pool.began(pooled);
     this.endpoint.active++;
     this.endpoint.requests++;
-    // What the server sent reaches the exchange inside containPeerInput: a throw resets this stream, not the process.
-    const contained = (handle: () => void) =>
-      containPeerInput(
-        'upstream',
-        () => {
-          if (!stream.closed) stream.close(INTERNAL_ERROR);
-        },
-        handle,
-      );
-    stream.on('response', (h, flags) =>
-      contained(() => {
+    // What the server sent reaches the exchange inside containedListener: a throw resets this stream, not the process.
+    const reset = () => {
+      if (!stream.closed) stream.close(INTERNAL_ERROR);
+    };
+    stream.on(
+      'response',
+      containedListener('upstream', reset, (h: http2.IncomingHttpHeaders, flags: number) => {
         const status = Number(h[':status']);
         if (status < 200) return;
         this.responded = true;
         this.owner.head(status, pairsOf(h), (flags & FLAG_END_STREAM) !== 0);
       }),
     );
-    stream.on('data', (chunk: Buffer) =>
-      contained(() => {
+    stream.on(
+      'data',
+      containedListener('upstream', reset, (chunk: Buffer) => {
         if (!this.done && !this.owner.data(chunk)) stream.pause();
       }),
     );
-    stream.on('trailers', (t) =>
-      contained(() => {
+    stream.on(
+      'trailers',
+      containedListener('upstream', reset, (t: http2.IncomingHttpHeaders) => {
         if (!this.done) this.owner.trailers(pairsOf(t));
       }),
     );
-    stream.on('end', () =>
-      contained(() => {
+    stream.on(
+      'end',
+      containedListener('upstream', reset, () => {
         if (this.done) return;
         // Node ends the readable side of a stream whose connection went mid-response too (the stream
         // destroyed by then): that is a response broken off, not its end (1 gRPC call in 1,500 came
@@ -112,15 +111,16 @@ export class H2Try implements UpstreamTry {
         this.owner.end();
       }),
     );
-    stream.on('wantTrailers', () => {
-      try {
-        stream.sendTrailers(toObject(trailerFields(this.trailers ?? [])));
-      } catch {
-        // A field the codec refuses (a connection-specific one): this stream is reset, not the session.
-        if (!stream.closed) stream.close(INTERNAL_ERROR);
-      }
-    });
-    stream.on('drain', () => this.onDrain?.());
+    // Only a stream with a body waits for trailers (the client's, if it sends some).
+    if (this.hasBody)
+      stream.on('wantTrailers', () => {
+        try {
+          stream.sendTrailers(toObject(trailerFields(this.trailers ?? [])));
+        } catch {
+          // A field the codec refuses (a connection-specific one): this stream is reset, not the session.
+          if (!stream.closed) stream.close(INTERNAL_ERROR);
+        }
+      });
     stream.on('error', () => undefined);
     stream.on('close', () => {
       if (!this.done) this.closedEarly(stream, pooled);
@@ -129,8 +129,17 @@ export class H2Try implements UpstreamTry {
   }
 
   write(chunk: Buffer): boolean {
-    return this.stream!.write(chunk);
+    const stream = this.stream!;
+    if (stream.write(chunk)) return true;
+    // The first full window: from now on the stream's 'drain' resumes the client (most requests never get here).
+    if (!this.drainHooked) {
+      this.drainHooked = true;
+      stream.on('drain', () => this.onDrain?.());
+    }
+    return false;
   }
+
+  private drainHooked = false;
 
   endBody(trailers?: HeaderList): void {
     this.trailers = trailers;

@@ -2,6 +2,14 @@
  * What the parts of the HTTP/1 head parser share: the error a refused head is, the byte classes
  * and the few byte comparisons that keep strings from being made per request.
  */
+/**
+ * A CONNECT request: Istio's listeners configure no CONNECT upgrade, and a CONNECT has no path for
+ * their path routes to match, so Envoy answers 404 (route_not_found). mast too, over both HTTP
+ * versions, before routing (no access log line, as for other refused heads); an HTTP/1.1
+ * connection is closed after it (its bytes would be a tunnel's).
+ */
+export const CONNECT_NO_ROUTE = 'connect_no_route';
+
 export class HttpError extends Error {
   constructor(
     readonly status: number,

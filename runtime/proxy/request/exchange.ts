@@ -23,6 +23,7 @@ import type { Failure } from './retry';
 import { decide, type Decision, type ListenerEntry } from './route';
 import { upstreamHead } from './upstream-head';
 import { type BridgeOwner, Http1ToH2 } from '../h2/h1-to-h2';
+import { type GrpcWebCall, grpcWebCallOn, grpcWebLocalReply } from '../h2/grpc-web';
 import type { TraceContext } from '../tracing/propagation';
 
 const REQUEST_IDS = new RequestIds();
@@ -51,6 +52,8 @@ export class Exchange implements AttemptOwner, RelayOwner, BridgeOwner {
   /** To an HTTP/2 cluster the tries are HTTP/2 streams (h2/h1-to-h2.ts), not Attempts and a Relay. */
   private bridge?: Http1ToH2;
   private grpcStatus?: number;
+  /** A gRPC-Web call on a listener that translates it (h2/grpc-web.ts; to an HTTP/2 cluster, the bridge does). */
+  readonly web?: GrpcWebCall;
   private readonly body?: RequestBody;
   private flags = 0;
   private status = 0;
@@ -74,6 +77,8 @@ export class Exchange implements AttemptOwner, RelayOwner, BridgeOwner {
     readonly authority: string,
   ) {
     this.listener = entry?.config;
+    if (this.listener?.grpcWeb)
+      this.web = grpcWebCallOn(this.listener, client.originalPort, client.header('content-type'), client.header('accept'));
     if (client.bodyPending) this.body = new RequestBody(client);
     // A gateway's clients are external (Envoy's use_remote_address, no internal addresses, as Istio
     // sets it for gateways): their x-request-id is not trusted (preserve_external_request_id off); a sidecar keeps it.
@@ -253,8 +258,18 @@ export class Exchange implements AttemptOwner, RelayOwner, BridgeOwner {
   private reply(status: number, flag: Flag | '', body: string, headers: Array<[string, string]> = []): void {
     if (this.done) return;
     if (flag) this.flags |= flagBit(flag);
-    this.status = status;
     const keepAlive = this.client.head.keepAlive && !this.client.bodyPending && !this.draining;
+    if (this.web && status >= 300) {
+      // As Envoy's grpc_web filter turns a local reply: the status in headers, no body.
+      const r = grpcWebLocalReply(this.web, status, body);
+      this.status = r.status;
+      const type = r.headers.find(([n]) => n === 'content-type')![1];
+      const rest = r.headers.filter(([n]) => n !== 'content-type' && n !== 'content-length');
+      this.grpcStatus = Number(rest.find(([n]) => n === 'grpc-status')![1]);
+      this.client.write(localResponse(r.status, '', keepAlive, [...headers, ...rest], type));
+      return this.finish(keepAlive);
+    }
+    this.status = status;
     this.bytesOut += Buffer.byteLength(body);
     this.client.write(localResponse(status, body, keepAlive, headers));
     this.finish(keepAlive);

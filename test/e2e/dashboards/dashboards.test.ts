@@ -13,8 +13,10 @@
  * TCP connections to tcp-echo through the gateway, and one in plain text to its sidecar.
  * Skipped, not passed, without Debian's `prometheus` (as the promtool tests are).
  */
+import { readFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
+import { join } from 'node:path';
 import { GATEWAY_NAME, SYSTEM_NAMESPACE } from '../../../api/well-known';
 import { LocalAdmin } from '../../../runtime/local/admin';
 import { freePort } from '../../../runtime/local/local-mesh';
@@ -24,6 +26,8 @@ import { HAS_PROMETHEUS, Prometheus, type Sample } from '../../support/prometheu
 import { tcpEchoMesh, tcpEchoRoute } from '../istio-tasks/tcp-echo-mesh';
 import { many, type Page, request, type Running, startExample } from '../support';
 import { DASHBOARDS, dashboardQueries, type PanelQuery, type Scene } from './dashboard-queries';
+import { mastViews } from './mast-dashboard-views';
+import { type Expect, grafanaIntervals, interpolate, problems, type QueryVariable, type View, variableOptions } from './mast-dashboards';
 
 const TCP_NS = 'tcp-dashboards';
 const TCP_INGRESS = 31400;
@@ -138,6 +142,35 @@ async function round(pages: number): Promise<void> {
 
 const queries = dashboardQueries(SCENE);
 
+/** mast's dashboards as shipped (dashboards/*.json), and each panel query with what each view expects of it. */
+interface GrafanaTarget {
+  readonly expr: string;
+  readonly instant?: boolean;
+}
+interface GrafanaModel {
+  readonly panels: Array<{ type: string; title: string; targets?: GrafanaTarget[] }>;
+  readonly templating: { list: QueryVariable[] };
+}
+const VIEWS = mastViews({ gateway: GATEWAY, tcpNamespace: TCP_NS, fqdn });
+const MAST_DASHBOARDS: Record<string, GrafanaModel> = Object.fromEntries(
+  [...new Set(VIEWS.map((v) => v.dashboard))].map((f) => [f, JSON.parse(readFileSync(join(__dirname, '../../../dashboards', f), 'utf8'))]),
+);
+const panelQueries = (file: string) =>
+  MAST_DASHBOARDS[file].panels.filter((p) => p.type !== 'row').flatMap((p) => p.targets!.map((t, i) => ({ panel: p.title, i, target: t })));
+const expectationOf = (view: View, panel: string, i: number): Expect | undefined => {
+  const e = view.panels[panel];
+  return Array.isArray(e) ? e[i] : (e as Expect | undefined);
+};
+const MAST_CASES = VIEWS.flatMap((view) =>
+  panelQueries(view.dashboard).flatMap(({ panel, i, target }) => {
+    const expect = expectationOf(view, panel, i);
+    return expect ? [{ name: `${view.dashboard} (${view.name}) › ${panel} #${i + 1}`, view, target, expect }] : [];
+  }),
+);
+/** The dashboards' time range: from before the first round of traffic to the moment the panels are asked. */
+let rangeStart = 0;
+let adminUrl = '';
+
 (HAS_PROMETHEUS ? describe : describe.skip)("Istio's dashboards on mast's metrics, through Prometheus", () => {
   beforeAll(async () => {
     const files = {
@@ -147,6 +180,7 @@ const queries = dashboardQueries(SCENE);
     mesh = await startExample({ files });
     admin = new LocalAdmin(mesh.mesh);
     const adminPort = await admin.listen(0);
+    adminUrl = `http://127.0.0.1:${adminPort}`;
     // The prometheus.yml a user fetches from the admin port, at a test's pace (every second, not every 5 s).
     const served = await (await fetch(`http://127.0.0.1:${adminPort}/prometheus.yml`)).text();
     expect(served).toBe(prometheusConfig({ admin: `http://127.0.0.1:${adminPort}` }));
@@ -164,6 +198,7 @@ const queries = dashboardQueries(SCENE);
       30_000,
       () => prometheus.logTail(),
     );
+    rangeStart = Math.floor(Date.now() / 1000) - 5;
     await round(150);
     // A config change between the rounds: mastd pushes it to every proxy (the control-plane panels' pushes).
     await mesh.edit('mesh/tcp-echo-routes.yaml', (t) =>
@@ -204,6 +239,60 @@ const queries = dashboardQueries(SCENE);
     expect(at('unknown', 'tcp-echo v1', 'tcp')).toMatchObject({ mtls: 0, requests: 2 });
     // jason's failing pages: one in two of productpage's calls to reviews v2 answered 500.
     expect(at('productpage v1', 'reviews v2', 'http')!.errorRate).toBeGreaterThan(0);
+  });
+
+  test("mast's dashboards: every query of every panel is expected of in some view", () => {
+    const unexpected = Object.keys(MAST_DASHBOARDS).flatMap((file) =>
+      panelQueries(file)
+        .filter(({ panel, i }) => !VIEWS.some((v) => v.dashboard === file && expectationOf(v, panel, i)))
+        .map(({ panel, i }) => `${file} › ${panel} #${i + 1}`),
+    );
+    expect(unexpected).toEqual([]);
+    expect(Object.keys(MAST_DASHBOARDS).sort()).toEqual([
+      'mast-control-plane.json',
+      'mast-mesh.json',
+      'mast-service.json',
+      'mast-workload.json',
+    ]);
+  });
+
+  test("mast local serves the dashboards it ships at /grafana/dashboards/, for Grafana's import", async () => {
+    const list = (await (await fetch(`${adminUrl}/grafana/dashboards/`)).json()) as Array<{ file: string; uid: string }>;
+    expect(list.map((d) => d.file.split('/').pop()).sort()).toEqual(Object.keys(MAST_DASHBOARDS).sort());
+    for (const d of list) {
+      const served = await fetch(`${adminUrl}${d.file}`);
+      expect([served.status, served.headers.get('content-type')]).toEqual([200, 'application/json']);
+      const file = d.file.split('/').pop()!;
+      expect(await served.text()).toBe(readFileSync(join(__dirname, '../../../dashboards', file), 'utf8'));
+    }
+    expect((await fetch(`${adminUrl}/grafana/dashboards/nope.json`)).status).toBe(404);
+  });
+
+  test.each(VIEWS.filter((v) => Object.keys(v.variables).length).map((v) => [`${v.dashboard} (${v.name})`, v] as const))(
+    "mast's dashboards: %s's variables offer the values picked",
+    async (_name, view) => {
+      const picked: Record<string, string> = {};
+      for (const variable of MAST_DASHBOARDS[view.dashboard].templating.list.filter((v) => v.type === 'query')) {
+        const options = await variableOptions(prometheus, variable, picked);
+        expect({ variable: variable.name, options }).toEqual({
+          variable: variable.name,
+          options: expect.arrayContaining([view.variables[variable.name]]),
+        });
+        picked[variable.name] = view.variables[variable.name];
+      }
+    },
+  );
+
+  test.each(MAST_CASES.map((c) => [c.name, c] as const))("mast's dashboards: %s", async (_name, c) => {
+    const end = Math.ceil(Date.now() / 1000);
+    const { interval, rateInterval } = grafanaIntervals(end - rangeStart);
+    const expr = interpolate(c.target.expr, { ...c.view.variables, __rate_interval: `${rateInterval}s`, __interval: `${interval}s` });
+    // A table asks for the range's last moment (instant); a graph or a stat for every step of the range.
+    const answer = c.target.instant
+      ? (await prometheus.query(expr)).map((s) => ({ metric: s.metric, values: [s.value] }))
+      : await prometheus.queryRange(expr, rangeStart, end, interval);
+    const found = problems(answer, c.expect);
+    expect({ expr, problems: found, ...(found.length ? { answer: answer.map((s) => s.metric) } : {}) }).toEqual({ expr, problems: [] });
   });
 
   test.each(queries.map((q) => [`${q.dashboard} › ${q.row} › ${q.panel}${q.series ? ` (${q.series})` : ''}`, q] as const))(

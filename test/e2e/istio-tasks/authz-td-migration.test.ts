@@ -9,11 +9,11 @@
  * service account `sleep` in default and in sleep-allow (a sidecar only: the task's curl is a
  * request to its sidecar's outbound port).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, LocalMesh } from '../../../runtime/local/local-mesh';
-import { fromWorkload } from '../support';
+import { freePort } from '../../../runtime/local/local-mesh';
+import { fromWorkload, startLocal, stopLocal } from '../support';
 import { meshConfigDoc } from '../../support/mesh-yaml';
 import { httpbinWorkload } from './httpbin-mesh';
 
@@ -39,15 +39,12 @@ spec:
 /** One install of the task: `mast local` with this mesh config; the two sleeps' curl to httpbin. */
 async function install(mesh: string, policy = POLICY): Promise<{ fromDefault: number; fromSleepAllow: number; identity: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'mast-td-'));
-  const logs: string[] = [];
   const files = `${meshConfigDoc(mesh)}
 ---
 ${httpbinWorkload('default', await freePort())}${sleep('default', await freePort())}${sleep('sleep-allow', await freePort())}${policy}`;
   writeFileSync(join(dir, 'mesh.yaml'), files);
-  const local = new LocalMesh({ paths: [dir], gatewayPort: 0, adminPort: 0, debounceMs: 50, log: (l) => logs.push(l) });
+  const local = await startLocal(dir);
   try {
-    await local.start();
-    await local.ready(60_000);
     const curl = async (ns: string) => (await fromWorkload(local, `${ns}/sleep`, 'http://httpbin.default:8000/ip')).status;
     return {
       fromDefault: await curl('default'),
@@ -55,8 +52,7 @@ ${httpbinWorkload('default', await freePort())}${sleep('default', await freePort
       identity: local.mastd.ca!.trustDomain,
     };
   } finally {
-    await local.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await stopLocal(local, dir);
   }
 }
 

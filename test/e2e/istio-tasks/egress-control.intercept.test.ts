@@ -12,6 +12,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { interceptUnavailable } from '../../../runtime/local/netns';
 import { ensureCommand } from '../../support/apt';
+import { meshConfigDoc } from '../../support/mesh-yaml';
 import { startExample, type Running } from '../support';
 
 const reason = process.getuid?.() === 0 ? (ensureCommand('iptables-restore', 'iptables') ?? interceptUnavailable()) : 'needs root';
@@ -62,17 +63,7 @@ if (reason) console.log(`egress-control with --intercept skipped: ${reason}`);
   });
 
   test('REGISTRY_ONLY: the connection is reset (an unknown port), the request refused with 502 (a port the mesh serves)', async () => {
-    await mesh.edit(
-      'mesh/meshconfig.yaml',
-      () => `apiVersion: v1
-kind: ConfigMap
-metadata: { name: istio, namespace: istio-system }
-data:
-  mesh: |
-    outboundTrafficPolicy:
-      mode: REGISTRY_ONLY
-`,
-    );
+    await mesh.edit('mesh/meshconfig.yaml', () => meshConfigDoc('outboundTrafficPolicy:\n  mode: REGISTRY_ONLY'));
     const before = hits;
     expect(await curl((outside.address() as AddressInfo).port)).toBe('error ECONNRESET');
     // Istio's block_all answer has no body.

@@ -15,6 +15,7 @@
  */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { meshConfigDoc } from '../../support/mesh-yaml';
 import { request, startExample, type Running } from '../support';
 
 let httpbin: http.Server;
@@ -77,14 +78,7 @@ spec:
   endpoints: [{ address: 127.0.0.1, ports: { http: ${httpbinPort} } }]
 `;
 
-const REGISTRY_ONLY_MESH = `apiVersion: v1
-kind: ConfigMap
-metadata: { name: istio, namespace: istio-system }
-data:
-  mesh: |
-    outboundTrafficPolicy:
-      mode: REGISTRY_ONLY
-`;
+const REGISTRY_ONLY_MESH = meshConfigDoc('outboundTrafficPolicy:\n  mode: REGISTRY_ONLY');
 
 describe('egress-control: ALLOW_ANY, then REGISTRY_ONLY mesh-wide, then a ServiceEntry', () => {
   test('ALLOW_ANY (the default): a host the mesh does not know is reached where the app sent it', async () => {

@@ -7,11 +7,12 @@
  * zone's proxy to make it fail; here the first zone's app answers 503 (outlier detection ejects it),
  * and the next failovers stop a zone's workload outright (it leaves the registry).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, LocalMesh } from '../../../runtime/local/local-mesh';
+import { freePort, type LocalMesh } from '../../../runtime/local/local-mesh';
+import { startLocal, stopLocal } from '../support';
 import { HOST, helloworldRule, helloworldService } from '../../fixtures/helloworld-locality';
 import { until } from '../../support/poll';
 
@@ -59,14 +60,9 @@ beforeAll(async () => {
     `${helloworldService()}
 ${helloworlds.join('')}${workload('sleep', 'default', 'region1/zone1', '{ app: sleep }', await freePort(), 'VERSION=sleep')}`,
   );
-  local = new LocalMesh({ paths: [dir], gatewayPort: 0, adminPort: 0, debounceMs: 50, log: (l) => logs.push(l) });
-  await local.start();
-  await local.ready(60_000);
+  local = await startLocal(dir, logs);
 }, 90_000);
-afterAll(async () => {
-  await local?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => stopLocal(local, dir));
 
 /** `kubectl apply` of the task's DestinationRule: waits until every proxy runs the snapshot with it. */
 async function applyRule(trafficPolicy: string): Promise<void> {

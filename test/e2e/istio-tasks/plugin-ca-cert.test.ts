@@ -11,9 +11,9 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, LocalMesh } from '../../../runtime/local/local-mesh';
+import { freePort, type LocalMesh } from '../../../runtime/local/local-mesh';
 import { meshYaml } from '../../support/mesh-yaml';
-import { fromWorkload } from '../support';
+import { fromWorkload, startLocal, stopLocal } from '../support';
 import { httpbinWorkload } from './httpbin-mesh';
 
 const certs = mkdtempSync(join(tmpdir(), 'mast-cacerts-'));
@@ -23,9 +23,8 @@ const file = (name: string) => readFileSync(join(certs, name), 'utf8');
 
 /** `make -f Makefile.selfsigned.mk root-ca cluster1-cacerts`, in openssl's own commands. */
 function makeCerts(): void {
-  writeFileSync(
-    join(certs, 'root-ca.conf'),
-    `[ req ]
+  /** The Makefile's openssl config: the same request section, the CA's extensions and name. */
+  const conf = (extensions: string, name: string) => `[ req ]
 encrypt_key = no
 prompt = no
 utf8 = yes
@@ -35,77 +34,29 @@ x509_extensions = req_ext
 distinguished_name = req_dn
 [ req_ext ]
 subjectKeyIdentifier = hash
-basicConstraints = critical, CA:true
 keyUsage = critical, digitalSignature, nonRepudiation, keyEncipherment, keyCertSign
+${extensions}
 [ req_dn ]
 O = Istio
-CN = Root CA
-`,
-  );
+${name}
+`;
+  writeFileSync(join(certs, 'root-ca.conf'), conf('basicConstraints = critical, CA:true', 'CN = Root CA'));
   writeFileSync(
     join(certs, 'intermediate.conf'),
-    `[ req ]
-encrypt_key = no
-prompt = no
-utf8 = yes
-default_md = sha256
-req_extensions = req_ext
-x509_extensions = req_ext
-distinguished_name = req_dn
-[ req_ext ]
-subjectKeyIdentifier = hash
-basicConstraints = critical, CA:true, pathlen:0
-keyUsage = critical, digitalSignature, nonRepudiation, keyEncipherment, keyCertSign
-subjectAltName = @san
-[ san ]
-DNS.1 = istiod.istio-system.svc
-[ req_dn ]
-O = Istio
-CN = Intermediate CA
-L = cluster1
-`,
+    conf(
+      'basicConstraints = critical, CA:true, pathlen:0\nsubjectAltName = @san\n[ san ]\nDNS.1 = istiod.istio-system.svc',
+      'CN = Intermediate CA\nL = cluster1',
+    ),
   );
+  /** `openssl x509 -req` of the Makefile: a ten-year certificate for `csr` with the config's extensions, signed as `by` says. */
+  const sign = (csr: string, config: string, out: string, by: readonly string[]) =>
+    openssl('x509', '-req', '-sha256', '-days', '3650', ...by, '-extensions', 'req_ext', '-extfile', config, '-in', csr, '-out', out);
   openssl('genrsa', '-out', 'root-key.pem', '2048');
   openssl('req', '-sha256', '-new', '-key', 'root-key.pem', '-config', 'root-ca.conf', '-out', 'root-cert.csr');
-  openssl(
-    'x509',
-    '-req',
-    '-sha256',
-    '-days',
-    '3650',
-    '-signkey',
-    'root-key.pem',
-    '-extensions',
-    'req_ext',
-    '-extfile',
-    'root-ca.conf',
-    '-in',
-    'root-cert.csr',
-    '-out',
-    'root-cert.pem',
-  );
+  sign('root-cert.csr', 'root-ca.conf', 'root-cert.pem', ['-signkey', 'root-key.pem']);
   openssl('genrsa', '-out', 'ca-key.pem', '2048');
   openssl('req', '-sha256', '-new', '-config', 'intermediate.conf', '-key', 'ca-key.pem', '-out', 'cluster-ca.csr');
-  openssl(
-    'x509',
-    '-req',
-    '-sha256',
-    '-days',
-    '3650',
-    '-CA',
-    'root-cert.pem',
-    '-CAkey',
-    'root-key.pem',
-    '-CAcreateserial',
-    '-extensions',
-    'req_ext',
-    '-extfile',
-    'intermediate.conf',
-    '-in',
-    'cluster-ca.csr',
-    '-out',
-    'ca-cert.pem',
-  );
+  sign('cluster-ca.csr', 'intermediate.conf', 'ca-cert.pem', ['-CA', 'root-cert.pem', '-CAkey', 'root-key.pem', '-CAcreateserial']);
   writeFileSync(join(certs, 'cert-chain.pem'), file('ca-cert.pem') + file('root-cert.pem'));
 }
 
@@ -134,13 +85,10 @@ metadata: { name: default, namespace: foo }
 spec: { mtls: { mode: STRICT } }`,
     ),
   );
-  local = new LocalMesh({ paths: [dir], gatewayPort: 0, adminPort: 0, debounceMs: 50, log: () => undefined });
-  await local.start();
-  await local.ready(60_000);
+  local = await startLocal(dir);
 }, 90_000);
 afterAll(async () => {
-  await local?.stop();
-  rmSync(dir, { recursive: true, force: true });
+  await stopLocal(local, dir);
   rmSync(certs, { recursive: true, force: true });
 });
 

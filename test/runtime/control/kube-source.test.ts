@@ -24,6 +24,7 @@ const AP = '/apis/security.istio.io/v1/authorizationpolicies';
 const NS = '/api/v1/namespaces';
 const CM = '/api/v1/namespaces/mast-system/configmaps';
 const TELEMETRY = '/apis/telemetry.istio.io/v1/telemetries';
+const NODES = '/api/v1/nodes';
 
 const vs = (name: string, weights = [100]) => ({
   apiVersion: 'networking.istio.io/v1',
@@ -179,6 +180,21 @@ describe('mastd --source kubernetes', () => {
     await until(m, 'ratings deleted', async () => !(await configz(m)).includes('VirtualService default/ratings'));
   });
 
+  test('Nodes are watched for their topology labels (the localities of pods on them, as istiod reads them): a zone change is a new snapshot', async () => {
+    const node = (zone: string) => ({
+      apiVersion: 'v1',
+      kind: 'Node',
+      metadata: { name: 'node-a', labels: { 'topology.kubernetes.io/region': 'us-east-1', 'topology.kubernetes.io/zone': zone } },
+      status: { conditions: [{ type: 'Ready', status: 'True' }] },
+    });
+    kube.put(NODES, node('us-east-1a'));
+    await until(m, 'the node', async () => (await configz(m)).includes('Node /node-a'));
+    const snapshots = () => (m.log().match(/snapshot v\d+/g) ?? []).length;
+    const before = snapshots();
+    kube.put(NODES, node('us-east-1b'));
+    await until(m, 'the zone change as a new snapshot', async () => snapshots() > before);
+  });
+
   test("the mesh config: the `istio` ConfigMap of mastd's namespace is watched, checked, and a bad one keeps its last good version", async () => {
     const meshConfig = (mesh: string) => ({
       apiVersion: 'v1',
@@ -186,13 +202,13 @@ describe('mastd --source kubernetes', () => {
       metadata: { name: 'istio', namespace: 'mast-system' },
       data: { mesh },
     });
-    kube.put(CM, meshConfig('outboundTrafficPolicy: { mode: REGISTRY_ONLY }\ntrustDomain: example.com'));
+    kube.put(CM, meshConfig('outboundTrafficPolicy: { mode: REGISTRY_ONLY }\naccessLogFile: /dev/stdout'));
     await until(m, 'the mesh config', async () => (await configz(m)).includes('ConfigMap mast-system/istio'));
     // Listed and watched by name (the field selector), as RBAC and the API server expect.
     for (const verb of ['list', 'watch'] as const)
       expect(kube.fieldSelectors).toContainEqual({ verb, path: CM, fieldSelector: 'metadata.name=istio' });
     await until(m, 'its finding', async () =>
-      (await analysis(m)).findings.some((f) => f.code === 'MAST0301' && f.path === 'data.mesh.trustDomain'),
+      (await analysis(m)).findings.some((f) => f.code === 'MAST0301' && f.path === 'data.mesh.accessLogFile'),
     );
     kube.put(CM, meshConfig('outboundTrafficPolicy: { mode: REGISTRY }'));
     await until(m, 'the rejection', async () =>

@@ -14,6 +14,37 @@ import { builtAddon, builtFile } from '../../support/build';
 const NS = `mast-cap-${process.pid}`;
 const CLIENT_NS = `mast-cli-${process.pid}`;
 
+/** Inbound as in a pod: whatever port a connection was sent to, on 127.0.0.1 (compile() makes this for a sidecar without --app-port). */
+const VIRTUAL_INBOUND = {
+  name: 'virtualInbound',
+  trafficDirection: 'INBOUND',
+  port: 15006,
+  matchPort: 0,
+  protocol: 'http',
+  virtualHosts: [
+    {
+      name: 'inbound|http',
+      domains: ['*'],
+      routes: [
+        {
+          name: 'default',
+          matches: [],
+          action: { kind: 'forward', destinations: [{ cluster: 'inbound|passthrough||', weight: 100 }] },
+        },
+      ],
+    },
+  ],
+};
+/** The cluster VIRTUAL_INBOUND forwards to: the connection's original destination. */
+const INBOUND_PASSTHROUGH = {
+  name: 'inbound|passthrough||',
+  host: '127.0.0.1',
+  port: 0,
+  endpoints: [],
+  lb: { kind: 'passthrough' },
+  connectTimeoutMs: 1000,
+};
+
 function why(): string | undefined {
   if (process.getuid?.() !== 0) return 'not root';
   if (spawnSync('ip', ['netns', 'list']).status !== 0) return 'no `ip netns`';
@@ -133,40 +164,11 @@ maybe('interception in a network namespace', () => {
       lb: { kind: 'round_robin' },
       connectTimeoutMs: 1000,
     });
-    // Inbound as in a pod: whatever port a connection was sent to, on 127.0.0.1 (compile() makes this for a sidecar without --app-port).
-    const inbound = {
-      name: 'virtualInbound',
-      trafficDirection: 'INBOUND',
-      port: 15006,
-      matchPort: 0,
-      protocol: 'http',
-      virtualHosts: [
-        {
-          name: 'inbound|http',
-          domains: ['*'],
-          routes: [
-            {
-              name: 'default',
-              matches: [],
-              action: { kind: 'forward', destinations: [{ cluster: 'inbound|passthrough||', weight: 100 }] },
-            },
-          ],
-        },
-      ],
-    };
-    const passthrough = {
-      name: 'inbound|passthrough||',
-      host: '127.0.0.1',
-      port: 0,
-      endpoints: [],
-      lb: { kind: 'passthrough' },
-      connectTimeoutMs: 1000,
-    };
     const config = {
       schema: 1,
       version: 'intercept',
-      listeners: [listener(80, 'svc', ['10.99.0.1']), listener(8080, 'admin', ['admin.internal']), inbound],
-      clusters: [cluster('svc', 9080), cluster('admin', 9081), passthrough],
+      listeners: [listener(80, 'svc', ['10.99.0.1']), listener(8080, 'admin', ['admin.internal']), VIRTUAL_INBOUND],
+      clusters: [cluster('svc', 9080), cluster('admin', 9081), INBOUND_PASSTHROUGH],
     };
     expect(inNs('iptables-save', '-t', 'nat')).toMatch(/--uid-owner 1337 -j RETURN/);
     const proxy = await startProxy(config);
@@ -226,33 +228,8 @@ maybe('interception in a network namespace', () => {
       schema: 1,
       version: 'strict',
       // portLevelMtls: one port of the pod takes plain text (told apart by SO_ORIGINAL_DST).
-      listeners: [
-        {
-          name: 'virtualInbound',
-          trafficDirection: 'INBOUND',
-          port: 15006,
-          matchPort: 0,
-          protocol: 'http',
-          mtls: 'STRICT',
-          mtlsByPort: { '9091': 'PERMISSIVE' },
-          virtualHosts: [
-            {
-              name: 'inbound|http',
-              domains: ['*'],
-              routes: [
-                {
-                  name: 'default',
-                  matches: [],
-                  action: { kind: 'forward', destinations: [{ cluster: 'inbound|passthrough||', weight: 100 }] },
-                },
-              ],
-            },
-          ],
-        },
-      ],
-      clusters: [
-        { name: 'inbound|passthrough||', host: '127.0.0.1', port: 0, endpoints: [], lb: { kind: 'passthrough' }, connectTimeoutMs: 1000 },
-      ],
+      listeners: [{ ...VIRTUAL_INBOUND, mtls: 'STRICT', mtlsByPort: { '9091': 'PERMISSIVE' } }],
+      clusters: [INBOUND_PASSTHROUGH],
     };
     const app = spawn('ip', [
       'netns',

@@ -4,12 +4,11 @@
  * keep-alive client idle between requests is not reset (its next request is served and told to
  * close), and at the drain deadline what is idle is ended with a FIN.
  */
-import type * as http from 'node:http';
 import * as net from 'node:net';
 import type { ProxyConfig } from '../../../runtime/contract/proxy-config';
 import { cluster, config, forward, stoppedAfterEach, until } from '../support';
 
-const { withBackend, proxyFor } = stoppedAfterEach();
+const { holdingBackend, proxyFor } = stoppedAfterEach();
 
 /** A raw keep-alive client: everything it read, and how its connection ended. */
 class RawClient {
@@ -44,16 +43,6 @@ class RawClient {
   destroy(): void {
     this.socket.destroy();
   }
-}
-
-/** Answers `/hold/*` only when the test releases it; anything else at once. */
-async function holdingBackend() {
-  const held: http.ServerResponse[] = [];
-  const b = await withBackend('b', (req, res) => {
-    if (req.url?.startsWith('/hold')) held.push(res);
-    else res.end('quick');
-  });
-  return { b, held };
 }
 
 const withoutListeners = (c: ProxyConfig): ProxyConfig => ({ ...c, version: 'v2', listeners: [] });

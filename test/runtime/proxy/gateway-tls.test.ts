@@ -9,6 +9,7 @@ import { MeshProxy } from '../../../runtime/proxy/mesh-proxy';
 import { freePort } from '../../../runtime/local/local-mesh';
 import { certificateRequest, generateKeys, privateKeyPem } from '../../../runtime/contract/x509';
 import { backend, get } from '../../support/proxy';
+import { gatewayServersDoc } from '../../support/mesh-yaml';
 import { tempDir } from '../../support/temp-dir';
 import { gatewayConfig, innerServer, innerService, secureRoute, webService } from './gateway-fixtures';
 
@@ -27,15 +28,11 @@ test('HTTPS terminated with the Gateway certificate files; HTTP redirected; a cr
   writeFileSync(join(dir, 'key.pem'), await privateKeyPem(keys));
   const web = await backend('web');
   const mesh = loadYaml(`
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: { name: edge, namespace: default }
-spec:
-  selector: { istio: ingressgateway }
-  servers:
-    - { port: { number: 80, name: http, protocol: HTTP }, hosts: [alpha.example.com], tls: { httpsRedirect: true } }
-    - { port: { number: 443, name: https, protocol: HTTPS }, hosts: [alpha.example.com], tls: { mode: SIMPLE, serverCertificate: ${join(dir, 'cert.pem')}, privateKey: ${join(dir, 'key.pem')} } }
-    - { port: { number: 8443, name: https-2, protocol: HTTPS }, hosts: [alpha.example.com], tls: { mode: SIMPLE, credentialName: alpha-cert } }
+${gatewayServersDoc([
+  `{ port: { number: 80, name: http, protocol: HTTP }, hosts: [alpha.example.com], tls: { httpsRedirect: true } }`,
+  `{ port: { number: 443, name: https, protocol: HTTPS }, hosts: [alpha.example.com], tls: { mode: SIMPLE, serverCertificate: ${join(dir, 'cert.pem')}, privateKey: ${join(dir, 'key.pem')} } }`,
+  `{ port: { number: 8443, name: https-2, protocol: HTTPS }, hosts: [alpha.example.com], tls: { mode: SIMPLE, credentialName: alpha-cert } }`,
+])}
 ---
 ${edgeRoutes}
 ---
@@ -152,14 +149,10 @@ test('MUTUAL: only clients with a certificate from caCertificates get through; P
   // Behind the passthrough port: a TLS server of its own, which the gateway never decrypts.
   const { server: inner, port: innerPort } = await innerServer(await issue('inner2'));
   const mesh = loadYaml(`
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: { name: edge, namespace: default }
-spec:
-  selector: { istio: ingressgateway }
-  servers:
-    - { port: { number: 443, name: https, protocol: HTTPS }, hosts: [alpha.example.com], tls: { mode: MUTUAL, serverCertificate: ${join(dir, 'gw.pem')}, privateKey: ${join(dir, 'gw-key.pem')}, caCertificates: ${join(dir, 'ca.pem')} } }
-    - { port: { number: 9443, name: tls, protocol: TLS }, hosts: [secure.example.com], tls: { mode: PASSTHROUGH } }
+${gatewayServersDoc([
+  `{ port: { number: 443, name: https, protocol: HTTPS }, hosts: [alpha.example.com], tls: { mode: MUTUAL, serverCertificate: ${join(dir, 'gw.pem')}, privateKey: ${join(dir, 'gw-key.pem')}, caCertificates: ${join(dir, 'ca.pem')} } }`,
+  `{ port: { number: 9443, name: tls, protocol: TLS }, hosts: [secure.example.com], tls: { mode: PASSTHROUGH } }`,
+])}
 ---
 ${edgeRoutes}
 ---

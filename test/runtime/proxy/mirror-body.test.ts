@@ -4,10 +4,10 @@
  * `mast_mirror_dropped_total`) and never slows or holds the main request.
  */
 import * as http from 'node:http';
-import * as net from 'node:net';
+import type * as net from 'node:net';
 import { cluster, config, forward, stoppedAfterEach, until } from '../support';
 
-const { proxyFor, stopAfter } = stoppedAfterEach();
+const { neverReading, proxyFor, stopAfter } = stoppedAfterEach();
 
 /** An HTTP backend that keeps each request's Host and body. */
 async function bodyBackend() {
@@ -72,13 +72,7 @@ test.each([
 
 test('a mirror that never reads: its copy is dropped and counted, the main request gets its whole body and answer', async () => {
   const main = await bodyBackend();
-  // Accepts and never reads: what is sent to it piles up in the proxy's socket once the kernel's buffers are full.
-  const stuck = net.createServer({ pauseOnConnect: true }, (s) => s.on('error', () => undefined));
-  const stuckSockets = new Set<net.Socket>();
-  stuck.on('connection', (s) => stuckSockets.add(s));
-  await new Promise<void>((r) => stuck.listen(0, '127.0.0.1', r));
-  stopAfter(() => new Promise((r) => (stuckSockets.forEach((s) => s.destroy()), stuck.close(() => r()))));
-  const { port, proxy } = await proxyFor(mirrorTo(main.port, (stuck.address() as net.AddressInfo).port));
+  const { port, proxy } = await proxyFor(mirrorTo(main.port, await neverReading()));
 
   // Far more than loopback's socket buffers and the copy's bound hold.
   const body = Buffer.alloc(24 * 1024 * 1024, 'x');

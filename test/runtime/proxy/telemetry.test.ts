@@ -122,3 +122,36 @@ test('trusted hops: the client is the Nth x-forwarded-for entry from the right, 
     await a.close();
   }
 });
+
+describe('access log lines are written together (--access-log-flush-ms), never lost', () => {
+  async function logged(flushMs: number, requests: number) {
+    const a = await backend('a');
+    const log = new PassThrough();
+    const writes: string[] = [];
+    log.on('data', (d: Buffer) => writes.push(d.toString()));
+    const proxy = new MeshProxy({ mode: 'gateway', workload: 'gw', namespace: 'mast-system' }, log, DEFAULT_LIMITS);
+    proxy.accessLogFlushMs = flushMs;
+    await proxy.apply(config([forward('a')], [cluster('a', [a.port])]));
+    const port = proxy.boundPort('l')!;
+    for (let i = 0; i < requests; i++) expect((await get(port, `/${i}`)).status).toBe(200);
+    const lines = () => writes.join('').trim().split('\n').filter(Boolean).length;
+    return { writes, lines, proxy, close: async () => (await proxy.drain(50), a.close()) };
+  }
+
+  test('within the interval, several requests are one write', async () => {
+    const run = await logged(300, 5);
+    try {
+      await until('the five lines', () => run.lines() === 5);
+      expect(run.writes).toHaveLength(1);
+    } finally {
+      await run.close();
+    }
+  });
+
+  test('lines still waiting for the timer are written when the proxy drains (SIGTERM)', async () => {
+    const run = await logged(60_000, 2);
+    expect(run.writes).toHaveLength(0);
+    await run.close();
+    expect(run.lines()).toBe(2);
+  });
+});

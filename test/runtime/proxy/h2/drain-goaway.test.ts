@@ -6,26 +6,15 @@
  * deadline what is still open is closed. The same at a SIGTERM drain, where listeners keep
  * accepting for the period and every new session is told at once.
  */
-import type * as http from 'node:http';
 import type * as http2 from 'node:http2';
 import * as net from 'node:net';
 import type { ProxyConfig } from '../../../../runtime/contract/proxy-config';
 import { cluster, config, forward, stoppedAfterEach, until } from '../../../support/proxy';
 import { h2c, h2request } from './h2-client';
 
-const { withBackend, proxyFor, stopAfter } = stoppedAfterEach();
+const { holdingBackend, proxyFor, stopAfter } = stoppedAfterEach();
 
 const MAX_STREAM_ID = 2 ** 31 - 1;
-
-/** Answers `/hold/*` only when the test releases it; anything else at once. */
-async function holdingBackend() {
-  const held: http.ServerResponse[] = [];
-  const b = await withBackend('b', (req, res) => {
-    if (req.url?.startsWith('/hold')) held.push(res);
-    else res.end('quick');
-  });
-  return { b, held };
-}
 
 /** A cleartext session that records the GOAWAYs it receives (their last stream ids) and its close. */
 function watchedSession(port: number) {

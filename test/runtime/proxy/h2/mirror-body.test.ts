@@ -5,11 +5,11 @@
  * never slows or holds the main request.
  */
 import * as http from 'node:http';
-import * as net from 'node:net';
+import type * as net from 'node:net';
 import { cluster, config, forward, stoppedAfterEach, until } from '../../../support/proxy';
 import { h2c, h2request } from './h2-client';
 
-const { proxyFor, stopAfter } = stoppedAfterEach();
+const { neverReading, proxyFor, stopAfter } = stoppedAfterEach();
 
 /** An HTTP/1.1 backend that keeps each request's Host, framing and body. */
 async function bodyBackend() {
@@ -77,13 +77,7 @@ test('an HTTP/2 request without a body: the mirror’s copy has none either', as
 
 test('a mirror that never reads an HTTP/2 request’s body: its copy is dropped and counted, the main request gets it all', async () => {
   const main = await bodyBackend();
-  // Accepts and never reads: what is sent to it piles up in the proxy's socket once the kernel's buffers are full.
-  const stuck = net.createServer({ pauseOnConnect: true }, (s) => s.on('error', () => undefined));
-  const stuckSockets = new Set<net.Socket>();
-  stuck.on('connection', (s) => stuckSockets.add(s));
-  await new Promise<void>((r) => stuck.listen(0, '127.0.0.1', r));
-  stopAfter(() => new Promise((r) => (stuckSockets.forEach((s) => s.destroy()), stuck.close(() => r()))));
-  const { port, proxy } = await proxyFor(mirrorTo(main.port, (stuck.address() as net.AddressInfo).port));
+  const { port, proxy } = await proxyFor(mirrorTo(main.port, await neverReading()));
   const session = h2c(port);
   stopAfter(async () => void session.close());
   // Far more than loopback's socket buffers and the copy's bound hold.

@@ -4,37 +4,16 @@
  * connection when its stream frees; past `http1MaxPendingRequests` a request gets 503 `UO`, as
  * Envoy answers a pending overflow. HTTP/2 and HTTP/1.1 clients alike.
  */
-import * as http2 from 'node:http2';
-import type { AddressInfo } from 'node:net';
 import type { MeshProxy } from '../../../../runtime/proxy/mesh-proxy';
 import type { H2Pool } from '../../../../runtime/proxy/h2/upstream-pool';
 import { cluster, config, forward, get, stoppedAfterEach, until } from '../../../support/proxy';
 import { h2c, h2request } from './h2-client';
+import { holdingServer } from './holding-server';
 
 const { proxyFor, stopAfter } = stoppedAfterEach();
 
-/** An HTTP/2 server that holds every stream until the test answers it. */
-async function holdingServer() {
-  const sessions = new Set<http2.ServerHttp2Session>();
-  const held: http2.ServerHttp2Stream[] = [];
-  const srv = http2.createServer();
-  srv.on('session', (s) => sessions.add(s));
-  srv.on('stream', (stream, headers) => {
-    stream.on('error', () => undefined);
-    held.push(stream);
-    (stream as http2.ServerHttp2Stream & { path?: string }).path = String(headers[':path']);
-  });
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  stopAfter(async () => {
-    sessions.forEach((s) => s.destroy());
-    await new Promise((r) => srv.close(() => r(undefined)));
-  });
-  const answer = (i: number) => {
-    held[i].respond({ ':status': 200 });
-    held[i].end(`answer ${(held[i] as http2.ServerHttp2Stream & { path?: string }).path}`);
-  };
-  return { port: (srv.address() as AddressInfo).port, sessions, held, answer };
-}
+/** An HTTP/2 server that holds every stream until the test answers it; the answer's body is `answer <path>`. */
+const holding = () => holdingServer(stopAfter, (_i, path) => `answer ${path}`);
 
 /** Requests the proxy holds for a stream to the cluster's one endpoint. */
 const pendingAt = (proxy: MeshProxy) => (proxy.cluster('s')!.endpoints[0].h2 as H2Pool | undefined)?.pending ?? 0;
@@ -42,7 +21,7 @@ const pendingAt = (proxy: MeshProxy) => (proxy.cluster('s')!.endpoints[0].h2 as 
 const pool = { upstreamProtocol: 'h2' as const, maxConnections: 1, maxConcurrentStreams: 1, maxPendingRequests: 1 };
 
 test('HTTP/2 clients: one request on the one connection, the next pending until its stream frees, the one after 503 UO', async () => {
-  const srv = await holdingServer();
+  const srv = await holding();
   const { proxy, port } = await proxyFor(
     config([forward('s', { retries: { attempts: 0, retryOn: [] } })], [cluster('s', [srv.port], pool)]),
   );
@@ -70,7 +49,7 @@ test('HTTP/2 clients: one request on the one connection, the next pending until 
 });
 
 test('an HTTP/1.1 client of the HTTP/2 cluster: the same limit, the same 503 UO', async () => {
-  const srv = await holdingServer();
+  const srv = await holding();
   const { proxy, port } = await proxyFor(
     config([forward('s', { retries: { attempts: 0, retryOn: [] } })], [cluster('s', [srv.port], pool)]),
   );

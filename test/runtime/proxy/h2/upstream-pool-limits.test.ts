@@ -5,37 +5,16 @@
  * past `maxPendingRequests` it overflows (503 UO); an endpoint with no connection gets one anyway;
  * a session that closes makes room for a new one. Real node:http2 servers that answer when told.
  */
-import * as http2 from 'node:http2';
-import type { AddressInfo } from 'node:net';
 import type { ClusterConfig } from '../../../../runtime/contract/proxy-config';
 import { h2Pool, type H2Pool, type SessionGrant } from '../../../../runtime/proxy/h2/upstream-pool';
 import { Cluster } from '../../../../runtime/proxy/upstream/cluster';
 import { cluster as clusterConfig, stoppedAfterEach, until } from '../../../support/proxy';
+import { holdingServer } from './holding-server';
 
 const { stopAfter } = stoppedAfterEach();
 
-/** An HTTP/2 server that holds every stream until the test answers it. */
-async function holdingServer() {
-  const sessions = new Set<http2.ServerHttp2Session>();
-  const held: http2.ServerHttp2Stream[] = [];
-  const srv = http2.createServer();
-  srv.on('session', (s) => sessions.add(s));
-  srv.on('stream', (stream) => {
-    stream.on('error', () => undefined);
-    held.push(stream);
-  });
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  stopAfter(async () => {
-    sessions.forEach((s) => s.destroy());
-    await new Promise((r) => srv.close(() => r(undefined)));
-  });
-  /** Answers the `i`th stream the server received. */
-  const answer = (i: number) => {
-    held[i].respond({ ':status': 200 });
-    held[i].end(`#${i}`);
-  };
-  return { port: (srv.address() as AddressInfo).port, sessions, held, answer };
-}
+/** An HTTP/2 server that holds every stream until the test answers it; the answer's body is `#<i>`. */
+const holding = () => holdingServer(stopAfter, (i) => `#${i}`);
 
 function poolFor(ports: number[], limits: Partial<ClusterConfig>) {
   const c = new Cluster(clusterConfig('s', ports, limits));
@@ -63,7 +42,7 @@ function request(pool: H2Pool) {
 }
 
 test('at maxConnections with every stream taken, a request waits and gets the first stream that frees, on the same connection', async () => {
-  const srv = await holdingServer();
+  const srv = await holding();
   const { pools } = poolFor([srv.port], { maxConnections: 1, maxConcurrentStreams: 2 });
   const [pool] = pools;
   const [a, b, c] = [request(pool), request(pool), request(pool)];
@@ -84,7 +63,7 @@ test('at maxConnections with every stream taken, a request waits and gets the fi
 });
 
 test('past maxPendingRequests a request overflows at once, counted on the cluster; a cancelled wait is never granted', async () => {
-  const srv = await holdingServer();
+  const srv = await holding();
   const { cluster, pools } = poolFor([srv.port], { maxConnections: 1, maxConcurrentStreams: 1, maxPendingRequests: 2 });
   const [pool] = pools;
   const first = request(pool);
@@ -103,7 +82,7 @@ test('past maxPendingRequests a request overflows at once, counted on the cluste
 });
 
 test('an endpoint with no connection gets one even with the cluster at its limit (Envoy: pending requests never stranded)', async () => {
-  const [x, y] = [await holdingServer(), await holdingServer()];
+  const [x, y] = [await holding(), await holding()];
   const { cluster, pools } = poolFor([x.port, y.port], { maxConnections: 1, maxConcurrentStreams: 1 });
   const onX = request(pools[0]);
   const onY = request(pools[1]);
@@ -115,7 +94,7 @@ test('an endpoint with no connection gets one even with the cluster at its limit
 });
 
 test('a waiting request gets a new connection when the full one closes (GOAWAY from the server)', async () => {
-  const srv = await holdingServer();
+  const srv = await holding();
   const { pools } = poolFor([srv.port], { maxConnections: 1, maxConcurrentStreams: 1 });
   const [pool] = pools;
   const first = request(pool);
@@ -133,7 +112,7 @@ test('a waiting request gets a new connection when the full one closes (GOAWAY f
 });
 
 test('a pool that closes (its endpoint dropped by a push) tells its waiting requests so (retryable elsewhere)', async () => {
-  const srv = await holdingServer();
+  const srv = await holding();
   const { pools } = poolFor([srv.port], { maxConnections: 1, maxConcurrentStreams: 1 });
   const [pool] = pools;
   request(pool);
@@ -144,7 +123,7 @@ test('a pool that closes (its endpoint dropped by a push) tells its waiting requ
 });
 
 test('without maxConnections nothing waits: a full session means a new one', async () => {
-  const srv = await holdingServer();
+  const srv = await holding();
   const { pools } = poolFor([srv.port], { maxConcurrentStreams: 1 });
   const rs = [request(pools[0]), request(pools[0]), request(pools[0])];
   expect(rs.every((r) => typeof r.grant === 'object')).toBe(true);

@@ -171,7 +171,7 @@ describe('request heads', () => {
     ['a method neither llhttp nor Envoy knows', 'FOO / HTTP/1.1\r\nHost: a\r\n\r\n', 400, 'unknown_method'],
     ['a lowercase method', 'get / HTTP/1.1\r\nHost: a\r\n\r\n', 400, 'unknown_method'],
     ['a non-ASCII byte in the target', 'GET /caf\xe9 HTTP/1.1\r\nHost: a\r\n\r\n', 400, 'bad_request_line'],
-    ['CONNECT (mast tunnels none)', 'CONNECT a:443 HTTP/1.1\r\nHost: a\r\n\r\n', 501, 'connect_unsupported'],
+    ['CONNECT (no route takes it, as Envoy under Istio)', 'CONNECT a:443 HTTP/1.1\r\nHost: a\r\n\r\n', 404, 'connect_no_route'],
     [
       'a tab after a Content-Length value (llhttp refuses it)',
       'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\t\r\n\r\n',

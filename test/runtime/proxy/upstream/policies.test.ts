@@ -18,21 +18,27 @@ const untilClosed = (port: number, request: string) =>
     s.on('close', () => resolve(out));
   });
 
+/** Three endpoints (backends a, b, c) behind one cluster balanced by `lb`, and the proxy's port. */
+async function behindThree(lb: LbPolicy) {
+  const bs = [await withBackend('a'), await withBackend('b'), await withBackend('c')];
+  const { port } = await proxyFor(
+    config(
+      [forward('c')],
+      [
+        cluster(
+          'c',
+          bs.map((b) => b.port),
+          { lb },
+        ),
+      ],
+    ),
+  );
+  return { bs, port };
+}
+
 describe('load balancing', () => {
   test('ROUND_ROBIN takes the endpoints in turn', async () => {
-    const bs = [await withBackend('a'), await withBackend('b'), await withBackend('c')];
-    const { port } = await proxyFor(
-      config(
-        [forward('c')],
-        [
-          cluster(
-            'c',
-            bs.map((b) => b.port),
-            { lb: { kind: 'round_robin' } },
-          ),
-        ],
-      ),
-    );
+    const { bs, port } = await behindThree({ kind: 'round_robin' });
     for (let i = 0; i < 30; i++) await get(port);
     expect(bs.map((b) => b.seen.length)).toEqual([10, 10, 10]);
   });
@@ -75,27 +81,9 @@ describe('load balancing', () => {
 });
 
 describe('consistent hash', () => {
-  /** Three endpoints behind a hashing cluster. */
-  async function behindHash(lb: LbPolicy) {
-    const bs = [await withBackend('a'), await withBackend('b'), await withBackend('c')];
-    const { port } = await proxyFor(
-      config(
-        [forward('c')],
-        [
-          cluster(
-            'c',
-            bs.map((b) => b.port),
-            { lb },
-          ),
-        ],
-      ),
-    );
-    return { bs, port };
-  }
-
   /** The endpoints 12 users land on, each checked to stay on one over 4 requests. */
   async function spread(lb: LbPolicy, request: (user: string) => [string, Record<string, string>]) {
-    const { port } = await behindHash(lb);
+    const { port } = await behindThree(lb);
     const endpointOf = new Map<string, string>();
     for (let u = 0; u < 12; u++) {
       const user = `user-${u}`;
@@ -151,7 +139,7 @@ describe('consistent hash', () => {
   });
 
   test('on the source IP: one client, one endpoint', async () => {
-    const { bs, port } = await behindHash({ kind: 'hash', sourceIp: true });
+    const { bs, port } = await behindThree({ kind: 'hash', sourceIp: true });
     for (let i = 0; i < 9; i++) await get(port);
     expect(bs.map((b) => b.seen.length).sort()).toEqual([0, 0, 9]);
   });
