@@ -40,6 +40,8 @@ data:
   let netns: string;
   /** The proxy's access log: `CONNECT <host:port>` per tunnel. */
   const proxyLog: string[] = [];
+  /** The tunnels' sockets, which the server no longer tracks once CONNECT took them: closed at the end. */
+  const tunnels = new Set<net.Socket>();
   beforeAll(async () => {
     mesh = await startExample({ intercept: true });
     const linkOf = (workload: string) => mesh.mesh.workloads.get(`default/${workload}`)!.netns!.gateway;
@@ -52,12 +54,14 @@ data:
       proxyLog.push(`CONNECT ${req.url}`);
       const [host, port] = (req.url ?? '').split(':');
       if (host !== 'en.wikipedia.org' || port !== '443') return void client.end('HTTP/1.1 403 Forbidden\r\n\r\n');
+      tunnels.add(client);
       const upstream = net.connect(wikipedia.httpsPort, wikipedia.address, () => {
         client.write('HTTP/1.1 200 Connection established\r\n\r\n');
         upstream.write(head);
         upstream.pipe(client);
         client.pipe(upstream);
       });
+      tunnels.add(upstream);
       upstream.on('error', () => client.destroy());
       client.on('error', () => upstream.destroy());
     });
@@ -66,6 +70,7 @@ data:
   }, 90_000);
   afterAll(async () => {
     await mesh?.stop();
+    for (const s of tunnels) s.destroy();
     proxy?.closeAllConnections();
     await new Promise((r) => (proxy ? proxy.close(r) : r(undefined)));
     await wikipedia?.close();
