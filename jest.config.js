@@ -26,6 +26,7 @@ const UNIT = [
   'test/compile/**/*.test.ts',
   // Not test/constructs/upstream-schema.test.ts: Istio's schemas are ESM-only, read by a node child process.
   'test/constructs/dashboards.test.ts',
+  'test/constructs/egress-gateway.test.ts',
   'test/constructs/inject.test.ts',
   'test/constructs/inject.cdk8s-plus.test.ts',
   'test/constructs/kubernetes-defaults.test.ts',
@@ -37,6 +38,7 @@ const UNIT = [
   'test/runtime/contract/**/*.test.ts',
   'test/runtime/control/ca.test.ts',
   'test/runtime/control/ingest.test.ts',
+  'test/runtime/local/gateway.test.ts',
   'test/runtime/local/graph.test.ts',
   'test/runtime/local/prometheus.test.ts',
   'test/runtime/local/traces.test.ts',

@@ -56,5 +56,20 @@ export const GATEWAY_SELECTOR_LABELS: Readonly<Record<string, string>> = { istio
  */
 export const GATEWAY_POD_LABELS: Readonly<Record<string, string>> = { ...GATEWAY_SELECTOR_LABELS, app: 'istio-ingressgateway' };
 
+/**
+ * The egress gateway's Deployment and Service: Istio's name, which its egress tasks route to
+ * (`istio-egressgateway.<namespace>.svc.cluster.local`), in mast's namespace.
+ */
+export const EGRESS_GATEWAY_NAME = 'istio-egressgateway';
+
+/** What Gateway resources select the egress gateway by, and its Deployment's selector: Istio's. */
+export const EGRESS_GATEWAY_SELECTOR_LABELS: Readonly<Record<string, string>> = { istio: 'egressgateway' };
+
+/** The labels of the egress gateway's pods: Istio's two. */
+export const EGRESS_GATEWAY_POD_LABELS: Readonly<Record<string, string>> = {
+  ...EGRESS_GATEWAY_SELECTOR_LABELS,
+  app: 'istio-egressgateway',
+};
+
 /** `mastd`'s monitoring address as `mast proxy-status` reaches it on this machine. */
 export const LOCAL_MONITORING_URL = `http://127.0.0.1:${PORTS.monitoring}`;

@@ -25,6 +25,7 @@ import { MeshCrds } from './crds';
 import { MeshControlPlane, type MeshControlPlaneProps } from './control-plane';
 import { MeshDashboards, type MeshDashboardsProps } from './dashboards';
 import { IngressGateway, type IngressGatewayProps } from './ingress-gateway';
+import { EgressGateway, type EgressGatewayProps } from './egress-gateway';
 import { MeshWorkload, type MeshWorkloadProps } from './mesh-workload';
 import { fromObject } from './mesh-resources';
 import { localitySetting, type LocalityLoadBalancing } from './mesh-config';
@@ -37,7 +38,12 @@ export interface MeshProps {
   readonly controlPlane?: MeshControlPlaneProps;
   /** The ingress gateway; `false` for none. @default - IngressGateway defaults */
   readonly gateway?: IngressGatewayProps | false;
-  /** Proxy image for the gateway and every sidecar. @default 'mast/proxy:<package version>' */
+  /**
+   * An egress gateway (Istio's `istio-egressgateway`, which Gateways select by `istio: egressgateway`):
+   * `true` for one with the EgressGateway defaults, or its props. @default false
+   */
+  readonly egressGateway?: EgressGatewayProps | boolean;
+  /** Proxy image for the gateways and every sidecar. @default 'mast/proxy:<package version>' */
   readonly proxyImage?: string;
   /** Defaults for every workload's sidecar. @default - SidecarOptions defaults */
   readonly sidecar?: SidecarOptions;
@@ -92,6 +98,7 @@ export class Mesh extends Construct {
   readonly apps: Chart;
   readonly controlPlane: MeshControlPlane;
   readonly gateway?: IngressGateway;
+  readonly egressGateway?: EgressGateway;
   /** The dashboards' ConfigMaps, when `dashboards` asked for them. */
   readonly dashboards?: MeshDashboards;
   /** Workloads added as objects or YAML that got no sidecar, and why (MAST0401, as `istioctl analyze` reports IST0103). */
@@ -118,16 +125,20 @@ export class Mesh extends Construct {
         ...(props.dashboards === true ? {} : props.dashboards),
       });
     const controlPlaneAddress = this.controlPlane.address;
+    const gatewayDefaults = {
+      namespace: this.controlPlane.namespace,
+      controlPlaneAddress,
+      ...(props.proxyImage ? { image: props.proxyImage } : {}),
+    };
     if (props.gateway !== false)
-      this.gateway = new IngressGateway(this.system, 'ingress-gateway', {
-        namespace: this.controlPlane.namespace,
-        controlPlaneAddress,
-        ...(props.proxyImage ? { image: props.proxyImage } : {}),
-        ...props.gateway,
+      this.gateway = new IngressGateway(this.system, 'ingress-gateway', { ...gatewayDefaults, ...props.gateway });
+    if (props.egressGateway)
+      this.egressGateway = new EgressGateway(this.system, 'egress-gateway', {
+        ...gatewayDefaults,
+        ...(props.egressGateway === true ? {} : props.egressGateway),
       });
-    // The Secrets its Gateways name as credentialName, mounted into the gateway (read at synth).
-    const gateway = this.gateway;
-    gateway?.addCredential(() => credentialNames(this.apps, gateway.labels));
+    // The Secrets their Gateways name as credentialName, mounted into each gateway (read at synth).
+    for (const gateway of [this.gateway, this.egressGateway]) gateway?.addCredential(() => credentialNames(this.apps, gateway.labels));
     this.sidecar = { controlPlaneAddress, ...(props.proxyImage ? { image: props.proxyImage } : {}), ...props.sidecar };
   }
 

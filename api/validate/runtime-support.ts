@@ -5,7 +5,6 @@
  */
 import { finding, type Finding } from '../findings';
 import type { AnyMeshResource, DestinationRule } from '../resources';
-import { boundToMesh } from './conflicts';
 import { conditionEvaluated, EVALUATED_SOURCE_FIELDS } from '../authorization-fields';
 import { checkDryRunAnnotation } from '../dry-run';
 
@@ -16,8 +15,6 @@ export function checkRuntimeSupport(r: AnyMeshResource): Finding[] {
   const warn = (path: string, what: string) => out.push(finding('MAST0301', r, path, `${what} (not applied by mast-proxy yet)`));
   switch (r.kind) {
     case 'VirtualService':
-      if (boundToMesh(r))
-        r.spec.tls?.forEach((_, i) => warn(`spec.tls[${i}]`, 'tls routes for sidecars: only a gateway PASSTHROUGH server routes by SNI'));
       r.spec.tcp?.forEach((route, i) =>
         route.match?.forEach((m, j) => {
           for (const field of ['sourceSubnet', 'destinationSubnets'] as const)
@@ -38,8 +35,13 @@ export function checkRuntimeSupport(r: AnyMeshResource): Finding[] {
             `spec.servers[${i}].tls.mode`,
             `mode ${tls.mode} on a TLS server: TLS is not terminated, the connection is forwarded as TCP`,
           );
-        if (tls?.mode === 'AUTO_PASSTHROUGH' || tls?.mode === 'ISTIO_MUTUAL')
-          warn(`spec.servers[${i}].tls.mode`, `mode ${tls.mode}: the server is not listened on`);
+        if (tls?.mode === 'AUTO_PASSTHROUGH') warn(`spec.servers[${i}].tls.mode`, `mode ${tls.mode}: the server is not listened on`);
+        // Istio would terminate the mesh's mTLS and route the plaintext by `tcp` routes; mast terminates it on HTTPS servers only.
+        if (tls?.mode === 'ISTIO_MUTUAL' && server.port.protocol.toUpperCase() !== 'HTTPS')
+          warn(
+            `spec.servers[${i}].tls.mode`,
+            `mode ISTIO_MUTUAL on a ${server.port.protocol} server: the server is not listened on (HTTPS servers only)`,
+          );
         // Istio serves an RSA and an ECDSA certificate side by side; mast-proxy one per server.
         if ((tls?.credentialNames?.length ?? 0) > 1 && !tls?.credentialName)
           warn(`spec.servers[${i}].tls.credentialNames`, 'credentialNames: only the first is served');

@@ -4,8 +4,14 @@ import { Mesh } from '../../constructs';
 import { addBookinfo } from '../../examples/bookinfo/bookinfo';
 import { GATEWAY_NODE_PORTS } from './plan';
 
-/** `dashboards`: mast's Grafana dashboards as ConfigMaps for Grafana's sidecar (Mesh's `dashboards`). */
-export function synthKindExample(outdir: string, options: { dashboards?: boolean } = {}): App {
+export interface KindExampleOptions {
+  /** An egress gateway too (one replica, ClusterIP: only the mesh calls it). @default false */
+  readonly egressGateway?: boolean;
+  /** mast's Grafana dashboards as ConfigMaps for Grafana's sidecar (Mesh's `dashboards`). @default false */
+  readonly dashboards?: boolean;
+}
+
+export function synthKindExample(outdir: string, options: KindExampleOptions = {}): App {
   const app = new App({ outdir, yamlOutputType: YamlOutputType.FILE_PER_CHART });
   // kind has no load-balancer provider: NodePort plus the cluster config's extraPortMappings.
   const mesh = new Mesh(app, 'mesh', {
@@ -18,6 +24,7 @@ export function synthKindExample(outdir: string, options: { dashboards?: boolean
         { name: 'https', port: 443, targetPort: 8443, nodePort: GATEWAY_NODE_PORTS.https },
       ],
     },
+    ...(options.egressGateway ? { egressGateway: { replicas: { min: 1, max: 2 } } } : {}),
   });
   addBookinfo(mesh);
   app.synth();

@@ -1,5 +1,5 @@
 /** Clusters: one per (host, port, subset) a route uses, with the DestinationRule's policy and endpoints. */
-import { namespaceOf, parseDuration, rulesForHost, selects, type DestinationRule, type TrafficPolicy } from '../../api';
+import { namespaceOf, parseDuration, rulesForHost, selects, type DestinationRule, type ServiceEntry, type TrafficPolicy } from '../../api';
 import { DEFAULT_CONNECT_TIMEOUT_MS, byClusterName, clusterName, type ClusterConfig, type LbPolicy } from '../contract/proxy-config';
 import type { ClusterUse, CompileCache } from './compile-cache';
 import { endpointsOf, type ServicePort } from './endpoints';
@@ -63,6 +63,20 @@ function policyFor(dr: DestinationRule | undefined, port: number, subset: string
   return { lb: pick('loadBalancer'), pool: pick('connectionPool'), outlier: pick('outlierDetection'), tls: pick('tls') };
 }
 
+/**
+ * A port only of ServiceEntries with `resolution: NONE` (the default) and no endpoints or workload
+ * selector: Istio's ORIGINAL_DST cluster, each connection to where the app sent it (the task's
+ * HTTPS proxy, known by its `addresses`).
+ */
+function originalDestination(index: MeshIndex, port: ServicePort): boolean {
+  const entries = (index.serviceEntriesByHost.get(port.host) ?? []) as ServiceEntry[];
+  const own = entries.filter((se) => namespaceOf(se) === port.namespace);
+  return (
+    own.length > 0 &&
+    own.every((se) => (se.spec.resolution ?? 'NONE') === 'NONE' && !se.spec.endpoints?.length && !se.spec.workloadSelector)
+  );
+}
+
 export const clusterUse = (port: ServicePort, subset: string | undefined): ClusterUse => {
   const name = clusterName(port.number, subset, port.host);
   return { port, subset, name, key: `${name}|${port.namespace}` };
@@ -124,23 +138,26 @@ function buildCluster(
   // Istio sets these only when positive (0 is proto3's unset); streams per connection only on an HTTP/2 cluster.
   const maxRequests = pool?.http?.http2MaxRequests || undefined;
   const maxConcurrentStreams = protocol === 'h2' ? pool?.http?.maxConcurrentStreams || undefined : undefined;
-  const labels = subset ? dr?.spec.subsets?.find((x) => x.name === subset)?.labels : undefined;
+  // A subset without labels takes every endpoint of the service (Istio's egress tasks name one for the egress gateway).
+  const named = subset ? dr?.spec.subsets?.find((x) => x.name === subset) : undefined;
   // The identities mTLS servers of this service may present: every endpoint's, subsets or not (as Istio's SAN list).
   const identities = new Set<string>();
   const endpoints = withMetadata(
     index,
     endpointsOf(index, port, identities, (l, appPort) => mtlsDisabledAt(index, port.namespace, l, appPort)).filter(
-      (e) => !subset || (labels !== undefined && selects(labels, e.labels)),
+      (e) => !subset || (named !== undefined && selects(named.labels ?? {}, e.labels)),
     ),
   );
   const ms = (d: string | undefined) => (d === undefined ? undefined : parseDuration(d));
+  const original = originalDestination(index, port);
   return {
     name: clusterName(port.number, subset, port.host),
     host: port.host,
     port: port.number,
     subset,
     endpoints,
-    lb: lbOf(lb),
+    lb: original ? { kind: 'passthrough' } : lbOf(lb),
+    ...(original ? { originalDestination: true } : {}),
     connectTimeoutMs: ms(pool?.tcp?.connectTimeout) ?? DEFAULT_CONNECT_TIMEOUT_MS,
     maxConnections: pool?.tcp?.maxConnections,
     maxPendingRequests: pool?.http?.http1MaxPendingRequests,
@@ -150,6 +167,7 @@ function buildCluster(
     ...(maxRequests ? { maxRequests } : {}),
     ...(maxConcurrentStreams ? { maxConcurrentStreams } : {}),
     ...(tls?.mode === 'ISTIO_MUTUAL' || tls?.mode === 'DISABLE' ? { tls: tls.mode } : {}),
+    ...(tls?.mode === 'ISTIO_MUTUAL' && tls.sni ? { mtlsSni: tls.sni } : {}),
     ...(identities.size && tls?.mode !== 'DISABLE' ? { identities: [...identities].sort() } : {}),
     // TLS origination: the SNI is the rule's, else the service host (Istio's auto SNI for a host name).
     ...(tls?.mode === 'SIMPLE' || tls?.mode === 'MUTUAL'

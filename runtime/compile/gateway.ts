@@ -30,15 +30,19 @@ export function compileGateway(index: MeshIndex, proxy: ProxyIdentity, cache: Co
 }
 
 /** TLS modes a gateway does not terminate (`mast validate` says so): such a server is not listened on. */
-const UNSERVED_TLS: ReadonlySet<string> = new Set(['ISTIO_MUTUAL', 'AUTO_PASSTHROUGH']);
-/** TLS modes terminated at the gateway, each server with its own certificate. */
-const TERMINATED_TLS: ReadonlySet<string> = new Set(['SIMPLE', 'MUTUAL', 'OPTIONAL_MUTUAL']);
+const UNSERVED_TLS: ReadonlySet<string> = new Set(['AUTO_PASSTHROUGH']);
+/** TLS modes terminated at the gateway, each server with its own certificate (ISTIO_MUTUAL: the gateway's workload certificate). */
+const TERMINATED_TLS: ReadonlySet<string> = new Set(['SIMPLE', 'MUTUAL', 'OPTIONAL_MUTUAL', 'ISTIO_MUTUAL']);
 
 type Server = Gateway['spec']['servers'][number];
 
-/** A server mast serves. Never one in plain text that asked for TLS: not an unserved mode, not HTTPS without TLS settings. */
+/**
+ * A server mast serves. Never one in plain text that asked for TLS: not an unserved mode, not
+ * HTTPS without TLS settings, not the mesh's mTLS on a server that would pass its bytes on as TCP.
+ */
 function listened(server: Server): boolean {
   if (server.tls?.mode && UNSERVED_TLS.has(server.tls.mode)) return false;
+  if (server.tls?.mode === 'ISTIO_MUTUAL' && server.port.protocol.toUpperCase() !== 'HTTPS') return false;
   return server.port.protocol.toUpperCase() !== 'HTTPS' || server.tls !== undefined;
 }
 
@@ -58,6 +62,8 @@ function serverNames(server: Server): string[] {
 /** The certificate settings of a terminated server. */
 function serverTls(t: NonNullable<Server['tls']>): ServerTlsConfig {
   const mode = (t.mode ?? 'SIMPLE') as ServerTlsConfig['mode'];
+  // The mesh's own mTLS (sidecars to an egress gateway): nothing to read but the workload certificate.
+  if (mode === 'ISTIO_MUTUAL') return { mode };
   const verify = mode !== 'SIMPLE' ? { mode, ...(t.caCertificates ? { caFile: t.caCertificates } : {}) } : {};
   return t.serverCertificate && t.privateKey
     ? { certificateFile: t.serverCertificate, keyFile: t.privateKey, ...verify }

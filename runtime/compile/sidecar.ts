@@ -1,10 +1,10 @@
 /**
  * A sidecar's config: outbound listeners for every service port its namespace can see and its
  * Sidecar resource imports (the mesh VirtualServices' routes, or a default route; TCP ports by
- * port number), under every name a client may use for the service, with the outbound traffic
- * policy for the rest (passthrough, or Istio's black hole), and an inbound listener to its app
- * with the PeerAuthentication and AuthorizationPolicy that apply to it. The outbound part is
- * shared through the CompileCache.
+ * port number, TLS and HTTPS ports by server name), under every name a client may use for the
+ * service, with the outbound traffic policy for the rest (passthrough, or Istio's black hole),
+ * and an inbound listener to its app with the PeerAuthentication and AuthorizationPolicy that
+ * apply to it. The outbound part is shared through the CompileCache.
  */
 import { visibleIn, type VirtualService } from '../../api';
 import { DEFAULT_RETRY, PROXY_CONFIG_SCHEMA, byClusterName, clusterName } from '../contract/proxy-config';
@@ -17,7 +17,7 @@ import type { ClusterUse, CompileCache, MeshRoutes, SidecarOutbound } from './co
 import { isHttpProtocol, type ServicePort } from './endpoints';
 import { inboundGrpcWebPorts, inboundProtocols } from './inbound-protocol';
 import type { MeshIndex } from './mesh-index';
-import { compileHttpRoutes, compileTcpRoute, type RouteContext } from './routes';
+import { compileHttpRoutes, compileTcpRoute, compileTlsRoutes, type RouteContext } from './routes';
 import { sidecarScope, type SidecarScope } from './sidecar-scope';
 import { PORTS } from '../../api/well-known';
 
@@ -129,14 +129,20 @@ function sidecarOutbound(
     return all.every(seen) ? all : all.filter(seen);
   };
   // Non-HTTP ports are proxied as TCP, told apart by destination port only (mast has no service
-  // addresses to tell two TCP services on one port apart: such a port is left unproxied).
+  // addresses to tell two TCP services on one port apart: such a port is left unproxied); a port
+  // whose services all speak TLS is told apart by server name (tlsListener).
   const tcpPorts = new Map<number, ServicePort[]>();
-  for (const p of visible) if (!isHttpProtocol(p.protocol)) tcpPorts.set(p.number, [...(tcpPorts.get(p.number) ?? []), p]);
+  for (const p of [...visible, ...wildcardTlsPorts(index, ns, scope)])
+    if (!routedByRequest(p)) tcpPorts.set(p.number, [...(tcpPorts.get(p.number) ?? []), p]);
   const tcpListeners: ListenerConfig[] = [];
   for (const [number, candidates] of tcpPorts) {
+    const ctx: RouteContext = { gateway: 'mesh', matchPort: number, portOf: index.portOf, useCluster: clusters.use, source };
+    if (candidates.every(speaksTls)) {
+      tcpListeners.push(tlsListener(number, candidates, vsFor, ctx, clusters));
+      continue;
+    }
     if (candidates.length !== 1) continue;
     const p = candidates[0];
-    const ctx: RouteContext = { gateway: 'mesh', matchPort: number, portOf: index.portOf, useCluster: clusters.use, source };
     const fromVs = vsFor(p.host)
       .map((vs) => compileTcpRoute(vs, ctx))
       .find(Boolean);
@@ -153,7 +159,7 @@ function sidecarOutbound(
   /** Ports where some service declares GRPC-WEB: Istio's listener for the port carries the grpc_web filter (it only changes gRPC-Web requests). */
   const webPorts = new Set<number>();
   for (const p of visible) {
-    if (!isHttpProtocol(p.protocol)) continue;
+    if (!routedByRequest(p)) continue;
     if (p.protocol === 'GRPC-WEB') webPorts.add(p.number);
     const routes = meshRoutes(index, cache, p, vsFor(p.host), source);
     for (const u of routes.uses) clusters.add(u);
@@ -178,6 +184,66 @@ function sidecarOutbound(
 }
 
 const NONE: readonly VirtualService[] = [];
+
+/**
+ * The TLS and HTTPS ports of ServiceEntries with a wildcard host (`*.wikipedia.org`) this
+ * namespace sees and imports: on a sidecar, TLS routed by server name like the others (they are
+ * no service ports of their own: a wildcard host has no endpoints to pick).
+ */
+function wildcardTlsPorts(index: MeshIndex, ns: string, scope: SidecarScope): ServicePort[] {
+  return index.snapshot.registry
+    .wildcardServices()
+    .filter((svc) => visibleIn(svc.exportTo, ns))
+    .flatMap((svc) =>
+      svc.ports.map((p) => ({
+        host: svc.host,
+        namespace: svc.namespace,
+        number: p.number,
+        name: p.name,
+        protocol: p.protocol?.toUpperCase(),
+      })),
+    )
+    .filter((p) => speaksTls(p) && scope.imports(p));
+}
+
+/** What the app sends to the port is TLS of its own (Istio: HTTPS and TLS ports are matched by SNI on a sidecar, never read as HTTP). */
+const speaksTls = (p: ServicePort) => p.protocol?.toUpperCase() === 'TLS' || p.protocol?.toUpperCase() === 'HTTPS';
+/** A port a sidecar routes request by request (HTTP, HTTP/2, gRPC); the others connection by connection. */
+const routedByRequest = (p: ServicePort) => isHttpProtocol(p.protocol) && !speaksTls(p);
+
+/**
+ * A port whose services all speak TLS: each connection goes by the server name of its ClientHello
+ * (Envoy's filter chain match on SNI, as Istio builds it), to the mesh VirtualServices' `tls`
+ * routes for those hosts, else to the service the name is; a name none has meets the outbound
+ * policy, as a port the mesh does not know. Several TLS services may share the port.
+ */
+function tlsListener(
+  number: number,
+  services: readonly ServicePort[],
+  vsFor: (host: string) => readonly VirtualService[],
+  ctx: RouteContext,
+  clusters: ClusterSet,
+): ListenerConfig {
+  const seen = new Set<VirtualService>();
+  const sniRoutes: NonNullable<ListenerConfig['sniRoutes']> = [];
+  for (const p of services) {
+    const vss = vsFor(p.host).filter((vs) => !seen.has(vs));
+    for (const vs of vss) seen.add(vs);
+    const routes = vss.flatMap((vs) => compileTlsRoutes(vs, ctx));
+    if (routes.length) {
+      sniRoutes.push(...routes);
+      continue;
+    }
+    // A wildcard host (`*.wikipedia.org`): each name is where the app sent it (its original destination).
+    if (p.host.startsWith('*.')) {
+      sniRoutes.push({ sniHosts: [p.host], destinations: [] });
+      continue;
+    }
+    clusters.use(p.host, p, undefined);
+    sniRoutes.push({ sniHosts: [p.host], destinations: [{ cluster: clusterName(p.number, undefined, p.host), weight: 100 }] });
+  }
+  return { name: `outbound_${number}_tls`, port: 0, matchPort: number, protocol: 'tcp', sniRoutes };
+}
 
 /**
  * A service port's mesh routes depend on the VirtualServices a namespace sees for it, not on the

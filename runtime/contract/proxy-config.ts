@@ -84,9 +84,11 @@ export interface ServerTlsConfig {
   readonly credentialName?: string;
   /**
    * MUTUAL: clients must present a certificate that chains to the CAs (`caCertificates`, or the
-   * credential's); OPTIONAL_MUTUAL: one presented must, none is allowed. Absent: SIMPLE.
+   * credential's); OPTIONAL_MUTUAL: one presented must, none is allowed; ISTIO_MUTUAL: the proxy's
+   * own workload certificate, and clients must present one the mesh root signed (a sidecar whose
+   * DestinationRule says ISTIO_MUTUAL), no files. Absent: SIMPLE.
    */
-  readonly mode?: 'SIMPLE' | 'MUTUAL' | 'OPTIONAL_MUTUAL';
+  readonly mode?: 'SIMPLE' | 'MUTUAL' | 'OPTIONAL_MUTUAL' | 'ISTIO_MUTUAL';
   readonly caFile?: string;
 }
 
@@ -142,9 +144,11 @@ export interface ListenerConfig {
    */
   readonly tlsServers?: TlsServerConfig[];
   /**
-   * A gateway's TLS PASSTHROUGH servers: each connection goes by the server name in its ClientHello
-   * (the VirtualService `tls` route whose `sniHosts` match it most narrowly, beside `tlsServers` on
-   * the same port), TLS untouched; no match closes it.
+   * A gateway's TLS PASSTHROUGH servers, or a sidecar's TLS destination port: each connection goes
+   * by the server name in its ClientHello (the VirtualService `tls` route whose `sniHosts` match it
+   * most narrowly, beside `tlsServers` on the same port), TLS untouched; no match closes it at a
+   * gateway, and meets the outbound traffic policy at a sidecar. At a sidecar, a route without
+   * destinations (a wildcard ServiceEntry host) sends the connection to its original destination.
    */
   readonly sniRoutes?: Array<{ readonly sniHosts: string[]; readonly destinations: WeightedCluster[] }>;
   /** Gateway `tls.httpsRedirect`: every request is answered 301 to https. */
@@ -339,6 +343,11 @@ export interface ClusterConfig {
   readonly subset?: string;
   readonly endpoints: EndpointConfig[];
   readonly lb: LbPolicy;
+  /**
+   * A ServiceEntry with `resolution: NONE` and no endpoints (Envoy's ORIGINAL_DST, as Istio builds
+   * it): each connection goes to the address and port it was sent to (captured traffic only).
+   */
+  readonly originalDestination?: boolean;
   readonly connectTimeoutMs: number;
   readonly maxConnections?: number;
   readonly maxPendingRequests?: number;
@@ -365,6 +374,8 @@ export interface ClusterConfig {
    * Istio): mTLS to endpoints labelled `security.istio.io/tlsMode: istio` (they have a sidecar).
    */
   readonly tls?: 'ISTIO_MUTUAL' | 'DISABLE';
+  /** Over that mTLS, the server name sent (DestinationRule `tls.sni`: a gateway's ISTIO_MUTUAL server is chosen by it). @default none */
+  readonly mtlsSni?: string;
   /**
    * Over that mTLS, the identities the server may present, as SPIFFE paths `ns/<namespace>/sa/<account>`
    * (the trust domain is the mesh root's): its endpoints' service accounts, as Istio checks a service's

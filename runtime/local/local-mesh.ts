@@ -11,15 +11,7 @@ import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  buildRegistry,
-  DEFAULT_GATEWAY_SECRET_NAMESPACES,
-  GATEWAY_POD_LABELS,
-  loadFiles,
-  selects,
-  type Gateway,
-  type KubeObject,
-} from '../../api';
+import { buildRegistry, DEFAULT_GATEWAY_SECRET_NAMESPACES, GATEWAY_POD_LABELS, loadFiles, selects, type KubeObject } from '../../api';
 import { FileSource } from '../control/file-source';
 import { CertificateAuthority, type PluggedCa } from '../control/ca';
 import { Mastd } from '../control/mastd';
@@ -33,16 +25,16 @@ import { planLocal, throughNamespaces, throughSidecars, withGatewayPod, withHeal
 import { TraceReceiver, withLocalTracing } from './traces';
 import { planCredentials, pluggedCaIn, withoutSecretData, writeCredentials } from './credentials';
 import { freePort } from './ports';
+import { LocalGateway } from './gateway';
 import { PROXY_NODE_FLAGS } from '../contract/process';
 import { readNumTrustedProxies, readTrustDomain } from '../compile/mesh-config';
-import { GATEWAY_NAME, PORTS, SYSTEM_NAMESPACE } from '../../api/well-known';
+import { EGRESS_GATEWAY_NAME, EGRESS_GATEWAY_POD_LABELS, GATEWAY_NAME, PORTS, SYSTEM_NAMESPACE } from '../../api/well-known';
 
 /** Where the ports mast local chooses come from (ports.ts); tests take theirs from the same place. */
 export { freePort };
 
 /** The gateway's labels, as its pods carry them in a cluster (Istio's two). */
 export const GATEWAY_LABELS = GATEWAY_POD_LABELS;
-export const GATEWAY_ID = `${GATEWAY_NAME}.${SYSTEM_NAMESPACE}`;
 
 export interface LocalMeshOptions {
   /** Mesh YAML files or directories (and the Secrets its Gateways name as `credentialName`). */
@@ -116,13 +108,28 @@ export class LocalMesh {
   readonly mastd: Mastd;
   readonly token = randomBytes(16).toString('hex');
   readonly workloads = new Map<string, RunningWorkload>();
+  /** The ingress gateway: Gateways with `istio: ingressgateway` (its HTTP port on `--gateway-port`). */
+  readonly ingress: LocalGateway;
   /**
-   * Each Gateway server port of the gateway → where it is served on this machine. Follows the
-   * Gateways: a port added while running gets a free port (the gateway binds it with the config
+   * The egress gateway (Istio's `istio-egressgateway`): started when a Gateway first selects
+   * `istio: egressgateway`, its Service `istio-egressgateway.mast-system.svc.cluster.local` served
+   * by it from then on.
+   */
+  readonly egress: LocalGateway;
+  /** Some Gateway has selected the egress gateway (its Service is in the snapshots from then on). */
+  private egressWanted = false;
+  private egressLaunched = false;
+  /**
+   * Each Gateway server port of the ingress gateway → where it is served on this machine. Follows
+   * the Gateways: a port added while running gets a free port (the gateway binds it with the config
    * that names it), a port no Gateway has any more is dropped (and stops being served).
    */
-  gatewayPorts: Record<number, number> = {};
-  gatewayAdminPort = 0;
+  get gatewayPorts(): Record<number, number> {
+    return this.ingress.ports;
+  }
+  get gatewayAdminPort(): number {
+    return this.ingress.adminPort;
+  }
   /** Where the gateway reads the `credentialName` Secrets of the input (`--credentials-dir`). */
   private get credentialsDir(): string {
     return join(this.dir, 'credentials');
@@ -176,6 +183,11 @@ export class LocalMesh {
     // The sidecars in namespaces run as uid 1337, as in a pod: the file is theirs (we are root here).
     if (this.topology) chownSync(this.tokenFile, 1337, 1337);
     this.supervisor = new Supervisor(this.log);
+    this.ingress = new LocalGateway(
+      { name: GATEWAY_NAME, labels: GATEWAY_LABELS, process: 'gateway', httpPort: options.gatewayPort ?? 8080 },
+      this.log,
+    );
+    this.egress = new LocalGateway({ name: EGRESS_GATEWAY_NAME, labels: EGRESS_GATEWAY_POD_LABELS, process: 'egress gateway' }, this.log);
     // Read once, as istiod reads them at start: a change of trust domain or CA needs a restart (new certificates).
     const input = loadFiles(options.paths).objects;
     this.trustDomain = readTrustDomain(input);
@@ -187,8 +199,11 @@ export class LocalMesh {
       log: (line) => (/^snapshot |connected|disconnected/.test(line) ? undefined : this.log(`mastd: ${line}`)),
       defaultIngressGateway: true,
       prepare: (objects) => this.prepare(objects),
-      // The gateway is compiled for the ports the Gateways have now, not those of its start.
-      compileIdentity: (identity) => (identity.mode === 'gateway' ? { ...identity, portMap: { ...this.gatewayPorts } } : identity),
+      // A gateway is compiled for the ports its Gateways have now, not those of its start.
+      compileIdentity: (identity) => {
+        const gateway = identity.mode === 'gateway' ? this.gateways().find((g) => selects(g.spec.labels, identity.labels)) : undefined;
+        return gateway ? { ...identity, portMap: { ...gateway.ports } } : identity;
+      },
       // As in a cluster: the push port speaks TLS, and proxies verify it as mastd.mast-system.svc.
       pushTls: pushNames(SYSTEM_NAMESPACE),
     });
@@ -212,74 +227,31 @@ export class LocalMesh {
     this.pushPort = pushPort;
     await this.mastd.settled();
     if (!this.mastd.snapshot) throw new Error('mastd has no snapshot: the mesh could not be read');
-    await this.startGateway(this.mastd.snapshot.objects);
+    await this.startGateway(this.ingress, this.mastd.snapshot.objects);
+    await this.launchEgress(this.mastd.snapshot.objects);
     return this.gatewayPort;
   }
 
   get gatewayPort(): number {
-    return this.gatewayPorts[this.httpServerPort] ?? 0;
+    return this.ingress.httpPort;
   }
-
-  private httpServerPort = 80;
-  private portsPlanned = false;
 
   /**
-   * A local port for each Gateway server port of the gateway (run before each snapshot): the HTTP
-   * one (80, or the lowest HTTP server port) on `--gateway-port` from the start, others on free
-   * ports as they appear; a port gone from every Gateway is dropped (its listener drains).
+   * Starts a gateway's proxy on the ports planned from the snapshot so far (the ingress gateway's
+   * HTTP one on `--gateway-port`); a pod reads its proxy config at start, so `numTrustedProxies` is
+   * read once here and a later change needs a restart.
    */
-  private async planGatewayPorts(objects: readonly KubeObject[]): Promise<void> {
-    const servers = objects
-      .filter((o): o is KubeObject & Gateway => o.kind === 'Gateway')
-      .filter((g) => selects(g.spec.selector ?? {}, GATEWAY_LABELS))
-      .flatMap((g) => g.spec.servers);
-    if (!this.portsPlanned) {
-      const http = servers.filter((s) => s.port.protocol.toUpperCase() === 'HTTP').map((s) => s.port.number);
-      this.httpServerPort = http.includes(80) ? 80 : (http.sort((a, b) => a - b)[0] ?? 80);
-      const wanted = this.options.gatewayPort ?? 8080;
-      this.gatewayPorts = { [this.httpServerPort]: wanted === 0 ? await freePort() : wanted };
-    }
-    const numbers = new Set(servers.map((s) => s.port.number));
-    const next: Record<number, number> = { [this.httpServerPort]: this.gatewayPorts[this.httpServerPort] };
-    for (const n of [...numbers].sort((a, b) => a - b)) {
-      if (n in next) continue;
-      next[n] = this.gatewayPorts[n] ?? (await freePort());
-      if (this.portsPlanned && !(n in this.gatewayPorts)) this.log(`gateway: port ${n} is served on 127.0.0.1:${next[n]}`);
-    }
-    if (this.portsPlanned)
-      for (const n of Object.keys(this.gatewayPorts).map(Number))
-        if (!(n in next)) this.log(`gateway: port ${n} is no longer in any Gateway: 127.0.0.1:${this.gatewayPorts[n]} stops being served`);
-    this.gatewayPorts = next;
-    this.portsPlanned = true;
-  }
-
-  /** Starts the gateway proxy on the ports planned from the first snapshot; the HTTP one goes on `--gateway-port`. */
-  private async startGateway(objects: readonly KubeObject[]): Promise<void> {
-    this.gatewayAdminPort = await freePort();
-    // Read once, as a pod reads its proxy config at start: a later change needs a restart.
+  private async startGateway(gateway: LocalGateway, objects: readonly KubeObject[]): Promise<void> {
+    gateway.adminPort = await freePort();
     const trustedHops = readNumTrustedProxies(objects);
-    const portMap = Object.entries(this.gatewayPorts)
-      .map(([k, v]) => `${k}=${v}`)
-      .join(',');
     const proxy = await this.bundler.file(PROXY_ENTRY);
     this.supervisor.start({
-      name: 'gateway',
+      name: gateway.spec.process,
       args: [
         ...PROXY_NODE_FLAGS,
         proxy,
-        ...this.proxyFlags(GATEWAY_ID, this.gatewayAdminPort),
-        '--mode',
-        'gateway',
-        '--namespace',
-        SYSTEM_NAMESPACE,
-        '--service-account',
-        GATEWAY_NAME,
-        '--labels',
-        Object.entries(GATEWAY_LABELS)
-          .map(([k, v]) => `${k}=${v}`)
-          .join(','),
-        '--port-map',
-        portMap,
+        ...this.proxyFlags(gateway.id, gateway.adminPort),
+        ...gateway.flags(),
         // The input's Secrets, written there as kubelet mounts them; a changed one is served within a second.
         '--credentials-dir',
         this.credentialsDir,
@@ -288,6 +260,18 @@ export class LocalMesh {
         ...(trustedHops ? ['--trusted-hops', String(trustedHops)] : []),
       ],
     });
+  }
+
+  /** The gateways running (the egress gateway once some Gateway selected it). */
+  private gateways(): LocalGateway[] {
+    return this.egressLaunched ? [this.ingress, this.egress] : [this.ingress];
+  }
+
+  /** Starts the egress gateway once wanted, and once mastd's push port is known. */
+  private async launchEgress(objects: readonly KubeObject[]): Promise<void> {
+    if (!this.egressWanted || this.egressLaunched || !this.pushPort) return;
+    this.egressLaunched = true;
+    await this.startGateway(this.egress, objects);
   }
 
   private proxyFlags(id: string, adminPort: number, controlPlane = '127.0.0.1'): string[] {
@@ -316,7 +300,11 @@ export class LocalMesh {
 
   /** Runs before each snapshot: start what is new, restart what changed, retire what went away. */
   private async prepare(input: KubeObject[]): Promise<KubeObject[]> {
-    await this.planGatewayPorts(input);
+    await this.ingress.plan(input);
+    await this.egress.plan(input);
+    // The egress gateway runs from the first Gateway that selects it on (ports bound as configs name them).
+    if (this.egress.servers(input).length) this.egressWanted = true;
+    await this.launchEgress(input);
     const credentials = planCredentials(input, DEFAULT_GATEWAY_SECRET_NAMESPACES, GATEWAY_LABELS);
     writeCredentials(this.credentialsDir, credentials);
     for (const line of credentials.problems) if (!this.reported.has(line)) this.reported.add(line), this.log(line);
@@ -346,20 +334,46 @@ export class LocalMesh {
       void done.then(() => this.retiring.delete(done));
     }
     const down = (key: string) => this.workloads.get(key)?.appDown === true || this.workloads.get(key)?.sidecarDown === true;
+    // The egress gateway listens on every address here; from a namespace (--intercept) this machine is the far end of its link.
+    const hostSide = [...this.workloads.values()].find((r) => r.netns)?.netns?.gateway ?? '127.0.0.1';
+    if (this.egressWanted) objects.push(...this.egress.serviceObjects(input, hostSide));
     if (this.topology) {
       // Service names resolve in every namespace, to addresses only iptables ever sees (as ClusterIPs).
-      for (const r of this.workloads.values())
-        if (r.netns) this.topology.hosts(r.netns, serviceAddresses(this.serviceHosts, r.workload.namespace));
+      for (const r of this.workloads.values()) if (r.netns) this.topology.hosts(r.netns, this.namesIn(r.workload.namespace));
       return withHealth(
-        throughNamespaces(withGatewayPod(objects), (key) => this.workloads.get(key)?.netns?.address),
+        throughNamespaces(this.withGatewayPods(objects), (key) => this.workloads.get(key)?.netns?.address),
         down,
       );
     }
     // Spans go to this process unless the mesh names a tracing provider of its own.
     return withHealth(
-      throughSidecars(withLocalTracing(withGatewayPod(objects), this.traces.port), (key) => this.workloads.get(key)?.inboundPort),
+      throughSidecars(withLocalTracing(this.withGatewayPods(objects), this.traces.port), (key) => this.workloads.get(key)?.inboundPort),
       down,
     );
+  }
+
+  /** Names outside the mesh and their addresses (resolveOutside). */
+  private outside: Readonly<Record<string, string>> = {};
+
+  /**
+   * With --intercept: names outside the mesh and the addresses they resolve to in the namespaces,
+   * as public DNS resolves them in a pod (a ServiceEntry host of the mesh keeps its own virtual
+   * address); every namespace's hosts file is rewritten at once.
+   */
+  resolveOutside(hosts: Readonly<Record<string, string>>): void {
+    this.outside = { ...hosts };
+    for (const r of this.workloads.values()) if (r.netns) this.topology?.hosts(r.netns, this.namesIn(r.workload.namespace));
+  }
+
+  /** The names a namespace resolves: the mesh's services (virtual addresses iptables captures), and the outside world's. */
+  private namesIn(namespace: string): Map<string, string> {
+    return new Map([...Object.entries(this.outside), ...serviceAddresses(this.serviceHosts, namespace)]);
+  }
+
+  /** The gateways as the Pods they are in a cluster (workloads.ts withGatewayPod). */
+  private withGatewayPods(objects: readonly KubeObject[]): KubeObject[] {
+    const ingress = withGatewayPod(objects);
+    return this.egressWanted ? withGatewayPod(ingress, EGRESS_GATEWAY_NAME, EGRESS_GATEWAY_POD_LABELS) : ingress;
   }
 
   private async launch(w: LocalWorkload): Promise<RunningWorkload> {
@@ -425,7 +439,7 @@ export class LocalMesh {
       netns,
     };
     // Before anything starts in it: `ip netns exec` mounts the hosts file only if it exists then.
-    topology.hosts(netns, serviceAddresses(this.serviceHosts, w.namespace));
+    topology.hosts(netns, this.namesIn(w.namespace));
     const proxy = await this.bundler.file(PROXY_ENTRY);
     const [ipCmd, ...capture] = topology.exec(netns, [
       process.execPath,
@@ -526,7 +540,7 @@ export class LocalMesh {
     if (!snapshot) return ['mastd has no snapshot yet'];
     const statuses = new Map(this.mastd.push.statuses().map((s) => [s.id, s]));
     const out: string[] = [];
-    for (const id of [GATEWAY_ID, ...[...this.workloads.values()].map((r) => r.id)]) {
+    for (const id of [...this.gateways().map((g) => g.id), ...[...this.workloads.values()].map((r) => r.id)]) {
       const s = statuses.get(id);
       if (!s) out.push(`${id}: not connected to mastd`);
       else if (s.acked !== snapshot.version)
@@ -554,7 +568,7 @@ export class LocalMesh {
   /** Admin ports of every proxy, for scraping. */
   proxies(): Array<{ id: string; host: string; adminPort: number }> {
     return [
-      { id: GATEWAY_ID, host: '127.0.0.1', adminPort: this.gatewayAdminPort },
+      ...this.gateways().map((g) => ({ id: g.id, host: '127.0.0.1', adminPort: g.adminPort })),
       ...[...this.workloads.values()].map((r) => ({ id: r.id, host: r.adminHost, adminPort: r.adminPort })),
     ];
   }
@@ -573,7 +587,7 @@ export class LocalMesh {
   async stop(): Promise<void> {
     // An app restarting when the mesh stops (a crash loop) is no longer waited for.
     this.stopping = true;
-    await this.supervisor.stop('gateway');
+    await Promise.all(this.gateways().map((g) => this.supervisor.stop(g.spec.process)));
     await Promise.all(this.retiring);
     await Promise.all([...this.workloads.values()].map((r) => this.retire(r)));
     await this.supervisor.stopAll();

@@ -129,18 +129,22 @@ export function throughSidecars(objects: readonly KubeObject[], inboundPortOf: (
 }
 
 /**
- * The ingress gateway as the Pod it is in a cluster (its name, Istio's labels, its service account;
+ * A gateway (the ingress gateway unless named) as the Pod it is in a cluster (its name, Istio's labels, its service account;
  * no address: it serves no route), so the peers table names it: a sidecar then reports requests
  * from the gateway with `source_workload="mast-ingressgateway"`, as Istio's report its gateway.
  */
-export function withGatewayPod(objects: readonly KubeObject[]): KubeObject[] {
-  const present = objects.some((o) => o.kind === 'Pod' && o.metadata?.name === GATEWAY_NAME && namespaceOf(o) === SYSTEM_NAMESPACE);
+export function withGatewayPod(
+  objects: readonly KubeObject[],
+  name = GATEWAY_NAME,
+  labels: Readonly<Record<string, string>> = GATEWAY_POD_LABELS,
+): KubeObject[] {
+  const present = objects.some((o) => o.kind === 'Pod' && o.metadata?.name === name && namespaceOf(o) === SYSTEM_NAMESPACE);
   if (present) return [...objects];
   const pod = {
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: { name: GATEWAY_NAME, namespace: SYSTEM_NAMESPACE, labels: { ...GATEWAY_POD_LABELS } },
-    spec: { serviceAccountName: GATEWAY_NAME },
+    metadata: { name, namespace: SYSTEM_NAMESPACE, labels: { ...labels } },
+    spec: { serviceAccountName: name },
   };
   return [...objects, pod as KubeObject];
 }

@@ -7,7 +7,8 @@
 import type * as net from 'node:net';
 import type * as tls from 'node:tls';
 import { chainFor } from './server-names';
-import type { TerminatedChain } from './tls-chains';
+import type { PassthroughChain, TerminatedChain } from './tls-chains';
+import type { ListenerConfig } from '../contract/proxy-config';
 import { peerIdentity } from '../contract/spiffe';
 import { readSni } from './http/sni';
 import { DownstreamConn, type ConnContext } from './downstream';
@@ -111,7 +112,7 @@ function serveInbound(proxy: AcceptContext, socket: net.Socket, l: ListenerRunti
   if (!admitConnection(proxy, [socket, raw], l.configs[0]?.authz, c, true)) return;
   const route = l.configs[0]?.virtualHosts?.[0]?.routes[0]?.action;
   const destinations = route?.kind === 'forward' ? route.destinations : [];
-  proxyTcp(proxy, socket, destinations, sentTo, first, { principal: peer?.principal });
+  proxyTcp(proxy, socket, destinations, { port: sentTo }, first, { principal: peer?.principal });
 }
 
 /**
@@ -181,19 +182,24 @@ function readHello(
 function terminate(proxy: AcceptContext, socket: net.Socket, l: ListenerRuntime, chain: TerminatedChain, proxySource?: string): void {
   // MUTUAL: a client without a certificate that chains to the server's CAs is closed unread.
   const refused = () => proxy.metrics.inc('mast_downstream_rejected_total{reason="client_certificate"}');
+  // ISTIO_MUTUAL: the workload certificate (none yet: nothing to serve with, closed).
+  const context = chain.mesh ? proxy.workloadTls : chain.secureContext;
+  if (!context) return void socket.destroy();
   const options = {
-    context: chain.secureContext,
+    context,
     verifyClient: chain.verifyClient,
     handshakeTimeoutMs: proxy.limits.headerTimeoutMs,
     onRefused: refused,
     alpn: ALPN,
   };
   serveTls(socket, options, (secure, certificate) => {
+    // A mesh peer's identity (verified against the mesh root) is what authorization sees, as on a sidecar's inbound.
+    const identity = chain.mesh ? peerIdentity(certificate?.subjectAltName) : {};
     if (secure.alpnProtocol === 'h2') {
-      const conn = { ...tlsH2Connection(l, secure, socket, { certificate }, proxySource), server: chain.name };
+      const conn = { ...tlsH2Connection(l, secure, socket, { certificate, ...identity }, proxySource), server: chain.name };
       return http2Front(proxy).serve(secure as unknown as net.Socket, conn);
     }
-    const conn = new DownstreamConn(secure as unknown as net.Socket, l, proxy, { raw: socket, certificate }, proxySource);
+    const conn = new DownstreamConn(secure as unknown as net.Socket, l, proxy, { raw: socket, certificate, ...identity }, proxySource);
     conn.scheme = 'https';
     conn.server = chain.name;
   });
@@ -206,11 +212,53 @@ function acceptTcp(proxy: AcceptContext, socket: net.Socket, l: ListenerRuntime)
     if (l.passthrough) return passthroughTcp(proxy, socket, dst);
     if (l.blackHole) return blackHoleTcp(proxy, socket);
   }
-  const port = dst && dst.port !== l.port ? dst.port : l.defaultPort;
+  const sent = dst && dst.port !== l.port ? dst : undefined;
+  const port = sent?.port ?? l.defaultPort;
   const config = l.configFor(port);
+  if (config?.protocol === 'tcp' && config.sniRoutes)
+    return gateConnection(proxy, socket, config, port, (first) => routeByServerName(proxy, socket, l, config, port, first));
+  const original = { port, address: sent?.address };
   if (config?.protocol === 'tcp')
-    return gateConnection(proxy, socket, config, port, (first) => proxyTcp(proxy, socket, config.tcpDestinations ?? [], port, first));
+    return gateConnection(proxy, socket, config, port, (first) => proxyTcp(proxy, socket, config.tcpDestinations ?? [], original, first));
   serveHttp(proxy, socket, l);
+}
+
+/** A sidecar's TLS destination port's routes as chains (server-names.ts picks one), made once per config. */
+const sniChains = new WeakMap<ListenerConfig, PassthroughChain[]>();
+const chainsOf = (config: ListenerConfig) => {
+  let chains = sniChains.get(config);
+  if (!chains)
+    sniChains.set(
+      config,
+      (chains = (config.sniRoutes ?? []).map((r) => ({ kind: 'passthrough', serverNames: r.sniHosts, destinations: r.destinations }))),
+    );
+  return chains;
+};
+
+/**
+ * A sidecar's TLS destination port: the ClientHello's server name picks the route, the bytes go on
+ * untouched; a name no route has meets the outbound policy (passed through to the original
+ * destination, or reset under REGISTRY_ONLY), as a port the mesh does not know.
+ */
+function routeByServerName(
+  proxy: AcceptContext,
+  socket: net.Socket,
+  l: ListenerRuntime,
+  config: ListenerConfig,
+  port: number,
+  first?: Buffer,
+): void {
+  readHello(proxy, socket, first, (hello, name) => {
+    const route = chainFor(chainsOf(config), name);
+    const dst = originalDestination(socket);
+    if (route?.destinations.length) return proxyTcp(proxy, socket, route.destinations, { port, address: dst?.address }, hello);
+    // A route without destinations (a wildcard ServiceEntry host) goes where the app sent it, as one no route has under ALLOW_ANY.
+    if ((route || l.passthrough) && dst) {
+      socket.unshift(hello);
+      return passthroughTcp(proxy, socket, dst);
+    }
+    blackHoleTcp(proxy, socket);
+  });
 }
 
 /**

@@ -8,7 +8,7 @@ import * as net from 'node:net';
 import type { ListenerConfig } from '../contract/proxy-config';
 import type { ListenerEntry } from './request/route';
 import { compileRouteTable } from './routing';
-import type { ServingChain, TerminatedChain } from './tls-chains';
+import type { FileTlsChain, ServingChain, TerminatedChain } from './tls-chains';
 
 /** A listener config as applied: its route table, and for a gateway's TLS port its filter chains (tls-chains.ts). */
 export type ListenerSetup = ListenerEntry & { readonly chains?: ServingChain[] };
@@ -97,8 +97,8 @@ export class ListenerRuntime {
   }
 
   /** The terminated servers of the current config (their certificates are re-read as they are renewed). */
-  terminatedChains(): TerminatedChain[] {
-    return (this.chains ?? []).filter((c): c is TerminatedChain => c.kind === 'terminate');
+  terminatedChains(): FileTlsChain[] {
+    return (this.chains ?? []).filter((c): c is FileTlsChain => c.kind === 'terminate' && !c.mesh);
   }
 
   configFor(port: number): ListenerConfig | undefined {

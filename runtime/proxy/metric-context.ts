@@ -116,7 +116,8 @@ export class LabelContext {
     const endpoint = cluster && upstream ? endpointOf(cluster, upstream) : undefined;
     const peer = endpoint?.metadata;
     const mtls = cluster !== undefined && !cluster.originate && isMutual(cluster, endpoint);
-    const passthrough = cluster?.lb.kind === 'passthrough';
+    // A ServiceEntry's original-destination cluster is its host's, as Istio reports it; the others passed through by their names.
+    const passthrough = cluster?.lb.kind === 'passthrough' && !cluster.originalDestination;
     const host = cluster && !passthrough ? cluster.host || cluster.name : undefined;
     const kube = host ? KUBE_HOST.exec(host) : null;
     const me = this.self;

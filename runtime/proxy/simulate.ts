@@ -84,6 +84,9 @@ export function simulate(config: ProxyConfig, request: SimulatedRequest, random 
     ];
     const chain = chainFor(chains, request.sni);
     if (!chain) return { outcome: 'no-server', listener: listener.name };
+    // A sidecar's route without destinations (a wildcard ServiceEntry host): where the app sent it.
+    if ('destinations' in chain && !chain.destinations.length && listener.trafficDirection)
+      return { outcome: 'passthrough', listener: listener.name, cluster: PASSTHROUGH_CLUSTER };
     if ('destinations' in chain) return connection(chain.destinations);
     const over = { server: chain.name, tls: chain.tls };
     return routeHttp(config, { ...listener, virtualHosts: chain.virtualHosts, httpsRedirect: undefined }, request, random, over);

@@ -83,18 +83,22 @@ export function blackHoleTcp(ctx: TcpContext, down: net.Socket): void {
   down.resetAndDestroy();
 }
 
-/** Joins `down` to an upstream; `first` holds bytes already read from it (a sniffed first chunk); `peer` for a sidecar's inbound. */
+/**
+ * Joins `down` to an upstream; `original`: where a captured connection was sent (a passthrough
+ * cluster's endpoint); `first` holds bytes already read from it (a sniffed first chunk); `peer` for
+ * a sidecar's inbound.
+ */
 export function proxyTcp(
   ctx: TcpContext,
   down: net.Socket,
   destinations: readonly WeightedCluster[],
-  originalPort?: number,
+  original?: { readonly port?: number; readonly address?: string },
   first?: Buffer,
   peer?: TcpPeer,
 ): void {
   const dest = pickWeighted(destinations, Math.random());
   const cluster = dest && ctx.cluster(dest.cluster);
-  const endpoint = cluster?.pick({ originalPort });
+  const endpoint = cluster?.pick({ originalPort: original?.port, originalAddress: original?.address });
   if (!cluster || !endpoint) {
     const service = cluster?.config.host ?? 'unknown';
     ctx.metrics.inc(`mast_tcp_connections_refused_total{destination_service="${service}",response_flags="UH"}`);

@@ -13,15 +13,27 @@ import { compileRouteTable } from './routing';
 import type { NamedChain } from './server-names';
 
 /** A terminated server: TLS here, then HTTP routed by this server's virtual hosts only. */
-export interface TerminatedChain extends NamedChain, TlsHolder {
+interface TerminatedServer extends NamedChain {
   readonly kind: 'terminate';
   readonly name: string;
   /** MUTUAL: a verified client certificate is required; OPTIONAL_MUTUAL: one presented must verify. */
   readonly verifyClient: boolean | 'optional';
   readonly entry: ListenerEntry;
+}
+
+/** A server with certificate files of its own (re-read as they are renewed). */
+export interface FileTlsChain extends TerminatedServer, TlsHolder {
+  readonly mesh?: undefined;
   tlsFiles: LoadedTls;
   secureContext: tls.SecureContext;
 }
+
+/** An ISTIO_MUTUAL server: the proxy's workload certificate, clients verified against the mesh root. */
+export interface MeshTlsChain extends TerminatedServer {
+  readonly mesh: true;
+}
+
+export type TerminatedChain = FileTlsChain | MeshTlsChain;
 
 /** A PASSTHROUGH route: the connection's bytes go on untouched. */
 export interface PassthroughChain extends NamedChain {
@@ -37,6 +49,8 @@ export type ChainsResult =
 
 /** A listener with TLS servers or PASSTHROUGH routes gets chains; others none. A certificate that does not load is an error (the config is refused). */
 export function buildChains(lc: ListenerConfig, credentialsDir: string): ChainsResult {
+  // A sidecar's TLS destination port shares the outbound port with the others: its SNI routes are read per connection (accept.ts).
+  if (lc.trafficDirection) return { skipped: [] };
   if (!lc.tls && !lc.tlsServers?.length && !lc.sniRoutes) return { skipped: [] };
   const servers = [
     ...(lc.tlsServers ?? []),
@@ -46,6 +60,16 @@ export function buildChains(lc: ListenerConfig, credentialsDir: string): ChainsR
   const chains: ServingChain[] = [];
   const skipped: Array<{ tls: ServerTlsConfig; why: string }> = [];
   for (const s of servers) {
+    // Its own route table: a request over this server's connection for another server's host is a 404, as Envoy's per-server route config.
+    // Over TLS a redirect to https has nothing to do (Envoy's require_tls is met): that is a plaintext server's setting.
+    const only = { virtualHosts: s.virtualHosts, tls: undefined, tlsServers: undefined, sniRoutes: undefined, httpsRedirect: undefined };
+    const config: ListenerConfig = { ...lc, ...only };
+    const server = { kind: 'terminate', name: s.name, serverNames: s.serverNames.map((n) => n.toLowerCase()) } as const;
+    const entry = { config, table: compileRouteTable(config) };
+    if (s.tls.mode === 'ISTIO_MUTUAL') {
+      chains.push({ ...server, mesh: true, verifyClient: true, entry });
+      continue;
+    }
     const files = tlsFiles(s.tls, credentialsDir);
     if ('skip' in files) {
       skipped.push({ tls: s.tls, why: `${lc.name} server ${s.name}: ${files.skip}; not served` });
@@ -57,17 +81,11 @@ export function buildChains(lc: ListenerConfig, credentialsDir: string): ChainsR
     } catch (err) {
       return { error: `listener ${lc.name} server ${s.name}: cannot load its certificate: ${(err as Error).message}` };
     }
-    // Its own route table: a request over this server's connection for another server's host is a 404, as Envoy's per-server route config.
-    // Over TLS a redirect to https has nothing to do (Envoy's require_tls is met): that is a plaintext server's setting.
-    const only = { virtualHosts: s.virtualHosts, tls: undefined, tlsServers: undefined, sniRoutes: undefined, httpsRedirect: undefined };
-    const config: ListenerConfig = { ...lc, ...only };
     chains.push({
-      kind: 'terminate',
-      name: s.name,
-      serverNames: s.serverNames.map((n) => n.toLowerCase()),
+      ...server,
       tlsSettings: s.tls,
       verifyClient: s.tls.mode === 'MUTUAL' ? true : s.tls.mode === 'OPTIONAL_MUTUAL' ? 'optional' : false,
-      entry: { config, table: compileRouteTable(config) },
+      entry,
       tlsFiles: loaded,
       secureContext: loaded.context,
     });

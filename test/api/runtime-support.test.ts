@@ -8,11 +8,7 @@ const warnings = (yaml: string) =>
 
 test.each([
   ['VirtualService', '{ hosts: [a], http: [{ match: [{ sourceNamespace: x }], route: [{ destination: { host: a } }] }] }', []],
-  [
-    'VirtualService',
-    '{ hosts: [a], tls: [{ match: [{ sniHosts: [a] }], route: [{ destination: { host: a } }] }] }',
-    [['VirtualService', 'spec.tls[0]', 'Warning']],
-  ],
+  ['VirtualService', '{ hosts: [a], tls: [{ match: [{ sniHosts: [a] }], route: [{ destination: { host: a } }] }] }', []],
   [
     'VirtualService',
     '{ hosts: [a], tcp: [{ match: [{ sourceSubnet: 10.0.0.0/8 }], route: [{ destination: { host: a } }] }] }',
@@ -26,6 +22,11 @@ test.each([
   [
     'Gateway',
     '{ servers: [{ port: { number: 443, name: tls, protocol: TLS }, hosts: ["*"], tls: { mode: AUTO_PASSTHROUGH } }] }',
+    [['Gateway', 'spec.servers[0].tls.mode', 'Warning']],
+  ],
+  [
+    'Gateway',
+    '{ servers: [{ port: { number: 443, name: tls, protocol: TLS }, hosts: ["*"], tls: { mode: ISTIO_MUTUAL } }, { port: { number: 80, name: https, protocol: HTTPS }, hosts: ["*"], tls: { mode: ISTIO_MUTUAL } }] }',
     [['Gateway', 'spec.servers[0].tls.mode', 'Warning']],
   ],
   [
@@ -94,7 +95,7 @@ test.each([
   expect(warnings(`apiVersion: ${group}/v1\nkind: ${kind}\nmetadata: { name: x, namespace: default }\nspec: ${spec}\n`)).toEqual(expected);
 });
 
-test('a VirtualService bound only to a gateway may use tls routes (PASSTHROUGH servers route them)', () => {
+test('tls routes apply at a gateway (PASSTHROUGH servers) as on sidecars (TLS and HTTPS ports, by SNI)', () => {
   expect(
     warnings(
       'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: { name: x, namespace: default }\nspec: { hosts: [a], gateways: [edge], tls: [{ match: [{ sniHosts: [a] }], route: [{ destination: { host: a } }] }] }\n',

@@ -337,3 +337,23 @@ describe('synth-time errors', () => {
     expect(json).toMatch(/eks.amazonaws.com\/v1\\",\\"kind\\":\\"TargetGroupBinding/);
   });
 });
+
+describe('the egress gateway, optional', () => {
+  const deployments = (extra: Partial<MeshEnvironmentStackProps>) => {
+    const resources = synth({}, { buildImages: false, ...extra }).template.toJSON().Resources as Resources;
+    return Object.values(resources)
+      .filter((r) => r.Type === 'Custom::AWSCDK-EKS-KubernetesResource')
+      .flatMap((r) => objectsOf(r))
+      .filter((o) => o.kind === 'Deployment' || o.kind === 'Service');
+  };
+
+  test('none by default; mesh: { egressGateway: true } adds istio-egressgateway (a ClusterIP Service) beside the ingress gateway', () => {
+    expect(deployments({}).map((o) => o.metadata.name)).not.toContain('istio-egressgateway');
+    const objs = deployments({ mesh: { egressGateway: true } });
+    expect(objs.find((o) => o.kind === 'Deployment' && o.metadata.name === 'istio-egressgateway')?.spec.selector.matchLabels).toEqual({
+      istio: 'egressgateway',
+    });
+    expect(objs.find((o) => o.kind === 'Service' && o.metadata.name === 'istio-egressgateway')?.spec.type).toBe('ClusterIP');
+    expect(objs.find((o) => o.kind === 'Service' && o.metadata.name === 'mast-ingressgateway')?.spec.type).toBe('ClusterIP');
+  });
+});

@@ -120,7 +120,7 @@ export class Cluster {
    * port on the cluster's host (an inbound's 127.0.0.1), or address and port when it has none.
    */
   private passthrough(port: number | undefined, originalAddress: string | undefined): Endpoint | undefined {
-    const address = this.config.host || originalAddress;
+    const address = this.config.originalDestination ? originalAddress : this.config.host || originalAddress;
     if (!port || !address) return undefined;
     let e = this.endpoints.find((x) => x.config.port === port && x.config.address === address);
     if (!e) {
@@ -298,6 +298,7 @@ export class Cluster {
       ...(alpn ? { ALPNProtocols: alpn } : {}),
       ...(onread ? { onread } : {}),
       ...(session ? { session } : {}),
+      ...(this.config.mtlsSni ? { servername: this.config.mtlsSni } : {}),
       rejectUnauthorized: true,
       checkServerIdentity: (_host, cert) => serverIdentityError(cert.subjectaltname, this.config.identities),
     });
