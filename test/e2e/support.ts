@@ -184,3 +184,12 @@ export async function stopLocal(local: LocalMesh | undefined, dir: string): Prom
   await local?.stop();
   rmSync(dir, { recursive: true, force: true });
 }
+
+/** `istio_tcp_connections_opened_total` of one proxy (its admin `host:port`) towards `service` (destination_service), summed over its series. */
+export async function tcpConnectionsOpened(admin: string, service: string): Promise<number> {
+  const text = await (await fetch(`http://${admin}/stats/prometheus`)).text();
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith('istio_tcp_connections_opened_total{') && l.includes(`destination_service="${service}"`))
+    .reduce((n, l) => n + Number(l.split(' ').pop()), 0);
+}

@@ -16,7 +16,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import { interceptUnavailable } from '../../../runtime/local/netns';
 import { ensureCommand } from '../../support/apt';
-import { startExample, type Running } from '../support';
+import { startExample, tcpConnectionsOpened, type Running } from '../support';
 import { startExternalHost, type ExternalHost } from './external-host';
 
 const reason = process.getuid?.() === 0 ? (ensureCommand('iptables-restore', 'iptables') ?? interceptUnavailable()) : 'needs root';
@@ -88,13 +88,9 @@ data:
   }
 
   /** sleep's sidecar's TCP connections to the proxy's ServiceEntry (`istio_tcp_connections_opened_total`). */
-  async function sidecarConnections(): Promise<number> {
+  function sidecarConnections(): Promise<number> {
     const pp = mesh.mesh.workloads.get('default/productpage-v1')!;
-    const text = await (await fetch(`http://${pp.adminHost}:${pp.adminPort}/stats/prometheus`)).text();
-    return text
-      .split('\n')
-      .filter((l) => l.startsWith('istio_tcp_connections_opened_total{') && l.includes('destination_service="my-company-proxy.com"'))
-      .reduce((n, l) => n + Number(l.split(' ').pop()), 0);
+    return tcpConnectionsOpened(`${pp.adminHost}:${pp.adminPort}`, 'my-company-proxy.com');
   }
 
   test('from outside the mesh the proxy tunnels to en.wikipedia.org', async () => {

@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { interceptUnavailable } from '../../../runtime/local/netns';
 import { ensureCommand } from '../../support/apt';
-import { startExample, type Running } from '../support';
+import { startExample, tcpConnectionsOpened, type Running } from '../support';
 import { EGRESS_HOST } from './cnn-mesh';
 import { startExternalHost, type ExternalHost } from './external-host';
 
@@ -125,12 +125,8 @@ spec:
   }
 
   /** The egress gateway's TCP connections to www.wikipedia.org (`istio_tcp_connections_opened_total`). */
-  async function egressConnections(): Promise<number> {
-    const text = await (await fetch(`http://127.0.0.1:${mesh.mesh.egress.adminPort}/stats/prometheus`)).text();
-    return text
-      .split('\n')
-      .filter((l) => l.startsWith('istio_tcp_connections_opened_total{') && l.includes('destination_service="www.wikipedia.org"'))
-      .reduce((n, l) => n + Number(l.split(' ').pop()), 0);
+  function egressConnections(): Promise<number> {
+    return tcpConnectionsOpened(`127.0.0.1:${mesh.mesh.egress.adminPort}`, 'www.wikipedia.org');
   }
 
   test('REGISTRY_ONLY without a ServiceEntry: the connection is reset', async () => {
