@@ -50,12 +50,15 @@ function call(session) {
     grpcStatus = t['grpc-status'];
   });
   req.on('data', () => undefined);
-  req.on('end', () => {
+  // Judged once the stream is closed: a stream reset after its head also ends its readable side, and
+  // 'end' may come before the 'error' that says it was reset.
+  req.on('error', () => undefined);
+  req.on('close', () => {
+    if (req.rstCode) return fail(`HTTP ${status ?? '-'}, stream reset (RST_STREAM code ${req.rstCode})`);
     lat.push(Number(process.hrtime.bigint() - t0) / 1e6);
     if (status === 200 && grpcStatus === '0') ok++;
     else fail(`HTTP ${status}, grpc-status ${grpcStatus}`);
   });
-  req.on('error', (e) => fail(`${e.code}: ${e.message}`));
   req.end(message);
 }
 
