@@ -72,8 +72,8 @@ const servicesOf = (index: MeshIndex, p: ProxyIdentity) =>
   inboundServices(index, p.namespace).filter((s) => selectsLabels(s.selector, p.labels));
 
 /** The config of a proxy, compiled once per equivalence key and cache: the same object for every replica of a workload. */
-export function configFor(cache: CompileCache, identity: ProxyIdentity): ProxyConfig {
-  const proxy = located(cache.index, identity);
+export function configFor(cache: CompileCache, proxy: ProxyIdentity): ProxyConfig {
+  // Both find a proxy's locality from its node where it says none (located).
   const key = equivalenceKey(cache.index, proxy);
   let config = cache.configs.get(key);
   if (!config) cache.configs.set(key, (config = compile(cache.index, proxy, cache)));
