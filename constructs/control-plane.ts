@@ -6,7 +6,7 @@
  */
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
-import { CACERTS_DIR, CACERTS_SECRET, KINDS, PORTS, TELEMETRY_GROUP } from '../api';
+import { CACERTS_DIR, CACERTS_SECRET, DEFAULT_TRUST_DOMAIN, KINDS, PORTS, TELEMETRY_GROUP } from '../api';
 import { DEFAULT_CONTROL_IMAGE, PROXY_UID, SYSTEM_NAMESPACE } from './version';
 import {
   badProp,
@@ -151,7 +151,7 @@ export class MeshControlPlane extends Construct {
                   '--monitoring-port',
                   String(MONITORING_PORT),
                   '--trust-domain',
-                  props.trustDomain ?? 'cluster.local',
+                  props.trustDomain ?? DEFAULT_TRUST_DOMAIN,
                 ],
                 env: IDENTITY_ENV,
                 ports: [

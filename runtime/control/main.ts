@@ -21,6 +21,7 @@ import { pushNames } from './push-names';
 import { RootConfigMaps } from './root-configmaps';
 import { rootNamespaces } from './root-namespaces';
 import { CACERTS_DIR, PORTS, SYSTEM_NAMESPACE } from '../../api/well-known';
+import { DEFAULT_TRUST_DOMAIN } from '../../api/trust-domain';
 
 const HELP = `mastd: the mast control plane
 
@@ -72,7 +73,7 @@ function parseOptions(argv: string[]) {
       kubeconfig: { type: 'string' },
       'watch-timeout-seconds': { type: 'string', default: '300' },
       namespace: { type: 'string' },
-      'trust-domain': { type: 'string', default: 'cluster.local' },
+      'trust-domain': { type: 'string', default: DEFAULT_TRUST_DOMAIN },
       'ca-cert': { type: 'string' },
       'ca-key': { type: 'string' },
       'cacerts-dir': { type: 'string', default: CACERTS_DIR },
@@ -152,6 +153,8 @@ export async function main(argv: string[]): Promise<number> {
     const ca = await CertificateAuthority.generate(trustDomain);
     return { cert: ca.rootPem, key: ca.rootKeyPem };
   };
+  /** A root kept as the mastd-ca Secret holds it (tls.crt, tls.key), as the CA that signs. */
+  const asPlugged = ({ cert, key }: { cert: string; key: string }): PluggedCa => ({ certPem: cert, keyPem: key });
   let caPem: Promise<PluggedCa>;
   let mastd: Mastd;
   let stopExtra: () => void = () => {};
@@ -161,7 +164,7 @@ export async function main(argv: string[]): Promise<number> {
     else kc.loadFromDefault();
     caPem = fromFiles
       ? Promise.resolve(fromFiles)
-      : sharedCaSecret(kc, ownNamespace, generate).then(({ cert, key }) => ({ certPem: cert, keyPem: key }));
+      : sharedCaSecret(kc, ownNamespace, generate).then(asPlugged);
     const leader = new LeaderElector(kc, {
       namespace: ownNamespace,
       identity: process.env.POD_NAME ?? `mastd-${hostname()}-${process.pid}`,
@@ -221,7 +224,7 @@ export async function main(argv: string[]): Promise<number> {
       );
       return 2;
     }
-    caPem = fromFiles ? Promise.resolve(fromFiles) : generate().then(({ cert, key }) => ({ certPem: cert, keyPem: key }));
+    caPem = fromFiles ? Promise.resolve(fromFiles) : generate().then(asPlugged);
     mastd = new Mastd({
       source: new FileSource(watch, debounceMs),
       token,
