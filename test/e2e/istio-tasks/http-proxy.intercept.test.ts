@@ -16,6 +16,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import { interceptUnavailable } from '../../../runtime/local/netns';
 import { ensureCommand } from '../../support/apt';
+import { meshConfigDoc } from '../../support/mesh-yaml';
 import { startExample, tcpConnectionsOpened, type Running } from '../support';
 import { startExternalHost, type ExternalHost } from './external-host';
 
@@ -23,14 +24,7 @@ const reason = process.getuid?.() === 0 ? (ensureCommand('iptables-restore', 'ip
 if (reason) console.log(`http-proxy with --intercept skipped: ${reason}`);
 
 const PROXY_PORT = 3128;
-const REGISTRY_ONLY = `apiVersion: v1
-kind: ConfigMap
-metadata: { name: istio, namespace: istio-system }
-data:
-  mesh: |
-    outboundTrafficPolicy:
-      mode: REGISTRY_ONLY
-`;
+const REGISTRY_ONLY = meshConfigDoc('outboundTrafficPolicy:\n  mode: REGISTRY_ONLY');
 
 (reason ? describe.skip : describe)('http-proxy (captured)', () => {
   let mesh: Running;

@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { interceptUnavailable } from '../../../runtime/local/netns';
 import { ensureCommand } from '../../support/apt';
+import { meshConfigDoc } from '../../support/mesh-yaml';
 import { startExample, tcpConnectionsOpened, type Running } from '../support';
 import { EGRESS_HOST } from './cnn-mesh';
 import { startExternalHost, type ExternalHost } from './external-host';
@@ -24,14 +25,7 @@ import { startExternalHost, type ExternalHost } from './external-host';
 const reason = process.getuid?.() === 0 ? (ensureCommand('iptables-restore', 'iptables') ?? interceptUnavailable()) : 'needs root';
 if (reason) console.log(`wildcard-egress-hosts with --intercept skipped: ${reason}`);
 
-const REGISTRY_ONLY = `apiVersion: v1
-kind: ConfigMap
-metadata: { name: istio, namespace: istio-system }
-data:
-  mesh: |
-    outboundTrafficPolicy:
-      mode: REGISTRY_ONLY
-`;
+const REGISTRY_ONLY = meshConfigDoc('outboundTrafficPolicy:\n  mode: REGISTRY_ONLY');
 
 const WIKIPEDIA = `apiVersion: networking.istio.io/v1
 kind: ServiceEntry
