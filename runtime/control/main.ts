@@ -162,9 +162,7 @@ export async function main(argv: string[]): Promise<number> {
     const kc = new KubeConfig();
     if (o.kubeconfig) kc.loadFromFile(o.kubeconfig as string);
     else kc.loadFromDefault();
-    caPem = fromFiles
-      ? Promise.resolve(fromFiles)
-      : sharedCaSecret(kc, ownNamespace, generate).then(asPlugged);
+    caPem = fromFiles ? Promise.resolve(fromFiles) : sharedCaSecret(kc, ownNamespace, generate).then(asPlugged);
     const leader = new LeaderElector(kc, {
       namespace: ownNamespace,
       identity: process.env.POD_NAME ?? `mastd-${hostname()}-${process.pid}`,
