@@ -76,6 +76,16 @@ export const CODES = {
   MAST0136: { severity: 'Warning', title: 'Locality failover without outlierDetection never fails over' },
   MAST0137: { severity: 'Warning', title: 'istio.io/dry-run annotation without effect (the policy is enforced)' },
   MAST0138: { severity: 'Error', title: 'Invalid trust domain (trustDomain, trustDomainAliases)' },
+  MAST0175: { severity: 'Error', title: 'Sidecar ingress TLS on a port that is not HTTPS or TLS' },
+  MAST0176: {
+    severity: 'Error',
+    title: 'Sidecar ingress TLS setting Istio rejects (mode, credentialName, subjectAltNames, httpsRedirect)',
+  },
+  MAST0177: {
+    severity: 'Error',
+    title: 'Sidecar ingress TLS settings incomplete (serverCertificate, privateKey; caCertificates for MUTUAL)',
+  },
+  MAST0178: { severity: 'Error', title: 'targetPort in a Sidecar listener port (it has no effect there)' },
   MAST0160: { severity: 'Error', title: 'Invalid Grafana dashboards setting (namespace, labels, dashboard name)' },
   MAST0201: { severity: 'Error', title: 'Gateway not found', istioCode: 'IST0101' },
   MAST0202: { severity: 'Error', title: 'Destination host not found', istioCode: 'IST0101' },

@@ -52,6 +52,7 @@ export const sidecarSpec = obj({
 
 export type SidecarSpec = Infer<typeof sidecarSpec>;
 export type SidecarEgressListener = Infer<typeof egressListener>;
+export type SidecarIngressListener = Infer<typeof ingressListener>;
 export type OutboundTrafficPolicyMode = (typeof outboundTrafficPolicyModes)[number];
 
 /** One egress host import: which namespaces (`*`: any, a name, or none for `~`) and which host pattern. */

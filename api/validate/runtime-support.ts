@@ -121,10 +121,21 @@ export function checkRuntimeSupport(r: AnyMeshResource): Finding[] {
       });
       break;
     case 'Sidecar':
-      // The sidecar's inbound listener keeps forwarding to the app's port as the workload declares it.
-      r.spec.ingress?.forEach((_, i) =>
-        warn(`spec.ingress[${i}]`, 'ingress listeners: inbound traffic goes to the app port of the workload'),
-      );
+      // mast local gives each ingress listener a port of its own; a captured inbound (a pod, --intercept) has one listener for every port.
+      r.spec.ingress?.forEach((l, i) => {
+        const at = `spec.ingress[${i}]`;
+        warn(at, 'ingress listeners are served by mast local only: a captured sidecar (a pod) sends traffic to the port it was sent to');
+        if (l.bind !== undefined) warn(`${at}.bind`, 'bind: the listener stays where the sidecar listens');
+        if (l.captureMode !== undefined) warn(`${at}.captureMode`, 'captureMode: capture is set up for the whole pod');
+        if (l.connectionPool) warn(`${at}.connectionPool`, 'connectionPool: connections to the app are not limited');
+        if (l.defaultEndpoint?.startsWith('unix://'))
+          warn(`${at}.defaultEndpoint`, 'a unix domain socket endpoint: the listener is not served');
+        if (l.tls && (l.tls.mode ?? 'PASSTHROUGH') === 'PASSTHROUGH')
+          warn(
+            `${at}.tls.mode`,
+            'mode PASSTHROUGH (the default): only SIMPLE and MUTUAL are terminated; the port is served without this TLS',
+          );
+      });
       if (r.spec.inboundConnectionPool) warn('spec.inboundConnectionPool', 'inboundConnectionPool: connections to the app are not limited');
       r.spec.egress?.forEach((l, i) => {
         if (l.bind !== undefined) warn(`spec.egress[${i}].bind`, 'bind: the outbound listener stays where the sidecar listens');

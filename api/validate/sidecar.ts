@@ -9,6 +9,7 @@ import { finding, type Finding } from '../findings';
 import { isValidHost, namespaceOf } from '../hosts';
 import type { Registry, Workload } from '../registry';
 import type { Sidecar } from '../resources';
+import type { SidecarIngressListener } from '../sidecar';
 
 /** Why an egress host is not Istio's `namespace/dnsName`, or undefined. */
 function egressHostProblem(text: string): string | undefined {
@@ -32,6 +33,52 @@ function defaultEndpointProblem(text: string): string | undefined {
   return port >= 1 && port <= 65535 ? undefined : `port ${m[2]} is outside 1-65535`;
 }
 
+/**
+ * An ingress listener's `tls`, as Istio's webhook reads it: only on an HTTPS or TLS port; SIMPLE or
+ * MUTUAL with the files on the proxy's disk (Istio takes no credentialName on a sidecar); MUTUAL
+ * with the client CAs.
+ */
+function ingressTlsProblems(sc: Sidecar, l: SidecarIngressListener, at: string): Finding[] {
+  const tls = l.tls;
+  if (!tls) return [];
+  const out: Finding[] = [];
+  const protocol = l.port.protocol?.toUpperCase();
+  if (protocol !== 'HTTPS' && protocol !== 'TLS')
+    out.push(
+      finding(
+        'MAST0175',
+        sc,
+        `${at}.tls`,
+        `port ${l.port.number} has protocol ${l.port.protocol ?? '(none)'}: TLS settings need an HTTPS or TLS port`,
+      ),
+    );
+  if (tls.mode === 'ISTIO_MUTUAL' || tls.mode === 'AUTO_PASSTHROUGH')
+    out.push(
+      finding(
+        'MAST0176',
+        sc,
+        `${at}.tls.mode`,
+        `mode ${tls.mode}: a sidecar's ingress TLS is SIMPLE or MUTUAL (mesh mTLS comes from PeerAuthentication)`,
+      ),
+    );
+  const rejected: Array<[keyof typeof tls, string]> = [
+    ['credentialName', 'credentialName: a sidecar reads its certificate from files (serverCertificate, privateKey)'],
+    ['credentialNames', 'credentialNames: a sidecar reads its certificate from files (serverCertificate, privateKey)'],
+    ['subjectAltNames', 'subjectAltNames: not supported in a sidecar ingress TLS'],
+    ['httpsRedirect', 'httpsRedirect: not supported in a sidecar ingress TLS'],
+  ];
+  for (const [field, why] of rejected)
+    if (tls[field] !== undefined && tls[field] !== false) out.push(finding('MAST0176', sc, `${at}.tls.${field}`, why));
+  if (tls.mode === 'SIMPLE' || tls.mode === 'MUTUAL' || tls.mode === 'OPTIONAL_MUTUAL') {
+    if (!tls.serverCertificate)
+      out.push(finding('MAST0177', sc, `${at}.tls.serverCertificate`, `${tls.mode} TLS requires a server certificate`));
+    if (!tls.privateKey) out.push(finding('MAST0177', sc, `${at}.tls.privateKey`, `${tls.mode} TLS requires a private key`));
+    if (tls.mode !== 'SIMPLE' && !tls.caCertificates)
+      out.push(finding('MAST0177', sc, `${at}.tls.caCertificates`, `${tls.mode} TLS requires the client CA bundle`));
+  }
+  return out;
+}
+
 export function checkSidecar(sc: Sidecar): Finding[] {
   const out: Finding[] = [];
   const { egress, ingress, outboundTrafficPolicy, inboundConnectionPool } = sc.spec;
@@ -51,6 +98,11 @@ export function checkSidecar(sc: Sidecar): Finding[] {
     ingressPorts.add(l.port.number);
     const problem = l.defaultEndpoint !== undefined ? defaultEndpointProblem(l.defaultEndpoint) : undefined;
     if (problem) out.push(finding('MAST0128', sc, `spec.ingress[${i}].defaultEndpoint`, `"${l.defaultEndpoint}": ${problem}`));
+    if (l.port.targetPort !== undefined)
+      out.push(
+        finding('MAST0178', sc, `spec.ingress[${i}].port.targetPort`, `targetPort ${l.port.targetPort}: it has no effect on a Sidecar`),
+      );
+    out.push(...ingressTlsProblems(sc, l, `spec.ingress[${i}]`));
   });
   const egressPorts = new Set<number>();
   let catchAll = false;
@@ -61,6 +113,8 @@ export function checkSidecar(sc: Sidecar): Finding[] {
       else if (i !== egress.length - 1) out.push(finding('MAST0127', sc, at, 'the egress listener without port must be the last one'));
       catchAll = true;
     } else if (l.port.number !== 0) {
+      if (l.port.targetPort !== undefined)
+        out.push(finding('MAST0178', sc, `${at}.port.targetPort`, `targetPort ${l.port.targetPort}: it has no effect on a Sidecar`));
       if (egressPorts.has(l.port.number))
         out.push(finding('MAST0112', sc, `${at}.port.number`, `port ${l.port.number} has two egress listeners`));
       egressPorts.add(l.port.number);

@@ -5,6 +5,22 @@ const sidecar = (name: string, spec: string, ns = 'default') =>
 const codes = (yaml: string, scope: 'resource' | 'set' | 'all' = 'resource') =>
   validate(loadYaml(yaml).objects, { scope }).map((f) => [f.code, f.path]);
 
+const FILES = '{ mode: SIMPLE, serverCertificate: /etc/certs/tls.crt, privateKey: /etc/certs/tls.key }';
+
+test("ingress-sidecar-tls-termination's Sidecar: only the warning that a captured sidecar (a pod) does not serve its listeners", () => {
+  const spec = `  workloadSelector: { labels: { app: httpbin, version: v1 } }
+  ingress:
+  - port: { number: 9080, protocol: HTTPS, name: external }
+    defaultEndpoint: 0.0.0.0:80
+    tls: { mode: MUTUAL, privateKey: /etc/istio/tls-certs/tls.key, serverCertificate: /etc/istio/tls-certs/tls.crt, caCertificates: /etc/istio/tls-ca-certs/ca.crt }
+  - port: { number: 9081, protocol: HTTP, name: internal }
+    defaultEndpoint: 0.0.0.0:80`;
+  expect(codes(sidecar('ingress-sidecar', spec, 'test'))).toEqual([
+    ['MAST0301', 'spec.ingress[0]'],
+    ['MAST0301', 'spec.ingress[1]'],
+  ]);
+});
+
 test("the tasks' Sidecars validate without findings (configuration scoping, egress control)", () => {
   const yaml =
     sidecar('default', '  egress:\n  - hosts: ["./*", "istio-system/*"]', 'istio-system') +
@@ -50,6 +66,52 @@ test.each([
     ],
   ],
   ['an unknown mode', '  outboundTrafficPolicy: { mode: ALLOW_ANY_DYNAMIC_DNS }', [['MAST0004', 'spec.outboundTrafficPolicy.mode']]],
+  [
+    'two ingress listeners on one port',
+    '  workloadSelector: { labels: { app: a } }\n  ingress:\n  - { port: { number: 9080, protocol: HTTP } }\n  - { port: { number: 9080, protocol: TCP } }',
+    [
+      ['MAST0112', 'spec.ingress[1].port.number'],
+      ['MAST0301', 'spec.ingress[0]'],
+      ['MAST0301', 'spec.ingress[1]'],
+    ],
+  ],
+  [
+    'tls on an HTTP port',
+    `  workloadSelector: { labels: { app: a } }\n  ingress:\n  - port: { number: 9080, protocol: HTTP }\n    tls: ${FILES}`,
+    [
+      ['MAST0175', 'spec.ingress[0].tls'],
+      ['MAST0301', 'spec.ingress[0]'],
+    ],
+  ],
+  [
+    'tls ISTIO_MUTUAL, credentialName, subjectAltNames',
+    '  workloadSelector: { labels: { app: a } }\n  ingress:\n  - port: { number: 9080, protocol: HTTPS }\n    tls: { mode: ISTIO_MUTUAL, credentialName: c, subjectAltNames: [a] }',
+    [
+      ['MAST0176', 'spec.ingress[0].tls.mode'],
+      ['MAST0176', 'spec.ingress[0].tls.credentialName'],
+      ['MAST0176', 'spec.ingress[0].tls.subjectAltNames'],
+      ['MAST0301', 'spec.ingress[0]'],
+    ],
+  ],
+  [
+    'tls MUTUAL without the client CAs, SIMPLE without a key',
+    '  workloadSelector: { labels: { app: a } }\n  ingress:\n  - port: { number: 9080, protocol: HTTPS }\n    tls: { mode: MUTUAL, serverCertificate: /c, privateKey: /k }\n  - port: { number: 9443, protocol: TLS }\n    tls: { mode: SIMPLE, serverCertificate: /c }',
+    [
+      ['MAST0177', 'spec.ingress[0].tls.caCertificates'],
+      ['MAST0177', 'spec.ingress[1].tls.privateKey'],
+      ['MAST0301', 'spec.ingress[0]'],
+      ['MAST0301', 'spec.ingress[1]'],
+    ],
+  ],
+  [
+    'a targetPort on a listener port',
+    '  ingress: [{ port: { number: 9080, protocol: HTTP, targetPort: 8080 } }]\n  egress: [{ port: { number: 80, targetPort: 8080 }, hosts: ["./*"] }]',
+    [
+      ['MAST0178', 'spec.ingress[0].port.targetPort'],
+      ['MAST0178', 'spec.egress[0].port.targetPort'],
+      ['MAST0301', 'spec.ingress[0]'],
+    ],
+  ],
 ])('%s', (_, spec, expected) => {
   expect(codes(sidecar('s', spec))).toEqual(expected);
 });
