@@ -102,6 +102,11 @@ export function mtlsFor(index: MeshIndex, proxy: ProxyIdentity): MtlsMode {
   return modeFor(peerAuthChain(index, proxy), proxy.inbound?.appPort);
 }
 
+/** The mTLS mode of a sidecar's inbound on `port` (a Sidecar ingress listener's, which `portLevelMtls` names as a pod's port). */
+export function mtlsAtPort(index: MeshIndex, proxy: Pick<ProxyIdentity, 'namespace' | 'labels'>, port: number): MtlsMode {
+  return modeFor(peerAuthChain(index, proxy), port);
+}
+
 /**
  * Whether a workload's sidecar takes mTLS on `port` (the port its app listens on): not when its
  * PeerAuthentication chain says DISABLE there. Istio's endpoint check: a client then sends plain

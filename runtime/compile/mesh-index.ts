@@ -153,7 +153,7 @@ export const sidecarSelector = (sc: Sidecar) => {
 };
 
 /** Built once per snapshot (MeshIndex.sidecars); sidecar-scope.ts picks the one for a proxy. */
-function indexSidecars(sidecars: readonly Sidecar[]): ReadonlyMap<string, NamespaceSidecars> {
+export function indexSidecars(sidecars: readonly Sidecar[]): ReadonlyMap<string, NamespaceSidecars> {
   const byNs = new Map<string, Sidecar[]>();
   for (const sc of sidecars) {
     const ns = sc.metadata.namespace ?? 'default';

@@ -16,7 +16,7 @@ import {
   type Sidecar,
 } from '../../api';
 import type { ServicePort } from './endpoints';
-import { sidecarSelector, type MeshIndex } from './mesh-index';
+import { sidecarSelector, type MeshIndex, type NamespaceSidecars } from './mesh-index';
 
 export interface SidecarScope {
   /** The applying Sidecar as `namespace/name` (a cache key part), '' for none. */
@@ -27,12 +27,21 @@ export interface SidecarScope {
 }
 
 export function sidecarResourceFor(index: MeshIndex, ns: string, labels: Readonly<Record<string, string>>): Sidecar | undefined {
-  const own = index.sidecars.get(ns);
+  return sidecarIn(index.sidecars, ns, labels);
+}
+
+/** The same choice among Sidecars indexed by namespace (indexSidecars), for a workload in `ns` with `labels`. */
+export function sidecarIn(
+  sidecars: ReadonlyMap<string, NamespaceSidecars>,
+  ns: string,
+  labels: Readonly<Record<string, string>>,
+): Sidecar | undefined {
+  const own = sidecars.get(ns);
   const selected = own?.selecting.find((s) => selects(sidecarSelector(s), labels));
   if (selected) return selected;
   if (own?.wide) return own.wide;
   for (const root of ROOT_NAMESPACES) {
-    const wide = index.sidecars.get(root)?.wide;
+    const wide = sidecars.get(root)?.wide;
     if (wide) return wide;
   }
   return undefined;

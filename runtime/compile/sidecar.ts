@@ -4,7 +4,7 @@
  * port number, TLS and HTTPS ports by server name), under every name a client may use for the
  * service, with the outbound traffic policy for the rest (passthrough, or Istio's black hole),
  * and an inbound listener to its app with the PeerAuthentication and AuthorizationPolicy that
- * apply to it. The outbound part is shared through the CompileCache.
+ * apply to it (and its Sidecar's ingress listeners: sidecar-ingress.ts). The outbound part is shared through the CompileCache.
  */
 import { visibleIn, type VirtualService } from '../../api';
 import { DEFAULT_RETRY, PROXY_CONFIG_SCHEMA, byClusterName, clusterName } from '../contract/proxy-config';
@@ -18,6 +18,7 @@ import { isHttpProtocol, type ServicePort } from './endpoints';
 import { inboundGrpcWebPorts, inboundProtocols } from './inbound-protocol';
 import type { MeshIndex } from './mesh-index';
 import { compileHttpRoutes, compileTcpRoute, compileTlsRoutes, type RouteContext } from './routes';
+import { sidecarIngress } from './sidecar-ingress';
 import { sidecarScope, type SidecarScope } from './sidecar-scope';
 import { PORTS } from '../../api/well-known';
 
@@ -92,11 +93,14 @@ export function compileSidecar(index: MeshIndex, proxy: ProxyIdentity, cache: Co
       },
     ],
   });
+  // Its Sidecar's ingress listeners, each on a port of its own (mast local).
+  const ingress = sidecarIngress(index, proxy, { authz, jwt });
+  listeners.push(...ingress.listeners);
   return {
     schema: PROXY_CONFIG_SCHEMA,
     version: index.version,
     listeners,
-    clusters: [...shared.clusters, inboundCluster].sort(byClusterName),
+    clusters: [...shared.clusters, inboundCluster, ...ingress.clusters].sort(byClusterName),
     ...index.meshSettings,
   };
 }

@@ -31,7 +31,15 @@ export interface ProxyIdentity {
    * Sidecar: inbound listener port, and the app's port on localhost (`mast local`). Without
    * `appPort` (in a pod) each connection goes to 127.0.0.1 on the port it was sent to.
    */
-  readonly inbound?: { readonly port: number; readonly appPort?: number };
+  readonly inbound?: {
+    readonly port: number;
+    readonly appPort?: number;
+    /**
+     * `mast local`: each port of its Sidecar's `ingress` listeners (the pod's port, e.g. 9080) → the
+     * port this proxy listens on for it, in front of the listener's `defaultEndpoint`.
+     */
+    readonly ingressPorts?: Readonly<Record<number, number>>;
+  };
   /** Gateway: expect PROXY protocol v2. */
   readonly proxyProtocol?: boolean;
   /** Where the proxy runs, `region/zone/subzone` (its node's, or its WorkloadEntry's in `mast local`): locality load balancing prefers endpoints near it. */

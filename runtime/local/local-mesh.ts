@@ -58,6 +58,8 @@ export interface RunningWorkload {
   readonly workload: LocalWorkload;
   readonly id: string;
   readonly inboundPort: number;
+  /** Each port of its Sidecar's ingress listeners (9080) → where its sidecar listens for it on this machine. */
+  readonly ingressPorts: Readonly<Record<number, number>>;
   readonly outboundPort: number;
   readonly adminPort: number;
   /** Where its sidecar's admin/stats answer (127.0.0.1, or its namespace's address with --intercept). */
@@ -94,7 +96,15 @@ function sidecarFlags(r: RunningWorkload): string[] {
     String(r.outboundPort),
     '--inbound-port',
     String(r.inboundPort),
+    ...Object.entries(r.ingressPorts).flatMap(([port, listening]) => ['--ingress-port', `${port}=${listening}`]),
   ];
+}
+
+/** A port of this machine for each of `ports`, chosen one after the other. */
+async function portsFor(ports: readonly number[]): Promise<Record<number, number>> {
+  const out: Record<number, number> = {};
+  for (const p of ports) out[p] = await freePort();
+  return out;
 }
 
 const accepts = (port: number, host = '127.0.0.1') =>
@@ -347,7 +357,11 @@ export class LocalMesh {
     }
     // Spans go to this process unless the mesh names a tracing provider of its own.
     return withHealth(
-      throughSidecars(withLocalTracing(this.withGatewayPods(objects), this.traces.port), (key) => this.workloads.get(key)?.inboundPort),
+      throughSidecars(
+        withLocalTracing(this.withGatewayPods(objects), this.traces.port),
+        (key) => this.workloads.get(key)?.inboundPort,
+        (key) => this.workloads.get(key)?.ingressPorts,
+      ),
       down,
     );
   }
@@ -382,6 +396,7 @@ export class LocalMesh {
       workload: w,
       id: `${w.name}.${w.namespace}`,
       inboundPort: await freePort(),
+      ingressPorts: await portsFor(w.ingressPorts),
       outboundPort: await freePort(),
       adminPort: await freePort(),
       adminHost: '127.0.0.1',
@@ -433,6 +448,8 @@ export class LocalMesh {
       workload: w,
       id: `${w.name}.${w.namespace}`,
       inboundPort: P.inbound,
+      // Captured, a Sidecar's ingress listeners are not served yet: traffic goes to the port it was sent to.
+      ingressPorts: {},
       outboundPort: P.outbound,
       adminPort: P.status,
       adminHost: netns.address,

@@ -4,10 +4,23 @@
  * rewrite that sends every proxy to the sidecar instead of straight to the app. Pure.
  */
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { GATEWAY_NAME, GATEWAY_POD_LABELS, namespaceOf, SYSTEM_NAMESPACE, sourceOf, type KubeObject, type WorkloadEntry } from '../../api';
+import {
+  GATEWAY_NAME,
+  GATEWAY_POD_LABELS,
+  namespaceOf,
+  selects,
+  SYSTEM_NAMESPACE,
+  sourceOf,
+  type KubeObject,
+  type ServiceEntry,
+  type Sidecar,
+  type WorkloadEntry,
+} from '../../api';
 import { TLS_MODE_LABEL } from '../contract/proxy-config';
 import { APP_PORT_ANNOTATION, HEALTH_CHECKS_ANNOTATION } from '../compile/endpoints';
 import { localityOf } from '../compile/locality';
+import { indexSidecars } from '../compile/mesh-index';
+import { sidecarIn } from '../compile/sidecar-scope';
 
 /** A Node entry point (`.js`, or `.ts` bundled first), relative to the YAML file. */
 export const RUN_ANNOTATION = 'local.mast.dev/run';
@@ -31,6 +44,11 @@ export interface LocalWorkload {
   /** Absolute path of the app's entry point. */
   readonly run?: string;
   readonly env: Record<string, string>;
+  /**
+   * The ports of its Sidecar's `ingress` listeners (pod ports, e.g. 9080): its sidecar listens for
+   * each on a port of this machine, where the services whose port targets it send their traffic.
+   */
+  readonly ingressPorts: number[];
   /** Changes when anything that needs a restart changes. */
   readonly fingerprint: string;
 }
@@ -58,6 +76,7 @@ export function parseEnv(value: string | undefined): Record<string, string> {
 export function planLocal(objects: readonly KubeObject[], cwd = process.cwd()): LocalPlan {
   const workloads: LocalWorkload[] = [];
   const skipped: string[] = [];
+  const sidecars = indexSidecars(objects.filter((o) => o.kind === 'Sidecar') as unknown as Sidecar[]);
   for (const o of objects) {
     if (o.kind !== 'WorkloadEntry') continue;
     const we = o as unknown as WorkloadEntry;
@@ -96,6 +115,7 @@ export function planLocal(objects: readonly KubeObject[], cwd = process.cwd()): 
       ...(locality ? { locality } : {}),
       run,
       env: parseEnv(annotations[ENV_ANNOTATION]),
+      ingressPorts: (sidecarIn(sidecars, namespaceOf(we), labels)?.spec.ingress ?? []).map((l) => l.port.number),
     };
     workloads.push({ ...w, fingerprint: JSON.stringify(w) });
   }
@@ -106,18 +126,27 @@ export function planLocal(objects: readonly KubeObject[], cwd = process.cwd()): 
  * The objects every proxy is compiled from: each fronted WorkloadEntry's port points at its
  * inbound sidecar, so no route reaches an app without passing through its sidecar.
  */
-export function throughSidecars(objects: readonly KubeObject[], inboundPortOf: (key: string) => number | undefined): KubeObject[] {
+export function throughSidecars(
+  objects: readonly KubeObject[],
+  inboundPortOf: (key: string) => number | undefined,
+  ingressPortsOf: (key: string) => Readonly<Record<number, number>> | undefined = () => undefined,
+): KubeObject[] {
+  const serviceEntries = objects.filter((o) => o.kind === 'ServiceEntry') as unknown as ServiceEntry[];
   return objects.map((o) => {
     if (o.kind !== 'WorkloadEntry') return o;
     const we = o as unknown as WorkloadEntry;
-    const inbound = inboundPortOf(`${namespaceOf(we)}/${we.metadata.name}`);
+    const key = `${namespaceOf(we)}/${we.metadata.name}`;
+    const inbound = inboundPortOf(key);
     const ports = Object.keys(we.spec.ports ?? {});
     if (inbound === undefined || new Set(Object.values(we.spec.ports ?? {})).size !== 1) return o;
     // Labelled as Istio's injector labels pods with a sidecar: other proxies then talk mTLS to it, and
     // check it presents the identity its sidecar was issued.
     const spec = {
       ...we.spec,
-      ports: Object.fromEntries(ports.map((name) => [name, inbound])),
+      ports: {
+        ...Object.fromEntries(ports.map((name) => [name, inbound])),
+        ...toIngressListeners(we, serviceEntries, ingressPortsOf(key)),
+      },
       serviceAccount: accountOf(we),
       labels: { ...we.spec.labels, [TLS_MODE_LABEL]: 'istio' },
     };
@@ -126,6 +155,29 @@ export function throughSidecars(objects: readonly KubeObject[], inboundPortOf: (
     const metadata = { ...o.metadata, annotations: { ...o.metadata.annotations, [APP_PORT_ANNOTATION]: appPort } };
     return { ...o, metadata, spec } as KubeObject;
   });
+}
+
+/**
+ * The service ports that reach a Sidecar ingress listener of the workload (their endpoint port, the
+ * WorkloadEntry's port for the name, else `targetPort`, else the number, is the listener's): by
+ * name, the port its sidecar listens on for that listener.
+ */
+function toIngressListeners(
+  we: WorkloadEntry,
+  serviceEntries: readonly ServiceEntry[],
+  listening: Readonly<Record<number, number>> | undefined,
+): Record<string, number> {
+  if (!listening) return {};
+  const out: Record<string, number> = {};
+  for (const se of serviceEntries) {
+    const selector = se.spec.workloadSelector?.labels;
+    if (namespaceOf(se) !== namespaceOf(we) || !selector || !selects(selector, we.spec.labels)) continue;
+    for (const p of se.spec.ports ?? []) {
+      const target = we.spec.ports?.[p.name] ?? p.targetPort ?? p.number;
+      if (listening[target] !== undefined) out[p.name] = listening[target];
+    }
+  }
+  return out;
 }
 
 /**

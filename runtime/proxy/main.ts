@@ -57,6 +57,7 @@ Options:
   --outbound-port <n>      sidecar: where outbound traffic reaches the proxy (default ${PORTS.sidecarOutbound})
   --inbound-port <n>       sidecar: inbound listener in front of the app (with --app-port)
   --app-port <n>           sidecar: the app's port on 127.0.0.1
+  --ingress-port <p>=<n>   sidecar: listen on <n> for its Sidecar's ingress listener on port <p> (repeatable)
   --admin-port <n>         admin port on 127.0.0.1 (default: ${PORTS.proxyAdmin}; 0 = any)
   --status-port <n>        /healthz/ready and /stats/prometheus on all interfaces (kubelet probes, scrapes),
                            and the app's probes at /app-health/<container>/<livez|readyz|startupz>
@@ -152,6 +153,19 @@ function parsePairs(s: string | undefined): Record<string, string> {
   );
 }
 
+const isPort = (n: number) => Number.isInteger(n) && n >= 1 && n <= 65_535;
+
+/** `--ingress-port 9080=23456` (repeated): a Sidecar ingress listener's port → the port listened on for it; undefined when one is not of that form. */
+function ingressPortsOf(flags: readonly string[]): Record<number, number> | undefined {
+  const out: Record<number, number> = {};
+  for (const flag of flags) {
+    const m = /^(\d+)=(\d+)$/.exec(flag);
+    if (!m || !isPort(Number(m[1])) || !isPort(Number(m[2]))) return undefined;
+    out[Number(m[1])] = Number(m[2]);
+  }
+  return out;
+}
+
 /** Installs the capture rules (iptables-restore / ip6tables-restore), or prints them with --dry-run. */
 function capture(argv: string[]): number {
   const { values } = parseArgs({
@@ -227,6 +241,7 @@ export async function main(argv: string[]): Promise<number> {
       'outbound-port': { type: 'string' },
       'inbound-port': { type: 'string' },
       'app-port': { type: 'string' },
+      'ingress-port': { type: 'string', multiple: true },
       'admin-port': { type: 'string', default: String(PORTS.proxyAdmin) },
       'status-port': { type: 'string' },
       'access-log': { type: 'string', default: 'off' },
@@ -276,9 +291,20 @@ export async function main(argv: string[]): Promise<number> {
       : {}),
     ...(o['outbound-port'] ? { outboundPort: Number(o['outbound-port']) } : {}),
     ...(o['inbound-port']
-      ? { inbound: { port: Number(o['inbound-port']), ...(o['app-port'] ? { appPort: Number(o['app-port']) } : {}) } }
+      ? {
+          inbound: {
+            port: Number(o['inbound-port']),
+            ...(o['app-port'] ? { appPort: Number(o['app-port']) } : {}),
+            ...(o['ingress-port']?.length ? { ingressPorts: ingressPortsOf(o['ingress-port']) } : {}),
+          },
+        }
       : {}),
   } as const;
+  const badIngress = o['ingress-port']?.find((f) => !ingressPortsOf([f]));
+  if (badIngress !== undefined) {
+    console.error(`mast-proxy: --ingress-port must be <listener port>=<port to listen on>, both 1-65535, not "${badIngress}"`);
+    return 2;
+  }
   const xfcc = o['forward-client-cert'];
   if (xfcc !== undefined && !FORWARD_CLIENT_CERT_DETAILS.includes(xfcc as ForwardClientCertDetails)) {
     console.error(`mast-proxy: --forward-client-cert must be one of ${FORWARD_CLIENT_CERT_DETAILS.join(', ')}, not "${xfcc}"`);

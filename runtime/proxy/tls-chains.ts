@@ -50,7 +50,8 @@ export type ChainsResult =
 /** A listener with TLS servers or PASSTHROUGH routes gets chains; others none. A certificate that does not load is an error (the config is refused). */
 export function buildChains(lc: ListenerConfig, credentialsDir: string): ChainsResult {
   // A sidecar's TLS destination port shares the outbound port with the others: its SNI routes are read per connection (accept.ts).
-  if (lc.trafficDirection) return { skipped: [] };
+  // A sidecar's inbound listener has chains only to terminate its Sidecar ingress `tls` (a port of its own).
+  if (lc.trafficDirection === 'OUTBOUND' || (lc.trafficDirection === 'INBOUND' && !lc.tls)) return { skipped: [] };
   if (!lc.tls && !lc.tlsServers?.length && !lc.sniRoutes) return { skipped: [] };
   const servers = [
     ...(lc.tlsServers ?? []),

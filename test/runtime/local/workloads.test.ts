@@ -98,6 +98,53 @@ spec: { address: 127.0.0.1, ports: { http: 19085, grpc: 19085 }, labels: { app: 
     expect((throughSidecars([one], () => 31001)[0].spec as { ports: object }).ports).toEqual({ http: 31001, grpc: 31001 });
   });
 
+  test("a Sidecar's ingress listeners: planned for the workloads it selects; the service ports that target them reach them", () => {
+    const mesh = loadYaml(`
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: httpbin, namespace: test }
+spec:
+  hosts: [httpbin.test.svc.cluster.local]
+  resolution: STATIC
+  workloadSelector: { labels: { app: httpbin } }
+  ports:
+  - { number: 8443, name: https, protocol: HTTPS, targetPort: 9080 }
+  - { number: 8080, name: http, protocol: HTTP, targetPort: 9081 }
+  - { number: 8000, name: plain, protocol: HTTP }
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: { name: httpbin, namespace: test }
+spec: { address: 127.0.0.1, ports: { app: 19080 }, labels: { app: httpbin, version: v1 } }
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: { name: sleep, namespace: test }
+spec: { address: 127.0.0.1, ports: { http: 19090 }, labels: { app: sleep } }
+---
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: { name: ingress-sidecar, namespace: test }
+spec:
+  workloadSelector: { labels: { app: httpbin } }
+  ingress:
+  - { port: { number: 9080, protocol: HTTPS } }
+  - { port: { number: 9081, protocol: HTTP } }
+`).objects;
+    expect(planLocal(mesh).workloads.map((w) => [w.key, w.ingressPorts])).toEqual([
+      ['test/httpbin', [9080, 9081]],
+      ['test/sleep', []],
+    ]);
+    const out = throughSidecars(
+      mesh,
+      (key) => (key === 'test/httpbin' ? 31000 : 31001),
+      (key) => (key === 'test/httpbin' ? { 9080: 32080, 9081: 32081 } : undefined),
+    );
+    // plain (8000) targets port 8000, which no listener has: not mapped (the WorkloadEntry names no such port).
+    expect((out[1].spec as { ports: object }).ports).toEqual({ app: 31000, https: 32080, http: 32081 });
+    expect((out[2].spec as { ports: object }).ports).toEqual({ http: 31001 });
+  });
+
   test('env pairs: whitespace-separated KEY=value; anything else is ignored', () => {
     expect(parseEnv(' A=1  B=x=y junk =z ')).toEqual({ A: '1', B: 'x=y' });
     expect(parseEnv(undefined)).toEqual({});
