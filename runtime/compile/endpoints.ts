@@ -146,7 +146,7 @@ export function endpointsOf(
       for (const we of candidates(index, port.namespace, selector)) {
         if (!selects(selector, we.spec.labels) || !we.spec.address || !healthy(we)) continue;
         const wePort = (sePort && we.spec.ports?.[sePort.name]) ?? sePort?.targetPort ?? port.number;
-        const appPort = Number(we.metadata.annotations?.[APP_PORT_ANNOTATION]) || wePort;
+        const appPort = listenerPortOf(we, wePort) ?? (Number(we.metadata.annotations?.[APP_PORT_ANNOTATION]) || wePort);
         out.push({
           address: we.spec.address,
           port: wePort,
@@ -169,6 +169,20 @@ const located = (locality: string) => (locality ? { locality } : {});
  * the app's own; this says which port PeerAuthentication's `portLevelMtls` means for the endpoint.
  */
 export const APP_PORT_ANNOTATION = 'local.mast.dev/app-port';
+
+/**
+ * `mast local`'s: the Sidecar ingress listeners a fronted WorkloadEntry's sidecar listens for, as
+ * `<port listened on>=<listener port>` pairs (`32080=9080,32081=9081`): an endpoint on one of them
+ * is the pod's listener port for `portLevelMtls`.
+ */
+export const INGRESS_PORTS_ANNOTATION = 'local.mast.dev/ingress-ports';
+
+function listenerPortOf(we: WorkloadEntry, port: number): number | undefined {
+  const pairs = we.metadata.annotations?.[INGRESS_PORTS_ANNOTATION];
+  if (!pairs) return undefined;
+  const pair = pairs.split(',').find((p) => p.startsWith(`${port}=`));
+  return pair ? Number(pair.slice(pair.indexOf('=') + 1)) : undefined;
+}
 
 /** Istio's annotation that puts a WorkloadEntry's endpoint under its `Healthy` condition. */
 export const HEALTH_CHECKS_ANNOTATION = 'proxy.istio.io/health-checks-enabled';

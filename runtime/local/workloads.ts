@@ -17,7 +17,7 @@ import {
   type WorkloadEntry,
 } from '../../api';
 import { TLS_MODE_LABEL } from '../contract/proxy-config';
-import { APP_PORT_ANNOTATION, HEALTH_CHECKS_ANNOTATION } from '../compile/endpoints';
+import { APP_PORT_ANNOTATION, HEALTH_CHECKS_ANNOTATION, INGRESS_PORTS_ANNOTATION } from '../compile/endpoints';
 import { localityOf } from '../compile/locality';
 import { indexSidecars } from '../compile/mesh-index';
 import { sidecarIn } from '../compile/sidecar-scope';
@@ -152,7 +152,14 @@ export function throughSidecars(
     };
     // The app's own port stays known: a PeerAuthentication's portLevelMtls names it, as a pod's container port.
     const appPort = String(Object.values(we.spec.ports ?? {})[0]);
-    const metadata = { ...o.metadata, annotations: { ...o.metadata.annotations, [APP_PORT_ANNOTATION]: appPort } };
+    // ...and the ports of its Sidecar's ingress listeners, which portLevelMtls names for the endpoints on them.
+    const listening = Object.entries(ingressPortsOf(key) ?? {}).map(([port, on]) => `${on}=${port}`);
+    const annotations = {
+      ...o.metadata.annotations,
+      [APP_PORT_ANNOTATION]: appPort,
+      ...(listening.length ? { [INGRESS_PORTS_ANNOTATION]: listening.join(',') } : {}),
+    };
+    const metadata = { ...o.metadata, annotations };
     return { ...o, metadata, spec } as KubeObject;
   });
 }

@@ -104,3 +104,39 @@ test.each([
 ])('defaultEndpoint %s goes to %j', (defaultEndpoint, expected) => {
   expect(defaultEndpointOf({ port: { number: 9080 }, ...(defaultEndpoint ? { defaultEndpoint } : {}) }, APP)).toEqual(expected);
 });
+
+test("a client's endpoints on the listeners (mast local's ports for them): tlsMode disabled where the listener's port is DISABLE, so clients send plain text", () => {
+  const objects = loadYaml(`apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: httpbin, namespace: test }
+spec:
+  hosts: [httpbin.test.svc.cluster.local]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  workloadSelector: { labels: { app: httpbin } }
+  ports:
+  - { number: 8443, name: https, protocol: HTTPS, targetPort: 9080 }
+  - { number: 8080, name: http, protocol: HTTP, targetPort: 9081 }
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata:
+  name: httpbin
+  namespace: test
+  annotations: { local.mast.dev/app-port: "${APP}", local.mast.dev/ingress-ports: "32080=9080,32081=9081" }
+spec:
+  address: 127.0.0.1
+  ports: { app: 31000, https: 32080, http: 32081 }
+  labels: { app: httpbin, security.istio.io/tlsMode: istio }
+  serviceAccount: httpbin
+`).objects;
+  const config = compile(buildIndex(makeSnapshot([...mesh(DISABLE_9080), ...objects], 'v1')), {
+    mode: 'sidecar',
+    namespace: 'test',
+    labels: { app: 'sleep' },
+  });
+  const tlsMode = (name: string) =>
+    config.clusters.find((c) => c.name === name)?.endpoints.map((e) => [e.port, e.labels?.['security.istio.io/tlsMode']]);
+  expect(tlsMode('outbound|8443||httpbin.test.svc.cluster.local')).toEqual([[32080, 'disabled']]);
+  expect(tlsMode('outbound|8080||httpbin.test.svc.cluster.local')).toEqual([[32081, 'istio']]);
+});

@@ -142,6 +142,9 @@ spec:
     );
     // plain (8000) targets port 8000, which no listener has: not mapped (the WorkloadEntry names no such port).
     expect((out[1].spec as { ports: object }).ports).toEqual({ app: 31000, https: 32080, http: 32081 });
+    // The listeners' ports stay known, for portLevelMtls (compile/endpoints.ts).
+    expect(out[1].metadata.annotations?.['local.mast.dev/ingress-ports']).toBe('32080=9080,32081=9081');
+    expect(out[2].metadata.annotations?.['local.mast.dev/ingress-ports']).toBeUndefined();
     expect((out[2].spec as { ports: object }).ports).toEqual({ http: 31001 });
   });
 
