@@ -121,10 +121,9 @@ export function checkRuntimeSupport(r: AnyMeshResource): Finding[] {
       });
       break;
     case 'Sidecar':
-      // mast local gives each ingress listener a port of its own; a captured inbound (a pod, --intercept) has one listener for every port.
+      // Ingress listeners are served (runtime/compile/sidecar-ingress.ts); what is not applied of them:
       r.spec.ingress?.forEach((l, i) => {
         const at = `spec.ingress[${i}]`;
-        warn(at, 'ingress listeners are served by mast local only: a captured sidecar (a pod) sends traffic to the port it was sent to');
         if (l.bind !== undefined) warn(`${at}.bind`, 'bind: the listener stays where the sidecar listens');
         if (l.captureMode !== undefined) warn(`${at}.captureMode`, 'captureMode: capture is set up for the whole pod');
         if (l.connectionPool) warn(`${at}.connectionPool`, 'connectionPool: connections to the app are not limited');

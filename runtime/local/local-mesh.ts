@@ -448,7 +448,7 @@ export class LocalMesh {
       workload: w,
       id: `${w.name}.${w.namespace}`,
       inboundPort: P.inbound,
-      // Captured, a Sidecar's ingress listeners are not served yet: traffic goes to the port it was sent to.
+      // Captured, as in a pod: its Sidecar's ingress listeners are served on the inbound port, by original destination.
       ingressPorts: {},
       outboundPort: P.outbound,
       adminPort: P.status,

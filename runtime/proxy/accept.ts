@@ -1,8 +1,8 @@
 /**
  * What a new connection is, before any HTTP parsing: a gateway's TLS port (a server picked by the
- * ClientHello's name: terminated, or passed through), a sidecar's inbound (mTLS or plaintext told
- * apart by the first byte; HTTP or plain TCP by the first bytes), a port with TCP services or
- * passthrough (by original destination), or HTTP.
+ * ClientHello's name: terminated, or passed through), a sidecar's inbound (a Sidecar ingress
+ * listener's own TLS; else mTLS or plaintext told apart by the first byte; HTTP or plain TCP by the
+ * first bytes), a port with TCP services or passthrough (by original destination), or HTTP.
  */
 import type * as net from 'node:net';
 import type * as tls from 'node:tls';
@@ -88,8 +88,15 @@ function firstChunk(proxy: AcceptContext, socket: net.Socket, then: (first: Buff
   });
 }
 
-/** Inbound bytes that are HTTP go through the HTTP path; anything else is proxied as TCP to the app's port. */
-function serveInbound(proxy: AcceptContext, socket: net.Socket, l: ListenerRuntime, first: Buffer, peer?: DownstreamConn['peer']): void {
+/** Inbound bytes that are HTTP go through the HTTP path; anything else is proxied as TCP to the app's port (`config`'s route). */
+function serveInbound(
+  proxy: AcceptContext,
+  socket: net.Socket,
+  l: ListenerRuntime,
+  config: ListenerConfig | undefined,
+  first: Buffer,
+  peer?: DownstreamConn['peer'],
+): void {
   // HTTP/2 with prior knowledge (plaintext; over mTLS, ALPN said so before any byte): served as HTTP/1.1 is, by DownstreamConn's hand-over.
   if (looksLikeHttp(first) || startsWithPreface(first)) {
     if (!peer) return serveHttp(proxy, socket, l, first);
@@ -103,14 +110,14 @@ function serveInbound(proxy: AcceptContext, socket: net.Socket, l: ListenerRunti
   // Not HTTP: L4 authorization (Istio's rules for TCP) before a byte goes to the app.
   const client = raw.remoteAddress ?? '';
   const c = {
-    port: sentTo ?? l.configs[0]?.matchPort ?? 0,
+    port: sentTo ?? config?.matchPort ?? 0,
     sourceIp: client,
     remoteIp: client,
     principal: peer?.principal,
     namespace: peer?.namespace,
   };
-  if (!admitConnection(proxy, [socket, raw], l.configs[0]?.authz, c, true)) return;
-  const route = l.configs[0]?.virtualHosts?.[0]?.routes[0]?.action;
+  if (!admitConnection(proxy, [socket, raw], config?.authz, c, true)) return;
+  const route = config?.virtualHosts?.[0]?.routes[0]?.action;
   const destinations = route?.kind === 'forward' ? route.destinations : [];
   proxyTcp(proxy, socket, destinations, { port: sentTo }, first, { principal: peer?.principal });
 }
@@ -123,10 +130,10 @@ function serveInbound(proxy: AcceptContext, socket: net.Socket, l: ListenerRunti
  * serves HTTP with its own routes. No chain for the name (or no name, without a catch-all server),
  * or not TLS within the header timeout: closed.
  */
-function acceptByServerName(proxy: AcceptContext, socket: net.Socket, l: ListenerRuntime): void {
+function acceptByServerName(proxy: AcceptContext, socket: net.Socket, l: ListenerRuntime, chains = l.chains ?? []): void {
   const start = (proxySource?: string, first?: Buffer) =>
     readHello(proxy, socket, first, (hello, name) => {
-      const chain = chainFor(l.chains ?? [], name);
+      const chain = chainFor(chains, name);
       if (!chain) {
         proxy.metrics.inc(`mast_tcp_connections_refused_total{destination_service="unknown",response_flags="NR"}`);
         return void socket.destroy();
@@ -264,16 +271,20 @@ function routeByServerName(
 /**
  * A sidecar's inbound: with a certificate and unless mTLS is DISABLEd, a first byte of 0x16 (a
  * TLS handshake) makes it mTLS, anything else plaintext, which STRICT refuses. In a pod the mode
- * may be set per port (`portLevelMtls`): the port the connection was sent to picks it.
+ * may be set per port (`portLevelMtls`), and a Sidecar ingress listener (its mode, its own TLS, its
+ * endpoint) may own a port: the port the connection was sent to picks them.
  */
 function acceptInbound(proxy: AcceptContext, socket: net.Socket, l: ListenerRuntime): void {
-  const byPort = l.configs[0]?.mtlsByPort;
-  const sentTo = byPort ? originalDestination(socket)?.port : undefined;
-  const mode = (sentTo !== undefined ? byPort?.[String(sentTo)] : undefined) ?? l.configs[0]?.mtls;
+  // Where it was sent picks the port-level mode, and on a pod's inbound port a Sidecar ingress listener's config.
+  const sentTo = l.configs[0]?.mtlsByPort || l.configs.length > 1 ? originalDestination(socket)?.port : undefined;
+  const { config, chains } = l.inboundFor(sentTo);
+  // Its own TLS (Sidecar ingress `tls`, only where mTLS is DISABLE): terminated as a gateway server is.
+  if (chains) return acceptByServerName(proxy, socket, l, chains);
+  const mode = (sentTo !== undefined ? config?.mtlsByPort?.[String(sentTo)] : undefined) ?? config?.mtls;
   const context = proxy.workloadTls;
   if (!mode || mode === 'DISABLE' || !context) {
     if (mode === 'STRICT') return void socket.destroy();
-    return firstChunk(proxy, socket, (first) => serveInbound(proxy, socket, l, first));
+    return firstChunk(proxy, socket, (first) => serveInbound(proxy, socket, l, config, first));
   }
   firstChunk(proxy, socket, (first) => {
     if (first[0] !== 0x16) {
@@ -281,7 +292,7 @@ function acceptInbound(proxy: AcceptContext, socket: net.Socket, l: ListenerRunt
         proxy.metrics.inc('mast_inbound_plaintext_refused_total');
         return void socket.destroy();
       }
-      return serveInbound(proxy, socket, l, first);
+      return serveInbound(proxy, socket, l, config, first);
     }
     // The first bytes go back into the socket, where the TLS socket made next reads them first (see serveTls).
     socket.pause();
@@ -300,7 +311,7 @@ function acceptInbound(proxy: AcceptContext, socket: net.Socket, l: ListenerRunt
         socket.setTimeout(proxy.limits.headerTimeoutMs, () => socket.destroy());
         secure.once('data', (inner: Buffer) => {
           socket.setTimeout(0);
-          serveInbound(proxy, secure as unknown as net.Socket, l, inner, peer);
+          serveInbound(proxy, secure as unknown as net.Socket, l, config, inner, peer);
         });
       },
     );

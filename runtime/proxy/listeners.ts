@@ -21,6 +21,13 @@ export class ListenerRuntime {
    * by the ClientHello's server name (server-names.ts), certificates loaded when the config was applied.
    */
   chains?: ServingChain[];
+  /**
+   * A sidecar's inbound: the chains of its Sidecar ingress listeners that terminate TLS, by listener
+   * port (a pod's inbound port serves them all, each connection by the port it was sent to).
+   */
+  private inboundChains = new Map<number, ServingChain[]>();
+  /** A pod's inbound port with Sidecar ingress listeners beside it: what serves the ports none of them has. */
+  private inboundDefault?: ListenerEntry;
   /** The terminated servers by name: a connection's requests take their routes from its own server's current config. */
   private servers = new Map<string, ListenerEntry>();
   /** Some destination port here is proxied as TCP. */
@@ -63,9 +70,17 @@ export class ListenerRuntime {
     this.configs = [...this.byMatchPort.values()].map((e) => e.config);
     this.only = this.byMatchPort.size === 1 ? this.byMatchPort.values().next().value : undefined;
     this.defaultPort = this.only ? this.only.config.matchPort : 80;
-    this.chains = entries.find((e) => e.chains)?.chains;
+    this.inbound = entries.some((e) => e.config.trafficDirection === 'INBOUND');
+    const chained = entries.filter((e) => e.chains);
+    // An inbound port's chains are each its own listener port's (acceptInbound picks them); a gateway port's serve the whole port.
+    this.chains = this.inbound ? undefined : chained[0]?.chains;
+    this.inboundChains = new Map(this.inbound ? chained.map((e) => [e.config.matchPort, e.chains!] as const) : []);
+    this.inboundDefault = this.inbound ? this.byMatchPort.get(0) : undefined;
     this.servers = new Map(
-      (this.chains ?? []).filter((c): c is TerminatedChain => c.kind === 'terminate').map((c) => [c.name, c.entry] as const),
+      chained
+        .flatMap((e) => e.chains!)
+        .filter((c): c is TerminatedChain => c.kind === 'terminate')
+        .map((c) => [c.name, c.entry] as const),
     );
     this.hasTcp = entries.some((e) => e.config.protocol === 'tcp');
     this.passthrough = entries.some((e) => e.config.passthrough);
@@ -79,7 +94,6 @@ export class ListenerRuntime {
       tcpDestinations: undefined,
     };
     this.unknownPort = noRoutes && { config: noRoutes, table: compileRouteTable(noRoutes) };
-    this.inbound = entries.some((e) => e.config.trafficDirection === 'INBOUND');
     this.captured = this.byMatchPort.size > 1 || entries.some((e) => e.config.trafficDirection !== undefined);
   }
 
@@ -93,12 +107,24 @@ export class ListenerRuntime {
    */
   entryFor(port: number, server?: string): ListenerEntry | undefined {
     if (server !== undefined) return this.servers.get(server);
-    return this.byMatchPort.get(port) ?? this.only ?? this.unknownPort;
+    return this.byMatchPort.get(port) ?? this.only ?? this.inboundDefault ?? this.unknownPort;
+  }
+
+  /**
+   * A sidecar's inbound connection sent to `port` (its original destination; undefined when not
+   * captured): the Sidecar ingress listener of that port, else the workload's inbound listener; and
+   * the chains that terminate that listener's TLS, when it has them.
+   */
+  inboundFor(port: number | undefined): { readonly config?: ListenerConfig; readonly chains?: ServingChain[] } {
+    const entry = (port !== undefined ? this.byMatchPort.get(port) : undefined) ?? this.only ?? this.inboundDefault;
+    return { config: entry?.config, chains: entry && this.inboundChains.get(entry.config.matchPort) };
   }
 
   /** The terminated servers of the current config (their certificates are re-read as they are renewed). */
   terminatedChains(): FileTlsChain[] {
-    return (this.chains ?? []).filter((c): c is FileTlsChain => c.kind === 'terminate' && !c.mesh);
+    return [...(this.chains ?? []), ...[...this.inboundChains.values()].flat()].filter(
+      (c): c is FileTlsChain => c.kind === 'terminate' && !c.mesh,
+    );
   }
 
   configFor(port: number): ListenerConfig | undefined {

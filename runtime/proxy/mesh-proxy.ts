@@ -208,7 +208,8 @@ export class MeshProxy implements AcceptContext, ExchangeContext {
       if ('error' in built) return rejected(built.error);
       for (const s of built.skipped) skipped.push(s.why), unserved.push(s.tls);
       // Nothing left to serve on it (every server waits for its certificate): the port is not listened on, as Envoy has no listener without chains.
-      if (built.chains?.length === 0 && built.skipped.length) continue;
+      // A sidecar's ingress listener keeps its (empty) chains: on a pod's inbound port, its connections are closed, never served plain.
+      if (built.chains?.length === 0 && built.skipped.length && lc.trafficDirection !== 'INBOUND') continue;
       byPort.set(lc.port, [...(byPort.get(lc.port) ?? []), { config: lc, table: tables[i], chains: built.chains }]);
     }
     this.skipped = skipped;

@@ -88,7 +88,20 @@ test('tls where the port is not DISABLE: not applied (mesh mTLS owns the port), 
   expect(listener).not.toHaveProperty('tls');
 });
 
-test('a proxy without ports for the listeners (a pod) gets none of them', () => {
+test('in a pod (no app port): the listeners on its inbound port, each matched by the port a connection was sent to; without defaultEndpoint, to that port', () => {
+  const pod: ProxyIdentity = { mode: 'sidecar', namespace: 'test', labels: { app: 'httpbin' }, inbound: { port: 15006 } };
+  const config = configOf(DISABLE_9080, pod);
+  const inbound = config.listeners.filter((l) => l.trafficDirection === 'INBOUND');
+  expect(inbound.map((l) => [l.name, l.port, l.matchPort, l.mtls, l.tls?.mode])).toEqual([
+    ['virtualInbound', 15006, 0, 'STRICT', undefined],
+    ['inbound_9080', 15006, 9080, 'DISABLE', 'MUTUAL'],
+    ['inbound_9081', 15006, 9081, 'STRICT', undefined],
+    ['inbound_9082', 15006, 9082, 'STRICT', undefined],
+  ]);
+  expect(config.clusters.find((c) => c.name === 'inbound|9082|grpc|')).toMatchObject({ endpoints: [], lb: { kind: 'passthrough' } });
+});
+
+test('mast local without ports for the listeners (its Sidecar changed since it started): none of them', () => {
   const config = configOf(DISABLE_9080, httpbin());
   expect(config.listeners.filter((l) => l.name.startsWith('inbound_'))).toEqual([]);
   expect(config.clusters.filter((c) => /^inbound\|908/.test(c.name))).toEqual([]);
@@ -100,6 +113,7 @@ test.each([
   ['[::1]:8080', { address: '::1', port: 8080 }],
   ['[::]:8080', { address: '::1', port: 8080 }],
   [undefined, { address: '127.0.0.1', port: APP }],
+  ['', { address: '127.0.0.1', port: APP }],
   ['unix:///var/run/app.sock', undefined],
 ])('defaultEndpoint %s goes to %j', (defaultEndpoint, expected) => {
   expect(defaultEndpointOf({ port: { number: 9080 }, ...(defaultEndpoint ? { defaultEndpoint } : {}) }, APP)).toEqual(expected);

@@ -13,100 +13,21 @@
  * external client reaches the pod's 9080 through the Service's 8443. The internal client (sleep) calls
  * `http://httpbin:8080` through its sidecar's outbound port, as the app of a captured pod does.
  */
-import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
-import * as http from 'node:http';
-import * as https from 'node:https';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LocalMesh } from '../../../runtime/local/local-mesh';
 import { freePort } from '../../../runtime/local/local-mesh';
 import { tempDir } from '../../support/temp-dir';
 import { fromWorkload, startLocal, stopLocal } from '../support';
+import { curlHead, makeCertificates, taskMesh } from './sidecar-tls-task';
 
 const dir = tempDir('mast-sidecar-tls-');
-const pem = (file: string) => join(dir, file);
-
-/** The task's openssl commands: the example.com CA, httpbin's server certificate and a client's, both signed by it. */
-function makeCertificates(): void {
-  const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  openssl(
-    ...['req', '-x509', '-sha256', '-nodes', '-days', '365', '-newkey', 'rsa:2048'],
-    ...['-subj', '/O=example Inc./CN=example.com', '-keyout', 'example.com.key', '-out', 'example.com.crt'],
-  );
-  for (const [name, org] of [
-    ['httpbin.test.svc.cluster.local', 'httpbin organization'],
-    ['client.test.svc.cluster.local', 'client organization'],
-  ]) {
-    openssl('req', '-out', `${name}.csr`, '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-subj', `/CN=${name}/O=${org}`);
-    openssl(
-      ...['x509', '-req', '-days', '365', '-CA', 'example.com.crt', '-CAkey', 'example.com.key'],
-      ...['-set_serial', '1', '-in', `${name}.csr`, '-out', `${name}.crt`],
-    );
-  }
-}
-
-function mesh(appPort: number, sleepPort: number): string {
-  return `apiVersion: security.istio.io/v1
-kind: PeerAuthentication
-metadata: { name: default, namespace: test }
-spec: { mtls: { mode: STRICT } }
----
-apiVersion: security.istio.io/v1
-kind: PeerAuthentication
-metadata: { name: disable-peer-auth-for-external-mtls-port, namespace: test }
-spec:
-  selector: { matchLabels: { app: httpbin } }
-  mtls: { mode: STRICT }
-  portLevelMtls: { 9080: { mode: DISABLE } }
----
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: httpbin, namespace: test }
-spec:
-  hosts: [httpbin.test.svc.cluster.local]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports:
-  - { number: 8443, name: https, protocol: HTTPS, targetPort: 9080 }
-  - { number: 8080, name: http, protocol: HTTP, targetPort: 9081 }
-  workloadSelector: { labels: { app: httpbin } }
----
-apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata:
-  name: httpbin
-  namespace: test
-  annotations: { local.mast.dev/run: ${join(__dirname, 'httpbin.ts')} }
-spec: { address: 127.0.0.1, ports: { app: ${appPort} }, labels: { app: httpbin, version: v1 }, serviceAccount: httpbin }
----
-apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata: { name: sleep, namespace: test }
-spec: { address: 127.0.0.1, ports: { http: ${sleepPort} }, labels: { app: sleep } }
----
-apiVersion: networking.istio.io/v1
-kind: Sidecar
-metadata: { name: ingress-sidecar, namespace: test }
-spec:
-  workloadSelector: { labels: { app: httpbin, version: v1 } }
-  ingress:
-  - port: { number: 9080, protocol: HTTPS, name: external }
-    defaultEndpoint: 0.0.0.0:${appPort}
-    tls:
-      mode: MUTUAL
-      privateKey: ${pem('httpbin.test.svc.cluster.local.key')}
-      serverCertificate: ${pem('httpbin.test.svc.cluster.local.crt')}
-      caCertificates: ${pem('example.com.crt')}
-  - port: { number: 9081, protocol: HTTP, name: internal }
-    defaultEndpoint: 0.0.0.0:${appPort}
-`;
-}
 
 let local: LocalMesh | undefined;
 const logs: string[] = [];
 beforeAll(async () => {
-  makeCertificates();
-  writeFileSync(join(dir, 'mesh.yaml'), mesh(await freePort(), await freePort()));
+  makeCertificates(dir);
+  writeFileSync(join(dir, 'mesh.yaml'), taskMesh(dir, await freePort(), await freePort()));
   local = await startLocal(dir, logs);
 }, 90_000);
 afterAll(() => stopLocal(local, dir));
@@ -120,31 +41,6 @@ async function httpbinCounter(name: string): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${admin}/stats/prometheus`)).text();
   const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
   return line ? Number(line.split(' ').pop()) : 0;
-}
-
-type Outcome = { status: number; headers: http.IncomingHttpHeaders } | { error: string };
-
-/** `curl -IsS [--cacert ca --cert --key] -HHost:httpbin.test.svc.cluster.local <scheme>://…:<port>/status/200` from outside the mesh. */
-function curlHead(scheme: 'https' | 'http', port: number, client: { cert: boolean }): Promise<Outcome> {
-  const host = 'httpbin.test.svc.cluster.local';
-  const tls = {
-    servername: host,
-    ca: readFileSync(pem('example.com.crt')),
-    ...(client.cert
-      ? { cert: readFileSync(pem('client.test.svc.cluster.local.crt')), key: readFileSync(pem('client.test.svc.cluster.local.key')) }
-      : {}),
-  };
-  const options = { host: '127.0.0.1', port, method: 'HEAD', path: '/status/200', headers: { host }, agent: false, timeout: 10_000 };
-  return new Promise((resolve) => {
-    const onReply = (res: http.IncomingMessage) => {
-      res.resume();
-      resolve({ status: res.statusCode!, headers: res.headers });
-    };
-    const req = scheme === 'https' ? https.request({ ...options, ...tls }, onReply) : http.request(options, onReply);
-    req.on('timeout', () => req.destroy(new Error('no answer in 10 s')));
-    req.on('error', (err: NodeJS.ErrnoException) => resolve({ error: err.code ?? err.message }));
-    req.end();
-  });
 }
 
 describe('ingress-sidecar-tls-termination', () => {
@@ -162,18 +58,18 @@ describe('ingress-sidecar-tls-termination', () => {
   });
 
   test('verify external to internal mesh connectivity on port 8443: curl with the client certificate is 200, TLS ended at the sidecar', async () => {
-    const reply = await curlHead('https', ingressPort(9080), { cert: true });
+    const reply = await curlHead(dir, 'https', { address: '127.0.0.1', port: ingressPort(9080) }, { cert: true });
     expect(reply).toEqual({ status: 200, headers: expect.any(Object) });
   });
 
   test('MUTUAL: the same curl without a client certificate is refused in the handshake (certificate required)', async () => {
-    const reply = await curlHead('https', ingressPort(9080), { cert: false });
+    const reply = await curlHead(dir, 'https', { address: '127.0.0.1', port: ingressPort(9080) }, { cert: false });
     expect(reply).toEqual({ error: 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED' });
   });
 
   test('port 8080 does not accept external traffic: plain HTTP to it is reset (STRICT mTLS), no response', async () => {
     const before = await httpbinCounter('mast_inbound_plaintext_refused_total');
-    const reply = await curlHead('http', ingressPort(9081), { cert: true });
+    const reply = await curlHead(dir, 'http', { address: '127.0.0.1', port: ingressPort(9081) }, { cert: true });
     expect(reply).toEqual({ error: 'ECONNRESET' });
     expect(await httpbinCounter('mast_inbound_plaintext_refused_total')).toBe(before + 1);
   });
