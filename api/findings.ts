@@ -86,6 +86,7 @@ export const CODES = {
     title: 'Sidecar ingress TLS settings incomplete (serverCertificate, privateKey; caCertificates for MUTUAL)',
   },
   MAST0178: { severity: 'Error', title: 'targetPort in a Sidecar listener port (it has no effect there)' },
+  MAST0179: { severity: 'Warning', title: 'Sidecar ingress TLS not applied: mTLS is not DISABLE on its port' },
   MAST0160: { severity: 'Error', title: 'Invalid Grafana dashboards setting (namespace, labels, dashboard name)' },
   MAST0201: { severity: 'Error', title: 'Gateway not found', istioCode: 'IST0101' },
   MAST0202: { severity: 'Error', title: 'Destination host not found', istioCode: 'IST0101' },

@@ -15,6 +15,7 @@ export * from './visibility';
 export { rulesForHost } from './rule-index';
 export { locateFindings, validate, validateResource, validateSet, type ValidateOptions } from './validate';
 export { ROOT_NAMESPACES } from './validate/policies';
+export { mtlsModeAt, peerAuthenticationChain, type MtlsMode } from './peer-authentication';
 export { isMeshConfigMap, MESH_CONFIG_KEY, meshConfigFindings, type MeshConfig } from './mesh-config';
 export type { GatewaySpec, GatewayServer, ServerTlsSettings } from './gateway';
 export type { VirtualServiceSpec, HttpRoute, HttpMatchRequest, HttpRouteDestination, StringMatch } from './virtual-service';

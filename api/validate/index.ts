@@ -196,7 +196,7 @@ export function validateSet(objects: readonly KubeObject[], options: ValidateOpt
     ...of('AuthorizationPolicy').flatMap((ap) => checkAuthorizationPolicy(ap, registry)),
     ...serviceEntries.flatMap(checkServiceEntryAddresses),
     ...checkServiceEntryProtocols(serviceEntries),
-    ...checkSidecars(of('Sidecar'), registry),
+    ...checkSidecars(of('Sidecar'), registry, of('PeerAuthentication')),
   ];
 }
 

@@ -8,7 +8,8 @@
 import { finding, type Finding } from '../findings';
 import { isValidHost, namespaceOf } from '../hosts';
 import type { Registry, Workload } from '../registry';
-import type { Sidecar } from '../resources';
+import { mtlsModeAt, peerAuthenticationChain } from '../peer-authentication';
+import type { PeerAuthentication, Sidecar } from '../resources';
 import type { SidecarIngressListener } from '../sidecar';
 
 /** Why an egress host is not Istio's `namespace/dnsName`, or undefined. */
@@ -143,9 +144,42 @@ const selectorOf = (sc: Sidecar) => {
 };
 const names = (list: readonly Sidecar[]) => list.map((s) => s.metadata.name).join(', ');
 
-/** Across the set: Istio's IST0111 (two namespace-wide Sidecars), IST0110 (two Sidecars for one workload), IST0101 (a selector that selects nothing). */
-export function checkSidecars(sidecars: readonly Sidecar[], registry: Registry): Finding[] {
+/**
+ * An ingress listener's `tls` is applied only where PeerAuthentication says DISABLE on its port
+ * (mesh mTLS owns the port otherwise, and istiod drops the `tls` without a word): said, naming the
+ * workload and the mode it has there.
+ */
+function unappliedIngressTls(sc: Sidecar, registry: Registry, peerAuths: readonly PeerAuthentication[]): Finding[] {
   const out: Finding[] = [];
+  const ns = namespaceOf(sc);
+  const labels = selectorOf(sc);
+  // The workloads it selects; none known: one standing for them, with the selector's labels.
+  const known = registry.select(ns, labels ?? {});
+  const workloads = known.length
+    ? known
+    : [{ namespace: ns, labels: labels ?? {}, source: `workloads of ${JSON.stringify(labels ?? {})}` }];
+  sc.spec.ingress?.forEach((l, i) => {
+    if (!l.tls || (l.tls.mode ?? 'PASSTHROUGH') === 'PASSTHROUGH') return;
+    for (const w of workloads) {
+      const mode = mtlsModeAt(peerAuthenticationChain(peerAuths, w), l.port.number);
+      if (mode === 'DISABLE') continue;
+      out.push(
+        finding(
+          'MAST0179',
+          sc,
+          `spec.ingress[${i}].tls`,
+          `port ${l.port.number} of ${w.source} has mTLS ${mode}: its tls is not applied (set PeerAuthentication portLevelMtls ${l.port.number} to DISABLE)`,
+        ),
+      );
+      break;
+    }
+  });
+  return out;
+}
+
+/** Across the set: Istio's IST0111 (two namespace-wide Sidecars), IST0110 (two Sidecars for one workload), IST0101 (a selector that selects nothing); MAST0179. */
+export function checkSidecars(sidecars: readonly Sidecar[], registry: Registry, peerAuths: readonly PeerAuthentication[] = []): Finding[] {
+  const out: Finding[] = sidecars.flatMap((sc) => unappliedIngressTls(sc, registry, peerAuths));
   const wide = new Map<string, Sidecar[]>();
   for (const sc of sidecars) if (!selectorOf(sc)) wide.set(namespaceOf(sc), [...(wide.get(namespaceOf(sc)) ?? []), sc]);
   for (const [ns, list] of wide)

@@ -5,7 +5,17 @@
  * is not supported and fails closed: its rules deny. AUDIT changes no decision. A policy in dry run
  * (`istio.io/dry-run: "true"`) goes apart, into `dryRun`: evaluated and reported, never enforced. Pure.
  */
-import { ROOT_NAMESPACES, isDryRun, namespaceOf, selects, type AuthorizationPolicy, type PeerAuthentication } from '../../api';
+import {
+  ROOT_NAMESPACES,
+  isDryRun,
+  mtlsModeAt,
+  namespaceOf,
+  peerAuthenticationChain,
+  selects,
+  type AuthorizationPolicy,
+  type MtlsMode,
+  type PeerAuthentication,
+} from '../../api';
 import type { AuthzConfig, AuthzRule } from '../contract/authz';
 import type { ProxyIdentity } from '../contract/push-protocol';
 import { byKind, type MeshIndex } from './mesh-index';
@@ -72,32 +82,18 @@ export function authzFor(index: MeshIndex, proxy: ProxyIdentity): AuthzConfig | 
   };
 }
 
-/**
- * The mTLS mode of a sidecar's inbound, from PeerAuthentication as Istio resolves it: a policy
- * selecting the workload, else its namespace's, else the root namespace's, else PERMISSIVE; UNSET
- * inherits; `portLevelMtls` for the app port wins where the port is known (`mast local`). In a pod
- * one inbound listener serves every port, so port-level modes do not apply there yet.
- */
-type MtlsMode = 'STRICT' | 'PERMISSIVE' | 'DISABLE';
-
 /** The PeerAuthentications that apply to a workload, most specific first: its own, its namespace's, the root namespace's. */
 function peerAuthChain(index: MeshIndex, proxy: Pick<ProxyIdentity, 'namespace' | 'labels'>): Array<PeerAuthentication | undefined> {
-  const all = byKind(index, 'PeerAuthentication') as PeerAuthentication[];
-  const inNs = (ns: string) => all.filter((p) => namespaceOf(p) === ns);
-  const workload = inNs(proxy.namespace).find((p) => p.spec.selector?.matchLabels && selects(p.spec.selector.matchLabels, proxy.labels));
-  const namespace = inNs(proxy.namespace).find((p) => !p.spec.selector?.matchLabels);
-  const root = ROOT_NAMESPACES.flatMap(inNs).find((p) => !p.spec.selector?.matchLabels);
-  return [workload, namespace, root];
+  return peerAuthenticationChain(byKind(index, 'PeerAuthentication') as PeerAuthentication[], proxy);
 }
 
-function modeFor(chain: ReadonlyArray<PeerAuthentication | undefined>, port: number | undefined): MtlsMode {
-  for (const p of chain) {
-    const mode = (port !== undefined ? p?.spec.portLevelMtls?.[String(port)]?.mode : undefined) ?? p?.spec.mtls?.mode;
-    if (mode && mode !== 'UNSET') return mode;
-  }
-  return 'PERMISSIVE';
-}
+const modeFor = mtlsModeAt;
 
+/**
+ * The mTLS mode of a sidecar's inbound, from PeerAuthentication as Istio resolves it
+ * (api/peer-authentication.ts): `portLevelMtls` for the app port wins where the port is known
+ * (`mast local`); in a pod, mtlsByPortFor gives the port-level modes.
+ */
 export function mtlsFor(index: MeshIndex, proxy: ProxyIdentity): MtlsMode {
   return modeFor(peerAuthChain(index, proxy), proxy.inbound?.appPort);
 }

@@ -154,3 +154,38 @@ test.each([
   const imp = parseHostImport(text, 'default');
   expect(imp && importsHost(imp, ns, host)).toBe(seen);
 });
+
+describe('a Sidecar ingress tls where mTLS is not DISABLE on its port (istiod drops it silently): MAST0179', () => {
+  const pa = (name: string, spec: string) =>
+    `apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: { name: ${name}, namespace: test }\nspec:\n${spec}\n---\n`;
+  const pod =
+    'apiVersion: v1\nkind: Pod\nmetadata: { name: httpbin-1, namespace: test, labels: { app: httpbin } }\nspec: { containers: [] }\n---\n';
+  const withTls = sidecar(
+    'ingress-sidecar',
+    `  workloadSelector: { labels: { app: httpbin } }\n  ingress:\n  - port: { number: 9080, protocol: HTTPS }\n    tls: ${FILES}`,
+    'test',
+  );
+  const found = (yaml: string) =>
+    validate(loadYaml(yaml).objects, { scope: 'set' })
+      .filter((f) => f.code === 'MAST0179')
+      .map((f) => [f.path, f.message]);
+
+  test("the task's PeerAuthentications (STRICT, 9080 DISABLE for httpbin): applied, nothing said", () => {
+    const yaml =
+      pa('default', '  mtls: { mode: STRICT }') +
+      pa('httpbin', '  selector: { matchLabels: { app: httpbin } }\n  portLevelMtls: { 9080: { mode: DISABLE } }');
+    expect(found(pod + yaml + withTls)).toEqual([]);
+  });
+
+  test('STRICT on the port: said, with the workload and the mode', () => {
+    expect(found(pod + pa('default', '  mtls: { mode: STRICT }') + withTls)).toEqual([
+      ['spec.ingress[0].tls', expect.stringMatching(/^port 9080 of .*httpbin-1.* has mTLS STRICT: its tls is not applied/)],
+    ]);
+  });
+
+  test('no PeerAuthentication at all (PERMISSIVE), and no workload known: said for the selector', () => {
+    expect(found(withTls)).toEqual([
+      ['spec.ingress[0].tls', expect.stringMatching(/^port 9080 of workloads of \{"app":"httpbin"\} has mTLS PERMISSIVE/)],
+    ]);
+  });
+});
