@@ -73,8 +73,29 @@ export function notInjectedBecause(namespaceLabels: Record<string, string>, pod:
   return undefined;
 }
 
+/** Istio's annotations that give the proxy volumes and their mounts: JSON objects, each key a volume's name. */
+export const USER_VOLUME_ANNOTATIONS = { volumes: 'sidecar.istio.io/userVolume', mounts: 'sidecar.istio.io/userVolumeMount' } as const;
+
+/** An annotation's JSON object of named volumes (or mounts); a value that is not one is an error naming the workload and the annotation. */
+function namedObjects(a: Record<string, string>, key: string, workload: string): Record<string, object> | undefined {
+  const text = a[key];
+  if (text === undefined) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    value = undefined;
+  }
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (!isObject(value) || !Object.values(value).every(isObject))
+    throw new Error(`${workload}: annotation ${key} must be a JSON object of {"<volume name>": {...}}, not ${JSON.stringify(text)}`);
+  return value as Record<string, object>;
+}
+
 function injectTemplate(template: Template, options: SidecarOptions, workloadName: string): Template {
   const a = template.metadata?.annotations ?? {};
+  const userVolumes = namedObjects(a, USER_VOLUME_ANNOTATIONS.volumes, workloadName);
+  const userVolumeMounts = namedObjects(a, USER_VOLUME_ANNOTATIONS.mounts, workloadName);
   // Prometheus scrapes the sidecar's status port; an app's own scrape moves to the proxy (Istio's metrics merging).
   const scrape = scrapeAnnotations(a);
   const sidecar: SidecarOptions = {
@@ -85,6 +106,8 @@ function injectTemplate(template: Template, options: SidecarOptions, workloadNam
     excludeInboundPorts: [...(options.excludeInboundPorts ?? []), ...(list(a[EXCLUDE.inbound], Number) as number[])],
     excludeOutboundPorts: [...(options.excludeOutboundPorts ?? []), ...(list(a[EXCLUDE.outbound], Number) as number[])],
     excludeOutboundCidrs: [...(options.excludeOutboundCidrs ?? []), ...(list(a[EXCLUDE.cidrs], String) as string[])],
+    ...(userVolumes ? { userVolumes: { ...options.userVolumes, ...userVolumes } } : {}),
+    ...(userVolumeMounts ? { userVolumeMounts: { ...options.userVolumeMounts, ...userVolumeMounts } } : {}),
   };
   const spec = template.spec as Parameters<typeof injectSidecar>[0];
   return {

@@ -44,6 +44,13 @@ export interface SidecarOptions {
   readonly workloadName?: string;
   /** The app's own metrics, served after the proxy's on the status port (scrapeAnnotations). @default - none */
   readonly appScrape?: AppScrapeAnnotations;
+  /**
+   * Volumes added to the pod for the proxy, by name (Istio's `sidecar.istio.io/userVolume`): e.g. the
+   * Secret with a Sidecar ingress listener's certificate. @default - none
+   */
+  readonly userVolumes?: Readonly<Record<string, object>>;
+  /** Where the proxy mounts them, by volume name (Istio's `sidecar.istio.io/userVolumeMount`). @default - none */
+  readonly userVolumeMounts?: Readonly<Record<string, object>>;
 }
 
 /** The proxy's environment variable with the app's `prometheus.io/*` annotations (runtime/proxy/app-metrics.ts). */
@@ -209,8 +216,15 @@ export function injectSidecar(pod: PodSpec, options: SidecarOptions = {}): PodSp
     readinessProbe: { httpGet: { path: '/healthz/ready', port: SIDECAR_PORTS.status }, periodSeconds: 15, failureThreshold: 4 },
     resources: resourcesOf(options.resources ?? { cpu: '50m', memory: '64Mi', memoryLimit: '256Mi' }),
     securityContext: restrictedContainer(PROXY_UID),
-    volumeMounts: [CONTROL_PLANE_TRUST.volumeMount],
+    volumeMounts: [
+      CONTROL_PLANE_TRUST.volumeMount,
+      ...Object.entries(options.userVolumeMounts ?? {}).map(([name, mount]) => ({ ...mount, name })),
+    ],
   };
-  const volumes = [...((pod.volumes as unknown[] | undefined) ?? []), CONTROL_PLANE_TRUST.volume];
+  const volumes = [
+    ...((pod.volumes as unknown[] | undefined) ?? []),
+    CONTROL_PLANE_TRUST.volume,
+    ...Object.entries(options.userVolumes ?? {}).map(([name, volume]) => ({ ...volume, name })),
+  ];
   return { ...pod, containers, volumes, initContainers: [capture, proxy, ...(pod.initContainers ?? [])] };
 }

@@ -88,6 +88,42 @@ describe("injection of workloads mast did not write (Istio's webhook rules, at s
     expect(injectManifests(objects, { namespaceLabels: { shop: { 'istio-injection': 'enabled' } } }).objects).toEqual(objects);
   });
 
+  test("ingress-sidecar-tls-termination's userVolume and userVolumeMount annotations: the Secrets mounted in the proxy, named by their keys", () => {
+    const annotations = {
+      'sidecar.istio.io/userVolume':
+        '{"tls-secret":{"secret":{"secretName":"httpbin-mtls-termination","optional":true}},"tls-ca-secret":{"secret":{"secretName":"httpbin-mtls-termination-cacert"}}}',
+      'sidecar.istio.io/userVolumeMount':
+        '{"tls-secret":{"mountPath":"/etc/istio/tls-certs/","readOnly":true},"tls-ca-secret":{"mountPath":"/etc/istio/tls-ca-certs/","readOnly":true}}',
+    };
+    const { objects } = injectManifests([
+      namespace('test', { 'istio-injection': 'enabled' }),
+      deployment('httpbin', 'test', {}, annotations),
+    ]);
+    const pod = podSpecOf(objects[1]);
+    expect(pod.volumes).toEqual(
+      expect.arrayContaining([
+        { name: 'tls-secret', secret: { secretName: 'httpbin-mtls-termination', optional: true } },
+        { name: 'tls-ca-secret', secret: { secretName: 'httpbin-mtls-termination-cacert' } },
+      ]),
+    );
+    const proxy = pod.initContainers.find((c: any) => c.name === 'mast-proxy');
+    expect(proxy.volumeMounts).toEqual(
+      expect.arrayContaining([
+        { name: 'tls-secret', mountPath: '/etc/istio/tls-certs/', readOnly: true },
+        { name: 'tls-ca-secret', mountPath: '/etc/istio/tls-ca-certs/', readOnly: true },
+      ]),
+    );
+    // The app's container is left as it was.
+    expect(pod.containers[0].volumeMounts).toBeUndefined();
+  });
+
+  test('a userVolume annotation that is not a JSON object of named volumes: an error naming the workload and the annotation', () => {
+    const bad = deployment('httpbin', 'test', {}, { 'sidecar.istio.io/userVolume': '[{"secret":{}}]' });
+    expect(() => injectManifests([namespace('test', { 'istio-injection': 'enabled' }), bad])).toThrow(
+      /^httpbin: annotation sidecar.istio.io\/userVolume must be a JSON object of \{"<volume name>": \{...\}\}, not "\[\{\\"secret/,
+    );
+  });
+
   test('Mesh.addObjects injects what it is given (a Helm chart output, mast synth -f) and keeps the findings', () => {
     const app = Testing.app();
     const mesh = new Mesh(app, 'mesh', { proxyImage: 'registry/proxy:1' });
