@@ -401,6 +401,9 @@ export class LocalMesh {
       adminPort: await freePort(),
       adminHost: '127.0.0.1',
     };
+    // Where a client outside the mesh reaches the pod's ports its Sidecar listens on (a Service's targetPort).
+    for (const [port, on] of Object.entries(r.ingressPorts))
+      this.log(`WorkloadEntry ${w.key}: its Sidecar's ingress listener ${port} is served on 127.0.0.1:${on}`);
     const proxy = await this.bundler.file(PROXY_ENTRY);
     this.supervisor.start({
       name: `sidecar ${r.id}`,

@@ -44,10 +44,12 @@ async function httpbinCounter(name: string): Promise<number> {
 }
 
 describe('ingress-sidecar-tls-termination', () => {
-  test("the Sidecar's ingress listeners are served: one port each for 9080 and 9081", () => {
+  test("the Sidecar's ingress listeners are served: one port each for 9080 and 9081, logged", () => {
     expect(ingressPort(9080)).toEqual(expect.any(Number));
     expect(ingressPort(9081)).toEqual(expect.any(Number));
     expect(ingressPort(9080)).not.toBe(ingressPort(9081));
+    // mast local says where, as it would print it for a user's curl.
+    expect(logs).toContain(`WorkloadEntry test/httpbin: its Sidecar's ingress listener 9080 is served on 127.0.0.1:${ingressPort(9080)}`);
   });
 
   test('verify internal mesh connectivity on port 8080: sleep → http://httpbin:8080/status/200 is 200 (over mTLS)', async () => {
