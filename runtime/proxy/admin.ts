@@ -1,6 +1,6 @@
 /**
- * The admin port (readiness, Prometheus stats, config dump, clusters, log level) and the status
- * port (readiness and stats on every interface). Not on the request path.
+ * The admin port (readiness, Prometheus stats, config dump, clusters, certificates, log level) and
+ * the status port (readiness and stats on every interface). Not on the request path.
  *
  * They speak just the HTTP/1.1 that probes, scrapes and curl need: one request per connection,
  * its head read with the proxy's own parser, the answer sent with `connection: close`; a request
@@ -60,6 +60,8 @@ export function adminHandler(proxy: MeshProxy, state: AdminState): Handler {
         ];
       case '/clusters':
         return [200, JSON.stringify(proxy.clustersReport(), null, 2), JSON_TYPE];
+      case '/certs':
+        return [200, JSON.stringify(proxy.certificatesReport(), null, 2), JSON_TYPE];
       case '/logging': {
         // As Envoy's: `?level=` sets every logger, `?<logger>=` one (log-levels.ts).
         if (method === 'POST') {

@@ -32,6 +32,7 @@ import { LogLevels } from './log-levels';
 import { type Tracer, tracerFor } from './tracing/tracer';
 import { Cluster } from './upstream/cluster';
 import { workloadContext } from './peer-tls';
+import { certificateRows, type CertificateRow } from './certs-report';
 
 export interface WorkloadCertificate {
   readonly key: string;
@@ -327,6 +328,12 @@ export class MeshProxy implements AcceptContext, ExchangeContext {
     clearInterval(this.reloader);
     this.telemetry.close();
     this.tracer?.close();
+  }
+
+  /** The certificates served with (the admin port's `/certs`, as `istioctl proxy-config secret`). */
+  certificatesReport(): CertificateRow[] {
+    const files = [...this.listeners.values()].flatMap((l) => l.terminatedChains()).map((c) => c.tlsFiles);
+    return certificateRows(this.certificate, files);
   }
 
   clustersReport(): object[] {

@@ -52,6 +52,23 @@ describe('ingress-sidecar-tls-termination', () => {
     expect(logs).toContain(`WorkloadEntry test/httpbin: its Sidecar's ingress listener 9080 is served on 127.0.0.1:${ingressPort(9080)}`);
   });
 
+  test("istioctl proxy-config secret's rows (the sidecar's /certs): the listener's files (serial 1, the task's openssl), the workload certificate and the root", async () => {
+    const admin = local!.workloads.get('test/httpbin')!.adminPort;
+    const rows = (await (await fetch(`http://127.0.0.1:${admin}/certs`)).json()) as Array<{
+      name: string;
+      type: string;
+      serialNumber?: string;
+    }>;
+    expect(rows.map((r) => [r.name, r.type])).toEqual([
+      [`file-cert:${join(dir, 'httpbin.test.svc.cluster.local.crt')}~${join(dir, 'httpbin.test.svc.cluster.local.key')}`, 'Cert Chain'],
+      [`file-root:${join(dir, 'example.com.crt')}`, 'CA'],
+      ['default', 'Cert Chain'],
+      ['ROOTCA', 'CA'],
+    ]);
+    expect(rows[0].serialNumber).toBe('1');
+    expect(rows.every((r) => r.serialNumber)).toBe(true);
+  });
+
   test('verify internal mesh connectivity on port 8080: sleep → http://httpbin:8080/status/200 is 200 (over mTLS)', async () => {
     const before = await httpbinCounter('mast_inbound_mtls_connections_total');
     const reply = await fromWorkload(local!, 'test/sleep', 'http://httpbin:8080/status/200');
