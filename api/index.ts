@@ -40,3 +40,12 @@ export * from './locality';
 export { DEFAULT_TRUST_DOMAIN, trustDomainProblem } from './trust-domain';
 export * from './grpc-status';
 export { DRY_RUN_ANNOTATION, isDryRun } from './dry-run';
+export * from './access-log-format';
+export {
+  ACCESS_LOG_PROVIDER_KINDS,
+  BUILTIN_ACCESS_LOG_PROVIDER,
+  celLibrary,
+  celProblem,
+  meshFormatProblem,
+  type TelemetryAccessLogging,
+} from './access-log';

@@ -13,6 +13,7 @@ import { obj, oneOf, type Infer } from './schema';
 import { checkShape, isPlainObject } from './shape';
 import { checkMeshLocality, type LocalityLbSetting } from './locality';
 import { checkMeshTracing, type OpenTelemetryProvider } from './telemetry';
+import { checkMeshAccessLog } from './access-log';
 import { checkMeshTrustDomain } from './trust-domain';
 import { ROOT_NAMESPACES } from './validate/policies';
 import { MESH_CONFIGMAP } from './well-known';
@@ -47,9 +48,21 @@ const NOT_APPLIED_INSIDE: Readonly<Record<string, Readonly<Record<string, string
  * `istio` ConfigMap's `mesh` holds, in Istio's field names and values.
  */
 export type MeshConfig = Infer<typeof applied> & {
-  /** Tracing providers (OpenTelemetry over OTLP/HTTP), named by defaultProviders and Telemetry. */
-  readonly extensionProviders?: ReadonlyArray<{ readonly name: string; readonly opentelemetry: OpenTelemetryProvider }>;
-  readonly defaultProviders?: { readonly tracing?: readonly string[] };
+  /**
+   * Tracing providers (OpenTelemetry over OTLP/HTTP) and access log providers (a file, its format),
+   * named by defaultProviders and Telemetry.
+   */
+  readonly extensionProviders?: ReadonlyArray<
+    | { readonly name: string; readonly opentelemetry: OpenTelemetryProvider }
+    | { readonly name: string; readonly envoyFileAccessLog: EnvoyFileAccessLogProvider }
+  >;
+  readonly defaultProviders?: { readonly tracing?: readonly string[]; readonly accessLogging?: readonly string[] };
+  /** Every proxy's access log: a file (`/dev/stdout`, a path). @default '' (no access log, as Istio) */
+  readonly accessLogFile?: string;
+  /** The access log's encoding. @default 'TEXT' (Istio's) */
+  readonly accessLogEncoding?: 'TEXT' | 'JSON';
+  /** Envoy command operators; with JSON encoding, a JSON object of them. @default Istio's default format of the encoding */
+  readonly accessLogFormat?: string;
   readonly defaultConfig?: { readonly tracing?: { readonly sampling?: number }; readonly meshId?: string };
   /** Locality load balancing for the whole mesh (a DestinationRule's own setting overrides it). */
   readonly localityLbSetting?: LocalityLbSetting;
@@ -59,8 +72,21 @@ export type MeshConfig = Infer<typeof applied> & {
   readonly trustDomainAliases?: readonly string[];
 };
 
-/** Applied, checked by telemetry.ts (the tracing providers, the default tracing provider, sampling and meshId), locality.ts and trust-domain.ts. */
+/** An `envoyFileAccessLog` extension provider: where its lines go, and their format (text, or JSON labels). */
+export interface EnvoyFileAccessLogProvider {
+  /** @default '/dev/stdout' */
+  readonly path?: string;
+  readonly logFormat?: { readonly text: string } | { readonly labels: Readonly<Record<string, unknown>> };
+}
+
+/**
+ * Applied, checked by telemetry.ts (the tracing providers, the default tracing provider, sampling and meshId),
+ * access-log.ts (the access log file, encoding, format and providers), locality.ts and trust-domain.ts.
+ */
 const CHECKED_ELSEWHERE = [
+  'accessLogFile',
+  'accessLogFormat',
+  'accessLogEncoding',
   'extensionProviders',
   'defaultProviders',
   'defaultConfig',
@@ -87,9 +113,6 @@ const NOT_APPLIED: Readonly<Record<string, { readonly instead?: string; readonly
   ingressControllerMode: { instead: 'the Kubernetes Ingress kind is not read (MAST0012)' },
   ingressSelector: { instead: 'the Kubernetes Ingress kind is not read (MAST0012)' },
   enableTracing: { instead: 'tracing follows extensionProviders, defaultProviders.tracing and Telemetry', matches: true },
-  accessLogFile: { instead: "mast-proxy's --access-log flag" },
-  accessLogFormat: { instead: "mast-proxy's access log is Istio's default JSON fields" },
-  accessLogEncoding: { instead: "mast-proxy's access log is JSON", matches: 'JSON' },
   enableEnvoyAccessLogService: {},
   disableEnvoyListenerLog: {},
   inboundTrafficPolicy: {},
@@ -138,6 +161,7 @@ export function meshConfigFindings(o: KubeObject): Finding[] | undefined {
     ...checkFields(o, mesh, at),
     ...checkDefaultConfig(o, mesh.defaultConfig),
     ...checkMeshTracing(o, mesh),
+    ...checkMeshAccessLog(o, mesh),
     ...checkMeshLocality(o, mesh),
     ...checkMeshTrustDomain(o, mesh),
   ];

@@ -37,6 +37,32 @@ export interface ProxyConfig {
   readonly workloads?: readonly WorkloadMetadata[];
   /** A sidecar's services (those selecting its workload): the inbound side's `destination_service`. */
   readonly inboundServices?: readonly InboundService[];
+  /**
+   * The access logs the mesh config (`accessLogFile`...) and Telemetry `accessLogging` give this proxy.
+   * Absent: neither says anything, and mast-proxy's `--access-log` flag applies; present (even empty:
+   * logging disabled), it replaces the flag's log.
+   */
+  readonly accessLogs?: AccessLogsConfig;
+}
+
+/** A proxy's access logs by side, as Istio's listener classes: each request is written to each log of its side. */
+export interface AccessLogsConfig {
+  /** Requests a sidecar's inbound received (Telemetry `match.mode: SERVER`). */
+  readonly server: readonly AccessLogConfig[];
+  /** Requests a sidecar sent out, and every request of a gateway (`match.mode: CLIENT`, as Istio classes gateways). */
+  readonly client: readonly AccessLogConfig[];
+}
+
+/** One access log: an Envoy file access log. */
+export interface AccessLogConfig {
+  /** The provider it comes from: `envoy` (built in), an extension provider, or `accessLogFile` (the mesh config's). */
+  readonly provider: string;
+  /** `/dev/stdout`, `/dev/stderr` (the proxy's own streams) or a file appended to. */
+  readonly path: string;
+  /** Envoy's format: a format string of command operators, or JSON labels (key → format string, nested objects). */
+  readonly format: { readonly text: string } | { readonly json: Readonly<Record<string, unknown>> };
+  /** Only requests for which this CEL expression is true are written (Telemetry `filter.expression`). */
+  readonly filter?: string;
 }
 
 /**
