@@ -5,6 +5,7 @@
  * is logged only when the expression is `true`: an attribute the request has not (no response code
  * when the connection failed) or an error logs nothing; Istio's tasks guard with `has(...)`.
  */
+import { isIP } from 'node:net';
 import type { CelEnv } from '@bufbuild/cel';
 import { celLibrary } from '../../../api';
 import type { RequestRecord } from '../request/record';
@@ -64,7 +65,10 @@ export function attributesOf(r: RequestRecord): Record<string, unknown> {
       size: BigInt(r.bytesOut),
     }),
     source: optional({ address: req.remoteAddress, port: BigInt(req.remotePort) }),
-    destination: optional({ address: req.originalAddress, port: req.originalPort === undefined ? undefined : BigInt(req.originalPort) }),
+    destination:
+      req.originalAddress !== undefined && isIP(req.originalAddress)
+        ? optional({ address: req.originalAddress, port: req.originalPort === undefined ? undefined : BigInt(req.originalPort) })
+        : {},
     connection: optional({ mtls: principal !== undefined, uri_san_peer_certificate: peerUri }),
     upstream: optional(hostPort(r.upstream)),
     xds: optional({ cluster_name: r.cluster?.name, route_name: r.route }),

@@ -5,6 +5,7 @@
  * a value the request has not; JSON formats write an operator standing alone as a number or a string
  * (null when absent), as Envoy's JSON logs do, and keep the keys in the order given.
  */
+import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import {
   ACCESS_LOG_OPERATORS,
@@ -69,8 +70,10 @@ const GETTERS: Readonly<Record<string, Getter>> = {
   UPSTREAM_CLUSTER: (r) => r.cluster?.name,
   UPSTREAM_CLUSTER_RAW: (r) => r.cluster?.name,
   UPSTREAM_LOCAL_ADDRESS: NONE,
+  // Where the client connected before capture redirected it (an address: an app that names the
+  // sidecar as its HTTP proxy gave a host name, not where it connected).
   DOWNSTREAM_LOCAL_ADDRESS: (r) =>
-    r.request.originalAddress !== undefined && r.request.originalPort !== undefined
+    r.request.originalAddress !== undefined && r.request.originalPort !== undefined && isIP(r.request.originalAddress)
       ? `${r.request.originalAddress}:${r.request.originalPort}`
       : undefined,
   DOWNSTREAM_REMOTE_ADDRESS: (r) => `${r.request.remoteAddress}:${r.request.remotePort}`,
