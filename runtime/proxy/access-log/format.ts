@@ -40,9 +40,9 @@ function requestHeader(r: RequestRecord, name: string): string | undefined {
       return r.authority;
     case ':scheme':
       return req.scheme;
-    // The proxy makes the id when the client sent none, and sends it on: the log shows the one it used.
+    // The id the proxy sent on: the client's, or one it made (none sent, or a gateway's external client).
     case 'x-request-id':
-      return req.header(name) ?? (r.requestId || undefined);
+      return r.requestId || req.header(name);
     default:
       return req.header(name);
   }
