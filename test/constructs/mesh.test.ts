@@ -144,6 +144,28 @@ describe('meshConfig', () => {
     expect(find(Testing.synth(new Mesh(Testing.app(), 'mesh').system), 'ConfigMap', 'istio')).toEqual([]);
   });
 
+  test('access logs: accessLogFile, encoding, format and an envoyFileAccessLog provider synthesize; an operator mast-proxy does not fill fails synth', () => {
+    const mesh = new Mesh(Testing.app(), 'mesh', {
+      meshConfig: {
+        accessLogFile: '/dev/stdout',
+        accessLogEncoding: 'JSON',
+        accessLogFormat: '{"code":"%RESPONSE_CODE%","path":"%REQ(:PATH)%"}',
+        extensionProviders: [
+          { name: 'errors', envoyFileAccessLog: { path: '/var/log/errors.log', logFormat: { text: '%RESPONSE_CODE%' } } },
+        ],
+        defaultProviders: { accessLogging: ['envoy', 'errors'] },
+      },
+    });
+    const [cm] = find(Testing.synth(mesh.system), 'ConfigMap', 'istio');
+    expect(validate([cm], { scope: 'resource' })).toEqual([]);
+    expect(cm.data.mesh).toContain('accessLogEncoding: JSON');
+    expect(
+      () => new Mesh(Testing.app(), 'mesh', { meshConfig: { accessLogFile: '/dev/stdout', accessLogFormat: '%UPSTREAM_PEER_SUBJECT%' } }),
+    ).toThrow(
+      /meshConfig: Error MAST0162 ConfigMap mast-system\/istio data\.mesh\.accessLogFormat: %UPSTREAM_PEER_SUBJECT% is not a command operator/,
+    );
+  });
+
   test('a control plane outside the root namespaces cannot carry it (mast would not read it there)', () => {
     expect(
       () => new Mesh(Testing.app(), 'mesh', { controlPlane: { namespace: 'mesh-ops' }, meshConfig: { h2UpgradePolicy: 'UPGRADE' } }),
