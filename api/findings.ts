@@ -81,6 +81,7 @@ export const CODES = {
   MAST0162: { severity: 'Error', title: 'Access log format with a command operator mast-proxy does not fill' },
   MAST0163: { severity: 'Error', title: 'Access log format is not of its encoding (JSON object, text or labels)' },
   MAST0164: { severity: 'Error', title: 'Default access log provider not among the extension providers' },
+  MAST0165: { severity: 'Warning', title: 'Telemetry accessLogging names a provider that writes no file (nothing is logged for it)' },
   MAST0201: { severity: 'Error', title: 'Gateway not found', istioCode: 'IST0101' },
   MAST0202: { severity: 'Error', title: 'Destination host not found', istioCode: 'IST0101' },
   MAST0203: { severity: 'Error', title: 'Subset not found', istioCode: 'IST0101' },

@@ -139,3 +139,38 @@ spec:
   ]);
   expect(found[1].message).toMatch(/^"response.code >= " is not a CEL expression: .+/);
 });
+
+test('accessLogging providers: one the mesh config has not, or one that writes no file, is a Warning MAST0165 (Istio skips it in silence)', () => {
+  const found = validate(
+    loadYaml(`apiVersion: v1
+kind: ConfigMap
+metadata: { name: istio, namespace: istio-system }
+data:
+  mesh: |
+    extensionProviders:
+    - name: otel
+      envoyOtelAls: { service: otel.istio-system.svc.cluster.local, port: 4317 }
+    - name: file
+      envoyFileAccessLog: { path: /tmp/a.log }
+---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: { name: t, namespace: default }
+spec:
+  accessLogging:
+  - providers: [{ name: envoy }, { name: file }, { name: otel }, { name: loki }]
+`).objects,
+  ).filter((f) => f.code === 'MAST0165');
+  expect(found.map((f) => [f.severity, f.path, f.message])).toEqual([
+    [
+      'Warning',
+      'spec.accessLogging[0].providers[2].name',
+      'provider "otel" is envoyOtelAls; mast-proxy writes access logs to files only (envoyFileAccessLog): nothing is logged for it',
+    ],
+    [
+      'Warning',
+      'spec.accessLogging[0].providers[3].name',
+      'no extension provider named "loki" in the mesh config (nor the built-in "envoy"): nothing is logged for it',
+    ],
+  ]);
+});

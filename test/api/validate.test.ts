@@ -393,6 +393,7 @@ describe('validate()', () => {
       'MAST0162',
       'MAST0163',
       'MAST0164',
+      'MAST0165',
     ]);
     expect(Object.keys(CODES).filter((c) => !covered.has(c))).toEqual([]);
   });
