@@ -28,51 +28,64 @@ class Headers extends Map<string, string> {
   }
 }
 
-const hostPort = (hp: string | undefined): { address?: string; port?: bigint } => {
-  if (!hp) return {};
-  const i = hp.lastIndexOf(':');
-  return i < 0 ? { address: hp } : { address: hp.slice(0, i), port: BigInt(Number(hp.slice(i + 1)) || 0) };
+/** An object of the defined values only: an attribute the request has not is absent (`has()` is false). */
+function defined(o: Record<string, unknown>): Record<string, unknown> {
+  for (const k in o) if (o[k] === undefined) delete o[k];
+  return o;
+}
+
+const peerUri = (r: RequestRecord) => {
+  const p = r.request.peer?.principal;
+  return p === undefined ? undefined : p.startsWith('spiffe://') ? p : `spiffe://${p}`;
 };
 
-/** Envoy's attributes of a finished request, as far as mast-proxy has them (ints as bigint, CEL's int). */
-export function attributesOf(r: RequestRecord): Record<string, unknown> {
-  const req = r.request;
-  const q = req.target.indexOf('?');
-  const principal = req.peer?.principal;
-  const peerUri = principal === undefined ? undefined : principal.startsWith('spiffe://') ? principal : `spiffe://${principal}`;
-  const headers = celLibrary().celMap(new Headers((n) => req.header(n)));
-  const optional = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
-  return {
-    request: optional({
+/** Envoy's attributes of a finished request by their root, as far as mast-proxy has them (ints as bigint, CEL's int). */
+const ROOTS: Readonly<Record<string, (r: RequestRecord) => Record<string, unknown>>> = {
+  request: (r) => {
+    const req = r.request;
+    const q = req.target.indexOf('?');
+    return defined({
       path: req.target,
       url_path: q < 0 ? req.target : req.target.slice(0, q),
       host: r.authority,
       scheme: req.scheme,
       method: req.method,
-      headers,
+      headers: celLibrary().celMap(new Headers((n) => req.header(n))),
       referer: req.header('referer'),
       useragent: req.header('user-agent'),
       id: r.requestId || req.header('x-request-id'),
       protocol: r.protocol,
       query: q < 0 ? '' : req.target.slice(q + 1),
       size: BigInt(r.bytesIn),
-    }),
-    // A request that got no response (status 0: the client went away) has no response.code, as in Envoy.
-    response: optional({
+    });
+  },
+  // A request that got no response (status 0: the client went away) has no response.code, as in Envoy.
+  response: (r) =>
+    defined({
       code: r.status > 0 ? BigInt(r.status) : undefined,
       code_details: r.details,
       grpc_status: r.grpcStatus === undefined ? undefined : BigInt(r.grpcStatus),
       size: BigInt(r.bytesOut),
     }),
-    source: optional({ address: req.remoteAddress, port: BigInt(req.remotePort) }),
-    destination:
-      req.originalAddress !== undefined && isIP(req.originalAddress)
-        ? optional({ address: req.originalAddress, port: req.originalPort === undefined ? undefined : BigInt(req.originalPort) })
-        : {},
-    connection: optional({ mtls: principal !== undefined, uri_san_peer_certificate: peerUri }),
-    upstream: optional(hostPort(r.upstream)),
-    xds: optional({ cluster_name: r.cluster?.name, route_name: r.route }),
-  };
+  source: (r) => ({ address: r.request.remoteAddress, port: BigInt(r.request.remotePort) }),
+  destination: (r) => {
+    const { originalAddress: address, originalPort: port } = r.request;
+    return address !== undefined && isIP(address) ? defined({ address, port: port === undefined ? undefined : BigInt(port) }) : {};
+  },
+  connection: (r) => defined({ mtls: r.request.peer?.principal !== undefined, uri_san_peer_certificate: peerUri(r) }),
+  upstream: (r) => {
+    const hp = r.upstream;
+    const i = hp ? hp.lastIndexOf(':') : -1;
+    return !hp ? {} : i < 0 ? { address: hp } : { address: hp.slice(0, i), port: BigInt(Number(hp.slice(i + 1)) || 0) };
+  },
+  xds: (r) => defined({ cluster_name: r.cluster?.name, route_name: r.route }),
+};
+
+/** The attributes of a request under the roots given (all by default). */
+export function attributesOf(r: RequestRecord, roots: readonly string[] = Object.keys(ROOTS)): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const root of roots) out[root] = ROOTS[root](r);
+  return out;
 }
 
 /** The filter of an expression; throws with the parse error for one that is not CEL. */
@@ -80,11 +93,13 @@ export function compileFilter(expression: string): Filter {
   const cel = celLibrary();
   env ??= cel.celEnv();
   const run = cel.plan(env, cel.parse(expression));
+  // Only the roots the expression names are made for each request (`response.code >= 400`: one small object).
+  const roots = Object.keys(ROOTS).filter((root) => new RegExp(`\\b${root}\\b`).test(expression));
   return (r) => {
     // An error (an attribute the request has not) is a value, not thrown: it logs nothing; nor does
     // anything a request's headers could make the evaluator throw.
     try {
-      return run(attributesOf(r) as never) === true;
+      return run(attributesOf(r, roots) as never) === true;
     } catch {
       return false;
     }

@@ -138,9 +138,10 @@ export function compileTextFormat(format: string): LineOf {
   return line;
 }
 
-type JsonBuilder = (r: RequestRecord, now: number) => unknown;
+/** A JSON value's text for one request. */
+type JsonText = (r: RequestRecord, now: number) => string;
 
-function compileJsonValue(value: JsonFormat[string]): JsonBuilder {
+function compileJsonValue(value: JsonFormat[string]): JsonText {
   if (Array.isArray(value)) {
     const parts = value as FormatPart[];
     // An operator alone keeps its type (a number stays a number) and is null when absent.
@@ -150,24 +151,29 @@ function compileJsonValue(value: JsonFormat[string]): JsonBuilder {
       const numeric = ACCESS_LOG_OPERATORS[op.name]?.kind === 'number';
       return (r, now) => {
         const v = get(r, now);
-        return v === undefined || v === '' ? null : numeric ? v : String(v);
+        return v === undefined || v === '' ? 'null' : numeric && typeof v === 'number' ? String(v) : JSON.stringify(String(v));
       };
     }
-    return compileParts(parts);
+    const line = compileParts(parts);
+    return (r, now) => JSON.stringify(line(r, now));
   }
-  if (value === null || typeof value !== 'object') return () => value;
-  const entries = Object.entries(value).map(([k, v]) => [k, compileJsonValue(v)] as const);
+  if (value === null || typeof value !== 'object') {
+    const text = JSON.stringify(value);
+    return () => text;
+  }
+  // Written as text directly, keys in the order given: no object per request, no JSON.stringify of one.
+  const entries = Object.entries(value).map(([k, v], i) => [`${i ? ',' : '{'}${JSON.stringify(k)}:`, compileJsonValue(v)] as const);
+  if (!entries.length) return () => '{}';
   return (r, now) => {
-    const o: Record<string, unknown> = {};
-    for (const [k, build] of entries) o[k] = build(r, now);
-    return o;
+    let out = '';
+    for (const [key, text] of entries) out += key + text(r, now);
+    return `${out}}`;
   };
 }
 
 /** A JSON format (labels): one JSON object per line. */
 export function compileJsonFormat(labels: Readonly<Record<string, unknown>>): LineOf {
-  const build = compileJsonValue(parseJsonFormat(labels));
-  return (r, now) => JSON.stringify(build(r, now));
+  return compileJsonValue(parseJsonFormat(labels));
 }
 
 /** The line function of a pushed log's format (checked by mastd: a format it could not parse never reaches a proxy). */

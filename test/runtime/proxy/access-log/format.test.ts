@@ -109,6 +109,12 @@ test('a JSON format nests objects, keeps literals, and writes a mixed value as t
   expect(JSON.parse(line(record(), NOW))).toEqual({ req: { m: 'GET', code: 418 }, mixed: 'took 4 ms', n: 1, off: false });
 });
 
+test('JSON lines are written as text directly and stay JSON whatever a header holds (quotes, backslashes, control characters)', () => {
+  const ua = 'a "quoted"\\ agent\u0001';
+  const line = compileJsonFormat({ ua: '%REQ(USER-AGENT)%', both: '%REQ(:METHOD)% %REQ(USER-AGENT)%', '"odd key"': '%RESPONSE_CODE%', empty: {} });
+  expect(JSON.parse(line(record({}, { 'user-agent': ua }), NOW))).toEqual({ ua, both: `GET ${ua}`, '"odd key"': 418, empty: {} });
+});
+
 describe('CEL filters over Envoy attributes (Istio telemetry-api task)', () => {
   test.each([
     ['response.code >= 400', record(), true],
