@@ -111,7 +111,12 @@ test('a JSON format nests objects, keeps literals, and writes a mixed value as t
 
 test('JSON lines are written as text directly and stay JSON whatever a header holds (quotes, backslashes, control characters)', () => {
   const ua = 'a "quoted"\\ agent\u0001';
-  const line = compileJsonFormat({ ua: '%REQ(USER-AGENT)%', both: '%REQ(:METHOD)% %REQ(USER-AGENT)%', '"odd key"': '%RESPONSE_CODE%', empty: {} });
+  const line = compileJsonFormat({
+    ua: '%REQ(USER-AGENT)%',
+    both: '%REQ(:METHOD)% %REQ(USER-AGENT)%',
+    '"odd key"': '%RESPONSE_CODE%',
+    empty: {},
+  });
   expect(JSON.parse(line(record({}, { 'user-agent': ua }), NOW))).toEqual({ ua, both: `GET ${ua}`, '"odd key"': 418, empty: {} });
 });
 
