@@ -6,7 +6,8 @@
  * prints as `[sidecar <name>.<namespace>] <line>`, as `kubectl logs -c istio-proxy` shows them.
  *
  * Steps: a root Telemetry enabling the built-in `envoy` provider → one line per request on both
- * proxies in Istio's default TEXT format; a Telemetry for sleep with `filter.expression:
+ * proxies in Istio's default TEXT format, and its JSON labels with the mesh config's
+ * `accessLogEncoding: JSON`; a Telemetry for sleep with `filter.expression:
  * response.code >= 400` → only the 4xx on sleep's; `disabled: true` for httpbin → none of the envoy
  * provider on httpbin's (an `envoyFileAccessLog` extension provider left on beside it is the witness).
  * Not tested here: the task's otel provider (mast writes files only, MAST0301), Loki.
@@ -14,6 +15,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ISTIO_JSON_LABELS } from '../../../api';
 import { freePort, type LocalMesh } from '../../../runtime/local/local-mesh';
 import { until } from '../../support/poll';
 import { meshConfigDoc, meshYaml } from '../../support/mesh-yaml';
@@ -103,6 +105,36 @@ describe('observability/logs/access-log', () => {
     // The client side names the outbound cluster, the server side the inbound one (as Envoy's UPSTREAM_CLUSTER).
     expect(out[0]).toMatch(/ outbound\|8000\|\|httpbin\.default\.svc\.cluster\.local /);
     expect(inbound[0]).toMatch(/ inbound\|/);
+  });
+});
+
+describe('observability/logs/access-log, mesh config', () => {
+  test("accessLogEncoding: JSON (the task's other encoding): the envoy provider writes Istio's default JSON labels, typed", async () => {
+    await apply(meshConfigDoc('accessLogEncoding: JSON'));
+    const from = logs.length;
+    await curl(418);
+    await until(
+      'a line on sleep and one on httpbin',
+      () => linesOf('sleep.default', from).length && linesOf('httpbin.default', from).length,
+    );
+    const [out, inbound] = [linesOf('sleep.default', from), linesOf('httpbin.default', from)].map((l) => JSON.parse(l[0]));
+    expect(Object.keys(out)).toEqual(Object.keys(ISTIO_JSON_LABELS));
+    expect(out).toMatchObject({
+      method: 'GET',
+      path: '/status/418',
+      protocol: 'HTTP/1.1',
+      response_code: 418,
+      response_flags: '-',
+      response_code_details: 'via_upstream',
+      user_agent: 'curl/8.5.0',
+      authority: 'httpbin:8000',
+      upstream_cluster: 'outbound|8000||httpbin.default.svc.cluster.local',
+      route_name: 'default',
+      upstream_service_time: null,
+      requested_server_name: null,
+    });
+    expect(inbound.request_id).toBe(out.request_id);
+    expect(inbound.upstream_cluster).toMatch(/^inbound\|/);
   });
 });
 
