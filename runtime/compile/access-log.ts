@@ -151,21 +151,28 @@ export function accessLogsByWorkload(index: MeshIndex): boolean {
   return inputs(index).telemetries.some((t) => t.spec.selector?.matchLabels);
 }
 
-/** The proxy's access logs, or undefined when neither the mesh config nor a Telemetry says anything (the proxy's flag applies). */
+/**
+ * The proxy's access logs, or undefined when neither the mesh config nor a Telemetry says anything
+ * (the proxy's flag applies). As istiod, a side whose Telemetries leave it no provider that writes a
+ * file (none in scope for its mode, or only names the mesh config has not) falls back to the mesh
+ * config's `accessLogFile`; a provider in scope but `disabled` leaves that side without a log.
+ */
 export function accessLogsFor(index: MeshIndex, proxy: ProxyIdentity): AccessLogsConfig | undefined {
   const { mesh, telemetries } = inputs(index);
   // Every Telemetry with accessLogging, not only the oldest of a level that may say nothing of it.
   const applicable = applicableTelemetries(telemetries, proxy.namespace, proxy.labels);
-  if (!applicable.length && !mesh.defaults.length) {
-    if (!mesh.file) return undefined;
-    const legacy: AccessLogConfig = { provider: 'accessLogFile', path: mesh.file, format: mesh.format };
-    return { server: proxy.mode === 'sidecar' ? [legacy] : [], client: [legacy] };
-  }
-  const side = (mode: Mode): AccessLogConfig[] => {
+  const legacy: AccessLogConfig[] | undefined = mesh.file
+    ? [{ provider: 'accessLogFile', path: mesh.file, format: mesh.format }]
+    : undefined;
+  const side = (mode: Mode): AccessLogConfig[] | undefined => {
+    if (!applicable.length && !mesh.defaults.length) return legacy;
     const out: AccessLogConfig[] = [];
+    let configured = false;
     for (const [name, spec] of mergeAccessLogging(applicable, mesh.defaults, mode)) {
       const provider = mesh.providers.get(name);
-      if (!provider || spec.disabled) continue;
+      if (!provider) continue;
+      configured = true;
+      if (spec.disabled) continue;
       out.push({
         provider: name,
         path: provider.path,
@@ -173,8 +180,12 @@ export function accessLogsFor(index: MeshIndex, proxy: ProxyIdentity): AccessLog
         ...(spec.filter ? { filter: spec.filter } : {}),
       });
     }
+    if (!configured) return legacy;
     // Istio writes a proxy's logs in the order of their providers' names.
     return out.sort((a, b) => (a.provider < b.provider ? -1 : a.provider > b.provider ? 1 : 0));
   };
-  return { server: proxy.mode === 'sidecar' ? side('SERVER') : [], client: side('CLIENT') };
+  const server = proxy.mode === 'sidecar' ? side('SERVER') : [];
+  const client = side('CLIENT');
+  // A proxy with any access log said for it ignores the --access-log flag on both sides.
+  return server === undefined && client === undefined ? undefined : { server: server ?? [], client: client ?? [] };
 }

@@ -128,3 +128,30 @@ test('envoyFileAccessLog providers: path and text or labels; defaultProviders.ac
     { provider: 'plain', path: '/dev/stdout', format: { text: '%REQ(:METHOD)% %RESPONSE_CODE%\n' } },
   ]);
 });
+
+test("a side no Telemetry gives a provider that writes a file falls back to accessLogFile, as istiod's listeners do; a disabled one does not", () => {
+  const legacy = { provider: 'accessLogFile', path: '/var/log/mesh.log', format: TEXT };
+  const file = mesh('accessLogFile: /var/log/mesh.log\nextensionProviders:\n- name: otel\n  envoyOtelAls: { service: otel, port: 4317 }\n');
+  // Only the server side named: the client side keeps the mesh config's file.
+  const serverOnly = telemetry('s', 'default', '  accessLogging:\n  - providers: [{ name: envoy }]\n    match: { mode: SERVER }');
+  expect(logsOf([...base, file, ...serverOnly])).toEqual({
+    server: [{ provider: 'envoy', path: '/dev/stdout', format: TEXT }],
+    client: [legacy],
+  });
+  // A provider that writes no file (OpenTelemetry access logs, MAST0301) or that the mesh config has not: the file.
+  expect(
+    logsOf([...base, file, ...telemetry('o', 'default', '  accessLogging:\n  - providers: [{ name: otel }, { name: loki }]')]),
+  ).toEqual({
+    server: [legacy],
+    client: [legacy],
+  });
+  // Disabled: no log on that side, not the file.
+  expect(
+    logsOf([...base, file, ...telemetry('d', 'default', '  accessLogging:\n  - providers: [{ name: envoy }]\n    disabled: true')]),
+  ).toEqual({
+    server: [],
+    client: [],
+  });
+  // Nothing in scope and no file: the proxy's flag applies.
+  expect(logsOf([...base, ...telemetry('o', 'default', '  accessLogging:\n  - providers: [{ name: loki }]')])).toBeUndefined();
+});
