@@ -23,7 +23,7 @@ function providerKinds(objects: readonly KubeObject[]): Map<string, string> {
   }
   const providers = isPlainObject(mesh) && Array.isArray(mesh.extensionProviders) ? mesh.extensionProviders : [];
   for (const p of providers)
-    if (isPlainObject(p) && typeof p.name === 'string') kinds.set(p.name, Object.keys(p).find((k) => k !== 'name') ?? 'none');
+    if (isPlainObject(p) && typeof p.name === 'string') kinds.set(p.name.toLowerCase(), Object.keys(p).find((k) => k !== 'name') ?? 'none');
   return kinds;
 }
 
@@ -45,7 +45,8 @@ export function checkAccessLogProviders(objects: readonly KubeObject[]): Finding
       providers.forEach((p: unknown, j: number) => {
         const name = isPlainObject(p) ? p.name : undefined;
         if (typeof name !== 'string') return;
-        const kind = kinds.get(name);
+        // istiod finds a provider by its name in any case.
+        const kind = kinds.get(name.toLowerCase());
         const at = `spec.accessLogging[${i}].providers[${j}].name`;
         if (kind === undefined)
           out.push(

@@ -35,7 +35,7 @@ export interface MeshAccessLog {
   readonly file: string;
   /** `accessLogFormat` in `accessLogEncoding` (Istio's default of the encoding when unset or unusable). */
   readonly format: Format;
-  /** `envoyFileAccessLog` providers by name, the built-in `envoy` among them; other kinds are not here (MAST0301). */
+  /** `envoyFileAccessLog` providers by name in lower case, the built-in `envoy` among them; other kinds are not here (MAST0301). */
   readonly providers: ReadonlyMap<string, { readonly path: string; readonly format?: Format }>;
   readonly defaults: readonly string[];
 }
@@ -65,7 +65,7 @@ export function readMeshAccessLog(objects: readonly KubeObject[]): MeshAccessLog
     const f = p.envoyFileAccessLog;
     // A provider of another kind under a name replaces it (as Istio merges providers by name): it writes no file.
     if (!f || typeof f !== 'object') {
-      providers.delete(p.name);
+      providers.delete(p.name.toLowerCase());
       continue;
     }
     const path = typeof f.path === 'string' && f.path ? f.path : DEV_STDOUT;
@@ -81,7 +81,7 @@ export function readMeshAccessLog(objects: readonly KubeObject[]): MeshAccessLog
           : p.name === BUILTIN_ACCESS_LOG_PROVIDER
             ? undefined
             : textFormat(ISTIO_TEXT_FORMAT);
-    providers.set(p.name, { path, ...(own ? { format: own } : {}) });
+    providers.set(p.name.toLowerCase(), { path, ...(own ? { format: own } : {}) });
   }
   const defaults = (mesh.defaultProviders?.accessLogging ?? []).filter((n): n is string => typeof n === 'string');
   return { file: typeof mesh.accessLogFile === 'string' ? mesh.accessLogFile : '', format, providers, defaults };
@@ -169,7 +169,8 @@ export function accessLogsFor(index: MeshIndex, proxy: ProxyIdentity): AccessLog
     const out: AccessLogConfig[] = [];
     let configured = false;
     for (const [name, spec] of mergeAccessLogging(applicable, mesh.defaults, mode)) {
-      const provider = mesh.providers.get(name);
+      // istiod finds a provider by its name in any case.
+      const provider = mesh.providers.get(name.toLowerCase());
       if (!provider) continue;
       configured = true;
       if (spec.disabled) continue;
