@@ -107,10 +107,12 @@ export class Telemetry {
     const side = (logs: readonly AccessLogConfig[]) =>
       logs.map((l): CompiledLog => {
         try {
+          let sink: LogSink | undefined;
           return {
             line: compileFormat(l.format),
             ...(l.filter ? { filter: compileFilter(l.filter) } : {}),
-            sink: () => this.sinkOf(l.path),
+            // Found on the first line, then kept: a log that writes nothing opens no file.
+            sink: () => (sink ??= this.sinkOf(l.path)),
           };
         } catch (e) {
           throw new Error(`access log of provider ${l.provider}: ${(e as Error).message}`);
