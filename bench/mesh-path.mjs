@@ -14,7 +14,7 @@ import { cpSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gatewayMeshYaml } from './gateway-mesh.mjs';
 import { measureAll, waitPort, wrk } from './measure.mjs';
-import { mtlsConnections, startMesh } from './mesh-start.mjs';
+import { memoryBreakdown, mtlsConnections, startMesh } from './mesh-start.mjs';
 import { makeCertificates, NGINX_HTTP, nginxHead, nginxUpstream, writeBackendConfig } from './nginx-configs.mjs';
 import { checkAlive, median, memoryMb, sleep, withProcesses } from './processes.mjs';
 import { summarise } from './profile-summary.mjs';
@@ -194,6 +194,8 @@ async function measure(o, run, started) {
     console.log(
       `memory private-over-pipe ${k} MB ${(loaded[k].anon - loaded.pipe.anon).toFixed(1)} at ${o.rate} req/s (target <= 3), ${(idle[k].anon - idle.pipe.anon).toFixed(1)} idle`,
     );
+  console.log(`after the rows, gateway: ${memoryBreakdown(MESH.gatewayAdmin)}`);
+  console.log(`after the rows, backend's sidecar: ${memoryBreakdown(MESH.sidecarInAdmin)}`);
   for (const k of ['gateway', 'sidecar'])
     console.log(
       `memory private-over-mtls-pipe ${k} MB ${(loaded[k].anon - loaded.mtlsPipe.anon).toFixed(1)} at ${o.rate} req/s, ${(idle[k].anon - idle.mtlsPipe.anon).toFixed(1)} idle`,
