@@ -2,8 +2,8 @@
  * Istio's authentication tasks (istio.io content/en/docs/tasks/security/authentication/) on ONE
  * `mast local` of the bookinfo example with the tasks' namespaces beside it, each a `describe`
  * following the task's steps: mtls-migration, authn-policy's mutual TLS half (its end-user half is
- * authn-policy.test.ts) and claim-to-header; and security/authorization/authz-jwt, which runs on
- * the same httpbin and sleep in foo.
+ * authn-policy.test.ts) and claim-to-header; and security/authorization/authz-jwt and
+ * tls-configuration/workload-min-tls-version, which run on the same httpbin and sleep in foo.
  *
  * foo and bar: httpbin (httpbin.ts) and sleep with sidecars; sleep's curl is a request to its
  * sidecar's outbound port (`fromWorkload`), sleep needs no app of its own. legacy, without
@@ -13,12 +13,13 @@
  * endpoint of httpbin.foo (its sidecar's inbound port, where iptables would send it in a pod). A
  * connection the sidecar refuses is the task's `000` (curl's exit code 56).
  */
+import { execFile } from 'node:child_process';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { freePort } from '../../../runtime/local/local-mesh';
 import { inSeconds, mint, testKey } from '../../runtime/proxy/jwt/mint';
 import { fromWorkload, startExample, type Running } from '../support';
-import { serviceEntryDoc } from '../../support/mesh-yaml';
+import { meshConfigDoc, serviceEntryDoc } from '../../support/mesh-yaml';
 import { httpbinWorkload } from './httpbin-mesh';
 import { ISSUER, jwtExample, serveJwks } from './jwt-example';
 
@@ -285,5 +286,32 @@ ${when}`;
     await mesh.edit('mesh/authz-jwt.yaml', () => '# deleted\n');
     expect(await status()).toBe(200);
     expect(await status(bearer('invalidToken'))).toBe(200);
+  });
+});
+
+describe('tls-configuration/workload-min-tls-version', () => {
+  /**
+   * The task's `openssl s_client -alpn istio <version> -connect httpbin.foo:8000` from sleep's
+   * istio-proxy container (no client certificate, bypassing its own sidecar): the connection reaches
+   * httpbin's sidecar, here at the inbound port mast local gives httpbin.foo's endpoint.
+   */
+  const sClient = (version: string) =>
+    new Promise<string>((resolve) => {
+      const port = mesh.mesh.workloads.get('foo/httpbin')!.inboundPort;
+      const args = ['s_client', '-alpn', 'istio', version, '-connect', `127.0.0.1:${port}`];
+      const child = execFile('openssl', args, { timeout: 10_000 }, (_err, stdout) => resolve(stdout));
+      child.stdin?.end();
+    });
+
+  test('meshMTLS.minProtocolVersion TLSV1_3: sleep reaches httpbin (200); TLS 1.3 is served, TLS 1.2 gets no cipher', async () => {
+    await mesh.edit('mesh/meshconfig.yaml', () => meshConfigDoc('meshMTLS:\n  minProtocolVersion: TLSV1_3'));
+    expect((await curl('foo', 'foo')).status).toBe(200);
+    expect(await sClient('-tls1_3')).toContain('TLSv1.3');
+    expect(await sClient('-tls1_2')).toContain('Cipher is (NONE)');
+  });
+
+  test('clean up: the mesh config gone, TLS 1.2 is served again', async () => {
+    await mesh.edit('mesh/meshconfig.yaml', () => '# deleted\n');
+    expect(await sClient('-tls1_2')).toMatch(/Protocol\s*:\s*TLSv1\.2|New, TLSv1\.2/);
   });
 });
