@@ -1,7 +1,7 @@
 import { Chart, Testing } from 'cdk8s';
 import { Mesh, MeshWorkload, VirtualService } from '../../constructs';
 import { addBookinfo } from '../../examples/bookinfo/bookinfo';
-import { validate } from '../../api';
+import { EGRESS_GATEWAY_NAME, GATEWAY_NAME, validate } from '../../api';
 import { readMeshCompileSettings } from '../../runtime/compile/mesh-config';
 import { testApp } from '../support/test-app';
 
@@ -163,6 +163,37 @@ describe('meshConfig', () => {
     expect(() => new Mesh(testApp(), 'mesh', { controlPlane: { trustDomain: 'Corp_Example' } })).toThrow(
       /controlPlane.trustDomain: MAST0138 "Corp_Example" is not a trust domain/,
     );
+  });
+});
+
+describe('meshConfig defaultConfig.gatewayTopology: what is in front of the gateways, as their flags', () => {
+  const gatewayArgs = (mesh: Mesh, name: string) =>
+    find(Testing.synth(mesh.system), 'Deployment', name)[0].spec.template.spec.containers[0].args as string[];
+  const behindNlb = {
+    defaultConfig: { gatewayTopology: { numTrustedProxies: 1, proxyProtocol: {}, forwardClientCertDetails: 'APPEND_FORWARD' as const } },
+  };
+
+  test('both gateways start with --trusted-hops, --proxy-protocol and --forward-client-cert from it', () => {
+    const mesh = new Mesh(testApp(), 'mesh', { meshConfig: behindNlb, egressGateway: true });
+    for (const name of [GATEWAY_NAME, EGRESS_GATEWAY_NAME])
+      expect(gatewayArgs(mesh, name).join(' ')).toContain('--trusted-hops 1 --proxy-protocol --forward-client-cert APPEND_FORWARD');
+  });
+
+  test("a gateway's own props win over the mesh config, as a pod's proxy.istio.io/config does", () => {
+    const mesh = new Mesh(testApp(), 'mesh', { meshConfig: behindNlb, gateway: { proxyProtocol: false, numTrustedProxies: 2 } });
+    const args = gatewayArgs(mesh, GATEWAY_NAME);
+    expect(args).not.toContain('--proxy-protocol');
+    expect(args.join(' ')).toContain('--trusted-hops 2');
+  });
+
+  test('without it a gateway trusts no x-forwarded-for and expects no PROXY header', () => {
+    const args = gatewayArgs(new Mesh(testApp(), 'mesh'), GATEWAY_NAME);
+    expect(args.filter((a) => /trusted-hops|proxy-protocol|forward-client-cert/.test(a))).toEqual([]);
+  });
+
+  test('numTrustedProxies on a gateway must be a whole number', () => {
+    const mesh = new Mesh(testApp(), 'mesh', { gateway: { numTrustedProxies: -1 } });
+    expect(() => Testing.synth(mesh.system)).toThrow(/numTrustedProxies.*-1.*a whole number of proxies/);
   });
 });
 
