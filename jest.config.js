@@ -43,6 +43,7 @@ const UNIT = [
   'test/runtime/local/prometheus.test.ts',
   'test/runtime/local/traces.test.ts',
   'test/runtime/local/workloads.test.ts',
+  'test/runtime/proxy/alpn.test.ts',
   'test/runtime/proxy/access-log/**/*.test.ts',
   'test/runtime/proxy/capture.test.ts',
   'test/runtime/proxy/config-check.test.ts',

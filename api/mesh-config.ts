@@ -11,6 +11,7 @@ import { finding, type Finding } from './findings';
 import type { KubeObject } from './resources';
 import { obj, oneOf, type Infer } from './schema';
 import { checkShape, isPlainObject } from './shape';
+import { FORWARD_CLIENT_CERT_DETAILS, type ForwardClientCertDetails, type GatewayTopology } from './gateway-topology';
 import { checkMeshLocality, type LocalityLbSetting } from './locality';
 import { checkMeshTracing, type OpenTelemetryProvider } from './telemetry';
 import { checkMeshAccessLog } from './access-log';
@@ -63,7 +64,12 @@ export type MeshConfig = Infer<typeof applied> & {
   readonly accessLogEncoding?: 'TEXT' | 'JSON';
   /** Envoy command operators; with JSON encoding, a JSON object of them. @default Istio's default format of the encoding */
   readonly accessLogFormat?: string;
-  readonly defaultConfig?: { readonly tracing?: { readonly sampling?: number }; readonly meshId?: string };
+  readonly defaultConfig?: {
+    readonly tracing?: { readonly sampling?: number };
+    readonly meshId?: string;
+    /** What is in front of the gateways, read by each when it starts (`proxyProtocol: {}` in Istio's YAML). */
+    readonly gatewayTopology?: Omit<GatewayTopology, 'proxyProtocol'> & { readonly proxyProtocol?: Record<string, never> };
+  };
   /** Locality load balancing for the whole mesh (a DestinationRule's own setting overrides it). */
   readonly localityLbSetting?: LocalityLbSetting;
   /** The trust domain of workload identities (read by mastd and `mast local` at start). @default 'cluster.local' */
@@ -223,7 +229,7 @@ const PROXY_CONFIG_INSTEAD: Readonly<Record<string, string>> = {
 
 /**
  * The mesh config's `defaultConfig` (Istio's ProxyConfig for every proxy): mast reads `tracing.sampling`,
- * `meshId` and `gatewayTopology.numTrustedProxies` (mast local's gateway); every other ProxyConfig
+ * `meshId` and `gatewayTopology` (gateway-topology.ts: the gateways' flags); every other ProxyConfig
  * field is named as not applied (MAST0301), a key ProxyConfig does not have is unknown (MAST0001).
  */
 function checkDefaultConfig(o: KubeObject, value: unknown): Finding[] {
@@ -251,12 +257,27 @@ function checkDefaultConfig(o: KubeObject, value: unknown): Finding[] {
                 `a whole number of proxies (0 or more), not ${JSON.stringify(inner)}`,
               ),
             );
-        } else if (k === 'forwardClientCertDetails' || k === 'proxyProtocol')
-          notApplied(
-            `gatewayTopology.${k}`,
-            `mast-proxy's --${k === 'proxyProtocol' ? 'proxy-protocol' : 'forward-client-cert'} flag on the gateway`,
-          );
-        else out.push(finding('MAST0001', o, `${at}.gatewayTopology.${k}`, `"${k}" is not a gatewayTopology field`));
+        } else if (k === 'proxyProtocol') {
+          if (!isPlainObject(inner))
+            out.push(
+              finding(
+                'MAST0002',
+                o,
+                `${at}.gatewayTopology.proxyProtocol`,
+                `a mapping (Istio's \`proxyProtocol: {}\`), not ${JSON.stringify(inner)}`,
+              ),
+            );
+        } else if (k === 'forwardClientCertDetails') {
+          if (inner !== 'UNDEFINED' && !FORWARD_CLIENT_CERT_DETAILS.includes(inner as ForwardClientCertDetails))
+            out.push(
+              finding(
+                'MAST0002',
+                o,
+                `${at}.gatewayTopology.forwardClientCertDetails`,
+                `one of ${FORWARD_CLIENT_CERT_DETAILS.join(', ')}, not ${JSON.stringify(inner)}`,
+              ),
+            );
+        } else out.push(finding('MAST0001', o, `${at}.gatewayTopology.${k}`, `"${k}" is not a gatewayTopology field`));
       }
       continue;
     }

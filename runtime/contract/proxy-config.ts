@@ -5,6 +5,7 @@
  * proxy does no YAML-shaped lookups per request.
  */
 
+import type { ForwardClientCertDetails } from '../../api/gateway-topology';
 import type { AuthzConfig } from './authz';
 import type { JwtConfig } from './jwt';
 import type { InboundService, WorkloadMetadata } from './workload-metadata';
@@ -208,21 +209,6 @@ export interface ListenerConfig {
    */
   readonly grpcWeb?: true | readonly number[];
 }
-
-/**
- * Istio's `ForwardClientCertDetails` (Envoy's names): SANITIZE drops the header; FORWARD_ONLY passes
- * it on over mTLS; APPEND_FORWARD adds this hop's element to it over mTLS; SANITIZE_SET replaces it
- * with this hop's element over mTLS; ALWAYS_FORWARD_ONLY passes it on always. Without a verified
- * client certificate every mode but ALWAYS_FORWARD_ONLY drops it.
- */
-export type ForwardClientCertDetails = 'SANITIZE' | 'FORWARD_ONLY' | 'APPEND_FORWARD' | 'SANITIZE_SET' | 'ALWAYS_FORWARD_ONLY';
-export const FORWARD_CLIENT_CERT_DETAILS: readonly ForwardClientCertDetails[] = [
-  'SANITIZE',
-  'FORWARD_ONLY',
-  'APPEND_FORWARD',
-  'SANITIZE_SET',
-  'ALWAYS_FORWARD_ONLY',
-];
 
 export interface VirtualHostConfig {
   readonly name: string;
@@ -476,3 +462,5 @@ export const PASSTHROUGH_CLUSTER = 'PassthroughCluster';
 
 /** The minimum workload mTLS versions a config may set (ProxyConfig.meshTlsMinVersion). */
 export const MESH_TLS_MIN_VERSIONS = ['TLSv1.3'] as const;
+
+export { FORWARD_CLIENT_CERT_DETAILS, type ForwardClientCertDetails } from '../../api/gateway-topology';

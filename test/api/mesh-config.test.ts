@@ -115,7 +115,6 @@ defaultConfig:
   );
   expect(f.map((x) => `${x.code} ${x.path}`)).toEqual([
     'MAST0301 data.mesh.defaultConfig.tracing.zipkin',
-    'MAST0301 data.mesh.defaultConfig.gatewayTopology.proxyProtocol',
     'MAST0001 data.mesh.defaultConfig.gatewayTopology.hops',
     'MAST0301 data.mesh.defaultConfig.holdApplicationUntilProxyStarts',
     'MAST0301 data.mesh.defaultConfig.concurrency',
@@ -168,4 +167,17 @@ defaultProviders: { accessLogging: [nope] }
     'MAST0162 data.mesh.accessLogFormat',
   ]);
   expect(codes(meshConfig("accessLogEncoding: JSON\naccessLogFormat: '[%START_TIME%]'\n"))).toEqual(['MAST0163 data.mesh.accessLogFormat']);
+});
+
+test("gatewayTopology's proxyProtocol is Istio's empty mapping and forwardClientCertDetails one of Envoy's modes", () => {
+  expect(codes(meshConfig('defaultConfig: { gatewayTopology: { proxyProtocol: {}, forwardClientCertDetails: APPEND_FORWARD } }'))).toEqual(
+    [],
+  );
+  const f = found(meshConfig('defaultConfig: { gatewayTopology: { proxyProtocol: true, forwardClientCertDetails: sanitize } }'));
+  expect(f.map((x) => `${x.code} ${x.path}`)).toEqual([
+    'MAST0002 data.mesh.defaultConfig.gatewayTopology.proxyProtocol',
+    'MAST0002 data.mesh.defaultConfig.gatewayTopology.forwardClientCertDetails',
+  ]);
+  expect(f[0].message).toMatch(/a mapping \(Istio's `proxyProtocol: \{\}`\), not true/);
+  expect(f[1].message).toMatch(/one of SANITIZE, FORWARD_ONLY, APPEND_FORWARD, SANITIZE_SET, ALWAYS_FORWARD_ONLY, not "sanitize"/);
 });
