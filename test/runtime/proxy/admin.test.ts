@@ -97,7 +97,10 @@ describe('admin port', () => {
   it('lists its paths on a 404', async () => {
     const { port } = await admin();
     const r = await fetch(`http://127.0.0.1:${port}/nope`);
-    expect([r.status, await r.text()]).toEqual([404, 'not found: /ready /stats/prometheus /config_dump /clusters /memory /certs /logging\n']);
+    expect([r.status, await r.text()]).toEqual([
+      404,
+      'not found: /ready /stats/prometheus /config_dump /clusters /memory /certs /logging\n',
+    ]);
   });
 
   it('answers a malformed request with 400, an oversized head with 431, and closes', async () => {
