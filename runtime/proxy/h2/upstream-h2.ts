@@ -41,7 +41,9 @@ export class H2Try implements UpstreamTry {
    */
   start(refused: (flag: 'UO') => void): void {
     const pool = h2Pool(this.cluster, this.endpoint);
-    this.stopWaiting = pool.acquire((grant) => {
+    let granted = false;
+    const stop = pool.acquire((grant) => {
+      granted = true;
       this.stopWaiting = undefined;
       if (grant === 'overflow') {
         this.done = true;
@@ -51,6 +53,8 @@ export class H2Try implements UpstreamTry {
       if (grant === 'closed') return this.fail('UC', 503, 'refused-stream');
       this.open(pool, grant);
     });
+    // Granted at once (the usual case): there is no wait to give up, and cancel() must reset the stream.
+    if (!granted) this.stopWaiting = stop;
   }
 
   /** While the try waits for a stream: how to give up the wait. */
