@@ -118,7 +118,9 @@ export class H2Exchange implements TryOwner, TriesOwner {
       const reset = () => this.abort('DC');
       stream.on('data', (chunk: Buffer) => containPeerInput('downstream', reset, () => this.requestBody(chunk)));
       stream.on('trailers', (t) => (this.trailersIn = pairsOf(t)));
-      stream.on('end', () => containPeerInput('downstream', reset, () => this.requestEnd()));
+      // A client's RST_STREAM(NO_ERROR) before END_STREAM ends the readable side too (end-stream.ts). At a real
+      // END_STREAM the stream is open still (its response is not done): a closed one was reset, its 'close' follows.
+      stream.on('end', () => !stream.closed && containPeerInput('downstream', reset, () => this.requestEnd()));
     }
     let req: StreamRequest;
     try {

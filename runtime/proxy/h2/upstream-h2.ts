@@ -8,6 +8,7 @@
 import type * as http2 from 'node:http2';
 import { CANCEL, FLAG_END_STREAM, INTERNAL_ERROR, NO_ERROR, REFUSED_STREAM } from './lazy-http2';
 import { containedListener } from '../contain';
+import { endStreamReceived, watchEndStream } from './end-stream';
 import type { Cluster, Endpoint } from '../upstream/cluster';
 import { type HeaderList, pairsOf, toObject, type UpstreamRequest } from './headers';
 import { trailerFields } from './upstream-h1';
@@ -75,6 +76,7 @@ export class H2Try implements UpstreamTry {
       return this.fail('UC', 503, 'refused-stream');
     }
     this.stream = stream;
+    watchEndStream(stream);
     pool.began(pooled);
     this.endpoint.active++;
     this.endpoint.requests++;
@@ -107,10 +109,10 @@ export class H2Try implements UpstreamTry {
       'end',
       containedListener('upstream', reset, () => {
         if (this.done) return;
-        // Node ends the readable side of a stream whose connection went mid-response too (the stream
-        // destroyed by then): that is a response broken off, not its end (1 gRPC call in 1,500 came
-        // back a 200 without grpc-status that way, its trailers never sent).
-        if (stream.destroyed) return this.closedEarly(stream, pooled);
+        // Node ends the readable side of a stream whose connection went mid-response too, or that the
+        // server reset with NO_ERROR before END_STREAM (end-stream.ts): a response broken off, not its
+        // end (gRPC calls came back a 200 without grpc-status that way, their trailers never sent).
+        if (!endStreamReceived(stream)) return this.closedEarly(stream, pooled);
         this.release();
         this.owner.end();
       }),
