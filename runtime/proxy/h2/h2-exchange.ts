@@ -131,6 +131,8 @@ export class H2Exchange implements TryOwner, TriesOwner {
     }
     const entry = conn.listener.entryFor(req.port, conn.server);
     this.listener = entry?.config;
+    // No route takes a CONNECT (http/bytes.ts CONNECT_NO_ROUTE): 404 NR, logged as Envoy logs it.
+    if (req.method === 'CONNECT') return this.reply(404, 'NR', 'no route\n');
     if (this.listener?.grpcWeb) this.startGrpcWeb();
     // As HTTP/1.1 (exchange.ts): a gateway's client is external, its x-request-id and (without trusted hops) x-forwarded-proto replaced.
     const edge = ctx.identity.mode === 'gateway';
