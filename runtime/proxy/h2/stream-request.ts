@@ -57,7 +57,7 @@ export class StreamRequest implements RequestInfo {
     const path = headers[':path'];
     const authority = headers[':authority'] ?? headers.host;
     const connect = method === 'CONNECT';
-    if (typeof method !== 'string' || (!connect && (typeof path !== 'string' || path.charCodeAt(0) !== 47) /* '/' */))
+    if (typeof method !== 'string' || (!connect && (typeof path !== 'string' || path.charCodeAt(0) !== 47)) /* '/' */)
       throw new HttpError(400, 'bad_request', 'a request needs :method and an origin-form :path');
     if (typeof authority !== 'string' || !authority) throw new HttpError(400, 'missing_host', 'missing :authority');
     this.method = method;
