@@ -12,14 +12,19 @@ const ENDED_OPEN = Symbol('mast.endStreamReceived');
 
 type Watched = Http2Stream & { [ENDED_OPEN]?: boolean };
 
+/** Http2Stream's own push (its prototype's), taken from the first stream watched. */
+let streamPush: Http2Stream['push'] | undefined;
+
+/** An Http2Stream's push, noting an end pushed while the stream was open. One function for every stream. */
+function pushNotingEnd(this: Watched, chunk: unknown, encoding?: BufferEncoding): boolean {
+  if (chunk === null && !this.closed) this[ENDED_OPEN] = true;
+  return streamPush!.call(this, chunk, encoding);
+}
+
 /** Watches `stream` so that `endStreamReceived` can say, at its 'end', which end it was. */
 export function watchEndStream(stream: Http2Stream): void {
-  const s = stream as Watched;
-  const push = s.push;
-  s.push = function (chunk: unknown, encoding?: BufferEncoding): boolean {
-    if (chunk === null && !s.closed) s[ENDED_OPEN] = true;
-    return push.call(this, chunk, encoding);
-  };
+  streamPush ??= stream.push;
+  (stream as Watched).push = pushNotingEnd;
 }
 
 /** The peer sent END_STREAM (a stream watched by `watchEndStream`): its message is complete. */

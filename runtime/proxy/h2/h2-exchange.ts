@@ -1,7 +1,6 @@
 import { FLAG_END_STREAM } from './lazy-http2';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { ListenerConfig, RouteConfig, WeightedCluster } from '../../contract/proxy-config';
-import { containPeerInput } from '../contain';
 import { HttpError } from '../http/bytes';
 import { RequestIds } from '../request-id';
 import type { DryRunRecord } from '../../contract/authz-dry-run';
@@ -16,7 +15,8 @@ import { decide, type Decision } from '../request/route';
 import type { Cluster, Endpoint } from '../upstream/cluster';
 import { grpcStatusIn, grpcTimeoutMs, isGrpc } from './grpc';
 import { Base64Body, type GrpcWebCall, GrpcWebBodyError, grpcWebCallOn, grpcWebRequestHeaders, type WebHead } from './grpc-web';
-import { downstreamResponse, pairsOf, streamUpstreamRequest, type HeaderList, type UpstreamRequest } from './headers';
+import { downstreamResponse, streamUpstreamRequest, type HeaderList, type UpstreamRequest } from './headers';
+import { listenToClient, type StreamOwner } from './client-listeners';
 import { mirrorCopies } from './mirror-copies';
 import { type H2Connection, StreamRequest } from './stream-request';
 import { type ResponseSource, StreamResponse } from './stream-response';
@@ -42,7 +42,7 @@ export interface H2ExchangeContext extends ExchangeContext {
  * upstream tries (tries.ts) fed with the request body, the response into the stream
  * (stream-response.ts), timeouts, the client gone, and the record when it is over.
  */
-export class H2Exchange implements TryOwner, TriesOwner, ResponseSource {
+export class H2Exchange implements TryOwner, TriesOwner, ResponseSource, StreamOwner {
   private readonly started = performance.now();
   done = false;
   committed = false;
@@ -70,7 +70,7 @@ export class H2Exchange implements TryOwner, TriesOwner, ResponseSource {
   /** The request body: held until a try is ready, kept for a retry while it fits. */
   private readonly replay: ReplayBuffer;
   /** The client's request trailers, sent upstream after the body. */
-  private trailersIn?: HeaderList;
+  trailersIn?: HeaderList;
   private premature = false;
   /** The response, into the client's stream. */
   private readonly out: StreamResponse;
@@ -98,17 +98,7 @@ export class H2Exchange implements TryOwner, TriesOwner, ResponseSource {
 
   start(): void {
     const { stream, ctx, conn } = this;
-    stream.on('error', () => undefined);
-    stream.on('close', () => this.downstreamGone());
-    if (this.hasBody) {
-      // The client's body reaches the tries inside containPeerInput: a throw resets this stream, not the process.
-      const reset = () => this.abort('DC');
-      stream.on('data', (chunk: Buffer) => containPeerInput('downstream', reset, () => this.requestBody(chunk)));
-      stream.on('trailers', (t) => (this.trailersIn = pairsOf(t)));
-      // A client's RST_STREAM(NO_ERROR) before END_STREAM ends the readable side too (end-stream.ts). At a real
-      // END_STREAM the stream is open still (its response is not done): a closed one was reset, its 'close' follows.
-      stream.on('end', () => !stream.closed && containPeerInput('downstream', reset, () => this.requestEnd()));
-    }
+    listenToClient(stream, this, this.hasBody);
     let req: StreamRequest;
     try {
       req = this.req = new StreamRequest(this.headers, conn, ctx.pathNormalization, ctx.limits.trustedHops ?? 0);
@@ -215,7 +205,8 @@ export class H2Exchange implements TryOwner, TriesOwner, ResponseSource {
     else if (this.hasBody && this.stream.isPaused()) this.stream.resume();
   }
 
-  private requestBody(raw: Buffer): void {
+  /** Request body bytes (the listeners below call it). */
+  requestBody(raw: Buffer): void {
     this.bytesIn += raw.length;
     const chunk = this.webBody ? this.decodeWeb(raw) : raw;
     if (!chunk) return;
@@ -245,7 +236,7 @@ export class H2Exchange implements TryOwner, TriesOwner, ResponseSource {
     }
   }
 
-  private requestEnd(): void {
+  requestEnd(): void {
     if (this.webBody && !this.decodeWeb(EMPTY, true)) return;
     if (this.mirrors) for (const m of this.mirrors) m.write(EMPTY, true);
     this.replay.end();
@@ -325,7 +316,7 @@ export class H2Exchange implements TryOwner, TriesOwner, ResponseSource {
     this.reply(504, 'UT', 'upstream request timeout\n');
   }
 
-  private downstreamGone(): void {
+  downstreamGone(): void {
     if (this.done) return;
     // Reset by the client soon after it opened, before a response began: Envoy's "premature reset" (server.ts).
     if (!this.committed && performance.now() - this.started < PREMATURE_MS) this.premature = true;
