@@ -43,6 +43,8 @@ const UNIT = [
   'test/runtime/local/prometheus.test.ts',
   'test/runtime/local/traces.test.ts',
   'test/runtime/local/workloads.test.ts',
+  'test/runtime/proxy/alpn.test.ts',
+  'test/runtime/proxy/access-log/**/*.test.ts',
   'test/runtime/proxy/capture.test.ts',
   'test/runtime/proxy/config-check.test.ts',
   'test/runtime/proxy/deadlines.test.ts',
@@ -106,6 +108,8 @@ module.exports = {
       // The package test packs and installs the project (minutes): `npm run test:package`, which .ci/run runs too.
       // So do the images (built and run with buildah and podman, minutes): `npm run test:images`.
       testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/package/', '<rootDir>/test/images/', ...UNIT.map(asRegex)],
+      // A unit file whose tests were all skipped leaves its guard on (no afterAll): undone before each file.
+      setupFilesAfterEnv: ['<rootDir>/test/support/unit-guard-off.ts'],
       // The bundles are built once per run, into a directory of the run's own (test/support/build.ts).
       globalSetup: '<rootDir>/test/support/global-setup.ts',
       globalTeardown: '<rootDir>/test/support/global-teardown.ts',

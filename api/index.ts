@@ -16,6 +16,13 @@ export { rulesForHost } from './rule-index';
 export { locateFindings, validate, validateResource, validateSet, type ValidateOptions } from './validate';
 export { ROOT_NAMESPACES } from './validate/policies';
 export { isMeshConfigMap, MESH_CONFIG_KEY, meshConfigFindings, type MeshConfig } from './mesh-config';
+export {
+  FORWARD_CLIENT_CERT_DETAILS,
+  type ForwardClientCertDetails,
+  type GatewayTopology,
+  gatewayTopologyFlags,
+  gatewayTopologyOf,
+} from './gateway-topology';
 export type { GatewaySpec, GatewayServer, ServerTlsSettings } from './gateway';
 export type { VirtualServiceSpec, HttpRoute, HttpMatchRequest, HttpRouteDestination, StringMatch } from './virtual-service';
 export type { DestinationRuleSpec, TrafficPolicy, Subset } from './destination-rule';
@@ -40,3 +47,12 @@ export * from './locality';
 export { DEFAULT_TRUST_DOMAIN, trustDomainProblem } from './trust-domain';
 export * from './grpc-status';
 export { DRY_RUN_ANNOTATION, isDryRun } from './dry-run';
+export * from './access-log-format';
+export {
+  ACCESS_LOG_PROVIDER_KINDS,
+  BUILTIN_ACCESS_LOG_PROVIDER,
+  celLibrary,
+  celProblem,
+  meshFormatProblem,
+  type TelemetryAccessLogging,
+} from './access-log';

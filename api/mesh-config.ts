@@ -11,8 +11,10 @@ import { finding, type Finding } from './findings';
 import type { KubeObject } from './resources';
 import { obj, oneOf, type Infer } from './schema';
 import { checkShape, isPlainObject } from './shape';
+import { FORWARD_CLIENT_CERT_DETAILS, type ForwardClientCertDetails, type GatewayTopology } from './gateway-topology';
 import { checkMeshLocality, type LocalityLbSetting } from './locality';
 import { checkMeshTracing, type OpenTelemetryProvider } from './telemetry';
+import { checkMeshAccessLog } from './access-log';
 import { checkMeshTrustDomain } from './trust-domain';
 import { ROOT_NAMESPACES } from './validate/policies';
 import { MESH_CONFIGMAP } from './well-known';
@@ -47,10 +49,27 @@ const NOT_APPLIED_INSIDE: Readonly<Record<string, Readonly<Record<string, string
  * `istio` ConfigMap's `mesh` holds, in Istio's field names and values.
  */
 export type MeshConfig = Infer<typeof applied> & {
-  /** Tracing providers (OpenTelemetry over OTLP/HTTP), named by defaultProviders and Telemetry. */
-  readonly extensionProviders?: ReadonlyArray<{ readonly name: string; readonly opentelemetry: OpenTelemetryProvider }>;
-  readonly defaultProviders?: { readonly tracing?: readonly string[] };
-  readonly defaultConfig?: { readonly tracing?: { readonly sampling?: number }; readonly meshId?: string };
+  /**
+   * Tracing providers (OpenTelemetry over OTLP/HTTP) and access log providers (a file, its format),
+   * named by defaultProviders and Telemetry.
+   */
+  readonly extensionProviders?: ReadonlyArray<
+    | { readonly name: string; readonly opentelemetry: OpenTelemetryProvider }
+    | { readonly name: string; readonly envoyFileAccessLog: EnvoyFileAccessLogProvider }
+  >;
+  readonly defaultProviders?: { readonly tracing?: readonly string[]; readonly accessLogging?: readonly string[] };
+  /** Every proxy's access log: a file (`/dev/stdout`, a path). @default '' (no access log, as Istio) */
+  readonly accessLogFile?: string;
+  /** The access log's encoding. @default 'TEXT' (Istio's) */
+  readonly accessLogEncoding?: 'TEXT' | 'JSON';
+  /** Envoy command operators; with JSON encoding, a JSON object of them. @default Istio's default format of the encoding */
+  readonly accessLogFormat?: string;
+  readonly defaultConfig?: {
+    readonly tracing?: { readonly sampling?: number };
+    readonly meshId?: string;
+    /** What is in front of the gateways, read by each when it starts (`proxyProtocol: {}` in Istio's YAML). */
+    readonly gatewayTopology?: Omit<GatewayTopology, 'proxyProtocol'> & { readonly proxyProtocol?: Record<string, never> };
+  };
   /** Locality load balancing for the whole mesh (a DestinationRule's own setting overrides it). */
   readonly localityLbSetting?: LocalityLbSetting;
   /** The trust domain of workload identities (read by mastd and `mast local` at start). @default 'cluster.local' */
@@ -59,8 +78,21 @@ export type MeshConfig = Infer<typeof applied> & {
   readonly trustDomainAliases?: readonly string[];
 };
 
-/** Applied, checked by telemetry.ts (the tracing providers, the default tracing provider, sampling and meshId), locality.ts and trust-domain.ts. */
+/** An `envoyFileAccessLog` extension provider: where its lines go, and their format (text, or JSON labels). */
+export interface EnvoyFileAccessLogProvider {
+  /** @default '/dev/stdout' */
+  readonly path?: string;
+  readonly logFormat?: { readonly text: string } | { readonly labels: Readonly<Record<string, unknown>> };
+}
+
+/**
+ * Applied, checked by telemetry.ts (the tracing providers, the default tracing provider, sampling and meshId),
+ * access-log.ts (the access log file, encoding, format and providers), locality.ts and trust-domain.ts.
+ */
 const CHECKED_ELSEWHERE = [
+  'accessLogFile',
+  'accessLogFormat',
+  'accessLogEncoding',
   'extensionProviders',
   'defaultProviders',
   'defaultConfig',
@@ -87,9 +119,6 @@ const NOT_APPLIED: Readonly<Record<string, { readonly instead?: string; readonly
   ingressControllerMode: { instead: 'the Kubernetes Ingress kind is not read (MAST0012)' },
   ingressSelector: { instead: 'the Kubernetes Ingress kind is not read (MAST0012)' },
   enableTracing: { instead: 'tracing follows extensionProviders, defaultProviders.tracing and Telemetry', matches: true },
-  accessLogFile: { instead: "mast-proxy's --access-log flag" },
-  accessLogFormat: { instead: "mast-proxy's access log is Istio's default JSON fields" },
-  accessLogEncoding: { instead: "mast-proxy's access log is JSON", matches: 'JSON' },
   enableEnvoyAccessLogService: {},
   disableEnvoyListenerLog: {},
   inboundTrafficPolicy: {},
@@ -138,6 +167,7 @@ export function meshConfigFindings(o: KubeObject): Finding[] | undefined {
     ...checkFields(o, mesh, at),
     ...checkDefaultConfig(o, mesh.defaultConfig),
     ...checkMeshTracing(o, mesh),
+    ...checkMeshAccessLog(o, mesh),
     ...checkMeshLocality(o, mesh),
     ...checkMeshTrustDomain(o, mesh),
   ];
@@ -199,7 +229,7 @@ const PROXY_CONFIG_INSTEAD: Readonly<Record<string, string>> = {
 
 /**
  * The mesh config's `defaultConfig` (Istio's ProxyConfig for every proxy): mast reads `tracing.sampling`,
- * `meshId` and `gatewayTopology.numTrustedProxies` (mast local's gateway); every other ProxyConfig
+ * `meshId` and `gatewayTopology` (gateway-topology.ts: the gateways' flags); every other ProxyConfig
  * field is named as not applied (MAST0301), a key ProxyConfig does not have is unknown (MAST0001).
  */
 function checkDefaultConfig(o: KubeObject, value: unknown): Finding[] {
@@ -227,12 +257,27 @@ function checkDefaultConfig(o: KubeObject, value: unknown): Finding[] {
                 `a whole number of proxies (0 or more), not ${JSON.stringify(inner)}`,
               ),
             );
-        } else if (k === 'forwardClientCertDetails' || k === 'proxyProtocol')
-          notApplied(
-            `gatewayTopology.${k}`,
-            `mast-proxy's --${k === 'proxyProtocol' ? 'proxy-protocol' : 'forward-client-cert'} flag on the gateway`,
-          );
-        else out.push(finding('MAST0001', o, `${at}.gatewayTopology.${k}`, `"${k}" is not a gatewayTopology field`));
+        } else if (k === 'proxyProtocol') {
+          if (!isPlainObject(inner))
+            out.push(
+              finding(
+                'MAST0002',
+                o,
+                `${at}.gatewayTopology.proxyProtocol`,
+                `a mapping (Istio's \`proxyProtocol: {}\`), not ${JSON.stringify(inner)}`,
+              ),
+            );
+        } else if (k === 'forwardClientCertDetails') {
+          if (inner !== 'UNDEFINED' && !FORWARD_CLIENT_CERT_DETAILS.includes(inner as ForwardClientCertDetails))
+            out.push(
+              finding(
+                'MAST0002',
+                o,
+                `${at}.gatewayTopology.forwardClientCertDetails`,
+                `one of ${FORWARD_CLIENT_CERT_DETAILS.join(', ')}, not ${JSON.stringify(inner)}`,
+              ),
+            );
+        } else out.push(finding('MAST0001', o, `${at}.gatewayTopology.${k}`, `"${k}" is not a gatewayTopology field`));
       }
       continue;
     }

@@ -1,8 +1,8 @@
 /**
  * telemetry.istio.io Telemetry (v1, v1alpha1 served alike): its schema and types, and its checks.
- * mast applies `tracing` (sampling, custom tags, the provider, span reporting) to the workloads it
- * selects; `metrics` and `accessLogging` are kept as written and reported as not applied (MAST0301),
- * never silently dropped. The mesh config's tracing parts (the `istio` ConfigMap's extensionProviders,
+ * mast applies `tracing` (sampling, custom tags, the provider, span reporting) and `accessLogging`
+ * (providers, disabled, match.mode, filter: access-log.ts) to the workloads it selects; `metrics` is
+ * kept as written and reported as not applied (MAST0301), never silently dropped. The mesh config's tracing parts (the `istio` ConfigMap's extensionProviders,
  * defaultProviders, defaultConfig.tracing) are checked here too: they are what a Telemetry names.
  */
 import { crdManifest } from './crd';
@@ -11,6 +11,7 @@ import type { KubeObject } from './resources';
 import { arr, bool, int, map, num, obj, oneOf, req, str, type Infer } from './schema';
 import { checkShape, isPlainObject } from './shape';
 import { workloadSelector } from './common';
+import { accessLoggingSpec, checkTelemetryAccessLogging } from './access-log';
 
 export const TELEMETRY_GROUP = 'telemetry.istio.io';
 export const TELEMETRY_VERSIONS = ['v1', 'v1alpha1'] as const;
@@ -33,23 +34,24 @@ export const tracingSpec = obj({
 
 const targetRef = obj({ group: str(), kind: req(str()), name: req(str()), namespace: str() });
 
-/** The fields of a Telemetry mast reads (shape-checked); `metrics` and `accessLogging` are kept, not applied. */
+/** The fields of a Telemetry mast reads (shape-checked); `metrics` is kept, not applied. */
 export const telemetrySpec = obj({
   selector: workloadSelector,
   targetRef,
   targetRefs: arr(targetRef),
   tracing: arr(tracingSpec),
+  accessLogging: arr(accessLoggingSpec),
 });
 
 /** The CRD's schema: every Telemetry field kept (the CRD preserves unknown fields below these). */
-export const telemetryCrdSpec = obj({ ...telemetrySpec.fields, metrics: arr(obj({})), accessLogging: arr(obj({})) });
+export const telemetryCrdSpec = obj({ ...telemetrySpec.fields, metrics: arr(obj({})) });
 
 export type TelemetrySpec = Infer<typeof telemetrySpec>;
 export type TelemetryTracing = Infer<typeof tracingSpec>;
 export type CustomTag = Infer<typeof customTag>;
 export interface Telemetry extends KubeObject {
   kind: 'Telemetry';
-  spec: TelemetrySpec & { metrics?: unknown[]; accessLogging?: unknown[] };
+  spec: TelemetrySpec & { metrics?: unknown[] };
 }
 
 export const isTelemetry = (o: KubeObject): o is Telemetry =>
@@ -63,13 +65,12 @@ export function checkTelemetry(t: KubeObject): Finding[] {
   if (!(TELEMETRY_VERSIONS as readonly string[]).includes(version))
     return [finding('MAST0006', t, 'apiVersion', `"${t.apiVersion}" is not served; use ${TELEMETRY_GROUP}/v1`)];
   const spec = isPlainObject(t.spec) ? t.spec : {};
-  const { metrics, accessLogging, ...read } = spec as Record<string, unknown>;
+  const { metrics, ...read } = spec as Record<string, unknown>;
   const out = checkShape(telemetrySpec, read, 'spec').map((s) => finding(s.code, t, s.path, s.message));
+  out.push(...checkTelemetryAccessLogging(t, spec.accessLogging));
   const notApplied = (path: string, what: string) => out.push(finding('MAST0301', t, path, `${what} is not applied by mast-proxy yet`));
   if (Array.isArray(metrics) && metrics.length)
     notApplied('spec.metrics', 'metrics (overrides, tagOverrides, reportingInterval): Istio standard metrics are reported as they are;');
-  if (Array.isArray(accessLogging) && accessLogging.length)
-    notApplied('spec.accessLogging', 'accessLogging (providers, filter, disabled): every request is logged in the default JSON format;');
   if (spec.targetRef !== undefined || spec.targetRefs !== undefined)
     notApplied('spec.targetRefs', 'targetRefs (waypoints, gateways by Gateway API name): the Telemetry applies to its namespace;');
   const tracing = Array.isArray(spec.tracing) ? (spec.tracing as TelemetryTracing[]) : [];

@@ -4,7 +4,9 @@
 // CA and hop 1 verifies hop 2's, TLS 1.3, session reuse, kept-alive upstreams at both hops);
 // mast's gateway → the backend's inbound sidecar (auto mTLS, certificates and config from mastd,
 // as `mast local` runs them); mast's two sidecars (the client's outbound → the backend's inbound);
-// and the Node byte pipe (bench/pipe-proxy.ts), one hop, the memory baseline. Prints the ratios
+// the Node byte pipe (bench/pipe-proxy.ts), one hop, the memory baseline; and two Node byte pipes
+// chained with mTLS as the nginx chain (bench/mtls-pipe-proxy.ts), the floor of a Node mesh path,
+// run with the proxies' node flags. Prints the ratios
 // to the nginx chain, the added latency at a fixed rate, and each proxy's memory idle and under
 // load. `--profile`: the mast rows under wrk with `--cpu-prof` instead, summarised by
 // profile-summary.mjs.
@@ -12,7 +14,7 @@ import { cpSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gatewayMeshYaml } from './gateway-mesh.mjs';
 import { measureAll, waitPort, wrk } from './measure.mjs';
-import { mtlsConnections, startMesh } from './mesh-start.mjs';
+import { memoryBreakdown, mtlsConnections, startMesh } from './mesh-start.mjs';
 import { makeCertificates, NGINX_HTTP, nginxHead, nginxUpstream, writeBackendConfig } from './nginx-configs.mjs';
 import { checkAlive, median, memoryMb, sleep, withProcesses } from './processes.mjs';
 import { summarise } from './profile-summary.mjs';
@@ -31,6 +33,8 @@ export const MESH = {
   sidecarInAdmin: 18309,
   sidecarOutAdmin: 18310,
   pipe: 18311,
+  mtlsPipeOut: 18312,
+  mtlsPipeIn: 18313,
 };
 
 /** The nginx chain: hop 1 (plain HTTP in, mTLS out with its client certificate) → hop 2 (mTLS in, verified; plain to the backend). */
@@ -78,12 +82,17 @@ export async function meshPathBench(o) {
 export async function startRows(o, run, started, nodeFlags) {
   const { dir } = o;
   writeBackendConfig(dir, 'mesh-backend', MESH.backend);
-  writeChainConfigs(dir, makeCertificates(dir, 'mesh-certs', { hop1: 'clientAuth', hop2: 'serverAuth' }));
+  const certs = makeCertificates(dir, 'mesh-certs', { hop1: 'clientAuth', hop2: 'serverAuth' });
+  writeChainConfigs(dir, certs);
   const nginx = (name) => run(name, 'nginx', ['-c', join(dir, `${name}.conf`)]);
   const backend = nginx('mesh-backend');
   const hop1 = nginx('mesh-hop1');
   const hop2 = nginx('mesh-hop2');
   const pipe = run('mesh-node-pipe', o.node.path, [join(dir, 'pipe-proxy.js'), String(MESH.pipe), String(MESH.backend)]);
+  const mtlsPipe = (name, args) => run(name, o.node.path, [...o.proxyFlags, join(dir, 'mtls-pipe-proxy.js'), ...args.map(String)]);
+  const { hop1: c1, hop2: c2, ca } = certs;
+  const pipeOut = mtlsPipe('mesh-mtls-pipe-out', ['out', MESH.mtlsPipeOut, MESH.mtlsPipeIn, c1.crt, c1.key, ca, 'hop2']);
+  const pipeIn = mtlsPipe('mesh-mtls-pipe-in', ['in', MESH.mtlsPipeIn, MESH.backend, c2.crt, c2.key, ca]);
   const mesh = startMesh({
     name: 'meshpath',
     root: o.root,
@@ -113,7 +122,7 @@ export async function startRows(o, run, started, nodeFlags) {
   await sleep(800);
   await checkAlive(started);
   await mesh.ready(3);
-  return { backend, hop1, hop2, pipe, gateway, sidecarIn, sidecarOut, mesh };
+  return { backend, hop1, hop2, pipe, pipeOut, pipeIn, gateway, sidecarIn, sidecarOut, mesh };
 }
 
 async function measure(o, run, started) {
@@ -122,21 +131,27 @@ async function measure(o, run, started) {
     { name: 'direct', port: MESH.backend, pids: [] },
     { name: 'node pipe (1 hop)', port: MESH.pipe, pids: [p.pipe.pid] },
     { name: 'nginx mTLS chain', port: MESH.hop1, pids: [p.hop1.pid, p.hop2.pid] },
+    { name: 'node mTLS pipe chain', port: MESH.mtlsPipeOut, pids: [p.pipeOut.pid, p.pipeIn.pid] },
     { name: 'mast gateway→sidecar', port: MESH.gateway, pids: [p.gateway.pid, p.sidecarIn.pid] },
     { name: 'mast 2 sidecars mTLS', port: MESH.sidecarOut, pids: [p.sidecarOut.pid, p.sidecarIn.pid], host: 'backend' },
   ];
   for (const r of rows) await waitPort(r.port, r.host);
   // Idle: up, config and certificate in hand, one request through each row (every lazy module loaded).
-  const idle = { pipe: memoryMb(p.pipe.pid), gateway: memoryMb(p.gateway.pid), sidecar: memoryMb(p.sidecarIn.pid) };
+  const idle = {
+    pipe: memoryMb(p.pipe.pid),
+    mtlsPipe: memoryMb(p.pipeIn.pid),
+    gateway: memoryMb(p.gateway.pid),
+    sidecar: memoryMb(p.sidecarIn.pid),
+  };
   console.log(
     `\nmesh path: wrk -t1 -c50 for rps and CPU (CPU: both hops' processes), then ${o.rate} req/s fixed rate for latency, ${o.slice}s of each per target in ${o.rounds} round(s) taken in turn (figures: the median round); mast on node ${o.node.version}`,
   );
-  const [direct, pipe, chain, gw, sidecars] = await measureAll(rows, o);
+  const [direct, pipe, chain, floor, gw, sidecars] = await measureAll(rows, o);
   await checkAlive(started);
   const inbound = mtlsConnections(MESH.sidecarInAdmin);
   console.log(`the backend's sidecar accepted ${inbound} mTLS connections`);
   if (!inbound) console.log("WARNING: the mast rows carried no mTLS connection (the backend's sidecar counted none)");
-  for (const r of [pipe, chain, gw, sidecars])
+  for (const r of [pipe, chain, floor, gw, sidecars])
     if (r.non2xx || r.errors || r.ok < r.sent)
       console.log(`WARNING: ${r.name} had ${r.non2xx} non-2xx under load, ${r.errors} fixed-rate errors, ${r.sent - r.ok} unanswered`);
 
@@ -151,13 +166,18 @@ async function measure(o, run, started) {
   ratioLine('ratio mesh-cpu-per-request mast/nginx-mtls-chain', gw, chain, 'cpuRounds');
   ratioLine('ratio mesh-rps mast-2-sidecars/nginx-mtls-chain', sidecars, chain, 'rounds');
   ratioLine('ratio mesh-cpu-per-request mast-2-sidecars/nginx-mtls-chain', sidecars, chain, 'cpuRounds');
+  // The Node floor: what two processes that only pipe bytes over mTLS reach beside nginx, and mast beside them.
+  ratioLine('ratio mesh-rps node-mtls-pipe-chain/nginx-mtls-chain', floor, chain, 'rounds');
+  ratioLine('ratio mesh-cpu-per-request node-mtls-pipe-chain/nginx-mtls-chain', floor, chain, 'cpuRounds');
+  ratioLine('ratio mesh-rps mast/node-mtls-pipe-chain', gw, floor, 'rounds');
+  ratioLine('ratio mesh-cpu-per-request mast/node-mtls-pipe-chain', gw, floor, 'cpuRounds');
   const us = (r) => r.cpuUsPerReq.toFixed(1);
   console.log(
-    `mesh cpu per request µs (both hops): nginx chain ${us(chain)}, mast gateway→sidecar ${us(gw)}, mast 2 sidecars ${us(sidecars)}`,
+    `mesh cpu per request µs (both hops): nginx chain ${us(chain)}, node mTLS pipe chain ${us(floor)}, mast gateway→sidecar ${us(gw)}, mast 2 sidecars ${us(sidecars)}`,
   );
   const added = (r) => ['p50', 'p90', 'p99'].map((k) => (r[k] - direct[k]).toFixed(3)).join('/');
   console.log(
-    `mesh added ms p50/p90/p99 at ${o.rate}/s: nginx mTLS chain ${added(chain)}; mast gateway→sidecar ${added(gw)}; mast 2 sidecars ${added(sidecars)}`,
+    `mesh added ms p50/p90/p99 at ${o.rate}/s: nginx mTLS chain ${added(chain)}; node mTLS pipe chain ${added(floor)}; mast gateway→sidecar ${added(gw)}; mast 2 sidecars ${added(sidecars)}`,
   );
   const p90 = (r) => Math.max(r.p90 - direct.p90, 0.001);
   console.log(`ratio mesh-added-p90 mast/nginx-mtls-chain ${(p90(gw) / p90(chain)).toFixed(2)}`);
@@ -166,15 +186,21 @@ async function measure(o, run, started) {
   // Memory per proxy: the private (Anonymous) figure first, the one that grows with the pods.
   const mb = (m) =>
     `private ${m.anon.toFixed(1)} MB (dirty ${m.privateDirty.toFixed(1)}), rss ${m.rss.toFixed(1)}, pss ${m.pss.toFixed(1)}`;
-  const loaded = { pipe: pipe.loaded[0], gateway: gw.loaded[0], sidecar: gw.loaded[1] };
+  const loaded = { pipe: pipe.loaded[0], mtlsPipe: floor.loaded[1], gateway: gw.loaded[0], sidecar: gw.loaded[1] };
   console.log(`\nmemory per proxy, idle | at ${o.rate} req/s (smaps_rollup: private = Anonymous):`);
-  for (const k of ['pipe', 'gateway', 'sidecar'])
-    console.log(`  ${(k === 'pipe' ? 'node pipe' : `mast ${k}`).padEnd(13)} ${mb(idle[k])} | ${mb(loaded[k])}`);
+  const label = { pipe: 'node pipe', mtlsPipe: 'node mTLS in', gateway: 'mast gateway', sidecar: 'mast sidecar' };
+  for (const k of ['pipe', 'mtlsPipe', 'gateway', 'sidecar']) console.log(`  ${label[k].padEnd(13)} ${mb(idle[k])} | ${mb(loaded[k])}`);
   for (const k of ['gateway', 'sidecar'])
     console.log(
       `memory private-over-pipe ${k} MB ${(loaded[k].anon - loaded.pipe.anon).toFixed(1)} at ${o.rate} req/s (target <= 3), ${(idle[k].anon - idle.pipe.anon).toFixed(1)} idle`,
     );
-  return { direct, pipe, chain, gw, sidecars, idle, loaded };
+  console.log(`after the rows, gateway: ${memoryBreakdown(MESH.gatewayAdmin)}`);
+  console.log(`after the rows, backend's sidecar: ${memoryBreakdown(MESH.sidecarInAdmin)}`);
+  for (const k of ['gateway', 'sidecar'])
+    console.log(
+      `memory private-over-mtls-pipe ${k} MB ${(loaded[k].anon - loaded.mtlsPipe.anon).toFixed(1)} at ${o.rate} req/s, ${(idle[k].anon - idle.mtlsPipe.anon).toFixed(1)} idle`,
+    );
+  return { direct, pipe, chain, floor, gw, sidecars, idle, loaded };
 }
 
 /** The mast rows under `o.profile` seconds of wrk each, with --cpu-prof; then each proxy's top self-time functions. */

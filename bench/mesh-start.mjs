@@ -101,3 +101,16 @@ export function mtlsConnections(adminPort) {
   const r = spawnSync('curl', ['-s', '-m', '2', `http://127.0.0.1:${adminPort}/stats/prometheus`]);
   return Number(/mast_inbound_mtls_connections_total (\d+)/.exec(r.stdout.toString())?.[1] ?? 0);
 }
+
+/** A proxy's admin `/memory` (runtime/proxy/memory-report.ts) in MB: where its private memory is. */
+export function memoryBreakdown(adminPort) {
+  const r = spawnSync('curl', ['-s', '-m', '2', `http://127.0.0.1:${adminPort}/memory`]);
+  try {
+    const m = JSON.parse(r.stdout.toString());
+    const mb = (k) => (Number(m[k]) / 1048576).toFixed(1);
+    const outside = (Number(m.anonymous) - Number(m.v8_heap_committed)) / 1048576;
+    return `anonymous ${mb('anonymous')} MB: V8 heap ${mb('v8_heap_committed')} committed (${mb('v8_heap_used')} used, code ${mb('v8_code')}), outside it ${outside.toFixed(1)} (external ${mb('external')})`;
+  } catch {
+    return 'n/a';
+  }
+}

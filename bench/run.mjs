@@ -207,6 +207,7 @@ async function http2Rows() {
 /** The mesh path's rows (mesh-path.mjs): at least five rounds in the full run, one with --quick. */
 async function meshRows() {
   bundle('pipe-proxy.ts', 'pipe-proxy.js');
+  bundle('mtls-pipe-proxy.ts', 'mtls-pipe-proxy.js');
   const o = { root: ROOT, dir, node: NODE, proxyFlags: PROXY_NODE_FLAGS, rate: RATE };
   try {
     await meshPathBench({ ...o, rounds: quick ? 1 : ROUNDS, slice: 3, profile: profileMesh ? (quick ? 5 : 15) : 0 });

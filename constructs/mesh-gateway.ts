@@ -20,7 +20,7 @@ import {
   restrictedContainer,
   type Resources,
 } from './pod-security';
-import { CREDENTIALS_DIR, PORTS } from '../api';
+import { CREDENTIALS_DIR, gatewayTopologyFlags, PORTS } from '../api';
 
 export type GatewayServiceType = 'LoadBalancer' | 'ClusterIP' | 'NodePort';
 
@@ -75,13 +75,22 @@ export interface MeshGatewayProps {
   readonly replicas?: { readonly min: number; readonly max: number; readonly cpuUtilization?: number };
   /** @default { cpu: '100m', memory: '128Mi', memoryLimit: '1Gi' } */
   readonly resources?: Resources;
-  /** Expect PROXY protocol v2 on the listeners (an NLB sending client addresses). @default false */
+  /**
+   * Expect PROXY protocol v2 on the listeners (an NLB sending client addresses), as Istio's ProxyConfig
+   * `gatewayTopology.proxyProtocol`. @default - the Mesh's meshConfig.defaultConfig.gatewayTopology, else false
+   */
   readonly proxyProtocol?: boolean;
+  /**
+   * Proxies in front of the gateway that append to x-forwarded-for (an HTTP load balancer: 1): the
+   * client address policies' `remoteIpBlocks` and the access log read is that many entries from the
+   * right, as Istio's `gatewayTopology.numTrustedProxies`. @default - the Mesh's meshConfig.defaultConfig.gatewayTopology, else 0
+   */
+  readonly numTrustedProxies?: number;
   /**
    * What the gateway sends upstream as `x-forwarded-client-cert`, as Istio's ProxyConfig
    * `gatewayTopology.forwardClientCertDetails`: a client's own header is never trusted except with
    * ALWAYS_FORWARD_ONLY (or FORWARD_ONLY/APPEND_FORWARD over mTLS).
-   * @default 'SANITIZE_SET' (over MUTUAL TLS, this hop's verified client certificate; otherwise none)
+   * @default - the Mesh's meshConfig.defaultConfig.gatewayTopology, else 'SANITIZE_SET' (over MUTUAL TLS, this hop's verified client certificate; otherwise none)
    */
   readonly forwardClientCertDetails?: 'SANITIZE' | 'FORWARD_ONLY' | 'APPEND_FORWARD' | 'SANITIZE_SET' | 'ALWAYS_FORWARD_ONLY';
   /**
@@ -143,7 +152,7 @@ export class MeshGateway extends Construct {
     this.serviceType = props.serviceType ?? role.serviceType;
     const replicas = props.replicas ?? { min: 2, max: 5, cpuUtilization: 80 };
     const drain = props.drainSeconds ?? 30;
-    this.node.addValidation({ validate: () => this.check(replicas, drain, props.workers) });
+    this.node.addValidation({ validate: () => this.check(replicas, drain, props.workers, props.numTrustedProxies) });
 
     for (const c of props.credentials ?? []) this.addCredential(c);
     // The selector's labels last: the pods must carry them whatever else is set.
@@ -215,8 +224,7 @@ export class MeshGateway extends Construct {
                   String(GATEWAY_STATUS_PORT),
                   '--drain-seconds',
                   String(drain),
-                  ...(props.proxyProtocol ? ['--proxy-protocol'] : []),
-                  ...(props.forwardClientCertDetails ? ['--forward-client-cert', props.forwardClientCertDetails] : []),
+                  ...gatewayTopologyFlags(props),
                   ...(props.workers && props.workers > 1 ? ['--workers', String(props.workers)] : []),
                 ],
                 env: [...IDENTITY_ENV, ...LOCALITY_ENV],
@@ -294,13 +302,15 @@ export class MeshGateway extends Construct {
     else this.credentials.add(secretName);
   }
 
-  private check(replicas: { min: number; max: number }, drain: number, workers: number | undefined): string[] {
+  private check(replicas: { min: number; max: number }, drain: number, workers: number | undefined, hops: number | undefined): string[] {
     const errors: string[] = [];
     if (workers !== undefined && !(Number.isInteger(workers) && workers >= 1 && workers <= 64))
       errors.push(badProp(this.role.construct, 'workers', workers, 'a whole number from 1 to 64'));
     if (!(Number.isInteger(replicas.min) && replicas.min >= 1 && replicas.max >= replicas.min))
       errors.push(badProp(this.role.construct, 'replicas', replicas, 'min >= 1 and max >= min'));
     if (!(drain >= 0)) errors.push(badProp(this.role.construct, 'drainSeconds', drain, 'a number >= 0'));
+    if (hops !== undefined && !(Number.isInteger(hops) && hops >= 0))
+      errors.push(badProp(this.role.construct, 'numTrustedProxies', hops, 'a whole number of proxies (0 or more)'));
     for (const c of this.credentials)
       if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(c) || c.length > 253)
         errors.push(badProp(this.role.construct, 'credentials', c, 'a Secret name (lowercase DNS-1123)'));

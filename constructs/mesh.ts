@@ -9,6 +9,7 @@ import { stringify } from 'yaml';
 import {
   type Finding,
   formatFinding,
+  gatewayTopologyOf,
   isError,
   loadFiles,
   MESH_CONFIG_KEY,
@@ -128,6 +129,8 @@ export class Mesh extends Construct {
     const gatewayDefaults = {
       namespace: this.controlPlane.namespace,
       controlPlaneAddress,
+      // What the mesh config says is in front of the gateways (a gateway's own props win, as a pod's proxy.istio.io/config does).
+      ...gatewayTopologyOf(props.meshConfig),
       ...(props.proxyImage ? { image: props.proxyImage } : {}),
     };
     if (props.gateway !== false)

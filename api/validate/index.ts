@@ -36,6 +36,7 @@ import { checkRequestAuthentication } from './request-authentication';
 import { checkSidecar, checkSidecars } from './sidecar';
 import { meshConfigFindings } from '../mesh-config';
 import { telemetryFindings } from '../telemetry';
+import { checkAccessLogProviders } from './access-log-providers';
 import {
   checkAuthorizationPolicy,
   checkDestinationRuleHost,
@@ -197,6 +198,7 @@ export function validateSet(objects: readonly KubeObject[], options: ValidateOpt
     ...serviceEntries.flatMap(checkServiceEntryAddresses),
     ...checkServiceEntryProtocols(serviceEntries),
     ...checkSidecars(of('Sidecar'), registry),
+    ...checkAccessLogProviders(usable),
   ];
 }
 

@@ -15,6 +15,7 @@ import { compileSidecar } from './sidecar';
 import { applyLocality } from './locality';
 import { sidecarResourceFor } from './sidecar-scope';
 import { meshTraces, tracingFor } from './tracing';
+import { accessLogsByWorkload, accessLogsFor } from './access-log';
 import { selectsLabels } from '../contract/workload-metadata';
 import { inboundServices, peerWorkloads } from './workload-metadata';
 
@@ -37,7 +38,8 @@ export function compile(index: MeshIndex, identity: ProxyIdentity, cache = new C
   const config =
     proxy.mode === 'sidecar' ? withTelemetry(index, proxy, compileSidecar(index, proxy, cache)) : compileGateway(index, proxy, cache);
   const tracing = tracingFor(index, proxy);
-  return withLocality(cache, proxy, tracing ? { ...config, tracing } : config);
+  const accessLogs = accessLogsFor(index, proxy);
+  return withLocality(cache, proxy, { ...config, ...(tracing ? { tracing } : {}), ...(accessLogs ? { accessLogs } : {}) });
 }
 
 /** A proxy that says no locality but its node: the node's (its topology labels), as istiod finds a pod's. */
@@ -92,9 +94,10 @@ export function equivalenceKey(index: MeshIndex, identity: ProxyIdentity): strin
   const { byLocality, byLabels } = index.localityUse;
   // A sidecar's labels matter only through the policies that select it: sidecars of different
   // workloads that no policy (nor Sidecar resource) tells apart share one config. A traced mesh tells
-  // every workload apart: its spans carry the workload's service name and canonical labels (tracing.ts).
+  // every workload apart: its spans carry the workload's service name and canonical labels (tracing.ts);
+  // so does a Telemetry's accessLogging with a selector (access-log.ts).
   const selectedBy =
-    p.mode === 'sidecar' && !index.routesBySource && !meshTraces(index) && !byLabels
+    p.mode === 'sidecar' && !index.routesBySource && !meshTraces(index) && !accessLogsByWorkload(index) && !byLabels
       ? [...policiesSelecting(index, p), ...sidecarOf(index, p)]
       : undefined;
   // ...and through the HTTP version of each port of its app, which its services declare (inbound-protocol.ts), and those services.

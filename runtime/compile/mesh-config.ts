@@ -4,7 +4,7 @@
  * Helm values becomes): `pathNormalization.normalization`, which the proxies get in their config,
  * and `h2UpgradePolicy`, `outboundTrafficPolicy.mode` and `localityLbSetting`, which the compiler
  * applies to clusters and to sidecars' outbound listeners; `defaultConfig.gatewayTopology.numTrustedProxies`,
- * which `mast local` starts its gateway with (`--trusted-hops`); `trustDomain` and `trustDomainAliases`,
+ * which `mast local` starts its gateways with (with the rest of gatewayTopology, as flags); `trustDomain` and `trustDomainAliases`,
  * the bundle AuthorizationPolicy principals are compiled with (trust-domain.ts). A value mast does not know leaves Istio's
  * default (BASE, the normalization that fails closed; no upgrade; ALLOW_ANY; locality LB enabled; 0 hops),
  * and is a finding of api/mesh-config.ts.
@@ -14,6 +14,8 @@ import { PATH_NORMALIZATIONS, type PathNormalization } from '../contract/proxy-c
 import {
   checkShape,
   DEFAULT_TRUST_DOMAIN,
+  type GatewayTopology,
+  gatewayTopologyOf,
   isMeshConfigMap,
   isPlainObject,
   localityLbSetting,
@@ -122,13 +124,7 @@ function meshLocality(value: unknown): { localityLb?: LocalityLbSetting } {
   return setting.enabled === false ? {} : { localityLb: setting };
 }
 
-/**
- * Istio's `defaultConfig.gatewayTopology.numTrustedProxies`: how many proxies in front of the
- * gateway append to x-forwarded-for (the client is that many entries from the right); 0 unless a
- * whole number of at least 0 is given. A process flag of the gateway (`--trusted-hops`), not pushed config.
- */
-export function readNumTrustedProxies(objects: readonly KubeObject[]): number {
-  const mesh = meshConfigOf(objects) as { defaultConfig?: { gatewayTopology?: { numTrustedProxies?: unknown } } } | undefined;
-  const n = mesh?.defaultConfig?.gatewayTopology?.numTrustedProxies;
-  return typeof n === 'number' && Number.isInteger(n) && n >= 0 ? n : 0;
+/** The mesh config's `defaultConfig.gatewayTopology` (what a gateway reads when it starts: its flags). */
+export function readGatewayTopology(objects: readonly KubeObject[]): GatewayTopology {
+  return gatewayTopologyOf(meshConfigOf(objects));
 }

@@ -5,6 +5,7 @@
  * proxy does no YAML-shaped lookups per request.
  */
 
+import type { ForwardClientCertDetails } from '../../api/gateway-topology';
 import type { AuthzConfig } from './authz';
 import type { JwtConfig } from './jwt';
 import type { InboundService, WorkloadMetadata } from './workload-metadata';
@@ -37,6 +38,32 @@ export interface ProxyConfig {
   readonly workloads?: readonly WorkloadMetadata[];
   /** A sidecar's services (those selecting its workload): the inbound side's `destination_service`. */
   readonly inboundServices?: readonly InboundService[];
+  /**
+   * The access logs the mesh config (`accessLogFile`...) and Telemetry `accessLogging` give this proxy.
+   * Absent: neither says anything, and mast-proxy's `--access-log` flag applies; present (even empty:
+   * logging disabled), it replaces the flag's log.
+   */
+  readonly accessLogs?: AccessLogsConfig;
+}
+
+/** A proxy's access logs by side, as Istio's listener classes: each request is written to each log of its side. */
+export interface AccessLogsConfig {
+  /** Requests a sidecar's inbound received (Telemetry `match.mode: SERVER`). */
+  readonly server: readonly AccessLogConfig[];
+  /** Requests a sidecar sent out, and every request of a gateway (`match.mode: CLIENT`, as Istio classes gateways). */
+  readonly client: readonly AccessLogConfig[];
+}
+
+/** One access log: an Envoy file access log. */
+export interface AccessLogConfig {
+  /** The provider it comes from: `envoy` (built in), an extension provider, or `accessLogFile` (the mesh config's). */
+  readonly provider: string;
+  /** `/dev/stdout`, `/dev/stderr` (the proxy's own streams) or a file appended to. */
+  readonly path: string;
+  /** Envoy's format: a format string of command operators, or JSON labels (key → format string, nested objects). */
+  readonly format: { readonly text: string } | { readonly json: Readonly<Record<string, unknown>> };
+  /** Only requests for which this CEL expression is true are written (Telemetry `filter.expression`). */
+  readonly filter?: string;
 }
 
 /**
@@ -182,21 +209,6 @@ export interface ListenerConfig {
    */
   readonly grpcWeb?: true | readonly number[];
 }
-
-/**
- * Istio's `ForwardClientCertDetails` (Envoy's names): SANITIZE drops the header; FORWARD_ONLY passes
- * it on over mTLS; APPEND_FORWARD adds this hop's element to it over mTLS; SANITIZE_SET replaces it
- * with this hop's element over mTLS; ALWAYS_FORWARD_ONLY passes it on always. Without a verified
- * client certificate every mode but ALWAYS_FORWARD_ONLY drops it.
- */
-export type ForwardClientCertDetails = 'SANITIZE' | 'FORWARD_ONLY' | 'APPEND_FORWARD' | 'SANITIZE_SET' | 'ALWAYS_FORWARD_ONLY';
-export const FORWARD_CLIENT_CERT_DETAILS: readonly ForwardClientCertDetails[] = [
-  'SANITIZE',
-  'FORWARD_ONLY',
-  'APPEND_FORWARD',
-  'SANITIZE_SET',
-  'ALWAYS_FORWARD_ONLY',
-];
 
 export interface VirtualHostConfig {
   readonly name: string;
@@ -450,3 +462,5 @@ export const PASSTHROUGH_CLUSTER = 'PassthroughCluster';
 
 /** The minimum workload mTLS versions a config may set (ProxyConfig.meshTlsMinVersion). */
 export const MESH_TLS_MIN_VERSIONS = ['TLSv1.3'] as const;
+
+export { FORWARD_CLIENT_CERT_DETAILS, type ForwardClientCertDetails } from '../../api/gateway-topology';

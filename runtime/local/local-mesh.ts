@@ -11,7 +11,15 @@ import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildRegistry, DEFAULT_GATEWAY_SECRET_NAMESPACES, GATEWAY_POD_LABELS, loadFiles, selects, type KubeObject } from '../../api';
+import {
+  buildRegistry,
+  DEFAULT_GATEWAY_SECRET_NAMESPACES,
+  GATEWAY_POD_LABELS,
+  gatewayTopologyFlags,
+  loadFiles,
+  selects,
+  type KubeObject,
+} from '../../api';
 import { FileSource } from '../control/file-source';
 import { CertificateAuthority, type PluggedCa } from '../control/ca';
 import { Mastd } from '../control/mastd';
@@ -27,7 +35,7 @@ import { planCredentials, pluggedCaIn, withoutSecretData, writeCredentials } fro
 import { freePort } from './ports';
 import { LocalGateway } from './gateway';
 import { PROXY_NODE_FLAGS } from '../contract/process';
-import { readNumTrustedProxies, readTrustDomain } from '../compile/mesh-config';
+import { readGatewayTopology, readTrustDomain } from '../compile/mesh-config';
 import { EGRESS_GATEWAY_NAME, EGRESS_GATEWAY_POD_LABELS, GATEWAY_NAME, PORTS, SYSTEM_NAMESPACE } from '../../api/well-known';
 
 /** Where the ports mast local chooses come from (ports.ts); tests take theirs from the same place. */
@@ -238,12 +246,11 @@ export class LocalMesh {
 
   /**
    * Starts a gateway's proxy on the ports planned from the snapshot so far (the ingress gateway's
-   * HTTP one on `--gateway-port`); a pod reads its proxy config at start, so `numTrustedProxies` is
-   * read once here and a later change needs a restart.
+   * HTTP one on `--gateway-port`); a pod reads its proxy config at start, so the mesh config's
+   * `gatewayTopology` is read once here and a later change needs a restart, as in Istio.
    */
   private async startGateway(gateway: LocalGateway, objects: readonly KubeObject[]): Promise<void> {
     gateway.adminPort = await freePort();
-    const trustedHops = readNumTrustedProxies(objects);
     const proxy = await this.bundler.file(PROXY_ENTRY);
     this.supervisor.start({
       name: gateway.spec.process,
@@ -257,7 +264,7 @@ export class LocalMesh {
         this.credentialsDir,
         '--credentials-reload-seconds',
         '1',
-        ...(trustedHops ? ['--trusted-hops', String(trustedHops)] : []),
+        ...gatewayTopologyFlags(readGatewayTopology(objects)),
       ],
     });
   }

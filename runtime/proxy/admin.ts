@@ -1,5 +1,5 @@
 /**
- * The admin port (readiness, Prometheus stats, config dump, clusters, log level) and the status
+ * The admin port (readiness, Prometheus stats, config dump, clusters, memory, log level) and the status
  * port (readiness and stats on every interface). Not on the request path.
  *
  * They speak just the HTTP/1.1 that probes, scrapes and curl need: one request per connection,
@@ -14,6 +14,7 @@ import { localResponse } from './http/write';
 import { probeApp, type AppProbers } from './app-probe';
 import { type AppScrape, mergeExposition, scrapeApp } from './app-metrics';
 import { isLevel, LOGGERS, type LogLevel } from './log-levels';
+import { memoryReport } from './memory-report';
 
 export interface AdminState {
   logLevel: LogLevel;
@@ -60,6 +61,8 @@ export function adminHandler(proxy: MeshProxy, state: AdminState): Handler {
         ];
       case '/clusters':
         return [200, JSON.stringify(proxy.clustersReport(), null, 2), JSON_TYPE];
+      case '/memory':
+        return [200, JSON.stringify(memoryReport(), null, 2), JSON_TYPE];
       case '/logging': {
         // As Envoy's: `?level=` sets every logger, `?<logger>=` one (log-levels.ts).
         if (method === 'POST') {
@@ -77,7 +80,7 @@ export function adminHandler(proxy: MeshProxy, state: AdminState): Handler {
         return [200, `level: ${state.logLevel}\n${overrides.join('')}`, TEXT];
       }
       default:
-        return [404, 'not found: /ready /stats/prometheus /config_dump /clusters /logging\n', TEXT];
+        return [404, 'not found: /ready /stats/prometheus /config_dump /clusters /memory /logging\n', TEXT];
     }
   };
 }

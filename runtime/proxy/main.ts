@@ -63,8 +63,10 @@ Options:
                            as $MAST_APP_PROBERS gives them (JSON; sidecar injection writes it); with
                            $MAST_PROMETHEUS_ANNOTATIONS ({scrape,port,path}: the app's prometheus.io/*
                            annotations, moved there by injection) the app's metrics follow the proxy's
-  --access-log <-|off|f>   JSON access log to stdout (-) or appended to file f (default: off); lines the
-                           sink cannot take in time are dropped and counted, never held without bound
+  --access-log <-|off|f>   JSON access log to stdout (-) or appended to file f (default: off), while the
+                           pushed config has no access log of its own (the mesh config's accessLogFile
+                           or a Telemetry's accessLogging replace it); lines the sink cannot take in
+                           time are dropped and counted, never held without bound
   --access-log-flush-ms <n>  how long access log lines may wait to be written together (64 KiB are
                            written at once); 0: at the end of each turn of the event loop (default: ${DEFAULT_ACCESS_LOG_FLUSH_MS})
   --drain-seconds <n>      drain time on SIGTERM (default: 5)

@@ -27,7 +27,7 @@ import { DEFAULT_MAX_CONNECTIONS, listen, ListenerRuntime, type ConnectionLimit,
 import { Metrics, type MetricsSnapshot } from './metrics';
 import { mirror } from './mirror';
 import type { ExchangeContext, MirrorBody } from './request/context';
-import { Telemetry, type ProxyIdentityInfo } from './telemetry';
+import { Telemetry, type CompiledLogs, type ProxyIdentityInfo } from './telemetry';
 import { LogLevels } from './log-levels';
 import { type Tracer, tracerFor } from './tracing/tracer';
 import { Cluster } from './upstream/cluster';
@@ -194,8 +194,11 @@ export class MeshProxy implements AcceptContext, ExchangeContext {
     const problem = checkConfig(config);
     if (problem) return rejected(problem);
     let tables: RouteTable[];
+    let logs: CompiledLogs | undefined;
     try {
       tables = config.listeners.map(compileRouteTable);
+      // Formats and filters compiled once per config, before anything of it is applied.
+      logs = this.telemetry.compileLogs(config.accessLogs);
     } catch (err) {
       return rejected((err as Error).message);
     }
@@ -266,6 +269,7 @@ export class MeshProxy implements AcceptContext, ExchangeContext {
       this.rebuildWorkloadTls();
     }
     this.tracer = tracerFor(this, config, this.tracer, (name, by) => this.metrics.inc(name, by), this.identity);
+    this.telemetry.useLogs(logs);
     this.lastError = undefined;
     this.metrics.inc('mast_config_applied_total');
     this.onApplied?.(config);

@@ -90,6 +90,17 @@ export interface ServerTlsOptions {
  * as issuer but is signed by another key makes OpenSSL fail in the middle of a read, and the TLS
  * layer then throws from a native callback, where no `try` can catch it. Node 24 survives it.)
  */
+/**
+ * The protocol a server takes from a client's ALPN list: the first of ours the client offers.
+ * When it offers none of them (the Istio task's `openssl s_client -alpn istio`), Envoy acknowledges
+ * no protocol and goes on; Node cannot (a callback that takes none fails the handshake with
+ * no_application_protocol, and so does `ALPNProtocols`), so mast acknowledges the client's first
+ * and goes on as HTTP/1.1: the handshake completes as Envoy's does, and only `h2` changes the codec.
+ */
+export function alpnChoice(ours: readonly string[]): (hello: { protocols: string[] }) => string | undefined {
+  return ({ protocols }) => ours.find((p) => protocols.includes(p)) ?? protocols[0];
+}
+
 export function serveTls(raw: net.Socket, o: ServerTlsOptions, onSecure: (secure: tls.TLSSocket, peer?: X509Certificate) => void): void {
   const verify = o.verifyClient !== false;
   const secure = new (tlsModule().TLSSocket)(raw, {
@@ -98,7 +109,7 @@ export function serveTls(raw: net.Socket, o: ServerTlsOptions, onSecure: (secure
     requestCert: verify,
     // OpenSSL then fails a handshake without a client certificate; whether one sent verifies is checked below.
     rejectUnauthorized: o.verifyClient === true,
-    ...(o.alpn ? { ALPNProtocols: o.alpn } : {}),
+    ...(o.alpn ? { ALPNCallback: alpnChoice(o.alpn) } : {}),
   });
   secure.on('error', () => secure.destroy());
   raw.setTimeout(o.handshakeTimeoutMs, () => raw.destroy());

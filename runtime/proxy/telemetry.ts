@@ -1,5 +1,5 @@
 /**
- * A proxy's telemetry: Istio's request metrics and Envoy-style JSON access log lines, both made
+ * A proxy's telemetry: Istio's request metrics and Envoy's access log lines, both made
  * from the records the request path publishes (record.ts's `requestFinished` channel, subscribed
  * here as undici's observers subscribe to its channels), and the errors contain.ts publishes.
  */
@@ -10,17 +10,14 @@ import { type Metrics, totalRequests, type MetricsSnapshot } from './metrics';
 import { requestFinished, type RequestRecord } from './request/record';
 import { dryRunCounter, dryRunLogLine } from './dry-run-report';
 import type { LogLevels } from './log-levels';
+import type { AccessLogConfig, AccessLogsConfig } from '../contract/proxy-config';
+import { compileFormat, type LineOf } from './access-log/format';
+import { compileFilter, type Filter } from './access-log/filter';
+import { LogSink, streamOf } from './access-log/sink';
 
 export type { ProxyIdentityInfo } from './metric-context';
 
-/**
- * Access log bytes a sink may have queued (written, not yet taken: a stdout pipe nobody reads, a
- * slow disk) before lines are dropped, each counted in `mast_access_log_dropped_total`: a sink
- * that cannot keep up costs log lines, never the proxy's memory nor its requests' latency.
- */
-export const ACCESS_LOG_MAX_PENDING_BYTES = 1024 * 1024;
-/** Buffered access log bytes that are written at once, without waiting for the timer (Envoy's minimum flush size). */
-export const ACCESS_LOG_FLUSH_BYTES = 64 * 1024;
+export { ACCESS_LOG_FLUSH_BYTES, ACCESS_LOG_MAX_PENDING_BYTES } from './access-log/sink';
 /** mast-proxy's default wait before buffered access log lines are written. */
 export const DEFAULT_ACCESS_LOG_FLUSH_MS = 1000;
 
@@ -28,9 +25,6 @@ export const DEFAULT_ACCESS_LOG_FLUSH_MS = 1000;
 const NO_CLUSTER = {};
 
 export class Telemetry {
-  private logBuffer: string[] = [];
-  /** Bytes (as characters: the lines are ASCII JSON, mostly) in `logBuffer`. */
-  private logBufferBytes = 0;
   /** Requests of this proxy only: a process may run several (tests do), all publishing on one channel. */
   private readonly onRequest = (m: unknown): void => {
     if ((m as RequestRecord).owner === this.owner) this.record(m as RequestRecord);
@@ -43,9 +37,10 @@ export class Telemetry {
     private readonly owner: MetricOwner,
     private readonly identity: ProxyIdentityInfo,
     private readonly metrics: Metrics,
-    private readonly accessLog?: Writable,
+    accessLog?: Writable,
     private readonly logLevels?: LogLevels,
   ) {
+    if (accessLog) this.flagSink = new LogSink(accessLog, () => this.flushMs, this.dropped);
     requestFinished.subscribe(this.onRequest);
     peerInputChannel.subscribe(this.onPeerInputError);
   }
@@ -87,58 +82,57 @@ export class Telemetry {
       );
     }
     if (r.dryRun) this.reportDryRun(r);
-    if (!this.accessLog) return;
-    if (this.accessLog.writableLength + this.logBufferBytes > ACCESS_LOG_MAX_PENDING_BYTES)
-      return this.metrics.inc('mast_access_log_dropped_total');
-    const req = r.request;
-    this.logBuffer.push(
-      JSON.stringify({
-        // Istio's default JSON access log (its EnvoyJSONLogFormatIstio), field for field; null where Envoy prints "-".
-        start_time: new Date(Date.now() - r.ms).toISOString(),
-        route_name: r.route ?? null,
-        method: req.method,
-        // A CONNECT has no path: null, as Envoy's "-".
-        path: req.target || null,
-        protocol: r.protocol,
-        response_code: r.status,
-        response_flags: r.flags,
-        response_code_details: r.details ?? null,
-        connection_termination_details: null,
-        bytes_received: r.bytesIn,
-        bytes_sent: r.bytesOut,
-        duration: Math.round(r.ms),
-        upstream_service_time: null,
-        x_forwarded_for: req.header('x-forwarded-for') ?? null,
-        user_agent: req.header('user-agent') ?? null,
-        request_id: r.requestId || null,
-        authority: r.authority,
-        upstream_host: r.upstream ?? null,
-        upstream_cluster: c?.name ?? null,
-        upstream_local_address: null,
-        downstream_local_address: null,
-        downstream_remote_address: `${req.remoteAddress}:${req.remotePort}`,
-        requested_server_name: null,
-        upstream_transport_failure_reason: null,
-        // mast's additions: the gRPC status, the client past trusted hops, the trace context.
-        grpc_status: r.grpcStatus ?? null,
-        client_address: req.clientAddress(),
-        traceparent: req.header('traceparent') ?? null,
-      }),
-    );
-    this.logBufferBytes += this.logBuffer[this.logBuffer.length - 1].length + 1;
-    // Lines leave together: every flushMs or once 64 KiB are buffered (Istio's ProxyConfig defaults,
-    // fileFlushInterval 1000 ms and fileFlushMinSizeKb 64, for Envoy's file access logs), so a busy proxy writes a few times a second, not once per request; with flushMs 0,
-    // once per turn of the loop.
-    if (this.logBufferBytes >= ACCESS_LOG_FLUSH_BYTES) this.flushLog();
-    else if (this.logBuffer.length === 1) {
-      if (this.flushMs > 0) (this.flushTimer = setTimeout(() => this.flushLog(), this.flushMs)).unref();
-      else setImmediate(() => this.flushLog());
-    }
+    // The pushed config's logs, when it has any (even none: logging disabled); else the --access-log flag's.
+    const logs = this.logs && (this.identity.mode === 'sidecar' && r.inbound ? this.logs.server : this.logs.client);
+    if (logs) {
+      if (logs.length) writeLogs(r, logs);
+    } else if (this.flagSink) this.flagSink.push(flagLine(r));
   }
 
   /** How long access log lines may wait to be written together (`--access-log-flush-ms`); 0: once per turn of the loop. */
   flushMs = 0;
-  private flushTimer?: NodeJS.Timeout;
+  /** The --access-log flag's sink: Istio's default JSON, every request, while no config says otherwise. */
+  private readonly flagSink?: LogSink;
+  /** The config's access logs by side (compileLogs), once a config has any. */
+  private logs?: CompiledLogs;
+  /** One sink per path, kept across pushes (a file is opened once). */
+  private readonly sinks = new Map<string, LogSink>();
+
+  /**
+   * A config's access logs, compiled (formats into functions, filters planned) before the config is
+   * applied; throws naming the log and its problem. Undefined: the config has none (the flag applies).
+   */
+  compileLogs(config: AccessLogsConfig | undefined): CompiledLogs | undefined {
+    if (!config) return undefined;
+    const side = (logs: readonly AccessLogConfig[]) =>
+      logs.map((l): CompiledLog => {
+        try {
+          let sink: LogSink | undefined;
+          return {
+            line: compileFormat(l.format),
+            ...(l.filter ? { filter: compileFilter(l.filter) } : {}),
+            // Found on the first line, then kept: a log that writes nothing opens no file.
+            sink: () => (sink ??= this.sinkOf(l.path)),
+          };
+        } catch (e) {
+          throw new Error(`access log of provider ${l.provider}: ${(e as Error).message}`);
+        }
+      });
+    return { server: side(config.server), client: side(config.client) };
+  }
+
+  /** From now on requests are logged as these say (undefined: as the --access-log flag says). */
+  useLogs(logs: CompiledLogs | undefined): void {
+    this.logs = logs;
+  }
+
+  private sinkOf(path: string): LogSink {
+    let sink = this.sinks.get(path);
+    if (!sink) this.sinks.set(path, (sink = new LogSink(streamOf(path), () => this.flushMs, this.dropped)));
+    return sink;
+  }
+
+  private readonly dropped = () => this.metrics.inc('mast_access_log_dropped_total');
 
   /** What the dry-run policies would have done: a counter per engine and result, and the `rbac` logger's debug line. */
   private reportDryRun(r: RequestRecord): void {
@@ -147,16 +141,6 @@ export class Telemetry {
       this.metrics.inc(dryRunCounter('http', r.inbound, port, result));
       this.logLevels?.log('rbac', 'debug', dryRunLogLine(result));
     }
-  }
-
-  private flushLog(): void {
-    clearTimeout(this.flushTimer);
-    this.flushTimer = undefined;
-    if (this.logBuffer.length === 0) return;
-    const lines = this.logBuffer;
-    this.logBuffer = [];
-    this.logBufferBytes = 0;
-    this.accessLog?.write(`${lines.join('\n')}\n`);
   }
 
   /** Prometheus text for this proxy and, given their snapshots, its worker processes. */
@@ -171,6 +155,63 @@ export class Telemetry {
   close(): void {
     requestFinished.unsubscribe(this.onRequest);
     peerInputChannel.unsubscribe(this.onPeerInputError);
-    if (this.logBuffer.length) this.flushLog();
+    this.flagSink?.flush();
+    for (const sink of this.sinks.values()) sink.flush();
   }
+}
+
+/** One access log of a config: its line, its filter, its sink (found on first use). */
+interface CompiledLog {
+  readonly line: LineOf;
+  readonly filter?: Filter;
+  readonly sink: () => LogSink;
+}
+export interface CompiledLogs {
+  readonly server: readonly CompiledLog[];
+  readonly client: readonly CompiledLog[];
+}
+
+function writeLogs(r: RequestRecord, logs: readonly CompiledLog[]): void {
+  const now = Date.now();
+  for (const log of logs) if (!log.filter || log.filter(r)) log.sink().push(log.line(r, now));
+}
+
+/**
+ * The --access-log flag's line: Istio's default JSON access log (its EnvoyJSONLogFormatIstio), field
+ * for field, null where Envoy prints "-", and mast's additions (the gRPC status, the client past
+ * trusted hops, the trace context). Kept as it was before the mesh config could say the format.
+ */
+function flagLine(r: RequestRecord): string {
+  const req = r.request;
+  const c = r.cluster;
+  return JSON.stringify({
+    start_time: new Date(Date.now() - r.ms).toISOString(),
+    route_name: r.route ?? null,
+    method: req.method,
+    // A CONNECT has no path: null, as Envoy's "-".
+    path: req.target || null,
+    protocol: r.protocol,
+    response_code: r.status,
+    response_flags: r.flags,
+    response_code_details: r.details ?? null,
+    connection_termination_details: null,
+    bytes_received: r.bytesIn,
+    bytes_sent: r.bytesOut,
+    duration: Math.round(r.ms),
+    upstream_service_time: null,
+    x_forwarded_for: req.header('x-forwarded-for') ?? null,
+    user_agent: req.header('user-agent') ?? null,
+    request_id: r.requestId || null,
+    authority: r.authority,
+    upstream_host: r.upstream ?? null,
+    upstream_cluster: c?.name ?? null,
+    upstream_local_address: null,
+    downstream_local_address: null,
+    downstream_remote_address: `${req.remoteAddress}:${req.remotePort}`,
+    requested_server_name: null,
+    upstream_transport_failure_reason: null,
+    grpc_status: r.grpcStatus ?? null,
+    client_address: req.clientAddress(),
+    traceparent: req.header('traceparent') ?? null,
+  });
 }

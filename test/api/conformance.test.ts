@@ -9,9 +9,9 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Testing } from 'cdk8s';
 import { type Finding, loadFiles, validate } from '../../api';
 import { Mesh, MeshResource } from '../../constructs';
+import { testApp } from '../support/test-app';
 
 const ROOT = join(__dirname, '..', '..');
 const REFERENCE = join(ROOT, '..', 'shared', 'reference');
@@ -83,7 +83,7 @@ maybe('conformance with the reference data', () => {
     for (const file of readdirSync(dir).filter((f) => f.endsWith('.yaml'))) {
       const { objects, findings } = loadFiles([join(dir, file)]);
       expect(findings).toEqual([]);
-      const mesh = new Mesh(Testing.app(), 'mesh');
+      const mesh = new Mesh(testApp(), 'mesh');
       mesh.addObjects(objects);
       const meshKinds = objects.filter((o) => o.apiVersion.includes('istio.io'));
       expect(mesh.apps.node.children.filter(MeshResource.isMeshResource)).toHaveLength(meshKinds.length);

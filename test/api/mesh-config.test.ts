@@ -39,7 +39,6 @@ test('MeshConfig fields mast does not apply are Warnings MAST0301 saying what ma
     meshConfig(`
 trustDomain: example.com
 caCertificates: []
-accessLogFile: /dev/stdout
 enableAutoMtls: false
 defaultHttpRetryPolicy: { attempts: 0 }
 outboundTrafficPolicy: { mode: ALLOW_ANY, egressProxy: { host: proxy.example.com } }
@@ -48,12 +47,11 @@ outboundTrafficPolicy: { mode: ALLOW_ANY, egressProxy: { host: proxy.example.com
   expect(f.map((x) => `${x.code} ${x.path}`)).toEqual([
     'MAST0301 data.mesh.outboundTrafficPolicy.egressProxy',
     'MAST0301 data.mesh.caCertificates',
-    'MAST0301 data.mesh.accessLogFile',
     'MAST0301 data.mesh.enableAutoMtls',
     'MAST0301 data.mesh.defaultHttpRetryPolicy',
   ]);
-  expect(f.find((x) => x.path === 'data.mesh.accessLogFile')?.message).toBe(
-    "MeshConfig accessLogFile is not applied by mast: mast-proxy's --access-log flag",
+  expect(f.find((x) => x.path === 'data.mesh.enableAutoMtls')?.message).toBe(
+    'MeshConfig enableAutoMtls is not applied by mast: mast always sends mTLS to workloads with a sidecar',
   );
   expect(f.every((x) => x.severity === 'Warning')).toBe(true);
 });
@@ -117,7 +115,6 @@ defaultConfig:
   );
   expect(f.map((x) => `${x.code} ${x.path}`)).toEqual([
     'MAST0301 data.mesh.defaultConfig.tracing.zipkin',
-    'MAST0301 data.mesh.defaultConfig.gatewayTopology.proxyProtocol',
     'MAST0001 data.mesh.defaultConfig.gatewayTopology.hops',
     'MAST0301 data.mesh.defaultConfig.holdApplicationUntilProxyStarts',
     'MAST0301 data.mesh.defaultConfig.concurrency',
@@ -130,4 +127,57 @@ defaultConfig:
   expect(codes(meshConfig('defaultConfig: { gatewayTopology: { numTrustedProxies: -1 } }'))).toEqual([
     'MAST0002 data.mesh.defaultConfig.gatewayTopology.numTrustedProxies',
   ]);
+});
+
+test('access log settings: a file, TEXT or JSON, formats of operators mast-proxy fills; anything else named with its value', () => {
+  expect(
+    codes(
+      meshConfig(`
+accessLogFile: /dev/stdout
+accessLogEncoding: TEXT
+accessLogFormat: '[%START_TIME%] "%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%" %RESPONSE_CODE%'
+extensionProviders:
+- name: file
+  envoyFileAccessLog: { path: /tmp/a.log, logFormat: { labels: { code: "%RESPONSE_CODE%" } } }
+defaultProviders: { accessLogging: [envoy, file] }
+`),
+    ),
+  ).toEqual([]);
+  const f = found(
+    meshConfig(`
+accessLogFile: /dev/stdout
+accessLogEncoding: XML
+accessLogFormat: '%UPSTREAM_PEER_SUBJECT%'
+extensionProviders:
+- name: otel
+  envoyOtelAls: { service: otel.istio-system.svc.cluster.local, port: 4317 }
+- name: file
+  envoyFileAccessLog: { logFormat: { text: "%REQ(:METHOD)% %BOGUS%" } }
+defaultProviders: { accessLogging: [nope] }
+`),
+  );
+  expect(f.map((x) => `${x.code} ${x.path}`)).toEqual([
+    'MAST0004 data.mesh.accessLogEncoding',
+    'MAST0301 data.mesh.extensionProviders[0].envoyOtelAls',
+    'MAST0162 data.mesh.extensionProviders[1].envoyFileAccessLog.logFormat.text',
+    'MAST0164 data.mesh.defaultProviders.accessLogging[0]',
+  ]);
+  expect(f[2].message).toBe('%BOGUS% is not a command operator mast-proxy fills (see docs/observability.md)');
+  expect(codes(meshConfig("accessLogFile: /dev/stdout\naccessLogFormat: '%UPSTREAM_PEER_SUBJECT%'\n"))).toEqual([
+    'MAST0162 data.mesh.accessLogFormat',
+  ]);
+  expect(codes(meshConfig("accessLogEncoding: JSON\naccessLogFormat: '[%START_TIME%]'\n"))).toEqual(['MAST0163 data.mesh.accessLogFormat']);
+});
+
+test("gatewayTopology's proxyProtocol is Istio's empty mapping and forwardClientCertDetails one of Envoy's modes", () => {
+  expect(codes(meshConfig('defaultConfig: { gatewayTopology: { proxyProtocol: {}, forwardClientCertDetails: APPEND_FORWARD } }'))).toEqual(
+    [],
+  );
+  const f = found(meshConfig('defaultConfig: { gatewayTopology: { proxyProtocol: true, forwardClientCertDetails: sanitize } }'));
+  expect(f.map((x) => `${x.code} ${x.path}`)).toEqual([
+    'MAST0002 data.mesh.defaultConfig.gatewayTopology.proxyProtocol',
+    'MAST0002 data.mesh.defaultConfig.gatewayTopology.forwardClientCertDetails',
+  ]);
+  expect(f[0].message).toMatch(/a mapping \(Istio's `proxyProtocol: \{\}`\), not true/);
+  expect(f[1].message).toMatch(/one of SANITIZE, FORWARD_ONLY, APPEND_FORWARD, SANITIZE_SET, ALWAYS_FORWARD_ONLY, not "sanitize"/);
 });

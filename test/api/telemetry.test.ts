@@ -52,7 +52,7 @@ spec: {}
   ]);
 });
 
-test('metrics, accessLogging and a one-sided match are reported as not applied, each by its field', () => {
+test('metrics and a one-sided tracing match are reported as not applied, each by its field; accessLogging is applied', () => {
   const found = validate(
     loadYaml(`apiVersion: telemetry.istio.io/v1
 kind: Telemetry
@@ -66,7 +66,6 @@ spec:
   );
   expect(found.map((f) => [f.code, f.severity, f.path])).toEqual([
     ['MAST0301', 'Warning', 'spec.metrics'],
-    ['MAST0301', 'Warning', 'spec.accessLogging'],
     ['MAST0301', 'Warning', 'spec.tracing[0].match.mode'],
   ]);
   expect(found[0].message).toMatch(/metrics .* not applied/);
@@ -116,5 +115,62 @@ defaultConfig: { tracing: { sampling: 200 } }`),
     ['MAST0132', 'Error', 'data.mesh.extensionProviders[1].opentelemetry.port'],
     ['MAST0132', 'Error', 'data.mesh.defaultProviders.tracing[0]'],
     ['MAST0132', 'Error', 'data.mesh.defaultConfig.tracing.sampling'],
+  ]);
+});
+
+test('accessLogging: a filter expression that is not CEL is an error with the parse error; a mode out of the enum is one too', () => {
+  const found = validate(
+    loadYaml(`apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: { name: t, namespace: default }
+spec:
+  accessLogging:
+  - providers: [{ name: envoy }]
+    filter: { expression: "response.code >= 400" }
+  - providers: [{ name: envoy }]
+    match: { mode: BOTH }
+    filter: { expression: "response.code >= " }
+`).objects,
+    { scope: 'resource' },
+  );
+  expect(found.map((f) => [f.code, f.path])).toEqual([
+    ['MAST0004', 'spec.accessLogging[1].match.mode'],
+    ['MAST0161', 'spec.accessLogging[1].filter.expression'],
+  ]);
+  expect(found[1].message).toMatch(/^"response.code >= " is not a CEL expression: .+/);
+});
+
+test('accessLogging providers: one the mesh config has not, or one that writes no file, is a Warning MAST0165 (Istio skips it in silence)', () => {
+  const found = validate(
+    loadYaml(`apiVersion: v1
+kind: ConfigMap
+metadata: { name: istio, namespace: istio-system }
+data:
+  mesh: |
+    extensionProviders:
+    - name: otel
+      envoyOtelAls: { service: otel.istio-system.svc.cluster.local, port: 4317 }
+    - name: file
+      envoyFileAccessLog: { path: /tmp/a.log }
+---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: { name: t, namespace: default }
+spec:
+  accessLogging:
+  - providers: [{ name: envoy }, { name: file }, { name: otel }, { name: loki }]
+`).objects,
+  ).filter((f) => f.code === 'MAST0165');
+  expect(found.map((f) => [f.severity, f.path, f.message])).toEqual([
+    [
+      'Warning',
+      'spec.accessLogging[0].providers[2].name',
+      'provider "otel" is envoyOtelAls; mast-proxy writes access logs to files only (envoyFileAccessLog): nothing is logged for it',
+    ],
+    [
+      'Warning',
+      'spec.accessLogging[0].providers[3].name',
+      'no extension provider named "loki" in the mesh config (nor the built-in "envoy"): nothing is logged for it',
+    ],
   ]);
 });

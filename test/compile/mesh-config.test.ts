@@ -1,6 +1,7 @@
 /** Istio's mesh config (`istio` ConfigMap, key `mesh`) reaches the compiled ProxyConfig: pathNormalization. */
 import { buildIndex, compile, makeSnapshot } from '../../runtime/compile';
-import { readNumTrustedProxies } from '../../runtime/compile/mesh-config';
+import { readGatewayTopology } from '../../runtime/compile/mesh-config';
+import { gatewayTopologyFlags } from '../../api';
 import { localMesh } from '../fixtures/local-mesh';
 
 const GATEWAY = { mode: 'gateway' as const, namespace: 'mast-system', labels: { istio: 'ingressgateway' }, portMap: { 80: 8080 } };
@@ -39,12 +40,13 @@ describe('mesh config: pathNormalization', () => {
   });
 });
 
-describe('mesh config: defaultConfig.gatewayTopology.numTrustedProxies (mast local starts its gateway with --trusted-hops)', () => {
-  const hops = (mesh: string) => readNumTrustedProxies([...objects, meshConfigMap('istio-system', mesh)]);
+describe('mesh config: defaultConfig.gatewayTopology (the gateways start with it as flags)', () => {
+  const topology = (mesh: string) => readGatewayTopology([...objects, meshConfigMap('istio-system', mesh)]);
+  const flags = (mesh: string) => gatewayTopologyFlags(topology(mesh));
 
-  test('a whole number of proxies is taken as written', () => {
-    expect(hops('defaultConfig:\n  gatewayTopology:\n    numTrustedProxies: 1\n')).toBe(1);
-    expect(hops('defaultConfig:\n  gatewayTopology:\n    numTrustedProxies: 3\n')).toBe(3);
+  test('a whole number of trusted proxies is taken as written', () => {
+    expect(topology('defaultConfig:\n  gatewayTopology:\n    numTrustedProxies: 1\n')).toEqual({ numTrustedProxies: 1 });
+    expect(flags('defaultConfig:\n  gatewayTopology:\n    numTrustedProxies: 3\n')).toEqual(['--trusted-hops', '3']);
   });
 
   test.each([
@@ -52,7 +54,17 @@ describe('mesh config: defaultConfig.gatewayTopology.numTrustedProxies (mast loc
     ['negative', 'defaultConfig:\n  gatewayTopology:\n    numTrustedProxies: -1\n'],
     ['not whole', 'defaultConfig:\n  gatewayTopology:\n    numTrustedProxies: 1.5\n'],
     ['a string', 'defaultConfig:\n  gatewayTopology:\n    numTrustedProxies: "1"\n'],
-  ])('%s: 0 (the peer is the client)', (_what, mesh) => expect(hops(mesh)).toBe(0));
+  ])('numTrustedProxies %s: none (the peer is the client)', (_what, mesh) => expect(flags(mesh)).toEqual([]));
+
+  test("proxyProtocol {} and forwardClientCertDetails become the gateway's --proxy-protocol and --forward-client-cert", () => {
+    expect(flags('defaultConfig:\n  gatewayTopology:\n    proxyProtocol: {}\n    forwardClientCertDetails: APPEND_FORWARD\n')).toEqual([
+      '--proxy-protocol',
+      '--forward-client-cert',
+      'APPEND_FORWARD',
+    ]);
+    // Values the mesh config's validation refuses leave Istio's defaults.
+    expect(flags('defaultConfig:\n  gatewayTopology:\n    proxyProtocol: true\n    forwardClientCertDetails: UNDEFINED\n')).toEqual([]);
+  });
 });
 
 describe('mesh config: meshMTLS.minProtocolVersion', () => {

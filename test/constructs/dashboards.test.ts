@@ -2,6 +2,7 @@
 import { App, Chart, Testing } from 'cdk8s';
 import { grafanaDashboards } from '../../api/dashboards';
 import { Mesh, MeshDashboards, type MeshDashboardsProps } from '../../constructs';
+import { testApp } from '../support/test-app';
 
 const synthMesh = (dashboards?: boolean | MeshDashboardsProps) => {
   const app = new App();
@@ -31,7 +32,7 @@ test("a Mesh installs none unless asked; with dashboards: true, one ConfigMap pe
 });
 
 test('namespace, labels, annotations and which dashboards, as kube-prometheus-stack or another Grafana wants them', () => {
-  const chart = new Chart(Testing.app(), 'c');
+  const chart = new Chart(testApp(), 'c');
   new MeshDashboards(chart, 'dashboards', {
     namespace: 'monitoring',
     labels: { grafana_dashboard: '1', release: 'kube-prometheus-stack' },
@@ -56,5 +57,5 @@ test.each([
   [{ labels: { grafana_dashboard: 'yes please' } }, /MAST0160 .* labels\.grafana_dashboard: "yes please" is not a label value/],
   [{ dashboards: ['mesh', 'pilot'] as any }, /MAST0160 .* dashboards\[1\]: "pilot" is not one of mesh, service, workload, control-plane/],
 ])('%j is refused, naming the prop and the value', (props, message) => {
-  expect(() => new MeshDashboards(new Chart(Testing.app(), 'c'), 'dashboards', props)).toThrow(message);
+  expect(() => new MeshDashboards(new Chart(testApp(), 'c'), 'dashboards', props)).toThrow(message);
 });

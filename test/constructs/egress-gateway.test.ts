@@ -4,9 +4,10 @@ import { join } from 'node:path';
 import { Chart, Testing } from 'cdk8s';
 import { EgressGateway, Mesh } from '../../constructs';
 import { synthKindExample } from '../../cli/kind/example';
+import { testApp } from '../support/test-app';
 
 const synth = (build: (chart: Chart) => void) => {
-  const app = Testing.app();
+  const app = testApp();
   const chart = new Chart(app, 'c');
   build(chart);
   return Testing.synth(chart) as any[];
@@ -49,7 +50,7 @@ describe('EgressGateway', () => {
 
 describe('Mesh egressGateway', () => {
   const meshObjects = (props: ConstructorParameters<typeof Mesh>[2]) => {
-    const app = Testing.app();
+    const app = testApp();
     const mesh = new Mesh(app, 'm', props);
     return { mesh, objs: Testing.synth(mesh.system) as any[] };
   };
@@ -66,7 +67,7 @@ describe('Mesh egressGateway', () => {
   });
 
   test('a Gateway selecting istio: egressgateway gets its credentialName mounted into the egress gateway only', () => {
-    const app = Testing.app();
+    const app = testApp();
     const mesh = new Mesh(app, 'm', { egressGateway: { replicas: { min: 1, max: 1 } } });
     mesh.addObjects([
       {

@@ -8,6 +8,7 @@ import { Chart, Size, Testing } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-33';
 import type { KubeObject } from '../../api';
 import { Mesh } from '../../constructs';
+import { testApp } from '../support/test-app';
 
 /** The user's shop: one cdk8s-plus Deployment (probe, volume, resources) exposed by a Service. */
 function shop(chart: Chart): kplus.Deployment {
@@ -36,7 +37,7 @@ const named = (list: any[] | undefined, name: string) => (list ?? []).find((c) =
 
 describe('a cdk8s-plus Deployment gets the sidecar', () => {
   test('Mesh.inject(deployment): the sidecar added at synth, what cdk8s-plus wrote kept', () => {
-    const app = Testing.app();
+    const app = testApp();
     const mesh = new Mesh(app, 'mesh', { proxyImage: 'registry.example.com/mast-proxy:1' });
     const chart = new Chart(app, 'shop', { namespace: 'shop' });
     const web = shop(chart);
@@ -81,20 +82,20 @@ describe('a cdk8s-plus Deployment gets the sidecar', () => {
   test('Mesh.addObjects(synthesized YAML): injected where the namespace says istio-injection=enabled, a finding where not', () => {
     const objects = Testing.synth(
       (() => {
-        const chart = new Chart(Testing.app(), 'shop', { namespace: 'shop' });
+        const chart = new Chart(testApp(), 'shop', { namespace: 'shop' });
         shop(chart);
         return chart;
       })(),
     ) as KubeObject[];
 
-    const labelled = new Mesh(Testing.app(), 'mesh');
+    const labelled = new Mesh(testApp(), 'mesh');
     expect(labelled.addObjects(objects, { namespaceLabels: { shop: { 'istio-injection': 'enabled' } } })).toEqual(['Deployment shop/web']);
     const injected = deploymentOf(Testing.synth(labelled.apps));
     expect(named(podSpec(injected).initContainers, 'mast-proxy')).toBeDefined();
     expect(podSpec(injected).containers.map((c: any) => c.name)).toEqual(['web']);
     expect(labelled.findings).toEqual([]);
 
-    const unlabelled = new Mesh(Testing.app(), 'mesh');
+    const unlabelled = new Mesh(testApp(), 'mesh');
     expect(unlabelled.addObjects(objects)).toEqual([]);
     expect(named(podSpec(deploymentOf(Testing.synth(unlabelled.apps))).initContainers, 'mast-proxy')).toBeUndefined();
     expect(unlabelled.findings.map((f) => [f.code, `${f.kind} ${f.namespace}/${f.name}`])).toEqual([['MAST0401', 'Deployment shop/web']]);

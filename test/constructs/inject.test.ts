@@ -2,6 +2,7 @@ import { ApiObject, Chart, JsonPatch, Lazy, Testing } from 'cdk8s';
 import { Construct } from 'constructs';
 import type { KubeObject } from '../../api';
 import { injectManifests, Mesh } from '../../constructs';
+import { testApp } from '../support/test-app';
 
 const deployment = (name: string, namespace: string, podLabels: Record<string, string> = {}, annotations?: Record<string, string>) =>
   ({
@@ -89,7 +90,7 @@ describe("injection of workloads mast did not write (Istio's webhook rules, at s
   });
 
   test('Mesh.addObjects injects what it is given (a Helm chart output, mast synth -f) and keeps the findings', () => {
-    const app = Testing.app();
+    const app = testApp();
     const mesh = new Mesh(app, 'mesh', { proxyImage: 'registry/proxy:1' });
     mesh.addObjects([namespace('shop', { 'istio-injection': 'enabled' }), deployment('cart', 'shop'), deployment('batch', 'tools')]);
     const cart = Testing.synth(mesh.apps).find((o: any) => o.kind === 'Deployment' && o.metadata.name === 'cart');
@@ -104,7 +105,7 @@ describe("Mesh.inject: the user's own cdk8s objects, as istioctl kube-inject inj
     Testing.synth(chart).find((o: any) => o.kind === kind && o.metadata.name === name);
 
   test('an ApiObject Deployment in a chart of their own gets the sidecar, whatever its namespace says', () => {
-    const app = Testing.app();
+    const app = testApp();
     const mesh = new Mesh(app, 'mesh', { proxyImage: 'registry/proxy:1' });
     const chart = new Chart(app, 'shop', { namespace: 'shop' });
     const cart = new ApiObject(chart, 'cart', deployment('cart', 'shop') as any);
@@ -116,7 +117,7 @@ describe("Mesh.inject: the user's own cdk8s objects, as istioctl kube-inject inj
   });
 
   test('what is added after inject() is injected too: a container built lazily (as cdk8s-plus builds its pod) and labels from a JSON patch', () => {
-    const app = Testing.app();
+    const app = testApp();
     const mesh = new Mesh(app, 'mesh');
     const chart = new Chart(app, 'shop');
     // The shape of a cdk8s-plus Deployment: a construct whose ApiObject renders its spec at synth.
@@ -143,7 +144,7 @@ describe("Mesh.inject: the user's own cdk8s objects, as istioctl kube-inject inj
   });
 
   test('a whole chart: its workloads injected, other kinds untouched, pods that refuse reported once; injecting twice adds nothing', () => {
-    const app = Testing.app();
+    const app = testApp();
     const mesh = new Mesh(app, 'mesh');
     const chart = new Chart(app, 'tools', { namespace: 'tools' });
     new ApiObject(chart, 'api', deployment('api', 'tools') as any);

@@ -1,8 +1,9 @@
 import { Chart, Testing } from 'cdk8s';
 import { IngressGateway, MeshControlPlane, MeshWorkload } from '../../constructs';
+import { testApp } from '../support/test-app';
 
 const synth = (build: (chart: Chart) => void) => {
-  const app = Testing.app();
+  const app = testApp();
   const chart = new Chart(app, 'c');
   build(chart);
   return Testing.synth(chart) as any[];
@@ -95,7 +96,7 @@ describe('MeshWorkload takes the usual pod settings', () => {
   });
 
   test('a clashing or reserved additional port is an error naming the prop and the value', () => {
-    const app = Testing.app();
+    const app = testApp();
     const chart = new Chart(app, 'c');
     new MeshWorkload(chart, 'app', { image: 'x', port: 8080, additionalPorts: [{ name: 'http', port: 15001 }] });
     expect(() => app.synth()).toThrow(/additionalPorts\[0\]\.port 15001 is invalid[\s\S]*additionalPorts\[0\]\.name "http" is invalid/);

@@ -1,11 +1,12 @@
 import { Chart, Testing } from 'cdk8s';
 import { Mesh, MeshWorkload, VirtualService } from '../../constructs';
 import { addBookinfo } from '../../examples/bookinfo/bookinfo';
-import { validate } from '../../api';
+import { EGRESS_GATEWAY_NAME, GATEWAY_NAME, validate } from '../../api';
 import { readMeshCompileSettings } from '../../runtime/compile/mesh-config';
+import { testApp } from '../support/test-app';
 
 function bookinfo() {
-  const app = Testing.app();
+  const app = testApp();
   const mesh = new Mesh(app, 'mesh');
   addBookinfo(mesh);
   return { app, mesh };
@@ -75,7 +76,7 @@ describe('synth-time validation', () => {
   });
 
   test('typed props catch what TypeScript cannot: an unknown field from untyped data', () => {
-    const app = Testing.app();
+    const app = testApp();
     const chart = new Chart(app, 'c');
     new VirtualService(chart, 'vs', {
       metadata: { name: 'x' },
@@ -87,7 +88,7 @@ describe('synth-time validation', () => {
   });
 
   test('CDK tokens in image URIs and hosts pass through untouched', () => {
-    const app = Testing.app();
+    const app = testApp();
     const mesh = new Mesh(app, 'mesh', { proxyImage: '${Token[Proxy.ImageUri.1]}' });
     mesh.addWorkload('web', { image: '${Token[Web.ImageUri.2]}', port: 8080 });
     const apps = Testing.synth(mesh.apps);
@@ -95,7 +96,7 @@ describe('synth-time validation', () => {
   });
 
   test('bad construct props name the prop and the value', () => {
-    const app = Testing.app();
+    const app = testApp();
     const mesh = new Mesh(app, 'mesh', { gateway: { ports: [{ name: 'http', port: 80, targetPort: 80 }] } });
     mesh.addWorkload('web', { image: 'web:1', port: 15001 });
     expect(() => app.synth()).toThrow(/IngressGateway: ports\[http\]\.targetPort 80 is invalid: an unprivileged port/);
@@ -105,7 +106,7 @@ describe('synth-time validation', () => {
 
 describe('MeshWorkload', () => {
   test('one Service and ServiceAccount, a Deployment per version labelled app/version', () => {
-    const app = Testing.app();
+    const app = testApp();
     const chart = new Chart(app, 'c', { namespace: 'shop' });
     new MeshWorkload(chart, 'cart', { image: 'cart:1', port: 8080, versions: [{ version: 'v1' }, { version: 'v2', image: 'cart:2' }] });
     const objs = Testing.synth(chart);
@@ -119,7 +120,7 @@ describe('MeshWorkload', () => {
   });
 
   test('inject: false leaves the pod alone', () => {
-    const app = Testing.app();
+    const app = testApp();
     const chart = new Chart(app, 'c');
     new MeshWorkload(chart, 'batch', { image: 'b:1', port: 8080, inject: false });
     expect(find(Testing.synth(chart), 'Deployment')[0].spec.template.spec.initContainers).toBeUndefined();
@@ -128,7 +129,7 @@ describe('MeshWorkload', () => {
 
 describe('meshConfig', () => {
   test("is the istio ConfigMap of the control plane's namespace, in Istio's field names, which mastd reads", () => {
-    const mesh = new Mesh(Testing.app(), 'mesh', {
+    const mesh = new Mesh(testApp(), 'mesh', {
       meshConfig: { outboundTrafficPolicy: { mode: 'REGISTRY_ONLY' }, pathNormalization: { normalization: 'MERGE_SLASHES' } },
     });
     const [cm] = find(Testing.synth(mesh.system), 'ConfigMap', 'istio');
@@ -138,30 +139,83 @@ describe('meshConfig', () => {
 
   test('a value mast cannot use fails synth naming the field; none without the prop', () => {
     const bad = { outboundTrafficPolicy: { mode: 'REGISTRY' } } as never;
-    expect(() => new Mesh(Testing.app(), 'mesh', { meshConfig: bad })).toThrow(
+    expect(() => new Mesh(testApp(), 'mesh', { meshConfig: bad })).toThrow(
       /meshConfig: Error MAST0004 ConfigMap mast-system\/istio data\.mesh\.outboundTrafficPolicy\.mode: .*REGISTRY/,
     );
-    expect(find(Testing.synth(new Mesh(Testing.app(), 'mesh').system), 'ConfigMap', 'istio')).toEqual([]);
+    expect(find(Testing.synth(new Mesh(testApp(), 'mesh').system), 'ConfigMap', 'istio')).toEqual([]);
+  });
+
+  test('access logs: accessLogFile, encoding, format and an envoyFileAccessLog provider synthesize; an operator mast-proxy does not fill fails synth', () => {
+    const mesh = new Mesh(Testing.app(), 'mesh', {
+      meshConfig: {
+        accessLogFile: '/dev/stdout',
+        accessLogEncoding: 'JSON',
+        accessLogFormat: '{"code":"%RESPONSE_CODE%","path":"%REQ(:PATH)%"}',
+        extensionProviders: [
+          { name: 'errors', envoyFileAccessLog: { path: '/var/log/errors.log', logFormat: { text: '%RESPONSE_CODE%' } } },
+        ],
+        defaultProviders: { accessLogging: ['envoy', 'errors'] },
+      },
+    });
+    const [cm] = find(Testing.synth(mesh.system), 'ConfigMap', 'istio');
+    expect(validate([cm], { scope: 'resource' })).toEqual([]);
+    expect(cm.data.mesh).toContain('accessLogEncoding: JSON');
+    expect(
+      () => new Mesh(Testing.app(), 'mesh', { meshConfig: { accessLogFile: '/dev/stdout', accessLogFormat: '%UPSTREAM_PEER_SUBJECT%' } }),
+    ).toThrow(
+      /meshConfig: Error MAST0162 ConfigMap mast-system\/istio data\.mesh\.accessLogFormat: %UPSTREAM_PEER_SUBJECT% is not a command operator/,
+    );
   });
 
   test('a control plane outside the root namespaces cannot carry it (mast would not read it there)', () => {
     expect(
-      () => new Mesh(Testing.app(), 'mesh', { controlPlane: { namespace: 'mesh-ops' }, meshConfig: { h2UpgradePolicy: 'UPGRADE' } }),
+      () => new Mesh(testApp(), 'mesh', { controlPlane: { namespace: 'mesh-ops' }, meshConfig: { h2UpgradePolicy: 'UPGRADE' } }),
     ).toThrow(/root namespace \(mast-system, istio-system\); the control plane's namespace is mesh-ops/);
   });
 
   test('trustDomain is the trust domain mastd signs in (its --trust-domain); controlPlane.trustDomain too, but not both differing', () => {
     const argsOf = (mesh: Mesh) => find(Testing.synth(mesh.system), 'Deployment')[0].spec.template.spec.containers[0].args as string[];
-    const args = argsOf(new Mesh(Testing.app(), 'mesh', { meshConfig: { trustDomain: 'new-td', trustDomainAliases: ['old-td'] } }));
+    const args = argsOf(new Mesh(testApp(), 'mesh', { meshConfig: { trustDomain: 'new-td', trustDomainAliases: ['old-td'] } }));
     expect(args[args.indexOf('--trust-domain') + 1]).toBe('new-td');
-    const viaControlPlane = argsOf(new Mesh(Testing.app(), 'mesh', { controlPlane: { trustDomain: 'corp.example' } }));
+    const viaControlPlane = argsOf(new Mesh(testApp(), 'mesh', { controlPlane: { trustDomain: 'corp.example' } }));
     expect(viaControlPlane[viaControlPlane.indexOf('--trust-domain') + 1]).toBe('corp.example');
     expect(
-      () => new Mesh(Testing.app(), 'mesh', { meshConfig: { trustDomain: 'new-td' }, controlPlane: { trustDomain: 'corp.example' } }),
+      () => new Mesh(testApp(), 'mesh', { meshConfig: { trustDomain: 'new-td' }, controlPlane: { trustDomain: 'corp.example' } }),
     ).toThrow(/meshConfig.trustDomain "new-td" and controlPlane.trustDomain "corp.example" differ/);
-    expect(() => new Mesh(Testing.app(), 'mesh', { controlPlane: { trustDomain: 'Corp_Example' } })).toThrow(
+    expect(() => new Mesh(testApp(), 'mesh', { controlPlane: { trustDomain: 'Corp_Example' } })).toThrow(
       /controlPlane.trustDomain: MAST0138 "Corp_Example" is not a trust domain/,
     );
+  });
+});
+
+describe('meshConfig defaultConfig.gatewayTopology: what is in front of the gateways, as their flags', () => {
+  const gatewayArgs = (mesh: Mesh, name: string) =>
+    find(Testing.synth(mesh.system), 'Deployment', name)[0].spec.template.spec.containers[0].args as string[];
+  const behindNlb = {
+    defaultConfig: { gatewayTopology: { numTrustedProxies: 1, proxyProtocol: {}, forwardClientCertDetails: 'APPEND_FORWARD' as const } },
+  };
+
+  test('both gateways start with --trusted-hops, --proxy-protocol and --forward-client-cert from it', () => {
+    const mesh = new Mesh(testApp(), 'mesh', { meshConfig: behindNlb, egressGateway: true });
+    for (const name of [GATEWAY_NAME, EGRESS_GATEWAY_NAME])
+      expect(gatewayArgs(mesh, name).join(' ')).toContain('--trusted-hops 1 --proxy-protocol --forward-client-cert APPEND_FORWARD');
+  });
+
+  test("a gateway's own props win over the mesh config, as a pod's proxy.istio.io/config does", () => {
+    const mesh = new Mesh(testApp(), 'mesh', { meshConfig: behindNlb, gateway: { proxyProtocol: false, numTrustedProxies: 2 } });
+    const args = gatewayArgs(mesh, GATEWAY_NAME);
+    expect(args).not.toContain('--proxy-protocol');
+    expect(args.join(' ')).toContain('--trusted-hops 2');
+  });
+
+  test('without it a gateway trusts no x-forwarded-for and expects no PROXY header', () => {
+    const args = gatewayArgs(new Mesh(testApp(), 'mesh'), GATEWAY_NAME);
+    expect(args.filter((a) => /trusted-hops|proxy-protocol|forward-client-cert/.test(a))).toEqual([]);
+  });
+
+  test('numTrustedProxies on a gateway must be a whole number', () => {
+    const mesh = new Mesh(testApp(), 'mesh', { gateway: { numTrustedProxies: -1 } });
+    expect(() => Testing.synth(mesh.system)).toThrow(/numTrustedProxies.*-1.*a whole number of proxies/);
   });
 });
 
@@ -169,7 +223,7 @@ describe('Mesh localityLoadBalancing: the mesh-wide localityLbSetting in the ist
   const meshConfigOf = (mesh: Mesh) => find(Testing.synth(mesh.system), 'ConfigMap', 'istio');
 
   test('true: `localityLbSetting: { enabled: true }` in mast-system, as mastd reads it (and validates it: no findings)', () => {
-    const app = Testing.app();
+    const app = testApp();
     const mesh = new Mesh(app, 'mesh', { localityLoadBalancing: true });
     const [cm] = meshConfigOf(mesh);
     expect(cm.metadata.namespace).toBe('mast-system');
@@ -180,24 +234,22 @@ describe('Mesh localityLoadBalancing: the mesh-wide localityLbSetting in the ist
 
   test('a whole setting is written as given; false turns it off; left out, no ConfigMap', () => {
     const failover = { failover: [{ from: 'us-east-1', to: 'us-west-2' }] };
-    expect(readMeshCompileSettings(meshConfigOf(new Mesh(Testing.app(), 'mesh', { localityLoadBalancing: failover }))).localityLb).toEqual(
+    expect(readMeshCompileSettings(meshConfigOf(new Mesh(testApp(), 'mesh', { localityLoadBalancing: failover }))).localityLb).toEqual(
       failover,
     );
-    expect(
-      readMeshCompileSettings(meshConfigOf(new Mesh(Testing.app(), 'mesh', { localityLoadBalancing: false }))).localityLb,
-    ).toBeUndefined();
-    expect(meshConfigOf(new Mesh(Testing.app(), 'mesh'))).toEqual([]);
+    expect(readMeshCompileSettings(meshConfigOf(new Mesh(testApp(), 'mesh', { localityLoadBalancing: false }))).localityLb).toBeUndefined();
+    expect(meshConfigOf(new Mesh(testApp(), 'mesh'))).toEqual([]);
   });
 
   test('a bad distribute fails synth naming the prop, the field and the value (MAST0135)', () => {
     const bad = { distribute: [{ from: 'us-east-1/*', to: { 'us-east-1/us-east-1a': 60 } }] };
-    expect(() => new Mesh(Testing.app(), 'mesh', { localityLoadBalancing: bad })).toThrow(
+    expect(() => new Mesh(testApp(), 'mesh', { localityLoadBalancing: bad })).toThrow(
       /meshConfig: .*MAST0135.*data\.mesh\.localityLbSetting\.distribute\[0\]\.to.*sum to 60/,
     );
   });
 
   test('beside meshConfig: one ConfigMap holding both', () => {
-    const mesh = new Mesh(Testing.app(), 'mesh', { meshConfig: { h2UpgradePolicy: 'UPGRADE' }, localityLoadBalancing: true });
+    const mesh = new Mesh(testApp(), 'mesh', { meshConfig: { h2UpgradePolicy: 'UPGRADE' }, localityLoadBalancing: true });
     const [cm] = meshConfigOf(mesh);
     expect(cm.data.mesh).toBe('h2UpgradePolicy: UPGRADE\nlocalityLbSetting:\n  enabled: true\n');
   });

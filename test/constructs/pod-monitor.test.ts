@@ -1,9 +1,10 @@
 /** The PodMonitor for Prometheus Operator users: every pod with a status port, at /stats/prometheus. */
 import { Chart, Testing } from 'cdk8s';
 import { IngressGateway, MeshPodMonitor, MeshWorkload, STATUS_PORT_NAME } from '../../constructs';
+import { testApp } from '../support/test-app';
 
 test('scrapes the status port the sidecars and gateways name, in every namespace', () => {
-  const chart = new Chart(Testing.app(), 'c');
+  const chart = new Chart(testApp(), 'c');
   new MeshPodMonitor(chart, 'monitor', { labels: { release: 'prom' } });
   new IngressGateway(chart, 'gw');
   new MeshWorkload(chart, 'web', { name: 'web', image: 'example/web:1', port: 8080 });

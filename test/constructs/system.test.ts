@@ -3,9 +3,10 @@ import { IngressGateway, Mesh, MeshControlPlane } from '../../constructs';
 import type { KubeObject } from '../../api';
 import { authzFor } from '../../runtime/compile/authz';
 import { buildIndex, makeSnapshot } from '../../runtime/compile';
+import { testApp } from '../support/test-app';
 
 const synth = (build: (chart: Chart) => void) => {
-  const app = Testing.app();
+  const app = testApp();
   const chart = new Chart(app, 'c');
   build(chart);
   return Testing.synth(chart) as any[];
@@ -104,7 +105,7 @@ describe('IngressGateway', () => {
   });
 
   test('the TLS Secrets its Gateways name as credentialName are mounted read-only, optional, where the proxy reads them', () => {
-    const mesh = new Mesh(Testing.app(), 'm');
+    const mesh = new Mesh(testApp(), 'm');
     mesh.addObjects([
       gateway('alpha', { istio: 'ingressgateway' }, [
         httpsServer(443, 'https', 'alpha.example.com', { mode: 'SIMPLE', credentialName: 'alpha-cert' }),
@@ -125,7 +126,7 @@ describe('IngressGateway', () => {
   });
 
   test('a MUTUAL server without caCertificates also gets <name>-cacert mounted, where Istio may take the CA from', () => {
-    const mesh = new Mesh(Testing.app(), 'm');
+    const mesh = new Mesh(testApp(), 'm');
     mesh.addObjects([
       gateway('mutual', { istio: 'ingressgateway' }, [
         httpsServer(443, 'https', 'a.example.com', { mode: 'MUTUAL', credentialName: 'a-cert' }),
@@ -201,7 +202,7 @@ describe('IngressGateway', () => {
   });
 
   test('a Gateway selecting app: istio-ingressgateway gets its credential mounted', () => {
-    const mesh = new Mesh(Testing.app(), 'm');
+    const mesh = new Mesh(testApp(), 'm');
     mesh.addObjects([
       gateway('beta', { app: 'istio-ingressgateway' }, [
         httpsServer(443, 'https', 'beta.example.com', { mode: 'SIMPLE', credentialName: 'beta-cert' }),

@@ -5,6 +5,7 @@ import { Testing } from 'cdk8s';
 import { Mesh } from '../../constructs';
 import { addBookinfo } from '../../examples/bookinfo/bookinfo';
 import { tempDir } from '../support/temp-dir';
+import { testApp } from '../support/test-app';
 
 /** Runs the ESM-only upstream models in a child process (see test/support/upstream-schema.mjs). */
 function checkUpstream(objects: unknown[]): { checked: number; errors: Array<{ kind: string; name: string; message: string }> } {
@@ -15,7 +16,7 @@ function checkUpstream(objects: unknown[]): { checked: number; errors: Array<{ k
 }
 
 describe('synthesized objects validate against the upstream schemas', () => {
-  const app = Testing.app();
+  const app = testApp();
   const mesh = new Mesh(app, 'mesh');
   addBookinfo(mesh);
   const objects = [mesh.crds, mesh.system, mesh.apps].flatMap((c) => Testing.synth(c));

@@ -14,6 +14,7 @@ import { freePort, LocalMesh } from '../../runtime/local/local-mesh';
 import { get } from '../support/proxy';
 import { tempDir } from '../support/temp-dir';
 import { bundleMastd, bundleProxy } from './spawned-proxy';
+import { testApp } from '../support/test-app';
 
 /** Every process below this one (pid → parent from /proc/<pid>/stat). */
 function descendants(root = process.pid): number[] {
@@ -121,7 +122,7 @@ describe('mast-proxy and mastd refuse a token on the command line', () => {
 
 describe('the Kubernetes manifests', () => {
   test('no container takes a secret as an argument or a literal environment value', () => {
-    const mesh = new Mesh(Testing.app(), 'mesh');
+    const mesh = new Mesh(testApp(), 'mesh');
     addBookinfo(mesh);
     const objects = [...Testing.synth(mesh.system), ...Testing.synth(mesh.apps)];
     const podSpecs = objects.flatMap((o) => (o.spec?.template?.spec ? [o.spec.template.spec] : []));

@@ -4,13 +4,15 @@
  * integration project, see jest.config.js.) Undone after the file, since jest reuses its workers.
  */
 import * as net from 'node:net';
+import { patches, restoreUnitGuard } from './unit-guard-registry';
 
 // The module object itself (require, not `import * as`: the compiled namespace import is a copy,
 // and patching a copy would leave the tests' calls untouched).
 const childProcess: Record<string, unknown> = require('node:child_process');
 
-type Patch = [object, string, unknown];
-const patched: Patch[] = [];
+// A guard a previous file left in place (its tests all skipped, its afterAll not run) is undone first.
+restoreUnitGuard();
+const patched = patches();
 
 function forbid(owner: object, name: string, what: string): void {
   const record = owner as Record<string, unknown>;
@@ -25,6 +27,4 @@ for (const name of ['spawn', 'spawnSync', 'exec', 'execSync', 'execFile', 'execF
 forbid(net.Server.prototype, 'listen', 'listen on a port');
 forbid(net.Socket.prototype, 'connect', 'open a socket');
 
-afterAll(() => {
-  for (const [owner, name, original] of patched.splice(0)) (owner as Record<string, unknown>)[name] = original;
-});
+afterAll(restoreUnitGuard);

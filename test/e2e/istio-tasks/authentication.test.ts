@@ -2,7 +2,8 @@
  * Istio's authentication tasks (istio.io content/en/docs/tasks/security/authentication/) on ONE
  * `mast local` of the bookinfo example with the tasks' namespaces beside it, each a `describe`
  * following the task's steps: mtls-migration, authn-policy's mutual TLS half (its end-user half is
- * authn-policy.test.ts) and claim-to-header.
+ * authn-policy.test.ts) and claim-to-header; and security/authorization/authz-jwt and
+ * tls-configuration/workload-min-tls-version, which run on the same httpbin and sleep in foo.
  *
  * foo and bar: httpbin (httpbin.ts) and sleep with sidecars; sleep's curl is a request to its
  * sidecar's outbound port (`fromWorkload`), sleep needs no app of its own. legacy, without
@@ -12,12 +13,13 @@
  * endpoint of httpbin.foo (its sidecar's inbound port, where iptables would send it in a pod). A
  * connection the sidecar refuses is the task's `000` (curl's exit code 56).
  */
+import { execFile } from 'node:child_process';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { freePort } from '../../../runtime/local/local-mesh';
 import { inSeconds, mint, testKey } from '../../runtime/proxy/jwt/mint';
 import { fromWorkload, startExample, type Running } from '../support';
-import { serviceEntryDoc } from '../../support/mesh-yaml';
+import { meshConfigDoc, serviceEntryDoc } from '../../support/mesh-yaml';
 import { httpbinWorkload } from './httpbin-mesh';
 import { ISSUER, jwtExample, serveJwks } from './jwt-example';
 
@@ -224,5 +226,92 @@ describe('authentication/claim-to-header', () => {
   test('clean up: without the RequestAuthentication an invalid token is not looked at (200)', async () => {
     await mesh.edit('mesh/claim-to-header.yaml', () => '# deleted\n');
     expect((await curl('foo', 'foo', '/headers', bearer('invalidToken'))).status).toBe(200);
+  });
+});
+
+describe('authorization/authz-jwt', () => {
+  // The task's two demo tokens, minted with this test's key: demo.jwt (no groups) and groups-scope.jwt.
+  const TOKEN = mint(key, { exp: inSeconds(3600), foo: 'bar', iat: inSeconds(0), iss: ISSUER, sub: ISSUER });
+  const TOKEN_GROUP = mint(key, {
+    exp: inSeconds(3600),
+    groups: ['group1', 'group2'],
+    iat: inSeconds(0),
+    iss: ISSUER,
+    scope: ['scope1', 'scope2'],
+    sub: ISSUER,
+  });
+  const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
+  const status = async (headers: Record<string, string> = {}) => (await curl('foo', 'foo', '/headers', headers)).status;
+  // As the task applies it: security.istio.io/v1beta1, the principal's issuer/subject.
+  const requireJwt = (when = '') => `apiVersion: security.istio.io/v1beta1
+kind: AuthorizationPolicy
+metadata: { name: require-jwt, namespace: foo }
+spec:
+  selector: { matchLabels: { app: httpbin } }
+  action: ALLOW
+  rules:
+  - from:
+    - source:
+        requestPrincipals: ["${ISSUER}/${ISSUER}"]
+${when}`;
+
+  test('before you begin: sleep.foo to httpbin.foo answers 200', async () => {
+    expect((await curl('foo', 'foo')).status).toBe(200);
+  });
+
+  test('the RequestAuthentication: an invalid token 401, no token 200', async () => {
+    await mesh.edit('mesh/authz-jwt.yaml', () =>
+      jwtExample('foo', 'app: httpbin', jwksUri).replace('security.istio.io/v1', 'security.istio.io/v1beta1'),
+    );
+    expect(await status(bearer('invalidToken'))).toBe(401);
+    expect(await status()).toBe(200);
+  });
+
+  test('require-jwt (requestPrincipals): the valid token 200, no token 403', async () => {
+    await mesh.edit('mesh/authz-jwt-policy.yaml', () => requireJwt());
+    expect(await status(bearer(TOKEN))).toBe(200);
+    expect(await status()).toBe(403);
+  });
+
+  test('require-jwt with request.auth.claims[groups] group1: the token with groups 200, the one without 403', async () => {
+    await mesh.edit('mesh/authz-jwt-policy.yaml', () =>
+      requireJwt('    when:\n    - key: request.auth.claims[groups]\n      values: ["group1"]\n'),
+    );
+    expect(await status(bearer(TOKEN_GROUP))).toBe(200);
+    expect(await status(bearer(TOKEN))).toBe(403);
+  });
+
+  test('clean up: without the policy and the RequestAuthentication, no token 200 again', async () => {
+    await mesh.edit('mesh/authz-jwt-policy.yaml', () => '# deleted\n');
+    await mesh.edit('mesh/authz-jwt.yaml', () => '# deleted\n');
+    expect(await status()).toBe(200);
+    expect(await status(bearer('invalidToken'))).toBe(200);
+  });
+});
+
+describe('tls-configuration/workload-min-tls-version', () => {
+  /**
+   * The task's `openssl s_client -alpn istio <version> -connect httpbin.foo:8000` from sleep's
+   * istio-proxy container (no client certificate, bypassing its own sidecar): the connection reaches
+   * httpbin's sidecar, here at the inbound port mast local gives httpbin.foo's endpoint.
+   */
+  const sClient = (version: string) =>
+    new Promise<string>((resolve) => {
+      const port = mesh.mesh.workloads.get('foo/httpbin')!.inboundPort;
+      const args = ['s_client', '-alpn', 'istio', version, '-connect', `127.0.0.1:${port}`];
+      const child = execFile('openssl', args, { timeout: 10_000 }, (_err, stdout) => resolve(stdout));
+      child.stdin?.end();
+    });
+
+  test('meshMTLS.minProtocolVersion TLSV1_3: sleep reaches httpbin (200); TLS 1.3 is served, TLS 1.2 gets no cipher', async () => {
+    await mesh.edit('mesh/meshconfig.yaml', () => meshConfigDoc('meshMTLS:\n  minProtocolVersion: TLSV1_3'));
+    expect((await curl('foo', 'foo')).status).toBe(200);
+    expect(await sClient('-tls1_3')).toContain('TLSv1.3');
+    expect(await sClient('-tls1_2')).toContain('Cipher is (NONE)');
+  });
+
+  test('clean up: the mesh config gone, TLS 1.2 is served again', async () => {
+    await mesh.edit('mesh/meshconfig.yaml', () => '# deleted\n');
+    expect(await sClient('-tls1_2')).toMatch(/Protocol\s*:\s*TLSv1\.2|New, TLSv1\.2/);
   });
 });

@@ -202,13 +202,13 @@ describe('mastd --source kubernetes', () => {
       metadata: { name: 'istio', namespace: 'mast-system' },
       data: { mesh },
     });
-    kube.put(CM, meshConfig('outboundTrafficPolicy: { mode: REGISTRY_ONLY }\naccessLogFile: /dev/stdout'));
+    kube.put(CM, meshConfig('outboundTrafficPolicy: { mode: REGISTRY_ONLY }\ncaCertificates: []'));
     await until(m, 'the mesh config', async () => (await configz(m)).includes('ConfigMap mast-system/istio'));
     // Listed and watched by name (the field selector), as RBAC and the API server expect.
     for (const verb of ['list', 'watch'] as const)
       expect(kube.fieldSelectors).toContainEqual({ verb, path: CM, fieldSelector: 'metadata.name=istio' });
     await until(m, 'its finding', async () =>
-      (await analysis(m)).findings.some((f) => f.code === 'MAST0301' && f.path === 'data.mesh.accessLogFile'),
+      (await analysis(m)).findings.some((f) => f.code === 'MAST0301' && f.path === 'data.mesh.caCertificates'),
     );
     kube.put(CM, meshConfig('outboundTrafficPolicy: { mode: REGISTRY }'));
     await until(m, 'the rejection', async () =>

@@ -63,6 +63,18 @@ describe('admin port', () => {
     expect(await r.text()).toMatch(/# TYPE istio_requests_total counter/);
   });
 
+  it("reports its memory as Envoy's /memory does, in bytes, beside Node's own figures", async () => {
+    const { port } = await admin();
+    const r = await fetch(`http://127.0.0.1:${port}/memory`);
+    expect(r.headers.get('content-type')).toBe('application/json');
+    const m = (await r.json()) as Record<string, string>;
+    for (const k of ['allocated', 'heap_size', 'total_physical_bytes', 'v8_heap_used', 'external', 'v8_code'])
+      expect(m[k]).toMatch(/^[1-9]\d*$/);
+    expect(Number(m.allocated)).toBe(Number(m.v8_heap_used) + Number(m.external));
+    expect(Number(m.total_physical_bytes)).toBeGreaterThan(Number(m.v8_heap_used));
+    if (process.platform === 'linux') expect(Number(m.anonymous)).toBeGreaterThan(0);
+  });
+
   it('changes the log level on POST and refuses an unknown one', async () => {
     const { port, state } = await admin();
     const set = await fetch(`http://127.0.0.1:${port}/logging?level=debug`, { method: 'POST' });
@@ -85,7 +97,7 @@ describe('admin port', () => {
   it('lists its paths on a 404', async () => {
     const { port } = await admin();
     const r = await fetch(`http://127.0.0.1:${port}/nope`);
-    expect([r.status, await r.text()]).toEqual([404, 'not found: /ready /stats/prometheus /config_dump /clusters /logging\n']);
+    expect([r.status, await r.text()]).toEqual([404, 'not found: /ready /stats/prometheus /config_dump /clusters /memory /logging\n']);
   });
 
   it('answers a malformed request with 400, an oversized head with 431, and closes', async () => {

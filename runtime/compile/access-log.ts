@@ -1,0 +1,192 @@
+/**
+ * Access logs per proxy, as istiod configures Envoy's: the Telemetry resources that apply to the
+ * workload (root namespace → its namespace → its selector's, tracing.ts's applicableTelemetries)
+ * merged per side (SERVER: a sidecar's inbound; CLIENT: its outbound and a gateway), each provider
+ * named resolved among the mesh config's `envoyFileAccessLog` extension providers and the built-in
+ * `envoy` (the mesh config's format and encoding, to /dev/stdout). Without any Telemetry
+ * `accessLogging` nor `defaultProviders.accessLogging` for the proxy, Istio's older mesh config
+ * settings: `accessLogFile` (empty: no log), `accessLogEncoding` (TEXT by default) and
+ * `accessLogFormat`. Pure.
+ */
+import {
+  BUILTIN_ACCESS_LOG_PROVIDER,
+  ISTIO_JSON_LABELS,
+  ISTIO_TEXT_FORMAT,
+  isTelemetry,
+  meshFormatProblem,
+  type KubeObject,
+  type Telemetry,
+  type TelemetryAccessLogging,
+} from '../../api';
+import type { AccessLogConfig, AccessLogsConfig } from '../contract/proxy-config';
+import type { ProxyIdentity } from '../contract/push-protocol';
+import type { MeshIndex } from './mesh-index';
+import { meshConfigOf } from './mesh-config';
+import { applicableTelemetries } from './tracing';
+
+/** Where Istio's built-in provider and a provider without a path write. */
+export const DEV_STDOUT = '/dev/stdout';
+
+type Format = AccessLogConfig['format'];
+
+/** The mesh config's access log parts. */
+export interface MeshAccessLog {
+  /** `accessLogFile`: '' is no log. */
+  readonly file: string;
+  /** `accessLogFormat` in `accessLogEncoding` (Istio's default of the encoding when unset or unusable). */
+  readonly format: Format;
+  /** `envoyFileAccessLog` providers by name in lower case, the built-in `envoy` among them; other kinds are not here (MAST0301). */
+  readonly providers: ReadonlyMap<string, { readonly path: string; readonly format?: Format }>;
+  readonly defaults: readonly string[];
+}
+
+/** Istio adds a newline to a text format that has none (its fileAccessLogFormat). */
+const textFormat = (text: string): Format => ({ text: text.endsWith('\n') ? text : `${text}\n` });
+
+export function readMeshAccessLog(objects: readonly KubeObject[]): MeshAccessLog {
+  const mesh = (meshConfigOf(objects) ?? {}) as Record<string, unknown> & {
+    extensionProviders?: Array<{
+      name?: unknown;
+      envoyFileAccessLog?: { path?: unknown; logFormat?: { text?: unknown; labels?: unknown } };
+    }>;
+    defaultProviders?: { accessLogging?: unknown[] };
+  };
+  const encoding = mesh.accessLogEncoding === 'JSON' ? 'JSON' : 'TEXT';
+  const given = typeof mesh.accessLogFormat === 'string' ? mesh.accessLogFormat : '';
+  // A format that does not parse is an Error of api/access-log.ts; Istio then uses its default, and so does mast.
+  const usable = given && !meshFormatProblem(given, encoding);
+  const format: Format =
+    encoding === 'TEXT'
+      ? textFormat(usable ? given : ISTIO_TEXT_FORMAT)
+      : { json: usable ? (JSON.parse(given) as Record<string, unknown>) : ISTIO_JSON_LABELS };
+  const providers = new Map<string, { path: string; format?: Format }>([[BUILTIN_ACCESS_LOG_PROVIDER, { path: DEV_STDOUT }]]);
+  for (const p of Array.isArray(mesh.extensionProviders) ? mesh.extensionProviders : []) {
+    if (typeof p?.name !== 'string') continue;
+    const f = p.envoyFileAccessLog;
+    // A provider of another kind under a name replaces it (as Istio merges providers by name): it writes no file.
+    if (!f || typeof f !== 'object') {
+      providers.delete(p.name.toLowerCase());
+      continue;
+    }
+    const path = typeof f.path === 'string' && f.path ? f.path : DEV_STDOUT;
+    const lf = f.logFormat;
+    const labels =
+      lf?.labels && typeof lf.labels === 'object' && Object.keys(lf.labels).length ? (lf.labels as Record<string, unknown>) : undefined;
+    // Istio: the built-in provider without logFormat follows the mesh config's format; any other is TEXT by default.
+    const own: Format | undefined =
+      typeof lf?.text === 'string' && lf.text
+        ? textFormat(lf.text)
+        : lf?.labels !== undefined
+          ? { json: labels ?? ISTIO_JSON_LABELS }
+          : p.name === BUILTIN_ACCESS_LOG_PROVIDER
+            ? undefined
+            : textFormat(ISTIO_TEXT_FORMAT);
+    providers.set(p.name.toLowerCase(), { path, ...(own ? { format: own } : {}) });
+  }
+  const defaults = (mesh.defaultProviders?.accessLogging ?? []).filter((n): n is string => typeof n === 'string');
+  return { file: typeof mesh.accessLogFile === 'string' ? mesh.accessLogFile : '', format, providers, defaults };
+}
+
+type Mode = 'CLIENT' | 'SERVER';
+/** What one provider does for a side: logs (with a filter, or none), or is disabled. */
+type ProviderSpec = { readonly disabled: true } | { readonly disabled?: false; readonly filter?: string };
+
+const matchesMode = (l: TelemetryAccessLogging, mode: Mode) =>
+  !l.match?.mode || l.match.mode === 'CLIENT_AND_SERVER' || l.match.mode === mode;
+const providerNames = (l: TelemetryAccessLogging) => (l.providers ?? []).map((p) => p.name).filter((n) => n);
+
+/**
+ * The providers of one side and what each does, merged over the Telemetries (root first), as istiod's
+ * mergeLogs: the last level naming providers for the side sets which are in scope; an entry without
+ * providers acts on the ones named above it; `disabled` turns a provider off, a filter is the last one given.
+ */
+export function mergeAccessLogging(telemetries: readonly Telemetry[], defaults: readonly string[], mode: Mode): Map<string, ProviderSpec> {
+  const out = new Map<string, ProviderSpec>();
+  const levels = telemetries.map((t) => t.spec.accessLogging ?? []).filter((l) => l.length);
+  if (!levels.length) {
+    for (const name of defaults) out.set(name, {});
+    return out;
+  }
+  let inScope: readonly string[] = defaults;
+  const filters = new Map<string, string | undefined>();
+  for (const entries of levels) {
+    const named = new Set<string>();
+    for (const l of entries) {
+      if (!matchesMode(l, mode)) continue;
+      for (const name of providerNames(l)) {
+        named.add(name);
+        filters.set(name, l.filter?.expression);
+      }
+    }
+    if (named.size) inScope = [...named];
+  }
+  let parent: readonly string[] = defaults;
+  for (const entries of levels)
+    for (const l of entries) {
+      const names = providerNames(l).length ? providerNames(l) : parent;
+      parent = names;
+      for (const name of names) {
+        if (!inScope.includes(name) || !matchesMode(l, mode)) continue;
+        const filter = filters.get(name);
+        out.set(name, l.disabled ? { disabled: true } : filter ? { filter } : {});
+      }
+    }
+  return out;
+}
+
+/** Per index: the mesh config's access log parts and the Telemetries that say something about access logs. */
+const cache = new WeakMap<MeshIndex, { mesh: MeshAccessLog; telemetries: Telemetry[] }>();
+function inputs(index: MeshIndex) {
+  let c = cache.get(index);
+  if (!c) {
+    const objects = index.snapshot.objects;
+    const telemetries = (objects.filter(isTelemetry) as Telemetry[]).filter((t) => t.spec.accessLogging?.length);
+    cache.set(index, (c = { mesh: readMeshAccessLog(objects), telemetries }));
+  }
+  return c;
+}
+
+/** Whether the access logs of a proxy may depend on its workload's labels (a Telemetry with a selector says something). */
+export function accessLogsByWorkload(index: MeshIndex): boolean {
+  return inputs(index).telemetries.some((t) => t.spec.selector?.matchLabels);
+}
+
+/**
+ * The proxy's access logs, or undefined when neither the mesh config nor a Telemetry says anything
+ * (the proxy's flag applies). As istiod, a side whose Telemetries leave it no provider that writes a
+ * file (none in scope for its mode, or only names the mesh config has not) falls back to the mesh
+ * config's `accessLogFile`; a provider in scope but `disabled` leaves that side without a log.
+ */
+export function accessLogsFor(index: MeshIndex, proxy: ProxyIdentity): AccessLogsConfig | undefined {
+  const { mesh, telemetries } = inputs(index);
+  // Every Telemetry with accessLogging, not only the oldest of a level that may say nothing of it.
+  const applicable = applicableTelemetries(telemetries, proxy.namespace, proxy.labels);
+  const legacy: AccessLogConfig[] | undefined = mesh.file
+    ? [{ provider: 'accessLogFile', path: mesh.file, format: mesh.format }]
+    : undefined;
+  const side = (mode: Mode): AccessLogConfig[] | undefined => {
+    if (!applicable.length && !mesh.defaults.length) return legacy;
+    const out: AccessLogConfig[] = [];
+    let configured = false;
+    for (const [name, spec] of mergeAccessLogging(applicable, mesh.defaults, mode)) {
+      // istiod finds a provider by its name in any case.
+      const provider = mesh.providers.get(name.toLowerCase());
+      if (!provider) continue;
+      configured = true;
+      if (spec.disabled) continue;
+      out.push({
+        provider: name,
+        path: provider.path,
+        format: provider.format ?? mesh.format,
+        ...(spec.filter ? { filter: spec.filter } : {}),
+      });
+    }
+    if (!configured) return legacy;
+    // Istio writes a proxy's logs in the order of their providers' names.
+    return out.sort((a, b) => (a.provider < b.provider ? -1 : a.provider > b.provider ? 1 : 0));
+  };
+  const server = proxy.mode === 'sidecar' ? side('SERVER') : [];
+  const client = side('CLIENT');
+  // A proxy with any access log said for it ignores the --access-log flag on both sides.
+  return server === undefined && client === undefined ? undefined : { server: server ?? [], client: client ?? [] };
+}

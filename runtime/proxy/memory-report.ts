@@ -1,0 +1,39 @@
+/**
+ * The admin port's `/memory`, as Envoy's: where the process's memory is, in bytes, as strings.
+ * Envoy reports its allocator (tcmalloc); a Node process has V8's heap, memory held outside it
+ * for JavaScript objects (`external`: buffers, TLS and HTTP/2 state), and what the kernel counts
+ * as private (`Anonymous` in /proc/self/smaps_rollup: what each added proxy costs a node).
+ */
+import { readFileSync } from 'node:fs';
+import { getHeapCodeStatistics, getHeapStatistics } from 'node:v8';
+
+/** Anonymous memory in bytes from smaps_rollup, or undefined where /proc is not Linux's. */
+function anonymousBytes(): number | undefined {
+  try {
+    const kb = /^Anonymous:\s+(\d+) kB/m.exec(readFileSync('/proc/self/smaps_rollup', 'utf8'));
+    return kb ? Number(kb[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function memoryReport(): Record<string, string> {
+  const m = process.memoryUsage();
+  const heap = getHeapStatistics();
+  const code = getHeapCodeStatistics();
+  const anonymous = anonymousBytes();
+  return {
+    // Envoy's names, with the nearest meaning a Node process has.
+    allocated: String(m.heapUsed + m.external),
+    heap_size: String(m.heapTotal),
+    total_physical_bytes: String(m.rss),
+    // Node's own figures.
+    v8_heap_used: String(m.heapUsed),
+    v8_heap_committed: String(heap.total_physical_size),
+    v8_malloced: String(heap.malloced_memory),
+    v8_code: String(code.code_and_metadata_size + code.bytecode_and_metadata_size),
+    external: String(m.external),
+    array_buffers: String(m.arrayBuffers),
+    ...(anonymous === undefined ? {} : { anonymous: String(anonymous) }),
+  };
+}

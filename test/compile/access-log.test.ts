@@ -1,0 +1,157 @@
+/**
+ * Access logs per proxy from the mesh config and the Telemetries that apply, merged as istiod
+ * merges them (root namespace → namespace → selector, per side: SERVER a sidecar's inbound, CLIENT
+ * its outbound and a gateway): compile → the proxy's `accessLogs`, or none when nothing says
+ * anything (the proxy's --access-log flag then applies).
+ */
+import { ISTIO_JSON_LABELS, ISTIO_TEXT_FORMAT, loadYaml, type KubeObject } from '../../api';
+import { buildIndex, compile, configFor, CompileCache, equivalenceKey, makeSnapshot } from '../../runtime/compile';
+import { localMesh } from '../fixtures/local-mesh';
+
+const base = localMesh({ reviewsV1: 19001, reviewsV2: 19002, details: 19003 });
+const GATEWAY = { mode: 'gateway' as const, namespace: 'default', labels: { istio: 'ingressgateway' }, portMap: { 80: 8080 } };
+const reviewsV1 = {
+  mode: 'sidecar' as const,
+  namespace: 'default',
+  labels: { app: 'reviews', version: 'v1' },
+  outboundPort: 15001,
+  inbound: { port: 15006, appPort: 19001 },
+};
+const details = { ...reviewsV1, labels: { app: 'details', version: 'v1' }, inbound: { port: 15006, appPort: 19003 } };
+
+const mesh = (text: string): KubeObject => ({
+  apiVersion: 'v1',
+  kind: 'ConfigMap',
+  metadata: { name: 'istio', namespace: 'istio-system' },
+  data: { mesh: text },
+});
+const telemetry = (name: string, namespace: string, spec: string, created = '2026-01-01T00:00:00Z'): KubeObject[] =>
+  loadYaml(`apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: { name: ${name}, namespace: ${namespace}, creationTimestamp: "${created}" }
+spec:
+${spec}`).objects;
+const logsOf = (objects: KubeObject[], proxy: Parameters<typeof compile>[1] = reviewsV1) =>
+  compile(buildIndex(makeSnapshot(objects, 'v1')), proxy).accessLogs;
+const TEXT = { text: ISTIO_TEXT_FORMAT };
+const envoy = (filter?: string) => ({ provider: 'envoy', path: '/dev/stdout', format: TEXT, ...(filter ? { filter } : {}) });
+
+test('nothing said (no accessLogFile, no Telemetry accessLogging): no access logs in the config', () => {
+  expect(logsOf(base)).toBeUndefined();
+  expect(logsOf([...base, mesh('accessLogFile: ""\n')])).toBeUndefined();
+});
+
+test("accessLogFile: both sides of a sidecar and a gateway log there, in Istio's TEXT default; JSON and formats as given", () => {
+  const legacy = { provider: 'accessLogFile', path: '/dev/stdout', format: TEXT };
+  expect(logsOf([...base, mesh('accessLogFile: /dev/stdout\n')])).toEqual({ server: [legacy], client: [legacy] });
+  expect(logsOf([...base, mesh('accessLogFile: /dev/stdout\n')], GATEWAY)).toEqual({ server: [], client: [legacy] });
+  expect(logsOf([...base, mesh('accessLogFile: /var/log/a.log\naccessLogEncoding: JSON\n')])?.client).toEqual([
+    { provider: 'accessLogFile', path: '/var/log/a.log', format: { json: ISTIO_JSON_LABELS } },
+  ]);
+  expect(logsOf([...base, mesh('accessLogFile: /dev/stdout\naccessLogFormat: "%RESPONSE_CODE%"\n')])?.client[0].format).toEqual({
+    text: '%RESPONSE_CODE%\n',
+  });
+  expect(
+    logsOf([...base, mesh(`accessLogFile: /dev/stdout\naccessLogEncoding: JSON\naccessLogFormat: '{"code":"%RESPONSE_CODE%"}'\n`)])
+      ?.client[0].format,
+  ).toEqual({ json: { code: '%RESPONSE_CODE%' } });
+});
+
+test('a root Telemetry enabling the envoy provider logs both sides; the built-in provider follows the mesh encoding', () => {
+  const on = telemetry('mesh-default', 'istio-system', '  accessLogging:\n  - providers: [{ name: envoy }]');
+  expect(logsOf([...base, ...on])).toEqual({ server: [envoy()], client: [envoy()] });
+  expect(logsOf([...base, ...on, mesh('accessLogEncoding: JSON\n')])?.server[0].format).toEqual({ json: ISTIO_JSON_LABELS });
+});
+
+test('a workload Telemetry with disabled: true turns that workload off, the others keep logging', () => {
+  const objects = [
+    ...base,
+    ...telemetry('mesh-default', 'istio-system', '  accessLogging:\n  - providers: [{ name: envoy }]'),
+    ...telemetry('disable-reviews', 'default', '  selector: { matchLabels: { app: reviews } }\n  accessLogging:\n  - disabled: true'),
+  ];
+  expect(logsOf(objects)).toEqual({ server: [], client: [] });
+  expect(logsOf(objects, details)).toEqual({ server: [envoy()], client: [envoy()] });
+  // Their labels now tell them apart: not one shared config.
+  const index = buildIndex(makeSnapshot(objects, 'v1'));
+  expect(equivalenceKey(index, reviewsV1)).not.toBe(equivalenceKey(index, details));
+  expect(configFor(new CompileCache(index), details).accessLogs?.server).toHaveLength(1);
+});
+
+test('match.mode SERVER disables only the inbound side; a filter applies to the side it matches', () => {
+  const objects = [
+    ...base,
+    ...telemetry('mesh-default', 'istio-system', '  accessLogging:\n  - providers: [{ name: envoy }]'),
+    ...telemetry(
+      'reviews',
+      'default',
+      `  selector: { matchLabels: { app: reviews } }
+  accessLogging:
+  - providers: [{ name: envoy }]
+    match: { mode: SERVER }
+    disabled: true
+  - providers: [{ name: envoy }]
+    match: { mode: CLIENT }
+    filter: { expression: "response.code >= 400" }`,
+    ),
+  ];
+  expect(logsOf(objects)).toEqual({ server: [], client: [envoy('response.code >= 400')] });
+});
+
+test('a namespace Telemetry overrides the root one; the workload one overrides both (filter last given wins)', () => {
+  const objects = [
+    ...base,
+    ...telemetry('mesh-default', 'istio-system', '  accessLogging:\n  - providers: [{ name: envoy }]'),
+    ...telemetry('ns', 'default', '  accessLogging:\n  - providers: [{ name: envoy }]\n    filter: { expression: "response.code >= 500" }'),
+    ...telemetry(
+      'w',
+      'default',
+      '  selector: { matchLabels: { app: details } }\n  accessLogging:\n  - providers: [{ name: envoy }]\n    filter: { expression: "response.code >= 400" }',
+    ),
+  ];
+  expect(logsOf(objects)?.client).toEqual([envoy('response.code >= 500')]);
+  expect(logsOf(objects, details)?.client).toEqual([envoy('response.code >= 400')]);
+  // A gateway in another namespace: only the root's.
+  expect(logsOf(objects, { ...GATEWAY, namespace: 'istio-system' })).toEqual({ server: [], client: [envoy()] });
+});
+
+test('envoyFileAccessLog providers: path and text or labels; defaultProviders.accessLogging enables them without a Telemetry', () => {
+  const providers = `extensionProviders:
+- name: json-file
+  envoyFileAccessLog: { path: /tmp/mesh.log, logFormat: { labels: { code: "%RESPONSE_CODE%" } } }
+- name: plain
+  envoyFileAccessLog: { logFormat: { text: "%REQ(:METHOD)% %RESPONSE_CODE%" } }
+- name: otel-als
+  envoyOtelAls: { service: otel.istio-system.svc.cluster.local, port: 4317 }
+`;
+  expect(logsOf([...base, mesh(`${providers}defaultProviders: { accessLogging: [json-file, plain, otel-als] }\n`)])?.client).toEqual([
+    { provider: 'json-file', path: '/tmp/mesh.log', format: { json: { code: '%RESPONSE_CODE%' } } },
+    { provider: 'plain', path: '/dev/stdout', format: { text: '%REQ(:METHOD)% %RESPONSE_CODE%\n' } },
+  ]);
+});
+
+test("a side no Telemetry gives a provider that writes a file falls back to accessLogFile, as istiod's listeners do; a disabled one does not", () => {
+  const legacy = { provider: 'accessLogFile', path: '/var/log/mesh.log', format: TEXT };
+  const file = mesh('accessLogFile: /var/log/mesh.log\nextensionProviders:\n- name: otel\n  envoyOtelAls: { service: otel, port: 4317 }\n');
+  // Only the server side named: the client side keeps the mesh config's file.
+  const serverOnly = telemetry('s', 'default', '  accessLogging:\n  - providers: [{ name: envoy }]\n    match: { mode: SERVER }');
+  expect(logsOf([...base, file, ...serverOnly])).toEqual({
+    server: [{ provider: 'envoy', path: '/dev/stdout', format: TEXT }],
+    client: [legacy],
+  });
+  // A provider that writes no file (OpenTelemetry access logs, MAST0301) or that the mesh config has not: the file.
+  expect(
+    logsOf([...base, file, ...telemetry('o', 'default', '  accessLogging:\n  - providers: [{ name: otel }, { name: loki }]')]),
+  ).toEqual({
+    server: [legacy],
+    client: [legacy],
+  });
+  // Disabled: no log on that side, not the file.
+  expect(
+    logsOf([...base, file, ...telemetry('d', 'default', '  accessLogging:\n  - providers: [{ name: envoy }]\n    disabled: true')]),
+  ).toEqual({
+    server: [],
+    client: [],
+  });
+  // Nothing in scope and no file: the proxy's flag applies.
+  expect(logsOf([...base, ...telemetry('o', 'default', '  accessLogging:\n  - providers: [{ name: loki }]')])).toBeUndefined();
+});
