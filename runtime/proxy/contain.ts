@@ -49,6 +49,11 @@ export function containedListener<A, B>(side: PeerSide, end: () => void, handle:
   };
 }
 
+/** A throw caught where a peer's input was handled (a listener of its own making): `end` closes that peer's connection or stream, the error is published. */
+export function containedError(side: PeerSide, end: () => void, error: unknown): void {
+  contained(side, end, error);
+}
+
 function contained(side: PeerSide, end: () => void, error: unknown): void {
   try {
     end();

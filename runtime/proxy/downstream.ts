@@ -8,6 +8,8 @@ import { originalClient } from './http/forwarded-for';
 import type * as net from 'node:net';
 import type { X509Certificate } from 'node:crypto';
 import { headEnd, HttpError, parseRequestHead, type RequestHead } from './http/head';
+import { CONNECT_NO_ROUTE } from './http/bytes';
+import { flagBit, flagString, requestFinished, type RequestRecord } from './request/record';
 import { BodyFraming } from './http/body';
 import { ChunkedError } from './http/chunked';
 import { localResponse } from './http/write';
@@ -168,6 +170,7 @@ export class DownstreamConn implements Client {
     this.headLength = end;
     this.absoluteForm = false;
     this.method = head.method;
+    if (head.method === 'CONNECT') return this.refuseConnect(head);
     let authority = head.header('host', this.authority) ?? '';
     let target = head.target;
     try {
@@ -320,6 +323,34 @@ export class DownstreamConn implements Client {
     if (this.exchange || this.deadline === 0 || now < this.deadline || this.closed) return;
     if (this.pending && this.pending.length > 0) this.fail(new HttpError(408, 'timeout', 'request head not received in time'));
     else this.close();
+  }
+
+  /**
+   * A CONNECT: no route takes it (http/bytes.ts CONNECT_NO_ROUTE). Answered 404 and logged as
+   * Envoy logs it (NR, no path, its authority-form target as the authority), then the connection is
+   * closed: what follows the head would be a tunnel's bytes, never read as requests.
+   */
+  private refuseConnect(head: RequestHead): void {
+    const started = performance.now();
+    this.target = '';
+    const authority = head.target;
+    const body = 'no route\n';
+    this.fail(new HttpError(404, CONNECT_NO_ROUTE, body.trim()));
+    if (!requestFinished.hasSubscribers) return;
+    const port = this.redirected ? (this.originalPort ?? this.listener.defaultPort) : this.listener.defaultPort;
+    requestFinished.publish({
+      owner: this.proxy,
+      request: this,
+      inbound: this.listener.entryFor(port, this.server)?.config.trafficDirection === 'INBOUND',
+      status: 404,
+      flags: flagString(flagBit('NR')),
+      ms: performance.now() - started,
+      bytesIn: 0,
+      bytesOut: body.length,
+      requestId: '',
+      authority,
+      protocol: head.http10 ? 'HTTP/1.0' : 'HTTP/1.1',
+    } satisfies RequestRecord);
   }
 
   private fail(err: HttpError): void {

@@ -188,7 +188,8 @@ function flagLine(r: RequestRecord): string {
     start_time: new Date(Date.now() - r.ms).toISOString(),
     route_name: r.route ?? null,
     method: req.method,
-    path: req.target,
+    // A CONNECT has no path: null, as Envoy's "-".
+    path: req.target || null,
     protocol: r.protocol,
     response_code: r.status,
     response_flags: r.flags,

@@ -9,6 +9,7 @@
 import * as http from 'node:http';
 import { Duplex } from 'node:stream';
 import { BodyFraming } from '../../runtime/proxy/http/body';
+import { CONNECT_NO_ROUTE } from '../../runtime/proxy/http/bytes';
 import { ChunkedError } from '../../runtime/proxy/http/chunked';
 import { DEFAULT_LIMITS, headEnd, HttpError, parseRequestHead } from '../../runtime/proxy/http/head';
 import { normalizePath } from '../../runtime/proxy/http/normalize-path';
@@ -64,6 +65,8 @@ export function mastVerdict(input: Buffer): Verdict {
         return { kind: 'incomplete', requests };
       }
       const head = parseRequestHead(buf, 0, end, DEFAULT_LIMITS);
+      // No route takes a CONNECT: refused (404) and the connection closed, before its target is read.
+      if (head.method === 'CONNECT') throw new HttpError(404, CONNECT_NO_ROUTE, 'no route');
       let authority = head.header('host') ?? '';
       let target = head.target;
       if (target.charCodeAt(0) !== 47) {

@@ -57,22 +57,40 @@ export function destroyDrained(session: http2.Http2Session): void {
 /**
  * Drains `session` once it has had no stream open for `idleMs` (Envoy's connection idle timeout:
  * "no active requests", so a long stream with nothing to say keeps its connection). A connection
- * that never opens a stream is idle from the start.
+ * that never opens a stream is idle from the start. One timer per session, looked at when it fires
+ * (armed again for what is left when a stream opened or ended meanwhile): a stream only counts, it
+ * arms and clears no timer of its own.
  */
 export function goAwayWhenIdle(session: http2.ServerHttp2Session, idleMs: number): void {
-  let open = 0;
-  let timer: NodeJS.Timeout | undefined;
-  const arm = () => {
-    timer = setTimeout(() => goAway(session), idleMs);
+  const idle: IdleCount = { open: 0, since: performance.now() };
+  const check = () => {
+    if (session.destroyed || session.closed) return;
+    const left = idle.open > 0 ? idleMs : idle.since + idleMs - performance.now();
+    if (left <= 0) return goAway(session);
+    timer = setTimeout(check, left);
     timer.unref();
   };
+  let timer = setTimeout(check, idleMs);
+  timer.unref();
   session.on('stream', (stream) => {
-    open++;
-    clearTimeout(timer);
-    stream.once('close', () => {
-      if (--open === 0 && !session.destroyed) arm();
-    });
+    idle.open++;
+    (stream as CountedStream)[IDLE] = idle;
+    stream.on('close', streamClosed);
   });
   session.once('close', () => clearTimeout(timer));
-  arm();
+}
+
+const IDLE = Symbol('mast.idleCount');
+interface IdleCount {
+  /** Streams open now. */
+  open: number;
+  /** When the last one ended (or the session began). */
+  since: number;
+}
+type CountedStream = http2.ServerHttp2Stream & { [IDLE]: IdleCount };
+
+/** A stream's 'close' (one function for every stream): the last one open starts the idle time. */
+function streamClosed(this: CountedStream): void {
+  const idle = this[IDLE];
+  if (--idle.open === 0) idle.since = performance.now();
 }

@@ -52,6 +52,12 @@ export function grpcStatusOf(headers: IncomingHttpHeaders | undefined): number |
   return Number(v);
 }
 
+/** The numeric `grpc-status` of a header list (a trailers-only head, or trailers), or undefined. */
+export function grpcStatusIn(list: ReadonlyArray<readonly [string, string]>): number | undefined {
+  for (const [n, v] of list) if (n === 'grpc-status') return grpcStatusOf({ 'grpc-status': v });
+  return undefined;
+}
+
 const UNIT_MS: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 0.001, n: 0.000001 };
 
 /** `grpc-timeout` (1 to 8 digits and a unit, gRPC over HTTP/2 spec) in ms; undefined when absent or malformed. */

@@ -1,8 +1,6 @@
-import { FLAG_END_STREAM, INTERNAL_ERROR } from './lazy-http2';
+import { FLAG_END_STREAM } from './lazy-http2';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { ListenerConfig, RouteConfig, WeightedCluster } from '../../contract/proxy-config';
-import { containPeerInput } from '../contain';
-import { chunkedCopy } from '../mirror';
 import { HttpError } from '../http/bytes';
 import { RequestIds } from '../request-id';
 import type { DryRunRecord } from '../../contract/authz-dry-run';
@@ -12,25 +10,18 @@ import { corsResponseHeaders } from '../request/cors';
 import type { GeneratedCookie } from '../request/hash-key';
 import { flagBit, flagString, requestFinished, type Flag, type RequestRecord } from '../request/record';
 import { ReplayBuffer } from '../request/replay-buffer';
-import { shadowAuthority } from '../request/upstream-head';
 import type { Failure } from '../request/retry';
 import { decide, type Decision } from '../request/route';
 import type { Cluster, Endpoint } from '../upstream/cluster';
-import { grpcLocalReply, grpcStatusOf, grpcTimeoutMs, isGrpc } from './grpc';
-import {
-  Base64Body,
-  type GrpcWebCall,
-  GrpcWebBodyError,
-  grpcWebCallOn,
-  grpcWebLocalReply,
-  grpcWebRequestHeaders,
-  GrpcWebResponse,
-  type WebHead,
-} from './grpc-web';
-import { downstreamResponse, pairsOf, streamUpstreamRequest, toObject, type HeaderList, type UpstreamRequest } from './headers';
+import { grpcStatusIn, grpcTimeoutMs, isGrpc } from './grpc';
+import { Base64Body, type GrpcWebCall, GrpcWebBodyError, grpcWebCallOn, grpcWebRequestHeaders, type WebHead } from './grpc-web';
+import { downstreamResponse, streamUpstreamRequest, type HeaderList, type UpstreamRequest } from './headers';
+import { listenToClient, type StreamOwner } from './client-listeners';
+import { mirrorCopies } from './mirror-copies';
 import { type H2Connection, StreamRequest } from './stream-request';
+import { type ResponseSource, StreamResponse } from './stream-response';
 import { RESET, Tries, type TriesOwner } from './tries';
-import { H1Try, requestHead } from './upstream-h1';
+import { H1Try } from './upstream-h1';
 import { H2Try } from './upstream-h2';
 import type { TryOwner, UpstreamTry } from './upstream-try';
 import type { PathNormalization } from '../../contract/proxy-config';
@@ -46,12 +37,12 @@ export interface H2ExchangeContext extends ExchangeContext {
   readonly pathNormalization: PathNormalization;
 }
 
-const grpcOf = (list: HeaderList): number | undefined => {
-  for (const [n, v] of list) if (n === 'grpc-status') return grpcStatusOf({ 'grpc-status': v });
-  return undefined;
-};
-
-export class H2Exchange implements TryOwner, TriesOwner {
+/**
+ * One client HTTP/2 stream's request through the layers: admission, the route decision, the
+ * upstream tries (tries.ts) fed with the request body, the response into the stream
+ * (stream-response.ts), timeouts, the client gone, and the record when it is over.
+ */
+export class H2Exchange implements TryOwner, TriesOwner, ResponseSource, StreamOwner {
   private readonly started = performance.now();
   done = false;
   committed = false;
@@ -67,10 +58,7 @@ export class H2Exchange implements TryOwner, TriesOwner {
   generatedCookie?: GeneratedCookie;
   ownProto = false;
   private flags = 0;
-  private status = 0;
-  private grpcStatus?: number;
   private bytesIn = 0;
-  private bytesOut = 0;
   private details?: string;
   /** The dry-run policies' outcomes, for the record. */
   private dryRun?: DryRunRecord;
@@ -81,20 +69,18 @@ export class H2Exchange implements TryOwner, TriesOwner {
   private readonly hasBody: boolean;
   /** The request body: held until a try is ready, kept for a retry while it fits. */
   private readonly replay: ReplayBuffer;
-  private trailersOut?: HeaderList;
   /** The client's request trailers, sent upstream after the body. */
-  private trailersIn?: HeaderList;
-  private waitsForTrailers = false;
-  private awaitingDrain = false;
+  trailersIn?: HeaderList;
   private premature = false;
+  /** The response, into the client's stream. */
+  private readonly out: StreamResponse;
   /** Mirror copies of this request, taking its body as it comes. */
   private mirrors?: MirrorBody[];
   private delayTimer?: NodeJS.Timeout;
   private timeoutTimer?: NodeJS.Timeout;
-  /** A gRPC-Web call on a listener that translates it (grpc-web.ts): its `-text` body decoder and its response encoder. */
+  /** A gRPC-Web call on a listener that translates it (grpc-web.ts), and its `-text` body decoder. */
   private web?: GrpcWebCall;
   private webBody?: Base64Body;
-  private webResponse?: GrpcWebResponse;
 
   constructor(
     private readonly ctx: H2ExchangeContext,
@@ -107,19 +93,12 @@ export class H2Exchange implements TryOwner, TriesOwner {
     this.replay = new ReplayBuffer(!this.hasBody);
     const ct = headers['content-type'];
     this.grpc = isGrpc(typeof ct === 'string' ? ct : undefined);
+    this.out = new StreamResponse(stream, this.grpc, this);
   }
 
   start(): void {
     const { stream, ctx, conn } = this;
-    stream.on('error', () => undefined);
-    stream.on('close', () => this.downstreamGone());
-    if (this.hasBody) {
-      // The client's body reaches the tries inside containPeerInput: a throw resets this stream, not the process.
-      const reset = () => this.abort('DC');
-      stream.on('data', (chunk: Buffer) => containPeerInput('downstream', reset, () => this.requestBody(chunk)));
-      stream.on('trailers', (t) => (this.trailersIn = pairsOf(t)));
-      stream.on('end', () => containPeerInput('downstream', reset, () => this.requestEnd()));
-    }
+    listenToClient(stream, this, this.hasBody);
     let req: StreamRequest;
     try {
       req = this.req = new StreamRequest(this.headers, conn, ctx.pathNormalization, ctx.limits.trustedHops ?? 0);
@@ -129,6 +108,8 @@ export class H2Exchange implements TryOwner, TriesOwner {
     }
     const entry = conn.listener.entryFor(req.port, conn.server);
     this.listener = entry?.config;
+    // No route takes a CONNECT (http/bytes.ts CONNECT_NO_ROUTE): 404 NR, logged as Envoy logs it.
+    if (req.method === 'CONNECT') return this.reply(404, 'NR', 'no route\n');
     if (this.listener?.grpcWeb) this.startGrpcWeb();
     // As HTTP/1.1 (exchange.ts): a gateway's client is external, its x-request-id and (without trusted hops) x-forwarded-proto replaced.
     const edge = ctx.identity.mode === 'gateway';
@@ -161,7 +142,7 @@ export class H2Exchange implements TryOwner, TriesOwner {
     if (!web) return;
     this.web = web;
     if (web.textRequest) this.webBody = new Base64Body();
-    this.webResponse = new GrpcWebResponse(web.textResponse);
+    this.out.translateGrpcWeb(web);
   }
 
   private proceed(d: Decision): void {
@@ -189,30 +170,12 @@ export class H2Exchange implements TryOwner, TriesOwner {
     const ms = deadline !== undefined && (!route || deadline < route) ? deadline : route;
     if (ms) this.timeoutTimer = setTimeout(() => this.onTimeout(), Math.max(0, ms - (performance.now() - this.started)));
     // A body is copied to each mirror as it streams (none of it came yet, unless a fault delayed the request: no copy then, as HTTP/1.1's).
-    if (d.mirrors && !(this.hasBody && this.bytesIn > 0)) this.startMirrors(d.mirrors);
+    if (d.mirrors && !(this.hasBody && this.bytesIn > 0)) {
+      const length = this.web ? undefined : this.headers['content-length'];
+      this.mirrors = mirrorCopies(this.ctx, d.mirrors, this.upstream, this.replay.hasBody, typeof length === 'string' ? length : undefined);
+    }
     this.tries = new Tries(cluster, d.action.retries, this.replay, req, this);
     this.tries.next();
-  }
-
-  /**
-   * The mirrors' copies, as HTTP/1.1 requests (mirror.ts speaks HTTP/1.1): the shadow authority (shadowAuthority),
-   * `x-mast-mirror`, the body with the client's length, else chunked.
-   */
-  private startMirrors(clusters: readonly string[]): void {
-    const u = this.upstream!;
-    const withBody = this.replay.hasBody;
-    const length = this.web ? undefined : this.headers['content-length'];
-    const known = typeof length === 'string' ? length : undefined;
-    const shadow = {
-      ...u,
-      authority: shadowAuthority(u.authority),
-      headers: [...u.headers, ['x-mast-mirror', 'true']] satisfies HeaderList,
-    };
-    const head = requestHead(shadow, withBody, known);
-    for (const m of clusters) {
-      const copy = this.ctx.mirror(m, u.method, head, withBody);
-      if (copy) (this.mirrors ??= []).push(known === undefined ? chunkedCopy(copy) : copy);
-    }
   }
 
   // ---- tries ----
@@ -242,7 +205,8 @@ export class H2Exchange implements TryOwner, TriesOwner {
     else if (this.hasBody && this.stream.isPaused()) this.stream.resume();
   }
 
-  private requestBody(raw: Buffer): void {
+  /** Request body bytes (the listeners below call it). */
+  requestBody(raw: Buffer): void {
     this.bytesIn += raw.length;
     const chunk = this.webBody ? this.decodeWeb(raw) : raw;
     if (!chunk) return;
@@ -272,7 +236,7 @@ export class H2Exchange implements TryOwner, TriesOwner {
     }
   }
 
-  private requestEnd(): void {
+  requestEnd(): void {
     if (this.webBody && !this.decodeWeb(EMPTY, true)) return;
     if (this.mirrors) for (const m of this.mirrors) m.write(EMPTY, true);
     this.replay.end();
@@ -285,23 +249,15 @@ export class H2Exchange implements TryOwner, TriesOwner {
     if (this.done) return false;
     const tries = this.tries!;
     // A trailers-only response carries its gRPC status in the head: the retry policy's gRPC names read it.
-    const grpc = end ? grpcOf(headers) : undefined;
+    const grpc = end ? grpcStatusIn(headers) : undefined;
     if (tries.answered(status, grpc)) return false;
-    this.status = status;
-    if (grpc !== undefined) this.grpcStatus = grpc;
     this.committed = true;
-    let head: WebHead | undefined = { status, headers };
-    if (this.webResponse) {
-      head = this.webResponse.head(status, headers, end);
-      // A response that is not gRPC: its head waits for its body, which becomes the grpc-message (end()).
-      if (!head) return true;
-    }
-    const out = this.responseHeaders(head);
-    // An HTTP/2 upstream may end with trailers (gRPC always does), an HTTP/1.1 one's chunked body too: the stream waits for them
-    // (gRPC-Web sends them as the last body frame instead).
+    const head = this.out.upstreamHead(status, headers, end, grpc);
+    // A gRPC-Web call's answer that is not gRPC: its head waits for its body, which becomes the grpc-message (end()).
+    if (!head) return true;
+    // An HTTP/2 upstream may end with trailers (gRPC always does), an HTTP/1.1 one's chunked body too: the stream waits for them.
     const t = tries.current;
-    this.waitsForTrailers = !end && !this.webResponse && (t instanceof H2Try || (t instanceof H1Try && t.mayHaveTrailers));
-    if (!this.respond(out, end)) return false;
+    if (!this.out.respond(this.responseHeaders(head), end, t instanceof H2Try || (t instanceof H1Try && t.mayHaveTrailers))) return false;
     if (!end) return true;
     tries.completed();
     this.finish();
@@ -322,58 +278,24 @@ export class H2Exchange implements TryOwner, TriesOwner {
   }
 
   data(upstream: Buffer): boolean {
-    if (this.done) return true;
-    const chunk = this.webResponse ? this.webResponse.data(upstream) : upstream;
-    if (!chunk.length) return true;
-    this.bytesOut += chunk.length;
-    if (this.stream.write(chunk)) return true;
-    // One wait per full window: chunks already read upstream still come while it pauses.
-    if (!this.awaitingDrain) {
-      this.awaitingDrain = true;
-      this.stream.once('drain', () => {
-        this.awaitingDrain = false;
-        this.tries?.current?.resume();
-      });
-    }
-    return false;
+    return this.done || this.out.data(upstream);
+  }
+
+  /** The client's stream drained: the try reads again. */
+  resumeUpstream(): void {
+    this.tries?.current?.resume();
   }
 
   trailers(headers: HeaderList): void {
-    this.trailersOut = headers;
-    const grpc = grpcOf(headers);
-    if (grpc !== undefined) this.grpcStatus = grpc;
+    this.out.trailers(headers);
   }
 
   end(): void {
     if (this.done) return;
     this.tries!.completed();
-    if (this.webResponse) return this.endGrpcWeb(this.webResponse);
-    if (!this.waitsForTrailers) this.stream.end();
-    else {
-      const trailers = toObject(this.trailersOut ?? []);
-      this.stream.once('wantTrailers', () => {
-        try {
-          this.stream.sendTrailers(trailers);
-        } catch {
-          // A field the codec refuses: this stream is reset, not the proxy.
-          if (!this.stream.destroyed) this.stream.close(INTERNAL_ERROR);
-        }
-      });
-      this.stream.end();
-    }
-    this.finish();
-  }
-
-  /** gRPC-Web's end: the trailers as the last frame, or a held non-gRPC response sent as a gRPC status. */
-  private endGrpcWeb(web: GrpcWebResponse): void {
-    const last = web.end(this.trailersOut);
-    if (last.head) {
-      this.status = last.head.status;
-      this.respond(this.responseHeaders(last.head), true);
-    } else if (last.body.length) {
-      this.bytesOut += last.body.length;
-      this.stream.end(last.body);
-    } else this.stream.end();
+    // A gRPC-Web call's held answer goes now, as a gRPC status.
+    const held = this.out.end();
+    if (held) this.out.respond(this.responseHeaders(held), true);
     this.finish();
   }
 
@@ -394,12 +316,12 @@ export class H2Exchange implements TryOwner, TriesOwner {
     this.reply(504, 'UT', 'upstream request timeout\n');
   }
 
-  private downstreamGone(): void {
+  downstreamGone(): void {
     if (this.done) return;
     // Reset by the client soon after it opened, before a response began: Envoy's "premature reset" (server.ts).
     if (!this.committed && performance.now() - this.started < PREMATURE_MS) this.premature = true;
     this.flags |= flagBit('DC');
-    this.status = this.status || 499;
+    this.out.status ||= 499;
     this.tries?.drop();
     this.finish();
   }
@@ -408,7 +330,7 @@ export class H2Exchange implements TryOwner, TriesOwner {
   abort(flag?: Flag): void {
     if (flag) this.flags |= flagBit(flag);
     this.tries?.drop();
-    if (!this.stream.destroyed) this.stream.close(INTERNAL_ERROR);
+    this.out.reset();
     this.finish();
   }
 
@@ -417,50 +339,8 @@ export class H2Exchange implements TryOwner, TriesOwner {
     if (this.done) return;
     this.tries?.drop();
     if (flag) this.flags |= flagBit(flag);
-    if (this.web && (status >= 300 || grpcStatus !== undefined)) {
-      const r = grpcWebLocalReply(this.web, status, body, grpcStatus);
-      this.status = r.status;
-      const out: OutgoingHttpHeaders = { ':status': r.status };
-      for (const [n, v] of r.headers) {
-        out[n] = v;
-        if (n === 'grpc-status') this.grpcStatus = Number(v);
-      }
-      this.respond(out, true);
-      return this.finish();
-    }
-    if (this.grpc && status >= 300) {
-      const out = grpcLocalReply(status, body, grpcStatus);
-      this.status = 200;
-      this.grpcStatus = Number(out['grpc-status']);
-      this.respond(out, true);
-      return this.finish();
-    }
-    this.status = status;
-    const out: OutgoingHttpHeaders = { ':status': status };
-    if (body) {
-      out['content-type'] = 'text/plain';
-      out['content-length'] = Buffer.byteLength(body);
-    }
-    for (const [n, v] of headers) out[n] = v;
-    if (this.respond(out, !body) && body) {
-      this.bytesOut += Buffer.byteLength(body);
-      this.stream.end(body);
-    }
+    this.out.localReply(status, body, headers, grpcStatus);
     this.finish();
-  }
-
-  /** The response head into the stream; false when the stream is gone already. */
-  private respond(headers: OutgoingHttpHeaders, end: boolean): boolean {
-    const s = this.stream;
-    if (s.destroyed || s.closed || s.headersSent) return false;
-    try {
-      s.respond(headers, { endStream: end, waitForTrailers: !end && this.waitsForTrailers });
-      return true;
-    } catch {
-      // A header the codec refuses (a connection-specific one an upstream sent): the stream is reset, not the proxy.
-      s.close(INTERNAL_ERROR);
-      return false;
-    }
   }
 
   private finish(): void {
@@ -478,18 +358,18 @@ export class H2Exchange implements TryOwner, TriesOwner {
       request: this.req,
       inbound: this.listener?.trafficDirection === 'INBOUND',
       cluster: this.cluster?.config,
-      status: this.status,
+      status: this.out.status,
       flags: flagString(this.flags),
       ms: now - this.started,
       bytesIn: this.bytesIn,
-      bytesOut: this.bytesOut,
+      bytesOut: this.out.bytesOut,
       route: this.route?.name,
       upstream: this.tries?.endpoint?.key,
       requestId: this.requestId,
       authority: this.req.authority,
       details: this.details,
       protocol: 'HTTP/2',
-      grpcStatus: this.grpcStatus,
+      grpcStatus: this.out.grpcStatus,
       trace: this.trace,
       dryRun: this.dryRun,
     } satisfies RequestRecord);

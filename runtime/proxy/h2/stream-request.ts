@@ -7,7 +7,7 @@ import { originalClient } from '../http/forwarded-for';
 import type { IncomingHttpHeaders } from 'node:http2';
 import type { X509Certificate } from 'node:crypto';
 import type { PathNormalization } from '../../contract/proxy-config';
-import { CONNECT_NO_ROUTE, HttpError } from '../http/bytes';
+import { HttpError } from '../http/bytes';
 import { normalizePath } from '../http/normalize-path';
 import type { ListenerRuntime } from '../listeners';
 import type { RequestInfo } from '../request/context';
@@ -43,7 +43,10 @@ export class StreamRequest implements RequestInfo {
   readonly host: string;
   readonly port: number;
 
-  /** Throws an HttpError (400) for a stream without the pseudo-headers a request needs, or a path that does not normalize. */
+  /**
+   * Throws an HttpError (400) for a stream without the pseudo-headers a request needs, or a path
+   * that does not normalize. A CONNECT has no `:path`: its target is '' (the exchange refuses it).
+   */
   constructor(
     readonly headers: IncomingHttpHeaders,
     readonly conn: H2Connection,
@@ -53,14 +56,13 @@ export class StreamRequest implements RequestInfo {
     const method = headers[':method'];
     const path = headers[':path'];
     const authority = headers[':authority'] ?? headers.host;
-    // CONNECT (no :path): no route takes it, as Envoy under Istio's config (bytes.ts CONNECT_NO_ROUTE).
-    if (method === 'CONNECT') throw new HttpError(404, CONNECT_NO_ROUTE, 'no route');
-    if (typeof method !== 'string' || typeof path !== 'string' || path.charCodeAt(0) !== 47 /* '/' */)
+    const connect = method === 'CONNECT';
+    if (typeof method !== 'string' || (!connect && (typeof path !== 'string' || path.charCodeAt(0) !== 47)) /* '/' */)
       throw new HttpError(400, 'bad_request', 'a request needs :method and an origin-form :path');
     if (typeof authority !== 'string' || !authority) throw new HttpError(400, 'missing_host', 'missing :authority');
     this.method = method;
-    this.rawTarget = path;
-    this.target = normalizePath(path, normalization);
+    this.rawTarget = connect ? '' : (path as string);
+    this.target = connect ? '' : normalizePath(path as string, normalization);
     this.authority = authority;
     const colon = authority.lastIndexOf(':');
     const hasPort = colon > 0 && authority.indexOf(']') < colon;

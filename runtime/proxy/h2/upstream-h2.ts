@@ -7,7 +7,8 @@
  */
 import type * as http2 from 'node:http2';
 import { CANCEL, FLAG_END_STREAM, INTERNAL_ERROR, NO_ERROR, REFUSED_STREAM } from './lazy-http2';
-import { containedListener } from '../contain';
+import { containedError } from '../contain';
+import { endStreamReceived, watchEndStream } from './end-stream';
 import type { Cluster, Endpoint } from '../upstream/cluster';
 import { type HeaderList, pairsOf, toObject, type UpstreamRequest } from './headers';
 import { trailerFields } from './upstream-h1';
@@ -41,7 +42,9 @@ export class H2Try implements UpstreamTry {
    */
   start(refused: (flag: 'UO') => void): void {
     const pool = h2Pool(this.cluster, this.endpoint);
-    this.stopWaiting = pool.acquire((grant) => {
+    let granted = false;
+    const stop = pool.acquire((grant) => {
+      granted = true;
       this.stopWaiting = undefined;
       if (grant === 'overflow') {
         this.done = true;
@@ -51,6 +54,8 @@ export class H2Try implements UpstreamTry {
       if (grant === 'closed') return this.fail('UC', 503, 'refused-stream');
       this.open(pool, grant);
     });
+    // Granted at once (the usual case): there is no wait to give up, and cancel() must reset the stream.
+    if (!granted) this.stopWaiting = stop;
   }
 
   /** While the try waits for a stream: how to give up the wait. */
@@ -71,61 +76,61 @@ export class H2Try implements UpstreamTry {
       return this.fail('UC', 503, 'refused-stream');
     }
     this.stream = stream;
+    watchEndStream(stream);
     pool.began(pooled);
     this.endpoint.active++;
     this.endpoint.requests++;
-    // What the server sent reaches the exchange inside containedListener: a throw resets this stream, not the process.
-    const reset = () => {
-      if (!stream.closed) stream.close(INTERNAL_ERROR);
-    };
-    stream.on(
-      'response',
-      containedListener('upstream', reset, (h: http2.IncomingHttpHeaders, flags: number) => {
-        const status = Number(h[':status']);
-        if (status < 200) return;
-        this.responded = true;
-        this.owner.head(status, pairsOf(h), (flags & FLAG_END_STREAM) !== 0);
-      }),
-    );
-    stream.on(
-      'data',
-      containedListener('upstream', reset, (chunk: Buffer) => {
-        if (!this.done && !this.owner.data(chunk)) stream.pause();
-      }),
-    );
-    stream.on(
-      'trailers',
-      containedListener('upstream', reset, (t: http2.IncomingHttpHeaders) => {
-        if (!this.done) this.owner.trailers(pairsOf(t));
-      }),
-    );
-    stream.on(
-      'end',
-      containedListener('upstream', reset, () => {
-        if (this.done) return;
-        // Node ends the readable side of a stream whose connection went mid-response too (the stream
-        // destroyed by then): that is a response broken off, not its end (1 gRPC call in 1,500 came
-        // back a 200 without grpc-status that way, its trailers never sent).
-        if (stream.destroyed) return this.closedEarly(stream, pooled);
-        this.release();
-        this.owner.end();
-      }),
-    );
+    // The listeners are the module's functions, the try found on the stream: a request makes no closures for them.
+    (stream as TryStream)[TRY] = this;
+    stream.on('response', onResponse);
+    stream.on('data', onData);
+    stream.on('trailers', onTrailers);
+    stream.on('end', onEnd);
     // Only a stream with a body waits for trailers (the client's, if it sends some).
-    if (this.hasBody)
-      stream.on('wantTrailers', () => {
-        try {
-          stream.sendTrailers(toObject(trailerFields(this.trailers ?? [])));
-        } catch {
-          // A field the codec refuses (a connection-specific one): this stream is reset, not the session.
-          if (!stream.closed) stream.close(INTERNAL_ERROR);
-        }
-      });
-    stream.on('error', () => undefined);
-    stream.on('close', () => {
-      if (!this.done) this.closedEarly(stream, pooled);
-    });
+    if (this.hasBody) stream.on('wantTrailers', onWantTrailers);
+    stream.on('error', ignore);
+    stream.on('close', onClose);
     this.owner.ready();
+  }
+
+  /** The server's final head (1xx ones are not passed on). */
+  response(h: http2.IncomingHttpHeaders, flags: number): void {
+    const status = Number(h[':status']);
+    if (status < 200) return;
+    this.responded = true;
+    this.owner.head(status, pairsOf(h), (flags & FLAG_END_STREAM) !== 0);
+  }
+
+  data(stream: http2.ClientHttp2Stream, chunk: Buffer): void {
+    if (!this.done && !this.owner.data(chunk)) stream.pause();
+  }
+
+  trailersIn(t: http2.IncomingHttpHeaders): void {
+    if (!this.done) this.owner.trailers(pairsOf(t));
+  }
+
+  ended(stream: http2.ClientHttp2Stream): void {
+    if (this.done) return;
+    // Node ends the readable side of a stream whose connection went mid-response too, or that the
+    // server reset with NO_ERROR before END_STREAM (end-stream.ts): a response broken off, not its
+    // end (gRPC calls came back a 200 without grpc-status that way, their trailers never sent).
+    if (!endStreamReceived(stream)) return this.closedEarly(stream, this.pooled!);
+    this.release();
+    this.owner.end();
+  }
+
+  /** The request's body has gone: the client's trailers, if it sent some (none: the stream just ends). */
+  sendTrailers(stream: http2.ClientHttp2Stream): void {
+    try {
+      stream.sendTrailers(toObject(trailerFields(this.trailers ?? [])));
+    } catch {
+      // A field the codec refuses (a connection-specific one): this stream is reset, not the session.
+      resetStream(stream);
+    }
+  }
+
+  closed(stream: http2.ClientHttp2Stream): void {
+    if (!this.done) this.closedEarly(stream, this.pooled!);
   }
 
   write(chunk: Buffer): boolean {
@@ -189,4 +194,48 @@ export class H2Try implements UpstreamTry {
   get answered(): boolean {
     return this.responded;
   }
+}
+
+const TRY = Symbol('mast.h2Try');
+type TryStream = http2.ClientHttp2Stream & { [TRY]: H2Try };
+
+const resetStream = (stream: http2.ClientHttp2Stream): void => {
+  if (!stream.closed) stream.close(INTERNAL_ERROR);
+};
+const ignore = (): void => undefined;
+
+// What the server sent reaches the try inside these: a throw resets that stream, not the process (contain.ts).
+function onResponse(this: TryStream, h: http2.IncomingHttpHeaders, flags: number): void {
+  try {
+    this[TRY].response(h, flags);
+  } catch (error) {
+    containedError('upstream', () => resetStream(this), error);
+  }
+}
+function onData(this: TryStream, chunk: Buffer): void {
+  try {
+    this[TRY].data(this, chunk);
+  } catch (error) {
+    containedError('upstream', () => resetStream(this), error);
+  }
+}
+function onTrailers(this: TryStream, t: http2.IncomingHttpHeaders): void {
+  try {
+    this[TRY].trailersIn(t);
+  } catch (error) {
+    containedError('upstream', () => resetStream(this), error);
+  }
+}
+function onEnd(this: TryStream): void {
+  try {
+    this[TRY].ended(this);
+  } catch (error) {
+    containedError('upstream', () => resetStream(this), error);
+  }
+}
+function onWantTrailers(this: TryStream): void {
+  this[TRY].sendTrailers(this);
+}
+function onClose(this: TryStream): void {
+  this[TRY].closed(this);
 }

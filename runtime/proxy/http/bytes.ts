@@ -4,9 +4,9 @@
  */
 /**
  * A CONNECT request: Istio's listeners configure no CONNECT upgrade, and a CONNECT has no path for
- * their path routes to match, so Envoy answers 404 (route_not_found). mast too, over both HTTP
- * versions, before routing (no access log line, as for other refused heads); an HTTP/1.1
- * connection is closed after it (its bytes would be a tunnel's).
+ * their path routes to match, so Envoy answers 404 (route_not_found, flag NR) and logs it. mast
+ * too, over both HTTP versions, before routing, with an access log line (path null, as Envoy's
+ * "-"); an HTTP/1.1 connection is closed after it (its bytes would be a tunnel's).
  */
 export const CONNECT_NO_ROUTE = 'connect_no_route';
 

@@ -4,7 +4,7 @@
  * ambiguous is refused rather than guessed: both Content-Length and Transfer-Encoding, differing
  * Content-Lengths, obs-fold, bad characters (request smuggling defences).
  */
-import { CLASS, CONNECT_NO_ROUTE, CR, HttpError, latin1, LF, sameBytes, SP } from './bytes';
+import { CLASS, CR, HttpError, latin1, LF, sameBytes, SP } from './bytes';
 import { CLOSE, KEEP_ALIVE, scanHeaders, type Headers } from './header-lines';
 
 export { HttpError, latin1 } from './bytes';
@@ -133,8 +133,7 @@ const OTHER_METHODS = new Set([
 function method(buf: Buffer, s: number, e: number): string {
   for (let k = 0; k < METHODS.length; k++) if (sameBytes(buf, s, e, METHODS[k])) return METHODS[k];
   const m = latin1(buf, s, e);
-  // No route takes a CONNECT (bytes.ts CONNECT_NO_ROUTE): answered 404 and the connection closed.
-  if (m === 'CONNECT') throw new HttpError(404, CONNECT_NO_ROUTE, 'no route');
+  // A CONNECT is parsed as any request (its target in authority form); no route takes it (bytes.ts CONNECT_NO_ROUTE).
   if (!OTHER_METHODS.has(m)) throw new HttpError(400, 'unknown_method', `unknown method "${m}"`);
   return m;
 }

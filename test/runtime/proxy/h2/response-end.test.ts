@@ -31,6 +31,24 @@ async function cutBeforeTrailers(): Promise<number> {
   return (server.address() as AddressInfo).port;
 }
 
+/**
+ * A gRPC-like server whose response head and first message go out, then it resets the stream with
+ * NO_ERROR (RST_STREAM, no END_STREAM): Node ends the client stream's readable side for that too,
+ * but the response never ended (Envoy's codec: a stream closed before the remote END_STREAM is reset).
+ */
+async function resetAfterHead(): Promise<number> {
+  const server = http2.createServer();
+  server.on('stream', (stream) => {
+    stream.on('error', () => undefined);
+    stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+    stream.write(Buffer.from([0, 0, 0, 0, 2, 104, 105]), () => stream.close(http2.constants.NGHTTP2_NO_ERROR));
+  });
+  server.on('sessionError', () => undefined);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  stopAfter(() => new Promise((r) => server.close(() => r())));
+  return (server.address() as AddressInfo).port;
+}
+
 const GRPC_CALL = { ':method': 'POST', ':path': '/echo.Echo/Unary', 'content-type': 'application/grpc', te: 'trailers' };
 
 test('an HTTP/2 client: a response whose connection went before its trailers is reset, not ended as complete', async () => {
@@ -56,5 +74,29 @@ test('an HTTP/1.1 client: the chunked response is cut off (no last chunk), its c
   expect(reply).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
   expect(reply).toContain('transfer-encoding: chunked\r\n');
   // The message's chunk came; the last chunk (`0`) that would say the body is complete did not.
+  expect(reply.endsWith('7\r\n\0\0\0\0\u0002hi\r\n')).toBe(true);
+});
+
+test('an HTTP/2 client: an upstream stream reset with NO_ERROR after its head is reset downstream, not ended as complete', async () => {
+  const upstream = await resetAfterHead();
+  const { port } = await proxyFor(config([forward('g')], [cluster('g', [upstream], { upstreamProtocol: 'h2' })]));
+  const session = h2c(port);
+  stopAfter(async () => void session.close());
+  const outcome = await h2request(session, GRPC_CALL, Buffer.from([0, 0, 0, 0, 0])).then(
+    (r) => `ended: HTTP ${r.status}, grpc-status ${r.trailers?.['grpc-status']}`,
+    (e: NodeJS.ErrnoException) => `reset: ${e.code}`,
+  );
+  expect(outcome).toBe('reset: ERR_HTTP2_STREAM_ERROR');
+});
+
+test('an HTTP/1.1 client: an upstream stream reset with NO_ERROR after its head cuts the chunked response off', async () => {
+  const upstream = await resetAfterHead();
+  const { port } = await proxyFor(config([forward('g')], [cluster('g', [upstream], { upstreamProtocol: 'h2' })]));
+  const reply = await raw(
+    port,
+    'POST /echo.Echo/Unary HTTP/1.1\r\nhost: alpha.example.com\r\ncontent-type: application/grpc\r\nte: trailers\r\ncontent-length: 5\r\n\r\n\0\0\0\0\0',
+    3000,
+  );
+  expect(reply).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
   expect(reply.endsWith('7\r\n\0\0\0\0\u0002hi\r\n')).toBe(true);
 });

@@ -100,3 +100,19 @@ test('REFUSED_STREAM is retried as refused-stream; the server counts both stream
   expect(await send('/r')).toMatchObject({ status: 200, body: '/r #2' });
   expect(s.streams()).toBe(2);
 });
+
+test('a try given up after its head (a retried 503) frees its stream: with one stream per session and one session, the retry is served', async () => {
+  const s = await server(0, (stream, n) => {
+    if (n !== 1) return false;
+    // The head comes, the body never: the retry gives this stream up, and must reset it to free it.
+    stream.respond({ ':status': 503 });
+    return true;
+  });
+  const send = await through(
+    s.port,
+    { maxConcurrentStreams: 1, maxConnections: 1 },
+    { retries: { attempts: 1, retryOn: ['5xx'], backoffBaseMs: 1 } },
+  );
+  expect(await send('/r')).toMatchObject({ status: 200, body: '/r #2' });
+  expect(s.sessions.size).toBe(1);
+}, 10_000);
