@@ -13,6 +13,7 @@ const UNIT = [
   'test/api/conformance.test.ts',
   'test/api/crd.test.ts',
   'test/api/dashboards.test.ts',
+  'test/api/dr-credentials.test.ts',
   'test/api/grpc.test.ts',
   'test/api/load.test.ts',
   'test/api/locality.test.ts',

@@ -82,3 +82,21 @@ export const destinationRuleSpec = obj({
 export type DestinationRuleSpec = Infer<typeof destinationRuleSpec>;
 export type TrafficPolicy = Infer<typeof trafficPolicy>;
 export type Subset = Infer<typeof subset>;
+
+export type ClientTlsSettings = NonNullable<TrafficPolicy['tls']>;
+
+/**
+ * Every `tls` of a DestinationRule, with its path: the top level, each port's, each subset's and its
+ * ports'. Safe on a spec not validated yet (a list that is not one is skipped).
+ */
+export function clientTlsSettings(spec: DestinationRuleSpec): Array<{ readonly at: string; readonly tls: ClientTlsSettings }> {
+  const out: Array<{ at: string; tls: ClientTlsSettings }> = [];
+  const list = <T>(v: T[] | undefined): T[] => (Array.isArray(v) ? v : []);
+  const policy = (p: TrafficPolicy | undefined, at: string) => {
+    if (p?.tls) out.push({ at: `${at}.tls`, tls: p.tls });
+    list(p?.portLevelSettings).forEach((l, i) => l?.tls && out.push({ at: `${at}.portLevelSettings[${i}].tls`, tls: l.tls }));
+  };
+  policy(spec.trafficPolicy, 'spec.trafficPolicy');
+  list(spec.subsets).forEach((s, i) => policy(s?.trafficPolicy, `spec.subsets[${i}].trafficPolicy`));
+  return out;
+}

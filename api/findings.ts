@@ -82,6 +82,8 @@ export const CODES = {
   MAST0163: { severity: 'Error', title: 'Access log format is not of its encoding (JSON object, text or labels)' },
   MAST0164: { severity: 'Error', title: 'Default access log provider not among the extension providers' },
   MAST0165: { severity: 'Warning', title: 'Telemetry accessLogging names a provider that writes no file (nothing is logged for it)' },
+  MAST0170: { severity: 'Error', title: 'DestinationRule credential Secret not in the namespace of the proxies using it' },
+  MAST0171: { severity: 'Info', title: 'DestinationRule credentialName without workloadSelector: applied at gateways only' },
   MAST0175: { severity: 'Error', title: 'Sidecar ingress TLS on a port that is not HTTPS or TLS' },
   MAST0176: {
     severity: 'Error',

@@ -26,7 +26,8 @@ export {
 } from './gateway-topology';
 export type { GatewaySpec, GatewayServer, ServerTlsSettings } from './gateway';
 export type { VirtualServiceSpec, HttpRoute, HttpMatchRequest, HttpRouteDestination, StringMatch } from './virtual-service';
-export type { DestinationRuleSpec, TrafficPolicy, Subset } from './destination-rule';
+export type { ClientTlsSettings, DestinationRuleSpec, TrafficPolicy, Subset } from './destination-rule';
+export { clientTlsSettings } from './destination-rule';
 export type { ServiceEntrySpec, WorkloadEntrySpec } from './service-entry';
 export type { PeerAuthenticationSpec, AuthorizationPolicySpec, AuthorizationRule } from './security';
 export type { RequestAuthenticationSpec, JwtRule } from './request-authentication';

@@ -7,6 +7,8 @@ import { ApiObject, Chart } from 'cdk8s';
 import { Construct, type IConstruct } from 'constructs';
 import { stringify } from 'yaml';
 import {
+  clientTlsSettings,
+  type DestinationRuleSpec,
   type Finding,
   formatFinding,
   gatewayTopologyOf,
@@ -226,12 +228,21 @@ const injecting = new WeakSet<ApiObject>();
 /**
  * `credentialName`s of the Gateways in `chart` that select a gateway with `labels` (Secrets of the
  * gateway's namespace, as Istio reads them), and for a server that verifies clients with no
- * `caCertificates`, the `<name>-cacert` Secret Istio may take its CA from.
+ * `caCertificates`, the `<name>-cacert` Secret Istio may take its CA from; and those of the
+ * DestinationRules without workloadSelector, which gateways originate TLS with.
  */
 function credentialNames(chart: Chart, labels: Record<string, string>): string[] {
   const names: string[] = [];
   type Tls = { mode?: string; credentialName?: string; credentialNames?: string[]; caCertificates?: string };
   for (const c of chart.node.findAll()) {
+    if (c instanceof ApiObject && c.kind === 'DestinationRule' && c.apiVersion.startsWith('networking.istio.io/')) {
+      // A DestinationRule without workloadSelector originates TLS with its credentialName at the gateways (its CA maybe in `<name>-cacert`).
+      const spec = (c.toJson() as { spec?: DestinationRuleSpec }).spec;
+      if (spec && !spec.workloadSelector)
+        for (const { tls } of clientTlsSettings(spec))
+          if (tls.credentialName && !tls.credentialName.includes('/') && (tls.mode === 'SIMPLE' || tls.mode === 'MUTUAL'))
+            names.push(tls.credentialName, `${tls.credentialName}-cacert`);
+    }
     if (!(c instanceof ApiObject) || c.kind !== 'Gateway' || !c.apiVersion.startsWith('networking.istio.io/')) continue;
     const spec = (c.toJson() as { spec?: { selector?: Record<string, string>; servers?: Array<{ tls?: Tls }> } }).spec;
     if (!selects(spec?.selector ?? {}, labels)) continue;

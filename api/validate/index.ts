@@ -32,6 +32,7 @@ import {
 } from './gateways';
 import { boundToMesh, checkMeshHostConflicts } from './conflicts';
 import { checkMatches } from './matches';
+import { checkOriginationCredentials } from './dr-credentials';
 import { checkRequestAuthentication } from './request-authentication';
 import { checkSidecar, checkSidecars } from './sidecar';
 import { meshConfigFindings } from '../mesh-config';
@@ -193,6 +194,7 @@ export function validateSet(objects: readonly KubeObject[], options: ValidateOpt
       ...checkDestinationRuleHost(dr, registry),
       ...checkSubsetWorkloads(dr, registry),
       ...checkTlsVerification(dr),
+      ...checkOriginationCredentials(dr, gateways, registry),
     ]),
     ...of('AuthorizationPolicy').flatMap((ap) => checkAuthorizationPolicy(ap, registry)),
     ...serviceEntries.flatMap(checkServiceEntryAddresses),

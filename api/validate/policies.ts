@@ -12,6 +12,12 @@ export const ROOT_NAMESPACES = ['mast-system', 'istio-system'];
 
 type Tls = { mode?: string; caCertificates?: string; credentialName?: string; insecureSkipVerify?: boolean } | undefined;
 
+/** What mast-proxy checks the server's certificate against when the rule names no CA file. */
+const checkedBy = (tls: Tls) =>
+  tls?.credentialName
+    ? `mast-proxy checks it against the CA of the Secret "${tls.credentialName}" at a gateway, the system roots at a sidecar`
+    : 'mast-proxy checks it against the system roots';
+
 /** TLS origination without a CA does not verify the server (credentialName counts only with a workloadSelector). */
 export function checkTlsVerification(dr: DestinationRule): Finding[] {
   const verifies = (tls: Tls) =>
@@ -25,7 +31,7 @@ export function checkTlsVerification(dr: DestinationRule): Finding[] {
         'MAST0219',
         dr,
         'spec.trafficPolicy.tls',
-        `mode ${policy!.tls!.mode} without caCertificates: Istio does not verify the server's certificate (mast-proxy checks it against the system roots)`,
+        `mode ${policy!.tls!.mode} without caCertificates: Istio does not verify the server's certificate (${checkedBy(policy?.tls)})`,
       ),
     );
   policy?.portLevelSettings?.forEach((p, i) => {
@@ -35,7 +41,7 @@ export function checkTlsVerification(dr: DestinationRule): Finding[] {
           'MAST0220',
           dr,
           `spec.trafficPolicy.portLevelSettings[${i}].tls`,
-          `mode ${p.tls!.mode} on port ${p.port?.number} without caCertificates: Istio does not verify the server's certificate (mast-proxy checks it against the system roots)`,
+          `mode ${p.tls!.mode} on port ${p.port?.number} without caCertificates: Istio does not verify the server's certificate (${checkedBy(p.tls)})`,
         ),
       );
   });

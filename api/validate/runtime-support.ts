@@ -54,11 +54,6 @@ export function checkRuntimeSupport(r: AnyMeshResource): Finding[] {
       const policy = (p: Policy | undefined, at: string) => {
         if (p?.loadBalancer?.warmupDurationSecs !== undefined)
           warn(`${at}.loadBalancer.warmupDurationSecs`, 'warmup: new endpoints get their full share at once');
-        if (p?.tls?.credentialName !== undefined)
-          warn(
-            `${at}.tls.credentialName`,
-            'credentialName for TLS origination: give the files (caCertificates, clientCertificate, privateKey)',
-          );
         if (p?.tls?.caCrl !== undefined) warn(`${at}.tls.caCrl`, 'caCrl: revoked server certificates are not refused');
         const pool = p?.connectionPool;
         if (pool?.http?.maxRetries !== undefined)

@@ -1,6 +1,13 @@
 /** Clusters: one per (host, port, subset) a route uses, with the DestinationRule's policy and endpoints. */
 import { namespaceOf, parseDuration, rulesForHost, selects, type DestinationRule, type ServiceEntry, type TrafficPolicy } from '../../api';
-import { DEFAULT_CONNECT_TIMEOUT_MS, byClusterName, clusterName, type ClusterConfig, type LbPolicy } from '../contract/proxy-config';
+import {
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  byClusterName,
+  clusterName,
+  type ClusterConfig,
+  type LbPolicy,
+  type OriginateTls,
+} from '../contract/proxy-config';
 import type { ClusterUse, CompileCache } from './compile-cache';
 import { endpointsOf, type ServicePort } from './endpoints';
 import { withMetadata } from './workload-metadata';
@@ -15,10 +22,33 @@ function rulesFor(index: MeshIndex, host: string): DestinationRule[] {
   return [...exact, ...wildcard];
 }
 
-function ruleFor(index: MeshIndex, host: string, clientNamespace: string): DestinationRule | undefined {
-  const rules = rulesFor(index, host);
+/**
+ * The DestinationRule with a workloadSelector that selects this proxy: such a rule applies only to
+ * the workloads it selects, in its own namespace (Istio 1.14+), and before the others (Istio merges
+ * the two; mast takes the selecting one whole).
+ */
+function selectingRule(index: MeshIndex, host: string, clientNamespace: string, labels: Labels): DestinationRule | undefined {
+  return rulesFor(index, host).find(
+    (r) => r.spec.workloadSelector && namespaceOf(r) === clientNamespace && selects(r.spec.workloadSelector.matchLabels ?? {}, labels),
+  );
+}
+
+function ruleFor(index: MeshIndex, host: string, clientNamespace: string, labels: Labels): DestinationRule | undefined {
+  const own = selectingRule(index, host, clientNamespace, labels);
+  if (own) return own;
+  const rules = rulesFor(index, host).filter((r) => !r.spec.workloadSelector);
   // The client's own namespace first, then the host's, then any (Istio's lookup order, simplified).
   return rules.find((r) => namespaceOf(r) === clientNamespace) ?? rules.find((r) => host.includes(`.${namespaceOf(r)}.`)) ?? rules[0];
+}
+
+type Labels = Readonly<Record<string, string>>;
+
+/** The DestinationRules whose workloadSelector selects a proxy, by name (what tells its clusters from its namespace's others). */
+export function rulesSelecting(index: MeshIndex, namespace: string, labels: Labels): string[] {
+  return (byKind(index, 'DestinationRule') as DestinationRule[])
+    .filter((r) => r.spec.workloadSelector && namespaceOf(r) === namespace && selects(r.spec.workloadSelector.matchLabels ?? {}, labels))
+    .map((r) => `DestinationRule/${namespace}/${r.metadata.name}`)
+    .sort();
 }
 
 function lbOf(p: TrafficPolicy['loadBalancer']): LbPolicy {
@@ -64,6 +94,49 @@ function policyFor(dr: DestinationRule | undefined, port: number, subset: string
 }
 
 /**
+ * Istio applies a DestinationRule's `credentialName` at gateways, and at sidecars only when the rule
+ * has a workloadSelector (so the Secret goes to the workloads it names, not to every sidecar); a
+ * sidecar otherwise keeps the rule's files.
+ */
+const credentialApplies = (dr: DestinationRule | undefined, sidecar: boolean) => !sidecar || dr?.spec.workloadSelector !== undefined;
+
+/**
+ * TLS origination: the SNI is the rule's, else the service host (Istio's auto SNI for a host name).
+ * With its credentialName applied, the certificate and the CA come from that Secret alone, as Istio's
+ * SDS resources `<name>` and `<name>-cacert` do: the rule's file paths are not used.
+ */
+function originateTls(
+  tls: NonNullable<TrafficPolicy['tls']>,
+  mode: OriginateTls['mode'],
+  host: string,
+  withCredential: boolean,
+): OriginateTls {
+  const credential = withCredential ? tls.credentialName : undefined;
+  return {
+    mode,
+    sni: tls.sni ?? host,
+    ...(credential ? { credentialName: credential } : {}),
+    ...(!credential && tls.caCertificates ? { caCertificates: tls.caCertificates } : {}),
+    ...(!credential && mode === 'MUTUAL' && tls.clientCertificate ? { clientCertificate: tls.clientCertificate } : {}),
+    ...(!credential && mode === 'MUTUAL' && tls.privateKey ? { privateKey: tls.privateKey } : {}),
+    ...(tls.subjectAltNames?.length ? { subjectAltNames: tls.subjectAltNames } : {}),
+    ...(tls.insecureSkipVerify ? { insecureSkipVerify: true } : {}),
+  };
+}
+
+/** Whether some DestinationRule of the snapshot names a credentialName: then gateways' and sidecars' clusters may differ. */
+const namesCredentials = new WeakMap<MeshIndex, boolean>();
+function anyCredentialName(index: MeshIndex): boolean {
+  let known = namesCredentials.get(index);
+  if (known === undefined) {
+    const rules = byKind(index, 'DestinationRule') as DestinationRule[];
+    known = rules.some((r) => JSON.stringify(r.spec).includes('"credentialName"'));
+    namesCredentials.set(index, known);
+  }
+  return known;
+}
+
+/**
  * A port only of ServiceEntries with `resolution: NONE` (the default) and no endpoints or workload
  * selector: Istio's ORIGINAL_DST cluster, each connection to where the app sent it (the task's
  * HTTPS proxy, known by its `addresses`).
@@ -91,10 +164,16 @@ export class ClusterSet {
     private readonly clientNamespace: string,
     /** A sidecar's clusters (else a gateway's): they differ on sniffed ports (upstream-protocol.ts). */
     private readonly sidecar: boolean,
+    /** The proxy's labels, which a DestinationRule's workloadSelector may select. */
+    private readonly labels: Labels = {},
   ) {}
   use = (_host: string, port: ServicePort, subset: string | undefined) => this.add(clusterUse(port, subset));
   add = (u: ClusterUse) => {
-    if (!this.byName.has(u.name)) this.byName.set(u.name, compileCluster(this.index, this.cache, u, this.clientNamespace, this.sidecar));
+    if (!this.byName.has(u.name))
+      this.byName.set(
+        u.name,
+        compileCluster(this.index, this.cache, u, { namespace: this.clientNamespace, labels: this.labels }, this.sidecar),
+      );
   };
   all = () => [...this.byName.values()].sort(byClusterName);
 }
@@ -104,16 +183,17 @@ function compileCluster(
   index: MeshIndex,
   cache: CompileCache,
   { port, subset, key }: ClusterUse,
-  clientNamespace: string,
+  client: { namespace: string; labels: Labels },
   sidecar: boolean,
 ): ClusterConfig {
-  // Only a sniffed port's cluster differs between sidecars and gateways: the others stay shared.
-  const cacheKey = port.auto ? `${key}|${sidecar ? 'sidecar' : 'gateway'}` : key;
+  const clientNamespace = client.namespace;
+  // Only a sniffed port's cluster, or one a credentialName may apply to, differs between sidecars and gateways: the others stay shared.
+  const cacheKey = port.auto || anyCredentialName(index) ? `${key}|${sidecar ? 'sidecar' : 'gateway'}` : key;
   let choices = cache.clusters.get(cacheKey);
   if (!choices)
     cache.clusters.set(cacheKey, (choices = { owners: new Set(rulesFor(index, port.host).map(namespaceOf)), byNamespace: new Map() }));
   const build = () => {
-    const dr = ruleFor(index, port.host, clientNamespace);
+    const dr = ruleFor(index, port.host, clientNamespace, client.labels);
     const cluster = buildCluster(index, port, subset, dr, sidecar);
     const { lb, outlier } = policyFor(dr, port.number, subset);
     const locality = localityPolicy(index.meshCompile.localityLb, lb?.localityLbSetting, outlier !== undefined);
@@ -121,8 +201,11 @@ function compileCluster(
     return cluster;
   };
   if (!choices.owners.has(clientNamespace)) return (choices.fallback ??= build());
-  let own = choices.byNamespace.get(clientNamespace);
-  if (!own) choices.byNamespace.set(clientNamespace, (own = build()));
+  // The workloads a rule's workloadSelector selects share their cluster; the rest of the namespace another.
+  const selecting = selectingRule(index, port.host, clientNamespace, client.labels);
+  const by = selecting ? `${clientNamespace}|${selecting.metadata.name}` : clientNamespace;
+  let own = choices.byNamespace.get(by);
+  if (!own) choices.byNamespace.set(by, (own = build()));
   return own;
 }
 
@@ -169,19 +252,8 @@ function buildCluster(
     ...(tls?.mode === 'ISTIO_MUTUAL' || tls?.mode === 'DISABLE' ? { tls: tls.mode } : {}),
     ...(tls?.mode === 'ISTIO_MUTUAL' && tls.sni ? { mtlsSni: tls.sni } : {}),
     ...(identities.size && tls?.mode !== 'DISABLE' ? { identities: [...identities].sort() } : {}),
-    // TLS origination: the SNI is the rule's, else the service host (Istio's auto SNI for a host name).
     ...(tls?.mode === 'SIMPLE' || tls?.mode === 'MUTUAL'
-      ? {
-          originate: {
-            mode: tls.mode,
-            sni: tls.sni ?? port.host,
-            ...(tls.caCertificates ? { caCertificates: tls.caCertificates } : {}),
-            ...(tls.mode === 'MUTUAL' && tls.clientCertificate ? { clientCertificate: tls.clientCertificate } : {}),
-            ...(tls.mode === 'MUTUAL' && tls.privateKey ? { privateKey: tls.privateKey } : {}),
-            ...(tls.subjectAltNames?.length ? { subjectAltNames: tls.subjectAltNames } : {}),
-            ...(tls.insecureSkipVerify ? { insecureSkipVerify: true } : {}),
-          },
-        }
+      ? { originate: originateTls(tls, tls.mode, port.host, credentialApplies(dr, sidecar)) }
       : {}),
     outlier: outlier && {
       consecutive5xx: outlier.consecutive5xxErrors ?? outlier.consecutiveErrors ?? 5,

@@ -24,7 +24,7 @@ import { byKind, type MeshIndex } from './mesh-index';
 import { compileHttpRoutes, compileTcpRoute, compileTlsRoutes, normalizeGateway, type RouteContext } from './routes';
 
 export function compileGateway(index: MeshIndex, proxy: ProxyIdentity, cache: CompileCache): ProxyConfig {
-  const clusters = new ClusterSet(index, cache, proxy.namespace, false);
+  const clusters = new ClusterSet(index, cache, proxy.namespace, false, proxy.labels);
   const listeners = gatewayListeners(index, proxy, clusters);
   return { schema: PROXY_CONFIG_SCHEMA, version: index.version, listeners, clusters: clusters.all(), ...index.meshSettings };
 }

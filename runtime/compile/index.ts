@@ -12,6 +12,7 @@ import { compileGateway } from './gateway';
 import { inboundGrpcWebPorts, inboundProtocols } from './inbound-protocol';
 import { byKind, buildIndex, type MeshIndex } from './mesh-index';
 import { compileSidecar } from './sidecar';
+import { rulesSelecting } from './clusters';
 import { applyLocality } from './locality';
 import { sidecarResourceFor } from './sidecar-scope';
 import { meshTraces, tracingFor } from './tracing';
@@ -98,7 +99,7 @@ export function equivalenceKey(index: MeshIndex, identity: ProxyIdentity): strin
   // so does a Telemetry's accessLogging with a selector (access-log.ts).
   const selectedBy =
     p.mode === 'sidecar' && !index.routesBySource && !meshTraces(index) && !accessLogsByWorkload(index) && !byLabels
-      ? [...policiesSelecting(index, p), ...sidecarOf(index, p)]
+      ? [...policiesSelecting(index, p), ...sidecarOf(index, p), ...rulesSelecting(index, p.namespace, p.labels)]
       : undefined;
   // ...and through the HTTP version of each port of its app, which its services declare (inbound-protocol.ts), and those services.
   const inbound =

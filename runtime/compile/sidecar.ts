@@ -12,7 +12,7 @@ import type { ClusterConfig, ListenerConfig, ProxyConfig, RouteConfig, VirtualHo
 import type { ProxyIdentity } from '../contract/push-protocol';
 import { authzFor, mtlsByPortFor, mtlsFor } from './authz';
 import { jwtFor } from './jwt';
-import { ClusterSet, clusterUse } from './clusters';
+import { ClusterSet, clusterUse, rulesSelecting } from './clusters';
 import type { ClusterUse, CompileCache, MeshRoutes, SidecarOutbound } from './compile-cache';
 import { isHttpProtocol, type ServicePort } from './endpoints';
 import { inboundGrpcWebPorts, inboundProtocols } from './inbound-protocol';
@@ -118,10 +118,12 @@ function sidecarOutbound(
   scope: SidecarScope,
 ): SidecarOutbound {
   const source = index.routesBySource ? { labels, namespace: ns } : undefined;
-  const key = `${source ? `${ns}|${JSON.stringify(Object.entries(labels).sort())}` : ns}|${scope.key}`;
+  // DestinationRules selecting the workload (workloadSelector) make its clusters its own.
+  const selecting = rulesSelecting(index, ns, labels);
+  const key = `${source ? `${ns}|${JSON.stringify(Object.entries(labels).sort())}` : ns}|${scope.key}${selecting.length ? `|${selecting.join(',')}` : ''}`;
   const cached = cache.outbound.get(key);
   if (cached) return cached;
-  const clusters = new ClusterSet(index, cache, ns, true);
+  const clusters = new ClusterSet(index, cache, ns, true, labels);
   const visible = index.servicePorts.filter((p) => {
     const svc = index.serviceOf.get(p);
     return (!svc || visibleIn(svc.exportTo, ns)) && scope.imports(p);

@@ -428,6 +428,13 @@ export interface OriginateTls {
   readonly caCertificates?: string;
   readonly clientCertificate?: string;
   readonly privateKey?: string;
+  /**
+   * DestinationRule `tls.credentialName`, applied (at a gateway; at a sidecar when the rule has a
+   * workloadSelector): the Secret of that name mounted in the proxy's credentials directory gives the
+   * client certificate (MUTUAL) and the CA (`cacert`/`ca.crt`, or the Secret `<name>-cacert`), in
+   * place of the files. A Secret not there fails the connection, as Envoy's missing SDS secret does.
+   */
+  readonly credentialName?: string;
   readonly subjectAltNames?: readonly string[];
   readonly insecureSkipVerify?: boolean;
 }

@@ -1,14 +1,27 @@
 /**
- * `mast local`'s Secrets: those its gateway's Gateways name as `credentialName` (with the
- * `<name>-cacert` Secret MUTUAL may take its CA from), written as kubelet mounts a Secret (one
- * directory per Secret, one file per key) where the gateway reads them (`--credentials-dir`),
- * and re-written when the input changes them. As Istio does, only Secrets of the gateway's
- * namespace are handed to it (mast-system, and istio-system, where Istio's tasks put them); a credentialName without one there is a finding naming the
- * namespaces, and that server is not served. The keys never go into mastd's snapshot.
+ * `mast local`'s Secrets: those its gateway's Gateways and the DestinationRules it applies name as
+ * `credentialName` (with the `<name>-cacert` Secret a CA may come from), written as kubelet mounts a
+ * Secret (one directory per Secret, one file per key) where the proxy reads them
+ * (`--credentials-dir`), and re-written when the input changes them; the same for a sidecar whose
+ * DestinationRules (with a workloadSelector) name one. As Istio does, only Secrets of the proxy's
+ * namespace are handed to it (the gateway's: mast-system, and istio-system, where Istio's tasks put
+ * them); a credentialName without one there is a finding naming the namespaces, and that server is
+ * not served (MAST0215) or that origination fails (MAST0170). The keys never go into mastd's snapshot.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CACERTS_SECRET, finding, formatFinding, namespaceOf, selects, SYSTEM_NAMESPACE, type Gateway, type KubeObject } from '../../api';
+import {
+  CACERTS_SECRET,
+  clientTlsSettings,
+  finding,
+  formatFinding,
+  namespaceOf,
+  selects,
+  SYSTEM_NAMESPACE,
+  type DestinationRule,
+  type Gateway,
+  type KubeObject,
+} from '../../api';
 import type { PluggedCa } from '../control/ca';
 import { pluggedCaOf } from '../control/cacerts';
 
@@ -38,41 +51,75 @@ function keysOf(secret: KubeObject): Map<string, Buffer> {
   return keys;
 }
 
-/** Which Secrets the gateway (its namespace and labels) gets, and what its Gateways name that it cannot have. Pure. */
+/**
+ * Which Secrets a proxy (its namespaces and labels) gets, and what it is asked to use that it cannot
+ * have: a gateway, the credentialNames of the Gateways selecting it and of the DestinationRules
+ * without workloadSelector; a sidecar (`gateway` false), those of the DestinationRules of its
+ * namespace whose workloadSelector selects it, as Istio applies them. Pure.
+ */
 export function planCredentials(
   objects: readonly KubeObject[],
   namespaces: readonly string[],
   labels: Record<string, string>,
+  gateway = true,
 ): CredentialPlan {
+  const who = gateway ? 'the gateway runs' : 'the workload runs';
+  const readsCredentials = (dr: DestinationRule) => {
+    const selector = dr.spec.workloadSelector;
+    if (!selector) return gateway;
+    return namespaces.includes(namespaceOf(dr)) && selects(selector.matchLabels ?? {}, labels);
+  };
   const secrets = objects.filter(isSecret);
   // The first namespace's Secret of a name wins (the gateway's own before istio-system).
   const here = new Map<string, KubeObject>();
   for (const ns of [...namespaces].reverse()) for (const s of secrets) if (namespaceOf(s) === ns) here.set(s.metadata.name, s);
   const wanted = new Map<string, Map<string, Buffer>>();
   const problems: string[] = [];
+  /** The Secret `name` (and its `<name>-cacert`) handed over, or a finding naming where it is instead. */
+  const want = (name: string | undefined, report: (why: string) => string) => {
+    if (!name || !SECRET_NAME.test(name)) return;
+    const secret = here.get(name);
+    if (secret) {
+      wanted.set(name, keysOf(secret));
+      const ca = here.get(`${name}${CA_SECRET_SUFFIX}`);
+      if (ca) wanted.set(ca.metadata.name, keysOf(ca));
+      return;
+    }
+    const elsewhere = secrets.filter((s) => s.metadata.name === name).map(namespaceOf);
+    problems.push(
+      report(
+        elsewhere.length
+          ? `Secret "${name}" is in namespace ${elsewhere.join(', ')}, not in ${namespaces.join(', ')} where ${who} (Istio reads it from the ${gateway ? "gateway's" : "workload's"} namespace only)`
+          : `Secret "${name}" not found in ${namespaces.join(', ')}`,
+      ),
+    );
+  };
   const gateways = objects
-    .filter((o): o is KubeObject & Gateway => o.kind === 'Gateway' && o.apiVersion.startsWith('networking.istio.io/'))
+    .filter((o): o is KubeObject & Gateway => gateway && o.kind === 'Gateway' && o.apiVersion.startsWith('networking.istio.io/'))
     .filter((g) => Array.isArray(g.spec?.servers) && selects(g.spec.selector ?? {}, labels));
   for (const gw of gateways)
-    gw.spec.servers.forEach((server, i) => {
-      const name = server.tls?.credentialName ?? server.tls?.credentialNames?.[0];
-      if (!name || !SECRET_NAME.test(name)) return;
-      const secret = here.get(name);
-      if (secret) {
-        wanted.set(name, keysOf(secret));
-        const ca = here.get(`${name}${CA_SECRET_SUFFIX}`);
-        if (ca) wanted.set(ca.metadata.name, keysOf(ca));
-        return;
-      }
-      const elsewhere = secrets.filter((s) => s.metadata.name === name).map(namespaceOf);
-      const why = elsewhere.length
-        ? `Secret "${name}" is in namespace ${elsewhere.join(', ')}, not in ${namespaces.join(', ')} where the gateway runs (Istio reads it from the gateway's namespace only)`
-        : `Secret "${name}" not found in ${namespaces.join(', ')}`;
-      const at = `spec.servers[${i}].tls.credentialName`;
-      problems.push(formatFinding(finding('MAST0215', gw, at, `${why}: the server is not served`)));
-    });
+    gw.spec.servers.forEach((server, i) =>
+      want(server.tls?.credentialName ?? server.tls?.credentialNames?.[0], (why) =>
+        formatFinding(finding('MAST0215', gw, `spec.servers[${i}].tls.credentialName`, `${why}: the server is not served`)),
+      ),
+    );
+  for (const dr of objects.filter(isDestinationRule))
+    if (readsCredentials(dr))
+      for (const { at, tls } of originationCredentials(dr))
+        want(tls.credentialName, (why) =>
+          formatFinding(finding('MAST0170', dr, `${at}.credentialName`, `${why}: TLS origination to ${dr.spec.host} fails`)),
+        );
   return { secrets: wanted, problems };
 }
+
+const isDestinationRule = (o: KubeObject): o is KubeObject & DestinationRule =>
+  o.kind === 'DestinationRule' &&
+  o.apiVersion.startsWith('networking.istio.io/') &&
+  typeof (o.spec as { host?: unknown } | undefined)?.host === 'string';
+
+/** A DestinationRule's `tls` settings that originate TLS with a credentialName. */
+const originationCredentials = (dr: DestinationRule) =>
+  clientTlsSettings(dr.spec).filter(({ tls }) => !!tls.credentialName && (tls.mode === 'SIMPLE' || tls.mode === 'MUTUAL'));
 
 /**
  * Writes the plan into `dir` as kubelet would mount it: a file that changed is replaced whole

@@ -1,7 +1,8 @@
 /**
  * A gateway's HTTPS certificates (Gateway `tls` SIMPLE, MUTUAL, OPTIONAL_MUTUAL): the files a
  * server is served from (its own paths, or its `credentialName`'s mounted Secret, in either of
- * the forms Istio reads), loaded into a TLS context, and re-read as they are renewed on disk.
+ * the forms Istio reads), loaded into a TLS context, and re-read as they are renewed on disk. The
+ * same mounted Secrets give TLS origination its client credential (DestinationRule `credentialName`).
  */
 import type * as tls from 'node:tls';
 import { readFileSync, statSync } from 'node:fs';
@@ -43,6 +44,19 @@ const present = (file: string) => {
 /** Verifies clients: MUTUAL requires a certificate, OPTIONAL_MUTUAL checks one if given. */
 const verifies = (t: ServerTlsConfig) => t.mode === 'MUTUAL' || t.mode === 'OPTIONAL_MUTUAL';
 
+/** A credential Secret's certificate and key files, in either form, or undefined. */
+function certificatePair(name: string, credentialsDir: string): readonly [string, string] | undefined {
+  const dir = join(credentialsDir, name);
+  return CERT_KEYS.map(([c, k]) => [join(dir, c), join(dir, k)] as const).find(([c, k]) => present(c) && present(k));
+}
+
+/** A credential's CA file: from the Secret `<name>-cacert` when there is one, else from the Secret itself. */
+function caFileOf(name: string, credentialsDir: string): string | undefined {
+  return [join(credentialsDir, `${name}${CA_SECRET_SUFFIX}`), join(credentialsDir, name)]
+    .flatMap((d) => CA_KEYS.map((k) => join(d, k)))
+    .find(present);
+}
+
 /** The files a TLS server is served from, or why it cannot be served (then it is not: never in plaintext). */
 export function tlsFiles(t: ServerTlsConfig, credentialsDir: string): TlsFiles | { skip: string } {
   const mutual = verifies(t);
@@ -52,21 +66,45 @@ export function tlsFiles(t: ServerTlsConfig, credentialsDir: string): TlsFiles |
   }
   if (!t.credentialName) return { skip: 'TLS without serverCertificate/privateKey or credentialName' };
   const name = JSON.stringify(t.credentialName);
-  const dir = join(credentialsDir, t.credentialName);
-  const pair = CERT_KEYS.map(([c, k]) => [join(dir, c), join(dir, k)] as const).find(([c, k]) => present(c) && present(k));
+  const pair = certificatePair(t.credentialName, credentialsDir);
   if (!pair)
     return {
-      skip: `TLS credentialName ${name}: no Secret with cert/key or tls.crt/tls.key in ${dir} (the IngressGateway construct mounts the Secrets its Gateways name)`,
+      skip: `TLS credentialName ${name}: no Secret with cert/key or tls.crt/tls.key in ${join(credentialsDir, t.credentialName)} (the IngressGateway construct mounts the Secrets its Gateways name)`,
     };
   if (!mutual) return { cert: pair[0], key: pair[1] };
-  const ca =
-    t.caFile ??
-    [join(credentialsDir, `${t.credentialName}${CA_SECRET_SUFFIX}`), dir].flatMap((d) => CA_KEYS.map((k) => join(d, k))).find(present);
+  const ca = t.caFile ?? caFileOf(t.credentialName, credentialsDir);
   if (!ca)
     return {
       skip: `TLS ${t.mode} credentialName ${name}: no CA (cacert or ca.crt) in it or in the Secret ${t.credentialName}${CA_SECRET_SUFFIX}`,
     };
   return { cert: pair[0], key: pair[1], ca };
+}
+
+/** The files of a client's credential (TLS origination): its certificate and key (MUTUAL) and the CA the server is checked against. */
+export type ClientTlsFiles = { readonly cert?: string; readonly key?: string; readonly ca?: string };
+
+/**
+ * A DestinationRule `credentialName` as TLS origination reads it (Istio's SDS resources `<name>` and
+ * `<name>-cacert`): MUTUAL needs the certificate and key, and both modes the CA unless the server
+ * is not verified. Or why not: then the connection fails, as Envoy's does while a secret is not supplied.
+ */
+export function clientTlsFiles(
+  name: string,
+  mode: 'SIMPLE' | 'MUTUAL',
+  verify: boolean,
+  credentialsDir: string,
+): ClientTlsFiles | { missing: string } {
+  const pair = mode === 'MUTUAL' ? certificatePair(name, credentialsDir) : undefined;
+  if (mode === 'MUTUAL' && !pair)
+    return {
+      missing: `credentialName ${JSON.stringify(name)}: no Secret with cert/key or tls.crt/tls.key in ${join(credentialsDir, name)}`,
+    };
+  const ca = verify ? caFileOf(name, credentialsDir) : undefined;
+  if (verify && !ca)
+    return {
+      missing: `credentialName ${JSON.stringify(name)}: no CA (cacert or ca.crt) in it or in the Secret ${name}${CA_SECRET_SUFFIX}`,
+    };
+  return { ...(pair ? { cert: pair[0], key: pair[1] } : {}), ...(ca ? { ca } : {}) };
 }
 
 export function loadTls(f: TlsFiles): LoadedTls {

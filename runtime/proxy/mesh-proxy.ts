@@ -244,7 +244,7 @@ export class MeshProxy implements AcceptContext, ExchangeContext {
       [...config.clusters, ...builtIn].map((c) => {
         const old = this.clusters.get(c.name);
         // A delta push shares the unchanged cluster objects: those keep running as they are.
-        return [c.name, old?.config === c ? old : new Cluster(c, old, () => this.tlsContext)];
+        return [c.name, old?.config === c ? old : new Cluster(c, old, () => this.tlsContext, this.credentialsDir)];
       }),
     );
     for (const [name, old] of this.clusters) if (!clusters.has(name)) old.close();

@@ -7,7 +7,8 @@ import * as net from 'node:net';
 import { readFileSync } from 'node:fs';
 import type * as tls from 'node:tls';
 import { tlsModule } from '../lazy-tls';
-import { TLS_MODE_LABEL, type ClusterConfig, type EndpointConfig } from '../../contract/proxy-config';
+import { TLS_MODE_LABEL, type ClusterConfig, type EndpointConfig, type OriginateTls } from '../../contract/proxy-config';
+import { clientTlsFiles, DEFAULT_CREDENTIALS_DIR } from '../gateway-tls';
 import { peerIdentity } from '../../contract/spiffe';
 import { UpstreamConn } from './conn';
 import { readInto } from '../read-buffer';
@@ -48,6 +49,8 @@ export interface PickHints {
 }
 
 const NO_HINTS: PickHints = {};
+/** How often a credentialName's mounted Secret is looked at again (kubelet replaces a mounted Secret's files whole). */
+const CREDENTIAL_RECHECK_MS = 1000;
 
 export class Cluster {
   readonly endpoints: Endpoint[];
@@ -62,6 +65,8 @@ export class Cluster {
     previous?: Cluster,
     /** The proxy's workload certificate, for mTLS to sidecars (absent until mastd issued one). */
     private readonly workloadTls: () => tls.SecureContext | undefined = () => undefined,
+    /** Where the Secrets a DestinationRule names as `credentialName` are mounted (`--credentials-dir`). */
+    private readonly credentialsDir: string = DEFAULT_CREDENTIALS_DIR,
   ) {
     // Keep pools of endpoints that survive a config change: no reconnect storm on every push.
     const old = new Map(previous?.endpoints.map((e) => [e.key, e]));
@@ -229,21 +234,53 @@ export class Cluster {
 
   /** The PEM files of a TLS-originating cluster, read once per config. */
   private originContext?: tls.SecureContext;
+  /** A credentialName's context, what it was made of, and when the Secret's files were last looked at. */
+  private credential?: { context: tls.SecureContext; contents: string; checkedAt: number };
+
+  /**
+   * The context of a cluster originating TLS with a credentialName: the mounted Secret's files,
+   * looked at again at most once a second, so a replaced Secret is used by the next connections.
+   * A Secret not (or no longer) mounted throws: the connection fails, as Envoy's while SDS has not
+   * supplied the secret.
+   */
+  private credentialContext(o: OriginateTls & { credentialName: string }): tls.SecureContext {
+    const now = Date.now();
+    if (this.credential && now - this.credential.checkedAt < CREDENTIAL_RECHECK_MS) return this.credential.context;
+    const files = clientTlsFiles(o.credentialName, o.mode, !o.insecureSkipVerify, this.credentialsDir);
+    if ('missing' in files) {
+      this.credential = undefined;
+      throw new Error(`TLS error: ${files.missing}`);
+    }
+    const [cert, key, ca] = [files.cert, files.key, files.ca].map((f) => (f ? readFileSync(f) : undefined));
+    const contents = `${cert ?? ''}${key ?? ''}${ca ?? ''}`;
+    if (this.credential?.contents !== contents)
+      this.credential = {
+        context: tlsModule().createSecureContext({ ...(cert ? { cert } : {}), ...(key ? { key } : {}), ...(ca ? { ca } : {}) }),
+        contents,
+        checkedAt: now,
+      };
+    else this.credential.checkedAt = now;
+    return this.credential.context;
+  }
 
   /**
    * TLS to the endpoint with the DestinationRule's own settings (`tls.mode: SIMPLE`/`MUTUAL`). A
-   * file that cannot be read fails the connection (503 `UF`), and is tried again on the next.
+   * file that cannot be read, or a credentialName Secret not mounted, fails the connection (503
+   * `UF`), and is tried again on the next.
    */
   private originated(endpoint: Endpoint, alpn?: string[], onread?: net.OnReadOpts): net.Socket | undefined {
     const o = this.config.originate;
     if (!o) return undefined;
     const tlsApi = tlsModule();
+    let secureContext: tls.SecureContext;
     try {
-      this.originContext ??= tlsApi.createSecureContext({
-        ...(o.caCertificates ? { ca: readFileSync(o.caCertificates) } : {}),
-        ...(o.clientCertificate ? { cert: readFileSync(o.clientCertificate) } : {}),
-        ...(o.privateKey ? { key: readFileSync(o.privateKey) } : {}),
-      });
+      secureContext = o.credentialName
+        ? this.credentialContext({ ...o, credentialName: o.credentialName })
+        : (this.originContext ??= tlsApi.createSecureContext({
+            ...(o.caCertificates ? { ca: readFileSync(o.caCertificates) } : {}),
+            ...(o.clientCertificate ? { cert: readFileSync(o.clientCertificate) } : {}),
+            ...(o.privateKey ? { key: readFileSync(o.privateKey) } : {}),
+          }));
     } catch (err) {
       const failed = new net.Socket();
       process.nextTick(() => failed.destroy(err as Error));
@@ -253,7 +290,7 @@ export class Cluster {
     return tlsApi.connect({
       host: endpoint.config.address,
       port: endpoint.config.port,
-      secureContext: this.originContext,
+      secureContext,
       ...(alpn ? { ALPNProtocols: alpn } : {}),
       ...(onread ? { onread } : {}),
       ...(net.isIP(o.sni) ? {} : { servername: o.sni }),

@@ -110,3 +110,112 @@ export async function startExternalHost(address: string, names: readonly string[
     },
   };
 }
+
+/** What the mutual TLS server saw: a request and the client certificate it came with. */
+export interface MutualHit {
+  readonly path: string;
+  readonly serverName?: string;
+  /** The client certificate's subject CN and serial (hex). */
+  readonly client: { readonly cn: string; readonly serial: string };
+}
+
+export interface MutualTlsServer {
+  readonly address: string;
+  readonly port: number;
+  /** The task's files: `example.com.crt` (the CA), `client.example.com.crt`/`.key`, the server's. */
+  readonly file: (name: string) => string;
+  readonly hits: MutualHit[];
+  /** TLS handshakes it refused (no client certificate, or one its CA did not sign). */
+  readonly refused: () => number;
+  /** Another client certificate signed by the CA, as the task's openssl commands make one (`serial`): its `.crt` and `.key` files. */
+  newClient(serial: string): { cert: string; key: string };
+  /** Closes the open connections, as nginx closes idle keep-alive connections: clients connect anew. */
+  closeConnections(): void;
+  close(): Promise<void>;
+}
+
+/**
+ * The egress TLS origination tasks' my-nginx.mesh-external.svc.cluster.local: nginx with
+ * `ssl_verify_client on` and `ssl_client_certificate` the task's CA, as a test server on `address`
+ * that answers "Welcome to nginx!" only over TLS with a client certificate the CA signed. The
+ * certificates are the task's openssl commands: the example.com root, the server's (CN
+ * my-nginx.mesh-external.svc.cluster.local) and client.example.com's, both signed by it.
+ */
+export async function startMutualTlsServer(address: string): Promise<MutualTlsServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'mast-mesh-external-'));
+  const file = (name: string) => join(dir, name);
+  const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+  const CA = ['-CA', 'example.com.crt', '-CAkey', 'example.com.key'];
+  openssl(
+    'req',
+    '-x509',
+    '-sha256',
+    '-nodes',
+    '-days',
+    '2',
+    '-newkey',
+    'rsa:2048',
+    '-subj',
+    '/O=example Inc./CN=example.com',
+    '-keyout',
+    'example.com.key',
+    '-out',
+    'example.com.crt',
+  );
+  const leaf = (name: string, organization: string, serial: string, out = name) => {
+    openssl(
+      'req',
+      '-out',
+      `${out}.csr`,
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      `${out}.key`,
+      '-subj',
+      `/CN=${name}/O=${organization}`,
+    );
+    openssl('x509', '-req', '-sha256', '-days', '2', ...CA, '-set_serial', serial, '-in', `${out}.csr`, '-out', `${out}.crt`);
+    return { cert: file(`${out}.crt`), key: file(`${out}.key`) };
+  };
+  const server = 'my-nginx.mesh-external.svc.cluster.local';
+  leaf(server, 'some organization', '0');
+  leaf('client.example.com', 'client organization', '1');
+  const hits: MutualHit[] = [];
+  let refused = 0;
+  const nginx = https.createServer(
+    {
+      cert: readFileSync(file(`${server}.crt`)),
+      key: readFileSync(file(`${server}.key`)),
+      ca: readFileSync(file('example.com.crt')),
+      requestCert: true,
+      rejectUnauthorized: true,
+    },
+    (req, res) => {
+      const socket = req.socket as TLSSocket;
+      const peer = socket.getPeerCertificate();
+      hits.push({
+        path: req.url ?? '',
+        ...(socket.servername ? { serverName: socket.servername } : {}),
+        client: { cn: String(peer.subject?.CN ?? ''), serial: peer.serialNumber ?? '' },
+      });
+      res.writeHead(200, { 'content-type': 'text/html' }).end('<!DOCTYPE html>\n<html>\n<head>\n<title>Welcome to nginx!</title>\n');
+    },
+  );
+  nginx.on('tlsClientError', () => refused++);
+  const port = await new Promise<number>((r) => nginx.listen(0, address, () => r((nginx.address() as AddressInfo).port)));
+  return {
+    address,
+    port,
+    file,
+    hits,
+    refused: () => refused,
+    newClient: (serial) => leaf('client.example.com', 'client organization', serial, `client-${serial}`),
+    closeConnections: () => nginx.closeAllConnections(),
+    async close() {
+      nginx.closeAllConnections();
+      await new Promise((r) => nginx.close(r));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
