@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -115,6 +115,16 @@ async function portsFor(ports: readonly number[]): Promise<Record<number, number
   return out;
 }
 
+/** Makes a directory and everything in it the user's (a sidecar's Secrets, for the proxy's uid in a namespace). */
+function chownTree(dir: string, uid: number): void {
+  chownSync(dir, uid, uid);
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const at = join(dir, entry.name);
+    if (entry.isDirectory()) chownTree(at, uid);
+    else chownSync(at, uid, uid);
+  }
+}
+
 const accepts = (port: number, host = '127.0.0.1') =>
   new Promise<boolean>((resolve) => {
     const s = net.connect(port, host);
@@ -151,6 +161,13 @@ export class LocalMesh {
   /** Where the gateway reads the `credentialName` Secrets of the input (`--credentials-dir`). */
   private get credentialsDir(): string {
     return join(this.dir, 'credentials');
+  }
+  /**
+   * Where a sidecar reads the Secrets its DestinationRules (with a workloadSelector) name: its own
+   * directory, holding only its namespace's Secrets that such a rule selecting it names.
+   */
+  private sidecarCredentials(r: RunningWorkload): string {
+    return join(this.dir, 'sidecar-credentials', r.id);
   }
   /** The proxies' spans, received on loopback (OTLP/HTTP) for the page's waterfalls. */
   readonly traces = new TraceReceiver();
@@ -343,6 +360,7 @@ export class LocalMesh {
       else gone.push(r);
     }
     for (const w of plan.workloads) if (!this.workloads.has(w.key)) this.workloads.set(w.key, await this.launch(w));
+    for (const r of this.workloads.values()) this.writeSidecarCredentials(r, input);
     if (gone.length) {
       const done = new Promise<void>((r) => setTimeout(r, 500))
         .then(() => Promise.all(gone.map((g) => this.retire(g))))
@@ -371,6 +389,20 @@ export class LocalMesh {
       ),
       down,
     );
+  }
+
+  /**
+   * A sidecar's Secrets: those of its namespace that DestinationRules selecting it name as
+   * credentialName (Istio's SDS hands a sidecar only those); a credentialName it cannot have is a
+   * finding. In a namespace (--intercept) the proxy runs as uid 1337: the files are made its own.
+   */
+  private writeSidecarCredentials(r: RunningWorkload, input: readonly KubeObject[]): void {
+    const plan = planCredentials(input, [r.workload.namespace], r.workload.labels, false);
+    const dir = this.sidecarCredentials(r);
+    mkdirSync(join(dir, '..'), { recursive: true, mode: 0o711 });
+    writeCredentials(dir, plan);
+    if (this.topology) chownTree(dir, 1337);
+    for (const line of plan.problems) if (!this.reported.has(line)) this.reported.add(line), this.log(line);
   }
 
   /** Names outside the mesh and their addresses (resolveOutside). */
@@ -414,7 +446,16 @@ export class LocalMesh {
     const proxy = await this.bundler.file(PROXY_ENTRY);
     this.supervisor.start({
       name: `sidecar ${r.id}`,
-      args: [...PROXY_NODE_FLAGS, proxy, ...this.proxyFlags(r.id, r.adminPort), ...sidecarFlags(r), '--app-port', String(w.appPort)],
+      args: [
+        ...PROXY_NODE_FLAGS,
+        proxy,
+        ...this.proxyFlags(r.id, r.adminPort),
+        ...sidecarFlags(r),
+        '--credentials-dir',
+        this.sidecarCredentials(r),
+        '--app-port',
+        String(w.appPort),
+      ],
       // The metrics' workload, as injection names a Deployment's: the WorkloadEntry's name (reviews-v1).
       env: { MAST_WORKLOAD_NAME: w.name },
       ...this.sidecarRestarts(r),
@@ -491,6 +532,8 @@ export class LocalMesh {
         proxy,
         ...this.proxyFlags(r.id, P.admin, netns.gateway),
         ...sidecarFlags(r),
+        '--credentials-dir',
+        this.sidecarCredentials(r),
         '--status-port',
         String(P.status),
       ],

@@ -81,9 +81,10 @@ Options:
 ${HTTP2_FLAG_HELP}
   --workers <n>            gateway: n processes on the same ports (SO_REUSEPORT, Node >= 22.12;
                            one process on older Node, with a log line saying so) (default: 1)
-  --credentials-dir <d>    gateway: where credentialName Secrets are mounted, one directory each
-                           with tls.crt, tls.key (or cert, key; the CA for MUTUAL in ca.crt or
-                           cacert, or in <name>-cacert) (default: /etc/mast/credentials)
+  --credentials-dir <d>    where credentialName Secrets are mounted (a gateway's Gateways, and
+                           DestinationRules' for TLS origination), one directory each with
+                           tls.crt, tls.key (or cert, key; the CA in ca.crt or cacert, or in
+                           <name>-cacert) (default: /etc/mast/credentials)
   --credentials-reload-seconds <s>
                            gateway: how often the credentials are re-read (default: 30)
   --proxy-protocol         gateway listeners expect PROXY protocol v2 (behind an NLB)

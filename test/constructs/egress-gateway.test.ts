@@ -98,6 +98,34 @@ describe('Mesh egressGateway', () => {
     expect(one(Testing.synth(mesh.system) as any[], 'PodDisruptionBudget').map((p) => p.metadata.name)).toEqual(['mast-ingressgateway']);
   });
 
+  test("a DestinationRule without workloadSelector originating TLS with a credentialName: its Secret and <name>-cacert mounted into the gateways (optional), as Istio's gateways read it", () => {
+    const app = Testing.app();
+    const mesh = new Mesh(app, 'm', { egressGateway: { replicas: { min: 1, max: 1 } } });
+    const rule = (name: string, workloadSelector?: Record<string, unknown>) => ({
+      apiVersion: 'networking.istio.io/v1',
+      kind: 'DestinationRule',
+      metadata: { name, namespace: 'default' },
+      spec: {
+        host: 'my-nginx.mesh-external.svc.cluster.local',
+        ...(workloadSelector ? { workloadSelector } : {}),
+        trafficPolicy: { tls: { mode: 'MUTUAL', credentialName: `${name}-credential` } },
+      },
+    });
+    mesh.addObjects([rule('client'), rule('sleep', { matchLabels: { app: 'sleep' } })]);
+    const deployments = one(Testing.synth(mesh.system) as any[], 'Deployment');
+    const mounts = (name: string) =>
+      deployments
+        .find((d) => d.metadata.name === name)
+        .spec.template.spec.volumes.filter((v: any) => v.secret)
+        .map((v: any) => [v.secret.secretName, v.secret.optional]);
+    const expected = [
+      ['client-credential', true],
+      ['client-credential-cacert', true],
+    ];
+    expect(mounts('istio-egressgateway')).toEqual(expected);
+    expect(mounts('mast-ingressgateway')).toEqual(expected);
+  });
+
   test('the kind example adds one on request', () => {
     const names = (egressGateway: boolean) => {
       const dir = mkdtempSync(join(tmpdir(), 'mast-kind-'));

@@ -1,5 +1,5 @@
 /**
- * mast local's Secrets for its gateway: only those of the gateway's namespace that its Gateways
+ * mast local's Secrets for its gateway (and a sidecar): only those of the proxy's namespace that its Gateways
  * name (and `<name>-cacert`), in either form, written as kubelet mounts them, and what it cannot
  * have said with both namespaces. No private key stays in what mastd's snapshot holds.
  */
@@ -103,5 +103,58 @@ test('mastd’s snapshot keeps a Secret’s name and type, not its keys', () => 
     kind: 'Secret',
     metadata: { name: 'httpbin-credential', namespace: 'istio-system' },
     type: 'kubernetes.io/tls',
+  });
+});
+
+/** A DestinationRule originating mutual TLS to my-nginx with `client-credential`, in `namespace`, selecting `selector` when given. */
+const originate = (namespace: string, selector?: Record<string, string>): KubeObject => ({
+  apiVersion: 'networking.istio.io/v1',
+  kind: 'DestinationRule',
+  metadata: { name: 'originate-mtls-for-nginx', namespace },
+  spec: {
+    host: 'my-nginx.mesh-external.svc.cluster.local',
+    ...(selector ? { workloadSelector: { matchLabels: selector } } : {}),
+    trafficPolicy: { portLevelSettings: [{ port: { number: 443 }, tls: { mode: 'MUTUAL', credentialName: 'client-credential' } }] },
+  },
+});
+const CLIENT = { 'tls.crt': 'C', 'tls.key': 'K', 'ca.crt': 'CA' };
+
+describe('DestinationRule credentialName (TLS origination)', () => {
+  test('without workloadSelector: the gateway gets it from its namespaces, wherever the rule is', () => {
+    const plan = planFor([originate('istio-system'), secret('client-credential', 'istio-system', CLIENT, 'Opaque')]);
+    expect([...plan.secrets.keys()]).toEqual(['client-credential']);
+    expect(plan.problems).toEqual([]);
+  });
+
+  test('without workloadSelector, the Secret in default: not handed over, MAST0170 names both', () => {
+    const plan = planFor([originate('istio-system'), secret('client-credential', 'default', CLIENT, 'Opaque')]);
+    expect(plan.secrets.size).toBe(0);
+    expect(plan.problems).toEqual([
+      'Error MAST0170 DestinationRule istio-system/originate-mtls-for-nginx spec.trafficPolicy.portLevelSettings[0].tls.credentialName: Secret "client-credential" is in namespace default, not in mast-system, istio-system where the gateway runs (Istio reads it from the gateway\'s namespace only): TLS origination to my-nginx.mesh-external.svc.cluster.local fails',
+    ]);
+  });
+
+  test('a sidecar gets it only from a rule of its namespace whose workloadSelector selects it; the gateway not', () => {
+    const objects = [originate('default', { app: 'sleep' }), secret('client-credential', 'default', CLIENT, 'Opaque')];
+    expect([...planCredentials(objects, ['default'], { app: 'sleep' }, false).secrets.keys()]).toEqual(['client-credential']);
+    expect(planCredentials(objects, ['default'], { app: 'other' }, false)).toEqual({ secrets: new Map(), problems: [] });
+    expect(planCredentials(objects, ['elsewhere'], { app: 'sleep' }, false)).toEqual({ secrets: new Map(), problems: [] });
+    expect(planFor(objects)).toEqual({ secrets: new Map(), problems: [] });
+    // A rule without workloadSelector is the gateways' only.
+    expect(planCredentials([originate('default'), objects[1]], ['default'], { app: 'sleep' }, false).secrets.size).toBe(0);
+  });
+
+  test("a sidecar's Secret in another namespace: MAST0170 names the workload's", () => {
+    const plan = planCredentials(
+      [originate('default', { app: 'sleep' }), secret('client-credential', 'istio-system', CLIENT, 'Opaque')],
+      ['default'],
+      { app: 'sleep' },
+      false,
+    );
+    expect(plan.problems).toEqual([
+      expect.stringContaining(
+        'Secret "client-credential" is in namespace istio-system, not in default where the workload runs (Istio reads it from the workload\'s namespace only)',
+      ),
+    ]);
   });
 });

@@ -2,10 +2,11 @@
  * Which files a gateway server is served from: its own paths, or its credentialName Secret as
  * mounted, in Istio's order (generic `cert`/`key` before `tls.crt`/`tls.key`; for MUTUAL the CA of
  * `<name>-cacert` before the Secret's own, `cacert` before `ca.crt`), and why not when it cannot be.
+ * The same Secrets as a DestinationRule's credentialName gives TLS origination its client files.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tlsFiles } from '../../../runtime/proxy/gateway-tls';
+import { clientTlsFiles, tlsFiles } from '../../../runtime/proxy/gateway-tls';
 import { tempDir } from '../../support/temp-dir';
 
 const dir = tempDir('mast-tls-files-');
@@ -65,4 +66,46 @@ test('not there, half there or empty: not served, and the reason names the Secre
     skip: 'TLS MUTUAL credentialName "no-ca": no CA (cacert or ca.crt) in it or in the Secret no-ca-cacert',
   });
   expect(tlsFiles({}, dir)).toEqual({ skip: 'TLS without serverCertificate/privateKey or credentialName' });
+});
+
+describe('a DestinationRule credentialName (TLS origination)', () => {
+  test("the task's client-credential (tls.key, tls.crt, ca.crt): MUTUAL takes the pair and the CA; SIMPLE the CA alone", () => {
+    put('client-credential/tls.crt');
+    put('client-credential/tls.key');
+    put('client-credential/ca.crt');
+    expect(clientTlsFiles('client-credential', 'MUTUAL', true, dir)).toEqual({
+      cert: at('client-credential/tls.crt'),
+      key: at('client-credential/tls.key'),
+      ca: at('client-credential/ca.crt'),
+    });
+    expect(clientTlsFiles('client-credential', 'SIMPLE', true, dir)).toEqual({ ca: at('client-credential/ca.crt') });
+    // insecureSkipVerify: no CA needed, none taken.
+    expect(clientTlsFiles('client-credential', 'MUTUAL', false, dir)).toEqual({
+      cert: at('client-credential/tls.crt'),
+      key: at('client-credential/tls.key'),
+    });
+  });
+
+  test("the CA of <name>-cacert before the Secret's own", () => {
+    put('split/cert');
+    put('split/key');
+    put('split-cacert/cacert');
+    expect(clientTlsFiles('split', 'MUTUAL', true, dir)).toEqual({
+      cert: at('split/cert'),
+      key: at('split/key'),
+      ca: at('split-cacert/cacert'),
+    });
+  });
+
+  test("missing: no Secret, or no CA to check the server with (the connection then fails, as Envoy's without the SDS secret)", () => {
+    expect(clientTlsFiles('absent', 'MUTUAL', true, dir)).toEqual({
+      missing: `credentialName "absent": no Secret with cert/key or tls.crt/tls.key in ${at('absent')}`,
+    });
+    put('no-ca/tls.crt');
+    put('no-ca/tls.key');
+    expect(clientTlsFiles('no-ca', 'MUTUAL', true, dir)).toEqual({
+      missing: 'credentialName "no-ca": no CA (cacert or ca.crt) in it or in the Secret no-ca-cacert',
+    });
+    expect(clientTlsFiles('no-ca', 'SIMPLE', true, dir)).toHaveProperty('missing');
+  });
 });
