@@ -28,6 +28,8 @@ const CERT_KEYS = [
 ] as const;
 const CA_KEYS = ['cacert', 'ca.crt'] as const;
 const CA_SECRET_SUFFIX = '-cacert';
+/** A Kubernetes Secret's name (DNS-1123 subdomain). */
+const SECRET_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 
 export type TlsFiles = { readonly cert: string; readonly key: string; readonly ca?: string };
 /** The files, the context made of them, and what they held (to tell a renewal). */
@@ -94,6 +96,8 @@ export function clientTlsFiles(
   verify: boolean,
   credentialsDir: string,
 ): ClientTlsFiles | { missing: string } {
+  // Only a Secret's name becomes a path (not `kubernetes://...`, nor `..`): anything else is never mounted.
+  if (!SECRET_NAME.test(name)) return { missing: `credentialName ${JSON.stringify(name)}: not a Secret name mounted here` };
   const pair = mode === 'MUTUAL' ? certificatePair(name, credentialsDir) : undefined;
   if (mode === 'MUTUAL' && !pair)
     return {

@@ -108,4 +108,14 @@ describe('a DestinationRule credentialName (TLS origination)', () => {
     });
     expect(clientTlsFiles('no-ca', 'SIMPLE', true, dir)).toHaveProperty('missing');
   });
+
+  test('only a Secret name becomes a path: no `..`, no `kubernetes://` reference', () => {
+    put('outside/tls.crt');
+    put('outside/tls.key');
+    put('outside/ca.crt');
+    for (const name of ['../outside', 'kubernetes://client-credential', '..', 'Upper'])
+      expect(clientTlsFiles(name, 'MUTUAL', true, join(dir, 'inner'))).toEqual({
+        missing: `credentialName ${JSON.stringify(name)}: not a Secret name mounted here`,
+      });
+  });
 });

@@ -5,17 +5,19 @@
  */
 import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadYaml, validate } from '../../../../api';
 import { CertificateAuthority } from '../../../../runtime/control/ca';
 import { buildIndex, compile, makeSnapshot } from '../../../../runtime/compile';
 import type { ClusterConfig, OriginateTls } from '../../../../runtime/contract/proxy-config';
 import { certificateRequest, generateKeys, privateKeyPem } from '../../../../runtime/contract/x509';
+import { DEFAULT_LIMITS } from '../../../../runtime/proxy/http/head';
+import { MeshProxy } from '../../../../runtime/proxy/mesh-proxy';
 import { cluster, config, forward, get, stoppedAfterEach } from '../../../support/proxy';
 import { tempDir } from '../../../support/temp-dir';
 
-const { proxyFor } = stoppedAfterEach();
+const { proxyFor, stopAfter } = stoppedAfterEach();
 
 const EGRESS = `apiVersion: networking.istio.io/v1
 kind: ServiceEntry
@@ -152,6 +154,33 @@ describe('at runtime, against an HTTPS server on localhost (resolved by name)', 
       (await through({ mode: 'MUTUAL', sni: 'api.test', caCertificates: files.ca, clientCertificate: files.cert, privateKey: files.key }))
         .status,
     ).toBe(200);
+    expect(seen.at(-1)?.client).toBe('URI:spiffe://cluster.local/ns/default/sa/web');
+  });
+
+  test('MUTUAL with a credentialName: the client certificate and CA of that Secret as mounted; until it is there, 503', async () => {
+    const credentials = join(dir, 'credentials');
+    const proxy = new MeshProxy({ mode: 'gateway', workload: 'egress', namespace: 'mast-system' }, undefined, DEFAULT_LIMITS);
+    proxy.credentialsDir = credentials;
+    stopAfter(() => proxy.drain(100));
+    const api = cluster('api', [], {
+      endpoints: [{ address: 'localhost', port }],
+      originate: { mode: 'MUTUAL', sni: 'api.test', credentialName: 'client-credential' },
+    });
+    const applied = await proxy.apply(config([forward('api')], [api]));
+    expect(applied.ok).toBe(true);
+    const listen = proxy.boundPort('l')!;
+    const before = seen.length;
+    expect((await get(listen, '/v1/items', { host: 'alpha.example.com' })).status).toBe(503);
+    expect(seen.length).toBe(before);
+    // kubelet mounts the Secret (kubernetes.io/tls form with ca.crt): the next connection uses it.
+    mkdirSync(join(credentials, 'client-credential'), { recursive: true });
+    for (const [key, file] of [
+      ['tls.crt', files.cert],
+      ['tls.key', files.key],
+      ['ca.crt', files.ca],
+    ])
+      writeFileSync(join(credentials, 'client-credential', key), readFileSync(file));
+    expect(await get(listen, '/v1/items', { host: 'alpha.example.com' })).toMatchObject({ status: 200, body: 'tls /v1/items' });
     expect(seen.at(-1)?.client).toBe('URI:spiffe://cluster.local/ns/default/sa/web');
   });
 
