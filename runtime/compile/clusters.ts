@@ -1,5 +1,14 @@
 /** Clusters: one per (host, port, subset) a route uses, with the DestinationRule's policy and endpoints. */
-import { namespaceOf, parseDuration, rulesForHost, selects, type DestinationRule, type ServiceEntry, type TrafficPolicy } from '../../api';
+import {
+  clientTlsSettings,
+  namespaceOf,
+  parseDuration,
+  rulesForHost,
+  selects,
+  type DestinationRule,
+  type ServiceEntry,
+  type TrafficPolicy,
+} from '../../api';
 import {
   DEFAULT_CONNECT_TIMEOUT_MS,
   byClusterName,
@@ -124,14 +133,15 @@ function originateTls(
   };
 }
 
-/** Whether some DestinationRule of the snapshot names a credentialName: then gateways' and sidecars' clusters may differ. */
-const namesCredentials = new WeakMap<MeshIndex, boolean>();
-function anyCredentialName(index: MeshIndex): boolean {
-  let known = namesCredentials.get(index);
+/** Per snapshot, per host: whether a DestinationRule for it names a credentialName (then gateways' and sidecars' clusters may differ). */
+const namesCredentials = new WeakMap<MeshIndex, Map<string, boolean>>();
+function hostNamesCredential(index: MeshIndex, host: string): boolean {
+  let byHost = namesCredentials.get(index);
+  if (!byHost) namesCredentials.set(index, (byHost = new Map()));
+  let known = byHost.get(host);
   if (known === undefined) {
-    const rules = byKind(index, 'DestinationRule') as DestinationRule[];
-    known = rules.some((r) => JSON.stringify(r.spec).includes('"credentialName"'));
-    namesCredentials.set(index, known);
+    known = rulesFor(index, host).some((r) => clientTlsSettings(r.spec).some(({ tls }) => tls.credentialName));
+    byHost.set(host, known);
   }
   return known;
 }
@@ -188,7 +198,7 @@ function compileCluster(
 ): ClusterConfig {
   const clientNamespace = client.namespace;
   // Only a sniffed port's cluster, or one a credentialName may apply to, differs between sidecars and gateways: the others stay shared.
-  const cacheKey = port.auto || anyCredentialName(index) ? `${key}|${sidecar ? 'sidecar' : 'gateway'}` : key;
+  const cacheKey = port.auto || hostNamesCredential(index, port.host) ? `${key}|${sidecar ? 'sidecar' : 'gateway'}` : key;
   let choices = cache.clusters.get(cacheKey);
   if (!choices)
     cache.clusters.set(cacheKey, (choices = { owners: new Set(rulesFor(index, port.host).map(namespaceOf)), byNamespace: new Map() }));

@@ -5,7 +5,8 @@
  * others keeping the rule's files. The proxy then reads the Secret of that name from its mounted
  * credentials (runtime/proxy/gateway-tls.ts).
  */
-import { buildIndex, equivalenceKey } from '../../runtime/compile';
+import { buildIndex, compile, equivalenceKey } from '../../runtime/compile';
+import { CompileCache } from '../../runtime/compile/compile-cache';
 import type { ProxyIdentity } from '../../runtime/contract/push-protocol';
 import { makeSnapshot } from '../../runtime/compile';
 import { compileMesh, meshOf, sidecar } from './simulation';
@@ -63,6 +64,31 @@ describe('at the egress gateway (no workloadSelector)', () => {
       caCertificates: '/etc/ca.pem',
     });
   });
+});
+
+test("one compile cache for the egress gateway, sleep and another workload: each gets its own cluster, none another's", () => {
+  for (const [yaml, port] of [
+    [GATEWAY_MESH, 443],
+    [SIDECAR_MESH, 80],
+  ] as const) {
+    const index = buildIndex(makeSnapshot(meshOf(yaml), 'v1'));
+    const name = `outbound|${port}||${NGINX_HOST}`;
+    const inOrder = (proxies: ProxyIdentity[]) => {
+      const cache = new CompileCache(index);
+      return proxies.map((proxy) => compile(index, proxy, cache).clusters.find((c) => c.name === name)?.originate);
+    };
+    const [gateway, sleep, other] = inOrder([EGRESS_GATEWAY, SLEEP, OTHER]);
+    // Whoever is compiled first, the others get their own answers from the shared cache.
+    expect(inOrder([OTHER, SLEEP, EGRESS_GATEWAY])).toEqual([other, sleep, gateway]);
+    expect(inOrder([SLEEP, EGRESS_GATEWAY, OTHER])).toEqual([sleep, gateway, other]);
+    if (port === 443) {
+      expect(gateway?.credentialName).toBe('client-credential');
+      expect(sleep?.credentialName).toBeUndefined();
+    } else {
+      expect(sleep?.credentialName).toBe('client-credential');
+      expect(other).toBeUndefined();
+    }
+  }
 });
 
 describe('at a sidecar the rule selects (workloadSelector)', () => {
