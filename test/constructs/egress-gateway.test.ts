@@ -99,7 +99,7 @@ describe('Mesh egressGateway', () => {
   });
 
   test("a DestinationRule without workloadSelector originating TLS with a credentialName: its Secret and <name>-cacert mounted into the gateways (optional), as Istio's gateways read it", () => {
-    const app = Testing.app();
+    const app = testApp();
     const mesh = new Mesh(app, 'm', { egressGateway: { replicas: { min: 1, max: 1 } } });
     const rule = (name: string, workloadSelector?: Record<string, unknown>) => ({
       apiVersion: 'networking.istio.io/v1',
