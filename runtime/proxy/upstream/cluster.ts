@@ -4,11 +4,11 @@
  * hash), connection limits with a bounded pending queue, and outlier ejection.
  */
 import * as net from 'node:net';
-import { readFileSync } from 'node:fs';
 import type * as tls from 'node:tls';
 import { tlsModule } from '../lazy-tls';
-import { TLS_MODE_LABEL, type ClusterConfig, type EndpointConfig, type OriginateTls } from '../../contract/proxy-config';
-import { clientTlsFiles, DEFAULT_CREDENTIALS_DIR } from '../gateway-tls';
+import { TLS_MODE_LABEL, type ClusterConfig, type EndpointConfig } from '../../contract/proxy-config';
+import { DEFAULT_CREDENTIALS_DIR } from '../gateway-tls';
+import { Origination } from './origination';
 import { peerIdentity } from '../../contract/spiffe';
 import { UpstreamConn } from './conn';
 import { readInto } from '../read-buffer';
@@ -49,8 +49,6 @@ export interface PickHints {
 }
 
 const NO_HINTS: PickHints = {};
-/** How often a credentialName's mounted Secret is looked at again (kubelet replaces a mounted Secret's files whole). */
-const CREDENTIAL_RECHECK_MS = 1000;
 
 export class Cluster {
   readonly endpoints: Endpoint[];
@@ -66,8 +64,9 @@ export class Cluster {
     /** The proxy's workload certificate, for mTLS to sidecars (absent until mastd issued one). */
     private readonly workloadTls: () => tls.SecureContext | undefined = () => undefined,
     /** Where the Secrets a DestinationRule names as `credentialName` are mounted (`--credentials-dir`). */
-    private readonly credentialsDir: string = DEFAULT_CREDENTIALS_DIR,
+    credentialsDir: string = DEFAULT_CREDENTIALS_DIR,
   ) {
+    if (config.originate) this.origination = new Origination(config.originate, credentialsDir);
     // Keep pools of endpoints that survive a config change: no reconnect storm on every push.
     const old = new Map(previous?.endpoints.map((e) => [e.key, e]));
     this.endpoints = config.endpoints.map((e) => old.get(`${e.address}:${e.port}`) ?? new Endpoint(e));
@@ -232,80 +231,12 @@ export class Cluster {
     return conn;
   }
 
-  /** The PEM files of a TLS-originating cluster, read once per config. */
-  private originContext?: tls.SecureContext;
-  /** A credentialName's context, what it was made of, and when the Secret's files were last looked at. */
-  private credential?: { context: tls.SecureContext; contents: string; checkedAt: number };
+  /** TLS origination (DestinationRule `tls.mode` SIMPLE/MUTUAL): one per config, its context kept across connections. */
+  private readonly origination?: Origination;
 
-  /**
-   * The context of a cluster originating TLS with a credentialName: the mounted Secret's files,
-   * looked at again at most once a second, so a replaced Secret is used by the next connections.
-   * A Secret not (or no longer) mounted throws: the connection fails, as Envoy's while SDS has not
-   * supplied the secret.
-   */
-  private credentialContext(o: OriginateTls & { credentialName: string }): tls.SecureContext {
-    const now = Date.now();
-    if (this.credential && now - this.credential.checkedAt < CREDENTIAL_RECHECK_MS) return this.credential.context;
-    const files = clientTlsFiles(o.credentialName, o.mode, !o.insecureSkipVerify, this.credentialsDir);
-    if ('missing' in files) {
-      this.credential = undefined;
-      throw new Error(`TLS error: ${files.missing}`);
-    }
-    const [cert, key, ca] = [files.cert, files.key, files.ca].map((f) => (f ? readFileSync(f) : undefined));
-    const contents = `${cert ?? ''}${key ?? ''}${ca ?? ''}`;
-    if (this.credential?.contents !== contents)
-      this.credential = {
-        context: tlsModule().createSecureContext({ ...(cert ? { cert } : {}), ...(key ? { key } : {}), ...(ca ? { ca } : {}) }),
-        contents,
-        checkedAt: now,
-      };
-    else this.credential.checkedAt = now;
-    return this.credential.context;
-  }
-
-  /**
-   * TLS to the endpoint with the DestinationRule's own settings (`tls.mode: SIMPLE`/`MUTUAL`). A
-   * file that cannot be read, or a credentialName Secret not mounted, fails the connection (503
-   * `UF`), and is tried again on the next.
-   */
+  /** TLS to the endpoint with the DestinationRule's own settings, when the cluster originates TLS. */
   private originated(endpoint: Endpoint, alpn?: string[], onread?: net.OnReadOpts): net.Socket | undefined {
-    const o = this.config.originate;
-    if (!o) return undefined;
-    const tlsApi = tlsModule();
-    let secureContext: tls.SecureContext;
-    try {
-      secureContext = o.credentialName
-        ? this.credentialContext({ ...o, credentialName: o.credentialName })
-        : (this.originContext ??= tlsApi.createSecureContext({
-            ...(o.caCertificates ? { ca: readFileSync(o.caCertificates) } : {}),
-            ...(o.clientCertificate ? { cert: readFileSync(o.clientCertificate) } : {}),
-            ...(o.privateKey ? { key: readFileSync(o.privateKey) } : {}),
-          }));
-    } catch (err) {
-      const failed = new net.Socket();
-      process.nextTick(() => failed.destroy(err as Error));
-      return failed;
-    }
-    const names = o.subjectAltNames;
-    return tlsApi.connect({
-      host: endpoint.config.address,
-      port: endpoint.config.port,
-      secureContext,
-      ...(alpn ? { ALPNProtocols: alpn } : {}),
-      ...(onread ? { onread } : {}),
-      ...(net.isIP(o.sni) ? {} : { servername: o.sni }),
-      rejectUnauthorized: !o.insecureSkipVerify,
-      // The certificate must name the SNI host, or one of the rule's subjectAltNames (host names, or URIs such as SPIFFE ids).
-      checkServerIdentity: (_host, cert) => {
-        if (!names) return tlsApi.checkServerIdentity(o.sni, cert);
-        const uris = (cert.subjectaltname ?? '')
-          .split(', ')
-          .filter((n) => n.startsWith('URI:'))
-          .map((n) => n.slice(4));
-        const named = (n: string) => (n.includes('://') ? uris.includes(n) : tlsApi.checkServerIdentity(n, cert) === undefined);
-        return names.some(named) ? undefined : new Error(`the server certificate names none of ${names.join(', ')}`);
-      },
-    });
+    return this.origination?.connect(endpoint.config.address, endpoint.config.port, alpn, onread);
   }
 
   /**
