@@ -185,7 +185,8 @@ export function accessLogsFor(index: MeshIndex, proxy: ProxyIdentity): AccessLog
     // Istio writes a proxy's logs in the order of their providers' names.
     return out.sort((a, b) => (a.provider < b.provider ? -1 : a.provider > b.provider ? 1 : 0));
   };
-  const server = proxy.mode === 'sidecar' ? side('SERVER') : [];
+  // A gateway has no server side: it says nothing there (else a gateway would always have logs, and never the flag's).
+  const server = proxy.mode === 'sidecar' ? side('SERVER') : undefined;
   const client = side('CLIENT');
   // A proxy with any access log said for it ignores the --access-log flag on both sides.
   return server === undefined && client === undefined ? undefined : { server: server ?? [], client: client ?? [] };

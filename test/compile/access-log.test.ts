@@ -39,6 +39,8 @@ const envoy = (filter?: string) => ({ provider: 'envoy', path: '/dev/stdout', fo
 test('nothing said (no accessLogFile, no Telemetry accessLogging): no access logs in the config', () => {
   expect(logsOf(base)).toBeUndefined();
   expect(logsOf([...base, mesh('accessLogFile: ""\n')])).toBeUndefined();
+  // A gateway too: its --access-log flag applies (mast local's gateways log through it).
+  expect(logsOf(base, GATEWAY)).toBeUndefined();
 });
 
 test("accessLogFile: both sides of a sidecar and a gateway log there, in Istio's TEXT default; JSON and formats as given", () => {
