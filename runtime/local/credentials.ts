@@ -112,6 +112,19 @@ export function planCredentials(
   return { secrets: wanted, problems };
 }
 
+/**
+ * The Secrets of gateways that share one credentials directory (mast local's ingress and egress
+ * gateways): each one's plan (its own labels select its Gateways), united, a problem said once.
+ */
+export function planGatewayCredentials(
+  objects: readonly KubeObject[],
+  namespaces: readonly string[],
+  gateways: ReadonlyArray<Record<string, string>>,
+): CredentialPlan {
+  const plans = gateways.map((labels) => planCredentials(objects, namespaces, labels));
+  return { secrets: new Map(plans.flatMap((p) => [...p.secrets])), problems: [...new Set(plans.flatMap((p) => p.problems))] };
+}
+
 const isDestinationRule = (o: KubeObject): o is KubeObject & DestinationRule =>
   o.kind === 'DestinationRule' &&
   o.apiVersion.startsWith('networking.istio.io/') &&

@@ -31,7 +31,7 @@ import { Supervisor } from './supervisor';
 import { interceptUnavailable, NetnsTopology, serviceAddresses, type Netns } from './netns';
 import { planLocal, throughNamespaces, throughSidecars, withGatewayPod, withHealth, type LocalWorkload } from './workloads';
 import { TraceReceiver, withLocalTracing } from './traces';
-import { planCredentials, pluggedCaIn, withoutSecretData, writeCredentials } from './credentials';
+import { planCredentials, planGatewayCredentials, pluggedCaIn, withoutSecretData, writeCredentials } from './credentials';
 import { freePort } from './ports';
 import { LocalGateway } from './gateway';
 import { PROXY_NODE_FLAGS } from '../contract/process';
@@ -339,7 +339,11 @@ export class LocalMesh {
     // The egress gateway runs from the first Gateway that selects it on (ports bound as configs name them).
     if (this.egress.servers(input).length) this.egressWanted = true;
     await this.launchEgress(input);
-    const credentials = planCredentials(input, DEFAULT_GATEWAY_SECRET_NAMESPACES, GATEWAY_LABELS);
+    // Both gateways read one directory: the Secrets their own Gateways name (the egress gateway's once it runs).
+    const credentials = planGatewayCredentials(input, DEFAULT_GATEWAY_SECRET_NAMESPACES, [
+      GATEWAY_LABELS,
+      ...(this.egressWanted ? [EGRESS_GATEWAY_POD_LABELS] : []),
+    ]);
     writeCredentials(this.credentialsDir, credentials);
     for (const line of credentials.problems) if (!this.reported.has(line)) this.reported.add(line), this.log(line);
     // The private keys stay in the gateway's files: mastd's snapshot has the Secrets' names only.

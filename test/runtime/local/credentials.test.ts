@@ -6,7 +6,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KubeObject } from '../../../api';
-import { planCredentials, withoutSecretData, writeCredentials } from '../../../runtime/local/credentials';
+import { planCredentials, planGatewayCredentials, withoutSecretData, writeCredentials } from '../../../runtime/local/credentials';
 import { tempDir } from '../../support/temp-dir';
 
 const LABELS = { istio: 'ingressgateway' };
@@ -157,4 +157,21 @@ describe('DestinationRule credentialName (TLS origination)', () => {
       ),
     ]);
   });
+});
+
+test("the ingress and egress gateways share one directory: each Gateway's Secret is there for the gateway it selects, a problem said once", () => {
+  const egress = { istio: 'egressgateway' };
+  const objects = [
+    gateway([server('httpbin.example.com', 'SIMPLE', 'ingress-credential')]),
+    { ...gateway([server('edition.cnn.com', 'SIMPLE', 'egress-credential')], egress), metadata: { name: 'egress', namespace: 'default' } },
+    { ...gateway([server('x.example.com', 'SIMPLE', 'nowhere')], egress), metadata: { name: 'broken', namespace: 'default' } },
+    secret('ingress-credential', 'istio-system', { 'tls.crt': 'I', 'tls.key': 'IK' }),
+    secret('egress-credential', 'istio-system', { 'tls.crt': 'E', 'tls.key': 'EK' }),
+  ];
+  const both = planGatewayCredentials(objects, NAMESPACES, [LABELS, egress, egress]);
+  expect([...both.secrets.keys()].sort()).toEqual(['egress-credential', 'ingress-credential']);
+  expect(both.problems).toHaveLength(1);
+  expect(both.problems[0]).toMatch(/MAST0215 .*broken.*Secret "nowhere" not found/);
+  // Without the egress gateway running, only the ingress gateway's.
+  expect([...planGatewayCredentials(objects, NAMESPACES, [LABELS]).secrets.keys()]).toEqual(['ingress-credential']);
 });
