@@ -29,8 +29,10 @@ export interface MeshClusterProps {
 /** The API endpoint access of a config, as aws-eks-v2 takes it. */
 export function endpointAccessOf(access: EndpointAccess = DEFAULTS.endpointAccess): eks.EndpointAccess {
   if (access.mode === 'private') return eks.EndpointAccess.PRIVATE;
-  const kind = access.mode === 'public' ? eks.EndpointAccess.PUBLIC : eks.EndpointAccess.PUBLIC_AND_PRIVATE;
-  return kind.onlyFrom(...access.cidrs);
+  // aws-eks-v2 refuses to restrict a public-only endpoint (its kubectl handler in the VPC reaches the API
+  // through the public side then), so `public` is open to the world and restriction is `public-and-private`'s.
+  if (access.mode === 'public') return eks.EndpointAccess.PUBLIC;
+  return eks.EndpointAccess.PUBLIC_AND_PRIVATE.onlyFrom(...access.cidrs);
 }
 
 export class MeshCluster extends Construct {
