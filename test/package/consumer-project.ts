@@ -62,6 +62,8 @@ export function consumerFiles(tarball: string, appPort: number): Record<string, 
       },
       exclude: ['node_modules', 'cdk.out'],
     }),
+    // An older project's layout (CommonJS, node10 resolution, which reads no `exports`): TypeScript 5.x, run by the test.
+    'tsconfig.node10.json': json({ extends: './tsconfig.json', compilerOptions: { module: 'commonjs', moduleResolution: 'node10' } }),
     'jest.config.js': `module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
