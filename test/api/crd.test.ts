@@ -1,5 +1,5 @@
 import Ajv from 'ajv';
-import { allCrds, crdFor, KINDS, loadFiles, loadYaml, servedVersions, validate, type MeshKind } from '../../api';
+import { allCrds, crdFor, KINDS, loadFiles, loadYaml, servedVersions, telemetryCrd, validate, type MeshKind } from '../../api';
 import { BOOKINFO_MESH_DIR } from '../../examples/bookinfo/bookinfo';
 
 type Props = Record<string, any>;
@@ -139,6 +139,11 @@ describe('generated CRDs', () => {
       expect(constraints(schemaOf(kind as MeshKind), kind)).toEqual([]);
     },
   );
+
+  test("the Telemetry CRD too is no stricter than Istio's", () => {
+    const crd = telemetryCrd() as any;
+    for (const v of crd.spec.versions) expect(constraints(v.schema.openAPIV3Schema, 'Telemetry')).toEqual([]);
+  });
 
   test("objects Istio's CRDs take are stored; mast validate reports what it refuses or does not apply", () => {
     const cases: Array<[MeshKind, Props, string]> = [
