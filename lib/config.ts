@@ -185,14 +185,31 @@ const isIpv4Cidr = (v: string) => {
   return !!m && m.slice(1, 5).every((o) => Number(o) <= 255) && Number(m[5]) <= 32;
 };
 
+/** API endpoint access, checked (its shape, and each CIDR an IPv4 block); `path` names it in errors. */
+export function checkEndpointAccess(path: string, access: unknown): EndpointAccess {
+  checkVariant(path, ENDPOINT, access);
+  const a = access as EndpointAccess;
+  if (a.mode === 'public-and-private') {
+    if (a.cidrs.length === 0) throw new ConfigError(`${path}.cidrs must name at least one CIDR block, got []`);
+    a.cidrs.forEach((c, i) => {
+      if (!isIpv4Cidr(c)) throw new ConfigError(`${path}.cidrs[${i}] must be an IPv4 CIDR block (e.g. 203.0.113.0/24), got ${show(c)}`);
+    });
+  }
+  return a;
+}
+
+/** A Kubernetes version aws-eks-v2 and the bundled kubectl can run; `path` names it in errors. */
+export function checkKubernetesVersion(path: string, version: unknown): string {
+  if (typeof version !== 'string' || !KUBERNETES_VERSIONS.includes(version))
+    throw new ConfigError(`${path} ${show(version)} is not supported (supported: ${KUBERNETES_VERSIONS.join(', ')})`);
+  return version;
+}
+
 /** One environment's settings, checked: unknown keys, wrong types and unsupported values are errors naming the key and the value. */
 export function checkEnvironment(envName: string, env: unknown, path = `mast:environments.${envName}`): EnvironmentConfig {
   checkObject(path, ENVIRONMENT, env, ['zoneName', 'hostedZoneId']);
   const e = env as Partial<EnvironmentConfig>;
-  if (e.kubernetesVersion !== undefined && !KUBERNETES_VERSIONS.includes(e.kubernetesVersion))
-    throw new ConfigError(
-      `${path}.kubernetesVersion ${show(e.kubernetesVersion)} is not supported (supported: ${KUBERNETES_VERSIONS.join(', ')})`,
-    );
+  if (e.kubernetesVersion !== undefined) checkKubernetesVersion(`${path}.kubernetesVersion`, e.kubernetesVersion);
   for (const key of ['maxAzs', 'natGateways', 'recordTtlSeconds'] as const) {
     const n = e[key];
     if (n !== undefined && (!Number.isInteger(n) || n < (key === 'natGateways' ? 0 : 1)))
@@ -200,14 +217,7 @@ export function checkEnvironment(envName: string, env: unknown, path = `mast:env
   }
   if (e.account !== undefined && !/^\d{12}$/.test(e.account))
     throw new ConfigError(`${path}.account must be an AWS account id of 12 digits, got ${show(e.account)}`);
-  const access = e.endpointAccess;
-  if (access?.mode === 'public-and-private') {
-    if (access.cidrs.length === 0) throw new ConfigError(`${path}.endpointAccess.cidrs must name at least one CIDR block, got []`);
-    access.cidrs.forEach((c, i) => {
-      if (!isIpv4Cidr(c))
-        throw new ConfigError(`${path}.endpointAccess.cidrs[${i}] must be an IPv4 CIDR block (e.g. 203.0.113.0/24), got ${show(c)}`);
-    });
-  }
+  if (e.endpointAccess) checkEndpointAccess(`${path}.endpointAccess`, e.endpointAccess);
   if (!/^[a-z0-9][a-z0-9-]*$/.test(envName))
     throw new ConfigError(`environment name ${show(envName)} must be lowercase letters, digits and dashes`);
   return { envName, ...(env as object) } as EnvironmentConfig;

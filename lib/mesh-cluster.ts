@@ -7,7 +7,7 @@ import * as eks from 'aws-cdk-lib/aws-eks-v2';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { KubectlV35Layer } from '@aws-cdk/lambda-layer-kubectl-v35';
 import { Construct } from 'constructs';
-import { DEFAULTS, type Capacity, type EndpointAccess } from './config';
+import { checkEndpointAccess, checkKubernetesVersion, DEFAULTS, type Capacity, type EndpointAccess } from './config';
 import { LoadBalancerController } from './load-balancer-controller';
 
 export interface MeshClusterProps {
@@ -51,6 +51,9 @@ export class MeshCluster extends Construct {
 
   constructor(scope: Construct, id: string, props: MeshClusterProps) {
     super(scope, id);
+    // Typed props are checked at run time too (as MeshEnvironmentStack's config): aws-eks-v2 would take any version string.
+    checkKubernetesVersion('MeshCluster.kubernetesVersion', props.kubernetesVersion ?? DEFAULTS.kubernetesVersion);
+    if (props.endpointAccess) checkEndpointAccess('MeshCluster.endpointAccess', props.endpointAccess);
     const capacity = props.capacity ?? DEFAULTS.capacity;
     this.arm64 = capacity.type === 'nodegroup' && !!capacity.arm64;
     this.autoMode = capacity.type === 'automode';

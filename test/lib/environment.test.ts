@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { App, type Stack, Validations } from 'aws-cdk-lib';
+import { App, Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { VirtualService } from '../../constructs';
@@ -8,6 +8,7 @@ import { MeshEnvironmentStack, type MeshEnvironmentStackProps } from '../../lib/
 import { acknowledgeNagFindings } from '../../lib/nag';
 import { EksV2Checks } from '../../lib/nag-eks';
 import { MAX_MANIFEST_BYTES } from '../../lib/manifests';
+import { MeshCluster, type MeshClusterProps } from '../../lib/mesh-cluster';
 import { ConfigError, type EnvironmentConfig } from '../../lib/config';
 import { tempDir } from '../support/temp-dir';
 
@@ -272,6 +273,14 @@ describe('typed props are checked as cdk.json is', () => {
     expect(bad(config)).toThrow(ConfigError);
     expect(bad(config)).toThrow(/^MAST_CONFIG_INVALID: /);
     expect(bad(config)).toThrow(message);
+  });
+
+  test('MeshCluster used alone checks its Kubernetes version and endpoint access the same way', () => {
+    const cluster = (props: Partial<MeshClusterProps>) => () => new MeshCluster(new Stack(newApp(), 'S'), 'C', { name: 'c', ...props });
+    expect(cluster({ kubernetesVersion: '1.99' })).toThrow(/^MAST_CONFIG_INVALID: MeshCluster\.kubernetesVersion "1\.99" is not supported/);
+    expect(cluster({ endpointAccess: { mode: 'public-and-private', cidrs: ['10.0.0.300/8'] } })).toThrow(
+      /MeshCluster\.endpointAccess\.cidrs\[0\] must be an IPv4 CIDR block .*got "10\.0\.0\.300\/8"/,
+    );
   });
 });
 
