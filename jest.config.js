@@ -80,6 +80,9 @@ const common = {
   rootDir: __dirname,
   transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' } }] },
   moduleFileExtensions: ['ts', 'js', 'json'],
+  // The package build's output (out/, with its own package.json) and CDK assemblies (copies of the sources)
+  // are no modules of the tests: else jest's haste map sees two packages named mast, and duplicate files.
+  modulePathIgnorePatterns: ['<rootDir>/out/', '<rootDir>/cdk.out/', '<rootDir>/.*/cdk.out/'],
 };
 // A glob of UNIT as a path pattern: a double star and slash for any folders, a star for any name.
 const asRegex = (glob) =>

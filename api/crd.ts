@@ -12,31 +12,48 @@ import { KINDS, servedVersions, STORAGE_VERSION, type MeshKind } from './resourc
 export type JsonSchemaProps = Record<string, unknown>;
 
 export function toOpenApi(schema: Schema, withDocs = false, keepUnknown = false): JsonSchemaProps {
-  const doc = withDocs && schema.doc ? { description: schema.doc } : {};
+  return openApi(schema, { withDocs, keepUnknown, constraints: true });
+}
+
+/**
+ * The schema as a CRD holds it: types and structure only. An object Istio's CRD takes must be taken
+ * here too (installed where Istio's were, or beside it), so no enum, required field or bound of
+ * mast's own schema goes in: the API server is the wrong place to refuse what `mast validate` reports
+ * with its finding codes (MAST0004 for a value outside Istio's, MAST0301 for one mast does not apply).
+ */
+export function toCrdSchema(schema: Schema): JsonSchemaProps {
+  return openApi(schema, { withDocs: true, keepUnknown: true, constraints: false });
+}
+
+type Options = { readonly withDocs: boolean; readonly keepUnknown: boolean; readonly constraints: boolean };
+
+function openApi(schema: Schema, o: Options): JsonSchemaProps {
+  const doc = o.withDocs && schema.doc ? { description: schema.doc } : {};
   switch (schema.type) {
     case 'string':
       return { type: 'string', ...doc };
     case 'boolean':
       return { type: 'boolean', ...doc };
     case 'integer':
-      return { type: 'integer', format: 'int32', ...range(schema), ...doc };
+      return o.constraints ? { type: 'integer', format: 'int32', ...range(schema), ...doc } : { type: 'integer', ...doc };
     case 'number':
-      return { type: 'number', format: 'double', ...range(schema), ...doc };
+      return o.constraints ? { type: 'number', format: 'double', ...range(schema), ...doc } : { type: 'number', ...doc };
     case 'int-or-string':
       return { 'x-kubernetes-int-or-string': true, ...doc };
     case 'enum':
-      return { type: 'string', enum: [...schema.values], ...doc };
+      return o.constraints ? { type: 'string', enum: [...schema.values], ...doc } : { type: 'string', ...doc };
     case 'array':
-      return { type: 'array', items: toOpenApi(schema.items, withDocs, keepUnknown), ...doc };
+      return { type: 'array', items: openApi(schema.items, o), ...doc };
     case 'map':
-      return { type: 'object', additionalProperties: toOpenApi(schema.values, withDocs, keepUnknown), ...doc };
+      return { type: 'object', additionalProperties: openApi(schema.values, o), ...doc };
     case 'object': {
       const required = Object.entries(schema.fields)
         .filter(([, f]) => f.required)
         .map(([k]) => k);
-      const properties = Object.fromEntries(Object.entries(schema.fields).map(([k, f]) => [k, toOpenApi(f, withDocs, keepUnknown)]));
-      const keep = keepUnknown ? { 'x-kubernetes-preserve-unknown-fields': true } : {};
-      return { type: 'object', properties, ...(required.length ? { required } : {}), ...keep, ...doc };
+      const properties = Object.fromEntries(Object.entries(schema.fields).map(([k, f]) => [k, openApi(f, o)]));
+      const keep = o.keepUnknown ? { 'x-kubernetes-preserve-unknown-fields': true } : {};
+      const req = o.constraints && required.length ? { required } : {};
+      return { type: 'object', properties, ...req, ...keep, ...doc };
     }
   }
 }
@@ -76,9 +93,9 @@ export interface CrdShape {
   readonly columns: readonly Column[];
 }
 
-/** A CRD manifest; every served version shares the schema; fields the schema does not name are kept (preserved). */
+/** A CRD manifest; every served version shares the schema (no stricter than Istio's); fields it does not name are kept (preserved). */
 export function crdManifest(c: CrdShape): Record<string, unknown> {
-  const spec = { ...toOpenApi(c.spec, true, true), description: c.description };
+  const spec = { ...toCrdSchema(c.spec), description: c.description };
   const schema = {
     openAPIV3Schema: {
       type: 'object',
@@ -89,7 +106,6 @@ export function crdManifest(c: CrdShape): Record<string, unknown> {
         spec,
         status: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
       },
-      required: ['spec'],
     },
   };
   return {

@@ -24,7 +24,7 @@ export const serviceEntrySpec = obj({
   addresses: strs(),
   ports: arr(servicePort),
   location: oneOf(['MESH_EXTERNAL', 'MESH_INTERNAL'] as const),
-  resolution: oneOf(['NONE', 'STATIC', 'DNS', 'DNS_ROUND_ROBIN'] as const),
+  resolution: oneOf(['NONE', 'STATIC', 'DNS', 'DNS_ROUND_ROBIN', 'DYNAMIC_DNS'] as const),
   endpoints: arr(workloadEntrySpec),
   workloadSelector: obj({ labels: labels() }),
   exportTo,

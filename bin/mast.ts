@@ -16,7 +16,14 @@ try {
   environments = environmentsFromContext(app.node.tryGetContext('mast:environments'));
 } catch (err) {
   if (!(err instanceof ConfigError)) throw err;
-  console.error(`mast: ${err.message} [${err.code}]`);
+  console.error(`mast: ${err.message}`);
+  process.exit(1);
+}
+if (environments.length === 0) {
+  // Else CDK's own "This app contains no stacks", which does not say where the stacks come from.
+  console.error(
+    'mast: MAST_CONFIG_INVALID: context "mast:environments" names no environment (cdk.json, or -c \'mast:environments={"dev":{...}}\')',
+  );
   process.exit(1);
 }
 for (const config of environments) {

@@ -205,6 +205,16 @@ export class MeshWorkload extends Construct {
 
   private check(props: MeshWorkloadProps, versions: WorkloadVersion[]): string[] {
     const errors: string[] = [];
+    // The name is the Service's (and the Deployments' prefix): a DNS-1035 label.
+    if (!/^[a-z]([-a-z0-9]*[a-z0-9])?$/.test(this.name) || this.name.length > 63)
+      errors.push(
+        badProp('MeshWorkload', 'name', this.name, 'a Service name (lowercase letters, digits and -, starting with a letter, at most 63)'),
+      );
+    const replicas = (field: string, n: number | undefined) => {
+      if (n !== undefined && !(Number.isInteger(n) && n >= 0)) errors.push(badProp('MeshWorkload', field, n, 'an integer >= 0'));
+    };
+    replicas('replicas', props.replicas);
+    versions.forEach((v, i) => replicas(`versions[${i}].replicas`, v.replicas));
     if (!(Number.isInteger(props.port) && props.port >= 1 && props.port <= 65535))
       errors.push(badProp('MeshWorkload', 'port', props.port, 'an integer 1-65535'));
     if (RESERVED_PORTS.has(props.port))

@@ -25,9 +25,14 @@ export type EdgeTls =
 
 /**
  * Who reaches the cluster's Kubernetes API. `private`: only from inside the VPC (CDK's kubectl
- * handler runs there); `public` / `public-and-private`: also from the internet, from `cidrs` only.
+ * handler runs there). `public-and-private`: also from the internet, from `cidrs` only (IPv4 blocks).
+ * `public`: from the whole internet and not from inside the VPC (EKS's public-only endpoint, which
+ * aws-eks-v2 cannot restrict: its kubectl handler would lose the API), an AwsSolutions-EKS1 finding.
  */
-export type EndpointAccess = { readonly mode: 'private' } | { readonly mode: 'public' | 'public-and-private'; readonly cidrs: string[] };
+export type EndpointAccess =
+  | { readonly mode: 'private' }
+  | { readonly mode: 'public' }
+  | { readonly mode: 'public-and-private'; readonly cidrs: string[] };
 
 export interface EnvironmentConfig {
   /** Short name, used in stack and resource names (e.g. `staging`). */
@@ -81,8 +86,15 @@ export const DEFAULTS = {
   endpointAccess: { mode: 'private' } as EndpointAccess,
 };
 
+/** A bad setting; the message names the key and the value, after the code (as the other MAST_* errors). */
 export class ConfigError extends Error {
   readonly code = 'MAST_CONFIG_INVALID';
+  /** The message without the code. */
+  readonly detail: string;
+  constructor(detail: string) {
+    super(`MAST_CONFIG_INVALID: ${detail}`);
+    this.detail = detail;
+  }
 }
 
 /**
@@ -112,7 +124,7 @@ const TLS: Variants = {
 };
 const ENDPOINT: Variants = {
   by: 'mode',
-  variants: { private: {}, public: { cidrs: 'string[]' }, 'public-and-private': { cidrs: 'string[]' } },
+  variants: { private: {}, public: {}, 'public-and-private': { cidrs: 'string[]' } },
 };
 const ENVIRONMENT: Record<string, Shape> = {
   zoneName: 'string',
@@ -132,7 +144,7 @@ const ENVIRONMENT: Record<string, Shape> = {
   tls: TLS,
   endpointAccess: ENDPOINT,
 };
-const REQUIRED: Record<string, string[]> = { gateway: ['email'], public: ['cidrs'], 'public-and-private': ['cidrs'] };
+const REQUIRED: Record<string, string[]> = { gateway: ['email'], 'public-and-private': ['cidrs'] };
 
 const show = (v: unknown) => JSON.stringify(v);
 
@@ -151,7 +163,10 @@ function checkObject(path: string, fields: Record<string, Shape>, v: unknown, re
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ConfigError(`${path} must be an object, got ${show(v)}`);
   for (const [key, value] of Object.entries(v)) {
     const shape = fields[key];
-    if (!shape) throw new ConfigError(`${path}.${key} is not a setting (known: ${Object.keys(fields).join(', ') || 'none'})`);
+    if (!shape) {
+      const hint = key === 'cidrs' ? ' (an endpoint restricted to CIDRs is mode "public-and-private")' : '';
+      throw new ConfigError(`${path}.${key} is not a setting${hint} (known: ${Object.keys(fields).join(', ') || 'none'})`);
+    }
     checkValue(`${path}.${key}`, shape, value);
   }
   for (const key of required) if ((v as Record<string, unknown>)[key] === undefined) throw new ConfigError(`${path}.${key} is required`);
@@ -164,23 +179,60 @@ function checkVariant(path: string, spec: Variants, v: unknown): void {
   checkObject(path, { [spec.by]: 'string', ...fields }, v, REQUIRED[kind as string] ?? []);
 }
 
+/** An IPv4 CIDR block as EKS takes it for `publicAccessCidrs`: four octets 0–255 and a prefix 0–32. */
+const isIpv4Cidr = (v: string) => {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(v);
+  return !!m && m.slice(1, 5).every((o) => Number(o) <= 255) && Number(m[5]) <= 32;
+};
+
+/** API endpoint access, checked (its shape, and each CIDR an IPv4 block); `path` names it in errors. */
+export function checkEndpointAccess(path: string, access: unknown): EndpointAccess {
+  checkVariant(path, ENDPOINT, access);
+  const a = access as EndpointAccess;
+  if (a.mode === 'public-and-private') {
+    if (a.cidrs.length === 0) throw new ConfigError(`${path}.cidrs must name at least one CIDR block, got []`);
+    a.cidrs.forEach((c, i) => {
+      if (!isIpv4Cidr(c)) throw new ConfigError(`${path}.cidrs[${i}] must be an IPv4 CIDR block (e.g. 203.0.113.0/24), got ${show(c)}`);
+    });
+  }
+  return a;
+}
+
+/** A Kubernetes version aws-eks-v2 and the bundled kubectl can run; `path` names it in errors. */
+export function checkKubernetesVersion(path: string, version: unknown): string {
+  if (typeof version !== 'string' || !KUBERNETES_VERSIONS.includes(version))
+    throw new ConfigError(`${path} ${show(version)} is not supported (supported: ${KUBERNETES_VERSIONS.join(', ')})`);
+  return version;
+}
+
 /** One environment's settings, checked: unknown keys, wrong types and unsupported values are errors naming the key and the value. */
-export function checkEnvironment(envName: string, env: unknown): EnvironmentConfig {
-  const path = `mast:environments.${envName}`;
+export function checkEnvironment(envName: string, env: unknown, path = `mast:environments.${envName}`): EnvironmentConfig {
   checkObject(path, ENVIRONMENT, env, ['zoneName', 'hostedZoneId']);
   const e = env as Partial<EnvironmentConfig>;
-  if (e.kubernetesVersion !== undefined && !KUBERNETES_VERSIONS.includes(e.kubernetesVersion))
-    throw new ConfigError(
-      `${path}.kubernetesVersion ${show(e.kubernetesVersion)} is not supported (supported: ${KUBERNETES_VERSIONS.join(', ')})`,
-    );
+  if (e.kubernetesVersion !== undefined) checkKubernetesVersion(`${path}.kubernetesVersion`, e.kubernetesVersion);
   for (const key of ['maxAzs', 'natGateways', 'recordTtlSeconds'] as const) {
     const n = e[key];
     if (n !== undefined && (!Number.isInteger(n) || n < (key === 'natGateways' ? 0 : 1)))
       throw new ConfigError(`${path}.${key} must be a whole number${key === 'natGateways' ? '' : ' of at least 1'}, got ${show(n)}`);
   }
+  if (e.account !== undefined && !/^\d{12}$/.test(e.account))
+    throw new ConfigError(`${path}.account must be an AWS account id of 12 digits, got ${show(e.account)}`);
+  if (e.endpointAccess) checkEndpointAccess(`${path}.endpointAccess`, e.endpointAccess);
   if (!/^[a-z0-9][a-z0-9-]*$/.test(envName))
     throw new ConfigError(`environment name ${show(envName)} must be lowercase letters, digits and dashes`);
   return { envName, ...(env as object) } as EnvironmentConfig;
+}
+
+/**
+ * A stack's typed `config`, checked as `cdk.json`'s environments are: TypeScript's types vanish at run
+ * time (a config read from JSON, or cast), so the same errors, under the prop's path.
+ */
+export function checkConfig(config: EnvironmentConfig, path = 'config'): EnvironmentConfig {
+  if (typeof config !== 'object' || config === null) throw new ConfigError(`${path} must be an object, got ${show(config)}`);
+  const { envName, ...env } = config;
+  if (typeof envName !== 'string')
+    throw new ConfigError(`${path}.envName ${envName === undefined ? 'is required' : `must be a string, got ${show(envName)}`}`);
+  return checkEnvironment(envName, env, path);
 }
 
 /**

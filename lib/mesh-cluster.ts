@@ -7,7 +7,7 @@ import * as eks from 'aws-cdk-lib/aws-eks-v2';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { KubectlV35Layer } from '@aws-cdk/lambda-layer-kubectl-v35';
 import { Construct } from 'constructs';
-import { DEFAULTS, type Capacity, type EndpointAccess } from './config';
+import { checkEndpointAccess, checkKubernetesVersion, DEFAULTS, type Capacity, type EndpointAccess } from './config';
 import { LoadBalancerController } from './load-balancer-controller';
 
 export interface MeshClusterProps {
@@ -29,8 +29,10 @@ export interface MeshClusterProps {
 /** The API endpoint access of a config, as aws-eks-v2 takes it. */
 export function endpointAccessOf(access: EndpointAccess = DEFAULTS.endpointAccess): eks.EndpointAccess {
   if (access.mode === 'private') return eks.EndpointAccess.PRIVATE;
-  const kind = access.mode === 'public' ? eks.EndpointAccess.PUBLIC : eks.EndpointAccess.PUBLIC_AND_PRIVATE;
-  return kind.onlyFrom(...access.cidrs);
+  // aws-eks-v2 refuses to restrict a public-only endpoint (its kubectl handler in the VPC reaches the API
+  // through the public side then), so `public` is open to the world and restriction is `public-and-private`'s.
+  if (access.mode === 'public') return eks.EndpointAccess.PUBLIC;
+  return eks.EndpointAccess.PUBLIC_AND_PRIVATE.onlyFrom(...access.cidrs);
 }
 
 export class MeshCluster extends Construct {
@@ -49,6 +51,9 @@ export class MeshCluster extends Construct {
 
   constructor(scope: Construct, id: string, props: MeshClusterProps) {
     super(scope, id);
+    // Typed props are checked at run time too (as MeshEnvironmentStack's config): aws-eks-v2 would take any version string.
+    checkKubernetesVersion('MeshCluster.kubernetesVersion', props.kubernetesVersion ?? DEFAULTS.kubernetesVersion);
+    if (props.endpointAccess) checkEndpointAccess('MeshCluster.endpointAccess', props.endpointAccess);
     const capacity = props.capacity ?? DEFAULTS.capacity;
     this.arm64 = capacity.type === 'nodegroup' && !!capacity.arm64;
     this.autoMode = capacity.type === 'automode';

@@ -9,7 +9,7 @@ import * as route53 from 'aws-cdk-lib/aws-route53';
 import { App as Cdk8sApp } from 'cdk8s';
 import type { Construct } from 'constructs';
 import { apiObjectsOf, Mesh, type MeshProps } from '../constructs';
-import { DEFAULTS, type EnvironmentConfig } from './config';
+import { checkConfig, ConfigError, DEFAULTS, type EnvironmentConfig } from './config';
 import { MeshCluster } from './mesh-cluster';
 import { MeshImages } from './images';
 import { Edge } from './edge';
@@ -32,6 +32,8 @@ export interface MeshEnvironmentStackProps extends StackProps {
 }
 
 export class MeshEnvironmentStack extends Stack {
+  /** The config, checked. */
+  readonly config: EnvironmentConfig;
   readonly cluster: MeshCluster;
   readonly mesh: Mesh;
   /** The image assets, when the stack builds them. */
@@ -40,11 +42,13 @@ export class MeshEnvironmentStack extends Stack {
   readonly records: readonly RecordPlan[];
 
   constructor(scope: Construct, id: string, props: MeshEnvironmentStackProps) {
+    // Typed props are checked as cdk.json's environments are (types do not hold for JSON-loaded or cast configs).
+    const config = checkConfig(props.config);
     super(scope, id, {
       ...props,
-      env: props.env ?? (props.config.account ? { account: props.config.account, region: props.config.region } : undefined),
+      env: props.env ?? (config.account ? { account: config.account, region: config.region } : undefined),
     });
-    const config = props.config;
+    this.config = config;
     this.cluster = new MeshCluster(this, 'Mesh', {
       name: `mast-${config.envName}`,
       kubernetesVersion: config.kubernetesVersion,
@@ -98,9 +102,7 @@ export class MeshEnvironmentStack extends Stack {
     if (tls.mode === 'nlb') {
       certificateArn = tls.certificateArn;
       if (!certificateArn && config.zoneRoleArn)
-        throw new Error(
-          'MAST_CONFIG_INVALID: tls.mode "nlb" with a zone in another account needs tls.certificateArn (ACM cannot validate there)',
-        );
+        throw new ConfigError('tls.mode "nlb" with a zone in another account needs tls.certificateArn (ACM cannot validate there)');
     }
     this.edge = new Edge(this, 'Edge', {
       vpc: this.cluster.vpc,

@@ -3,6 +3,7 @@
  * Anything not listed here fails synth (cdk-nag 3 reports through `Validations`).
  */
 import { Validations, type Stack } from 'aws-cdk-lib';
+import { MeshEnvironmentStack } from './mesh-environment-stack';
 
 const EKS_MANAGED = 'EKS needs its AWS managed policies on the cluster and node roles; AWS keeps them current with the service.';
 const LAMBDA_MANAGED = 'The kubectl provider Lambdas (created by aws-cdk-lib) use the standard Lambda execution policies.';
@@ -17,6 +18,11 @@ export const ACKNOWLEDGED: ReadonlyArray<{ id: string; reason: string }> = [
   iam4('arn:<AWS::Partition>:iam::aws:policy/AmazonEKSClusterPolicy', EKS_MANAGED),
   iam4('arn:<AWS::Partition>:iam::aws:policy/AmazonEKSWorkerNodePolicy', EKS_MANAGED),
   iam4('arn:<AWS::Partition>:iam::aws:policy/AmazonEKS_CNI_Policy', EKS_MANAGED),
+  // Capacity { type: 'automode' }: EKS Auto Mode runs compute, storage, load balancing and networking for the
+  // cluster, and requires these AWS managed policies on the cluster role (AWS documents no custom equivalent).
+  ...['AmazonEKSComputePolicy', 'AmazonEKSBlockStoragePolicy', 'AmazonEKSLoadBalancingPolicy', 'AmazonEKSNetworkingPolicy'].map((p) =>
+    iam4(`arn:<AWS::Partition>:iam::aws:policy/${p}`, `EKS Auto Mode requires the AWS managed ${p} on the cluster role.`),
+  ),
   iam4(
     'arn:<AWS::Partition>:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly',
     'Nodes and the kubectl provider pull images from ECR (the mesh images are ECR assets).',
@@ -30,6 +36,10 @@ export const ACKNOWLEDGED: ReadonlyArray<{ id: string; reason: string }> = [
   iam5(
     '*',
     "Actions without resource scope: the Load Balancer Controller's Describe* calls, and cert-manager's route53:ListHostedZonesByName.",
+  ),
+  iam5(
+    'arn:<AWS::Partition>:route53:::change/*',
+    "Edge TLS at the gateway: cert-manager polls route53:GetChange for the change its DNS-01 record made, whose id Route 53 assigns at that moment (it cannot be named in advance); GetChange only reads a change's status.",
   ),
   iam5(
     '<MeshClusterKubectlProviderHandlerA433F2A3.Arn>:*',
@@ -67,6 +77,17 @@ export const ACKNOWLEDGED: ReadonlyArray<{ id: string; reason: string }> = [
   },
 ];
 
+/**
+ * Acknowledges the findings above on a stack. On a `MeshEnvironmentStack` whose API endpoint is
+ * `public-and-private` restricted to CIDRs (none of them 0.0.0.0/0), AwsSolutions-EKS1 too: the
+ * operator named who reaches it. A `public` endpoint (open to the world) stays a finding.
+ */
 export function acknowledgeNagFindings(stack: Stack): void {
   for (const a of ACKNOWLEDGED) Validations.of(stack).acknowledge(a);
+  const access = stack instanceof MeshEnvironmentStack ? stack.config.endpointAccess : undefined;
+  if (access?.mode === 'public-and-private' && !access.cidrs.some((c) => c.endsWith('/0')))
+    Validations.of(stack).acknowledge({
+      id: 'AwsSolutions::AwsSolutions-EKS1',
+      reason: `The public side of the API endpoint is restricted to the CIDRs configured: ${access.cidrs.join(', ')}.`,
+    });
 }

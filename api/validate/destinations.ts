@@ -69,8 +69,8 @@ export function checkDestinations(vs: VirtualService, registry: Registry, rules:
         );
       else checkPort(vs, dest, path, service, out);
     }
-    // Like hosts without a registry: with no DestinationRules in the input, subsets cannot be judged.
-    if (dest.subset !== undefined && !isToken(dest.subset) && rules.length > 0) checkSubset(vs, dest, path, ns, rules, out);
+    // As istioctl analyze (IST0101): a subset no DestinationRule of the input defines is reported, also when the input has none.
+    if (dest.subset !== undefined && !isToken(dest.subset)) checkSubset(vs, dest, path, ns, rules, out);
   }
   return out;
 }

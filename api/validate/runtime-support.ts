@@ -75,6 +75,9 @@ export function checkRuntimeSupport(r: AnyMeshResource): Finding[] {
       break;
     }
     case 'ServiceEntry':
+      // Istio resolves each request's host through DNS then (a dynamic forward proxy, for wildcard hosts).
+      if (r.spec.resolution === 'DYNAMIC_DNS')
+        warn('spec.resolution', 'resolution DYNAMIC_DNS: the hosts get only the endpoints given, none resolved per request');
       r.spec.endpoints?.forEach(
         (e, i) => e.weight !== undefined && warn(`spec.endpoints[${i}].weight`, 'endpoint weight: endpoints share traffic equally'),
       );

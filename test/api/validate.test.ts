@@ -615,9 +615,13 @@ describe('validate()', () => {
       expect(only(validate([...baseMesh(), policy('istio-system', labels)], { defaultIngressGateway: true }), 'MAST0222')).toEqual([]);
   });
 
-  test('with no Services or ServiceEntries in the input, destination hosts are not judged; with no DestinationRules, subsets are not', () => {
+  test('with no Services or ServiceEntries in the input, destination hosts are not judged; with no DestinationRules, every subset is MAST0203 (IST0101, as istioctl analyze)', () => {
     const routesOnly = baseMesh().filter((o) => o.kind === 'VirtualService');
-    expect(codes(validate(routesOnly)).filter((c) => c === 'MAST0202' || c === 'MAST0203')).toEqual([]);
+    expect(codes(validate(routesOnly)).filter((c) => c === 'MAST0202')).toEqual([]);
+    const subsets = only(validate(routesOnly), 'MAST0203');
+    expect(subsets.length).toBeGreaterThan(0);
+    expect(subsets[0]).toMatchObject({ istioCode: 'IST0101', severity: 'Error' });
+    expect(subsets[0].message).toMatch(/^subset "\w+" of host "[\w.-]+" is not defined by any DestinationRule$/);
   });
 
   test('exportTo: a Service exported elsewhere is not visible to a route here', () => {

@@ -101,4 +101,16 @@ describe('MeshWorkload takes the usual pod settings', () => {
     new MeshWorkload(chart, 'app', { image: 'x', port: 8080, additionalPorts: [{ name: 'http', port: 15001 }] });
     expect(() => app.synth()).toThrow(/additionalPorts\[0\]\.port 15001 is invalid[\s\S]*additionalPorts\[0\]\.name "http" is invalid/);
   });
+
+  test('a name that cannot be a Service name, and negative or fractional replicas, are errors naming the prop and the value', () => {
+    const app = testApp();
+    const chart = new Chart(app, 'c');
+    new MeshWorkload(chart, 'web', { name: 'Web_1', image: 'x', port: 8080, replicas: -1, versions: [{ version: 'v1', replicas: 1.5 }] });
+    expect(() => app.synth()).toThrow(
+      /MeshWorkload: name "Web_1" is invalid: a Service name[\s\S]*MeshWorkload: replicas -1 is invalid: an integer >= 0[\s\S]*versions\[0\]\.replicas 1\.5 is invalid/,
+    );
+    const ok = testApp();
+    new MeshWorkload(new Chart(ok, 'c'), 'web', { name: 'web-1', image: 'x', port: 8080, replicas: 0 });
+    expect(() => ok.synth()).not.toThrow();
+  });
 });

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { App, type Stack, Validations } from 'aws-cdk-lib';
+import { App, Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { VirtualService } from '../../constructs';
@@ -8,7 +8,8 @@ import { MeshEnvironmentStack, type MeshEnvironmentStackProps } from '../../lib/
 import { acknowledgeNagFindings } from '../../lib/nag';
 import { EksV2Checks } from '../../lib/nag-eks';
 import { MAX_MANIFEST_BYTES } from '../../lib/manifests';
-import type { EnvironmentConfig } from '../../lib/config';
+import { MeshCluster, type MeshClusterProps } from '../../lib/mesh-cluster';
+import { ConfigError, type EnvironmentConfig } from '../../lib/config';
 import { tempDir } from '../support/temp-dir';
 
 // Each synthesized assembly (about 57 MB with the EKS handlers' assets) goes under one directory,
@@ -157,9 +158,16 @@ describe('MeshEnvironmentStack', () => {
     expect(stack.records).toEqual([{ host: 'alpha.example.com', type: 'CNAME' }]);
   });
 
-  test('cdk-nag AwsSolutions (its EKS rules included) passes with the acknowledged findings', () => {
+  // Every documented option of the config, as the repo app (bin/mast.ts) runs it: cdk-nag with the acknowledged findings.
+  test.each<[string, Partial<EnvironmentConfig>]>([
+    ['the defaults', {}],
+    ['TLS at the gateway (cert-manager, Route 53 DNS-01)', { tls: { mode: 'gateway', email: 'ops@example.com' } }],
+    ['TLS at the NLB (ACM)', { tls: { mode: 'nlb' } }],
+    ['Auto Mode capacity', { capacity: { type: 'automode' } }],
+    ['arm64 node group', { capacity: { type: 'nodegroup', arm64: true, instanceTypes: ['m7g.large'] } }],
+  ])('cdk-nag AwsSolutions (its EKS rules included) passes with the acknowledged findings: %s', (_, config) => {
     const app = newApp();
-    const s = new MeshEnvironmentStack(app, 'Nagged', { config: CONFIG, populate: (mesh) => addBookinfo(mesh) });
+    const s = new MeshEnvironmentStack(app, 'Nagged', { config: { ...CONFIG, ...config }, populate: (mesh) => addBookinfo(mesh) });
     acknowledgeNagFindings(s);
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new EksV2Checks(app));
     expect(() => app.synth()).not.toThrow();
@@ -208,23 +216,71 @@ describe('MeshEnvironmentStack', () => {
     expect(JSON.stringify(template.toJSON())).not.toMatch(/"arn:aws:/);
   });
 
-  test('a public endpoint is AwsSolutions-EKS1 unless acknowledged; restricted to the CIDRs given', () => {
-    const app = newApp();
-    const s = new MeshEnvironmentStack(app, 'Public', {
-      config: { ...CONFIG, endpointAccess: { mode: 'public-and-private', cidrs: ['203.0.113.0/24'] } },
-      populate: (mesh) => addBookinfo(mesh),
+  test('an endpoint public to the world is AwsSolutions-EKS1 unless acknowledged; one restricted to CIDRs is acknowledged with them', () => {
+    const nagged = (endpointAccess: EnvironmentConfig['endpointAccess'], acknowledgeEks1: boolean) => {
+      const app = newApp();
+      const s = new MeshEnvironmentStack(app, 'Public', { config: { ...CONFIG, endpointAccess }, populate: (mesh) => addBookinfo(mesh) });
+      acknowledgeNagFindings(s);
+      if (acknowledgeEks1) Validations.of(s).acknowledge({ id: 'AwsSolutions::AwsSolutions-EKS1', reason: 'a test' });
+      Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new EksV2Checks(app));
+      return () => app.synth();
+    };
+    const restricted: EnvironmentConfig['endpointAccess'] = { mode: 'public-and-private', cidrs: ['203.0.113.0/24'] };
+    expect(nagged(restricted, false)).not.toThrow();
+    expect(nagged({ mode: 'public-and-private', cidrs: ['203.0.113.0/24', '0.0.0.0/0'] }, false)).toThrow(/AwsSolutions-EKS1/);
+    expect(nagged({ mode: 'public' }, false)).toThrow(/AwsSolutions-EKS1/);
+    expect(nagged({ mode: 'public' }, true)).not.toThrow();
+    synth({ endpointAccess: restricted }).template.hasResourceProperties('AWS::EKS::Cluster', {
+      ResourcesVpcConfig: Match.objectLike({
+        EndpointPublicAccess: true,
+        EndpointPrivateAccess: true,
+        PublicAccessCidrs: ['203.0.113.0/24'],
+      }),
     });
-    acknowledgeNagFindings(s);
-    Validations.of(app).addPlugins(new EksV2Checks(app));
-    expect(() => app.synth()).toThrow(/AwsSolutions-EKS1/);
-    const quiet = newApp();
-    const restricted = new MeshEnvironmentStack(quiet, 'Public', {
-      config: { ...CONFIG, endpointAccess: { mode: 'public-and-private', cidrs: ['203.0.113.0/24'] } },
-      populate: (mesh) => addBookinfo(mesh),
+    synth({ endpointAccess: { mode: 'public' } }).template.hasResourceProperties('AWS::EKS::Cluster', {
+      ResourcesVpcConfig: Match.objectLike({ EndpointPublicAccess: true, EndpointPrivateAccess: false }),
     });
-    Template.fromStack(restricted).hasResourceProperties('AWS::EKS::Cluster', {
-      ResourcesVpcConfig: Match.objectLike({ EndpointPublicAccess: true, PublicAccessCidrs: ['203.0.113.0/24'] }),
-    });
+  });
+});
+
+describe('typed props are checked as cdk.json is', () => {
+  const bad = (config: unknown) => () =>
+    new MeshEnvironmentStack(newApp(), 'Env', { config: config as EnvironmentConfig, populate: (mesh) => addBookinfo(mesh) });
+  test.each<[string, unknown, RegExp]>([
+    ['an unsupported Kubernetes version', { ...CONFIG, kubernetesVersion: '1.99' }, /config\.kubernetesVersion "1\.99" is not supported/],
+    [
+      'a typo in a config read from JSON',
+      JSON.parse('{"envName":"test","zoneName":"example.com","hostedZoneId":"Z0TEST","maxAZs":3}'),
+      /config\.maxAZs is not a setting/,
+    ],
+    ['no envName', { zoneName: 'example.com', hostedZoneId: 'Z0TEST' }, /config\.envName is required/],
+    [
+      'a CIDR that is no address',
+      { ...CONFIG, endpointAccess: { mode: 'public-and-private', cidrs: ['10.0.0.300/8'] } },
+      /config\.endpointAccess\.cidrs\[0\] must be an IPv4 CIDR block .*got "10\.0\.0\.300\/8"/,
+    ],
+    [
+      'CIDRs on a public-only endpoint',
+      { ...CONFIG, endpointAccess: { mode: 'public', cidrs: ['203.0.113.0/24'] } },
+      /config\.endpointAccess\.cidrs is not a setting \(an endpoint restricted to CIDRs is mode "public-and-private"\)/,
+    ],
+    [
+      'an account id that is not 12 digits',
+      { ...CONFIG, account: '12345' },
+      /config\.account must be an AWS account id of 12 digits, got "12345"/,
+    ],
+  ])('%s is MAST_CONFIG_INVALID', (_, config, message) => {
+    expect(bad(config)).toThrow(ConfigError);
+    expect(bad(config)).toThrow(/^MAST_CONFIG_INVALID: /);
+    expect(bad(config)).toThrow(message);
+  });
+
+  test('MeshCluster used alone checks its Kubernetes version and endpoint access the same way', () => {
+    const cluster = (props: Partial<MeshClusterProps>) => () => new MeshCluster(new Stack(newApp(), 'S'), 'C', { name: 'c', ...props });
+    expect(cluster({ kubernetesVersion: '1.99' })).toThrow(/^MAST_CONFIG_INVALID: MeshCluster\.kubernetesVersion "1\.99" is not supported/);
+    expect(cluster({ endpointAccess: { mode: 'public-and-private', cidrs: ['10.0.0.300/8'] } })).toThrow(
+      /MeshCluster\.endpointAccess\.cidrs\[0\] must be an IPv4 CIDR block .*got "10\.0\.0\.300\/8"/,
+    );
   });
 });
 

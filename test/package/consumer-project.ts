@@ -17,7 +17,7 @@ export const CONSUMER_DEV_DEPENDENCIES = {
 };
 
 /** The peers next to mast: the versions this repository develops against. */
-export const CONSUMER_DEPENDENCIES = { 'aws-cdk-lib': '2.276.0', constructs: '10.8.1', cdk8s: '2.70.106' };
+export const CONSUMER_DEPENDENCIES = { 'aws-cdk-lib': '2.276.0', constructs: '10.8.1', cdk8s: '2.70.106', 'cdk-nag': '3.0.2' };
 
 export const GATEWAY_HOST = 'shop.example.com';
 
@@ -62,6 +62,8 @@ export function consumerFiles(tarball: string, appPort: number): Record<string, 
       },
       exclude: ['node_modules', 'cdk.out'],
     }),
+    // An older project's layout (CommonJS, node10 resolution, which reads no `exports`): TypeScript 5.x, run by the test.
+    'tsconfig.node10.json': json({ extends: './tsconfig.json', compilerOptions: { module: 'commonjs', moduleResolution: 'node10' } }),
     'jest.config.js': `module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
@@ -73,18 +75,24 @@ export function consumerFiles(tarball: string, appPort: number): Record<string, 
 };
 `,
     'cdk.json': json({ app: 'npx tsc && npx tsx bin/shop.ts', watch: { include: ['**'], exclude: ['node_modules', 'test'] } }),
+    // The app checks itself with cdk-nag as mast's own does: the findings mast's design accepts acknowledged with their reasons.
     'bin/shop.ts': `#!/usr/bin/env node
 import * as cdk from 'aws-cdk-lib/core';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { acknowledgeNagFindings, EksV2Checks } from 'mast';
 import { ShopStack } from '../lib/shop-stack';
 
 const app = new cdk.App();
-new ShopStack(app, 'ShopStack', { config: { envName: 'shop', zoneName: 'example.com', hostedZoneId: 'Z0SHOPEXAMPLE' } });
+const stack = new ShopStack(app, 'ShopStack', { config: { envName: 'shop', zoneName: 'example.com', hostedZoneId: 'Z0SHOPEXAMPLE' } });
+acknowledgeNagFindings(stack);
+cdk.Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new EksV2Checks(app));
 `,
     // The mesh: one workload behind the ingress gateway, with mast's typed Istio resources.
     'lib/shop-mesh.ts': `import { Gateway, VirtualService, type Mesh } from 'mast/constructs';
 
 export function addShop(mesh: Mesh): void {
-  mesh.addWorkload('web', { image: 'public.ecr.aws/nginx/nginx:1.27', port: 8080, readinessPath: '/' });
+  // nginx as a non-root user on 8080 (the sidecar's pod drops the capabilities the stock image's root start needs).
+  mesh.addWorkload('web', { image: 'docker.io/nginxinc/nginx-unprivileged:1.27', port: 8080, readinessPath: '/' });
   new Gateway(mesh.apps, 'gateway', {
     metadata: { name: 'shop' },
     spec: {

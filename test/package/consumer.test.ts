@@ -79,12 +79,31 @@ describe('the packed package in a cdk init project', () => {
     ])
       expect(files).toContain(f);
     expect(files.filter((f) => /^package\/(test|bench|cdk\.out|dist|build)\//.test(f) || /\.test\.[jt]s$/.test(f))).toEqual([]);
+    // One package.json: tsc's copy under out/ (a second package named mast) is not shipped.
+    expect(files.filter((f) => f.endsWith('/package.json') && !f.startsWith('package/images/'))).toEqual(['package/package.json']);
     // A peer, not a copy: one aws-cdk-lib in the consumer, so its types and classes are the user's.
     expect(existsSync(join(app, 'node_modules', 'mast', 'node_modules', 'aws-cdk-lib'))).toBe(false);
   });
 
   test("the consumer's own tsc (the template's TypeScript, NodeNext) accepts mast's types", () => {
     expect(outcome(run('npx', ['tsc'], app, 300_000))).toEqual(OK);
+  }, 300_000);
+
+  test("an older layout's tsc (CommonJS, node10 resolution: no exports map) finds the subpaths' declarations, not the shipped sources", () => {
+    // This repository's TypeScript 5.9 (TypeScript 7 has no node10 resolution) on the consumer's project.
+    const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+    // The list of every file of the program is long (aws-cdk-lib's declarations): a buffer to match.
+    const listed = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.node10.json', '--listFiles'], {
+      cwd: app,
+      encoding: 'utf8',
+      timeout: 300_000,
+      maxBuffer: 256 * 1024 * 1024,
+    });
+    const lines = listed.stdout.split('\n');
+    expect({ status: listed.status, errors: lines.filter((l) => /error TS/.test(l)) }).toEqual({ status: 0, errors: [] });
+    const ofMast = lines.map((l) => /node_modules\/mast\/(.*)$/.exec(l)?.[1]).filter((f): f is string => !!f);
+    for (const entry of ['out/constructs/index.d.ts', 'out/api/index.d.ts', 'out/lib/index.d.ts']) expect(ofMast).toContain(entry);
+    expect(ofMast.filter((f) => !f.endsWith('.d.ts'))).toEqual([]);
   }, 300_000);
 
   test("the consumer's jest, default config: a snapshot of the mesh YAML, written and then matched", () => {
