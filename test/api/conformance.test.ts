@@ -27,6 +27,15 @@ function mastValidate(files: string[]): Finding[] {
 
 type Expected = { istioCode: string; kind: string; name: string; namespace?: string; message?: string };
 type Case = { name: string; files: string[]; checks: string[]; expected: Expected[] };
+/**
+ * IST0101 comes from several of Istio's analyzers, and each corpus case runs only some of them
+ * (istio/istio's analyzers_test.go): a subset no DestinationRule defines (mast's MAST0203) is the
+ * virtualservice DestinationRuleAnalyzer's finding, which runs in this case alone. Elsewhere, as
+ * in virtualServiceDestinationHosts (subsets and no DestinationRule), istioctl analyze reports it
+ * too, but the case does not check it.
+ */
+const SUBSET_NOT_FOUND = 'MAST0203';
+const SUBSET_ANALYZER_CASE = 'virtualServiceDestinationRules';
 
 maybe('conformance with the reference data', () => {
   const corpus = join(REFERENCE, 'istio-analyze');
@@ -39,7 +48,7 @@ maybe('conformance with the reference data', () => {
       e.istioCode === f.istioCode && e.kind === f.kind && e.name === f.name && (!e.namespace || e.namespace === f.namespace);
     const disagreements = cases.flatMap((c) => {
       const relevant = mastValidate(c.files.map((f) => join(corpus, 'testdata', f))).filter(
-        (f) => f.istioCode && c.checks.includes(f.istioCode),
+        (f) => f.istioCode && c.checks.includes(f.istioCode) && (f.code !== SUBSET_NOT_FOUND || c.name === SUBSET_ANALYZER_CASE),
       );
       const missing = c.expected
         .filter((e) => !relevant.some((f) => matches(e, f)))
