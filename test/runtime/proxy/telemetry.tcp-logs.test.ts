@@ -2,7 +2,8 @@
  * TCP connections in the access log, through a real sidecar: one line per connection when it
  * closes (never while it is open), with its bytes and duration, through the logs of its side
  * (client for outbound, server for inbound), as Envoy's tcp_proxy logs; a connection the proxy
- * refuses (BlackHoleCluster) logs with its flag; the --access-log flag's JSON log has them too.
+ * refuses logs with its flag (UH for the BlackHoleCluster, NR for a gateway TLS name no server
+ * has, UF for an upstream that refuses); the --access-log flag's JSON log has them too.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import * as net from 'node:net';
@@ -203,4 +204,26 @@ test("a gateway's TLS port with no server for the name: closed and logged NR (En
   } finally {
     db.close();
   }
+});
+
+test('an upstream that refuses the connection: the client is closed and the connection logged UF, with the endpoint it tried', async () => {
+  const closed = net.createServer();
+  await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+  const deadPort = (closed.address() as net.AddressInfo).port;
+  await new Promise((r) => closed.close(r));
+  const out = join(tempDir('mast-tcp-log-'), 'client.log');
+  const p = newSidecar();
+  const logs = { client: [{ provider: 'client', path: out, format: { text: `%UPSTREAM_HOST% ${FORMAT}` } }], server: [] };
+  const listener: ListenerConfig = {
+    name: 'tcp',
+    port: 0,
+    matchPort: 5432,
+    protocol: 'tcp',
+    tcpDestinations: [{ cluster: 'db', weight: 100 }],
+  };
+  expect(await p.apply(sidecar([listener], [cluster('db', [deadPort])], logs))).toMatchObject({ ok: true });
+  const s = net.connect(p.boundPort('tcp')!, '127.0.0.1');
+  await new Promise((r) => s.on('error', r).on('close', r));
+  await until('the UF line', () => linesOf(out).length > 0);
+  expect(linesOf(out)).toEqual([expect.stringMatching(new RegExp(`^127\\.0\\.0\\.1:${deadPort} db 0 UF 0 0 \\d+ - -$`))]);
 });
