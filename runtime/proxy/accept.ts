@@ -17,7 +17,7 @@ import { acceptedWithOnRead } from './read-buffer';
 import { containPeerInput } from './contain';
 import { originalDestination } from './original-dst';
 import type { ListenerRuntime } from './listeners';
-import { blackHoleTcp, looksLikeHttp, passthroughTcp, proxyTcp, type TcpContext } from './tcp';
+import { blackHoleTcp, looksLikeHttp, noFilterChainTcp, passthroughTcp, proxyTcp, type TcpContext } from './tcp';
 import { admitConnection, authzPort, gateConnection, readProxyHeader } from './connection-authz';
 import { http2Front, startsWithPreface } from './h2/server';
 import type { H2Connection } from './h2/stream-request';
@@ -134,15 +134,12 @@ function acceptByServerName(proxy: AcceptContext, socket: net.Socket, l: Listene
   const start = (proxySource?: string, first?: Buffer) =>
     readHello(proxy, socket, first, (hello, name) => {
       const chain = chainFor(chains, name);
-      if (!chain) {
-        proxy.metrics.inc(`mast_tcp_connections_refused_total{destination_service="unknown",response_flags="NR"}`);
-        return void socket.destroy();
-      }
+      if (!chain) return noFilterChainTcp(proxy, socket, name);
       if (chain.kind === 'passthrough') {
         const config = l.configs[0];
         const peer = socket.remoteAddress ?? '';
         const c = { port: authzPort(config, config?.matchPort ?? l.defaultPort), sourceIp: peer, remoteIp: proxySource || peer };
-        if (admitConnection(proxy, [socket], config?.authz, c)) proxyTcp(proxy, socket, chain.destinations, undefined, hello);
+        if (admitConnection(proxy, [socket], config?.authz, c)) proxyTcp(proxy, socket, chain.destinations, { serverName: name }, hello);
         return;
       }
       // The hello goes back into the socket, where the TLS socket made next reads it first (see serveTls).
@@ -217,7 +214,7 @@ function acceptTcp(proxy: AcceptContext, socket: net.Socket, l: ListenerRuntime)
   const dst = originalDestination(socket);
   if (dst && dst.port !== l.port && !l.knows(dst.port)) {
     if (l.passthrough) return passthroughTcp(proxy, socket, dst);
-    if (l.blackHole) return blackHoleTcp(proxy, socket);
+    if (l.blackHole) return blackHoleTcp(proxy, socket, dst);
   }
   const sent = dst && dst.port !== l.port ? dst : undefined;
   const port = sent?.port ?? l.defaultPort;
@@ -258,13 +255,14 @@ function routeByServerName(
   readHello(proxy, socket, first, (hello, name) => {
     const route = chainFor(chainsOf(config), name);
     const dst = originalDestination(socket);
-    if (route?.destinations.length) return proxyTcp(proxy, socket, route.destinations, { port, address: dst?.address }, hello);
+    if (route?.destinations.length)
+      return proxyTcp(proxy, socket, route.destinations, { port, address: dst?.address, serverName: name }, hello);
     // A route without destinations (a wildcard ServiceEntry host) goes where the app sent it, as one no route has under ALLOW_ANY.
     if ((route || l.passthrough) && dst) {
       socket.unshift(hello);
-      return passthroughTcp(proxy, socket, dst);
+      return passthroughTcp(proxy, socket, dst, name);
     }
-    blackHoleTcp(proxy, socket);
+    blackHoleTcp(proxy, socket, dst, name);
   });
 }
 

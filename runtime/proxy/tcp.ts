@@ -2,7 +2,8 @@
  * Plain TCP proxying: a connection to a TCP listener (a Gateway TCP server, a sidecar's
  * non-HTTP service port, an inbound connection that is not HTTP) is joined byte for byte to one
  * endpoint of its weighted destination; mTLS to a sidecar when the cluster says so. Each
- * connection counts in Istio's TCP metrics, under the labels of its series (metric-context.ts).
+ * connection counts in Istio's TCP metrics, under the labels of its series (metric-context.ts), and
+ * leaves one record when it closes or is refused (tcp-record.ts: the access log's line).
  */
 import * as net from 'node:net';
 import { pickWeighted } from './routing';
@@ -10,6 +11,7 @@ import type { ClusterConfig, WeightedCluster } from '../contract/proxy-config';
 import type { Cluster } from './upstream/cluster';
 import type { Metrics, TcpSeries } from './metrics';
 import { labelContext, type MetricOwner } from './metric-context';
+import { type ConnectionRecord, connectionClosed } from './tcp-record';
 
 export interface TcpContext extends MetricOwner {
   readonly metrics: Metrics;
@@ -34,14 +36,69 @@ const PASSTHROUGH: ClusterConfig = {
 /** Where a REGISTRY_ONLY sidecar's connections to unknown destinations go: nowhere, counted as Istio counts its BlackHoleCluster. */
 const BLACKHOLE: ClusterConfig = { ...PASSTHROUGH, name: 'BlackHoleCluster' };
 
-/** Joins two sockets both ways, counting bytes in `series` (sent: to the client; received: from it); either side closing closes both. */
-function join(series: TcpSeries, down: net.Socket, up: net.Socket, first?: Buffer): void {
+/** What a connection's record knows before it is joined: who it is for and what the client asked for. */
+interface Opening {
+  readonly owner: object;
+  readonly inbound: boolean;
+  readonly cluster: string;
+  readonly upstream?: string;
+  readonly local?: string;
+  readonly principal?: string;
+  readonly serverName?: string;
+}
+
+const hostPort = (address: string | undefined, port: number | undefined) => (address === undefined ? undefined : `${address}:${port ?? 0}`);
+
+/** Where the client connected: where capture found it was sent, else the socket's own address (a port alone: on that address). */
+function localOf(down: net.Socket, original: Downstream | undefined): string | undefined {
+  if (original?.address !== undefined && original.port !== undefined) return `${original.address}:${original.port}`;
+  return hostPort(down.localAddress, original?.port ?? down.localPort);
+}
+
+/** A connection refused before any upstream (UH, NR, a BlackHoleCluster reset): its record, with nothing sent either way. */
+function publishRefused(down: net.Socket, opening: Omit<Opening, 'cluster'> & { readonly cluster?: string }, flags: string): void {
+  if (!connectionClosed.hasSubscribers) return;
+  const record: ConnectionRecord = {
+    ...opening,
+    start: Date.now(),
+    ms: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    flags,
+    remote: hostPort(down.remoteAddress, down.remotePort) ?? '',
+  };
+  connectionClosed.publish(record);
+}
+
+/**
+ * Joins two sockets both ways, counting bytes in `series` (sent: to the client; received: from it)
+ * and in the connection's own record; either side closing closes both, and the record is published.
+ * An upstream that fails before it connects is Envoy's UF.
+ */
+function join(series: TcpSeries, down: net.Socket, up: net.Socket, opening: Opening, first?: Buffer): void {
   series.opened++;
+  const start = Date.now();
+  // Read now: a destroyed socket has no addresses left to read at close.
+  const remote = hostPort(down.remoteAddress, down.remotePort) ?? '';
+  let upstreamLocal: string | undefined;
+  let connected = false;
+  up.once('connect', () => {
+    connected = true;
+    upstreamLocal = hostPort(up.localAddress, up.localPort);
+  });
   down.setNoDelay(true);
   if (first) up.write(first);
-  series.received += first?.length ?? 0;
-  down.on('data', (c: Buffer) => (series.received += c.length));
-  up.on('data', (c: Buffer) => (series.sent += c.length));
+  let received = first?.length ?? 0;
+  let sent = 0;
+  series.received += received;
+  down.on('data', (c: Buffer) => {
+    series.received += c.length;
+    received += c.length;
+  });
+  up.on('data', (c: Buffer) => {
+    series.sent += c.length;
+    sent += c.length;
+  });
   down.pipe(up);
   up.pipe(down);
   let closed = false;
@@ -51,6 +108,18 @@ function join(series: TcpSeries, down: net.Socket, up: net.Socket, first?: Buffe
     down.destroy();
     up.destroy();
     series.closed++;
+    if (!connectionClosed.hasSubscribers) return;
+    const record: ConnectionRecord = {
+      ...opening,
+      start,
+      ms: Date.now() - start,
+      bytesIn: received,
+      bytesOut: sent,
+      flags: connected ? '-' : 'UF',
+      upstreamLocal,
+      remote,
+    };
+    connectionClosed.publish(record);
   };
   down.on('error', close).on('close', close);
   up.on('error', close).on('close', close);
@@ -71,40 +140,73 @@ function seriesFor(ctx: TcpContext, cluster: ClusterConfig | undefined, upstream
 }
 
 /** A captured connection to somewhere outside the mesh, sent on where the app meant it to go (Istio's PassthroughCluster). */
-export function passthroughTcp(ctx: TcpContext, down: net.Socket, dst: { address: string; port: number }): void {
-  join(seriesFor(ctx, PASSTHROUGH, undefined), down, net.connect({ host: dst.address, port: dst.port }));
+export function passthroughTcp(ctx: TcpContext, down: net.Socket, dst: { address: string; port: number }, serverName?: string): void {
+  const target = `${dst.address}:${dst.port}`;
+  const opening = { owner: ctx, inbound: false, cluster: PASSTHROUGH.name, upstream: target, local: target, serverName };
+  join(seriesFor(ctx, PASSTHROUGH, undefined), down, net.connect({ host: dst.address, port: dst.port }), opening);
 }
 
 /** REGISTRY_ONLY: a captured connection to somewhere the mesh does not know is reset (Istio's BlackHoleCluster), never sent on. */
-export function blackHoleTcp(ctx: TcpContext, down: net.Socket): void {
+export function blackHoleTcp(ctx: TcpContext, down: net.Socket, dst?: { address: string; port: number }, serverName?: string): void {
   const series = seriesFor(ctx, BLACKHOLE, undefined);
   series.opened++;
   series.closed++;
+  // Envoy's BlackHoleCluster has no hosts: its tcp_proxy logs the connection as UH.
+  publishRefused(down, { owner: ctx, inbound: false, cluster: BLACKHOLE.name, local: localOf(down, dst), serverName }, 'UH');
   down.resetAndDestroy();
+}
+
+/** A connection no filter chain takes (a gateway TLS port with no server for its name): Envoy's listener log, NR. */
+export function noFilterChainTcp(ctx: TcpContext, down: net.Socket, serverName?: string): void {
+  ctx.metrics.inc(`mast_tcp_connections_refused_total{destination_service="unknown",response_flags="NR"}`);
+  publishRefused(down, { owner: ctx, inbound: false, local: localOf(down, undefined), serverName }, 'NR');
+  down.destroy();
+}
+
+/** What the client asked for: where a captured connection was sent, the TLS server name it gave. */
+export interface Downstream {
+  readonly port?: number;
+  readonly address?: string;
+  readonly serverName?: string;
 }
 
 /**
  * Joins `down` to an upstream; `original`: where a captured connection was sent (a passthrough
- * cluster's endpoint); `first` holds bytes already read from it (a sniffed first chunk); `peer` for
- * a sidecar's inbound.
+ * cluster's endpoint) and its server name; `first` holds bytes already read from it (a sniffed
+ * first chunk); `peer` for a sidecar's inbound.
  */
 export function proxyTcp(
   ctx: TcpContext,
   down: net.Socket,
   destinations: readonly WeightedCluster[],
-  original?: { readonly port?: number; readonly address?: string },
+  original?: Downstream,
   first?: Buffer,
   peer?: TcpPeer,
 ): void {
   const dest = pickWeighted(destinations, Math.random());
   const cluster = dest && ctx.cluster(dest.cluster);
   const endpoint = cluster?.pick({ originalPort: original?.port, originalAddress: original?.address });
+  const opening = {
+    owner: ctx,
+    inbound: peer !== undefined,
+    local: localOf(down, original),
+    principal: peer?.principal,
+    serverName: original?.serverName,
+  };
   if (!cluster || !endpoint) {
     const service = cluster?.config.host ?? 'unknown';
     ctx.metrics.inc(`mast_tcp_connections_refused_total{destination_service="${service}",response_flags="UH"}`);
+    publishRefused(down, { ...opening, cluster: cluster?.config.name }, 'UH');
     return void down.destroy();
   }
-  join(seriesFor(ctx, cluster.config, endpoint.key, peer), down, cluster.connect(endpoint), first);
+  const upstream = endpoint.key;
+  join(
+    seriesFor(ctx, cluster.config, upstream, peer),
+    down,
+    cluster.connect(endpoint),
+    { ...opening, cluster: cluster.config.name, upstream },
+    first,
+  );
 }
 
 /** Whether the first bytes of a connection look like an HTTP/1 request line (a method, a space). */

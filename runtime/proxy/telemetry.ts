@@ -1,7 +1,8 @@
 /**
  * A proxy's telemetry: Istio's request metrics and Envoy's access log lines, both made
  * from the records the request path publishes (record.ts's `requestFinished` channel, subscribed
- * here as undici's observers subscribe to its channels), and the errors contain.ts publishes.
+ * here as undici's observers subscribe to its channels), the access log lines of TCP connections
+ * (tcp-record.ts's `connectionClosed`; their metrics are tcp.ts's), and the errors contain.ts publishes.
  */
 import type { Writable } from 'node:stream';
 import { peerInputChannel, type ContainedPeerError } from './contain';
@@ -11,8 +12,9 @@ import { requestFinished, type RequestRecord } from './request/record';
 import { dryRunCounter, dryRunLogLine } from './dry-run-report';
 import type { LogLevels } from './log-levels';
 import type { AccessLogConfig, AccessLogsConfig } from '../contract/proxy-config';
-import { compileFormat, type LineOf } from './access-log/format';
-import { compileFilter, type Filter } from './access-log/filter';
+import { compileFormat, type FormatLines } from './access-log/format';
+import { compileFilters, type Filter } from './access-log/filter';
+import { type ConnectionRecord, connectionClosed } from './tcp-record';
 import { LogSink, streamOf } from './access-log/sink';
 
 export type { ProxyIdentityInfo } from './metric-context';
@@ -30,6 +32,10 @@ export class Telemetry {
     if ((m as RequestRecord).owner === this.owner) this.record(m as RequestRecord);
   };
   /** Errors a peer's input caused, each contained to its connection (contain.ts), counted here. */
+  /** TCP connections of this proxy, closed: their access log lines. */
+  private readonly onConnection = (m: unknown): void => {
+    if ((m as ConnectionRecord).owner === this.owner) this.logConnection(m as ConnectionRecord);
+  };
   private readonly onPeerInputError = (m: unknown): void =>
     this.metrics.inc(`mast_peer_input_errors_total{side="${(m as ContainedPeerError).side}"}`);
 
@@ -42,7 +48,18 @@ export class Telemetry {
   ) {
     if (accessLog) this.flagSink = new LogSink(accessLog, () => this.flushMs, this.dropped);
     requestFinished.subscribe(this.onRequest);
+    connectionClosed.subscribe(this.onConnection);
     peerInputChannel.subscribe(this.onPeerInputError);
+  }
+
+  /** A closed TCP connection through the logs of its side, as a request's (Envoy's tcp_proxy shares the listener's access logs). */
+  private logConnection(c: ConnectionRecord): void {
+    const logs = this.logs && (this.identity.mode === 'sidecar' && c.inbound ? this.logs.server : this.logs.client);
+    if (logs) {
+      if (!logs.length) return;
+      const now = Date.now();
+      for (const log of logs) if (!log.connectionFilter || log.connectionFilter(c)) log.sink().push(log.line.connection(c, now));
+    } else if (this.flagSink) this.flagSink.push(flagConnectionLine(c));
   }
 
   private record(r: RequestRecord): void {
@@ -108,9 +125,10 @@ export class Telemetry {
       logs.map((l): CompiledLog => {
         try {
           let sink: LogSink | undefined;
+          const filters = l.filter ? compileFilters(l.filter) : undefined;
           return {
             line: compileFormat(l.format),
-            ...(l.filter ? { filter: compileFilter(l.filter) } : {}),
+            ...(filters ? { filter: filters.request, connectionFilter: filters.connection } : {}),
             // Found on the first line, then kept: a log that writes nothing opens no file.
             sink: () => (sink ??= this.sinkOf(l.path)),
           };
@@ -154,16 +172,18 @@ export class Telemetry {
   /** Unsubscribed, the last lines written. */
   close(): void {
     requestFinished.unsubscribe(this.onRequest);
+    connectionClosed.unsubscribe(this.onConnection);
     peerInputChannel.unsubscribe(this.onPeerInputError);
     this.flagSink?.flush();
     for (const sink of this.sinks.values()) sink.flush();
   }
 }
 
-/** One access log of a config: its line, its filter, its sink (found on first use). */
+/** One access log of a config: its lines (a request's, a TCP connection's), its filters, its sink (found on first use). */
 interface CompiledLog {
-  readonly line: LineOf;
+  readonly line: FormatLines;
   readonly filter?: Filter;
+  readonly connectionFilter?: Filter<ConnectionRecord>;
   readonly sink: () => LogSink;
 }
 export interface CompiledLogs {
@@ -173,7 +193,7 @@ export interface CompiledLogs {
 
 function writeLogs(r: RequestRecord, logs: readonly CompiledLog[]): void {
   const now = Date.now();
-  for (const log of logs) if (!log.filter || log.filter(r)) log.sink().push(log.line(r, now));
+  for (const log of logs) if (!log.filter || log.filter(r)) log.sink().push(log.line.request(r, now));
 }
 
 /**
@@ -213,5 +233,41 @@ function flagLine(r: RequestRecord): string {
     grpc_status: r.grpcStatus ?? null,
     client_address: req.clientAddress(),
     traceparent: req.header('traceparent') ?? null,
+  });
+}
+
+/**
+ * The --access-log flag's line for a TCP connection: the same JSON keys, as Istio's default JSON log
+ * writes one for a tcp_proxy connection (null for the request's fields, response_code 0).
+ */
+function flagConnectionLine(c: ConnectionRecord): string {
+  return JSON.stringify({
+    start_time: new Date(c.start).toISOString(),
+    route_name: null,
+    method: null,
+    path: null,
+    protocol: null,
+    response_code: 0,
+    response_flags: c.flags,
+    response_code_details: null,
+    connection_termination_details: null,
+    bytes_received: c.bytesIn,
+    bytes_sent: c.bytesOut,
+    duration: c.ms,
+    upstream_service_time: null,
+    x_forwarded_for: null,
+    user_agent: null,
+    request_id: null,
+    authority: null,
+    upstream_host: c.upstream ?? null,
+    upstream_cluster: c.cluster ?? null,
+    upstream_local_address: c.upstreamLocal ?? null,
+    downstream_local_address: c.local ?? null,
+    downstream_remote_address: c.remote,
+    requested_server_name: c.serverName ?? null,
+    upstream_transport_failure_reason: null,
+    grpc_status: null,
+    client_address: c.remote.slice(0, Math.max(0, c.remote.lastIndexOf(':'))) || c.remote,
+    traceparent: null,
   });
 }

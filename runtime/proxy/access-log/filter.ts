@@ -3,14 +3,18 @@
  * `request.headers['x-foo']`, `connection.mtls`, `xds.cluster_name`...), planned once per config
  * with @bufbuild/cel and run on each finished request. As Envoy's CEL access log filter, a request
  * is logged only when the expression is `true`: an attribute the request has not (no response code
- * when the connection failed) or an error logs nothing; Istio's tasks guard with `has(...)`.
+ * when the connection failed) or an error logs nothing; Istio's tasks guard with `has(...)`. A TCP
+ * connection's record has Envoy's connection attributes (source, destination, connection, upstream,
+ * xds) and no request line, headers or response code: `response.code >= 400` is false for it, as
+ * for Envoy's tcp_proxy, and `request.size`/`response.size` are its bytes received/sent.
  */
 import { isIP } from 'node:net';
 import type { CelEnv } from '@bufbuild/cel';
 import { celLibrary } from '../../../api';
 import type { RequestRecord } from '../request/record';
+import type { ConnectionRecord } from '../tcp-record';
 
-export type Filter = (r: RequestRecord) => boolean;
+export type Filter<R = RequestRecord> = (r: R) => boolean;
 
 /** The library and its environment, made when a config first has a filter (a proxy without one never loads it). */
 let env: CelEnv | undefined;
@@ -81,6 +85,31 @@ const ROOTS: Readonly<Record<string, (r: RequestRecord) => Record<string, unknow
   xds: (r) => defined({ cluster_name: r.cluster?.name, route_name: r.route }),
 };
 
+const hostAndPort = (hp: string | undefined): Record<string, unknown> => {
+  const i = hp ? hp.lastIndexOf(':') : -1;
+  return !hp ? {} : i < 0 ? { address: hp } : { address: hp.slice(0, i), port: BigInt(Number(hp.slice(i + 1)) || 0) };
+};
+
+/** No headers: an empty CEL map (`request.headers['x']` is absent, not an error of its own). */
+const noHeaders = () => celLibrary().celMap(new Map<string, string>());
+
+/** Envoy's attributes of a closed TCP connection by their root (its tcp_proxy's stream info: no HTTP request, no response code). */
+const CONNECTION_ROOTS: Readonly<Record<string, (c: ConnectionRecord) => Record<string, unknown>>> = {
+  request: (c) => ({ headers: noHeaders(), size: BigInt(c.bytesIn) }),
+  response: (c) => ({ headers: noHeaders(), size: BigInt(c.bytesOut) }),
+  source: (c) => hostAndPort(c.remote),
+  destination: (c) => hostAndPort(c.local),
+  connection: (c) =>
+    defined({
+      mtls: c.principal !== undefined,
+      requested_server_name: c.serverName ?? '',
+      uri_san_peer_certificate:
+        c.principal === undefined ? undefined : c.principal.startsWith('spiffe://') ? c.principal : `spiffe://${c.principal}`,
+    }),
+  upstream: (c) => hostAndPort(c.upstream),
+  xds: (c) => defined({ cluster_name: c.cluster }),
+};
+
 /** The attributes of a request under the roots given (all by default). */
 export function attributesOf(r: RequestRecord, roots: readonly string[] = Object.keys(ROOTS)): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -88,20 +117,52 @@ export function attributesOf(r: RequestRecord, roots: readonly string[] = Object
   return out;
 }
 
-/** The filter of an expression; throws with the parse error for one that is not CEL. */
-export function compileFilter(expression: string): Filter {
-  const cel = celLibrary();
-  env ??= cel.celEnv();
-  const run = cel.plan(env, cel.parse(expression));
-  // Only the roots the expression names are made for each request (`response.code >= 400`: one small object).
-  const roots = Object.keys(ROOTS).filter((root) => new RegExp(`\\b${root}\\b`).test(expression));
+/** The attributes of a TCP connection under the roots given (all by default). */
+export function connectionAttributesOf(
+  c: ConnectionRecord,
+  roots: readonly string[] = Object.keys(CONNECTION_ROOTS),
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const root of roots) out[root] = CONNECTION_ROOTS[root](c);
+  return out;
+}
+
+/** An expression planned once, run over the attributes `of` makes for a record. */
+function filterOver<R>(
+  run: (attributes: never) => unknown,
+  expression: string,
+  table: Readonly<Record<string, unknown>>,
+  of: (r: R, roots: readonly string[]) => Record<string, unknown>,
+): Filter<R> {
+  // Only the roots the expression names are made for each record (`response.code >= 400`: one small object).
+  const roots = Object.keys(table).filter((root) => new RegExp(`\\b${root}\\b`).test(expression));
   return (r) => {
-    // An error (an attribute the request has not) is a value, not thrown: it logs nothing; nor does
+    // An error (an attribute the record has not) is a value, not thrown: it logs nothing; nor does
     // anything a request's headers could make the evaluator throw.
     try {
-      return run(attributesOf(r, roots) as never) === true;
+      return run(of(r, roots) as never) === true;
     } catch {
       return false;
     }
+  };
+}
+
+function plan(expression: string): (attributes: never) => unknown {
+  const cel = celLibrary();
+  env ??= cel.celEnv();
+  return cel.plan(env, cel.parse(expression)) as (attributes: never) => unknown;
+}
+
+/** The filter of an expression; throws with the parse error for one that is not CEL. */
+export function compileFilter(expression: string): Filter {
+  return filterOver(plan(expression), expression, ROOTS, attributesOf);
+}
+
+/** An expression's filters of requests and of TCP connections, planned once; throws with the parse error for one that is not CEL. */
+export function compileFilters(expression: string): { readonly request: Filter; readonly connection: Filter<ConnectionRecord> } {
+  const run = plan(expression);
+  return {
+    request: filterOver(run, expression, ROOTS, attributesOf),
+    connection: filterOver(run, expression, CONNECTION_ROOTS, connectionAttributesOf),
   };
 }

@@ -3,7 +3,9 @@
  * command operators: api/access-log-format.ts parses them, this file gives each its value): the hot
  * path runs a few closures and one string join, never the format's text. Text formats print `-` for
  * a value the request has not; JSON formats write an operator standing alone as a number or a string
- * (null when absent), as Envoy's JSON logs do, and keep the keys in the order given.
+ * (null when absent), as Envoy's JSON logs do, and keep the keys in the order given. A TCP
+ * connection's record (tcp-record.ts) goes through the same format with its own values
+ * (tcp-fields.ts): the HTTP-only operators print `-`, as Envoy's tcp_proxy logs them.
  */
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
@@ -17,11 +19,13 @@ import {
 } from '../../../api';
 import type { AccessLogConfig } from '../../contract/proxy-config';
 import type { RequestRecord } from '../request/record';
+import type { ConnectionRecord } from '../tcp-record';
+import { TCP_FIELDS } from './tcp-fields';
+import type { Fields, Getter as FieldGetter, Value } from './fields';
 
-/** One request's line (without its newline), given the record and the wall clock when it finished. */
-export type LineOf = (r: RequestRecord, now: number) => string;
-type Value = string | number | undefined;
-type Getter = (r: RequestRecord, now: number) => Value;
+/** One record's line (without its newline), given the record and the wall clock when it finished. */
+export type LineOf<R = RequestRecord> = (r: R, now: number) => string;
+type Getter<R = RequestRecord> = FieldGetter<R>;
 
 const withoutQuery = (target: string) => {
   const q = target.indexOf('?');
@@ -51,7 +55,7 @@ function requestHeader(r: RequestRecord, name: string): string | undefined {
 const HOSTNAME = hostname();
 
 /** The values mast-proxy has for no request (Envoy has them; mast keeps none): always `-`. */
-const NONE: Getter = () => undefined;
+const NONE: Getter<unknown> = () => undefined;
 
 const GETTERS: Readonly<Record<string, Getter>> = {
   START_TIME: (r, now) => new Date(now - r.ms).toISOString(),
@@ -90,8 +94,11 @@ const GETTERS: Readonly<Record<string, Getter>> = {
   HOSTNAME: () => HOSTNAME,
 };
 
-function getterOf(op: FormatOperator): Getter {
-  let get: Getter;
+const HTTP_FIELDS: Fields<RequestRecord> = { values: GETTERS, header: requestHeader };
+
+function getterOf<R>(op: FormatOperator, fields: Fields<R>): Getter<R> {
+  const requestHeader = fields.header;
+  let get: Getter<R>;
   if (op.name === 'REQ' || op.name === 'REQ_WITHOUT_QUERY') {
     const { header, alternative } = op as Required<Pick<FormatOperator, 'header'>> & FormatOperator;
     const cut = op.name === 'REQ_WITHOUT_QUERY' ? withoutQuery : (v: string) => v;
@@ -105,7 +112,7 @@ function getterOf(op: FormatOperator): Getter {
           return v === undefined ? v : cut(v);
         };
   } else if (op.name === 'RESP') get = NONE;
-  else get = GETTERS[op.name] ?? NONE;
+  else get = fields.values[op.name] ?? NONE;
   const max = op.maxLength;
   if (max === undefined) return get;
   return (r, now) => {
@@ -116,8 +123,8 @@ function getterOf(op: FormatOperator): Getter {
 
 const text = (v: Value): string => (v === undefined || v === '' ? '-' : String(v));
 
-function compileParts(parts: readonly FormatPart[]): (r: RequestRecord, now: number) => string {
-  const pieces = parts.map((p): Getter => (typeof p === 'string' ? () => p : getterOf(p)));
+function compileParts<R>(parts: readonly FormatPart[], fields: Fields<R>): LineOf<R> {
+  const pieces = parts.map((p): Getter<R> => (typeof p === 'string' ? () => p : getterOf(p, fields)));
   if (pieces.length === 1) {
     const only = pieces[0];
     return (r, now) => text(only(r, now));
@@ -133,28 +140,26 @@ function compileParts(parts: readonly FormatPart[]): (r: RequestRecord, now: num
 }
 
 /** A text format: the line without Istio's trailing newline (the log adds one per line). */
-export function compileTextFormat(format: string): LineOf {
-  const line = compileParts(parseAccessLogFormat(format.endsWith('\n') ? format.slice(0, -1) : format));
-  return line;
+export function compileTextFormat(format: string): LineOf;
+export function compileTextFormat<R>(format: string, fields: Fields<R>): LineOf<R>;
+export function compileTextFormat(format: string, fields: Fields<unknown> = HTTP_FIELDS as Fields<unknown>): LineOf<unknown> {
+  return compileParts(parseAccessLogFormat(format.endsWith('\n') ? format.slice(0, -1) : format), fields);
 }
 
-/** A JSON value's text for one request. */
-type JsonText = (r: RequestRecord, now: number) => string;
-
-function compileJsonValue(value: JsonFormat[string]): JsonText {
+function compileJsonValue<R>(value: JsonFormat[string], fields: Fields<R>): LineOf<R> {
   if (Array.isArray(value)) {
     const parts = value as FormatPart[];
     // An operator alone keeps its type (a number stays a number) and is null when absent.
     if (parts.length === 1 && typeof parts[0] !== 'string') {
       const op = parts[0];
-      const get = getterOf(op);
+      const get = getterOf(op, fields);
       const numeric = ACCESS_LOG_OPERATORS[op.name]?.kind === 'number';
       return (r, now) => {
         const v = get(r, now);
         return v === undefined || v === '' ? 'null' : numeric && typeof v === 'number' ? String(v) : JSON.stringify(String(v));
       };
     }
-    const line = compileParts(parts);
+    const line = compileParts(parts, fields);
     return (r, now) => JSON.stringify(line(r, now));
   }
   if (value === null || typeof value !== 'object') {
@@ -162,7 +167,7 @@ function compileJsonValue(value: JsonFormat[string]): JsonText {
     return () => text;
   }
   // Written as text directly, keys in the order given: no object per request, no JSON.stringify of one.
-  const entries = Object.entries(value).map(([k, v], i) => [`${i ? ',' : '{'}${JSON.stringify(k)}:`, compileJsonValue(v)] as const);
+  const entries = Object.entries(value).map(([k, v], i) => [`${i ? ',' : '{'}${JSON.stringify(k)}:`, compileJsonValue(v, fields)] as const);
   if (!entries.length) return () => '{}';
   return (r, now) => {
     let out = '';
@@ -172,11 +177,24 @@ function compileJsonValue(value: JsonFormat[string]): JsonText {
 }
 
 /** A JSON format (labels): one JSON object per line. */
-export function compileJsonFormat(labels: Readonly<Record<string, unknown>>): LineOf {
-  return compileJsonValue(parseJsonFormat(labels));
+export function compileJsonFormat(labels: Readonly<Record<string, unknown>>): LineOf;
+export function compileJsonFormat<R>(labels: Readonly<Record<string, unknown>>, fields: Fields<R>): LineOf<R>;
+export function compileJsonFormat(
+  labels: Readonly<Record<string, unknown>>,
+  fields: Fields<unknown> = HTTP_FIELDS as Fields<unknown>,
+): LineOf<unknown> {
+  return compileJsonValue(parseJsonFormat(labels), fields);
 }
 
-/** The line function of a pushed log's format (checked by mastd: a format it could not parse never reaches a proxy). */
-export function compileFormat(format: AccessLogConfig['format']): LineOf {
-  return 'text' in format ? compileTextFormat(format.text) : compileJsonFormat(format.json);
+/** A pushed log's format as two line functions: a request's, and a TCP connection's (Envoy's tcp_proxy writes the same format). */
+export interface FormatLines {
+  readonly request: LineOf;
+  readonly connection: LineOf<ConnectionRecord>;
+}
+
+/** The line functions of a pushed log's format (checked by mastd: a format it could not parse never reaches a proxy). */
+export function compileFormat(format: AccessLogConfig['format']): FormatLines {
+  return 'text' in format
+    ? { request: compileTextFormat(format.text), connection: compileTextFormat(format.text, TCP_FIELDS) }
+    : { request: compileJsonFormat(format.json), connection: compileJsonFormat(format.json, TCP_FIELDS) };
 }

@@ -247,6 +247,15 @@ ${tcpEchoRoute(TCP_NS, TCP_INGRESS, { v1, v2 })}`;
     await apply(`mesh/tcp-echo.yaml`, tcpRoutes(100, 0));
     expect(mesh.mesh.gatewayPorts[TCP_INGRESS]).toEqual(expect.any(Number));
     expect(await prefixes(20)).toEqual(Array(20).fill('one'));
+    // Each closed connection is a line of tcp-echo v1's sidecar access log (the --access-log flag's JSON, as Istio's default for a TCP proxy).
+    const prefix = `[sidecar tcp-echo-v1.${TCP_NS}] {`;
+    const line = await until("a connection's line in tcp-echo v1's access log", () =>
+      mesh.logs.find((l) => l.startsWith(prefix) && l.includes('"upstream_cluster":"inbound|')),
+    );
+    const tcp = JSON.parse(String(line).slice(prefix.length - 1));
+    expect(tcp).toMatchObject({ method: null, protocol: null, response_code: 0, response_flags: '-', duration: expect.any(Number) });
+    // What tcp-echo v1 sent back is the line it got with "one " before it.
+    expect(tcp.bytes_sent).toBe(tcp.bytes_received + 4);
   });
 
   test('80/20 between v1 and v2: about a fifth of the connections answer "two"', async () => {
