@@ -2,9 +2,10 @@
  * The certificates a proxy serves with, as `istioctl proxy-config secret` lists Envoy's: the
  * workload certificate mastd issued (`default`), the mesh root (`ROOTCA`), and each TLS server's
  * files (`file-cert:<certificate>~<key>`, `file-root:<client CAs>`), each with its serial number and
- * validity. For the admin port's `/certs`; not on the request path.
+ * validity. For the admin port's `/certs`; not on the request path, and `node:crypto` is loaded
+ * when it is first asked (a proxy without TLS never loads it otherwise: test/e2e/bundles.test.ts).
  */
-import { X509Certificate } from 'node:crypto';
+import type * as Crypto from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { TlsFiles } from './gateway-tls';
 
@@ -21,7 +22,7 @@ export interface CertificateRow {
 
 function row(name: string, type: CertificateRow['type'], pem: () => string): CertificateRow {
   try {
-    const x = new X509Certificate(pem());
+    const x = new (require('node:crypto') as typeof Crypto).X509Certificate(pem());
     return {
       name,
       type,
