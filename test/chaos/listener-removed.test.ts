@@ -7,7 +7,7 @@
  */
 import * as net from 'node:net';
 import type { ProxyConfig } from '../../runtime/contract/proxy-config';
-import { cluster, config, forward, startProxy, stoppedAfterEach, until } from '../runtime/support';
+import { cluster, config, forward, startProxy, stoppedAfterEach, until } from '../support/proxy';
 import { span, timeoutFor } from './duration';
 import { keepAliveClient, type KeepAliveOutcome, quantile } from './load';
 import { record } from './report';

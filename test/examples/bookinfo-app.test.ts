@@ -8,7 +8,7 @@ import { startApp } from '../../examples/bookinfo/app/server';
 import { freePort } from '../../runtime/local/local-mesh';
 import { buildIndex, compile, makeSnapshot } from '../../runtime/compile';
 import { MeshProxy } from '../../runtime/proxy/mesh-proxy';
-import { get } from '../runtime/support';
+import { get } from '../support/proxy';
 
 const servers: net.Server[] = [];
 const clients: grpc.Client[] = [];

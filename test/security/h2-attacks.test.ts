@@ -7,7 +7,7 @@
  * reaches the backend that should not, and the process stays up.
  */
 import * as net from 'node:net';
-import { cluster, config, forward, stoppedAfterEach, until } from '../runtime/support';
+import { cluster, config, forward, stoppedAfterEach, until } from '../support/proxy';
 import { h2c, h2request } from '../runtime/proxy/h2/h2-client';
 import { FLAG, FRAME, frame, indexed, literal, ping, PREFACE, requestBlock, rstStream, settings } from '../support/h2-frames';
 

@@ -9,7 +9,7 @@ import { Writable } from 'node:stream';
 import { DEFAULT_LIMITS } from '../../../runtime/proxy/http/head';
 import { MeshProxy } from '../../../runtime/proxy/mesh-proxy';
 import { ACCESS_LOG_MAX_PENDING_BYTES } from '../../../runtime/proxy/telemetry';
-import { cluster, config, forward, stoppedAfterEach, until } from '../support';
+import { cluster, config, forward, stoppedAfterEach, until } from '../../support/proxy';
 
 const { withBackend, stopAfter } = stoppedAfterEach();
 

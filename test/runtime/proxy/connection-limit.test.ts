@@ -4,7 +4,7 @@
  * before, and once one closes a new one is taken again.
  */
 import * as net from 'node:net';
-import { cluster, config, forward, get, stoppedAfterEach, until } from '../support';
+import { cluster, config, forward, get, stoppedAfterEach, until } from '../../support/proxy';
 
 const { withBackend, proxyFor } = stoppedAfterEach();
 

@@ -6,7 +6,7 @@
  */
 import * as net from 'node:net';
 import type { ProxyConfig } from '../../../runtime/contract/proxy-config';
-import { cluster, config, forward, stoppedAfterEach, until } from '../support';
+import { cluster, config, forward, stoppedAfterEach, until } from '../../support/proxy';
 
 const { holdingBackend, proxyFor } = stoppedAfterEach();
 

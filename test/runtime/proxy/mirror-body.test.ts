@@ -5,7 +5,7 @@
  */
 import * as http from 'node:http';
 import type * as net from 'node:net';
-import { cluster, config, forward, stoppedAfterEach, until } from '../support';
+import { cluster, config, forward, stoppedAfterEach, until } from '../../support/proxy';
 
 const { neverReading, proxyFor, stopAfter } = stoppedAfterEach();
 

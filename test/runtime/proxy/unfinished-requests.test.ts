@@ -9,7 +9,7 @@ import * as net from 'node:net';
 import { PassThrough } from 'node:stream';
 import { DEFAULT_LIMITS } from '../../../runtime/proxy/http/head';
 import { MeshProxy } from '../../../runtime/proxy/mesh-proxy';
-import { cluster, config, forward, stoppedAfterEach, until } from '../support';
+import { cluster, config, forward, stoppedAfterEach, until } from '../../support/proxy';
 
 const { withBackend, stopAfter } = stoppedAfterEach();
 

@@ -3,7 +3,7 @@ import * as grpc from '@grpc/grpc-js';
 import { PassThrough } from 'node:stream';
 import { DEFAULT_LIMITS } from '../../../../runtime/proxy/http/head';
 import { MeshProxy } from '../../../../runtime/proxy/mesh-proxy';
-import { cluster, config, forward, stoppedAfterEach, until } from '../../support';
+import { cluster, config, forward, stoppedAfterEach, until } from '../../../support/proxy';
 import { echoClient, echoServer, unary } from './grpc-echo';
 
 const { stopAfter } = stoppedAfterEach();

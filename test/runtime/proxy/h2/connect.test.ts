@@ -8,7 +8,7 @@ import * as http2 from 'node:http2';
 import { PassThrough } from 'node:stream';
 import { DEFAULT_LIMITS } from '../../../../runtime/proxy/http/head';
 import { MeshProxy } from '../../../../runtime/proxy/mesh-proxy';
-import { cluster, config, forward, raw, stoppedAfterEach, until } from '../../support';
+import { cluster, config, forward, raw, stoppedAfterEach, until } from '../../../support/proxy';
 
 const { withBackend, stopAfter } = stoppedAfterEach();
 

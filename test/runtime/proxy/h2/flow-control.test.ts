@@ -7,7 +7,7 @@
 import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import { cluster, config, forward, stoppedAfterEach, until } from '../../support';
+import { cluster, config, forward, stoppedAfterEach, until } from '../../../support/proxy';
 import { h2c } from './h2-client';
 
 const { proxyFor, stopAfter } = stoppedAfterEach();

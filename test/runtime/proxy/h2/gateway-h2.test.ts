@@ -4,7 +4,7 @@
  * call, routing by method, trailers end to end, and HTTP/1.1 clients unaffected on the same port.
  */
 import * as grpc from '@grpc/grpc-js';
-import { cluster, config, forward, get, stoppedAfterEach } from '../../support';
+import { cluster, config, forward, get, stoppedAfterEach } from '../../../support/proxy';
 import { collect, echoClient, echoServer, unary, type Msg } from './grpc-echo';
 import { h2c, h2request } from './h2-client';
 

@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import type { ProxyConfig } from '../../../../runtime/contract/proxy-config';
 import { selfSigned } from '../../../security/pki';
 import { tempDir } from '../../../support/temp-dir';
-import { cluster, config, forward, stoppedAfterEach } from '../../support';
+import { cluster, config, forward, stoppedAfterEach } from '../../../support/proxy';
 import { echoClient, echoServer, type Msg, unary } from './grpc-echo';
 
 const run = promisify(execFile);

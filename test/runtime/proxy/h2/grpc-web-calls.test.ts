@@ -8,7 +8,7 @@
 import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import type { ProxyConfig } from '../../../../runtime/contract/proxy-config';
-import { cluster, config, forward, stoppedAfterEach } from '../../support';
+import { cluster, config, forward, stoppedAfterEach } from '../../../support/proxy';
 import { echoServer } from './grpc-echo';
 
 const { proxyFor, stopAfter } = stoppedAfterEach();

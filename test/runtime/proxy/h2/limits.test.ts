@@ -3,7 +3,7 @@
  * default (100 streams, 64 KiB stream window, 1 MiB connection window, the header list bounded as
  * an HTTP/1.1 head is), and the proxy's own limits when it sets them.
  */
-import { cluster, config, forward, stoppedAfterEach, until } from '../../support';
+import { cluster, config, forward, stoppedAfterEach, until } from '../../../support/proxy';
 import { h2c, h2request } from './h2-client';
 
 const { withBackend, proxyFor, stopAfter } = stoppedAfterEach();

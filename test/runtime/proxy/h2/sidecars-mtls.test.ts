@@ -9,7 +9,7 @@ import type { ClusterConfig, ProxyConfig } from '../../../../runtime/contract/pr
 import { MeshProxy } from '../../../../runtime/proxy/mesh-proxy';
 import { loopbackCluster, oneRoute } from '../../../security/configs';
 import { meshCa, workload } from '../../../security/pki';
-import { get, stoppedAfterEach } from '../../support';
+import { get, stoppedAfterEach } from '../../../support/proxy';
 import { collect, echoClient, echoServer, unary, type Msg } from './grpc-echo';
 import { h2c, h2request } from './h2-client';
 

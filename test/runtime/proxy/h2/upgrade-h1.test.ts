@@ -6,7 +6,7 @@
  */
 import * as http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import { cluster, config, forward, get, raw, stoppedAfterEach } from '../../support';
+import { cluster, config, forward, get, raw, stoppedAfterEach } from '../../../support/proxy';
 
 const { proxyFor, stopAfter } = stoppedAfterEach();
 

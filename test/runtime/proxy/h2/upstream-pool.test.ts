@@ -7,7 +7,7 @@
 import * as http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import type { ClusterConfig } from '../../../../runtime/contract/proxy-config';
-import { cluster, config, forward, stoppedAfterEach } from '../../support';
+import { cluster, config, forward, stoppedAfterEach } from '../../../support/proxy';
 import { h2c, h2request } from './h2-client';
 
 const { proxyFor, stopAfter } = stoppedAfterEach();
