@@ -16,6 +16,8 @@ export interface CertificateRow {
   readonly serialNumber?: string;
   readonly notBefore?: string;
   readonly notAfter?: string;
+  /** The first certificate's subject alternative names as OpenSSL prints them (`URI:spiffe://…`, `DNS:…`): the identity a peer checks. */
+  readonly subjectAltNames?: string[];
   /** Why it could not be read (a file gone since it was loaded). */
   readonly error?: string;
 }
@@ -29,6 +31,7 @@ function row(name: string, type: CertificateRow['type'], pem: () => string): Cer
       serialNumber: BigInt(`0x${x.serialNumber}`).toString(10),
       notBefore: new Date(x.validFrom).toISOString(),
       notAfter: new Date(x.validTo).toISOString(),
+      ...(x.subjectAltName ? { subjectAltNames: x.subjectAltName.split(', ') } : {}),
     };
   } catch (err) {
     return { name, type, error: (err as Error).message };

@@ -56,6 +56,18 @@ describe('egress-gateway: HTTP traffic through the egress gateway', () => {
     ]);
   });
 
+  test("the egress gateway's certificate (the task's `istioctl pc secret … | openssl x509 -text`): its SAN is the gateway's SPIFFE identity", async () => {
+    const certs = (await (await fetch(`http://127.0.0.1:${task.mesh.mesh.egress.adminPort}/certs`)).json()) as Array<{
+      name: string;
+      subjectAltNames?: string[];
+    }>;
+    // Istio's: spiffe://cluster.local/ns/istio-system/sa/istio-egressgateway-service-account; mast's
+    // egress gateway runs in mast-system under the service account named as its Deployment.
+    expect(certs.find((c) => c.name === 'default')?.subjectAltNames).toEqual([
+      'URI:spiffe://cluster.local/ns/mast-system/sa/istio-egressgateway',
+    ]);
+  });
+
   test('without the egress Gateway, the mesh route still goes to the egress gateway, which no longer serves port 80: 503, nothing reaches edition.cnn.com', async () => {
     await task.mesh.edit('mesh/egress.yaml', () => `${egressSubset(false)}---\n${VIRTUAL_SERVICE}`);
     const before = task.cnn.hits.length;

@@ -25,4 +25,6 @@ test('a TLS server’s files, then the workload certificate and the root; a file
   expect(rows[2].serialNumber).toMatch(/^\d+$/);
   expect(Date.parse(rows[2].notAfter!)).toBeGreaterThan(Date.now());
   expect(rows[1].error).toMatch(/ENOENT/);
+  // The identity a peer checks, as `openssl x509 -text` prints the SAN the task greps for.
+  expect(rows[2].subjectAltNames).toEqual(['URI:spiffe://cluster.local/ns/test/sa/httpbin']);
 });
