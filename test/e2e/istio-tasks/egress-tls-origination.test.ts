@@ -6,9 +6,8 @@
  * 80 to the `tls-origination` subset on 443, whose DestinationRule says `tls.mode: SIMPLE`: the
  * sidecar opens TLS to edition.cnn.com and the answer is 200, no redirect. The DestinationRule
  * names the test's CA (`caCertificates`), where the task's host has a publicly trusted
- * certificate. Not here: the steps where sleep itself speaks HTTPS (`curl -L` following the
- * redirect, `curl https://...`: TLS from the app, which mast local's sidecar takes only as an HTTP
- * proxy's requests without `--intercept`). Then the mutual TLS section: sleep's sidecar originates
+ * certificate. The steps where sleep itself speaks HTTPS (`curl -L` following the redirect,
+ * `curl https://...`) need captured traffic: egress-tls-origination.intercept.test.ts. Then the mutual TLS section: sleep's sidecar originates
  * mutual TLS to my-nginx.mesh-external (a test server requiring a client certificate of the task's
  * CA, external-host.ts) with the certificate of the `client-credential` Secret of its namespace,
  * named by a DestinationRule whose workloadSelector selects sleep (Istio 1.14+ applies a
