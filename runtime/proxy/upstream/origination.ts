@@ -21,6 +21,8 @@ export class Origination {
   private fileContext?: tls.SecureContext;
   /** A credentialName's context, what it was made of, and when the Secret's files were last looked at. */
   private credential?: { context: tls.SecureContext; contents: string; checkedAt: number };
+  /** Why the last connection could not have a context (said once), until one is had again. */
+  private failing?: string;
 
   constructor(
     private readonly o: OriginateTls,
@@ -35,7 +37,13 @@ export class Origination {
     let secureContext: tls.SecureContext;
     try {
       secureContext = o.credentialName ? this.credentialContext(o.credentialName) : this.filesContext();
+      this.failing = undefined;
     } catch (err) {
+      // Said once on stderr until it can be read again: the access log shows only 503 UF.
+      const why = (err as Error).message;
+      if (this.failing !== why)
+        process.stderr.write(`mast-proxy: TLS origination to ${o.sni}: ${why}; its connections fail (503 UF) until it can be read\n`);
+      this.failing = why;
       const failed = new net.Socket();
       process.nextTick(() => failed.destroy(err as Error));
       return failed;
