@@ -24,7 +24,7 @@ import { clientCredential, NGINX_HOST, nginxServiceEntry, originateMtls } from '
 const task = cnnTask('127.0.0.4');
 const sidecarLog = () => task.log('sidecar productpage-v1.default');
 
-/** The task's VirtualService `edition-cnn-com` with its `tls` route for 443 (by SNI; a sidecar does not apply it yet, MAST0301). */
+/** The task's VirtualService `edition-cnn-com` with its `tls` route for 443 (by SNI, as the sidecar routes an app's own TLS). */
 const SNI_ROUTE = `apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: { name: edition-cnn-com, namespace: default }
