@@ -89,6 +89,34 @@ spec:
       tls: { mode: SIMPLE${ca ? `, caCertificates: ${ca}` : ''} }
 `;
 
+/**
+ * The task's `edition-cnn-com` VirtualService sending port 80 to the `tls-origination` subset on 443,
+ * and that subset's SIMPLE TLS, the server checked against `ca` (a file the sidecar can read).
+ */
+export const originateTlsForPort80 = (ca: string) => `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: edition-cnn-com, namespace: default }
+spec:
+  hosts: [edition.cnn.com]
+  http:
+  - match: [{ port: 80 }]
+    route:
+    - destination: { host: edition.cnn.com, subset: tls-origination, port: { number: 443 } }
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: edition-cnn-com, namespace: default }
+spec:
+  host: edition.cnn.com
+  subsets:
+  - name: tls-origination
+    trafficPolicy:
+      loadBalancer: { simple: ROUND_ROBIN }
+      portLevelSettings:
+      - port: { number: 443 }
+        tls: { mode: SIMPLE, caCertificates: ${ca} }
+`;
+
 /** A process's JSON access log lines from `mast local`'s log (`[egress gateway] {...}`, `[sidecar productpage-v1.default] {...}`). */
 export const accessLog = (logs: readonly string[], process: string) =>
   logs.filter((l) => l.startsWith(`[${process}] {`)).map((l) => JSON.parse(l.slice(process.length + 3)));

@@ -9,47 +9,23 @@
  * edition.cnn.com, the egress gateway counting the connection to it. Needs root, `ip netns` and
  * iptables; skipped with the reason printed otherwise.
  */
-import { execFile } from 'node:child_process';
-import { interceptUnavailable } from '../../../runtime/local/netns';
-import { ensureCommand } from '../../support/apt';
-import { startExample, type Running } from '../support';
 import { httpsThroughEgressGateway } from './cnn-mesh';
-import { startExternalHost, type ExternalHost } from './external-host';
+import { captureUnavailable, capturedSleep } from './captured-sleep';
 
-const reason = process.getuid?.() === 0 ? (ensureCommand('iptables-restore', 'iptables') ?? interceptUnavailable()) : 'needs root';
-if (reason) console.log(`egress-gateway with --intercept skipped: ${reason}`);
+const reason = captureUnavailable('egress-gateway');
 
 (reason ? describe.skip : describe)('egress-gateway, HTTPS traffic through the egress gateway (captured)', () => {
-  let mesh: Running;
-  let cnn: ExternalHost;
-  let netns: string;
-  beforeAll(async () => {
-    mesh = await startExample({ intercept: true });
-    const pp = mesh.mesh.workloads.get('default/productpage-v1')!;
-    netns = pp.netns!.name;
-    cnn = await startExternalHost(pp.netns!.gateway, ['edition.cnn.com']);
-  }, 90_000);
-  afterAll(async () => {
-    await mesh?.stop();
-    await cnn?.close();
-  });
+  const sleep = capturedSleep();
 
   /** `curl -s -o /dev/null -w '%{http_code}' https://edition.cnn.com/politics` from sleep: `<status>` or `error <code>`. */
-  function curlHttps(): Promise<string> {
-    const code = `require('https').get('https://edition.cnn.com/politics',r=>{r.resume();r.on('end',()=>console.log(String(r.statusCode)))}).on('error',e=>console.log('error '+(e.code||e.message)))`;
-    return new Promise((resolve, reject) =>
-      execFile(
-        'ip',
-        ['netns', 'exec', netns, process.execPath, '-e', code],
-        { timeout: 10_000, env: { ...process.env, NODE_EXTRA_CA_CERTS: cnn.ca } },
-        (err, stdout) => (err ? reject(err) : resolve(stdout.trim())),
-      ),
+  const curlHttps = () =>
+    sleep.run(
+      `require('https').get('https://edition.cnn.com/politics',r=>{r.resume();r.on('end',()=>console.log(String(r.statusCode)))}).on('error',e=>console.log('error '+(e.code||e.message)))`,
     );
-  }
 
   /** The egress gateway's TCP connections to edition.cnn.com (`istio_tcp_connections_opened_total`). */
   async function egressConnections(): Promise<number> {
-    const text = await (await fetch(`http://127.0.0.1:${mesh.mesh.egress.adminPort}/stats/prometheus`)).text();
+    const text = await (await fetch(`http://127.0.0.1:${sleep.mesh.mesh.egress.adminPort}/stats/prometheus`)).text();
     return text
       .split('\n')
       .filter((l) => l.startsWith('istio_tcp_connections_opened_total{') && l.includes('destination_service="edition.cnn.com"'))
@@ -58,35 +34,35 @@ if (reason) console.log(`egress-gateway with --intercept skipped: ${reason}`);
 
   /** The YAML documents of `yaml` that `keep` keeps. */
   const documents = (yaml: string, keep: (doc: string) => boolean) => yaml.split('---\n').filter(keep).join('---\n');
-  const SERVICE_ENTRY = () => documents(httpsThroughEgressGateway(cnn), (d) => d.includes('kind: ServiceEntry'));
+  const SERVICE_ENTRY = () => documents(httpsThroughEgressGateway(sleep.cnn), (d) => d.includes('kind: ServiceEntry'));
 
   test('a ServiceEntry for edition.cnn.com (TLS on 443): sleep reaches it directly, 200', async () => {
-    await mesh.edit('mesh/cnn.yaml', SERVICE_ENTRY);
-    const before = cnn.hits.length;
+    await sleep.mesh.edit('mesh/cnn.yaml', SERVICE_ENTRY);
+    const before = sleep.cnn.hits.length;
     expect(await curlHttps()).toBe('200');
-    expect(cnn.hits.slice(before)).toEqual([
+    expect(sleep.cnn.hits.slice(before)).toEqual([
       { method: 'GET', path: '/politics', host: 'edition.cnn.com', tls: true, serverName: 'edition.cnn.com' },
     ]);
   });
 
   test('the PASSTHROUGH egress Gateway, its subset and the tls routes by SNI: 200, the connection went through the egress gateway', async () => {
-    await mesh.edit('mesh/cnn.yaml', () => httpsThroughEgressGateway(cnn));
-    expect(mesh.mesh.egress.ports[443]).toEqual(expect.any(Number));
-    const before = cnn.hits.length;
+    await sleep.mesh.edit('mesh/cnn.yaml', () => httpsThroughEgressGateway(sleep.cnn));
+    expect(sleep.mesh.mesh.egress.ports[443]).toEqual(expect.any(Number));
+    const before = sleep.cnn.hits.length;
     expect(await curlHttps()).toBe('200');
-    expect(cnn.hits.slice(before)).toHaveLength(1);
+    expect(sleep.cnn.hits.slice(before)).toHaveLength(1);
     expect(await egressConnections()).toBe(1);
   });
 
   test('without the egress Gateway the mesh route still leads to the egress gateway, which no longer serves 443: the connection fails', async () => {
-    await mesh.edit('mesh/cnn.yaml', () => documents(httpsThroughEgressGateway(cnn), (d) => !d.includes('kind: Gateway')));
-    const before = cnn.hits.length;
+    await sleep.mesh.edit('mesh/cnn.yaml', () => documents(httpsThroughEgressGateway(sleep.cnn), (d) => !d.includes('kind: Gateway')));
+    const before = sleep.cnn.hits.length;
     expect(await curlHttps()).toMatch(/^error /);
-    expect(cnn.hits.length).toBe(before);
+    expect(sleep.cnn.hits.length).toBe(before);
   });
 
   test('cleanup: the ServiceEntry alone, sleep reaches it directly again', async () => {
-    await mesh.edit('mesh/cnn.yaml', SERVICE_ENTRY);
+    await sleep.mesh.edit('mesh/cnn.yaml', SERVICE_ENTRY);
     expect(await curlHttps()).toBe('200');
     expect(await egressConnections()).toBe(1);
   });

@@ -17,6 +17,7 @@
  */
 import { fromWorkload } from '../support';
 import { until } from '../../support/poll';
+import { originateTlsForPort80 } from './cnn-mesh';
 import { cnnTask } from './cnn-task';
 import { startMutualTlsServer, type MutualTlsServer } from './external-host';
 import { clientCredential, NGINX_HOST, nginxServiceEntry, originateMtls } from './nginx-mtls-mesh';
@@ -37,31 +38,6 @@ spec:
       weight: 100
 `;
 
-/** Port 80 to the `tls-origination` subset on 443, and that subset's SIMPLE TLS (checked against the test's CA). */
-const ORIGINATION = () => `apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: { name: edition-cnn-com, namespace: default }
-spec:
-  hosts: [edition.cnn.com]
-  http:
-  - match: [{ port: 80 }]
-    route:
-    - destination: { host: edition.cnn.com, subset: tls-origination, port: { number: 443 } }
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: { name: edition-cnn-com, namespace: default }
-spec:
-  host: edition.cnn.com
-  subsets:
-  - name: tls-origination
-    trafficPolicy:
-      loadBalancer: { simple: ROUND_ROBIN }
-      portLevelSettings:
-      - port: { number: 443 }
-        tls: { mode: SIMPLE, caCertificates: ${task.cnn.ca} }
-`;
-
 describe('egress-tls-origination: TLS origination at the sidecar', () => {
   test('the ServiceEntry (and the tls route for 443): plain HTTP to edition.cnn.com answers 301 to https', async () => {
     await task.mesh.edit('mesh/cnn.yaml', () => `${task.serviceEntry()}---\n${SNI_ROUTE}`);
@@ -71,7 +47,7 @@ describe('egress-tls-origination: TLS origination at the sidecar', () => {
   });
 
   test('port 80 to the tls-origination subset on 443 with SIMPLE TLS: 200, the sidecar asked edition.cnn.com over TLS', async () => {
-    await task.mesh.edit('mesh/cnn.yaml', () => `${task.serviceEntry()}---\n${ORIGINATION()}`);
+    await task.mesh.edit('mesh/cnn.yaml', () => `${task.serviceEntry()}---\n${originateTlsForPort80(task.cnn.ca)}`);
     const before = task.cnn.hits.length;
     const logged = sidecarLog().length;
     const reply = await task.curl();
