@@ -10,13 +10,11 @@
 import { execFile } from 'node:child_process';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { interceptUnavailable } from '../../../runtime/local/netns';
-import { ensureCommand } from '../../support/apt';
+import { captureUnavailable } from './captured-sleep';
 import { meshConfigDoc } from '../../support/mesh-yaml';
 import { startExample, type Running } from '../support';
 
-const reason = process.getuid?.() === 0 ? (ensureCommand('iptables-restore', 'iptables') ?? interceptUnavailable()) : 'needs root';
-if (reason) console.log(`egress-control with --intercept skipped: ${reason}`);
+const reason = captureUnavailable('egress-control');
 
 (reason ? describe.skip : describe)('egress-control, captured', () => {
   let mesh: Running;

@@ -14,14 +14,12 @@
 import { execFile } from 'node:child_process';
 import * as http from 'node:http';
 import * as net from 'node:net';
-import { interceptUnavailable } from '../../../runtime/local/netns';
-import { ensureCommand } from '../../support/apt';
+import { captureUnavailable } from './captured-sleep';
 import { meshConfigDoc } from '../../support/mesh-yaml';
 import { startExample, tcpConnectionsOpened, type Running } from '../support';
 import { startExternalHost, type ExternalHost } from './external-host';
 
-const reason = process.getuid?.() === 0 ? (ensureCommand('iptables-restore', 'iptables') ?? interceptUnavailable()) : 'needs root';
-if (reason) console.log(`http-proxy with --intercept skipped: ${reason}`);
+const reason = captureUnavailable('http-proxy');
 
 const PROXY_PORT = 3128;
 const REGISTRY_ONLY = meshConfigDoc('outboundTrafficPolicy:\n  mode: REGISTRY_ONLY');

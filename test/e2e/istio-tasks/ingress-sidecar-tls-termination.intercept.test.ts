@@ -10,13 +10,11 @@ import { execFile } from 'node:child_process';
 import { chmodSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, LocalMesh } from '../../../runtime/local/local-mesh';
-import { interceptUnavailable } from '../../../runtime/local/netns';
-import { ensureCommand } from '../../support/apt';
+import { captureUnavailable } from './captured-sleep';
 import { tempDir } from '../../support/temp-dir';
 import { curlHead, makeCertificates, taskMesh } from './sidecar-tls-task';
 
-const reason = process.getuid?.() === 0 ? (ensureCommand('iptables-restore', 'iptables') ?? interceptUnavailable()) : 'needs root';
-if (reason) console.log(`ingress-sidecar-tls-termination with --intercept skipped: ${reason}`);
+const reason = captureUnavailable('ingress-sidecar-tls-termination');
 
 (reason ? describe.skip : describe)('ingress-sidecar-tls-termination, captured', () => {
   const dir = tempDir('mast-sidecar-tls-netns-');

@@ -15,15 +15,13 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { interceptUnavailable } from '../../../runtime/local/netns';
-import { ensureCommand } from '../../support/apt';
+import { captureUnavailable } from './captured-sleep';
 import { meshConfigDoc } from '../../support/mesh-yaml';
 import { startExample, tcpConnectionsOpened, type Running } from '../support';
 import { EGRESS_HOST } from './cnn-mesh';
 import { startExternalHost, type ExternalHost } from './external-host';
 
-const reason = process.getuid?.() === 0 ? (ensureCommand('iptables-restore', 'iptables') ?? interceptUnavailable()) : 'needs root';
-if (reason) console.log(`wildcard-egress-hosts with --intercept skipped: ${reason}`);
+const reason = captureUnavailable('wildcard-egress-hosts');
 
 const REGISTRY_ONLY = meshConfigDoc('outboundTrafficPolicy:\n  mode: REGISTRY_ONLY');
 
