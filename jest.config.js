@@ -62,6 +62,7 @@ const UNIT = [
   'test/runtime/proxy/request/replay-buffer.test.ts',
   'test/runtime/proxy/request/retry.test.ts',
   'test/runtime/proxy/request/route.test.ts',
+  'test/runtime/proxy/otlp/protobuf.test.ts',
   'test/runtime/proxy/tracing/exporter.test.ts',
   'test/runtime/proxy/tracing/propagation.test.ts',
   'test/runtime/proxy/tracing/span.test.ts',

@@ -42,6 +42,8 @@ export const ACCESS_LOG_OPERATORS: Readonly<Record<string, { readonly kind: Oper
   ROUTE_NAME: { kind: 'text' },
   GRPC_STATUS_NUMBER: { kind: 'number' },
   HOSTNAME: { kind: 'text' },
+  // The proxy's environment variable (Envoy's %ENVIRONMENT(NAME)%), read once per config.
+  ENVIRONMENT: { kind: 'text' },
 };
 
 /**
@@ -55,6 +57,8 @@ export interface FormatOperator {
   readonly name: string;
   /** REQ/RESP: the header, lower case (`:method`, `:path`, `:authority` for the pseudo-headers). */
   readonly header?: string;
+  /** ENVIRONMENT: the variable's name, as written. */
+  readonly variable?: string;
   /** `REQ(A?B)`: B where A is absent (Envoy's X-ENVOY-ORIGINAL-PATH?:PATH). */
   readonly alternative?: string;
   /** `:N` after the operator: the value cut to N characters. */
@@ -137,6 +141,11 @@ function operatorOf(name: string, arg: string | undefined, max: string | undefin
   const known = ACCESS_LOG_OPERATORS[name];
   if (!known) throw new AccessLogFormatError(`%${name}% is not a command operator mast-proxy fills (see docs/observability.md)`);
   const maxLength = max !== undefined ? { maxLength: Number(max) } : {};
+  if (name === 'ENVIRONMENT') {
+    const variable = arg?.trim();
+    if (!variable) throw new AccessLogFormatError('%ENVIRONMENT% needs a variable: %ENVIRONMENT(POD_NAME)%');
+    return { name, variable, ...maxLength };
+  }
   if (!known.header) {
     if (arg !== undefined) throw new AccessLogFormatError(`%${name}(${arg})%: mast-proxy takes %${name}% without an argument`);
     return { name, ...maxLength };

@@ -22,8 +22,12 @@ export type TelemetryAccessLogging = Infer<typeof accessLoggingSpec>;
 
 /** Istio's built-in access log provider: the mesh config's format and encoding, to /dev/stdout. */
 export const BUILTIN_ACCESS_LOG_PROVIDER = 'envoy';
-/** The extension provider kinds that write access logs; only envoyFileAccessLog is applied by mast. */
+/** The extension provider kinds that write access logs; mast applies envoyFileAccessLog and envoyOtelAls. */
 export const ACCESS_LOG_PROVIDER_KINDS = ['envoyFileAccessLog', 'envoyHttpAls', 'envoyTcpAls', 'envoyOtelAls'] as const;
+/** Envoy's gRPC access log services (its own ALS protocol): MAST0301. */
+const NOT_APPLIED_KINDS = ['envoyHttpAls', 'envoyTcpAls'] as const;
+/** Istio's logName of an envoyOtelAls provider that names none. */
+export const OTEL_DEFAULT_LOG_NAME = 'otel_envoy_accesslog';
 
 /**
  * The CEL library (@bufbuild/cel, docs/observability.md says why), loaded on first use: it takes a
@@ -107,17 +111,18 @@ export function checkMeshAccessLog(configMap: KubeObject, mesh: Record<string, u
     if (!isPlainObject(p)) return;
     names.add(p.name);
     const where = `${at}.extensionProviders[${i}]`;
-    for (const kind of ACCESS_LOG_PROVIDER_KINDS.slice(1))
+    for (const kind of NOT_APPLIED_KINDS)
       if (p[kind] !== undefined)
         out.push(
           finding(
             'MAST0301',
             configMap,
             `${where}.${kind}`,
-            `${kind} is not applied by mast-proxy: it writes access logs to files only (envoyFileAccessLog)`,
+            `${kind} is not applied by mast-proxy: it writes access logs to files (envoyFileAccessLog) and to OpenTelemetry collectors (envoyOtelAls)`,
           ),
         );
     if (p.envoyFileAccessLog !== undefined) out.push(...checkFileProvider(configMap, p.envoyFileAccessLog, `${where}.envoyFileAccessLog`));
+    if (p.envoyOtelAls !== undefined) out.push(...checkOtelProvider(configMap, p.envoyOtelAls, `${where}.envoyOtelAls`));
   });
   const defaults = (mesh.defaultProviders as { accessLogging?: unknown } | undefined)?.accessLogging;
   if (Array.isArray(defaults))
@@ -163,6 +168,82 @@ function checkFileProvider(configMap: KubeObject, p: unknown, at: string): Findi
   } catch (e) {
     if (!(e instanceof AccessLogFormatError)) throw e;
     out.push(finding('MAST0162', configMap, `${at}.logFormat.${typeof format.text === 'string' ? 'text' : 'labels'}`, e.message));
+  }
+  return out;
+}
+
+/** The format problem of one format string, or undefined. */
+function formatProblem(text: string): string | undefined {
+  try {
+    parseAccessLogFormat(text);
+    return undefined;
+  } catch (e) {
+    if (e instanceof AccessLogFormatError) return e.message;
+    throw e;
+  }
+}
+
+/**
+ * An `envoyOtelAls` provider (Istio's EnvoyOpenTelemetryLogProvider): `service` and `port` of the
+ * OTLP/gRPC collector, `logName`, and `logFormat` with `text` (each record's body) and `labels` (its
+ * attributes: each a format string, as Istio hands Envoy only string values). Both may be given.
+ */
+function checkOtelProvider(configMap: KubeObject, p: unknown, at: string): Finding[] {
+  if (!isPlainObject(p)) return [finding('MAST0180', configMap, at, 'envoyOtelAls is a mapping: service, port, logName, logFormat')];
+  const out: Finding[] = [];
+  for (const key of Object.keys(p))
+    if (!['service', 'port', 'logName', 'logFormat'].includes(key))
+      out.push(finding('MAST0001', configMap, `${at}.${key}`, `"${key}" is not an envoyOtelAls field`));
+  if (typeof p.service !== 'string' || !p.service)
+    out.push(
+      finding(
+        'MAST0180',
+        configMap,
+        `${at}.service`,
+        `the collector's host (e.g. opentelemetry-collector.observability.svc.cluster.local), not ${JSON.stringify(p.service)}`,
+      ),
+    );
+  if (!Number.isInteger(p.port) || (p.port as number) < 1 || (p.port as number) > 65535)
+    out.push(
+      finding(
+        'MAST0180',
+        configMap,
+        `${at}.port`,
+        `the collector's OTLP/gRPC port (1-65535, 4317 by convention), not ${JSON.stringify(p.port)}`,
+      ),
+    );
+  if (p.logName !== undefined && typeof p.logName !== 'string')
+    out.push(finding('MAST0180', configMap, `${at}.logName`, `a name, not ${JSON.stringify(p.logName)}`));
+  const format = p.logFormat;
+  if (format === undefined) return out;
+  if (!isPlainObject(format))
+    return [
+      ...out,
+      finding('MAST0163', configMap, `${at}.logFormat`, 'logFormat is a mapping: text (the body) and labels (the attributes)'),
+    ];
+  if (format.text !== undefined) {
+    const problem = typeof format.text === 'string' ? formatProblem(format.text) : `a format string, not ${JSON.stringify(format.text)}`;
+    if (problem) out.push(finding(typeof format.text === 'string' ? 'MAST0162' : 'MAST0163', configMap, `${at}.logFormat.text`, problem));
+  }
+  if (format.labels !== undefined) {
+    if (!isPlainObject(format.labels))
+      out.push(
+        finding('MAST0163', configMap, `${at}.logFormat.labels`, `attribute names to format strings, not ${JSON.stringify(format.labels)}`),
+      );
+    else
+      for (const [key, value] of Object.entries(format.labels)) {
+        const problem = typeof value === 'string' ? formatProblem(value) : undefined;
+        if (typeof value !== 'string')
+          out.push(
+            finding(
+              'MAST0163',
+              configMap,
+              `${at}.logFormat.labels.${key}`,
+              `a format string (Istio sends only string values), not ${JSON.stringify(value)}`,
+            ),
+          );
+        else if (problem) out.push(finding('MAST0162', configMap, `${at}.logFormat.labels.${key}`, problem));
+      }
   }
   return out;
 }

@@ -56,5 +56,6 @@ export {
   celLibrary,
   celProblem,
   meshFormatProblem,
+  OTEL_DEFAULT_LOG_NAME,
   type TelemetryAccessLogging,
 } from './access-log';

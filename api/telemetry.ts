@@ -113,8 +113,8 @@ export type OpenTelemetryProvider = Infer<typeof openTelemetryProvider>;
 
 /**
  * The mesh config's tracing parts as Istio reads them (`mesh` of the root namespace's `istio`
- * ConfigMap, already parsed): each `opentelemetry` provider's service and port; a provider
- * without `http` is OTLP/gRPC, which mast does not speak (it exports OTLP/HTTP only).
+ * ConfigMap, already parsed): each `opentelemetry` provider's service and port (without `http`
+ * it is OTLP/gRPC, as Istio's; with it OTLP/HTTP).
  */
 export function checkMeshTracing(configMap: KubeObject, mesh: Record<string, unknown>): Finding[] {
   const out: Finding[] = [];
@@ -124,15 +124,6 @@ export function checkMeshTracing(configMap: KubeObject, mesh: Record<string, unk
     const at = `data.mesh.extensionProviders[${i}].opentelemetry`;
     for (const s of checkShape(openTelemetryProvider, p.opentelemetry, at))
       out.push(finding(s.code === 'MAST0001' ? 'MAST0301' : 'MAST0132', configMap, s.path, s.message));
-    if (!isPlainObject(p.opentelemetry.http))
-      out.push(
-        finding(
-          'MAST0133',
-          configMap,
-          `${at}.http`,
-          "without http the provider is OTLP/gRPC; mast-proxy exports OTLP/HTTP (JSON) only: set http.path (e.g. /v1/traces) and the collector's OTLP/HTTP port",
-        ),
-      );
   });
   const names = new Set(providers.filter(isPlainObject).map((p) => p.name));
   const defaults = (mesh.defaultProviders as { tracing?: unknown } | undefined)?.tracing;

@@ -29,7 +29,7 @@ function providerKinds(objects: readonly KubeObject[]): Map<string, string> {
 
 /**
  * Telemetry `accessLogging` providers against the mesh config: a name no provider has, or a provider
- * that writes no file (another kind of access log service, a tracing provider), logs nothing; Istio
+ * that logs nothing (Envoy's own gRPC access log services, a tracing provider), logs nothing; Istio
  * skips it in silence, mast says so (MAST0165, a Warning: the rest of the Telemetry applies).
  */
 export function checkAccessLogProviders(objects: readonly KubeObject[]): Finding[] {
@@ -57,13 +57,13 @@ export function checkAccessLogProviders(objects: readonly KubeObject[]): Finding
               `no extension provider named ${JSON.stringify(name)} in the mesh config (nor the built-in "envoy"): nothing is logged for it`,
             ),
           );
-        else if (kind !== 'envoyFileAccessLog')
+        else if (kind !== 'envoyFileAccessLog' && kind !== 'envoyOtelAls')
           out.push(
             finding(
               'MAST0165',
               t,
               at,
-              `provider ${JSON.stringify(name)} is ${kind}; mast-proxy writes access logs to files only (envoyFileAccessLog): nothing is logged for it`,
+              `provider ${JSON.stringify(name)} is ${kind}; mast-proxy writes access logs to files (envoyFileAccessLog) and OpenTelemetry collectors (envoyOtelAls): nothing is logged for it`,
             ),
           );
       });

@@ -2,8 +2,9 @@
  * Access logs per proxy, as istiod configures Envoy's: the Telemetry resources that apply to the
  * workload (root namespace → its namespace → its selector's, tracing.ts's applicableTelemetries)
  * merged per side (SERVER: a sidecar's inbound; CLIENT: its outbound and a gateway), each provider
- * named resolved among the mesh config's `envoyFileAccessLog` extension providers and the built-in
- * `envoy` (the mesh config's format and encoding, to /dev/stdout). Without any Telemetry
+ * named resolved among the mesh config's `envoyFileAccessLog` and `envoyOtelAls` (OpenTelemetry
+ * access logs over OTLP/gRPC) extension providers and the built-in `envoy` (the mesh config's format
+ * and encoding, to /dev/stdout). Without any Telemetry
  * `accessLogging` nor `defaultProviders.accessLogging` for the proxy, Istio's older mesh config
  * settings: `accessLogFile` (empty: no log), `accessLogEncoding` (TEXT by default) and
  * `accessLogFormat`. Pure.
@@ -14,11 +15,12 @@ import {
   ISTIO_TEXT_FORMAT,
   isTelemetry,
   meshFormatProblem,
+  OTEL_DEFAULT_LOG_NAME,
   type KubeObject,
   type Telemetry,
   type TelemetryAccessLogging,
 } from '../../api';
-import type { AccessLogConfig, AccessLogsConfig } from '../contract/proxy-config';
+import type { AccessLogConfig, AccessLogsConfig, OtlpAccessLogConfig } from '../contract/proxy-config';
 import type { ProxyIdentity } from '../contract/push-protocol';
 import type { MeshIndex } from './mesh-index';
 import { meshConfigOf } from './mesh-config';
@@ -35,9 +37,48 @@ export interface MeshAccessLog {
   readonly file: string;
   /** `accessLogFormat` in `accessLogEncoding` (Istio's default of the encoding when unset or unusable). */
   readonly format: Format;
-  /** `envoyFileAccessLog` providers by name in lower case, the built-in `envoy` among them; other kinds are not here (MAST0301). */
-  readonly providers: ReadonlyMap<string, { readonly path: string; readonly format?: Format }>;
+  /**
+   * `envoyFileAccessLog` and `envoyOtelAls` providers by name in lower case, the built-in `envoy`
+   * among them; other kinds are not here (MAST0301).
+   */
+  readonly providers: ReadonlyMap<string, MeshLogProvider>;
   readonly defaults: readonly string[];
+}
+
+/** A provider as a proxy's log takes it: a file (its path) or an OpenTelemetry collector (`otlp`). */
+export interface MeshLogProvider {
+  readonly path: string;
+  readonly format?: Format;
+  readonly otlp?: OtlpAccessLogConfig;
+}
+
+/** A provider's `service` may be `<namespace>/<host>`: the host is what the proxy connects to. */
+const hostOf = (service: string) => service.slice(service.indexOf('/') + 1);
+
+/**
+ * An `envoyOtelAls` provider as istiod's openTelemetryLog builds Envoy's: the body is `logFormat.text`,
+ * else Istio's default TEXT format (never the mesh config's), as written (no newline added); the
+ * attributes are `logFormat.labels`' string values, by name. Undefined when it has no service or port.
+ */
+function otelProvider(o: Record<string, unknown>): MeshLogProvider | undefined {
+  if (typeof o.service !== 'string' || !o.service || !Number.isInteger(o.port)) return undefined;
+  const lf = (o.logFormat ?? {}) as { text?: unknown; labels?: unknown };
+  const labels =
+    lf.labels && typeof lf.labels === 'object'
+      ? Object.entries(lf.labels as Record<string, unknown>)
+          .filter(([, v]) => typeof v === 'string')
+          .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      : [];
+  return {
+    path: '',
+    format: { text: typeof lf.text === 'string' && lf.text ? lf.text : ISTIO_TEXT_FORMAT },
+    otlp: {
+      host: hostOf(o.service),
+      port: o.port as number,
+      logName: typeof o.logName === 'string' && o.logName ? o.logName : OTEL_DEFAULT_LOG_NAME,
+      ...(labels.length ? { attributes: Object.fromEntries(labels) as Record<string, string> } : {}),
+    },
+  };
 }
 
 /** Istio adds a newline to a text format that has none (its fileAccessLogFormat). */
@@ -48,6 +89,7 @@ export function readMeshAccessLog(objects: readonly KubeObject[]): MeshAccessLog
     extensionProviders?: Array<{
       name?: unknown;
       envoyFileAccessLog?: { path?: unknown; logFormat?: { text?: unknown; labels?: unknown } };
+      envoyOtelAls?: Record<string, unknown>;
     }>;
     defaultProviders?: { accessLogging?: unknown[] };
   };
@@ -59,11 +101,16 @@ export function readMeshAccessLog(objects: readonly KubeObject[]): MeshAccessLog
     encoding === 'TEXT'
       ? textFormat(usable ? given : ISTIO_TEXT_FORMAT)
       : { json: usable ? (JSON.parse(given) as Record<string, unknown>) : ISTIO_JSON_LABELS };
-  const providers = new Map<string, { path: string; format?: Format }>([[BUILTIN_ACCESS_LOG_PROVIDER, { path: DEV_STDOUT }]]);
+  const providers = new Map<string, MeshLogProvider>([[BUILTIN_ACCESS_LOG_PROVIDER, { path: DEV_STDOUT }]]);
   for (const p of Array.isArray(mesh.extensionProviders) ? mesh.extensionProviders : []) {
     if (typeof p?.name !== 'string') continue;
     const f = p.envoyFileAccessLog;
-    // A provider of another kind under a name replaces it (as Istio merges providers by name): it writes no file.
+    const otel = p.envoyOtelAls && typeof p.envoyOtelAls === 'object' ? otelProvider(p.envoyOtelAls) : undefined;
+    if (otel) {
+      providers.set(p.name.toLowerCase(), otel);
+      continue;
+    }
+    // A provider of another kind under a name replaces it (as Istio merges providers by name): it logs nothing.
     if (!f || typeof f !== 'object') {
       providers.delete(p.name.toLowerCase());
       continue;
@@ -179,6 +226,7 @@ export function accessLogsFor(index: MeshIndex, proxy: ProxyIdentity): AccessLog
         path: provider.path,
         format: provider.format ?? mesh.format,
         ...(spec.filter ? { filter: spec.filter } : {}),
+        ...(provider.otlp ? { otlp: provider.otlp } : {}),
       });
     }
     if (!configured) return legacy;

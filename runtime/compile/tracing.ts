@@ -9,8 +9,17 @@
  * Istio's `istio.*` tags are literals of the workload; span names of a sidecar's inbound come from
  * the services selecting it. Pure.
  */
-import { isTelemetry, namespaceOf, ROOT_NAMESPACES, selects, type KubeObject, type Telemetry, type TelemetryTracing } from '../../api';
-import type { TracingConfig, TracingTag } from '../contract/proxy-config';
+import {
+  isPlainObject,
+  isTelemetry,
+  namespaceOf,
+  ROOT_NAMESPACES,
+  selects,
+  type KubeObject,
+  type Telemetry,
+  type TelemetryTracing,
+} from '../../api';
+import { OTLP_TRACES_EXPORT, type TracingConfig, type TracingTag } from '../contract/proxy-config';
 import type { ProxyIdentity } from '../contract/push-protocol';
 import type { MeshIndex } from './mesh-index';
 import { meshConfigOf } from './mesh-config';
@@ -47,7 +56,12 @@ export function readMeshTracing(objects: readonly KubeObject[]): MeshTracing {
   for (const p of Array.isArray(mesh.extensionProviders) ? mesh.extensionProviders : []) {
     const o = p?.opentelemetry;
     if (typeof p?.name !== 'string' || typeof o?.service !== 'string' || typeof o.port !== 'number') continue;
-    const path = typeof o.http?.path === 'string' && o.http.path ? o.http.path : OTLP_TRACES_PATH;
+    // Without `http` Istio configures Envoy's tracer for OTLP/gRPC (the collector's 4317).
+    if (!isPlainObject(o.http)) {
+      providers.set(p.name, { host: hostOf(o.service), port: o.port, path: OTLP_TRACES_EXPORT, protocol: 'grpc' });
+      continue;
+    }
+    const path = typeof o.http.path === 'string' && o.http.path ? o.http.path : OTLP_TRACES_PATH;
     providers.set(p.name, { host: hostOf(o.service), port: o.port, path: path.startsWith('/') ? path : `/${path}` });
   }
   const first = mesh.defaultProviders?.tracing?.[0];

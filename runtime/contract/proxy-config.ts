@@ -54,30 +54,48 @@ export interface AccessLogsConfig {
   readonly client: readonly AccessLogConfig[];
 }
 
-/** One access log: an Envoy file access log. */
+/** One access log: an Envoy file access log, or (with `otlp`) Envoy's OpenTelemetry access logger. */
 export interface AccessLogConfig {
   /** The provider it comes from: `envoy` (built in), an extension provider, or `accessLogFile` (the mesh config's). */
   readonly provider: string;
-  /** `/dev/stdout`, `/dev/stderr` (the proxy's own streams) or a file appended to. */
+  /** `/dev/stdout`, `/dev/stderr` (the proxy's own streams) or a file appended to; unused with `otlp`. */
   readonly path: string;
-  /** Envoy's format: a format string of command operators, or JSON labels (key → format string, nested objects). */
+  /**
+   * Envoy's format: a format string of command operators, or JSON labels (key → format string, nested
+   * objects). With `otlp`, a text format: each record's body, written as given (no newline added).
+   */
   readonly format: { readonly text: string } | { readonly json: Readonly<Record<string, unknown>> };
   /** Only requests for which this CEL expression is true are written (Telemetry `filter.expression`). */
   readonly filter?: string;
+  /** Records sent to an OTLP/gRPC collector instead of lines to `path` (an `envoyOtelAls` provider). */
+  readonly otlp?: OtlpAccessLogConfig;
+}
+
+/** An `envoyOtelAls` provider as the proxy needs it: where its collector is, and each record's attributes. */
+export interface OtlpAccessLogConfig {
+  /** The collector (the provider's `service`, its host part) and its OTLP/gRPC port. */
+  readonly host: string;
+  readonly port: number;
+  /** The provider's `logName` (Istio's default `otel_envoy_accesslog`); Istio turns off the labels that would carry it. */
+  readonly logName: string;
+  /** Attribute name → format string (the provider's `logFormat.labels`), each record's attributes in name order. */
+  readonly attributes?: Readonly<Record<string, string>>;
 }
 
 /**
  * Tracing as Istio configures Envoy's OpenTelemetry tracer: a span per request, W3C and B3 context
- * propagated, sampled spans exported over OTLP/HTTP (JSON) in batches.
+ * propagated, sampled spans exported in batches over OTLP/HTTP (JSON) or OTLP/gRPC.
  */
 export interface TracingConfig {
   /** Requests that arrive without a sampling decision are sampled at this percentage (0–100). */
   readonly samplingPercent: number;
   /**
-   * Where sampled spans go (the mesh's `opentelemetry` extension provider): an OTLP/HTTP endpoint.
-   * Absent (`disableSpanReporting`, or no provider): spans are made and propagated, not reported.
+   * Where sampled spans go (the mesh's `opentelemetry` extension provider): an OTLP/HTTP endpoint
+   * (`path` the URL's path), or with `protocol: 'grpc'` (a provider without `http`, as Istio) an
+   * OTLP/gRPC collector (`path` the method). Absent (`disableSpanReporting`, or no provider): spans
+   * are made and propagated, not reported.
    */
-  readonly collector?: { readonly host: string; readonly port: number; readonly path: string };
+  readonly collector?: { readonly host: string; readonly port: number; readonly path: string; readonly protocol?: 'http' | 'grpc' };
   /** The `service.name` resource attribute: Istio's service cluster, `<app>.<namespace>`. */
   readonly serviceName: string;
   /** Tags on every span beside Envoy's own: Istio's `istio.*` literals and Telemetry `customTags`. */
@@ -471,3 +489,7 @@ export const PASSTHROUGH_CLUSTER = 'PassthroughCluster';
 export const MESH_TLS_MIN_VERSIONS = ['TLSv1.3'] as const;
 
 export { FORWARD_CLIENT_CERT_DETAILS, type ForwardClientCertDetails } from '../../api/gateway-topology';
+
+/** The gRPC methods of OTLP's collector services (opentelemetry-proto's collector/{logs,trace}/v1). */
+export const OTLP_LOGS_EXPORT = '/opentelemetry.proto.collector.logs.v1.LogsService/Export';
+export const OTLP_TRACES_EXPORT = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';

@@ -107,6 +107,8 @@ export const FAMILY_HELP: Readonly<Record<string, string>> = {
 /** `# HELP` of mast's own counters; one not listed gets a generic line (every family has one). */
 const MAST_HELP: Readonly<Record<string, string>> = {
   mast_access_log_dropped_total: 'Access log lines dropped because the sink could not take them in time.',
+  mast_access_log_otlp_exported_total: 'Access log records an OpenTelemetry collector accepted (envoyOtelAls providers).',
+  mast_access_log_otlp_dropped_total: 'Access log records for OpenTelemetry collectors dropped: queue full, or the export failed.',
   mast_peer_input_errors_total: "Errors a peer's input caused, each contained to its connection.",
   mast_worker_requests_total: 'Requests handled by each process of a gateway.',
   mast_certificates_installed_total: 'Workload certificates installed.',

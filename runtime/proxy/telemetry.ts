@@ -1,5 +1,6 @@
 /**
- * A proxy's telemetry: Istio's request metrics and Envoy's access log lines, both made
+ * A proxy's telemetry: Istio's request metrics and Envoy's access logs (lines to files, records to
+ * OpenTelemetry collectors: access-log/otlp.ts), both made
  * from the records the request path publishes (record.ts's `requestFinished` channel, subscribed
  * here as undici's observers subscribe to its channels), the access log lines of TCP connections
  * (tcp-record.ts's `connectionClosed`; their metrics are tcp.ts's), and the errors contain.ts publishes.
@@ -11,8 +12,9 @@ import { type Metrics, totalRequests, type MetricsSnapshot } from './metrics';
 import { requestFinished, type RequestRecord } from './request/record';
 import { dryRunCounter, dryRunLogLine } from './dry-run-report';
 import type { LogLevels } from './log-levels';
-import type { AccessLogConfig, AccessLogsConfig } from '../contract/proxy-config';
-import { compileFormat, type FormatLines } from './access-log/format';
+import type { AccessLogConfig, AccessLogsConfig, OtlpAccessLogConfig } from '../contract/proxy-config';
+import { compileFormat } from './access-log/format';
+import { collectorKey, compileRecords, type OtlpLogExporter, otlpLogExporter } from './access-log/otlp';
 import { compileFilters, type Filter } from './access-log/filter';
 import { type ConnectionRecord, connectionClosed } from './tcp-record';
 import { LogSink, streamOf } from './access-log/sink';
@@ -58,7 +60,7 @@ export class Telemetry {
     if (logs) {
       if (!logs.length) return;
       const now = Date.now();
-      for (const log of logs) if (!log.connectionFilter || log.connectionFilter(c)) log.sink().push(log.line.connection(c, now));
+      for (const log of logs) if (!log.connectionFilter || log.connectionFilter(c)) log.connection(c, now);
     } else if (this.flagSink) this.flagSink.push(flagConnectionLine(c));
   }
 
@@ -124,19 +126,43 @@ export class Telemetry {
     const side = (logs: readonly AccessLogConfig[]) =>
       logs.map((l): CompiledLog => {
         try {
-          let sink: LogSink | undefined;
           const filters = l.filter ? compileFilters(l.filter) : undefined;
+          const filtered = filters ? { filter: filters.request, connectionFilter: filters.connection } : {};
+          if (l.otlp) {
+            const collector = l.otlp;
+            const records = compileRecords(l);
+            let exporter: OtlpLogExporter | undefined;
+            // Found on the first record, then kept: a log that sends nothing connects nowhere.
+            const out = () => (exporter ??= this.exporterOf(collector));
+            return {
+              ...filtered,
+              request: (r, now) => out().add(records.request(r, now)),
+              connection: (c, now) => out().add(records.connection(c, now)),
+            };
+          }
+          let sink: LogSink | undefined;
+          const line = compileFormat(l.format);
+          // Found on the first line, then kept: a log that writes nothing opens no file.
+          const out = () => (sink ??= this.sinkOf(l.path));
           return {
-            line: compileFormat(l.format),
-            ...(filters ? { filter: filters.request, connectionFilter: filters.connection } : {}),
-            // Found on the first line, then kept: a log that writes nothing opens no file.
-            sink: () => (sink ??= this.sinkOf(l.path)),
+            ...filtered,
+            request: (r, now) => out().push(line.request(r, now)),
+            connection: (c, now) => out().push(line.connection(c, now)),
           };
         } catch (e) {
           throw new Error(`access log of provider ${l.provider}: ${(e as Error).message}`);
         }
       });
     return { server: side(config.server), client: side(config.client) };
+  }
+
+  /** One exporter per OpenTelemetry collector, kept across pushes (one connection, one queue). */
+  private readonly exporters = new Map<string, OtlpLogExporter>();
+  private exporterOf(collector: OtlpAccessLogConfig): OtlpLogExporter {
+    const key = collectorKey(collector);
+    let exporter = this.exporters.get(key);
+    if (!exporter) this.exporters.set(key, (exporter = otlpLogExporter(collector, (name, by) => this.metrics.inc(name, by))));
+    return exporter;
   }
 
   /** From now on requests are logged as these say (undefined: as the --access-log flag says). */
@@ -176,15 +202,17 @@ export class Telemetry {
     peerInputChannel.unsubscribe(this.onPeerInputError);
     this.flagSink?.flush();
     for (const sink of this.sinks.values()) sink.flush();
+    for (const exporter of this.exporters.values()) exporter.close();
+    this.exporters.clear();
   }
 }
 
-/** One access log of a config: its lines (a request's, a TCP connection's), its filters, its sink (found on first use). */
+/** One access log of a config: its filters, and what it does with a request or TCP connection that passes them (a line to its sink, a record to its collector). */
 interface CompiledLog {
-  readonly line: FormatLines;
   readonly filter?: Filter;
   readonly connectionFilter?: Filter<ConnectionRecord>;
-  readonly sink: () => LogSink;
+  readonly request: (r: RequestRecord, now: number) => void;
+  readonly connection: (c: ConnectionRecord, now: number) => void;
 }
 export interface CompiledLogs {
   readonly server: readonly CompiledLog[];
@@ -193,7 +221,7 @@ export interface CompiledLogs {
 
 function writeLogs(r: RequestRecord, logs: readonly CompiledLog[]): void {
   const now = Date.now();
-  for (const log of logs) if (!log.filter || log.filter(r)) log.sink().push(log.line.request(r, now));
+  for (const log of logs) if (!log.filter || log.filter(r)) log.request(r, now);
 }
 
 /**

@@ -149,8 +149,8 @@ accessLogFile: /dev/stdout
 accessLogEncoding: XML
 accessLogFormat: '%UPSTREAM_PEER_SUBJECT%'
 extensionProviders:
-- name: otel
-  envoyOtelAls: { service: otel.istio-system.svc.cluster.local, port: 4317 }
+- name: als
+  envoyHttpAls: { service: als.istio-system.svc.cluster.local, port: 9000 }
 - name: file
   envoyFileAccessLog: { logFormat: { text: "%REQ(:METHOD)% %BOGUS%" } }
 defaultProviders: { accessLogging: [nope] }
@@ -158,7 +158,7 @@ defaultProviders: { accessLogging: [nope] }
   );
   expect(f.map((x) => `${x.code} ${x.path}`)).toEqual([
     'MAST0004 data.mesh.accessLogEncoding',
-    'MAST0301 data.mesh.extensionProviders[0].envoyOtelAls',
+    'MAST0301 data.mesh.extensionProviders[0].envoyHttpAls',
     'MAST0162 data.mesh.extensionProviders[1].envoyFileAccessLog.logFormat.text',
     'MAST0164 data.mesh.defaultProviders.accessLogging[0]',
   ]);
@@ -180,4 +180,57 @@ test("gatewayTopology's proxyProtocol is Istio's empty mapping and forwardClient
   ]);
   expect(f[0].message).toMatch(/a mapping \(Istio's `proxyProtocol: \{\}`\), not true/);
   expect(f[1].message).toMatch(/one of SANITIZE, FORWARD_ONLY, APPEND_FORWARD, SANITIZE_SET, ALWAYS_FORWARD_ONLY, not "sanitize"/);
+});
+
+test("envoyOtelAls providers (OpenTelemetry access logs): the task's provider validates; a bad service, port, logName or format is named with its value", () => {
+  expect(
+    codes(
+      meshConfig(`
+extensionProviders:
+- name: otel
+  envoyOtelAls:
+    service: opentelemetry-collector.istio-system.svc.cluster.local
+    port: 4317
+    logName: mesh
+    logFormat:
+      text: "%REQ(:METHOD)% %RESPONSE_CODE%"
+      labels: { pod: "%ENVIRONMENT(POD_NAME)%", mesh: "%ENVIRONMENT(ISTIO_META_MESH_ID)%" }
+defaultProviders: { accessLogging: [envoy, otel] }
+`),
+    ),
+  ).toEqual([]);
+  const f = found(
+    meshConfig(`
+extensionProviders:
+- name: a
+  envoyOtelAls: { port: 0, logName: 7, logFormat: { labels: { code: 200, bad: "%BOGUS%" } }, buffer: 1 }
+- name: b
+  envoyOtelAls: { service: c, port: 4317, logFormat: { text: "%ENVIRONMENT%" } }
+`),
+  );
+  expect(f.map((x) => [x.code, x.path, x.message])).toEqual([
+    ['MAST0001', 'data.mesh.extensionProviders[0].envoyOtelAls.buffer', '"buffer" is not an envoyOtelAls field'],
+    [
+      'MAST0180',
+      'data.mesh.extensionProviders[0].envoyOtelAls.service',
+      "the collector's host (e.g. opentelemetry-collector.observability.svc.cluster.local), not undefined",
+    ],
+    [
+      'MAST0180',
+      'data.mesh.extensionProviders[0].envoyOtelAls.port',
+      "the collector's OTLP/gRPC port (1-65535, 4317 by convention), not 0",
+    ],
+    ['MAST0180', 'data.mesh.extensionProviders[0].envoyOtelAls.logName', 'a name, not 7'],
+    [
+      'MAST0163',
+      'data.mesh.extensionProviders[0].envoyOtelAls.logFormat.labels.code',
+      'a format string (Istio sends only string values), not 200',
+    ],
+    [
+      'MAST0162',
+      'data.mesh.extensionProviders[0].envoyOtelAls.logFormat.labels.bad',
+      '%BOGUS% is not a command operator mast-proxy fills (see docs/observability.md)',
+    ],
+    ['MAST0162', 'data.mesh.extensionProviders[1].envoyOtelAls.logFormat.text', '%ENVIRONMENT% needs a variable: %ENVIRONMENT(POD_NAME)%'],
+  ]);
 });

@@ -97,7 +97,7 @@ defaultConfig: { tracing: { sampling: 100 } }`),
   ).toEqual([]);
 });
 
-test('mesh config: an OTLP/gRPC provider is a warning, a missing port, an unknown default provider and a bad sampling are errors', () => {
+test('mesh config: an OTLP/gRPC provider (no http) validates; a missing port, an unknown default provider and a bad sampling are errors', () => {
   const found = validate(
     loadYaml(
       meshConfig(`extensionProviders:
@@ -111,7 +111,6 @@ defaultConfig: { tracing: { sampling: 200 } }`),
     { scope: 'resource' },
   );
   expect(found.map((f) => [f.code, f.severity, f.path])).toEqual([
-    ['MAST0133', 'Warning', 'data.mesh.extensionProviders[0].opentelemetry.http'],
     ['MAST0132', 'Error', 'data.mesh.extensionProviders[1].opentelemetry.port'],
     ['MAST0132', 'Error', 'data.mesh.defaultProviders.tracing[0]'],
     ['MAST0132', 'Error', 'data.mesh.defaultConfig.tracing.sampling'],
@@ -140,7 +139,7 @@ spec:
   expect(found[1].message).toMatch(/^"response.code >= " is not a CEL expression: .+/);
 });
 
-test('accessLogging providers: one the mesh config has not, or one that writes no file, is a Warning MAST0165 (Istio skips it in silence)', () => {
+test('accessLogging providers: one the mesh config has not, or one that logs nothing, is a Warning MAST0165 (Istio skips it in silence)', () => {
   const found = validate(
     loadYaml(`apiVersion: v1
 kind: ConfigMap
@@ -152,24 +151,26 @@ data:
       envoyOtelAls: { service: otel.istio-system.svc.cluster.local, port: 4317 }
     - name: file
       envoyFileAccessLog: { path: /tmp/a.log }
+    - name: als
+      envoyTcpAls: { service: als.istio-system.svc.cluster.local, port: 9000 }
 ---
 apiVersion: telemetry.istio.io/v1
 kind: Telemetry
 metadata: { name: t, namespace: default }
 spec:
   accessLogging:
-  - providers: [{ name: envoy }, { name: file }, { name: otel }, { name: loki }]
+  - providers: [{ name: envoy }, { name: file }, { name: otel }, { name: als }, { name: loki }]
 `).objects,
   ).filter((f) => f.code === 'MAST0165');
   expect(found.map((f) => [f.severity, f.path, f.message])).toEqual([
     [
       'Warning',
-      'spec.accessLogging[0].providers[2].name',
-      'provider "otel" is envoyOtelAls; mast-proxy writes access logs to files only (envoyFileAccessLog): nothing is logged for it',
+      'spec.accessLogging[0].providers[3].name',
+      'provider "als" is envoyTcpAls; mast-proxy writes access logs to files (envoyFileAccessLog) and OpenTelemetry collectors (envoyOtelAls): nothing is logged for it',
     ],
     [
       'Warning',
-      'spec.accessLogging[0].providers[3].name',
+      'spec.accessLogging[0].providers[4].name',
       'no extension provider named "loki" in the mesh config (nor the built-in "envoy"): nothing is logged for it',
     ],
   ]);

@@ -127,26 +127,77 @@ test('envoyFileAccessLog providers: path and text or labels; defaultProviders.ac
 `;
   expect(logsOf([...base, mesh(`${providers}defaultProviders: { accessLogging: [json-file, plain, otel-als] }\n`)])?.client).toEqual([
     { provider: 'json-file', path: '/tmp/mesh.log', format: { json: { code: '%RESPONSE_CODE%' } } },
+    // An envoyOtelAls provider: Istio's default TEXT format as the body, its collector's host and port, Istio's default log name.
+    {
+      provider: 'otel-als',
+      path: '',
+      format: TEXT,
+      otlp: { host: 'otel.istio-system.svc.cluster.local', port: 4317, logName: 'otel_envoy_accesslog' },
+    },
     { provider: 'plain', path: '/dev/stdout', format: { text: '%REQ(:METHOD)% %RESPONSE_CODE%\n' } },
   ]);
 });
 
+test("envoyOtelAls as istiod builds it: text as given (no newline added, never the mesh config's format), labels as attributes by name, logName, <namespace>/<host>", () => {
+  const otel = mesh(`accessLogFormat: '%RESPONSE_CODE%'
+extensionProviders:
+- name: otel
+  envoyOtelAls:
+    service: istio-system/opentelemetry-collector.istio-system.svc.cluster.local
+    port: 4317
+    logName: mesh-logs
+    logFormat:
+      text: '%REQ(:METHOD)% %RESPONSE_CODE%'
+      labels: { pod: '%ENVIRONMENT(POD_NAME)%', cluster: '%ENVIRONMENT(ISTIO_META_CLUSTER_ID)%' }
+- name: labels-only
+  envoyOtelAls: { service: collector, port: 4317, logFormat: { labels: { code: '%RESPONSE_CODE%' } } }
+`);
+  const root = telemetry(
+    'mesh-logging-default',
+    'istio-system',
+    '  accessLogging:\n  - providers: [{ name: otel }, { name: labels-only }]',
+  );
+  expect(logsOf([...base, otel, ...root])).toEqual({
+    server: [
+      {
+        provider: 'labels-only',
+        path: '',
+        format: TEXT,
+        otlp: { host: 'collector', port: 4317, logName: 'otel_envoy_accesslog', attributes: { code: '%RESPONSE_CODE%' } },
+      },
+      {
+        provider: 'otel',
+        path: '',
+        format: { text: '%REQ(:METHOD)% %RESPONSE_CODE%' },
+        otlp: {
+          host: 'opentelemetry-collector.istio-system.svc.cluster.local',
+          port: 4317,
+          logName: 'mesh-logs',
+          attributes: { cluster: '%ENVIRONMENT(ISTIO_META_CLUSTER_ID)%', pod: '%ENVIRONMENT(POD_NAME)%' },
+        },
+      },
+    ],
+    client: expect.any(Array),
+  });
+  expect(Object.keys(logsOf([...base, otel, ...root])!.server[1].otlp!.attributes!)).toEqual(['cluster', 'pod']);
+});
+
 test("a side no Telemetry gives a provider that writes a file falls back to accessLogFile, as istiod's listeners do; a disabled one does not", () => {
   const legacy = { provider: 'accessLogFile', path: '/var/log/mesh.log', format: TEXT };
-  const file = mesh('accessLogFile: /var/log/mesh.log\nextensionProviders:\n- name: otel\n  envoyOtelAls: { service: otel, port: 4317 }\n');
+  const file = mesh('accessLogFile: /var/log/mesh.log\nextensionProviders:\n- name: als\n  envoyHttpAls: { service: als, port: 9000 }\n');
   // Only the server side named: the client side keeps the mesh config's file.
   const serverOnly = telemetry('s', 'default', '  accessLogging:\n  - providers: [{ name: envoy }]\n    match: { mode: SERVER }');
   expect(logsOf([...base, file, ...serverOnly])).toEqual({
     server: [{ provider: 'envoy', path: '/dev/stdout', format: TEXT }],
     client: [legacy],
   });
-  // A provider that writes no file (OpenTelemetry access logs, MAST0301) or that the mesh config has not: the file.
-  expect(
-    logsOf([...base, file, ...telemetry('o', 'default', '  accessLogging:\n  - providers: [{ name: otel }, { name: loki }]')]),
-  ).toEqual({
-    server: [legacy],
-    client: [legacy],
-  });
+  // A provider that logs nothing (Envoy's own ALS, MAST0301) or that the mesh config has not: the file.
+  expect(logsOf([...base, file, ...telemetry('o', 'default', '  accessLogging:\n  - providers: [{ name: als }, { name: loki }]')])).toEqual(
+    {
+      server: [legacy],
+      client: [legacy],
+    },
+  );
   // Disabled: no log on that side, not the file.
   expect(
     logsOf([...base, file, ...telemetry('d', 'default', '  accessLogging:\n  - providers: [{ name: envoy }]\n    disabled: true')]),

@@ -70,6 +70,20 @@ test("defaultProviders.tracing: every proxy traces at Istio's default 1 %, expor
   });
 });
 
+test("a provider without http is OTLP/gRPC to service:port, as Istio configures Envoy (the collector's 4317)", () => {
+  const grpc = `extensionProviders:
+- name: otel
+  opentelemetry: { service: opentelemetry-collector.observability.svc.cluster.local, port: 4317 }
+defaultProviders: { tracing: [otel] }
+`;
+  expect(tracingOf([...base, mesh(grpc)])?.collector).toEqual({
+    host: 'opentelemetry-collector.observability.svc.cluster.local',
+    port: 4317,
+    path: '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
+    protocol: 'grpc',
+  });
+});
+
 test.each([
   ['defaultConfig.tracing.sampling', 'defaultConfig: { tracing: { sampling: 25 } }\n', 25],
   // istiod reads a sampling over 100 as 1.

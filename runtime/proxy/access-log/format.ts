@@ -112,7 +112,11 @@ function getterOf<R>(op: FormatOperator, fields: Fields<R>): Getter<R> {
           return v === undefined ? v : cut(v);
         };
   } else if (op.name === 'RESP') get = NONE;
-  else get = fields.values[op.name] ?? NONE;
+  else if (op.name === 'ENVIRONMENT') {
+    // The proxy's environment does not change: read when the format is compiled.
+    const value = process.env[op.variable ?? ''];
+    get = () => value;
+  } else get = fields.values[op.name] ?? NONE;
   const max = op.maxLength;
   if (max === undefined) return get;
   return (r, now) => {

@@ -14,6 +14,8 @@ export function checkTracing(t: TracingConfig): string | undefined {
   if (c !== undefined) {
     if (typeof c.host !== 'string' || !c.host) return 'tracing.collector.host must be a non-empty string';
     if (!Number.isInteger(c.port) || c.port < 1 || c.port > 65535) return `tracing.collector: bad port ${JSON.stringify(c.port)}`;
+    if (c.protocol !== undefined && c.protocol !== 'http' && c.protocol !== 'grpc')
+      return `tracing.collector.protocol must be http or grpc, not ${JSON.stringify(c.protocol)}`;
     if (typeof c.path !== 'string' || !c.path.startsWith('/'))
       return `tracing.collector.path must start with /, not ${JSON.stringify(c.path)}`;
   }

@@ -1,105 +1,56 @@
 /**
- * Spans leave the proxy in batches, off the request path, as OTLP/HTTP with JSON bodies
- * (`POST /v1/traces`, `application/json`): a bounded queue (a span that finds it full is dropped
- * and counted), a batch sent when it reaches its size or when the flush interval passes, one
- * export in flight at a time. A collector that is down, slow or refusing costs spans (counted),
- * never a request's latency nor the proxy's memory.
+ * Spans leave the proxy in batches, off the request path (../otlp/batcher.ts: a bounded queue, drops
+ * counted, one export in flight): as OTLP/HTTP with JSON bodies (`POST /v1/traces`,
+ * `application/json`) when the provider has `http`, else as OTLP/gRPC (protobuf: ../otlp/protobuf.ts,
+ * ../otlp/grpc.ts), as Istio configures Envoy's OpenTelemetry tracer.
  */
+import { BatchExporter, type BatchCounters, type Count, type ExporterOptions } from '../otlp/batcher';
+import { encodeTraceRequest } from '../otlp/protobuf';
 import type { OtlpAttribute, OtlpSpan } from './span';
 
-export interface ExporterOptions {
-  /** Spans held at most; more are dropped. @default 2048 */
-  readonly maxQueue?: number;
-  /** Spans per export request; a full batch is sent at once. @default 256 */
-  readonly batchSize?: number;
-  /** A partial batch waits at most this long. @default 1000 (Envoy's OpenTelemetry tracer: 5000) */
-  readonly flushMs?: number;
-}
+export type { Count, ExporterOptions } from '../otlp/batcher';
 
 /** Sends one body; calls back whether the collector took it (2xx). Never throws. */
 export type Post = (body: string, done: (ok: boolean) => void) => void;
 
-/** Counters named as the proxy's other metrics (`metrics.inc`). */
-export type Count = (name: string, by: number) => void;
-
 export const SPANS_EXPORTED = 'mast_tracing_spans_exported_total';
 export const SPANS_DROPPED_QUEUE_FULL = 'mast_tracing_spans_dropped_total{reason="queue_full"}';
 export const SPANS_DROPPED_EXPORT_FAILED = 'mast_tracing_spans_dropped_total{reason="export_failed"}';
+const SPAN_COUNTERS: BatchCounters = {
+  exported: SPANS_EXPORTED,
+  queueFull: SPANS_DROPPED_QUEUE_FULL,
+  exportFailed: SPANS_DROPPED_EXPORT_FAILED,
+};
 
-export class SpanExporter {
-  private queue: OtlpSpan[] = [];
-  private inFlight = false;
-  private timer?: NodeJS.Timeout;
-  private closed = false;
-  private readonly maxQueue: number;
-  private readonly batchSize: number;
-  private readonly flushMs: number;
+/** The instrumentation scope of mast-proxy's spans. */
+const SCOPE = 'mast-proxy';
+
+const resourceOf = (serviceName: string): OtlpAttribute[] => [{ key: 'service.name', value: { stringValue: serviceName } }];
+
+/** OTLP/HTTP JSON. */
+export class SpanExporter extends BatchExporter<OtlpSpan, string> {
   private readonly resource: { attributes: OtlpAttribute[] };
 
-  constructor(
-    serviceName: string,
-    private readonly post: Post,
-    private readonly count: Count,
-    o: ExporterOptions = {},
-  ) {
-    this.maxQueue = o.maxQueue ?? 2048;
-    this.batchSize = o.batchSize ?? 256;
-    this.flushMs = o.flushMs ?? 1000;
-    this.resource = { attributes: [{ key: 'service.name', value: { stringValue: serviceName } }] };
-  }
-
-  /** Spans waiting to be sent. */
-  get pending(): number {
-    return this.queue.length;
-  }
-
-  add(span: OtlpSpan): void {
-    if (this.closed) return;
-    if (this.queue.length >= this.maxQueue) return this.count(SPANS_DROPPED_QUEUE_FULL, 1);
-    this.queue.push(span);
-    if (this.queue.length >= this.batchSize) this.flush();
-    else if (!this.timer) {
-      this.timer = setTimeout(() => {
-        this.timer = undefined;
-        this.flush();
-      }, this.flushMs);
-      // A pending batch never keeps a process alive (a drained proxy exits; close() sends what is left).
-      this.timer.unref();
-    }
-  }
-
-  /** One batch out, if none is in flight; the rest follows when it is answered. */
-  flush(): void {
-    if (this.inFlight || this.queue.length === 0) return;
-    const batch = this.queue.length <= this.batchSize ? this.queue : this.queue.slice(0, this.batchSize);
-    this.queue = batch === this.queue ? [] : this.queue.slice(this.batchSize);
-    this.inFlight = true;
-    this.post(this.body(batch), (ok) => {
-      this.inFlight = false;
-      this.count(ok ? SPANS_EXPORTED : SPANS_DROPPED_EXPORT_FAILED, batch.length);
-      if (this.queue.length >= this.batchSize || (this.closed && this.queue.length)) this.flush();
-      else if (this.queue.length && !this.timer) {
-        this.timer = setTimeout(() => {
-          this.timer = undefined;
-          this.flush();
-        }, this.flushMs);
-        this.timer.unref();
-      }
-    });
+  constructor(serviceName: string, post: Post, count: Count, o: ExporterOptions = {}) {
+    super((spans) => this.body(spans), post, count, SPAN_COUNTERS, o);
+    this.resource = { attributes: resourceOf(serviceName) };
   }
 
   /** ExportTraceServiceRequest in OTLP's JSON mapping. */
   body(spans: readonly OtlpSpan[]): string {
-    return JSON.stringify({ resourceSpans: [{ resource: this.resource, scopeSpans: [{ scope: { name: 'mast-proxy' }, spans }] }] });
+    return JSON.stringify({ resourceSpans: [{ resource: this.resource, scopeSpans: [{ scope: { name: SCOPE }, spans }] }] });
   }
+}
 
-  /** No more spans taken; what is queued is sent (best effort). */
-  close(): void {
-    this.closed = true;
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    this.flush();
-  }
+/** OTLP/gRPC: the same request in protobuf, each batch one `TraceService/Export` call. */
+export function grpcSpanExporter(
+  serviceName: string,
+  send: (body: Uint8Array, done: (ok: boolean) => void) => void,
+  count: Count,
+  o: ExporterOptions = {},
+): BatchExporter<OtlpSpan, Uint8Array> {
+  const resource = resourceOf(serviceName);
+  return new BatchExporter((spans) => encodeTraceRequest(spans, resource, SCOPE), send, count, SPAN_COUNTERS, o);
 }
 
 /** Export requests time out after this long (a hung collector holds one request, never more). */

@@ -10,14 +10,19 @@ import { requestFinished, type RequestRecord } from '../request/record';
 import { TraceIds } from './ids';
 import { extract, startContext, type HeaderSource, type TraceContext } from './propagation';
 import { buildSpan, type SpanSource } from './span';
-import { type Count, type ExporterOptions, httpPost, type Post, SpanExporter } from './exporter';
+import type { BatchExporter } from '../otlp/batcher';
+import { grpcPost, type Post as GrpcPost } from '../otlp/grpc';
+import { type Count, type ExporterOptions, grpcSpanExporter, httpPost, type Post, SpanExporter } from './exporter';
+import type { OtlpSpan } from './span';
 
 export interface TracerOptions {
   /** The random source of the sampling decision, in [0, 1). @default Math.random */
   readonly random?: () => number;
   readonly ids?: TraceIds;
-  /** How a batch reaches a collector. @default OTLP/HTTP with node:http */
+  /** How a batch reaches an OTLP/HTTP collector. @default node:http */
   readonly post?: (collector: NonNullable<TracingConfig['collector']>) => Post;
+  /** How a batch reaches an OTLP/gRPC collector (`protocol: 'grpc'`). @default node:http2 (../otlp/grpc.ts) */
+  readonly grpcPost?: (collector: NonNullable<TracingConfig['collector']>) => GrpcPost;
   readonly exporter?: ExporterOptions;
   /** Epoch milliseconds, fractional. @default performance.timeOrigin + performance.now() */
   readonly now?: () => number;
@@ -41,7 +46,7 @@ export class Tracer implements SpanSource {
   nodeId = '';
   environment = new Map<string, string | undefined>();
   private routes = new Map<string, RouteConfig>();
-  private exporter?: SpanExporter;
+  private exporter?: BatchExporter<OtlpSpan, string> | BatchExporter<OtlpSpan, Uint8Array>;
   private collectorKey = '';
   private readonly ids: TraceIds;
   private readonly random: () => number;
@@ -84,15 +89,23 @@ export class Tracer implements SpanSource {
       for (const vh of l.virtualHosts ?? []) for (const r of vh.routes) if (!this.routes.has(r.name)) this.routes.set(r.name, r);
     this.environment = new Map();
     for (const tag of t.tags) if ('environment' in tag) this.environment.set(tag.environment, process.env[tag.environment]);
-    const key = t.collector ? `${t.collector.host}:${t.collector.port}${t.collector.path}|${t.serviceName}` : '';
+    const c = t.collector;
+    const key = c ? `${c.protocol ?? 'http'}|${c.host}:${c.port}${c.path}|${t.serviceName}` : '';
     if (key === this.collectorKey) return;
     this.collectorKey = key;
     this.exporter?.close();
     this.exporter = undefined;
     requestFinished.unsubscribe(this.onRecord);
-    if (!t.collector) return;
-    const post = (this.o.post ?? httpPost)(t.collector);
-    this.exporter = new SpanExporter(t.serviceName, post, this.count, this.o.exporter);
+    if (!c) return;
+    this.exporter =
+      c.protocol === 'grpc'
+        ? grpcSpanExporter(
+            t.serviceName,
+            (this.o.grpcPost ?? ((g) => grpcPost({ host: g.host, port: g.port, path: g.path })))(c),
+            this.count,
+            this.o.exporter,
+          )
+        : new SpanExporter(t.serviceName, (this.o.post ?? httpPost)(c), this.count, this.o.exporter);
     requestFinished.subscribe(this.onRecord);
   }
 
