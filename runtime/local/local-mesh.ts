@@ -460,8 +460,9 @@ export class LocalMesh {
         '--app-port',
         String(w.appPort),
       ],
-      // The metrics' workload, as injection names a Deployment's: the WorkloadEntry's name (reviews-v1).
-      env: { MAST_WORKLOAD_NAME: w.name },
+      // The metrics' workload, as injection names a Deployment's: the WorkloadEntry's name (reviews-v1);
+      // the pod's name and namespace as the downward API gives an injected sidecar (%ENVIRONMENT(POD_NAME)% in access logs).
+      env: { MAST_WORKLOAD_NAME: w.name, POD_NAME: w.name, POD_NAMESPACE: w.namespace },
       ...this.sidecarRestarts(r),
     });
     if (w.run && (await accepts(w.appPort, w.address))) {
@@ -547,7 +548,7 @@ export class LocalMesh {
       name: `sidecar ${r.id}`,
       command,
       args,
-      env: { MAST_ORIGINAL_DST_ADDON: this.addon!, MAST_WORKLOAD_NAME: w.name },
+      env: { MAST_ORIGINAL_DST_ADDON: this.addon!, MAST_WORKLOAD_NAME: w.name, POD_NAME: w.name, POD_NAMESPACE: w.namespace },
       ...this.sidecarRestarts(r),
     });
     if (w.run) await this.startApp(r, { HOST: '0.0.0.0' }, (argv) => topology.exec(netns, argv));
