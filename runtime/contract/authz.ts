@@ -295,11 +295,25 @@ export function ruleMatches(rule: AuthzRule, r: Attributes): boolean {
   );
 }
 
+/** The decision's policy when no ALLOW rule matched (Envoy's RBAC says `none`). */
+export const NO_ALLOW_MATCHED = 'no ALLOW rule matched';
+
+/**
+ * Envoy's RBAC details of a denial (its `connection_termination_details` for a connection, the
+ * `response_code_details` of a 403): `rbac_access_denied_matched_policy[ns[NS]-policy[NAME]-rule[I]]`
+ * with Istio's policy ids, `[none]` when no ALLOW rule matched, white space as `_`.
+ */
+export function rbacDeniedDetails(policy: string): string {
+  const rule = /^([^/]+)\/(.+)\[(\d+)\]$/.exec(policy);
+  const id = policy === NO_ALLOW_MATCHED ? 'none' : rule ? `ns[${rule[1]}]-policy[${rule[2]}]-rule[${rule[3]}]` : policy;
+  return `rbac_access_denied_matched_policy[${id.replace(/\s/g, '_')}]`;
+}
+
 function decide(p: Prepared, r: Attributes): AuthzDecision {
   const denied = p.deny.find((rule) => ruleMatches(rule, r));
   if (denied) return { allowed: false, policy: denied.name };
   if (!p.allow) return { allowed: true };
-  return p.allow.some((rule) => ruleMatches(rule, r)) ? { allowed: true } : { allowed: false, policy: 'no ALLOW rule matched' };
+  return p.allow.some((rule) => ruleMatches(rule, r)) ? { allowed: true } : { allowed: false, policy: NO_ALLOW_MATCHED };
 }
 
 /** An HTTP request (L7): CUSTOM and DENY rules (compiled together into `deny`), then ALLOW. */

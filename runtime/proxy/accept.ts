@@ -116,7 +116,8 @@ function serveInbound(
     principal: peer?.principal,
     namespace: peer?.namespace,
   };
-  if (!admitConnection(proxy, [socket, raw], config?.authz, c, true)) return;
+  const local = dst ? `${dst.address}:${dst.port}` : undefined;
+  if (!admitConnection(proxy, [socket, raw], config?.authz, c, true, local ? { local } : {})) return;
   const route = config?.virtualHosts?.[0]?.routes[0]?.action;
   const destinations = route?.kind === 'forward' ? route.destinations : [];
   proxyTcp(proxy, socket, destinations, { port: sentTo }, first, { principal: peer?.principal });
@@ -223,7 +224,9 @@ function acceptTcp(proxy: AcceptContext, socket: net.Socket, l: ListenerRuntime)
     return gateConnection(proxy, socket, config, port, (first) => routeByServerName(proxy, socket, l, config, port, first));
   const original = { port, address: sent?.address };
   if (config?.protocol === 'tcp')
-    return gateConnection(proxy, socket, config, port, (first) => proxyTcp(proxy, socket, config.tcpDestinations ?? [], original, first));
+    return gateConnection(proxy, socket, config, port, (first, remote) =>
+      proxyTcp(proxy, socket, config.tcpDestinations ?? [], remote ? { ...original, remote } : original, first),
+    );
   serveHttp(proxy, socket, l);
 }
 

@@ -27,8 +27,12 @@ export interface ConnectionRecord {
   readonly upstream?: string;
   /** The upstream connection's own address, `address:port`. */
   readonly upstreamLocal?: string;
-  /** The client, `address:port`. */
+  /** The client, `address:port`: behind a PROXY-protocol load balancer, the header's source (Envoy's proxy_protocol filter). */
   readonly remote: string;
+  /** The peer of the socket, `address:port`, when it is not `remote` (the load balancer). */
+  readonly directRemote?: string;
+  /** Why the proxy closed it (Envoy's connection_termination_details), e.g. an RBAC denial. */
+  readonly terminationDetails?: string;
   /** Where the client connected: its original destination when captured, else the listener's address. */
   readonly local?: string;
   /** The client's verified identity (an inbound mTLS peer), `td/ns/x/sa/y`. */

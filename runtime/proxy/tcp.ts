@@ -45,6 +45,14 @@ interface Opening {
   readonly local?: string;
   readonly principal?: string;
   readonly serverName?: string;
+  /** The client as a PROXY header named it (`address:port`), when one came before the connection's bytes. */
+  readonly remote?: string;
+}
+
+/** The record's client addresses: the PROXY header's source when there was one, the socket's peer beside it. */
+function remotes(down: net.Socket, remote: string | undefined): { remote: string; directRemote?: string } {
+  const direct = hostPort(down.remoteAddress, down.remotePort) ?? '';
+  return remote === undefined || remote === direct ? { remote: direct } : { remote, directRemote: direct };
 }
 
 const hostPort = (address: string | undefined, port: number | undefined) => (address === undefined ? undefined : `${address}:${port ?? 0}`);
@@ -55,8 +63,15 @@ function localOf(down: net.Socket, original: Downstream | undefined): string | u
   return hostPort(down.localAddress, original?.port ?? down.localPort);
 }
 
-/** A connection refused before any upstream (UH, NR, a BlackHoleCluster reset): its record, with nothing sent either way. */
-function publishRefused(down: net.Socket, opening: Omit<Opening, 'cluster'> & { readonly cluster?: string }, flags: string): void {
+/**
+ * A connection refused before any upstream (UH, NR, a BlackHoleCluster reset; an L4 authorization
+ * denial, with its termination details): its record, with nothing sent either way.
+ */
+export function publishRefused(
+  down: net.Socket,
+  opening: Omit<Opening, 'cluster'> & { readonly cluster?: string; readonly terminationDetails?: string },
+  flags: string,
+): void {
   if (!connectionClosed.hasSubscribers) return;
   const record: ConnectionRecord = {
     ...opening,
@@ -65,7 +80,7 @@ function publishRefused(down: net.Socket, opening: Omit<Opening, 'cluster'> & { 
     bytesIn: 0,
     bytesOut: 0,
     flags,
-    remote: hostPort(down.remoteAddress, down.remotePort) ?? '',
+    ...remotes(down, opening.remote),
   };
   connectionClosed.publish(record);
 }
@@ -79,7 +94,7 @@ function join(series: TcpSeries, down: net.Socket, up: net.Socket, opening: Open
   series.opened++;
   const start = Date.now();
   // Read now: a destroyed socket has no addresses left to read at close.
-  const remote = hostPort(down.remoteAddress, down.remotePort) ?? '';
+  const clients = remotes(down, opening.remote);
   let upstreamLocal: string | undefined;
   let connected = false;
   up.once('connect', () => {
@@ -117,7 +132,7 @@ function join(series: TcpSeries, down: net.Socket, up: net.Socket, opening: Open
       bytesOut: sent,
       flags: connected ? '-' : 'UF',
       upstreamLocal,
-      remote,
+      ...clients,
     };
     connectionClosed.publish(record);
   };
@@ -163,11 +178,13 @@ export function noFilterChainTcp(ctx: TcpContext, down: net.Socket, serverName?:
   down.destroy();
 }
 
-/** What the client asked for: where a captured connection was sent, the TLS server name it gave. */
+/** What the client asked for: where a captured connection was sent, the TLS server name it gave; who it is behind a PROXY-protocol balancer. */
 export interface Downstream {
   readonly port?: number;
   readonly address?: string;
   readonly serverName?: string;
+  /** The PROXY header's source, `address:port`. */
+  readonly remote?: string;
 }
 
 /**
@@ -192,6 +209,7 @@ export function proxyTcp(
     local: localOf(down, original),
     principal: peer?.principal,
     serverName: original?.serverName,
+    remote: original?.remote,
   };
   if (!cluster || !endpoint) {
     const service = cluster?.config.host ?? 'unknown';

@@ -6,7 +6,7 @@
  * too); a refusal is answered locally, and what the JWT changes upstream goes with the route.
  * Policies in dry run are evaluated too, their would-be outcome kept for the record, never enforced.
  */
-import { authorize } from '../../contract/authz';
+import { authorize, rbacDeniedDetails } from '../../contract/authz';
 import { dryRun, type DryRunRecord } from '../../contract/authz-dry-run';
 import type { ListenerConfig } from '../../contract/proxy-config';
 import { authzPort } from '../connection-authz';
@@ -121,7 +121,7 @@ export function refusalReply(r: Refusal): RefusalReply {
         status: 403,
         body: 'RBAC: access denied\n',
         headers: [],
-        details: r.policy && `rbac_access_denied_matched_policy[${r.policy}]`,
+        details: r.policy && rbacDeniedDetails(r.policy),
       };
   }
 }

@@ -6,6 +6,8 @@ import {
   authorize,
   authorizeConnection,
   matchesPattern,
+  NO_ALLOW_MATCHED,
+  rbacDeniedDetails,
   type AuthzConfig,
   type AuthzConnection,
   type AuthzRequest,
@@ -361,4 +363,13 @@ describe('authorization: the same policies on HTTP and on TCP (fail closed)', ()
     });
     expect(applicable({ name: 'plain', to: [{ ports: ['1'] }] }, 'tcp', 'ALLOW')).toEqual({ name: 'plain', to: [{ ports: ['1'] }] });
   });
+});
+
+test.each([
+  ['foo/deny-tcp[0]', 'rbac_access_denied_matched_policy[ns[foo]-policy[deny-tcp]-rule[0]]'],
+  ['istio-system/mesh.wide[12]', 'rbac_access_denied_matched_policy[ns[istio-system]-policy[mesh.wide]-rule[12]]'],
+  [NO_ALLOW_MATCHED, 'rbac_access_denied_matched_policy[none]'],
+  ['odd name', 'rbac_access_denied_matched_policy[odd_name]'],
+])("a denial's details as Envoy's RBAC writes them with Istio's policy ids: %s", (policy, details) => {
+  expect(rbacDeniedDetails(policy)).toBe(details);
 });

@@ -87,7 +87,7 @@ test('one JSON line per request: route, cluster, upstream, flags, request id, an
     expect(lines[1]).toMatchObject({ path: '/nowhere', response_code: 404, response_flags: 'NR', upstream_cluster: null });
     expect(lines[2]).toMatchObject({
       response_code: 403,
-      response_code_details: 'rbac_access_denied_matched_policy[default/no-secrets[0]]',
+      response_code_details: 'rbac_access_denied_matched_policy[ns[default]-policy[no-secrets]-rule[0]]',
     });
     // A forwarded request without one gets a generated request id (the backend saw the same).
     expect(lines[3].request_id).toMatch(/^[0-9a-f-]{36}$/);
