@@ -31,6 +31,8 @@ export interface ConnectionRecord {
   readonly remote: string;
   /** The peer of the socket, `address:port`, when it is not `remote` (the load balancer). */
   readonly directRemote?: string;
+  /** Why its upstream connection never came up (Node's code: ECONNREFUSED, a certificate refused...). */
+  readonly transportFailure?: string;
   /** Why the proxy closed it (Envoy's connection_termination_details), e.g. an RBAC denial. */
   readonly terminationDetails?: string;
   /** Where the client connected: its original destination when captured, else the listener's address. */

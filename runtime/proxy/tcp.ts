@@ -6,6 +6,7 @@
  * leaves one record when it closes or is refused (tcp-record.ts: the access log's line).
  */
 import * as net from 'node:net';
+import { failureReason } from './failure-reason';
 import { pickWeighted } from './routing';
 import type { ClusterConfig, WeightedCluster } from '../contract/proxy-config';
 import type { Cluster } from './upstream/cluster';
@@ -97,9 +98,14 @@ function join(series: TcpSeries, down: net.Socket, up: net.Socket, opening: Open
   const clients = remotes(down, opening.remote);
   let upstreamLocal: string | undefined;
   let connected = false;
-  up.once('connect', () => {
+  let transportFailure: string | undefined;
+  // An mTLS upstream is up once its handshake is done (a refused certificate is a connect failure, UF, as in Envoy).
+  up.once((up as { encrypted?: boolean }).encrypted ? 'secureConnect' : 'connect', () => {
     connected = true;
     upstreamLocal = hostPort(up.localAddress, up.localPort);
+  });
+  up.once('error', (err) => {
+    if (!connected) transportFailure = failureReason(err);
   });
   down.setNoDelay(true);
   if (first) up.write(first);
@@ -133,6 +139,7 @@ function join(series: TcpSeries, down: net.Socket, up: net.Socket, opening: Open
       flags: connected ? '-' : 'UF',
       upstreamLocal,
       ...clients,
+      ...(transportFailure ? { transportFailure } : {}),
     };
     connectionClosed.publish(record);
   };

@@ -65,7 +65,7 @@ const GETTERS: Readonly<Record<string, Getter>> = {
   // Envoy's details of a response that came from upstream say so.
   RESPONSE_CODE_DETAILS: (r) => r.details ?? (r.upstream !== undefined && r.status > 0 && r.flags === '-' ? 'via_upstream' : undefined),
   CONNECTION_TERMINATION_DETAILS: NONE,
-  UPSTREAM_TRANSPORT_FAILURE_REASON: NONE,
+  UPSTREAM_TRANSPORT_FAILURE_REASON: (r) => r.transportFailure,
   BYTES_RECEIVED: (r) => r.bytesIn,
   BYTES_SENT: (r) => r.bytesOut,
   // Envoy's milliseconds are whole, cut (not rounded).

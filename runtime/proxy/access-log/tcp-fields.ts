@@ -22,7 +22,7 @@ const VALUES: Readonly<Record<string, Getter<ConnectionRecord>>> = {
   RESPONSE_FLAGS: (c) => c.flags,
   RESPONSE_CODE_DETAILS: none,
   CONNECTION_TERMINATION_DETAILS: (c) => c.terminationDetails,
-  UPSTREAM_TRANSPORT_FAILURE_REASON: none,
+  UPSTREAM_TRANSPORT_FAILURE_REASON: (c) => c.transportFailure,
   BYTES_RECEIVED: (c) => c.bytesIn,
   BYTES_SENT: (c) => c.bytesOut,
   DURATION: (c) => c.ms,

@@ -62,6 +62,8 @@ export class Exchange implements AttemptOwner, RelayOwner, BridgeOwner {
   private bytesOut = 0;
   /** Why the proxy answered itself: the policy rule that denied the request (access log `response_code_details`). */
   private details?: string;
+  /** Why the last upstream connection failed to come up (access log `upstream_transport_failure_reason`). */
+  private transportFailure?: string;
   /** The dry-run policies' outcomes, for the record. */
   private dryRun?: DryRunRecord;
   /** A fault's delay (rare: a Node timer), and the route's timeout. */
@@ -194,7 +196,7 @@ export class Exchange implements AttemptOwner, RelayOwner, BridgeOwner {
     return false;
   }
 
-  upstreamFailed(flag: Flag, status: number, reason: Failure = 'reset'): void {
+  upstreamFailed(flag: Flag, status: number, reason: Failure = 'reset', transportFailure?: string): void {
     if (this.done) return;
     const up = this.up!;
     up.drop(false);
@@ -202,6 +204,8 @@ export class Exchange implements AttemptOwner, RelayOwner, BridgeOwner {
     // A connect failure or reset counts against the endpoint as a 503 would (outlier detection).
     up.record(503);
     if (up.retry(undefined, reason)) return;
+    // The last try's, as Envoy's upstream transport failure reason (a retry that succeeds leaves none).
+    this.transportFailure = transportFailure;
     if (up.count > 1) this.flags |= flagBit('URX');
     this.reply(status, flag, `${RESET} ${reason === 'connect-failure' ? 'connection failure' : 'connection termination'}\n`);
   }
@@ -300,6 +304,7 @@ export class Exchange implements AttemptOwner, RelayOwner, BridgeOwner {
         requestId,
         authority,
         details,
+        transportFailure: this.transportFailure,
         protocol: this.client.head.http10 ? 'HTTP/1.0' : 'HTTP/1.1',
         grpcStatus: this.grpcStatus,
         trace: this.trace,

@@ -44,6 +44,8 @@ export interface RequestRecord {
   readonly authority: string;
   /** Why the proxy answered itself, e.g. `rbac_access_denied_matched_policy[ns/name[0]]`. */
   readonly details?: string;
+  /** Why the upstream connection of the last try failed to come up (Node's code: ECONNREFUSED, CERT_HAS_EXPIRED...). */
+  readonly transportFailure?: string;
   /** The downstream protocol as the access log names it: `HTTP/1.0`, `HTTP/1.1`, `HTTP/2`. */
   readonly protocol: string;
   /** A gRPC request's status (grpc-status of the response's trailers, or of a trailers-only response). */

@@ -5,6 +5,7 @@
  * reads slowly pauses the upstream. Until the head is committed to the client, a bad response
  * is the exchange's to retry or answer; after, the client connection is closed.
  */
+import { failureReason } from '../failure-reason';
 import type { RouteConfig, WeightedCluster } from '../../contract/proxy-config';
 import { headEnd, parseResponseHead, type ResponseHead } from '../http/head';
 import { BodyFraming } from '../http/body';
@@ -27,7 +28,7 @@ export interface RelayOwner {
   readonly generatedCookie?: GeneratedCookie;
   /** A final response head arrived: true when the exchange tries again instead (this response is dropped). */
   finalHead(status: number): boolean;
-  upstreamFailed(flag: Flag, status: number, reason?: Failure): void;
+  upstreamFailed(flag: Flag, status: number, reason?: Failure, transportFailure?: string): void;
   /** The response is over: the upstream connection may go back to the pool if `reusable`. */
   complete(reusable: boolean): void;
 }
@@ -166,6 +167,8 @@ export class Relay implements ConnHandler {
     if (this.client.tunnel) return this.client.close();
     if (this.framing?.untilClose) return this.x.complete(false);
     const code = (err as NodeJS.ErrnoException).code;
-    this.x.upstreamFailed(connected ? 'UC' : 'UF', 503, code === 'ECONNREFUSED' || !connected ? 'connect-failure' : 'reset');
+    // A connection that never came up (refused, its TLS handshake failed): why, for %UPSTREAM_TRANSPORT_FAILURE_REASON%.
+    const failure = connected ? undefined : failureReason(err);
+    this.x.upstreamFailed(connected ? 'UC' : 'UF', 503, code === 'ECONNREFUSED' || !connected ? 'connect-failure' : 'reset', failure);
   }
 }

@@ -26,7 +26,9 @@ export class UpstreamConn {
       () => socket.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })),
       connectTimeoutMs,
     );
-    socket.once('connect', () => {
+    // A TLS connection is up once its handshake is done, as Envoy's transport socket raises Connected: a
+    // handshake that fails (a certificate refused) is a connect failure (UF, retried as connect-failure).
+    socket.once((socket as { encrypted?: boolean }).encrypted ? 'secureConnect' : 'connect', () => {
       this.connected = true;
       clearTimeout(this.connectTimer);
     });

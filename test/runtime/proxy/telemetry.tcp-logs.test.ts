@@ -206,14 +206,17 @@ test("a gateway's TLS port with no server for the name: closed and logged NR (En
   }
 });
 
-test('an upstream that refuses the connection: the client is closed and the connection logged UF, with the endpoint it tried', async () => {
+test('an upstream that refuses the connection: the client is closed and the connection logged UF, with the endpoint it tried and why', async () => {
   const closed = net.createServer();
   await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
   const deadPort = (closed.address() as net.AddressInfo).port;
   await new Promise((r) => closed.close(r));
   const out = join(tempDir('mast-tcp-log-'), 'client.log');
   const p = newSidecar();
-  const logs = { client: [{ provider: 'client', path: out, format: { text: `%UPSTREAM_HOST% ${FORMAT}` } }], server: [] };
+  const logs = {
+    client: [{ provider: 'client', path: out, format: { text: `%UPSTREAM_HOST% %UPSTREAM_TRANSPORT_FAILURE_REASON% ${FORMAT}` } }],
+    server: [],
+  };
   const listener: ListenerConfig = {
     name: 'tcp',
     port: 0,
@@ -225,5 +228,5 @@ test('an upstream that refuses the connection: the client is closed and the conn
   const s = net.connect(p.boundPort('tcp')!, '127.0.0.1');
   await new Promise((r) => s.on('error', r).on('close', r));
   await until('the UF line', () => linesOf(out).length > 0);
-  expect(linesOf(out)).toEqual([expect.stringMatching(new RegExp(`^127\\.0\\.0\\.1:${deadPort} db 0 UF 0 0 \\d+ - -$`))]);
+  expect(linesOf(out)).toEqual([expect.stringMatching(new RegExp(`^127\\.0\\.0\\.1:${deadPort} ECONNREFUSED db 0 UF 0 0 \\d+ - -$`))]);
 });

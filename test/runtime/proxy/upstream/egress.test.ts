@@ -5,7 +5,7 @@
  */
 import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadYaml, validate } from '../../../../api';
 import { CertificateAuthority } from '../../../../runtime/control/ca';
@@ -14,7 +14,8 @@ import type { ClusterConfig, OriginateTls } from '../../../../runtime/contract/p
 import { certificateRequest, generateKeys, privateKeyPem } from '../../../../runtime/contract/x509';
 import { DEFAULT_LIMITS } from '../../../../runtime/proxy/http/head';
 import { MeshProxy } from '../../../../runtime/proxy/mesh-proxy';
-import { cluster, config, forward, get, stoppedAfterEach } from '../../../support/proxy';
+import { freePort } from '../../../../runtime/local/local-mesh';
+import { cluster, config, forward, get, stoppedAfterEach, until } from '../../../support/proxy';
 import { tempDir } from '../../../support/temp-dir';
 
 const { proxyFor, stopAfter } = stoppedAfterEach();
@@ -147,6 +148,35 @@ describe('at runtime, against an HTTPS server on localhost (resolved by name)', 
       200,
     );
     expect((await through({ mode: 'SIMPLE', sni: 'api.test', caCertificates: files.otherCa, insecureSkipVerify: true })).status).toBe(200);
+  });
+
+  test("a refused certificate, or a refused connection, is the access log's %UPSTREAM_TRANSPORT_FAILURE_REASON% (Node's code)", async () => {
+    const log = join(tempDir('mast-egress-log-'), 'access.log');
+    const logged = async (api: ClusterConfig) => {
+      const { port: listen } = await proxyFor({
+        ...config([forward('api')], [api]),
+        accessLogs: {
+          server: [],
+          client: [{ provider: 'f', path: log, format: { text: '%RESPONSE_FLAGS% "%UPSTREAM_TRANSPORT_FAILURE_REASON%"\n' } }],
+        },
+      });
+      expect((await get(listen, '/v1/items', { host: 'alpha.example.com' })).status).toBe(503);
+    };
+    const lines = () => (existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter(Boolean) : []);
+    // The CA does not sign the server's certificate: the handshake fails, 503 UF, and why.
+    await logged(
+      cluster('api', [], {
+        endpoints: [{ address: 'localhost', port }],
+        originate: { mode: 'SIMPLE', sni: 'api.test', caCertificates: files.otherCa },
+      }),
+    );
+    await until('the refused certificate logged', () => lines().length >= 1);
+    expect(lines()[0]).toMatch(/^UF "(UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)"$/);
+    // Nothing listens: refused (retried, as Istio's default retry policy does, then given up).
+    const closed = cluster('api', [await freePort()]);
+    await logged(closed);
+    await until('the refused connection logged', () => lines().length >= 2);
+    expect(lines()[1]).toMatch(/^UF(,URX)? "ECONNREFUSED"$/);
   });
 
   test('MUTUAL: the proxy presents the rule’s client certificate', async () => {
