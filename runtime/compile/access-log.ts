@@ -24,7 +24,7 @@ import type { AccessLogConfig, AccessLogsConfig, OtlpAccessLogConfig } from '../
 import type { ProxyIdentity } from '../contract/push-protocol';
 import type { MeshIndex } from './mesh-index';
 import { meshConfigOf } from './mesh-config';
-import { applicableTelemetries } from './tracing';
+import { applicableTelemetries, hostOf } from './tracing';
 
 /** Where Istio's built-in provider and a provider without a path write. */
 export const DEV_STDOUT = '/dev/stdout';
@@ -51,9 +51,6 @@ export interface MeshLogProvider {
   readonly format?: Format;
   readonly otlp?: OtlpAccessLogConfig;
 }
-
-/** A provider's `service` may be `<namespace>/<host>`: the host is what the proxy connects to. */
-const hostOf = (service: string) => service.slice(service.indexOf('/') + 1);
 
 /**
  * An `envoyOtelAls` provider as istiod's openTelemetryLog builds Envoy's: the body is `logFormat.text`,

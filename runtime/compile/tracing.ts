@@ -43,7 +43,7 @@ export const DEFAULT_SAMPLING_PERCENT = 1;
 export const OTLP_TRACES_PATH = '/v1/traces';
 
 /** A provider's `service` may be `<namespace>/<host>`: the host is what the proxy connects to. */
-const hostOf = (service: string) => service.slice(service.indexOf('/') + 1);
+export const hostOf = (service: string) => service.slice(service.indexOf('/') + 1);
 
 export function readMeshTracing(objects: readonly KubeObject[]): MeshTracing {
   const mesh = (meshConfigOf(objects) ?? {}) as {

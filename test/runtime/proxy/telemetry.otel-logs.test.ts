@@ -3,8 +3,10 @@
  * test runs on loopback (test/support/otlp-receiver.ts): each request one LogRecord with its body and
  * attributes, sent as `LogsService/Export` over h2c; with tracing on, spans go to the same collector
  * over OTLP/gRPC (a provider without `http`, as Istio) and each record carries its request's span. A
- * collector that is down or refuses costs records, counted, never a request.
+ * collector that is down or refuses costs records, counted, never a request. TCP connections are
+ * records too, through the same provider.
  */
+import * as net from 'node:net';
 import type { AccessLogsConfig, ProxyConfig, TracingConfig } from '../../../runtime/contract/proxy-config';
 import { OTLP_TRACES_EXPORT } from '../../../runtime/contract/proxy-config';
 import { DEFAULT_LIMITS } from '../../../runtime/proxy/http/head';
@@ -132,4 +134,45 @@ test('a collector that answers a non-OK grpc-status (UNAVAILABLE in the trailers
   expect((await get(port, '/accepted')).status).toBe(200);
   await until('the next record exported', () => counter(proxy, 'mast_access_log_otlp_exported_total') === 1, 10_000);
   expect(refusing.records.map((r) => r.body)).toEqual(['GET /accepted 200 a']);
+});
+
+test("a TCP connection is one record at close, through the same provider: the connection's body, no trace context", async () => {
+  const collector = new OtlpGrpcReceiver();
+  await collector.listen();
+  stopAfter(() => collector.close());
+  const echo = net.createServer((s) => s.on('data', (d) => s.end(`echo:${d}`)));
+  await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
+  stopAfter(() => new Promise((r) => echo.close(() => r(undefined))));
+  const proxy = new MeshProxy({ mode: 'sidecar', workload: 'client', namespace: 'shop' }, undefined, DEFAULT_LIMITS);
+  stopAfter(() => proxy.drain(100));
+  const logs = otelLogs(collector.port);
+  const applied = await proxy.apply({
+    schema: 1,
+    version: 'v1',
+    listeners: [{ name: 'tcp', port: 0, matchPort: 5432, protocol: 'tcp', tcpDestinations: [{ cluster: 'db', weight: 100 }] }],
+    clusters: [cluster('db', [(echo.address() as net.AddressInfo).port])],
+    accessLogs: {
+      server: [],
+      client: [{ ...logs.client[0], format: { text: '%UPSTREAM_CLUSTER% %BYTES_RECEIVED% %BYTES_SENT% %REQ(:METHOD)%' } }],
+    },
+  });
+  expect(applied).toMatchObject({ ok: true });
+  const reply = await new Promise<string>((resolve, reject) => {
+    const s = net.connect(proxy.boundPort('tcp')!, '127.0.0.1', () => s.write('ping'));
+    let got = '';
+    s.on('data', (d) => (got += d));
+    s.on('close', () => resolve(got));
+    s.on('error', reject);
+  });
+  expect(reply).toBe('echo:ping');
+  await until('the connection record', () => collector.records.length >= 1, 10_000);
+  expect(collector.records[0]).toMatchObject({
+    body: 'db 4 9 -',
+    attributes: [
+      ['agent', '-'],
+      ['code', '0'],
+      ['flags', '-'],
+    ],
+    fieldNumbers: [1, 5, 6],
+  });
 });
