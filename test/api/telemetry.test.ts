@@ -52,7 +52,7 @@ spec: {}
   ]);
 });
 
-test('metrics and a one-sided tracing match are reported as not applied, each by its field; accessLogging is applied', () => {
+test('a one-sided tracing match is reported as not applied; metrics and accessLogging are applied', () => {
   const found = validate(
     loadYaml(`apiVersion: telemetry.istio.io/v1
 kind: Telemetry
@@ -64,11 +64,64 @@ spec:
 `).objects,
     { scope: 'resource' },
   );
+  expect(found.map((f) => [f.code, f.severity, f.path])).toEqual([['MAST0301', 'Warning', 'spec.tracing[0].match.mode']]);
+});
+
+test("metrics: Istio's webhook rules for tag overrides, a value that is not CEL, a custom metric, an unknown metric name", () => {
+  const found = validate(
+    loadYaml(`apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: { name: t, namespace: default }
+spec:
+  metrics:
+  - overrides:
+    - match: { metric: REQUEST_COUNT }
+      tagOverrides:
+        no_value: { operation: UPSERT }
+        remove_with_value: { operation: REMOVE, value: request.host }
+        not_cel: { value: "request.host ==" }
+        fine: { value: "request.headers['x-user']" }
+    - match: { customMetric: my_metric }
+      disabled: true
+    - match: { metric: REQUEST_COUNTS }
+    reportingInterval: 10s
+`).objects,
+    { scope: 'resource' },
+  );
   expect(found.map((f) => [f.code, f.severity, f.path])).toEqual([
-    ['MAST0301', 'Warning', 'spec.metrics'],
-    ['MAST0301', 'Warning', 'spec.tracing[0].match.mode'],
+    ['MAST0004', 'Error', 'spec.metrics[0].overrides[2].match.metric'],
+    ['MAST0185', 'Error', 'spec.metrics[0].overrides[0].tagOverrides["no_value"].value'],
+    ['MAST0185', 'Error', 'spec.metrics[0].overrides[0].tagOverrides["remove_with_value"].value'],
+    ['MAST0186', 'Warning', 'spec.metrics[0].overrides[0].tagOverrides["not_cel"].value'],
+    ['MAST0187', 'Warning', 'spec.metrics[0].overrides[1].match.customMetric'],
   ]);
-  expect(found[0].message).toMatch(/metrics .* not applied/);
+  expect(found[3].message).toContain('"request.host ==" is not a CEL expression');
+});
+
+test('metrics providers: a Telemetry or the mesh defaults naming a provider that is not Prometheus (MAST0187)', () => {
+  const found = validate(
+    loadYaml(`apiVersion: v1
+kind: ConfigMap
+metadata: { name: istio, namespace: istio-system }
+data:
+  mesh: |
+    defaultProviders: { metrics: [prometheus, sd] }
+    extensionProviders:
+    - { name: sd, stackdriver: {} }
+    - { name: prom2, prometheus: {} }
+---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: { name: t, namespace: istio-system }
+spec:
+  metrics: [{ providers: [{ name: prom2 }, { name: sd }, { name: nowhere }] }]
+`).objects,
+  );
+  expect(found.map((f) => [f.code, f.path])).toEqual([
+    ['MAST0187', 'data.mesh.defaultProviders.metrics[1]'],
+    ['MAST0187', 'spec.metrics[0].providers[1].name'],
+    ['MAST0187', 'spec.metrics[0].providers[2].name'],
+  ]);
 });
 
 const meshConfig = (mesh: string) => `apiVersion: v1
