@@ -129,13 +129,11 @@ export function peerAttribute(peer: WorkloadMetadata | undefined, labels: Readon
   };
 }
 
-/** The attributes a request's expressions name, the peers given. */
-export function requestAttributes(
-  p: SidePlan,
-  r: RequestRecord,
-  peers: { upstream?: unknown; downstream?: unknown },
-): Record<string, unknown> {
-  const out = attributesOf(
+type Peers = { readonly upstream?: unknown; readonly downstream?: unknown };
+
+/** The attributes an expression names, of a request or (what a TCP series knows as it opens) a connection, the peers given. */
+function withPeers<R>(p: SidePlan, of: (r: R, roots: readonly string[]) => Record<string, unknown>, r: R, peers: Peers) {
+  const out = of(
     r,
     p.roots.filter((x) => ROOTS.includes(x)),
   );
@@ -143,21 +141,8 @@ export function requestAttributes(
   if (peers.downstream !== undefined) out.downstream_peer = peers.downstream;
   return out;
 }
-
-/** The attributes a connection's expressions name (what a TCP series knows when it opens), the peers given. */
-export function connectionAttributes(
-  p: SidePlan,
-  c: ConnectionRecord,
-  peers: { upstream?: unknown; downstream?: unknown },
-): Record<string, unknown> {
-  const out = connectionAttributesOf(
-    c,
-    p.roots.filter((x) => ROOTS.includes(x)),
-  );
-  if (peers.upstream !== undefined) out.upstream_peer = peers.upstream;
-  if (peers.downstream !== undefined) out.downstream_peer = peers.downstream;
-  return out;
-}
+export const requestAttributes = (p: SidePlan, r: RequestRecord, peers: Peers) => withPeers(p, attributesOf, r, peers);
+export const connectionAttributes = (p: SidePlan, c: ConnectionRecord, peers: Peers) => withPeers(p, connectionAttributesOf, c, peers);
 
 /** One family's label text: the standard pairs with their overrides applied (set in place, removed, or added after them); null when dropped. */
 function shape(pairs: LabelPairs, f: Family, values: readonly string[]): string | null {

@@ -1,6 +1,15 @@
 /** Telemetry and the mesh config's tracing parts: what validates, what is refused, and what is reported as not applied. */
 import { loadYaml, validate } from '../../api';
 
+/** A Telemetry t in default with these spec lines, checked alone (its per-resource rules). */
+const checkSpec = (spec: string) =>
+  validate(
+    loadYaml(`apiVersion: telemetry.istio.io/v1\nkind: Telemetry\nmetadata: { name: t, namespace: default }\nspec:${spec}`).objects,
+    {
+      scope: 'resource',
+    },
+  );
+
 const codes = (yaml: string) => validate(loadYaml(yaml).objects, { scope: 'resource' }).map((f) => `${f.code} ${f.path}`);
 
 test("Istio's tracing task Telemetry (sampling, custom tags of each kind, a provider) validates without findings", () => {
@@ -53,26 +62,16 @@ spec: {}
 });
 
 test('a one-sided tracing match is reported as not applied; metrics and accessLogging are applied', () => {
-  const found = validate(
-    loadYaml(`apiVersion: telemetry.istio.io/v1
-kind: Telemetry
-metadata: { name: t, namespace: default }
-spec:
+  const found = checkSpec(`
   metrics: [{ overrides: [{ match: { metric: REQUEST_COUNT }, disabled: true }] }]
   accessLogging: [{ filter: { expression: "response.code >= 400" } }]
   tracing: [{ match: { mode: SERVER } }]
-`).objects,
-    { scope: 'resource' },
-  );
+`);
   expect(found.map((f) => [f.code, f.severity, f.path])).toEqual([['MAST0301', 'Warning', 'spec.tracing[0].match.mode']]);
 });
 
 test("metrics: Istio's webhook rules for tag overrides, a value that is not CEL, a custom metric, an unknown metric name", () => {
-  const found = validate(
-    loadYaml(`apiVersion: telemetry.istio.io/v1
-kind: Telemetry
-metadata: { name: t, namespace: default }
-spec:
+  const found = checkSpec(`
   metrics:
   - overrides:
     - match: { metric: REQUEST_COUNT }
@@ -85,9 +84,7 @@ spec:
       disabled: true
     - match: { metric: REQUEST_COUNTS }
     reportingInterval: 10s
-`).objects,
-    { scope: 'resource' },
-  );
+`);
   expect(found.map((f) => [f.code, f.severity, f.path])).toEqual([
     ['MAST0004', 'Error', 'spec.metrics[0].overrides[2].match.metric'],
     ['MAST0185', 'Error', 'spec.metrics[0].overrides[0].tagOverrides["no_value"].value'],
@@ -172,20 +169,14 @@ defaultConfig: { tracing: { sampling: 200 } }`),
 });
 
 test('accessLogging: a filter expression that is not CEL is an error with the parse error; a mode out of the enum is one too', () => {
-  const found = validate(
-    loadYaml(`apiVersion: telemetry.istio.io/v1
-kind: Telemetry
-metadata: { name: t, namespace: default }
-spec:
+  const found = checkSpec(`
   accessLogging:
   - providers: [{ name: envoy }]
     filter: { expression: "response.code >= 400" }
   - providers: [{ name: envoy }]
     match: { mode: BOTH }
     filter: { expression: "response.code >= " }
-`).objects,
-    { scope: 'resource' },
-  );
+`);
   expect(found.map((f) => [f.code, f.path])).toEqual([
     ['MAST0004', 'spec.accessLogging[1].match.mode'],
     ['MAST0161', 'spec.accessLogging[1].filter.expression'],

@@ -12,16 +12,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, type LocalMesh } from '../../../runtime/local/local-mesh';
 import { until } from '../../support/poll';
-import { meshYaml } from '../../support/mesh-yaml';
-import { adminOf, fromWorkload, startLocal, stopLocal } from '../support';
+import { meshYaml, telemetryDoc } from '../../support/mesh-yaml';
+import { adminOf, fromWorkload, rewriteMesh, startLocal, stopLocal } from '../support';
 import { httpbinWorkload } from './httpbin-mesh';
 
-const telemetry = (name: string, spec: string) => `apiVersion: telemetry.istio.io/v1alpha1
-kind: Telemetry
-metadata: { name: ${name}, namespace: istio-system }
-spec:
-  metrics:
-${spec}`;
+const telemetry = (name: string, metrics: string) =>
+  telemetryDoc(name, 'istio-system', `  metrics:\n${metrics}`, 'telemetry.istio.io/v1alpha1');
 const disable = (name: string, mode: string, metric: string) =>
   telemetry(
     name,
@@ -47,17 +43,8 @@ async function curl(): Promise<void> {
   expect((await fromWorkload(local!, 'sleep', 'http://httpbin:8000/status/418')).status).toBe(418);
 }
 
-/** Rewrites the mesh file with `extra` and waits until every proxy runs the snapshot that has it. */
-async function apply(...extra: string[]): Promise<void> {
-  const before = local!.mastd.snapshot?.version;
-  writeFileSync(join(dir, 'mesh.yaml'), meshYaml(workloads, ...extra));
-  await until(
-    'the new Telemetry applied',
-    async () => local!.mastd.snapshot?.version !== before && (await local!.notReady()).length === 0,
-    15_000,
-  );
-  expect(local!.mastd.rejected).toEqual([]);
-}
+/** The workloads with `extra`, applied to the running mesh. */
+const apply = (...extra: string[]) => rewriteMesh(local!, join(dir, 'mesh.yaml'), meshYaml(workloads, ...extra));
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'mast-metrics-api-'));

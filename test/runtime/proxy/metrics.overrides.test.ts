@@ -3,27 +3,21 @@
  * customize-metrics tasks use them: labels from the peers (`upstream_peer.labels['app'].value` on the
  * client, `downstream_peer...` on the server), `request_host` and `destination_port` added, a label
  * removed, a family disabled for one side, all metrics off for a side; a push that changes the
- * overrides reshapes the series from then on; TCP series take them too. Configs compiled from mesh
- * YAML as mastd compiles them.
+ * overrides reshapes the series from then on (TCP series: metrics.tcp-mesh.test.ts). Configs compiled
+ * from mesh YAML as mastd compiles them.
  */
 import { spawnSync } from 'node:child_process';
-import * as net from 'node:net';
 import { loadYaml } from '../../../api';
-import { buildIndex, compile, makeSnapshot, type ProxyIdentity } from '../../../runtime/compile';
+import { buildIndex, makeSnapshot } from '../../../runtime/compile';
 import { freePort } from '../../../runtime/local/local-mesh';
-import { MeshProxy } from '../../../runtime/proxy/mesh-proxy';
-import { meshCa, workload } from '../../security/pki';
-import { meshYaml, serviceEntryDoc, workloadEntryDoc } from '../../support/mesh-yaml';
+import { meshCa } from '../../security/pki';
+import { meshSidecar } from '../../support/mesh-sidecar';
+import { meshYaml, serviceEntryDoc, telemetryDoc, workloadEntryDoc } from '../../support/mesh-yaml';
 import { backend, get, until } from '../../support/proxy';
 
-const telemetryDoc = (name: string, spec: string) => `apiVersion: telemetry.istio.io/v1
-kind: Telemetry
-metadata: { name: ${name}, namespace: istio-system }
-spec:
-  metrics:
-${spec}`;
+const metricsTelemetry = (name: string, metrics: string) => telemetryDoc(name, 'istio-system', `  metrics:\n${metrics}`);
 
-const CUSTOM_TAGS = telemetryDoc(
+const CUSTOM_TAGS = metricsTelemetry(
   'custom-tags',
   `  - providers: [{ name: prometheus }]
     overrides:
@@ -75,22 +69,10 @@ async function pair(extra: string) {
         more.length ? `v${more.length}` : 'v0',
       ),
     );
-  const start = async (identity: ProxyIdentity & { serviceAccount: string }) => {
-    const proxy = new MeshProxy({
-      mode: 'sidecar',
-      workload: identity.labels.app,
-      namespace: 'default',
-      labels: identity.labels,
-      serviceAccount: identity.serviceAccount,
-    });
-    cleanups.push(() => proxy.drain(50));
-    proxy.setCertificate(await workload(ca, 'default', identity.serviceAccount));
-    const apply = async (more: string) => {
-      const result = await proxy.apply(compile(index(more), identity));
-      if (!result.ok) throw new Error(result.error);
-    };
-    await apply(extra);
-    return { proxy, apply };
+  const start = async (identity: Parameters<typeof meshSidecar>[2]) => {
+    const sidecar = await meshSidecar(ca, index(extra), identity);
+    cleanups.push(() => sidecar.proxy.drain(50));
+    return { proxy: sidecar.proxy, apply: (more: string) => sidecar.apply(index(more)) };
   };
   const ratings = await start({
     mode: 'sidecar',
@@ -157,7 +139,7 @@ test('a push that changes the overrides reshapes the series from then on; all me
   const standard = samples(productpage.proxy.renderMetrics(), 'istio_requests_total');
   expect(standard).toHaveLength(1);
   expect(standard[0]).not.toHaveProperty('destination_x');
-  const off = telemetryDoc(
+  const off = metricsTelemetry(
     'server-off',
     `  - overrides:
     - disabled: true
@@ -174,75 +156,6 @@ test('a push that changes the overrides reshapes the series from then on; all me
   expect(after.find((s) => s.destination_x === 'ratings')?.value).toBe('2');
   // The server reports nothing more: its one request from before the push, no new series.
   expect(samples(ratings.proxy.renderMetrics(), 'istio_requests_total').map((s) => s.value)).toEqual(['1']);
-});
-
-test('TCP series take the overrides: a label from the peer, a family disabled', async () => {
-  const echo = net.createServer((s) => s.on('data', (d) => s.write(`db:${d}`)));
-  await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
-  cleanups.push(() => new Promise((r) => echo.close(r)));
-  const ca = await meshCa();
-  const dbInbound = await freePort();
-  const yaml = meshYaml(
-    serviceEntryDoc({ name: 'db', port: 5432, protocol: 'TCP' }),
-    workloadEntryDoc({ app: 'db', version: 'v1', port: dbInbound, portName: 'tcp', serviceAccount: 'db', mtls: true }),
-    workloadEntryDoc({ app: 'web', version: 'v1', port: 1, portName: 'tcp', serviceAccount: 'web' }),
-    telemetryDoc(
-      'tcp',
-      `  - overrides:
-    - match: { metric: TCP_OPENED_CONNECTIONS }
-      disabled: true
-    - match: { metric: TCP_SENT_BYTES, mode: CLIENT }
-      tagOverrides:
-        destination_x: { value: "upstream_peer.labels['app'].value" }`,
-    ),
-  );
-  const index = buildIndex(makeSnapshot(loadYaml(yaml).objects, 'v1'));
-  const start = async (identity: ProxyIdentity & { serviceAccount: string }) => {
-    const proxy = new MeshProxy({
-      mode: 'sidecar',
-      workload: identity.labels.app,
-      namespace: 'default',
-      labels: identity.labels,
-      serviceAccount: identity.serviceAccount,
-    });
-    cleanups.push(() => proxy.drain(50));
-    proxy.setCertificate(await workload(ca, 'default', identity.serviceAccount));
-    const result = await proxy.apply(compile(index, identity));
-    if (!result.ok) throw new Error(result.error);
-    return proxy;
-  };
-  await start({
-    mode: 'sidecar',
-    namespace: 'default',
-    labels: { app: 'db', version: 'v1' },
-    serviceAccount: 'db',
-    inbound: { port: dbInbound, appPort: (echo.address() as net.AddressInfo).port },
-    outboundPort: 0,
-  });
-  const web = await start({
-    mode: 'sidecar',
-    namespace: 'default',
-    labels: { app: 'web', version: 'v1' },
-    serviceAccount: 'web',
-    outboundPort: 0,
-  });
-  const port = web.boundPort(web.config!.listeners.find((l) => l.trafficDirection === 'OUTBOUND' && l.matchPort === 5432)!.name)!;
-  const reply = await new Promise<string>((resolve, reject) => {
-    const s = net.connect(port, '127.0.0.1', () => s.write('hi'));
-    s.on('data', (d) => {
-      resolve(String(d));
-      s.end();
-    });
-    s.on('error', reject);
-  });
-  expect(reply).toBe('db:hi');
-  await until('the connection closed and counted', () =>
-    samples(web.renderMetrics(), 'istio_tcp_connections_closed_total').some((s) => s.value === '1'),
-  );
-  const text = web.renderMetrics();
-  expect(samples(text, 'istio_tcp_sent_bytes_total')[0]).toMatchObject({ destination_x: 'db', request_protocol: 'tcp' });
-  expect(samples(text, 'istio_tcp_received_bytes_total')[0]).not.toHaveProperty('destination_x');
-  expect(samples(text, 'istio_tcp_connections_opened_total')).toEqual([]);
 });
 
 /** Debian's prometheus package (.ci/run installs it when it can): without it, the parser test is skipped, not passed. */
