@@ -23,6 +23,14 @@ export class H2Try implements UpstreamTry {
   private responded = false;
   /** The client's request trailers, sent when the body's last DATA has gone. */
   private trailers?: HeaderList;
+  /**
+   * DATA that came before the head it follows. Node emits a stream's 'response' a tick after it
+   * decodes the HEADERS (process.nextTick) but pushes DATA decoded in the same pass at once: under
+   * load 'data' can come first. Written to the client then, it made Node send an implicit head
+   * (`:status: 200` alone) and end the stream without the upstream's trailers: the bench's gRPC
+   * calls that came back HTTP 200 without grpc-status.
+   */
+  private early?: Buffer[];
 
   constructor(
     private readonly cluster: Cluster,
@@ -93,16 +101,21 @@ export class H2Try implements UpstreamTry {
     this.owner.ready();
   }
 
-  /** The server's final head (1xx ones are not passed on). */
-  response(h: http2.IncomingHttpHeaders, flags: number): void {
+  /** The server's final head (1xx ones are not passed on), then any DATA that came before it, if the exchange took the head. */
+  response(stream: http2.ClientHttp2Stream, h: http2.IncomingHttpHeaders, flags: number): void {
     const status = Number(h[':status']);
     if (status < 200) return;
     this.responded = true;
-    this.owner.head(status, pairsOf(h), (flags & FLAG_END_STREAM) !== 0);
+    const taken = this.owner.head(status, pairsOf(h), (flags & FLAG_END_STREAM) !== 0);
+    const early = this.early;
+    this.early = undefined;
+    if (taken && early) for (const chunk of early) this.data(stream, chunk);
   }
 
   data(stream: http2.ClientHttp2Stream, chunk: Buffer): void {
-    if (!this.done && !this.owner.data(chunk)) stream.pause();
+    if (this.done) return;
+    if (!this.responded) (this.early ??= []).push(chunk);
+    else if (!this.owner.data(chunk)) stream.pause();
   }
 
   trailersIn(t: http2.IncomingHttpHeaders): void {
@@ -207,7 +220,7 @@ const ignore = (): void => undefined;
 // What the server sent reaches the try inside these: a throw resets that stream, not the process (contain.ts).
 function onResponse(this: TryStream, h: http2.IncomingHttpHeaders, flags: number): void {
   try {
-    this[TRY].response(h, flags);
+    this[TRY].response(this, h, flags);
   } catch (error) {
     containedError('upstream', () => resetStream(this), error);
   }
