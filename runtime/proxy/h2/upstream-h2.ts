@@ -6,7 +6,7 @@
  * `refused-stream`), reset (UR), its connection gone (UC), no connection at all (UF).
  */
 import type * as http2 from 'node:http2';
-import { CANCEL, FLAG_END_STREAM, INTERNAL_ERROR, NO_ERROR, REFUSED_STREAM } from './lazy-http2';
+import { CANCEL, FLAG_END_STREAM, INTERNAL_ERROR, REFUSED_STREAM } from './lazy-http2';
 import { containedError } from '../contain';
 import { endStreamReceived, watchEndStream } from './end-stream';
 import type { Cluster, Endpoint } from '../upstream/cluster';
@@ -182,13 +182,17 @@ export class H2Try implements UpstreamTry {
     if (stream && !stream.closed) stream.close(CANCEL);
   }
 
-  /** The stream closed without the server ending it: refused, reset by the server (UR), or its connection gone (UC). */
+  /**
+   * The stream closed without the server ending it: refused, reset by the server (UR, whatever its
+   * RST_STREAM code: NO_ERROR too, as Envoy's codec reports any reset as a remote reset), or its
+   * connection gone (UC).
+   */
   private closedEarly(stream: http2.ClientHttp2Stream, pooled: PooledSession): void {
     const code = stream.rstCode;
     this.release();
     if (!pooled.connected) return this.owner.failed('UF', 503, 'connect-failure');
     if (code === REFUSED_STREAM) return this.owner.failed('UR', 503, 'refused-stream');
-    this.owner.failed(code === NO_ERROR || pooled.session.destroyed ? 'UC' : 'UR', 503, 'reset');
+    this.owner.failed(pooled.session.destroyed ? 'UC' : 'UR', 503, 'reset');
   }
 
   private fail(flag: 'UC', status: number, reason: 'refused-stream'): void {
