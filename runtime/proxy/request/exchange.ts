@@ -85,6 +85,8 @@ export class Exchange implements AttemptOwner, RelayOwner, BridgeOwner {
     this.edge = ctx.identity.mode === 'gateway';
     this.ownProto = this.edge && !(ctx.limits.trustedHops ?? 0);
     this.requestId = !this.edge && client.head.seen & SEEN_X_REQUEST_ID ? (client.header('x-request-id') ?? '') : '';
+    // Every request has one, a local reply's too (Envoy's connection manager sets it before any filter).
+    if (!this.requestId) this.requestId = REQUEST_IDS.next();
     if (ctx.tracer) this.trace = ctx.tracer.start(client);
   }
 
@@ -110,7 +112,6 @@ export class Exchange implements AttemptOwner, RelayOwner, BridgeOwner {
     const cluster = (this.cluster = this.ctx.cluster(d.destination.cluster));
     if (!cluster || (cluster.endpoints.length === 0 && cluster.config.lb.kind !== 'passthrough'))
       return this.reply(503, 'UH', 'no healthy upstream\n');
-    if (!this.requestId) this.requestId = REQUEST_IDS.next();
     if (cluster.protocolFor(this.client.originalPort) === 'h2') this.bridge = new Http1ToH2(cluster, this, this.client, d);
     else {
       this.relay = new Relay(this, this.client, this);
