@@ -23,12 +23,7 @@ import type { ListenerRuntime } from './listeners';
 import { containPeerInput } from './contain';
 import type { Metrics } from './metrics';
 import type { PathNormalization } from '../contract/proxy-config';
-import { RequestIds } from './request-id';
 import { http2Front, startsWithPreface } from './h2/server';
-
-/** Request ids of the CONNECT lines (made on the first: most proxies never see a CONNECT). */
-let connectIds: RequestIds | undefined;
-const connectRequestIds = (): RequestIds => (connectIds ??= new RequestIds());
 
 /** What a client connection needs of the proxy. */
 export interface ConnContext extends ExchangeContext {
@@ -346,12 +341,10 @@ export class DownstreamConn implements Client {
     this.host = (colon > 0 && authority.indexOf(']') < colon ? authority.slice(0, colon) : authority).toLowerCase();
     this.port = this.redirected ? (this.originalPort ?? this.listener.defaultPort) : this.listener.defaultPort;
     const listener = this.listener.entryFor(this.port, this.server)?.config;
-    const answer = answerConnect(listener, this);
+    const answer = answerConnect(listener, this, this.proxy.identity.mode === 'gateway');
     if (answer.flag === 'NR') this.fail(new HttpError(404, CONNECT_NO_ROUTE, answer.body.trim()));
     else this.closeWith(localResponse(answer.status, answer.body, false, answer.headers));
     if (!requestFinished.hasSubscribers) return;
-    // As every request's (exchange.ts): a sidecar keeps the client's x-request-id, a gateway makes its own.
-    const own = this.proxy.identity.mode !== 'gateway' ? head.header('x-request-id') : undefined;
     requestFinished.publish({
       owner: this.proxy,
       request: this,
@@ -361,7 +354,7 @@ export class DownstreamConn implements Client {
       ms: performance.now() - started,
       bytesIn: 0,
       bytesOut: Buffer.byteLength(answer.body),
-      requestId: own ?? connectRequestIds().next(),
+      requestId: answer.requestId,
       authority,
       details: answer.details,
       dryRun: answer.dryRun,
