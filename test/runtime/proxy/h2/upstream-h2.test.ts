@@ -48,17 +48,47 @@ class StandInStream extends EventEmitter {
   }
 }
 
-/** A try on a stand-in stream, its owner writing down what it is told; `takesHead`: what the owner answers a head. */
+/** A ClientHttp2Session's stand-in, made by the stubbed `http2.connect`: each request gets the stream `next` holds. */
+class StandInSession extends EventEmitter {
+  closed = false;
+  destroyed = false;
+  next?: StandInStream;
+  request(): StandInStream {
+    return this.next!;
+  }
+  setTimeout(): void {}
+  close(): void {
+    this.closed = true;
+  }
+  destroy(): void {
+    this.destroyed = true;
+  }
+}
+
+const session = new StandInSession();
+const http2Module: Record<string, unknown> = require('node:http2');
+const realConnect = http2Module.connect;
+// The pool's connect and idle timers are the fake clock's: none outlives the file.
+beforeAll(() => {
+  jest.useFakeTimers();
+  http2Module.connect = () => session;
+});
+afterAll(() => {
+  jest.useRealTimers();
+  http2Module.connect = realConnect;
+});
+
+/** The stubbed pool grants a session at once: no refusal can come. */
+const NEVER_REFUSED = (() => {
+  throw new Error('refused');
+}) as never;
+
+/** A try on a stand-in stream (the real pool over a stand-in session), its owner writing down what it is told; `takesHead`: what the owner answers a head. */
 function tryOnStandIn(takesHead = true) {
-  const stream = new StandInStream();
-  const endpoint = new Endpoint({ address: '127.0.0.1', port: 1, weight: 1 } as never);
-  const pooled = { session: { request: () => stream }, connected: true, retired: false, active: 0, total: 0 };
-  endpoint.h2 = {
-    acquire: (granted: (s: unknown) => void) => (granted(pooled), () => undefined),
-    began() {},
-    ended() {},
-    close() {},
-  } as never;
+  const stream = (session.next = new StandInStream());
+  const endpoint = new Endpoint({ address: '127.0.0.1', port: 1 } as never);
+  const config = { name: 'c', endpoints: [], idleTimeoutMs: 60_000, connectTimeoutMs: 60_000 };
+  const cluster = { config, endpoints: [endpoint], connect: () => undefined } as unknown as Cluster;
   const told: string[] = [];
   const owner: TryOwner = {
     head: (status: number, headers: HeaderList, end: boolean) => {
@@ -74,8 +104,8 @@ function tryOnStandIn(takesHead = true) {
     ready: () => undefined,
   };
   const request = { method: 'POST', path: '/echo.Echo/Unary', authority: 'echo', headers: [], teTrailers: true };
-  const t = new H2Try({} as Cluster, endpoint, owner, request as never, true);
-  t.start(() => told.push('refused'));
+  const t = new H2Try(cluster, endpoint, owner, request as never, true);
+  t.start(NEVER_REFUSED);
   return { stream, told };
 }
 

@@ -28,7 +28,9 @@ class StandInSession extends EventEmitter {
 const made: StandInSession[] = [];
 const http2: Record<string, unknown> = require('node:http2');
 const realConnect = http2.connect;
+// The pool's connect and idle timers are the fake clock's: none outlives the file.
 beforeAll(() => {
+  jest.useFakeTimers();
   http2.connect = () => {
     const s = new StandInSession();
     made.push(s);
@@ -36,6 +38,7 @@ beforeAll(() => {
   };
 });
 afterAll(() => {
+  jest.useRealTimers();
   http2.connect = realConnect;
 });
 
