@@ -57,6 +57,8 @@ const UNIT = [
   'test/runtime/proxy/gateway-tls.files.test.ts',
   'test/runtime/local/credentials.test.ts',
   'test/runtime/proxy/h2/grpc-web.test.ts',
+  'test/runtime/proxy/h2/upstream-h2.test.ts',
+  'test/runtime/proxy/h2/upstream-pool.idle.test.ts',
   'test/runtime/proxy/http/head.test.ts',
   'test/runtime/proxy/http/normalize-path.test.ts',
   'test/runtime/proxy/request/replay-buffer.test.ts',

@@ -63,6 +63,31 @@ export interface FormatOperator {
   readonly alternative?: string;
   /** `:N` after the operator: the value cut to N characters. */
   readonly maxLength?: number;
+  /** START_TIME(fmt): Envoy's strftime-like format (UTC), checked by startTimeFormat. */
+  readonly timeFormat?: string;
+}
+
+/**
+ * The specifiers START_TIME(...) takes, as Envoy's (absl's strftime in UTC, plus `%s` seconds since
+ * the epoch and `%f`/`%1f`..`%9f` fractional seconds, 9 digits by default).
+ */
+export const START_TIME_SPECIFIERS = 'aAbBdeFHIjmMpsSTyYzZ%';
+
+/** A START_TIME format's problem, or undefined: every `%` starts a known specifier. */
+export function startTimeProblem(format: string): string | undefined {
+  for (let i = 0; i < format.length; i++) {
+    if (format[i] !== '%') continue;
+    const rest = format.slice(i + 1);
+    const m = /^[1-9]?f/.exec(rest);
+    if (m) {
+      i += m[0].length;
+      continue;
+    }
+    if (!rest || !START_TIME_SPECIFIERS.includes(rest[0]))
+      return `%START_TIME(${format})%: "%${rest[0] ?? ''}" is not a time specifier mast-proxy writes (%Y %m %d %H %M %S %z %s %3f ... see docs/observability.md)`;
+    i++;
+  }
+  return undefined;
 }
 
 /** A format: literal text and operators, in order. */
@@ -145,6 +170,11 @@ function operatorOf(name: string, arg: string | undefined, max: string | undefin
     const variable = arg?.trim();
     if (!variable) throw new AccessLogFormatError('%ENVIRONMENT% needs a variable: %ENVIRONMENT(POD_NAME)%');
     return { name, variable, ...maxLength };
+  }
+  if (name === 'START_TIME' && arg !== undefined) {
+    const problem = startTimeProblem(arg);
+    if (problem) throw new AccessLogFormatError(problem);
+    return { name, timeFormat: arg, ...maxLength };
   }
   if (!known.header) {
     if (arg !== undefined) throw new AccessLogFormatError(`%${name}(${arg})%: mast-proxy takes %${name}% without an argument`);

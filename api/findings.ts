@@ -100,6 +100,12 @@ export const CODES = {
   MAST0178: { severity: 'Error', title: 'targetPort in a Sidecar listener port (it has no effect there)' },
   MAST0179: { severity: 'Warning', title: 'Sidecar ingress TLS not applied: mTLS is not DISABLE on its port' },
   MAST0180: { severity: 'Error', title: 'Invalid envoyOtelAls access log provider (service, port, logName, logFormat)' },
+  MAST0185: { severity: 'Error', title: 'Telemetry metrics override Istio refuses (a tag override without its value, a value on REMOVE)' },
+  MAST0186: { severity: 'Warning', title: 'Telemetry metrics tag value that is not CEL (the label is left out)' },
+  MAST0187: {
+    severity: 'Warning',
+    title: 'Telemetry metrics names what mast-proxy does not report (a provider that is not Prometheus, a custom metric)',
+  },
   MAST0201: { severity: 'Error', title: 'Gateway not found', istioCode: 'IST0101' },
   MAST0202: { severity: 'Error', title: 'Destination host not found', istioCode: 'IST0101' },
   MAST0203: { severity: 'Error', title: 'Subset not found', istioCode: 'IST0101' },

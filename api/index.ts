@@ -43,6 +43,13 @@ export {
   type TelemetryTracing,
   type CustomTag,
 } from './telemetry';
+export {
+  BUILTIN_METRICS_PROVIDER,
+  ISTIO_METRIC_NAMES,
+  type IstioMetricName,
+  prometheusProviders,
+  type TelemetryMetrics,
+} from './telemetry-metrics';
 export * from './well-known';
 export * from './protocol';
 export * from './locality';

@@ -15,6 +15,7 @@ import { FORWARD_CLIENT_CERT_DETAILS, type ForwardClientCertDetails, type Gatewa
 import { checkMeshLocality, type LocalityLbSetting } from './locality';
 import { checkMeshTracing, type OpenTelemetryProvider } from './telemetry';
 import { checkMeshAccessLog } from './access-log';
+import { checkMeshMetrics } from './telemetry-metrics';
 import { checkMeshTrustDomain } from './trust-domain';
 import { ROOT_NAMESPACES } from './validate/policies';
 import { MESH_CONFIGMAP } from './well-known';
@@ -57,7 +58,12 @@ export type MeshConfig = Infer<typeof applied> & {
     | { readonly name: string; readonly opentelemetry: OpenTelemetryProvider }
     | { readonly name: string; readonly envoyFileAccessLog: EnvoyFileAccessLogProvider }
   >;
-  readonly defaultProviders?: { readonly tracing?: readonly string[]; readonly accessLogging?: readonly string[] };
+  readonly defaultProviders?: {
+    readonly tracing?: readonly string[];
+    readonly accessLogging?: readonly string[];
+    /** Metrics providers: Prometheus ones (the built-in `prometheus`, Istio's default) are reported to. @default ['prometheus'] */
+    readonly metrics?: readonly string[];
+  };
   /** Every proxy's access log: a file (`/dev/stdout`, a path). @default '' (no access log, as Istio) */
   readonly accessLogFile?: string;
   /** The access log's encoding. @default 'TEXT' (Istio's) */
@@ -168,6 +174,7 @@ export function meshConfigFindings(o: KubeObject): Finding[] | undefined {
     ...checkDefaultConfig(o, mesh.defaultConfig),
     ...checkMeshTracing(o, mesh),
     ...checkMeshAccessLog(o, mesh),
+    ...checkMeshMetrics(o, mesh),
     ...checkMeshLocality(o, mesh),
     ...checkMeshTrustDomain(o, mesh),
   ];

@@ -1,8 +1,8 @@
 /**
  * telemetry.istio.io Telemetry (v1, v1alpha1 served alike): its schema and types, and its checks.
- * mast applies `tracing` (sampling, custom tags, the provider, span reporting) and `accessLogging`
- * (providers, disabled, match.mode, filter: access-log.ts) to the workloads it selects; `metrics` is
- * kept as written and reported as not applied (MAST0301), never silently dropped. The mesh config's tracing parts (the `istio` ConfigMap's extensionProviders,
+ * mast applies `tracing` (sampling, custom tags, the provider, span reporting), `accessLogging`
+ * (providers, disabled, match.mode, filter: access-log.ts) and `metrics` (overrides, tag overrides:
+ * telemetry-metrics.ts) to the workloads it selects. The mesh config's tracing parts (the `istio` ConfigMap's extensionProviders,
  * defaultProviders, defaultConfig.tracing) are checked here too: they are what a Telemetry names.
  */
 import { crdManifest } from './crd';
@@ -12,6 +12,7 @@ import { arr, bool, int, map, num, obj, oneOf, req, str, type Infer } from './sc
 import { checkShape, isPlainObject } from './shape';
 import { workloadSelector } from './common';
 import { accessLoggingSpec, checkTelemetryAccessLogging } from './access-log';
+import { checkTelemetryMetrics, metricsSpec } from './telemetry-metrics';
 
 export const TELEMETRY_GROUP = 'telemetry.istio.io';
 export const TELEMETRY_VERSIONS = ['v1', 'v1alpha1'] as const;
@@ -34,24 +35,25 @@ export const tracingSpec = obj({
 
 const targetRef = obj({ group: str(), kind: req(str()), name: req(str()), namespace: str() });
 
-/** The fields of a Telemetry mast reads (shape-checked); `metrics` is kept, not applied. */
+/** The fields of a Telemetry mast reads (shape-checked). */
 export const telemetrySpec = obj({
   selector: workloadSelector,
   targetRef,
   targetRefs: arr(targetRef),
   tracing: arr(tracingSpec),
   accessLogging: arr(accessLoggingSpec),
+  metrics: arr(metricsSpec),
 });
 
 /** The CRD's schema: every Telemetry field kept (the CRD preserves unknown fields below these). */
-export const telemetryCrdSpec = obj({ ...telemetrySpec.fields, metrics: arr(obj({})) });
+export const telemetryCrdSpec = telemetrySpec;
 
 export type TelemetrySpec = Infer<typeof telemetrySpec>;
 export type TelemetryTracing = Infer<typeof tracingSpec>;
 export type CustomTag = Infer<typeof customTag>;
 export interface Telemetry extends KubeObject {
   kind: 'Telemetry';
-  spec: TelemetrySpec & { metrics?: unknown[] };
+  spec: TelemetrySpec;
 }
 
 export const isTelemetry = (o: KubeObject): o is Telemetry =>
@@ -65,12 +67,9 @@ export function checkTelemetry(t: KubeObject): Finding[] {
   if (!(TELEMETRY_VERSIONS as readonly string[]).includes(version))
     return [finding('MAST0006', t, 'apiVersion', `"${t.apiVersion}" is not served; use ${TELEMETRY_GROUP}/v1`)];
   const spec = isPlainObject(t.spec) ? t.spec : {};
-  const { metrics, ...read } = spec as Record<string, unknown>;
-  const out = checkShape(telemetrySpec, read, 'spec').map((s) => finding(s.code, t, s.path, s.message));
-  out.push(...checkTelemetryAccessLogging(t, spec.accessLogging));
+  const out = checkShape(telemetrySpec, spec, 'spec').map((s) => finding(s.code, t, s.path, s.message));
+  out.push(...checkTelemetryAccessLogging(t, spec.accessLogging), ...checkTelemetryMetrics(t, spec.metrics));
   const notApplied = (path: string, what: string) => out.push(finding('MAST0301', t, path, `${what} is not applied by mast-proxy yet`));
-  if (Array.isArray(metrics) && metrics.length)
-    notApplied('spec.metrics', 'metrics (overrides, tagOverrides, reportingInterval): Istio standard metrics are reported as they are;');
   if (spec.targetRef !== undefined || spec.targetRefs !== undefined)
     notApplied('spec.targetRefs', 'targetRefs (waypoints, gateways by Gateway API name): the Telemetry applies to its namespace;');
   const tracing = Array.isArray(spec.tracing) ? (spec.tracing as TelemetryTracing[]) : [];

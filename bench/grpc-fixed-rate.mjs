@@ -41,12 +41,16 @@ function call(session) {
   const t0 = process.hrtime.bigint();
   let status;
   let grpcStatus;
+  let contentType;
+  let trailers = false;
   const req = session.request(headers);
   req.on('response', (h) => {
     status = h[':status'];
+    contentType = h['content-type'];
     grpcStatus = h['grpc-status']; // a trailers-only response
   });
   req.on('trailers', (t) => {
+    trailers = true;
     grpcStatus = t['grpc-status'];
   });
   req.on('data', () => undefined);
@@ -57,7 +61,8 @@ function call(session) {
     if (req.rstCode) return fail(`HTTP ${status ?? '-'}, stream reset (RST_STREAM code ${req.rstCode})`);
     lat.push(Number(process.hrtime.bigint() - t0) / 1e6);
     if (status === 200 && grpcStatus === '0') ok++;
-    else fail(`HTTP ${status}, grpc-status ${grpcStatus}`);
+    // What the response lacked says where it broke (a head without content-type: one Node made up for a body written before the head).
+    else fail(`HTTP ${status}, grpc-status ${grpcStatus}, content-type ${contentType ?? 'none'}, ${trailers ? 'trailers' : 'no trailers'}`);
   });
   req.end(message);
 }

@@ -38,6 +38,7 @@ import { checkSidecar, checkSidecars } from './sidecar';
 import { meshConfigFindings } from '../mesh-config';
 import { telemetryFindings } from '../telemetry';
 import { checkAccessLogProviders } from './access-log-providers';
+import { checkMetricsProviders } from './metrics-providers';
 import {
   checkAuthorizationPolicy,
   checkDestinationRuleHost,
@@ -201,6 +202,7 @@ export function validateSet(objects: readonly KubeObject[], options: ValidateOpt
     ...checkServiceEntryProtocols(serviceEntries),
     ...checkSidecars(of('Sidecar'), registry, of('PeerAuthentication')),
     ...checkAccessLogProviders(usable),
+    ...checkMetricsProviders(usable),
   ];
 }
 

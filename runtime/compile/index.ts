@@ -17,6 +17,7 @@ import { applyLocality } from './locality';
 import { sidecarResourceFor } from './sidecar-scope';
 import { meshTraces, tracingFor } from './tracing';
 import { accessLogsByWorkload, accessLogsFor } from './access-log';
+import { metricsByWorkload, metricsFor } from './metrics';
 import { selectsLabels } from '../contract/workload-metadata';
 import { inboundServices, peerWorkloads } from './workload-metadata';
 
@@ -40,7 +41,13 @@ export function compile(index: MeshIndex, identity: ProxyIdentity, cache = new C
     proxy.mode === 'sidecar' ? withTelemetry(index, proxy, compileSidecar(index, proxy, cache)) : compileGateway(index, proxy, cache);
   const tracing = tracingFor(index, proxy);
   const accessLogs = accessLogsFor(index, proxy);
-  return withLocality(cache, proxy, { ...config, ...(tracing ? { tracing } : {}), ...(accessLogs ? { accessLogs } : {}) });
+  const metrics = metricsFor(index, proxy);
+  return withLocality(cache, proxy, {
+    ...config,
+    ...(tracing ? { tracing } : {}),
+    ...(accessLogs ? { accessLogs } : {}),
+    ...(metrics ? { metrics } : {}),
+  });
 }
 
 /** A proxy that says no locality but its node: the node's (its topology labels), as istiod finds a pod's. */
@@ -96,9 +103,14 @@ export function equivalenceKey(index: MeshIndex, identity: ProxyIdentity): strin
   // A sidecar's labels matter only through the policies that select it: sidecars of different
   // workloads that no policy (nor Sidecar resource) tells apart share one config. A traced mesh tells
   // every workload apart: its spans carry the workload's service name and canonical labels (tracing.ts);
-  // so does a Telemetry's accessLogging with a selector (access-log.ts).
+  // so does a Telemetry's accessLogging or metrics with a selector (access-log.ts, metrics.ts).
   const selectedBy =
-    p.mode === 'sidecar' && !index.routesBySource && !meshTraces(index) && !accessLogsByWorkload(index) && !byLabels
+    p.mode === 'sidecar' &&
+    !index.routesBySource &&
+    !meshTraces(index) &&
+    !accessLogsByWorkload(index) &&
+    !metricsByWorkload(index) &&
+    !byLabels
       ? [...policiesSelecting(index, p), ...sidecarOf(index, p), ...rulesSelecting(index, p.namespace, p.labels)]
       : undefined;
   // ...and through the HTTP version of each port of its app, which its services declare (inbound-protocol.ts), and those services.

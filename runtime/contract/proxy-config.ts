@@ -44,6 +44,33 @@ export interface ProxyConfig {
    * logging disabled), it replaces the flag's log.
    */
   readonly accessLogs?: AccessLogsConfig;
+  /**
+   * Istio's standard metrics as Telemetry `metrics` (and the mesh config's `defaultProviders.metrics`)
+   * change them for this proxy, by side. Absent: reported as they are.
+   */
+  readonly metrics?: MetricsConfig;
+}
+
+/** A proxy's metrics by side (SERVER: a sidecar's inbound; CLIENT: its outbound, and a gateway's requests). */
+export interface MetricsConfig {
+  readonly server: SideMetricsConfig;
+  readonly client: SideMetricsConfig;
+}
+
+/** One side's metrics: none at all, or the standard ones with these overrides. */
+export interface SideMetricsConfig {
+  /** No Istio metric on this side (`ALL_METRICS` disabled, or no Prometheus provider in scope). */
+  readonly disabled?: boolean;
+  /** Per standard metric (Telemetry's names: `REQUEST_COUNT`...), sorted by name. */
+  readonly overrides?: readonly MetricOverrideConfig[];
+}
+
+export interface MetricOverrideConfig {
+  readonly metric: string;
+  /** Not reported. */
+  readonly disabled?: boolean;
+  /** Labels removed (`value` absent) or set to a CEL expression's value, sorted by name. */
+  readonly tags?: ReadonlyArray<{ readonly name: string; readonly value?: string }>;
 }
 
 /** A proxy's access logs by side, as Istio's listener classes: each request is written to each log of its side. */

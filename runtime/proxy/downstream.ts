@@ -16,6 +16,7 @@ import { localResponse } from './http/write';
 import { nonOriginTarget } from './http/request-target';
 import { normalizePath } from './http/normalize-path';
 import { originalDestination } from './original-dst';
+import { answerConnect } from './request/connect';
 import { Exchange } from './request/exchange';
 import type { Client, ExchangeContext } from './request/context';
 import type { ListenerRuntime } from './listeners';
@@ -326,36 +327,49 @@ export class DownstreamConn implements Client {
   }
 
   /**
-   * A CONNECT: no route takes it (http/bytes.ts CONNECT_NO_ROUTE). Answered 404 and logged as
-   * Envoy logs it (NR, no path, its authority-form target as the authority), then the connection is
-   * closed: what follows the head would be a tunnel's bytes, never read as requests.
+   * A CONNECT: authorized first, then no route takes it (request/connect.ts): 404 NR unless a
+   * policy, a token or an https redirect answers before. Logged as Envoy logs it (no path, its
+   * authority-form target as the authority, a request id), then the connection is closed: what
+   * follows the head would be a tunnel's bytes, never read as requests.
    */
   private refuseConnect(head: RequestHead): void {
     const started = performance.now();
-    this.target = '';
     const authority = head.target;
-    const body = 'no route\n';
-    this.fail(new HttpError(404, CONNECT_NO_ROUTE, body.trim()));
+    // What authorization reads: no path, the host of the authority-form target, the port the connection came to.
+    this.target = '';
+    const colon = authority.lastIndexOf(':');
+    this.host = (colon > 0 && authority.indexOf(']') < colon ? authority.slice(0, colon) : authority).toLowerCase();
+    this.port = this.redirected ? (this.originalPort ?? this.listener.defaultPort) : this.listener.defaultPort;
+    const listener = this.listener.entryFor(this.port, this.server)?.config;
+    const answer = answerConnect(listener, this, this.proxy.identity.mode === 'gateway');
+    if (answer.flag === 'NR') this.fail(new HttpError(404, CONNECT_NO_ROUTE, answer.body.trim()));
+    else this.closeWith(localResponse(answer.status, answer.body, false, answer.headers));
     if (!requestFinished.hasSubscribers) return;
-    const port = this.redirected ? (this.originalPort ?? this.listener.defaultPort) : this.listener.defaultPort;
     requestFinished.publish({
       owner: this.proxy,
       request: this,
-      inbound: this.listener.entryFor(port, this.server)?.config.trafficDirection === 'INBOUND',
-      status: 404,
-      flags: flagString(flagBit('NR')),
+      inbound: listener?.trafficDirection === 'INBOUND',
+      status: answer.status,
+      flags: flagString(answer.flag ? flagBit(answer.flag) : 0),
       ms: performance.now() - started,
       bytesIn: 0,
-      bytesOut: body.length,
-      requestId: '',
+      bytesOut: Buffer.byteLength(answer.body),
+      requestId: answer.requestId,
       authority,
+      details: answer.details,
+      dryRun: answer.dryRun,
       protocol: head.http10 ? 'HTTP/1.0' : 'HTTP/1.1',
     } satisfies RequestRecord);
   }
 
   private fail(err: HttpError): void {
     this.proxy.metrics.inc(`mast_downstream_rejected_total{reason="${err.code}"}`);
-    this.write(localResponse(err.status, `${err.message}\n`, false));
+    this.closeWith(localResponse(err.status, `${err.message}\n`, false));
+  }
+
+  /** A last response, then the connection is closed (nothing after it is read). */
+  private closeWith(response: string): void {
+    this.write(response);
     this.closed = true;
     this.pending = null;
     this.socket.end();

@@ -75,6 +75,12 @@ export class LabelContext {
     return this.byName.get(host) ?? this.byName.get(host.toLowerCase()) ?? (this.services.length === 1 ? 0 : -1);
   }
 
+  /** The workload behind a verified principal (`td/ns/x/sa/y`), as mastd's table names it; undefined when it does not. */
+  peerOf(principal: string | undefined): WorkloadMetadata | undefined {
+    const slash = principal ? principal.indexOf('/') : -1;
+    return principal && slash > 0 ? this.peers.get(principal.slice(slash + 1)) : undefined;
+  }
+
   /** The labels of a sidecar's inbound (reporter="destination"): the client by its verified principal (`td/ns/x/sa/y`), the service by index. */
   destination(principal: string | undefined, service: number): PeerLabels {
     const slash = principal ? principal.indexOf('/') : -1;
@@ -148,7 +154,8 @@ export class LabelContext {
   }
 }
 
-function endpointOf(cluster: ClusterConfig, key: string): EndpointConfig | undefined {
+/** The endpoint `address:port` of a cluster. */
+export function endpointOf(cluster: ClusterConfig, key: string): EndpointConfig | undefined {
   for (const e of cluster.endpoints) if (`${e.address}:${e.port}` === key) return e;
   return undefined;
 }

@@ -42,9 +42,20 @@ export interface RequestLabels extends PeerLabels {
 /** Prometheus label value escaping (backslash, double quote, newline). */
 export const esc = (v: string): string => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 
+/** A series' labels as name and value pairs, in the order Istio's proxy writes them. */
+export type LabelPairs = Array<[string, string]>;
+
 /** The labels shared by HTTP and TCP series, as Prometheus text (without braces). */
 export function peerLabelText(l: PeerLabels): string {
-  const pairs: Array<[string, string]> = [
+  return labelText(peerLabelPairs(l));
+}
+
+/** Pairs as Prometheus text (without braces). */
+export const labelText = (pairs: LabelPairs): string => pairs.map(([k, v]) => `${k}="${esc(v)}"`).join(',');
+
+/** The labels shared by HTTP and TCP series. */
+export function peerLabelPairs(l: PeerLabels): LabelPairs {
+  return [
     ['reporter', l.reporter],
     ['source_workload', l.sourceWorkload],
     ['source_canonical_service', l.sourceCanonicalService],
@@ -67,8 +78,23 @@ export function peerLabelText(l: PeerLabels): string {
     ['destination_cluster', l.destinationCluster],
     ['connection_security_policy', l.connectionSecurityPolicy],
   ];
-  return pairs.map(([k, v]) => `${k}="${esc(v)}"`).join(',');
 }
+
+/** Every label of an HTTP request's series as pairs (requestLabelText's). */
+export function requestLabelPairs(l: RequestLabels): LabelPairs {
+  const pairs = peerLabelPairs(l);
+  const grpc = l.grpcStatus !== undefined;
+  pairs.push(['request_protocol', grpc ? 'grpc' : 'http'], ['response_code', String(l.responseCode)], ['response_flags', l.responseFlags]);
+  if (grpc) pairs.push(['grpc_response_status', String(l.grpcStatus)]);
+  return pairs;
+}
+
+/** Every label of a TCP connection's series as pairs. */
+export const tcpLabelPairs = (l: PeerLabels & { readonly responseFlags: string }): LabelPairs => [
+  ...peerLabelPairs(l),
+  ['request_protocol', 'tcp'],
+  ['response_flags', l.responseFlags],
+];
 
 /**
  * Every label of an HTTP request's series. `grpc_response_status` last, and only on a gRPC request:

@@ -5,6 +5,24 @@
 import { buildInfoLines } from '../contract/build-info';
 import { FAMILY_HELP, helpOf, ISTIO_TCP, type PeerLabels, peerLabelText, type RequestLabels, requestLabelText } from './metric-labels';
 
+/**
+ * A series whose families carry different labels (Telemetry `metrics` overrides, metric-overrides.ts):
+ * each family's label text in its order (HTTP: requests, duration, request bytes, response bytes;
+ * TCP: ISTIO_TCP's), null where the family is not reported.
+ */
+export interface ShapedLabels {
+  readonly shaped: ReadonlyArray<string | null>;
+}
+const isShaped = (l: object): l is ShapedLabels => 'shaped' in l;
+/** Shaped labels whose families all have the same text are a plain series (the one it would be without overrides). */
+const uniform = (l: ShapedLabels) => l.shaped.every((t) => t !== null && t === l.shaped[0]);
+/** The key of a shaped series: its one text when uniform, else its texts, told apart from any plain label text (which has no NUL). */
+const shapedKey = (l: ShapedLabels) => (uniform(l) ? (l.shaped[0] as string) : l.shaped.map((t) => t ?? '').join('\0'));
+const textsOf = (l: ShapedLabels) => (uniform(l) ? undefined : l.shaped);
+/** A family's label text in a series (undefined: not reported). */
+const textOf = (s: { labels: string; texts?: ReadonlyArray<string | null> }, family: number): string | undefined =>
+  s.texts ? (s.texts[family] ?? undefined) : s.labels;
+
 export type { PeerLabels, RequestLabels } from './metric-labels';
 
 /**
@@ -39,6 +57,7 @@ class Histogram {
 
 interface Series {
   labels: string;
+  texts?: ReadonlyArray<string | null>;
   requests: number;
   duration: Histogram;
   requestBytes: Histogram;
@@ -48,20 +67,29 @@ interface Series {
 /** One TCP series: Istio's four TCP counters under one label set. */
 export interface TcpSeries {
   readonly labels: string;
+  readonly texts?: ReadonlyArray<string | null>;
   opened: number;
   closed: number;
   sent: number;
   received: number;
 }
 
-const newSeries = (labels: string): Series => ({
+const newSeries = (labels: string, texts?: ReadonlyArray<string | null>): Series => ({
   labels,
+  ...(texts ? { texts } : {}),
   requests: 0,
   duration: new Histogram(),
   requestBytes: new Histogram(),
   responseBytes: new Histogram(),
 });
-const newTcp = (labels: string): TcpSeries => ({ labels, opened: 0, closed: 0, sent: 0, received: 0 });
+const newTcp = (labels: string, texts?: ReadonlyArray<string | null>): TcpSeries => ({
+  labels,
+  ...(texts ? { texts } : {}),
+  opened: 0,
+  closed: 0,
+  sent: 0,
+  received: 0,
+});
 
 export class Metrics {
   private readonly series = new Map<string, Series>();
@@ -77,14 +105,22 @@ export class Metrics {
    * Records a request. `key` tells the series of `group` apart (response code, flags, peer...);
    * `labels` is called only the first time the pair is seen, and pairs with the same labels share a series.
    */
-  recordIn(group: object, key: string, labels: () => RequestLabels, durationMs: number, requestBytes: number, responseBytes: number): void {
+  recordIn(
+    group: object,
+    key: string,
+    labels: () => RequestLabels | ShapedLabels,
+    durationMs: number,
+    requestBytes: number,
+    responseBytes: number,
+  ): void {
     let inGroup = this.byGroup.get(group);
     if (!inGroup) this.byGroup.set(group, (inGroup = new Map()));
     let s = inGroup.get(key);
     if (!s) {
-      const text = requestLabelText(labels());
+      const l = labels();
+      const text = isShaped(l) ? shapedKey(l) : requestLabelText(l);
       s = this.series.get(text);
-      if (!s) this.series.set(text, (s = newSeries(text)));
+      if (!s) this.series.set(text, (s = newSeries(text, isShaped(l) ? textsOf(l) : undefined)));
       inGroup.set(key, s);
     }
     s.requests++;
@@ -94,15 +130,15 @@ export class Metrics {
   }
 
   /** The TCP series of `key` in `group` (one per connection's labels), made with `labels` the first time. */
-  tcpSeries(group: object, key: string, labels: () => PeerLabels & { readonly responseFlags: string }): TcpSeries {
+  tcpSeries(group: object, key: string, labels: () => (PeerLabels & { readonly responseFlags: string }) | ShapedLabels): TcpSeries {
     let inGroup = this.tcpByGroup.get(group);
     if (!inGroup) this.tcpByGroup.set(group, (inGroup = new Map()));
     let s = inGroup.get(key);
     if (!s) {
       const l = labels();
-      const text = `${peerLabelText(l)},request_protocol="tcp",response_flags="${l.responseFlags}"`;
+      const text = isShaped(l) ? shapedKey(l) : `${peerLabelText(l)},request_protocol="tcp",response_flags="${l.responseFlags}"`;
       s = this.tcp.get(text);
-      if (!s) this.tcp.set(text, (s = newTcp(text)));
+      if (!s) this.tcp.set(text, (s = newTcp(text, isShaped(l) ? textsOf(l) : undefined)));
       inGroup.set(key, s);
     }
     return s;
@@ -125,6 +161,7 @@ export class Metrics {
     return {
       series: [...this.series.values()].map((s) => ({
         labels: s.labels,
+        ...(s.texts ? { texts: s.texts } : {}),
         requests: s.requests,
         duration: h(s.duration),
         requestBytes: h(s.requestBytes),
@@ -144,7 +181,7 @@ export class Metrics {
     for (const m of all) {
       for (const s of m.series) {
         let mine = series.get(s.labels);
-        if (!mine) series.set(s.labels, (mine = newSeries(s.labels)));
+        if (!mine) series.set(s.labels, (mine = newSeries(s.labels, s.texts)));
         mine.requests += s.requests;
         mine.duration.add(s.duration);
         mine.requestBytes.add(s.requestBytes);
@@ -152,7 +189,7 @@ export class Metrics {
       }
       for (const s of m.tcp ?? []) {
         let mine = tcp.get(s.labels);
-        if (!mine) tcp.set(s.labels, (mine = newTcp(s.labels)));
+        if (!mine) tcp.set(s.labels, (mine = newTcp(s.labels, s.texts)));
         mine.opened += s.opened;
         mine.closed += s.closed;
         mine.sent += s.sent;
@@ -166,28 +203,34 @@ export class Metrics {
     // Istio's families are declared even before their first sample: a scrape always says what the proxy exports.
     {
       family('istio_requests_total', 'counter');
-      for (const s of series.values()) out.push(`istio_requests_total{${s.labels}} ${s.requests}`);
-      const hist = (name: string, pick: (s: Series) => Histogram) => {
+      for (const s of series.values()) {
+        const labels = textOf(s, 0);
+        if (labels !== undefined) out.push(`istio_requests_total{${labels}} ${s.requests}`);
+      }
+      const hist = (name: string, index: number, pick: (s: Series) => Histogram) => {
         family(name, 'histogram');
         for (const s of series.values()) {
+          const labels = textOf(s, index);
+          if (labels === undefined) continue;
+          // A series whose every label was removed has none: no comma before `le`.
+          const sep = labels ? ',' : '';
           const h = pick(s);
           let cumulative = 0;
-          DEFAULT_BUCKETS.forEach((b, i) => out.push(`${name}_bucket{${s.labels},le="${b}"} ${(cumulative += h.counts[i])}`));
-          out.push(
-            `${name}_bucket{${s.labels},le="+Inf"} ${h.n}`,
-            `${name}_sum{${s.labels}} ${h.sum}`,
-            `${name}_count{${s.labels}} ${h.n}`,
-          );
+          DEFAULT_BUCKETS.forEach((b, i) => out.push(`${name}_bucket{${labels}${sep}le="${b}"} ${(cumulative += h.counts[i])}`));
+          out.push(`${name}_bucket{${labels}${sep}le="+Inf"} ${h.n}`, `${name}_sum{${labels}} ${h.sum}`, `${name}_count{${labels}} ${h.n}`);
         }
       };
-      hist('istio_request_duration_milliseconds', (s) => s.duration);
-      hist('istio_request_bytes', (s) => s.requestBytes);
-      hist('istio_response_bytes', (s) => s.responseBytes);
+      hist('istio_request_duration_milliseconds', 1, (s) => s.duration);
+      hist('istio_request_bytes', 2, (s) => s.requestBytes);
+      hist('istio_response_bytes', 3, (s) => s.responseBytes);
     }
-    for (const [name, pick] of ISTIO_TCP) {
+    ISTIO_TCP.forEach(([name, pick], i) => {
       family(name, 'counter');
-      for (const s of tcp.values()) out.push(`${name}{${s.labels}} ${pick(s)}`);
-    }
+      for (const s of tcp.values()) {
+        const labels = textOf(s, i);
+        if (labels !== undefined) out.push(`${name}{${labels}} ${pick(s)}`);
+      }
+    });
     // mast's own counters: one HELP and TYPE per family, its series (label sets) under it.
     const families = new Map<string, string[]>();
     for (const [name, v] of counters) {
@@ -206,6 +249,7 @@ type HistogramData = { counts: number[]; sum: number; n: number };
 export interface MetricsSnapshot {
   readonly series: Array<{
     labels: string;
+    texts?: ReadonlyArray<string | null>;
     requests: number;
     duration: HistogramData;
     requestBytes: HistogramData;

@@ -11,7 +11,9 @@ import { pickWeighted } from './routing';
 import type { ClusterConfig, WeightedCluster } from '../contract/proxy-config';
 import type { Cluster } from './upstream/cluster';
 import type { Metrics, TcpSeries } from './metrics';
-import { labelContext, type MetricOwner } from './metric-context';
+import { endpointOf, labelContext, type MetricOwner } from './metric-context';
+import { tcpLabelPairs } from './metric-labels';
+import { connectionAttributes, evaluate, groupOf, metricPlan, peerAttribute, shapeConnection, type SidePlan } from './metric-overrides';
 import { type ConnectionRecord, connectionClosed } from './tcp-record';
 
 export interface TcpContext extends MetricOwner {
@@ -151,6 +153,9 @@ function join(series: TcpSeries, down: net.Socket, up: net.Socket, opening: Open
 function seriesFor(ctx: TcpContext, cluster: ClusterConfig | undefined, upstream: string | undefined, peer?: TcpPeer): TcpSeries {
   const labels = labelContext(ctx);
   const group = cluster ?? PASSTHROUGH;
+  const overrides = ctx.config?.metrics;
+  const plan = overrides && (peer ? metricPlan(overrides).server : metricPlan(overrides).client);
+  if (plan) return shapedSeries(ctx, plan, cluster, upstream, peer);
   if (peer) {
     const principal = peer.principal;
     return ctx.metrics.tcpSeries(group, `in|${principal ?? ''}`, () => ({
@@ -159,6 +164,52 @@ function seriesFor(ctx: TcpContext, cluster: ClusterConfig | undefined, upstream
     }));
   }
   return ctx.metrics.tcpSeries(group, upstream ?? '', () => ({ ...labels.source(cluster, upstream), responseFlags: '-' }));
+}
+
+/** Counts no Istio metric has (a side whose metrics a Telemetry turned off). */
+const unreported = (): TcpSeries => ({ labels: '', opened: 0, closed: 0, sent: 0, received: 0 });
+
+/**
+ * A connection's series as a Telemetry's overrides shape it: its expressions see what is known as
+ * it opens (the cluster, the endpoint, the verified client, the peers; no bytes yet).
+ */
+function shapedSeries(
+  ctx: TcpContext,
+  plan: SidePlan,
+  cluster: ClusterConfig | undefined,
+  upstream: string | undefined,
+  peer?: TcpPeer,
+): TcpSeries {
+  if (plan.off) return unreported();
+  const group = cluster ?? PASSTHROUGH;
+  const labels = labelContext(ctx);
+  const principal = peer?.principal;
+  let values: string[] = [];
+  if (plan.expressions.length) {
+    const opening: ConnectionRecord = {
+      owner: ctx,
+      inbound: peer !== undefined,
+      cluster: group.name,
+      upstream,
+      principal,
+      start: 0,
+      ms: 0,
+      bytesIn: 0,
+      bytesOut: 0,
+      flags: '-',
+      remote: '',
+    };
+    const e = upstream ? endpointOf(group, upstream) : undefined;
+    const peers = peer
+      ? { downstream: plan.roots.includes('downstream_peer') ? peerAttribute(labels.peerOf(principal)) : undefined }
+      : { upstream: plan.roots.includes('upstream_peer') && e ? peerAttribute(e.metadata, e.labels) : undefined };
+    values = evaluate(plan, connectionAttributes(plan, opening, peers));
+  }
+  const base = peer ? `in|${principal ?? ''}` : (upstream ?? '');
+  return ctx.metrics.tcpSeries(groupOf(plan, group), values.length ? `${base}\0${values.join('\0')}` : base, () => {
+    const l = peer ? labels.destination(principal, labels.serviceIndex('')) : labels.source(cluster, upstream);
+    return shapeConnection(plan, tcpLabelPairs({ ...l, responseFlags: '-' }), values);
+  });
 }
 
 /** A captured connection to somewhere outside the mesh, sent on where the app meant it to go (Istio's PassthroughCluster). */

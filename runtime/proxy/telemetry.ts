@@ -7,7 +7,9 @@
  */
 import type { Writable } from 'node:stream';
 import { peerInputChannel, type ContainedPeerError } from './contain';
-import { labelContext, type MetricOwner, type ProxyIdentityInfo } from './metric-context';
+import { endpointOf, labelContext, type MetricOwner, type ProxyIdentityInfo } from './metric-context';
+import { requestLabelPairs } from './metric-labels';
+import { evaluate, groupOf, metricPlan, peerAttribute, requestAttributes, shapeRequest, type SidePlan } from './metric-overrides';
 import { type Metrics, totalRequests, type MetricsSnapshot } from './metrics';
 import { requestFinished, type RequestRecord } from './request/record';
 import { dryRunCounter, dryRunLogLine } from './dry-run-report';
@@ -65,11 +67,31 @@ export class Telemetry {
   }
 
   private record(r: RequestRecord): void {
+    const inbound = this.identity.mode === 'sidecar' && r.inbound;
+    const metrics = this.owner.config?.metrics;
+    const plan = metrics && (inbound ? metricPlan(metrics).server : metricPlan(metrics).client);
+    if (plan) this.recordShaped(r, plan, inbound);
+    else this.recordStandard(r, inbound);
+    if (r.dryRun) this.reportDryRun(r);
+    // The pushed config's logs, when it has any (even none: logging disabled); else the --access-log flag's.
+    const logs = this.logs && (inbound ? this.logs.server : this.logs.client);
+    if (logs) {
+      if (logs.length) writeLogs(r, logs);
+    } else if (this.flagSink) this.flagSink.push(flagLine(r));
+  }
+
+  /** A request's series key within its group: its response, and (a sidecar's inbound) its client and service. */
+  private static head(r: RequestRecord): string {
+    const grpc = r.grpcStatus === undefined ? '' : `|${r.grpcStatus}`;
+    return r.flags === '-' ? `${r.status}${grpc}` : `${r.status}${r.flags}${grpc}`;
+  }
+
+  /** Istio's standard metrics as they are. */
+  private recordStandard(r: RequestRecord, inbound: boolean): void {
     const c = r.cluster;
     const ctx = labelContext(this.owner);
-    const grpc = r.grpcStatus === undefined ? '' : `|${r.grpcStatus}`;
-    const head = r.flags === '-' ? `${r.status}${grpc}` : `${r.status}${r.flags}${grpc}`;
-    if (this.identity.mode === 'sidecar' && r.inbound) {
+    const head = Telemetry.head(r);
+    if (inbound) {
       // Istio's reporter="destination": the client by its verified identity, the service it asked for.
       const principal = r.request.peer?.principal;
       const service = ctx.serviceIndex(r.authority);
@@ -100,12 +122,41 @@ export class Telemetry {
         r.bytesOut,
       );
     }
-    if (r.dryRun) this.reportDryRun(r);
-    // The pushed config's logs, when it has any (even none: logging disabled); else the --access-log flag's.
-    const logs = this.logs && (this.identity.mode === 'sidecar' && r.inbound ? this.logs.server : this.logs.client);
-    if (logs) {
-      if (logs.length) writeLogs(r, logs);
-    } else if (this.flagSink) this.flagSink.push(flagLine(r));
+  }
+
+  /**
+   * Istio's metrics as a Telemetry's overrides shape them (metric-overrides.ts): none on a side turned
+   * off; else the expressions' values join the series key, and each family's labels are shaped once per series.
+   */
+  private recordShaped(r: RequestRecord, plan: SidePlan, inbound: boolean): void {
+    if (plan.off) return;
+    const c = r.cluster;
+    const ctx = labelContext(this.owner);
+    const principal = inbound ? r.request.peer?.principal : undefined;
+    const service = inbound ? ctx.serviceIndex(r.authority) : -1;
+    const upstream = !inbound && c && c.lb.kind !== 'passthrough' ? r.upstream : undefined;
+    let values: string[] = [];
+    if (plan.expressions.length) {
+      const peers = inbound
+        ? { downstream: plan.roots.includes('downstream_peer') ? peerAttribute(ctx.peerOf(principal)) : undefined }
+        : { upstream: plan.roots.includes('upstream_peer') && c && upstream ? upstreamPeer(c, upstream) : undefined };
+      values = evaluate(plan, requestAttributes(plan, r, peers));
+    }
+    const base = inbound ? `${Telemetry.head(r)}|${principal ?? ''}|${service}` : `${Telemetry.head(r)}|${upstream ?? ''}`;
+    const peer = () => (inbound ? ctx.destination(principal, service) : ctx.source(c, upstream));
+    this.metrics.recordIn(
+      groupOf(plan, c ?? this.owner.config ?? NO_CLUSTER),
+      values.length ? `${base}\0${values.join('\0')}` : base,
+      () =>
+        shapeRequest(
+          plan,
+          requestLabelPairs({ ...peer(), responseCode: r.status, responseFlags: r.flags, grpcStatus: r.grpcStatus }),
+          values,
+        ),
+      r.ms,
+      r.bytesIn,
+      r.bytesOut,
+    );
   }
 
   /** How long access log lines may wait to be written together (`--access-log-flush-ms`); 0: once per turn of the loop. */
@@ -205,6 +256,12 @@ export class Telemetry {
     for (const exporter of this.exporters.values()) exporter.close();
     this.exporters.clear();
   }
+}
+
+/** An endpoint's workload as an expression's `upstream_peer`. */
+function upstreamPeer(c: NonNullable<RequestRecord['cluster']>, upstream: string): unknown {
+  const e = endpointOf(c, upstream);
+  return peerAttribute(e?.metadata, e?.labels);
 }
 
 /** One access log of a config: its filters, and what it does with a request or TCP connection that passes them (a line to its sink, a record to its collector). */

@@ -1,6 +1,15 @@
 /** Telemetry and the mesh config's tracing parts: what validates, what is refused, and what is reported as not applied. */
 import { loadYaml, validate } from '../../api';
 
+/** A Telemetry t in default with these spec lines, checked alone (its per-resource rules). */
+const checkSpec = (spec: string) =>
+  validate(
+    loadYaml(`apiVersion: telemetry.istio.io/v1\nkind: Telemetry\nmetadata: { name: t, namespace: default }\nspec:${spec}`).objects,
+    {
+      scope: 'resource',
+    },
+  );
+
 const codes = (yaml: string) => validate(loadYaml(yaml).objects, { scope: 'resource' }).map((f) => `${f.code} ${f.path}`);
 
 test("Istio's tracing task Telemetry (sampling, custom tags of each kind, a provider) validates without findings", () => {
@@ -52,23 +61,64 @@ spec: {}
   ]);
 });
 
-test('metrics and a one-sided tracing match are reported as not applied, each by its field; accessLogging is applied', () => {
-  const found = validate(
-    loadYaml(`apiVersion: telemetry.istio.io/v1
-kind: Telemetry
-metadata: { name: t, namespace: default }
-spec:
+test('a one-sided tracing match is reported as not applied; metrics and accessLogging are applied', () => {
+  const found = checkSpec(`
   metrics: [{ overrides: [{ match: { metric: REQUEST_COUNT }, disabled: true }] }]
   accessLogging: [{ filter: { expression: "response.code >= 400" } }]
   tracing: [{ match: { mode: SERVER } }]
-`).objects,
-    { scope: 'resource' },
-  );
+`);
+  expect(found.map((f) => [f.code, f.severity, f.path])).toEqual([['MAST0301', 'Warning', 'spec.tracing[0].match.mode']]);
+});
+
+test("metrics: Istio's webhook rules for tag overrides, a value that is not CEL, a custom metric, an unknown metric name", () => {
+  const found = checkSpec(`
+  metrics:
+  - overrides:
+    - match: { metric: REQUEST_COUNT }
+      tagOverrides:
+        no_value: { operation: UPSERT }
+        remove_with_value: { operation: REMOVE, value: request.host }
+        not_cel: { value: "request.host ==" }
+        fine: { value: "request.headers['x-user']" }
+    - match: { customMetric: my_metric }
+      disabled: true
+    - match: { metric: REQUEST_COUNTS }
+    reportingInterval: 10s
+`);
   expect(found.map((f) => [f.code, f.severity, f.path])).toEqual([
-    ['MAST0301', 'Warning', 'spec.metrics'],
-    ['MAST0301', 'Warning', 'spec.tracing[0].match.mode'],
+    ['MAST0004', 'Error', 'spec.metrics[0].overrides[2].match.metric'],
+    ['MAST0185', 'Error', 'spec.metrics[0].overrides[0].tagOverrides["no_value"].value'],
+    ['MAST0185', 'Error', 'spec.metrics[0].overrides[0].tagOverrides["remove_with_value"].value'],
+    ['MAST0186', 'Warning', 'spec.metrics[0].overrides[0].tagOverrides["not_cel"].value'],
+    ['MAST0187', 'Warning', 'spec.metrics[0].overrides[1].match.customMetric'],
   ]);
-  expect(found[0].message).toMatch(/metrics .* not applied/);
+  expect(found[3].message).toContain('"request.host ==" is not a CEL expression');
+});
+
+test('metrics providers: a Telemetry or the mesh defaults naming a provider that is not Prometheus (MAST0187)', () => {
+  const found = validate(
+    loadYaml(`apiVersion: v1
+kind: ConfigMap
+metadata: { name: istio, namespace: istio-system }
+data:
+  mesh: |
+    defaultProviders: { metrics: [prometheus, sd] }
+    extensionProviders:
+    - { name: sd, stackdriver: {} }
+    - { name: prom2, prometheus: {} }
+---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: { name: t, namespace: istio-system }
+spec:
+  metrics: [{ providers: [{ name: prom2 }, { name: sd }, { name: nowhere }] }]
+`).objects,
+  );
+  expect(found.map((f) => [f.code, f.path])).toEqual([
+    ['MAST0187', 'data.mesh.defaultProviders.metrics[1]'],
+    ['MAST0187', 'spec.metrics[0].providers[1].name'],
+    ['MAST0187', 'spec.metrics[0].providers[2].name'],
+  ]);
 });
 
 const meshConfig = (mesh: string) => `apiVersion: v1
@@ -118,20 +168,14 @@ defaultConfig: { tracing: { sampling: 200 } }`),
 });
 
 test('accessLogging: a filter expression that is not CEL is an error with the parse error; a mode out of the enum is one too', () => {
-  const found = validate(
-    loadYaml(`apiVersion: telemetry.istio.io/v1
-kind: Telemetry
-metadata: { name: t, namespace: default }
-spec:
+  const found = checkSpec(`
   accessLogging:
   - providers: [{ name: envoy }]
     filter: { expression: "response.code >= 400" }
   - providers: [{ name: envoy }]
     match: { mode: BOTH }
     filter: { expression: "response.code >= " }
-`).objects,
-    { scope: 'resource' },
-  );
+`);
   expect(found.map((f) => [f.code, f.path])).toEqual([
     ['MAST0004', 'spec.accessLogging[1].match.mode'],
     ['MAST0161', 'spec.accessLogging[1].filter.expression'],

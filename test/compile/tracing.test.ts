@@ -5,31 +5,8 @@
  */
 import { loadYaml, type KubeObject } from '../../api';
 import { buildIndex, compile, configFor, CompileCache, makeSnapshot } from '../../runtime/compile';
-import { localMesh } from '../fixtures/local-mesh';
+import { base, details, GATEWAY, mesh, reviewsV1, reviewsV2 } from './telemetry-mesh';
 
-const base = localMesh({ reviewsV1: 19001, reviewsV2: 19002, details: 19003 });
-const GATEWAY = {
-  mode: 'gateway' as const,
-  namespace: 'default',
-  labels: { istio: 'ingressgateway', app: 'istio-ingressgateway' },
-  portMap: { 80: 8080 },
-};
-const reviewsV1 = {
-  mode: 'sidecar' as const,
-  namespace: 'default',
-  labels: { app: 'reviews', version: 'v1' },
-  outboundPort: 15001,
-  inbound: { port: 15006, appPort: 19001 },
-};
-const reviewsV2 = { ...reviewsV1, labels: { app: 'reviews', version: 'v2' }, inbound: { port: 15006, appPort: 19002 } };
-const details = { ...reviewsV1, labels: { app: 'details', version: 'v1' }, inbound: { port: 15006, appPort: 19003 } };
-
-const mesh = (text: string): KubeObject => ({
-  apiVersion: 'v1',
-  kind: 'ConfigMap',
-  metadata: { name: 'istio', namespace: 'istio-system' },
-  data: { mesh: text },
-});
 const OTEL = `extensionProviders:
 - name: otel
   opentelemetry: { service: observability/collector.observability.svc.cluster.local, port: 4318, http: { path: v1/traces } }

@@ -179,6 +179,21 @@ export async function startLocal(dir: string, logs: string[] = []): Promise<Loca
   return local;
 }
 
+/**
+ * Rewrites a running `mast local`'s mesh file with `yaml` and waits until every proxy runs the
+ * snapshot that has it (and none rejected it): what `kubectl apply` and a push are in a task.
+ */
+export async function rewriteMesh(local: LocalMesh, file: string, yaml: string): Promise<void> {
+  const before = local.mastd.snapshot?.version;
+  writeFileSync(file, yaml);
+  await until(
+    'the new mesh applied',
+    async () => local.mastd.snapshot?.version !== before && (await local.notReady()).length === 0,
+    15_000,
+  );
+  if (local.mastd.rejected.length) throw new Error(`rejected: ${JSON.stringify(local.mastd.rejected)}`);
+}
+
 /** Stops what startLocal started and removes its directory. */
 export async function stopLocal(local: LocalMesh | undefined, dir: string): Promise<void> {
   await local?.stop();

@@ -125,6 +125,15 @@ ${mesh
   .join('\n')}`;
 }
 
+/** A Telemetry (telemetry.istio.io/v1 unless `apiVersion` says) `name` in `namespace` with these spec lines (indented two spaces). */
+export function telemetryDoc(name: string, namespace: string, spec: string, apiVersion = 'telemetry.istio.io/v1'): string {
+  return `apiVersion: ${apiVersion}
+kind: Telemetry
+metadata: { name: ${name}, namespace: ${namespace} }
+spec:
+${spec}`;
+}
+
 /** Documents joined into one YAML file (empty ones left out). */
 export function meshYaml(...docs: readonly string[]): string {
   return `${docs

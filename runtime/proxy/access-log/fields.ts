@@ -12,4 +12,6 @@ export type Getter<R> = (r: R, now: number) => Value;
 export interface Fields<R> {
   readonly values: Readonly<Record<string, Getter<R>>>;
   readonly header: (r: R, name: string) => string | undefined;
+  /** When the record's request (or connection) started, in ms since the epoch: START_TIME(fmt)'s. */
+  readonly start: (r: R, now: number) => number;
 }

@@ -72,9 +72,13 @@ const ROOTS: Readonly<Record<string, (r: RequestRecord) => Record<string, unknow
       size: BigInt(r.bytesOut),
     }),
   source: (r) => ({ address: r.request.remoteAddress, port: BigInt(r.request.remotePort) }),
+  // Where the client meant to go: the port even when it named a host (an app using the sidecar as its HTTP proxy), an address only as an IP.
   destination: (r) => {
     const { originalAddress: address, originalPort: port } = r.request;
-    return address !== undefined && isIP(address) ? defined({ address, port: port === undefined ? undefined : BigInt(port) }) : {};
+    return defined({
+      address: address !== undefined && isIP(address) ? address : undefined,
+      port: port === undefined ? undefined : BigInt(port),
+    });
   },
   connection: (r) => defined({ mtls: r.request.peer?.principal !== undefined, uri_san_peer_certificate: peerUri(r) }),
   upstream: (r) => {
@@ -147,7 +151,8 @@ function filterOver<R>(
   };
 }
 
-function plan(expression: string): (attributes: never) => unknown {
+/** An expression planned in the proxy's CEL environment (made on first use); throws with the parse error for one that is not CEL. */
+export function plan(expression: string): (attributes: never) => unknown {
   const cel = celLibrary();
   env ??= cel.celEnv();
   return cel.plan(env, cel.parse(expression)) as (attributes: never) => unknown;

@@ -22,6 +22,7 @@ import type { RequestRecord } from '../request/record';
 import type { ConnectionRecord } from '../tcp-record';
 import { TCP_FIELDS } from './tcp-fields';
 import type { Fields, Getter as FieldGetter, Value } from './fields';
+import { compileStartTime } from './start-time';
 
 /** One record's line (without its newline), given the record and the wall clock when it finished. */
 export type LineOf<R = RequestRecord> = (r: R, now: number) => string;
@@ -94,7 +95,7 @@ const GETTERS: Readonly<Record<string, Getter>> = {
   HOSTNAME: () => HOSTNAME,
 };
 
-const HTTP_FIELDS: Fields<RequestRecord> = { values: GETTERS, header: requestHeader };
+const HTTP_FIELDS: Fields<RequestRecord> = { values: GETTERS, header: requestHeader, start: (r, now) => now - r.ms };
 
 function getterOf<R>(op: FormatOperator, fields: Fields<R>): Getter<R> {
   const requestHeader = fields.header;
@@ -116,6 +117,10 @@ function getterOf<R>(op: FormatOperator, fields: Fields<R>): Getter<R> {
     // The proxy's environment does not change: read when the format is compiled.
     const value = process.env[op.variable ?? ''];
     get = () => value;
+  } else if (op.name === 'START_TIME' && op.timeFormat !== undefined) {
+    const write = compileStartTime(op.timeFormat);
+    const start = fields.start;
+    get = (r, now) => write(start(r, now));
   } else get = fields.values[op.name] ?? NONE;
   const max = op.maxLength;
   if (max === undefined) return get;

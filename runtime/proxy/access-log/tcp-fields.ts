@@ -44,4 +44,4 @@ const VALUES: Readonly<Record<string, Getter<ConnectionRecord>>> = {
 };
 
 /** A connection has no request headers: every REQ(...) prints `-`. */
-export const TCP_FIELDS: Fields<ConnectionRecord> = { values: VALUES, header: () => undefined };
+export const TCP_FIELDS: Fields<ConnectionRecord> = { values: VALUES, header: () => undefined, start: (c) => c.start };

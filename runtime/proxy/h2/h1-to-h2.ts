@@ -3,8 +3,10 @@
  * or DestinationRule `h2UpgradePolicy: UPGRADE`): the tries go over pooled HTTP/2 streams
  * (upstream-h2.ts), retried as the route says, and the response goes back as HTTP/1.1 bytes —
  * its length as the server gave it, else chunked, with the server's trailers as chunked trailers.
- * The exchange (request/exchange.ts) keeps authorization, routing, the route's timeout and the
- * record; this is its upstream half.
+ * A gRPC-Web call comes here whatever its cluster speaks: translated to gRPC as Envoy's grpc_web
+ * filter does, it goes to an HTTP/1.1 cluster as gRPC over HTTP/1.1 (upstream-h1.ts), as Envoy's
+ * router sends it. The exchange (request/exchange.ts) keeps authorization, routing, the route's
+ * timeout and the record; this is its upstream half.
  */
 import type { Client } from '../request/context';
 import { corsResponseHeaders } from '../request/cors';
@@ -19,7 +21,8 @@ import { grpcStatusOf } from './grpc';
 import { downstreamResponse, pairsOfHead, upstreamRequest, type HeaderList, type UpstreamRequest } from './headers';
 import { Dechunker } from './dechunk';
 import { Base64Body, type GrpcWebCall, GrpcWebBodyError, grpcWebRequestHeaders, GrpcWebResponse, type WebHead } from './grpc-web';
-import { Tries, type TriesOwner } from './tries';
+import { RESET, Tries, type TriesOwner } from './tries';
+import { H1Try } from './upstream-h1';
 import { H2Try } from './upstream-h2';
 import type { TryOwner, UpstreamTry } from './upstream-try';
 import type { TraceContext } from '../tracing/propagation';
@@ -115,7 +118,13 @@ export class Http1ToH2 implements TryOwner, TriesOwner {
   }
 
   createTry(endpoint: Endpoint): UpstreamTry {
-    return new H2Try(this.cluster, endpoint, this, this.upstream, this.replay.hasBody || this.client.requestTrailers !== undefined);
+    const cluster = this.cluster;
+    const hasBody = this.replay.hasBody || this.client.requestTrailers !== undefined;
+    if (cluster.protocolFor(this.client.originalPort) === 'h2') return new H2Try(cluster, endpoint, this, this.upstream, hasBody);
+    // A gRPC-Web call to an HTTP/1.1 cluster: its body chunked (a -text body's decoded length is not the client's).
+    return new H1Try(cluster, endpoint, this, this.upstream, hasBody, undefined, (flag) =>
+      this.x.bridgeReply(503, flag, flag === 'UO' ? `${RESET} overflow\n` : 'no healthy upstream\n'),
+    );
   }
 
   reply(status: number, flag: Flag, body: string): void {

@@ -108,13 +108,13 @@ export class H2Exchange implements TryOwner, TriesOwner, ResponseSource, StreamO
     }
     const entry = conn.listener.entryFor(req.port, conn.server);
     this.listener = entry?.config;
-    // No route takes a CONNECT (http/bytes.ts CONNECT_NO_ROUTE): 404 NR, logged as Envoy logs it.
-    if (req.method === 'CONNECT') return this.reply(404, 'NR', 'no route\n');
     if (this.listener?.grpcWeb) this.startGrpcWeb();
     // As HTTP/1.1 (exchange.ts): a gateway's client is external, its x-request-id and (without trusted hops) x-forwarded-proto replaced.
     const edge = ctx.identity.mode === 'gateway';
     this.ownProto = edge && !(ctx.limits.trustedHops ?? 0);
     if (!edge) this.requestId = req.header('x-request-id') ?? '';
+    // Every request has one, a local reply's too (Envoy's connection manager sets it before any filter).
+    if (!this.requestId) this.requestId = REQUEST_IDS.next();
     if (ctx.tracer) this.trace = ctx.tracer.start(req);
     const admission = admit(this.listener, req);
     this.dryRun = admission.dryRun;
@@ -123,6 +123,8 @@ export class H2Exchange implements TryOwner, TriesOwner, ResponseSource, StreamO
       this.details = r.details;
       return this.reply(r.status, '', r.body, r.headers);
     }
+    // Authorized, a CONNECT finds no route (request/connect.ts): 404 NR, logged as Envoy logs it.
+    if (req.method === 'CONNECT') return this.reply(404, 'NR', 'no route\n');
     // A verified JWT's header edits ride on the route, so every way upstream applies them.
     const decision = withAdmission(decide(entry, routingView(req, admission), Math.random), admission);
     this.route = decision.route;
@@ -152,7 +154,6 @@ export class H2Exchange implements TryOwner, TriesOwner, ResponseSource, StreamO
     const cluster = (this.cluster = this.ctx.cluster(d.destination.cluster));
     if (!cluster || (cluster.endpoints.length === 0 && cluster.config.lb.kind !== 'passthrough'))
       return this.reply(503, 'UH', 'no healthy upstream\n');
-    if (!this.requestId) this.requestId = REQUEST_IDS.next();
     const req = this.req!;
     this.upstream = streamUpstreamRequest(req, {
       route: d.route,

@@ -17,6 +17,8 @@ import type { TryOwner, UpstreamTry } from './upstream-try';
 export function requestHead(r: UpstreamRequest, hasBody: boolean, length: string | undefined): string {
   let head = `${r.method} ${r.path} HTTP/1.1\r\nhost: ${r.authority}\r\n`;
   for (const [n, v] of r.headers) if (n !== 'content-length') head += `${n}: ${v}\r\n`;
+  // The one TE an HTTP/1.1 upstream is told too (Envoy keeps `te: trailers`): gRPC's.
+  if (r.teTrailers) head += 'te: trailers\r\n';
   if (length !== undefined) head += `content-length: ${length}\r\n`;
   else if (hasBody) head += 'transfer-encoding: chunked\r\n';
   return `${head}\r\n`;

@@ -6,7 +6,7 @@
  * `refused-stream`), reset (UR), its connection gone (UC), no connection at all (UF).
  */
 import type * as http2 from 'node:http2';
-import { CANCEL, FLAG_END_STREAM, INTERNAL_ERROR, NO_ERROR, REFUSED_STREAM } from './lazy-http2';
+import { CANCEL, FLAG_END_STREAM, INTERNAL_ERROR, REFUSED_STREAM } from './lazy-http2';
 import { containedError } from '../contain';
 import { endStreamReceived, watchEndStream } from './end-stream';
 import type { Cluster, Endpoint } from '../upstream/cluster';
@@ -23,6 +23,14 @@ export class H2Try implements UpstreamTry {
   private responded = false;
   /** The client's request trailers, sent when the body's last DATA has gone. */
   private trailers?: HeaderList;
+  /**
+   * DATA that came before the head it follows. Node emits a stream's 'response' a tick after it
+   * decodes the HEADERS (process.nextTick) but pushes DATA decoded in the same pass at once: under
+   * load 'data' can come first. Written to the client then, it made Node send an implicit head
+   * (`:status: 200` alone) and end the stream without the upstream's trailers: the bench's gRPC
+   * calls that came back HTTP 200 without grpc-status.
+   */
+  private early?: Buffer[];
 
   constructor(
     private readonly cluster: Cluster,
@@ -93,16 +101,21 @@ export class H2Try implements UpstreamTry {
     this.owner.ready();
   }
 
-  /** The server's final head (1xx ones are not passed on). */
-  response(h: http2.IncomingHttpHeaders, flags: number): void {
+  /** The server's final head (1xx ones are not passed on), then any DATA that came before it, if the exchange took the head. */
+  response(stream: http2.ClientHttp2Stream, h: http2.IncomingHttpHeaders, flags: number): void {
     const status = Number(h[':status']);
     if (status < 200) return;
     this.responded = true;
-    this.owner.head(status, pairsOf(h), (flags & FLAG_END_STREAM) !== 0);
+    const taken = this.owner.head(status, pairsOf(h), (flags & FLAG_END_STREAM) !== 0);
+    const early = this.early;
+    this.early = undefined;
+    if (taken && early) for (const chunk of early) this.data(stream, chunk);
   }
 
   data(stream: http2.ClientHttp2Stream, chunk: Buffer): void {
-    if (!this.done && !this.owner.data(chunk)) stream.pause();
+    if (this.done) return;
+    if (!this.responded) (this.early ??= []).push(chunk);
+    else if (!this.owner.data(chunk)) stream.pause();
   }
 
   trailersIn(t: http2.IncomingHttpHeaders): void {
@@ -169,13 +182,17 @@ export class H2Try implements UpstreamTry {
     if (stream && !stream.closed) stream.close(CANCEL);
   }
 
-  /** The stream closed without the server ending it: refused, reset by the server (UR), or its connection gone (UC). */
+  /**
+   * The stream closed without the server ending it: refused, reset by the server (UR, whatever its
+   * RST_STREAM code: NO_ERROR too, as Envoy's codec reports any reset as a remote reset), or its
+   * connection gone (UC).
+   */
   private closedEarly(stream: http2.ClientHttp2Stream, pooled: PooledSession): void {
     const code = stream.rstCode;
     this.release();
     if (!pooled.connected) return this.owner.failed('UF', 503, 'connect-failure');
     if (code === REFUSED_STREAM) return this.owner.failed('UR', 503, 'refused-stream');
-    this.owner.failed(code === NO_ERROR || pooled.session.destroyed ? 'UC' : 'UR', 503, 'reset');
+    this.owner.failed(pooled.session.destroyed ? 'UC' : 'UR', 503, 'reset');
   }
 
   private fail(flag: 'UC', status: number, reason: 'refused-stream'): void {
@@ -207,7 +224,7 @@ const ignore = (): void => undefined;
 // What the server sent reaches the try inside these: a throw resets that stream, not the process (contain.ts).
 function onResponse(this: TryStream, h: http2.IncomingHttpHeaders, flags: number): void {
   try {
-    this[TRY].response(h, flags);
+    this[TRY].response(this, h, flags);
   } catch (error) {
     containedError('upstream', () => resetStream(this), error);
   }

@@ -67,7 +67,7 @@ export class H2Pool {
   /** A session with room for one more stream now, if there is one. */
   private withRoom(): PooledSession | undefined {
     const max = this.cluster.config.maxConcurrentStreams;
-    for (const s of this.sessions) if (!s.retired && !s.session.destroyed && s.active < s.capacity(max)) return s;
+    for (const s of this.sessions) if (!s.retired && !s.session.closed && !s.session.destroyed && s.active < s.capacity(max)) return s;
     return undefined;
   }
 
@@ -157,8 +157,11 @@ export class H2Pool {
     session.on('goaway', () => (pooled.retired = true));
     // Its streams hear of the failure themselves (their 'close'): nothing to do for the session but forget it.
     session.on('error', () => undefined);
+    // Idle: closed, and out of the pool at once (Node may keep a closing session a while for a stream it has not let go of yet).
     session.setTimeout(cluster.config.idleTimeoutMs ?? 60_000, () => {
-      if (pooled.active === 0) session.close();
+      if (pooled.active > 0) return;
+      session.close();
+      this.forget(pooled);
     });
     const connectTimer = setTimeout(() => {
       if (!pooled.connected) session.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' }));

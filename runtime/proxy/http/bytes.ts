@@ -5,8 +5,9 @@
 /**
  * A CONNECT request: Istio's listeners configure no CONNECT upgrade, and a CONNECT has no path for
  * their path routes to match, so Envoy answers 404 (route_not_found, flag NR) and logs it. mast
- * too, over both HTTP versions, before routing, with an access log line (path null, as Envoy's
- * "-"); an HTTP/1.1 connection is closed after it (its bytes would be a tunnel's).
+ * too, over both HTTP versions, after authorization and before routing (request/connect.ts), with
+ * an access log line (path null, as Envoy's "-"); an HTTP/1.1 connection is closed after it (its
+ * bytes would be a tunnel's).
  */
 export const CONNECT_NO_ROUTE = 'connect_no_route';
 

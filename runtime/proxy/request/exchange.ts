@@ -52,7 +52,7 @@ export class Exchange implements AttemptOwner, RelayOwner, BridgeOwner {
   /** To an HTTP/2 cluster the tries are HTTP/2 streams (h2/h1-to-h2.ts), not Attempts and a Relay. */
   private bridge?: Http1ToH2;
   private grpcStatus?: number;
-  /** A gRPC-Web call on a listener that translates it (h2/grpc-web.ts; to an HTTP/2 cluster, the bridge does). */
+  /** A gRPC-Web call on a listener that translates it (h2/grpc-web.ts; the bridge does, to any cluster). */
   readonly web?: GrpcWebCall;
   private readonly body?: RequestBody;
   private flags = 0;
@@ -87,6 +87,8 @@ export class Exchange implements AttemptOwner, RelayOwner, BridgeOwner {
     this.edge = ctx.identity.mode === 'gateway';
     this.ownProto = this.edge && !(ctx.limits.trustedHops ?? 0);
     this.requestId = !this.edge && client.head.seen & SEEN_X_REQUEST_ID ? (client.header('x-request-id') ?? '') : '';
+    // Every request has one, a local reply's too (Envoy's connection manager sets it before any filter).
+    if (!this.requestId) this.requestId = REQUEST_IDS.next();
     if (ctx.tracer) this.trace = ctx.tracer.start(client);
   }
 
@@ -112,8 +114,8 @@ export class Exchange implements AttemptOwner, RelayOwner, BridgeOwner {
     const cluster = (this.cluster = this.ctx.cluster(d.destination.cluster));
     if (!cluster || (cluster.endpoints.length === 0 && cluster.config.lb.kind !== 'passthrough'))
       return this.reply(503, 'UH', 'no healthy upstream\n');
-    if (!this.requestId) this.requestId = REQUEST_IDS.next();
-    if (cluster.protocolFor(this.client.originalPort) === 'h2') this.bridge = new Http1ToH2(cluster, this, this.client, d);
+    // An HTTP/2 cluster, or a gRPC-Web call to be translated whatever its cluster speaks (Envoy's grpc_web filter runs before the router).
+    if (this.web || cluster.protocolFor(this.client.originalPort) === 'h2') this.bridge = new Http1ToH2(cluster, this, this.client, d);
     else {
       this.relay = new Relay(this, this.client, this);
       this.up = new Attempts(cluster, this, this.client, this.relay, this.body, d.action.retries);

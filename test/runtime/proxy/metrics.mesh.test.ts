@@ -6,10 +6,11 @@
  */
 import { spawnSync } from 'node:child_process';
 import { loadYaml } from '../../../api';
-import { buildIndex, compile, makeSnapshot, type ProxyIdentity } from '../../../runtime/compile';
+import { buildIndex, makeSnapshot } from '../../../runtime/compile';
 import { freePort } from '../../../runtime/local/local-mesh';
-import { MeshProxy } from '../../../runtime/proxy/mesh-proxy';
-import { meshCa, workload } from '../../security/pki';
+import type { MeshProxy } from '../../../runtime/proxy/mesh-proxy';
+import { meshCa } from '../../security/pki';
+import { meshSidecar } from '../../support/mesh-sidecar';
 import { meshYaml, serviceEntryDoc, workloadEntryDoc } from '../../support/mesh-yaml';
 import { backend, get, until } from '../../support/proxy';
 
@@ -53,18 +54,9 @@ test('both reporters name both workloads: principal, app, version, canonical lab
   const inboundPort = await freePort();
   const objects = loadYaml(mesh(inboundPort)).objects;
   const index = buildIndex(makeSnapshot(objects, 'v1'));
-  const start = async (identity: ProxyIdentity & { serviceAccount: string }, workloadName: string) => {
-    const proxy = new MeshProxy({
-      mode: 'sidecar',
-      workload: workloadName,
-      namespace: identity.namespace,
-      labels: identity.labels,
-      serviceAccount: identity.serviceAccount,
-    });
+  const start = async (identity: Parameters<typeof meshSidecar>[2], workloadName: string) => {
+    const { proxy } = await meshSidecar(ca, index, identity, workloadName);
     proxies.push(proxy);
-    proxy.setCertificate(await workload(ca, identity.namespace, identity.serviceAccount));
-    const result = await proxy.apply(compile(index, identity));
-    if (!result.ok) throw new Error(result.error);
     return proxy;
   };
   // The workload names the proxies start with are their `app` labels: mastd's table names them better.

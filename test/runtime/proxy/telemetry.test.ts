@@ -89,6 +89,9 @@ test('one JSON line per request: route, cluster, upstream, flags, request id, an
       response_code: 403,
       response_code_details: 'rbac_access_denied_matched_policy[ns[default]-policy[no-secrets]-rule[0]]',
     });
+    // A local reply has a request id too (Envoy's connection manager sets one before any filter or route).
+    expect(lines[1].request_id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(lines[2].request_id).toMatch(/^[0-9a-f-]{36}$/);
     // A forwarded request without one gets a generated request id (the backend saw the same).
     expect(lines[3].request_id).toMatch(/^[0-9a-f-]{36}$/);
     expect(a.seen.at(-1)?.headers['x-request-id']).toBe(lines[3].request_id);

@@ -95,11 +95,24 @@ test.each([
   expect(compileTextFormat(format)(record({}, headers), NOW)).toBe(expected);
 });
 
+test.each([
+  // Envoy's documented examples: a calendar time, seconds since the epoch with milli-, micro- and nanoseconds.
+  ['%START_TIME(%Y/%m/%dT%H:%M:%S%z %s)%', '2020/11/25T21:26:18+0000 1606339578'],
+  ['%START_TIME(%s.%3f)%', '1606339578.408'],
+  ['%START_TIME(%s.%6f)%', '1606339578.408300'],
+  ['%START_TIME(%s.%9f)% %START_TIME(%f)%', '1606339578.408300000 408300000'],
+  ['[%START_TIME(%F %T)%] %START_TIME(%a %b %e %j %I%p %y %Z %%)%', '[2020-11-25 21:26:18] Wed Nov 25 330 09PM 20 UTC %'],
+])('START_TIME with a format, in UTC, at the start of the request: %s', (format, expected) => {
+  // The record's request took 4.7 ms: it started at 18.4083.
+  expect(compileTextFormat(format)(record(), NOW)).toBe(expected);
+});
+
 test('an operator mast-proxy cannot fill is refused by name, with or without arguments', () => {
   expect(() => parseAccessLogFormat('%UPSTREAM_PEER_SUBJECT%')).toThrow(
     '%UPSTREAM_PEER_SUBJECT% is not a command operator mast-proxy fills',
   );
-  expect(() => parseAccessLogFormat('%START_TIME(%s)%')).toThrow(/without an argument/);
+  expect(() => parseAccessLogFormat('%DURATION(%s)%')).toThrow(/without an argument/);
+  expect(() => parseAccessLogFormat('%START_TIME(%Y %Q)%')).toThrow('"%Q" is not a time specifier');
   expect(() => parseAccessLogFormat('%RESP(CONTENT-TYPE)%')).toThrow(/keeps no response header/);
   expect(() => parseAccessLogFormat('%REQ%')).toThrow(/needs a header/);
 });

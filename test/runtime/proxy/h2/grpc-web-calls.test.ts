@@ -3,7 +3,9 @@
  * browser's grpc-web client sends it: HTTP/1.1 `application/grpc-web-text` (base64 both ways) and
  * HTTP/2 `application/grpc-web+proto`, translated by whichever hop's listener carries the
  * grpc_web filter (Istio: a GRPC-WEB gateway server, or the inbound of a GRPC-WEB service port);
- * the hop without it relays the call as it came. A local reply is a gRPC-Web status.
+ * the hop without it relays the call as it came. A local reply is a gRPC-Web status. To a
+ * cluster that speaks HTTP/1.1 the call is translated all the same and goes as gRPC over
+ * HTTP/1.1, as Envoy's router sends what its grpc_web filter made.
  */
 import * as http from 'node:http';
 import * as http2 from 'node:http2';
@@ -200,3 +202,47 @@ test("a grpc-web-text body that is not base64 is answered 400 (grpc-status 13), 
   expect(r.status).toBe(400);
   expect(r.headers['grpc-status']).toBe('13');
 });
+
+/** An HTTP/1.1 app answering gRPC over HTTP/1.1: the message back in a chunked body, `grpc-status: 0` as a trailer; what it received kept. */
+async function grpcOverHttp1(): Promise<{ port: number; seen: Array<{ headers: http.IncomingHttpHeaders; body: Buffer }> }> {
+  const seen: Array<{ headers: http.IncomingHttpHeaders; body: Buffer }> = [];
+  const server = http.createServer((req, res) => {
+    const parts: Buffer[] = [];
+    req.on('data', (c: Buffer) => parts.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(parts);
+      seen.push({ headers: req.headers, body });
+      if (req.headers['content-type'] !== 'application/grpc') return void res.writeHead(415).end();
+      const { text } = JSON.parse(body.subarray(5).toString());
+      res.writeHead(200, { 'content-type': 'application/grpc', trailer: 'grpc-status' });
+      res.addTrailers({ 'grpc-status': '0' });
+      res.end(messageFrame({ text: `h1:${text}` }));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  stopAfter(() => new Promise((r) => server.close(() => r())));
+  return { port: (server.address() as import('node:net').AddressInfo).port, seen };
+}
+
+test.each(['grpc-web-text over HTTP/1.1', 'grpc-web+proto over HTTP/2'] as const)(
+  '%s to a cluster that speaks HTTP/1.1: translated, the app gets gRPC over HTTP/1.1, the client a gRPC-Web answer',
+  async (call) => {
+    const app = await grpcOverHttp1();
+    const cfg = config([forward('app')], [cluster('app', [app.port])]);
+    const gw = await proxyFor({ ...cfg, listeners: [{ ...cfg.listeners[0], grpcWeb: true }] });
+    const r =
+      call === 'grpc-web-text over HTTP/1.1'
+        ? await textCallH1(gw.port, '/echo.Echo/Unary', { text: 'browser' })
+        : await binaryCallH2(gw.port, '/echo.Echo/Unary', { text: 'browser' });
+    expect(app.seen).toHaveLength(1);
+    expect(app.seen[0].headers).toMatchObject({ 'content-type': 'application/grpc', te: 'trailers' });
+    expect(app.seen[0].body).toEqual(messageFrame({ text: 'browser' }));
+    expect(r.status).toBe(200);
+    expect(r.headers['content-type']).toBe(
+      call === 'grpc-web-text over HTTP/1.1' ? 'application/grpc-web-text+proto' : 'application/grpc-web+proto',
+    );
+    const { messages, trailers } = readFrames(r.body);
+    expect(messages).toEqual([{ text: 'h1:browser' }]);
+    expect(trailers).toMatchObject({ 'grpc-status': '0' });
+  },
+);

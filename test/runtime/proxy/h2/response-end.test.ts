@@ -7,10 +7,18 @@
  */
 import * as http2 from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
-import { cluster, config, forward, raw, stoppedAfterEach } from '../../../support/proxy';
+import { type RequestRecord, requestFinished } from '../../../../runtime/proxy/request/record';
+import { cluster, config, forward, raw, stoppedAfterEach, until } from '../../../support/proxy';
 import { h2c, h2request } from './h2-client';
 
 const { proxyFor, stopAfter } = stoppedAfterEach();
+
+/** The response flags of the requests the proxies of this file finish, in order. */
+const flags: string[] = [];
+const noteFlags = (r: unknown) => flags.push((r as RequestRecord).flags);
+beforeAll(() => requestFinished.subscribe(noteFlags));
+afterAll(() => requestFinished.unsubscribe(noteFlags));
+beforeEach(() => void flags.splice(0));
 
 /** A gRPC-like server whose response head and first message go out, then its connection is destroyed before the trailers. */
 async function cutBeforeTrailers(): Promise<number> {
@@ -61,6 +69,9 @@ test('an HTTP/2 client: a response whose connection went before its trailers is 
     (e: NodeJS.ErrnoException) => `reset: ${e.code}`,
   );
   expect(outcome).toBe('reset: ERR_HTTP2_STREAM_ERROR');
+  // Its connection went: Envoy's UpstreamConnectionTermination.
+  await until('the request recorded', () => flags.length === 1, 2000);
+  expect(flags).toEqual(['UC']);
 });
 
 test('an HTTP/1.1 client: the chunked response is cut off (no last chunk), its connection closed', async () => {
@@ -87,6 +98,9 @@ test('an HTTP/2 client: an upstream stream reset with NO_ERROR after its head is
     (e: NodeJS.ErrnoException) => `reset: ${e.code}`,
   );
   expect(outcome).toBe('reset: ERR_HTTP2_STREAM_ERROR');
+  // Reset by the server, its connection still up: Envoy's UpstreamRemoteReset, whatever the RST_STREAM code.
+  await until('the request recorded', () => flags.length === 1, 2000);
+  expect(flags).toEqual(['UR']);
 });
 
 test('an HTTP/1.1 client: an upstream stream reset with NO_ERROR after its head cuts the chunked response off', async () => {
