@@ -54,7 +54,7 @@ const deniedConnect = (protocol: string) => ({
   ...refusedConnect(protocol),
   response_code: 403,
   response_flags: '-',
-  response_code_details: 'rbac_access_denied_matched_policy[mast-system/deny-connect[0]]',
+  response_code_details: 'rbac_access_denied_matched_policy[ns[mast-system]-policy[deny-connect]-rule[0]]',
 });
 
 test('HTTP/1.1 CONNECT: 404, the connection closed, and a request smuggled behind it never reaches the backend', async () => {
