@@ -42,7 +42,7 @@ export interface RequestRecord {
   readonly upstream?: string;
   readonly requestId: string;
   readonly authority: string;
-  /** Why the proxy answered itself, e.g. `rbac_access_denied_matched_policy[ns/name[0]]`. */
+  /** Why the proxy answered itself, e.g. `rbac_access_denied_matched_policy[ns[default]-policy[deny]-rule[0]]`. */
   readonly details?: string;
   /** Why the upstream connection of the last try failed to come up (Node's code: ECONNREFUSED, CERT_HAS_EXPIRED...). */
   readonly transportFailure?: string;
