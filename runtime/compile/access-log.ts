@@ -22,6 +22,7 @@ import {
 } from '../../api';
 import type { AccessLogConfig, AccessLogsConfig, OtlpAccessLogConfig } from '../contract/proxy-config';
 import type { ProxyIdentity } from '../contract/push-protocol';
+import { collectorAddress } from './collector';
 import type { MeshIndex } from './mesh-index';
 import { meshConfigOf } from './mesh-config';
 import { applicableTelemetries, hostOf } from './tracing';
@@ -50,6 +51,8 @@ export interface MeshLogProvider {
   readonly path: string;
   readonly format?: Format;
   readonly otlp?: OtlpAccessLogConfig;
+  /** An envoyOtelAls provider's `service` as written (`<namespace>/<host>` or a host), for collectorAddress. */
+  readonly service?: string;
 }
 
 /**
@@ -68,6 +71,7 @@ function otelProvider(o: Record<string, unknown>): MeshLogProvider | undefined {
       : [];
   return {
     path: '',
+    service: o.service,
     format: { text: typeof lf.text === 'string' && lf.text ? lf.text : ISTIO_TEXT_FORMAT },
     otlp: {
       host: hostOf(o.service),
@@ -223,7 +227,10 @@ export function accessLogsFor(index: MeshIndex, proxy: ProxyIdentity): AccessLog
         path: provider.path,
         format: provider.format ?? mesh.format,
         ...(spec.filter ? { filter: spec.filter } : {}),
-        ...(provider.otlp ? { otlp: provider.otlp } : {}),
+        // The service's endpoint when the mesh knows it (istiod's LookupCluster), else its host.
+        ...(provider.otlp
+          ? { otlp: { ...provider.otlp, ...collectorAddress(index, provider.service ?? provider.otlp.host, provider.otlp.port) } }
+          : {}),
       });
     }
     if (!configured) return legacy;

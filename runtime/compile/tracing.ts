@@ -21,6 +21,7 @@ import {
 } from '../../api';
 import { OTLP_TRACES_EXPORT, type TracingConfig, type TracingTag } from '../contract/proxy-config';
 import type { ProxyIdentity } from '../contract/push-protocol';
+import { collectorAddress } from './collector';
 import type { MeshIndex } from './mesh-index';
 import { meshConfigOf } from './mesh-config';
 
@@ -30,6 +31,8 @@ type Collector = NonNullable<TracingConfig['collector']>;
 export interface MeshTracing {
   /** `opentelemetry` extension providers by name. */
   readonly providers: ReadonlyMap<string, Collector>;
+  /** Each provider's `service` as written (`<namespace>/<host>` or a host), for collectorAddress. */
+  readonly services: ReadonlyMap<string, string>;
   readonly defaultProvider?: string;
   /** `defaultConfig.tracing.sampling`, as istiod reads it (over 100: 1). */
   readonly sampling?: number;
@@ -53,9 +56,11 @@ export function readMeshTracing(objects: readonly KubeObject[]): MeshTracing {
     trustDomain?: unknown;
   };
   const providers = new Map<string, Collector>();
+  const services = new Map<string, string>();
   for (const p of Array.isArray(mesh.extensionProviders) ? mesh.extensionProviders : []) {
     const o = p?.opentelemetry;
     if (typeof p?.name !== 'string' || typeof o?.service !== 'string' || typeof o.port !== 'number') continue;
+    services.set(p.name, o.service);
     // Without `http` Istio configures Envoy's tracer for OTLP/gRPC (the collector's 4317).
     if (!isPlainObject(o.http)) {
       providers.set(p.name, { host: hostOf(o.service), port: o.port, path: OTLP_TRACES_EXPORT, protocol: 'grpc' });
@@ -69,6 +74,7 @@ export function readMeshTracing(objects: readonly KubeObject[]): MeshTracing {
   const meshId = mesh.defaultConfig?.meshId ?? mesh.trustDomain;
   return {
     providers,
+    services,
     ...(typeof first === 'string' ? { defaultProvider: first } : {}),
     ...(typeof s === 'number' && s >= 0 ? { sampling: s > 100 ? DEFAULT_SAMPLING_PERCENT : s } : {}),
     meshId: typeof meshId === 'string' && meshId ? meshId : 'cluster.local',
@@ -187,8 +193,10 @@ export function tracingFor(index: MeshIndex, proxy: ProxyIdentity): TracingConfi
   if (mesh.providers.size === 0) return undefined;
   const merged = mergeTracing(applicableTelemetries(telemetries, proxy.namespace, proxy.labels));
   const provider = merged.provider ?? mesh.defaultProvider;
-  const collector = provider !== undefined ? mesh.providers.get(provider) : undefined;
-  if (!collector) return undefined;
+  const given = provider !== undefined ? mesh.providers.get(provider) : undefined;
+  if (!given) return undefined;
+  // The service's endpoint when the mesh knows it, as Envoy reaches the provider through its cluster.
+  const collector = { ...given, ...collectorAddress(index, mesh.services.get(provider!) ?? given.host, given.port) };
   const { service, revision } = canonical(proxy.labels);
   const tags: TracingTag[] = [
     { name: 'istio.canonical_revision', literal: revision },

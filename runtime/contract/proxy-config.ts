@@ -103,6 +103,8 @@ export interface OtlpAccessLogConfig {
   /** The collector (the provider's `service`, its host part) and its OTLP/gRPC port. */
   readonly host: string;
   readonly port: number;
+  /** The calls' `:authority` (the provider's service host, when `host` is its endpoint). @default host */
+  readonly authority?: string;
   /** The provider's `logName` (Istio's default `otel_envoy_accesslog`); Istio turns off the labels that would carry it. */
   readonly logName: string;
   /** Attribute name → format string (the provider's `logFormat.labels`), each record's attributes in name order. */
@@ -122,7 +124,14 @@ export interface TracingConfig {
    * OTLP/gRPC collector (`path` the method). Absent (`disableSpanReporting`, or no provider): spans
    * are made and propagated, not reported.
    */
-  readonly collector?: { readonly host: string; readonly port: number; readonly path: string; readonly protocol?: 'http' | 'grpc' };
+  readonly collector?: {
+    readonly host: string;
+    readonly port: number;
+    readonly path: string;
+    readonly protocol?: 'http' | 'grpc';
+    /** The gRPC calls' `:authority` (the provider's service host, when `host` is its endpoint). @default host */
+    readonly authority?: string;
+  };
   /** The `service.name` resource attribute: Istio's service cluster, `<app>.<namespace>`. */
   readonly serviceName: string;
   /** Tags on every span beside Envoy's own: Istio's `istio.*` literals and Telemetry `customTags`. */

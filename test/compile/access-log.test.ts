@@ -208,3 +208,39 @@ test("a side no Telemetry gives a provider that writes a file falls back to acce
   // Nothing in scope and no file: the proxy's flag applies.
   expect(logsOf([...base, ...telemetry('o', 'default', '  accessLogging:\n  - providers: [{ name: loki }]')])).toBeUndefined();
 });
+
+test("a provider's service the mesh knows is reached at its endpoint, as istiod's LookupCluster finds the cluster; tracing alike", () => {
+  const collector: KubeObject[] = loadYaml(`apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: opentelemetry-collector, namespace: istio-system }
+spec:
+  hosts: [opentelemetry-collector.istio-system.svc.cluster.local]
+  ports: [{ number: 4317, name: grpc, protocol: GRPC }]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  endpoints: [{ address: 10.1.2.3, ports: { grpc: 14317 } }]
+`).objects;
+  const config = mesh(`extensionProviders:
+- name: otel
+  envoyOtelAls: { service: opentelemetry-collector.istio-system.svc.cluster.local, port: 4317 }
+- name: by-namespace
+  envoyOtelAls: { service: istio-system/opentelemetry-collector.istio-system.svc.cluster.local, port: 4317 }
+- name: elsewhere
+  envoyOtelAls: { service: collector.example.com, port: 4317 }
+- name: tracing
+  opentelemetry: { service: opentelemetry-collector.istio-system.svc.cluster.local, port: 4317 }
+defaultProviders: { accessLogging: [otel, by-namespace, elsewhere], tracing: [tracing] }
+`);
+  const objects = [...base, ...collector, config];
+  const at = (name: string) => logsOf(objects)?.client.find((l) => l.provider === name)?.otlp;
+  // Its host stays the calls' :authority.
+  expect(at('otel')).toMatchObject({ host: '10.1.2.3', port: 14317, authority: 'opentelemetry-collector.istio-system.svc.cluster.local' });
+  expect(at('by-namespace')).toMatchObject({ host: '10.1.2.3', port: 14317 });
+  // Not a service of the mesh: its host, resolved by the proxy.
+  expect(at('elsewhere')).toMatchObject({ host: 'collector.example.com', port: 4317 });
+  expect(compile(buildIndex(makeSnapshot(objects, 'v1')), reviewsV1).tracing?.collector).toMatchObject({
+    host: '10.1.2.3',
+    port: 14317,
+    protocol: 'grpc',
+  });
+});

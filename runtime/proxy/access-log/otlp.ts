@@ -31,14 +31,14 @@ export type OtlpLogExporter = BatchExporter<OtlpLogRecord, Uint8Array>;
 export function otlpLogExporter(
   collector: OtlpAccessLogConfig,
   count: Count,
-  send: Send<Uint8Array> = grpcPost({ host: collector.host, port: collector.port, path: OTLP_LOGS_EXPORT }),
+  send: Send<Uint8Array> = grpcPost({ host: collector.host, port: collector.port, path: OTLP_LOGS_EXPORT, authority: collector.authority }),
   o: ExporterOptions = {},
 ): OtlpLogExporter {
   return new BatchExporter((records) => encodeLogsRequest(records), send, count, COUNTERS, o);
 }
 
 /** The key of a collector: logs with the same one share an exporter (one connection, one queue). */
-export const collectorKey = (c: OtlpAccessLogConfig): string => `${c.host}:${c.port}`;
+export const collectorKey = (c: OtlpAccessLogConfig): string => `${c.host}:${c.port}|${c.authority ?? ''}`;
 
 /** A log's records: a request's, a TCP connection's, each given the wall clock when it finished. */
 export interface RecordsOf {

@@ -90,7 +90,7 @@ export class Tracer implements SpanSource {
     this.environment = new Map();
     for (const tag of t.tags) if ('environment' in tag) this.environment.set(tag.environment, process.env[tag.environment]);
     const c = t.collector;
-    const key = c ? `${c.protocol ?? 'http'}|${c.host}:${c.port}${c.path}|${t.serviceName}` : '';
+    const key = c ? `${c.protocol ?? 'http'}|${c.host}:${c.port}${c.path}|${c.authority ?? ''}|${t.serviceName}` : '';
     if (key === this.collectorKey) return;
     this.collectorKey = key;
     this.exporter?.close();
@@ -101,7 +101,7 @@ export class Tracer implements SpanSource {
       c.protocol === 'grpc'
         ? grpcSpanExporter(
             t.serviceName,
-            (this.o.grpcPost ?? ((g) => grpcPost({ host: g.host, port: g.port, path: g.path })))(c),
+            (this.o.grpcPost ?? ((g) => grpcPost({ host: g.host, port: g.port, path: g.path, authority: g.authority })))(c),
             this.count,
             this.o.exporter,
           )

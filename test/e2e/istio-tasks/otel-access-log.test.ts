@@ -3,8 +3,10 @@
  * its `otel` provider, and the otel-provider task's Telemetry, on one `mast local`: sleep and httpbin
  * (httpbin.ts) in default, both with sidecars. The test plays the OpenTelemetry collector: an OTLP/gRPC
  * receiver on loopback (test/support/otlp-receiver.ts). The provider is the task's
- * (samples/open-telemetry/loki/iop.yaml: envoyOtelAls on 4317 with labels pod, namespace, cluster,
- * mesh) but for its `service`, which is the receiver's address here (mast local has no cluster DNS).
+ * (samples/open-telemetry/loki/iop.yaml: `opentelemetry-collector.istio-system.svc.cluster.local`
+ * port 4317, labels pod, namespace, cluster, mesh), as written; the collector's Service is a
+ * ServiceEntry whose endpoint is the receiver (mast local has no Kubernetes Services), and the proxies
+ * reach it there as istiod's LookupCluster finds the provider's cluster.
  *
  * Steps, each replacing the last (a workload's Telemetry is one per level): the root Telemetry
  * `mesh-logging-default` naming otel → one record per request from each proxy, Istio's TEXT format as
@@ -20,7 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, type LocalMesh } from '../../../runtime/local/local-mesh';
 import { until } from '../../support/poll';
-import { meshConfigDoc, meshYaml } from '../../support/mesh-yaml';
+import { meshConfigDoc, meshYaml, serviceEntryDoc } from '../../support/mesh-yaml';
 import type { DecodedLogRecord } from '../../support/otlp-decode';
 import { OtlpGrpcReceiver } from '../../support/otlp-receiver';
 import { fromWorkload, startLocal, stopLocal } from '../support';
@@ -35,13 +37,15 @@ ${spec}`;
 // The task's first step: the otel provider for the whole mesh.
 const MESH_LOGGING_DEFAULT = telemetry('mesh-logging-default', 'istio-system', '  accessLogging:\n  - providers:\n    - name: otel');
 
-/** The task's mesh config (iop.yaml's extensionProviders), pointed at the test's collector, and a witness provider beside it. */
-const meshConfig = (port: number) =>
+const COLLECTOR = 'opentelemetry-collector.istio-system.svc.cluster.local';
+
+/** The task's mesh config (iop.yaml's extensionProviders) and a witness provider beside it, to the same collector. */
+const meshConfig = () =>
   meshConfigDoc(`extensionProviders:
 - name: otel
   envoyOtelAls:
-    service: 127.0.0.1
-    port: ${port}
+    service: ${COLLECTOR}
+    port: 4317
     logFormat:
       labels:
         pod: "%ENVIRONMENT(POD_NAME)%"
@@ -50,8 +54,8 @@ const meshConfig = (port: number) =>
         mesh: "%ENVIRONMENT(ISTIO_META_MESH_ID)%"
 - name: witness
   envoyOtelAls:
-    service: 127.0.0.1
-    port: ${port}
+    service: ${COLLECTOR}
+    port: 4317
     logFormat: { text: "witness %REQ(:PATH)%", labels: { pod: "%ENVIRONMENT(POD_NAME)%", witness: "yes" } }`);
 
 /** Istio's default TEXT format's body for sleep → httpbin GET /status/<code> (with its newline, as Envoy sends it). */
@@ -97,7 +101,15 @@ beforeAll(async () => {
   await collector.listen();
   dir = mkdtempSync(join(tmpdir(), 'mast-otel-log-'));
   workloads = meshYaml(
-    meshConfig(collector.port),
+    meshConfig(),
+    // The collector's Service (samples/open-telemetry/loki/otel.yaml: grpc-otlp 4317), its endpoint the test's receiver.
+    serviceEntryDoc({
+      name: 'opentelemetry-collector',
+      namespace: 'istio-system',
+      port: 4317,
+      protocol: 'GRPC',
+      endpoints: [collector.port],
+    }),
     httpbinWorkload('default', await freePort()),
     `apiVersion: networking.istio.io/v1
 kind: WorkloadEntry
@@ -137,6 +149,8 @@ describe('observability/logs/telemetry-api with the otel provider', () => {
     const id = (b = '') => /"([0-9a-f-]{36})"/.exec(b)?.[1];
     expect(id(out.body)).toBe(id(inbound.body));
     expect(collector.calls.every((c) => c.path === '/opentelemetry.proto.collector.logs.v1.LogsService/Export')).toBe(true);
+    // Reached at the Service's endpoint, named by its host.
+    expect(collector.calls.every((c) => c.authority === COLLECTOR)).toBe(true);
   });
 
   test('disable access log for sleep (disabled: true): no record from its proxy, httpbin goes on', async () => {
