@@ -13,7 +13,6 @@ import {
   BUILTIN_ACCESS_LOG_PROVIDER,
   ISTIO_JSON_LABELS,
   ISTIO_TEXT_FORMAT,
-  isTelemetry,
   meshFormatProblem,
   OTEL_DEFAULT_LOG_NAME,
   type KubeObject,
@@ -26,6 +25,7 @@ import { collectorAddress } from './collector';
 import type { MeshIndex } from './mesh-index';
 import { meshConfigOf } from './mesh-config';
 import { applicableTelemetries, hostOf } from './tracing';
+import { telemetryInputs } from './telemetry-inputs';
 
 /** Where Istio's built-in provider and a provider without a path write. */
 export const DEV_STDOUT = '/dev/stdout';
@@ -183,16 +183,7 @@ export function mergeAccessLogging(telemetries: readonly Telemetry[], defaults: 
 }
 
 /** Per index: the mesh config's access log parts and the Telemetries that say something about access logs. */
-const cache = new WeakMap<MeshIndex, { mesh: MeshAccessLog; telemetries: Telemetry[] }>();
-function inputs(index: MeshIndex) {
-  let c = cache.get(index);
-  if (!c) {
-    const objects = index.snapshot.objects;
-    const telemetries = (objects.filter(isTelemetry) as Telemetry[]).filter((t) => t.spec.accessLogging?.length);
-    cache.set(index, (c = { mesh: readMeshAccessLog(objects), telemetries }));
-  }
-  return c;
-}
+const inputs = telemetryInputs(readMeshAccessLog, (t) => Boolean(t.spec.accessLogging?.length));
 
 /** Whether the access logs of a proxy may depend on its workload's labels (a Telemetry with a selector says something). */
 export function accessLogsByWorkload(index: MeshIndex): boolean {

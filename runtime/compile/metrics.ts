@@ -10,10 +10,8 @@
 import {
   BUILTIN_METRICS_PROVIDER,
   ISTIO_METRIC_NAMES,
-  isTelemetry,
   type KubeObject,
   prometheusProviders,
-  type Telemetry,
   type TelemetryMetrics,
 } from '../../api';
 import type { MetricOverrideConfig, MetricsConfig, SideMetricsConfig } from '../contract/proxy-config';
@@ -21,6 +19,7 @@ import type { ProxyIdentity } from '../contract/push-protocol';
 import type { MeshIndex } from './mesh-index';
 import { meshConfigOf } from './mesh-config';
 import { applicableTelemetries } from './tracing';
+import { telemetryInputs } from './telemetry-inputs';
 
 type Mode = 'CLIENT' | 'SERVER';
 type Override = TelemetryMetrics['overrides'] extends (infer O)[] | undefined ? O : never;
@@ -108,16 +107,7 @@ function readMeshMetrics(objects: readonly KubeObject[]): MeshMetrics {
 }
 
 /** Per index: the mesh config's metrics parts and the Telemetries that say something about metrics. */
-const cache = new WeakMap<MeshIndex, { mesh: MeshMetrics; telemetries: Telemetry[] }>();
-function inputs(index: MeshIndex) {
-  let c = cache.get(index);
-  if (!c) {
-    const objects = index.snapshot.objects;
-    const telemetries = (objects.filter(isTelemetry) as Telemetry[]).filter((t) => t.spec.metrics?.length);
-    cache.set(index, (c = { mesh: readMeshMetrics(objects), telemetries }));
-  }
-  return c;
-}
+const inputs = telemetryInputs(readMeshMetrics, (t) => Boolean(t.spec.metrics?.length));
 
 /** Whether a proxy's metrics may depend on its workload's labels (a Telemetry with a selector says something of them). */
 export function metricsByWorkload(index: MeshIndex): boolean {

@@ -6,31 +6,8 @@
  */
 import { ISTIO_JSON_LABELS, ISTIO_TEXT_FORMAT, loadYaml, type KubeObject } from '../../api';
 import { buildIndex, compile, configFor, CompileCache, equivalenceKey, makeSnapshot } from '../../runtime/compile';
-import { localMesh } from '../fixtures/local-mesh';
+import { base, details, GATEWAY, mesh, reviewsV1, telemetry } from './telemetry-mesh';
 
-const base = localMesh({ reviewsV1: 19001, reviewsV2: 19002, details: 19003 });
-const GATEWAY = { mode: 'gateway' as const, namespace: 'default', labels: { istio: 'ingressgateway' }, portMap: { 80: 8080 } };
-const reviewsV1 = {
-  mode: 'sidecar' as const,
-  namespace: 'default',
-  labels: { app: 'reviews', version: 'v1' },
-  outboundPort: 15001,
-  inbound: { port: 15006, appPort: 19001 },
-};
-const details = { ...reviewsV1, labels: { app: 'details', version: 'v1' }, inbound: { port: 15006, appPort: 19003 } };
-
-const mesh = (text: string): KubeObject => ({
-  apiVersion: 'v1',
-  kind: 'ConfigMap',
-  metadata: { name: 'istio', namespace: 'istio-system' },
-  data: { mesh: text },
-});
-const telemetry = (name: string, namespace: string, spec: string, created = '2026-01-01T00:00:00Z'): KubeObject[] =>
-  loadYaml(`apiVersion: telemetry.istio.io/v1
-kind: Telemetry
-metadata: { name: ${name}, namespace: ${namespace}, creationTimestamp: "${created}" }
-spec:
-${spec}`).objects;
 const logsOf = (objects: KubeObject[], proxy: Parameters<typeof compile>[1] = reviewsV1) =>
   compile(buildIndex(makeSnapshot(objects, 'v1')), proxy).accessLogs;
 const TEXT = { text: ISTIO_TEXT_FORMAT };

@@ -19,7 +19,7 @@ import { ISTIO_JSON_LABELS } from '../../../api';
 import { freePort, type LocalMesh } from '../../../runtime/local/local-mesh';
 import { until } from '../../support/poll';
 import { meshConfigDoc, meshYaml } from '../../support/mesh-yaml';
-import { fromWorkload, startLocal, stopLocal } from '../support';
+import { fromWorkload, rewriteMesh, startLocal, stopLocal } from '../support';
 import { httpbinWorkload } from './httpbin-mesh';
 
 const telemetry = (name: string, namespace: string, spec: string) => `apiVersion: telemetry.istio.io/v1
@@ -57,17 +57,8 @@ const curl = async (code: number) => {
   expect(r.status).toBe(code);
 };
 
-/** Rewrites the mesh file with `extra` added and waits until every proxy runs the snapshot that has it. */
-async function apply(...extra: string[]): Promise<void> {
-  const before = local!.mastd.snapshot?.version;
-  writeFileSync(join(dir, 'mesh.yaml'), meshYaml(workloads, MESH_DEFAULT, ...extra));
-  await until(
-    'the new Telemetry applied',
-    async () => local!.mastd.snapshot?.version !== before && (await local!.notReady()).length === 0,
-    15_000,
-  );
-  expect(local!.mastd.rejected).toEqual([]);
-}
+/** The workloads, the mesh-wide Telemetry and `extra`, applied to the running mesh. */
+const apply = (...extra: string[]) => rewriteMesh(local!, join(dir, 'mesh.yaml'), meshYaml(workloads, MESH_DEFAULT, ...extra));
 
 let workloads = '';
 beforeAll(async () => {
