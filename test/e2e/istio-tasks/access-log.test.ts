@@ -16,11 +16,11 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ISTIO_JSON_LABELS } from '../../../api';
-import { freePort, type LocalMesh } from '../../../runtime/local/local-mesh';
+import type { LocalMesh } from '../../../runtime/local/local-mesh';
 import { until } from '../../support/poll';
 import { meshConfigDoc, meshYaml } from '../../support/mesh-yaml';
 import { fromWorkload, rewriteMesh, startLocal, stopLocal } from '../support';
-import { httpbinWorkload } from './httpbin-mesh';
+import { sleepAndHttpbin } from './httpbin-mesh';
 
 const telemetry = (name: string, namespace: string, spec: string) => `apiVersion: telemetry.istio.io/v1
 kind: Telemetry
@@ -63,13 +63,7 @@ const apply = (...extra: string[]) => rewriteMesh(local!, join(dir, 'mesh.yaml')
 let workloads = '';
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'mast-access-log-'));
-  workloads = meshYaml(
-    httpbinWorkload('default', await freePort()),
-    `apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata: { name: sleep, namespace: default }
-spec: { address: 127.0.0.1, ports: { http: ${await freePort()} }, labels: { app: sleep } }`,
-  );
+  workloads = await sleepAndHttpbin();
   writeFileSync(join(dir, 'mesh.yaml'), meshYaml(workloads, MESH_DEFAULT));
   local = await startLocal(dir, logs);
 }, 90_000);

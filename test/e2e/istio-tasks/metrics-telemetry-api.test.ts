@@ -10,11 +10,11 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, type LocalMesh } from '../../../runtime/local/local-mesh';
+import type { LocalMesh } from '../../../runtime/local/local-mesh';
 import { until } from '../../support/poll';
 import { meshYaml, telemetryDoc } from '../../support/mesh-yaml';
 import { adminOf, fromWorkload, rewriteMesh, startLocal, stopLocal } from '../support';
-import { httpbinWorkload } from './httpbin-mesh';
+import { sleepAndHttpbin } from './httpbin-mesh';
 
 const telemetry = (name: string, metrics: string) =>
   telemetryDoc(name, 'istio-system', `  metrics:\n${metrics}`, 'telemetry.istio.io/v1alpha1');
@@ -48,13 +48,7 @@ const apply = (...extra: string[]) => rewriteMesh(local!, join(dir, 'mesh.yaml')
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'mast-metrics-api-'));
-  workloads = meshYaml(
-    httpbinWorkload('default', await freePort()),
-    `apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata: { name: sleep, namespace: default }
-spec: { address: 127.0.0.1, ports: { http: ${await freePort()} }, labels: { app: sleep } }`,
-  );
+  workloads = await sleepAndHttpbin();
   writeFileSync(join(dir, 'mesh.yaml'), workloads);
   local = await startLocal(dir);
 }, 90_000);

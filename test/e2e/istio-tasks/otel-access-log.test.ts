@@ -20,13 +20,13 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, type LocalMesh } from '../../../runtime/local/local-mesh';
+import type { LocalMesh } from '../../../runtime/local/local-mesh';
 import { until } from '../../support/poll';
 import { meshConfigDoc, meshYaml, serviceEntryDoc } from '../../support/mesh-yaml';
 import type { DecodedLogRecord } from '../../support/otlp-decode';
 import { OtlpGrpcReceiver } from '../../support/otlp-receiver';
 import { fromWorkload, startLocal, stopLocal } from '../support';
-import { httpbinWorkload } from './httpbin-mesh';
+import { sleepAndHttpbin } from './httpbin-mesh';
 
 const telemetry = (name: string, namespace: string, spec: string) => `apiVersion: telemetry.istio.io/v1alpha1
 kind: Telemetry
@@ -110,11 +110,7 @@ beforeAll(async () => {
       protocol: 'GRPC',
       endpoints: [collector.port],
     }),
-    httpbinWorkload('default', await freePort()),
-    `apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata: { name: sleep, namespace: default }
-spec: { address: 127.0.0.1, ports: { http: ${await freePort()} }, labels: { app: sleep } }`,
+    await sleepAndHttpbin(),
   );
   writeFileSync(join(dir, 'mesh.yaml'), meshYaml(workloads, MESH_LOGGING_DEFAULT));
   local = await startLocal(dir);
