@@ -7,13 +7,7 @@
  * Prometheus provider in scope (mast-proxy reports to nothing else). Without any Telemetry
  * `metrics` and with Istio's default `defaultProviders.metrics` the config says nothing. Pure.
  */
-import {
-  BUILTIN_METRICS_PROVIDER,
-  ISTIO_METRIC_NAMES,
-  type KubeObject,
-  prometheusProviders,
-  type TelemetryMetrics,
-} from '../../api';
+import { BUILTIN_METRICS_PROVIDER, ISTIO_METRIC_NAMES, type KubeObject, prometheusProviders, type TelemetryMetrics } from '../../api';
 import type { MetricOverrideConfig, MetricsConfig, SideMetricsConfig } from '../contract/proxy-config';
 import type { ProxyIdentity } from '../contract/push-protocol';
 import type { MeshIndex } from './mesh-index';
