@@ -49,6 +49,7 @@ const UNIT = [
   'test/runtime/proxy/capture.test.ts',
   'test/runtime/proxy/config-check.test.ts',
   'test/runtime/proxy/deadlines.test.ts',
+  'test/runtime/proxy/grpc-messages.test.ts',
   'test/runtime/proxy/metric-context.test.ts',
   'test/runtime/proxy/metrics.test.ts',
   'test/runtime/proxy/request-id.test.ts',

@@ -124,6 +124,8 @@ export const FAMILY_HELP: Readonly<Record<string, string>> = {
   istio_request_duration_milliseconds: 'Request duration in milliseconds, from the first byte received to the last byte sent.',
   istio_request_bytes: 'Request size in bytes (head and body).',
   istio_response_bytes: 'Response size in bytes (head and body).',
+  istio_request_messages_total: 'gRPC messages sent by clients.',
+  istio_response_messages_total: 'gRPC messages sent by servers.',
   istio_tcp_sent_bytes_total: 'Bytes sent to the downstream client on TCP connections.',
   istio_tcp_received_bytes_total: 'Bytes received from the downstream client on TCP connections.',
   istio_tcp_connections_opened_total: 'TCP connections opened.',

@@ -59,6 +59,11 @@ interface Series {
   labels: string;
   texts?: ReadonlyArray<string | null>;
   requests: number;
+  /** gRPC messages (Istio's two message counters); counted only for gRPC requests whose messages were counted. */
+  requestMessages: number;
+  responseMessages: number;
+  /** Whether a gRPC request with counted messages is in this series (the message families have a sample). */
+  grpc: boolean;
   duration: Histogram;
   requestBytes: Histogram;
   responseBytes: Histogram;
@@ -78,6 +83,9 @@ const newSeries = (labels: string, texts?: ReadonlyArray<string | null>): Series
   labels,
   ...(texts ? { texts } : {}),
   requests: 0,
+  requestMessages: 0,
+  responseMessages: 0,
+  grpc: false,
   duration: new Histogram(),
   requestBytes: new Histogram(),
   responseBytes: new Histogram(),
@@ -112,6 +120,7 @@ export class Metrics {
     durationMs: number,
     requestBytes: number,
     responseBytes: number,
+    grpcMessages?: { readonly request: number; readonly response: number },
   ): void {
     let inGroup = this.byGroup.get(group);
     if (!inGroup) this.byGroup.set(group, (inGroup = new Map()));
@@ -124,6 +133,11 @@ export class Metrics {
       inGroup.set(key, s);
     }
     s.requests++;
+    if (grpcMessages) {
+      s.grpc = true;
+      s.requestMessages += grpcMessages.request;
+      s.responseMessages += grpcMessages.response;
+    }
     s.duration.observe(durationMs);
     s.requestBytes.observe(requestBytes);
     s.responseBytes.observe(responseBytes);
@@ -163,6 +177,7 @@ export class Metrics {
         labels: s.labels,
         ...(s.texts ? { texts: s.texts } : {}),
         requests: s.requests,
+        ...(s.grpc ? { messages: [s.requestMessages, s.responseMessages] as [number, number] } : {}),
         duration: h(s.duration),
         requestBytes: h(s.requestBytes),
         responseBytes: h(s.responseBytes),
@@ -183,6 +198,11 @@ export class Metrics {
         let mine = series.get(s.labels);
         if (!mine) series.set(s.labels, (mine = newSeries(s.labels, s.texts)));
         mine.requests += s.requests;
+        if (s.messages) {
+          mine.grpc = true;
+          mine.requestMessages += s.messages[0];
+          mine.responseMessages += s.messages[1];
+        }
         mine.duration.add(s.duration);
         mine.requestBytes.add(s.requestBytes);
         mine.responseBytes.add(s.responseBytes);
@@ -223,6 +243,16 @@ export class Metrics {
       hist('istio_request_duration_milliseconds', 1, (s) => s.duration);
       hist('istio_request_bytes', 2, (s) => s.requestBytes);
       hist('istio_response_bytes', 3, (s) => s.responseBytes);
+      // gRPC's message counters: samples for the series of gRPC requests only, as Istio's (its grpc_stats counts).
+      const messages = (name: string, index: number, pick: (s: Series) => number) => {
+        family(name, 'counter');
+        for (const s of series.values()) {
+          const labels = s.grpc ? textOf(s, index) : undefined;
+          if (labels !== undefined) out.push(`${name}{${labels}} ${pick(s)}`);
+        }
+      };
+      messages('istio_request_messages_total', 4, (s) => s.requestMessages);
+      messages('istio_response_messages_total', 5, (s) => s.responseMessages);
     }
     ISTIO_TCP.forEach(([name, pick], i) => {
       family(name, 'counter');
@@ -251,6 +281,8 @@ export interface MetricsSnapshot {
     labels: string;
     texts?: ReadonlyArray<string | null>;
     requests: number;
+    /** gRPC messages from clients and from servers, in a series with gRPC requests. */
+    messages?: [number, number];
     duration: HistogramData;
     requestBytes: HistogramData;
     responseBytes: HistogramData;

@@ -108,6 +108,7 @@ export class Telemetry {
         r.ms,
         r.bytesIn,
         r.bytesOut,
+        r.grpcMessages,
       );
     } else {
       // A passthrough cluster's upstreams are wherever apps connect: they never key a series.
@@ -120,6 +121,7 @@ export class Telemetry {
         r.ms,
         r.bytesIn,
         r.bytesOut,
+        r.grpcMessages,
       );
     }
   }
@@ -156,6 +158,7 @@ export class Telemetry {
       r.ms,
       r.bytesIn,
       r.bytesOut,
+      r.grpcMessages,
     );
   }
 

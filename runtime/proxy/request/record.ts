@@ -50,6 +50,8 @@ export interface RequestRecord {
   readonly protocol: string;
   /** A gRPC request's status (grpc-status of the response's trailers, or of a trailers-only response). */
   readonly grpcStatus?: number;
+  /** A gRPC request's messages from the client and from the server (grpc-messages.ts), when they were counted. */
+  readonly grpcMessages?: { readonly request: number; readonly response: number };
   /** The request's span (its trace, its parent, sampled or not), when the proxy traces (tracing/tracer.ts). */
   readonly trace?: TraceContext;
   /** What the dry-run AuthorizationPolicies would have done (reported in metrics, the rbac debug log, span tags). */

@@ -172,6 +172,8 @@ describe('request metrics', () => {
       'istio_request_duration_milliseconds',
       'istio_request_bytes',
       'istio_response_bytes',
+      'istio_request_messages_total',
+      'istio_response_messages_total',
       'istio_tcp_sent_bytes_total',
       'istio_tcp_received_bytes_total',
       'istio_tcp_connections_opened_total',
@@ -180,4 +182,29 @@ describe('request metrics', () => {
       'mast_something_new_total',
     ]);
   });
+});
+
+test("gRPC messages: Istio's two counters have samples for the series of gRPC requests only, summed per series", () => {
+  const m = new Metrics();
+  const grpc = (): RequestLabels => ({ ...peer, responseCode: 200, responseFlags: '-', grpcStatus: 0 });
+  m.recordIn(group, 'grpc', grpc, 1, 10, 20, { request: 1, response: 3 });
+  m.recordIn(group, 'grpc', grpc, 1, 10, 20, { request: 2, response: 0 });
+  m.recordIn(group, 'http', labels, 1, 10, 20);
+  const text = m.render();
+  expect(text).toContain('# TYPE istio_request_messages_total counter');
+  expect(text).toContain('# TYPE istio_response_messages_total counter');
+  const samples = (name: string) => text.split('\n').filter((l) => l.startsWith(`${name}{`));
+  expect(samples('istio_request_messages_total')).toEqual([
+    expect.stringMatching(/request_protocol="grpc".*grpc_response_status="0"\} 3$/),
+  ]);
+  expect(samples('istio_response_messages_total')).toEqual([expect.stringMatching(/\} 3$/)]);
+  // A worker's snapshot merged in adds its messages.
+  const worker = new Metrics();
+  worker.recordIn(group, 'grpc', grpc, 1, 10, 20, { request: 5, response: 5 });
+  expect(
+    m
+      .render([worker.snapshot()])
+      .split('\n')
+      .find((l) => l.startsWith('istio_request_messages_total{')),
+  ).toMatch(/\} 8$/);
 });
