@@ -26,6 +26,7 @@ import { H2Try } from './upstream-h2';
 import type { TryOwner, UpstreamTry } from './upstream-try';
 import type { PathNormalization } from '../../contract/proxy-config';
 import type { TraceContext } from '../tracing/propagation';
+import { Deadline, requestDeadlines } from '../deadlines';
 
 const REQUEST_IDS = new RequestIds();
 /** A client reset within this long of opening the stream, before any response, is premature (Envoy's premature_reset_min_stream_lifetime_seconds: 1). */
@@ -77,6 +78,9 @@ export class H2Exchange implements TryOwner, TriesOwner, ResponseSource, StreamO
   /** Mirror copies of this request, taking its body as it comes. */
   private mirrors?: MirrorBody[];
   private delayTimer?: NodeJS.Timeout;
+  /** The route's timeout, on the request path's lanes (deadlines.ts: no timer of its own). */
+  private timeout?: Deadline;
+  /** A gRPC client's own deadline (any length: not a lane's), or a timeout that a fault delay shortened. */
   private timeoutTimer?: NodeJS.Timeout;
   /** A gRPC-Web call on a listener that translates it (grpc-web.ts), and its `-text` body decoder. */
   private web?: GrpcWebCall;
@@ -169,7 +173,8 @@ export class H2Exchange implements TryOwner, TriesOwner, ResponseSource, StreamO
     const route = d.action.timeoutMs || 0;
     const deadline = this.grpc ? grpcTimeoutMs(this.headers['grpc-timeout']) : undefined;
     const ms = deadline !== undefined && (!route || deadline < route) ? deadline : route;
-    if (ms) this.timeoutTimer = setTimeout(() => this.onTimeout(), Math.max(0, ms - (performance.now() - this.started)));
+    if (ms === route && ms && !d.delayMs) requestDeadlines.set((this.timeout = new Deadline(() => this.onTimeout())), ms, this.started);
+    else if (ms) this.timeoutTimer = setTimeout(() => this.onTimeout(), Math.max(0, ms - (performance.now() - this.started)));
     // A body is copied to each mirror as it streams (none of it came yet, unless a fault delayed the request: no copy then, as HTTP/1.1's).
     if (d.mirrors && !(this.hasBody && this.bytesIn > 0)) {
       const length = this.web ? undefined : this.headers['content-length'];
@@ -201,7 +206,8 @@ export class H2Exchange implements TryOwner, TriesOwner, ResponseSource, StreamO
     const t = tries.current!;
     tries.ready = true;
     for (const c of this.replay.replay()) t.write(c);
-    t.onDrain = () => this.stream.resume();
+    // A request without a body writes nothing, and waits for no drain.
+    if (this.hasBody) t.onDrain = () => this.stream.resume();
     if (this.replay.done) t.endBody(this.trailersIn);
     else if (this.hasBody && this.stream.isPaused()) this.stream.resume();
   }
@@ -350,6 +356,7 @@ export class H2Exchange implements TryOwner, TriesOwner, ResponseSource, StreamO
     this.conn.streamEnded?.(this.premature);
     clearTimeout(this.delayTimer);
     clearTimeout(this.timeoutTimer);
+    if (this.timeout) requestDeadlines.cancel(this.timeout);
     this.tries?.stop();
     if (this.mirrors) for (const m of this.mirrors) m.abandon();
     if (!requestFinished.hasSubscribers || !this.req) return;

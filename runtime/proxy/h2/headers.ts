@@ -25,7 +25,7 @@ export const HOP_BY_HOP: ReadonlySet<string> = new Set([
   'trailer',
 ]);
 
-const NOTHING: ReadonlySet<string> = new Set();
+const NONE: HeaderList = [];
 
 /** A header list: [name, value] pairs, names lowercase, in order. */
 export type HeaderList = Array<[string, string]>;
@@ -50,11 +50,29 @@ export interface ForwardInputs {
   readonly trace?: TraceContext;
 }
 
-/** Received pairs, hop-by-hop and pseudo-headers left out, under `ops` (remove, set, add) and `replaced` names. */
-function withOps(pairs: HeaderList, ops: readonly (HeaderOpsConfig | undefined)[], replaced: ReadonlySet<string>): HeaderList {
-  // No operations (the common route): only the replaced names go, with no set copied.
-  if (!ops[0] && !ops[1]) return replaced.size ? pairs.filter(([n]) => !replaced.has(n)) : pairs;
-  const removed = new Set<string>(replaced);
+/** `name` is one of the pairs' names (a handful of them: a scan costs less than a set made per request). */
+function named(name: string, pairs: HeaderList): boolean {
+  for (let i = 0; i < pairs.length; i++) if (pairs[i][0] === name) return true;
+  return false;
+}
+
+/**
+ * Received pairs, hop-by-hop and pseudo-headers left out, under `ops` (remove, set, add), without
+ * the names of `replaced` and `dropped`. Without operations `pairs` (the caller's own) is filtered in place.
+ */
+function withOps(pairs: HeaderList, ops: readonly (HeaderOpsConfig | undefined)[], replaced: HeaderList, dropped?: string): HeaderList {
+  if (!ops[0] && !ops[1]) {
+    let n = 0;
+    for (let i = 0; i < pairs.length; i++) {
+      const name = pairs[i][0];
+      if (name !== dropped && !named(name, replaced)) pairs[n++] = pairs[i];
+    }
+    pairs.length = n;
+    return pairs;
+  }
+  const removed = new Set<string>();
+  for (const [n] of replaced) removed.add(n);
+  if (dropped) removed.add(dropped);
   for (const o of ops) {
     o?.remove?.forEach((n) => removed.add(n.toLowerCase()));
     o?.set?.forEach(([n]) => removed.add(n.toLowerCase()));
@@ -97,7 +115,8 @@ export function pairsOfHead(flat: readonly string[]): HeaderList {
 
 /**
  * What goes upstream for `req` (whichever codec it came in): `received`, its headers without
- * hop-by-hop ones; `authority`, as received; `teTrailers`, the client accepts trailers.
+ * hop-by-hop ones (a list the caller made for this, taken over); `authority`, as received;
+ * `teTrailers`, the client accepts trailers.
  */
 export function upstreamRequest(
   req: RequestInfo,
@@ -120,11 +139,8 @@ export function upstreamRequest(
   if (x.trace) ours.push(...traceHeaders(x.trace));
   const xfcc = forwardedClientCert(req, x.listener);
   if (xfcc.line) ours.push([XFCC, xfcc.line.slice(XFCC.length + 2, -2)]);
-  const replaced = new Set<string>();
-  for (const pair of ours) replaced.add(pair[0]);
-  if (xfcc.drop) replaced.add(XFCC);
-  const headers = withOps(received, [route.requestHeaders, x.destination?.requestHeaders], replaced);
-  headers.push(...ours);
+  const headers = withOps(received, [route.requestHeaders, x.destination?.requestHeaders], ours, xfcc.drop ? XFCC : undefined);
+  for (const pair of ours) headers.push(pair);
   return { method: req.method, path, authority: rewrite?.authority ?? authority, headers, teTrailers };
 }
 
@@ -156,6 +172,6 @@ export function downstreamResponse(
   const r = route?.responseHeaders;
   const d = destination?.responseHeaders;
   // No operations (the common route): the upstream's pairs go straight into the head.
-  toObject(r || d ? withOps(pairs, [r, d], NOTHING) : pairs, into);
+  toObject(r || d ? withOps(pairs, [r, d], NONE) : pairs, into);
   return extra.length ? toObject(extra, into) : into;
 }

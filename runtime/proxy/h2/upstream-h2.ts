@@ -48,21 +48,24 @@ export class H2Try implements UpstreamTry {
    * A stream on a pooled session: at once, or when one frees if the cluster is at its connection
    * limit (upstream-pool.ts); `refused` when the pending requests are already at their bound (UO).
    */
-  start(refused: (flag: 'UO') => void): void {
+  start(tries: { refused(flag: 'UO'): void }): void {
     const pool = h2Pool(this.cluster, this.endpoint);
+    // A session with room (the usual case): no wait, nothing to give up.
+    const now = pool.available();
+    if (now) return this.open(pool, now);
     let granted = false;
     const stop = pool.acquire((grant) => {
       granted = true;
       this.stopWaiting = undefined;
       if (grant === 'overflow') {
         this.done = true;
-        return refused('UO');
+        return tries.refused('UO');
       }
       // The endpoint left the config while the request waited: as a refused stream, it may be tried again.
       if (grant === 'closed') return this.fail('UC', 503, 'refused-stream');
       this.open(pool, grant);
     });
-    // Granted at once (the usual case): there is no wait to give up, and cancel() must reset the stream.
+    // Granted at once (past the pending bound): there is no wait to give up.
     if (!granted) this.stopWaiting = stop;
   }
 

@@ -25,9 +25,9 @@ export interface TryOwner {
 export interface UpstreamTry {
   /**
    * Opens the try: a stream or a pooled connection; the owner hears `ready` (or `failed`) once it has
-   * one, or `refused` when the cluster's pending requests are at their bound (HTTP/2 pools at maxConnections).
+   * one, or `tries.refused` when the cluster's pending requests are at their bound (HTTP/2 pools at maxConnections).
    */
-  start(refused: (flag: 'UO') => void): void;
+  start(tries: { refused(flag: 'UO'): void }): void;
   /** Request body bytes; false: wait for `onDrain` before more. */
   write(chunk: Buffer): boolean;
   /** The request body is complete; `trailers`, the client's request trailers, sent after it where the protocol can. */
