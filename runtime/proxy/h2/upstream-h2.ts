@@ -10,7 +10,7 @@ import { CANCEL, FLAG_END_STREAM, INTERNAL_ERROR, REFUSED_STREAM } from './lazy-
 import { containedError } from '../contain';
 import { endStreamReceived, watchEndStream } from './end-stream';
 import type { Cluster, Endpoint } from '../upstream/cluster';
-import { type HeaderList, pairsOf, toObject, type UpstreamRequest } from './headers';
+import { h2RequestHeaders, type HeaderList, pairsOf, toObject, type UpstreamRequest } from './headers';
 import { trailerFields } from './upstream-h1';
 import { h2Pool, type H2Pool, type PooledSession } from './upstream-pool';
 import type { TryOwner, UpstreamTry } from './upstream-try';
@@ -75,7 +75,7 @@ export class H2Try implements UpstreamTry {
   private open(pool: H2Pool, pooled: PooledSession): void {
     this.pooled = pooled;
     const r = this.req;
-    const headers = toObject(r.headers, { ':method': r.method, ':path': r.path, ':authority': r.authority });
+    const headers = h2RequestHeaders(r, { ':method': r.method, ':path': r.path, ':authority': r.authority });
     if (r.teTrailers) headers.te = 'trailers';
     let stream: http2.ClientHttp2Stream;
     try {
