@@ -13,9 +13,9 @@ import { ReplayBuffer } from '../request/replay-buffer';
 import type { Failure } from '../request/retry';
 import { decide, type Decision } from '../request/route';
 import type { Cluster, Endpoint } from '../upstream/cluster';
-import { grpcStatusIn, grpcTimeoutMs, isGrpc } from './grpc';
+import { grpcStatusIn, grpcStatusOf, grpcTimeoutMs, isGrpc } from './grpc';
 import { Base64Body, type GrpcWebCall, GrpcWebBodyError, grpcWebCallOn, grpcWebRequestHeaders, type WebHead } from './grpc-web';
-import { downstreamResponse, streamUpstreamRequest, type HeaderList, type UpstreamRequest } from './headers';
+import { downstreamResponse, pairsOf, receivedResponse, streamUpstreamRequest, type HeaderList, type UpstreamRequest } from './headers';
 import { listenToClient, type StreamOwner } from './client-listeners';
 import { mirrorCopies } from './mirror-copies';
 import { type H2Connection, StreamRequest } from './stream-request';
@@ -32,6 +32,7 @@ const REQUEST_IDS = new RequestIds();
 /** A client reset within this long of opening the stream, before any response, is premature (Envoy's premature_reset_min_stream_lifetime_seconds: 1). */
 const PREMATURE_MS = 1000;
 const EMPTY = Buffer.alloc(0);
+const NO_HEADERS: HeaderList = [];
 
 /** What a stream's request needs of the proxy. */
 export interface H2ExchangeContext extends ExchangeContext {
@@ -264,9 +265,31 @@ export class H2Exchange implements TryOwner, TriesOwner, ResponseSource, StreamO
     if (!head) return true;
     // An HTTP/2 upstream may end with trailers (gRPC always does), an HTTP/1.1 one's chunked body too: the stream waits for them.
     const t = tries.current;
-    if (!this.out.respond(this.responseHeaders(head), end, t instanceof H2Try || (t instanceof H1Try && t.mayHaveTrailers))) return false;
+    return this.sendHead(this.responseHeaders(head), end, t instanceof H2Try || (t instanceof H1Try && t.mayHaveTrailers));
+  }
+
+  /**
+   * An HTTP/2 upstream's head: when nothing rewrites it (no gRPC-Web translation, response header
+   * operations, CORS or generated cookie) it goes to the client made straight from Node's object.
+   */
+  receivedHead(status: number, headers: IncomingHttpHeaders, end: boolean): boolean {
+    const route = this.route!;
+    if (this.web || route.responseHeaders || this.destination?.responseHeaders || route.cors || this.generatedCookie)
+      return this.head(status, pairsOf(headers), end);
+    if (this.done) return false;
+    const tries = this.tries!;
+    const grpc = end ? grpcStatusOf(headers) : undefined;
+    if (tries.answered(status, grpc)) return false;
+    this.committed = true;
+    this.out.upstreamHead(status, NO_HEADERS, end, grpc);
+    return this.sendHead(receivedResponse(status, headers), end, true);
+  }
+
+  /** The head into the client's stream; with `end`, the response is complete. */
+  private sendHead(head: OutgoingHttpHeaders, end: boolean, trailersMayFollow: boolean): boolean {
+    if (!this.out.respond(head, end, trailersMayFollow)) return false;
     if (!end) return true;
-    tries.completed();
+    this.tries!.completed();
     this.finish();
     return true;
   }

@@ -244,6 +244,18 @@ export function toObject(list: HeaderList, into: OutgoingHttpHeaders = {}): Outg
   return into;
 }
 
+/** The response head for the client as an HTTP/2 upstream sent it, when nothing changes it: its headers but pseudo-headers and connection-specific ones. */
+export function receivedResponse(status: number, headers: IncomingHttpHeaders): OutgoingHttpHeaders {
+  const into: OutgoingHttpHeaders = { ':status': status };
+  const named = connectionNamed(headers);
+  for (const name in headers) {
+    if (name.charCodeAt(0) === 58 /* ':' */ || HOP_BY_HOP.has(name) || named.includes(name)) continue;
+    const v = headers[name];
+    if (v !== undefined) into[name] = v;
+  }
+  return into;
+}
+
 /** The response head for the client: the upstream's headers (pairs), the route's operations, and `extra` (CORS, cookie). */
 export function downstreamResponse(
   status: number,

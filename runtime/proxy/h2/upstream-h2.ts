@@ -109,7 +109,9 @@ export class H2Try implements UpstreamTry {
     const status = Number(h[':status']);
     if (status < 200) return;
     this.responded = true;
-    const taken = this.owner.head(status, pairsOf(h), (flags & FLAG_END_STREAM) !== 0);
+    const end = (flags & FLAG_END_STREAM) !== 0;
+    const owner = this.owner;
+    const taken = owner.receivedHead ? owner.receivedHead(status, h, end) : owner.head(status, pairsOf(h), end);
     const early = this.early;
     this.early = undefined;
     if (taken && early) for (const chunk of early) this.data(stream, chunk);

@@ -6,11 +6,14 @@
  */
 import type { Flag } from '../request/record';
 import type { Failure } from '../request/retry';
+import type { IncomingHttpHeaders } from 'node:http2';
 import type { HeaderList } from './headers';
 
 export interface TryOwner {
   /** The final response head (`end`: no body follows, as in a trailers-only gRPC response); false: the exchange retries instead. */
   head(status: number, headers: HeaderList, end: boolean): boolean;
+  /** The same, for a head as `node:http2` received it (an HTTP/2 upstream): an owner that can send it on without a list takes it so. */
+  receivedHead?(status: number, headers: IncomingHttpHeaders, end: boolean): boolean;
   /** Response body bytes; false when the client's stream is full (the try waits for `resume`). */
   data(chunk: Buffer): boolean;
   trailers(headers: HeaderList): void;
