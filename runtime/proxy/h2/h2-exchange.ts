@@ -268,10 +268,7 @@ export class H2Exchange implements TryOwner, TriesOwner, ResponseSource, StreamO
     return this.sendHead(this.responseHeaders(head), end, t instanceof H2Try || (t instanceof H1Try && t.mayHaveTrailers));
   }
 
-  /**
-   * An HTTP/2 upstream's head: when nothing rewrites it (no gRPC-Web translation, response header
-   * operations, CORS or generated cookie) it goes to the client made straight from Node's object.
-   */
+  /** An HTTP/2 upstream's head: made straight from Node's object when nothing rewrites it (gRPC-Web, response operations, CORS, a cookie). */
   receivedHead(status: number, headers: IncomingHttpHeaders, end: boolean): boolean {
     const route = this.route!;
     if (this.web || route.responseHeaders || this.destination?.responseHeaders || route.cors || this.generatedCookie)
