@@ -13,9 +13,9 @@ import { ReplayBuffer } from '../request/replay-buffer';
 import type { Failure } from '../request/retry';
 import { decide, type Decision } from '../request/route';
 import type { Cluster, Endpoint } from '../upstream/cluster';
-import { grpcStatusIn, grpcTimeoutMs, isGrpc } from './grpc';
+import { grpcStatusIn, grpcStatusOf, grpcTimeoutMs, isGrpc } from './grpc';
 import { Base64Body, type GrpcWebCall, GrpcWebBodyError, grpcWebCallOn, grpcWebRequestHeaders, type WebHead } from './grpc-web';
-import { downstreamResponse, streamUpstreamRequest, type HeaderList, type UpstreamRequest } from './headers';
+import { downstreamResponse, pairsOf, receivedResponse, streamUpstreamRequest, type HeaderList, type UpstreamRequest } from './headers';
 import { listenToClient, type StreamOwner } from './client-listeners';
 import { mirrorCopies } from './mirror-copies';
 import { type H2Connection, StreamRequest } from './stream-request';
@@ -26,11 +26,13 @@ import { H2Try } from './upstream-h2';
 import type { TryOwner, UpstreamTry } from './upstream-try';
 import type { PathNormalization } from '../../contract/proxy-config';
 import type { TraceContext } from '../tracing/propagation';
+import { Deadline, requestDeadlines } from '../deadlines';
 
 const REQUEST_IDS = new RequestIds();
 /** A client reset within this long of opening the stream, before any response, is premature (Envoy's premature_reset_min_stream_lifetime_seconds: 1). */
 const PREMATURE_MS = 1000;
 const EMPTY = Buffer.alloc(0);
+const NO_HEADERS: HeaderList = [];
 
 /** What a stream's request needs of the proxy. */
 export interface H2ExchangeContext extends ExchangeContext {
@@ -77,6 +79,9 @@ export class H2Exchange implements TryOwner, TriesOwner, ResponseSource, StreamO
   /** Mirror copies of this request, taking its body as it comes. */
   private mirrors?: MirrorBody[];
   private delayTimer?: NodeJS.Timeout;
+  /** The route's timeout, on the request path's lanes (deadlines.ts: no timer of its own). */
+  private timeout?: Deadline;
+  /** A gRPC client's own deadline (any length: not a lane's), or a timeout that a fault delay shortened. */
   private timeoutTimer?: NodeJS.Timeout;
   /** A gRPC-Web call on a listener that translates it (grpc-web.ts), and its `-text` body decoder. */
   private web?: GrpcWebCall;
@@ -169,7 +174,8 @@ export class H2Exchange implements TryOwner, TriesOwner, ResponseSource, StreamO
     const route = d.action.timeoutMs || 0;
     const deadline = this.grpc ? grpcTimeoutMs(this.headers['grpc-timeout']) : undefined;
     const ms = deadline !== undefined && (!route || deadline < route) ? deadline : route;
-    if (ms) this.timeoutTimer = setTimeout(() => this.onTimeout(), Math.max(0, ms - (performance.now() - this.started)));
+    if (ms === route && ms && !d.delayMs) requestDeadlines.set((this.timeout = new Deadline(() => this.onTimeout())), ms, this.started);
+    else if (ms) this.timeoutTimer = setTimeout(() => this.onTimeout(), Math.max(0, ms - (performance.now() - this.started)));
     // A body is copied to each mirror as it streams (none of it came yet, unless a fault delayed the request: no copy then, as HTTP/1.1's).
     if (d.mirrors && !(this.hasBody && this.bytesIn > 0)) {
       const length = this.web ? undefined : this.headers['content-length'];
@@ -201,7 +207,8 @@ export class H2Exchange implements TryOwner, TriesOwner, ResponseSource, StreamO
     const t = tries.current!;
     tries.ready = true;
     for (const c of this.replay.replay()) t.write(c);
-    t.onDrain = () => this.stream.resume();
+    // A request without a body writes nothing, and waits for no drain.
+    if (this.hasBody) t.onDrain = () => this.stream.resume();
     if (this.replay.done) t.endBody(this.trailersIn);
     else if (this.hasBody && this.stream.isPaused()) this.stream.resume();
   }
@@ -258,9 +265,28 @@ export class H2Exchange implements TryOwner, TriesOwner, ResponseSource, StreamO
     if (!head) return true;
     // An HTTP/2 upstream may end with trailers (gRPC always does), an HTTP/1.1 one's chunked body too: the stream waits for them.
     const t = tries.current;
-    if (!this.out.respond(this.responseHeaders(head), end, t instanceof H2Try || (t instanceof H1Try && t.mayHaveTrailers))) return false;
+    return this.sendHead(this.responseHeaders(head), end, t instanceof H2Try || (t instanceof H1Try && t.mayHaveTrailers));
+  }
+
+  /** An HTTP/2 upstream's head: made straight from Node's object when nothing rewrites it (gRPC-Web, response operations, CORS, a cookie). */
+  receivedHead(status: number, headers: IncomingHttpHeaders, end: boolean): boolean {
+    const route = this.route!;
+    if (this.web || route.responseHeaders || this.destination?.responseHeaders || route.cors || this.generatedCookie)
+      return this.head(status, pairsOf(headers), end);
+    if (this.done) return false;
+    const tries = this.tries!;
+    const grpc = end ? grpcStatusOf(headers) : undefined;
+    if (tries.answered(status, grpc)) return false;
+    this.committed = true;
+    this.out.upstreamHead(status, NO_HEADERS, end, grpc);
+    return this.sendHead(receivedResponse(status, headers), end, true);
+  }
+
+  /** The head into the client's stream; with `end`, the response is complete. */
+  private sendHead(head: OutgoingHttpHeaders, end: boolean, trailersMayFollow: boolean): boolean {
+    if (!this.out.respond(head, end, trailersMayFollow)) return false;
     if (!end) return true;
-    tries.completed();
+    this.tries!.completed();
     this.finish();
     return true;
   }
@@ -350,6 +376,7 @@ export class H2Exchange implements TryOwner, TriesOwner, ResponseSource, StreamO
     this.conn.streamEnded?.(this.premature);
     clearTimeout(this.delayTimer);
     clearTimeout(this.timeoutTimer);
+    if (this.timeout) requestDeadlines.cancel(this.timeout);
     this.tries?.stop();
     if (this.mirrors) for (const m of this.mirrors) m.abandon();
     if (!requestFinished.hasSubscribers || !this.req) return;

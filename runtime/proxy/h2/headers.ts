@@ -25,7 +25,7 @@ export const HOP_BY_HOP: ReadonlySet<string> = new Set([
   'trailer',
 ]);
 
-const NOTHING: ReadonlySet<string> = new Set();
+const NONE: HeaderList = [];
 
 /** A header list: [name, value] pairs, names lowercase, in order. */
 export type HeaderList = Array<[string, string]>;
@@ -50,11 +50,29 @@ export interface ForwardInputs {
   readonly trace?: TraceContext;
 }
 
-/** Received pairs, hop-by-hop and pseudo-headers left out, under `ops` (remove, set, add) and `replaced` names. */
-function withOps(pairs: HeaderList, ops: readonly (HeaderOpsConfig | undefined)[], replaced: ReadonlySet<string>): HeaderList {
-  // No operations (the common route): only the replaced names go, with no set copied.
-  if (!ops[0] && !ops[1]) return replaced.size ? pairs.filter(([n]) => !replaced.has(n)) : pairs;
-  const removed = new Set<string>(replaced);
+/** `name` is one of the pairs' names (a handful of them: a scan costs less than a set made per request). */
+function isNamed(name: string, pairs: HeaderList): boolean {
+  for (let i = 0; i < pairs.length; i++) if (pairs[i][0] === name) return true;
+  return false;
+}
+
+/**
+ * Received pairs, hop-by-hop and pseudo-headers left out, under `ops` (remove, set, add), without
+ * the names of `replaced` and `dropped`. Without operations `pairs` (the caller's own) is filtered in place.
+ */
+function withOps(pairs: HeaderList, ops: readonly (HeaderOpsConfig | undefined)[], replaced: HeaderList, dropped?: string): HeaderList {
+  if (!ops[0] && !ops[1]) {
+    let n = 0;
+    for (let i = 0; i < pairs.length; i++) {
+      const name = pairs[i][0];
+      if (name !== dropped && !isNamed(name, replaced)) pairs[n++] = pairs[i];
+    }
+    pairs.length = n;
+    return pairs;
+  }
+  const removed = new Set<string>();
+  for (const [n] of replaced) removed.add(n);
+  if (dropped) removed.add(dropped);
   for (const o of ops) {
     o?.remove?.forEach((n) => removed.add(n.toLowerCase()));
     o?.set?.forEach(([n]) => removed.add(n.toLowerCase()));
@@ -70,8 +88,7 @@ function withOps(pairs: HeaderList, ops: readonly (HeaderOpsConfig | undefined)[
 /** The header object's pairs (arrays flattened), without pseudo-headers and connection-specific ones. */
 export function pairsOf(headers: IncomingHttpHeaders): HeaderList {
   const out: HeaderList = [];
-  const connection = headers.connection;
-  const named = typeof connection === 'string' ? connection.split(',').map((n) => n.trim().toLowerCase()) : [];
+  const named = connectionNamed(headers);
   for (const name in headers) {
     if (name.charCodeAt(0) === 58 /* ':' */ || HOP_BY_HOP.has(name) || named.includes(name)) continue;
     const v = headers[name];
@@ -81,6 +98,13 @@ export function pairsOf(headers: IncomingHttpHeaders): HeaderList {
   }
   return out;
 }
+
+/** The names a `connection` header lists (connection-specific too). */
+function connectionNamed(headers: IncomingHttpHeaders): string[] {
+  const connection = headers.connection;
+  return typeof connection === 'string' ? connection.split(',').map((n) => n.trim().toLowerCase()) : NO_NAMES;
+}
+const NO_NAMES: string[] = [];
 
 /** The request headers as received, hop-by-hop ones left out: an HTTP/1.1 head's flat [name, value, ...] list. */
 export function pairsOfHead(flat: readonly string[]): HeaderList {
@@ -97,7 +121,8 @@ export function pairsOfHead(flat: readonly string[]): HeaderList {
 
 /**
  * What goes upstream for `req` (whichever codec it came in): `received`, its headers without
- * hop-by-hop ones; `authority`, as received; `teTrailers`, the client accepts trailers.
+ * hop-by-hop ones (a list the caller made for this, taken over); `authority`, as received;
+ * `teTrailers`, the client accepts trailers.
  */
 export function upstreamRequest(
   req: RequestInfo,
@@ -107,10 +132,28 @@ export function upstreamRequest(
   x: ForwardInputs,
 ): UpstreamRequest {
   const route = x.route;
+  const own = ownHeaders(req, x);
+  const headers = withOps(received, [route.requestHeaders, x.destination?.requestHeaders], own.ours, own.dropped);
+  for (const pair of own.ours) headers.push(pair);
+  return { method: req.method, path: upstreamPath(req, route), authority: authorityFor(route, authority), headers, teTrailers };
+}
+
+/** The request's path upstream: the route's rewrite applied. */
+function upstreamPath(req: RequestInfo, route: RouteConfig): string {
   const rewrite = route.action.kind === 'forward' ? route.action.rewrite : undefined;
-  let path = req.target;
-  if (rewrite?.uriRegex) path = regexRewritePath(path, rewrite.uriRegex);
-  else if (rewrite?.uriPrefix !== undefined) path = rewritePath(route, path, rewrite.uriPrefix);
+  if (rewrite?.uriRegex) return regexRewritePath(req.target, rewrite.uriRegex);
+  if (rewrite?.uriPrefix !== undefined) return rewritePath(route, req.target, rewrite.uriPrefix);
+  return req.target;
+}
+
+/** The request's authority upstream: the route's rewrite, else as received. */
+function authorityFor(route: RouteConfig, authority: string): string {
+  const rewrite = route.action.kind === 'forward' ? route.action.rewrite : undefined;
+  return rewrite?.authority ?? authority;
+}
+
+/** The headers the proxy sets (forwarding, request id, trace, XFCC), replacing the client's, and the one it drops (an XFCC not passed on). */
+function ownHeaders(req: RequestInfo, x: ForwardInputs): { ours: HeaderList; dropped?: string } {
   const xff = req.header('x-forwarded-for');
   const ours: HeaderList = [
     ['x-forwarded-for', xff ? `${xff}, ${req.remoteAddress}` : req.remoteAddress],
@@ -120,18 +163,75 @@ export function upstreamRequest(
   if (x.trace) ours.push(...traceHeaders(x.trace));
   const xfcc = forwardedClientCert(req, x.listener);
   if (xfcc.line) ours.push([XFCC, xfcc.line.slice(XFCC.length + 2, -2)]);
-  const replaced = new Set<string>();
-  for (const pair of ours) replaced.add(pair[0]);
-  if (xfcc.drop) replaced.add(XFCC);
-  const headers = withOps(received, [route.requestHeaders, x.destination?.requestHeaders], replaced);
-  headers.push(...ours);
-  return { method: req.method, path, authority: rewrite?.authority ?? authority, headers, teTrailers };
+  return { ours, dropped: xfcc.drop ? XFCC : undefined };
 }
 
-/** An HTTP/2 stream's request as it goes upstream. */
+/**
+ * An HTTP/2 stream's request as it goes upstream. Without header operations (the common route)
+ * its headers stay the stream's own object until someone reads them: an HTTP/2 upstream gets its
+ * head made straight from that object (`h2RequestHeaders`), with no list in between.
+ */
 export function streamUpstreamRequest(req: StreamRequest, x: ForwardInputs): UpstreamRequest {
   const te = req.headers.te;
-  return upstreamRequest(req, req.authority, pairsOf(req.headers), typeof te === 'string' && te.includes('trailers'), x);
+  const teTrailers = typeof te === 'string' && te.includes('trailers');
+  const route = x.route;
+  if (route.requestHeaders || x.destination?.requestHeaders)
+    return upstreamRequest(req, req.authority, pairsOf(req.headers), teTrailers, x);
+  const own = ownHeaders(req, x);
+  return new ReceivedRequest(
+    req.method,
+    upstreamPath(req, route),
+    authorityFor(route, req.authority),
+    teTrailers,
+    req.headers,
+    own.ours,
+    own.dropped,
+  );
+}
+
+/** A stream's request without header operations: the received object, the proxy's own headers, and the list only when asked for. */
+class ReceivedRequest implements UpstreamRequest {
+  private list?: HeaderList;
+
+  constructor(
+    readonly method: string,
+    readonly path: string,
+    readonly authority: string,
+    readonly teTrailers: boolean,
+    private readonly received: IncomingHttpHeaders,
+    private readonly ours: HeaderList,
+    private readonly dropped: string | undefined,
+  ) {}
+
+  /** As a list (an HTTP/1.1 upstream, a mirror, gRPC-Web's translation): made once. */
+  get headers(): HeaderList {
+    if (!this.list) {
+      this.list = withOps(pairsOf(this.received), NO_OPS, this.ours, this.dropped);
+      for (const pair of this.ours) this.list.push(pair);
+    }
+    return this.list;
+  }
+
+  /** Into `node:http2`'s object: the received headers that go on (a repeated one stays an array), then the proxy's own. */
+  h2Headers(into: OutgoingHttpHeaders): OutgoingHttpHeaders {
+    if (this.list) return toObject(this.list, into);
+    const h = this.received;
+    const named = connectionNamed(h);
+    for (const name in h) {
+      if (name.charCodeAt(0) === 58 /* ':' */ || HOP_BY_HOP.has(name) || named.includes(name)) continue;
+      if (name === this.dropped || isNamed(name, this.ours)) continue;
+      const v = h[name];
+      if (v !== undefined) into[name] = v;
+    }
+    return toObject(this.ours, into);
+  }
+}
+
+const NO_OPS: readonly (HeaderOpsConfig | undefined)[] = [undefined, undefined];
+
+/** The request's head as `node:http2` takes it, after `into` (the pseudo-headers). */
+export function h2RequestHeaders(r: UpstreamRequest, into: OutgoingHttpHeaders): OutgoingHttpHeaders {
+  return r instanceof ReceivedRequest ? r.h2Headers(into) : toObject(r.headers, into);
 }
 
 /** A header list as `node:http2` takes it (a repeated name as an array). */
@@ -140,6 +240,18 @@ export function toObject(list: HeaderList, into: OutgoingHttpHeaders = {}): Outg
     const had = into[n];
     if (had === undefined) into[n] = v;
     else into[n] = Array.isArray(had) ? [...had, v] : [String(had), v];
+  }
+  return into;
+}
+
+/** The response head for the client as an HTTP/2 upstream sent it, when nothing changes it: its headers but pseudo-headers and connection-specific ones. */
+export function receivedResponse(status: number, headers: IncomingHttpHeaders): OutgoingHttpHeaders {
+  const into: OutgoingHttpHeaders = { ':status': status };
+  const named = connectionNamed(headers);
+  for (const name in headers) {
+    if (name.charCodeAt(0) === 58 /* ':' */ || HOP_BY_HOP.has(name) || named.includes(name)) continue;
+    const v = headers[name];
+    if (v !== undefined) into[name] = v;
   }
   return into;
 }
@@ -156,6 +268,6 @@ export function downstreamResponse(
   const r = route?.responseHeaders;
   const d = destination?.responseHeaders;
   // No operations (the common route): the upstream's pairs go straight into the head.
-  toObject(r || d ? withOps(pairs, [r, d], NOTHING) : pairs, into);
+  toObject(r || d ? withOps(pairs, [r, d], NONE) : pairs, into);
   return extra.length ? toObject(extra, into) : into;
 }

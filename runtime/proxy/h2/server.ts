@@ -9,7 +9,7 @@
 import type * as http2 from 'node:http2';
 import { http2Module, INTERNAL_ERROR } from './lazy-http2';
 import type * as net from 'node:net';
-import { containPeerInput } from '../contain';
+import { containedError } from '../contain';
 import { http2Limits, serverOptions } from './limits';
 import { H2Exchange, type H2ExchangeContext } from './h2-exchange';
 import type { H2Connection } from './stream-request';
@@ -71,13 +71,13 @@ export class H2Front {
       // A connection that comes while its listener (or the proxy) drains is told at once, as an HTTP/1.1 response says `Connection: close`.
       if (ctx.draining || conn.listener.draining) goAway(session);
       // A throw nobody foresaw resets that stream, never the process (contain.ts).
-      session.on('stream', (stream, headers, flags) =>
-        containPeerInput(
-          'downstream',
-          () => stream.close(INTERNAL_ERROR),
-          () => new H2Exchange(this.ctx, conn, stream, headers, flags).start(),
-        ),
-      );
+      session.on('stream', (stream, headers, flags) => {
+        try {
+          new H2Exchange(this.ctx, conn, stream, headers, flags).start();
+        } catch (error) {
+          containedError('downstream', () => stream.close(INTERNAL_ERROR), error);
+        }
+      });
     });
     this.server.on('sessionError', () => undefined);
   }

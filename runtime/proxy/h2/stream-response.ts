@@ -101,18 +101,21 @@ export class StreamResponse {
   end(): WebHead | undefined {
     if (this.web) return this.endGrpcWeb(this.web);
     if (this.waitsForTrailers) {
-      const trailers = toObject(this.trailersOut ?? []);
-      this.stream.once('wantTrailers', () => {
-        try {
-          this.stream.sendTrailers(trailers);
-        } catch {
-          // A field the codec refuses: this stream is reset, not the proxy.
-          this.reset();
-        }
-      });
+      (this.stream as ResponseStream)[RESPONSE] = this;
+      this.stream.on('wantTrailers', sendTrailersOut);
     }
     this.stream.end();
     return undefined;
+  }
+
+  /** The stream asks for its trailers (the body has gone): the upstream's, or none. */
+  sendTrailers(): void {
+    try {
+      this.stream.sendTrailers(toObject(this.trailersOut ?? []));
+    } catch {
+      // A field the codec refuses: this stream is reset, not the proxy.
+      this.reset();
+    }
   }
 
   /** gRPC-Web's end: the trailers as the last frame, or a held non-gRPC response, to be sent as a gRPC status. */
@@ -166,4 +169,12 @@ export class StreamResponse {
   reset(): void {
     if (!this.stream.destroyed) this.stream.close(INTERNAL_ERROR);
   }
+}
+
+const RESPONSE = Symbol('mast.streamResponse');
+type ResponseStream = ServerHttp2Stream & { [RESPONSE]: StreamResponse };
+
+/** A stream's 'wantTrailers' (one function for every stream, its response found on it; emitted once). */
+function sendTrailersOut(this: ResponseStream): void {
+  this[RESPONSE].sendTrailers();
 }

@@ -72,10 +72,13 @@ export class Tries {
     const perTry = this.retries?.perTryTimeoutMs;
     if (perTry) this.tryTimer = setTimeout(() => this.onTryTimeout(), perTry);
     const t = (this.current = owner.createTry(endpoint));
-    t.start((flag) => {
-      clearTimeout(this.tryTimer);
-      owner.reply(503, flag, `${RESET} overflow\n`);
-    });
+    t.start(this);
+  }
+
+  /** The try could not even wait for a connection: the cluster's pending requests are at their bound. */
+  refused(flag: 'UO'): void {
+    clearTimeout(this.tryTimer);
+    this.owner.reply(503, flag, `${RESET} overflow\n`);
   }
 
   /** A final response head came: the endpoint's result counted; true when a retry follows instead. */

@@ -10,7 +10,7 @@ import { CANCEL, FLAG_END_STREAM, INTERNAL_ERROR, REFUSED_STREAM } from './lazy-
 import { containedError } from '../contain';
 import { endStreamReceived, watchEndStream } from './end-stream';
 import type { Cluster, Endpoint } from '../upstream/cluster';
-import { type HeaderList, pairsOf, toObject, type UpstreamRequest } from './headers';
+import { h2RequestHeaders, type HeaderList, pairsOf, toObject, type UpstreamRequest } from './headers';
 import { trailerFields } from './upstream-h1';
 import { h2Pool, type H2Pool, type PooledSession } from './upstream-pool';
 import type { TryOwner, UpstreamTry } from './upstream-try';
@@ -48,21 +48,24 @@ export class H2Try implements UpstreamTry {
    * A stream on a pooled session: at once, or when one frees if the cluster is at its connection
    * limit (upstream-pool.ts); `refused` when the pending requests are already at their bound (UO).
    */
-  start(refused: (flag: 'UO') => void): void {
+  start(tries: { refused(flag: 'UO'): void }): void {
     const pool = h2Pool(this.cluster, this.endpoint);
+    // A session with room (the usual case): no wait, nothing to give up.
+    const now = pool.available();
+    if (now) return this.open(pool, now);
     let granted = false;
     const stop = pool.acquire((grant) => {
       granted = true;
       this.stopWaiting = undefined;
       if (grant === 'overflow') {
         this.done = true;
-        return refused('UO');
+        return tries.refused('UO');
       }
       // The endpoint left the config while the request waited: as a refused stream, it may be tried again.
       if (grant === 'closed') return this.fail('UC', 503, 'refused-stream');
       this.open(pool, grant);
     });
-    // Granted at once (the usual case): there is no wait to give up, and cancel() must reset the stream.
+    // Granted at once (past the pending bound): there is no wait to give up.
     if (!granted) this.stopWaiting = stop;
   }
 
@@ -72,7 +75,7 @@ export class H2Try implements UpstreamTry {
   private open(pool: H2Pool, pooled: PooledSession): void {
     this.pooled = pooled;
     const r = this.req;
-    const headers = toObject(r.headers, { ':method': r.method, ':path': r.path, ':authority': r.authority });
+    const headers = h2RequestHeaders(r, { ':method': r.method, ':path': r.path, ':authority': r.authority });
     if (r.teTrailers) headers.te = 'trailers';
     let stream: http2.ClientHttp2Stream;
     try {
@@ -106,7 +109,9 @@ export class H2Try implements UpstreamTry {
     const status = Number(h[':status']);
     if (status < 200) return;
     this.responded = true;
-    const taken = this.owner.head(status, pairsOf(h), (flags & FLAG_END_STREAM) !== 0);
+    const end = (flags & FLAG_END_STREAM) !== 0;
+    const owner = this.owner;
+    const taken = owner.receivedHead ? owner.receivedHead(status, h, end) : owner.head(status, pairsOf(h), end);
     const early = this.early;
     this.early = undefined;
     if (taken && early) for (const chunk of early) this.data(stream, chunk);

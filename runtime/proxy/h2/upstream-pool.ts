@@ -71,13 +71,18 @@ export class H2Pool {
     return undefined;
   }
 
+  /** A session for one more stream now, one with room or a new one if the cluster allows (the usual case: no wait). */
+  available(): PooledSession | undefined {
+    return this.withRoom() ?? (this.mayOpen() ? this.open() : undefined);
+  }
+
   /**
    * A session for one more stream, given to `granted` at once when one has room or may be opened,
    * else when a stream ends (a pending request); `overflow` at once past the cluster's pending
    * bound. Answers how to give up the wait (the request timed out, or its client went away).
    */
   acquire(granted: (grant: SessionGrant) => void): () => void {
-    const now = this.withRoom() ?? (this.mayOpen() ? this.open() : undefined);
+    const now = this.available();
     if (now) {
       granted(now);
       return NOTHING_TO_CANCEL;

@@ -6,11 +6,14 @@
  */
 import type { Flag } from '../request/record';
 import type { Failure } from '../request/retry';
+import type { IncomingHttpHeaders } from 'node:http2';
 import type { HeaderList } from './headers';
 
 export interface TryOwner {
   /** The final response head (`end`: no body follows, as in a trailers-only gRPC response); false: the exchange retries instead. */
   head(status: number, headers: HeaderList, end: boolean): boolean;
+  /** The same, for a head as `node:http2` received it (an HTTP/2 upstream): an owner that can send it on without a list takes it so. */
+  receivedHead?(status: number, headers: IncomingHttpHeaders, end: boolean): boolean;
   /** Response body bytes; false when the client's stream is full (the try waits for `resume`). */
   data(chunk: Buffer): boolean;
   trailers(headers: HeaderList): void;
@@ -25,9 +28,9 @@ export interface TryOwner {
 export interface UpstreamTry {
   /**
    * Opens the try: a stream or a pooled connection; the owner hears `ready` (or `failed`) once it has
-   * one, or `refused` when the cluster's pending requests are at their bound (HTTP/2 pools at maxConnections).
+   * one, or `tries.refused` when the cluster's pending requests are at their bound (HTTP/2 pools at maxConnections).
    */
-  start(refused: (flag: 'UO') => void): void;
+  start(tries: { refused(flag: 'UO'): void }): void;
   /** Request body bytes; false: wait for `onDrain` before more. */
   write(chunk: Buffer): boolean;
   /** The request body is complete; `trailers`, the client's request trailers, sent after it where the protocol can. */

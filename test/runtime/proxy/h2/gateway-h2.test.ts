@@ -4,6 +4,8 @@
  * call, routing by method, trailers end to end, and HTTP/1.1 clients unaffected on the same port.
  */
 import * as grpc from '@grpc/grpc-js';
+import * as http2 from 'node:http2';
+import type { AddressInfo } from 'node:net';
 import { cluster, config, forward, get, stoppedAfterEach } from '../../../support/proxy';
 import { collect, echoClient, echoServer, unary, type Msg } from './grpc-echo';
 import { h2c, h2request } from './h2-client';
@@ -43,6 +45,61 @@ describe('HTTP/2 at a gateway (cleartext, prior knowledge)', () => {
     const h1 = await get(port, '/plain', { host: 'alpha.example.com' });
     expect(h1.status).toBe(200);
     expect(h1.body).toBe('a /plain');
+  });
+
+  test("to and from an HTTP/2 backend the headers go on as received, under the proxy's own, with or without the route's header operations", async () => {
+    const seen: http2.IncomingHttpHeaders[] = [];
+    const backend = http2.createServer().on('stream', (stream, headers) => {
+      seen.push(headers);
+      stream.respond({ ':status': 201, 'x-resp': 'r', 'set-cookie': ['a=1', 'b=2'] });
+      stream.end();
+    });
+    await new Promise<void>((r) => backend.listen(0, '127.0.0.1', r));
+    stopAfter(() => new Promise<void>((r) => backend.close(() => r())));
+    const h2Port = (backend.address() as AddressInfo).port;
+    const sent = {
+      'x-custom': 'yes',
+      'x-multi': ['1', '2'],
+      'x-forwarded-for': '203.0.113.7',
+      'x-request-id': 'from-client',
+      cookie: 'a=1',
+    };
+    const plain = forward('h', {}, { name: 'plain', matches: [{ uri: { prefix: '/plain' } }] });
+    const ops = forward(
+      'h',
+      {},
+      { name: 'ops', requestHeaders: { set: [['x-env', 'test']], remove: ['x-custom'] }, responseHeaders: { remove: ['x-resp'] } },
+    );
+    const { port } = await proxyFor(config([plain, ops], [cluster('h', [h2Port], { upstreamProtocol: 'h2' })]));
+    const session = h2c(port);
+    stopAfter(async () => void session.close());
+    const [plainReply, opsReply] = [
+      await h2request(session, { ':path': '/plain', ...sent }),
+      await h2request(session, { ':path': '/ops', ...sent }),
+    ];
+    // The response comes back as the backend sent it, but for the route's operations.
+    expect(plainReply).toMatchObject({ status: 201, headers: { 'x-resp': 'r', 'set-cookie': ['a=1', 'b=2'] } });
+    expect(opsReply).toMatchObject({ status: 201, headers: { 'set-cookie': ['a=1', 'b=2'] } });
+    expect(opsReply.headers['x-resp']).toBeUndefined();
+    const [direct, withOps] = seen;
+    expect(direct).toMatchObject({
+      ':path': '/plain',
+      ':authority': 'alpha.example.com',
+      'x-custom': 'yes',
+      'x-multi': '1, 2',
+      cookie: 'a=1',
+    });
+    expect(direct).toMatchObject({ 'x-forwarded-for': '203.0.113.7, 127.0.0.1', 'x-forwarded-proto': 'http' });
+    // A gateway's client is external: its request id is replaced.
+    expect(direct['x-request-id']).not.toBe('from-client');
+    expect(withOps).toMatchObject({ ':path': '/ops', 'x-env': 'test', 'x-multi': '1, 2', 'x-forwarded-for': '203.0.113.7, 127.0.0.1' });
+    expect(withOps['x-custom']).toBeUndefined();
+    // Apart from the route's operations and the request id, the two heads are alike.
+    const rest = (h: http2.IncomingHttpHeaders) => {
+      const { ':path': _p, 'x-request-id': _id, 'x-custom': _c, 'x-env': _e, ...others } = h;
+      return others;
+    };
+    expect(rest(withOps)).toEqual(rest(direct));
   });
 
   test('no route: a 404 for an HTTP/2 client, an UNIMPLEMENTED gRPC reply for a gRPC one', async () => {

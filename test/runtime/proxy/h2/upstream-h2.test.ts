@@ -79,9 +79,11 @@ afterAll(() => {
 });
 
 /** The stubbed pool grants a session at once: no refusal can come. */
-const NEVER_REFUSED = (() => {
-  throw new Error('refused');
-}) as never;
+const NEVER_REFUSED = {
+  refused: () => {
+    throw new Error('refused');
+  },
+};
 
 /** A try on a stand-in stream (the real pool over a stand-in session), its owner writing down what it is told; `takesHead`: what the owner answers a head. */
 function tryOnStandIn(takesHead = true) {
