@@ -17,7 +17,14 @@ import type { RequestRecord } from './request/record';
 import type { ConnectionRecord } from './tcp-record';
 
 /** Telemetry's names of the families a series has, in the series' order (metrics.ts). */
-const HTTP_FAMILIES = ['REQUEST_COUNT', 'REQUEST_DURATION', 'REQUEST_SIZE', 'RESPONSE_SIZE', 'GRPC_REQUEST_MESSAGES', 'GRPC_RESPONSE_MESSAGES'];
+const HTTP_FAMILIES = [
+  'REQUEST_COUNT',
+  'REQUEST_DURATION',
+  'REQUEST_SIZE',
+  'RESPONSE_SIZE',
+  'GRPC_REQUEST_MESSAGES',
+  'GRPC_RESPONSE_MESSAGES',
+];
 const TCP_FAMILIES = ['TCP_SENT_BYTES', 'TCP_RECEIVED_BYTES', 'TCP_OPENED_CONNECTIONS', 'TCP_CLOSED_CONNECTIONS'];
 
 /** One family's shape: dropped, or its labels changed (by name: an expression's index, or -1 to remove). */
