@@ -7,7 +7,19 @@
 import * as grpc from '@grpc/grpc-js';
 import { RatingsClient } from '../../examples/bookinfo/app/ratings-client';
 import { LocalAdmin } from '../../runtime/local/admin';
+import { until } from '../support/poll';
 import { adminOf, request, requestsOn, startExample, type Running } from './support';
+
+/** The gRPC message counters of one proxy (its admin port), summed over its series. */
+async function messagesOn(adminPort: number): Promise<{ request: number; response: number }> {
+  const text = await (await fetch(`http://127.0.0.1:${adminPort}/stats/prometheus`)).text();
+  const sum = (family: string) =>
+    text
+      .split('\n')
+      .filter((l) => l.startsWith(`${family}{`))
+      .reduce((n, l) => n + Number(l.split(' ').pop()), 0);
+  return { request: sum('istio_request_messages_total'), response: sum('istio_response_messages_total') };
+}
 
 const STARS = { Reviewer1: 5, Reviewer2: 4 };
 
@@ -59,6 +71,17 @@ describe('mast local: gRPC through the gateway and the sidecars (needs HTTP/2 in
     expect(status.code === grpc.status.OK ? '' : `${status.code} ${status.details}`).toBe('');
     expect(messages.map((m) => m.seq)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
     expect(messages.every((m) => m.service === 'ratings')).toBe(true);
+  });
+
+  test("the gateway counts the streaming call's messages: one from the client, twenty from the server (Istio's message counters)", async () => {
+    const admin = mesh.mesh.gatewayAdminPort;
+    const before = await messagesOn(admin);
+    const { messages } = await watch({ count: 20 });
+    expect(messages).toHaveLength(20);
+    await until('the call counted', async () => (await messagesOn(admin)).response >= before.response + 20);
+    const after = await messagesOn(admin);
+    expect(after.request - before.request).toBe(1);
+    expect(after.response - before.response).toBe(20);
   });
 
   test('productpage → reviews v2 → ratings over gRPC, sidecar to sidecar with mTLS: the page shows the stars', async () => {

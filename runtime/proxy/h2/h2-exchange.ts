@@ -14,6 +14,7 @@ import type { Failure } from '../request/retry';
 import { decide, type Decision } from '../request/route';
 import type { Cluster, Endpoint } from '../upstream/cluster';
 import { grpcStatusIn, grpcStatusOf, grpcTimeoutMs, isGrpc } from './grpc';
+import { GrpcMessageCounter } from '../grpc-messages';
 import { Base64Body, type GrpcWebCall, GrpcWebBodyError, grpcWebCallOn, grpcWebRequestHeaders, type WebHead } from './grpc-web';
 import { downstreamResponse, pairsOf, receivedResponse, streamUpstreamRequest, type HeaderList, type UpstreamRequest } from './headers';
 import { listenToClient, type StreamOwner } from './client-listeners';
@@ -99,6 +100,15 @@ export class H2Exchange implements TryOwner, TriesOwner, ResponseSource, StreamO
     const ct = headers['content-type'];
     this.grpc = isGrpc(typeof ct === 'string' ? ct : undefined);
     this.out = new StreamResponse(stream, this.grpc, this);
+    // gRPC's messages counted both ways (Istio's message counters); a gRPC-Web call's once it is translated to gRPC.
+    if (this.grpc && !(ct as string).startsWith('application/grpc-web')) this.countMessages();
+  }
+
+  /** Client's messages in (after a gRPC-Web call's decoding), server's out (before its encoding). */
+  private messagesIn?: GrpcMessageCounter;
+  private countMessages(): void {
+    this.messagesIn = new GrpcMessageCounter();
+    this.out.messages = new GrpcMessageCounter();
   }
 
   start(): void {
@@ -148,6 +158,7 @@ export class H2Exchange implements TryOwner, TriesOwner, ResponseSource, StreamO
     );
     if (!web) return;
     this.web = web;
+    this.countMessages();
     if (web.textRequest) this.webBody = new Base64Body();
     this.out.translateGrpcWeb(web);
   }
@@ -218,6 +229,7 @@ export class H2Exchange implements TryOwner, TriesOwner, ResponseSource, StreamO
     this.bytesIn += raw.length;
     const chunk = this.webBody ? this.decodeWeb(raw) : raw;
     if (!chunk) return;
+    this.messagesIn?.push(chunk);
     if (this.mirrors) for (const m of this.mirrors) m.write(chunk, false);
     if (this.done) return;
     const t = this.tries?.ready ? this.tries.current : undefined;
@@ -398,6 +410,7 @@ export class H2Exchange implements TryOwner, TriesOwner, ResponseSource, StreamO
       details: this.details,
       protocol: 'HTTP/2',
       grpcStatus: this.out.grpcStatus,
+      ...(this.messagesIn ? { grpcMessages: { request: this.messagesIn.count, response: this.out.messages?.count ?? 0 } } : {}),
       trace: this.trace,
       dryRun: this.dryRun,
     } satisfies RequestRecord);

@@ -9,6 +9,7 @@
 import type { OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import { INTERNAL_ERROR } from './lazy-http2';
 import { grpcLocalReply, grpcStatusIn } from './grpc';
+import type { GrpcMessageCounter } from '../grpc-messages';
 import { type GrpcWebCall, grpcWebLocalReply, GrpcWebResponse, type WebHead } from './grpc-web';
 import { type HeaderList, toObject } from './headers';
 
@@ -21,6 +22,8 @@ export class StreamResponse {
   status = 0;
   grpcStatus?: number;
   bytesOut = 0;
+  /** The server's gRPC messages, counted as they pass (a gRPC call's). */
+  messages?: GrpcMessageCounter;
   /** The head said trailers may follow the body (an HTTP/2 upstream, an HTTP/1.1 chunked one): the stream ends with them. */
   private waitsForTrailers = false;
   /** The upstream's trailers, sent when the stream asks for them. */
@@ -73,6 +76,7 @@ export class StreamResponse {
 
   /** Body bytes; false when the client's window is full (the source is resumed once it drains: one wait per full window). */
   data(upstream: Buffer): boolean {
+    this.messages?.push(upstream);
     const chunk = this.web ? this.web.data(upstream) : upstream;
     if (!chunk.length) return true;
     this.bytesOut += chunk.length;
