@@ -41,6 +41,11 @@ export interface Head {
   header(name: string, likely?: string): string | undefined;
   /** Which of the headers a proxy cares about were present (SEEN_* bits). */
   readonly seen: number;
+  /**
+   * Where the value of the one x-forwarded-for line ends in the received bytes (a proxy appends its
+   * client there, the head otherwise sent as received); -1 with no such line, several, or an empty one.
+   */
+  readonly forwardedForEnd: number;
   /** -1 when absent. */
   readonly contentLength: number;
   readonly chunked: boolean;
@@ -195,6 +200,7 @@ class ParsedHead implements RequestHead, ResponseHead {
   readonly chunked: boolean;
   readonly upgrade: boolean;
   readonly seen: number;
+  readonly forwardedForEnd: number;
   readonly expectContinue: boolean;
   constructor(
     private readonly h: Headers,
@@ -212,6 +218,7 @@ class ParsedHead implements RequestHead, ResponseHead {
     this.chunked = h.chunked;
     this.upgrade = h.upgrade;
     this.seen = h.seen;
+    this.forwardedForEnd = h.forwardedForLines === 1 ? h.forwardedForValueEnd : -1;
     this.expectContinue = h.expectContinue;
   }
   get headers(): string[] {

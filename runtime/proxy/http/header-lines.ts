@@ -109,6 +109,9 @@ export class Headers {
   seen = 0;
   /** Host lines seen (a request must have at most one, RFC 9112 §3.2). */
   hosts = 0;
+  /** x-forwarded-for lines seen, and where the first one's value ends (-1 when it is empty). */
+  forwardedForLines = 0;
+  forwardedForValueEnd = -1;
 
   constructor(private readonly buf: Buffer) {}
 
@@ -229,7 +232,12 @@ export function scanHeaders(buf: Buffer, i: number, end: number, maxHeaders: num
     // Names are compared only when their length matches one that matters here.
     const len = ne - ns;
     const marks = SEEN_BY_LENGTH[len];
-    if (marks !== undefined) for (let k = 0; k < marks.length; k++) if (sameToken(buf, ns, ne, marks[k][0])) out.seen |= marks[k][1];
+    if (marks !== undefined)
+      for (let k = 0; k < marks.length; k++) {
+        if (!sameToken(buf, ns, ne, marks[k][0])) continue;
+        out.seen |= marks[k][1];
+        if (marks[k][1] === SEEN_X_FORWARDED_FOR && out.forwardedForLines++ === 0 && ve > vs) out.forwardedForValueEnd = ve;
+      }
     if (len === 14 && sameToken(buf, ns, ne, 'content-length')) {
       if (tabAfter(buf, ve, i - 2)) throw new HttpError(400, 'bad_content_length', 'invalid Content-Length');
       const n = lengthValue(buf, vs, ve);

@@ -49,8 +49,8 @@ export function upstreamHead(req: ClientRequest, x: HeadInputs, shadow = false):
 
 /**
  * The common case needs no rebuilt head: no rewrite, no header operations, no hop-by-hop headers
- * to strip, no forwarding headers to merge. Then the received bytes go upstream with our few
- * lines appended.
+ * to strip, no forwarding header to replace (one x-forwarded-for, as the proxy before us sends it,
+ * is extended in place). Then the received bytes go upstream with our few lines appended.
  */
 function receivedHead(req: ClientRequest, x: HeadInputs): string | undefined {
   const action = x.route!.action;
@@ -59,12 +59,15 @@ function receivedHead(req: ClientRequest, x: HeadInputs): string | undefined {
     return undefined;
   if (action.kind === 'forward' && action.rewrite) return undefined;
   const seen = req.head.seen;
-  if (seen & (SEEN_HOP_BY_HOP | SEEN_X_FORWARDED_FOR)) return undefined;
+  if (seen & SEEN_HOP_BY_HOP) return undefined;
+  // A client's (or the previous proxy's) one x-forwarded-for gets ours appended where its value ends.
+  const xffEnd = seen & SEEN_X_FORWARDED_FOR ? req.head.forwardedForEnd : -1;
+  if (seen & SEEN_X_FORWARDED_FOR && xffEnd < 0) return undefined;
   // At the edge the client's own x-request-id or x-forwarded-proto must be replaced: the head is rebuilt.
   if ((x.edge && seen & SEEN_X_REQUEST_ID) || (x.ownProto && seen & SEEN_X_FORWARDED_PROTO)) return undefined;
   const xfcc = forwardedClientCert(req, x.listener);
   if (xfcc.drop) return undefined;
-  let extra = req.forwardedForLine() + xfcc.line;
+  let extra = xffEnd < 0 ? req.forwardedForLine() + xfcc.line : xfcc.line;
   if (!(seen & SEEN_X_REQUEST_ID)) extra += `x-request-id: ${x.requestId}\r\n`;
   if (!(seen & SEEN_X_FORWARDED_PROTO)) extra += req.scheme === 'https' ? PROTO_HTTPS : PROTO_HTTP;
   // Trace headers the client sent are replaced by ours: then the head is rebuilt.
@@ -74,7 +77,9 @@ function receivedHead(req: ClientRequest, x: HeadInputs): string | undefined {
   }
   // The received head without its blank line, our lines, the blank line: one string, one write
   // (a short string is written from the stack, no Buffer made for it).
-  return `${latin1(req.headBuffer, 0, req.headLength - 2)}${extra}\r\n`;
+  const buf = req.headBuffer;
+  if (xffEnd < 0) return `${latin1(buf, 0, req.headLength - 2)}${extra}\r\n`;
+  return `${latin1(buf, 0, xffEnd)}, ${req.remoteAddress}${latin1(buf, xffEnd, req.headLength - 2)}${extra}\r\n`;
 }
 
 function rebuiltHead(req: ClientRequest, x: HeadInputs, shadow: boolean): string {

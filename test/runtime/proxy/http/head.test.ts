@@ -125,6 +125,13 @@ describe('request heads', () => {
   ])('seen: %s', (_what, head, seen) => expect(request(head).seen).toBe(seen));
 
   test.each([
+    ['none', 'GET / HTTP/1.1\r\nHost: a\r\n\r\n', -1],
+    ['one: where its value ends, trailing spaces left after', 'GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 1.2.3.4  \r\n\r\n', 49],
+    ['two lines', 'GET / HTTP/1.1\r\nX-Forwarded-For: 1.2.3.4\r\nx-forwarded-for: 5.6.7.8\r\n\r\n', -1],
+    ['an empty one', 'GET / HTTP/1.1\r\nX-Forwarded-For: \r\n\r\n', -1],
+  ])('x-forwarded-for to extend in place: %s', (_what, head, end) => expect(request(head).forwardedForEnd).toBe(end));
+
+  test.each([
     ['HTTP/1.1 by default', 'GET / HTTP/1.1\r\nHost: a\r\n\r\n', true],
     ['HTTP/1.1 with Connection: close', 'GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n', false],
     ['HTTP/1.1 with a close token in a list, any case', 'GET / HTTP/1.1\r\nHost: a\r\nConnection: TE, Close\r\n\r\n', false],
