@@ -16,8 +16,8 @@ import { gatewayMeshYaml } from './gateway-mesh.mjs';
 import { measureAll, waitPort, wrk } from './measure.mjs';
 import { memoryBreakdown, mtlsConnections, startMesh } from './mesh-start.mjs';
 import { makeCertificates, NGINX_HTTP, nginxHead, nginxUpstream, writeBackendConfig } from './nginx-configs.mjs';
-import { checkAlive, median, memoryMb, sleep, withProcesses } from './processes.mjs';
-import { summarise } from './profile-summary.mjs';
+import { checkAlive, cpuSeconds, median, memoryMb, sleep, withProcesses } from './processes.mjs';
+import { sampleKinds, summarise } from './profile-summary.mjs';
 
 /** Fixed ports, 183xx: the HTTP/1.1 rows hold 181xx, the HTTP/2 rows 182xx. */
 export const MESH = {
@@ -89,7 +89,8 @@ export async function startRows(o, run, started, nodeFlags) {
   const hop1 = nginx('mesh-hop1');
   const hop2 = nginx('mesh-hop2');
   const pipe = run('mesh-node-pipe', o.node.path, [join(dir, 'pipe-proxy.js'), String(MESH.pipe), String(MESH.backend)]);
-  const mtlsPipe = (name, args) => run(name, o.node.path, [...o.proxyFlags, join(dir, 'mtls-pipe-proxy.js'), ...args.map(String)]);
+  const mtlsPipe = (name, args) =>
+    run(name, o.node.path, [...o.proxyFlags, ...(nodeFlags?.(name) ?? []), join(dir, 'mtls-pipe-proxy.js'), ...args.map(String)]);
   const { hop1: c1, hop2: c2, ca } = certs;
   const pipeOut = mtlsPipe('mesh-mtls-pipe-out', ['out', MESH.mtlsPipeOut, MESH.mtlsPipeIn, c1.crt, c1.key, ca, 'hop2']);
   const pipeIn = mtlsPipe('mesh-mtls-pipe-in', ['in', MESH.mtlsPipeIn, MESH.backend, c2.crt, c2.key, ca]);
@@ -203,24 +204,42 @@ async function measure(o, run, started) {
   return { direct, pipe, chain, floor, gw, sidecars, idle, loaded };
 }
 
-/** The mast rows under `o.profile` seconds of wrk each, with --cpu-prof; then each proxy's top self-time functions. */
+/**
+ * The mast rows, and the Node mTLS pipe chain beside them, under `o.profile` seconds of wrk each,
+ * with --cpu-prof; then each proxy's CPU per request (from /proc, over its rows' requests), its
+ * samples by kind and its top self-time functions.
+ */
 async function profile(o, run, started) {
   const profDir = join(o.dir, 'profiles');
   const nodeFlags = (name) => ['--cpu-prof', '--cpu-prof-dir', join(profDir, name)];
   const p = await startRows(o, run, started, nodeFlags);
-  for (const [port, host] of [
-    [MESH.gateway, 'alpha.example.com'],
-    [MESH.sidecarOut, 'backend'],
+  const proxies = [p.gateway, p.sidecarIn, p.sidecarOut, p.pipeOut, p.pipeIn];
+  const requests = new Map(proxies.map((c) => [c, 0]));
+  const cpu = new Map(proxies.map((c) => [c, 0]));
+  for (const [port, host, through] of [
+    [MESH.gateway, 'alpha.example.com', [p.gateway, p.sidecarIn]],
+    [MESH.sidecarOut, 'backend', [p.sidecarOut, p.sidecarIn]],
+    [MESH.mtlsPipeOut, 'backend', [p.pipeOut, p.pipeIn]],
   ]) {
     await waitPort(port, host);
-    wrk(port, host, o.profile);
+    const before = through.map((c) => cpuSeconds(c.pid));
+    const r = wrk(port, host, o.profile);
+    through.forEach((c, i) => {
+      requests.set(c, requests.get(c) + r.requests);
+      cpu.set(c, cpu.get(c) + cpuSeconds(c.pid) - before[i]);
+    });
+    console.log(`wrk through ${through.map((c) => c.name).join(' → ')}: ${r.requests} requests, ${r.rps.toFixed(0)} rps`);
   }
   // --cpu-prof writes the profile as the process exits: SIGTERM, no drain, then wait for the exit.
-  const proxies = [p.gateway, p.sidecarIn, p.sidecarOut];
   for (const c of proxies) process.kill(c.pid, 'SIGTERM');
   for (let i = 0; i < 100 && proxies.some((c) => c.exitCode === null && c.signalCode === null); i++) await sleep(100);
   for (const c of proxies) {
-    console.log(`\n${c.name}: top self time (${o.profile}s of wrk through it)`);
+    const n = requests.get(c);
+    const us = (cpu.get(c) * 1e6) / n;
+    console.log(`\n${c.name}: ${us.toFixed(1)} CPU-µs per request (/proc, over ${n} requests); samples by kind:`);
+    const kinds = sampleKinds(join(profDir, c.name));
+    console.log(`  ${kinds.map((k) => `${k.kind} ${(k.share * 100).toFixed(1)} %`).join(', ')}`);
+    console.log(`  top self time (${o.profile}s of wrk through each of its rows):`);
     for (const line of summarise(join(profDir, c.name), 15)) console.log(`  ${line}`);
   }
   // The run's directory goes at its end: MESH_PROFILE_OUT keeps the profiles (for a flame graph in Chrome's DevTools).

@@ -11,6 +11,8 @@ import * as tls from 'node:tls';
 import { acceptedWithOnRead, readInto } from '../runtime/proxy/read-buffer';
 
 const [mode, port, upstream, crt, key, ca, serverName] = process.argv.slice(2);
+// A clean exit on SIGTERM, so that --cpu-prof (the bench's --profile) writes its profile.
+process.on('SIGTERM', () => process.exit(0));
 const credentials = { cert: readFileSync(crt), key: readFileSync(key), ca: readFileSync(ca), minVersion: 'TLSv1.3' as const };
 
 /** Each side's errors end both: a pipe has nothing to retry. */

@@ -44,6 +44,32 @@ export function selfTimes(paths) {
   return [...byName.entries()].sort((a, b) => b[1] - a[1]).map(([name, us]) => ({ name, ms: us / 1000, share: total ? us / total : 0 }));
 }
 
+/** What kind of code a frame is: native (no script: writes, TLS, syscalls), gc, program, Node's own JavaScript, or the process's. */
+function kindOf(f) {
+  if (f.functionName === '(garbage collector)') return 'gc';
+  if (f.functionName === '(program)') return 'program';
+  if (!f.url) return 'native';
+  return f.url.startsWith('node:') ? 'node js' : 'own js';
+}
+
+/** Self time by kind of code (kindOf) over the profiles of `path`: [{ kind, share }] most first, `(idle)` left out. */
+export function sampleKinds(path) {
+  const byKind = new Map();
+  let total = 0;
+  for (const file of profileFiles(path)) {
+    const p = JSON.parse(readFileSync(file, 'utf8'));
+    const nodes = new Map(p.nodes.map((n) => [n.id, n]));
+    for (let i = 0; i < p.samples.length; i++) {
+      const f = nodes.get(p.samples[i])?.callFrame;
+      const us = p.timeDeltas[i] ?? 0;
+      if (!f || f.functionName === '(idle)') continue;
+      byKind.set(kindOf(f), (byKind.get(kindOf(f)) ?? 0) + us);
+      total += us;
+    }
+  }
+  return [...byKind.entries()].sort((a, b) => b[1] - a[1]).map(([kind, us]) => ({ kind, share: total ? us / total : 0 }));
+}
+
 /**
  * Who calls `name` (a function name as the profile has it): its self time by the chain of its
  * `depth` nearest callers, most first, as [{ chain, ms }].

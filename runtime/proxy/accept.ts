@@ -13,7 +13,7 @@ import { peerIdentity } from '../contract/spiffe';
 import { readSni } from './http/sni';
 import { DownstreamConn, type ConnContext } from './downstream';
 import { serveTls } from './peer-tls';
-import { acceptedWithOnRead } from './read-buffer';
+import { acceptedWithOnRead, secureWithOnRead } from './read-buffer';
 import { containPeerInput } from './contain';
 import { originalDestination } from './original-dst';
 import type { ListenerRuntime } from './listeners';
@@ -100,7 +100,9 @@ function serveInbound(
   // HTTP/2 with prior knowledge (plaintext; over mTLS, ALPN said so before any byte): served as HTTP/1.1 is, by DownstreamConn's hand-over.
   if (looksLikeHttp(first) || startsWithPreface(first)) {
     if (!peer) return serveHttp(proxy, socket, l, first);
-    new DownstreamConn(socket, l, proxy, peer);
+    const conn = new DownstreamConn(socket, l, proxy, peer);
+    // HTTP/1.1 over mTLS: the rest of the connection's cleartext through the shared read buffer, as plain connections read.
+    if (!startsWithPreface(first)) secureWithOnRead(socket as tls.TLSSocket, (chunk) => conn.received(chunk));
     socket.emit('data', first);
     return;
   }

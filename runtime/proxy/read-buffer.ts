@@ -6,6 +6,7 @@
  * stream machinery ('data' events); a proxy reads twice per request.
  */
 import * as net from 'node:net';
+import type * as tls from 'node:tls';
 
 const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 
@@ -52,4 +53,41 @@ export function acceptedWithOnRead(accepted: net.Socket, deliver: (chunk: Buffer
   shell._server = null;
   accepted.destroy();
   return socket;
+}
+
+/** Node's private fields of a socket that reads through `onread` (net.Socket's constructor sets them). */
+interface OnReadFields {
+  readonly buffer: symbol;
+  readonly callback: symbol;
+  readonly generator: symbol;
+}
+let onReadFields: OnReadFields | null | undefined;
+
+function fieldsOf(socket: object): OnReadFields | null {
+  if (onReadFields !== undefined) return onReadFields;
+  const named = (name: string) => Object.getOwnPropertySymbols(socket).find((s) => s.description === name);
+  const [buffer, callback, generator] = [named('kBuffer'), named('kBufferCb'), named('kBufferGen')];
+  onReadFields = buffer && callback && generator ? { buffer, callback, generator } : null;
+  return onReadFields;
+}
+
+/**
+ * A TLS socket made over an accepted one (a server side: Node gives `onread` only to the TLS
+ * sockets it connects itself) switched to reading through `readInto`, as `tls.connect({ onread })`
+ * would have made it: its cleartext no longer goes through the stream machinery ('data' events).
+ * False where that is not possible (another Node's fields, or bytes already waiting in the stream):
+ * the socket then reads as before and its owner must listen for 'data'.
+ */
+export function secureWithOnRead(secure: tls.TLSSocket, deliver: (chunk: Buffer) => void): boolean {
+  const handle = (secure as unknown as { _handle?: { useUserBuffer?: (b: Buffer) => void } })._handle;
+  const f = fieldsOf(secure);
+  if (!f || !handle?.useUserBuffer || secure.destroyed || secure.readableLength > 0) return false;
+  const fields = secure as unknown as Record<symbol, unknown>;
+  if (fields[f.buffer] !== null || fields[f.callback] !== null) return false;
+  const { buffer, callback } = readInto(deliver);
+  fields[f.buffer] = buffer;
+  fields[f.callback] = callback;
+  fields[f.generator] = null;
+  handle.useUserBuffer(buffer as Buffer);
+  return true;
 }

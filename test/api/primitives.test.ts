@@ -1,5 +1,5 @@
 import { fqdn, hostMatches, isToken, isValidHost, parseDuration, splitRef, stripNamespace } from '../../api';
-import { checkRe2 } from '../../api/regex';
+import { checkRe2, compileRe2 } from '../../api/regex';
 import { checkShape } from '../../api/shape';
 import { arr, int, obj, oneOf, req, str } from '../../api/schema';
 
@@ -23,6 +23,22 @@ describe('RE2 patterns', () => {
     ['(?<!a)b', /look-behind/],
     ['(a)\\1', /back-references/],
   ])('%p is not', (p, why) => expect(checkRe2(p)).toMatch(why));
+
+  // A whole match is checked against the pattern's literal prefix before the engine runs: the
+  // answer must be the engine's alone, for values with and without the prefix, any case.
+  test.each([
+    ['/legacy/[0-9]+', ['/legacy/42', '/legacy/', '/legacy/4a', '/Legacy/42', '/api/v1', '', '/legacy/42/x']],
+    ['(?i)/API/v[0-9]', ['/api/v1', '/API/V2', '/apix', '/']],
+    ['(/legacy)/x|/legacy/y', ['/legacy/x', '/legacy/y', '/legacy/z', '/legac']],
+    ['/\\x{1F600}[a-z]*', ['/\u{1F600}abc', '/\u{1F600}', '/\u{1F601}a', '/']],
+    ['^/x', ['/x', 'x', '/y']],
+    ['a|b', ['a', 'b', 'c', '']],
+  ])('%p matches whole as the engine says', (pattern, values) => {
+    const { RE2JS } = require('re2js') as typeof import('re2js');
+    const engine = RE2JS.compile(pattern);
+    const re = compileRe2(pattern);
+    for (const v of values) expect([v, re.matchesWhole(v)]).toEqual([v, engine.testExact(v)]);
+  });
 });
 
 describe('hosts', () => {

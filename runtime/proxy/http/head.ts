@@ -5,7 +5,7 @@
  * Content-Lengths, obs-fold, bad characters (request smuggling defences).
  */
 import { CLASS, CR, HttpError, latin1, LF, sameBytes, SP } from './bytes';
-import { CLOSE, KEEP_ALIVE, scanHeaders, type Headers } from './header-lines';
+import { CLOSE, KEEP_ALIVE, OTHER_TOKEN, scanHeaders, UPGRADE, type Headers } from './header-lines';
 
 export { HttpError, latin1 } from './bytes';
 export { SEEN_HOP_BY_HOP, SEEN_X_FORWARDED_FOR, SEEN_X_FORWARDED_PROTO, SEEN_X_REQUEST_ID } from './header-lines';
@@ -41,6 +41,18 @@ export interface Head {
   header(name: string, likely?: string): string | undefined;
   /** Which of the headers a proxy cares about were present (SEEN_* bits). */
   readonly seen: number;
+  /**
+   * Where the value of the one x-forwarded-for line ends in the received bytes (a proxy appends its
+   * client there, the head otherwise sent as received); -1 with no such line, several, or an empty one.
+   */
+  readonly forwardedForEnd: number;
+  /**
+   * Where the one hop-by-hop line lies, from its name to past its CRLF, when it is a `connection`
+   * line saying only keep-alive or close (the head may go on without it, as received otherwise);
+   * -1 when there is none, or any other hop-by-hop header or token.
+   */
+  readonly connectionLineStart: number;
+  readonly connectionLineEnd: number;
   /** -1 when absent. */
   readonly contentLength: number;
   readonly chunked: boolean;
@@ -195,6 +207,9 @@ class ParsedHead implements RequestHead, ResponseHead {
   readonly chunked: boolean;
   readonly upgrade: boolean;
   readonly seen: number;
+  readonly forwardedForEnd: number;
+  readonly connectionLineStart: number;
+  readonly connectionLineEnd: number;
   readonly expectContinue: boolean;
   constructor(
     private readonly h: Headers,
@@ -212,6 +227,10 @@ class ParsedHead implements RequestHead, ResponseHead {
     this.chunked = h.chunked;
     this.upgrade = h.upgrade;
     this.seen = h.seen;
+    this.forwardedForEnd = h.forwardedForLines === 1 ? h.forwardedForValueEnd : -1;
+    const onlyConnection = h.hopByHopLines === 1 && h.connectionLineStart >= 0 && (h.connection & (UPGRADE | OTHER_TOKEN)) === 0;
+    this.connectionLineStart = onlyConnection ? h.connectionLineStart : -1;
+    this.connectionLineEnd = onlyConnection ? h.connectionLineEnd : -1;
     this.expectContinue = h.expectContinue;
   }
   get headers(): string[] {

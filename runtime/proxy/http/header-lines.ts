@@ -109,6 +109,13 @@ export class Headers {
   seen = 0;
   /** Host lines seen (a request must have at most one, RFC 9112 §3.2). */
   hosts = 0;
+  /** x-forwarded-for lines seen, and where the first one's value ends (-1 when it is empty). */
+  forwardedForLines = 0;
+  forwardedForValueEnd = -1;
+  /** Hop-by-hop lines seen (SEEN_HOP_BY_HOP), and the last `connection` line, from its name to past its CRLF. */
+  hopByHopLines = 0;
+  connectionLineStart = -1;
+  connectionLineEnd = -1;
 
   constructor(private readonly buf: Buffer) {}
 
@@ -166,6 +173,8 @@ export class Headers {
 export const CLOSE = 1;
 export const KEEP_ALIVE = 2;
 export const UPGRADE = 4;
+/** A token naming a header (hop-by-hop from then on, RFC 9110 §7.6.1), or any other. */
+export const OTHER_TOKEN = 8;
 
 /** The tokens of a `connection` value at buf[s..e) (a comma-separated list) that matter here, as bits. */
 function connectionTokens(buf: Buffer, s: number, e: number): number {
@@ -181,6 +190,7 @@ function connectionTokens(buf: Buffer, s: number, e: number): number {
     if (len === 5 && sameToken(buf, ts, te, 'close')) bits |= CLOSE;
     else if (len === 10 && sameToken(buf, ts, te, 'keep-alive')) bits |= KEEP_ALIVE;
     else if (len === 7 && sameToken(buf, ts, te, 'upgrade')) bits |= UPGRADE;
+    else if (len > 0) bits |= OTHER_TOKEN;
   }
   return bits;
 }
@@ -229,7 +239,13 @@ export function scanHeaders(buf: Buffer, i: number, end: number, maxHeaders: num
     // Names are compared only when their length matches one that matters here.
     const len = ne - ns;
     const marks = SEEN_BY_LENGTH[len];
-    if (marks !== undefined) for (let k = 0; k < marks.length; k++) if (sameToken(buf, ns, ne, marks[k][0])) out.seen |= marks[k][1];
+    if (marks !== undefined)
+      for (let k = 0; k < marks.length; k++) {
+        if (!sameToken(buf, ns, ne, marks[k][0])) continue;
+        out.seen |= marks[k][1];
+        if (marks[k][1] === SEEN_X_FORWARDED_FOR && out.forwardedForLines++ === 0 && ve > vs) out.forwardedForValueEnd = ve;
+        if (marks[k][1] === SEEN_HOP_BY_HOP) out.hopByHopLines++;
+      }
     if (len === 14 && sameToken(buf, ns, ne, 'content-length')) {
       if (tabAfter(buf, ve, i - 2)) throw new HttpError(400, 'bad_content_length', 'invalid Content-Length');
       const n = lengthValue(buf, vs, ve);
@@ -241,7 +257,11 @@ export function scanHeaders(buf: Buffer, i: number, end: number, maxHeaders: num
       if (tabAfter(buf, ve, i - 2)) throw new HttpError(400, 'bad_transfer_encoding', 'invalid Transfer-Encoding');
       const value = latin1(buf, vs, ve).toLowerCase();
       out.te = out.te === undefined ? value : `${out.te}, ${value}`;
-    } else if (len === 10 && sameToken(buf, ns, ne, 'connection')) out.connection |= connectionTokens(buf, vs, ve);
+    } else if (len === 10 && sameToken(buf, ns, ne, 'connection')) {
+      out.connection |= connectionTokens(buf, vs, ve);
+      out.connectionLineStart = ns;
+      out.connectionLineEnd = i;
+    }
     // h2c is never an upgrade here (as Envoy's HTTP/1 codec): the request goes on as plain HTTP/1.1,
     // its Upgrade and HTTP2-Settings dropped as hop-by-hop; an upstream that switched anyway would
     // take the client's later bytes unparsed.

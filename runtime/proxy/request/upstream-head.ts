@@ -48,9 +48,10 @@ export function upstreamHead(req: ClientRequest, x: HeadInputs, shadow = false):
 }
 
 /**
- * The common case needs no rebuilt head: no rewrite, no header operations, no hop-by-hop headers
- * to strip, no forwarding headers to merge. Then the received bytes go upstream with our few
- * lines appended.
+ * The common case needs no rebuilt head: no rewrite, no header operations, no hop-by-hop header
+ * but a `Connection: keep-alive` or `close` (left out in place), no forwarding header to replace
+ * (one x-forwarded-for, as the proxy before us sends it, is extended in place). Then the received
+ * bytes go upstream with our few lines appended.
  */
 function receivedHead(req: ClientRequest, x: HeadInputs): string | undefined {
   const action = x.route!.action;
@@ -58,13 +59,19 @@ function receivedHead(req: ClientRequest, x: HeadInputs): string | undefined {
   if (req.absoluteForm || req.target !== req.head.target || req.head.http10 || x.route!.requestHeaders || x.destination?.requestHeaders)
     return undefined;
   if (action.kind === 'forward' && action.rewrite) return undefined;
-  const seen = req.head.seen;
-  if (seen & (SEEN_HOP_BY_HOP | SEEN_X_FORWARDED_FOR)) return undefined;
+  const head = req.head;
+  const seen = head.seen;
+  // A Connection line that names no header (keep-alive, close: browsers and most clients send one) is dropped where it stands.
+  const dropStart = seen & SEEN_HOP_BY_HOP ? head.connectionLineStart : -1;
+  if (seen & SEEN_HOP_BY_HOP && dropStart < 0) return undefined;
+  // A client's (or the previous proxy's) one x-forwarded-for gets ours appended where its value ends.
+  const xffEnd = seen & SEEN_X_FORWARDED_FOR ? head.forwardedForEnd : -1;
+  if (seen & SEEN_X_FORWARDED_FOR && xffEnd < 0) return undefined;
   // At the edge the client's own x-request-id or x-forwarded-proto must be replaced: the head is rebuilt.
   if ((x.edge && seen & SEEN_X_REQUEST_ID) || (x.ownProto && seen & SEEN_X_FORWARDED_PROTO)) return undefined;
   const xfcc = forwardedClientCert(req, x.listener);
   if (xfcc.drop) return undefined;
-  let extra = req.forwardedForLine() + xfcc.line;
+  let extra = xffEnd < 0 ? req.forwardedForLine() + xfcc.line : xfcc.line;
   if (!(seen & SEEN_X_REQUEST_ID)) extra += `x-request-id: ${x.requestId}\r\n`;
   if (!(seen & SEEN_X_FORWARDED_PROTO)) extra += req.scheme === 'https' ? PROTO_HTTPS : PROTO_HTTP;
   // Trace headers the client sent are replaced by ours: then the head is rebuilt.
@@ -74,7 +81,18 @@ function receivedHead(req: ClientRequest, x: HeadInputs): string | undefined {
   }
   // The received head without its blank line, our lines, the blank line: one string, one write
   // (a short string is written from the stack, no Buffer made for it).
-  return `${latin1(req.headBuffer, 0, req.headLength - 2)}${extra}\r\n`;
+  const buf = req.headBuffer;
+  const end = req.headLength - 2;
+  if (xffEnd < 0 && dropStart < 0) return `${latin1(buf, 0, end)}${extra}\r\n`;
+  return `${edited(buf, end, dropStart, head.connectionLineEnd, xffEnd, `, ${req.remoteAddress}`)}${extra}\r\n`;
+}
+
+/** buf[0, end) without the line at [dropStart, dropEnd) and with `insert` at `insertAt` (each -1 when not wanted). */
+function edited(buf: Buffer, end: number, dropStart: number, dropEnd: number, insertAt: number, insert: string): string {
+  if (dropStart < 0) return `${latin1(buf, 0, insertAt)}${insert}${latin1(buf, insertAt, end)}`;
+  if (insertAt < 0) return `${latin1(buf, 0, dropStart)}${latin1(buf, dropEnd, end)}`;
+  if (insertAt < dropStart) return `${latin1(buf, 0, insertAt)}${insert}${latin1(buf, insertAt, dropStart)}${latin1(buf, dropEnd, end)}`;
+  return `${latin1(buf, 0, dropStart)}${latin1(buf, dropEnd, insertAt)}${insert}${latin1(buf, insertAt, end)}`;
 }
 
 function rebuiltHead(req: ClientRequest, x: HeadInputs, shadow: boolean): string {

@@ -1,7 +1,10 @@
 /** Accepted connections moved onto sockets that read through the shared buffer (Node's onread). */
 import * as net from 'node:net';
-import { acceptedWithOnRead } from '../../../runtime/proxy/read-buffer';
+import * as tls from 'node:tls';
+import { acceptedWithOnRead, secureWithOnRead } from '../../../runtime/proxy/read-buffer';
 import { until } from '../../support/poll';
+import { tempDir } from '../../support/temp-dir';
+import { selfSigned } from '../../security/pki';
 
 const listening = (server: net.Server) =>
   new Promise<number>((r) => server.listen(0, '127.0.0.1', () => r((server.address() as net.AddressInfo).port)));
@@ -75,5 +78,68 @@ describe('accepted sockets reading through the shared buffer', () => {
     await new Promise((r) => client.on('close', r));
     expect(same).toBe(true);
     await new Promise((r) => server.close(r));
+  });
+});
+
+describe('a server TLS socket made over an accepted one, reading through the shared buffer', () => {
+  /** A TLS server as the sidecar's inbound makes one (a TLSSocket over the accepted socket), switched once 'secure' comes. */
+  async function serving(onSecure: (secure: tls.TLSSocket) => void): Promise<{ port: number; close(): Promise<void> }> {
+    const { key, cert } = selfSigned(tempDir('mast-read-buffer-'), 'server', 'spiffe://cluster.local/ns/default/sa/server');
+    const context = tls.createSecureContext({ key, cert });
+    const server = net.createServer((raw) => {
+      const secure = new tls.TLSSocket(raw, { isServer: true, secureContext: context });
+      secure.on('error', () => secure.destroy());
+      secure.once('secure', () => onSecure(secure));
+    });
+    const port = await listening(server);
+    return { port, close: () => new Promise((r) => server.close(() => r())) };
+  }
+
+  test("every byte arrives in order without 'data' events; pause and resume work; the client's end is 'end'", async () => {
+    const chunks: Buffer[] = [];
+    let secure: tls.TLSSocket | undefined;
+    let switched: boolean | undefined;
+    let dataEvents = 0;
+    const payload = Buffer.from(Array.from({ length: 300_000 }, (_, i) => i % 251));
+    const s = await serving((sock) => {
+      secure = sock;
+      switched = secureWithOnRead(sock, (chunk) => {
+        chunks.push(chunk);
+        // A pause after each chunk, resumed later: nothing is lost or reordered.
+        sock.pause();
+        setImmediate(() => sock.resume());
+      });
+      sock.on('data', () => dataEvents++);
+    });
+    const client = tls.connect({ port: s.port, host: '127.0.0.1', rejectUnauthorized: false });
+    await new Promise((r) => client.once('secureConnect', r));
+    client.end(payload);
+    await until('the whole payload read', () => Buffer.concat(chunks).length === payload.length, 5000);
+    await new Promise((r) => (secure!.readableEnded ? r(undefined) : secure!.once('end', r)));
+    expect(switched).toBe(true);
+    expect(dataEvents).toBe(0);
+    expect(chunks.length).toBeGreaterThan(1);
+    expect(Buffer.concat(chunks).equals(payload)).toBe(true);
+    secure!.destroy();
+    await s.close();
+  });
+
+  test('bytes already waiting in the stream: not switched, the socket reads as before', async () => {
+    let switched: boolean | undefined;
+    let got = '';
+    const s = await serving((sock) => {
+      // The first read lands in the stream's buffer (nobody listens yet), then the switch is asked for.
+      sock.once('readable', () => {
+        switched = secureWithOnRead(sock, () => undefined);
+        sock.on('data', (d) => (got += d));
+      });
+    });
+    const client = tls.connect({ port: s.port, host: '127.0.0.1', rejectUnauthorized: false });
+    await new Promise((r) => client.once('secureConnect', r));
+    client.write('hello');
+    await until("'hello' read", () => got === 'hello', 5000);
+    expect(switched).toBe(false);
+    client.destroy();
+    await s.close();
   });
 });

@@ -125,6 +125,27 @@ describe('request heads', () => {
   ])('seen: %s', (_what, head, seen) => expect(request(head).seen).toBe(seen));
 
   test.each([
+    ['none', 'GET / HTTP/1.1\r\nHost: a\r\n\r\n', -1],
+    ['one: where its value ends, trailing spaces left after', 'GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 1.2.3.4  \r\n\r\n', 49],
+    ['two lines', 'GET / HTTP/1.1\r\nX-Forwarded-For: 1.2.3.4\r\nx-forwarded-for: 5.6.7.8\r\n\r\n', -1],
+    ['an empty one', 'GET / HTTP/1.1\r\nX-Forwarded-For: \r\n\r\n', -1],
+  ])('x-forwarded-for to extend in place: %s', (_what, head, end) => expect(request(head).forwardedForEnd).toBe(end));
+
+  test.each([
+    ['none', 'GET / HTTP/1.1\r\nHost: a\r\n\r\n', -1, -1],
+    ['keep-alive: the whole line', 'GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive\r\nAccept: */*\r\n\r\n', 25, 49],
+    ['close, any case, in a list', 'GET / HTTP/1.1\r\nConnection: Keep-Alive, CLOSE\r\n\r\n', 16, 47],
+    ['a token naming a header', 'GET / HTTP/1.1\r\nConnection: keep-alive, x-secret\r\n\r\n', -1, -1],
+    ['upgrade', 'GET / HTTP/1.1\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n', -1, -1],
+    ['with a Keep-Alive header', 'GET / HTTP/1.1\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n\r\n', -1, -1],
+    ['two Connection lines', 'GET / HTTP/1.1\r\nConnection: keep-alive\r\nConnection: close\r\n\r\n', -1, -1],
+    ['TE alone', 'GET / HTTP/1.1\r\nTE: trailers\r\n\r\n', -1, -1],
+  ])('a Connection line to leave out in place: %s', (_what, head, start, end) => {
+    const h = request(head);
+    expect([h.connectionLineStart, h.connectionLineEnd]).toEqual([start, end]);
+  });
+
+  test.each([
     ['HTTP/1.1 by default', 'GET / HTTP/1.1\r\nHost: a\r\n\r\n', true],
     ['HTTP/1.1 with Connection: close', 'GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n', false],
     ['HTTP/1.1 with a close token in a list, any case', 'GET / HTTP/1.1\r\nHost: a\r\nConnection: TE, Close\r\n\r\n', false],
