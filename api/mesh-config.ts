@@ -13,7 +13,7 @@ import { obj, oneOf, type Infer } from './schema';
 import { checkShape, isPlainObject } from './shape';
 import { FORWARD_CLIENT_CERT_DETAILS, type ForwardClientCertDetails, type GatewayTopology } from './gateway-topology';
 import { checkMeshLocality, type LocalityLbSetting } from './locality';
-import { checkMeshTracing, type OpenTelemetryProvider } from './telemetry';
+import { checkMeshTracing, type OpenTelemetryProvider, type ZipkinProvider } from './telemetry';
 import { checkMeshAccessLog } from './access-log';
 import { checkMeshMetrics } from './telemetry-metrics';
 import { checkMeshTrustDomain } from './trust-domain';
@@ -51,11 +51,12 @@ const NOT_APPLIED_INSIDE: Readonly<Record<string, Readonly<Record<string, string
  */
 export type MeshConfig = Infer<typeof applied> & {
   /**
-   * Tracing providers (OpenTelemetry over OTLP/HTTP) and access log providers (a file, its format),
+   * Tracing providers (OpenTelemetry over OTLP/gRPC or OTLP/HTTP, Zipkin) and access log providers (a file, its format),
    * named by defaultProviders and Telemetry.
    */
   readonly extensionProviders?: ReadonlyArray<
     | { readonly name: string; readonly opentelemetry: OpenTelemetryProvider }
+    | { readonly name: string; readonly zipkin: ZipkinProvider }
     | { readonly name: string; readonly envoyFileAccessLog: EnvoyFileAccessLogProvider }
   >;
   readonly defaultProviders?: {

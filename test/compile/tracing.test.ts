@@ -147,3 +147,61 @@ spec:
     expect(d.tracing?.serviceName).toBe('details.default');
   });
 });
+
+describe("a zipkin provider, as istiod configures Envoy's Zipkin tracer", () => {
+  const zipkin = (fields: string) => `extensionProviders:
+- name: zipkin
+  zipkin: { service: zipkin.istio-system.svc.cluster.local, port: 9411${fields} }
+defaultProviders: { tracing: [zipkin] }
+`;
+  test('v2 JSON to /api/v2/spans, B3 sent upstream, 128-bit ids', () => {
+    expect(tracingOf([...base, mesh(zipkin(''))])).toMatchObject({
+      collector: { host: 'zipkin.istio-system.svc.cluster.local', port: 9411, path: '/api/v2/spans', protocol: 'zipkin' },
+      b3: true,
+    });
+    expect(tracingOf([...base, mesh(zipkin(''))])).not.toHaveProperty('traceId64');
+  });
+  test('path, maxTagLength and enable64bitTraceId taken', () => {
+    expect(tracingOf([...base, mesh(zipkin(', path: zipkin/spans, maxTagLength: 99, enable64bitTraceId: true'))])).toMatchObject({
+      collector: { path: '/zipkin/spans', protocol: 'zipkin' },
+      maxPathTagLength: 99,
+      traceId64: true,
+    });
+  });
+});
+
+describe('Telemetry tracing match.mode: the client and server sides merged apart, as istiod', () => {
+  const only = (mode: string, extra = '') =>
+    telemetry(`apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: { name: mesh-default, namespace: istio-system }
+spec:
+  tracing:
+  - providers: [{ name: otel }]
+    match: { mode: ${mode} }
+${extra}`);
+  test.each([
+    ['CLIENT', 'CLIENT'],
+    ['SERVER', 'SERVER'],
+  ])('mode %s alone, no default provider: a sidecar traces its %s side only', (mode, side) => {
+    expect(tracingOf([...base, mesh(OTEL), ...only(mode)])?.only).toBe(side);
+  });
+  test('CLIENT_AND_SERVER: both sides', () => {
+    expect(tracingOf([...base, mesh(OTEL), ...only('CLIENT_AND_SERVER')])).not.toHaveProperty('only');
+  });
+  test('a gateway is a client: traced under mode CLIENT, not under mode SERVER', () => {
+    expect(tracingOf([...base, mesh(OTEL), ...only('CLIENT')], GATEWAY)).toBeDefined();
+    expect(tracingOf([...base, mesh(OTEL), ...only('CLIENT')], GATEWAY)).not.toHaveProperty('only');
+    expect(tracingOf([...base, mesh(OTEL), ...only('SERVER')], GATEWAY)).toBeUndefined();
+  });
+  test('with a default provider, a mode entry changes its side only (here its sampling)', () => {
+    const t = tracingOf([
+      ...base,
+      mesh(`${OTEL}defaultProviders: { tracing: [otel] }\n`),
+      ...only('SERVER', '    randomSamplingPercentage: 100'),
+    ]);
+    expect(t).not.toHaveProperty('only');
+    // One config per proxy: the client side's settings serve both sides (docs/observability-tracing.md).
+    expect(t?.samplingPercent).toBe(1);
+  });
+});

@@ -8,6 +8,9 @@
  */
 import type { TraceIds } from './ids';
 
+/** Where new ids come from (ids.ts's pool, or a 64-bit trace id source over it). */
+export type IdSource = Pick<TraceIds, 'traceId' | 'spanId'>;
+
 /** What came with the request: a trace to join (`sampled` undefined: no decision was made). */
 export interface ParentContext {
   readonly traceId: string;
@@ -117,7 +120,7 @@ export function extract(req: HeaderSource): Carried {
  * The proxy's span: in the parent's trace with its decision, else a new trace (or the decision
  * a header carried without a trace); `sample()` is drawn only when no decision came.
  */
-export function startContext(c: Carried, ids: TraceIds, sample: () => boolean): TraceContext {
+export function startContext(c: Carried, ids: IdSource, sample: () => boolean, alwaysSent = 0): TraceContext {
   const p = c.parent;
   const sampled = p?.sampled ?? c.sampled ?? sample();
   return {
@@ -126,7 +129,8 @@ export function startContext(c: Carried, ids: TraceIds, sample: () => boolean): 
     parentId: p ? p.spanId : '',
     sampled,
     tracestate: p?.tracestate ?? '',
-    carried: c.carried,
+    // `alwaysSent`: CARRIED_* forms written upstream whatever came (Envoy's Zipkin tracer writes B3).
+    carried: c.carried | alwaysSent,
   };
 }
 
