@@ -1,7 +1,7 @@
 /**
  * Istio's distributed-tracing tasks that trace Bookinfo (istio.io content/en/docs/tasks/observability/
- * distributed-tracing/): zipkin/ and jaeger/ (whose provider is the opentelemetry/ task's OTLP/gRPC
- * one), on one `mast local` of the example. The tracers' UIs are not run: the test plays the
+ * distributed-tracing/): zipkin/, jaeger/ (an `opentelemetry` provider over OTLP/gRPC) and
+ * opentelemetry/'s gRPC variant (its `otel-demo` Telemetry in default), on one `mast local` of the example. The tracers' UIs are not run: the test plays the
  * collector, a Zipkin v2 span API (test/support/zipkin-receiver.ts) and an OTLP/gRPC receiver
  * (test/support/otlp-receiver.ts) on loopback, reached through a ServiceEntry for the task's
  * collector Service (mast local has no Kubernetes Services), and reads the traces as the tasks'
@@ -27,6 +27,7 @@ const collectors = () =>
   meshYaml(
     serviceEntryDoc({ name: 'zipkin', namespace: 'istio-system', port: 9411, endpoints: [zipkinPort] }),
     serviceEntryDoc({ name: 'jaeger-collector', namespace: 'istio-system', port: 4317, protocol: 'GRPC', endpoints: [jaegerPort] }),
+    serviceEntryDoc({ name: 'opentelemetry-collector', namespace: 'observability', port: 4317, protocol: 'GRPC', endpoints: [jaegerPort] }),
   );
 
 // The zipkin task's mesh: a zipkin provider for the whole mesh, every request sampled.
@@ -155,5 +156,48 @@ extensionProviders:
     expect(spans.filter((s) => !s.parentSpanId).map((s) => s.service)).toEqual(['istio-ingressgateway.mast-system']);
     for (const s of spans) if (s.parentSpanId) expect(ids.has(s.parentSpanId)).toBe(true);
     expect(jaeger.calls.at(-1)).toMatchObject({ path: '/opentelemetry.proto.collector.trace.v1.TraceService/Export', authority: JAEGER });
+  }, 60_000);
+});
+
+describe('observability/distributed-tracing/opentelemetry (its gRPC variant)', () => {
+  test("the otel-demo Telemetry in default: Bookinfo's proxies (not the gateway's, in another namespace) report spans with my-attribute", async () => {
+    await ex.edit('mesh/tracing.yaml', () =>
+      meshYaml(
+        collectors(),
+        meshConfigDoc(`enableTracing: true
+extensionProviders:
+- name: otel-tracing
+  opentelemetry: { port: 4317, service: opentelemetry-collector.observability.svc.cluster.local }`),
+        telemetryDoc(
+          'otel-demo',
+          'default',
+          `  tracing:
+  - providers: [{ name: otel-tracing }]
+    randomSamplingPercentage: 100
+    customTags:
+      my-attribute: { literal: { value: default-value } }`,
+          'telemetry.istio.io/v1alpha1',
+        ),
+      ),
+    );
+    const from = jaeger.spans.length;
+    expect((await request(ex.port, '/productpage', { 'end-user': 'jason' })).status).toBe(200);
+    const spans = (await until(
+      'the trace at the OTLP collector',
+      () => {
+        const mine = jaeger.spans.slice(from);
+        const ratings = mine.find((s) => s.service === 'ratings.default');
+        const trace = ratings && mine.filter((s) => s.traceId === ratings.traceId);
+        return trace && trace.length >= 7 ? trace : undefined;
+      },
+      15_000,
+    ))!;
+    expect(new Set(spans.map((s) => s.service))).toEqual(
+      new Set(['productpage.default', 'details.default', 'reviews.default', 'ratings.default']),
+    );
+    for (const s of spans) expect(s.attributes).toContainEqual(['my-attribute', 'default-value']);
+    // The gateway traces nothing: productpage's inbound span is the trace's root.
+    expect(spans.filter((s) => !s.parentSpanId).map((s) => [s.service, s.kind])).toEqual([['productpage.default', 2]]);
+    expect(jaeger.calls.at(-1)?.authority).toBe('opentelemetry-collector.observability.svc.cluster.local');
   }, 60_000);
 });
