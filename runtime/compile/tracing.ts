@@ -41,6 +41,10 @@ export interface MeshTracing {
   readonly sampling?: number;
   /** `defaultConfig.meshId`, else the trust domain (Istio's default mesh id). */
   readonly meshId: string;
+  /** `defaultConfig.tracing.customTags`: the tags when no Telemetry sets any (istiod's fallback). */
+  readonly customTags: ReadonlyMap<string, TracingTag>;
+  /** `defaultConfig.tracing.maxPathTagLength`: when the provider sets no `maxTagLength`. */
+  readonly maxPathTagLength?: number;
 }
 
 /** Istio's sampling when nothing sets it (PILOT_TRACE_SAMPLING). */
@@ -61,7 +65,7 @@ export function readMeshTracing(objects: readonly KubeObject[]): MeshTracing {
       zipkin?: { service?: unknown; port?: unknown; path?: unknown; maxTagLength?: unknown; enable64bitTraceId?: unknown };
     }>;
     defaultProviders?: { tracing?: unknown[] };
-    defaultConfig?: { tracing?: { sampling?: unknown }; meshId?: unknown };
+    defaultConfig?: { tracing?: Record<string, unknown>; meshId?: unknown };
     trustDomain?: unknown;
   };
   const providers = new Map<string, Collector>();
@@ -91,7 +95,16 @@ export function readMeshTracing(objects: readonly KubeObject[]): MeshTracing {
     providers.set(p.name, { host: hostOf(o.service), port: o.port, path: path.startsWith('/') ? path : `/${path}` });
   }
   const first = mesh.defaultProviders?.tracing?.[0];
-  const s = mesh.defaultConfig?.tracing?.sampling;
+  const proxyTracing = isPlainObject(mesh.defaultConfig?.tracing) ? mesh.defaultConfig.tracing : {};
+  const s = proxyTracing.sampling;
+  // ProxyConfig is protobuf JSON to istiod: either spelling (Istio's tracing task writes snake_case).
+  const maxPath = proxyTracing.maxPathTagLength ?? proxyTracing.max_path_tag_length;
+  const rawTags = proxyTracing.customTags ?? proxyTracing.custom_tags;
+  const customTags = new Map<string, TracingTag>();
+  for (const [name, tag] of Object.entries(isPlainObject(rawTags) ? rawTags : {})) {
+    const t = isPlainObject(tag) ? tagOf(name, tag as NonNullable<TelemetryTracing['customTags']>[string]) : undefined;
+    if (t) customTags.set(name, t);
+  }
   const meshId = mesh.defaultConfig?.meshId ?? mesh.trustDomain;
   return {
     providers,
@@ -100,6 +113,8 @@ export function readMeshTracing(objects: readonly KubeObject[]): MeshTracing {
     ...(typeof first === 'string' ? { defaultProvider: first } : {}),
     ...(typeof s === 'number' && s >= 0 ? { sampling: s > 100 ? DEFAULT_SAMPLING_PERCENT : s } : {}),
     meshId: typeof meshId === 'string' && meshId ? meshId : 'cluster.local',
+    customTags,
+    ...(typeof maxPath === 'number' && maxPath > 0 ? { maxPathTagLength: maxPath } : {}),
   };
 }
 
@@ -243,12 +258,15 @@ export function tracingFor(index: MeshIndex, proxy: ProxyIdentity): TracingConfi
     { name: 'istio.canonical_service', literal: service },
     { name: 'istio.mesh_id', literal: mesh.meshId },
     { name: 'istio.namespace', literal: proxy.namespace },
-    ...merged.customTags.values(),
+    // Istio: the Telemetry's tags, else the mesh config's defaultConfig.tracing.customTags.
+    ...(merged.customTags.size ? merged.customTags : mesh.customTags).values(),
   ];
   const inbound = inboundOperations(index, proxy);
   return {
     samplingPercent: merged.randomSamplingPercentage ?? mesh.sampling ?? DEFAULT_SAMPLING_PERCENT,
     ...(merged.disableSpanReporting ? {} : { collector }),
+    ...(mesh.maxPathTagLength !== undefined ? { maxPathTagLength: mesh.maxPathTagLength } : {}),
+    // The provider's maxTagLength wins over defaultConfig's.
     ...mesh.options.get(provider!),
     // A gateway has only a client side: saying so would change nothing.
     ...(only && proxy.mode === 'sidecar' ? { only } : {}),

@@ -190,6 +190,19 @@ defaultProviders: { tracing: [zipkin] }`),
   ]);
 });
 
+test("mesh config: defaultConfig.tracing's customTags and max_path_tag_length are applied (either spelling); bad ones are errors", () => {
+  const found = (tracing: string) =>
+    validate(loadYaml(meshConfig(`defaultConfig:\n  tracing: ${tracing}`)).objects, { scope: 'resource' }).map((f) => [f.code, f.path]);
+  expect(
+    found('{ sampling: 10, max_path_tag_length: 256, custom_tags: { clusterID: { environment: { name: ISTIO_META_CLUSTER_ID } } } }'),
+  ).toEqual([]);
+  expect(found('{ maxPathTagLength: -1, customTags: { x: {} }, zipkin: { address: "z:9411" } }')).toEqual([
+    ['MAST0132', 'data.mesh.defaultConfig.tracing.maxPathTagLength'],
+    ['MAST0130', 'data.mesh.defaultConfig.tracing.customTags["x"]'],
+    ['MAST0301', 'data.mesh.defaultConfig.tracing.zipkin'],
+  ]);
+});
+
 test('accessLogging: a filter expression that is not CEL is an error with the parse error; a mode out of the enum is one too', () => {
   const found = checkSpec(`
   accessLogging:

@@ -205,3 +205,31 @@ ${extra}`);
     expect(t?.samplingPercent).toBe(1);
   });
 });
+
+test("defaultConfig.tracing's customTags and maxPathTagLength (either spelling) where no Telemetry sets tags and no provider maxTagLength", () => {
+  const withDefaults = (telemetryTags: string, providerLength = '') => [
+    ...base,
+    mesh(`extensionProviders:
+- name: zipkin
+  zipkin: { service: zipkin.istio-system.svc.cluster.local, port: 9411${providerLength} }
+defaultProviders: { tracing: [zipkin] }
+defaultConfig:
+  tracing:
+    max_path_tag_length: 64
+    custom_tags:
+      clusterID: { environment: { name: ISTIO_META_CLUSTER_ID } }
+`),
+    ...telemetry(`apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: { name: mesh-default, namespace: istio-system }
+spec:
+  tracing: [{ randomSamplingPercentage: 100${telemetryTags} }]
+`),
+  ];
+  const own = (t: ReturnType<typeof tracingOf>) => t?.tags.filter((x) => !x.name.startsWith('istio.'));
+  const t = tracingOf(withDefaults(''));
+  expect([own(t), t?.maxPathTagLength]).toEqual([[{ name: 'clusterID', environment: 'ISTIO_META_CLUSTER_ID' }], 64]);
+  // A Telemetry's tags replace the mesh config's; the provider's maxTagLength wins.
+  const u = tracingOf(withDefaults(', customTags: { team: { literal: { value: a } } }', ', maxTagLength: 8'));
+  expect([own(u), u?.maxPathTagLength]).toEqual([[{ name: 'team', literal: 'a' }], 8]);
+});

@@ -1,6 +1,7 @@
 /**
  * Istio's distributed-tracing tasks configured through the Telemetry API and the mesh config
- * (istio.io content/en/docs/tasks/observability/distributed-tracing/telemetry-api/ and sampling/),
+ * (istio.io content/en/docs/tasks/observability/distributed-tracing/telemetry-api/, sampling/ and
+ * mesh-and-proxy-config/),
  * with sleep → httpbin (httpbin.ts, whose `/headers` shows what the app received) on one `mast
  * local`, each step replacing the last. The test plays the collectors: a Zipkin v2 span API for the
  * telemetry-api task's `zipkin` provider and an OTLP/gRPC receiver for the sampling task's
@@ -178,6 +179,34 @@ describe('observability/distributed-tracing/telemetry-api', () => {
     },
     60_000,
   );
+});
+
+describe('observability/distributed-tracing/mesh-and-proxy-config (under a provider)', () => {
+  test("the task's defaultConfig.tracing: sampling 100, max_path_tag_length, custom_tags from the environment and a header", async () => {
+    await apply(
+      meshConfigDoc(`enableTracing: true
+defaultConfig:
+  tracing:
+    sampling: 100.0
+    max_path_tag_length: 20
+    custom_tags:
+      clusterID: { environment: { name: ISTIO_META_CLUSTER_ID, defaultValue: Kubernetes } }
+      my_tag_header: { header: { name: host } }
+extensionProviders:
+- name: zipkin
+  zipkin: { service: zipkin.istio-system.svc.cluster.local, port: 9411 }
+defaultProviders: { tracing: [zipkin] }`),
+    );
+    const from = zipkin.spans.length;
+    await get('/get?step=proxy-config');
+    const spans = await until('both spans', () => (zipkin.spans.length - from >= 2 ? zipkin.spans.slice(from) : undefined));
+    for (const s of spans!)
+      expect(s.tags).toMatchObject({
+        clusterID: 'Kubernetes',
+        my_tag_header: 'httpbin:8000',
+        'http.url': 'http://httpbin:8000/get?step=proxy-conf',
+      });
+  }, 60_000);
 });
 
 describe('observability/distributed-tracing/sampling (OTLP/gRPC collector)', () => {
