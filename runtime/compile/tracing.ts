@@ -62,7 +62,14 @@ export function readMeshTracing(objects: readonly KubeObject[]): MeshTracing {
     extensionProviders?: Array<{
       name?: unknown;
       opentelemetry?: { service?: unknown; port?: unknown; http?: { path?: unknown }; maxTagLength?: unknown };
-      zipkin?: { service?: unknown; port?: unknown; path?: unknown; maxTagLength?: unknown; enable64bitTraceId?: unknown };
+      zipkin?: {
+        service?: unknown;
+        port?: unknown;
+        path?: unknown;
+        maxTagLength?: unknown;
+        enable64bitTraceId?: unknown;
+        traceContextOption?: unknown;
+      };
     }>;
     defaultProviders?: { tracing?: unknown[] };
     defaultConfig?: { tracing?: Record<string, unknown>; meshId?: unknown };
@@ -78,8 +85,9 @@ export function readMeshTracing(objects: readonly KubeObject[]): MeshTracing {
       services.set(p.name, z.service);
       const path = typeof z.path === 'string' && z.path ? (z.path.startsWith('/') ? z.path : `/${z.path}`) : ZIPKIN_SPANS_PATH;
       providers.set(p.name, { host: hostOf(z.service), port: z.port, path, protocol: 'zipkin' });
-      // Envoy's Zipkin tracer sends B3 upstream whatever the client sent; 128-bit ids unless enable64bitTraceId.
-      options.set(p.name, { ...tagLength(z.maxTagLength), b3: true, ...(z.enable64bitTraceId === true ? { traceId64: true } : {}) });
+      // Envoy's Zipkin tracer sends B3 upstream whatever the client sent (W3C too only when asked); 128-bit ids unless enable64bitTraceId.
+      const b3 = z.traceContextOption === 'USE_B3_WITH_W3C_PROPAGATION' ? 'B3_AND_W3C' : 'B3';
+      options.set(p.name, { ...tagLength(z.maxTagLength), b3, ...(z.enable64bitTraceId === true ? { traceId64: true } : {}) });
       continue;
     }
     const o = p?.opentelemetry;

@@ -152,8 +152,13 @@ export interface TracingConfig {
   readonly only?: 'CLIENT' | 'SERVER';
   /** New traces get 64-bit ids (a `zipkin` provider's `enable64bitTraceId`), carried as 128-bit with the high half zero. @default false */
   readonly traceId64?: boolean;
-  /** B3 headers go upstream on every request, not only in the form the client used (Envoy's Zipkin tracer). @default false */
-  readonly b3?: boolean;
+  /**
+   * Envoy's Zipkin tracer's context (a `zipkin` provider's `traceContextOption`): `B3` (USE_B3, its
+   * default) reads and writes B3 only, a W3C `traceparent` passed on untouched; `B3_AND_W3C`
+   * (USE_B3_WITH_W3C_PROPAGATION) writes both. Either way the `x-b3-*` headers go upstream on every
+   * request. @default W3C, and B3 in the form the client used (Envoy's OpenTelemetry tracer)
+   */
+  readonly b3?: 'B3' | 'B3_AND_W3C';
 }
 
 /** A span tag: a literal, the proxy's environment variable, or a request header (with a default when absent). */

@@ -157,7 +157,7 @@ defaultProviders: { tracing: [zipkin] }
   test('v2 JSON to /api/v2/spans, B3 sent upstream, 128-bit ids', () => {
     expect(tracingOf([...base, mesh(zipkin(''))])).toMatchObject({
       collector: { host: 'zipkin.istio-system.svc.cluster.local', port: 9411, path: '/api/v2/spans', protocol: 'zipkin' },
-      b3: true,
+      b3: 'B3',
     });
     expect(tracingOf([...base, mesh(zipkin(''))])).not.toHaveProperty('traceId64');
   });

@@ -12,6 +12,8 @@ export function checkTracing(t: TracingConfig): string | undefined {
       return `tracing: bad tag ${JSON.stringify(tag)} (a name and one of literal, environment, header)`;
   if (t.only !== undefined && t.only !== 'CLIENT' && t.only !== 'SERVER')
     return `tracing.only must be CLIENT or SERVER, not ${JSON.stringify(t.only)}`;
+  if (t.b3 !== undefined && t.b3 !== 'B3' && t.b3 !== 'B3_AND_W3C')
+    return `tracing.b3 must be B3 or B3_AND_W3C, not ${JSON.stringify(t.b3)}`;
   const c = t.collector;
   if (c !== undefined) {
     if (typeof c.host !== 'string' || !c.host) return 'tracing.collector.host must be a non-empty string';

@@ -8,7 +8,7 @@
 import type { ProxyConfig, RouteConfig, TracingConfig } from '../../contract/proxy-config';
 import { requestFinished, type RequestRecord } from '../request/record';
 import { TraceIds } from './ids';
-import { CARRIED_B3, extract, type IdSource, startContext, type HeaderSource, type TraceContext } from './propagation';
+import { B3_ONLY, CARRIED_B3, extract, type IdSource, startContext, type HeaderSource, type TraceContext } from './propagation';
 import { buildSpan, type SpanSource } from './span';
 import { BatchExporter } from '../otlp/batcher';
 import { grpcPost, type Post as GrpcPost } from '../otlp/grpc';
@@ -91,7 +91,7 @@ export class Tracer implements SpanSource {
   /** The span context of a request starting now; none on the side Telemetry's match.mode leaves out. */
   start(req: HeaderSource, inbound: boolean): TraceContext | undefined {
     if (inbound === this.skipInbound) return undefined;
-    return startContext(extract(req), this.traceIds, this.sample, this.alwaysSent);
+    return startContext(extract(req, !(this.alwaysSent & B3_ONLY)), this.traceIds, this.sample, this.alwaysSent);
   }
 
   route(name: string | undefined): RouteConfig | undefined {
@@ -104,7 +104,7 @@ export class Tracer implements SpanSource {
     this.config = t;
     this.nodeId = t.nodeId ?? (this.identity ? nodeIdOf(this.identity) : '');
     this.skipInbound = t.only === 'CLIENT' ? true : t.only === 'SERVER' ? false : undefined;
-    this.alwaysSent = t.b3 ? CARRIED_B3 : 0;
+    this.alwaysSent = t.b3 === 'B3' ? CARRIED_B3 | B3_ONLY : t.b3 ? CARRIED_B3 : 0;
     const ids = this.ids;
     this.traceIds = t.traceId64 ? { traceId: () => `${ZERO_HIGH}${ids.spanId()}`, spanId: () => ids.spanId() } : ids;
     this.routes = new Map();

@@ -119,6 +119,8 @@ describe('observability/distributed-tracing/telemetry-api', () => {
       'x-b3-parentspanid': client.id,
       'x-b3-sampled': '1',
     });
+    // USE_B3 (the provider's default traceContextOption): no W3C header written.
+    expect(headers).not.toHaveProperty('traceparent');
     for (let i = 0; i < 20; i++) await get('/get?step=every');
     await flushZipkin('every');
     expect(byService(zipkinSpans(from, 'step=every'), 'sleep.default')).toHaveLength(20);

@@ -86,15 +86,30 @@ test('match.mode: only CLIENT starts no context for inbound requests, only SERVE
 test('a zipkin provider: B3 upstream whatever came, 64-bit trace ids when asked, spans posted as Zipkin v2 JSON', () => {
   const bodies: string[] = [];
   const zipkin = { host: '127.0.0.1', port: 9411, path: '/api/v2/spans', protocol: 'zipkin' as const };
-  const t = new Tracer({}, config(tracing({ samplingPercent: 100, collector: zipkin, b3: true, traceId64: true })), () => undefined, {
+  const t = new Tracer({}, config(tracing({ samplingPercent: 100, collector: zipkin, b3: 'B3', traceId64: true })), () => undefined, {
     post: () => (body, done) => (bodies.push(body), done(true)),
     exporter: { batchSize: 1 },
   });
   const ctx = t.start(none, false)!;
   expect(ctx.carried & CARRIED_B3).toBe(CARRIED_B3);
   expect(ctx.traceId).toMatch(/^0{16}[0-9a-f]{16}$/);
-  expect(traceHeaders(ctx).map(([n]) => n)).toEqual(expect.arrayContaining(['x-b3-traceid', 'x-b3-spanid', 'x-b3-sampled']));
+  // USE_B3 (the default): B3 only, the 64-bit id in 16 digits, no traceparent written.
+  const sent = Object.fromEntries(traceHeaders(ctx));
+  expect(Object.keys(sent).sort()).toEqual(['x-b3-sampled', 'x-b3-spanid', 'x-b3-traceid']);
+  expect(sent['x-b3-traceid']).toBe(ctx.traceId.slice(16));
+  // ... nor read: a traceparent is not the parent (it goes on untouched).
+  const w3c = { header: (n: string) => (n === 'traceparent' ? `00-${'1'.repeat(32)}-${'2'.repeat(16)}-01` : undefined) };
+  expect(t.start(w3c, false)?.traceId).not.toBe('1'.repeat(32));
   t.close();
+  // USE_B3_WITH_W3C_PROPAGATION: both written.
+  const both = new Tracer({}, config(tracing({ samplingPercent: 100, b3: 'B3_AND_W3C' })), () => undefined);
+  expect(traceHeaders(both.start(w3c, false)!).map(([n]) => n)).toEqual([
+    'traceparent',
+    'x-b3-traceid',
+    'x-b3-spanid',
+    'x-b3-sampled',
+    'x-b3-parentspanid',
+  ]);
 });
 
 test('tracerFor: none without tracing (the old one closed), the same one updated otherwise', () => {
