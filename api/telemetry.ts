@@ -27,7 +27,7 @@ export const tracingSpec = obj({
   match: obj({ mode: oneOf(['CLIENT_AND_SERVER', 'CLIENT', 'SERVER'] as const) }),
   providers: arr(obj({ name: req(str()) }), 'The tracing provider, by its MeshConfig extensionProviders name (one).'),
   randomSamplingPercentage: num(0, 100, 'Requests without a sampling decision sampled at this percentage.'),
-  disableSpanReporting: bool('Spans are made and propagated, not reported.'),
+  disableSpanReporting: bool('No span on the sides it applies to; trace headers pass on untouched (istiod turns their tracing off).'),
   customTags: map(customTag, 'Tags added to every span, by tag name.'),
   useRequestIdForTraceSampling: bool(),
   enableIstioTags: bool(),

@@ -245,9 +245,10 @@ export function tracingFor(index: MeshIndex, proxy: ProxyIdentity): TracingConfi
   const applicable = applicableTelemetries(telemetries, proxy.namespace, proxy.labels);
   const known = (m: MergedTracing) => {
     const provider = m.provider ?? mesh.defaultProvider;
-    return provider !== undefined && mesh.providers.has(provider) ? provider : undefined;
+    return provider !== undefined && mesh.providers.has(provider) && !m.disableSpanReporting ? provider : undefined;
   };
-  // istiod's client and server specs: a side whose provider is unknown is not traced. A gateway is a client only.
+  // istiod's client and server specs: a side whose provider is unknown, or whose span reporting is
+  // disabled, is not traced (istiod gives its listeners no tracing: headers pass on untouched). A gateway is a client only.
   const client = mergeTracing(applicable, 'CLIENT');
   const server = proxy.mode === 'sidecar' ? mergeTracing(applicable, 'SERVER') : undefined;
   const clientProvider = known(client);
@@ -272,7 +273,7 @@ export function tracingFor(index: MeshIndex, proxy: ProxyIdentity): TracingConfi
   const inbound = inboundOperations(index, proxy);
   return {
     samplingPercent: merged.randomSamplingPercentage ?? mesh.sampling ?? DEFAULT_SAMPLING_PERCENT,
-    ...(merged.disableSpanReporting ? {} : { collector }),
+    collector,
     ...(mesh.maxPathTagLength !== undefined ? { maxPathTagLength: mesh.maxPathTagLength } : {}),
     // The provider's maxTagLength wins over defaultConfig's.
     ...mesh.options.get(provider!),

@@ -123,8 +123,8 @@ export interface TracingConfig {
    * Where sampled spans go (the mesh's `opentelemetry` extension provider): an OTLP/HTTP endpoint
    * (`path` the URL's path), or with `protocol: 'grpc'` (a provider without `http`, as Istio) an
    * OTLP/gRPC collector (`path` the method), or with `protocol: 'zipkin'` (a `zipkin` provider) a
-   * Zipkin collector taking v2 JSON at `path` (`/api/v2/spans`). Absent (`disableSpanReporting`, or no
-   * provider): spans are made and propagated, not reported.
+   * Zipkin collector taking v2 JSON at `path` (`/api/v2/spans`). Absent: spans are made and propagated,
+   * not reported (mastd always sets it: a `disableSpanReporting` side is not traced at all).
    */
   readonly collector?: {
     readonly host: string;

@@ -121,10 +121,9 @@ spec:
     ]);
   });
 
-  test('a selector picks its workload only: spans not reported for reviews v2, sampled at 100 %', () => {
-    const t = tracingOf(objects, reviewsV2)!;
-    expect(t.samplingPercent).toBe(100);
-    expect(t.collector).toBeUndefined();
+  test('a selector picks its workload only: reviews v2 with disableSpanReporting is not traced at all (istiod: no tracing on its listeners)', () => {
+    expect(tracingOf(objects, reviewsV2)).toBeUndefined();
+    expect(tracingOf(objects, reviewsV1)).toBeDefined();
   });
 
   test('a workload Telemetry may name another provider', () => {
