@@ -254,7 +254,7 @@ export function tracingFor(index: MeshIndex, proxy: ProxyIdentity): TracingConfi
   const clientProvider = known(client);
   const serverProvider = server && known(server);
   const only: TracingConfig['only'] = proxy.mode === 'gateway' || !serverProvider ? 'CLIENT' : !clientProvider ? 'SERVER' : undefined;
-  // One config per proxy: where both sides trace with different settings, the client side's serve both (docs/observability-tracing.md).
+  // One collector per proxy: where both sides trace to different providers, the client side's serves both (docs/observability-tracing.md).
   const merged = only === 'SERVER' ? server! : client;
   const provider = only === 'SERVER' ? serverProvider : clientProvider;
   const given = provider !== undefined ? mesh.providers.get(provider) : undefined;
@@ -262,17 +262,25 @@ export function tracingFor(index: MeshIndex, proxy: ProxyIdentity): TracingConfi
   // The service's endpoint when the mesh knows it, as Envoy reaches the provider through its cluster.
   const collector = { ...given, ...collectorAddress(index, mesh.services.get(provider!) ?? given.host, given.port) };
   const { service, revision } = canonical(proxy.labels);
-  const tags: TracingTag[] = [
+  const tagsOf = (m: MergedTracing): TracingTag[] => [
     { name: 'istio.canonical_revision', literal: revision },
     { name: 'istio.canonical_service', literal: service },
     { name: 'istio.mesh_id', literal: mesh.meshId },
     { name: 'istio.namespace', literal: proxy.namespace },
     // Istio: the Telemetry's tags, else the mesh config's defaultConfig.tracing.customTags.
-    ...(merged.customTags.size ? merged.customTags : mesh.customTags).values(),
+    ...(m.customTags.size ? m.customTags : mesh.customTags).values(),
   ];
+  const samplingOf = (m: MergedTracing) => m.randomSamplingPercentage ?? mesh.sampling ?? DEFAULT_SAMPLING_PERCENT;
+  const tags = tagsOf(merged);
+  const samplingPercent = samplingOf(merged);
+  // Both sides traced: the server side's sampling and tags where a SERVER-mode entry made them differ.
+  const serverSide = !only && server ? { samplingPercent: samplingOf(server), tags: tagsOf(server) } : undefined;
+  const differs =
+    serverSide && (serverSide.samplingPercent !== samplingPercent || JSON.stringify(serverSide.tags) !== JSON.stringify(tags));
   const inbound = inboundOperations(index, proxy);
   return {
-    samplingPercent: merged.randomSamplingPercentage ?? mesh.sampling ?? DEFAULT_SAMPLING_PERCENT,
+    samplingPercent,
+    ...(differs ? { server: serverSide } : {}),
     collector,
     ...(mesh.maxPathTagLength !== undefined ? { maxPathTagLength: mesh.maxPathTagLength } : {}),
     // The provider's maxTagLength wins over defaultConfig's.

@@ -150,6 +150,8 @@ export interface TracingConfig {
    * untouched, as Envoy's connection manager without tracing. @default both
    */
   readonly only?: 'CLIENT' | 'SERVER';
+  /** The server side's (a sidecar's inbound) sampling and tags, where Telemetry `match.mode` entries make them differ from the rest's. */
+  readonly server?: { readonly samplingPercent: number; readonly tags: readonly TracingTag[] };
   /** New traces get 64-bit ids (a `zipkin` provider's `enable64bitTraceId`), carried as 128-bit with the high half zero. @default false */
   readonly traceId64?: boolean;
   /**

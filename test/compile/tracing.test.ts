@@ -193,15 +193,21 @@ ${extra}`);
     expect(tracingOf([...base, mesh(OTEL), ...only('CLIENT')], GATEWAY)).not.toHaveProperty('only');
     expect(tracingOf([...base, mesh(OTEL), ...only('SERVER')], GATEWAY)).toBeUndefined();
   });
-  test('with a default provider, a mode entry changes its side only (here its sampling)', () => {
+  test('with a default provider, a mode entry changes its side only (here its sampling and tags)', () => {
     const t = tracingOf([
       ...base,
       mesh(`${OTEL}defaultProviders: { tracing: [otel] }\n`),
-      ...only('SERVER', '    randomSamplingPercentage: 100'),
+      ...only('SERVER', '    randomSamplingPercentage: 100\n    customTags: { side: { literal: { value: server } } }'),
     ]);
     expect(t).not.toHaveProperty('only');
-    // One config per proxy: the client side's settings serve both sides (docs/observability-tracing.md).
     expect(t?.samplingPercent).toBe(1);
+    expect(t?.tags).not.toContainEqual({ name: 'side', literal: 'server' });
+    expect(t?.server?.samplingPercent).toBe(100);
+    expect(t?.server?.tags).toContainEqual({ name: 'side', literal: 'server' });
+    // The same settings on both sides: no server part.
+    expect(tracingOf([...base, mesh(`${OTEL}defaultProviders: { tracing: [otel] }\n`), ...only('SERVER', '')])).not.toHaveProperty(
+      'server',
+    );
   });
 });
 

@@ -14,6 +14,12 @@ export function checkTracing(t: TracingConfig): string | undefined {
     return `tracing.only must be CLIENT or SERVER, not ${JSON.stringify(t.only)}`;
   if (t.b3 !== undefined && t.b3 !== 'B3' && t.b3 !== 'B3_AND_W3C')
     return `tracing.b3 must be B3 or B3_AND_W3C, not ${JSON.stringify(t.b3)}`;
+  if (t.server !== undefined) {
+    const p = t.server?.samplingPercent;
+    if (typeof p !== 'number' || !(p >= 0 && p <= 100))
+      return `tracing.server.samplingPercent must be a number in [0, 100], not ${JSON.stringify(p)}`;
+    if (!Array.isArray(t.server.tags)) return 'tracing.server.tags must be an array';
+  }
   const c = t.collector;
   if (c !== undefined) {
     if (typeof c.host !== 'string' || !c.host) return 'tracing.collector.host must be a non-empty string';

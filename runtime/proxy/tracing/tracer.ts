@@ -73,6 +73,8 @@ export class Tracer implements SpanSource {
     if (r.owner === this.owner && r.trace?.sampled) this.exporter?.add(buildSpan(r, r.trace, this, this.now()));
   };
   private readonly sample = (): boolean => this.random() * 100 < this.config.samplingPercent;
+  /** An inbound request's draw where the server side samples apart (config.server). */
+  private readonly sampleServer = (): boolean => this.random() * 100 < (this.config.server?.samplingPercent ?? this.config.samplingPercent);
 
   constructor(
     private readonly owner: object,
@@ -91,7 +93,8 @@ export class Tracer implements SpanSource {
   /** The span context of a request starting now; none on the side Telemetry's match.mode leaves out. */
   start(req: HeaderSource, inbound: boolean): TraceContext | undefined {
     if (inbound === this.skipInbound) return undefined;
-    return startContext(extract(req, !(this.alwaysSent & B3_ONLY)), this.traceIds, this.sample, this.alwaysSent);
+    const sample = inbound && this.config.server ? this.sampleServer : this.sample;
+    return startContext(extract(req, !(this.alwaysSent & B3_ONLY)), this.traceIds, sample, this.alwaysSent);
   }
 
   route(name: string | undefined): RouteConfig | undefined {
@@ -111,7 +114,8 @@ export class Tracer implements SpanSource {
     for (const l of config.listeners)
       for (const vh of l.virtualHosts ?? []) for (const r of vh.routes) if (!this.routes.has(r.name)) this.routes.set(r.name, r);
     this.environment = new Map();
-    for (const tag of t.tags) if ('environment' in tag) this.environment.set(tag.environment, process.env[tag.environment]);
+    for (const tag of [...t.tags, ...(t.server?.tags ?? [])])
+      if ('environment' in tag) this.environment.set(tag.environment, process.env[tag.environment]);
     const c = t.collector;
     const key = c ? `${c.protocol ?? 'http'}|${c.host}:${c.port}${c.path}|${c.authority ?? ''}|${t.serviceName}` : '';
     if (key === this.collectorKey) return;

@@ -83,6 +83,11 @@ test('match.mode: only CLIENT starts no context for inbound requests, only SERVE
   expect([both.start(none, true)?.sampled, both.start(none, false)?.sampled]).toEqual([true, true]);
 });
 
+test("a server part: inbound requests drawn at its percentage, outbound at the config's", () => {
+  const t = new Tracer({}, config(tracing({ samplingPercent: 0, server: { samplingPercent: 100, tags: [] } })), () => undefined);
+  expect([t.start(none, true)?.sampled, t.start(none, false)?.sampled]).toEqual([true, false]);
+});
+
 test('a zipkin provider: B3 upstream whatever came, 64-bit trace ids when asked, spans posted as Zipkin v2 JSON', () => {
   const bodies: string[] = [];
   const zipkin = { host: '127.0.0.1', port: 9411, path: '/api/v2/spans', protocol: 'zipkin' as const };
