@@ -70,6 +70,7 @@ const UNIT = [
   'test/runtime/proxy/tracing/propagation.test.ts',
   'test/runtime/proxy/tracing/span.test.ts',
   'test/runtime/proxy/tracing/tracer.test.ts',
+  'test/runtime/proxy/tracing/zipkin.test.ts',
   'test/runtime/proxy/upstream/hash-ring.test.ts',
   'test/runtime/proxy/upstream/locality.test.ts',
   'test/runtime/proxy/upstream/protocol.test.ts',

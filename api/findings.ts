@@ -100,6 +100,8 @@ export const CODES = {
   MAST0178: { severity: 'Error', title: 'targetPort in a Sidecar listener port (it has no effect there)' },
   MAST0179: { severity: 'Warning', title: 'Sidecar ingress TLS not applied: mTLS is not DISABLE on its port' },
   MAST0180: { severity: 'Error', title: 'Invalid envoyOtelAls access log provider (service, port, logName, logFormat)' },
+  MAST0183: { severity: 'Error', title: 'Invalid zipkin tracing provider (service, port, path, maxTagLength, traceContextOption)' },
+  MAST0184: { severity: 'Warning', title: 'Tracing provider kind mast-proxy does not speak (its proxies make no span)' },
   MAST0185: { severity: 'Error', title: 'Telemetry metrics override Istio refuses (a tag override without its value, a value on REMOVE)' },
   MAST0186: { severity: 'Warning', title: 'Telemetry metrics tag value that is not CEL (the label is left out)' },
   MAST0187: {

@@ -13,7 +13,7 @@ import { obj, oneOf, type Infer } from './schema';
 import { checkShape, isPlainObject } from './shape';
 import { FORWARD_CLIENT_CERT_DETAILS, type ForwardClientCertDetails, type GatewayTopology } from './gateway-topology';
 import { checkMeshLocality, type LocalityLbSetting } from './locality';
-import { checkMeshTracing, type OpenTelemetryProvider } from './telemetry';
+import { checkMeshTracing, type OpenTelemetryProvider, type ZipkinProvider } from './telemetry';
 import { checkMeshAccessLog } from './access-log';
 import { checkMeshMetrics } from './telemetry-metrics';
 import { checkMeshTrustDomain } from './trust-domain';
@@ -51,11 +51,12 @@ const NOT_APPLIED_INSIDE: Readonly<Record<string, Readonly<Record<string, string
  */
 export type MeshConfig = Infer<typeof applied> & {
   /**
-   * Tracing providers (OpenTelemetry over OTLP/HTTP) and access log providers (a file, its format),
+   * Tracing providers (OpenTelemetry over OTLP/gRPC or OTLP/HTTP, Zipkin) and access log providers (a file, its format),
    * named by defaultProviders and Telemetry.
    */
   readonly extensionProviders?: ReadonlyArray<
     | { readonly name: string; readonly opentelemetry: OpenTelemetryProvider }
+    | { readonly name: string; readonly zipkin: ZipkinProvider }
     | { readonly name: string; readonly envoyFileAccessLog: EnvoyFileAccessLogProvider }
   >;
   readonly defaultProviders?: {
@@ -236,7 +237,7 @@ const PROXY_CONFIG_INSTEAD: Readonly<Record<string, string>> = {
 
 /**
  * The mesh config's `defaultConfig` (Istio's ProxyConfig for every proxy): mast reads `tracing.sampling`,
- * `meshId` and `gatewayTopology` (gateway-topology.ts: the gateways' flags); every other ProxyConfig
+ * `tracing.customTags` and `tracing.maxPathTagLength` (either spelling), `meshId` and `gatewayTopology` (gateway-topology.ts: the gateways' flags); every other ProxyConfig
  * field is named as not applied (MAST0301), a key ProxyConfig does not have is unknown (MAST0001).
  */
 function checkDefaultConfig(o: KubeObject, value: unknown): Finding[] {
@@ -249,7 +250,31 @@ function checkDefaultConfig(o: KubeObject, value: unknown): Finding[] {
   for (const [key, v] of Object.entries(value)) {
     if (key === 'meshId') continue;
     if (key === 'tracing' && isPlainObject(v)) {
-      for (const k of Object.keys(v)) if (k !== 'sampling') notApplied(`tracing.${k}`, 'tracing follows extensionProviders and Telemetry');
+      for (const [k, inner] of Object.entries(v)) {
+        if (k === 'sampling') continue;
+        // Istio reads ProxyConfig as protobuf JSON: both spellings of a field (the tracing task writes snake_case).
+        if (k === 'maxPathTagLength' || k === 'max_path_tag_length') {
+          if (typeof inner !== 'number' || !Number.isInteger(inner) || inner < 0)
+            out.push(finding('MAST0132', o, `${at}.tracing.${k}`, `${k} is a whole number of characters, not ${JSON.stringify(inner)}`));
+          continue;
+        }
+        if (k === 'customTags' || k === 'custom_tags') {
+          for (const [name, tag] of Object.entries(isPlainObject(inner) ? inner : {})) {
+            const kinds = isPlainObject(tag) ? (['literal', 'environment', 'header'] as const).filter((t) => tag[t] !== undefined) : [];
+            if (kinds.length !== 1)
+              out.push(
+                finding(
+                  'MAST0130',
+                  o,
+                  `${at}.tracing.${k}[${JSON.stringify(name)}]`,
+                  'a custom tag is exactly one of literal, environment or header',
+                ),
+              );
+          }
+          continue;
+        }
+        notApplied(`tracing.${k}`, 'tracing follows extensionProviders and Telemetry');
+      }
       continue;
     }
     if (key === 'gatewayTopology' && isPlainObject(v)) {

@@ -27,7 +27,7 @@ export const tracingSpec = obj({
   match: obj({ mode: oneOf(['CLIENT_AND_SERVER', 'CLIENT', 'SERVER'] as const) }),
   providers: arr(obj({ name: req(str()) }), 'The tracing provider, by its MeshConfig extensionProviders name (one).'),
   randomSamplingPercentage: num(0, 100, 'Requests without a sampling decision sampled at this percentage.'),
-  disableSpanReporting: bool('Spans are made and propagated, not reported.'),
+  disableSpanReporting: bool('No span on the sides it applies to; trace headers pass on untouched (istiod turns their tracing off).'),
   customTags: map(customTag, 'Tags added to every span, by tag name.'),
   useRequestIdForTraceSampling: bool(),
   enableIstioTags: bool(),
@@ -76,9 +76,6 @@ export function checkTelemetry(t: KubeObject): Finding[] {
   tracing.forEach((tr, i) => {
     if (!isPlainObject(tr)) return;
     const at = `spec.tracing[${i}]`;
-    if (tr.match?.mode && tr.match.mode !== 'CLIENT_AND_SERVER')
-      notApplied(`${at}.match.mode`, `mode ${tr.match.mode} (spans of one side only): both sides are traced;`);
-    if (tr.useRequestIdForTraceSampling === false) notApplied(`${at}.useRequestIdForTraceSampling`, 'useRequestIdForTraceSampling: false');
     if ((tr.providers?.length ?? 0) > 1)
       out.push(finding('MAST0131', t, `${at}.providers`, 'one tracing provider at a time (as Istio): the first is used'));
     for (const [name, tag] of Object.entries(isPlainObject(tr.customTags) ? tr.customTags : {})) {
@@ -110,6 +107,26 @@ export const openTelemetryProvider = obj({
 
 export type OpenTelemetryProvider = Infer<typeof openTelemetryProvider>;
 
+/** A `zipkin` extension provider (Istio's MeshConfig ExtensionProvider.ZipkinTracingProvider). */
+export const zipkinProvider = obj({
+  service: req(str('The Zipkin collector: a host, or `<namespace>/<host>`.')),
+  port: req(int(1, 65535)),
+  maxTagLength: int(0),
+  enable64bitTraceId: bool(),
+  path: str('Where spans are posted. @default /api/v2/spans'),
+  traceContextOption: oneOf(['USE_B3', 'USE_B3_WITH_W3C_PROPAGATION'] as const),
+  timeout: str(),
+  headers: arr(obj({})),
+});
+
+export type ZipkinProvider = Infer<typeof zipkinProvider>;
+
+/**
+ * Tracing-only provider kinds Istio has and mast-proxy does not speak: a proxy whose provider is one
+ * of them does not trace (stackdriver, also a metrics provider, is MAST0187's where it is named).
+ */
+const UNSPOKEN_TRACERS = ['datadog', 'lightstep', 'skywalking', 'opencensus'] as const;
+
 /**
  * The mesh config's tracing parts as Istio reads them (`mesh` of the root namespace's `istio`
  * ConfigMap, already parsed): each `opentelemetry` provider's service and port (without `http`
@@ -119,8 +136,30 @@ export function checkMeshTracing(configMap: KubeObject, mesh: Record<string, unk
   const out: Finding[] = [];
   const providers = Array.isArray(mesh.extensionProviders) ? mesh.extensionProviders : [];
   providers.forEach((p: unknown, i: number) => {
-    if (!isPlainObject(p) || !isPlainObject(p.opentelemetry)) return;
-    const at = `data.mesh.extensionProviders[${i}].opentelemetry`;
+    if (!isPlainObject(p)) return;
+    const where = `data.mesh.extensionProviders[${i}]`;
+    for (const kind of UNSPOKEN_TRACERS)
+      if (p[kind] !== undefined)
+        out.push(
+          finding(
+            'MAST0184',
+            configMap,
+            `${where}.${kind}`,
+            `provider ${JSON.stringify(p.name)}: ${kind} tracing is not spoken by mast-proxy; a proxy whose tracing names it makes no span (opentelemetry and zipkin are)`,
+          ),
+        );
+    if (isPlainObject(p.zipkin)) {
+      const at = `${where}.zipkin`;
+      for (const s of checkShape(zipkinProvider, p.zipkin, at))
+        out.push(
+          finding(s.code === 'MAST0001' ? 'MAST0301' : 'MAST0183', configMap, s.path, `provider ${JSON.stringify(p.name)}: ${s.message}`),
+        );
+      for (const f of ['timeout', 'headers'] as const)
+        if (p.zipkin[f] !== undefined)
+          out.push(finding('MAST0301', configMap, `${at}.${f}`, `zipkin ${f} is not applied by mast-proxy yet (5 s, no extra headers)`));
+    }
+    if (!isPlainObject(p.opentelemetry)) return;
+    const at = `${where}.opentelemetry`;
     for (const s of checkShape(openTelemetryProvider, p.opentelemetry, at))
       out.push(finding(s.code === 'MAST0001' ? 'MAST0301' : 'MAST0132', configMap, s.path, s.message));
   });

@@ -1,9 +1,10 @@
 /**
  * Tracing per proxy, as istiod configures Envoy's tracer: the Telemetry resources that apply to the
  * workload merged root namespace → its namespace → its selector's (the oldest of a level first; a
- * later level overrides a field it sets, custom tags merged by name), the provider they name (else
- * the mesh config's `defaultProviders.tracing`) resolved among the mesh config's `opentelemetry`
- * `extensionProviders`, and the sampling percentage: Telemetry's `randomSamplingPercentage`, else
+ * later level overrides a field it sets, custom tags merged by name), per side as istiod's client and
+ * server specs (an entry's `match.mode` CLIENT or SERVER merges into that side only; a gateway is a
+ * client), the provider they name (else the mesh config's `defaultProviders.tracing`) resolved among
+ * the mesh config's `opentelemetry` and `zipkin` `extensionProviders`, and the sampling percentage: Telemetry's `randomSamplingPercentage`, else
  * `defaultConfig.tracing.sampling`, else 1 % (istiod's PILOT_TRACE_SAMPLING; a value over 100 is 1
  * too). With no such provider a proxy does not trace (no spans, trace headers passed on untouched).
  * Istio's `istio.*` tags are literals of the workload; span names of a sidecar's inbound come from
@@ -29,8 +30,10 @@ type Collector = NonNullable<TracingConfig['collector']>;
 
 /** The mesh config's tracing parts. */
 export interface MeshTracing {
-  /** `opentelemetry` extension providers by name. */
+  /** `opentelemetry` and `zipkin` extension providers by name. */
   readonly providers: ReadonlyMap<string, Collector>;
+  /** What a provider sets besides its collector: `maxTagLength`, a zipkin's 64-bit ids and B3 headers. */
+  readonly options: ReadonlyMap<string, Pick<TracingConfig, 'maxPathTagLength' | 'traceId64' | 'b3'>>;
   /** Each provider's `service` as written (`<namespace>/<host>` or a host), for collectorAddress. */
   readonly services: ReadonlyMap<string, string>;
   readonly defaultProvider?: string;
@@ -38,29 +41,59 @@ export interface MeshTracing {
   readonly sampling?: number;
   /** `defaultConfig.meshId`, else the trust domain (Istio's default mesh id). */
   readonly meshId: string;
+  /** `defaultConfig.tracing.customTags`: the tags when no Telemetry sets any (istiod's fallback). */
+  readonly customTags: ReadonlyMap<string, TracingTag>;
+  /** `defaultConfig.tracing.maxPathTagLength`: when the provider sets no `maxTagLength`. */
+  readonly maxPathTagLength?: number;
 }
 
 /** Istio's sampling when nothing sets it (PILOT_TRACE_SAMPLING). */
 export const DEFAULT_SAMPLING_PERCENT = 1;
 /** Where an OTLP/HTTP collector takes traces unless the provider's `http.path` says otherwise. */
 export const OTLP_TRACES_PATH = '/v1/traces';
+/** Where a Zipkin collector takes spans unless the provider's `path` says otherwise (istiod's default). */
+export const ZIPKIN_SPANS_PATH = '/api/v2/spans';
 
 /** A provider's `service` may be `<namespace>/<host>`: the host is what the proxy connects to. */
 export const hostOf = (service: string) => service.slice(service.indexOf('/') + 1);
 
 export function readMeshTracing(objects: readonly KubeObject[]): MeshTracing {
   const mesh = (meshConfigOf(objects) ?? {}) as {
-    extensionProviders?: Array<{ name?: unknown; opentelemetry?: { service?: unknown; port?: unknown; http?: { path?: unknown } } }>;
+    extensionProviders?: Array<{
+      name?: unknown;
+      opentelemetry?: { service?: unknown; port?: unknown; http?: { path?: unknown }; maxTagLength?: unknown };
+      zipkin?: {
+        service?: unknown;
+        port?: unknown;
+        path?: unknown;
+        maxTagLength?: unknown;
+        enable64bitTraceId?: unknown;
+        traceContextOption?: unknown;
+      };
+    }>;
     defaultProviders?: { tracing?: unknown[] };
-    defaultConfig?: { tracing?: { sampling?: unknown }; meshId?: unknown };
+    defaultConfig?: { tracing?: Record<string, unknown>; meshId?: unknown };
     trustDomain?: unknown;
   };
   const providers = new Map<string, Collector>();
   const services = new Map<string, string>();
+  const options = new Map<string, Pick<TracingConfig, 'maxPathTagLength' | 'traceId64' | 'b3'>>();
+  const tagLength = (n: unknown) => (typeof n === 'number' && n > 0 ? { maxPathTagLength: n } : {});
   for (const p of Array.isArray(mesh.extensionProviders) ? mesh.extensionProviders : []) {
+    const z = p?.zipkin;
+    if (typeof p?.name === 'string' && typeof z?.service === 'string' && typeof z.port === 'number') {
+      services.set(p.name, z.service);
+      const path = typeof z.path === 'string' && z.path ? (z.path.startsWith('/') ? z.path : `/${z.path}`) : ZIPKIN_SPANS_PATH;
+      providers.set(p.name, { host: hostOf(z.service), port: z.port, path, protocol: 'zipkin' });
+      // Envoy's Zipkin tracer sends B3 upstream whatever the client sent (W3C too only when asked); 128-bit ids unless enable64bitTraceId.
+      const b3 = z.traceContextOption === 'USE_B3_WITH_W3C_PROPAGATION' ? 'B3_AND_W3C' : 'B3';
+      options.set(p.name, { ...tagLength(z.maxTagLength), b3, ...(z.enable64bitTraceId === true ? { traceId64: true } : {}) });
+      continue;
+    }
     const o = p?.opentelemetry;
     if (typeof p?.name !== 'string' || typeof o?.service !== 'string' || typeof o.port !== 'number') continue;
     services.set(p.name, o.service);
+    options.set(p.name, tagLength(o.maxTagLength));
     // Without `http` Istio configures Envoy's tracer for OTLP/gRPC (the collector's 4317).
     if (!isPlainObject(o.http)) {
       providers.set(p.name, { host: hostOf(o.service), port: o.port, path: OTLP_TRACES_EXPORT, protocol: 'grpc' });
@@ -70,14 +103,26 @@ export function readMeshTracing(objects: readonly KubeObject[]): MeshTracing {
     providers.set(p.name, { host: hostOf(o.service), port: o.port, path: path.startsWith('/') ? path : `/${path}` });
   }
   const first = mesh.defaultProviders?.tracing?.[0];
-  const s = mesh.defaultConfig?.tracing?.sampling;
+  const proxyTracing = isPlainObject(mesh.defaultConfig?.tracing) ? mesh.defaultConfig.tracing : {};
+  const s = proxyTracing.sampling;
+  // ProxyConfig is protobuf JSON to istiod: either spelling (Istio's tracing task writes snake_case).
+  const maxPath = proxyTracing.maxPathTagLength ?? proxyTracing.max_path_tag_length;
+  const rawTags = proxyTracing.customTags ?? proxyTracing.custom_tags;
+  const customTags = new Map<string, TracingTag>();
+  for (const [name, tag] of Object.entries(isPlainObject(rawTags) ? rawTags : {})) {
+    const t = isPlainObject(tag) ? tagOf(name, tag as NonNullable<TelemetryTracing['customTags']>[string]) : undefined;
+    if (t) customTags.set(name, t);
+  }
   const meshId = mesh.defaultConfig?.meshId ?? mesh.trustDomain;
   return {
     providers,
+    options,
     services,
     ...(typeof first === 'string' ? { defaultProvider: first } : {}),
     ...(typeof s === 'number' && s >= 0 ? { sampling: s > 100 ? DEFAULT_SAMPLING_PERCENT : s } : {}),
     meshId: typeof meshId === 'string' && meshId ? meshId : 'cluster.local',
+    customTags,
+    ...(typeof maxPath === 'number' && maxPath > 0 ? { maxPathTagLength: maxPath } : {}),
   };
 }
 
@@ -126,10 +171,16 @@ export function applicableTelemetries(all: readonly Telemetry[], namespace: stri
   return [root[0], ns[0], workload[0]].filter((t): t is Telemetry => t !== undefined);
 }
 
-export function mergeTracing(telemetries: readonly Telemetry[]): MergedTracing {
+/** Istio's tracing sides: CLIENT (a sidecar's outbound, a gateway), SERVER (a sidecar's inbound). */
+export type TracingSide = 'CLIENT' | 'SERVER';
+
+/** The Telemetries' tracing merged for one side (an entry whose `match.mode` is the other side's is skipped), or for both. */
+export function mergeTracing(telemetries: readonly Telemetry[], side?: TracingSide): MergedTracing {
   const out: MergedTracing = { customTags: new Map() };
   for (const t of telemetries)
     for (const tr of t.spec.tracing ?? []) {
+      const mode = tr.match?.mode;
+      if (side && (mode === 'CLIENT' || mode === 'SERVER') && mode !== side) continue;
       const provider = tr.providers?.[0]?.name;
       if (provider) out.provider = provider;
       if (tr.randomSamplingPercentage !== undefined) out.randomSamplingPercentage = tr.randomSamplingPercentage;
@@ -191,24 +242,51 @@ function inboundOperations(index: MeshIndex, proxy: ProxyIdentity): Record<strin
 export function tracingFor(index: MeshIndex, proxy: ProxyIdentity): TracingConfig | undefined {
   const { mesh, telemetries } = tracingInputs(index);
   if (mesh.providers.size === 0) return undefined;
-  const merged = mergeTracing(applicableTelemetries(telemetries, proxy.namespace, proxy.labels));
-  const provider = merged.provider ?? mesh.defaultProvider;
+  const applicable = applicableTelemetries(telemetries, proxy.namespace, proxy.labels);
+  const known = (m: MergedTracing) => {
+    const provider = m.provider ?? mesh.defaultProvider;
+    return provider !== undefined && mesh.providers.has(provider) && !m.disableSpanReporting ? provider : undefined;
+  };
+  // istiod's client and server specs: a side whose provider is unknown, or whose span reporting is
+  // disabled, is not traced (istiod gives its listeners no tracing: headers pass on untouched). A gateway is a client only.
+  const client = mergeTracing(applicable, 'CLIENT');
+  const server = proxy.mode === 'sidecar' ? mergeTracing(applicable, 'SERVER') : undefined;
+  const clientProvider = known(client);
+  const serverProvider = server && known(server);
+  const only: TracingConfig['only'] = proxy.mode === 'gateway' || !serverProvider ? 'CLIENT' : !clientProvider ? 'SERVER' : undefined;
+  // One collector per proxy: where both sides trace to different providers, the client side's serves both (docs/observability-tracing.md).
+  const merged = only === 'SERVER' ? server! : client;
+  const provider = only === 'SERVER' ? serverProvider : clientProvider;
   const given = provider !== undefined ? mesh.providers.get(provider) : undefined;
   if (!given) return undefined;
   // The service's endpoint when the mesh knows it, as Envoy reaches the provider through its cluster.
   const collector = { ...given, ...collectorAddress(index, mesh.services.get(provider!) ?? given.host, given.port) };
   const { service, revision } = canonical(proxy.labels);
-  const tags: TracingTag[] = [
+  const tagsOf = (m: MergedTracing): TracingTag[] => [
     { name: 'istio.canonical_revision', literal: revision },
     { name: 'istio.canonical_service', literal: service },
     { name: 'istio.mesh_id', literal: mesh.meshId },
     { name: 'istio.namespace', literal: proxy.namespace },
-    ...merged.customTags.values(),
+    // Istio: the Telemetry's tags, else the mesh config's defaultConfig.tracing.customTags.
+    ...(m.customTags.size ? m.customTags : mesh.customTags).values(),
   ];
+  const samplingOf = (m: MergedTracing) => m.randomSamplingPercentage ?? mesh.sampling ?? DEFAULT_SAMPLING_PERCENT;
+  const tags = tagsOf(merged);
+  const samplingPercent = samplingOf(merged);
+  // Both sides traced: the server side's sampling and tags where a SERVER-mode entry made them differ.
+  const serverSide = !only && server ? { samplingPercent: samplingOf(server), tags: tagsOf(server) } : undefined;
+  const differs =
+    serverSide && (serverSide.samplingPercent !== samplingPercent || JSON.stringify(serverSide.tags) !== JSON.stringify(tags));
   const inbound = inboundOperations(index, proxy);
   return {
-    samplingPercent: merged.randomSamplingPercentage ?? mesh.sampling ?? DEFAULT_SAMPLING_PERCENT,
-    ...(merged.disableSpanReporting ? {} : { collector }),
+    samplingPercent,
+    ...(differs ? { server: serverSide } : {}),
+    collector,
+    ...(mesh.maxPathTagLength !== undefined ? { maxPathTagLength: mesh.maxPathTagLength } : {}),
+    // The provider's maxTagLength wins over defaultConfig's.
+    ...mesh.options.get(provider!),
+    // A gateway has only a client side: saying so would change nothing.
+    ...(only && proxy.mode === 'sidecar' ? { only } : {}),
     // Istio's service cluster: `<app>.<namespace>`.
     serviceName: `${proxy.labels.app ?? service}.${proxy.namespace}`,
     tags,

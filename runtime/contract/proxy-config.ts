@@ -112,8 +112,9 @@ export interface OtlpAccessLogConfig {
 }
 
 /**
- * Tracing as Istio configures Envoy's OpenTelemetry tracer: a span per request, W3C and B3 context
- * propagated, sampled spans exported in batches over OTLP/HTTP (JSON) or OTLP/gRPC.
+ * Tracing as Istio configures Envoy's OpenTelemetry or Zipkin tracer: a span per request, W3C and B3
+ * context propagated, sampled spans exported in batches over OTLP/HTTP (JSON), OTLP/gRPC or Zipkin's
+ * v2 JSON API.
  */
 export interface TracingConfig {
   /** Requests that arrive without a sampling decision are sampled at this percentage (0–100). */
@@ -121,14 +122,15 @@ export interface TracingConfig {
   /**
    * Where sampled spans go (the mesh's `opentelemetry` extension provider): an OTLP/HTTP endpoint
    * (`path` the URL's path), or with `protocol: 'grpc'` (a provider without `http`, as Istio) an
-   * OTLP/gRPC collector (`path` the method). Absent (`disableSpanReporting`, or no provider): spans
-   * are made and propagated, not reported.
+   * OTLP/gRPC collector (`path` the method), or with `protocol: 'zipkin'` (a `zipkin` provider) a
+   * Zipkin collector taking v2 JSON at `path` (`/api/v2/spans`). Absent: spans are made and propagated,
+   * not reported (mastd always sets it: a `disableSpanReporting` side is not traced at all).
    */
   readonly collector?: {
     readonly host: string;
     readonly port: number;
     readonly path: string;
-    readonly protocol?: 'http' | 'grpc';
+    readonly protocol?: 'http' | 'grpc' | 'zipkin';
     /** The gRPC calls' `:authority` (the provider's service host, when `host` is its endpoint). @default host */
     readonly authority?: string;
   };
@@ -142,6 +144,23 @@ export interface TracingConfig {
   readonly nodeId?: string;
   /** `http.url` is cut to this many characters (Envoy's max_path_tag_length). @default 256 */
   readonly maxPathTagLength?: number;
+  /**
+   * Only this side's requests are traced (Telemetry `match.mode`): CLIENT, a sidecar's outbound and a
+   * gateway's; SERVER, a sidecar's inbound. The other side makes no span and passes trace headers on
+   * untouched, as Envoy's connection manager without tracing. @default both
+   */
+  readonly only?: 'CLIENT' | 'SERVER';
+  /** The server side's (a sidecar's inbound) sampling and tags, where Telemetry `match.mode` entries make them differ from the rest's. */
+  readonly server?: { readonly samplingPercent: number; readonly tags: readonly TracingTag[] };
+  /** New traces get 64-bit ids (a `zipkin` provider's `enable64bitTraceId`), carried as 128-bit with the high half zero. @default false */
+  readonly traceId64?: boolean;
+  /**
+   * Envoy's Zipkin tracer's context (a `zipkin` provider's `traceContextOption`): `B3` (USE_B3, its
+   * default) reads and writes B3 only, a W3C `traceparent` passed on untouched; `B3_AND_W3C`
+   * (USE_B3_WITH_W3C_PROPAGATION) writes both. Either way the `x-b3-*` headers go upstream on every
+   * request. @default W3C, and B3 in the form the client used (Envoy's OpenTelemetry tracer)
+   */
+  readonly b3?: 'B3' | 'B3_AND_W3C';
 }
 
 /** A span tag: a literal, the proxy's environment variable, or a request header (with a default when absent). */

@@ -61,13 +61,13 @@ spec: {}
   ]);
 });
 
-test('a one-sided tracing match is reported as not applied; metrics and accessLogging are applied', () => {
+test('a one-sided tracing match and useRequestIdForTraceSampling are applied, as metrics and accessLogging', () => {
   const found = checkSpec(`
   metrics: [{ overrides: [{ match: { metric: REQUEST_COUNT }, disabled: true }] }]
   accessLogging: [{ filter: { expression: "response.code >= 400" } }]
-  tracing: [{ match: { mode: SERVER } }]
+  tracing: [{ match: { mode: SERVER }, useRequestIdForTraceSampling: false }, { match: { mode: CLIENT } }]
 `);
-  expect(found.map((f) => [f.code, f.severity, f.path])).toEqual([['MAST0301', 'Warning', 'spec.tracing[0].match.mode']]);
+  expect(found).toEqual([]);
 });
 
 test("metrics: Istio's webhook rules for tag overrides, a value that is not CEL, a custom metric, an unknown metric name", () => {
@@ -164,6 +164,42 @@ defaultConfig: { tracing: { sampling: 200 } }`),
     ['MAST0132', 'Error', 'data.mesh.extensionProviders[1].opentelemetry.port'],
     ['MAST0132', 'Error', 'data.mesh.defaultProviders.tracing[0]'],
     ['MAST0132', 'Error', 'data.mesh.defaultConfig.tracing.sampling'],
+  ]);
+});
+
+test('mesh config: a zipkin provider validates; a bad one is MAST0183, its timeout/headers MAST0301, another tracer kind MAST0184', () => {
+  const found = (mesh: string) =>
+    validate(loadYaml(meshConfig(mesh)).objects, { scope: 'resource' }).map((f) => [f.code, f.severity, f.path]);
+  expect(
+    found(`extensionProviders:
+- name: zipkin
+  zipkin: { service: zipkin.istio-system.svc.cluster.local, port: 9411, maxTagLength: 56, enable64bitTraceId: true, path: /api/v2/spans }
+defaultProviders: { tracing: [zipkin] }`),
+  ).toEqual([]);
+  expect(
+    found(`extensionProviders:
+- name: zipkin
+  zipkin: { service: zipkin, port: 0, traceContextOption: W3C_ONLY, timeout: 1s }
+- name: sky
+  skywalking: { service: tracing.istio-system.svc.cluster.local, port: 11800 }`),
+  ).toEqual([
+    ['MAST0183', 'Error', 'data.mesh.extensionProviders[0].zipkin.port'],
+    ['MAST0183', 'Error', 'data.mesh.extensionProviders[0].zipkin.traceContextOption'],
+    ['MAST0301', 'Warning', 'data.mesh.extensionProviders[0].zipkin.timeout'],
+    ['MAST0184', 'Warning', 'data.mesh.extensionProviders[1].skywalking'],
+  ]);
+});
+
+test("mesh config: defaultConfig.tracing's customTags and max_path_tag_length are applied (either spelling); bad ones are errors", () => {
+  const found = (tracing: string) =>
+    validate(loadYaml(meshConfig(`defaultConfig:\n  tracing: ${tracing}`)).objects, { scope: 'resource' }).map((f) => [f.code, f.path]);
+  expect(
+    found('{ sampling: 10, max_path_tag_length: 256, custom_tags: { clusterID: { environment: { name: ISTIO_META_CLUSTER_ID } } } }'),
+  ).toEqual([]);
+  expect(found('{ maxPathTagLength: -1, customTags: { x: {} }, zipkin: { address: "z:9411" } }')).toEqual([
+    ['MAST0132', 'data.mesh.defaultConfig.tracing.maxPathTagLength'],
+    ['MAST0130', 'data.mesh.defaultConfig.tracing.customTags["x"]'],
+    ['MAST0301', 'data.mesh.defaultConfig.tracing.zipkin'],
   ]);
 });
 

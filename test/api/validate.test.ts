@@ -401,6 +401,9 @@ describe('validate()', () => {
       'MAST0165',
       // envoyOtelAls providers: test/api/mesh-config.test.ts.
       'MAST0180',
+      // zipkin and other tracing providers: test/api/telemetry.test.ts.
+      'MAST0183',
+      'MAST0184',
       // DestinationRule credentialName: test/api/dr-credentials.test.ts.
       'MAST0170',
       'MAST0171',

@@ -121,10 +121,9 @@ spec:
     ]);
   });
 
-  test('a selector picks its workload only: spans not reported for reviews v2, sampled at 100 %', () => {
-    const t = tracingOf(objects, reviewsV2)!;
-    expect(t.samplingPercent).toBe(100);
-    expect(t.collector).toBeUndefined();
+  test('a selector picks its workload only: reviews v2 with disableSpanReporting is not traced at all (istiod: no tracing on its listeners)', () => {
+    expect(tracingOf(objects, reviewsV2)).toBeUndefined();
+    expect(tracingOf(objects, reviewsV1)).toBeDefined();
   });
 
   test('a workload Telemetry may name another provider', () => {
@@ -146,4 +145,96 @@ spec:
     expect(v1).not.toBe(d);
     expect(d.tracing?.serviceName).toBe('details.default');
   });
+});
+
+describe("a zipkin provider, as istiod configures Envoy's Zipkin tracer", () => {
+  const zipkin = (fields: string) => `extensionProviders:
+- name: zipkin
+  zipkin: { service: zipkin.istio-system.svc.cluster.local, port: 9411${fields} }
+defaultProviders: { tracing: [zipkin] }
+`;
+  test('v2 JSON to /api/v2/spans, B3 sent upstream, 128-bit ids', () => {
+    expect(tracingOf([...base, mesh(zipkin(''))])).toMatchObject({
+      collector: { host: 'zipkin.istio-system.svc.cluster.local', port: 9411, path: '/api/v2/spans', protocol: 'zipkin' },
+      b3: 'B3',
+    });
+    expect(tracingOf([...base, mesh(zipkin(''))])).not.toHaveProperty('traceId64');
+  });
+  test('path, maxTagLength and enable64bitTraceId taken', () => {
+    expect(tracingOf([...base, mesh(zipkin(', path: zipkin/spans, maxTagLength: 99, enable64bitTraceId: true'))])).toMatchObject({
+      collector: { path: '/zipkin/spans', protocol: 'zipkin' },
+      maxPathTagLength: 99,
+      traceId64: true,
+    });
+  });
+});
+
+describe('Telemetry tracing match.mode: the client and server sides merged apart, as istiod', () => {
+  const only = (mode: string, extra = '') =>
+    telemetry(`apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: { name: mesh-default, namespace: istio-system }
+spec:
+  tracing:
+  - providers: [{ name: otel }]
+    match: { mode: ${mode} }
+${extra}`);
+  test.each([
+    ['CLIENT', 'CLIENT'],
+    ['SERVER', 'SERVER'],
+  ])('mode %s alone, no default provider: a sidecar traces its %s side only', (mode, side) => {
+    expect(tracingOf([...base, mesh(OTEL), ...only(mode)])?.only).toBe(side);
+  });
+  test('CLIENT_AND_SERVER: both sides', () => {
+    expect(tracingOf([...base, mesh(OTEL), ...only('CLIENT_AND_SERVER')])).not.toHaveProperty('only');
+  });
+  test('a gateway is a client: traced under mode CLIENT, not under mode SERVER', () => {
+    expect(tracingOf([...base, mesh(OTEL), ...only('CLIENT')], GATEWAY)).toBeDefined();
+    expect(tracingOf([...base, mesh(OTEL), ...only('CLIENT')], GATEWAY)).not.toHaveProperty('only');
+    expect(tracingOf([...base, mesh(OTEL), ...only('SERVER')], GATEWAY)).toBeUndefined();
+  });
+  test('with a default provider, a mode entry changes its side only (here its sampling and tags)', () => {
+    const t = tracingOf([
+      ...base,
+      mesh(`${OTEL}defaultProviders: { tracing: [otel] }\n`),
+      ...only('SERVER', '    randomSamplingPercentage: 100\n    customTags: { side: { literal: { value: server } } }'),
+    ]);
+    expect(t).not.toHaveProperty('only');
+    expect(t?.samplingPercent).toBe(1);
+    expect(t?.tags).not.toContainEqual({ name: 'side', literal: 'server' });
+    expect(t?.server?.samplingPercent).toBe(100);
+    expect(t?.server?.tags).toContainEqual({ name: 'side', literal: 'server' });
+    // The same settings on both sides: no server part.
+    expect(tracingOf([...base, mesh(`${OTEL}defaultProviders: { tracing: [otel] }\n`), ...only('SERVER', '')])).not.toHaveProperty(
+      'server',
+    );
+  });
+});
+
+test("defaultConfig.tracing's customTags and maxPathTagLength (either spelling) where no Telemetry sets tags and no provider maxTagLength", () => {
+  const withDefaults = (telemetryTags: string, providerLength = '') => [
+    ...base,
+    mesh(`extensionProviders:
+- name: zipkin
+  zipkin: { service: zipkin.istio-system.svc.cluster.local, port: 9411${providerLength} }
+defaultProviders: { tracing: [zipkin] }
+defaultConfig:
+  tracing:
+    max_path_tag_length: 64
+    custom_tags:
+      clusterID: { environment: { name: ISTIO_META_CLUSTER_ID } }
+`),
+    ...telemetry(`apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: { name: mesh-default, namespace: istio-system }
+spec:
+  tracing: [{ randomSamplingPercentage: 100${telemetryTags} }]
+`),
+  ];
+  const own = (t: ReturnType<typeof tracingOf>) => t?.tags.filter((x) => !x.name.startsWith('istio.'));
+  const t = tracingOf(withDefaults(''));
+  expect([own(t), t?.maxPathTagLength]).toEqual([[{ name: 'clusterID', environment: 'ISTIO_META_CLUSTER_ID' }], 64]);
+  // A Telemetry's tags replace the mesh config's; the provider's maxTagLength wins.
+  const u = tracingOf(withDefaults(', customTags: { team: { literal: { value: a } } }', ', maxTagLength: 8'));
+  expect([own(u), u?.maxPathTagLength]).toEqual([[{ name: 'team', literal: 'a' }], 8]);
 });

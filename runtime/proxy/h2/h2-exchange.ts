@@ -130,7 +130,7 @@ export class H2Exchange implements TryOwner, TriesOwner, ResponseSource, StreamO
     if (!edge) this.requestId = req.header('x-request-id') ?? '';
     // Every request has one, a local reply's too (Envoy's connection manager sets it before any filter).
     if (!this.requestId) this.requestId = REQUEST_IDS.next();
-    if (ctx.tracer) this.trace = ctx.tracer.start(req);
+    if (ctx.tracer) this.trace = ctx.tracer.start(req, this.listener?.trafficDirection === 'INBOUND');
     const admission = admit(this.listener, req);
     this.dryRun = admission.dryRun;
     if (admission.refusal) {

@@ -79,8 +79,8 @@ export interface ExchangeContext {
   cluster(name: string): Cluster | undefined;
   /** A fire-and-forget copy of a request (mirror.ts); with `withBody`, where its body's chunks go. */
   mirror(cluster: string, method: string, head: string, withBody?: boolean): MirrorBody | undefined;
-  /** Present when the config traces: each request's span context, made as it starts. */
-  readonly tracer?: { start(req: HeaderSource): TraceContext };
+  /** Present when the config traces: each request's span context, made as it starts (none on a side not traced). */
+  readonly tracer?: { start(req: HeaderSource, inbound: boolean): TraceContext | undefined };
 }
 
 /** A mirror's copy of a request with a body: each chunk of the body as the main request gets it. */

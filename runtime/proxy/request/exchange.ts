@@ -89,7 +89,7 @@ export class Exchange implements AttemptOwner, RelayOwner, BridgeOwner {
     this.requestId = !this.edge && client.head.seen & SEEN_X_REQUEST_ID ? (client.header('x-request-id') ?? '') : '';
     // Every request has one, a local reply's too (Envoy's connection manager sets it before any filter).
     if (!this.requestId) this.requestId = REQUEST_IDS.next();
-    if (ctx.tracer) this.trace = ctx.tracer.start(client);
+    if (ctx.tracer) this.trace = ctx.tracer.start(client, this.listener?.trafficDirection === 'INBOUND');
   }
 
   start(): void {

@@ -16,7 +16,8 @@ export type Post = (body: string, done: (ok: boolean) => void) => void;
 export const SPANS_EXPORTED = 'mast_tracing_spans_exported_total';
 export const SPANS_DROPPED_QUEUE_FULL = 'mast_tracing_spans_dropped_total{reason="queue_full"}';
 export const SPANS_DROPPED_EXPORT_FAILED = 'mast_tracing_spans_dropped_total{reason="export_failed"}';
-const SPAN_COUNTERS: BatchCounters = {
+/** The span counters, whatever the protocol. */
+export const SPAN_COUNTERS: BatchCounters = {
   exported: SPANS_EXPORTED,
   queueFull: SPANS_DROPPED_QUEUE_FULL,
   exportFailed: SPANS_DROPPED_EXPORT_FAILED,

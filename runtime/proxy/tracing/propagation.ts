@@ -8,6 +8,9 @@
  */
 import type { TraceIds } from './ids';
 
+/** Where new ids come from (ids.ts's pool, or a 64-bit trace id source over it). */
+export type IdSource = Pick<TraceIds, 'traceId' | 'spanId'>;
+
 /** What came with the request: a trace to join (`sampled` undefined: no decision was made). */
 export interface ParentContext {
   readonly traceId: string;
@@ -20,6 +23,8 @@ export interface ParentContext {
 export const CARRIED_W3C = 1;
 export const CARRIED_B3 = 2;
 export const CARRIED_B3_SINGLE = 4;
+/** Not a form carried: this proxy neither reads nor writes W3C headers (a zipkin provider's USE_B3); B3 ids in 16 digits when the high half is zero. */
+export const B3_ONLY = 8;
 
 /** The proxy's span of one request, made as the request starts. */
 export interface TraceContext {
@@ -39,6 +44,7 @@ export interface HeaderSource {
 }
 
 const HEX = /^[0-9a-f]+$/;
+const HIGH_ZERO = '0'.repeat(16);
 const isHex = (s: string, length: number) => s.length === length && HEX.test(s) && !/^0+$/.test(s);
 
 /**
@@ -82,12 +88,12 @@ export interface Carried {
   readonly carried: number;
 }
 
-/** The parent of this request's span, W3C first (Envoy's OpenTelemetry tracer), B3 after. */
-export function extract(req: HeaderSource): Carried {
+/** The parent of this request's span, W3C first (Envoy's OpenTelemetry tracer; unless `w3c` is false: Zipkin's USE_B3), B3 after. */
+export function extract(req: HeaderSource, w3c = true): Carried {
   let carried = 0;
   let parent: ParentContext | undefined;
   let sampled: boolean | undefined;
-  const traceparent = req.header('traceparent');
+  const traceparent = w3c ? req.header('traceparent') : undefined;
   if (traceparent !== undefined) {
     carried |= CARRIED_W3C;
     const p = parseTraceparent(traceparent);
@@ -117,7 +123,7 @@ export function extract(req: HeaderSource): Carried {
  * The proxy's span: in the parent's trace with its decision, else a new trace (or the decision
  * a header carried without a trace); `sample()` is drawn only when no decision came.
  */
-export function startContext(c: Carried, ids: TraceIds, sample: () => boolean): TraceContext {
+export function startContext(c: Carried, ids: IdSource, sample: () => boolean, alwaysSent = 0): TraceContext {
   const p = c.parent;
   const sampled = p?.sampled ?? c.sampled ?? sample();
   return {
@@ -126,16 +132,20 @@ export function startContext(c: Carried, ids: TraceIds, sample: () => boolean): 
     parentId: p ? p.spanId : '',
     sampled,
     tracestate: p?.tracestate ?? '',
-    carried: c.carried,
+    // `alwaysSent`: CARRIED_* forms written upstream whatever came (Envoy's Zipkin tracer writes B3).
+    carried: c.carried | alwaysSent,
   };
 }
 
 /** The headers the upstream request carries (names lowercase): each replaces the client's header of its name. */
 export function traceHeaders(t: TraceContext): Array<[string, string]> {
-  const out: Array<[string, string]> = [['traceparent', `00-${t.traceId}-${t.spanId}-${t.sampled ? '01' : '00'}`]];
-  if (t.tracestate) out.push(['tracestate', t.tracestate]);
+  const b3Only = (t.carried & B3_ONLY) !== 0;
+  const out: Array<[string, string]> = b3Only ? [] : [['traceparent', `00-${t.traceId}-${t.spanId}-${t.sampled ? '01' : '00'}`]];
+  if (t.tracestate && !b3Only) out.push(['tracestate', t.tracestate]);
   if (t.carried & CARRIED_B3) {
-    out.push(['x-b3-traceid', t.traceId], ['x-b3-spanid', t.spanId], ['x-b3-sampled', t.sampled ? '1' : '0']);
+    // Envoy's Zipkin tracer writes a 64-bit trace id (high half zero) in 16 digits.
+    const traceId = b3Only && t.traceId.startsWith(HIGH_ZERO) ? t.traceId.slice(16) : t.traceId;
+    out.push(['x-b3-traceid', traceId], ['x-b3-spanid', t.spanId], ['x-b3-sampled', t.sampled ? '1' : '0']);
     if (t.parentId) out.push(['x-b3-parentspanid', t.parentId]);
   }
   if (t.carried & CARRIED_B3_SINGLE)
@@ -147,6 +157,7 @@ export function traceHeaders(t: TraceContext): Array<[string, string]> {
 export function traceHeaderLines(t: TraceContext): string {
   let s = `traceparent: 00-${t.traceId}-${t.spanId}-${t.sampled ? '01' : '00'}\r\n`;
   if (t.carried === 0 && !t.tracestate) return s;
+  // (B3_ONLY is never here: it comes with CARRIED_B3, whose heads are rebuilt with traceHeaders.)
   for (const [n, v] of traceHeaders(t).slice(1)) s += `${n}: ${v}\r\n`;
   return s;
 }

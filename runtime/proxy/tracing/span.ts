@@ -95,7 +95,8 @@ export function buildSpan(r: RequestRecord, t: TraceContext, s: SpanSource, endM
   if (r.cluster) attributes.push(attr('upstream_cluster', r.cluster.name), attr('upstream_cluster.name', r.cluster.name));
   if (error) attributes.push(attr('error', 'true'));
   if (r.dryRun) for (const [k, v] of dryRunSpanTags(r.dryRun.results)) attributes.push(attr(k, v));
-  for (const tag of s.config.tags) {
+  // A sidecar's inbound takes the server side's tags where Telemetry match.mode made them differ.
+  for (const tag of r.inbound && s.config.server ? s.config.server.tags : s.config.tags) {
     const v = tagValue(tag, r, s.environment);
     if (v !== undefined) attributes.push(attr(tag.name, v));
   }

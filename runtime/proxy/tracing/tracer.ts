@@ -8,12 +8,21 @@
 import type { ProxyConfig, RouteConfig, TracingConfig } from '../../contract/proxy-config';
 import { requestFinished, type RequestRecord } from '../request/record';
 import { TraceIds } from './ids';
-import { extract, startContext, type HeaderSource, type TraceContext } from './propagation';
+import { B3_ONLY, CARRIED_B3, extract, type IdSource, startContext, type HeaderSource, type TraceContext } from './propagation';
 import { buildSpan, type SpanSource } from './span';
-import type { BatchExporter } from '../otlp/batcher';
+import { BatchExporter } from '../otlp/batcher';
 import { grpcPost, type Post as GrpcPost } from '../otlp/grpc';
-import { type Count, type ExporterOptions, grpcSpanExporter, httpPost, type Post, SpanExporter } from './exporter';
+import {
+  type Count,
+  type ExporterOptions,
+  grpcSpanExporter,
+  httpPost,
+  type Post,
+  SPAN_COUNTERS as ZIPKIN_COUNTERS,
+  SpanExporter,
+} from './exporter';
 import type { OtlpSpan } from './span';
+import { zipkinBody } from './zipkin';
 
 export interface TracerOptions {
   /** The random source of the sampling decision, in [0, 1). @default Math.random */
@@ -40,6 +49,8 @@ export const nodeIdOf = (p: TracerIdentity, ip = process.env.INSTANCE_IP ?? proc
   `${p.mode === 'gateway' ? 'router' : 'sidecar'}~${ip}~${p.workload}.${p.namespace}~${p.namespace}.svc.cluster.local`;
 
 const wallClock = () => performance.timeOrigin + performance.now();
+/** The high half of a 64-bit trace id carried in 128 bits. */
+const ZERO_HIGH = '0'.repeat(16);
 
 export class Tracer implements SpanSource {
   config!: TracingConfig;
@@ -49,6 +60,12 @@ export class Tracer implements SpanSource {
   private exporter?: BatchExporter<OtlpSpan, string> | BatchExporter<OtlpSpan, Uint8Array>;
   private collectorKey = '';
   private readonly ids: TraceIds;
+  /** The ids of new traces: 64-bit ones (high half zero) under a zipkin provider's enable64bitTraceId. */
+  private traceIds: IdSource;
+  /** CARRIED_* forms sent upstream on every request (B3 under a zipkin provider). */
+  private alwaysSent = 0;
+  /** The side not traced (Telemetry match.mode): true for inbound when only CLIENT, false when only SERVER. */
+  private skipInbound?: boolean;
   private readonly random: () => number;
   private readonly now: () => number;
   private readonly onRecord = (m: unknown): void => {
@@ -56,6 +73,8 @@ export class Tracer implements SpanSource {
     if (r.owner === this.owner && r.trace?.sampled) this.exporter?.add(buildSpan(r, r.trace, this, this.now()));
   };
   private readonly sample = (): boolean => this.random() * 100 < this.config.samplingPercent;
+  /** An inbound request's draw where the server side samples apart (config.server). */
+  private readonly sampleServer = (): boolean => this.random() * 100 < (this.config.server?.samplingPercent ?? this.config.samplingPercent);
 
   constructor(
     private readonly owner: object,
@@ -65,14 +84,17 @@ export class Tracer implements SpanSource {
     private readonly identity?: TracerIdentity,
   ) {
     this.ids = o.ids ?? new TraceIds();
+    this.traceIds = this.ids;
     this.random = o.random ?? Math.random;
     this.now = o.now ?? wallClock;
     this.update(config);
   }
 
-  /** The span context of a request starting now. */
-  start(req: HeaderSource): TraceContext {
-    return startContext(extract(req), this.ids, this.sample);
+  /** The span context of a request starting now; none on the side Telemetry's match.mode leaves out. */
+  start(req: HeaderSource, inbound: boolean): TraceContext | undefined {
+    if (inbound === this.skipInbound) return undefined;
+    const sample = inbound && this.config.server ? this.sampleServer : this.sample;
+    return startContext(extract(req, !(this.alwaysSent & B3_ONLY)), this.traceIds, sample, this.alwaysSent);
   }
 
   route(name: string | undefined): RouteConfig | undefined {
@@ -84,11 +106,16 @@ export class Tracer implements SpanSource {
     const t = config.tracing!;
     this.config = t;
     this.nodeId = t.nodeId ?? (this.identity ? nodeIdOf(this.identity) : '');
+    this.skipInbound = t.only === 'CLIENT' ? true : t.only === 'SERVER' ? false : undefined;
+    this.alwaysSent = t.b3 === 'B3' ? CARRIED_B3 | B3_ONLY : t.b3 ? CARRIED_B3 : 0;
+    const ids = this.ids;
+    this.traceIds = t.traceId64 ? { traceId: () => `${ZERO_HIGH}${ids.spanId()}`, spanId: () => ids.spanId() } : ids;
     this.routes = new Map();
     for (const l of config.listeners)
       for (const vh of l.virtualHosts ?? []) for (const r of vh.routes) if (!this.routes.has(r.name)) this.routes.set(r.name, r);
     this.environment = new Map();
-    for (const tag of t.tags) if ('environment' in tag) this.environment.set(tag.environment, process.env[tag.environment]);
+    for (const tag of [...t.tags, ...(t.server?.tags ?? [])])
+      if ('environment' in tag) this.environment.set(tag.environment, process.env[tag.environment]);
     const c = t.collector;
     const key = c ? `${c.protocol ?? 'http'}|${c.host}:${c.port}${c.path}|${c.authority ?? ''}|${t.serviceName}` : '';
     if (key === this.collectorKey) return;
@@ -98,14 +125,22 @@ export class Tracer implements SpanSource {
     requestFinished.unsubscribe(this.onRecord);
     if (!c) return;
     this.exporter =
-      c.protocol === 'grpc'
-        ? grpcSpanExporter(
-            t.serviceName,
-            (this.o.grpcPost ?? ((g) => grpcPost({ host: g.host, port: g.port, path: g.path, authority: g.authority })))(c),
+      c.protocol === 'zipkin'
+        ? new BatchExporter(
+            (spans: readonly OtlpSpan[]) => zipkinBody(spans, t.serviceName),
+            (this.o.post ?? httpPost)(c),
             this.count,
+            ZIPKIN_COUNTERS,
             this.o.exporter,
           )
-        : new SpanExporter(t.serviceName, (this.o.post ?? httpPost)(c), this.count, this.o.exporter);
+        : c.protocol === 'grpc'
+          ? grpcSpanExporter(
+              t.serviceName,
+              (this.o.grpcPost ?? ((g) => grpcPost({ host: g.host, port: g.port, path: g.path, authority: g.authority })))(c),
+              this.count,
+              this.o.exporter,
+            )
+          : new SpanExporter(t.serviceName, (this.o.post ?? httpPost)(c), this.count, this.o.exporter);
     requestFinished.subscribe(this.onRecord);
   }
 

@@ -2,13 +2,11 @@
  * Spans as Envoy's Zipkin tracer reports them (Istio's `zipkin` extension provider): Zipkin's v2
  * JSON (`POST /api/v2/spans`, a list of spans), made from the OTLP form the tracer builds
  * (span.ts): ids in hex, times in microseconds, kind SERVER/CLIENT, the tags as strings, the
- * service in `localEndpoint.serviceName`, `error` for an error status, `shared` for a server span
- * that joins its client's trace (Envoy shares the client's span context). Pure.
+ * service in `localEndpoint.serviceName`, `error` for an error status. Each proxy's span has its own
+ * id (istiod sets Envoy's `shared_span_context: false`), so no span is `shared`. A trace id whose
+ * high half is zero (a 64-bit one) is written in 16 hex digits, as Zipkin keeps it. Pure.
  */
 import { type OtlpSpan, SPAN_KIND_CLIENT, SPAN_KIND_SERVER, STATUS_CODE_ERROR } from './span';
-
-/** Where a Zipkin collector takes spans (Envoy's default `collector_endpoint`). */
-export const ZIPKIN_SPANS_PATH = '/api/v2/spans';
 
 export interface ZipkinSpan {
   readonly traceId: string;
@@ -25,6 +23,8 @@ export interface ZipkinSpan {
 
 /** OTLP's integer nanoseconds string as Zipkin's integer microseconds. */
 const micros = (nanos: string): number => Number(nanos.length > 3 ? nanos.slice(0, -3) : '0');
+const HIGH_ZERO = '0'.repeat(16);
+const traceIdOf = (id: string) => (id.length === 32 && id.startsWith(HIGH_ZERO) ? id.slice(16) : id);
 
 export function zipkinSpan(s: OtlpSpan, serviceName: string): ZipkinSpan {
   const tags: Record<string, string> = {};
@@ -33,7 +33,7 @@ export function zipkinSpan(s: OtlpSpan, serviceName: string): ZipkinSpan {
   const start = micros(s.startTimeUnixNano);
   const kind = s.kind === SPAN_KIND_SERVER ? 'SERVER' : s.kind === SPAN_KIND_CLIENT ? 'CLIENT' : undefined;
   return {
-    traceId: s.traceId,
+    traceId: traceIdOf(s.traceId),
     id: s.spanId,
     ...(s.parentSpanId ? { parentId: s.parentSpanId } : {}),
     name: s.name.toLowerCase(),

@@ -170,6 +170,12 @@ describe('buildSpan', () => {
     expect(s.parentSpanId).toBeUndefined();
   });
 
+  test("a server part (Telemetry match.mode): an inbound span takes its tags, an outbound one the config's", () => {
+    const split = { ...source, config: { ...config, server: { samplingPercent: 100, tags: [{ name: 'side', literal: 'server' }] } } };
+    expect(attrs(buildSpan(record({ inbound: true }), trace, split, 1)).side).toBe('server');
+    expect(attrs(buildSpan(record(), trace, split, 1))).not.toHaveProperty('side');
+  });
+
   test('unixNano keeps sub-millisecond precision as an integer string', () => {
     expect(unixNano(1.000001)).toBe('1000001');
     expect(unixNano(1_700_000_000_123.25)).toBe('1700000000123250000');

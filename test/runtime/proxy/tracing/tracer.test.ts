@@ -1,6 +1,7 @@
 /** The tracer: the sampling share, the decision a parent carries, and sampled finished requests reported as spans. */
 import type { ProxyConfig, TracingConfig } from '../../../../runtime/contract/proxy-config';
 import { requestFinished, type RequestRecord } from '../../../../runtime/proxy/request/record';
+import { CARRIED_B3, traceHeaders } from '../../../../runtime/proxy/tracing/propagation';
 import { nodeIdOf, Tracer, tracerFor } from '../../../../runtime/proxy/tracing/tracer';
 import { seededRandom } from '../../../support/seeded-random';
 
@@ -23,7 +24,7 @@ test.each([1, 10, 100, 0])('%d %% of requests without a decision are sampled', (
   const t = new Tracer({}, config(tracing({ samplingPercent: percent })), () => undefined, { random: seededRandom(percent + 7) });
   const n = 20_000;
   let sampled = 0;
-  for (let i = 0; i < n; i++) if (t.start(none).sampled) sampled++;
+  for (let i = 0; i < n; i++) if (t.start(none, false)?.sampled) sampled++;
   const p = percent / 100;
   // Within 7 standard deviations of the expected count (a chance of failing below 1e-11).
   const sd = Math.sqrt(n * p * (1 - p));
@@ -37,8 +38,8 @@ test('a sampled parent is followed at 0 %, an unsampled one at 100 %', () => {
   const parent = (flag: string) => ({
     header: (n: string) => (n === 'traceparent' ? `00-${'1'.repeat(32)}-${'2'.repeat(16)}-${flag}` : undefined),
   });
-  expect(zero.start(parent('01')).sampled).toBe(true);
-  expect(all.start(parent('00')).sampled).toBe(false);
+  expect(zero.start(parent('01'), false)?.sampled).toBe(true);
+  expect(all.start(parent('00'), false)?.sampled).toBe(false);
 });
 
 test('sampled finished requests of this proxy become spans for the collector; unsampled ones and other proxies do not', () => {
@@ -71,6 +72,49 @@ test('sampled finished requests of this proxy become spans for the collector; un
   t.close();
   requestFinished.publish(rec(owner, true));
   expect(bodies).toHaveLength(1);
+});
+
+test('match.mode: only CLIENT starts no context for inbound requests, only SERVER none for outbound ones', () => {
+  const client = new Tracer({}, config(tracing({ samplingPercent: 100, only: 'CLIENT' })), () => undefined);
+  const server = new Tracer({}, config(tracing({ samplingPercent: 100, only: 'SERVER' })), () => undefined);
+  const both = new Tracer({}, config(tracing({ samplingPercent: 100 })), () => undefined);
+  expect([client.start(none, true), client.start(none, false)?.sampled]).toEqual([undefined, true]);
+  expect([server.start(none, true)?.sampled, server.start(none, false)]).toEqual([true, undefined]);
+  expect([both.start(none, true)?.sampled, both.start(none, false)?.sampled]).toEqual([true, true]);
+});
+
+test("a server part: inbound requests drawn at its percentage, outbound at the config's", () => {
+  const t = new Tracer({}, config(tracing({ samplingPercent: 0, server: { samplingPercent: 100, tags: [] } })), () => undefined);
+  expect([t.start(none, true)?.sampled, t.start(none, false)?.sampled]).toEqual([true, false]);
+});
+
+test('a zipkin provider: B3 upstream whatever came, 64-bit trace ids when asked, spans posted as Zipkin v2 JSON', () => {
+  const bodies: string[] = [];
+  const zipkin = { host: '127.0.0.1', port: 9411, path: '/api/v2/spans', protocol: 'zipkin' as const };
+  const t = new Tracer({}, config(tracing({ samplingPercent: 100, collector: zipkin, b3: 'B3', traceId64: true })), () => undefined, {
+    post: () => (body, done) => (bodies.push(body), done(true)),
+    exporter: { batchSize: 1 },
+  });
+  const ctx = t.start(none, false)!;
+  expect(ctx.carried & CARRIED_B3).toBe(CARRIED_B3);
+  expect(ctx.traceId).toMatch(/^0{16}[0-9a-f]{16}$/);
+  // USE_B3 (the default): B3 only, the 64-bit id in 16 digits, no traceparent written.
+  const sent = Object.fromEntries(traceHeaders(ctx));
+  expect(Object.keys(sent).sort()).toEqual(['x-b3-sampled', 'x-b3-spanid', 'x-b3-traceid']);
+  expect(sent['x-b3-traceid']).toBe(ctx.traceId.slice(16));
+  // ... nor read: a traceparent is not the parent (it goes on untouched).
+  const w3c = { header: (n: string) => (n === 'traceparent' ? `00-${'1'.repeat(32)}-${'2'.repeat(16)}-01` : undefined) };
+  expect(t.start(w3c, false)?.traceId).not.toBe('1'.repeat(32));
+  t.close();
+  // USE_B3_WITH_W3C_PROPAGATION: both written.
+  const both = new Tracer({}, config(tracing({ samplingPercent: 100, b3: 'B3_AND_W3C' })), () => undefined);
+  expect(traceHeaders(both.start(w3c, false)!).map(([n]) => n)).toEqual([
+    'traceparent',
+    'x-b3-traceid',
+    'x-b3-spanid',
+    'x-b3-sampled',
+    'x-b3-parentspanid',
+  ]);
 });
 
 test('tracerFor: none without tracing (the old one closed), the same one updated otherwise', () => {
