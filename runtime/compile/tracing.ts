@@ -131,6 +131,8 @@ export interface MergedTracing {
   provider?: string;
   randomSamplingPercentage?: number;
   disableSpanReporting?: boolean;
+  /** `enableIstioTags: false`: no `istio.*` tags (istiod's default is true). */
+  enableIstioTags?: boolean;
   customTags: Map<string, TracingTag>;
 }
 
@@ -185,9 +187,14 @@ export function mergeTracing(telemetries: readonly Telemetry[], side?: TracingSi
       if (provider) out.provider = provider;
       if (tr.randomSamplingPercentage !== undefined) out.randomSamplingPercentage = tr.randomSamplingPercentage;
       if (tr.disableSpanReporting !== undefined) out.disableSpanReporting = tr.disableSpanReporting;
-      for (const [name, tag] of Object.entries(tr.customTags ?? {})) {
-        const t2 = tagOf(name, tag);
-        if (t2) out.customTags.set(name, t2);
+      if (tr.enableIstioTags !== undefined) out.enableIstioTags = tr.enableIstioTags;
+      // istiod's shallow merge: an entry's customTags replace the whole map of the levels above.
+      if (tr.customTags) {
+        out.customTags = new Map();
+        for (const [name, tag] of Object.entries(tr.customTags)) {
+          const t2 = tagOf(name, tag);
+          if (t2) out.customTags.set(name, t2);
+        }
       }
     }
   return out;
@@ -263,10 +270,14 @@ export function tracingFor(index: MeshIndex, proxy: ProxyIdentity): TracingConfi
   const collector = { ...given, ...collectorAddress(index, mesh.services.get(provider!) ?? given.host, given.port) };
   const { service, revision } = canonical(proxy.labels);
   const tagsOf = (m: MergedTracing): TracingTag[] => [
-    { name: 'istio.canonical_revision', literal: revision },
-    { name: 'istio.canonical_service', literal: service },
-    { name: 'istio.mesh_id', literal: mesh.meshId },
-    { name: 'istio.namespace', literal: proxy.namespace },
+    ...(m.enableIstioTags === false
+      ? []
+      : [
+          { name: 'istio.canonical_revision', literal: revision },
+          { name: 'istio.canonical_service', literal: service },
+          { name: 'istio.mesh_id', literal: mesh.meshId },
+          { name: 'istio.namespace', literal: proxy.namespace },
+        ]),
     // Istio: the Telemetry's tags, else the mesh config's defaultConfig.tracing.customTags.
     ...(m.customTags.size ? m.customTags : mesh.customTags).values(),
   ];

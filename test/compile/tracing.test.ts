@@ -61,6 +61,23 @@ defaultProviders: { tracing: [otel] }
   });
 });
 
+test('enableIstioTags: false leaves the istio.* tags out, the custom ones in', () => {
+  const t = tracingOf([
+    ...base,
+    mesh(OTEL),
+    ...telemetry(`apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: { name: mesh-default, namespace: istio-system }
+spec:
+  tracing:
+  - providers: [{ name: otel }]
+    enableIstioTags: false
+    customTags: { team: { literal: { value: a } } }
+`),
+  ]);
+  expect(t?.tags).toEqual([{ name: 'team', literal: 'a' }]);
+});
+
 test.each([
   ['defaultConfig.tracing.sampling', 'defaultConfig: { tracing: { sampling: 25 } }\n', 25],
   // istiod reads a sampling over 100 as 1.
@@ -110,13 +127,12 @@ spec:
 `),
   ];
 
-  test("the namespace's overrides the root's sampling and a tag of the same name; tags merge; the root's provider stays", () => {
+  test("the namespace's overrides the root's sampling and its customTags whole (istiod's shallow merge); the root's provider stays", () => {
     const t = tracingOf(objects)!;
     expect(t.samplingPercent).toBe(50);
     expect(t.collector?.port).toBe(4318);
     expect(t.tags.slice(4)).toEqual([
       { name: 'cluster', literal: 'west' },
-      { name: 'user', header: 'end-user', defaultValue: 'anonymous' },
       { name: 'region', environment: 'REGION' },
     ]);
   });
