@@ -27,6 +27,16 @@ export interface BatchCounters {
 /** Sends one encoded batch; calls back whether the collector took it. Never throws. */
 export type Send<B> = ((body: B, done: (ok: boolean) => void) => void) & { close?: () => void };
 
+/** `done` called once at most, whichever of a transport's outcomes (its answer, an error, a timeout) comes first. */
+export function answerOnce(done: (ok: boolean) => void): (ok: boolean) => void {
+  let answered = false;
+  return (ok) => {
+    if (answered) return;
+    answered = true;
+    done(ok);
+  };
+}
+
 export class BatchExporter<T, B> {
   private queue: T[] = [];
   private inFlight = false;

@@ -7,6 +7,7 @@
  * again when it goes away; node:http2 is loaded on the first call.
  */
 import type * as Http2 from 'node:http2';
+import { answerOnce } from './batcher';
 
 /** Sends one body; calls back whether the collector took it. Never throws. `close`: its connection ended. */
 export type Post = ((body: string | Uint8Array, done: (ok: boolean) => void) => void) & { close?: () => void };
@@ -52,13 +53,7 @@ export function grpcPost(target: GrpcTarget, timeoutMs = GRPC_CALL_TIMEOUT_MS): 
     return s;
   };
   const post: Post = (body, done) => {
-    let answered = false;
-    const once = (ok: boolean) => {
-      if (!answered) {
-        answered = true;
-        done(ok);
-      }
-    };
+    const once = answerOnce(done);
     try {
       const s = sessionOf();
       const stream = s.request(

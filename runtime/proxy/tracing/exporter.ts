@@ -4,7 +4,7 @@
  * `application/json`) when the provider has `http`, else as OTLP/gRPC (protobuf: ../otlp/protobuf.ts,
  * ../otlp/grpc.ts), as Istio configures Envoy's OpenTelemetry tracer.
  */
-import { BatchExporter, type BatchCounters, type Count, type ExporterOptions } from '../otlp/batcher';
+import { answerOnce, BatchExporter, type BatchCounters, type Count, type ExporterOptions } from '../otlp/batcher';
 import { encodeTraceRequest } from '../otlp/protobuf';
 import type { OtlpAttribute, OtlpSpan } from './span';
 
@@ -64,13 +64,7 @@ const POST_TIMEOUT_MS = 5000;
 export function httpPost(endpoint: { readonly host: string; readonly port: number; readonly path: string }): Post {
   let agent: import('node:http').Agent | undefined;
   return (body, done) => {
-    let answered = false;
-    const once = (ok: boolean) => {
-      if (!answered) {
-        answered = true;
-        done(ok);
-      }
-    };
+    const once = answerOnce(done);
     try {
       const http = require('node:http') as typeof import('node:http');
       agent ??= new http.Agent({ keepAlive: true, maxSockets: 1 });

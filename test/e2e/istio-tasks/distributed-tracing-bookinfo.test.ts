@@ -52,6 +52,22 @@ afterAll(async () => {
 /** `outbound|9080||details.default.svc.cluster.local` → `details.default`, as the task's verify_traces.py reads it. */
 const serviceOfCluster = (cluster: string) => cluster.split('|')[3].split('.').slice(0, 2).join('.');
 
+/** jason's /productpage through the gateway, and its trace at the OTLP collector once it has `atLeast` spans (the one ratings is in). */
+async function jasonsTrace(atLeast: number) {
+  const from = jaeger.spans.length;
+  expect((await request(ex.port, '/productpage', { 'end-user': 'jason' })).status).toBe(200);
+  return (await until(
+    'the trace at the OTLP collector',
+    () => {
+      const mine = jaeger.spans.slice(from);
+      const ratings = mine.find((s) => s.service === 'ratings.default');
+      const trace = ratings && mine.filter((s) => s.traceId === ratings.traceId);
+      return trace && trace.length >= atLeast ? trace : undefined;
+    },
+    15_000,
+  ))!;
+}
+
 describe('observability/distributed-tracing/zipkin', () => {
   test("traces of /productpage in Zipkin's API hold only Bookinfo's calls (the task's verify_traces.py)", async () => {
     const from = zipkin.spans.length;
@@ -140,18 +156,7 @@ extensionProviders:
         telemetryDoc('mesh-default', 'istio-system', '  tracing:\n  - providers: [{ name: jaeger }]\n    randomSamplingPercentage: 100'),
       ),
     );
-    const from = jaeger.spans.length;
-    expect((await request(ex.port, '/productpage', { 'end-user': 'jason' })).status).toBe(200);
-    const spans = (await until(
-      'the trace at the OTLP collector',
-      () => {
-        const mine = jaeger.spans.slice(from);
-        const ratings = mine.find((s) => s.service === 'ratings.default');
-        const trace = ratings && mine.filter((s) => s.traceId === ratings.traceId);
-        return trace && trace.length >= 8 ? trace : undefined;
-      },
-      15_000,
-    ))!;
+    const spans = await jasonsTrace(8);
     const ids = new Set(spans.map((s) => s.spanId));
     expect(spans.filter((s) => !s.parentSpanId).map((s) => s.service)).toEqual(['istio-ingressgateway.mast-system']);
     for (const s of spans) if (s.parentSpanId) expect(ids.has(s.parentSpanId)).toBe(true);
@@ -180,18 +185,7 @@ extensionProviders:
         ),
       ),
     );
-    const from = jaeger.spans.length;
-    expect((await request(ex.port, '/productpage', { 'end-user': 'jason' })).status).toBe(200);
-    const spans = (await until(
-      'the trace at the OTLP collector',
-      () => {
-        const mine = jaeger.spans.slice(from);
-        const ratings = mine.find((s) => s.service === 'ratings.default');
-        const trace = ratings && mine.filter((s) => s.traceId === ratings.traceId);
-        return trace && trace.length >= 7 ? trace : undefined;
-      },
-      15_000,
-    ))!;
+    const spans = await jasonsTrace(7);
     expect(new Set(spans.map((s) => s.service))).toEqual(
       new Set(['productpage.default', 'details.default', 'reviews.default', 'ratings.default']),
     );

@@ -73,11 +73,11 @@ test('HTTP/1.1 CONNECT: 404, the connection closed, and a request smuggled behin
   expect(proxy.renderMetrics()).toMatch(/istio_requests_total\{[^}]*response_code="404",response_flags="NR"[^}]*\} 1/);
 });
 
-test('HTTP/2 CONNECT: that stream is answered 404; a request on the same connection is served', async () => {
-  const { b, port, lines } = await proxied();
+/** A function answering the status of one request per call, all on one HTTP/2 connection to `port` (closed after the test). */
+function h2Status(port: number): (headers: http2.OutgoingHttpHeaders) => Promise<number> {
   const session = http2.connect(`http://127.0.0.1:${port}`);
   stopAfter(async () => void session.close());
-  const status = (headers: http2.OutgoingHttpHeaders) =>
+  return (headers) =>
     new Promise<number>((resolve, reject) => {
       const s = session.request(headers);
       s.on('response', (h) => resolve(Number(h[':status'])));
@@ -85,6 +85,11 @@ test('HTTP/2 CONNECT: that stream is answered 404; a request on the same connect
       s.resume();
       s.end();
     });
+}
+
+test('HTTP/2 CONNECT: that stream is answered 404; a request on the same connection is served', async () => {
+  const { b, port, lines } = await proxied();
+  const status = h2Status(port);
   expect(await status({ ':method': 'CONNECT', ':authority': 'alpha.example.com:443' })).toBe(404);
   expect(await status({ ':path': '/after', ':authority': 'alpha.example.com' })).toBe(200);
   expect(b.seen.map((r) => r.url)).toEqual(['/after']);
@@ -111,16 +116,7 @@ test('HTTP/1.1 CONNECT that a policy denies: 403 before any route is looked for,
 
 test('HTTP/2 CONNECT that a policy denies: that stream is answered 403; a GET on the same connection is served', async () => {
   const { b, port, lines } = await proxied(DENY_CONNECT);
-  const session = http2.connect(`http://127.0.0.1:${port}`);
-  stopAfter(async () => void session.close());
-  const status = (headers: http2.OutgoingHttpHeaders) =>
-    new Promise<number>((resolve, reject) => {
-      const s = session.request(headers);
-      s.on('response', (h) => resolve(Number(h[':status'])));
-      s.on('error', reject);
-      s.resume();
-      s.end();
-    });
+  const status = h2Status(port);
   expect(await status({ ':method': 'CONNECT', ':authority': 'alpha.example.com:443' })).toBe(403);
   expect(await status({ ':path': '/after', ':authority': 'alpha.example.com' })).toBe(200);
   expect(b.seen.map((r) => r.url)).toEqual(['/after']);
