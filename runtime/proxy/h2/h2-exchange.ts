@@ -82,7 +82,7 @@ export class H2Exchange implements TryOwner, TriesOwner, ResponseSource, StreamO
   private delayTimer?: NodeJS.Timeout;
   /** The route's timeout, on the request path's lanes (deadlines.ts: no timer of its own). */
   private timeout?: Deadline;
-  /** A gRPC client's own deadline (any length: not a lane's), or a timeout that a fault delay shortened. */
+  /** A gRPC client's own deadline (any length: not a lane's). */
   private timeoutTimer?: NodeJS.Timeout;
   /** A gRPC-Web call on a listener that translates it (grpc-web.ts), and its `-text` body decoder. */
   private web?: GrpcWebCall;
@@ -185,8 +185,10 @@ export class H2Exchange implements TryOwner, TriesOwner, ResponseSource, StreamO
     const route = d.action.timeoutMs || 0;
     const deadline = this.grpc ? grpcTimeoutMs(this.headers['grpc-timeout']) : undefined;
     const ms = deadline !== undefined && (!route || deadline < route) ? deadline : route;
-    if (ms === route && ms && !d.delayMs) requestDeadlines.set((this.timeout = new Deadline(() => this.onTimeout())), ms, this.started);
-    else if (ms) this.timeoutTimer = setTimeout(() => this.onTimeout(), Math.max(0, ms - (performance.now() - this.started)));
+    // As Envoy's router (and HTTP/1.1's exchange): it starts counting when the request reaches it, after a fault's delay.
+    const start = d.delayMs ? performance.now() : this.started;
+    if (ms === route && ms) requestDeadlines.set((this.timeout = new Deadline(() => this.onTimeout())), ms, start);
+    else if (ms) this.timeoutTimer = setTimeout(() => this.onTimeout(), Math.max(0, ms - (performance.now() - start)));
     // A body is copied to each mirror as it streams (none of it came yet, unless a fault delayed the request: no copy then, as HTTP/1.1's).
     if (d.mirrors && !(this.hasBody && this.bytesIn > 0)) {
       const length = this.web ? undefined : this.headers['content-length'];

@@ -89,6 +89,18 @@ test("a deadline: the route's timeout bounds a longer client deadline; grpc-time
   expect(own.reply).toBeUndefined();
 });
 
+test("a fault's delay comes before the route's timeout starts, as Envoy's router counts it (and HTTP/1.1's exchange)", async () => {
+  // Delayed 400 ms, answered 300 ms later: 700 ms in all, within the 500 ms that start after the delay.
+  const { c } = await grpcProxy({ timeoutMs: 500 }, { fault: { delay: { ms: 400, fraction: 1 } } });
+  const r = await unary(c, { text: 'slow', n: 300 }, { deadline: Date.now() + 5000 });
+  expect(r.code).toBe(grpc.status.OK);
+  // A server slower than the timeout is still cut, 500 ms after the delay.
+  const t0 = Date.now();
+  const slow = await unary(c, { text: 'slow', n: 2000 }, { deadline: Date.now() + 5000 });
+  expect(slow.code).toBe(grpc.status.UNAVAILABLE);
+  expect(Date.now() - t0).toBeGreaterThanOrEqual(850);
+});
+
 /** One unary call by node:http2 with the headers given (no client-side timer): the response's status and gRPC status. */
 async function rawGrpcCall(port: number, headers: Record<string, string>, m: Msg) {
   const session = http2.connect(`http://127.0.0.1:${port}`);
