@@ -106,6 +106,8 @@ export class H2Exchange implements TryOwner, TriesOwner, ResponseSource, StreamO
 
   /** Client's messages in (after a gRPC-Web call's decoding), server's out (before its encoding). */
   private messagesIn?: GrpcMessageCounter;
+  /** Why the last try's connection never came up (%UPSTREAM_TRANSPORT_FAILURE_REASON%). */
+  private transportFailure?: string;
   private countMessages(): void {
     this.messagesIn = new GrpcMessageCounter();
     this.out.messages = new GrpcMessageCounter();
@@ -340,7 +342,8 @@ export class H2Exchange implements TryOwner, TriesOwner, ResponseSource, StreamO
     this.finish();
   }
 
-  failed(flag: Flag, status: number, reason: Failure): void {
+  failed(flag: Flag, status: number, reason: Failure, transportFailure?: string): void {
+    if (transportFailure) this.transportFailure = transportFailure;
     this.tries!.failed(flag, status, reason);
   }
 
@@ -412,6 +415,7 @@ export class H2Exchange implements TryOwner, TriesOwner, ResponseSource, StreamO
       details: this.details,
       protocol: 'HTTP/2',
       grpcStatus: this.out.grpcStatus,
+      ...(this.transportFailure ? { transportFailure: this.transportFailure } : {}),
       ...(this.messagesIn ? { grpcMessages: { request: this.messagesIn.count, response: this.out.messages?.count ?? 0 } } : {}),
       trace: this.trace,
       dryRun: this.dryRun,

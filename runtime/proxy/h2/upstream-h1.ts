@@ -5,6 +5,7 @@
  * or by length) into the stream. The connection goes back to the pool when the response ended
  * cleanly.
  */
+import { failureReason } from '../failure-reason';
 import { BodyFraming } from '../http/body';
 import { headEnd, parseResponseHead } from '../http/head';
 import type { Cluster, Endpoint } from '../upstream/cluster';
@@ -178,12 +179,13 @@ export class H1Try implements UpstreamTry, ConnHandler {
     if (this.framing?.untilClose) return this.finish(false);
     const code = (err as NodeJS.ErrnoException).code;
     const connectFailure = code === 'ECONNREFUSED' || !connected;
-    this.fail(connectFailure ? 'UF' : 'UC', 503, connectFailure ? 'connect-failure' : 'reset');
+    if (connectFailure) this.fail('UF', 503, 'connect-failure', failureReason(err));
+    else this.fail('UC', 503, 'reset');
   }
 
-  private fail(flag: 'UC' | 'UF', status: number, reason: 'reset' | 'connect-failure'): void {
+  private fail(flag: 'UC' | 'UF', status: number, reason: 'reset' | 'connect-failure', transportFailure?: string): void {
     this.release(false);
-    this.owner.failed(flag, status, reason);
+    this.owner.failed(flag, status, reason, transportFailure);
   }
 
   cancel(): void {

@@ -8,6 +8,7 @@
 import type * as http2 from 'node:http2';
 import { CANCEL, FLAG_END_STREAM, INTERNAL_ERROR, REFUSED_STREAM } from './lazy-http2';
 import { containedError } from '../contain';
+import { failureReason } from '../failure-reason';
 import { endStreamReceived, watchEndStream } from './end-stream';
 import type { Cluster, Endpoint } from '../upstream/cluster';
 import { h2RequestHeaders, type HeaderList, pairsOf, toObject, type UpstreamRequest } from './headers';
@@ -21,6 +22,8 @@ export class H2Try implements UpstreamTry {
   private pooled?: PooledSession;
   private done = false;
   private responded = false;
+  /** The stream's error, when it failed (its session's, for a connection that never came up: %UPSTREAM_TRANSPORT_FAILURE_REASON%). */
+  streamError?: Error;
   /** The client's request trailers, sent when the body's last DATA has gone. */
   private trailers?: HeaderList;
   /**
@@ -99,7 +102,7 @@ export class H2Try implements UpstreamTry {
     stream.on('end', onEnd);
     // Only a stream with a body waits for trailers (the client's, if it sends some).
     if (this.hasBody) stream.on('wantTrailers', onWantTrailers);
-    stream.on('error', ignore);
+    stream.on('error', onStreamError);
     stream.on('close', onClose);
     this.owner.ready();
   }
@@ -195,7 +198,7 @@ export class H2Try implements UpstreamTry {
   private closedEarly(stream: http2.ClientHttp2Stream, pooled: PooledSession): void {
     const code = stream.rstCode;
     this.release();
-    if (!pooled.connected) return this.owner.failed('UF', 503, 'connect-failure');
+    if (!pooled.connected) return this.owner.failed('UF', 503, 'connect-failure', this.streamError && failureReason(this.streamError));
     if (code === REFUSED_STREAM) return this.owner.failed('UR', 503, 'refused-stream');
     this.owner.failed(pooled.session.destroyed ? 'UC' : 'UR', 503, 'reset');
   }
@@ -224,7 +227,10 @@ type TryStream = http2.ClientHttp2Stream & { [TRY]: H2Try };
 const resetStream = (stream: http2.ClientHttp2Stream): void => {
   if (!stream.closed) stream.close(INTERNAL_ERROR);
 };
-const ignore = (): void => undefined;
+/** Kept for the log's transport failure reason; the stream's 'close' decides what the failure means. */
+function onStreamError(this: TryStream, err: Error): void {
+  this[TRY].streamError = err;
+}
 
 // What the server sent reaches the try inside these: a throw resets that stream, not the process (contain.ts).
 function onResponse(this: TryStream, h: http2.IncomingHttpHeaders, flags: number): void {

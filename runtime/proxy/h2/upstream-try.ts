@@ -19,8 +19,11 @@ export interface TryOwner {
   trailers(headers: HeaderList): void;
   /** The response is over. */
   end(): void;
-  /** No response, or it broke off: `flag` as Envoy names it, the status a local reply would have. */
-  failed(flag: Flag, status: number, reason: Failure): void;
+  /**
+   * No response, or it broke off: `flag` as Envoy names it, the status a local reply would have, and
+   * why a connection never came up when it is known (the access log's transport failure reason).
+   */
+  failed(flag: Flag, status: number, reason: Failure, transportFailure?: string): void;
   /** The try has a stream or a connection: the request body kept so far may go. */
   ready(): void;
 }
