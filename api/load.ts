@@ -1,9 +1,10 @@
 /** Multi-document YAML loading that remembers file and line for every field. */
-import { isMap, isSeq, LineCounter, parseAllDocuments, type Document, type Node } from 'yaml';
+import type { Document, Node } from 'yaml';
 import { finding, type Finding } from './findings';
 import type { KubeObject } from './resources';
 import { isPlainObject } from './shape';
 import { parsePath, setSource } from './source';
+import { yamlLibrary } from './yaml';
 
 export interface LoadResult {
   readonly objects: KubeObject[];
@@ -53,6 +54,7 @@ export function loadYaml(text: string, file = '<input>'): LoadResult {
 
 /** The documents of `text` (which starts on line `offset + 1` of the file) into `objects` and `findings`. */
 function loadDocuments(text: string, file: string, offset: number, objects: KubeObject[], findings: Finding[]): void {
+  const { LineCounter, parseAllDocuments } = yamlLibrary();
   const counter = new LineCounter();
   const lines = { linePos: (at: number) => ({ line: counter.linePos(at).line + offset }) };
   for (const doc of parseAllDocuments(text, { lineCounter: counter, uniqueKeys: true })) {
@@ -94,6 +96,7 @@ function loadDocuments(text: string, file: string, offset: number, objects: Kube
 function lineAt(doc: Document, lines: { linePos(at: number): { line: number } }, path: Array<string | number>): number | undefined {
   const node = path.length ? (doc.getIn(path, true) as Node | undefined) : (doc.contents as Node | null);
   if (!node?.range) return undefined;
+  const { isMap, isSeq } = yamlLibrary();
   // For a key's value, report the line of the key rather than of a nested block's first line.
   if ((isMap(node) || isSeq(node)) && path.length) {
     const parent = doc.getIn(path.slice(0, -1), true);

@@ -6,7 +6,6 @@
  * that is not YAML is MAST0008. Never silence: the compiler (runtime/compile/mesh-config.ts) keeps
  * Istio's default for any value it cannot use, so a finding is the only sign of it.
  */
-import { parse } from 'yaml';
 import { finding, type Finding } from './findings';
 import type { KubeObject } from './resources';
 import { obj, oneOf, type Infer } from './schema';
@@ -19,6 +18,7 @@ import { checkMeshMetrics } from './telemetry-metrics';
 import { checkMeshTrustDomain } from './trust-domain';
 import { ROOT_NAMESPACES } from './validate/policies';
 import { MESH_CONFIGMAP } from './well-known';
+import { yamlLibrary } from './yaml';
 
 /** The key of the `istio` ConfigMap (MESH_CONFIGMAP, in a root namespace) holding the mesh config. */
 export const MESH_CONFIG_KEY = 'mesh';
@@ -164,7 +164,7 @@ export function meshConfigFindings(o: KubeObject): Finding[] | undefined {
   if (typeof text !== 'string') return [finding('MAST0002', o, at, `the mesh config is YAML text, not ${typeof text}`)];
   let mesh: unknown;
   try {
-    mesh = parse(text);
+    mesh = yamlLibrary().parse(text);
   } catch (e) {
     return [finding('MAST0008', o, at, `the mesh config is not YAML: ${(e as Error).message.split('\n')[0]}`)];
   }

@@ -2,13 +2,13 @@
  * Telemetry `accessLogging` providers checked against the mesh config (a set rule: the Telemetry and
  * the `istio` ConfigMap are two resources).
  */
-import { parse as parseYaml } from 'yaml';
 import { BUILTIN_ACCESS_LOG_PROVIDER } from '../access-log';
 import { finding, type Finding } from '../findings';
 import { isMeshConfigMap, MESH_CONFIG_KEY } from '../mesh-config';
 import type { KubeObject } from '../resources';
 import { isPlainObject } from '../shape';
 import { ROOT_NAMESPACES } from './policies';
+import { yamlLibrary } from '../yaml';
 
 /** The kind of each extension provider of the mesh config (the first root namespace's), by name; the built-in `envoy` among them. */
 function providerKinds(objects: readonly KubeObject[]): Map<string, string> {
@@ -17,7 +17,7 @@ function providerKinds(objects: readonly KubeObject[]): Map<string, string> {
   const text = (cm as { data?: Record<string, unknown> } | undefined)?.data?.[MESH_CONFIG_KEY];
   let mesh: unknown;
   try {
-    mesh = typeof text === 'string' ? parseYaml(text) : undefined;
+    mesh = typeof text === 'string' ? yamlLibrary().parse(text) : undefined;
   } catch {
     return kinds;
   }

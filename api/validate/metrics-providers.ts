@@ -2,20 +2,20 @@
  * Telemetry `metrics` providers checked against the mesh config (a set rule: the Telemetry and the
  * `istio` ConfigMap are two resources): mast-proxy reports Istio's metrics to Prometheus providers only.
  */
-import { parse as parseYaml } from 'yaml';
 import { finding, type Finding } from '../findings';
 import { isMeshConfigMap, MESH_CONFIG_KEY } from '../mesh-config';
 import type { KubeObject } from '../resources';
 import { isPlainObject } from '../shape';
 import { prometheusProviders } from '../telemetry-metrics';
 import { ROOT_NAMESPACES } from './policies';
+import { yamlLibrary } from '../yaml';
 
 /** The mesh config of the first root namespace that has one, parsed; {} when none or unreadable (its own findings say why). */
 function meshOf(objects: readonly KubeObject[]): Record<string, unknown> {
   const cm = ROOT_NAMESPACES.map((ns) => objects.find((o) => isMeshConfigMap(o) && o.metadata?.namespace === ns)).find((o) => o);
   const text = (cm as { data?: Record<string, unknown> } | undefined)?.data?.[MESH_CONFIG_KEY];
   try {
-    const mesh: unknown = typeof text === 'string' ? parseYaml(text) : undefined;
+    const mesh: unknown = typeof text === 'string' ? yamlLibrary().parse(text) : undefined;
     return isPlainObject(mesh) ? mesh : {};
   } catch {
     return {};

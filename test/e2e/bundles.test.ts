@@ -1,7 +1,7 @@
 /** The one-file bundles the images copy run on their own: no node_modules next to them. */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { copyFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { IMAGES } from '../../cli/kind/images';
 import { x509 } from '../../runtime/contract/x509';
@@ -17,6 +17,9 @@ describe('mast-proxy bundle', () => {
   const tokenFile = join(dir, 'push-token');
   beforeAll(() => {
     for (const name of ['mast-proxy', 'mastd', 'bookinfo']) copyFileSync(builtFile(`${name}.js`), join(dir, `${name}.js`));
+    // mast-proxy's parts (scripts/bundle.mjs), as the image copies them: mast-proxy*.js.
+    for (const name of readdirSync(dirname(builtFile('mast-proxy.js'))))
+      if (/^mast-proxy-.*\.js$/.test(name)) copyFileSync(builtFile(name), join(dir, name));
     writeFileSync(tokenFile, 't', { mode: 0o600 });
   });
   /** The bundle's mastd.js watching `watch`, on these ports, with the push token, and `extra` flags. */
@@ -181,7 +184,8 @@ spec:
 
   test('each bundle is one-byte text (a wider character would make V8 hold the whole script as two-byte)', () => {
     // biome-ignore lint/suspicious/noControlCharactersInRegex: the range of one-byte characters, control characters included
-    for (const name of ['mast-proxy', 'mastd', 'bookinfo']) expect(readFileSync(join(dir, `${name}.js`), 'utf8')).toMatch(/^[\x00-\xff]*$/);
+    const oneByte = /^[\x00-\xff]*$/;
+    for (const name of readdirSync(dir).filter((f) => f.endsWith('.js'))) expect(readFileSync(join(dir, name), 'utf8')).toMatch(oneByte);
   });
 
   test('--help', () => {
@@ -259,10 +263,10 @@ spec:
     const a = await backend('a');
     const cfg = config([forward('a')], [cluster('a', [a.port])]);
     writeFileSync(join(dir, 'proxy.json'), JSON.stringify(cfg));
-    // Which of Node's modules the process loaded, written as it exits.
+    // Which of Node's modules and which files the process loaded, written as it exits.
     writeFileSync(
       join(dir, 'modules.js'),
-      `process.on('exit', () => require('fs').writeFileSync(${JSON.stringify(join(dir, 'modules.txt'))}, process.moduleLoadList.join('\\n')));`,
+      `process.on('exit', () => require('fs').writeFileSync(${JSON.stringify(join(dir, 'modules.txt'))}, [...process.moduleLoadList, ...Object.keys(require.cache)].join('\\n')));`,
     );
     const statusPort = await freePort();
     const child = spawn(
@@ -307,5 +311,7 @@ spec:
     const loaded = readFileSync(join(dir, 'modules.txt'), 'utf8').split('\n');
     expect(loaded).toContain('NativeModule net');
     expect(loaded.filter((m) => /^NativeModule (tls|crypto|http|http2|_http_\w+|v8)$/.test(m))).toEqual([]);
+    // A config with no CEL filter, no regex, no OTLP export and no workload certificate loads none of the bundle's parts.
+    expect(loaded.filter((file) => file.startsWith('/')).map((file) => basename(file))).toEqual(['modules.js', 'mast-proxy.js']);
   });
 });

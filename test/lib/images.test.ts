@@ -6,7 +6,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { dirname, isAbsolute, join } from 'node:path';
+import { basename, dirname, isAbsolute, join } from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import { DOCKERFILES, IMAGE_CONTEXT, imageContext, MeshImages } from '../../lib';
 import { tempDir } from '../support/temp-dir';
@@ -147,8 +147,17 @@ describe('image assets', () => {
         .at(-1)!
         .body.filter((i) => i.op === 'COPY' && i.args.startsWith('--from=bundle '));
       expect(copies).toHaveLength(1);
-      const built = join(root, copies[0].args.split(/\s+/)[1]);
-      expect(statSync(built).size).toBeGreaterThan(1000);
+      // A source may name files with a `*` (the proxy's parts: mast-proxy*.js): each file it matches.
+      const source = join(root, copies[0].args.split(/\s+/)[1]);
+      const pattern = new RegExp(`^${basename(source).replace(/[.]/g, '\\.').replace(/\*/g, '[^/]*')}$`);
+      const built = readdirSync(dirname(source)).filter((name) => pattern.test(name));
+      expect(built.length).toBeGreaterThan(0);
+      for (const name of built) expect(statSync(join(dirname(source), name)).size).toBeGreaterThan(1000);
+      // Every file a copied bundle requires beside it is copied too.
+      for (const name of built) {
+        const besides = [...readFileSync(join(dirname(source), name), 'utf8').matchAll(/require\("\.\/([^"]+)"\)/g)].map((m) => m[1]);
+        for (const file of besides) expect({ [name]: file, copied: built.includes(file) }).toEqual({ [name]: file, copied: true });
+      }
     }
   }, 300_000);
 });
