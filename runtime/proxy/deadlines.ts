@@ -40,6 +40,13 @@ export class Deadlines {
     if (!lane.timer) this.arm(lane, ms);
   }
 
+  /** How many are set and not yet fired or cancelled, over every lane (walks them: for tests and diagnostics). */
+  held(): number {
+    let n = 0;
+    for (const lane of this.lanes.values()) for (let d = lane.head; d; d = d.next) n++;
+    return n;
+  }
+
   cancel(d: Deadline): void {
     const lane = d.lane;
     if (!lane) return;

@@ -69,4 +69,32 @@ describe('deadlines', () => {
     advance(30);
     expect(n).toBe(2);
   });
+
+  test('cancelled ones are dropped at once, not held until their time: requests served with a long timeout leave the lane empty', () => {
+    const deadlines = new Deadlines();
+    let fired = 0;
+    // As the request path: each request sets its route's 10-minute timeout and cancels it when it ends,
+    // a few still open at any time; a cancelled entry must not wait in the lane for its 10 minutes.
+    const open: Deadline[] = [];
+    for (let i = 0; i < 50_000; i++) {
+      const d = new Deadline(() => fired++);
+      deadlines.set(d, 600_000);
+      open.push(d);
+      if (open.length > 50) deadlines.cancel(open.shift()!);
+      if (i % 1000 === 0) {
+        advance(1);
+        expect(deadlines.held()).toBeLessThanOrEqual(51);
+      }
+    }
+    for (const d of open) deadlines.cancel(d);
+    expect(deadlines.held()).toBe(0);
+    advance(700_000);
+    expect(fired).toBe(0);
+    // The lane still works after all that: one set now fires at its time.
+    const last = new Deadline(() => fired++);
+    deadlines.set(last, 600_000);
+    expect(deadlines.held()).toBe(1);
+    advance(600_000);
+    expect([fired, deadlines.held()]).toEqual([1, 0]);
+  });
 });
