@@ -11,6 +11,7 @@ import { celLibrary } from '../../api';
 import type { MetricsConfig, SideMetricsConfig } from '../contract/proxy-config';
 import { UNKNOWN, type WorkloadMetadata } from '../contract/workload-metadata';
 import { attributesOf, connectionAttributesOf, plan } from './access-log/filter';
+import { CLUSTER_ID } from './metric-context';
 import { type LabelPairs, labelText } from './metric-labels';
 import type { ShapedLabels } from './metrics';
 import type { RequestRecord } from './request/record';
@@ -131,7 +132,7 @@ export function peerAttribute(peer: WorkloadMetadata | undefined, labels: Readon
     name: peer.workload,
     namespace: peer.namespace,
     workload_name: peer.workload,
-    cluster_id: 'Kubernetes',
+    cluster_id: CLUSTER_ID,
     labels: celLibrary().celMap(map),
   };
 }

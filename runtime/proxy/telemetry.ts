@@ -70,8 +70,7 @@ export class Telemetry {
     const inbound = this.identity.mode === 'sidecar' && r.inbound;
     const metrics = this.owner.config?.metrics;
     const plan = metrics && (inbound ? metricPlan(metrics).server : metricPlan(metrics).client);
-    if (plan) this.recordShaped(r, plan, inbound);
-    else this.recordStandard(r, inbound);
+    this.recordRequest(r, inbound, plan);
     if (r.dryRun) this.reportDryRun(r);
     // The pushed config's logs, when it has any (even none: logging disabled); else the --access-log flag's.
     const logs = this.logs && (inbound ? this.logs.server : this.logs.client);
@@ -86,57 +85,31 @@ export class Telemetry {
     return r.flags === '-' ? `${r.status}${grpc}` : `${r.status}${r.flags}${grpc}`;
   }
 
-  /** Istio's standard metrics as they are. */
-  private recordStandard(r: RequestRecord, inbound: boolean): void {
-    const c = r.cluster;
-    const ctx = labelContext(this.owner);
-    const head = Telemetry.head(r);
-    if (inbound) {
-      // Istio's reporter="destination": the client by its verified identity, the service it asked for.
-      const principal = r.request.peer?.principal;
-      const service = ctx.serviceIndex(r.authority);
-      const labels = () => ({
-        ...ctx.destination(principal, service),
-        responseCode: r.status,
-        responseFlags: r.flags,
-        grpcStatus: r.grpcStatus,
-      });
-      this.metrics.recordIn(
-        c ?? this.owner.config ?? NO_CLUSTER,
-        `${head}|${principal ?? ''}|${service}`,
-        labels,
-        r.ms,
-        r.bytesIn,
-        r.bytesOut,
-        r.grpcMessages,
-      );
-    } else {
-      // A passthrough cluster's upstreams are wherever apps connect: they never key a series.
-      const upstream = c && c.lb.kind !== 'passthrough' ? r.upstream : undefined;
-      const labels = () => ({ ...ctx.source(c, upstream), responseCode: r.status, responseFlags: r.flags, grpcStatus: r.grpcStatus });
-      this.metrics.recordIn(
-        c ?? this.owner.config ?? NO_CLUSTER,
-        upstream ? `${head}|${upstream}` : head,
-        labels,
-        r.ms,
-        r.bytesIn,
-        r.bytesOut,
-        r.grpcMessages,
-      );
-    }
-  }
-
   /**
-   * Istio's metrics as a Telemetry's overrides shape them (metric-overrides.ts): none on a side turned
-   * off; else the expressions' values join the series key, and each family's labels are shaped once per series.
+   * A request in Istio's metrics: its series keyed by its response and, on a sidecar's inbound, its
+   * client and service (else the endpoint), labelled the first time. With a Telemetry's overrides
+   * (metric-overrides.ts): nothing on a side turned off; else the expressions' values join the key, and
+   * each family's labels are shaped once per series, in a group of the plan's own.
    */
-  private recordShaped(r: RequestRecord, plan: SidePlan, inbound: boolean): void {
-    if (plan.off) return;
+  private recordRequest(r: RequestRecord, inbound: boolean, plan: SidePlan | undefined): void {
+    if (plan?.off) return;
     const c = r.cluster;
     const ctx = labelContext(this.owner);
+    // Istio's reporter="destination": the client by its verified identity, the service it asked for.
     const principal = inbound ? r.request.peer?.principal : undefined;
     const service = inbound ? ctx.serviceIndex(r.authority) : -1;
+    // A passthrough cluster's upstreams are wherever apps connect: they never key a series.
     const upstream = !inbound && c && c.lb.kind !== 'passthrough' ? r.upstream : undefined;
+    const head = Telemetry.head(r);
+    const key = inbound ? `${head}|${principal ?? ''}|${service}` : upstream ? `${head}|${upstream}` : head;
+    const labels = () => ({
+      ...(inbound ? ctx.destination(principal, service) : ctx.source(c, upstream)),
+      responseCode: r.status,
+      responseFlags: r.flags,
+      grpcStatus: r.grpcStatus,
+    });
+    const group = c ?? this.owner.config ?? NO_CLUSTER;
+    if (!plan) return this.metrics.recordIn(group, key, labels, r.ms, r.bytesIn, r.bytesOut, r.grpcMessages);
     let values: string[] = [];
     if (plan.expressions.length) {
       const peers = inbound
@@ -144,17 +117,10 @@ export class Telemetry {
         : { upstream: plan.roots.includes('upstream_peer') && c && upstream ? upstreamPeer(c, upstream) : undefined };
       values = evaluate(plan, requestAttributes(plan, r, peers));
     }
-    const base = inbound ? `${Telemetry.head(r)}|${principal ?? ''}|${service}` : `${Telemetry.head(r)}|${upstream ?? ''}`;
-    const peer = () => (inbound ? ctx.destination(principal, service) : ctx.source(c, upstream));
     this.metrics.recordIn(
-      groupOf(plan, c ?? this.owner.config ?? NO_CLUSTER),
-      values.length ? `${base}\0${values.join('\0')}` : base,
-      () =>
-        shapeRequest(
-          plan,
-          requestLabelPairs({ ...peer(), responseCode: r.status, responseFlags: r.flags, grpcStatus: r.grpcStatus }),
-          values,
-        ),
+      groupOf(plan, group),
+      values.length ? `${key}\0${values.join('\0')}` : key,
+      () => shapeRequest(plan, requestLabelPairs(labels()), values),
       r.ms,
       r.bytesIn,
       r.bytesOut,
