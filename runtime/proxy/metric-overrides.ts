@@ -8,10 +8,10 @@
  * request pays for its expressions only when a config has some; planned once per config.
  */
 import { celLibrary } from '../../api';
-import type { MetricsConfig, SideMetricsConfig } from '../contract/proxy-config';
+import type { ClusterConfig, MetricsConfig, SideMetricsConfig } from '../contract/proxy-config';
 import { UNKNOWN, type WorkloadMetadata } from '../contract/workload-metadata';
 import { attributesOf, connectionAttributesOf, plan } from './access-log/filter';
-import { CLUSTER_ID } from './metric-context';
+import { CLUSTER_ID, endpointOf } from './metric-context';
 import { type LabelPairs, labelText } from './metric-labels';
 import type { ShapedLabels } from './metrics';
 import type { RequestRecord } from './request/record';
@@ -188,4 +188,10 @@ export function groupOf(plan: SidePlan, group: object): object {
   let g = byGroup.get(group);
   if (!g) byGroup.set(group, (g = {}));
   return g;
+}
+
+/** An endpoint's workload as an expression's `upstream_peer`. */
+export function upstreamPeer(c: ClusterConfig, upstream: string): unknown {
+  const e = endpointOf(c, upstream);
+  return peerAttribute(e?.metadata, e?.labels);
 }

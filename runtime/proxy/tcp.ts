@@ -11,9 +11,9 @@ import { pickWeighted } from './routing';
 import type { ClusterConfig, WeightedCluster } from '../contract/proxy-config';
 import type { Cluster } from './upstream/cluster';
 import type { Metrics, TcpSeries } from './metrics';
-import { endpointOf, labelContext, type MetricOwner } from './metric-context';
+import { labelContext, type MetricOwner } from './metric-context';
 import { tcpLabelPairs } from './metric-labels';
-import { connectionAttributes, evaluate, groupOf, metricPlan, peerAttribute, shapeConnection, type SidePlan } from './metric-overrides';
+import { connectionAttributes, evaluate, groupOf, metricPlan, peerAttribute, shapeConnection, upstreamPeer } from './metric-overrides';
 import { type ConnectionRecord, connectionClosed } from './tcp-record';
 
 export interface TcpContext extends MetricOwner {
@@ -155,35 +155,16 @@ function seriesFor(ctx: TcpContext, cluster: ClusterConfig | undefined, upstream
   const group = cluster ?? PASSTHROUGH;
   const overrides = ctx.config?.metrics;
   const plan = overrides && (peer ? metricPlan(overrides).server : metricPlan(overrides).client);
-  if (plan) return shapedSeries(ctx, plan, cluster, upstream, peer);
-  if (peer) {
-    const principal = peer.principal;
-    return ctx.metrics.tcpSeries(group, `in|${principal ?? ''}`, () => ({
-      ...labels.destination(principal, labels.serviceIndex('')),
-      responseFlags: '-',
-    }));
-  }
-  return ctx.metrics.tcpSeries(group, upstream ?? '', () => ({ ...labels.source(cluster, upstream), responseFlags: '-' }));
-}
-
-/** Counts no Istio metric has (a side whose metrics a Telemetry turned off). */
-const unreported = (): TcpSeries => ({ labels: '', opened: 0, closed: 0, sent: 0, received: 0 });
-
-/**
- * A connection's series as a Telemetry's overrides shape it: its expressions see what is known as
- * it opens (the cluster, the endpoint, the verified client, the peers; no bytes yet).
- */
-function shapedSeries(
-  ctx: TcpContext,
-  plan: SidePlan,
-  cluster: ClusterConfig | undefined,
-  upstream: string | undefined,
-  peer?: TcpPeer,
-): TcpSeries {
-  if (plan.off) return unreported();
-  const group = cluster ?? PASSTHROUGH;
-  const labels = labelContext(ctx);
+  if (plan?.off) return unreported();
   const principal = peer?.principal;
+  const key = peer ? `in|${principal ?? ''}` : (upstream ?? '');
+  const series = () => ({
+    ...(peer ? labels.destination(principal, labels.serviceIndex('')) : labels.source(cluster, upstream)),
+    responseFlags: '-',
+  });
+  if (!plan) return ctx.metrics.tcpSeries(group, key, series);
+  // A Telemetry's overrides: its expressions see what is known as the connection opens (the cluster,
+  // the endpoint, the verified client, the peers; no bytes yet).
   let values: string[] = [];
   if (plan.expressions.length) {
     const opening: ConnectionRecord = {
@@ -199,18 +180,18 @@ function shapedSeries(
       flags: '-',
       remote: '',
     };
-    const e = upstream ? endpointOf(group, upstream) : undefined;
     const peers = peer
       ? { downstream: plan.roots.includes('downstream_peer') ? peerAttribute(labels.peerOf(principal)) : undefined }
-      : { upstream: plan.roots.includes('upstream_peer') && e ? peerAttribute(e.metadata, e.labels) : undefined };
+      : { upstream: plan.roots.includes('upstream_peer') && upstream ? upstreamPeer(group, upstream) : undefined };
     values = evaluate(plan, connectionAttributes(plan, opening, peers));
   }
-  const base = peer ? `in|${principal ?? ''}` : (upstream ?? '');
-  return ctx.metrics.tcpSeries(groupOf(plan, group), values.length ? `${base}\0${values.join('\0')}` : base, () => {
-    const l = peer ? labels.destination(principal, labels.serviceIndex('')) : labels.source(cluster, upstream);
-    return shapeConnection(plan, tcpLabelPairs({ ...l, responseFlags: '-' }), values);
-  });
+  return ctx.metrics.tcpSeries(groupOf(plan, group), values.length ? `${key}\0${values.join('\0')}` : key, () =>
+    shapeConnection(plan, tcpLabelPairs(series()), values),
+  );
 }
+
+/** Counts no Istio metric has (a side whose metrics a Telemetry turned off). */
+const unreported = (): TcpSeries => ({ labels: '', opened: 0, closed: 0, sent: 0, received: 0 });
 
 /** A captured connection to somewhere outside the mesh, sent on where the app meant it to go (Istio's PassthroughCluster). */
 export function passthroughTcp(ctx: TcpContext, down: net.Socket, dst: { address: string; port: number }, serverName?: string): void {

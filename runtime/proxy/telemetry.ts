@@ -7,9 +7,18 @@
  */
 import type { Writable } from 'node:stream';
 import { peerInputChannel, type ContainedPeerError } from './contain';
-import { endpointOf, labelContext, type MetricOwner, type ProxyIdentityInfo } from './metric-context';
+import { labelContext, type MetricOwner, type ProxyIdentityInfo } from './metric-context';
 import { requestLabelPairs } from './metric-labels';
-import { evaluate, groupOf, metricPlan, peerAttribute, requestAttributes, shapeRequest, type SidePlan } from './metric-overrides';
+import {
+  evaluate,
+  groupOf,
+  metricPlan,
+  peerAttribute,
+  requestAttributes,
+  shapeRequest,
+  type SidePlan,
+  upstreamPeer,
+} from './metric-overrides';
 import { type Metrics, totalRequests, type MetricsSnapshot } from './metrics';
 import { requestFinished, type RequestRecord } from './request/record';
 import { dryRunCounter, dryRunLogLine } from './dry-run-report';
@@ -225,12 +234,6 @@ export class Telemetry {
     for (const exporter of this.exporters.values()) exporter.close();
     this.exporters.clear();
   }
-}
-
-/** An endpoint's workload as an expression's `upstream_peer`. */
-function upstreamPeer(c: NonNullable<RequestRecord['cluster']>, upstream: string): unknown {
-  const e = endpointOf(c, upstream);
-  return peerAttribute(e?.metadata, e?.labels);
 }
 
 /** One access log of a config: its filters, and what it does with a request or TCP connection that passes them (a line to its sink, a record to its collector). */
