@@ -36,6 +36,8 @@ const MAX_INT = 0x7fffffff;
 /** Node's Buffer has latin1Slice (what toString('latin1') calls) without the encoding lookup; @types/node does not declare it. */
 type Bytes = Buffer & { latin1Slice(start: number, end: number): string };
 const EMPTY = Buffer.alloc(0) as Bytes;
+/** Up to this many bytes, a string is built in JS rather than by latin1Slice (measured: bench/hpack.ts). */
+const SHORT_STRING = 8;
 
 export class HpackDecoder {
   /**
@@ -169,13 +171,13 @@ export class HpackDecoder {
     this.pos = to;
     if (!huffman) {
       if (isName && hasUpperCase(this.buf, from, to)) this.upperCaseName = true;
-      return this.buf.latin1Slice(from, to);
+      return latin1(this.buf, from, to);
     }
     const most = Math.ceil((length * 8) / 5);
     if (this.scratch.length < most) this.scratch = Buffer.allocUnsafe(Math.max(most, this.scratch.length * 2)) as Bytes;
     const n = huffmanDecode(this.buf, from, to, this.scratch, 0);
     if (isName && hasUpperCase(this.scratch, 0, n)) this.upperCaseName = true;
-    return this.scratch.latin1Slice(0, n);
+    return latin1(this.scratch, 0, n);
   }
 }
 
@@ -200,6 +202,14 @@ function hasUpperCaseChar(s: string): boolean {
     if (c >= 0x41 && c <= 0x5a) return true;
   }
   return false;
+}
+
+/** Bytes as a latin1 string: short ones char by char (a native call costs more than that here), longer ones in one slice. */
+function latin1(bytes: Bytes, from: number, to: number): string {
+  if (to - from > SHORT_STRING) return bytes.latin1Slice(from, to);
+  let s = '';
+  for (let i = from; i < to; i++) s += String.fromCharCode(bytes[i]);
+  return s;
 }
 
 function hasUpperCase(bytes: Uint8Array, from: number, to: number): boolean {
