@@ -4,11 +4,12 @@
  * - h2load's request (what bench/h2.mjs sends), all fields indexed after the first request;
  * - a mesh request: the same plus a per-request :path and x-request-id (literals, Huffman-coded);
  * - a gRPC response head and its trailers.
- * `npx ts-node --swc bench/hpack.ts` (one core, ~30 s): ns per call, columns side by side in
- * alternating rounds, ratios to the first. With HPACK_JS=<dir of an installed hpack.js>
+ * `npx ts-node --swc bench/hpack.ts` (one core, ~30 s): CPU ns per call, columns side by side in
+ * alternating rounds, medians, ratios to the first. With HPACK_JS=<dir of an installed hpack.js>
  * (`npm install --prefix /tmp/hpackjs hpack.js`, not a dependency of mast) the same blocks go through
- * that pure-JS HPACK too. On a loaded machine prefer the instruction counts of the same operations:
- * `node bench/hpack-instructions.mjs` (it runs this file's `--op` mode under callgrind).
+ * that pure-JS HPACK too. CONTROL=1 adds mast again as a last column: how far apart two identical
+ * columns come out (the noise floor of the run). callgrind instruction counts were tried for these
+ * operations and were not linear in the number of calls (V8's compiling under valgrind), so not used.
  */
 import { HpackDecoder } from '../runtime/proxy/h2/codec/hpack-decoder';
 import { HpackEncoder } from '../runtime/proxy/h2/codec/hpack-encoder';
@@ -30,7 +31,7 @@ interface Codec {
 }
 
 const mast = (huffman: boolean): Codec => ({
-  name: huffman ? 'mast' : 'mast plain',
+  name: huffman ? 'mast huff' : 'mast',
   encoder(headers) {
     const encoder = new HpackEncoder({ huffman });
     encoder.encode(headers);
@@ -82,11 +83,12 @@ function hpackJs(dir: string): Codec {
   };
 }
 
-/** ns per call over a round of n calls. */
+/** CPU ns per call over a round of n calls (CPU time: time spent descheduled on a shared machine does not count). */
 function round(fn: () => unknown, n: number): number {
-  const t0 = process.hrtime.bigint();
+  const t0 = process.cpuUsage();
   for (let i = 0; i < n; i++) fn();
-  return Number(process.hrtime.bigint() - t0) / n;
+  const t = process.cpuUsage(t0);
+  return ((t.user + t.system) * 1000) / n;
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
@@ -111,37 +113,30 @@ const BLOCKS = {
   'grpc-head': ['gRPC response head', GRPC_HEAD],
   'grpc-trailers': ['gRPC trailers', GRPC_TRAILERS],
 } as const;
-type BlockName = keyof typeof BLOCKS;
 
-// mast with plain strings: what Huffman costs the encoder, and saves or costs the decoder (its block is plain)
-const codecs = [mast(true), mast(false), ...(process.env.HPACK_JS ? [hpackJs(process.env.HPACK_JS)] : [])];
+// mast as configured by default (plain strings), then with huffman: true: what Huffman costs both sides
+const codecs = [
+  mast(false),
+  mast(true),
+  ...(process.env.HPACK_JS ? [hpackJs(process.env.HPACK_JS)] : []),
+  ...(process.env.CONTROL ? [mast(false)] : []),
+];
 
-const opAt = process.argv.indexOf('--op');
-if (opAt > 0) {
-  // One operation, warmed up, then called --calls times: for bench/hpack-instructions.mjs
-  const [codecName, what, block] = process.argv[opAt + 1].split(':') as [string, 'decode' | 'encode', BlockName];
-  const codec = codecs.find((c) => c.name.replace(' ', '-') === codecName);
-  if (!codec || !BLOCKS[block]) throw new Error(`unknown op ${process.argv[opAt + 1]}`);
-  const fn = codec[what === 'decode' ? 'decoder' : 'encoder']([...BLOCKS[block][1]]);
-  const calls = Number(process.argv[process.argv.indexOf('--calls') + 1]);
-  for (let i = 0; i < 20_000 + calls; i++) fn();
-} else {
-  console.log(`${''.padEnd(48)} ${codecs.map((c, i) => c.name.padStart(9) + (i > 0 ? ' (× mast)' : '')).join('  ')}`);
-  for (const [label, headers] of Object.values(BLOCKS)) {
-    const sizes = [true, false].map((huffman) => {
-      const encoder = new HpackEncoder({ huffman });
-      return `${encoder.encode([...headers]).length} then ${encoder.encode([...headers]).length}`;
-    });
-    console.log(`block bytes, ${label}: first then warm: Huffman ${sizes[0]}, plain ${sizes[1]}`);
-  }
-  for (const [label, headers] of Object.values(BLOCKS)) {
-    compare(
-      `decode ${label}`,
-      codecs.map((c) => c.decoder([...headers])),
-    );
-    compare(
-      `encode ${label}`,
-      codecs.map((c) => c.encoder([...headers])),
-    );
-  }
+console.log(`${''.padEnd(48)} ${codecs.map((c, i) => c.name.padStart(9) + (i > 0 ? ' (× mast)' : '')).join('  ')}`);
+for (const [label, headers] of Object.values(BLOCKS)) {
+  const sizes = [true, false].map((huffman) => {
+    const encoder = new HpackEncoder({ huffman });
+    return `${encoder.encode([...headers]).length} then ${encoder.encode([...headers]).length}`;
+  });
+  console.log(`block bytes, ${label}: first then warm: Huffman ${sizes[0]}, plain ${sizes[1]}`);
+}
+for (const [label, headers] of Object.values(BLOCKS)) {
+  compare(
+    `decode ${label}`,
+    codecs.map((c) => c.decoder([...headers])),
+  );
+  compare(
+    `encode ${label}`,
+    codecs.map((c) => c.encoder([...headers])),
+  );
 }
