@@ -6,6 +6,9 @@
  * Huffman strings go through huffman.ts's nibble table into a scratch buffer, then one latin1 slice;
  * integers and positions live in fields, so a field allocates nothing but its strings.
  *
+ * Malformed fields (RFC 9113 §8.2.1) are not HPACK errors: the decoder sets `fieldFlags` from the
+ * bytes it already holds (field-checks.ts), each dynamic entry keeping its own, and the codec refuses.
+ *
  * Defences, each a COMPRESSION_ERROR (the caller ends the connection): an integer past 2^31 - 1 or
  * cut short, a string longer than the block, Huffman EOS or bad padding, index 0 or past both
  * tables, a size update above our setting or after a field, a missing size update after our setting
@@ -41,6 +44,8 @@ type Bytes = Buffer & { latin1Slice(start: number, end: number): string };
 const EMPTY = Buffer.alloc(0) as Bytes;
 /** Up to this many bytes, a string is built in JS rather than by latin1Slice (measured: bench/hpack.ts). */
 const SHORT_STRING = 8;
+/** The most scratch room a decoder keeps between blocks. */
+const SCRATCH_KEPT = 64 * 1024;
 
 export class HpackDecoder {
   /**
@@ -84,6 +89,8 @@ export class HpackDecoder {
 
   decode(block: Uint8Array, start = 0, end = block.length): string[] {
     const buf = (Buffer.isBuffer(block) ? block : Buffer.from(block.buffer, block.byteOffset, block.byteLength)) as Bytes;
+    if (start < 0 || end > buf.length || start > end)
+      throw new RangeError(`HPACK: block [${start}, ${end}) outside its ${buf.length} bytes`);
     this.buf = buf;
     this.pos = start;
     let flags = 0;
@@ -155,6 +162,7 @@ export class HpackDecoder {
       out.push(name, value);
     }
     this.buf = EMPTY;
+    if (this.scratch.length > SCRATCH_KEPT) this.scratch = Buffer.allocUnsafe(1024) as Bytes; // a huge literal's room is not kept per connection
     this.fieldFlags = flags;
     if (tooLarge) throw new HeaderListTooLarge(listSize, this.maxListSize);
     return out;

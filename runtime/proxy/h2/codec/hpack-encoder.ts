@@ -85,6 +85,8 @@ const NAMES: ReadonlyMap<string, NameInfo> = (() => {
 const FIELD_OVERHEAD = 18;
 /** Two size updates at a block's start. */
 const UPDATES_OVERHEAD = 12;
+/** The most scratch room an encoder keeps between blocks. */
+const SCRATCH_KEPT = 64 * 1024;
 
 type Bytes = Buffer & { latin1Write(s: string, offset: number, length: number): number };
 
@@ -151,6 +153,7 @@ export class HpackEncoder {
     const block = Buffer.allocUnsafe(end);
     if (end <= 16) for (let i = 0; i < end; i++) block[i] = this.scratch[i];
     else this.scratch.copy(block, 0, 0, end);
+    if (this.scratch.length > SCRATCH_KEPT) this.scratch = Buffer.allocUnsafe(4096) as Bytes; // not kept per connection
     return block;
   }
 
