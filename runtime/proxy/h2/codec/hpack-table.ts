@@ -102,10 +102,10 @@ export class HpackTable {
   }
 }
 
-/** A power of two that holds the most entries maxSize allows (each at least 32), capped so a huge setting allocates lazily. */
+/** A power of two that holds the most entries maxSize allows (each at least 32: 128 for 4096), capped so a huge setting allocates lazily. */
 function ringCapacity(maxSize: number): number {
   const most = Math.min(Math.floor(maxSize / ENTRY_OVERHEAD), 1024);
   let capacity = 8;
-  while (capacity < most + 1) capacity *= 2;
+  while (capacity < most) capacity *= 2;
   return capacity;
 }

@@ -177,3 +177,30 @@ describe('HPACK encoder → decoder round trips (seeded random lists and table s
     }
   });
 });
+
+describe('HPACK dynamic table ring', () => {
+  test('a table full of the smallest entries (128 × 32 bytes in 4096) holds them all, the oldest at 189', () => {
+    const raw: number[] = [];
+    for (let i = 0; i < 200; i++) raw.push(0x40, 0x00, 0x01, 0x30 + (i % 10)); // literal, name '', value one digit: 33 bytes
+    raw.push(0x40, 0x00, 0x00); // name '', value '': 32 bytes
+    const decoder = new HpackDecoder();
+    decoder.decode(Buffer.from(raw));
+    expect(decoder.tableSize.entries).toBe(124); // 123 × 33 + 32 ≤ 4096
+    const small: number[] = [];
+    for (let i = 0; i < 200; i++) small.push(0x40, 0x00, 0x00);
+    decoder.decode(Buffer.from(small));
+    expect(decoder.tableSize).toEqual({ size: 4096, maxSize: 4096, entries: 128 });
+    expect(decoder.decode(Buffer.from([0xff, 0x3e]))).toEqual(['', '']); // index 189: the oldest
+    expect(() => decoder.decode(Buffer.from([0xff, 0x3f]))).toThrow(/past the tables/); // 190
+  });
+
+  test('encoder and decoder stay in step over many evictions of varied entries', () => {
+    const encoder = new HpackEncoder({ maxTableSize: 512 });
+    const decoder = new HpackDecoder({ maxTableSize: 512 });
+    for (let round = 0; round < 40; round++) {
+      const headers: string[] = [];
+      for (let i = 0; i < 10; i++) headers.push(`x-${(round * 7 + i) % 23}`, 'v'.repeat((round + i) % 50));
+      expect(decoder.decode(encoder.encode(headers))).toEqual(headers);
+    }
+  });
+});
