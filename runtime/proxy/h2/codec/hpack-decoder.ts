@@ -3,8 +3,12 @@
  * codec) → a flat [name, value, …] list, in order, pseudo-headers as they came.
  *
  * Hot-path choices: static-indexed fields return the static table's own strings (no string work);
- * Huffman strings go through huffman.ts's nibble table into a scratch buffer, then one latin1 slice;
- * integers and positions live in fields, so a field allocates nothing but its strings.
+ * Huffman strings go through huffman.ts's byte table into a scratch buffer; a string of up to 8
+ * bytes is built in JS, a longer one in one latin1 slice; integers and positions live in fields,
+ * so a field allocates nothing but its strings.
+ *
+ * Never-indexed literals (RFC 7541 §7.1.3): their names are listed in `neverIndexed` for the block,
+ * so a proxy re-encoding the fields passes them on as never-indexed (the RFC's MUST for intermediaries).
  *
  * Malformed fields (RFC 9113 §8.2.1) are not HPACK errors: the decoder sets `fieldFlags` from the
  * bytes it already holds (field-checks.ts), each dynamic entry keeping its own, and the codec refuses.
@@ -54,6 +58,8 @@ export class HpackDecoder {
    * table (each entry keeps its own): 0 for a well-formed list. The codec decides what to refuse.
    */
   fieldFlags = 0;
+  /** The names of the last block's never-indexed literals (RFC 7541 §6.2.3), or undefined when none: pass them to the encoder's neverIndex. */
+  neverIndexed: string[] | undefined = undefined;
   private readonly table: HpackTable;
   /** The flags of the last string read. */
   private stringFlags = 0;
@@ -94,6 +100,7 @@ export class HpackDecoder {
     this.buf = buf;
     this.pos = start;
     let flags = 0;
+    this.neverIndexed = undefined;
     const out: string[] = [];
     let listSize = 0;
     let tooLarge = false;
@@ -149,6 +156,7 @@ export class HpackDecoder {
         fieldFlags |= this.stringFlags;
         flags |= fieldFlags;
         if (indexing) table.add(name, value, fieldFlags);
+        else if (b & 0x10) (this.neverIndexed ??= []).push(name);
       }
       if (this.sizeUpdateDue) throw new HpackError('no table size update after our setting shrank');
       fieldSeen = true;

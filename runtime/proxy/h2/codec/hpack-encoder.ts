@@ -7,22 +7,24 @@
  * (static preferred: its index never moves).
  *
  * Strings are plain by default, Huffman-coded (where shorter) only with `huffman: true`. Measured
- * (bench/hpack.ts, CPU time, side by side): a mesh request on a warm connection, whose :path and
- * x-request-id are literals, costs the encoder ~0.70 × with plain strings and a decoder ~0.60 ×,
- * together ~350 ns less per request, for 17 more bytes (76 instead of 59); blocks of indexed fields
+ * (bench/hpack.ts, CPU time, side by side, on a loaded 2-core machine): a mesh request on a warm
+ * connection, whose :path and x-request-id are literals, cost the encoder ~0.6–0.7 × with plain
+ * strings and a decoder ~0.6 ×, some 300–500 ns less per request for both sides together, for 17
+ * more bytes (76 instead of 59); blocks of indexed fields
  * (most of a warm connection's) are the same either way. A proxy's HEADERS travel on loopback or
  * in-cluster links, where CPU per request is the budget and 17 bytes are not (nghttp2 and Envoy
  * Huffman-code whenever shorter; a gateway facing slow client links may want `huffman: true`).
  *
- * What goes into the dynamic table follows nghttp2's deflater (which Envoy used for years and
- * whose choices its oghttp2 keeps): fields are indexed except
+ * What goes into the dynamic table follows nghttp2's deflater (Envoy's HTTP/2 codec for years, and
+ * node:http2's): fields are indexed except
  * - values unique per request or response, which would only push useful entries out: `:path`,
  *   `content-length`, `age`, `etag`, `if-modified-since`, `if-none-match`, `location`, `set-cookie`
  *   (nghttp2's list), plus the tracing ids mast forwards (`x-request-id`, `traceparent`, B3 ids);
  * - an entry larger than 3/4 of the table (it would evict nearly everything, nghttp2's rule too);
  * - sensitive fields, sent as never-indexed literals so no intermediary indexes them either
- *   (RFC 7541 §7.1.3): `authorization`, `proxy-authorization`, a `cookie` shorter than 20 bytes
- *   (short enough to guess, nghttp2's threshold), and every name the caller passes in `neverIndex`.
+ *   (RFC 7541 §7.1.3): `authorization` and a `cookie` shorter than 20 bytes (short enough to guess),
+ *   as nghttp2 does, plus `proxy-authorization`, and every name the caller passes in `neverIndex`
+ *   (a proxy passes the decoder's `neverIndexed`: fields that came never-indexed leave so).
  * So `:authority`, `user-agent`, `content-type`, `:method` POST, `te`, `grpc-*` heads and statuses are
  * indexed: on a connection's second request they cost a byte each.
  */

@@ -58,6 +58,20 @@ describe('HPACK encoder: indexing choices', () => {
     expect(decoder.tableSize.entries).toBe(0);
   });
 
+  test('a proxy passes never-indexed fields on as never-indexed (RFC 7541 §7.1.3)', () => {
+    const inbound = new HpackEncoder().encode(['x-token', 'abc', 'x-plain', 'def'], new Set(['x-token']));
+    const decoder = new HpackDecoder();
+    const fields = decoder.decode(inbound);
+    expect(decoder.neverIndexed).toEqual(['x-token']);
+    const outbound = new HpackEncoder().encode(fields, new Set(decoder.neverIndexed));
+    const next = new HpackDecoder();
+    expect(next.decode(outbound)).toEqual(fields);
+    expect(next.neverIndexed).toEqual(['x-token']);
+    expect(next.tableSize.entries).toBe(1); // x-plain only
+    expect(decoder.decode(Buffer.from([0x82]))).toEqual([':method', 'GET']);
+    expect(decoder.neverIndexed).toBeUndefined(); // per block
+  });
+
   test('a long cookie is indexed (nghttp2 keeps only cookies under 20 bytes out of the table)', () => {
     const encoder = new HpackEncoder();
     const cookie = ['cookie', 'session=0123456789abcdef0123'];
