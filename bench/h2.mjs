@@ -183,7 +183,14 @@ function bundleJsPipe(root, dir) {
   const esbuild = join(root, 'node_modules', '.bin', 'esbuild');
   const out = join(dir, 'h2-js-pipe.js');
   const r = existsSync(esbuild)
-    ? spawnSync(esbuild, [join(HERE, 'h2-js-pipe.ts'), '--bundle', '--platform=node', '--target=node20', `--outfile=${out}`, '--log-level=error'])
+    ? spawnSync(esbuild, [
+        join(HERE, 'h2-js-pipe.ts'),
+        '--bundle',
+        '--platform=node',
+        '--target=node20',
+        `--outfile=${out}`,
+        '--log-level=error',
+      ])
     : { status: 1, stderr: 'no esbuild in node_modules' };
   return r.status === 0 ? { path: out } : { why: `bundle failed: ${String(r.stderr).trim().split('\n')[0]}` };
 }
@@ -208,7 +215,15 @@ function h2loadRows(targets, rounds, slice) {
     }
   return targets.map((t) => {
     const x = runs.get(t);
-    const row = { name: t.name, down: t.down, rps: median(x.rps), cpuUsPerReq: median(x.cpu), failed: x.failed, rounds: x.rps, cpuRounds: x.cpu };
+    const row = {
+      name: t.name,
+      down: t.down,
+      rps: median(x.rps),
+      cpuUsPerReq: median(x.cpu),
+      failed: x.failed,
+      rounds: x.rps,
+      cpuRounds: x.cpu,
+    };
     console.log(
       row.down
         ? `${t.name.padEnd(24)} n/a (${row.down})`
