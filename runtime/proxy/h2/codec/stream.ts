@@ -3,7 +3,7 @@
  * ends), its windows both ways, and the body bytes it holds beyond its send window. What a
  * stream does on the wire its connection does; the methods here are the application's handle.
  */
-import type { H2Session } from './session';
+import type { H2SessionCore } from './session-core';
 
 export interface StreamHandlers {
   /**
@@ -53,7 +53,7 @@ export class H2Stream {
   received = 0;
 
   constructor(
-    readonly session: H2Session,
+    readonly session: H2SessionCore,
     readonly id: number,
     recvWindow: number,
     sendWindow: number,

@@ -227,4 +227,20 @@ describe('server role', () => {
     feed(frame(FrameType.DATA, Flag.END_STREAM, 1));
     expect(sock.ended).toBe(true);
   });
+
+  it('drains in two steps: GOAWAY 2^31-1 still takes streams in flight, the final one names the last taken', () => {
+    const { feed, got, s, sock } = server();
+    feed(frame(H, Flag.END_HEADERS, 1, literalBlock(GET)));
+    s.goAway(ErrorCode.NO_ERROR, 0x7fffffff);
+    expect(goaway(feed())).toEqual({ last: 0x7fffffff, code: ErrorCode.NO_ERROR });
+    feed(frame(H, Flag.END_HEADERS, 3, literalBlock(GET)));
+    expect(got.map((g) => g.s.id)).toEqual([1, 3]);
+    s.goAway();
+    expect(goaway(feed())).toEqual({ last: 3, code: ErrorCode.NO_ERROR });
+    feed(frame(H, END, 5, literalBlock(GET)));
+    expect(got).toHaveLength(2);
+    for (const g of got) g.s.sendHeaders([':status', '200'], true);
+    feed(frame(FrameType.DATA, Flag.END_STREAM, 1), frame(FrameType.DATA, Flag.END_STREAM, 3));
+    expect(sock.ended).toBe(true);
+  });
 });
