@@ -2,7 +2,8 @@
  * What one connection of the codec allows its peer, with Envoy's edge best-practice values as
  * defaults: 100 concurrent streams, a 64 KiB stream window, a 1 MiB connection window, a 60 KiB
  * header list (Envoy's `max_request_headers_kb`), 1000 queued outbound control frames, one empty
- * frame in a row, and the premature-reset rule of CVE-2023-44487.
+ * frame in a row, PRIORITY and WINDOW_UPDATE floods bounded as Envoy bounds them, and the
+ * premature-reset rule of CVE-2023-44487.
  */
 export interface CodecLimits {
   /** SETTINGS_MAX_CONCURRENT_STREAMS the peer may open on this connection. @default 100 */
@@ -23,6 +24,10 @@ export interface CodecLimits {
   readonly maxOutboundControlFrames: number;
   /** Frames in a row with an empty payload and no END_STREAM (Envoy's `max_consecutive_inbound_frames_with_empty_payload`). @default 1 */
   readonly maxConsecutiveEmptyFrames: number;
+  /** PRIORITY frames allowed per stream opened (plus one stream's worth), Envoy's `max_inbound_priority_frames_per_stream`. @default 100 */
+  readonly maxInboundPriorityFramesPerStream: number;
+  /** WINDOW_UPDATE frames allowed per DATA frame sent, Envoy's `max_inbound_window_update_frames_per_data_frame_sent`. @default 10 */
+  readonly maxInboundWindowUpdateFramesPerDataFrameSent: number;
   /** Closed streams after which the connection is closed if half of them were reset prematurely by the peer. @default 500 */
   readonly prematureResetStreams: number;
   /** Bytes of a stream's outgoing body held beyond its send window before sendData says to wait. @default 65536 */
@@ -39,6 +44,8 @@ export const DEFAULT_CODEC_LIMITS: CodecLimits = {
   maxContinuations: 32,
   maxOutboundControlFrames: 1000,
   maxConsecutiveEmptyFrames: 1,
+  maxInboundPriorityFramesPerStream: 100,
+  maxInboundWindowUpdateFramesPerDataFrameSent: 10,
   prematureResetStreams: 500,
   streamHighWaterMark: 65536,
 };

@@ -45,6 +45,9 @@ export abstract class H2SessionCore {
   /** Control frames answered while the socket still held unwritten bytes. */
   private controlQueued = 0;
   protected closedStreams = 0;
+  /** Streams opened by either side, and DATA frames sent (the flood bounds of session.ts scale with them). */
+  protected openedStreams = 0;
+  protected dataFramesSent = 0;
   /** Streams we reset lately: frames the peer sent before it saw the reset are dropped, not errors (§5.1 closed). */
   protected readonly recentlyReset = new Set<number>();
   /** Streams with body queued for want of window. */
@@ -146,6 +149,9 @@ export abstract class H2SessionCore {
     if (!this.canRequest()) throw new H2StreamError(this.nextStreamId, ErrorCode.REFUSED_STREAM, 'connection cannot open a stream');
     const s = new H2Stream(this, this.nextStreamId, this.local.initialWindowSize, this.remote.initialWindowSize);
     this.nextStreamId += 2;
+    this.openedStreams++;
+    // A response to HEAD has no body whatever its content-length says (RFC 9110 §9.3.2).
+    for (let i = 0; i < flat.length; i += 2) if (flat[i] === ':method') s.noBody = flat[i + 1] === 'HEAD';
     this.streams.set(s.id, s);
     this.localOpen++;
     this.sendHeaders(s, flat, endStream);
@@ -230,6 +236,7 @@ export abstract class H2SessionCore {
       this.sendWindow -= piece.length;
       const last = s.queued === 0 && s.endQueued && !s.trailersQueued;
       this.writer.data(last ? Flag.END_STREAM : 0, s.id, piece);
+      this.dataFramesSent++;
       sent += piece.length;
       if (last) s.localEnded = true;
     }

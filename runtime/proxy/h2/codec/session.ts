@@ -35,6 +35,9 @@ export class H2Session extends H2SessionCore implements FrameSink {
   private continuations = 0;
   private emptyInRow = 0;
   private prematureResets = 0;
+  /** PRIORITY and WINDOW_UPDATE frames received (their floods are bounded as Envoy bounds them). */
+  private inboundPriority = 0;
+  private inboundWindowUpdates = 0;
 
   constructor(socket: net.Socket, role: Role, events: SessionEvents = {}, limits: Partial<CodecLimits> = {}) {
     super(socket, role, events, limits);
@@ -76,6 +79,8 @@ export class H2Session extends H2SessionCore implements FrameSink {
         case FrameType.PRIORITY:
           if (!id) throw new H2ConnectionError(ErrorCode.PROTOCOL_ERROR, 'PRIORITY on stream 0');
           if (end - start !== 5) throw new H2StreamError(id, ErrorCode.FRAME_SIZE_ERROR, 'PRIORITY length');
+          if (++this.inboundPriority > this.limits.maxInboundPriorityFramesPerStream * (1 + this.openedStreams))
+            throw new H2ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, 'PRIORITY frames flood');
           if ((buf.readUInt32BE(start) & 0x7fffffff) === id) throw new H2StreamError(id, ErrorCode.PROTOCOL_ERROR, 'depends on itself');
           return;
         case FrameType.RST_STREAM:
@@ -167,6 +172,7 @@ export class H2Session extends H2SessionCore implements FrameSink {
       throw new H2ConnectionError(ErrorCode.STREAM_CLOSED, `HEADERS on closed stream ${id}`);
     }
     this.lastPeerStreamId = id;
+    this.openedStreams++;
     if (this.goawaySent && id > this.goawayLastId) return;
     if (selfDependent) return this.rst(id, ErrorCode.PROTOCOL_ERROR);
     if (!flat) {
@@ -259,6 +265,9 @@ export class H2Session extends H2SessionCore implements FrameSink {
 
   private onWindowUpdate(id: number, buf: Buffer, start: number, end: number): void {
     if (end - start !== 4) throw new H2ConnectionError(ErrorCode.FRAME_SIZE_ERROR, 'WINDOW_UPDATE length');
+    // Envoy's bound: a few more than twice the streams opened and ten per DATA frame sent.
+    const allowed = 5 + 2 * (this.openedStreams + this.limits.maxInboundWindowUpdateFramesPerDataFrameSent * this.dataFramesSent);
+    if (++this.inboundWindowUpdates > allowed) throw new H2ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, 'WINDOW_UPDATE frames flood');
     const inc = buf.readUInt32BE(start) & 0x7fffffff;
     if (!id) {
       if (!inc) throw new H2ConnectionError(ErrorCode.PROTOCOL_ERROR, 'WINDOW_UPDATE of 0');

@@ -128,4 +128,18 @@ describe('client role', () => {
     sock.emit('close');
     expect(a).toEqual(['close', `reset ${ErrorCode.CANCEL}`]);
   });
+
+  it('checks a response body against its content-length, except after HEAD', () => {
+    const { s, feed } = session('client');
+    const get = record(s.request(GET, true));
+    const head = record(s.request([':method', 'HEAD', ':scheme', 'http', ':authority', 'a', ':path', '/'], true));
+    const fs = feed(
+      frame(H, Flag.END_HEADERS, 1, literalBlock([':status', '200', 'content-length', '5'])),
+      frame(FrameType.DATA, Flag.END_STREAM, 1, Buffer.from('abc')),
+      frame(H, END, 3, literalBlock([':status', '200', 'content-length', '5'])),
+    );
+    expect(fs.find((f) => f.type === FrameType.RST_STREAM)?.id).toBe(1);
+    expect(get.at(-1)).toBe(`reset ${ErrorCode.PROTOCOL_ERROR} local`);
+    expect(head).toEqual(['head :status 200 content-length 5 end', 'close']);
+  });
 });

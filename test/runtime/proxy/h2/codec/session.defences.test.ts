@@ -111,4 +111,24 @@ describe('defences', () => {
     }
     expect(s.closed).toBe(false);
   });
+
+  it('ends a PRIORITY flood: more than 100 per stream opened (Envoy’s bound)', () => {
+    const { feed } = server();
+    feed(frame(H, END, 1, literalBlock(GET)));
+    const priority = (i: number) => frame(FrameType.PRIORITY, 0, 3 + 2 * (i % 50), [0, 0, 0, 1, 16]);
+    expect(goawayCode(feed(...Array.from({ length: 200 }, (_, i) => priority(i))))).toBeUndefined();
+    expect(goawayCode(feed(priority(0)))).toBe(ErrorCode.ENHANCE_YOUR_CALM);
+  });
+
+  it('ends a WINDOW_UPDATE flood: more than 5 + 2 × (streams + 10 per DATA frame sent)', () => {
+    const { feed, streams } = server();
+    feed(frame(H, END, 1, literalBlock(GET)));
+    streams[0].sendHeaders([':status', '200']);
+    streams[0].sendData(Buffer.alloc(10), true);
+    feed();
+    // 1 stream, 1 DATA frame sent: 5 + 2 × (1 + 10) = 27 allowed.
+    const update = frame(FrameType.WINDOW_UPDATE, 0, 0, u32(1));
+    expect(goawayCode(feed(...Array.from({ length: 27 }, () => update)))).toBeUndefined();
+    expect(goawayCode(feed(update))).toBe(ErrorCode.ENHANCE_YOUR_CALM);
+  });
 });

@@ -243,4 +243,27 @@ describe('server role', () => {
     feed(frame(FrameType.DATA, Flag.END_STREAM, 1), frame(FrameType.DATA, Flag.END_STREAM, 3));
     expect(sock.ended).toBe(true);
   });
+
+  it.each([
+    ['WINDOW_UPDATE', frame(FrameType.WINDOW_UPDATE, 0, 7, u32(1))],
+    ['RST_STREAM', frame(FrameType.RST_STREAM, 0, 7, u32(0))],
+  ])('ends the connection on %s for an idle stream', (_what, f) => {
+    expect(goaway(server().feed(f))?.code).toBe(ErrorCode.PROTOCOL_ERROR);
+  });
+
+  it('resets a stream that sends HEADERS after its END_STREAM (STREAM_CLOSED)', () => {
+    const { feed } = server();
+    feed(frame(H, END, 1, literalBlock(GET)));
+    expect(rst(feed(frame(H, END, 1, literalBlock(['x-a', '1']))), 1)).toBe(ErrorCode.STREAM_CLOSED);
+  });
+
+  it.each([
+    ['SETTINGS on a stream', frame(FrameType.SETTINGS, 0, 1), ErrorCode.PROTOCOL_ERROR],
+    ['SETTINGS ACK with a payload', frame(FrameType.SETTINGS, Flag.ACK, 0, Buffer.alloc(6)), ErrorCode.FRAME_SIZE_ERROR],
+    ['PING on a stream', frame(FrameType.PING, 0, 1, Buffer.alloc(8)), ErrorCode.PROTOCOL_ERROR],
+    ['GOAWAY on a stream', frame(FrameType.GOAWAY, 0, 1, Buffer.alloc(8)), ErrorCode.PROTOCOL_ERROR],
+    ['a PUSH_PROMISE from a client', frame(FrameType.PUSH_PROMISE, Flag.END_HEADERS, 1, u32(2)), ErrorCode.PROTOCOL_ERROR],
+  ])('ends the connection on %s', (_what, f, code) => {
+    expect(goaway(server().feed(f))?.code).toBe(code);
+  });
 });
