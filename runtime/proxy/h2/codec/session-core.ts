@@ -19,6 +19,8 @@ export type Role = 'server' | 'client';
 export interface SessionEvents {
   /** Server: a new request stream with its head. Set `s.handlers` before returning to get its body. */
   onStream?(s: H2Stream, flat: string[], endStream: boolean): void;
+  /** The peer's SETTINGS were applied (a pool learns the peer's stream limit from `session.remote`). */
+  onRemoteSettings?(): void;
   /** The peer's GOAWAY: streams above `lastStreamId` were already reset as retryable. */
   onGoaway?(lastStreamId: number, code: number): void;
   /** The connection is closed; `error`: the connection error that closed it, if any. */
@@ -218,6 +220,7 @@ export abstract class H2SessionCore {
   /** Moves what `s` holds into DATA frames as far as the windows, the frame size and the socket allow. */
   protected pump(s: H2Stream): void {
     const max = this.remote.maxFrameSize;
+    const full = s.queued >= this.limits.streamHighWaterMark;
     let sent = 0;
     while (s.queued > 0) {
       const room = Math.min(s.sendWindow, this.sendWindow, max);
@@ -250,6 +253,7 @@ export abstract class H2SessionCore {
       }
     }
     if (sent) s.handlers.onSent?.(s, sent);
+    if (full && s.queued < this.limits.streamHighWaterMark) s.handlers.onDrain?.(s);
     if (s.localEnded) this.maybeClose(s);
   }
 

@@ -317,6 +317,7 @@ export class H2Session extends H2SessionCore implements FrameSink {
     const delta = applySettings(this.remote, parseSettings(buf, start, end));
     this.encoder.setMaxTableSize(Math.min(this.remote.headerTableSize, PROTOCOL_DEFAULTS.headerTableSize));
     this.control(FrameType.SETTINGS, Flag.ACK, 0);
+    this.events.onRemoteSettings?.();
     if (delta) {
       for (const s of this.streams.values()) {
         s.sendWindow += delta;

@@ -24,6 +24,8 @@ export interface StreamHandlers {
   onReset?(s: H2Stream, code: number, retryable: boolean, local: boolean): void;
   /** `n` bytes of body given with sendData went out as DATA frames (their memory is released). */
   onSent?(s: H2Stream, n: number): void;
+  /** What sendData held fell below the high-water mark again (after sendData returned false). */
+  onDrain?(s: H2Stream): void;
   /** The stream is closed (both halves ended, or reset). */
   onClose?(s: H2Stream): void;
 }

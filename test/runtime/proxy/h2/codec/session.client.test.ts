@@ -97,7 +97,10 @@ describe('client role', () => {
     const b = Buffer.alloc(6);
     b.writeUInt16BE(SettingId.MAX_CONCURRENT_STREAMS, 0);
     b.writeUInt32BE(2, 2);
+    let told = 0;
+    s.events.onRemoteSettings = () => void told++;
     feed(frame(FrameType.SETTINGS, 0, 0, b));
+    expect(told).toBe(1);
     s.request(GET, true);
     s.request(GET, true);
     expect(s.canRequest()).toBe(false);

@@ -108,6 +108,13 @@ describe('sending: the peer’s windows', () => {
     feed();
     expect(stream.queued).toBeLessThanOrEqual(65536 + 16384);
     expect(accepted).toBeLessThan(5);
+    let drained = 0;
+    stream.handlers.onDrain = () => void drained++;
+    expect(stream.queued).toBe(65536);
+    feed(frame(FrameType.WINDOW_UPDATE, 0, 1, u32(1)));
+    expect(drained).toBe(1); // one byte out: below the mark, the producer may go on
+    feed(frame(FrameType.WINDOW_UPDATE, 0, 1, u32(1)));
+    expect(drained).toBe(1); // told once per crossing
   });
 });
 
