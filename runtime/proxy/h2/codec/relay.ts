@@ -15,6 +15,8 @@ export function relayServer(connectUpstream: () => net.Socket, limits: Partial<C
   let upstream: H2Session | undefined;
   const upstreamSession = (): H2Session => {
     if (upstream?.canRequest()) return upstream;
+    // A full connection is not used again: it closes once its streams are done.
+    upstream?.goAway();
     const s = new H2Session(connectUpstream(), 'client', {
       onClose: () => {
         if (upstream === s) upstream = undefined;
