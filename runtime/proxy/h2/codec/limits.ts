@@ -28,6 +28,10 @@ export interface CodecLimits {
   readonly maxInboundPriorityFramesPerStream: number;
   /** WINDOW_UPDATE frames allowed per DATA frame sent, Envoy's `max_inbound_window_update_frames_per_data_frame_sent`. @default 10 */
   readonly maxInboundWindowUpdateFramesPerDataFrameSent: number;
+  /** Entries in one SETTINGS frame (node:http2's `maxSettings`). @default 32 */
+  readonly maxSettingsEntries: number;
+  /** Streams refused over the concurrency limit before the connection is closed (node:http2's `maxSessionRejectedStreams`). @default 100 */
+  readonly maxRejectedStreams: number;
   /** Closed streams after which the connection is closed if half of them were reset prematurely by the peer. @default 500 */
   readonly prematureResetStreams: number;
   /** Bytes of a stream's outgoing body held beyond its send window before sendData says to wait. @default 65536 */
@@ -46,6 +50,8 @@ export const DEFAULT_CODEC_LIMITS: CodecLimits = {
   maxConsecutiveEmptyFrames: 1,
   maxInboundPriorityFramesPerStream: 100,
   maxInboundWindowUpdateFramesPerDataFrameSent: 10,
+  maxSettingsEntries: 32,
+  maxRejectedStreams: 100,
   prematureResetStreams: 500,
   streamHighWaterMark: 65536,
 };

@@ -81,6 +81,27 @@ export function checkResponse(flat: readonly string[]): string | { status: numbe
 
 const NONE = new Set<string>();
 
+/**
+ * Why a block this side is about to send could not go on the wire, or undefined: a name that is
+ * empty, upper-case or connection-specific, `te` other than `trailers`, a pseudo-header after a
+ * regular field. The application's mistake, never the peer's: node:http2 throws for the same.
+ */
+export function outgoingProblem(flat: readonly string[]): string | undefined {
+  let regular = false;
+  for (let i = 0; i < flat.length; i += 2) {
+    const name = flat[i];
+    if (!name) return 'empty field name';
+    if (name.charCodeAt(0) === 0x3a) {
+      if (regular) return `pseudo-header ${name} after a regular field`;
+      continue;
+    }
+    regular = true;
+    if (CONNECTION_SPECIFIC.has(name) || (name === 'te' && flat[i + 1] !== 'trailers')) return `connection-specific field ${name}`;
+    if (name !== name.toLowerCase()) return `upper-case field name ${name}`;
+  }
+  return undefined;
+}
+
 /** A trailer block's problem: no pseudo-headers (§8.1). */
 export function checkTrailers(flat: readonly string[]): string | undefined {
   return fieldsProblem(flat, NONE, new Map());

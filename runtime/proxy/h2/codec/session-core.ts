@@ -11,6 +11,7 @@ import { FrameWriter } from './frame-writer';
 import { CLIENT_PREFACE, DEFAULT_WINDOW, ErrorCode, Flag, FrameType, MAX_WINDOW } from './frames';
 import { HpackEncoder } from './hpack-encoder';
 import { type CodecLimits, DEFAULT_CODEC_LIMITS } from './limits';
+import { outgoingProblem } from './messages';
 import { PROTOCOL_DEFAULTS, type Settings, settingsPayload } from './settings';
 import { H2Stream } from './stream';
 
@@ -149,6 +150,8 @@ export abstract class H2SessionCore {
   /** Client: opens a stream with a request head. Throws when the connection cannot take one (see canRequest). */
   request(flat: readonly string[], endStream = false): H2Stream {
     if (!this.canRequest()) throw new H2StreamError(this.nextStreamId, ErrorCode.REFUSED_STREAM, 'connection cannot open a stream');
+    const why = outgoingProblem(flat);
+    if (why) throw new H2StreamError(this.nextStreamId, ErrorCode.INTERNAL_ERROR, why);
     const s = new H2Stream(this, this.nextStreamId, this.local.initialWindowSize, this.remote.initialWindowSize);
     this.nextStreamId += 2;
     this.openedStreams++;
@@ -176,8 +179,10 @@ export abstract class H2SessionCore {
     return this.localOpen;
   }
 
+  /** A head (or 1xx); a block that cannot go on the wire (messages.ts outgoingProblem) resets the stream with INTERNAL_ERROR instead. */
   sendHeaders(s: H2Stream, flat: readonly string[], endStream: boolean): void {
     if (s.closed || s.localEnded) return;
+    if (outgoingProblem(flat)) return this.resetStream(s, ErrorCode.INTERNAL_ERROR, true);
     // An informational (1xx) response is not the answer the rapid-reset rule waits for.
     if (!(this.role === 'server' && flat[0] === ':status' && flat[1].startsWith('1'))) s.headSent = true;
     this.writeBlock(s.id, endStream ? Flag.END_STREAM : 0, flat);
@@ -212,6 +217,7 @@ export abstract class H2SessionCore {
 
   sendTrailers(s: H2Stream, flat: readonly string[]): void {
     if (s.closed || s.localEnded || s.endQueued) return;
+    if (outgoingProblem(flat) || flat[0]?.charCodeAt(0) === 0x3a) return this.resetStream(s, ErrorCode.INTERNAL_ERROR, true);
     s.trailersQueued = [...flat];
     s.endQueued = true;
     this.pump(s);

@@ -35,6 +35,7 @@ export class H2Session extends H2SessionCore implements FrameSink {
   private continuations = 0;
   private emptyInRow = 0;
   private prematureResets = 0;
+  private rejectedStreams = 0;
   /** PRIORITY and WINDOW_UPDATE frames received (their floods are bounded as Envoy bounds them). */
   private inboundPriority = 0;
   private inboundWindowUpdates = 0;
@@ -181,7 +182,12 @@ export class H2Session extends H2SessionCore implements FrameSink {
       if (!endStream) this.rst(id, ErrorCode.NO_ERROR);
       return;
     }
-    if (this.peerOpen >= this.local.maxConcurrentStreams) return this.rst(id, ErrorCode.REFUSED_STREAM);
+    if (this.peerOpen >= this.local.maxConcurrentStreams) {
+      // A client that keeps opening past the limit is flooding, not waiting (nghttp2's rejected-streams bound).
+      if (++this.rejectedStreams > this.limits.maxRejectedStreams)
+        throw new H2ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, 'too many streams over the concurrency limit');
+      return this.rst(id, ErrorCode.REFUSED_STREAM);
+    }
     const head = checkRequest(flat);
     if (typeof head === 'string' || (endStream && head.contentLength > 0)) return this.rst(id, ErrorCode.PROTOCOL_ERROR);
     const stream = new H2Stream(this, id, this.local.initialWindowSize, this.remote.initialWindowSize);
@@ -314,7 +320,10 @@ export class H2Session extends H2SessionCore implements FrameSink {
       if (end !== start) throw new H2ConnectionError(ErrorCode.FRAME_SIZE_ERROR, 'SETTINGS ACK with a payload');
       return;
     }
-    const delta = applySettings(this.remote, parseSettings(buf, start, end));
+    const entries = parseSettings(buf, start, end);
+    if (entries.length > this.limits.maxSettingsEntries)
+      throw new H2ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, `${entries.length} settings in one frame`);
+    const delta = applySettings(this.remote, entries);
     this.encoder.setMaxTableSize(Math.min(this.remote.headerTableSize, PROTOCOL_DEFAULTS.headerTableSize));
     this.control(FrameType.SETTINGS, Flag.ACK, 0);
     this.events.onRemoteSettings?.();

@@ -145,4 +145,11 @@ describe('client role', () => {
     expect(get.at(-1)).toBe(`reset ${ErrorCode.PROTOCOL_ERROR} local`);
     expect(head).toEqual(['head :status 200 content-length 5 end', 'close']);
   });
+
+  it('refuses to open a request whose head cannot go on the wire, and opens no stream', () => {
+    const { s, feed } = session('client');
+    expect(() => s.request([...GET, 'transfer-encoding', 'chunked'])).toThrow(/transfer-encoding/);
+    expect(feed()).toEqual([]);
+    expect(s.request(GET, true).id).toBe(1);
+  });
 });

@@ -131,4 +131,21 @@ describe('defences', () => {
     expect(goawayCode(feed(...Array.from({ length: 27 }, () => update)))).toBeUndefined();
     expect(goawayCode(feed(update))).toBe(ErrorCode.ENHANCE_YOUR_CALM);
   });
+
+  it('ends a connection whose client keeps opening streams past the limit (100 refused)', () => {
+    const { feed } = server();
+    const block = literalBlock(GET);
+    const open = Array.from({ length: 100 }, (_, i) => frame(H, Flag.END_HEADERS, 2 * i + 1, block));
+    expect(goawayCode(feed(...open))).toBeUndefined();
+    const extra = (n: number) => Array.from({ length: n }, (_, i) => frame(H, Flag.END_HEADERS, 201 + 2 * i, block));
+    const fs = feed(...extra(101));
+    expect(fs.filter((f) => f.type === FrameType.RST_STREAM)).toHaveLength(100);
+    expect(goawayCode(fs)).toBe(ErrorCode.ENHANCE_YOUR_CALM);
+  });
+
+  it('ends a connection sent a SETTINGS frame of more than 32 entries', () => {
+    const { feed } = server();
+    expect(goawayCode(feed(frame(FrameType.SETTINGS, 0, 0, Buffer.alloc(6 * 32))))).toBeUndefined();
+    expect(goawayCode(feed(frame(FrameType.SETTINGS, 0, 0, Buffer.alloc(6 * 33))))).toBe(ErrorCode.ENHANCE_YOUR_CALM);
+  });
 });

@@ -266,4 +266,19 @@ describe('server role', () => {
   ])('ends the connection on %s', (_what, f, code) => {
     expect(goaway(server().feed(f))?.code).toBe(code);
   });
+
+  it.each([
+    ['a connection-specific field', [':status', '200', 'connection', 'close']],
+    ['an upper-case name', [':status', '200', 'X-A', '1']],
+    ['a pseudo-header after a regular field', ['x-a', '1', ':status', '200']],
+  ])('resets its own stream (INTERNAL_ERROR) rather than send a head with %s', (_what, head) => {
+    const { feed, got } = server();
+    feed(frame(H, END, 1, literalBlock(GET)));
+    const codes: string[] = [];
+    got[0].s.handlers.onReset = (_s, code, _r, local) => void codes.push(`${code} ${local}`);
+    got[0].s.sendHeaders(head, true);
+    const fs = feed();
+    expect(fs.map((f) => f.type)).toEqual([FrameType.RST_STREAM]);
+    expect(codes).toEqual([`${ErrorCode.INTERNAL_ERROR} true`]);
+  });
 });
