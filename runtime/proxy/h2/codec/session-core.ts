@@ -105,9 +105,12 @@ export abstract class H2SessionCore {
 
   /** `n` bytes of `s` were consumed: windows given back once half of them is used (fewer WINDOW_UPDATEs). */
   consumed(s: H2Stream, n: number): void {
-    if (n <= 0 || this.closed) return;
+    // A closed stream gave its bytes back to the connection when it closed.
+    if (n <= 0 || this.closed || s.closed) return;
+    n = Math.min(n, s.unconsumed);
+    s.unconsumed -= n;
     this.consumedConnection(n);
-    if (s.closed || s.remoteEnded) return;
+    if (s.remoteEnded) return;
     s.unacked += n;
     if (s.unacked >= this.local.initialWindowSize >> 1) {
       this.writer.frame32(FrameType.WINDOW_UPDATE, 0, s.id, s.unacked);
@@ -298,7 +301,10 @@ export abstract class H2SessionCore {
     if ((s.id % 2 === 1) === (this.role === 'server')) this.peerOpen--;
     else this.localOpen--;
     this.closedStreams++;
-    // What the peer sent but was not consumed is the connection's again.
+    // What the peer sent but was not consumed is the connection's again (a reset must not shrink
+    // the connection's window for good).
+    if (s.unconsumed && !this.closed) this.consumedConnection(s.unconsumed);
+    s.unconsumed = 0;
     s.handlers.onClose?.(s);
     this.endIfDone();
   }

@@ -251,14 +251,20 @@ export class H2Session extends H2SessionCore implements FrameSink {
     }
     if (flags & Flag.PADDED) {
       [start, end] = unpad(buf, start, end);
-      if (length - (end - start)) this.consumed(s, length - (end - start));
+      const padding = length - (end - start);
+      // The padding is consumed at once: nobody will forward it.
+      s.unconsumed += padding;
+      this.consumed(s, padding);
     }
     const endStream = (flags & Flag.END_STREAM) !== 0;
     this.countEmpty(end === start && !endStream);
     s.received += end - start;
-    if (s.expected >= 0 && s.received > s.expected)
-      throw new H2StreamError(id, ErrorCode.PROTOCOL_ERROR, 'body longer than content-length');
+    if ((s.expected >= 0 && s.received > s.expected) || (endStream && s.expected >= 0 && s.received !== s.expected)) {
+      this.consumedConnection(end - start);
+      throw new H2StreamError(id, ErrorCode.PROTOCOL_ERROR, `body of ${s.received} bytes, content-length ${s.expected}`);
+    }
     if (endStream) this.remoteEnd(s);
+    s.unconsumed += end - start;
     if (s.handlers.onData) s.handlers.onData(s, end > start ? buf.subarray(start, end) : EMPTY, endStream);
     else if (end > start) this.consumed(s, end - start);
     if (endStream) this.maybeClose(s);

@@ -44,6 +44,8 @@ export class H2Stream {
   /** What the peer may still send, and what was consumed but not yet given back by WINDOW_UPDATE. */
   recvWindow: number;
   unacked = 0;
+  /** Body bytes delivered by onData and not yet consumed (the connection's window gets them back if the stream closes first). */
+  unconsumed = 0;
   sendWindow: number;
   /** Body bytes waiting for window, the END_STREAM after them, and trailers to send then. */
   readonly queue: Buffer[] = [];

@@ -167,4 +167,25 @@ describe('receiving: our windows', () => {
     const fs = t.feed(...[1, 1, 1, 3, 3].map((id) => frame(FrameType.DATA, 0, id, big)));
     expect(fs.find((f) => f.type === FrameType.GOAWAY)?.payload.readUInt32BE(4)).toBe(ErrorCode.FLOW_CONTROL_ERROR);
   });
+
+  it('gives the connection window back for what a reset stream had received and nobody consumed', () => {
+    const t = session(
+      'server',
+      { onStream: (s) => void (s.handlers = { onData: () => undefined }) },
+      { initialConnectionWindowSize: 65535 },
+    );
+    const post = literalBlock([':method', 'POST', ':scheme', 'http', ':path', '/']);
+    const chunk = Buffer.alloc(16000);
+    // Ten streams of 16000 bytes each, never consumed, each reset by the client: 160000 bytes through a 65535-byte window.
+    for (let i = 0; i < 10; i++) {
+      const id = 2 * i + 1;
+      const fs = t.feed(
+        frame(H, Flag.END_HEADERS, id, post),
+        frame(FrameType.DATA, 0, id, chunk),
+        frame(FrameType.RST_STREAM, 0, id, u32(ErrorCode.CANCEL)),
+      );
+      expect(fs.find((f) => f.type === FrameType.GOAWAY)).toBeUndefined();
+    }
+    expect(t.s.closed).toBe(false);
+  });
 });
