@@ -3,7 +3,14 @@
  * ends), its windows both ways, and the body bytes it holds beyond its send window. What a
  * stream does on the wire its connection does; the methods here are the application's handle.
  */
-import type { H2SessionCore } from './session-core';
+/** What a stream asks of its connection (session-core.ts), said here so neither file imports the other. */
+export interface StreamOwner {
+  sendHeaders(s: H2Stream, flat: readonly string[], endStream: boolean): void;
+  sendData(s: H2Stream, chunk: Buffer | undefined, endStream: boolean): boolean;
+  sendTrailers(s: H2Stream, flat: readonly string[]): void;
+  resetStream(s: H2Stream, code: number, local: boolean): void;
+  consumed(s: H2Stream, n: number): void;
+}
 
 export interface StreamHandlers {
   /**
@@ -57,7 +64,7 @@ export class H2Stream {
   received = 0;
 
   constructor(
-    readonly session: H2SessionCore,
+    readonly session: StreamOwner,
     readonly id: number,
     recvWindow: number,
     sendWindow: number,
