@@ -57,7 +57,7 @@ const UNIT = [
   'test/runtime/proxy/server-names.test.ts',
   'test/runtime/proxy/gateway-tls.files.test.ts',
   'test/runtime/local/credentials.test.ts',
-  'test/runtime/proxy/h2/codec/hpack*.test.ts',
+  'test/runtime/proxy/h2/codec/**/*.test.ts',
   'test/runtime/proxy/h2/grpc-web.test.ts',
   'test/runtime/proxy/h2/upstream-h2.test.ts',
   'test/runtime/proxy/h2/upstream-pool.idle.test.ts',

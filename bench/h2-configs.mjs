@@ -25,6 +25,7 @@ export const H2 = {
   echoAdmin: 18213,
   gatewayAdmin: 18214,
   clientAdmin: 18215,
+  jsPipe: 18216,
 };
 
 /** Writes the nginx configurations into `dir`: h2-backend.conf, h2-nginx.conf, grpc-a.conf, grpc-b.conf. */

@@ -1,12 +1,13 @@
 // The HTTP/2 and gRPC rows of `npm run bench` (issue #22's benchmark). h2load at 50 streams over
 // 5 connections through a bare `node:http2` relay (the floor), nginx, mast's gateway and two mast
-// sidecars with mTLS, taken in turn for some rounds (figures: the median round); then gRPC unary
+// sidecars with mTLS, and a bare relay on mast's JavaScript codec (h2-js-pipe.ts, the measure of
+// whether that codec beats node:http2), taken in turn for some rounds (figures: the median round); then gRPC unary
 // calls at a fixed rate through two mast sidecars with mTLS and through two nginx `grpc_pass`
 // proxies with mTLS, and straight to the echo (what the chains add is measured against that).
 // A row whose proxy cannot carry HTTP/2 prints `n/a (why)` and the run goes on; every step is
-// bounded in time.
+// bounded in time. `pipesOnly` (run.mjs --h2-pipes): the byte pipes and nginx only, no mast proxy.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gatewayMeshYaml, H2, makeChainCertificates, sidecarMeshYaml, writeNginxConfigs } from './h2-configs.mjs';
@@ -28,7 +29,8 @@ export async function h2Bench(o) {
 }
 
 async function measure(o, run, started) {
-  const { root, dir, node, proxyFlags, rounds, slice } = o;
+  const { root, dir, node, proxyFlags, rounds, slice, pipesOnly } = o;
+  const jsPipe = bundleJsPipe(root, dir);
   writeNginxConfigs(dir, makeChainCertificates(dir));
   writeFileSync(join(dir, 'h2-gateway.yaml'), gatewayMeshYaml());
   const nginx = (name) => run(name, 'nginx', ['-c', join(dir, `${name}.conf`)]);
@@ -44,6 +46,8 @@ async function measure(o, run, started) {
     nginx('grpc-b'),
   ];
   const [, ngx, floor] = others;
+  const js = jsPipe.path && run('h2-js-pipe', node.path, [jsPipe.path, String(H2.jsPipe), String(H2.backend)]);
+  if (pipesOnly) return pipeRows(o, [...others, ...(js ? [js] : [])], floor, ngx, js, jsPipe.why);
   const gateway = mast('mast-h2-gateway', [
     '--mesh',
     join(dir, 'h2-gateway.yaml'),
@@ -79,11 +83,10 @@ async function measure(o, run, started) {
       (err) => deadReason(started) ?? err.message,
     ));
   const targets = [
-    { name: 'h2 direct', port: H2.backend, pids: [] },
-    { name: 'h2 node-h2 floor', port: H2.floor, pids: [floor.pid] },
-    { name: 'h2 nginx', port: H2.nginx, pids: [ngx.pid] },
+    ...pipeTargets(floor, ngx),
     { name: 'h2 mast gateway', port: H2.gateway, pids: [gateway.pid], authority: 'alpha.example.com', down: gatewayDown },
     { name: 'h2 mast 2 sidecars mTLS', port: H2.mtlsOut, pids: [sideA.pid, sideB.pid], authority: 'backend', down: chainDown },
+    jsTarget(js, jsPipe.why),
   ];
   for (const t of targets) t.down ??= await h2Probe(t.port, t.authority ?? 'alpha.example.com');
   // Why a mast row cannot carry HTTP/2: the compiler did not mark its clusters h2, or the proxy did not take h2c.
@@ -100,32 +103,7 @@ async function measure(o, run, started) {
     if (t.down && !deadReason(started)) t.down += `; ${admins.map(([a, name]) => clustersProtocol(a, name)).join(', ')}`;
   for (const t of targets.slice(0, 3)) if (t.down) throw new Error(`${t.name} does not answer over HTTP/2: ${t.down}`);
 
-  console.log(
-    `\nHTTP/2: h2load -c${CONNECTIONS} -m${STREAMS_PER_CONNECTION} (${CONNECTIONS * STREAMS_PER_CONNECTION} streams) for rps and CPU, h2c to every target, h2 upstream; ${rounds} rounds of ${slice}s per target taken in turn (figures: the median round)`,
-  );
-  const live = targets.filter((t) => !t.down);
-  for (const t of live) h2load(t, 2); // untimed warm-up: JIT, pools, handshakes
-  const runs = new Map(targets.map((t) => [t, { rps: [], cpu: [], failed: 0 }]));
-  for (let round = 0; round < rounds; round++)
-    for (const t of live) {
-      const cpu0 = cpuOf(t);
-      const r = h2load(t, slice);
-      const x = runs.get(t);
-      x.rps.push(r.rps);
-      x.cpu.push(t.pids.length && r.succeeded ? ((cpuOf(t) - cpu0) * 1e6) / r.succeeded : 0);
-      x.failed += r.failed;
-      if (!r.succeeded) t.down ??= `no request succeeded: ${r.why}`;
-    }
-  const rows = targets.map((t) => {
-    const x = runs.get(t);
-    const row = { name: t.name, down: t.down, rps: median(x.rps), cpuUsPerReq: median(x.cpu), failed: x.failed, rounds: x.rps };
-    console.log(
-      row.down
-        ? `${t.name.padEnd(24)} n/a (${row.down})`
-        : `${t.name.padEnd(24)} rps ${row.rps.toFixed(0).padStart(7)}  cpu/req ${row.cpuUsPerReq.toFixed(1).padStart(6)} µs  failed ${row.failed}  rounds ${row.rounds.map((r) => r.toFixed(0)).join(' ')}`,
-    );
-    return row;
-  });
+  const rows = h2loadRows(targets, rounds, slice);
   // HTTP/2 between the sidecars multiplexes: a count near the requests' would mean a connection per request.
   const mtls = rows[4].down ? 0 : mtlsConnections(H2.mtlsAdmin);
   if (!rows[4].down) console.log(`h2 sidecar chain: sidecar B accepted ${mtls} mTLS connections`);
@@ -174,8 +152,99 @@ async function measure(o, run, started) {
     console.log("WARNING: the gRPC sidecar chain carried no mTLS connection (the echo's sidecar counted none)");
   for (const r of grpc.filter((r) => !r.down && r.ok < r.sent)) console.log(`WARNING: ${r.name} answered ${r.ok} of ${r.sent} calls`);
   printRatios(rows, grpc);
+  printJsPipeRatios(rows);
   await checkAlive(others);
   return { rows, grpc };
+}
+
+/** The rows of h2-js-pipe.ts's decision alone: direct, the node:http2 floor, nginx and the JavaScript-codec pipe. */
+async function pipeRows(o, procs, floor, ngx, js, why) {
+  await sleep(800);
+  await checkAlive(procs);
+  const targets = [...pipeTargets(floor, ngx), jsTarget(js, why)];
+  for (const t of targets) t.down ??= await h2Probe(t.port, 'alpha.example.com');
+  for (const t of targets.slice(0, 3)) if (t.down) throw new Error(`${t.name} does not answer over HTTP/2: ${t.down}`);
+  const rows = h2loadRows(targets, o.rounds, o.slice);
+  printJsPipeRatios(rows);
+  await checkAlive(procs);
+  return { rows, grpc: [] };
+}
+
+const pipeTargets = (floor, ngx) => [
+  { name: 'h2 direct', port: H2.backend, pids: [] },
+  { name: 'h2 node-h2 floor', port: H2.floor, pids: [floor.pid] },
+  { name: 'h2 nginx', port: H2.nginx, pids: [ngx.pid] },
+];
+
+const jsTarget = (js, why) => ({ name: 'h2 js-codec pipe', port: H2.jsPipe, pids: js ? [js.pid] : [], down: js ? undefined : why });
+
+/** h2-js-pipe.ts bundled into the run's directory with esbuild: { path } or { why } it could not be. */
+function bundleJsPipe(root, dir) {
+  const esbuild = join(root, 'node_modules', '.bin', 'esbuild');
+  const out = join(dir, 'h2-js-pipe.js');
+  const r = existsSync(esbuild)
+    ? spawnSync(esbuild, [
+        join(HERE, 'h2-js-pipe.ts'),
+        '--bundle',
+        '--platform=node',
+        '--target=node20',
+        `--outfile=${out}`,
+        '--log-level=error',
+      ])
+    : { status: 1, stderr: 'no esbuild in node_modules' };
+  return r.status === 0 ? { path: out } : { why: `bundle failed: ${String(r.stderr).trim().split('\n')[0]}` };
+}
+
+/** Every live target in turn for `rounds` rounds of `slice` seconds, after an untimed warm-up; each figure the median round. */
+function h2loadRows(targets, rounds, slice) {
+  console.log(
+    `\nHTTP/2: h2load -c${CONNECTIONS} -m${STREAMS_PER_CONNECTION} (${CONNECTIONS * STREAMS_PER_CONNECTION} streams) for rps and CPU, h2c to every target, h2 upstream; ${rounds} rounds of ${slice}s per target taken in turn (figures: the median round)`,
+  );
+  const live = targets.filter((t) => !t.down);
+  for (const t of live) h2load(t, 2); // untimed warm-up: JIT, pools, handshakes
+  const runs = new Map(targets.map((t) => [t, { rps: [], cpu: [], failed: 0 }]));
+  for (let round = 0; round < rounds; round++)
+    for (const t of live) {
+      const cpu0 = cpuOf(t);
+      const r = h2load(t, slice);
+      const x = runs.get(t);
+      x.rps.push(r.rps);
+      x.cpu.push(t.pids.length && r.succeeded ? ((cpuOf(t) - cpu0) * 1e6) / r.succeeded : 0);
+      x.failed += r.failed;
+      if (!r.succeeded) t.down ??= `no request succeeded: ${r.why}`;
+    }
+  return targets.map((t) => {
+    const x = runs.get(t);
+    const row = {
+      name: t.name,
+      down: t.down,
+      rps: median(x.rps),
+      cpuUsPerReq: median(x.cpu),
+      failed: x.failed,
+      rounds: x.rps,
+      cpuRounds: x.cpu,
+    };
+    console.log(
+      row.down
+        ? `${t.name.padEnd(24)} n/a (${row.down})`
+        : `${t.name.padEnd(24)} rps ${row.rps.toFixed(0).padStart(7)}  cpu/req ${row.cpuUsPerReq.toFixed(1).padStart(6)} µs  failed ${row.failed}  rounds ${row.rounds.map((r) => r.toFixed(0)).join(' ')}`,
+    );
+    return row;
+  });
+}
+
+/** The JavaScript-codec pipe against the node:http2 floor and nginx, with its paired rounds. */
+function printJsPipeRatios(rows) {
+  const floor = rows.find((r) => r.name === 'h2 node-h2 floor');
+  const nginx = rows.find((r) => r.name === 'h2 nginx');
+  const js = rows.find((r) => r.name === 'h2 js-codec pipe');
+  if (!js || js.down) return console.log(`ratio h2-rps js-codec-pipe/node-h2-floor n/a (${js?.down ?? 'no row'})`);
+  console.log(`ratio h2-rps js-codec-pipe/node-h2-floor ${(js.rps / floor.rps).toFixed(2)}`);
+  console.log(`ratio h2-rps js-codec-pipe/nginx ${(js.rps / nginx.rps).toFixed(2)}`);
+  console.log(`ratio h2-cpu-per-request js-codec-pipe/node-h2-floor ${(js.cpuUsPerReq / floor.cpuUsPerReq).toFixed(2)}`);
+  console.log(`ratio h2-cpu-per-request js-codec-pipe/nginx ${(js.cpuUsPerReq / nginx.cpuUsPerReq).toFixed(2)}`);
+  const paired = (k) => js[k].map((x, i) => (x / floor[k][i]).toFixed(2)).join(' ');
+  console.log(`rounds h2-rps js-codec-pipe/node-h2-floor ${paired('rounds')}; cpu/req ${paired('cpuRounds')}`);
 }
 
 /** Why one of `procs` is not running (it exited, with the end of its output), or undefined. */

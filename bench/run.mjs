@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [-- --only-h2 | --only-mesh [--profile] | --only-telemetry]`: mast-proxy side by side
+// `npm run bench [-- --quick] [-- --only-h2 [--h2-pipes] | --only-mesh [--profile] | --only-telemetry]`: mast-proxy side by side
 // with nginx and haproxy (Debian packages, installed here if missing) and a direct connection, in
 // one run, on loopback, same backend (an nginx serving a small response) and the same load
 // generators. Prints ratios to nginx. Then the mesh path against an nginx mTLS chain
@@ -24,6 +24,8 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const quick = process.argv.includes('--quick');
 // Only the HTTP/2 and gRPC rows (h2.mjs): their own processes, ports and figures.
 const onlyH2 = process.argv.includes('--only-h2');
+// With --only-h2: the byte pipes (node:http2 floor, the JavaScript-codec pipe) and nginx alone, no mast proxy.
+const h2Pipes = process.argv.includes('--h2-pipes');
 // Only the mesh path (mesh-path.mjs); with `--profile`, its mast proxies under --cpu-prof instead.
 const onlyMesh = process.argv.includes('--only-mesh');
 const profileMesh = process.argv.includes('--profile');
@@ -198,7 +200,7 @@ function bundle(entry, out) {
 /** The HTTP/2 and gRPC rows, after the HTTP/1.1 ones: what fails there is reported and the run goes on. */
 async function http2Rows() {
   try {
-    await h2Bench({ root: ROOT, dir, node: NODE, proxyFlags: PROXY_NODE_FLAGS, rounds: ROUNDS, slice: SLICE });
+    await h2Bench({ root: ROOT, dir, node: NODE, proxyFlags: PROXY_NODE_FLAGS, rounds: ROUNDS, slice: SLICE, pipesOnly: h2Pipes });
   } catch (err) {
     console.log(`HTTP/2 rows n/a (${err.message})`);
   }

@@ -1,0 +1,108 @@
+/**
+ * Is a decoded header list a well-formed HTTP/2 message (RFC 9113 §8.1.1, §8.2, §8.3)? Each check
+ * returns why not (a malformed message is a stream PROTOCOL_ERROR), or undefined. Header lists
+ * are flat: [name, value, name, value, …].
+ */
+
+/** Connection-specific fields, never in HTTP/2 (§8.2.2); `te` is allowed with `trailers` only. */
+const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
+const REQUEST_PSEUDO = new Set([':method', ':scheme', ':authority', ':path', ':protocol']);
+
+/** Field-name and field-value checks shared by every kind of block; `pseudo` says which pseudo-headers may appear. */
+function fieldsProblem(flat: readonly string[], pseudo: ReadonlySet<string>, seen: Map<string, string>): string | undefined {
+  let regular = false;
+  for (let i = 0; i < flat.length; i += 2) {
+    const name = flat[i];
+    const value = flat[i + 1];
+    if (name.length === 0) return 'empty field name';
+    if (name.charCodeAt(0) === 0x3a /* ':' */) {
+      if (regular) return `pseudo-header ${name} after a regular field`;
+      if (!pseudo.has(name)) return `pseudo-header ${name} not allowed here`;
+      if (seen.has(name)) return `duplicate ${name}`;
+      seen.set(name, value);
+      continue;
+    }
+    regular = true;
+    for (let c = 0; c < name.length; c++) {
+      const ch = name.charCodeAt(c);
+      if ((ch >= 0x41 && ch <= 0x5a) || ch <= 0x20 || ch >= 0x7f || ch === 0x3a)
+        return `field name ${JSON.stringify(name)} not lower-case token`;
+    }
+    if (CONNECTION_SPECIFIC.has(name)) return `connection-specific field ${name}`;
+    if (name === 'te' && value !== 'trailers') return `te: ${value}`;
+    if (/[\0\r\n]/.test(value) || (value.length && (value[0] === ' ' || value[0] === '\t'))) return `bad value of ${name}`;
+    if (name === 'content-length') {
+      if (!/^\d{1,15}$/.test(value)) return `content-length ${JSON.stringify(value)}`;
+      const before = seen.get('content-length');
+      if (before !== undefined && before !== value) return 'conflicting content-length';
+      seen.set('content-length', value);
+    }
+  }
+  return undefined;
+}
+
+export interface RequestHead {
+  readonly method: string;
+  /** The declared body length, or -1. */
+  readonly contentLength: number;
+}
+
+/** A request head's problem (§8.3.1), or its method and content-length. */
+export function checkRequest(flat: readonly string[]): string | RequestHead {
+  const seen = new Map<string, string>();
+  const why = fieldsProblem(flat, REQUEST_PSEUDO, seen);
+  if (why) return why;
+  const method = seen.get(':method');
+  if (!method) return 'missing :method';
+  if (method === 'CONNECT' && !seen.has(':protocol')) {
+    if (seen.has(':scheme') || seen.has(':path')) return 'CONNECT with :scheme or :path';
+    if (!seen.has(':authority')) return 'CONNECT without :authority';
+  } else {
+    if (!seen.get(':scheme')) return 'missing :scheme';
+    const path = seen.get(':path');
+    if (!path) return 'missing or empty :path';
+  }
+  const cl = seen.get('content-length');
+  return { method, contentLength: cl === undefined ? -1 : Number(cl) };
+}
+
+const RESPONSE_PSEUDO = new Set([':status']);
+
+/** A response head's problem (§8.3.2), or its status and content-length. */
+export function checkResponse(flat: readonly string[]): string | { status: number; contentLength: number } {
+  const seen = new Map<string, string>();
+  const why = fieldsProblem(flat, RESPONSE_PSEUDO, seen);
+  if (why) return why;
+  const s = seen.get(':status');
+  if (!s || !/^\d{3}$/.test(s)) return `missing or bad :status ${s ?? ''}`;
+  const cl = seen.get('content-length');
+  return { status: Number(s), contentLength: cl === undefined ? -1 : Number(cl) };
+}
+
+const NONE = new Set<string>();
+
+/**
+ * Why a block this side is about to send could not go on the wire, or undefined: a name that is
+ * empty, upper-case or connection-specific, `te` other than `trailers`, a pseudo-header after a
+ * regular field. The application's mistake, never the peer's: node:http2 throws for the same.
+ */
+export function outgoingProblem(flat: readonly string[]): string | undefined {
+  let regular = false;
+  for (let i = 0; i < flat.length; i += 2) {
+    const name = flat[i];
+    if (!name) return 'empty field name';
+    if (name.charCodeAt(0) === 0x3a) {
+      if (regular) return `pseudo-header ${name} after a regular field`;
+      continue;
+    }
+    regular = true;
+    if (CONNECTION_SPECIFIC.has(name) || (name === 'te' && flat[i + 1] !== 'trailers')) return `connection-specific field ${name}`;
+    if (name !== name.toLowerCase()) return `upper-case field name ${name}`;
+  }
+  return undefined;
+}
+
+/** A trailer block's problem: no pseudo-headers (§8.1). */
+export function checkTrailers(flat: readonly string[]): string | undefined {
+  return fieldsProblem(flat, NONE, new Map());
+}
