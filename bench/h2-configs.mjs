@@ -25,6 +25,8 @@ export const H2 = {
   echoAdmin: 18213,
   gatewayAdmin: 18214,
   clientAdmin: 18215,
+  floorA: 18216,
+  floorB: 18217,
 };
 
 /** Writes the nginx configurations into `dir`: h2-backend.conf, h2-nginx.conf, grpc-a.conf, grpc-b.conf. */
