@@ -162,7 +162,7 @@ function ownHeaders(req: RequestInfo, x: ForwardInputs): { ours: HeaderList; dro
   if (x.ownProto || !req.header('x-forwarded-proto')) ours.push(['x-forwarded-proto', req.scheme]);
   if (x.trace) ours.push(...traceHeaders(x.trace));
   const xfcc = forwardedClientCert(req, x.listener);
-  if (xfcc.line) ours.push([XFCC, xfcc.line.slice(XFCC.length + 2, -2)]);
+  if (xfcc.value) ours.push([XFCC, xfcc.value]);
   return { ours, dropped: xfcc.drop ? XFCC : undefined };
 }
 
