@@ -360,6 +360,12 @@ export class H2Exchange implements TryOwner, TriesOwner, ResponseSource, StreamO
     this.out.trailers(headers);
   }
 
+  /** An HTTP/2 upstream's trailers: sent on as received, unless a gRPC-Web call turns them into its last frame. */
+  receivedTrailers(headers: IncomingHttpHeaders): void {
+    if (this.web) this.out.trailers(pairsOf(headers));
+    else this.out.receivedTrailers(headers);
+  }
+
   end(): void {
     if (this.done) return;
     this.tries!.completed();

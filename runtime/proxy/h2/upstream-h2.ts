@@ -128,7 +128,10 @@ export class H2Try implements UpstreamTry {
   }
 
   trailersIn(t: http2.IncomingHttpHeaders): void {
-    if (!this.done) this.owner.trailers(pairsOf(t));
+    if (this.done) return;
+    const owner = this.owner;
+    if (owner.receivedTrailers) owner.receivedTrailers(t);
+    else owner.trailers(pairsOf(t));
   }
 
   ended(stream: http2.ClientHttp2Stream): void {
