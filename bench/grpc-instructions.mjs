@@ -98,12 +98,13 @@ async function calls(count) {
   return failed;
 }
 /**
- * callgrind_control's command, done: valgrind takes commands only while the process runs, and a
- * hop waiting for traffic does not run. One call at a time goes through while it waits (a few of
- * them land in the figures: a rounding error against the measured thousands).
+ * callgrind_control's command to the measured process (`pid`: without one it goes to every
+ * callgrind process of the machine, other benches' too), done: valgrind takes commands only while
+ * the process runs, and a hop waiting for traffic does not run. One call at a time goes through
+ * while it waits (a few of them land in the figures: a rounding error against the measured thousands).
  */
-async function control(command) {
-  const c = spawn('callgrind_control', [command], { stdio: 'ignore' });
+async function control(command, pid) {
+  const c = spawn('callgrind_control', [command, String(pid)], { stdio: 'ignore' });
   let done = false;
   c.on('exit', () => (done = true));
   for (let i = 0; i < 600 && !done; i++) await Promise.race([call(), sleep(500)]);
@@ -121,6 +122,9 @@ function counts(file) {
   return { total, compiling: compiling ? Number(compiling.replace(/,/g, '')) : 0 };
 }
 
+/** The measured hop's process: the wrapper execs valgrind in it. */
+let measuredPid;
+
 await withProcesses(async (run) => {
   run('grpc-echo', node.path, [join(HERE, 'grpc-echo.mjs'), String(P.echo)]);
   if (hop.startsWith('floor')) {
@@ -134,9 +138,10 @@ await withProcesses(async (run) => {
         ...tls,
         ...(hop === `floor-${side}` ? [MARK] : []),
       ]);
-    relay('out', F.out, F.in, 'out', c.a.crt, c.a.key, c.ca, 'nginx-b');
+    const outRelay = relay('out', F.out, F.in, 'out', c.a.crt, c.a.key, c.ca, 'nginx-b');
     // `in` takes no server name: its place is filled so that the mark comes after it.
-    relay('in', F.in, P.echo, 'in', c.b.crt, c.b.key, c.ca, '-');
+    const inRelay = relay('in', F.in, P.echo, 'in', c.b.crt, c.b.key, c.ca, '-');
+    measuredPid = (hop === 'floor-out' ? outRelay : inRelay).pid;
   } else {
     const mesh = startMesh({
       name: 'grpc-instructions',
@@ -149,8 +154,15 @@ await withProcesses(async (run) => {
       monitoringPort: P.monitoring,
       start: run,
     });
-    mesh.sidecar('echo-sidecar', { id: 'echo-1', app: 'echo', inboundPort: P.echoIn, appPort: P.echo, adminPort: P.echoAdmin });
-    mesh.sidecar('client-sidecar', { id: 'client-1', app: 'client', outboundPort: P.clientOut, adminPort: P.clientAdmin });
+    const echo = mesh.sidecar('echo-sidecar', {
+      id: 'echo-1',
+      app: 'echo',
+      inboundPort: P.echoIn,
+      appPort: P.echo,
+      adminPort: P.echoAdmin,
+    });
+    const client = mesh.sidecar('client-sidecar', { id: 'client-1', app: 'client', outboundPort: P.clientOut, adminPort: P.clientAdmin });
+    measuredPid = (hop === 'echo' ? echo : client).pid;
   }
   // Under callgrind a hop starts in tens of seconds: up to 5 minutes.
   let up = false;
@@ -160,12 +172,18 @@ await withProcesses(async (run) => {
   }
   if (!up) throw new Error('the chain never answered a call');
   const warmFailed = await calls(warm);
-  await control('--zero');
+  await control('--zero', measuredPid);
   const failed = await calls(measured);
-  await control('--dump');
+  await control('--dump', measuredPid);
   session?.destroy();
-  const dump = readdirSync(out).find((f) => /^out\.\d+\.\d+$/.test(f));
+  // Another bench's callgrind_control without a pid reaches this process too: a dump more than ours says so.
+  const dumps = readdirSync(out)
+    .filter((f) => /^out\.\d+\.\d+$/.test(f))
+    .sort((a, b) => Number(a.split('.').pop()) - Number(b.split('.').pop()));
+  const dump = dumps.at(-1);
   if (!dump) throw new Error('callgrind wrote no dump');
+  if (dumps.length > 1)
+    console.log(`WARNING: ${dumps.length} dumps: another process's callgrind_control reached this one (its --zero too, maybe)`);
   const { total, compiling } = counts(join(out, dump));
   const per = (n) => `${(n / measured / 1000).toFixed(1)} k`;
   console.log(
