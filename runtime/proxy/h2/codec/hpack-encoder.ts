@@ -7,13 +7,13 @@
  * (static preferred: its index never moves).
  *
  * Strings are plain by default, Huffman-coded (where shorter) only with `huffman: true`. Measured
- * (bench/hpack.ts, CPU time, side by side, on a loaded 2-core machine): a mesh request on a warm
- * connection, whose :path and x-request-id are literals, cost the encoder ~0.6–0.7 × with plain
- * strings and a decoder ~0.6 ×, some 300–500 ns less per request for both sides together, for 17
- * more bytes (76 instead of 59); blocks of indexed fields
- * (most of a warm connection's) are the same either way. A proxy's HEADERS travel on loopback or
- * in-cluster links, where CPU per request is the budget and 17 bytes are not (nghttp2 and Envoy
- * Huffman-code whenever shorter; a gateway facing slow client links may want `huffman: true`).
+ * (bench/hpack.ts, CPU time, side by side, on a loaded 2-core machine): encoding and decoding a
+ * mesh request on a warm connection (its :path and x-request-id literals) took ~1.5–1.7 × with
+ * Huffman, some 480–750 ns more per request for both sides together, to save 17 bytes (59 instead
+ * of 76); blocks of indexed fields (most of a warm connection's) are the same either way. A proxy's
+ * HEADERS travel on loopback or in-cluster links, where CPU per request is the budget and 17 bytes
+ * are not (nghttp2 and Envoy Huffman-code whenever shorter; a gateway facing slow client links may
+ * want `huffman: true`).
  *
  * What goes into the dynamic table follows nghttp2's deflater (Envoy's HTTP/2 codec for years, and
  * node:http2's): fields are indexed except
