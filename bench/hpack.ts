@@ -149,6 +149,7 @@ for (const [label, headers] of Object.values(BLOCKS)) {
   );
 }
 // Huffman or not, both sides together, with a second plain column as this run's noise floor
+console.log(`${''.padEnd(48)} ${['mast', 'mast huff (× mast)', 'mast again (× mast)'].map((c) => c.padStart(9)).join('  ')}`);
 for (const [label, headers] of Object.values(BLOCKS)) {
   compare(`encode + decode ${label}`, [exchange(false, [...headers]), exchange(true, [...headers]), exchange(false, [...headers])]);
 }
