@@ -30,6 +30,14 @@ interface Codec {
   decoder(headers: string[]): () => unknown;
 }
 
+/** Both sides of a warm connection: encode the block, decode it (what a mesh hop costs in HPACK). */
+function exchange(huffman: boolean, headers: string[]): () => unknown {
+  const encoder = new HpackEncoder({ huffman });
+  const decoder = new HpackDecoder();
+  decoder.decode(encoder.encode(headers));
+  return () => decoder.decode(encoder.encode(headers));
+}
+
 const mast = (huffman: boolean): Codec => ({
   name: huffman ? 'mast huff' : 'mast',
   encoder(headers) {
@@ -139,4 +147,9 @@ for (const [label, headers] of Object.values(BLOCKS)) {
     `encode ${label}`,
     codecs.map((c) => c.encoder([...headers])),
   );
+}
+// Huffman or not, both sides together, with a second plain column as this run's noise floor
+console.log(`${''.padEnd(48)} ${['mast', 'mast huff (× mast)', 'mast again (× mast)'].map((c) => c.padStart(9)).join('  ')}`);
+for (const [label, headers] of Object.values(BLOCKS)) {
+  compare(`encode + decode ${label}`, [exchange(false, [...headers]), exchange(true, [...headers]), exchange(false, [...headers])]);
 }

@@ -3,7 +3,8 @@
  * codec) → a flat [name, value, …] list, in order, pseudo-headers as they came.
  *
  * Hot-path choices: static-indexed fields return the static table's own strings (no string work);
- * Huffman strings go through huffman.ts's byte table into a scratch buffer; a string of up to 8
+ * Huffman strings go through huffman.ts's byte table into a scratch buffer (one for all decoders:
+ * a string is made from it before decode returns, so none is kept per connection); a string of up to 8
  * bytes is built in JS, a longer one in one latin1 slice; integers and positions live in fields,
  * so a field allocates nothing but its strings.
  *
@@ -48,7 +49,9 @@ type Bytes = Buffer & { latin1Slice(start: number, end: number): string };
 const EMPTY = Buffer.alloc(0) as Bytes;
 /** Up to this many bytes, a string is built in JS rather than by latin1Slice (measured: bench/hpack.ts). */
 const SHORT_STRING = 8;
-/** The most scratch room a decoder keeps between blocks. */
+/** Huffman output, shared by all decoders (decoding is synchronous); grown for a long string, then given back. */
+let scratch = Buffer.allocUnsafe(1024) as Bytes;
+/** The most scratch room kept between blocks. */
 const SCRATCH_KEPT = 64 * 1024;
 
 export class HpackDecoder {
@@ -69,7 +72,6 @@ export class HpackDecoder {
   private readonly maxListSize: number;
   private buf = EMPTY;
   private pos = 0;
-  private scratch = Buffer.allocUnsafe(1024) as Bytes;
 
   constructor(opts: HpackDecoderOptions = {}) {
     this.settingMax = opts.maxTableSize ?? 4096;
@@ -170,7 +172,7 @@ export class HpackDecoder {
       out.push(name, value);
     }
     this.buf = EMPTY;
-    if (this.scratch.length > SCRATCH_KEPT) this.scratch = Buffer.allocUnsafe(1024) as Bytes; // a huge literal's room is not kept per connection
+    if (scratch.length > SCRATCH_KEPT) scratch = Buffer.allocUnsafe(1024) as Bytes; // a huge literal's room is not kept
     this.fieldFlags = flags;
     if (tooLarge) throw new HeaderListTooLarge(listSize, this.maxListSize);
     return out;
@@ -206,10 +208,10 @@ export class HpackDecoder {
       return latin1(this.buf, from, to);
     }
     const most = Math.ceil((length * 8) / 5);
-    if (this.scratch.length < most) this.scratch = Buffer.allocUnsafe(Math.max(most, this.scratch.length * 2)) as Bytes;
-    const n = huffmanDecode(this.buf, from, to, this.scratch, 0);
-    this.stringFlags = isName ? nameFlags(this.scratch, 0, n) : valueFlags(this.scratch, 0, n);
-    return latin1(this.scratch, 0, n);
+    if (scratch.length < most) scratch = Buffer.allocUnsafe(Math.max(most, scratch.length * 2)) as Bytes;
+    const n = huffmanDecode(this.buf, from, to, scratch, 0);
+    this.stringFlags = isName ? nameFlags(scratch, 0, n) : valueFlags(scratch, 0, n);
+    return latin1(scratch, 0, n);
   }
 }
 

@@ -7,13 +7,13 @@
  * (static preferred: its index never moves).
  *
  * Strings are plain by default, Huffman-coded (where shorter) only with `huffman: true`. Measured
- * (bench/hpack.ts, CPU time, side by side, on a loaded 2-core machine): a mesh request on a warm
- * connection, whose :path and x-request-id are literals, cost the encoder ~0.6–0.7 × with plain
- * strings and a decoder ~0.6 ×, some 300–500 ns less per request for both sides together, for 17
- * more bytes (76 instead of 59); blocks of indexed fields
- * (most of a warm connection's) are the same either way. A proxy's HEADERS travel on loopback or
- * in-cluster links, where CPU per request is the budget and 17 bytes are not (nghttp2 and Envoy
- * Huffman-code whenever shorter; a gateway facing slow client links may want `huffman: true`).
+ * (bench/hpack.ts, CPU time, side by side, on a loaded 2-core machine): encoding and decoding a
+ * mesh request on a warm connection (its :path and x-request-id literals) took ~1.5–1.7 × with
+ * Huffman, some 480–750 ns more per request for both sides together, to save 17 bytes (59 instead
+ * of 76); blocks of indexed fields (most of a warm connection's) are the same either way. A proxy's
+ * HEADERS travel on loopback or in-cluster links, where CPU per request is the budget and 17 bytes
+ * are not (nghttp2 and Envoy Huffman-code whenever shorter; a gateway facing slow client links may
+ * want `huffman: true`).
  *
  * What goes into the dynamic table follows nghttp2's deflater (Envoy's HTTP/2 codec for years, and
  * node:http2's): fields are indexed except
@@ -87,8 +87,10 @@ const NAMES: ReadonlyMap<string, NameInfo> = (() => {
 const FIELD_OVERHEAD = 18;
 /** Two size updates at a block's start. */
 const UPDATES_OVERHEAD = 12;
-/** The most scratch room an encoder keeps between blocks. */
-const SCRATCH_KEPT = 64 * 1024;
+/** encode()'s slab: blocks up to a quarter of it are views of it; a larger one gets its own buffer. */
+const SLAB_SIZE = 64 * 1024;
+let slab = Buffer.alloc(0) as Bytes; // the first encode() allocates it
+let slabUsed = SLAB_SIZE;
 
 type Bytes = Buffer & { latin1Write(s: string, offset: number, length: number): number };
 
@@ -128,7 +130,6 @@ export class HpackEncoder {
   /** Size updates owed at the next block's start (RFC 7541 §4.2): the smallest since the last block, then the final. */
   private updateMin = -1;
   private updateFinal = -1;
-  private scratch = Buffer.allocUnsafe(4096) as Bytes;
   private readonly huffman: boolean;
 
   constructor(opts: HpackEncoderOptions = {}) {
@@ -148,15 +149,24 @@ export class HpackEncoder {
     this.table.resize(size);
   }
 
+  /**
+   * The block, written straight into a slab shared by all encoders and returned as a view of it (as
+   * Buffer.allocUnsafe hands out views of its pool): no copy, and no scratch room per connection.
+   */
   encode(headers: readonly string[], neverIndex?: ReadonlySet<string>): Buffer {
     const bound = blockBound(headers);
-    if (this.scratch.length < bound) this.scratch = Buffer.allocUnsafe(Math.max(bound, this.scratch.length * 2)) as Bytes;
-    const end = this.write(headers, this.scratch, 0, neverIndex);
-    const block = Buffer.allocUnsafe(end);
-    if (end <= 16) for (let i = 0; i < end; i++) block[i] = this.scratch[i];
-    else this.scratch.copy(block, 0, 0, end);
-    if (this.scratch.length > SCRATCH_KEPT) this.scratch = Buffer.allocUnsafe(4096) as Bytes; // not kept per connection
-    return block;
+    if (bound > SLAB_SIZE / 4) {
+      const own = Buffer.allocUnsafe(bound) as Bytes;
+      return own.subarray(0, this.write(headers, own, 0, neverIndex));
+    }
+    if (slabUsed + bound > SLAB_SIZE) {
+      slab = Buffer.allocUnsafe(SLAB_SIZE) as Bytes;
+      slabUsed = 0;
+    }
+    const start = slabUsed;
+    const end = this.write(headers, slab, start, neverIndex);
+    slabUsed = (end + 7) & ~7; // the next block 8-aligned, as Node's pool does
+    return slab.subarray(start, end);
   }
 
   /**

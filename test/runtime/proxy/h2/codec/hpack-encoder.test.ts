@@ -131,6 +131,21 @@ describe('HPACK encoder: table size updates (RFC 7541 §4.2)', () => {
   });
 });
 
+describe('HPACK encoder: the blocks encode() returns', () => {
+  test('stay intact while later blocks are written, across slabs, and large ones get their own room', () => {
+    const encoder = new HpackEncoder();
+    const decoder = new HpackDecoder({ maxHeaderListSize: 1 << 20 });
+    const kept: { block: Buffer; headers: string[] }[] = [];
+    for (let i = 0; i < 2000; i++) {
+      const headers = ['x-n', String(i), ':path', `/${'p'.repeat(i % 300)}`]; // ~150 KB in all: slabs roll over
+      kept.push({ block: encoder.encode(headers), headers });
+    }
+    const large = ['x-large', 'v'.repeat(40_000)];
+    kept.push({ block: encoder.encode(large), headers: large });
+    for (const { block, headers } of kept) expect(decoder.decode(block)).toEqual(headers);
+  });
+});
+
 describe('HPACK encoder: encodeInto', () => {
   test('writes the same bytes as encode at the offset, and returns the end', () => {
     const out = Buffer.alloc(1024, 0xee);
