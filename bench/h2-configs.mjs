@@ -26,6 +26,8 @@ export const H2 = {
   gatewayAdmin: 18214,
   clientAdmin: 18215,
   jsPipe: 18216,
+  floorA: 18217,
+  floorB: 18218,
 };
 
 /** Writes the nginx configurations into `dir`: h2-backend.conf, h2-nginx.conf, grpc-a.conf, grpc-b.conf. */

@@ -31,7 +31,8 @@ export async function h2Bench(o) {
 async function measure(o, run, started) {
   const { root, dir, node, proxyFlags, rounds, slice, pipesOnly } = o;
   const jsPipe = bundleJsPipe(root, dir);
-  writeNginxConfigs(dir, makeChainCertificates(dir));
+  const certs = makeChainCertificates(dir);
+  writeNginxConfigs(dir, certs);
   writeFileSync(join(dir, 'h2-gateway.yaml'), gatewayMeshYaml());
   const nginx = (name) => run(name, 'nginx', ['-c', join(dir, `${name}.conf`)]);
   const proxy = join(root, 'build', 'mast-proxy.js');
@@ -44,8 +45,31 @@ async function measure(o, run, started) {
     run('grpc-echo', node.path, [join(HERE, 'grpc-echo.mjs'), String(H2.echo)]),
     nginx('grpc-a'),
     nginx('grpc-b'),
+    // The gRPC chain's floor: two node:http2 relays with mTLS between them (nginx's chain's
+    // certificates), on the image's node flags as the sidecars, so what mast adds is its own work.
+    run('grpc-floor-a', node.path, [
+      ...proxyFlags,
+      join(HERE, 'h2-pipe-proxy.mjs'),
+      String(H2.floorA),
+      String(H2.floorB),
+      'out',
+      certs.a.crt,
+      certs.a.key,
+      certs.ca,
+      'nginx-b',
+    ]),
+    run('grpc-floor-b', node.path, [
+      ...proxyFlags,
+      join(HERE, 'h2-pipe-proxy.mjs'),
+      String(H2.floorB),
+      String(H2.echo),
+      'in',
+      certs.b.crt,
+      certs.b.key,
+      certs.ca,
+    ]),
   ];
-  const [, ngx, floor] = others;
+  const [, ngx, floor, , grpcA, grpcB, floorA, floorB] = others;
   const js = jsPipe.path && run('h2-js-pipe', node.path, [jsPipe.path, String(H2.jsPipe), String(H2.backend)]);
   if (pipesOnly) return pipeRows(o, [...others, ...(js ? [js] : [])], floor, ngx, js, jsPipe.why);
   const gateway = mast('mast-h2-gateway', [
@@ -113,23 +137,27 @@ async function measure(o, run, started) {
   console.log(
     `\ngRPC unary: ${GRPC_RATE} calls/s on 4 h2c connections for ${slice}s per target per round, ${rounds} rounds in turn, to a node:http2 echo`,
   );
+  // CPU per call is both hops' (from /proc, children included: nginx's worker) over a round / its answered calls.
   const grpcTargets = [
-    { name: 'grpc direct', port: H2.echo, authority: 'echo' },
-    { name: 'grpc nginx chain mTLS', port: H2.chainA, authority: 'echo' },
-    { name: 'grpc mast 2 sidecars mTLS', port: H2.mtlsOut, authority: 'echo', down: chainDown },
+    { name: 'grpc direct', port: H2.echo, authority: 'echo', pids: [] },
+    { name: 'grpc nginx chain mTLS', port: H2.chainA, authority: 'echo', pids: [grpcA.pid, grpcB.pid] },
+    { name: 'grpc node-h2 pipe chain mTLS', port: H2.floorA, authority: 'echo', pids: [floorA.pid, floorB.pid] },
+    { name: 'grpc mast 2 sidecars mTLS', port: H2.mtlsOut, authority: 'echo', pids: [sideA.pid, sideEcho.pid], down: chainDown },
   ];
   for (const t of grpcTargets.filter((t) => !t.down)) {
     const w = grpcFixedRate(t, 0.5); // warm-up, and a check that calls get through
     if (!w.ok) t.down = `no call answered: ${w.firstError ?? 'no answer'}`;
   }
-  for (const t of grpcTargets.slice(0, 2)) if (t.down) throw new Error(`${t.name}: ${t.down}`);
-  const grpcRuns = new Map(grpcTargets.map((t) => [t, { p50: [], p90: [], p99: [], sent: 0, ok: 0, firstError: undefined }]));
+  for (const t of grpcTargets.slice(0, 3)) if (t.down) throw new Error(`${t.name}: ${t.down}`);
+  const grpcRuns = new Map(grpcTargets.map((t) => [t, { p50: [], p90: [], p99: [], cpu: [], sent: 0, ok: 0, firstError: undefined }]));
   for (let round = 0; round < rounds; round++)
     for (const t of grpcTargets.filter((t) => !t.down)) {
+      const cpu0 = cpuOf(t);
       const r = grpcFixedRate(t, slice);
       const x = grpcRuns.get(t);
       // A round with no call answered has no latency: it shows in ok/sent and the first error.
       if (r.ok) for (const k of ['p50', 'p90', 'p99']) x[k].push(r[k]);
+      if (r.ok) x.cpu.push(((cpuOf(t) - cpu0) * 1e6) / r.ok);
       x.sent += r.sent;
       x.ok += r.ok;
       x.firstError ??= r.firstError;
@@ -137,18 +165,19 @@ async function measure(o, run, started) {
   const grpc = grpcTargets.map((t) => {
     const x = grpcRuns.get(t);
     const down = t.down ?? (x.p50.length ? undefined : `no call answered: ${x.firstError}`);
-    const row = { name: t.name, down, p50: median(x.p50), p90: median(x.p90), p99: median(x.p99), sent: x.sent, ok: x.ok };
+    const row = { name: t.name, down, p50: median(x.p50), p90: median(x.p90), p99: median(x.p99), cpu: x.cpu, sent: x.sent, ok: x.ok };
+    const cpu = t.pids.length && x.cpu.length ? `  cpu/call ${median(x.cpu).toFixed(0).padStart(4)} µs` : '';
     console.log(
       row.down
-        ? `${t.name.padEnd(26)} n/a (${row.down})`
-        : `${t.name.padEnd(26)} p50 ${row.p50.toFixed(3)} ms  p90 ${row.p90.toFixed(3)} ms  p99 ${row.p99.toFixed(3)} ms  (ok ${row.ok}/${row.sent}${x.firstError ? `, first error: ${x.firstError}` : ''})`,
+        ? `${t.name.padEnd(29)} n/a (${row.down})`
+        : `${t.name.padEnd(29)} p50 ${row.p50.toFixed(3)} ms  p90 ${row.p90.toFixed(3)} ms  p99 ${row.p99.toFixed(3)} ms${cpu}  (ok ${row.ok}/${row.sent}${x.firstError ? `, first error: ${x.firstError}` : ''})`,
     );
     return row;
   });
 
-  const grpcMtls = grpc[2].down ? 0 : mtlsConnections(H2.echoAdmin);
-  if (!grpc[2].down) console.log(`gRPC sidecar chain: the echo's sidecar accepted ${grpcMtls} mTLS connections`);
-  if (!grpc[2].down && !grpcMtls)
+  const grpcMtls = grpc[3].down ? 0 : mtlsConnections(H2.echoAdmin);
+  if (!grpc[3].down) console.log(`gRPC sidecar chain: the echo's sidecar accepted ${grpcMtls} mTLS connections`);
+  if (!grpc[3].down && !grpcMtls)
     console.log("WARNING: the gRPC sidecar chain carried no mTLS connection (the echo's sidecar counted none)");
   for (const r of grpc.filter((r) => !r.down && r.ok < r.sent)) console.log(`WARNING: ${r.name} answered ${r.ok} of ${r.sent} calls`);
   printRatios(rows, grpc);
@@ -356,11 +385,25 @@ function printRatios(rows, grpc) {
     `h2 cpu per request µs: nginx ${us(nginx)}, node-h2 floor ${us(floor)}, mast gateway ${us(gateway)}, mast 2 sidecars mTLS ${us(chain)}`,
   );
   if (!gateway.down) console.log(`rounds h2-rps mast/nginx ${gateway.rounds.map((x, i) => (x / nginx.rounds[i]).toFixed(2)).join(' ')}`);
-  const [direct, ngxChain, mastChain] = grpc;
+  const [direct, ngxChain, floorChain, mastChain] = grpc;
   const added = (r) => (r.down || direct.down ? 'n/a' : ['p50', 'p90', 'p99'].map((k) => (r[k] - direct[k]).toFixed(3)).join('/'));
   console.log(
-    `grpc unary added ms p50/p90/p99 at ${GRPC_RATE}/s: nginx grpc_pass chain mTLS ${added(ngxChain)}; mast 2 sidecars mTLS ${added(mastChain)}`,
+    `grpc unary added ms p50/p90/p99 at ${GRPC_RATE}/s: nginx grpc_pass chain mTLS ${added(ngxChain)}; node-h2 pipe chain mTLS ${added(floorChain)}; mast 2 sidecars mTLS ${added(mastChain)}`,
   );
   const p90 = (r) => Math.max(r.p90 - direct.p90, 0.001);
   ratio('ratio grpc-added-p90 mast/nginx', mastChain, ngxChain, p90, [direct]);
+  ratio('ratio grpc-added-p90 mast/node-h2-floor', mastChain, floorChain, p90, [direct]);
+  // CPU per call: the median round of each chain, and the median of the rounds' ratios (each round takes both within seconds).
+  const perCall = (r) => (r.down ? 'n/a' : median(r.cpu).toFixed(0));
+  console.log(
+    `grpc cpu per call µs (both hops): nginx chain ${perCall(ngxChain)}, node-h2 pipe chain ${perCall(floorChain)}, mast 2 sidecars ${perCall(mastChain)}`,
+  );
+  const roundsRatio = (a, b) => median(a.cpu.map((x, i) => x / b.cpu[i]).filter(Number.isFinite));
+  for (const [label, a, b] of [
+    ['mast/node-h2-floor', mastChain, floorChain],
+    ['node-h2-floor/nginx', floorChain, ngxChain],
+  ])
+    console.log(
+      `ratio grpc-cpu-per-call ${label} ${na(a, b) || a.cpu.length !== b.cpu.length ? `n/a (no figure for ${na(a, b) ?? 'every round'})` : roundsRatio(a, b).toFixed(2)}`,
+    );
 }

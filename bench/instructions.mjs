@@ -92,8 +92,16 @@ await withProcesses(async (run) => {
     monitoringPort: P.monitoring,
     start: run,
   });
-  mesh.sidecar('sidecar', { id: 'backend-v1', app: 'backend', inboundPort: P.sidecarIn, appPort: P.backend, adminPort: P.sidecarAdmin });
-  mesh.gateway('gateway', { portMap: `80=${P.gateway}`, adminPort: P.gatewayAdmin });
+  const sidecar = mesh.sidecar('sidecar', {
+    id: 'backend-v1',
+    app: 'backend',
+    inboundPort: P.sidecarIn,
+    appPort: P.backend,
+    adminPort: P.sidecarAdmin,
+  });
+  const gateway = mesh.gateway('gateway', { portMap: `80=${P.gateway}`, adminPort: P.gatewayAdmin });
+  // callgrind_control's commands to the measured process only: without a pid they reach every callgrind process of the machine, other benches' too.
+  const measuredPid = String((which === 'gateway' ? gateway : sidecar).pid);
   // Under callgrind a proxy starts in tens of seconds: up to 5 minutes.
   let up = false;
   for (let i = 0; i < 600 && !up; i++) {
@@ -102,9 +110,9 @@ await withProcesses(async (run) => {
   }
   if (!up) throw new Error('the path never answered 200');
   const warmFailed = await requests(warm);
-  spawnSync('callgrind_control', ['--zero']);
+  spawnSync('callgrind_control', ['--zero', measuredPid]);
   const failed = await requests(measured);
-  spawnSync('callgrind_control', ['--dump']);
+  spawnSync('callgrind_control', ['--dump', measuredPid]);
   await sleep(2000);
   const dump = readdirSync(out).find((f) => /^out\.\d+\.\d+$/.test(f));
   if (!dump) throw new Error('callgrind wrote no dump');

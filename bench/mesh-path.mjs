@@ -4,16 +4,17 @@
 // CA and hop 1 verifies hop 2's, TLS 1.3, session reuse, kept-alive upstreams at both hops);
 // mast's gateway → the backend's inbound sidecar (auto mTLS, certificates and config from mastd,
 // as `mast local` runs them); mast's two sidecars (the client's outbound → the backend's inbound);
-// the Node byte pipe (bench/pipe-proxy.ts), one hop, the memory baseline; and two Node byte pipes
-// chained with mTLS as the nginx chain (bench/mtls-pipe-proxy.ts), the floor of a Node mesh path,
-// run with the proxies' node flags. Prints the ratios
-// to the nginx chain, the added latency at a fixed rate, and each proxy's memory idle and under
-// load. `--profile`: the mast rows under wrk with `--cpu-prof` instead, summarised by
+// the Node byte pipe (bench/pipe-proxy.ts), one hop; and two Node byte pipes chained with mTLS as
+// the nginx chain (bench/mtls-pipe-proxy.ts), the floor of a Node mesh path and the memory baseline
+// of each mast proxy (mesh-memory.mjs: the same transport, the same connections held); the pipes run
+// with the proxies' node flags. Prints the ratios to the nginx chain, the added latency at a fixed
+// rate, and each proxy's memory idle and under load. `--profile`: the mast rows under wrk with `--cpu-prof` instead, summarised by
 // profile-summary.mjs.
 import { cpSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gatewayMeshYaml } from './gateway-mesh.mjs';
 import { measureAll, waitPort, wrk } from './measure.mjs';
+import { likeForLike, likeForLikeLines } from './mesh-memory.mjs';
 import { memoryBreakdown, mtlsConnections, startMesh } from './mesh-start.mjs';
 import { makeCertificates, NGINX_HTTP, nginxHead, nginxUpstream, writeBackendConfig } from './nginx-configs.mjs';
 import { checkAlive, cpuSeconds, median, memoryMb, sleep, withProcesses } from './processes.mjs';
@@ -88,7 +89,8 @@ export async function startRows(o, run, started, nodeFlags) {
   const backend = nginx('mesh-backend');
   const hop1 = nginx('mesh-hop1');
   const hop2 = nginx('mesh-hop2');
-  const pipe = run('mesh-node-pipe', o.node.path, [join(dir, 'pipe-proxy.js'), String(MESH.pipe), String(MESH.backend)]);
+  // The byte pipes run with the proxies' node flags (the young generation's size, V8's threads): memory like for like.
+  const pipe = run('mesh-node-pipe', o.node.path, [...o.proxyFlags, join(dir, 'pipe-proxy.js'), String(MESH.pipe), String(MESH.backend)]);
   const mtlsPipe = (name, args) =>
     run(name, o.node.path, [...o.proxyFlags, ...(nodeFlags?.(name) ?? []), join(dir, 'mtls-pipe-proxy.js'), ...args.map(String)]);
   const { hop1: c1, hop2: c2, ca } = certs;
@@ -140,6 +142,7 @@ async function measure(o, run, started) {
   // Idle: up, config and certificate in hand, one request through each row (every lazy module loaded).
   const idle = {
     pipe: memoryMb(p.pipe.pid),
+    mtlsPipeOut: memoryMb(p.pipeOut.pid),
     mtlsPipe: memoryMb(p.pipeIn.pid),
     gateway: memoryMb(p.gateway.pid),
     sidecar: memoryMb(p.sidecarIn.pid),
@@ -187,21 +190,39 @@ async function measure(o, run, started) {
   // Memory per proxy: the private (Anonymous) figure first, the one that grows with the pods.
   const mb = (m) =>
     `private ${m.anon.toFixed(1)} MB (dirty ${m.privateDirty.toFixed(1)}), rss ${m.rss.toFixed(1)}, pss ${m.pss.toFixed(1)}`;
-  const loaded = { pipe: pipe.loaded[0], mtlsPipe: floor.loaded[1], gateway: gw.loaded[0], sidecar: gw.loaded[1] };
-  console.log(`\nmemory per proxy, idle | at ${o.rate} req/s (smaps_rollup: private = Anonymous):`);
-  const label = { pipe: 'node pipe', mtlsPipe: 'node mTLS in', gateway: 'mast gateway', sidecar: 'mast sidecar' };
-  for (const k of ['pipe', 'mtlsPipe', 'gateway', 'sidecar']) console.log(`  ${label[k].padEnd(13)} ${mb(idle[k])} | ${mb(loaded[k])}`);
+  const loaded = {
+    pipe: pipe.loaded[0],
+    mtlsPipeOut: floor.loaded[0],
+    mtlsPipe: floor.loaded[1],
+    gateway: gw.loaded[0],
+    sidecar: gw.loaded[1],
+  };
+  console.log(`\nmemory per proxy, idle | at ${o.rate} req/s during its row (smaps_rollup: private = Anonymous):`);
+  const label = {
+    pipe: 'node pipe',
+    mtlsPipeOut: 'node mTLS out',
+    mtlsPipe: 'node mTLS in',
+    gateway: 'mast gateway',
+    sidecar: 'mast sidecar',
+  };
+  for (const k of Object.keys(label)) console.log(`  ${label[k].padEnd(13)} ${mb(idle[k])} | ${mb(loaded[k])}`);
+  // Unlike things, kept for the figures before: mast's proxies do mTLS, the plain pipe does not, and
+  // the backend's sidecar holds both mast rows' connections while each pipe holds its own row's.
   for (const k of ['gateway', 'sidecar'])
     console.log(
-      `memory private-over-pipe ${k} MB ${(loaded[k].anon - loaded.pipe.anon).toFixed(1)} at ${o.rate} req/s (target <= 3), ${(idle[k].anon - idle.pipe.anon).toFixed(1)} idle`,
+      `memory private-over-plain-pipe ${k} MB ${(loaded[k].anon - loaded.pipe.anon).toFixed(1)} at ${o.rate} req/s, ${(idle[k].anon - idle.pipe.anon).toFixed(1)} idle (mTLS against plain: not like for like)`,
     );
   console.log(`after the rows, gateway: ${memoryBreakdown(MESH.gatewayAdmin)}`);
   console.log(`after the rows, backend's sidecar: ${memoryBreakdown(MESH.sidecarInAdmin)}`);
-  for (const k of ['gateway', 'sidecar'])
-    console.log(
-      `memory private-over-mtls-pipe ${k} MB ${(loaded[k].anon - loaded.mtlsPipe.anon).toFixed(1)} at ${o.rate} req/s, ${(idle[k].anon - idle.mtlsPipe.anon).toFixed(1)} idle`,
-    );
-  return { direct, pipe, chain, floor, gw, sidecars, idle, loaded };
+  // Like for like, the headline: the same transport and the same connections held (mesh-memory.mjs).
+  const fair = await likeForLike(p, MESH, o.rate);
+  for (const line of likeForLikeLines(fair, o.rate)) console.log(line);
+  const idleOver = (k, pk) => (idle[k].anon - idle[pk].anon).toFixed(1);
+  console.log(
+    `memory like-for-like idle MB: gateway ${idleOver('gateway', 'mtlsPipeOut')} over the mTLS pipe's client side, sidecar ${idleOver('sidecar', 'mtlsPipe')} over its accepting side`,
+  );
+  await checkAlive(started);
+  return { direct, pipe, chain, floor, gw, sidecars, idle, loaded, fair };
 }
 
 /**

@@ -109,7 +109,7 @@ export function memoryBreakdown(adminPort) {
     const m = JSON.parse(r.stdout.toString());
     const mb = (k) => (Number(m[k]) / 1048576).toFixed(1);
     const outside = (Number(m.anonymous) - Number(m.v8_heap_committed)) / 1048576;
-    return `anonymous ${mb('anonymous')} MB: V8 heap ${mb('v8_heap_committed')} committed (${mb('v8_heap_used')} used, code ${mb('v8_code')}), outside it ${outside.toFixed(1)} (external ${mb('external')})`;
+    return `anonymous ${mb('anonymous')} MB: V8 heap ${mb('v8_heap_committed')} committed (${mb('v8_heap_used')} used, code ${mb('v8_code')}, young generation ${mb('v8_young_generation')}), outside it ${outside.toFixed(1)} (external ${mb('external')})`;
   } catch {
     return 'n/a';
   }

@@ -106,3 +106,20 @@ export function memoryMb(pid) {
   }
   return { rss: kb.rss / 1024, pss: kb.pss / 1024, anon: kb.anon / 1024, privateDirty: kb.privateDirty / 1024 };
 }
+
+/**
+ * The established TCP connections of a process and its children (`ss`): `[{ local, peer }]`, each a
+ * port on loopback. What a proxy holds when its memory is read: pooled connections stay open.
+ */
+export function connectionsOf(pid) {
+  const pids = new Set(withChildren(pid));
+  const out = spawnSync('ss', ['-tnpH', 'state', 'established']).stdout?.toString() ?? '';
+  const held = [];
+  for (const line of out.split('\n')) {
+    const owner = /pid=(\d+)/.exec(line);
+    if (!owner || !pids.has(Number(owner[1]))) continue;
+    const ports = [...line.matchAll(/:(\d+)\s/g)].map((m) => Number(m[1]));
+    if (ports.length >= 2) held.push({ local: ports[0], peer: ports[1] });
+  }
+  return held;
+}

@@ -25,6 +25,13 @@ import type { Metrics } from './metrics';
 import type { PathNormalization } from '../contract/proxy-config';
 import { http2Front, startsWithPreface } from './h2/server';
 
+/**
+ * What a connection holds between requests in place of the last one's head (`finished` lets that
+ * go): a request line and no header, so that anything reading the head then reads nothing.
+ */
+const BETWEEN_REQUESTS = Buffer.from('GET / HTTP/1.1\r\n\r\n', 'latin1');
+const NO_HEAD = parseRequestHead(BETWEEN_REQUESTS, 0, BETWEEN_REQUESTS.length);
+
 /** What a client connection needs of the proxy. */
 export interface ConnContext extends ExchangeContext {
   /** The current config's `pathNormalization` (BASE when it names none). */
@@ -57,6 +64,8 @@ export class DownstreamConn implements Client {
   /** The request head as received: headBuffer[0, headLength), request line to the blank line. */
   headBuffer!: Buffer;
   headLength = 0;
+  /** The last request's target: the next one is likely the same (parseRequestHead then reuses its string). */
+  private lastTarget: string | undefined = undefined;
   /** True when the target was sent in absolute form (proxy style). */
   absoluteForm = false;
   port: number;
@@ -161,7 +170,7 @@ export class DownstreamConn implements Client {
     }
     let head: RequestHead;
     try {
-      head = parseRequestHead(buf, 0, end, this.proxy.limits, this.head?.target);
+      head = parseRequestHead(buf, 0, end, this.proxy.limits, this.lastTarget);
     } catch (err) {
       return this.fail(err instanceof HttpError ? err : new HttpError(400, 'bad_request', String(err)));
     }
@@ -309,6 +318,14 @@ export class DownstreamConn implements Client {
   /** The exchange finished (at `now`, performance.now()): next request on this connection, or close it. */
   finished(keepAlive: boolean, now: number): void {
     this.exchange = null;
+    // The finished request's head and the bytes it was read from go now, not when the next request
+    // comes: a kept-alive connection may wait long (a sidecar's inbound ones come from the pools of
+    // every client), and what it holds then outlives young-generation collections and dies in the
+    // old generation, with the read buffers it keeps, freed only by a full collection.
+    this.lastTarget = this.head.target;
+    this.head = NO_HEAD;
+    this.headBuffer = BETWEEN_REQUESTS;
+    this.headLength = 0;
     if (!keepAlive || this.bodyFraming || this.draining) {
       this.closed = true;
       this.socket.end();

@@ -22,8 +22,12 @@ function anonymousBytes(): number | undefined {
 
 export function memoryReport(): Record<string, string> {
   const m = process.memoryUsage();
-  const { getHeapCodeStatistics, getHeapStatistics } = v8();
+  const { getHeapCodeStatistics, getHeapSpaceStatistics, getHeapStatistics } = v8();
   const heap = getHeapStatistics();
+  // The young generation (new objects, and new ones too large for it): its size under load is set by --max-semi-space-size.
+  const young = getHeapSpaceStatistics()
+    .filter((s) => s.space_name === 'new_space' || s.space_name === 'new_large_object_space')
+    .reduce((sum, s) => sum + s.physical_space_size, 0);
   const code = getHeapCodeStatistics();
   const anonymous = anonymousBytes();
   return {
@@ -36,6 +40,7 @@ export function memoryReport(): Record<string, string> {
     v8_heap_committed: String(heap.total_physical_size),
     v8_malloced: String(heap.malloced_memory),
     v8_code: String(code.code_and_metadata_size + code.bytecode_and_metadata_size),
+    v8_young_generation: String(young),
     external: String(m.external),
     array_buffers: String(m.arrayBuffers),
     ...(anonymous === undefined ? {} : { anonymous: String(anonymous) }),

@@ -10,7 +10,7 @@
 import { celLibrary } from '../../api';
 import type { ClusterConfig, MetricsConfig, SideMetricsConfig } from '../contract/proxy-config';
 import { UNKNOWN, type WorkloadMetadata } from '../contract/workload-metadata';
-import { attributesOf, connectionAttributesOf, plan } from './access-log/filter';
+import { attributesOf, connectionAttributesOf, plan, rootsNamed } from './access-log/filter';
 import { CLUSTER_ID, endpointOf } from './metric-context';
 import { type LabelPairs, labelText } from './metric-labels';
 import type { ShapedLabels } from './metrics';
@@ -79,8 +79,7 @@ function planSide(side: SideMetricsConfig): SidePlan | undefined {
       return null;
     }
   });
-  const named = (root: string) => sources.some((src) => new RegExp(`\\b${root}\\b`).test(src));
-  return { off: false, http, tcp, expressions, roots: [...ROOTS, ...PEER_ROOTS].filter(named) };
+  return { off: false, http, tcp, expressions, roots: rootsNamed([...ROOTS, ...PEER_ROOTS], sources) };
 }
 
 const plans = new WeakMap<MetricsConfig, MetricPlan>();

@@ -17,14 +17,20 @@ export interface XfccSource {
 
 export const XFCC = 'x-forwarded-client-cert';
 
-/** What a request carries upstream: `line` (with its CRLF) replaces the client's header; `drop` alone removes it. */
+/**
+ * What a request carries upstream: `value` (non-empty) replaces the client's header; `drop` alone
+ * removes it. The value, not an HTTP/1.1 line: HTTP/2 sends it as it is (xfccLine makes the line).
+ */
 export interface XfccDecision {
-  readonly line: string;
+  readonly value: string;
   readonly drop: boolean;
 }
 
-const NOTHING: XfccDecision = { line: '', drop: false };
-const DROP: XfccDecision = { line: '', drop: true };
+const NOTHING: XfccDecision = { value: '', drop: false };
+const DROP: XfccDecision = { value: '', drop: true };
+
+/** The decision's header as an HTTP/1.1 line with its CRLF, or '' when it sets none. */
+export const xfccLine = (d: XfccDecision): string => (d.value ? `${XFCC}: ${d.value}\r\n` : '');
 /** The header operation that removes the client's header (slow path). */
 export const DROP_XFCC: HeaderOpsConfig = { remove: [XFCC] };
 
@@ -89,5 +95,5 @@ export function forwardedClientCert(d: XfccSource, config: ListenerConfig | unde
   if (mode === 'FORWARD_ONLY') return NOTHING;
   const element = elementFor(d, peer, config?.forwardClientCert?.cert === true);
   const value = mode === 'APPEND_FORWARD' && received !== undefined ? `${received},${element}` : element;
-  return { line: `${XFCC}: ${value}\r\n`, drop: received !== undefined };
+  return { value, drop: received !== undefined };
 }

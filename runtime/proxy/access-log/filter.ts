@@ -131,6 +131,11 @@ export function connectionAttributesOf(
   return out;
 }
 
+/** The attribute roots (`request`, `upstream_peer`, …) that any of the CEL `sources` names as a word. */
+export function rootsNamed(roots: readonly string[], sources: readonly string[]): string[] {
+  return roots.filter((root) => sources.some((src) => new RegExp(`\\b${root}\\b`).test(src)));
+}
+
 /** An expression planned once, run over the attributes `of` makes for a record. */
 function filterOver<R>(
   run: (attributes: never) => unknown,
@@ -139,7 +144,7 @@ function filterOver<R>(
   of: (r: R, roots: readonly string[]) => Record<string, unknown>,
 ): Filter<R> {
   // Only the roots the expression names are made for each record (`response.code >= 400`: one small object).
-  const roots = Object.keys(table).filter((root) => new RegExp(`\\b${root}\\b`).test(expression));
+  const roots = rootsNamed(Object.keys(table), [expression]);
   return (r) => {
     // An error (an attribute the record has not) is a value, not thrown: it logs nothing; nor does
     // anything a request's headers could make the evaluator throw.

@@ -1,4 +1,4 @@
-import { FLAG_END_STREAM } from './lazy-http2';
+import { FLAG_END_STREAM, INTERNAL_ERROR } from './lazy-http2';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { ListenerConfig, RouteConfig, WeightedCluster } from '../../contract/proxy-config';
 import { HttpError } from '../http/bytes';
@@ -28,8 +28,11 @@ import type { TryOwner, UpstreamTry } from './upstream-try';
 import type { PathNormalization } from '../../contract/proxy-config';
 import type { TraceContext } from '../tracing/propagation';
 import { Deadline, requestDeadlines } from '../deadlines';
+import { containedError } from '../contain';
 
 const REQUEST_IDS = new RequestIds();
+/** setImmediate's callback for every exchange (no closure per request). */
+const startFirstTry = (x: H2Exchange): void => x.startFirstTry();
 /** A client reset within this long of opening the stream, before any response, is premature (Envoy's premature_reset_min_stream_lifetime_seconds: 1). */
 const PREMATURE_MS = 1000;
 const EMPTY = Buffer.alloc(0);
@@ -80,6 +83,8 @@ export class H2Exchange implements TryOwner, TriesOwner, ResponseSource, StreamO
   /** Mirror copies of this request, taking its body as it comes. */
   private mirrors?: MirrorBody[];
   private delayTimer?: NodeJS.Timeout;
+  /** The first try, waiting one turn of the loop for the body that came with the head (proceed). */
+  private firstTry?: NodeJS.Immediate;
   /** The route's timeout, on the request path's lanes (deadlines.ts: no timer of its own). */
   private timeout?: Deadline;
   /** A gRPC client's own deadline (any length: not a lane's). */
@@ -197,7 +202,25 @@ export class H2Exchange implements TryOwner, TriesOwner, ResponseSource, StreamO
       this.mirrors = mirrorCopies(this.ctx, d.mirrors, this.upstream, this.replay.hasBody, typeof length === 'string' ? length : undefined);
     }
     this.tries = new Tries(cluster, d.action.retries, this.replay, req, this);
-    this.tries.next();
+    // A body that came with the head reaches the stream's listeners in Node's next ticks: the first
+    // try waits for it (one turn of the loop), so that a request complete by then (a unary gRPC
+    // call) goes upstream ending with its last DATA frame. A stream opened to wait for trailers
+    // ends, when none come, with an empty DATA frame that Node sends from a setImmediate of its
+    // own: one more frame, write and turn of the loop per request, on every hop.
+    if (this.replay.done) this.tries.next();
+    else this.firstTry = setImmediate(startFirstTry, this);
+  }
+
+  /** The first try, once the body that came with the head was read. */
+  startFirstTry(): void {
+    this.firstTry = undefined;
+    if (this.done) return;
+    try {
+      this.tries!.next();
+    } catch (error) {
+      // Out of the stream's own callbacks: a throw nobody foresaw resets this stream, never the process (contain.ts).
+      containedError('downstream', () => this.stream.close(INTERNAL_ERROR), error);
+    }
   }
 
   // ---- tries ----
@@ -208,8 +231,12 @@ export class H2Exchange implements TryOwner, TriesOwner, ResponseSource, StreamO
     const proto = cluster.protocolFor(this.req!.originalPort);
     // A body, or trailers alone, to send after the head.
     const hasBody = this.replay.hasBody || this.trailersIn !== undefined;
-    // `client`: the protocol the client spoke, HTTP/2 here.
-    if (proto === 'h2' || proto === 'client') return new H2Try(cluster, endpoint, this, this.upstream!, hasBody);
+    // `client`: the protocol the client spoke, HTTP/2 here. The upstream stream waits for trailers
+    // only while the client's may still come, or when it sent some.
+    if (proto === 'h2' || proto === 'client') {
+      const trailersMayFollow = hasBody && (!this.replay.done || this.trailersIn !== undefined);
+      return new H2Try(cluster, endpoint, this, this.upstream!, hasBody, trailersMayFollow);
+    }
     const length = this.web ? undefined : this.headers['content-length'];
     return new H1Try(cluster, endpoint, this, this.upstream!, hasBody, typeof length === 'string' ? length : undefined, (flag) =>
       this.reply(503, flag, flag === 'UO' ? `${RESET} overflow\n` : 'no healthy upstream\n'),
@@ -333,6 +360,12 @@ export class H2Exchange implements TryOwner, TriesOwner, ResponseSource, StreamO
     this.out.trailers(headers);
   }
 
+  /** An HTTP/2 upstream's trailers: sent on as received, unless a gRPC-Web call turns them into its last frame. */
+  receivedTrailers(headers: IncomingHttpHeaders): void {
+    if (this.web) this.out.trailers(pairsOf(headers));
+    else this.out.receivedTrailers(headers);
+  }
+
   end(): void {
     if (this.done) return;
     this.tries!.completed();
@@ -392,6 +425,7 @@ export class H2Exchange implements TryOwner, TriesOwner, ResponseSource, StreamO
     this.done = true;
     this.conn.streamEnded?.(this.premature);
     clearTimeout(this.delayTimer);
+    clearImmediate(this.firstTry);
     clearTimeout(this.timeoutTimer);
     if (this.timeout) requestDeadlines.cancel(this.timeout);
     this.tries?.stop();

@@ -162,7 +162,7 @@ function ownHeaders(req: RequestInfo, x: ForwardInputs): { ours: HeaderList; dro
   if (x.ownProto || !req.header('x-forwarded-proto')) ours.push(['x-forwarded-proto', req.scheme]);
   if (x.trace) ours.push(...traceHeaders(x.trace));
   const xfcc = forwardedClientCert(req, x.listener);
-  if (xfcc.line) ours.push([XFCC, xfcc.line.slice(XFCC.length + 2, -2)]);
+  if (xfcc.value) ours.push([XFCC, xfcc.value]);
   return { ours, dropped: xfcc.drop ? XFCC : undefined };
 }
 
@@ -246,7 +246,16 @@ export function toObject(list: HeaderList, into: OutgoingHttpHeaders = {}): Outg
 
 /** The response head for the client as an HTTP/2 upstream sent it, when nothing changes it: its headers but pseudo-headers and connection-specific ones. */
 export function receivedResponse(status: number, headers: IncomingHttpHeaders): OutgoingHttpHeaders {
-  const into: OutgoingHttpHeaders = { ':status': status };
+  return passedOn(headers, { ':status': status });
+}
+
+/** An HTTP/2 upstream's trailers for the client, as received but connection-specific fields (as pairsOf leaves them out). */
+export function receivedTrailers(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
+  return passedOn(headers, {});
+}
+
+/** `headers` into `into`, pseudo-headers and connection-specific ones left out (a repeated one stays an array). */
+function passedOn(headers: IncomingHttpHeaders, into: OutgoingHttpHeaders): OutgoingHttpHeaders {
   const named = connectionNamed(headers);
   for (const name in headers) {
     if (name.charCodeAt(0) === 58 /* ':' */ || HOP_BY_HOP.has(name) || named.includes(name)) continue;

@@ -6,12 +6,12 @@
  * record reports of it: status, gRPC status, bytes sent. A header or trailer the codec refuses
  * resets this stream, never the proxy.
  */
-import type { OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
+import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import { INTERNAL_ERROR } from './lazy-http2';
-import { grpcLocalReply, grpcStatusIn } from './grpc';
+import { grpcLocalReply, grpcStatusIn, grpcStatusOf } from './grpc';
 import type { GrpcMessageCounter } from '../grpc-messages';
 import { type GrpcWebCall, grpcWebLocalReply, GrpcWebResponse, type WebHead } from './grpc-web';
-import { type HeaderList, toObject } from './headers';
+import { type HeaderList, receivedTrailers, toObject } from './headers';
 
 /** Who reads the upstream: told to go on once the client's stream drains. */
 export interface ResponseSource {
@@ -26,8 +26,9 @@ export class StreamResponse {
   messages?: GrpcMessageCounter;
   /** The head said trailers may follow the body (an HTTP/2 upstream, an HTTP/1.1 chunked one): the stream ends with them. */
   private waitsForTrailers = false;
-  /** The upstream's trailers, sent when the stream asks for them. */
+  /** The upstream's trailers, sent when the stream asks for them: a list, or as `node:http2` takes them (an HTTP/2 upstream's, passed on). */
   private trailersOut?: HeaderList;
+  private trailersObject?: OutgoingHttpHeaders;
   private awaitingDrain = false;
   /** A gRPC-Web call (the listener translates it): its local replies, and its response encoder. */
   private webCall?: GrpcWebCall;
@@ -98,6 +99,15 @@ export class StreamResponse {
     if (grpc !== undefined) this.grpcStatus = grpc;
   }
 
+  /** An HTTP/2 upstream's trailers, to be sent on as received (connection-specific fields left out); not for gRPC-Web. */
+  receivedTrailers(headers: IncomingHttpHeaders): void {
+    this.trailersObject = receivedTrailers(headers);
+    // A repeated grpc-status counts by its first value, as in a list (grpcStatusIn).
+    const v = headers['grpc-status'];
+    const grpc = grpcStatusOf(Array.isArray(v) ? { 'grpc-status': v[0] } : headers);
+    if (grpc !== undefined) this.grpcStatus = grpc;
+  }
+
   /**
    * The upstream's response is over: the stream ends, with the trailers when the head said so, or
    * with a gRPC-Web call's last frame; a gRPC-Web call's held head is returned for the caller to send.
@@ -115,7 +125,7 @@ export class StreamResponse {
   /** The stream asks for its trailers (the body has gone): the upstream's, or none. */
   sendTrailers(): void {
     try {
-      this.stream.sendTrailers(toObject(this.trailersOut ?? []));
+      this.stream.sendTrailers(this.trailersObject ?? toObject(this.trailersOut ?? []));
     } catch {
       // A field the codec refuses: this stream is reset, not the proxy.
       this.reset();

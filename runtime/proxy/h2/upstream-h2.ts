@@ -41,6 +41,8 @@ export class H2Try implements UpstreamTry {
     private readonly owner: TryOwner,
     private readonly req: UpstreamRequest,
     private readonly hasBody: boolean,
+    /** The stream ends with the client's trailers, if it sends some; false: with the body's last DATA frame (the client's request is complete without any). */
+    private readonly trailersMayFollow = hasBody,
   ) {}
 
   get endpointKey(): string {
@@ -82,8 +84,8 @@ export class H2Try implements UpstreamTry {
     if (r.teTrailers) headers.te = 'trailers';
     let stream: http2.ClientHttp2Stream;
     try {
-      // With a body, the stream waits for trailers after it: the client's, if it sends some (none: the stream just ends).
-      stream = pooled.session.request(headers, { endStream: !this.hasBody, waitForTrailers: this.hasBody });
+      // With a body that trailers may follow, the stream waits for them: the client's, if it sends some (none: the stream just ends).
+      stream = pooled.session.request(headers, { endStream: !this.hasBody, waitForTrailers: this.trailersMayFollow });
     } catch {
       // The session went away between the pick and the request (GOAWAY, closed): as a refused stream, it may be tried again.
       pooled.retired = true;
@@ -100,8 +102,7 @@ export class H2Try implements UpstreamTry {
     stream.on('data', onData);
     stream.on('trailers', onTrailers);
     stream.on('end', onEnd);
-    // Only a stream with a body waits for trailers (the client's, if it sends some).
-    if (this.hasBody) stream.on('wantTrailers', onWantTrailers);
+    if (this.trailersMayFollow) stream.on('wantTrailers', onWantTrailers);
     stream.on('error', onStreamError);
     stream.on('close', onClose);
     this.owner.ready();
@@ -127,7 +128,10 @@ export class H2Try implements UpstreamTry {
   }
 
   trailersIn(t: http2.IncomingHttpHeaders): void {
-    if (!this.done) this.owner.trailers(pairsOf(t));
+    if (this.done) return;
+    const owner = this.owner;
+    if (owner.receivedTrailers) owner.receivedTrailers(t);
+    else owner.trailers(pairsOf(t));
   }
 
   ended(stream: http2.ClientHttp2Stream): void {

@@ -17,6 +17,8 @@ export interface TryOwner {
   /** Response body bytes; false when the client's stream is full (the try waits for `resume`). */
   data(chunk: Buffer): boolean;
   trailers(headers: HeaderList): void;
+  /** The same, for trailers as `node:http2` received them: an owner that can send them on without a list takes them so. */
+  receivedTrailers?(headers: IncomingHttpHeaders): void;
   /** The response is over. */
   end(): void;
   /**

@@ -8,7 +8,7 @@ import { regexRewriter } from '../routing';
 import type { ListenerConfig, RouteConfig, WeightedCluster } from '../../contract/proxy-config';
 import { latin1, SEEN_HOP_BY_HOP, SEEN_X_FORWARDED_FOR, SEEN_X_FORWARDED_PROTO, SEEN_X_REQUEST_ID } from '../http/head';
 import { upstreamRequestHead } from '../http/write';
-import { DROP_XFCC, forwardedClientCert } from '../xfcc';
+import { DROP_XFCC, forwardedClientCert, xfccLine } from '../xfcc';
 import type { ClientRequest } from './context';
 import { traceHeaderLines, traceHeaders, type TraceContext } from '../tracing/propagation';
 
@@ -71,7 +71,8 @@ function receivedHead(req: ClientRequest, x: HeadInputs): string | undefined {
   if ((x.edge && seen & SEEN_X_REQUEST_ID) || (x.ownProto && seen & SEEN_X_FORWARDED_PROTO)) return undefined;
   const xfcc = forwardedClientCert(req, x.listener);
   if (xfcc.drop) return undefined;
-  let extra = xffEnd < 0 ? req.forwardedForLine() + xfcc.line : xfcc.line;
+  const line = xfccLine(xfcc);
+  let extra = xffEnd < 0 ? req.forwardedForLine() + line : line;
   if (!(seen & SEEN_X_REQUEST_ID)) extra += `x-request-id: ${x.requestId}\r\n`;
   if (!(seen & SEEN_X_FORWARDED_PROTO)) extra += req.scheme === 'https' ? PROTO_HTTPS : PROTO_HTTP;
   // Trace headers the client sent are replaced by ours: then the head is rebuilt.
@@ -109,8 +110,8 @@ function rebuiltHead(req: ClientRequest, x: HeadInputs, shadow: boolean): string
   if (x.trace) for (const [n, v] of traceHeaders(x.trace)) extra.push(`${n}: ${v}\r\n`);
   // A line in `extra` replaces the client's header of that name; DROP_XFCC removes it.
   const xfcc = forwardedClientCert(req, x.listener);
-  if (xfcc.line) extra.push(xfcc.line);
-  const ops = [route.requestHeaders, x.destination?.requestHeaders, xfcc.drop && !xfcc.line ? DROP_XFCC : undefined];
+  if (xfcc.value) extra.push(xfccLine(xfcc));
+  const ops = [route.requestHeaders, x.destination?.requestHeaders, xfcc.drop && !xfcc.value ? DROP_XFCC : undefined];
   return upstreamRequestHead(req.head, { path, authority: shadow ? shadowAuthority(authority) : authority, extra, ops });
 }
 

@@ -68,8 +68,9 @@ describe('admin port', () => {
     const r = await fetch(`http://127.0.0.1:${port}/memory`);
     expect(r.headers.get('content-type')).toBe('application/json');
     const m = (await r.json()) as Record<string, string>;
-    for (const k of ['allocated', 'heap_size', 'total_physical_bytes', 'v8_heap_used', 'external', 'v8_code'])
+    for (const k of ['allocated', 'heap_size', 'total_physical_bytes', 'v8_heap_used', 'external', 'v8_code', 'v8_young_generation'])
       expect(m[k]).toMatch(/^[1-9]\d*$/);
+    expect(Number(m.v8_young_generation)).toBeLessThan(Number(m.v8_heap_committed));
     expect(Number(m.allocated)).toBe(Number(m.v8_heap_used) + Number(m.external));
     expect(Number(m.total_physical_bytes)).toBeGreaterThan(Number(m.v8_heap_used));
     if (process.platform === 'linux') expect(Number(m.anonymous)).toBeGreaterThan(0);

@@ -1,3 +1,4 @@
+import * as net from 'node:net';
 import { cluster, config, forward, get, raw, stoppedAfterEach } from '../../support/proxy';
 import { until } from '../../support/poll';
 
@@ -206,6 +207,29 @@ describe('HTTP/1.1 framing', () => {
     expect(reply).toMatch(
       /transfer-encoding: chunked[\s\S]*part1-[\s\S]*got 11 bytes for \/c[\s\S]*HTTP\/1.1 200[\s\S]*got 0 bytes for \/second/i,
     );
+  });
+
+  test("a kept-alive connection holds neither the finished request's head nor its bytes while it waits for the next", async () => {
+    const a = await withBackend('a');
+    const { port, proxy } = await proxyFor(config([forward('a')], [cluster('a', [a.port])]));
+    const s = net.connect(port, '127.0.0.1');
+    stopAfter(async () => void s.destroy());
+    let got = '';
+    s.on('data', (d) => (got += d.toString('latin1')));
+    const request = (marker: string) => `GET /same HTTP/1.1\r\nHost: alpha.example.com\r\nx-marker: ${marker}\r\n\r\n`;
+    s.write(request('first-request'));
+    await until('the first response', () => got.includes('a /same'));
+    const [conn] = (proxy as unknown as { conns: Set<{ head: { header(n: string): string | undefined }; headBuffer: Buffer }> }).conns;
+    // Between requests: what it read is not kept (it would outlive young-generation collections on an idle pooled connection).
+    expect(conn.head.header('x-marker')).toBeUndefined();
+    expect(conn.headBuffer.includes('first-request')).toBe(false);
+    got = '';
+    s.write(request('second-request'));
+    await until('the second response', () => got.includes('a /same'));
+    expect(a.seen.map((r) => [r.url, r.headers['x-marker']])).toEqual([
+      ['/same', 'first-request'],
+      ['/same', 'second-request'],
+    ]);
   });
 
   test.each([

@@ -3,8 +3,15 @@
  * codec) → a flat [name, value, …] list, in order, pseudo-headers as they came.
  *
  * Hot-path choices: static-indexed fields return the static table's own strings (no string work);
- * Huffman strings go through huffman.ts's nibble table into a scratch buffer, then one latin1 slice;
- * integers and positions live in fields, so a field allocates nothing but its strings.
+ * Huffman strings go through huffman.ts's byte table into a scratch buffer; a string of up to 8
+ * bytes is built in JS, a longer one in one latin1 slice; integers and positions live in fields,
+ * so a field allocates nothing but its strings.
+ *
+ * Never-indexed literals (RFC 7541 §7.1.3): their names are listed in `neverIndexed` for the block,
+ * so a proxy re-encoding the fields passes them on as never-indexed (the RFC's MUST for intermediaries).
+ *
+ * Malformed fields (RFC 9113 §8.2.1) are not HPACK errors: the decoder sets `fieldFlags` from the
+ * bytes it already holds (field-checks.ts), each dynamic entry keeping its own, and the codec refuses.
  *
  * Defences, each a COMPRESSION_ERROR (the caller ends the connection): an integer past 2^31 - 1 or
  * cut short, a string longer than the block, Huffman EOS or bad padding, index 0 or past both
@@ -19,6 +26,7 @@
  * own limit on a reassembled block): a bomb of repeated references to one large entry costs a few
  * operations per byte once the limit is passed, as no strings are copied for indexed fields.
  */
+import { FIELD_INVALID_NAME, FIELD_UPPER_CASE_NAME, nameFlags, valueFlags } from './field-checks';
 import { HeaderListTooLarge, HpackError } from './hpack-errors';
 import { ENTRY_OVERHEAD, HpackTable } from './hpack-table';
 import { STATIC_COUNT, STATIC_NAMES, STATIC_VALUES } from './hpack-static';
@@ -32,18 +40,29 @@ export interface HpackDecoderOptions {
 }
 
 const MAX_INT = 0x7fffffff;
+/** The flags that belong to a name (an entry's mark has its name's and its value's). */
+const NAME_FLAGS = FIELD_UPPER_CASE_NAME | FIELD_INVALID_NAME;
 
 /** Node's Buffer has latin1Slice (what toString('latin1') calls) without the encoding lookup; @types/node does not declare it. */
 type Bytes = Buffer & { latin1Slice(start: number, end: number): string };
 const EMPTY = Buffer.alloc(0) as Bytes;
+/** Up to this many bytes, a string is built in JS rather than by latin1Slice (measured: bench/hpack.ts). */
+const SHORT_STRING = 8;
+/** The most scratch room a decoder keeps between blocks. */
+const SCRATCH_KEPT = 64 * 1024;
 
 export class HpackDecoder {
   /**
-   * True when the last decoded block had a name with an upper-case ASCII letter, literal or from the
-   * dynamic table: a malformed request or response in HTTP/2 (RFC 9113 §8.2.1); the codec decides.
+   * What the last decoded block's fields had wrong (field-checks.ts: FIELD_UPPER_CASE_NAME,
+   * FIELD_INVALID_NAME, FIELD_INVALID_VALUE, or'ed), whether they came as literals or from the dynamic
+   * table (each entry keeps its own): 0 for a well-formed list. The codec decides what to refuse.
    */
-  upperCaseName = false;
-  private readonly table: DecoderTable;
+  fieldFlags = 0;
+  /** The names of the last block's never-indexed literals (RFC 7541 §6.2.3), or undefined when none: pass them to the encoder's neverIndex. */
+  neverIndexed: string[] | undefined = undefined;
+  private readonly table: HpackTable;
+  /** The flags of the last string read. */
+  private stringFlags = 0;
   private settingMax: number;
   /** Our setting shrank below the table's size: the next block must start with a size update. */
   private sizeUpdateDue = false;
@@ -55,13 +74,18 @@ export class HpackDecoder {
   constructor(opts: HpackDecoderOptions = {}) {
     this.settingMax = opts.maxTableSize ?? 4096;
     this.maxListSize = opts.maxHeaderListSize ?? 65536;
-    this.table = new DecoderTable(this.settingMax);
+    this.table = new HpackTable(this.settingMax);
   }
 
   /** Our SETTINGS_HEADER_TABLE_SIZE, once the peer acknowledged it. */
   setMaxTableSize(n: number): void {
     this.settingMax = n;
     if (n < this.table.maxSize) this.sizeUpdateDue = true;
+  }
+
+  /** A name with an upper-case letter in the last block (RFC 9113 §8.2.1: malformed). */
+  get upperCaseName(): boolean {
+    return (this.fieldFlags & FIELD_UPPER_CASE_NAME) !== 0;
   }
 
   /** The dynamic table's current size and maximum (for tests and diagnostics). */
@@ -71,9 +95,12 @@ export class HpackDecoder {
 
   decode(block: Uint8Array, start = 0, end = block.length): string[] {
     const buf = (Buffer.isBuffer(block) ? block : Buffer.from(block.buffer, block.byteOffset, block.byteLength)) as Bytes;
+    if (start < 0 || end > buf.length || start > end)
+      throw new RangeError(`HPACK: block [${start}, ${end}) outside its ${buf.length} bytes`);
     this.buf = buf;
     this.pos = start;
-    this.upperCaseName = false;
+    let flags = 0;
+    this.neverIndexed = undefined;
     const out: string[] = [];
     let listSize = 0;
     let tooLarge = false;
@@ -95,7 +122,7 @@ export class HpackDecoder {
           if (i >= table.length) throw new HpackError(`index ${index} past the tables`);
           name = table.name(i);
           value = table.value(i);
-          if (table.upperCaseNames > 0 && hasUpperCaseChar(name)) this.upperCaseName = true;
+          flags |= table.mark(i);
         }
       } else if ((b & 0xe0) === 0x20) {
         // Dynamic table size update (§6.3): only before the first field
@@ -110,9 +137,11 @@ export class HpackDecoder {
         const indexing = (b & 0xc0) === 0x40;
         const prefix = indexing ? 6 : 4;
         const nameIndex = b & (indexing ? 0x3f : 0x0f);
+        let fieldFlags = 0;
         if (nameIndex === 0) {
           this.pos++;
           name = this.string(end, true);
+          fieldFlags = this.stringFlags;
         } else {
           const index = nameIndex < (1 << prefix) - 1 ? (this.pos++, nameIndex) : this.integer(prefix, end);
           if (index <= STATIC_COUNT) name = STATIC_NAMES[index];
@@ -120,11 +149,14 @@ export class HpackDecoder {
             const i = index - STATIC_COUNT - 1;
             if (i >= table.length) throw new HpackError(`name index ${index} past the tables`);
             name = table.name(i);
-            if (table.upperCaseNames > 0 && hasUpperCaseChar(name)) this.upperCaseName = true;
+            fieldFlags = table.mark(i) & NAME_FLAGS;
           }
         }
         value = this.string(end, false);
-        if (indexing) table.add(name, value);
+        fieldFlags |= this.stringFlags;
+        flags |= fieldFlags;
+        if (indexing) table.add(name, value, fieldFlags);
+        else if (b & 0x10) (this.neverIndexed ??= []).push(name);
       }
       if (this.sizeUpdateDue) throw new HpackError('no table size update after our setting shrank');
       fieldSeen = true;
@@ -138,6 +170,8 @@ export class HpackDecoder {
       out.push(name, value);
     }
     this.buf = EMPTY;
+    if (this.scratch.length > SCRATCH_KEPT) this.scratch = Buffer.allocUnsafe(1024) as Bytes; // a huge literal's room is not kept per connection
+    this.fieldFlags = flags;
     if (tooLarge) throw new HeaderListTooLarge(listSize, this.maxListSize);
     return out;
   }
@@ -168,44 +202,21 @@ export class HpackDecoder {
     if (to > end) throw new HpackError('string longer than the block');
     this.pos = to;
     if (!huffman) {
-      if (isName && hasUpperCase(this.buf, from, to)) this.upperCaseName = true;
-      return this.buf.latin1Slice(from, to);
+      this.stringFlags = isName ? nameFlags(this.buf, from, to) : valueFlags(this.buf, from, to);
+      return latin1(this.buf, from, to);
     }
     const most = Math.ceil((length * 8) / 5);
     if (this.scratch.length < most) this.scratch = Buffer.allocUnsafe(Math.max(most, this.scratch.length * 2)) as Bytes;
     const n = huffmanDecode(this.buf, from, to, this.scratch, 0);
-    if (isName && hasUpperCase(this.scratch, 0, n)) this.upperCaseName = true;
-    return this.scratch.latin1Slice(0, n);
+    this.stringFlags = isName ? nameFlags(this.scratch, 0, n) : valueFlags(this.scratch, 0, n);
+    return latin1(this.scratch, 0, n);
   }
 }
 
-/** The dynamic table, counting its names with upper-case letters (so a lookup checks names only while there are any). */
-class DecoderTable extends HpackTable {
-  upperCaseNames = 0;
-
-  override add(name: string, value: string): void {
-    const id = this.nextId;
-    super.add(name, value);
-    if (this.nextId !== id && hasUpperCaseChar(name)) this.upperCaseNames++;
-  }
-
-  protected override evicted(name: string): void {
-    if (this.upperCaseNames > 0 && hasUpperCaseChar(name)) this.upperCaseNames--;
-  }
-}
-
-function hasUpperCaseChar(s: string): boolean {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 0x41 && c <= 0x5a) return true;
-  }
-  return false;
-}
-
-function hasUpperCase(bytes: Uint8Array, from: number, to: number): boolean {
-  for (let i = from; i < to; i++) {
-    const c = bytes[i];
-    if (c >= 0x41 && c <= 0x5a) return true;
-  }
-  return false;
+/** Bytes as a latin1 string: short ones char by char (a native call costs more than that here), longer ones in one slice. */
+function latin1(bytes: Bytes, from: number, to: number): string {
+  if (to - from > SHORT_STRING) return bytes.latin1Slice(from, to);
+  let s = '';
+  for (let i = from; i < to; i++) s += String.fromCharCode(bytes[i]);
+  return s;
 }

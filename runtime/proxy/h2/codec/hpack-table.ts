@@ -18,6 +18,8 @@ export class HpackTable {
   oldestId = 0;
   private names: string[];
   private values: string[];
+  /** A number per entry for the owner (the decoder keeps what it found wrong with the field). */
+  private marks: number[];
   private mask: number;
 
   constructor(maxSize: number) {
@@ -25,6 +27,7 @@ export class HpackTable {
     const capacity = ringCapacity(maxSize);
     this.names = new Array<string>(capacity).fill('');
     this.values = new Array<string>(capacity).fill('');
+    this.marks = new Array<number>(capacity).fill(0);
     this.mask = capacity - 1;
   }
 
@@ -41,8 +44,12 @@ export class HpackTable {
     return this.values[(this.nextId - 1 - i) & this.mask];
   }
 
+  mark(i: number): number {
+    return this.marks[(this.nextId - 1 - i) & this.mask];
+  }
+
   /** RFC 7541 §4.4: evict until the entry fits; an entry larger than the table empties it and is not added. */
-  add(name: string, value: string): void {
+  add(name: string, value: string, mark = 0): void {
     const entrySize = name.length + value.length + ENTRY_OVERHEAD;
     if (entrySize > this.maxSize) {
       this.evictTo(0);
@@ -53,6 +60,7 @@ export class HpackTable {
     const slot = this.nextId++ & this.mask;
     this.names[slot] = name;
     this.values[slot] = value;
+    this.marks[slot] = mark;
     this.size += entrySize;
   }
 
@@ -81,20 +89,23 @@ export class HpackTable {
     const capacity = (this.mask + 1) * 2;
     const names = new Array<string>(capacity).fill('');
     const values = new Array<string>(capacity).fill('');
+    const marks = new Array<number>(capacity).fill(0);
     for (let id = this.oldestId; id < this.nextId; id++) {
       names[id & (capacity - 1)] = this.names[id & this.mask];
       values[id & (capacity - 1)] = this.values[id & this.mask];
+      marks[id & (capacity - 1)] = this.marks[id & this.mask];
     }
     this.names = names;
     this.values = values;
+    this.marks = marks;
     this.mask = capacity - 1;
   }
 }
 
-/** A power of two that holds the most entries maxSize allows (each at least 32), capped so a huge setting allocates lazily. */
+/** A power of two that holds the most entries maxSize allows (each at least 32: 128 for 4096), capped so a huge setting allocates lazily. */
 function ringCapacity(maxSize: number): number {
   const most = Math.min(Math.floor(maxSize / ENTRY_OVERHEAD), 1024);
   let capacity = 8;
-  while (capacity < most + 1) capacity *= 2;
+  while (capacity < most) capacity *= 2;
   return capacity;
 }

@@ -2,6 +2,7 @@
  * The decoder's defences: every malformed block is a COMPRESSION_ERROR (RFC 7541 §§ 4–6), and a
  * header list past the limit is a HeaderListTooLarge that leaves the table in sync for the next block.
  */
+import { FIELD_INVALID_NAME, FIELD_INVALID_VALUE, FIELD_UPPER_CASE_NAME } from '../../../../../runtime/proxy/h2/codec/field-checks';
 import { HpackDecoder } from '../../../../../runtime/proxy/h2/codec/hpack-decoder';
 import { HeaderListTooLarge, HpackError } from '../../../../../runtime/proxy/h2/codec/hpack-errors';
 import { HpackEncoder } from '../../../../../runtime/proxy/h2/codec/hpack-encoder';
@@ -129,7 +130,7 @@ describe('HPACK decoder: the header list limit', () => {
 describe('HPACK decoder: upper-case literal names are flagged for the codec', () => {
   test.each([
     ['a plain literal name', literal('X-Foo', 'a'), true],
-    ['a Huffman literal name', new HpackEncoder().encode(['X-Foo', 'a']), true],
+    ['a Huffman literal name', new HpackEncoder({ huffman: true }).encode(['X-Foo', 'a']), true],
     ['a lower-case literal name', literal('x-foo', 'a'), false],
     ['an upper-case value only', literal('x-foo', 'ABC'), false],
     ['static names', bytes(0x82, 0x84), false],
@@ -157,5 +158,36 @@ describe('HPACK decoder: upper-case literal names are flagged for the codec', ()
     decoder.decode(literal('x-bar', 'b')); // evicts X-Foo (64-byte table)
     expect(decoder.decode(bytes(0xbe))).toEqual(['x-bar', 'b']);
     expect(decoder.upperCaseName).toBe(false);
+  });
+});
+
+describe('HPACK decoder: malformed fields (RFC 9113 §8.2.1) are flagged, not refused', () => {
+  test.each([
+    ['a well-formed list', literal('x-ok', 'a b'), 0],
+    ['a pseudo-header as a literal name', literal(':path', '/'), 0],
+    ['a space in a name', literal('x foo', 'a'), FIELD_INVALID_NAME],
+    ['a colon inside a name', literal('x:foo', 'a'), FIELD_INVALID_NAME],
+    ['an empty name', literal('', 'a'), FIELD_INVALID_NAME],
+    ['a non-ASCII byte in a name', literal('x-\u00e9', 'a'), FIELD_INVALID_NAME],
+    ['upper case and a space in a name', literal('X foo', 'a'), FIELD_INVALID_NAME | FIELD_UPPER_CASE_NAME],
+    ['CR LF in a value', literal('x-a', 'a\r\nx-b: c'), FIELD_INVALID_VALUE],
+    ['NUL in a value', literal('x-a', 'a\u0000'), FIELD_INVALID_VALUE],
+    ['a leading space in a value', literal('x-a', ' a'), FIELD_INVALID_VALUE],
+    ['a trailing tab in a value', literal('x-a', 'a\t'), FIELD_INVALID_VALUE],
+    ['a Huffman-coded value with LF', new HpackEncoder({ huffman: true }).encode(['x-a', 'abc\ndef']), FIELD_INVALID_VALUE],
+  ])('%s', (_name, block, flags) => {
+    const decoder = new HpackDecoder();
+    decoder.decode(block);
+    expect(decoder.fieldFlags).toBe(flags);
+  });
+
+  test('an entry keeps its flags: a bad value referenced from the table is flagged again', () => {
+    const decoder = new HpackDecoder();
+    decoder.decode(literal('x-a', 'a\r\nb'));
+    expect(decoder.decode(bytes(0xbe))).toEqual(['x-a', 'a\r\nb']);
+    expect(decoder.fieldFlags).toBe(FIELD_INVALID_VALUE);
+    // its name alone carries no flag: a good value with that name is well-formed
+    expect(decoder.decode(bytes(0x7e, 0x01, 0x62))).toEqual(['x-a', 'b']);
+    expect(decoder.fieldFlags).toBe(0);
   });
 });

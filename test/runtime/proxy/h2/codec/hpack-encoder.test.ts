@@ -23,16 +23,26 @@ const REQUEST = [
   ...['user-agent', 'h2load nghttp2/1.64.0', 'accept', '*/*', 'x-request-id', '4b0c9a3e-2f1d-4c8e-9a7b-3c2d1e0f9a8b'],
 ];
 
+describe('HPACK encoder: strings', () => {
+  test('plain by default; with huffman: true, Huffman-coded where shorter (RFC 7541 §5.2)', () => {
+    const plain = new HpackEncoder().encode(['x-a', 'www.example.com']);
+    expect(plain.includes(Buffer.from('www.example.com'))).toBe(true);
+    const coded = new HpackEncoder({ huffman: true }).encode(['x-a', 'www.example.com', 'x-b', '~~~']);
+    expect(coded.toString('hex')).toContain('8cf1e3c2e5f23a6ba0ab90f4ff'); // C.4.1's string
+    expect(coded.includes(Buffer.from('~~~'))).toBe(true); // 13 bits a char: plain is shorter
+  });
+});
+
 describe('HPACK encoder: indexing choices', () => {
   test('a repeated request costs a byte per indexed field; :path and x-request-id stay literals', () => {
     const encoder = new HpackEncoder();
     const first = encoder.encode(REQUEST);
     const second = encoder.encode(REQUEST);
     expect(new HpackDecoder().decode(first)).toEqual(REQUEST);
-    // :method, :scheme, :authority, user-agent, accept → one byte each; :path and x-request-id literals with indexed names
-    const pathLiteral = 1 + 1 + 11; // name index, length, '/reviews/0?x=1' in Huffman (11 bytes)
-    const idLiteral = 1 + 1 + 1 + 12 + 1 + 26; // literal name x-request-id (Huffman 9 bytes + length), value (Huffman 26)
-    expect(second.length).toBeLessThanOrEqual(5 + pathLiteral + idLiteral);
+    // :method, :scheme, :authority, user-agent, accept → one byte each; :path and x-request-id literals (plain strings)
+    const pathLiteral = 1 + 1 + '/reviews/0?x=1'.length; // its static name's index, the length, the bytes
+    const idLiteral = 1 + 1 + 'x-request-id'.length + 1 + 36; // a literal name, then the value
+    expect(second.length).toBe(5 + pathLiteral + idLiteral);
   });
 
   test('authorization, short cookies and the caller’s names are never-indexed literals (RFC 7541 §7.1.3)', () => {
@@ -46,6 +56,20 @@ describe('HPACK encoder: indexing choices', () => {
     const decoder = new HpackDecoder();
     decoder.decode(block);
     expect(decoder.tableSize.entries).toBe(0);
+  });
+
+  test('a proxy passes never-indexed fields on as never-indexed (RFC 7541 §7.1.3)', () => {
+    const inbound = new HpackEncoder().encode(['x-token', 'abc', 'x-plain', 'def'], new Set(['x-token']));
+    const decoder = new HpackDecoder();
+    const fields = decoder.decode(inbound);
+    expect(decoder.neverIndexed).toEqual(['x-token']);
+    const outbound = new HpackEncoder().encode(fields, new Set(decoder.neverIndexed));
+    const next = new HpackDecoder();
+    expect(next.decode(outbound)).toEqual(fields);
+    expect(next.neverIndexed).toEqual(['x-token']);
+    expect(next.tableSize.entries).toBe(1); // x-plain only
+    expect(decoder.decode(Buffer.from([0x82]))).toEqual([':method', 'GET']);
+    expect(decoder.neverIndexed).toBeUndefined(); // per block
   });
 
   test('a long cookie is indexed (nghttp2 keeps only cookies under 20 bytes out of the table)', () => {
@@ -144,7 +168,7 @@ describe('HPACK encoder → decoder round trips (seeded random lists and table s
     const random = seeded(7541);
     for (let connection = 0; connection < 300; connection++) {
       const setting = [0, 64, 256, 4096, 65536][Math.floor(random() * 5)];
-      const encoder = new HpackEncoder({ maxTableSize: Math.floor(random() * 8192) });
+      const encoder = new HpackEncoder({ maxTableSize: Math.floor(random() * 8192), huffman: random() < 0.5 });
       const decoder = new HpackDecoder({ maxTableSize: 4096, maxHeaderListSize: 1 << 20 });
       const values: string[] = Array.from({ length: 6 }, () => randomString(random, 40));
       for (let block = 0; block < 8; block++) {
@@ -164,6 +188,33 @@ describe('HPACK encoder → decoder round trips (seeded random lists and table s
         const encoded = encoder.encode(headers, neverIndex);
         expect(decoder.decode(encoded)).toEqual(headers);
       }
+    }
+  });
+});
+
+describe('HPACK dynamic table ring', () => {
+  test('a table full of the smallest entries (128 × 32 bytes in 4096) holds them all, the oldest at 189', () => {
+    const raw: number[] = [];
+    for (let i = 0; i < 200; i++) raw.push(0x40, 0x00, 0x01, 0x30 + (i % 10)); // literal, name '', value one digit: 33 bytes
+    raw.push(0x40, 0x00, 0x00); // name '', value '': 32 bytes
+    const decoder = new HpackDecoder();
+    decoder.decode(Buffer.from(raw));
+    expect(decoder.tableSize.entries).toBe(124); // 123 × 33 + 32 ≤ 4096
+    const small: number[] = [];
+    for (let i = 0; i < 200; i++) small.push(0x40, 0x00, 0x00);
+    decoder.decode(Buffer.from(small));
+    expect(decoder.tableSize).toEqual({ size: 4096, maxSize: 4096, entries: 128 });
+    expect(decoder.decode(Buffer.from([0xff, 0x3e]))).toEqual(['', '']); // index 189: the oldest
+    expect(() => decoder.decode(Buffer.from([0xff, 0x3f]))).toThrow(/past the tables/); // 190
+  });
+
+  test('encoder and decoder stay in step over many evictions of varied entries', () => {
+    const encoder = new HpackEncoder({ maxTableSize: 512 });
+    const decoder = new HpackDecoder({ maxTableSize: 512 });
+    for (let round = 0; round < 40; round++) {
+      const headers: string[] = [];
+      for (let i = 0; i < 10; i++) headers.push(`x-${(round * 7 + i) % 23}`, 'v'.repeat((round + i) % 50));
+      expect(decoder.decode(encoder.encode(headers))).toEqual(headers);
     }
   });
 });
