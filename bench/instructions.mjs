@@ -14,6 +14,7 @@ import * as http from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { counts } from './callgrind.mjs';
 import { gatewayMeshYaml } from './gateway-mesh.mjs';
 import { imageNode } from './image-node.mjs';
 import { startMesh } from './mesh-start.mjs';
@@ -75,17 +76,6 @@ async function requests(count) {
   for (let i = 0; i < count; i += 10) failed += (await Promise.all(Array.from({ length: 10 }, get))).filter((s) => s !== 200).length;
   return failed;
 }
-/** Callgrind's total instructions, and TurboFan's compiling among them (inclusive), of a dump. */
-function counts(file) {
-  const total = Number(/^(?:summary|totals): (\d+)/m.exec(readFileSync(file, 'utf8'))?.[1] ?? 0);
-  const annotated = spawnSync('callgrind_annotate', ['--inclusive=yes', '--threshold=100', '--auto=no', file], {
-    encoding: 'utf8',
-    maxBuffer: 1 << 28,
-  }).stdout;
-  const compiling = /^\s*([\d,]+) \([^)]*\)\s+\S*v8::internal::Compiler::CompileOptimized/m.exec(annotated)?.[1];
-  return { total, compiling: compiling ? Number(compiling.replace(/,/g, '')) : 0 };
-}
-
 await withProcesses(async (run) => {
   writeBackendConfig(dir, 'backend', P.backend);
   run('backend', 'nginx', ['-c', join(dir, 'backend.conf')]);
