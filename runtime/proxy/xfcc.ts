@@ -68,13 +68,21 @@ export function xfccElement(own: X509Certificate | undefined, peer: X509Certific
  * own certificate back from the socket parses it each time; under gRPC between sidecars that was
  * a tenth of the proxy's busy time when made per stream.
  */
-const elements = new WeakMap<object, string>();
+const elements = new WeakMap<object, PeerElement>();
 
-function elementFor(d: XfccSource, peer: X509Certificate, withCert: boolean): string {
+/** A connection's element, and the decision of a request that came with no XFCC of its own (the usual one: made once, not per request). */
+interface PeerElement {
+  readonly withCert: boolean;
+  readonly element: string;
+  readonly alone: XfccDecision;
+}
+
+function elementFor(d: XfccSource, peer: X509Certificate, withCert: boolean): PeerElement {
   let e = elements.get(d.socket);
-  if (e === undefined) {
+  if (e === undefined || e.withCert !== withCert) {
     const own = (d.socket as unknown as Partial<tls.TLSSocket>).getX509Certificate?.();
-    elements.set(d.socket, (e = xfccElement(own, peer, withCert)));
+    const element = xfccElement(own, peer, withCert);
+    elements.set(d.socket, (e = { withCert, element, alone: { line: `${XFCC}: ${element}\r\n`, drop: false } }));
   }
   return e;
 }
@@ -87,7 +95,8 @@ export function forwardedClientCert(d: XfccSource, config: ListenerConfig | unde
   const peer = d.peer?.certificate;
   if (mode === 'SANITIZE' || !peer) return received === undefined ? NOTHING : DROP;
   if (mode === 'FORWARD_ONLY') return NOTHING;
-  const element = elementFor(d, peer, config?.forwardClientCert?.cert === true);
-  const value = mode === 'APPEND_FORWARD' && received !== undefined ? `${received},${element}` : element;
-  return { line: `${XFCC}: ${value}\r\n`, drop: received !== undefined };
+  const e = elementFor(d, peer, config?.forwardClientCert?.cert === true);
+  if (received === undefined) return e.alone;
+  const value = mode === 'APPEND_FORWARD' ? `${received},${e.element}` : e.element;
+  return { line: `${XFCC}: ${value}\r\n`, drop: true };
 }
