@@ -52,6 +52,7 @@ const UNIT = [
   'test/runtime/proxy/grpc-messages.test.ts',
   'test/runtime/proxy/metric-context.test.ts',
   'test/runtime/proxy/metrics.test.ts',
+  'test/runtime/proxy/telemetry.series.test.ts',
   'test/runtime/proxy/request-id.test.ts',
   'test/runtime/proxy/routing.test.ts',
   'test/runtime/proxy/server-names.test.ts',

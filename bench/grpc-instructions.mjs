@@ -18,6 +18,7 @@ import { makeChainCertificates } from './h2-configs.mjs';
 import { imageNode } from './image-node.mjs';
 import { startMesh } from './mesh-start.mjs';
 import { sleep, withProcesses } from './processes.mjs';
+import { counts } from './callgrind.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const arg = (name, fallback) => {
@@ -109,17 +110,6 @@ async function control(command, pid) {
   c.on('exit', () => (done = true));
   for (let i = 0; i < 600 && !done; i++) await Promise.race([call(), sleep(500)]);
   if (!done) throw new Error(`callgrind_control ${command} did not finish`);
-}
-
-/** Callgrind's total instructions, and TurboFan's compiling among them (inclusive), of a dump. */
-function counts(file) {
-  const total = Number(/^(?:summary|totals): (\d+)/m.exec(readFileSync(file, 'utf8'))?.[1] ?? 0);
-  const annotated = spawnSync('callgrind_annotate', ['--inclusive=yes', '--threshold=100', '--auto=no', file], {
-    encoding: 'utf8',
-    maxBuffer: 1 << 28,
-  }).stdout;
-  const compiling = /^\s*([\d,]+) \([^)]*\)\s+\S*v8::internal::Compiler::CompileOptimized/m.exec(annotated)?.[1];
-  return { total, compiling: compiling ? Number(compiling.replace(/,/g, '')) : 0 };
 }
 
 /** The measured hop's process: the wrapper execs valgrind in it. */

@@ -55,7 +55,7 @@ class Histogram {
   }
 }
 
-interface Series {
+export interface Series {
   labels: string;
   texts?: ReadonlyArray<string | null>;
   requests: number;
@@ -122,6 +122,11 @@ export class Metrics {
     responseBytes: number,
     grpcMessages?: { readonly request: number; readonly response: number },
   ): void {
+    this.observe(this.seriesIn(group, key, labels), durationMs, requestBytes, responseBytes, grpcMessages);
+  }
+
+  /** The series of `key` in `group`, made with `labels` the first time (series are kept for the process's life). */
+  seriesIn(group: object, key: string, labels: () => RequestLabels | ShapedLabels): Series {
     let inGroup = this.byGroup.get(group);
     if (!inGroup) this.byGroup.set(group, (inGroup = new Map()));
     let s = inGroup.get(key);
@@ -132,6 +137,17 @@ export class Metrics {
       if (!s) this.series.set(text, (s = newSeries(text, isShaped(l) ? textsOf(l) : undefined)));
       inGroup.set(key, s);
     }
+    return s;
+  }
+
+  /** A request in a series seriesIn gave. */
+  observe(
+    s: Series,
+    durationMs: number,
+    requestBytes: number,
+    responseBytes: number,
+    grpcMessages?: { readonly request: number; readonly response: number },
+  ): void {
     s.requests++;
     if (grpcMessages) {
       s.grpc = true;

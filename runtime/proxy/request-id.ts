@@ -33,6 +33,8 @@ export class RequestIds {
   /** The counter's high and low 24 bits. */
   private high: number;
   private low: number;
+  /** The id without its last three digits, made again only when they wrap (every 4,096 ids): one concatenation an id. */
+  private stem: string;
 
   constructor(random: Buffer = kernelRandom()) {
     const hex = random.toString('hex');
@@ -41,16 +43,22 @@ export class RequestIds {
     this.prefix = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(12, 15)}-${variant}${hex.slice(16, 19)}-`;
     this.high = random.readUIntBE(10, 3);
     this.low = random.readUIntBE(13, 3);
+    this.stem = this.stemOf(this.high, this.low);
+  }
+
+  private stemOf(high: number, low: number): string {
+    return this.prefix + HEX3[high >>> 12] + HEX3[high & 0xfff] + HEX3[low >>> 12];
   }
 
   next(): string {
-    const { high, low } = this;
-    const id = this.prefix + HEX3[high >>> 12] + HEX3[high & 0xfff] + HEX3[low >>> 12] + HEX3[low & 0xfff];
+    const low = this.low;
+    const id = this.stem + HEX3[low & 0xfff];
     if (low + 1 < SPAN24) this.low = low + 1;
     else {
       this.low = 0;
-      this.high = (high + 1) % SPAN24;
+      this.high = (this.high + 1) % SPAN24;
     }
+    if ((this.low & 0xfff) === 0) this.stem = this.stemOf(this.high, this.low);
     return id;
   }
 }

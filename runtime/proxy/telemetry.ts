@@ -29,6 +29,7 @@ import { collectorKey, compileRecords, type OtlpLogExporter, otlpLogExporter } f
 import { compileFilters, type Filter } from './access-log/filter';
 import { type ConnectionRecord, connectionClosed } from './tcp-record';
 import { LogSink, streamOf } from './access-log/sink';
+import { LastSeries } from './series-memo';
 
 export type { ProxyIdentityInfo } from './metric-context';
 
@@ -109,6 +110,10 @@ export class Telemetry {
     const service = inbound ? ctx.serviceIndex(r.authority) : -1;
     // A passthrough cluster's upstreams are wherever apps connect: they never key a series.
     const upstream = !inbound && c && c.lb.kind !== 'passthrough' ? r.upstream : undefined;
+    const group = c ?? this.owner.config ?? NO_CLUSTER;
+    const last = this.lastSeries;
+    if (!plan && last?.matches(group, inbound, r.status, r.flags, r.grpcStatus, principal, service, upstream))
+      return this.metrics.observe(last.series, r.ms, r.bytesIn, r.bytesOut, r.grpcMessages);
     const head = Telemetry.head(r);
     const key = inbound ? `${head}|${principal ?? ''}|${service}` : upstream ? `${head}|${upstream}` : head;
     const labels = () => ({
@@ -117,8 +122,11 @@ export class Telemetry {
       responseFlags: r.flags,
       grpcStatus: r.grpcStatus,
     });
-    const group = c ?? this.owner.config ?? NO_CLUSTER;
-    if (!plan) return this.metrics.recordIn(group, key, labels, r.ms, r.bytesIn, r.bytesOut, r.grpcMessages);
+    if (!plan) {
+      const series = this.metrics.seriesIn(group, key, labels);
+      this.lastSeries = new LastSeries(group, inbound, r.status, r.flags, r.grpcStatus, principal, service, upstream, series);
+      return this.metrics.observe(series, r.ms, r.bytesIn, r.bytesOut, r.grpcMessages);
+    }
     let values: string[] = [];
     if (plan.expressions.length) {
       const peers = inbound
@@ -136,6 +144,9 @@ export class Telemetry {
       r.grpcMessages,
     );
   }
+
+  /** The series the last request without a Telemetry's overrides went to (series-memo.ts). */
+  private lastSeries?: LastSeries;
 
   /** How long access log lines may wait to be written together (`--access-log-flush-ms`); 0: once per turn of the loop. */
   flushMs = 0;

@@ -24,13 +24,15 @@ export const XFCC = 'x-forwarded-client-cert';
 export interface XfccDecision {
   readonly value: string;
   readonly drop: boolean;
+  /** Its HTTP/1.1 line, where made once ahead (a connection's element alone: most requests' decision). */
+  readonly line?: string;
 }
 
 const NOTHING: XfccDecision = { value: '', drop: false };
 const DROP: XfccDecision = { value: '', drop: true };
 
 /** The decision's header as an HTTP/1.1 line with its CRLF, or '' when it sets none. */
-export const xfccLine = (d: XfccDecision): string => (d.value ? `${XFCC}: ${d.value}\r\n` : '');
+export const xfccLine = (d: XfccDecision): string => d.line ?? (d.value ? `${XFCC}: ${d.value}\r\n` : '');
 /** The header operation that removes the client's header (slow path). */
 export const DROP_XFCC: HeaderOpsConfig = { remove: [XFCC] };
 
@@ -74,13 +76,22 @@ export function xfccElement(own: X509Certificate | undefined, peer: X509Certific
  * own certificate back from the socket parses it each time; under gRPC between sidecars that was
  * a tenth of the proxy's busy time when made per stream.
  */
-const elements = new WeakMap<object, string>();
+const elements = new WeakMap<object, PeerElement>();
 
-function elementFor(d: XfccSource, peer: X509Certificate, withCert: boolean): string {
+/** A connection's element, and the decision of a request that came with no XFCC of its own (the usual one: made once, not per request). */
+interface PeerElement {
+  readonly withCert: boolean;
+  readonly element: string;
+  readonly alone: XfccDecision;
+}
+
+function elementFor(d: XfccSource, peer: X509Certificate, withCert: boolean): PeerElement {
   let e = elements.get(d.socket);
-  if (e === undefined) {
+  // Made again when the listener's forwardClientCert.cert changes (a push), not kept for the connection's life.
+  if (e === undefined || e.withCert !== withCert) {
     const own = (d.socket as unknown as Partial<tls.TLSSocket>).getX509Certificate?.();
-    elements.set(d.socket, (e = xfccElement(own, peer, withCert)));
+    const element = xfccElement(own, peer, withCert);
+    elements.set(d.socket, (e = { withCert, element, alone: { value: element, drop: false, line: `${XFCC}: ${element}\r\n` } }));
   }
   return e;
 }
@@ -93,7 +104,7 @@ export function forwardedClientCert(d: XfccSource, config: ListenerConfig | unde
   const peer = d.peer?.certificate;
   if (mode === 'SANITIZE' || !peer) return received === undefined ? NOTHING : DROP;
   if (mode === 'FORWARD_ONLY') return NOTHING;
-  const element = elementFor(d, peer, config?.forwardClientCert?.cert === true);
-  const value = mode === 'APPEND_FORWARD' && received !== undefined ? `${received},${element}` : element;
-  return { value, drop: received !== undefined };
+  const e = elementFor(d, peer, config?.forwardClientCert?.cert === true);
+  if (received === undefined) return e.alone;
+  return { value: mode === 'APPEND_FORWARD' ? `${received},${e.element}` : e.element, drop: true };
 }

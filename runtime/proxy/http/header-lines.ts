@@ -73,22 +73,6 @@ export const SEEN_X_FORWARDED_FOR = 2;
 export const SEEN_X_REQUEST_ID = 4;
 export const SEEN_X_FORWARDED_PROTO = 8;
 
-/** Names that mark a SEEN_* bit, by length (a line's name is compared only with those of its length). */
-const SEEN_BY_LENGTH: Array<Array<[string, number]>> = [];
-for (const [name, bit] of [
-  ['connection', SEEN_HOP_BY_HOP],
-  ['keep-alive', SEEN_HOP_BY_HOP],
-  ['proxy-connection', SEEN_HOP_BY_HOP],
-  ['te', SEEN_HOP_BY_HOP],
-  ['trailer', SEEN_HOP_BY_HOP],
-  ['upgrade', SEEN_HOP_BY_HOP],
-  ['http2-settings', SEEN_HOP_BY_HOP],
-  ['x-forwarded-for', SEEN_X_FORWARDED_FOR],
-  ['x-request-id', SEEN_X_REQUEST_ID],
-  ['x-forwarded-proto', SEEN_X_FORWARDED_PROTO],
-] as Array<[string, number]>)
-  (SEEN_BY_LENGTH[name.length] ??= []).push([name, bit]);
-
 /**
  * Header lines as offsets into the received bytes: a name or a value becomes a string only when
  * something asks for it (most requests are routed on a header or two; most responses pass
@@ -178,6 +162,9 @@ export const OTHER_TOKEN = 8;
 
 /** The tokens of a `connection` value at buf[s..e) (a comma-separated list) that matter here, as bits. */
 function connectionTokens(buf: Buffer, s: number, e: number): number {
+  // The usual values whole (one comparison): then no list to walk.
+  if (sameToken(buf, s, e, 'keep-alive')) return KEEP_ALIVE;
+  if (sameToken(buf, s, e, 'close')) return CLOSE;
   let bits = 0;
   let i = s;
   while (i < e) {
@@ -236,41 +223,74 @@ export function scanHeaders(buf: Buffer, i: number, end: number, maxHeaders: num
     let ve = i;
     while (ve > vs && (buf[ve - 1] === SP || buf[ve - 1] === HT)) ve--;
     i += 2;
-    // Names are compared only when their length matches one that matters here.
-    const len = ne - ns;
-    const marks = SEEN_BY_LENGTH[len];
-    if (marks !== undefined)
-      for (let k = 0; k < marks.length; k++) {
-        if (!sameToken(buf, ns, ne, marks[k][0])) continue;
-        out.seen |= marks[k][1];
-        if (marks[k][1] === SEEN_X_FORWARDED_FOR && out.forwardedForLines++ === 0 && ve > vs) out.forwardedForValueEnd = ve;
-        if (marks[k][1] === SEEN_HOP_BY_HOP) out.hopByHopLines++;
-      }
-    if (len === 14 && sameToken(buf, ns, ne, 'content-length')) {
-      if (tabAfter(buf, ve, i - 2)) throw new HttpError(400, 'bad_content_length', 'invalid Content-Length');
-      const n = lengthValue(buf, vs, ve);
-      if (n < 0) throw new HttpError(400, 'bad_content_length', 'invalid Content-Length');
-      // Even an equal repeat is refused (as llhttp does): a recipient that joined them as "7, 7" would not see a length at all.
-      if (out.contentLength >= 0) throw new HttpError(400, 'bad_content_length', 'more than one Content-Length header');
-      out.contentLength = n;
-    } else if (len === 17 && sameToken(buf, ns, ne, 'transfer-encoding')) {
-      if (tabAfter(buf, ve, i - 2)) throw new HttpError(400, 'bad_transfer_encoding', 'invalid Transfer-Encoding');
-      const value = latin1(buf, vs, ve).toLowerCase();
-      out.te = out.te === undefined ? value : `${out.te}, ${value}`;
-    } else if (len === 10 && sameToken(buf, ns, ne, 'connection')) {
-      out.connection |= connectionTokens(buf, vs, ve);
-      out.connectionLineStart = ns;
-      out.connectionLineEnd = i;
+    // The names that matter here, each compared only when its length matches (a literal name: the
+    // comparison compiles to a few byte checks); the hop-by-hop ones are RFC 9110 §7.6.1's and h2c's.
+    switch (ne - ns) {
+      case 2:
+        if (sameToken(buf, ns, ne, 'te')) hopByHop(out);
+        break;
+      case 4:
+        if (sameToken(buf, ns, ne, 'host')) out.hosts++;
+        break;
+      case 6:
+        if (sameToken(buf, ns, ne, 'expect') && sameToken(buf, vs, ve, '100-continue')) out.expectContinue = true;
+        break;
+      case 7:
+        // h2c is never an upgrade here (as Envoy's HTTP/1 codec): the request goes on as plain HTTP/1.1,
+        // its Upgrade and HTTP2-Settings dropped as hop-by-hop; an upstream that switched anyway would
+        // take the client's later bytes unparsed.
+        if (sameToken(buf, ns, ne, 'upgrade')) {
+          hopByHop(out);
+          out.upgradeHeader ||= !sameToken(buf, vs, ve, 'h2c');
+        } else if (sameToken(buf, ns, ne, 'trailer')) hopByHop(out);
+        break;
+      case 10:
+        if (sameToken(buf, ns, ne, 'connection')) {
+          hopByHop(out);
+          out.connection |= connectionTokens(buf, vs, ve);
+          out.connectionLineStart = ns;
+          out.connectionLineEnd = i;
+        } else if (sameToken(buf, ns, ne, 'keep-alive')) hopByHop(out);
+        break;
+      case 12:
+        if (sameToken(buf, ns, ne, 'x-request-id')) out.seen |= SEEN_X_REQUEST_ID;
+        break;
+      case 14:
+        if (sameToken(buf, ns, ne, 'content-length')) {
+          if (tabAfter(buf, ve, i - 2)) throw new HttpError(400, 'bad_content_length', 'invalid Content-Length');
+          const n = lengthValue(buf, vs, ve);
+          if (n < 0) throw new HttpError(400, 'bad_content_length', 'invalid Content-Length');
+          // Even an equal repeat is refused (as llhttp does): a recipient that joined them as "7, 7" would not see a length at all.
+          if (out.contentLength >= 0) throw new HttpError(400, 'bad_content_length', 'more than one Content-Length header');
+          out.contentLength = n;
+        } else if (sameToken(buf, ns, ne, 'http2-settings')) hopByHop(out);
+        break;
+      case 15:
+        if (sameToken(buf, ns, ne, 'x-forwarded-for')) {
+          out.seen |= SEEN_X_FORWARDED_FOR;
+          if (out.forwardedForLines++ === 0 && ve > vs) out.forwardedForValueEnd = ve;
+        }
+        break;
+      case 16:
+        if (sameToken(buf, ns, ne, 'proxy-connection')) hopByHop(out);
+        break;
+      case 17:
+        if (sameToken(buf, ns, ne, 'transfer-encoding')) {
+          if (tabAfter(buf, ve, i - 2)) throw new HttpError(400, 'bad_transfer_encoding', 'invalid Transfer-Encoding');
+          const value = latin1(buf, vs, ve).toLowerCase();
+          out.te = out.te === undefined ? value : `${out.te}, ${value}`;
+        } else if (sameToken(buf, ns, ne, 'x-forwarded-proto')) out.seen |= SEEN_X_FORWARDED_PROTO;
+        break;
     }
-    // h2c is never an upgrade here (as Envoy's HTTP/1 codec): the request goes on as plain HTTP/1.1,
-    // its Upgrade and HTTP2-Settings dropped as hop-by-hop; an upstream that switched anyway would
-    // take the client's later bytes unparsed.
-    else if (len === 7 && sameToken(buf, ns, ne, 'upgrade')) out.upgradeHeader ||= !sameToken(buf, vs, ve, 'h2c');
-    else if (len === 4 && sameToken(buf, ns, ne, 'host')) out.hosts++;
-    else if (len === 6 && sameToken(buf, ns, ne, 'expect') && sameToken(buf, vs, ve, '100-continue')) out.expectContinue = true;
     out.add(ns, ne, vs, ve);
   }
   return out;
+}
+
+/** A hop-by-hop line (SEEN_HOP_BY_HOP), counted. */
+function hopByHop(out: Headers): void {
+  out.seen |= SEEN_HOP_BY_HOP;
+  out.hopByHopLines++;
 }
 
 /**

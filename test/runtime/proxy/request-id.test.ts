@@ -24,6 +24,13 @@ describe('request ids', () => {
     expect(new RequestIds(Buffer.alloc(16, 0)).next()).toBe('00000000-0000-4000-8000-000000000000');
   });
 
+  test('count on past their last three digits', () => {
+    const random = Buffer.alloc(16, 0);
+    random.writeUIntBE(0x000ffe, 13, 3);
+    const ids = new RequestIds(random);
+    expect([ids.next(), ids.next(), ids.next()].map((id) => id.slice(24))).toEqual(['000000000ffe', '000000000fff', '000000001000']);
+  });
+
   test('their random part comes from the kernel, 16 bytes a draw', () => {
     const [a, b] = [kernelRandom(), kernelRandom()];
     expect([a.length, b.length]).toEqual([16, 16]);
