@@ -4,6 +4,7 @@
  * then handed with its body, chunk by chunk, to an `Exchange` (request/), which sees this
  * connection only as a `Client`. Idle and half-read connections expire (the proxy's sweep).
  */
+import { performance } from 'node:perf_hooks';
 import { originalClient } from './http/forwarded-for';
 import type * as net from 'node:net';
 import type { X509Certificate } from 'node:crypto';

@@ -4,6 +4,7 @@
  * the workload certificate, and the graceful drain. What a request needs of it is the narrow
  * `ExchangeContext`; connections see it as an `AcceptContext`.
  */
+import { performance } from 'node:perf_hooks';
 import type * as net from 'node:net';
 import type * as tls from 'node:tls';
 import type { Writable } from 'node:stream';

@@ -12,6 +12,7 @@
  * one with the largest id; streams that crossed it are not served, and the final GOAWAY tells the
  * client they were not processed (RFC 9113 §6.8: safe to retry on a new connection).
  */
+import { performance } from 'node:perf_hooks';
 import type * as http2 from 'node:http2';
 import { NO_ERROR } from './lazy-http2';
 

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { FLAG_END_STREAM, INTERNAL_ERROR } from './lazy-http2';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { ListenerConfig, RouteConfig, WeightedCluster } from '../../contract/proxy-config';

@@ -5,6 +5,7 @@
  * each sampled finished request into a span for the exporter. Unsampled requests cost their ids
  * and the upstream headers, nothing more.
  */
+import { performance } from 'node:perf_hooks';
 import type { ProxyConfig, RouteConfig, TracingConfig } from '../../contract/proxy-config';
 import { requestFinished, type RequestRecord } from '../request/record';
 import { TraceIds } from './ids';
