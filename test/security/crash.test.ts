@@ -20,16 +20,7 @@ import type { ProxyConfig, RouteConfig } from '../../runtime/contract/proxy-conf
 import { backend, cluster, forward, get, raw, until, type Backend } from '../support/proxy';
 import { tempDir } from '../support/temp-dir';
 import { bundleMastd, bundleProxy, spawnProxy, type SpawnedProxy } from './spawned-proxy';
-
-/** A seeded generator (mulberry32): the same garbage on every run. */
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom as random } from '../support/seeded-random';
 
 /** `text` with a few bytes changed, inserted (CR, LF, NUL, digits, anything) or cut off. */
 function mutate(text: string, rnd: () => number): string {

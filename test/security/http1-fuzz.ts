@@ -14,6 +14,7 @@ import { ChunkedError } from '../../runtime/proxy/http/chunked';
 import { DEFAULT_LIMITS, headEnd, HttpError, parseRequestHead } from '../../runtime/proxy/http/head';
 import { normalizePath } from '../../runtime/proxy/http/normalize-path';
 import { nonOriginTarget } from '../../runtime/proxy/http/request-target';
+import { seededRandom as rng } from '../support/seeded-random';
 
 export interface SeenRequest {
   readonly method: string;
@@ -174,17 +175,8 @@ export class LlhttpOracle {
   }
 }
 
-/** mulberry32: a small seeded PRNG, so a failing case is reproduced from its seed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32 (test/support/seeded-random.ts): a failing case is reproduced from its seed. */
+export { rng };
 
 export const pick = <T>(r: () => number, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)];
 

@@ -5,18 +5,7 @@
  */
 import { HpackDecoder } from '../../../../../runtime/proxy/h2/codec/hpack-decoder';
 import { HpackEncoder } from '../../../../../runtime/proxy/h2/codec/hpack-encoder';
-
-/** A small seeded generator (mulberry32): the same lists on every run. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom as seeded } from '../../../../support/seeded-random';
 
 const REQUEST = [
   ...[':method', 'GET', ':scheme', 'https', ':authority', 'reviews.default.svc:9080', ':path', '/reviews/0?x=1'],

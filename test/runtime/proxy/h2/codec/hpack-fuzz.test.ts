@@ -6,17 +6,7 @@
 import { HpackDecoder } from '../../../../../runtime/proxy/h2/codec/hpack-decoder';
 import { HeaderListTooLarge, HpackError } from '../../../../../runtime/proxy/h2/codec/hpack-errors';
 import { HpackEncoder } from '../../../../../runtime/proxy/h2/codec/hpack-encoder';
-
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom as seeded } from '../../../../support/seeded-random';
 
 /** Decodes and returns what happened: 'ok', or the error's class name; anything else fails the test. */
 function outcome(decoder: HpackDecoder, block: Buffer): 'ok' | 'HpackError' | 'HeaderListTooLarge' {
