@@ -208,6 +208,7 @@ export class H2Session extends H2SessionCore implements FrameSink {
       const head = checkResponse(flat);
       if (typeof head === 'string') throw new H2StreamError(s.id, ErrorCode.PROTOCOL_ERROR, head);
       if (head.status < 200) {
+        if (head.status === 101) throw new H2StreamError(s.id, ErrorCode.PROTOCOL_ERROR, '101 in HTTP/2');
         if (endStream) throw new H2StreamError(s.id, ErrorCode.PROTOCOL_ERROR, 'informational head ends the stream');
         s.handlers.onHeaders?.(s, flat, false, false);
         return;
@@ -245,8 +246,9 @@ export class H2Session extends H2SessionCore implements FrameSink {
       return; // a stream we reset: its window is given back, its bytes dropped
     }
     s.recvWindow -= length;
-    if (s.recvWindow < 0) {
+    if (s.recvWindow < 0 || !s.headReceived) {
       this.consumedConnection(length);
+      if (!s.headReceived) throw new H2StreamError(id, ErrorCode.PROTOCOL_ERROR, 'DATA before the final response head');
       throw new H2StreamError(id, ErrorCode.FLOW_CONTROL_ERROR, 'stream window exceeded');
     }
     if (flags & Flag.PADDED) {

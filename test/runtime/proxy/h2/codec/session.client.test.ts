@@ -62,6 +62,32 @@ describe('client role', () => {
     expect(log).toEqual(['close', `reset ${ErrorCode.PROTOCOL_ERROR} local`]);
   });
 
+  it('resets a stream whose DATA comes before the final response head, after an informational one too (§8.1)', () => {
+    const { s, feed } = session('client');
+    const a = record(s.request(GET, true));
+    const b = record(s.request(GET, true));
+    const fs = feed(
+      frame(FrameType.DATA, Flag.END_STREAM, 1, Buffer.from('body without a head')),
+      frame(H, Flag.END_HEADERS, 3, literalBlock([':status', '103'])),
+      frame(FrameType.DATA, 0, 3, Buffer.from('x')),
+    );
+    const resets = fs.filter((f) => f.type === FrameType.RST_STREAM).map((f) => [f.id, f.payload.readUInt32BE(0)]);
+    expect(resets).toEqual([
+      [1, ErrorCode.PROTOCOL_ERROR],
+      [3, ErrorCode.PROTOCOL_ERROR],
+    ]);
+    expect(a).toEqual(['close', `reset ${ErrorCode.PROTOCOL_ERROR} local`]);
+    expect(b).toEqual(['head :status 103', 'close', `reset ${ErrorCode.PROTOCOL_ERROR} local`]);
+  });
+
+  it('resets a 101 response: HTTP/2 has no Switching Protocols (§8.6)', () => {
+    const { s, feed } = session('client');
+    const log = record(s.request(GET, true));
+    const fs = feed(frame(H, Flag.END_HEADERS, 1, literalBlock([':status', '101'])));
+    expect(fs.find((f) => f.type === FrameType.RST_STREAM)?.payload.readUInt32BE(0)).toBe(ErrorCode.PROTOCOL_ERROR);
+    expect(log).toEqual(['close', `reset ${ErrorCode.PROTOCOL_ERROR} local`]);
+  });
+
   it('surfaces RST_STREAM codes; REFUSED_STREAM is retryable', () => {
     const { s, feed } = session('client');
     const a = record(s.request(GET, true));
