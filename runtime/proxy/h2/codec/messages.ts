@@ -30,7 +30,7 @@ function fieldsProblem(flat: readonly string[], pseudo: ReadonlySet<string>, see
     }
     if (CONNECTION_SPECIFIC.has(name)) return `connection-specific field ${name}`;
     if (name === 'te' && value !== 'trailers') return `te: ${value}`;
-    if (/[\0\r\n]/.test(value) || (value.length && (value[0] === ' ' || value[0] === '\t'))) return `bad value of ${name}`;
+    if (/[\0\r\n]|^[ \t]|[ \t]$/.test(value)) return `bad value of ${name}`;
     if (name === 'content-length') {
       if (!/^\d{1,15}$/.test(value)) return `content-length ${JSON.stringify(value)}`;
       const before = seen.get('content-length');
@@ -47,20 +47,30 @@ export interface RequestHead {
   readonly contentLength: number;
 }
 
-/** A request head's problem (§8.3.1), or its method and content-length. */
-export function checkRequest(flat: readonly string[]): string | RequestHead {
+/**
+ * A request head's problem (§8.3.1), or its method and content-length. `extendedConnect`: we
+ * announced SETTINGS_ENABLE_CONNECT_PROTOCOL, so CONNECT may carry `:protocol` (RFC 8441 §4);
+ * without it, `:protocol` makes a request malformed.
+ */
+export function checkRequest(flat: readonly string[], extendedConnect = false): string | RequestHead {
   const seen = new Map<string, string>();
   const why = fieldsProblem(flat, REQUEST_PSEUDO, seen);
   if (why) return why;
   const method = seen.get(':method');
   if (!method) return 'missing :method';
-  if (method === 'CONNECT' && !seen.has(':protocol')) {
+  const protocol = seen.has(':protocol');
+  if (protocol && (!extendedConnect || method !== 'CONNECT')) return ':protocol not allowed';
+  if (method === 'CONNECT' && !protocol) {
     if (seen.has(':scheme') || seen.has(':path')) return 'CONNECT with :scheme or :path';
     if (!seen.has(':authority')) return 'CONNECT without :authority';
   } else {
-    if (!seen.get(':scheme')) return 'missing :scheme';
+    const scheme = seen.get(':scheme');
+    if (!scheme) return 'missing :scheme';
     const path = seen.get(':path');
     if (!path) return 'missing or empty :path';
+    // An http(s) target is origin-form, or asterisk-form for OPTIONS (§8.3.1; nghttp2 refuses the same).
+    if ((scheme === 'http' || scheme === 'https') && path[0] !== '/' && !(path === '*' && method === 'OPTIONS'))
+      return `:path ${JSON.stringify(path)} neither absolute nor * for OPTIONS`;
   }
   const cl = seen.get('content-length');
   return { method, contentLength: cl === undefined ? -1 : Number(cl) };

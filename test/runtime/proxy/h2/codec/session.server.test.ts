@@ -195,6 +195,15 @@ describe('server role', () => {
       ['te other than trailers', [...GET, 'te', 'gzip']],
       ['a bad content-length', [...GET, 'content-length', '1x']],
       ['a body announced but END_STREAM on the head', [...GET, 'content-length', '3']],
+      ['a value ending in a space', [...GET, 'x-a', 'v ']],
+      ['a value ending in a tab', [...GET, 'x-a', 'v\t']],
+      [':protocol without CONNECT', [...GET, ':protocol', 'websocket']],
+      [
+        'extended CONNECT, which this codec does not announce (RFC 8441 §4)',
+        [':method', 'CONNECT', ':protocol', 'websocket', ':scheme', 'https', ':path', '/chat', ':authority', 'a'],
+      ],
+      ['a :path that is neither absolute nor *', [':method', 'GET', ':scheme', 'http', ':authority', 'a', ':path', 'x/y']],
+      ['a :path of * for another method than OPTIONS', [':method', 'GET', ':scheme', 'http', ':authority', 'a', ':path', '*']],
     ];
     it.each(cases)('%s', (_what, head) => {
       const { feed, got, s } = server();
@@ -203,6 +212,15 @@ describe('server role', () => {
       feed(frame(H, END, 3, literalBlock(GET)));
       expect(got.map((g) => g.s.id)).toEqual([3]);
       expect(s.closed).toBe(false);
+    });
+
+    it('but CONNECT with :authority alone and OPTIONS * are well-formed', () => {
+      const { feed, got } = server();
+      feed(
+        frame(H, Flag.END_HEADERS, 1, literalBlock([':method', 'CONNECT', ':authority', 'a:443'])),
+        frame(H, END, 3, literalBlock([':method', 'OPTIONS', ':scheme', 'http', ':authority', 'a', ':path', '*'])),
+      );
+      expect(got.map((g) => g.s.id)).toEqual([1, 3]);
     });
 
     it('a body longer or shorter than its content-length', () => {
