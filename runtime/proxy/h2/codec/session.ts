@@ -169,7 +169,7 @@ export class H2Session extends H2SessionCore implements FrameSink {
       throw new H2ConnectionError(ErrorCode.PROTOCOL_ERROR, `HEADERS on stream ${id} never opened`);
     }
     if (id <= this.lastPeerStreamId) {
-      if (this.recentlyReset.has(id)) return; // trailers in flight when we reset it
+      if (this.dropped(id)) return; // trailers in flight when we reset it, or of a stream our GOAWAY left out
       throw new H2ConnectionError(ErrorCode.STREAM_CLOSED, `HEADERS on closed stream ${id}`);
     }
     this.lastPeerStreamId = id;
@@ -242,8 +242,8 @@ export class H2Session extends H2SessionCore implements FrameSink {
     if (!s || s.remoteEnded) {
       this.consumedConnection(length);
       if (this.isIdle(id)) throw new H2ConnectionError(ErrorCode.PROTOCOL_ERROR, `DATA on idle stream ${id}`);
-      if (s || !this.recentlyReset.has(id)) throw new H2StreamError(id, ErrorCode.STREAM_CLOSED, 'DATA on a closed stream');
-      return; // a stream we reset: its window is given back, its bytes dropped
+      if (s || !this.dropped(id)) throw new H2StreamError(id, ErrorCode.STREAM_CLOSED, 'DATA on a closed stream');
+      return; // a stream we reset or left out: its window is given back, its bytes dropped
     }
     s.recvWindow -= length;
     if (s.recvWindow < 0 || !s.headReceived) {
@@ -270,6 +270,11 @@ export class H2Session extends H2SessionCore implements FrameSink {
     if (s.handlers.onData) s.handlers.onData(s, end > start ? buf.subarray(start, end) : EMPTY, endStream);
     else if (end > start) this.consumed(s, end - start);
     if (endStream) this.maybeClose(s);
+  }
+
+  /** A closed stream whose late frames are dropped: one we reset, or one the peer opened above our GOAWAY's last id (§6.8). */
+  private dropped(id: number): boolean {
+    return this.recentlyReset.has(id) || (this.goawaySent && id > this.goawayLastId && (id % 2 === 1) === (this.role === 'server'));
   }
 
   /** A stream id the peer could not have used yet (§5.1 idle). */

@@ -246,6 +246,24 @@ describe('server role', () => {
     expect(sock.ended).toBe(true);
   });
 
+  it('after its GOAWAY, ignores the later frames of streams above the last id, trailers too, and finishes the others', () => {
+    const { feed, got, s, sock } = server();
+    feed(frame(H, Flag.END_HEADERS, 1, literalBlock(GET)));
+    s.goAway();
+    feed();
+    const fs = feed(
+      frame(H, Flag.END_HEADERS, 3, literalBlock(GET)),
+      frame(H, END, 3, literalBlock(['x-trailer', '1'])),
+      frame(H, Flag.END_HEADERS, 5, literalBlock(GET)),
+      frame(FrameType.DATA, Flag.END_STREAM, 5, Buffer.from('abc')),
+    );
+    expect(fs).toEqual([]);
+    expect(s.closed).toBe(false);
+    got[0].s.sendHeaders([':status', '200'], true);
+    feed(frame(FrameType.DATA, Flag.END_STREAM, 1));
+    expect(sock.ended).toBe(true);
+  });
+
   it('drains in two steps: GOAWAY 2^31-1 still takes streams in flight, the final one names the last taken', () => {
     const { feed, got, s, sock } = server();
     feed(frame(H, Flag.END_HEADERS, 1, literalBlock(GET)));
