@@ -9,7 +9,7 @@
 import type * as net from 'node:net';
 import { H2ConnectionError, H2StreamError } from './errors';
 import { FrameReader, type FrameSink } from './frame-reader';
-import { CLIENT_PREFACE, ErrorCode, Flag, FrameType, MAX_WINDOW } from './frames';
+import { CLIENT_PREFACE, ErrorCode, Flag, FrameType, MAX_WINDOW, SettingId } from './frames';
 import { HpackDecoder } from './hpack-decoder';
 import { HeaderListTooLarge } from './hpack-errors';
 import type { CodecLimits } from './limits';
@@ -336,6 +336,9 @@ export class H2Session extends H2SessionCore implements FrameSink {
     const entries = parseSettings(buf, start, end);
     if (entries.length > this.limits.maxSettingsEntries)
       throw new H2ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, `${entries.length} settings in one frame`);
+    // Only a client may ask for push: a server announcing it is a PROTOCOL_ERROR (§6.5.2).
+    if (this.role === 'client' && entries.some(([k, v]) => k === SettingId.ENABLE_PUSH && v === 1))
+      throw new H2ConnectionError(ErrorCode.PROTOCOL_ERROR, 'SETTINGS_ENABLE_PUSH 1 from a server');
     const delta = applySettings(this.remote, entries);
     this.encoder.setMaxTableSize(Math.min(this.remote.headerTableSize, PROTOCOL_DEFAULTS.headerTableSize));
     this.control(FrameType.SETTINGS, Flag.ACK, 0);

@@ -135,6 +135,14 @@ describe('client role', () => {
     expect(s.canRequest()).toBe(true);
   });
 
+  it('ends the connection when a server announces SETTINGS_ENABLE_PUSH 1 (§6.5.2), and takes 0', () => {
+    const push = (v: number) => frame(FrameType.SETTINGS, 0, 0, [0, SettingId.ENABLE_PUSH, 0, 0, 0, v]);
+    const goaway = (t: ReturnType<typeof session>, v: number) => t.feed(push(v)).find((f) => f.type === FrameType.GOAWAY);
+    expect(goaway(session('client'), 1)?.payload.readUInt32BE(4)).toBe(ErrorCode.PROTOCOL_ERROR);
+    expect(goaway(session('client'), 0)).toBeUndefined();
+    expect(goaway(session('server'), 1)).toBeUndefined();
+  });
+
   it('refuses a PUSH_PROMISE (push is off) and HEADERS on a stream it never opened', () => {
     expect(
       session('client')
