@@ -102,8 +102,11 @@ export class H2Session extends H2SessionCore implements FrameSink {
     } catch (err) {
       if (!(err instanceof H2StreamError)) throw err;
       const s = this.streams.get(err.streamId);
-      if (s) this.resetStream(s, err.errorCode, true);
-      else this.rst(err.streamId, err.errorCode);
+      if (!s) return this.rst(err.streamId, err.errorCode);
+      // A reset the peer provokes before the response is as premature as its own ("MadeYouReset", CVE-2025-8671).
+      if (this.role === 'server' && !s.headSent) this.prematureResets++;
+      this.resetStream(s, err.errorCode, true);
+      this.checkPrematureResets();
     }
   }
 
