@@ -27,6 +27,8 @@ export class H2Session extends H2SessionCore implements FrameSink {
   private readonly decoder: HpackDecoder;
   /** Bytes of the client preface still expected (server). */
   private prefaceLeft: number;
+  /** The peer's first SETTINGS came (its preface is complete). */
+  private peerSettingsSeen = false;
   /** A header block being gathered: its stream, first frame's flags, fragments, size, CONTINUATION count. */
   private blockStream = 0;
   private blockFlags = 0;
@@ -67,6 +69,12 @@ export class H2Session extends H2SessionCore implements FrameSink {
 
   frame(type: number, flags: number, id: number, buf: Buffer, start: number, end: number): void {
     if (this.closed) return;
+    if (!this.peerSettingsSeen) {
+      // The peer's preface ends with its SETTINGS, the first frame it sends (§3.4).
+      if (type !== FrameType.SETTINGS || flags & Flag.ACK)
+        throw new H2ConnectionError(ErrorCode.PROTOCOL_ERROR, 'first frame not SETTINGS');
+      this.peerSettingsSeen = true;
+    }
     if (this.blockStream && type !== FrameType.CONTINUATION)
       throw new H2ConnectionError(ErrorCode.PROTOCOL_ERROR, 'frame inside a header block');
     try {

@@ -3,7 +3,7 @@
  * stream-identifier rules, malformed requests reset as §8.1.1 says. Header blocks are literal
  * (no Huffman, no table), as the test builds them by hand.
  */
-import { ErrorCode, Flag, FrameType } from '../../../../../runtime/proxy/h2/codec/frames';
+import { CLIENT_PREFACE, ErrorCode, Flag, FrameType } from '../../../../../runtime/proxy/h2/codec/frames';
 import type { H2Stream } from '../../../../../runtime/proxy/h2/codec/stream';
 import type * as net from 'node:net';
 import { H2Session } from '../../../../../runtime/proxy/h2/codec/session';
@@ -44,6 +44,20 @@ describe('server role', () => {
     const t = session('server');
     const fs = t.feed(frame(FrameType.SETTINGS, 0, 0, [0, 4, 0, 0, 0x40, 0]));
     expect(fs.map((f) => [f.type, f.flags])).toEqual([[FrameType.SETTINGS, Flag.ACK]]);
+  });
+
+  it.each([
+    ['a PING', frame(FrameType.PING, 0, 0, Buffer.alloc(8))],
+    ['a request', frame(H, END, 1, literalBlock(GET))],
+    ['a SETTINGS ACK', frame(FrameType.SETTINGS, Flag.ACK, 0)],
+  ])('ends the connection when the preface is followed by %s instead of SETTINGS (§3.4)', (_what, first) => {
+    const sock = new FakeSocket();
+    const got: H2Stream[] = [];
+    const s = new H2Session(sock as unknown as net.Socket, 'server', { onStream: (st) => void got.push(st) }).start();
+    sock.emit('data', Buffer.concat([CLIENT_PREFACE, first]));
+    s.writer.flush();
+    expect(goaway(frames(sock.take()))?.code).toBe(ErrorCode.PROTOCOL_ERROR);
+    expect(got).toHaveLength(0);
   });
 
   it('delivers a request head and writes the response as HEADERS then DATA with END_STREAM', () => {
