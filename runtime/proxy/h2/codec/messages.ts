@@ -29,7 +29,8 @@ function fieldsProblem(flat: readonly string[], pseudo: ReadonlySet<string>, see
         return `field name ${JSON.stringify(name)} not lower-case token`;
     }
     if (CONNECTION_SPECIFIC.has(name)) return `connection-specific field ${name}`;
-    if (name === 'te' && value !== 'trailers') return `te: ${value}`;
+    // A transfer coding's name is case-insensitive (RFC 9110 §10.1.4): `TE: Trailers` is as good (nghttp2 takes it too).
+    if (name === 'te' && value.toLowerCase() !== 'trailers') return `te: ${value}`;
     if (/[\0\r\n]|^[ \t]|[ \t]$/.test(value)) return `bad value of ${name}`;
     if (name === 'content-length') {
       if (!/^\d{1,15}$/.test(value)) return `content-length ${JSON.stringify(value)}`;
@@ -106,7 +107,8 @@ export function outgoingProblem(flat: readonly string[]): string | undefined {
       continue;
     }
     regular = true;
-    if (CONNECTION_SPECIFIC.has(name) || (name === 'te' && flat[i + 1] !== 'trailers')) return `connection-specific field ${name}`;
+    if (CONNECTION_SPECIFIC.has(name) || (name === 'te' && flat[i + 1].toLowerCase() !== 'trailers'))
+      return `connection-specific field ${name}`;
     if (name !== name.toLowerCase()) return `upper-case field name ${name}`;
   }
   return undefined;

@@ -228,13 +228,14 @@ describe('server role', () => {
       expect(s.closed).toBe(false);
     });
 
-    it('but CONNECT with :authority alone and OPTIONS * are well-formed', () => {
+    it('but CONNECT with :authority alone, OPTIONS * and te: Trailers in any case are well-formed', () => {
       const { feed, got } = server();
       feed(
         frame(H, Flag.END_HEADERS, 1, literalBlock([':method', 'CONNECT', ':authority', 'a:443'])),
         frame(H, END, 3, literalBlock([':method', 'OPTIONS', ':scheme', 'http', ':authority', 'a', ':path', '*'])),
+        frame(H, END, 5, literalBlock([...GET, 'te', 'Trailers'])),
       );
-      expect(got.map((g) => g.s.id)).toEqual([1, 3]);
+      expect(got.map((g) => g.s.id)).toEqual([1, 3, 5]);
     });
 
     it('a body longer or shorter than its content-length', () => {
