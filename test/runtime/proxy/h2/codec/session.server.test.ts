@@ -279,6 +279,17 @@ describe('server role', () => {
     expect(sock.ended).toBe(true);
   });
 
+  it('a connection error after a graceful GOAWAY names the same last stream, never a higher one (§6.8)', () => {
+    const { feed, s } = server();
+    feed(frame(H, Flag.END_HEADERS, 1, literalBlock(GET)));
+    s.goAway();
+    expect(goaway(feed())).toEqual({ last: 1, code: ErrorCode.NO_ERROR });
+    expect(goaway(feed(frame(H, END, 3, literalBlock(GET)), frame(FrameType.PING, 0, 1, Buffer.alloc(8))))).toEqual({
+      last: 1,
+      code: ErrorCode.PROTOCOL_ERROR,
+    });
+  });
+
   it('drains in two steps: GOAWAY 2^31-1 still takes streams in flight, the final one names the last taken', () => {
     const { feed, got, s, sock } = server();
     feed(frame(H, Flag.END_HEADERS, 1, literalBlock(GET)));
