@@ -6,6 +6,24 @@
 
 /** Connection-specific fields, never in HTTP/2 (§8.2.2); `te` is allowed with `trailers` only. */
 const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
+/**
+ * A name's characters: RFC 9110's token, lower-case (§8.2.1 forbids upper case; nghttp2, which
+ * node:http2 uses, refuses non-token bytes too, and an HTTP/1.1 hop could not carry them).
+ */
+const LOWER_TOKEN = (() => {
+  const t = new Uint8Array(128);
+  for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz") t[c.charCodeAt(0)] = 1;
+  return t;
+})();
+/** A value with a control character other than tab (NUL, CR and LF among them, §8.2.1), or starting or ending with a space or tab. */
+function badValue(v: string): boolean {
+  if (v.length && (v[0] === ' ' || v[0] === '\t' || v[v.length - 1] === ' ' || v[v.length - 1] === '\t')) return true;
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if ((c < 0x20 && c !== 0x09) || c === 0x7f) return true;
+  }
+  return false;
+}
 const REQUEST_PSEUDO = new Set([':method', ':scheme', ':authority', ':path', ':protocol']);
 
 /** Field-name and field-value checks shared by every kind of block; `pseudo` says which pseudo-headers may appear. */
@@ -25,13 +43,12 @@ function fieldsProblem(flat: readonly string[], pseudo: ReadonlySet<string>, see
     regular = true;
     for (let c = 0; c < name.length; c++) {
       const ch = name.charCodeAt(c);
-      if ((ch >= 0x41 && ch <= 0x5a) || ch <= 0x20 || ch >= 0x7f || ch === 0x3a)
-        return `field name ${JSON.stringify(name)} not lower-case token`;
+      if (ch > 0x7f || !LOWER_TOKEN[ch]) return `field name ${JSON.stringify(name)} not lower-case token`;
     }
     if (CONNECTION_SPECIFIC.has(name)) return `connection-specific field ${name}`;
     // A transfer coding's name is case-insensitive (RFC 9110 §10.1.4): `TE: Trailers` is as good (nghttp2 takes it too).
     if (name === 'te' && value.toLowerCase() !== 'trailers') return `te: ${value}`;
-    if (/[\0\r\n]|^[ \t]|[ \t]$/.test(value)) return `bad value of ${name}`;
+    if (badValue(value)) return `bad value of ${name}`;
     if (name === 'content-length') {
       if (!/^\d{1,15}$/.test(value)) return `content-length ${JSON.stringify(value)}`;
       const before = seen.get('content-length');

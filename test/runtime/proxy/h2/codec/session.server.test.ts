@@ -211,6 +211,9 @@ describe('server role', () => {
       ['a body announced but END_STREAM on the head', [...GET, 'content-length', '3']],
       ['a value ending in a space', [...GET, 'x-a', 'v ']],
       ['a value ending in a tab', [...GET, 'x-a', 'v\t']],
+      ['a value with a control character', [...GET, 'x-a', 'a\x01b']],
+      ['a value with DEL', [...GET, 'x-a', 'a\x7fb']],
+      ['a name that is not a token', [...GET, 'x(a)', '1']],
       [':protocol without CONNECT', [...GET, ':protocol', 'websocket']],
       [
         'extended CONNECT, which this codec does not announce (RFC 8441 §4)',
