@@ -108,7 +108,9 @@ export class H2Session extends H2SessionCore implements FrameSink {
           return; // unknown frame types are ignored (§4.1)
       }
     } catch (err) {
-      if (!(err instanceof H2StreamError)) throw err;
+      // A stream error found here is about this frame's stream; one of another id came from a
+      // handler (the application's, e.g. another session's request()) and ends this connection as any throw does.
+      if (!(err instanceof H2StreamError) || err.streamId !== id) throw err;
       const s = this.streams.get(err.streamId);
       if (!s) return this.rst(err.streamId, err.errorCode);
       // A reset the peer provokes before the response is as premature as its own ("MadeYouReset", CVE-2025-8671).

@@ -6,6 +6,7 @@
 import { CLIENT_PREFACE, ErrorCode, Flag, FrameType } from '../../../../../runtime/proxy/h2/codec/frames';
 import type { H2Stream } from '../../../../../runtime/proxy/h2/codec/stream';
 import type * as net from 'node:net';
+import { H2StreamError } from '../../../../../runtime/proxy/h2/codec/errors';
 import { H2Session } from '../../../../../runtime/proxy/h2/codec/session';
 import { FakeSocket, type Frame, frame, frames, GET, literalBlock, session, u32 } from './wire';
 
@@ -58,6 +59,18 @@ describe('server role', () => {
     s.writer.flush();
     expect(goaway(frames(sock.take()))?.code).toBe(ErrorCode.PROTOCOL_ERROR);
     expect(got).toHaveLength(0);
+  });
+
+  it('never takes a stream error the application throws in a handler for one of its own (no RST_STREAM on an idle id)', () => {
+    const t = session('server', {
+      // e.g. request() on an upstream session refusing its stream 7
+      onStream: () => {
+        throw new H2StreamError(7, ErrorCode.REFUSED_STREAM, 'upstream cannot open a stream');
+      },
+    });
+    const fs = t.feed(frame(H, END, 1, literalBlock(GET)));
+    expect(fs.filter((f) => f.type === FrameType.RST_STREAM && f.id === 7)).toEqual([]);
+    expect(goaway(fs)?.code).toBe(ErrorCode.INTERNAL_ERROR);
   });
 
   it('delivers a request head and writes the response as HEADERS then DATA with END_STREAM', () => {
