@@ -227,7 +227,8 @@ export class H2Session extends H2SessionCore implements FrameSink {
         return;
       }
       s.headReceived = true;
-      s.expected = s.noBody || head.status === 204 || head.status === 304 ? -1 : head.contentLength;
+      // No body follows a response to HEAD, a 204 or a 304, whatever its content-length says (RFC 9110 §6.4.1).
+      s.expected = s.noBody || head.status === 204 || head.status === 304 ? 0 : head.contentLength;
     } else {
       const why = checkTrailers(flat);
       if (why) throw new H2StreamError(s.id, ErrorCode.PROTOCOL_ERROR, why);

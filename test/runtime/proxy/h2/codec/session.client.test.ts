@@ -180,6 +180,24 @@ describe('client role', () => {
     expect(head).toEqual(['head :status 200 content-length 5 end', 'close']);
   });
 
+  it('resets a response to HEAD, a 204 or a 304 that carries a body (RFC 9110 §6.4.1)', () => {
+    const { s, feed } = session('client');
+    const head = record(s.request([':method', 'HEAD', ':scheme', 'http', ':authority', 'a', ':path', '/'], true));
+    const noContent = record(s.request(GET, true));
+    const notModified = record(s.request(GET, true));
+    const fs = feed(
+      frame(H, Flag.END_HEADERS, 1, literalBlock([':status', '200', 'content-length', '5'])),
+      frame(FrameType.DATA, Flag.END_STREAM, 1, Buffer.from('hello')),
+      frame(H, Flag.END_HEADERS, 3, literalBlock([':status', '204'])),
+      frame(FrameType.DATA, Flag.END_STREAM, 3, Buffer.from('x')),
+      frame(H, Flag.END_HEADERS, 5, literalBlock([':status', '304'])),
+      frame(FrameType.DATA, Flag.END_STREAM, 5),
+    );
+    expect(fs.filter((f) => f.type === FrameType.RST_STREAM).map((f) => f.id)).toEqual([1, 3]);
+    for (const log of [head, noContent]) expect(log.at(-1)).toBe(`reset ${ErrorCode.PROTOCOL_ERROR} local`);
+    expect(notModified).toEqual(['head :status 304', 'data  end', 'close']);
+  });
+
   it('refuses to open a request whose head cannot go on the wire, and opens no stream', () => {
     const { s, feed } = session('client');
     expect(() => s.request([...GET, 'transfer-encoding', 'chunked'])).toThrow(/transfer-encoding/);
