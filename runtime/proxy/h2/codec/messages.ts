@@ -6,6 +6,24 @@
 
 /** Connection-specific fields, never in HTTP/2 (§8.2.2); `te` is allowed with `trailers` only. */
 const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
+/**
+ * A name's characters: RFC 9110's token, lower-case (§8.2.1 forbids upper case; nghttp2, which
+ * node:http2 uses, refuses non-token bytes too, and an HTTP/1.1 hop could not carry them).
+ */
+const LOWER_TOKEN = (() => {
+  const t = new Uint8Array(128);
+  for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz") t[c.charCodeAt(0)] = 1;
+  return t;
+})();
+/** A value with a control character other than tab (NUL, CR and LF among them, §8.2.1), or starting or ending with a space or tab. */
+function badValue(v: string): boolean {
+  if (v.length && (v[0] === ' ' || v[0] === '\t' || v[v.length - 1] === ' ' || v[v.length - 1] === '\t')) return true;
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if ((c < 0x20 && c !== 0x09) || c === 0x7f) return true;
+  }
+  return false;
+}
 const REQUEST_PSEUDO = new Set([':method', ':scheme', ':authority', ':path', ':protocol']);
 
 /** Field-name and field-value checks shared by every kind of block; `pseudo` says which pseudo-headers may appear. */
@@ -25,12 +43,12 @@ function fieldsProblem(flat: readonly string[], pseudo: ReadonlySet<string>, see
     regular = true;
     for (let c = 0; c < name.length; c++) {
       const ch = name.charCodeAt(c);
-      if ((ch >= 0x41 && ch <= 0x5a) || ch <= 0x20 || ch >= 0x7f || ch === 0x3a)
-        return `field name ${JSON.stringify(name)} not lower-case token`;
+      if (ch > 0x7f || !LOWER_TOKEN[ch]) return `field name ${JSON.stringify(name)} not lower-case token`;
     }
     if (CONNECTION_SPECIFIC.has(name)) return `connection-specific field ${name}`;
-    if (name === 'te' && value !== 'trailers') return `te: ${value}`;
-    if (/[\0\r\n]/.test(value) || (value.length && (value[0] === ' ' || value[0] === '\t'))) return `bad value of ${name}`;
+    // A transfer coding's name is case-insensitive (RFC 9110 §10.1.4): `TE: Trailers` is as good (nghttp2 takes it too).
+    if (name === 'te' && value.toLowerCase() !== 'trailers') return `te: ${value}`;
+    if (badValue(value)) return `bad value of ${name}`;
     if (name === 'content-length') {
       if (!/^\d{1,15}$/.test(value)) return `content-length ${JSON.stringify(value)}`;
       const before = seen.get('content-length');
@@ -47,20 +65,30 @@ export interface RequestHead {
   readonly contentLength: number;
 }
 
-/** A request head's problem (§8.3.1), or its method and content-length. */
-export function checkRequest(flat: readonly string[]): string | RequestHead {
+/**
+ * A request head's problem (§8.3.1), or its method and content-length. `extendedConnect`: we
+ * announced SETTINGS_ENABLE_CONNECT_PROTOCOL, so CONNECT may carry `:protocol` (RFC 8441 §4);
+ * without it, `:protocol` makes a request malformed.
+ */
+export function checkRequest(flat: readonly string[], extendedConnect = false): string | RequestHead {
   const seen = new Map<string, string>();
   const why = fieldsProblem(flat, REQUEST_PSEUDO, seen);
   if (why) return why;
   const method = seen.get(':method');
   if (!method) return 'missing :method';
-  if (method === 'CONNECT' && !seen.has(':protocol')) {
+  const protocol = seen.has(':protocol');
+  if (protocol && (!extendedConnect || method !== 'CONNECT')) return ':protocol not allowed';
+  if (method === 'CONNECT' && !protocol) {
     if (seen.has(':scheme') || seen.has(':path')) return 'CONNECT with :scheme or :path';
     if (!seen.has(':authority')) return 'CONNECT without :authority';
   } else {
-    if (!seen.get(':scheme')) return 'missing :scheme';
+    const scheme = seen.get(':scheme');
+    if (!scheme) return 'missing :scheme';
     const path = seen.get(':path');
     if (!path) return 'missing or empty :path';
+    // An http(s) target is origin-form, or asterisk-form for OPTIONS (§8.3.1; nghttp2 refuses the same).
+    if ((scheme === 'http' || scheme === 'https') && path[0] !== '/' && !(path === '*' && method === 'OPTIONS'))
+      return `:path ${JSON.stringify(path)} neither absolute nor * for OPTIONS`;
   }
   const cl = seen.get('content-length');
   return { method, contentLength: cl === undefined ? -1 : Number(cl) };
@@ -96,7 +124,8 @@ export function outgoingProblem(flat: readonly string[]): string | undefined {
       continue;
     }
     regular = true;
-    if (CONNECTION_SPECIFIC.has(name) || (name === 'te' && flat[i + 1] !== 'trailers')) return `connection-specific field ${name}`;
+    if (CONNECTION_SPECIFIC.has(name) || (name === 'te' && flat[i + 1].toLowerCase() !== 'trailers'))
+      return `connection-specific field ${name}`;
     if (name !== name.toLowerCase()) return `upper-case field name ${name}`;
   }
   return undefined;

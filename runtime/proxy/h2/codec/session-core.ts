@@ -338,7 +338,8 @@ export abstract class H2SessionCore {
     if (this.closed) return;
     this.goawaySent = true;
     const payload = Buffer.allocUnsafe(8);
-    payload.writeUInt32BE(this.lastPeerStreamId, 0);
+    // Never above a GOAWAY already sent: the streams it left out stay unprocessed (§6.8).
+    payload.writeUInt32BE(Math.min(this.lastPeerStreamId, this.goawayLastId), 0);
     payload.writeUInt32BE(err.errorCode, 4);
     this.writer.frame(FrameType.GOAWAY, 0, 0, payload);
     this.writer.flush();

@@ -9,7 +9,7 @@
 import type * as net from 'node:net';
 import { H2ConnectionError, H2StreamError } from './errors';
 import { FrameReader, type FrameSink } from './frame-reader';
-import { CLIENT_PREFACE, ErrorCode, Flag, FrameType, MAX_WINDOW } from './frames';
+import { CLIENT_PREFACE, ErrorCode, Flag, FrameType, MAX_WINDOW, SettingId } from './frames';
 import { HpackDecoder } from './hpack-decoder';
 import { HeaderListTooLarge } from './hpack-errors';
 import type { CodecLimits } from './limits';
@@ -27,6 +27,8 @@ export class H2Session extends H2SessionCore implements FrameSink {
   private readonly decoder: HpackDecoder;
   /** Bytes of the client preface still expected (server). */
   private prefaceLeft: number;
+  /** The peer's first SETTINGS came (its preface is complete). */
+  private peerSettingsSeen = false;
   /** A header block being gathered: its stream, first frame's flags, fragments, size, CONTINUATION count. */
   private blockStream = 0;
   private blockFlags = 0;
@@ -67,6 +69,12 @@ export class H2Session extends H2SessionCore implements FrameSink {
 
   frame(type: number, flags: number, id: number, buf: Buffer, start: number, end: number): void {
     if (this.closed) return;
+    if (!this.peerSettingsSeen) {
+      // The peer's preface ends with its SETTINGS, the first frame it sends (§3.4).
+      if (type !== FrameType.SETTINGS || flags & Flag.ACK)
+        throw new H2ConnectionError(ErrorCode.PROTOCOL_ERROR, 'first frame not SETTINGS');
+      this.peerSettingsSeen = true;
+    }
     if (this.blockStream && type !== FrameType.CONTINUATION)
       throw new H2ConnectionError(ErrorCode.PROTOCOL_ERROR, 'frame inside a header block');
     try {
@@ -100,10 +108,15 @@ export class H2Session extends H2SessionCore implements FrameSink {
           return; // unknown frame types are ignored (§4.1)
       }
     } catch (err) {
-      if (!(err instanceof H2StreamError)) throw err;
+      // A stream error found here is about this frame's stream; one of another id came from a
+      // handler (the application's, e.g. another session's request()) and ends this connection as any throw does.
+      if (!(err instanceof H2StreamError) || err.streamId !== id) throw err;
       const s = this.streams.get(err.streamId);
-      if (s) this.resetStream(s, err.errorCode, true);
-      else this.rst(err.streamId, err.errorCode);
+      if (!s) return this.rst(err.streamId, err.errorCode);
+      // A reset the peer provokes before the response is as premature as its own ("MadeYouReset", CVE-2025-8671).
+      if (this.role === 'server' && !s.headSent) this.prematureResets++;
+      this.resetStream(s, err.errorCode, true);
+      this.checkPrematureResets();
     }
   }
 
@@ -169,7 +182,7 @@ export class H2Session extends H2SessionCore implements FrameSink {
       throw new H2ConnectionError(ErrorCode.PROTOCOL_ERROR, `HEADERS on stream ${id} never opened`);
     }
     if (id <= this.lastPeerStreamId) {
-      if (this.recentlyReset.has(id)) return; // trailers in flight when we reset it
+      if (this.dropped(id)) return; // trailers in flight when we reset it, or of a stream our GOAWAY left out
       throw new H2ConnectionError(ErrorCode.STREAM_CLOSED, `HEADERS on closed stream ${id}`);
     }
     this.lastPeerStreamId = id;
@@ -208,12 +221,14 @@ export class H2Session extends H2SessionCore implements FrameSink {
       const head = checkResponse(flat);
       if (typeof head === 'string') throw new H2StreamError(s.id, ErrorCode.PROTOCOL_ERROR, head);
       if (head.status < 200) {
+        if (head.status === 101) throw new H2StreamError(s.id, ErrorCode.PROTOCOL_ERROR, '101 in HTTP/2');
         if (endStream) throw new H2StreamError(s.id, ErrorCode.PROTOCOL_ERROR, 'informational head ends the stream');
         s.handlers.onHeaders?.(s, flat, false, false);
         return;
       }
       s.headReceived = true;
-      s.expected = s.noBody || head.status === 204 || head.status === 304 ? -1 : head.contentLength;
+      // No body follows a response to HEAD, a 204 or a 304, whatever its content-length says (RFC 9110 §6.4.1).
+      s.expected = s.noBody || head.status === 204 || head.status === 304 ? 0 : head.contentLength;
     } else {
       const why = checkTrailers(flat);
       if (why) throw new H2StreamError(s.id, ErrorCode.PROTOCOL_ERROR, why);
@@ -241,12 +256,13 @@ export class H2Session extends H2SessionCore implements FrameSink {
     if (!s || s.remoteEnded) {
       this.consumedConnection(length);
       if (this.isIdle(id)) throw new H2ConnectionError(ErrorCode.PROTOCOL_ERROR, `DATA on idle stream ${id}`);
-      if (s || !this.recentlyReset.has(id)) throw new H2StreamError(id, ErrorCode.STREAM_CLOSED, 'DATA on a closed stream');
-      return; // a stream we reset: its window is given back, its bytes dropped
+      if (s || !this.dropped(id)) throw new H2StreamError(id, ErrorCode.STREAM_CLOSED, 'DATA on a closed stream');
+      return; // a stream we reset or left out: its window is given back, its bytes dropped
     }
     s.recvWindow -= length;
-    if (s.recvWindow < 0) {
+    if (s.recvWindow < 0 || !s.headReceived) {
       this.consumedConnection(length);
+      if (!s.headReceived) throw new H2StreamError(id, ErrorCode.PROTOCOL_ERROR, 'DATA before the final response head');
       throw new H2StreamError(id, ErrorCode.FLOW_CONTROL_ERROR, 'stream window exceeded');
     }
     if (flags & Flag.PADDED) {
@@ -268,6 +284,11 @@ export class H2Session extends H2SessionCore implements FrameSink {
     if (s.handlers.onData) s.handlers.onData(s, end > start ? buf.subarray(start, end) : EMPTY, endStream);
     else if (end > start) this.consumed(s, end - start);
     if (endStream) this.maybeClose(s);
+  }
+
+  /** A closed stream whose late frames are dropped: one we reset, or one the peer opened above our GOAWAY's last id (§6.8). */
+  private dropped(id: number): boolean {
+    return this.recentlyReset.has(id) || (this.goawaySent && id > this.goawayLastId && (id % 2 === 1) === (this.role === 'server'));
   }
 
   /** A stream id the peer could not have used yet (§5.1 idle). */
@@ -329,6 +350,9 @@ export class H2Session extends H2SessionCore implements FrameSink {
     const entries = parseSettings(buf, start, end);
     if (entries.length > this.limits.maxSettingsEntries)
       throw new H2ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, `${entries.length} settings in one frame`);
+    // Only a client may ask for push: a server announcing it is a PROTOCOL_ERROR (§6.5.2).
+    if (this.role === 'client' && entries.some(([k, v]) => k === SettingId.ENABLE_PUSH && v === 1))
+      throw new H2ConnectionError(ErrorCode.PROTOCOL_ERROR, 'SETTINGS_ENABLE_PUSH 1 from a server');
     const delta = applySettings(this.remote, entries);
     this.encoder.setMaxTableSize(Math.min(this.remote.headerTableSize, PROTOCOL_DEFAULTS.headerTableSize));
     this.control(FrameType.SETTINGS, Flag.ACK, 0);

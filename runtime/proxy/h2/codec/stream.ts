@@ -59,7 +59,7 @@ export class H2Stream {
   queued = 0;
   endQueued = false;
   trailersQueued: string[] | undefined;
-  /** The peer's declared content-length (-1: none), and the body bytes received. */
+  /** The body length the peer declared (-1: none; 0 too when no body may follow), and the body bytes received. */
   expected = -1;
   received = 0;
 

@@ -37,6 +37,19 @@ describe('FrameReader', () => {
     expect(read([...bytes].map((b) => Buffer.from([b])))).toEqual(whole);
   });
 
+  it('joins a frame sent a byte per read once, not once per byte (no quadratic copying)', () => {
+    const big = frame(FrameType.DATA, 0, 1, Buffer.alloc(4000, 9));
+    const concat = jest.spyOn(Buffer, 'concat');
+    try {
+      const got = read([...big].map((b) => Buffer.from([b])));
+      expect(got).toHaveLength(1);
+      const copied = concat.mock.results.reduce((n, r) => n + (r.value as Buffer).length, 0);
+      expect(copied).toBeLessThan(2 * big.length);
+    } finally {
+      concat.mockRestore();
+    }
+  });
+
   it('refuses a frame longer than its maximum from its header alone (FRAME_SIZE_ERROR)', () => {
     const header = frame(FrameType.DATA, 0, 1, Buffer.alloc(100)).subarray(0, 9);
     expect(() => read([header], 99)).toThrow(H2ConnectionError);

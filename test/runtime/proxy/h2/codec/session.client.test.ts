@@ -62,6 +62,32 @@ describe('client role', () => {
     expect(log).toEqual(['close', `reset ${ErrorCode.PROTOCOL_ERROR} local`]);
   });
 
+  it('resets a stream whose DATA comes before the final response head, after an informational one too (§8.1)', () => {
+    const { s, feed } = session('client');
+    const a = record(s.request(GET, true));
+    const b = record(s.request(GET, true));
+    const fs = feed(
+      frame(FrameType.DATA, Flag.END_STREAM, 1, Buffer.from('body without a head')),
+      frame(H, Flag.END_HEADERS, 3, literalBlock([':status', '103'])),
+      frame(FrameType.DATA, 0, 3, Buffer.from('x')),
+    );
+    const resets = fs.filter((f) => f.type === FrameType.RST_STREAM).map((f) => [f.id, f.payload.readUInt32BE(0)]);
+    expect(resets).toEqual([
+      [1, ErrorCode.PROTOCOL_ERROR],
+      [3, ErrorCode.PROTOCOL_ERROR],
+    ]);
+    expect(a).toEqual(['close', `reset ${ErrorCode.PROTOCOL_ERROR} local`]);
+    expect(b).toEqual(['head :status 103', 'close', `reset ${ErrorCode.PROTOCOL_ERROR} local`]);
+  });
+
+  it('resets a 101 response: HTTP/2 has no Switching Protocols (§8.6)', () => {
+    const { s, feed } = session('client');
+    const log = record(s.request(GET, true));
+    const fs = feed(frame(H, Flag.END_HEADERS, 1, literalBlock([':status', '101'])));
+    expect(fs.find((f) => f.type === FrameType.RST_STREAM)?.payload.readUInt32BE(0)).toBe(ErrorCode.PROTOCOL_ERROR);
+    expect(log).toEqual(['close', `reset ${ErrorCode.PROTOCOL_ERROR} local`]);
+  });
+
   it('surfaces RST_STREAM codes; REFUSED_STREAM is retryable', () => {
     const { s, feed } = session('client');
     const a = record(s.request(GET, true));
@@ -109,6 +135,14 @@ describe('client role', () => {
     expect(s.canRequest()).toBe(true);
   });
 
+  it('ends the connection when a server announces SETTINGS_ENABLE_PUSH 1 (§6.5.2), and takes 0', () => {
+    const push = (v: number) => frame(FrameType.SETTINGS, 0, 0, [0, SettingId.ENABLE_PUSH, 0, 0, 0, v]);
+    const goaway = (t: ReturnType<typeof session>, v: number) => t.feed(push(v)).find((f) => f.type === FrameType.GOAWAY);
+    expect(goaway(session('client'), 1)?.payload.readUInt32BE(4)).toBe(ErrorCode.PROTOCOL_ERROR);
+    expect(goaway(session('client'), 0)).toBeUndefined();
+    expect(goaway(session('server'), 1)).toBeUndefined();
+  });
+
   it('refuses a PUSH_PROMISE (push is off) and HEADERS on a stream it never opened', () => {
     expect(
       session('client')
@@ -144,6 +178,24 @@ describe('client role', () => {
     expect(fs.find((f) => f.type === FrameType.RST_STREAM)?.id).toBe(1);
     expect(get.at(-1)).toBe(`reset ${ErrorCode.PROTOCOL_ERROR} local`);
     expect(head).toEqual(['head :status 200 content-length 5 end', 'close']);
+  });
+
+  it('resets a response to HEAD, a 204 or a 304 that carries a body (RFC 9110 §6.4.1)', () => {
+    const { s, feed } = session('client');
+    const head = record(s.request([':method', 'HEAD', ':scheme', 'http', ':authority', 'a', ':path', '/'], true));
+    const noContent = record(s.request(GET, true));
+    const notModified = record(s.request(GET, true));
+    const fs = feed(
+      frame(H, Flag.END_HEADERS, 1, literalBlock([':status', '200', 'content-length', '5'])),
+      frame(FrameType.DATA, Flag.END_STREAM, 1, Buffer.from('hello')),
+      frame(H, Flag.END_HEADERS, 3, literalBlock([':status', '204'])),
+      frame(FrameType.DATA, Flag.END_STREAM, 3, Buffer.from('x')),
+      frame(H, Flag.END_HEADERS, 5, literalBlock([':status', '304'])),
+      frame(FrameType.DATA, Flag.END_STREAM, 5),
+    );
+    expect(fs.filter((f) => f.type === FrameType.RST_STREAM).map((f) => f.id)).toEqual([1, 3]);
+    for (const log of [head, noContent]) expect(log.at(-1)).toBe(`reset ${ErrorCode.PROTOCOL_ERROR} local`);
+    expect(notModified).toEqual(['head :status 304', 'data  end', 'close']);
   });
 
   it('refuses to open a request whose head cannot go on the wire, and opens no stream', () => {

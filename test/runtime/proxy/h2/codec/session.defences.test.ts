@@ -101,6 +101,16 @@ describe('defences', () => {
     expect(goawayCode(fs)).toBe(ErrorCode.ENHANCE_YOUR_CALM);
   });
 
+  it('counts streams the client makes us reset before their response as premature too ("MadeYouReset", CVE-2025-8671)', () => {
+    const { feed, s } = server();
+    const block = literalBlock(GET);
+    let fs: Frame[] = [];
+    // Each request reaches the application, then a WINDOW_UPDATE of 0 makes the server reset it (a stream error).
+    for (let i = 0; i < 500 && !s.closed; i++)
+      fs = feed(frame(H, Flag.END_HEADERS, 2 * i + 1, block), frame(FrameType.WINDOW_UPDATE, 0, 2 * i + 1, u32(0)));
+    expect(goawayCode(fs)).toBe(ErrorCode.ENHANCE_YOUR_CALM);
+  });
+
   it('keeps a connection whose streams are answered before the client cancels them', () => {
     const { feed, s, streams } = server();
     const block = literalBlock(GET);

@@ -3,9 +3,10 @@
  * stream-identifier rules, malformed requests reset as §8.1.1 says. Header blocks are literal
  * (no Huffman, no table), as the test builds them by hand.
  */
-import { ErrorCode, Flag, FrameType } from '../../../../../runtime/proxy/h2/codec/frames';
+import { CLIENT_PREFACE, ErrorCode, Flag, FrameType } from '../../../../../runtime/proxy/h2/codec/frames';
 import type { H2Stream } from '../../../../../runtime/proxy/h2/codec/stream';
 import type * as net from 'node:net';
+import { H2StreamError } from '../../../../../runtime/proxy/h2/codec/errors';
 import { H2Session } from '../../../../../runtime/proxy/h2/codec/session';
 import { FakeSocket, type Frame, frame, frames, GET, literalBlock, session, u32 } from './wire';
 
@@ -44,6 +45,32 @@ describe('server role', () => {
     const t = session('server');
     const fs = t.feed(frame(FrameType.SETTINGS, 0, 0, [0, 4, 0, 0, 0x40, 0]));
     expect(fs.map((f) => [f.type, f.flags])).toEqual([[FrameType.SETTINGS, Flag.ACK]]);
+  });
+
+  it.each([
+    ['a PING', frame(FrameType.PING, 0, 0, Buffer.alloc(8))],
+    ['a request', frame(H, END, 1, literalBlock(GET))],
+    ['a SETTINGS ACK', frame(FrameType.SETTINGS, Flag.ACK, 0)],
+  ])('ends the connection when the preface is followed by %s instead of SETTINGS (§3.4)', (_what, first) => {
+    const sock = new FakeSocket();
+    const got: H2Stream[] = [];
+    const s = new H2Session(sock as unknown as net.Socket, 'server', { onStream: (st) => void got.push(st) }).start();
+    sock.emit('data', Buffer.concat([CLIENT_PREFACE, first]));
+    s.writer.flush();
+    expect(goaway(frames(sock.take()))?.code).toBe(ErrorCode.PROTOCOL_ERROR);
+    expect(got).toHaveLength(0);
+  });
+
+  it('never takes a stream error the application throws in a handler for one of its own (no RST_STREAM on an idle id)', () => {
+    const t = session('server', {
+      // e.g. request() on an upstream session refusing its stream 7
+      onStream: () => {
+        throw new H2StreamError(7, ErrorCode.REFUSED_STREAM, 'upstream cannot open a stream');
+      },
+    });
+    const fs = t.feed(frame(H, END, 1, literalBlock(GET)));
+    expect(fs.filter((f) => f.type === FrameType.RST_STREAM && f.id === 7)).toEqual([]);
+    expect(goaway(fs)?.code).toBe(ErrorCode.INTERNAL_ERROR);
   });
 
   it('delivers a request head and writes the response as HEADERS then DATA with END_STREAM', () => {
@@ -195,6 +222,18 @@ describe('server role', () => {
       ['te other than trailers', [...GET, 'te', 'gzip']],
       ['a bad content-length', [...GET, 'content-length', '1x']],
       ['a body announced but END_STREAM on the head', [...GET, 'content-length', '3']],
+      ['a value ending in a space', [...GET, 'x-a', 'v ']],
+      ['a value ending in a tab', [...GET, 'x-a', 'v\t']],
+      ['a value with a control character', [...GET, 'x-a', 'a\x01b']],
+      ['a value with DEL', [...GET, 'x-a', 'a\x7fb']],
+      ['a name that is not a token', [...GET, 'x(a)', '1']],
+      [':protocol without CONNECT', [...GET, ':protocol', 'websocket']],
+      [
+        'extended CONNECT, which this codec does not announce (RFC 8441 §4)',
+        [':method', 'CONNECT', ':protocol', 'websocket', ':scheme', 'https', ':path', '/chat', ':authority', 'a'],
+      ],
+      ['a :path that is neither absolute nor *', [':method', 'GET', ':scheme', 'http', ':authority', 'a', ':path', 'x/y']],
+      ['a :path of * for another method than OPTIONS', [':method', 'GET', ':scheme', 'http', ':authority', 'a', ':path', '*']],
     ];
     it.each(cases)('%s', (_what, head) => {
       const { feed, got, s } = server();
@@ -203,6 +242,16 @@ describe('server role', () => {
       feed(frame(H, END, 3, literalBlock(GET)));
       expect(got.map((g) => g.s.id)).toEqual([3]);
       expect(s.closed).toBe(false);
+    });
+
+    it('but CONNECT with :authority alone, OPTIONS * and te: Trailers in any case are well-formed', () => {
+      const { feed, got } = server();
+      feed(
+        frame(H, Flag.END_HEADERS, 1, literalBlock([':method', 'CONNECT', ':authority', 'a:443'])),
+        frame(H, END, 3, literalBlock([':method', 'OPTIONS', ':scheme', 'http', ':authority', 'a', ':path', '*'])),
+        frame(H, END, 5, literalBlock([...GET, 'te', 'Trailers'])),
+      );
+      expect(got.map((g) => g.s.id)).toEqual([1, 3, 5]);
     });
 
     it('a body longer or shorter than its content-length', () => {
@@ -226,6 +275,35 @@ describe('server role', () => {
     expect(sock.ended).toBe(false);
     feed(frame(FrameType.DATA, Flag.END_STREAM, 1));
     expect(sock.ended).toBe(true);
+  });
+
+  it('after its GOAWAY, ignores the later frames of streams above the last id, trailers too, and finishes the others', () => {
+    const { feed, got, s, sock } = server();
+    feed(frame(H, Flag.END_HEADERS, 1, literalBlock(GET)));
+    s.goAway();
+    feed();
+    const fs = feed(
+      frame(H, Flag.END_HEADERS, 3, literalBlock(GET)),
+      frame(H, END, 3, literalBlock(['x-trailer', '1'])),
+      frame(H, Flag.END_HEADERS, 5, literalBlock(GET)),
+      frame(FrameType.DATA, Flag.END_STREAM, 5, Buffer.from('abc')),
+    );
+    expect(fs).toEqual([]);
+    expect(s.closed).toBe(false);
+    got[0].s.sendHeaders([':status', '200'], true);
+    feed(frame(FrameType.DATA, Flag.END_STREAM, 1));
+    expect(sock.ended).toBe(true);
+  });
+
+  it('a connection error after a graceful GOAWAY names the same last stream, never a higher one (§6.8)', () => {
+    const { feed, s } = server();
+    feed(frame(H, Flag.END_HEADERS, 1, literalBlock(GET)));
+    s.goAway();
+    expect(goaway(feed())).toEqual({ last: 1, code: ErrorCode.NO_ERROR });
+    expect(goaway(feed(frame(H, END, 3, literalBlock(GET)), frame(FrameType.PING, 0, 1, Buffer.alloc(8))))).toEqual({
+      last: 1,
+      code: ErrorCode.PROTOCOL_ERROR,
+    });
   });
 
   it('drains in two steps: GOAWAY 2^31-1 still takes streams in flight, the final one names the last taken', () => {
