@@ -9,13 +9,13 @@
 //   node bench/grpc-instructions.mjs [--hop client|echo|floor-out|floor-in] [--warm 2000] [--calls 2000] [--root DIR]
 // `--root`: a checkout whose build/ holds the bundles to measure (default: this one; `node scripts/bundle.mjs` first).
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeChainCertificates } from './h2-configs.mjs';
-import { imageNode } from './image-node.mjs';
+import { imageNode, proxyNodeFlags } from './image-node.mjs';
 import { startMesh } from './mesh-start.mjs';
 import { sleep, withProcesses } from './processes.mjs';
 import { counts } from './callgrind.mjs';
@@ -52,10 +52,7 @@ writeFileSync(
   `#!/bin/sh\nfor a in "$@"; do [ "$a" = "${MARK}" ] && exec valgrind --tool=callgrind --callgrind-out-file=${out}/out.%p --smc-check=all-non-file "${node.path}" "$@"; done\nexec "${node.path}" "$@"\n`,
 );
 chmodSync(wrapper, 0o755);
-const flags = JSON.parse(/^ENTRYPOINT (.*)$/m.exec(readFileSync(join(HERE, '..', 'images', 'proxy', 'Dockerfile'), 'utf8'))[1]).slice(
-  1,
-  -1,
-);
+const flags = proxyNodeFlags(join(HERE, '..'));
 
 // A 16-byte message in gRPC's framing, as grpc-fixed-rate.mjs sends it.
 const payload = Buffer.from('mast-bench-echo!');

@@ -48,3 +48,11 @@ export function imageNode(root) {
     return current(`Node.js ${VERSION} could not be fetched: ${err.message.split('\n')[0]}`);
   }
 }
+
+/**
+ * The node flags of the proxy image's entrypoint (between the node binary and the script), as the
+ * benches start mast-proxy (test/cli/kind.test.ts holds them equal to PROXY_NODE_FLAGS, which mast local uses).
+ */
+export function proxyNodeFlags(root) {
+  return JSON.parse(/^ENTRYPOINT (.*)$/m.exec(readFileSync(join(root, 'images', 'proxy', 'Dockerfile'), 'utf8'))[1]).slice(1, -1);
+}

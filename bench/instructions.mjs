@@ -14,14 +14,14 @@
 //   node bench/instructions.mjs [--proxy gateway|sidecar|pipe] [--plain] [--connection-header] [--warm 3000] [--requests 3000] [--top N] [--root DIR] [--port-base 18600]
 // `--root`: a checkout whose build/ holds the bundles to measure (default: this one; `node scripts/bundle.mjs` first).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { functionCosts } from './callgrind-functions.mjs';
 import { gatewayMeshYaml } from './gateway-mesh.mjs';
-import { imageNode } from './image-node.mjs';
+import { imageNode, proxyNodeFlags } from './image-node.mjs';
 import { startMesh } from './mesh-start.mjs';
 import { writeBackendConfig } from './nginx-configs.mjs';
 import { sleep, withProcesses } from './processes.mjs';
@@ -74,10 +74,7 @@ writeFileSync(
   `#!/bin/sh\nfor a in "$@"; do [ "$a" = "${marker}" ] && exec valgrind --tool=callgrind --callgrind-out-file=${out}/out.%p --smc-check=all-non-file "${node.path}" ${perfMap}"$@"; done\nexec "${node.path}" "$@"\n`,
 );
 chmodSync(wrapper, 0o755);
-const flags = JSON.parse(/^ENTRYPOINT (.*)$/m.exec(readFileSync(join(HERE, '..', 'images', 'proxy', 'Dockerfile'), 'utf8'))[1]).slice(
-  1,
-  -1,
-);
+const flags = proxyNodeFlags(join(HERE, '..'));
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 10 });
 function get() {

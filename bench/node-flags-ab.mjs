@@ -12,7 +12,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { imageNode } from './image-node.mjs';
+import { imageNode, proxyNodeFlags } from './image-node.mjs';
 import { fixedRate, waitPort, wrk } from './measure.mjs';
 import { MESH, startRows } from './mesh-path.mjs';
 import { connectionsOf, cpuSeconds, median, memoryMb, withProcesses } from './processes.mjs';
@@ -37,7 +37,7 @@ for (const name of ['pipe-proxy', 'mtls-pipe-proxy'])
     `--outfile=${join(dir, `${name}.js`)}`,
     '--log-level=warning',
   ]);
-const flags = JSON.parse(/^ENTRYPOINT (.*)$/m.exec(readFileSync(join(ROOT, 'images', 'proxy', 'Dockerfile'), 'utf8'))[1]).slice(1, -1);
+const flags = proxyNodeFlags(ROOT);
 const node = imageNode(ROOT);
 // The bench's processes keep no stdout: this wrapper keeps each one's (--trace-gc's lines) in a file named by its pid.
 const out = join(dir, 'stdout');

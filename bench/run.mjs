@@ -6,14 +6,14 @@
 // `--only-telemetry`: those alone), the HTTP/2 and gRPC rows (h2.mjs; `--only-h2`: those alone), the
 // control plane and the route tables.
 import { spawnSync, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { h2Bench } from './h2.mjs';
 import { meshPathBench } from './mesh-path.mjs';
 import { telemetryBench } from './telemetry-cost.mjs';
-import { imageNode } from './image-node.mjs';
+import { imageNode, proxyNodeFlags } from './image-node.mjs';
 import { measureAll } from './measure.mjs';
 import { startMesh, mtlsConnections } from './mesh-start.mjs';
 import { writeBackendConfig, writeProxyConfig } from './nginx-configs.mjs';
@@ -39,11 +39,7 @@ const RATE = 1000;
 // mast's processes (proxies, the byte pipe, mastd) run on the images' Node; wrk and the fixed-rate client on whatever runs this.
 const NODE = imageNode(ROOT);
 const dir = mkdtempSync(join(tmpdir(), 'mast-bench-'));
-// The node flags of the proxy image's entrypoint (test/cli/kind.test.ts holds them equal to PROXY_NODE_FLAGS, which mast local uses).
-const PROXY_NODE_FLAGS = JSON.parse(/^ENTRYPOINT (.*)$/m.exec(readFileSync(join(ROOT, 'images', 'proxy', 'Dockerfile'), 'utf8'))[1]).slice(
-  1,
-  -1,
-);
+const PROXY_NODE_FLAGS = proxyNodeFlags(ROOT);
 const P = {
   backend: 18100,
   nginx: 18101,
