@@ -9,7 +9,7 @@
 //   node bench/grpc-instructions.mjs [--hop client|echo|floor-out|floor-in] [--warm 2000] [--calls 2000] [--root DIR]
 // `--root`: a checkout whose build/ holds the bundles to measure (default: this one; `node scripts/bundle.mjs` first).
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync } from 'node:fs';
 import http2 from 'node:http2';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -18,7 +18,7 @@ import { makeChainCertificates } from './h2-configs.mjs';
 import { imageNode, proxyNodeFlags } from './image-node.mjs';
 import { startMesh } from './mesh-start.mjs';
 import { sleep, withProcesses } from './processes.mjs';
-import { counts } from './callgrind.mjs';
+import { callgrindNode, counts } from './callgrind.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const arg = (name, fallback) => {
@@ -43,15 +43,8 @@ if (spawnSync('sh', ['-c', 'command -v valgrind && command -v callgrind_control'
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'mast-grpc-instructions-'));
-const out = join(dir, 'callgrind');
-mkdirSync(out);
 const node = imageNode(join(HERE, '..'));
-const wrapper = join(dir, 'node.sh');
-writeFileSync(
-  wrapper,
-  `#!/bin/sh\nfor a in "$@"; do [ "$a" = "${MARK}" ] && exec valgrind --tool=callgrind --callgrind-out-file=${out}/out.%p --smc-check=all-non-file "${node.path}" "$@"; done\nexec "${node.path}" "$@"\n`,
-);
-chmodSync(wrapper, 0o755);
+const { wrapper, out } = callgrindNode(dir, node.path, MARK);
 const flags = proxyNodeFlags(join(HERE, '..'));
 
 // A 16-byte message in gRPC's framing, as grpc-fixed-rate.mjs sends it.

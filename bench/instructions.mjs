@@ -14,7 +14,7 @@
 //   node bench/instructions.mjs [--proxy gateway|sidecar|pipe] [--plain] [--connection-header] [--warm 3000] [--requests 3000] [--top N] [--root DIR] [--port-base 18600]
 // `--root`: a checkout whose build/ holds the bundles to measure (default: this one; `node scripts/bundle.mjs` first).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import * as http from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -25,7 +25,7 @@ import { imageNode, proxyNodeFlags } from './image-node.mjs';
 import { startMesh } from './mesh-start.mjs';
 import { writeBackendConfig } from './nginx-configs.mjs';
 import { sleep, withProcesses } from './processes.mjs';
-import { counts } from './callgrind.mjs';
+import { callgrindNode, counts } from './callgrind.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const arg = (name, fallback) => {
@@ -60,20 +60,13 @@ if (spawnSync('sh', ['-c', 'command -v valgrind && command -v callgrind_control'
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'mast-instructions-'));
-const out = join(dir, 'callgrind');
-mkdirSync(out);
 const node = imageNode(join(HERE, '..'));
 // The proxies' node, the measured one under callgrind (picked by an argument of its own: its admin
 // port, or the pipe's port; the pipe stands where the gateway would), writing a map of its JIT code for `--top`.
 const marker = String(pipe ? P.gateway : which === 'gateway' ? P.gatewayAdmin : P.sidecarAdmin);
-const wrapper = join(dir, 'node.sh');
 // (V8 then also writes a small log of its own: into the run's directory, not the current one.)
 const perfMap = top ? `--perf-basic-prof --no-logfile-per-isolate --logfile=${join(dir, 'v8.log')} ` : '';
-writeFileSync(
-  wrapper,
-  `#!/bin/sh\nfor a in "$@"; do [ "$a" = "${marker}" ] && exec valgrind --tool=callgrind --callgrind-out-file=${out}/out.%p --smc-check=all-non-file "${node.path}" ${perfMap}"$@"; done\nexec "${node.path}" "$@"\n`,
-);
-chmodSync(wrapper, 0o755);
+const { wrapper, out } = callgrindNode(dir, node.path, marker, perfMap);
 const flags = proxyNodeFlags(join(HERE, '..'));
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 10 });
